@@ -1,0 +1,39 @@
+# marginbot: every task installs what it needs first, so a fresh clone needs only `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BENCH_EVENTS ?= 10000000
+PYTHON ?= python3
+
+.PHONY: help install demo test lint format bench clean
+
+help: ## list the tasks
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## create ./.venv and install marginbot with its dev tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+demo: install ## build a demo SQLite database of generated data and show the portfolio and one customer
+	$(VENV)/bin/marginbot demo
+
+test: install ## run the test suite (SQLite; PostgreSQL too when MARGINBOT_TEST_POSTGRES_URL is set)
+	$(VENV)/bin/pytest -q
+
+lint: install ## ruff (format check + lint) and mypy
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy bot engine config bench
+
+format: install ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install ## benchmark against bare sqlite3 and DuckDB baselines (BENCH_EVENTS=N, default 10M)
+	$(PY) -m bench.run --events $(BENCH_EVENTS)
+
+clean: ## remove the virtualenv, demo files and caches
+	rm -rf $(VENV) marginbot-demo.db* demo-data .pytest_cache .mypy_cache .ruff_cache bench/.work

@@ -1,0 +1,1 @@
+"""marginbot's surfaces: the Slack app, the scheduler jobs and the command line."""

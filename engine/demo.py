@@ -1,0 +1,304 @@
+"""Generated but realistic data: heavy-tailed customers, agentic spikes, caching, retrieval, every plan kind.
+
+The same generator feeds `marginbot demo` (a few dozen customers) and `make bench` (millions of events). It writes
+ordinary CSV files, which then go through the regular import path, so the demo shows what a real import does.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+import shutil
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.ingest.usage import COLUMNS
+from engine.models import NANO
+from engine.pricing import PriceBook
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
+
+# (product, feature, provider, model, weight): the traffic mix of each product.
+MIX: dict[str, list[tuple[str, str, str, float]]] = {
+    "assist": [
+        ("chat", "openai", "gpt-4o", 0.35),
+        ("chat", "openai", "gpt-4o-mini", 0.35),
+        ("summarize", "anthropic", "claude-3-5-haiku-latest", 0.2),
+        ("summarize", "self-hosted", "acme-distill-8b", 0.1),
+    ],
+    "agent": [
+        ("plan", "anthropic", "claude-sonnet-4-5", 0.3),
+        ("tool-call", "openai", "gpt-4o", 0.3),
+        ("agent-run", "openai", "gpt-4o", 0.25),
+        ("agent-run", "openai", "o3-mini", 0.15),
+    ],
+    "search": [
+        ("embed", "openai", "text-embedding-3-small", 0.3),
+        ("answer", "google", "gemini-2.5-flash", 0.45),
+        ("answer", "openai", "gpt-4.1-mini", 0.25),
+    ],
+}
+NAMES = [
+    "Acme Corp", "Globex", "Initech", "Umbrella Health", "Stark Logistics", "Wayne Analytics", "Hooli", "Vandelay",
+    "Soylent Foods", "Tyrell Systems", "Cyberdyne", "Wonka Retail", "Oscorp", "Pied Piper", "Massive Dynamic",
+    "Aperture Labs", "Black Mesa", "Nakatomi Trading", "Gringotts Bank", "Monarch Media", "Dunder Paper",
+    "Prestige Worldwide", "Bluth Homes", "Sterling Cooper", "Virtucon", "Gekko Capital", "Ollivander Supply",
+    "Krusty Brands", "Duff Beverages", "Rekall Travel", "Zorg Industries", "Weyland Mining", "Yoyodyne",
+    "Genco Shipping", "Tricell Pharma", "InGen Bio", "Nostromo Freight", "Spacely Sprockets", "Cogswell Cogs",
+    "Planet Express", "MomCorp", "Praxis Legal", "Abstergo", "Kaiba Games", "Shinra Energy", "Vault-Tec",
+    "Nuka Labs", "Octan Oil", "Lacuna Inc", "Dharma Research", "Hanso Group", "Blue Sun", "Buy n Large",
+    "Contoso", "Fabrikam", "Northwind", "Tailspin Toys", "Litware", "Adventure Works", "Wingtip Toys",
+]
+
+
+@dataclass
+class DemoFiles:
+    usage: Path
+    contracts: Path
+    events: int
+
+
+def _slug(name: str) -> str:
+    return "".join(ch for ch in name.lower().replace(" ", "-") if ch.isalnum() or ch == "-")
+
+
+def _customer_ids(n: int) -> list[tuple[str, str]]:
+    out = []
+    for i in range(n):
+        name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f" {i // len(NAMES) + 1}")
+        out.append((_slug(name), name))
+    return out
+
+
+def generate(
+    out_dir: Path,
+    *,
+    customers: int,
+    days: int,
+    today: date,
+    seed: int,
+    events: int,
+    prices: PriceBook,
+    unpriced_share: float = 0.002,
+) -> DemoFiles:
+    """Write usage.csv and contracts.csv for `customers` customers over the `days` days before `today`.
+
+    Volume per customer is Zipf-like (a few customers carry most traffic); agentic customers have spike days
+    where loops run long; contracts are set from each customer's own cost so margins spread from bleeding
+    (heavy users on flat fees) to healthy.
+    """
+    rng = random.Random(seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ids = _customer_ids(customers)
+    weights = [1 / (rank + 1) ** 1.07 for rank in range(customers)]
+    wsum = sum(weights)
+    products_of: dict[str, list[str]] = {}
+    spiky: set[str] = set()
+    for i, (cid, _) in enumerate(ids):
+        products = ["assist", "agent", "search"]
+        rng.shuffle(products)
+        products_of[cid] = products[: 1 + (i % 3 == 0) + (i % 5 == 0)]
+        if "agent" in products_of[cid] and rng.random() < 0.6:
+            spiky.add(cid)
+    start = today - timedelta(days=days)
+    cost_nano: dict[tuple[str, str], int] = defaultdict(int)  # (customer, product) over the last 30 days
+    units: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # requests, 1k tokens, tasks
+    recent_from = today - timedelta(days=30)
+    usage_path = out_dir / "usage.csv"
+    n_events = 0
+    per_day = events / days
+    with usage_path.open("w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(COLUMNS)
+        for c_index, (cid, _) in enumerate(ids):
+            share = weights[c_index] / wsum
+            daily_mean = max(per_day * share, 0.3)
+            growth = 1 + rng.uniform(-0.3, 0.9)  # usage trend over the window
+            spike_days = {rng.randrange(days) for _ in range(max(1, days // 12))} if cid in spiky else set()
+            task_no = 0
+            for d in range(days):
+                day = start + timedelta(days=d)
+                trend = 1 + (growth - 1) * d / days
+                mean = daily_mean * trend * (5.0 if d in spike_days else 1.0)
+                count = _poisson(rng, mean)
+                base_ts = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+                remaining = count
+                while remaining > 0:
+                    product = rng.choice(products_of[cid])
+                    if product == "agent":
+                        # One agent run: a loop of steps whose context grows; long loops make the P99.
+                        steps = min(remaining, 1 + int(rng.lognormvariate(1.0, 0.9 if d not in spike_days else 1.4)))
+                        task_no += 1
+                        task = f"{cid}-t{task_no}"
+                    else:
+                        steps, task = 1, ""
+                    t0 = base_ts + rng.random() * 86_000
+                    context = 0
+                    for step in range(steps):
+                        feature, provider, model = _pick(rng, MIX[product])
+                        if rng.random() < unpriced_share:
+                            provider, model = "self-hosted", "acme-guard-2b"
+                        if model == "text-embedding-3-small":
+                            inp, out = int(rng.lognormvariate(6.5, 0.6)), 0
+                        else:
+                            inp = int(rng.lognormvariate(8.2, 0.7)) + context
+                            out = int(rng.lognormvariate(5.3, 0.8))
+                        cached = int(context * rng.uniform(0.5, 0.95)) if step else int(inp * rng.uniform(0, 0.3))
+                        cached = min(cached, inp)
+                        context += out + 600
+                        retrieval = rng.randint(1, 5) if product == "search" else (1 if feature == "tool-call" else 0)
+                        rerank = 1 if product == "search" and feature == "answer" else 0
+                        compute = f"{inp / 4000 + out / 400:.3f}" if provider == "self-hosted" else ""
+                        hit = product == "assist" and rng.random() < 0.08
+                        n_events += 1
+                        ts = int(t0 + step * 7)
+                        w.writerow(
+                            (
+                                f"ev-{seed}-{n_events}",
+                                ts,
+                                cid,
+                                product,
+                                feature,
+                                provider,
+                                model,
+                                inp,
+                                cached,
+                                "",
+                                out,
+                                1,
+                                retrieval,
+                                rerank,
+                                compute,
+                                "",
+                                task,
+                                "true" if hit else "",
+                                f"h{rng.randrange(4000)}" if product == "assist" else "",
+                            )
+                        )
+                        if day >= recent_from:
+                            comp_ms = int(Decimal(compute) * 1000) if compute else 0
+                            costs = prices.price(provider, model, ts, inp, cached, 0, out, 1, retrieval, rerank,
+                                                 comp_ms, None)
+                            cost_nano[(cid, product)] += sum(costs[:9])
+                            u = units[(cid, product)]
+                            u[0] += 1
+                            u[1] += inp + out
+                            if task and step == 0:
+                                u[2] += 1
+                    remaining -= steps
+    contracts_path = out_dir / "contracts.csv"
+    _write_contracts(contracts_path, ids, products_of, cost_nano, units, rng, start)
+    return DemoFiles(usage_path, contracts_path, n_events)
+
+
+def _write_contracts(
+    path: Path,
+    ids: list[tuple[str, str]],
+    products_of: dict[str, list[str]],
+    cost_nano: dict[tuple[str, str], int],
+    units: dict[tuple[str, str], list[int]],
+    rng: random.Random,
+    start: date,
+) -> None:
+    plans = ["flat", "seat", "usage", "hybrid"]
+    with path.open("w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(
+            ["customer", "customer_name", "aliases", "product", "plan", "start", "end", "seats", "seat_price_usd",
+             "platform_fee_usd", "included_units", "unit", "unit_price_usd"]
+        )
+        for i, (cid, name) in enumerate(ids):
+            alias = name.split()[0].lower()
+            for product in products_of[cid]:
+                monthly_cost = Decimal(cost_nano[(cid, product)]) / NANO
+                requests, tokens, tasks = units[(cid, product)]
+                # Heavy early customers on flat fees bleed; the rest are priced at a markup over their own cost.
+                bleeding = i in (0, 4) or (i % 9 == 4)
+                markup = Decimal(str(round(rng.uniform(0.75, 1.35) if bleeding else rng.uniform(1.8, 4.5), 2)))
+                target = max(monthly_cost * markup, Decimal(25))
+                plan = "flat" if bleeding else plans[i % 4]
+                row = [cid, name, alias, product, plan, start.isoformat(), "", "", "", "", "", "", ""]
+                if plan == "flat":
+                    row[9] = f"{target:.2f}"
+                elif plan == "seat":
+                    seats = max(5, int(target / 60))
+                    row[7], row[8] = str(seats), f"{target / seats:.2f}"
+                elif plan == "usage":
+                    unit, count = ("task", tasks) if product == "agent" and tasks else ("request", requests)
+                    row[11], row[12] = unit, f"{target / max(count, 1):.4f}"
+                else:
+                    included = int(tokens / 1000 * 0.6)
+                    row[9] = f"{(target * Decimal('0.5')):.2f}"
+                    row[10], row[11] = str(included), "1k_tokens"
+                    extra = max(Decimal(tokens) / 1000 - included, Decimal(1))
+                    row[12] = f"{(target * Decimal('0.5') / extra):.4f}"
+                w.writerow(row)
+
+
+def _pick(rng: random.Random, mix: list[tuple[str, str, str, float]]) -> tuple[str, str, str]:
+    x = rng.random() * sum(m[3] for m in mix)
+    for feature, provider, model, weight in mix:
+        x -= weight
+        if x <= 0:
+            return feature, provider, model
+    return mix[-1][:3]
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean > 50:
+        return max(0, int(rng.gauss(mean, math.sqrt(mean)) + 0.5))
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def run_demo(rt: Runtime, *, db_path: Path, customers: int, days: int, seed: int) -> int:
+    """`marginbot demo`: fresh SQLite database, generated files imported, portfolio and one customer shown."""
+    from config.settings import Settings
+    from engine.db import forget_engine
+    from engine.ingest.contracts import import_contracts_file
+    from engine.ingest.usage import import_usage_file
+    from engine.margin import customer_report, portfolio
+    from engine.periods import trailing
+    from engine.runtime import Runtime as RuntimeCls
+
+    from bot.tables import render_portfolio, render_report
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db_path) + suffix).unlink(missing_ok=True)
+    url = f"sqlite:///{db_path}"
+    forget_engine(url)
+    settings = Settings(**{**rt.settings.model_dump(), "database_url": url})
+    demo_rt = RuntimeCls(settings, now_override=rt.now_override)
+    today = demo_rt.today()
+    data_dir = db_path.parent / "demo-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    print(f"Generating {customers} customers × {days} days of usage into {data_dir}/ …", flush=True)
+    files = generate(
+        data_dir, customers=customers, days=days, today=today, seed=seed, events=2500 * days, prices=demo_rt.prices
+    )
+    print(import_contracts_file(demo_rt.engine, files.contracts).summary())
+    print(
+        import_usage_file(demo_rt.engine, files.usage, prices=demo_rt.prices, timezone=settings.timezone).summary()
+    )
+    period = trailing(30, today=today)
+    with demo_rt.connect() as conn:
+        book = portfolio(conn, period, thresholds=demo_rt.thresholds)
+        print()
+        print(render_portfolio(book, limit=15))
+        biggest = max(book.customers, key=lambda r: r.current.cogs)
+        print()
+        print(render_report(customer_report(conn, biggest.key, period, thresholds=demo_rt.thresholds)))
+    print(f"\nDemo database: {db_path} (DATABASE_URL={url})")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,1 @@
+"""Ingest: one module per source. Every source ends in `engine.ingest.writer.EventWriter`."""

@@ -1,0 +1,274 @@
+"""initial schema
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-27
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "alert_state",
+        sa.Column("subject_kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_posted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_margin_pct", sa.Numeric(precision=9, scale=4), nullable=True),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("subject_kind", "subject"),
+    )
+    op.create_table(
+        "contract",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("product", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("plan", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("start", sa.Date(), nullable=False),
+        sa.Column("end", sa.Date(), nullable=True),
+        sa.Column("seats", sa.Integer(), nullable=False),
+        sa.Column("seat_price_usd", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("platform_fee_usd", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("included_units", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("unit", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("unit_price_usd", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("customer", "product", "start", name="uq_contract_customer_product_start"),
+    )
+    with op.batch_alter_table("contract", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contract_customer"), ["customer"], unique=False)
+
+    op.create_table(
+        "customer",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("aliases", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "daily_customer_product",
+        sa.Column("customer", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("product", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("retrieval_queries", sa.BigInteger(), nullable=False),
+        sa.Column("rerank_calls", sa.BigInteger(), nullable=False),
+        sa.Column("compute_ms", sa.BigInteger(), nullable=False),
+        sa.Column("cache_hits", sa.BigInteger(), nullable=False),
+        sa.Column("unpriced_events", sa.BigInteger(), nullable=False),
+        sa.Column("cost_uncached_input", sa.BigInteger(), nullable=False),
+        sa.Column("cost_cached_input", sa.BigInteger(), nullable=False),
+        sa.Column("cost_cache_write", sa.BigInteger(), nullable=False),
+        sa.Column("cost_output", sa.BigInteger(), nullable=False),
+        sa.Column("cost_request_fee", sa.BigInteger(), nullable=False),
+        sa.Column("cost_source", sa.BigInteger(), nullable=False),
+        sa.Column("cost_retrieval", sa.BigInteger(), nullable=False),
+        sa.Column("cost_rerank", sa.BigInteger(), nullable=False),
+        sa.Column("cost_compute", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("customer", "product", "day"),
+    )
+    with op.batch_alter_table("daily_customer_product", schema=None) as batch_op:
+        batch_op.create_index("ix_dcp_day", ["day"], unique=False)
+
+    op.create_table(
+        "daily_rollup",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("customer", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("product", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("feature", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("model", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("retrieval_queries", sa.BigInteger(), nullable=False),
+        sa.Column("rerank_calls", sa.BigInteger(), nullable=False),
+        sa.Column("compute_ms", sa.BigInteger(), nullable=False),
+        sa.Column("cache_hits", sa.BigInteger(), nullable=False),
+        sa.Column("unpriced_events", sa.BigInteger(), nullable=False),
+        sa.Column("cost_uncached_input", sa.BigInteger(), nullable=False),
+        sa.Column("cost_cached_input", sa.BigInteger(), nullable=False),
+        sa.Column("cost_cache_write", sa.BigInteger(), nullable=False),
+        sa.Column("cost_output", sa.BigInteger(), nullable=False),
+        sa.Column("cost_request_fee", sa.BigInteger(), nullable=False),
+        sa.Column("cost_source", sa.BigInteger(), nullable=False),
+        sa.Column("cost_retrieval", sa.BigInteger(), nullable=False),
+        sa.Column("cost_rerank", sa.BigInteger(), nullable=False),
+        sa.Column("cost_compute", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "customer", "product", "feature", "provider", "model"),
+    )
+    with op.batch_alter_table("daily_rollup", schema=None) as batch_op:
+        batch_op.create_index("ix_daily_rollup_customer_day", ["customer", "day"], unique=False)
+
+    op.create_table(
+        "import_run",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("rows_read", sa.Integer(), nullable=False),
+        sa.Column("rows_imported", sa.Integer(), nullable=False),
+        sa.Column("rows_duplicate", sa.Integer(), nullable=False),
+        sa.Column("rows_rejected", sa.Integer(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "lease",
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("holder", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "meta",
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("dedupe_key", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("slack_ts", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outbox_status"), ["status"], unique=False)
+
+    op.create_table(
+        "revenue_actual",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
+        sa.Column("customer", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("product", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("period_end", sa.Date(), nullable=False),
+        sa.Column("amount_usd", sa.Numeric(precision=20, scale=6), nullable=False),
+        sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("invoice_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("revenue_actual", schema=None) as batch_op:
+        batch_op.create_index("ix_revenue_actual_customer", ["customer", "period_start"], unique=False)
+
+    op.create_table(
+        "sync_cursor",
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("cursor", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("source"),
+    )
+    op.create_table(
+        "task_rollup",
+        sa.Column("customer", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("product", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("task_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.Column("cost_nano", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("customer", "product", "task_id"),
+    )
+    with op.batch_alter_table("task_rollup", schema=None) as batch_op:
+        batch_op.create_index("ix_task_rollup_customer_day", ["customer", "day"], unique=False)
+
+    op.create_table(
+        "usage_event",
+        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("customer", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("product", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("feature", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("model", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("retrieval_queries", sa.BigInteger(), nullable=False),
+        sa.Column("rerank_calls", sa.BigInteger(), nullable=False),
+        sa.Column("compute_ms", sa.BigInteger(), nullable=False),
+        sa.Column("source_cost_nano", sa.BigInteger(), nullable=True),
+        sa.Column("task_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("cache_hit", sa.Boolean(), nullable=False),
+        sa.Column("prompt_hash", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
+        sa.Column("priced", sa.Boolean(), nullable=False),
+        sa.Column("cost_uncached_input", sa.BigInteger(), nullable=False),
+        sa.Column("cost_cached_input", sa.BigInteger(), nullable=False),
+        sa.Column("cost_cache_write", sa.BigInteger(), nullable=False),
+        sa.Column("cost_output", sa.BigInteger(), nullable=False),
+        sa.Column("cost_request_fee", sa.BigInteger(), nullable=False),
+        sa.Column("cost_source", sa.BigInteger(), nullable=False),
+        sa.Column("cost_retrieval", sa.BigInteger(), nullable=False),
+        sa.Column("cost_rerank", sa.BigInteger(), nullable=False),
+        sa.Column("cost_compute", sa.BigInteger(), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("usage_event")
+    with op.batch_alter_table("task_rollup", schema=None) as batch_op:
+        batch_op.drop_index("ix_task_rollup_customer_day")
+
+    op.drop_table("task_rollup")
+    op.drop_table("sync_cursor")
+    with op.batch_alter_table("revenue_actual", schema=None) as batch_op:
+        batch_op.drop_index("ix_revenue_actual_customer")
+
+    op.drop_table("revenue_actual")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_status"))
+
+    op.drop_table("outbox")
+    op.drop_table("meta")
+    op.drop_table("lease")
+    op.drop_table("import_run")
+    with op.batch_alter_table("daily_rollup", schema=None) as batch_op:
+        batch_op.drop_index("ix_daily_rollup_customer_day")
+
+    op.drop_table("daily_rollup")
+    with op.batch_alter_table("daily_customer_product", schema=None) as batch_op:
+        batch_op.drop_index("ix_dcp_day")
+
+    op.drop_table("daily_customer_product")
+    op.drop_table("customer")
+    with op.batch_alter_table("contract", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contract_customer"))
+
+    op.drop_table("contract")
+    op.drop_table("alert_state")

@@ -1,0 +1,324 @@
+"""Tables. Money in the event path is integer nano-USD (exact sums); contract terms are Decimal.
+
+Why nano-USD: token prices are quoted per million tokens with up to ~4 decimals, so one event's cost is a
+fraction of a micro-dollar. Each event's cost components are computed exactly and rounded once to the nano-dollar
+(half-even); 10M events can drift at most $0.005 in total, and every sum after that is exact integer arithmetic.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+NANO = 1_000_000_000  # nano-USD per USD
+
+# The cost columns, in the order every rollup and report uses them. `source` is inference cost that the
+# source already priced (cost_usd); `request_fee` is a per-request catalogue price.
+COST_TYPES = (
+    "uncached_input",
+    "cached_input",
+    "cache_write",
+    "output",
+    "request_fee",
+    "source",
+    "retrieval",
+    "rerank",
+    "compute",
+)
+COST_COLUMNS = tuple(f"cost_{name}" for name in COST_TYPES)
+
+# Usage counters kept in both rollups.
+COUNT_COLUMNS = (
+    "events",
+    "requests",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "retrieval_queries",
+    "rerank_calls",
+    "compute_ms",
+    "cache_hits",
+    "unpriced_events",
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always tz-aware UTC in Python, whatever the database keeps (SQLite keeps text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _money() -> Any:
+    return Column(Numeric(20, 6), nullable=False, default=Decimal(0))
+
+
+def _big(**kw: Any) -> Any:
+    return Field(default=0, sa_type=BigInteger, **kw)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class Customer(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=200)
+    name: str = Field(default="", max_length=300)
+    aliases: str = Field(default="", max_length=2000)  # ';'-separated
+
+
+class Contract(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("customer", "product", "start", name="uq_contract_customer_product_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer: str = Field(index=True, max_length=200)
+    product: str = Field(default="", max_length=200)  # '' = every product
+    plan: str = Field(max_length=10)  # seat | flat | usage | hybrid
+    start: date
+    end: date | None = None  # inclusive; None = open
+    seats: int = 0
+    seat_price_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
+    platform_fee_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
+    included_units: Decimal = Field(default=Decimal(0), sa_column=_money())
+    unit: str = Field(default="", max_length=10)  # request | task | 1k_tokens
+    unit_price_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
+
+
+class UsageEvent(SQLModel, table=True):
+    __tablename__ = "usage_event"
+
+    event_id: str = Field(primary_key=True, max_length=200)
+    ts: datetime = _ts()
+    day: date  # calendar day in MARGINBOT_TIMEZONE (the one recorded in meta)
+    customer: str = Field(max_length=200)
+    product: str = Field(default="", max_length=200)
+    feature: str = Field(default="", max_length=200)
+    provider: str = Field(default="", max_length=100)
+    model: str = Field(default="", max_length=200)
+    input_tokens: int = _big()
+    cached_input_tokens: int = _big()
+    cache_write_tokens: int = _big()
+    output_tokens: int = _big()
+    requests: int = _big()
+    retrieval_queries: int = _big()
+    rerank_calls: int = _big()
+    compute_ms: int = _big()
+    source_cost_nano: int | None = Field(default=None, sa_type=BigInteger)
+    task_id: str | None = Field(default=None, max_length=200)
+    cache_hit: bool = False
+    prompt_hash: str | None = Field(default=None, max_length=128)
+    priced: bool = True  # False: tokens with no price anywhere (counted, shown, never silently $0)
+    cost_uncached_input: int = _big()
+    cost_cached_input: int = _big()
+    cost_cache_write: int = _big()
+    cost_output: int = _big()
+    cost_request_fee: int = _big()
+    cost_source: int = _big()
+    cost_retrieval: int = _big()
+    cost_rerank: int = _big()
+    cost_compute: int = _big()
+    source: str = Field(default="", max_length=100)
+
+
+class DailyRollup(SQLModel, table=True):
+    """One row per day × customer × product × feature × model: what one customer's answer reads."""
+
+    __tablename__ = "daily_rollup"
+    __table_args__ = (Index("ix_daily_rollup_customer_day", "customer", "day"),)
+
+    day: date = Field(primary_key=True)
+    customer: str = Field(primary_key=True, max_length=200)
+    product: str = Field(primary_key=True, max_length=200)
+    feature: str = Field(primary_key=True, max_length=200)
+    provider: str = Field(primary_key=True, max_length=100)
+    model: str = Field(primary_key=True, max_length=200)
+    events: int = _big()
+    requests: int = _big()
+    input_tokens: int = _big()
+    cached_input_tokens: int = _big()
+    cache_write_tokens: int = _big()
+    output_tokens: int = _big()
+    retrieval_queries: int = _big()
+    rerank_calls: int = _big()
+    compute_ms: int = _big()
+    cache_hits: int = _big()
+    unpriced_events: int = _big()
+    cost_uncached_input: int = _big()
+    cost_cached_input: int = _big()
+    cost_cache_write: int = _big()
+    cost_output: int = _big()
+    cost_request_fee: int = _big()
+    cost_source: int = _big()
+    cost_retrieval: int = _big()
+    cost_rerank: int = _big()
+    cost_compute: int = _big()
+
+
+class DailyCustomerProduct(SQLModel, table=True):
+    """One row per day × customer × product: what the portfolio, revenue and alerts read."""
+
+    __tablename__ = "daily_customer_product"
+    __table_args__ = (Index("ix_dcp_day", "day"),)
+
+    customer: str = Field(primary_key=True, max_length=200)
+    product: str = Field(primary_key=True, max_length=200)
+    day: date = Field(primary_key=True)
+    events: int = _big()
+    requests: int = _big()
+    input_tokens: int = _big()
+    cached_input_tokens: int = _big()
+    cache_write_tokens: int = _big()
+    output_tokens: int = _big()
+    retrieval_queries: int = _big()
+    rerank_calls: int = _big()
+    compute_ms: int = _big()
+    cache_hits: int = _big()
+    unpriced_events: int = _big()
+    cost_uncached_input: int = _big()
+    cost_cached_input: int = _big()
+    cost_cache_write: int = _big()
+    cost_output: int = _big()
+    cost_request_fee: int = _big()
+    cost_source: int = _big()
+    cost_retrieval: int = _big()
+    cost_rerank: int = _big()
+    cost_compute: int = _big()
+
+
+class TaskRollup(SQLModel, table=True):
+    """One row per agent task: its total cost and the day it started (tasks are billed once)."""
+
+    __tablename__ = "task_rollup"
+    __table_args__ = (Index("ix_task_rollup_customer_day", "customer", "day"),)
+
+    customer: str = Field(primary_key=True, max_length=200)
+    product: str = Field(primary_key=True, max_length=200)
+    task_id: str = Field(primary_key=True, max_length=200)
+    day: date
+    events: int = _big()
+    cost_nano: int = _big()
+
+
+class RevenueActual(SQLModel, table=True):
+    """Billed revenue (e.g. Stripe invoice lines). Where present it replaces modelled contract revenue."""
+
+    __tablename__ = "revenue_actual"
+    __table_args__ = (Index("ix_revenue_actual_customer", "customer", "period_start"),)
+
+    id: str = Field(primary_key=True, max_length=200)  # source-stable line id
+    source: str = Field(default="stripe", max_length=50)
+    customer: str = Field(max_length=200)
+    product: str = Field(default="", max_length=200)
+    period_start: date
+    period_end: date  # inclusive
+    amount_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
+    currency: str = Field(default="usd", max_length=10)
+    invoice_id: str = Field(default="", max_length=200)
+
+
+class ImportRun(SQLModel, table=True):
+    __tablename__ = "import_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=100)
+    name: str = Field(default="", max_length=1000)
+    started_at: datetime = _ts()
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rows_read: int = 0
+    rows_imported: int = 0
+    rows_duplicate: int = 0
+    rows_rejected: int = 0
+    status: str = Field(default="running", max_length=20)
+
+
+class Meta(SQLModel, table=True):
+    key: str = Field(primary_key=True, max_length=100)
+    value: str = Field(default="", sa_type=Text)
+
+
+class SyncCursor(SQLModel, table=True):
+    __tablename__ = "sync_cursor"
+
+    source: str = Field(primary_key=True, max_length=100)
+    cursor: str = Field(default="", sa_type=Text)  # JSON, the source's own resume point
+    updated_at: datetime = _ts()
+
+
+class AlertState(SQLModel, table=True):
+    """Where each customer or product stands for alerting, so a restart neither repeats nor forgets."""
+
+    __tablename__ = "alert_state"
+
+    subject_kind: str = Field(primary_key=True, max_length=20)  # customer | product
+    subject: str = Field(primary_key=True, max_length=200)
+    status: str = Field(default="ok", max_length=20)  # ok | breach | watch | no_revenue | unpriced
+    since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_margin_pct: Decimal | None = Field(default=None, sa_column=Column(Numeric(9, 4), nullable=True))
+    detail: str = Field(default="", sa_type=Text)  # JSON
+
+
+class Outbox(SQLModel, table=True):
+    """Messages to Slack, written in the same transaction as the decision to send them."""
+
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=300)
+    channel: str = Field(max_length=100)
+    kind: str = Field(max_length=30)  # alert | digest | ...
+    payload: str = Field(sa_type=Text)  # JSON: text, blocks, files
+    status: str = Field(default="pending", max_length=20, index=True)  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    created_at: datetime = _ts()
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str = Field(default="", sa_type=Text)
+    slack_ts: str = Field(default="", max_length=50)
+
+
+class Lease(SQLModel, table=True):
+    """A named lease: the one process holding it runs the scheduler."""
+
+    name: str = Field(primary_key=True, max_length=100)
+    holder: str = Field(max_length=200)
+    expires_at: datetime = _ts()
+
+
+__all__ = [
+    "COST_COLUMNS",
+    "COST_TYPES",
+    "COUNT_COLUMNS",
+    "NANO",
+    "AlertState",
+    "Contract",
+    "Customer",
+    "DailyCustomerProduct",
+    "DailyRollup",
+    "ImportRun",
+    "Lease",
+    "Meta",
+    "Outbox",
+    "RevenueActual",
+    "SyncCursor",
+    "TaskRollup",
+    "UsageEvent",
+]

@@ -1,0 +1,287 @@
+"""Contracts → revenue for a period, accrued day by day, or billed revenue (Stripe) where we have it.
+
+Monthly fees and included units accrue per day (fee / days in that month), so a calendar month gets exactly the
+monthly fee and a trailing window a fair share. Units count the contract's product only (all products when the
+contract names none): `request` = requests, `1k_tokens` = (input + output tokens) / 1000, `task` = distinct
+task ids started in the period.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Connection, text
+
+from engine.models import Contract
+from engine.periods import Period
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class RevenueLine:
+    """Revenue of one contract (or one billed line) in a period, with the terms that produced it."""
+
+    customer: str
+    product: str  # '' = every product
+    plan: str
+    source: str  # contract | stripe
+    total: Decimal = ZERO
+    seats: Decimal = ZERO
+    platform: Decimal = ZERO
+    usage: Decimal = ZERO
+    units: Decimal = ZERO
+    included_units: Decimal = ZERO
+    unit: str = ""
+    active_days: int = 0
+    by_product: dict[str, Decimal] = field(default_factory=dict)  # the split used for product margins
+    terms: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "customer": self.customer,
+            "product": self.product or None,
+            "plan": self.plan,
+            "source": self.source,
+            "terms": self.terms,
+            "revenue_usd": self.total,
+            "seat_usd": self.seats,
+            "platform_usd": self.platform,
+            "usage_usd": self.usage,
+            "units": self.units,
+            "included_units": self.included_units,
+            "unit": self.unit or None,
+            "active_days": self.active_days,
+        }
+
+
+def month_fraction(start: date, end: date) -> Decimal:
+    """How many months [start, end] covers, each day counting 1/(days in its month)."""
+    total = ZERO
+    day = start
+    while day <= end:
+        last = calendar.monthrange(day.year, day.month)[1]
+        month_end = date(day.year, day.month, last)
+        stop = min(end, month_end)
+        total += Decimal((stop - day).days + 1) / Decimal(last)
+        day = stop + timedelta(days=1)
+    return total
+
+
+def _active(contract: Contract, period: Period) -> tuple[date, date] | None:
+    start = max(contract.start, period.start)
+    end = min(contract.end or period.end, period.end)
+    return (start, end) if start <= end else None
+
+
+def describe_terms(c: Contract) -> str:
+    parts: list[str] = []
+    if c.seats and c.seat_price_usd:
+        parts.append(f"{c.seats} seats × ${c.seat_price_usd:,.2f}/mo")
+    if c.platform_fee_usd:
+        parts.append(f"${c.platform_fee_usd:,.2f}/mo platform fee")
+    if c.plan in ("usage", "hybrid"):
+        unit = {"1k_tokens": "1k tokens"}.get(c.unit, c.unit)
+        incl = f" over {c.included_units:,} included/mo" if c.plan == "hybrid" and c.included_units else ""
+        parts.append(f"${c.unit_price_usd}/{unit}{incl}")
+    return f"{c.plan}: " + (", ".join(parts) if parts else "no charges")
+
+
+def compute_line(c: Contract, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
+    """Revenue of one contract from its terms, the months it was active and the units it metered."""
+    line = RevenueLine(
+        customer=c.customer,
+        product=c.product,
+        plan=c.plan,
+        source="contract",
+        unit=c.unit,
+        active_days=active_days,
+        terms=describe_terms(c),
+    )
+    line.platform = c.platform_fee_usd * months
+    line.seats = Decimal(c.seats) * c.seat_price_usd * months if c.plan in ("seat", "hybrid") else ZERO
+    if c.plan == "seat":
+        line.platform = ZERO
+    if c.plan == "flat":
+        line.seats = ZERO
+    if c.plan in ("usage", "hybrid"):
+        line.units = units
+        if c.plan == "hybrid":
+            line.included_units = c.included_units * months
+            line.usage = max(ZERO, units - line.included_units) * c.unit_price_usd
+        else:
+            line.usage = units * c.unit_price_usd
+    line.total = line.seats + line.platform + line.usage
+    return line
+
+
+class _Units:
+    """Usage counts per (customer, product) over a day range, fetched in as few queries as possible."""
+
+    def __init__(self, conn: Connection, period: Period, customers: Iterable[str] | None) -> None:
+        self.conn = conn
+        self.period = period
+        self._full: dict[tuple[str, str], tuple[int, int]] = {}
+        sql = (
+            "SELECT customer, product, SUM(requests), SUM(input_tokens + output_tokens) "
+            "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
+        )
+        params: dict[str, object] = {"a": period.start, "b": period.end}
+        wanted = list(customers) if customers is not None else None
+        if wanted is not None:
+            if not wanted:
+                return
+            if len(wanted) == 1:
+                sql += " AND customer = :c"
+                params["c"] = wanted[0]
+        for cust, prod, req, tok in conn.execute(text(sql + " GROUP BY customer, product"), params):
+            self._full[(cust, prod)] = (int(req or 0), int(tok or 0))
+
+    def by_product(self, customer: str, product: str, unit: str, a: date, b: date) -> dict[str, Decimal]:
+        """Units per product for one customer over [a, b] (product '' = every product)."""
+        if unit == "task":
+            sql = "SELECT product, COUNT(*) FROM task_rollup WHERE customer = :c AND day BETWEEN :a AND :b"
+            params: dict[str, object] = {"c": customer, "a": a, "b": b}
+            if product:
+                sql += " AND product = :p"
+                params["p"] = product
+            rows = self.conn.execute(text(sql + " GROUP BY product"), params).all()
+            return {p: Decimal(n) for p, n in rows}
+        index = 1 if unit == "1k_tokens" else 0
+        if (a, b) == (self.period.start, self.period.end):
+            pairs = {p: v for (c, p), v in self._full.items() if c == customer and (not product or p == product)}
+        else:
+            sql = (
+                "SELECT product, SUM(requests), SUM(input_tokens + output_tokens) FROM daily_customer_product "
+                "WHERE customer = :c AND day BETWEEN :a AND :b"
+            )
+            params = {"c": customer, "a": a, "b": b}
+            if product:
+                sql += " AND product = :p"
+                params["p"] = product
+            pairs = {p: (int(r or 0), int(t or 0)) for p, r, t in self.conn.execute(text(sql + " GROUP BY product"), params)}
+        scale = Decimal(1000) if unit == "1k_tokens" else Decimal(1)
+        return {p: Decimal(v[index]) / scale for p, v in pairs.items()}
+
+
+def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[str, Decimal]:
+    weight_sum = sum(weights.values(), ZERO)
+    if weight_sum <= 0:
+        return {fallback: total}
+    return {p: total * w / weight_sum for p, w in weights.items() if w}
+
+
+def revenue_lines(conn: Connection, period: Period, *, customers: Iterable[str] | None = None) -> list[RevenueLine]:
+    """Every revenue line for `customers` (all when None) in `period`; billed lines replace modelled ones."""
+    wanted = list(customers) if customers is not None else None
+    contracts = _contracts(conn, period, wanted)
+    units = _Units(conn, period, wanted)
+    lines: list[RevenueLine] = []
+    for c in contracts:
+        span = _active(c, period)
+        if span is None:
+            continue
+        a, b = span
+        # Seat and flat plans meter nothing; their split across products follows requests.
+        unit = c.unit if c.plan in ("usage", "hybrid") else "request"
+        per_product = units.by_product(c.customer, c.product, unit, a, b)
+        metered = sum(per_product.values(), ZERO) if c.plan in ("usage", "hybrid") else ZERO
+        line = compute_line(c, (b - a).days + 1, month_fraction(a, b), metered)
+        line.by_product = {c.product: line.total} if c.product else _split(line.total, per_product, "")
+        lines.append(line)
+    billed = _billed(conn, period, wanted)
+    if billed:
+        billed_customers = {line.customer for line in billed}
+        lines = [line for line in lines if line.customer not in billed_customers] + billed
+    return lines
+
+
+def _contracts(conn: Connection, period: Period, customers: list[str] | None) -> list[Contract]:
+    sql = (
+        'SELECT id, customer, product, plan, start, "end", seats, seat_price_usd, platform_fee_usd, '
+        "included_units, unit, unit_price_usd FROM contract WHERE start <= :b AND (\"end\" IS NULL OR \"end\" >= :a)"
+    )
+    params: dict[str, object] = {"a": period.start, "b": period.end}
+    if customers is not None and len(customers) == 1:
+        sql += " AND customer = :c"
+        params["c"] = customers[0]
+    out: list[Contract] = []
+    for row in conn.execute(text(sql + " ORDER BY customer, product, start"), params):
+        if customers is not None and row.customer not in customers:
+            continue
+        out.append(
+            Contract(
+                id=row.id,
+                customer=row.customer,
+                product=row.product,
+                plan=row.plan,
+                start=_as_date(row.start),
+                end=_as_date(row.end) if row.end is not None else None,
+                seats=row.seats,
+                seat_price_usd=Decimal(str(row.seat_price_usd)),
+                platform_fee_usd=Decimal(str(row.platform_fee_usd)),
+                included_units=Decimal(str(row.included_units)),
+                unit=row.unit,
+                unit_price_usd=Decimal(str(row.unit_price_usd)),
+            )
+        )
+    return out
+
+
+def _billed(conn: Connection, period: Period, customers: list[str] | None) -> list[RevenueLine]:
+    sql = (
+        "SELECT customer, product, period_start, period_end, amount_usd, source FROM revenue_actual "
+        "WHERE period_start <= :b AND period_end >= :a"
+    )
+    params: dict[str, object] = {"a": period.start, "b": period.end}
+    if customers is not None and len(customers) == 1:
+        sql += " AND customer = :c"
+        params["c"] = customers[0]
+    merged: dict[tuple[str, str, str], RevenueLine] = {}
+    for row in conn.execute(text(sql), params):
+        if customers is not None and row.customer not in customers:
+            continue
+        start, end = _as_date(row.period_start), _as_date(row.period_end)
+        a, b = max(start, period.start), min(end, period.end)
+        share = Decimal((b - a).days + 1) / Decimal((end - start).days + 1)
+        key = (row.customer, row.product, row.source)
+        line = merged.get(key)
+        if line is None:
+            line = merged[key] = RevenueLine(
+                customer=row.customer, product=row.product, plan="billed", source=row.source,
+                terms=f"billed in {row.source} (invoice lines, prorated by day)",
+            )
+        amount = Decimal(str(row.amount_usd)) * share
+        line.total += amount
+        line.platform += amount
+        line.active_days = max(line.active_days, (b - a).days + 1)
+    for line in merged.values():
+        line.by_product = {line.product: line.total}
+    return list(merged.values())
+
+
+def _as_date(value: object) -> date:
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def total_by_customer(lines: Iterable[RevenueLine]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for line in lines:
+        totals[line.customer] += line.total
+    return dict(totals)
+
+
+def total_by_product(lines: Iterable[RevenueLine]) -> dict[str, Decimal]:
+    """Revenue per product; an all-product contract is split by the usage of each product."""
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for line in lines:
+        for product, amount in line.by_product.items():
+            totals[product] += amount
+    return dict(totals)

@@ -1,0 +1,52 @@
+"""What a command, a listener or a job needs from the engine, built once from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cached_property
+
+from sqlalchemy import Connection, Engine
+
+from config.settings import Settings
+from engine.db import open_engine
+from engine.margin import Thresholds
+from engine.periods import Period, parse_period, today_in
+from engine.pricing import PriceBook
+
+
+@dataclass
+class Runtime:
+    """Settings plus the lazily opened database and price book. Pass `now` in tests to pin the clock."""
+
+    settings: Settings
+    now_override: datetime | None = field(default=None)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return open_engine(self.settings.database_url)
+
+    @cached_property
+    def prices(self) -> PriceBook:
+        return PriceBook.load(self.settings.prices_file)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.settings.breach_pct, self.settings.healthy_pct)
+
+    def now(self) -> datetime:
+        return self.now_override or datetime.now(UTC)
+
+    def today(self, now: datetime | None = None) -> date:
+        return today_in(self.settings.tz, now or self.now())
+
+    def period(self, text: str | None, now: datetime | None = None) -> Period:
+        return parse_period(text, today=self.today(now))
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A read connection; commits nothing unless the caller does."""
+        with self.engine.connect() as conn:
+            yield conn

@@ -1,0 +1,11 @@
+from sqlalchemy import text
+
+from engine.runtime import Runtime
+
+
+def test_schema_is_created_on_first_use(runtime: Runtime) -> None:
+    with runtime.connect() as conn:
+        tables = set(conn.dialect.get_table_names(conn))
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert {"usage_event", "daily_rollup", "contract", "outbox"} <= tables
+    assert version == "0001"
