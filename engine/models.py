@@ -234,6 +234,21 @@ class RevenueActual(SQLModel, table=True):
     invoice_id: str = Field(default="", max_length=200)
 
 
+class ProviderCost(SQLModel, table=True):
+    """What a provider billed (OpenAI Costs API, Anthropic cost report), to reconcile priced usage against."""
+
+    __tablename__ = "provider_cost"
+    __table_args__ = (Index("ix_provider_cost_provider_day", "provider", "day"),)
+
+    id: str = Field(primary_key=True, max_length=300)  # source-stable: bucket start + grouping keys
+    source: str = Field(max_length=50)  # openai | anthropic
+    provider: str = Field(max_length=100)
+    day: date  # UTC day of the bucket
+    project: str = Field(default="", max_length=200)  # OpenAI project / Anthropic workspace
+    line_item: str = Field(default="", max_length=300)  # model or cost line as the provider names it
+    amount_usd: Decimal = Field(default=Decimal(0), sa_column=Column(Numeric(24, 9), nullable=False))
+
+
 class ImportRun(SQLModel, table=True):
     __tablename__ = "import_run"
 
@@ -317,6 +332,7 @@ __all__ = [
     "Lease",
     "Meta",
     "Outbox",
+    "ProviderCost",
     "RevenueActual",
     "SyncCursor",
     "TaskRollup",

@@ -168,6 +168,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_outbox_status"), ["status"], unique=False)
 
     op.create_table(
+        "provider_cost",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("project", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("line_item", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("amount_usd", sa.Numeric(precision=24, scale=9), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("provider_cost", schema=None) as batch_op:
+        batch_op.create_index("ix_provider_cost_provider_day", ["provider", "day"], unique=False)
+
+    op.create_table(
         "revenue_actual",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
@@ -251,6 +265,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_revenue_actual_customer")
 
     op.drop_table("revenue_actual")
+    with op.batch_alter_table("provider_cost", schema=None) as batch_op:
+        batch_op.drop_index("ix_provider_cost_provider_day")
+
+    op.drop_table("provider_cost")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_status"))
 

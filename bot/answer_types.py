@@ -1,0 +1,16 @@
+"""What every `/margin` form produces: Block Kit blocks plus the top-level text Slack shows in notifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Answer:
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+class AnswerError(ValueError):
+    """The user's words could not be understood; the message says how to write them (shown with the help)."""
