@@ -178,7 +178,8 @@ def resolve_customer(conn: Connection, ref: str) -> tuple[str, str]:
     rows = conn.execute(text("SELECT id, name, aliases FROM customer")).all()
     candidates: dict[str, str] = {}
     for cid, name, aliases in rows:
-        labels = [cid, name or "", *[a for a in (aliases or "").split(";")]]
+        # The name first: suggestions read better as "Globex" than as the id "globex".
+        labels = [name or "", cid, *(aliases or "").split(";")]
         for label in labels:
             label = label.strip()
             if not label:

@@ -1,0 +1,127 @@
+"""Importing usage files: refusal with every bad line, --skip-invalid, JSONL, duplicates, streaming batches."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.cli import main
+from engine.ingest.usage import ImportRefused, import_usage_file
+from engine.runtime import Runtime
+
+HEADER = "event_id,ts,customer,product,provider,model,input_tokens,cached_input_tokens,output_tokens\n"
+GOOD = "ok1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,10\n"
+
+
+def counts(rt: Runtime) -> tuple[int, int]:
+    with rt.connect() as conn:
+        events = conn.execute(text("SELECT COUNT(*) FROM usage_event")).scalar_one()
+        rollups = conn.execute(text("SELECT COALESCE(SUM(events), 0) FROM daily_rollup")).scalar_one()
+    return int(events), int(rollups)
+
+
+def test_file_with_invalid_rows_is_refused_whole_with_every_line_and_reason(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        HEADER
+        + GOOD
+        + "bad1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,-5,0,10\n"
+        + "bad2,yesterday,acme,assist,openai,gpt-4o,100,0,10\n"
+        + "bad3,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,100,200,10\n"
+        + "bad4,2026-10-05T12:00:00Z,,assist,openai,gpt-4o,100,0,10\n"
+        + "bad5,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,100,0\n"
+    )
+    assert main(["import", "usage", str(path)], runtime=runtime) == 1
+    err = capsys.readouterr().err
+    assert "refused, nothing imported (5 invalid row(s) of 6)" in err
+    assert "line 3: input_tokens must be a non-negative integer, got '-5'" in err
+    assert "line 4: ts: not an ISO 8601 timestamp or Unix seconds: 'yesterday'" in err
+    assert "line 5: cached_input_tokens + cache_write_tokens (200 + 0) exceed input_tokens (100)" in err
+    assert "line 6: customer is required" in err
+    assert "line 7: has 8 fields, the header has 9" in err
+    assert counts(runtime) == (0, 0)
+
+
+def test_skip_invalid_commits_good_rows_and_writes_rejects_beside_the_file(runtime: Runtime, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text(HEADER + GOOD + "bad1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,x,0,10\n")
+    result = import_usage_file(
+        runtime.engine, path, prices=runtime.prices, timezone="UTC", skip_invalid=True, batch_size=1
+    )
+    assert (result.imported, result.rejected) == (1, 1)
+    with open(str(path) + ".rejects.csv", newline="") as handle:
+        header, reject = list(csv.reader(handle))
+    assert header == ["line", "error", "row"]
+    assert reject[:2] == ["3", "input_tokens must be a non-negative integer, got 'x'"]
+    assert json.loads(reject[2])["event_id"] == "bad1"
+    assert counts(runtime) == (1, 1)
+
+
+def test_unknown_column_is_refused_before_any_row(runtime: Runtime, tmp_path: Path) -> None:
+    path = tmp_path / "typo.csv"
+    path.write_text(HEADER.replace("output_tokens", "output_token") + GOOD)
+    with pytest.raises(ImportRefused, match=r"unknown column\(s\) \['output_token'\]"):
+        import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
+    assert counts(runtime) == (0, 0)
+
+
+def test_duplicates_across_batches_and_files_are_counted_once(runtime: Runtime, tmp_path: Path) -> None:
+    rows = [f"e{i},2026-10-05T12:00:{i % 60:02d}Z,acme,assist,openai,gpt-4o,1000,0,10\n" for i in range(25)]
+    first = tmp_path / "first.csv"
+    first.write_text(HEADER + "".join(rows) + rows[3] + rows[17])
+    result = import_usage_file(runtime.engine, first, prices=runtime.prices, timezone="UTC", batch_size=4)
+    assert (result.imported, result.duplicates) == (25, 2)
+    again = tmp_path / "again.jsonl"
+    again.write_text(
+        "\n".join(
+            json.dumps({"event_id": f"e{i}", "ts": 1790000000 + i, "customer": "acme", "product": "assist",
+                        "provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 10})
+            for i in range(20, 30)
+        )
+    )
+    result = import_usage_file(runtime.engine, again, prices=runtime.prices, timezone="UTC", batch_size=3)
+    assert (result.imported, result.duplicates) == (5, 5)
+    assert counts(runtime) == (30, 30)
+
+
+def test_rollups_equal_the_sum_of_stored_events(runtime: Runtime, tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text(
+        HEADER + "".join(
+            f"r{i},2026-10-{1 + i % 28:02d}T0{i % 10}:00:00Z,c{i % 3},p{i % 2},openai,gpt-4o-mini,{1000 + i},{i},{i}\n"
+            for i in range(200)
+        )
+    )
+    import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", batch_size=7)
+    cost = "cost_uncached_input + cost_cached_input + cost_output"
+    with runtime.connect() as conn:
+        raw = conn.execute(text(f"SELECT SUM({cost}), SUM(input_tokens) FROM usage_event")).one()
+        rolled = conn.execute(text(f"SELECT SUM({cost}), SUM(input_tokens) FROM daily_rollup")).one()
+        dcp = conn.execute(text(f"SELECT SUM({cost}), SUM(input_tokens) FROM daily_customer_product")).one()
+    assert tuple(raw) == tuple(rolled) == tuple(dcp)
+
+
+def test_jsonl_line_that_is_not_json_is_named(runtime: Runtime, tmp_path: Path) -> None:
+    path = tmp_path / "u.jsonl"
+    path.write_text('{"event_id": "x", "ts": "2026-10-01T00:00:00Z", "customer": "a", "product": "p"}\n{oops\n')
+    with pytest.raises(ImportRefused) as info:
+        import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
+    assert [(e.line, e.reason.split(" (")[0]) for e in info.value.result.errors] == [(2, "not valid JSON")]
+    assert counts(runtime) == (0, 0)
+
+
+def test_changing_the_time_zone_asks_for_a_reprice(runtime: Runtime, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text(HEADER + GOOD)
+    assert main(["import", "usage", str(path)], runtime=runtime) == 0
+    moved = Runtime(runtime.settings.model_copy(update={"timezone": "Asia/Kolkata"}), now_override=runtime.now())
+    assert main(["import", "usage", str(path)], runtime=moved) == 1
+    assert "run `marginbot reprice`" in capsys.readouterr().err
+    assert main(["reprice"], runtime=moved) == 0
+    assert main(["import", "usage", str(path)], runtime=moved) == 0

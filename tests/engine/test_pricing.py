@@ -1,0 +1,81 @@
+"""The price book: overrides, dated discounts, catalogue tiers, time-of-day prices, unit costs, bad files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from engine.pricing import PriceBook, PriceFileError
+
+
+def epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
+
+
+def price(book: PriceBook, provider: str, model: str, at: str, inp: int, cached: int, write: int, out: int):
+    return book.price(provider, model, epoch(at), inp, cached, write, out, 1, 0, 0, 0, None)
+
+
+def test_discount_applies_from_its_date_only(prices_file: Path) -> None:
+    book = PriceBook.load(prices_file)
+    # gpt-4o $2.50/Mtok input: 1M tokens = $2.50 before June, $2.25 after the 10% discount (nano-USD)
+    assert price(book, "openai", "gpt-4o", "2026-05-31T23:59:59", 1_000_000, 0, 0, 0)[0] == 2_500_000_000
+    assert price(book, "openai", "gpt-4o", "2026-06-01T00:00:00", 1_000_000, 0, 0, 0)[0] == 2_250_000_000
+
+
+def test_override_wins_over_the_catalogue_and_defaults_cache_prices_to_input(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[[models]]\nprovider = "openai"\nmodel = "gpt-4o"\neffective_from = 2026-09-01\n'
+        "input_per_mtok = 1.5\noutput_per_mtok = 6\n"
+    )
+    book = PriceBook.load(path)
+    costs = price(book, "openai", "gpt-4o", "2026-09-02T00:00:00", 1_000_000, 400_000, 100_000, 1_000_000)
+    # 500k uncached + 400k cached + 100k cache-write, all at $1.50 (no cached price given); output $6
+    assert costs[:4] == (750_000_000, 600_000_000, 150_000_000, 6_000_000_000)
+    before = price(book, "openai", "gpt-4o", "2026-08-31T00:00:00", 1_000_000, 0, 0, 0)
+    assert before[0] == 2_500_000_000  # the catalogue before the override's date
+
+
+def test_tiered_catalogue_price_applies_to_every_token_above_the_threshold() -> None:
+    book = PriceBook()
+    small = price(book, "anthropic", "claude-sonnet-4-5", "2026-10-01T00:00:00", 200_000, 0, 0, 0)
+    large = price(book, "anthropic", "claude-sonnet-4-5", "2026-10-01T00:00:00", 200_001, 0, 0, 0)
+    assert small[0] == 600_000_000  # 200k × $3/Mtok
+    assert large[0] == 1_200_006_000  # 200,001 × $6/Mtok: the whole request moves to the long-context tier
+
+
+def test_time_of_day_prices_are_resolved_per_half_hour() -> None:
+    book = PriceBook()
+    off_peak = price(book, "deepseek", "deepseek-chat", "2026-10-01T17:00:00", 1_000_000, 0, 0, 0)
+    peak = price(book, "deepseek", "deepseek-chat", "2026-10-01T10:00:00", 1_000_000, 0, 0, 0)
+    assert off_peak[0] * 2 == peak[0]
+
+
+def test_unknown_model_is_flagged_unpriced_not_free() -> None:
+    costs = PriceBook().price("acme", "nope-1", epoch("2026-10-01T00:00:00"), 10, 0, 0, 10, 1, 2, 0, 0, None)
+    assert costs[9] is False
+    assert sum(costs[:9]) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[[models]]\nprovider = "x"\nmodel = "y"\neffective_from = 2026-01-01\noutput_per_mtok = 1\n',
+         "models[0]: `input_per_mtok` is required"),
+        ('[[discounts]]\nprovider = "openai"\npercent = 120\neffective_from = 2026-01-01\n',
+         "discounts[0]: `percent` must be between 0 and 100"),
+        ('[[discounts]]\nprovider = "openai"\npercent = 10\neffective_from = "June"\n',
+         "discounts[0]: `effective_from` must be a date"),
+        ("[unit_costs]\nretrieval = 1\n", "unit_costs has unknown key(s) ['retrieval']"),
+        ("[unit_costs\n", "not valid TOML"),
+    ],
+)
+def test_bad_price_file_names_the_entry_and_field(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(body)
+    with pytest.raises(PriceFileError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
+                       .replace(")", r"\)")):
+        PriceBook.load(path)
