@@ -1,0 +1,7 @@
+"""`python -m bot` runs the Slack bot, like `marginbot serve`."""
+
+import sys
+
+from bot.cli import main
+
+sys.exit(main(["serve", *sys.argv[1:]]))

@@ -1,0 +1,148 @@
+"""The one path from `/margin` words to an answer, shared by the Slack command, `marginbot ask` and the bench.
+
+parse → engine → blocks. Nothing here knows about Slack's transport: the result is an `Answer` (text + blocks)
+that a listener sends to a response_url and the terminal renders. Every failure becomes a friendly answer:
+bad words → the help with what was wrong, an unknown name → "no customer X; did you mean ...", anything else →
+one line for the user and the traceback in the log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.answer_types import Answer, AnswerError
+from bot.blocks import (
+    LastImport,
+    error_message,
+    help_message,
+    home_error_view,
+    home_view,
+    margin_report,
+    portfolio_message,
+    ranking_message,
+    unknown_subject_message,
+)
+from bot.blocks.kit import clip
+from bot.grammar import SCENARIO_KINDS, Command, parse
+from engine.margin import UnknownSubject, customer_report, portfolio, product_report
+from engine.models import ImportRun
+from engine.periods import PeriodError, parse_period
+from engine.runtime import Runtime
+from engine.state import StaleRollups
+
+log = logging.getLogger(__name__)
+
+SCENARIO_MODULE = "bot.scenario_answers"
+SORRY = "Sorry, something went wrong while answering; it has been logged. Please try again in a minute."
+FAILED_RUNS = ("refused", "failed", "error", "running")
+NO_SCENARIOS = "What-if, forecast and price-floor answers are not available in this version of marginbot."
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An answer and whether the question was understood and answered (the CLI's exit status)."""
+
+    answer: Answer
+    ok: bool
+
+
+def answer(runtime: Runtime, text: str, *, now: datetime | None = None) -> Answer:
+    """Answer `/margin ...` text. Never raises for anything a user can type."""
+    return answer_command(runtime, parse(text), now=now).answer
+
+
+def answer_json(runtime: Runtime, text: str, *, now: datetime | None = None) -> str:
+    """The full path the bench times: parse → engine → blocks → the JSON Slack would receive."""
+    result = answer(runtime, text, now=now)
+    return json.dumps({"text": result.text, "blocks": result.blocks})
+
+
+def answer_command(runtime: Runtime, cmd: Command, *, now: datetime | None = None) -> Outcome:
+    try:
+        result = _dispatch(runtime, cmd, now or runtime.now())
+    except UnknownSubject as exc:
+        return Outcome(unknown_subject_message(exc.kind, exc.ref, exc.suggestions), ok=False)
+    except (PeriodError, AnswerError) as exc:
+        return Outcome(help_message(_user_safe(exc)), ok=False)
+    except StaleRollups as exc:
+        log.error("cannot answer %r: %s", cmd.kind, exc)
+        return Outcome(error_message(str(exc)), ok=False)
+    except Exception:
+        log.exception("answering /margin %s failed", cmd.kind)
+        return Outcome(error_message(SORRY), ok=False)
+    return Outcome(result, ok=cmd.kind != "help" or cmd.problem is None)
+
+
+def _user_safe(exc: Exception) -> str:
+    # These messages quote what the user typed: clip it and keep it from becoming mrkdwn links or pings.
+    return clip(str(exc), 300)
+
+
+def _dispatch(rt: Runtime, cmd: Command, now: datetime) -> Answer:
+    if cmd.kind == "help":
+        return help_message(cmd.problem)
+    if cmd.kind in SCENARIO_KINDS:
+        return _scenario(rt, cmd)
+    period = parse_period(cmd.period, today=rt.today(now))
+    with rt.connect() as conn:
+        if cmd.kind == "customer":
+            return margin_report(customer_report(conn, cmd.subject, period, thresholds=rt.thresholds))
+        if cmd.kind == "product":
+            return margin_report(product_report(conn, cmd.subject, period, thresholds=rt.thresholds))
+        result = portfolio(conn, period, thresholds=rt.thresholds)
+    if cmd.kind == "portfolio":
+        return portfolio_message(result)
+    return ranking_message(result, cmd.kind, cmd.n)
+
+
+def _scenario(rt: Runtime, cmd: Command) -> Answer:
+    # Written by the scenarios work; imported late so `/margin` works (and says so) before it exists.
+    try:
+        module = importlib.import_module(SCENARIO_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != SCENARIO_MODULE:
+            raise
+        return error_message(NO_SCENARIOS)
+    answer_fn = getattr(module, f"{cmd.kind}_answer")
+    result: Answer = answer_fn(rt, list(cmd.words))
+    return result
+
+
+# ---------------------------------------------------------------- App Home
+
+
+def last_import(rt: Runtime) -> LastImport | None:
+    """The most recent finished import or sync (any source), shown in the settings' time zone."""
+    runs = ImportRun.__table__.c  # type: ignore[attr-defined]
+    query = (
+        select(runs.source, runs.finished_at, runs.rows_imported)
+        .where(runs.finished_at.is_not(None), runs.status.not_in(FAILED_RUNS))
+        .order_by(runs.finished_at.desc())
+        .limit(1)
+    )
+    with rt.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    return LastImport(
+        str(row.source), row.finished_at.astimezone(rt.settings.tz), int(row.rows_imported or 0)
+    )
+
+
+def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
+    """The App Home view for someone with access: the last 30 days of the portfolio."""
+    try:
+        period = parse_period(None, today=runtime.today(now or runtime.now()))
+        with runtime.connect() as conn:
+            result = portfolio(conn, period, thresholds=runtime.thresholds)
+        return home_view(result, last_import(runtime))
+    except Exception:
+        log.exception("building the App Home view failed")
+        return home_error_view(SORRY)

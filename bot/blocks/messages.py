@@ -1,0 +1,61 @@
+"""Short messages: the help, the access refusal, an unknown name, and the one-line error."""
+
+from __future__ import annotations
+
+from bot.answer_types import Answer
+from bot.blocks.kit import clip, context, esc, header, section
+from bot.grammar import FORMS, PERIOD_HELP, SHARE_HELP
+
+# Echoed user input is clipped: an unknown 300-character "name" helps nobody and bloats the reply.
+ECHO_MAX = 80
+
+
+def help_message(problem: str | None = None) -> Answer:
+    """Every `/margin` form with an example; `problem` (plain text, may quote the user) says why."""
+    lines = [f"`{form}`  {what}, e.g. `{example}`" for form, what, example in FORMS]
+    blocks = [header("Ask marginbot")]
+    if problem:
+        blocks.append(section(f":warning: {esc(problem)}"))
+    blocks += [section("\n".join(lines)), context(PERIOD_HELP, SHARE_HELP)]
+    text = (f"{problem}. " if problem else "") + "Forms: " + "; ".join(form for form, _, _ in FORMS)
+    return Answer(esc(text), blocks)
+
+
+def refusal_message(user_id: str) -> Answer:
+    """Polite, and says nothing about any customer, product or figure."""
+    text = (
+        "Sorry, marginbot only shows margin figures to people on its access list. "
+        f"Ask your marginbot admin to add your Slack member ID ({user_id}) to MARGINBOT_ALLOWED_USERS, "
+        "or ask in a channel listed in MARGINBOT_ALLOWED_CHANNELS."
+    )
+    blocks = [
+        section(
+            ":lock: Sorry, marginbot only shows margin figures to people on its access list.\n"
+            f"Ask your marginbot admin to add your Slack member ID `{esc(user_id)}` to "
+            "`MARGINBOT_ALLOWED_USERS`, "
+            "or ask in a channel listed in `MARGINBOT_ALLOWED_CHANNELS`."
+        )
+    ]
+    return Answer(esc(text), blocks)
+
+
+def error_message(line: str) -> Answer:
+    """One friendly line; the traceback is in the log, never in Slack."""
+    return Answer(esc(line), [section(f":warning: {esc(line)}")])
+
+
+def unknown_subject_message(kind: str, ref: str, suggestions: list[str]) -> Answer:
+    shown = clip(ref.strip(), ECHO_MAX)
+    hint = f"; did you mean {_either(suggestions)}?" if suggestions else ""
+    text = f"No {kind} “{shown}”{hint}"
+    bold = f"; did you mean {_either([f'*{esc(s)}*' for s in suggestions])}?" if suggestions else ""
+    where = (
+        "`/margin portfolio` lists every customer and product"
+        if kind == "customer"
+        else ("`/margin portfolio` lists every product")
+    )
+    return Answer(esc(text), [section(f":mag: No {kind} “{esc(shown)}”{bold}"), context(where)])
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]

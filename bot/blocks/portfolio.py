@@ -1,0 +1,118 @@
+"""The portfolio and the top/worst lists as Block Kit."""
+
+from __future__ import annotations
+
+from bot.answer_types import Answer
+from bot.blocks.common import figure_fields, row_line, row_name, status_line
+from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
+from bot.fmt import STATUS_LABEL, money, percent
+from engine.margin import Portfolio, PortfolioRow
+
+LIST_MAX = 15
+
+
+def active(rows: list[PortfolioRow]) -> list[PortfolioRow]:
+    """Rows with something in the current period (a customer who churned last period is not news)."""
+    return [r for r in rows if r.current.revenue or r.current.cogs]
+
+
+def capped(rows: list[PortfolioRow], limit: int = LIST_MAX) -> list[str]:
+    lines = [row_line(r) for r in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"_and {len(rows) - limit} more: `marginbot portfolio` lists them all_")
+    return lines
+
+
+def by_status(rows: list[PortfolioRow], status: str) -> list[PortfolioRow]:
+    return [r for r in rows if r.current.status == status]
+
+
+def spread_line(p: Portfolio) -> str | None:
+    s = p.spread()
+    if not s.get("customers"):
+        return None
+    return (
+        f"Spread over {s['customers']} customers: "
+        f"the median customer costs {money(s['p50_customer_cogs_usd'])}, "
+        f"the P99 customer ({esc(s['p99_customer'])}) {money(s['p99_customer_cogs_usd'])}"
+    )
+
+
+def unpriced_line(p: Portfolio) -> str:
+    models = esc(", ".join(p.unpriced_models))
+    return f":warning: Unpriced usage of {models}: COGS is understated until it is priced"
+
+
+def portfolio_text(p: Portfolio) -> str:
+    t = p.total
+    return (
+        f"Portfolio ({p.period.label}): gross margin {percent(t.margin_pct)} {STATUS_LABEL[t.status]}, "
+        f"revenue {money(t.revenue)}, COGS {money(t.cogs)}; "
+        f"{len(by_status(active(p.customers), 'breach'))} customer(s) in breach."
+    )
+
+
+def portfolio_message(p: Portfolio) -> Answer:
+    customers = active(p.customers)
+    blocks = [
+        header(f"Portfolio · {p.period.label}"),
+        context(
+            f"{p.period.start} to {p.period.end} · {len(customers)} active customers · worst margin first"
+        ),
+        section(status_line(p.total)),
+        fields(*figure_fields(p.total, p.previous_total)),
+    ]
+    if line := spread_line(p):
+        blocks.append(context(line))
+    if p.unpriced_models:
+        blocks.append(section(unpriced_line(p)))
+    blocks.append(divider())
+    for status in ("breach", "watch", "no_revenue"):
+        rows = by_status(customers, status)
+        if rows:
+            blocks += sections(f"Customers: {STATUS_LABEL[status].lower()} ({len(rows)})", capped(rows))
+    if not any(r.current.status in ("breach", "watch", "no_revenue") for r in customers):
+        blocks.append(section("*Customers:* none in breach or watch"))
+    products = active(p.products)
+    if products:
+        blocks += sections(f"Products ({len(products)})", capped(products))
+    return Answer(esc(portfolio_text(p)), fit(blocks))
+
+
+def ranking_message(p: Portfolio, kind: str, n: int) -> Answer:
+    """`top` = the best margins first; `worst` = the worst first (customers with COGS but no revenue lead)."""
+    rows = active(p.customers)
+    if kind == "top":
+        ranked = sorted(
+            (r for r in rows if r.current.margin_pct is not None),
+            key=lambda r: (-(r.current.margin_pct or 0), r.key),
+        )
+        title = f"Top {n} customers by gross margin"
+    else:
+        ranked = rows  # the engine already sorts worst first
+        title = f"Worst {n} customers by gross margin"
+    chosen = ranked[:n]
+    if not chosen:
+        return Answer(
+            f"{title} ({p.period.label}): no customer has figures in this period.",
+            [
+                header(f"{title} · {p.period.label}"),
+                section("No customer has revenue or COGS in this period."),
+            ],
+        )
+    lines = [row_line(r, rank=i) for i, r in enumerate(chosen, 1)]
+    text = f"{title} ({p.period.label}): " + ", ".join(
+        f"{r.name} {percent(r.current.margin_pct)}" for r in chosen[:5]
+    )
+    blocks = [
+        header(f"{title} · {p.period.label}"),
+        context(
+            f"{p.period.start} to {p.period.end} · of {len(rows)} active customers · "
+            f"portfolio margin {percent(p.total.margin_pct)}"
+        ),
+        *sections("", lines),
+    ]
+    return Answer(esc(text), fit(blocks))
+
+
+__all__ = ["portfolio_message", "ranking_message", "row_name"]

@@ -1,0 +1,73 @@
+"""Block Kit rendered for a terminal, so `marginbot ask` shows what Slack would."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+WIDTH = 78
+COLUMN = 36
+EMOJI = {
+    ":red_circle:": "●",
+    ":large_yellow_circle:": "◐",
+    ":large_green_circle:": "○",
+    ":white_circle:": "◌",
+    ":warning:": "!",
+    ":dart:": "→",
+    ":chart_with_upwards_trend:": "↑",
+    ":mag:": "?",
+    ":lock:": "#",
+}
+_LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
+_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
+_CODE = re.compile(r"`([^`\n]+)`")
+_ITALIC = re.compile(r"(?<![\w_])_([^_\n]+)_(?![\w_])")
+
+
+def mrkdwn(text: str) -> str:
+    """Slack mrkdwn → plain text: markers dropped, emoji shortcodes as symbols, entities unescaped."""
+    for code, symbol in EMOJI.items():
+        text = text.replace(code, symbol)
+    text = _LINK.sub(r"\2 (\1)", text)
+    text = _BOLD.sub(r"\1", text)
+    text = _ITALIC.sub(r"\1", text)
+    text = _CODE.sub(r"\1", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _text(obj: dict[str, Any] | None) -> str:
+    if not obj:
+        return ""
+    value = str(obj.get("text", ""))
+    return mrkdwn(value) if obj.get("type") == "mrkdwn" else value
+
+
+def render(blocks: list[dict[str, Any]]) -> str:
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            title = _text(block.get("text"))
+            lines += ["", title, "=" * min(len(title), WIDTH)]
+        elif kind == "section":
+            if block.get("text"):
+                lines += ["", *(_text(block["text"]).splitlines())]
+            if block.get("fields"):
+                lines += _fields([_text(f).splitlines() for f in block["fields"]])
+        elif kind == "context":
+            lines.append("  " + " · ".join(_text(e) for e in block.get("elements", [])))
+        elif kind == "divider":
+            lines += ["", "-" * WIDTH]
+    return "\n".join(lines).strip("\n")
+
+
+def _fields(cells: list[list[str]]) -> list[str]:
+    """Two columns, as Slack lays fields out; each field's lines stacked."""
+    out: list[str] = []
+    for left, right in zip(cells[::2], [*cells[1::2], []], strict=False):
+        out.append("")
+        for i in range(max(len(left), len(right))):
+            a = left[i] if i < len(left) else ""
+            b = right[i] if i < len(right) else ""
+            out.append(f"  {a:<{COLUMN}}{b}".rstrip())
+    return out
