@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     mapping_file: Path = Field(Path("config/mapping.toml"), validation_alias=_env("MARGINBOT_MAPPING_FILE"))
     otlp_customer_attribute: str = Field(
         "enduser.id", validation_alias=_env("MARGINBOT_OTLP_CUSTOMER_ATTRIBUTE")
+    )
+    # OpenAI/Anthropic usage buckets: None = 1d when MARGINBOT_TIMEZONE is UTC, else 1h (local midnights)
+    sync_bucket_width: Literal["1d", "1h"] | None = Field(
+        None, validation_alias=_env("MARGINBOT_SYNC_BUCKET_WIDTH")
     )
 
     _split = field_validator(
