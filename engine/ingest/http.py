@@ -1,0 +1,219 @@
+"""How connectors talk HTTP: timeouts, retries with backoff on 429/5xx, clear errors, no leaked secrets.
+
+Every vendor call goes through `Fetcher.get_json`. It retries 429 and 5xx (and dropped connections) with
+exponential backoff, honouring `Retry-After`; it turns 401/403, other 4xx and malformed JSON into a
+`SourceError` that names the source, the path and the cause. Secrets travel only in headers, which are never
+put in a message; vendor error bodies are scrubbed of the secrets (and of anything shaped like a key) before
+they are quoted, because some vendors echo part of the key back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 300.0  # seconds; a vendor asking for longer is treated as down
+_KEYISH = re.compile(r"\b(?:sk|rk|pk|whsec)[-_][A-Za-z0-9_\-]{6,}|\bsk-ant-[A-Za-z0-9_\-]+", re.IGNORECASE)
+
+Params = Mapping[str, Any] | list[tuple[str, Any]]
+
+
+class SourceError(RuntimeError):
+    """A source could not be read; the message names the source and the cause (never a secret)."""
+
+    def __init__(self, source: str, cause: str) -> None:
+        super().__init__(f"{source}: {cause}")
+        self.source = source
+        self.cause = cause
+
+
+class Fetcher:
+    """GET JSON from one vendor with retries. `sleep` is injectable so tests never wait."""
+
+    def __init__(
+        self,
+        source: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 30.0,
+        attempts: int = 3,
+        backoff: float = 1.0,
+    ) -> None:
+        self.source = source
+        self.sleep = sleep
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self._secrets = tuple(s for s in secrets if s)
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            headers=dict(headers or {}),
+            auth=auth,
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def scrub(self, text: str) -> str:
+        """`text` with every configured secret and anything shaped like an API key replaced by ***."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return _KEYISH.sub("***", text)
+
+    def fail(self, cause: str) -> SourceError:
+        return SourceError(self.source, self.scrub(cause))
+
+    def get_json(self, path: str, params: Params | None = None) -> Any:
+        """GET `path` (relative to the base URL) and return the decoded JSON body."""
+        path = path.lstrip("/")
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self._client.get(path, params=params)
+            except httpx.TimeoutException:
+                cause = "timed out"
+                wait = self._delay(attempt, None)
+            except httpx.TransportError as exc:
+                cause = f"connection failed ({type(exc).__name__})"
+                wait = self._delay(attempt, None)
+            else:
+                status = response.status_code
+                if status < 300:
+                    return self._decode(path, response)
+                if status in (401, 403):
+                    raise self.fail(
+                        f"HTTP {status} from GET /{path}: the credentials were refused "
+                        f"({'invalid or revoked key' if status == 401 else 'the key lacks the permission'})"
+                    )
+                if status not in RETRY_STATUSES:
+                    raise self.fail(f"HTTP {status} from GET /{path}: {_vendor_message(response)}")
+                cause = f"HTTP {status}"
+                wait = self._delay(attempt, response.headers.get("retry-after"))
+            if attempt == self.attempts or wait is None:
+                raise self.fail(f"GET /{path} failed {attempt} time(s), last: {cause}; giving up")
+            log.warning("%s: GET /%s: %s, retrying in %.1fs", self.source, path, cause, wait)
+            self.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float | None:
+        """Seconds to wait before the next attempt; None when the vendor asks for an unreasonable wait."""
+        if retry_after:
+            seconds = _retry_after_seconds(retry_after)
+            if seconds is not None:
+                return None if seconds > MAX_RETRY_AFTER else seconds
+        return self.backoff * 2 ** (attempt - 1)
+
+    def _decode(self, path: str, response: httpx.Response) -> Any:
+        try:
+            return json.loads(response.content)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            where = (
+                f" (line {exc.lineno} column {exc.colno}: {exc.msg})"
+                if isinstance(exc, json.JSONDecodeError)
+                else ""
+            )
+            raise self.fail(f"malformed JSON from GET /{path}{where}") from None
+
+    def pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]],
+        next_params: Callable[[Any], list[tuple[str, Any]] | None],
+        *,
+        max_pages: int = 100_000,
+    ) -> Iterator[Any]:
+        """Every page of a paginated list: `next_params(page)` gives the extra parameters of the next page."""
+        base = list(params.items()) if isinstance(params, Mapping) else list(params)
+        extra: list[tuple[str, Any]] = []
+        seen: set[str] = set()
+        for _ in range(max_pages):
+            page = self.get_json(path, base + extra)
+            yield page
+            following = next_params(page)
+            if following is None:
+                return
+            marker = repr(following)
+            if marker in seen:  # a vendor handing back the same cursor would loop for ever
+                raise self.fail(f"GET /{path}: the next-page cursor repeats; stopping")
+            seen.add(marker)
+            extra = following
+        raise self.fail(f"GET /{path}: more than {max_pages} pages; stopping")
+
+
+def next_page_token(
+    param: str = "page", field: str = "next_page"
+) -> Callable[[Any], list[tuple[str, Any]] | None]:
+    """OpenAI/Anthropic style: `has_more` + an opaque `next_page` token sent back as `page`."""
+
+    def follow(page: Any) -> list[tuple[str, Any]] | None:
+        if isinstance(page, Mapping) and page.get("has_more") and page.get(field):
+            return [(param, page[field])]
+        return None
+
+    return follow
+
+
+def starting_after() -> Callable[[Any], list[tuple[str, Any]] | None]:
+    """Stripe style: `has_more` + the id of the last object sent back as `starting_after`."""
+
+    def follow(page: Any) -> list[tuple[str, Any]] | None:
+        if isinstance(page, Mapping) and page.get("has_more"):
+            data = page.get("data") or []
+            if data and isinstance(data[-1], Mapping) and data[-1].get("id"):
+                return [("starting_after", data[-1]["id"])]
+        return None
+
+    return follow
+
+
+def _retry_after_seconds(value: str) -> float | None:
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _vendor_message(response: httpx.Response) -> str:
+    """The vendor's own error text, shortened: `error.message`, `message`, `detail` or the raw body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, Mapping):
+        err = body.get("error")
+        if isinstance(err, Mapping) and err.get("message"):
+            return str(err["message"])[:300]
+        for key in ("message", "detail", "error"):
+            if body.get(key):
+                return str(body[key])[:300]
+    return json.dumps(body)[:300]
