@@ -1,0 +1,256 @@
+"""What-if, forecast and price-floor answers as Block Kit. Pure: the `--json` dict in, an `Answer` out.
+
+They read the same dicts `marginbot whatif|forecast|floor --json` prints (engine.scenarios.scenario_to_dict,
+engine.forecast.forecast_to_dict, engine.floor.floor_to_dict), so the terminal, JSON and Slack agree.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bot.answer_types import Answer
+from bot.blocks.kit import Block, context, divider, esc, fields, fit, header, section, sections
+from bot.fmt import STATUS_EMOJI, STATUS_LABEL, money, percent, points
+from bot.tables import COST_TYPE_LABEL
+
+TOP_CUSTOMERS = 10
+TABLE_ROWS = 36
+COST_LABEL = {**COST_TYPE_LABEL, "cache_lookup": "cache lookups"}
+UNIT_LABEL = {
+    "request": "request",
+    "task": "task",
+    "1k_tokens": "1k tokens",
+    "seat": "seat",
+    "month": "month",
+}
+
+
+def _d(value: Any) -> Decimal | None:
+    # The dicts hold JSON numbers (already rounded once by the engine); str() keeps them exact as Decimal.
+    return None if value is None else Decimal(str(value))
+
+
+def _money(value: Any) -> str:
+    return money(_d(value))
+
+
+def _pct(value: Any) -> str:
+    return percent(_d(value))
+
+
+def _signed_money(value: Any) -> str:
+    d = _d(value) or Decimal(0)
+    return ("+" if d > 0 else "") + money(d)
+
+
+def _status(status: str) -> str:
+    return f"{STATUS_EMOJI[status]} {STATUS_LABEL[status]}"
+
+
+# ---------------------------------------------------------------- what-if
+
+
+def whatif_text(d: dict[str, Any]) -> str:
+    b, a = d["before"], d["after"]
+    return (
+        f"What if, {d['name']} ({d['period']['label']}): gross margin {_pct(b['gross_margin_pct'])} → "
+        f"{_pct(a['gross_margin_pct'])} ({STATUS_LABEL[b['status']]} → {STATUS_LABEL[a['status']]}), "
+        f"COGS saving {_signed_money(d['saving_per_month_usd'])} a month"
+    )
+
+
+def whatif_message(d: dict[str, Any]) -> Answer:
+    """Before and after side by side, the monthly saving, the levers and every assumption."""
+    b, a = d["before"], d["after"]
+    who = "the portfolio" if d["kind"] == "portfolio" else f"customer `{esc(d['customer'])}`"
+    blocks = [
+        header(f"What if · {d['name']} · {d['period']['label']}"),
+        context(f"{who} · {d['period']['start']} to {d['period']['end']}"),
+        section("*Levers*\n" + "\n".join(f"• {esc(lever)}" for lever in d["levers"])),
+        fields(
+            "*Before*",
+            "*After*",
+            f"Revenue  {_money(b['revenue_usd'])}",
+            f"Revenue  {_money(a['revenue_usd'])}",
+            f"COGS  {_money(b['cogs_usd'])}",
+            f"COGS  {_money(a['cogs_usd'])}",
+            f"Gross margin  *{_pct(b['gross_margin_pct'])}*",
+            f"Gross margin  *{_pct(a['gross_margin_pct'])}*",
+            _status(b["status"]),
+            _status(a["status"]),
+        ),
+        section(
+            f":moneybag: *COGS saving {_signed_money(d['saving_per_month_usd'])} a month* "
+            f"({esc(d['month'])}) · "
+            f"gross profit {_signed_money(d['gross_profit_change_per_month_usd'])} a month · "
+            f"margin {points(_d(d['change']['gross_margin_pts']))}"
+        ),
+    ]
+    by_type = [
+        f"{COST_LABEL.get(t, t)}: {_money(v['before'])} → {_money(v['after'])}"
+        for t, v in d["cogs_by_type"].items()
+        if v["before"] != v["after"]
+    ]
+    if by_type:
+        blocks.append(section("*COGS that moves*\n" + "\n".join(by_type)))
+    terms = d.get("terms")
+    if terms and terms["before"] != terms["after"]:
+        blocks.append(
+            section(
+                "*Revenue terms*\nbefore: "
+                + esc("; ".join(terms["before"]) or "none")
+                + "\nafter: "
+                + esc("; ".join(terms["after"]) or "none")
+            )
+        )
+    if d["kind"] == "portfolio":
+        movers = [c for c in d["customers"] if c["saving_per_month_usd"]][:TOP_CUSTOMERS]
+        lines = [
+            f"{esc(c['name'])}: {_pct(c['before']['gross_margin_pct'])} → "
+            f"{_pct(c['after']['gross_margin_pct'])}, {_signed_money(c['saving_per_month_usd'])} a month"
+            for c in movers
+        ]
+        if lines:
+            blocks += sections(f"Biggest savings ({len(d['customers'])} customers in total)", lines)
+    blocks.append(divider())
+    blocks += _assumptions(d["assumptions"])
+    return Answer(esc(whatif_text(d)), fit(blocks))
+
+
+def _assumptions(items: list[str]) -> list[Block]:
+    return sections("Assumptions", [f"• {esc(x)}" for x in items])
+
+
+# ---------------------------------------------------------------- forecast
+
+
+def _month_table(months: list[dict[str, Any]]) -> str:
+    rows = [("month", "usage", "P50 margin", "P99 margin", "P50 COGS", "P99 COGS")]
+    for m in months[:TABLE_ROWS]:
+        rows.append(
+            (
+                m["month"],
+                f"×{_d(m['usage_factor']):.2f}",
+                f"{_pct(m['p50']['gross_margin_pct'])} {_flag(m['p50']['status'])}",
+                f"{_pct(m['p99']['gross_margin_pct'])} {_flag(m['p99']['status'])}",
+                _money(m["p50"]["cogs_usd"]),
+                _money(m["p99"]["cogs_usd"]),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    return "```\n" + "\n".join(line.rstrip() for line in lines) + "\n```"
+
+
+def _flag(status: str) -> str:
+    return {"breach": "!", "watch": "~"}.get(status, " ")
+
+
+def _breach(month: str | None) -> str:
+    return f"*{month}*" if month else "not within the forecast"
+
+
+def forecast_text(d: dict[str, Any]) -> str:
+    if d["kind"] == "customer":
+        return (
+            f"Forecast, {d['name']} ({d['growth']}): breach at P50 usage "
+            f"{d['breach_month_p50'] or 'not within the forecast'}, at P99 usage "
+            f"{d['breach_month_p99'] or 'not within the forecast'}"
+        )
+    crossing = sum(1 for c in d["customers"] if c["breach_month_p99"])
+    return f"Portfolio forecast ({d['growth']}): {crossing} customer(s) cross the breach line at P99 usage"
+
+
+def forecast_message(d: dict[str, Any]) -> Answer:
+    """Margin month by month at P50 and P99 usage, and the month each crosses the breach line."""
+    blocks = [
+        header(f"Forecast · {d['name']} · {d['months']} months"),
+        context(f"basis {d['basis']['start']} to {d['basis']['end']} · {esc(d['growth'])}"),
+    ]
+    if d["kind"] == "customer":
+        blocks += [
+            fields(
+                f"*Breach at P50 usage*\n{_breach(d['breach_month_p50'])}",
+                f"*Breach at P99 usage*\n{_breach(d['breach_month_p99'])}",
+                f"*P50 day*\n{d['p50_day']['day']}, COGS {_money(d['p50_day']['cogs_usd'])}",
+                f"*P99 day*\n{d['p99_day']['day']}, COGS {_money(d['p99_day']['cogs_usd'])}",
+            ),
+            section(_month_table(d["forecast"])),
+            context("Terms: " + esc("; ".join(d["terms"]) or "none") + " · `!` breach, `~` watch"),
+        ]
+    else:
+        blocks.append(section("*Portfolio, month by month*\n" + _month_table(d["total"])))
+        crossing = [c for c in d["customers"] if c["breach_month_p50"] or c["breach_month_p99"]]
+        lines = [
+            f"{esc(c['name'])}: P50 {_breach(c['breach_month_p50'])} · P99 {_breach(c['breach_month_p99'])}"
+            for c in crossing[:TOP_CUSTOMERS]
+        ]
+        if len(crossing) > TOP_CUSTOMERS:
+            lines.append(f"_and {len(crossing) - TOP_CUSTOMERS} more (see `marginbot forecast --portfolio`)_")
+        blocks += sections("Customers crossing the breach line", lines or ["_none within the forecast_"])
+        plan_lines = [
+            f"*{esc(p['plan'])}* ({p['customers']}): like the P50 customer `{esc(p['p50_customer'])}` breach "
+            f"{_breach(p['breach_month_like_p50'])}; like the P99 customer `{esc(p['p99_customer'])}` breach "
+            f"{_breach(p['breach_month_like_p99'])} (their P99 usage)"
+            for p in d["plans"]
+        ]
+        if plan_lines:
+            blocks += sections("A new customer of each plan", plan_lines)
+    blocks.append(divider())
+    blocks += _assumptions(d["assumptions"])
+    return Answer(esc(forecast_text(d)), fit(blocks))
+
+
+# ---------------------------------------------------------------- price floor
+
+
+def _price(value: str | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    amount = Decimal(value)
+    shown = f"${amount:,.2f}" if unit in ("seat", "month") else f"${amount.normalize():f}"
+    return f"{shown}/{UNIT_LABEL.get(unit, unit)}"
+
+
+def floor_text(d: dict[str, Any]) -> str:
+    floor = _price(d["floor_price_usd"], d["unit"]) if d["floor_price_usd"] is not None else "none"
+    return (
+        f"Price floor, {d['name']}: {floor} keeps a {_pct(d['target_pct'])} margin at P99 usage "
+        f"(today {_price(d['current_price_usd'], d['unit'])})"
+    )
+
+
+def floor_message(d: dict[str, Any]) -> Answer:
+    """The lowest price that keeps the target margin on a heavy (P99) month, against today's price."""
+    unit = d["unit"]
+    blocks = [
+        header(f"Price floor · {d['name']}"),
+        context(
+            f"customer `{esc(d['customer'])}` · basis {d['basis']['start']} to {d['basis']['end']} · "
+            + esc("; ".join(d["terms"]) or "no terms")
+        ),
+        section(
+            f":triangular_ruler: *Floor {_price(d['floor_price_usd'], unit)}* keeps the gross margin at "
+            f"*{_pct(d['target_pct'])}* on a P99 month"
+            + (" (a usage plan they are not on today)" if d["hypothetical"] else "")
+        ),
+        fields(
+            f"*Today's price*\n{_price(d['current_price_usd'], unit)}",
+            f"*Floor*\n{_price(d['floor_price_usd'], unit)}",
+            f"*P99 margin today*\n{_pct(d['margin_p99_at_current_pct'])}",
+            f"*P99 margin at the floor*\n{_pct(d['margin_p99_at_floor_pct'])}",
+            f"*P99 month COGS*\n{_money(d['p99_month_cogs_usd'])}",
+            f"*P50 margin at the floor*\n{_pct(d['margin_p50_at_floor_pct'])}",
+        ),
+    ]
+    if d["note"]:
+        blocks.append(section(f":information_source: {esc(d['note'])}"))
+    blocks.append(divider())
+    blocks += _assumptions(d["assumptions"])
+    return Answer(esc(floor_text(d)), fit(blocks))
