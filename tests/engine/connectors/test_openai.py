@@ -1,0 +1,295 @@
+"""OpenAI Usage + Costs API sync: units, pagination, empty buckets, retries, errors, idempotent re-syncs."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from engine.margin import customer_report
+from engine.models import NANO
+from engine.periods import month
+from engine.runtime import Runtime
+from engine.sync import sync_source
+from tests.engine.connectors.conftest import (
+    ALL_SECRETS,
+    OPENAI_KEY,
+    Reply,
+    Sleeps,
+    Vendor,
+    add_contract,
+    fixture,
+    openai_bucket_pages,
+    rows,
+)
+
+DAY = 86400
+D1 = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp())
+OCT = month(2026, 10)
+USAGE = "/v1/organization/usage/completions"
+EMBED = "/v1/organization/usage/embeddings"
+COSTS = "/v1/organization/costs"
+
+
+def grouped_result(**changes: object) -> dict[str, object]:
+    """The verbatim grouped completions result (proj_abc, key_abc, gpt-4o-mini) with changes."""
+    result = fixture("openai_usage_completions_grouped.json")["data"][0]["results"][0]
+    result.update(changes)
+    return result
+
+
+def embedding_result() -> dict[str, object]:
+    result = fixture("openai_usage_embeddings.json")["data"][0]["results"][0]
+    result.update(project_id="proj_abc", api_key_id="key_abc", model="text-embedding-3-small")
+    return result
+
+
+def cost_result(value: float) -> dict[str, object]:
+    result = fixture("openai_costs_grouped.json")["data"][0]["results"][0]
+    result["amount"]["value"] = value
+    return result
+
+
+def serve(vendor: Vendor, usage: dict[int, list], *, embeddings: dict[int, list] | None = None,
+          costs: dict[int, list] | None = None, page_size: int = 31) -> None:
+    vendor.route(USAGE, openai_bucket_pages(usage, page_size=page_size))
+    vendor.route(EMBED, openai_bucket_pages(embeddings or {}, page_size=page_size))
+    vendor.route(COSTS, openai_bucket_pages(costs or {}, page_size=page_size))
+
+
+def femto_cost(rt: Runtime, model: str, at: int, uncached: int, cached: int, write: int, output: int) -> int:
+    """Nano-USD of one bucket from the price book's per-token rates, computed independently of the writer."""
+    rates = rt.prices.rates("openai", model, datetime.fromtimestamp(at, UTC))
+    assert rates is not None and isinstance(rates.input, int)
+    parts = (uncached * rates.input, cached * rates.cached_input, write * rates.cache_write, output * rates.output)
+    return sum((p + 500_000) // 1_000_000 for p in parts)  # type: ignore[operator]
+
+
+def events(rt: Runtime) -> list[tuple]:
+    return rows(
+        rt,
+        "SELECT customer, product, feature, provider, model, input_tokens, cached_input_tokens, cache_write_tokens, "
+        "output_tokens, requests, source_cost_nano FROM usage_event ORDER BY ts, event_id",
+    )
+
+
+def totals(rt: Runtime) -> tuple:
+    return rows(
+        rt,
+        "SELECT COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(cost_uncached_input + cost_cached_input "
+        "+ cost_cache_write + cost_output), 0) FROM usage_event",
+    )[0] + rows(rt, "SELECT COALESCE(SUM(events), 0), COALESCE(SUM(input_tokens), 0) FROM daily_rollup")[0]
+
+
+def test_grouped_buckets_become_priced_events_with_openai_units_and_costs_go_to_provider_cost(
+    rt: Runtime, vendor: Vendor, sleeps: Sleeps
+) -> None:
+    add_contract(rt, "acme", fee="1000")
+    serve(vendor, {D1: [grouped_result()]}, embeddings={D1: [embedding_result()]}, costs={D1: [cost_result(0.06)]})
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1),
+                         transport=vendor.transport, sleep=sleeps)
+
+    assert result.ok, result.error
+    assert events(rt) == [
+        # input_tokens already include the 1800 cached and 200 cache-write tokens: passed through as the total
+        ("acme", "assist", "", "openai", "gpt-4o-mini-2024-07-18", 5000, 1800, 200, 1000, 5, None),
+        ("acme", "assist", "", "openai", "text-embedding-3-small", 16, 0, 0, 0, 2, None),
+    ]
+    expected = femto_cost(rt, "gpt-4o-mini-2024-07-18", D1, 3000, 1800, 200, 1000) + femto_cost(
+        rt, "text-embedding-3-small", D1, 16, 0, 0, 0
+    )
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", OCT, thresholds=rt.thresholds)
+    assert report.current.cogs == Decimal(expected) / NANO
+    assert report.current.revenue == Decimal(1000)
+    assert report.current.unpriced_events == 0
+    assert [
+        (p, str(d)[:10], proj, item, Decimal(str(a)))
+        for p, d, proj, item, a in rows(rt, "SELECT provider, day, project, line_item, amount_usd FROM provider_cost")
+    ] == [("openai", "2026-10-01", "proj_abc", "input_tokens", Decimal("0.06"))]
+    assert sleeps == []
+
+
+def test_all_pages_are_read_and_empty_buckets_add_nothing(rt: Runtime, vendor: Vendor) -> None:
+    usage = {D1: [grouped_result()], D1 + DAY: [], D1 + 2 * DAY: [grouped_result(project_id="proj_big")]}
+    serve(vendor, usage, page_size=1)  # one bucket a page: three pages
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 3), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert [(e[0], e[5]) for e in events(rt)] == [("acme", 5000), ("globex", 5000)]
+    assert rows(rt, "SELECT CAST(day AS TEXT), customer, events FROM daily_rollup ORDER BY day") == [
+        ("2026-10-01", "acme", 1),
+        ("2026-10-03", "globex", 1),
+    ]
+
+
+def test_resync_of_an_overlapping_window_changes_nothing(rt: Runtime, vendor: Vendor) -> None:
+    serve(vendor, {D1: [grouped_result()], D1 + DAY: [grouped_result(model="gpt-4o")]})
+    first = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+    before = totals(rt)
+
+    again = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 2), transport=vendor.transport)
+
+    assert first.imported == 1 and again.imported == 1 and again.duplicates == 1
+    after = totals(rt)
+    assert after[0] == before[0] + 1 and after[3] == before[3] + 1  # only the new day's bucket was added
+    third = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 2), transport=vendor.transport)
+    assert third.imported == 0 and totals(rt) == after
+
+
+def test_cursor_resumes_where_the_last_sync_stopped(rt: Runtime, vendor: Vendor) -> None:
+    usage = {D1 + i * DAY: [grouped_result()] for i in range(50)}
+    serve(vendor, usage)
+    until_oct_10 = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 10), transport=vendor.transport)
+    assert until_oct_10.imported == 10
+
+    resumed = sync_source(rt, "openai", transport=vendor.transport)  # no --since: from the cursor to now
+
+    # From Oct 11 to the last settled day (Nov 14; NOW is Nov 15 12:00), nothing read twice.
+    assert resumed.start == datetime(2026, 10, 11, tzinfo=UTC)
+    assert resumed.end == datetime(2026, 11, 15, tzinfo=UTC)
+    assert (resumed.imported, resumed.duplicates) == (35, 0)
+    assert rows(rt, "SELECT COUNT(*), CAST(MIN(day) AS TEXT), CAST(MAX(day) AS TEXT) FROM usage_event")[0] == (
+        45, "2026-10-01", "2026-11-14"
+    )
+
+
+def test_429_is_retried_after_the_time_the_vendor_asks(rt: Runtime, vendor: Vendor, sleeps: Sleeps) -> None:
+    serve(vendor, {D1: [grouped_result()]})
+    vendor.fail(USAGE, Reply(429, {"error": {"message": "rate limited"}}, {"Retry-After": "7"}))
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1),
+                         transport=vendor.transport, sleep=sleeps)
+
+    assert result.ok, result.error
+    assert sleeps == [7.0]
+    assert [e[5] for e in events(rt)] == [5000]
+
+
+def test_500_three_times_fails_the_window_and_commits_nothing_of_it(
+    rt: Runtime, vendor: Vendor, sleeps: Sleeps
+) -> None:
+    add_contract(rt, "acme")
+    # Two windows of 31 days; the second window's embeddings call fails three times after its usage was read.
+    usage = {D1: [grouped_result()], D1 + 40 * DAY: [grouped_result()]}
+    serve(vendor, usage)
+    calls = {"n": 0}
+    embeddings = openai_bucket_pages({})
+
+    def flaky(request):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        return Reply(500, {"error": {"message": "boom"}}) if calls["n"] > 1 else embeddings(request)
+
+    vendor.route(EMBED, flaky)
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 11, 12),
+                         transport=vendor.transport, sleep=sleeps)
+
+    assert result.error is not None
+    assert "openai: GET /organization/usage/embeddings failed 3 time(s), last: HTTP 500" in result.error
+    assert sleeps == [1.0, 2.0]
+    assert (result.windows, result.windows_done) == (2, 1)
+    # The first window (Oct 1-31) is kept, with its cursor; nothing of Nov 1-12 is.
+    assert rows(rt, "SELECT CAST(day AS TEXT) FROM usage_event") == [("2026-10-01",)]
+    assert rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'openai'") == [
+        ('{"until": "2026-11-01T00:00:00Z", "width": "1d"}',)
+    ]
+    with rt.connect() as conn:
+        assert customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds).current.cogs == 0
+
+
+def test_401_is_a_clear_error_without_the_key_and_nothing_is_stored(
+    rt: Runtime, vendor: Vendor, caplog: pytest.LogCaptureFixture
+) -> None:
+    vendor.fail(USAGE, Reply(401, {"error": {"message": f"Incorrect API key provided: {OPENAI_KEY}"}}))
+    caplog.set_level(logging.DEBUG)
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.error == (
+        "openai: HTTP 401 from GET /organization/usage/completions: the credentials were refused "
+        "(invalid or revoked key)"
+    )
+    assert OPENAI_KEY not in result.summary() and OPENAI_KEY not in caplog.text
+    assert vendor.seen_auth[0] == f"Bearer {OPENAI_KEY}"  # the key was sent, in the header only
+    assert events(rt) == []
+    assert rows(rt, "SELECT COUNT(*) FROM sync_cursor") == [(0,)]
+    dump = repr(rows(rt, "SELECT * FROM import_run")) + repr(rows(rt, "SELECT * FROM meta"))
+    assert not any(secret in dump for secret in ALL_SECRETS)
+
+
+def test_malformed_json_names_the_source_and_the_place(rt: Runtime, vendor: Vendor) -> None:
+    serve(vendor, {D1: [grouped_result()]})
+    vendor.fail(USAGE, Reply(200, raw=b'{"object": "page", "data": [', headers={"content-type": "application/json"}))
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.error is not None
+    assert result.error.startswith("openai: malformed JSON from GET /organization/usage/completions (line 1 column")
+    assert events(rt) == []
+
+
+def test_vendor_error_bodies_are_quoted_with_keys_scrubbed(rt: Runtime, vendor: Vendor) -> None:
+    vendor.fail(USAGE, Reply(400, {"error": {"message": f"bad start_time for key {OPENAI_KEY}"}}))
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.error == "openai: HTTP 400 from GET /organization/usage/completions: bad start_time for key ***"
+
+
+def test_unmapped_project_is_imported_under_unmapped_and_reported(rt: Runtime, vendor: Vendor) -> None:
+    serve(vendor, {D1: [grouped_result(project_id="proj_new", api_key_id="key_new")]})
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.ok
+    assert [e[:3] for e in events(rt)] == [("unmapped", "api", "openai api_key=key_new project=proj_new")]
+    assert result.unmapped == {"openai api_key=key_new project=proj_new": 1}
+    assert "1 unmapped identity imported under customer 'unmapped'" in result.summary()
+    with rt.connect() as conn:
+        assert customer_report(conn, "unmapped", OCT, thresholds=rt.thresholds).current.cogs > 0
+
+
+def test_api_key_mapping_beats_the_project_and_sets_the_feature(rt: Runtime, vendor: Vendor) -> None:
+    serve(vendor, {D1: [grouped_result(api_key_id="key_batch")]})
+
+    sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert [e[:3] for e in events(rt)] == [("initech", "batch", "nightly")]
+
+
+def test_hourly_buckets_land_on_local_days(rt: Runtime, vendor: Vendor) -> None:
+    # MARGINBOT_TIMEZONE=America/New_York: hourly buckets, so 02:00 UTC on Oct 2 is Oct 1 in New York.
+    from engine.db import forget_engine
+
+    settings = rt.settings.model_copy(update={"timezone": "America/New_York"})
+    local = Runtime(settings, now_override=rt.now())
+    forget_engine(settings.database_url)
+    at = D1 + DAY + 2 * 3600
+    vendor.route(USAGE, openai_bucket_pages({at: [grouped_result()]}, width=3600, page_size=24))
+    vendor.route(EMBED, openai_bucket_pages({}, width=3600, page_size=24))
+    vendor.route(COSTS, openai_bucket_pages({}, page_size=31))
+
+    result = sync_source(local, "openai", since=date(2026, 10, 2), until=date(2026, 10, 2), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert result.windows == 1
+    assert rows(local, "SELECT CAST(day AS TEXT), input_tokens FROM usage_event") == [("2026-10-01", 5000)]
+    assert rows(local, "SELECT cursor FROM sync_cursor") == [('{"until": "2026-10-03T00:00:00Z", "width": "1h"}',)]
+
+
+def test_a_result_without_a_model_is_refused_with_its_bucket(rt: Runtime, vendor: Vendor) -> None:
+    ungrouped = fixture("openai_usage_completions.json")["data"][0]["results"][0]
+    serve(vendor, {D1: [copy.deepcopy(ungrouped)]})
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.error is not None
+    assert "openai: record openai:completions:1d:" in result.error
+    assert "model is required when the event has tokens" in result.error
+    assert events(rt) == []
