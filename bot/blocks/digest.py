@@ -1,0 +1,127 @@
+"""The weekly leadership digest message. Pure: the payload from `engine.digest` in, {"text", "blocks"} out."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, fields, header, section
+from bot.fmt import delta_pct, money, percent, points
+
+MAX_LISTED = 10  # subjects per list; the rest are counted
+
+
+def _d(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _subjects(rows: list[dict[str, Any]], *, with_change: bool = False) -> str:
+    lines = []
+    for r in rows[:MAX_LISTED]:
+        change = ""
+        if with_change and r.get("change_pts") is not None:
+            change = f" ({points(_d(r['change_pts']))})"
+        lines.append(
+            f"• *{esc(r['name'])}* ({r['kind']}) {percent(_d(r['margin_pct']))}{change} · "
+            f"revenue {money(_d(r['revenue_usd']))} · COGS {money(_d(r['cogs_usd']))}"
+        )
+    if len(rows) > MAX_LISTED:
+        lines.append(f"…and {len(rows) - MAX_LISTED} more")
+    return "\n".join(lines)
+
+
+def _models(p: dict[str, Any]) -> str:
+    lines = [
+        f"• {esc(m['model'])} ({esc(m['provider'] or '?')}) {money(_d(m['cogs_usd']))} · "
+        f"{percent(_d(m['share_pct']))} of COGS "
+        f"({delta_pct(Decimal(m['cogs_usd']), Decimal(m['previous_cogs_usd']))} vs the week before)"
+        for m in p["models"]
+    ]
+    return "\n".join(lines) or "no COGS this week"
+
+
+def _trend(p: dict[str, Any]) -> str:
+    known = [(t["week"], Decimal(t["margin_pct"])) for t in p["trend"] if t["margin_pct"] is not None]
+    if not known:
+        return "no revenue in the last 12 weeks"
+    low, high = min(known, key=lambda k: k[1]), max(known, key=lambda k: k[1])
+    return (
+        f"{len(p['trend'])}-week blended margin: {percent(known[0][1])} ({known[0][0]}) → "
+        f"{percent(known[-1][1])} ({known[-1][0]}); low {percent(low[1])} ({low[0]}), "
+        f"high {percent(high[1])} ({high[0]})"
+    )
+
+
+def digest_message(p: dict[str, Any]) -> dict[str, Any]:
+    """The digest as {"text", "blocks"}: headline figures, who needs attention, movers, drivers, trend."""
+    week = p["week"]
+    margin, change = _d(p["margin_pct"]), _d(p["margin_change_pts"])
+    revenue, cogs = Decimal(p["revenue_usd"]), Decimal(p["cogs_usd"])
+    blocks: list[dict[str, Any]] = [
+        header(f"Weekly margin digest: {week['label']} ({week['start']} to {week['end']})"),
+        fields(
+            f"*Blended gross margin*\n{percent(margin)} ({points(change) if change is not None else 'n/a'})",
+            f"*Revenue*\n{money(revenue)} ({delta_pct(revenue, Decimal(p['previous_revenue_usd']))})",
+            f"*COGS*\n{money(cogs)} ({delta_pct(cogs, Decimal(p['previous_cogs_usd']))})",
+            f"*Usage events*\n{p['events']:,}",
+        ),
+    ]
+    attention = []
+    if p["breach"]:
+        attention.append(f"*:red_circle: In breach (under {p['breach_pct']}%)*\n" + _subjects(p["breach"]))
+    if p["no_revenue"]:
+        attention.append("*:white_circle: Cost without revenue*\n" + _subjects(p["no_revenue"]))
+    if p["watch"]:
+        attention.append(
+            f"*:large_yellow_circle: Watch ({p['breach_pct']}% to {p['healthy_pct']}%)*\n"
+            + _subjects(p["watch"])
+        )
+    blocks += [section(text) for text in attention] or [
+        section(":large_green_circle: Nobody in breach or watch.")
+    ]
+    if p["movers"]:
+        blocks.append(
+            section(
+                "*Biggest movers (margin vs the week before)*\n" + _subjects(p["movers"], with_change=True)
+            )
+        )
+    blocks.append(section("*Top cost drivers by model*\n" + _models(p)))
+    if p["unpriced_models"]:
+        names = ", ".join(
+            f"{esc(m['provider'] or '?')}/{esc(m['model'])} ({m['events']:,})" for m in p["unpriced_models"]
+        )
+        blocks.append(
+            section(
+                clip(
+                    f"*:grey_question: Unpriced usage*: {p['unpriced_events']:,} event(s) have no price "
+                    f"({names}); COGS is understated until they are added to the price file and "
+                    "`marginbot reprice` runs.",
+                    MAX_SECTION_TEXT,
+                )
+            )
+        )
+    blocks.append(context(_trend(p) + " · chart below"))
+    return {"text": digest_text(p), "blocks": blocks}
+
+
+def digest_text(p: dict[str, Any]) -> str:
+    change = _d(p["margin_change_pts"])
+    return clip(
+        f"Weekly margin digest {p['week']['label']}: blended margin {percent(_d(p['margin_pct']))}"
+        f" ({points(change) if change is not None else 'n/a'}), revenue {money(Decimal(p['revenue_usd']))}, "
+        f"COGS {money(Decimal(p['cogs_usd']))}; {len(p['breach'])} in breach, {len(p['watch'])} to watch.",
+        3000,
+    )
+
+
+def digest_plain(p: dict[str, Any]) -> str:
+    """The digest as terminal text (for `marginbot digest send --dry-run`)."""
+    out = []
+    for block in digest_message(p)["blocks"]:
+        if block["type"] in ("header", "section") and "text" in block:
+            out.append(block["text"]["text"])
+        elif block["type"] == "section":
+            out.append("\n".join(f["text"].replace("\n", ": ") for f in block["fields"]))
+        elif block["type"] == "context":
+            out.append(" ".join(e["text"] for e in block["elements"]))
+    return "\n\n".join(out).replace("*", "")
