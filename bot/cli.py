@@ -29,7 +29,7 @@ from bot.tables import render_portfolio, render_report
 log = logging.getLogger("marginbot")
 
 # Modules that add subcommands: each has `register(subparsers) -> None`, and its handlers take (args, runtime).
-EXTENSIONS: tuple[str, ...] = ("bot.cli_slack", "bot.cli_sync", "bot.cli_scenarios")
+EXTENSIONS: tuple[str, ...] = ("bot.cli_slack", "bot.cli_sync", "bot.cli_scenarios", "bot.cli_jobs")
 
 Handler = Callable[[argparse.Namespace, Runtime], int]
 
