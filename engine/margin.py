@@ -18,7 +18,7 @@ from sqlalchemy import Connection, text
 
 from engine.models import COST_COLUMNS, COST_TYPES, NANO
 from engine.periods import Period
-from engine.revenue import RevenueLine, revenue_lines, total_by_customer, total_by_product
+from engine.revenue import RevenueLine, UsageTotals, revenue_lines, total_by_customer, total_by_product
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -297,10 +297,10 @@ def subject_report(
 
     task_costs = [
         int(c)
-        for (c,) in conn.execute(
+        for c in conn.execute(
             text(f"SELECT cost_nano FROM task_rollup WHERE {where} AND day BETWEEN :a AND :b ORDER BY cost_nano"),
             params,
-        )
+        ).scalars()
     ]
 
     if lines is None:
@@ -398,28 +398,49 @@ class Portfolio:
         }
 
 
-def _costs_by(conn: Connection, column: str, a: date, b: date) -> dict[str, tuple[int, int, int]]:
+def _scan(conn: Connection, period: Period, prev: Period) -> tuple[dict[tuple[str, str], list[int]], ...]:
+    """One pass over the customer×product rollup for both periods: cost, events, unpriced, requests, tokens."""
+    now: dict[tuple[str, str], list[int]] = {}
+    before: dict[tuple[str, str], list[int]] = {}
     rows = conn.execute(
         text(
-            f"SELECT {column}, SUM({_COST_SUM}), SUM(events), SUM(unpriced_events) FROM daily_customer_product "
-            f"WHERE day BETWEEN :a AND :b GROUP BY {column}"
+            f"SELECT day >= :a, customer, product, SUM({_COST_SUM}), SUM(events), SUM(unpriced_events), "
+            "SUM(requests), SUM(input_tokens + output_tokens) FROM daily_customer_product "
+            "WHERE day BETWEEN :pa AND :b GROUP BY 1, 2, 3"
         ),
-        {"a": a, "b": b},
-    ).all()
-    return {k: (int(c or 0), int(e or 0), int(u or 0)) for k, c, e, u in rows}
+        {"a": period.start, "b": period.end, "pa": prev.start},
+    )
+    for current, customer, product, *values in rows:
+        (now if current else before)[(customer, product)] = [int(v or 0) for v in values]
+    return now, before
+
+
+def _totals(scan: dict[tuple[str, str], list[int]]) -> UsageTotals:
+    totals: UsageTotals = defaultdict(dict)
+    for (customer, product), v in scan.items():
+        totals[customer][product] = (v[3], v[4])
+    return totals
+
+
+def _by(scan: dict[tuple[str, str], list[int]], index: int) -> dict[str, tuple[int, int, int]]:
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for key, v in scan.items():
+        acc = out[key[index]]
+        acc[0] += v[0]
+        acc[1] += v[1]
+        acc[2] += v[2]
+    return {k: (a[0], a[1], a[2]) for k, a in out.items()}
 
 
 def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Portfolio:
     """Every customer and product with revenue, COGS, margin and status, plus the blended total."""
     prev = period.previous()
-    lines, prev_lines = revenue_lines(conn, period), revenue_lines(conn, prev)
+    scan_now, scan_before = _scan(conn, period, prev)
+    lines = revenue_lines(conn, period, totals=_totals(scan_now))
+    prev_lines = revenue_lines(conn, prev, totals=_totals(scan_before))
     names = dict(conn.execute(text("SELECT id, name FROM customer")).all())
-    cust_now, cust_before = _costs_by(conn, "customer", period.start, period.end), _costs_by(
-        conn, "customer", prev.start, prev.end
-    )
-    prod_now, prod_before = _costs_by(conn, "product", period.start, period.end), _costs_by(
-        conn, "product", prev.start, prev.end
-    )
+    cust_now, cust_before = _by(scan_now, 0), _by(scan_before, 0)
+    prod_now, prod_before = _by(scan_now, 1), _by(scan_before, 1)
     rev_now, rev_before = total_by_customer(lines), total_by_customer(prev_lines)
     prod_rev_now, prod_rev_before = total_by_product(lines), total_by_product(prev_lines)
 

@@ -176,11 +176,12 @@ class DailyCustomerProduct(SQLModel, table=True):
     """One row per day × customer × product: what the portfolio, revenue and alerts read."""
 
     __tablename__ = "daily_customer_product"
-    __table_args__ = (Index("ix_dcp_day", "day"),)
+    # Clustered by day on SQLite (no rowid): the portfolio reads a contiguous day range with every column.
+    __table_args__ = (Index("ix_dcp_customer_day", "customer", "day"), {"sqlite_with_rowid": False})
 
+    day: date = Field(primary_key=True)
     customer: str = Field(primary_key=True, max_length=200)
     product: str = Field(primary_key=True, max_length=200)
-    day: date = Field(primary_key=True)
     events: int = _big()
     requests: int = _big()
     input_tokens: int = _big()

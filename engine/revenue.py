@@ -17,7 +17,6 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
-from engine.models import Contract
 from engine.periods import Period
 
 ZERO = Decimal(0)
@@ -60,6 +59,42 @@ class RevenueLine:
         }
 
 
+@dataclass(frozen=True)
+class Terms:
+    """A contract's terms as revenue needs them (a plain value: the portfolio builds thousands of these)."""
+
+    customer: str
+    product: str
+    plan: str
+    start: date
+    end: date | None
+    seats: int = 0
+    seat_price_usd: Decimal = ZERO
+    platform_fee_usd: Decimal = ZERO
+    included_units: Decimal = ZERO
+    unit: str = ""
+    unit_price_usd: Decimal = ZERO
+
+
+UsageTotals = dict[str, dict[str, tuple[int, int]]]  # customer → product → (requests, input + output tokens)
+
+
+def usage_totals(conn: Connection, start: date, end: date, customer: str | None = None) -> UsageTotals:
+    """Requests and tokens per customer and product over [start, end], from the daily rollup."""
+    sql = (
+        "SELECT customer, product, SUM(requests), SUM(input_tokens + output_tokens) "
+        "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
+    )
+    params: dict[str, object] = {"a": start, "b": end}
+    if customer is not None:
+        sql += " AND customer = :c"
+        params["c"] = customer
+    totals: UsageTotals = defaultdict(dict)
+    for cust, prod, req, tok in conn.execute(text(sql + " GROUP BY customer, product"), params):
+        totals[cust][prod] = (int(req or 0), int(tok or 0))
+    return totals
+
+
 def month_fraction(start: date, end: date) -> Decimal:
     """How many months [start, end] covers, each day counting 1/(days in its month)."""
     total = ZERO
@@ -73,13 +108,13 @@ def month_fraction(start: date, end: date) -> Decimal:
     return total
 
 
-def _active(contract: Contract, period: Period) -> tuple[date, date] | None:
+def _active(contract: Terms, period: Period) -> tuple[date, date] | None:
     start = max(contract.start, period.start)
     end = min(contract.end or period.end, period.end)
     return (start, end) if start <= end else None
 
 
-def describe_terms(c: Contract) -> str:
+def describe_terms(c: Terms) -> str:
     parts: list[str] = []
     if c.seats and c.seat_price_usd:
         parts.append(f"{c.seats} seats × ${c.seat_price_usd:,.2f}/mo")
@@ -92,7 +127,7 @@ def describe_terms(c: Contract) -> str:
     return f"{c.plan}: " + (", ".join(parts) if parts else "no charges")
 
 
-def compute_line(c: Contract, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
+def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
     """Revenue of one contract from its terms, the months it was active and the units it metered."""
     line = RevenueLine(
         customer=c.customer,
@@ -123,27 +158,37 @@ def compute_line(c: Contract, active_days: int, months: Decimal, units: Decimal)
 class _Units:
     """Usage counts per (customer, product) over a day range, fetched in as few queries as possible."""
 
-    def __init__(self, conn: Connection, period: Period, customers: Iterable[str] | None) -> None:
+    def __init__(
+        self, conn: Connection, period: Period, customers: list[str] | None, totals: UsageTotals | None
+    ) -> None:
         self.conn = conn
         self.period = period
-        self._full: dict[tuple[str, str], tuple[int, int]] = {}
-        sql = (
-            "SELECT customer, product, SUM(requests), SUM(input_tokens + output_tokens) "
-            "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
-        )
-        params: dict[str, object] = {"a": period.start, "b": period.end}
-        wanted = list(customers) if customers is not None else None
-        if wanted is not None:
-            if not wanted:
-                return
-            if len(wanted) == 1:
+        self._tasks: dict[str, dict[str, int]] | None = None
+        self._params: dict[str, object] = {"a": period.start, "b": period.end}
+        single = customers[0] if customers is not None and len(customers) == 1 else None
+        if single is not None:
+            self._params["c"] = single
+        if totals is None:
+            totals = usage_totals(conn, period.start, period.end, single) if customers != [] else {}
+        self._full = totals
+
+    def _full_tasks(self, customer: str) -> dict[str, int]:
+        # Task counts for the whole period, fetched once for every customer that needs them.
+        if self._tasks is None:
+            self._tasks = defaultdict(dict)
+            sql = "SELECT customer, product, COUNT(*) FROM task_rollup WHERE day BETWEEN :a AND :b"
+            if "c" in self._params:
                 sql += " AND customer = :c"
-                params["c"] = wanted[0]
-        for cust, prod, req, tok in conn.execute(text(sql + " GROUP BY customer, product"), params):
-            self._full[(cust, prod)] = (int(req or 0), int(tok or 0))
+            for cust, prod, n in self.conn.execute(text(sql + " GROUP BY customer, product"), self._params):
+                self._tasks[cust][prod] = int(n)
+        return self._tasks.get(customer, {})
 
     def by_product(self, customer: str, product: str, unit: str, a: date, b: date) -> dict[str, Decimal]:
         """Units per product for one customer over [a, b] (product '' = every product)."""
+        full_period = (a, b) == (self.period.start, self.period.end)
+        if unit == "task" and full_period:
+            counts = self._full_tasks(customer)
+            return {p: Decimal(n) for p, n in counts.items() if not product or p == product}
         if unit == "task":
             sql = "SELECT product, COUNT(*) FROM task_rollup WHERE customer = :c AND day BETWEEN :a AND :b"
             params: dict[str, object] = {"c": customer, "a": a, "b": b}
@@ -153,8 +198,8 @@ class _Units:
             rows = self.conn.execute(text(sql + " GROUP BY product"), params).all()
             return {p: Decimal(n) for p, n in rows}
         index = 1 if unit == "1k_tokens" else 0
-        if (a, b) == (self.period.start, self.period.end):
-            pairs = {p: v for (c, p), v in self._full.items() if c == customer and (not product or p == product)}
+        if full_period:
+            pairs = {p: v for p, v in self._full.get(customer, {}).items() if not product or p == product}
         else:
             sql = (
                 "SELECT product, SUM(requests), SUM(input_tokens + output_tokens) FROM daily_customer_product "
@@ -176,11 +221,20 @@ def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[s
     return {p: total * w / weight_sum for p, w in weights.items() if w}
 
 
-def revenue_lines(conn: Connection, period: Period, *, customers: Iterable[str] | None = None) -> list[RevenueLine]:
-    """Every revenue line for `customers` (all when None) in `period`; billed lines replace modelled ones."""
+def revenue_lines(
+    conn: Connection,
+    period: Period,
+    *,
+    customers: Iterable[str] | None = None,
+    totals: UsageTotals | None = None,
+) -> list[RevenueLine]:
+    """Every revenue line for `customers` (all when None) in `period`; billed lines replace modelled ones.
+
+    `totals` (from `usage_totals` over exactly `period`) saves a scan when the caller already has them.
+    """
     wanted = list(customers) if customers is not None else None
     contracts = _contracts(conn, period, wanted)
-    units = _Units(conn, period, wanted)
+    units = _Units(conn, period, wanted, totals)
     lines: list[RevenueLine] = []
     for c in contracts:
         span = _active(c, period)
@@ -201,7 +255,7 @@ def revenue_lines(conn: Connection, period: Period, *, customers: Iterable[str] 
     return lines
 
 
-def _contracts(conn: Connection, period: Period, customers: list[str] | None) -> list[Contract]:
+def _contracts(conn: Connection, period: Period, customers: list[str] | None) -> list[Terms]:
     sql = (
         'SELECT id, customer, product, plan, start, "end", seats, seat_price_usd, platform_fee_usd, '
         "included_units, unit, unit_price_usd FROM contract WHERE start <= :b AND (\"end\" IS NULL OR \"end\" >= :a)"
@@ -210,13 +264,12 @@ def _contracts(conn: Connection, period: Period, customers: list[str] | None) ->
     if customers is not None and len(customers) == 1:
         sql += " AND customer = :c"
         params["c"] = customers[0]
-    out: list[Contract] = []
+    out: list[Terms] = []
     for row in conn.execute(text(sql + " ORDER BY customer, product, start"), params):
         if customers is not None and row.customer not in customers:
             continue
         out.append(
-            Contract(
-                id=row.id,
+            Terms(
                 customer=row.customer,
                 product=row.product,
                 plan=row.plan,

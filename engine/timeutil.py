@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MIN_TS = datetime(2000, 1, 1, tzinfo=UTC)
-_MAX_TS = datetime(2100, 1, 1, tzinfo=UTC)
+MIN_TS = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_TS = datetime(2100, 1, 1, tzinfo=UTC)
 _QUARTER = 900
 
 
@@ -33,7 +33,7 @@ def parse_timestamp(value: object) -> datetime:
         ts = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     else:
         raise ValueError(f"not a timestamp: {value!r}")
-    if not _MIN_TS <= ts < _MAX_TS:
+    if not MIN_TS <= ts < MAX_TS:
         raise ValueError(f"timestamp {value!r} is outside 2000–2099")
     return ts
 

@@ -88,41 +88,56 @@ def aggregates_sql() -> str:
     return ", ".join(_SUM_OF.get(c, f"SUM({c})") for c in MEASURES)
 
 
-def _upsert(table: str, keys: Sequence[str]) -> str:
+def _upsert(table: str, keys: Sequence[str], source: str) -> str:
     cols = ", ".join((*keys, *MEASURES))
     group = ", ".join(keys)
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in MEASURES)
     return (
-        f"INSERT INTO {table} ({cols}) SELECT {group}, {aggregates_sql()} FROM stage_event WHERE 1 = 1 "
+        f"INSERT INTO {table} ({cols}) SELECT {group}, {aggregates_sql()} FROM {source} "
         f"GROUP BY {group} ON CONFLICT ({group}) DO UPDATE SET {updates}"
     )
 
 
-ROLLUP_KEYS = ("day", "customer", "product", "feature", "provider", "model")
-_SQL_ROLLUP = _upsert("daily_rollup", ROLLUP_KEYS)
-_SQL_DCP = _upsert("daily_customer_product", ("customer", "product", "day"))
-_COST_SUM = " + ".join(COST_COLUMNS)
-_SQL_DEDUPE = (
-    "DELETE FROM stage_event WHERE EXISTS (SELECT 1 FROM usage_event u WHERE u.event_id = stage_event.event_id)"
-)
-_SQL_INSERT = (
-    f"INSERT INTO usage_event ({', '.join(EVENT_COLUMNS)}) SELECT {', '.join(EVENT_COLUMNS)} FROM stage_event"
-)
-_SQL_CUSTOMERS = (
-    "INSERT INTO customer (id, name, aliases) SELECT DISTINCT customer, customer, '' FROM stage_event "
-    "WHERE 1 = 1 ON CONFLICT (id) DO NOTHING"
-)
-
-
-def _sql_tasks(least: str) -> str:
+def _sql_tasks(source: str, least: str) -> str:
     return (
         "INSERT INTO task_rollup (customer, product, task_id, day, events, cost_nano) "
-        f"SELECT customer, product, task_id, MIN(day), COUNT(*), SUM({_COST_SUM}) FROM stage_event "
-        "WHERE task_id IS NOT NULL GROUP BY customer, product, task_id "
+        f"SELECT customer, product, task_id, MIN(day), COUNT(*), SUM({_COST_SUM}) FROM {source} "
+        "AND task_id IS NOT NULL GROUP BY customer, product, task_id "
         "ON CONFLICT (customer, product, task_id) DO UPDATE SET "
         f"events = task_rollup.events + excluded.events, cost_nano = task_rollup.cost_nano + excluded.cost_nano, "
         f"day = {least}(task_rollup.day, excluded.day)"
     )
+
+
+def _fold_statements(source: str, least: str) -> list[str]:
+    """Roll the new events (`source` is a FROM clause ending in a WHERE condition) into every rollup."""
+    return [
+        _upsert("daily_rollup", ROLLUP_KEYS, source),
+        _upsert("daily_customer_product", ("customer", "product", "day"), source),
+        _sql_tasks(source, least),
+        f"INSERT INTO customer (id, name, aliases) SELECT DISTINCT customer, customer, '' FROM {source} "
+        "ON CONFLICT (id) DO NOTHING",
+        f"SELECT COALESCE(SUM(CASE WHEN priced THEN 0 ELSE 1 END), 0), COALESCE(SUM({_COST_SUM}), 0) FROM {source}",
+    ]
+
+
+ROLLUP_KEYS = ("day", "customer", "product", "feature", "provider", "model")
+_COST_SUM = " + ".join(COST_COLUMNS)
+_COLS = ", ".join(EVENT_COLUMNS)
+# SQLite: insert straight into usage_event; new rows are exactly those with a rowid above the previous maximum
+# (rowids only grow: events are never deleted), so the rollups read them back by rowid range. One B-tree write
+# per event, no staging copy.
+_SQLITE_INSERT = (
+    f"INSERT INTO usage_event ({_COLS}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) "
+    "ON CONFLICT (event_id) DO NOTHING"
+)
+_SQLITE_FOLD = _fold_statements("usage_event WHERE rowid > {last}", "MIN")
+# PostgreSQL: COPY into a temporary stage, drop the ids already stored, insert the rest, fold the stage.
+_PG_DEDUPE = (
+    "DELETE FROM stage_event WHERE EXISTS (SELECT 1 FROM usage_event u WHERE u.event_id = stage_event.event_id)"
+)
+_PG_INSERT = f"INSERT INTO usage_event ({_COLS}) SELECT {_COLS} FROM stage_event"
+_PG_FOLD = _fold_statements("stage_event WHERE 1 = 1", "LEAST")
 
 
 def create_stage(conn: Connection) -> None:
@@ -167,8 +182,8 @@ class EventWriter:
         self._rows: list[tuple[Any, ...]] = []
         self._ids: set[str] = set()
         self._pg = conn.dialect.name == "postgresql"
-        self._sql_tasks = _sql_tasks("LEAST" if self._pg else "MIN")
-        create_stage(conn)
+        if self._pg:
+            create_stage(conn)
 
     def add(self, ev: ParsedEvent) -> None:
         """Queue one parsed event (PARSED_FIELDS order)."""
@@ -185,7 +200,10 @@ class EventWriter:
         priced = costs[9]
         if not priced:
             self.stats.unpriced_models.add((ev[5], ev[6]))
-        ts_text = ts.isoformat(sep=" ") if self._pg else ts.replace(tzinfo=None).isoformat(sep=" ")
+        # SQLite keeps SQLAlchemy's naive UTC text; the parsed ts is always UTC, so drop its "+00:00".
+        ts_text = ts.isoformat(" ", "microseconds")
+        if not self._pg:
+            ts_text = ts_text[:-6]
         self._rows.append(
             (event_id, ts_text, self.cutter.day(epoch), *ev[2:19], priced, *costs[:9], self.source)
         )
@@ -193,42 +211,40 @@ class EventWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Write the queued batch: stage, drop known ids, insert, roll up."""
+        """Write the queued batch, skipping ids already stored, and fold the new events into the rollups."""
         if not self._rows:
             return
-        conn = self.conn
-        raw = conn.connection.driver_connection
+        raw = self.conn.connection.driver_connection
         assert raw is not None
         cur = raw.cursor()
         try:
             if self._pg:
-                with cur.copy(f"COPY stage_event ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+                with cur.copy(f"COPY stage_event ({_COLS}) FROM STDIN") as copy:
                     for row in self._rows:
                         copy.write_row(row)
+                cur.execute(_PG_DEDUPE)
+                cur.execute(_PG_INSERT)
+                inserted = cur.rowcount
+                fold = _PG_FOLD
             else:
-                marks = ", ".join("?" * len(EVENT_COLUMNS))
-                cur.executemany(f"INSERT INTO stage_event VALUES ({marks})", self._rows)
-            cur.execute(_SQL_DEDUPE)
-            dupes = max(cur.rowcount, 0)
-            cur.execute(_SQL_INSERT)
-            inserted = cur.rowcount
+                cur.execute("SELECT COALESCE(MAX(rowid), 0) FROM usage_event")
+                last = int(cur.fetchone()[0])
+                cur.executemany(_SQLITE_INSERT, self._rows)
+                inserted = cur.rowcount
+                fold = [sql.format(last=last) for sql in _SQLITE_FOLD]
             if inserted:
-                cur.execute(_SQL_ROLLUP)
-                cur.execute(_SQL_DCP)
-                cur.execute(self._sql_tasks)
-                cur.execute(_SQL_CUSTOMERS)
-                cur.execute(
-                    f"SELECT COALESCE(SUM(CASE WHEN priced THEN 0 ELSE 1 END), 0), "
-                    f"COALESCE(SUM({_COST_SUM}), 0) FROM stage_event"
-                )
+                for sql in fold[:-1]:
+                    cur.execute(sql)
+                cur.execute(fold[-1])
                 unpriced, cost = cur.fetchone()
                 self.stats.unpriced_events += int(unpriced)
                 self.stats.cost_nano += int(cost)
-            cur.execute("DELETE FROM stage_event")
+            if self._pg:
+                cur.execute("DELETE FROM stage_event")
         finally:
             cur.close()
         self.stats.imported += inserted
-        self.stats.duplicates += dupes
+        self.stats.duplicates += len(self._rows) - inserted
         self._rows.clear()
         self._ids.clear()
 

@@ -59,9 +59,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "daily_customer_product",
+        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("customer", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("product", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("events", sa.BigInteger(), nullable=False),
         sa.Column("requests", sa.BigInteger(), nullable=False),
         sa.Column("input_tokens", sa.BigInteger(), nullable=False),
@@ -82,10 +82,11 @@ def upgrade() -> None:
         sa.Column("cost_retrieval", sa.BigInteger(), nullable=False),
         sa.Column("cost_rerank", sa.BigInteger(), nullable=False),
         sa.Column("cost_compute", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("customer", "product", "day"),
+        sa.PrimaryKeyConstraint("day", "customer", "product"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("daily_customer_product", schema=None) as batch_op:
-        batch_op.create_index("ix_dcp_day", ["day"], unique=False)
+        batch_op.create_index("ix_dcp_customer_day", ["customer", "day"], unique=False)
 
     op.create_table(
         "daily_rollup",
@@ -281,7 +282,7 @@ def downgrade() -> None:
 
     op.drop_table("daily_rollup")
     with op.batch_alter_table("daily_customer_product", schema=None) as batch_op:
-        batch_op.drop_index("ix_dcp_day")
+        batch_op.drop_index("ix_dcp_customer_day")
 
     op.drop_table("daily_customer_product")
     op.drop_table("customer")

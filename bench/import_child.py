@@ -1,0 +1,28 @@
+"""Runs one import in its own process, so the parent can read this process's peak RSS and nothing else."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from engine.db import open_engine
+from engine.ingest.contracts import import_contracts_file
+from engine.ingest.usage import import_usage_file
+from engine.pricing import PriceBook
+
+
+def main() -> None:
+    db, usage, contracts, prices = sys.argv[1:5]
+    engine = open_engine(f"sqlite:///{db}")
+    import_contracts_file(engine, Path(contracts))
+    book = PriceBook.load(prices)
+    start = time.perf_counter()
+    result = import_usage_file(engine, Path(usage), prices=book, timezone="UTC")
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "imported": result.imported, "unpriced": result.unpriced_events}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""`make bench`: marginbot's speed against baselines measured in the same run on the same data.
+
+Prints a table, then (last line) one JSON object. Medians of repeated runs; this machine is shared, so compare
+the ratios within one run rather than absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from config.settings import DEFAULT_PRICES_FILE, Settings
+from engine.demo import generate
+from engine.ingest.usage import COLUMNS
+from engine.margin import customer_report, portfolio
+from engine.models import COST_COLUMNS
+from engine.periods import trailing
+from engine.pricing import PriceBook
+from engine.runtime import Runtime
+
+TODAY = date(2026, 11, 27)  # fixed, so the generated data and the periods are the same every run
+
+
+def median_ms(fn: Callable[[], object], repeat: int) -> float:
+    fn()  # warm caches once: the bot answers from a warm process
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def ensure_data(workdir: Path, events: int, customers: int) -> Path:
+    data = workdir / f"data-{events}-{customers}"
+    if not (data / "usage.csv").exists() or not (data / "contracts.csv").exists():
+        print(f"generating {events:,} events for {customers:,} customers (cached in {data}) …", flush=True)
+        tmp = data.with_suffix(".tmp")
+        generate(tmp, customers=customers, days=90, today=TODAY, seed=11, events=events,
+                 prices=PriceBook.load(DEFAULT_PRICES_FILE))
+        if data.exists():
+            for f in data.iterdir():
+                f.unlink()
+            data.rmdir()
+        tmp.rename(data)
+    return data
+
+
+def fresh(path: Path) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return path
+
+
+def bench_import(workdir: Path, data: Path) -> dict[str, Any]:
+    db = fresh(workdir / "bench.db")
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.import_child", str(db), str(data / "usage.csv"), str(data / "contracts.csv"),
+         str(DEFAULT_PRICES_FILE)],
+        check=True, capture_output=True, text=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the only child so far: the import
+    return {"db": db, "events": result["imported"], "seconds": result["seconds"], "peak_rss_mb": peak_kb / 1024}
+
+
+def bench_sqlite_baseline(workdir: Path, data: Path) -> float:
+    """Bare sqlite3: the same CSV rows, executemany into a table with an event_id primary key, one transaction."""
+    db = fresh(workdir / "baseline.db")
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute(f"CREATE TABLE raw ({', '.join(c + (' TEXT PRIMARY KEY' if c == 'event_id' else '') for c in COLUMNS)})")
+    start = time.perf_counter()
+    with (data / "usage.csv").open(newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        con.executemany(f"INSERT INTO raw VALUES ({', '.join('?' * len(COLUMNS))})", reader)
+    con.commit()
+    seconds = time.perf_counter() - start
+    rows = con.execute("SELECT COUNT(*) FROM raw").fetchone()[0]
+    con.close()
+    fresh(db)
+    return rows / seconds
+
+
+def duckdb_answer(con: Any, customer: str, start: date, end: date, prev_start: date) -> tuple[Any, ...]:
+    """The same answer as `customer_report`, from raw priced events: breakdowns now and before, days, tasks, units."""
+    cost = " + ".join(COST_COLUMNS)
+    sums = ", ".join(f"SUM({c})" for c in COST_COLUMNS)
+    drivers = con.execute(
+        f"SELECT day >= ? AS cur, provider, model, feature, COUNT(*), SUM(CASE WHEN priced THEN 0 ELSE 1 END), {sums} "
+        "FROM ev WHERE customer = ? AND day BETWEEN ? AND ? GROUP BY ALL",
+        [start, customer, prev_start, end],
+    ).fetchall()
+    daily = con.execute(
+        f"SELECT day, SUM({cost}) FROM ev WHERE customer = ? AND day BETWEEN ? AND ? GROUP BY day ORDER BY day",
+        [customer, start, end],
+    ).fetchall()
+    tasks = con.execute(
+        f"SELECT SUM({cost}) AS c FROM ev WHERE customer = ? AND task_id IS NOT NULL GROUP BY product, task_id "
+        "HAVING MIN(day) BETWEEN ? AND ? ORDER BY c",
+        [customer, start, end],
+    ).fetchall()
+    units = con.execute(
+        "SELECT day >= ? AS cur, product, SUM(requests), SUM(input_tokens + output_tokens) FROM ev "
+        "WHERE customer = ? AND day BETWEEN ? AND ? GROUP BY ALL",
+        [start, customer, prev_start, end],
+    ).fetchall()
+    return drivers, daily, tasks, units
+
+
+def bench_duckdb(workdir: Path, db: Path, customer: str, start: date, end: date, prev: date, repeat: int) -> float:
+    import duckdb
+
+    export = workdir / "priced_events.csv"
+    cols = ["event_id", "day", "customer", "product", "feature", "provider", "model", "input_tokens", "output_tokens",
+            "requests", "task_id", "priced", *COST_COLUMNS]
+    src = sqlite3.connect(db)
+    with export.open("w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(cols)
+        w.writerows(src.execute(f"SELECT {', '.join(cols)} FROM usage_event"))
+    src.close()
+    con = duckdb.connect(str(fresh(workdir / "raw.duckdb")))
+    con.execute(f"CREATE TABLE ev AS SELECT * FROM read_csv('{export}', header = true)")
+    ms = median_ms(lambda: duckdb_answer(con, customer, start, end, prev), repeat)
+    con.close()
+    export.unlink()
+    return ms
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--workdir", type=Path, default=Path("bench/.work"))
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    data = ensure_data(args.workdir, args.events, args.customers)
+
+    print("importing through `marginbot import usage` …", flush=True)
+    imp = bench_import(args.workdir, data)
+    print("baseline: bare sqlite3 executemany of the same rows …", flush=True)
+    baseline = bench_sqlite_baseline(args.workdir, data)
+
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{imp['db']}", timezone="UTC")  # type: ignore[call-arg]
+    rt = Runtime(settings)
+    period = trailing(30, today=TODAY)
+    with rt.connect() as conn:
+        heaviest = conn.exec_driver_sql(
+            "SELECT customer FROM daily_customer_product WHERE day BETWEEN ? AND ? GROUP BY customer "
+            "ORDER BY SUM(events) DESC LIMIT 1", (period.start.isoformat(), period.end.isoformat())
+        ).scalar_one()
+        margin_ms = median_ms(lambda: customer_report(conn, heaviest, period, thresholds=rt.thresholds), args.repeat)
+        scan_ms = median_ms(lambda: portfolio(conn, period, thresholds=rt.thresholds), args.repeat)
+    print("baseline: DuckDB over the raw priced events …", flush=True)
+    prev = period.previous()
+    duck_ms = bench_duckdb(args.workdir, imp["db"], heaviest, period.start, period.end, prev.start, args.repeat)
+
+    result: dict[str, Any] = {
+        "events": imp["events"],
+        "ingest_events_per_s": round(imp["events"] / imp["seconds"]),
+        "baseline_sqlite_rows_per_s": round(baseline),
+        "margin_query_ms": round(margin_ms, 2),
+        "duckdb_raw_ms": round(duck_ms, 2),
+        "portfolio_scan_ms": round(scan_ms, 2),
+        "peak_rss_mb": round(imp["peak_rss_mb"], 1),
+    }
+    rows = [
+        ("import (CSV → priced events + rollups)", f"{result['ingest_events_per_s']:,} events/s", "≥ 100,000/s"),
+        ("  baseline: bare sqlite3 executemany", f"{result['baseline_sqlite_rows_per_s']:,} rows/s",
+         f"ratio {result['ingest_events_per_s'] / result['baseline_sqlite_rows_per_s']:.2f}"),
+        (f"margin answer, heaviest customer ({heaviest})", f"{result['margin_query_ms']} ms", "≤ 20 ms"),
+        ("  baseline: DuckDB over raw events", f"{result['duckdb_raw_ms']} ms",
+         f"{result['duckdb_raw_ms'] / max(result['margin_query_ms'], 1e-9):.1f}× slower (target ≥ 3×)"),
+        ("portfolio scan (every customer)", f"{result['portfolio_scan_ms']} ms", "≤ 50 ms"),
+        ("import peak RSS", f"{result['peak_rss_mb']} MB", "≤ 400 MB"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'measure'.ljust(width)}  {'median / rate':>20}  target")
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value:>20}  {target}")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
