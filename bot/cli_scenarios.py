@@ -40,9 +40,7 @@ def register(sub: Any) -> None:
     p.add_argument("customer", nargs="*", metavar="CUSTOMER")
     p.add_argument("--portfolio", action="store_true", help="every customer, the total and each plan")
     p.add_argument("--growth", help="usage growth: 10%% a month (compounding) or 10x over the forecast")
-    p.add_argument(
-        "--months", type=int, default=DEFAULT_MONTHS, help=f"months ahead (default {DEFAULT_MONTHS})"
-    )
+    p.add_argument("--months", type=int, default=DEFAULT_MONTHS, help=f"months ahead (default {DEFAULT_MONTHS})")
     _period_args(p)
     p.set_defaults(handler=cmd_forecast)
 

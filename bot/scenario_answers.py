@@ -21,9 +21,7 @@ from engine.periods import looks_like_period
 from engine.runtime import Runtime
 from engine.scenarios import ScenarioError, parse_levers, scenario_to_dict, split_subject, whatif
 
-WHATIF_HOW = (
-    "write `/margin whatif CUSTOMER LEVER...`, e.g. `/margin whatif acme route gpt-4o->gpt-4o-mini 50`"
-)
+WHATIF_HOW = "write `/margin whatif CUSTOMER LEVER...`, e.g. `/margin whatif acme route gpt-4o->gpt-4o-mini 50`"
 FORECAST_HOW = "write `/margin forecast CUSTOMER|portfolio [growth 10%|10x] [months 6] [PERIOD]`"
 FLOOR_HOW = "write `/margin floor CUSTOMER [target 55] [unit request|task|1k_tokens|seat] [PERIOD]`"
 UNIT_ALIASES = {
@@ -41,9 +39,7 @@ def whatif_answer(runtime: Runtime, words: list[str]) -> Answer:
         levers, period_text = parse_levers(rest)
         period = runtime.period(period_text)
         with runtime.connect() as conn:
-            result = whatif(
-                conn, subject, period, levers, prices=runtime.prices, thresholds=runtime.thresholds
-            )
+            result = whatif(conn, subject, period, levers, prices=runtime.prices, thresholds=runtime.thresholds)
     except ScenarioError as exc:
         raise AnswerError(f"{exc}" if "e.g." in str(exc) else f"{exc}; {WHATIF_HOW}") from None
     return whatif_message(scenario_to_dict(result))
@@ -56,9 +52,7 @@ def forecast_answer(runtime: Runtime, words: list[str]) -> Answer:
         try:
             months = int(options["months"])
         except ValueError:
-            raise AnswerError(
-                f"months must be a whole number, got {options['months']!r}; {FORECAST_HOW}"
-            ) from None
+            raise AnswerError(f"months must be a whole number, got {options['months']!r}; {FORECAST_HOW}") from None
     try:
         growth = parse_growth(options.get("growth"))
         basis = runtime.period(period_text)
@@ -94,17 +88,13 @@ def floor_answer(runtime: Runtime, words: list[str]) -> Answer:
     try:
         basis = runtime.period(period_text)
         with runtime.connect() as conn:
-            result = price_floor(
-                conn, subject, basis, thresholds=runtime.thresholds, target_pct=target, unit=unit
-            )
+            result = price_floor(conn, subject, basis, thresholds=runtime.thresholds, target_pct=target, unit=unit)
     except FloorError as exc:
         raise AnswerError(str(exc)) from None
     return floor_message(floor_to_dict(result))
 
 
-def split_options(
-    words: list[str], keys: tuple[str, ...], how: str
-) -> tuple[str, dict[str, str], str | None]:
+def split_options(words: list[str], keys: tuple[str, ...], how: str) -> tuple[str, dict[str, str], str | None]:
     """`NAME... [key value]... [PERIOD]` → (name, {key: value}, period). `--key value` works too."""
     name: list[str] = []
     options: dict[str, str] = {}

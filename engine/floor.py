@@ -13,16 +13,17 @@ of a cent per task, a cent per seat or month), so it always meets the target.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
-from engine.forecast import DayUsage, Terms, daily_usage, month_revenue, percentile_day, terms_for
+from engine.forecast import DayUsage, Payer, daily_usage, month_revenue, percentile_day, terms_for
 from engine.margin import Thresholds, margin_pct, resolve_customer
-from engine.models import NANO, Contract
+from engine.models import NANO
 from engine.periods import Period
+from engine.revenue import Terms as ContractTerms
 from engine.serialize import cents, micros, pct
 
 ZERO = Decimal(0)
@@ -67,26 +68,15 @@ class PriceFloor:
     assumptions: list[str]
 
 
-def _with_price(c: Contract, unit: str, price: Decimal) -> Contract:
-    fields: dict[str, Any] = {
-        "customer": c.customer,
-        "product": c.product,
-        "plan": c.plan,
-        "start": c.start,
-        "end": c.end,
-        "seats": c.seats,
-        "seat_price_usd": c.seat_price_usd,
-        "platform_fee_usd": c.platform_fee_usd,
-        "included_units": c.included_units,
-        "unit": c.unit,
-        "unit_price_usd": c.unit_price_usd,
-    }
-    key = {"seat": "seat_price_usd", "month": "platform_fee_usd"}.get(unit, "unit_price_usd")
-    fields[key] = price
-    return Contract(**fields)
+def _with_price(c: ContractTerms, unit: str, price: Decimal) -> ContractTerms:
+    if unit == "seat":
+        return replace(c, seat_price_usd=price)
+    if unit == "month":
+        return replace(c, platform_fee_usd=price)
+    return replace(c, unit_price_usd=price)
 
 
-def _priced_unit(terms: Terms, name: str) -> str:
+def _priced_unit(terms: Payer, name: str) -> str:
     if terms.billed_per_month is not None:
         raise FloorError(
             f"{name}'s revenue is billed (Stripe), not modelled from a contract; give a unit to price a "
@@ -94,9 +84,7 @@ def _priced_unit(terms: Terms, name: str) -> str:
         )
     if not terms.contracts:
         raise FloorError(f"{name} has no contract in force; give a unit, e.g. `--unit task`")
-    kinds = {
-        ("seat" if c.plan == "seat" else "month" if c.plan == "flat" else c.unit) for c in terms.contracts
-    }
+    kinds = {("seat" if c.plan == "seat" else "month" if c.plan == "flat" else c.unit) for c in terms.contracts}
     if len(kinds) > 1:
         raise FloorError(
             f"{name} has contracts priced in different units ({'; '.join(terms.describe())}); "
@@ -124,9 +112,7 @@ def price_floor(
     key, name = resolve_customer(conn, ref)
     days = daily_usage(conn, basis, key).get(key)
     if not days:
-        raise FloorError(
-            f"{name} has no usage in {basis.label} ({basis.start} to {basis.end}); no P99 day to price"
-        )
+        raise FloorError(f"{name} has no usage in {basis.label} ({basis.start} to {basis.end}); no P99 day to price")
     p50, p99 = percentile_day(days, 0.5), percentile_day(days, 0.99)
     terms = terms_for(conn, basis, [key])[key]
     hypothetical = False
@@ -144,11 +130,11 @@ def price_floor(
                     f"{name} is not on a {'seat' if unit == 'seat' else 'flat'} plan; "
                     "price it per request, task or 1k_tokens instead"
                 )
-            terms = Terms([Contract(customer=key, product="", plan="usage", start=basis.start, unit=unit)])
+            terms = Payer([ContractTerms(key, "", "usage", basis.start, None, unit=unit)])
             hypothetical = True
 
     def revenue(price: Decimal, day: DayUsage) -> Decimal:
-        priced = Terms([_with_price(c, own, price) for c in terms.contracts])
+        priced = Payer([_with_price(c, own, price) for c in terms.contracts])
         return month_revenue(priced, day, MONTH_DAYS, ONE)
 
     cogs = Decimal(p99.cogs_nano) / NANO * MONTH_DAYS
@@ -202,7 +188,7 @@ def price_floor(
     )
 
 
-def _with_price_value(c: Contract, unit: str) -> Decimal:
+def _with_price_value(c: ContractTerms, unit: str) -> Decimal:
     return {"seat": c.seat_price_usd, "month": c.platform_fee_usd}.get(unit, c.unit_price_usd)
 
 

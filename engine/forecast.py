@@ -25,9 +25,10 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from engine.margin import Figures, Thresholds, resolve_customer
-from engine.models import COST_COLUMNS, NANO, Contract
+from engine.models import COST_COLUMNS, NANO
 from engine.periods import Period, month
-from engine.revenue import _billed, _contracts, compute_line, month_fraction
+from engine.revenue import Terms as ContractTerms
+from engine.revenue import _billed, _contracts, compute_line, describe_terms, month_fraction
 from engine.serialize import cents, micros, pct
 
 ZERO = Decimal(0)
@@ -60,11 +61,7 @@ class Growth:
         if self.multiple is not None:
             return f"usage reaches ×{self.multiple.normalize():f} by month {months} (compounding monthly)"
         rate = (self.rate or ZERO) * HUNDRED
-        return (
-            "flat usage (no growth)"
-            if not rate
-            else f"usage {'+' if rate > 0 else ''}{rate.normalize():f}% a month"
-        )
+        return "flat usage (no growth)" if not rate else f"usage {'+' if rate > 0 else ''}{rate.normalize():f}% a month"
 
 
 def parse_growth(value: str | None) -> Growth:
@@ -73,9 +70,7 @@ def parse_growth(value: str | None) -> Growth:
         return Growth(rate=ZERO)
     m = _GROWTH.match(value.strip().lower().replace("×", "x"))
     if not m:
-        raise ForecastError(
-            f"growth {value!r}: write a monthly rate like 10% or a multiple over the forecast like 10x"
-        )
+        raise ForecastError(f"growth {value!r}: write a monthly rate like 10% or a multiple over the forecast like 10x")
     try:
         if m.group(2) == "%":
             rate = Decimal(m.group(1)) / HUNDRED
@@ -127,10 +122,7 @@ def daily_usage(conn: Connection, period: Period, customer: str | None = None) -
         units["request"] += int(req or 0)
         units["1k_tokens"] += Decimal(int(tok or 0)) / 1000
     for cust, day, product, n in conn.execute(
-        text(
-            f"SELECT customer, day, product, COUNT(*) FROM task_rollup WHERE {where} "
-            "GROUP BY customer, day, product"
-        ),
+        text(f"SELECT customer, day, product, COUNT(*) FROM task_rollup WHERE {where} GROUP BY customer, day, product"),
         params,
     ):
         d = _as_date(day)
@@ -154,15 +146,13 @@ def percentile_day(days: list[DayUsage], q: float) -> DayUsage:
 
 
 @dataclass
-class Terms:
+class Payer:
     """What pays for a customer's usage going forward: contracts in force, or billed revenue held flat."""
 
-    contracts: list[Contract]
+    contracts: list[ContractTerms]
     billed_per_month: Decimal | None = None
 
     def describe(self) -> list[str]:
-        from engine.revenue import describe_terms
-
         if self.billed_per_month is not None:
             return [f"billed ${self.billed_per_month:,.2f} a month (held flat)"]
         return [describe_terms(c) + (f" ({c.product})" if c.product else "") for c in self.contracts]
@@ -175,9 +165,7 @@ class Terms:
         return "+".join(plans) if plans else "none"
 
 
-def month_revenue(
-    terms: Terms, day: DayUsage, days: int, factor: Decimal, *, months: Decimal = ONE
-) -> Decimal:
+def month_revenue(terms: Payer, day: DayUsage, days: int, factor: Decimal, *, months: Decimal = ONE) -> Decimal:
     """Revenue of `days` days of usage like `day` × factor, under `terms` for `months` months of fees."""
     if terms.billed_per_month is not None:
         return terms.billed_per_month * months
@@ -189,16 +177,16 @@ def month_revenue(
 
 
 def month_figures(
-    terms: Terms, day: DayUsage, days: int, factor: Decimal, thresholds: Thresholds, *, months: Decimal = ONE
+    terms: Payer, day: DayUsage, days: int, factor: Decimal, thresholds: Thresholds, *, months: Decimal = ONE
 ) -> Figures:
     cogs = Decimal(day.cogs_nano) / NANO * days * factor
     return Figures(month_revenue(terms, day, days, factor, months=months), cogs, thresholds=thresholds)
 
 
-def terms_for(conn: Connection, basis: Period, customers: list[str] | None) -> dict[str, Terms]:
+def terms_for(conn: Connection, basis: Period, customers: list[str] | None) -> dict[str, Payer]:
     """Contracts in force on the basis' last day, or billed revenue over the basis as a monthly rate."""
     last = Period(basis.end, basis.end, basis.end.isoformat())
-    out: dict[str, Terms] = defaultdict(lambda: Terms([]))
+    out: dict[str, Payer] = defaultdict(lambda: Payer([]))
     for c in _contracts(conn, last, customers):
         out[c.customer].contracts.append(c)
     months = month_fraction(basis.start, basis.end)
@@ -381,9 +369,7 @@ def _plans(results: list[CustomerForecast]) -> list[PlanForecast]:
 
 
 def _sum(figures: list[Figures], thresholds: Thresholds) -> Figures:
-    return Figures(
-        sum((f.revenue for f in figures), ZERO), sum((f.cogs for f in figures), ZERO), thresholds=thresholds
-    )
+    return Figures(sum((f.revenue for f in figures), ZERO), sum((f.cogs for f in figures), ZERO), thresholds=thresholds)
 
 
 @dataclass
@@ -491,9 +477,7 @@ def forecast_to_dict(f: Forecast) -> dict[str, Any]:
         "assumptions": f.assumptions,
     }
     if f.kind == "customer":
-        out.update(
-            {k: v for k, v in customer_forecast_dict(f.customers[0]).items() if k not in ("customer", "name")}
-        )
+        out.update({k: v for k, v in customer_forecast_dict(f.customers[0]).items() if k not in ("customer", "name")})
         out.pop("months")
         out["months"] = f.months
         out["forecast"] = [_month_dict(m) for m in f.customers[0].months]

@@ -30,7 +30,7 @@ from genai_prices import data_snapshot
 from sqlalchemy import Connection, text
 
 from engine.margin import Figures, Thresholds, UnknownSubject, portfolio, resolve_customer, subject_report
-from engine.models import COST_COLUMNS, COST_TYPES, NANO, Contract
+from engine.models import COST_COLUMNS, COST_TYPES, NANO
 from engine.periods import Period, looks_like_period
 from engine.pricing import FEMTO_PER_NANO, PriceBook, Rates, _per_token
 from engine.revenue import (
@@ -38,12 +38,12 @@ from engine.revenue import (
     _active,
     _billed,
     _contracts,
-    _Units,
     compute_line,
     describe_terms,
     month_fraction,
     revenue_lines,
 )
+from engine.revenue import Terms as ContractTerms
 from engine.serialize import cents, figures, pct
 
 ZERO = Decimal(0)
@@ -118,8 +118,8 @@ class Plan:
     seats: int = 0
     seat_price: Decimal = ZERO
 
-    def contract(self, customer: str, period: Period) -> Contract:
-        return Contract(
+    def contract(self, customer: str, period: Period) -> ContractTerms:
+        return ContractTerms(
             customer=customer,
             product="",
             plan=self.plan,
@@ -189,9 +189,7 @@ def parse_plan(plan: str, terms: str) -> Plan:
         "flat": "price flat 5000 ($5,000 a month)",
     }
     if plan not in PLANS:
-        raise ScenarioError(
-            f"price: plan must be one of {', '.join(PLANS)}, got {plan!r}; e.g. `{example['usage']}`"
-        )
+        raise ScenarioError(f"price: plan must be one of {', '.join(PLANS)}, got {plan!r}; e.g. `{example['usage']}`")
     try:
         if plan == "usage" and (m := _USAGE_TERMS.match(terms)):
             return Plan("usage", unit=UNIT_WORDS[m.group(2)], unit_price=_money(m.group(1)))
@@ -452,10 +450,7 @@ def resolve_target(conn: Connection, prices: PriceBook, ref: str, at: date) -> t
         if override.model == ref:
             return override.provider, ref
     observed = [
-        p
-        for (p,) in conn.execute(
-            text("SELECT DISTINCT provider FROM daily_rollup WHERE model = :m"), {"m": ref}
-        )
+        p for (p,) in conn.execute(text("SELECT DISTINCT provider FROM daily_rollup WHERE model = :m"), {"m": ref})
     ]
     for provider in sorted(observed):
         if prices.rates(provider, ref, moment) is not None:
@@ -467,8 +462,7 @@ def resolve_target(conn: Connection, prices: PriceBook, ref: str, at: date) -> t
     if provider_info is not None and prices.rates(provider_info.id, ref, moment) is not None:
         return provider_info.id, ref
     raise ScenarioError(
-        f"route: no price for model {ref!r}; add it to the price file ([[models]]) "
-        "or write it as provider/model"
+        f"route: no price for model {ref!r}; add it to the price file ([[models]]) or write it as provider/model"
     )
 
 
@@ -507,9 +501,7 @@ def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]
         provider, model = targets[s.day]
         rates = ctx.rates_on(provider, model, s.day)
         if rates is None:
-            raise ScenarioError(
-                f"route: no price for {provider}/{model} on {s.day}; add it to the price file"
-            )
+            raise ScenarioError(f"route: no price for {provider}/{model} on {s.day}; add it to the price file")
         if share < 1:
             out.append(s.scaled(ONE - share))
         moved = s.scaled(share, provider=provider, model=model)
@@ -565,13 +557,9 @@ def repeat_share(
 # ---------------------------------------------------------------- revenue after the levers
 
 
-def _metered_units(
-    conn: Connection, period: Period, customers: list[str] | None
-) -> dict[str, dict[str, Decimal]]:
+def _metered_units(conn: Connection, period: Period, customers: list[str] | None) -> dict[str, dict[str, Decimal]]:
     """Per customer, over the whole period and every product: requests, 1k tokens and tasks."""
-    out: dict[str, dict[str, Decimal]] = defaultdict(
-        lambda: dict.fromkeys(("request", "1k_tokens", "task"), ZERO)
-    )
+    out: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(("request", "1k_tokens", "task"), ZERO))
     sql = (
         "SELECT customer, SUM(requests), SUM(input_tokens + output_tokens) FROM daily_customer_product "
         "WHERE day BETWEEN :a AND :b"
@@ -590,6 +578,20 @@ def _metered_units(
     for cust, n in conn.execute(text(sql + " GROUP BY customer"), params):
         out[cust]["task"] = Decimal(int(n))
     return out
+
+
+def contract_units(conn: Connection, customer: str, product: str, unit: str, a: date, b: date) -> Decimal:
+    """What a contract meters over [a, b], counted as engine.revenue counts it (product '' = all)."""
+    params: dict[str, object] = {"c": customer, "a": a, "b": b, "p": product}
+    only = " AND product = :p" if product else ""
+    if unit == "task":
+        sql = f"SELECT COUNT(*) FROM task_rollup WHERE customer = :c AND day BETWEEN :a AND :b{only}"
+        return Decimal(int(conn.execute(text(sql), params).scalar_one() or 0))
+    column = "input_tokens + output_tokens" if unit == "1k_tokens" else "requests"
+    sql = f"SELECT SUM({column}) FROM daily_customer_product WHERE customer = :c AND day BETWEEN :a AND :b"
+    sql += only
+    value = Decimal(int(conn.execute(text(sql), params).scalar_one() or 0))
+    return value / 1000 if unit == "1k_tokens" else value
 
 
 def revenue_after(
@@ -619,17 +621,14 @@ def revenue_after(
             out[cust] = [line]
         return out
     wanted = set(customers)
-    unit_reader = _Units(conn, period, customers)
     for c in _contracts(conn, period, customers):
         if c.customer not in wanted or (span := _active(c, period)) is None:
             continue
         a, b = span
         metered = ZERO
         if c.plan in ("usage", "hybrid"):
-            metered = sum(unit_reader.by_product(c.customer, c.product, c.unit, a, b).values(), ZERO) * factor
-        out.setdefault(c.customer, []).append(
-            compute_line(c, (b - a).days + 1, month_fraction(a, b), metered)
-        )
+            metered = contract_units(conn, c.customer, c.product, c.unit, a, b) * factor
+        out.setdefault(c.customer, []).append(compute_line(c, (b - a).days + 1, month_fraction(a, b), metered))
     billed = [line for line in _billed(conn, period, customers) if line.customer in wanted]
     for cust in {line.customer for line in billed}:
         out[cust] = [line for line in billed if line.customer == cust]
@@ -730,9 +729,7 @@ def whatif(
             for c in customers:
                 per_customer[c] = apply_cache(per_customer[c], shares.get(c, ZERO), lever.feature, lookup)
             if not lookup:
-                notes.append(
-                    "WARNING: unit_costs.cache_lookup is not set in the price file: lookups cost $0 here"
-                )
+                notes.append("WARNING: unit_costs.cache_lookup is not set in the price file: lookups cost $0 here")
         else:
             plan = lever
     after_lines = revenue_after(
@@ -824,14 +821,12 @@ def _check_refs(slices: list[Slice], levers: Sequence[Lever], one_customer: bool
     for lever in levers:
         if isinstance(lever, Route) and not any(s.matches_model(lever.source) for s in slices):
             raise ScenarioError(
-                f"route: {whom} has no usage of {lever.source!r} in this period; "
-                f"models: {', '.join(models) or 'none'}"
+                f"route: {whom} has no usage of {lever.source!r} in this period; models: {', '.join(models) or 'none'}"
             )
         feature = lever.feature if isinstance(lever, Route | Cache) else None
         if feature is not None and feature not in features:
             raise ScenarioError(
-                f"{whom} has no usage on feature {feature!r} in this period; "
-                f"features: {', '.join(features) or 'none'}"
+                f"{whom} has no usage on feature {feature!r} in this period; features: {', '.join(features) or 'none'}"
             )
         if (
             isinstance(lever, Route)
@@ -907,14 +902,10 @@ def _assumptions(
                 "metered revenue follows, monthly fees do not"
             )
         else:
-            out.append(
-                f"{lever.describe()} for the whole period, replacing the current terms (billed ones too)"
-            )
+            out.append(f"{lever.describe()} for the whole period, replacing the current terms (billed ones too)")
     if factor != 1 and plan is None:
         out.append("billed revenue (Stripe) cannot follow usage and is kept as billed")
-    out.append(
-        f"saving per month = (COGS before − after) × {MONTH_DAYS} ÷ {period.days} days (a 30-day month)"
-    )
+    out.append(f"saving per month = (COGS before − after) × {MONTH_DAYS} ÷ {period.days} days (a 30-day month)")
     return out
 
 
