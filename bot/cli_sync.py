@@ -80,8 +80,7 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
         return 0
     if not rows:
         print(
-            f"{period.label}: no provider costs stored; "
-            "run `marginbot sync openai` or `marginbot sync anthropic` first"
+            f"{period.label}: no provider costs stored; run `marginbot sync openai` or `marginbot sync anthropic` first"
         )
         return 0
     print(f"Priced usage vs provider bill, {period.label}")
@@ -111,29 +110,19 @@ def _import_group(sub: Any) -> Any:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "sync", help="pull usage, provider costs and revenue from a source (or all configured)"
-    )
+    p = sub.add_parser("sync", help="pull usage, provider costs and revenue from a source (or all configured)")
     p.add_argument("source", choices=(*SOURCES, "all"), metavar="SOURCE", help=f"{' | '.join(SOURCES)} | all")
-    p.add_argument(
-        "--since", type=lambda v: _date(v, "--since"), metavar="DATE", help="backfill from this UTC day"
-    )
-    p.add_argument(
-        "--until", type=lambda v: _date(v, "--until"), metavar="DATE", help="up to this UTC day, included"
-    )
+    p.add_argument("--since", type=lambda v: _date(v, "--since"), metavar="DATE", help="backfill from this UTC day")
+    p.add_argument("--until", type=lambda v: _date(v, "--until"), metavar="DATE", help="up to this UTC day, included")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=cmd_sync)
 
-    p = _import_group(sub).add_parser(
-        "otlp", help="import OTLP/JSON trace exports (spans with gen_ai.* attributes)"
-    )
+    p = _import_group(sub).add_parser("otlp", help="import OTLP/JSON trace exports (spans with gen_ai.* attributes)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=cmd_import_otlp)
 
-    p = sub.add_parser(
-        "reconcile", help="priced usage vs what OpenAI/Anthropic billed, per provider and month"
-    )
+    p = sub.add_parser("reconcile", help="priced usage vs what OpenAI/Anthropic billed, per provider and month")
     p.add_argument("--period", metavar="YYYY-MM", help="the month (default: this month)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=cmd_reconcile)

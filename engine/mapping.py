@@ -70,9 +70,7 @@ class SourceMap:
     def from_mapping(cls, data: Mapping[str, Any], *, origin: str = "mapping") -> SourceMap:
         unknown = set(data) - set(KINDS) - {"defaults"}
         if unknown:
-            raise MappingError(
-                f"{origin}: unknown section(s) {sorted(unknown)}; expected defaults, {', '.join(KINDS)}"
-            )
+            raise MappingError(f"{origin}: unknown section(s) {sorted(unknown)}; expected defaults, {', '.join(KINDS)}")
         defaults = data.get("defaults", {})
         if not isinstance(defaults, Mapping) or set(defaults) - {"product"}:
             raise MappingError(f"{origin}: [defaults] may only set `product`")
@@ -85,8 +83,7 @@ class SourceMap:
             extra = set(section) - set(kinds) - _SOURCE_KEYS
             if extra:
                 raise MappingError(
-                    f"{where}: unknown key(s) {sorted(extra)}; "
-                    f"expected {', '.join((*kinds, *sorted(_SOURCE_KEYS)))}"
+                    f"{where}: unknown key(s) {sorted(extra)}; expected {', '.join((*kinds, *sorted(_SOURCE_KEYS)))}"
                 )
             opts = {k: section[k] for k in _SOURCE_KEYS if k in section}
             for key in ("product", "feature"):
@@ -108,13 +105,23 @@ class SourceMap:
                 result.tables[source][kind] = parsed
         return result
 
-    def product_for(self, source: str, entry_product: str = "") -> str:
-        return entry_product or self.sources.get(source, {}).get("product", "") or self.default_product
+    def product_for(self, source: str, entry_product: str = "", default: str | None = None) -> str:
+        """The entry's product, else the source's, else `default` (when given) or the file's [defaults]."""
+        chosen = entry_product or self.sources.get(source, {}).get("product", "")
+        if chosen:
+            return str(chosen)
+        if default is not None:
+            return default
+        return self.default_product or UNMAPPED
 
-    def resolve(self, source: str, identities: list[tuple[str, str | None]]) -> Target:
+    def resolve(
+        self, source: str, identities: list[tuple[str, str | None]], *, default_product: str | None = None
+    ) -> Target:
         """The target of the first identity (kind, value) found, most specific first; else 'unmapped'.
 
         `identities` names the kinds in KINDS[source], e.g. [("api_keys", "key_abc"), ("projects", "proj_1")].
+        `default_product` replaces the file's [defaults] product for this source (OTLP: the service name;
+        Stripe: '' = every product).
         """
         tables = self.tables.get(source, {})
         opts = self.sources.get(source, {})
@@ -123,21 +130,14 @@ class SourceMap:
                 continue
             entry = tables.get(kind, {}).get(value)
             if entry is not None:
-                product = self.product_for(source, entry.get("product", ""))
-                return Target(
-                    entry["customer"],
-                    product or UNMAPPED,
-                    entry.get("feature") or opts.get("feature", ""),
-                    True,
-                )
-        trace = trace_label(source, identities)
+                product = self.product_for(source, entry.get("product", ""), default_product)
+                return Target(entry["customer"], product, entry.get("feature") or opts.get("feature", ""), True)
+        product = self.product_for(source, "", default_product)
         if opts.get("identity_is_customer", _IDENTITY_IS_CUSTOMER.get(source, False)):
             first = next((v for _, v in identities if v), None)
             if first:
-                return Target(
-                    first[:200], self.product_for(source) or UNMAPPED, opts.get("feature", ""), True
-                )
-        return Target(UNMAPPED, self.product_for(source) or UNMAPPED, trace, False)
+                return Target(first[:200], product, opts.get("feature", ""), True)
+        return Target(UNMAPPED, product, trace_label(source, identities), False)
 
     def stripe_product(self, stripe_product_id: str | None) -> str | None:
         """The marginbot product a Stripe product id maps to (stripe.products), if any."""

@@ -98,8 +98,7 @@ def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
         end = billed[provider][1] if provider in billed else period.end
         total = conn.execute(
             text(
-                f"SELECT COALESCE(SUM({cost_sum}), 0) FROM daily_rollup "
-                "WHERE provider = :p AND day BETWEEN :a AND :b"
+                f"SELECT COALESCE(SUM({cost_sum}), 0) FROM daily_rollup WHERE provider = :p AND day BETWEEN :a AND :b"
             ),
             {"p": provider, "a": period.start, "b": end},
         ).scalar_one()

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -21,7 +21,9 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Table, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.ingest import anthropic, langfuse, litellm, openai, stripe
 from engine.ingest.http import SourceError
@@ -29,7 +31,7 @@ from engine.ingest.source import Batch, Connector, Context
 from engine.ingest.usage import RowError, parse_event
 from engine.ingest.writer import EventWriter
 from engine.mapping import MappingError, SourceMap
-from engine.models import NANO, ImportRun
+from engine.models import NANO, ImportRun, ProviderCost, RevenueActual
 from engine.runtime import Runtime
 from engine.state import StaleRollups, check_rollup_timezone
 from engine.timeutil import DayCutter
@@ -37,8 +39,7 @@ from engine.timeutil import DayCutter
 log = logging.getLogger(__name__)
 
 CONNECTORS: dict[str, Connector] = {
-    c.name: c
-    for c in (openai.CONNECTOR, anthropic.CONNECTOR, litellm.CONNECTOR, langfuse.CONNECTOR, stripe.CONNECTOR)
+    c.name: c for c in (openai.CONNECTOR, anthropic.CONNECTOR, litellm.CONNECTOR, langfuse.CONNECTOR, stripe.CONNECTOR)
 }
 SOURCES = tuple(CONNECTORS)
 
@@ -86,8 +87,7 @@ class SyncResult:
             lines.append(f"  {self.provider_costs} provider cost line(s) stored for `marginbot reconcile`")
         if self.revenue_lines or self.removed_revenue_lines:
             lines.append(
-                f"  {self.revenue_lines} billed revenue line(s) stored, "
-                f"{self.removed_revenue_lines} removed (void)"
+                f"  {self.revenue_lines} billed revenue line(s) stored, {self.removed_revenue_lines} removed (void)"
             )
         lines += [f"  {s}" for s in self.seats]
         if self.unmapped:
@@ -106,9 +106,7 @@ class SyncResult:
             )
         lines += [f"  note: {n}" for n in self.notes[:20]]
         if self.error:
-            lines.append(
-                f"  ERROR: {self.error} (nothing of the failed window was stored; the next run resumes there)"
-            )
+            lines.append(f"  ERROR: {self.error} (nothing of the failed window was stored; the next run resumes there)")
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -146,9 +144,7 @@ def _as_datetime(value: date | datetime | None, *, end: bool = False) -> datetim
 
 
 def read_cursor(conn: Connection, source: str) -> dict[str, Any] | None:
-    raw = conn.execute(
-        text("SELECT cursor FROM sync_cursor WHERE source = :s"), {"s": source}
-    ).scalar_one_or_none()
+    raw = conn.execute(text("SELECT cursor FROM sync_cursor WHERE source = :s"), {"s": source}).scalar_one_or_none()
     if not raw:
         return None
     try:
@@ -253,7 +249,8 @@ def write_batch(
                 except RowError as exc:
                     raise SourceError(source, f"record {raw.get('event_id')}: {exc}") from None
             writer.flush()
-            _upsert_provider_costs(conn, batch.provider_costs.values())
+            # What a provider billed can be revised: the latest figure replaces the earlier one (no rollup).
+            _upsert(conn, ProviderCost.__table__, [dict(r) for r in batch.provider_costs.values()])  # type: ignore[attr-defined]
             removed = _write_revenue(conn, batch)
             seat_notes = _apply_seats(conn, batch.seats, runtime.today(ctx.now))
             if cursor is not None:
@@ -277,17 +274,19 @@ def write_batch(
     result.notes += batch.notes
 
 
-def _upsert_provider_costs(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
-    # What a provider billed can be revised; the latest figure replaces the earlier one (no rollup to fix).
-    sql = text(
-        "INSERT INTO provider_cost (id, source, provider, day, project, line_item, amount_usd) "
-        "VALUES (:id, :source, :provider, :day, :project, :line_item, :amount_usd) "
-        "ON CONFLICT (id) DO UPDATE SET amount_usd = excluded.amount_usd, day = excluded.day, "
-        "project = excluded.project, line_item = excluded.line_item"
+def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows, replacing the stored row with the same primary key (typed binds: Decimal, date)."""
+    if not rows:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table).values(rows)
+    keys = {c.name for c in table.primary_key.columns}
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=sorted(keys),
+            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
+        )
     )
-    params = [dict(r) for r in rows]
-    if params:
-        conn.execute(sql, params)
 
 
 def _write_revenue(conn: Connection, batch: Batch) -> int:
@@ -299,17 +298,7 @@ def _write_revenue(conn: Connection, batch: Batch) -> int:
     rows = [dict(r) for r in batch.revenue.values()]
     if not rows:
         return removed
-    conn.execute(
-        text(
-            "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, "
-            "amount_usd, currency, invoice_id) VALUES (:id, :source, :customer, :product, :period_start, "
-            ":period_end, :amount_usd, :currency, :invoice_id) ON CONFLICT (id) DO UPDATE SET "
-            "customer = excluded.customer, product = excluded.product, period_start = excluded.period_start, "
-            "period_end = excluded.period_end, amount_usd = excluded.amount_usd, "
-            "currency = excluded.currency, invoice_id = excluded.invoice_id"
-        ),
-        rows,
-    )
+    _upsert(conn, RevenueActual.__table__, rows)  # type: ignore[attr-defined]
     # A customer billed but without usage yet must still be a customer marginbot can answer about.
     conn.execute(
         text("INSERT INTO customer (id, name, aliases) VALUES (:c, :c, '') ON CONFLICT (id) DO NOTHING"),
@@ -323,9 +312,7 @@ def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> 
     notes: list[str] = []
     for entry in seats:
         if not entry["mapped"]:
-            notes.append(
-                f"{entry['trace']}: {entry['seats']} seat(s) on {entry['subscription']}, customer unmapped"
-            )
+            notes.append(f"{entry['trace']}: {entry['seats']} seat(s) on {entry['subscription']}, customer unmapped")
             continue
         sql = (
             "SELECT id, product, seats FROM contract WHERE customer = :c AND plan IN ('seat', 'hybrid') "
@@ -338,16 +325,12 @@ def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> 
         contracts = conn.execute(text(sql), params).all()
         who = entry["customer"] + (f"/{entry['product']}" if entry["product"] else "")
         if len(contracts) != 1:
-            why = (
-                "no seat contract in force" if not contracts else f"{len(contracts)} seat contracts in force"
-            )
+            why = "no seat contract in force" if not contracts else f"{len(contracts)} seat contracts in force"
             notes.append(f"{who}: {entry['seats']} seat(s) in Stripe, not applied ({why})")
             continue
         contract_id, _, current = contracts[0]
         if current != entry["seats"]:
-            conn.execute(
-                text("UPDATE contract SET seats = :n WHERE id = :i"), {"n": entry["seats"], "i": contract_id}
-            )
+            conn.execute(text("UPDATE contract SET seats = :n WHERE id = :i"), {"n": entry["seats"], "i": contract_id})
             notes.append(f"{who}: seats {current} → {entry['seats']} (Stripe {entry['subscription']})")
     return notes
 
@@ -384,9 +367,7 @@ def record_run(runtime: Runtime, result: SyncResult, started: datetime) -> None:
             ImportRun(
                 source=f"sync:{result.source}",
                 name=(
-                    f"{result.start:%Y-%m-%dT%H:%M}/{result.end:%Y-%m-%dT%H:%M}"
-                    if result.start and result.end
-                    else ""
+                    f"{result.start:%Y-%m-%dT%H:%M}/{result.end:%Y-%m-%dT%H:%M}" if result.start and result.end else ""
                 ),
                 started_at=started,
                 finished_at=datetime.now(UTC),

@@ -46,11 +46,7 @@ class AnthropicConnector:
     name = NAME
 
     def missing(self, settings: Settings) -> str | None:
-        return (
-            None
-            if settings.anthropic_admin_key
-            else "set ANTHROPIC_ADMIN_KEY (an Admin API key, sk-ant-admin...)"
-        )
+        return None if settings.anthropic_admin_key else "set ANTHROPIC_ADMIN_KEY (an Admin API key, sk-ant-admin...)"
 
     def fetcher(
         self, settings: Settings, *, transport: httpx.BaseTransport | None, sleep: Callable[[float], None]
@@ -121,12 +117,8 @@ def _usage_bucket(bucket: Any, width: str, ctx: Context, batch: Batch) -> None:
             raise SourceError(NAME, f"{where}: cache_creation must be an object")
         uncached = count(result.get("uncached_input_tokens"), f"{where}: uncached_input_tokens", NAME)
         cache_read = count(result.get("cache_read_input_tokens"), f"{where}: cache_read_input_tokens", NAME)
-        write_5m = count(
-            creation.get("ephemeral_5m_input_tokens"), f"{where}: ephemeral_5m_input_tokens", NAME
-        )
-        write_1h = count(
-            creation.get("ephemeral_1h_input_tokens"), f"{where}: ephemeral_1h_input_tokens", NAME
-        )
+        write_5m = count(creation.get("ephemeral_5m_input_tokens"), f"{where}: ephemeral_5m_input_tokens", NAME)
+        write_1h = count(creation.get("ephemeral_1h_input_tokens"), f"{where}: ephemeral_1h_input_tokens", NAME)
         output = count(result.get("output_tokens"), f"{where}: output_tokens", NAME)
         total_input = uncached + cache_read + write_5m + write_1h
         if not (total_input or output):

@@ -130,9 +130,7 @@ class Fetcher:
             return json.loads(response.content)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             where = (
-                f" (line {exc.lineno} column {exc.colno}: {exc.msg})"
-                if isinstance(exc, json.JSONDecodeError)
-                else ""
+                f" (line {exc.lineno} column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
             )
             raise self.fail(f"malformed JSON from GET /{path}{where}") from None
 
@@ -162,9 +160,7 @@ class Fetcher:
         raise self.fail(f"GET /{path}: more than {max_pages} pages; stopping")
 
 
-def next_page_token(
-    param: str = "page", field: str = "next_page"
-) -> Callable[[Any], list[tuple[str, Any]] | None]:
+def next_page_token(param: str = "page", field: str = "next_page") -> Callable[[Any], list[tuple[str, Any]] | None]:
     """OpenAI/Anthropic style: `has_more` + an opaque `next_page` token sent back as `page`."""
 
     def follow(page: Any) -> list[tuple[str, Any]] | None:

@@ -67,10 +67,7 @@ class LangfuseConnector:
 
     def missing(self, settings: Settings) -> str | None:
         if not settings.langfuse_public_key or not settings.langfuse_secret_key:
-            return (
-                "set LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY "
-                "(and MARGINBOT_LANGFUSE_BASE_URL when self-hosted)"
-            )
+            return "set LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY (and MARGINBOT_LANGFUSE_BASE_URL when self-hosted)"
         return None
 
     def fetcher(
@@ -108,10 +105,7 @@ class LangfuseConnector:
                 if not isinstance(obs, Mapping):
                     raise SourceError(NAME, "observations: an observation must be an object")
                 event = observation_event(obs, ctx, batch)
-                if (
-                    event is not None
-                    and window.start <= parse_rfc3339(event["ts"], "startTime", NAME) < window.end
-                ):
+                if event is not None and window.start <= parse_rfc3339(event["ts"], "startTime", NAME) < window.end:
                     batch.read += 1
                     batch.events.append(event)
         return batch

@@ -55,9 +55,7 @@ def per_request_windows(
 
 
 def per_request_cursor(window: Window, cursor: Mapping[str, Any] | None, source: str) -> dict[str, Any]:
-    previous = (
-        parse_rfc3339(cursor["until"], "sync cursor", source) if cursor and cursor.get("until") else None
-    )
+    previous = parse_rfc3339(cursor["until"], "sync cursor", source) if cursor and cursor.get("until") else None
     return {"until": rfc3339(window.end if previous is None or window.end > previous else previous)}
 
 
@@ -111,10 +109,7 @@ class LiteLLMConnector:
             if not isinstance(row, Mapping):
                 raise SourceError(NAME, "spend/logs: a row must be an object")
             event = spend_row_event(row, ctx, batch)
-            if (
-                event is not None
-                and window.start <= parse_rfc3339(event["ts"], "startTime", NAME) < window.end
-            ):
+            if event is not None and window.start <= parse_rfc3339(event["ts"], "startTime", NAME) < window.end:
                 batch.read += 1
                 batch.events.append(event)
         return batch
@@ -132,17 +127,14 @@ def spend_row_event(row: Mapping[str, Any], ctx: Context, batch: Batch) -> dict[
     details = _obj(usage.get("prompt_tokens_details"))
     prompt = count(row.get("prompt_tokens"), f"{where}: prompt_tokens", NAME)
     cached = count(details.get("cached_tokens"), f"{where}: cached_tokens", NAME)
-    cache_write = count(
-        usage.get("cache_creation_input_tokens"), f"{where}: cache_creation_input_tokens", NAME
-    )
+    cache_write = count(usage.get("cache_creation_input_tokens"), f"{where}: cache_creation_input_tokens", NAME)
     if cached + cache_write > prompt:
         # Some LiteLLM versions leave Anthropic cache writes out of prompt_tokens; count them in the total.
         prompt += cache_write
     if cached + cache_write > prompt:
         raise SourceError(
             NAME,
-            f"{where}: cached ({cached}) + cache-write ({cache_write}) tokens exceed "
-            f"prompt_tokens ({prompt})",
+            f"{where}: cached ({cached}) + cache-write ({cache_write}) tokens exceed prompt_tokens ({prompt})",
         )
     end_user = row.get("end_user") or None
     target = ctx.mapping.resolve(NAME, [("end_users", end_user)])

@@ -181,9 +181,7 @@ def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch
             "provider": "openai",
             "model": model or "",
             "input_tokens": input_tokens,
-            "cached_input_tokens": count(
-                result.get("input_cached_tokens"), f"{where}: input_cached_tokens", NAME
-            ),
+            "cached_input_tokens": count(result.get("input_cached_tokens"), f"{where}: input_cached_tokens", NAME),
             "cache_write_tokens": count(
                 result.get("input_cache_write_tokens"), f"{where}: input_cache_write_tokens", NAME
             ),
@@ -204,9 +202,7 @@ def _cost_bucket(bucket: Any, batch: Batch) -> None:
             raise SourceError(NAME, f"costs bucket {rfc3339(start)}: a result has no `amount` object")
         currency = str(amount.get("currency") or "usd").lower()
         if currency != "usd":
-            raise SourceError(
-                NAME, f"costs bucket {rfc3339(start)}: amount in {currency!r}; only USD is supported"
-            )
+            raise SourceError(NAME, f"costs bucket {rfc3339(start)}: amount in {currency!r}; only USD is supported")
         value = money(amount.get("value"), f"costs bucket {rfc3339(start)}: amount.value", NAME)
         project = result.get("project_id") or ""
         line_item = result.get("line_item") or ""

@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.ingest.http import SourceError
 from engine.ingest.source import Batch, Context, count, stable_id
-from engine.mapping import UNMAPPED, SourceMap
+from engine.mapping import SourceMap
 from engine.runtime import Runtime
 
 NAME = "otlp"
@@ -79,9 +79,7 @@ def requests_from(path: Path) -> list[Mapping[str, Any]]:
     except json.JSONDecodeError as whole:
         numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
         if len(numbered) < 2:
-            raise SourceError(
-                NAME, f"{path.name}: not valid JSON (line {whole.lineno}: {whole.msg})"
-            ) from None
+            raise SourceError(NAME, f"{path.name}: not valid JSON (line {whole.lineno}: {whole.msg})") from None
         docs = []
         for number, line in numbered:
             try:
@@ -90,9 +88,7 @@ def requests_from(path: Path) -> list[Mapping[str, Any]]:
                 raise SourceError(NAME, f"{path.name} line {number}: not valid JSON ({exc.msg})") from None
     for doc in docs:
         if not isinstance(doc, Mapping) or not isinstance(doc.get("resourceSpans"), list):
-            raise SourceError(
-                NAME, f"{path.name}: expected an OTLP/JSON trace export with a `resourceSpans` list"
-            )
+            raise SourceError(NAME, f"{path.name}: expected an OTLP/JSON trace export with a `resourceSpans` list")
     return docs
 
 
@@ -129,10 +125,8 @@ def span_event(
     ts = _EPOCH + timedelta(microseconds=start // 1000)
     value = attrs.get(customer_key)
     identity = str(value) if value not in (None, "") else None
-    target = ctx.mapping.resolve(NAME, [("customers", identity)])
-    product = target.product
-    if product == UNMAPPED and attrs.get("service.name"):
-        product = str(attrs["service.name"])[:200]
+    service = str(attrs["service.name"])[:200] if attrs.get("service.name") else None
+    target = ctx.mapping.resolve(NAME, [("customers", identity)], default_product=service)
     if not target.mapped:
         batch.unmapped[f"{target.feature} (attribute {customer_key})"] += 1
     provider = _first(attrs, ("gen_ai.provider.name", "gen_ai.system")) or ""
@@ -141,7 +135,7 @@ def span_event(
         "event_id": stable_id(NAME, trace_id, span_id),
         "ts": ts.isoformat(),
         "customer": target.customer,
-        "product": product,
+        "product": target.product,
         "feature": target.feature,
         "provider": _provider(str(provider)),
         "model": str(model),
@@ -164,9 +158,7 @@ def _provider(name: str) -> str:
     }.get(name, name.split(".")[-1] if name.startswith("gcp.") else name)
 
 
-def import_otlp_files(
-    runtime: Runtime, paths: list[Path | str], *, mapping: SourceMap | None = None
-) -> list[Any]:
+def import_otlp_files(runtime: Runtime, paths: list[Path | str], *, mapping: SourceMap | None = None) -> list[Any]:
     """Import OTLP/JSON files, each in one transaction. Returns one SyncResult per file."""
     from engine.sync import SyncResult, load_mapping, record_run, write_batch
 

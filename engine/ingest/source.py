@@ -70,9 +70,7 @@ class Connector(Protocol):
 
     def fetch(self, fetcher: Fetcher, window: Window, ctx: Context) -> Batch: ...
 
-    def cursor_after(
-        self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context
-    ) -> dict[str, Any]: ...
+    def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]: ...
 
 
 # ---- time ----

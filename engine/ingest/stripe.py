@@ -32,11 +32,7 @@ class StripeConnector:
     name = NAME
 
     def missing(self, settings: Settings) -> str | None:
-        return (
-            None
-            if settings.stripe_api_key
-            else "set STRIPE_API_KEY (a restricted key with read access is enough)"
-        )
+        return None if settings.stripe_api_key else "set STRIPE_API_KEY (a restricted key with read access is enough)"
 
     def fetcher(
         self, settings: Settings, *, transport: httpx.BaseTransport | None, sleep: Callable[[float], None]
@@ -98,7 +94,8 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
     customer_id = invoice.get("customer")
     if isinstance(customer_id, Mapping):  # expanded
         customer_id = customer_id.get("id")
-    target = ctx.mapping.resolve(NAME, [("customers", customer_id or None)])
+    # Billed revenue without a product is the customer's revenue across every product ('').
+    target = ctx.mapping.resolve(NAME, [("customers", customer_id or None)], default_product="")
     lines_page = invoice.get("lines") or {}
     lines = list(records(lines_page, "data", f"invoice {invoice_id} lines", NAME))
     if isinstance(lines_page, Mapping) and lines_page.get("has_more") and lines:
@@ -135,7 +132,7 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
             "id": stable_id(line["id"]),
             "source": NAME,
             "customer": target.customer,
-            "product": product if product is not None else (target.product if target.mapped else ""),
+            "product": product if product is not None else target.product,
             "period_start": first,
             "period_end": last,
             "amount_usd": amount / _CENT,
@@ -163,7 +160,7 @@ def _subscription(sub: Any, ctx: Context, batch: Batch) -> None:
         raise SourceError(NAME, "subscriptions: a subscription must be an object with an id")
     if sub.get("status") not in SEAT_STATUSES:
         return
-    target = ctx.mapping.resolve(NAME, [("customers", sub.get("customer") or None)])
+    target = ctx.mapping.resolve(NAME, [("customers", sub.get("customer") or None)], default_product="")
     seats: dict[str, int] = {}
     for item in records(sub.get("items") or {}, "data", f"subscription {sub['id']} items", NAME):
         price = item.get("price") if isinstance(item, Mapping) else None

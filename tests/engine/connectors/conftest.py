@@ -115,11 +115,23 @@ def openai_bucket_pages(buckets: dict[int, list[dict[str, Any]]], *, width: int 
         starts = list(range(start - start % width, end, width))
         chunk = starts[offset : offset + page_size]
         data = [
-            {"object": "bucket", "start_time": s, "end_time": s + width, "results": copy.deepcopy(buckets.get(s, []))}
+            {
+                "object": "bucket",
+                "start_time": s,
+                "end_time": s + width,
+                "results": copy.deepcopy(buckets.get(s, [])),
+            }
             for s in chunk
         ]
         more = offset + page_size < len(starts)
-        return Reply(body={"object": "page", "data": data, "has_more": more, "next_page": str(offset + page_size) if more else None})
+        return Reply(
+            body={
+                "object": "page",
+                "data": data,
+                "has_more": more,
+                "next_page": str(offset + page_size) if more else None,
+            }
+        )
 
     return handle
 
@@ -143,7 +155,14 @@ def stripe_list(objects: list[dict[str, Any]], *, page_size: int = 100) -> Route
         size = min(page_size, int(request.url.params.get("limit", "10")))
         index = 0 if after is None else next(i for i, o in enumerate(objects) if o["id"] == after) + 1
         page = objects[index : index + size]
-        return Reply(body={"object": "list", "data": page, "has_more": index + size < len(objects), "url": request.url.path})
+        return Reply(
+            body={
+                "object": "list",
+                "data": page,
+                "has_more": index + size < len(objects),
+                "url": request.url.path,
+            }
+        )
 
     return handle
 
@@ -201,9 +220,11 @@ def add_contract(rt: Runtime, customer: str, *, fee: str = "1000", plan: str = "
 
     from sqlmodel import Session
 
-    from engine.models import Contract
+    from engine.models import Contract, Customer
 
     with Session(rt.engine) as session:
+        if session.get(Customer, customer) is None:
+            session.add(Customer(id=customer, name=customer.title()))
         session.add(
             Contract(
                 customer=customer,

@@ -53,8 +53,14 @@ def cost_result(value: float) -> dict[str, object]:
     return result
 
 
-def serve(vendor: Vendor, usage: dict[int, list], *, embeddings: dict[int, list] | None = None,
-          costs: dict[int, list] | None = None, page_size: int = 31) -> None:
+def serve(
+    vendor: Vendor,
+    usage: dict[int, list],
+    *,
+    embeddings: dict[int, list] | None = None,
+    costs: dict[int, list] | None = None,
+    page_size: int = 31,
+) -> None:
     vendor.route(USAGE, openai_bucket_pages(usage, page_size=page_size))
     vendor.route(EMBED, openai_bucket_pages(embeddings or {}, page_size=page_size))
     vendor.route(COSTS, openai_bucket_pages(costs or {}, page_size=page_size))
@@ -64,34 +70,55 @@ def femto_cost(rt: Runtime, model: str, at: int, uncached: int, cached: int, wri
     """Nano-USD of one bucket from the price book's per-token rates, computed independently of the writer."""
     rates = rt.prices.rates("openai", model, datetime.fromtimestamp(at, UTC))
     assert rates is not None and isinstance(rates.input, int)
-    parts = (uncached * rates.input, cached * rates.cached_input, write * rates.cache_write, output * rates.output)
+    parts = (
+        uncached * rates.input,
+        cached * rates.cached_input,
+        write * rates.cache_write,
+        output * rates.output,
+    )
     return sum((p + 500_000) // 1_000_000 for p in parts)  # type: ignore[operator]
 
 
 def events(rt: Runtime) -> list[tuple]:
     return rows(
         rt,
-        "SELECT customer, product, feature, provider, model, input_tokens, cached_input_tokens, cache_write_tokens, "
+        "SELECT customer, product, feature, provider, model, input_tokens, cached_input_tokens, "
+        "cache_write_tokens, "
         "output_tokens, requests, source_cost_nano FROM usage_event ORDER BY ts, event_id",
     )
 
 
 def totals(rt: Runtime) -> tuple:
-    return rows(
-        rt,
-        "SELECT COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(cost_uncached_input + cost_cached_input "
-        "+ cost_cache_write + cost_output), 0) FROM usage_event",
-    )[0] + rows(rt, "SELECT COALESCE(SUM(events), 0), COALESCE(SUM(input_tokens), 0) FROM daily_rollup")[0]
+    return (
+        rows(
+            rt,
+            "SELECT COUNT(*), COALESCE(SUM(input_tokens), 0), "
+            "COALESCE(SUM(cost_uncached_input + cost_cached_input "
+            "+ cost_cache_write + cost_output), 0) FROM usage_event",
+        )[0]
+        + rows(rt, "SELECT COALESCE(SUM(events), 0), COALESCE(SUM(input_tokens), 0) FROM daily_rollup")[0]
+    )
 
 
 def test_grouped_buckets_become_priced_events_with_openai_units_and_costs_go_to_provider_cost(
     rt: Runtime, vendor: Vendor, sleeps: Sleeps
 ) -> None:
     add_contract(rt, "acme", fee="1000")
-    serve(vendor, {D1: [grouped_result()]}, embeddings={D1: [embedding_result()]}, costs={D1: [cost_result(0.06)]})
+    serve(
+        vendor,
+        {D1: [grouped_result()]},
+        embeddings={D1: [embedding_result()]},
+        costs={D1: [cost_result(0.06)]},
+    )
 
-    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1),
-                         transport=vendor.transport, sleep=sleeps)
+    result = sync_source(
+        rt,
+        "openai",
+        since=date(2026, 10, 1),
+        until=date(2026, 10, 1),
+        transport=vendor.transport,
+        sleep=sleeps,
+    )
 
     assert result.ok, result.error
     assert events(rt) == [
@@ -145,7 +172,9 @@ def test_resync_of_an_overlapping_window_changes_nothing(rt: Runtime, vendor: Ve
 def test_cursor_resumes_where_the_last_sync_stopped(rt: Runtime, vendor: Vendor) -> None:
     usage = {D1 + i * DAY: [grouped_result()] for i in range(50)}
     serve(vendor, usage)
-    until_oct_10 = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 10), transport=vendor.transport)
+    until_oct_10 = sync_source(
+        rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 10), transport=vendor.transport
+    )
     assert until_oct_10.imported == 10
 
     resumed = sync_source(rt, "openai", transport=vendor.transport)  # no --since: from the cursor to now
@@ -155,7 +184,9 @@ def test_cursor_resumes_where_the_last_sync_stopped(rt: Runtime, vendor: Vendor)
     assert resumed.end == datetime(2026, 11, 15, tzinfo=UTC)
     assert (resumed.imported, resumed.duplicates) == (35, 0)
     assert rows(rt, "SELECT COUNT(*), CAST(MIN(day) AS TEXT), CAST(MAX(day) AS TEXT) FROM usage_event")[0] == (
-        45, "2026-10-01", "2026-11-14"
+        45,
+        "2026-10-01",
+        "2026-11-14",
     )
 
 
@@ -163,8 +194,14 @@ def test_429_is_retried_after_the_time_the_vendor_asks(rt: Runtime, vendor: Vend
     serve(vendor, {D1: [grouped_result()]})
     vendor.fail(USAGE, Reply(429, {"error": {"message": "rate limited"}}, {"Retry-After": "7"}))
 
-    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1),
-                         transport=vendor.transport, sleep=sleeps)
+    result = sync_source(
+        rt,
+        "openai",
+        since=date(2026, 10, 1),
+        until=date(2026, 10, 1),
+        transport=vendor.transport,
+        sleep=sleeps,
+    )
 
     assert result.ok, result.error
     assert sleeps == [7.0]
@@ -187,8 +224,14 @@ def test_500_three_times_fails_the_window_and_commits_nothing_of_it(
 
     vendor.route(EMBED, flaky)
 
-    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 11, 12),
-                         transport=vendor.transport, sleep=sleeps)
+    result = sync_source(
+        rt,
+        "openai",
+        since=date(2026, 10, 1),
+        until=date(2026, 11, 12),
+        transport=vendor.transport,
+        sleep=sleeps,
+    )
 
     assert result.error is not None
     assert "openai: GET /organization/usage/embeddings failed 3 time(s), last: HTTP 500" in result.error

@@ -1,0 +1,158 @@
+"""LiteLLM spend logs and Langfuse observations: per-request events costed by the source, customers mapped."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from engine.margin import customer_report
+from engine.periods import month
+from engine.runtime import Runtime
+from engine.sync import sync_source
+from tests.engine.connectors.conftest import LANGFUSE_SECRET, Reply, Vendor, add_contract, fixture, rows
+
+SPEND = "/spend/logs"
+OBS = "/api/public/v2/observations"
+COLUMNS = (
+    "SELECT event_id, customer, product, feature, provider, model, input_tokens, cached_input_tokens, "
+    "cache_write_tokens, output_tokens, requests, source_cost_nano, cost_source "
+    "FROM usage_event ORDER BY event_id"
+)
+
+
+def spend_rows(day: str) -> list[dict[str, object]]:
+    row = fixture("litellm_spend_logs.json")[0]
+    row["startTime"] = f"{day}T17:06:03.174000Z"
+    other = dict(row, request_id="chatcmpl-second", end_user="", spend=0.0125, startTime=f"{day}T18:00:00Z")
+    return [row, other]
+
+
+def serve_spend_logs(vendor: Vendor, by_day: dict[str, list[dict[str, object]]]) -> None:
+    def handle(request):  # type: ignore[no-untyped-def]
+        assert request.url.params["summarize"] == "false"
+        return Reply(body=by_day.get(request.url.params["start_date"], []))
+
+    vendor.route(SPEND, handle)
+
+
+def test_litellm_rows_are_costed_by_spend_with_cached_tokens_from_the_usage_object(rt: Runtime, vendor: Vendor) -> None:
+    add_contract(rt, "palantir", fee="100")
+    serve_spend_logs(vendor, {"2026-10-05": spend_rows("2026-10-05")})
+
+    result = sync_source(rt, "litellm", since=date(2026, 10, 5), until=date(2026, 10, 5), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert rows(rt, COLUMNS) == [
+        (
+            "litellm:chatcmpl-b3e273c1-5833-423e-9d19-5c82f0ed7591",
+            "palantir",
+            "assist",
+            "",
+            "openai",
+            "gpt-4o-mini-2024-07-18",
+            1100,
+            1024,
+            0,
+            150,
+            1,
+            413_750,
+            413_750,
+        ),
+        (
+            "litellm:chatcmpl-second",
+            "unmapped",
+            "api",
+            "litellm end_user=(none)",
+            "openai",
+            "gpt-4o-mini-2024-07-18",
+            1100,
+            1024,
+            0,
+            150,
+            1,
+            12_500_000,
+            12_500_000,
+        ),
+    ]
+    with rt.connect() as conn:
+        report = customer_report(conn, "palantir", month(2026, 10), thresholds=rt.thresholds)
+    assert report.current.cogs == Decimal("0.00041375")
+    assert report.current.revenue == Decimal(100)
+    assert result.unmapped == {"litellm end_user=(none)": 1}
+
+
+def test_litellm_late_rows_are_picked_up_by_the_next_run_without_double_counting(rt: Runtime, vendor: Vendor) -> None:
+    early, late = spend_rows("2026-11-15")
+    # The late row happened at 11:00, before the first run (11:45), but LiteLLM wrote it after that run.
+    early["startTime"], late["startTime"] = "2026-11-15T08:00:00Z", "2026-11-15T11:00:00Z"
+    by_day = {"2026-11-15": [early]}
+    serve_spend_logs(vendor, by_day)
+    first = sync_source(
+        rt,
+        "litellm",
+        since=date(2026, 11, 15),
+        now=datetime(2026, 11, 15, 11, 45, tzinfo=UTC),
+        transport=vendor.transport,
+    )
+    by_day["2026-11-15"] = [early, late]  # written by LiteLLM's batch writer after the first run read the day
+
+    second = sync_source(rt, "litellm", now=datetime(2026, 11, 15, 12, 0, tzinfo=UTC), transport=vendor.transport)
+
+    assert (first.imported, second.imported) == (1, 1)
+    assert second.start == datetime(2026, 11, 15, 10, 45, tzinfo=UTC)  # the hour before the cursor is re-read
+    assert rows(rt, "SELECT COUNT(*), SUM(cost_source) FROM usage_event") == [(2, 413_750 + 12_500_000)]
+
+
+def test_langfuse_input_excludes_cache_so_the_event_adds_cache_reads_and_writes(rt: Runtime, vendor: Vendor) -> None:
+    page = fixture("langfuse_observations_v2.json")
+    for obs, hour in zip(page["data"], ("12:00", "12:05"), strict=True):
+        obs["startTime"] = f"2026-10-07T{hour}:00.000Z"
+
+    def handle(request):  # type: ignore[no-untyped-def]
+        if request.url.params.get("cursor"):
+            assert request.url.params["cursor"] == page["meta"]["cursor"]
+            return Reply(body={"data": [], "meta": {"cursor": None}})
+        return Reply(body=page)
+
+    vendor.route(OBS, handle)
+
+    result = sync_source(rt, "langfuse", since=date(2026, 10, 7), until=date(2026, 10, 7), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert rows(rt, COLUMNS) == [
+        (
+            "langfuse:3f1c9e0a-5b7d-4e21-9a0c-2d8e6f4b1a77",
+            "unmapped",
+            "api",
+            "langfuse user=test-user",
+            "",
+            "gpt-4",
+            10,
+            0,
+            0,
+            20,
+            1,
+            30_000_000,
+            30_000_000,
+        ),
+        # input 2 + cache_read 10692 + cache_creation 592 = 11286: the total the CSV convention wants
+        (
+            "langfuse:a7c0d1e2-3f45-4678-9abc-def012345678",
+            "acme",
+            "search",
+            "",
+            "",
+            "claude-sonnet-4-5",
+            11286,
+            10692,
+            592,
+            13,
+            1,
+            9_381_000,
+            9_381_000,
+        ),
+    ]
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", month(2026, 10), thresholds=rt.thresholds)
+    assert report.current.cogs == Decimal("0.009381")
+    assert vendor.seen_auth and all(LANGFUSE_SECRET not in a for a in vendor.seen_auth)  # basic auth, encoded
