@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,15 @@ def ensure_data(workdir: Path, events: int, customers: int) -> Path:
     if not (data / "usage.csv").exists() or not (data / "contracts.csv").exists():
         print(f"generating {events:,} events for {customers:,} customers (cached in {data}) …", flush=True)
         tmp = data.with_suffix(".tmp")
-        generate(tmp, customers=customers, days=90, today=TODAY, seed=11, events=events,
-                 prices=PriceBook.load(DEFAULT_PRICES_FILE))
+        generate(
+            tmp,
+            customers=customers,
+            days=90,
+            today=TODAY,
+            seed=11,
+            events=events,
+            prices=PriceBook.load(DEFAULT_PRICES_FILE),
+        )
         if data.exists():
             for f in data.iterdir():
                 f.unlink()
@@ -66,13 +73,27 @@ def fresh(path: Path) -> Path:
 def bench_import(workdir: Path, data: Path) -> dict[str, Any]:
     db = fresh(workdir / "bench.db")
     out = subprocess.run(
-        [sys.executable, "-m", "bench.import_child", str(db), str(data / "usage.csv"), str(data / "contracts.csv"),
-         str(DEFAULT_PRICES_FILE)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bench.import_child",
+            str(db),
+            str(data / "usage.csv"),
+            str(data / "contracts.csv"),
+            str(DEFAULT_PRICES_FILE),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the only child so far: the import
-    return {"db": db, "events": result["imported"], "seconds": result["seconds"], "peak_rss_mb": peak_kb / 1024}
+    return {
+        "db": db,
+        "events": result["imported"],
+        "seconds": result["seconds"],
+        "peak_rss_mb": peak_kb / 1024,
+    }
 
 
 def bench_sqlite_baseline(workdir: Path, data: Path) -> float:
@@ -81,7 +102,9 @@ def bench_sqlite_baseline(workdir: Path, data: Path) -> float:
     con = sqlite3.connect(db)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
-    con.execute(f"CREATE TABLE raw ({', '.join(c + (' TEXT PRIMARY KEY' if c == 'event_id' else '') for c in COLUMNS)})")
+    con.execute(
+        f"CREATE TABLE raw ({', '.join(c + (' TEXT PRIMARY KEY' if c == 'event_id' else '') for c in COLUMNS)})"
+    )
     start = time.perf_counter()
     with (data / "usage.csv").open(newline="") as handle:
         reader = csv.reader(handle)
@@ -125,8 +148,21 @@ def bench_duckdb(workdir: Path, db: Path, customer: str, start: date, end: date,
     import duckdb
 
     export = workdir / "priced_events.csv"
-    cols = ["event_id", "day", "customer", "product", "feature", "provider", "model", "input_tokens", "output_tokens",
-            "requests", "task_id", "priced", *COST_COLUMNS]
+    cols = [
+        "event_id",
+        "day",
+        "customer",
+        "product",
+        "feature",
+        "provider",
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "requests",
+        "task_id",
+        "priced",
+        *COST_COLUMNS,
+    ]
     src = sqlite3.connect(db)
     with export.open("w", newline="") as handle:
         w = csv.writer(handle)
@@ -156,13 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     print("baseline: bare sqlite3 executemany of the same rows …", flush=True)
     baseline = bench_sqlite_baseline(args.workdir, data)
 
-    settings = Settings(_env_file=None, database_url=f"sqlite:///{imp['db']}", timezone="UTC")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{imp['db']}", timezone="UTC")
     rt = Runtime(settings)
     period = trailing(30, today=TODAY)
     with rt.connect() as conn:
         heaviest = conn.exec_driver_sql(
             "SELECT customer FROM daily_customer_product WHERE day BETWEEN ? AND ? GROUP BY customer "
-            "ORDER BY SUM(events) DESC LIMIT 1", (period.start.isoformat(), period.end.isoformat())
+            "ORDER BY SUM(events) DESC LIMIT 1",
+            (period.start.isoformat(), period.end.isoformat()),
         ).scalar_one()
         margin_ms = median_ms(lambda: customer_report(conn, heaviest, period, thresholds=rt.thresholds), args.repeat)
         scan_ms = median_ms(lambda: portfolio(conn, period, thresholds=rt.thresholds), args.repeat)
@@ -180,12 +217,22 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb": round(imp["peak_rss_mb"], 1),
     }
     rows = [
-        ("import (CSV → priced events + rollups)", f"{result['ingest_events_per_s']:,} events/s", "≥ 100,000/s"),
-        ("  baseline: bare sqlite3 executemany", f"{result['baseline_sqlite_rows_per_s']:,} rows/s",
-         f"ratio {result['ingest_events_per_s'] / result['baseline_sqlite_rows_per_s']:.2f}"),
+        (
+            "import (CSV → priced events + rollups)",
+            f"{result['ingest_events_per_s']:,} events/s",
+            "≥ 100,000/s",
+        ),
+        (
+            "  baseline: bare sqlite3 executemany",
+            f"{result['baseline_sqlite_rows_per_s']:,} rows/s",
+            f"ratio {result['ingest_events_per_s'] / result['baseline_sqlite_rows_per_s']:.2f}",
+        ),
         (f"margin answer, heaviest customer ({heaviest})", f"{result['margin_query_ms']} ms", "≤ 20 ms"),
-        ("  baseline: DuckDB over raw events", f"{result['duckdb_raw_ms']} ms",
-         f"{result['duckdb_raw_ms'] / max(result['margin_query_ms'], 1e-9):.1f}× slower (target ≥ 3×)"),
+        (
+            "  baseline: DuckDB over raw events",
+            f"{result['duckdb_raw_ms']} ms",
+            f"{result['duckdb_raw_ms'] / max(result['margin_query_ms'], 1e-9):.1f}× slower (target ≥ 3×)",
+        ),
         ("portfolio scan (every customer)", f"{result['portfolio_scan_ms']} ms", "≤ 50 ms"),
         ("import peak RSS", f"{result['peak_rss_mb']} MB", "≤ 400 MB"),
     ]

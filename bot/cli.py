@@ -7,24 +7,23 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.tables import render_portfolio, render_report
 from config.settings import Settings
 from engine.ingest.contracts import ContractFileError, import_contracts_file
 from engine.ingest.usage import ImportRefused, import_usage_file
 from engine.margin import UnknownSubject, customer_report, portfolio, product_report
-from engine.periods import DEFAULT_DAYS, PeriodError, month, parse_period, trailing
+from engine.periods import DEFAULT_DAYS, Period, PeriodError, parse_period, trailing
 from engine.pricing import PriceFileError
 from engine.reprice import reprice
 from engine.runtime import Runtime
 from engine.serialize import dumps, portfolio_to_dict, report_to_dict
 from engine.state import StaleRollups
 from engine.timeutil import parse_timestamp
-
-from bot.tables import render_portfolio, render_report
 
 log = logging.getLogger("marginbot")
 
@@ -46,7 +45,7 @@ def _period_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
-def _period(args: argparse.Namespace, rt: Runtime):  # type: ignore[no-untyped-def]
+def _period(args: argparse.Namespace, rt: Runtime) -> Period:
     now = _as_of(args, rt)
     if args.period:
         return parse_period(args.period, today=rt.today(now))
@@ -55,7 +54,7 @@ def _period(args: argparse.Namespace, rt: Runtime):  # type: ignore[no-untyped-d
     return trailing(DEFAULT_DAYS, today=rt.today(now))
 
 
-def _as_of(args: argparse.Namespace, rt: Runtime):  # type: ignore[no-untyped-def]
+def _as_of(args: argparse.Namespace, rt: Runtime) -> datetime:
     if getattr(args, "as_of", None):
         try:
             return parse_timestamp(args.as_of)
@@ -73,7 +72,11 @@ def cmd_import_usage(args: argparse.Namespace, rt: Runtime) -> int:
             continue
         try:
             result = import_usage_file(
-                rt.engine, path, prices=rt.prices, timezone=rt.settings.timezone, skip_invalid=args.skip_invalid
+                rt.engine,
+                path,
+                prices=rt.prices,
+                timezone=rt.settings.timezone,
+                skip_invalid=args.skip_invalid,
             )
         except ImportRefused as exc:
             print(str(exc), file=sys.stderr)
@@ -191,7 +194,8 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None,
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Alembic announces every schema check at INFO; only its warnings matter to a user.
     logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from engine.margin import MarginReport, Portfolio, PortfolioRow
-from engine.models import COST_TYPES
+from decimal import Decimal
 
 from bot.fmt import STATUS_LABEL, delta_pct, money, percent, points, small_money
+from engine.margin import MarginReport, Portfolio, PortfolioRow
+from engine.models import COST_TYPES
 
 COST_TYPE_LABEL = {
     "uncached_input": "uncached input",
@@ -22,13 +23,16 @@ COST_TYPE_LABEL = {
 
 def _table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> list[str]:
     right = right if right is not None else set(range(1, len(headers)))
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)] if rows else [
-        len(h) for h in headers
-    ]
+    widths = (
+        [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+        if rows
+        else [len(h) for h in headers]
+    )
 
     def fmt(row: list[str]) -> str:
         return "  ".join(
-            (str(c).rjust(w) if i in right else str(c).ljust(w)) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            (str(c).rjust(w) if i in right else str(c).ljust(w))
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ).rstrip()
 
     return [fmt(headers), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
@@ -55,7 +59,11 @@ def render_report(r: MarginReport) -> str:
         )
     lines += ["", "COGS by cost type"]
     type_rows = [
-        [COST_TYPE_LABEL[t], money(r.cogs_by_type[t]), percent(r.cogs_by_type[t] / f.cogs * 100 if f.cogs else None)]
+        [
+            COST_TYPE_LABEL[t],
+            money(r.cogs_by_type[t]),
+            percent(r.cogs_by_type[t] / f.cogs * 100 if f.cogs else None),
+        ]
         for t in COST_TYPES
         if r.cogs_by_type[t]
     ]
@@ -63,7 +71,10 @@ def render_report(r: MarginReport) -> str:
     lines += ["", "COGS by model"]
     lines += _table(
         ["model", "provider", "COGS", "share", "vs previous"],
-        [[s.key, s.provider, money(s.cost), percent(s.share_pct), delta_pct(s.cost, s.previous)] for s in r.by_model[:10]],
+        [
+            [s.key, s.provider, money(s.cost), percent(s.share_pct), delta_pct(s.cost, s.previous)]
+            for s in r.by_model[:10]
+        ],
         right={2, 3, 4},
     )
     lines += ["", "COGS by feature"]
@@ -89,12 +100,8 @@ def render_report(r: MarginReport) -> str:
     return "\n".join(lines)
 
 
-def _delta(a: object, b: object) -> object:
-    from decimal import Decimal
-
-    if isinstance(a, Decimal) and isinstance(b, Decimal):
-        return a - b
-    return None
+def _delta(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    return a - b if a is not None and b is not None else None
 
 
 def _rows(rows: list[PortfolioRow], limit: int | None = None) -> list[list[str]]:
@@ -104,7 +111,7 @@ def _rows(rows: list[PortfolioRow], limit: int | None = None) -> list[list[str]]
             money(r.current.revenue),
             money(r.current.cogs),
             percent(r.current.margin_pct),
-            points(_delta(r.current.margin_pct, r.previous.margin_pct)),  # type: ignore[arg-type]
+            points(_delta(r.current.margin_pct, r.previous.margin_pct)),
             STATUS_LABEL[r.current.status],
             str(r.current.unpriced_events or ""),
         ]

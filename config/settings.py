@@ -34,9 +34,7 @@ IdList = Annotated[list[str], NoDecode]
 class Settings(BaseSettings):
     """Every knob marginbot has. Environment names are documented in README's configuration table."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", populate_by_name=True, case_sensitive=False
-    )
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, case_sensitive=False)
 
     # --- engine ---
     database_url: str = Field("sqlite:///marginbot.db", validation_alias=_env("DATABASE_URL"))
@@ -67,30 +65,22 @@ class Settings(BaseSettings):
     openai_admin_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_ADMIN_KEY"))
     openai_base_url: str = Field("https://api.openai.com", validation_alias=_env("MARGINBOT_OPENAI_BASE_URL"))
     anthropic_admin_key: SecretStr | None = Field(None, validation_alias=_env("ANTHROPIC_ADMIN_KEY"))
-    anthropic_base_url: str = Field(
-        "https://api.anthropic.com", validation_alias=_env("MARGINBOT_ANTHROPIC_BASE_URL")
-    )
+    anthropic_base_url: str = Field("https://api.anthropic.com", validation_alias=_env("MARGINBOT_ANTHROPIC_BASE_URL"))
     litellm_url: str | None = Field(None, validation_alias=_env("LITELLM_URL"))
     litellm_api_key: SecretStr | None = Field(None, validation_alias=_env("LITELLM_API_KEY"))
-    langfuse_base_url: str = Field(
-        "https://cloud.langfuse.com", validation_alias=_env("MARGINBOT_LANGFUSE_BASE_URL")
-    )
+    langfuse_base_url: str = Field("https://cloud.langfuse.com", validation_alias=_env("MARGINBOT_LANGFUSE_BASE_URL"))
     langfuse_public_key: str | None = Field(None, validation_alias=_env("LANGFUSE_PUBLIC_KEY"))
     langfuse_secret_key: SecretStr | None = Field(None, validation_alias=_env("LANGFUSE_SECRET_KEY"))
     stripe_api_key: SecretStr | None = Field(None, validation_alias=_env("STRIPE_API_KEY"))
     stripe_base_url: str = Field("https://api.stripe.com", validation_alias=_env("MARGINBOT_STRIPE_BASE_URL"))
     mapping_file: Path = Field(Path("config/mapping.toml"), validation_alias=_env("MARGINBOT_MAPPING_FILE"))
-    otlp_customer_attribute: str = Field(
-        "enduser.id", validation_alias=_env("MARGINBOT_OTLP_CUSTOMER_ATTRIBUTE")
-    )
+    otlp_customer_attribute: str = Field("enduser.id", validation_alias=_env("MARGINBOT_OTLP_CUSTOMER_ATTRIBUTE"))
     # OpenAI/Anthropic usage buckets: None = 1d when MARGINBOT_TIMEZONE is UTC, else 1h (local midnights)
-    sync_bucket_width: Literal["1d", "1h"] | None = Field(
-        None, validation_alias=_env("MARGINBOT_SYNC_BUCKET_WIDTH")
-    )
+    sync_bucket_width: Literal["1d", "1h"] | None = Field(None, validation_alias=_env("MARGINBOT_SYNC_BUCKET_WIDTH"))
 
-    _split = field_validator(
-        "allowed_users", "allowed_channels", "alert_channels", "digest_channels", mode="before"
-    )(_split_ids)
+    _split = field_validator("allowed_users", "allowed_channels", "alert_channels", "digest_channels", mode="before")(
+        _split_ids
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -46,15 +46,66 @@ MIX: dict[str, list[tuple[str, str, str, float]]] = {
     ],
 }
 NAMES = [
-    "Acme Corp", "Globex", "Initech", "Umbrella Health", "Stark Logistics", "Wayne Analytics", "Hooli", "Vandelay",
-    "Soylent Foods", "Tyrell Systems", "Cyberdyne", "Wonka Retail", "Oscorp", "Pied Piper", "Massive Dynamic",
-    "Aperture Labs", "Black Mesa", "Nakatomi Trading", "Gringotts Bank", "Monarch Media", "Dunder Paper",
-    "Prestige Worldwide", "Bluth Homes", "Sterling Cooper", "Virtucon", "Gekko Capital", "Ollivander Supply",
-    "Krusty Brands", "Duff Beverages", "Rekall Travel", "Zorg Industries", "Weyland Mining", "Yoyodyne",
-    "Genco Shipping", "Tricell Pharma", "InGen Bio", "Nostromo Freight", "Spacely Sprockets", "Cogswell Cogs",
-    "Planet Express", "MomCorp", "Praxis Legal", "Abstergo", "Kaiba Games", "Shinra Energy", "Vault-Tec",
-    "Nuka Labs", "Octan Oil", "Lacuna Inc", "Dharma Research", "Hanso Group", "Blue Sun", "Buy n Large",
-    "Contoso", "Fabrikam", "Northwind", "Tailspin Toys", "Litware", "Adventure Works", "Wingtip Toys",
+    "Acme Corp",
+    "Globex",
+    "Initech",
+    "Umbrella Health",
+    "Stark Logistics",
+    "Wayne Analytics",
+    "Hooli",
+    "Vandelay",
+    "Soylent Foods",
+    "Tyrell Systems",
+    "Cyberdyne",
+    "Wonka Retail",
+    "Oscorp",
+    "Pied Piper",
+    "Massive Dynamic",
+    "Aperture Labs",
+    "Black Mesa",
+    "Nakatomi Trading",
+    "Gringotts Bank",
+    "Monarch Media",
+    "Dunder Paper",
+    "Prestige Worldwide",
+    "Bluth Homes",
+    "Sterling Cooper",
+    "Virtucon",
+    "Gekko Capital",
+    "Ollivander Supply",
+    "Krusty Brands",
+    "Duff Beverages",
+    "Rekall Travel",
+    "Zorg Industries",
+    "Weyland Mining",
+    "Yoyodyne",
+    "Genco Shipping",
+    "Tricell Pharma",
+    "InGen Bio",
+    "Nostromo Freight",
+    "Spacely Sprockets",
+    "Cogswell Cogs",
+    "Planet Express",
+    "MomCorp",
+    "Praxis Legal",
+    "Abstergo",
+    "Kaiba Games",
+    "Shinra Energy",
+    "Vault-Tec",
+    "Nuka Labs",
+    "Octan Oil",
+    "Lacuna Inc",
+    "Dharma Research",
+    "Hanso Group",
+    "Blue Sun",
+    "Buy n Large",
+    "Contoso",
+    "Fabrikam",
+    "Northwind",
+    "Tailspin Toys",
+    "Litware",
+    "Adventure Works",
+    "Wingtip Toys",
 ]
 
 
@@ -184,8 +235,9 @@ def generate(
                         )
                         if day >= recent_from:
                             comp_ms = int(Decimal(compute) * 1000) if compute else 0
-                            costs = prices.price(provider, model, ts, inp, cached, 0, out, 1, retrieval, rerank,
-                                                 comp_ms, None)
+                            costs = prices.price(
+                                provider, model, ts, inp, cached, 0, out, 1, retrieval, rerank, comp_ms, None
+                            )
                             cost_nano[(cid, product)] += sum(costs[:9])
                             u = units[(cid, product)]
                             u[0] += 1
@@ -211,8 +263,21 @@ def _write_contracts(
     with path.open("w", newline="") as handle:
         w = csv.writer(handle)
         w.writerow(
-            ["customer", "customer_name", "aliases", "product", "plan", "start", "end", "seats", "seat_price_usd",
-             "platform_fee_usd", "included_units", "unit", "unit_price_usd"]
+            [
+                "customer",
+                "customer_name",
+                "aliases",
+                "product",
+                "plan",
+                "start",
+                "end",
+                "seats",
+                "seat_price_usd",
+                "platform_fee_usd",
+                "included_units",
+                "unit",
+                "unit_price_usd",
+            ]
         )
         for i, (cid, name) in enumerate(ids):
             alias = name.split()[0].lower()
@@ -264,6 +329,7 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 def run_demo(rt: Runtime, *, db_path: Path, customers: int, days: int, seed: int) -> int:
     """`marginbot demo`: fresh SQLite database, generated files imported, portfolio and one customer shown."""
+    from bot.tables import render_portfolio, render_report
     from config.settings import Settings
     from engine.db import forget_engine
     from engine.ingest.contracts import import_contracts_file
@@ -271,8 +337,6 @@ def run_demo(rt: Runtime, *, db_path: Path, customers: int, days: int, seed: int
     from engine.margin import customer_report, portfolio
     from engine.periods import trailing
     from engine.runtime import Runtime as RuntimeCls
-
-    from bot.tables import render_portfolio, render_report
 
     for suffix in ("", "-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)
@@ -285,12 +349,16 @@ def run_demo(rt: Runtime, *, db_path: Path, customers: int, days: int, seed: int
     shutil.rmtree(data_dir, ignore_errors=True)
     print(f"Generating {customers} customers × {days} days of usage into {data_dir}/ …", flush=True)
     files = generate(
-        data_dir, customers=customers, days=days, today=today, seed=seed, events=2500 * days, prices=demo_rt.prices
+        data_dir,
+        customers=customers,
+        days=days,
+        today=today,
+        seed=seed,
+        events=2500 * days,
+        prices=demo_rt.prices,
     )
     print(import_contracts_file(demo_rt.engine, files.contracts).summary())
-    print(
-        import_usage_file(demo_rt.engine, files.usage, prices=demo_rt.prices, timezone=settings.timezone).summary()
-    )
+    print(import_usage_file(demo_rt.engine, files.usage, prices=demo_rt.prices, timezone=settings.timezone).summary())
     period = trailing(30, today=today)
     with demo_rt.connect() as conn:
         book = portfolio(conn, period, thresholds=demo_rt.thresholds)

@@ -438,7 +438,7 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
     scan_now, scan_before = _scan(conn, period, prev)
     lines = revenue_lines(conn, period, totals=_totals(scan_now))
     prev_lines = revenue_lines(conn, prev, totals=_totals(scan_before))
-    names = dict(conn.execute(text("SELECT id, name FROM customer")).all())
+    names: dict[str, str] = {cid: name for cid, name in conn.execute(text("SELECT id, name FROM customer"))}
     cust_now, cust_before = _by(scan_now, 0), _by(scan_before, 0)
     prod_now, prod_before = _by(scan_now, 1), _by(scan_before, 1)
     rev_now, rev_before = total_by_customer(lines), total_by_customer(prev_lines)
@@ -465,9 +465,7 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
     customers = rows("customer", cust_now, cust_before, rev_now, rev_before)
     products = rows("product", prod_now, prod_before, prod_rev_now, prod_rev_before)
     unpriced = conn.execute(
-        text(
-            "SELECT DISTINCT provider, model FROM daily_rollup WHERE day BETWEEN :a AND :b AND unpriced_events > 0"
-        ),
+        text("SELECT DISTINCT provider, model FROM daily_rollup WHERE day BETWEEN :a AND :b AND unpriced_events > 0"),
         {"a": period.start, "b": period.end},
     ).all()
     total = Figures(
@@ -485,7 +483,12 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
         thresholds,
     )
     return Portfolio(
-        period, total, previous_total, customers, products, sorted(f"{p or '?'}/{m or '?'}" for p, m in unpriced)
+        period,
+        total,
+        previous_total,
+        customers,
+        products,
+        sorted(f"{p or '?'}/{m or '?'}" for p, m in unpriced),
     )
 
 

@@ -145,7 +145,9 @@ class PriceBook:
     def from_mapping(cls, data: Mapping[str, Any], *, origin: str = "prices", fingerprint: str = "") -> PriceBook:
         unknown = set(data) - {"models", "discounts", "unit_costs"}
         if unknown:
-            raise PriceFileError(f"{origin}: unknown section(s) {sorted(unknown)}; expected models, discounts, unit_costs")
+            raise PriceFileError(
+                f"{origin}: unknown section(s) {sorted(unknown)}; expected models, discounts, unit_costs"
+            )
         overrides = [_parse_override(entry, f"{origin}: models[{i}]") for i, entry in enumerate(data.get("models", []))]
         discounts = [
             _parse_discount(entry, f"{origin}: discounts[{i}]") for i, entry in enumerate(data.get("discounts", []))
@@ -232,9 +234,9 @@ class PriceBook:
         # A model-specific discount beats a provider-wide one; the newest in force wins.
         for specific in (True, False):
             for d in self.discounts:
-                if d.provider == provider and bool(d.model) == specific and d.effective_from <= day:
-                    if not specific or d.model == model:
-                        return d.percent
+                matches = d.provider == provider and bool(d.model) == specific and d.effective_from <= day
+                if matches and (not specific or d.model == model):
+                    return d.percent
         return Decimal(0)
 
     # ---- pricing ----

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -30,9 +31,8 @@ class RepriceResult:
 
     def summary(self) -> str:
         delta = (self.cost_after_nano - self.cost_before_nano) / 1e9
-        return (
-            f"re-priced {self.events} event(s), {self.changed} changed; COGS moved by ${delta:,.2f}"
-            + (f"; {self.unpriced_events} still unpriced" if self.unpriced_events else "")
+        return f"re-priced {self.events} event(s), {self.changed} changed; COGS moved by ${delta:,.2f}" + (
+            f"; {self.unpriced_events} still unpriced" if self.unpriced_events else ""
         )
 
 
@@ -55,7 +55,22 @@ def reprice(engine: Engine, *, prices: PriceBook, timezone: str, since: date | N
         reader = rows.partitions(5000) if hasattr(rows, "partitions") else [rows.all()]
         before = _total_cost(conn, where, params)
         for chunk in reader:
-            for (event_id, ts, provider, model, inp, cached, write, out, req, retr, rer, comp, src, _day) in chunk:
+            for (
+                event_id,
+                ts,
+                provider,
+                model,
+                inp,
+                cached,
+                write,
+                out,
+                req,
+                retr,
+                rer,
+                comp,
+                src,
+                _day,
+            ) in chunk:
                 ts = _aware(ts)
                 epoch = int(ts.timestamp())
                 costs = prices.price(provider, model, epoch, inp, cached, write, out, req, retr, rer, comp, src)
@@ -63,8 +78,12 @@ def reprice(engine: Engine, *, prices: PriceBook, timezone: str, since: date | N
                 if not costs[9]:
                     result.unpriced_events += 1
                 updates.append(
-                    {"id": event_id, "day": cutter.day(epoch), "priced": costs[9],
-                     **{c: v for c, v in zip(COST_COLUMNS, costs[:9], strict=True)}}
+                    {
+                        "id": event_id,
+                        "day": cutter.day(epoch),
+                        "priced": costs[9],
+                        **{c: v for c, v in zip(COST_COLUMNS, costs[:9], strict=True)},
+                    }
                 )
             _apply(conn, updates)
             updates.clear()
@@ -84,9 +103,12 @@ def _aware(ts: object) -> datetime:
     return datetime.fromisoformat(str(ts)).replace(tzinfo=UTC)
 
 
-def _total_cost(conn: Connection, where: str, params: dict[str, object]) -> int:
-    return int(conn.execute(text(f"SELECT COALESCE(SUM({' + '.join(COST_COLUMNS)}), 0) FROM usage_event {where}"),
-                            params).scalar_one())
+def _total_cost(conn: Connection, where: str, params: Mapping[str, object]) -> int:
+    return int(
+        conn.execute(
+            text(f"SELECT COALESCE(SUM({' + '.join(COST_COLUMNS)}), 0) FROM usage_event {where}"), params
+        ).scalar_one()
+    )
 
 
 def _apply(conn: Connection, updates: list[dict[str, object]]) -> None:
@@ -102,10 +124,16 @@ def rebuild_rollups(conn: Connection) -> None:
     conn.execute(text("DELETE FROM daily_customer_product"))
     conn.execute(text("DELETE FROM task_rollup"))
     measures = ", ".join(MEASURES)
-    for table, keys in (("daily_rollup", ROLLUP_KEYS), ("daily_customer_product", ("customer", "product", "day"))):
+    for table, keys in (
+        ("daily_rollup", ROLLUP_KEYS),
+        ("daily_customer_product", ("customer", "product", "day")),
+    ):
         group = ", ".join(keys)
         conn.execute(
-            text(f"INSERT INTO {table} ({group}, {measures}) SELECT {group}, {aggregates_sql()} FROM usage_event GROUP BY {group}")
+            text(
+                f"INSERT INTO {table} ({group}, {measures}) "
+                f"SELECT {group}, {aggregates_sql()} FROM usage_event GROUP BY {group}"
+            )
         )
     conn.execute(
         text(

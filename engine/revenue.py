@@ -209,7 +209,9 @@ class _Units:
             if product:
                 sql += " AND product = :p"
                 params["p"] = product
-            pairs = {p: (int(r or 0), int(t or 0)) for p, r, t in self.conn.execute(text(sql + " GROUP BY product"), params)}
+            pairs = {
+                p: (int(r or 0), int(t or 0)) for p, r, t in self.conn.execute(text(sql + " GROUP BY product"), params)
+            }
         scale = Decimal(1000) if unit == "1k_tokens" else Decimal(1)
         return {p: Decimal(v[index]) / scale for p, v in pairs.items()}
 
@@ -258,7 +260,7 @@ def revenue_lines(
 def _contracts(conn: Connection, period: Period, customers: list[str] | None) -> list[Terms]:
     sql = (
         'SELECT id, customer, product, plan, start, "end", seats, seat_price_usd, platform_fee_usd, '
-        "included_units, unit, unit_price_usd FROM contract WHERE start <= :b AND (\"end\" IS NULL OR \"end\" >= :a)"
+        'included_units, unit, unit_price_usd FROM contract WHERE start <= :b AND ("end" IS NULL OR "end" >= :a)'
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
     if customers is not None and len(customers) == 1:
@@ -306,7 +308,10 @@ def _billed(conn: Connection, period: Period, customers: list[str] | None) -> li
         line = merged.get(key)
         if line is None:
             line = merged[key] = RevenueLine(
-                customer=row.customer, product=row.product, plan="billed", source=row.source,
+                customer=row.customer,
+                product=row.product,
+                plan="billed",
+                source=row.source,
                 terms=f"billed in {row.source} (invoice lines, prorated by day)",
             )
         amount = Decimal(str(row.amount_usd)) * share

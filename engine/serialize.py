@@ -75,7 +75,11 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "kind": r.kind,
         r.kind: r.key,
         "name": r.name,
-        "period": {"label": r.period.label, "start": r.period.start.isoformat(), "end": r.period.end.isoformat()},
+        "period": {
+            "label": r.period.label,
+            "start": r.period.start.isoformat(),
+            "end": r.period.end.isoformat(),
+        },
         **figures(r.current),
         "revenue_source": r.revenue_source,
         "revenue_lines": [_plain(line.as_dict()) for line in r.revenue],
@@ -114,7 +118,11 @@ def row_to_dict(row: PortfolioRow) -> dict[str, Any]:
 
 def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
     return {
-        "period": {"label": p.period.label, "start": p.period.start.isoformat(), "end": p.period.end.isoformat()},
+        "period": {
+            "label": p.period.label,
+            "start": p.period.start.isoformat(),
+            "end": p.period.end.isoformat(),
+        },
         **figures(p.total),
         "previous": figures(p.previous_total),
         "change": change(p.total, p.previous_total),
@@ -129,8 +137,10 @@ def _plain(d: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, Decimal):
-            out[k] = pct(v) if k.endswith("_pct") or k.endswith("_p50") else (
-                cents(v) if k.endswith("_usd") else float(v.quantize(MICRO, ROUND_HALF_UP))
+            out[k] = (
+                pct(v)
+                if k.endswith("_pct") or k.endswith("_p50")
+                else (cents(v) if k.endswith("_usd") else float(v.quantize(MICRO, ROUND_HALF_UP)))
             )
         elif isinstance(v, date):
             out[k] = v.isoformat()

@@ -247,14 +247,44 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
     fromiso = datetime.fromisoformat
 
     def parse(values: list[str]) -> ParsedEvent:
-        (event_id, ts, customer, product, feature, provider, model, inp, cached, write, out, req, retr, rer,
-         comp, cost, task, hit, prompt) = pick(values)
+        (
+            event_id,
+            ts,
+            customer,
+            product,
+            feature,
+            provider,
+            model,
+            inp,
+            cached,
+            write,
+            out,
+            req,
+            retr,
+            rer,
+            comp,
+            cost,
+            task,
+            hit,
+            prompt,
+        ) = pick(values)
         event_id, customer, product = event_id.strip(), customer.strip(), product.strip()
         feature, task, prompt = feature.strip(), task.strip(), prompt.strip()
         if not (event_id and customer and product) or cost:
             raise _Miss
-        if max(len(event_id), len(customer), len(product), len(feature), len(model), len(task),
-               len(provider), len(prompt)) > _MAX_SHORT:
+        if (
+            max(
+                len(event_id),
+                len(customer),
+                len(product),
+                len(feature),
+                len(model),
+                len(task),
+                len(provider),
+                len(prompt),
+            )
+            > _MAX_SHORT
+        ):
             raise _Miss
         if ts.isdigit():
             stamp = _EPOCH + timedelta(seconds=int(ts))
@@ -293,8 +323,27 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
                 flag = True
             elif lowered not in _FALSE:
                 raise _Miss
-        return (event_id, stamp, customer, product, feature, provider.strip().lower(), model, i, c, w, o, r, q, k,
-                compute_ms, None, task or None, flag, prompt or None)
+        return (
+            event_id,
+            stamp,
+            customer,
+            product,
+            feature,
+            provider.strip().lower(),
+            model,
+            i,
+            c,
+            w,
+            o,
+            r,
+            q,
+            k,
+            compute_ms,
+            None,
+            task or None,
+            flag,
+            prompt or None,
+        )
 
     return parse
 
@@ -370,8 +419,9 @@ def import_usage_file(
     started = datetime.now(UTC)
     with engine.connect() as conn:
         check_rollup_timezone(conn, timezone)
-        writer = EventWriter(conn, prices=prices, cutter=DayCutter(timezone), source=f"file:{path.name}",
-                             batch_size=batch_size)
+        writer = EventWriter(
+            conn, prices=prices, cutter=DayCutter(timezone), source=f"file:{path.name}", batch_size=batch_size
+        )
         try:
             for line, raw, problem, parsed in rows:
                 result.rows_read += 1

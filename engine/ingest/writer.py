@@ -143,9 +143,7 @@ _PG_FOLD = _fold_statements("stage_event WHERE 1 = 1", "LEAST")
 def create_stage(conn: Connection) -> None:
     """The per-connection staging table (temporary: invisible to other sessions, gone at disconnect)."""
     if conn.dialect.name == "postgresql":
-        cols = ", ".join(
-            f"{c} {_PG_TYPES.get(c, 'text' if c in _TEXT else 'bigint')}" for c in EVENT_COLUMNS
-        )
+        cols = ", ".join(f"{c} {_PG_TYPES.get(c, 'text' if c in _TEXT else 'bigint')}" for c in EVENT_COLUMNS)
     else:
         cols = ", ".join(EVENT_COLUMNS)
     conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS stage_event ({cols})")
@@ -204,9 +202,7 @@ class EventWriter:
         ts_text = ts.isoformat(" ", "microseconds")
         if not self._pg:
             ts_text = ts_text[:-6]
-        self._rows.append(
-            (event_id, ts_text, self.cutter.day(epoch), *ev[2:19], priced, *costs[:9], self.source)
-        )
+        self._rows.append((event_id, ts_text, self.cutter.day(epoch), *ev[2:19], priced, *costs[:9], self.source))
         if len(self._rows) >= self.batch_size:
             self.flush()
 

@@ -80,8 +80,18 @@ def test_duplicates_across_batches_and_files_are_counted_once(runtime: Runtime, 
     again = tmp_path / "again.jsonl"
     again.write_text(
         "\n".join(
-            json.dumps({"event_id": f"e{i}", "ts": 1790000000 + i, "customer": "acme", "product": "assist",
-                        "provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 10})
+            json.dumps(
+                {
+                    "event_id": f"e{i}",
+                    "ts": 1790000000 + i,
+                    "customer": "acme",
+                    "product": "assist",
+                    "provider": "openai",
+                    "model": "gpt-4o",
+                    "input_tokens": 1000,
+                    "output_tokens": 10,
+                }
+            )
             for i in range(20, 30)
         )
     )
@@ -93,7 +103,8 @@ def test_duplicates_across_batches_and_files_are_counted_once(runtime: Runtime, 
 def test_rollups_equal_the_sum_of_stored_events(runtime: Runtime, tmp_path: Path) -> None:
     path = tmp_path / "u.csv"
     path.write_text(
-        HEADER + "".join(
+        HEADER
+        + "".join(
             f"r{i},2026-10-{1 + i % 28:02d}T0{i % 10}:00:00Z,c{i % 3},p{i % 2},openai,gpt-4o-mini,{1000 + i},{i},{i}\n"
             for i in range(200)
         )

@@ -63,12 +63,18 @@ def test_unknown_model_is_flagged_unpriced_not_free() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ('[[models]]\nprovider = "x"\nmodel = "y"\neffective_from = 2026-01-01\noutput_per_mtok = 1\n',
-         "models[0]: `input_per_mtok` is required"),
-        ('[[discounts]]\nprovider = "openai"\npercent = 120\neffective_from = 2026-01-01\n',
-         "discounts[0]: `percent` must be between 0 and 100"),
-        ('[[discounts]]\nprovider = "openai"\npercent = 10\neffective_from = "June"\n',
-         "discounts[0]: `effective_from` must be a date"),
+        (
+            '[[models]]\nprovider = "x"\nmodel = "y"\neffective_from = 2026-01-01\noutput_per_mtok = 1\n',
+            "models[0]: `input_per_mtok` is required",
+        ),
+        (
+            '[[discounts]]\nprovider = "openai"\npercent = 120\neffective_from = 2026-01-01\n',
+            "discounts[0]: `percent` must be between 0 and 100",
+        ),
+        (
+            '[[discounts]]\nprovider = "openai"\npercent = 10\neffective_from = "June"\n',
+            "discounts[0]: `effective_from` must be a date",
+        ),
         ("[unit_costs]\nretrieval = 1\n", "unit_costs has unknown key(s) ['retrieval']"),
         ("[unit_costs\n", "not valid TOML"),
     ],
@@ -76,6 +82,8 @@ def test_unknown_model_is_flagged_unpriced_not_free() -> None:
 def test_bad_price_file_names_the_entry_and_field(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "p.toml"
     path.write_text(body)
-    with pytest.raises(PriceFileError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
-                       .replace(")", r"\)")):
+    with pytest.raises(
+        PriceFileError,
+        match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)"),
+    ):
         PriceBook.load(path)

@@ -184,7 +184,12 @@ class SlackStandIn:
             parsed = json.loads(files) if isinstance(files, str) else files or []
             return Reply(body={"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in parsed]})
         if method == "conversations.info":
-            return Reply(body={"ok": True, "channel": {"id": body.get("channel"), "is_member": True, "name": "general"}})
+            return Reply(
+                body={
+                    "ok": True,
+                    "channel": {"id": body.get("channel"), "is_member": True, "name": "general"},
+                }
+            )
         if method == "auth.test":
             return Reply(body={"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T0001", "team": "Demo"})
         if method == "response_url":
