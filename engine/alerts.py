@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, String, Text, bindparam, column, text
+from sqlalchemy import Connection, Numeric, String, Text, bindparam, column, text
 from sqlalchemy.exc import IntegrityError
 
 from engine import outbox
@@ -224,18 +224,11 @@ def decide(
     prev: State, obs: Observation, *, as_of: datetime, remind_after: timedelta, breach_pct: Decimal
 ) -> tuple[State, list[str]]:
     """The next state of one subject and what to post about it. Pure: no database, no clock."""
-    new = State(
-        prev.status, prev.since, prev.last_posted_at, prev.last_margin_pct, dict(prev.detail), prev.raw_detail
-    )
+    new = State(prev.status, prev.since, prev.last_posted_at, prev.last_margin_pct, dict(prev.detail), prev.raw_detail)
     events: list[str] = []
     level = obs.level
     margin = obs.current.margin_pct
-    if (
-        prev.status in BAD
-        and level in ("ok", "watch")
-        and margin is not None
-        and margin < breach_pct + HYSTERESIS
-    ):
+    if prev.status in BAD and level in ("ok", "watch") and margin is not None and margin < breach_pct + HYSTERESIS:
         level = "breach"  # inside the hysteresis band: not recovered yet
     if level in BAD:
         if prev.status not in BAD:
@@ -269,9 +262,7 @@ def decide(
     elif flagged and obs.unpriced_share < UNPRICED_SHARE / 2:
         new.detail["unpriced_since"] = None
     if events or (new.status, new.since, new.detail) != (prev.status, prev.since, prev.detail):
-        new.last_margin_pct = (
-            margin.quantize(Decimal("0.0001"), ROUND_HALF_UP) if margin is not None else None
-        )
+        new.last_margin_pct = margin.quantize(Decimal("0.0001"), ROUND_HALF_UP) if margin is not None else None
     return new, events
 
 
@@ -288,9 +279,7 @@ def changed(prev: State, new: State) -> bool:
 # ---------------------------------------------------------------- trend
 
 
-def fit_trend(
-    points: list[tuple[int, Decimal]], *, last_x: int, start: date, breach_pct: Decimal
-) -> Trend | None:
+def fit_trend(points: list[tuple[int, Decimal]], *, last_x: int, start: date, breach_pct: Decimal) -> Trend | None:
     """Least squares on (day index, margin %); None with fewer than MIN_TREND_DAYS points or no spread."""
     n = len(points)
     if n < MIN_TREND_DAYS:
@@ -419,11 +408,7 @@ def daily_customer_figures(
 
     for cust in customers:
         for day in period.iter_days():
-            rev = (
-                billed[cust][day]
-                if day in billed.get(cust, {})
-                else revenue.get(cust, {}).get(day, Decimal(0))
-            )
+            rev = billed[cust][day] if day in billed.get(cust, {}) else revenue.get(cust, {}).get(day, Decimal(0))
             c_nano = cost.get(cust, {}).get(day, 0)
             if rev or c_nano:
                 out[cust][day] = (rev, c_nano)
@@ -445,9 +430,7 @@ def _units(
     return Decimal(total) / 1000 if unit == "1k_tokens" else Decimal(total)
 
 
-def customer_trends(
-    conn: Connection, period: Period, customers: set[str], *, breach_pct: Decimal
-) -> dict[str, Trend]:
+def customer_trends(conn: Connection, period: Period, customers: set[str], *, breach_pct: Decimal) -> dict[str, Trend]:
     """The fitted daily-margin trend of each customer that has enough days with revenue."""
     trends: dict[str, Trend] = {}
     for cust, days in daily_customer_figures(conn, period, customers).items():
@@ -471,15 +454,14 @@ _STATE_COLUMNS: dict[str, Any] = {
     "status": String(),
     "since": UTCDateTime(),
     "last_posted_at": UTCDateTime(),
-    "last_margin_pct": String(),
+    "last_margin_pct": Numeric(9, 4),
     "detail": Text(),
 }
 
 
 def load_states(conn: Connection) -> dict[tuple[str, str], State]:
     query = text(
-        "SELECT subject_kind, subject, status, since, last_posted_at, last_margin_pct, detail "
-        "FROM alert_state"
+        "SELECT subject_kind, subject, status, since, last_posted_at, last_margin_pct, detail FROM alert_state"
     ).columns(*[column(name, type_) for name, type_ in _STATE_COLUMNS.items()])
     states: dict[tuple[str, str], State] = {}
     for kind, subject, status, since, posted, margin, detail in conn.execute(query):
@@ -494,14 +476,19 @@ def load_states(conn: Connection) -> dict[tuple[str, str], State]:
     return states
 
 
+_STATE_BINDS = (
+    bindparam("since", type_=UTCDateTime()),
+    bindparam("posted", type_=UTCDateTime()),
+    bindparam("margin", type_=Numeric(9, 4)),
+)
 _INSERT_STATE = text(
     "INSERT INTO alert_state (subject_kind, subject, status, since, last_posted_at, last_margin_pct, detail) "
     "VALUES (:k, :s, :status, :since, :posted, :margin, :detail)"
-).bindparams(bindparam("since", type_=UTCDateTime()), bindparam("posted", type_=UTCDateTime()))
+).bindparams(*_STATE_BINDS)
 _UPDATE_STATE = text(
     "UPDATE alert_state SET status = :status, since = :since, last_posted_at = :posted, "
     "last_margin_pct = :margin, detail = :detail WHERE subject_kind = :k AND subject = :s AND detail = :old"
-).bindparams(bindparam("since", type_=UTCDateTime()), bindparam("posted", type_=UTCDateTime()))
+).bindparams(*_STATE_BINDS)
 
 
 def save_state(conn: Connection, kind: str, subject: str, name: str, prev: State, new: State) -> None:
@@ -545,9 +532,7 @@ def evaluate(
     candidates = {
         o.key
         for o in observations
-        if o.kind == "customer"
-        and o.level == "ok"
-        and states.get(("customer", o.key), State()).status not in BAD
+        if o.kind == "customer" and o.level == "ok" and states.get(("customer", o.key), State()).status not in BAD
     }
     trends = customer_trends(conn, period, candidates, breach_pct=t.breach_pct) if candidates else {}
     decisions = []
@@ -576,15 +561,11 @@ def _attach_reports(conn: Connection, runtime: Runtime, period: Period, events: 
             if o.kind == "product" and lines is None:
                 lines = (revenue_lines(conn, period), revenue_lines(conn, period.previous()))
             extra = {"lines": lines[0], "previous_lines": lines[1]} if o.kind == "product" and lines else {}
-            reports[key] = subject_report(
-                conn, o.kind, o.key, o.name, period, thresholds=runtime.thresholds, **extra
-            )
+            reports[key] = subject_report(conn, o.kind, o.key, o.name, period, thresholds=runtime.thresholds, **extra)
         event.report = reports[key]
 
 
-def build_messages(
-    runtime: Runtime, *, as_of: datetime, period: Period, events: list[AlertEvent]
-) -> list[Message]:
+def build_messages(runtime: Runtime, *, as_of: datetime, period: Period, events: list[AlertEvent]) -> list[Message]:
     """One message per alert channel, listing every event of this run."""
     if not events:
         return []
@@ -621,9 +602,7 @@ def check_alerts(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
         states = load_states(conn)
         period, book, decisions = evaluate(conn, runtime, as_of=as_of, states=states)
         events = [
-            AlertEvent(
-                kind, obs, new.stamp("unpriced_since") if kind == "unpriced" else new.since, new.status
-            )
+            AlertEvent(kind, obs, new.stamp("unpriced_since") if kind == "unpriced" else new.since, new.status)
             for obs, _prev, new, kinds in decisions
             for kind in kinds
         ]
