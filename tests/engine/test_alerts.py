@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,7 +33,6 @@ from tests.engine.alerts_book import (
     WINDOW_START,
     Run,
     add_usage,
-    book_runs,
     load,
     load_book,
 )
