@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Integer, String, Text, bindparam, text
+from sqlalchemy import Connection, Engine, Integer, String, Text, bindparam, column, text
 
 from engine.models import UTCDateTime
 
@@ -119,22 +119,26 @@ def enqueue(
 
 
 def is_queued(conn: Connection, dedupe_key: str) -> bool:
-    return (
-        conn.execute(text("SELECT 1 FROM outbox WHERE dedupe_key = :k"), {"k": dedupe_key}).first()
-        is not None
-    )
+    return conn.execute(text("SELECT 1 FROM outbox WHERE dedupe_key = :k"), {"k": dedupe_key}).first() is not None
 
 
 def pending_count(conn: Connection) -> int:
-    return int(
-        conn.execute(text("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')")).scalar_one()
-    )
+    return int(conn.execute(text("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')")).scalar_one())
 
 
-_DUE = text(
-    "SELECT id, dedupe_key, channel, kind, payload, attempts FROM outbox "
-    "WHERE status IN ('pending', 'sending') AND next_attempt_at <= :now ORDER BY id LIMIT :limit"
-).bindparams(bindparam("now", type_=UTCDateTime()))
+# Every undelivered row, due or not: a row that is not due yet holds back later rows to the same channel.
+_UNSENT = text(
+    "SELECT id, dedupe_key, channel, kind, payload, attempts, next_attempt_at FROM outbox "
+    "WHERE status IN ('pending', 'sending') ORDER BY id LIMIT :limit"
+).columns(
+    column("id", Integer()),
+    column("dedupe_key", String()),
+    column("channel", String()),
+    column("kind", String()),
+    column("payload", Text()),
+    column("attempts", Integer()),
+    column("next_attempt_at", UTCDateTime()),
+)
 _CLAIM = text(
     "UPDATE outbox SET status = 'sending', next_attempt_at = :until "
     "WHERE id = :id AND status IN ('pending', 'sending') AND next_attempt_at <= :now AND attempts = :attempts"
@@ -174,17 +178,17 @@ def deliver_pending(
     """
     report = DeliveryReport()
     with engine.connect() as conn:
-        rows = conn.execute(_DUE, {"now": clock(), "limit": limit}).all()
+        rows = conn.execute(_UNSENT, {"limit": limit}).all()
     waiting: set[str] = set()
     budget = max_wait
+    start = clock()
     for row in rows:
-        message = OutboxMessage(
-            row.id, row.dedupe_key, row.channel, row.kind, json.loads(row.payload), row.attempts
-        )
+        if row.next_attempt_at > start:
+            waiting.add(row.channel)  # waiting for its retry time (or claimed by another process)
+            continue
+        message = OutboxMessage(row.id, row.dedupe_key, row.channel, row.kind, json.loads(row.payload), row.attempts)
         if message.channel in waiting:
-            report.deferred.append(
-                (message.id, message.channel, "an earlier message to this channel is waiting")
-            )
+            report.deferred.append((message.id, message.channel, "an earlier message to this channel is waiting"))
             continue
         if not _claim(engine, message, clock()):
             continue  # another process has it
@@ -225,9 +229,7 @@ def deliver_pending(
                     exc.reason,
                     wait,
                 )
-                _set(
-                    engine, message.id, PENDING, attempts, clock() + timedelta(seconds=wait), None, exc.reason
-                )
+                _set(engine, message.id, PENDING, attempts, clock() + timedelta(seconds=wait), None, exc.reason)
                 report.deferred.append((message.id, message.channel, exc.reason))
                 waiting.add(message.channel)
                 break
