@@ -131,9 +131,7 @@ def last_import(rt: Runtime) -> LastImport | None:
         row = conn.execute(query).first()
     if row is None:
         return None
-    return LastImport(
-        str(row.source), row.finished_at.astimezone(rt.settings.tz), int(row.rows_imported or 0)
-    )
+    return LastImport(str(row.source), row.finished_at.astimezone(rt.settings.tz), int(row.rows_imported or 0))
 
 
 def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:

@@ -24,12 +24,8 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=None, help="port for HTTP mode (default: PORT, 3000)")
     p.set_defaults(handler=cmd_serve)
 
-    p = sub.add_parser(
-        "ask", help='answer a /margin question here, e.g. marginbot ask "/margin acme 2026-10"'
-    )
-    p.add_argument(
-        "question", nargs="*", metavar="WORDS", help="what you would type in Slack (`/margin` optional)"
-    )
+    p = sub.add_parser("ask", help='answer a /margin question here, e.g. marginbot ask "/margin acme 2026-10"')
+    p.add_argument("question", nargs="*", metavar="WORDS", help="what you would type in Slack (`/margin` optional)")
     p.add_argument("--as-of", metavar="TIMESTAMP", help="pretend it is this moment (default: now)")
     p.add_argument("--json", action="store_true", help="print the Block Kit JSON Slack would receive")
     p.set_defaults(handler=cmd_ask)

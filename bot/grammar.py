@@ -127,9 +127,7 @@ def _ranking(head: str, rest: list[str], share: bool) -> Command:
         elif looks_like_period(word) and period is None:
             period = word
         else:
-            return _help(
-                f"`{head}` takes a number and a period, e.g. `/margin {head} 10 2026-10`", share=share
-            )
+            return _help(f"`{head}` takes a number and a period, e.g. `/margin {head} 10 2026-10`", share=share)
     if n is not None and not 1 <= n <= MAX_N:
         return _help(f"`{head} N`: N must be between 1 and {MAX_N}", share=share)
     return Command(head, n=DEFAULT_N if n is None else n, period=period, share=share)

@@ -128,9 +128,7 @@ def serve(
         log.info("marginbot stopped")
 
 
-def _run_http(
-    app: App, host: str, port: int, stop: threading.Event, on_ready: Callable[[str], None] | None
-) -> None:
+def _run_http(app: App, host: str, port: int, stop: threading.Event, on_ready: Callable[[str], None] | None) -> None:
     server = make_http_server(app, host=host, port=port)
     thread = threading.Thread(target=server.serve_forever, name="marginbot-http", daemon=True)
     thread.start()
@@ -147,9 +145,7 @@ def _run_http(
         thread.join()
 
 
-def _run_socket_mode(
-    app: App, app_token: str, stop: threading.Event, on_ready: Callable[[str], None] | None
-) -> None:
+def _run_socket_mode(app: App, app_token: str, stop: threading.Event, on_ready: Callable[[str], None] | None) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     handler = SocketModeHandler(app, app_token)

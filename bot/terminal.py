@@ -20,6 +20,8 @@ EMOJI = {
 }
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
+_SHORTCODE = re.compile(r":[a-z0-9_+-]+:")
+_FENCE = re.compile(r"^```\n?|\n?```$", re.MULTILINE)
 _CODE = re.compile(r"`([^`\n]+)`")
 _ITALIC = re.compile(r"(?<![\w_])_([^_\n]+)_(?![\w_])")
 
@@ -28,6 +30,8 @@ def mrkdwn(text: str) -> str:
     """Slack mrkdwn → plain text: markers dropped, emoji shortcodes as symbols, entities unescaped."""
     for code, symbol in EMOJI.items():
         text = text.replace(code, symbol)
+    text = _SHORTCODE.sub("", text)  # other emoji have no terminal glyph worth guessing
+    text = _FENCE.sub("", text)
     text = _LINK.sub(r"\2 (\1)", text)
     text = _BOLD.sub(r"\1", text)
     text = _ITALIC.sub(r"\1", text)

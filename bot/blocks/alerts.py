@@ -35,11 +35,7 @@ def _day(value: str | None) -> str:
 
 def _figures(e: dict[str, Any]) -> str:
     margin, before = _d(e["margin_pct"]), _d(e["previous_margin_pct"])
-    change = (
-        f" ({points(margin - before)} vs previous period)"
-        if margin is not None and before is not None
-        else ""
-    )
+    change = f" ({points(margin - before)} vs previous period)" if margin is not None and before is not None else ""
     revenue, cogs = Decimal(e["revenue_usd"]), Decimal(e["cogs_usd"])
     return (
         f"margin *{percent(margin)}*{change} · revenue {money(revenue)} "
@@ -59,9 +55,7 @@ def event_line(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
     kind = e["kind"]
     if kind == "watch" and e.get("trend"):
         t = e["trend"]
-        crosses = (
-            f", crossing {payload['breach_pct']}% around {t['crosses_on']}" if t.get("crosses_on") else ""
-        )
+        crosses = f", crossing {payload['breach_pct']}% around {t['crosses_on']}" if t.get("crosses_on") else ""
         return (
             f"{who}: {_figures(e)}\n      daily margins falling {Decimal(t['slope_pts_per_day']).copy_abs()} "
             f"pts/day over {t['days']} days{crosses} (projected {percent(_d(t['projected_pct']))} in 14 days)"
@@ -134,9 +128,7 @@ def alert_message(payload: dict[str, Any]) -> dict[str, Any]:
         blocks.append(section(chunk))
         budget -= 1
     if shown < len(events):
-        blocks.append(
-            context(f"…and {len(events) - shown} more: run `marginbot portfolio` for the full list")
-        )
+        blocks.append(context(f"…and {len(events) - shown} more: run `marginbot portfolio` for the full list"))
     return {"text": alert_text(payload), "blocks": blocks}
 
 
@@ -146,9 +138,7 @@ def alert_text(payload: dict[str, Any], limit: int = MAX_TEXT) -> str:
     parts = []
     for kind in ORDER:
         names = [
-            e["name"] + (f" {e['margin_pct']}%" if e.get("margin_pct") else "")
-            for e in events
-            if e["kind"] == kind
+            e["name"] + (f" {e['margin_pct']}%" if e.get("margin_pct") else "") for e in events if e["kind"] == kind
         ]
         if names:
             parts.append(f"{TITLES[kind].split(' ', 1)[1]}: {', '.join(names)}")
@@ -160,8 +150,7 @@ def alert_plain(payload: dict[str, Any]) -> str:
     as_of = datetime.fromisoformat(payload["as_of"]).date()
     period = payload["period"]
     lines = [
-        f"Margin alerts, {period['label']} ({period['start']} to {period['end']}): "
-        + _headline(payload["events"])
+        f"Margin alerts, {period['label']} ({period['start']} to {period['end']}): " + _headline(payload["events"])
     ]
     for kind in ORDER:
         group = [e for e in payload["events"] if e["kind"] == kind]

@@ -73,17 +73,12 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
         attention.append("*:white_circle: Cost without revenue*\n" + _subjects(p["no_revenue"]))
     if p["watch"]:
         attention.append(
-            f"*:large_yellow_circle: Watch ({p['breach_pct']}% to {p['healthy_pct']}%)*\n"
-            + _subjects(p["watch"])
+            f"*:large_yellow_circle: Watch ({p['breach_pct']}% to {p['healthy_pct']}%)*\n" + _subjects(p["watch"])
         )
-    blocks += [section(text) for text in attention] or [
-        section(":large_green_circle: Nobody in breach or watch.")
-    ]
+    blocks += [section(text) for text in attention] or [section(":large_green_circle: Nobody in breach or watch.")]
     if p["movers"]:
         blocks.append(
-            section(
-                "*Biggest movers (margin vs the week before)*\n" + _subjects(p["movers"], with_change=True)
-            )
+            section("*Biggest movers (margin vs the week before)*\n" + _subjects(p["movers"], with_change=True))
         )
     blocks.append(section("*Top cost drivers by model*\n" + _models(p)))
     if p["unpriced_models"]:

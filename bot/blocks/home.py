@@ -65,9 +65,7 @@ def home_view(p: Portfolio, last: LastImport | None) -> dict[str, Any]:
     worst = customers[:WORST]
     if worst:
         blocks.append(divider())
-        blocks += sections(
-            f"Worst {len(worst)} customers", [row_line(r, rank=i) for i, r in enumerate(worst, 1)]
-        )
+        blocks += sections(f"Worst {len(worst)} customers", [row_line(r, rank=i) for i, r in enumerate(worst, 1)])
     blocks.append(context("Ask anything with `/margin help`; add `share` to post an answer in a channel."))
     return {"type": "home", "blocks": fit(blocks, MAX_VIEW_BLOCKS)}
 

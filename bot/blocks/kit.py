@@ -51,9 +51,7 @@ def fields(*items: str) -> Block:
 def context(*items: str) -> Block:
     return {
         "type": "context",
-        "elements": [
-            {"type": "mrkdwn", "text": clip(item, MAX_FIELD_TEXT)} for item in items[:MAX_CONTEXT_ELEMENTS]
-        ],
+        "elements": [{"type": "mrkdwn", "text": clip(item, MAX_FIELD_TEXT)} for item in items[:MAX_CONTEXT_ELEMENTS]],
     }
 
 

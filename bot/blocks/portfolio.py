@@ -56,9 +56,7 @@ def portfolio_message(p: Portfolio) -> Answer:
     customers = active(p.customers)
     blocks = [
         header(f"Portfolio · {p.period.label}"),
-        context(
-            f"{p.period.start} to {p.period.end} · {len(customers)} active customers · worst margin first"
-        ),
+        context(f"{p.period.start} to {p.period.end} · {len(customers)} active customers · worst margin first"),
         section(status_line(p.total)),
         fields(*figure_fields(p.total, p.previous_total)),
     ]
@@ -79,6 +77,10 @@ def portfolio_message(p: Portfolio) -> Answer:
     return Answer(esc(portfolio_text(p)), fit(blocks))
 
 
+def _customers(n: int) -> str:
+    return "customer" if n == 1 else "customers"
+
+
 def ranking_message(p: Portfolio, kind: str, n: int) -> Answer:
     """`top` = the best margins first; `worst` = the worst first (customers with COGS but no revenue lead)."""
     rows = active(p.customers)
@@ -87,10 +89,10 @@ def ranking_message(p: Portfolio, kind: str, n: int) -> Answer:
             (r for r in rows if r.current.margin_pct is not None),
             key=lambda r: (-(r.current.margin_pct or 0), r.key),
         )
-        title = f"Top {n} customers by gross margin"
+        title = f"Top {n} {_customers(n)} by gross margin"
     else:
         ranked = rows  # the engine already sorts worst first
-        title = f"Worst {n} customers by gross margin"
+        title = f"Worst {n} {_customers(n)} by gross margin"
     chosen = ranked[:n]
     if not chosen:
         return Answer(
@@ -101,9 +103,7 @@ def ranking_message(p: Portfolio, kind: str, n: int) -> Answer:
             ],
         )
     lines = [row_line(r, rank=i) for i, r in enumerate(chosen, 1)]
-    text = f"{title} ({p.period.label}): " + ", ".join(
-        f"{r.name} {percent(r.current.margin_pct)}" for r in chosen[:5]
-    )
+    text = f"{title} ({p.period.label}): " + ", ".join(f"{r.name} {percent(r.current.margin_pct)}" for r in chosen[:5])
     blocks = [
         header(f"{title} · {p.period.label}"),
         context(

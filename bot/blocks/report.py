@@ -11,6 +11,7 @@ from bot.fmt import STATUS_LABEL, delta_pct, money, percent, small_money
 from bot.tables import COST_TYPE_LABEL
 from engine.margin import MarginReport, Share
 from engine.models import COST_TYPES
+from engine.revenue import RevenueLine
 
 TOP = 5
 
@@ -27,6 +28,18 @@ def _ranked(shares: list[Share], *, with_provider: bool = False) -> list[str]:
         rest = sum((s.cost for s in shares[TOP:]), Decimal(0))
         lines.append(f"_and {len(shares) - TOP} more, {money(rest)} together_")
     return lines or ["_none_"]
+
+
+def _revenue_line(r: MarginReport, line: RevenueLine) -> str:
+    terms = f"{esc(line.terms)} ({esc(line.product or 'all products')}, {line.active_days} days)"
+    if r.kind == "product":
+        # A contract for every product is split across products; show this product's part and whose it is.
+        return f"{esc(line.customer)}: {terms} {money(line.by_product.get(r.key, line.total))}"
+    return f"{terms} {money(line.total)}"
+
+
+def _day_money(value: Decimal) -> str:
+    return money(value) if value == 0 else small_money(value)
 
 
 def report_title(r: MarginReport) -> str:
@@ -76,7 +89,7 @@ def margin_report(r: MarginReport) -> Answer:
     blocks += sections("COGS by cost type", type_lines or ["_no COGS in this period_"])
     blocks += sections("Top models by cost", _ranked(r.by_model, with_provider=True))
     blocks += sections("Top features by cost", _ranked(r.by_feature))
-    spread = f"*Daily COGS* P50 {small_money(r.daily_cost_p50)} · P99 {small_money(r.daily_cost_p99)}"
+    spread = f"*Daily COGS* P50 {_day_money(r.daily_cost_p50)} · P99 {_day_money(r.daily_cost_p99)}"
     if r.daily_cost_p50 > 0:
         spread += f" (P99 is ×{r.daily_cost_p99 / r.daily_cost_p50:.1f} the median day)"
     if r.tasks:
@@ -86,12 +99,5 @@ def margin_report(r: MarginReport) -> Answer:
         )
     blocks.append(section(spread))
     if r.revenue:
-        blocks += sections(
-            "Revenue",
-            [
-                f"{esc(line.terms)} ({esc(line.product or 'all products')}, {line.active_days} days) "
-                f"{money(line.total)}"
-                for line in r.revenue
-            ],
-        )
+        blocks += sections("Revenue", [_revenue_line(r, line) for line in r.revenue])
     return Answer(esc(report_text(r)), fit(blocks))

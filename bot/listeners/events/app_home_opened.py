@@ -15,9 +15,7 @@ if TYPE_CHECKING:  # bot.app imports the listeners
     from bot.app import Services
 
 
-def app_home_opened(
-    event: dict[str, Any], client: WebClient, context: BoltContext, logger: logging.Logger
-) -> None:
+def app_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext, logger: logging.Logger) -> None:
     if event.get("tab") != "home":
         return
     services: Services = context["services"]

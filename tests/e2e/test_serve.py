@@ -1,0 +1,124 @@
+"""`marginbot serve` as an operator runs it: health check, routing, start-up errors, the scheduler hook."""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from bot.cli import main
+from bot.server import MAX_BODY, SCHEDULER_MODULE, serve
+from config.settings import Settings
+from engine.runtime import Runtime
+from tests.bot.dataset import load_dataset
+from tests.conftest import NOW
+from tests.e2e.conftest import Bot, bot_settings
+from tests.fakes.slack_api import SlackStandIn
+
+
+@contextmanager
+def serving(rt: Runtime) -> Iterator[str]:
+    stop, ready = threading.Event(), threading.Event()
+    where: list[str] = []
+
+    def on_ready(url: str) -> None:
+        where.append(url)
+        ready.set()
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            serve(rt, host="127.0.0.1", port=0, stop=stop, on_ready=on_ready)
+        except BaseException as exc:  # surfaced below, not lost in the thread
+            errors.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert ready.wait(10) and not errors, errors
+        yield where[0]
+    finally:
+        stop.set()
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def test_serve_answers_health_checks_and_signed_commands_then_stops(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    rt = Runtime(bot_settings(settings, slack), now_override=NOW)
+    load_dataset(rt, tmp_path / "book")
+    with serving(rt) as url, httpx.Client(timeout=10) as http:
+        health = http.get(f"{url}/healthz")
+        assert health.status_code == 200 and health.json() == {"ok": True}
+        assert http.get(f"{url}/nope").status_code == 404
+        assert http.post(f"{url}/elsewhere", content=b"x").status_code == 404
+        too_big = http.post(f"{url}/slack/events", content=b"x" * (MAX_BODY + 1))
+        assert too_big.status_code == 413
+        assert Bot(url, rt, slack, http).command("globex 2026-10").status_code == 200
+        [answer] = Bot(url, rt, slack, http).answers()
+        assert "70.0%" in answer["text"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"slack_bot_token": None}, "SLACK_BOT_TOKEN is not set"),
+        ({"slack_signing_secret": None}, "SLACK_SIGNING_SECRET is not set"),
+        ({"slack_app_token": SecretStr("xoxb-not-an-app-token")}, "SLACK_APP_TOKEN must be an app-level token"),
+    ],
+)
+def test_serve_refuses_to_start_naming_the_missing_setting(
+    settings: Settings, slack: SlackStandIn, overrides: dict[str, Any], named: str
+) -> None:
+    rt = Runtime(bot_settings(settings, slack, **overrides), now_override=NOW)
+    err = io.StringIO()
+    with redirect_stderr(err):
+        assert main(["serve", "--host", "127.0.0.1", "--port", "0"], runtime=rt) == 2
+    assert named in err.getvalue()
+    assert "xoxb-e2e-test-token" not in err.getvalue()
+    assert slack.calls == []  # nothing was started, not even auth.test
+
+
+def test_serve_starts_and_stops_the_scheduler_when_installed(
+    settings: Settings, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+
+    class Scheduler:
+        def shutdown(self) -> None:
+            events.append("shutdown")
+
+    def start_scheduler(runtime: Runtime, client: Any) -> Scheduler:
+        events.append(f"start {client.base_url}")
+        return Scheduler()
+
+    module = types.ModuleType(SCHEDULER_MODULE)
+    module.start_scheduler = start_scheduler  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, SCHEDULER_MODULE, module)
+    with serving(Runtime(bot_settings(settings, slack), now_override=NOW)):
+        assert events == [f"start {slack.api_url}"]
+    assert events == [f"start {slack.api_url}", "shutdown"]
+
+
+def test_serve_runs_without_a_scheduler_and_says_so(
+    settings: Settings, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, SCHEDULER_MODULE, None)  # as if bot/jobs/scheduler.py did not exist
+    with (
+        caplog.at_level("INFO", logger="bot.server"),
+        serving(Runtime(bot_settings(settings, slack), now_override=NOW)),
+    ):
+        pass
+    assert "scheduler not started" in caplog.text
