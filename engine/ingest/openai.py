@@ -151,29 +151,40 @@ class OpenAIConnector:
         return batch
 
 
+def _tokens(result: Mapping[str, Any], name: str, where: str) -> int:
+    value = result.get(name)
+    if type(value) is int and value >= 0:  # the common case, without building an error label
+        return value
+    return count(value, f"{where}: {name}", NAME)
+
+
 def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch) -> None:
     if not isinstance(bucket, Mapping):
         raise SourceError(NAME, f"usage/{kind}: a bucket must be an object, got {bucket!r:.80}")
     start = from_unix(bucket.get("start_time"), f"usage/{kind} bucket start_time", NAME)
     ts = rfc3339(start)
+    epoch = int(start.timestamp())
+    where = f"usage/{kind} bucket {ts}"
     events: dict[str, dict[str, Any]] = {}
-    for result in records(bucket, "results", f"usage/{kind} bucket {ts}", NAME):
+    targets = ctx.cache.setdefault(NAME, {})  # one lookup per (key, project) per sync, not per bucket
+    for result in records(bucket, "results", where, NAME):
         if not isinstance(result, Mapping):
-            raise SourceError(NAME, f"usage/{kind} bucket {ts}: a result must be an object")
+            raise SourceError(NAME, f"{where}: a result must be an object")
         batch.read += 1
-        where = f"usage/{kind} bucket {ts}"
-        input_tokens = count(result.get("input_tokens"), f"{where}: input_tokens", NAME)
-        output = count(result.get("output_tokens"), f"{where}: output_tokens", NAME)
-        requests = count(result.get("num_model_requests"), f"{where}: num_model_requests", NAME)
+        input_tokens = _tokens(result, "input_tokens", where)
+        output = _tokens(result, "output_tokens", where)
+        requests = _tokens(result, "num_model_requests", where)
         if not (input_tokens or output or requests):
             continue
         project, key, model = result.get("project_id"), result.get("api_key_id"), result.get("model")
-        target = ctx.mapping.resolve(NAME, [("api_keys", key), ("projects", project)])
+        target = targets.get((key, project))
+        if target is None:
+            target = targets[(key, project)] = ctx.mapping.resolve(NAME, [("api_keys", key), ("projects", project)])
         if not target.mapped:
             batch.unmapped[target.feature] += 1
         extra = [f"{k}={result[k]}" for k in _EXTRA_KEYS if result.get(k) is not None]
         event = {
-            "event_id": stable_id(NAME, kind, width, int(start.timestamp()), project, key, model, *extra),
+            "event_id": stable_id(NAME, kind, width, epoch, project, key, model, *extra),
             "ts": ts,
             "customer": target.customer,
             "product": target.product,
@@ -181,10 +192,8 @@ def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch
             "provider": "openai",
             "model": model or "",
             "input_tokens": input_tokens,
-            "cached_input_tokens": count(result.get("input_cached_tokens"), f"{where}: input_cached_tokens", NAME),
-            "cache_write_tokens": count(
-                result.get("input_cache_write_tokens"), f"{where}: input_cache_write_tokens", NAME
-            ),
+            "cached_input_tokens": _tokens(result, "input_cached_tokens", where),
+            "cache_write_tokens": _tokens(result, "input_cache_write_tokens", where),
             "output_tokens": output,
             "requests": requests,
         }

@@ -50,6 +50,7 @@ class Context:
     settings: Settings
     mapping: SourceMap
     now: datetime
+    cache: dict[str, dict[Any, Any]] = field(default_factory=dict)  # per-sync lookups a connector memoises
 
 
 class Connector(Protocol):
