@@ -42,7 +42,8 @@ def _deliver(rt: Runtime) -> int:
     from bot.slack import make_client
 
     report: DeliveryReport = deliver(rt, make_client(rt.settings))
-    print(f"delivery: {report.summary()}")
+    if report.sent or report.deferred or report.failed:
+        print(f"delivery: {report.summary()}")
     for _id, channel, why in report.failed:
         print(f"  could not post to {channel}: {why}", file=sys.stderr)
     for _id, channel, why in report.deferred:
@@ -60,9 +61,7 @@ def cmd_alerts_check(args: argparse.Namespace, rt: Runtime) -> int:
         channels = ", ".join(rt.settings.alert_channels) or "(no MARGINBOT_ALERT_CHANNELS set)"
         if result.messages or result.events:
             payload: dict[str, Any] = (
-                result.messages[0].payload
-                if result.messages
-                else {"events": [e.as_dict() for e in result.events]}
+                result.messages[0].payload if result.messages else {"events": [e.as_dict() for e in result.events]}
             )
             if result.messages:
                 print(f"\nwould post to {channels}:\n")
@@ -100,19 +99,13 @@ def register(sub: Any) -> None:
         "check", help="evaluate every customer and product and post new breaches, reminders and recoveries"
     )
     c.add_argument("--as-of", metavar="TIMESTAMP", help="evaluate as of this moment (default: now)")
-    c.add_argument(
-        "--dry-run", action="store_true", help="print what would be posted; record and send nothing"
-    )
+    c.add_argument("--dry-run", action="store_true", help="print what would be posted; record and send nothing")
     c.set_defaults(handler=cmd_alerts_check)
 
     p = sub.add_parser("digest", help="the weekly leadership digest")
     digest_sub = p.add_subparsers(dest="what", required=True, metavar="ACTION")
-    d = digest_sub.add_parser(
-        "send", help="send last week's digest to MARGINBOT_DIGEST_CHANNELS (once per week)"
-    )
-    d.add_argument(
-        "--as-of", metavar="TIMESTAMP", help="the digest covers the last full ISO week before this"
-    )
+    d = digest_sub.add_parser("send", help="send last week's digest to MARGINBOT_DIGEST_CHANNELS (once per week)")
+    d.add_argument("--as-of", metavar="TIMESTAMP", help="the digest covers the last full ISO week before this")
     d.add_argument("--dry-run", action="store_true", help="print the digest; record and send nothing")
     d.add_argument("--chart", metavar="FILE", help="also write the chart PNG to FILE")
     d.set_defaults(handler=cmd_digest_send)

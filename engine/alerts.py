@@ -622,7 +622,7 @@ def check_alerts(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
                         channel=m.channel,
                         kind="alerts",
                         payload=m.payload,
-                        now=as_of,
+                        now=runtime.now(),
                     )
                 conn.commit()
             except BaseException:

@@ -112,9 +112,7 @@ def _model_costs(conn: Connection, a: date, b: date) -> dict[tuple[str, str], tu
     return {(p, m): (int(c or 0), int(u or 0)) for p, m, c, u in rows}
 
 
-def weekly_digest(
-    conn: Connection, *, today: date, thresholds: Thresholds, weeks: int = TREND_WEEKS
-) -> Digest:
+def weekly_digest(conn: Connection, *, today: date, thresholds: Thresholds, weeks: int = TREND_WEEKS) -> Digest:
     """Everything the digest shows for the last full ISO week before `today`."""
     week = last_full_week(today)
     book = portfolio(conn, week, thresholds=thresholds)
@@ -142,10 +140,7 @@ def weekly_digest(
     first = periods[0].start
     cost_by_week: dict[date, int] = defaultdict(int)
     for day, cost in conn.execute(
-        text(
-            f"SELECT day, SUM({_COST_SUM}) FROM daily_customer_product "
-            "WHERE day BETWEEN :a AND :b GROUP BY day"
-        ),
+        text(f"SELECT day, SUM({_COST_SUM}) FROM daily_customer_product WHERE day BETWEEN :a AND :b GROUP BY day"),
         {"a": first, "b": week.end},
     ):
         cost_by_week[iso_week(_as_date(day)).start] += int(cost or 0)
@@ -161,10 +156,7 @@ def weekly_digest(
 
     weekly: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for day, model, cost in conn.execute(
-        text(
-            f"SELECT day, model, SUM({_COST_SUM}) FROM daily_rollup "
-            "WHERE day BETWEEN :a AND :b GROUP BY day, model"
-        ),
+        text(f"SELECT day, model, SUM({_COST_SUM}) FROM daily_rollup WHERE day BETWEEN :a AND :b GROUP BY day, model"),
         {"a": first, "b": week.end},
     ):
         weekly[model or "(no model)"][iso_week(_as_date(day)).start] += int(cost or 0)
@@ -198,11 +190,7 @@ def _row(r: PortfolioRow) -> dict[str, Any]:
 def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
     """The digest message payload (JSON data; the Slack side renders it). Money as strings, to the cent."""
     now, before = d.total, d.previous_total
-    delta = (
-        now.margin_pct - before.margin_pct
-        if now.margin_pct is not None and before.margin_pct is not None
-        else None
-    )
+    delta = now.margin_pct - before.margin_pct if now.margin_pct is not None and before.margin_pct is not None else None
     unpriced = [m for m in d.models if m.unpriced_events]
     return {
         "type": "digest",
@@ -233,8 +221,7 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
             for m in d.models[:TOP_MODELS]
         ],
         "unpriced_models": [
-            {"provider": m.provider, "model": m.model or "(no model)", "events": m.unpriced_events}
-            for m in unpriced
+            {"provider": m.provider, "model": m.model or "(no model)", "events": m.unpriced_events} for m in unpriced
         ],
         "trend": [
             {
@@ -304,16 +291,14 @@ def queue_digest(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
                 queued.append(channel)
                 continue
             key = dedupe_key(channel, week)
-            if outbox.enqueue(
-                conn, dedupe_key=key, channel=channel, kind="digest", payload=payload, now=as_of
-            ):
+            if outbox.enqueue(conn, dedupe_key=key, channel=channel, kind="digest", payload=payload, now=runtime.now()):
                 outbox.enqueue(
                     conn,
                     dedupe_key=key + ":chart",
                     channel=channel,
                     kind="digest_chart",
                     payload=chart,
-                    now=as_of,
+                    now=runtime.now(),
                 )
                 queued.append(channel)
             else:
