@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.answer_types import Answer
 from bot.blocks.kit import Block, context, divider, esc, fields, fit, header, section, sections
-from bot.fmt import STATUS_EMOJI, STATUS_LABEL, money, percent, points
+from bot.fmt import STATUS_EMOJI, STATUS_LABEL, money
 from bot.tables import COST_TYPE_LABEL
 
 TOP_CUSTOMERS = 10
@@ -36,7 +36,14 @@ def _money(value: Any) -> str:
 
 
 def _pct(value: Any) -> str:
-    return percent(_d(value))
+    # Shown as the dict holds it (two decimals): rounding it again to one would round twice (86.245 → 86.3).
+    d = _d(value)
+    return "n/a" if d is None else f"{d:.2f}%"
+
+
+def _pts(value: Any) -> str:
+    d = _d(value)
+    return "n/a" if d is None else f"{'+' if d > 0 else ''}{d:.2f} pts"
 
 
 def _signed_money(value: Any) -> str:
@@ -84,7 +91,7 @@ def whatif_message(d: dict[str, Any]) -> Answer:
             f":moneybag: *COGS saving {_signed_money(d['saving_per_month_usd'])} a month* "
             f"({esc(d['month'])}) · "
             f"gross profit {_signed_money(d['gross_profit_change_per_month_usd'])} a month · "
-            f"margin {points(_d(d['change']['gross_margin_pts']))}"
+            f"margin {_pts(d['change']['gross_margin_pts'])}"
         ),
     ]
     by_type = [

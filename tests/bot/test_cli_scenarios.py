@@ -1,0 +1,148 @@
+"""`marginbot whatif|forecast|floor` and the `/margin whatif|forecast|floor` words, end to end on a real database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.answer_types import Answer, AnswerError
+from bot.cli import main
+from bot.scenario_answers import floor_answer, forecast_answer, whatif_answer
+from engine.margin import UnknownSubject
+from engine.runtime import Runtime
+from tests.engine.scenario_data import load_book, write_prices
+
+
+@pytest.fixture
+def prices_file(tmp_path: Path) -> Path:
+    return write_prices(tmp_path)
+
+
+@pytest.fixture
+def book(runtime: Runtime, tmp_path: Path) -> Runtime:
+    load_book(runtime, tmp_path)
+    return runtime
+
+
+def cli(rt: Runtime, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), runtime=rt)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_whatif_before_equals_marginbot_margin_for_the_same_period(
+    book: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(
+        book, capsys, "whatif", "Cee", "One", "route", "big->small", "50", "--period", "2026-10", "--json"
+    )
+    assert code == 0
+    d = json.loads(out)
+    _, margin_out, _ = cli(book, capsys, "margin", "Cee", "One", "--period", "2026-10", "--json")
+    m = json.loads(margin_out)
+    assert (d["before"]["revenue_usd"], d["before"]["cogs_usd"]) == (m["revenue_usd"], m["cogs_usd"]) == (20.0, 4.83)
+    assert d["after"]["cogs_usd"] == 2.75  # 2.751, hand-computed in tests/engine/test_scenarios.py
+    assert d["levers"] == ["route 50% of big to small"]
+
+
+def test_whatif_period_word_and_portfolio_flag(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(book, capsys, "whatif", "--portfolio", "cache", "25", "2026-10", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["kind"] == "portfolio" and d["period"]["label"] == "2026-10"
+    # ($4.83 + $1.30 + $1.30) × 0.75 + (40 + 10 + 50 requests) × 25% × $0.001 = 5.5725 + 0.025.
+    assert d["after"]["cogs_usd"] == 5.60
+    assert len(d["customers"]) == 3
+
+
+def test_whatif_text_output_shows_before_after_and_assumptions(
+    book: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(book, capsys, "whatif", "c1", "usage", "x3", "--period", "2026-10")
+    assert code == 0
+    assert "What if · Cee One · 2026-10" in out
+    assert "COGS  $4.83" in out and "COGS  $14.49" in out and "Revenue  $60.00" in out
+    assert "Assumptions" in out and "```" not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["whatif", "Cee", "One", "teleport", "50"], "no lever given; levers: route"),
+        (["whatif", "c1", "cache", "5", "teleport"], "'teleport' is not a lever"),
+        (["whatif", "cache", "20"], "name a customer"),
+        (["whatif", "c1", "cache", "20", "2026-10", "--period", "2026-09"], "two periods"),
+        (["whatif", "Nobody", "cache", "20"], "no customer 'Nobody'"),
+        (["forecast", "--growth", "lots", "c1"], "growth 'lots'"),
+        (["forecast"], "name one customer or give --portfolio"),
+        (["floor", "c1", "--target", "abc"], "--target must be a percentage"),
+    ],
+)
+def test_mistakes_exit_1_with_one_clear_line(
+    book: Runtime, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = cli(book, capsys, *argv)
+    assert code == 1 and out == ""
+    assert message in err and err.count("\n") == 1
+
+
+def test_forecast_and_floor_json(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(
+        book, capsys, "forecast", "c2", "--growth", "10%", "--months", "2", "--period", "2026-10", "--json"
+    )
+    d = json.loads(out)
+    # c2's P99 day: $0.65 → Nov $0.65 × 30 × 1.1 = $21.45 against its $10 fee: breach from the first month.
+    assert code == 0 and d["forecast"][0]["p99"]["cogs_usd"] == 21.45 and d["breach_month_p99"] == "2026-11"
+    code, out, _ = cli(book, capsys, "floor", "c1", "--target", "55", "--period", "2026-10", "--json")
+    assert code == 0 and json.loads(out)["floor_price_usd"] == "0.394445"
+
+
+def test_every_scenario_command_is_registered_with_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("whatif", "forecast", "floor"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0
+        assert "--json" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the Slack side: words → Answer
+
+
+def test_slack_whatif_words_give_an_answer_with_blocks(book: Runtime) -> None:
+    answer = whatif_answer(book, ["Cee", "One", "route", "big->small", "50", "2026-10"])
+    assert answer.text.startswith("What if, Cee One (2026-10): gross margin 75.85% → 86.25%")
+    assert answer.blocks[0]["type"] == "header"
+
+
+def test_slack_forecast_and_floor_words(book: Runtime) -> None:
+    f = forecast_answer(book, ["Cee", "Two", "growth", "10%", "months", "2", "2026-10"])
+    assert "at P99 usage 2026-11" in f.text
+    p = floor_answer(book, ["c1", "target", "55", "2026-10"])
+    assert p.text.startswith("Price floor, Cee One: $0.394445/request keeps a 55.00% margin")
+    assert "portfolio" in forecast_answer(book, ["portfolio", "2026-10"]).text.lower()
+
+
+@pytest.mark.parametrize(
+    ("fn", "words", "message"),
+    [
+        (whatif_answer, ["acme"], "no lever given"),
+        (whatif_answer, ["c1", "route", "big"], "route FROM->TO"),
+        (forecast_answer, ["c1", "months", "many"], "months must be a whole number"),
+        (forecast_answer, ["c1", "growth"], "`growth` needs a value"),
+        (floor_answer, ["portfolio"], "for one customer"),
+        (floor_answer, ["c1", "unit", "gold"], "unit must be one of"),
+    ],
+)
+def test_slack_words_we_cannot_read_raise_answer_error_with_how_to(
+    book: Runtime, fn: Callable[[Runtime, list[str]], Answer], words: list[str], message: str
+) -> None:
+    with pytest.raises(AnswerError, match=message):
+        fn(book, words)
+
+
+def test_slack_unknown_customer_raises_unknown_subject_for_the_suggestions(book: Runtime) -> None:
+    with pytest.raises(UnknownSubject) as exc:
+        whatif_answer(book, ["Cee", "On", "cache", "10"])
+    assert "Cee One" in exc.value.suggestions

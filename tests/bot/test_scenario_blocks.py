@@ -1,0 +1,164 @@
+"""Scenario Block Kit builders: dict in, message out, within Slack's limits. No database, no mocks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.blocks.kit import MAX_FIELDS, MAX_HEADER_TEXT, MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT
+from bot.blocks.scenarios import floor_message, forecast_message, whatif_message
+
+
+def figures(revenue: float, cogs: float, margin: float | None, status: str) -> dict[str, Any]:
+    return {"revenue_usd": revenue, "cogs_usd": cogs, "gross_margin_pct": margin, "status": status}
+
+
+def whatif_dict(kind: str = "customer", customers: int = 0) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "kind": kind,
+        kind: "acme" if kind == "customer" else "portfolio",
+        "name": "Acme <Corp>",
+        "period": {"label": "2026-10", "start": "2026-10-01", "end": "2026-10-31"},
+        "levers": ["route 50% of gpt-4o to gpt-4o-mini", "serve 20% of requests from a response cache"],
+        "before": figures(314.81, 255.21, 18.93, "breach"),
+        "after": figures(314.81, 149.91, 52.38, "watch"),
+        "change": {"revenue_usd": 0.0, "cogs_usd": -105.3, "gross_profit_usd": 105.3, "gross_margin_pts": 33.45},
+        "saving_per_month_usd": 101.9,
+        "gross_profit_change_per_month_usd": 101.9,
+        "month": "per 30 days",
+        "cogs_by_type": {"output": {"before": 36.35, "after": 22.3}, "rerank": {"before": 1.6, "after": 1.6}},
+        "assumptions": ["before = 2026-10", "saving per month = (COGS before − after) × 30 ÷ 31 days"],
+    }
+    if kind == "customer":
+        d["terms"] = {"before": ["flat: $25.00/mo"], "after": ["usage: $0.40/task"]}
+    else:
+        d["customers"] = [
+            {
+                "customer": f"c{i}",
+                "name": f"Customer {i}",
+                "before": figures(10, 5, 50, "watch"),
+                "after": figures(10, 4, 60, "healthy"),
+                "saving_per_month_usd": 1.0,
+            }
+            for i in range(customers)
+        ]
+    return d
+
+
+def body_of(blocks: list[dict[str, Any]]) -> str:
+    return json.dumps(blocks, ensure_ascii=False)
+
+
+def _within_limits(blocks: list[dict[str, Any]]) -> None:
+    assert len(blocks) <= MAX_MESSAGE_BLOCKS
+    for b in blocks:
+        if b["type"] == "header":
+            assert len(b["text"]["text"]) <= MAX_HEADER_TEXT
+        if b["type"] == "section":
+            assert len(b.get("text", {}).get("text", "")) <= MAX_SECTION_TEXT
+            assert len(b.get("fields", [])) <= MAX_FIELDS
+    json.dumps(blocks)  # plain JSON, nothing Slack cannot take
+
+
+def test_whatif_shows_before_and_after_side_by_side_with_the_saving() -> None:
+    answer = whatif_message(whatif_dict())
+    _within_limits(answer.blocks)
+    side = next(b for b in answer.blocks if "fields" in b)["fields"]
+    texts = [f["text"] for f in side]
+    assert texts[:2] == ["*Before*", "*After*"]
+    assert texts[2:8] == [
+        "Revenue  $314.81",
+        "Revenue  $314.81",
+        "COGS  $255.21",
+        "COGS  $149.91",
+        "Gross margin  *18.93%*",
+        "Gross margin  *52.38%*",
+    ]
+    assert "BREACH" in texts[8] and "WATCH" in texts[9]
+    body = body_of(answer.blocks)
+    assert "COGS saving +$101.90 a month" in body
+    assert "output: $36.35 → $22.30" in body and "rerank" not in body  # only the costs that move
+    assert "after: usage: $0.40/task" in body
+    assert "× 30 ÷ 31 days" in body  # the assumptions are spelled out
+    assert answer.blocks[0]["text"] == {"type": "plain_text", "text": "What if · Acme <Corp> · 2026-10", "emoji": True}
+    assert answer.text.startswith("What if, Acme &lt;Corp&gt; (2026-10): gross margin 18.93% → 52.38%")
+
+
+def test_a_portfolio_of_hundreds_stays_within_slack_limits() -> None:
+    answer = whatif_message(whatif_dict("portfolio", customers=500))
+    _within_limits(answer.blocks)
+    body = body_of(answer.blocks)
+    assert "Biggest savings (500 customers in total)" in body
+    assert body.count("Customer ") == 10
+
+
+def _month(label: str, p50: float, p99: float) -> dict[str, Any]:
+    return {
+        "month": label,
+        "days": 30,
+        "usage_factor": 1.2,
+        "p50": figures(100, 57.6, p50, "watch" if p50 >= 40 else "breach"),
+        "p99": figures(100, 111.6, p99, "breach"),
+    }
+
+
+def test_forecast_tables_every_month_and_names_the_breach_months() -> None:
+    months = [_month(f"2027-{m:02d}", 42.4, -11.6) for m in range(1, 13)] * 3  # 36 months, the maximum
+    d = {
+        "kind": "customer",
+        "customer": "f1",
+        "name": "Eff One",
+        "months": 36,
+        "basis": {"label": "2026-10", "start": "2026-10-01", "end": "2026-10-31"},
+        "growth": "usage +20% a month",
+        "breach_month_p50": None,
+        "breach_month_p99": "2027-01",
+        "p50_day": {"day": "2026-10-16", "cogs_usd": 1.6},
+        "p99_day": {"day": "2026-10-31", "cogs_usd": 3.1},
+        "terms": ["flat: $100.00/mo platform fee"],
+        "forecast": months,
+        "assumptions": ["growth: +20%"],
+    }
+    answer = forecast_message(d)
+    _within_limits(answer.blocks)
+    body = body_of(answer.blocks)
+    assert "*Breach at P99 usage*\\n*2027-01*" in body
+    assert "*Breach at P50 usage*\\nnot within the forecast" in body
+    table = next(b["text"]["text"] for b in answer.blocks if "```" in b.get("text", {}).get("text", ""))
+    assert table.count("\n2027-") == 36 and "42.40% ~" in table and "-11.60% !" in table
+    assert "at P99 usage 2027-01" in answer.text
+
+
+def test_floor_shows_floor_against_todays_price() -> None:
+    d = {
+        "customer": "c1",
+        "name": "Cee One",
+        "target_pct": 55.0,
+        "unit": "request",
+        "plan": "usage",
+        "basis": {"label": "2026-10", "start": "2026-10-01", "end": "2026-10-31"},
+        "terms": ["usage: $0.50/request"],
+        "hypothetical": False,
+        "current_price_usd": "0.500000",
+        "floor_price_usd": "0.394445",
+        "p99_month_cogs_usd": 106.5,
+        "margin_p99_at_current_pct": 64.5,
+        "margin_p99_at_floor_pct": 55.0,
+        "margin_p50_at_floor_pct": None,
+        "note": None,
+        "assumptions": ["x"],
+    }
+    answer = floor_message(d)
+    _within_limits(answer.blocks)
+    body = body_of(answer.blocks)
+    assert "*Floor $0.394445/request*" in body and "$0.5/request" in body
+    assert (
+        answer.text == "Price floor, Cee One: $0.394445/request keeps a 55.00% margin at P99 usage (today $0.5/request)"
+    )
+
+
+def test_builders_are_pure() -> None:
+    d = whatif_dict("portfolio", customers=3)
+    before = json.dumps(d, sort_keys=True)
+    assert whatif_message(d) == whatif_message(d)
+    assert json.dumps(d, sort_keys=True) == before  # the dict is read, never changed
