@@ -143,7 +143,7 @@ def run_sync_bench(workdir: Path, *, days: int = 90, projects: int = 500, models
     )
     with StandIn(projects, models) as stand_in:
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             database_url=f"sqlite:///{db}",
             prices_file=DEFAULT_PRICES_FILE,
             timezone="UTC",

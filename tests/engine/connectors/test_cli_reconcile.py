@@ -1,0 +1,145 @@
+"""The command line: `marginbot sync`, `marginbot import otlp`, `marginbot reconcile`; and the mapping file."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from bot.cli import main
+from engine.mapping import MappingError, SourceMap
+from engine.margin import customer_report
+from engine.periods import month
+from engine.runtime import Runtime
+from engine.sync import sync_all, sync_source
+from tests.engine.connectors.conftest import Vendor, fixture, openai_bucket_pages, rows
+
+D1 = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp())
+BASE = "https://openai.test/v1/organization"
+
+
+def usage_result() -> dict[str, object]:
+    return fixture("openai_usage_completions_grouped.json")["data"][0]["results"][0]
+
+
+def cost_result(value: float) -> dict[str, object]:
+    result = fixture("openai_costs_grouped.json")["data"][0]["results"][0]
+    result["amount"]["value"] = value
+    return result
+
+
+def test_sync_command_reads_openai_and_prints_what_it_stored(rt: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    usage = openai_bucket_pages({D1: [usage_result()]})
+    empty = openai_bucket_pages({})
+
+    def reply(route: object) -> object:
+        return lambda request: httpx.Response(200, json=route(request).body)  # type: ignore[operator]
+
+    with respx.mock(assert_all_called=False) as mock:
+        mock.get(f"{BASE}/usage/completions").mock(side_effect=reply(usage))
+        mock.get(f"{BASE}/usage/embeddings").mock(side_effect=reply(empty))
+        mock.get(f"{BASE}/costs").mock(side_effect=reply(empty))
+        status = main(["sync", "openai", "--since", "2026-10-01", "--until", "2026-10-01", "--json"], runtime=rt)
+
+    assert status == 0
+    [out] = json.loads(capsys.readouterr().out)
+    assert (out["source"], out["ok"], out["events_imported"], out["records_read"]) == ("openai", True, 1, 1)
+    with rt.connect() as conn:
+        cogs = customer_report(conn, "acme", month(2026, 10), thresholds=rt.thresholds).current.cogs
+    assert out["cogs_usd"] == float(cogs.quantize(Decimal("0.01")))
+    assert rows(rt, "SELECT customer, input_tokens FROM usage_event") == [("acme", 5000)]
+
+
+def test_sync_command_exits_1_with_the_error_when_a_source_fails(
+    rt: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with respx.mock(assert_all_called=False) as mock:
+        mock.get(f"{BASE}/usage/completions").mock(return_value=httpx.Response(401, json={"error": {}}))
+        status = main(["sync", "openai", "--since", "2026-10-01", "--until", "2026-10-01"], runtime=rt)
+
+    assert status == 1
+    assert "ERROR: openai: HTTP 401 from GET /organization/usage/completions" in capsys.readouterr().err
+
+
+def test_reconcile_compares_priced_usage_with_the_provider_bill(
+    rt: Runtime, vendor: Vendor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
+    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
+    vendor.route(
+        "/v1/organization/costs", openai_bucket_pages({D1: [cost_result(0.06)], D1 + 86400: [cost_result(0.02)]})
+    )
+    sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 2), transport=vendor.transport)
+    with rt.connect() as conn:
+        priced = customer_report(conn, "acme", month(2026, 10), thresholds=rt.thresholds).current.cogs
+
+    assert main(["reconcile", "--period", "2026-10", "--json"], runtime=rt) == 0
+
+    out = json.loads(capsys.readouterr().out)
+    billed = Decimal("0.08")
+    assert out == {
+        "period": "2026-10",
+        "providers": [
+            {
+                "provider": "openai",
+                "start": "2026-10-01",
+                "end": "2026-10-02",  # the last day OpenAI has billed
+                "priced_usd": float(priced.quantize(Decimal("0.01"))),
+                "billed_usd": 0.08,
+                "drift_usd": float((priced - billed).quantize(Decimal("0.01"))),
+                "drift_pct": float(((priced - billed) / billed * 100).quantize(Decimal("0.01"))),
+                "status": "drift",
+            }
+        ],
+    }
+    assert main(["reconcile", "--period", "2026-10"], runtime=rt) == 0
+    assert "Drift over 5%: check the price book" in capsys.readouterr().out
+
+
+def test_import_otlp_command_imports_each_file(rt: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps(fixture("otel_genai_span_otlp.json")))
+
+    assert main(["import", "otlp", str(path), str(tmp_path / "missing.json")], runtime=rt) == 1
+
+    captured = capsys.readouterr()
+    assert "otlp:spans.json:" in captured.out and "1 event(s) imported" in captured.out
+    assert "otlp: " in captured.err and "missing.json: no such file" in captured.err
+    assert rows(rt, "SELECT COUNT(*) FROM usage_event") == [(1,)]
+
+
+def test_sync_all_runs_every_configured_source_and_keeps_going_after_a_failure(rt: Runtime, vendor: Vendor) -> None:
+    vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
+    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
+    vendor.route("/v1/organization/costs", openai_bucket_pages({}))
+    # Anthropic, LiteLLM, Langfuse and Stripe answer 404 here (not routed): each fails on its own.
+    results = sync_all(rt, transport=vendor.transport, sleep=lambda s: None)
+
+    assert [r.source for r in results] == ["openai", "anthropic", "litellm", "langfuse", "stripe"]
+    assert [r.ok for r in results] == [True, False, False, False, False]
+    assert "HTTP 404" in (results[1].error or "")
+    assert rows(rt, "SELECT COUNT(*) FROM usage_event WHERE customer = 'acme'") == [(1,)]
+
+
+def test_unconfigured_source_says_which_setting_is_missing(runtime: Runtime) -> None:
+    result = sync_source(runtime, "stripe")
+
+    assert result.error == "stripe: not configured: set STRIPE_API_KEY (a restricted key with read access is enough)"
+
+
+def test_mapping_file_errors_name_the_entry_and_stop_the_sync(rt: Runtime, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[openai.projects]\nproj_abc = { customer = "acme", plan = "pro" }\n')
+    with pytest.raises(MappingError, match=r"openai\.projects\.proj_abc: unknown key\(s\) \['plan'\]"):
+        SourceMap.load(bad)
+    settings = rt.settings.model_copy(update={"mapping_file": bad})
+
+    result = sync_source(Runtime(settings, now_override=rt.now()), "openai")
+
+    assert result.error is not None and "unknown key(s) ['plan']" in result.error
+    assert rows(rt, "SELECT COUNT(*) FROM sync_cursor") == [(0,)]
