@@ -32,7 +32,5 @@ def bind(context: JobContext) -> None:
 def current() -> JobContext:
     context: JobContext | None = getattr(_local, "context", None)
     if context is None:
-        raise RuntimeError(
-            "no job context on this thread: jobs run inside the scheduler started by start_scheduler"
-        )
+        raise RuntimeError("no job context on this thread: jobs run inside the scheduler started by start_scheduler")
     return context

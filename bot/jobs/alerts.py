@@ -15,9 +15,7 @@ from engine.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def run_alerts(
-    runtime: Runtime, client: WebClient | None, *, as_of: datetime | None = None
-) -> AlertRun | None:
+def run_alerts(runtime: Runtime, client: WebClient | None, *, as_of: datetime | None = None) -> AlertRun | None:
     """One alerts check and, with a client, delivery. None when another run raced us (it posts instead)."""
     try:
         result = check_alerts(runtime, as_of=as_of)

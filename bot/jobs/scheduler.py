@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -178,6 +179,8 @@ class LeasedScheduler(BackgroundScheduler):
     def _process_jobs(self) -> float | None:
         # APScheduler's main loop calls this whenever it wakes; it returns how long to sleep. Taking or
         # renewing the lease first means a process that lost it stops before touching any job.
+        if self.state == STATE_STOPPED:
+            return None  # woken by shutdown(): the executors are gone, there is nothing left to run
         try:
             holding = self.lease.acquire()
         except Exception:
@@ -201,9 +204,7 @@ class LeasedScheduler(BackgroundScheduler):
             try:
                 self.lease.release()
             except Exception:
-                log.exception(
-                    "could not release the scheduler lease; another process takes over when it expires"
-                )
+                log.exception("could not release the scheduler lease; another process takes over when it expires")
 
 
 def check_channels(client: Any, settings: Settings) -> list[str]:
@@ -226,8 +227,7 @@ def check_channels(client: Any, settings: Settings) -> list[str]:
             error = exc.response.get("error") if exc.response is not None else "error"
             if error == "channel_not_found":
                 problems.append(
-                    f"channel {channel} ({where}) not found: check the ID, or if it is private, "
-                    + invite_fix(channel)
+                    f"channel {channel} ({where}) not found: check the ID, or if it is private, " + invite_fix(channel)
                 )
             else:
                 problems.append(f"cannot check channel {channel} ({where}): Slack says {error}")
@@ -283,9 +283,7 @@ def start_scheduler(
         lease,
         renew_every=renew_every,
         jobstores={"default": _SharedEngineJobStore(engine=runtime.engine, tablename=JOB_TABLE)},
-        executors={
-            "default": ThreadPoolExecutor(workers, pool_kwargs={"initializer": bind, "initargs": (context,)})
-        },
+        executors={"default": ThreadPoolExecutor(workers, pool_kwargs={"initializer": bind, "initargs": (context,)})},
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=runtime.settings.tz,
     )

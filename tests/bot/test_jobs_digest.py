@@ -1,0 +1,98 @@
+"""The weekly digest end to end against the loopback stand-in for Slack: once per ISO week per channel, with its
+chart uploaded through the external-upload flow (files.getUploadURLExternal → upload → completeUploadExternal)."""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bot.cli import main
+from config.settings import Settings
+from engine.runtime import Runtime
+from tests.bot.blockkit import all_text, assert_valid_message
+from tests.conftest import NOW
+from tests.engine.alerts_book import load_book
+from tests.fakes.slack_api import SlackStandIn
+
+CHANNELS = ["CLEAD", "CBOARD"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def rt(settings: Settings, slack: SlackStandIn, tmp_path: Path) -> Runtime:
+    configured = settings.model_copy(
+        update={
+            "digest_channels": CHANNELS,
+            "slack_api_url": slack.api_url,
+            "slack_bot_token": SecretStr("xoxb-test-token"),
+        }
+    )
+    runtime = Runtime(configured, now_override=NOW)
+    load_book(runtime, tmp_path / "book")
+    return runtime
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_digest_is_sent_once_per_iso_week_per_channel_with_its_chart(rt: Runtime, slack: SlackStandIn) -> None:
+    for as_of in ("2026-11-15T12:00:00Z", "2026-11-15T13:00:00Z", "2026-11-15T23:59:00Z"):
+        assert main(["digest", "send", "--as-of", as_of], runtime=rt) == 0
+
+    posts = slack.calls_to("chat.postMessage")
+    assert [p.body["channel"] for p in posts] == CHANNELS
+    for post in posts:
+        assert_valid_message(post.text, post.blocks)
+        shown = all_text(post.blocks)
+        assert "Weekly margin digest: 2026-W45 (2026-11-02 to 2026-11-08)" in shown
+        assert "40.5% (-2.4 pts)" in shown and "$350.00" in shown and "$208.25" in shown
+        assert "Acme Corp" in shown and "Top cost drivers by model" in shown and "claude-sonnet-4-5" in shown
+
+    # The chart: three calls of the external-upload flow per channel, in order, after the message.
+    urls = slack.calls_to("files.getUploadURLExternal")
+    uploads = slack.calls_to("upload")
+    completes = slack.calls_to("files.completeUploadExternal")
+    assert len(urls) == len(uploads) == len(completes) == 2
+    assert [c.body.get("channel_id") for c in completes] == CHANNELS
+    for url, upload, complete in zip(urls, uploads, completes, strict=True):
+        assert url.at < upload.at < complete.at
+        assert url.body["filename"] == "margin-digest-2026-W45.png"
+        assert int(url.body["length"]) == len(upload.raw)
+        files = complete.body["files"]
+        assert json.loads(files)[0]["title"].startswith("Gross margin and COGS by model")
+        assert png_size(upload.raw) == (1000, 700)
+        assert 20_000 < len(upload.raw) < 1_000_000
+    assert posts[0].at < urls[0].at
+
+
+def test_the_next_iso_week_gets_its_own_digest(rt: Runtime, slack: SlackStandIn) -> None:
+    assert main(["digest", "send"], runtime=rt) == 0
+    assert main(["digest", "send", "--as-of", "2026-11-16T09:00:00Z"], runtime=rt) == 0
+    assert main(["digest", "send", "--as-of", "2026-11-22T09:00:00Z"], runtime=rt) == 0
+    weeks = [all_text(p.blocks).split("\n")[0] for p in slack.calls_to("chat.postMessage")]
+    assert [w.split(":")[1].split("(")[0].strip() for w in weeks] == ["2026-W45"] * 2 + ["2026-W46"] * 2
+
+
+def test_digest_dry_run_prints_and_sends_nothing_and_can_write_the_chart(
+    rt: Runtime, slack: SlackStandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "chart.png"
+    assert main(["digest", "send", "--dry-run", "--chart", str(chart)], runtime=rt) == 0
+    out = capsys.readouterr().out
+    assert "would queue for CLEAD, CBOARD" in out and "Blended gross margin: 40.5% (-2.4 pts)" in out
+    assert png_size(chart.read_bytes()) == (1000, 700)
+    assert slack.calls == []

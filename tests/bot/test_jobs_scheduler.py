@@ -1,0 +1,242 @@
+"""The scheduler: persisted jobs, catch-up after downtime, one scheduler among replicas, channel checks.
+
+APScheduler runs on the real clock, so these tests wait (briefly) for its thread; the engine's clock stays pinned
+through the runtime (NOW), so what the jobs evaluate is deterministic.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import SecretStr
+from slack_sdk import WebClient
+
+from bot.jobs import JobContext, bind
+from bot.jobs.scheduler import (
+    ALERTS,
+    DIGEST,
+    JOB_TABLE,
+    ConfigError,
+    LeasedScheduler,
+    _SharedEngineJobStore,
+    check_channels,
+    digest_trigger,
+    start_scheduler,
+    sync_job,
+)
+from config.settings import Settings
+from engine.lease import Lease
+from engine.runtime import Runtime
+from tests.conftest import NOW
+from tests.engine.alerts_book import load_book
+from tests.fakes.slack_api import Reply, SlackStandIn
+
+FAST = {"lease_ttl": timedelta(seconds=3), "renew_every": 0.2}
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def rt(settings: Settings, slack: SlackStandIn, tmp_path: Path) -> Runtime:
+    configured = settings.model_copy(
+        update={
+            "alert_channels": ["CALERTS"],
+            "digest_channels": ["CLEAD"],
+            "slack_api_url": slack.api_url,
+            "slack_bot_token": SecretStr("xoxb-test-token"),
+        }
+    )
+    runtime = Runtime(configured, now_override=NOW)
+    load_book(runtime, tmp_path / "book")
+    return runtime
+
+
+def client_for(slack: SlackStandIn) -> WebClient:
+    return WebClient(token="xoxb-test-token", base_url=slack.api_url, timeout=5)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def offline_set_next_run(rt: Runtime, job_id: str, when: datetime) -> None:
+    """What downtime looks like in the job store: a next run time in the past. Done with a paused scheduler."""
+    offline = LeasedScheduler(
+        Lease(rt.engine, "offline-test"), jobstores={"default": _SharedEngineJobStore(engine=rt.engine,
+                                                                                      tablename=JOB_TABLE)}
+    )  # fmt: skip
+    offline.start(paused=True)
+    offline.modify_job(job_id, next_run_time=when)
+    offline.shutdown(wait=False)
+
+
+def test_two_schedulers_on_the_same_postgresql_post_one_alert_not_two(
+    rt: Runtime, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("replicas share a PostgreSQL database; run with MARGINBOT_TEST_POSTGRES_URL")
+    first = start_scheduler(rt, client_for(slack), **FAST)  # type: ignore[arg-type]
+    second = start_scheduler(Runtime(rt.settings, now_override=NOW), client_for(slack), **FAST)  # type: ignore[arg-type]
+    schedulers = [first, second]
+    try:
+        slack.wait_for(lambda c: c.method == "chat.postMessage", timeout=20)
+        time.sleep(2.0)  # ten lease renewals: time enough for a second scheduler to (wrongly) post too
+        assert len(slack.calls_to("chat.postMessage")) == 1
+        holders = [s for s in schedulers if s.holding]  # type: ignore[attr-defined]
+        assert len(holders) == 1
+        # The holder stops: the other takes over (at once, since the lease is released on shutdown).
+        holder = holders[0]
+        other = second if holder is first else first
+        holder.shutdown()
+        schedulers.remove(holder)
+        wait_until(lambda: other.holding)  # type: ignore[attr-defined]
+        time.sleep(0.5)
+        assert len(slack.calls_to("chat.postMessage")) == 1  # and it does not repeat the alert
+    finally:
+        for s in schedulers:
+            s.shutdown()
+
+
+def test_a_missed_digest_is_caught_up_once_after_a_restart(rt: Runtime, slack: SlackStandIn) -> None:
+    start_scheduler(rt, client_for(slack), **FAST).shutdown()  # type: ignore[arg-type]
+    tz = ZoneInfo(rt.settings.timezone)
+    missed = datetime(2026, 11, 9, 9, 0, tzinfo=tz)  # a Monday 09:00 the service was down for
+    offline_set_next_run(rt, DIGEST, missed)
+
+    scheduler = start_scheduler(rt, client_for(slack), **FAST)  # type: ignore[arg-type]
+    try:
+        slack.wait_for(lambda c: c.method == "files.completeUploadExternal", timeout=20)
+        wait_until(lambda: (job := scheduler.get_job(DIGEST)) is not None and job.next_run_time > missed)
+        job = scheduler.get_job(DIGEST)
+        assert job is not None and (job.next_run_time.weekday(), job.next_run_time.hour) == (0, 9)
+    finally:
+        scheduler.shutdown()
+    digests = [c for c in slack.calls_to("chat.postMessage") if c.body["channel"] == "CLEAD"]
+    assert len(digests) == 1 and "2026-W45" in digests[0].text
+
+    # Another restart: the digest is not sent again.
+    scheduler = start_scheduler(rt, client_for(slack), **FAST)  # type: ignore[arg-type]
+    time.sleep(1.0)
+    scheduler.shutdown()
+    assert len([c for c in slack.calls_to("chat.postMessage") if c.body["channel"] == "CLEAD"]) == 1
+    assert len(slack.calls_to("files.completeUploadExternal")) == 1
+
+
+def test_many_missed_alert_runs_coalesce_into_one(
+    rt: Runtime, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    start_scheduler(rt, client_for(slack), **FAST).shutdown()  # type: ignore[arg-type]
+    offline_set_next_run(rt, ALERTS, datetime(2026, 11, 1, 0, 0, tzinfo=UTC))  # thousands of hourly runs ago
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.jobs.alerts"):
+        scheduler = start_scheduler(rt, client_for(slack), **FAST)  # type: ignore[arg-type]
+        try:
+            wait_until(lambda: any(r.getMessage().startswith("alerts: checked") for r in caplog.records))
+            time.sleep(1.0)
+        finally:
+            scheduler.shutdown()
+    assert len([r for r in caplog.records if r.getMessage().startswith("alerts: checked")]) == 1
+
+
+def test_jobs_are_stored_as_textual_references_without_arguments(rt: Runtime, slack: SlackStandIn) -> None:
+    scheduler = start_scheduler(rt, client_for(slack), **FAST)  # type: ignore[arg-type]
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown()
+    assert {j.func_ref for j in jobs.values()} == {
+        "bot.jobs.alerts:alerts_job",
+        "bot.jobs.digest:digest_job",
+        "bot.jobs.delivery:deliver_job",
+        "bot.jobs.scheduler:sync_job",
+    }
+    for job in jobs.values():
+        assert job.args == () and job.kwargs == {} and job.coalesce is True
+        pickle.loads(pickle.dumps(job.__getstate__()))
+    assert jobs[DIGEST].misfire_grace_time is None  # a missed digest is sent late, never skipped
+    assert jobs[ALERTS].misfire_grace_time == 3600
+
+
+def test_scheduler_checks_its_channels_at_start_and_says_which_it_cannot_reach(
+    rt: Runtime, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.queue(
+        "conversations.info",
+        Reply(200, {"ok": False, "error": "channel_not_found"}),
+        Reply(200, {"ok": True, "channel": {"id": "CLEAD", "name": "leadership", "is_member": False}}),
+    )
+    with caplog.at_level(logging.WARNING, logger="bot.jobs.scheduler"):
+        problems = check_channels(client_for(slack), rt.settings)
+    assert len(problems) == 2
+    assert problems[0].startswith("channel CALERTS (MARGINBOT_ALERT_CHANNELS) not found")
+    assert "not a member of #leadership (MARGINBOT_DIGEST_CHANNELS): invite @marginbot to #leadership" in problems[1]
+    assert "invite @marginbot to #leadership" in caplog.text
+    assert check_channels(client_for(slack), rt.settings) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mon 09:00", datetime(2026, 11, 16, 9, 0)),
+        ("MON-FRI 08:30", datetime(2026, 11, 16, 8, 30)),
+        ("07:15", datetime(2026, 11, 16, 7, 15)),
+        ("0 9 * * mon", datetime(2026, 11, 16, 9, 0)),
+    ],
+)
+def test_digest_cron_forms_fire_in_the_configured_time_zone(text: str, expected: datetime) -> None:
+    paris = ZoneInfo("Europe/Paris")
+    trigger = digest_trigger(text, paris)
+    assert trigger.get_next_fire_time(None, datetime(2026, 11, 15, 12, 0, tzinfo=paris)) == expected.replace(
+        tzinfo=paris
+    )
+
+
+def test_an_unreadable_digest_cron_names_the_setting() -> None:
+    with pytest.raises(ConfigError, match="MARGINBOT_DIGEST_CRON='monday at nine'"):
+        digest_trigger("monday at nine", ZoneInfo("UTC"))
+    with pytest.raises(ConfigError, match="MARGINBOT_DIGEST_CRON"):
+        digest_trigger("mon 25:00", ZoneInfo("UTC"))
+
+
+def test_sync_job_calls_sync_all_with_the_runtime(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.sync
+
+    seen: list[Runtime] = []
+    monkeypatch.setattr(engine.sync, "sync_all", lambda runtime: seen.append(runtime) or [])
+    bind(JobContext(rt, None, None))
+    sync_job()
+    assert seen == [rt]
+
+
+def test_sync_job_is_skipped_with_a_log_line_when_engine_sync_is_absent(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def without_sync(name: str, *args: object) -> object:
+        if name == "engine.sync":
+            raise ModuleNotFoundError("No module named 'engine.sync'", name="engine.sync")
+        return real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib, "import_module", without_sync)
+    bind(JobContext(rt, None, None))
+    with caplog.at_level(logging.INFO, logger="bot.jobs.scheduler"):
+        sync_job()
+    assert "sync job skipped: this build has no engine.sync" in caplog.text
