@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from tests.bot.blockkit import all_text, assert_valid_home
-from tests.e2e.conftest import ALLOWED_USER, STRANGER, Bot
+from tests.e2e.conftest import ALLOWED_USER, STRANGER, Bot, signed_headers
 from tests.fakes.slack_api import Call, Reply
 
 
@@ -55,3 +55,13 @@ def test_a_429_from_the_web_api_is_retried_after_retry_after_then_succeeds(bot: 
     first, second = bot.slack.wait_for(lambda c: c.method == "views.publish", count=2)
     assert second.at - first.at >= 0.9
     assert first.body == second.body
+
+
+def test_the_events_url_answers_slacks_url_verification_challenge(bot: Bot) -> None:
+    # What Slack sends when `event_subscriptions.request_url` is saved in HTTP mode.
+    body = json.dumps({"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                       "type": "url_verification"}).encode()  # fmt: skip
+    reply = bot.http.post(f"{bot.url}/slack/events", content=body,
+                          headers={"Content-Type": "application/json", **signed_headers(body)})  # fmt: skip
+    assert reply.status_code == 200
+    assert reply.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}

@@ -22,7 +22,7 @@ from engine.runtime import Runtime
 from tests.bot.dataset import load_dataset
 from tests.conftest import NOW
 from tests.e2e.conftest import Bot, bot_settings
-from tests.fakes.slack_api import SlackStandIn
+from tests.fakes.slack_api import Reply, SlackStandIn
 
 
 @contextmanager
@@ -122,3 +122,17 @@ def test_serve_runs_without_a_scheduler_and_says_so(
     ):
         pass
     assert "scheduler not started" in caplog.text
+
+
+def test_serve_uses_socket_mode_with_the_app_token_when_it_is_set(settings: Settings, slack: SlackStandIn) -> None:
+    # Nothing listens on the websocket URL: enough to see the mode chosen, the right token used and a clean stop.
+    slack.queue("apps.connections.open", *[Reply(200, {"ok": True, "url": "ws://127.0.0.1:9/link"}) for _ in range(20)])
+    rt = Runtime(
+        bot_settings(settings, slack, slack_app_token=SecretStr("xapp-1-e2e"), slack_signing_secret=None),
+        now_override=NOW,
+    )
+    with serving(rt) as where:
+        assert where == "socket-mode"
+        opened = slack.wait_for(lambda c: c.method == "apps.connections.open")
+    assert opened[0].headers["authorization"] == "Bearer xapp-1-e2e"
+    assert slack.calls_to("auth.test")[0].headers["authorization"] == "Bearer xoxb-e2e-test-token"

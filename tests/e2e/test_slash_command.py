@@ -60,10 +60,12 @@ def test_everyone_is_refused_when_no_access_list_is_configured(bot: Bot, caplog:
     with caplog.at_level("WARNING"):
         create_app(closed, make_client(closed.settings))
     assert "MARGINBOT_ALLOWED_USERS" in caplog.text and "MARGINBOT_ALLOWED_CHANNELS" in caplog.text
-    with run_bot(closed) as url:
+    caplog.clear()
+    with run_bot(closed) as url, caplog.at_level("WARNING"):
         open_bot = Bot(url, closed, bot.slack, bot.http)
         body = open_bot.command("acme", channel=ALLOWED_CHANNEL).json()
     assert "Sorry" in body["text"] and "$" not in json.dumps(body)
+    assert "marginbot refuses everyone: set MARGINBOT_ALLOWED_USERS" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
+from bot.access import HOW_TO_CONFIGURE
 from bot.answer import answer_command
 from bot.answer_types import Answer
 from bot.blocks import help_message, refusal_message
@@ -29,6 +30,8 @@ def margin_command(ack: Ack, command: dict[str, Any], context: BoltContext, logg
         refusal = refusal_message(user or "")
         ack(response_type="ephemeral", text=refusal.text, blocks=refusal.blocks)
         logger.info("refused /margin from %s in %s: not on the access list", user, channel)
+        if services.access.closed:
+            logger.warning(HOW_TO_CONFIGURE)
         return
     cmd = parse(command.get("text"))
     if cmd.kind == "help":
