@@ -105,28 +105,27 @@ def alert_message(payload: dict[str, Any]) -> dict[str, Any]:
             f"breach under {payload['breach_pct']}% · recovery at {payload['recover_pct']}% or more"
         ),
     ]
-    budget = MAX_MESSAGE_BLOCKS - len(blocks) - 1  # keep one block for "and N more"
-    shown = 0
+    # Pack every line into sections of at most MAX_SECTION_TEXT, each kind under its title; then keep what
+    # fits in the message and count the rest.
+    sections: list[tuple[str, int]] = []  # (text, events in it)
     for kind in ORDER:
         group = [e for e in events if e["kind"] == kind]
         if not group:
             continue
-        chunk = f"*{TITLES[kind]}* ({len(group)})"
+        chunk, count = f"*{TITLES[kind]}* ({len(group)})", 0
         for e in group:
             line = "• " + event_line(e, payload, as_of)
             if len(chunk) + 1 + len(line) > MAX_SECTION_TEXT:
-                if budget <= 1:
-                    break
-                blocks.append(section(chunk))
-                budget -= 1
-                chunk = clip(line, MAX_SECTION_TEXT)
+                sections.append((chunk, count))
+                chunk, count = clip(line, MAX_SECTION_TEXT), 1
             else:
-                chunk += "\n" + line
-            shown += 1
-        if budget <= 0:
-            break
-        blocks.append(section(chunk))
-        budget -= 1
+                chunk, count = chunk + "\n" + line, count + 1
+        sections.append((chunk, count))
+    room = MAX_MESSAGE_BLOCKS - len(blocks)
+    if len(sections) > room:
+        sections = sections[: room - 1]  # one block for the count of the rest
+    blocks += [section(text) for text, _ in sections]
+    shown = sum(count for _, count in sections)
     if shown < len(events):
         blocks.append(context(f"…and {len(events) - shown} more: run `marginbot portfolio` for the full list"))
     return {"text": alert_text(payload), "blocks": blocks}

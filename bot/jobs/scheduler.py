@@ -264,7 +264,13 @@ def sync_job() -> None:
     if sync_all is None:
         log.info("sync job skipped: engine.sync has no sync_all")
         return
-    sync_all(ctx.runtime)
+    for result in sync_all(ctx.runtime) or []:
+        summary = getattr(result, "summary", None)
+        text = summary() if callable(summary) else str(result)
+        if getattr(result, "ok", True):
+            log.info("sync: %s", text)
+        else:
+            log.warning("sync: %s", text)
 
 
 def start_scheduler(
