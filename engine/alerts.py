@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Numeric, String, Text, bindparam, column, text
@@ -279,55 +280,61 @@ def changed(prev: State, new: State) -> bool:
 # ---------------------------------------------------------------- trend
 
 
-def fit_trend(points: list[tuple[int, Decimal]], *, last_x: int, start: date, breach_pct: Decimal) -> Trend | None:
-    """Least squares on (day index, margin %); None with fewer than MIN_TREND_DAYS points or no spread."""
+def fit_trend(points: list[tuple[int, float]], *, last_x: int, start: date, breach_pct: Decimal) -> Trend | None:
+    """Least squares on (day index, margin %); None with fewer than MIN_TREND_DAYS points or no spread.
+
+    Floats are fine here: this is a statistic over percentages, not money, and it runs for every customer.
+    """
     n = len(points)
     if n < MIN_TREND_DAYS:
         return None
-    mean_x = Decimal(sum(x for x, _ in points)) / n
-    mean_y = sum((y for _, y in points), Decimal(0)) / n
-    sxx = sum(((x - mean_x) ** 2 for x, _ in points), Decimal(0))
-    if sxx == 0:
+    sx = sy = sxx = sxy = 0.0
+    for x, y in points:
+        sx += x
+        sy += y
+        sxx += x * x
+        sxy += x * y
+    spread = n * sxx - sx * sx
+    if spread == 0:
         return None
-    slope = sum(((x - mean_x) * (y - mean_y) for x, y in points), Decimal(0)) / sxx
-    intercept = mean_y - slope * mean_x
+    slope = (n * sxy - sx * sy) / spread
+    intercept = (sy - slope * sx) / n
     projected = intercept + slope * (last_x + WATCH_HORIZON_DAYS)
+    breach = float(breach_pct)
     crosses_on = None
-    if slope < 0:
-        at = ((breach_pct - intercept) / slope).to_integral_value(ROUND_CEILING)
-        crosses_on = start + timedelta(days=max(int(at), last_x + 1))
-    return Trend(slope, projected, crosses_on, n)
+    if slope < 0 and projected < breach:  # it crosses within the horizon (a far-off date means nothing)
+        crosses_on = start + timedelta(days=max(math.ceil((breach - intercept) / slope), last_x + 1))
+    return Trend(_dec(slope), _dec(projected), crosses_on, n)
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(repr(round(value, 6)))
 
 
 def daily_customer_figures(
     conn: Connection, period: Period, customers: set[str]
 ) -> dict[str, dict[date, tuple[Decimal, int]]]:
-    """Revenue (USD) and COGS (nano-USD) of each customer on each day of `period`.
+    """Revenue (USD) and COGS (nano-USD) of each customer on each day of `period` that has either.
 
     A day's revenue is what `revenue_lines` gives for that single day (fees accrue per day, usage is metered
     that day, billed lines are prorated by day and replace modelled revenue on the days they cover), computed
     from four queries for the whole window instead of one `revenue_lines` call per day.
     """
-    out: dict[str, dict[date, tuple[Decimal, int]]] = defaultdict(dict)
-    if not customers:
-        return out
-    a, b = period.start, period.end
-    units: dict[tuple[str, str, date], tuple[int, int]] = {}
-    cost: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
-    for cust, prod, day, req, tok, c in conn.execute(
-        text(
-            "SELECT customer, product, day, SUM(requests), SUM(input_tokens + output_tokens), "
-            f"SUM({_COST_SUM}) FROM daily_customer_product WHERE day BETWEEN :a AND :b "
-            "GROUP BY customer, product, day"
-        ),
-        {"a": a, "b": b},
-    ):
-        if cust not in customers:
-            continue
-        d = _as_date(day)
-        units[(cust, prod, d)] = (int(req or 0), int(tok or 0))
-        cost[cust][d] += int(c or 0)
+    days = period.iter_days()
+    return {
+        cust: {day: (r, c) for day, r, c in zip(days, rev, cost, strict=True) if r or c}
+        for cust, (rev, cost) in _daily_series(conn, period, customers).items()
+    }
 
+
+def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict[str, tuple[list[Decimal], list[int]]]:
+    # Revenue and COGS per customer as one list per window (index = day in the window). This runs for every
+    # customer on every alerts check, hence lists and whole-window arithmetic rather than per-day lookups.
+    if not customers:
+        return {}
+    a, b = period.start, period.end
+    n = period.days
+    zero = Decimal(0)
     contracts = [
         Terms(
             customer=row.customer,
@@ -349,97 +356,127 @@ def daily_customer_figures(
                 '"end" >= :a)'
             ),
             {"a": a, "b": b},
-        )
+        ).all()
         if row.customer in customers
     ]
-    tasks: dict[tuple[str, str, date], int] = {}
+    metered = {c.customer for c in contracts if c.plan in ("usage", "hybrid")}
+
+    index: dict[object, int] = {}  # the day as the database returns it (text on SQLite) → position
+    for i, day in enumerate(period.iter_days()):
+        index[day] = index[day.isoformat()] = i
+    cost: dict[str, list[int]] = {}
+    usage: dict[str, dict[str, tuple[list[int], list[int]]]] = defaultdict(
+        dict
+    )  # customer → product → (requests, tokens)
+    for cust, prod, raw_day, req, tok, c in conn.execute(
+        text(
+            # One row per customer, product and day already: the rollup's key.
+            f"SELECT customer, product, day, requests, input_tokens + output_tokens, {_COST_SUM} "
+            "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
+        ),
+        {"a": a, "b": b},
+    ).all():  # one fetch for tens of thousands of rows: row-by-row fetching costs more than the query
+        if cust not in customers:
+            continue
+        i = index[raw_day if raw_day in index else _as_date(raw_day)]
+        series = cost.get(cust)
+        if series is None:
+            series = cost[cust] = [0] * n
+        series[i] += c or 0
+        if cust in metered:
+            pair = usage[cust].get(prod)
+            if pair is None:
+                pair = usage[cust][prod] = ([0] * n, [0] * n)
+            pair[0][i] += req or 0
+            pair[1][i] += tok or 0
+    tasks: dict[str, dict[str, list[int]]] = defaultdict(dict)  # customer → product → tasks started
     if any(c.unit == "task" and c.plan in ("usage", "hybrid") for c in contracts):
-        for cust, prod, day, n in conn.execute(
+        for cust, prod, raw_day, count in conn.execute(
             text(
                 "SELECT customer, product, day, COUNT(*) FROM task_rollup WHERE day BETWEEN :a AND :b "
                 "GROUP BY customer, product, day"
             ),
             {"a": a, "b": b},
-        ):
-            if cust in customers:
-                tasks[(cust, prod, _as_date(day))] = int(n)
-    products_of: dict[str, set[str]] = defaultdict(set)
-    for cust, prod, _ in list(units) + list(tasks):
-        products_of[cust].add(prod)
+        ).all():
+            if cust in metered:
+                i = index[raw_day if raw_day in index else _as_date(raw_day)]
+                tasks[cust].setdefault(prod, [0] * n)[i] += int(count)
 
-    revenue: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    fractions = {day: month_fraction(day, day) for day in period.iter_days()}
+    fractions = [month_fraction(day, day) for day in period.iter_days()]
+    revenue: dict[str, list[Decimal]] = {}
     for c in contracts:
-        first, last = max(c.start, a), min(c.end or b, b)
-        plan, unit, price, included = c.plan, c.unit, c.unit_price_usd, c.included_units
-        products = [c.product] if c.product else sorted(products_of[c.customer])
-        fixed: dict[Decimal, Decimal] = {}  # fees for one day, per month length (at most two in a window)
-        per_day = revenue[c.customer]
-        for i in range((last - first).days + 1):
-            day = first + timedelta(days=i)
-            fraction = fractions[day]
-            amount = fixed.get(fraction)
-            if amount is None:
-                amount = fixed[fraction] = compute_line(c, 1, fraction, Decimal(0)).total
-            if plan in ("usage", "hybrid"):
-                metered = _units(c.customer, products, unit, day, units, tasks)
-                # The usage term of compute_line, inlined: it is the one part that changes every day.
-                if metered:
-                    over = metered - included * fraction if plan == "hybrid" else metered
-                    amount += max(Decimal(0), over) * price
-            per_day[day] += amount
+        lo, hi = (max(c.start, a) - a).days, (min(c.end or b, b) - a).days + 1
+        fixed = {f: compute_line(c, 1, f, zero).total for f in set(fractions[lo:hi])}  # fees, per month length
+        amounts = [fixed[f] for f in fractions[lo:hi]]
+        if c.plan in ("usage", "hybrid"):
+            used = _metered(c, usage, tasks, n)[lo:hi]
+            price, included = c.unit_price_usd, c.included_units
+            # The usage term of compute_line, inlined: it is the one part that changes every day.
+            for k, (u, f) in enumerate(zip(used, fractions[lo:hi], strict=True)):
+                over = u - included * f if c.plan == "hybrid" else u
+                if over > 0:
+                    amounts[k] += over * price
+        earned = revenue.get(c.customer)
+        if earned is None:
+            earned = revenue[c.customer] = [zero] * n
+        earned[lo:hi] = [x + y for x, y in zip(earned[lo:hi], amounts, strict=True)]
 
-    billed: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    billed: dict[str, list[Decimal]] = {}
+    covered: dict[str, list[bool]] = {}
     for cust, start, end, amount in conn.execute(
         text(
             "SELECT customer, period_start, period_end, amount_usd FROM revenue_actual "
             "WHERE period_start <= :b AND period_end >= :a"
         ),
         {"a": a, "b": b},
-    ):
+    ).all():
         if cust not in customers:
             continue
         s, e = _as_date(start), _as_date(end)
-        daily = Decimal(str(amount)) / Decimal((e - s).days + 1)
-        day = max(s, a)
-        while day <= min(e, b):
-            billed[cust][day] += daily
-            day += timedelta(days=1)
+        share = Decimal(str(amount)) / Decimal((e - s).days + 1)
+        lo, hi = (max(s, a) - a).days, (min(e, b) - a).days + 1
+        bill = billed.setdefault(cust, [zero] * n)
+        bill[lo:hi] = [x + share for x in bill[lo:hi]]
+        covered.setdefault(cust, [False] * n)[lo:hi] = [True] * (hi - lo)
 
-    for cust in customers:
-        for day in period.iter_days():
-            rev = billed[cust][day] if day in billed.get(cust, {}) else revenue.get(cust, {}).get(day, Decimal(0))
-            c_nano = cost.get(cust, {}).get(day, 0)
-            if rev or c_nano:
-                out[cust][day] = (rev, c_nano)
+    out: dict[str, tuple[list[Decimal], list[int]]] = {}
+    for cust in (set(revenue) | set(cost) | set(billed)) & customers:
+        rev = revenue.get(cust) or [zero] * n
+        if cust in covered:  # billed lines replace modelled revenue on the days they cover
+            rev = [b if cov else m for m, b, cov in zip(rev, billed[cust], covered[cust], strict=True)]
+        out[cust] = (rev, cost.get(cust) or [0] * n)
     return out
 
 
-def _units(
-    customer: str,
-    products: list[str],
-    unit: str,
-    day: date,
-    units: dict[tuple[str, str, date], tuple[int, int]],
-    tasks: dict[tuple[str, str, date], int],
-) -> Decimal:
-    if unit == "task":
-        return Decimal(sum(tasks.get((customer, p, day), 0) for p in products))
-    index = 1 if unit == "1k_tokens" else 0
-    total = sum(units.get((customer, p, day), (0, 0))[index] for p in products)
-    return Decimal(total) / 1000 if unit == "1k_tokens" else Decimal(total)
+def _metered(
+    c: Terms,
+    usage: dict[str, dict[str, tuple[list[int], list[int]]]],
+    tasks: dict[str, dict[str, list[int]]],
+    n: int,
+) -> list[Decimal]:
+    """The contract's units on each day of the window: its product's, or every product's when it names none."""
+    if c.unit == "task":
+        rows = [v for prod, v in tasks.get(c.customer, {}).items() if not c.product or prod == c.product]
+    else:
+        which = 1 if c.unit == "1k_tokens" else 0
+        rows = [v[which] for prod, v in usage.get(c.customer, {}).items() if not c.product or prod == c.product]
+    totals = [sum(day) for day in zip(*rows, strict=True)] if rows else [0] * n
+    if c.unit == "1k_tokens":
+        return [Decimal(t) / 1000 for t in totals]
+    return [Decimal(t) for t in totals]
 
 
 def customer_trends(conn: Connection, period: Period, customers: set[str], *, breach_pct: Decimal) -> dict[str, Trend]:
     """The fitted daily-margin trend of each customer that has enough days with revenue."""
     trends: dict[str, Trend] = {}
-    for cust, days in daily_customer_figures(conn, period, customers).items():
+    last_x = period.days - 1
+    for cust, (revenue, cost) in _daily_series(conn, period, customers).items():
         points = [
-            ((day - period.start).days, (rev - Decimal(c) / NANO) / rev * 100)
-            for day, (rev, c) in sorted(days.items())
-            if rev > 0
+            (x, 100.0 - c / (r * NANO) * 100.0)
+            for x, (r, c) in enumerate(zip(map(float, revenue), cost, strict=True))
+            if r > 0
         ]
-        trend = fit_trend(points, last_x=period.days - 1, start=period.start, breach_pct=breach_pct)
+        trend = fit_trend(points, last_x=last_x, start=period.start, breach_pct=breach_pct)
         if trend is not None:
             trends[cust] = trend
     return trends

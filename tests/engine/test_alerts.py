@@ -201,15 +201,18 @@ def test_unpriced_usage_is_flagged_once_and_cleared_under_half_the_share() -> No
 
 
 def test_trend_projects_a_straight_line_fourteen_days_past_the_window() -> None:
-    falling = [(x, Decimal(90) - Decimal(2) * x) for x in range(30)]
+    falling = [(x, 90.0 - 2.0 * x) for x in range(30)]
     trend = fit_trend(falling, last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
     assert trend is not None
     assert (trend.slope_pts_per_day, trend.projected_pct, trend.crosses_on) == (
         Decimal(-2), Decimal(90 - 2 * 43), date(2026, 10, 31)
     )  # fmt: skip
-    flat = fit_trend([(x, Decimal(60)) for x in range(30)], last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
+    flat = fit_trend([(x, 60.0) for x in range(30)], last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
     assert flat is not None and flat.slope_pts_per_day == 0 and flat.crosses_on is None
     assert fit_trend(falling[:6], last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40)) is None
+    barely = [(x, 60.0 - 0.0001 * x) for x in range(30)]
+    slow = fit_trend(barely, last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
+    assert slow is not None and slow.slope_pts_per_day < 0 and slow.crosses_on is None
 
 
 def test_daily_revenue_is_what_revenue_lines_gives_for_each_single_day(rt: Runtime, tmp_path: Path) -> None:
