@@ -39,9 +39,7 @@ def digest_chart_png(data: dict[str, Any]) -> bytes:
             label="blended gross margin",
         )
         for i, m in points:
-            top.annotate(
-                f"{m:.1f}%", (i, m), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8
-            )
+            top.annotate(f"{m:.1f}%", (i, m), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
     breach, healthy = float(Decimal(data["breach_pct"])), float(Decimal(data["healthy_pct"]))
     top.axhline(breach, color="#d62728", linestyle="--", linewidth=1, label=f"breach {breach:g}%")
     top.axhline(healthy, color="#2ca02c", linestyle=":", linewidth=1, label=f"healthy {healthy:g}%")

@@ -72,8 +72,7 @@ class Lease:
                 return True
             inserted = conn.execute(
                 _typed(
-                    "INSERT INTO lease (name, holder, expires_at) VALUES (:n, :h, :e) "
-                    "ON CONFLICT (name) DO NOTHING"
+                    "INSERT INTO lease (name, holder, expires_at) VALUES (:n, :h, :e) ON CONFLICT (name) DO NOTHING"
                 ),
                 {k: v for k, v in bind.items() if k != "now"},
             ).rowcount
@@ -87,9 +86,7 @@ class Lease:
     def release(self) -> None:
         """Give the lease up (on shutdown): another process takes over at once rather than after the TTL."""
         with self.engine.begin() as conn:
-            conn.execute(
-                text("DELETE FROM lease WHERE name = :n AND holder = :h"), {"n": self.name, "h": self.holder}
-            )
+            conn.execute(text("DELETE FROM lease WHERE name = :n AND holder = :h"), {"n": self.name, "h": self.holder})
 
     def current_holder(self) -> str | None:
         row = self._row()
