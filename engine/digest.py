@@ -7,7 +7,6 @@ week); `queue_digest` puts it in the outbox once per ISO week per channel, howev
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -22,8 +21,6 @@ from engine.models import COST_COLUMNS, NANO
 from engine.periods import Period
 from engine.revenue import revenue_lines, total_by_customer
 from engine.runtime import Runtime
-
-log = logging.getLogger(__name__)
 
 TREND_WEEKS = 12
 TOP_MODELS = 8

@@ -7,7 +7,6 @@ conditional UPDATE (or an INSERT that yields on conflict), so two contenders can
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import uuid
@@ -17,8 +16,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, String, TextClause, bindparam, text
 
 from engine.models import UTCDateTime
-
-log = logging.getLogger(__name__)
 
 SCHEDULER_LEASE = "scheduler"
 DEFAULT_TTL = timedelta(seconds=60)
