@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
+import threading
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engine.ingest.writer import EventWriter, ParsedEvent, WriteStats
+from engine.ingest.writer import EventWriter, ParsedEvent, RowBuilder, WriteStats
 from engine.models import NANO, ImportRun
 from engine.pricing import PriceBook
 from engine.state import check_rollup_timezone
@@ -401,6 +404,73 @@ def _check_header(header: list[str]) -> None:
         raise RowError("a column name appears twice in the header")
 
 
+# One parsed chunk of a file: built rows, rejected lines (line, reason, raw row as JSON), rows read.
+Chunk = tuple[list[tuple[Any, ...]], list[tuple[int, str, str]], int]
+CHUNK_ROWS = 5_000
+# Files at least this large are parsed in a worker process while this one writes (2 cores: ~2× faster).
+PARALLEL_BYTES = 32 * 1024 * 1024
+
+
+def _chunks(path: Path, builder: RowBuilder) -> Iterator[Chunk]:
+    """Parse, validate and price a file, `CHUNK_ROWS` at a time. Raises RowError for a bad header."""
+    rows = _jsonl_rows(path) if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} else _csv_rows(path)
+    built: list[tuple[Any, ...]] = []
+    bad: list[tuple[int, str, str]] = []
+    read = 0
+    for line, raw, problem, parsed in rows:
+        read += 1
+        if parsed is None and raw is not None:
+            try:
+                parsed = parse_event(raw)
+            except RowError as exc:
+                problem = str(exc)
+        if parsed is not None:
+            built.append(builder.build(parsed))
+        else:
+            bad.append((line, problem, json.dumps(raw, default=str) if raw is not None else ""))
+        if read >= CHUNK_ROWS:
+            yield built, bad, read
+            built, bad, read = [], [], 0
+    yield built, bad, read
+
+
+def _worker(path: str, builder: RowBuilder, out: Any) -> None:
+    """Runs in a child process: every chunk goes to the queue, then the unpriced models, then the end."""
+    try:
+        for chunk in _chunks(Path(path), builder):
+            out.put(("chunk", chunk))
+        out.put(("end", builder.unpriced_models))
+    except RowError as exc:
+        out.put(("refused", str(exc)))
+    except Exception:  # the parent re-raises it with the child's traceback
+        out.put(("crashed", traceback.format_exc()))
+
+
+def _parallel_chunks(path: Path, builder: RowBuilder, unpriced: set[tuple[str, str]]) -> Iterator[Chunk]:
+    # fork: the worker starts at once with everything imported; only used while this process has one thread.
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue(maxsize=8)  # bounded: memory stays flat whatever the file size
+    proc = ctx.Process(target=_worker, args=(str(path), builder, queue), daemon=True)
+    proc.start()
+    try:
+        while True:
+            kind, payload = queue.get()
+            if kind == "chunk":
+                yield payload
+            elif kind == "end":
+                unpriced.update(payload)
+                return
+            elif kind == "refused":
+                raise RowError(payload)
+            else:
+                raise RuntimeError(f"the parsing worker failed:\n{payload}")
+    finally:
+        if proc.is_alive():  # the parent stopped early (refused file, error): the rest is not needed
+            proc.kill()
+        proc.join()
+        queue.close()
+
+
 def import_usage_file(
     engine: Engine,
     path: Path | str,
@@ -409,42 +479,41 @@ def import_usage_file(
     timezone: str,
     skip_invalid: bool = False,
     batch_size: int = 20_000,
+    parallel: bool | None = None,
 ) -> ImportResult:
-    """Import one CSV or JSONL file of usage events in one transaction. Raises ImportRefused when refused."""
+    """Import one CSV or JSONL file of usage events in one transaction. Raises ImportRefused when refused.
+
+    `parallel` (default: for files of PARALLEL_BYTES or more) parses in a worker process while this one writes.
+    """
     path = Path(path)
     result = ImportResult(path=str(path))
-    is_jsonl = path.suffix.lower() in {".jsonl", ".ndjson", ".json"}
-    rows = _jsonl_rows(path) if is_jsonl else _csv_rows(path)
     rejects: list[tuple[int, str, str]] = []
     started = datetime.now(UTC)
+    if parallel is None:
+        parallel = path.stat().st_size >= PARALLEL_BYTES
+    # Forking a threaded process (a server, a scheduler) is unsafe; such callers parse in-process.
+    parallel = parallel and "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
     with engine.connect() as conn:
         check_rollup_timezone(conn, timezone)
         writer = EventWriter(
             conn, prices=prices, cutter=DayCutter(timezone), source=f"file:{path.name}", batch_size=batch_size
         )
+        builder = writer.builder
+        chunks = _parallel_chunks(path, builder, builder.unpriced_models) if parallel else _chunks(path, builder)
         try:
-            for line, raw, problem, parsed in rows:
-                result.rows_read += 1
-                if parsed is not None:
-                    if not result.rejected or skip_invalid:
-                        writer.add(parsed)
-                    continue
-                if raw is not None:
-                    try:
-                        event = parse_event(raw)
-                    except RowError as exc:
-                        problem = str(exc)
-                    else:
-                        if not result.rejected or skip_invalid:
-                            writer.add(event)
-                        continue
-                result.rejected += 1
-                if len(result.errors) < MAX_ERRORS_KEPT:
-                    result.errors.append(BadLine(line, problem))
-                if skip_invalid:
-                    rejects.append((line, problem, json.dumps(raw, default=str) if raw is not None else ""))
-                else:
+            for built, bad, read in chunks:
+                result.rows_read += read
+                for line, problem, raw in bad:
+                    result.rejected += 1
+                    if len(result.errors) < MAX_ERRORS_KEPT:
+                        result.errors.append(BadLine(line, problem))
+                    if skip_invalid:
+                        rejects.append((line, problem, raw))
+                if result.rejected and not skip_invalid:
                     writer.discard()  # the file will be refused: stop writing, keep reading for every error
+                    continue
+                for row in built:
+                    writer.add_row(row)
         except RowError as exc:  # the file itself (header) is wrong
             conn.rollback()
             result.errors.append(BadLine(1, str(exc)))

@@ -159,6 +159,33 @@ class WriteStats:
     cost_nano: int = 0
 
 
+class RowBuilder:
+    """Prices a parsed event and lays it out as a `usage_event` row. Touches no database, so a parsing
+    worker process can run it while the importing process writes."""
+
+    def __init__(self, *, prices: PriceBook, timezone: str, source: str, postgres: bool) -> None:
+        self.prices = prices
+        self.cutter = DayCutter(timezone)
+        self.source = source[:100]
+        self.postgres = postgres
+        self.unpriced_models: set[tuple[str, str]] = set()
+
+    def build(self, ev: ParsedEvent) -> tuple[Any, ...]:
+        ts: datetime = ev[1]
+        epoch = int(ts.timestamp())
+        costs = self.prices.price(
+            ev[5], ev[6], epoch, ev[7], ev[8], ev[9], ev[10], ev[11], ev[12], ev[13], ev[14], ev[15]
+        )
+        priced = costs[9]
+        if not priced:
+            self.unpriced_models.add((ev[5], ev[6]))
+        ts_text = ts.isoformat(" ", "microseconds")
+        if not self.postgres:
+            # SQLite keeps SQLAlchemy's naive UTC text; the parsed ts is always UTC, so drop its "+00:00".
+            ts_text = ts_text[:-6]
+        return (ev[0], ts_text, self.cutter.day(epoch), *ev[2:19], priced, *costs[:9], self.source)
+
+
 class EventWriter:
     """Prices parsed events and writes them in batches inside the caller's transaction."""
 
@@ -172,37 +199,29 @@ class EventWriter:
         batch_size: int = 20_000,
     ) -> None:
         self.conn = conn
-        self.prices = prices
-        self.cutter = cutter
-        self.source = source[:100]
         self.batch_size = batch_size
         self.stats = WriteStats()
         self._rows: list[tuple[Any, ...]] = []
         self._ids: set[str] = set()
         self._pg = conn.dialect.name == "postgresql"
+        self.builder = RowBuilder(prices=prices, timezone=cutter.tz.key, source=source, postgres=self._pg)
+        self.builder.cutter = cutter
+        self.stats.unpriced_models = self.builder.unpriced_models
         if self._pg:
             create_stage(conn)
 
     def add(self, ev: ParsedEvent) -> None:
         """Queue one parsed event (PARSED_FIELDS order)."""
-        event_id = ev[0]
+        self.add_row(self.builder.build(ev))
+
+    def add_row(self, row: tuple[Any, ...]) -> None:
+        """Queue one row already built by a RowBuilder for this database."""
+        event_id = row[0]
         if event_id in self._ids:  # re-sent within one batch: the database check covers earlier batches
             self.stats.duplicates += 1
             return
         self._ids.add(event_id)
-        ts: datetime = ev[1]
-        epoch = int(ts.timestamp())
-        costs = self.prices.price(
-            ev[5], ev[6], epoch, ev[7], ev[8], ev[9], ev[10], ev[11], ev[12], ev[13], ev[14], ev[15]
-        )
-        priced = costs[9]
-        if not priced:
-            self.stats.unpriced_models.add((ev[5], ev[6]))
-        # SQLite keeps SQLAlchemy's naive UTC text; the parsed ts is always UTC, so drop its "+00:00".
-        ts_text = ts.isoformat(" ", "microseconds")
-        if not self._pg:
-            ts_text = ts_text[:-6]
-        self._rows.append((event_id, ts_text, self.cutter.day(epoch), *ev[2:19], priced, *costs[:9], self.source))
+        self._rows.append(row)
         if len(self._rows) >= self.batch_size:
             self.flush()
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.cli import main
+from config.settings import Settings
 from engine.ingest.usage import ImportRefused, import_usage_file
 from engine.runtime import Runtime
 
@@ -136,3 +137,49 @@ def test_changing_the_time_zone_asks_for_a_reprice(runtime: Runtime, tmp_path: P
     assert "run `marginbot reprice`" in capsys.readouterr().err
     assert main(["reprice"], runtime=moved) == 0
     assert main(["import", "usage", str(path)], runtime=moved) == 0
+
+
+def _rollups(rt: Runtime) -> list[tuple]:
+    with rt.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT * FROM daily_rollup ORDER BY 1, 2, 3, 4, 5, 6"))]
+
+
+def test_parallel_parsing_gives_exactly_the_same_rollups(prices_file: Path, tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text(
+        HEADER
+        + "".join(
+            f"p{i},{1790000000 + i * 37},c{i % 5},p{i % 3},openai,gpt-4o-mini,{2000 + i},{i % 100},{i % 50}\n"
+            for i in range(12_000)
+        )
+        + "p7,1790000000,c0,p0,openai,gpt-4o-mini,1,0,0\n"  # a re-sent id
+        + "odd1,2026-10-05 12:00:00+02:00,c1,p1,self-hosted,unknown-1,10,0,10\n"  # slow path, unpriced
+    )
+    serial = Runtime(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 's.db'}", prices_file=prices_file))
+    r1 = import_usage_file(serial.engine, path, prices=serial.prices, timezone="UTC", parallel=False)
+    other = Runtime(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'p.db'}", prices_file=prices_file))
+    r2 = import_usage_file(other.engine, path, prices=other.prices, timezone="UTC", parallel=True)
+    assert (
+        (r2.imported, r2.duplicates, r2.unpriced_events, r2.unpriced_models)
+        == (
+            r1.imported,
+            r1.duplicates,
+            r1.unpriced_events,
+            r1.unpriced_models,
+        )
+        == (12_001, 1, 1, ["self-hosted/unknown-1"])
+    )
+    assert _rollups(other) == _rollups(serial)
+
+
+def test_parallel_parsing_refuses_a_bad_file_with_every_line(runtime: Runtime, tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text(HEADER + GOOD * 1 + "b1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,-1,0,1\n")
+    with pytest.raises(ImportRefused) as info:
+        import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", parallel=True)
+    assert [e.line for e in info.value.result.errors] == [3]
+    bad_header = tmp_path / "h.csv"
+    bad_header.write_text("event_id,when\n")
+    with pytest.raises(ImportRefused, match=r"unknown column\(s\) \['when'\]"):
+        import_usage_file(runtime.engine, bad_header, prices=runtime.prices, timezone="UTC", parallel=True)
+    assert counts(runtime) == (0, 0)
