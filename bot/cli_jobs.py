@@ -8,15 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.blocks.alerts import alert_plain
-from bot.blocks.digest import digest_plain
 from bot.cli import UserError
-from bot.jobs.delivery import deliver
-from engine.alerts import ConcurrentAlertRun, check_alerts
-from engine.digest import queue_digest
-from engine.outbox import DeliveryReport, pending_count
 from engine.runtime import Runtime
 from engine.timeutil import parse_timestamp
+
+# The handlers import what they use: every `marginbot` command loads this module to register its parsers, and
+# Slack, Block Kit and matplotlib have no business slowing down `marginbot portfolio`.
 
 
 def _as_of(args: argparse.Namespace, rt: Runtime) -> datetime:
@@ -30,6 +27,8 @@ def _as_of(args: argparse.Namespace, rt: Runtime) -> datetime:
 
 def _deliver(rt: Runtime) -> int:
     """Send what the outbox holds, if there is a token; 1 when something could not be delivered."""
+    from engine.outbox import pending_count
+
     if rt.settings.slack_bot_token is None:
         with rt.connect() as conn:
             waiting = pending_count(conn)
@@ -39,9 +38,10 @@ def _deliver(rt: Runtime) -> int:
                 "next run that has a token (or `marginbot serve`)."
             )
         return 0
+    from bot.jobs.delivery import deliver
     from bot.slack import make_client
 
-    report: DeliveryReport = deliver(rt, make_client(rt.settings))
+    report = deliver(rt, make_client(rt.settings))
     if report.sent or report.deferred or report.failed:
         print(f"delivery: {report.summary()}")
     for _id, channel, why in report.failed:
@@ -52,6 +52,9 @@ def _deliver(rt: Runtime) -> int:
 
 
 def cmd_alerts_check(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.blocks.alerts import alert_plain
+    from engine.alerts import ConcurrentAlertRun, check_alerts
+
     try:
         result = check_alerts(rt, as_of=_as_of(args, rt), dry_run=args.dry_run)
     except ConcurrentAlertRun as exc:
@@ -73,6 +76,9 @@ def cmd_alerts_check(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_digest_send(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.blocks.digest import digest_plain
+    from engine.digest import queue_digest
+
     result = queue_digest(rt, as_of=_as_of(args, rt), dry_run=args.dry_run)
     print(result.summary())
     if args.chart or args.dry_run:

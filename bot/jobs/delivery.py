@@ -17,7 +17,6 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks.alerts import alert_message
 from bot.blocks.digest import digest_message
-from bot.charts import digest_chart_png
 from engine.outbox import (
     IN_RUN_WAIT,
     ChannelUnreachable,
@@ -103,6 +102,8 @@ class SlackSender:
         p = message.payload
         kind = p.get("type", message.kind)
         if kind == "digest_chart":
+            from bot.charts import digest_chart_png  # matplotlib: loaded once a week, not at every start
+
             png = digest_chart_png(p)
             response = self.client.files_upload_v2(
                 channel=message.channel,
