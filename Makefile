@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BENCH_EVENTS ?= 10000000
+BENCH_SYNC_DAYS ?= 9
 PYTHON ?= python3
 
 .PHONY: help install demo test lint format bench clean
@@ -34,8 +35,8 @@ format: install ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install ## benchmark against bare sqlite3 and DuckDB baselines (BENCH_EVENTS=N, default 10M)
-	$(PY) -m bench.run --events $(BENCH_EVENTS)
+bench: install ## benchmark against sqlite3 and DuckDB baselines (BENCH_EVENTS=10000000, BENCH_SYNC_DAYS=9)
+	$(PY) -m bench.run --events $(BENCH_EVENTS) --sync-days $(BENCH_SYNC_DAYS)
 
 clean: ## remove the virtualenv, demo files and caches
 	rm -rf $(VENV) marginbot-demo.db* demo-data .pytest_cache .mypy_cache .ruff_cache bench/.work

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -89,7 +89,8 @@ def _dispatch(rt: Runtime, cmd: Command, now: datetime) -> Answer:
     if cmd.kind == "help":
         return help_message(cmd.problem)
     if cmd.kind in SCENARIO_KINDS:
-        return _scenario(rt, cmd)
+        # Scenario answers read the clock through the runtime: pin it to this answer's moment.
+        return _scenario(rt if rt.now_override == now else replace(rt, now_override=now), cmd)
     period = parse_period(cmd.period, today=rt.today(now))
     with rt.connect() as conn:
         if cmd.kind == "customer":

@@ -28,7 +28,7 @@ from engine.margin import Figures, Thresholds, resolve_customer
 from engine.models import COST_COLUMNS, NANO
 from engine.periods import Period, month
 from engine.revenue import Terms as ContractTerms
-from engine.revenue import _billed, _contracts, compute_line, describe_terms, month_fraction
+from engine.revenue import billed_lines, compute_line, contracts_in, describe_terms, month_fraction
 from engine.serialize import cents, micros, pct
 
 ZERO = Decimal(0)
@@ -187,10 +187,10 @@ def terms_for(conn: Connection, basis: Period, customers: list[str] | None) -> d
     """Contracts in force on the basis' last day, or billed revenue over the basis as a monthly rate."""
     last = Period(basis.end, basis.end, basis.end.isoformat())
     out: dict[str, Payer] = defaultdict(lambda: Payer([]))
-    for c in _contracts(conn, last, customers):
+    for c in contracts_in(conn, last, customers):
         out[c.customer].contracts.append(c)
     months = month_fraction(basis.start, basis.end)
-    for line in _billed(conn, basis, customers):
+    for line in billed_lines(conn, basis, customers):
         t = out[line.customer]
         t.billed_per_month = (t.billed_per_month or ZERO) + line.total / months
     return out

@@ -108,7 +108,8 @@ def month_fraction(start: date, end: date) -> Decimal:
     return total
 
 
-def _active(contract: Terms, period: Period) -> tuple[date, date] | None:
+def active_span(contract: Terms, period: Period) -> tuple[date, date] | None:
+    """The days of `period` on which `contract` is in force, or None."""
     start = max(contract.start, period.start)
     end = min(contract.end or period.end, period.end)
     return (start, end) if start <= end else None
@@ -235,11 +236,11 @@ def revenue_lines(
     `totals` (from `usage_totals` over exactly `period`) saves a scan when the caller already has them.
     """
     wanted = list(customers) if customers is not None else None
-    contracts = _contracts(conn, period, wanted)
+    contracts = contracts_in(conn, period, wanted)
     units = _Units(conn, period, wanted, totals)
     lines: list[RevenueLine] = []
     for c in contracts:
-        span = _active(c, period)
+        span = active_span(c, period)
         if span is None:
             continue
         a, b = span
@@ -250,14 +251,15 @@ def revenue_lines(
         line = compute_line(c, (b - a).days + 1, month_fraction(a, b), metered)
         line.by_product = {c.product: line.total} if c.product else _split(line.total, per_product, "")
         lines.append(line)
-    billed = _billed(conn, period, wanted)
+    billed = billed_lines(conn, period, wanted)
     if billed:
         billed_customers = {line.customer for line in billed}
         lines = [line for line in lines if line.customer not in billed_customers] + billed
     return lines
 
 
-def _contracts(conn: Connection, period: Period, customers: list[str] | None) -> list[Terms]:
+def contracts_in(conn: Connection, period: Period, customers: list[str] | None) -> list[Terms]:
+    """The contracts of `customers` (all when None) in force on at least one day of `period`."""
     sql = (
         'SELECT id, customer, product, plan, start, "end", seats, seat_price_usd, platform_fee_usd, '
         'included_units, unit, unit_price_usd FROM contract WHERE start <= :b AND ("end" IS NULL OR "end" >= :a)'
@@ -288,7 +290,8 @@ def _contracts(conn: Connection, period: Period, customers: list[str] | None) ->
     return out
 
 
-def _billed(conn: Connection, period: Period, customers: list[str] | None) -> list[RevenueLine]:
+def billed_lines(conn: Connection, period: Period, customers: list[str] | None) -> list[RevenueLine]:
+    """Billed revenue lines (e.g. Stripe) overlapping `period`, prorated by day, merged per customer and product."""
     sql = (
         "SELECT customer, product, period_start, period_end, amount_usd, source FROM revenue_actual "
         "WHERE period_start <= :b AND period_end >= :a"

@@ -35,10 +35,10 @@ from engine.periods import Period, looks_like_period
 from engine.pricing import FEMTO_PER_NANO, PriceBook, Rates, _per_token
 from engine.revenue import (
     RevenueLine,
-    _active,
-    _billed,
-    _contracts,
+    active_span,
+    billed_lines,
     compute_line,
+    contracts_in,
     describe_terms,
     month_fraction,
     revenue_lines,
@@ -621,15 +621,15 @@ def revenue_after(
             out[cust] = [line]
         return out
     wanted = set(customers)
-    for c in _contracts(conn, period, customers):
-        if c.customer not in wanted or (span := _active(c, period)) is None:
+    for c in contracts_in(conn, period, customers):
+        if c.customer not in wanted or (span := active_span(c, period)) is None:
             continue
         a, b = span
         metered = ZERO
         if c.plan in ("usage", "hybrid"):
             metered = contract_units(conn, c.customer, c.product, c.unit, a, b) * factor
         out.setdefault(c.customer, []).append(compute_line(c, (b - a).days + 1, month_fraction(a, b), metered))
-    billed = [line for line in _billed(conn, period, customers) if line.customer in wanted]
+    billed = [line for line in billed_lines(conn, period, customers) if line.customer in wanted]
     for cust in {line.customer for line in billed}:
         out[cust] = [line for line in billed if line.customer == cust]
     return out
