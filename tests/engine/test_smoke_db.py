@@ -9,3 +9,12 @@ def test_schema_is_created_on_first_use(runtime: Runtime) -> None:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert {"usage_event", "daily_rollup", "contract", "outbox"} <= tables
     assert version == "0001"
+
+
+def test_migrations_build_exactly_the_schema_the_models_describe(runtime: Runtime) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with runtime.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
