@@ -43,7 +43,7 @@ from engine.margin import (
 )
 from engine.models import COST_COLUMNS, NANO, UTCDateTime
 from engine.periods import Period, trailing
-from engine.revenue import RevenueLine, Terms, compute_line, month_fraction, revenue_lines
+from engine.revenue import RevenueLine, Terms, compute_line, contracts_in, month_fraction, revenue_lines
 from engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -335,30 +335,7 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
     a, b = period.start, period.end
     n = period.days
     zero = Decimal(0)
-    contracts = [
-        Terms(
-            customer=row.customer,
-            product=row.product,
-            plan=row.plan,
-            start=_as_date(row.start),
-            end=_as_date(row.end) if row.end is not None else None,
-            seats=row.seats,
-            seat_price_usd=Decimal(str(row.seat_price_usd)),
-            platform_fee_usd=Decimal(str(row.platform_fee_usd)),
-            included_units=Decimal(str(row.included_units)),
-            unit=row.unit,
-            unit_price_usd=Decimal(str(row.unit_price_usd)),
-        )
-        for row in conn.execute(
-            text(
-                'SELECT customer, product, plan, start, "end", seats, seat_price_usd, platform_fee_usd, '
-                'included_units, unit, unit_price_usd FROM contract WHERE start <= :b AND ("end" IS NULL OR '
-                '"end" >= :a)'
-            ),
-            {"a": a, "b": b},
-        ).all()
-        if row.customer in customers
-    ]
+    contracts = [c for c in contracts_in(conn, period, None) if c.customer in customers]
     metered = {c.customer for c in contracts if c.plan in ("usage", "hybrid")}
 
     index: dict[object, int] = {}  # the day as the database returns it (text on SQLite) → position

@@ -269,8 +269,9 @@ def contracts_in(conn: Connection, period: Period, customers: list[str] | None) 
         sql += " AND customer = :c"
         params["c"] = customers[0]
     out: list[Terms] = []
+    wanted = set(customers) if customers is not None else None
     for row in conn.execute(text(sql + " ORDER BY customer, product, start"), params):
-        if customers is not None and row.customer not in customers:
+        if wanted is not None and row.customer not in wanted:
             continue
         out.append(
             Terms(

@@ -10,15 +10,15 @@ Cost report amounts are decimal strings in cents: "123.78912" is $1.2378912.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from config.settings import Settings
-from engine.ingest.http import Fetcher, SourceError, next_page_token
-from engine.ingest.openai import bucket_width, provider_cursor, provider_windows
+from engine.ingest.http import Fetcher, SourceError, next_page_token, v1_fetcher
+from engine.ingest.openai import ProviderBuckets, bucket_width
 from engine.ingest.source import (
     DAY,
     Batch,
@@ -42,7 +42,7 @@ _PAGE_LIMIT = {"1d": 31, "1h": 168}
 _EXTRA_KEYS = ("service_tier", "context_window", "inference_geo", "speed", "account_id", "service_account_id")
 
 
-class AnthropicConnector:
+class AnthropicConnector(ProviderBuckets):
     name = NAME
 
     def missing(self, settings: Settings) -> str | None:
@@ -53,23 +53,14 @@ class AnthropicConnector:
     ) -> Fetcher:
         assert settings.anthropic_admin_key is not None
         key = settings.anthropic_admin_key.get_secret_value()
-        base = settings.anthropic_base_url.rstrip("/")
-        return Fetcher(
+        return v1_fetcher(
             NAME,
-            base if base.endswith("/v1") else base + "/v1",
-            headers={"x-api-key": key, "anthropic-version": API_VERSION},
-            secrets=(key,),
+            settings.anthropic_base_url,
+            key,
+            {"x-api-key": key, "anthropic-version": API_VERSION},
             transport=transport,
             sleep=sleep,
         )
-
-    def windows(
-        self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None
-    ) -> list[Window]:
-        return provider_windows(ctx, cursor, since, until, bucket_width(ctx.settings), NAME)
-
-    def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
-        return provider_cursor(window, cursor, bucket_width(ctx.settings))
 
     def fetch(self, fetcher: Fetcher, window: Window, ctx: Context) -> Batch:
         width = bucket_width(ctx.settings)

@@ -160,6 +160,27 @@ class Fetcher:
         raise self.fail(f"GET /{path}: more than {max_pages} pages; stopping")
 
 
+def v1_fetcher(
+    source: str,
+    base_url: str,
+    key: str,
+    headers: dict[str, str],
+    *,
+    transport: httpx.BaseTransport | None,
+    sleep: Callable[[float], None],
+) -> Fetcher:
+    """A Fetcher on `<base>/v1` (the configured base may already end in /v1) that keeps `key` out of messages."""
+    base = base_url.rstrip("/")
+    return Fetcher(
+        source,
+        base if base.endswith("/v1") else base + "/v1",
+        headers=headers,
+        secrets=(key,),
+        transport=transport,
+        sleep=sleep,
+    )
+
+
 def next_page_token(param: str = "page", field: str = "next_page") -> Callable[[Any], list[tuple[str, Any]] | None]:
     """OpenAI/Anthropic style: `has_more` + an opaque `next_page` token sent back as `page`."""
 

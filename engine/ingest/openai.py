@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from config.settings import Settings
-from engine.ingest.http import Fetcher, SourceError, next_page_token
+from engine.ingest.http import Fetcher, SourceError, next_page_token, v1_fetcher
 from engine.ingest.source import (
     DAY,
     FIRST_SYNC_DAYS,
@@ -90,7 +90,21 @@ def provider_cursor(window: Window, cursor: Mapping[str, Any] | None, width: str
     return {"until": rfc3339(until), "width": width}
 
 
-class OpenAIConnector:
+class ProviderBuckets:
+    """Windows and cursors for admin usage APIs read in time buckets (OpenAI, Anthropic)."""
+
+    name: str
+
+    def windows(
+        self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None
+    ) -> list[Window]:
+        return provider_windows(ctx, cursor, since, until, bucket_width(ctx.settings), self.name)
+
+    def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
+        return provider_cursor(window, cursor, bucket_width(ctx.settings))
+
+
+class OpenAIConnector(ProviderBuckets):
     name = NAME
 
     def missing(self, settings: Settings) -> str | None:
@@ -101,23 +115,9 @@ class OpenAIConnector:
     ) -> Fetcher:
         assert settings.openai_admin_key is not None
         key = settings.openai_admin_key.get_secret_value()
-        base = settings.openai_base_url.rstrip("/")
-        return Fetcher(
-            NAME,
-            base if base.endswith("/v1") else base + "/v1",
-            headers={"Authorization": f"Bearer {key}"},
-            secrets=(key,),
-            transport=transport,
-            sleep=sleep,
+        return v1_fetcher(
+            NAME, settings.openai_base_url, key, {"Authorization": f"Bearer {key}"}, transport=transport, sleep=sleep
         )
-
-    def windows(
-        self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None
-    ) -> list[Window]:
-        return provider_windows(ctx, cursor, since, until, bucket_width(ctx.settings), NAME)
-
-    def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
-        return provider_cursor(window, cursor, bucket_width(ctx.settings))
 
     def fetch(self, fetcher: Fetcher, window: Window, ctx: Context) -> Batch:
         width = bucket_width(ctx.settings)

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from config.settings import Settings
-from engine.ingest.http import Fetcher, SourceError, starting_after
+from engine.ingest.http import Fetcher, SourceError, starting_after, v1_fetcher
 from engine.ingest.source import FIRST_SYNC_DAYS, Batch, Context, Window, count, from_unix, records, stable_id
 
 NAME = "stripe"
@@ -39,14 +39,8 @@ class StripeConnector:
     ) -> Fetcher:
         assert settings.stripe_api_key is not None
         key = settings.stripe_api_key.get_secret_value()
-        base = settings.stripe_base_url.rstrip("/")
-        return Fetcher(
-            NAME,
-            base if base.endswith("/v1") else base + "/v1",
-            headers={"Authorization": f"Bearer {key}"},
-            secrets=(key,),
-            transport=transport,
-            sleep=sleep,
+        return v1_fetcher(
+            NAME, settings.stripe_base_url, key, {"Authorization": f"Bearer {key}"}, transport=transport, sleep=sleep
         )
 
     def windows(
