@@ -367,13 +367,15 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
             pair[0][i] += req or 0
             pair[1][i] += tok or 0
     tasks: dict[str, dict[str, list[int]]] = defaultdict(dict)  # customer → product → tasks started
-    if any(c.unit == "task" and c.plan in ("usage", "hybrid") for c in contracts):
+    by_task = sorted({c.customer for c in contracts if c.unit == "task" and c.plan in ("usage", "hybrid")})
+    if by_task:
+        # Only task-metered customers: their (customer, day) index ranges, not every task in the window.
         for cust, prod, raw_day, count in conn.execute(
             text(
-                "SELECT customer, product, day, COUNT(*) FROM task_rollup WHERE day BETWEEN :a AND :b "
-                "GROUP BY customer, product, day"
-            ),
-            {"a": a, "b": b},
+                "SELECT customer, product, day, COUNT(*) FROM task_rollup WHERE customer IN :cs "
+                "AND day BETWEEN :a AND :b GROUP BY customer, product, day"
+            ).bindparams(bindparam("cs", expanding=True)),
+            {"a": a, "b": b, "cs": by_task},
         ).all():
             if cust in metered:
                 i = index[raw_day if raw_day in index else _as_date(raw_day)]

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 NANO = 1_000_000_000  # nano-USD per USD
@@ -142,7 +142,16 @@ class DailyRollup(SQLModel, table=True):
     """One row per day × customer × product × feature × model: what one customer's answer reads."""
 
     __tablename__ = "daily_rollup"
-    __table_args__ = (Index("ix_daily_rollup_customer_day", "customer", "day"),)
+    __table_args__ = (
+        Index("ix_daily_rollup_customer_day", "customer", "day"),
+        # Few rows have unpriced usage; this lets "which models are unpriced" skip the rest.
+        Index(
+            "ix_daily_rollup_unpriced",
+            "day",
+            sqlite_where=text("unpriced_events > 0"),
+            postgresql_where=text("unpriced_events > 0"),
+        ),
+    )
 
     day: date = Field(primary_key=True)
     customer: str = Field(primary_key=True, max_length=200)
@@ -176,12 +185,13 @@ class DailyCustomerProduct(SQLModel, table=True):
     """One row per day × customer × product: what the portfolio, revenue and alerts read."""
 
     __tablename__ = "daily_customer_product"
-    # Clustered by day on SQLite (no rowid): the portfolio reads a contiguous day range with every column.
-    __table_args__ = (Index("ix_dcp_customer_day", "customer", "day"), {"sqlite_with_rowid": False})
+    # Clustered by customer and product on SQLite (no rowid): the portfolio groups by them in one ordered pass,
+    # with no sort, and one customer's days are contiguous.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    day: date = Field(primary_key=True)
     customer: str = Field(primary_key=True, max_length=200)
     product: str = Field(primary_key=True, max_length=200)
+    day: date = Field(primary_key=True)
     events: int = _big()
     requests: int = _big()
     input_tokens: int = _big()
@@ -208,7 +218,11 @@ class TaskRollup(SQLModel, table=True):
     """One row per agent task: its total cost and the day it started (tasks are billed once)."""
 
     __tablename__ = "task_rollup"
-    __table_args__ = (Index("ix_task_rollup_customer_day", "customer", "day"),)
+    __table_args__ = (
+        Index("ix_task_rollup_customer_day", "customer", "day", "product"),
+        # Percentiles of cost per task walk this index in cost order instead of sorting every task.
+        Index("ix_task_rollup_customer_cost", "customer", "cost_nano", "day"),
+    )
 
     customer: str = Field(primary_key=True, max_length=200)
     product: str = Field(primary_key=True, max_length=200)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy import Connection, text
 
@@ -95,6 +96,7 @@ def usage_totals(conn: Connection, start: date, end: date, customer: str | None 
     return totals
 
 
+@lru_cache(maxsize=4096)  # most contracts share the period's span; the portfolio asks thousands of times
 def month_fraction(start: date, end: date) -> Decimal:
     """How many months [start, end] covers, each day counting 1/(days in its month)."""
     total = ZERO
@@ -164,7 +166,6 @@ class _Units:
     ) -> None:
         self.conn = conn
         self.period = period
-        self._tasks: dict[str, dict[str, int]] | None = None
         self._params: dict[str, object] = {"a": period.start, "b": period.end}
         single = customers[0] if customers is not None and len(customers) == 1 else None
         if single is not None:
@@ -173,24 +174,11 @@ class _Units:
             totals = usage_totals(conn, period.start, period.end, single) if customers != [] else {}
         self._full = totals
 
-    def _full_tasks(self, customer: str) -> dict[str, int]:
-        # Task counts for the whole period, fetched once for every customer that needs them.
-        if self._tasks is None:
-            self._tasks = defaultdict(dict)
-            sql = "SELECT customer, product, COUNT(*) FROM task_rollup WHERE day BETWEEN :a AND :b"
-            if "c" in self._params:
-                sql += " AND customer = :c"
-            for cust, prod, n in self.conn.execute(text(sql + " GROUP BY customer, product"), self._params):
-                self._tasks[cust][prod] = int(n)
-        return self._tasks.get(customer, {})
-
     def by_product(self, customer: str, product: str, unit: str, a: date, b: date) -> dict[str, Decimal]:
         """Units per product for one customer over [a, b] (product '' = every product)."""
         full_period = (a, b) == (self.period.start, self.period.end)
-        if unit == "task" and full_period:
-            counts = self._full_tasks(customer)
-            return {p: Decimal(n) for p, n in counts.items() if not product or p == product}
         if unit == "task":
+            # Only task-metered contracts ask; one covering-index range per customer beats scanning every task.
             sql = "SELECT product, COUNT(*) FROM task_rollup WHERE customer = :c AND day BETWEEN :a AND :b"
             params: dict[str, object] = {"c": customer, "a": a, "b": b}
             if product:

@@ -57,9 +57,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "daily_customer_product",
-        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("customer", sa.String(length=200), nullable=False),
         sa.Column("product", sa.String(length=200), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("events", sa.BigInteger(), nullable=False),
         sa.Column("requests", sa.BigInteger(), nullable=False),
         sa.Column("input_tokens", sa.BigInteger(), nullable=False),
@@ -80,12 +80,9 @@ def upgrade() -> None:
         sa.Column("cost_retrieval", sa.BigInteger(), nullable=False),
         sa.Column("cost_rerank", sa.BigInteger(), nullable=False),
         sa.Column("cost_compute", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("day", "customer", "product"),
+        sa.PrimaryKeyConstraint("customer", "product", "day"),
         sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("daily_customer_product", schema=None) as batch_op:
-        batch_op.create_index("ix_dcp_customer_day", ["customer", "day"], unique=False)
-
     op.create_table(
         "daily_rollup",
         sa.Column("day", sa.Date(), nullable=False),
@@ -118,6 +115,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("daily_rollup", schema=None) as batch_op:
         batch_op.create_index("ix_daily_rollup_customer_day", ["customer", "day"], unique=False)
+        batch_op.create_index(
+            "ix_daily_rollup_unpriced",
+            ["day"],
+            unique=False,
+            sqlite_where=sa.text("unpriced_events > 0"),
+            postgresql_where=sa.text("unpriced_events > 0"),
+        )
 
     op.create_table(
         "import_run",
@@ -214,7 +218,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("customer", "product", "task_id"),
     )
     with op.batch_alter_table("task_rollup", schema=None) as batch_op:
-        batch_op.create_index("ix_task_rollup_customer_day", ["customer", "day"], unique=False)
+        batch_op.create_index("ix_task_rollup_customer_cost", ["customer", "cost_nano", "day"], unique=False)
+        batch_op.create_index("ix_task_rollup_customer_day", ["customer", "day", "product"], unique=False)
 
     op.create_table(
         "usage_event",
@@ -257,6 +262,7 @@ def downgrade() -> None:
     op.drop_table("usage_event")
     with op.batch_alter_table("task_rollup", schema=None) as batch_op:
         batch_op.drop_index("ix_task_rollup_customer_day")
+        batch_op.drop_index("ix_task_rollup_customer_cost")
 
     op.drop_table("task_rollup")
     op.drop_table("sync_cursor")
@@ -276,12 +282,14 @@ def downgrade() -> None:
     op.drop_table("lease")
     op.drop_table("import_run")
     with op.batch_alter_table("daily_rollup", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_daily_rollup_unpriced",
+            sqlite_where=sa.text("unpriced_events > 0"),
+            postgresql_where=sa.text("unpriced_events > 0"),
+        )
         batch_op.drop_index("ix_daily_rollup_customer_day")
 
     op.drop_table("daily_rollup")
-    with op.batch_alter_table("daily_customer_product", schema=None) as batch_op:
-        batch_op.drop_index("ix_dcp_customer_day")
-
     op.drop_table("daily_customer_product")
     op.drop_table("customer")
     with op.batch_alter_table("contract", schema=None) as batch_op:
