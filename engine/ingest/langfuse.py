@@ -10,14 +10,13 @@ the price book prices the tokens.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 import httpx
 
 from config.settings import Settings
 from engine.ingest.http import Fetcher, SourceError
-from engine.ingest.litellm import per_request_cursor, per_request_windows
+from engine.ingest.litellm import RequestLogs
 from engine.ingest.source import (
     Batch,
     Context,
@@ -62,7 +61,7 @@ def _next_cursor(page: Any) -> list[tuple[str, Any]] | None:
     return None
 
 
-class LangfuseConnector:
+class LangfuseConnector(RequestLogs):
     name = NAME
 
     def missing(self, settings: Settings) -> str | None:
@@ -83,14 +82,6 @@ class LangfuseConnector:
             transport=transport,
             sleep=sleep,
         )
-
-    def windows(
-        self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None
-    ) -> list[Window]:
-        return per_request_windows(ctx, cursor, since, until, NAME)
-
-    def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
-        return per_request_cursor(window, cursor, NAME)
 
     def fetch(self, fetcher: Fetcher, window: Window, ctx: Context) -> Batch:
         params = [

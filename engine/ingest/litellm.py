@@ -59,7 +59,21 @@ def per_request_cursor(window: Window, cursor: Mapping[str, Any] | None, source:
     return {"until": rfc3339(window.end if previous is None or window.end > previous else previous)}
 
 
-class LiteLLMConnector:
+class RequestLogs:
+    """Windows and cursors for per-request logs read a day at a time (LiteLLM, Langfuse)."""
+
+    name: str
+
+    def windows(
+        self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None
+    ) -> list[Window]:
+        return per_request_windows(ctx, cursor, since, until, self.name)
+
+    def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
+        return per_request_cursor(window, cursor, self.name)
+
+
+class LiteLLMConnector(RequestLogs):
     name = NAME
 
     def missing(self, settings: Settings) -> str | None:
@@ -83,14 +97,6 @@ class LiteLLMConnector:
             sleep=sleep,
             timeout=120.0,  # one unpaginated day of logs can be large
         )
-
-    def windows(
-        self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None
-    ) -> list[Window]:
-        return per_request_windows(ctx, cursor, since, until, NAME)
-
-    def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
-        return per_request_cursor(window, cursor, NAME)
 
     def fetch(self, fetcher: Fetcher, window: Window, ctx: Context) -> Batch:
         day = floor_to(window.start, DAY)
