@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.ingest.contracts import COLUMNS as CONTRACT_COLUMNS
 from engine.ingest.usage import COLUMNS
 from engine.models import NANO
 from engine.pricing import PriceBook
@@ -262,23 +263,7 @@ def _write_contracts(
     plans = ["flat", "seat", "usage", "hybrid"]
     with path.open("w", newline="") as handle:
         w = csv.writer(handle)
-        w.writerow(
-            [
-                "customer",
-                "customer_name",
-                "aliases",
-                "product",
-                "plan",
-                "start",
-                "end",
-                "seats",
-                "seat_price_usd",
-                "platform_fee_usd",
-                "included_units",
-                "unit",
-                "unit_price_usd",
-            ]
-        )
+        w.writerow(CONTRACT_COLUMNS)
         for i, (cid, name) in enumerate(ids):
             alias = name.split()[0].lower()
             for product in products_of[cid]:
