@@ -18,7 +18,14 @@ from sqlalchemy import Connection, text
 
 from engine.models import COST_COLUMNS, COST_TYPES, NANO
 from engine.periods import Period
-from engine.revenue import RevenueLine, UsageTotals, revenue_lines, total_by_customer, total_by_product
+from engine.revenue import (
+    RevenueLine,
+    UsageTotals,
+    contracts_in,
+    revenue_lines,
+    total_by_customer,
+    total_by_product,
+)
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -175,6 +182,13 @@ def _pct_text(value: Decimal) -> str:
 def resolve_customer(conn: Connection, ref: str) -> tuple[str, str]:
     """Find a customer by id, name or alias (case-insensitive). Returns (id, name); raises UnknownSubject."""
     wanted = ref.strip().lower()
+    # The usual case, an exact id or name, is one indexed lookup or one narrow scan in the database.
+    hit = conn.execute(
+        text("SELECT id, name FROM customer WHERE id = :r OR lower(id) = :w OR lower(name) = :w LIMIT 1"),
+        {"r": ref.strip(), "w": wanted},
+    ).first()
+    if hit is not None:
+        return hit[0], hit[1] or hit[0]
     rows = conn.execute(text("SELECT id, name, aliases FROM customer")).all()
     candidates: dict[str, str] = {}
     for cid, name, aliases in rows:
@@ -413,30 +427,20 @@ class Portfolio:
         }
 
 
-def _scan(conn: Connection, period: Period, prev: Period) -> tuple[dict[tuple[str, str], list[int]], ...]:
-    """One pass over the customer×product rollup for both periods: cost, events, unpriced, requests, tokens."""
-    now: dict[tuple[str, str], list[int]] = {}
-    before: dict[tuple[str, str], list[int]] = {}
-    # Grouped by the table's own key order (no sort); each measure split into this period and the one before.
-    measures = (_COST_SUM, "events", "unpriced_events", "requests", "input_tokens + output_tokens")
-    split = ", ".join(
-        f"SUM(CASE WHEN day >= :a THEN {m} ELSE 0 END), SUM(CASE WHEN day < :a THEN {m} ELSE 0 END)" for m in measures
-    )
+def _scan(conn: Connection, period: Period) -> dict[tuple[str, str], list[int]]:
+    """Cost, events, unpriced events, requests and tokens per customer and product over `period`.
+
+    The rollup is clustered by (customer, product), so grouping by them streams without a sort.
+    """
     rows = conn.execute(
         text(
-            f"SELECT customer, product, {split} FROM daily_customer_product "
-            "WHERE day BETWEEN :pa AND :b GROUP BY customer, product"
+            f"SELECT customer, product, SUM({_COST_SUM}), SUM(events), SUM(unpriced_events), SUM(requests), "
+            "SUM(input_tokens + output_tokens) FROM daily_customer_product WHERE day BETWEEN :a AND :b "
+            "GROUP BY customer, product"
         ),
-        {"a": period.start, "b": period.end, "pa": prev.start},
+        {"a": period.start, "b": period.end},
     )
-    for customer, product, *values in rows:
-        figures = [int(v or 0) for v in values]
-        current, previous = figures[0::2], figures[1::2]
-        if any(current):
-            now[(customer, product)] = current
-        if any(previous):
-            before[(customer, product)] = previous
-    return now, before
+    return {(customer, product): [int(v or 0) for v in values] for customer, product, *values in rows}
 
 
 def _totals(scan: dict[tuple[str, str], list[int]]) -> UsageTotals:
@@ -459,9 +463,11 @@ def _by(scan: dict[tuple[str, str], list[int]], index: int) -> dict[str, tuple[i
 def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Portfolio:
     """Every customer and product with revenue, COGS, margin and status, plus the blended total."""
     prev = period.previous()
-    scan_now, scan_before = _scan(conn, period, prev)
-    lines = revenue_lines(conn, period, totals=_totals(scan_now))
-    prev_lines = revenue_lines(conn, prev, totals=_totals(scan_before))
+    scan_now, scan_before = _scan(conn, period), _scan(conn, prev)
+    # Both periods' contracts in one read: the previous period ends the day before this one starts.
+    terms = contracts_in(conn, Period(prev.start, period.end, "both"), None)
+    lines = revenue_lines(conn, period, totals=_totals(scan_now), contracts=terms)
+    prev_lines = revenue_lines(conn, prev, totals=_totals(scan_before), contracts=terms)
     names: dict[str, str] = {cid: name for cid, name in conn.execute(text("SELECT id, name FROM customer"))}
     cust_now, cust_before = _by(scan_now, 0), _by(scan_before, 0)
     prod_now, prod_before = _by(scan_now, 1), _by(scan_before, 1)

@@ -117,6 +117,7 @@ def active_span(contract: Terms, period: Period) -> tuple[date, date] | None:
     return (start, end) if start <= end else None
 
 
+@lru_cache(maxsize=8192)  # the same contracts are described for every period the portfolio looks at
 def describe_terms(c: Terms) -> str:
     parts: list[str] = []
     if c.seats and c.seat_price_usd:
@@ -218,13 +219,19 @@ def revenue_lines(
     *,
     customers: Iterable[str] | None = None,
     totals: UsageTotals | None = None,
+    contracts: list[Terms] | None = None,
 ) -> list[RevenueLine]:
     """Every revenue line for `customers` (all when None) in `period`; billed lines replace modelled ones.
 
-    `totals` (from `usage_totals` over exactly `period`) saves a scan when the caller already has them.
+    `totals` (from `usage_totals` over exactly `period`) and `contracts` (from `contracts_in` over a range that
+    covers `period`) save reads when the caller already has them.
     """
     wanted = list(customers) if customers is not None else None
-    contracts = contracts_in(conn, period, wanted)
+    if contracts is None:
+        contracts = contracts_in(conn, period, wanted)
+    elif wanted is not None:
+        chosen = set(wanted)
+        contracts = [c for c in contracts if c.customer in chosen]
     units = _Units(conn, period, wanted, totals)
     lines: list[RevenueLine] = []
     for c in contracts:
