@@ -89,7 +89,7 @@ def test_two_schedulers_on_the_same_postgresql_post_one_alert_not_two(
     rt: Runtime, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     if rt.engine.dialect.name != "postgresql":
-        pytest.skip("replicas share a PostgreSQL database; run with MARGINBOT_TEST_POSTGRES_URL")
+        pytest.skip("the replica test runs on the PostgreSQL variant (MARGINBOT_TEST_POSTGRES_URL); SQLite is one process")
     first = start_scheduler(rt, client_for(slack), **FAST)  # type: ignore[arg-type]
     second = start_scheduler(Runtime(rt.settings, now_override=NOW), client_for(slack), **FAST)  # type: ignore[arg-type]
     schedulers = [first, second]
