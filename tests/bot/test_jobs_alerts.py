@@ -5,12 +5,10 @@ attention; bluth and cyber do not)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from slack_sdk import WebClient
 from sqlalchemy import text
 
@@ -22,36 +20,16 @@ from config.settings import Settings
 from engine.alerts import check_alerts
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_message
+from tests.bot.jobs_support import alerts_runtime, plain_client
 from tests.conftest import NOW
-from tests.engine.alerts_book import load_book
 from tests.fakes.slack_api import Reply, SlackStandIn
 
 CHANNELS = ["CALERTS", "COPS"]
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackStandIn]:
-    with SlackStandIn() as standin:
-        yield standin
-
-
-@pytest.fixture
 def rt(settings: Settings, slack: SlackStandIn, tmp_path: Path) -> Runtime:
-    configured = settings.model_copy(
-        update={
-            "alert_channels": CHANNELS,
-            "slack_api_url": slack.api_url,
-            "slack_bot_token": SecretStr("xoxb-test-token"),
-        }
-    )
-    runtime = Runtime(configured, now_override=NOW)
-    load_book(runtime, tmp_path / "book")
-    return runtime
-
-
-def bare_client(slack: SlackStandIn) -> WebClient:
-    """A client without the SDK's own retry handlers, so only the outbox's retries are at work."""
-    return WebClient(token="xoxb-test-token", base_url=slack.api_url, timeout=5)
+    return alerts_runtime(settings, slack, tmp_path, alert_channels=CHANNELS)
 
 
 def test_alerts_check_posts_one_message_per_channel_listing_every_new_breach(
@@ -108,7 +86,7 @@ def test_reminder_then_quiet_with_time_moved_forward(rt: Runtime, slack: SlackSt
 
 def test_a_429_is_retried_after_its_retry_after_then_succeeds(rt: Runtime, slack: SlackStandIn) -> None:
     slack.queue("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}))
-    result = run_alerts(rt, bare_client(slack))
+    result = run_alerts(rt, plain_client(slack))
     assert result is not None and len(result.messages) == 2
     calls = slack.calls_to("chat.postMessage")
     assert [c.body["channel"] for c in calls] == ["CALERTS", "CALERTS", "COPS"]
@@ -131,14 +109,14 @@ def test_the_shared_client_also_rides_out_a_429_and_a_500(rt: Runtime, slack: Sl
 def test_server_errors_and_network_errors_leave_the_message_for_a_later_run(rt: Runtime, slack: SlackStandIn) -> None:
     check_alerts(rt)
     slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 2)
-    report = deliver(rt, bare_client(slack), max_wait=0)
+    report = deliver(rt, plain_client(slack), max_wait=0)
     assert report.sent == [] and len(report.deferred) == 2  # CALERTS backs off; COPS waits behind nothing
     # Meanwhile the network is down for this process (nothing listens on that port).
     dead = WebClient(token="xoxb-test-token", base_url="http://127.0.0.1:9/api/", timeout=1)
     later = Runtime(rt.settings, now_override=NOW + timedelta(minutes=10))
     assert deliver(later, dead, max_wait=0).sent == []
     recovered = Runtime(rt.settings, now_override=NOW + timedelta(hours=2))
-    assert len(deliver(recovered, bare_client(slack)).sent) == 2
+    assert len(deliver(recovered, plain_client(slack)).sent) == 2
     assert len([c for c in slack.calls_to("chat.postMessage")]) == 4
 
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from bot.cli import main
 from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_message
-from tests.conftest import NOW
-from tests.engine.alerts_book import load_book
+from tests.bot.jobs_support import alerts_runtime
 from tests.fakes.slack_api import SlackStandIn
 
 CHANNELS = ["CLEAD", "CBOARD"]
@@ -24,23 +21,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackStandIn]:
-    with SlackStandIn() as standin:
-        yield standin
-
-
-@pytest.fixture
 def rt(settings: Settings, slack: SlackStandIn, tmp_path: Path) -> Runtime:
-    configured = settings.model_copy(
-        update={
-            "digest_channels": CHANNELS,
-            "slack_api_url": slack.api_url,
-            "slack_bot_token": SecretStr("xoxb-test-token"),
-        }
-    )
-    runtime = Runtime(configured, now_override=NOW)
-    load_book(runtime, tmp_path / "book")
-    return runtime
+    return alerts_runtime(settings, slack, tmp_path, digest_channels=CHANNELS)
 
 
 def png_size(data: bytes) -> tuple[int, int]:

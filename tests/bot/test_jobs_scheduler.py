@@ -9,14 +9,12 @@ from __future__ import annotations
 import logging
 import pickle
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import SecretStr
-from slack_sdk import WebClient
 
 from bot.jobs import JobContext, bind
 from bot.jobs.scheduler import (
@@ -34,36 +32,16 @@ from bot.jobs.scheduler import (
 from config.settings import Settings
 from engine.lease import Lease
 from engine.runtime import Runtime
+from tests.bot.jobs_support import alerts_runtime, plain_client
 from tests.conftest import NOW
-from tests.engine.alerts_book import load_book
 from tests.fakes.slack_api import Reply, SlackStandIn
 
 FAST = {"lease_ttl": timedelta(seconds=3), "renew_every": 0.2}
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackStandIn]:
-    with SlackStandIn() as standin:
-        yield standin
-
-
-@pytest.fixture
 def rt(settings: Settings, slack: SlackStandIn, tmp_path: Path) -> Runtime:
-    configured = settings.model_copy(
-        update={
-            "alert_channels": ["CALERTS"],
-            "digest_channels": ["CLEAD"],
-            "slack_api_url": slack.api_url,
-            "slack_bot_token": SecretStr("xoxb-test-token"),
-        }
-    )
-    runtime = Runtime(configured, now_override=NOW)
-    load_book(runtime, tmp_path / "book")
-    return runtime
-
-
-def client_for(slack: SlackStandIn) -> WebClient:
-    return WebClient(token="xoxb-test-token", base_url=slack.api_url, timeout=5)
+    return alerts_runtime(settings, slack, tmp_path, alert_channels=["CALERTS"], digest_channels=["CLEAD"])
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -89,9 +67,11 @@ def test_two_schedulers_on_the_same_postgresql_post_one_alert_not_two(
     rt: Runtime, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     if rt.engine.dialect.name != "postgresql":
-        pytest.skip("the replica test runs on the PostgreSQL variant (MARGINBOT_TEST_POSTGRES_URL); SQLite is one process")
-    first = start_scheduler(rt, client_for(slack), **FAST)  # type: ignore[arg-type]
-    second = start_scheduler(Runtime(rt.settings, now_override=NOW), client_for(slack), **FAST)  # type: ignore[arg-type]
+        pytest.skip(
+            "the replica test runs on the PostgreSQL variant (MARGINBOT_TEST_POSTGRES_URL); SQLite is one process"
+        )
+    first = start_scheduler(rt, plain_client(slack), **FAST)  # type: ignore[arg-type]
+    second = start_scheduler(Runtime(rt.settings, now_override=NOW), plain_client(slack), **FAST)  # type: ignore[arg-type]
     schedulers = [first, second]
     try:
         slack.wait_for(lambda c: c.method == "chat.postMessage", timeout=20)
@@ -113,12 +93,12 @@ def test_two_schedulers_on_the_same_postgresql_post_one_alert_not_two(
 
 
 def test_a_missed_digest_is_caught_up_once_after_a_restart(rt: Runtime, slack: SlackStandIn) -> None:
-    start_scheduler(rt, client_for(slack), **FAST).shutdown()  # type: ignore[arg-type]
+    start_scheduler(rt, plain_client(slack), **FAST).shutdown()  # type: ignore[arg-type]
     tz = ZoneInfo(rt.settings.timezone)
     missed = datetime(2026, 11, 9, 9, 0, tzinfo=tz)  # a Monday 09:00 the service was down for
     offline_set_next_run(rt, DIGEST, missed)
 
-    scheduler = start_scheduler(rt, client_for(slack), **FAST)  # type: ignore[arg-type]
+    scheduler = start_scheduler(rt, plain_client(slack), **FAST)  # type: ignore[arg-type]
     try:
         slack.wait_for(lambda c: c.method == "files.completeUploadExternal", timeout=20)
         wait_until(lambda: (job := scheduler.get_job(DIGEST)) is not None and job.next_run_time > missed)
@@ -130,7 +110,7 @@ def test_a_missed_digest_is_caught_up_once_after_a_restart(rt: Runtime, slack: S
     assert len(digests) == 1 and "2026-W45" in digests[0].text
 
     # Another restart: the digest is not sent again.
-    scheduler = start_scheduler(rt, client_for(slack), **FAST)  # type: ignore[arg-type]
+    scheduler = start_scheduler(rt, plain_client(slack), **FAST)  # type: ignore[arg-type]
     time.sleep(1.0)
     scheduler.shutdown()
     assert len([c for c in slack.calls_to("chat.postMessage") if c.body["channel"] == "CLEAD"]) == 1
@@ -140,11 +120,11 @@ def test_a_missed_digest_is_caught_up_once_after_a_restart(rt: Runtime, slack: S
 def test_many_missed_alert_runs_coalesce_into_one(
     rt: Runtime, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
-    start_scheduler(rt, client_for(slack), **FAST).shutdown()  # type: ignore[arg-type]
+    start_scheduler(rt, plain_client(slack), **FAST).shutdown()  # type: ignore[arg-type]
     offline_set_next_run(rt, ALERTS, datetime(2026, 11, 1, 0, 0, tzinfo=UTC))  # thousands of hourly runs ago
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="bot.jobs.alerts"):
-        scheduler = start_scheduler(rt, client_for(slack), **FAST)  # type: ignore[arg-type]
+        scheduler = start_scheduler(rt, plain_client(slack), **FAST)  # type: ignore[arg-type]
         try:
             wait_until(lambda: any(r.getMessage().startswith("alerts: checked") for r in caplog.records))
             time.sleep(1.0)
@@ -154,7 +134,7 @@ def test_many_missed_alert_runs_coalesce_into_one(
 
 
 def test_jobs_are_stored_as_textual_references_without_arguments(rt: Runtime, slack: SlackStandIn) -> None:
-    scheduler = start_scheduler(rt, client_for(slack), **FAST)  # type: ignore[arg-type]
+    scheduler = start_scheduler(rt, plain_client(slack), **FAST)  # type: ignore[arg-type]
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
     finally:
@@ -181,12 +161,12 @@ def test_scheduler_checks_its_channels_at_start_and_says_which_it_cannot_reach(
         Reply(200, {"ok": True, "channel": {"id": "CLEAD", "name": "leadership", "is_member": False}}),
     )
     with caplog.at_level(logging.WARNING, logger="bot.jobs.scheduler"):
-        problems = check_channels(client_for(slack), rt.settings)
+        problems = check_channels(plain_client(slack), rt.settings)
     assert len(problems) == 2
     assert problems[0].startswith("channel CALERTS (MARGINBOT_ALERT_CHANNELS) not found")
     assert "not a member of #leadership (MARGINBOT_DIGEST_CHANNELS): invite @marginbot to #leadership" in problems[1]
     assert "invite @marginbot to #leadership" in caplog.text
-    assert check_channels(client_for(slack), rt.settings) == []
+    assert check_channels(plain_client(slack), rt.settings) == []
 
 
 @pytest.mark.parametrize(
