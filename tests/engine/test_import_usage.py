@@ -183,3 +183,18 @@ def test_parallel_parsing_refuses_a_bad_file_with_every_line(runtime: Runtime, t
     with pytest.raises(ImportRefused, match=r"unknown column\(s\) \['when'\]"):
         import_usage_file(runtime.engine, bad_header, prices=runtime.prices, timezone="UTC", parallel=True)
     assert counts(runtime) == (0, 0)
+
+
+def test_a_parsing_worker_that_dies_fails_the_import_instead_of_hanging(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import engine.ingest.usage as usage
+
+    monkeypatch.setattr(usage, "_worker", lambda *args: os._exit(3))  # as if killed for memory
+    path = tmp_path / "u.csv"
+    path.write_text(HEADER + GOOD)
+    with pytest.raises(RuntimeError, match=r"the parsing worker died \(exit code 3\)"):
+        import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", parallel=True)
+    assert counts(runtime) == (0, 0)
