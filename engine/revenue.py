@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from engine.periods import Period
 
@@ -174,10 +174,26 @@ class _Units:
         if totals is None:
             totals = usage_totals(conn, period.start, period.end, single) if customers != [] else {}
         self._full = totals
+        self._tasks: dict[str, dict[str, int]] = {}
+
+    def prefetch_tasks(self, customers: set[str]) -> None:
+        """Tasks started in the whole period for these customers, in one statement (one per customer is slow)."""
+        if not customers:
+            return
+        sql = text(
+            "SELECT customer, product, COUNT(*) FROM task_rollup WHERE customer IN :cs AND day BETWEEN :a AND :b "
+            "GROUP BY customer, product"
+        ).bindparams(bindparam("cs", expanding=True))
+        self._tasks = {c: {} for c in customers}
+        params = {"a": self.period.start, "b": self.period.end, "cs": sorted(customers)}
+        for cust, prod, n in self.conn.execute(sql, params):
+            self._tasks[cust][prod] = int(n)
 
     def by_product(self, customer: str, product: str, unit: str, a: date, b: date) -> dict[str, Decimal]:
         """Units per product for one customer over [a, b] (product '' = every product)."""
         full_period = (a, b) == (self.period.start, self.period.end)
+        if unit == "task" and full_period and customer in self._tasks:
+            return {p: Decimal(n) for p, n in self._tasks[customer].items() if not product or p == product}
         if unit == "task":
             # Only task-metered contracts ask; one covering-index range per customer beats scanning every task.
             sql = "SELECT product, COUNT(*) FROM task_rollup WHERE customer = :c AND day BETWEEN :a AND :b"
@@ -233,6 +249,7 @@ def revenue_lines(
         chosen = set(wanted)
         contracts = [c for c in contracts if c.customer in chosen]
     units = _Units(conn, period, wanted, totals)
+    units.prefetch_tasks({c.customer for c in contracts if c.unit == "task" and c.plan in ("usage", "hybrid")})
     lines: list[RevenueLine] = []
     for c in contracts:
         span = active_span(c, period)
@@ -265,22 +282,31 @@ def contracts_in(conn: Connection, period: Period, customers: list[str] | None) 
         params["c"] = customers[0]
     out: list[Terms] = []
     wanted = set(customers) if customers is not None else None
-    for row in conn.execute(text(sql + " ORDER BY customer, product, start"), params):
-        if wanted is not None and row.customer not in wanted:
+    money: dict[object, Decimal] = {}  # prices repeat across contracts: convert each distinct value once
+
+    def dec(value: object) -> Decimal:
+        found = money.get(value)
+        if found is None:
+            found = money[value] = Decimal(str(value))
+        return found
+
+    rows = conn.execute(text(sql + " ORDER BY customer, product, start"), params)
+    for _id, customer, product, plan, start, end, seats, seat_price, fee, included, unit, unit_price in rows:
+        if wanted is not None and customer not in wanted:
             continue
         out.append(
             Terms(
-                customer=row.customer,
-                product=row.product,
-                plan=row.plan,
-                start=_as_date(row.start),
-                end=_as_date(row.end) if row.end is not None else None,
-                seats=row.seats,
-                seat_price_usd=Decimal(str(row.seat_price_usd)),
-                platform_fee_usd=Decimal(str(row.platform_fee_usd)),
-                included_units=Decimal(str(row.included_units)),
-                unit=row.unit,
-                unit_price_usd=Decimal(str(row.unit_price_usd)),
+                customer=customer,
+                product=product,
+                plan=plan,
+                start=_as_date(start),
+                end=_as_date(end) if end is not None else None,
+                seats=seats,
+                seat_price_usd=dec(seat_price),
+                platform_fee_usd=dec(fee),
+                included_units=dec(included),
+                unit=unit,
+                unit_price_usd=dec(unit_price),
             )
         )
     return out
