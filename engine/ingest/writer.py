@@ -1,8 +1,9 @@
 """The one path every usage event takes into the database: priced, de-duplicated, rolled up.
 
-Rows are staged in a temporary table (executemany on SQLite, COPY on PostgreSQL); the database then drops the
-ones already stored, inserts the rest and folds them into the rollups with a handful of set-based statements.
-So an event id seen before is never counted twice, and the rollups always equal the sum of stored events.
+On SQLite a batch goes straight into `usage_event` (a known event id is skipped by its primary key) and the new
+rows, found by their rowid range, are folded into the rollups; on PostgreSQL it is COPYed into a temporary stage,
+the ids already stored are dropped and the rest inserted and folded. Either way a few set-based statements per
+batch: an event id seen before is never counted twice, and the rollups always equal the sum of stored events.
 """
 
 from __future__ import annotations
@@ -141,11 +142,8 @@ _PG_FOLD = _fold_statements("stage_event WHERE 1 = 1", "LEAST")
 
 
 def create_stage(conn: Connection) -> None:
-    """The per-connection staging table (temporary: invisible to other sessions, gone at disconnect)."""
-    if conn.dialect.name == "postgresql":
-        cols = ", ".join(f"{c} {_PG_TYPES.get(c, 'text' if c in _TEXT else 'bigint')}" for c in EVENT_COLUMNS)
-    else:
-        cols = ", ".join(EVENT_COLUMNS)
+    """PostgreSQL's per-connection staging table (temporary: invisible to other sessions, gone at disconnect)."""
+    cols = ", ".join(f"{c} {_PG_TYPES.get(c, 'text' if c in _TEXT else 'bigint')}" for c in EVENT_COLUMNS)
     conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS stage_event ({cols})")
     conn.exec_driver_sql("DELETE FROM stage_event")
 
