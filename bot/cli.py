@@ -11,6 +11,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from bot.tables import render_portfolio, render_report
 from config.settings import Settings
@@ -208,6 +210,14 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None,
         return 2
     except (UserError, UnknownSubject, PeriodError, PriceFileError, StaleRollups) as exc:
         print(f"marginbot: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        # Unreachable server, wrong credentials, unwritable file: say which database (password hidden) and why.
+        url = make_url((runtime.settings if runtime else settings or Settings()).database_url)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(
+            f"marginbot: cannot use the database {url.render_as_string(hide_password=True)}: {reason}", file=sys.stderr
+        )
         return 1
 
 
