@@ -45,6 +45,7 @@ from engine.models import COST_COLUMNS, NANO, UTCDateTime
 from engine.periods import Period, trailing
 from engine.revenue import RevenueLine, Terms, compute_line, contracts_in, month_fraction, revenue_lines
 from engine.runtime import Runtime
+from engine.timeutil import as_date
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +356,7 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
     ).all():  # one fetch for tens of thousands of rows: row-by-row fetching costs more than the query
         if cust not in customers:
             continue
-        i = index[raw_day if raw_day in index else _as_date(raw_day)]
+        i = index[raw_day if raw_day in index else as_date(raw_day)]
         series = cost.get(cust)
         if series is None:
             series = cost[cust] = [0] * n
@@ -378,7 +379,7 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
             {"a": a, "b": b, "cs": by_task},
         ).all():
             if cust in metered:
-                i = index[raw_day if raw_day in index else _as_date(raw_day)]
+                i = index[raw_day if raw_day in index else as_date(raw_day)]
                 tasks[cust].setdefault(prod, [0] * n)[i] += int(count)
 
     fractions = [month_fraction(day, day) for day in period.iter_days()]
@@ -411,7 +412,7 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
     ).all():
         if cust not in customers:
             continue
-        s, e = _as_date(start), _as_date(end)
+        s, e = as_date(start), as_date(end)
         share = Decimal(str(amount)) / Decimal((e - s).days + 1)
         lo, hi = (max(s, a) - a).days, (min(e, b) - a).days + 1
         bill = billed.setdefault(cust, [zero] * n)
@@ -655,9 +656,3 @@ def check_alerts(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
         record,
         time.perf_counter() - started,
     )
-
-
-def _as_date(value: object) -> date:
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])

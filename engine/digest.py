@@ -21,6 +21,7 @@ from engine.models import COST_COLUMNS, NANO
 from engine.periods import Period
 from engine.revenue import revenue_lines, total_by_customer
 from engine.runtime import Runtime
+from engine.timeutil import as_date
 
 TREND_WEEKS = 12
 TOP_MODELS = 8
@@ -140,7 +141,7 @@ def weekly_digest(conn: Connection, *, today: date, thresholds: Thresholds, week
         text(f"SELECT day, SUM({_COST_SUM}) FROM daily_customer_product WHERE day BETWEEN :a AND :b GROUP BY day"),
         {"a": first, "b": week.end},
     ):
-        cost_by_week[iso_week(_as_date(day)).start] += int(cost or 0)
+        cost_by_week[iso_week(as_date(day)).start] += int(cost or 0)
     trend = [
         WeekPoint(
             p.label,
@@ -156,7 +157,7 @@ def weekly_digest(conn: Connection, *, today: date, thresholds: Thresholds, week
         text(f"SELECT day, model, SUM({_COST_SUM}) FROM daily_rollup WHERE day BETWEEN :a AND :b GROUP BY day, model"),
         {"a": first, "b": week.end},
     ):
-        weekly[model or "(no model)"][iso_week(_as_date(day)).start] += int(cost or 0)
+        weekly[model or "(no model)"][iso_week(as_date(day)).start] += int(cost or 0)
     ranked = sorted(weekly, key=lambda m: (-sum(weekly[m].values()), m))
     series: dict[str, list[Decimal]] = {}
     for model in ranked[:CHART_MODELS]:
@@ -302,9 +303,3 @@ def queue_digest(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
                 already.append(channel)
         conn.commit()
     return DigestRun(week, queued, already, payload, dry_run)
-
-
-def _as_date(value: object) -> date:
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])

@@ -30,6 +30,7 @@ from engine.periods import Period, month
 from engine.revenue import Terms as ContractTerms
 from engine.revenue import billed_lines, compute_line, contracts_in, describe_terms, month_fraction
 from engine.serialize import cents, micros, pct
+from engine.timeutil import as_date
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -115,7 +116,7 @@ def daily_usage(conn: Connection, period: Period, customer: str | None = None) -
         params,
     )
     for cust, day, product, cost, req, tok in rows:
-        d = _as_date(day)
+        d = as_date(day)
         usage = days[cust].setdefault(d, DayUsage(d))
         usage.cogs_nano += int(cost or 0)
         units = usage.units.setdefault(product, dict.fromkeys(UNITS, ZERO))
@@ -125,7 +126,7 @@ def daily_usage(conn: Connection, period: Period, customer: str | None = None) -
         text(f"SELECT customer, day, product, COUNT(*) FROM task_rollup WHERE {where} GROUP BY customer, day, product"),
         params,
     ):
-        d = _as_date(day)
+        d = as_date(day)
         usage = days[cust].setdefault(d, DayUsage(d))
         usage.units.setdefault(product, dict.fromkeys(UNITS, ZERO))["task"] += int(n)
     out: dict[str, list[DayUsage]] = {}
@@ -415,12 +416,6 @@ def _signed(value: Decimal) -> str:
 
 def _days(a: date, b: date) -> list[date]:
     return [a + timedelta(days=i) for i in range((b - a).days + 1)]
-
-
-def _as_date(value: object) -> date:
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 # ---------------------------------------------------------------- the `--json` shape (the blocks read it too)

@@ -26,6 +26,7 @@ from engine.revenue import (
     total_by_customer,
     total_by_product,
 )
+from engine.timeutil import as_date
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -305,7 +306,7 @@ def subject_report(
         ),
         params,
     ).all()
-    per_day = {_as_date(d): int(c or 0) for d, c in daily_rows}
+    per_day = {as_date(d): int(c or 0) for d, c in daily_rows}
     daily = [(d, usd(per_day.get(d, 0))) for d in period.iter_days()]
     sorted_days = sorted(per_day.get(d, 0) for d in period.iter_days())
 
@@ -520,9 +521,3 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
         products,
         sorted(f"{p or '?'}/{m or '?'}" for p, m in unpriced),
     )
-
-
-def _as_date(value: object) -> date:
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])

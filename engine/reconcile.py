@@ -19,6 +19,7 @@ from sqlalchemy import Connection, text
 
 from engine.models import NANO
 from engine.periods import Period
+from engine.timeutil import as_date
 
 INFERENCE_COSTS = (
     "cost_uncached_input",
@@ -74,10 +75,6 @@ class ProviderDrift:
         }
 
 
-def _as_date(value: object) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
 def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
     """One row per provider that billed in `period` (a month) or whose usage we priced in it."""
     billed: dict[str, tuple[Decimal, date]] = {}
@@ -88,7 +85,7 @@ def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
         ),
         {"a": period.start, "b": period.end},
     ):
-        billed[provider] = (Decimal(str(amount or 0)), _as_date(last))
+        billed[provider] = (Decimal(str(amount or 0)), as_date(last))
     cost_sum = " + ".join(INFERENCE_COSTS)
     providers = set(billed)
     priced_totals: dict[str, Decimal] = {}

@@ -19,6 +19,7 @@ from functools import lru_cache
 from sqlalchemy import Connection, bindparam, text
 
 from engine.periods import Period
+from engine.timeutil import as_date
 
 ZERO = Decimal(0)
 
@@ -299,8 +300,8 @@ def contracts_in(conn: Connection, period: Period, customers: list[str] | None) 
                 customer=customer,
                 product=product,
                 plan=plan,
-                start=_as_date(start),
-                end=_as_date(end) if end is not None else None,
+                start=as_date(start),
+                end=as_date(end) if end is not None else None,
                 seats=seats,
                 seat_price_usd=dec(seat_price),
                 platform_fee_usd=dec(fee),
@@ -326,7 +327,7 @@ def billed_lines(conn: Connection, period: Period, customers: list[str] | None) 
     for row in conn.execute(text(sql), params):
         if customers is not None and row.customer not in customers:
             continue
-        start, end = _as_date(row.period_start), _as_date(row.period_end)
+        start, end = as_date(row.period_start), as_date(row.period_end)
         a, b = max(start, period.start), min(end, period.end)
         share = Decimal((b - a).days + 1) / Decimal((end - start).days + 1)
         key = (row.customer, row.product, row.source)
@@ -346,12 +347,6 @@ def billed_lines(conn: Connection, period: Period, customers: list[str] | None) 
     for line in merged.values():
         line.by_product = {line.product: line.total}
     return list(merged.values())
-
-
-def _as_date(value: object) -> date:
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def total_by_customer(lines: Iterable[RevenueLine]) -> dict[str, Decimal]:

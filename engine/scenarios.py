@@ -45,6 +45,7 @@ from engine.revenue import (
 )
 from engine.revenue import Terms as ContractTerms
 from engine.serialize import cents, figures, pct
+from engine.timeutil import as_date
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -393,7 +394,7 @@ def load_slices(conn: Connection, period: Period, customer: str | None = None) -
         out.append(
             Slice(
                 customer=row[0],
-                day=_as_date(row[1]),
+                day=as_date(row[1]),
                 product=row[2],
                 feature=row[3],
                 provider=row[4],
@@ -915,12 +916,6 @@ def _pct_text(value: Decimal) -> str:
 
 def _usd_text(value: Decimal) -> str:
     return f"${value.quantize(Decimal('0.01')):,}"
-
-
-def _as_date(value: object) -> date:
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 __all__ = [

@@ -59,6 +59,13 @@ class DayCutter:
             return iso
 
 
+def as_date(value: object) -> date:
+    """A DATE column's value as a date: PostgreSQL returns dates, SQLite returns ISO text."""
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
 def local_today(now: datetime, tz: ZoneInfo) -> date:
     """The calendar day of `now` in `tz`."""
     if now.tzinfo is None:
