@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _ready: dict[str, Engine] = {}
@@ -73,15 +70,3 @@ def forget_engine(url: str) -> None:
         engine = _ready.pop(url, None)
     if engine is not None:
         engine.dispose()
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session committed on success and rolled back on any error."""
-    with Session(engine) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise

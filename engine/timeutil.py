@@ -64,10 +64,3 @@ def as_date(value: object) -> date:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
-
-
-def local_today(now: datetime, tz: ZoneInfo) -> date:
-    """The calendar day of `now` in `tz`."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now.astimezone(tz).date()
