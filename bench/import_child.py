@@ -7,10 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-from engine.db import open_engine
 from engine.ingest.contracts import import_contracts_file
-from engine.ingest.usage import import_usage_file
-from engine.pricing import PriceBook
+from engine.ingest.files import import_usage_file
+from engine.pricing.book import PriceBook
+from engine.store.db import open_engine
 
 
 def main() -> None:

@@ -23,14 +23,15 @@ from typing import Any
 from bench.sync_bench import run_sync_bench
 from bot.answer import answer_json
 from config.settings import DEFAULT_PRICES_FILE, Settings
-from engine.alerts import check_alerts
+from engine.alerts.evaluate import check_alerts
 from engine.demo import generate
-from engine.ingest.usage import COLUMNS
-from engine.margin import customer_report, portfolio
-from engine.models import COST_COLUMNS
+from engine.ingest.events import COLUMNS
 from engine.periods import trailing
-from engine.pricing import PriceBook
+from engine.pricing.book import PriceBook
+from engine.reports.margin import customer_report
+from engine.reports.portfolio import portfolio
 from engine.runtime import Runtime
+from engine.store.models import COST_COLUMNS
 
 TODAY = date(2026, 11, 27)  # fixed, so the generated data and the periods are the same every run
 NOON = datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)

@@ -24,8 +24,8 @@ from urllib.parse import parse_qs, urlparse
 from pydantic import SecretStr
 
 from config.settings import DEFAULT_PRICES_FILE, Settings
+from engine.ingest.sync import sync_source
 from engine.runtime import Runtime
-from engine.sync import sync_source
 
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 MODELS = (

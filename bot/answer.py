@@ -31,15 +31,17 @@ from bot.blocks import (
 )
 from bot.blocks.kit import clip
 from bot.grammar import SCENARIO_KINDS, Command, parse
-from engine.margin import UnknownSubject, customer_report, portfolio, product_report
-from engine.models import ImportRun
 from engine.periods import PeriodError, parse_period
+from engine.reports.margin import customer_report, product_report
+from engine.reports.names import UnknownSubject
+from engine.reports.portfolio import portfolio
 from engine.runtime import Runtime
-from engine.state import StaleRollups
+from engine.store.meta import StaleRollups
+from engine.store.models import ImportRun
 
 log = logging.getLogger(__name__)
 
-SCENARIO_MODULE = "bot.scenario_answers"
+SCENARIO_MODULE = "bot.handlers.scenarios"
 SORRY = "Sorry, something went wrong while answering; it has been logged. Please try again in a minute."
 FAILED_RUNS = ("refused", "failed", "error", "running")
 NO_SCENARIOS = "What-if, forecast and price-floor answers are not available in this version of marginbot."

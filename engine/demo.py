@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.ingest.contracts import COLUMNS as CONTRACT_COLUMNS
-from engine.ingest.usage import COLUMNS
-from engine.models import NANO
-from engine.pricing import PriceBook
+from engine.ingest.events import COLUMNS
+from engine.pricing.book import PriceBook
+from engine.store.models import NANO
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -314,14 +314,15 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 def run_demo(rt: Runtime, *, db_path: Path, customers: int, days: int, seed: int) -> int:
     """`marginbot demo`: fresh SQLite database, generated files imported, portfolio and one customer shown."""
-    from bot.tables import render_portfolio, render_report
+    from bot.render.tables import render_portfolio, render_report
     from config.settings import Settings
-    from engine.db import forget_engine
     from engine.ingest.contracts import import_contracts_file
-    from engine.ingest.usage import import_usage_file
-    from engine.margin import customer_report, portfolio
+    from engine.ingest.files import import_usage_file
     from engine.periods import trailing
+    from engine.reports.margin import customer_report
+    from engine.reports.portfolio import portfolio
     from engine.runtime import Runtime as RuntimeCls
+    from engine.store.db import forget_engine
 
     for suffix in ("", "-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)

@@ -11,10 +11,10 @@ from functools import cached_property
 from sqlalchemy import Connection, Engine
 
 from config.settings import Settings
-from engine.db import open_engine
-from engine.margin import Thresholds
 from engine.periods import Period, parse_period, today_in
-from engine.pricing import PriceBook
+from engine.pricing.book import PriceBook
+from engine.reports.figures import Thresholds
+from engine.store.db import open_engine
 
 
 @dataclass

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from config.settings import Settings
-from engine.db import forget_engine
 from engine.runtime import Runtime
+from engine.store.db import forget_engine
 
 PG_URL = os.environ.get("MARGINBOT_TEST_POSTGRES_URL", "")
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sources"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sources"  # vendor payloads, kept in the repository
 # Tests never read the clock: "now" is this moment unless a test moves it.
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 

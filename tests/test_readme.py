@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.cli import build_parser
+from bot.cli.main import build_parser
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -1,6 +1,6 @@
 """The margin-alert message: one per channel per run, every event of the run, within Slack's limits.
 
-Pure: takes the outbox payload written by `engine.alerts` (a dict) and returns {"text", "blocks"}.
+Pure: takes the outbox payload written by `engine.alerts.evaluate` (a dict) and returns {"text", "blocks"}.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.blocks.kit import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, clip, context, esc, header, section
-from bot.fmt import delta_pct, money, percent, points
+from bot.render.fmt import delta_pct, money, percent, points
 
 MAX_TEXT = 3000  # the notification text; Slack accepts more, but nobody reads more in a notification
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.blocks.kit import esc
-from bot.fmt import STATUS_EMOJI, STATUS_LABEL, delta_pct, money, percent, points
-from engine.margin import Figures, PortfolioRow, Thresholds
+from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, delta_pct, money, percent, points
+from engine.reports.figures import Figures, Thresholds
+from engine.reports.portfolio import PortfolioRow
 
 
 def threshold(value: Decimal) -> str:

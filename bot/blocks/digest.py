@@ -1,4 +1,4 @@
-"""The weekly leadership digest message. Pure: the payload from `engine.digest` in, {"text", "blocks"} out."""
+"""The weekly leadership digest message. Pure: the payload from `engine.alerts.digest` in, {"text", "blocks"} out."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, fields, header, section
-from bot.fmt import delta_pct, money, percent, points
+from bot.render.fmt import delta_pct, money, percent, points
 
 MAX_LISTED = 10  # subjects per list; the rest are counted
 

@@ -9,8 +9,8 @@ from typing import Any
 from bot.blocks.common import margin_change, marker, row_line, trend_arrow
 from bot.blocks.kit import MAX_VIEW_BLOCKS, context, divider, esc, fields, fit, header, section, sections
 from bot.blocks.portfolio import active, by_status, capped, spread_line, unpriced_line
-from bot.fmt import money, percent
-from engine.margin import Portfolio
+from bot.render.fmt import money, percent
+from engine.reports.portfolio import Portfolio
 
 WORST = 5
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot.answer_types import Answer
 from bot.blocks.common import figure_fields, row_line, row_name, status_line
 from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
-from bot.fmt import STATUS_LABEL, money, percent
-from engine.margin import Portfolio, PortfolioRow
+from bot.render.fmt import STATUS_LABEL, money, percent
+from engine.reports.portfolio import Portfolio, PortfolioRow
 
 LIST_MAX = 15
 

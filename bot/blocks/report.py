@@ -7,11 +7,12 @@ from decimal import Decimal
 from bot.answer_types import Answer
 from bot.blocks.common import figure_fields, status_line
 from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
-from bot.fmt import STATUS_LABEL, delta_pct, money, percent, small_money
-from bot.tables import COST_TYPE_LABEL
-from engine.margin import MarginReport, Share
-from engine.models import COST_TYPES
-from engine.revenue import RevenueLine
+from bot.render.fmt import STATUS_LABEL, delta_pct, money, percent, small_money
+from bot.render.tables import COST_TYPE_LABEL
+from engine.reports.figures import Share
+from engine.reports.margin import MarginReport
+from engine.reports.revenue import RevenueLine
+from engine.store.models import COST_TYPES
 
 TOP = 5
 

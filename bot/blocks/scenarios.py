@@ -1,7 +1,7 @@
 """What-if, forecast and price-floor answers as Block Kit. Pure: the `--json` dict in, an `Answer` out.
 
-They read the same dicts `marginbot whatif|forecast|floor --json` prints (engine.scenarios.scenario_to_dict,
-engine.forecast.forecast_to_dict, engine.floor.floor_to_dict), so the terminal, JSON and Slack agree.
+They read the same dicts `marginbot whatif|forecast|floor --json` prints (`scenario_to_dict`, `forecast_to_dict`,
+`floor_to_dict` in engine.scenarios), so the terminal, JSON and Slack agree.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 from bot.answer_types import Answer
 from bot.blocks.kit import Block, context, divider, esc, fields, fit, header, section, sections
-from bot.fmt import STATUS_EMOJI, STATUS_LABEL, money
-from bot.tables import COST_TYPE_LABEL
+from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, money
+from bot.render.tables import COST_TYPE_LABEL
 
 TOP_CUSTOMERS = 10
 TABLE_ROWS = 36

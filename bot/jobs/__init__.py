@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from engine.lease import Lease
 from engine.runtime import Runtime
+from engine.store.lease import Lease
 
 _local = threading.local()
 

@@ -1,4 +1,4 @@
-"""The scheduled alerts check: evaluate, queue (engine.alerts), then deliver what is due."""
+"""The scheduled alerts check: evaluate, queue (engine.alerts.evaluate), then deliver what is due."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from slack_sdk import WebClient
 
 from bot.jobs import current
 from bot.jobs.delivery import deliver
-from engine.alerts import AlertRun, ConcurrentAlertRun, check_alerts
+from engine.alerts.evaluate import AlertRun, check_alerts
+from engine.alerts.state import ConcurrentAlertRun
 from engine.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks.alerts import alert_message
 from bot.blocks.digest import digest_message
-from engine.outbox import (
+from engine.runtime import Runtime
+from engine.store.outbox import (
     IN_RUN_WAIT,
     ChannelUnreachable,
     DeliveryReport,
@@ -26,7 +27,6 @@ from engine.outbox import (
     RetryLater,
     deliver_pending,
 )
-from engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class SlackSender:
         p = message.payload
         kind = p.get("type", message.kind)
         if kind == "digest_chart":
-            from bot.charts import digest_chart_png  # matplotlib: loaded once a week, not at every start
+            from bot.render.charts import digest_chart_png  # matplotlib: loaded once a week, not at every start
 
             png = digest_chart_png(p)
             response = self.client.files_upload_v2(

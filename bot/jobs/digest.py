@@ -1,4 +1,4 @@
-"""The scheduled weekly digest: queue last week's digest once per channel (engine.digest), then deliver."""
+"""The scheduled weekly digest: queue last week's digest once per channel (engine.alerts.digest), then deliver."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.jobs import current
 from bot.jobs.delivery import deliver
-from engine.digest import DigestRun, queue_digest
+from engine.alerts.digest import DigestRun, queue_digest
 from engine.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@
   grace limit, so a digest missed while everything was down is sent late rather than skipped (still once a
   week).
 - Several processes may run this (replicas behind a load balancer): only the holder of the `scheduler` lease
-  (engine.lease) looks at the job store at all; the others just keep trying to take the lease, and one of them
+  (engine.store.lease) looks at the job store at all; the others just keep trying to take the lease, and one of them
   does when the holder stops renewing it.
 - Jobs are textual references to module-level functions without arguments (picklable); each worker thread is
   bound to this process's JobContext (runtime, Slack client, lease) when it starts.
@@ -36,8 +36,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from bot.jobs import JobContext, bind, current
 from bot.jobs.delivery import invite_fix
 from config.settings import Settings
-from engine.lease import DEFAULT_TTL, Lease
 from engine.runtime import Runtime
+from engine.store.lease import DEFAULT_TTL, Lease
 
 log = logging.getLogger(__name__)
 
@@ -254,15 +254,15 @@ def sync_job() -> None:
         log.info("sync job skipped: this process does not hold the scheduler lease")
         return
     try:
-        module = importlib.import_module("engine.sync")
+        module = importlib.import_module("engine.ingest.sync")
     except ModuleNotFoundError as exc:
-        if exc.name != "engine.sync":
+        if exc.name != "engine.ingest.sync":
             raise
-        log.info("sync job skipped: this build has no engine.sync")
+        log.info("sync job skipped: this build has no engine.ingest.sync")
         return
     sync_all = getattr(module, "sync_all", None)
     if sync_all is None:
-        log.info("sync job skipped: engine.sync has no sync_all")
+        log.info("sync job skipped: engine.ingest.sync has no sync_all")
         return
     for result in sync_all(ctx.runtime) or []:
         summary = getattr(result, "summary", None)

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from engine.models import Contract, Customer
+from engine.store.models import Contract, Customer
 
 COLUMNS = (
     "customer",

@@ -15,11 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from engine.models import COST_COLUMNS, COUNT_COLUMNS
-from engine.pricing import PriceBook
+from engine.pricing.book import PriceBook
+from engine.store.models import COST_COLUMNS, COUNT_COLUMNS
+from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter
 
-# The parsed event, as every source produces it (see engine.ingest.usage.parse_event).
+# The parsed event, as every source produces it (see engine.ingest.events.parse_event).
 PARSED_FIELDS = (
     "event_id",
     "ts",
@@ -102,7 +103,7 @@ def _upsert(table: str, keys: Sequence[str], source: str) -> str:
 def _sql_tasks(source: str, least: str) -> str:
     return (
         "INSERT INTO task_rollup (customer, product, task_id, day, events, cost_nano) "
-        f"SELECT customer, product, task_id, MIN(day), COUNT(*), SUM({_COST_SUM}) FROM {source} "
+        f"SELECT customer, product, task_id, MIN(day), COUNT(*), SUM({COST_SUM}) FROM {source} "
         "AND task_id IS NOT NULL GROUP BY customer, product, task_id "
         "ON CONFLICT (customer, product, task_id) DO UPDATE SET "
         f"events = task_rollup.events + excluded.events, cost_nano = task_rollup.cost_nano + excluded.cost_nano, "
@@ -118,12 +119,11 @@ def _fold_statements(source: str, least: str) -> list[str]:
         _sql_tasks(source, least),
         f"INSERT INTO customer (id, name, aliases) SELECT DISTINCT customer, customer, '' FROM {source} "
         "ON CONFLICT (id) DO NOTHING",
-        f"SELECT COALESCE(SUM(CASE WHEN priced THEN 0 ELSE 1 END), 0), COALESCE(SUM({_COST_SUM}), 0) FROM {source}",
+        f"SELECT COALESCE(SUM(CASE WHEN priced THEN 0 ELSE 1 END), 0), COALESCE(SUM({COST_SUM}), 0) FROM {source}",
     ]
 
 
 ROLLUP_KEYS = ("day", "customer", "product", "feature", "provider", "model")
-_COST_SUM = " + ".join(COST_COLUMNS)
 _COLS = ", ".join(EVENT_COLUMNS)
 # SQLite: insert straight into usage_event; new rows are exactly those with a rowid above the previous maximum
 # (rowids only grow: events are never deleted), so the rollups read them back by rowid range. One B-tree write

@@ -18,7 +18,7 @@ import csv
 from pathlib import Path
 
 from engine.ingest.contracts import import_contracts_file
-from engine.ingest.usage import import_usage_file
+from engine.ingest.files import import_usage_file
 from engine.runtime import Runtime
 
 USAGE_COLUMNS = ["event_id", "ts", "customer", "product", "feature", "provider", "model", "input_tokens", "cost_usd"]

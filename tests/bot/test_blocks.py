@@ -20,10 +20,12 @@ from bot.blocks import (
 )
 from bot.blocks.kit import MAX_SECTION_TEXT, fit, section, sections
 from bot.grammar import FORMS
-from engine.margin import Figures, MarginReport, Portfolio, PortfolioRow, Share, Thresholds
-from engine.models import COST_TYPES
 from engine.periods import month
-from engine.revenue import RevenueLine
+from engine.reports.figures import Figures, Share, Thresholds
+from engine.reports.margin import MarginReport
+from engine.reports.portfolio import Portfolio, PortfolioRow
+from engine.reports.revenue import RevenueLine
+from engine.store.models import COST_TYPES
 from tests.bot.blockkit import all_text, assert_valid_home, assert_valid_message
 
 D = Decimal

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from bot.charts import digest_chart_png
+from bot.render.charts import digest_chart_png
 
 
 def size(png: bytes) -> tuple[int, int]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.answer_types import Answer, AnswerError
-from bot.cli import main
-from bot.scenario_answers import floor_answer, forecast_answer, whatif_answer
-from engine.margin import UnknownSubject
+from bot.cli.main import main
+from bot.handlers.scenarios import floor_answer, forecast_answer, whatif_answer
+from engine.reports.names import UnknownSubject
 from engine.runtime import Runtime
 from tests.engine.scenario_data import load_book, write_prices
 

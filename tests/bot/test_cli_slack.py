@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot.cli import main
-from bot.terminal import mrkdwn
+from bot.cli.main import main
+from bot.render.terminal import mrkdwn
 from engine.runtime import Runtime
 
 

@@ -12,12 +12,12 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import text
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.jobs.alerts import run_alerts
 from bot.jobs.delivery import deliver
-from bot.slack import make_client
+from bot.slack.client import make_client
 from config.settings import Settings
-from engine.alerts import check_alerts
+from engine.alerts.evaluate import check_alerts
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_message
 from tests.bot.jobs_support import alerts_runtime, plain_client

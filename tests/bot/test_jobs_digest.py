@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_message

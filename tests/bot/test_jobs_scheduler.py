@@ -30,8 +30,8 @@ from bot.jobs.scheduler import (
     sync_job,
 )
 from config.settings import Settings
-from engine.lease import Lease
 from engine.runtime import Runtime
+from engine.store.lease import Lease
 from tests.bot.jobs_support import alerts_runtime, plain_client
 from tests.conftest import NOW
 from tests.fakes.slack_api import Reply, SlackStandIn
@@ -194,10 +194,10 @@ def test_an_unreadable_digest_cron_names_the_setting() -> None:
 
 
 def test_sync_job_calls_sync_all_with_the_runtime(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.sync
+    import engine.ingest.sync
 
     seen: list[Runtime] = []
-    monkeypatch.setattr(engine.sync, "sync_all", lambda runtime: seen.append(runtime) or [])
+    monkeypatch.setattr(engine.ingest.sync, "sync_all", lambda runtime: seen.append(runtime) or [])
     bind(JobContext(rt, None, None))
     sync_job()
     assert seen == [rt]
@@ -211,12 +211,12 @@ def test_sync_job_is_skipped_with_a_log_line_when_engine_sync_is_absent(
     real = importlib.import_module
 
     def without_sync(name: str, *args: object) -> object:
-        if name == "engine.sync":
-            raise ModuleNotFoundError("No module named 'engine.sync'", name="engine.sync")
+        if name == "engine.ingest.sync":
+            raise ModuleNotFoundError("No module named 'engine.ingest.sync'", name="engine.ingest.sync")
         return real(name, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(importlib, "import_module", without_sync)
     bind(JobContext(rt, None, None))
     with caplog.at_level(logging.INFO, logger="bot.jobs.scheduler"):
         sync_job()
-    assert "sync job skipped: this build has no engine.sync" in caplog.text
+    assert "sync job skipped: this build has no engine.ingest.sync" in caplog.text

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.app import create_app
-from bot.server import make_http_server
-from bot.slack import make_client
+from bot.slack.app import create_app
+from bot.slack.client import make_client
+from bot.slack.server import make_http_server
 from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.dataset import load_dataset

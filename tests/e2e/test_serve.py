@@ -15,8 +15,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.cli import main
-from bot.server import MAX_BODY, SCHEDULER_MODULE, serve
+from bot.cli.main import main
+from bot.slack.server import MAX_BODY, SCHEDULER_MODULE, serve
 from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.dataset import load_dataset
@@ -117,7 +117,7 @@ def test_serve_runs_without_a_scheduler_and_says_so(
 ) -> None:
     monkeypatch.setitem(sys.modules, SCHEDULER_MODULE, None)  # as if bot/jobs/scheduler.py did not exist
     with (
-        caplog.at_level("INFO", logger="bot.server"),
+        caplog.at_level("INFO", logger="bot.slack.server"),
         serving(Runtime(bot_settings(settings, slack), now_override=NOW)),
     ):
         pass

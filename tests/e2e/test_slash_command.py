@@ -52,8 +52,8 @@ def test_anyone_asking_in_an_allowed_channel_sees_figures(bot: Bot) -> None:
 
 
 def test_everyone_is_refused_when_no_access_list_is_configured(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
-    from bot.app import create_app
-    from bot.slack import make_client
+    from bot.slack.app import create_app
+    from bot.slack.client import make_client
     from engine.runtime import Runtime
 
     closed = Runtime(bot.runtime.settings.model_copy(update={"allowed_users": [], "allowed_channels": []}))

@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.ingest.contracts import import_contracts_file
-from engine.ingest.usage import import_usage_file
+from engine.ingest.files import import_usage_file
 from engine.runtime import Runtime
 
 WINDOW_START = date(2026, 10, 16)

@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.ingest.contracts import import_contracts_file
-from engine.ingest.usage import import_usage_file
+from engine.ingest.files import import_usage_file
 from engine.periods import month
 from engine.runtime import Runtime
 

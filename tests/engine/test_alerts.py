@@ -11,20 +11,12 @@ import pytest
 from sqlalchemy import text
 
 from config.settings import Settings
-from engine.alerts import (
-    ConcurrentAlertRun,
-    Observation,
-    State,
-    check_alerts,
-    daily_customer_figures,
-    decide,
-    fit_trend,
-    load_states,
-    save_state,
-)
-from engine.margin import Figures, Thresholds
+from engine.alerts.evaluate import Observation, check_alerts, decide
+from engine.alerts.state import ConcurrentAlertRun, State, load_states, save_state
+from engine.alerts.trend import daily_customer_figures, fit_trend
 from engine.periods import Period, trailing
-from engine.revenue import revenue_lines, total_by_customer
+from engine.reports.figures import Figures, Thresholds
+from engine.reports.revenue import revenue_lines, total_by_customer
 from engine.runtime import Runtime
 from tests.conftest import NOW
 from tests.engine.alerts_book import (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from engine.digest import chart_to_dict, digest_to_dict, iso_week, last_full_week, queue_digest, weekly_digest
+from engine.alerts.digest import chart_to_dict, digest_to_dict, iso_week, last_full_week, queue_digest, weekly_digest
 from engine.periods import Period
 from engine.runtime import Runtime
 from tests.conftest import NOW

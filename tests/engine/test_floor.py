@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from engine.floor import FloorError, floor_to_dict, price_floor
-from engine.margin import margin_pct
+from engine.reports.figures import margin_pct
 from engine.runtime import Runtime
+from engine.scenarios.floor import FloorError, floor_to_dict, price_floor
 from tests.engine.scenario_data import OCTOBER, load_book, write_prices
 
 D = Decimal

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.forecast import ForecastError, Growth, forecast, forecast_to_dict, parse_growth
-from engine.margin import customer_report
+from engine.reports.margin import customer_report
 from engine.runtime import Runtime
+from engine.scenarios.forecast import ForecastError, Growth, forecast, forecast_to_dict, parse_growth
 from tests.engine.scenario_data import OCTOBER, load_book, write_prices
 
 D = Decimal

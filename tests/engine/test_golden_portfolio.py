@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from config.settings import Settings
 from engine.runtime import Runtime
 from tests.conftest import NOW

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.cli import main
+from bot.cli.main import main
 from config.settings import Settings
-from engine.ingest.usage import ImportRefused, import_usage_file
+from engine.ingest.files import ImportRefused, import_usage_file
 from engine.runtime import Runtime
 
 HEADER = "event_id,ts,customer,product,provider,model,input_tokens,cached_input_tokens,output_tokens\n"
@@ -190,7 +190,7 @@ def test_a_parsing_worker_that_dies_fails_the_import_instead_of_hanging(
 ) -> None:
     import os
 
-    import engine.ingest.usage as usage
+    import engine.ingest.files as usage
 
     monkeypatch.setattr(usage, "_worker", lambda *args: os._exit(3))  # as if killed for memory
     path = tmp_path / "u.csv"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from engine.lease import Lease
 from engine.runtime import Runtime
+from engine.store.lease import Lease
 from tests.conftest import NOW
 
 

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from engine.outbox import (
+from engine.runtime import Runtime
+from engine.store.outbox import (
     MAX_ATTEMPTS,
     ChannelUnreachable,
     OutboxMessage,
@@ -19,7 +20,6 @@ from engine.outbox import (
     enqueue,
     pending_count,
 )
-from engine.runtime import Runtime
 from tests.conftest import NOW
 
 
@@ -118,7 +118,7 @@ def test_unreachable_channel_fails_with_the_fix_logged_and_blocks_no_other_chann
     _queue(runtime, "a", "CGONE")
     _queue(runtime, "b", "C2")
     sender = Recorder(ChannelUnreachable("CGONE", "not_in_channel", "invite @marginbot to #gone"))
-    with caplog.at_level(logging.WARNING, logger="engine.outbox"):
+    with caplog.at_level(logging.WARNING, logger="engine.store.outbox"):
         report = deliver_pending(runtime.engine, sender, clock=lambda: NOW)
     assert [m.dedupe_key for m in sender.sent] == ["b"]
     assert report.failed[0][:2] == (1, "CGONE")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.pricing import PriceBook, PriceFileError
+from engine.pricing.book import PriceBook, PriceFileError
 
 
 def epoch(text: str) -> int:

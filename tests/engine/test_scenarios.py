@@ -10,22 +10,20 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from engine.margin import customer_report
+from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from engine.scenarios import (
+from engine.scenarios.grammar import (
     Cache,
     Lever,
     Plan,
     Route,
-    Scenario,
     ScenarioError,
     Usage,
     parse_levers,
     parse_plan,
-    scenario_to_dict,
     split_subject,
-    whatif,
 )
+from engine.scenarios.whatif import Scenario, scenario_to_dict, whatif
 from tests.engine.scenario_data import C1_COGS, C1_REVENUE, OCTOBER, load_book, write_prices
 
 D = Decimal

@@ -57,7 +57,7 @@ def test_reimporting_a_contract_replaces_it(runtime: Runtime, tmp_path: Path) ->
 def test_an_unreachable_database_is_one_line_naming_it_without_the_password(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli import main
+    from bot.cli.main import main
 
     missing = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/no/such/dir/m.db")  # type: ignore[call-arg]
     assert main(["portfolio"], settings=missing) == 1

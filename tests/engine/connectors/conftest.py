@@ -1,4 +1,4 @@
-"""Vendor stand-ins for connector tests: an httpx MockTransport that serves the shared fixtures (and
+"""Vendor stand-ins for connector tests: an httpx MockTransport that serves the vendor fixtures in tests/fixtures/sources (and
 variations of them) the way the vendor paginates, plus a runtime whose settings carry keys and a mapping file.
 
 The database is real (SQLite file and PostgreSQL through the `runtime` fixture); only vendor HTTP is faked."""
@@ -56,7 +56,7 @@ prod_QXg1hqf4jFNsqG = "assist"
 
 
 def fixture(name: str) -> Any:
-    """A fresh copy of a shared vendor payload."""
+    """A fresh copy of a vendor payload from tests/fixtures/sources."""
     return copy.deepcopy(json.loads((FIXTURES / name).read_text()))
 
 
@@ -220,7 +220,7 @@ def add_contract(rt: Runtime, customer: str, *, fee: str = "1000", plan: str = "
 
     from sqlmodel import Session
 
-    from engine.models import Contract, Customer
+    from engine.store.models import Contract, Customer
 
     with Session(rt.engine) as session:
         if session.get(Customer, customer) is None:

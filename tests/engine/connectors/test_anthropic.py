@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from engine.margin import customer_report
+from engine.ingest.sync import sync_source
 from engine.periods import month
+from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from engine.sync import sync_source
 from tests.engine.connectors.conftest import ANTHROPIC_KEY, Reply, Vendor, fixture, rows
 
 USAGE = "/v1/organizations/usage_report/messages"

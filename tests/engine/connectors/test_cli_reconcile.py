@@ -11,12 +11,12 @@ import httpx
 import pytest
 import respx
 
-from bot.cli import main
-from engine.mapping import MappingError, SourceMap
-from engine.margin import customer_report
+from bot.cli.main import main
+from engine.ingest.mapping import MappingError, SourceMap
+from engine.ingest.sync import sync_all, sync_source
 from engine.periods import month
+from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from engine.sync import sync_all, sync_source
 from tests.engine.connectors.conftest import Vendor, fixture, openai_bucket_pages, rows
 
 D1 = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp())

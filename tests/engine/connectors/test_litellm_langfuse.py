@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from engine.margin import customer_report
+from engine.ingest.sync import sync_source
 from engine.periods import month
+from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from engine.sync import sync_source
 from tests.engine.connectors.conftest import LANGFUSE_SECRET, Reply, Vendor, add_contract, fixture, rows
 
 SPEND = "/spend/logs"

@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from engine.margin import customer_report
-from engine.models import NANO
+from engine.ingest.sync import sync_source
 from engine.periods import month
+from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from engine.sync import sync_source
+from engine.store.models import NANO
 from tests.engine.connectors.conftest import (
     ALL_SECRETS,
     OPENAI_KEY,
@@ -308,7 +308,7 @@ def test_api_key_mapping_beats_the_project_and_sets_the_feature(rt: Runtime, ven
 
 def test_hourly_buckets_land_on_local_days(rt: Runtime, vendor: Vendor) -> None:
     # MARGINBOT_TIMEZONE=America/New_York: hourly buckets, so 02:00 UTC on Oct 2 is Oct 1 in New York.
-    from engine.db import forget_engine
+    from engine.store.db import forget_engine
 
     settings = rt.settings.model_copy(update={"timezone": "America/New_York"})
     local = Runtime(settings, now_override=rt.now())

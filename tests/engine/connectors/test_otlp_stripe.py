@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from engine.ingest.otlp import import_otlp_files
-from engine.margin import customer_report
+from engine.ingest.sources.otlp import import_otlp_files
+from engine.ingest.sync import sync_source
 from engine.periods import month
+from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from engine.sync import sync_source
 from tests.engine.connectors.conftest import Vendor, add_contract, fixture, rows, stripe_list
 
 OCT = month(2026, 10)

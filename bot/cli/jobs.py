@@ -1,0 +1,118 @@
+"""`marginbot alerts check` and `marginbot digest send`: what the scheduler does, by hand (or from cron)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.cli.main import UserError
+from engine.runtime import Runtime
+from engine.timeutil import parse_timestamp
+
+# The handlers import what they use: every `marginbot` command loads this module to register its parsers, and
+# Slack, Block Kit and matplotlib have no business slowing down `marginbot portfolio`.
+
+
+def _as_of(args: argparse.Namespace, rt: Runtime) -> datetime:
+    if args.as_of:
+        try:
+            return parse_timestamp(args.as_of)
+        except ValueError as exc:
+            raise UserError(f"--as-of: {exc}") from None
+    return rt.now()
+
+
+def _deliver(rt: Runtime) -> int:
+    """Send what the outbox holds, if there is a token; 1 when something could not be delivered."""
+    from engine.store.outbox import pending_count
+
+    if rt.settings.slack_bot_token is None:
+        with rt.connect() as conn:
+            waiting = pending_count(conn)
+        if waiting:
+            print(
+                f"SLACK_BOT_TOKEN is not set: {waiting} message(s) wait in the outbox; they go out with the "
+                "next run that has a token (or `marginbot serve`)."
+            )
+        return 0
+    from bot.jobs.delivery import deliver
+    from bot.slack.client import make_client
+
+    report = deliver(rt, make_client(rt.settings))
+    if report.sent or report.deferred or report.failed:
+        print(f"delivery: {report.summary()}")
+    for _id, channel, why in report.failed:
+        print(f"  could not post to {channel}: {why}", file=sys.stderr)
+    for _id, channel, why in report.deferred:
+        print(f"  {channel}: {why}; will retry", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def cmd_alerts_check(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.blocks.alerts import alert_plain
+    from engine.alerts.evaluate import check_alerts
+    from engine.alerts.state import ConcurrentAlertRun
+
+    try:
+        result = check_alerts(rt, as_of=_as_of(args, rt), dry_run=args.dry_run)
+    except ConcurrentAlertRun as exc:
+        raise UserError(f"another alerts check ran at the same moment and posts instead: {exc}") from None
+    print(result.summary())
+    if args.dry_run:
+        channels = ", ".join(rt.settings.alert_channels) or "(no MARGINBOT_ALERT_CHANNELS set)"
+        if result.messages or result.events:
+            payload: dict[str, Any] = (
+                result.messages[0].payload if result.messages else {"events": [e.as_dict() for e in result.events]}
+            )
+            if result.messages:
+                print(f"\nwould post to {channels}:\n")
+                print(alert_plain(payload))
+            else:
+                print(f"\nwould post (once channels are set): {len(result.events)} event(s)")
+        return 0
+    return _deliver(rt)
+
+
+def cmd_digest_send(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.blocks.digest import digest_plain
+    from engine.alerts.digest import queue_digest
+
+    result = queue_digest(rt, as_of=_as_of(args, rt), dry_run=args.dry_run)
+    print(result.summary())
+    if args.chart or args.dry_run:
+        from bot.render.charts import digest_chart_png
+        from engine.alerts.digest import chart_to_dict, weekly_digest
+
+        with rt.connect() as conn:
+            d = weekly_digest(conn, today=rt.today(_as_of(args, rt)), thresholds=rt.thresholds)
+        if args.dry_run and result.payload is not None:
+            print()
+            print(digest_plain(result.payload))
+        if args.chart:
+            Path(args.chart).write_bytes(digest_chart_png(chart_to_dict(d, rt.thresholds)))
+            print(f"chart written to {args.chart}")
+    if args.dry_run:
+        return 0
+    return _deliver(rt)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("alerts", help="margin-breach alerts")
+    alerts_sub = p.add_subparsers(dest="what", required=True, metavar="ACTION")
+    c = alerts_sub.add_parser(
+        "check", help="evaluate every customer and product and post new breaches, reminders and recoveries"
+    )
+    c.add_argument("--as-of", metavar="TIMESTAMP", help="evaluate as of this moment (default: now)")
+    c.add_argument("--dry-run", action="store_true", help="print what would be posted; record and send nothing")
+    c.set_defaults(handler=cmd_alerts_check)
+
+    p = sub.add_parser("digest", help="the weekly leadership digest")
+    digest_sub = p.add_subparsers(dest="what", required=True, metavar="ACTION")
+    d = digest_sub.add_parser("send", help="send last week's digest to MARGINBOT_DIGEST_CHANNELS (once per week)")
+    d.add_argument("--as-of", metavar="TIMESTAMP", help="the digest covers the last full ISO week before this")
+    d.add_argument("--dry-run", action="store_true", help="print the digest; record and send nothing")
+    d.add_argument("--chart", metavar="FILE", help="also write the chart PNG to FILE")
+    d.set_defaults(handler=cmd_digest_send)

@@ -1,0 +1,127 @@
+"""`marginbot whatif|forecast|floor`: scenario answers in a terminal (the Slack blocks, rendered) or as JSON.
+
+    marginbot whatif CUSTOMER|--portfolio [--period YYYY-MM|--days N] LEVER... [--json]
+    marginbot forecast CUSTOMER|--portfolio [--growth 10%|10x] [--months M] [--days N] [--json]
+    marginbot floor CUSTOMER [--target PCT] [--unit request|task|1k_tokens|seat|month] [--days N] [--json]
+
+For `whatif`, the customer is every word before the first lever word (route, cache, price, usage); name a
+customer whose name holds one of those words by its id. Write FROM->TO as one word (`gpt-4o->gpt-4o-mini`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot.blocks.scenarios import floor_message, forecast_message, whatif_message
+from bot.cli.main import UserError, _as_of, _period, _period_args
+from bot.render.terminal import render
+from engine.periods import parse_period
+from engine.reports.serialize import dumps
+from engine.runtime import Runtime
+from engine.scenarios.floor import FLOOR_UNITS, FloorError, floor_to_dict, price_floor
+from engine.scenarios.forecast import DEFAULT_MONTHS, ForecastError, forecast, forecast_to_dict, parse_growth
+from engine.scenarios.grammar import HOW_TO, ScenarioError, parse_levers, split_subject
+from engine.scenarios.whatif import scenario_to_dict, whatif
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "whatif",
+        help="what if we route, cache, re-price or grow: before and after side by side",
+        description=f"Apply levers to a customer or the portfolio. {HOW_TO}",
+    )
+    p.add_argument("words", nargs="*", metavar="CUSTOMER... LEVER...", help="the customer, then the levers")
+    p.add_argument("--portfolio", action="store_true", help="every customer (then give only levers)")
+    _period_args(p)
+    p.set_defaults(handler=cmd_whatif)
+
+    p = sub.add_parser("forecast", help="margin month by month at P50 and P99 usage, and when it breaches")
+    p.add_argument("customer", nargs="*", metavar="CUSTOMER")
+    p.add_argument("--portfolio", action="store_true", help="every customer, the total and each plan")
+    p.add_argument("--growth", help="usage growth: 10%% a month (compounding) or 10x over the forecast")
+    p.add_argument("--months", type=int, default=DEFAULT_MONTHS, help=f"months ahead (default {DEFAULT_MONTHS})")
+    _period_args(p)
+    p.set_defaults(handler=cmd_forecast)
+
+    p = sub.add_parser("floor", help="the lowest unit price that keeps the margin at a target at P99 usage")
+    p.add_argument("customer", nargs="+", metavar="CUSTOMER")
+    p.add_argument("--target", help="target gross margin in percent (default MARGINBOT_HEALTHY_PCT)")
+    p.add_argument("--unit", choices=FLOOR_UNITS, help="price this unit (default: the unit of their plan)")
+    _period_args(p)
+    p.set_defaults(handler=cmd_floor)
+
+
+def _print(d: dict[str, Any], blocks: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(dumps(d))
+        return
+    # Code fences mark the monthly table for Slack; a terminal shows it as it is.
+    print("\n".join(line for line in render(blocks).strip("\n").splitlines() if line.strip() != "```"))
+
+
+def cmd_whatif(args: argparse.Namespace, rt: Runtime) -> int:
+    try:
+        if args.portfolio:
+            subject, rest = None, list(args.words)
+        else:
+            subject, rest = split_subject(args.words)
+        levers, period_word = parse_levers(rest)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    if period_word and (args.period or args.days is not None):
+        raise UserError(f"two periods given ({period_word} and --period/--days); give one")
+    period = parse_period(period_word, today=rt.today(_as_of(args, rt))) if period_word else _period(args, rt)
+    try:
+        with rt.connect() as conn:
+            result = whatif(conn, subject, period, levers, prices=rt.prices, thresholds=rt.thresholds)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    d = scenario_to_dict(result)
+    _print(d, whatif_message(d).blocks, args.json)
+    return 0
+
+
+def cmd_forecast(args: argparse.Namespace, rt: Runtime) -> int:
+    if bool(args.portfolio) == bool(args.customer):
+        raise UserError("name one customer or give --portfolio")
+    try:
+        with rt.connect() as conn:
+            result = forecast(
+                conn,
+                None if args.portfolio else " ".join(args.customer),
+                _period(args, rt),
+                growth=parse_growth(args.growth),
+                months=args.months,
+                thresholds=rt.thresholds,
+            )
+    except ForecastError as exc:
+        raise UserError(str(exc)) from None
+    d = forecast_to_dict(result)
+    _print(d, forecast_message(d).blocks, args.json)
+    return 0
+
+
+def cmd_floor(args: argparse.Namespace, rt: Runtime) -> int:
+    target = None
+    if args.target is not None:
+        try:
+            target = Decimal(args.target.rstrip("%"))
+        except InvalidOperation:
+            raise UserError(f"--target must be a percentage like 55, got {args.target!r}") from None
+    try:
+        with rt.connect() as conn:
+            result = price_floor(
+                conn,
+                " ".join(args.customer),
+                _period(args, rt),
+                thresholds=rt.thresholds,
+                target_pct=target,
+                unit=args.unit,
+            )
+    except FloorError as exc:
+        raise UserError(str(exc)) from None
+    d = floor_to_dict(result)
+    _print(d, floor_message(d).blocks, args.json)
+    return 0

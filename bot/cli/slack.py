@@ -1,0 +1,59 @@
+"""`marginbot serve` (the Slack bot) and `marginbot ask "/margin ..."` (the same answers, in the terminal)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from bot.answer import answer_command
+from bot.grammar import parse
+from bot.render.terminal import render
+from bot.slack.app import SlackConfigError
+from engine.runtime import Runtime
+from engine.timeutil import parse_timestamp
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT at /slack/events",
+    )
+    p.add_argument("--host", default="0.0.0.0", help="interface for HTTP mode (default: all)")
+    p.add_argument("--port", type=int, default=None, help="port for HTTP mode (default: PORT, 3000)")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("ask", help='answer a /margin question here, e.g. marginbot ask "/margin acme 2026-10"')
+    p.add_argument("question", nargs="*", metavar="WORDS", help="what you would type in Slack (`/margin` optional)")
+    p.add_argument("--as-of", metavar="TIMESTAMP", help="pretend it is this moment (default: now)")
+    p.add_argument("--json", action="store_true", help="print the Block Kit JSON Slack would receive")
+    p.set_defaults(handler=cmd_ask)
+
+
+def cmd_ask(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.cli.main import UserError
+
+    now = None
+    if args.as_of:
+        try:
+            now = parse_timestamp(args.as_of)
+        except ValueError as exc:
+            raise UserError(f"--as-of: {exc}") from None
+    outcome = answer_command(rt, parse(" ".join(args.question)), now=now)
+    if args.json:
+        print(json.dumps({"text": outcome.answer.text, "blocks": outcome.answer.blocks}, indent=2))
+    else:
+        print(render(outcome.answer.blocks))
+    return 0 if outcome.ok else 1
+
+
+def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.slack.server import serve
+
+    try:
+        serve(rt, host=args.host, port=args.port)
+    except SlackConfigError as exc:
+        print(f"marginbot serve: {exc}", file=sys.stderr)
+        return 2
+    return 0

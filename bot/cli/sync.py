@@ -1,0 +1,128 @@
+"""`marginbot sync SOURCE`, `marginbot import otlp FILE...`, `marginbot reconcile`: thin over engine.ingest.sync."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from typing import Any
+
+from bot.render.fmt import money, percent
+from engine.ingest.mapping import MappingError
+from engine.ingest.reconcile import reconcile
+from engine.ingest.sources.otlp import import_otlp_files
+from engine.ingest.sync import SOURCES, SyncResult, sync_all, sync_source
+from engine.periods import PeriodError, parse_period
+from engine.runtime import Runtime
+
+
+def _date(value: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{flag} must be a date like 2026-10-01, got {value!r}") from None
+
+
+def _print_results(results: list[SyncResult], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            print(r.summary(), file=sys.stdout if r.ok else sys.stderr)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
+    if args.source == "all":
+        if args.since or args.until:
+            print(
+                "marginbot: --since/--until apply to one source; run `marginbot sync SOURCE --since ...`",
+                file=sys.stderr,
+            )
+            return 1
+        results = sync_all(rt)
+        if not results:
+            print(
+                "marginbot: no source is configured (set OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY, LITELLM_URL, "
+                "LANGFUSE_PUBLIC_KEY/LANGFUSE_SECRET_KEY or STRIPE_API_KEY)",
+                file=sys.stderr,
+            )
+            return 1
+    else:
+        results = [sync_source(rt, args.source, since=args.since, until=args.until)]
+    return _print_results(results, args.json)
+
+
+def cmd_import_otlp(args: argparse.Namespace, rt: Runtime) -> int:
+    try:
+        results = import_otlp_files(rt, args.files)
+    except MappingError as exc:
+        print(f"marginbot: {exc}", file=sys.stderr)
+        return 1
+    return _print_results(results, args.json)
+
+
+def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
+    text = args.period or rt.today().strftime("%Y-%m")
+    try:
+        period = parse_period(text, today=rt.today())
+    except PeriodError as exc:
+        print(f"marginbot: {exc}", file=sys.stderr)
+        return 1
+    if len(text) != 7:
+        print("marginbot: --period must be a month, like 2026-10", file=sys.stderr)
+        return 1
+    with rt.connect() as conn:
+        rows = reconcile(conn, period)
+    if args.json:
+        print(json.dumps({"period": period.label, "providers": [r.as_dict() for r in rows]}, indent=2))
+        return 0
+    if not rows:
+        print(
+            f"{period.label}: no provider costs stored; run `marginbot sync openai` or `marginbot sync anthropic` first"
+        )
+        return 0
+    print(f"Priced usage vs provider bill, {period.label}")
+    print(f"{'provider':<12} {'days':<23} {'priced':>14} {'billed':>14} {'drift':>14} {'drift %':>8}  status")
+    for r in rows:
+        drift_pct = r.drift_pct
+        days = f"{r.start.isoformat()}..{r.end.isoformat()}"
+        print(
+            f"{r.provider:<12} {days:<23} {money(r.priced_usd):>14} {money(r.billed_usd):>14} "
+            f"{money(r.drift_usd):>14} {percent(drift_pct) if drift_pct is not None else '—':>8}  {r.status}"
+        )
+    if any(r.status == "drift" for r in rows):
+        print(
+            "Drift over 5%: check the price book (discounts, overrides) and that no usage is imported twice "
+            "(e.g. the same OpenAI traffic from both the OpenAI sync and LiteLLM)."
+        )
+    return 0
+
+
+def _import_group(sub: Any) -> Any:
+    """The sub-command group of the existing `marginbot import`, to add `otlp` beside `usage`."""
+    parser = sub.choices["import"]
+    for action in parser._actions:  # argparse keeps sub-command groups only here
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise RuntimeError("`marginbot import` has no sub-commands")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("sync", help="pull usage, provider costs and revenue from a source (or all configured)")
+    p.add_argument("source", choices=(*SOURCES, "all"), metavar="SOURCE", help=f"{' | '.join(SOURCES)} | all")
+    p.add_argument("--since", type=lambda v: _date(v, "--since"), metavar="DATE", help="backfill from this UTC day")
+    p.add_argument("--until", type=lambda v: _date(v, "--until"), metavar="DATE", help="up to this UTC day, included")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(handler=cmd_sync)
+
+    p = _import_group(sub).add_parser("otlp", help="import OTLP/JSON trace exports (spans with gen_ai.* attributes)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(handler=cmd_import_otlp)
+
+    p = sub.add_parser("reconcile", help="priced usage vs what OpenAI/Anthropic billed, per provider and month")
+    p.add_argument("--period", metavar="YYYY-MM", help="the month (default: this month)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=cmd_reconcile)

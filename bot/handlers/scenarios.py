@@ -1,0 +1,124 @@
+"""`/margin whatif|forecast|floor ...`: words in, an `Answer` out. The `/margin` grammar dispatches here.
+
+    /margin whatif CUSTOMER|portfolio LEVER... [PERIOD]    e.g. whatif acme route gpt-4o->gpt-4o-mini 50
+    /margin forecast CUSTOMER|portfolio [growth X] [months M] [PERIOD]    e.g. forecast acme growth 10%
+    /margin floor CUSTOMER [target PCT] [unit U] [PERIOD]    e.g. floor acme target 60
+
+The customer is every word before the first keyword (a lever word for whatif; growth/months, target/unit
+otherwise). PERIOD (YYYY-MM or Nd) is the period of a what-if, and the basis window of a forecast or floor.
+Words we cannot read raise AnswerError with how to write them; an unknown customer raises UnknownSubject.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from bot.answer_types import Answer, AnswerError
+from bot.blocks.scenarios import floor_message, forecast_message, whatif_message
+from engine.periods import looks_like_period
+from engine.runtime import Runtime
+from engine.scenarios.floor import FLOOR_UNITS, FloorError, floor_to_dict, price_floor
+from engine.scenarios.forecast import DEFAULT_MONTHS, ForecastError, forecast, forecast_to_dict, parse_growth
+from engine.scenarios.grammar import ScenarioError, parse_levers, split_subject
+from engine.scenarios.whatif import scenario_to_dict, whatif
+
+WHATIF_HOW = "write `/margin whatif CUSTOMER LEVER...`, e.g. `/margin whatif acme route gpt-4o->gpt-4o-mini 50`"
+FORECAST_HOW = "write `/margin forecast CUSTOMER|portfolio [growth 10%|10x] [months 6] [PERIOD]`"
+FLOOR_HOW = "write `/margin floor CUSTOMER [target 55] [unit request|task|1k_tokens|seat] [PERIOD]`"
+UNIT_ALIASES = {
+    "requests": "request",
+    "tasks": "task",
+    "1k": "1k_tokens",
+    "1k-tokens": "1k_tokens",
+    "seats": "seat",
+}
+
+
+def whatif_answer(runtime: Runtime, words: list[str]) -> Answer:
+    try:
+        subject, rest = split_subject(words)
+        levers, period_text = parse_levers(rest)
+        period = runtime.period(period_text)
+        with runtime.connect() as conn:
+            result = whatif(conn, subject, period, levers, prices=runtime.prices, thresholds=runtime.thresholds)
+    except ScenarioError as exc:
+        raise AnswerError(f"{exc}" if "e.g." in str(exc) else f"{exc}; {WHATIF_HOW}") from None
+    return whatif_message(scenario_to_dict(result))
+
+
+def forecast_answer(runtime: Runtime, words: list[str]) -> Answer:
+    subject, options, period_text = split_options(words, ("growth", "months"), FORECAST_HOW)
+    months = DEFAULT_MONTHS
+    if "months" in options:
+        try:
+            months = int(options["months"])
+        except ValueError:
+            raise AnswerError(f"months must be a whole number, got {options['months']!r}; {FORECAST_HOW}") from None
+    try:
+        growth = parse_growth(options.get("growth"))
+        basis = runtime.period(period_text)
+        with runtime.connect() as conn:
+            result = forecast(
+                conn,
+                None if subject.lower() in ("portfolio", "--portfolio") else subject,
+                basis,
+                growth=growth,
+                months=months,
+                thresholds=runtime.thresholds,
+            )
+    except ForecastError as exc:
+        raise AnswerError(f"{exc}; {FORECAST_HOW}") from None
+    return forecast_message(forecast_to_dict(result))
+
+
+def floor_answer(runtime: Runtime, words: list[str]) -> Answer:
+    subject, options, period_text = split_options(words, ("target", "unit", "per"), FLOOR_HOW)
+    if subject.lower() in ("portfolio", "--portfolio"):
+        raise AnswerError(f"a price floor is for one customer; {FLOOR_HOW}")
+    target = None
+    if "target" in options:
+        try:
+            target = Decimal(options["target"].rstrip("%"))
+        except InvalidOperation:
+            raise AnswerError(f"target must be a percentage like 55, got {options['target']!r}") from None
+    unit = options.get("unit") or options.get("per")
+    if unit is not None:
+        unit = UNIT_ALIASES.get(unit.lower(), unit.lower())
+        if unit not in FLOOR_UNITS:
+            raise AnswerError(f"unit must be one of {', '.join(FLOOR_UNITS[:4])}, got {unit!r}")
+    try:
+        basis = runtime.period(period_text)
+        with runtime.connect() as conn:
+            result = price_floor(conn, subject, basis, thresholds=runtime.thresholds, target_pct=target, unit=unit)
+    except FloorError as exc:
+        raise AnswerError(str(exc)) from None
+    return floor_message(floor_to_dict(result))
+
+
+def split_options(words: list[str], keys: tuple[str, ...], how: str) -> tuple[str, dict[str, str], str | None]:
+    """`NAME... [key value]... [PERIOD]` → (name, {key: value}, period). `--key value` works too."""
+    name: list[str] = []
+    options: dict[str, str] = {}
+    period: str | None = None
+    i = 0
+    while i < len(words):
+        word = words[i]
+        key = word.lower().lstrip("-")
+        if key in keys and (word.startswith("-") or name):
+            if i + 1 >= len(words):
+                raise AnswerError(f"`{key}` needs a value; {how}")
+            options[key] = words[i + 1]
+            i += 2
+            continue
+        if looks_like_period(word):
+            if period is not None:
+                raise AnswerError(f"two periods given ({period} and {word}); {how}")
+            period = word
+        elif options:
+            raise AnswerError(f"{word!r} after the options is not understood; {how}")
+        else:
+            name.append(word)
+        i += 1
+    if not name:
+        raise AnswerError(f"say which customer; {how}")
+    return " ".join(name), options, period

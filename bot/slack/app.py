@@ -1,0 +1,97 @@
+"""The Bolt app factory: build the app, attach what listeners need, register them. Nothing else."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.slack import listeners
+from bot.slack.access import Access
+from bot.slack.client import make_client
+from config.settings import Settings
+from engine.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Acknowledging is a dictionary lookup and a queue put; these threads only ever wait for that.
+ACK_WORKERS = 16
+# Answers read the database; two cores and SQLAlchemy's pool (5 + 10 overflow) make more pointless. Requests
+# beyond this wait in the queue after they were acknowledged, so Slack's 3-second window is never at risk.
+ANSWER_WORKERS = 8
+
+
+class SlackConfigError(RuntimeError):
+    """A Slack setting is missing or wrong; the message names it and says where to find the value."""
+
+
+@dataclass(frozen=True)
+class Services:
+    """What listeners get in `context["services"]`."""
+
+    runtime: Runtime
+    access: Access
+    workers: Executor
+
+
+def check_settings(settings: Settings, *, socket_mode: bool) -> None:
+    """Fail at start, naming the setting, rather than with a 401 on the first request."""
+    problems = []
+    if settings.slack_bot_token is None:
+        problems.append(
+            "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from your Slack app's "
+            "OAuth & Permissions page"
+        )
+    if socket_mode:
+        token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+        if not token.startswith("xapp-"):
+            problems.append(
+                "SLACK_APP_TOKEN must be an app-level token (xapp-...) with the connections:write scope, "
+                "from "
+                "Basic Information > App-Level Tokens"
+            )
+    elif settings.slack_signing_secret is None:
+        problems.append(
+            "SLACK_SIGNING_SECRET is not set: copy the Signing Secret from Basic Information > "
+            "App Credentials "
+            "(or set SLACK_APP_TOKEN to use Socket Mode)"
+        )
+    if problems:
+        raise SlackConfigError("; ".join(problems))
+
+
+def create_app(
+    runtime: Runtime,
+    client: WebClient | None = None,
+    *,
+    workers: Executor | None = None,
+    socket_mode: bool = False,
+) -> App:
+    """The `/margin` Bolt app. `client` defaults to the retrying client on SLACK_API_URL; `workers` answer."""
+    settings = runtime.settings
+    check_settings(settings, socket_mode=socket_mode)
+    access = Access.from_settings(settings)
+    access.warn_if_closed()
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    app = App(
+        name="marginbot",
+        client=client or make_client(settings),
+        # Signature and timestamp checks stay on (they are skipped by Bolt only for Socket Mode's websocket).
+        signing_secret=secret,
+        request_verification_enabled=True,
+        listener_executor=ThreadPoolExecutor(ACK_WORKERS, thread_name_prefix="marginbot-ack"),
+    )
+    services = Services(
+        runtime, access, workers or ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="marginbot-answer")
+    )
+
+    @app.middleware
+    def attach_services(context: BoltContext, next_: object) -> None:
+        context["services"] = services
+        next_()  # type: ignore[operator]
+
+    listeners.register(app)
+    return app

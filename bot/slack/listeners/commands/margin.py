@@ -1,0 +1,72 @@
+"""`/margin`: check access and parse (no I/O), ack, then answer on a worker and post to the response_url."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+
+from bot.answer import answer_command
+from bot.answer_types import Answer
+from bot.blocks import help_message, refusal_message
+from bot.grammar import Command, parse
+from bot.slack.access import HOW_TO_CONFIGURE
+
+if TYPE_CHECKING:  # bot.slack.app imports the listeners
+    from bot.slack.app import Services
+
+
+def margin_command(ack: Ack, command: dict[str, Any], context: BoltContext, logger: logging.Logger) -> None:
+    services: Services = context["services"]
+    user, channel = command.get("user_id"), command.get("channel_id")
+    if not services.access.allows(user, channel):
+        refusal = refusal_message(user or "")
+        ack(response_type="ephemeral", text=refusal.text, blocks=refusal.blocks)
+        logger.info("refused /margin from %s in %s: not on the access list", user, channel)
+        if services.access.closed:
+            logger.warning(HOW_TO_CONFIGURE)
+        return
+    cmd = parse(command.get("text"))
+    if cmd.kind == "help":
+        # The help needs no database: it goes back in the acknowledgement itself.
+        shown = help_message(cmd.problem)
+        ack(response_type="ephemeral", text=shown.text, blocks=shown.blocks)
+        return
+    ack()
+    services.workers.submit(deliver, services, cmd, command["response_url"], logger)
+
+
+def deliver(services: Services, cmd: Command, response_url: str, logger: logging.Logger) -> None:
+    """Answer and post. Only a real answer is shared in the channel; mistakes stay between bot and asker."""
+    try:
+        outcome = answer_command(services.runtime, cmd)
+        respond(response_url, outcome.answer, in_channel=cmd.share and outcome.ok, logger=logger)
+    except Exception:
+        logger.exception("could not deliver the answer to /margin %s", cmd.kind)
+
+
+def respond(response_url: str, answer: Answer, *, in_channel: bool, logger: logging.Logger) -> None:
+    webhook = WebhookClient(
+        response_url,
+        timeout=10,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+    reply = webhook.send(
+        text=answer.text,
+        blocks=answer.blocks,
+        response_type="in_channel" if in_channel else "ephemeral",
+        replace_original=False,
+    )
+    if reply.status_code != 200:
+        logger.error("response_url refused the answer: HTTP %s %s", reply.status_code, reply.body[:200])

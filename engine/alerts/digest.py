@@ -1,0 +1,306 @@
+"""The weekly leadership digest: the last full ISO week (Monday to Sunday in MARGINBOT_TIMEZONE) in numbers.
+
+`weekly_digest` gathers the data (blended margin and its change, revenue, COGS, who is in breach or watch, the
+biggest movers, the top cost drivers by model, unpriced usage, a 12-week margin trend and COGS by model per
+week); `queue_digest` puts it in the outbox once per ISO week per channel, however often it is called.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from engine.periods import Period
+from engine.reports.figures import Figures, Thresholds
+from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
+from engine.reports.revenue import revenue_lines, total_by_customer
+from engine.runtime import Runtime
+from engine.store import outbox
+from engine.store.models import NANO
+from engine.store.sql import COST_SUM
+from engine.timeutil import as_date
+
+TREND_WEEKS = 12
+TOP_MODELS = 8
+CHART_MODELS = 6  # series in the chart; the rest are summed as "other"
+MOVERS = 5
+CENT = Decimal("0.01")
+
+
+def iso_week(day: date) -> Period:
+    """The ISO week (Monday to Sunday) that contains `day`, labelled like 2026-W46."""
+    start = day - timedelta(days=day.weekday())
+    year, week, _ = start.isocalendar()
+    return Period(start, start + timedelta(days=6), f"{year}-W{week:02d}")
+
+
+def last_full_week(today: date) -> Period:
+    """The latest ISO week that has ended before `today`."""
+    return iso_week(today - timedelta(days=today.weekday() + 1))
+
+
+@dataclass
+class ModelCost:
+    provider: str
+    model: str
+    cogs: Decimal
+    previous: Decimal
+    share_pct: Decimal
+    unpriced_events: int
+
+
+@dataclass
+class WeekPoint:
+    label: str
+    start: date
+    revenue: Decimal
+    cogs: Decimal
+
+    @property
+    def margin_pct(self) -> Decimal | None:
+        return (self.revenue - self.cogs) / self.revenue * 100 if self.revenue > 0 else None
+
+
+@dataclass
+class Digest:
+    week: Period
+    book: Portfolio
+    models: list[ModelCost]
+    trend: list[WeekPoint]
+    cogs_by_model_weekly: dict[str, list[Decimal]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> Figures:
+        return self.book.total
+
+    @property
+    def previous_total(self) -> Figures:
+        return self.book.previous_total
+
+    def in_status(self, status: str) -> list[PortfolioRow]:
+        return [
+            r
+            for r in self.book.customers + self.book.products
+            if r.current.status == status and (status != "no_revenue" or r.current.cogs > 0)
+        ]
+
+    def movers(self, n: int = MOVERS) -> list[tuple[PortfolioRow, Decimal]]:
+        """Customers whose margin moved the most (in points) against the week before."""
+        moved = [
+            (r, r.current.margin_pct - r.previous.margin_pct)
+            for r in self.book.customers
+            if r.current.margin_pct is not None and r.previous.margin_pct is not None
+        ]
+        moved.sort(key=lambda item: (-abs(item[1]), item[0].key))
+        return [m for m in moved[:n] if m[1] != 0]
+
+
+def _model_costs(conn: Connection, a: date, b: date) -> dict[tuple[str, str], tuple[int, int]]:
+    rows = conn.execute(
+        text(
+            f"SELECT provider, model, SUM({COST_SUM}), SUM(unpriced_events) FROM daily_rollup "
+            "WHERE day BETWEEN :a AND :b GROUP BY provider, model"
+        ),
+        {"a": a, "b": b},
+    ).all()
+    return {(p, m): (int(c or 0), int(u or 0)) for p, m, c, u in rows}
+
+
+def weekly_digest(conn: Connection, *, today: date, thresholds: Thresholds, weeks: int = TREND_WEEKS) -> Digest:
+    """Everything the digest shows for the last full ISO week before `today`."""
+    week = last_full_week(today)
+    book = portfolio(conn, week, thresholds=thresholds)
+    prev = week.previous()
+    now_models, before_models = (
+        _model_costs(conn, week.start, week.end),
+        _model_costs(conn, prev.start, prev.end),
+    )
+    total_nano = sum(c for c, _ in now_models.values())
+    models = [
+        ModelCost(
+            provider,
+            model,
+            Decimal(cost) / NANO,
+            Decimal(before_models.get((provider, model), (0, 0))[0]) / NANO,
+            Decimal(cost) / Decimal(total_nano) * 100 if total_nano else Decimal(0),
+            unpriced,
+        )
+        for (provider, model), (cost, unpriced) in now_models.items()
+        if cost or unpriced
+    ]
+    models.sort(key=lambda m: (-m.cogs, m.model))
+
+    periods = [iso_week(week.start - timedelta(weeks=i)) for i in reversed(range(weeks))]
+    first = periods[0].start
+    cost_by_week: dict[date, int] = defaultdict(int)
+    for day, cost in conn.execute(
+        text(f"SELECT day, SUM({COST_SUM}) FROM daily_customer_product WHERE day BETWEEN :a AND :b GROUP BY day"),
+        {"a": first, "b": week.end},
+    ):
+        cost_by_week[iso_week(as_date(day)).start] += int(cost or 0)
+    trend = [
+        WeekPoint(
+            p.label,
+            p.start,
+            sum(total_by_customer(revenue_lines(conn, p)).values(), Decimal(0)),
+            Decimal(cost_by_week.get(p.start, 0)) / NANO,
+        )
+        for p in periods
+    ]
+
+    weekly: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    for day, model, cost in conn.execute(
+        text(f"SELECT day, model, SUM({COST_SUM}) FROM daily_rollup WHERE day BETWEEN :a AND :b GROUP BY day, model"),
+        {"a": first, "b": week.end},
+    ):
+        weekly[model or "(no model)"][iso_week(as_date(day)).start] += int(cost or 0)
+    ranked = sorted(weekly, key=lambda m: (-sum(weekly[m].values()), m))
+    series: dict[str, list[Decimal]] = {}
+    for model in ranked[:CHART_MODELS]:
+        series[model] = [Decimal(weekly[model].get(p.start, 0)) / NANO for p in periods]
+    if len(ranked) > CHART_MODELS:
+        series["other"] = [
+            Decimal(sum(weekly[m].get(p.start, 0) for m in ranked[CHART_MODELS:])) / NANO for p in periods
+        ]
+    return Digest(week, book, models, trend, series)
+
+
+def _q(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(CENT, ROUND_HALF_UP))
+
+
+def _row(r: PortfolioRow) -> dict[str, Any]:
+    return {
+        "kind": r.kind,
+        "key": r.key,
+        "name": r.name,
+        "margin_pct": _q(r.current.margin_pct),
+        "previous_margin_pct": _q(r.previous.margin_pct),
+        "revenue_usd": _q(r.current.revenue),
+        "cogs_usd": _q(r.current.cogs),
+    }
+
+
+def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
+    """The digest message payload (JSON data; the Slack side renders it). Money as strings, to the cent."""
+    now, before = d.total, d.previous_total
+    delta = now.margin_pct - before.margin_pct if now.margin_pct is not None and before.margin_pct is not None else None
+    unpriced = [m for m in d.models if m.unpriced_events]
+    return {
+        "type": "digest",
+        "week": {"label": d.week.label, "start": d.week.start.isoformat(), "end": d.week.end.isoformat()},
+        "breach_pct": str(thresholds.breach_pct),
+        "healthy_pct": str(thresholds.healthy_pct),
+        "margin_pct": _q(now.margin_pct),
+        "previous_margin_pct": _q(before.margin_pct),
+        "margin_change_pts": _q(delta),
+        "revenue_usd": _q(now.revenue),
+        "previous_revenue_usd": _q(before.revenue),
+        "cogs_usd": _q(now.cogs),
+        "previous_cogs_usd": _q(before.cogs),
+        "events": now.events,
+        "unpriced_events": now.unpriced_events,
+        "breach": [_row(r) for r in d.in_status("breach")],
+        "no_revenue": [_row(r) for r in d.in_status("no_revenue")],
+        "watch": [_row(r) for r in d.in_status("watch")],
+        "movers": [{**_row(r), "change_pts": _q(pts)} for r, pts in d.movers()],
+        "models": [
+            {
+                "provider": m.provider,
+                "model": m.model or "(no model)",
+                "cogs_usd": _q(m.cogs),
+                "previous_cogs_usd": _q(m.previous),
+                "share_pct": _q(m.share_pct),
+            }
+            for m in d.models[:TOP_MODELS]
+        ],
+        "unpriced_models": [
+            {"provider": m.provider, "model": m.model or "(no model)", "events": m.unpriced_events} for m in unpriced
+        ],
+        "trend": [
+            {
+                "week": p.label,
+                "revenue_usd": _q(p.revenue),
+                "cogs_usd": _q(p.cogs),
+                "margin_pct": _q(p.margin_pct),
+            }
+            for p in d.trend
+        ],
+    }
+
+
+def chart_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
+    """What the chart needs: weekly blended margin, thresholds and COGS by model per week."""
+    return {
+        "type": "digest_chart",
+        "week": d.week.label,
+        "weeks": [p.label for p in d.trend],
+        "margin_pct": [_q(p.margin_pct) for p in d.trend],
+        "breach_pct": str(thresholds.breach_pct),
+        "healthy_pct": str(thresholds.healthy_pct),
+        "cogs_by_model": {model: [_q(v) for v in values] for model, values in d.cogs_by_model_weekly.items()},
+    }
+
+
+@dataclass
+class DigestRun:
+    week: Period
+    queued: list[str]  # channels queued now
+    already: list[str]  # channels that had this week's digest already
+    payload: dict[str, Any] | None
+    dry_run: bool
+
+    def summary(self) -> str:
+        parts = [f"digest for {self.week.label} ({self.week.start} to {self.week.end})"]
+        verb = "would queue for" if self.dry_run else "queued for"
+        if self.queued:
+            parts.append(f"{verb} {', '.join(self.queued)}")
+        if self.already:
+            parts.append(f"already sent or queued for {', '.join(self.already)}")
+        if not self.queued and not self.already:
+            parts.append("no MARGINBOT_DIGEST_CHANNELS set, nothing to send")
+        return "; ".join(parts)
+
+
+def dedupe_key(channel: str, week: Period) -> str:
+    return f"digest:{channel}:{week.label}"
+
+
+def queue_digest(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bool = False) -> DigestRun:
+    """Queue last week's digest (message, then chart) for every digest channel that has not had it yet."""
+    as_of = (as_of or runtime.now()).astimezone(UTC)
+    week = last_full_week(runtime.today(as_of))
+    channels = runtime.settings.digest_channels
+    t = runtime.thresholds
+    with runtime.engine.connect() as conn:
+        already = [c for c in channels if outbox.is_queued(conn, dedupe_key(c, week))]
+        todo = [c for c in channels if c not in already]
+        if not todo and not dry_run:
+            return DigestRun(week, [], already, None, dry_run)
+        d = weekly_digest(conn, today=runtime.today(as_of), thresholds=t)
+        payload, chart = digest_to_dict(d, t), chart_to_dict(d, t)
+        queued: list[str] = []
+        for channel in todo:
+            if dry_run:
+                queued.append(channel)
+                continue
+            key = dedupe_key(channel, week)
+            if outbox.enqueue(conn, dedupe_key=key, channel=channel, kind="digest", payload=payload, now=runtime.now()):
+                outbox.enqueue(
+                    conn,
+                    dedupe_key=key + ":chart",
+                    channel=channel,
+                    kind="digest_chart",
+                    payload=chart,
+                    now=runtime.now(),
+                )
+                queued.append(channel)
+            else:
+                already.append(channel)
+        conn.commit()
+    return DigestRun(week, queued, already, payload, dry_run)

@@ -1,0 +1,109 @@
+"""Priced usage against what each provider billed, per provider and month, so a wrong price book shows up.
+
+Priced usage is our inference COGS from the daily rollups (token, request-fee and source-priced costs; not
+retrieval, rerank or compute, which no provider bills), by provider. Billed is provider_cost (OpenAI Costs
+API, Anthropic cost report). Both are compared over the same days: the month, cut at the last day the
+provider has billed, because provider cost reports lag. OpenAI itself says usage and costs never match
+exactly, so small drift is normal; a few percent or more means a missing discount, a wrong price or usage
+counted twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from engine.periods import Period
+from engine.store.models import NANO
+from engine.timeutil import as_date
+
+INFERENCE_COSTS = (
+    "cost_uncached_input",
+    "cost_cached_input",
+    "cost_cache_write",
+    "cost_output",
+    "cost_request_fee",
+    "cost_source",
+)
+DRIFT_OK_PCT = Decimal(5)
+
+
+@dataclass(frozen=True)
+class ProviderDrift:
+    provider: str
+    start: date
+    end: date  # inclusive: the month's last day, or the provider's last billed day in it
+    priced_usd: Decimal
+    billed_usd: Decimal
+
+    @property
+    def drift_usd(self) -> Decimal:
+        return self.priced_usd - self.billed_usd
+
+    @property
+    def drift_pct(self) -> Decimal | None:
+        """(priced − billed) / billed × 100; None when the provider billed nothing."""
+        if self.billed_usd == 0:
+            return None
+        return self.drift_usd / self.billed_usd * 100
+
+    @property
+    def status(self) -> str:
+        pct = self.drift_pct
+        if pct is None:
+            return "no_bill" if self.priced_usd else "ok"
+        if self.billed_usd and self.priced_usd == 0:
+            return "no_usage"
+        return "ok" if abs(pct) <= DRIFT_OK_PCT else "drift"
+
+    def as_dict(self) -> dict[str, Any]:
+        pct = self.drift_pct
+        cent = Decimal("0.01")
+        return {
+            "provider": self.provider,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "priced_usd": float(self.priced_usd.quantize(cent)),
+            "billed_usd": float(self.billed_usd.quantize(cent)),
+            "drift_usd": float(self.drift_usd.quantize(cent)),
+            "drift_pct": None if pct is None else float(pct.quantize(cent)),
+            "status": self.status,
+        }
+
+
+def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
+    """One row per provider that billed in `period` (a month) or whose usage we priced in it."""
+    billed: dict[str, tuple[Decimal, date]] = {}
+    for provider, amount, last in conn.execute(
+        text(
+            "SELECT provider, SUM(amount_usd), MAX(day) FROM provider_cost WHERE day BETWEEN :a AND :b "
+            "GROUP BY provider"
+        ),
+        {"a": period.start, "b": period.end},
+    ):
+        billed[provider] = (Decimal(str(amount or 0)), as_date(last))
+    cost_sum = " + ".join(INFERENCE_COSTS)
+    providers = set(billed)
+    priced_totals: dict[str, Decimal] = {}
+    for provider in sorted(
+        {p for (p,) in conn.execute(text("SELECT DISTINCT provider FROM provider_cost"))} | providers
+    ):
+        end = billed[provider][1] if provider in billed else period.end
+        total = conn.execute(
+            text(
+                f"SELECT COALESCE(SUM({cost_sum}), 0) FROM daily_rollup WHERE provider = :p AND day BETWEEN :a AND :b"
+            ),
+            {"p": provider, "a": period.start, "b": end},
+        ).scalar_one()
+        priced_totals[provider] = Decimal(int(total)) / NANO
+    rows = []
+    for provider in sorted(priced_totals):
+        amount, last = billed.get(provider, (Decimal(0), period.end))
+        if provider not in billed and not priced_totals[provider]:
+            continue
+        rows.append(ProviderDrift(provider, period.start, last, priced_totals[provider], amount))
+    return rows

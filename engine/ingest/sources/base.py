@@ -1,0 +1,183 @@
+"""What every connector hands to the sync: one window's events (usage CSV column names), provider costs and
+revenue lines, plus the small helpers they share (time windows, stable ids, strict number parsing)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+import httpx
+
+from config.settings import Settings
+from engine.ingest.mapping import SourceMap
+from engine.ingest.sources.http import Fetcher, SourceError
+
+FIRST_SYNC_DAYS = 60  # a first sync reads this far back: the current 30 days and the 30 before, for trends
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open time range [start, end), the unit of one transaction."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class Batch:
+    """Everything one window produced, ready to be written in one transaction."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    provider_costs: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → row
+    revenue: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → revenue_actual row
+    void_invoices: set[str] = field(default_factory=set)
+    seats: list[dict[str, Any]] = field(default_factory=list)  # {customer, product, seats, subscription}
+    unmapped: Counter[str] = field(default_factory=Counter)
+    read: int = 0  # vendor records read (bucket results, log rows, spans, invoice lines)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    mapping: SourceMap
+    now: datetime
+    cache: dict[str, dict[Any, Any]] = field(default_factory=dict)  # per-sync lookups a connector memoises
+
+
+class Connector(Protocol):
+    """One source. `fetch` talks HTTP only; the sync writes what it returns."""
+
+    name: str
+
+    def missing(self, settings: Settings) -> str | None:
+        """What setting is missing for this source to run (None when it is configured)."""
+
+    def fetcher(
+        self, settings: Settings, *, transport: httpx.BaseTransport | None, sleep: Callable[[float], None]
+    ) -> Fetcher: ...
+
+    def windows(
+        self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None
+    ) -> list[Window]: ...
+
+    def fetch(self, fetcher: Fetcher, window: Window, ctx: Context) -> Batch: ...
+
+    def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]: ...
+
+
+# ---- time ----
+def floor_to(ts: datetime, step: timedelta) -> datetime:
+    """`ts` rounded down to a multiple of `step` since the Unix epoch (UTC hours and days)."""
+    seconds = int(step.total_seconds())
+    epoch = int((ts - _EPOCH).total_seconds())
+    return _EPOCH + timedelta(seconds=epoch - epoch % seconds)
+
+
+def split(start: datetime, end: datetime, chunk: timedelta, align: timedelta) -> list[Window]:
+    """[start, end) cut into windows of at most `chunk`, boundaries on multiples of `align` where possible."""
+    out: list[Window] = []
+    cursor = start
+    while cursor < end:
+        stop = min(end, floor_to(cursor, align) + chunk)
+        if stop <= cursor:
+            stop = min(end, cursor + chunk)
+        out.append(Window(cursor, stop))
+        cursor = stop
+    return out
+
+
+def from_unix(value: Any, what: str, source: str) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SourceError(source, f"{what} must be Unix seconds, got {value!r}")
+    return _EPOCH + timedelta(seconds=value)
+
+
+def parse_rfc3339(value: Any, what: str, source: str) -> datetime:
+    if not isinstance(value, str):
+        raise SourceError(source, f"{what} must be an RFC 3339 timestamp, got {value!r}")
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise SourceError(source, f"{what} must be an RFC 3339 timestamp, got {value!r}") from None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def rfc3339(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_day(ts: datetime) -> date:
+    return ts.astimezone(UTC).date()
+
+
+# ---- values ----
+def count(value: Any, what: str, source: str) -> int:
+    """A non-negative integer that may arrive as a number or a decimal string (OTLP int64); None is 0."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        raise SourceError(source, f"{what} must be a non-negative integer, got {value!r}")
+    if isinstance(value, int):
+        number = value
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and value.strip().lstrip("-").isdigit()
+    ):
+        number = int(value)
+    else:
+        raise SourceError(source, f"{what} must be a non-negative integer, got {value!r}")
+    if number < 0:
+        raise SourceError(source, f"{what} must be a non-negative integer, got {value!r}")
+    return number
+
+
+def money(value: Any, what: str, source: str) -> Decimal:
+    """A USD amount from a JSON number or decimal string, kept exact (str() of a float: its shortest repr)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise SourceError(source, f"{what} must be a number, got {value!r}")
+    try:
+        amount = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise SourceError(source, f"{what} must be a number, got {value!r}") from None
+    if not amount.is_finite():
+        raise SourceError(source, f"{what} must be a finite number, got {value!r}")
+    return amount
+
+
+def stable_id(*parts: object, limit: int = 200) -> str:
+    """Parts joined with ':'; hashed (keeping the readable prefix) when longer than the column allows."""
+    text = ":".join("" if p is None else str(p) for p in parts)
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return f"{text[: limit - 34]}~{digest}"
+
+
+def records(page: Any, key: str, what: str, source: str) -> list[Any]:
+    """page[key] as a list, or a SourceError naming the field."""
+    if not isinstance(page, Mapping):
+        raise SourceError(source, f"{what}: expected a JSON object, got {type(page).__name__}")
+    value = page.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SourceError(source, f"{what}: `{key}` must be a list, got {type(value).__name__}")
+    return value
+
+
+def merge_event(events: dict[str, dict[str, Any]], event: dict[str, Any]) -> None:
+    """Add an event; a second result with the same id (same bucket and keys) is summed into the first."""
+    known = events.get(event["event_id"])
+    if known is None:
+        events[event["event_id"]] = event
+        return
+    for key in ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "requests"):
+        known[key] = known.get(key, 0) + event.get(key, 0)

@@ -1,0 +1,234 @@
+"""OpenAI organization Usage API (completions, embeddings) → usage events; Costs API → provider_cost.
+
+Buckets are aggregates: one event per bucket × (project, API key, model), `requests` = num_model_requests,
+the timestamp the bucket start. OpenAI's `input_tokens` already include cached and cache-write tokens,
+which is the CSV convention, so they pass through unchanged. No cost is attached: the price book prices
+these events, and what OpenAI billed (Costs API, daily) goes to provider_cost for `marginbot reconcile`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from config.settings import Settings
+from engine.ingest.sources.base import (
+    DAY,
+    FIRST_SYNC_DAYS,
+    HOUR,
+    Batch,
+    Context,
+    Window,
+    count,
+    floor_to,
+    from_unix,
+    merge_event,
+    money,
+    parse_rfc3339,
+    records,
+    rfc3339,
+    split,
+    stable_id,
+    utc_day,
+)
+from engine.ingest.sources.http import Fetcher, SourceError, next_page_token, v1_fetcher
+
+NAME = "openai"
+USAGE_KINDS = ("completions", "embeddings")
+# Buckets must be over (and OpenAI's numbers settled) before they are read: a bucket is stored once, by id.
+SETTLE = timedelta(hours=2)
+_WIDTH = {"1d": DAY, "1h": HOUR}
+_PAGE_LIMIT = {"1d": 31, "1h": 24}
+_EXTRA_KEYS = ("user_id", "batch", "service_tier")
+
+
+def bucket_width(settings: Settings) -> str:
+    """Daily buckets when days are cut in UTC; hourly otherwise, so each hour lands on its local day."""
+    if settings.sync_bucket_width:
+        return settings.sync_bucket_width
+    return "1d" if settings.timezone in ("UTC", "Etc/UTC") else "1h"
+
+
+def provider_windows(
+    ctx: Context,
+    cursor: Mapping[str, Any] | None,
+    since: datetime | None,
+    until: datetime | None,
+    width: str,
+    source: str,
+) -> list[Window]:
+    """Whole buckets from the cursor (or `since`) to the last settled bucket (or `until`)."""
+    step = _WIDTH[width]
+    settled = floor_to(ctx.now - SETTLE, step)
+    if since is not None:
+        start = floor_to(since, step)
+    elif cursor and cursor.get("until"):
+        start = parse_rfc3339(cursor["until"], "sync cursor", source)
+    else:
+        start = floor_to(ctx.now - timedelta(days=FIRST_SYNC_DAYS), DAY)
+    end = min(settled, floor_to(until, step)) if until is not None else settled
+    # Events of another width have other ids: re-reading a synced range at a new width would count it twice.
+    if cursor and cursor.get("width") not in (None, width) and cursor.get("until"):
+        synced_to = parse_rfc3339(cursor["until"], "sync cursor", source)
+        if start < synced_to:
+            raise SourceError(
+                source,
+                f"was synced with {cursor['width']} buckets up to {rfc3339(synced_to)}; re-reading that "
+                f"range with {width} buckets would count it twice. Backfill only after "
+                f"{rfc3339(synced_to)} or keep the width",
+            )
+    # A transaction per day of hourly buckets, per month of daily ones: small to retry, big enough to be fast.
+    return split(start, end, DAY if width == "1h" else timedelta(days=31), DAY)
+
+
+def provider_cursor(window: Window, cursor: Mapping[str, Any] | None, width: str) -> dict[str, Any]:
+    previous = parse_rfc3339(cursor["until"], "sync cursor", NAME) if cursor and cursor.get("until") else None
+    until = window.end if previous is None or window.end > previous else previous
+    return {"until": rfc3339(until), "width": width}
+
+
+class ProviderBuckets:
+    """Windows and cursors for admin usage APIs read in time buckets (OpenAI, Anthropic)."""
+
+    name: str
+
+    def windows(
+        self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None
+    ) -> list[Window]:
+        return provider_windows(ctx, cursor, since, until, bucket_width(ctx.settings), self.name)
+
+    def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
+        return provider_cursor(window, cursor, bucket_width(ctx.settings))
+
+
+class OpenAIConnector(ProviderBuckets):
+    name = NAME
+
+    def missing(self, settings: Settings) -> str | None:
+        return None if settings.openai_admin_key else "set OPENAI_ADMIN_KEY (an organization admin key)"
+
+    def fetcher(
+        self, settings: Settings, *, transport: httpx.BaseTransport | None, sleep: Callable[[float], None]
+    ) -> Fetcher:
+        assert settings.openai_admin_key is not None
+        key = settings.openai_admin_key.get_secret_value()
+        return v1_fetcher(
+            NAME, settings.openai_base_url, key, {"Authorization": f"Bearer {key}"}, transport=transport, sleep=sleep
+        )
+
+    def fetch(self, fetcher: Fetcher, window: Window, ctx: Context) -> Batch:
+        width = bucket_width(ctx.settings)
+        batch = Batch()
+        for kind in USAGE_KINDS:
+            params: list[tuple[str, Any]] = [
+                ("start_time", int(window.start.timestamp())),
+                ("end_time", int(window.end.timestamp())),
+                ("bucket_width", width),
+                ("group_by", "project_id"),
+                ("group_by", "api_key_id"),
+                ("group_by", "model"),
+                ("limit", _PAGE_LIMIT[width]),
+            ]
+            for page in fetcher.pages(f"organization/usage/{kind}", params, next_page_token()):
+                for bucket in records(page, "data", f"usage/{kind} page", NAME):
+                    _usage_bucket(bucket, kind, width, ctx, batch)
+        day_start = floor_to(window.start, DAY)
+        day_end = floor_to(window.end - timedelta(seconds=1), DAY) + DAY
+        params = [
+            ("start_time", int(day_start.timestamp())),
+            ("end_time", int(day_end.timestamp())),
+            ("bucket_width", "1d"),
+            ("group_by", "project_id"),
+            ("group_by", "line_item"),
+            ("limit", 180),
+        ]
+        for page in fetcher.pages("organization/costs", params, next_page_token()):
+            for bucket in records(page, "data", "costs page", NAME):
+                _cost_bucket(bucket, batch)
+        return batch
+
+
+def _tokens(result: Mapping[str, Any], name: str, where: str) -> int:
+    value = result.get(name)
+    if type(value) is int and value >= 0:  # the common case, without building an error label
+        return value
+    return count(value, f"{where}: {name}", NAME)
+
+
+def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch) -> None:
+    if not isinstance(bucket, Mapping):
+        raise SourceError(NAME, f"usage/{kind}: a bucket must be an object, got {bucket!r:.80}")
+    start = from_unix(bucket.get("start_time"), f"usage/{kind} bucket start_time", NAME)
+    ts = rfc3339(start)
+    epoch = int(start.timestamp())
+    where = f"usage/{kind} bucket {ts}"
+    events: dict[str, dict[str, Any]] = {}
+    targets = ctx.cache.setdefault(NAME, {})  # one lookup per (key, project) per sync, not per bucket
+    for result in records(bucket, "results", where, NAME):
+        if not isinstance(result, Mapping):
+            raise SourceError(NAME, f"{where}: a result must be an object")
+        batch.read += 1
+        input_tokens = _tokens(result, "input_tokens", where)
+        output = _tokens(result, "output_tokens", where)
+        requests = _tokens(result, "num_model_requests", where)
+        if not (input_tokens or output or requests):
+            continue
+        project, key, model = result.get("project_id"), result.get("api_key_id"), result.get("model")
+        target = targets.get((key, project))
+        if target is None:
+            target = targets[(key, project)] = ctx.mapping.resolve(NAME, [("api_keys", key), ("projects", project)])
+        if not target.mapped:
+            batch.unmapped[target.feature] += 1
+        extra = [f"{k}={result[k]}" for k in _EXTRA_KEYS if result.get(k) is not None]
+        event = {
+            "event_id": stable_id(NAME, kind, width, epoch, project, key, model, *extra),
+            "ts": ts,
+            "customer": target.customer,
+            "product": target.product,
+            "feature": target.feature,
+            "provider": "openai",
+            "model": model or "",
+            "input_tokens": input_tokens,
+            "cached_input_tokens": _tokens(result, "input_cached_tokens", where),
+            "cache_write_tokens": _tokens(result, "input_cache_write_tokens", where),
+            "output_tokens": output,
+            "requests": requests,
+        }
+        merge_event(events, event)
+    batch.events.extend(events.values())
+
+
+def _cost_bucket(bucket: Any, batch: Batch) -> None:
+    if not isinstance(bucket, Mapping):
+        raise SourceError(NAME, f"costs: a bucket must be an object, got {bucket!r:.80}")
+    start = from_unix(bucket.get("start_time"), "costs bucket start_time", NAME)
+    for result in records(bucket, "results", f"costs bucket {rfc3339(start)}", NAME):
+        amount = result.get("amount") if isinstance(result, Mapping) else None
+        if not isinstance(amount, Mapping):
+            raise SourceError(NAME, f"costs bucket {rfc3339(start)}: a result has no `amount` object")
+        currency = str(amount.get("currency") or "usd").lower()
+        if currency != "usd":
+            raise SourceError(NAME, f"costs bucket {rfc3339(start)}: amount in {currency!r}; only USD is supported")
+        value = money(amount.get("value"), f"costs bucket {rfc3339(start)}: amount.value", NAME)
+        project = result.get("project_id") or ""
+        line_item = result.get("line_item") or ""
+        row_id = stable_id(NAME, int(start.timestamp()), project, line_item, limit=300)
+        row = batch.provider_costs.get(row_id)
+        if row is None:
+            batch.provider_costs[row_id] = {
+                "id": row_id,
+                "source": NAME,
+                "provider": "openai",
+                "day": utc_day(start),
+                "project": project[:200],
+                "line_item": line_item[:300],
+                "amount_usd": value,
+            }
+        else:
+            row["amount_usd"] += value
+
+
+CONNECTOR = OpenAIConnector()

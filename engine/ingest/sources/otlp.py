@@ -1,0 +1,181 @@
+"""OTLP/JSON trace exports → one usage event per span that carries OpenTelemetry GenAI token counts.
+
+No standard attribute names the customer: it is read from the attribute named by
+MARGINBOT_OTLP_CUSTOMER_ATTRIBUTE (default `enduser.id`), on the span or else on its resource, and that value
+is the customer (the mapping file's [otlp.customers] may rename it or give its product). The product is
+the mapping's, else the resource's `service.name`. `gen_ai.usage.input_tokens` already includes the cache
+reads and writes. Older instrumentations say `gen_ai.system` and
+`gen_ai.usage.prompt_tokens`/`completion_tokens`. int64 values arrive as decimal strings (numbers are
+accepted too). A file is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from engine.ingest.mapping import SourceMap
+from engine.ingest.sources.base import Batch, Context, count, stable_id
+from engine.ingest.sources.http import SourceError
+from engine.runtime import Runtime
+
+NAME = "otlp"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INPUT = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
+_OUTPUT = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+_CACHE_READ = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
+_CACHE_WRITE = ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens")
+
+
+def attribute_value(value: Any, where: str) -> Any:
+    """An OTLP AnyValue → a Python value. intValue stays as sent (string or number), parsed where used."""
+    if not isinstance(value, Mapping):
+        return None
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        return value["intValue"]
+    if "doubleValue" in value:
+        return value["doubleValue"]
+    if "boolValue" in value:
+        return value["boolValue"]
+    if "arrayValue" in value:
+        values = value["arrayValue"].get("values", []) if isinstance(value["arrayValue"], Mapping) else []
+        return [attribute_value(v, where) for v in values]
+    return None
+
+
+def attributes(items: Any, where: str) -> dict[str, Any]:
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise SourceError(NAME, f"{where}: attributes must be a list")
+    out: dict[str, Any] = {}
+    for item in items:
+        if isinstance(item, Mapping) and isinstance(item.get("key"), str):
+            out[item["key"]] = attribute_value(item.get("value"), f"{where}: attribute {item['key']}")
+    return out
+
+
+def _first(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if attrs.get(key) is not None:
+            return attrs[key]
+    return None
+
+
+def _tokens(attrs: Mapping[str, Any], keys: tuple[str, ...], where: str) -> int:
+    return count(_first(attrs, keys), f"{where}: {keys[0]}", NAME)
+
+
+def requests_from(path: Path) -> list[Mapping[str, Any]]:
+    """The export requests in a file: one JSON document, or JSON Lines (the collector's file exporter)."""
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        docs = [json.loads(text)]
+    except json.JSONDecodeError as whole:
+        numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        if len(numbered) < 2:
+            raise SourceError(NAME, f"{path.name}: not valid JSON (line {whole.lineno}: {whole.msg})") from None
+        docs = []
+        for number, line in numbered:
+            try:
+                docs.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise SourceError(NAME, f"{path.name} line {number}: not valid JSON ({exc.msg})") from None
+    for doc in docs:
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("resourceSpans"), list):
+            raise SourceError(NAME, f"{path.name}: expected an OTLP/JSON trace export with a `resourceSpans` list")
+    return docs
+
+
+def parse_file(path: Path, ctx: Context) -> Batch:
+    """Every GenAI span of one export file as usage events (CSV column names)."""
+    batch = Batch()
+    customer_key = ctx.settings.otlp_customer_attribute
+    for request in requests_from(path):
+        for rs in request.get("resourceSpans") or []:
+            resource = attributes((rs.get("resource") or {}).get("attributes"), f"{path.name}: resource")
+            for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
+                for span in ss.get("spans") or []:
+                    event = span_event(span, resource, customer_key, ctx, batch, path.name)
+                    if event is not None:
+                        batch.read += 1
+                        batch.events.append(event)
+    return batch
+
+
+def span_event(
+    span: Any, resource: Mapping[str, Any], customer_key: str, ctx: Context, batch: Batch, file: str
+) -> dict[str, Any] | None:
+    """One span → a usage event mapping, or None when the span carries no GenAI token counts."""
+    if not isinstance(span, Mapping):
+        raise SourceError(NAME, f"{file}: a span must be an object")
+    where = f"{file}: span {span.get('spanId', '?')}"
+    attrs = {**resource, **attributes(span.get("attributes"), where)}
+    if _first(attrs, _INPUT) is None and _first(attrs, _OUTPUT) is None:
+        return None
+    trace_id, span_id = span.get("traceId"), span.get("spanId")
+    if not trace_id or not span_id:
+        raise SourceError(NAME, f"{where}: traceId and spanId are required")
+    start = count(span.get("startTimeUnixNano"), f"{where}: startTimeUnixNano", NAME)
+    ts = _EPOCH + timedelta(microseconds=start // 1000)
+    value = attrs.get(customer_key)
+    identity = str(value) if value not in (None, "") else None
+    service = str(attrs["service.name"])[:200] if attrs.get("service.name") else None
+    target = ctx.mapping.resolve(NAME, [("customers", identity)], default_product=service)
+    if not target.mapped:
+        batch.unmapped[f"{target.feature} (attribute {customer_key})"] += 1
+    provider = _first(attrs, ("gen_ai.provider.name", "gen_ai.system")) or ""
+    model = _first(attrs, ("gen_ai.response.model", "gen_ai.request.model")) or ""
+    return {
+        "event_id": stable_id(NAME, trace_id, span_id),
+        "ts": ts.isoformat(),
+        "customer": target.customer,
+        "product": target.product,
+        "feature": target.feature,
+        "provider": _provider(str(provider)),
+        "model": str(model),
+        "input_tokens": _tokens(attrs, _INPUT, where),
+        "cached_input_tokens": _tokens(attrs, _CACHE_READ, where),
+        "cache_write_tokens": _tokens(attrs, _CACHE_WRITE, where),
+        "output_tokens": _tokens(attrs, _OUTPUT, where),
+        "requests": 1,
+    }
+
+
+def _provider(name: str) -> str:
+    """GenAI provider names as the price catalogue knows them (az.ai.openai → azure, aws.bedrock → aws)."""
+    name = name.lower()
+    return {
+        "az.ai.openai": "azure",
+        "azure.ai.openai": "azure",
+        "aws.bedrock": "aws",
+        "gcp.vertex_ai": "google",
+    }.get(name, name.split(".")[-1] if name.startswith("gcp.") else name)
+
+
+def import_otlp_files(runtime: Runtime, paths: list[Path | str], *, mapping: SourceMap | None = None) -> list[Any]:
+    """Import OTLP/JSON files, each in one transaction. Returns one SyncResult per file."""
+    from engine.ingest.sync import SyncResult, load_mapping, record_run, write_batch
+
+    results: list[SyncResult] = []
+    ctx = Context(settings=runtime.settings, mapping=mapping or load_mapping(runtime), now=runtime.now())
+    for raw_path in paths:
+        path = Path(raw_path)
+        result = SyncResult(source=f"{NAME}:{path.name}")
+        started = datetime.now(UTC)
+        try:
+            if not path.is_file():
+                raise SourceError(NAME, f"{path}: no such file")
+            batch = parse_file(path, ctx)
+            write_batch(runtime, NAME, batch, ctx, result)
+            result.windows = result.windows_done = 1
+        except SourceError as exc:
+            result.error = str(exc)
+        record_run(runtime, result, started)
+        results.append(result)
+    return results

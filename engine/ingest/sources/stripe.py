@@ -1,0 +1,192 @@
+"""Stripe invoices → billed revenue lines (revenue_actual); subscriptions → seat counts on seat contracts.
+
+Each invoice line is stored with its own `period` (the invoice's period_start/end look back one period on
+subscription invoices). Amounts are integers in cents; a line's revenue is its amount less its discounts,
+before tax. Only finalized invoices count (open, paid); a draft may still change, and a voided or
+uncollectible invoice's lines are removed. Invoices are re-read for REVISIT days after creation, because
+they get paid, voided and finalized after they are created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from config.settings import Settings
+from engine.ingest.sources.base import FIRST_SYNC_DAYS, Batch, Context, Window, count, from_unix, records, stable_id
+from engine.ingest.sources.http import Fetcher, SourceError, starting_after, v1_fetcher
+
+NAME = "stripe"
+REVISIT = timedelta(days=40)
+COUNTED = {"open", "paid"}
+REMOVED = {"void", "uncollectible"}
+SEAT_STATUSES = {"active", "past_due"}
+_CENT = Decimal(100)
+
+
+class StripeConnector:
+    name = NAME
+
+    def missing(self, settings: Settings) -> str | None:
+        return None if settings.stripe_api_key else "set STRIPE_API_KEY (a restricted key with read access is enough)"
+
+    def fetcher(
+        self, settings: Settings, *, transport: httpx.BaseTransport | None, sleep: Callable[[float], None]
+    ) -> Fetcher:
+        assert settings.stripe_api_key is not None
+        key = settings.stripe_api_key.get_secret_value()
+        return v1_fetcher(
+            NAME, settings.stripe_base_url, key, {"Authorization": f"Bearer {key}"}, transport=transport, sleep=sleep
+        )
+
+    def windows(
+        self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None
+    ) -> list[Window]:
+        if since is not None:
+            start = since
+        elif cursor and cursor.get("created") is not None:
+            start = from_unix(int(cursor["created"]), "sync cursor", NAME) - REVISIT
+        else:
+            start = ctx.now - timedelta(days=FIRST_SYNC_DAYS)
+        end = min(until, ctx.now) if until is not None else ctx.now
+        return [Window(start, end)] if start < end else []
+
+    def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
+        previous = int(cursor["created"]) if cursor and cursor.get("created") is not None else 0
+        return {"created": max(previous, int(window.end.timestamp()))}
+
+    def fetch(self, fetcher: Fetcher, window: Window, ctx: Context) -> Batch:
+        batch = Batch()
+        params = [
+            ("limit", 100),
+            ("created[gte]", int(window.start.timestamp())),
+            ("created[lt]", int(window.end.timestamp())),
+        ]
+        for page in fetcher.pages("invoices", params, starting_after()):
+            for invoice in records(page, "data", "invoices page", NAME):
+                _invoice(fetcher, invoice, ctx, batch)
+        for page in fetcher.pages("subscriptions", [("limit", 100)], starting_after()):
+            for sub in records(page, "data", "subscriptions page", NAME):
+                _subscription(sub, ctx, batch)
+        return batch
+
+
+def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None:
+    if not isinstance(invoice, Mapping) or not invoice.get("id"):
+        raise SourceError(NAME, "invoices: an invoice must be an object with an id")
+    invoice_id = str(invoice["id"])
+    status = invoice.get("status")
+    if status in REMOVED:
+        batch.void_invoices.add(invoice_id)
+        return
+    if status not in COUNTED:
+        return
+    customer_id = invoice.get("customer")
+    if isinstance(customer_id, Mapping):  # expanded
+        customer_id = customer_id.get("id")
+    # Billed revenue without a product is the customer's revenue across every product ('').
+    target = ctx.mapping.resolve(NAME, [("customers", customer_id or None)], default_product="")
+    lines_page = invoice.get("lines") or {}
+    lines = list(records(lines_page, "data", f"invoice {invoice_id} lines", NAME))
+    if isinstance(lines_page, Mapping) and lines_page.get("has_more") and lines:
+        # More than the embedded first page: read the rest from the invoice's own lines list.
+        params = [("limit", 100), ("starting_after", lines[-1].get("id"))]
+        for page in fetcher.pages(f"invoices/{invoice_id}/lines", params, starting_after()):
+            lines.extend(records(page, "data", f"invoice {invoice_id} lines", NAME))
+    tz = ctx.settings.tz
+    for line in lines:
+        if not isinstance(line, Mapping) or not line.get("id"):
+            raise SourceError(NAME, f"invoice {invoice_id}: a line must be an object with an id")
+        where = f"invoice {invoice_id} line {line['id']}"
+        currency = str(line.get("currency") or invoice.get("currency") or "").lower()
+        if currency != "usd":
+            batch.notes.append(f"{where}: {currency.upper() or '?'} amounts are not supported; skipped")
+            continue
+        batch.read += 1
+        amount = _cents(line.get("amount"), f"{where}: amount")
+        for discount in line.get("discount_amounts") or []:
+            if isinstance(discount, Mapping):
+                amount -= _cents(discount.get("amount"), f"{where}: discount_amounts.amount")
+        period = line.get("period")
+        if not isinstance(period, Mapping):
+            raise SourceError(NAME, f"{where}: `period` must be an object with start and end")
+        start = from_unix(period.get("start"), f"{where}: period.start", NAME)
+        end = from_unix(period.get("end"), f"{where}: period.end", NAME)
+        first = start.astimezone(tz).date()
+        # Stripe's period end is the next period's start: the last day billed is the day before it.
+        last = max(first, (end - timedelta(seconds=1)).astimezone(tz).date()) if end > start else first
+        product = ctx.mapping.stripe_product(_line_product(line))
+        if not target.mapped:
+            batch.unmapped[target.feature] += 1
+        batch.revenue[str(line["id"])] = {
+            "id": stable_id(line["id"]),
+            "source": NAME,
+            "customer": target.customer,
+            "product": product if product is not None else target.product,
+            "period_start": first,
+            "period_end": last,
+            "amount_usd": amount / _CENT,
+            "currency": currency,
+            "invoice_id": invoice_id,
+        }
+
+
+def _line_product(line: Mapping[str, Any]) -> str | None:
+    """The Stripe product id of an invoice line, in the current (pricing) or the older (price) shape."""
+    pricing = line.get("pricing")
+    if isinstance(pricing, Mapping):
+        details = pricing.get("price_details")
+        if isinstance(details, Mapping) and details.get("product"):
+            return str(details["product"])
+    price = line.get("price")
+    if isinstance(price, Mapping) and price.get("product"):
+        product = price["product"]
+        return str(product.get("id") if isinstance(product, Mapping) else product)
+    return None
+
+
+def _subscription(sub: Any, ctx: Context, batch: Batch) -> None:
+    if not isinstance(sub, Mapping) or not sub.get("id"):
+        raise SourceError(NAME, "subscriptions: a subscription must be an object with an id")
+    if sub.get("status") not in SEAT_STATUSES:
+        return
+    target = ctx.mapping.resolve(NAME, [("customers", sub.get("customer") or None)], default_product="")
+    seats: dict[str, int] = {}
+    for item in records(sub.get("items") or {}, "data", f"subscription {sub['id']} items", NAME):
+        price = item.get("price") if isinstance(item, Mapping) else None
+        if not isinstance(price, Mapping):
+            continue
+        recurring = price.get("recurring")
+        # Licensed per-unit prices are seats; metered prices are usage, billed on the invoice.
+        if not isinstance(recurring, Mapping) or recurring.get("usage_type") != "licensed":
+            continue
+        if price.get("billing_scheme", "per_unit") != "per_unit":
+            continue
+        product = ctx.mapping.stripe_product(str(price.get("product") or "")) or target.product
+        seats[product] = seats.get(product, 0) + count(
+            item.get("quantity"), f"subscription {sub['id']}: quantity", NAME
+        )
+    for product, quantity in seats.items():
+        batch.seats.append(
+            {
+                "customer": target.customer,
+                "mapped": target.mapped,
+                "product": product if target.mapped else "",
+                "seats": quantity,
+                "subscription": str(sub["id"]),
+                "trace": target.feature,
+            }
+        )
+
+
+def _cents(value: Any, what: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SourceError(NAME, f"{what} must be an integer number of cents, got {value!r}")
+    return Decimal(value)
+
+
+CONNECTOR = StripeConnector()

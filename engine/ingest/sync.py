@@ -1,0 +1,384 @@
+"""Run the connectors: read a source window by window, write each window in one transaction with its cursor.
+
+A window is fetched completely (every page) before anything is written, then its events go through
+`parse_event` and `EventWriter`, its provider costs and revenue lines are upserted, and the source's cursor
+moves, all in one transaction. So a failure anywhere in a window commits nothing of it, the windows before it
+stay, and the next run resumes at the first window not written. Event ids are stable (source + bucket + keys,
+or the vendor's request id), so re-reading an overlapping range adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import Connection, Table, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from engine.ingest.events import RowError, parse_event
+from engine.ingest.mapping import MappingError, SourceMap
+from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
+from engine.ingest.sources.base import Batch, Connector, Context
+from engine.ingest.sources.http import SourceError
+from engine.ingest.writer import EventWriter
+from engine.runtime import Runtime
+from engine.store.meta import StaleRollups, check_rollup_timezone
+from engine.store.models import NANO, ImportRun, ProviderCost, RevenueActual
+from engine.timeutil import DayCutter
+
+log = logging.getLogger(__name__)
+
+CONNECTORS: dict[str, Connector] = {
+    c.name: c for c in (openai.CONNECTOR, anthropic.CONNECTOR, litellm.CONNECTOR, langfuse.CONNECTOR, stripe.CONNECTOR)
+}
+SOURCES = tuple(CONNECTORS)
+
+
+@dataclass
+class SyncResult:
+    """What one source's sync did. `error` is set when it stopped; windows before the failure are kept."""
+
+    source: str
+    windows: int = 0
+    windows_done: int = 0
+    read: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    unpriced_events: int = 0
+    unpriced_models: set[tuple[str, str]] = field(default_factory=set)
+    cost_nano: int = 0
+    provider_costs: int = 0
+    revenue_lines: int = 0
+    removed_revenue_lines: int = 0
+    seats: list[str] = field(default_factory=list)
+    unmapped: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+    start: datetime | None = None
+    end: datetime | None = None
+    error: str | None = None
+    skipped: str | None = None  # not configured
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"{self.source}: not configured ({self.skipped})"
+        span = ""
+        if self.start and self.end:
+            span = f" {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M} UTC,"
+        lines = [
+            f"{self.source}:{span} {self.windows_done}/{self.windows} window(s); {self.read} record(s) read, "
+            f"{self.imported} event(s) imported, {self.duplicates} already known; "
+            f"COGS ${Decimal(self.cost_nano) / NANO:,.2f}"
+        ]
+        if self.provider_costs:
+            lines.append(f"  {self.provider_costs} provider cost line(s) stored for `marginbot reconcile`")
+        if self.revenue_lines or self.removed_revenue_lines:
+            lines.append(
+                f"  {self.revenue_lines} billed revenue line(s) stored, {self.removed_revenue_lines} removed (void)"
+            )
+        lines += [f"  {s}" for s in self.seats]
+        if self.unmapped:
+            lines.append(
+                f"  {len(self.unmapped)} unmapped identit{'y' if len(self.unmapped) == 1 else 'ies'} "
+                "imported under customer 'unmapped' (add them to the mapping file):"
+            )
+            lines += [f"    {who}: {n} record(s)" for who, n in self.unmapped.most_common(20)]
+            if len(self.unmapped) > 20:
+                lines.append(f"    … and {len(self.unmapped) - 20} more")
+        if self.unpriced_events:
+            models = ", ".join(sorted(f"{p or '?'}/{m or '?'}" for p, m in self.unpriced_models))
+            lines.append(
+                f"  WARNING: {self.unpriced_events} event(s) have no price ({models}): "
+                "add them to the price file and run `marginbot reprice`"
+            )
+        lines += [f"  note: {n}" for n in self.notes[:20]]
+        if self.error:
+            lines.append(f"  ERROR: {self.error} (nothing of the failed window was stored; the next run resumes there)")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "skipped": self.skipped,
+            "error": self.error,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "windows": self.windows,
+            "windows_done": self.windows_done,
+            "records_read": self.read,
+            "events_imported": self.imported,
+            "events_already_known": self.duplicates,
+            "cogs_usd": float((Decimal(self.cost_nano) / NANO).quantize(Decimal("0.01"))),
+            "unpriced_events": self.unpriced_events,
+            "provider_cost_lines": self.provider_costs,
+            "revenue_lines": self.revenue_lines,
+            "revenue_lines_removed": self.removed_revenue_lines,
+            "seats": self.seats,
+            "unmapped": dict(self.unmapped),
+            "notes": self.notes,
+        }
+
+
+def _as_datetime(value: date | datetime | None, *, end: bool = False) -> datetime | None:
+    """A --since/--until value as UTC: a date means its midnight, and an --until date includes that day."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    moment = datetime.combine(value, dtime(0), tzinfo=UTC)
+    return moment + timedelta(days=1) if end else moment
+
+
+def read_cursor(conn: Connection, source: str) -> dict[str, Any] | None:
+    raw = conn.execute(text("SELECT cursor FROM sync_cursor WHERE source = :s"), {"s": source}).scalar_one_or_none()
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def write_cursor(conn: Connection, source: str, cursor: Mapping[str, Any], now: datetime) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO sync_cursor (source, cursor, updated_at) VALUES (:s, :c, :t) "
+            "ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at"
+        ),
+        {"s": source, "c": json.dumps(dict(cursor), sort_keys=True), "t": _ts_param(conn, now)},
+    )
+
+
+def _ts_param(conn: Connection, moment: datetime) -> Any:
+    moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None) if conn.dialect.name == "sqlite" else moment
+
+
+def load_mapping(runtime: Runtime) -> SourceMap:
+    return SourceMap.load(runtime.settings.mapping_file)
+
+
+def sync_source(
+    runtime: Runtime,
+    name: str,
+    *,
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
+    now: datetime | None = None,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    mapping: SourceMap | None = None,
+) -> SyncResult:
+    """Sync one source from its cursor (or `since`) to now (or `until`). Never raises for source problems:
+    the result carries the error, and every window before it is committed."""
+    if name not in CONNECTORS:
+        raise ValueError(f"unknown source {name!r}; expected one of {', '.join(SOURCES)}")
+    connector = CONNECTORS[name]
+    settings = runtime.settings
+    result = SyncResult(source=name)
+    missing = connector.missing(settings)
+    if missing:
+        result.skipped = missing
+        result.error = f"{name}: not configured: {missing}"
+        return result
+    moment = now or runtime.now()
+    started = datetime.now(UTC)
+    try:
+        ctx = Context(settings=settings, mapping=mapping or load_mapping(runtime), now=moment)
+    except MappingError as exc:
+        result.error = str(exc)
+        return result
+    try:
+        with runtime.connect() as conn:
+            cursor = read_cursor(conn, name)
+        windows = connector.windows(ctx, cursor, _as_datetime(since), _as_datetime(until, end=True))
+        result.windows = len(windows)
+        if windows:
+            result.start, result.end = windows[0].start, windows[-1].end
+        with connector.fetcher(settings, transport=transport, sleep=sleep) as fetcher:
+            for window in windows:
+                batch = connector.fetch(fetcher, window, ctx)
+                next_cursor = connector.cursor_after(window, cursor, ctx)
+                write_batch(runtime, name, batch, ctx, result, cursor=next_cursor)
+                cursor = next_cursor
+                result.windows_done += 1
+    except SourceError as exc:
+        result.error = str(exc)
+        log.warning("sync %s stopped: %s", name, result.error)
+    except StaleRollups as exc:
+        result.error = f"{name}: {exc}"
+    record_run(runtime, result, started)
+    return result
+
+
+def write_batch(
+    runtime: Runtime,
+    source: str,
+    batch: Batch,
+    ctx: Context,
+    result: SyncResult,
+    *,
+    cursor: Mapping[str, Any] | None = None,
+) -> None:
+    """Write one fetched window (and move the source's cursor) in one transaction; count it in `result`."""
+    settings = runtime.settings
+    with runtime.engine.connect() as conn:
+        try:
+            check_rollup_timezone(conn, settings.timezone)
+            writer = EventWriter(
+                conn, prices=runtime.prices, cutter=DayCutter(settings.timezone), source=f"sync:{source}"
+            )
+            for raw in batch.events:
+                try:
+                    writer.add(parse_event(raw))
+                except RowError as exc:
+                    raise SourceError(source, f"record {raw.get('event_id')}: {exc}") from None
+            writer.flush()
+            # What a provider billed can be revised: the latest figure replaces the earlier one (no rollup).
+            _upsert(conn, ProviderCost.__table__, [dict(r) for r in batch.provider_costs.values()])  # type: ignore[attr-defined]
+            removed = _write_revenue(conn, batch)
+            seat_notes = _apply_seats(conn, batch.seats, runtime.today(ctx.now))
+            if cursor is not None:
+                write_cursor(conn, source, cursor, ctx.now)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    stats = writer.stats
+    result.read += batch.read
+    result.imported += stats.imported
+    result.duplicates += stats.duplicates
+    result.unpriced_events += stats.unpriced_events
+    result.unpriced_models |= stats.unpriced_models
+    result.cost_nano += stats.cost_nano
+    result.provider_costs += len(batch.provider_costs)
+    result.revenue_lines += len(batch.revenue)
+    result.removed_revenue_lines += removed
+    result.seats += seat_notes
+    result.unmapped.update(batch.unmapped)
+    result.notes += batch.notes
+
+
+def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows, replacing the stored row with the same primary key (typed binds: Decimal, date)."""
+    if not rows:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table).values(rows)
+    keys = {c.name for c in table.primary_key.columns}
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=sorted(keys),
+            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
+        )
+    )
+
+
+def _write_revenue(conn: Connection, batch: Batch) -> int:
+    removed = 0
+    for invoice_id in sorted(batch.void_invoices):
+        removed += conn.execute(
+            text("DELETE FROM revenue_actual WHERE source = 'stripe' AND invoice_id = :i"), {"i": invoice_id}
+        ).rowcount
+    rows = [dict(r) for r in batch.revenue.values()]
+    if not rows:
+        return removed
+    _upsert(conn, RevenueActual.__table__, rows)  # type: ignore[attr-defined]
+    # A customer billed but without usage yet must still be a customer marginbot can answer about.
+    conn.execute(
+        text("INSERT INTO customer (id, name, aliases) VALUES (:c, :c, '') ON CONFLICT (id) DO NOTHING"),
+        [{"c": c} for c in sorted({r["customer"] for r in rows})],
+    )
+    return removed
+
+
+def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> list[str]:
+    """Set the seats of each mapped customer's seat contract in force today from its Stripe subscription."""
+    notes: list[str] = []
+    for entry in seats:
+        if not entry["mapped"]:
+            notes.append(f"{entry['trace']}: {entry['seats']} seat(s) on {entry['subscription']}, customer unmapped")
+            continue
+        sql = (
+            "SELECT id, product, seats FROM contract WHERE customer = :c AND plan IN ('seat', 'hybrid') "
+            'AND start <= :d AND ("end" IS NULL OR "end" >= :d)'
+        )
+        params: dict[str, Any] = {"c": entry["customer"], "d": today}
+        if entry["product"]:
+            sql += " AND (product = :p OR product = '')"
+            params["p"] = entry["product"]
+        contracts = conn.execute(text(sql), params).all()
+        who = entry["customer"] + (f"/{entry['product']}" if entry["product"] else "")
+        if len(contracts) != 1:
+            why = "no seat contract in force" if not contracts else f"{len(contracts)} seat contracts in force"
+            notes.append(f"{who}: {entry['seats']} seat(s) in Stripe, not applied ({why})")
+            continue
+        contract_id, _, current = contracts[0]
+        if current != entry["seats"]:
+            conn.execute(text("UPDATE contract SET seats = :n WHERE id = :i"), {"n": entry["seats"], "i": contract_id})
+            notes.append(f"{who}: seats {current} → {entry['seats']} (Stripe {entry['subscription']})")
+    return notes
+
+
+def sync_all(
+    runtime: Runtime,
+    *,
+    now: datetime | None = None,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[SyncResult]:
+    """Sync every configured source in turn; one failing source does not stop the others."""
+    results: list[SyncResult] = []
+    try:
+        mapping = load_mapping(runtime)
+    except MappingError as exc:
+        return [SyncResult(source="mapping", error=str(exc))]
+    for name, connector in CONNECTORS.items():
+        if connector.missing(runtime.settings):
+            continue
+        results.append(sync_source(runtime, name, now=now, transport=transport, sleep=sleep, mapping=mapping))
+    return results
+
+
+def configured_sources(runtime: Runtime) -> list[str]:
+    return [name for name, c in CONNECTORS.items() if not c.missing(runtime.settings)]
+
+
+def record_run(runtime: Runtime, result: SyncResult, started: datetime) -> None:
+    from sqlmodel import Session
+
+    with Session(runtime.engine) as session:
+        session.add(
+            ImportRun(
+                source=f"sync:{result.source}",
+                name=(
+                    f"{result.start:%Y-%m-%dT%H:%M}/{result.end:%Y-%m-%dT%H:%M}" if result.start and result.end else ""
+                ),
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                rows_read=result.read,
+                rows_imported=result.imported,
+                rows_duplicate=result.duplicates,
+                rows_rejected=0,
+                status="ok" if result.ok else "failed",
+            )
+        )
+        session.commit()
+
+
+__all__ = ["CONNECTORS", "SOURCES", "SyncResult", "configured_sources", "sync_all", "sync_source"]

@@ -1,0 +1,160 @@
+"""Every customer and product at once, with the blended total: what `/margin portfolio`, alerts and the digest read."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from engine.money import ZERO
+from engine.periods import Period
+from engine.reports.figures import Figures, Thresholds, usd
+from engine.reports.revenue import (
+    UsageTotals,
+    contracts_in,
+    revenue_lines,
+    total_by_customer,
+    total_by_product,
+)
+from engine.store.sql import COST_SUM
+
+
+@dataclass
+class PortfolioRow:
+    kind: str
+    key: str
+    name: str
+    current: Figures
+    previous: Figures
+
+
+@dataclass
+class Portfolio:
+    period: Period
+    total: Figures
+    previous_total: Figures
+    customers: list[PortfolioRow]
+    products: list[PortfolioRow]
+    unpriced_models: list[str]
+
+    def spread(self) -> dict[str, Any]:
+        """The P50 and P99 customer by COGS, and the P50 customer margin: how uneven the book is."""
+        rows = [r for r in self.customers if r.current.cogs > 0 or r.current.revenue > 0]
+        if not rows:
+            return {"customers": 0}
+        by_cost = sorted(rows, key=lambda r: r.current.cogs)
+        margins = sorted(r.current.margin_pct for r in rows if r.current.margin_pct is not None)
+
+        def at(q: float) -> PortfolioRow:
+            return by_cost[min(len(by_cost), max(1, math.ceil(q * len(by_cost)))) - 1]
+
+        p50, p99 = at(0.5), at(0.99)
+        return {
+            "customers": len(rows),
+            "p50_customer": p50.key,
+            "p50_customer_cogs_usd": p50.current.cogs,
+            "p50_customer_margin_pct": p50.current.margin_pct,
+            "p99_customer": p99.key,
+            "p99_customer_cogs_usd": p99.current.cogs,
+            "p99_customer_margin_pct": p99.current.margin_pct,
+            "cogs_p99_over_p50": (p99.current.cogs / p50.current.cogs) if p50.current.cogs > 0 else None,
+            "margin_pct_p50": margins[max(1, math.ceil(0.5 * len(margins))) - 1] if margins else None,
+        }
+
+
+def _scan(conn: Connection, period: Period) -> dict[tuple[str, str], list[int]]:
+    """Cost, events, unpriced events, requests and tokens per customer and product over `period`.
+
+    The rollup is clustered by (customer, product), so grouping by them streams without a sort.
+    """
+    rows = conn.execute(
+        text(
+            f"SELECT customer, product, SUM({COST_SUM}), SUM(events), SUM(unpriced_events), SUM(requests), "
+            "SUM(input_tokens + output_tokens) FROM daily_customer_product WHERE day BETWEEN :a AND :b "
+            "GROUP BY customer, product"
+        ),
+        {"a": period.start, "b": period.end},
+    )
+    return {(customer, product): [int(v or 0) for v in values] for customer, product, *values in rows}
+
+
+def _totals(scan: dict[tuple[str, str], list[int]]) -> UsageTotals:
+    totals: UsageTotals = defaultdict(dict)
+    for (customer, product), v in scan.items():
+        totals[customer][product] = (v[3], v[4])
+    return totals
+
+
+def _by(scan: dict[tuple[str, str], list[int]], index: int) -> dict[str, tuple[int, int, int]]:
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for key, v in scan.items():
+        acc = out[key[index]]
+        acc[0] += v[0]
+        acc[1] += v[1]
+        acc[2] += v[2]
+    return {k: (a[0], a[1], a[2]) for k, a in out.items()}
+
+
+def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Portfolio:
+    """Every customer and product with revenue, COGS, margin and status, plus the blended total."""
+    prev = period.previous()
+    scan_now, scan_before = _scan(conn, period), _scan(conn, prev)
+    # Both periods' contracts in one read: the previous period ends the day before this one starts.
+    terms = contracts_in(conn, Period(prev.start, period.end, "both"), None)
+    lines = revenue_lines(conn, period, totals=_totals(scan_now), contracts=terms)
+    prev_lines = revenue_lines(conn, prev, totals=_totals(scan_before), contracts=terms)
+    names: dict[str, str] = {cid: name for cid, name in conn.execute(text("SELECT id, name FROM customer"))}
+    cust_now, cust_before = _by(scan_now, 0), _by(scan_before, 0)
+    prod_now, prod_before = _by(scan_now, 1), _by(scan_before, 1)
+    rev_now, rev_before = total_by_customer(lines), total_by_customer(prev_lines)
+    prod_rev_now, prod_rev_before = total_by_product(lines), total_by_product(prev_lines)
+
+    def rows(kind: str, now: dict, before: dict, rnow: dict, rbefore: dict) -> list[PortfolioRow]:
+        keys = (set(now) | set(rnow) | set(before) | set(rbefore)) - {""}
+        out = []
+        for k in keys:
+            c, e, u = now.get(k, (0, 0, 0))
+            pc, pe, pu = before.get(k, (0, 0, 0))
+            out.append(
+                PortfolioRow(
+                    kind,
+                    k,
+                    names.get(k, k) if kind == "customer" else k,
+                    Figures(rnow.get(k, ZERO), usd(c), e, u, thresholds),
+                    Figures(rbefore.get(k, ZERO), usd(pc), pe, pu, thresholds),
+                )
+            )
+        out.sort(key=lambda r: (r.current.margin_pct is not None, r.current.margin_pct or ZERO, r.key))
+        return out
+
+    customers = rows("customer", cust_now, cust_before, rev_now, rev_before)
+    products = rows("product", prod_now, prod_before, prod_rev_now, prod_rev_before)
+    unpriced = conn.execute(
+        text("SELECT DISTINCT provider, model FROM daily_rollup WHERE day BETWEEN :a AND :b AND unpriced_events > 0"),
+        {"a": period.start, "b": period.end},
+    ).all()
+    total = Figures(
+        sum(rev_now.values(), ZERO),
+        usd(sum(v[0] for v in cust_now.values())),
+        sum(v[1] for v in cust_now.values()),
+        sum(v[2] for v in cust_now.values()),
+        thresholds,
+    )
+    previous_total = Figures(
+        sum(rev_before.values(), ZERO),
+        usd(sum(v[0] for v in cust_before.values())),
+        sum(v[1] for v in cust_before.values()),
+        sum(v[2] for v in cust_before.values()),
+        thresholds,
+    )
+    return Portfolio(
+        period,
+        total,
+        previous_total,
+        customers,
+        products,
+        sorted(f"{p or '?'}/{m or '?'}" for p, m in unpriced),
+    )

@@ -1,0 +1,155 @@
+"""Reports → plain dicts for `--json` and for anything else that wants data, not prose.
+
+Money totals are rounded to the cent, per-day and per-task figures to the micro-dollar, percentages to two
+decimals; everything is computed exactly before that single rounding.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from engine.reports.figures import Figures, Share
+from engine.reports.margin import MarginReport
+from engine.reports.portfolio import Portfolio, PortfolioRow
+
+CENT = Decimal("0.01")
+MICRO = Decimal("0.000001")
+
+
+def cents(value: Decimal | None) -> float | None:
+    return None if value is None else float(value.quantize(CENT, ROUND_HALF_UP))
+
+
+def micros(value: Decimal | None) -> float | None:
+    return None if value is None else float(value.quantize(MICRO, ROUND_HALF_UP))
+
+
+def pct(value: Decimal | None) -> float | None:
+    return None if value is None else float(value.quantize(CENT, ROUND_HALF_UP))
+
+
+def figures(f: Figures) -> dict[str, Any]:
+    return {
+        "revenue_usd": cents(f.revenue),
+        "cogs_usd": cents(f.cogs),
+        "gross_profit_usd": cents(f.gross_profit),
+        "gross_margin_pct": pct(f.margin_pct),
+        "status": f.status,
+        "events": f.events,
+        "unpriced_events": f.unpriced_events,
+    }
+
+
+def change(now: Figures, before: Figures) -> dict[str, Any]:
+    def rel(a: Decimal, b: Decimal) -> float | None:
+        return pct((a - b) / b * 100) if b else None
+
+    margin_delta = (
+        now.margin_pct - before.margin_pct if now.margin_pct is not None and before.margin_pct is not None else None
+    )
+    return {
+        "revenue_usd": cents(now.revenue - before.revenue),
+        "revenue_pct": rel(now.revenue, before.revenue),
+        "cogs_usd": cents(now.cogs - before.cogs),
+        "cogs_pct": rel(now.cogs, before.cogs),
+        "gross_margin_pts": pct(margin_delta),
+    }
+
+
+def share(s: Share) -> dict[str, Any]:
+    return {
+        "key": s.key,
+        "provider": s.provider or None,
+        "model": s.model or None,
+        "feature": s.feature or None,
+        "cogs_usd": cents(s.cost),
+        "share_pct": pct(s.share_pct),
+        "previous_cogs_usd": cents(s.previous),
+    }
+
+
+def report_to_dict(r: MarginReport) -> dict[str, Any]:
+    """The `--json` shape of one customer or product answer."""
+    return {
+        "kind": r.kind,
+        r.kind: r.key,
+        "name": r.name,
+        "period": {
+            "label": r.period.label,
+            "start": r.period.start.isoformat(),
+            "end": r.period.end.isoformat(),
+        },
+        **figures(r.current),
+        "revenue_source": r.revenue_source,
+        "revenue_lines": [_plain(line.as_dict()) for line in r.revenue],
+        "unpriced_models": r.unpriced_models,
+        "cogs_by_type": {k: cents(v) for k, v in r.cogs_by_type.items()},
+        "cogs_by_model": [share(s) for s in r.by_model],
+        "cogs_by_feature": [share(s) for s in r.by_feature],
+        "drivers": [share(s) for s in r.drivers[:10]],
+        "top_lever": r.top_lever,
+        "top_mover": r.top_mover,
+        "daily_cost_p50_usd": micros(r.daily_cost_p50),
+        "daily_cost_p99_usd": micros(r.daily_cost_p99),
+        "tasks": r.tasks,
+        "task_cost_p50_usd": micros(r.task_cost_p50),
+        "task_cost_p99_usd": micros(r.task_cost_p99),
+        "previous": {
+            "label": r.period.previous().label,
+            "start": r.period.previous().start.isoformat(),
+            "end": r.period.previous().end.isoformat(),
+            **figures(r.previous),
+        },
+        "change": change(r.current, r.previous),
+        "daily_cogs": [{"day": d.isoformat(), "cogs_usd": micros(c)} for d, c in r.daily],
+    }
+
+
+def row_to_dict(row: PortfolioRow) -> dict[str, Any]:
+    return {
+        row.kind: row.key,
+        "name": row.name,
+        **figures(row.current),
+        "previous": figures(row.previous),
+        "change": change(row.current, row.previous),
+    }
+
+
+def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
+    return {
+        "period": {
+            "label": p.period.label,
+            "start": p.period.start.isoformat(),
+            "end": p.period.end.isoformat(),
+        },
+        **figures(p.total),
+        "previous": figures(p.previous_total),
+        "change": change(p.total, p.previous_total),
+        "unpriced_models": p.unpriced_models,
+        "spread": _plain(p.spread()),
+        "customers": [row_to_dict(r) for r in p.customers],
+        "products": [row_to_dict(r) for r in p.products],
+    }
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Decimal):
+            out[k] = (
+                pct(v)
+                if k.endswith("_pct") or k.endswith("_p50")
+                else (cents(v) if k.endswith("_usd") else float(v.quantize(MICRO, ROUND_HALF_UP)))
+            )
+        elif isinstance(v, date):
+            out[k] = v.isoformat()
+        else:
+            out[k] = v
+    return out
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False)

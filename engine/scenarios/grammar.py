@@ -1,0 +1,298 @@
+"""The what-if lever grammar: `route FROM->TO [PCT] [feature F]`, `cache [PCT] [feature F]`, `price PLAN TERMS`,
+`usage xN`. Words in, lever values out; no database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from engine.money import HUNDRED, ZERO
+from engine.periods import Period, looks_like_period
+from engine.reports.revenue import Terms as ContractTerms
+from engine.reports.revenue import (
+    describe_terms,
+)
+
+LEVER_WORDS = ("route", "cache", "price", "usage")
+PLANS = ("usage", "hybrid", "seat", "flat")
+UNIT_WORDS = {
+    "request": "request",
+    "requests": "request",
+    "req": "request",
+    "task": "task",
+    "tasks": "task",
+    "1k_tokens": "1k_tokens",
+    "1k-tokens": "1k_tokens",
+    "1k tokens": "1k_tokens",
+    "1ktokens": "1k_tokens",
+    "1k": "1k_tokens",
+    "ktok": "1k_tokens",
+}
+HOW_TO = (
+    "levers: route FROM->TO [PCT] [feature F] · cache [PCT] [feature F] · price PLAN TERMS · usage xN; "
+    "e.g. `whatif acme route gpt-4o->gpt-4o-mini 50 cache 20`"
+)
+
+
+class ScenarioError(ValueError):
+    """Levers we cannot read or apply; the message says what was wrong and how to write it."""
+
+
+@dataclass(frozen=True)
+class Route:
+    source: str  # model, or provider/model
+    target: str
+    pct: Decimal = HUNDRED
+    feature: str | None = None
+
+    def describe(self) -> str:
+        where = f" on feature {self.feature}" if self.feature else ""
+        return f"route {self.pct.normalize():f}% of {self.source}{where} to {self.target}"
+
+
+@dataclass(frozen=True)
+class Cache:
+    pct: Decimal | None = None  # None: estimate from repeated prompt_hash values
+    feature: str | None = None
+
+    def describe(self) -> str:
+        where = f" on feature {self.feature}" if self.feature else ""
+        rate = f"{self.pct.normalize():f}%" if self.pct is not None else "the observed repeat rate"
+        return f"serve {rate} of requests{where} from a response cache"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A plan to re-price with; the fields mirror a contract's terms (monthly amounts)."""
+
+    plan: str
+    unit: str = ""
+    unit_price: Decimal = ZERO
+    platform_fee: Decimal = ZERO
+    included: Decimal = ZERO
+    seats: int = 0
+    seat_price: Decimal = ZERO
+
+    def contract(self, customer: str, period: Period) -> ContractTerms:
+        return ContractTerms(
+            customer=customer,
+            product="",
+            plan=self.plan,
+            start=period.start,
+            end=period.end,
+            seats=self.seats,
+            seat_price_usd=self.seat_price,
+            platform_fee_usd=self.platform_fee,
+            included_units=self.included,
+            unit=self.unit,
+            unit_price_usd=self.unit_price,
+        )
+
+    def describe(self) -> str:
+        return "price as " + describe_terms(self.contract("", Period(date(2000, 1, 1), date(2000, 1, 1), "")))
+
+
+@dataclass(frozen=True)
+class Usage:
+    factor: Decimal
+
+    def describe(self) -> str:
+        return f"usage ×{self.factor.normalize():f}"
+
+
+Lever = Route | Cache | Plan | Usage
+
+
+def describe(lever: Lever) -> str:
+    return lever.describe()
+
+
+_NUM = r"\$?(\d[\d,]*(?:\.\d+)?|\.\d+)"
+_PCT = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)%?$")
+_FACTOR = re.compile(r"^[x×*]?(\d+(?:\.\d+)?|\.\d+)[x×]?$")
+_UNIT = r"(requests?|req|tasks?|1k[ _-]?tokens|1k|ktok)"
+_USAGE_TERMS = re.compile(rf"^{_NUM}\s*/\s*{_UNIT}$")
+_HYBRID_TERMS = re.compile(
+    rf"^{_NUM}\s*(?:/\s*(?:mo|month)\s*)?\+\s*{_NUM}\s*/\s*{_UNIT}"
+    r"(?:\s+incl(?:uded|uding)?\s+(\d[\d,]*(?:\.\d+)?[km]?)(?:\s+\S+)?)?$"
+)
+_SEAT_TERMS = re.compile(rf"^(\d[\d,]*)\s*(?:seats?\s*)?[x×*@]\s*{_NUM}(?:\s*/\s*(?:seat|mo|month))?$")
+_FLAT_TERMS = re.compile(rf"^{_NUM}(?:\s*/\s*(?:mo|month))?$")
+
+
+def _money(value: str) -> Decimal:
+    return Decimal(value.replace(",", ""))
+
+
+def _count(value: str) -> Decimal:
+    value = value.lower().replace(",", "")
+    scale = {"k": 1_000, "m": 1_000_000}.get(value[-1:], 1)
+    return Decimal(value.rstrip("km")) * scale
+
+
+def parse_plan(plan: str, terms: str) -> Plan:
+    """`usage P/UNIT` · `hybrid FEE+P/UNIT [incl N]` · `seat SEATSxPRICE` · `flat FEE` (USD, fees monthly).
+
+    UNIT is request, task or 1k tokens; N may be written 50000, 50,000 or 50k.
+    """
+    plan = plan.lower()
+    terms = " ".join(terms.split()).lower()
+    example = {
+        "usage": "price usage 0.40/task",
+        "hybrid": "price hybrid 2000+0.02/request incl 50000",
+        "seat": "price seat 50x80 (50 seats at $80 a month)",
+        "flat": "price flat 5000 ($5,000 a month)",
+    }
+    if plan not in PLANS:
+        raise ScenarioError(f"price: plan must be one of {', '.join(PLANS)}, got {plan!r}; e.g. `{example['usage']}`")
+    try:
+        if plan == "usage" and (m := _USAGE_TERMS.match(terms)):
+            return Plan("usage", unit=UNIT_WORDS[m.group(2)], unit_price=_money(m.group(1)))
+        if plan == "hybrid" and (m := _HYBRID_TERMS.match(terms)):
+            return Plan(
+                "hybrid",
+                platform_fee=_money(m.group(1)),
+                unit_price=_money(m.group(2)),
+                unit=UNIT_WORDS[m.group(3)],
+                included=_count(m.group(4)) if m.group(4) else ZERO,
+            )
+        if plan == "seat" and (m := _SEAT_TERMS.match(terms)):
+            seats = int(m.group(1).replace(",", ""))
+            if seats <= 0:
+                raise ScenarioError("price seat: the number of seats must be at least 1")
+            return Plan("seat", seats=seats, seat_price=_money(m.group(2)))
+        if plan == "flat" and (m := _FLAT_TERMS.match(terms)):
+            return Plan("flat", platform_fee=_money(m.group(1)))
+    except InvalidOperation:
+        pass
+    raise ScenarioError(f"price {plan}: cannot read {terms!r}; write it like `{example[plan]}`")
+
+
+def _pct(word: str, what: str) -> Decimal:
+    m = _PCT.match(word)
+    if not m:
+        raise ScenarioError(f"{what}: {word!r} is not a percentage; write e.g. 40 or 40%")
+    value = Decimal(m.group(1))
+    if value > HUNDRED:
+        raise ScenarioError(f"{what}: {word} is more than 100%")
+    return value
+
+
+def _is_pct(word: str) -> bool:
+    return bool(_PCT.match(word))
+
+
+def parse_levers(words: Sequence[str]) -> tuple[list[Lever], str | None]:
+    """Read levers (and an optional period word, 2026-10 or 7d, between them). Returns (levers, period)."""
+    levers: list[Lever] = []
+    period: str | None = None
+    i = 0
+    words = [w for w in words if w.strip()]
+
+    def boundary(j: int) -> bool:
+        return j >= len(words) or words[j].lower() in LEVER_WORDS or looks_like_period(words[j])
+
+    def feature_at(j: int, what: str) -> tuple[str | None, int]:
+        if j < len(words) and words[j].lower() in ("feature", "on"):
+            if j + 1 >= len(words) or boundary(j + 1):
+                raise ScenarioError(f"{what}: `feature` needs a feature name, e.g. `feature agent-run`")
+            return words[j + 1], j + 2
+        return None, j
+
+    while i < len(words):
+        word = words[i].lower()
+        if looks_like_period(word):
+            if period is not None:
+                raise ScenarioError(f"two periods given ({period} and {word}); give one")
+            period = word
+            i += 1
+            continue
+        if word == "route":
+            j = i + 1
+            spec: list[str] = []
+            while (
+                j < len(words)
+                and not boundary(j)
+                and not _is_pct(words[j])
+                and words[j].lower()
+                not in (
+                    "feature",
+                    "on",
+                )
+            ):
+                spec.append(words[j])
+                j += 1
+            joined = " ".join(spec).replace("→", "->")
+            parts = [p.strip() for p in re.split(r"->|\s+to\s+", joined)] if joined else []
+            if len(parts) != 2 or not all(parts) or " " in parts[0] or " " in parts[1]:
+                raise ScenarioError(
+                    f"route: write `route FROM->TO [PCT] [feature F]`, e.g. `route gpt-4o->gpt-4o-mini 40`; "
+                    f"got {' '.join(words[i:j])!r}"
+                )
+            pct = HUNDRED
+            if j < len(words) and _is_pct(words[j]):
+                pct = _pct(words[j], "route")
+                j += 1
+            feature, j = feature_at(j, "route")
+            source, target = parts[0].lower(), parts[1].lower()
+            if source == target:
+                raise ScenarioError(f"route: {source} -> {target} routes a model to itself")
+            levers.append(Route(source, target, pct, feature))
+            i = j
+        elif word == "cache":
+            j = i + 1
+            rate: Decimal | None = None
+            if j < len(words) and _is_pct(words[j]):
+                rate = _pct(words[j], "cache")
+                j += 1
+            feature, j = feature_at(j, "cache")
+            levers.append(Cache(rate, feature))
+            i = j
+        elif word == "price":
+            if i + 1 >= len(words):
+                raise ScenarioError("price: name a plan and its terms, e.g. `price usage 0.40/task`")
+            plan = words[i + 1].lower()
+            j = i + 2
+            terms: list[str] = []
+            while j < len(words) and not boundary(j):
+                terms.append(words[j])
+                j += 1
+            levers.append(parse_plan(plan, " ".join(terms)))
+            i = j
+        elif word == "usage":
+            if i + 1 >= len(words) or not _FACTOR.match(words[i + 1].lower()):
+                raise ScenarioError("usage: write `usage xN`, e.g. `usage x10` (ten times today's usage)")
+            factor = Decimal(_FACTOR.match(words[i + 1].lower()).group(1))  # type: ignore[union-attr]
+            if factor <= 0 or factor > 10_000:
+                raise ScenarioError("usage: the factor must be more than 0 and at most 10000")
+            levers.append(Usage(factor))
+            i += 2
+        else:
+            raise ScenarioError(f"{words[i]!r} is not a lever; {HOW_TO}")
+    if not levers:
+        raise ScenarioError(f"no lever given; {HOW_TO}")
+    if sum(isinstance(lever, Plan) for lever in levers) > 1:
+        raise ScenarioError("give at most one `price` lever (a customer has one plan at a time)")
+    return levers, period
+
+
+def split_subject(words: Sequence[str]) -> tuple[str | None, list[str]]:
+    """Split `CUSTOMER... LEVER...`: the levers start at the first lever word (route, cache, price, usage).
+
+    Returns (customer, lever words); customer is None for `portfolio`. A customer whose name contains a lever
+    word is named by its id or an alias instead.
+    """
+    cut = next((i for i, w in enumerate(words) if w.lower() in LEVER_WORDS), len(words))
+    # A period written right after the name (`acme 2026-10 cache 30`) belongs with the levers.
+    periods = [w for w in words[:cut] if looks_like_period(w)]
+    subject = " ".join(w for w in words[:cut] if not looks_like_period(w)).strip()
+    rest = [*periods, *words[cut:]]
+    if not subject:
+        raise ScenarioError(f"name a customer (or `portfolio`) before the levers; {HOW_TO}")
+    if subject.lower() in ("portfolio", "--portfolio"):
+        return None, rest
+    return subject, rest

@@ -1,0 +1,238 @@
+"""Levers applied to a period's daily rollup rows (`Slice`s): route traffic to another model, serve requests from a
+response cache, scale usage. Costs stay exact Decimal nano-USD (integer femto-USD rates × counts ÷ 10⁶), never floats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+from genai_prices import data_snapshot
+from sqlalchemy import Connection, text
+
+from engine.money import HUNDRED, ONE, ZERO
+from engine.periods import Period
+from engine.pricing.book import FEMTO_PER_NANO, PriceBook, Rates, _per_token
+from engine.scenarios.grammar import Route, ScenarioError
+from engine.store.models import COST_COLUMNS, COST_TYPES, NANO
+from engine.timeutil import as_date
+
+# Cost types that depend on the model: routing re-prices these (a cache hit saves them and all the rest).
+MODEL_COST_TYPES = ("uncached_input", "cached_input", "cache_write", "output", "request_fee", "source")
+LOOKUP = "cache_lookup"  # the scenario-only cost type of a response cache
+SCENARIO_COST_TYPES = (*COST_TYPES, LOOKUP)
+
+
+@dataclass
+class Slice:
+    """One daily rollup row (or a part of one after a lever), counts and nano-USD costs as exact Decimals."""
+
+    customer: str
+    day: date
+    product: str
+    feature: str
+    provider: str
+    model: str
+    requests: Decimal
+    input_tokens: Decimal
+    cached_input_tokens: Decimal
+    cache_write_tokens: Decimal
+    output_tokens: Decimal
+    costs: dict[str, Decimal]
+    input_per_request: int  # the tier selector for tiered prices (rollups do not keep each request's input)
+
+    def scaled(self, factor: Decimal, **changes: object) -> Slice:
+        return replace(
+            self,
+            requests=self.requests * factor,
+            input_tokens=self.input_tokens * factor,
+            cached_input_tokens=self.cached_input_tokens * factor,
+            cache_write_tokens=self.cache_write_tokens * factor,
+            output_tokens=self.output_tokens * factor,
+            costs={k: v * factor for k, v in self.costs.items()},
+            **changes,  # type: ignore[arg-type]
+        )
+
+    def matches_model(self, ref: str) -> bool:
+        return ref in (self.model, f"{self.provider}/{self.model}")
+
+
+def load_slices(conn: Connection, period: Period, customer: str | None = None) -> list[Slice]:
+    """The period's daily_rollup rows for one customer (None: every customer)."""
+    sql = (
+        "SELECT customer, day, product, feature, provider, model, requests, input_tokens, "
+        f"cached_input_tokens, cache_write_tokens, output_tokens, {', '.join(COST_COLUMNS)} "
+        "FROM daily_rollup WHERE day BETWEEN :a AND :b"
+    )
+    params: dict[str, object] = {"a": period.start, "b": period.end}
+    if customer is not None:
+        sql += " AND customer = :c"
+        params["c"] = customer
+    out = []
+    for row in conn.execute(text(sql + " ORDER BY customer, day, product, feature, provider, model"), params):
+        requests, inp = int(row[6] or 0), int(row[7] or 0)
+        out.append(
+            Slice(
+                customer=row[0],
+                day=as_date(row[1]),
+                product=row[2],
+                feature=row[3],
+                provider=row[4],
+                model=row[5],
+                requests=Decimal(requests),
+                input_tokens=Decimal(inp),
+                cached_input_tokens=Decimal(int(row[8] or 0)),
+                cache_write_tokens=Decimal(int(row[9] or 0)),
+                output_tokens=Decimal(int(row[10] or 0)),
+                costs={t: Decimal(int(v or 0)) for t, v in zip(COST_TYPES, row[11:], strict=True)},
+                input_per_request=inp // requests if requests else inp,
+            )
+        )
+    return out
+
+
+def costs_by_type(slices: Iterable[Slice]) -> dict[str, Decimal]:
+    """Nano-USD per cost type (the scenario's own `cache_lookup` included)."""
+    totals = dict.fromkeys(SCENARIO_COST_TYPES, ZERO)
+    for s in slices:
+        for k, v in s.costs.items():
+            totals[k] += v
+    return totals
+
+
+@dataclass
+class _Context:
+    conn: Connection
+    prices: PriceBook
+    period: Period
+    notes: list[str]
+    rates: dict[tuple[str, str, date], Rates | None] = field(default_factory=dict)
+
+    def rates_on(self, provider: str, model: str, day: date) -> Rates | None:
+        key = (provider, model, day)
+        if key not in self.rates:
+            # Prices are resolved at noon UTC of the rollup day: rollups keep days, not the events' moments.
+            self.rates[key] = self.prices.rates(provider, model, datetime.combine(day, time(12), tzinfo=UTC))
+        return self.rates[key]
+
+
+def resolve_target(conn: Connection, prices: PriceBook, ref: str, at: date) -> tuple[str, str]:
+    """Which provider prices model `ref` (or `provider/model`): the price file, then observed usage, then the
+    genai-prices catalogue. Raises ScenarioError when nothing prices it (it is never assumed free)."""
+    moment = datetime.combine(at, time(12), tzinfo=UTC)
+    if "/" in ref:
+        provider, model = ref.split("/", 1)
+        if prices.rates(provider, model, moment) is not None:
+            return provider, model
+    for override in prices.overrides:
+        if override.model == ref:
+            return override.provider, ref
+    observed = [
+        p for (p,) in conn.execute(text("SELECT DISTINCT provider FROM daily_rollup WHERE model = :m"), {"m": ref})
+    ]
+    for provider in sorted(observed):
+        if prices.rates(provider, ref, moment) is not None:
+            return provider, ref
+    try:
+        provider_info, _ = data_snapshot.get_snapshot().find_provider_model(ref, None, None, None)
+    except LookupError:
+        provider_info = None
+    if provider_info is not None and prices.rates(provider_info.id, ref, moment) is not None:
+        return provider_info.id, ref
+    raise ScenarioError(
+        f"route: no price for model {ref!r}; add it to the price file ([[models]]) or write it as provider/model"
+    )
+
+
+def _reprice(s: Slice, rates: Rates) -> dict[str, Decimal]:
+    """Nano-USD of the slice's tokens at `rates`: the writer's formula, kept exact (no per-event rounding)."""
+    sel = s.input_per_request
+    uncached = s.input_tokens - s.cached_input_tokens - s.cache_write_tokens
+    femto = {
+        "uncached_input": uncached * _per_token(rates.input, sel),
+        "cached_input": s.cached_input_tokens * _per_token(rates.cached_input, sel),
+        "cache_write": s.cache_write_tokens * _per_token(rates.cache_write, sel),
+        "output": s.output_tokens * _per_token(rates.output, sel),
+        "request_fee": s.requests * rates.request,
+    }
+    return {k: v / FEMTO_PER_NANO for k, v in femto.items()}
+
+
+def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]:
+    share = lever.pct / HUNDRED
+    if share == 0:
+        return slices
+    targets: dict[date, tuple[str, str]] = {}
+    out: list[Slice] = []
+    skipped = ZERO
+    for s in slices:
+        if not s.matches_model(lever.source) or (lever.feature is not None and s.feature != lever.feature):
+            out.append(s)
+            continue
+        if not (s.input_tokens or s.output_tokens) and any(s.costs[t] for t in MODEL_COST_TYPES):
+            # Priced by the source without token counts: nothing to re-price, so it stays where it is.
+            skipped += sum((s.costs[t] for t in MODEL_COST_TYPES), ZERO)
+            out.append(s)
+            continue
+        if s.day not in targets:
+            targets[s.day] = resolve_target(ctx.conn, ctx.prices, lever.target, s.day)
+        provider, model = targets[s.day]
+        rates = ctx.rates_on(provider, model, s.day)
+        if rates is None:
+            raise ScenarioError(f"route: no price for {provider}/{model} on {s.day}; add it to the price file")
+        if share < 1:
+            out.append(s.scaled(ONE - share))
+        moved = s.scaled(share, provider=provider, model=model)
+        new_costs = _reprice(moved, rates)
+        for t in MODEL_COST_TYPES:
+            moved.costs[t] = new_costs.get(t, ZERO)
+        out.append(moved)
+    if skipped:
+        ctx.notes.append(
+            f"{_usd_text(skipped / NANO)} of {lever.source} was priced by its source without token counts "
+            "and is left on it"
+        )
+    return out
+
+
+def apply_cache(slices: list[Slice], share: Decimal, feature: str | None, lookup_femto: int) -> list[Slice]:
+    if share == 0:
+        return slices
+    out = []
+    for s in slices:
+        if feature is not None and s.feature != feature:
+            out.append(s)
+            continue
+        kept = s.scaled(ONE - share)
+        kept.costs[LOOKUP] = kept.costs.get(LOOKUP, ZERO) + s.requests * share * lookup_femto / FEMTO_PER_NANO
+        out.append(kept)
+    return out
+
+
+def apply_usage(slices: list[Slice], factor: Decimal) -> list[Slice]:
+    return slices if factor == 1 else [s.scaled(factor) for s in slices]
+
+
+def repeat_share(
+    conn: Connection, period: Period, customer: str | None, feature: str | None
+) -> dict[str, tuple[int, int]]:
+    """Per customer: (events with a prompt_hash, of which repeat an earlier hash) in the period."""
+    sql = (
+        "SELECT customer, COUNT(*), COUNT(DISTINCT prompt_hash) FROM usage_event "
+        "WHERE day BETWEEN :a AND :b AND prompt_hash IS NOT NULL AND prompt_hash <> ''"
+    )
+    params: dict[str, object] = {"a": period.start, "b": period.end}
+    if customer is not None:
+        sql += " AND customer = :c"
+        params["c"] = customer
+    if feature is not None:
+        sql += " AND feature = :f"
+        params["f"] = feature
+    rows = conn.execute(text(sql + " GROUP BY customer"), params).all()
+    return {c: (int(n), int(n) - int(d)) for c, n, d in rows}
+
+
+def _usd_text(value: Decimal) -> str:
+    return f"${value.quantize(Decimal('0.01')):,}"

@@ -1,0 +1,466 @@
+"""What-if scenarios: route traffic to another model, cache responses, re-price the plan, scale usage.
+
+A scenario starts from the same figures `marginbot margin` shows ("before", computed by engine.reports.margin) and
+changes them with levers, applied left to right to the period's daily rollup rows (day × product × feature ×
+model):
+
+- `route FROM->TO [PCT] [feature F]` moves PCT% (default 100) of FROM's tokens and requests to TO, priced with
+  TO's per-token rates on each day (the price book, discounts included). Retrieval, rerank and compute stay.
+- `cache [PCT] [feature F]` serves PCT% of requests from a response cache: a hit costs one cache lookup
+  (`unit_costs.cache_lookup`) instead of everything the request cost. Without PCT the hit rate is estimated
+  from the share of events whose `prompt_hash` repeats an earlier one in the period.
+- `price PLAN TERMS` re-prices revenue with another plan for the whole period (grammar in `parse_plan`).
+- `usage xN` scales every count and cost by N; metered revenue follows, fixed fees do not.
+
+Route and cache change COGS only: the customer still makes the same requests, so billed units are unchanged.
+Money stays exact: costs are Decimal nano-USD (integer femto-USD rates × token counts ÷ 10⁶), never floats.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from engine.money import HUNDRED, ONE, ZERO
+from engine.periods import Period
+from engine.pricing.book import PriceBook
+from engine.reports.figures import Figures, Thresholds
+from engine.reports.margin import subject_report
+from engine.reports.names import resolve_customer
+from engine.reports.portfolio import portfolio
+from engine.reports.revenue import (
+    RevenueLine,
+    active_span,
+    billed_lines,
+    compute_line,
+    contracts_in,
+    month_fraction,
+    revenue_lines,
+)
+from engine.reports.serialize import cents, figures, pct
+from engine.scenarios.grammar import Cache, Lever, Plan, Route, ScenarioError, Usage
+from engine.scenarios.levers import (
+    SCENARIO_COST_TYPES,
+    Slice,
+    _Context,
+    apply_cache,
+    apply_route,
+    apply_usage,
+    costs_by_type,
+    load_slices,
+    repeat_share,
+)
+from engine.store.models import NANO
+
+MONTH_DAYS = 30  # "per month" in a scenario means a 30-day month: period figures × 30 ÷ days in the period
+
+
+def _metered_units(conn: Connection, period: Period, customers: list[str] | None) -> dict[str, dict[str, Decimal]]:
+    """Per customer, over the whole period and every product: requests, 1k tokens and tasks."""
+    out: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(("request", "1k_tokens", "task"), ZERO))
+    sql = (
+        "SELECT customer, SUM(requests), SUM(input_tokens + output_tokens) FROM daily_customer_product "
+        "WHERE day BETWEEN :a AND :b"
+    )
+    params: dict[str, object] = {"a": period.start, "b": period.end}
+    one = customers is not None and len(customers) == 1
+    if one:
+        sql += " AND customer = :c"
+        params["c"] = customers[0]  # type: ignore[index]
+    for cust, req, tok in conn.execute(text(sql + " GROUP BY customer"), params):
+        out[cust]["request"] = Decimal(int(req or 0))
+        out[cust]["1k_tokens"] = Decimal(int(tok or 0)) / 1000
+    sql = "SELECT customer, COUNT(*) FROM task_rollup WHERE day BETWEEN :a AND :b"
+    if one:
+        sql += " AND customer = :c"
+    for cust, n in conn.execute(text(sql + " GROUP BY customer"), params):
+        out[cust]["task"] = Decimal(int(n))
+    return out
+
+
+def contract_units(conn: Connection, customer: str, product: str, unit: str, a: date, b: date) -> Decimal:
+    """What a contract meters over [a, b], counted as engine.reports.revenue counts it (product '' = all)."""
+    params: dict[str, object] = {"c": customer, "a": a, "b": b, "p": product}
+    only = " AND product = :p" if product else ""
+    if unit == "task":
+        sql = f"SELECT COUNT(*) FROM task_rollup WHERE customer = :c AND day BETWEEN :a AND :b{only}"
+        return Decimal(int(conn.execute(text(sql), params).scalar_one() or 0))
+    column = "input_tokens + output_tokens" if unit == "1k_tokens" else "requests"
+    sql = f"SELECT SUM({column}) FROM daily_customer_product WHERE customer = :c AND day BETWEEN :a AND :b"
+    sql += only
+    value = Decimal(int(conn.execute(text(sql), params).scalar_one() or 0))
+    return value / 1000 if unit == "1k_tokens" else value
+
+
+def revenue_after(
+    conn: Connection,
+    period: Period,
+    customers: list[str],
+    *,
+    factor: Decimal,
+    plan: Plan | None,
+    before: dict[str, list[RevenueLine]],
+) -> dict[str, list[RevenueLine]]:
+    """Revenue lines per customer once usage is ×factor and (when given) the plan is replaced.
+
+    Contract lines are recomputed with `compute_line` on the scaled units; billed lines (Stripe) cannot follow
+    usage and are kept, unless a new plan replaces them.
+    """
+    if plan is None and factor == 1:
+        return before
+    out: dict[str, list[RevenueLine]] = {}
+    if plan is not None:
+        units = _metered_units(conn, period, customers)
+        months = month_fraction(period.start, period.end)
+        for cust in customers:
+            metered = units[cust][plan.unit] * factor if plan.plan in ("usage", "hybrid") else ZERO
+            line = compute_line(plan.contract(cust, period), period.days, months, metered)
+            line.by_product = {"": line.total}
+            out[cust] = [line]
+        return out
+    wanted = set(customers)
+    for c in contracts_in(conn, period, customers):
+        if c.customer not in wanted or (span := active_span(c, period)) is None:
+            continue
+        a, b = span
+        metered = ZERO
+        if c.plan in ("usage", "hybrid"):
+            metered = contract_units(conn, c.customer, c.product, c.unit, a, b) * factor
+        out.setdefault(c.customer, []).append(compute_line(c, (b - a).days + 1, month_fraction(a, b), metered))
+    billed = [line for line in billed_lines(conn, period, customers) if line.customer in wanted]
+    for cust in {line.customer for line in billed}:
+        out[cust] = [line for line in billed if line.customer == cust]
+    return out
+
+
+@dataclass
+class Outcome:
+    """One customer's before and after."""
+
+    key: str
+    name: str
+    before: Figures
+    after: Figures
+    cogs_before: dict[str, Decimal]  # USD by cost type
+    cogs_after: dict[str, Decimal]
+    terms_before: list[str]
+    terms_after: list[str]
+
+
+@dataclass
+class Scenario:
+    """A what-if: before (as `marginbot margin` shows it) and after the levers, assumptions spelled out."""
+
+    kind: str  # customer | portfolio
+    key: str
+    name: str
+    period: Period
+    levers: list[Lever]
+    before: Figures
+    after: Figures
+    cogs_before: dict[str, Decimal]
+    cogs_after: dict[str, Decimal]
+    customers: list[Outcome]
+    assumptions: list[str]
+
+    @property
+    def saving_per_month(self) -> Decimal:
+        """COGS saved per 30-day month: (before − after) × 30 ÷ days in the period (negative: costs more)."""
+        return (self.before.cogs - self.after.cogs) * MONTH_DAYS / self.period.days
+
+    @property
+    def profit_change_per_month(self) -> Decimal:
+        return (self.after.gross_profit - self.before.gross_profit) * MONTH_DAYS / self.period.days
+
+
+def whatif(
+    conn: Connection,
+    subject: str | None,
+    period: Period,
+    levers: Sequence[Lever],
+    *,
+    prices: PriceBook,
+    thresholds: Thresholds,
+) -> Scenario:
+    """Apply `levers` to one customer (id, name or alias) or, with subject None, to every customer."""
+    if subject is not None:
+        key, name = resolve_customer(conn, subject)
+        report = subject_report(conn, "customer", key, name, period, thresholds=thresholds)
+        before = {key: (report.current, report.revenue)}
+        customers = [key]
+        names = {key: name}
+    else:
+        book = portfolio(conn, period, thresholds=thresholds)
+        names = {row.key: row.name for row in book.customers}
+        customers = [row.key for row in book.customers if row.current.revenue or row.current.cogs]
+        lines_by: dict[str, list[RevenueLine]] = defaultdict(list)
+        for line in revenue_lines(conn, period):
+            lines_by[line.customer].append(line)
+        before = {row.key: (row.current, lines_by[row.key]) for row in book.customers if row.key in customers}
+    slices = load_slices(conn, period, customers[0] if subject is not None else None)
+    notes: list[str] = []
+    ctx = _Context(conn, prices, period, notes)
+    _check_refs(slices, levers, subject is not None, names.get(customers[0], "") if customers else "")
+
+    per_customer: dict[str, list[Slice]] = defaultdict(list)
+    for s in slices:
+        per_customer[s.customer].append(s)
+    original = {c: costs_by_type(per_customer[c]) for c in customers}
+    factor = ONE
+    plan: Plan | None = None
+    for lever in levers:
+        if isinstance(lever, Usage):
+            factor *= lever.factor
+            for c in customers:
+                per_customer[c] = apply_usage(per_customer[c], lever.factor)
+        elif isinstance(lever, Route):
+            flat = apply_route([s for c in customers for s in per_customer[c]], lever, ctx)
+            per_customer = defaultdict(list)
+            for s in flat:
+                per_customer[s.customer].append(s)
+        elif isinstance(lever, Cache):
+            shares = _cache_shares(conn, period, subject is not None, customers, lever, notes, names)
+            lookup = prices.unit_costs.cache_lookup
+            for c in customers:
+                per_customer[c] = apply_cache(per_customer[c], shares.get(c, ZERO), lever.feature, lookup)
+            if not lookup:
+                notes.append("WARNING: unit_costs.cache_lookup is not set in the price file: lookups cost $0 here")
+        else:
+            plan = lever
+    after_lines = revenue_after(
+        conn,
+        period,
+        customers,
+        factor=factor,
+        plan=plan,
+        before={c: before[c][1] for c in customers},
+    )
+
+    outcomes: list[Outcome] = []
+    for c in customers:
+        figs, lines = before[c]
+        changed = costs_by_type(per_customer[c])
+        delta = sum(changed.values(), ZERO) - sum(original[c].values(), ZERO)
+        after_rev = sum((line.total for line in after_lines.get(c, [])), ZERO)
+        after = Figures(
+            after_rev,
+            figs.cogs + delta / NANO,
+            int((figs.events * factor).to_integral_value()),
+            int((figs.unpriced_events * factor).to_integral_value()),
+            thresholds,
+        )
+        outcomes.append(
+            Outcome(
+                c,
+                names.get(c, c),
+                figs,
+                after,
+                {t: v / NANO for t, v in original[c].items()},
+                {t: v / NANO for t, v in changed.items()},
+                [line.terms for line in lines],
+                [line.terms for line in after_lines.get(c, [])],
+            )
+        )
+    assumptions = _assumptions(levers, period, factor, plan, prices) + notes
+    if subject is not None:
+        o = outcomes[0]
+        return Scenario(
+            "customer",
+            o.key,
+            o.name,
+            period,
+            list(levers),
+            o.before,
+            o.after,
+            o.cogs_before,
+            o.cogs_after,
+            [o],
+            assumptions,
+        )
+    total_before = book.total
+    total_after = Figures(
+        total_before.revenue + sum((o.after.revenue - o.before.revenue for o in outcomes), ZERO),
+        total_before.cogs + sum((o.after.cogs - o.before.cogs for o in outcomes), ZERO),
+        sum(o.after.events for o in outcomes),
+        sum(o.after.unpriced_events for o in outcomes),
+        thresholds,
+    )
+    return Scenario(
+        "portfolio",
+        "portfolio",
+        "Portfolio",
+        period,
+        list(levers),
+        total_before,
+        total_after,
+        _sum_types(o.cogs_before for o in outcomes),
+        _sum_types(o.cogs_after for o in outcomes),
+        sorted(outcomes, key=lambda o: (-(o.before.cogs - o.after.cogs), o.key)),
+        assumptions,
+    )
+
+
+def _sum_types(items: Iterable[dict[str, Decimal]]) -> dict[str, Decimal]:
+    totals = dict.fromkeys(SCENARIO_COST_TYPES, ZERO)
+    for item in items:
+        for k, v in item.items():
+            totals[k] += v
+    return totals
+
+
+def _check_refs(slices: list[Slice], levers: Sequence[Lever], one_customer: bool, name: str) -> None:
+    """A model or feature the data has never seen is almost always a typo: say so, do not change nothing."""
+    models = sorted({s.model for s in slices if s.model})
+    features = sorted({s.feature for s in slices if s.feature})
+    whom = name if one_customer else "the portfolio"
+    for lever in levers:
+        if isinstance(lever, Route) and not any(s.matches_model(lever.source) for s in slices):
+            raise ScenarioError(
+                f"route: {whom} has no usage of {lever.source!r} in this period; models: {', '.join(models) or 'none'}"
+            )
+        feature = lever.feature if isinstance(lever, Route | Cache) else None
+        if feature is not None and feature not in features:
+            raise ScenarioError(
+                f"{whom} has no usage on feature {feature!r} in this period; features: {', '.join(features) or 'none'}"
+            )
+        if (
+            isinstance(lever, Route)
+            and feature is not None
+            and not any(s.matches_model(lever.source) and s.feature == feature for s in slices)
+        ):
+            raise ScenarioError(f"route: {whom} has no usage of {lever.source!r} on feature {feature!r}")
+
+
+def _cache_shares(
+    conn: Connection,
+    period: Period,
+    one_customer: bool,
+    customers: list[str],
+    lever: Cache,
+    notes: list[str],
+    names: dict[str, str],
+) -> dict[str, Decimal]:
+    if lever.pct is not None:
+        return dict.fromkeys(customers, lever.pct / HUNDRED)
+    seen = repeat_share(conn, period, customers[0] if one_customer else None, lever.feature)
+    where = f" on feature {lever.feature}" if lever.feature else ""
+    if one_customer:
+        n, repeated = seen.get(customers[0], (0, 0))
+        if not n:
+            raise ScenarioError(
+                f"cache: {names.get(customers[0], customers[0])} has no prompt_hash recorded{where} in "
+                f"{period.label}, so the hit rate cannot be estimated; give one, e.g. `cache 20`"
+            )
+        notes.append(
+            f"cache hit rate estimated at {_pct_text(Decimal(repeated) / n * HUNDRED)}: "
+            f"{repeated:,} of {n:,} events with a prompt_hash{where} repeated an earlier one "
+            f"in {period.label}"
+        )
+    else:
+        n = sum(v[0] for v in seen.values())
+        repeated = sum(v[1] for v in seen.values())
+        without = [c for c in customers if c not in seen]
+        if not n:
+            raise ScenarioError(
+                f"cache: no prompt_hash recorded{where} in {period.label}, so the hit rate cannot be "
+                "estimated; give one, e.g. `cache 20`"
+            )
+        notes.append(
+            f"cache hit rate estimated per customer from repeated prompt_hash values "
+            f"({repeated:,} of {n:,} events overall{where}, {_pct_text(Decimal(repeated) / n * HUNDRED)}); "
+            f"{len(without)} customer(s) without prompt_hash get no cache"
+        )
+    return {c: Decimal(r) / n for c, (n, r) in seen.items() if n}
+
+
+def _assumptions(
+    levers: Sequence[Lever], period: Period, factor: Decimal, plan: Plan | None, prices: PriceBook
+) -> list[str]:
+    out = [f"before = {period.label} ({period.start} to {period.end}), as `marginbot margin` shows it"]
+    for lever in levers:
+        if isinstance(lever, Route):
+            out.append(
+                f"{lever.describe()}: the same token counts priced at {lever.target}'s rates on each day "
+                "(price book, discounts included); retrieval, rerank and compute unchanged; "
+                "billed units unchanged"
+            )
+        elif isinstance(lever, Cache):
+            lookup = Decimal(prices.unit_costs.cache_lookup) / 10**15
+            out.append(
+                f"{lever.describe()}: a hit costs one lookup (${lookup.normalize():f}) instead of the "
+                "whole request (model, retrieval, rerank, compute); misses are not charged a lookup; "
+                "billed units unchanged"
+            )
+        elif isinstance(lever, Usage):
+            out.append(
+                f"{lever.describe()}: every token, request, task and cost ×{lever.factor.normalize():f}; "
+                "metered revenue follows, monthly fees do not"
+            )
+        else:
+            out.append(f"{lever.describe()} for the whole period, replacing the current terms (billed ones too)")
+    if factor != 1 and plan is None:
+        out.append("billed revenue (Stripe) cannot follow usage and is kept as billed")
+    out.append(f"saving per month = (COGS before − after) × {MONTH_DAYS} ÷ {period.days} days (a 30-day month)")
+    return out
+
+
+def _pct_text(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.1'))}%"
+
+
+def scenario_to_dict(s: Scenario) -> dict[str, Any]:
+    """Money rounded to the cent and percentages to 0.01 once, at the end; see engine.reports.serialize."""
+    out: dict[str, Any] = {
+        "kind": s.kind,
+        s.kind: s.key,
+        "name": s.name,
+        "period": period_dict(s.period),
+        "levers": [lever.describe() for lever in s.levers],
+        "before": figures(s.before),
+        "after": figures(s.after),
+        "change": {
+            "revenue_usd": cents(s.after.revenue - s.before.revenue),
+            "cogs_usd": cents(s.after.cogs - s.before.cogs),
+            "gross_profit_usd": cents(s.after.gross_profit - s.before.gross_profit),
+            "gross_margin_pts": pct(_pts(s.after, s.before)),
+        },
+        "saving_per_month_usd": cents(s.saving_per_month),
+        "gross_profit_change_per_month_usd": cents(s.profit_change_per_month),
+        "month": f"per {MONTH_DAYS} days",
+        "cogs_by_type": {
+            t: {"before": cents(s.cogs_before[t]), "after": cents(s.cogs_after[t])}
+            for t in SCENARIO_COST_TYPES
+            if s.cogs_before[t] or s.cogs_after[t]
+        },
+        "assumptions": s.assumptions,
+    }
+    if s.kind == "customer":
+        out["terms"] = {"before": s.customers[0].terms_before, "after": s.customers[0].terms_after}
+    else:
+        out["customers"] = [
+            {
+                "customer": o.key,
+                "name": o.name,
+                "before": figures(o.before),
+                "after": figures(o.after),
+                "saving_per_month_usd": cents((o.before.cogs - o.after.cogs) * MONTH_DAYS / s.period.days),
+            }
+            for o in s.customers
+        ]
+    return out
+
+
+def _pts(after: Figures, before: Figures) -> Decimal | None:
+    if after.margin_pct is None or before.margin_pct is None:
+        return None
+    return after.margin_pct - before.margin_pct
+
+
+def period_dict(p: Period) -> dict[str, str]:
+    return {"label": p.label, "start": p.start.isoformat(), "end": p.end.isoformat()}
