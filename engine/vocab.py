@@ -1,0 +1,77 @@
+"""The domain's words, typed. Each is a StrEnum: it compares equal to (and serialises as) its plain string, so
+stored values, JSON keys and CSV cells keep their spelling while code asks the enum instead of repeating strings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Plan(StrEnum):
+    """How a contract charges."""
+
+    SEAT = "seat"  # seats × seat price a month
+    FLAT = "flat"  # a platform fee a month
+    USAGE = "usage"  # units × unit price
+    HYBRID = "hybrid"  # fee + seats + units over the included ones
+
+    @property
+    def is_metered(self) -> bool:
+        """Whether revenue follows usage (a unit price applies)."""
+        return self in (Plan.USAGE, Plan.HYBRID)
+
+    @property
+    def has_seats(self) -> bool:
+        return self in (Plan.SEAT, Plan.HYBRID)
+
+    @property
+    def has_fee(self) -> bool:
+        """Whether the platform fee counts (a seat plan's fee column is ignored)."""
+        return self is not Plan.SEAT
+
+
+class Unit(StrEnum):
+    """What a metered plan counts."""
+
+    REQUEST = "request"
+    TASK = "task"
+    TOKENS_1K = "1k_tokens"  # input + output tokens, in thousands
+
+
+class Status(StrEnum):
+    """Where a margin sits against the bands (MARGINBOT_BREACH_PCT, MARGINBOT_HEALTHY_PCT)."""
+
+    HEALTHY = "healthy"
+    WATCH = "watch"  # between the breach line and healthy
+    BREACH = "breach"
+    NO_REVENUE = "no_revenue"  # no revenue, so no margin
+
+
+class SubjectKind(StrEnum):
+    """What an answer, an alert or a what-if is about."""
+
+    CUSTOMER = "customer"
+    PRODUCT = "product"
+    PORTFOLIO = "portfolio"
+
+
+class CostType(StrEnum):
+    """The parts of COGS, in the order every rollup, report and JSON `cogs_by_type` uses.
+
+    `source` is inference cost the source already priced (cost_usd); `request_fee` a per-request catalogue price.
+    """
+
+    UNCACHED_INPUT = "uncached_input"
+    CACHED_INPUT = "cached_input"
+    CACHE_WRITE = "cache_write"
+    OUTPUT = "output"
+    REQUEST_FEE = "request_fee"
+    SOURCE = "source"
+    RETRIEVAL = "retrieval"
+    RERANK = "rerank"
+    COMPUTE = "compute"
+
+    @property
+    def column(self) -> str:
+        """The nano-USD column holding this part in events and rollups."""
+        return f"cost_{self.value}"
