@@ -8,31 +8,22 @@ one line for the user and the traceback in the log.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.answer_types import Answer, AnswerError
-from bot.blocks import (
-    LastImport,
-    error_message,
-    help_message,
-    home_error_view,
-    home_view,
-    margin_report,
-    portfolio_message,
-    ranking_message,
-    unknown_subject_message,
-)
+from bot.blocks.home import LastImport, home_error_view, home_view
 from bot.blocks.kit import clip
-from bot.grammar import SCENARIO_KINDS, Command, parse
+from bot.blocks.messages import error_message, help_message, unknown_subject_message
+from bot.command import Command
+from bot.forms import BY_KIND, FORMS
+from bot.grammar import parse
 from engine.periods import PeriodError, parse_period
-from engine.reports.margin import customer_report, product_report
 from engine.reports.names import UnknownSubject
 from engine.reports.portfolio import portfolio
 from engine.runtime import Runtime
@@ -41,10 +32,8 @@ from engine.store.models import ImportRun
 
 log = logging.getLogger(__name__)
 
-SCENARIO_MODULE = "bot.handlers.scenarios"
 SORRY = "Sorry, something went wrong while answering; it has been logged. Please try again in a minute."
 FAILED_RUNS = ("refused", "failed", "error", "running")
-NO_SCENARIOS = "What-if, forecast and price-floor answers are not available in this version of marginbot."
 
 
 @dataclass(frozen=True)
@@ -67,12 +56,13 @@ def answer_json(runtime: Runtime, text: str, *, now: datetime | None = None) -> 
 
 
 def answer_command(runtime: Runtime, cmd: Command, *, now: datetime | None = None) -> Outcome:
+    """Run the form's handler; every failure a user can cause becomes a friendly answer, never a traceback."""
     try:
-        result = _dispatch(runtime, cmd, now or runtime.now())
+        result = BY_KIND[cmd.kind].handler(runtime, cmd, now or runtime.now())
     except UnknownSubject as exc:
         return Outcome(unknown_subject_message(exc.kind, exc.ref, exc.suggestions), ok=False)
     except (PeriodError, AnswerError) as exc:
-        return Outcome(help_message(_user_safe(exc)), ok=False)
+        return Outcome(help_message(_user_safe(exc), FORMS), ok=False)
     except StaleRollups as exc:
         log.error("cannot answer %r: %s", cmd.kind, exc)
         return Outcome(error_message(str(exc)), ok=False)
@@ -85,37 +75,6 @@ def answer_command(runtime: Runtime, cmd: Command, *, now: datetime | None = Non
 def _user_safe(exc: Exception) -> str:
     # These messages quote what the user typed: clip it and keep it from becoming mrkdwn links or pings.
     return clip(str(exc), 300)
-
-
-def _dispatch(rt: Runtime, cmd: Command, now: datetime) -> Answer:
-    if cmd.kind == "help":
-        return help_message(cmd.problem)
-    if cmd.kind in SCENARIO_KINDS:
-        # Scenario answers read the clock through the runtime: pin it to this answer's moment.
-        return _scenario(rt if rt.now_override == now else replace(rt, now_override=now), cmd)
-    period = parse_period(cmd.period, today=rt.today(now))
-    with rt.connect() as conn:
-        if cmd.kind == "customer":
-            return margin_report(customer_report(conn, cmd.subject, period, thresholds=rt.thresholds))
-        if cmd.kind == "product":
-            return margin_report(product_report(conn, cmd.subject, period, thresholds=rt.thresholds))
-        result = portfolio(conn, period, thresholds=rt.thresholds)
-    if cmd.kind == "portfolio":
-        return portfolio_message(result)
-    return ranking_message(result, cmd.kind, cmd.n)
-
-
-def _scenario(rt: Runtime, cmd: Command) -> Answer:
-    # Written by the scenarios work; imported late so `/margin` works (and says so) before it exists.
-    try:
-        module = importlib.import_module(SCENARIO_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != SCENARIO_MODULE:
-            raise
-        return error_message(NO_SCENARIOS)
-    answer_fn = getattr(module, f"{cmd.kind}_answer")
-    result: Answer = answer_fn(rt, list(cmd.words))
-    return result
 
 
 # ---------------------------------------------------------------- App Home

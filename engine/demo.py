@@ -1,7 +1,7 @@
 """Generated but realistic data: heavy-tailed customers, agentic spikes, caching, retrieval, every plan kind.
 
-The same generator feeds `marginbot demo` (a few dozen customers) and `make bench` (millions of events). It writes
-ordinary CSV files, which then go through the regular import path, so the demo shows what a real import does.
+The same generator feeds `marginbot demo` (bot/cli/demo.py, a few dozen customers) and `make bench` (millions of
+events). It writes ordinary CSV files, which then go through the regular import path, as a real import does.
 """
 
 from __future__ import annotations
@@ -9,22 +9,16 @@ from __future__ import annotations
 import csv
 import math
 import random
-import shutil
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from engine.ingest.contracts import COLUMNS as CONTRACT_COLUMNS
 from engine.ingest.events import COLUMNS
 from engine.pricing.book import PriceBook
 from engine.store.models import NANO
-
-if TYPE_CHECKING:
-    from engine.runtime import Runtime
 
 # (product, feature, provider, model, weight): the traffic mix of each product.
 MIX: dict[str, list[tuple[str, str, str, float]]] = {
@@ -310,49 +304,3 @@ def _poisson(rng: random.Random, mean: float) -> int:
         if p <= limit:
             return k
         k += 1
-
-
-def run_demo(rt: Runtime, *, db_path: Path, customers: int, days: int, seed: int) -> int:
-    """`marginbot demo`: fresh SQLite database, generated files imported, portfolio and one customer shown."""
-    from bot.render.tables import render_portfolio, render_report
-    from config.settings import Settings
-    from engine.ingest.contracts import import_contracts_file
-    from engine.ingest.files import import_usage_file
-    from engine.periods import trailing
-    from engine.reports.margin import customer_report
-    from engine.reports.portfolio import portfolio
-    from engine.runtime import Runtime as RuntimeCls
-    from engine.store.db import forget_engine
-
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db_path) + suffix).unlink(missing_ok=True)
-    url = f"sqlite:///{db_path}"
-    forget_engine(url)
-    settings = Settings(**{**rt.settings.model_dump(), "database_url": url})
-    demo_rt = RuntimeCls(settings, now_override=rt.now_override)
-    today = demo_rt.today()
-    data_dir = db_path.parent / "demo-data"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    print(f"Generating {customers} customers × {days} days of usage into {data_dir}/ …", flush=True)
-    files = generate(
-        data_dir,
-        customers=customers,
-        days=days,
-        today=today,
-        seed=seed,
-        events=2500 * days,
-        prices=demo_rt.prices,
-    )
-    print(import_contracts_file(demo_rt.engine, files.contracts).summary())
-    print(import_usage_file(demo_rt.engine, files.usage, prices=demo_rt.prices, timezone=settings.timezone).summary())
-    period = trailing(30, today=today)
-    with demo_rt.connect() as conn:
-        book = portfolio(conn, period, thresholds=demo_rt.thresholds)
-        print()
-        print(render_portfolio(book, limit=15))
-        biggest = max(book.customers, key=lambda r: r.current.cogs)
-        print()
-        print(render_report(customer_report(conn, biggest.key, period, thresholds=demo_rt.thresholds)))
-    print(f"\nDemo database: {db_path} (DATABASE_URL={url})")
-    sys.stdout.flush()
-    return 0

@@ -48,7 +48,14 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+def pytest_report_header() -> str:
+    if PG_URL:
+        return "databases: SQLite and PostgreSQL (MARGINBOT_TEST_POSTGRES_URL)"
+    return "databases: SQLite only (set MARGINBOT_TEST_POSTGRES_URL to run every test on PostgreSQL too)"
+
+
+# Without a PostgreSQL URL the PostgreSQL variants are not collected at all (rather than reported as 200 skips).
+@pytest.fixture(params=["sqlite", "postgres"] if PG_URL else ["sqlite"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a clean schema in the session's PostgreSQL database."""
     if request.param == "sqlite":

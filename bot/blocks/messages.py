@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from bot.answer_types import Answer
 from bot.blocks.kit import clip, context, esc, header, section
-from bot.grammar import FORMS, PERIOD_HELP, SHARE_HELP
+from bot.command import PERIOD_HELP, SHARE_HELP
 
 # Echoed user input is clipped: an unknown 300-character "name" helps nobody and bloats the reply.
 ECHO_MAX = 80
 
 
-def help_message(problem: str | None = None) -> Answer:
+class HelpLine(Protocol):
+    """What the help shows of a form (bot.forms.Form has these)."""
+
+    @property
+    def usage(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def example(self) -> str: ...
+
+
+def help_message(problem: str | None, forms: Sequence[HelpLine]) -> Answer:
     """Every `/margin` form with an example; `problem` (plain text, may quote the user) says why."""
-    lines = [f"`{form}`  {what}, e.g. `{example}`" for form, what, example in FORMS]
+    lines = [f"`{f.usage}`  {f.summary}, e.g. `{f.example}`" for f in forms]
     blocks = [header("Ask marginbot")]
     if problem:
         blocks.append(section(f":warning: {esc(problem)}"))
     blocks += [section("\n".join(lines)), context(PERIOD_HELP, SHARE_HELP)]
-    text = (f"{problem}. " if problem else "") + "Forms: " + "; ".join(form for form, _, _ in FORMS)
+    text = (f"{problem}. " if problem else "") + "Forms: " + "; ".join(f.usage for f in forms)
     return Answer(esc(text), blocks)
 
 

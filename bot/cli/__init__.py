@@ -1,0 +1,1 @@
+"""The `marginbot` command line: one module per command group, wired statically in bot/cli/main.py."""

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.cli.main import UserError
-from engine.runtime import Runtime
-from engine.timeutil import parse_timestamp
+from bot.cli.common import UserError, as_of
 
-# The handlers import what they use: every `marginbot` command loads this module to register its parsers, and
-# Slack, Block Kit and matplotlib have no business slowing down `marginbot portfolio`.
-
-
-def _as_of(args: argparse.Namespace, rt: Runtime) -> datetime:
-    if args.as_of:
-        try:
-            return parse_timestamp(args.as_of)
-        except ValueError as exc:
-            raise UserError(f"--as-of: {exc}") from None
-    return rt.now()
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
 
 
 def _deliver(rt: Runtime) -> int:
@@ -57,7 +45,7 @@ def cmd_alerts_check(args: argparse.Namespace, rt: Runtime) -> int:
     from engine.alerts.state import ConcurrentAlertRun
 
     try:
-        result = check_alerts(rt, as_of=_as_of(args, rt), dry_run=args.dry_run)
+        result = check_alerts(rt, as_of=as_of(args, rt), dry_run=args.dry_run)
     except ConcurrentAlertRun as exc:
         raise UserError(f"another alerts check ran at the same moment and posts instead: {exc}") from None
     print(result.summary())
@@ -80,14 +68,14 @@ def cmd_digest_send(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.blocks.digest import digest_plain
     from engine.alerts.digest import queue_digest
 
-    result = queue_digest(rt, as_of=_as_of(args, rt), dry_run=args.dry_run)
+    result = queue_digest(rt, as_of=as_of(args, rt), dry_run=args.dry_run)
     print(result.summary())
     if args.chart or args.dry_run:
         from bot.render.charts import digest_chart_png
         from engine.alerts.digest import chart_to_dict, weekly_digest
 
         with rt.connect() as conn:
-            d = weekly_digest(conn, today=rt.today(_as_of(args, rt)), thresholds=rt.thresholds)
+            d = weekly_digest(conn, today=rt.today(as_of(args, rt)), thresholds=rt.thresholds)
         if args.dry_run and result.payload is not None:
             print()
             print(digest_plain(result.payload))

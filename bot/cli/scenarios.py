@@ -15,15 +15,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.blocks.scenarios import floor_message, forecast_message, whatif_message
-from bot.cli.main import UserError, _as_of, _period, _period_args
+from bot.cli.common import UserError, as_of, period, period_args
 from bot.render.terminal import render
 from engine.periods import parse_period
 from engine.reports.serialize import dumps
 from engine.runtime import Runtime
 from engine.scenarios.floor import FLOOR_UNITS, FloorError, floor_to_dict, price_floor
-from engine.scenarios.forecast import DEFAULT_MONTHS, ForecastError, forecast, forecast_to_dict, parse_growth
+from engine.scenarios.forecast import DEFAULT_MONTHS, ForecastError, forecast_to_dict, parse_growth
+from engine.scenarios.forecast import forecast as forecast_report
 from engine.scenarios.grammar import HOW_TO, ScenarioError, parse_levers, split_subject
-from engine.scenarios.whatif import scenario_to_dict, whatif
+from engine.scenarios.whatif import scenario_to_dict
+from engine.scenarios.whatif import whatif as whatif_report
 
 
 def register(sub: Any) -> None:
@@ -34,7 +36,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("words", nargs="*", metavar="CUSTOMER... LEVER...", help="the customer, then the levers")
     p.add_argument("--portfolio", action="store_true", help="every customer (then give only levers)")
-    _period_args(p)
+    period_args(p)
     p.set_defaults(handler=cmd_whatif)
 
     p = sub.add_parser("forecast", help="margin month by month at P50 and P99 usage, and when it breaches")
@@ -42,14 +44,14 @@ def register(sub: Any) -> None:
     p.add_argument("--portfolio", action="store_true", help="every customer, the total and each plan")
     p.add_argument("--growth", help="usage growth: 10%% a month (compounding) or 10x over the forecast")
     p.add_argument("--months", type=int, default=DEFAULT_MONTHS, help=f"months ahead (default {DEFAULT_MONTHS})")
-    _period_args(p)
+    period_args(p)
     p.set_defaults(handler=cmd_forecast)
 
     p = sub.add_parser("floor", help="the lowest unit price that keeps the margin at a target at P99 usage")
     p.add_argument("customer", nargs="+", metavar="CUSTOMER")
     p.add_argument("--target", help="target gross margin in percent (default MARGINBOT_HEALTHY_PCT)")
     p.add_argument("--unit", choices=FLOOR_UNITS, help="price this unit (default: the unit of their plan)")
-    _period_args(p)
+    period_args(p)
     p.set_defaults(handler=cmd_floor)
 
 
@@ -72,10 +74,10 @@ def cmd_whatif(args: argparse.Namespace, rt: Runtime) -> int:
         raise UserError(str(exc)) from None
     if period_word and (args.period or args.days is not None):
         raise UserError(f"two periods given ({period_word} and --period/--days); give one")
-    period = parse_period(period_word, today=rt.today(_as_of(args, rt))) if period_word else _period(args, rt)
+    chosen = parse_period(period_word, today=rt.today(as_of(args, rt))) if period_word else period(args, rt)
     try:
         with rt.connect() as conn:
-            result = whatif(conn, subject, period, levers, prices=rt.prices, thresholds=rt.thresholds)
+            result = whatif_report(conn, subject, chosen, levers, prices=rt.prices, thresholds=rt.thresholds)
     except ScenarioError as exc:
         raise UserError(str(exc)) from None
     d = scenario_to_dict(result)
@@ -88,10 +90,10 @@ def cmd_forecast(args: argparse.Namespace, rt: Runtime) -> int:
         raise UserError("name one customer or give --portfolio")
     try:
         with rt.connect() as conn:
-            result = forecast(
+            result = forecast_report(
                 conn,
                 None if args.portfolio else " ".join(args.customer),
-                _period(args, rt),
+                period(args, rt),
                 growth=parse_growth(args.growth),
                 months=args.months,
                 thresholds=rt.thresholds,
@@ -115,7 +117,7 @@ def cmd_floor(args: argparse.Namespace, rt: Runtime) -> int:
             result = price_floor(
                 conn,
                 " ".join(args.customer),
-                _period(args, rt),
+                period(args, rt),
                 thresholds=rt.thresholds,
                 target_pct=target,
                 unit=args.unit,

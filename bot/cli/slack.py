@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.answer import answer_command
-from bot.grammar import parse
-from bot.render.terminal import render
-from bot.slack.app import SlackConfigError
-from engine.runtime import Runtime
-from engine.timeutil import parse_timestamp
+from bot.cli.common import as_of
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
 
 
 def register(sub: Any) -> None:
@@ -32,15 +30,11 @@ def register(sub: Any) -> None:
 
 
 def cmd_ask(args: argparse.Namespace, rt: Runtime) -> int:
-    from bot.cli.main import UserError
+    from bot.answer import answer_command
+    from bot.grammar import parse
+    from bot.render.terminal import render
 
-    now = None
-    if args.as_of:
-        try:
-            now = parse_timestamp(args.as_of)
-        except ValueError as exc:
-            raise UserError(f"--as-of: {exc}") from None
-    outcome = answer_command(rt, parse(" ".join(args.question)), now=now)
+    outcome = answer_command(rt, parse(" ".join(args.question)), now=as_of(args, rt))
     if args.json:
         print(json.dumps({"text": outcome.answer.text, "blocks": outcome.answer.blocks}, indent=2))
     else:
@@ -49,6 +43,7 @@ def cmd_ask(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.slack.app import SlackConfigError
     from bot.slack.server import serve
 
     try:

@@ -1,4 +1,4 @@
-"""`marginbot sync SOURCE`, `marginbot import otlp FILE...`, `marginbot reconcile`: thin over engine.ingest.sync."""
+"""`marginbot sync SOURCE` and `marginbot reconcile`: thin over engine.ingest.sync and engine.ingest.reconcile."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from datetime import date
 from typing import Any
 
 from bot.render.fmt import money, percent
-from engine.ingest.mapping import MappingError
 from engine.ingest.reconcile import reconcile
-from engine.ingest.sources.otlp import import_otlp_files
 from engine.ingest.sync import SOURCES, SyncResult, sync_all, sync_source
 from engine.periods import PeriodError, parse_period
 from engine.runtime import Runtime
@@ -24,7 +22,8 @@ def _date(value: str, flag: str) -> date:
         raise argparse.ArgumentTypeError(f"{flag} must be a date like 2026-10-01, got {value!r}") from None
 
 
-def _print_results(results: list[SyncResult], as_json: bool) -> int:
+def print_results(results: list[SyncResult], as_json: bool) -> int:
+    """Each source's summary (stderr when it failed) or JSON; exit status 1 when any failed."""
     if as_json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
     else:
@@ -51,16 +50,7 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
             return 1
     else:
         results = [sync_source(rt, args.source, since=args.since, until=args.until)]
-    return _print_results(results, args.json)
-
-
-def cmd_import_otlp(args: argparse.Namespace, rt: Runtime) -> int:
-    try:
-        results = import_otlp_files(rt, args.files)
-    except MappingError as exc:
-        print(f"marginbot: {exc}", file=sys.stderr)
-        return 1
-    return _print_results(results, args.json)
+    return print_results(results, args.json)
 
 
 def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
@@ -100,15 +90,6 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def _import_group(sub: Any) -> Any:
-    """The sub-command group of the existing `marginbot import`, to add `otlp` beside `usage`."""
-    parser = sub.choices["import"]
-    for action in parser._actions:  # argparse keeps sub-command groups only here
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError("`marginbot import` has no sub-commands")
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser("sync", help="pull usage, provider costs and revenue from a source (or all configured)")
     p.add_argument("source", choices=(*SOURCES, "all"), metavar="SOURCE", help=f"{' | '.join(SOURCES)} | all")
@@ -116,11 +97,6 @@ def register(sub: Any) -> None:
     p.add_argument("--until", type=lambda v: _date(v, "--until"), metavar="DATE", help="up to this UTC day, included")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=cmd_sync)
-
-    p = _import_group(sub).add_parser("otlp", help="import OTLP/JSON trace exports (spans with gen_ai.* attributes)")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(handler=cmd_import_otlp)
 
     p = sub.add_parser("reconcile", help="priced usage vs what OpenAI/Anthropic billed, per provider and month")
     p.add_argument("--period", metavar="YYYY-MM", help="the month (default: this month)")

@@ -1,4 +1,4 @@
-"""`/margin whatif|forecast|floor ...`: words in, an `Answer` out. The `/margin` grammar dispatches here.
+"""`/margin whatif|forecast|floor ...`: the command's words in, an `Answer` out (registered in bot/forms.py).
 
     /margin whatif CUSTOMER|portfolio LEVER... [PERIOD]    e.g. whatif acme route gpt-4o->gpt-4o-mini 50
     /margin forecast CUSTOMER|portfolio [growth X] [months M] [PERIOD]    e.g. forecast acme growth 10%
@@ -11,16 +11,20 @@ Words we cannot read raise AnswerError with how to write them; an unknown custom
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from bot.answer_types import Answer, AnswerError
 from bot.blocks.scenarios import floor_message, forecast_message, whatif_message
+from bot.command import Command
 from engine.periods import looks_like_period
 from engine.runtime import Runtime
 from engine.scenarios.floor import FLOOR_UNITS, FloorError, floor_to_dict, price_floor
-from engine.scenarios.forecast import DEFAULT_MONTHS, ForecastError, forecast, forecast_to_dict, parse_growth
+from engine.scenarios.forecast import DEFAULT_MONTHS, ForecastError, forecast_to_dict, parse_growth
+from engine.scenarios.forecast import forecast as forecast_report
 from engine.scenarios.grammar import ScenarioError, parse_levers, split_subject
-from engine.scenarios.whatif import scenario_to_dict, whatif
+from engine.scenarios.whatif import scenario_to_dict
+from engine.scenarios.whatif import whatif as whatif_report
 
 WHATIF_HOW = "write `/margin whatif CUSTOMER LEVER...`, e.g. `/margin whatif acme route gpt-4o->gpt-4o-mini 50`"
 FORECAST_HOW = "write `/margin forecast CUSTOMER|portfolio [growth 10%|10x] [months 6] [PERIOD]`"
@@ -34,20 +38,20 @@ UNIT_ALIASES = {
 }
 
 
-def whatif_answer(runtime: Runtime, words: list[str]) -> Answer:
+def whatif(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
     try:
-        subject, rest = split_subject(words)
+        subject, rest = split_subject(cmd.words)
         levers, period_text = parse_levers(rest)
-        period = runtime.period(period_text)
+        period = runtime.period(period_text, now)
         with runtime.connect() as conn:
-            result = whatif(conn, subject, period, levers, prices=runtime.prices, thresholds=runtime.thresholds)
+            result = whatif_report(conn, subject, period, levers, prices=runtime.prices, thresholds=runtime.thresholds)
     except ScenarioError as exc:
         raise AnswerError(f"{exc}" if "e.g." in str(exc) else f"{exc}; {WHATIF_HOW}") from None
     return whatif_message(scenario_to_dict(result))
 
 
-def forecast_answer(runtime: Runtime, words: list[str]) -> Answer:
-    subject, options, period_text = split_options(words, ("growth", "months"), FORECAST_HOW)
+def forecast(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
+    subject, options, period_text = split_options(list(cmd.words), ("growth", "months"), FORECAST_HOW)
     months = DEFAULT_MONTHS
     if "months" in options:
         try:
@@ -56,9 +60,9 @@ def forecast_answer(runtime: Runtime, words: list[str]) -> Answer:
             raise AnswerError(f"months must be a whole number, got {options['months']!r}; {FORECAST_HOW}") from None
     try:
         growth = parse_growth(options.get("growth"))
-        basis = runtime.period(period_text)
+        basis = runtime.period(period_text, now)
         with runtime.connect() as conn:
-            result = forecast(
+            result = forecast_report(
                 conn,
                 None if subject.lower() in ("portfolio", "--portfolio") else subject,
                 basis,
@@ -71,8 +75,8 @@ def forecast_answer(runtime: Runtime, words: list[str]) -> Answer:
     return forecast_message(forecast_to_dict(result))
 
 
-def floor_answer(runtime: Runtime, words: list[str]) -> Answer:
-    subject, options, period_text = split_options(words, ("target", "unit", "per"), FLOOR_HOW)
+def floor(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
+    subject, options, period_text = split_options(list(cmd.words), ("target", "unit", "per"), FLOOR_HOW)
     if subject.lower() in ("portfolio", "--portfolio"):
         raise AnswerError(f"a price floor is for one customer; {FLOOR_HOW}")
     target = None
@@ -87,7 +91,7 @@ def floor_answer(runtime: Runtime, words: list[str]) -> Answer:
         if unit not in FLOOR_UNITS:
             raise AnswerError(f"unit must be one of {', '.join(FLOOR_UNITS[:4])}, got {unit!r}")
     try:
-        basis = runtime.period(period_text)
+        basis = runtime.period(period_text, now)
         with runtime.connect() as conn:
             result = price_floor(conn, subject, basis, thresholds=runtime.thresholds, target_pct=target, unit=unit)
     except FloorError as exc:

@@ -8,13 +8,13 @@
 - Several processes may run this (replicas behind a load balancer): only the holder of the `scheduler` lease
   (engine.store.lease) looks at the job store at all; the others just keep trying to take the lease, and one of them
   does when the holder stops renewing it.
-- Jobs are textual references to module-level functions without arguments (picklable); each worker thread is
-  bound to this process's JobContext (runtime, Slack client, lease) when it starts.
+- Jobs are module-level functions without arguments (APScheduler stores them as textual references, so they must
+  be picklable); each worker thread is bound to this process's JobContext (runtime, Slack client, lease) when it
+  starts.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from collections.abc import Iterable
@@ -29,13 +29,17 @@ from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.util import obj_to_ref
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from bot.jobs import JobContext, bind, current
-from bot.jobs.delivery import invite_fix
+from bot.jobs.alerts import alerts_job
+from bot.jobs.delivery import deliver_job, invite_fix
+from bot.jobs.digest import digest_job
 from config.settings import Settings
+from engine.ingest.sync import sync_all
 from engine.runtime import Runtime
 from engine.store.lease import DEFAULT_TTL, Lease
 
@@ -82,28 +86,28 @@ def job_specs(settings: Settings) -> list[dict[str, Any]]:
     return [
         {
             "id": ALERTS,
-            "func": "bot.jobs.alerts:alerts_job",
+            "func": alerts_job,
             "trigger": IntervalTrigger(seconds=int(alert_every.total_seconds()), timezone=tz),
             "grace": int(alert_every.total_seconds()),
             "run_at_start": True,
         },
         {
             "id": DIGEST,
-            "func": "bot.jobs.digest:digest_job",
+            "func": digest_job,
             "trigger": digest_trigger(settings.digest_cron, tz),
             "grace": None,
             "run_at_start": False,
         },
         {
             "id": OUTBOX,
-            "func": "bot.jobs.delivery:deliver_job",
+            "func": deliver_job,
             "trigger": IntervalTrigger(seconds=int(OUTBOX_EVERY.total_seconds()), timezone=tz),
             "grace": int(OUTBOX_EVERY.total_seconds()),
             "run_at_start": True,
         },
         {
             "id": SYNC,
-            "func": "bot.jobs.scheduler:sync_job",
+            "func": sync_job,
             "trigger": IntervalTrigger(seconds=int(sync_every.total_seconds()), timezone=tz),
             "grace": int(sync_every.total_seconds()),
             "run_at_start": True,
@@ -128,7 +132,7 @@ def ensure_jobs(scheduler: BackgroundScheduler, settings: Settings) -> None:
         existing = scheduler.get_job(spec["id"])
         if (
             existing is not None
-            and existing.func_ref == spec["func"]
+            and existing.func_ref == obj_to_ref(spec["func"])
             and _trigger_key(existing.trigger) == _trigger_key(spec["trigger"])
             and existing.misfire_grace_time == spec["grace"]
         ):
@@ -253,24 +257,11 @@ def sync_job() -> None:
     if ctx.lease is not None and not ctx.lease.held():
         log.info("sync job skipped: this process does not hold the scheduler lease")
         return
-    try:
-        module = importlib.import_module("engine.ingest.sync")
-    except ModuleNotFoundError as exc:
-        if exc.name != "engine.ingest.sync":
-            raise
-        log.info("sync job skipped: this build has no engine.ingest.sync")
-        return
-    sync_all = getattr(module, "sync_all", None)
-    if sync_all is None:
-        log.info("sync job skipped: engine.ingest.sync has no sync_all")
-        return
-    for result in sync_all(ctx.runtime) or []:
-        summary = getattr(result, "summary", None)
-        text = summary() if callable(summary) else str(result)
-        if getattr(result, "ok", True):
-            log.info("sync: %s", text)
+    for result in sync_all(ctx.runtime):
+        if result.ok:
+            log.info("sync: %s", result.summary())
         else:
-            log.warning("sync: %s", text)
+            log.warning("sync: %s", result.summary())
 
 
 def start_scheduler(

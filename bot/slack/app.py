@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -12,6 +11,7 @@ from slack_sdk import WebClient
 from bot.slack import listeners
 from bot.slack.access import Access
 from bot.slack.client import make_client
+from bot.slack.services import Services
 from config.settings import Settings
 from engine.runtime import Runtime
 
@@ -26,15 +26,6 @@ ANSWER_WORKERS = 8
 
 class SlackConfigError(RuntimeError):
     """A Slack setting is missing or wrong; the message names it and says where to find the value."""
-
-
-@dataclass(frozen=True)
-class Services:
-    """What listeners get in `context["services"]`."""
-
-    runtime: Runtime
-    access: Access
-    workers: Executor
 
 
 def check_settings(settings: Settings, *, socket_mode: bool) -> None:

@@ -7,7 +7,6 @@ request to Bolt, which verifies it, acks within the listener and returns. Behind
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import signal
@@ -18,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
-from slack_sdk import WebClient
 
+from bot.jobs.scheduler import start_scheduler
 from bot.slack.app import ANSWER_WORKERS, create_app
 from bot.slack.client import make_client
 from engine.runtime import Runtime
@@ -30,7 +29,6 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 # Slack's payloads are a few kilobytes; refusing anything far larger keeps a stray client from hogging memory.
 MAX_BODY = 1_000_000
-SCHEDULER_MODULE = "bot.jobs.scheduler"
 
 
 def make_http_server(app: App, *, host: str, port: int) -> ThreadingHTTPServer:
@@ -76,20 +74,6 @@ def make_http_server(app: App, *, host: str, port: int) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     return server
-
-
-def start_scheduler(runtime: Runtime, client: WebClient) -> Any | None:
-    """The alerts/digest scheduler, when this installation has it; the bot runs fine without."""
-    try:
-        module = importlib.import_module(SCHEDULER_MODULE)
-    except ImportError as exc:
-        log.info(
-            "scheduler not started (%s is not importable: %s): no alerts or digests from here",
-            SCHEDULER_MODULE,
-            exc,
-        )
-        return None
-    return module.start_scheduler(runtime, client)
 
 
 def stop_on_signals() -> threading.Event:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-import types
+from dataclasses import replace
+from datetime import datetime
 
 import pytest
 from sqlalchemy import text
 
-from bot.answer import NO_SCENARIOS, SCENARIO_MODULE, SORRY, answer, answer_command, answer_json, home
+from bot import forms
+from bot.answer import SORRY, answer, answer_command, answer_json, home
 from bot.answer_types import Answer, AnswerError
+from bot.command import Command
 from bot.grammar import parse
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_home, assert_valid_message
@@ -72,28 +74,18 @@ def test_bad_input_gets_the_help_never_a_traceback(book: Runtime, question: str)
     assert outcome.ok is (question == "")
 
 
-def test_scenario_forms_say_so_until_the_scenarios_module_exists(
-    book: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Setting the entry to None makes Python's import raise ModuleNotFoundError, as if the file were absent.
-    monkeypatch.setitem(sys.modules, SCENARIO_MODULE, None)  # type: ignore[arg-type]
-    outcome = answer_command(book, parse("whatif acme cache 30"))
-    assert outcome.answer.text == NO_SCENARIOS
-
-
 def test_scenario_forms_dispatch_the_remaining_words(book: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[str, list[str]]] = []
-    module = types.ModuleType(SCENARIO_MODULE)
     for kind in ("whatif", "forecast", "floor"):
 
-        def fn(rt: Runtime, words: list[str], kind: str = kind) -> Answer:
+        def fn(rt: Runtime, cmd: Command, now: datetime, kind: str = kind) -> Answer:
+            words = list(cmd.words)
             if words == ["bad"]:
                 raise AnswerError(f"{kind}: cannot read 'bad'")
             seen.append((kind, words))
             return Answer(f"{kind} ok", [])
 
-        setattr(module, f"{kind}_answer", fn)
-    monkeypatch.setitem(sys.modules, SCENARIO_MODULE, module)
+        monkeypatch.setitem(forms.BY_KIND, kind, replace(forms.BY_KIND[kind], handler=fn))
     assert answer(book, "/margin whatif acme route gpt-4o->o3 50 share").text == "whatif ok"
     assert answer(book, "forecast acme").text == "forecast ok"
     assert answer(book, "floor acme --target 60").text == "floor ok"

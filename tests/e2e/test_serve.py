@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import sys
 import threading
-import types
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
@@ -15,8 +13,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+import bot.slack.server
 from bot.cli.main import main
-from bot.slack.server import MAX_BODY, SCHEDULER_MODULE, serve
+from bot.slack.server import MAX_BODY, serve
 from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.dataset import load_dataset
@@ -91,7 +90,7 @@ def test_serve_refuses_to_start_naming_the_missing_setting(
     assert slack.calls == []  # nothing was started, not even auth.test
 
 
-def test_serve_starts_and_stops_the_scheduler_when_installed(
+def test_serve_starts_and_stops_the_scheduler(
     settings: Settings, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events: list[str] = []
@@ -104,24 +103,23 @@ def test_serve_starts_and_stops_the_scheduler_when_installed(
         events.append(f"start {client.base_url}")
         return Scheduler()
 
-    module = types.ModuleType(SCHEDULER_MODULE)
-    module.start_scheduler = start_scheduler  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, SCHEDULER_MODULE, module)
+    monkeypatch.setattr(bot.slack.server, "start_scheduler", start_scheduler)
     with serving(Runtime(bot_settings(settings, slack), now_override=NOW)):
         assert events == [f"start {slack.api_url}"]
     assert events == [f"start {slack.api_url}", "shutdown"]
 
 
-def test_serve_runs_without_a_scheduler_and_says_so(
-    settings: Settings, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_a_scheduler_that_cannot_start_stops_serve(
+    settings: Settings, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, SCHEDULER_MODULE, None)  # as if bot/jobs/scheduler.py did not exist
-    with (
-        caplog.at_level("INFO", logger="bot.slack.server"),
-        serving(Runtime(bot_settings(settings, slack), now_override=NOW)),
-    ):
-        pass
-    assert "scheduler not started" in caplog.text
+    # No alerts would ever be posted: that must stop the bot, loudly, not pass as a log line.
+    def broken(runtime: Runtime, client: Any) -> None:
+        raise RuntimeError("the job store is unreachable")
+
+    monkeypatch.setattr(bot.slack.server, "start_scheduler", broken)
+    rt = Runtime(bot_settings(settings, slack), now_override=NOW)
+    with pytest.raises(RuntimeError, match="job store is unreachable"):
+        serve(rt, host="127.0.0.1", port=0, stop=threading.Event())
 
 
 def test_serve_uses_socket_mode_with_the_app_token_when_it_is_set(settings: Settings, slack: SlackStandIn) -> None:

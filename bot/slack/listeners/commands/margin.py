@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, BoltContext
 from slack_sdk.http_retry.builtin_handlers import (
@@ -15,12 +15,12 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.answer import answer_command
 from bot.answer_types import Answer
-from bot.blocks import help_message, refusal_message
-from bot.grammar import Command, parse
+from bot.blocks.messages import help_message, refusal_message
+from bot.command import Command
+from bot.forms import FORMS
+from bot.grammar import parse
 from bot.slack.access import HOW_TO_CONFIGURE
-
-if TYPE_CHECKING:  # bot.slack.app imports the listeners
-    from bot.slack.app import Services
+from bot.slack.services import Services
 
 
 def margin_command(ack: Ack, command: dict[str, Any], context: BoltContext, logger: logging.Logger) -> None:
@@ -36,7 +36,7 @@ def margin_command(ack: Ack, command: dict[str, Any], context: BoltContext, logg
     cmd = parse(command.get("text"))
     if cmd.kind == "help":
         # The help needs no database: it goes back in the acknowledgement itself.
-        shown = help_message(cmd.problem)
+        shown = help_message(cmd.problem, FORMS)
         ack(response_type="ephemeral", text=shown.text, blocks=shown.blocks)
         return
     ack()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot.answer import home
-from bot.blocks import home_no_access_view
-
-if TYPE_CHECKING:  # bot.slack.app imports the listeners
-    from bot.slack.app import Services
+from bot.blocks.home import home_no_access_view
+from bot.slack.services import Services
 
 
 def app_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext, logger: logging.Logger) -> None:

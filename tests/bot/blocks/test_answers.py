@@ -6,20 +6,12 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from bot.blocks import (
-    LastImport,
-    error_message,
-    help_message,
-    home_no_access_view,
-    home_view,
-    margin_report,
-    portfolio_message,
-    ranking_message,
-    refusal_message,
-    unknown_subject_message,
-)
+from bot.blocks.home import LastImport, home_no_access_view, home_view
 from bot.blocks.kit import MAX_SECTION_TEXT, fit, section, sections
-from bot.grammar import FORMS
+from bot.blocks.messages import error_message, help_message, refusal_message, unknown_subject_message
+from bot.blocks.portfolio import portfolio_message, ranking_message
+from bot.blocks.report import margin_report
+from bot.forms import FORMS
 from engine.periods import month
 from engine.reports.figures import Figures, Share, Thresholds
 from engine.reports.margin import MarginReport
@@ -201,16 +193,16 @@ def test_home_without_access_says_how_to_get_it_and_nothing_else() -> None:
 
 
 def test_help_lists_every_form_with_an_example() -> None:
-    answer = help_message()
+    answer = help_message(None, FORMS)
     shown = all_text(answer.blocks)
-    for form, _what, example in FORMS:
-        assert f"`{form}`" in shown and f"`{example}`" in shown
+    for form in FORMS:
+        assert f"`{form.usage}`" in shown and f"`{form.example}`" in shown
     assert "share" in shown and "YYYY-MM" in shown
     assert_valid_message(answer.text, answer.blocks)
 
 
 def test_help_with_a_problem_escapes_what_the_user_typed() -> None:
-    answer = help_message("'<@U123>' is not a period")
+    answer = help_message("'<@U123>' is not a period", FORMS)
     assert "&lt;@U123&gt;" in all_text(answer.blocks) and "<@U123>" not in answer.text
 
 

@@ -20,7 +20,7 @@ from config.settings import Settings
 from engine.alerts.evaluate import check_alerts
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_message
-from tests.bot.jobs_support import alerts_runtime, plain_client
+from tests.bot.jobs.support import alerts_runtime, plain_client
 from tests.conftest import NOW
 from tests.fakes.slack_api import Reply, SlackStandIn
 

@@ -32,7 +32,7 @@ from bot.jobs.scheduler import (
 from config.settings import Settings
 from engine.runtime import Runtime
 from engine.store.lease import Lease
-from tests.bot.jobs_support import alerts_runtime, plain_client
+from tests.bot.jobs.support import alerts_runtime, plain_client
 from tests.conftest import NOW
 from tests.fakes.slack_api import Reply, SlackStandIn
 
@@ -193,30 +193,21 @@ def test_an_unreadable_digest_cron_names_the_setting() -> None:
         digest_trigger("mon 25:00", ZoneInfo("UTC"))
 
 
-def test_sync_job_calls_sync_all_with_the_runtime(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.ingest.sync
-
-    seen: list[Runtime] = []
-    monkeypatch.setattr(engine.ingest.sync, "sync_all", lambda runtime: seen.append(runtime) or [])
-    bind(JobContext(rt, None, None))
-    sync_job()
-    assert seen == [rt]
-
-
-def test_sync_job_is_skipped_with_a_log_line_when_engine_sync_is_absent(
+def test_sync_job_calls_sync_all_with_the_runtime_and_logs_each_result(
     rt: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import importlib
+    import bot.jobs.scheduler
+    from engine.ingest.sync import SyncResult
 
-    real = importlib.import_module
+    seen: list[Runtime] = []
 
-    def without_sync(name: str, *args: object) -> object:
-        if name == "engine.ingest.sync":
-            raise ModuleNotFoundError("No module named 'engine.ingest.sync'", name="engine.ingest.sync")
-        return real(name, *args)  # type: ignore[arg-type]
+    def sync_all(runtime: Runtime) -> list[SyncResult]:
+        seen.append(runtime)
+        return [SyncResult(source="openai"), SyncResult(source="stripe", error="stripe: HTTP 401")]
 
-    monkeypatch.setattr(importlib, "import_module", without_sync)
+    monkeypatch.setattr(bot.jobs.scheduler, "sync_all", sync_all)
     bind(JobContext(rt, None, None))
     with caplog.at_level(logging.INFO, logger="bot.jobs.scheduler"):
         sync_job()
-    assert "sync job skipped: this build has no engine.ingest.sync" in caplog.text
+    assert seen == [rt]
+    assert "sync: openai:" in caplog.text and "stripe: HTTP 401" in caplog.text

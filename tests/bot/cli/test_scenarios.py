@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.answer_types import Answer, AnswerError
 from bot.cli.main import main
-from bot.handlers.scenarios import floor_answer, forecast_answer, whatif_answer
+from bot.command import Command
+from bot.forms import Handler
+from bot.handlers.scenarios import floor, forecast, whatif
 from engine.reports.names import UnknownSubject
 from engine.runtime import Runtime
 from tests.engine.scenario_data import load_book, write_prices
@@ -110,39 +111,44 @@ def test_every_scenario_command_is_registered_with_help(capsys: pytest.CaptureFi
 # ---------------------------------------------------------------- the Slack side: words → Answer
 
 
+def ask(handler: Handler, rt: Runtime, words: list[str]) -> Answer:
+    """What the answer path does with `/margin KIND WORDS...`: the form's handler, at the runtime's clock."""
+    return handler(rt, Command(handler.__name__, words=tuple(words)), rt.now())
+
+
 def test_slack_whatif_words_give_an_answer_with_blocks(book: Runtime) -> None:
-    answer = whatif_answer(book, ["Cee", "One", "route", "big->small", "50", "2026-10"])
+    answer = ask(whatif, book, ["Cee", "One", "route", "big->small", "50", "2026-10"])
     assert answer.text.startswith("What if, Cee One (2026-10): gross margin 75.85% → 86.25%")
     assert answer.blocks[0]["type"] == "header"
 
 
 def test_slack_forecast_and_floor_words(book: Runtime) -> None:
-    f = forecast_answer(book, ["Cee", "Two", "growth", "10%", "months", "2", "2026-10"])
+    f = ask(forecast, book, ["Cee", "Two", "growth", "10%", "months", "2", "2026-10"])
     assert "at P99 usage 2026-11" in f.text
-    p = floor_answer(book, ["c1", "target", "55", "2026-10"])
+    p = ask(floor, book, ["c1", "target", "55", "2026-10"])
     assert p.text.startswith("Price floor, Cee One: $0.394445/request keeps a 55.00% margin")
-    assert "portfolio" in forecast_answer(book, ["portfolio", "2026-10"]).text.lower()
+    assert "portfolio" in ask(forecast, book, ["portfolio", "2026-10"]).text.lower()
 
 
 @pytest.mark.parametrize(
     ("fn", "words", "message"),
     [
-        (whatif_answer, ["acme"], "no lever given"),
-        (whatif_answer, ["c1", "route", "big"], "route FROM->TO"),
-        (forecast_answer, ["c1", "months", "many"], "months must be a whole number"),
-        (forecast_answer, ["c1", "growth"], "`growth` needs a value"),
-        (floor_answer, ["portfolio"], "for one customer"),
-        (floor_answer, ["c1", "unit", "gold"], "unit must be one of"),
+        (whatif, ["acme"], "no lever given"),
+        (whatif, ["c1", "route", "big"], "route FROM->TO"),
+        (forecast, ["c1", "months", "many"], "months must be a whole number"),
+        (forecast, ["c1", "growth"], "`growth` needs a value"),
+        (floor, ["portfolio"], "for one customer"),
+        (floor, ["c1", "unit", "gold"], "unit must be one of"),
     ],
 )
 def test_slack_words_we_cannot_read_raise_answer_error_with_how_to(
-    book: Runtime, fn: Callable[[Runtime, list[str]], Answer], words: list[str], message: str
+    book: Runtime, fn: Handler, words: list[str], message: str
 ) -> None:
     with pytest.raises(AnswerError, match=message):
-        fn(book, words)
+        ask(fn, book, words)
 
 
 def test_slack_unknown_customer_raises_unknown_subject_for_the_suggestions(book: Runtime) -> None:
     with pytest.raises(UnknownSubject) as exc:
-        whatif_answer(book, ["Cee", "On", "cache", "10"])
+        ask(whatif, book, ["Cee", "On", "cache", "10"])
     assert "Cee One" in exc.value.suggestions

@@ -13,7 +13,7 @@ from bot.cli.main import main
 from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_message
-from tests.bot.jobs_support import alerts_runtime
+from tests.bot.jobs.support import alerts_runtime
 from tests.fakes.slack_api import SlackStandIn
 
 CHANNELS = ["CLEAD", "CBOARD"]

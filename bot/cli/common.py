@@ -1,0 +1,50 @@
+"""What every command module shares: the user-error type, the period options and the as-of moment.
+
+Kept light on purpose (argparse only at import): every `marginbot` call imports every command module to build the
+parser, so heavy modules are imported inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from engine.periods import DEFAULT_DAYS, Period, parse_period, trailing
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit status 1."""
+
+
+def period_args(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--period", metavar="YYYY-MM", help="a calendar month")
+    group.add_argument("--days", type=int, metavar="N", help=f"the last N complete days (default {DEFAULT_DAYS})")
+    p.add_argument("--as-of", metavar="TIMESTAMP", help="pretend it is this moment (default: now)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+
+def period(args: argparse.Namespace, rt: Runtime) -> Period:
+    """The period the options ask for: --period, --days, or the trailing default, as of --as-of."""
+    now = as_of(args, rt)
+    if args.period:
+        return parse_period(args.period, today=rt.today(now))
+    if args.days is not None:
+        return trailing(args.days, today=rt.today(now))
+    return trailing(DEFAULT_DAYS, today=rt.today(now))
+
+
+def as_of(args: argparse.Namespace, rt: Runtime) -> datetime:
+    """--as-of as an aware moment, or the runtime's now."""
+    if getattr(args, "as_of", None):
+        from engine.timeutil import parse_timestamp
+
+        try:
+            return parse_timestamp(args.as_of)
+        except ValueError as exc:
+            raise UserError(f"--as-of: {exc}") from None
+    return rt.now()

@@ -1,0 +1,64 @@
+"""`marginbot margin CUSTOMER`, `marginbot product NAME`, `marginbot portfolio`: reports as tables or JSON."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from bot.cli.common import period, period_args
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("margin", help="one customer's gross margin, COGS breakdown, P50/P99 and trend")
+    p.add_argument("customer", nargs="+", metavar="CUSTOMER", help="id, name or alias")
+    period_args(p)
+    p.set_defaults(handler=cmd_margin)
+
+    p = sub.add_parser("product", help="one product's gross margin across customers")
+    p.add_argument("name", nargs="+", metavar="NAME")
+    period_args(p)
+    p.set_defaults(handler=cmd_product)
+
+    p = sub.add_parser("portfolio", help="every customer and product, worst margin first")
+    period_args(p)
+    p.add_argument("--limit", type=int, default=None, help="show at most N customers in the table")
+    p.set_defaults(handler=cmd_portfolio)
+
+
+def cmd_margin(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.render.tables import render_report
+    from engine.reports.margin import customer_report
+    from engine.reports.serialize import dumps, report_to_dict
+
+    chosen = period(args, rt)
+    with rt.connect() as conn:
+        report = customer_report(conn, " ".join(args.customer), chosen, thresholds=rt.thresholds)
+    print(dumps(report_to_dict(report)) if args.json else render_report(report))
+    return 0
+
+
+def cmd_product(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.render.tables import render_report
+    from engine.reports.margin import product_report
+    from engine.reports.serialize import dumps, report_to_dict
+
+    chosen = period(args, rt)
+    with rt.connect() as conn:
+        report = product_report(conn, " ".join(args.name), chosen, thresholds=rt.thresholds)
+    print(dumps(report_to_dict(report)) if args.json else render_report(report))
+    return 0
+
+
+def cmd_portfolio(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.render.tables import render_portfolio
+    from engine.reports.portfolio import portfolio
+    from engine.reports.serialize import dumps, portfolio_to_dict
+
+    chosen = period(args, rt)
+    with rt.connect() as conn:
+        result = portfolio(conn, chosen, thresholds=rt.thresholds)
+    print(dumps(portfolio_to_dict(result)) if args.json else render_portfolio(result, limit=args.limit))
+    return 0

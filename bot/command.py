@@ -1,0 +1,33 @@
+"""One parsed `/margin` request, and the shapes of words a form can take. Pure data, imported by everything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+DEFAULT_N = 5
+PERIOD_HELP = "PERIOD is YYYY-MM (a month) or Nd (the last N complete days); without it, the last 30 days"
+SHARE_HELP = "add `share` anywhere to post the answer in the channel; otherwise only you see it"
+
+
+class Shape(StrEnum):
+    """How a form's words are read (the grammar knows these; a new form picks one)."""
+
+    SUBJECT = "subject"  # NAME... [PERIOD]
+    RANKING = "ranking"  # [N] [PERIOD]
+    PERIOD = "period"  # [PERIOD]
+    WORDS = "words"  # the handler reads the words itself (what-if levers, options)
+    HELP = "help"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One parsed `/margin` request. `problem` says why the words did not fit a form (the help is shown)."""
+
+    kind: str  # a form's kind: customer | product | top | worst | portfolio | help | whatif | forecast | floor
+    subject: str = ""
+    period: str | None = None
+    n: int = DEFAULT_N
+    words: tuple[str, ...] = field(default_factory=tuple)
+    share: bool = False
+    problem: str | None = None
