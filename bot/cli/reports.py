@@ -29,25 +29,22 @@ def register(sub: Any) -> None:
 
 
 def cmd_margin(args: argparse.Namespace, rt: Runtime) -> int:
-    from bot.render.tables import render_report
-    from engine.reports.margin import customer_report
-    from engine.reports.serialize import dumps, report_to_dict
-
-    chosen = period(args, rt)
-    with rt.connect() as conn:
-        report = customer_report(conn, " ".join(args.customer), chosen, thresholds=rt.thresholds)
-    print(dumps(report_to_dict(report)) if args.json else render_report(report))
-    return 0
+    return _subject(args, rt, "customer", " ".join(args.customer))
 
 
 def cmd_product(args: argparse.Namespace, rt: Runtime) -> int:
+    return _subject(args, rt, "product", " ".join(args.name))
+
+
+def _subject(args: argparse.Namespace, rt: Runtime, kind: str, ref: str) -> int:
     from bot.render.tables import render_report
-    from engine.reports.margin import product_report
+    from engine.reports.margin import customer_report, product_report
     from engine.reports.serialize import dumps, report_to_dict
 
+    build = customer_report if kind == "customer" else product_report
     chosen = period(args, rt)
     with rt.connect() as conn:
-        report = product_report(conn, " ".join(args.name), chosen, thresholds=rt.thresholds)
+        report = build(conn, ref, chosen, thresholds=rt.thresholds)
     print(dumps(report_to_dict(report)) if args.json else render_report(report))
     return 0
 
