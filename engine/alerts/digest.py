@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from engine.money import decimal_text
 from engine.periods import Period
 from engine.reports.figures import Figures, Thresholds
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
@@ -29,7 +30,6 @@ TREND_WEEKS = 12
 TOP_MODELS = 8
 CHART_MODELS = 6  # series in the chart; the rest are summed as "other"
 MOVERS = 5
-CENT = Decimal("0.01")
 
 
 def iso_week(day: date) -> Period:
@@ -170,19 +170,15 @@ def weekly_digest(conn: Connection, *, today: date, thresholds: Thresholds, week
     return Digest(week, book, models, trend, series)
 
 
-def _q(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(CENT, ROUND_HALF_UP))
-
-
 def _row(r: PortfolioRow) -> dict[str, Any]:
     return {
         "kind": r.kind,
         "key": r.key,
         "name": r.name,
-        "margin_pct": _q(r.current.margin_pct),
-        "previous_margin_pct": _q(r.previous.margin_pct),
-        "revenue_usd": _q(r.current.revenue),
-        "cogs_usd": _q(r.current.cogs),
+        "margin_pct": decimal_text(r.current.margin_pct),
+        "previous_margin_pct": decimal_text(r.previous.margin_pct),
+        "revenue_usd": decimal_text(r.current.revenue),
+        "cogs_usd": decimal_text(r.current.cogs),
     }
 
 
@@ -196,26 +192,26 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
         "week": {"label": d.week.label, "start": d.week.start.isoformat(), "end": d.week.end.isoformat()},
         "breach_pct": str(thresholds.breach_pct),
         "healthy_pct": str(thresholds.healthy_pct),
-        "margin_pct": _q(now.margin_pct),
-        "previous_margin_pct": _q(before.margin_pct),
-        "margin_change_pts": _q(delta),
-        "revenue_usd": _q(now.revenue),
-        "previous_revenue_usd": _q(before.revenue),
-        "cogs_usd": _q(now.cogs),
-        "previous_cogs_usd": _q(before.cogs),
+        "margin_pct": decimal_text(now.margin_pct),
+        "previous_margin_pct": decimal_text(before.margin_pct),
+        "margin_change_pts": decimal_text(delta),
+        "revenue_usd": decimal_text(now.revenue),
+        "previous_revenue_usd": decimal_text(before.revenue),
+        "cogs_usd": decimal_text(now.cogs),
+        "previous_cogs_usd": decimal_text(before.cogs),
         "events": now.events,
         "unpriced_events": now.unpriced_events,
         "breach": [_row(r) for r in d.in_status("breach")],
         "no_revenue": [_row(r) for r in d.in_status("no_revenue")],
         "watch": [_row(r) for r in d.in_status("watch")],
-        "movers": [{**_row(r), "change_pts": _q(pts)} for r, pts in d.movers()],
+        "movers": [{**_row(r), "change_pts": decimal_text(pts)} for r, pts in d.movers()],
         "models": [
             {
                 "provider": m.provider,
                 "model": m.model or "(no model)",
-                "cogs_usd": _q(m.cogs),
-                "previous_cogs_usd": _q(m.previous),
-                "share_pct": _q(m.share_pct),
+                "cogs_usd": decimal_text(m.cogs),
+                "previous_cogs_usd": decimal_text(m.previous),
+                "share_pct": decimal_text(m.share_pct),
             }
             for m in d.models[:TOP_MODELS]
         ],
@@ -225,9 +221,9 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
         "trend": [
             {
                 "week": p.label,
-                "revenue_usd": _q(p.revenue),
-                "cogs_usd": _q(p.cogs),
-                "margin_pct": _q(p.margin_pct),
+                "revenue_usd": decimal_text(p.revenue),
+                "cogs_usd": decimal_text(p.cogs),
+                "margin_pct": decimal_text(p.margin_pct),
             }
             for p in d.trend
         ],
@@ -240,10 +236,10 @@ def chart_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
         "type": "digest_chart",
         "week": d.week.label,
         "weeks": [p.label for p in d.trend],
-        "margin_pct": [_q(p.margin_pct) for p in d.trend],
+        "margin_pct": [decimal_text(p.margin_pct) for p in d.trend],
         "breach_pct": str(thresholds.breach_pct),
         "healthy_pct": str(thresholds.healthy_pct),
-        "cogs_by_model": {model: [_q(v) for v in values] for model, values in d.cogs_by_model_weekly.items()},
+        "cogs_by_model": {model: [decimal_text(v) for v in values] for model, values in d.cogs_by_model_weekly.items()},
     }
 
 

@@ -23,13 +23,14 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
 from engine.alerts.state import State, changed, load_states, save_state
 from engine.alerts.trend import Trend, customer_trends
+from engine.money import decimal_text, round_to
 from engine.periods import Period, trailing
 from engine.reports.figures import Figures, Thresholds
 from engine.reports.margin import MarginReport, subject_report
@@ -44,7 +45,7 @@ UNPRICED_SHARE = Decimal("0.01")  # flag when at least 1% of events have no pric
 MAX_DETAILED = 20  # subjects per run that get a full report (cost driver); the rest are listed with figures
 BAD = ("breach", "no_revenue")
 KIND_ORDER = {"breach": 0, "no_revenue": 1, "watch": 2, "unpriced": 3, "reminder": 4, "recovered": 5}
-CENT = Decimal("0.01")
+STORED_PCT = Decimal("0.0001")  # alert_state.last_margin_pct is NUMERIC(9, 4)
 
 
 @dataclass
@@ -90,15 +91,15 @@ class AlertEvent:
             "subject": o.key,
             "name": o.name,
             "state": self.state,
-            "margin_pct": _q(now.margin_pct),
-            "previous_margin_pct": _q(before.margin_pct),
-            "revenue_usd": _q(now.revenue),
-            "previous_revenue_usd": _q(before.revenue),
-            "cogs_usd": _q(now.cogs),
-            "previous_cogs_usd": _q(before.cogs),
+            "margin_pct": decimal_text(now.margin_pct),
+            "previous_margin_pct": decimal_text(before.margin_pct),
+            "revenue_usd": decimal_text(now.revenue),
+            "previous_revenue_usd": decimal_text(before.revenue),
+            "cogs_usd": decimal_text(now.cogs),
+            "previous_cogs_usd": decimal_text(before.cogs),
             "events": now.events,
             "unpriced_events": now.unpriced_events,
-            "unpriced_share_pct": _q(o.unpriced_share * 100),
+            "unpriced_share_pct": decimal_text(o.unpriced_share * 100),
             "since": self.since.isoformat() if self.since else None,
             "driver": None,
             "lever": None,
@@ -111,8 +112,8 @@ class AlertEvent:
             d["unpriced_models"] = self.report.unpriced_models
         if o.trend is not None and self.kind == "watch":
             d["trend"] = {
-                "slope_pts_per_day": _q(o.trend.slope_pts_per_day),
-                "projected_pct": _q(o.trend.projected_pct),
+                "slope_pts_per_day": decimal_text(o.trend.slope_pts_per_day),
+                "projected_pct": decimal_text(o.trend.projected_pct),
                 "crosses_on": o.trend.crosses_on.isoformat() if o.trend.crosses_on else None,
                 "days": o.trend.days,
             }
@@ -155,10 +156,6 @@ class AlertRun:
         if not self.recorded:
             return head + "; MARGINBOT_ALERT_CHANNELS is empty, so nothing was recorded or queued"
         return head + f"; {self.queued} message(s) queued"
-
-
-def _q(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(CENT, ROUND_HALF_UP))
 
 
 def observe(row: PortfolioRow, t: Thresholds) -> Observation:
@@ -215,7 +212,7 @@ def decide(
     elif flagged and obs.unpriced_share < UNPRICED_SHARE / 2:
         new.detail["unpriced_since"] = None
     if events or (new.status, new.since, new.detail) != (prev.status, prev.since, prev.detail):
-        new.last_margin_pct = margin.quantize(Decimal("0.0001"), ROUND_HALF_UP) if margin is not None else None
+        new.last_margin_pct = round_to(margin, STORED_PCT) if margin is not None else None
     return new, events
 
 

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from engine.money import HUNDRED, ZERO
-from engine.store.models import NANO
 
 
 @dataclass(frozen=True)
 class Thresholds:
     breach_pct: Decimal = Decimal(40)
     healthy_pct: Decimal = Decimal(55)
-
-
-def usd(nano: int) -> Decimal:
-    return Decimal(nano) / NANO
 
 
 def margin_pct(revenue: Decimal, cogs: Decimal) -> Decimal | None:
@@ -84,7 +79,3 @@ class Share:
     def growth(self) -> Decimal | None:
         """Current over previous cost (2 = doubled); None when there was nothing before."""
         return self.cost / self.previous if self.previous > 0 else None
-
-
-def _pct_text(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('1'), ROUND_HALF_UP)}%"

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from engine.money import HUNDRED, ZERO
+from engine.money import HUNDRED, TENTH, ZERO, pct_text, round_to, usd, usd_text
 from engine.periods import Period
-from engine.reports.figures import Figures, Share, Thresholds, _pct_text, percentile, usd
+from engine.reports.figures import Figures, Share, Thresholds, percentile
 from engine.reports.names import resolve_customer, resolve_product
 from engine.reports.revenue import (
     RevenueLine,
@@ -61,7 +61,7 @@ class MarginReport:
             return "no COGS in this period"
         top = self.drivers[0]
         where = f" on {top.feature}" if top.feature else ""
-        return f"{_pct_text(top.share_pct)} of COGS is {top.model or 'unattributed usage'}{where}"
+        return f"{pct_text(top.share_pct)} of COGS is {top.model or 'unattributed usage'}{where}"
 
     @property
     def top_mover(self) -> str | None:
@@ -74,12 +74,13 @@ class MarginReport:
         what = f"{top.model or 'unattributed usage'}{where}"
         growth = top.growth
         if growth is None:
-            return f"{what} is new (${top.cost:,.2f})"
+            return f"{what} is new ({usd_text(top.cost)})"
+        times = round_to(growth, TENTH)
         if growth >= 3:
-            return f"{what} tripled (×{growth:.1f})" if growth < 4 else f"{what} grew ×{growth:.1f}"
+            return f"{what} tripled (×{times})" if growth < 4 else f"{what} grew ×{times}"
         if growth >= 2:
-            return f"{what} doubled (×{growth:.1f})"
-        return f"{what} up {_pct_text((growth - 1) * HUNDRED)}"
+            return f"{what} doubled (×{times})"
+        return f"{what} up {pct_text((growth - 1) * HUNDRED)}"
 
 
 def _shares(costs: dict[tuple[str, str, str], tuple[int, int]], total_nano: int, label: str) -> list[Share]:

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from engine.money import ZERO
+from engine.money import ZERO, usd
 from engine.periods import Period
-from engine.reports.figures import Figures, Thresholds, usd
+from engine.reports.figures import Figures, Thresholds
 from engine.reports.revenue import (
     UsageTotals,
     contracts_in,

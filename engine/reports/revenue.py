@@ -18,10 +18,9 @@ from functools import lru_cache
 
 from sqlalchemy import Connection, bindparam, text
 
+from engine.money import ZERO, usd_text
 from engine.periods import Period
 from engine.timeutil import as_date
-
-ZERO = Decimal(0)
 
 
 @dataclass
@@ -122,9 +121,9 @@ def active_span(contract: Terms, period: Period) -> tuple[date, date] | None:
 def describe_terms(c: Terms) -> str:
     parts: list[str] = []
     if c.seats and c.seat_price_usd:
-        parts.append(f"{c.seats} seats × ${c.seat_price_usd:,.2f}/mo")
+        parts.append(f"{c.seats} seats × {usd_text(c.seat_price_usd)}/mo")
     if c.platform_fee_usd:
-        parts.append(f"${c.platform_fee_usd:,.2f}/mo platform fee")
+        parts.append(f"{usd_text(c.platform_fee_usd)}/mo platform fee")
     if c.plan in ("usage", "hybrid"):
         unit = {"1k_tokens": "1k tokens"}.get(c.unit, c.unit)
         incl = f" over {c.included_units:,} included/mo" if c.plan == "hybrid" and c.included_units else ""

@@ -8,27 +8,28 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
+from engine.money import CENT, MICRO, json_number
 from engine.reports.figures import Figures, Share
 from engine.reports.margin import MarginReport
 from engine.reports.portfolio import Portfolio, PortfolioRow
 
-CENT = Decimal("0.01")
-MICRO = Decimal("0.000001")
-
 
 def cents(value: Decimal | None) -> float | None:
-    return None if value is None else float(value.quantize(CENT, ROUND_HALF_UP))
+    """Money in JSON: a number of dollars to the cent."""
+    return json_number(value, CENT)
 
 
 def micros(value: Decimal | None) -> float | None:
-    return None if value is None else float(value.quantize(MICRO, ROUND_HALF_UP))
+    """Per-day and per-task costs (and other small figures) in JSON: to the micro-dollar."""
+    return json_number(value, MICRO)
 
 
 def pct(value: Decimal | None) -> float | None:
-    return None if value is None else float(value.quantize(CENT, ROUND_HALF_UP))
+    """Percentages and points in JSON: to 0.01."""
+    return json_number(value, CENT)
 
 
 def figures(f: Figures) -> dict[str, Any]:
@@ -139,11 +140,7 @@ def _plain(d: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, Decimal):
-            out[k] = (
-                pct(v)
-                if k.endswith("_pct") or k.endswith("_p50")
-                else (cents(v) if k.endswith("_usd") else float(v.quantize(MICRO, ROUND_HALF_UP)))
-            )
+            out[k] = pct(v) if k.endswith(("_pct", "_p50")) else cents(v) if k.endswith("_usd") else micros(v)
         elif isinstance(v, date):
             out[k] = v.isoformat()
         else:

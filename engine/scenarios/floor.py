@@ -14,11 +14,12 @@ of a cent per task, a cent per seat or month), so it always meets the target.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
+from engine.money import HUNDRED, ONE, ZERO, ceil_to, round_to, usd_text
 from engine.periods import Period
 from engine.reports.figures import Thresholds, margin_pct
 from engine.reports.names import resolve_customer
@@ -27,10 +28,8 @@ from engine.reports.serialize import cents, micros, pct
 from engine.scenarios.forecast import DayUsage, Payer, daily_usage, month_revenue, percentile_day, terms_for
 from engine.store.models import NANO
 
-ZERO = Decimal(0)
-ONE = Decimal(1)
-HUNDRED = Decimal(100)
 MONTH_DAYS = 30
+BASIS_POINT = Decimal("0.0001")  # the P99 day's COGS is shown to a hundredth of a cent
 FLOOR_UNITS = ("request", "task", "1k_tokens", "seat", "month")
 STEP = {
     "request": Decimal("0.000001"),
@@ -150,10 +149,10 @@ def price_floor(
         floor = None
         note = (
             f"at P99 usage every unit falls within the included units, so the {own} price does not "
-            f"move revenue; fees must reach ${needed:,.2f} a month"
+            f"move revenue; fees must reach {usd_text(needed)} a month"
         )
     else:
-        floor = max(ZERO, (needed - fixed) / per_dollar).quantize(STEP[own], ROUND_CEILING)
+        floor = ceil_to(max(ZERO, (needed - fixed) / per_dollar), STEP[own])
         if floor == 0:
             note = "the fixed fees alone keep the margin at the target on a P99 month"
         elif own in ("seat", "month") and len(terms.contracts) > 1:
@@ -181,8 +180,8 @@ def price_floor(
         note=note,
         assumptions=[
             f"basis: {basis.label} ({basis.start} to {basis.end}), {len(days)} day(s) of {name}'s own usage; "
-            f"P99 day {p99.day} (COGS ${Decimal(p99.cogs_nano) / NANO:,.4f}), P50 day {p50.day}",
-            f"a P99 month = {MONTH_DAYS} days like the P99 day: COGS ${cogs:,.2f}; monthly fees counted once",
+            f"P99 day {p99.day} (COGS {usd_text(Decimal(p99.cogs_nano) / NANO, BASIS_POINT)}), P50 day {p50.day}",
+            f"a P99 month = {MONTH_DAYS} days like the P99 day: COGS {usd_text(cogs)}; monthly fees counted once",
             f"target margin {target}% (breach below {thresholds.breach_pct}%); the floor is rounded up to "
             f"${STEP[own]} so it always meets the target",
         ],
@@ -197,7 +196,7 @@ def floor_to_dict(f: PriceFloor) -> dict[str, Any]:
     """The `--json` shape (the blocks read it too). Prices keep their step's precision, as strings."""
 
     def price(value: Decimal | None) -> str | None:
-        return None if value is None else f"{value.quantize(STEP[f.unit]) if value >= 0 else value}"
+        return None if value is None else f"{round_to(value, STEP[f.unit]) if value >= 0 else value}"
 
     return {
         "customer": f.key,

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from engine.money import HUNDRED, ONE, TENTH, ZERO, round_to, usd_text
 from engine.periods import Period, month
 from engine.reports.figures import Figures, Thresholds
 from engine.reports.names import resolve_customer
@@ -34,9 +35,6 @@ from engine.store.models import NANO
 from engine.store.sql import COST_SUM
 from engine.timeutil import as_date
 
-ZERO = Decimal(0)
-ONE = Decimal(1)
-HUNDRED = Decimal(100)
 DEFAULT_MONTHS = 6
 MAX_MONTHS = 36
 UNITS = ("request", "1k_tokens", "task")
@@ -157,7 +155,7 @@ class Payer:
 
     def describe(self) -> list[str]:
         if self.billed_per_month is not None:
-            return [f"billed ${self.billed_per_month:,.2f} a month (held flat)"]
+            return [f"billed {usd_text(self.billed_per_month)} a month (held flat)"]
         return [describe_terms(c) + (f" ({c.product})" if c.product else "") for c in self.contracts]
 
     @property
@@ -412,7 +410,7 @@ def _observed_growth(conn: Connection, basis: Period, customers: list[str] | Non
 
 
 def _signed(value: Decimal) -> str:
-    q = value.quantize(Decimal("0.1"))
+    q = round_to(value, TENTH)
     return f"{'+' if q > 0 else ''}{q}"
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from genai_prices import data_snapshot
 from sqlalchemy import Connection, text
 
-from engine.money import HUNDRED, ONE, ZERO
+from engine.money import HUNDRED, ONE, ZERO, usd_text
 from engine.periods import Period
 from engine.pricing.book import FEMTO_PER_NANO, PriceBook, Rates, _per_token
 from engine.scenarios.grammar import Route, ScenarioError
@@ -191,7 +191,7 @@ def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]
         out.append(moved)
     if skipped:
         ctx.notes.append(
-            f"{_usd_text(skipped / NANO)} of {lever.source} was priced by its source without token counts "
+            f"{usd_text(skipped / NANO)} of {lever.source} was priced by its source without token counts "
             "and is left on it"
         )
     return out
@@ -232,7 +232,3 @@ def repeat_share(
         params["f"] = feature
     rows = conn.execute(text(sql + " GROUP BY customer"), params).all()
     return {c: (int(n), int(n) - int(d)) for c, n, d in rows}
-
-
-def _usd_text(value: Decimal) -> str:
-    return f"${value.quantize(Decimal('0.01')):,}"

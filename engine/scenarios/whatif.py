@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from engine.money import HUNDRED, ONE, ZERO
+from engine.money import HUNDRED, ONE, TENTH, ZERO, pct_text
 from engine.periods import Period
 from engine.pricing.book import PriceBook
 from engine.reports.figures import Figures, Thresholds
@@ -358,7 +358,7 @@ def _cache_shares(
                 f"{period.label}, so the hit rate cannot be estimated; give one, e.g. `cache 20`"
             )
         notes.append(
-            f"cache hit rate estimated at {_pct_text(Decimal(repeated) / n * HUNDRED)}: "
+            f"cache hit rate estimated at {pct_text(Decimal(repeated) / n * HUNDRED, TENTH)}: "
             f"{repeated:,} of {n:,} events with a prompt_hash{where} repeated an earlier one "
             f"in {period.label}"
         )
@@ -373,7 +373,7 @@ def _cache_shares(
             )
         notes.append(
             f"cache hit rate estimated per customer from repeated prompt_hash values "
-            f"({repeated:,} of {n:,} events overall{where}, {_pct_text(Decimal(repeated) / n * HUNDRED)}); "
+            f"({repeated:,} of {n:,} events overall{where}, {pct_text(Decimal(repeated) / n * HUNDRED, TENTH)}); "
             f"{len(without)} customer(s) without prompt_hash get no cache"
         )
     return {c: Decimal(r) / n for c, (n, r) in seen.items() if n}
@@ -408,10 +408,6 @@ def _assumptions(
         out.append("billed revenue (Stripe) cannot follow usage and is kept as billed")
     out.append(f"saving per month = (COGS before − after) × {MONTH_DAYS} ÷ {period.days} days (a 30-day month)")
     return out
-
-
-def _pct_text(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.1'))}%"
 
 
 def scenario_to_dict(s: Scenario) -> dict[str, Any]:
