@@ -18,9 +18,17 @@ from engine.pricing.book import FEMTO_PER_NANO, PriceBook, Rates, _per_token
 from engine.scenarios.grammar import Route, ScenarioError
 from engine.store.models import COST_COLUMNS, COST_TYPES, NANO
 from engine.timeutil import as_date
+from engine.vocab import CostType
 
 # Cost types that depend on the model: routing re-prices these (a cache hit saves them and all the rest).
-MODEL_COST_TYPES = ("uncached_input", "cached_input", "cache_write", "output", "request_fee", "source")
+MODEL_COST_TYPES = (
+    CostType.UNCACHED_INPUT,
+    CostType.CACHED_INPUT,
+    CostType.CACHE_WRITE,
+    CostType.OUTPUT,
+    CostType.REQUEST_FEE,
+    CostType.SOURCE,
+)
 LOOKUP = "cache_lookup"  # the scenario-only cost type of a response cache
 SCENARIO_COST_TYPES = (*COST_TYPES, LOOKUP)
 
@@ -151,11 +159,11 @@ def _reprice(s: Slice, rates: Rates) -> dict[str, Decimal]:
     sel = s.input_per_request
     uncached = s.input_tokens - s.cached_input_tokens - s.cache_write_tokens
     femto = {
-        "uncached_input": uncached * _per_token(rates.input, sel),
-        "cached_input": s.cached_input_tokens * _per_token(rates.cached_input, sel),
-        "cache_write": s.cache_write_tokens * _per_token(rates.cache_write, sel),
-        "output": s.output_tokens * _per_token(rates.output, sel),
-        "request_fee": s.requests * rates.request,
+        CostType.UNCACHED_INPUT: uncached * _per_token(rates.input, sel),
+        CostType.CACHED_INPUT: s.cached_input_tokens * _per_token(rates.cached_input, sel),
+        CostType.CACHE_WRITE: s.cache_write_tokens * _per_token(rates.cache_write, sel),
+        CostType.OUTPUT: s.output_tokens * _per_token(rates.output, sel),
+        CostType.REQUEST_FEE: s.requests * rates.request,
     }
     return {k: v / FEMTO_PER_NANO for k, v in femto.items()}
 

@@ -12,12 +12,13 @@ from sqlalchemy import text
 
 from config.settings import Settings
 from engine.alerts.evaluate import Observation, check_alerts, decide
-from engine.alerts.state import ConcurrentAlertRun, State, load_states, save_state
+from engine.alerts.state import ConcurrentAlertRun, Level, State, load_states, save_state
 from engine.alerts.trend import daily_customer_figures, fit_trend
 from engine.periods import Period, trailing
 from engine.reports.figures import Figures, Thresholds
 from engine.reports.revenue import revenue_lines, total_by_customer
 from engine.runtime import Runtime
+from engine.vocab import SubjectKind
 from tests.conftest import NOW
 from tests.engine.alerts_book import (
     CONTRACTS,
@@ -150,10 +151,18 @@ def test_recovery_needs_the_hysteresis_band_41_is_not_enough_42_5_is(rt: Runtime
 def _obs(margin: str | None, *, revenue: str = "100", events: int = 10, unpriced: int = 0) -> Observation:
     rev = Decimal(revenue) if margin is not None else Decimal(0)
     cogs = rev * (100 - Decimal(margin)) / 100 if margin is not None else Decimal(5)
-    now = Figures(rev, cogs, events, unpriced, Thresholds())
-    level = "no_revenue" if margin is None else "breach" if Decimal(margin) < 40 else "ok"
+    now = Figures(revenue=rev, cogs=cogs, events=events, unpriced_events=unpriced, thresholds=Thresholds())
+    level = Level.NO_REVENUE if margin is None else Level.BREACH if Decimal(margin) < 40 else Level.OK
     share = Decimal(unpriced) / events
-    return Observation("customer", "c1", "C1", level, now, Figures(thresholds=Thresholds()), share)
+    return Observation(
+        kind=SubjectKind.CUSTOMER,
+        key="c1",
+        name="C1",
+        level=level,
+        current=now,
+        previous=Figures(thresholds=Thresholds()),
+        unpriced_share=share,
+    )
 
 
 @pytest.mark.parametrize(
@@ -174,7 +183,7 @@ def _obs(margin: str | None, *, revenue: str = "100", events: int = 10, unpriced
 def test_decide_moves_a_subject_through_its_states(
     before: str, margin: str | None, expected_events: list[str], expected_status: str
 ) -> None:
-    prev = State(before, NOW, NOW, None, {}, "{}")
+    prev = State(status=Level(before), since=NOW, last_posted_at=NOW, raw_detail="{}")
     new, events = decide(
         prev, _obs(margin), as_of=NOW + timedelta(hours=1), remind_after=timedelta(days=7), breach_pct=Decimal(40)
     )
@@ -245,13 +254,13 @@ def test_a_run_that_lost_a_race_commits_nothing(rt: Runtime, tmp_path: Path) -> 
     check_alerts(rt, as_of=NOW)  # the other run wins
     with rt.connect() as conn:
         prev = stale.get(("customer", "acme"), State())
-        new = State("breach", NOW, NOW, Decimal(30), {})
+        new = State(status=Level.BREACH, since=NOW, last_posted_at=NOW, last_margin_pct=Decimal(30))
         with pytest.raises(ConcurrentAlertRun):
             save_state(conn, "customer", "acme", "Acme Corp", prev, new)
         conn.rollback()
         fresh = load_states(conn)[("customer", "acme")]
         with pytest.raises(ConcurrentAlertRun):
-            save_state(conn, "customer", "acme", "Acme Corp", State("ok", None, None, None, {}, "{}"), new)
+            save_state(conn, "customer", "acme", "Acme Corp", State(raw_detail="{}"), new)
         conn.rollback()
     assert fresh.status == "breach"
     assert len(_outbox(rt)) == 2

@@ -15,7 +15,7 @@ from engine.runtime import Runtime
 from engine.scenarios.grammar import (
     Cache,
     Lever,
-    Plan,
+    Price,
     Route,
     ScenarioError,
     Usage,
@@ -24,6 +24,7 @@ from engine.scenarios.grammar import (
     split_subject,
 )
 from engine.scenarios.whatif import Scenario, scenario_to_dict, whatif
+from engine.vocab import Plan, Unit
 from tests.engine.scenario_data import C1_COGS, C1_REVENUE, OCTOBER, load_book, write_prices
 
 D = Decimal
@@ -218,11 +219,11 @@ def test_lever_grammar_reads_every_documented_form() -> None:
     assert levers == [
         Route("gpt-4o", "gpt-4o-mini", D(40), "agent-run"),
         Cache(D(30), "chat"),
-        Plan("hybrid", unit="request", unit_price=D("0.02"), platform_fee=D(2000), included=D(50000)),
+        Price(Plan.HYBRID, unit=Unit.REQUEST, unit_price=D("0.02"), platform_fee=D(2000), included=D(50000)),
         Usage(D(10)),
     ]
-    assert parse_plan("seat", "50x80") == Plan("seat", seats=50, seat_price=D(80))
-    assert parse_plan("flat", "5000/mo") == Plan("flat", platform_fee=D(5000))
+    assert parse_plan("seat", "50x80") == Price(Plan.SEAT, seats=50, seat_price=D(80))
+    assert parse_plan("flat", "5000/mo") == Price(Plan.FLAT, platform_fee=D(5000))
 
 
 def test_customer_words_end_at_the_first_lever_word() -> None:
