@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from engine.money import NANO, ZERO
 from engine.periods import Period
 from engine.reports.revenue import Terms, contracts_in, invoices, month_fraction
-from engine.reports.usage import count_units, daily_rows, daily_tasks
+from engine.reports.usage import as_units, daily_rows, daily_tasks, read_by
 from engine.timeutil import as_date
 from engine.vocab import Unit
 
@@ -79,6 +79,8 @@ def daily_customer_figures(
 
 
 DaySeries = list[int]  # one value per day of the window (index = day in the window)
+# customer → product → (requests, input + output tokens, tasks started): what metered contracts count
+Counts = dict[str, dict[str, tuple[DaySeries, DaySeries, DaySeries]]]
 
 
 def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict[str, tuple[list[Decimal], list[int]]]:
@@ -95,7 +97,14 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
     for i, day in enumerate(period.iter_days()):
         index[day] = index[day.isoformat()] = i
     cost: dict[str, DaySeries] = {}
-    usage: dict[str, dict[str, tuple[DaySeries, DaySeries]]] = defaultdict(dict)  # → product → (requests, tokens)
+    counts: Counts = defaultdict(dict)
+
+    def counted(cust: str, prod: str) -> tuple[DaySeries, DaySeries, DaySeries]:
+        series = counts[cust].get(prod)
+        if series is None:
+            series = counts[cust][prod] = ([0] * n, [0] * n, [0] * n)
+        return series
+
     for cust, prod, raw_day, req, tok, c in daily_rows(conn, period):
         if cust not in customers:
             continue
@@ -105,17 +114,14 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
             series = cost[cust] = [0] * n
         series[i] += c or 0
         if cust in metered:
-            pair = usage[cust].get(prod)
-            if pair is None:
-                pair = usage[cust][prod] = ([0] * n, [0] * n)
-            pair[0][i] += req or 0
-            pair[1][i] += tok or 0
-    tasks: dict[str, dict[str, DaySeries]] = defaultdict(dict)  # customer → product → tasks started
+            requests, tokens, _ = counted(cust, prod)
+            requests[i] += req or 0
+            tokens[i] += tok or 0
     by_task = {c.customer for c in contracts if c.is_metered and c.unit is Unit.TASK}
     if by_task:
-        for cust, prod, raw_day, count in daily_tasks(conn, period, by_task):
+        for cust, prod, raw_day, started in daily_tasks(conn, period, by_task):
             i = index[raw_day if raw_day in index else as_date(raw_day)]
-            tasks[cust].setdefault(prod, [0] * n)[i] += int(count)
+            counted(cust, prod)[2][i] += int(started)
 
     fractions = [month_fraction(day, day) for day in period.iter_days()]
     revenue: dict[str, list[Decimal]] = {}
@@ -124,8 +130,8 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
         # A day's revenue is the contract's revenue rule for that one day (its share of a month).
         fees = {f: c.fixed_charge(f) for f in set(fractions[lo:hi])}  # one per month length: they repeat
         if c.is_metered:
-            used = _metered(c, usage, tasks, n)[lo:hi]
-            amounts = [fees[f] + c.usage_charge(u, f) for u, f in zip(used, fractions[lo:hi], strict=True)]
+            usage = c.usage_charges(_metered(c, counts, n)[lo:hi], fractions[lo:hi])
+            amounts = [fees[f] + u for f, u in zip(fractions[lo:hi], usage, strict=True)]
         else:
             amounts = [fees[f] for f in fractions[lo:hi]]
         earned = revenue.get(c.customer)
@@ -153,29 +159,11 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
     return out
 
 
-def _metered(
-    c: Terms,
-    usage: dict[str, dict[str, tuple[DaySeries, DaySeries]]],
-    tasks: dict[str, dict[str, DaySeries]],
-    n: int,
-) -> list[Decimal]:
+def _metered(c: Terms, counts: Counts, n: int) -> list[Decimal]:
     """The contract's units on each day of the window: its product's, or every product's when it names none."""
-    unit = c.split_unit
-
-    def total(rows: list[DaySeries]) -> DaySeries:
-        return [sum(day) for day in zip(*rows, strict=True)] if rows else [0] * n
-
-    mine = [pair for prod, pair in usage.get(c.customer, {}).items() if not c.product or prod == c.product]
-    # Only the count the unit reads is summed (this runs for every metered contract on every check).
-    none = [0] * n
-    requests = total([p[0] for p in mine]) if unit is Unit.REQUEST else none
-    tokens = total([p[1] for p in mine]) if unit is Unit.TOKENS_1K else none
-    started = (
-        total([v for prod, v in tasks.get(c.customer, {}).items() if not c.product or prod == c.product])
-        if unit is Unit.TASK
-        else none
-    )
-    return [count_units(unit, r, t, k) for r, t, k in zip(requests, tokens, started, strict=True)]
+    which = read_by(c.split_unit)  # only the count the unit reads is summed: this runs for every metered contract
+    rows = [series[which] for prod, series in counts.get(c.customer, {}).items() if not c.product or prod == c.product]
+    return as_units(c.split_unit, [sum(day) for day in zip(*rows, strict=True)] if rows else [0] * n)
 
 
 def customer_trends(conn: Connection, period: Period, customers: set[str], *, breach_pct: Decimal) -> dict[str, Trend]:

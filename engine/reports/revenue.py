@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -88,11 +88,12 @@ class Terms:
     included_units: Decimal = ZERO
     unit: Unit | None = None  # what a metered plan counts; None for seat and flat plans
     unit_price_usd: Decimal = ZERO
+    # Whether revenue follows usage (a usage or hybrid plan): plan.is_metered, kept because it is asked for every
+    # contract of every period and day the alerts look at.
+    is_metered: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def is_metered(self) -> bool:
-        """Whether revenue follows usage (a usage or hybrid plan)."""
-        return self.plan.is_metered
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_metered", self.plan.is_metered)  # frozen: set once, here
 
     @property
     def split_unit(self) -> Unit:
@@ -109,14 +110,21 @@ class Terms:
         """Units included in the fee over `months` (hybrid plans only)."""
         return self.included_units * months if self.plan is Plan.HYBRID else ZERO
 
-    def usage_charge(self, units: Decimal, months: Decimal) -> Decimal:
-        """What `units` metered over `months` months earn: every unit on a usage plan, those over the included
-        ones on a hybrid plan, nothing on seat and flat plans."""
+    def usage_charges(self, units: Sequence[Decimal], months: Sequence[Decimal]) -> list[Decimal]:
+        """What `units[i]` metered over `months[i]` months earn, for each i: every unit on a usage plan, those over
+        the included ones on a hybrid plan, nothing on seat and flat plans. (The alerts' daily series asks for a
+        whole window of days at once; one call per day would cost more than the arithmetic.)"""
+        price = self.unit_price_usd
         if self.plan is Plan.HYBRID:
-            return max(ZERO, units - self.included(months)) * self.unit_price_usd
+            included = self.included_units  # × months: see `included`
+            return [max(ZERO, u - included * m) * price for u, m in zip(units, months, strict=True)]
         if self.plan is Plan.USAGE:
-            return units * self.unit_price_usd
-        return ZERO
+            return [u * price for u in units]
+        return [ZERO] * len(units)
+
+    def usage_charge(self, units: Decimal, months: Decimal) -> Decimal:
+        """What `units` metered over `months` months earn (see `usage_charges`)."""
+        return self.usage_charges((units,), (months,))[0]
 
     def fixed_charge(self, months: Decimal) -> Decimal:
         """What `months` months earn whatever the usage: seats and the platform fee."""
@@ -182,7 +190,7 @@ def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) ->
         line.units = units
         line.included_units = c.included(months)
         line.usage = c.usage_charge(units, months)
-    line.total = c.charge(units, months)  # = seats + platform + usage, by the same rule
+    line.total = line.seats + line.platform + line.usage  # Terms.charge, from the parts already worked out
     return line
 
 

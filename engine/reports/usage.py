@@ -8,12 +8,12 @@ The counting rule (`count_units`) turns requests, tokens and tasks into a contra
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, text
+from sqlalchemy import Connection, Row, TextClause, bindparam, text
 
 from engine.periods import Period
 from engine.store.sql import COST_SUM
@@ -25,14 +25,22 @@ TOKENS_PER_UNIT = Decimal(1000)  # a `1k_tokens` unit
 UsageTotals = dict[str, dict[str, tuple[int, int]]]  # customer → product → (requests, input + output tokens)
 
 
+def read_by(unit: Unit) -> int:
+    """Which count `unit` reads, as an index into (requests, input + output tokens, tasks started)."""
+    return 2 if unit is Unit.TASK else 1 if unit is Unit.TOKENS_1K else 0
+
+
+def as_units(unit: Unit, counts: Iterable[int]) -> list[Decimal]:
+    """Counts of what `unit` reads (`read_by`) as units: a `1k_tokens` unit is a thousand tokens, the rest one each."""
+    if unit is Unit.TOKENS_1K:
+        return [Decimal(n) / TOKENS_PER_UNIT for n in counts]
+    return [Decimal(n) for n in counts]
+
+
 def count_units(unit: Unit, requests: int, tokens: int, tasks: int) -> Decimal:
     """The one counting rule: `request` = requests, `1k_tokens` = (input + output tokens) / 1000, `task` = tasks
     started."""
-    if unit is Unit.TASK:
-        return Decimal(tasks)
-    if unit is Unit.TOKENS_1K:
-        return Decimal(tokens) / TOKENS_PER_UNIT
-    return Decimal(requests)
+    return as_units(unit, ((requests, tokens, tasks)[read_by(unit)],))[0]
 
 
 def usage_totals(conn: Connection, start: date, end: date, customer: str | None = None) -> UsageTotals:
@@ -84,26 +92,37 @@ class UnitCounter:
 
     def by_product(self, customer: str, product: str, unit: Unit, a: date, b: date) -> dict[str, Decimal]:
         """Units per product for one customer over [a, b] (product '' = every product)."""
-        full_period = (a, b) == (self.period.start, self.period.end)
-        params: dict[str, object] = {"c": customer, "a": a, "b": b, "p": product}
-        only = " AND product = :p" if product else ""
+        full_period = a == self.period.start and b == self.period.end  # the usual case: answered from memory
         if unit is Unit.TASK:
-            if full_period and customer in self._tasks:
-                tasks = self._tasks[customer]
-            else:
-                # Only task-metered contracts ask; one covering-index range per customer beats scanning every task.
-                sql = f"SELECT product, COUNT(*) FROM task_rollup WHERE customer = :c AND day BETWEEN :a AND :b{only}"
-                tasks = {p: int(n) for p, n in self.conn.execute(text(sql + " GROUP BY product"), params)}
+            tasks = self._tasks.get(customer) if full_period else None
+            if tasks is None:
+                tasks = self._read_tasks(customer, product, a, b)
             return {p: count_units(unit, 0, 0, n) for p, n in tasks.items() if not product or p == product}
-        if full_period:
-            pairs = {p: v for p, v in self._full.get(customer, {}).items() if not product or p == product}
-        else:
-            sql = (
-                "SELECT product, SUM(requests), SUM(input_tokens + output_tokens) FROM daily_customer_product "
-                f"WHERE customer = :c AND day BETWEEN :a AND :b{only} GROUP BY product"
-            )
-            pairs = {p: (int(r or 0), int(t or 0)) for p, r, t in self.conn.execute(text(sql), params)}
-        return {p: count_units(unit, req, tok, 0) for p, (req, tok) in pairs.items()}
+        pairs = self._full.get(customer, {}) if full_period else self._read_usage(customer, product, a, b)
+        return {p: count_units(unit, req, tok, 0) for p, (req, tok) in pairs.items() if not product or p == product}
+
+    def _read_tasks(self, customer: str, product: str, a: date, b: date) -> dict[str, int]:
+        # Only task-metered contracts ask; one covering-index range per customer beats scanning every task.
+        sql = "SELECT product, COUNT(*) FROM task_rollup WHERE customer = :c AND day BETWEEN :a AND :b"
+        return {p: int(n) for p, n in self.conn.execute(*_of_product(sql, customer, product, a, b))}
+
+    def _read_usage(self, customer: str, product: str, a: date, b: date) -> dict[str, tuple[int, int]]:
+        sql = (
+            "SELECT product, SUM(requests), SUM(input_tokens + output_tokens) FROM daily_customer_product "
+            "WHERE customer = :c AND day BETWEEN :a AND :b"
+        )
+        return {
+            p: (int(r or 0), int(t or 0)) for p, r, t in self.conn.execute(*_of_product(sql, customer, product, a, b))
+        }
+
+
+def _of_product(sql: str, customer: str, product: str, a: date, b: date) -> tuple[TextClause, dict[str, object]]:
+    """`sql` for one customer over [a, b], narrowed to `product` unless it is '' (every product), per product."""
+    params: dict[str, object] = {"c": customer, "a": a, "b": b}
+    if product:
+        sql += " AND product = :p"
+        params["p"] = product
+    return text(sql + " GROUP BY product"), params
 
 
 def daily_rows(conn: Connection, period: Period, customer: str | None = None) -> Sequence[Row[*tuple[Any, ...]]]:
