@@ -192,7 +192,7 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
     unpriced = [m for m in d.models if m.unpriced_events]
     return {
         "type": "digest",
-        "week": {"label": d.week.label, "start": d.week.start.isoformat(), "end": d.week.end.isoformat()},
+        "week": d.week.as_dict(),
         "breach_pct": str(thresholds.breach_pct),
         "healthy_pct": str(thresholds.healthy_pct),
         "margin_pct": decimal_text(now.margin_pct),

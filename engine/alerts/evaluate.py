@@ -320,7 +320,7 @@ def build_messages(runtime: Runtime, *, as_of: datetime, period: Period, events:
     payload = {
         "type": "alerts",
         "as_of": as_of.isoformat(),
-        "period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
+        "period": period.as_dict(),
         "breach_pct": str(t.breach_pct),
         "recover_pct": str(t.breach_pct + HYSTERESIS),
         "remind_days": runtime.settings.alert_remind_days,

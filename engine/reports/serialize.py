@@ -78,11 +78,7 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "kind": r.kind,
         r.kind: r.key,
         "name": r.name,
-        "period": {
-            "label": r.period.label,
-            "start": r.period.start.isoformat(),
-            "end": r.period.end.isoformat(),
-        },
+        "period": r.period.as_dict(),
         **figures(r.current),
         "revenue_source": r.revenue_source,
         "revenue_lines": [_plain(line.as_dict()) for line in r.revenue],
@@ -98,18 +94,14 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "tasks": r.tasks,
         "task_cost_p50_usd": micros(r.task_cost_p50),
         "task_cost_p99_usd": micros(r.task_cost_p99),
-        "previous": {
-            "label": r.period.previous().label,
-            "start": r.period.previous().start.isoformat(),
-            "end": r.period.previous().end.isoformat(),
-            **figures(r.previous),
-        },
+        "previous": {**r.period.previous().as_dict(), **figures(r.previous)},
         "change": change(r.current, r.previous),
         "daily_cogs": [{"day": d.isoformat(), "cogs_usd": micros(c)} for d, c in r.daily],
     }
 
 
 def row_to_dict(row: PortfolioRow) -> dict[str, Any]:
+    """The `--json` shape of one portfolio row."""
     return {
         row.kind: row.key,
         "name": row.name,
@@ -120,12 +112,9 @@ def row_to_dict(row: PortfolioRow) -> dict[str, Any]:
 
 
 def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
+    """The `--json` shape of the portfolio."""
     return {
-        "period": {
-            "label": p.period.label,
-            "start": p.period.start.isoformat(),
-            "end": p.period.end.isoformat(),
-        },
+        "period": p.period.as_dict(),
         **figures(p.total),
         "previous": figures(p.previous_total),
         "change": change(p.total, p.previous_total),

@@ -207,7 +207,7 @@ def floor_to_dict(f: PriceFloor) -> dict[str, Any]:
     return {
         "customer": f.key,
         "name": f.name,
-        "basis": {"label": f.basis.label, "start": f.basis.start.isoformat(), "end": f.basis.end.isoformat()},
+        "basis": f.basis.as_dict(),
         "target_pct": pct(f.target_pct),
         "unit": f.unit,
         "plan": f.plan,

@@ -355,7 +355,7 @@ def forecast_to_dict(f: Forecast) -> dict[str, Any]:
         "kind": f.kind,
         f.kind: f.key,
         "name": f.name,
-        "basis": {"label": f.basis.label, "start": f.basis.start.isoformat(), "end": f.basis.end.isoformat()},
+        "basis": f.basis.as_dict(),
         "growth": f.growth.describe(f.months),
         "months": f.months,
         "total": [_month_dict(m) for m in f.total],

@@ -361,7 +361,7 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
         "kind": s.kind,
         s.kind: s.key,
         "name": s.name,
-        "period": period_dict(s.period),
+        "period": s.period.as_dict(),
         "levers": [lever.describe() for lever in s.levers],
         "before": figures(s.before),
         "after": figures(s.after),
@@ -401,7 +401,3 @@ def _pts(after: Figures, before: Figures) -> Decimal | None:
     if after.margin_pct is None or before.margin_pct is None:
         return None
     return after.margin_pct - before.margin_pct
-
-
-def period_dict(p: Period) -> dict[str, str]:
-    return {"label": p.label, "start": p.start.isoformat(), "end": p.end.isoformat()}
