@@ -10,7 +10,7 @@ import pytest
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from engine.scenarios.forecast import ForecastError, Growth, forecast, forecast_to_dict, parse_growth
-from tests.engine.scenario_data import OCTOBER, load_book, write_prices
+from tests.engine.scenarios.book import OCTOBER, load_book, write_prices
 
 D = Decimal
 
