@@ -17,9 +17,10 @@ from sqlalchemy import Connection, text
 
 from engine.money import ZERO, decimal_text, usd
 from engine.periods import Period
-from engine.reports.figures import Figures, Thresholds, margin_pct
+from engine.reports.figures import Figures, Thresholds, margin_change, margin_pct
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
 from engine.reports.revenue import revenue_lines, total_by_customer
+from engine.reports.serialize import figures_text
 from engine.reports.usage import cost_by_day
 from engine.runtime import Runtime
 from engine.store import outbox
@@ -99,11 +100,7 @@ class Digest:
 
     def movers(self, n: int = MOVERS) -> list[tuple[PortfolioRow, Decimal]]:
         """Customers whose margin moved the most (in points) against the week before."""
-        moved = [
-            (r, r.current.margin_pct - r.previous.margin_pct)
-            for r in self.book.customers
-            if r.current.margin_pct is not None and r.previous.margin_pct is not None
-        ]
+        moved = [(r, pts) for r in self.book.customers if (pts := margin_change(r.current, r.previous)) is not None]
         moved.sort(key=lambda item: (-abs(item[1]), item[0].key))
         return [m for m in moved[:n] if m[1] != 0]
 
@@ -187,23 +184,13 @@ def _row(r: PortfolioRow) -> dict[str, Any]:
 
 def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
     """The digest message payload (JSON data; the Slack side renders it). Money as strings, to the cent."""
-    now, before = d.total, d.previous_total
-    delta = now.margin_pct - before.margin_pct if now.margin_pct is not None and before.margin_pct is not None else None
     unpriced = [m for m in d.models if m.unpriced_events]
     return {
         "type": "digest",
         "week": d.week.as_dict(),
         "breach_pct": str(thresholds.breach_pct),
         "healthy_pct": str(thresholds.healthy_pct),
-        "margin_pct": decimal_text(now.margin_pct),
-        "previous_margin_pct": decimal_text(before.margin_pct),
-        "margin_change_pts": decimal_text(delta),
-        "revenue_usd": decimal_text(now.revenue),
-        "previous_revenue_usd": decimal_text(before.revenue),
-        "cogs_usd": decimal_text(now.cogs),
-        "previous_cogs_usd": decimal_text(before.cogs),
-        "events": now.events,
-        "unpriced_events": now.unpriced_events,
+        **figures_text(d.total, d.previous_total, change=True),
         "breach": [_row(r) for r in d.in_status(Status.BREACH)],
         "no_revenue": [_row(r) for r in d.in_status(Status.NO_REVENUE)],
         "watch": [_row(r) for r in d.in_status(Status.WATCH)],

@@ -37,6 +37,7 @@ from engine.reports.figures import Figures, Thresholds
 from engine.reports.margin import MarginReport, subject_report
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
 from engine.reports.revenue import RevenueLine, revenue_lines
+from engine.reports.serialize import figures_text
 from engine.runtime import Runtime
 from engine.store import outbox
 from engine.vocab import SubjectKind
@@ -102,21 +103,13 @@ class AlertEvent:
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape stored in the outbox and rendered by the Block Kit builder."""
         o = self.observation
-        now, before = o.current, o.previous
         d: dict[str, Any] = {
             "kind": self.kind,
             "subject_kind": o.kind,
             "subject": o.key,
             "name": o.name,
             "state": self.state,
-            "margin_pct": decimal_text(now.margin_pct),
-            "previous_margin_pct": decimal_text(before.margin_pct),
-            "revenue_usd": decimal_text(now.revenue),
-            "previous_revenue_usd": decimal_text(before.revenue),
-            "cogs_usd": decimal_text(now.cogs),
-            "previous_cogs_usd": decimal_text(before.cogs),
-            "events": now.events,
-            "unpriced_events": now.unpriced_events,
+            **figures_text(o.current, o.previous),
             "unpriced_share_pct": decimal_text(o.unpriced_share * 100),
             "since": self.since.isoformat() if self.since else None,
             "driver": None,

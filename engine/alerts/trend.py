@@ -88,7 +88,6 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
     # hence lists and whole-window arithmetic rather than per-day lookups.
     if not customers:
         return {}
-    a, b = period.start, period.end
     n = period.days
     contracts = [c for c in contracts_in(conn, period, None) if c.customer in customers]
     metered = {c.customer for c in contracts if c.is_metered}
@@ -123,11 +122,26 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
             i = index[raw_day if raw_day in index else as_date(raw_day)]
             counted(cust, prod)[2][i] += int(started)
 
+    revenue = _contract_revenue(contracts, counts, period)
+    billed, covered = _billed(conn, period, customers)
+
+    out: dict[str, tuple[list[Decimal], list[int]]] = {}
+    for cust in (set(revenue) | set(cost) | set(billed)) & customers:
+        rev = revenue.get(cust) or [ZERO] * n
+        if cust in covered:  # billed lines replace modelled revenue on the days they cover
+            rev = [b if cov else m for m, b, cov in zip(rev, billed[cust], covered[cust], strict=True)]
+        out[cust] = (rev, cost.get(cust) or [0] * n)
+    return out
+
+
+def _contract_revenue(contracts: list[Terms], counts: Counts, period: Period) -> dict[str, list[Decimal]]:
+    """Each customer's modelled revenue on each day: every contract's revenue rule for that one day (a day's share
+    of its month's fees, and the usage charge on that day's units)."""
+    a, b, n = period.start, period.end, period.days
     fractions = [month_fraction(day, day) for day in period.iter_days()]
     revenue: dict[str, list[Decimal]] = {}
     for c in contracts:
         lo, hi = (max(c.start, a) - a).days, (min(c.end or b, b) - a).days + 1
-        # A day's revenue is the contract's revenue rule for that one day (its share of a month).
         fees = {f: c.fixed_charge(f) for f in set(fractions[lo:hi])}  # one per month length: they repeat
         if c.is_metered:
             usage = c.usage_charges(_metered(c, counts, n)[lo:hi], fractions[lo:hi])
@@ -138,25 +152,26 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
         if earned is None:
             earned = revenue[c.customer] = [ZERO] * n
         earned[lo:hi] = [x + y for x, y in zip(earned[lo:hi], amounts, strict=True)]
+    return revenue
 
+
+def _billed(
+    conn: Connection, period: Period, customers: set[str]
+) -> tuple[dict[str, list[Decimal]], dict[str, list[bool]]]:
+    """Each customer's billed revenue on each day, prorated by day as billed_lines prorates it, and the days that
+    billed lines cover."""
+    a, b, n = period.start, period.end, period.days
     billed: dict[str, list[Decimal]] = {}
     covered: dict[str, list[bool]] = {}
     for bill in invoices(conn, period, None):
         if bill.customer not in customers:
             continue
-        share = bill.amount / Decimal(bill.days)  # prorated by day, as billed_lines prorates it
+        share = bill.amount / Decimal(bill.days)
         lo, hi = (max(bill.start, a) - a).days, (min(bill.end, b) - a).days + 1
-        bill_series = billed.setdefault(bill.customer, [ZERO] * n)
-        bill_series[lo:hi] = [x + share for x in bill_series[lo:hi]]
+        series = billed.setdefault(bill.customer, [ZERO] * n)
+        series[lo:hi] = [x + share for x in series[lo:hi]]
         covered.setdefault(bill.customer, [False] * n)[lo:hi] = [True] * (hi - lo)
-
-    out: dict[str, tuple[list[Decimal], list[int]]] = {}
-    for cust in (set(revenue) | set(cost) | set(billed)) & customers:
-        rev = revenue.get(cust) or [ZERO] * n
-        if cust in covered:  # billed lines replace modelled revenue on the days they cover
-            rev = [b if cov else m for m, b, cov in zip(rev, billed[cust], covered[cust], strict=True)]
-        out[cust] = (rev, cost.get(cust) or [0] * n)
-    return out
+    return billed, covered
 
 
 def _metered(c: Terms, counts: Counts, n: int) -> list[Decimal]:

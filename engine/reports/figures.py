@@ -26,6 +26,13 @@ def margin_pct(revenue: Decimal, cogs: Decimal) -> Decimal | None:
     return (revenue - cogs) / revenue * HUNDRED
 
 
+def margin_change(now: Figures, before: Figures) -> Decimal | None:
+    """How many points the margin moved from `before` to `now` (None unless both have a margin)."""
+    if now.margin_pct is None or before.margin_pct is None:
+        return None
+    return now.margin_pct - before.margin_pct
+
+
 def status_of(revenue: Decimal, cogs: Decimal, t: Thresholds) -> Status:
     pct = margin_pct(revenue, cogs)
     if pct is None:

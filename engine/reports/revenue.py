@@ -25,6 +25,7 @@ from sqlalchemy import Connection, text
 from engine.money import ONE, ZERO, usd_text
 from engine.periods import Period
 from engine.reports.usage import UnitCounter, UsageTotals
+from engine.store.sql import where_equal
 from engine.timeutil import as_date
 from engine.vocab import Plan, Unit
 
@@ -348,10 +349,7 @@ def billed_lines(conn: Connection, period: Period, customers: list[str] | None) 
 def _scoped(sql: str, params: dict[str, object], customers: list[str] | None) -> str:
     """`sql` narrowed to the one customer asked about; several are filtered by the caller (an IN list of
     thousands is slower than reading the period)."""
-    if customers is not None and len(customers) == 1:
-        params["c"] = customers[0]
-        return sql + " AND customer = :c"
-    return sql
+    return where_equal(sql, params, customer=customers[0] if customers is not None and len(customers) == 1 else None)
 
 
 def total_by_customer(lines: Iterable[RevenueLine]) -> dict[str, Decimal]:

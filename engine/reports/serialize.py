@@ -11,8 +11,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from engine.money import CENT, MICRO, json_number
-from engine.reports.figures import Figures, Share
+from engine.money import CENT, MICRO, decimal_text, json_number
+from engine.reports.figures import Figures, Share, margin_change
 from engine.reports.margin import MarginReport
 from engine.reports.portfolio import Portfolio, PortfolioRow
 
@@ -44,19 +44,36 @@ def figures(f: Figures) -> dict[str, Any]:
     }
 
 
+def figures_text(now: Figures, before: Figures, *, change: bool = False) -> dict[str, Any]:
+    """The figures of an outbox payload (alerts, the digest): strings to the cent, so no float ever holds money;
+    with `change`, the margin's move in points too."""
+    out: dict[str, Any] = {
+        "margin_pct": decimal_text(now.margin_pct),
+        "previous_margin_pct": decimal_text(before.margin_pct),
+    }
+    if change:
+        out["margin_change_pts"] = decimal_text(margin_change(now, before))
+    return {
+        **out,
+        "revenue_usd": decimal_text(now.revenue),
+        "previous_revenue_usd": decimal_text(before.revenue),
+        "cogs_usd": decimal_text(now.cogs),
+        "previous_cogs_usd": decimal_text(before.cogs),
+        "events": now.events,
+        "unpriced_events": now.unpriced_events,
+    }
+
+
 def change(now: Figures, before: Figures) -> dict[str, Any]:
     def rel(a: Decimal, b: Decimal) -> float | None:
         return pct((a - b) / b * 100) if b else None
 
-    margin_delta = (
-        now.margin_pct - before.margin_pct if now.margin_pct is not None and before.margin_pct is not None else None
-    )
     return {
         "revenue_usd": cents(now.revenue - before.revenue),
         "revenue_pct": rel(now.revenue, before.revenue),
         "cogs_usd": cents(now.cogs - before.cogs),
         "cogs_pct": rel(now.cogs, before.cogs),
-        "gross_margin_pts": pct(margin_delta),
+        "gross_margin_pts": pct(margin_change(now, before)),
     }
 
 

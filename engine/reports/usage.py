@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, TextClause, bindparam, text
 
 from engine.periods import Period
-from engine.store.sql import COST_SUM
+from engine.store.sql import COST_SUM, where_equal
 from engine.timeutil import as_date
 from engine.vocab import Unit
 
@@ -50,9 +50,7 @@ def usage_totals(conn: Connection, start: date, end: date, customer: str | None 
         "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
     )
     params: dict[str, object] = {"a": start, "b": end}
-    if customer is not None:
-        sql += " AND customer = :c"
-        params["c"] = customer
+    sql = where_equal(sql, params, customer=customer)
     totals: UsageTotals = defaultdict(dict)
     for cust, prod, req, tok in conn.execute(text(sql + " GROUP BY customer, product"), params):
         totals[cust][prod] = (int(req or 0), int(tok or 0))
@@ -119,10 +117,7 @@ class UnitCounter:
 def _of_product(sql: str, customer: str, product: str, a: date, b: date) -> tuple[TextClause, dict[str, object]]:
     """`sql` for one customer over [a, b], narrowed to `product` unless it is '' (every product), per product."""
     params: dict[str, object] = {"c": customer, "a": a, "b": b}
-    if product:
-        sql += " AND product = :p"
-        params["p"] = product
-    return text(sql + " GROUP BY product"), params
+    return text(where_equal(sql, params, product=product or None) + " GROUP BY product"), params
 
 
 def daily_rows(conn: Connection, period: Period, customer: str | None = None) -> Sequence[Row[*tuple[Any, ...]]]:
@@ -134,9 +129,7 @@ def daily_rows(conn: Connection, period: Period, customer: str | None = None) ->
         "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    if customer is not None:
-        sql += " AND customer = :c"
-        params["c"] = customer
+    sql = where_equal(sql, params, customer=customer)
     # One fetch for tens of thousands of rows: row-by-row fetching costs more than the query.
     return conn.execute(text(sql), params).all()
 
@@ -163,10 +156,5 @@ def cost_by_day(
     """COGS (nano-USD) per day over [start, end] with any, for one customer, one product or everything."""
     sql = f"SELECT day, SUM({COST_SUM}) FROM daily_customer_product WHERE day BETWEEN :a AND :b"
     params: dict[str, object] = {"a": start, "b": end}
-    if customer is not None:
-        sql += " AND customer = :c"
-        params["c"] = customer
-    if product is not None:
-        sql += " AND product = :p"
-        params["p"] = product
+    sql = where_equal(sql, params, customer=customer, product=product)
     return {as_date(d): int(c or 0) for d, c in conn.execute(text(sql + " GROUP BY day"), params)}

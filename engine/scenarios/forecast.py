@@ -27,8 +27,9 @@ from engine.money import HUNDRED, ONE, TENTH, ZERO, round_to, usd
 from engine.periods import Period, month
 from engine.reports.figures import Figures, Thresholds, pick
 from engine.reports.names import resolve_customer
-from engine.reports.serialize import cents, micros, pct
+from engine.reports.serialize import cents, figures, micros, pct
 from engine.scenarios.basis import DayUsage, daily_usage, month_figures, percentile_day, terms_for
+from engine.store.sql import where_equal
 from engine.vocab import Status, SubjectKind
 
 DEFAULT_MONTHS = 6
@@ -297,9 +298,7 @@ def _observed_growth(conn: Connection, basis: Period, customers: list[str] | Non
         "WHERE day BETWEEN :pa AND :b"
     )
     params: dict[str, object] = {"a": basis.start, "b": basis.end, "pa": prev.start}
-    if customers is not None and len(customers) == 1:
-        sql += " AND customer = :c"
-        params["c"] = customers[0]
+    sql = where_equal(sql, params, customer=customers[0] if customers is not None and len(customers) == 1 else None)
     out = {}
     for cust, now, before in conn.execute(text(sql + " GROUP BY customer"), params):
         if before:
@@ -315,14 +314,13 @@ def _signed(value: Decimal) -> str:
 # ---------------------------------------------------------------- the `--json` shape (the blocks read it too)
 
 
+FORECAST_FIGURES = ("revenue_usd", "cogs_usd", "gross_margin_pct", "status")  # of serialize.figures, in its order
+
+
 def _month_dict(m: MonthForecast) -> dict[str, Any]:
     def fig(f: Figures) -> dict[str, Any]:
-        return {
-            "revenue_usd": cents(f.revenue),
-            "cogs_usd": cents(f.cogs),
-            "gross_margin_pct": pct(f.margin_pct),
-            "status": f.status,
-        }
+        shown = figures(f)
+        return {k: shown[k] for k in FORECAST_FIGURES}
 
     return {
         "month": m.label,

@@ -17,6 +17,7 @@ from engine.periods import Period
 from engine.pricing.book import FEMTO_PER_NANO, PriceBook, Rates, _per_token
 from engine.scenarios.grammar import Route, ScenarioError
 from engine.store.models import COST_COLUMNS, COST_TYPES, NANO
+from engine.store.sql import where_equal
 from engine.timeutil import as_date
 from engine.vocab import CostType
 
@@ -75,9 +76,7 @@ def load_slices(conn: Connection, period: Period, customer: str | None = None) -
         "FROM daily_rollup WHERE day BETWEEN :a AND :b"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    if customer is not None:
-        sql += " AND customer = :c"
-        params["c"] = customer
+    sql = where_equal(sql, params, customer=customer)
     out = []
     for row in conn.execute(text(sql + " ORDER BY customer, day, product, feature, provider, model"), params):
         requests, inp = int(row[6] or 0), int(row[7] or 0)
@@ -232,11 +231,6 @@ def repeat_share(
         "WHERE day BETWEEN :a AND :b AND prompt_hash IS NOT NULL AND prompt_hash <> ''"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    if customer is not None:
-        sql += " AND customer = :c"
-        params["c"] = customer
-    if feature is not None:
-        sql += " AND feature = :f"
-        params["f"] = feature
+    sql = where_equal(sql, params, customer=customer, feature=feature)
     rows = conn.execute(text(sql + " GROUP BY customer"), params).all()
     return {c: (int(n), int(n) - int(d)) for c, n, d in rows}

@@ -29,7 +29,7 @@ from sqlalchemy import Connection
 from engine.money import HUNDRED, ONE, TENTH, ZERO, pct_text
 from engine.periods import Period
 from engine.pricing.book import PriceBook
-from engine.reports.figures import Figures, Thresholds
+from engine.reports.figures import Figures, Thresholds, margin_change
 from engine.reports.margin import subject_report
 from engine.reports.names import resolve_customer
 from engine.reports.portfolio import portfolio
@@ -369,7 +369,7 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             "revenue_usd": cents(s.after.revenue - s.before.revenue),
             "cogs_usd": cents(s.after.cogs - s.before.cogs),
             "gross_profit_usd": cents(s.after.gross_profit - s.before.gross_profit),
-            "gross_margin_pts": pct(_pts(s.after, s.before)),
+            "gross_margin_pts": pct(margin_change(s.after, s.before)),
         },
         "saving_per_month_usd": cents(s.saving_per_month),
         "gross_profit_change_per_month_usd": cents(s.profit_change_per_month),
@@ -395,9 +395,3 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             for o in s.customers
         ]
     return out
-
-
-def _pts(after: Figures, before: Figures) -> Decimal | None:
-    if after.margin_pct is None or before.margin_pct is None:
-        return None
-    return after.margin_pct - before.margin_pct

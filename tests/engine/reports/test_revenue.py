@@ -10,11 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from config.settings import Settings
 from engine.periods import Period
 from engine.reports.revenue import Terms, compute_line, revenue_lines
 from engine.reports.usage import as_units, count_units, read_by
 from engine.runtime import Runtime
 from engine.vocab import Plan, Unit
+from tests.conftest import NOW
 from tests.engine.scenarios.book import OCTOBER, load_book, write_prices
 
 D = Decimal
@@ -80,12 +82,8 @@ def test_each_unit_counts_one_thing(unit: Unit, expected: Decimal) -> None:
     assert as_units(unit, [(7, 12_345, 3)[read_by(unit)]]) == [expected]
 
 
-@pytest.fixture
-def prices_file(tmp_path: Path) -> Path:
-    return write_prices(tmp_path)
-
-
-def test_revenue_lines_scale_metered_units_and_leave_fees_alone(runtime: Runtime, tmp_path: Path) -> None:
+def test_revenue_lines_scale_metered_units_and_leave_fees_alone(settings: Settings, tmp_path: Path) -> None:
+    runtime = Runtime(settings.model_copy(update={"prices_file": write_prices(tmp_path)}), now_override=NOW)
     load_book(runtime, tmp_path)
     with runtime.connect() as conn:
         now = {line.customer: line.total for line in revenue_lines(conn, OCTOBER)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -21,20 +20,9 @@ from engine.scenarios.grammar import (
     parse_levers,
 )
 from engine.scenarios.whatif import Scenario, scenario_to_dict, whatif
-from tests.engine.scenarios.book import C1_COGS, C1_REVENUE, OCTOBER, load_book, write_prices
+from tests.engine.scenarios.book import C1_COGS, C1_REVENUE, OCTOBER
 
 D = Decimal
-
-
-@pytest.fixture
-def prices_file(tmp_path: Path) -> Path:
-    return write_prices(tmp_path)
-
-
-@pytest.fixture
-def book(runtime: Runtime, tmp_path: Path) -> Runtime:
-    load_book(runtime, tmp_path)
-    return runtime
 
 
 def run(rt: Runtime, words: str, subject: str | None = "Cee One") -> Scenario:
