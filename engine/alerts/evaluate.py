@@ -24,7 +24,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection
@@ -40,7 +39,7 @@ from engine.reports.revenue import RevenueLine, revenue_lines
 from engine.reports.serialize import figures_text
 from engine.runtime import Runtime
 from engine.store import outbox
-from engine.vocab import SubjectKind
+from engine.vocab import SubjectKind, Word
 
 log = logging.getLogger(__name__)
 HYSTERESIS = Decimal(2)  # points above the breach threshold a margin must reach to count as recovered
@@ -49,7 +48,7 @@ MAX_DETAILED = 20  # subjects per run that get a full report (cost driver); the 
 STORED_PCT = Decimal("0.0001")  # alert_state.last_margin_pct is NUMERIC(9, 4)
 
 
-class AlertKind(StrEnum):
+class AlertKind(Word):
     """What an alert says about a subject, in the order a message lists them."""
 
     BREACH = "breach"

@@ -6,23 +6,23 @@ Every update is conditional on the row being as read, so two concurrent alert ru
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Numeric, String, Text, bindparam, column, text
 from sqlalchemy.exc import IntegrityError
 
 from engine.store.models import UTCDateTime
+from engine.vocab import Word
 
 
 class ConcurrentAlertRun(RuntimeError):
     """Another alerts check changed the same state while this one ran; this run committed nothing."""
 
 
-class Level(StrEnum):
+class Level(Word):
     """Where a subject stands for alerting. Not the report's Status: a margin between the breach line and healthy
     is `ok` here unless its trend crosses the line (`watch`); `idle` (no revenue, no cost) is never stored."""
 
@@ -58,7 +58,14 @@ class State:
 
     def copy(self) -> State:
         """The same state with its own `detail`, to change without touching this one."""
-        return replace(self, detail=dict(self.detail))
+        return State(
+            status=self.status,
+            since=self.since,
+            last_posted_at=self.last_posted_at,
+            last_margin_pct=self.last_margin_pct,
+            detail=dict(self.detail),
+            raw_detail=self.raw_detail,
+        )
 
 
 def changed(prev: State, new: State) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from engine.money import NANO, ZERO
 from engine.periods import Period
 from engine.reports.revenue import Terms, contracts_in, invoices, month_fraction
-from engine.reports.usage import as_units, daily_rows, daily_tasks, read_by
+from engine.reports.usage import COUNTING, daily_rows, daily_tasks
 from engine.timeutil import as_date
 from engine.vocab import Unit
 
@@ -176,9 +176,9 @@ def _billed(
 
 def _metered(c: Terms, counts: Counts, n: int) -> list[Decimal]:
     """The contract's units on each day of the window: its product's, or every product's when it names none."""
-    which = read_by(c.split_unit)  # only the count the unit reads is summed: this runs for every metered contract
+    which, per = COUNTING[c.split_unit]  # only the count the unit reads is summed: this runs for every contract
     rows = [series[which] for prod, series in counts.get(c.customer, {}).items() if not c.product or prod == c.product]
-    return as_units(c.split_unit, [sum(day) for day in zip(*rows, strict=True)] if rows else [0] * n)
+    return [Decimal(sum(day)) / per for day in zip(*rows, strict=True)] if rows else [ZERO] * n
 
 
 def customer_trends(conn: Connection, period: Period, customers: set[str], *, breach_pct: Decimal) -> dict[str, Trend]:

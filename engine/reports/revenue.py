@@ -176,7 +176,9 @@ def describe_terms(c: Terms) -> str:
 
 def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
     """Revenue of one contract from its terms, the months it was active and the units it metered."""
-    line = RevenueLine(
+    seats, platform = c.seat_charge(months), c.platform_charge(months)
+    usage = c.usage_charge(units, months) if c.is_metered else ZERO
+    return RevenueLine(
         customer=c.customer,
         product=c.product,
         plan=c.plan,
@@ -184,15 +186,13 @@ def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) ->
         unit=c.unit,
         active_days=active_days,
         terms=describe_terms(c),
-        seats=c.seat_charge(months),
-        platform=c.platform_charge(months),
+        seats=seats,
+        platform=platform,
+        usage=usage,
+        total=seats + platform + usage,  # Terms.charge, from the parts already worked out
+        units=units if c.is_metered else ZERO,
+        included_units=c.included(months) if c.is_metered else ZERO,
     )
-    if c.is_metered:
-        line.units = units
-        line.included_units = c.included(months)
-        line.usage = c.usage_charge(units, months)
-    line.total = line.seats + line.platform + line.usage  # Terms.charge, from the parts already worked out
-    return line
 
 
 def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[str, Decimal]:

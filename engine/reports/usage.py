@@ -8,7 +8,7 @@ The counting rule (`count_units`) turns requests, tokens and tasks into a contra
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,27 +20,21 @@ from engine.store.sql import COST_SUM, where_equal
 from engine.timeutil import as_date
 from engine.vocab import Unit
 
-TOKENS_PER_UNIT = Decimal(1000)  # a `1k_tokens` unit
-
 UsageTotals = dict[str, dict[str, tuple[int, int]]]  # customer → product → (requests, input + output tokens)
 
-
-def read_by(unit: Unit) -> int:
-    """Which count `unit` reads, as an index into (requests, input + output tokens, tasks started)."""
-    return 2 if unit is Unit.TASK else 1 if unit is Unit.TOKENS_1K else 0
-
-
-def as_units(unit: Unit, counts: Iterable[int]) -> list[Decimal]:
-    """Counts of what `unit` reads (`read_by`) as units: a `1k_tokens` unit is a thousand tokens, the rest one each."""
-    if unit is Unit.TOKENS_1K:
-        return [Decimal(n) / TOKENS_PER_UNIT for n in counts]
-    return [Decimal(n) for n in counts]
+# The one counting rule: which count each unit reads, as an index into (requests, input + output tokens, tasks
+# started), and how many of that count make one unit. Every caller divides by the second (it is 1 but for tokens).
+COUNTING: dict[Unit, tuple[int, Decimal]] = {
+    Unit.REQUEST: (0, Decimal(1)),
+    Unit.TOKENS_1K: (1, Decimal(1000)),
+    Unit.TASK: (2, Decimal(1)),
+}
 
 
 def count_units(unit: Unit, requests: int, tokens: int, tasks: int) -> Decimal:
-    """The one counting rule: `request` = requests, `1k_tokens` = (input + output tokens) / 1000, `task` = tasks
-    started."""
-    return as_units(unit, ((requests, tokens, tasks)[read_by(unit)],))[0]
+    """`request` = requests, `1k_tokens` = (input + output tokens) / 1000, `task` = tasks started (see COUNTING)."""
+    which, per = COUNTING[unit]
+    return Decimal((requests, tokens, tasks)[which]) / per
 
 
 def usage_totals(conn: Connection, start: date, end: date, customer: str | None = None) -> UsageTotals:
@@ -91,13 +85,14 @@ class UnitCounter:
     def by_product(self, customer: str, product: str, unit: Unit, a: date, b: date) -> dict[str, Decimal]:
         """Units per product for one customer over [a, b] (product '' = every product)."""
         full_period = a == self.period.start and b == self.period.end  # the usual case: answered from memory
+        which, per = COUNTING[unit]
         if unit is Unit.TASK:
             tasks = self._tasks.get(customer) if full_period else None
             if tasks is None:
                 tasks = self._read_tasks(customer, product, a, b)
-            return {p: count_units(unit, 0, 0, n) for p, n in tasks.items() if not product or p == product}
+            return {p: Decimal(n) / per for p, n in tasks.items() if not product or p == product}
         pairs = self._full.get(customer, {}) if full_period else self._read_usage(customer, product, a, b)
-        return {p: count_units(unit, req, tok, 0) for p, (req, tok) in pairs.items() if not product or p == product}
+        return {p: Decimal(v[which]) / per for p, v in pairs.items() if not product or p == product}
 
     def _read_tasks(self, customer: str, product: str, a: date, b: date) -> dict[str, int]:
         # Only task-metered contracts ask; one covering-index range per customer beats scanning every task.
@@ -157,4 +152,4 @@ def cost_by_day(
     sql = f"SELECT day, SUM({COST_SUM}) FROM daily_customer_product WHERE day BETWEEN :a AND :b"
     params: dict[str, object] = {"a": start, "b": end}
     sql = where_equal(sql, params, customer=customer, product=product)
-    return {as_date(d): int(c or 0) for d, c in conn.execute(text(sql + " GROUP BY day"), params)}
+    return {as_date(d): int(c or 0) for d, c in conn.execute(text(sql + " GROUP BY day"), params).all()}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from config.settings import Settings
 from engine.periods import Period
 from engine.reports.revenue import Terms, compute_line, revenue_lines
-from engine.reports.usage import as_units, count_units, read_by
+from engine.reports.usage import COUNTING, count_units
 from engine.runtime import Runtime
 from engine.vocab import Plan, Unit
 from tests.conftest import NOW
@@ -79,7 +79,8 @@ def test_a_window_of_days_is_charged_day_by_day_by_the_same_rule(
 )
 def test_each_unit_counts_one_thing(unit: Unit, expected: Decimal) -> None:
     assert count_units(unit, 7, 12_345, 3) == expected
-    assert as_units(unit, [(7, 12_345, 3)[read_by(unit)]]) == [expected]
+    which, per = COUNTING[unit]
+    assert Decimal((7, 12_345, 3)[which]) / per == expected
 
 
 def test_revenue_lines_scale_metered_units_and_leave_fees_alone(settings: Settings, tmp_path: Path) -> None:
