@@ -1,8 +1,9 @@
 """Usage as revenue and the daily figures count it, read from the rollups: one definition of each scan.
 
-The counting rule (`count_units`) turns requests, tokens and tasks into a contract's units; `UnitCounter` answers
-"how many units over these days" for revenue with as few queries as it can; `daily_rows`, `daily_tasks` and
-`cost_by_day` are the per-day scans the alerts' trends, the forecasts, the reports and the digest share.
+The counting rule (`COUNTING`, `count_units`) turns requests, tokens and tasks into a contract's units;
+`UnitCounter` answers "how many units over these days" for revenue with as few queries as it can; `daily_rows`,
+`daily_tasks` and `cost_by_day` are the per-day scans the alerts' trends, the forecasts, the reports and the
+digest share.
 """
 
 from __future__ import annotations
