@@ -5,7 +5,7 @@ monthly fee and a trailing window a fair share. Units count the contract's produ
 contract names none): `request` = requests, `1k_tokens` = (input + output tokens) / 1000, `task` = distinct
 task ids started in the period.
 
-The revenue rule lives on `Terms` (`seat_charge`, `platform_charge`, `usage_charge`); `compute_line` writes it
+The revenue rule lives on `Terms` (`charge` = `fixed_charge` + `usage_charge`); `compute_line` writes it
 up as a line, and every other caller (the alerts' daily series, what-ifs, forecasts, floors) asks the same terms.
 """
 
