@@ -35,7 +35,7 @@ from engine.periods import Period, trailing
 from engine.reports.figures import Figures, Thresholds
 from engine.reports.margin import MarginReport, subject_report
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
-from engine.reports.revenue import RevenueLine, revenue_lines
+from engine.reports.revenue import revenue_lines
 from engine.reports.serialize import figures_text
 from engine.runtime import Runtime
 from engine.store import outbox
@@ -273,9 +273,12 @@ def evaluate(
     return period, book, decisions
 
 
-def _attach_reports(conn: Connection, runtime: Runtime, period: Period, events: list[AlertEvent]) -> None:
+def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events: list[AlertEvent]) -> None:
     """Full reports (cost drivers, unpriced models) for the first MAX_DETAILED subjects worth posting."""
-    lines: tuple[list[RevenueLine], list[RevenueLine]] | None = None
+    period = book.period
+    lines, previous_lines = book.lines, book.previous_lines
+    if lines is None or previous_lines is None:
+        lines, previous_lines = revenue_lines(conn, period), revenue_lines(conn, period.previous())
     reports: dict[tuple[str, str], MarginReport] = {}
     for event in events:
         o = event.observation
@@ -283,10 +286,8 @@ def _attach_reports(conn: Connection, runtime: Runtime, period: Period, events: 
         if key not in reports:
             if len(reports) >= MAX_DETAILED:
                 continue
-            # Every product report reads every revenue line: read them once for all of them.
-            if o.kind is SubjectKind.PRODUCT and lines is None:
-                lines = (revenue_lines(conn, period), revenue_lines(conn, period.previous()))
-            shared = lines if o.kind is SubjectKind.PRODUCT else None
+            # The sweep's own revenue lines: the report's revenue is the figure the alert was raised on, and
+            # nothing is read twice.
             reports[key] = subject_report(
                 conn,
                 o.kind,
@@ -294,8 +295,8 @@ def _attach_reports(conn: Connection, runtime: Runtime, period: Period, events: 
                 o.name,
                 period,
                 thresholds=runtime.thresholds,
-                lines=shared[0] if shared else None,
-                previous_lines=shared[1] if shared else None,
+                lines=lines,
+                previous_lines=previous_lines,
             )
         event.report = reports[key]
 
@@ -347,7 +348,8 @@ def check_alerts(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
             for kind in kinds
         ]
         events.sort(key=lambda e: e.sort_key)
-        _attach_reports(conn, runtime, period, events)
+        if events:
+            _attach_reports(conn, runtime, book, events)
         messages = build_messages(runtime, as_of=as_of, period=period, events=events)
         queued = 0
         if record:

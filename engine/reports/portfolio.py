@@ -12,7 +12,7 @@ from sqlalchemy import Connection, text
 from engine.money import ZERO, usd
 from engine.periods import Period
 from engine.reports.figures import Figures, Thresholds, pick
-from engine.reports.revenue import contracts_in, revenue_lines, total_by_customer, total_by_product
+from engine.reports.revenue import RevenueLine, contracts_in, revenue_lines, total_by_customer, total_by_product
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM
 from engine.vocab import SubjectKind
@@ -39,6 +39,10 @@ class Portfolio:
     customers: list[PortfolioRow]
     products: list[PortfolioRow]
     unpriced_models: list[str]
+    # The revenue lines behind the figures, this period and the one before (None for a portfolio built by hand):
+    # reports on its customers and products can reuse them instead of reading them again.
+    lines: list[RevenueLine] | None = None
+    previous_lines: list[RevenueLine] | None = None
 
     def spread(self) -> dict[str, Any]:
         """The P50 and P99 customer by COGS, and the P50 customer margin: how uneven the book is."""
@@ -155,4 +159,6 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
         customers=rows(SubjectKind.CUSTOMER, cust_now, cust_before, rev_now, rev_before),
         products=rows(SubjectKind.PRODUCT, prod_now, prod_before, prod_rev_now, prod_rev_before),
         unpriced_models=sorted(f"{p or '?'}/{m or '?'}" for p, m in unpriced),
+        lines=lines,
+        previous_lines=prev_lines,
     )
