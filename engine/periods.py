@@ -41,6 +41,10 @@ class Period:
     def iter_days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range(self.days)]
 
+    def as_dict(self) -> dict[str, str]:
+        """The JSON shape of a period in every `--json` answer and outbox payload."""
+        return {"label": self.label, "start": self.start.isoformat(), "end": self.end.isoformat()}
+
 
 def month(year: int, month_: int) -> Period:
     last = calendar.monthrange(year, month_)[1]
