@@ -22,6 +22,7 @@ from engine.ingest.contracts import COLUMNS as CONTRACT_COLUMNS
 from engine.ingest.events import COLUMNS
 from engine.pricing.book import PriceBook
 from engine.store.models import NANO
+from engine.vocab import Plan, Unit
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -260,7 +261,7 @@ def _write_contracts(
     rng: random.Random,
     start: date,
 ) -> None:
-    plans = ["flat", "seat", "usage", "hybrid"]
+    plans = [Plan.FLAT, Plan.SEAT, Plan.USAGE, Plan.HYBRID]
     with path.open("w", newline="") as handle:
         w = csv.writer(handle)
         w.writerow(CONTRACT_COLUMNS)
@@ -273,20 +274,20 @@ def _write_contracts(
                 bleeding = i in (0, 4) or (i % 9 == 4)
                 markup = Decimal(str(round(rng.uniform(0.75, 1.35) if bleeding else rng.uniform(1.8, 4.5), 2)))
                 target = max(monthly_cost * markup, Decimal(25))
-                plan = "flat" if bleeding else plans[i % 4]
+                plan = Plan.FLAT if bleeding else plans[i % 4]
                 row = [cid, name, alias, product, plan, start.isoformat(), "", "", "", "", "", "", ""]
-                if plan == "flat":
+                if plan is Plan.FLAT:
                     row[9] = f"{target:.2f}"
-                elif plan == "seat":
+                elif plan is Plan.SEAT:
                     seats = max(5, int(target / 60))
                     row[7], row[8] = str(seats), f"{target / seats:.2f}"
-                elif plan == "usage":
-                    unit, count = ("task", tasks) if product == "agent" and tasks else ("request", requests)
+                elif plan is Plan.USAGE:
+                    unit, count = (Unit.TASK, tasks) if product == "agent" and tasks else (Unit.REQUEST, requests)
                     row[11], row[12] = unit, f"{target / max(count, 1):.4f}"
                 else:
                     included = int(tokens / 1000 * 0.6)
                     row[9] = f"{(target * Decimal('0.5')):.2f}"
-                    row[10], row[11] = str(included), "1k_tokens"
+                    row[10], row[11] = str(included), Unit.TOKENS_1K
                     extra = max(Decimal(tokens) / 1000 - included, Decimal(1))
                     row[12] = f"{(target * Decimal('0.5') / extra):.4f}"
                 w.writerow(row)

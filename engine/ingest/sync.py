@@ -35,6 +35,7 @@ from engine.runtime import Runtime
 from engine.store.meta import StaleRollups, check_rollup_timezone
 from engine.store.models import NANO, ImportRun, ProviderCost, RevenueActual
 from engine.timeutil import DayCutter
+from engine.vocab import Plan
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +308,10 @@ def _write_revenue(conn: Connection, batch: Batch) -> int:
     return removed
 
 
+# The plans whose seat count a subscription sets, as an SQL list.
+_SEAT_PLANS = ", ".join(f"'{plan}'" for plan in Plan if plan.has_seats)
+
+
 def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> list[str]:
     """Set the seats of each mapped customer's seat contract in force today from its Stripe subscription."""
     notes: list[str] = []
@@ -315,7 +320,7 @@ def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> 
             notes.append(f"{entry['trace']}: {entry['seats']} seat(s) on {entry['subscription']}, customer unmapped")
             continue
         sql = (
-            "SELECT id, product, seats FROM contract WHERE customer = :c AND plan IN ('seat', 'hybrid') "
+            f"SELECT id, product, seats FROM contract WHERE customer = :c AND plan IN ({_SEAT_PLANS}) "
             'AND start <= :d AND ("end" IS NULL OR "end" >= :d)'
         )
         params: dict[str, Any] = {"c": entry["customer"], "d": today}

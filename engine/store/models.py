@@ -2,7 +2,8 @@
 
 Why nano-USD: token prices are quoted per million tokens with up to ~4 decimals, so one event's cost is a
 fraction of a micro-dollar. Each event's cost components are computed exactly and rounded once to the nano-dollar
-(half-even); 10M events can drift at most $0.005 in total, and every sum after that is exact integer arithmetic.
+(half up, in engine.pricing.book); 10M events can drift at most $0.005 in total, and every sum after that is exact
+integer arithmetic.
 """
 
 from __future__ import annotations
@@ -14,22 +15,13 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-NANO = 1_000_000_000  # nano-USD per USD
+from engine.money import NANO
+from engine.vocab import CostType
 
-# The cost columns, in the order every rollup and report uses them. `source` is inference cost that the
-# source already priced (cost_usd); `request_fee` is a per-request catalogue price.
-COST_TYPES = (
-    "uncached_input",
-    "cached_input",
-    "cache_write",
-    "output",
-    "request_fee",
-    "source",
-    "retrieval",
-    "rerank",
-    "compute",
-)
-COST_COLUMNS = tuple(f"cost_{name}" for name in COST_TYPES)
+# The cost types (engine.vocab.CostType, which says what each one is) in the order every rollup and report uses
+# them, and the nano-USD column of each in usage_event and the rollups.
+COST_TYPES = tuple(CostType)
+COST_COLUMNS = tuple(t.column for t in CostType)
 
 # Usage counters kept in both rollups.
 COUNT_COLUMNS = (
@@ -91,14 +83,14 @@ class Contract(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer: str = Field(index=True, max_length=200)
     product: str = Field(default="", max_length=200)  # '' = every product
-    plan: str = Field(max_length=10)  # seat | flat | usage | hybrid
+    plan: str = Field(max_length=10)  # an engine.vocab.Plan
     start: date
     end: date | None = None  # inclusive; None = open
     seats: int = 0
     seat_price_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
     platform_fee_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
     included_units: Decimal = Field(default=Decimal(0), sa_column=_money())
-    unit: str = Field(default="", max_length=10)  # request | task | 1k_tokens
+    unit: str = Field(default="", max_length=10)  # an engine.vocab.Unit, or '' (none; metered plans need one)
     unit_price_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
 
 
