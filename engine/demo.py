@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from engine.ingest.contracts import COLUMNS as CONTRACT_COLUMNS
 from engine.ingest.events import COLUMNS
-from engine.pricing.book import PriceBook
+from engine.pricing.book import PriceBook, Usage
 from engine.store.models import NANO
 from engine.vocab import Plan, Unit
 
@@ -237,10 +237,18 @@ def generate(
                         )
                         if day >= recent_from:
                             comp_ms = int(Decimal(compute) * 1000) if compute else 0
-                            costs = prices.price(
-                                provider, model, ts, inp, cached, 0, out, 1, retrieval, rerank, comp_ms, None
+                            usage = Usage(
+                                epoch=ts,
+                                provider=provider,
+                                model=model,
+                                input_tokens=inp,
+                                cached_input_tokens=cached,
+                                output_tokens=out,
+                                retrieval_queries=retrieval,
+                                rerank_calls=rerank,
+                                compute_ms=comp_ms,
                             )
-                            cost_nano[(cid, product)] += sum(costs[:9])
+                            cost_nano[(cid, product)] += prices.price(usage).total
                             u = units[(cid, product)]
                             u[0] += 1
                             u[1] += inp + out

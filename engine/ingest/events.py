@@ -8,9 +8,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
-from engine.ingest.writer import ParsedEvent
 from engine.store.models import NANO
 from engine.timeutil import MAX_TS as _MAX_TS
 from engine.timeutil import MIN_TS as _MIN_TS
@@ -38,6 +37,36 @@ COLUMNS = (
     "prompt_hash",
 )
 REQUIRED = ("event_id", "ts", "customer", "product")
+
+
+class ParsedEvent(NamedTuple):
+    """One valid usage event, as every source produces it: the CSV columns made exact and typed.
+
+    The fields are usage_event's columns of the same names, in its order (less `day`, `priced` and the costs, which
+    the writer adds). Times are aware UTC; money is integer nano-USD; text is stripped (provider and model lowered).
+    """
+
+    event_id: str
+    ts: datetime
+    customer: str
+    product: str
+    feature: str
+    provider: str
+    model: str
+    input_tokens: int  # the total input, cached and cache-write tokens included
+    cached_input_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    requests: int
+    retrieval_queries: int
+    rerank_calls: int
+    compute_ms: int  # compute_seconds, in whole milliseconds (half up)
+    source_cost_nano: int | None  # cost_usd, what the source already charged; None: the price book prices it
+    task_id: str | None
+    cache_hit: bool
+    prompt_hash: str | None
+
+
 _LIMITS = {
     "event_id": 200,
     "customer": 200,
@@ -145,26 +174,26 @@ def parse_event(raw: Mapping[str, Any]) -> ParsedEvent:
     compute_ms = int((compute * 1000).to_integral_value(ROUND_HALF_UP)) if compute is not None else 0
     task_id = _text(raw, "task_id") or None
     prompt_hash = _text(raw, "prompt_hash") or None
-    return (
-        _text(raw, "event_id"),
-        ts,
-        _text(raw, "customer"),
-        _text(raw, "product"),
-        _text(raw, "feature"),
-        provider,
-        model,
-        input_tokens,
-        cached,
-        write,
-        output,
-        _count(raw, "requests", default=1),
-        _count(raw, "retrieval_queries"),
-        _count(raw, "rerank_calls"),
-        compute_ms,
-        int((cost * NANO).to_integral_value(ROUND_HALF_UP)) if cost is not None else None,
-        task_id,
-        _flag(raw, "cache_hit"),
-        prompt_hash,
+    return ParsedEvent(
+        event_id=_text(raw, "event_id"),
+        ts=ts,
+        customer=_text(raw, "customer"),
+        product=_text(raw, "product"),
+        feature=_text(raw, "feature"),
+        provider=provider,
+        model=model,
+        input_tokens=input_tokens,
+        cached_input_tokens=cached,
+        cache_write_tokens=write,
+        output_tokens=output,
+        requests=_count(raw, "requests", default=1),
+        retrieval_queries=_count(raw, "retrieval_queries"),
+        rerank_calls=_count(raw, "rerank_calls"),
+        compute_ms=compute_ms,
+        source_cost_nano=int((cost * NANO).to_integral_value(ROUND_HALF_UP)) if cost is not None else None,
+        task_id=task_id,
+        cache_hit=_flag(raw, "cache_hit"),
+        prompt_hash=prompt_hash,
     )
 
 
@@ -173,6 +202,7 @@ class _Miss(Exception):
 
 
 _MAX_SHORT = min(_LIMITS.values())
+_new = tuple.__new__  # ParsedEvent(...) without its generated __new__'s frame (see engine.pricing.book._new)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -263,26 +293,29 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
                 flag = True
             elif lowered not in _FALSE:
                 raise _Miss
-        return (
-            event_id,
-            stamp,
-            customer,
-            product,
-            feature,
-            provider.strip().lower(),
-            model,
-            i,
-            c,
-            w,
-            o,
-            r,
-            q,
-            k,
-            compute_ms,
-            None,
-            task or None,
-            flag,
-            prompt or None,
+        return _new(
+            ParsedEvent,
+            (
+                event_id,
+                stamp,
+                customer,
+                product,
+                feature,
+                provider.strip().lower(),
+                model,
+                i,
+                c,
+                w,
+                o,
+                r,
+                q,
+                k,
+                compute_ms,
+                None,
+                task or None,
+                flag,
+                prompt or None,
+            ),
         )
 
     return parse

@@ -10,16 +10,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, text
 
 from engine.ingest.writer import MEASURES, ROLLUP_KEYS, aggregates_sql
-from engine.pricing.book import PriceBook
+from engine.pricing.book import PriceBook, Usage
 from engine.store.meta import ROLLUP_TZ, get_meta, set_meta
 from engine.store.models import COST_COLUMNS
 from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter
 
-_SELECT = (
-    "SELECT event_id, ts, provider, model, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, "
-    "requests, retrieval_queries, rerank_calls, compute_ms, source_cost_nano, day FROM usage_event "
-)
+# What pricing an event reads: after `epoch`, Usage's fields are usage_event columns of the same names.
+_SELECT = f"SELECT event_id, ts, {', '.join(Usage._fields[1:])} FROM usage_event "
 
 
 @dataclass
@@ -57,34 +55,18 @@ def reprice(engine: Engine, *, prices: PriceBook, timezone: str, since: date | N
         reader = rows.partitions()
         before = _total_cost(conn, where, params)
         for chunk in reader:
-            for (
-                event_id,
-                ts,
-                provider,
-                model,
-                inp,
-                cached,
-                write,
-                out,
-                req,
-                retr,
-                rer,
-                comp,
-                src,
-                _day,
-            ) in chunk:
-                ts = _aware(ts)
-                epoch = int(ts.timestamp())
-                costs = prices.price(provider, model, epoch, inp, cached, write, out, req, retr, rer, comp, src)
+            for event_id, ts, *counts in chunk:
+                epoch = int(_aware(ts).timestamp())
+                costs = prices.price(Usage(epoch, *counts))
                 result.events += 1
-                if not costs[9]:
+                if not costs.priced:
                     result.unpriced_events += 1
                 updates.append(
                     {
                         "id": event_id,
                         "day": cutter.day(epoch),
-                        "priced": costs[9],
-                        **{c: v for c, v in zip(COST_COLUMNS, costs[:9], strict=True)},
+                        "priced": costs.priced,
+                        **dict(zip(COST_COLUMNS, costs[:-1], strict=True)),
                     }
                 )
             _apply(conn, updates)

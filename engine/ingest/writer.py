@@ -10,65 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from engine.pricing.book import PriceBook
-from engine.store.models import COST_COLUMNS, COUNT_COLUMNS
+from engine.ingest.events import ParsedEvent
+from engine.pricing.book import Costs, PriceBook, Usage
+from engine.store.models import COST_COLUMNS, COST_TYPES, COUNT_COLUMNS
 from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter
 
-# The parsed event, as every source produces it (see engine.ingest.events.parse_event).
-PARSED_FIELDS = (
-    "event_id",
-    "ts",
-    "customer",
-    "product",
-    "feature",
-    "provider",
-    "model",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "requests",
-    "retrieval_queries",
-    "rerank_calls",
-    "compute_ms",
-    "source_cost_nano",
-    "task_id",
-    "cache_hit",
-    "prompt_hash",
-)
-ParsedEvent = tuple[Any, ...]
-
-EVENT_COLUMNS = (
-    "event_id",
-    "ts",
-    "day",
-    "customer",
-    "product",
-    "feature",
-    "provider",
-    "model",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "requests",
-    "retrieval_queries",
-    "rerank_calls",
-    "compute_ms",
-    "source_cost_nano",
-    "task_id",
-    "cache_hit",
-    "prompt_hash",
-    "priced",
-    *COST_COLUMNS,
-    "source",
-)
+# A usage_event row as RowBuilder lays it out: the parsed event with its local day after `ts`, then its costs
+# (Costs order: one column per cost type, then `priced`) and where it came from.
+EVENT_COLUMNS = (*ParsedEvent._fields[:2], "day", *ParsedEvent._fields[2:], *COST_COLUMNS, "priced", "source")
 
 _PG_TYPES = {
     "ts": "timestamptz",
@@ -157,6 +111,14 @@ class WriteStats:
     cost_nano: int = 0
 
 
+_new = tuple.__new__  # Usage(...) without its generated __new__'s frame (see engine.pricing.book._new)
+
+# RowBuilder passes the parsed event's provider … source_cost_nano (ev[5:16]) on as Usage's fields after `epoch`,
+# and lays Costs out as the cost columns then `priced`: both rely on the field names lining up.
+if ParsedEvent._fields[5:16] != Usage._fields[1:] or Costs._fields != (*COST_TYPES, "priced"):
+    raise ImportError("ParsedEvent, Usage and Costs no longer line up with each other and CostType; fix them together")
+
+
 class RowBuilder:
     """Prices a parsed event and lays it out as a `usage_event` row. Touches no database, so a parsing
     worker process can run it while the importing process writes."""
@@ -169,19 +131,16 @@ class RowBuilder:
         self.unpriced_models: set[tuple[str, str]] = set()
 
     def build(self, ev: ParsedEvent) -> tuple[Any, ...]:
-        ts: datetime = ev[1]
+        ts = ev.ts
         epoch = int(ts.timestamp())
-        costs = self.prices.price(
-            ev[5], ev[6], epoch, ev[7], ev[8], ev[9], ev[10], ev[11], ev[12], ev[13], ev[14], ev[15]
-        )
-        priced = costs[9]
-        if not priced:
-            self.unpriced_models.add((ev[5], ev[6]))
+        costs = self.prices.price(_new(Usage, (epoch, *ev[5:16])))
+        if not costs.priced:
+            self.unpriced_models.add((ev.provider, ev.model))
         ts_text = ts.isoformat(" ", "microseconds")
         if not self.postgres:
             # SQLite keeps SQLAlchemy's naive UTC text; the parsed ts is always UTC, so drop its "+00:00".
             ts_text = ts_text[:-6]
-        return (ev[0], ts_text, self.cutter.day(epoch), *ev[2:19], priced, *costs[:9], self.source)
+        return (ev.event_id, ts_text, self.cutter.day(epoch), *ev[2:], *costs, self.source)
 
 
 class EventWriter:
@@ -209,7 +168,7 @@ class EventWriter:
             create_stage(conn)
 
     def add(self, ev: ParsedEvent) -> None:
-        """Queue one parsed event (PARSED_FIELDS order)."""
+        """Queue one parsed event."""
         self.add_row(self.builder.build(ev))
 
     def add_row(self, row: tuple[Any, ...]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.pricing.book import PriceBook, PriceFileError
+from engine.pricing.book import PriceBook, PriceFileError, Usage
 
 
 def epoch(text: str) -> int:
@@ -15,7 +15,7 @@ def epoch(text: str) -> int:
 
 
 def price(book: PriceBook, provider: str, model: str, at: str, inp: int, cached: int, write: int, out: int):
-    return book.price(provider, model, epoch(at), inp, cached, write, out, 1, 0, 0, 0, None)
+    return book.price(Usage(epoch(at), provider, model, inp, cached, write, out, 1, 0, 0, 0, None))
 
 
 def test_discount_applies_from_its_date_only(prices_file: Path) -> None:
@@ -55,7 +55,7 @@ def test_time_of_day_prices_are_resolved_per_half_hour() -> None:
 
 
 def test_unknown_model_is_flagged_unpriced_not_free() -> None:
-    costs = PriceBook().price("acme", "nope-1", epoch("2026-10-01T00:00:00"), 10, 0, 0, 10, 1, 2, 0, 0, None)
+    costs = PriceBook().price(Usage(epoch("2026-10-01T00:00:00"), "acme", "nope-1", 10, 0, 0, 10, 1, 2, 0, 0, None))
     assert costs[9] is False
     assert sum(costs[:9]) == 0
 
