@@ -20,15 +20,11 @@ from sqlalchemy import Connection, text
 from engine.periods import Period
 from engine.store.models import NANO
 from engine.timeutil import as_date
+from engine.vocab import CostType
 
-INFERENCE_COSTS = (
-    "cost_uncached_input",
-    "cost_cached_input",
-    "cost_cache_write",
-    "cost_output",
-    "cost_request_fee",
-    "cost_source",
-)
+# The part of an event's cost a provider bills: every cost type but our own unit costs.
+_UNBILLED = {CostType.RETRIEVAL, CostType.RERANK, CostType.COMPUTE}
+INFERENCE_COSTS = " + ".join(t.column for t in CostType if t not in _UNBILLED)
 DRIFT_OK_PCT = Decimal(5)
 
 
@@ -86,7 +82,6 @@ def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
         {"a": period.start, "b": period.end},
     ):
         billed[provider] = (Decimal(str(amount or 0)), as_date(last))
-    cost_sum = " + ".join(INFERENCE_COSTS)
     providers = set(billed)
     priced_totals: dict[str, Decimal] = {}
     for provider in sorted(
@@ -95,7 +90,8 @@ def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
         end = billed[provider][1] if provider in billed else period.end
         total = conn.execute(
             text(
-                f"SELECT COALESCE(SUM({cost_sum}), 0) FROM daily_rollup WHERE provider = :p AND day BETWEEN :a AND :b"
+                f"SELECT COALESCE(SUM({INFERENCE_COSTS}), 0) FROM daily_rollup "
+                "WHERE provider = :p AND day BETWEEN :a AND :b"
             ),
             {"p": provider, "a": period.start, "b": end},
         ).scalar_one()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text
 
-from engine.ingest.writer import MEASURES, ROLLUP_KEYS, aggregates_sql
+from engine.ingest.rollups import rebuild_rollups
 from engine.pricing.book import PriceBook, Usage
 from engine.store.meta import ROLLUP_TZ, get_meta, set_meta
 from engine.store.models import COST_COLUMNS
@@ -96,29 +96,3 @@ def _apply(conn: Connection, updates: list[dict[str, object]]) -> None:
         return
     sets = ", ".join(f"{c} = :{c}" for c in (*COST_COLUMNS, "day", "priced"))
     conn.execute(text(f"UPDATE usage_event SET {sets} WHERE event_id = :id"), updates)
-
-
-def rebuild_rollups(conn: Connection) -> None:
-    """Recompute every rollup from the stored events (the rollups are a cache of them, nothing more)."""
-    conn.execute(text("DELETE FROM daily_rollup"))
-    conn.execute(text("DELETE FROM daily_customer_product"))
-    conn.execute(text("DELETE FROM task_rollup"))
-    measures = ", ".join(MEASURES)
-    for table, keys in (
-        ("daily_rollup", ROLLUP_KEYS),
-        ("daily_customer_product", ("customer", "product", "day")),
-    ):
-        group = ", ".join(keys)
-        conn.execute(
-            text(
-                f"INSERT INTO {table} ({group}, {measures}) "
-                f"SELECT {group}, {aggregates_sql()} FROM usage_event GROUP BY {group}"
-            )
-        )
-    conn.execute(
-        text(
-            "INSERT INTO task_rollup (customer, product, task_id, day, events, cost_nano) "
-            f"SELECT customer, product, task_id, MIN(day), COUNT(*), SUM({COST_SUM}) FROM usage_event "
-            "WHERE task_id IS NOT NULL GROUP BY customer, product, task_id"
-        )
-    )

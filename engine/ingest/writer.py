@@ -8,15 +8,15 @@ batch: an event id seen before is never counted twice, and the rollups always eq
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
 
 from engine.ingest.events import ParsedEvent
+from engine.ingest.rollups import UNPRICED_EVENTS, fold_statements
 from engine.pricing.book import Costs, PriceBook, Usage
-from engine.store.models import COST_COLUMNS, COST_TYPES, COUNT_COLUMNS
+from engine.store.models import COST_COLUMNS, COST_TYPES
 from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter
 
@@ -32,52 +32,18 @@ _PG_TYPES = {
 }
 _TEXT = {"event_id", "customer", "product", "feature", "provider", "model", "task_id", "prompt_hash", "source"}
 
-_SUM_OF = {
-    "events": "COUNT(*)",
-    "cache_hits": "SUM(CASE WHEN cache_hit THEN 1 ELSE 0 END)",
-    "unpriced_events": "SUM(CASE WHEN priced THEN 0 ELSE 1 END)",
-}
-MEASURES = COUNT_COLUMNS + COST_COLUMNS
-
-
-def aggregates_sql() -> str:
-    return ", ".join(_SUM_OF.get(c, f"SUM({c})") for c in MEASURES)
-
-
-def _upsert(table: str, keys: Sequence[str], source: str) -> str:
-    cols = ", ".join((*keys, *MEASURES))
-    group = ", ".join(keys)
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in MEASURES)
-    return (
-        f"INSERT INTO {table} ({cols}) SELECT {group}, {aggregates_sql()} FROM {source} "
-        f"GROUP BY {group} ON CONFLICT ({group}) DO UPDATE SET {updates}"
-    )
-
-
-def _sql_tasks(source: str, least: str) -> str:
-    return (
-        "INSERT INTO task_rollup (customer, product, task_id, day, events, cost_nano) "
-        f"SELECT customer, product, task_id, MIN(day), COUNT(*), SUM({COST_SUM}) FROM {source} "
-        "AND task_id IS NOT NULL GROUP BY customer, product, task_id "
-        "ON CONFLICT (customer, product, task_id) DO UPDATE SET "
-        f"events = task_rollup.events + excluded.events, cost_nano = task_rollup.cost_nano + excluded.cost_nano, "
-        f"day = {least}(task_rollup.day, excluded.day)"
-    )
-
 
 def _fold_statements(source: str, least: str) -> list[str]:
-    """Roll the new events (`source` is a FROM clause ending in a WHERE condition) into every rollup."""
+    """Roll the new events (`source` is a FROM clause ending in a WHERE condition) into every rollup, add the
+    customers not seen before, and (last) count what the batch added: unpriced events and cost."""
     return [
-        _upsert("daily_rollup", ROLLUP_KEYS, source),
-        _upsert("daily_customer_product", ("customer", "product", "day"), source),
-        _sql_tasks(source, least),
+        *fold_statements(source, least=least),
         f"INSERT INTO customer (id, name, aliases) SELECT DISTINCT customer, customer, '' FROM {source} "
         "ON CONFLICT (id) DO NOTHING",
-        f"SELECT COALESCE(SUM(CASE WHEN priced THEN 0 ELSE 1 END), 0), COALESCE(SUM({COST_SUM}), 0) FROM {source}",
+        f"SELECT COALESCE({UNPRICED_EVENTS}, 0), COALESCE(SUM({COST_SUM}), 0) FROM {source}",
     ]
 
 
-ROLLUP_KEYS = ("day", "customer", "product", "feature", "provider", "model")
 _COLS = ", ".join(EVENT_COLUMNS)
 # SQLite: insert straight into usage_event; new rows are exactly those with a rowid above the previous maximum
 # (rowids only grow: events are never deleted), so the rollups read them back by rowid range. One B-tree write
