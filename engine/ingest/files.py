@@ -21,8 +21,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engine.ingest.events import COLUMNS, RowError, _check_header, _csv_fast_parser, _Miss, parse_event
-from engine.ingest.writer import EventWriter, ParsedEvent, RowBuilder, WriteStats
+from engine.ingest.events import (
+    COLUMNS,
+    FAST_PATH_DECLINES,
+    ParsedEvent,
+    RowError,
+    _check_header,
+    _csv_fast_parser,
+    parse_event,
+)
+from engine.ingest.writer import EventWriter, RowBuilder, WriteStats
 from engine.pricing.book import PriceBook
 from engine.store.meta import check_rollup_timezone
 from engine.store.models import NANO, ImportRun
@@ -98,7 +106,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | None, str, 
                 continue
             try:
                 yield reader.line_num, None, "", fast(values)
-            except (_Miss, ValueError, IndexError, ArithmeticError):
+            except FAST_PATH_DECLINES:
                 yield reader.line_num, dict(zip(header, values, strict=True)), "", None
 
 
