@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from engine.ingest.contracts import COLUMNS as CONTRACT_COLUMNS
 from engine.ingest.events import COLUMNS
+from engine.money import usd
 from engine.pricing.book import PriceBook, Usage
-from engine.store.models import NANO
 from engine.vocab import Plan, Unit
 
 if TYPE_CHECKING:
@@ -276,7 +276,7 @@ def _write_contracts(
         for i, (cid, name) in enumerate(ids):
             alias = name.split()[0].lower()
             for product in products_of[cid]:
-                monthly_cost = Decimal(cost_nano[(cid, product)]) / NANO
+                monthly_cost = usd(cost_nano[(cid, product)])
                 requests, tokens, tasks = units[(cid, product)]
                 # Heavy early customers on flat fees bleed; the rest are priced at a markup over their own cost.
                 bleeding = i in (0, 4) or (i % 9 == 4)

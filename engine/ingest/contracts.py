@@ -12,6 +12,7 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from engine.money import ZERO
 from engine.store.models import Contract, Customer
 from engine.vocab import Plan, Unit
 
@@ -58,7 +59,7 @@ def _money(row: dict[str, str], key: str, *, required: bool = False) -> Decimal:
     if not text:
         if required:
             raise ValueError(f"{key} is required for this plan")
-        return Decimal(0)
+        return ZERO
     try:
         value = Decimal(text)
     except InvalidOperation:

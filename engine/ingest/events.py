@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from engine.store.models import NANO
+from engine.money import NANO
 from engine.timeutil import MAX_TS as _MAX_TS
 from engine.timeutil import MIN_TS as _MIN_TS
 from engine.timeutil import parse_timestamp

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from engine.money import CENT, ZERO, round_to, usd
 from engine.periods import Period
-from engine.store.models import NANO
 from engine.timeutil import as_date
 from engine.vocab import CostType
 
@@ -58,15 +58,14 @@ class ProviderDrift:
 
     def as_dict(self) -> dict[str, Any]:
         pct = self.drift_pct
-        cent = Decimal("0.01")
         return {
             "provider": self.provider,
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
-            "priced_usd": float(self.priced_usd.quantize(cent)),
-            "billed_usd": float(self.billed_usd.quantize(cent)),
-            "drift_usd": float(self.drift_usd.quantize(cent)),
-            "drift_pct": None if pct is None else float(pct.quantize(cent)),
+            "priced_usd": float(round_to(self.priced_usd, CENT)),
+            "billed_usd": float(round_to(self.billed_usd, CENT)),
+            "drift_usd": float(round_to(self.drift_usd, CENT)),
+            "drift_pct": None if pct is None else float(round_to(pct, CENT)),
             "status": self.status,
         }
 
@@ -95,10 +94,10 @@ def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
             ),
             {"p": provider, "a": period.start, "b": end},
         ).scalar_one()
-        priced_totals[provider] = Decimal(int(total)) / NANO
+        priced_totals[provider] = usd(int(total))
     rows = []
     for provider in sorted(priced_totals):
-        amount, last = billed.get(provider, (Decimal(0), period.end))
+        amount, last = billed.get(provider, (ZERO, period.end))
         if provider not in billed and not priced_totals[provider]:
             continue
         rows.append(ProviderDrift(provider, period.start, last, priced_totals[provider], amount))

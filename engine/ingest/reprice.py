@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, text
 
 from engine.ingest.rollups import rebuild_rollups
+from engine.money import CENT, round_to, usd
 from engine.pricing.book import PriceBook, Usage
 from engine.store.meta import ROLLUP_TZ, get_meta, set_meta
 from engine.store.models import COST_COLUMNS
@@ -29,7 +30,7 @@ class RepriceResult:
     cost_after_nano: int = 0
 
     def summary(self) -> str:
-        delta = (self.cost_after_nano - self.cost_before_nano) / 1e9
+        delta = round_to(usd(self.cost_after_nano - self.cost_before_nano), CENT)
         return f"re-priced {self.events} event(s), {self.changed} changed; COGS moved by ${delta:,.2f}" + (
             f"; {self.unpriced_events} still unpriced" if self.unpriced_events else ""
         )

@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -31,9 +30,10 @@ from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
 from engine.ingest.sources.base import Batch, Connector, Context
 from engine.ingest.sources.http import SourceError
 from engine.ingest.writer import EventWriter
+from engine.money import CENT, round_to, usd
 from engine.runtime import Runtime
 from engine.store.meta import StaleRollups, check_rollup_timezone
-from engine.store.models import NANO, ImportRun, ProviderCost, RevenueActual
+from engine.store.models import ImportRun, ProviderCost, RevenueActual
 from engine.timeutil import DayCutter
 from engine.vocab import Plan
 
@@ -82,7 +82,7 @@ class SyncResult:
         lines = [
             f"{self.source}:{span} {self.windows_done}/{self.windows} window(s); {self.read} record(s) read, "
             f"{self.imported} event(s) imported, {self.duplicates} already known; "
-            f"COGS ${Decimal(self.cost_nano) / NANO:,.2f}"
+            f"COGS ${round_to(usd(self.cost_nano), CENT):,.2f}"
         ]
         if self.provider_costs:
             lines.append(f"  {self.provider_costs} provider cost line(s) stored for `marginbot reconcile`")
@@ -123,7 +123,7 @@ class SyncResult:
             "records_read": self.read,
             "events_imported": self.imported,
             "events_already_known": self.duplicates,
-            "cogs_usd": float((Decimal(self.cost_nano) / NANO).quantize(Decimal("0.01"))),
+            "cogs_usd": float(round_to(usd(self.cost_nano), CENT)),
             "unpriced_events": self.unpriced_events,
             "provider_cost_lines": self.provider_costs,
             "revenue_lines": self.revenue_lines,

@@ -20,6 +20,8 @@ from typing import Any, NamedTuple
 from genai_prices import data_snapshot
 from genai_prices.types import TieredPrices, TimeOfDateConstraint
 
+from engine.money import HUNDRED, ZERO
+
 FEMTO_PER_USD = 10**15
 FEMTO_PER_NANO = 10**6
 _HALF = FEMTO_PER_NANO // 2
@@ -270,7 +272,7 @@ class PriceBook:
         )
         discount = self._discount(provider, model, day)
         if discount:
-            factor = (Decimal(100) - discount) / Decimal(100)
+            factor = (HUNDRED - discount) / HUNDRED
             rates = Rates(
                 input=_scale(rates.input, factor),
                 cached_input=_scale(rates.cached_input, factor),
@@ -287,7 +289,7 @@ class PriceBook:
                 matches = d.provider == provider and bool(d.model) == specific and d.effective_from <= day
                 if matches and (not specific or d.model == model):
                     return d.percent
-        return Decimal(0)
+        return ZERO
 
     # ---- pricing ----
     def price(self, usage: Usage) -> Costs:
