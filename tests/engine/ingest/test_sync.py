@@ -13,7 +13,7 @@ import respx
 
 from bot.cli.main import main
 from engine.ingest.mapping import MappingError, SourceMap
-from engine.ingest.sync import sync_all, sync_source
+from engine.ingest.sync import SyncResult, sync_all, sync_source
 from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
@@ -98,3 +98,9 @@ def test_mapping_file_errors_name_the_entry_and_stop_the_sync(rt: Runtime, tmp_p
 
     assert result.error is not None and "unknown key(s) ['plan']" in result.error
     assert rows(rt, "SELECT COUNT(*) FROM sync_cursor") == [(0,)]
+
+
+def test_sync_result_rounds_a_half_cent_up_in_text_and_json() -> None:
+    result = SyncResult(source="openai", cost_nano=5_000_000)  # $0.005
+    assert "COGS $0.01" in result.summary()
+    assert result.as_dict()["cogs_usd"] == 0.01
