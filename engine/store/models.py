@@ -130,7 +130,32 @@ class UsageEvent(SQLModel, table=True):
     source: str = Field(default="", max_length=100)
 
 
-class DailyRollup(SQLModel, table=True):
+class _RollupMeasures(SQLModel):
+    """What each daily rollup keeps per row: the COUNT_COLUMNS, then one nano-USD sum per cost type (COST_COLUMNS)."""
+
+    events: int = _big()
+    requests: int = _big()
+    input_tokens: int = _big()
+    cached_input_tokens: int = _big()
+    cache_write_tokens: int = _big()
+    output_tokens: int = _big()
+    retrieval_queries: int = _big()
+    rerank_calls: int = _big()
+    compute_ms: int = _big()
+    cache_hits: int = _big()
+    unpriced_events: int = _big()
+    cost_uncached_input: int = _big()
+    cost_cached_input: int = _big()
+    cost_cache_write: int = _big()
+    cost_output: int = _big()
+    cost_request_fee: int = _big()
+    cost_source: int = _big()
+    cost_retrieval: int = _big()
+    cost_rerank: int = _big()
+    cost_compute: int = _big()
+
+
+class DailyRollup(_RollupMeasures, table=True):
     """One row per day × customer × product × feature × model: what one customer's answer reads."""
 
     __tablename__ = "daily_rollup"
@@ -151,29 +176,9 @@ class DailyRollup(SQLModel, table=True):
     feature: str = Field(primary_key=True, max_length=200)
     provider: str = Field(primary_key=True, max_length=100)
     model: str = Field(primary_key=True, max_length=200)
-    events: int = _big()
-    requests: int = _big()
-    input_tokens: int = _big()
-    cached_input_tokens: int = _big()
-    cache_write_tokens: int = _big()
-    output_tokens: int = _big()
-    retrieval_queries: int = _big()
-    rerank_calls: int = _big()
-    compute_ms: int = _big()
-    cache_hits: int = _big()
-    unpriced_events: int = _big()
-    cost_uncached_input: int = _big()
-    cost_cached_input: int = _big()
-    cost_cache_write: int = _big()
-    cost_output: int = _big()
-    cost_request_fee: int = _big()
-    cost_source: int = _big()
-    cost_retrieval: int = _big()
-    cost_rerank: int = _big()
-    cost_compute: int = _big()
 
 
-class DailyCustomerProduct(SQLModel, table=True):
+class DailyCustomerProduct(_RollupMeasures, table=True):
     """One row per day × customer × product: what the portfolio, revenue and alerts read."""
 
     __tablename__ = "daily_customer_product"
@@ -184,26 +189,6 @@ class DailyCustomerProduct(SQLModel, table=True):
     customer: str = Field(primary_key=True, max_length=200)
     product: str = Field(primary_key=True, max_length=200)
     day: date = Field(primary_key=True)
-    events: int = _big()
-    requests: int = _big()
-    input_tokens: int = _big()
-    cached_input_tokens: int = _big()
-    cache_write_tokens: int = _big()
-    output_tokens: int = _big()
-    retrieval_queries: int = _big()
-    rerank_calls: int = _big()
-    compute_ms: int = _big()
-    cache_hits: int = _big()
-    unpriced_events: int = _big()
-    cost_uncached_input: int = _big()
-    cost_cached_input: int = _big()
-    cost_cache_write: int = _big()
-    cost_output: int = _big()
-    cost_request_fee: int = _big()
-    cost_source: int = _big()
-    cost_retrieval: int = _big()
-    cost_rerank: int = _big()
-    cost_compute: int = _big()
 
 
 class TaskRollup(SQLModel, table=True):
