@@ -99,7 +99,7 @@ class RowBuilder:
     def build(self, ev: ParsedEvent) -> tuple[Any, ...]:
         ts = ev.ts
         epoch = int(ts.timestamp())
-        costs = self.prices.price(_new(Usage, (epoch, *ev[5:16])))
+        costs = self.prices.price(_new(Usage, (epoch,) + ev[5:16]))
         if not costs.priced:
             self.unpriced_models.add((ev.provider, ev.model))
         ts_text = ts.isoformat(" ", "microseconds")
