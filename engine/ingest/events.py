@@ -42,8 +42,9 @@ REQUIRED = ("event_id", "ts", "customer", "product")
 class ParsedEvent(NamedTuple):
     """One valid usage event, as every source produces it: the CSV columns made exact and typed.
 
-    The fields are usage_event's columns of the same names, in its order (less `day`, `priced` and the costs, which
-    the writer adds). Times are aware UTC; money is integer nano-USD; text is stripped (provider and model lowered).
+    The fields are usage_event's columns of the same names, in its order, less what the writer adds (`day`, the
+    costs, `priced`, `source`). Times are aware UTC; money is integer nano-USD; text is stripped (provider and model
+    lowered).
     """
 
     event_id: str
