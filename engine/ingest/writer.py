@@ -99,7 +99,8 @@ class RowBuilder:
     def build(self, ev: ParsedEvent) -> tuple[Any, ...]:
         ts = ev.ts
         epoch = int(ts.timestamp())
-        costs = self.prices.price(_new(Usage, (epoch,) + ev[5:16]))
+        # Concatenation, not (epoch, *ev[5:16]): one tuple built instead of a list and two tuples, on every row.
+        costs = self.prices.price(_new(Usage, (epoch,) + ev[5:16]))  # noqa: RUF005
         if not costs.priced:
             self.unpriced_models.add((ev.provider, ev.model))
         ts_text = ts.isoformat(" ", "microseconds")
