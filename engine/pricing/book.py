@@ -231,6 +231,12 @@ class PriceBook:
         return self._rates(provider.lower(), model.lower(), epoch)
 
     def _rates(self, provider: str, model: str, epoch: int) -> Rates | None:
+        # Most models have one price a UTC day, cached under the day's number: one lookup answers. A time-of-day
+        # model is cached under half-hour numbers (never equal to a day's), so it misses here and goes on below.
+        try:
+            return self._cache[provider, model, epoch // _DAY]
+        except KeyError:
+            pass
         slot = epoch // _HALF_HOUR if self._time_of_day.get((provider, model)) else epoch // _DAY
         key = (provider, model, slot)
         try:
