@@ -2,7 +2,8 @@
 
 Why nano-USD: token prices are quoted per million tokens with up to ~4 decimals, so one event's cost is a
 fraction of a micro-dollar. Each event's cost components are computed exactly and rounded once to the nano-dollar
-(half-even); 10M events can drift at most $0.005 in total, and every sum after that is exact integer arithmetic.
+(half up, in engine.pricing.book); 10M events can drift at most $0.005 in total, and every sum after that is exact
+integer arithmetic.
 """
 
 from __future__ import annotations
@@ -14,22 +15,13 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-NANO = 1_000_000_000  # nano-USD per USD
+from engine.money import NANO
+from engine.vocab import CostType
 
-# The cost columns, in the order every rollup and report uses them. `source` is inference cost that the
-# source already priced (cost_usd); `request_fee` is a per-request catalogue price.
-COST_TYPES = (
-    "uncached_input",
-    "cached_input",
-    "cache_write",
-    "output",
-    "request_fee",
-    "source",
-    "retrieval",
-    "rerank",
-    "compute",
-)
-COST_COLUMNS = tuple(f"cost_{name}" for name in COST_TYPES)
+# The cost types (engine.vocab.CostType, which says what each one is) in the order every rollup and report uses
+# them, and the nano-USD column of each in usage_event and the rollups.
+COST_TYPES = tuple(CostType)
+COST_COLUMNS = tuple(t.column for t in CostType)
 
 # Usage counters kept in both rollups.
 COUNT_COLUMNS = (
@@ -91,14 +83,14 @@ class Contract(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer: str = Field(index=True, max_length=200)
     product: str = Field(default="", max_length=200)  # '' = every product
-    plan: str = Field(max_length=10)  # seat | flat | usage | hybrid
+    plan: str = Field(max_length=10)  # an engine.vocab.Plan
     start: date
     end: date | None = None  # inclusive; None = open
     seats: int = 0
     seat_price_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
     platform_fee_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
     included_units: Decimal = Field(default=Decimal(0), sa_column=_money())
-    unit: str = Field(default="", max_length=10)  # request | task | 1k_tokens
+    unit: str = Field(default="", max_length=10)  # an engine.vocab.Unit, or '' (none; metered plans need one)
     unit_price_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
 
 
@@ -138,7 +130,32 @@ class UsageEvent(SQLModel, table=True):
     source: str = Field(default="", max_length=100)
 
 
-class DailyRollup(SQLModel, table=True):
+class _RollupMeasures(SQLModel):
+    """What each daily rollup keeps per row: the COUNT_COLUMNS, then one nano-USD sum per cost type (COST_COLUMNS)."""
+
+    events: int = _big()
+    requests: int = _big()
+    input_tokens: int = _big()
+    cached_input_tokens: int = _big()
+    cache_write_tokens: int = _big()
+    output_tokens: int = _big()
+    retrieval_queries: int = _big()
+    rerank_calls: int = _big()
+    compute_ms: int = _big()
+    cache_hits: int = _big()
+    unpriced_events: int = _big()
+    cost_uncached_input: int = _big()
+    cost_cached_input: int = _big()
+    cost_cache_write: int = _big()
+    cost_output: int = _big()
+    cost_request_fee: int = _big()
+    cost_source: int = _big()
+    cost_retrieval: int = _big()
+    cost_rerank: int = _big()
+    cost_compute: int = _big()
+
+
+class DailyRollup(_RollupMeasures, table=True):
     """One row per day × customer × product × feature × model: what one customer's answer reads."""
 
     __tablename__ = "daily_rollup"
@@ -159,29 +176,9 @@ class DailyRollup(SQLModel, table=True):
     feature: str = Field(primary_key=True, max_length=200)
     provider: str = Field(primary_key=True, max_length=100)
     model: str = Field(primary_key=True, max_length=200)
-    events: int = _big()
-    requests: int = _big()
-    input_tokens: int = _big()
-    cached_input_tokens: int = _big()
-    cache_write_tokens: int = _big()
-    output_tokens: int = _big()
-    retrieval_queries: int = _big()
-    rerank_calls: int = _big()
-    compute_ms: int = _big()
-    cache_hits: int = _big()
-    unpriced_events: int = _big()
-    cost_uncached_input: int = _big()
-    cost_cached_input: int = _big()
-    cost_cache_write: int = _big()
-    cost_output: int = _big()
-    cost_request_fee: int = _big()
-    cost_source: int = _big()
-    cost_retrieval: int = _big()
-    cost_rerank: int = _big()
-    cost_compute: int = _big()
 
 
-class DailyCustomerProduct(SQLModel, table=True):
+class DailyCustomerProduct(_RollupMeasures, table=True):
     """One row per day × customer × product: what the portfolio, revenue and alerts read."""
 
     __tablename__ = "daily_customer_product"
@@ -192,26 +189,6 @@ class DailyCustomerProduct(SQLModel, table=True):
     customer: str = Field(primary_key=True, max_length=200)
     product: str = Field(primary_key=True, max_length=200)
     day: date = Field(primary_key=True)
-    events: int = _big()
-    requests: int = _big()
-    input_tokens: int = _big()
-    cached_input_tokens: int = _big()
-    cache_write_tokens: int = _big()
-    output_tokens: int = _big()
-    retrieval_queries: int = _big()
-    rerank_calls: int = _big()
-    compute_ms: int = _big()
-    cache_hits: int = _big()
-    unpriced_events: int = _big()
-    cost_uncached_input: int = _big()
-    cost_cached_input: int = _big()
-    cost_cache_write: int = _big()
-    cost_output: int = _big()
-    cost_request_fee: int = _big()
-    cost_source: int = _big()
-    cost_retrieval: int = _big()
-    cost_rerank: int = _big()
-    cost_compute: int = _big()
 
 
 class TaskRollup(SQLModel, table=True):
