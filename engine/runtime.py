@@ -14,6 +14,7 @@ from config.settings import Settings
 from engine.periods import Period, parse_period, today_in
 from engine.pricing.book import PriceBook
 from engine.reports.figures import Thresholds
+from engine.scrub import install_logging, remember_settings
 from engine.store.db import open_engine
 
 
@@ -23,6 +24,11 @@ class Runtime:
 
     settings: Settings
     now_override: datetime | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        # From here on every credential in the settings is masked in logs and errors (engine/scrub.py).
+        remember_settings(self.settings)
+        install_logging()
 
     @cached_property
     def engine(self) -> Engine:

@@ -281,12 +281,41 @@ class AlertState(SQLModel, table=True):
     last_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_margin_pct: Decimal | None = Field(default=None, sa_column=Column(Numeric(9, 4), nullable=True))
     detail: str = Field(default="", sa_type=Text)  # JSON
+    # Who acknowledged the current episode (a Slack member ID) and when: its reminders stop until it ends.
+    acked_by: str = Field(default="", max_length=50)
+    acked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Reminders are held until this moment (the Snooze button), by this member.
+    snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    snoozed_by: str = Field(default="", max_length=50)
+
+
+class AlertThread(SQLModel, table=True):
+    """One subject announced in one alert message (its thread's root in that channel).
+
+    While `closed_at` is empty the episode is open there: its reminders, recoveries and escalations reply under
+    the root, and Acknowledge, Snooze and the recovery re-render the root. The root's ts is the outbox row's
+    `slack_ts` (`root_key` is that row's dedupe key); a root whose row failed means "not announced there yet".
+    """
+
+    __tablename__ = "alert_thread"
+    __table_args__ = (Index("ix_alert_thread_subject", "subject_kind", "subject", "channel"),)
+
+    root_key: str = Field(primary_key=True, max_length=300)
+    subject_kind: str = Field(primary_key=True, max_length=20)
+    subject: str = Field(primary_key=True, max_length=200)
+    channel: str = Field(max_length=100)
+    opened_at: datetime = _ts()
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str = Field(default="", max_length=20)  # recovered | cleared | undelivered; empty while open
 
 
 class Outbox(SQLModel, table=True):
     """Messages to Slack, written in the same transaction as the decision to send them."""
 
-    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),)
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+        Index("ix_outbox_channel_slack_ts", "channel", "slack_ts"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=300)
@@ -300,6 +329,8 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str = Field(default="", sa_type=Text)
     slack_ts: str = Field(default="", max_length=50)
+    reply_to: str = Field(default="", max_length=300)  # dedupe key of the message whose thread this replies in
+    claim: str = Field(default="", max_length=40)  # the token of the claim sending it; only that claim marks it
 
 
 class Lease(SQLModel, table=True):
@@ -316,6 +347,7 @@ __all__ = [
     "COUNT_COLUMNS",
     "NANO",
     "AlertState",
+    "AlertThread",
     "Contract",
     "Customer",
     "DailyCustomerProduct",

@@ -3,8 +3,18 @@
 Why: the decision to speak (an alert state change, this week's digest) and the message are written in ONE
 transaction, so a crash can neither lose a message nor send one twice for the same decision. Delivery then
 works through pending rows: a row is claimed (so two processes never send it together), sent, and marked sent.
-A crash between sending and marking can resend that one message once its claim expires (at-least-once); a
-crash anywhere else sends nothing twice. Payloads are JSON data; the sender turns them into Slack calls.
+
+Exactly once, also under long waits: a claim lasts CLAIM (five minutes) and nothing waits while holding one. A
+send is one bounded API call (its in-call retries wait a few seconds at most, bot/slack/client.py); every longer
+wait (a `Retry-After`, a backoff, pacing) happens with the row released, as `next_attempt_at`, so a claim can never
+expire under a send still in flight and hand the same row to a second process. Each claim carries a token and
+the row is marked only by the claim that sent it. A crash between Slack accepting a message and marking it sent
+can still resend that one message once its claim expires (the one at-least-once window left).
+
+Ordering and pace: each channel's messages go out oldest first, at most one post every PACE seconds (Slack's
+~1 message a second per channel); a channel that must wait holds only its own later messages (so a digest's chart
+never arrives before its digest), never other channels'. A message can reply in the thread of an earlier one
+(`reply_to`, the parent's dedupe key): the sender gets the parent's ts as `thread_ts`.
 """
 
 from __future__ import annotations
@@ -12,14 +22,17 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Integer, String, Text, bindparam, column, text
 
+from engine.scrub import scrub
 from engine.store.models import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -29,7 +42,8 @@ MAX_ATTEMPTS = 8
 CLAIM = timedelta(minutes=5)  # a claimed row is someone's for this long; after that another run may retry it
 BACKOFF_FIRST = 30.0  # seconds before the first retry when the server gave no Retry-After
 BACKOFF_MAX = 3600.0
-IN_RUN_WAIT = 30.0  # waits up to this long (in total) are spent inside the run rather than deferred
+IN_RUN_WAIT = 30.0  # a retry due within this many seconds of the run's start is waited for in the run
+PACE = 1.0  # seconds between two posts to one channel
 
 
 class DeliveryError(Exception):
@@ -56,7 +70,7 @@ class ChannelUnreachable(DeliveryError):
 
 
 class Rejected(DeliveryError):
-    """The API refused the message itself (invalid blocks, too long). Retrying will not help."""
+    """The API refused the message itself (invalid blocks, too long), even in its fallback forms."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +81,13 @@ class OutboxMessage:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    reply_to: str = ""  # the dedupe key of the message whose thread this one replies in
+    thread_ts: str | None = None  # that message's ts, once it was posted; None: post at the top level
 
 
 Sender = Callable[[OutboxMessage], str]  # returns what Slack identified it by (message ts, file id)
 Clock = Callable[[], datetime]
+FailedHook = Callable[[OutboxMessage, str], None]
 
 
 @dataclass
@@ -102,19 +119,31 @@ def _utc_now() -> datetime:
 
 _INSERT = text(
     "INSERT INTO outbox (dedupe_key, channel, kind, payload, status, attempts, next_attempt_at, created_at, "
-    "last_error, slack_ts) VALUES (:k, :c, :kind, :p, 'pending', 0, :now, :now, '', '') "
+    "last_error, slack_ts, reply_to, claim) VALUES (:k, :c, :kind, :p, 'pending', 0, :now, :now, '', '', :reply, '') "
     "ON CONFLICT (dedupe_key) DO NOTHING"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 def enqueue(
-    conn: Connection, *, dedupe_key: str, channel: str, kind: str, payload: dict[str, Any], now: datetime
+    conn: Connection,
+    *,
+    dedupe_key: str,
+    channel: str,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    reply_to: str = "",
 ) -> bool:
-    """Queue a message inside the caller's transaction. False when `dedupe_key` was queued before (no-op)."""
-    if len(dedupe_key) > 300:
-        raise ValueError("dedupe_key is longer than 300 characters")
+    """Queue a message inside the caller's transaction. False when `dedupe_key` was queued before (no-op).
+
+    `reply_to` names (by dedupe key) an earlier message to the same channel: this one goes in its thread.
+    """
+    if len(dedupe_key) > 300 or len(reply_to) > 300:
+        raise ValueError("dedupe_key and reply_to are at most 300 characters")
     body = json.dumps(payload, default=_default, separators=(",", ":"), sort_keys=True)
-    result = conn.execute(_INSERT, {"k": dedupe_key, "c": channel, "kind": kind, "p": body, "now": now})
+    result = conn.execute(
+        _INSERT, {"k": dedupe_key, "c": channel, "kind": kind, "p": body, "now": now, "reply": reply_to}
+    )
     return result.rowcount == 1
 
 
@@ -126,9 +155,73 @@ def pending_count(conn: Connection) -> int:
     return int(conn.execute(text("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')")).scalar_one())
 
 
+@dataclass(frozen=True, kw_only=True)
+class Posted:
+    """Where an outbox message stands in Slack: its channel, ts (empty until sent) and delivery status."""
+
+    dedupe_key: str
+    channel: str
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    slack_ts: str
+
+
+_POSTED_COLUMNS = (
+    column("dedupe_key", String()),
+    column("channel", String()),
+    column("kind", String()),
+    column("payload", Text()),
+    column("status", String()),
+    column("slack_ts", String()),
+)
+
+
+def posted(conn: Connection, dedupe_keys: list[str]) -> dict[str, Posted]:
+    """The messages with these dedupe keys, as they stand now (missing keys are left out)."""
+    if not dedupe_keys:
+        return {}
+    query = text(
+        "SELECT dedupe_key, channel, kind, payload, status, slack_ts FROM outbox WHERE dedupe_key IN :keys"
+    ).bindparams(bindparam("keys", expanding=True))
+    rows = conn.execute(query.columns(*_POSTED_COLUMNS), {"keys": sorted(set(dedupe_keys))})
+    return {
+        r.dedupe_key: Posted(
+            dedupe_key=r.dedupe_key,
+            channel=r.channel,
+            kind=r.kind,
+            payload=json.loads(r.payload),
+            status=r.status,
+            slack_ts=r.slack_ts or "",
+        )
+        for r in rows
+    }
+
+
+def find_posted(conn: Connection, channel: str, slack_ts: str) -> Posted | None:
+    """The outbox message Slack knows as `slack_ts` in `channel` (a clicked message), if it was ours."""
+    if not slack_ts:
+        return None
+    query = text(
+        "SELECT dedupe_key, channel, kind, payload, status, slack_ts FROM outbox "
+        "WHERE channel = :c AND slack_ts = :ts ORDER BY id LIMIT 1"
+    ).columns(*_POSTED_COLUMNS)
+    row = conn.execute(query, {"c": channel, "ts": slack_ts}).first()
+    if row is None:
+        return None
+    return Posted(
+        dedupe_key=row.dedupe_key,
+        channel=row.channel,
+        kind=row.kind,
+        payload=json.loads(row.payload),
+        status=row.status,
+        slack_ts=row.slack_ts or "",
+    )
+
+
 # Every undelivered row, due or not: a row that is not due yet holds back later rows to the same channel.
 _UNSENT = text(
-    "SELECT id, dedupe_key, channel, kind, payload, attempts, next_attempt_at FROM outbox "
+    "SELECT id, dedupe_key, channel, kind, payload, attempts, next_attempt_at, reply_to FROM outbox "
     "WHERE status IN ('pending', 'sending') ORDER BY id LIMIT :limit"
 ).columns(
     column("id", Integer()),
@@ -138,14 +231,16 @@ _UNSENT = text(
     column("payload", Text()),
     column("attempts", Integer()),
     column("next_attempt_at", UTCDateTime()),
+    column("reply_to", String()),
 )
 _CLAIM = text(
-    "UPDATE outbox SET status = 'sending', next_attempt_at = :until "
+    "UPDATE outbox SET status = 'sending', next_attempt_at = :until, claim = :token "
     "WHERE id = :id AND status IN ('pending', 'sending') AND next_attempt_at <= :now AND attempts = :attempts"
 ).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime()))
+# Only the claim that sent (or tried) a row may record the outcome.
 _UPDATE = text(
     "UPDATE outbox SET status = :status, attempts = :attempts, next_attempt_at = :next, sent_at = :sent, "
-    "last_error = :err, slack_ts = :ts WHERE id = :id"
+    "last_error = :err, slack_ts = :ts, claim = '' WHERE id = :id AND claim = :token"
 ).bindparams(
     bindparam("next", type_=UTCDateTime()),
     bindparam("sent", type_=UTCDateTime()),
@@ -154,11 +249,39 @@ _UPDATE = text(
     bindparam("err", type_=Text()),
     bindparam("ts", type_=String()),
 )
+_PARENT = text("SELECT status, slack_ts FROM outbox WHERE dedupe_key = :k").columns(
+    column("status", String()), column("slack_ts", String())
+)
 
 
 def backoff(attempts: int) -> float:
     """Seconds to wait after the `attempts`-th failure: 30 s, 1 min, 2 min, … capped at an hour."""
     return float(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, attempts - 1)))
+
+
+class _Timeline:
+    """The run's notion of now: the clock, but never behind the waits the run itself slept (a test's clock stands
+    still while its injected sleep returns at once)."""
+
+    def __init__(self, clock: Clock, sleep: Callable[[float], None]) -> None:
+        self._clock, self._sleep = clock, sleep
+        self._floor = clock()
+
+    def now(self) -> datetime:
+        self._floor = max(self._floor, self._clock())
+        return self._floor
+
+    def wait_until(self, when: datetime) -> None:
+        seconds = (when - self.now()).total_seconds()
+        if seconds > 0:
+            self._sleep(seconds)
+            self._floor = max(self._floor, when)
+
+
+@dataclass
+class _Due:
+    message: OutboxMessage
+    next_attempt_at: datetime
 
 
 def deliver_pending(
@@ -168,136 +291,187 @@ def deliver_pending(
     clock: Clock = _utc_now,
     sleep: Callable[[float], None] = time.sleep,
     max_wait: float = IN_RUN_WAIT,
+    pace: float = PACE,
     limit: int = 500,
+    on_failed: FailedHook | None = None,
 ) -> DeliveryReport:
-    """Send every due message, oldest first. Returns what was sent, deferred and given up.
+    """Send every due message, oldest first per channel, channels interleaved. Returns what was sent, deferred and
+    given up; `on_failed(message, why)` hears of every message given up for good.
 
-    A channel that must wait (rate limit, outage) keeps its later messages waiting too, so a digest's chart
-    never arrives before its message; other channels go on. A channel the bot cannot reach fails its messages
-    with the fix in the log, and blocks nothing else.
+    A retry due within `max_wait` seconds of the run's start is waited for in the run (while other channels go on);
+    a later one is left to a later run. A channel the bot cannot reach fails its messages with the fix in the log,
+    and blocks nothing else.
     """
     report = DeliveryReport()
     with engine.connect() as conn:
         rows = conn.execute(_UNSENT, {"limit": limit}).all()
-    waiting: set[str] = set()
-    budget = max_wait
-    start = clock()
+    line = _Timeline(clock, sleep)
+    start = line.now()
+    deadline = start + timedelta(seconds=max_wait)
+    queues: dict[str, deque[_Due]] = {}
     for row in rows:
-        if row.next_attempt_at > start:
-            waiting.add(row.channel)  # waiting for its retry time (or claimed by another process)
-            continue
-        message = OutboxMessage(row.id, row.dedupe_key, row.channel, row.kind, json.loads(row.payload), row.attempts)
-        if message.channel in waiting:
-            report.deferred.append((message.id, message.channel, "an earlier message to this channel is waiting"))
-            continue
-        if not _claim(engine, message, clock()):
-            continue  # another process has it
-        attempts = message.attempts
-        while True:
+        message = OutboxMessage(
+            row.id, row.dedupe_key, row.channel, row.kind, json.loads(row.payload), row.attempts, row.reply_to or ""
+        )
+        queues.setdefault(row.channel, deque()).append(_Due(message, row.next_attempt_at))
+    ready = dict.fromkeys(queues, start)  # when each channel may post next (pace, short retries)
+
+    def give_up(message: OutboxMessage, attempts: int, token: str, why: str) -> None:
+        why = scrub(why)
+        _set(engine, message.id, token, FAILED, attempts, line.now(), None, why)
+        report.failed.append((message.id, message.channel, why))
+        if on_failed is not None:
             try:
-                ts = sender(message)
-            except RetryLater as exc:
-                attempts += 1
-                wait = exc.retry_after if exc.retry_after is not None else backoff(attempts)
-                if attempts >= MAX_ATTEMPTS:
-                    log.error(
-                        "giving up on outbox message %s to %s after %d attempts: %s",
-                        message.id,
-                        message.channel,
-                        attempts,
-                        exc.reason,
-                    )
-                    _set(engine, message.id, FAILED, attempts, clock(), None, exc.reason)
-                    report.failed.append((message.id, message.channel, exc.reason))
-                    break
-                if wait <= budget:
-                    log.info(
-                        "outbox message %s to %s: %s; retrying in %.1fs",
-                        message.id,
-                        message.channel,
-                        exc.reason,
-                        wait,
-                    )
-                    _set(engine, message.id, SENDING, attempts, clock() + CLAIM, None, exc.reason)
-                    budget -= wait
-                    sleep(wait)
-                    continue
-                log.warning(
-                    "outbox message %s to %s: %s; will retry in %.0fs",
+                on_failed(message, why)
+            except Exception:
+                log.exception("after giving up on outbox message %s", message.id)
+
+    while queues:
+        channel = min(queues, key=lambda c: (ready[c], queues[c][0].message.id))
+        line.wait_until(ready[channel])
+        due = queues[channel][0]
+        message = due.message
+        now = line.now()
+        if due.next_attempt_at > now:
+            # Waiting for its retry time, or claimed by another process: it and what follows wait for a later run.
+            queues[channel].popleft()
+            _hold_rest(queues, channel, report)
+            continue
+        if message.reply_to:
+            parent = _parent(engine, message.reply_to)
+            if parent is not None and parent[0] in (PENDING, SENDING):
+                _hold_rest(queues, channel, report, "waiting for the message it replies to")
+                continue
+            # Posted: reply in its thread. Failed or gone: the reply stands on its own at the top level.
+            message = replace(message, thread_ts=parent[1] if parent and parent[0] == SENT and parent[1] else None)
+        token = _claim(engine, message, now)
+        if token is None:
+            queues[channel].popleft()  # another process has it
+            if not queues[channel]:
+                queues.pop(channel)
+            continue
+        attempts = message.attempts
+        try:
+            ts = sender(message)
+        except RetryLater as exc:
+            attempts += 1
+            wait = exc.retry_after if exc.retry_after is not None else backoff(attempts)
+            when = line.now() + timedelta(seconds=wait)
+            if attempts >= MAX_ATTEMPTS:
+                log.error(
+                    "giving up on outbox message %s to %s after %d attempts: %s",
                     message.id,
-                    message.channel,
-                    exc.reason,
-                    wait,
-                )
-                _set(engine, message.id, PENDING, attempts, clock() + timedelta(seconds=wait), None, exc.reason)
-                report.deferred.append((message.id, message.channel, exc.reason))
-                waiting.add(message.channel)
-                break
-            except ChannelUnreachable as exc:
-                log.warning("cannot post to channel %s: %s. Fix: %s", exc.channel, exc.reason, exc.fix)
-                _set(engine, message.id, FAILED, attempts + 1, clock(), None, str(exc))
-                report.failed.append((message.id, message.channel, str(exc)))
-                break
-            except Rejected as exc:
-                log.error("Slack refused outbox message %s to %s: %s", message.id, message.channel, exc)
-                _set(engine, message.id, FAILED, attempts + 1, clock(), None, str(exc))
-                report.failed.append((message.id, message.channel, str(exc)))
-                break
-            except Exception as exc:
-                # Unknown failures are retried with backoff rather than lost; the traceback goes to the log.
-                log.exception("outbox message %s to %s failed unexpectedly", message.id, message.channel)
-                attempts += 1
-                status = FAILED if attempts >= MAX_ATTEMPTS else PENDING
-                _set(
-                    engine,
-                    message.id,
-                    status,
+                    channel,
                     attempts,
-                    clock() + timedelta(seconds=backoff(attempts)),
-                    None,
-                    f"{type(exc).__name__}: {exc}",
+                    scrub(exc.reason),
                 )
-                (report.failed if status == FAILED else report.deferred).append(
-                    (message.id, message.channel, type(exc).__name__)
-                )
-                waiting.add(message.channel)
-                break
+                give_up(message, attempts, token, exc.reason)
+                queues[channel].popleft()
+            elif when <= deadline:
+                log.info("outbox message %s to %s: %s; retrying in %.1fs", message.id, channel, scrub(exc.reason), wait)
+                # Released while it waits: the claim never outlives a send (see the module docstring).
+                _set(engine, message.id, token, PENDING, attempts, when, None, scrub(exc.reason))
+                queues[channel][0] = _Due(replace(message, attempts=attempts), when)
+                ready[channel] = when
+                continue
             else:
-                now = clock()
-                _set(engine, message.id, SENT, attempts + 1, now, now, "", ts)
-                report.sent.append((message.id, message.channel, message.kind))
-                break
+                log.warning(
+                    "outbox message %s to %s: %s; will retry in %.0fs", message.id, channel, scrub(exc.reason), wait
+                )
+                _set(engine, message.id, token, PENDING, attempts, when, None, scrub(exc.reason))
+                report.deferred.append((message.id, channel, scrub(exc.reason)))
+                queues[channel].popleft()
+                _hold_rest(queues, channel, report)
+                continue
+        except ChannelUnreachable as exc:
+            log.warning("cannot post to channel %s: %s. Fix: %s", exc.channel, exc.reason, exc.fix)
+            give_up(message, attempts + 1, token, str(exc))
+            queues[channel].popleft()
+        except Rejected as exc:
+            log.error("Slack refused outbox message %s to %s: %s", message.id, channel, scrub(str(exc)))
+            give_up(message, attempts + 1, token, str(exc))
+            queues[channel].popleft()
+        except Exception as exc:
+            # Unknown failures are retried with backoff rather than lost; the traceback goes to the log (scrubbed).
+            log.exception("outbox message %s to %s failed unexpectedly", message.id, channel)
+            attempts += 1
+            why = scrub(f"{type(exc).__name__}: {exc}")
+            if attempts >= MAX_ATTEMPTS:
+                give_up(message, attempts, token, why)
+            else:
+                later = line.now() + timedelta(seconds=backoff(attempts))
+                _set(engine, message.id, token, PENDING, attempts, later, None, why)
+                report.deferred.append((message.id, channel, type(exc).__name__))
+            queues[channel].popleft()
+            _hold_rest(queues, channel, report)
+            continue
+        else:
+            done = line.now()
+            if not _set(engine, message.id, token, SENT, attempts + 1, done, done, "", ts):
+                log.error(
+                    "outbox message %s to %s was sent, but its claim had been taken over meanwhile: it may show twice",
+                    message.id,
+                    channel,
+                )
+            report.sent.append((message.id, channel, message.kind))
+            queues[channel].popleft()
+            ready[channel] = done + timedelta(seconds=pace)
+        if not queues[channel]:
+            queues.pop(channel)
     return report
 
 
-def _claim(engine: Engine, message: OutboxMessage, now: datetime) -> bool:
+def _hold_rest(
+    queues: dict[str, deque[_Due]],
+    channel: str,
+    report: DeliveryReport,
+    why: str = "an earlier message to this channel is waiting",
+) -> None:
+    """The channel waits: what is left of its queue is deferred, in order, to a later run."""
+    for due in queues.pop(channel):
+        report.deferred.append((due.message.id, channel, why))
+
+
+def _parent(engine: Engine, dedupe_key: str) -> tuple[str, str] | None:
+    with engine.connect() as conn:
+        row = conn.execute(_PARENT, {"k": dedupe_key}).first()
+    return None if row is None else (str(row.status), str(row.slack_ts or ""))
+
+
+def _claim(engine: Engine, message: OutboxMessage, now: datetime) -> str | None:
+    """Take the row for one send; the token is what lets only this claim record the outcome."""
+    token = uuid.uuid4().hex
     with engine.begin() as conn:
         claimed = conn.execute(
-            _CLAIM, {"id": message.id, "now": now, "until": now + CLAIM, "attempts": message.attempts}
+            _CLAIM,
+            {"id": message.id, "now": now, "until": now + CLAIM, "attempts": message.attempts, "token": token},
         ).rowcount
-    return claimed == 1
+    return token if claimed == 1 else None
 
 
 def _set(
     engine: Engine,
     message_id: int,
+    token: str,
     status: str,
     attempts: int,
     next_at: datetime,
     sent_at: datetime | None,
     error: str,
     ts: str = "",
-) -> None:
+) -> bool:
     with engine.begin() as conn:
-        conn.execute(
+        updated = conn.execute(
             _UPDATE,
             {
                 "id": message_id,
+                "token": token,
                 "status": status,
                 "attempts": attempts,
                 "next": next_at,
                 "sent": sent_at,
-                "err": error[:2000],
+                "err": scrub(error)[:2000],
                 "ts": ts[:50],
             },
-        )
+        ).rowcount
+    return updated == 1

@@ -19,11 +19,15 @@ from typing import Any
 
 import httpx
 
+from engine.scrub import remember_basic
+from engine.scrub import scrub as scrub_secrets
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 300.0  # seconds; a vendor asking for longer is treated as down
-_KEYISH = re.compile(r"\b(?:sk|rk|pk|whsec)[-_][A-Za-z0-9_\-]{6,}|\bsk-ant-[A-Za-z0-9_\-]+", re.IGNORECASE)
+# Public keys are not secrets, but a vendor echoing `pk-…` next to a secret says which account it was: masked too.
+_PUBLIC_KEYISH = re.compile(r"\bpk[-_][A-Za-z0-9_\-]{6,}", re.IGNORECASE)
 
 Params = Mapping[str, Any] | list[tuple[str, Any]]
 
@@ -59,6 +63,9 @@ class Fetcher:
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self._secrets = tuple(s for s in secrets if s)
+        if auth is not None:
+            # Basic auth travels as base64("user:secret"); vendors that echo the header echo that form.
+            remember_basic(*auth)
         self._client = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             headers=dict(headers or {}),
@@ -78,10 +85,8 @@ class Fetcher:
         self._client.close()
 
     def scrub(self, text: str) -> str:
-        """`text` with every configured secret and anything shaped like an API key replaced by ***."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return _KEYISH.sub("***", text)
+        """`text` with every secret (this source's and the process's) and anything shaped like one masked."""
+        return _PUBLIC_KEYISH.sub("***", scrub_secrets(text, self._secrets))
 
     def fail(self, cause: str) -> SourceError:
         return SourceError(self.source, self.scrub(cause))
