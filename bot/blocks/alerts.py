@@ -1,18 +1,35 @@
-"""The margin-alert message: one per channel per run, every event of the run, within Slack's limits.
+"""Alert messages: one section per subject with its buttons, split into parts Slack accepts, and a plain fallback.
 
-Pure: takes the outbox payload written by `engine.alerts.evaluate` (a dict) and returns {"text", "blocks"}.
+Pure: an outbox payload written by `engine.alerts` (a dict) and, optionally, how each subject shows now (its
+buttons, or who acknowledged it, or that it recovered: `engine.alerts.threads.Shown`) in; {"text", "blocks"} out.
+
+Size: Slack refuses a message past 50 blocks, and past roughly 12,000 characters of block text
+(`msg_blocks_too_long`, undocumented: slackapi/bolt-js#2509, #2867). `pack_alerts` splits a run's alerts into parts
+of whole subjects within MAX_MESSAGE_BLOCKS and PACK_TEXT characters, leaving room for a subject's buttons to be
+replaced by "Acknowledged by …" later; `alert_fallback` is the same content as plain text in short chunks, for when
+Slack refuses the blocks anyway.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.blocks.kit import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, clip, context, esc, header, section
+from bot.blocks.kit import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, Block, clip, context, esc, header, section
 from bot.render.fmt import delta_pct, money, percent, points
+from engine.alerts.threads import Shown
 
-MAX_TEXT = 3000  # the notification text; Slack accepts more, but nobody reads more in a notification
+MAX_TEXT = 600  # the notification text: names and margins; the blocks carry the rest
+PACK_TEXT = 10_000  # block text per part; Slack refuses around 12,000, and an acknowledgement adds a little
+FALLBACK_CHUNK = 3_000  # characters per plain-text post when Slack refuses the blocks
+SNOOZE_OPTIONS = ((1, "Snooze 1 day"), (7, "Snooze 7 days"), (30, "Snooze 30 days"))
+# Action ids of the alert buttons (bot/slack/listeners/actions reads them).
+ACK, SNOOZE, OPEN, WHATIF = "alert_acknowledge", "alert_snooze", "alert_open", "alert_whatif"
+MAX_OPTION_VALUE = 150  # Slack's limit for an overflow option's value
+_MEMBER = re.compile(r"^[UW][A-Z0-9]{2,30}$")  # a Slack member ID: safe to put inside <@…>
 
 TITLES = {
     "breach": ":red_circle: New breach",
@@ -23,6 +40,36 @@ TITLES = {
     "recovered": ":large_green_circle: Recovered",
 }
 ORDER = list(TITLES)
+WORDS = {
+    "breach": "new breach",
+    "no_revenue": "without revenue",
+    "watch": "to watch",
+    "unpriced": "unpriced",
+    "reminder": "still unresolved",
+    "recovered": "recovered",
+}
+
+
+def subject_ref(kind: str, key: str) -> str:
+    """What a button's value says: `customer:acme`, `product:search` (escaped like text: a key is user data, and
+    nothing the bot sends may hold a live `<!channel>`)."""
+    return esc(f"{kind}:{key}")
+
+
+def parse_ref(value: str) -> tuple[str, str] | None:
+    """`customer:acme` → ("customer", "acme"); None for anything else."""
+    kind, sep, key = unesc(value).partition(":")
+    return (kind, key) if sep and kind in ("customer", "product") and key else None
+
+
+def unesc(value: str) -> str:
+    """The inverse of kit.esc, for values that come back from Slack (button values, block ids)."""
+    return value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def mention(member: str) -> str:
+    """`<@U123>` for a real member ID (it notifies them); anything else is shown as escaped text."""
+    return f"<@{member}>" if _MEMBER.match(member) else esc(member)
 
 
 def _d(value: str | None) -> Decimal | None:
@@ -31,6 +78,20 @@ def _d(value: str | None) -> Decimal | None:
 
 def _day(value: str | None) -> str:
     return datetime.fromisoformat(value).date().isoformat() if value else "?"
+
+
+def _zone(payload: dict[str, Any]) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(payload.get("timezone") or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _when(value: datetime | None, payload: dict[str, Any]) -> str:
+    if value is None:
+        return "?"
+    local = value.astimezone(_zone(payload))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".rstrip()
 
 
 def _figures(e: dict[str, Any]) -> str:
@@ -49,90 +110,167 @@ def _cause(e: dict[str, Any]) -> str:
     return f"\n      biggest cost driver: {esc('; '.join(parts))}" if parts else ""
 
 
-def event_line(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
-    """One subject's line: who, the figures that matter for this kind of event, and the cause."""
-    who = f"*{esc(e['name'])}* ({e['subject_kind']})"
+def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
+    """What one event says about its subject: the figures that matter for this kind of event, and the cause."""
     kind = e["kind"]
+    line = str(e.get("breach_pct") or payload["breach_pct"])
     if kind == "watch" and e.get("trend"):
         t = e["trend"]
-        crosses = f", crossing {payload['breach_pct']}% around {t['crosses_on']}" if t.get("crosses_on") else ""
+        crosses = f", crossing {line}% around {t['crosses_on']}" if t.get("crosses_on") else ""
         return (
-            f"{who}: {_figures(e)}\n      daily margins falling {Decimal(t['slope_pts_per_day']).copy_abs()} "
+            f"{_figures(e)}\n      daily margins falling {Decimal(t['slope_pts_per_day']).copy_abs()} "
             f"pts/day over {t['days']} days{crosses} (projected {percent(_d(t['projected_pct']))} in 14 days)"
             + _cause(e)
         )
     if kind == "unpriced":
         models = ", ".join(e.get("unpriced_models") or []) or "models without a price"
         return (
-            f"{who}: {e['unpriced_share_pct']}% of events ({e['unpriced_events']:,} of {e['events']:,}) "
+            f"{e['unpriced_share_pct']}% of events ({e['unpriced_events']:,} of {e['events']:,}) "
             f"have no price ({esc(models)}), so its COGS is understated. Add them to the price file, "
             "then run `marginbot reprice`."
         )
     if kind == "no_revenue":
-        return f"{who}: COGS {money(Decimal(e['cogs_usd']))} and no revenue in the period" + _cause(e)
+        return f"COGS {money(Decimal(e['cogs_usd']))} and no revenue in the period" + _cause(e)
     if kind == "reminder":
         since = e.get("since")
         days = (as_of - datetime.fromisoformat(since).date()).days if since else None
         what = "no revenue" if e["state"] == "no_revenue" else "in breach"
-        return f"{who}: {what} since {_day(since)} ({days} days): {_figures(e)}" + _cause(e)
+        return f"{what} since {_day(since)} ({days} days): {_figures(e)}" + _cause(e)
     if kind == "recovered":
-        return f"{who}: back above {payload['recover_pct']}%: {_figures(e)}"
-    return f"{who}: {_figures(e)}" + _cause(e)
+        return f"back above {e.get('recover_pct') or payload['recover_pct']}%: {_figures(e)}"
+    return _figures(e) + _cause(e)
+
+
+def event_line(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
+    """One subject and one event on one line (the terminal's dry run)."""
+    return f"*{esc(e['name'])}* ({e['subject_kind']}): {event_body(e, payload, as_of)}"
+
+
+def _who(group: list[dict[str, Any]]) -> str:
+    e = group[0]
+    who = f"*{esc(e['name'])}* ({e['subject_kind']})"
+    if e.get("own_bands"):
+        who += f" · its own breach line: {esc(e.get('breach_pct'))}%"
+    owners = [mention(str(o)) for o in e.get("owners") or []]
+    if owners:
+        who += f" · owner {', '.join(owners)}"
+    return who
+
+
+def subject_text(group: list[dict[str, Any]], payload: dict[str, Any], as_of: date) -> str:
+    """The section of one subject: who (its owners, its own line), then each of its events this run."""
+    lines = [_who(group)]
+    for e in sorted(group, key=lambda e: ORDER.index(e["kind"]) if e["kind"] in ORDER else len(ORDER)):
+        lines.append(f"{TITLES.get(e['kind'], e['kind'])}: {event_body(e, payload, as_of)}")
+        if e.get("resent"):
+            lines.append(f"_first announced {_day(e.get('since'))}; that post did not reach this channel_")
+    return clip("\n".join(lines), MAX_SECTION_TEXT)
+
+
+def buttons(kind: str, key: str, *, whatif: bool | None = None) -> Block:
+    """Acknowledge, Snooze (1 / 7 / 30 days), Open and What-if for one subject; each value names the subject."""
+    ref = subject_ref(kind, key)
+    options = []
+    for days, label in SNOOZE_OPTIONS:
+        value = f"{days}d:{ref}"
+        # An option value holds 150 characters; a longer name is read from the block id instead.
+        options.append({"text": _plain(label), "value": value if len(value) <= MAX_OPTION_VALUE else f"{days}d"})
+    elements: list[Block] = [
+        {"type": "button", "action_id": ACK, "text": _plain("Acknowledge"), "value": ref, "style": "primary"},
+        {"type": "overflow", "action_id": SNOOZE, "options": options},
+        {"type": "button", "action_id": OPEN, "text": _plain("Open"), "value": ref},
+    ]
+    if whatif if whatif is not None else kind == "customer":  # what-ifs are per customer (or the portfolio)
+        elements.append({"type": "button", "action_id": WHATIF, "text": _plain("What-if"), "value": ref})
+    return {"type": "actions", "block_id": clip(f"alert:{ref}", 255), "elements": elements}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def status_block(s: Shown, payload: dict[str, Any]) -> Block | None:
+    """What replaces a subject's buttons once someone acted on it, or once its episode ended."""
+    if s.status == "acked":
+        return context(f":white_check_mark: Acknowledged by {mention(s.by)} at {_when(s.at, payload)}")
+    if s.status == "snoozed":
+        return context(f":zzz: Snoozed by {mention(s.by)} until {_when(s.until, payload)}")
+    if s.status == "recovered":
+        return context(f":large_green_circle: Recovered {_when(s.at, payload)}")
+    if s.status == "cleared":
+        return context(f":white_check_mark: Cleared {_when(s.at, payload)}: nothing left to act on")
+    return None
+
+
+def _groups(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in events:
+        groups.setdefault((e["subject_kind"], e["subject"]), []).append(e)
+    return list(groups.values())
+
+
+def default_shown(group: list[dict[str, Any]]) -> Shown:
+    """Before anyone acted: buttons, unless this message says the subject recovered."""
+    return Shown(status="resolved" if any(e["kind"] == "recovered" for e in group) else "open")
+
+
+def subject_blocks(
+    group: list[dict[str, Any]], payload: dict[str, Any], as_of: date, shown: Shown | None = None
+) -> list[Block]:
+    """The section of one subject, then its buttons or what replaced them."""
+    e = group[0]
+    s = shown or default_shown(group)
+    blocks = [section(subject_text(group, payload, as_of))]
+    if s.status == "open":
+        blocks.append(buttons(e["subject_kind"], e["subject"]))
+    elif (status := status_block(s, payload)) is not None:
+        blocks.append(status)
+    return blocks
 
 
 def _headline(events: list[dict[str, Any]]) -> str:
     counts = {k: sum(1 for e in events if e["kind"] == k) for k in ORDER}
-    words = {
-        "breach": "new breach",
-        "no_revenue": "without revenue",
-        "watch": "to watch",
-        "unpriced": "unpriced",
-        "reminder": "still unresolved",
-        "recovered": "recovered",
-    }
-    return ", ".join(f"{n} {words[k]}" for k, n in counts.items() if n)
+    return ", ".join(f"{n} {WORDS[k]}" for k, n in counts.items() if n)
 
 
-def alert_message(payload: dict[str, Any]) -> dict[str, Any]:
-    """{"text", "blocks"} for one alerts payload. Lines are packed into sections; the overflow is counted."""
-    events: list[dict[str, Any]] = payload["events"]
-    as_of = datetime.fromisoformat(payload["as_of"]).date()
+def _part(payload: dict[str, Any]) -> str:
+    part = payload.get("part") or [1, 1]
+    return f" ({part[0]}/{part[1]})" if part[1] > 1 else ""
+
+
+def _head(payload: dict[str, Any]) -> list[Block]:
+    events = payload["events"]
     period = payload["period"]
-    blocks: list[dict[str, Any]] = [
-        header(f"Margin alerts: {_headline(events)}"),
+    title = "Update" if payload.get("thread") else "Margin alerts"
+    return [
+        header(f"{title}{_part(payload)}: {_headline(events)}"),
         context(
             f"{esc(period['label'])} ({period['start']} to {period['end']}) · "
             f"breach under {payload['breach_pct']}% · recovery at {payload['recover_pct']}% or more"
+            + (" · customers with their own line say so" if any(e.get("own_bands") for e in events) else "")
         ),
     ]
-    # Pack every line into sections of at most MAX_SECTION_TEXT, each kind under its title; then keep what
-    # fits in the message and count the rest.
-    sections: list[tuple[str, int]] = []  # (text, events in it)
-    for kind in ORDER:
-        group = [e for e in events if e["kind"] == kind]
-        if not group:
-            continue
-        chunk, count = f"*{TITLES[kind]}* ({len(group)})", 0
-        for e in group:
-            line = "• " + event_line(e, payload, as_of)
-            if len(chunk) + 1 + len(line) > MAX_SECTION_TEXT:
-                sections.append((chunk, count))
-                chunk, count = clip(line, MAX_SECTION_TEXT), 1
-            else:
-                chunk, count = chunk + "\n" + line, count + 1
-        sections.append((chunk, count))
-    room = MAX_MESSAGE_BLOCKS - len(blocks)
-    if len(sections) > room:
-        sections = sections[: room - 1]  # one block for the count of the rest
-    blocks += [section(text) for text, _ in sections]
-    shown = sum(count for _, count in sections)
-    if shown < len(events):
-        blocks.append(context(f"…and {len(events) - shown} more: run `marginbot portfolio` for the full list"))
+
+
+def alert_message(payload: dict[str, Any], shown: dict[tuple[str, str], Shown] | None = None) -> dict[str, Any]:
+    """{"text", "blocks"} for one part of a run's alerts. `shown` says how each subject shows now (default: its
+    buttons). Parts come from `pack_alerts`, so they fit; an old payload that does not is cut, saying so."""
+    as_of = datetime.fromisoformat(payload["as_of"]).date()
+    blocks = _head(payload)
+    groups = _groups(payload["events"])
+    for i, group in enumerate(groups):
+        key = (group[0]["subject_kind"], group[0]["subject"])
+        mine = subject_blocks(group, payload, as_of, (shown or {}).get(key))
+        if len(blocks) + len(mine) > MAX_MESSAGE_BLOCKS - 1 or block_text(blocks + mine) > PACK_TEXT + 1_000:
+            rest = len(groups) - i
+            blocks.append(context(f"…and {rest} more: run `marginbot alerts check --dry-run` to list them"))
+            break
+        blocks += mine
     return {"text": alert_text(payload), "blocks": blocks}
 
 
 def alert_text(payload: dict[str, Any], limit: int = MAX_TEXT) -> str:
-    """The notification text: what happened to whom, in one paragraph."""
+    """The notification text, escaped like everything else: what happened to whom, in one short paragraph."""
     events = payload["events"]
     parts = []
     for kind in ORDER:
@@ -141,19 +279,85 @@ def alert_text(payload: dict[str, Any], limit: int = MAX_TEXT) -> str:
         ]
         if names:
             parts.append(f"{TITLES[kind].split(' ', 1)[1]}: {', '.join(names)}")
-    return clip("Margin alerts. " + "; ".join(parts), limit)
+    title = "Update" if payload.get("thread") else "Margin alerts"
+    return esc(clip(f"{title}{_part(payload)}. " + "; ".join(parts), limit))
+
+
+def block_text(blocks: list[Block]) -> int:
+    """Characters of text in these blocks, every `text` counted (sections, headers, context, button labels):
+    what Slack's undocumented cumulative limit measures, counted generously."""
+    total = 0
+    stack: list[Any] = list(blocks)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "text" and isinstance(value, str):
+                    total += len(value)
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return total
+
+
+def pack_alerts(payload: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """A run's alerts in parts of whole subjects, each within MAX_MESSAGE_BLOCKS blocks and PACK_TEXT characters
+    of block text (engine.alerts.messages.Pack)."""
+    as_of = datetime.fromisoformat(payload["as_of"]).date()
+    # The head is measured with a two-digit part number and every kind in its headline: the widest it gets.
+    head = _head({**payload, "part": [10, 10]})
+    head_blocks, head_text = len(head) + 1, block_text(head) + 120  # +1 block, +120: a "…and N more" line
+    parts: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    blocks, chars = head_blocks, head_text
+    for group in _groups(payload["events"]):
+        mine = subject_blocks(group, payload, as_of)
+        size = block_text(mine)
+        if current and (blocks + len(mine) > MAX_MESSAGE_BLOCKS or chars + size > PACK_TEXT):
+            parts.append(current)
+            current, blocks, chars = [], head_blocks, head_text
+        current.extend(group)
+        blocks += len(mine)
+        chars += size
+    if current:
+        parts.append(current)
+    return parts
 
 
 def alert_plain(payload: dict[str, Any]) -> str:
     """The whole message as terminal text (for `marginbot alerts check --dry-run`)."""
     as_of = datetime.fromisoformat(payload["as_of"]).date()
     period = payload["period"]
+    title = "Update" if payload.get("thread") else "Margin alerts"
     lines = [
-        f"Margin alerts, {period['label']} ({period['start']} to {period['end']}): " + _headline(payload["events"])
+        f"{title}{_part(payload)}, {period['label']} ({period['start']} to {period['end']}): "
+        + _headline(payload["events"])
     ]
-    for kind in ORDER:
-        group = [e for e in payload["events"] if e["kind"] == kind]
-        if group:
-            lines.append(f"{TITLES[kind].split(' ', 1)[1]} ({len(group)})")
-            lines += ["  - " + event_line(e, payload, as_of).replace("*", "") for e in group]
+    for group in _groups(payload["events"]):
+        who = _who(group).replace("*", "")
+        for e in group:
+            lines.append(
+                f"  - {TITLES.get(e['kind'], e['kind']).split(' ', 1)[1]}: {who}: "
+                + event_body(e, payload, as_of).replace("*", "")
+            )
     return "\n".join(lines)
+
+
+def alert_fallback(payload: dict[str, Any]) -> list[str]:
+    """The message as plain text (escaped), in chunks of whole subjects under FALLBACK_CHUNK characters: what is
+    posted when Slack refuses the blocks (size or invalid blocks), so no subject is lost to them."""
+    as_of = datetime.fromisoformat(payload["as_of"]).date()
+    period = payload["period"]
+    title = "Update" if payload.get("thread") else "Margin alerts"
+    head = f"{title}{_part(payload)}, {esc(period['label'])} ({period['start']} to {period['end']})"
+    chunks: list[str] = []
+    current = head
+    for group in _groups(payload["events"]):
+        text = clip(subject_text(group, payload, as_of), FALLBACK_CHUNK - len(head) - 2)
+        if len(current) + 2 + len(text) > FALLBACK_CHUNK:
+            chunks.append(current)
+            current = head + " (continued)"
+        current += "\n\n" + text
+    chunks.append(current)
+    return chunks

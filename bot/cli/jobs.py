@@ -40,26 +40,26 @@ def _deliver(rt: Runtime) -> int:
 
 
 def cmd_alerts_check(args: argparse.Namespace, rt: Runtime) -> int:
-    from bot.blocks.alerts import alert_plain
+    from bot.blocks.alerts import alert_plain, pack_alerts
     from engine.alerts.evaluate import check_alerts
     from engine.alerts.state import ConcurrentAlertRun
 
     try:
-        result = check_alerts(rt, as_of=as_of(args, rt), dry_run=args.dry_run)
+        result = check_alerts(rt, as_of=as_of(args, rt), dry_run=args.dry_run, pack=pack_alerts)
     except ConcurrentAlertRun as exc:
         raise UserError(f"another alerts check ran at the same moment and posts instead: {exc}") from None
     print(result.summary())
     if args.dry_run:
-        channels = ", ".join(rt.settings.alert_channels) or "(no MARGINBOT_ALERT_CHANNELS set)"
-        if result.messages or result.events:
-            payload: dict[str, Any] = (
-                result.messages[0].payload if result.messages else {"events": [e.as_dict() for e in result.events]}
-            )
-            if result.messages:
-                print(f"\nwould post to {channels}:\n")
-                print(alert_plain(payload))
-            else:
-                print(f"\nwould post (once channels are set): {len(result.events)} event(s)")
+        if result.messages:
+            channels = ", ".join(rt.settings.alert_channels)
+            where = f"to {channels}" if channels else "to each alert channel, once MARGINBOT_ALERT_CHANNELS is set,"
+            print(f"\nwould post {where} (messages as Slack gets them, buttons left out):")
+            for m in result.messages:
+                if m.payload.get("type") != "alerts":
+                    continue
+                place = f"in the thread of {m.reply_to}" if m.reply_to else "at the top level"
+                print(f"\n[{m.channel or 'alert channel'}, {place}]")
+                print(alert_plain(m.payload))
         return 0
     return _deliver(rt)
 

@@ -1,4 +1,4 @@
-"""The scheduled alerts check: evaluate, queue (engine.alerts.evaluate), then deliver what is due."""
+"""The scheduled alerts check: evaluate, queue (engine.alerts.evaluate, messages packed for Slack), then deliver."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 
+from bot.blocks.alerts import pack_alerts
 from bot.jobs import current
 from bot.jobs.delivery import deliver
 from engine.alerts.evaluate import AlertRun, check_alerts
@@ -17,12 +18,18 @@ log = logging.getLogger(__name__)
 
 
 def run_alerts(runtime: Runtime, client: WebClient | None, *, as_of: datetime | None = None) -> AlertRun | None:
-    """One alerts check and, with a client, delivery. None when another run raced us (it posts instead)."""
-    try:
-        result = check_alerts(runtime, as_of=as_of)
-    except ConcurrentAlertRun as exc:
-        log.warning("alerts check stood down, another check ran at the same moment: %s", exc)
-        return None
+    """One alerts check and, with a client, delivery. None when another run raced us twice (it posts instead)."""
+    result = None
+    for attempt in (1, 2):
+        try:
+            result = check_alerts(runtime, as_of=as_of, pack=pack_alerts)
+            break
+        except ConcurrentAlertRun as exc:
+            # Usually a click on Acknowledge or Snooze landed while this run read: read again, once.
+            if attempt == 2:
+                log.warning("alerts check stood down, another check ran at the same moment: %s", exc)
+                return None
+    assert result is not None
     log.info("alerts: %s (%.2fs)", result.summary(), result.elapsed_s)
     if client is not None:
         deliver(runtime, client)

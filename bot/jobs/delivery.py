@@ -1,8 +1,11 @@
 """Delivery to Slack: renders outbox payloads (Block Kit, charts), sends them, classifies Slack's failures.
 
-The engine's outbox decides what to retry; this module only says which failure is which: a 429 (with its
-Retry-After), a 5xx or a network error can be retried; `not_in_channel` / `channel_not_found` need a person to
-invite the bot; anything else Slack refused will not succeed by retrying.
+The engine's outbox decides what to retry; this module says which failure is which: a 429 or `rate_limited`
+(with its Retry-After), a 5xx or a network error can be retried; `not_in_channel` / `channel_not_found` need a
+person to invite the bot; a message Slack refuses for its size or its blocks is posted again as plain text (in
+chunks of whole subjects), and only what even that cannot deliver fails. An alert message that fails for good
+leaves its subjects un-announced in that channel (engine.alerts.threads), and the log says the next check retries.
+Every error string is scrubbed of credentials (engine.scrub) before it reaches a log, the CLI or `last_error`.
 """
 
 from __future__ import annotations
@@ -10,14 +13,18 @@ from __future__ import annotations
 import http.client
 import logging
 import urllib.error
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 
-from bot.blocks.alerts import alert_message
+from bot.blocks.alerts import alert_fallback
 from bot.blocks.digest import digest_message
+from bot.jobs.alert_updates import refresh_roots, render_alert
+from bot.slack.client import retry_after_seconds
 from engine.runtime import Runtime
+from engine.scrub import scrub
 from engine.store.outbox import (
     IN_RUN_WAIT,
     ChannelUnreachable,
@@ -31,7 +38,10 @@ from engine.store.outbox import (
 log = logging.getLogger(__name__)
 
 UNREACHABLE = {"not_in_channel", "channel_not_found", "is_archived", "team_access_not_granted"}
-TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+RATE_LIMITED = {"ratelimited", "rate_limited"}  # the 429 one, and chat.postMessage's "too many messages"
+# Refusals of the message's content: posted again as plain text, which has neither blocks nor their size limit.
+CONTENT = {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "msg_too_long", "too_many_blocks"}
 
 
 def invite_fix(channel: str, name: str | None = None) -> str:
@@ -48,46 +58,42 @@ def channel_name(client: WebClient, channel: str) -> str | None:
     return ch.get("name")
 
 
-def _header(response: Any, name: str) -> str | None:
-    headers = getattr(response, "headers", None) or {}
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value[0] if isinstance(value, list) else str(value)
-    return None
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code, or a short, scrubbed note when the answer was not Slack's JSON (a proxy's HTML page)."""
+    try:
+        error = str(exc.response.get("error") or "")
+    except (AttributeError, TypeError):
+        error = ""
+    return scrub(error)[:200]
 
 
 def classify(exc: Exception, client: WebClient, channel: str) -> Exception:
-    """The outbox error for a Slack failure."""
+    """The outbox error for a Slack failure (reasons scrubbed of credentials)."""
     if isinstance(exc, SlackApiError):
         response = exc.response
         status = getattr(response, "status_code", 200)
-        error = ""
-        try:
-            error = str(response.get("error") or "")
-        except (AttributeError, TypeError):
-            error = ""
-        if status == 429 or error == "ratelimited":
-            after = _header(response, "Retry-After")
-            try:
-                wait = float(after) if after is not None else None
-            except ValueError:
-                wait = None
-            return RetryLater(f"rate limited (HTTP {status})", wait)
+        error = slack_error(exc)
+        if status == 429 or error in RATE_LIMITED:
+            wait = retry_after_seconds(getattr(response, "headers", None))
+            return RetryLater(f"rate limited (HTTP {status}{', ' + error if error else ''})", wait)
         if status >= 500 or error in TRANSIENT:
-            return RetryLater(f"Slack error {error or status}")
+            return RetryLater(f"Slack error {status}: {error}" if error else f"Slack error {status}")
         if error in UNREACHABLE:
             return ChannelUnreachable(channel, error, invite_fix(channel, channel_name(client, channel)))
         return Rejected(f"Slack refused it: {error or status}")
+    if isinstance(exc, SlackRequestError):  # a file upload's transfer step failed: worth another try
+        return RetryLater(scrub(f"upload failed: {exc}")[:300])
     if isinstance(exc, urllib.error.URLError | http.client.HTTPException | OSError | TimeoutError):
-        return RetryLater(f"network error: {type(exc).__name__}: {exc}")
+        return RetryLater(scrub(f"network error: {type(exc).__name__}: {exc}")[:300])
     return exc
 
 
 class SlackSender:
-    """The outbox sender: one outbox row → one Slack action (a message, or one file upload)."""
+    """The outbox sender: one outbox row → one Slack message (or a file in a thread, or updates in place)."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, runtime: Runtime) -> None:
         self.client = client
+        self.runtime = runtime
 
     def __call__(self, message: OutboxMessage) -> str:
         try:
@@ -102,34 +108,129 @@ class SlackSender:
         p = message.payload
         kind = p.get("type", message.kind)
         if kind == "digest_chart":
-            from bot.render.charts import digest_chart_png  # matplotlib: loaded once a week, not at every start
-
-            png = digest_chart_png(p)
-            response = self.client.files_upload_v2(
-                channel=message.channel,
-                file=png,
-                filename=f"margin-digest-{p['week']}.png",
-                title=f"Gross margin and COGS by model, to {p['week']}",
-                alt_txt=f"Weekly gross margin for {len(p['weeks'])} weeks and COGS by model, to {p['week']}",
-                request_file_info=False,
-            )
-            files = response.get("files") or [{}]
-            return str(files[0].get("id") or "")[:50]
+            return self._chart(message)
+        if kind == "alert_refresh":
+            refresh_roots(self.runtime, self.client, p.get("refresh_roots") or [])
+            return ""
         if kind == "alerts":
-            content = alert_message(p)
-        elif kind == "digest":
+            with self.runtime.connect() as conn:
+                content = render_alert(conn, message.dedupe_key, p, now=self.runtime.now())
+            ts = self._post(message, content, fallback=alert_fallback(p))
+            if p.get("refresh_roots"):
+                # The reply is out; the roots it closes lose their buttons. A failure here is only logged: raising
+                # would have the outbox post the reply again.
+                try:
+                    refresh_roots(self.runtime, self.client, p["refresh_roots"])
+                except Exception:
+                    log.exception("could not re-render the alert messages %s", p["refresh_roots"])
+            return ts
+        if kind == "digest":
             content = digest_message(p)
-        else:
-            raise Rejected(f"unknown outbox payload type {kind!r}")
+            return self._post(message, content, fallback=[content["text"]])
+        raise Rejected(f"unknown outbox payload type {kind!r}")
+
+    def _post(self, message: OutboxMessage, content: dict[str, Any], *, fallback: list[str]) -> str:
+        thread: dict[str, Any] = {}
+        if message.thread_ts:
+            thread = {"thread_ts": message.thread_ts}
+            if message.payload.get("broadcast"):
+                thread["reply_broadcast"] = True  # "trending → breach" is news for the whole channel
+        try:
+            response = self.client.chat_postMessage(
+                channel=message.channel,
+                text=content["text"],
+                blocks=content["blocks"],
+                unfurl_links=False,
+                unfurl_media=False,
+                **thread,
+            )
+            return str(response.get("ts") or "")
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if error not in CONTENT:
+                raise
+            log.warning(
+                "Slack refused outbox message %s to %s (%s): posting it as plain text instead",
+                message.id,
+                message.channel,
+                error,
+            )
+        # Plain text in chunks of whole subjects: no blocks to refuse, each well under every size limit. The first
+        # chunk is the message threads hang from.
         response = self.client.chat_postMessage(
-            channel=message.channel, text=content["text"], blocks=content["blocks"], unfurl_links=False
+            channel=message.channel, text=fallback[0], unfurl_links=False, unfurl_media=False, **thread
         )
-        return str(response.get("ts") or "")
+        first = str(response.get("ts") or "")
+        for chunk in fallback[1:]:
+            # Once the first chunk is out, raising would post it again on the retry: a later chunk that fails is
+            # logged instead.
+            try:
+                self.client.chat_postMessage(
+                    channel=message.channel, text=chunk, unfurl_links=False, unfurl_media=False, **thread
+                )
+            except (SlackApiError, SlackClientError, OSError) as exc:
+                log.error("part of outbox message %s to %s was not delivered: %s", message.id, message.channel,
+                          scrub(str(exc))[:300])  # fmt: skip
+        return first
+
+    def _chart(self, message: OutboxMessage) -> str:
+        from bot.render.charts import digest_chart_png  # matplotlib: loaded once a week, not at every start
+
+        p = message.payload
+        png = digest_chart_png(p)
+        title = f"Gross margin and COGS by model, to {p['week']}"
+        response = self.client.files_upload_v2(
+            channel=message.channel,
+            # In the digest's thread (reply_to), with a comment saying what it is; a digest that never made it
+            # leaves the chart to stand on its own.
+            thread_ts=message.thread_ts,
+            initial_comment=f"Chart for the {p['week']} digest: weekly gross margin ({len(p['weeks'])} weeks) "
+            "against the breach and healthy lines, and COGS by model per week.",
+            file=png,
+            filename=f"margin-digest-{p['week']}.png",
+            title=title,
+            alt_txt=f"Weekly gross margin for {len(p['weeks'])} weeks and COGS by model, to {p['week']}",
+            request_file_info=False,
+        )
+        files = response.get("files") or [{}]
+        return str(files[0].get("id") or "")[:50]
 
 
-def deliver(runtime: Runtime, client: WebClient, *, max_wait: float = IN_RUN_WAIT) -> DeliveryReport:
+def _undelivered(message: OutboxMessage, why: str) -> None:
+    """Say in the log what a message given up for good means for the people it was for."""
+    if message.payload.get("type") != "alerts":
+        log.error("could not deliver %s message %s to %s: %s", message.kind, message.id, message.channel, why)
+        return
+    names = ", ".join(dict.fromkeys(str(e.get("name")) for e in message.payload.get("events", [])))
+    if message.payload.get("thread"):
+        log.error("could not deliver the alert update for %s to %s (%s)", names, message.channel, why)
+    else:
+        log.error(
+            "could not deliver the alerts for %s to %s (%s): they stay un-announced there, and the next alerts "
+            "check posts them again",
+            names,
+            message.channel,
+            why,
+        )
+
+
+def deliver(
+    runtime: Runtime,
+    client: WebClient,
+    *,
+    max_wait: float = IN_RUN_WAIT,
+    sleep: Callable[[float], None] | None = None,
+) -> DeliveryReport:
     """Send every due outbox message through Slack."""
-    report = deliver_pending(runtime.engine, SlackSender(client), clock=runtime.now, max_wait=max_wait)
+    options: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+    report = deliver_pending(
+        runtime.engine,
+        SlackSender(client, runtime),
+        clock=runtime.now,
+        max_wait=max_wait,
+        on_failed=_undelivered,
+        **options,
+    )
     if report.sent or report.deferred or report.failed:
         log.info("outbox: %s", report.summary())
     return report

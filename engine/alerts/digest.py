@@ -286,6 +286,7 @@ def queue_digest(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
                     kind="digest_chart",
                     payload=chart,
                     now=runtime.now(),
+                    reply_to=key,  # in the digest's thread
                 )
                 queued.append(channel)
             else:

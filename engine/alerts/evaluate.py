@@ -3,35 +3,44 @@
 Every run looks at the trailing MARGINBOT_ALERT_WINDOW_DAYS complete days before `as_of`, for every customer
 and product (one `portfolio` sweep), and moves each subject through a small state machine:
 
-- ok → breach when the margin is under MARGINBOT_BREACH_PCT (posted once); a breach that persists is repeated
-  only as a reminder every MARGINBOT_ALERT_REMIND_DAYS; it recovers (posted once) only when the margin is back
-  at or above the threshold plus HYSTERESIS points, so a margin hovering at the threshold does not flap.
+- ok → breach when the margin is under the breach line (posted once); a breach that persists is repeated
+  only as a reminder every MARGINBOT_ALERT_REMIND_DAYS, unless someone acknowledged the episode (until it ends) or
+  snoozed it (until the snooze ends); it recovers (posted once) only when the margin is back at or above the line
+  plus HYSTERESIS points, so a margin hovering at the line does not flap.
 - no_revenue: cost but no revenue in the window (same reminder and recovery rules as a breach).
-- watch: a customer above the threshold whose daily margins, fitted with a straight line, cross it within
+- watch: a customer above the line whose daily margins, fitted with a straight line, cross it within
   WATCH_HORIZON_DAYS; posted once per episode (again only after a reminder interval).
 - unpriced: more than UNPRICED_SHARE of a subject's events have no price, so its COGS is understated.
 
-State changes and the messages they cause are written in one transaction (the outbox), and every state update
-is conditional on the row being as read, so two concurrent runs cannot both post the same change.
+A customer's line is its own when its contracts set `breach_pct` / `healthy_pct` (engine/reports/accounts.py),
+and its owners (the contracts' `owner`) are named in the alert; products use the global settings.
+
+State changes, the messages they cause (engine/alerts/messages.py: new episodes at the top level, the rest in
+their threads) and the thread changes are written in one transaction (the outbox), and every state update is
+conditional on the row being as read, so two concurrent runs cannot both post the same change. A subject whose
+announcement could not be delivered to a channel (engine/alerts/threads.py) is announced there again by the
+next run.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
+from engine.alerts.messages import Message, Pack, pack_by_count, plan_messages
 from engine.alerts.state import Level, State, changed, load_states, save_state
+from engine.alerts.threads import Thread, close_thread, open_thread, open_threads
 from engine.alerts.trend import Trend, customer_trends
 from engine.money import decimal_text, round_to
 from engine.periods import Period, trailing
+from engine.reports.accounts import Account, accounts
 from engine.reports.figures import Figures, Thresholds
 from engine.reports.margin import MarginReport, subject_report
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
@@ -77,6 +86,9 @@ class Observation:
     current: Figures
     previous: Figures
     unpriced_share: Decimal
+    thresholds: Thresholds = field(default_factory=Thresholds)  # the bands it was judged against
+    own_bands: bool = False  # the customer's contracts set its bands
+    owners: tuple[str, ...] = ()  # Slack member IDs to mention
     trend: Trend | None = None
 
 
@@ -89,6 +101,8 @@ class AlertEvent:
     since: datetime | None
     state: Level  # the subject's state after this run
     report: MarginReport | None = None
+    channels: list[str] | None = None  # None: every alert channel
+    resent: bool = False  # announced again: the first announcement never reached these channels
 
     @property
     def sort_key(self) -> tuple[int, Decimal, str]:
@@ -115,7 +129,14 @@ class AlertEvent:
             "lever": None,
             "unpriced_models": [],
             "trend": None,
+            "owners": list(o.owners),
+            "breach_pct": str(o.thresholds.breach_pct),
+            "recover_pct": str(o.thresholds.breach_pct + HYSTERESIS),
+            "own_bands": o.own_bands,
+            "resent": self.resent,
         }
+        if self.channels is not None:
+            d["channels"] = self.channels
         if self.report is not None:
             d["driver"] = self.report.top_mover
             d["lever"] = self.report.top_lever if self.report.current.cogs > 0 else None
@@ -131,15 +152,6 @@ class AlertEvent:
 
 
 @dataclass(kw_only=True)
-class Message:
-    """One outbox message: the run's events for one alert channel."""
-
-    channel: str
-    dedupe_key: str
-    payload: dict[str, Any]
-
-
-@dataclass(kw_only=True)
 class AlertRun:
     """What one `alerts check` found, decided and queued."""
 
@@ -152,12 +164,21 @@ class AlertRun:
     dry_run: bool
     recorded: bool
     elapsed_s: float = 0.0
+    silenced: list[str] = field(default_factory=list)  # subjects whose reminder was held (acknowledged, snoozed)
 
     def summary(self) -> str:
         counts: dict[AlertKind, int] = defaultdict(int)
+        resent = 0
         for e in self.events:
-            counts[e.kind] += 1
+            if e.resent:
+                resent += 1
+            else:
+                counts[e.kind] += 1
         what = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items(), key=lambda i: i[0].rank))
+        if resent:
+            what = (what + ", " if what else "") + f"{resent} announced again (not delivered before)"
+        if self.silenced:
+            what = (what + ", " if what else "") + f"{len(self.silenced)} reminder(s) held (acknowledged or snoozed)"
         p = self.period
         head = f"checked {self.subjects} customers and products over {p.label} ({p.start} to {p.end}): "
         head += what or "nothing new"
@@ -168,8 +189,12 @@ class AlertRun:
         return head + f"; {self.queued} message(s) queued"
 
 
-def observe(row: PortfolioRow, t: Thresholds) -> Observation:
-    """The level of one portfolio row, before history (hysteresis) and trend are applied."""
+def observe(row: PortfolioRow, t: Thresholds, account: Account | None = None) -> Observation:
+    """The level of one portfolio row against its bands (the customer's own, else `t`), before history
+    (hysteresis) and trend are applied."""
+    own = account is not None and account.has_own_bands
+    if account is not None:
+        t = account.thresholds(t)
     now = row.current
     if now.revenue <= 0:
         level = Level.NO_REVENUE if now.cogs > 0 else Level.IDLE
@@ -185,6 +210,9 @@ def observe(row: PortfolioRow, t: Thresholds) -> Observation:
         current=now,
         previous=row.previous,
         unpriced_share=share,
+        thresholds=t,
+        own_bands=own,
+        owners=account.owners if account is not None else (),
     )
 
 
@@ -203,9 +231,12 @@ def decide(
         if not prev.status.is_bad:
             events.append(AlertKind(level))  # a new breach or no-revenue is announced as what it is
             new.status, new.since, new.last_posted_at = level, as_of, as_of
+            new.end_actions()  # a watch acknowledged is not a breach acknowledged
         else:
             new.status = level  # breach ↔ no revenue: still a problem, already announced
-            if prev.last_posted_at is None or as_of - prev.last_posted_at >= remind_after:
+            due = prev.last_posted_at is None or as_of - prev.last_posted_at >= remind_after
+            # Held while acknowledged or snoozed; last_posted_at stays, so a reminder is due once a snooze ends.
+            if due and not prev.silenced(as_of):
                 events.append(AlertKind.REMINDER)
                 new.last_posted_at = as_of
     elif level in (Level.OK, Level.WATCH):
@@ -219,6 +250,7 @@ def decide(
                 new.detail["watch_posted_at"] = as_of.isoformat()
                 new.last_posted_at = as_of
             new.status, new.since = Level.WATCH, as_of
+            new.end_actions()
         elif level is Level.OK and prev.status is Level.WATCH:
             new.status, new.since = Level.OK, as_of  # the trend no longer crosses: nothing to say
     # Level.IDLE (no revenue, no cost): no news either way, the state stays as it was.
@@ -230,6 +262,8 @@ def decide(
         new.last_posted_at = as_of
     elif flagged and obs.unpriced_share < UNPRICED_SHARE / 2:
         new.detail["unpriced_since"] = None
+    if not new.is_open:
+        new.end_actions()  # the episode is over: a later one starts unacknowledged
     if events or (new.status, new.since, new.detail) != (prev.status, prev.since, prev.detail):
         new.last_margin_pct = round_to(margin, STORED_PCT) if margin is not None else None
     return new, events
@@ -250,25 +284,32 @@ def evaluate(
     period = alert_window(runtime, as_of)
     book = portfolio(conn, period, thresholds=t)
     remind = timedelta(days=runtime.settings.alert_remind_days)
-    observations = [observe(row, t) for row in book.customers + book.products]
-    # Trends only for customers above the threshold and not held in a breach: the only ones a trend changes.
-    candidates = {
-        o.key
-        for o in observations
-        if o.kind is SubjectKind.CUSTOMER
-        and o.level is Level.OK
-        and not states.get((SubjectKind.CUSTOMER, o.key), State()).status.is_bad
-    }
-    trends = customer_trends(conn, period, candidates, breach_pct=t.breach_pct) if candidates else {}
+    owned = accounts(conn, [row.key for row in book.customers])
+    observations = [observe(row, t, owned.get(row.key)) for row in book.customers] + [
+        observe(row, t) for row in book.products
+    ]
+    # Trends only for customers above their line and not held in a breach: the only ones a trend changes. A trend
+    # is fitted against the customer's own line, so customers are grouped by line.
+    candidates: dict[Decimal, set[str]] = defaultdict(set)
+    for o in observations:
+        if (
+            o.kind is SubjectKind.CUSTOMER
+            and o.level is Level.OK
+            and not states.get((SubjectKind.CUSTOMER, o.key), State()).status.is_bad
+        ):
+            candidates[o.thresholds.breach_pct].add(o.key)
+    trends: dict[str, Trend] = {}
+    for line, keys in candidates.items():
+        trends.update(customer_trends(conn, period, keys, breach_pct=line))
     decisions: list[Decision] = []
     for obs in observations:
         trend = trends.get(obs.key) if obs.kind is SubjectKind.CUSTOMER else None
         if trend is not None:
             obs.trend = trend
-            if trend.slope_pts_per_day < 0 and trend.projected_pct < t.breach_pct:
+            if trend.slope_pts_per_day < 0 and trend.projected_pct < obs.thresholds.breach_pct:
                 obs.level = Level.WATCH
         prev = states.get((obs.kind, obs.key), State())
-        new, events = decide(prev, obs, as_of=as_of, remind_after=remind, breach_pct=t.breach_pct)
+        new, events = decide(prev, obs, as_of=as_of, remind_after=remind, breach_pct=obs.thresholds.breach_pct)
         decisions.append((obs, prev, new, events))
     return period, book, decisions
 
@@ -294,90 +335,148 @@ def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events:
                 o.key,
                 o.name,
                 period,
-                thresholds=runtime.thresholds,
+                thresholds=o.thresholds,
                 lines=lines,
                 previous_lines=previous_lines,
             )
         event.report = reports[key]
 
 
-def build_messages(runtime: Runtime, *, as_of: datetime, period: Period, events: list[AlertEvent]) -> list[Message]:
-    """One message per alert channel, listing every event of this run."""
-    if not events:
-        return []
+def alert_header(runtime: Runtime, *, as_of: datetime, period: Period) -> dict[str, Any]:
+    """What every alert message of a run shares (the payload's top level; the events and part are added)."""
     t = runtime.thresholds
-    items = [e.as_dict() for e in events]
-    digest = hashlib.sha256(
-        "|".join(f"{i['kind']}:{i['subject_kind']}:{i['subject']}:{i['since']}" for i in items).encode()
-    ).hexdigest()[:16]
-    payload = {
+    return {
         "type": "alerts",
         "as_of": as_of.isoformat(),
         "period": period.as_dict(),
         "breach_pct": str(t.breach_pct),
         "recover_pct": str(t.breach_pct + HYSTERESIS),
         "remind_days": runtime.settings.alert_remind_days,
-        "events": items,
+        "window_days": runtime.settings.alert_window_days,
+        "timezone": runtime.settings.timezone,
+        "thread": False,
+        "broadcast": False,
+        "refresh_roots": [],
     }
-    return [
-        Message(channel=channel, dedupe_key=f"alerts:{channel}:{as_of.isoformat()}:{digest}", payload=payload)
-        for channel in runtime.settings.alert_channels
-    ]
 
 
-def check_alerts(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bool = False) -> AlertRun:
+def _episode_kinds(state: State) -> list[AlertKind]:
+    """What to announce about an open subject that a channel never heard of: where it stands, as new."""
+    kinds = [AlertKind(state.status)] if state.status.is_episode else []
+    if state.detail.get("unpriced_since"):
+        kinds.append(AlertKind.UNPRICED)
+    return kinds
+
+
+def _events(
+    decisions: list[Decision], threads: dict[tuple[str, str, str], Thread], channels: list[str]
+) -> list[AlertEvent]:
+    """This run's events, plus announcements again for channels whose earlier announcement never arrived."""
+    events: list[AlertEvent] = []
+    for obs, _prev, new, kinds in decisions:
+        undelivered = [c for c in channels if (t := threads.get((obs.kind, obs.key, c))) is not None and not t.live]
+        elsewhere = [c for c in channels if c not in undelivered] if undelivered else None
+        for kind in kinds:
+            if elsewhere == []:
+                break
+            events.append(
+                AlertEvent(
+                    kind=kind,
+                    observation=obs,
+                    since=new.stamp("unpriced_since") if kind is AlertKind.UNPRICED else new.since,
+                    state=new.status,
+                    channels=elsewhere,
+                )
+            )
+        if undelivered and new.is_open:
+            for kind in _episode_kinds(new):
+                events.append(
+                    AlertEvent(
+                        kind=kind,
+                        observation=obs,
+                        since=new.stamp("unpriced_since") if kind is AlertKind.UNPRICED else new.since,
+                        state=new.status,
+                        channels=undelivered,
+                        resent=True,
+                    )
+                )
+    events.sort(key=lambda e: e.sort_key)
+    return events
+
+
+def _reminder_held(prev: State, new: State, kinds: list[AlertKind], as_of: datetime, remind: timedelta) -> bool:
+    """A reminder was due but held back by an acknowledgement or a snooze (for the run's summary)."""
+    due = prev.last_posted_at is None or as_of - prev.last_posted_at >= remind
+    still = prev.status.is_bad and new.status.is_bad and AlertKind.REMINDER not in kinds
+    return due and still and prev.silenced(as_of)
+
+
+def check_alerts(
+    runtime: Runtime, *, as_of: datetime | None = None, dry_run: bool = False, pack: Pack | None = None
+) -> AlertRun:
     """Evaluate every customer and product at `as_of`, record state changes and queue the messages.
 
-    With `dry_run` (or no MARGINBOT_ALERT_CHANNELS) nothing is written: the result says what would be posted.
-    Raises ConcurrentAlertRun (nothing committed) if another run changed the same subjects meanwhile.
+    With `dry_run` (or no MARGINBOT_ALERT_CHANNELS) nothing is written: the result says what would be posted
+    (with no channel set, a dry run plans its messages for a channel named ""). `pack` splits a message into parts
+    that fit where it goes (bot.blocks.alerts.pack_alerts for Slack); without it, by subject count.
+    Raises ConcurrentAlertRun (nothing committed) if another run, or a click on Acknowledge or Snooze, changed the
+    same subjects meanwhile.
     """
     started = time.perf_counter()
     as_of = (as_of or runtime.now()).astimezone(UTC)
-    record = not dry_run and bool(runtime.settings.alert_channels)
+    channels = list(runtime.settings.alert_channels)
+    record = not dry_run and bool(channels)
     with runtime.engine.connect() as conn:
         states = load_states(conn)
+        threads = open_threads(conn)
         period, book, decisions = evaluate(conn, runtime, as_of=as_of, states=states)
-        events = [
-            AlertEvent(
-                kind=kind,
-                observation=obs,
-                since=new.stamp("unpriced_since") if kind is AlertKind.UNPRICED else new.since,
-                state=new.status,
-            )
-            for obs, _prev, new, kinds in decisions
-            for kind in kinds
-        ]
-        events.sort(key=lambda e: e.sort_key)
+        events = _events(decisions, threads, channels)
         if events:
             _attach_reports(conn, runtime, book, events)
-        messages = build_messages(runtime, as_of=as_of, period=period, events=events)
+        plan = plan_messages(
+            channels=channels if channels or not dry_run else [""],
+            header=alert_header(runtime, as_of=as_of, period=period),
+            events=[e.as_dict() for e in events],
+            open_after={(obs.kind, obs.key): new.is_open for obs, _prev, new, _k in decisions},
+            threads=threads,
+            pack=pack or pack_by_count,
+        )
         queued = 0
         if record:
             try:
                 for obs, prev, new, _kinds in decisions:
                     if changed(prev, new):
                         save_state(conn, obs.kind, obs.key, obs.name, prev, new)
-                for m in messages:
+                now = runtime.now()
+                for kind, subject, channel, outcome in plan.closes:
+                    close_thread(conn, kind=kind, subject=subject, channel=channel, at=as_of, outcome=outcome)
+                for m in plan.messages:
                     queued += outbox.enqueue(
                         conn,
                         dedupe_key=m.dedupe_key,
                         channel=m.channel,
-                        kind="alerts",
+                        kind=str(m.payload["type"]),
                         payload=m.payload,
-                        now=runtime.now(),
+                        now=now,
+                        reply_to=m.reply_to,
                     )
+                for root_key, kind, subject, channel in plan.opens:
+                    open_thread(conn, root_key=root_key, kind=kind, subject=subject, channel=channel, at=as_of)
                 conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
+    remind = timedelta(days=runtime.settings.alert_remind_days)
+    silenced = [obs.key for obs, prev, new, kinds in decisions if _reminder_held(prev, new, kinds, as_of, remind)]
     return AlertRun(
         as_of=as_of,
         period=period,
         subjects=len(book.customers) + len(book.products),
         events=events,
-        messages=messages,
+        messages=plan.messages,
         queued=queued,
         dry_run=dry_run,
         recorded=record,
         elapsed_s=time.perf_counter() - started,
+        silenced=silenced,
     )

@@ -6,8 +6,11 @@ import json
 from typing import Any
 
 LIMITS = {"message_blocks": 50, "view_blocks": 100, "section_text": 3000, "field_text": 2000, "header_text": 150,
-          "fields": 10, "context_elements": 10}  # fmt: skip
-KNOWN = {"header", "section", "context", "divider", "actions", "image"}
+          "fields": 10, "context_elements": 10, "actions_elements": 25, "button_text": 75, "button_value": 2000,
+          "option_value": 150, "overflow_options": 5, "block_id": 255, "input_label": 2000}  # fmt: skip
+KNOWN = {"header", "section", "context", "divider", "actions", "image", "input"}
+# Slack refuses chat.postMessage past about 12,000 characters of block text (msg_blocks_too_long, undocumented).
+MAX_BLOCK_TEXT = 12_000
 
 
 def problems(blocks: list[dict[str, Any]], *, max_blocks: int) -> list[str]:
@@ -34,13 +37,70 @@ def problems(blocks: list[dict[str, Any]], *, max_blocks: int) -> list[str]:
             elements = block.get("elements", [])
             if not 0 < len(elements) <= LIMITS["context_elements"]:
                 out.append(f"block {i}: {len(elements)} context elements")
+        if kind == "actions":
+            out += [f"block {i}: {p}" for p in _actions_problems(block)]
+    ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(ids) != len(set(ids)):
+        out.append("block ids repeat")
+    if any(len(b) > LIMITS["block_id"] for b in ids):
+        out.append("a block id is too long")
     json.dumps(blocks)  # must be plain JSON
     return out
+
+
+def _actions_problems(block: dict[str, Any]) -> list[str]:
+    out = []
+    elements = block.get("elements", [])
+    if not 0 < len(elements) <= LIMITS["actions_elements"]:
+        out.append(f"{len(elements)} action elements")
+    ids = [e.get("action_id") for e in elements]
+    if len(ids) != len(set(ids)) or not all(ids):
+        out.append("action ids missing or repeated")
+    for e in elements:
+        if e["type"] == "button":
+            label = e["text"]
+            if label["type"] != "plain_text" or not 0 < len(label["text"]) <= LIMITS["button_text"]:
+                out.append(f"bad button label {label!r}")
+            if len(e.get("value", "")) > LIMITS["button_value"]:
+                out.append("button value too long")
+        elif e["type"] == "overflow":
+            options = e.get("options", [])
+            if not 2 <= len(options) <= LIMITS["overflow_options"]:
+                out.append(f"{len(options)} overflow options")
+            for o in options:
+                if len(o["value"]) > LIMITS["option_value"] or not 0 < len(o["text"]["text"]) <= 75:
+                    out.append(f"bad overflow option {o!r}")
+        else:
+            out.append(f"unexpected action element {e['type']!r}")
+    return out
+
+
+def block_text(blocks: list[dict[str, Any]]) -> int:
+    """Every `text` string in the blocks, nested ones included: what Slack's cumulative limit counts."""
+    total, stack = 0, list(blocks)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "text" and isinstance(value, str):
+                    total += len(value)
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return total
 
 
 def assert_valid_message(text: str, blocks: list[dict[str, Any]]) -> None:
     assert text.strip(), "top-level text must always be set (notifications and screen readers use it)"
     assert problems(blocks, max_blocks=LIMITS["message_blocks"]) == []
+    assert "<!" not in text and "<!" not in json.dumps(blocks), "nothing the bot sends may ping a channel"
+
+
+def assert_postable(text: str, blocks: list[dict[str, Any]]) -> None:
+    """What chat.postMessage takes (alerts, the digest): also within its cumulative block-text limit."""
+    assert_valid_message(text, blocks)
+    assert block_text(blocks) <= MAX_BLOCK_TEXT, f"{block_text(blocks)} characters of block text"
 
 
 def assert_valid_home(view: dict[str, Any]) -> None:
@@ -55,5 +115,7 @@ def all_text(blocks: list[dict[str, Any]]) -> str:
         if "text" in block:
             parts.append(block["text"]["text"])
         parts += [f["text"] for f in block.get("fields", [])]
-        parts += [e.get("text", "") for e in block.get("elements", [])]
+        for e in block.get("elements", []):
+            label = e.get("text", "")
+            parts.append(label["text"] if isinstance(label, dict) else label)
     return "\n".join(parts)

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.blocks.alerts import alert_message, alert_plain
+from bot.blocks.alerts import (
+    ACK,
+    OPEN,
+    PACK_TEXT,
+    SNOOZE,
+    WHATIF,
+    alert_fallback,
+    alert_message,
+    alert_plain,
+    pack_alerts,
+    parse_ref,
+)
 from bot.blocks.digest import digest_message, digest_plain
-from tests.bot.blockkit import all_text, assert_valid_message
+from engine.alerts.threads import Shown
+from tests.bot.blockkit import all_text, assert_postable, assert_valid_message, block_text
 
 
 def event(kind: str, n: int, **extra: Any) -> dict[str, Any]:
@@ -30,16 +43,45 @@ def payload(events: list[dict[str, Any]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def test_a_breach_line_has_margin_revenue_cogs_change_and_cause() -> None:
+def section_of(message: dict[str, Any], name: str) -> str:
+    return next(b["text"]["text"] for b in message["blocks"] if b["type"] == "section" and name in b["text"]["text"])
+
+
+def actions_of(message: dict[str, Any], ref: str) -> dict[str, Any] | None:
+    return next((b for b in message["blocks"] if b.get("block_id") == f"alert:{ref}"), None)
+
+
+def test_a_breach_has_its_own_section_with_margin_revenue_cogs_change_and_cause() -> None:
     message = alert_message(payload([event("breach", 1)]))
-    assert_valid_message(message["text"], message["blocks"])
+    assert_postable(message["text"], message["blocks"])
     assert message["blocks"][0]["text"]["text"] == "Margin alerts: 1 new breach"
-    assert (
-        "• *Customer 1* (customer): margin *31.3%* (-13.8 pts vs previous period) · revenue $1,200.00 (+20.0%) · "
-        "COGS $825.00 (+50.0%)\n      biggest cost driver: gpt-4o on agent-run tripled (×3.1); "
-        "62% of COGS is gpt-4o on agent-run"
-    ) in all_text(message["blocks"])
+    assert section_of(message, "Customer 1") == (
+        "*Customer 1* (customer)\n:red_circle: New breach: margin *31.3%* (-13.8 pts vs previous period) · "
+        "revenue $1,200.00 (+20.0%) · COGS $825.00 (+50.0%)\n      biggest cost driver: gpt-4o on agent-run "
+        "tripled (×3.1); 62% of COGS is gpt-4o on agent-run"
+    )
     assert message["text"] == "Margin alerts. New breach: Customer 1 31.25%"
+
+
+def test_every_alerted_subject_gets_acknowledge_snooze_open_and_what_if_naming_it() -> None:
+    message = alert_message(payload([event("breach", 1), event("breach", 2, subject_kind="product", subject="p2")]))
+    customer = actions_of(message, "customer:c1")
+    assert customer is not None
+    assert [(e["type"], e["action_id"], e.get("value")) for e in customer["elements"]] == [
+        ("button", ACK, "customer:c1"),
+        ("overflow", SNOOZE, None),
+        ("button", OPEN, "customer:c1"),
+        ("button", WHATIF, "customer:c1"),
+    ]
+    assert [e["text"]["text"] for e in customer["elements"] if e["type"] == "button"] == [
+        "Acknowledge", "Open", "What-if"
+    ]  # fmt: skip
+    assert [(o["text"]["text"], o["value"]) for o in customer["elements"][1]["options"]] == [
+        ("Snooze 1 day", "1d:customer:c1"), ("Snooze 7 days", "7d:customer:c1"), ("Snooze 30 days", "30d:customer:c1")
+    ]  # fmt: skip
+    product = actions_of(message, "product:p2")
+    assert product is not None  # a what-if is about a customer: products get the other three
+    assert [e["action_id"] for e in product["elements"]] == [ACK, SNOOZE, OPEN]
 
 
 def test_every_kind_of_event_reads_as_what_it_is() -> None:
@@ -53,30 +95,93 @@ def test_every_kind_of_event_reads_as_what_it_is() -> None:
         event("reminder", 5),
         event("recovered", 6, margin_pct="42.50"),
     ]  # fmt: skip
-    shown = all_text(alert_message(payload(events))["blocks"])
-    assert "Customer 2* (customer): COGS $825.00 and no revenue in the period" in shown
+    message = alert_message(payload(events))
+    shown = all_text(message["blocks"])
+    assert "*Customer 2* (customer)\n:white_circle: Cost without revenue: COGS $825.00 and no revenue" in shown
     assert "daily margins falling 1.70 pts/day over 30 days, crossing 40% around 2026-11-20" in shown
     assert "6.25% of events (40 of 640) have no price (acme-labs/mystery-1)" in shown
     assert "in breach since 2026-11-01 (14 days)" in shown
-    assert "Customer 6* (customer): back above 42%: margin *42.5%*" in shown
+    assert ":large_green_circle: Recovered: back above 42%: margin *42.5%*" in shown
+    assert actions_of(message, "customer:c6") is None  # nothing to act on once it recovered
     plain = alert_plain(payload(events))
     assert "*" not in plain and plain.count("\n  - ") == 6
 
 
-def test_hundreds_of_breaches_stay_within_slack_limits_and_the_rest_are_counted() -> None:
-    events = [event("breach", n) for n in range(2000)]
+def test_a_subject_with_several_events_is_one_section() -> None:
+    events = [event("breach", 1), event("unpriced", 1, unpriced_events=40, unpriced_share_pct="6.25", events=640)]
     message = alert_message(payload(events))
-    assert_valid_message(message["text"], message["blocks"])
-    assert len(message["blocks"]) == 50 and len(message["text"]) <= 3000
-    listed = all_text(message["blocks"]).count("• *Customer ")
-    last = message["blocks"][-1]["elements"][0]["text"]
-    assert last == f"…and {2000 - listed} more: run `marginbot portfolio` for the full list"
-    assert 500 < listed < 2000
+    assert sum(1 for b in message["blocks"] if b["type"] == "section") == 1
+    assert "New breach" in section_of(message, "Customer 1") and "Unpriced usage" in section_of(message, "Customer 1")
 
 
-def test_names_cannot_ping_a_channel() -> None:
-    shown = all_text(alert_message(payload([event("breach", 1, name="<!channel> Evil & Co")]))["blocks"])
-    assert "<!channel>" not in shown and "&lt;!channel&gt; Evil &amp; Co" in shown
+def test_seventy_breaches_are_split_into_numbered_parts_each_subject_whole_and_within_limits() -> None:
+    events = [event("breach", n, name=f"Customer {n} " + "x" * 60) for n in range(70)]
+    parts = pack_alerts(payload(events))
+    assert len(parts) >= 3
+    seen: list[str] = []
+    for i, part in enumerate(parts, 1):
+        message = alert_message({**payload(part), "part": [i, len(parts)]})
+        assert_postable(message["text"], message["blocks"])
+        assert len(message["blocks"]) <= 50 and block_text(message["blocks"]) <= PACK_TEXT
+        assert message["blocks"][0]["text"]["text"].startswith(f"Margin alerts ({i}/{len(parts)}): ")
+        assert message["text"].startswith(f"Margin alerts ({i}/{len(parts)}). New breach: ")
+        assert "more: run" not in all_text(message["blocks"])
+        seen += [b["block_id"] for b in message["blocks"] if b["type"] == "actions"]
+    assert seen == [f"alert:customer:c{n}" for n in range(70)]
+
+
+def test_two_thousand_breaches_are_all_packed_and_an_unpacked_payload_is_cut_saying_so() -> None:
+    events = [event("breach", n) for n in range(2000)]
+    parts = pack_alerts(payload(events))
+    assert sum(len(p) for p in parts) == 2000 and all(len(p) <= 24 for p in parts)
+    message = alert_message(payload(events))  # an old payload queued before packing existed
+    assert_postable(message["text"], message["blocks"])
+    assert message["blocks"][-1]["elements"][0]["text"].startswith("…and ")
+
+
+def test_names_and_keys_cannot_ping_a_channel() -> None:
+    evil = event("breach", 1, name="<!channel> Evil & Co", subject="<!here>")
+    message = alert_message(payload([evil]))
+    assert_postable(message["text"], message["blocks"])  # no "<!" anywhere, text, blocks or button values
+    assert "&lt;!channel&gt; Evil &amp; Co" in all_text(message["blocks"])
+    assert message["text"] == "Margin alerts. New breach: &lt;!channel&gt; Evil &amp; Co 31.25%"
+    button = actions_of(message, "customer:&lt;!here&gt;")
+    assert button is not None and parse_ref(button["elements"][0]["value"]) == ("customer", "<!here>")
+    assert all("<!" not in chunk for chunk in alert_fallback(payload([evil])))
+
+
+def test_owners_are_mentioned_and_a_customers_own_line_is_named() -> None:
+    e = event("breach", 1, owners=["U012PAT", "not an id <!channel>"], own_bands=True, breach_pct="50")
+    message = alert_message(payload([e]))
+    assert_postable(message["text"], message["blocks"])
+    assert section_of(message, "Customer 1").startswith(
+        "*Customer 1* (customer) · its own breach line: 50% · owner <@U012PAT>, not an id &lt;!channel&gt;\n"
+    )
+
+
+def test_acknowledged_snoozed_and_recovered_subjects_show_who_and_when_instead_of_buttons() -> None:
+    at = datetime(2026, 11, 15, 14, 2, tzinfo=UTC)
+    events = [event("breach", n) for n in (1, 2, 3, 4)]
+    shown = {
+        ("customer", "c1"): Shown(status="acked", by="UPAT", at=at),
+        ("customer", "c2"): Shown(status="snoozed", by="UPAT", until=at + timedelta(days=7)),
+        ("customer", "c3"): Shown(status="recovered", at=at),
+    }
+    message = alert_message({**payload(events), "timezone": "Europe/Paris"}, shown)
+    assert_postable(message["text"], message["blocks"])
+    text = all_text(message["blocks"])
+    assert ":white_check_mark: Acknowledged by <@UPAT> at 2026-11-15 15:02 CET" in text
+    assert ":zzz: Snoozed by <@UPAT> until 2026-11-22 15:02 CET" in text
+    assert ":large_green_circle: Recovered 2026-11-15 15:02 CET" in text
+    assert [b["block_id"] for b in message["blocks"] if b["type"] == "actions"] == ["alert:customer:c4"]
+
+
+def test_the_plain_text_fallback_carries_every_subject_in_short_chunks() -> None:
+    events = [event("breach", n) for n in range(70)]
+    chunks = alert_fallback(payload(events))
+    assert len(chunks) > 1 and all(len(c) <= 3000 for c in chunks)
+    assert all(any(f"*Customer {n}* " in c for c in chunks) for n in range(70))
+    assert chunks[1].startswith("Margin alerts, last 30 days (2026-10-16 to 2026-11-14) (continued)")
 
 
 def digest_payload(n: int) -> dict[str, Any]:
@@ -99,7 +204,7 @@ def digest_payload(n: int) -> dict[str, Any]:
 
 def test_digest_message_shows_the_week_and_stays_within_limits() -> None:
     message = digest_message(digest_payload(40))
-    assert_valid_message(message["text"], message["blocks"])
+    assert_postable(message["text"], message["blocks"])
     shown = all_text(message["blocks"])
     assert "*Blended gross margin*\n40.5% (-2.4 pts)" in shown
     assert "*COGS*\n$208.25 (+4.2%)" in shown

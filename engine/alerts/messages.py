@@ -1,0 +1,161 @@
+"""Which outbox messages one alerts run queues, per channel: new episodes at the top level, the rest in threads.
+
+For each alert channel, a subject's events this run go
+- as a reply in its open thread there when it has one (reminders, recoveries, "trending to breach" → breach,
+  which is also broadcast to the channel), and a recovery or a clearing closes the thread and re-renders its root;
+- otherwise in the run's top-level message, which becomes the subject's thread root while its episode lasts.
+
+A message holds whole subjects (all of a subject's events together) and is split into parts by `pack`, which
+knows how big each subject renders (bot/blocks/alerts.py hands in one that keeps every part within Slack's
+limits); each part is one outbox row, numbered (1/3), with its own dedupe key, so parts are retried, delivered
+and threaded independently, and a part Slack truly cannot take leaves only its own subjects un-announced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.alerts.threads import CLEARED, RECOVERED, UNDELIVERED, Thread
+
+# An alert payload → its events in parts (each subject's events together, in order). The engine's own default
+# only counts subjects; `serve` and the CLI hand in the Block Kit packer, which measures them.
+Pack = Callable[[dict[str, Any]], list[list[dict[str, Any]]]]
+MAX_SUBJECTS = 12
+KEY_DIGEST = 16
+
+
+@dataclass(kw_only=True)
+class Message:
+    """One outbox message: a part of the run's alerts for one channel, at the top level or in a thread."""
+
+    channel: str
+    dedupe_key: str
+    payload: dict[str, Any]
+    reply_to: str = ""
+
+
+@dataclass(kw_only=True)
+class Plan:
+    """The messages to queue, and the thread changes that go with them (in the same transaction)."""
+
+    messages: list[Message] = field(default_factory=list)
+    opens: list[tuple[str, str, str, str]] = field(default_factory=list)  # (root_key, subject_kind, subject, channel)
+    closes: list[tuple[str, str, str, str]] = field(default_factory=list)  # (subject_kind, subject, channel, outcome)
+
+
+SubjectKey = tuple[str, str]
+
+
+def subject_of(event: dict[str, Any]) -> SubjectKey:
+    return (str(event["subject_kind"]), str(event["subject"]))
+
+
+def by_subject(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Events grouped by subject, subjects in order of their first event."""
+    groups: dict[SubjectKey, list[dict[str, Any]]] = {}
+    for e in events:
+        groups.setdefault(subject_of(e), []).append(e)
+    return list(groups.values())
+
+
+def pack_by_count(payload: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """At most MAX_SUBJECTS subjects a part: the fallback when no measuring packer is given."""
+    groups = by_subject(payload["events"])
+    return [[e for g in groups[i : i + MAX_SUBJECTS] for e in g] for i in range(0, len(groups), MAX_SUBJECTS)]
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:KEY_DIGEST]
+
+
+def plan_messages(
+    *,
+    channels: list[str],
+    header: dict[str, Any],
+    events: list[dict[str, Any]],
+    open_after: dict[SubjectKey, bool],
+    threads: dict[tuple[str, str, str], Thread],
+    pack: Pack,
+) -> Plan:
+    """Everything one run queues. `events` are payload dicts in message order; an event with a `channels` list goes
+    only there. `open_after` says whose episode (or unpriced flag) is still open after this run."""
+    plan = Plan()
+    for channel in channels:
+        mine = [e for e in events if e.get("channels") is None or channel in e["channels"]]
+        top: list[dict[str, Any]] = []
+        replies: dict[str, list[dict[str, Any]]] = {}
+        closing: dict[str, bool] = {}  # root_key → some subject's episode ends under it
+        handled: set[SubjectKey] = set()
+        for group in by_subject(mine):
+            key = subject_of(group[0])
+            handled.add(key)
+            thread = threads.get((*key, channel))
+            still_open = open_after.get(key, False)
+            if thread is not None and thread.live:
+                replies.setdefault(thread.root_key, []).extend(group)
+                if not still_open:
+                    ended = RECOVERED if any(e["kind"] == "recovered" for e in group) else CLEARED
+                    plan.closes.append((*key, channel, ended))
+                    closing[thread.root_key] = True
+                continue
+            if thread is not None:  # its root never reached this channel: this announcement replaces it
+                plan.closes.append((*key, channel, UNDELIVERED))
+            top.extend(group)
+        # Threads whose subject went quiet without news (a trend that no longer crosses, unpriced usage priced):
+        # closed, and their roots re-rendered so their buttons go.
+        refresh: dict[str, list[str]] = {}
+        for (kind, subject, ch), thread in threads.items():
+            if ch != channel or (kind, subject) in handled or open_after.get((kind, subject), False):
+                continue
+            plan.closes.append((kind, subject, channel, CLEARED if thread.live else UNDELIVERED))
+            if thread.live:
+                refresh.setdefault(thread.root_key, [])
+        base = f"alerts:{channel}:{header['as_of']}:" + _digest(
+            *(f"{e['kind']}:{e['subject_kind']}:{e['subject']}:{e['since']}" for e in mine), *sorted(refresh)
+        )
+        _queue(plan, channel, base, header, top, pack, open_after=open_after)
+        for root_key, group in replies.items():
+            tag = f"{base}:re-{_digest(root_key)[:10]}"
+            extra = {
+                "thread": True,
+                "broadcast": any(e["kind"] in ("breach", "no_revenue") for e in group),
+                "refresh_roots": [root_key] if closing.get(root_key) else [],
+            }
+            _queue(plan, channel, tag, {**header, **extra}, group, pack, reply_to=root_key)
+        if refresh:
+            plan.messages.append(
+                Message(
+                    channel=channel,
+                    dedupe_key=f"{base}:refresh",
+                    payload={**header, "type": "alert_refresh", "refresh_roots": sorted(refresh), "events": []},
+                )
+            )
+    return plan
+
+
+def _queue(
+    plan: Plan,
+    channel: str,
+    base: str,
+    header: dict[str, Any],
+    events: list[dict[str, Any]],
+    pack: Pack,
+    *,
+    reply_to: str = "",
+    open_after: dict[SubjectKey, bool] | None = None,
+) -> None:
+    if not events:
+        return
+    clean = [{k: v for k, v in e.items() if k != "channels"} for e in events]
+    parts = [part for part in pack({**header, "events": clean}) if part] or [clean]
+    for i, part in enumerate(parts, 1):
+        key = f"{base}:{i}/{len(parts)}"
+        payload = {**header, "events": part, "part": [i, len(parts)]}
+        plan.messages.append(Message(channel=channel, dedupe_key=key, payload=payload, reply_to=reply_to))
+        if open_after is not None:
+            for subject in dict.fromkeys(subject_of(e) for e in part):
+                if open_after.get(subject, False):
+                    plan.opens.append((key, *subject, channel))
