@@ -19,7 +19,7 @@ from bot.blocks.alerts import (
 )
 from bot.blocks.digest import digest_message, digest_plain
 from engine.alerts.threads import Shown
-from tests.bot.blockkit import all_text, assert_postable, assert_valid_message, block_text
+from tests.bot.blockkit import all_text, assert_postable, block_text
 
 
 def event(kind: str, n: int, **extra: Any) -> dict[str, Any]:
