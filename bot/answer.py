@@ -23,6 +23,8 @@ from bot.blocks.messages import error_message, help_message, unknown_subject_mes
 from bot.command import Command
 from bot.forms import BY_KIND, FORMS
 from bot.grammar import parse
+from engine.alerts.state import load_states
+from engine.alerts.threads import shown_for_state
 from engine.periods import PeriodError, parse_period
 from engine.reports.names import UnknownSubject
 from engine.reports.portfolio import portfolio
@@ -102,7 +104,10 @@ def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
         period = parse_period(None, today=runtime.today(now or runtime.now()))
         with runtime.connect() as conn:
             result = portfolio(conn, period, thresholds=runtime.thresholds)
-        return home_view(result, last_import(runtime))
+            states = load_states(conn)
+        at = now or runtime.now()
+        shown = {key: shown_for_state(state, now=at) for key, state in states.items()}
+        return home_view(result, last_import(runtime), shown)
     except Exception:
         log.exception("building the App Home view failed")
         return home_error_view(SORRY)

@@ -167,20 +167,23 @@ def subject_text(group: list[dict[str, Any]], payload: dict[str, Any], as_of: da
     return clip("\n".join(lines), MAX_SECTION_TEXT)
 
 
-def buttons(kind: str, key: str, *, whatif: bool | None = None) -> Block:
-    """Acknowledge, Snooze (1 / 7 / 30 days), Open and What-if for one subject; each value names the subject."""
+def buttons(kind: str, key: str, *, acting: bool = True) -> Block:
+    """Acknowledge, Snooze (1 / 7 / 30 days), Open and What-if for one subject; each value names the subject.
+    Without `acting` (nothing open to acknowledge, e.g. a Home row not alerted on), only Open and What-if."""
     ref = subject_ref(kind, key)
-    options = []
-    for days, label in SNOOZE_OPTIONS:
-        value = f"{days}d:{ref}"
-        # An option value holds 150 characters; a longer name is read from the block id instead.
-        options.append({"text": _plain(label), "value": value if len(value) <= MAX_OPTION_VALUE else f"{days}d"})
-    elements: list[Block] = [
-        {"type": "button", "action_id": ACK, "text": _plain("Acknowledge"), "value": ref, "style": "primary"},
-        {"type": "overflow", "action_id": SNOOZE, "options": options},
-        {"type": "button", "action_id": OPEN, "text": _plain("Open"), "value": ref},
-    ]
-    if whatif if whatif is not None else kind == "customer":  # what-ifs are per customer (or the portfolio)
+    elements: list[Block] = []
+    if acting:
+        options = []
+        for days, label in SNOOZE_OPTIONS:
+            value = f"{days}d:{ref}"
+            # An option value holds 150 characters; a longer name is read from the block id instead.
+            options.append({"text": _plain(label), "value": value if len(value) <= MAX_OPTION_VALUE else f"{days}d"})
+        elements += [
+            {"type": "button", "action_id": ACK, "text": _plain("Acknowledge"), "value": ref, "style": "primary"},
+            {"type": "overflow", "action_id": SNOOZE, "options": options},
+        ]
+    elements.append({"type": "button", "action_id": OPEN, "text": _plain("Open"), "value": ref})
+    if kind == "customer":  # what-ifs are per customer (or the portfolio)
         elements.append({"type": "button", "action_id": WHATIF, "text": _plain("What-if"), "value": ref})
     return {"type": "actions", "block_id": clip(f"alert:{ref}", 255), "elements": elements}
 
@@ -189,17 +192,22 @@ def _plain(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text, "emoji": True}
 
 
-def status_block(s: Shown, payload: dict[str, Any]) -> Block | None:
+def status_line(s: Shown, payload: dict[str, Any]) -> str | None:
     """What replaces a subject's buttons once someone acted on it, or once its episode ended."""
     if s.status == "acked":
-        return context(f":white_check_mark: Acknowledged by {mention(s.by)} at {_when(s.at, payload)}")
+        return f":white_check_mark: Acknowledged by {mention(s.by)} at {_when(s.at, payload)}"
     if s.status == "snoozed":
-        return context(f":zzz: Snoozed by {mention(s.by)} until {_when(s.until, payload)}")
+        return f":zzz: Snoozed by {mention(s.by)} until {_when(s.until, payload)}"
     if s.status == "recovered":
-        return context(f":large_green_circle: Recovered {_when(s.at, payload)}")
+        return f":large_green_circle: Recovered {_when(s.at, payload)}"
     if s.status == "cleared":
-        return context(f":white_check_mark: Cleared {_when(s.at, payload)}: nothing left to act on")
+        return f":white_check_mark: Cleared {_when(s.at, payload)}: nothing left to act on"
     return None
+
+
+def status_block(s: Shown, payload: dict[str, Any]) -> Block | None:
+    line = status_line(s, payload)
+    return context(line) if line else None
 
 
 def _groups(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -6,13 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.blocks.alerts import buttons, status_line
 from bot.blocks.common import margin_change, marker, row_line, trend_arrow
-from bot.blocks.kit import MAX_VIEW_BLOCKS, context, divider, esc, fields, fit, header, section, sections
-from bot.blocks.portfolio import active, by_status, capped, spread_line, unpriced_line
+from bot.blocks.kit import MAX_VIEW_BLOCKS, Block, context, divider, esc, fields, fit, header, section
+from bot.blocks.portfolio import active, by_status, spread_line, unpriced_line
 from bot.render.fmt import money, percent
-from engine.reports.portfolio import Portfolio
+from engine.alerts.threads import Shown
+from engine.reports.portfolio import Portfolio, PortfolioRow
 
 WORST = 5
+# Rows with buttons take two blocks each and the Home tab holds 100: this many rows per list, the rest counted.
+CUSTOMER_ROWS = 8
+PRODUCT_ROWS = 5
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,10 @@ def _imported(last: LastImport | None) -> str:
     ).replace("  ", " ")
 
 
-def home_view(p: Portfolio, last: LastImport | None) -> dict[str, Any]:
+def home_view(
+    p: Portfolio, last: LastImport | None, shown: dict[tuple[str, str], Shown] | None = None
+) -> dict[str, Any]:
+    """The dashboard; `shown` says which rows have an open alert (buttons to act on it) or who acted on it."""
     t, before = p.total, p.previous_total
     customers, products = active(p.customers), active(p.products)
     blocks = [
@@ -53,21 +61,50 @@ def home_view(p: Portfolio, last: LastImport | None) -> dict[str, Any]:
     if p.unpriced_models:
         blocks.append(section(unpriced_line(p)))
     blocks.append(divider())
+    shown = shown or {}
+    listed: set[str] = set()
     for status, label in (("breach", "In breach"), ("watch", "On watch")):
         c, pr = by_status(customers, status), by_status(products, status)
         if not c and not pr:
             blocks.append(section(f"*{label}:* none"))
             continue
         if c:
-            blocks += sections(f"Customers {label.lower()} ({len(c)})", capped(c, 10))
+            blocks += _rows(f"Customers {label.lower()} ({len(c)})", c, "customer", CUSTOMER_ROWS, shown)
+            listed.update(r.key for r in c[:CUSTOMER_ROWS])
         if pr:
-            blocks += sections(f"Products {label.lower()} ({len(pr)})", capped(pr, 10))
-    worst = customers[:WORST]
+            blocks += _rows(f"Products {label.lower()} ({len(pr)})", pr, "product", PRODUCT_ROWS, shown)
+    # The worst customers not already listed above: the same row twice tells nobody anything.
+    worst = [r for r in customers if r.key not in listed][:WORST]
     if worst:
         blocks.append(divider())
-        blocks += sections(f"Worst {len(worst)} customers", [row_line(r, rank=i) for i, r in enumerate(worst, 1)])
+        n = len(worst)
+        title = f"Worst {n} {'other ' if listed else ''}customer{'s' if n > 1 else ''}"
+        blocks += _rows(title, worst, "customer", WORST, shown, ranked=True)
     blocks.append(context("Ask anything with `/margin help`; add `share` to post an answer in a channel."))
     return {"type": "home", "blocks": fit(blocks, MAX_VIEW_BLOCKS)}
+
+
+def _rows(
+    title: str,
+    rows: list[PortfolioRow],
+    kind: str,
+    limit: int,
+    shown: dict[tuple[str, str], Shown],
+    *,
+    ranked: bool = False,
+) -> list[Block]:
+    """A titled list of rows, each with the alert buttons (Acknowledge and Snooze while its alert is open)."""
+    out = [section(f"*{title}*")]
+    payload = {"timezone": "UTC"}
+    for i, row in enumerate(rows[:limit], 1):
+        s = shown.get((kind, row.key), Shown(status="resolved"))
+        line = row_line(row, rank=i if ranked else None)
+        note = status_line(s, payload)
+        out.append(section(f"{line}\n{note}" if note else line))
+        out.append(buttons(kind, row.key, acting=s.status == "open"))
+    if len(rows) > limit:
+        out.append(context(f"_and {len(rows) - limit} more: `/margin portfolio` lists them all_"))
+    return out
 
 
 def home_no_access_view(user_id: str) -> dict[str, Any]:

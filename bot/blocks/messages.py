@@ -8,6 +8,7 @@ from typing import Protocol
 from bot.answer_types import Answer
 from bot.blocks.kit import clip, context, esc, header, section
 from bot.command import PERIOD_HELP, SHARE_HELP
+from engine.scrub import scrub
 
 # Echoed user input is clipped: an unknown 300-character "name" helps nobody and bloats the reply.
 ECHO_MAX = 80
@@ -53,8 +54,25 @@ def refusal_message(user_id: str) -> Answer:
     return Answer(esc(text), blocks)
 
 
+def action_refusal(user_id: str, what: str) -> Answer:
+    """A click on Acknowledge or Snooze by someone who may not change alerts; says who may."""
+    text = (
+        f"Sorry, only people on marginbot's access list (and the customer's owners) can {what.lower()} alerts. "
+        f"Ask your marginbot admin to add your Slack member ID ({user_id}) to MARGINBOT_ALLOWED_USERS."
+    )
+    return Answer(esc(text), [section(f":lock: {esc(text)}")])
+
+
+def already_acknowledged(user_id: str) -> Answer:
+    who = f"<@{user_id}>" if user_id.isalnum() else esc(user_id)
+    return Answer(
+        esc(f"Already acknowledged by {user_id}"), [section(f":white_check_mark: Already acknowledged by {who}")]
+    )
+
+
 def error_message(line: str) -> Answer:
-    """One friendly line; the traceback is in the log, never in Slack."""
+    """One friendly line (scrubbed of anything shaped like a credential); the traceback is in the log."""
+    line = scrub(line)
     return Answer(esc(line), [section(f":warning: {esc(line)}")])
 
 

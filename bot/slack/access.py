@@ -39,6 +39,11 @@ class Access:
             return True
         return bool(channel_id) and channel_id in self.channels
 
+    def may_act(self, user_id: str | None, owners: tuple[str, ...] = ()) -> bool:
+        """May `user_id` change an alert (Acknowledge, Snooze)? People on MARGINBOT_ALLOWED_USERS, and the
+        customer's owners. Not everyone in an allowed channel: seeing a figure there is not owning the alert."""
+        return bool(user_id) and (user_id in self.users or user_id in owners)
+
     def warn_if_closed(self) -> None:
         if self.closed:
             log.warning(HOW_TO_CONFIGURE)

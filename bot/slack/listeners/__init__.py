@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack.listeners import commands, events
+from bot.slack.listeners import actions, commands, events, views
 
 
 def register(app: App) -> None:
     commands.register(app)
     events.register(app)
+    actions.register(app)
+    views.register(app)

@@ -6,21 +6,18 @@ import logging
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
-from slack_sdk.webhook import WebhookClient
 
 from bot.answer import answer_command
 from bot.answer_types import Answer
+from bot.blocks.interactive import with_share_button
 from bot.blocks.messages import help_message, refusal_message
 from bot.command import Command
 from bot.forms import FORMS
 from bot.grammar import parse
 from bot.slack.access import HOW_TO_CONFIGURE
+from bot.slack.client import make_webhook
 from bot.slack.services import Services
+from engine.scrub import scrub
 
 
 def margin_command(ack: Ack, command: dict[str, Any], context: BoltContext, logger: logging.Logger) -> None:
@@ -44,29 +41,24 @@ def margin_command(ack: Ack, command: dict[str, Any], context: BoltContext, logg
 
 
 def deliver(services: Services, cmd: Command, response_url: str, logger: logging.Logger) -> None:
-    """Answer and post. Only a real answer is shared in the channel; mistakes stay between bot and asker."""
+    """Answer and post. Only a real answer is shared in the channel; mistakes stay between bot and asker. A private
+    answer carries Share to channel (the same question at the same moment, posted for everyone)."""
     try:
-        outcome = answer_command(services.runtime, cmd)
-        respond(response_url, outcome.answer, in_channel=cmd.share and outcome.ok, logger=logger)
+        at = services.runtime.now()
+        outcome = answer_command(services.runtime, cmd, now=at)
+        in_channel = cmd.share and outcome.ok
+        shown = with_share_button(outcome.answer, cmd, at) if outcome.ok and not in_channel else outcome.answer
+        respond(response_url, shown, in_channel=in_channel, logger=logger)
     except Exception:
         logger.exception("could not deliver the answer to /margin %s", cmd.kind)
 
 
 def respond(response_url: str, answer: Answer, *, in_channel: bool, logger: logging.Logger) -> None:
-    webhook = WebhookClient(
-        response_url,
-        timeout=10,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-            ConnectionErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-    reply = webhook.send(
+    reply = make_webhook(response_url).send(
         text=answer.text,
         blocks=answer.blocks,
         response_type="in_channel" if in_channel else "ephemeral",
         replace_original=False,
     )
     if reply.status_code != 200:
-        logger.error("response_url refused the answer: HTTP %s %s", reply.status_code, reply.body[:200])
+        logger.error("response_url refused the answer: HTTP %s %s", reply.status_code, scrub(reply.body[:200]))

@@ -1,0 +1,152 @@
+"""What the alert buttons and Share to channel do, once acknowledged: ask the engine, then update Slack.
+
+- Acknowledge / Snooze: people on MARGINBOT_ALLOWED_USERS (and the customer's owners) only; the state changes in
+  the engine (engine.alerts.state), then every root of the subject's episode, in every channel, is re-rendered in
+  place ("Acknowledged by @pat at 14:02", its buttons gone), and the clicked message too when it is a thread reply.
+- Open: the full `/margin` answer for the alert's own period and moment, ephemeral, with Share to channel.
+- Share to channel: the same question answered at the same moment, posted in the channel by who shared it.
+A stranger gets an ephemeral refusal and nothing changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.answer import answer_command, home
+from bot.blocks.interactive import answer_modal, shared_answer, with_share_button
+from bot.blocks.messages import action_refusal, already_acknowledged, error_message
+from bot.command import Command
+from bot.jobs.alert_updates import refresh_roots, subject_roots
+from bot.slack.clicks import Click, reply_privately
+from bot.slack.client import make_webhook
+from bot.slack.services import Services
+from engine.alerts.state import ActionRefused, ConcurrentAlertRun, acknowledge, snooze
+from engine.reports.accounts import accounts
+from engine.runtime import Runtime
+from engine.scrub import scrub
+from engine.store.outbox import find_posted
+
+
+def owners_of(rt: Runtime, kind: str, key: str) -> tuple[str, ...]:
+    if kind != "customer":
+        return ()
+    with rt.connect() as conn:
+        account = accounts(conn, [key]).get(key)
+    return account.owners if account is not None else ()
+
+
+def act(
+    services: Services,
+    client: WebClient,
+    click: Click,
+    subject: tuple[str, str],
+    logger: logging.Logger,
+    *,
+    snooze_for: int | None = None,
+) -> None:
+    """Acknowledge (or, with `snooze_for` days, Snooze) a subject's alert for whoever clicked, if they may."""
+    rt = services.runtime
+    kind, key = subject
+    what = "Snooze" if snooze_for else "Acknowledge"
+    if not services.access.may_act(click.user, owners_of(rt, kind, key)):
+        logger.info("refused %s on %s %s from %s: not on the access list", what, kind, key, click.user)
+        reply_privately(client, click, action_refusal(click.user, what), logger)
+        return
+    try:
+        with rt.engine.connect() as conn:
+            if snooze_for:
+                result = snooze(conn, kind, key, user=click.user, at=rt.now(), days=snooze_for)
+            else:
+                result = acknowledge(conn, kind, key, user=click.user, at=rt.now())
+    except (ActionRefused, ConcurrentAlertRun) as exc:
+        reply_privately(client, click, error_message(str(exc)), logger)
+        return
+    if result.changed:
+        logger.info("%s on %s %s by %s", what, kind, key, click.user)
+    else:
+        # The first acknowledgement stands; the messages are re-rendered anyway, in case this one was stale.
+        reply_privately(client, click, already_acknowledged(result.state.acked_by), logger)
+    keys = subject_roots(rt, kind, key)
+    if click.channel and click.message_ts:
+        with rt.connect() as conn:
+            clicked = find_posted(conn, click.channel, click.message_ts)
+        if clicked is not None and clicked.dedupe_key not in keys:
+            keys.append(clicked.dedupe_key)  # a thread reply with the same buttons
+    refresh_roots(rt, client, keys)
+    if click.in_home:
+        publish_home(services, client, click.user, logger)
+
+
+def publish_home(services: Services, client: WebClient, user: str, logger: logging.Logger) -> None:
+    try:
+        client.views_publish(user_id=user, view=home(services.runtime))
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        logger.error("could not refresh the App Home for %s: %s", user, scrub(str(exc))[:300])
+
+
+def alert_moment(rt: Runtime, click: Click) -> tuple[datetime, str | None]:
+    """The moment and period words of the alert clicked (its own window), or now and the default period."""
+    if click.channel and click.message_ts:
+        with rt.connect() as conn:
+            clicked = find_posted(conn, click.channel, click.message_ts)
+        if clicked is not None and clicked.kind == "alerts" and clicked.payload.get("as_of"):
+            days = clicked.payload.get("window_days") or rt.settings.alert_window_days
+            return datetime.fromisoformat(clicked.payload["as_of"]), f"{days}d"
+    return rt.now(), None
+
+
+def subject_name(rt: Runtime, click: Click, subject: tuple[str, str]) -> str:
+    """The subject's name as the clicked alert gives it (its key otherwise)."""
+    if click.channel and click.message_ts:
+        with rt.connect() as conn:
+            clicked = find_posted(conn, click.channel, click.message_ts)
+        for e in clicked.payload.get("events", []) if clicked is not None else []:
+            if (e.get("subject_kind"), e.get("subject")) == subject:
+                return str(e.get("name") or subject[1])
+    return subject[1]
+
+
+def open_subject(
+    services: Services,
+    client: WebClient,
+    click: Click,
+    subject: tuple[str, str],
+    logger: logging.Logger,
+    *,
+    view_id: str | None = None,
+) -> None:
+    """The full answer about a subject, to whoever clicked: ephemeral in the channel, or in the modal `view_id`."""
+    rt = services.runtime
+    kind, key = subject
+    at, period = alert_moment(rt, click)
+    cmd = Command(kind=kind, subject=key, period=period)
+    outcome = answer_command(rt, cmd, now=at)
+    if view_id is not None:
+        try:
+            client.views_update(view_id=view_id, view=answer_modal(outcome.answer, "Open"))
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            logger.error("could not show %s %s in the modal: %s", kind, key, scrub(str(exc))[:300])
+        return
+    shown = with_share_button(outcome.answer, cmd, at) if outcome.ok else outcome.answer
+    reply_privately(client, click, shown, logger)
+
+
+def share(
+    services: Services, client: WebClient, click: Click, cmd: Command, at: datetime, logger: logging.Logger
+) -> None:
+    """Post the answer in the channel for everyone, saying who shared it, then remove the private copy."""
+    outcome = answer_command(services.runtime, cmd, now=at)
+    if not outcome.ok or not click.response_url:
+        reply_privately(client, click, outcome.answer, logger)
+        return
+    posted = shared_answer(outcome.answer, click.user, at)
+    webhook = make_webhook(click.response_url)
+    reply = webhook.send(text=posted.text, blocks=posted.blocks, response_type="in_channel", replace_original=False)
+    if reply.status_code != 200:
+        logger.error("response_url refused the shared answer: HTTP %s %s", reply.status_code, scrub(reply.body[:200]))
+        return
+    webhook.send(delete_original=True)
