@@ -130,9 +130,9 @@ def _run_http(app: App, host: str, port: int, stop: threading.Event, on_ready: C
 
 
 def _run_socket_mode(app: App, app_token: str, stop: threading.Event, on_ready: Callable[[str], None] | None) -> None:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from bot.slack.socket_mode import socket_mode_handler
 
-    handler = SocketModeHandler(app, app_token)
+    handler = socket_mode_handler(app, app_token)
     handler.connect()
     log.info("marginbot connected to Slack in Socket Mode")
     if on_ready:

@@ -52,3 +52,10 @@ def test_manifest_declares_the_command_home_tab_event_and_socket_mode() -> None:
                  "- commands", "always_online: true"):  # fmt: skip
         assert line in text, line
     assert "share" in manifest_usage_hint()
+
+
+def test_manifest_enables_interactivity_for_socket_mode_and_says_where_http_mode_points_it() -> None:
+    text = manifest()
+    block = text[text.index("  interactivity:") :]
+    assert "is_enabled: true" in block.split("org_deploy_enabled")[0]
+    assert "# request_url: https://YOUR-HOST/slack/events   (HTTP mode only)" in block

@@ -44,6 +44,21 @@ class Call:
         return json.loads(blocks) if isinstance(blocks, str) else blocks
 
 
+# Slack refuses chat.postMessage past about 12,000 characters of block text (msg_blocks_too_long, undocumented;
+# slackapi/bolt-js#2509) and past 50 blocks (invalid_blocks); so does the stand-in, by default.
+MAX_BLOCK_TEXT = 12_000
+MAX_BLOCKS = 50
+
+
+def block_text(value: Any) -> int:
+    """Every `text` string in a block tree, as the cumulative limit counts them."""
+    if isinstance(value, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else block_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(block_text(v) for v in value)
+    return 0
+
+
 @dataclass
 class Reply:
     status: int = 200
@@ -55,6 +70,9 @@ class Reply:
 class SlackStandIn:
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.socket_url: str | None = None  # where apps.connections.open sends a Socket Mode client
+        self.enforce_limits = True  # refuse messages Slack would refuse for their size
+        self._opens = itertools.count(1)
         self._queued: dict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -170,6 +188,13 @@ class SlackStandIn:
 
     def _default(self, method: str, body: dict[str, Any]) -> Reply:
         n = next(self._ids)
+        if method in ("chat.postMessage", "chat.update") and self.enforce_limits:
+            blocks = body.get("blocks") or []
+            blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+            if len(blocks) > MAX_BLOCKS:
+                return Reply(body={"ok": False, "error": "invalid_blocks"})
+            if block_text(blocks) > MAX_BLOCK_TEXT:
+                return Reply(body={"ok": False, "error": "msg_blocks_too_long"})
         if method == "chat.postMessage":
             return Reply(body={"ok": True, "channel": body.get("channel"), "ts": f"1700000000.{n:06d}"})
         if method == "chat.postEphemeral":
@@ -190,6 +215,12 @@ class SlackStandIn:
                     "channel": {"id": body.get("channel"), "is_member": True, "name": "general"},
                 }
             )
+        if method == "apps.connections.open" and self.socket_url:
+            return Reply(body={"ok": True, "url": f"{self.socket_url}?ticket=t{next(self._opens)}&app_id=A0001"})
+        if method == "views.open" or method == "views.update":
+            return Reply(body={"ok": True, "view": {"id": f"V{n:06d}"}})
+        if method == "chat.update":
+            return Reply(body={"ok": True, "channel": body.get("channel"), "ts": body.get("ts")})
         if method == "auth.test":
             return Reply(body={"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T0001", "team": "Demo"})
         if method == "response_url":
