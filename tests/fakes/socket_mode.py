@@ -15,6 +15,7 @@ by `SlackStandIn` (tests/fakes/slack_api.py), which hands out this server's URL.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import socket
@@ -92,10 +93,8 @@ class SocketStandIn:
         self._closed = True
         self._server.close()
         for link in self.links:
-            try:
+            with contextlib.suppress(OSError):
                 link.sock.close()
-            except OSError:
-                pass
 
     # ---- driving the link ----
     def wait_for_link(self, count: int = 1, timeout: float = 10.0) -> Link:
