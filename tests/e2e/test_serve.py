@@ -15,7 +15,8 @@ from pydantic import SecretStr
 
 import bot.slack.server
 from bot.cli.main import main
-from bot.slack.server import MAX_BODY, serve
+from bot.slack.http import Limits
+from bot.slack.server import serve
 from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.dataset import load_dataset
@@ -63,7 +64,7 @@ def test_serve_answers_health_checks_and_signed_commands_then_stops(
         assert health.status_code == 200 and health.json() == {"ok": True}
         assert http.get(f"{url}/nope").status_code == 404
         assert http.post(f"{url}/elsewhere", content=b"x").status_code == 404
-        too_big = http.post(f"{url}/slack/events", content=b"x" * (MAX_BODY + 1))
+        too_big = http.post(f"{url}/slack/events", content=b"x" * (Limits().max_body + 1))
         assert too_big.status_code == 413
         assert Bot(url, rt, slack, http).command("globex 2026-10").status_code == 200
         [answer] = Bot(url, rt, slack, http).answers()
