@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.cli.common import command
+
 if TYPE_CHECKING:
     from engine.runtime import Runtime
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="build a demo database of generated data and show what marginbot says")
+    p = command(sub, "demo", help="build a demo database of generated data and show what marginbot says")
     p.add_argument("--db", default="marginbot-demo.db", help="SQLite file to (re)create")
     p.add_argument("--customers", type=int, default=60)
     p.add_argument("--days", type=int, default=90)

@@ -6,8 +6,7 @@ import math
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from engine.money import HUNDRED, ZERO
-from engine.store.models import NANO
+from engine.money import HUNDRED, NANO, ZERO
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from engine.reports.revenue import (
     total_by_customer,
     total_by_product,
 )
-from engine.store.models import COST_COLUMNS, COST_TYPES
+from engine.store.columns import COST_COLUMNS, COST_TYPES
 from engine.store.sql import COST_SUM, COST_SUMS
 from engine.timeutil import as_date
 

@@ -25,13 +25,13 @@ from engine.reports.names import resolve_customer
 from engine.reports.revenue import Terms as ContractTerms
 from engine.reports.serialize import cents, micros, pct
 from engine.scenarios.forecast import DayUsage, Payer, daily_usage, month_revenue, percentile_day, terms_for
+from engine.scenarios.words import FLOOR_UNITS
 from engine.store.models import NANO
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
 MONTH_DAYS = 30
-FLOOR_UNITS = ("request", "task", "1k_tokens", "seat", "month")
 STEP = {
     "request": Decimal("0.000001"),
     "1k_tokens": Decimal("0.000001"),

@@ -30,6 +30,7 @@ from engine.reports.names import resolve_customer
 from engine.reports.revenue import Terms as ContractTerms
 from engine.reports.revenue import billed_lines, compute_line, contracts_in, describe_terms, month_fraction
 from engine.reports.serialize import cents, micros, pct
+from engine.scenarios.words import DEFAULT_MONTHS
 from engine.store.models import NANO
 from engine.store.sql import COST_SUM
 from engine.timeutil import as_date
@@ -37,7 +38,6 @@ from engine.timeutil import as_date
 ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
-DEFAULT_MONTHS = 6
 MAX_MONTHS = 36
 UNITS = ("request", "1k_tokens", "task")
 _GROWTH = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(%|x)$|^x\s*(\d+(?:\.\d+)?)$")

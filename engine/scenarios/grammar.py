@@ -16,6 +16,7 @@ from engine.reports.revenue import Terms as ContractTerms
 from engine.reports.revenue import (
     describe_terms,
 )
+from engine.scenarios.words import HOW_TO
 
 LEVER_WORDS = ("route", "cache", "price", "usage")
 PLANS = ("usage", "hybrid", "seat", "flat")
@@ -32,10 +33,6 @@ UNIT_WORDS = {
     "1k": "1k_tokens",
     "ktok": "1k_tokens",
 }
-HOW_TO = (
-    "levers: route FROM->TO [PCT] [feature F] · cache [PCT] [feature F] · price PLAN TERMS · usage xN; "
-    "e.g. `whatif acme route gpt-4o->gpt-4o-mini 50 cache 20`"
-)
 
 
 class ScenarioError(ValueError):

@@ -14,22 +14,10 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-NANO = 1_000_000_000  # nano-USD per USD
+# The cost columns live in engine.store.columns (reports need their names without loading these tables).
+from engine.store.columns import COST_COLUMNS, COST_TYPES
 
-# The cost columns, in the order every rollup and report uses them. `source` is inference cost that the
-# source already priced (cost_usd); `request_fee` is a per-request catalogue price.
-COST_TYPES = (
-    "uncached_input",
-    "cached_input",
-    "cache_write",
-    "output",
-    "request_fee",
-    "source",
-    "retrieval",
-    "rerank",
-    "compute",
-)
-COST_COLUMNS = tuple(f"cost_{name}" for name in COST_TYPES)
+NANO = 1_000_000_000  # nano-USD per USD
 
 # Usage counters kept in both rollups.
 COUNT_COLUMNS = (
