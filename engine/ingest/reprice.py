@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, text
 
 from engine.ingest.writer import MEASURES, ROLLUP_KEYS, aggregates_sql
 from engine.pricing.book import PriceBook
+from engine.progress import Progress
 from engine.store.meta import ROLLUP_TZ, get_meta, set_meta
 from engine.store.models import COST_COLUMNS
 from engine.store.sql import COST_SUM
@@ -37,8 +38,17 @@ class RepriceResult:
         )
 
 
-def reprice(engine: Engine, *, prices: PriceBook, timezone: str, since: date | None = None) -> RepriceResult:
-    """Recompute every event's cost (and local day) from `since` on, then rebuild rollups, in one transaction."""
+def reprice(
+    engine: Engine,
+    *,
+    prices: PriceBook,
+    timezone: str,
+    since: date | None = None,
+    progress: Progress | None = None,
+) -> RepriceResult:
+    """Recompute every event's cost (and local day) from `since` on, then rebuild rollups, in one transaction.
+
+    `progress` (engine.progress) is called with the events re-priced so far and the number to re-price."""
     result = RepriceResult()
     cutter = DayCutter(timezone)
     tz_changed = False
@@ -56,6 +66,9 @@ def reprice(engine: Engine, *, prices: PriceBook, timezone: str, since: date | N
         rows = conn.execute(text(_SELECT + where + "ORDER BY event_id").execution_options(yield_per=5000), params)
         reader = rows.partitions()
         before = _total_cost(conn, where, params)
+        total = None
+        if progress is not None:
+            total = int(conn.execute(text(f"SELECT COUNT(*) FROM usage_event {where}"), params).scalar_one())
         for chunk in reader:
             for (
                 event_id,
@@ -89,6 +102,8 @@ def reprice(engine: Engine, *, prices: PriceBook, timezone: str, since: date | N
                 )
             _apply(conn, updates)
             updates.clear()
+            if progress is not None:
+                progress(result.events, total)
         _apply(conn, updates)
         after = _total_cost(conn, where, params)
         result.cost_before_nano, result.cost_after_nano = before, after
