@@ -207,7 +207,12 @@ class SlackFront:
             client = (scope.get("client") or ("?",))[0]
             log.info("refused %s %s from %s: HTTP %d, %s", method, path, client, refused.status, refused.reason)
             status_body = b'{"error": "invalid request"}' if refused.status == 401 else b""
-            await _respond(send, refused.status, status_body, content_type=b"application/json", close=True)
+            try:
+                await _respond(send, refused.status, status_body, content_type=b"application/json", close=True)
+            except Exception as exc:
+                # The connection may already be answered and closed by uvicorn itself (garbage after the headers
+                # makes it send its own 400): nothing more to say to this client.
+                log.debug("could not answer a refused request (%s)", type(exc).__name__)
             return
         request = _bolt_request(body, scope["query_string"], headers)
         if request is None:
