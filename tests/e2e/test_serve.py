@@ -135,3 +135,43 @@ def test_serve_uses_socket_mode_with_the_app_token_when_it_is_set(settings: Sett
         opened = slack.wait_for(lambda c: c.method == "apps.connections.open")
     assert opened[0].headers["authorization"] == "Bearer xapp-1-e2e"
     assert slack.calls_to("auth.test")[0].headers["authorization"] == "Bearer xoxb-e2e-test-token"
+
+
+@pytest.mark.parametrize("error", ["invalid_auth", "token_revoked"])
+def test_a_token_slack_refuses_is_one_line_naming_the_setting(
+    settings: Settings, slack: SlackStandIn, error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slack.queue("auth.test", Reply(200, {"ok": False, "error": error}))
+    rt = Runtime(bot_settings(settings, slack), now_override=NOW)
+    assert main(["serve", "--host", "127.0.0.1", "--port", "0"], runtime=rt) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"marginbot: SLACK_BOT_TOKEN was refused by Slack ({error}): ")
+    assert "xoxb-e2e-test-token" not in err and "Traceback" not in err
+
+
+def test_slack_unreachable_at_start_is_one_line_and_exit_1(
+    settings: Settings, slack: SlackStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    rt = Runtime(bot_settings(settings, slack, slack_api_url=f"http://127.0.0.1:{port}/api/"), now_override=NOW)
+    assert main(["serve", "--host", "127.0.0.1", "--port", "0"], runtime=rt) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"marginbot: cannot reach Slack at SLACK_API_URL=http://127.0.0.1:{port}/api/ (")
+    assert "xoxb-e2e-test-token" not in err
+
+
+def test_bolt_does_not_warn_about_the_token_in_the_environment(
+    settings: Settings, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.slack.app import create_app
+    from bot.slack.client import make_client
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-e2e-test-token")
+    rt = Runtime(bot_settings(settings, slack), now_override=NOW)
+    with caplog.at_level("DEBUG"):
+        create_app(rt, make_client(rt.settings))
+    assert "will be unused" not in caplog.text
