@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import re
+import sys
 
 USAGE, FAILED = 2, 1
 PREFIX = "marginbot: "
@@ -79,7 +80,7 @@ def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | N
         return PREFIX + str(exc), FAILED
     if isinstance(exc, ArgumentError | NoSuchModuleError):
         return PREFIX + f"DATABASE_URL is not a database URL marginbot can use ({scrub(str(exc), database_url)})", USAGE
-    if isinstance(exc, DBAPIError):
+    if isinstance(exc, DBAPIError) or _driver_error(exc):
         return PREFIX + database_error(exc, database_url), FAILED
     if type(exc).__name__ == "SlackUnreachable":
         return PREFIX + str(exc), FAILED
@@ -88,6 +89,14 @@ def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | N
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS):
         return PREFIX + f"{exc.filename or 'a file'}: {exc.strerror}", FAILED
     return None
+
+
+def _driver_error(exc: BaseException) -> bool:
+    """An error straight from the database driver (the import writer uses the raw cursor, not SQLAlchemy)."""
+    import sqlite3
+
+    psycopg = sys.modules.get("psycopg")  # only loaded (and only possible) when the database is PostgreSQL
+    return isinstance(exc, sqlite3.Error) or (psycopg is not None and isinstance(exc, psycopg.Error))
 
 
 def database_error(exc: BaseException, url: str | None) -> str:

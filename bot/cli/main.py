@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,8 @@ class _Version(argparse.Action):
             shown = version("marginbot")
         except PackageNotFoundError:
             shown = "unknown (not installed: run `make install`)"
-        parser.exit(message=f"marginbot {shown}\n")
+        print(f"marginbot {shown}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +84,7 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None,
             raise
         message, status = explained
         if args.verbose:
-            logging.getLogger("marginbot").exception("the traceback, as --verbose asked")
+            traceback.print_exception(exc, file=sys.stderr)
         print(message, file=sys.stderr)
         return status
 

@@ -13,9 +13,11 @@ from engine.progress import Progress
 
 
 @contextmanager
-def progress_bar(label: str, *, unit: str = "rows", enabled: bool = True) -> Iterator[Progress | None]:
-    """Yields a callback drawing a bar on stderr (None when not `enabled`); the bar is cleared on exit, so the
-    command's own summary line follows on a clean terminal."""
+def progress_bar(
+    label: str, *, unit: str = "rows", enabled: bool = True, min_interval: float = 0.1
+) -> Iterator[Progress | None]:
+    """Yields a callback drawing a bar on stderr (None when not `enabled`), redrawn at most every `min_interval`
+    seconds; the bar is cleared on exit, so the command's own summary line follows on a clean terminal."""
     if not enabled:
         yield None
         return
@@ -26,7 +28,15 @@ def progress_bar(label: str, *, unit: str = "rows", enabled: bool = True) -> Ite
     def update(done: int, total: int | None) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=label, unit=f" {unit}", unit_scale=True, leave=False, dynamic_ncols=True)
+            bar = tqdm(
+                total=total,
+                desc=label,
+                unit=f" {unit}",
+                unit_scale=True,
+                leave=False,
+                dynamic_ncols=True,
+                mininterval=min_interval,
+            )
         if total is not None and total != bar.total:
             bar.total = max(total, done)  # an estimate (rows from bytes read) may be overtaken: never show >100%
         bar.update(done - bar.n)
