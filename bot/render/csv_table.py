@@ -107,8 +107,7 @@ def report_csv(r: MarginReport) -> str:
         )
     ]
     rows += [
-        line("revenue", rl.product or "all products", revenue_usd=dec(rl.total), detail=rl.terms)
-        for rl in r.revenue
+        line("revenue", rl.product or "all products", revenue_usd=dec(rl.total), detail=rl.terms) for rl in r.revenue
     ]
     rows += [line("cogs_by_type", kind, cogs_usd=dec(cost)) for kind, cost in r.cogs_by_type.items()]
     for section, shares in (("cogs_by_model", r.by_model), ("cogs_by_feature", r.by_feature)):

@@ -94,7 +94,9 @@ def bind(host: str, port: int) -> socket.socket:
         return socket.create_server((host, port), backlog=BACKLOG, reuse_port=False)
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise SlackConfigError(f"cannot listen on {host}:{port} ({reason}): set PORT (or --port) to a free port") from None
+        raise SlackConfigError(
+            f"cannot listen on {host}:{port} ({reason}): set PORT (or --port) to a free port"
+        ) from None
 
 
 def server_config(app: Any, *, workers: int = 1, **options: Any) -> uvicorn.Config:

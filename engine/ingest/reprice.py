@@ -62,9 +62,10 @@ def reprice(
             where = "WHERE ts >= :since "
             params = {"since": datetime.combine(since, time(0), ZoneInfo(timezone)).astimezone(UTC)}
         updates: list[dict[str, object]] = []
-        # Streamed (a server-side cursor on PostgreSQL): memory stays flat however many events there are.
+        # Streamed (a server-side cursor on PostgreSQL): memory stays flat however many events there are. The
+        # partition size is explicit: SQLite ignores the statement's yield_per and would hand over one row at a time.
         rows = conn.execute(text(_SELECT + where + "ORDER BY event_id").execution_options(yield_per=5000), params)
-        reader = rows.partitions()
+        reader = rows.partitions(5000)
         before = _total_cost(conn, where, params)
         total = None
         if progress is not None:

@@ -126,3 +126,14 @@ def test_import_reports_rows_and_an_estimated_total_to_its_progress_callback(run
     assert [done for done, _ in calls] == [5_000, 10_000, 12_000]
     assert calls[-1] == (12_000, 12_000)  # the whole file read: the estimate is the count
     assert all(total is not None and abs(total - 12_000) < 1_500 for _, total in calls)
+
+
+def test_reprice_reports_events_done_of_the_total_to_its_progress_callback(runtime: Runtime, tmp_path: Path) -> None:
+    from engine.ingest.reprice import reprice
+
+    rows = [USAGE[0]] + [[f"r{i}", "2026-10-05T12:00:00Z", "acme", "assist", "openai", "gpt-4o", "5", "1"]
+                         for i in range(7_000)]  # fmt: skip
+    assert main(["import", "usage", str(write(tmp_path / "r.csv", rows))], runtime=runtime) == 0
+    calls: list[tuple[int, int | None]] = []
+    reprice(runtime.engine, prices=runtime.prices, timezone="UTC", progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(5_000, 7_000), (7_000, 7_000)]
