@@ -23,6 +23,9 @@ def progress_bar(
         return
     from tqdm import tqdm
 
+    # No monitor thread: an import parses big files in a forked worker only while this process has one thread
+    # (engine.ingest.files), and the monitor only matters for bars that stop being updated.
+    tqdm.monitor_interval = 0
     bar: Any = None
 
     def update(done: int, total: int | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,8 @@ def test_the_progress_bar_shows_rows_their_rate_and_the_time_left(monkeypatch: p
     assert "import usage.csv" in shown and "50.0k/100k" in shown and "rows/s" in shown and "<" in shown
     with progress_bar("import usage.csv", enabled=False) as update:
         assert update is None
+    # tqdm's monitor thread would make every later import in this process parse big files without its worker.
+    assert "tqdm_monitor" not in [t.name for t in threading.enumerate()]
 
 
 def test_import_reports_rows_and_an_estimated_total_to_its_progress_callback(runtime: Runtime, tmp_path: Path) -> None:
