@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, rt: Runtime) -> int:
+    import shutil
+
     from bot.render.tables import render_portfolio, render_report
     from config.settings import Settings
     from engine.demo import generate
