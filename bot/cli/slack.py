@@ -27,6 +27,14 @@ def register(sub: Any) -> None:
         metavar="N",
         help="HTTP mode: N server processes sharing the port (default 1; the scheduler runs in one of them)",
     )
+    p.add_argument(
+        "--keep-alive",
+        type=_positive,
+        default=5,
+        metavar="SECONDS",
+        help="HTTP mode: close idle connections after this long (default 5; behind a load balancer, above its idle "
+        "timeout)",
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = command(sub, "ask", help='answer a /margin question here, e.g. marginbot ask "/margin acme 2026-10"')
@@ -59,5 +67,5 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.slack.server import serve
 
     # A wrong setting (exit 2) or an unreachable Slack (exit 1) comes back as one line through bot/cli/errors.py.
-    serve(rt, host=args.host, port=args.port, workers=args.workers)
+    serve(rt, host=args.host, port=args.port, workers=args.workers, keep_alive=args.keep_alive)
     return 0

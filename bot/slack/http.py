@@ -261,17 +261,20 @@ async def _respond(
 
 
 class BoundedH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, plus a deadline for a request's headers.
+    """uvicorn's HTTP/1.1 protocol, plus deadlines for connections that do not send a request.
 
     uvicorn closes a kept-alive connection that stays idle after a response, but waits forever for the headers of a
-    request (its first or a next one). A connection still without complete headers `header_timeout` seconds after
-    it opened or sent its first byte is closed. The deadline is read from the app's `limits` when it is a
+    request. Here a connection that has started a request (sent some bytes of it) must complete its headers within
+    `header_timeout`; one that has sent nothing since it opened is closed after `header_timeout` or uvicorn's
+    keep-alive timeout, whichever is longer (so raising the keep-alive above a load balancer's idle timeout keeps
+    the balancer's pre-opened connections too). The deadline is read from the app's `limits` when it is a
     SlackFront, else the module default.
     """
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._header_deadline: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline_partial = False
         self._watch_headers()
 
     def data_received(self, data: bytes) -> None:
@@ -279,30 +282,36 @@ class BoundedH11Protocol(H11Protocol):
         self._watch_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_header_deadline()
+        self._cancel_deadline()
         super().connection_lost(exc)
 
     def _watch_headers(self) -> None:
         # h11's IDLE: waiting for (the rest of) a request line and headers. After them it is SEND_BODY or DONE.
-        waiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
-        if waiting and self._header_deadline is None:
-            self._header_deadline = self.loop.call_later(_header_timeout(self.app), self._headers_timed_out)
-        elif not waiting:
-            self._cancel_header_deadline()
+        if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+            self._cancel_deadline()
+            return
+        partial = bool(self.conn.trailing_data[0])  # some bytes of a request, not yet its complete headers
+        if self._deadline is not None and (self._deadline_partial or not partial):
+            return  # the deadline that applies is already running
+        self._cancel_deadline()
+        limit = _header_timeout(self.app)
+        if not partial:
+            limit = max(limit, float(self.timeout_keep_alive))
+        self._deadline = self.loop.call_later(limit, self._timed_out)
+        self._deadline_partial = partial
 
-    def _cancel_header_deadline(self) -> None:
-        deadline = getattr(self, "_header_deadline", None)
+    def _cancel_deadline(self) -> None:
+        deadline = getattr(self, "_deadline", None)
         if deadline is not None:
             deadline.cancel()
-            self._header_deadline = None
+            self._deadline = None
 
-    def _headers_timed_out(self) -> None:
-        self._header_deadline = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            busy = self.cycle is not None and not self.cycle.response_complete
-            if not busy:
-                log.debug("closed a connection that sent no complete request headers in time")
-                self.transport.close()
+    def _timed_out(self) -> None:
+        self._deadline = None
+        busy = self.cycle is not None and not self.cycle.response_complete
+        if self.conn.their_state is h11.IDLE and not busy and not self.transport.is_closing():
+            log.debug("closed a connection that sent no complete request in time")
+            self.transport.close()
 
 
 def _header_timeout(app: Any) -> float:

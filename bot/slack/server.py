@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 
 # Kernel accept queue: a burst of Slack deliveries waits here instead of being reset (the old server's was 5).
 BACKLOG = 2048
-# Behind a load balancer, set this above its idle timeout (60 s on most) to avoid 502s on reused connections.
+# Idle seconds before a kept-alive connection is closed. Behind a load balancer that reuses connections, serve
+# --keep-alive sets it above the balancer's idle timeout (60 s on most), so the balancer closes first: otherwise it
+# may send a request on a connection we are closing, and answer 502.
 KEEP_ALIVE_S = 5
 # On SIGTERM: requests in flight get this long to finish (each is an ack away from done, ≤ 3 s).
 GRACEFUL_S = 10
@@ -99,7 +101,7 @@ def bind(host: str, port: int) -> socket.socket:
         ) from None
 
 
-def server_config(app: Any, *, workers: int = 1, **options: Any) -> uvicorn.Config:
+def server_config(app: Any, *, workers: int = 1, keep_alive: int = KEEP_ALIVE_S, **options: Any) -> uvicorn.Config:
     """uvicorn's settings for marginbot. No `limit_concurrency`: uvicorn counts open *connections* against it, so a
     few hundred idle sockets would turn real requests into 503s."""
     return uvicorn.Config(
@@ -110,7 +112,7 @@ def server_config(app: Any, *, workers: int = 1, **options: Any) -> uvicorn.Conf
         log_config=None,  # keep marginbot's logging as configured (bot.logs)
         access_log=False,  # one line per refused request comes from the front; accepted ones say nothing
         backlog=BACKLOG,
-        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_keep_alive=keep_alive,
         timeout_graceful_shutdown=GRACEFUL_S,
         workers=workers,
         **options,
@@ -119,13 +121,19 @@ def server_config(app: Any, *, workers: int = 1, **options: Any) -> uvicorn.Conf
 
 @contextmanager
 def http_server(
-    app: App, *, signing_secret: str, host: str, port: int, limits: Limits | None = None
+    app: App,
+    *,
+    signing_secret: str,
+    host: str,
+    port: int,
+    limits: Limits | None = None,
+    keep_alive: int = KEEP_ALIVE_S,
 ) -> Iterator[tuple[str, threading.Event]]:
     """uvicorn serving `app` in a thread of this process. Yields the base URL and an event set if the server stops
     by itself; leaving the block shuts it down gracefully."""
     front = SlackFront(app, signing_secret=signing_secret, limits=limits)
     sock = bind(host, port)
-    server = uvicorn.Server(server_config(front))
+    server = uvicorn.Server(server_config(front, keep_alive=keep_alive))
     died = threading.Event()
 
     def run() -> None:
@@ -155,6 +163,7 @@ def serve(
     host: str = "0.0.0.0",
     port: int | None = None,
     workers: int = 1,
+    keep_alive: int = KEEP_ALIVE_S,
     stop: threading.Event | None = None,
     on_ready: Callable[[str], None] | None = None,
     limits: Limits | None = None,
@@ -171,7 +180,7 @@ def serve(
             raise SlackConfigError(
                 "--workers applies to HTTP mode; with SLACK_APP_TOKEN set (Socket Mode) run one process per replica"
             )
-        _run_workers(runtime, host, port, workers)
+        _run_workers(runtime, host, port, workers, keep_alive)
         return
     answer_workers = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="marginbot-answer")
     client = make_client(settings)
@@ -188,7 +197,8 @@ def serve(
             _run_socket_mode(app, settings.slack_app_token.get_secret_value(), stop, on_ready)  # type: ignore[union-attr]
         else:
             secret = settings.slack_signing_secret.get_secret_value()  # type: ignore[union-attr]
-            with http_server(app, signing_secret=secret, host=host, port=port, limits=limits) as (url, died):
+            served = http_server(app, signing_secret=secret, host=host, port=port, limits=limits, keep_alive=keep_alive)
+            with served as (url, died):
                 log.info("marginbot listening on %s%s (health check %s%s)", url, EVENTS_PATH, url, HEALTH_PATH)
                 if on_ready:
                     on_ready(url)
@@ -208,7 +218,7 @@ def _wait(stop: threading.Event, died: threading.Event) -> None:
             raise RuntimeError("the HTTP server stopped unexpectedly (see the log above)")
 
 
-def _run_workers(runtime: Runtime, host: str, port: int, workers: int) -> None:
+def _run_workers(runtime: Runtime, host: str, port: int, workers: int, keep_alive: int) -> None:
     from uvicorn.supervisors import Multiprocess
 
     settings = runtime.settings
@@ -221,7 +231,7 @@ def _run_workers(runtime: Runtime, host: str, port: int, workers: int) -> None:
         probe.shutdown()
     sock = bind(host, port)
     os.environ[LOG_LEVEL_ENV] = logging.getLevelName(logging.getLogger().getEffectiveLevel())
-    config = server_config("bot.slack.server:worker_app", factory=True, workers=workers)
+    config = server_config("bot.slack.server:worker_app", factory=True, workers=workers, keep_alive=keep_alive)
     bound_host, bound_port = sock.getsockname()[:2]
     log.info(
         "marginbot listening on http://%s:%d%s with %d worker processes (health check %s)",

@@ -125,12 +125,17 @@ def bot_settings(settings: Settings, slack: SlackStandIn, **overrides: Any) -> S
 
 
 @contextmanager
-def run_bot(rt: Runtime, workers: ThreadPoolExecutor | None = None, limits: Limits | None = None) -> Iterator[str]:
+def run_bot(
+    rt: Runtime, workers: ThreadPoolExecutor | None = None, limits: Limits | None = None, keep_alive: int = 5
+) -> Iterator[str]:
     """The app behind the production HTTP server (uvicorn and the front) on a free loopback port; yields its URL."""
     workers = workers or ThreadPoolExecutor(8, thread_name_prefix="e2e-answer")
     app = create_app(rt, make_client(rt.settings), workers=workers)
     try:
-        with http_server(app, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0, limits=limits) as (url, _):
+        served = http_server(
+            app, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0, limits=limits, keep_alive=keep_alive
+        )
+        with served as (url, _):
             yield url
     finally:
         workers.shutdown(wait=True)

@@ -104,12 +104,16 @@ def rss_mb() -> float:
 
 @pytest.fixture
 def limited(settings: Settings, slack: SlackStandIn, tmp_path: Path) -> Iterator[Bot]:
-    """The bot with short timeouts, so stalled clients are cut off within the test's patience."""
+    """The bot with short timeouts (half a second for headers and bodies, one for idle connections), so stalled
+    clients are cut off within the test's patience."""
     import httpx
 
     rt = Runtime(bot_settings(settings, slack), now_override=NOW)
     load_dataset(rt, tmp_path / "book")
-    with httpx.Client(timeout=10) as client, run_bot(rt, limits=Limits(body_timeout=0.5, header_timeout=0.5)) as url:
+    with (
+        httpx.Client(timeout=10) as client,
+        run_bot(rt, limits=Limits(body_timeout=0.5, header_timeout=0.5), keep_alive=1) as url,
+    ):
         yield Bot(url, rt, slack, client)
 
 
@@ -291,3 +295,23 @@ def test_shutdown_finishes_the_answers_already_acknowledged(
     assert len(slack.calls_to("response_url")) == 20
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_an_idle_connection_is_kept_for_the_keep_alive_a_started_request_only_for_the_header_timeout(
+    limited: Bot,
+) -> None:
+    # A load balancer opens connections ahead of use: those are kept for the keep-alive (1 s here); a client that
+    # starts a request must finish its headers within the header timeout (0.5 s here).
+    port = port_of(limited.url)
+    started = time.monotonic()
+    idle = socket.create_connection(("127.0.0.1", port))
+    partial = socket.create_connection(("127.0.0.1", port))
+    partial.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n")
+    closed_at = {}
+    for name, sock in (("partial", partial), ("idle", idle)):
+        sock.settimeout(10)
+        assert sock.recv(10) == b""
+        closed_at[name] = time.monotonic() - started
+        sock.close()
+    assert closed_at["partial"] < closed_at["idle"]
+    assert closed_at["idle"] >= 0.9
