@@ -20,6 +20,7 @@ finishes its headers (slowloris) is closed after `header_timeout`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -211,8 +212,11 @@ class SlackFront:
                 await _respond(send, refused.status, status_body, content_type=b"application/json", close=True)
             except Exception as exc:
                 # The connection may already be answered and closed by uvicorn itself (garbage after the headers
-                # makes it send its own 400): nothing more to say to this client.
+                # makes it send its own 400): nothing more to say to this client. Wait for that close to land, or
+                # uvicorn reports our unfinished response as an error.
                 log.debug("could not answer a refused request (%s)", type(exc).__name__)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(receive(), 1.0)
             return
         request = _bolt_request(body, scope["query_string"], headers)
         if request is None:
