@@ -27,12 +27,14 @@ from config.settings import DEFAULT_PRICES_FILE, Settings
 from engine.alerts.evaluate import check_alerts
 from engine.demo import generate
 from engine.ingest.events import COLUMNS
+from engine.ingest.rollups import UNPRICED_EVENTS
 from engine.periods import trailing
 from engine.pricing.book import PriceBook
 from engine.reports.margin import customer_report
 from engine.reports.portfolio import portfolio
 from engine.runtime import Runtime
 from engine.store.models import COST_COLUMNS
+from engine.store.sql import COST_SUM, COST_SUMS
 
 TODAY = date(2026, 11, 27)  # fixed, so the generated data and the periods are the same every run
 NOON = datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)
@@ -126,19 +128,17 @@ def bench_sqlite_baseline(workdir: Path, data: Path) -> float:
 
 def duckdb_answer(con: Any, customer: str, start: date, end: date, prev_start: date) -> tuple[Any, ...]:
     """The same answer as `customer_report`, from raw priced events: breakdowns now and before, days, tasks, units."""
-    cost = " + ".join(COST_COLUMNS)
-    sums = ", ".join(f"SUM({c})" for c in COST_COLUMNS)
     drivers = con.execute(
-        f"SELECT day >= ? AS cur, provider, model, feature, COUNT(*), SUM(CASE WHEN priced THEN 0 ELSE 1 END), {sums} "
+        f"SELECT day >= ? AS cur, provider, model, feature, COUNT(*), {UNPRICED_EVENTS}, {COST_SUMS} "
         "FROM ev WHERE customer = ? AND day BETWEEN ? AND ? GROUP BY ALL",
         [start, customer, prev_start, end],
     ).fetchall()
     daily = con.execute(
-        f"SELECT day, SUM({cost}) FROM ev WHERE customer = ? AND day BETWEEN ? AND ? GROUP BY day ORDER BY day",
+        f"SELECT day, SUM({COST_SUM}) FROM ev WHERE customer = ? AND day BETWEEN ? AND ? GROUP BY day ORDER BY day",
         [customer, start, end],
     ).fetchall()
     tasks = con.execute(
-        f"SELECT SUM({cost}) AS c FROM ev WHERE customer = ? AND task_id IS NOT NULL GROUP BY product, task_id "
+        f"SELECT SUM({COST_SUM}) AS c FROM ev WHERE customer = ? AND task_id IS NOT NULL GROUP BY product, task_id "
         "HAVING MIN(day) BETWEEN ? AND ? ORDER BY c",
         [customer, start, end],
     ).fetchall()

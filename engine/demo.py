@@ -17,8 +17,9 @@ from pathlib import Path
 
 from engine.ingest.contracts import COLUMNS as CONTRACT_COLUMNS
 from engine.ingest.events import COLUMNS
-from engine.pricing.book import PriceBook
-from engine.store.models import NANO
+from engine.money import usd
+from engine.pricing.book import PriceBook, Usage
+from engine.vocab import Plan, Unit
 
 # (product, feature, provider, model, weight): the traffic mix of each product.
 MIX: dict[str, list[tuple[str, str, str, float]]] = {
@@ -247,10 +248,19 @@ def generate(
                         )
                         if day >= recent_from:
                             comp_ms = int(Decimal(compute) * 1000) if compute else 0
-                            costs = prices.price(
-                                provider, model, ts, inp, cached, 0, out, requests, retrieval, rerank, comp_ms, None
+                            usage = Usage(
+                                epoch=ts,
+                                provider=provider,
+                                model=model,
+                                input_tokens=inp,
+                                cached_input_tokens=cached,
+                                output_tokens=out,
+                                requests=requests,
+                                retrieval_queries=retrieval,
+                                rerank_calls=rerank,
+                                compute_ms=comp_ms,
                             )
-                            cost_nano[(cid, product)] += sum(costs[:9])
+                            cost_nano[(cid, product)] += prices.price(usage).total
                             u = units[(cid, product)]
                             u[0] += requests
                             u[1] += inp + out
@@ -272,34 +282,34 @@ def _write_contracts(
     start: date,
     min_fee: Decimal,
 ) -> None:
-    plans = ["flat", "seat", "usage", "hybrid"]
+    plans = [Plan.FLAT, Plan.SEAT, Plan.USAGE, Plan.HYBRID]
     with path.open("w", newline="") as handle:
         w = csv.writer(handle)
         w.writerow(CONTRACT_COLUMNS)
         for i, (cid, name) in enumerate(ids):
             alias = name.split()[0].lower()
             for product in products_of[cid]:
-                monthly_cost = Decimal(cost_nano[(cid, product)]) / NANO
+                monthly_cost = usd(cost_nano[(cid, product)])
                 requests, tokens, tasks = units[(cid, product)]
                 # The story's customers get their terms (see BLEEDING, TRENDING, METERED); the rest are priced at a
                 # healthy markup over their own cost, on every kind of plan.
                 markup = BLEEDING.get(i) or (Decimal("2.05") if i == TRENDING else None)
                 markup = markup or Decimal(str(round(rng.uniform(2.4, 4.5), 2)))
                 target = max(monthly_cost * markup, min_fee)
-                plan = "flat" if i in BLEEDING or i == TRENDING else "usage" if i == METERED else plans[i % 4]
+                plan = Plan.FLAT if i in BLEEDING or i == TRENDING else Plan.USAGE if i == METERED else plans[i % 4]
                 row = [cid, name, alias, product, plan, start.isoformat(), "", "", "", "", "", "", ""]
-                if plan == "flat":
+                if plan is Plan.FLAT:
                     row[9] = f"{target:.2f}"
-                elif plan == "seat":
+                elif plan is Plan.SEAT:
                     seats = max(5, int(target / 60))
                     row[7], row[8] = str(seats), f"{target / seats:.2f}"
-                elif plan == "usage":
-                    unit, count = ("task", tasks) if product == "agent" and tasks else ("request", requests)
+                elif plan is Plan.USAGE:
+                    unit, count = (Unit.TASK, tasks) if product == "agent" and tasks else (Unit.REQUEST, requests)
                     row[11], row[12] = unit, f"{target / max(count, 1):.4f}"
                 else:
                     included = int(tokens / 1000 * 0.6)
                     row[9] = f"{(target * Decimal('0.5')):.2f}"
-                    row[10], row[11] = str(included), "1k_tokens"
+                    row[10], row[11] = str(included), Unit.TOKENS_1K
                     extra = max(Decimal(tokens) / 1000 - included, Decimal(1))
                     row[12] = f"{(target * Decimal('0.5') / extra):.4f}"
                 w.writerow(row)

@@ -3,11 +3,14 @@
 Event costs are integer nano-USD (see engine.store.models); contract terms and revenue are Decimal. Nothing is
 rounded while figures are combined; a figure is rounded once when it is shown or serialised: money to the cent,
 per-day and per-task costs to the micro-dollar, percentages to 0.01 in JSON and 0.1 where people read them.
+
+`round_to` is the rounding; the formatters below it only choose the output type an edge needs (a JSON number, a
+string that keeps the decimals, text for people), so every edge rounds the same way.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -26,3 +29,28 @@ def usd(nano: int) -> Decimal:
 def round_to(value: Decimal, step: Decimal) -> Decimal:
     """`value` rounded half-up to a multiple of `step` (the only rounding marginbot does)."""
     return value.quantize(step, ROUND_HALF_UP)
+
+
+def ceil_to(value: Decimal, step: Decimal) -> Decimal:
+    """`value` rounded up to a multiple of `step`: only for a price floor, which must still meet its target."""
+    return value.quantize(step, ROUND_CEILING)
+
+
+def json_number(value: Decimal | None, step: Decimal) -> float | None:
+    """For `--json`: the rounded value as a JSON number (None stays null)."""
+    return None if value is None else float(round_to(value, step))
+
+
+def decimal_text(value: Decimal | None, step: Decimal = CENT) -> str | None:
+    """For payloads that must not go through a float (the outbox): the rounded value as a string, e.g. "30.00"."""
+    return None if value is None else str(round_to(value, step))
+
+
+def usd_text(value: Decimal, step: Decimal = CENT) -> str:
+    """Dollars for people: "$1,234.56"."""
+    return f"${round_to(value, step):,}"
+
+
+def pct_text(value: Decimal, step: Decimal = ONE) -> str:
+    """A percentage for people: "76%" (or "76.1%" with step TENTH)."""
+    return f"{round_to(value, step)}%"

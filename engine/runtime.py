@@ -44,7 +44,7 @@ class Runtime:
     def thresholds(self) -> Thresholds:
         from engine.reports.figures import Thresholds
 
-        return Thresholds(self.settings.breach_pct, self.settings.healthy_pct)
+        return Thresholds(breach_pct=self.settings.breach_pct, healthy_pct=self.settings.healthy_pct)
 
     def now(self) -> datetime:
         return self.now_override or datetime.now(UTC)

@@ -43,7 +43,7 @@ QUIET_HELP = "no progress bars"
 
 def period_args(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--period", metavar="YYYY-MM", help="a calendar month")
+    group.add_argument("--period", metavar="YYYY-MM|YYYY-Qn", help="a calendar month or quarter")
     group.add_argument("--days", type=int, metavar="N", help=f"the last N complete days (default {DEFAULT_DAYS})")
     p.add_argument("--as-of", metavar="TIMESTAMP", help="pretend it is this moment (default: now)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")

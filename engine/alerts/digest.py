@@ -10,26 +10,28 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from engine.money import ZERO, decimal_text, usd
 from engine.periods import Period
-from engine.reports.figures import Figures, Thresholds
+from engine.reports.figures import Figures, Thresholds, margin_change, margin_pct
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
 from engine.reports.revenue import revenue_lines, total_by_customer
+from engine.reports.serialize import figures_text
+from engine.reports.usage import cost_by_day
 from engine.runtime import Runtime
 from engine.store import outbox
-from engine.store.models import NANO
 from engine.store.sql import COST_SUM
 from engine.timeutil import as_date
+from engine.vocab import Status
 
 TREND_WEEKS = 12
 TOP_MODELS = 8
 CHART_MODELS = 6  # series in the chart; the rest are summed as "other"
 MOVERS = 5
-CENT = Decimal("0.01")
 
 
 def iso_week(day: date) -> Period:
@@ -44,8 +46,10 @@ def last_full_week(today: date) -> Period:
     return iso_week(today - timedelta(days=today.weekday() + 1))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ModelCost:
+    """One model's COGS in the week, the week before, and its share of the week's COGS."""
+
     provider: str
     model: str
     cogs: Decimal
@@ -54,8 +58,10 @@ class ModelCost:
     unpriced_events: int
 
 
-@dataclass
+@dataclass(kw_only=True)
 class WeekPoint:
+    """One week of the blended margin trend."""
+
     label: str
     start: date
     revenue: Decimal
@@ -63,11 +69,13 @@ class WeekPoint:
 
     @property
     def margin_pct(self) -> Decimal | None:
-        return (self.revenue - self.cogs) / self.revenue * 100 if self.revenue > 0 else None
+        return margin_pct(self.revenue, self.cogs)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Digest:
+    """What the weekly digest shows."""
+
     week: Period
     book: Portfolio
     models: list[ModelCost]
@@ -82,20 +90,17 @@ class Digest:
     def previous_total(self) -> Figures:
         return self.book.previous_total
 
-    def in_status(self, status: str) -> list[PortfolioRow]:
+    def in_status(self, status: Status) -> list[PortfolioRow]:
+        """Customers and products in `status` (no revenue counts only where there is cost)."""
         return [
             r
             for r in self.book.customers + self.book.products
-            if r.current.status == status and (status != "no_revenue" or r.current.cogs > 0)
+            if r.current.status is status and (status is not Status.NO_REVENUE or r.current.cogs > 0)
         ]
 
     def movers(self, n: int = MOVERS) -> list[tuple[PortfolioRow, Decimal]]:
         """Customers whose margin moved the most (in points) against the week before."""
-        moved = [
-            (r, r.current.margin_pct - r.previous.margin_pct)
-            for r in self.book.customers
-            if r.current.margin_pct is not None and r.previous.margin_pct is not None
-        ]
+        moved = [(r, pts) for r in self.book.customers if (pts := margin_change(r.current, r.previous)) is not None]
         moved.sort(key=lambda item: (-abs(item[1]), item[0].key))
         return [m for m in moved[:n] if m[1] != 0]
 
@@ -123,12 +128,12 @@ def weekly_digest(conn: Connection, *, today: date, thresholds: Thresholds, week
     total_nano = sum(c for c, _ in now_models.values())
     models = [
         ModelCost(
-            provider,
-            model,
-            Decimal(cost) / NANO,
-            Decimal(before_models.get((provider, model), (0, 0))[0]) / NANO,
-            Decimal(cost) / Decimal(total_nano) * 100 if total_nano else Decimal(0),
-            unpriced,
+            provider=provider,
+            model=model,
+            cogs=usd(cost),
+            previous=usd(before_models.get((provider, model), (0, 0))[0]),
+            share_pct=Decimal(cost) / Decimal(total_nano) * 100 if total_nano else ZERO,
+            unpriced_events=unpriced,
         )
         for (provider, model), (cost, unpriced) in now_models.items()
         if cost or unpriced
@@ -138,17 +143,14 @@ def weekly_digest(conn: Connection, *, today: date, thresholds: Thresholds, week
     periods = [iso_week(week.start - timedelta(weeks=i)) for i in reversed(range(weeks))]
     first = periods[0].start
     cost_by_week: dict[date, int] = defaultdict(int)
-    for day, cost in conn.execute(
-        text(f"SELECT day, SUM({COST_SUM}) FROM daily_customer_product WHERE day BETWEEN :a AND :b GROUP BY day"),
-        {"a": first, "b": week.end},
-    ):
-        cost_by_week[iso_week(as_date(day)).start] += int(cost or 0)
+    for day, cost in cost_by_day(conn, first, week.end).items():
+        cost_by_week[iso_week(day).start] += cost
     trend = [
         WeekPoint(
-            p.label,
-            p.start,
-            sum(total_by_customer(revenue_lines(conn, p)).values(), Decimal(0)),
-            Decimal(cost_by_week.get(p.start, 0)) / NANO,
+            label=p.label,
+            start=p.start,
+            revenue=sum(total_by_customer(revenue_lines(conn, p)).values(), ZERO),
+            cogs=usd(cost_by_week.get(p.start, 0)),
         )
         for p in periods
     ]
@@ -162,16 +164,10 @@ def weekly_digest(conn: Connection, *, today: date, thresholds: Thresholds, week
     ranked = sorted(weekly, key=lambda m: (-sum(weekly[m].values()), m))
     series: dict[str, list[Decimal]] = {}
     for model in ranked[:CHART_MODELS]:
-        series[model] = [Decimal(weekly[model].get(p.start, 0)) / NANO for p in periods]
+        series[model] = [usd(weekly[model].get(p.start, 0)) for p in periods]
     if len(ranked) > CHART_MODELS:
-        series["other"] = [
-            Decimal(sum(weekly[m].get(p.start, 0) for m in ranked[CHART_MODELS:])) / NANO for p in periods
-        ]
-    return Digest(week, book, models, trend, series)
-
-
-def _q(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(CENT, ROUND_HALF_UP))
+        series["other"] = [usd(sum(weekly[m].get(p.start, 0) for m in ranked[CHART_MODELS:])) for p in periods]
+    return Digest(week=week, book=book, models=models, trend=trend, cogs_by_model_weekly=series)
 
 
 def _row(r: PortfolioRow) -> dict[str, Any]:
@@ -179,43 +175,33 @@ def _row(r: PortfolioRow) -> dict[str, Any]:
         "kind": r.kind,
         "key": r.key,
         "name": r.name,
-        "margin_pct": _q(r.current.margin_pct),
-        "previous_margin_pct": _q(r.previous.margin_pct),
-        "revenue_usd": _q(r.current.revenue),
-        "cogs_usd": _q(r.current.cogs),
+        "margin_pct": decimal_text(r.current.margin_pct),
+        "previous_margin_pct": decimal_text(r.previous.margin_pct),
+        "revenue_usd": decimal_text(r.current.revenue),
+        "cogs_usd": decimal_text(r.current.cogs),
     }
 
 
 def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
     """The digest message payload (JSON data; the Slack side renders it). Money as strings, to the cent."""
-    now, before = d.total, d.previous_total
-    delta = now.margin_pct - before.margin_pct if now.margin_pct is not None and before.margin_pct is not None else None
     unpriced = [m for m in d.models if m.unpriced_events]
     return {
         "type": "digest",
-        "week": {"label": d.week.label, "start": d.week.start.isoformat(), "end": d.week.end.isoformat()},
+        "week": d.week.as_dict(),
         "breach_pct": str(thresholds.breach_pct),
         "healthy_pct": str(thresholds.healthy_pct),
-        "margin_pct": _q(now.margin_pct),
-        "previous_margin_pct": _q(before.margin_pct),
-        "margin_change_pts": _q(delta),
-        "revenue_usd": _q(now.revenue),
-        "previous_revenue_usd": _q(before.revenue),
-        "cogs_usd": _q(now.cogs),
-        "previous_cogs_usd": _q(before.cogs),
-        "events": now.events,
-        "unpriced_events": now.unpriced_events,
-        "breach": [_row(r) for r in d.in_status("breach")],
-        "no_revenue": [_row(r) for r in d.in_status("no_revenue")],
-        "watch": [_row(r) for r in d.in_status("watch")],
-        "movers": [{**_row(r), "change_pts": _q(pts)} for r, pts in d.movers()],
+        **figures_text(d.total, d.previous_total, change=True),
+        "breach": [_row(r) for r in d.in_status(Status.BREACH)],
+        "no_revenue": [_row(r) for r in d.in_status(Status.NO_REVENUE)],
+        "watch": [_row(r) for r in d.in_status(Status.WATCH)],
+        "movers": [{**_row(r), "change_pts": decimal_text(pts)} for r, pts in d.movers()],
         "models": [
             {
                 "provider": m.provider,
                 "model": m.model or "(no model)",
-                "cogs_usd": _q(m.cogs),
-                "previous_cogs_usd": _q(m.previous),
-                "share_pct": _q(m.share_pct),
+                "cogs_usd": decimal_text(m.cogs),
+                "previous_cogs_usd": decimal_text(m.previous),
+                "share_pct": decimal_text(m.share_pct),
             }
             for m in d.models[:TOP_MODELS]
         ],
@@ -225,9 +211,9 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
         "trend": [
             {
                 "week": p.label,
-                "revenue_usd": _q(p.revenue),
-                "cogs_usd": _q(p.cogs),
-                "margin_pct": _q(p.margin_pct),
+                "revenue_usd": decimal_text(p.revenue),
+                "cogs_usd": decimal_text(p.cogs),
+                "margin_pct": decimal_text(p.margin_pct),
             }
             for p in d.trend
         ],
@@ -240,15 +226,17 @@ def chart_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
         "type": "digest_chart",
         "week": d.week.label,
         "weeks": [p.label for p in d.trend],
-        "margin_pct": [_q(p.margin_pct) for p in d.trend],
+        "margin_pct": [decimal_text(p.margin_pct) for p in d.trend],
         "breach_pct": str(thresholds.breach_pct),
         "healthy_pct": str(thresholds.healthy_pct),
-        "cogs_by_model": {model: [_q(v) for v in values] for model, values in d.cogs_by_model_weekly.items()},
+        "cogs_by_model": {model: [decimal_text(v) for v in values] for model, values in d.cogs_by_model_weekly.items()},
     }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DigestRun:
+    """What one `digest send` queued."""
+
     week: Period
     queued: list[str]  # channels queued now
     already: list[str]  # channels that had this week's digest already
@@ -281,7 +269,7 @@ def queue_digest(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
         already = [c for c in channels if outbox.is_queued(conn, dedupe_key(c, week))]
         todo = [c for c in channels if c not in already]
         if not todo and not dry_run:
-            return DigestRun(week, [], already, None, dry_run)
+            return DigestRun(week=week, queued=[], already=already, payload=None, dry_run=dry_run)
         d = weekly_digest(conn, today=runtime.today(as_of), thresholds=t)
         payload, chart = digest_to_dict(d, t), chart_to_dict(d, t)
         queued: list[str] = []
@@ -303,4 +291,4 @@ def queue_digest(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
             else:
                 already.append(channel)
         conn.commit()
-    return DigestRun(week, queued, already, payload, dry_run)
+    return DigestRun(week=week, queued=queued, already=already, payload=payload, dry_run=dry_run)

@@ -23,59 +23,78 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
-from engine.alerts.state import State, changed, load_states, save_state
+from engine.alerts.state import Level, State, changed, load_states, save_state
 from engine.alerts.trend import Trend, customer_trends
+from engine.money import decimal_text, round_to
 from engine.periods import Period, trailing
 from engine.reports.figures import Figures, Thresholds
 from engine.reports.margin import MarginReport, subject_report
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
-from engine.reports.revenue import RevenueLine, revenue_lines
+from engine.reports.revenue import revenue_lines
+from engine.reports.serialize import figures_text
 from engine.runtime import Runtime
 from engine.store import outbox
+from engine.vocab import SubjectKind, Word
 
 log = logging.getLogger(__name__)
 HYSTERESIS = Decimal(2)  # points above the breach threshold a margin must reach to count as recovered
 UNPRICED_SHARE = Decimal("0.01")  # flag when at least 1% of events have no price (cleared under half that)
 MAX_DETAILED = 20  # subjects per run that get a full report (cost driver); the rest are listed with figures
-BAD = ("breach", "no_revenue")
-KIND_ORDER = {"breach": 0, "no_revenue": 1, "watch": 2, "unpriced": 3, "reminder": 4, "recovered": 5}
-CENT = Decimal("0.01")
+STORED_PCT = Decimal("0.0001")  # alert_state.last_margin_pct is NUMERIC(9, 4)
 
 
-@dataclass
+class AlertKind(Word):
+    """What an alert says about a subject, in the order a message lists them."""
+
+    BREACH = "breach"
+    NO_REVENUE = "no_revenue"
+    WATCH = "watch"
+    UNPRICED = "unpriced"
+    REMINDER = "reminder"
+    RECOVERED = "recovered"
+
+    @property
+    def rank(self) -> int:
+        return _KIND_RANK[self]
+
+
+_KIND_RANK = {kind: i for i, kind in enumerate(AlertKind)}
+
+
+@dataclass(kw_only=True)
 class Observation:
     """What the window says about one subject."""
 
-    kind: str  # customer | product
+    kind: SubjectKind  # customer | product
     key: str
     name: str
-    level: str  # ok | watch | breach | no_revenue | idle
+    level: Level
     current: Figures
     previous: Figures
     unpriced_share: Decimal
     trend: Trend | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AlertEvent:
     """Something to say about one subject in this run."""
 
-    kind: str  # breach | no_revenue | watch | unpriced | reminder | recovered
+    kind: AlertKind
     observation: Observation
     since: datetime | None
-    state: str  # the subject's state after this run
+    state: Level  # the subject's state after this run
     report: MarginReport | None = None
 
     @property
     def sort_key(self) -> tuple[int, Decimal, str]:
         margin = self.observation.current.margin_pct
         return (
-            KIND_ORDER[self.kind],
+            self.kind.rank,
             margin if margin is not None else Decimal(-(10**9)),
             self.observation.key,
         )
@@ -83,22 +102,14 @@ class AlertEvent:
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape stored in the outbox and rendered by the Block Kit builder."""
         o = self.observation
-        now, before = o.current, o.previous
         d: dict[str, Any] = {
             "kind": self.kind,
             "subject_kind": o.kind,
             "subject": o.key,
             "name": o.name,
             "state": self.state,
-            "margin_pct": _q(now.margin_pct),
-            "previous_margin_pct": _q(before.margin_pct),
-            "revenue_usd": _q(now.revenue),
-            "previous_revenue_usd": _q(before.revenue),
-            "cogs_usd": _q(now.cogs),
-            "previous_cogs_usd": _q(before.cogs),
-            "events": now.events,
-            "unpriced_events": now.unpriced_events,
-            "unpriced_share_pct": _q(o.unpriced_share * 100),
+            **figures_text(o.current, o.previous),
+            "unpriced_share_pct": decimal_text(o.unpriced_share * 100),
             "since": self.since.isoformat() if self.since else None,
             "driver": None,
             "lever": None,
@@ -109,24 +120,26 @@ class AlertEvent:
             d["driver"] = self.report.top_mover
             d["lever"] = self.report.top_lever if self.report.current.cogs > 0 else None
             d["unpriced_models"] = self.report.unpriced_models
-        if o.trend is not None and self.kind == "watch":
+        if o.trend is not None and self.kind is AlertKind.WATCH:
             d["trend"] = {
-                "slope_pts_per_day": _q(o.trend.slope_pts_per_day),
-                "projected_pct": _q(o.trend.projected_pct),
+                "slope_pts_per_day": decimal_text(o.trend.slope_pts_per_day),
+                "projected_pct": decimal_text(o.trend.projected_pct),
                 "crosses_on": o.trend.crosses_on.isoformat() if o.trend.crosses_on else None,
                 "days": o.trend.days,
             }
         return d
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Message:
+    """One outbox message: the run's events for one alert channel."""
+
     channel: str
     dedupe_key: str
     payload: dict[str, Any]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AlertRun:
     """What one `alerts check` found, decided and queued."""
 
@@ -141,12 +154,10 @@ class AlertRun:
     elapsed_s: float = 0.0
 
     def summary(self) -> str:
-        counts: dict[str, int] = defaultdict(int)
+        counts: dict[AlertKind, int] = defaultdict(int)
         for e in self.events:
             counts[e.kind] += 1
-        what = ", ".join(
-            f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items(), key=lambda i: KIND_ORDER[i[0]])
-        )
+        what = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items(), key=lambda i: i[0].rank))
         p = self.period
         head = f"checked {self.subjects} customers and products over {p.label} ({p.start} to {p.end}): "
         head += what or "nothing new"
@@ -157,65 +168,70 @@ class AlertRun:
         return head + f"; {self.queued} message(s) queued"
 
 
-def _q(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(CENT, ROUND_HALF_UP))
-
-
 def observe(row: PortfolioRow, t: Thresholds) -> Observation:
     """The level of one portfolio row, before history (hysteresis) and trend are applied."""
     now = row.current
     if now.revenue <= 0:
-        level = "no_revenue" if now.cogs > 0 else "idle"
+        level = Level.NO_REVENUE if now.cogs > 0 else Level.IDLE
     else:
         margin = now.margin_pct
-        level = "breach" if margin is not None and margin < t.breach_pct else "ok"
+        level = Level.BREACH if margin is not None and margin < t.breach_pct else Level.OK
     share = Decimal(now.unpriced_events) / Decimal(now.events) if now.events else Decimal(0)
-    return Observation(row.kind, row.key, row.name, level, now, row.previous, share)
+    return Observation(
+        kind=row.kind,
+        key=row.key,
+        name=row.name,
+        level=level,
+        current=now,
+        previous=row.previous,
+        unpriced_share=share,
+    )
 
 
 def decide(
     prev: State, obs: Observation, *, as_of: datetime, remind_after: timedelta, breach_pct: Decimal
-) -> tuple[State, list[str]]:
+) -> tuple[State, list[AlertKind]]:
     """The next state of one subject and what to post about it. Pure: no database, no clock."""
-    new = State(prev.status, prev.since, prev.last_posted_at, prev.last_margin_pct, dict(prev.detail), prev.raw_detail)
-    events: list[str] = []
+    new = prev.copy()
+    events: list[AlertKind] = []
     level = obs.level
     margin = obs.current.margin_pct
-    if prev.status in BAD and level in ("ok", "watch") and margin is not None and margin < breach_pct + HYSTERESIS:
-        level = "breach"  # inside the hysteresis band: not recovered yet
-    if level in BAD:
-        if prev.status not in BAD:
-            events.append(level)
+    held = prev.status.is_bad and level in (Level.OK, Level.WATCH)
+    if held and margin is not None and margin < breach_pct + HYSTERESIS:
+        level = Level.BREACH  # inside the hysteresis band: not recovered yet
+    if level.is_bad:
+        if not prev.status.is_bad:
+            events.append(AlertKind(level))  # a new breach or no-revenue is announced as what it is
             new.status, new.since, new.last_posted_at = level, as_of, as_of
         else:
             new.status = level  # breach ↔ no revenue: still a problem, already announced
             if prev.last_posted_at is None or as_of - prev.last_posted_at >= remind_after:
-                events.append("reminder")
+                events.append(AlertKind.REMINDER)
                 new.last_posted_at = as_of
-    elif level in ("ok", "watch"):
-        if prev.status in BAD:
-            events.append("recovered")
-            new.status, new.since, new.last_posted_at = "ok", as_of, as_of
-        elif level == "watch" and prev.status != "watch":
+    elif level in (Level.OK, Level.WATCH):
+        if prev.status.is_bad:
+            events.append(AlertKind.RECOVERED)
+            new.status, new.since, new.last_posted_at = Level.OK, as_of, as_of
+        elif level is Level.WATCH and prev.status is not Level.WATCH:
             last_watch = prev.stamp("watch_posted_at")
             if last_watch is None or as_of - last_watch >= remind_after:
-                events.append("watch")
+                events.append(AlertKind.WATCH)
                 new.detail["watch_posted_at"] = as_of.isoformat()
                 new.last_posted_at = as_of
-            new.status, new.since = "watch", as_of
-        elif level == "ok" and prev.status == "watch":
-            new.status, new.since = "ok", as_of  # the trend no longer crosses: nothing to say
-    # level 'idle' (no revenue, no cost): no news either way, the state stays as it was.
+            new.status, new.since = Level.WATCH, as_of
+        elif level is Level.OK and prev.status is Level.WATCH:
+            new.status, new.since = Level.OK, as_of  # the trend no longer crosses: nothing to say
+    # Level.IDLE (no revenue, no cost): no news either way, the state stays as it was.
 
     flagged = prev.detail.get("unpriced_since")
     if obs.unpriced_share >= UNPRICED_SHARE and not flagged:
-        events.append("unpriced")
+        events.append(AlertKind.UNPRICED)
         new.detail["unpriced_since"] = as_of.isoformat()
         new.last_posted_at = as_of
     elif flagged and obs.unpriced_share < UNPRICED_SHARE / 2:
         new.detail["unpriced_since"] = None
     if events or (new.status, new.since, new.detail) != (prev.status, prev.since, prev.detail):
-        new.last_margin_pct = margin.quantize(Decimal("0.0001"), ROUND_HALF_UP) if margin is not None else None
+        new.last_margin_pct = round_to(margin, STORED_PCT) if margin is not None else None
     return new, events
 
 
@@ -223,9 +239,12 @@ def alert_window(runtime: Runtime, as_of: datetime) -> Period:
     return trailing(runtime.settings.alert_window_days, today=runtime.today(as_of))
 
 
+Decision = tuple[Observation, State, State, list[AlertKind]]  # what was seen, the state before and after, the news
+
+
 def evaluate(
     conn: Connection, runtime: Runtime, *, as_of: datetime, states: dict[tuple[str, str], State]
-) -> tuple[Period, Portfolio, list[tuple[Observation, State, State, list[str]]]]:
+) -> tuple[Period, Portfolio, list[Decision]]:
     """Observe every subject and decide its next state; reads only."""
     t = runtime.thresholds
     period = alert_window(runtime, as_of)
@@ -236,25 +255,30 @@ def evaluate(
     candidates = {
         o.key
         for o in observations
-        if o.kind == "customer" and o.level == "ok" and states.get(("customer", o.key), State()).status not in BAD
+        if o.kind is SubjectKind.CUSTOMER
+        and o.level is Level.OK
+        and not states.get((SubjectKind.CUSTOMER, o.key), State()).status.is_bad
     }
     trends = customer_trends(conn, period, candidates, breach_pct=t.breach_pct) if candidates else {}
-    decisions = []
+    decisions: list[Decision] = []
     for obs in observations:
-        trend = trends.get(obs.key) if obs.kind == "customer" else None
+        trend = trends.get(obs.key) if obs.kind is SubjectKind.CUSTOMER else None
         if trend is not None:
             obs.trend = trend
             if trend.slope_pts_per_day < 0 and trend.projected_pct < t.breach_pct:
-                obs.level = "watch"
+                obs.level = Level.WATCH
         prev = states.get((obs.kind, obs.key), State())
         new, events = decide(prev, obs, as_of=as_of, remind_after=remind, breach_pct=t.breach_pct)
         decisions.append((obs, prev, new, events))
     return period, book, decisions
 
 
-def _attach_reports(conn: Connection, runtime: Runtime, period: Period, events: list[AlertEvent]) -> None:
+def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events: list[AlertEvent]) -> None:
     """Full reports (cost drivers, unpriced models) for the first MAX_DETAILED subjects worth posting."""
-    lines: tuple[list[RevenueLine], list[RevenueLine]] | None = None
+    period = book.period
+    lines, previous_lines = book.lines, book.previous_lines
+    if lines is None or previous_lines is None:
+        lines, previous_lines = revenue_lines(conn, period), revenue_lines(conn, period.previous())
     reports: dict[tuple[str, str], MarginReport] = {}
     for event in events:
         o = event.observation
@@ -262,10 +286,18 @@ def _attach_reports(conn: Connection, runtime: Runtime, period: Period, events: 
         if key not in reports:
             if len(reports) >= MAX_DETAILED:
                 continue
-            if o.kind == "product" and lines is None:
-                lines = (revenue_lines(conn, period), revenue_lines(conn, period.previous()))
-            extra = {"lines": lines[0], "previous_lines": lines[1]} if o.kind == "product" and lines else {}
-            reports[key] = subject_report(conn, o.kind, o.key, o.name, period, thresholds=runtime.thresholds, **extra)
+            # The sweep's own revenue lines: the report's revenue is the figure the alert was raised on, and
+            # nothing is read twice.
+            reports[key] = subject_report(
+                conn,
+                o.kind,
+                o.key,
+                o.name,
+                period,
+                thresholds=runtime.thresholds,
+                lines=lines,
+                previous_lines=previous_lines,
+            )
         event.report = reports[key]
 
 
@@ -281,14 +313,14 @@ def build_messages(runtime: Runtime, *, as_of: datetime, period: Period, events:
     payload = {
         "type": "alerts",
         "as_of": as_of.isoformat(),
-        "period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
+        "period": period.as_dict(),
         "breach_pct": str(t.breach_pct),
         "recover_pct": str(t.breach_pct + HYSTERESIS),
         "remind_days": runtime.settings.alert_remind_days,
         "events": items,
     }
     return [
-        Message(channel, f"alerts:{channel}:{as_of.isoformat()}:{digest}", payload)
+        Message(channel=channel, dedupe_key=f"alerts:{channel}:{as_of.isoformat()}:{digest}", payload=payload)
         for channel in runtime.settings.alert_channels
     ]
 
@@ -306,12 +338,18 @@ def check_alerts(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
         states = load_states(conn)
         period, book, decisions = evaluate(conn, runtime, as_of=as_of, states=states)
         events = [
-            AlertEvent(kind, obs, new.stamp("unpriced_since") if kind == "unpriced" else new.since, new.status)
+            AlertEvent(
+                kind=kind,
+                observation=obs,
+                since=new.stamp("unpriced_since") if kind is AlertKind.UNPRICED else new.since,
+                state=new.status,
+            )
             for obs, _prev, new, kinds in decisions
             for kind in kinds
         ]
         events.sort(key=lambda e: e.sort_key)
-        _attach_reports(conn, runtime, period, events)
+        if events:
+            _attach_reports(conn, runtime, book, events)
         messages = build_messages(runtime, as_of=as_of, period=period, events=events)
         queued = 0
         if record:
@@ -333,13 +371,13 @@ def check_alerts(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
                 conn.rollback()
                 raise
     return AlertRun(
-        as_of,
-        period,
-        len(book.customers) + len(book.products),
-        events,
-        messages,
-        queued,
-        dry_run,
-        record,
-        time.perf_counter() - started,
+        as_of=as_of,
+        period=period,
+        subjects=len(book.customers) + len(book.products),
+        events=events,
+        messages=messages,
+        queued=queued,
+        dry_run=dry_run,
+        recorded=record,
+        elapsed_s=time.perf_counter() - started,
     )

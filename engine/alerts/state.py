@@ -15,17 +15,37 @@ from sqlalchemy import Connection, Numeric, String, Text, bindparam, column, tex
 from sqlalchemy.exc import IntegrityError
 
 from engine.store.models import UTCDateTime
+from engine.vocab import Word
 
 
 class ConcurrentAlertRun(RuntimeError):
     """Another alerts check changed the same state while this one ran; this run committed nothing."""
 
 
-@dataclass
+class Level(Word):
+    """Where a subject stands for alerting. Not the report's Status: a margin between the breach line and healthy
+    is `ok` here unless its trend crosses the line (`watch`); `idle` (no revenue, no cost) is never stored."""
+
+    OK = "ok"
+    WATCH = "watch"
+    BREACH = "breach"
+    NO_REVENUE = "no_revenue"
+    IDLE = "idle"
+
+    @property
+    def is_bad(self) -> bool:
+        """A breach or cost without revenue: announced once, reminded, and recovered from with hysteresis."""
+        return self in (Level.BREACH, Level.NO_REVENUE)
+
+
+_LEVEL = {level.value: level for level in Level}
+
+
+@dataclass(kw_only=True)
 class State:
     """One `alert_state` row (or the implicit 'ok' of a subject never alerted on)."""
 
-    status: str = "ok"
+    status: Level = Level.OK
     since: datetime | None = None
     last_posted_at: datetime | None = None
     last_margin_pct: Decimal | None = None
@@ -35,6 +55,17 @@ class State:
     def stamp(self, key: str) -> datetime | None:
         value = self.detail.get(key)
         return datetime.fromisoformat(value) if value else None
+
+    def copy(self) -> State:
+        """The same state with its own `detail`, to change without touching this one."""
+        return State(
+            status=self.status,
+            since=self.since,
+            last_posted_at=self.last_posted_at,
+            last_margin_pct=self.last_margin_pct,
+            detail=dict(self.detail),
+            raw_detail=self.raw_detail,
+        )
 
 
 def changed(prev: State, new: State) -> bool:
@@ -65,12 +96,12 @@ def load_states(conn: Connection) -> dict[tuple[str, str], State]:
     states: dict[tuple[str, str], State] = {}
     for kind, subject, status, since, posted, margin, detail in conn.execute(query):
         states[(kind, subject)] = State(
-            status,
-            since,
-            posted,
-            Decimal(str(margin)) if margin is not None else None,
-            json.loads(detail) if detail else {},
-            detail or "",
+            status=_LEVEL[status],
+            since=since,
+            last_posted_at=posted,
+            last_margin_pct=Decimal(str(margin)) if margin is not None else None,
+            detail=json.loads(detail) if detail else {},
+            raw_detail=detail or "",
         )
     return states
 

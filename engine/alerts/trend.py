@@ -8,19 +8,20 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection
 
+from engine.money import NANO, ZERO
 from engine.periods import Period
-from engine.reports.revenue import Terms, compute_line, contracts_in, month_fraction
-from engine.store.models import NANO
-from engine.store.sql import COST_SUM
+from engine.reports.revenue import Terms, contracts_in, invoices, month_fraction
+from engine.reports.usage import COUNTING, daily_rows, daily_tasks
 from engine.timeutil import as_date
+from engine.vocab import Unit
 
 WATCH_HORIZON_DAYS = 14
 MIN_TREND_DAYS = 7  # fewer daily margins than this make no trend
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Trend:
     """A straight line fitted to daily margins: points per day and where it ends up WATCH_HORIZON_DAYS on."""
 
@@ -54,7 +55,7 @@ def fit_trend(points: list[tuple[int, float]], *, last_x: int, start: date, brea
     crosses_on = None
     if slope < 0 and projected < breach:  # it crosses within the horizon (a far-off date means nothing)
         crosses_on = start + timedelta(days=max(math.ceil((breach - intercept) / slope), last_x + 1))
-    return Trend(_dec(slope), _dec(projected), crosses_on, n)
+    return Trend(slope_pts_per_day=_dec(slope), projected_pct=_dec(projected), crosses_on=crosses_on, days=n)
 
 
 def _dec(value: float) -> Decimal:
@@ -77,32 +78,33 @@ def daily_customer_figures(
     }
 
 
+DaySeries = list[int]  # one value per day of the window (index = day in the window)
+# customer → product → (requests, input + output tokens, tasks started): what metered contracts count
+Counts = dict[str, dict[str, tuple[DaySeries, DaySeries, DaySeries]]]
+
+
 def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict[str, tuple[list[Decimal], list[int]]]:
-    # Revenue and COGS per customer as one list per window (index = day in the window). This runs for every
-    # customer on every alerts check, hence lists and whole-window arithmetic rather than per-day lookups.
+    # Revenue and COGS per customer as one list per window. This runs for every customer on every alerts check,
+    # hence lists and whole-window arithmetic rather than per-day lookups.
     if not customers:
         return {}
-    a, b = period.start, period.end
     n = period.days
-    zero = Decimal(0)
     contracts = [c for c in contracts_in(conn, period, None) if c.customer in customers]
-    metered = {c.customer for c in contracts if c.plan in ("usage", "hybrid")}
+    metered = {c.customer for c in contracts if c.is_metered}
 
     index: dict[object, int] = {}  # the day as the database returns it (text on SQLite) → position
     for i, day in enumerate(period.iter_days()):
         index[day] = index[day.isoformat()] = i
-    cost: dict[str, list[int]] = {}
-    usage: dict[str, dict[str, tuple[list[int], list[int]]]] = defaultdict(
-        dict
-    )  # customer → product → (requests, tokens)
-    for cust, prod, raw_day, req, tok, c in conn.execute(
-        text(
-            # One row per customer, product and day already: the rollup's key.
-            f"SELECT customer, product, day, requests, input_tokens + output_tokens, {COST_SUM} "
-            "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
-        ),
-        {"a": a, "b": b},
-    ).all():  # one fetch for tens of thousands of rows: row-by-row fetching costs more than the query
+    cost: dict[str, DaySeries] = {}
+    counts: Counts = defaultdict(dict)
+
+    def counted(cust: str, prod: str) -> tuple[DaySeries, DaySeries, DaySeries]:
+        series = counts[cust].get(prod)
+        if series is None:
+            series = counts[cust][prod] = ([0] * n, [0] * n, [0] * n)
+        return series
+
+    for cust, prod, raw_day, req, tok, c in daily_rows(conn, period):
         if cust not in customers:
             continue
         i = index[raw_day if raw_day in index else as_date(raw_day)]
@@ -111,88 +113,74 @@ def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict
             series = cost[cust] = [0] * n
         series[i] += c or 0
         if cust in metered:
-            pair = usage[cust].get(prod)
-            if pair is None:
-                pair = usage[cust][prod] = ([0] * n, [0] * n)
-            pair[0][i] += req or 0
-            pair[1][i] += tok or 0
-    tasks: dict[str, dict[str, list[int]]] = defaultdict(dict)  # customer → product → tasks started
-    by_task = sorted({c.customer for c in contracts if c.unit == "task" and c.plan in ("usage", "hybrid")})
+            mine = counts[cust].get(prod)  # inline, not counted(): this runs for every row of the window
+            if mine is None:
+                mine = counts[cust][prod] = ([0] * n, [0] * n, [0] * n)
+            mine[0][i] += req or 0
+            mine[1][i] += tok or 0
+    by_task = {c.customer for c in contracts if c.is_metered and c.unit is Unit.TASK}
     if by_task:
-        # Only task-metered customers: their (customer, day) index ranges, not every task in the window.
-        for cust, prod, raw_day, count in conn.execute(
-            text(
-                "SELECT customer, product, day, COUNT(*) FROM task_rollup WHERE customer IN :cs "
-                "AND day BETWEEN :a AND :b GROUP BY customer, product, day"
-            ).bindparams(bindparam("cs", expanding=True)),
-            {"a": a, "b": b, "cs": by_task},
-        ).all():
-            if cust in metered:
-                i = index[raw_day if raw_day in index else as_date(raw_day)]
-                tasks[cust].setdefault(prod, [0] * n)[i] += int(count)
+        for cust, prod, raw_day, started in daily_tasks(conn, period, by_task):
+            i = index[raw_day if raw_day in index else as_date(raw_day)]
+            counted(cust, prod)[2][i] += int(started)
 
-    fractions = [month_fraction(day, day) for day in period.iter_days()]
-    revenue: dict[str, list[Decimal]] = {}
-    for c in contracts:
-        lo, hi = (max(c.start, a) - a).days, (min(c.end or b, b) - a).days + 1
-        fixed = {f: compute_line(c, 1, f, zero).total for f in set(fractions[lo:hi])}  # fees, per month length
-        amounts = [fixed[f] for f in fractions[lo:hi]]
-        if c.plan in ("usage", "hybrid"):
-            used = _metered(c, usage, tasks, n)[lo:hi]
-            price, included = c.unit_price_usd, c.included_units
-            # The usage term of compute_line, inlined: it is the one part that changes every day.
-            for k, (u, f) in enumerate(zip(used, fractions[lo:hi], strict=True)):
-                over = u - included * f if c.plan == "hybrid" else u
-                if over > 0:
-                    amounts[k] += over * price
-        earned = revenue.get(c.customer)
-        if earned is None:
-            earned = revenue[c.customer] = [zero] * n
-        earned[lo:hi] = [x + y for x, y in zip(earned[lo:hi], amounts, strict=True)]
-
-    billed: dict[str, list[Decimal]] = {}
-    covered: dict[str, list[bool]] = {}
-    for cust, start, end, amount in conn.execute(
-        text(
-            "SELECT customer, period_start, period_end, amount_usd FROM revenue_actual "
-            "WHERE period_start <= :b AND period_end >= :a"
-        ),
-        {"a": a, "b": b},
-    ).all():
-        if cust not in customers:
-            continue
-        s, e = as_date(start), as_date(end)
-        share = Decimal(str(amount)) / Decimal((e - s).days + 1)
-        lo, hi = (max(s, a) - a).days, (min(e, b) - a).days + 1
-        bill = billed.setdefault(cust, [zero] * n)
-        bill[lo:hi] = [x + share for x in bill[lo:hi]]
-        covered.setdefault(cust, [False] * n)[lo:hi] = [True] * (hi - lo)
+    revenue = _contract_revenue(contracts, counts, period)
+    billed, covered = _billed(conn, period, customers)
 
     out: dict[str, tuple[list[Decimal], list[int]]] = {}
     for cust in (set(revenue) | set(cost) | set(billed)) & customers:
-        rev = revenue.get(cust) or [zero] * n
+        rev = revenue.get(cust) or [ZERO] * n
         if cust in covered:  # billed lines replace modelled revenue on the days they cover
             rev = [b if cov else m for m, b, cov in zip(rev, billed[cust], covered[cust], strict=True)]
         out[cust] = (rev, cost.get(cust) or [0] * n)
     return out
 
 
-def _metered(
-    c: Terms,
-    usage: dict[str, dict[str, tuple[list[int], list[int]]]],
-    tasks: dict[str, dict[str, list[int]]],
-    n: int,
-) -> list[Decimal]:
+def _contract_revenue(contracts: list[Terms], counts: Counts, period: Period) -> dict[str, list[Decimal]]:
+    """Each customer's modelled revenue on each day: every contract's revenue rule for that one day (a day's share
+    of its month's fees, and the usage charge on that day's units)."""
+    a, b, n = period.start, period.end, period.days
+    fractions = [month_fraction(day, day) for day in period.iter_days()]
+    revenue: dict[str, list[Decimal]] = {}
+    for c in contracts:
+        lo, hi = (max(c.start, a) - a).days, (min(c.end or b, b) - a).days + 1
+        fees = {f: c.fixed_charge(f) for f in set(fractions[lo:hi])}  # one per month length: they repeat
+        if c.is_metered:
+            usage = c.usage_charges(_metered(c, counts, n)[lo:hi], fractions[lo:hi])
+            amounts = [fees[f] + u for f, u in zip(fractions[lo:hi], usage, strict=True)]
+        else:
+            amounts = [fees[f] for f in fractions[lo:hi]]
+        earned = revenue.get(c.customer)
+        if earned is None:
+            earned = revenue[c.customer] = [ZERO] * n
+        earned[lo:hi] = [x + y for x, y in zip(earned[lo:hi], amounts, strict=True)]
+    return revenue
+
+
+def _billed(
+    conn: Connection, period: Period, customers: set[str]
+) -> tuple[dict[str, list[Decimal]], dict[str, list[bool]]]:
+    """Each customer's billed revenue on each day, prorated by day as billed_lines prorates it, and the days that
+    billed lines cover."""
+    a, b, n = period.start, period.end, period.days
+    billed: dict[str, list[Decimal]] = {}
+    covered: dict[str, list[bool]] = {}
+    for bill in invoices(conn, period, None):
+        if bill.customer not in customers:
+            continue
+        share = bill.amount / Decimal(bill.days)
+        lo, hi = (max(bill.start, a) - a).days, (min(bill.end, b) - a).days + 1
+        series = billed.setdefault(bill.customer, [ZERO] * n)
+        series[lo:hi] = [x + share for x in series[lo:hi]]
+        covered.setdefault(bill.customer, [False] * n)[lo:hi] = [True] * (hi - lo)
+    return billed, covered
+
+
+def _metered(c: Terms, counts: Counts, n: int) -> list[Decimal]:
     """The contract's units on each day of the window: its product's, or every product's when it names none."""
-    if c.unit == "task":
-        rows = [v for prod, v in tasks.get(c.customer, {}).items() if not c.product or prod == c.product]
-    else:
-        which = 1 if c.unit == "1k_tokens" else 0
-        rows = [v[which] for prod, v in usage.get(c.customer, {}).items() if not c.product or prod == c.product]
-    totals = [sum(day) for day in zip(*rows, strict=True)] if rows else [0] * n
-    if c.unit == "1k_tokens":
-        return [Decimal(t) / 1000 for t in totals]
-    return [Decimal(t) for t in totals]
+    which, per = COUNTING[c.split_unit]  # only the count the unit reads is summed: this runs for every contract
+    rows = [series[which] for prod, series in counts.get(c.customer, {}).items() if not c.product or prod == c.product]
+    return [Decimal(sum(day)) / per for day in zip(*rows, strict=True)] if rows else [ZERO] * n
 
 
 def customer_trends(conn: Connection, period: Period, customers: set[str], *, breach_pct: Decimal) -> dict[str, Trend]:

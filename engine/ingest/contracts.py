@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from engine.money import ZERO
 from engine.store.models import Contract, Customer
+from engine.vocab import Plan, Unit
 
 COLUMNS = (
     "customer",
@@ -28,8 +31,6 @@ COLUMNS = (
     "unit",
     "unit_price_usd",
 )
-PLANS = ("seat", "flat", "usage", "hybrid")
-UNITS = ("request", "task", "1k_tokens")
 
 
 class ContractFileError(ValueError):
@@ -58,7 +59,7 @@ def _money(row: dict[str, str], key: str, *, required: bool = False) -> Decimal:
     if not text:
         if required:
             raise ValueError(f"{key} is required for this plan")
-        return Decimal(0)
+        return ZERO
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -78,6 +79,17 @@ def _date(row: dict[str, str], key: str) -> date | None:
         raise ValueError(f"{key} must be a date like 2026-01-31, got {text!r}") from None
 
 
+_Word = TypeVar("_Word", Plan, Unit)
+
+
+def _word(words: type[_Word], row: dict[str, str], key: str) -> _Word:
+    """The row's `key` as one of `words` (any case); a ValueError listing them otherwise."""
+    try:
+        return words((row.get(key) or "").strip().lower())
+    except ValueError:
+        raise ValueError(f"{key} must be one of {', '.join(words)}, got {row.get(key)!r}") from None
+
+
 def parse_contract(row: dict[str, str]) -> tuple[Contract, str, str]:
     """One CSV row → (contract, customer name, aliases). Raises ValueError naming the field."""
     customer = (row.get("customer") or "").strip()
@@ -85,9 +97,7 @@ def parse_contract(row: dict[str, str]) -> tuple[Contract, str, str]:
         raise ValueError("customer is required")
     if len(customer) > 200:
         raise ValueError("customer is longer than 200 characters")
-    plan = (row.get("plan") or "").strip().lower()
-    if plan not in PLANS:
-        raise ValueError(f"plan must be one of {', '.join(PLANS)}, got {row.get('plan')!r}")
+    plan = _word(Plan, row, "plan")
     start = _date(row, "start")
     if start is None:
         raise ValueError("start is required")
@@ -101,13 +111,10 @@ def parse_contract(row: dict[str, str]) -> tuple[Contract, str, str]:
         raise ValueError(f"seats must be a whole number, got {seats_text!r}") from None
     if seats < 0:
         raise ValueError("seats must not be negative")
-    unit = (row.get("unit") or "").strip().lower()
-    if unit and unit not in UNITS:
-        raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {row.get('unit')!r}")
-    metered = plan in ("usage", "hybrid")
-    if metered and not unit:
+    unit = _word(Unit, row, "unit") if (row.get("unit") or "").strip() else None
+    if plan.is_metered and unit is None:
         raise ValueError(f"unit is required for a {plan} plan")
-    if plan == "seat" and seats <= 0:
+    if plan is Plan.SEAT and seats <= 0:
         raise ValueError("a seat plan needs seats > 0")
     contract = Contract(
         customer=customer,
@@ -116,11 +123,11 @@ def parse_contract(row: dict[str, str]) -> tuple[Contract, str, str]:
         start=start,
         end=end,
         seats=seats,
-        seat_price_usd=_money(row, "seat_price_usd", required=plan == "seat"),
-        platform_fee_usd=_money(row, "platform_fee_usd", required=plan == "flat"),
+        seat_price_usd=_money(row, "seat_price_usd", required=plan is Plan.SEAT),
+        platform_fee_usd=_money(row, "platform_fee_usd", required=plan is Plan.FLAT),
         included_units=_money(row, "included_units"),
-        unit=unit,
-        unit_price_usd=_money(row, "unit_price_usd", required=metered),
+        unit=unit or "",
+        unit_price_usd=_money(row, "unit_price_usd", required=plan.is_metered),
     )
     return contract, (row.get("customer_name") or "").strip(), (row.get("aliases") or "").strip()
 

@@ -8,10 +8,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
-from engine.ingest.writer import ParsedEvent
-from engine.store.models import NANO
+from engine.money import NANO
 from engine.timeutil import MAX_TS as _MAX_TS
 from engine.timeutil import MIN_TS as _MIN_TS
 from engine.timeutil import parse_timestamp
@@ -38,6 +37,37 @@ COLUMNS = (
     "prompt_hash",
 )
 REQUIRED = ("event_id", "ts", "customer", "product")
+
+
+class ParsedEvent(NamedTuple):
+    """One valid usage event, as every source produces it: the CSV columns made exact and typed.
+
+    The fields are usage_event's columns of the same names, in its order, less what the writer adds (`day`, the
+    costs, `priced`, `source`). Times are aware UTC; money is integer nano-USD; text is stripped (provider and model
+    lowered).
+    """
+
+    event_id: str
+    ts: datetime
+    customer: str
+    product: str
+    feature: str
+    provider: str
+    model: str
+    input_tokens: int  # the total input, cached and cache-write tokens included
+    cached_input_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    requests: int
+    retrieval_queries: int
+    rerank_calls: int
+    compute_ms: int  # compute_seconds, in whole milliseconds (half up)
+    source_cost_nano: int | None  # cost_usd, what the source already charged; None: the price book prices it
+    task_id: str | None
+    cache_hit: bool
+    prompt_hash: str | None
+
+
 _LIMITS = {
     "event_id": 200,
     "customer": 200,
@@ -48,6 +78,9 @@ _LIMITS = {
     "task_id": 200,
     "prompt_hash": 128,
 }
+# usage_event's integer columns are BIGINT: a count, or an amount made whole (nano-USD, ms), larger than this cannot be
+# stored, so the row is refused here, naming the field, instead of failing the write.
+_BIGINT_MAX = 2**63 - 1
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"0", "false", "f", "no", "n", ""}
 
@@ -87,6 +120,8 @@ def _count(raw: Mapping[str, Any], key: str, default: int = 0) -> int:
         raise RowError(f"{key} must be a non-negative integer, got {value!r}")
     if number < 0:
         raise RowError(f"{key} must be a non-negative integer, got {value!r}")
+    if number > _BIGINT_MAX:
+        raise RowError(f"{key} must be at most {_BIGINT_MAX}, got {value!r}")
     return number
 
 
@@ -103,6 +138,29 @@ def _amount(raw: Mapping[str, Any], key: str) -> Decimal | None:
     if not number.is_finite() or number < 0:
         raise RowError(f"{key} must be a non-negative number, got {value!r}")
     return number
+
+
+def _whole(amount: Decimal, scale: int) -> int:
+    """`amount` × `scale` rounded half up to a whole number (USD → nano-USD, seconds → ms).
+
+    Raises OverflowError beyond a BIGINT, checking the exponent first so that no absurd amount is ever expanded.
+    """
+    if amount and amount.adjusted() > 18:  # ≥ 10¹⁹ > _BIGINT_MAX whatever the scale (0E+99 is just 0)
+        raise OverflowError(amount)
+    whole = int((amount * scale).to_integral_value(ROUND_HALF_UP))
+    if whole > _BIGINT_MAX:
+        raise OverflowError(amount)
+    return whole
+
+
+def _scaled(raw: Mapping[str, Any], key: str, scale: int) -> int | None:
+    amount = _amount(raw, key)
+    if amount is None:
+        return None
+    try:
+        return _whole(amount, scale)
+    except OverflowError:
+        raise RowError(f"{key} is too large, got {raw.get(key)!r}") from None
 
 
 def _flag(raw: Mapping[str, Any], key: str) -> bool:
@@ -127,6 +185,8 @@ def parse_event(raw: Mapping[str, Any]) -> ParsedEvent:
         ts = parse_timestamp(raw["ts"])
     except ValueError as exc:
         raise RowError(f"ts: {exc}") from None
+    except OverflowError:  # Unix seconds too large for a datetime
+        raise RowError(f"ts: timestamp {raw['ts']!r} is outside 2000–2099") from None
     provider = _text(raw, "provider", lower=True)
     model = _text(raw, "model", lower=True)
     input_tokens = _count(raw, "input_tokens")
@@ -138,33 +198,32 @@ def parse_event(raw: Mapping[str, Any]) -> ParsedEvent:
             f"cached_input_tokens + cache_write_tokens ({cached} + {write}) exceed input_tokens ({input_tokens});"
             " input_tokens is the total input, cached and cache-write tokens included"
         )
-    cost = _amount(raw, "cost_usd")
-    if (input_tokens or output) and not model and cost is None:
+    source_cost_nano = _scaled(raw, "cost_usd", NANO)
+    if (input_tokens or output) and not model and source_cost_nano is None:
         raise RowError("model is required when the event has tokens (or give cost_usd)")
-    compute = _amount(raw, "compute_seconds")
-    compute_ms = int((compute * 1000).to_integral_value(ROUND_HALF_UP)) if compute is not None else 0
+    compute_ms = _scaled(raw, "compute_seconds", 1000) or 0
     task_id = _text(raw, "task_id") or None
     prompt_hash = _text(raw, "prompt_hash") or None
-    return (
-        _text(raw, "event_id"),
-        ts,
-        _text(raw, "customer"),
-        _text(raw, "product"),
-        _text(raw, "feature"),
-        provider,
-        model,
-        input_tokens,
-        cached,
-        write,
-        output,
-        _count(raw, "requests", default=1),
-        _count(raw, "retrieval_queries"),
-        _count(raw, "rerank_calls"),
-        compute_ms,
-        int((cost * NANO).to_integral_value(ROUND_HALF_UP)) if cost is not None else None,
-        task_id,
-        _flag(raw, "cache_hit"),
-        prompt_hash,
+    return ParsedEvent(
+        event_id=_text(raw, "event_id"),
+        ts=ts,
+        customer=_text(raw, "customer"),
+        product=_text(raw, "product"),
+        feature=_text(raw, "feature"),
+        provider=provider,
+        model=model,
+        input_tokens=input_tokens,
+        cached_input_tokens=cached,
+        cache_write_tokens=write,
+        output_tokens=output,
+        requests=_count(raw, "requests", default=1),
+        retrieval_queries=_count(raw, "retrieval_queries"),
+        rerank_calls=_count(raw, "rerank_calls"),
+        compute_ms=compute_ms,
+        source_cost_nano=source_cost_nano,
+        task_id=task_id,
+        cache_hit=_flag(raw, "cache_hit"),
+        prompt_hash=prompt_hash,
     )
 
 
@@ -172,7 +231,13 @@ class _Miss(Exception):
     """The fast CSV path declines a row; the full parser then decides (and explains any error)."""
 
 
+# What the fast path raises when it declines a row: its own _Miss, or what a built-in conversion raises on an odd
+# value (int("x"), datetime.fromisoformat, an overflow). Such a row goes to `parse_event`, which decides.
+FAST_PATH_DECLINES = (_Miss, ValueError, ArithmeticError)
+
+
 _MAX_SHORT = min(_LIMITS.values())
+_new = tuple.__new__  # ParsedEvent(...) without its generated __new__'s frame (see engine.pricing.book._new)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -182,11 +247,15 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
     A million-row file spends most of its time here, so the common case is a handful of built-in calls; anything
     unusual (a negative count, an odd timestamp, a long id, an amount) is handed to `parse_event`.
     """
+    # A column the header leaves out reads as a blank cell: its index is one past the row, where a "" is added.
     width = len(header)
     pick = itemgetter(*[header.index(c) if c in header else width for c in COLUMNS])
+    partial = any(c not in header for c in COLUMNS)
     fromiso = datetime.fromisoformat
 
     def parse(values: list[str]) -> ParsedEvent:
+        if partial:
+            values = [*values, ""]
         (
             event_id,
             ts,
@@ -245,7 +314,8 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
         r = int(req) if req else 1
         q = int(retr) if retr else 0
         k = int(rer) if rer else 0
-        if (i | c | w | o | r | q | k) < 0 or c + w > i:
+        # One test for all seven: the bitwise OR is negative if any is, and above a BIGINT if any is.
+        if not 0 <= (i | c | w | o | r | q | k) <= _BIGINT_MAX or c + w > i:
             raise _Miss
         model = model.strip().lower()
         if (i or o) and not model:
@@ -255,7 +325,7 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
             seconds = Decimal(comp)
             if not seconds.is_finite() or seconds < 0:
                 raise _Miss
-            compute_ms = int((seconds * 1000).to_integral_value(ROUND_HALF_UP))
+            compute_ms = _whole(seconds, 1000)
         flag = False
         if hit:
             lowered = hit.strip().lower()
@@ -263,26 +333,29 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
                 flag = True
             elif lowered not in _FALSE:
                 raise _Miss
-        return (
-            event_id,
-            stamp,
-            customer,
-            product,
-            feature,
-            provider.strip().lower(),
-            model,
-            i,
-            c,
-            w,
-            o,
-            r,
-            q,
-            k,
-            compute_ms,
-            None,
-            task or None,
-            flag,
-            prompt or None,
+        return _new(
+            ParsedEvent,
+            (
+                event_id,
+                stamp,
+                customer,
+                product,
+                feature,
+                provider.strip().lower(),
+                model,
+                i,
+                c,
+                w,
+                o,
+                r,
+                q,
+                k,
+                compute_ms,
+                None,
+                task or None,
+                flag,
+                prompt or None,
+            ),
         )
 
     return parse

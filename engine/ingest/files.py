@@ -21,12 +21,21 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from engine.ingest.events import COLUMNS, RowError, _check_header, _csv_fast_parser, _Miss, parse_event
-from engine.ingest.writer import EVENT_COLUMNS, EventWriter, ParsedEvent, RowBuilder, WriteStats
+from engine.ingest.events import (
+    COLUMNS,
+    FAST_PATH_DECLINES,
+    ParsedEvent,
+    RowError,
+    _check_header,
+    _csv_fast_parser,
+    parse_event,
+)
+from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats
+from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
 from engine.progress import Progress
 from engine.store.meta import check_rollup_timezone
-from engine.store.models import NANO, ImportRun
+from engine.store.models import ImportRun
 from engine.timeutil import DayCutter
 
 MAX_ERRORS_KEPT = 10_000
@@ -50,7 +59,7 @@ class ImportResult:
     rejected: int = 0
     unpriced_events: int = 0
     unpriced_models: list[str] = field(default_factory=list)
-    cost_usd: Decimal = Decimal(0)
+    cost_usd: Decimal = ZERO  # exact; rounded only where shown
     errors: list[BadLine] = field(default_factory=list)
     refused: bool = False
     rejects_path: str | None = None
@@ -66,7 +75,7 @@ class ImportResult:
             return "\n".join(lines)
         text = (
             f"{self.path}: {self.imported} imported, {self.duplicates} already known (skipped), "
-            f"{self.rejected} rejected, of {self.rows_read} rows; COGS ${self.cost_usd:,.2f}"
+            f"{self.rejected} rejected, of {self.rows_read} rows; COGS ${round_to(self.cost_usd, CENT):,.2f}"
         )
         if self.rejects_path:
             text += f"\n  rejected rows written to {self.rejects_path}"
@@ -117,7 +126,7 @@ def _csv_rows(
                 continue
             try:
                 yield reader.line_num, None, "", fast(values)
-            except (_Miss, ValueError, IndexError, ArithmeticError):
+            except FAST_PATH_DECLINES:
                 yield reader.line_num, dict(zip(header, values, strict=True)), "", None
 
 
@@ -321,7 +330,7 @@ def _finish(result: ImportResult, stats: WriteStats) -> None:
     result.duplicates = stats.duplicates
     result.unpriced_events = stats.unpriced_events
     result.unpriced_models = sorted(f"{p or '?'}/{m or '?'}" for p, m in stats.unpriced_models)
-    result.cost_usd = Decimal(stats.cost_nano) / NANO
+    result.cost_usd = usd(stats.cost_nano)
 
 
 def _record_run(engine: Engine, result: ImportResult, started: datetime) -> None:

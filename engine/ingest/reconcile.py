@@ -17,18 +17,14 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from engine.money import CENT, ZERO, round_to, usd
 from engine.periods import Period
-from engine.store.models import NANO
 from engine.timeutil import as_date
+from engine.vocab import CostType
 
-INFERENCE_COSTS = (
-    "cost_uncached_input",
-    "cost_cached_input",
-    "cost_cache_write",
-    "cost_output",
-    "cost_request_fee",
-    "cost_source",
-)
+# The part of an event's cost a provider bills: every cost type but our own unit costs.
+_UNBILLED = {CostType.RETRIEVAL, CostType.RERANK, CostType.COMPUTE}
+INFERENCE_COSTS = " + ".join(t.column for t in CostType if t not in _UNBILLED)
 DRIFT_OK_PCT = Decimal(5)
 
 
@@ -62,15 +58,14 @@ class ProviderDrift:
 
     def as_dict(self) -> dict[str, Any]:
         pct = self.drift_pct
-        cent = Decimal("0.01")
         return {
             "provider": self.provider,
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
-            "priced_usd": float(self.priced_usd.quantize(cent)),
-            "billed_usd": float(self.billed_usd.quantize(cent)),
-            "drift_usd": float(self.drift_usd.quantize(cent)),
-            "drift_pct": None if pct is None else float(pct.quantize(cent)),
+            "priced_usd": float(round_to(self.priced_usd, CENT)),
+            "billed_usd": float(round_to(self.billed_usd, CENT)),
+            "drift_usd": float(round_to(self.drift_usd, CENT)),
+            "drift_pct": None if pct is None else float(round_to(pct, CENT)),
             "status": self.status,
         }
 
@@ -86,7 +81,6 @@ def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
         {"a": period.start, "b": period.end},
     ):
         billed[provider] = (Decimal(str(amount or 0)), as_date(last))
-    cost_sum = " + ".join(INFERENCE_COSTS)
     providers = set(billed)
     priced_totals: dict[str, Decimal] = {}
     for provider in sorted(
@@ -95,14 +89,15 @@ def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
         end = billed[provider][1] if provider in billed else period.end
         total = conn.execute(
             text(
-                f"SELECT COALESCE(SUM({cost_sum}), 0) FROM daily_rollup WHERE provider = :p AND day BETWEEN :a AND :b"
+                f"SELECT COALESCE(SUM({INFERENCE_COSTS}), 0) FROM daily_rollup "
+                "WHERE provider = :p AND day BETWEEN :a AND :b"
             ),
             {"p": provider, "a": period.start, "b": end},
         ).scalar_one()
-        priced_totals[provider] = Decimal(int(total)) / NANO
+        priced_totals[provider] = usd(int(total))
     rows = []
     for provider in sorted(priced_totals):
-        amount, last = billed.get(provider, (Decimal(0), period.end))
+        amount, last = billed.get(provider, (ZERO, period.end))
         if provider not in billed and not priced_totals[provider]:
             continue
         rows.append(ProviderDrift(provider, period.start, last, priced_totals[provider], amount))

@@ -9,18 +9,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text
 
-from engine.ingest.writer import MEASURES, ROLLUP_KEYS, aggregates_sql
-from engine.pricing.book import PriceBook
+from engine.ingest.rollups import rebuild_rollups
+from engine.money import CENT, round_to, usd
+from engine.pricing.book import PriceBook, Usage
 from engine.progress import Progress
 from engine.store.meta import ROLLUP_TZ, get_meta, set_meta
 from engine.store.models import COST_COLUMNS
 from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter
 
-_SELECT = (
-    "SELECT event_id, ts, provider, model, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, "
-    "requests, retrieval_queries, rerank_calls, compute_ms, source_cost_nano, day FROM usage_event "
-)
+# What pricing an event reads: after `epoch`, Usage's fields are usage_event columns of the same names.
+_SELECT = f"SELECT event_id, ts, {', '.join(Usage._fields[1:])} FROM usage_event "
 
 
 @dataclass
@@ -32,7 +31,7 @@ class RepriceResult:
     cost_after_nano: int = 0
 
     def summary(self) -> str:
-        delta = (self.cost_after_nano - self.cost_before_nano) / 1e9
+        delta = round_to(usd(self.cost_after_nano - self.cost_before_nano), CENT)
         return f"re-priced {self.events} event(s), {self.changed} changed; COGS moved by ${delta:,.2f}" + (
             f"; {self.unpriced_events} still unpriced" if self.unpriced_events else ""
         )
@@ -71,34 +70,18 @@ def reprice(
         if progress is not None:
             total = int(conn.execute(text(f"SELECT COUNT(*) FROM usage_event {where}"), params).scalar_one())
         for chunk in reader:
-            for (
-                event_id,
-                ts,
-                provider,
-                model,
-                inp,
-                cached,
-                write,
-                out,
-                req,
-                retr,
-                rer,
-                comp,
-                src,
-                _day,
-            ) in chunk:
-                ts = _aware(ts)
-                epoch = int(ts.timestamp())
-                costs = prices.price(provider, model, epoch, inp, cached, write, out, req, retr, rer, comp, src)
+            for event_id, ts, *counts in chunk:
+                epoch = int(_aware(ts).timestamp())
+                costs = prices.price(Usage(epoch, *counts))
                 result.events += 1
-                if not costs[9]:
+                if not costs.priced:
                     result.unpriced_events += 1
                 updates.append(
                     {
                         "id": event_id,
                         "day": cutter.day(epoch),
-                        "priced": costs[9],
-                        **{c: v for c, v in zip(COST_COLUMNS, costs[:9], strict=True)},
+                        "priced": costs.priced,
+                        **dict(zip(COST_COLUMNS, costs[:-1], strict=True)),
                     }
                 )
             _apply(conn, updates)
@@ -130,29 +113,3 @@ def _apply(conn: Connection, updates: list[dict[str, object]]) -> None:
         return
     sets = ", ".join(f"{c} = :{c}" for c in (*COST_COLUMNS, "day", "priced"))
     conn.execute(text(f"UPDATE usage_event SET {sets} WHERE event_id = :id"), updates)
-
-
-def rebuild_rollups(conn: Connection) -> None:
-    """Recompute every rollup from the stored events (the rollups are a cache of them, nothing more)."""
-    conn.execute(text("DELETE FROM daily_rollup"))
-    conn.execute(text("DELETE FROM daily_customer_product"))
-    conn.execute(text("DELETE FROM task_rollup"))
-    measures = ", ".join(MEASURES)
-    for table, keys in (
-        ("daily_rollup", ROLLUP_KEYS),
-        ("daily_customer_product", ("customer", "product", "day")),
-    ):
-        group = ", ".join(keys)
-        conn.execute(
-            text(
-                f"INSERT INTO {table} ({group}, {measures}) "
-                f"SELECT {group}, {aggregates_sql()} FROM usage_event GROUP BY {group}"
-            )
-        )
-    conn.execute(
-        text(
-            "INSERT INTO task_rollup (customer, product, task_id, day, events, cost_nano) "
-            f"SELECT customer, product, task_id, MIN(day), COUNT(*), SUM({COST_SUM}) FROM usage_event "
-            "WHERE task_id IS NOT NULL GROUP BY customer, product, task_id"
-        )
-    )

@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -31,11 +30,13 @@ from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
 from engine.ingest.sources.base import Batch, Connector, Context
 from engine.ingest.sources.http import SourceError
 from engine.ingest.writer import EventWriter
+from engine.money import CENT, round_to, usd
 from engine.progress import Progress
 from engine.runtime import Runtime
 from engine.store.meta import StaleRollups, check_rollup_timezone
-from engine.store.models import NANO, ImportRun, ProviderCost, RevenueActual
+from engine.store.models import ImportRun, ProviderCost, RevenueActual
 from engine.timeutil import DayCutter
+from engine.vocab import Plan
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class SyncResult:
         lines = [
             f"{self.source}:{span} {self.windows_done}/{self.windows} window(s); {self.read} record(s) read, "
             f"{self.imported} event(s) imported, {self.duplicates} already known; "
-            f"COGS ${Decimal(self.cost_nano) / NANO:,.2f}"
+            f"COGS ${round_to(usd(self.cost_nano), CENT):,.2f}"
         ]
         if self.provider_costs:
             lines.append(f"  {self.provider_costs} provider cost line(s) stored for `marginbot reconcile`")
@@ -123,7 +124,7 @@ class SyncResult:
             "records_read": self.read,
             "events_imported": self.imported,
             "events_already_known": self.duplicates,
-            "cogs_usd": float((Decimal(self.cost_nano) / NANO).quantize(Decimal("0.01"))),
+            "cogs_usd": float(round_to(usd(self.cost_nano), CENT)),
             "unpriced_events": self.unpriced_events,
             "provider_cost_lines": self.provider_costs,
             "revenue_lines": self.revenue_lines,
@@ -313,6 +314,10 @@ def _write_revenue(conn: Connection, batch: Batch) -> int:
     return removed
 
 
+# The plans whose seat count a subscription sets, as an SQL list.
+_SEAT_PLANS = ", ".join(f"'{plan}'" for plan in Plan if plan.has_seats)
+
+
 def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> list[str]:
     """Set the seats of each mapped customer's seat contract in force today from its Stripe subscription."""
     notes: list[str] = []
@@ -321,7 +326,7 @@ def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> 
             notes.append(f"{entry['trace']}: {entry['seats']} seat(s) on {entry['subscription']}, customer unmapped")
             continue
         sql = (
-            "SELECT id, product, seats FROM contract WHERE customer = :c AND plan IN ('seat', 'hybrid') "
+            f"SELECT id, product, seats FROM contract WHERE customer = :c AND plan IN ({_SEAT_PLANS}) "
             'AND start <= :d AND ("end" IS NULL OR "end" >= :d)'
         )
         params: dict[str, Any] = {"c": entry["customer"], "d": today}

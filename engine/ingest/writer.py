@@ -8,67 +8,21 @@ batch: an event id seen before is never counted twice, and the rollups always eq
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from engine.pricing.book import PriceBook
-from engine.store.models import COST_COLUMNS, COUNT_COLUMNS
+from engine.ingest.events import ParsedEvent
+from engine.ingest.rollups import UNPRICED_EVENTS, fold_statements
+from engine.pricing.book import Costs, PriceBook, Usage
+from engine.store.models import COST_COLUMNS, COST_TYPES
 from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter
 
-# The parsed event, as every source produces it (see engine.ingest.events.parse_event).
-PARSED_FIELDS = (
-    "event_id",
-    "ts",
-    "customer",
-    "product",
-    "feature",
-    "provider",
-    "model",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "requests",
-    "retrieval_queries",
-    "rerank_calls",
-    "compute_ms",
-    "source_cost_nano",
-    "task_id",
-    "cache_hit",
-    "prompt_hash",
-)
-ParsedEvent = tuple[Any, ...]
-
-EVENT_COLUMNS = (
-    "event_id",
-    "ts",
-    "day",
-    "customer",
-    "product",
-    "feature",
-    "provider",
-    "model",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "requests",
-    "retrieval_queries",
-    "rerank_calls",
-    "compute_ms",
-    "source_cost_nano",
-    "task_id",
-    "cache_hit",
-    "prompt_hash",
-    "priced",
-    *COST_COLUMNS,
-    "source",
-)
+# A usage_event row as RowBuilder lays it out: the parsed event with its local day after `ts`, then its costs
+# (Costs order: one column per cost type, then `priced`) and where it came from.
+EVENT_COLUMNS = (*ParsedEvent._fields[:2], "day", *ParsedEvent._fields[2:], *COST_COLUMNS, "priced", "source")
 
 _PG_TYPES = {
     "ts": "timestamptz",
@@ -78,52 +32,18 @@ _PG_TYPES = {
 }
 _TEXT = {"event_id", "customer", "product", "feature", "provider", "model", "task_id", "prompt_hash", "source"}
 
-_SUM_OF = {
-    "events": "COUNT(*)",
-    "cache_hits": "SUM(CASE WHEN cache_hit THEN 1 ELSE 0 END)",
-    "unpriced_events": "SUM(CASE WHEN priced THEN 0 ELSE 1 END)",
-}
-MEASURES = COUNT_COLUMNS + COST_COLUMNS
-
-
-def aggregates_sql() -> str:
-    return ", ".join(_SUM_OF.get(c, f"SUM({c})") for c in MEASURES)
-
-
-def _upsert(table: str, keys: Sequence[str], source: str) -> str:
-    cols = ", ".join((*keys, *MEASURES))
-    group = ", ".join(keys)
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in MEASURES)
-    return (
-        f"INSERT INTO {table} ({cols}) SELECT {group}, {aggregates_sql()} FROM {source} "
-        f"GROUP BY {group} ON CONFLICT ({group}) DO UPDATE SET {updates}"
-    )
-
-
-def _sql_tasks(source: str, least: str) -> str:
-    return (
-        "INSERT INTO task_rollup (customer, product, task_id, day, events, cost_nano) "
-        f"SELECT customer, product, task_id, MIN(day), COUNT(*), SUM({COST_SUM}) FROM {source} "
-        "AND task_id IS NOT NULL GROUP BY customer, product, task_id "
-        "ON CONFLICT (customer, product, task_id) DO UPDATE SET "
-        f"events = task_rollup.events + excluded.events, cost_nano = task_rollup.cost_nano + excluded.cost_nano, "
-        f"day = {least}(task_rollup.day, excluded.day)"
-    )
-
 
 def _fold_statements(source: str, least: str) -> list[str]:
-    """Roll the new events (`source` is a FROM clause ending in a WHERE condition) into every rollup."""
+    """Roll the new events (`source` is a FROM clause ending in a WHERE condition) into every rollup, add the
+    customers not seen before, and (last) count what the batch added: unpriced events and cost."""
     return [
-        _upsert("daily_rollup", ROLLUP_KEYS, source),
-        _upsert("daily_customer_product", ("customer", "product", "day"), source),
-        _sql_tasks(source, least),
+        *fold_statements(source, least=least),
         f"INSERT INTO customer (id, name, aliases) SELECT DISTINCT customer, customer, '' FROM {source} "
         "ON CONFLICT (id) DO NOTHING",
-        f"SELECT COALESCE(SUM(CASE WHEN priced THEN 0 ELSE 1 END), 0), COALESCE(SUM({COST_SUM}), 0) FROM {source}",
+        f"SELECT COALESCE({UNPRICED_EVENTS}, 0), COALESCE(SUM({COST_SUM}), 0) FROM {source}",
     ]
 
 
-ROLLUP_KEYS = ("day", "customer", "product", "feature", "provider", "model")
 _COLS = ", ".join(EVENT_COLUMNS)
 # SQLite: insert straight into usage_event; new rows are exactly those with a rowid above the previous maximum
 # (rowids only grow: events are never deleted), so the rollups read them back by rowid range. One B-tree write
@@ -157,6 +77,14 @@ class WriteStats:
     cost_nano: int = 0
 
 
+_new = tuple.__new__  # Usage(...) without its generated __new__'s frame (see engine.pricing.book._new)
+
+# RowBuilder passes the parsed event's provider … source_cost_nano (ev[5:16]) on as Usage's fields after `epoch`,
+# and lays Costs out as the cost columns then `priced`: both rely on the field names lining up.
+if ParsedEvent._fields[5:16] != Usage._fields[1:] or Costs._fields != (*COST_TYPES, "priced"):
+    raise ImportError("ParsedEvent, Usage and Costs no longer line up with each other and CostType; fix them together")
+
+
 class RowBuilder:
     """Prices a parsed event and lays it out as a `usage_event` row. Touches no database, so a parsing
     worker process can run it while the importing process writes."""
@@ -169,19 +97,17 @@ class RowBuilder:
         self.unpriced_models: set[tuple[str, str]] = set()
 
     def build(self, ev: ParsedEvent) -> tuple[Any, ...]:
-        ts: datetime = ev[1]
+        ts = ev.ts
         epoch = int(ts.timestamp())
-        costs = self.prices.price(
-            ev[5], ev[6], epoch, ev[7], ev[8], ev[9], ev[10], ev[11], ev[12], ev[13], ev[14], ev[15]
-        )
-        priced = costs[9]
-        if not priced:
-            self.unpriced_models.add((ev[5], ev[6]))
+        # Concatenation, not (epoch, *ev[5:16]): one tuple built instead of a list and two tuples, on every row.
+        costs = self.prices.price(_new(Usage, (epoch,) + ev[5:16]))  # noqa: RUF005
+        if not costs.priced:
+            self.unpriced_models.add((ev.provider, ev.model))
         ts_text = ts.isoformat(" ", "microseconds")
         if not self.postgres:
             # SQLite keeps SQLAlchemy's naive UTC text; the parsed ts is always UTC, so drop its "+00:00".
             ts_text = ts_text[:-6]
-        return (ev[0], ts_text, self.cutter.day(epoch), *ev[2:19], priced, *costs[:9], self.source)
+        return (ev.event_id, ts_text, self.cutter.day(epoch), *ev[2:], *costs, self.source)
 
 
 class EventWriter:
@@ -209,7 +135,7 @@ class EventWriter:
             create_stage(conn)
 
     def add(self, ev: ParsedEvent) -> None:
-        """Queue one parsed event (PARSED_FIELDS order)."""
+        """Queue one parsed event."""
         self.add_row(self.builder.build(ev))
 
     def add_row(self, row: tuple[Any, ...]) -> None:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from typing import TypeVar
 
-from engine.money import HUNDRED, NANO, ZERO
+from engine.money import HUNDRED, ZERO
+from engine.vocab import Status
+
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Thresholds:
     breach_pct: Decimal = Decimal(40)
     healthy_pct: Decimal = Decimal(55)
-
-
-def usd(nano: int) -> Decimal:
-    return Decimal(nano) / NANO
 
 
 def margin_pct(revenue: Decimal, cogs: Decimal) -> Decimal | None:
@@ -25,26 +26,40 @@ def margin_pct(revenue: Decimal, cogs: Decimal) -> Decimal | None:
     return (revenue - cogs) / revenue * HUNDRED
 
 
-def status_of(revenue: Decimal, cogs: Decimal, t: Thresholds) -> str:
+def margin_change(now: Figures, before: Figures) -> Decimal | None:
+    """How many points the margin moved from `before` to `now` (None unless both have a margin)."""
+    if now.margin_pct is None or before.margin_pct is None:
+        return None
+    return now.margin_pct - before.margin_pct
+
+
+def status_of(revenue: Decimal, cogs: Decimal, t: Thresholds) -> Status:
     pct = margin_pct(revenue, cogs)
     if pct is None:
-        return "no_revenue"
+        return Status.NO_REVENUE
     if pct < t.breach_pct:
-        return "breach"
+        return Status.BREACH
     if pct < t.healthy_pct:
-        return "watch"
-    return "healthy"
+        return Status.WATCH
+    return Status.HEALTHY
+
+
+def nearest_rank(n: int, q: float) -> int:
+    """The 1-based nearest rank of quantile q among n ordered values (n ≥ 1): every percentile marginbot takes."""
+    return min(n, max(1, math.ceil(q * n)))
+
+
+def pick(ordered: Sequence[T], q: float) -> T:
+    """The item at quantile q of already ordered, non-empty items (nearest rank)."""
+    return ordered[nearest_rank(len(ordered), q) - 1]
 
 
 def percentile(sorted_values: list[int], q: float) -> int:
     """Nearest-rank percentile of already sorted values (0 when empty)."""
-    if not sorted_values:
-        return 0
-    rank = max(1, math.ceil(q * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
+    return pick(sorted_values, q) if sorted_values else 0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Figures:
     """The core figures of one subject over one period."""
 
@@ -59,7 +74,7 @@ class Figures:
         return margin_pct(self.revenue, self.cogs)
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         return status_of(self.revenue, self.cogs, self.thresholds)
 
     @property
@@ -67,7 +82,7 @@ class Figures:
         return self.revenue - self.cogs
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Share:
     """A slice of COGS (a model, a feature, a model on a feature, a cost type) with its previous value."""
 
@@ -83,7 +98,3 @@ class Share:
     def growth(self) -> Decimal | None:
         """Current over previous cost (2 = doubled); None when there was nothing before."""
         return self.cost / self.previous if self.previous > 0 else None
-
-
-def _pct_text(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('1'), ROUND_HALF_UP)}%"

@@ -6,11 +6,13 @@ import difflib
 
 from sqlalchemy import Connection, text
 
+from engine.vocab import SubjectKind
+
 
 class UnknownSubject(LookupError):
     """No customer or product by that name; carries the closest names to suggest."""
 
-    def __init__(self, kind: str, ref: str, suggestions: list[str]) -> None:
+    def __init__(self, kind: SubjectKind, ref: str, suggestions: list[str]) -> None:
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(f"no {kind} {ref!r}{hint}")
         self.kind = kind
@@ -43,10 +45,11 @@ def resolve_customer(conn: Connection, ref: str) -> tuple[str, str]:
     close = difflib.get_close_matches(wanted, list(candidates), n=3, cutoff=0.5)
     prefix = [candidates[k] for k in candidates if k.startswith(wanted) and wanted]
     suggestions = list(dict.fromkeys(prefix[:3] + [candidates[k] for k in close]))[:3]
-    raise UnknownSubject("customer", ref, suggestions)
+    raise UnknownSubject(SubjectKind.CUSTOMER, ref, suggestions)
 
 
 def resolve_product(conn: Connection, ref: str) -> str:
+    """Find a product by name (case-insensitive) among those with usage or a contract; raises UnknownSubject."""
     wanted = ref.strip().lower()
     products = [
         p
@@ -60,4 +63,4 @@ def resolve_product(conn: Connection, ref: str) -> str:
             return p
     close = difflib.get_close_matches(wanted, [p.lower() for p in products], n=3, cutoff=0.5)
     by_lower = {p.lower(): p for p in products}
-    raise UnknownSubject("product", ref, [by_lower[c] for c in close])
+    raise UnknownSubject(SubjectKind.PRODUCT, ref, [by_lower[c] for c in close])

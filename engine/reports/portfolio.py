@@ -2,43 +2,47 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from engine.money import ZERO
+from engine.money import ZERO, usd
 from engine.periods import Period
-from engine.reports.figures import Figures, Thresholds, usd
-from engine.reports.revenue import (
-    UsageTotals,
-    contracts_in,
-    revenue_lines,
-    total_by_customer,
-    total_by_product,
-)
+from engine.reports.figures import Figures, Thresholds, pick
+from engine.reports.revenue import RevenueLine, contracts_in, revenue_lines, total_by_customer, total_by_product
+from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM
+from engine.vocab import SubjectKind
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PortfolioRow:
-    kind: str
+    """One customer or product of the portfolio, this period and the one before."""
+
+    kind: SubjectKind  # customer | product
     key: str
     name: str
     current: Figures
     previous: Figures
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Portfolio:
+    """Every customer and product over one period, and the blended total."""
+
     period: Period
     total: Figures
     previous_total: Figures
     customers: list[PortfolioRow]
     products: list[PortfolioRow]
     unpriced_models: list[str]
+    # The revenue lines behind the figures, this period and the one before (None for a portfolio built by hand):
+    # reports on its customers and products can reuse them instead of reading them again.
+    lines: list[RevenueLine] | None = None
+    previous_lines: list[RevenueLine] | None = None
 
     def spread(self) -> dict[str, Any]:
         """The P50 and P99 customer by COGS, and the P50 customer margin: how uneven the book is."""
@@ -47,11 +51,7 @@ class Portfolio:
             return {"customers": 0}
         by_cost = sorted(rows, key=lambda r: r.current.cogs)
         margins = sorted(r.current.margin_pct for r in rows if r.current.margin_pct is not None)
-
-        def at(q: float) -> PortfolioRow:
-            return by_cost[min(len(by_cost), max(1, math.ceil(q * len(by_cost)))) - 1]
-
-        p50, p99 = at(0.5), at(0.99)
+        p50, p99 = pick(by_cost, 0.5), pick(by_cost, 0.99)
         return {
             "customers": len(rows),
             "p50_customer": p50.key,
@@ -61,7 +61,7 @@ class Portfolio:
             "p99_customer_cogs_usd": p99.current.cogs,
             "p99_customer_margin_pct": p99.current.margin_pct,
             "cogs_p99_over_p50": (p99.current.cogs / p50.current.cogs) if p50.current.cogs > 0 else None,
-            "margin_pct_p50": margins[max(1, math.ceil(0.5 * len(margins))) - 1] if margins else None,
+            "margin_pct_p50": pick(margins, 0.5) if margins else None,
         }
 
 
@@ -89,6 +89,7 @@ def _totals(scan: dict[tuple[str, str], list[int]]) -> UsageTotals:
 
 
 def _by(scan: dict[tuple[str, str], list[int]], index: int) -> dict[str, tuple[int, int, int]]:
+    """Cost, events and unpriced events per customer (index 0) or product (index 1)."""
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for key, v in scan.items():
         acc = out[key[index]]
@@ -96,6 +97,20 @@ def _by(scan: dict[tuple[str, str], list[int]], index: int) -> dict[str, tuple[i
         acc[1] += v[1]
         acc[2] += v[2]
     return {k: (a[0], a[1], a[2]) for k, a in out.items()}
+
+
+def _figures(revenue: Decimal, counts: tuple[int, int, int], thresholds: Thresholds) -> Figures:
+    cost, events, unpriced = counts
+    return Figures(revenue=revenue, cogs=usd(cost), events=events, unpriced_events=unpriced, thresholds=thresholds)
+
+
+def _total(revenue: dict[str, Decimal], counts: dict[str, tuple[int, int, int]], thresholds: Thresholds) -> Figures:
+    summed = (
+        sum(v[0] for v in counts.values()),
+        sum(v[1] for v in counts.values()),
+        sum(v[2] for v in counts.values()),
+    )
+    return _figures(sum(revenue.values(), ZERO), summed, thresholds)
 
 
 def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Portfolio:
@@ -112,49 +127,38 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
     rev_now, rev_before = total_by_customer(lines), total_by_customer(prev_lines)
     prod_rev_now, prod_rev_before = total_by_product(lines), total_by_product(prev_lines)
 
-    def rows(kind: str, now: dict, before: dict, rnow: dict, rbefore: dict) -> list[PortfolioRow]:
+    def rows(
+        kind: SubjectKind,
+        now: dict[str, tuple[int, int, int]],
+        before: dict[str, tuple[int, int, int]],
+        rnow: dict[str, Decimal],
+        rbefore: dict[str, Decimal],
+    ) -> list[PortfolioRow]:
         keys = (set(now) | set(rnow) | set(before) | set(rbefore)) - {""}
-        out = []
-        for k in keys:
-            c, e, u = now.get(k, (0, 0, 0))
-            pc, pe, pu = before.get(k, (0, 0, 0))
-            out.append(
-                PortfolioRow(
-                    kind,
-                    k,
-                    names.get(k, k) if kind == "customer" else k,
-                    Figures(rnow.get(k, ZERO), usd(c), e, u, thresholds),
-                    Figures(rbefore.get(k, ZERO), usd(pc), pe, pu, thresholds),
-                )
+        out = [
+            PortfolioRow(
+                kind=kind,
+                key=k,
+                name=names.get(k, k) if kind is SubjectKind.CUSTOMER else k,
+                current=_figures(rnow.get(k, ZERO), now.get(k, (0, 0, 0)), thresholds),
+                previous=_figures(rbefore.get(k, ZERO), before.get(k, (0, 0, 0)), thresholds),
             )
+            for k in keys
+        ]
         out.sort(key=lambda r: (r.current.margin_pct is not None, r.current.margin_pct or ZERO, r.key))
         return out
 
-    customers = rows("customer", cust_now, cust_before, rev_now, rev_before)
-    products = rows("product", prod_now, prod_before, prod_rev_now, prod_rev_before)
     unpriced = conn.execute(
         text("SELECT DISTINCT provider, model FROM daily_rollup WHERE day BETWEEN :a AND :b AND unpriced_events > 0"),
         {"a": period.start, "b": period.end},
     ).all()
-    total = Figures(
-        sum(rev_now.values(), ZERO),
-        usd(sum(v[0] for v in cust_now.values())),
-        sum(v[1] for v in cust_now.values()),
-        sum(v[2] for v in cust_now.values()),
-        thresholds,
-    )
-    previous_total = Figures(
-        sum(rev_before.values(), ZERO),
-        usd(sum(v[0] for v in cust_before.values())),
-        sum(v[1] for v in cust_before.values()),
-        sum(v[2] for v in cust_before.values()),
-        thresholds,
-    )
     return Portfolio(
-        period,
-        total,
-        previous_total,
-        customers,
-        products,
-        sorted(f"{p or '?'}/{m or '?'}" for p, m in unpriced),
+        period=period,
+        total=_total(rev_now, cust_now, thresholds),
+        previous_total=_total(rev_before, cust_before, thresholds),
+        customers=rows(SubjectKind.CUSTOMER, cust_now, cust_before, rev_now, rev_before),
+        products=rows(SubjectKind.PRODUCT, prod_now, prod_before, prod_rev_now, prod_rev_before),
+        unpriced_models=sorted(f"{p or '?'}/{m or '?'}" for p, m in unpriced),
+        lines=lines,
+        previous_lines=prev_lines,
     )

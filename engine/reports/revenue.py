@@ -4,33 +4,43 @@ Monthly fees and included units accrue per day (fee / days in that month), so a 
 monthly fee and a trailing window a fair share. Units count the contract's product only (all products when the
 contract names none): `request` = requests, `1k_tokens` = (input + output tokens) / 1000, `task` = distinct
 task ids started in the period.
+
+The revenue rule lives on `Terms` (`charge` = `fixed_charge` + `usage_charge`); `compute_line` writes it
+up as a line, and every other caller (the alerts' daily series, what-ifs, forecasts, floors) asks the same terms.
 """
 
 from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Final, Literal, NamedTuple
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, text
 
+from engine.money import ONE, ZERO, usd_text
 from engine.periods import Period
+from engine.reports.usage import UnitCounter, UsageTotals
+from engine.store.sql import where_equal
 from engine.timeutil import as_date
+from engine.vocab import Plan, Unit
 
-ZERO = Decimal(0)
+BILLED: Final = "billed"  # the plan of a billed line: what was invoiced, not a contract's terms
+_PLAN = {p.value: p for p in Plan}  # stored spelling → Plan, without an Enum call per contract row
+_UNIT = {u.value: u for u in Unit}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RevenueLine:
     """Revenue of one contract (or one billed line) in a period, with the terms that produced it."""
 
     customer: str
     product: str  # '' = every product
-    plan: str
+    plan: Plan | Literal["billed"]
     source: str  # contract | stripe
     total: Decimal = ZERO
     seats: Decimal = ZERO
@@ -38,7 +48,7 @@ class RevenueLine:
     usage: Decimal = ZERO
     units: Decimal = ZERO
     included_units: Decimal = ZERO
-    unit: str = ""
+    unit: Unit | None = None
     active_days: int = 0
     by_product: dict[str, Decimal] = field(default_factory=dict)  # the split used for product margins
     terms: str = ""
@@ -56,45 +66,74 @@ class RevenueLine:
             "usage_usd": self.usage,
             "units": self.units,
             "included_units": self.included_units,
-            "unit": self.unit or None,
+            "unit": self.unit,
             "active_days": self.active_days,
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Terms:
-    """A contract's terms as revenue needs them (a plain value: the portfolio builds thousands of these)."""
+    """A contract's terms and the revenue rule on them (a plain value: the portfolio builds thousands of these).
+
+    Amounts are monthly; `months` below is how many months of them apply (see `month_fraction`).
+    """
 
     customer: str
-    product: str
-    plan: str
+    product: str  # '' = every product
+    plan: Plan
     start: date
-    end: date | None
+    end: date | None  # inclusive; None = open
     seats: int = 0
     seat_price_usd: Decimal = ZERO
     platform_fee_usd: Decimal = ZERO
     included_units: Decimal = ZERO
-    unit: str = ""
+    unit: Unit | None = None  # what a metered plan counts; None for seat and flat plans
     unit_price_usd: Decimal = ZERO
+    # Whether revenue follows usage (a usage or hybrid plan): plan.is_metered, kept because it is asked for every
+    # contract of every period and day the alerts look at.
+    is_metered: bool = field(init=False, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_metered", self.plan.is_metered)  # frozen: set once, here
 
-UsageTotals = dict[str, dict[str, tuple[int, int]]]  # customer → product → (requests, input + output tokens)
+    @property
+    def split_unit(self) -> Unit:
+        """The unit revenue follows across products: the metered one, else requests (seat and flat plans)."""
+        return self.unit if self.is_metered and self.unit is not None else Unit.REQUEST
 
+    def seat_charge(self, months: Decimal) -> Decimal:
+        return Decimal(self.seats) * self.seat_price_usd * months if self.plan.has_seats else ZERO
 
-def usage_totals(conn: Connection, start: date, end: date, customer: str | None = None) -> UsageTotals:
-    """Requests and tokens per customer and product over [start, end], from the daily rollup."""
-    sql = (
-        "SELECT customer, product, SUM(requests), SUM(input_tokens + output_tokens) "
-        "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
-    )
-    params: dict[str, object] = {"a": start, "b": end}
-    if customer is not None:
-        sql += " AND customer = :c"
-        params["c"] = customer
-    totals: UsageTotals = defaultdict(dict)
-    for cust, prod, req, tok in conn.execute(text(sql + " GROUP BY customer, product"), params):
-        totals[cust][prod] = (int(req or 0), int(tok or 0))
-    return totals
+    def platform_charge(self, months: Decimal) -> Decimal:
+        return self.platform_fee_usd * months if self.plan.has_fee else ZERO
+
+    def included(self, months: Decimal) -> Decimal:
+        """Units included in the fee over `months` (hybrid plans only)."""
+        return self.included_units * months if self.plan is Plan.HYBRID else ZERO
+
+    def usage_charges(self, units: Sequence[Decimal], months: Sequence[Decimal]) -> list[Decimal]:
+        """What `units[i]` metered over `months[i]` months earn, for each i: every unit on a usage plan, those over
+        the included ones on a hybrid plan, nothing on seat and flat plans. (The alerts' daily series asks for a
+        whole window of days at once; one call per day would cost more than the arithmetic.)"""
+        price = self.unit_price_usd
+        if self.plan is Plan.HYBRID:
+            included = self.included_units  # × months: see `included`
+            return [max(ZERO, u - included * m) * price for u, m in zip(units, months, strict=True)]
+        if self.plan is Plan.USAGE:
+            return [u * price for u in units]
+        return [ZERO] * len(units)
+
+    def usage_charge(self, units: Decimal, months: Decimal) -> Decimal:
+        """What `units` metered over `months` months earn (see `usage_charges`)."""
+        return self.usage_charges((units,), (months,))[0]
+
+    def fixed_charge(self, months: Decimal) -> Decimal:
+        """What `months` months earn whatever the usage: seats and the platform fee."""
+        return self.seat_charge(months) + self.platform_charge(months)
+
+    def charge(self, units: Decimal, months: Decimal) -> Decimal:
+        """The revenue rule: fixed charges for `months` months plus the usage charge for `units` metered."""
+        return self.fixed_charge(months) + self.usage_charge(units, months)
 
 
 @lru_cache(maxsize=4096)  # most contracts share the period's span; the portfolio asks thousands of times
@@ -118,23 +157,28 @@ def active_span(contract: Terms, period: Period) -> tuple[date, date] | None:
     return (start, end) if start <= end else None
 
 
+UNIT_WORDS = {Unit.TOKENS_1K: "1k tokens"}  # how a unit reads in the terms, where it differs from its name
+
+
 @lru_cache(maxsize=8192)  # the same contracts are described for every period the portfolio looks at
 def describe_terms(c: Terms) -> str:
     parts: list[str] = []
     if c.seats and c.seat_price_usd:
-        parts.append(f"{c.seats} seats × ${c.seat_price_usd:,.2f}/mo")
+        parts.append(f"{c.seats} seats × {usd_text(c.seat_price_usd)}/mo")
     if c.platform_fee_usd:
-        parts.append(f"${c.platform_fee_usd:,.2f}/mo platform fee")
-    if c.plan in ("usage", "hybrid"):
-        unit = {"1k_tokens": "1k tokens"}.get(c.unit, c.unit)
-        incl = f" over {c.included_units:,} included/mo" if c.plan == "hybrid" and c.included_units else ""
+        parts.append(f"{usd_text(c.platform_fee_usd)}/mo platform fee")
+    if c.is_metered:
+        unit = UNIT_WORDS.get(c.unit, c.unit) if c.unit is not None else ""
+        incl = f" over {c.included_units:,} included/mo" if c.plan is Plan.HYBRID and c.included_units else ""
         parts.append(f"${c.unit_price_usd}/{unit}{incl}")
     return f"{c.plan}: " + (", ".join(parts) if parts else "no charges")
 
 
 def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
     """Revenue of one contract from its terms, the months it was active and the units it metered."""
-    line = RevenueLine(
+    seats, platform = c.seat_charge(months), c.platform_charge(months)
+    usage = c.usage_charge(units, months) if c.is_metered else ZERO
+    return RevenueLine(
         customer=c.customer,
         product=c.product,
         plan=c.plan,
@@ -142,85 +186,13 @@ def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) ->
         unit=c.unit,
         active_days=active_days,
         terms=describe_terms(c),
+        seats=seats,
+        platform=platform,
+        usage=usage,
+        total=seats + platform + usage,  # Terms.charge, from the parts already worked out
+        units=units if c.is_metered else ZERO,
+        included_units=c.included(months) if c.is_metered else ZERO,
     )
-    line.platform = c.platform_fee_usd * months
-    line.seats = Decimal(c.seats) * c.seat_price_usd * months if c.plan in ("seat", "hybrid") else ZERO
-    if c.plan == "seat":
-        line.platform = ZERO
-    if c.plan == "flat":
-        line.seats = ZERO
-    if c.plan in ("usage", "hybrid"):
-        line.units = units
-        if c.plan == "hybrid":
-            line.included_units = c.included_units * months
-            line.usage = max(ZERO, units - line.included_units) * c.unit_price_usd
-        else:
-            line.usage = units * c.unit_price_usd
-    line.total = line.seats + line.platform + line.usage
-    return line
-
-
-class _Units:
-    """Usage counts per (customer, product) over a day range, fetched in as few queries as possible."""
-
-    def __init__(
-        self, conn: Connection, period: Period, customers: list[str] | None, totals: UsageTotals | None
-    ) -> None:
-        self.conn = conn
-        self.period = period
-        self._params: dict[str, object] = {"a": period.start, "b": period.end}
-        single = customers[0] if customers is not None and len(customers) == 1 else None
-        if single is not None:
-            self._params["c"] = single
-        if totals is None:
-            totals = usage_totals(conn, period.start, period.end, single) if customers != [] else {}
-        self._full = totals
-        self._tasks: dict[str, dict[str, int]] = {}
-
-    def prefetch_tasks(self, customers: set[str]) -> None:
-        """Tasks started in the whole period for these customers, in one statement (one per customer is slow)."""
-        if not customers:
-            return
-        sql = text(
-            "SELECT customer, product, COUNT(*) FROM task_rollup WHERE customer IN :cs AND day BETWEEN :a AND :b "
-            "GROUP BY customer, product"
-        ).bindparams(bindparam("cs", expanding=True))
-        self._tasks = {c: {} for c in customers}
-        params = {"a": self.period.start, "b": self.period.end, "cs": sorted(customers)}
-        for cust, prod, n in self.conn.execute(sql, params):
-            self._tasks[cust][prod] = int(n)
-
-    def by_product(self, customer: str, product: str, unit: str, a: date, b: date) -> dict[str, Decimal]:
-        """Units per product for one customer over [a, b] (product '' = every product)."""
-        full_period = (a, b) == (self.period.start, self.period.end)
-        if unit == "task" and full_period and customer in self._tasks:
-            return {p: Decimal(n) for p, n in self._tasks[customer].items() if not product or p == product}
-        if unit == "task":
-            # Only task-metered contracts ask; one covering-index range per customer beats scanning every task.
-            sql = "SELECT product, COUNT(*) FROM task_rollup WHERE customer = :c AND day BETWEEN :a AND :b"
-            params: dict[str, object] = {"c": customer, "a": a, "b": b}
-            if product:
-                sql += " AND product = :p"
-                params["p"] = product
-            rows = self.conn.execute(text(sql + " GROUP BY product"), params).all()
-            return {p: Decimal(n) for p, n in rows}
-        index = 1 if unit == "1k_tokens" else 0
-        if full_period:
-            pairs = {p: v for p, v in self._full.get(customer, {}).items() if not product or p == product}
-        else:
-            sql = (
-                "SELECT product, SUM(requests), SUM(input_tokens + output_tokens) FROM daily_customer_product "
-                "WHERE customer = :c AND day BETWEEN :a AND :b"
-            )
-            params = {"c": customer, "a": a, "b": b}
-            if product:
-                sql += " AND product = :p"
-                params["p"] = product
-            pairs = {
-                p: (int(r or 0), int(t or 0)) for p, r, t in self.conn.execute(text(sql + " GROUP BY product"), params)
-            }
-        scale = Decimal(1000) if unit == "1k_tokens" else Decimal(1)
-        return {p: Decimal(v[index]) / scale for p, v in pairs.items()}
 
 
 def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[str, Decimal]:
@@ -230,6 +202,22 @@ def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[s
     return {p: total * w / weight_sum for p, w in weights.items() if w}
 
 
+def contract_line(c: Terms, period: Period, counter: UnitCounter, *, usage_factor: Decimal = ONE) -> RevenueLine | None:
+    """Revenue of contract `c` over the days of `period` it is in force (None: none), usage × usage_factor."""
+    span = active_span(c, period)
+    if span is None:
+        return None
+    a, b = span
+    per_product = counter.by_product(c.customer, c.product, c.split_unit, a, b)
+    metered = sum(per_product.values(), ZERO) if c.is_metered else ZERO
+    if usage_factor != ONE:
+        metered *= usage_factor
+    line = compute_line(c, (b - a).days + 1, month_fraction(a, b), metered)
+    # Seat and flat plans meter nothing; their split across products follows requests.
+    line.by_product = {c.product: line.total} if c.product else _split(line.total, per_product, "")
+    return line
+
+
 def revenue_lines(
     conn: Connection,
     period: Period,
@@ -237,11 +225,13 @@ def revenue_lines(
     customers: Iterable[str] | None = None,
     totals: UsageTotals | None = None,
     contracts: list[Terms] | None = None,
+    usage_factor: Decimal = ONE,
 ) -> list[RevenueLine]:
     """Every revenue line for `customers` (all when None) in `period`; billed lines replace modelled ones.
 
     `totals` (from `usage_totals` over exactly `period`) and `contracts` (from `contracts_in` over a range that
-    covers `period`) save reads when the caller already has them.
+    covers `period`) save reads when the caller already has them. `usage_factor` scales metered units (a what-if);
+    billed lines cannot follow usage and stay as billed.
     """
     wanted = list(customers) if customers is not None else None
     if contracts is None:
@@ -249,21 +239,11 @@ def revenue_lines(
     elif wanted is not None:
         chosen = set(wanted)
         contracts = [c for c in contracts if c.customer in chosen]
-    units = _Units(conn, period, wanted, totals)
-    units.prefetch_tasks({c.customer for c in contracts if c.unit == "task" and c.plan in ("usage", "hybrid")})
-    lines: list[RevenueLine] = []
-    for c in contracts:
-        span = active_span(c, period)
-        if span is None:
-            continue
-        a, b = span
-        # Seat and flat plans meter nothing; their split across products follows requests.
-        unit = c.unit if c.plan in ("usage", "hybrid") else "request"
-        per_product = units.by_product(c.customer, c.product, unit, a, b)
-        metered = sum(per_product.values(), ZERO) if c.plan in ("usage", "hybrid") else ZERO
-        line = compute_line(c, (b - a).days + 1, month_fraction(a, b), metered)
-        line.by_product = {c.product: line.total} if c.product else _split(line.total, per_product, "")
-        lines.append(line)
+    counter = UnitCounter(conn, period, wanted, totals)
+    counter.prefetch_tasks({c.customer for c in contracts if c.is_metered and c.unit is Unit.TASK})
+    lines = [
+        line for c in contracts if (line := contract_line(c, period, counter, usage_factor=usage_factor)) is not None
+    ]
     billed = billed_lines(conn, period, wanted)
     if billed:
         billed_customers = {line.customer for line in billed}
@@ -278,9 +258,7 @@ def contracts_in(conn: Connection, period: Period, customers: list[str] | None) 
         'included_units, unit, unit_price_usd FROM contract WHERE start <= :b AND ("end" IS NULL OR "end" >= :a)'
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    if customers is not None and len(customers) == 1:
-        sql += " AND customer = :c"
-        params["c"] = customers[0]
+    sql = _scoped(sql, params, customers)
     out: list[Terms] = []
     wanted = set(customers) if customers is not None else None
     money: dict[object, Decimal] = {}  # prices repeat across contracts: convert each distinct value once
@@ -299,54 +277,79 @@ def contracts_in(conn: Connection, period: Period, customers: list[str] | None) 
             Terms(
                 customer=customer,
                 product=product,
-                plan=plan,
+                plan=_PLAN[plan],
                 start=as_date(start),
                 end=as_date(end) if end is not None else None,
                 seats=seats,
                 seat_price_usd=dec(seat_price),
                 platform_fee_usd=dec(fee),
                 included_units=dec(included),
-                unit=unit,
+                unit=_UNIT[unit] if unit else None,
                 unit_price_usd=dec(unit_price),
             )
         )
     return out
 
 
-def billed_lines(conn: Connection, period: Period, customers: list[str] | None) -> list[RevenueLine]:
-    """Billed revenue lines (e.g. Stripe) overlapping `period`, prorated by day, merged per customer and product."""
+class Invoice(NamedTuple):
+    """A billed line (e.g. a Stripe invoice line) for its whole service period."""
+
+    customer: str
+    product: str
+    source: str
+    start: date
+    end: date
+    amount: Decimal
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def invoices(conn: Connection, period: Period, customers: list[str] | None) -> list[Invoice]:
+    """Billed lines of `customers` (all when None) whose service period overlaps `period`."""
     sql = (
-        "SELECT customer, product, period_start, period_end, amount_usd, source FROM revenue_actual "
+        "SELECT customer, product, source, period_start, period_end, amount_usd FROM revenue_actual "
         "WHERE period_start <= :b AND period_end >= :a"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    if customers is not None and len(customers) == 1:
-        sql += " AND customer = :c"
-        params["c"] = customers[0]
+    wanted = set(customers) if customers is not None else None
+    return [
+        Invoice(customer, product, source, as_date(start), as_date(end), Decimal(str(amount)))
+        for customer, product, source, start, end, amount in conn.execute(text(_scoped(sql, params, customers)), params)
+        if wanted is None or customer in wanted
+    ]
+
+
+def billed_lines(conn: Connection, period: Period, customers: list[str] | None) -> list[RevenueLine]:
+    """Billed revenue lines (e.g. Stripe) overlapping `period`, prorated by day, merged per customer and product."""
     merged: dict[tuple[str, str, str], RevenueLine] = {}
-    for row in conn.execute(text(sql), params):
-        if customers is not None and row.customer not in customers:
-            continue
-        start, end = as_date(row.period_start), as_date(row.period_end)
-        a, b = max(start, period.start), min(end, period.end)
-        share = Decimal((b - a).days + 1) / Decimal((end - start).days + 1)
-        key = (row.customer, row.product, row.source)
+    for bill in invoices(conn, period, customers):
+        a, b = max(bill.start, period.start), min(bill.end, period.end)
+        share = Decimal((b - a).days + 1) / Decimal(bill.days)
+        key = (bill.customer, bill.product, bill.source)
         line = merged.get(key)
         if line is None:
             line = merged[key] = RevenueLine(
-                customer=row.customer,
-                product=row.product,
-                plan="billed",
-                source=row.source,
-                terms=f"billed in {row.source} (invoice lines, prorated by day)",
+                customer=bill.customer,
+                product=bill.product,
+                plan=BILLED,
+                source=bill.source,
+                terms=f"billed in {bill.source} (invoice lines, prorated by day)",
             )
-        amount = Decimal(str(row.amount_usd)) * share
+        amount = bill.amount * share
         line.total += amount
         line.platform += amount
         line.active_days = max(line.active_days, (b - a).days + 1)
     for line in merged.values():
         line.by_product = {line.product: line.total}
     return list(merged.values())
+
+
+def _scoped(sql: str, params: dict[str, object], customers: list[str] | None) -> str:
+    """`sql` narrowed to the one customer asked about; several are filtered by the caller (an IN list of
+    thousands is slower than reading the period)."""
+    return where_equal(sql, params, customer=customers[0] if customers is not None and len(customers) == 1 else None)
 
 
 def total_by_customer(lines: Iterable[RevenueLine]) -> dict[str, Decimal]:

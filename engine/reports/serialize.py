@@ -8,27 +8,28 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
-from engine.reports.figures import Figures, Share
+from engine.money import CENT, MICRO, decimal_text, json_number
+from engine.reports.figures import Figures, Share, margin_change
 from engine.reports.margin import MarginReport
 from engine.reports.portfolio import Portfolio, PortfolioRow
 
-CENT = Decimal("0.01")
-MICRO = Decimal("0.000001")
-
 
 def cents(value: Decimal | None) -> float | None:
-    return None if value is None else float(value.quantize(CENT, ROUND_HALF_UP))
+    """Money in JSON: a number of dollars to the cent."""
+    return json_number(value, CENT)
 
 
 def micros(value: Decimal | None) -> float | None:
-    return None if value is None else float(value.quantize(MICRO, ROUND_HALF_UP))
+    """Per-day and per-task costs (and other small figures) in JSON: to the micro-dollar."""
+    return json_number(value, MICRO)
 
 
 def pct(value: Decimal | None) -> float | None:
-    return None if value is None else float(value.quantize(CENT, ROUND_HALF_UP))
+    """Percentages and points in JSON: to 0.01."""
+    return json_number(value, CENT)
 
 
 def figures(f: Figures) -> dict[str, Any]:
@@ -43,19 +44,36 @@ def figures(f: Figures) -> dict[str, Any]:
     }
 
 
+def figures_text(now: Figures, before: Figures, *, change: bool = False) -> dict[str, Any]:
+    """The figures of an outbox payload (alerts, the digest): strings to the cent, so no float ever holds money;
+    with `change`, the margin's move in points too."""
+    out: dict[str, Any] = {
+        "margin_pct": decimal_text(now.margin_pct),
+        "previous_margin_pct": decimal_text(before.margin_pct),
+    }
+    if change:
+        out["margin_change_pts"] = decimal_text(margin_change(now, before))
+    return {
+        **out,
+        "revenue_usd": decimal_text(now.revenue),
+        "previous_revenue_usd": decimal_text(before.revenue),
+        "cogs_usd": decimal_text(now.cogs),
+        "previous_cogs_usd": decimal_text(before.cogs),
+        "events": now.events,
+        "unpriced_events": now.unpriced_events,
+    }
+
+
 def change(now: Figures, before: Figures) -> dict[str, Any]:
     def rel(a: Decimal, b: Decimal) -> float | None:
         return pct((a - b) / b * 100) if b else None
 
-    margin_delta = (
-        now.margin_pct - before.margin_pct if now.margin_pct is not None and before.margin_pct is not None else None
-    )
     return {
         "revenue_usd": cents(now.revenue - before.revenue),
         "revenue_pct": rel(now.revenue, before.revenue),
         "cogs_usd": cents(now.cogs - before.cogs),
         "cogs_pct": rel(now.cogs, before.cogs),
-        "gross_margin_pts": pct(margin_delta),
+        "gross_margin_pts": pct(margin_change(now, before)),
     }
 
 
@@ -77,11 +95,7 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "kind": r.kind,
         r.kind: r.key,
         "name": r.name,
-        "period": {
-            "label": r.period.label,
-            "start": r.period.start.isoformat(),
-            "end": r.period.end.isoformat(),
-        },
+        "period": r.period.as_dict(),
         **figures(r.current),
         "revenue_source": r.revenue_source,
         "revenue_lines": [_plain(line.as_dict()) for line in r.revenue],
@@ -97,18 +111,14 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "tasks": r.tasks,
         "task_cost_p50_usd": micros(r.task_cost_p50),
         "task_cost_p99_usd": micros(r.task_cost_p99),
-        "previous": {
-            "label": r.period.previous().label,
-            "start": r.period.previous().start.isoformat(),
-            "end": r.period.previous().end.isoformat(),
-            **figures(r.previous),
-        },
+        "previous": {**r.period.previous().as_dict(), **figures(r.previous)},
         "change": change(r.current, r.previous),
         "daily_cogs": [{"day": d.isoformat(), "cogs_usd": micros(c)} for d, c in r.daily],
     }
 
 
 def row_to_dict(row: PortfolioRow) -> dict[str, Any]:
+    """The `--json` shape of one portfolio row."""
     return {
         row.kind: row.key,
         "name": row.name,
@@ -119,12 +129,9 @@ def row_to_dict(row: PortfolioRow) -> dict[str, Any]:
 
 
 def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
+    """The `--json` shape of the portfolio."""
     return {
-        "period": {
-            "label": p.period.label,
-            "start": p.period.start.isoformat(),
-            "end": p.period.end.isoformat(),
-        },
+        "period": p.period.as_dict(),
         **figures(p.total),
         "previous": figures(p.previous_total),
         "change": change(p.total, p.previous_total),
@@ -139,11 +146,7 @@ def _plain(d: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, Decimal):
-            out[k] = (
-                pct(v)
-                if k.endswith("_pct") or k.endswith("_p50")
-                else (cents(v) if k.endswith("_usd") else float(v.quantize(MICRO, ROUND_HALF_UP)))
-            )
+            out[k] = pct(v) if k.endswith(("_pct", "_p50")) else cents(v) if k.endswith("_usd") else micros(v)
         elif isinstance(v, date):
             out[k] = v.isoformat()
         else:

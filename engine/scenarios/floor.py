@@ -14,30 +14,29 @@ of a cent per task, a cent per seat or month), so it always meets the target.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
+from engine.money import HUNDRED, ONE, ZERO, ceil_to, round_to, usd_text
 from engine.periods import Period
 from engine.reports.figures import Thresholds, margin_pct
 from engine.reports.names import resolve_customer
-from engine.reports.revenue import Terms as ContractTerms
+from engine.reports.revenue import Terms
 from engine.reports.serialize import cents, micros, pct
-from engine.scenarios.forecast import DayUsage, Payer, daily_usage, month_revenue, percentile_day, terms_for
-from engine.scenarios.words import FLOOR_UNITS
-from engine.store.models import NANO
+from engine.scenarios.basis import DayUsage, Payer, daily_usage, month_revenue, percentile_day, terms_for
+from engine.scenarios.words import FLOOR_UNITS, MONTH, SEAT
+from engine.vocab import Plan, Unit
 
-ZERO = Decimal(0)
-ONE = Decimal(1)
-HUNDRED = Decimal(100)
 MONTH_DAYS = 30
+BASIS_POINT = Decimal("0.0001")  # the P99 day's COGS is shown to a hundredth of a cent
 STEP = {
-    "request": Decimal("0.000001"),
-    "1k_tokens": Decimal("0.000001"),
-    "task": Decimal("0.0001"),
-    "seat": Decimal("0.01"),
-    "month": Decimal("0.01"),
+    Unit.REQUEST: Decimal("0.000001"),
+    Unit.TOKENS_1K: Decimal("0.000001"),
+    Unit.TASK: Decimal("0.0001"),
+    SEAT: Decimal("0.01"),
+    MONTH: Decimal("0.01"),
 }
 
 
@@ -45,8 +44,10 @@ class FloorError(ValueError):
     """A floor that cannot be computed as asked; the message says why and what to give instead."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PriceFloor:
+    """The floor price in one unit for one customer, with the P99 month it was solved on."""
+
     key: str
     name: str
     basis: Period
@@ -69,10 +70,10 @@ class PriceFloor:
     assumptions: list[str]
 
 
-def _with_price(c: ContractTerms, unit: str, price: Decimal) -> ContractTerms:
-    if unit == "seat":
+def _with_price(c: Terms, unit: str, price: Decimal) -> Terms:
+    if unit == SEAT:
         return replace(c, seat_price_usd=price)
-    if unit == "month":
+    if unit == MONTH:
         return replace(c, platform_fee_usd=price)
     return replace(c, unit_price_usd=price)
 
@@ -85,7 +86,7 @@ def _priced_unit(terms: Payer, name: str) -> str:
         )
     if not terms.contracts:
         raise FloorError(f"{name} has no contract in force; give a unit, e.g. `--unit task`")
-    kinds = {("seat" if c.plan == "seat" else "month" if c.plan == "flat" else c.unit) for c in terms.contracts}
+    kinds = {SEAT if c.plan is Plan.SEAT else MONTH if c.plan is Plan.FLAT else c.split_unit for c in terms.contracts}
     if len(kinds) > 1:
         raise FloorError(
             f"{name} has contracts priced in different units ({'; '.join(terms.describe())}); "
@@ -126,19 +127,22 @@ def price_floor(
             today = None
         own = unit
         if unit != today:
-            if unit in ("seat", "month"):
+            if unit in (SEAT, MONTH):
                 raise FloorError(
-                    f"{name} is not on a {'seat' if unit == 'seat' else 'flat'} plan; "
+                    f"{name} is not on a {'seat' if unit == SEAT else 'flat'} plan; "
                     "price it per request, task or 1k_tokens instead"
                 )
-            terms = Payer([ContractTerms(key, "", "usage", basis.start, None, unit=unit)])
+            hypothetical_terms = Terms(
+                customer=key, product="", plan=Plan.USAGE, start=basis.start, end=None, unit=Unit(unit)
+            )
+            terms = Payer(contracts=[hypothetical_terms])
             hypothetical = True
 
     def revenue(price: Decimal, day: DayUsage) -> Decimal:
-        priced = Payer([_with_price(c, own, price) for c in terms.contracts])
+        priced = Payer(contracts=[_with_price(c, own, price) for c in terms.contracts])
         return month_revenue(priced, day, MONTH_DAYS, ONE)
 
-    cogs = Decimal(p99.cogs_nano) / NANO * MONTH_DAYS
+    cogs = p99.cogs * MONTH_DAYS
     fixed = revenue(ZERO, p99)
     per_dollar = revenue(ONE, p99) - fixed
     needed = cogs / (ONE - target / HUNDRED)
@@ -150,22 +154,22 @@ def price_floor(
         floor = None
         note = (
             f"at P99 usage every unit falls within the included units, so the {own} price does not "
-            f"move revenue; fees must reach ${needed:,.2f} a month"
+            f"move revenue; fees must reach {usd_text(needed)} a month"
         )
     else:
-        floor = max(ZERO, (needed - fixed) / per_dollar).quantize(STEP[own], ROUND_CEILING)
+        floor = ceil_to(max(ZERO, (needed - fixed) / per_dollar), STEP[own])
         if floor == 0:
             note = "the fixed fees alone keep the margin at the target on a P99 month"
-        elif own in ("seat", "month") and len(terms.contracts) > 1:
+        elif own in (SEAT, MONTH) and len(terms.contracts) > 1:
             note = f"the floor applies to each of the {len(terms.contracts)} contracts ({own} price each)"
-    cogs_p50 = Decimal(p50.cogs_nano) / NANO * MONTH_DAYS
+    cogs_p50 = p50.cogs * MONTH_DAYS
     return PriceFloor(
         key=key,
         name=name,
         basis=basis,
         target_pct=target,
         unit=own,
-        plan="usage" if hypothetical else terms.plan,
+        plan=Plan.USAGE if hypothetical else terms.plan,
         terms=terms.describe() if not hypothetical else [f"usage: per {own} (hypothetical)"],
         hypothetical=hypothetical,
         current_price=current,
@@ -181,28 +185,28 @@ def price_floor(
         note=note,
         assumptions=[
             f"basis: {basis.label} ({basis.start} to {basis.end}), {len(days)} day(s) of {name}'s own usage; "
-            f"P99 day {p99.day} (COGS ${Decimal(p99.cogs_nano) / NANO:,.4f}), P50 day {p50.day}",
-            f"a P99 month = {MONTH_DAYS} days like the P99 day: COGS ${cogs:,.2f}; monthly fees counted once",
+            f"P99 day {p99.day} (COGS {usd_text(p99.cogs, BASIS_POINT)}), P50 day {p50.day}",
+            f"a P99 month = {MONTH_DAYS} days like the P99 day: COGS {usd_text(cogs)}; monthly fees counted once",
             f"target margin {target}% (breach below {thresholds.breach_pct}%); the floor is rounded up to "
             f"${STEP[own]} so it always meets the target",
         ],
     )
 
 
-def _with_price_value(c: ContractTerms, unit: str) -> Decimal:
-    return {"seat": c.seat_price_usd, "month": c.platform_fee_usd}.get(unit, c.unit_price_usd)
+def _with_price_value(c: Terms, unit: str) -> Decimal:
+    return {SEAT: c.seat_price_usd, MONTH: c.platform_fee_usd}.get(unit, c.unit_price_usd)
 
 
 def floor_to_dict(f: PriceFloor) -> dict[str, Any]:
     """The `--json` shape (the blocks read it too). Prices keep their step's precision, as strings."""
 
     def price(value: Decimal | None) -> str | None:
-        return None if value is None else f"{value.quantize(STEP[f.unit]) if value >= 0 else value}"
+        return None if value is None else f"{round_to(value, STEP[f.unit]) if value >= 0 else value}"
 
     return {
         "customer": f.key,
         "name": f.name,
-        "basis": {"label": f.basis.label, "start": f.basis.start.isoformat(), "end": f.basis.end.isoformat()},
+        "basis": f.basis.as_dict(),
         "target_pct": pct(f.target_pct),
         "unit": f.unit,
         "plan": f.plan,
@@ -210,14 +214,8 @@ def floor_to_dict(f: PriceFloor) -> dict[str, Any]:
         "hypothetical": f.hypothetical,
         "current_price_usd": price(f.current_price),
         "floor_price_usd": price(f.floor_price),
-        "p50_day": {
-            "day": f.p50_day.day.isoformat(),
-            "cogs_usd": micros(Decimal(f.p50_day.cogs_nano) / NANO),
-        },
-        "p99_day": {
-            "day": f.p99_day.day.isoformat(),
-            "cogs_usd": micros(Decimal(f.p99_day.cogs_nano) / NANO),
-        },
+        "p50_day": f.p50_day.as_dict(),
+        "p99_day": f.p99_day.as_dict(),
         "p99_month_cogs_usd": cents(f.p99_cogs),
         "p99_month_billable": micros(f.p99_units),
         "p99_month_fixed_revenue_usd": cents(f.fixed_revenue),

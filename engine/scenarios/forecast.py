@@ -14,32 +14,26 @@ monthly rate. The breach month is the first forecast month whose margin is below
 
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from engine.money import HUNDRED, ONE, TENTH, ZERO, round_to, usd
 from engine.periods import Period, month
-from engine.reports.figures import Figures, Thresholds
+from engine.reports.figures import Figures, Thresholds, pick
 from engine.reports.names import resolve_customer
-from engine.reports.revenue import Terms as ContractTerms
-from engine.reports.revenue import billed_lines, compute_line, contracts_in, describe_terms, month_fraction
-from engine.reports.serialize import cents, micros, pct
+from engine.reports.serialize import cents, figures, micros, pct
+from engine.scenarios.basis import DayUsage, daily_usage, month_figures, percentile_day, terms_for
 from engine.scenarios.words import DEFAULT_MONTHS
-from engine.store.models import NANO
-from engine.store.sql import COST_SUM
-from engine.timeutil import as_date
+from engine.store.sql import where_equal
+from engine.vocab import Status, SubjectKind
 
-ZERO = Decimal(0)
-ONE = Decimal(1)
-HUNDRED = Decimal(100)
 MAX_MONTHS = 36
-UNITS = ("request", "1k_tokens", "task")
 _GROWTH = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(%|x)$|^x\s*(\d+(?:\.\d+)?)$")
 
 
@@ -88,122 +82,13 @@ def parse_growth(value: str | None) -> Growth:
     return Growth(multiple=multiple)
 
 
-# ---------------------------------------------------------------- daily usage
-
-
-@dataclass
-class DayUsage:
-    """One day of one customer: its COGS (nano-USD) and its metered units per product."""
-
-    day: date
-    cogs_nano: int = 0
-    units: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # product → unit → amount
-
-    def units_of(self, unit: str, product: str = "") -> Decimal:
-        return sum((u.get(unit, ZERO) for p, u in self.units.items() if not product or p == product), ZERO)
-
-
-def daily_usage(conn: Connection, period: Period, customer: str | None = None) -> dict[str, list[DayUsage]]:
-    """Per customer, every day of `period` from their first day with usage on (quiet days count as zero)."""
-    params: dict[str, object] = {"a": period.start, "b": period.end}
-    where = "day BETWEEN :a AND :b" + (" AND customer = :c" if customer is not None else "")
-    if customer is not None:
-        params["c"] = customer
-    days: dict[str, dict[date, DayUsage]] = defaultdict(dict)
-    rows = conn.execute(
-        text(
-            f"SELECT customer, day, product, {COST_SUM}, requests, "
-            f"input_tokens + output_tokens FROM daily_customer_product WHERE {where}"
-        ),
-        params,
-    )
-    for cust, day, product, cost, req, tok in rows:
-        d = as_date(day)
-        usage = days[cust].setdefault(d, DayUsage(d))
-        usage.cogs_nano += int(cost or 0)
-        units = usage.units.setdefault(product, dict.fromkeys(UNITS, ZERO))
-        units["request"] += int(req or 0)
-        units["1k_tokens"] += Decimal(int(tok or 0)) / 1000
-    for cust, day, product, n in conn.execute(
-        text(f"SELECT customer, day, product, COUNT(*) FROM task_rollup WHERE {where} GROUP BY customer, day, product"),
-        params,
-    ):
-        d = as_date(day)
-        usage = days[cust].setdefault(d, DayUsage(d))
-        usage.units.setdefault(product, dict.fromkeys(UNITS, ZERO))["task"] += int(n)
-    out: dict[str, list[DayUsage]] = {}
-    for cust, by_day in days.items():
-        first = min(by_day)
-        out[cust] = [by_day.get(d, DayUsage(d)) for d in _days(first, period.end)]
-    return out
-
-
-def percentile_day(days: list[DayUsage], q: float) -> DayUsage:
-    """The day at quantile q by COGS (nearest rank, ties broken by date), ranked as engine.reports.margin ranks."""
-    ranked = sorted(days, key=lambda d: (d.cogs_nano, d.day))
-    rank = max(1, math.ceil(q * len(ranked)))
-    return ranked[min(rank, len(ranked)) - 1]
-
-
-# ---------------------------------------------------------------- a month at one day's usage
-
-
-@dataclass
-class Payer:
-    """What pays for a customer's usage going forward: contracts in force, or billed revenue held flat."""
-
-    contracts: list[ContractTerms]
-    billed_per_month: Decimal | None = None
-
-    def describe(self) -> list[str]:
-        if self.billed_per_month is not None:
-            return [f"billed ${self.billed_per_month:,.2f} a month (held flat)"]
-        return [describe_terms(c) + (f" ({c.product})" if c.product else "") for c in self.contracts]
-
-    @property
-    def plan(self) -> str:
-        if self.billed_per_month is not None:
-            return "billed"
-        plans = sorted({c.plan for c in self.contracts})
-        return "+".join(plans) if plans else "none"
-
-
-def month_revenue(terms: Payer, day: DayUsage, days: int, factor: Decimal, *, months: Decimal = ONE) -> Decimal:
-    """Revenue of `days` days of usage like `day` × factor, under `terms` for `months` months of fees."""
-    if terms.billed_per_month is not None:
-        return terms.billed_per_month * months
-    total = ZERO
-    for c in terms.contracts:
-        units = day.units_of(c.unit, c.product) * days * factor if c.plan in ("usage", "hybrid") else ZERO
-        total += compute_line(c, days, months, units).total
-    return total
-
-
-def month_figures(
-    terms: Payer, day: DayUsage, days: int, factor: Decimal, thresholds: Thresholds, *, months: Decimal = ONE
-) -> Figures:
-    cogs = Decimal(day.cogs_nano) / NANO * days * factor
-    return Figures(month_revenue(terms, day, days, factor, months=months), cogs, thresholds=thresholds)
-
-
-def terms_for(conn: Connection, basis: Period, customers: list[str] | None) -> dict[str, Payer]:
-    """Contracts in force on the basis' last day, or billed revenue over the basis as a monthly rate."""
-    last = Period(basis.end, basis.end, basis.end.isoformat())
-    out: dict[str, Payer] = defaultdict(lambda: Payer([]))
-    for c in contracts_in(conn, last, customers):
-        out[c.customer].contracts.append(c)
-    months = month_fraction(basis.start, basis.end)
-    for line in billed_lines(conn, basis, customers):
-        t = out[line.customer]
-        t.billed_per_month = (t.billed_per_month or ZERO) + line.total / months
-    return out
-
-
 # ---------------------------------------------------------------- forecasts
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MonthForecast:
+    """One forecast month at the P50 and the P99 day."""
+
     label: str  # YYYY-MM
     days: int
     factor: Decimal
@@ -211,8 +96,10 @@ class MonthForecast:
     p99: Figures
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CustomerForecast:
+    """One customer's forecast months, with the days and the terms they stand on."""
+
     key: str
     name: str
     plan: str
@@ -226,14 +113,14 @@ class CustomerForecast:
 
     @property
     def breach_p50(self) -> str | None:
-        return next((m.label for m in self.months if m.p50.status == "breach"), None)
+        return next((m.label for m in self.months if m.p50.status is Status.BREACH), None)
 
     @property
     def breach_p99(self) -> str | None:
-        return next((m.label for m in self.months if m.p99.status == "breach"), None)
+        return next((m.label for m in self.months if m.p99.status is Status.BREACH), None)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PlanForecast:
     """A new customer of this plan, forecast as the plan's P50 and P99 customer (by COGS in the basis)."""
 
@@ -243,9 +130,11 @@ class PlanForecast:
     p99_customer: CustomerForecast
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Forecast:
-    kind: str  # customer | portfolio
+    """A forecast of one customer, or of every customer, the portfolio total and each plan."""
+
+    kind: SubjectKind  # customer | portfolio
     key: str
     name: str
     basis: Period
@@ -283,40 +172,40 @@ def forecast(
     calendar = _future_months(basis.end, months)
     results = []
     for key in keys:
-        days = usage.get(key) or [DayUsage(basis.end)]
+        days = usage.get(key) or [DayUsage(day=basis.end)]
         p50, p99 = percentile_day(days, 0.5), percentile_day(days, 0.99)
         t = terms[key]
         rows = [
             MonthForecast(
-                m.label,
-                m.days,
-                growth.factor(k, months),
-                month_figures(t, p50, m.days, growth.factor(k, months), thresholds),
-                month_figures(t, p99, m.days, growth.factor(k, months), thresholds),
+                label=m.label,
+                days=m.days,
+                factor=growth.factor(k, months),
+                p50=month_figures(t, p50, m.days, growth.factor(k, months), thresholds),
+                p99=month_figures(t, p99, m.days, growth.factor(k, months), thresholds),
             )
             for k, m in enumerate(calendar, start=1)
         ]
         results.append(
             CustomerForecast(
-                key,
-                names.get(key, key),
-                t.plan,
-                t.describe(),
-                len(days),
-                Decimal(sum(d.cogs_nano for d in days)) / NANO,
-                p50,
-                p99,
-                rows,
-                observed.get(key),
+                key=key,
+                name=names.get(key, key),
+                plan=t.plan,
+                terms=t.describe(),
+                basis_days=len(days),
+                basis_cogs=usd(sum(d.cogs_nano for d in days)),
+                p50_day=p50,
+                p99_day=p99,
+                months=rows,
+                observed_growth=observed.get(key),
             )
         )
     total = [
         MonthForecast(
-            m.label,
-            m.days,
-            growth.factor(k, months),
-            _sum([c.months[k - 1].p50 for c in results], thresholds),
-            _sum([c.months[k - 1].p99 for c in results], thresholds),
+            label=m.label,
+            days=m.days,
+            factor=growth.factor(k, months),
+            p50=_sum([c.months[k - 1].p50 for c in results], thresholds),
+            p99=_sum([c.months[k - 1].p99 for c in results], thresholds),
         )
         for k, m in enumerate(calendar, start=1)
     ]
@@ -335,23 +224,34 @@ def forecast(
                 f"observed: requests a day {_signed(c.observed_growth * HUNDRED)}% against the window before "
                 "the basis (pass --growth to project a rate)"
             )
-        return Forecast("customer", c.key, c.name, basis, growth, months, results, c.months, [], assumptions)
+        return Forecast(
+            kind=SubjectKind.CUSTOMER,
+            key=c.key,
+            name=c.name,
+            basis=basis,
+            growth=growth,
+            months=months,
+            customers=results,
+            total=c.months,
+            plans=[],
+            assumptions=assumptions,
+        )
     assumptions.append(
         "portfolio P99 = every customer at their own P99 day at once (a stress bound); a new customer "
         "of a plan is forecast as that plan's P50 and P99 customer by COGS, on their terms"
     )
     results.sort(key=lambda c: (c.breach_p99 is None, c.breach_p99 or "", c.breach_p50 is None, c.key))
     return Forecast(
-        "portfolio",
-        "portfolio",
-        "Portfolio",
-        basis,
-        growth,
-        months,
-        results,
-        total,
-        _plans(results),
-        assumptions,
+        kind=SubjectKind.PORTFOLIO,
+        key="portfolio",
+        name="Portfolio",
+        basis=basis,
+        growth=growth,
+        months=months,
+        customers=results,
+        total=total,
+        plans=_plans(results),
+        assumptions=assumptions,
     )
 
 
@@ -363,32 +263,29 @@ def _plans(results: list[CustomerForecast]) -> list[PlanForecast]:
     out = []
     for plan, members in sorted(by_plan.items()):
         ranked = sorted(members, key=lambda c: (c.basis_cogs, c.key))
-
-        def at(q: float, ranked: list[CustomerForecast] = ranked) -> CustomerForecast:
-            return ranked[min(len(ranked), max(1, math.ceil(q * len(ranked)))) - 1]
-
-        out.append(PlanForecast(plan, len(members), at(0.5), at(0.99)))
+        out.append(
+            PlanForecast(
+                plan=plan, customers=len(members), p50_customer=pick(ranked, 0.5), p99_customer=pick(ranked, 0.99)
+            )
+        )
     return out
 
 
 def _sum(figures: list[Figures], thresholds: Thresholds) -> Figures:
-    return Figures(sum((f.revenue for f in figures), ZERO), sum((f.cogs for f in figures), ZERO), thresholds=thresholds)
+    return Figures(
+        revenue=sum((f.revenue for f in figures), ZERO),
+        cogs=sum((f.cogs for f in figures), ZERO),
+        thresholds=thresholds,
+    )
 
 
-@dataclass
-class _Month:
-    label: str
-    days: int
-
-
-def _future_months(after: date, count: int) -> list[_Month]:
+def _future_months(after: date, count: int) -> list[Period]:
     """The `count` calendar months after the one `after` falls in."""
     out = []
     y, m = after.year, after.month
     for _ in range(count):
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-        p = month(y, m)
-        out.append(_Month(p.label, p.days))
+        out.append(month(y, m))
     return out
 
 
@@ -401,9 +298,7 @@ def _observed_growth(conn: Connection, basis: Period, customers: list[str] | Non
         "WHERE day BETWEEN :pa AND :b"
     )
     params: dict[str, object] = {"a": basis.start, "b": basis.end, "pa": prev.start}
-    if customers is not None and len(customers) == 1:
-        sql += " AND customer = :c"
-        params["c"] = customers[0]
+    sql = where_equal(sql, params, customer=customers[0] if customers is not None and len(customers) == 1 else None)
     out = {}
     for cust, now, before in conn.execute(text(sql + " GROUP BY customer"), params):
         if before:
@@ -412,25 +307,20 @@ def _observed_growth(conn: Connection, basis: Period, customers: list[str] | Non
 
 
 def _signed(value: Decimal) -> str:
-    q = value.quantize(Decimal("0.1"))
+    q = round_to(value, TENTH)
     return f"{'+' if q > 0 else ''}{q}"
-
-
-def _days(a: date, b: date) -> list[date]:
-    return [a + timedelta(days=i) for i in range((b - a).days + 1)]
 
 
 # ---------------------------------------------------------------- the `--json` shape (the blocks read it too)
 
 
+FORECAST_FIGURES = ("revenue_usd", "cogs_usd", "gross_margin_pct", "status")  # of serialize.figures, in its order
+
+
 def _month_dict(m: MonthForecast) -> dict[str, Any]:
     def fig(f: Figures) -> dict[str, Any]:
-        return {
-            "revenue_usd": cents(f.revenue),
-            "cogs_usd": cents(f.cogs),
-            "gross_margin_pct": pct(f.margin_pct),
-            "status": f.status,
-        }
+        shown = figures(f)
+        return {k: shown[k] for k in FORECAST_FIGURES}
 
     return {
         "month": m.label,
@@ -441,10 +331,6 @@ def _month_dict(m: MonthForecast) -> dict[str, Any]:
     }
 
 
-def day_dict(d: DayUsage) -> dict[str, Any]:
-    return {"day": d.day.isoformat(), "cogs_usd": micros(Decimal(d.cogs_nano) / NANO)}
-
-
 def customer_forecast_dict(c: CustomerForecast) -> dict[str, Any]:
     return {
         "customer": c.key,
@@ -453,8 +339,8 @@ def customer_forecast_dict(c: CustomerForecast) -> dict[str, Any]:
         "terms": c.terms,
         "basis_days": c.basis_days,
         "basis_cogs_usd": cents(c.basis_cogs),
-        "p50_day": day_dict(c.p50_day),
-        "p99_day": day_dict(c.p99_day),
+        "p50_day": c.p50_day.as_dict(),
+        "p99_day": c.p99_day.as_dict(),
         "observed_growth_pct": pct(c.observed_growth * HUNDRED) if c.observed_growth is not None else None,
         "breach_month_p50": c.breach_p50,
         "breach_month_p99": c.breach_p99,
@@ -467,13 +353,13 @@ def forecast_to_dict(f: Forecast) -> dict[str, Any]:
         "kind": f.kind,
         f.kind: f.key,
         "name": f.name,
-        "basis": {"label": f.basis.label, "start": f.basis.start.isoformat(), "end": f.basis.end.isoformat()},
+        "basis": f.basis.as_dict(),
         "growth": f.growth.describe(f.months),
         "months": f.months,
         "total": [_month_dict(m) for m in f.total],
         "assumptions": f.assumptions,
     }
-    if f.kind == "customer":
+    if f.kind is SubjectKind.CUSTOMER:
         out.update({k: v for k, v in customer_forecast_dict(f.customers[0]).items() if k not in ("customer", "name")})
         out.pop("months")
         out["months"] = f.months

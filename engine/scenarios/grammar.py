@@ -12,26 +12,23 @@ from decimal import Decimal, InvalidOperation
 
 from engine.money import HUNDRED, ZERO
 from engine.periods import Period, looks_like_period
-from engine.reports.revenue import Terms as ContractTerms
-from engine.reports.revenue import (
-    describe_terms,
-)
+from engine.reports.revenue import Terms, describe_terms
 from engine.scenarios.words import HOW_TO
+from engine.vocab import Plan, Unit
 
 LEVER_WORDS = ("route", "cache", "price", "usage")
-PLANS = ("usage", "hybrid", "seat", "flat")
 UNIT_WORDS = {
-    "request": "request",
-    "requests": "request",
-    "req": "request",
-    "task": "task",
-    "tasks": "task",
-    "1k_tokens": "1k_tokens",
-    "1k-tokens": "1k_tokens",
-    "1k tokens": "1k_tokens",
-    "1ktokens": "1k_tokens",
-    "1k": "1k_tokens",
-    "ktok": "1k_tokens",
+    "request": Unit.REQUEST,
+    "requests": Unit.REQUEST,
+    "req": Unit.REQUEST,
+    "task": Unit.TASK,
+    "tasks": Unit.TASK,
+    "1k_tokens": Unit.TOKENS_1K,
+    "1k-tokens": Unit.TOKENS_1K,
+    "1k tokens": Unit.TOKENS_1K,
+    "1ktokens": Unit.TOKENS_1K,
+    "1k": Unit.TOKENS_1K,
+    "ktok": Unit.TOKENS_1K,
 }
 
 
@@ -63,19 +60,20 @@ class Cache:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """A plan to re-price with; the fields mirror a contract's terms (monthly amounts)."""
+class Price:
+    """`price PLAN TERMS`: a plan to re-price with; the fields mirror a contract's terms (monthly amounts)."""
 
-    plan: str
-    unit: str = ""
+    plan: Plan
+    unit: Unit | None = None
     unit_price: Decimal = ZERO
     platform_fee: Decimal = ZERO
     included: Decimal = ZERO
     seats: int = 0
     seat_price: Decimal = ZERO
 
-    def contract(self, customer: str, period: Period) -> ContractTerms:
-        return ContractTerms(
+    def contract(self, customer: str, period: Period) -> Terms:
+        """The terms of this plan for `customer` over the whole of `period`, on every product."""
+        return Terms(
             customer=customer,
             product="",
             plan=self.plan,
@@ -101,7 +99,7 @@ class Usage:
         return f"usage ×{self.factor.normalize():f}"
 
 
-Lever = Route | Cache | Plan | Usage
+Lever = Route | Cache | Price | Usage
 
 
 def describe(lever: Lever) -> str:
@@ -131,42 +129,47 @@ def _count(value: str) -> Decimal:
     return Decimal(value.rstrip("km")) * scale
 
 
-def parse_plan(plan: str, terms: str) -> Plan:
+EXAMPLES = {
+    Plan.SEAT: "price seat 50x80 (50 seats at $80 a month)",
+    Plan.FLAT: "price flat 5000 ($5,000 a month)",
+    Plan.USAGE: "price usage 0.40/task",
+    Plan.HYBRID: "price hybrid 2000+0.02/request incl 50000",
+}
+
+
+def parse_plan(plan: str, terms: str) -> Price:
     """`usage P/UNIT` · `hybrid FEE+P/UNIT [incl N]` · `seat SEATSxPRICE` · `flat FEE` (USD, fees monthly).
 
     UNIT is request, task or 1k tokens; N may be written 50000, 50,000 or 50k.
     """
-    plan = plan.lower()
     terms = " ".join(terms.split()).lower()
-    example = {
-        "usage": "price usage 0.40/task",
-        "hybrid": "price hybrid 2000+0.02/request incl 50000",
-        "seat": "price seat 50x80 (50 seats at $80 a month)",
-        "flat": "price flat 5000 ($5,000 a month)",
-    }
-    if plan not in PLANS:
-        raise ScenarioError(f"price: plan must be one of {', '.join(PLANS)}, got {plan!r}; e.g. `{example['usage']}`")
     try:
-        if plan == "usage" and (m := _USAGE_TERMS.match(terms)):
-            return Plan("usage", unit=UNIT_WORDS[m.group(2)], unit_price=_money(m.group(1)))
-        if plan == "hybrid" and (m := _HYBRID_TERMS.match(terms)):
-            return Plan(
-                "hybrid",
+        kind = Plan(plan.lower())
+    except ValueError:
+        raise ScenarioError(
+            f"price: plan must be one of {', '.join(Plan)}, got {plan.lower()!r}; e.g. `{EXAMPLES[Plan.USAGE]}`"
+        ) from None
+    try:
+        if kind is Plan.USAGE and (m := _USAGE_TERMS.match(terms)):
+            return Price(kind, unit=UNIT_WORDS[m.group(2)], unit_price=_money(m.group(1)))
+        if kind is Plan.HYBRID and (m := _HYBRID_TERMS.match(terms)):
+            return Price(
+                kind,
                 platform_fee=_money(m.group(1)),
                 unit_price=_money(m.group(2)),
                 unit=UNIT_WORDS[m.group(3)],
                 included=_count(m.group(4)) if m.group(4) else ZERO,
             )
-        if plan == "seat" and (m := _SEAT_TERMS.match(terms)):
+        if kind is Plan.SEAT and (m := _SEAT_TERMS.match(terms)):
             seats = int(m.group(1).replace(",", ""))
             if seats <= 0:
                 raise ScenarioError("price seat: the number of seats must be at least 1")
-            return Plan("seat", seats=seats, seat_price=_money(m.group(2)))
-        if plan == "flat" and (m := _FLAT_TERMS.match(terms)):
-            return Plan("flat", platform_fee=_money(m.group(1)))
+            return Price(kind, seats=seats, seat_price=_money(m.group(2)))
+        if kind is Plan.FLAT and (m := _FLAT_TERMS.match(terms)):
+            return Price(kind, platform_fee=_money(m.group(1)))
     except InvalidOperation:
         pass
-    raise ScenarioError(f"price {plan}: cannot read {terms!r}; write it like `{example[plan]}`")
+    raise ScenarioError(f"price {kind}: cannot read {terms!r}; write it like `{EXAMPLES[kind]}`")
 
 
 def _pct(word: str, what: str) -> Decimal:
@@ -272,7 +275,7 @@ def parse_levers(words: Sequence[str]) -> tuple[list[Lever], str | None]:
             raise ScenarioError(f"{words[i]!r} is not a lever; {HOW_TO}")
     if not levers:
         raise ScenarioError(f"no lever given; {HOW_TO}")
-    if sum(isinstance(lever, Plan) for lever in levers) > 1:
+    if sum(isinstance(lever, Price) for lever in levers) > 1:
         raise ScenarioError("give at most one `price` lever (a customer has one plan at a time)")
     return levers, period
 

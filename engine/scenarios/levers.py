@@ -12,15 +12,24 @@ from decimal import Decimal
 from genai_prices import data_snapshot
 from sqlalchemy import Connection, text
 
-from engine.money import HUNDRED, ONE, ZERO
+from engine.money import HUNDRED, ONE, ZERO, usd_text
 from engine.periods import Period
 from engine.pricing.book import FEMTO_PER_NANO, PriceBook, Rates, _per_token
 from engine.scenarios.grammar import Route, ScenarioError
 from engine.store.models import COST_COLUMNS, COST_TYPES, NANO
+from engine.store.sql import where_equal
 from engine.timeutil import as_date
+from engine.vocab import CostType
 
 # Cost types that depend on the model: routing re-prices these (a cache hit saves them and all the rest).
-MODEL_COST_TYPES = ("uncached_input", "cached_input", "cache_write", "output", "request_fee", "source")
+MODEL_COST_TYPES = (
+    CostType.UNCACHED_INPUT,
+    CostType.CACHED_INPUT,
+    CostType.CACHE_WRITE,
+    CostType.OUTPUT,
+    CostType.REQUEST_FEE,
+    CostType.SOURCE,
+)
 LOOKUP = "cache_lookup"  # the scenario-only cost type of a response cache
 SCENARIO_COST_TYPES = (*COST_TYPES, LOOKUP)
 
@@ -67,9 +76,7 @@ def load_slices(conn: Connection, period: Period, customer: str | None = None) -
         "FROM daily_rollup WHERE day BETWEEN :a AND :b"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    if customer is not None:
-        sql += " AND customer = :c"
-        params["c"] = customer
+    sql = where_equal(sql, params, customer=customer)
     out = []
     for row in conn.execute(text(sql + " ORDER BY customer, day, product, feature, provider, model"), params):
         requests, inp = int(row[6] or 0), int(row[7] or 0)
@@ -151,11 +158,11 @@ def _reprice(s: Slice, rates: Rates) -> dict[str, Decimal]:
     sel = s.input_per_request
     uncached = s.input_tokens - s.cached_input_tokens - s.cache_write_tokens
     femto = {
-        "uncached_input": uncached * _per_token(rates.input, sel),
-        "cached_input": s.cached_input_tokens * _per_token(rates.cached_input, sel),
-        "cache_write": s.cache_write_tokens * _per_token(rates.cache_write, sel),
-        "output": s.output_tokens * _per_token(rates.output, sel),
-        "request_fee": s.requests * rates.request,
+        CostType.UNCACHED_INPUT: uncached * _per_token(rates.input, sel),
+        CostType.CACHED_INPUT: s.cached_input_tokens * _per_token(rates.cached_input, sel),
+        CostType.CACHE_WRITE: s.cache_write_tokens * _per_token(rates.cache_write, sel),
+        CostType.OUTPUT: s.output_tokens * _per_token(rates.output, sel),
+        CostType.REQUEST_FEE: s.requests * rates.request,
     }
     return {k: v / FEMTO_PER_NANO for k, v in femto.items()}
 
@@ -191,7 +198,7 @@ def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]
         out.append(moved)
     if skipped:
         ctx.notes.append(
-            f"{_usd_text(skipped / NANO)} of {lever.source} was priced by its source without token counts "
+            f"{usd_text(skipped / NANO)} of {lever.source} was priced by its source without token counts "
             "and is left on it"
         )
     return out
@@ -224,15 +231,6 @@ def repeat_share(
         "WHERE day BETWEEN :a AND :b AND prompt_hash IS NOT NULL AND prompt_hash <> ''"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    if customer is not None:
-        sql += " AND customer = :c"
-        params["c"] = customer
-    if feature is not None:
-        sql += " AND feature = :f"
-        params["f"] = feature
+    sql = where_equal(sql, params, customer=customer, feature=feature)
     rows = conn.execute(text(sql + " GROUP BY customer"), params).all()
     return {c: (int(n), int(n) - int(d)) for c, n, d in rows}
-
-
-def _usd_text(value: Decimal) -> str:
-    return f"${value.quantize(Decimal('0.01')):,}"

@@ -21,30 +21,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from engine.money import HUNDRED, ONE, ZERO
+from engine.money import HUNDRED, ONE, TENTH, ZERO, pct_text
 from engine.periods import Period
 from engine.pricing.book import PriceBook
-from engine.reports.figures import Figures, Thresholds
+from engine.reports.figures import Figures, Thresholds, margin_change
 from engine.reports.margin import subject_report
 from engine.reports.names import resolve_customer
 from engine.reports.portfolio import portfolio
-from engine.reports.revenue import (
-    RevenueLine,
-    active_span,
-    billed_lines,
-    compute_line,
-    contracts_in,
-    month_fraction,
-    revenue_lines,
-)
+from engine.reports.revenue import RevenueLine, contract_line, revenue_lines
 from engine.reports.serialize import cents, figures, pct
-from engine.scenarios.grammar import Cache, Lever, Plan, Route, ScenarioError, Usage
+from engine.reports.usage import UnitCounter
+from engine.scenarios.grammar import Cache, Lever, Price, Route, ScenarioError, Usage
 from engine.scenarios.levers import (
     SCENARIO_COST_TYPES,
     Slice,
@@ -57,45 +49,9 @@ from engine.scenarios.levers import (
     repeat_share,
 )
 from engine.store.models import NANO
+from engine.vocab import SubjectKind, Unit
 
 MONTH_DAYS = 30  # "per month" in a scenario means a 30-day month: period figures × 30 ÷ days in the period
-
-
-def _metered_units(conn: Connection, period: Period, customers: list[str] | None) -> dict[str, dict[str, Decimal]]:
-    """Per customer, over the whole period and every product: requests, 1k tokens and tasks."""
-    out: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(("request", "1k_tokens", "task"), ZERO))
-    sql = (
-        "SELECT customer, SUM(requests), SUM(input_tokens + output_tokens) FROM daily_customer_product "
-        "WHERE day BETWEEN :a AND :b"
-    )
-    params: dict[str, object] = {"a": period.start, "b": period.end}
-    one = customers is not None and len(customers) == 1
-    if one:
-        sql += " AND customer = :c"
-        params["c"] = customers[0]  # type: ignore[index]
-    for cust, req, tok in conn.execute(text(sql + " GROUP BY customer"), params):
-        out[cust]["request"] = Decimal(int(req or 0))
-        out[cust]["1k_tokens"] = Decimal(int(tok or 0)) / 1000
-    sql = "SELECT customer, COUNT(*) FROM task_rollup WHERE day BETWEEN :a AND :b"
-    if one:
-        sql += " AND customer = :c"
-    for cust, n in conn.execute(text(sql + " GROUP BY customer"), params):
-        out[cust]["task"] = Decimal(int(n))
-    return out
-
-
-def contract_units(conn: Connection, customer: str, product: str, unit: str, a: date, b: date) -> Decimal:
-    """What a contract meters over [a, b], counted as engine.reports.revenue counts it (product '' = all)."""
-    params: dict[str, object] = {"c": customer, "a": a, "b": b, "p": product}
-    only = " AND product = :p" if product else ""
-    if unit == "task":
-        sql = f"SELECT COUNT(*) FROM task_rollup WHERE customer = :c AND day BETWEEN :a AND :b{only}"
-        return Decimal(int(conn.execute(text(sql), params).scalar_one() or 0))
-    column = "input_tokens + output_tokens" if unit == "1k_tokens" else "requests"
-    sql = f"SELECT SUM({column}) FROM daily_customer_product WHERE customer = :c AND day BETWEEN :a AND :b"
-    sql += only
-    value = Decimal(int(conn.execute(text(sql), params).scalar_one() or 0))
-    return value / 1000 if unit == "1k_tokens" else value
 
 
 def revenue_after(
@@ -104,42 +60,31 @@ def revenue_after(
     customers: list[str],
     *,
     factor: Decimal,
-    plan: Plan | None,
+    plan: Price | None,
     before: dict[str, list[RevenueLine]],
 ) -> dict[str, list[RevenueLine]]:
     """Revenue lines per customer once usage is ×factor and (when given) the plan is replaced.
 
-    Contract lines are recomputed with `compute_line` on the scaled units; billed lines (Stripe) cannot follow
-    usage and are kept, unless a new plan replaces them.
+    Both are the revenue module's own rule on scaled units: contract lines follow usage, billed lines (Stripe)
+    cannot and are kept, unless a new plan replaces them.
     """
     if plan is None and factor == 1:
         return before
     out: dict[str, list[RevenueLine]] = {}
     if plan is not None:
-        units = _metered_units(conn, period, customers)
-        months = month_fraction(period.start, period.end)
+        counter = UnitCounter(conn, period, customers)
+        if plan.plan.is_metered and plan.unit is Unit.TASK:
+            counter.prefetch_tasks(set(customers))
         for cust in customers:
-            metered = units[cust][plan.unit] * factor if plan.plan in ("usage", "hybrid") else ZERO
-            line = compute_line(plan.contract(cust, period), period.days, months, metered)
-            line.by_product = {"": line.total}
-            out[cust] = [line]
+            line = contract_line(plan.contract(cust, period), period, counter, usage_factor=factor)
+            out[cust] = [line] if line is not None else []
         return out
-    wanted = set(customers)
-    for c in contracts_in(conn, period, customers):
-        if c.customer not in wanted or (span := active_span(c, period)) is None:
-            continue
-        a, b = span
-        metered = ZERO
-        if c.plan in ("usage", "hybrid"):
-            metered = contract_units(conn, c.customer, c.product, c.unit, a, b) * factor
-        out.setdefault(c.customer, []).append(compute_line(c, (b - a).days + 1, month_fraction(a, b), metered))
-    billed = [line for line in billed_lines(conn, period, customers) if line.customer in wanted]
-    for cust in {line.customer for line in billed}:
-        out[cust] = [line for line in billed if line.customer == cust]
+    for line in revenue_lines(conn, period, customers=customers, usage_factor=factor):
+        out.setdefault(line.customer, []).append(line)
     return out
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Outcome:
     """One customer's before and after."""
 
@@ -153,11 +98,11 @@ class Outcome:
     terms_after: list[str]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Scenario:
     """A what-if: before (as `marginbot margin` shows it) and after the levers, assumptions spelled out."""
 
-    kind: str  # customer | portfolio
+    kind: SubjectKind  # customer | portfolio
     key: str
     name: str
     period: Period
@@ -191,7 +136,7 @@ def whatif(
     """Apply `levers` to one customer (id, name or alias) or, with subject None, to every customer."""
     if subject is not None:
         key, name = resolve_customer(conn, subject)
-        report = subject_report(conn, "customer", key, name, period, thresholds=thresholds)
+        report = subject_report(conn, SubjectKind.CUSTOMER, key, name, period, thresholds=thresholds)
         before = {key: (report.current, report.revenue)}
         customers = [key]
         names = {key: name}
@@ -213,7 +158,7 @@ def whatif(
         per_customer[s.customer].append(s)
     original = {c: costs_by_type(per_customer[c]) for c in customers}
     factor = ONE
-    plan: Plan | None = None
+    plan: Price | None = None
     for lever in levers:
         if isinstance(lever, Usage):
             factor *= lever.factor
@@ -249,60 +194,60 @@ def whatif(
         delta = sum(changed.values(), ZERO) - sum(original[c].values(), ZERO)
         after_rev = sum((line.total for line in after_lines.get(c, [])), ZERO)
         after = Figures(
-            after_rev,
-            figs.cogs + delta / NANO,
-            int((figs.events * factor).to_integral_value()),
-            int((figs.unpriced_events * factor).to_integral_value()),
-            thresholds,
+            revenue=after_rev,
+            cogs=figs.cogs + delta / NANO,
+            events=int((figs.events * factor).to_integral_value()),
+            unpriced_events=int((figs.unpriced_events * factor).to_integral_value()),
+            thresholds=thresholds,
         )
         outcomes.append(
             Outcome(
-                c,
-                names.get(c, c),
-                figs,
-                after,
-                {t: v / NANO for t, v in original[c].items()},
-                {t: v / NANO for t, v in changed.items()},
-                [line.terms for line in lines],
-                [line.terms for line in after_lines.get(c, [])],
+                key=c,
+                name=names.get(c, c),
+                before=figs,
+                after=after,
+                cogs_before={t: v / NANO for t, v in original[c].items()},
+                cogs_after={t: v / NANO for t, v in changed.items()},
+                terms_before=[line.terms for line in lines],
+                terms_after=[line.terms for line in after_lines.get(c, [])],
             )
         )
     assumptions = _assumptions(levers, period, factor, plan, prices) + notes
     if subject is not None:
         o = outcomes[0]
         return Scenario(
-            "customer",
-            o.key,
-            o.name,
-            period,
-            list(levers),
-            o.before,
-            o.after,
-            o.cogs_before,
-            o.cogs_after,
-            [o],
-            assumptions,
+            kind=SubjectKind.CUSTOMER,
+            key=o.key,
+            name=o.name,
+            period=period,
+            levers=list(levers),
+            before=o.before,
+            after=o.after,
+            cogs_before=o.cogs_before,
+            cogs_after=o.cogs_after,
+            customers=[o],
+            assumptions=assumptions,
         )
     total_before = book.total
     total_after = Figures(
-        total_before.revenue + sum((o.after.revenue - o.before.revenue for o in outcomes), ZERO),
-        total_before.cogs + sum((o.after.cogs - o.before.cogs for o in outcomes), ZERO),
-        sum(o.after.events for o in outcomes),
-        sum(o.after.unpriced_events for o in outcomes),
-        thresholds,
+        revenue=total_before.revenue + sum((o.after.revenue - o.before.revenue for o in outcomes), ZERO),
+        cogs=total_before.cogs + sum((o.after.cogs - o.before.cogs for o in outcomes), ZERO),
+        events=sum(o.after.events for o in outcomes),
+        unpriced_events=sum(o.after.unpriced_events for o in outcomes),
+        thresholds=thresholds,
     )
     return Scenario(
-        "portfolio",
-        "portfolio",
-        "Portfolio",
-        period,
-        list(levers),
-        total_before,
-        total_after,
-        _sum_types(o.cogs_before for o in outcomes),
-        _sum_types(o.cogs_after for o in outcomes),
-        sorted(outcomes, key=lambda o: (-(o.before.cogs - o.after.cogs), o.key)),
-        assumptions,
+        kind=SubjectKind.PORTFOLIO,
+        key="portfolio",
+        name="Portfolio",
+        period=period,
+        levers=list(levers),
+        before=total_before,
+        after=total_after,
+        cogs_before=_sum_types(o.cogs_before for o in outcomes),
+        cogs_after=_sum_types(o.cogs_after for o in outcomes),
+        customers=sorted(outcomes, key=lambda o: (-(o.before.cogs - o.after.cogs), o.key)),
+        assumptions=assumptions,
     )
 
 
@@ -358,7 +303,7 @@ def _cache_shares(
                 f"{period.label}, so the hit rate cannot be estimated; give one, e.g. `cache 20`"
             )
         notes.append(
-            f"cache hit rate estimated at {_pct_text(Decimal(repeated) / n * HUNDRED)}: "
+            f"cache hit rate estimated at {pct_text(Decimal(repeated) / n * HUNDRED, TENTH)}: "
             f"{repeated:,} of {n:,} events with a prompt_hash{where} repeated an earlier one "
             f"in {period.label}"
         )
@@ -373,14 +318,14 @@ def _cache_shares(
             )
         notes.append(
             f"cache hit rate estimated per customer from repeated prompt_hash values "
-            f"({repeated:,} of {n:,} events overall{where}, {_pct_text(Decimal(repeated) / n * HUNDRED)}); "
+            f"({repeated:,} of {n:,} events overall{where}, {pct_text(Decimal(repeated) / n * HUNDRED, TENTH)}); "
             f"{len(without)} customer(s) without prompt_hash get no cache"
         )
     return {c: Decimal(r) / n for c, (n, r) in seen.items() if n}
 
 
 def _assumptions(
-    levers: Sequence[Lever], period: Period, factor: Decimal, plan: Plan | None, prices: PriceBook
+    levers: Sequence[Lever], period: Period, factor: Decimal, plan: Price | None, prices: PriceBook
 ) -> list[str]:
     out = [f"before = {period.label} ({period.start} to {period.end}), as `marginbot margin` shows it"]
     for lever in levers:
@@ -410,17 +355,13 @@ def _assumptions(
     return out
 
 
-def _pct_text(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.1'))}%"
-
-
 def scenario_to_dict(s: Scenario) -> dict[str, Any]:
     """Money rounded to the cent and percentages to 0.01 once, at the end; see engine.reports.serialize."""
     out: dict[str, Any] = {
         "kind": s.kind,
         s.kind: s.key,
         "name": s.name,
-        "period": period_dict(s.period),
+        "period": s.period.as_dict(),
         "levers": [lever.describe() for lever in s.levers],
         "before": figures(s.before),
         "after": figures(s.after),
@@ -428,7 +369,7 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             "revenue_usd": cents(s.after.revenue - s.before.revenue),
             "cogs_usd": cents(s.after.cogs - s.before.cogs),
             "gross_profit_usd": cents(s.after.gross_profit - s.before.gross_profit),
-            "gross_margin_pts": pct(_pts(s.after, s.before)),
+            "gross_margin_pts": pct(margin_change(s.after, s.before)),
         },
         "saving_per_month_usd": cents(s.saving_per_month),
         "gross_profit_change_per_month_usd": cents(s.profit_change_per_month),
@@ -440,7 +381,7 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
         },
         "assumptions": s.assumptions,
     }
-    if s.kind == "customer":
+    if s.kind is SubjectKind.CUSTOMER:
         out["terms"] = {"before": s.customers[0].terms_before, "after": s.customers[0].terms_after}
     else:
         out["customers"] = [
@@ -454,13 +395,3 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             for o in s.customers
         ]
     return out
-
-
-def _pts(after: Figures, before: Figures) -> Decimal | None:
-    if after.margin_pct is None or before.margin_pct is None:
-        return None
-    return after.margin_pct - before.margin_pct
-
-
-def period_dict(p: Period) -> dict[str, str]:
-    return {"label": p.label, "start": p.start.isoformat(), "end": p.end.isoformat()}

@@ -7,5 +7,5 @@ from __future__ import annotations
 from engine.vocab import CostType
 
 # The cost types in the order every rollup and report uses them, and the nano-USD column of each.
-COST_TYPES: tuple[str, ...] = tuple(CostType)
+COST_TYPES = tuple(CostType)
 COST_COLUMNS = tuple(t.column for t in CostType)

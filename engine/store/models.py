@@ -2,7 +2,8 @@
 
 Why nano-USD: token prices are quoted per million tokens with up to ~4 decimals, so one event's cost is a
 fraction of a micro-dollar. Each event's cost components are computed exactly and rounded once to the nano-dollar
-(half-even); 10M events can drift at most $0.005 in total, and every sum after that is exact integer arithmetic.
+(half up, in engine.pricing.book); 10M events can drift at most $0.005 in total, and every sum after that is exact
+integer arithmetic.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-# The cost columns live in engine.store.columns (reports need their names without loading these tables).
-from engine.store.columns import COST_COLUMNS, COST_TYPES
+from engine.money import NANO
 
-NANO = 1_000_000_000  # nano-USD per USD
+# The cost types and columns live in engine.store.columns: reports need their names without loading these tables.
+from engine.store.columns import COST_COLUMNS, COST_TYPES
 
 # Usage counters kept in both rollups.
 COUNT_COLUMNS = (
@@ -79,14 +80,14 @@ class Contract(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer: str = Field(index=True, max_length=200)
     product: str = Field(default="", max_length=200)  # '' = every product
-    plan: str = Field(max_length=10)  # seat | flat | usage | hybrid
+    plan: str = Field(max_length=10)  # an engine.vocab.Plan
     start: date
     end: date | None = None  # inclusive; None = open
     seats: int = 0
     seat_price_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
     platform_fee_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
     included_units: Decimal = Field(default=Decimal(0), sa_column=_money())
-    unit: str = Field(default="", max_length=10)  # request | task | 1k_tokens
+    unit: str = Field(default="", max_length=10)  # an engine.vocab.Unit, or '' (none; metered plans need one)
     unit_price_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
 
 
@@ -126,7 +127,32 @@ class UsageEvent(SQLModel, table=True):
     source: str = Field(default="", max_length=100)
 
 
-class DailyRollup(SQLModel, table=True):
+class _RollupMeasures(SQLModel):
+    """What each daily rollup keeps per row: the COUNT_COLUMNS, then one nano-USD sum per cost type (COST_COLUMNS)."""
+
+    events: int = _big()
+    requests: int = _big()
+    input_tokens: int = _big()
+    cached_input_tokens: int = _big()
+    cache_write_tokens: int = _big()
+    output_tokens: int = _big()
+    retrieval_queries: int = _big()
+    rerank_calls: int = _big()
+    compute_ms: int = _big()
+    cache_hits: int = _big()
+    unpriced_events: int = _big()
+    cost_uncached_input: int = _big()
+    cost_cached_input: int = _big()
+    cost_cache_write: int = _big()
+    cost_output: int = _big()
+    cost_request_fee: int = _big()
+    cost_source: int = _big()
+    cost_retrieval: int = _big()
+    cost_rerank: int = _big()
+    cost_compute: int = _big()
+
+
+class DailyRollup(_RollupMeasures, table=True):
     """One row per day × customer × product × feature × model: what one customer's answer reads."""
 
     __tablename__ = "daily_rollup"
@@ -147,29 +173,9 @@ class DailyRollup(SQLModel, table=True):
     feature: str = Field(primary_key=True, max_length=200)
     provider: str = Field(primary_key=True, max_length=100)
     model: str = Field(primary_key=True, max_length=200)
-    events: int = _big()
-    requests: int = _big()
-    input_tokens: int = _big()
-    cached_input_tokens: int = _big()
-    cache_write_tokens: int = _big()
-    output_tokens: int = _big()
-    retrieval_queries: int = _big()
-    rerank_calls: int = _big()
-    compute_ms: int = _big()
-    cache_hits: int = _big()
-    unpriced_events: int = _big()
-    cost_uncached_input: int = _big()
-    cost_cached_input: int = _big()
-    cost_cache_write: int = _big()
-    cost_output: int = _big()
-    cost_request_fee: int = _big()
-    cost_source: int = _big()
-    cost_retrieval: int = _big()
-    cost_rerank: int = _big()
-    cost_compute: int = _big()
 
 
-class DailyCustomerProduct(SQLModel, table=True):
+class DailyCustomerProduct(_RollupMeasures, table=True):
     """One row per day × customer × product: what the portfolio, revenue and alerts read."""
 
     __tablename__ = "daily_customer_product"
@@ -180,26 +186,6 @@ class DailyCustomerProduct(SQLModel, table=True):
     customer: str = Field(primary_key=True, max_length=200)
     product: str = Field(primary_key=True, max_length=200)
     day: date = Field(primary_key=True)
-    events: int = _big()
-    requests: int = _big()
-    input_tokens: int = _big()
-    cached_input_tokens: int = _big()
-    cache_write_tokens: int = _big()
-    output_tokens: int = _big()
-    retrieval_queries: int = _big()
-    rerank_calls: int = _big()
-    compute_ms: int = _big()
-    cache_hits: int = _big()
-    unpriced_events: int = _big()
-    cost_uncached_input: int = _big()
-    cost_cached_input: int = _big()
-    cost_cache_write: int = _big()
-    cost_output: int = _big()
-    cost_request_fee: int = _big()
-    cost_source: int = _big()
-    cost_retrieval: int = _big()
-    cost_rerank: int = _big()
-    cost_compute: int = _big()
 
 
 class TaskRollup(SQLModel, table=True):

@@ -22,6 +22,7 @@ from engine.ingest.sources.base import (
     Batch,
     Context,
     Window,
+    add_provider_cost,
     count,
     floor_to,
     merge_event,
@@ -156,20 +157,7 @@ def _cost_bucket(bucket: Any, batch: Batch) -> None:
         line_item = result.get("description") or "/".join(
             str(result.get(k) or "") for k in ("model", "cost_type", "token_type")
         )
-        row_id = stable_id(NAME, rfc3339(start), workspace, line_item, limit=300)
-        row = batch.provider_costs.get(row_id)
-        if row is None:
-            batch.provider_costs[row_id] = {
-                "id": row_id,
-                "source": NAME,
-                "provider": "anthropic",
-                "day": utc_day(start),
-                "project": workspace[:200],
-                "line_item": line_item[:300],
-                "amount_usd": dollars,
-            }
-        else:
-            row["amount_usd"] += dollars
+        add_provider_cost(batch, NAME, rfc3339(start), utc_day(start), workspace, line_item, dollars)
 
 
 CONNECTOR = AnthropicConnector()

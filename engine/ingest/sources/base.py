@@ -181,3 +181,27 @@ def merge_event(events: dict[str, dict[str, Any]], event: dict[str, Any]) -> Non
         return
     for key in ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "requests"):
         known[key] = known.get(key, 0) + event.get(key, 0)
+
+
+def add_provider_cost(
+    batch: Batch, source: str, bucket: object, day: date, project: str, line_item: str, amount: Decimal
+) -> None:
+    """Add what a provider billed for one bucket, project and line item to the batch's provider_cost rows.
+
+    The row id is built from those four, so a re-read bucket replaces its rows; a line item a bucket lists twice
+    (the same id) is summed into the first.
+    """
+    row_id = stable_id(source, bucket, project, line_item, limit=300)
+    row = batch.provider_costs.get(row_id)
+    if row is not None:
+        row["amount_usd"] += amount
+        return
+    batch.provider_costs[row_id] = {
+        "id": row_id,
+        "source": source,
+        "provider": source,  # both billing sources (OpenAI, Anthropic) bill their own models
+        "day": day,
+        "project": project[:200],
+        "line_item": line_item[:300],
+        "amount_usd": amount,
+    }

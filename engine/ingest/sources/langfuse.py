@@ -95,10 +95,7 @@ class LangfuseConnector(RequestLogs):
             for obs in records(page, "data", "observations page", NAME):
                 if not isinstance(obs, Mapping):
                     raise SourceError(NAME, "observations: an observation must be an object")
-                event = observation_event(obs, ctx, batch)
-                if event is not None and window.start <= parse_rfc3339(event["ts"], "startTime", NAME) < window.end:
-                    batch.read += 1
-                    batch.events.append(event)
+                self.keep(batch, observation_event(obs, ctx, batch), window)
         return batch
 
 

@@ -72,6 +72,12 @@ class RequestLogs:
     def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
         return per_request_cursor(window, cursor, self.name)
 
+    def keep(self, batch: Batch, event: dict[str, Any] | None, window: Window) -> None:
+        """Add a log's event when it started inside the window (a day's logs reach past a window's edges)."""
+        if event is not None and window.start <= parse_rfc3339(event["ts"], "startTime", self.name) < window.end:
+            batch.read += 1
+            batch.events.append(event)
+
 
 class LiteLLMConnector(RequestLogs):
     name = NAME
@@ -114,10 +120,7 @@ class LiteLLMConnector(RequestLogs):
         for row in rows:
             if not isinstance(row, Mapping):
                 raise SourceError(NAME, "spend/logs: a row must be an object")
-            event = spend_row_event(row, ctx, batch)
-            if event is not None and window.start <= parse_rfc3339(event["ts"], "startTime", NAME) < window.end:
-                batch.read += 1
-                batch.events.append(event)
+            self.keep(batch, spend_row_event(row, ctx, batch), window)
         return batch
 
 

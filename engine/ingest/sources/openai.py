@@ -22,6 +22,7 @@ from engine.ingest.sources.base import (
     Batch,
     Context,
     Window,
+    add_provider_cost,
     count,
     floor_to,
     from_unix,
@@ -215,20 +216,7 @@ def _cost_bucket(bucket: Any, batch: Batch) -> None:
         value = money(amount.get("value"), f"costs bucket {rfc3339(start)}: amount.value", NAME)
         project = result.get("project_id") or ""
         line_item = result.get("line_item") or ""
-        row_id = stable_id(NAME, int(start.timestamp()), project, line_item, limit=300)
-        row = batch.provider_costs.get(row_id)
-        if row is None:
-            batch.provider_costs[row_id] = {
-                "id": row_id,
-                "source": NAME,
-                "provider": "openai",
-                "day": utc_day(start),
-                "project": project[:200],
-                "line_item": line_item[:300],
-                "amount_usd": value,
-            }
-        else:
-            row["amount_usd"] += value
+        add_provider_cost(batch, NAME, int(start.timestamp()), utc_day(start), project, line_item, value)
 
 
 CONNECTOR = OpenAIConnector()

@@ -21,12 +21,12 @@ from engine.store.models import COST_TYPES
 from tests.bot.blockkit import all_text, assert_valid_home, assert_valid_message
 
 D = Decimal
-T = Thresholds(D(40), D(55))
+T = Thresholds(breach_pct=D(40), healthy_pct=D(55))
 OCT = month(2026, 10)
 
 
 def fig(revenue: str, cogs: str, unpriced: int = 0) -> Figures:
-    return Figures(D(revenue), D(cogs), 10, unpriced, T)
+    return Figures(revenue=D(revenue), cogs=D(cogs), events=10, unpriced_events=unpriced, thresholds=T)
 
 
 def report(**overrides: object) -> MarginReport:
@@ -39,14 +39,50 @@ def report(**overrides: object) -> MarginReport:
         current=fig("2000", "1484.73", unpriced=1),
         previous=fig("2000", "300"),
         revenue_source="contract",
-        revenue=[RevenueLine("acme", "", "flat", "contract", total=D(2000), active_days=31, terms="flat: $2,000/mo")],
+        revenue=[
+            RevenueLine(
+                customer="acme",
+                product="",
+                plan="flat",
+                source="contract",
+                total=D(2000),
+                active_days=31,
+                terms="flat: $2,000/mo",
+            )
+        ],
         cogs_by_type={t: (cogs if t == "source" else D(0)) for t in COST_TYPES},
         by_model=[
-            Share("gpt-4o", D("921.00"), D("62.03"), D("300"), "openai", "gpt-4o"),
-            Share("claude-sonnet-4-5", D("563.73"), D("37.97"), D(0), "anthropic", "claude-sonnet-4-5"),
+            Share(
+                key="gpt-4o",
+                cost=D("921.00"),
+                share_pct=D("62.03"),
+                previous=D("300"),
+                provider="openai",
+                model="gpt-4o",
+            ),
+            Share(
+                key="claude-sonnet-4-5",
+                cost=D("563.73"),
+                share_pct=D("37.97"),
+                previous=D(0),
+                provider="anthropic",
+                model="claude-sonnet-4-5",
+            ),
         ],
-        by_feature=[Share("agent-run", D("921.00"), D("62.03"), D("300"), feature="agent-run")],
-        drivers=[Share("gpt-4o on agent-run", D("921.00"), D("62.03"), D("300"), "openai", "gpt-4o", "agent-run")],
+        by_feature=[
+            Share(key="agent-run", cost=D("921.00"), share_pct=D("62.03"), previous=D("300"), feature="agent-run")
+        ],
+        drivers=[
+            Share(
+                key="gpt-4o on agent-run",
+                cost=D("921.00"),
+                share_pct=D("62.03"),
+                previous=D("300"),
+                provider="openai",
+                model="gpt-4o",
+                feature="agent-run",
+            )
+        ],
         daily=[(date(2026, 10, 3), D("418.16"))],
         daily_cost_p50=D(0),
         daily_cost_p99=D("418.16"),
@@ -60,15 +96,23 @@ def report(**overrides: object) -> MarginReport:
 
 
 def row(key: str, revenue: str, cogs: str, name: str | None = None) -> PortfolioRow:
-    return PortfolioRow("customer", key, name or key.title(), fig(revenue, cogs), fig(revenue, "0"))
+    return PortfolioRow(
+        kind="customer", key=key, name=name or key.title(), current=fig(revenue, cogs), previous=fig(revenue, "0")
+    )
 
 
 def book(customers: list[PortfolioRow], products: list[PortfolioRow] | None = None) -> Portfolio:
     total_rev = sum((r.current.revenue for r in customers), D(0))
     total_cogs = sum((r.current.cogs for r in customers), D(0))
     rows = sorted(customers, key=lambda r: (r.current.margin_pct is not None, r.current.margin_pct or 0, r.key))
-    return Portfolio(OCT, Figures(total_rev, total_cogs, 1, 0, T), Figures(total_rev, D(0), 1, 0, T), rows,
-                     products or [], [])  # fmt: skip
+    return Portfolio(
+        period=OCT,
+        total=Figures(revenue=total_rev, cogs=total_cogs, events=1, thresholds=T),
+        previous_total=Figures(revenue=total_rev, cogs=D(0), events=1, thresholds=T),
+        customers=rows,
+        products=products or [],
+        unpriced_models=[],
+    )
 
 
 def test_margin_report_shows_every_figure_a_leader_needs() -> None:
@@ -111,8 +155,14 @@ def test_no_unpriced_warning_when_everything_is_priced() -> None:
 
 
 def test_report_stays_inside_block_kit_limits_with_huge_inputs() -> None:
-    many = [Share(f"model-{i}-" + "x" * 300, D(i), D(1), D(0), "p" * 200, "m") for i in range(500)]
-    lines = [RevenueLine("acme", f"p{i}", "flat", "contract", total=D(i), terms="t" * 500) for i in range(300)]
+    many = [
+        Share(key=f"model-{i}-" + "x" * 300, cost=D(i), share_pct=D(1), previous=D(0), provider="p" * 200, model="m")
+        for i in range(500)
+    ]
+    lines = [
+        RevenueLine(customer="acme", product=f"p{i}", plan="flat", source="contract", total=D(i), terms="t" * 500)
+        for i in range(300)
+    ]
     answer = margin_report(
         report(name="N" * 500, key="k" * 200, by_model=many, by_feature=many, drivers=many, revenue=lines,
                unpriced_models=[f"prov/model-{i}" for i in range(400)])
@@ -162,7 +212,9 @@ def test_home_shows_portfolio_breaches_worst_five_unpriced_and_last_import() -> 
         row("globex", "1000", "300"),
         row("initech", "500", "250"),
     ]
-    products = [PortfolioRow("product", "agent", "agent", fig("1000", "921"), fig("2000", "300"))]
+    products = [
+        PortfolioRow(kind="product", key="agent", name="agent", current=fig("1000", "921"), previous=fig("2000", "300"))
+    ]
     p = book(customers, products)
     p.unpriced_models = ["mystery/mystery-1"]
     imported = LastImport("usage", datetime(2026, 11, 14, 9, 30, tzinfo=UTC), 12)
@@ -179,7 +231,7 @@ def test_home_shows_portfolio_breaches_worst_five_unpriced_and_last_import() -> 
 
 def test_home_says_when_nothing_was_imported_and_shows_the_trend() -> None:
     p = book([row("globex", "1000", "300")])
-    p.previous_total = Figures(D(1000), D(100), 1, 0, T)
+    p.previous_total = Figures(revenue=D(1000), cogs=D(100), events=1, thresholds=T)
     shown = all_text(home_view(p, None)["blocks"])
     assert "no data imported yet" in shown
     assert "↘ -20.0 pts against the 90.0%" in shown

@@ -14,7 +14,7 @@ from bot.forms import Handler
 from bot.handlers.scenarios import floor, forecast, whatif
 from engine.reports.names import UnknownSubject
 from engine.runtime import Runtime
-from tests.engine.scenario_data import load_book, write_prices
+from tests.engine.scenarios.book import load_book, write_prices
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_whatif_before_equals_marginbot_margin_for_the_same_period(
     _, margin_out, _ = cli(book, capsys, "margin", "Cee", "One", "--period", "2026-10", "--json")
     m = json.loads(margin_out)
     assert (d["before"]["revenue_usd"], d["before"]["cogs_usd"]) == (m["revenue_usd"], m["cogs_usd"]) == (20.0, 4.83)
-    assert d["after"]["cogs_usd"] == 2.75  # 2.751, hand-computed in tests/engine/test_scenarios.py
+    assert d["after"]["cogs_usd"] == 2.75  # 2.751, hand-computed in tests/engine/scenarios/test_whatif.py
     assert d["levers"] == ["route 50% of big to small"]
 
 

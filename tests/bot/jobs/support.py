@@ -11,14 +11,14 @@ from slack_sdk import WebClient
 from config.settings import Settings
 from engine.runtime import Runtime
 from tests.conftest import NOW
-from tests.engine.alerts_book import load_book
+from tests.engine.alerts.book import load_book
 from tests.fakes.slack_api import SlackStandIn
 
 BOT_TOKEN = "xoxb-test-token"
 
 
 def alerts_runtime(settings: Settings, slack: SlackStandIn, tmp_path: Path, **channels: Any) -> Runtime:
-    """A runtime talking to the Slack stand-in, over the alerts book (tests/engine/alerts_book.py)."""
+    """A runtime talking to the Slack stand-in, over the alerts book (tests/engine/alerts/book.py)."""
     configured = settings.model_copy(
         update={**channels, "slack_api_url": slack.api_url, "slack_bot_token": SecretStr(BOT_TOKEN)}
     )

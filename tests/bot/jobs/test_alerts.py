@@ -1,5 +1,5 @@
 """Alerts end to end against the loopback stand-in for Slack's Web API: what is posted, once, and how failures
-are retried. The book is tests/engine/alerts_book.py (acme, dunder, echo, fox and product search need
+are retried. The book is tests/engine/alerts/book.py (acme, dunder, echo, fox and product search need
 attention; bluth and cyber do not)."""
 
 from __future__ import annotations

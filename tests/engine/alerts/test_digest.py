@@ -1,4 +1,4 @@
-"""The weekly digest's data, on the hand-built book (tests/engine/alerts_book.py)."""
+"""The weekly digest's data, on the hand-built book (tests/engine/alerts/book.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from engine.alerts.digest import chart_to_dict, digest_to_dict, iso_week, last_f
 from engine.periods import Period
 from engine.runtime import Runtime
 from tests.conftest import NOW
-from tests.engine.alerts_book import load_book
+from tests.engine.alerts.book import load_book
 
 
 @pytest.mark.parametrize(

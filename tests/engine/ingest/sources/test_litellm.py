@@ -1,4 +1,4 @@
-"""LiteLLM spend logs and Langfuse observations: per-request events costed by the source, customers mapped."""
+"""LiteLLM spend logs: per-request events costed by LiteLLM's spend, cached tokens from the usage object."""
 
 from __future__ import annotations
 
@@ -9,15 +9,10 @@ from engine.ingest.sync import sync_source
 from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from tests.engine.connectors.conftest import LANGFUSE_SECRET, Reply, Vendor, add_contract, fixture, rows
+from tests.engine.ingest.conftest import SOURCE_COSTED_EVENTS as COLUMNS
+from tests.engine.ingest.conftest import Reply, Vendor, add_contract, fixture, rows
 
 SPEND = "/spend/logs"
-OBS = "/api/public/v2/observations"
-COLUMNS = (
-    "SELECT event_id, customer, product, feature, provider, model, input_tokens, cached_input_tokens, "
-    "cache_write_tokens, output_tokens, requests, source_cost_nano, cost_source "
-    "FROM usage_event ORDER BY event_id"
-)
 
 
 def spend_rows(day: str) -> list[dict[str, object]]:
@@ -101,58 +96,3 @@ def test_litellm_late_rows_are_picked_up_by_the_next_run_without_double_counting
     assert (first.imported, second.imported) == (1, 1)
     assert second.start == datetime(2026, 11, 15, 10, 45, tzinfo=UTC)  # the hour before the cursor is re-read
     assert rows(rt, "SELECT COUNT(*), SUM(cost_source) FROM usage_event") == [(2, 413_750 + 12_500_000)]
-
-
-def test_langfuse_input_excludes_cache_so_the_event_adds_cache_reads_and_writes(rt: Runtime, vendor: Vendor) -> None:
-    page = fixture("langfuse_observations_v2.json")
-    for obs, hour in zip(page["data"], ("12:00", "12:05"), strict=True):
-        obs["startTime"] = f"2026-10-07T{hour}:00.000Z"
-
-    def handle(request):  # type: ignore[no-untyped-def]
-        if request.url.params.get("cursor"):
-            assert request.url.params["cursor"] == page["meta"]["cursor"]
-            return Reply(body={"data": [], "meta": {"cursor": None}})
-        return Reply(body=page)
-
-    vendor.route(OBS, handle)
-
-    result = sync_source(rt, "langfuse", since=date(2026, 10, 7), until=date(2026, 10, 7), transport=vendor.transport)
-
-    assert result.ok, result.error
-    assert rows(rt, COLUMNS) == [
-        (
-            "langfuse:3f1c9e0a-5b7d-4e21-9a0c-2d8e6f4b1a77",
-            "unmapped",
-            "api",
-            "langfuse user=test-user",
-            "",
-            "gpt-4",
-            10,
-            0,
-            0,
-            20,
-            1,
-            30_000_000,
-            30_000_000,
-        ),
-        # input 2 + cache_read 10692 + cache_creation 592 = 11286: the total the CSV convention wants
-        (
-            "langfuse:a7c0d1e2-3f45-4678-9abc-def012345678",
-            "acme",
-            "search",
-            "",
-            "",
-            "claude-sonnet-4-5",
-            11286,
-            10692,
-            592,
-            13,
-            1,
-            9_381_000,
-            9_381_000,
-        ),
-    ]
-    with rt.connect() as conn:
-        report = customer_report(conn, "acme", month(2026, 10), thresholds=rt.thresholds)
-    assert report.current.cogs == Decimal("0.009381")
-    assert vendor.seen_auth and all(LANGFUSE_SECRET not in a for a in vendor.seen_auth)  # basic auth, encoded

@@ -1,4 +1,4 @@
-"""Vendor stand-ins for connector tests: an httpx MockTransport that serves the vendor fixtures in tests/fixtures/sources (and
+"""Vendor stand-ins for the ingest tests (connectors, sync, reconcile): an httpx MockTransport that serves the vendor fixtures in tests/fixtures/sources (and
 variations of them) the way the vendor paginates, plus a runtime whose settings carry keys and a mapping file.
 
 The database is real (SQLite file and PostgreSQL through the `runtime` fixture); only vendor HTTP is faked."""
@@ -53,6 +53,14 @@ cus_QXg1o8vcGmoR32 = { customer = "acme" }
 [stripe.products]
 prod_QXg1hqf4jFNsqG = "assist"
 """
+
+
+# The events of a source that costs them itself (LiteLLM, Langfuse): counts, source cost and the cost column it fills.
+SOURCE_COSTED_EVENTS = (
+    "SELECT event_id, customer, product, feature, provider, model, input_tokens, cached_input_tokens, "
+    "cache_write_tokens, output_tokens, requests, source_cost_nano, cost_source "
+    "FROM usage_event ORDER BY event_id"
+)
 
 
 def fixture(name: str) -> Any:
@@ -134,6 +142,18 @@ def openai_bucket_pages(buckets: dict[int, list[dict[str, Any]]], *, width: int 
         )
 
     return handle
+
+
+def usage_result() -> dict[str, object]:
+    """The first result of OpenAI's grouped completions usage fixture."""
+    return fixture("openai_usage_completions_grouped.json")["data"][0]["results"][0]
+
+
+def cost_result(value: float) -> dict[str, object]:
+    """The first result of OpenAI's grouped costs fixture, billing `value` USD."""
+    result = fixture("openai_costs_grouped.json")["data"][0]["results"][0]
+    result["amount"]["value"] = value
+    return result
 
 
 def fixture_then_end(name: str, *, key: str = "data") -> Route:

@@ -1,9 +1,8 @@
-"""What-if levers, each checked against arithmetic done by hand on the book in scenario_data."""
+"""What-if levers, each checked against arithmetic done by hand on the book in tests/engine/scenarios/book.py."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -15,29 +14,15 @@ from engine.runtime import Runtime
 from engine.scenarios.grammar import (
     Cache,
     Lever,
-    Plan,
     Route,
     ScenarioError,
     Usage,
     parse_levers,
-    parse_plan,
-    split_subject,
 )
 from engine.scenarios.whatif import Scenario, scenario_to_dict, whatif
-from tests.engine.scenario_data import C1_COGS, C1_REVENUE, OCTOBER, load_book, write_prices
+from tests.engine.scenarios.book import C1_COGS, C1_REVENUE, OCTOBER
 
 D = Decimal
-
-
-@pytest.fixture
-def prices_file(tmp_path: Path) -> Path:
-    return write_prices(tmp_path)
-
-
-@pytest.fixture
-def book(runtime: Runtime, tmp_path: Path) -> Runtime:
-    load_book(runtime, tmp_path)
-    return runtime
 
 
 def run(rt: Runtime, words: str, subject: str | None = "Cee One") -> Scenario:
@@ -182,57 +167,6 @@ def test_portfolio_price_lever_gives_every_customer_the_new_plan(book: Runtime) 
 def test_unknown_models_and_features_are_refused_with_what_exists(book: Runtime, words: str, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         run(book, words)
-
-
-@pytest.mark.parametrize(
-    ("words", "message"),
-    [
-        ("route big small 50", "write `route FROM->TO"),
-        ("route big->big", "routes a model to itself"),
-        ("cache 120", "more than 100%"),
-        ("usage ten", "usage xN"),
-        ("usage x0", "more than 0"),
-        ("price usage 0.4", "price usage: cannot read '0.4'"),
-        ("price barter 3 goats", "plan must be one of"),
-        ("price flat 5 price flat 6", "at most one `price`"),
-        ("discount 10", "'discount' is not a lever"),
-        ("", "no lever given"),
-        ("2026-10 2026-09 cache 1", "two periods"),
-    ],
-)
-def test_bad_levers_say_how_to_write_them(words: str, message: str) -> None:
-    with pytest.raises(ScenarioError, match=message):
-        parse_levers(words.split())
-
-
-def test_lever_grammar_reads_every_documented_form() -> None:
-    levers, period = parse_levers(
-        [
-            *("route", "gpt-4o", "->", "gpt-4o-mini", "40%", "feature", "agent-run"),
-            *("cache", "30", "on", "chat"),
-            *("price", "hybrid", "$2,000", "+", "0.02/request", "incl", "50k"),
-            *("usage", "10x", "2026-10"),
-        ]
-    )
-    assert period == "2026-10"
-    assert levers == [
-        Route("gpt-4o", "gpt-4o-mini", D(40), "agent-run"),
-        Cache(D(30), "chat"),
-        Plan("hybrid", unit="request", unit_price=D("0.02"), platform_fee=D(2000), included=D(50000)),
-        Usage(D(10)),
-    ]
-    assert parse_plan("seat", "50x80") == Plan("seat", seats=50, seat_price=D(80))
-    assert parse_plan("flat", "5000/mo") == Plan("flat", platform_fee=D(5000))
-
-
-def test_customer_words_end_at_the_first_lever_word() -> None:
-    assert split_subject(["Acme", "Corp", "2026-10", "route", "a->b"]) == (
-        "Acme Corp",
-        ["2026-10", "route", "a->b"],
-    )
-    assert split_subject(["portfolio", "cache", "5"]) == (None, ["cache", "5"])
-    with pytest.raises(ScenarioError, match="name a customer"):
-        split_subject(["cache", "5"])
 
 
 def test_json_shape_has_before_after_saving_and_assumptions(book: Runtime) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,11 @@ def test_a_parsing_worker_that_dies_fails_the_import_instead_of_hanging(
     with pytest.raises(RuntimeError, match=r"the parsing worker died \(exit code 3\)"):
         import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", parallel=True)
     assert counts(runtime) == (0, 0)
+
+
+def test_the_summary_rounds_a_half_cent_up_once(runtime: Runtime, tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text("event_id,ts,customer,product,cost_usd\nh1,2026-10-05T12:00:00Z,acme,assist,0.005\n")
+    result = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
+    assert result.cost_usd == Decimal("0.005")  # exact until shown
+    assert "COGS $0.01" in result.summary()  # half up (half-even would show $0.00)

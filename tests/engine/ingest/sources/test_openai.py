@@ -14,7 +14,7 @@ from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from engine.store.models import NANO
-from tests.engine.connectors.conftest import (
+from tests.engine.ingest.conftest import (
     ALL_SECRETS,
     OPENAI_KEY,
     Reply,

@@ -10,14 +10,9 @@ import pytest
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from engine.scenarios.forecast import ForecastError, Growth, forecast, forecast_to_dict, parse_growth
-from tests.engine.scenario_data import OCTOBER, load_book, write_prices
+from tests.engine.scenarios.book import OCTOBER, load_book
 
 D = Decimal
-
-
-@pytest.fixture
-def prices_file(tmp_path: Path) -> Path:
-    return write_prices(tmp_path)
 
 
 def _days_of_usage(customer: str, scale: int) -> list[list[object]]:

@@ -1,4 +1,4 @@
-"""Price floors on a P99 month, checked against arithmetic done by hand (book in scenario_data)."""
+"""Price floors on a P99 month, checked against arithmetic done by hand (book in tests/engine/scenarios/book.py)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,9 @@ import pytest
 from engine.reports.figures import margin_pct
 from engine.runtime import Runtime
 from engine.scenarios.floor import FloorError, floor_to_dict, price_floor
-from tests.engine.scenario_data import OCTOBER, load_book, write_prices
+from tests.engine.scenarios.book import OCTOBER, load_book
 
 D = Decimal
-
-
-@pytest.fixture
-def prices_file(tmp_path: Path) -> Path:
-    return write_prices(tmp_path)
-
-
-@pytest.fixture
-def book(runtime: Runtime, tmp_path: Path) -> Runtime:
-    load_book(runtime, tmp_path)
-    return runtime
 
 
 def test_usage_plan_floor_per_request_at_p99_by_hand(book: Runtime) -> None:

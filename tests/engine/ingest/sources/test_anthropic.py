@@ -9,7 +9,7 @@ from engine.ingest.sync import sync_source
 from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from tests.engine.connectors.conftest import ANTHROPIC_KEY, Reply, Vendor, fixture, rows
+from tests.engine.ingest.conftest import ANTHROPIC_KEY, Reply, Vendor, fixture, rows
 
 USAGE = "/v1/organizations/usage_report/messages"
 COSTS = "/v1/organizations/cost_report"

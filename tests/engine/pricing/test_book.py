@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.pricing.book import PriceBook, PriceFileError
+from engine.pricing.book import Costs, PriceBook, PriceFileError, Usage
+from engine.vocab import CostType
 
 
 def epoch(text: str) -> int:
@@ -15,7 +16,7 @@ def epoch(text: str) -> int:
 
 
 def price(book: PriceBook, provider: str, model: str, at: str, inp: int, cached: int, write: int, out: int):
-    return book.price(provider, model, epoch(at), inp, cached, write, out, 1, 0, 0, 0, None)
+    return book.price(Usage(epoch(at), provider, model, inp, cached, write, out, 1, 0, 0, 0, None))
 
 
 def test_discount_applies_from_its_date_only(prices_file: Path) -> None:
@@ -55,7 +56,7 @@ def test_time_of_day_prices_are_resolved_per_half_hour() -> None:
 
 
 def test_unknown_model_is_flagged_unpriced_not_free() -> None:
-    costs = PriceBook().price("acme", "nope-1", epoch("2026-10-01T00:00:00"), 10, 0, 0, 10, 1, 2, 0, 0, None)
+    costs = PriceBook().price(Usage(epoch("2026-10-01T00:00:00"), "acme", "nope-1", 10, 0, 0, 10, 1, 2, 0, 0, None))
     assert costs[9] is False
     assert sum(costs[:9]) == 0
 
@@ -87,3 +88,28 @@ def test_bad_price_file_names_the_entry_and_field(tmp_path: Path, body: str, mes
         match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)"),
     ):
         PriceBook.load(path)
+
+
+def test_costs_name_each_cost_type_and_total_their_sum(prices_file: Path) -> None:
+    book = PriceBook.load(prices_file)
+    at = epoch("2026-10-01T00:00:00")
+    costs = book.price(
+        Usage(at, "openai", "gpt-4o", input_tokens=1_000_000, output_tokens=100_000, retrieval_queries=5)
+    )
+    # gpt-4o less the 10% discount: $2.25 in, $9 out per Mtok; retrieval $0.0002 a query (nano-USD)
+    assert costs == Costs(
+        uncached_input=2_250_000_000,
+        cached_input=0,
+        cache_write=0,
+        output=900_000_000,
+        request_fee=0,
+        source=0,
+        retrieval=1_000_000,
+        rerank=0,
+        compute=0,
+        priced=True,
+    )
+    assert costs.total == 3_151_000_000
+    assert Costs._fields == (*(t.value for t in CostType), "priced")
+    sourced = book.price(Usage(at, "", "", input_tokens=10, source_cost_nano=42, compute_ms=2000))
+    assert (sourced.source, sourced.compute, sourced.total, sourced.priced) == (42, 1_000_000, 1_000_042, True)

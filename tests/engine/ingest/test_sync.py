@@ -1,9 +1,9 @@
-"""The command line: `marginbot sync`, `marginbot import otlp`, `marginbot reconcile`; and the mapping file."""
+"""The sync: `marginbot sync`, `marginbot import otlp`, every configured source in turn; and the mapping file."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,24 +13,14 @@ import respx
 
 from bot.cli.main import main
 from engine.ingest.mapping import MappingError, SourceMap
-from engine.ingest.sync import sync_all, sync_source
+from engine.ingest.sync import SyncResult, sync_all, sync_source
 from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from tests.engine.connectors.conftest import Vendor, fixture, openai_bucket_pages, rows
+from tests.engine.ingest.conftest import Vendor, fixture, openai_bucket_pages, rows, usage_result
 
 D1 = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp())
 BASE = "https://openai.test/v1/organization"
-
-
-def usage_result() -> dict[str, object]:
-    return fixture("openai_usage_completions_grouped.json")["data"][0]["results"][0]
-
-
-def cost_result(value: float) -> dict[str, object]:
-    result = fixture("openai_costs_grouped.json")["data"][0]["results"][0]
-    result["amount"]["value"] = value
-    return result
 
 
 def test_sync_command_reads_openai_and_prints_what_it_stored(rt: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,41 +54,6 @@ def test_sync_command_exits_1_with_the_error_when_a_source_fails(
 
     assert status == 1
     assert "ERROR: openai: HTTP 401 from GET /organization/usage/completions" in capsys.readouterr().err
-
-
-def test_reconcile_compares_priced_usage_with_the_provider_bill(
-    rt: Runtime, vendor: Vendor, capsys: pytest.CaptureFixture[str]
-) -> None:
-    vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
-    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
-    vendor.route(
-        "/v1/organization/costs", openai_bucket_pages({D1: [cost_result(0.06)], D1 + 86400: [cost_result(0.02)]})
-    )
-    sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 2), transport=vendor.transport)
-    with rt.connect() as conn:
-        priced = customer_report(conn, "acme", month(2026, 10), thresholds=rt.thresholds).current.cogs
-
-    assert main(["reconcile", "--period", "2026-10", "--json"], runtime=rt) == 0
-
-    out = json.loads(capsys.readouterr().out)
-    billed = Decimal("0.08")
-    assert out == {
-        "period": "2026-10",
-        "providers": [
-            {
-                "provider": "openai",
-                "start": "2026-10-01",
-                "end": "2026-10-02",  # the last day OpenAI has billed
-                "priced_usd": float(priced.quantize(Decimal("0.01"))),
-                "billed_usd": 0.08,
-                "drift_usd": float((priced - billed).quantize(Decimal("0.01"))),
-                "drift_pct": float(((priced - billed) / billed * 100).quantize(Decimal("0.01"))),
-                "status": "drift",
-            }
-        ],
-    }
-    assert main(["reconcile", "--period", "2026-10"], runtime=rt) == 0
-    assert "Drift over 5%: check the price book" in capsys.readouterr().out
 
 
 def test_import_otlp_command_imports_each_file(rt: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -143,3 +98,9 @@ def test_mapping_file_errors_name_the_entry_and_stop_the_sync(rt: Runtime, tmp_p
 
     assert result.error is not None and "unknown key(s) ['plan']" in result.error
     assert rows(rt, "SELECT COUNT(*) FROM sync_cursor") == [(0,)]
+
+
+def test_sync_result_rounds_a_half_cent_up_in_text_and_json() -> None:
+    result = SyncResult(source="openai", cost_nano=5_000_000)  # $0.005
+    assert "COGS $0.01" in result.summary()
+    assert result.as_dict()["cogs_usd"] == 0.01

@@ -1,4 +1,4 @@
-"""Alert evaluation on a hand-built book (tests/engine/alerts_book.py), on SQLite and PostgreSQL."""
+"""Alert evaluation and the state machine, on the hand-built book (tests/engine/alerts/book.py), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from sqlalchemy import text
 
 from config.settings import Settings
 from engine.alerts.evaluate import Observation, check_alerts, decide
-from engine.alerts.state import ConcurrentAlertRun, State, load_states, save_state
-from engine.alerts.trend import daily_customer_figures, fit_trend
-from engine.periods import Period, trailing
+from engine.alerts.state import Level, State, load_states
+from engine.periods import Period
 from engine.reports.figures import Figures, Thresholds
-from engine.reports.revenue import revenue_lines, total_by_customer
 from engine.runtime import Runtime
+from engine.vocab import SubjectKind
 from tests.conftest import NOW
-from tests.engine.alerts_book import (
+from tests.engine.alerts.book import (
     CONTRACTS,
     EXPECTED,
     WINDOW_START,
@@ -28,11 +27,6 @@ from tests.engine.alerts_book import (
     load,
     load_book,
 )
-
-
-@pytest.fixture
-def rt(settings: Settings) -> Runtime:
-    return Runtime(settings.model_copy(update={"alert_channels": ["CALERTS", "COPS"]}), now_override=NOW)
 
 
 def _events(run: object) -> set[tuple[str, str, str]]:
@@ -150,10 +144,18 @@ def test_recovery_needs_the_hysteresis_band_41_is_not_enough_42_5_is(rt: Runtime
 def _obs(margin: str | None, *, revenue: str = "100", events: int = 10, unpriced: int = 0) -> Observation:
     rev = Decimal(revenue) if margin is not None else Decimal(0)
     cogs = rev * (100 - Decimal(margin)) / 100 if margin is not None else Decimal(5)
-    now = Figures(rev, cogs, events, unpriced, Thresholds())
-    level = "no_revenue" if margin is None else "breach" if Decimal(margin) < 40 else "ok"
+    now = Figures(revenue=rev, cogs=cogs, events=events, unpriced_events=unpriced, thresholds=Thresholds())
+    level = Level.NO_REVENUE if margin is None else Level.BREACH if Decimal(margin) < 40 else Level.OK
     share = Decimal(unpriced) / events
-    return Observation("customer", "c1", "C1", level, now, Figures(thresholds=Thresholds()), share)
+    return Observation(
+        kind=SubjectKind.CUSTOMER,
+        key="c1",
+        name="C1",
+        level=level,
+        current=now,
+        previous=Figures(thresholds=Thresholds()),
+        unpriced_share=share,
+    )
 
 
 @pytest.mark.parametrize(
@@ -174,7 +176,7 @@ def _obs(margin: str | None, *, revenue: str = "100", events: int = 10, unpriced
 def test_decide_moves_a_subject_through_its_states(
     before: str, margin: str | None, expected_events: list[str], expected_status: str
 ) -> None:
-    prev = State(before, NOW, NOW, None, {}, "{}")
+    prev = State(status=Level(before), since=NOW, last_posted_at=NOW, raw_detail="{}")
     new, events = decide(
         prev, _obs(margin), as_of=NOW + timedelta(hours=1), remind_after=timedelta(days=7), breach_pct=Decimal(40)
     )
@@ -190,68 +192,3 @@ def test_unpriced_usage_is_flagged_once_and_cleared_under_half_the_share() -> No
     state, events = decide(state, _obs("60", events=1000, unpriced=4), as_of=NOW + timedelta(hours=2), **args)
     assert events == [] and state.detail["unpriced_since"] is None
     assert decide(State(), _obs("60", events=1000, unpriced=9), as_of=NOW, **args)[1] == []
-
-
-def test_trend_projects_a_straight_line_fourteen_days_past_the_window() -> None:
-    falling = [(x, 90.0 - 2.0 * x) for x in range(30)]
-    trend = fit_trend(falling, last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
-    assert trend is not None
-    assert (trend.slope_pts_per_day, trend.projected_pct, trend.crosses_on) == (
-        Decimal(-2), Decimal(90 - 2 * 43), date(2026, 10, 31)
-    )  # fmt: skip
-    flat = fit_trend([(x, 60.0) for x in range(30)], last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
-    assert flat is not None and flat.slope_pts_per_day == 0 and flat.crosses_on is None
-    assert fit_trend(falling[:6], last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40)) is None
-    barely = [(x, 60.0 - 0.0001 * x) for x in range(30)]
-    slow = fit_trend(barely, last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
-    assert slow is not None and slow.slope_pts_per_day < 0 and slow.crosses_on is None
-
-
-def test_daily_revenue_is_what_revenue_lines_gives_for_each_single_day(rt: Runtime, tmp_path: Path) -> None:
-    load_book(rt, tmp_path)
-    terms = tmp_path / "more.csv"
-    terms.write_text(
-        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
-        "unit_price_usd\n"
-        "bluth,Bluth Homes,,seat,2026-10-20,2026-11-05,12,30,,,,\n"
-        "cyber,Cyberdyne,,hybrid,2026-10-01,,,,500,9,request,2.5\n"
-        "fox,Fox Media,,flat,2026-11-01,,,,899,,,\n"
-    )
-    from engine.ingest.contracts import import_contracts_file
-
-    import_contracts_file(rt.engine, terms)
-    with rt.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd, "
-                "currency, invoice_id) VALUES ('in_1', 'stripe', 'echo', 'search', '2026-11-01', '2026-11-30', "
-                "900, 'usd', 'inv_1')"
-            )
-        )
-    period = trailing(30, today=date(2026, 11, 15))
-    customers = {c for c, _, _ in CONTRACTS} | {"dunder"}
-    with rt.connect() as conn:
-        daily = daily_customer_figures(conn, period, customers)
-        for day in period.iter_days():
-            expected = total_by_customer(revenue_lines(conn, Period(day, day, "day")))
-            mine = {c: figures[day][0] for c, figures in daily.items() if day in figures and figures[day][0]}
-            assert mine == {c: v for c, v in expected.items() if v}, day
-
-
-def test_a_run_that_lost_a_race_commits_nothing(rt: Runtime, tmp_path: Path) -> None:
-    load_book(rt, tmp_path)
-    with rt.connect() as conn:
-        stale = load_states(conn)
-    check_alerts(rt, as_of=NOW)  # the other run wins
-    with rt.connect() as conn:
-        prev = stale.get(("customer", "acme"), State())
-        new = State("breach", NOW, NOW, Decimal(30), {})
-        with pytest.raises(ConcurrentAlertRun):
-            save_state(conn, "customer", "acme", "Acme Corp", prev, new)
-        conn.rollback()
-        fresh = load_states(conn)[("customer", "acme")]
-        with pytest.raises(ConcurrentAlertRun):
-            save_state(conn, "customer", "acme", "Acme Corp", State("ok", None, None, None, {}, "{}"), new)
-        conn.rollback()
-    assert fresh.status == "breach"
-    assert len(_outbox(rt)) == 2

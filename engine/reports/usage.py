@@ -1,0 +1,156 @@
+"""Usage as revenue and the daily figures count it, read from the rollups: one definition of each scan.
+
+The counting rule (`COUNTING`, `count_units`) turns requests, tokens and tasks into a contract's units;
+`UnitCounter` answers "how many units over these days" for revenue with as few queries as it can; `daily_rows`,
+`daily_tasks` and `cost_by_day` are the per-day scans the alerts' trends, the forecasts, the reports and the
+digest share.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row, TextClause, bindparam, text
+
+from engine.periods import Period
+from engine.store.sql import COST_SUM, where_equal
+from engine.timeutil import as_date
+from engine.vocab import Unit
+
+UsageTotals = dict[str, dict[str, tuple[int, int]]]  # customer → product → (requests, input + output tokens)
+
+# The one counting rule: which count each unit reads, as an index into (requests, input + output tokens, tasks
+# started), and how many of that count make one unit. Every caller divides by the second (it is 1 but for tokens).
+COUNTING: dict[Unit, tuple[int, Decimal]] = {
+    Unit.REQUEST: (0, Decimal(1)),
+    Unit.TOKENS_1K: (1, Decimal(1000)),
+    Unit.TASK: (2, Decimal(1)),
+}
+
+
+def count_units(unit: Unit, requests: int, tokens: int, tasks: int) -> Decimal:
+    """`request` = requests, `1k_tokens` = (input + output tokens) / 1000, `task` = tasks started (see COUNTING)."""
+    which, per = COUNTING[unit]
+    return Decimal((requests, tokens, tasks)[which]) / per
+
+
+def usage_totals(conn: Connection, start: date, end: date, customer: str | None = None) -> UsageTotals:
+    """Requests and tokens per customer and product over [start, end], from the daily rollup."""
+    sql = (
+        "SELECT customer, product, SUM(requests), SUM(input_tokens + output_tokens) "
+        "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
+    )
+    params: dict[str, object] = {"a": start, "b": end}
+    sql = where_equal(sql, params, customer=customer)
+    totals: UsageTotals = defaultdict(dict)
+    for cust, prod, req, tok in conn.execute(text(sql + " GROUP BY customer, product"), params):
+        totals[cust][prod] = (int(req or 0), int(tok or 0))
+    return totals
+
+
+class UnitCounter:
+    """Units per (customer, product) over a period or part of it, fetched in as few queries as possible."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        period: Period,
+        customers: list[str] | None = None,
+        totals: UsageTotals | None = None,
+    ) -> None:
+        self.conn = conn
+        self.period = period
+        single = customers[0] if customers is not None and len(customers) == 1 else None
+        if totals is None:
+            totals = usage_totals(conn, period.start, period.end, single) if customers != [] else {}
+        self._full = totals
+        self._tasks: dict[str, dict[str, int]] = {}
+
+    def prefetch_tasks(self, customers: set[str]) -> None:
+        """Tasks started in the whole period for these customers, in one statement (one per customer is slow)."""
+        if not customers:
+            return
+        sql = text(
+            "SELECT customer, product, COUNT(*) FROM task_rollup WHERE customer IN :cs AND day BETWEEN :a AND :b "
+            "GROUP BY customer, product"
+        ).bindparams(bindparam("cs", expanding=True))
+        self._tasks = {c: {} for c in customers}
+        params = {"a": self.period.start, "b": self.period.end, "cs": sorted(customers)}
+        for cust, prod, n in self.conn.execute(sql, params):
+            self._tasks[cust][prod] = int(n)
+
+    def by_product(self, customer: str, product: str, unit: Unit, a: date, b: date) -> dict[str, Decimal]:
+        """Units per product for one customer over [a, b] (product '' = every product)."""
+        full_period = a == self.period.start and b == self.period.end  # the usual case: answered from memory
+        which, per = COUNTING[unit]
+        if unit is Unit.TASK:
+            tasks = self._tasks.get(customer) if full_period else None
+            if tasks is None:
+                tasks = self._read_tasks(customer, product, a, b)
+            return {p: Decimal(n) / per for p, n in tasks.items() if not product or p == product}
+        pairs = self._full.get(customer, {}) if full_period else self._read_usage(customer, product, a, b)
+        return {p: Decimal(v[which]) / per for p, v in pairs.items() if not product or p == product}
+
+    def _read_tasks(self, customer: str, product: str, a: date, b: date) -> dict[str, int]:
+        # Only task-metered contracts ask; one covering-index range per customer beats scanning every task.
+        sql = "SELECT product, COUNT(*) FROM task_rollup WHERE customer = :c AND day BETWEEN :a AND :b"
+        return {p: int(n) for p, n in self.conn.execute(*_of_product(sql, customer, product, a, b))}
+
+    def _read_usage(self, customer: str, product: str, a: date, b: date) -> dict[str, tuple[int, int]]:
+        sql = (
+            "SELECT product, SUM(requests), SUM(input_tokens + output_tokens) FROM daily_customer_product "
+            "WHERE customer = :c AND day BETWEEN :a AND :b"
+        )
+        return {
+            p: (int(r or 0), int(t or 0)) for p, r, t in self.conn.execute(*_of_product(sql, customer, product, a, b))
+        }
+
+
+def _of_product(sql: str, customer: str, product: str, a: date, b: date) -> tuple[TextClause, dict[str, object]]:
+    """`sql` for one customer over [a, b], narrowed to `product` unless it is '' (every product), per product."""
+    params: dict[str, object] = {"c": customer, "a": a, "b": b}
+    return text(where_equal(sql, params, product=product or None) + " GROUP BY product"), params
+
+
+def daily_rows(conn: Connection, period: Period, customer: str | None = None) -> Sequence[Row[*tuple[Any, ...]]]:
+    """(customer, product, day, requests, input + output tokens, cost nano-USD) for each customer, product and day
+    of `period` with usage: the rollup's own rows, so nothing is grouped. The day is as the database returns it
+    (text on SQLite): callers that index days convert each distinct value once."""
+    sql = (
+        f"SELECT customer, product, day, requests, input_tokens + output_tokens, {COST_SUM} "
+        "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
+    )
+    params: dict[str, object] = {"a": period.start, "b": period.end}
+    sql = where_equal(sql, params, customer=customer)
+    # One fetch for tens of thousands of rows: row-by-row fetching costs more than the query.
+    return conn.execute(text(sql), params).all()
+
+
+def daily_tasks(
+    conn: Connection, period: Period, customers: Collection[str] | None = None
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """(customer, product, day, tasks started) over `period`, for `customers` (None: every customer)."""
+    sql = "SELECT customer, product, day, COUNT(*) FROM task_rollup WHERE day BETWEEN :a AND :b"
+    params: dict[str, object] = {"a": period.start, "b": period.end}
+    query = text(sql + " GROUP BY customer, product, day")
+    if customers is not None:
+        # Only the customers asked about: their (customer, day) index ranges, not every task in the window.
+        query = text(sql + " AND customer IN :cs GROUP BY customer, product, day").bindparams(
+            bindparam("cs", expanding=True)
+        )
+        params["cs"] = sorted(customers)
+    return conn.execute(query, params).all()
+
+
+def cost_by_day(
+    conn: Connection, start: date, end: date, *, customer: str | None = None, product: str | None = None
+) -> dict[date, int]:
+    """COGS (nano-USD) per day over [start, end] with any, for one customer, one product or everything."""
+    sql = f"SELECT day, SUM({COST_SUM}) FROM daily_customer_product WHERE day BETWEEN :a AND :b"
+    params: dict[str, object] = {"a": start, "b": end}
+    sql = where_equal(sql, params, customer=customer, product=product)
+    return {as_date(d): int(c or 0) for d, c in conn.execute(text(sql + " GROUP BY day"), params).all()}

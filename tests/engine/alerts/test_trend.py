@@ -1,0 +1,60 @@
+"""Daily margins and the line fitted to them: the day's revenue is the revenue rule for that day."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import text
+
+from engine.alerts.trend import daily_customer_figures, fit_trend
+from engine.ingest.contracts import import_contracts_file
+from engine.periods import Period, trailing
+from engine.reports.revenue import revenue_lines, total_by_customer
+from engine.runtime import Runtime
+from tests.engine.alerts.book import CONTRACTS, load_book
+
+
+def test_trend_projects_a_straight_line_fourteen_days_past_the_window() -> None:
+    falling = [(x, 90.0 - 2.0 * x) for x in range(30)]
+    trend = fit_trend(falling, last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
+    assert trend is not None
+    assert (trend.slope_pts_per_day, trend.projected_pct, trend.crosses_on) == (
+        Decimal(-2), Decimal(90 - 2 * 43), date(2026, 10, 31)
+    )  # fmt: skip
+    flat = fit_trend([(x, 60.0) for x in range(30)], last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
+    assert flat is not None and flat.slope_pts_per_day == 0 and flat.crosses_on is None
+    assert fit_trend(falling[:6], last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40)) is None
+    barely = [(x, 60.0 - 0.0001 * x) for x in range(30)]
+    slow = fit_trend(barely, last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
+    assert slow is not None and slow.slope_pts_per_day < 0 and slow.crosses_on is None
+
+
+def test_daily_revenue_is_what_revenue_lines_gives_for_each_single_day(rt: Runtime, tmp_path: Path) -> None:
+    load_book(rt, tmp_path)
+    terms = tmp_path / "more.csv"
+    terms.write_text(
+        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
+        "unit_price_usd\n"
+        "bluth,Bluth Homes,,seat,2026-10-20,2026-11-05,12,30,,,,\n"
+        "cyber,Cyberdyne,,hybrid,2026-10-01,,,,500,9,request,2.5\n"
+        "fox,Fox Media,,flat,2026-11-01,,,,899,,,\n"
+    )
+    import_contracts_file(rt.engine, terms)
+    with rt.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd, "
+                "currency, invoice_id) VALUES ('in_1', 'stripe', 'echo', 'search', '2026-11-01', '2026-11-30', "
+                "900, 'usd', 'inv_1')"
+            )
+        )
+    period = trailing(30, today=date(2026, 11, 15))
+    customers = {c for c, _, _ in CONTRACTS} | {"dunder"}
+    with rt.connect() as conn:
+        daily = daily_customer_figures(conn, period, customers)
+        for day in period.iter_days():
+            expected = total_by_customer(revenue_lines(conn, Period(day, day, "day")))
+            mine = {c: figures[day][0] for c, figures in daily.items() if day in figures and figures[day][0]}
+            assert mine == {c: v for c, v in expected.items() if v}, day

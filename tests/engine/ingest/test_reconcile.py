@@ -1,0 +1,53 @@
+"""`marginbot reconcile`: priced usage against what the provider billed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from bot.cli.main import main
+from engine.ingest.sync import sync_source
+from engine.periods import month
+from engine.reports.margin import customer_report
+from engine.runtime import Runtime
+from tests.engine.ingest.conftest import Vendor, cost_result, openai_bucket_pages, usage_result
+
+D1 = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp())
+
+
+def test_reconcile_compares_priced_usage_with_the_provider_bill(
+    rt: Runtime, vendor: Vendor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
+    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
+    vendor.route(
+        "/v1/organization/costs", openai_bucket_pages({D1: [cost_result(0.06)], D1 + 86400: [cost_result(0.02)]})
+    )
+    sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 2), transport=vendor.transport)
+    with rt.connect() as conn:
+        priced = customer_report(conn, "acme", month(2026, 10), thresholds=rt.thresholds).current.cogs
+
+    assert main(["reconcile", "--period", "2026-10", "--json"], runtime=rt) == 0
+
+    out = json.loads(capsys.readouterr().out)
+    billed = Decimal("0.08")
+    assert out == {
+        "period": "2026-10",
+        "providers": [
+            {
+                "provider": "openai",
+                "start": "2026-10-01",
+                "end": "2026-10-02",  # the last day OpenAI has billed
+                "priced_usd": float(priced.quantize(Decimal("0.01"))),
+                "billed_usd": 0.08,
+                "drift_usd": float((priced - billed).quantize(Decimal("0.01"))),
+                "drift_pct": float(((priced - billed) / billed * 100).quantize(Decimal("0.01"))),
+                "status": "drift",
+            }
+        ],
+    }
+    assert main(["reconcile", "--period", "2026-10"], runtime=rt) == 0
+    assert "Drift over 5%: check the price book" in capsys.readouterr().out

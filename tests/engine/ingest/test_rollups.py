@@ -1,0 +1,52 @@
+"""The rollups are a cache of the stored events: folded in batch by batch on import, or rebuilt from every event at
+once by `reprice`, they hold the same rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+
+from engine.ingest.files import import_usage_file
+from engine.ingest.reprice import reprice
+from engine.runtime import Runtime
+
+HEADER = (
+    "event_id,ts,customer,product,feature,provider,model,input_tokens,cached_input_tokens,output_tokens,"
+    "retrieval_queries,cost_usd,task_id,cache_hit\n"
+)
+
+
+def snapshot(rt: Runtime) -> dict[str, list[tuple[object, ...]]]:
+    with rt.connect() as conn:
+        return {
+            table: sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {table}")))
+            for table in ("daily_rollup", "daily_customer_product", "task_rollup")
+        }
+
+
+def test_rollups_folded_in_small_batches_equal_the_rollups_rebuilt_from_every_event(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    rows = [
+        # Tasks that span batches and days (the task is dated by its first event), unpriced and source-costed events,
+        # cache hits, retrieval: every measure has something to add up.
+        f"e{i},2026-10-{1 + i % 9:02d}T{i % 24:02d}:00:00Z,c{i % 4},p{i % 2},f{i % 3},"
+        + ("self-hosted,mystery-7b" if i % 17 == 0 else "openai,gpt-4o-mini")
+        + f",{100 + i},{i % 50},{i % 30},{i % 3},{'0.0042' if i % 11 == 0 else ''},"
+        + (f"t{(i // 5) % 7}" if i % 2 else "")
+        + f",{'true' if i % 13 == 0 else ''}\n"
+        for i in range(300)
+    ]
+    path = tmp_path / "u.csv"
+    path.write_text(HEADER + "".join(rows))
+    imported = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", batch_size=7)
+    assert (imported.imported, imported.unpriced_events) == (300, 16)
+    folded = snapshot(runtime)
+
+    result = reprice(runtime.engine, prices=runtime.prices, timezone="UTC")
+
+    assert (result.events, result.changed) == (300, 0)
+    rebuilt = snapshot(runtime)
+    assert rebuilt == folded
+    assert [len(rebuilt[t]) for t in rebuilt] == [len(folded[t]) for t in folded] and all(rebuilt.values())
