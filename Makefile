@@ -5,7 +5,7 @@ BENCH_EVENTS ?= 10000000
 BENCH_SYNC_DAYS ?= 9
 PYTHON ?= python3
 
-.PHONY: help install demo test lint format bench clean
+.PHONY: help install demo test lint format docs bench clean
 
 help: ## list the tasks
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ lint: install ## ruff (format check + lint) and mypy
 format: install ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+docs: install ## regenerate docs/commands.md and the settings and /margin tables in docs/ from the code
+	$(PY) -m bot.cli.reference --write
 
 bench: install ## benchmark against sqlite3 and DuckDB baselines (BENCH_EVENTS=10000000, BENCH_SYNC_DAYS=9)
 	$(PY) -m bench.run --events $(BENCH_EVENTS) --sync-days $(BENCH_SYNC_DAYS)

@@ -40,46 +40,253 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, case_sensitive=False)
 
     # --- engine ---
-    database_url: str = Field("sqlite:///marginbot.db", validation_alias=_env("DATABASE_URL"))
-    prices_file: Path = Field(DEFAULT_PRICES_FILE, validation_alias=_env("MARGINBOT_PRICES_FILE"))
-    breach_pct: Decimal = Field(Decimal(40), validation_alias=_env("MARGINBOT_BREACH_PCT"))
-    healthy_pct: Decimal = Field(Decimal(55), validation_alias=_env("MARGINBOT_HEALTHY_PCT"))
-    timezone: str = Field("UTC", validation_alias=_env("MARGINBOT_TIMEZONE"))
+    database_url: str = Field(
+        "sqlite:///marginbot.db",
+        validation_alias=_env("DATABASE_URL"),
+        description=(
+            "Where marginbot keeps its data: a SQLite file (`sqlite:///path.db`, the default, next to where "
+            "you run it) or PostgreSQL (`postgresql://user:pass@host/db`; `postgres://` as hosted Postgres "
+            "hands it out is accepted). The schema is created or migrated on first use."
+        ),
+    )
+    prices_file: Path = Field(
+        DEFAULT_PRICES_FILE,
+        validation_alias=_env("MARGINBOT_PRICES_FILE"),
+        description=(
+            "The price file (TOML): model price overrides, discounts and unit costs over the genai-prices "
+            "catalogue. The default is the repository's config/prices.toml; a missing file means catalogue "
+            "prices and no unit costs. Run `marginbot reprice` after changing it."
+        ),
+    )
+    breach_pct: Decimal = Field(
+        Decimal(40),
+        validation_alias=_env("MARGINBOT_BREACH_PCT"),
+        description=(
+            "Gross margin, in percent, below which a customer or product is in breach (alerts, status, "
+            "forecasts). 40 means under 40%."
+        ),
+    )
+    healthy_pct: Decimal = Field(
+        Decimal(55),
+        validation_alias=_env("MARGINBOT_HEALTHY_PCT"),
+        description=(
+            "Gross margin, in percent, at or above which a customer or product is healthy; between the breach"
+            " line and this it is on watch. Must be at least MARGINBOT_BREACH_PCT; it is also the default "
+            "target of `marginbot floor`."
+        ),
+    )
+    timezone: str = Field(
+        "UTC",
+        validation_alias=_env("MARGINBOT_TIMEZONE"),
+        description=(
+            "IANA time zone (e.g. Europe/Paris) in which days, months and the digest's weeks are cut, and the"
+            " digest is scheduled. Changing it later needs `marginbot reprice`."
+        ),
+    )
 
     # --- Slack ---
-    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
-    slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
-    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
-    slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
-    port: int = Field(3000, validation_alias=_env("PORT"))
-    allowed_users: IdList = Field(default_factory=list, validation_alias=_env("MARGINBOT_ALLOWED_USERS"))
-    allowed_channels: IdList = Field(default_factory=list, validation_alias=_env("MARGINBOT_ALLOWED_CHANNELS"))
+    slack_bot_token: SecretStr | None = Field(
+        None,
+        validation_alias=_env("SLACK_BOT_TOKEN"),
+        description=(
+            "The Bot User OAuth Token (`xoxb-...`) from the Slack app's OAuth & Permissions page. Required by"
+            " `serve`; without it alerts and the digest wait in the outbox."
+        ),
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_env("SLACK_SIGNING_SECRET"),
+        description=(
+            "The Signing Secret from the Slack app's Basic Information page; verifies every request in HTTP "
+            "mode. Not needed in Socket Mode."
+        ),
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        validation_alias=_env("SLACK_APP_TOKEN"),
+        description=(
+            "An app-level token (`xapp-...`) with the connections:write scope. When set, `serve` connects in "
+            "Socket Mode (no public URL); unset, it serves HTTP on PORT."
+        ),
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        validation_alias=_env("SLACK_API_URL"),
+        description="Base URL of Slack's Web API; change it only for an enterprise gateway or a test stand-in.",
+    )
+    port: int = Field(
+        3000,
+        validation_alias=_env("PORT"),
+        description=(
+            "The port `serve` listens on in HTTP mode (`/slack/events` for Slack, `GET /healthz` for load "
+            "balancers). `marginbot serve --port` overrides it."
+        ),
+    )
+    allowed_users: IdList = Field(
+        default_factory=list,
+        validation_alias=_env("MARGINBOT_ALLOWED_USERS"),
+        description=(
+            "Comma-separated Slack member IDs (U012AB3CD,U045EF6GH) who may see figures, in any channel and "
+            "on the Home tab. With this and MARGINBOT_ALLOWED_CHANNELS both empty nobody sees figures."
+        ),
+    )
+    allowed_channels: IdList = Field(
+        default_factory=list,
+        validation_alias=_env("MARGINBOT_ALLOWED_CHANNELS"),
+        description=(
+            "Comma-separated channel IDs (C0123ABCD) where anyone asking `/margin` sees figures. Empty: only "
+            "MARGINBOT_ALLOWED_USERS do."
+        ),
+    )
 
     # --- alerts, digest, scheduler ---
-    alert_channels: IdList = Field(default_factory=list, validation_alias=_env("MARGINBOT_ALERT_CHANNELS"))
-    alert_window_days: int = Field(30, ge=1, le=366, validation_alias=_env("MARGINBOT_ALERT_WINDOW_DAYS"))
-    alert_remind_days: int = Field(7, ge=1, validation_alias=_env("MARGINBOT_ALERT_REMIND_DAYS"))
-    alert_every_minutes: int = Field(60, ge=1, validation_alias=_env("MARGINBOT_ALERT_EVERY_MINUTES"))
-    digest_channels: IdList = Field(default_factory=list, validation_alias=_env("MARGINBOT_DIGEST_CHANNELS"))
-    digest_cron: str = Field("mon 09:00", validation_alias=_env("MARGINBOT_DIGEST_CRON"))
-    sync_every_minutes: int = Field(60, ge=1, validation_alias=_env("MARGINBOT_SYNC_EVERY_MINUTES"))
+    alert_channels: IdList = Field(
+        default_factory=list,
+        validation_alias=_env("MARGINBOT_ALERT_CHANNELS"),
+        description=(
+            "Comma-separated channel IDs where breach alerts, reminders and recoveries are posted. Empty: "
+            "alerts are evaluated but nothing is recorded or posted."
+        ),
+    )
+    alert_window_days: int = Field(
+        30,
+        ge=1,
+        le=366,
+        validation_alias=_env("MARGINBOT_ALERT_WINDOW_DAYS"),
+        description="The trailing number of complete days (1 to 366) each alerts check evaluates.",
+    )
+    alert_remind_days: int = Field(
+        7,
+        ge=1,
+        validation_alias=_env("MARGINBOT_ALERT_REMIND_DAYS"),
+        description=(
+            "Days after which a breach (or cost without revenue) that persists is posted again as a reminder."
+        ),
+    )
+    alert_every_minutes: int = Field(
+        60,
+        ge=1,
+        validation_alias=_env("MARGINBOT_ALERT_EVERY_MINUTES"),
+        description="How often, in minutes, `serve` checks alerts (`marginbot alerts check` by hand).",
+    )
+    digest_channels: IdList = Field(
+        default_factory=list,
+        validation_alias=_env("MARGINBOT_DIGEST_CHANNELS"),
+        description="Comma-separated channel IDs that get the weekly digest. Empty: no digest is sent.",
+    )
+    digest_cron: str = Field(
+        "mon 09:00",
+        validation_alias=_env("MARGINBOT_DIGEST_CRON"),
+        description=(
+            "When the weekly digest goes out, in MARGINBOT_TIMEZONE: `mon 09:00`, `mon-fri 08:30`, `09:00` "
+            "(every day) or a five-field crontab line like `0 9 * * mon`. It is sent once per ISO week per "
+            "channel however often this fires."
+        ),
+    )
+    sync_every_minutes: int = Field(
+        60,
+        ge=1,
+        validation_alias=_env("MARGINBOT_SYNC_EVERY_MINUTES"),
+        description="How often, in minutes, `serve` syncs every configured source (`marginbot sync all` by hand).",
+    )
 
     # --- connectors ---
-    openai_admin_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_ADMIN_KEY"))
-    openai_base_url: str = Field("https://api.openai.com", validation_alias=_env("MARGINBOT_OPENAI_BASE_URL"))
-    anthropic_admin_key: SecretStr | None = Field(None, validation_alias=_env("ANTHROPIC_ADMIN_KEY"))
-    anthropic_base_url: str = Field("https://api.anthropic.com", validation_alias=_env("MARGINBOT_ANTHROPIC_BASE_URL"))
-    litellm_url: str | None = Field(None, validation_alias=_env("LITELLM_URL"))
-    litellm_api_key: SecretStr | None = Field(None, validation_alias=_env("LITELLM_API_KEY"))
-    langfuse_base_url: str = Field("https://cloud.langfuse.com", validation_alias=_env("MARGINBOT_LANGFUSE_BASE_URL"))
-    langfuse_public_key: str | None = Field(None, validation_alias=_env("LANGFUSE_PUBLIC_KEY"))
-    langfuse_secret_key: SecretStr | None = Field(None, validation_alias=_env("LANGFUSE_SECRET_KEY"))
-    stripe_api_key: SecretStr | None = Field(None, validation_alias=_env("STRIPE_API_KEY"))
-    stripe_base_url: str = Field("https://api.stripe.com", validation_alias=_env("MARGINBOT_STRIPE_BASE_URL"))
-    mapping_file: Path = Field(Path("config/mapping.toml"), validation_alias=_env("MARGINBOT_MAPPING_FILE"))
-    otlp_customer_attribute: str = Field("enduser.id", validation_alias=_env("MARGINBOT_OTLP_CUSTOMER_ATTRIBUTE"))
+    openai_admin_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("OPENAI_ADMIN_KEY"),
+        description=(
+            "An OpenAI organization admin key; enables `marginbot sync openai` (Usage and Costs APIs). Unset:"
+            " the source is skipped."
+        ),
+    )
+    openai_base_url: str = Field(
+        "https://api.openai.com",
+        validation_alias=_env("MARGINBOT_OPENAI_BASE_URL"),
+        description="Base URL of the OpenAI API (a proxy or a test stand-in).",
+    )
+    anthropic_admin_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("ANTHROPIC_ADMIN_KEY"),
+        description=(
+            "An Anthropic Admin API key (`sk-ant-admin...`); enables `marginbot sync anthropic` (usage and "
+            "cost reports). Unset: the source is skipped."
+        ),
+    )
+    anthropic_base_url: str = Field(
+        "https://api.anthropic.com",
+        validation_alias=_env("MARGINBOT_ANTHROPIC_BASE_URL"),
+        description="Base URL of the Anthropic API (a proxy or a test stand-in).",
+    )
+    litellm_url: str | None = Field(
+        None,
+        validation_alias=_env("LITELLM_URL"),
+        description=(
+            "Base URL of your LiteLLM proxy; with LITELLM_API_KEY it enables `marginbot sync litellm` (spend "
+            "logs). Unset: the source is skipped."
+        ),
+    )
+    litellm_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("LITELLM_API_KEY"),
+        description="A LiteLLM master or admin key, needed with LITELLM_URL.",
+    )
+    langfuse_base_url: str = Field(
+        "https://cloud.langfuse.com",
+        validation_alias=_env("MARGINBOT_LANGFUSE_BASE_URL"),
+        description=(
+            "Base URL of Langfuse: the default is Langfuse Cloud (EU); set your region's or your self-hosted URL."
+        ),
+    )
+    langfuse_public_key: str | None = Field(
+        None,
+        validation_alias=_env("LANGFUSE_PUBLIC_KEY"),
+        description=(
+            "Langfuse public key (`pk-lf-...`); with LANGFUSE_SECRET_KEY it enables `marginbot sync "
+            "langfuse`. Unset: the source is skipped."
+        ),
+    )
+    langfuse_secret_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("LANGFUSE_SECRET_KEY"),
+        description="Langfuse secret key (`sk-lf-...`), needed with LANGFUSE_PUBLIC_KEY.",
+    )
+    stripe_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("STRIPE_API_KEY"),
+        description=(
+            "A Stripe secret or restricted key with read access; enables `marginbot sync stripe` (invoices "
+            "and subscriptions become billed revenue and seat counts). Unset: the source is skipped."
+        ),
+    )
+    stripe_base_url: str = Field(
+        "https://api.stripe.com",
+        validation_alias=_env("MARGINBOT_STRIPE_BASE_URL"),
+        description="Base URL of the Stripe API (a test stand-in).",
+    )
+    mapping_file: Path = Field(
+        Path("config/mapping.toml"),
+        validation_alias=_env("MARGINBOT_MAPPING_FILE"),
+        description=(
+            "The mapping file (TOML) that says which marginbot customer, product and feature each source "
+            "identity is (see config/mapping.example.toml). A relative path is read from the working "
+            "directory; a missing file maps nothing, so synced usage lands under the customer `unmapped`."
+        ),
+    )
+    otlp_customer_attribute: str = Field(
+        "enduser.id",
+        validation_alias=_env("MARGINBOT_OTLP_CUSTOMER_ATTRIBUTE"),
+        description="The span (or resource) attribute whose value is the customer in `marginbot import otlp`.",
+    )
     # OpenAI/Anthropic usage buckets: None = 1d when MARGINBOT_TIMEZONE is UTC, else 1h (local midnights)
-    sync_bucket_width: Literal["1d", "1h"] | None = Field(None, validation_alias=_env("MARGINBOT_SYNC_BUCKET_WIDTH"))
+    sync_bucket_width: Literal["1d", "1h"] | None = Field(
+        None,
+        validation_alias=_env("MARGINBOT_SYNC_BUCKET_WIDTH"),
+        description=(
+            "Width of the OpenAI and Anthropic usage buckets a sync reads: `1d` or `1h`. Unset: `1d` when "
+            "MARGINBOT_TIMEZONE is UTC, else `1h` so each hour lands on its local day. Re-reading an already "
+            "synced range at the other width is refused."
+        ),
+    )
 
     _split = field_validator("allowed_users", "allowed_channels", "alert_channels", "digest_channels", mode="before")(
         _split_ids
