@@ -231,9 +231,13 @@ def deliver(
         on_failed=_undelivered,
         **options,
     )
-    if report.sent or report.deferred or report.failed:
-        log.info("outbox: %s", report.summary())
+    # DEBUG: the job that called this logs one INFO line for its whole run, delivery included.
+    log.debug("outbox: %s", report.summary())
     return report
+
+
+def did_something(report: DeliveryReport) -> bool:
+    return bool(report.sent or report.deferred or report.failed)
 
 
 def deliver_job() -> None:
@@ -244,4 +248,6 @@ def deliver_job() -> None:
     if ctx.lease is not None and not ctx.lease.held():
         log.info("outbox job skipped: this process does not hold the scheduler lease")
         return
-    deliver(ctx.runtime, ctx.client)
+    report = deliver(ctx.runtime, ctx.client)
+    # It runs every minute: a run with nothing to send is not worth an INFO line.
+    log.log(logging.INFO if did_something(report) else logging.DEBUG, "outbox: %s", report.summary())
