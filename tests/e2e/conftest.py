@@ -98,6 +98,13 @@ class Bot:
         headers = {"Content-Type": "application/json", **signed_headers(body)}
         return self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
 
+    def interact(self, payload: dict[str, Any]) -> httpx.Response:
+        """Send an interactive payload (block_actions, view_submission) exactly as Slack posts it: form-encoded
+        `payload=<JSON>`, signed."""
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_headers(body)}
+        return self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
+
     def answers(self, response: str = "r1", count: int = 1, timeout: float = 15) -> list[dict[str, Any]]:
         """What arrived at the response_url (the answer the user sees)."""
         calls = self.slack.wait_for(
