@@ -42,7 +42,7 @@ MAX_ATTEMPTS = 8
 CLAIM = timedelta(minutes=5)  # a claimed row is someone's for this long; after that another run may retry it
 BACKOFF_FIRST = 30.0  # seconds before the first retry when the server gave no Retry-After
 BACKOFF_MAX = 3600.0
-IN_RUN_WAIT = 30.0  # a retry due within this many seconds of the run's start is waited for in the run
+IN_RUN_WAIT = 30.0  # a retry due less than this many seconds after the run's start is waited for in the run
 PACE = 1.0  # seconds between two posts to one channel
 
 
@@ -298,7 +298,7 @@ def deliver_pending(
     """Send every due message, oldest first per channel, channels interleaved. Returns what was sent, deferred and
     given up; `on_failed(message, why)` hears of every message given up for good.
 
-    A retry due within `max_wait` seconds of the run's start is waited for in the run (while other channels go on);
+    A retry due less than `max_wait` seconds after the run's start is waited for in the run (other channels go on);
     a later one is left to a later run. A channel the bot cannot reach fails its messages with the fix in the log,
     and blocks nothing else.
     """
@@ -367,7 +367,7 @@ def deliver_pending(
                 )
                 give_up(message, attempts, token, exc.reason)
                 queues[channel].popleft()
-            elif when <= deadline:
+            elif when < deadline:
                 log.info("outbox message %s to %s: %s; retrying in %.1fs", message.id, channel, scrub(exc.reason), wait)
                 # Released while it waits: the claim never outlives a send (see the module docstring).
                 _set(engine, message.id, token, PENDING, attempts, when, None, scrub(exc.reason))

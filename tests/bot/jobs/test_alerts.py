@@ -14,7 +14,6 @@ from sqlalchemy import text
 
 from bot.blocks.alerts import pack_alerts
 from bot.cli.main import main
-from bot.jobs.alerts import run_alerts
 from bot.jobs.delivery import deliver
 from bot.slack.client import make_client
 from config.settings import Settings
@@ -106,8 +105,11 @@ def test_the_shared_client_also_rides_out_a_429_and_a_500(rt: Runtime, slack: Sl
         Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"}),
         Reply(500, {"ok": False, "error": "internal_error"}),
     )
-    run_alerts(rt, make_client(rt.settings))
+    waits: list[float] = []
+    check_alerts(rt, pack=pack_alerts)
+    deliver(rt, make_client(rt.settings, sleep=waits.append), sleep=lambda s: None)
     assert [c.body["channel"] for c in slack.calls_to("chat.postMessage")] == ["CALERTS"] * 3 + ["COPS"]
+    assert len(waits) == 1 and 1.0 <= waits[0] <= 1.1  # Retry-After: 0 at once, then the second retry's backoff
 
 
 def test_server_errors_and_network_errors_leave_the_message_for_a_later_run(rt: Runtime, slack: SlackStandIn) -> None:
@@ -116,7 +118,7 @@ def test_server_errors_and_network_errors_leave_the_message_for_a_later_run(rt: 
     report = deliver(rt, plain_client(slack), max_wait=0)
     assert report.sent == [] and len(report.deferred) == 2  # CALERTS backs off; COPS waits behind nothing
     # Meanwhile the network is down for this process (nothing listens on that port).
-    dead = WebClient(token="xoxb-test-token", base_url="http://127.0.0.1:9/api/", timeout=1)
+    dead = WebClient(token="xoxb-test-token", base_url="http://127.0.0.1:9/api/", timeout=1, retry_handlers=[])
     later = Runtime(rt.settings, now_override=NOW + timedelta(minutes=10))
     assert deliver(later, dead, max_wait=0).sent == []
     recovered = Runtime(rt.settings, now_override=NOW + timedelta(hours=2))

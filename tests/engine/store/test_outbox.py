@@ -23,6 +23,10 @@ from engine.store.outbox import (
 from tests.conftest import NOW
 
 
+def NO_SLEEP(seconds: float) -> None:
+    """Tests never wait on the real clock: the outbox's waits go here."""
+
+
 class Recorder:
     """A sender at the boundary: records what it was asked to send; `script` says how each call goes."""
 
@@ -38,9 +42,12 @@ class Recorder:
         return f"ts-{len(self.sent)}"
 
 
-def _queue(rt: Runtime, key: str, channel: str = "C1", kind: str = "alerts") -> bool:
+def _queue(rt: Runtime, key: str, channel: str = "C1", kind: str = "alerts", reply_to: str = "") -> bool:
     with rt.engine.connect() as conn:
-        queued = enqueue(conn, dedupe_key=key, channel=channel, kind=kind, payload={"type": kind, "n": key}, now=NOW)
+        queued = enqueue(
+            conn, dedupe_key=key, channel=channel, kind=kind, payload={"type": kind, "n": key}, now=NOW,
+            reply_to=reply_to,
+        )  # fmt: skip
         conn.commit()
     return queued
 
@@ -70,9 +77,11 @@ def test_delivered_messages_are_never_sent_again(runtime: Runtime) -> None:
     _queue(runtime, "a")
     _queue(runtime, "b")
     sender = Recorder()
-    report = deliver_pending(runtime.engine, sender, clock=lambda: NOW)
+    waits: list[float] = []
+    report = deliver_pending(runtime.engine, sender, clock=lambda: NOW, sleep=waits.append)
     assert [m.dedupe_key for m in sender.sent] == ["a", "b"] and len(report.sent) == 2
-    assert deliver_pending(runtime.engine, sender, clock=lambda: NOW + timedelta(days=1)).sent == []
+    assert waits == [1.0]  # one channel: a second between its posts
+    assert deliver_pending(runtime.engine, sender, clock=lambda: NOW + timedelta(days=1), sleep=NO_SLEEP).sent == []
     assert _rows(runtime) == [("a", "sent", 1, "ts-1"), ("b", "sent", 1, "ts-2")]
 
 
@@ -95,8 +104,8 @@ def test_a_long_retry_after_defers_the_channel_but_not_the_others(runtime: Runti
     assert waits == [] and [m.dedupe_key for m in sender.sent] == ["b1"]
     assert [d[:2] for d in report.deferred] == [(1, "C1"), (2, "C1")]
     # Not due yet one minute later; due after the Retry-After, and then in order.
-    assert deliver_pending(runtime.engine, sender, clock=lambda: NOW + timedelta(seconds=60)).sent == []
-    later = deliver_pending(runtime.engine, sender, clock=lambda: NOW + timedelta(seconds=121))
+    assert deliver_pending(runtime.engine, sender, clock=lambda: NOW + timedelta(seconds=60), sleep=NO_SLEEP).sent == []
+    later = deliver_pending(runtime.engine, sender, clock=lambda: NOW + timedelta(seconds=121), sleep=NO_SLEEP)
     assert [m.dedupe_key for m in sender.sent] == ["b1", "a1", "a2"] and len(later.sent) == 2
 
 
@@ -119,7 +128,7 @@ def test_unreachable_channel_fails_with_the_fix_logged_and_blocks_no_other_chann
     _queue(runtime, "b", "C2")
     sender = Recorder(ChannelUnreachable("CGONE", "not_in_channel", "invite @marginbot to #gone"))
     with caplog.at_level(logging.WARNING, logger="engine.store.outbox"):
-        report = deliver_pending(runtime.engine, sender, clock=lambda: NOW)
+        report = deliver_pending(runtime.engine, sender, clock=lambda: NOW, sleep=NO_SLEEP)
     assert [m.dedupe_key for m in sender.sent] == ["b"]
     assert report.failed[0][:2] == (1, "CGONE")
     assert "invite @marginbot to #gone" in caplog.text
@@ -128,7 +137,7 @@ def test_unreachable_channel_fails_with_the_fix_logged_and_blocks_no_other_chann
 
 def test_a_refused_message_is_failed_not_retried(runtime: Runtime) -> None:
     _queue(runtime, "a")
-    report = deliver_pending(runtime.engine, Recorder(Rejected("invalid_blocks")), clock=lambda: NOW)
+    report = deliver_pending(runtime.engine, Recorder(Rejected("invalid_blocks")), clock=lambda: NOW, sleep=NO_SLEEP)
     assert len(report.failed) == 1 and _rows(runtime)[0][1] == "failed"
     with runtime.connect() as conn:
         assert pending_count(conn) == 0
@@ -144,11 +153,64 @@ def test_a_message_claimed_by_a_process_that_crashed_is_retried_after_the_claim_
              else NOW + timedelta(minutes=5)},
         )  # fmt: skip
     sender = Recorder()
-    assert deliver_pending(runtime.engine, sender, clock=lambda: NOW).sent == []
-    assert len(deliver_pending(runtime.engine, sender, clock=lambda: NOW + timedelta(minutes=6)).sent) == 1
+    assert deliver_pending(runtime.engine, sender, clock=lambda: NOW, sleep=NO_SLEEP).sent == []
+    later = deliver_pending(runtime.engine, sender, clock=lambda: NOW + timedelta(minutes=6), sleep=NO_SLEEP)
+    assert len(later.sent) == 1
 
 
 def test_payloads_must_be_json_data(runtime: Runtime) -> None:
     with runtime.engine.connect() as conn, pytest.raises(TypeError):
         enqueue(conn, dedupe_key="k", channel="C", kind="x", payload={"when": object()}, now=NOW)
     assert isinstance(NOW, datetime)
+
+
+def test_a_short_wait_on_one_channel_lets_the_other_channel_go_first(runtime: Runtime) -> None:
+    _queue(runtime, "a1", "C1")
+    _queue(runtime, "b1", "C2")
+    _queue(runtime, "b2", "C2")
+    waits: list[float] = []
+    sender = Recorder(RetryLater("rate limited", 5.0))
+    report = deliver_pending(runtime.engine, sender, clock=lambda: NOW, sleep=waits.append, max_wait=10)
+    assert [m.dedupe_key for m in sender.sent] == ["b1", "b2", "a1"] and len(report.sent) == 3
+    assert waits == [1.0, 4.0]  # C2's pace, then what is left of C1's five seconds
+    assert _rows(runtime)[0] == ("a1", "sent", 2, "ts-3")
+
+
+def test_a_reply_goes_in_its_parents_thread_once_the_parent_is_posted(runtime: Runtime) -> None:
+    _queue(runtime, "digest", "C1")
+    _queue(runtime, "chart", "C1", reply_to="digest")
+    _queue(runtime, "orphan", "C2", reply_to="never-queued")
+    sender = Recorder()
+    deliver_pending(runtime.engine, sender, clock=lambda: NOW, sleep=NO_SLEEP)
+    threads = {m.dedupe_key: m.thread_ts for m in sender.sent}
+    assert threads == {"digest": None, "chart": "ts-1", "orphan": None}  # no parent: it stands on its own
+
+
+def test_a_reply_waits_while_its_parent_waits(runtime: Runtime) -> None:
+    _queue(runtime, "digest", "C1")
+    _queue(runtime, "chart", "C1", reply_to="digest")
+    sender = Recorder(RetryLater("rate limited", 600.0))
+    report = deliver_pending(runtime.engine, sender, clock=lambda: NOW, sleep=NO_SLEEP)
+    assert sender.sent == [] and [d[0] for d in report.deferred] == [1, 2]
+    deliver_pending(runtime.engine, sender, clock=lambda: NOW + timedelta(minutes=11), sleep=NO_SLEEP)
+    assert [(m.dedupe_key, m.thread_ts) for m in sender.sent] == [("digest", None), ("chart", "ts-1")]
+
+
+def test_only_the_claim_that_sent_a_message_marks_it_and_a_lost_claim_is_logged(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A send that outlived its claim (the thing capped in-call waits prevent) cannot overwrite the row of the
+    process that took the claim over, and says the message may show twice."""
+    _queue(runtime, "a")
+    other = Recorder()
+
+    def slow(message: OutboxMessage) -> str:
+        # While this send is in flight its claim expires and another process delivers the same row.
+        deliver_pending(runtime.engine, other, clock=lambda: NOW + timedelta(minutes=6), sleep=NO_SLEEP)
+        return "ts-slow"
+
+    with caplog.at_level(logging.ERROR, logger="engine.store.outbox"):
+        deliver_pending(runtime.engine, slow, clock=lambda: NOW, sleep=NO_SLEEP)
+    assert [m.dedupe_key for m in other.sent] == ["a"]
+    assert _rows(runtime) == [("a", "sent", 1, "ts-1")]  # the taker's mark stands
+    assert "its claim had been taken over meanwhile: it may show twice" in caplog.text
