@@ -53,15 +53,23 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bxox[abposre]-[A-Za-z0-9\-]+|\bxapp-[A-Za-z0-9\-]+"), MASK),
     # Vendor keys: OpenAI/Anthropic `sk-…` (`sk-ant-admin…`), Stripe `sk_live_…`/`rk_…`/`whsec_…`, Langfuse `sk-lf-…`.
     (re.compile(r"\b(?:sk|rk|whsec)[-_][A-Za-z0-9_\-]{6,}", re.IGNORECASE), MASK),
-    # A password in a URL: scheme://user:PASSWORD@host. The password may hold an unescaped `@` (the last `@` before
-    # the host ends it), so the tail of a mistyped password is masked too.
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/?#@\s]*):([^\s/?#]*)@"), r"\1:" + MASK + "@"),
     # Key-like query parameters: ?api_key=…&token=….
     (
         re.compile(r"(?i)([?&](?:api[_-]?key|key|token|access_token|secret|password|sig|signature)=)[^&\s#\"']+"),
         r"\1" + MASK,
     ),
 )
+
+
+# A password in a URL: scheme://user:password@host. The password may hold an unescaped `@` (the last `@` before the
+# host ends it), so the tail of a mistyped password is masked too. A template's placeholder (PASSWORD) is left.
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/?#@\s]*):([^\s/?#]*)@")
+
+
+def _url_password(match: re.Match[str]) -> str:
+    if re.fullmatch(r"[A-Z_]+|\*+", match.group(2)):
+        return match.group(0)
+    return f"{match.group(1)}:{MASK}@"
 
 
 _BASIC = re.compile(r"\b(Basic\s+)([A-Za-z0-9+/]{8,}={0,2})")
@@ -123,7 +131,8 @@ def _url_passwords(url: str) -> list[str]:
         found.append(str(parsed))
     match = re.match(r"^[a-z][a-z0-9+.\-]*://[^:/?#@\s]*:([^\s/?#]*)@", url, re.IGNORECASE)
     if match:
-        found.append(match.group(1))
+        # As written, and each piece around an unescaped `@`: a driver may quote only the part after it.
+        found += [match.group(1), *match.group(1).split("@")]
     return found
 
 
@@ -137,6 +146,7 @@ def scrub(text: str, extra: Iterable[str | None] = ()) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     text = _BASIC.sub(_basic, text)
+    text = _URL_PASSWORD.sub(_url_password, text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

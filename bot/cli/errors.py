@@ -44,18 +44,21 @@ def redact_url(url: str) -> str:
 
 
 def scrub(text: str, url: str | None) -> str:
-    """`text` with the URL's password, and each piece of it around an `@`, replaced by `***`."""
+    """`text` with the URL's password, and each piece of it around an `@`, replaced by `***` (and every other
+    credential engine.scrub knows of, or recognises by its shape)."""
+    from engine.scrub import scrub as scrub_secrets
+
     if not url or "://" not in url:
-        return text
+        return scrub_secrets(text)
     rest = url.partition("://")[2]
     at = rest.rfind("@")
     if at < 0 or ":" not in rest[:at]:
-        return text
+        return scrub_secrets(text)
     password = rest[:at].partition(":")[2]
     for secret in sorted({password, *password.split("@")}, key=len, reverse=True):
         if len(secret) >= 3:
             text = text.replace(secret, "***")
-    return text
+    return scrub_secrets(text)
 
 
 def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | None:
@@ -125,7 +128,10 @@ def settings_errors(exc: object) -> str:
             f" (got {value!r})" if not secret and isinstance(value, str | int | float) and len(str(value)) < 80 else ""
         )
         lines.append(f"{PREFIX}{name}: {message}{shown}")
-    return "\n".join(lines)
+    # A DATABASE_URL is not a secret setting, but its password is: shown values go through the one scrubber.
+    from engine.scrub import scrub as scrub_secrets
+
+    return scrub_secrets("\n".join(lines))
 
 
 def _setting(settings: type, loc: str) -> tuple[str, bool]:
