@@ -168,3 +168,18 @@ def test_without_a_token_messages_wait_in_the_outbox(
 def test_a_bad_as_of_is_a_one_line_error(rt: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["alerts", "check", "--as-of", "yesterday"], runtime=rt) == 2  # a usage error
     assert capsys.readouterr().err.startswith("marginbot: --as-of: not an ISO 8601 timestamp")
+
+
+def test_dry_run_without_an_alert_channel_prints_the_messages_it_would_post(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rt = alerts_runtime(settings, slack, tmp_path)  # MARGINBOT_ALERT_CHANNELS not set yet
+    assert main(["alerts", "check", "--dry-run"], runtime=rt) == 0
+    out = capsys.readouterr().out
+    assert "would post to each alert channel, once MARGINBOT_ALERT_CHANNELS is set," in out
+    assert "[alert channel, at the top level]" in out
+    assert "New breach: Acme Corp (customer): margin 30.0%" in out
+    assert "Unpriced usage: Echo Labs (customer): 6.25% of events (2 of 32) have no price" in out
+    assert slack.calls == []
+    with rt.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM outbox")).scalar_one() == 0
