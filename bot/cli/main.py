@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from bot.cli import demo, imports, jobs, reports, scenarios, slack, sync
+from bot.cli import demo, imports, jobs, report, reports, scenarios, slack, sync, why
 from bot.cli.common import UserError
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (imports, reports, demo, slack, sync, scenarios, jobs):
+    for module in (imports, reports, why, report, demo, slack, sync, scenarios, jobs):
         module.register(sub)
     return parser
 

@@ -15,29 +15,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from engine.money import CENT, NANO, TENTH
+from engine.money import CENT, MICRO, NANO, TENTH, json_number
 from engine.periods import Period
 from engine.pricing.book import PriceBook
-from engine.reports.bridge_cogs import (
-    COGS_STEPS,
-    NON_TOKEN_INDEX,
-    Cell,
-    CogsBridge,
-    cogs_bridge,
-    read_cells,
-    reprice_previous,
-)
-from engine.reports.bridge_revenue import REVENUE_STEPS, KeyPieces, RevenueBridge, revenue_bridge
+from engine.reports.bridge_cogs import Cell, CogsBridge, cogs_bridge, read_cells, reprice_previous
+from engine.reports.bridge_revenue import KeyPieces, RevenueBridge, revenue_bridge
+from engine.reports.bridge_words import PIECE_PART, REVENUE_PART, Contributor, Side, contributors, round_half_up
 from engine.reports.names import resolve_customer, resolve_product
 from engine.store.meta import get_meta
-from engine.vocab import SubjectKind, Unit
+from engine.vocab import SubjectKind
 
-Side = Literal["revenue", "cogs"]
 TOP_CONTRIBUTORS = 3
 MAX_CELLS = 200  # cells listed in --json: the biggest movers (the parts are summed over every cell)
 
@@ -54,25 +46,6 @@ PARTS: tuple[tuple[str, Side, str], ...] = (
     ("tokens_per_request", "cogs", "tokens per request"),
     ("non_token", "cogs", "non-token (retrieval, rerank, compute)"),
 )
-_REVENUE_PART = dict(zip(REVENUE_STEPS, ("metered_volume", "seats", "billed", "contract_changes"), strict=True))
-_COGS_PART = dict(
-    zip(COGS_STEPS, ("volume", "mix", "price", "caching", "tokens_per_request", "non_token"), strict=True)
-)
-# A cell's own request growth is volume and mix together: only across cells do the two differ.
-_PIECE_PART = {
-    "volume_mix": "volume_and_mix",
-    "price": "price",
-    "caching": "caching",
-    "tokens": "tokens_per_request",
-    "non_token": "non_token",
-}
-
-
-def round_half_up(value: Fraction, step: Decimal) -> Decimal:
-    """An exact fraction rounded half-up (away from zero on a tie, as engine.money rounds) to a multiple of step."""
-    units = value / Fraction(step)
-    whole = (abs(units.numerator) * 2 + units.denominator) // (2 * units.denominator)
-    return (whole if units >= 0 else -whole) * step
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,23 +62,6 @@ class BridgePart:
     @property
     def gross_profit(self) -> Decimal:
         """The part's effect on gross profit: revenue adds, COGS takes away."""
-        return self.change if self.side == "revenue" else -self.change
-
-
-@dataclass(kw_only=True)
-class Contributor:
-    """One traceable piece of the bridge: a cell (customer, product, feature, model) or a contract key."""
-
-    side: Side
-    part: str
-    words: str
-    change: Decimal  # exact USD, of revenue or of COGS
-    keys: dict[str, str | None]
-    before: dict[str, Any]
-    after: dict[str, Any]
-
-    @property
-    def gross_profit(self) -> Decimal:
         return self.change if self.side == "revenue" else -self.change
 
 
@@ -187,7 +143,7 @@ def assemble(
         cogs=(cogs_cents[0], cogs_cents[-1]),
         margin=(_dec(first), _dec(last)),
         parts=parts,
-        contributors=_contributors(kind, revenue, cogs),
+        contributors=contributors(kind, revenue, cogs),
         cells=cogs.cells,
         contracts=revenue.keys,
         requests=(cogs.requests_before, cogs.requests_now),
@@ -244,126 +200,105 @@ def _unpriced(cell: Cell) -> bool:
     return bool(cell.before.unpriced or cell.now.unpriced)
 
 
-# ---------------------------------------------------------------- contributors in words
+# ---------------------------------------------------------------- --json
 
 
-def signed_usd(value: Decimal) -> str:
-    """ "+$1,150.00" / "-$300.00": a change, with its sign, to the cent."""
-    q = round_half_up(Fraction(value), CENT)
-    return f"{'-' if q < 0 else '+'}${abs(q):,.2f}"
+def _cents(value: Decimal | None) -> float | None:
+    return json_number(value, CENT)
 
 
-def _times(value: Fraction) -> str:
-    return f"×{round_half_up(value, TENTH)}"
-
-
-def _pct(value: Fraction | None) -> str:
-    return "n/a" if value is None else f"{round_half_up(value * 100, TENTH)}%"
-
-
-def _cell_name(kind: SubjectKind, cell: Cell, products: int) -> str:
-    k = cell.key
-    name = f"{k.model or '(no model)'} on {k.feature or '(no feature)'}"
-    if kind is not SubjectKind.PRODUCT and products > 1:
-        name += f" in {k.product or '(no product)'}"
-    if kind is not SubjectKind.CUSTOMER:
-        name += f" for {k.customer}"
-    return name
-
-
-def _cell_detail(part: str, cell: Cell) -> str:
-    b, n = cell.before, cell.now
-    if part == "volume_and_mix":
-        if not cell.comparable:
-            if not b.requests:
-                return f"new ({n.requests:,} requests)"
-            return f"stopped (was {b.requests:,} requests)"
-        return f"volume {_times(Fraction(n.requests, b.requests))} ({b.requests:,} → {n.requests:,} requests)"
-    if part == "price":
-        repriced = b.cost + sum(cell.repriced_delta)
-        change = Fraction(repriced - b.cost, b.cost) * 100 if b.cost else None
-        moved = "n/a" if change is None else f"{'+' if change >= 0 else ''}{round_half_up(change, TENTH)}%"
-        return f"price {moved} on last period's usage"
-    if part == "caching":
-        return f"cache-read share {_pct(cell.cache_share(b))} → {_pct(cell.cache_share(n))}"
-    if part == "tokens_per_request":
-        per = [Fraction(u.input_tokens + u.output_tokens, u.requests) for u in (b, n)]
-        return f"tokens per request {round_half_up(per[0], Decimal(1)):,} → {round_half_up(per[1], Decimal(1)):,}"
-    non_token = [sum(u.costs[i] for i in NON_TOKEN_INDEX) for u in (b, n)]
-    per = [Fraction(c, u.requests * NANO) for c, u in zip(non_token, (b, n), strict=True)]
-    tenth_cent = Decimal("0.0001")
-    return f"non-token cost per request ${round_half_up(per[0], tenth_cent)} → ${round_half_up(per[1], tenth_cent)}"
-
-
-def _key_detail(part: str, kp: KeyPieces) -> str:
-    if part == "billed":
-        return f"billed (invoice lines) ${kp.before:,.2f} → ${kp.after:,.2f}"
-    if part == "seats":
-        return f"seats {_num(kp.seats_before)} → {_num(kp.seats_after)}"
-    if part == "metered_volume":
-        unit = _UNIT_WORDS.get(kp.unit, "units") if kp.unit else "units"
-        ratio = _times(Fraction(kp.units_after) / Fraction(kp.units_before)) + " " if kp.units_before else ""
-        return f"metered {unit} {ratio}({_num(kp.units_before)} → {_num(kp.units_after)})"
-    if not kp.terms_before:
-        return "new contract: " + "; ".join(kp.terms_after)
-    if not kp.terms_after:
-        return "contract ended: " + "; ".join(kp.terms_before)
-    return "terms: " + "; ".join(kp.terms_before) + " → " + "; ".join(kp.terms_after)
-
-
-_UNIT_WORDS = {Unit.REQUEST: "requests", Unit.TASK: "tasks", Unit.TOKENS_1K: "1k tokens"}
-
-
-def _num(value: Decimal | None) -> str:
-    if value is None:
-        return "none"
-    return f"{round_half_up(Fraction(value), TENTH).normalize():,f}"
-
-
-def _contributors(kind: SubjectKind, revenue: RevenueBridge, cogs: CogsBridge) -> list[Contributor]:
-    out: list[Contributor] = []
-    for kp in revenue.keys:
-        who = kp.customer + (f" ({kp.product})" if kp.product else " (all products)")
-        for step, amount in kp.pieces.items():
-            if not amount:
-                continue
-            part = _REVENUE_PART[step]
-            out.append(
-                Contributor(
-                    side="revenue",
-                    part=part,
-                    words=f"{signed_usd(amount)} revenue · {who}: {_key_detail(part, kp)}",
-                    change=amount,
-                    keys={"customer": kp.customer, "product": kp.product or None},
-                    before={"revenue_usd": kp.before, "terms": kp.terms_before, "units": kp.units_before},
-                    after={"revenue_usd": kp.after, "terms": kp.terms_after, "units": kp.units_after},
-                )
-            )
-    products = len({c.key.product for c in cogs.cells})
-    for cell in cogs.cells:
-        for step in ("volume_mix", "price", "caching", "tokens", "non_token"):
-            piece = cell.piece(step)
-            if not piece:
-                continue
-            part = _PIECE_PART[step]
-            amount = Decimal(piece.numerator) / Decimal(piece.denominator) / NANO
-            k = cell.key
-            out.append(
-                Contributor(
-                    side="cogs",
-                    part=part,
-                    words=f"{signed_usd(amount)} COGS · {_cell_name(kind, cell, products)}: {_cell_detail(part, cell)}",
-                    change=amount,
-                    keys={
-                        "customer": k.customer,
-                        "product": k.product or None,
-                        "feature": k.feature or None,
-                        "provider": k.provider or None,
-                        "model": k.model or None,
-                    },
-                    before={**cell.before.as_dict(), "cogs_usd": Decimal(cell.before.cost) / NANO},
-                    after={**cell.now.as_dict(), "cogs_usd": Decimal(cell.now.cost) / NANO},
-                )
-            )
-    out.sort(key=lambda c: (-abs(c.gross_profit), c.words))
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    """Counts stay integers; dollars go to the cent (a unit count keeps its decimals to the micro)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Decimal):
+            out[k] = _cents(v) if k.endswith("_usd") else json_number(v, MICRO)
+        else:
+            out[k] = v
     return out
+
+
+def _moved(before: Decimal, after: Decimal) -> dict[str, float | None]:
+    return {"previous": _cents(before), "current": _cents(after), "change": _cents(after - before)}
+
+
+def contributor_to_dict(c: Contributor) -> dict[str, Any]:
+    return {
+        "words": c.words,
+        "side": c.side,
+        "part": c.part,
+        "change_usd": _cents(c.change),
+        "gross_profit_usd": _cents(c.gross_profit),
+        **c.keys,
+        "before": _plain(c.before),
+        "after": _plain(c.after),
+    }
+
+
+def bridge_to_dict(b: Bridge) -> dict[str, Any]:
+    """The `--json` shape of a bridge. `parts` add up exactly: revenue parts to `revenue_usd.change`, COGS parts to
+    `cogs_usd.change`, every `gross_profit_usd` to `gross_profit_usd.change` and every `margin_pts` to
+    `gross_margin_pct.change_pts`; `contributors` are the three biggest pieces and `cells` the biggest movers
+    among the rows behind the COGS parts (each piece rounded on its own, so cells need not add up to the cent)."""
+    margin_shown = [json_number(m, CENT) for m in b.margin]
+    change_pts = None
+    if b.margin[0] is not None and b.margin[1] is not None:
+        change_pts = _cents(round_half_up(Fraction(b.margin[1]), CENT) - round_half_up(Fraction(b.margin[0]), CENT))
+    cells = sorted(b.cells, key=lambda c: (-abs(c.now.cost - c.before.cost), c.key))
+    return {
+        "kind": b.kind,
+        b.kind: b.key,
+        "name": b.name,
+        "period": b.period.as_dict(),
+        "previous_period": b.previous.as_dict(),
+        "method": "sequential substitution in a fixed order, each part the difference of two fully computed "
+        "states rounded to the cent (docs/why.md)",
+        "revenue_usd": _moved(*b.revenue),
+        "cogs_usd": _moved(*b.cogs),
+        "gross_profit_usd": _moved(*b.gross_profit),
+        "gross_margin_pct": {"previous": margin_shown[0], "current": margin_shown[1], "change_pts": change_pts},
+        "requests": {"previous": b.requests[0], "current": b.requests[1]},
+        "parts": [
+            {
+                "part": p.part,
+                "side": p.side,
+                "label": p.label,
+                "change_usd": _cents(p.change),
+                "gross_profit_usd": _cents(p.gross_profit),
+                "margin_pts": _cents(p.margin_pts),
+            }
+            for p in b.parts
+        ],
+        "contributors": [contributor_to_dict(c) for c in b.top()],
+        "cells": [
+            {
+                "customer": c.key.customer,
+                "product": c.key.product or None,
+                "feature": c.key.feature or None,
+                "provider": c.key.provider or None,
+                "model": c.key.model or None,
+                "before": {**c.before.as_dict(), "cogs_usd": _cents(Decimal(c.before.cost) / NANO)},
+                "after": {**c.now.as_dict(), "cogs_usd": _cents(Decimal(c.now.cost) / NANO)},
+                "pieces_usd": {
+                    part: _cents(Decimal(v.numerator) / Decimal(v.denominator) / NANO)
+                    for part, v in ((PIECE_PART[s], c.piece(s)) for s in PIECE_PART)
+                },
+            }
+            for c in cells[:MAX_CELLS]
+        ],
+        "cells_left_out": max(0, len(cells) - MAX_CELLS),
+        "contracts": [
+            {
+                "customer": k.customer,
+                "product": k.product or None,
+                "revenue_before_usd": _cents(k.before),
+                "revenue_after_usd": _cents(k.after),
+                "terms_before": k.terms_before,
+                "terms_after": k.terms_after,
+                "pieces_usd": {REVENUE_PART[s]: _cents(v) for s, v in k.pieces.items()},
+            }
+            for k in b.contracts
+        ],
+        "repriced_groups": b.repriced_groups,
+        "notes": b.notes,
+    }
