@@ -20,6 +20,15 @@ def _part_line(p: BridgePart) -> str:
     return f"{p.label}  *{signed_usd(p.change)}*{pts}"
 
 
+def _part_lines(parts: list[BridgePart]) -> list[str]:
+    """The parts that moved; the others are named on one line, so the reader sees every part is there."""
+    lines = [_part_line(p) for p in parts if p.change or p.margin_pts_tenth]
+    still = [p.label for p in parts if not (p.change or p.margin_pts_tenth)]
+    if still:
+        lines.append(f"_no change: {', '.join(still)}_")
+    return lines
+
+
 def why_text(b: Bridge) -> str:
     """The notification text: the move and the biggest contributor."""
     before, after = b.margin
@@ -63,12 +72,10 @@ def why_message(b: Bridge) -> Answer:
     top = b.top()
     blocks += sections("Biggest contributors", [esc(c.words) for c in top] or ["_nothing moved_"])
     blocks += sections(
-        f"Revenue {signed_usd(b.revenue[1] - b.revenue[0])} (adds to gross profit)",
-        [_part_line(p) for p in revenue_parts],
+        f"Revenue {signed_usd(b.revenue[1] - b.revenue[0])} (adds to gross profit)", _part_lines(revenue_parts)
     )
     blocks += sections(
-        f"COGS {signed_usd(b.cogs[1] - b.cogs[0])} (a rise takes from gross profit)",
-        [_part_line(p) for p in cogs_parts],
+        f"COGS {signed_usd(b.cogs[1] - b.cogs[0])} (a rise takes from gross profit)", _part_lines(cogs_parts)
     )
     if b.margin[0] is None or b.margin[1] is None:
         blocks.append(context("No revenue in one of the periods, so no margin to bridge in points: dollars only."))

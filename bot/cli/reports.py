@@ -37,25 +37,38 @@ def cmd_product(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def _subject(args: argparse.Namespace, rt: Runtime, kind: str, ref: str) -> int:
+    from bot.render.spark import trend_line
     from bot.render.tables import render_report
     from engine.reports.margin import customer_report, product_report
     from engine.reports.serialize import dumps, report_to_dict
+    from engine.reports.weekly import weekly_to_dict, weekly_trend
 
     build = customer_report if kind == "customer" else product_report
     chosen = period(args, rt)
     with rt.connect() as conn:
         report = build(conn, ref, chosen, thresholds=rt.thresholds)
-    print(dumps(report_to_dict(report)) if args.json else render_report(report))
+        subject = {"customer": report.key} if kind == "customer" else {"product": report.key}
+        weekly = weekly_trend(conn, chosen, **subject)
+    if args.json:
+        print(dumps({**report_to_dict(report), "weekly": weekly_to_dict(weekly)}))
+    else:
+        print(render_report(report) + f"\n\nWeekly margin  {trend_line(weekly)}")
     return 0
 
 
 def cmd_portfolio(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.render.spark import trend_line
     from bot.render.tables import render_portfolio
     from engine.reports.portfolio import portfolio
     from engine.reports.serialize import dumps, portfolio_to_dict
+    from engine.reports.weekly import weekly_to_dict, weekly_trend
 
     chosen = period(args, rt)
     with rt.connect() as conn:
         result = portfolio(conn, chosen, thresholds=rt.thresholds)
-    print(dumps(portfolio_to_dict(result)) if args.json else render_portfolio(result, limit=args.limit))
+        weekly = weekly_trend(conn, chosen)
+    if args.json:
+        print(dumps({**portfolio_to_dict(result), "weekly": weekly_to_dict(weekly)}))
+    else:
+        print(render_portfolio(result, limit=args.limit) + f"\n\nWeekly margin  {trend_line(weekly)}")
     return 0

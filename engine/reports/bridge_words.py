@@ -90,12 +90,21 @@ def _cell_detail(part: str, cell: Cell) -> str:
     if part == "caching":
         return f"cache-read share {_pct(cell.cache_share(b))} → {_pct(cell.cache_share(n))}"
     if part == "tokens_per_request":
-        per = [Fraction(u.input_tokens + u.output_tokens, u.requests) for u in (b, n)]
-        return f"tokens per request {round_half_up(per[0], Decimal(1)):,} → {round_half_up(per[1], Decimal(1)):,}"
+        tokens = [Fraction(u.input_tokens + u.output_tokens, u.requests) for u in (b, n)]
+        cost = [Fraction(_token_cost(u), u.requests * NANO) for u in (b, n)]
+        whole, tenth_cent = Decimal(1), Decimal("0.0001")
+        return (
+            f"tokens per request {round_half_up(tokens[0], whole):,} → {round_half_up(tokens[1], whole):,}, "
+            f"token cost per request ${round_half_up(cost[0], tenth_cent):,} → ${round_half_up(cost[1], tenth_cent):,}"
+        )
     non_token = [sum(u.costs[i] for i in NON_TOKEN_INDEX) for u in (b, n)]
     per = [Fraction(c, u.requests * NANO) for c, u in zip(non_token, (b, n), strict=True)]
     tenth_cent = Decimal("0.0001")
     return f"non-token cost per request ${round_half_up(per[0], tenth_cent)} → ${round_half_up(per[1], tenth_cent)}"
+
+
+def _token_cost(use: Any) -> int:
+    return sum(c for i, c in enumerate(use.costs) if i not in NON_TOKEN_INDEX)
 
 
 def _key_detail(part: str, kp: KeyPieces) -> str:
