@@ -1,7 +1,7 @@
 """The board pack written out: an .xlsx workbook (openpyxl), or a directory of .csv files, one per sheet.
 
-Money cells are numbers with a two-decimal format and percentages numbers with one (so a spreadsheet sums and
-sorts them); the values are the pack's own, already rounded once by the engine.
+Money and percentages are numbers shown with two decimals (so a spreadsheet sums and sorts them); the values are
+the pack's own, already rounded once by the engine.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from pathlib import Path
 
 from engine.reports.pack import BoardPack, Sheet
 
-MONEY_FORMAT = "#,##0.00"
-PERCENT_FORMAT = "0.00"
+NUMBER_FORMAT = "#,##0.00"
 TITLES = {
     "summary": "Summary",
     "customers": "Customers",
@@ -40,13 +39,12 @@ def xlsx_bytes(pack: BoardPack) -> bytes:
         for row in sheet.rows:
             ws.append(row)
         for i, column in enumerate(sheet.columns, start=1):
-            fmt = MONEY_FORMAT if column in sheet.money else PERCENT_FORMAT if column in sheet.percent else None
             widest = max([len(str(column)), *(len(str(r[i - 1])) for r in sheet.rows if r[i - 1] is not None)])
             ws.column_dimensions[ws.cell(1, i).column_letter].width = min(60, widest + 2)
-            if fmt is None:
-                continue
-            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-                cell.number_format = fmt
+        for cells in ws.iter_rows(min_row=2):
+            for cell in cells:
+                if isinstance(cell.value, float):  # money and percentages, already rounded to 0.01
+                    cell.number_format = NUMBER_FORMAT
         ws.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)
@@ -58,7 +56,8 @@ def csv_text(sheet: Sheet) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(sheet.columns)
     for row in sheet.rows:
-        writer.writerow(["" if v is None else v for v in row])
+        # Money and percentages are the only fractions: they keep their two decimals ("10500.00").
+        writer.writerow(["" if v is None else f"{v:.2f}" if isinstance(v, float) else v for v in row])
     return out.getvalue()
 
 

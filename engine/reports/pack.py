@@ -36,9 +36,7 @@ class Sheet:
 
     name: str  # the sheet's name and the CSV file's stem
     columns: list[str]
-    rows: list[list[Cell]]
-    money: frozenset[str] = frozenset()  # columns in USD (shown with two decimals)
-    percent: frozenset[str] = frozenset()  # columns in percent or points
+    rows: list[list[Cell]]  # money and percentages are floats already rounded to 0.01; counts are ints
 
 
 @dataclass(kw_only=True)
@@ -52,11 +50,6 @@ class BoardPack:
 
 
 FIGURES = ["revenue_usd", "cogs_usd", "gross_profit_usd", "gross_margin_pct", "status", "events", "unpriced_events"]
-_MONEY = frozenset(
-    {"revenue_usd", "cogs_usd", "gross_profit_usd", "previous_revenue_usd", "previous_cogs_usd", "change_usd",
-     "gross_profit_change_usd", "value_usd", "change_revenue_usd", "change_cogs_usd"}
-)  # fmt: skip
-_PERCENT = frozenset({"gross_margin_pct", "previous_gross_margin_pct", "change_margin_pts", "margin_pts", "share_pct"})
 
 
 def _band(status: str, t: Thresholds) -> str:
@@ -76,7 +69,7 @@ def _subject_sheet(name: str, key: str, rows: list[dict[str, Any]], t: Threshold
             [r[key], r["name"], _band(r["status"], t), *(r[c] for c in FIGURES), r["previous"]["revenue_usd"],
              r["previous"]["cogs_usd"], r["previous"]["gross_margin_pct"], r["change"]["gross_margin_pts"]]
         )  # fmt: skip
-    return Sheet(name=name, columns=columns, rows=out, money=_MONEY, percent=_PERCENT)
+    return Sheet(name=name, columns=columns, rows=out)
 
 
 def _summary_sheet(d: dict[str, Any], t: Thresholds) -> Sheet:
@@ -130,8 +123,6 @@ def _bridges(conn: Connection, period: Period, book: Any, prices: PriceBook, tim
         name="bridges",
         columns=["subject", "side", "part", "label", "change_usd", "gross_profit_change_usd", "margin_pts", "of"],
         rows=rows,
-        money=_MONEY,
-        percent=_PERCENT,
     )
 
 
@@ -191,7 +182,6 @@ def _price_sources(conn: Connection, period: Period, prices: PriceBook) -> Sheet
         name="price_sources",
         columns=["provider", "model", "events", "cogs_usd", "prices from"],
         rows=out,
-        money=frozenset({"cogs_usd"}),
     )
 
 
