@@ -38,7 +38,7 @@ PARTS: tuple[tuple[str, Side, str], ...] = (
     ("metered_volume", "revenue", "metered volume"),
     ("seats", "revenue", "seats"),
     ("billed", "revenue", "billed revenue (invoice lines)"),
-    ("contract_changes", "revenue", "contract changes"),
+    ("contract_changes", "revenue", "contract changes (terms, days in force)"),
     ("volume", "cogs", "volume (requests)"),
     ("mix", "cogs", "mix (models, features, products)"),
     ("price", "cogs", "price (rates and discounts)"),

@@ -116,6 +116,10 @@ def _key_detail(part: str, kp: KeyPieces) -> str:
         unit = _UNIT_WORDS.get(kp.unit, "units") if kp.unit else "units"
         ratio = _times(Fraction(kp.units_after) / Fraction(kp.units_before)) + " " if kp.units_before else ""
         return f"metered {unit} {ratio}({_num(kp.units_before)} → {_num(kp.units_after)})"
+    if kp.terms_before and kp.terms_before == kp.terms_after:
+        # The same terms over spans of different lengths (a 31-day month against a 30-day one in a trailing
+        # window, or a contract in force for part of a period): the fees accrue by day.
+        return "same terms, different days in force: " + "; ".join(kp.terms_after)
     if not kp.terms_before:
         return "new contract: " + "; ".join(kp.terms_after)
     if not kp.terms_after:

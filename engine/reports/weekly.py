@@ -15,14 +15,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, text
 
 from engine.money import CENT, ZERO, json_number, usd
 from engine.periods import Period
 from engine.reports.figures import margin_pct
-from engine.reports.revenue import revenue_lines, total_by_customer, total_by_product
-from engine.reports.usage import cost_by_day
-from engine.store.sql import COST_SUM
+from engine.reports.revenue import RevenueLine, contracts_in, revenue_lines, total_by_customer, total_by_product
+from engine.reports.usage import UsageTotals
+from engine.store.sql import COST_SUM, where_equal
 from engine.timeutil import as_date
 
 TREND_WEEKS = 12
@@ -56,12 +56,48 @@ def trend_weeks(period: Period, weeks: int = TREND_WEEKS) -> list[Period]:
     return [iso_week(last.start - timedelta(weeks=i)) for i in reversed(range(weeks))]
 
 
-def _fold(costs: dict[date, int]) -> dict[date, int]:
-    """Nano-USD per day → per week start."""
-    by_week: dict[date, int] = defaultdict(int)
-    for day, cost in costs.items():
-        by_week[iso_week(day).start] += cost
-    return by_week
+@dataclass(kw_only=True)
+class _Scan:
+    """One read of the rollup over all the weeks: usage totals per week (for revenue) and COGS per week."""
+
+    totals: dict[date, UsageTotals]  # week start → customer → product → (requests, tokens)
+    cost: dict[str, dict[date, int]]  # customer → week start → nano-USD
+    product_cost: dict[date, int]  # week start → nano-USD of the product asked about (if any)
+
+
+def _scan(conn: Connection, weeks: list[Period], customer: str | None, product: str | None) -> _Scan:
+    params: dict[str, object] = {"a": weeks[0].start, "b": weeks[-1].end}
+    sql = where_equal(
+        "SELECT customer, product, day, SUM(requests), SUM(input_tokens + output_tokens), "
+        f"SUM({COST_SUM}) FROM daily_customer_product WHERE day BETWEEN :a AND :b",
+        params,
+        customer=customer,
+    )
+    starts: dict[object, date] = {}  # the day as the database returns it → its week's start
+    totals: dict[date, UsageTotals] = {w.start: defaultdict(dict) for w in weeks}
+    cost: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    product_cost: dict[date, int] = defaultdict(int)
+    for cust, prod, raw_day, requests, tokens, nano in conn.execute(
+        text(sql + " GROUP BY customer, product, day"), params
+    ):
+        week = starts.get(raw_day)
+        if week is None:
+            week = starts[raw_day] = iso_week(as_date(raw_day)).start
+        was = totals[week][cust].get(prod, (0, 0))
+        totals[week][cust][prod] = (was[0] + int(requests or 0), was[1] + int(tokens or 0))
+        cost[cust][week] += int(nano or 0)
+        if prod == product:
+            product_cost[week] += int(nano or 0)
+    return _Scan(totals=totals, cost=cost, product_cost=product_cost)
+
+
+def _weekly_revenue(
+    conn: Connection, weeks: list[Period], scan: _Scan, customer: str | None
+) -> list[list[RevenueLine]]:
+    """Each week's revenue lines: the revenue rule per week, contracts read once for all the weeks."""
+    customers = [customer] if customer is not None else None
+    terms = contracts_in(conn, Period(weeks[0].start, weeks[-1].end, "weeks"), customers)
+    return [revenue_lines(conn, w, customers=customers, totals=scan.totals[w.start], contracts=terms) for w in weeks]
 
 
 def weekly_trend(
@@ -69,15 +105,15 @@ def weekly_trend(
 ) -> list[Week]:
     """The trend of one customer, one product or (neither given) the portfolio, up to `period.end`."""
     weeks = trend_weeks(period)
-    costs = _fold(cost_by_day(conn, weeks[0].start, weeks[-1].end, customer=customer, product=product))
+    scan = _scan(conn, weeks, customer, product)
     out: list[Week] = []
-    for week in weeks:
-        lines = revenue_lines(conn, week, customers=[customer] if customer is not None else None)
+    for week, lines in zip(weeks, _weekly_revenue(conn, weeks, scan, customer), strict=True):
         if product is not None:
-            revenue = total_by_product(lines).get(product, ZERO)
+            revenue, nano = total_by_product(lines).get(product, ZERO), scan.product_cost.get(week.start, 0)
         else:
             revenue = sum(total_by_customer(lines).values(), ZERO)
-        out.append(Week(period=week, revenue=revenue, cogs=usd(costs.get(week.start, 0))))
+            nano = sum(per_week.get(week.start, 0) for per_week in scan.cost.values())
+        out.append(Week(period=week, revenue=revenue, cogs=usd(nano)))
     return out
 
 
@@ -88,24 +124,16 @@ def weekly_by_customer(
     App Home shows: the portfolio and every customer in breach)."""
     chosen = sorted(set(customers))
     weeks = trend_weeks(period)
-    totals = _fold(cost_by_day(conn, weeks[0].start, weeks[-1].end))
-    per_customer: dict[str, dict[date, int]] = {c: defaultdict(int) for c in chosen}
-    if chosen:
-        query = text(
-            f"SELECT customer, day, SUM({COST_SUM}) FROM daily_customer_product WHERE day BETWEEN :a AND :b "
-            "AND customer IN :cs GROUP BY customer, day"
-        ).bindparams(bindparam("cs", expanding=True))
-        for cust, day, cost in conn.execute(query, {"a": weeks[0].start, "b": weeks[-1].end, "cs": chosen}):
-            per_customer[cust][iso_week(as_date(day)).start] += int(cost or 0)
+    scan = _scan(conn, weeks, None, None)
     portfolio: list[Week] = []
     each: dict[str, list[Week]] = {c: [] for c in chosen}
-    for week in weeks:
-        revenue = total_by_customer(revenue_lines(conn, week))
-        portfolio.append(Week(period=week, revenue=sum(revenue.values(), ZERO), cogs=usd(totals.get(week.start, 0))))
+    for week, lines in zip(weeks, _weekly_revenue(conn, weeks, scan, None), strict=True):
+        revenue = total_by_customer(lines)
+        nano = sum(per_week.get(week.start, 0) for per_week in scan.cost.values())
+        portfolio.append(Week(period=week, revenue=sum(revenue.values(), ZERO), cogs=usd(nano)))
         for cust in chosen:
-            each[cust].append(
-                Week(period=week, revenue=revenue.get(cust, ZERO), cogs=usd(per_customer[cust].get(week.start, 0)))
-            )
+            cost = scan.cost.get(cust, {}).get(week.start, 0)
+            each[cust].append(Week(period=week, revenue=revenue.get(cust, ZERO), cogs=usd(cost)))
     return portfolio, each
 
 

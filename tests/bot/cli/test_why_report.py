@@ -99,3 +99,16 @@ def test_a_quarter_pack_as_a_csv_directory(book: Runtime, capsys: pytest.Capture
     assert sorted(p.name for p in (tmp_path / "pack").iterdir())[0] == "bridges.csv"
     code, _, err = cli(book, capsys, "report", "--period", "2026-10", "--out", str(tmp_path / "pack.pdf"))
     assert code == 1 and "an .xlsx file or a directory" in err
+
+
+@pytest.mark.parametrize("command", [["margin", "acme"], ["product", "agent"], ["portfolio"]])
+def test_quarters_work_for_every_report_and_carry_the_weekly_trend(
+    book: Runtime, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    code, out, _ = cli(book, capsys, *command, "--period", "2026-Q4", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["period"] == {"label": "2026-Q4", "start": "2026-10-01", "end": "2026-12-31"}
+    assert len(d["weekly"]) == 12 and d["weekly"][-1]["week"] == "2026-W52"
+    assert set(d["weekly"][0]) == {"week", "start", "end", "revenue_usd", "cogs_usd", "gross_margin_pct"}
+    code, out, _ = cli(book, capsys, *command, "--period", "2026-Q4")
+    assert "Weekly margin" in out and "12 weeks to 2026-W52" in out

@@ -13,9 +13,10 @@ from engine.periods import month, quarter
 from engine.reports.bridge import Bridge, margin_bridge
 from engine.reports.bridge_cogs import INPUT_TYPES, NON_TOKEN_TYPES
 from engine.reports.margin import customer_report
+from engine.reports.names import UnknownSubject
 from engine.runtime import Runtime
 from engine.vocab import CostType, SubjectKind
-from tests.engine.reports.bridge_books import A_SEP, B_SEP, BASE, USAGE_PLAN, Use, load, times
+from tests.engine.reports.bridge_books import A_SEP, B_SEP, BASE, Use, load, times
 
 OCTOBER = month(2026, 10)
 ZERO = Decimal("0.00")
@@ -220,11 +221,19 @@ def test_every_cost_type_has_a_place_in_the_bridge() -> None:
     assert set(CostType) - placed == {CostType.OUTPUT, CostType.REQUEST_FEE, CostType.SOURCE}
 
 
-@pytest.mark.parametrize("ref", ["nobody"])
-def test_an_unknown_customer_is_named(settings: Settings, tmp_path: Path, ref: str) -> None:
-    from engine.reports.names import UnknownSubject
-
+@pytest.mark.parametrize(("kind", "ref"), [(SubjectKind.CUSTOMER, "nobody"), (SubjectKind.PRODUCT, "nothing")])
+def test_an_unknown_name_is_refused_with_suggestions(
+    settings: Settings, tmp_path: Path, kind: SubjectKind, ref: str
+) -> None:
     rt = load(settings, tmp_path, september=BASE, october=BASE)
-    with pytest.raises(UnknownSubject):
-        why(rt, SubjectKind.CUSTOMER, ref)
-    assert USAGE_PLAN
+    with pytest.raises(UnknownSubject, match=ref):
+        why(rt, kind, ref)
+
+
+def test_a_customer_new_this_period_is_all_volume_and_has_no_points(settings: Settings, tmp_path: Path) -> None:
+    # Nothing in September: no margin to start from, so the bridge is in dollars only; with no requests last
+    # period there is no cost per request to scale, so all of COGS is volume.
+    b = why(load(settings, tmp_path, september=[], october=BASE))
+    assert moved(b) == {"metered_volume": Decimal("100.00"), "volume": Decimal("16.80")}
+    assert all(p.margin_pts is None for p in b.parts) and b.margin == (None, Decimal("83.2"))
+    assert_adds_up(b)
