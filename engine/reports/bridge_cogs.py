@@ -236,7 +236,9 @@ def reprice_previous(
         epoch = int(_aware(ts).timestamp())
         own = prices.price(Usage(epoch, *usage))
         there = prices.price(Usage(epoch + shifts[d] * 86_400, *usage))
-        cell = cells[CellKey(cust, prod, feat, provider, model)]
+        cell = cells.get(CellKey(cust, prod, feat, provider, model))
+        if cell is None:  # events the rollups do not hold (rollups older than the events): nothing to move
+            continue
         cell.repriced_delta = [x + a - b for x, a, b in zip(cell.repriced_delta, there[:-1], own[:-1], strict=True)]
     return len(moved)
 
