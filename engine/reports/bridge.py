@@ -31,6 +31,7 @@ from engine.store.meta import get_meta
 from engine.vocab import SubjectKind
 
 TOP_CONTRIBUTORS = 3
+CONTRIBUTORS_KEPT = 10  # pieces put into words, biggest first
 MAX_CELLS = 200  # cells listed in --json: the biggest movers (the parts are summed over every cell)
 
 # (part id, side, label), in the order the states are computed and the parts are shown.
@@ -78,7 +79,7 @@ class Bridge:
     cogs: tuple[Decimal, Decimal]
     margin: tuple[Decimal | None, Decimal | None]  # exact
     parts: list[BridgePart]
-    contributors: list[Contributor]  # every piece, biggest effect on gross profit first
+    contributors: list[Contributor]  # the biggest pieces by effect on gross profit, biggest first
     cells: list[Cell]
     contracts: list[KeyPieces]
     requests: tuple[int, int]
@@ -143,7 +144,7 @@ def assemble(
         cogs=(cogs_cents[0], cogs_cents[-1]),
         margin=(_dec(first), _dec(last)),
         parts=parts,
-        contributors=contributors(kind, revenue, cogs),
+        contributors=contributors(kind, revenue, cogs, CONTRIBUTORS_KEPT),
         cells=cogs.cells,
         contracts=revenue.keys,
         requests=(cogs.requests_before, cogs.requests_now),
@@ -281,7 +282,7 @@ def bridge_to_dict(b: Bridge) -> dict[str, Any]:
                 "after": {**c.now.as_dict(), "cogs_usd": _cents(Decimal(c.now.cost) / NANO)},
                 "pieces_usd": {
                     part: _cents(Decimal(v.numerator) / Decimal(v.denominator) / NANO)
-                    for part, v in ((PIECE_PART[s], c.piece(s)) for s in PIECE_PART)
+                    for part, v in zip(PIECE_PART.values(), c.pieces(), strict=True)
                 },
             }
             for c in cells[:MAX_CELLS]

@@ -19,7 +19,6 @@ compare: it moves wholly in the mix step, at its booked cost.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -101,16 +100,11 @@ class Cell:
     def comparable(self) -> bool:
         return self.before.requests > 0 and self.now.requests > 0
 
-    def piece(self, step: str) -> Fraction:
-        """This cell's share of a step, with volume and mix together (its own requests at its own cost)."""
+    def pieces(self) -> tuple[Fraction, ...]:
+        """This cell's share of each step (nano-USD): volume and mix together (its own requests at its own cost per
+        request), price, caching, tokens per request, non-token."""
         s0, s2, s3, s4, s5, s6 = self.states
-        return {
-            "volume_mix": s2 - s0,
-            "price": s3 - s2,
-            "caching": s4 - s3,
-            "tokens": s5 - s4,
-            "non_token": s6 - s5,
-        }[step]
+        return (s2 - s0, s3 - s2, s4 - s3, s5 - s4, s6 - s5)
 
     def cache_share(self, use: CellUse) -> Fraction | None:
         """The cache-read share of input tokens (None without input)."""
@@ -304,12 +298,3 @@ def cogs_bridge(cells: Iterable[Cell], *, repriced_groups: int = 0) -> CogsBridg
         requests_now=now,
         repriced_groups=repriced_groups,
     )
-
-
-def by_cell_pieces(cells: Iterable[Cell]) -> dict[CellKey, dict[str, Fraction]]:
-    """Each cell's pieces (nano-USD): volume and mix together, price, caching, tokens per request, non-token."""
-    out: dict[CellKey, dict[str, Fraction]] = defaultdict(dict)
-    for cell in cells:
-        for step in ("volume_mix", "price", "caching", "tokens", "non_token"):
-            out[cell.key][step] = cell.piece(step)
-    return dict(out)

@@ -4,9 +4,12 @@ rows of the daily rollup and of the contract table."""
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import partial
 from typing import Any, Literal
 
 from engine.money import CENT, NANO, TENTH
@@ -136,50 +139,55 @@ def _num(value: Decimal | None) -> str:
     return f"{round_half_up(Fraction(value), TENTH).normalize():,f}"
 
 
-def contributors(kind: SubjectKind, revenue: RevenueBridge, cogs: CogsBridge) -> list[Contributor]:
-    out: list[Contributor] = []
+def contributors(kind: SubjectKind, revenue: RevenueBridge, cogs: CogsBridge, limit: int) -> list[Contributor]:
+    """The `limit` pieces with the biggest effect on gross profit, biggest first, in words. (A portfolio has tens
+    of thousands of pieces: they are ranked on their amounts, and only the few shown are put into words.)"""
+    # Ranked on floats: only the order of the few biggest matters, and every amount shown stays exact.
+    ranked: list[tuple[float, tuple[str, ...], Callable[[], Contributor]]] = []
     for kp in revenue.keys:
-        who = kp.customer + (f" ({kp.product})" if kp.product else " (all products)")
         for step, amount in kp.pieces.items():
-            if not amount:
-                continue
-            part = REVENUE_PART[step]
-            out.append(
-                Contributor(
-                    side="revenue",
-                    part=part,
-                    words=f"{signed_usd(amount)} revenue · {who}: {_key_detail(part, kp)}",
-                    change=amount,
-                    keys={"customer": kp.customer, "product": kp.product or None},
-                    before={"revenue_usd": kp.before, "terms": kp.terms_before, "units": kp.units_before},
-                    after={"revenue_usd": kp.after, "terms": kp.terms_after, "units": kp.units_after},
-                )
-            )
+            if amount:
+                part = REVENUE_PART[step]
+                ranked.append((-abs(float(amount)), (kp.customer, kp.product, part), partial(_key_piece, kp, part)))
     products = len({c.key.product for c in cogs.cells})
     for cell in cogs.cells:
-        for step in ("volume_mix", "price", "caching", "tokens", "non_token"):
-            piece = cell.piece(step)
-            if not piece:
-                continue
-            part = PIECE_PART[step]
-            amount = Decimal(piece.numerator) / Decimal(piece.denominator) / NANO
-            k = cell.key
-            out.append(
-                Contributor(
-                    side="cogs",
-                    part=part,
-                    words=f"{signed_usd(amount)} COGS · {_cell_name(kind, cell, products)}: {_cell_detail(part, cell)}",
-                    change=amount,
-                    keys={
-                        "customer": k.customer,
-                        "product": k.product or None,
-                        "feature": k.feature or None,
-                        "provider": k.provider or None,
-                        "model": k.model or None,
-                    },
-                    before={**cell.before.as_dict(), "cogs_usd": Decimal(cell.before.cost) / NANO},
-                    after={**cell.now.as_dict(), "cogs_usd": Decimal(cell.now.cost) / NANO},
-                )
-            )
-    out.sort(key=lambda c: (-abs(c.gross_profit), c.words))
-    return out
+        for step, piece in zip(PIECE_PART, cell.pieces(), strict=True):
+            if piece:
+                part = PIECE_PART[step]
+                build = partial(_cell_piece, kind, cell, part, piece, products)
+                ranked.append((-abs(float(piece)) / NANO, (*cell.key, part), build))
+    return [build() for _, _, build in heapq.nsmallest(limit, ranked, key=lambda item: item[:2])]
+
+
+def _key_piece(kp: KeyPieces, part: str) -> Contributor:
+    amount = kp.pieces[next(step for step, name in REVENUE_PART.items() if name == part)]
+    who = kp.customer + (f" ({kp.product})" if kp.product else " (all products)")
+    return Contributor(
+        side="revenue",
+        part=part,
+        words=f"{signed_usd(amount)} revenue · {who}: {_key_detail(part, kp)}",
+        change=amount,
+        keys={"customer": kp.customer, "product": kp.product or None},
+        before={"revenue_usd": kp.before, "terms": kp.terms_before, "units": kp.units_before},
+        after={"revenue_usd": kp.after, "terms": kp.terms_after, "units": kp.units_after},
+    )
+
+
+def _cell_piece(kind: SubjectKind, cell: Cell, part: str, piece: Fraction, products: int) -> Contributor:
+    amount = Decimal(piece.numerator) / Decimal(piece.denominator) / NANO
+    k = cell.key
+    return Contributor(
+        side="cogs",
+        part=part,
+        words=f"{signed_usd(amount)} COGS · {_cell_name(kind, cell, products)}: {_cell_detail(part, cell)}",
+        change=amount,
+        keys={
+            "customer": k.customer,
+            "product": k.product or None,
+            "feature": k.feature or None,
+            "provider": k.provider or None,
+            "model": k.model or None,
+        },
+        before={**cell.before.as_dict(), "cogs_usd": Decimal(cell.before.cost) / NANO},
+        after={**cell.now.as_dict(), "cogs_usd": Decimal(cell.now.cost) / NANO},
+    )
