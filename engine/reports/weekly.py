@@ -23,7 +23,6 @@ from engine.reports.figures import margin_pct
 from engine.reports.revenue import RevenueLine, contracts_in, revenue_lines, total_by_customer, total_by_product
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM, where_equal
-from engine.timeutil import as_date
 
 TREND_WEEKS = 12
 
@@ -67,24 +66,24 @@ class _Scan:
 
 def _scan(conn: Connection, weeks: list[Period], customer: str | None, product: str | None) -> _Scan:
     params: dict[str, object] = {"a": weeks[0].start, "b": weeks[-1].end}
+    # The week of each row, worked out by the database (a CASE over the week ends is the same on SQLite and
+    # PostgreSQL), so a row comes back per customer, product and week rather than per day.
+    cases = " ".join(f"WHEN day <= :w{i} THEN {i}" for i in range(len(weeks)))
+    params.update({f"w{i}": w.end for i, w in enumerate(weeks)})
     sql = where_equal(
-        "SELECT customer, product, day, SUM(requests), SUM(input_tokens + output_tokens), "
+        f"SELECT customer, product, CASE {cases} END AS week, SUM(requests), SUM(input_tokens + output_tokens), "
         f"SUM({COST_SUM}) FROM daily_customer_product WHERE day BETWEEN :a AND :b",
         params,
         customer=customer,
     )
-    starts: dict[object, date] = {}  # the day as the database returns it → its week's start
     totals: dict[date, UsageTotals] = {w.start: defaultdict(dict) for w in weeks}
     cost: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     product_cost: dict[date, int] = defaultdict(int)
-    for cust, prod, raw_day, requests, tokens, nano in conn.execute(
-        text(sql + " GROUP BY customer, product, day"), params
+    for cust, prod, index, requests, tokens, nano in conn.execute(
+        text(sql + " GROUP BY customer, product, week"), params
     ):
-        week = starts.get(raw_day)
-        if week is None:
-            week = starts[raw_day] = iso_week(as_date(raw_day)).start
-        was = totals[week][cust].get(prod, (0, 0))
-        totals[week][cust][prod] = (was[0] + int(requests or 0), was[1] + int(tokens or 0))
+        week = weeks[int(index)].start
+        totals[week][cust][prod] = (int(requests or 0), int(tokens or 0))
         cost[cust][week] += int(nano or 0)
         if prod == product:
             product_cost[week] += int(nano or 0)
