@@ -7,14 +7,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
-
-from sqlalchemy import Connection, Engine
+from typing import TYPE_CHECKING
 
 from config.settings import Settings
 from engine.periods import Period, parse_period, today_in
-from engine.pricing.book import PriceBook
-from engine.reports.figures import Thresholds
-from engine.store.db import open_engine
+
+# Imported where used, not here: every command builds a Runtime, and most need neither the price catalogue nor
+# the report types (they cost a noticeable part of a command's start-up).
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+    from engine.pricing.book import PriceBook
+    from engine.reports.figures import Thresholds
 
 
 @dataclass
@@ -26,14 +30,20 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
+        from engine.store.db import open_engine
+
         return open_engine(self.settings.database_url)
 
     @cached_property
     def prices(self) -> PriceBook:
+        from engine.pricing.book import PriceBook
+
         return PriceBook.load(self.settings.prices_file)
 
     @property
     def thresholds(self) -> Thresholds:
+        from engine.reports.figures import Thresholds
+
         return Thresholds(breach_pct=self.settings.breach_pct, healthy_pct=self.settings.healthy_pct)
 
     def now(self) -> datetime:

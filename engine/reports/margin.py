@@ -21,7 +21,7 @@ from engine.reports.figures import Figures, Share, Thresholds, nearest_rank, per
 from engine.reports.names import resolve_customer, resolve_product
 from engine.reports.revenue import RevenueLine, revenue_lines, total_by_customer, total_by_product
 from engine.reports.usage import cost_by_day
-from engine.store.models import COST_TYPES
+from engine.store.columns import COST_TYPES
 from engine.store.sql import COST_SUMS
 from engine.vocab import SubjectKind
 

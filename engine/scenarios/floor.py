@@ -26,12 +26,11 @@ from engine.reports.names import resolve_customer
 from engine.reports.revenue import Terms
 from engine.reports.serialize import cents, micros, pct
 from engine.scenarios.basis import DayUsage, Payer, daily_usage, month_revenue, percentile_day, terms_for
+from engine.scenarios.words import FLOOR_UNITS, MONTH, SEAT
 from engine.vocab import Plan, Unit
 
 MONTH_DAYS = 30
 BASIS_POINT = Decimal("0.0001")  # the P99 day's COGS is shown to a hundredth of a cent
-SEAT, MONTH = "seat", "month"  # besides a metered unit, a floor can price a seat or a flat plan's month
-FLOOR_UNITS: tuple[str, ...] = (*Unit, SEAT, MONTH)
 STEP = {
     Unit.REQUEST: Decimal("0.000001"),
     Unit.TOKENS_1K: Decimal("0.000001"),

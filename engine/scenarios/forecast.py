@@ -29,10 +29,10 @@ from engine.reports.figures import Figures, Thresholds, pick
 from engine.reports.names import resolve_customer
 from engine.reports.serialize import cents, figures, micros, pct
 from engine.scenarios.basis import DayUsage, daily_usage, month_figures, percentile_day, terms_for
+from engine.scenarios.words import DEFAULT_MONTHS
 from engine.store.sql import where_equal
 from engine.vocab import Status, SubjectKind
 
-DEFAULT_MONTHS = 6
 MAX_MONTHS = 36
 _GROWTH = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(%|x)$|^x\s*(\d+(?:\.\d+)?)$")
 
