@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bot.answer_types import Answer, AnswerError
 from bot.blocks.home import LastImport, home_error_view, home_view
+from bot.blocks.home_trend import trend_section
 from bot.blocks.kit import clip
 from bot.blocks.messages import error_message, help_message, unknown_subject_message
 from bot.command import Command
@@ -28,6 +29,7 @@ from engine.alerts.threads import shown_for_state
 from engine.periods import PeriodError, parse_period
 from engine.reports.names import UnknownSubject
 from engine.reports.portfolio import portfolio
+from engine.reports.weekly import weekly_by_customer
 from engine.runtime import Runtime
 from engine.store.meta import StaleRollups
 from engine.store.models import ImportRun
@@ -104,10 +106,13 @@ def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
         period = parse_period(None, today=runtime.today(now or runtime.now()))
         with runtime.connect() as conn:
             result = portfolio(conn, period, thresholds=runtime.thresholds)
+            breached = [r for r in result.customers if r.current.status == "breach" and r.current.revenue]
+            weeks, each = weekly_by_customer(conn, period, [r.key for r in breached])
             states = load_states(conn)
+        trend = trend_section(weeks, [(r, each[r.key]) for r in breached])
         at = now or runtime.now()
         shown = {key: shown_for_state(state, now=at) for key, state in states.items()}
-        return home_view(result, last_import(runtime), shown)
+        return home_view(result, last_import(runtime), trend, shown)
     except Exception:
         log.exception("building the App Home view failed")
         return home_error_view(SORRY)

@@ -37,9 +37,13 @@ def _imported(last: LastImport | None) -> str:
 
 
 def home_view(
-    p: Portfolio, last: LastImport | None, shown: dict[tuple[str, str], Shown] | None = None
+    p: Portfolio,
+    last: LastImport | None,
+    trend: list[Block] | None = None,
+    shown: dict[tuple[str, str], Shown] | None = None,
 ) -> dict[str, Any]:
-    """The dashboard; `shown` says which rows have an open alert (buttons to act on it) or who acted on it."""
+    """The dashboard; `trend` is the weekly trend section, `shown` says which rows have an open alert (buttons to
+    act on it) or who acted on it."""
     t, before = p.total, p.previous_total
     customers, products = active(p.customers), active(p.products)
     blocks = [
@@ -60,6 +64,8 @@ def home_view(
         blocks.append(context(line))
     if p.unpriced_models:
         blocks.append(section(unpriced_line(p)))
+    if trend:  # the weekly trend section (bot/blocks/home_trend.py)
+        blocks += [divider(), *trend]
     blocks.append(divider())
     shown = shown or {}
     listed: set[str] = set()

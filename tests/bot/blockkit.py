@@ -94,13 +94,26 @@ def block_text(blocks: list[dict[str, Any]]) -> int:
 def assert_valid_message(text: str, blocks: list[dict[str, Any]]) -> None:
     assert text.strip(), "top-level text must always be set (notifications and screen readers use it)"
     assert problems(blocks, max_blocks=LIMITS["message_blocks"]) == []
-    assert "<!" not in text and "<!" not in json.dumps(blocks), "nothing the bot sends may ping a channel"
+    # mrkdwn and the notification text are where Slack turns <!channel> into a ping (plain_text never does).
+    assert "<!" not in text and not any("<!" in t for t in mrkdwn(blocks)), "nothing the bot sends may ping a channel"
+
+
+def mrkdwn(value: Any) -> list[str]:
+    """Every mrkdwn text in a block tree."""
+    if isinstance(value, dict):
+        own = [value["text"]] if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str) else []
+        return own + [t for v in value.values() for t in mrkdwn(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in mrkdwn(v)]
+    return []
 
 
 def assert_postable(text: str, blocks: list[dict[str, Any]]) -> None:
-    """What chat.postMessage takes (alerts, the digest): also within its cumulative block-text limit."""
+    """What the alert jobs post (alerts, the digest): within chat.postMessage's cumulative block-text limit, and
+    no `<!` anywhere in them, not even in a header or a button's value."""
     assert_valid_message(text, blocks)
     assert block_text(blocks) <= MAX_BLOCK_TEXT, f"{block_text(blocks)} characters of block text"
+    assert "<!" not in json.dumps(blocks)
 
 
 def assert_valid_home(view: dict[str, Any]) -> None:

@@ -6,21 +6,26 @@ import logging
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
 
 from bot.answer import answer_command
 from bot.answer_types import Answer
 from bot.blocks.interactive import with_share_button
-from bot.blocks.messages import help_message, refusal_message
+from bot.blocks.kit import context as context_block
+from bot.blocks.messages import error_message, help_message, refusal_message
 from bot.command import Command
 from bot.forms import FORMS
 from bot.grammar import parse
 from bot.slack.access import HOW_TO_CONFIGURE
 from bot.slack.client import make_webhook
+from bot.slack.files import UploadFailed, send_files
 from bot.slack.services import Services
 from engine.scrub import scrub
 
 
-def margin_command(ack: Ack, command: dict[str, Any], context: BoltContext, logger: logging.Logger) -> None:
+def margin_command(
+    ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient, logger: logging.Logger
+) -> None:
     services: Services = context["services"]
     user, channel = command.get("user_id"), command.get("channel_id")
     if not services.access.allows(user, channel):
@@ -37,18 +42,34 @@ def margin_command(ack: Ack, command: dict[str, Any], context: BoltContext, logg
         ack(response_type="ephemeral", text=shown.text, blocks=shown.blocks)
         return
     ack()
-    services.workers.submit(deliver, services, cmd, command["response_url"], logger)
+    asker = (client, str(user or ""), channel)
+    services.workers.submit(deliver, services, cmd, command["response_url"], logger, asker)
 
 
-def deliver(services: Services, cmd: Command, response_url: str, logger: logging.Logger) -> None:
-    """Answer and post. Only a real answer is shared in the channel; mistakes stay between bot and asker. A private
-    answer carries Share to channel (the same question at the same moment, posted for everyone)."""
+def deliver(
+    services: Services,
+    cmd: Command,
+    response_url: str,
+    logger: logging.Logger,
+    asker: tuple[WebClient, str, str | None] | None = None,
+) -> None:
+    """Answer and post. Only a real answer is shared in the channel; mistakes stay between bot and asker. Files
+    (the board pack) go to the asker first (bot/slack/files.py); the answer says where they went. A private answer
+    carries Share to channel (the same question at the same moment, posted for everyone)."""
     try:
         at = services.runtime.now()
         outcome = answer_command(services.runtime, cmd, now=at)
-        in_channel = cmd.share and outcome.ok
-        shown = with_share_button(outcome.answer, cmd, at) if outcome.ok and not in_channel else outcome.answer
-        respond(response_url, shown, in_channel=in_channel, logger=logger)
+        answer, shared = outcome.answer, cmd.share and outcome.ok
+        if answer.files and asker is not None:
+            client, user, channel = asker
+            try:
+                where = send_files(client, answer.files, user=user, channel=channel, share=cmd.share)
+                answer.blocks.append(context_block(f":inbox_tray: The workbook was sent {where}."))
+            except UploadFailed as exc:
+                answer, shared = error_message(f"The board pack is ready but could not be sent: {exc}"), False
+        elif outcome.ok and not shared:
+            answer = with_share_button(answer, cmd, at)  # not for files: sharing would upload them again
+        respond(response_url, answer, in_channel=shared, logger=logger)
     except Exception:
         logger.exception("could not deliver the answer to /margin %s", cmd.kind)
 
