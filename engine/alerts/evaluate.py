@@ -360,9 +360,12 @@ def alert_header(runtime: Runtime, *, as_of: datetime, period: Period) -> dict[s
     }
 
 
+_ANNOUNCED_AS = {Level.BREACH: AlertKind.BREACH, Level.NO_REVENUE: AlertKind.NO_REVENUE, Level.WATCH: AlertKind.WATCH}
+
+
 def _episode_kinds(state: State) -> list[AlertKind]:
     """What to announce about an open subject that a channel never heard of: where it stands, as new."""
-    kinds = [AlertKind(state.status)] if state.status.is_episode else []
+    kinds = [_ANNOUNCED_AS[state.status]] if state.status in _ANNOUNCED_AS else []
     if state.detail.get("unpriced_since"):
         kinds.append(AlertKind.UNPRICED)
     return kinds
