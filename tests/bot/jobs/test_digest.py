@@ -8,6 +8,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.cli.main import main
 from config.settings import Settings
@@ -59,6 +60,12 @@ def test_digest_is_sent_once_per_iso_week_per_channel_with_its_chart(rt: Runtime
         assert png_size(upload.raw) == (1000, 700)
         assert 20_000 < len(upload.raw) < 1_000_000
     assert posts[0].at < urls[0].at
+    # In each digest's thread, with a comment saying what it is: never a loose second post.
+    with rt.connect() as conn:
+        digests = dict(conn.execute(text("SELECT channel, slack_ts FROM outbox WHERE kind = 'digest'")).all())
+    for complete in completes:
+        assert complete.body["thread_ts"] == digests[complete.body["channel_id"]]
+        assert complete.body["initial_comment"].startswith("Chart for the 2026-W45 digest: weekly gross margin")
 
 
 def test_the_next_iso_week_gets_its_own_digest(rt: Runtime, slack: SlackStandIn) -> None:
