@@ -38,7 +38,7 @@ def click_of(body: dict[str, Any]) -> Click:
     return Click(
         user=str((body.get("user") or {}).get("id") or ""),
         channel=container.get("channel_id") or (body.get("channel") or {}).get("id"),
-        message_ts=container.get("message_ts"),
+        message_ts=container.get("message_ts") or (body.get("message") or {}).get("ts"),
         response_url=body.get("response_url"),
         trigger_id=body.get("trigger_id"),
         in_home=view.get("type") == "home",
