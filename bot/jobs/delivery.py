@@ -25,15 +25,8 @@ from bot.jobs.alert_updates import refresh_roots, render_alert
 from bot.slack.client import retry_after_seconds
 from engine.runtime import Runtime
 from engine.scrub import scrub
-from engine.store.outbox import (
-    IN_RUN_WAIT,
-    ChannelUnreachable,
-    DeliveryReport,
-    OutboxMessage,
-    Rejected,
-    RetryLater,
-    deliver_pending,
-)
+from engine.store.delivery import IN_RUN_WAIT, deliver_pending
+from engine.store.outbox import ChannelUnreachable, DeliveryReport, OutboxMessage, Rejected, RetryLater
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Why capped: the SDK's own rate-limit handler sleeps the whole `Retry-After` insi
 times, uncapped. A 429 with `Retry-After: 60` then holds a delivery run for three minutes, and an outbox claim can
 expire while the send is still in flight (another run would claim and post the same message). Here a call waits
 at most MAX_IN_CALL_WAIT seconds in all for its retries; a longer `Retry-After` is not retried in the call: the
-caller sees the 429 and the outbox schedules the message for later (engine/store/outbox.py), without holding
+caller sees the 429 and the outbox schedules the message for later (engine/store/delivery.py), without holding
 other channels.
 """
 

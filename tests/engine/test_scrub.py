@@ -15,7 +15,8 @@ from config.settings import Settings
 from engine.ingest.sources.http import Fetcher, SourceError
 from engine.runtime import Runtime
 from engine.scrub import MASK, remember, remember_settings, scrub, scrub_exception
-from engine.store.outbox import RetryLater, deliver_pending, enqueue
+from engine.store.delivery import deliver_pending
+from engine.store.outbox import RetryLater, enqueue
 from tests.conftest import NOW
 
 

@@ -1,4 +1,5 @@
-"""The outbox: queued once, delivered once, retried with backoff, unreachable channels failed with the fix."""
+"""The outbox and its delivery (engine/store/delivery.py): queued once, delivered once, retried with backoff,
+unreachable channels failed with the fix, paced per channel, replies in their parent's thread."""
 
 from __future__ import annotations
 
@@ -9,17 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from engine.runtime import Runtime
-from engine.store.outbox import (
-    MAX_ATTEMPTS,
-    ChannelUnreachable,
-    OutboxMessage,
-    Rejected,
-    RetryLater,
-    backoff,
-    deliver_pending,
-    enqueue,
-    pending_count,
-)
+from engine.store.delivery import MAX_ATTEMPTS, backoff, deliver_pending
+from engine.store.outbox import ChannelUnreachable, OutboxMessage, Rejected, RetryLater, enqueue, pending_count
 from tests.conftest import NOW
 
 
@@ -127,7 +119,7 @@ def test_unreachable_channel_fails_with_the_fix_logged_and_blocks_no_other_chann
     _queue(runtime, "a", "CGONE")
     _queue(runtime, "b", "C2")
     sender = Recorder(ChannelUnreachable("CGONE", "not_in_channel", "invite @marginbot to #gone"))
-    with caplog.at_level(logging.WARNING, logger="engine.store.outbox"):
+    with caplog.at_level(logging.WARNING, logger="engine.store.delivery"):
         report = deliver_pending(runtime.engine, sender, clock=lambda: NOW, sleep=NO_SLEEP)
     assert [m.dedupe_key for m in sender.sent] == ["b"]
     assert report.failed[0][:2] == (1, "CGONE")
@@ -209,7 +201,7 @@ def test_only_the_claim_that_sent_a_message_marks_it_and_a_lost_claim_is_logged(
         deliver_pending(runtime.engine, other, clock=lambda: NOW + timedelta(minutes=6), sleep=NO_SLEEP)
         return "ts-slow"
 
-    with caplog.at_level(logging.ERROR, logger="engine.store.outbox"):
+    with caplog.at_level(logging.ERROR, logger="engine.store.delivery"):
         deliver_pending(runtime.engine, slow, clock=lambda: NOW, sleep=NO_SLEEP)
     assert [m.dedupe_key for m in other.sent] == ["a"]
     assert _rows(runtime) == [("a", "sent", 1, "ts-1")]  # the taker's mark stands
