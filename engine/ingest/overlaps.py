@@ -51,10 +51,13 @@ class Closing:
     def describe(self) -> str:
         e = self.earlier
         before = f"was {self.was}" if self.was is not None else "was open"
-        return (
+        text = (
             f"{e.where} ({e.customer}, {e.product or 'every product'}, from {e.start}) now ends {e.end} ({before}): "
             f"superseded by {self.later.label()}"
         )
+        if not e.product and self.later.product:
+            text += f"; {e.customer}'s other products have no contract from {self.later.start} unless one covers them"
+        return text
 
 
 def _fix(earlier: Held, later: Held) -> str:

@@ -274,10 +274,19 @@ def _amount(value: object, column: str) -> Decimal:
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"{column} is not a number ({str(value)[:40]!r})") from None
-    if not amount.is_finite() or not ZERO <= amount <= MONEY_MAX:
+        amount = Decimal("NaN")
+    if not amount.is_finite():
+        raise ValueError(f"{column} is not a number ({str(value)[:40]!r})")
+    if not ZERO <= amount <= MONEY_MAX:
         raise ValueError(f"{column} {str(value)[:40]} is outside 0 to {MONEY_MAX:,}")
     return amount
+
+
+def _day(value: object, column: str) -> date:
+    try:
+        return as_date(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{column} {str(value)[:40]!r} is not a date") from None
 
 
 def _seats(value: object) -> int:
@@ -325,8 +334,8 @@ def contracts_in(
                 customer=customer,
                 product=product,
                 plan=plan_word,
-                start=as_date(start),
-                end=as_date(end) if end is not None else None,
+                start=_day(start, "start"),
+                end=_day(end, "end") if end is not None else None,
                 seats=_seats(seats),
                 seat_price_usd=dec(seat_price, "seat_price_usd"),
                 platform_fee_usd=dec(fee, "platform_fee_usd"),

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from bot.cli.main import main
 from engine.ingest.contracts import ContractFileError, import_contracts_file
+from engine.periods import month
+from engine.reports.revenue import revenue_lines, total_by_customer
 from engine.runtime import Runtime
 
 
@@ -207,3 +210,135 @@ def test_files_that_are_not_utf8_csv_are_refused_in_one_line(runtime: Runtime, t
         "utf16.csv": [(1, "the file is UTF-16 text: save it as CSV UTF-8 (in Excel: Save As → CSV UTF-8)")],
     }
     assert stored(runtime) == []
+
+
+def revenue(rt: Runtime, year: int, month_: int) -> dict[str, Decimal]:
+    with rt.connect() as conn:
+        return total_by_customer(revenue_lines(conn, month(year, month_)))
+
+
+HEADER = "customer,product,plan,start,end,platform_fee_usd\n"
+
+
+def test_a_renewal_that_overlaps_the_stored_contract_is_refused_naming_both(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import_contracts_file(runtime.engine, write(tmp_path, HEADER + "acme,,flat,2026-01-01,,316.17\n", "old.csv"))
+    renewal = write(tmp_path, HEADER + "acme,,flat,2026-10-01,,1000\n", "renewal.csv")
+    assert main(["import", "contracts", str(renewal)], runtime=runtime) == 1
+    assert capsys.readouterr().err == (
+        f"{renewal}: refused, nothing imported:\n"
+        "  line 2: overlaps the stored contract (acme, every product, 2026-01-01 onwards): end the stored one on "
+        "2026-09-30 (re-import it with that end), or import with --supersede to do so\n"
+    )
+    # Summed silently, October would have been $1,316.17.
+    assert revenue(runtime, 2026, 10) == {"acme": Decimal("316.17")}
+
+
+def test_supersede_ends_the_earlier_contract_the_day_before_the_later_one_starts(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import_contracts_file(runtime.engine, write(tmp_path, HEADER + "acme,,flat,2026-01-01,,316.17\n", "old.csv"))
+    renewal = write(tmp_path, HEADER + "acme,,flat,2026-11-01,,1000\n", "renewal.csv")
+    assert main(["import", "contracts", str(renewal), "--supersede"], runtime=runtime) == 0
+    assert capsys.readouterr().out == (
+        f"{renewal}: 1 contract(s) added, 0 replaced, for 1 customer(s); 1 ended by --supersede\n"
+        "  the stored contract (acme, every product, from 2026-01-01) now ends 2026-10-31 (was open): superseded by "
+        "line 2 (acme, every product, 2026-11-01 onwards)\n"
+    )
+    assert [row[:5] for row in stored(runtime)] == [
+        ("acme", "", "2026-01-01", "2026-10-31", Decimal("316.17")),
+        ("acme", "", "2026-11-01", None, Decimal(1000)),
+    ]
+    assert revenue(runtime, 2026, 10) == {"acme": Decimal("316.17")}
+    assert revenue(runtime, 2026, 11) == {"acme": Decimal(1000)}
+
+
+def test_overlaps_within_a_file_count_a_contract_for_every_product_as_one_for_each(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        HEADER + "acme,assist,flat,2026-01-01,2026-06-30,10\n"
+        "acme,agent,flat,2026-01-01,,10\n"  # another product: no overlap
+        "acme,assist,flat,2026-07-01,,10\n"  # the day after: no overlap
+        "acme,,flat,2026-09-01,,10\n"  # every product: overlaps both open product contracts
+        "globex,search,flat,2026-01-01,2026-03-31,10\n"
+        "globex,search,flat,2026-03-31,,10\n"  # one shared day
+        "initech,,flat,2026-01-01,,10\n"
+        "initech,search,flat,2026-01-01,,10\n",  # the same start: --supersede could not help
+    )
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, path)
+    assert info.value.errors == [
+        (5, "overlaps line 3 (acme, agent, 2026-01-01 onwards): end line 3 on 2026-08-31, or import with --supersede "
+            "to do so"),
+        (7, "overlaps line 6 (globex, search, 2026-01-01 to 2026-03-31): end line 6 on 2026-03-30, or import with "
+            "--supersede to do so"),
+        (9, "overlaps line 8 (initech, every product, 2026-01-01 onwards): they start the same day, so --supersede "
+            "cannot end one before the other: keep one of them"),
+    ]  # fmt: skip
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, path, supersede=True)
+    assert [line for line, _ in info.value.errors] == [9]
+    assert stored(runtime) == []
+
+    path.write_text("\n".join(path.read_text().splitlines()[:-2]) + "\n")  # without initech
+    result = import_contracts_file(runtime.engine, path, supersede=True)
+    assert result.superseded == [
+        "line 3 (acme, agent, from 2026-01-01) now ends 2026-08-31 (was open): superseded by line 5 (acme, every "
+        "product, 2026-09-01 onwards)",
+        "line 4 (acme, assist, from 2026-07-01) now ends 2026-08-31 (was open): superseded by line 5 (acme, every "
+        "product, 2026-09-01 onwards)",
+        "line 6 (globex, search, from 2026-01-01) now ends 2026-03-30 (was 2026-03-31): superseded by line 7 "
+        "(globex, search, 2026-03-31 onwards)",
+    ]
+    assert [row[:4] for row in stored(runtime)] == [
+        ("acme", "", "2026-09-01", None),
+        ("acme", "agent", "2026-01-01", "2026-08-31"),
+        ("acme", "assist", "2026-01-01", "2026-06-30"),
+        ("acme", "assist", "2026-07-01", "2026-08-31"),
+        ("globex", "search", "2026-01-01", "2026-03-30"),
+        ("globex", "search", "2026-03-31", None),
+    ]
+
+
+def test_a_file_contract_that_starts_before_a_stored_one_is_the_one_superseded(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    import_contracts_file(runtime.engine, write(tmp_path, HEADER + "acme,assist,flat,2026-06-01,,20\n", "new.csv"))
+    backfill = write(tmp_path, HEADER + "acme,,flat,2026-01-01,,10\n", "old.csv")
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, backfill)
+    assert info.value.errors == [
+        (2, "overlaps the stored contract (acme, assist, 2026-06-01 onwards): end line 2 on 2026-05-31, or import "
+            "with --supersede to do so"),
+    ]  # fmt: skip
+    result = import_contracts_file(runtime.engine, backfill, supersede=True)
+    assert result.superseded == [
+        "line 2 (acme, every product, from 2026-01-01) now ends 2026-05-31 (was open): superseded by the stored "
+        "contract (acme, assist, 2026-06-01 onwards); acme's other products have no contract from 2026-06-01 unless "
+        "one covers them"
+    ]
+    assert [row[:4] for row in stored(runtime)] == [
+        ("acme", "", "2026-01-01", "2026-05-31"),
+        ("acme", "assist", "2026-06-01", None),
+    ]
+
+
+def test_reimporting_the_same_contract_replaces_it_and_is_no_overlap(runtime: Runtime, tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "acme,,flat,2026-01-01,2026-12-31,10\nacme,,flat,2027-01-01,,12\n")
+    import_contracts_file(runtime.engine, path)
+    result = import_contracts_file(runtime.engine, path)
+    assert (result.created, result.replaced, result.superseded) == (0, 2, [])
+    assert len(stored(runtime)) == 2
+
+
+def test_a_broken_stored_contract_is_replaced_by_reimporting_it(runtime: Runtime, tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "acme,,flat,2026-01-01,,10\n")
+    import_contracts_file(runtime.engine, path)
+    with runtime.engine.begin() as conn:  # what SQLite kept from an older version; PostgreSQL holds NaN
+        conn.execute(text("UPDATE contract SET platform_fee_usd = 'NaN'"))
+    result = import_contracts_file(runtime.engine, path)
+    assert (result.created, result.replaced) == (0, 1)
+    assert revenue(runtime, 2026, 10) == {"acme": Decimal(10)}
