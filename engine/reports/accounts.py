@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Connection, text
 
-from engine.money import HUNDRED, ZERO
+from engine.money import HUNDRED, ONE, ZERO
 from engine.reports.figures import Thresholds
 from engine.store.bounds import parse_owners
 from engine.store.sql import where_equal
@@ -65,7 +65,8 @@ def pct_or_none(value: object) -> Decimal | None:
         raise ValueError(f"{value!r} is not a number") from None
     if not pct.is_finite() or not ZERO <= pct <= HUNDRED:
         raise ValueError(f"{value!r} is not a percentage from 0 to 100")
-    return pct
+    # The same value reads the same from either database (PostgreSQL returns 30.00, SQLite 30): "30%", not "30.00%".
+    return pct.quantize(ONE) if pct == pct.to_integral_value() else pct.normalize()
 
 
 class _Seen:

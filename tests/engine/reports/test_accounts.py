@@ -47,6 +47,7 @@ def test_accounts_carry_owners_and_bands_and_leave_out_customers_without_either(
         "initech": Account(customer="initech", owners=(), breach_pct=None, healthy_pct=Decimal(60)),
     }
     assert only_acme == {"acme": found["acme"]}
+    assert (str(found["acme"].breach_pct), str(found["initech"].healthy_pct)) == ("30", "60")  # not 30.00
     # Every contract of a customer carries its values, so any one of them tells.
     assert acme_rows == [("agent", "U0ACME1;W0ACME2"), ("assist", "U0ACME1;W0ACME2")]
 
