@@ -342,3 +342,22 @@ def test_a_broken_stored_contract_is_replaced_by_reimporting_it(runtime: Runtime
     result = import_contracts_file(runtime.engine, path)
     assert (result.created, result.replaced) == (0, 1)
     assert revenue(runtime, 2026, 10) == {"acme": Decimal(10)}
+
+
+def test_a_band_that_crosses_the_global_other_band_is_imported_with_a_note(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        "customer,plan,start,platform_fee_usd,breach_pct,healthy_pct\n"
+        "acme,flat,2026-01-01,10,60,\n"  # above the global healthy line (55)
+        "globex,flat,2026-01-01,10,,30\n"  # below the global breach line (40)
+        "initech,flat,2026-01-01,10,45,\n",  # between them: nothing to say
+    )
+    assert main(["import", "contracts", str(path)], runtime=runtime) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "  acme: breach_pct 60 is above the global healthy line (55): acme has no watch band (healthy from 60%); set "
+        "its healthy_pct to give it one",
+        "  globex: healthy_pct 30 is below the global breach line (40): globex has no watch band (in breach under "
+        "30%); set its breach_pct to give it one",
+    ]
