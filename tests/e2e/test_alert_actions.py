@@ -26,6 +26,7 @@ from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_postable
 from tests.conftest import NOW
 from tests.e2e.conftest import ALLOWED_USER, STRANGER, Bot, bot_settings, run_bot
+from tests.engine.alerts.accounts_book import load_accounts
 from tests.engine.alerts.book import CONTRACTS, WINDOW_START, Run, add_usage, load, load_book
 from tests.fakes.slack_api import Call, SlackStandIn
 
@@ -213,3 +214,26 @@ def test_a_recovery_replies_in_the_thread_and_updates_the_root(
     shown = all_text(update.blocks)
     assert shown.count(":large_green_circle: Recovered 2027-01-14 12:00 UTC") == 2  # acme and product agent
     assert not [b for b in update.blocks if b["type"] == "actions"]
+
+
+def test_an_owner_is_mentioned_and_may_acknowledge_their_customer_but_not_another(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    rt = Runtime(bot_settings(settings, slack, alert_channels=[CHANNEL]), now_override=NOW)
+    load_accounts(rt, tmp_path)
+    with httpx.Client(timeout=10) as http, run_bot(rt) as url:
+        a = AlertBot(Bot(url, rt, slack, http))
+        a.check()
+        ts, blocks = a.root()
+        shown = all_text(blocks)
+        assert "*Owned Corp* (customer) · owner <@U012PAT>, <@W045SAM>" in shown
+        assert "*Strict Inc* (customer) · its own breach line: 50%" in shown
+        # U012PAT owns "owned" (and is not on MARGINBOT_ALLOWED_USERS): their click counts on their customer only.
+        a.click("U012PAT", ts, element(blocks, "alert:customer:plain", ACK), "alert:customer:plain", response="p1")
+        assert "only people on marginbot's access list" in all_text(a.bot.answers("p1")[0]["blocks"])
+        a.click("U012PAT", ts, element(blocks, "alert:customer:owned", ACK), "alert:customer:owned", response="p2")
+        [update] = slack.wait_for(lambda c: c.method == "chat.update")
+    assert "Acknowledged by <@U012PAT>" in all_text(update.blocks)
+    with rt.connect() as conn:
+        states = load_states(conn)
+    assert states[("customer", "owned")].acked_by == "U012PAT" and states[("customer", "plain")].acked_by == ""
