@@ -112,7 +112,7 @@ def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
         trend = trend_section(weeks, [(r, each[r.key]) for r in breached])
         at = now or runtime.now()
         shown = {key: shown_for_state(state, now=at) for key, state in states.items()}
-        return home_view(result, last_import(runtime), trend, shown)
+        return home_view(result, last_import(runtime), trend, shown, runtime.settings.timezone)
     except Exception:
         log.exception("building the App Home view failed")
         return home_error_view(SORRY)

@@ -41,6 +41,7 @@ def home_view(
     last: LastImport | None,
     trend: list[Block] | None = None,
     shown: dict[tuple[str, str], Shown] | None = None,
+    timezone: str = "UTC",
 ) -> dict[str, Any]:
     """The dashboard; `trend` is the weekly trend section, `shown` says which rows have an open alert (buttons to
     act on it) or who acted on it."""
@@ -75,17 +76,17 @@ def home_view(
             blocks.append(section(f"*{label}:* none"))
             continue
         if c:
-            blocks += _rows(f"Customers {label.lower()} ({len(c)})", c, "customer", CUSTOMER_ROWS, shown)
+            blocks += _rows(f"Customers {label.lower()} ({len(c)})", c, "customer", CUSTOMER_ROWS, shown, timezone)
             listed.update(r.key for r in c[:CUSTOMER_ROWS])
         if pr:
-            blocks += _rows(f"Products {label.lower()} ({len(pr)})", pr, "product", PRODUCT_ROWS, shown)
+            blocks += _rows(f"Products {label.lower()} ({len(pr)})", pr, "product", PRODUCT_ROWS, shown, timezone)
     # The worst customers not already listed above: the same row twice tells nobody anything.
     worst = [r for r in customers if r.key not in listed][:WORST]
     if worst:
         blocks.append(divider())
         n = len(worst)
         title = f"Worst {n} {'other ' if listed else ''}customer{'s' if n > 1 else ''}"
-        blocks += _rows(title, worst, "customer", WORST, shown, ranked=True)
+        blocks += _rows(title, worst, "customer", WORST, shown, timezone, ranked=True)
     blocks.append(context("Ask anything with `/margin help`; add `share` to post an answer in a channel."))
     return {"type": "home", "blocks": fit(blocks, MAX_VIEW_BLOCKS)}
 
@@ -96,12 +97,13 @@ def _rows(
     kind: str,
     limit: int,
     shown: dict[tuple[str, str], Shown],
+    timezone: str,
     *,
     ranked: bool = False,
 ) -> list[Block]:
     """A titled list of rows, each with the alert buttons (Acknowledge and Snooze while its alert is open)."""
     out = [section(f"*{title}*")]
-    payload = {"timezone": "UTC"}
+    payload = {"timezone": timezone}  # who acknowledged or snoozed when, in the settings' time zone
     for i, row in enumerate(rows[:limit], 1):
         s = shown.get((kind, row.key), Shown(status="resolved"))
         line = row_line(row, rank=i if ranked else None)
