@@ -354,7 +354,7 @@ class PriceBook:
         rates = _rates_from_catalogue(tier_price.price)
         if rates is None:
             return None
-        rates = replace(rates, tier=tier, model_id=model_id, effective_from=last_change(resolved.info, day))
+        rates = replace(rates, tier=tier, model_id=model_id, effective_from=last_change(resolved.info, day, tier))
         if not tier_price.found:
             multiplier = self._multiplier(identity[0], tier, day)
             if multiplier is None:
@@ -422,10 +422,11 @@ class PriceBook:
                     return d.percent
         return ZERO
 
-    def change_dates(self, provider: str, model: str) -> list[date]:
-        """The catalogue's price-change dates for the model an id resolves to ([] when it does not resolve)."""
+    def change_dates(self, provider: str, model: str, tier: str = ServiceTier.STANDARD) -> list[date]:
+        """The catalogue's price-change dates for the model an id resolves to, in `tier` ([] when it does not
+        resolve)."""
         resolved = self.catalogue.resolve(provider.lower(), model.lower())
-        return change_dates(resolved.info) if resolved is not None else []
+        return change_dates(resolved.info, _TIER.get(tier, ServiceTier.STANDARD)) if resolved is not None else []
 
     # ---- pricing ----
     def price(self, usage: Usage) -> Costs:

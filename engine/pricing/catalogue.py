@@ -27,6 +27,11 @@ from engine.vocab import ServiceTier
 PACKAGE_VERSION = version("genai-prices")
 
 
+def catalogue_path(configured: Path | None, prices_file: Path) -> Path:
+    """Where the refreshed catalogue lives: MARGINBOT_CATALOGUE_FILE, else catalogue.json beside the price file."""
+    return configured if configured is not None else prices_file.with_name("catalogue.json")
+
+
 class CatalogueError(ValueError):
     """A catalogue data file cannot be read; the message names the file and what is wrong."""
 
@@ -68,14 +73,23 @@ class Catalogue:
 
     @classmethod
     def bundled(cls) -> Catalogue:
-        return cls(snapshot=data_snapshot.get_snapshot(), version=f"genai-prices {PACKAGE_VERSION} (bundled data)")
+        snapshot = data_snapshot.get_snapshot()
+        newest = newest_change(snapshot.providers)
+        when = f", newest price dated {newest}" if newest else ""
+        return cls(snapshot=snapshot, version=f"genai-prices {PACKAGE_VERSION} (bundled data{when})")
 
     @classmethod
     def load(cls, path: Path | None) -> Catalogue:
         """The data file at `path` when it exists (what `marginbot prices update` wrote), else the bundled data."""
         if path is None or not path.exists():
             return cls.bundled()
-        return cls.from_bytes(path.read_bytes(), origin=str(path), path=path)
+        try:
+            return cls.from_bytes(path.read_bytes(), origin=str(path), path=path)
+        except CatalogueError as exc:
+            raise CatalogueError(
+                f"{exc}; run `marginbot prices update` to fetch it again, or delete the file to use the catalogue "
+                "bundled with genai-prices (MARGINBOT_CATALOGUE_FILE)"
+            ) from None
 
     @classmethod
     def from_bytes(cls, raw: bytes, *, origin: str, path: Path | None = None) -> Catalogue:
@@ -96,7 +110,7 @@ class Catalogue:
             raise CatalogueError(f"{origin}: not genai-prices data: {first}") from None
         digest = hashlib.sha256(raw).hexdigest()
         newest = newest_change(providers)
-        when = f", prices up to {newest}" if newest else ""
+        when = f", newest price dated {newest}" if newest else ""
         return cls(
             snapshot=DataSnapshot(providers=providers, from_auto_update=True),
             version=f"genai-prices {PACKAGE_VERSION} + data file {digest[:12]}{when}",
@@ -169,22 +183,27 @@ def time_of_day(info: ModelInfo) -> bool:
     return isinstance(info.prices, list) and any(isinstance(p.constraint, TimeOfDateConstraint) for p in info.prices)
 
 
-def change_dates(info: ModelInfo) -> list[date]:
-    """The dates the catalogue says this model's prices (or one of its tiers' prices) changed, oldest first."""
+def change_dates(info: ModelInfo, tier: ServiceTier | None = None) -> list[date]:
+    """The dates the catalogue says this model's prices changed, oldest first: its standard prices' and those of
+    `tier`'s price variants (every tier's when None)."""
     dates = {
         c.constraint.start_date
         for c in (info.prices if isinstance(info.prices, list) else ())
         if isinstance(c.constraint, StartDateConstraint)
     }
+    context = tier.price_context if tier is not None else None
     dates |= {
-        v.constraint.start_date for v in info.price_variants or () if isinstance(v.constraint, StartDateConstraint)
+        v.constraint.start_date
+        for v in info.price_variants or ()
+        if isinstance(v.constraint, StartDateConstraint)
+        and (context is None or (context and all(context.get(k) == x for k, x in v.when.items())))
     }
     return sorted(dates)
 
 
-def last_change(info: ModelInfo, on: date) -> date | None:
-    """The catalogue entry's last price change on or before `on` (None: its prices never changed)."""
-    past = [d for d in change_dates(info) if d <= on]
+def last_change(info: ModelInfo, on: date, tier: ServiceTier = ServiceTier.STANDARD) -> date | None:
+    """The catalogue entry's last price change for `tier` on or before `on` (None: its prices never changed)."""
+    past = [d for d in change_dates(info, tier) if d <= on]
     return past[-1] if past else None
 
 
