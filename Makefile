@@ -33,7 +33,7 @@ format: install ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-docs: install ## regenerate docs/commands.md and the settings and /margin tables in docs/ from the code
+docs: install ## regenerate docs/commands.md, the settings and /margin tables in docs/ and the manifest usage hint
 	$(PY) -m bot.cli.reference --write
 
 bench: install ## benchmark against sqlite3 and DuckDB baselines (BENCH_EVENTS=10000000, BENCH_SYNC_DAYS=9)

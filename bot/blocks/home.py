@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.common import margin_change, marker, row_line, trend_arrow
-from bot.blocks.kit import MAX_VIEW_BLOCKS, context, divider, esc, fields, fit, header, section, sections
+from bot.blocks.kit import MAX_VIEW_BLOCKS, Block, context, divider, esc, fields, fit, header, section, sections
 from bot.blocks.portfolio import active, by_status, capped, spread_line, unpriced_line
 from bot.render.fmt import money, percent
 from engine.reports.portfolio import Portfolio
@@ -31,7 +31,7 @@ def _imported(last: LastImport | None) -> str:
     ).replace("  ", " ")
 
 
-def home_view(p: Portfolio, last: LastImport | None) -> dict[str, Any]:
+def home_view(p: Portfolio, last: LastImport | None, trend: list[Block] | None = None) -> dict[str, Any]:
     t, before = p.total, p.previous_total
     customers, products = active(p.customers), active(p.products)
     blocks = [
@@ -52,6 +52,8 @@ def home_view(p: Portfolio, last: LastImport | None) -> dict[str, Any]:
         blocks.append(context(line))
     if p.unpriced_models:
         blocks.append(section(unpriced_line(p)))
+    if trend:  # the weekly trend section (bot/blocks/home_trend.py)
+        blocks += [divider(), *trend]
     blocks.append(divider())
     for status, label in (("breach", "In breach"), ("watch", "On watch")):
         c, pr = by_status(customers, status), by_status(products, status)

@@ -8,10 +8,12 @@ from bot.answer_types import Answer
 from bot.blocks.common import figure_fields, status_line
 from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_LABEL, delta_pct, money, percent, small_money
+from bot.render.spark import trend_line
 from bot.render.tables import COST_TYPE_LABEL
 from engine.reports.figures import Share
 from engine.reports.margin import MarginReport
 from engine.reports.revenue import RevenueLine
+from engine.reports.weekly import Week
 from engine.store.models import COST_TYPES
 
 TOP = 5
@@ -56,7 +58,7 @@ def report_text(r: MarginReport) -> str:
     )
 
 
-def margin_report(r: MarginReport) -> Answer:
+def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answer:
     """Revenue, COGS, margin and status; COGS by type, model and feature; P50 vs P99; change; the lever."""
     f, p = r.current, r.previous
     ident = f"{r.kind} `{esc(r.key)}`"
@@ -69,6 +71,8 @@ def margin_report(r: MarginReport) -> Answer:
         section(status_line(f)),
         fields(*figure_fields(f, p)),
     ]
+    if weekly:
+        blocks.append(context(f"*Weekly margin* {trend_line(weekly)}"))
     lever = f":dart: *Biggest lever:* {esc(r.top_lever)}"
     if r.top_mover:
         lever += f"\n:chart_with_upwards_trend: *Biggest mover:* {esc(r.top_mover)}"

@@ -36,18 +36,16 @@ def print_results(results: list[SyncResult], as_json: bool) -> int:
 def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.render.progress import progress_bar
     from engine.ingest.mapping import MappingError
-    from engine.ingest.sync import SyncResult, configured_sources, load_mapping, sync_source
+    from engine.ingest.sync import CONNECTORS, SyncResult, configured_sources, load_mapping, sync_source
 
     if args.source == "all":
         if args.since or args.until:
             raise UsageError("--since/--until apply to one source; run `marginbot sync SOURCE --since ...`")
         names = configured_sources(rt)
         if not names:
-            print(
-                "marginbot: no source is configured (set OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY, LITELLM_URL, "
-                "LANGFUSE_PUBLIC_KEY/LANGFUSE_SECRET_KEY or STRIPE_API_KEY)",
-                file=sys.stderr,
-            )
+            # Each connector says what it needs, so a new connector is named here without touching this file.
+            needs = "; ".join(f"{name}: {c.missing(rt.settings)}" for name, c in CONNECTORS.items())
+            print(f"marginbot: no source is configured ({needs})", file=sys.stderr)
             return 1
     else:
         names = [args.source]

@@ -8,7 +8,9 @@ SELECT, and imports Alembic (a tenth of a second) only when they differ, that is
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,12 @@ _ready: dict[str, Engine] = {}
 _lock = threading.Lock()
 _REVISION = re.compile(r"^revision\s*(?::\s*str\s*)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
 _DOWN = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", re.MULTILINE)
+
+
+# Python 3.12 deprecated sqlite3's implicit adapters for dates and datetimes bound to a query. Registering the same
+# ISO text forms explicitly keeps every stored and compared value identical on 3.11 and later.
+sqlite3.register_adapter(date, date.isoformat)
+sqlite3.register_adapter(datetime, lambda value: value.isoformat(" "))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -191,7 +191,8 @@ def test_a_200_mb_unsigned_body_is_refused_before_reading_and_memory_and_log_sta
     # accepted the body: no 2xx, no 5xx, memory flat, nothing of the body in the log.
     for line in (declared, negative, chunked):
         assert not line.startswith(("HTTP/1.1 2", "HTTP/1.1 5")), line
-    assert declared in ("HTTP/1.1 413 Request Entity Too Large", "ConnectionResetError", "")
+    # The status, not its phrase: Python 3.13 renamed 413's reason to "Content Too Large".
+    assert declared.startswith("HTTP/1.1 413 ") or declared in ("ConnectionResetError", ""), declared
     assert grown < 50, f"the server grew by {grown:.0f} MB while refusing 600 MB of bodies"
     # One line per refused request, a few hundred bytes in all, for 600 MB sent.
     assert len(log.getvalue()) < 1000, log.getvalue()[:3000]
