@@ -58,7 +58,7 @@ def downgrade() -> None:
         if c["name"] not in (*_ROLLUP_KEYS, "service_tier", *_COUNTERS)
     ]
     keys = ", ".join(_ROLLUP_KEYS)
-    sums = ", ".join(f"SUM({m})" for m in measures)
+    sums = ", ".join(f"SUM({m}) AS {m}" for m in measures)
     op.execute(f"CREATE TEMP TABLE rollup_merge AS SELECT {keys}, {sums} FROM daily_rollup GROUP BY {keys}")
     op.execute("DELETE FROM daily_rollup")
     if bind.dialect.name == "postgresql":
