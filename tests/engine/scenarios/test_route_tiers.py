@@ -19,7 +19,7 @@ def route(rt: Runtime, tmp_path: Path, rows: list[str], customer: str, period_mo
     path = tmp_path / f"{customer}.csv"
     path.write_text(HEADER + "".join(r + "\n" for r in rows))
     import_usage_file(rt.engine, path, prices=rt.prices, timezone="UTC")
-    levers, _ = parse_levers("route gpt-4o->claude-sonnet-4-5".split())
+    levers, _ = parse_levers(["route", "gpt-4o->claude-sonnet-4-5"])
     with rt.connect() as conn:
         s = whatif(conn, customer, month(2026, period_month), levers, prices=rt.prices, thresholds=rt.thresholds)
     return s.after.cogs
