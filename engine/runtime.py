@@ -43,8 +43,10 @@ class Runtime:
     @cached_property
     def prices(self) -> PriceBook:
         from engine.pricing.book import PriceBook
+        from engine.pricing.catalogue import Catalogue, catalogue_path
 
-        return PriceBook.load(self.settings.prices_file)
+        path = catalogue_path(self.settings.catalogue_file, self.settings.prices_file)
+        return PriceBook.load(self.settings.prices_file, catalogue=Catalogue.load(path) if path.exists() else None)
 
     @property
     def thresholds(self) -> Thresholds:

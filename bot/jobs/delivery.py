@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 
 from bot.blocks.alerts import alert_fallback
 from bot.blocks.digest import digest_message
+from bot.blocks.drift import drift_message
 from bot.jobs.alert_updates import refresh_roots, render_alert
 from bot.slack.client import retry_after_seconds
 from engine.runtime import Runtime
@@ -119,6 +120,9 @@ class SlackSender:
             return ts
         if kind == "digest":
             content = digest_message(p)
+            return self._post(message, content, fallback=[content["text"]])
+        if kind == "drift":
+            content = drift_message(p)
             return self._post(message, content, fallback=[content["text"]])
         raise Rejected(f"unknown outbox payload type {kind!r}")
 
