@@ -454,7 +454,7 @@ def check_alerts(
                 for kind, subject, channel, outcome in plan.closes:
                     close_thread(conn, kind=kind, subject=subject, channel=channel, at=as_of, outcome=outcome)
                 for m in plan.messages:
-                    queued += outbox.enqueue(
+                    added = outbox.enqueue(
                         conn,
                         dedupe_key=m.dedupe_key,
                         channel=m.channel,
@@ -463,6 +463,8 @@ def check_alerts(
                         now=now,
                         reply_to=m.reply_to,
                     )
+                    # An update in place (a cleared subject's buttons removed) is not a message anyone receives.
+                    queued += added and m.payload["type"] == "alerts"
                 for root_key, kind, subject, channel in plan.opens:
                     open_thread(conn, root_key=root_key, kind=kind, subject=subject, channel=channel, at=as_of)
                 conn.commit()
