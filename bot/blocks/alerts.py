@@ -34,7 +34,7 @@ _MEMBER = re.compile(r"^[UW][A-Z0-9]{2,30}$")  # a Slack member ID: safe to put 
 TITLES = {
     "breach": ":red_circle: New breach",
     "no_revenue": ":white_circle: Cost without revenue",
-    "watch": ":large_yellow_circle: Watch: trending toward breach",
+    "trending_to_breach": ":chart_with_downwards_trend: Trending to breach",
     "unpriced": ":grey_question: Unpriced usage",
     "reminder": ":repeat: Still unresolved",
     "recovered": ":large_green_circle: Recovered",
@@ -43,7 +43,7 @@ ORDER = list(TITLES)
 WORDS = {
     "breach": "new breach",
     "no_revenue": "without revenue",
-    "watch": "to watch",
+    "trending_to_breach": "trending to breach",
     "unpriced": "unpriced",
     "reminder": "still unresolved",
     "recovered": "recovered",
@@ -114,7 +114,7 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
     """What one event says about its subject: the figures that matter for this kind of event, and the cause."""
     kind = e["kind"]
     line = str(e.get("breach_pct") or payload["breach_pct"])
-    if kind == "watch" and e.get("trend"):
+    if kind == "trending_to_breach" and e.get("trend"):
         t = e["trend"]
         crosses = f", crossing {line}% around {t['crosses_on']}" if t.get("crosses_on") else ""
         return (

@@ -8,8 +8,9 @@ and product (one `portfolio` sweep), and moves each subject through a small stat
   snoozed it (until the snooze ends); it recovers (posted once) only when the margin is back at or above the line
   plus HYSTERESIS points, so a margin hovering at the line does not flap.
 - no_revenue: cost but no revenue in the window (same reminder and recovery rules as a breach).
-- watch: a customer above the line whose daily margins, fitted with a straight line, cross it within
-  WATCH_HORIZON_DAYS; posted once per episode (again only after a reminder interval).
+- trending to breach: a customer above the line whose daily margins, fitted with a straight line, cross it
+  within WATCH_HORIZON_DAYS; posted once per episode (again only after a reminder interval). Its state is `watch`
+  in alert_state.
 - unpriced: more than UNPRICED_SHARE of a subject's events have no price, so its COGS is understated.
 
 A customer's line is its own when its contracts set `breach_pct` / `healthy_pct` (engine/reports/accounts.py),
@@ -62,7 +63,7 @@ class AlertKind(Word):
 
     BREACH = "breach"
     NO_REVENUE = "no_revenue"
-    WATCH = "watch"
+    TRENDING = "trending_to_breach"  # a trend, not the portfolio's WATCH band
     UNPRICED = "unpriced"
     REMINDER = "reminder"
     RECOVERED = "recovered"
@@ -141,7 +142,7 @@ class AlertEvent:
             d["driver"] = self.report.top_mover
             d["lever"] = self.report.top_lever if self.report.current.cogs > 0 else None
             d["unpriced_models"] = self.report.unpriced_models
-        if o.trend is not None and self.kind is AlertKind.WATCH:
+        if o.trend is not None and self.kind is AlertKind.TRENDING:
             d["trend"] = {
                 "slope_pts_per_day": decimal_text(o.trend.slope_pts_per_day),
                 "projected_pct": decimal_text(o.trend.projected_pct),
@@ -246,7 +247,7 @@ def decide(
         elif level is Level.WATCH and prev.status is not Level.WATCH:
             last_watch = prev.stamp("watch_posted_at")
             if last_watch is None or as_of - last_watch >= remind_after:
-                events.append(AlertKind.WATCH)
+                events.append(AlertKind.TRENDING)
                 new.detail["watch_posted_at"] = as_of.isoformat()
                 new.last_posted_at = as_of
             new.status, new.since = Level.WATCH, as_of
@@ -360,7 +361,7 @@ def alert_header(runtime: Runtime, *, as_of: datetime, period: Period) -> dict[s
     }
 
 
-_ANNOUNCED_AS = {Level.BREACH: AlertKind.BREACH, Level.NO_REVENUE: AlertKind.NO_REVENUE, Level.WATCH: AlertKind.WATCH}
+_ANNOUNCED_AS = {Level.BREACH: AlertKind.BREACH, Level.NO_REVENUE: AlertKind.NO_REVENUE, Level.WATCH: AlertKind.TRENDING}
 
 
 def _episode_kinds(state: State) -> list[AlertKind]:

@@ -89,7 +89,7 @@ def test_every_kind_of_event_reads_as_what_it_is() -> None:
     events = [
         event("breach", 1),
         event("no_revenue", 2, margin_pct=None, revenue_usd="0.00", previous_margin_pct=None),
-        event("watch", 3, margin_pct="65.35", trend=trend),
+        event("trending_to_breach", 3, margin_pct="65.35", trend=trend),
         event("unpriced", 4, unpriced_events=40, unpriced_share_pct="6.25", events=640,
               unpriced_models=["acme-labs/mystery-1"]),
         event("reminder", 5),
