@@ -14,7 +14,9 @@ from config.settings import Settings
 from engine.periods import Period, parse_period, today_in
 from engine.pricing.book import PriceBook
 from engine.reports.figures import Thresholds
+from engine.reports.movers import MoverRule
 from engine.store.db import open_engine
+from engine.store.meta import STALE_PRICES, check_rollup_timezone, empty_database_hint, prices_changed
 
 
 @dataclass
@@ -36,6 +38,22 @@ class Runtime:
     def thresholds(self) -> Thresholds:
         return Thresholds(breach_pct=self.settings.breach_pct, healthy_pct=self.settings.healthy_pct)
 
+    @property
+    def movers(self) -> MoverRule:
+        """The floor under which a change in cost is not called a mover (answers, alerts, digest)."""
+        return MoverRule(min_usd=self.settings.mover_min_usd, min_pct=self.settings.mover_min_pct)
+
+    def notices(self, conn: Connection) -> list[str]:
+        """The lines every report and answer carries when its figures may not be what the user thinks: stored
+        costs priced with another price file, or an empty default database beside the demo's."""
+        out = [STALE_PRICES] if prices_changed(conn, self.prices.fingerprint) else []
+        hint = empty_database_hint(
+            conn,
+            database_url=self.settings.database_url,
+            url_was_set="database_url" in self.settings.model_fields_set,
+        )
+        return out + ([hint] if hint else [])
+
     def now(self) -> datetime:
         return self.now_override or datetime.now(UTC)
 
@@ -47,6 +65,8 @@ class Runtime:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A read connection; commits nothing unless the caller does."""
+        """A read connection; commits nothing unless the caller does. Refuses (StaleRollups) to read rollups cut in
+        another time zone than MARGINBOT_TIMEZONE, as imports do."""
         with self.engine.connect() as conn:
+            check_rollup_timezone(conn, self.settings.timezone, record=False)
             yield conn

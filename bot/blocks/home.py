@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.common import margin_change, marker, row_line, trend_arrow
+from bot.blocks.common import margin_change, marker, period_context, projection_text, row_line, trend_arrow
 from bot.blocks.kit import MAX_VIEW_BLOCKS, context, divider, esc, fields, fit, header, section, sections
 from bot.blocks.portfolio import active, by_status, capped, spread_line, unpriced_line
-from bot.render.fmt import money, percent
+from bot.render.fmt import STATUS_EMOJI, money, percent
 from engine.reports.portfolio import Portfolio
 
 WORST = 5
@@ -31,12 +31,33 @@ def _imported(last: LastImport | None) -> str:
     ).replace("  ", " ")
 
 
-def home_view(p: Portfolio, last: LastImport | None) -> dict[str, Any]:
+def month_section(m: Portfolio) -> list[dict[str, Any]]:
+    """The calendar month so far ("month to date (through Nov 26)") beside the trailing window: what finance
+    closes on, with its run rate labelled as a projection."""
+    t, before = m.total, m.previous_total
+    title = f"{m.period.label}, {m.period.span}" if m.period.span else m.period.label
+    blocks = [
+        section(
+            f"*{esc(title)}:* {STATUS_EMOJI[t.status]} gross margin *{percent(t.margin_pct)}* "
+            f"({margin_change(t, before)} against the same days of the month before) · revenue {money(t.revenue)} · "
+            f"COGS {money(t.cogs)}"
+        )
+    ]
+    if line := projection_text(m.projection):
+        blocks.append(context(line))
+    return blocks
+
+
+def home_view(
+    p: Portfolio, last: LastImport | None, month: Portfolio | None = None, notices: list[str] | None = None
+) -> dict[str, Any]:
+    """The dashboard: the trailing window (`p`), the calendar month to date (`month`, when it has a complete day)
+    and the notices every answer carries."""
     t, before = p.total, p.previous_total
     customers, products = active(p.customers), active(p.products)
     blocks = [
         header("marginbot · portfolio margin"),
-        context(f"{p.period.label} ({p.period.start} to {p.period.end}) · {_imported(last)}"),
+        context(f"{p.period.label}: {period_context(p.period)} · {_imported(last)}"),
         section(
             f"{marker(t.status)}  blended gross margin *{percent(t.margin_pct)}* {trend_arrow(t, before)} "
             f"{margin_change(t, before)} against the {percent(before.margin_pct)} of the period before"
@@ -50,8 +71,11 @@ def home_view(p: Portfolio, last: LastImport | None) -> dict[str, Any]:
     ]
     if line := spread_line(p):
         blocks.append(context(line))
+    if month is not None:
+        blocks += month_section(month)
     if p.unpriced_models:
         blocks.append(section(unpriced_line(p)))
+    blocks += [section(f":warning: {esc(n)}") for n in notices or []]
     blocks.append(divider())
     for status, label in (("breach", "In breach"), ("watch", "On watch")):
         c, pr = by_status(customers, status), by_status(products, status)

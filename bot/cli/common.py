@@ -7,6 +7,9 @@ parser, so heavy modules are imported inside the commands that use them.
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -48,3 +51,24 @@ def as_of(args: argparse.Namespace, rt: Runtime) -> datetime:
         except ValueError as exc:
             raise UserError(f"--as-of: {exc}") from None
     return rt.now()
+
+
+def print_notices(args: argparse.Namespace, notes: list[str]) -> None:
+    """The lines a report carries when its figures may mislead (prices changed since the last reprice, an empty
+    database beside the demo's): after the report, or on stderr when stdout is data (`--json`, `--csv`)."""
+    to_stderr = getattr(args, "json", False) or getattr(args, "csv", False)
+    for note in notes:
+        print(f"marginbot: {note}" if to_stderr else f"\nNote: {note}", file=sys.stderr if to_stderr else sys.stdout)
+
+
+@contextmanager
+def noting(notes: list[str]) -> Iterator[None]:
+    """An unknown customer or product, with the notes that may explain it (an empty database) on the same line."""
+    from engine.reports.names import UnknownSubject
+
+    try:
+        yield
+    except UnknownSubject as exc:
+        if not notes:
+            raise
+        raise UserError("; ".join([str(exc), *notes])) from None

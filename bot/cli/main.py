@@ -59,7 +59,10 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None,
     except ValidationError as exc:
         print(f"marginbot: configuration error:\n{exc}", file=sys.stderr)
         return 2
-    except (UserError, UnknownSubject, PeriodError, PriceFileError, StaleRollups) as exc:
+    except (PeriodError, PriceFileError) as exc:  # the command line or a setting is wrong
+        print(f"marginbot: {exc}", file=sys.stderr)
+        return 2
+    except (UserError, UnknownSubject, StaleRollups) as exc:
         print(f"marginbot: {exc}", file=sys.stderr)
         return 1
     except OperationalError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import period, period_args
+from bot.cli.common import noting, period, period_args, print_notices
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -44,8 +44,11 @@ def _subject(args: argparse.Namespace, rt: Runtime, kind: str, ref: str) -> int:
     build = customer_report if kind == "customer" else product_report
     chosen = period(args, rt)
     with rt.connect() as conn:
-        report = build(conn, ref, chosen, thresholds=rt.thresholds)
+        notes = rt.notices(conn)
+        with noting(notes):
+            report = build(conn, ref, chosen, thresholds=rt.thresholds, movers=rt.movers)
     print(dumps(report_to_dict(report)) if args.json else render_report(report))
+    print_notices(args, notes)
     return 0
 
 
@@ -56,6 +59,8 @@ def cmd_portfolio(args: argparse.Namespace, rt: Runtime) -> int:
 
     chosen = period(args, rt)
     with rt.connect() as conn:
+        notes = rt.notices(conn)
         result = portfolio(conn, chosen, thresholds=rt.thresholds)
     print(dumps(portfolio_to_dict(result)) if args.json else render_portfolio(result, limit=args.limit))
+    print_notices(args, notes)
     return 0

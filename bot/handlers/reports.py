@@ -16,13 +16,13 @@ from engine.runtime import Runtime
 def customer(rt: Runtime, cmd: Command, now: datetime) -> Answer:
     period = rt.period(cmd.period, now)
     with rt.connect() as conn:
-        return margin_report(customer_report(conn, cmd.subject, period, thresholds=rt.thresholds))
+        return margin_report(customer_report(conn, cmd.subject, period, thresholds=rt.thresholds, movers=rt.movers))
 
 
 def product(rt: Runtime, cmd: Command, now: datetime) -> Answer:
     period = rt.period(cmd.period, now)
     with rt.connect() as conn:
-        return margin_report(product_report(conn, cmd.subject, period, thresholds=rt.thresholds))
+        return margin_report(product_report(conn, cmd.subject, period, thresholds=rt.thresholds, movers=rt.movers))
 
 
 def portfolio(rt: Runtime, cmd: Command, now: datetime) -> Answer:

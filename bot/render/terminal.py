@@ -17,6 +17,7 @@ EMOJI = {
     ":chart_with_upwards_trend:": "↑",
     ":mag:": "?",
     ":lock:": "#",
+    ":crystal_ball:": "≈",
 }
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, text
 
 from engine.money import ZERO, usd
 from engine.periods import Period
-from engine.reports.figures import Figures, Thresholds, pick
+from engine.reports.figures import Figures, Projection, Thresholds, pick, run_rate
 from engine.reports.revenue import RevenueLine, contracts_in, revenue_lines, total_by_customer, total_by_product
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM
@@ -27,6 +27,9 @@ class PortfolioRow:
     name: str
     current: Figures
     previous: Figures
+    # A customer with usage and no contract (nor billed revenue) ever: its cost has nothing to pay for it, and its
+    # usage may carry a name that was meant to be another customer's.
+    no_contract: bool = False
 
 
 @dataclass(kw_only=True)
@@ -43,6 +46,11 @@ class Portfolio:
     # reports on its customers and products can reuse them instead of reading them again.
     lines: list[RevenueLine] | None = None
     previous_lines: list[RevenueLine] | None = None
+
+    @property
+    def projection(self) -> Projection | None:
+        """For a period to date, the blended total over the whole period at its daily rate so far."""
+        return run_rate(self.total, self.period)
 
     def spread(self) -> dict[str, Any]:
         """The P50 and P99 customer by COGS, and the P50 customer margin: how uneven the book is."""
@@ -122,6 +130,12 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
     lines = revenue_lines(conn, period, totals=_totals(scan_now), contracts=terms)
     prev_lines = revenue_lines(conn, prev, totals=_totals(scan_before), contracts=terms)
     names: dict[str, str] = {cid: name for cid, name in conn.execute(text("SELECT id, name FROM customer"))}
+    paying = {
+        c
+        for (c,) in conn.execute(
+            text("SELECT DISTINCT customer FROM contract UNION SELECT DISTINCT customer FROM revenue_actual")
+        )
+    }
     cust_now, cust_before = _by(scan_now, 0), _by(scan_before, 0)
     prod_now, prod_before = _by(scan_now, 1), _by(scan_before, 1)
     rev_now, rev_before = total_by_customer(lines), total_by_customer(prev_lines)
@@ -142,6 +156,7 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
                 name=names.get(k, k) if kind is SubjectKind.CUSTOMER else k,
                 current=_figures(rnow.get(k, ZERO), now.get(k, (0, 0, 0)), thresholds),
                 previous=_figures(rbefore.get(k, ZERO), before.get(k, (0, 0, 0)), thresholds),
+                no_contract=kind is SubjectKind.CUSTOMER and k not in paying,
             )
             for k in keys
         ]

@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from engine.money import CENT, MICRO, decimal_text, json_number
-from engine.reports.figures import Figures, Share, margin_change
+from engine.periods import Period
+from engine.reports.figures import Figures, Projection, Share, margin_change
 from engine.reports.margin import MarginReport
 from engine.reports.portfolio import Portfolio, PortfolioRow
 
@@ -64,6 +65,29 @@ def figures_text(now: Figures, before: Figures, *, change: bool = False) -> dict
     }
 
 
+def projection(p: Projection | None) -> dict[str, Any] | None:
+    """The `--json` shape of a run-rate projection (None for a complete period)."""
+    if p is None:
+        return None
+    f = p.figures
+    return {
+        "label": f"{p.label} at the daily rate of its first {p.days} days (run rate, not actuals)",
+        "method": "figures so far × days in the period ÷ days so far",
+        "days": p.days,
+        "full_days": p.full_days,
+        "revenue_usd": cents(f.revenue),
+        "cogs_usd": cents(f.cogs),
+        "gross_profit_usd": cents(f.gross_profit),
+        "gross_margin_pct": pct(f.margin_pct),
+        "status": f.status,
+    }
+
+
+def completeness(period: Period) -> dict[str, Any]:
+    """Whether the period is whole, and the last day counted: on every report's top level."""
+    return {"complete": period.complete, "through": period.through.isoformat()}
+
+
 def change(now: Figures, before: Figures) -> dict[str, Any]:
     def rel(a: Decimal, b: Decimal) -> float | None:
         return pct((a - b) / b * 100) if b else None
@@ -96,6 +120,7 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         r.kind: r.key,
         "name": r.name,
         "period": r.period.as_dict(),
+        **completeness(r.period),
         **figures(r.current),
         "revenue_source": r.revenue_source,
         "revenue_lines": [_plain(line.as_dict()) for line in r.revenue],
@@ -114,6 +139,7 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "previous": {**r.period.previous().as_dict(), **figures(r.previous)},
         "change": change(r.current, r.previous),
         "daily_cogs": [{"day": d.isoformat(), "cogs_usd": micros(c)} for d, c in r.daily],
+        "projection": projection(r.projection),
     }
 
 
@@ -132,6 +158,7 @@ def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
     """The `--json` shape of the portfolio."""
     return {
         "period": p.period.as_dict(),
+        **completeness(p.period),
         **figures(p.total),
         "previous": figures(p.previous_total),
         "change": change(p.total, p.previous_total),
@@ -139,6 +166,7 @@ def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
         "spread": _plain(p.spread()),
         "customers": [row_to_dict(r) for r in p.customers],
         "products": [row_to_dict(r) for r in p.products],
+        "projection": projection(p.projection),
     }
 
 

@@ -36,7 +36,14 @@ def test_digest_figures_for_the_week_are_the_hand_computed_ones(runtime: Runtime
     p = digest_to_dict(d, runtime.thresholds)
     # 2026-W45: 5 paying customers × 7 days × $10 = $350; COGS 49 + 38.50 + 41.65 + 21 + 27.30 + fox's 30.80.
     # The week before, fox cost 22.47: COGS 199.92, margin 42.88%.
-    assert p["week"] == {"label": "2026-W45", "start": "2026-11-02", "end": "2026-11-08"}
+    assert p["week"] == {
+        "label": "2026-W45",
+        "start": "2026-11-02",
+        "end": "2026-11-08",
+        "complete": True,
+        "through": "2026-11-08",
+        "days": 7,
+    }
     assert (p["revenue_usd"], p["cogs_usd"], p["margin_pct"]) == ("350.00", "208.25", "40.50")
     assert (p["previous_cogs_usd"], p["previous_margin_pct"], p["margin_change_pts"]) == ("199.92", "42.88", "-2.38")
     assert [r["key"] for r in p["breach"]] == ["acme", "search"]

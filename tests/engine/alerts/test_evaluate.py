@@ -55,7 +55,7 @@ def test_alerts_name_exactly_the_subjects_hand_computed_to_need_attention(rt: Ru
     assert (acme["previous_revenue_usd"], acme["previous_cogs_usd"], acme["previous_margin_pct"]) == (
         "300.00", "60.00", "80.00"
     )  # fmt: skip
-    assert acme["driver"] == "gpt-4o on agent-run tripled (×3.5)"
+    assert acme["driver"] == "gpt-4o on agent-run +$150.00 (×3.5)"  # $210 against $60
     search = events[("product", "search", "breach")]
     assert (search["margin_pct"], search["revenue_usd"], search["cogs_usd"]) == ("31.00", "300.00", "207.00")
     assert events[("customer", "dunder", "no_revenue")]["cogs_usd"] == "90.00"
