@@ -50,30 +50,31 @@ def resolve_customer(conn: Connection, ref: str) -> tuple[str, str]:
     raise UnknownSubject(SubjectKind.CUSTOMER, ref, suggest(wanted, _labels(rows)))
 
 
-def _labels(rows: Iterable[tuple[str, str | None, str | None]]) -> dict[str, tuple[str, str]]:
-    """Every way a customer is known (name, id, aliases), lowered → (customer id, the name it is shown by)."""
-    out: dict[str, tuple[str, str]] = {}
+Labels = dict[str, list[tuple[str, str]]]  # a lowered name, id or alias → (customer id, name shown) of each owner
+
+
+def _labels(rows: Iterable[tuple[str, str | None, str | None]]) -> Labels:
+    """Every way a customer is known (name, id, aliases), lowered → the customers known that way."""
+    out: Labels = {}
     for cid, name, aliases in rows:
         shown = name or cid
         for label in (name or "", cid, *(aliases or "").split(";")):
-            label = label.strip()
-            if label:
-                out.setdefault(label.lower(), (cid, shown))
+            label = label.strip().lower()
+            if label and (cid, shown) not in out.setdefault(label, []):
+                out[label].append((cid, shown))
     return out
 
 
-def suggest(
-    wanted: str, labels: dict[str, tuple[str, str]], *, exclude: str | None = None, with_id: bool = False
-) -> list[str]:
+def suggest(wanted: str, labels: Labels, *, exclude: str | None = None, with_id: bool = False) -> list[str]:
     """Up to MAX_SUGGESTIONS customers (by the name they are shown by, `with_id` adding the id where it differs)
     whose name, id or alias starts with or resembles `wanted`, each customer once, closest first."""
-    candidates = {label: who for label, who in labels.items() if who[0] != exclude}
-    prefix = [label for label in candidates if wanted and label.startswith(wanted)]
-    close = difflib.get_close_matches(wanted, list(candidates), n=10, cutoff=0.5)
+    prefix = [label for label in labels if wanted and label.startswith(wanted)]
+    close = difflib.get_close_matches(wanted, list(labels), n=10, cutoff=0.5)
     shown: dict[str, str] = {}  # customer id → the name it is shown by, in order of closeness
     for label in prefix + close:
-        cid, name = candidates[label]
-        shown.setdefault(cid, name)
+        for cid, name in sorted(labels[label]):
+            if cid != exclude:
+                shown.setdefault(cid, name)
     names = list(shown.values())
     # Two customers may share a display name (one of them a customer that only appears in usage): name each by id.
     return [f"{n} ({cid})" if (with_id or names.count(n) > 1) and n != cid else n for cid, n in shown.items()][
