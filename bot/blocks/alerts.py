@@ -17,7 +17,7 @@ MAX_TEXT = 3000  # the notification text; Slack accepts more, but nobody reads m
 TITLES = {
     "breach": ":red_circle: New breach",
     "no_revenue": ":white_circle: Cost without revenue",
-    "watch": ":large_yellow_circle: Watch: trending toward breach",
+    "trending_to_breach": ":chart_with_downwards_trend: Trending to breach",
     "unpriced": ":grey_question: Unpriced usage",
     "reminder": ":repeat: Still unresolved",
     "recovered": ":large_green_circle: Recovered",
@@ -53,9 +53,12 @@ def event_line(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
     """One subject's line: who, the figures that matter for this kind of event, and the cause."""
     who = f"*{esc(e['name'])}* ({e['subject_kind']})"
     kind = e["kind"]
-    if kind == "watch" and e.get("trend"):
+    if kind == "trending_to_breach" and e.get("trend"):
         t = e["trend"]
-        crosses = f", crossing {payload['breach_pct']}% around {t['crosses_on']}" if t.get("crosses_on") else ""
+        crosses = ""
+        if t.get("crosses_on"):
+            verb = "its fitted line crossed" if t.get("crossed") else "on course to cross"
+            crosses = f"; {verb} {payload['breach_pct']}% on {t['crosses_on']}"
         return (
             f"{who}: {_figures(e)}\n      daily margins falling {Decimal(t['slope_pts_per_day']).copy_abs()} "
             f"pts/day over {t['days']} days{crosses} (projected {percent(_d(t['projected_pct']))} in 14 days)"
@@ -85,7 +88,7 @@ def _headline(events: list[dict[str, Any]]) -> str:
     words = {
         "breach": "new breach",
         "no_revenue": "without revenue",
-        "watch": "to watch",
+        "trending_to_breach": "trending to breach",
         "unpriced": "unpriced",
         "reminder": "still unresolved",
         "recovered": "recovered",
@@ -137,7 +140,9 @@ def alert_text(payload: dict[str, Any], limit: int = MAX_TEXT) -> str:
     parts = []
     for kind in ORDER:
         names = [
-            e["name"] + (f" {e['margin_pct']}%" if e.get("margin_pct") else "") for e in events if e["kind"] == kind
+            e["name"] + (f" {percent(_d(e['margin_pct']))}" if e.get("margin_pct") else "")
+            for e in events
+            if e["kind"] == kind
         ]
         if names:
             parts.append(f"{TITLES[kind].split(' ', 1)[1]}: {', '.join(names)}")

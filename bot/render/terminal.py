@@ -18,6 +18,7 @@ EMOJI = {
     ":mag:": "?",
     ":lock:": "#",
     ":crystal_ball:": "≈",
+    ":chart_with_downwards_trend:": "↘",
 }
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")

@@ -7,8 +7,9 @@ and product (one `portfolio` sweep), and moves each subject through a small stat
   only as a reminder every MARGINBOT_ALERT_REMIND_DAYS; it recovers (posted once) only when the margin is back
   at or above the threshold plus HYSTERESIS points, so a margin hovering at the threshold does not flap.
 - no_revenue: cost but no revenue in the window (same reminder and recovery rules as a breach).
-- watch: a customer above the threshold whose daily margins, fitted with a straight line, cross it within
-  WATCH_HORIZON_DAYS; posted once per episode (again only after a reminder interval).
+- trending to breach: a customer above the threshold whose daily margins, fitted with a straight line, cross it
+  within TREND_HORIZON_DAYS (or crossed it inside the window); posted once per episode (again only after a
+  reminder interval). Its state is `watch` in alert_state.
 - unpriced: more than UNPRICED_SHARE of a subject's events have no price, so its COGS is understated.
 
 State changes and the messages they cause are written in one transaction (the outbox), and every state update
@@ -53,7 +54,7 @@ class AlertKind(Word):
 
     BREACH = "breach"
     NO_REVENUE = "no_revenue"
-    WATCH = "watch"
+    TRENDING = "trending_to_breach"  # a trend, not the portfolio's WATCH band
     UNPRICED = "unpriced"
     REMINDER = "reminder"
     RECOVERED = "recovered"
@@ -120,11 +121,12 @@ class AlertEvent:
             d["driver"] = self.report.top_mover
             d["lever"] = self.report.top_lever if self.report.current.cogs > 0 else None
             d["unpriced_models"] = self.report.unpriced_models
-        if o.trend is not None and self.kind is AlertKind.WATCH:
+        if o.trend is not None and self.kind is AlertKind.TRENDING:
             d["trend"] = {
                 "slope_pts_per_day": decimal_text(o.trend.slope_pts_per_day),
                 "projected_pct": decimal_text(o.trend.projected_pct),
                 "crosses_on": o.trend.crosses_on.isoformat() if o.trend.crosses_on else None,
+                "crossed": o.trend.crossed,
                 "days": o.trend.days,
             }
         return d
@@ -215,7 +217,7 @@ def decide(
         elif level is Level.WATCH and prev.status is not Level.WATCH:
             last_watch = prev.stamp("watch_posted_at")
             if last_watch is None or as_of - last_watch >= remind_after:
-                events.append(AlertKind.WATCH)
+                events.append(AlertKind.TRENDING)
                 new.detail["watch_posted_at"] = as_of.isoformat()
                 new.last_posted_at = as_of
             new.status, new.since = Level.WATCH, as_of
@@ -297,6 +299,7 @@ def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events:
                 thresholds=runtime.thresholds,
                 lines=lines,
                 previous_lines=previous_lines,
+                movers=runtime.movers,
             )
         event.report = reports[key]
 

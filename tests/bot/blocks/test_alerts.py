@@ -39,15 +39,17 @@ def test_a_breach_line_has_margin_revenue_cogs_change_and_cause() -> None:
         "COGS $825.00 (+50.0%)\n      biggest cost driver: gpt-4o on agent-run tripled (×3.1); "
         "62% of COGS is gpt-4o on agent-run"
     ) in all_text(message["blocks"])
-    assert message["text"] == "Margin alerts. New breach: Customer 1 31.25%"
+    assert message["text"] == "Margin alerts. New breach: Customer 1 31.3%"
 
 
 def test_every_kind_of_event_reads_as_what_it_is() -> None:
     trend = {"slope_pts_per_day": "-1.70", "projected_pct": "17.30", "crosses_on": "2026-11-20", "days": 30}
+    crossed = {**trend, "crosses_on": "2026-11-10", "crossed": True}
     events = [
         event("breach", 1),
         event("no_revenue", 2, margin_pct=None, revenue_usd="0.00", previous_margin_pct=None),
-        event("watch", 3, margin_pct="65.35", trend=trend),
+        event("trending_to_breach", 3, margin_pct="65.35", trend=trend),
+        event("trending_to_breach", 7, margin_pct="48.00", trend=crossed),
         event("unpriced", 4, unpriced_events=40, unpriced_share_pct="6.25", events=640,
               unpriced_models=["acme-labs/mystery-1"]),
         event("reminder", 5),
@@ -55,12 +57,14 @@ def test_every_kind_of_event_reads_as_what_it_is() -> None:
     ]  # fmt: skip
     shown = all_text(alert_message(payload(events))["blocks"])
     assert "Customer 2* (customer): COGS $825.00 and no revenue in the period" in shown
-    assert "daily margins falling 1.70 pts/day over 30 days, crossing 40% around 2026-11-20" in shown
+    assert "Trending to breach* (2)" in shown and "watch" not in shown.lower()
+    assert "daily margins falling 1.70 pts/day over 30 days; on course to cross 40% on 2026-11-20" in shown
+    assert "over 30 days; its fitted line crossed 40% on 2026-11-10 (projected" in shown
     assert "6.25% of events (40 of 640) have no price (acme-labs/mystery-1)" in shown
     assert "in breach since 2026-11-01 (14 days)" in shown
     assert "Customer 6* (customer): back above 42%: margin *42.5%*" in shown
     plain = alert_plain(payload(events))
-    assert "*" not in plain and plain.count("\n  - ") == 6
+    assert "*" not in plain and plain.count("\n  - ") == 7
 
 
 def test_hundreds_of_breaches_stay_within_slack_limits_and_the_rest_are_counted() -> None:

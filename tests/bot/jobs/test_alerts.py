@@ -49,7 +49,7 @@ def test_alerts_check_posts_one_message_per_channel_listing_every_new_breach(
         assert "Acme Corp 30.00%" in post.text
     assert post.headers["authorization"] == "Bearer xoxb-test-token"
     out = capsys.readouterr().out
-    assert "2 breach, 1 no revenue, 1 watch, 2 unpriced; 2 message(s) queued" in out
+    assert "2 breach, 1 no revenue, 1 trending to breach, 2 unpriced; 2 message(s) queued" in out
     assert "delivery: 2 sent" in out
 
 

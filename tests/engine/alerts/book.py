@@ -12,7 +12,7 @@ is 2026-09-16 .. 2026-10-15.
   cyber     assist   $300            $178.50 (5.95/day)   40.50%    nothing (just above the 40% line)
   dunder    search   $0 (no contract)  $90 (3.00/day)     n/a       no revenue
   echo      search   $300            $117 (3.90/day)      61.00%    unpriced (2 of 32 events have no price)
-  fox       agent    $300            $103.95 (1.00 → 5.93/day)  65.35%  watch (daily margin 90% → 40.7%)
+  fox       agent    $300            $103.95 (1.00 → 5.93/day)  65.35%  trending to breach (daily margin 90% → 40.7%)
 
   product agent  $600 / $313.95 → 47.67%  nothing
   product assist $600 / $343.50 → 42.75%  nothing
@@ -38,7 +38,7 @@ EXPECTED = {
     ("customer", "acme", "breach"),
     ("customer", "dunder", "no_revenue"),
     ("customer", "echo", "unpriced"),
-    ("customer", "fox", "watch"),
+    ("customer", "fox", "trending_to_breach"),
     ("product", "search", "breach"),
     ("product", "search", "unpriced"),
 }

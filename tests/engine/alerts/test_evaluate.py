@@ -63,10 +63,12 @@ def test_alerts_name_exactly_the_subjects_hand_computed_to_need_attention(rt: Ru
     assert (unpriced["unpriced_events"], unpriced["events"], unpriced["unpriced_models"]) == (
         2, 32, ["acme-labs/mystery-1"]
     )  # fmt: skip
-    watch = events[("customer", "fox", "watch")]
-    assert watch["margin_pct"] == "65.35"
-    assert Decimal(watch["trend"]["slope_pts_per_day"]) == Decimal("-1.70")
-    assert Decimal(watch["trend"]["projected_pct"]) < 40
+    trending = events[("customer", "fox", "trending_to_breach")]
+    assert trending["margin_pct"] == "65.35"
+    assert Decimal(trending["trend"]["slope_pts_per_day"]) == Decimal("-1.70")
+    assert Decimal(trending["trend"]["projected_pct"]) < 40
+    # The fitted line is still above 40% on Nov 14 (40.7%): it is on course to cross the next day, read off the fit.
+    assert (trending["trend"]["crosses_on"], trending["trend"]["crossed"]) == ("2026-11-15", False)
 
 
 def test_alert_is_not_repeated_on_second_run_nor_after_a_restart(rt: Runtime, tmp_path: Path) -> None:

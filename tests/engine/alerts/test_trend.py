@@ -20,9 +20,14 @@ def test_trend_projects_a_straight_line_fourteen_days_past_the_window() -> None:
     falling = [(x, 90.0 - 2.0 * x) for x in range(30)]
     trend = fit_trend(falling, last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
     assert trend is not None
-    assert (trend.slope_pts_per_day, trend.projected_pct, trend.crosses_on) == (
-        Decimal(-2), Decimal(90 - 2 * 43), date(2026, 10, 31)
+    # 90 − 2x reaches 40 at x = 25: the line crossed on Oct 26, inside the window, and says so (not "about today").
+    assert (trend.slope_pts_per_day, trend.projected_pct, trend.crosses_on, trend.crossed) == (
+        Decimal(-2), Decimal(90 - 2 * 43), date(2026, 10, 26), True
     )  # fmt: skip
+    ahead = fit_trend(
+        [(x, 99.0 - 2.0 * x) for x in range(30)], last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40)
+    )
+    assert ahead is not None and (ahead.crosses_on, ahead.crossed) == (date(2026, 10, 31), False)  # x = 29.5 → 30
     flat = fit_trend([(x, 60.0) for x in range(30)], last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40))
     assert flat is not None and flat.slope_pts_per_day == 0 and flat.crosses_on is None
     assert fit_trend(falling[:6], last_x=29, start=date(2026, 10, 1), breach_pct=Decimal(40)) is None
