@@ -11,7 +11,7 @@ from functools import cached_property
 from sqlalchemy import Connection, Engine
 
 from config.settings import Settings
-from engine.periods import Period, parse_period, today_in
+from engine.periods import DEFAULT_DAYS, Period, parse_period, today_in
 from engine.pricing.book import PriceBook
 from engine.reports.figures import Thresholds
 from engine.reports.movers import MoverRule
@@ -60,8 +60,8 @@ class Runtime:
     def today(self, now: datetime | None = None) -> date:
         return today_in(self.settings.tz, now or self.now())
 
-    def period(self, text: str | None, now: datetime | None = None) -> Period:
-        return parse_period(text, today=self.today(now))
+    def period(self, text: str | None, now: datetime | None = None, *, default_days: int = DEFAULT_DAYS) -> Period:
+        return parse_period(text, today=self.today(now), default_days=default_days)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

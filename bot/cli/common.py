@@ -23,22 +23,23 @@ class UserError(Exception):
     """A problem the user can fix; printed as one line, exit status 1."""
 
 
-def period_args(p: argparse.ArgumentParser) -> None:
+def period_args(p: argparse.ArgumentParser, *, default_days: int = DEFAULT_DAYS, what: str = "") -> None:
+    """--period, --days, --as-of and --json; `what` says what the period is for when it is not the report's."""
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--period", metavar="YYYY-MM|YYYY-Qn", help="a calendar month or quarter")
-    group.add_argument("--days", type=int, metavar="N", help=f"the last N complete days (default {DEFAULT_DAYS})")
+    group.add_argument("--period", metavar="YYYY-MM|YYYY-Qn", help=f"{what}a calendar month or quarter")
+    group.add_argument("--days", type=int, metavar="N", help=f"{what}the last N complete days (default {default_days})")
     p.add_argument("--as-of", metavar="TIMESTAMP", help="pretend it is this moment (default: now)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
-def period(args: argparse.Namespace, rt: Runtime) -> Period:
-    """The period the options ask for: --period, --days, or the trailing default, as of --as-of."""
+def period(args: argparse.Namespace, rt: Runtime, *, default_days: int = DEFAULT_DAYS) -> Period:
+    """The period the options ask for: --period, --days, or the trailing `default_days`, as of --as-of."""
     now = as_of(args, rt)
     if args.period:
         return parse_period(args.period, today=rt.today(now))
     if args.days is not None:
         return trailing(args.days, today=rt.today(now))
-    return trailing(DEFAULT_DAYS, today=rt.today(now))
+    return trailing(default_days, today=rt.today(now))
 
 
 def as_of(args: argparse.Namespace, rt: Runtime) -> datetime:

@@ -15,15 +15,18 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.blocks.scenarios import floor_message, forecast_message, whatif_message
-from bot.cli.common import UserError, as_of, period, period_args
+from bot.cli.common import UserError, as_of, noting, period, period_args, print_notices
 from bot.render.terminal import render
 from engine.periods import parse_period
 from engine.reports.serialize import dumps
 from engine.runtime import Runtime
+from engine.scenarios.basis import HISTORY_DAYS
 from engine.scenarios.floor import FLOOR_UNITS, FloorError, floor_to_dict, price_floor
-from engine.scenarios.forecast import DEFAULT_MONTHS, ForecastError, forecast_to_dict, parse_growth
+from engine.scenarios.forecast import DEFAULT_MONTHS
 from engine.scenarios.forecast import forecast as forecast_report
+from engine.scenarios.forecast_json import forecast_to_dict
 from engine.scenarios.grammar import HOW_TO, ScenarioError, parse_levers, split_subject
+from engine.scenarios.growth import ForecastError, parse_growth
 from engine.scenarios.whatif import scenario_to_dict
 from engine.scenarios.whatif import whatif as whatif_report
 
@@ -39,19 +42,25 @@ def register(sub: Any) -> None:
     period_args(p)
     p.set_defaults(handler=cmd_whatif)
 
-    p = sub.add_parser("forecast", help="margin month by month at P50 and P99 usage, and when it breaches")
+    p = sub.add_parser(
+        "forecast", help="margin month by month in a typical (P50) and a heavy (P99) month, and when it breaches"
+    )
     p.add_argument("customer", nargs="*", metavar="CUSTOMER")
     p.add_argument("--portfolio", action="store_true", help="every customer, the total and each plan")
     p.add_argument("--growth", help="usage growth: 10%% a month (compounding) or 10x over the forecast")
     p.add_argument("--months", type=int, default=DEFAULT_MONTHS, help=f"months ahead (default {DEFAULT_MONTHS})")
-    period_args(p)
+    period_args(p, default_days=HISTORY_DAYS, what="the history the 30-day windows are taken from: ")
     p.set_defaults(handler=cmd_forecast)
 
-    p = sub.add_parser("floor", help="the lowest unit price that keeps the margin at a target at P99 usage")
+    p = sub.add_parser("floor", help="the lowest price that keeps the margin at a target in a heavy (P99) month")
     p.add_argument("customer", nargs="+", metavar="CUSTOMER")
     p.add_argument("--target", help="target gross margin in percent (default MARGINBOT_HEALTHY_PCT)")
-    p.add_argument("--unit", choices=FLOOR_UNITS, help="price this unit (default: the unit of their plan)")
-    period_args(p)
+    p.add_argument(
+        "--unit",
+        choices=FLOOR_UNITS,
+        help="price this unit (default: the unit their contracts share, else a month of everything they pay)",
+    )
+    period_args(p, default_days=HISTORY_DAYS, what="the history the 30-day windows are taken from: ")
     p.set_defaults(handler=cmd_floor)
 
 
@@ -77,11 +86,14 @@ def cmd_whatif(args: argparse.Namespace, rt: Runtime) -> int:
     chosen = parse_period(period_word, today=rt.today(as_of(args, rt))) if period_word else period(args, rt)
     try:
         with rt.connect() as conn:
-            result = whatif_report(conn, subject, chosen, levers, prices=rt.prices, thresholds=rt.thresholds)
+            notes = rt.notices(conn)
+            with noting(notes):
+                result = whatif_report(conn, subject, chosen, levers, prices=rt.prices, thresholds=rt.thresholds)
     except ScenarioError as exc:
         raise UserError(str(exc)) from None
     d = scenario_to_dict(result)
     _print(d, whatif_message(d).blocks, args.json)
+    print_notices(args, notes)
     return 0
 
 
@@ -90,18 +102,21 @@ def cmd_forecast(args: argparse.Namespace, rt: Runtime) -> int:
         raise UserError("name one customer or give --portfolio")
     try:
         with rt.connect() as conn:
-            result = forecast_report(
-                conn,
-                None if args.portfolio else " ".join(args.customer),
-                period(args, rt),
-                growth=parse_growth(args.growth),
-                months=args.months,
-                thresholds=rt.thresholds,
-            )
+            notes = rt.notices(conn)
+            with noting(notes):
+                result = forecast_report(
+                    conn,
+                    None if args.portfolio else " ".join(args.customer),
+                    period(args, rt, default_days=HISTORY_DAYS),
+                    growth=parse_growth(args.growth),
+                    months=args.months,
+                    thresholds=rt.thresholds,
+                )
     except ForecastError as exc:
         raise UserError(str(exc)) from None
     d = forecast_to_dict(result)
     _print(d, forecast_message(d).blocks, args.json)
+    print_notices(args, notes)
     return 0
 
 
@@ -114,16 +129,19 @@ def cmd_floor(args: argparse.Namespace, rt: Runtime) -> int:
             raise UserError(f"--target must be a percentage like 55, got {args.target!r}") from None
     try:
         with rt.connect() as conn:
-            result = price_floor(
-                conn,
-                " ".join(args.customer),
-                period(args, rt),
-                thresholds=rt.thresholds,
-                target_pct=target,
-                unit=args.unit,
-            )
+            notes = rt.notices(conn)
+            with noting(notes):
+                result = price_floor(
+                    conn,
+                    " ".join(args.customer),
+                    period(args, rt, default_days=HISTORY_DAYS),
+                    thresholds=rt.thresholds,
+                    target_pct=target,
+                    unit=args.unit,
+                )
     except FloorError as exc:
         raise UserError(str(exc)) from None
     d = floor_to_dict(result)
     _print(d, floor_message(d).blocks, args.json)
+    print_notices(args, notes)
     return 0

@@ -75,5 +75,6 @@ def _fields(cells: list[list[str]]) -> list[str]:
         for i in range(max(len(left), len(right))):
             a = left[i] if i < len(left) else ""
             b = right[i] if i < len(right) else ""
-            out.append(f"  {a:<{COLUMN}}{b}".rstrip())
+            # A long left cell keeps two spaces before the right one rather than running into it.
+            out.append(f"  {a.ljust(COLUMN - 2)}  {b}".rstrip())
     return out

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from engine.money import CENT, MICRO, decimal_text, json_number
+from engine.money import CENT, MICRO, decimal_text, json_number, round_to
 from engine.periods import Period
 from engine.reports.figures import Figures, Projection, Share, margin_change
 from engine.reports.margin import MarginReport
@@ -28,9 +28,28 @@ def micros(value: Decimal | None) -> float | None:
     return json_number(value, MICRO)
 
 
+class Rounded(float):
+    """A JSON number that remembers the exact value it was rounded from.
+
+    It prints as the rounded number (json writes a float subclass as a float), while a builder handed the same dict
+    in-process shows the figure at its own precision from `exact`: rounded once, as every figure is. Without it a
+    margin of 86.245% would become 86.25 here, then 86.3% on screen, where `marginbot margin` says 86.2%.
+    """
+
+    exact: Decimal
+
+    def __new__(cls, value: Decimal, step: Decimal) -> Rounded:
+        self = super().__new__(cls, float(round_to(value, step)))
+        self.exact = value
+        return self
+
+    def __reduce__(self) -> tuple[type[float], tuple[float]]:
+        return float, (float(self),)  # a copy is a plain number: only the in-process dict carries `exact`
+
+
 def pct(value: Decimal | None) -> float | None:
-    """Percentages and points in JSON: to 0.01."""
-    return json_number(value, CENT)
+    """Percentages and points in JSON: to 0.01 (a `Rounded`, for builders that show one decimal)."""
+    return None if value is None else Rounded(value, CENT)
 
 
 def figures(f: Figures) -> dict[str, Any]:
