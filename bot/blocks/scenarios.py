@@ -6,6 +6,7 @@ They read the same dicts `marginbot whatif|forecast|floor --json` prints (`scena
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from bot.answer_types import Answer
 from bot.blocks.kit import Block, context, divider, esc, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, exact, money, percent, plural, points
 from bot.render.tables import COST_TYPE_LABEL
+from engine.periods import Period
 
 TOP_CUSTOMERS = 10
 TABLE_ROWS = 36
@@ -49,6 +51,20 @@ def _signed_money(value: Any) -> str:
     return ("+" if d > 0 else "") + money(d)
 
 
+def _title(period: dict[str, Any]) -> str:
+    """A period's label, with "month to date (through Nov 26)" when it was cut at the as-of day."""
+    if period.get("complete", True) or "full_end" not in period:
+        return str(period["label"])
+    cut = Period(
+        date.fromisoformat(period["start"]),
+        date.fromisoformat(period["end"]),
+        period["label"],
+        full_end=date.fromisoformat(period["full_end"]),
+        running=True,
+    )
+    return cut.title
+
+
 def _status(status: str) -> str:
     return f"{STATUS_EMOJI[status]} {STATUS_LABEL[status]}"
 
@@ -59,7 +75,7 @@ def _status(status: str) -> str:
 def whatif_text(d: dict[str, Any]) -> str:
     b, a = d["before"], d["after"]
     return (
-        f"What if, {d['name']} ({d['period']['label']}): gross margin {_pct(b['gross_margin_pct'])} → "
+        f"What if, {d['name']} ({_title(d['period'])}): gross margin {_pct(b['gross_margin_pct'])} → "
         f"{_pct(a['gross_margin_pct'])} ({STATUS_LABEL[b['status']]} → {STATUS_LABEL[a['status']]}), "
         f"COGS saving {_signed_money(d['saving_per_month_usd'])} a month"
     )
@@ -70,7 +86,7 @@ def whatif_message(d: dict[str, Any]) -> Answer:
     b, a = d["before"], d["after"]
     who = "the portfolio" if d["kind"] == "portfolio" else f"customer `{esc(d['customer'])}`"
     blocks = [
-        header(f"What if · {d['name']} · {d['period']['label']}"),
+        header(f"What if · {d['name']} · {_title(d['period'])}"),
         context(f"{who} · {d['period']['start']} to {d['period']['end']}"),
         section("*Levers*\n" + "\n".join(f"• {esc(lever)}" for lever in d["levers"])),
         fields(
