@@ -92,7 +92,7 @@ def digest_payload(n: int) -> dict[str, Any]:
         "margin_change_pts": "-2.38", "revenue_usd": "350.00", "previous_revenue_usd": "350.00",
         "cogs_usd": "208.25", "previous_cogs_usd": "199.92", "events": 245, "unpriced_events": 3,
         "breach": [row] * n, "no_revenue": [], "watch": [row] * n,
-        "movers": [{**row, "change_pts": "-11.90"}] * 3,
+        "movers": [{**row, "change_pts": "-11.90", "cogs_change": "+$8.33 (×1.4)", "cogs_change_usd": "8.33"}] * 3,
         "models": [{"provider": "openai", "model": "gpt-4o", "cogs_usd": "79.80", "previous_cogs_usd": "70.00",
                     "share_pct": "38.32"}],
         "unpriced_models": [{"provider": "acme-labs", "model": "mystery-1", "events": 3}],
@@ -108,7 +108,8 @@ def test_digest_message_shows_the_week_and_stays_within_limits() -> None:
     assert "*Blended gross margin*\n40.5% (-2.4 pts)" in shown
     assert "*COGS*\n$208.25 (+4.2%)" in shown
     assert "…and 30 more" in shown
-    assert "gpt-4o (openai) $79.80 · 38.3% of COGS (+14.0% vs the week before)" in shown
+    assert "gpt-4o (openai) $79.80 · 38.3% of COGS · +$9.80 (×1.1) vs the week before" in shown
+    assert "*Acme Corp* (customer) COGS +$8.33 (×1.4) to $207.00 · margin 31.0% (-11.9 pts)" in shown
     assert "3 event(s) have no price (acme-labs/mystery-1 (3))" in shown
     assert "12-week blended margin: 40.0% (2026-W34) → 40.5% (2026-W45)" in shown
     assert message["text"].startswith("Weekly margin digest 2026-W45: blended margin 40.5% (-2.4 pts)")
