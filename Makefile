@@ -18,10 +18,8 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
-demo: install ## build a demo SQLite database of generated data, show the portfolio, then ask as in Slack
+demo: install ## build a demo SQLite database of generated data: the portfolio, its story, where to look next
 	$(VENV)/bin/marginbot demo
-	@echo; echo '$$ marginbot ask "/margin acme"   (what Slack would show; try /margin help, top, worst, portfolio)'
-	DATABASE_URL=sqlite:///marginbot-demo.db $(VENV)/bin/marginbot ask "/margin acme"
 
 test: install ## run the test suite (SQLite; PostgreSQL too when MARGINBOT_TEST_POSTGRES_URL is set)
 	$(VENV)/bin/pytest -q
@@ -35,7 +33,7 @@ format: install ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-docs: install ## regenerate docs/commands.md and the settings and /margin tables in docs/ from the code
+docs: install ## regenerate docs/commands.md, the settings and /margin tables in docs/ and the manifest usage hint
 	$(PY) -m bot.cli.reference --write
 
 bench: install ## benchmark against sqlite3 and DuckDB baselines (BENCH_EVENTS=10000000, BENCH_SYNC_DAYS=9)

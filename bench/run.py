@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.cli import bench_cli
 from bench.sync_bench import run_sync_bench
 from bot.answer import answer_json
 from config.settings import DEFAULT_PRICES_FILE, Settings
@@ -223,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     sync = run_sync_bench(args.workdir / "sync", days=args.sync_days)
+    print("start-up: `marginbot --help` and `marginbot margin CUSTOMER --json`, fresh processes …", flush=True)
+    cli = bench_cli(settings.database_url, heaviest)
     sync_90 = sync["sync_seconds"] * 90 / args.sync_days
 
     result: dict[str, Any] = {
@@ -239,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "sync_events": sync["sync_events"],
         "sync_seconds": round(sync["sync_seconds"], 1),
         "sync_90d_estimated_s": round(sync_90, 1),
+        **cli,
     }
     rows = [
         (
@@ -267,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{sync['sync_events']:,} events",
         ),
         ("  the same scaled to 90 days", f"{result['sync_90d_estimated_s']} s", "< 60 s"),
+        ("`marginbot --help` start-up (median wall)", f"{result['cli_help_s']} s", "≤ 0.30 s"),
+        (f"`marginbot margin {heaviest} --json` (median wall)", f"{result['cli_margin_s']} s", "≤ 0.45 s"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measure'.ljust(width)}  {'median / rate':>20}  target")

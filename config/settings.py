@@ -30,6 +30,9 @@ def _split_ids(value: object) -> object:
 
 IdList = Annotated[list[str], NoDecode]
 
+# SQLite, and PostgreSQL under every spelling hosts hand out (all served by psycopg 3).
+_DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}
+
 
 class Settings(BaseSettings):
     """Every knob marginbot has. Environment names are documented in README's configuration table."""
@@ -312,10 +315,28 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
-        # Hosted Postgres hands out postgres:// URLs; SQLAlchemy needs the driver spelled out.
-        for prefix in ("postgres://", "postgresql://"):
-            if value.startswith(prefix):
-                return "postgresql+psycopg://" + value[len(prefix) :]
+        value = value.strip()
+        scheme, sep, rest = value.partition("://")
+        # The mistakes people make, each refused with the URL they meant (never echoing a password).
+        if not sep:
+            shown = f" ({value})" if "@" not in value else ""
+            raise ValueError(
+                f"has no scheme{shown}: for a SQLite file write sqlite:///{value if '@' not in value else 'FILE'} "
+                "(four slashes for an absolute path), for PostgreSQL postgresql://USER:PASSWORD@HOST:5432/DB"
+            )
+        if scheme.lower() == "sqlite" and rest and not rest.startswith("/"):
+            raise ValueError(f"sqlite://{rest} has two slashes: a SQLite file is sqlite:///{rest} (three slashes)")
+        if scheme.lower() not in _DATABASE_SCHEMES:
+            raise ValueError(
+                f"marginbot does not support {scheme} databases: use sqlite:///FILE or "
+                "postgresql://USER:PASSWORD@HOST:5432/DB"
+            )
+        userinfo = rest.split("/", 1)[0].rpartition("@")[0] if "@" in rest.split("/", 1)[0] else ""
+        if "@" in userinfo:
+            raise ValueError("the password holds an '@': write it as %40 in DATABASE_URL (URL-encoding)")
+        if scheme.lower() != "sqlite":
+            # Hosted Postgres hands out postgres:// URLs; SQLAlchemy needs the driver (psycopg 3) spelled out.
+            return "postgresql+psycopg://" + rest
         return value
 
     @field_validator("timezone")

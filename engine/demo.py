@@ -105,6 +105,14 @@ NAMES = [
 ]
 
 
+# The story `marginbot demo` tells (bot/cli/demo.py prints it), by customer index (rank by traffic):
+BLEEDING = {0: Decimal("0.90"), 4: Decimal("1.15")}  # Acme Corp, Stark Logistics: flat fees below or near cost
+TRENDING = 2  # Initech: a flat fee while its usage grows fast, so its margin slides toward the breach line
+METERED = 1  # Globex: the same growth, but it pays per request, so its margin holds
+STORY_PRODUCTS = {0: ["agent", "assist", "search"], 1: ["assist", "search"], 2: ["assist", "search"], 4: ["agent"]}
+STORY_GROWTH = {1: 3.0, 2: 3.0}  # usage at the end of the window, relative to its start
+
+
 @dataclass
 class DemoFiles:
     usage: Path
@@ -134,12 +142,17 @@ def generate(
     events: int,
     prices: PriceBook,
     unpriced_share: float = 0.002,
+    scale: int = 1,
+    min_fee: Decimal = Decimal(25),
 ) -> DemoFiles:
     """Write usage.csv and contracts.csv for `customers` customers over the `days` days before `today`.
 
     Volume per customer is Zipf-like (a few customers carry most traffic); agentic customers have spike days
-    where loops run long; contracts are set from each customer's own cost so margins spread from bleeding
-    (heavy users on flat fees) to healthy.
+    where loops run long; contracts are set from each customer's own cost, so margins spread from bleeding (the
+    BLEEDING customers, heavy users on flat fees) through one heading for a breach (TRENDING) to healthy.
+    `scale`: each row stands for that many requests, with its tokens and unit counts to match, as an hourly usage
+    export aggregates calls; it sizes the bill to an enterprise's without writing millions of rows (`events` counts
+    rows). `min_fee` is the smallest monthly fee of a contract.
     """
     rng = random.Random(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -151,8 +164,8 @@ def generate(
     for i, (cid, _) in enumerate(ids):
         products = ["assist", "agent", "search"]
         rng.shuffle(products)
-        products_of[cid] = products[: 1 + (i % 3 == 0) + (i % 5 == 0)]
-        if "agent" in products_of[cid] and rng.random() < 0.6:
+        products_of[cid] = STORY_PRODUCTS.get(i) or products[: 1 + (i % 3 == 0) + (i % 5 == 0)]
+        if "agent" in products_of[cid] and (i in BLEEDING or rng.random() < 0.6):
             spiky.add(cid)
     start = today - timedelta(days=days)
     cost_nano: dict[tuple[str, str], int] = defaultdict(int)  # (customer, product) over the last 30 days
@@ -167,7 +180,7 @@ def generate(
         for c_index, (cid, _) in enumerate(ids):
             share = weights[c_index] / wsum
             daily_mean = max(per_day * share, 0.3)
-            growth = 1 + rng.uniform(-0.3, 0.9)  # usage trend over the window
+            growth = STORY_GROWTH.get(c_index) or 1 + rng.uniform(-0.3, 0.6)  # usage trend over the window
             spike_days = {rng.randrange(days) for _ in range(max(1, days // 12))} if cid in spiky else set()
             task_no = 0
             for d in range(days):
@@ -202,6 +215,10 @@ def generate(
                         context += out + 600
                         retrieval = rng.randint(1, 5) if product == "search" else (1 if feature == "tool-call" else 0)
                         rerank = 1 if product == "search" and feature == "answer" else 0
+                        # One row, `scale` requests: every count the row carries grows alike.
+                        requests = scale
+                        inp, cached, out = inp * scale, cached * scale, out * scale
+                        retrieval, rerank = retrieval * scale, rerank * scale
                         compute = f"{inp / 4000 + out / 400:.3f}" if provider == "self-hosted" else ""
                         hit = product == "assist" and rng.random() < 0.08
                         n_events += 1
@@ -219,7 +236,7 @@ def generate(
                                 cached,
                                 "",
                                 out,
-                                1,
+                                requests,
                                 retrieval,
                                 rerank,
                                 compute,
@@ -238,19 +255,20 @@ def generate(
                                 input_tokens=inp,
                                 cached_input_tokens=cached,
                                 output_tokens=out,
+                                requests=requests,
                                 retrieval_queries=retrieval,
                                 rerank_calls=rerank,
                                 compute_ms=comp_ms,
                             )
                             cost_nano[(cid, product)] += prices.price(usage).total
                             u = units[(cid, product)]
-                            u[0] += 1
+                            u[0] += requests
                             u[1] += inp + out
                             if task and step == 0:
                                 u[2] += 1
                     remaining -= steps
     contracts_path = out_dir / "contracts.csv"
-    _write_contracts(contracts_path, ids, products_of, cost_nano, units, rng, start)
+    _write_contracts(contracts_path, ids, products_of, cost_nano, units, rng, start, min_fee)
     return DemoFiles(usage_path, contracts_path, n_events)
 
 
@@ -262,6 +280,7 @@ def _write_contracts(
     units: dict[tuple[str, str], list[int]],
     rng: random.Random,
     start: date,
+    min_fee: Decimal,
 ) -> None:
     plans = [Plan.FLAT, Plan.SEAT, Plan.USAGE, Plan.HYBRID]
     with path.open("w", newline="") as handle:
@@ -272,11 +291,12 @@ def _write_contracts(
             for product in products_of[cid]:
                 monthly_cost = usd(cost_nano[(cid, product)])
                 requests, tokens, tasks = units[(cid, product)]
-                # Heavy early customers on flat fees bleed; the rest are priced at a markup over their own cost.
-                bleeding = i in (0, 4) or (i % 9 == 4)
-                markup = Decimal(str(round(rng.uniform(0.75, 1.35) if bleeding else rng.uniform(1.8, 4.5), 2)))
-                target = max(monthly_cost * markup, Decimal(25))
-                plan = Plan.FLAT if bleeding else plans[i % 4]
+                # The story's customers get their terms (see BLEEDING, TRENDING, METERED); the rest are priced at a
+                # healthy markup over their own cost, on every kind of plan.
+                markup = BLEEDING.get(i) or (Decimal("2.05") if i == TRENDING else None)
+                markup = markup or Decimal(str(round(rng.uniform(2.4, 4.5), 2)))
+                target = max(monthly_cost * markup, min_fee)
+                plan = Plan.FLAT if i in BLEEDING or i == TRENDING else Plan.USAGE if i == METERED else plans[i % 4]
                 row = [cid, name, alias, product, plan, start.isoformat(), "", "", "", "", "", "", ""]
                 if plan is Plan.FLAT:
                     row[9] = f"{target:.2f}"

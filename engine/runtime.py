@@ -7,16 +7,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
-
-from sqlalchemy import Connection, Engine
+from typing import TYPE_CHECKING
 
 from config.settings import Settings
 from engine.periods import DEFAULT_DAYS, Period, parse_period, today_in
-from engine.pricing.book import PriceBook
-from engine.reports.figures import Thresholds
-from engine.reports.movers import MoverRule
-from engine.store.db import open_engine
-from engine.store.meta import STALE_PRICES, check_rollup_timezone, empty_database_hint, prices_changed
+
+# Imported where used, not here: every command builds a Runtime, and most need neither the price catalogue nor
+# the report types (they cost a noticeable part of a command's start-up).
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+    from engine.pricing.book import PriceBook
+    from engine.reports.figures import Thresholds
+    from engine.reports.movers import MoverRule
 
 
 @dataclass
@@ -28,25 +31,36 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
+        from engine.store.db import open_engine
+
         return open_engine(self.settings.database_url)
 
     @cached_property
     def prices(self) -> PriceBook:
+        from engine.pricing.book import PriceBook
+
         return PriceBook.load(self.settings.prices_file)
 
     @property
     def thresholds(self) -> Thresholds:
+        from engine.reports.figures import Thresholds
+
         return Thresholds(breach_pct=self.settings.breach_pct, healthy_pct=self.settings.healthy_pct)
 
     @property
     def movers(self) -> MoverRule:
         """The floor under which a change in cost is not called a mover (answers, alerts, digest)."""
+        from engine.reports.movers import MoverRule
+
         return MoverRule(min_usd=self.settings.mover_min_usd, min_pct=self.settings.mover_min_pct)
 
     def notices(self, conn: Connection) -> list[str]:
         """The lines every report and answer carries when its figures may not be what the user thinks: stored
         costs priced with another price file, or an empty default database beside the demo's."""
-        out = [STALE_PRICES] if prices_changed(conn, self.prices.fingerprint) else []
+        from engine.store.meta import STALE_PRICES, empty_database_hint, price_file_fingerprint, prices_changed
+
+        # The file's fingerprint, not the price book's: reading the catalogue would slow every report down.
+        out = [STALE_PRICES] if prices_changed(conn, price_file_fingerprint(self.settings.prices_file)) else []
         hint = empty_database_hint(
             conn,
             database_url=self.settings.database_url,
@@ -67,6 +81,8 @@ class Runtime:
     def connect(self) -> Iterator[Connection]:
         """A read connection; commits nothing unless the caller does. Refuses (StaleRollups) to read rollups cut in
         another time zone than MARGINBOT_TIMEZONE, as imports do."""
+        from engine.store.meta import check_rollup_timezone
+
         with self.engine.connect() as conn:
             check_rollup_timezone(conn, self.settings.timezone, record=False)
             yield conn

@@ -1,4 +1,4 @@
-"""What every command module shares: the user-error type, the period options and the as-of moment.
+"""What every command module shares: the user-error types, the shared options, the period and the as-of moment.
 
 Kept light on purpose (argparse only at import): every `marginbot` call imports every command module to build the
 parser, so heavy modules are imported inside the commands that use them.
@@ -11,16 +11,37 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from engine.periods import DEFAULT_DAYS, Period, parse_period, trailing
+from engine.periods import DEFAULT_DAYS, Period, PeriodError, parse_period, trailing
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
 
 
 class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit status 1."""
+    """Something the command found wrong while running (an unknown customer, a refused file): one line, exit 1."""
+
+
+class UsageError(UserError):
+    """The command line itself is wrong (a flag's value, a missing argument): one line, exit 2."""
+
+
+def command(sub: Any, name: str, **options: Any) -> argparse.ArgumentParser:
+    """A subcommand parser that also takes -v/--verbose and -q/--quiet after its name."""
+    p: argparse.ArgumentParser = sub.add_parser(name, **options)
+    shared_options(p)
+    return p
+
+
+def shared_options(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a subcommand that is not given the flag must not reset what `marginbot -v CMD` set before it.
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
+
+
+VERBOSE_HELP = "log debug details, and show the traceback of an error"
+QUIET_HELP = "no progress bars"
 
 
 def period_args(p: argparse.ArgumentParser, *, default_days: int = DEFAULT_DAYS, what: str = "") -> None:
@@ -33,12 +54,16 @@ def period_args(p: argparse.ArgumentParser, *, default_days: int = DEFAULT_DAYS,
 
 
 def period(args: argparse.Namespace, rt: Runtime, *, default_days: int = DEFAULT_DAYS) -> Period:
-    """The period the options ask for: --period, --days, or the trailing `default_days`, as of --as-of."""
+    """The period the options ask for: --period, --days, or the trailing `default_days`, as of --as-of. A month or
+    quarter still running is cut at the last complete day; one that has not begun is refused (exit 2)."""
     now = as_of(args, rt)
-    if args.period:
-        return parse_period(args.period, today=rt.today(now))
-    if args.days is not None:
-        return trailing(args.days, today=rt.today(now))
+    try:
+        if args.period:
+            return parse_period(args.period, today=rt.today(now))
+        if args.days is not None:
+            return trailing(args.days, today=rt.today(now))
+    except PeriodError as exc:
+        raise UsageError(str(exc)) from None
     return trailing(default_days, today=rt.today(now))
 
 
@@ -50,8 +75,13 @@ def as_of(args: argparse.Namespace, rt: Runtime) -> datetime:
         try:
             return parse_timestamp(args.as_of)
         except ValueError as exc:
-            raise UserError(f"--as-of: {exc}") from None
+            raise UsageError(f"--as-of: {exc}") from None
     return rt.now()
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars only for a person watching: not with --quiet, and not when output goes to a file or a pipe."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty() and sys.stdout.isatty()
 
 
 def print_notices(args: argparse.Namespace, notes: list[str]) -> None:

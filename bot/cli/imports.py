@@ -8,55 +8,107 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import UserError
+from bot.cli.common import UsageError, UserError, command, show_progress
+from engine.ingest.headers import delimiter_arg
 
 if TYPE_CHECKING:
+    from engine.ingest.files import ImportResult
     from engine.runtime import Runtime
+
+
+def _delimiter(value: str) -> str:
+    try:
+        return delimiter_arg(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _delimiter_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--delimiter",
+        type=_delimiter,
+        default=",",
+        metavar="CHAR",
+        help="the CSV field separator: ';' for a European-locale spreadsheet export, tab, '|' (default ',')",
+    )
 
 
 def register(sub: Any) -> None:
     imp = sub.add_parser("import", help="import usage events, contracts or OTLP traces")
     imp_sub = imp.add_subparsers(dest="what", required=True, metavar="WHAT")
-    p = imp_sub.add_parser("usage", help="import usage events (CSV with a header, or JSONL)")
+    p = command(imp_sub, "usage", help="import usage events (CSV with a header, or JSONL)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--skip-invalid", action="store_true", help="import the good rows, write rejects beside the file")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and price without writing: what would be added, customers without contracts, unpriced models",
+    )
+    _delimiter_option(p)
     p.set_defaults(handler=cmd_import_usage)
-    p = imp_sub.add_parser("contracts", help="import contracts (CSV); re-importing replaces a contract")
+    p = command(imp_sub, "contracts", help="import contracts (CSV); re-importing replaces a contract")
     p.add_argument("file", metavar="FILE")
+    _delimiter_option(p)
     p.set_defaults(handler=cmd_import_contracts)
-    p = imp_sub.add_parser("otlp", help="import OTLP/JSON trace exports (spans with gen_ai.* attributes)")
+    p = command(imp_sub, "otlp", help="import OTLP/JSON trace exports (spans with gen_ai.* attributes)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=cmd_import_otlp)
 
-    p = sub.add_parser("reprice", help="re-price stored events after the price file changed")
+    p = command(sub, "reprice", help="re-price stored events after the price file changed")
     p.add_argument("--since", metavar="DATE", help="only events from this date on (default: all)")
     p.set_defaults(handler=cmd_reprice)
 
 
 def cmd_import_usage(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.render.progress import progress_bar
     from engine.ingest.files import ImportRefused, import_usage_file
 
     status = 0
     for path in args.files:
         if not Path(path).is_file():
-            print(f"{path}: no such file", file=sys.stderr)
+            print(f"marginbot: {path}: no such file", file=sys.stderr)
             status = 1
             continue
         try:
-            result = import_usage_file(
-                rt.engine,
-                path,
-                prices=rt.prices,
-                timezone=rt.settings.timezone,
-                skip_invalid=args.skip_invalid,
-            )
+            with progress_bar(f"import {Path(path).name}", enabled=show_progress(args)) as progress:
+                result = import_usage_file(
+                    rt.engine,
+                    path,
+                    prices=rt.prices,
+                    timezone=rt.settings.timezone,
+                    skip_invalid=args.skip_invalid,
+                    delimiter=args.delimiter,
+                    dry_run=args.dry_run,
+                    progress=progress,
+                )
         except ImportRefused as exc:
             print(str(exc), file=sys.stderr)
             status = 1
             continue
-        print(result.summary())
+        print(preview(result) if args.dry_run else result.summary())
     return status
+
+
+def preview(result: ImportResult) -> str:
+    """What `import usage --dry-run` would add, and what to fix before importing for real."""
+    lines = [
+        f"{result.path}: would import {result.imported} event(s) ({result.duplicates} already known, "
+        f"{result.rejected} rejected) of {result.rows_read} rows; COGS ${result.cost_usd:,.2f}. Nothing was written."
+    ]
+    if result.customers_without_contracts:
+        shown = result.customers_without_contracts
+        more = f" and {len(shown) - 10} more" if len(shown) > 10 else ""
+        lines.append(
+            f"  {len(shown)} customer(s) without a contract (their usage will show no revenue): "
+            f"{', '.join(shown[:10])}{more}; add them with `marginbot import contracts`"
+        )
+    if result.unpriced_events:
+        lines.append(
+            f"  {result.unpriced_events} event(s) would have no price ({', '.join(result.unpriced_models)}): add "
+            "them to the price file first"
+        )
+    return "\n".join(lines)
 
 
 def cmd_import_contracts(args: argparse.Namespace, rt: Runtime) -> int:
@@ -65,7 +117,7 @@ def cmd_import_contracts(args: argparse.Namespace, rt: Runtime) -> int:
     if not Path(args.file).is_file():
         raise UserError(f"{args.file}: no such file")
     try:
-        result = import_contracts_file(rt.engine, args.file)
+        result = import_contracts_file(rt.engine, args.file, delimiter=args.delimiter)
     except ContractFileError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -87,6 +139,7 @@ def cmd_import_otlp(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_reprice(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.render.progress import progress_bar
     from engine.ingest.reprice import reprice
 
     since = None
@@ -94,7 +147,8 @@ def cmd_reprice(args: argparse.Namespace, rt: Runtime) -> int:
         try:
             since = date.fromisoformat(args.since)
         except ValueError:
-            raise UserError(f"--since must be a date like 2026-10-01, got {args.since!r}") from None
-    result = reprice(rt.engine, prices=rt.prices, timezone=rt.settings.timezone, since=since)
+            raise UsageError(f"--since must be a date like 2026-10-01, got {args.since!r}") from None
+    with progress_bar("reprice", unit="events", enabled=show_progress(args)) as progress:
+        result = reprice(rt.engine, prices=rt.prices, timezone=rt.settings.timezone, since=since, progress=progress)
     print(result.summary())
     return 0

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import UserError, as_of
+from bot.cli.common import UserError, as_of, command
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -90,8 +90,8 @@ def cmd_digest_send(args: argparse.Namespace, rt: Runtime) -> int:
 def register(sub: Any) -> None:
     p = sub.add_parser("alerts", help="margin-breach alerts")
     alerts_sub = p.add_subparsers(dest="what", required=True, metavar="ACTION")
-    c = alerts_sub.add_parser(
-        "check", help="evaluate every customer and product and post new breaches, reminders and recoveries"
+    c = command(
+        alerts_sub, "check", help="evaluate every customer and product and post new breaches, reminders and recoveries"
     )
     c.add_argument("--as-of", metavar="TIMESTAMP", help="evaluate as of this moment (default: now)")
     c.add_argument("--dry-run", action="store_true", help="print what would be posted; record and send nothing")
@@ -99,7 +99,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("digest", help="the weekly leadership digest")
     digest_sub = p.add_subparsers(dest="what", required=True, metavar="ACTION")
-    d = digest_sub.add_parser("send", help="send last week's digest to MARGINBOT_DIGEST_CHANNELS (once per week)")
+    d = command(digest_sub, "send", help="send last week's digest to MARGINBOT_DIGEST_CHANNELS (once per week)")
     d.add_argument("--as-of", metavar="TIMESTAMP", help="the digest covers the last full ISO week before this")
     d.add_argument("--dry-run", action="store_true", help="print the digest; record and send nothing")
     d.add_argument("--chart", metavar="FILE", help="also write the chart PNG to FILE")

@@ -1,15 +1,25 @@
-"""`marginbot`: the command line. Each command group is a module in this package with `register(subparsers)`."""
+"""`marginbot`: the command line. Each command group is a module in this package with `register(subparsers)`.
+
+Start-up time matters (people run `marginbot margin acme` by hand, cron runs it): building the parser imports only
+argparse and light modules; a command imports what it needs when it runs. Every mistake ends in one line on stderr
+naming the setting or input and the fix (bot/cli/errors.py): exit status 2 when the command line or the
+configuration is wrong, 1 when the work failed. `--verbose` adds the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bot import logs
 from bot.cli import demo, imports, jobs, reports, scenarios, slack, sync
-from bot.cli.common import UserError
+from bot.cli.common import QUIET_HELP, VERBOSE_HELP
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -18,12 +28,31 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace, "Runtime"], int]
 
 
+class _Version(argparse.Action):
+    """`--version`, read from the installed package's metadata only when asked (it costs a directory scan)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            shown = version("marginbot")
+        except PackageNotFoundError:
+            shown = "unknown (not installed: run `make install`)"
+        print(f"marginbot {shown}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="marginbot",
         description="Gross margin per AI customer and product: priced usage joined to contract revenue.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument("--version", action=_Version)
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (imports, reports, demo, slack, sync, scenarios, jobs):
         module.register(sub)
@@ -32,47 +61,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None, runtime: Runtime | None = None) -> int:
     """Entry point of the `marginbot` console script. Returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Alembic announces every schema check at INFO; only its warnings matter to a user.
-    logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
-
-    from pydantic import ValidationError
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import OperationalError
-
-    from config.settings import Settings
-    from engine.periods import PeriodError
-    from engine.pricing.book import PriceFileError
-    from engine.reports.names import UnknownSubject
-    from engine.runtime import Runtime
-    from engine.store.meta import StaleRollups
-
+    args = build_parser().parse_args(argv)  # a malformed command line exits 2 here, with argparse's usage line
+    logs.configure(logging.DEBUG if args.verbose else logging.INFO)
+    made: list[Runtime] = [runtime] if runtime is not None else []
     try:
-        rt = runtime or Runtime(settings or Settings())
-        handler: Handler = args.handler
-        return handler(args, rt)
-    except ValidationError as exc:
-        print(f"marginbot: configuration error:\n{exc}", file=sys.stderr)
-        return 2
-    except (PeriodError, PriceFileError) as exc:  # the command line or a setting is wrong
-        print(f"marginbot: {exc}", file=sys.stderr)
-        return 2
-    except (UserError, UnknownSubject, StaleRollups) as exc:
-        print(f"marginbot: {exc}", file=sys.stderr)
-        return 1
-    except OperationalError as exc:
-        # Unreachable server, wrong credentials, unwritable file: say which database (password hidden) and why.
-        url = make_url((runtime.settings if runtime else settings or Settings()).database_url)
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        print(
-            f"marginbot: cannot use the database {url.render_as_string(hide_password=True)}: {reason}", file=sys.stderr
-        )
-        return 1
+        return _run(args, settings, made)
+    except BrokenPipeError:
+        # `marginbot portfolio | head`: the reader left. Exit quietly, as `cat` does, and keep Python from printing
+        # another BrokenPipeError while flushing stdout at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command the pipe closed
+    except KeyboardInterrupt:
+        print("marginbot: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from bot.cli.errors import explain
+
+        url = made[0].settings.database_url if made else settings.database_url if settings else None
+        explained = explain(exc, url)
+        if explained is None:
+            raise
+        message, status = explained
+        if args.verbose:
+            traceback.print_exception(exc, file=sys.stderr)
+        print(message, file=sys.stderr)
+        return status
+
+
+def _run(args: argparse.Namespace, settings: Settings | None, made: list[Runtime]) -> int:
+    """Build the runtime (unless given: it goes in `made`, so an error can name its database) and run."""
+    from config.settings import Settings
+    from engine.runtime import Runtime
+
+    if not made:
+        made.append(Runtime(settings or Settings()))
+    handler: Handler = args.handler
+    return handler(args, made[0])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,11 @@
 """The reference parts of docs/, rendered from the code: every command's `--help`, the settings table and the
-`/margin` forms table.
+`/margin` forms table, and the `/margin` usage hint in manifest.yml.
 
-Never edited by hand: `make docs` (`python -m bot.cli.reference --write`) rewrites docs/commands.md whole, and
-the text between `<!-- generated: NAME ... -->` and `<!-- /generated: NAME -->` in docs/configuration.md
-(settings) and docs/slack.md (forms). tests/docs/test_reference.py fails when a file differs from what this
-module renders, so a new command, flag, setting or form cannot ship with stale docs (sqlite-utils does the same
-with its CLI reference).
+Never edited by hand: `make docs` (`python -m bot.cli.reference --write`) rewrites docs/commands.md whole, the text
+between `<!-- generated: NAME ... -->` and `<!-- /generated: NAME -->` in docs/configuration.md (settings) and
+docs/slack.md (forms), and the `usage_hint` line of manifest.yml. tests/docs/test_reference.py fails when a file
+differs from what this module renders, so a new command, flag, setting or form cannot ship with stale docs
+(sqlite-utils does the same with its CLI reference).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 COMMANDS_PAGE = "commands.md"
+MANIFEST = ROOT / "manifest.yml"
+_USAGE_HINT = re.compile(r'^(\s*usage_hint:\s*)".*"\s*$', re.MULTILINE)
 # (page, marker name): the generated tables that live inside hand-written pages.
 BLOCKS = (("configuration.md", "settings"), ("slack.md", "forms"))
 # argparse wraps help to the terminal's width (COLUMNS) and, from Python 3.14, colours it on a terminal:
@@ -189,9 +191,19 @@ def _block_body(name: str) -> str:
     return {"settings": settings_table, "forms": forms_table}[name]()
 
 
-def rendered(docs: Path = DOCS) -> dict[Path, str]:
+def manifest_text(path: Path = MANIFEST) -> str:
+    """manifest.yml with `/margin`'s usage hint rendered from the forms registry (a new form is one entry there)."""
+    from bot.forms import usage_hint
+
+    text = path.read_text(encoding="utf-8")
+    if not _USAGE_HINT.search(text):
+        raise MarkerError(f'{path} needs a `usage_hint: "..."` line under the /margin command')
+    return _USAGE_HINT.sub(lambda m: f'{m.group(1)}"{usage_hint()}"', text, count=1)
+
+
+def rendered(docs: Path = DOCS, manifest: Path = MANIFEST) -> dict[Path, str]:
     """Every generated page's full text as the code renders it now."""
-    out = {docs / COMMANDS_PAGE: commands_page()}
+    out = {docs / COMMANDS_PAGE: commands_page(), manifest: manifest_text(manifest)}
     for page, name in BLOCKS:
         path = docs / page
         out[path] = replace_block(path.read_text(encoding="utf-8"), name, _block_body(name), where=str(path))
@@ -213,15 +225,15 @@ def differs(path: Path, text: str) -> bool:
     return current != text
 
 
-def stale(docs: Path = DOCS) -> list[Path]:
+def stale(docs: Path = DOCS, manifest: Path = MANIFEST) -> list[Path]:
     """The generated pages that differ from what the code renders."""
-    return [path for path, text in rendered(docs).items() if differs(path, text)]
+    return [path for path, text in rendered(docs, manifest).items() if differs(path, text)]
 
 
-def write(docs: Path = DOCS) -> list[Path]:
+def write(docs: Path = DOCS, manifest: Path = MANIFEST) -> list[Path]:
     """Rewrite the generated pages that changed; returns them."""
     changed = []
-    for path, text in rendered(docs).items():
+    for path, text in rendered(docs, manifest).items():
         if differs(path, text):
             path.write_text(text, encoding="utf-8")
             changed.append(path)
@@ -231,7 +243,8 @@ def write(docs: Path = DOCS) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot.cli.reference",
-        description="Render the command reference, the settings table and the /margin forms table into docs/.",
+        description="Render the command reference, the settings and /margin forms tables into docs/, and the "
+        "manifest's /margin usage hint.",
     )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="rewrite the generated pages (what `make docs` runs)")

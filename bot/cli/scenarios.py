@@ -12,27 +12,19 @@ from __future__ import annotations
 
 import argparse
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.blocks.scenarios import floor_message, forecast_message, whatif_message
-from bot.cli.common import UserError, as_of, noting, period, period_args, print_notices
-from bot.render.terminal import render
-from engine.periods import parse_period
-from engine.reports.serialize import dumps
-from engine.runtime import Runtime
-from engine.scenarios.basis import HISTORY_DAYS
-from engine.scenarios.floor import FLOOR_UNITS, FloorError, floor_to_dict, price_floor
-from engine.scenarios.forecast import DEFAULT_MONTHS
-from engine.scenarios.forecast import forecast as forecast_report
-from engine.scenarios.forecast_json import forecast_to_dict
-from engine.scenarios.grammar import HOW_TO, ScenarioError, parse_levers, split_subject
-from engine.scenarios.growth import ForecastError, parse_growth
-from engine.scenarios.whatif import scenario_to_dict
-from engine.scenarios.whatif import whatif as whatif_report
+from bot.cli.common import UsageError, UserError, as_of, command, noting, period, period_args, print_notices
+from engine.periods import PeriodError, parse_period
+from engine.scenarios.words import DEFAULT_MONTHS, FLOOR_UNITS, HISTORY_DAYS, HOW_TO
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = command(
+        sub,
         "whatif",
         help="what if we route, cache, re-price or grow: before and after side by side",
         description=f"Apply levers to a customer or the portfolio. {HOW_TO}",
@@ -42,8 +34,8 @@ def register(sub: Any) -> None:
     period_args(p)
     p.set_defaults(handler=cmd_whatif)
 
-    p = sub.add_parser(
-        "forecast", help="margin month by month in a typical (P50) and a heavy (P99) month, and when it breaches"
+    p = command(
+        sub, "forecast", help="margin month by month in a typical (P50) and a heavy (P99) month, and when it breaches"
     )
     p.add_argument("customer", nargs="*", metavar="CUSTOMER")
     p.add_argument("--portfolio", action="store_true", help="every customer, the total and each plan")
@@ -52,7 +44,7 @@ def register(sub: Any) -> None:
     period_args(p, default_days=HISTORY_DAYS, what="the history the 30-day windows are taken from: ")
     p.set_defaults(handler=cmd_forecast)
 
-    p = sub.add_parser("floor", help="the lowest price that keeps the margin at a target in a heavy (P99) month")
+    p = command(sub, "floor", help="the lowest price that keeps the margin at a target in a heavy (P99) month")
     p.add_argument("customer", nargs="+", metavar="CUSTOMER")
     p.add_argument("--target", help="target gross margin in percent (default MARGINBOT_HEALTHY_PCT)")
     p.add_argument(
@@ -65,6 +57,9 @@ def register(sub: Any) -> None:
 
 
 def _print(d: dict[str, Any], blocks: list[dict[str, Any]], as_json: bool) -> None:
+    from bot.render.terminal import render
+    from engine.reports.serialize import dumps
+
     if as_json:
         print(dumps(d))
         return
@@ -73,6 +68,11 @@ def _print(d: dict[str, Any], blocks: list[dict[str, Any]], as_json: bool) -> No
 
 
 def cmd_whatif(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.blocks.scenarios import whatif_message
+    from engine.scenarios.grammar import ScenarioError, parse_levers, split_subject
+    from engine.scenarios.whatif import scenario_to_dict
+    from engine.scenarios.whatif import whatif as whatif_report
+
     try:
         if args.portfolio:
             subject, rest = None, list(args.words)
@@ -80,10 +80,13 @@ def cmd_whatif(args: argparse.Namespace, rt: Runtime) -> int:
             subject, rest = split_subject(args.words)
         levers, period_word = parse_levers(rest)
     except ScenarioError as exc:
-        raise UserError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     if period_word and (args.period or args.days is not None):
-        raise UserError(f"two periods given ({period_word} and --period/--days); give one")
-    chosen = parse_period(period_word, today=rt.today(as_of(args, rt))) if period_word else period(args, rt)
+        raise UsageError(f"two periods given ({period_word} and --period/--days); give one")
+    try:
+        chosen = parse_period(period_word, today=rt.today(as_of(args, rt))) if period_word else period(args, rt)
+    except PeriodError as exc:
+        raise UsageError(str(exc)) from None
     try:
         with rt.connect() as conn:
             notes = rt.notices(conn)
@@ -98,8 +101,17 @@ def cmd_whatif(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_forecast(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.blocks.scenarios import forecast_message
+    from engine.scenarios.forecast import forecast as forecast_report
+    from engine.scenarios.forecast_json import forecast_to_dict
+    from engine.scenarios.growth import ForecastError, parse_growth
+
     if bool(args.portfolio) == bool(args.customer):
-        raise UserError("name one customer or give --portfolio")
+        raise UsageError("name one customer or give --portfolio")
+    try:
+        growth = parse_growth(args.growth)
+    except ForecastError as exc:
+        raise UsageError(str(exc)) from None
     try:
         with rt.connect() as conn:
             notes = rt.notices(conn)
@@ -108,7 +120,7 @@ def cmd_forecast(args: argparse.Namespace, rt: Runtime) -> int:
                     conn,
                     None if args.portfolio else " ".join(args.customer),
                     period(args, rt, default_days=HISTORY_DAYS),
-                    growth=parse_growth(args.growth),
+                    growth=growth,
                     months=args.months,
                     thresholds=rt.thresholds,
                 )
@@ -121,12 +133,15 @@ def cmd_forecast(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_floor(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.blocks.scenarios import floor_message
+    from engine.scenarios.floor import FloorError, floor_to_dict, price_floor
+
     target = None
     if args.target is not None:
         try:
             target = Decimal(args.target.rstrip("%"))
         except InvalidOperation:
-            raise UserError(f"--target must be a percentage like 55, got {args.target!r}") from None
+            raise UsageError(f"--target must be a percentage like 55, got {args.target!r}") from None
     try:
         with rt.connect() as conn:
             notes = rt.notices(conn)

@@ -4,25 +4,40 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import as_of
+from bot.cli.common import as_of, command
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = command(
+        sub,
         "serve",
         help="run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT at /slack/events",
     )
     p.add_argument("--host", default="0.0.0.0", help="interface for HTTP mode (default: all)")
     p.add_argument("--port", type=int, default=None, help="port for HTTP mode (default: PORT, 3000)")
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="HTTP mode: N server processes sharing the port (default 1; the scheduler runs in one of them)",
+    )
+    p.add_argument(
+        "--keep-alive",
+        type=_positive,
+        default=5,
+        metavar="SECONDS",
+        help="HTTP mode: close idle connections after this long (default 5; behind a load balancer, above its idle "
+        "timeout)",
+    )
     p.set_defaults(handler=cmd_serve)
 
-    p = sub.add_parser("ask", help='answer a /margin question here, e.g. marginbot ask "/margin acme 2026-10"')
+    p = command(sub, "ask", help='answer a /margin question here, e.g. marginbot ask "/margin acme 2026-10"')
     p.add_argument("question", nargs="*", metavar="WORDS", help="what you would type in Slack (`/margin` optional)")
     p.add_argument("--as-of", metavar="TIMESTAMP", help="pretend it is this moment (default: now)")
     p.add_argument("--json", action="store_true", help="print the Block Kit JSON Slack would receive")
@@ -42,13 +57,15 @@ def cmd_ask(args: argparse.Namespace, rt: Runtime) -> int:
     return 0 if outcome.ok else 1
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
 def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
-    from bot.slack.app import SlackConfigError
     from bot.slack.server import serve
 
-    try:
-        serve(rt, host=args.host, port=args.port)
-    except SlackConfigError as exc:
-        print(f"marginbot serve: {exc}", file=sys.stderr)
-        return 2
+    # A wrong setting (exit 2) or an unreachable Slack (exit 1) comes back as one line through bot/cli/errors.py.
+    serve(rt, host=args.host, port=args.port, workers=args.workers, keep_alive=args.keep_alive)
     return 0

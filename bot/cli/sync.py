@@ -6,13 +6,14 @@ import argparse
 import json
 import sys
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.render.fmt import money, percent
-from engine.ingest.reconcile import reconcile
-from engine.ingest.sync import SOURCES, SyncResult, sync_all, sync_source
-from engine.periods import PeriodError, parse_period
-from engine.runtime import Runtime
+from bot.cli.common import UsageError, command, show_progress
+from engine.ingest.sources import SYNC_SOURCES
+
+if TYPE_CHECKING:
+    from engine.ingest.sync import SyncResult
+    from engine.runtime import Runtime
 
 
 def _date(value: str, flag: str) -> date:
@@ -33,36 +34,47 @@ def print_results(results: list[SyncResult], as_json: bool) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.render.progress import progress_bar
+    from engine.ingest.mapping import MappingError
+    from engine.ingest.sync import CONNECTORS, SyncResult, configured_sources, load_mapping, sync_source
+
     if args.source == "all":
         if args.since or args.until:
-            print(
-                "marginbot: --since/--until apply to one source; run `marginbot sync SOURCE --since ...`",
-                file=sys.stderr,
-            )
-            return 1
-        results = sync_all(rt)
-        if not results:
-            print(
-                "marginbot: no source is configured (set OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY, LITELLM_URL, "
-                "LANGFUSE_PUBLIC_KEY/LANGFUSE_SECRET_KEY or STRIPE_API_KEY)",
-                file=sys.stderr,
-            )
+            raise UsageError("--since/--until apply to one source; run `marginbot sync SOURCE --since ...`")
+        names = configured_sources(rt)
+        if not names:
+            # Each connector says what it needs, so a new connector is named here without touching this file.
+            needs = "; ".join(f"{name}: {c.missing(rt.settings)}" for name, c in CONNECTORS.items())
+            print(f"marginbot: no source is configured ({needs})", file=sys.stderr)
             return 1
     else:
-        results = [sync_source(rt, args.source, since=args.since, until=args.until)]
+        names = [args.source]
+    try:
+        mapping = load_mapping(rt)
+    except MappingError as exc:
+        return print_results([SyncResult(source="mapping", error=str(exc))], args.json)
+    results = []
+    # One source after another, each with its own bar (windows written / windows to fetch); a failing source does
+    # not stop the next, as in engine.ingest.sync.sync_all.
+    for name in names:
+        with progress_bar(f"sync {name}", unit="windows", enabled=show_progress(args)) as progress:
+            since, until = (args.since, args.until) if args.source != "all" else (None, None)
+            results.append(sync_source(rt, name, since=since, until=until, mapping=mapping, progress=progress))
     return print_results(results, args.json)
 
 
 def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.render.fmt import money, percent
+    from engine.ingest.reconcile import reconcile
+    from engine.periods import PeriodError, parse_period
+
     text = args.period or rt.today().strftime("%Y-%m")
     try:
         period = parse_period(text, today=rt.today())
     except PeriodError as exc:
-        print(f"marginbot: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(str(exc)) from None
     if len(text) != 7:
-        print("marginbot: --period must be a month, like 2026-10", file=sys.stderr)
-        return 1
+        raise UsageError("--period must be a month, like 2026-10")
     with rt.connect() as conn:
         rows = reconcile(conn, period)
     if args.json:
@@ -91,14 +103,14 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("sync", help="pull usage, provider costs and revenue from a source (or all configured)")
-    p.add_argument("source", choices=(*SOURCES, "all"), metavar="SOURCE", help=f"{' | '.join(SOURCES)} | all")
+    p = command(sub, "sync", help="pull usage, provider costs and revenue from a source (or all configured)")
+    p.add_argument("source", choices=(*SYNC_SOURCES, "all"), metavar="SOURCE", help=f"{' | '.join(SYNC_SOURCES)} | all")
     p.add_argument("--since", type=lambda v: _date(v, "--since"), metavar="DATE", help="backfill from this UTC day")
     p.add_argument("--until", type=lambda v: _date(v, "--until"), metavar="DATE", help="up to this UTC day, included")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=cmd_sync)
 
-    p = sub.add_parser("reconcile", help="priced usage vs what OpenAI/Anthropic billed, per provider and month")
+    p = command(sub, "reconcile", help="priced usage vs what OpenAI/Anthropic billed, per provider and month")
     p.add_argument("--period", metavar="YYYY-MM", help="the month (default: this month)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=cmd_reconcile)

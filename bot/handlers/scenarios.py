@@ -20,15 +20,14 @@ from bot.blocks.scenarios import floor_message, forecast_message, whatif_message
 from bot.command import Command
 from engine.periods import looks_like_period
 from engine.runtime import Runtime
-from engine.scenarios.basis import HISTORY_DAYS
-from engine.scenarios.floor import FLOOR_UNITS, FloorError, floor_to_dict, price_floor
-from engine.scenarios.forecast import DEFAULT_MONTHS
+from engine.scenarios.floor import FloorError, floor_to_dict, price_floor
 from engine.scenarios.forecast import forecast as forecast_report
 from engine.scenarios.forecast_json import forecast_to_dict
 from engine.scenarios.grammar import ScenarioError, parse_levers, split_subject
 from engine.scenarios.growth import ForecastError, parse_growth
 from engine.scenarios.whatif import scenario_to_dict
 from engine.scenarios.whatif import whatif as whatif_report
+from engine.scenarios.words import DEFAULT_MONTHS, FLOOR_UNITS, HISTORY_DAYS
 
 WHATIF_HOW = "write `/margin whatif CUSTOMER LEVER...`, e.g. `/margin whatif acme route gpt-4o->gpt-4o-mini 50`"
 FORECAST_HOW = "write `/margin forecast CUSTOMER|portfolio [growth 10%|10x] [months 6] [PERIOD]`"

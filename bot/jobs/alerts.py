@@ -8,7 +8,7 @@ from datetime import datetime
 from slack_sdk import WebClient
 
 from bot.jobs import current
-from bot.jobs.delivery import deliver
+from bot.jobs.delivery import deliver, did_something
 from engine.alerts.evaluate import AlertRun, check_alerts
 from engine.alerts.state import ConcurrentAlertRun
 from engine.runtime import Runtime
@@ -23,9 +23,12 @@ def run_alerts(runtime: Runtime, client: WebClient | None, *, as_of: datetime | 
     except ConcurrentAlertRun as exc:
         log.warning("alerts check stood down, another check ran at the same moment: %s", exc)
         return None
-    log.info("alerts: %s (%.2fs)", result.summary(), result.elapsed_s)
+    # One INFO line for the whole run, delivery included (bot.logs quiets APScheduler's own two lines per run).
+    delivered = ""
     if client is not None:
-        deliver(runtime, client)
+        report = deliver(runtime, client)
+        delivered = f"; outbox: {report.summary()}" if did_something(report) else ""
+    log.info("alerts: %s (%.2fs)%s", result.summary(), result.elapsed_s, delivered)
     return result
 
 

@@ -130,9 +130,13 @@ class SlackSender:
 def deliver(runtime: Runtime, client: WebClient, *, max_wait: float = IN_RUN_WAIT) -> DeliveryReport:
     """Send every due outbox message through Slack."""
     report = deliver_pending(runtime.engine, SlackSender(client), clock=runtime.now, max_wait=max_wait)
-    if report.sent or report.deferred or report.failed:
-        log.info("outbox: %s", report.summary())
+    # DEBUG: the job that called this logs one INFO line for its whole run, delivery included.
+    log.debug("outbox: %s", report.summary())
     return report
+
+
+def did_something(report: DeliveryReport) -> bool:
+    return bool(report.sent or report.deferred or report.failed)
 
 
 def deliver_job() -> None:
@@ -143,4 +147,6 @@ def deliver_job() -> None:
     if ctx.lease is not None and not ctx.lease.held():
         log.info("outbox job skipped: this process does not hold the scheduler lease")
         return
-    deliver(ctx.runtime, ctx.client)
+    report = deliver(ctx.runtime, ctx.client)
+    # It runs every minute: a run with nothing to send is not worth an INFO line.
+    log.log(logging.INFO if did_something(report) else logging.DEBUG, "outbox: %s", report.summary())

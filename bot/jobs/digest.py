@@ -8,7 +8,7 @@ from datetime import datetime
 from slack_sdk import WebClient
 
 from bot.jobs import current
-from bot.jobs.delivery import deliver
+from bot.jobs.delivery import deliver, did_something
 from engine.alerts.digest import DigestRun, queue_digest
 from engine.runtime import Runtime
 
@@ -17,9 +17,12 @@ log = logging.getLogger(__name__)
 
 def run_digest(runtime: Runtime, client: WebClient | None, *, as_of: datetime | None = None) -> DigestRun:
     result = queue_digest(runtime, as_of=as_of)
-    log.info("digest: %s", result.summary())
+    # One INFO line for the whole run, delivery included.
+    delivered = ""
     if client is not None:
-        deliver(runtime, client)
+        report = deliver(runtime, client)
+        delivered = f"; outbox: {report.summary()}" if did_something(report) else ""
+    log.info("digest: %s%s", result.summary(), delivered)
     return result
 
 

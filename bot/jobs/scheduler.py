@@ -257,11 +257,11 @@ def sync_job() -> None:
     if ctx.lease is not None and not ctx.lease.held():
         log.info("sync job skipped: this process does not hold the scheduler lease")
         return
-    for result in sync_all(ctx.runtime):
-        if result.ok:
-            log.info("sync: %s", result.summary())
-        else:
-            log.warning("sync: %s", result.summary())
+    results = sync_all(ctx.runtime)
+    # One line for the run (every source's summary), a warning when any source failed.
+    level = logging.INFO if all(r.ok for r in results) else logging.WARNING
+    summaries = [" ".join(part.strip() for part in r.summary().splitlines()) for r in results]
+    log.log(level, "sync: %s", " | ".join(summaries) or "no source is configured")
 
 
 def start_scheduler(

@@ -6,6 +6,7 @@ import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from slack_bolt import App, BoltContext
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from bot.slack import listeners
@@ -22,6 +23,21 @@ ACK_WORKERS = 16
 # Answers read the database; two cores and SQLAlchemy's pool (5 + 10 overflow) make more pointless. Requests
 # beyond this wait in the queue after they were acknowledged, so Slack's 3-second window is never at risk.
 ANSWER_WORKERS = 8
+
+
+class _DropTokenUnusedWarning(logging.Filter):
+    """Bolt warns "`token` will be unused" whenever SLACK_BOT_TOKEN is in the environment and `client=` is passed,
+    as here: but our client carries that very token (with retries and SLACK_API_URL), so the warning is wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def _quiet_bolt() -> None:
+    # A logger's filters survive Bolt's per-app logger configuration (which resets only level and handlers).
+    bolt = logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _DropTokenUnusedWarning) for f in bolt.filters):
+        bolt.addFilter(_DropTokenUnusedWarning())
 
 
 class SlackConfigError(RuntimeError):
@@ -67,6 +83,7 @@ def create_app(
     access = Access.from_settings(settings)
     access.warn_if_closed()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    _quiet_bolt()
     app = App(
         name="marginbot",
         client=client or make_client(settings),
@@ -85,4 +102,7 @@ def create_app(
         next_()  # type: ignore[operator]
 
     listeners.register(app)
+    # Bolt logs the whole body of a badly signed request at INFO, and sets this logger's level from the root's when
+    # the app is built: so lower it afterwards. (The HTTP front refuses such requests before Bolt sees them.)
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
     return app

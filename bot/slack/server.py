@@ -1,79 +1,63 @@
-"""Running the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT at `/slack/events`, with
-`GET /healthz` for load balancers.
+"""Running the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT at `/slack/events` (and `GET /healthz`
+for load balancers), served by uvicorn through the front in bot/slack/http.py.
 
-The HTTP server is the standard library's threading server: one thread per request, each handing the signed
-request to Bolt, which verifies it, acks within the listener and returns. Behind a load balancer run several.
+One process serves HTTP with `workers=1` (the default): uvicorn runs in a thread of this process, the scheduler
+beside it, and SIGTERM/SIGINT stop both gracefully (requests in flight finish, answers being computed are still
+posted). `workers=N` starts N uvicorn worker processes sharing one listening socket; each builds its own runtime,
+Bolt app and scheduler from the environment (`worker_app`), and the scheduler's database lease lets exactly one of
+them run the jobs at a time, as with replicas behind a load balancer.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import signal
+import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import contextmanager
 from typing import Any
+from urllib.error import URLError
 
-from slack_bolt import App, BoltRequest, BoltResponse
+import uvicorn
+from slack_bolt import App
+from slack_bolt.error import BoltError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.jobs.scheduler import start_scheduler
-from bot.slack.app import ANSWER_WORKERS, create_app
+from bot.slack.app import ANSWER_WORKERS, SlackConfigError, check_settings, create_app
 from bot.slack.client import make_client
+from bot.slack.http import EVENTS_PATH, HEALTH_PATH, BoundedH11Protocol, Limits, SlackFront
 from engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
-# Slack's payloads are a few kilobytes; refusing anything far larger keeps a stray client from hogging memory.
-MAX_BODY = 1_000_000
+# Kernel accept queue: a burst of Slack deliveries waits here instead of being reset (the old server's was 5).
+BACKLOG = 2048
+# Idle seconds before a kept-alive connection is closed. Behind a load balancer that reuses connections, serve
+# --keep-alive sets it above the balancer's idle timeout (60 s on most), so the balancer closes first: otherwise it
+# may send a request on a connection we are closing, and answer 502.
+KEEP_ALIVE_S = 5
+# On SIGTERM: requests in flight get this long to finish (each is an ack away from done, ≤ 3 s).
+GRACEFUL_S = 10
+# Tells `serve --workers N` processes the log level the parent was started with.
+LOG_LEVEL_ENV = "MARGINBOT_LOG_LEVEL"
+# Slack's own answer to a token it does not accept: the token is wrong, not Slack.
+_BAD_TOKEN = {
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "not_allowed_token_type",
+}
 
 
-def make_http_server(app: App, *, host: str, port: int) -> ThreadingHTTPServer:
-    """A server for `app` bound to host:port (port 0 picks a free one); call `serve_forever()` to run it."""
-
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "marginbot"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("%s %s", self.address_string(), format % args)
-
-        def do_GET(self) -> None:
-            if self.path.split("?", 1)[0] == HEALTH_PATH:
-                self._send(200, {"content-type": ["application/json"]}, json.dumps({"ok": True}))
-            else:
-                self._send(404, {}, "")
-
-        def do_POST(self) -> None:
-            path, _, query = self.path.partition("?")
-            if path != EVENTS_PATH:
-                self._send(404, {}, "")
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._send(413, {}, "")
-                return
-            body = self.rfile.read(length).decode("utf-8", errors="replace")
-            headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in self.headers.items()}
-            response: BoltResponse = app.dispatch(BoltRequest(body=body, query=query, headers=headers))
-            self._send(response.status, response.headers, response.body)
-
-        def _send(self, status: int, headers: dict[str, Any], body: str | dict[str, Any]) -> None:
-            data = (body if isinstance(body, str) else json.dumps(body)).encode()
-            self.send_response(status)
-            for key, values in headers.items():
-                if key.lower() != "content-length":
-                    for value in values:
-                        self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+class SlackUnreachable(RuntimeError):
+    """Slack (SLACK_API_URL) could not be reached at start; the message says where and why."""
 
 
 def stop_on_signals() -> threading.Event:
@@ -84,49 +68,207 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+def build_app(runtime: Runtime, client: WebClient, workers: ThreadPoolExecutor, *, socket_mode: bool) -> App:
+    """create_app, with Slack's refusals at start turned into one line naming the setting (Bolt calls auth.test)."""
+    settings = runtime.settings
+    try:
+        return create_app(runtime, client, workers=workers, socket_mode=socket_mode)
+    except BoltError as exc:
+        cause = exc.__context__
+        error = cause.response.get("error") if isinstance(cause, SlackApiError) else None
+        if error in _BAD_TOKEN:
+            raise SlackConfigError(
+                f"SLACK_BOT_TOKEN was refused by Slack ({error}): copy the Bot User OAuth Token (xoxb-...) again "
+                "from your Slack app's OAuth & Permissions page (reinstall the app if it was revoked)"
+            ) from None
+        raise SlackUnreachable(f"Slack refused auth.test at {settings.slack_api_url} ({error or exc})") from None
+    except (URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        raise SlackUnreachable(
+            f"cannot reach Slack at SLACK_API_URL={settings.slack_api_url} ({reason}): check the network, a proxy "
+            "(HTTPS_PROXY) or SLACK_API_URL"
+        ) from None
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a port in use is one clear line, and the port is known before start."""
+    try:
+        return socket.create_server((host, port), backlog=BACKLOG, reuse_port=False)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise SlackConfigError(
+            f"cannot listen on {host}:{port} ({reason}): set PORT (or --port) to a free port"
+        ) from None
+
+
+def server_config(app: Any, *, workers: int = 1, keep_alive: int = KEEP_ALIVE_S, **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for marginbot. No `limit_concurrency`: uvicorn counts open *connections* against it, so a
+    few hundred idle sockets would turn real requests into 503s."""
+    return uvicorn.Config(
+        app,
+        http=BoundedH11Protocol,
+        ws="none",
+        lifespan="on",
+        log_config=None,  # keep marginbot's logging as configured (bot.logs)
+        access_log=False,  # one line per refused request comes from the front; accepted ones say nothing
+        backlog=BACKLOG,
+        timeout_keep_alive=keep_alive,
+        timeout_graceful_shutdown=GRACEFUL_S,
+        workers=workers,
+        **options,
+    )
+
+
+@contextmanager
+def http_server(
+    app: App,
+    *,
+    signing_secret: str,
+    host: str,
+    port: int,
+    limits: Limits | None = None,
+    keep_alive: int = KEEP_ALIVE_S,
+) -> Iterator[tuple[str, threading.Event]]:
+    """uvicorn serving `app` in a thread of this process. Yields the base URL and an event set if the server stops
+    by itself; leaving the block shuts it down gracefully."""
+    front = SlackFront(app, signing_secret=signing_secret, limits=limits)
+    sock = bind(host, port)
+    server = uvicorn.Server(server_config(front, keep_alive=keep_alive))
+    died = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        finally:
+            died.set()
+
+    thread = threading.Thread(target=run, name="marginbot-http", daemon=True)
+    thread.start()
+    while not server.started and not died.wait(0.01):
+        pass
+    if not server.started:
+        thread.join()
+        raise RuntimeError("the HTTP server stopped during start-up (see the log above)")
+    bound_host, bound_port = sock.getsockname()[:2]
+    try:
+        yield f"http://{bound_host}:{bound_port}", died
+    finally:
+        server.should_exit = True
+        thread.join()
+
+
 def serve(
     runtime: Runtime,
     *,
     host: str = "0.0.0.0",
     port: int | None = None,
+    workers: int = 1,
+    keep_alive: int = KEEP_ALIVE_S,
     stop: threading.Event | None = None,
     on_ready: Callable[[str], None] | None = None,
+    limits: Limits | None = None,
 ) -> None:
-    """Run until `stop` is set (by default: SIGINT or SIGTERM). `on_ready` gets where the bot is listening."""
+    """Run until `stop` is set (by default: SIGINT or SIGTERM). `on_ready` gets where the bot is listening.
+
+    Raises SlackConfigError (a setting to fix) or SlackUnreachable (Slack cannot be reached) before serving.
+    """
     settings = runtime.settings
     socket_mode = settings.slack_app_token is not None
-    workers = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="marginbot-answer")
+    port = settings.port if port is None else port
+    if workers > 1:
+        if socket_mode:
+            raise SlackConfigError(
+                "--workers applies to HTTP mode; with SLACK_APP_TOKEN set (Socket Mode) run one process per replica"
+            )
+        _run_workers(runtime, host, port, workers, keep_alive)
+        return
+    answer_workers = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="marginbot-answer")
     client = make_client(settings)
-    app = create_app(runtime, client, workers=workers, socket_mode=socket_mode)
-    stop = stop or stop_on_signals()
-    scheduler = start_scheduler(runtime, client)
     try:
+        app = build_app(runtime, client, answer_workers, socket_mode=socket_mode)
+    except BaseException:
+        answer_workers.shutdown()
+        raise
+    stop = stop or stop_on_signals()
+    scheduler = None
+    try:
+        scheduler = start_scheduler(runtime, client)
         if socket_mode:
             _run_socket_mode(app, settings.slack_app_token.get_secret_value(), stop, on_ready)  # type: ignore[union-attr]
         else:
-            _run_http(app, host, settings.port if port is None else port, stop, on_ready)
+            secret = settings.slack_signing_secret.get_secret_value()  # type: ignore[union-attr]
+            served = http_server(app, signing_secret=secret, host=host, port=port, limits=limits, keep_alive=keep_alive)
+            with served as (url, died):
+                log.info("marginbot listening on %s%s (health check %s%s)", url, EVENTS_PATH, url, HEALTH_PATH)
+                if on_ready:
+                    on_ready(url)
+                _wait(stop, died)
     finally:
         if scheduler is not None:
             scheduler.shutdown()
-        workers.shutdown(wait=True)
+        # Answers already acknowledged are still computed and posted before the process exits.
+        answer_workers.shutdown(wait=True)
         log.info("marginbot stopped")
 
 
-def _run_http(app: App, host: str, port: int, stop: threading.Event, on_ready: Callable[[str], None] | None) -> None:
-    server = make_http_server(app, host=host, port=port)
-    thread = threading.Thread(target=server.serve_forever, name="marginbot-http", daemon=True)
-    thread.start()
-    bound_host, bound_port = server.server_address[:2]
-    url = f"http://{bound_host!s}:{bound_port}"
-    log.info("marginbot listening on %s%s (health check %s%s)", url, EVENTS_PATH, url, HEALTH_PATH)
-    if on_ready:
-        on_ready(url)
+def _wait(stop: threading.Event, died: threading.Event) -> None:
+    # Whichever comes first: a stop request, or the server ending on its own (then we stop too, loudly).
+    while not stop.wait(0.5):
+        if died.is_set():
+            raise RuntimeError("the HTTP server stopped unexpectedly (see the log above)")
+
+
+def _run_workers(runtime: Runtime, host: str, port: int, workers: int, keep_alive: int) -> None:
+    from uvicorn.supervisors import Multiprocess
+
+    settings = runtime.settings
+    check_settings(settings, socket_mode=False)
+    # Fail here, once, with one line, rather than in every worker: the token is checked with Slack (auth.test).
+    probe = ThreadPoolExecutor(1)
     try:
-        stop.wait()
+        build_app(runtime, make_client(settings), probe, socket_mode=False)
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        probe.shutdown()
+    sock = bind(host, port)
+    os.environ[LOG_LEVEL_ENV] = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+    config = server_config("bot.slack.server:worker_app", factory=True, workers=workers, keep_alive=keep_alive)
+    bound_host, bound_port = sock.getsockname()[:2]
+    log.info(
+        "marginbot listening on http://%s:%d%s with %d worker processes (health check %s)",
+        bound_host,
+        bound_port,
+        EVENTS_PATH,
+        workers,
+        HEALTH_PATH,
+    )
+    Multiprocess(config, sockets=[sock]).run()
+    log.info("marginbot stopped")
+
+
+def worker_app() -> SlackFront:
+    """uvicorn's app factory for `serve --workers N`, called in each worker process: settings from the environment,
+    its own database pool, Bolt app and scheduler (started and stopped with the worker through the ASGI lifespan)."""
+    from bot import logs
+    from config.settings import Settings
+
+    logs.configure(os.environ.get(LOG_LEVEL_ENV, "INFO"))
+    runtime = Runtime(Settings())
+    settings = runtime.settings
+    answer_workers = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="marginbot-answer")
+    client = make_client(settings)
+    app = build_app(runtime, client, answer_workers, socket_mode=False)
+    schedulers: list[Any] = []
+
+    def startup() -> None:
+        schedulers.append(start_scheduler(runtime, client))
+
+    def shutdown() -> None:
+        for scheduler in schedulers:
+            scheduler.shutdown()
+        answer_workers.shutdown(wait=True)
+
+    secret = settings.slack_signing_secret.get_secret_value()  # type: ignore[union-attr]
+    return SlackFront(app, signing_secret=secret, on_startup=startup, on_shutdown=shutdown)
 
 
 def _run_socket_mode(app: App, app_token: str, stop: threading.Event, on_ready: Callable[[str], None] | None) -> None:

@@ -132,21 +132,30 @@ def parse_contract(row: dict[str, str]) -> tuple[Contract, str, str]:
     return contract, (row.get("customer_name") or "").strip(), (row.get("aliases") or "").strip()
 
 
-def import_contracts_file(engine: Engine, path: Path | str) -> ContractImport:
-    """Validate every row, then add or replace (same customer, product and start) in one transaction."""
+def import_contracts_file(engine: Engine, path: Path | str, *, delimiter: str = ",") -> ContractImport:
+    """Validate every row, then add or replace (same customer, product and start) in one transaction.
+
+    `delimiter` separates the CSV fields."""
+    from engine.ingest.headers import separator_hint, unknown_columns
+
     path = Path(path)
     parsed: list[tuple[Contract, str, str]] = []
     errors: list[tuple[int, str]] = []
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+        reader = csv.DictReader(handle, delimiter=delimiter)
         header = [h.strip() for h in (reader.fieldnames or [])]
         if not header:
             raise ContractFileError(str(path), [(1, "the file is empty (a header line is required)")])
+        hint = separator_hint(header, COLUMNS, delimiter)
+        if hint:
+            raise ContractFileError(str(path), [(1, hint)])
         unknown = [h for h in header if h not in COLUMNS]
         missing = [c for c in ("customer", "plan", "start") if c not in header]
         if unknown or missing:
-            why = f"unknown column(s) {unknown}" if unknown else f"missing column(s) {missing}"
-            raise ContractFileError(str(path), [(1, f"{why}; the columns are: {', '.join(COLUMNS)}")])
+            why = unknown_columns(unknown, COLUMNS) if unknown else f"missing column(s) {missing}"
+            raise ContractFileError(
+                str(path), [(1, why if unknown else f"{why}; the columns are: {', '.join(COLUMNS)}")]
+            )
         reader.fieldnames = header
         seen: dict[tuple[str, str, date], int] = {}
         for row in reader:

@@ -361,10 +361,15 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
     return parse
 
 
-def _check_header(header: list[str]) -> None:
+def _check_header(header: list[str], delimiter: str = ",") -> None:
+    from engine.ingest.headers import separator_hint, unknown_columns
+
+    hint = separator_hint(header, COLUMNS, delimiter)
+    if hint:
+        raise RowError(hint)
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
-        raise RowError(f"unknown column(s) {unknown}; the columns are: {', '.join(COLUMNS)}")
+        raise RowError(unknown_columns(unknown, COLUMNS))
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise RowError(f"missing required column(s) {missing}")

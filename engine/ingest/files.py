@@ -19,7 +19,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from engine.ingest.events import (
     COLUMNS,
@@ -30,14 +30,16 @@ from engine.ingest.events import (
     _csv_fast_parser,
     parse_event,
 )
-from engine.ingest.writer import EventWriter, RowBuilder, WriteStats
+from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats
 from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
+from engine.progress import Progress
 from engine.store.meta import check_rollup_timezone
 from engine.store.models import ImportRun
 from engine.timeutil import DayCutter
 
 MAX_ERRORS_KEPT = 10_000
+_CUSTOMER = EVENT_COLUMNS.index("customer")
 
 
 @dataclass
@@ -61,6 +63,8 @@ class ImportResult:
     errors: list[BadLine] = field(default_factory=list)
     refused: bool = False
     rejects_path: str | None = None
+    dry_run: bool = False  # validated and priced, then rolled back: the counts say what an import would add
+    customers_without_contracts: list[str] = field(default_factory=list)  # filled by a dry run
 
     def summary(self) -> str:
         if self.refused:
@@ -89,14 +93,29 @@ class ImportRefused(Exception):
         self.result = result
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | None, str, ParsedEvent | None]]:
+class _Position:
+    """How many bytes of the file the row readers have consumed (read ahead by a buffer), for progress."""
+
+    def __init__(self) -> None:
+        self.handle: Any = None
+
+    def bytes_read(self) -> int:
+        handle = self.handle
+        return 0 if handle is None or handle.closed else int(handle.buffer.tell())
+
+
+def _csv_rows(
+    path: Path, delimiter: str = ",", at: _Position | None = None
+) -> Iterator[tuple[int, Mapping[str, Any] | None, str, ParsedEvent | None]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+        if at is not None:
+            at.handle = handle
+        reader = csv.reader(handle, delimiter=delimiter)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise RowError("the file is empty (a header line is required)") from None
-        _check_header(header)
+        _check_header(header, delimiter)
         width = len(header)
         fast = _csv_fast_parser(header)
         for values in reader:
@@ -111,8 +130,12 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | None, str, 
                 yield reader.line_num, dict(zip(header, values, strict=True)), "", None
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | None, str, ParsedEvent | None]]:
+def _jsonl_rows(
+    path: Path, at: _Position | None = None
+) -> Iterator[tuple[int, Mapping[str, Any] | None, str, ParsedEvent | None]]:
     with path.open(encoding="utf-8-sig") as handle:
+        if at is not None:
+            at.handle = handle
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -131,8 +154,9 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | None, str
             yield number, obj, "", None
 
 
-# One parsed chunk of a file: built rows, rejected lines (line, reason, raw row as JSON), rows read.
-Chunk = tuple[list[tuple[Any, ...]], list[tuple[int, str, str]], int]
+# One parsed chunk of a file: built rows, rejected lines (line, reason, raw row as JSON), rows read, bytes of the
+# file read so far (for progress).
+Chunk = tuple[list[tuple[Any, ...]], list[tuple[int, str, str]], int, int]
 CHUNK_ROWS = 5_000
 
 
@@ -141,9 +165,11 @@ CHUNK_ROWS = 5_000
 PARALLEL_BYTES = 32 * 1024 * 1024
 
 
-def _chunks(path: Path, builder: RowBuilder) -> Iterator[Chunk]:
+def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Iterator[Chunk]:
     """Parse, validate and price a file, `CHUNK_ROWS` at a time. Raises RowError for a bad header."""
-    rows = _jsonl_rows(path) if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} else _csv_rows(path)
+    at = _Position()
+    jsonl = path.suffix.lower() in {".jsonl", ".ndjson", ".json"}
+    rows = _jsonl_rows(path, at) if jsonl else _csv_rows(path, delimiter, at)
     built: list[tuple[Any, ...]] = []
     bad: list[tuple[int, str, str]] = []
     read = 0
@@ -159,15 +185,15 @@ def _chunks(path: Path, builder: RowBuilder) -> Iterator[Chunk]:
         else:
             bad.append((line, problem, json.dumps(raw, default=str) if raw is not None else ""))
         if read >= CHUNK_ROWS:
-            yield built, bad, read
+            yield built, bad, read, at.bytes_read()
             built, bad, read = [], [], 0
-    yield built, bad, read
+    yield built, bad, read, path.stat().st_size
 
 
-def _worker(path: str, builder: RowBuilder, out: Any) -> None:
+def _worker(path: str, builder: RowBuilder, out: Any, delimiter: str = ",") -> None:
     """Runs in a child process: every chunk goes to the queue, then the unpriced models, then the end."""
     try:
-        for chunk in _chunks(Path(path), builder):
+        for chunk in _chunks(Path(path), builder, delimiter):
             out.put(("chunk", chunk))
         out.put(("end", builder.unpriced_models))
     except RowError as exc:
@@ -176,11 +202,13 @@ def _worker(path: str, builder: RowBuilder, out: Any) -> None:
         out.put(("crashed", traceback.format_exc()))
 
 
-def _parallel_chunks(path: Path, builder: RowBuilder, unpriced: set[tuple[str, str]]) -> Iterator[Chunk]:
+def _parallel_chunks(
+    path: Path, builder: RowBuilder, unpriced: set[tuple[str, str]], delimiter: str = ","
+) -> Iterator[Chunk]:
     # fork: the worker starts at once with everything imported; only used while this process has one thread.
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue(maxsize=8)  # bounded: memory stays flat whatever the file size
-    proc = ctx.Process(target=_worker, args=(str(path), builder, queue), daemon=True)
+    proc = ctx.Process(target=_worker, args=(str(path), builder, queue, delimiter), daemon=True)
     proc.start()
     try:
         while True:
@@ -215,13 +243,19 @@ def import_usage_file(
     skip_invalid: bool = False,
     batch_size: int = 20_000,
     parallel: bool | None = None,
+    delimiter: str = ",",
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import one CSV or JSONL file of usage events in one transaction. Raises ImportRefused when refused.
 
     `parallel` (default: for files of PARALLEL_BYTES or more) parses in a worker process while this one writes.
+    `delimiter` separates CSV fields. `dry_run` validates, prices and writes as usual, then rolls back: the result
+    counts what the import would add (and lists its customers without a contract); nothing is kept or recorded.
+    `progress` (engine.progress) is called with the rows read so far and the total estimated from the bytes read.
     """
     path = Path(path)
-    result = ImportResult(path=str(path))
+    result = ImportResult(path=str(path), dry_run=dry_run)
     rejects: list[tuple[int, str, str]] = []
     started = datetime.now(UTC)
     if parallel is None:
@@ -234,10 +268,18 @@ def import_usage_file(
             conn, prices=prices, cutter=DayCutter(timezone), source=f"file:{path.name}", batch_size=batch_size
         )
         builder = writer.builder
-        chunks = _parallel_chunks(path, builder, builder.unpriced_models) if parallel else _chunks(path, builder)
+        chunks = (
+            _parallel_chunks(path, builder, builder.unpriced_models, delimiter)
+            if parallel
+            else _chunks(path, builder, delimiter)
+        )
+        size = path.stat().st_size
+        customers: set[str] = set()
         try:
-            for built, bad, read in chunks:
+            for built, bad, read, at in chunks:
                 result.rows_read += read
+                if progress is not None:
+                    progress(result.rows_read, result.rows_read * size // at if at else None)
                 for line, problem, raw in bad:
                     result.rejected += 1
                     if len(result.errors) < MAX_ERRORS_KEPT:
@@ -247,6 +289,8 @@ def import_usage_file(
                 if result.rejected and not skip_invalid:
                     writer.discard()  # the file will be refused: stop writing, keep reading for every error
                     continue
+                if dry_run:
+                    customers.update(row[_CUSTOMER] for row in built)
                 for row in built:
                     writer.add_row(row)
         except RowError as exc:  # the file itself (header) is wrong
@@ -254,15 +298,22 @@ def import_usage_file(
             result.errors.append(BadLine(1, str(exc)))
             result.rejected = max(result.rejected, 1)
             result.refused = True
-            _record_run(engine, result, started)
+            if not dry_run:
+                _record_run(engine, result, started)
             raise ImportRefused(result) from None
         if result.rejected and not skip_invalid:
             conn.rollback()
             result.refused = True
-            _record_run(engine, result, started)
+            if not dry_run:
+                _record_run(engine, result, started)
             raise ImportRefused(result)
         writer.flush()
         _finish(result, writer.stats)
+        if dry_run:
+            with_contract = {c for (c,) in conn.execute(text("SELECT DISTINCT customer FROM contract"))}
+            result.customers_without_contracts = sorted(customers - with_contract)
+            conn.rollback()
+            return result
         conn.commit()
     if rejects:
         result.rejects_path = str(path) + ".rejects.csv"

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, text
 from engine.ingest.rollups import rebuild_rollups
 from engine.money import CENT, round_to, usd
 from engine.pricing.book import PriceBook, Usage
+from engine.progress import Progress
 from engine.store.meta import PRICE_FINGERPRINT, ROLLUP_TZ, get_meta, set_meta
 from engine.store.models import COST_COLUMNS
 from engine.store.sql import COST_SUM
@@ -49,8 +50,18 @@ def _n(n: int, word: str) -> str:
     return f"{n:,} {word if n == 1 else word + 's'}"
 
 
-def reprice(engine: Engine, *, prices: PriceBook, timezone: str, since: date | None = None) -> RepriceResult:
-    """Recompute every event's cost (and local day) from `since` on, then rebuild rollups, in one transaction."""
+def reprice(
+    engine: Engine,
+    *,
+    prices: PriceBook,
+    timezone: str,
+    since: date | None = None,
+    progress: Progress | None = None,
+) -> RepriceResult:
+    """Recompute every event's cost (and local day) from `since` on, then rebuild rollups, in one transaction.
+
+    `progress` (engine.progress) is called with the events re-priced so far and the number to re-price. Only
+    events whose cost or day changed are written, and counted as changed."""
     result = RepriceResult()
     cutter = DayCutter(timezone)
     tz_changed = False
@@ -64,10 +75,14 @@ def reprice(engine: Engine, *, prices: PriceBook, timezone: str, since: date | N
             where = "WHERE ts >= :since "
             params = {"since": datetime.combine(since, time(0), ZoneInfo(timezone)).astimezone(UTC)}
         updates: list[dict[str, object]] = []
-        # Streamed (a server-side cursor on PostgreSQL): memory stays flat however many events there are.
+        # Streamed (a server-side cursor on PostgreSQL): memory stays flat however many events there are. The
+        # partition size is explicit: SQLite ignores the statement's yield_per and would hand over one row at a time.
         rows = conn.execute(text(_SELECT + where + "ORDER BY event_id").execution_options(yield_per=5000), params)
-        reader = rows.partitions()
+        reader = rows.partitions(5000)
         before = _total_cost(conn, where, params)
+        total = None
+        if progress is not None:
+            total = int(conn.execute(text(f"SELECT COUNT(*) FROM usage_event {where}"), params).scalar_one())
         for chunk in reader:
             for event_id, ts, *row in chunk:
                 counts, stored, was_priced, was_day = row[:_USAGE], row[_USAGE:-2], row[-2], row[-1]
@@ -92,6 +107,8 @@ def reprice(engine: Engine, *, prices: PriceBook, timezone: str, since: date | N
                     )
             _apply(conn, updates)
             updates.clear()
+            if progress is not None:
+                progress(result.events, total)
         _apply(conn, updates)
         after = _total_cost(conn, where, params)
         result.cost_before_nano, result.cost_after_nano = before, after

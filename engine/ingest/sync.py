@@ -31,6 +31,7 @@ from engine.ingest.sources.base import Batch, Connector, Context
 from engine.ingest.sources.http import SourceError
 from engine.ingest.writer import EventWriter
 from engine.money import CENT, round_to, usd
+from engine.progress import Progress
 from engine.runtime import Runtime
 from engine.store.meta import StaleRollups, check_rollup_timezone
 from engine.store.models import ImportRun, ProviderCost, RevenueActual
@@ -184,9 +185,12 @@ def sync_source(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
     mapping: SourceMap | None = None,
+    progress: Progress | None = None,
 ) -> SyncResult:
     """Sync one source from its cursor (or `since`) to now (or `until`). Never raises for source problems:
-    the result carries the error, and every window before it is committed."""
+    the result carries the error, and every window before it is committed.
+
+    `progress` (engine.progress) is called with the windows written so far and the number of windows."""
     if name not in CONNECTORS:
         raise ValueError(f"unknown source {name!r}; expected one of {', '.join(SOURCES)}")
     connector = CONNECTORS[name]
@@ -218,6 +222,8 @@ def sync_source(
                 write_batch(runtime, name, batch, ctx, result, cursor=next_cursor)
                 cursor = next_cursor
                 result.windows_done += 1
+                if progress is not None:
+                    progress(result.windows_done, result.windows)
     except SourceError as exc:
         result.error = str(exc)
         log.warning("sync %s stopped: %s", name, result.error)

@@ -7,13 +7,11 @@ rounded once to the nano-dollar (half up); all sums after that are exact.
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,6 +19,7 @@ from genai_prices import data_snapshot
 from genai_prices.types import TieredPrices, TimeOfDateConstraint
 
 from engine.money import HUNDRED, ZERO
+from engine.store.meta import price_fingerprint
 
 FEMTO_PER_USD = 10**15
 FEMTO_PER_NANO = 10**6
@@ -345,8 +344,7 @@ class PriceBook:
 
 
 def _fingerprint(raw: bytes) -> str:
-    digest = hashlib.sha256(raw + version("genai-prices").encode()).hexdigest()
-    return digest[:16]
+    return price_fingerprint(raw)  # one rule: reports compare it with the file's without loading the catalogue
 
 
 def _decimal(entry: Mapping[str, Any], key: str, where: str, *, default: Any = None) -> Decimal:

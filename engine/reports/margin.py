@@ -22,7 +22,7 @@ from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
 from engine.reports.revenue import RevenueLine, revenue_lines, total_by_customer, total_by_product
 from engine.reports.usage import cost_by_day
-from engine.store.models import COST_TYPES
+from engine.store.columns import COST_TYPES
 from engine.store.sql import COST_SUM, COST_SUMS
 from engine.vocab import SubjectKind
 

@@ -29,7 +29,6 @@ from engine.vocab import Unit
 
 WINDOW_DAYS = 30  # a month of history, as forecasts and floors judge it
 SHORT_HISTORY_DAYS = 60  # under this, say that P50 and P99 months rest on few, overlapping windows
-HISTORY_DAYS = 180  # how far back forecasts and floors look by default
 
 
 def _units(counts: dict[str, list[int]], unit: Unit, product: str) -> Decimal:

@@ -46,11 +46,10 @@ from engine.scenarios.basis import (
     percentile_window,
     terms_for,
 )
+from engine.scenarios.words import FLOOR_UNITS, MONTH, SEAT
 from engine.vocab import Plan, Unit
 
 MONTH_DAYS = WINDOW_DAYS  # a month is the 30-day window it was read from
-SEAT, MONTH = "seat", "month"  # besides a metered unit, a floor can price a seat or a whole month
-FLOOR_UNITS: tuple[str, ...] = (*Unit, SEAT, MONTH)
 STEP = {
     Unit.REQUEST: Decimal("0.000001"),
     Unit.TOKENS_1K: Decimal("0.000001"),

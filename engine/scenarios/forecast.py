@@ -44,10 +44,10 @@ from engine.scenarios.basis import (
     window_between,
 )
 from engine.scenarios.growth import ForecastError, Growth
+from engine.scenarios.words import DEFAULT_MONTHS
 from engine.store.sql import where_equal
 from engine.vocab import Status, SubjectKind
 
-DEFAULT_MONTHS = 6
 MAX_MONTHS = 36
 STRESS_LABEL = "stress case, not a forecast: every day like the P99 day"
 

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from engine.money import HUNDRED, ZERO
 from engine.periods import Period, looks_like_period
 from engine.reports.revenue import Terms, describe_terms
+from engine.scenarios.words import HOW_TO
 from engine.vocab import Plan, Unit
 
 LEVER_WORDS = ("route", "cache", "price", "usage")
@@ -29,10 +30,6 @@ UNIT_WORDS = {
     "1k": Unit.TOKENS_1K,
     "ktok": Unit.TOKENS_1K,
 }
-HOW_TO = (
-    "levers: route FROM->TO [PCT] [feature F] · cache [PCT] [feature F] · price PLAN TERMS · usage xN; "
-    "e.g. `whatif acme route gpt-4o->gpt-4o-mini 50 cache 20`"
-)
 
 
 class ScenarioError(ValueError):

@@ -1,20 +1,36 @@
-"""Database engine, sessions and automatic migrations (Alembic), for SQLite and PostgreSQL alike."""
+"""Database engine and automatic migrations (Alembic), for SQLite and PostgreSQL alike.
+
+Every command opens the database, so the schema check is on the start-up path of every `marginbot` call: it reads
+the code's head revision from the migration files themselves (a few lines of text) and the stored one with a single
+SELECT, and imports Alembic (a tenth of a second) only when they differ, that is when there is something to migrate.
+"""
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import threading
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _ready: dict[str, Engine] = {}
 _lock = threading.Lock()
+_REVISION = re.compile(r"^revision\s*(?::\s*str\s*)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", re.MULTILINE)
+
+
+# Python 3.12 deprecated sqlite3's implicit adapters for dates and datetimes bound to a query. Registering the same
+# ISO text forms explicitly keeps every stored and compared value identical on 3.11 and later.
+sqlite3.register_adapter(date, date.isoformat)
+sqlite3.register_adapter(datetime, lambda value: value.isoformat(" "))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,7 +52,44 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def head_revision(versions: Path = MIGRATIONS / "versions") -> str:
+    """The newest migration's id, read from the files (the one no other migration revises), without Alembic."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in versions.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found = _REVISION.search(source)
+        if found is None:
+            continue
+        revisions.add(found.group(1))
+        down = _DOWN.search(source)
+        if down:
+            revised.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    heads = revisions - revised
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations in {versions} have {len(heads)} heads ({sorted(heads)}); expected one")
+    return heads.pop()
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for a new database), read without Alembic."""
+    with engine.connect() as conn:
+        try:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+        except DBAPIError as exc:
+            if _missing_table(exc):
+                return None  # a new, empty database
+            raise
+
+
+def _missing_table(exc: DBAPIError) -> bool:
+    message = str(exc.orig).lower()
+    return "no such table" in message or "does not exist" in message
+
+
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -45,12 +98,11 @@ def _alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision. Cheap when already there; safe to call from many processes."""
-    cfg = _alembic_config(engine)
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    if current != head:
-        command.upgrade(cfg, "head")
+    if stored_revision(engine) == head_revision():
+        return
+    from alembic import command
+
+    command.upgrade(_alembic_config(engine), "head")
 
 
 def open_engine(url: str) -> Engine:
@@ -59,7 +111,11 @@ def open_engine(url: str) -> Engine:
         engine = _ready.get(url)
         if engine is None:
             engine = make_engine(url)
-            migrate(engine)
+            try:
+                migrate(engine)
+            except BaseException:
+                engine.dispose()
+                raise
             _ready[url] = engine
         return engine
 

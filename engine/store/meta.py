@@ -3,6 +3,8 @@ the prices events were priced with. Both guard against answers that would silent
 
 from __future__ import annotations
 
+import hashlib
+from importlib.metadata import version
 from pathlib import Path
 
 from sqlalchemy import Connection, text
@@ -49,6 +51,17 @@ def check_rollup_timezone(
         )
     if record and price_fingerprint is not None and get_meta(conn, PRICE_FINGERPRINT) is None:
         set_meta(conn, PRICE_FINGERPRINT, price_fingerprint)
+
+
+def price_fingerprint(raw: bytes) -> str:
+    """What stored costs were priced with, in 16 hex digits: the price file's bytes and the version of the
+    genai-prices catalogue under it (a new catalogue can change prices too)."""
+    return hashlib.sha256(raw + version("genai-prices").encode()).hexdigest()[:16]
+
+
+def price_file_fingerprint(path: Path) -> str:
+    """The fingerprint of the price file at `path` (a missing file is an empty one), without loading the catalogue."""
+    return price_fingerprint(path.read_bytes() if path.is_file() else b"")
 
 
 def prices_changed(conn: Connection, fingerprint: str) -> bool:

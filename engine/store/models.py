@@ -16,12 +16,9 @@ from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, Text, TypeD
 from sqlmodel import Field, SQLModel
 
 from engine.money import NANO
-from engine.vocab import CostType
 
-# The cost types (engine.vocab.CostType, which says what each one is) in the order every rollup and report uses
-# them, and the nano-USD column of each in usage_event and the rollups.
-COST_TYPES = tuple(CostType)
-COST_COLUMNS = tuple(t.column for t in CostType)
+# The cost types and columns live in engine.store.columns: reports need their names without loading these tables.
+from engine.store.columns import COST_COLUMNS, COST_TYPES
 
 # Usage counters kept in both rollups.
 COUNT_COLUMNS = (

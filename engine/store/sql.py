@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.store.models import COST_COLUMNS
+from engine.store.columns import COST_COLUMNS
 
 # A row's (or an event's) whole cost in nano-USD: the sum of its cost columns.
 COST_SUM = " + ".join(COST_COLUMNS)

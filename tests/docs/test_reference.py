@@ -12,6 +12,7 @@ import pytest
 from bot.cli import reference
 from bot.cli.main import build_parser
 from bot.cli.reference import DOCS, ROOT, MarkerError, help_pages, rendered, replace_block, settings_rows
+from bot.forms import usage_hint
 from config.settings import Settings
 
 GENERATED = sorted(rendered())
@@ -96,11 +97,16 @@ def test_write_brings_stale_pages_up_to_date_and_check_says_which(tmp_path: Path
     (docs / "commands.md").write_text("# stale\n", encoding="utf-8")
     slack = docs / "slack.md"
     slack.write_text(replace_block(slack.read_text(encoding="utf-8"), "forms", "stale\n"), encoding="utf-8")
+    manifest = tmp_path / "manifest.yml"
+    manifest.write_text(
+        reference.MANIFEST.read_text(encoding="utf-8").replace(usage_hint(), "CUSTOMER | help"), encoding="utf-8"
+    )
 
-    assert reference.stale(docs) == [docs / "commands.md", slack]
-    assert reference.write(docs) == [docs / "commands.md", slack]
-    assert reference.stale(docs) == []
+    assert reference.stale(docs, manifest) == [docs / "commands.md", manifest, slack]
+    assert reference.write(docs, manifest) == [docs / "commands.md", manifest, slack]
+    assert reference.stale(docs, manifest) == []
     assert "## marginbot import usage" in (docs / "commands.md").read_text(encoding="utf-8")
+    assert f'usage_hint: "{usage_hint()}"' in manifest.read_text(encoding="utf-8")
 
 
 def test_check_exits_1_and_names_the_fix_when_a_page_is_stale(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,8 @@ from pydantic import SecretStr
 
 from bot.slack.app import create_app
 from bot.slack.client import make_client
-from bot.slack.server import make_http_server
+from bot.slack.http import Limits
+from bot.slack.server import http_server
 from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.dataset import load_dataset
@@ -125,18 +125,19 @@ def bot_settings(settings: Settings, slack: SlackStandIn, **overrides: Any) -> S
 
 
 @contextmanager
-def run_bot(rt: Runtime, workers: ThreadPoolExecutor | None = None) -> Iterator[str]:
-    """The app's HTTP server on a free loopback port; yields its base URL."""
+def run_bot(
+    rt: Runtime, workers: ThreadPoolExecutor | None = None, limits: Limits | None = None, keep_alive: int = 5
+) -> Iterator[str]:
+    """The app behind the production HTTP server (uvicorn and the front) on a free loopback port; yields its URL."""
     workers = workers or ThreadPoolExecutor(8, thread_name_prefix="e2e-answer")
     app = create_app(rt, make_client(rt.settings), workers=workers)
-    server = make_http_server(app, host="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        served = http_server(
+            app, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0, limits=limits, keep_alive=keep_alive
+        )
+        with served as (url, _):
+            yield url
     finally:
-        server.shutdown()
-        server.server_close()
         workers.shutdown(wait=True)
 
 

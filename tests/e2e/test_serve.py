@@ -15,7 +15,8 @@ from pydantic import SecretStr
 
 import bot.slack.server
 from bot.cli.main import main
-from bot.slack.server import MAX_BODY, serve
+from bot.slack.http import Limits
+from bot.slack.server import serve
 from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.dataset import load_dataset
@@ -63,7 +64,7 @@ def test_serve_answers_health_checks_and_signed_commands_then_stops(
         assert health.status_code == 200 and health.json() == {"ok": True}
         assert http.get(f"{url}/nope").status_code == 404
         assert http.post(f"{url}/elsewhere", content=b"x").status_code == 404
-        too_big = http.post(f"{url}/slack/events", content=b"x" * (MAX_BODY + 1))
+        too_big = http.post(f"{url}/slack/events", content=b"x" * (Limits().max_body + 1))
         assert too_big.status_code == 413
         assert Bot(url, rt, slack, http).command("globex 2026-10").status_code == 200
         [answer] = Bot(url, rt, slack, http).answers()
@@ -134,3 +135,43 @@ def test_serve_uses_socket_mode_with_the_app_token_when_it_is_set(settings: Sett
         opened = slack.wait_for(lambda c: c.method == "apps.connections.open")
     assert opened[0].headers["authorization"] == "Bearer xapp-1-e2e"
     assert slack.calls_to("auth.test")[0].headers["authorization"] == "Bearer xoxb-e2e-test-token"
+
+
+@pytest.mark.parametrize("error", ["invalid_auth", "token_revoked"])
+def test_a_token_slack_refuses_is_one_line_naming_the_setting(
+    settings: Settings, slack: SlackStandIn, error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slack.queue("auth.test", Reply(200, {"ok": False, "error": error}))
+    rt = Runtime(bot_settings(settings, slack), now_override=NOW)
+    assert main(["serve", "--host", "127.0.0.1", "--port", "0"], runtime=rt) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"marginbot: SLACK_BOT_TOKEN was refused by Slack ({error}): ")
+    assert "xoxb-e2e-test-token" not in err and "Traceback" not in err
+
+
+def test_slack_unreachable_at_start_is_one_line_and_exit_1(
+    settings: Settings, slack: SlackStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    rt = Runtime(bot_settings(settings, slack, slack_api_url=f"http://127.0.0.1:{port}/api/"), now_override=NOW)
+    assert main(["serve", "--host", "127.0.0.1", "--port", "0"], runtime=rt) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"marginbot: cannot reach Slack at SLACK_API_URL=http://127.0.0.1:{port}/api/ (")
+    assert "xoxb-e2e-test-token" not in err
+
+
+def test_bolt_does_not_warn_about_the_token_in_the_environment(
+    settings: Settings, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.slack.app import create_app
+    from bot.slack.client import make_client
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-e2e-test-token")
+    rt = Runtime(bot_settings(settings, slack), now_override=NOW)
+    with caplog.at_level("DEBUG"):
+        create_app(rt, make_client(rt.settings))
+    assert "will be unused" not in caplog.text

@@ -23,6 +23,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Slack takes bursts; so must its stand-in (the standard library's default accept queue is 5).
+    request_queue_size = 256
+
+
 @dataclass
 class Call:
     """One request the stand-in received."""
@@ -70,8 +76,7 @@ class SlackStandIn:
             def do_GET(self) -> None:
                 standin._handle(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # ---- lifecycle ----

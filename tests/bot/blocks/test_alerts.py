@@ -110,7 +110,7 @@ def test_digest_message_shows_the_week_and_stays_within_limits() -> None:
     assert "…and 30 more" in shown
     assert "gpt-4o (openai) $79.80 · 38.3% of COGS · +$9.80 (×1.1) vs the week before" in shown
     assert "*Acme Corp* (customer) COGS +$8.33 (×1.4) to $207.00 · margin 31.0% (-11.9 pts)" in shown
-    assert "3 event(s) have no price (acme-labs/mystery-1 (3))" in shown
+    assert "3 events without a price (acme-labs/mystery-1 (3))" in shown
     assert "12-week blended margin: 40.0% (2026-W34) → 40.5% (2026-W45)" in shown
     assert message["text"].startswith("Weekly margin digest 2026-W45: blended margin 40.5% (-2.4 pts)")
     assert "Nobody in breach" in digest_plain(digest_payload(0))

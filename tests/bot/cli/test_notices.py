@@ -43,7 +43,8 @@ def test_a_price_file_that_is_set_but_missing_is_refused(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'm.db'}")
     assert main(["portfolio"]) == 2
     err = capsys.readouterr().err
-    assert "MARGINBOT_PRICES_FILE" in err and f"{tmp_path / 'prices.tmol'} is not a file" in err
+    assert err.count("\n") == 1 and err.startswith("marginbot: MARGINBOT_PRICES_FILE: ")
+    assert f"{tmp_path / 'prices.tmol'} is not a file: fix the path, or unset it" in err
     assert not (tmp_path / "m.db").exists()  # refused before anything was opened
 
 

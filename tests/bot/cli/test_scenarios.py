@@ -69,23 +69,23 @@ def test_whatif_text_output_shows_before_after_and_assumptions(
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("argv", "message", "status"),
     [
-        (["whatif", "Cee", "One", "teleport", "50"], "no lever given; levers: route"),
-        (["whatif", "c1", "cache", "5", "teleport"], "'teleport' is not a lever"),
-        (["whatif", "cache", "20"], "name a customer"),
-        (["whatif", "c1", "cache", "20", "2026-10", "--period", "2026-09"], "two periods"),
-        (["whatif", "Nobody", "cache", "20"], "no customer 'Nobody'"),
-        (["forecast", "--growth", "lots", "c1"], "growth 'lots'"),
-        (["forecast"], "name one customer or give --portfolio"),
-        (["floor", "c1", "--target", "abc"], "--target must be a percentage"),
+        (["whatif", "Cee", "One", "teleport", "50"], "no lever given; levers: route", 2),
+        (["whatif", "c1", "cache", "5", "teleport"], "'teleport' is not a lever", 2),
+        (["whatif", "cache", "20"], "name a customer", 2),
+        (["whatif", "c1", "cache", "20", "2026-10", "--period", "2026-09"], "two periods", 2),
+        (["whatif", "Nobody", "cache", "20"], "no customer 'Nobody'", 1),
+        (["forecast", "--growth", "lots", "c1"], "growth 'lots'", 2),
+        (["forecast"], "name one customer or give --portfolio", 2),
+        (["floor", "c1", "--target", "abc"], "--target must be a percentage", 2),
     ],
 )
-def test_mistakes_exit_1_with_one_clear_line(
-    book: Runtime, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+def test_mistakes_are_one_clear_line_exit_2_for_the_command_line_1_for_the_data(
+    book: Runtime, capsys: pytest.CaptureFixture[str], argv: list[str], message: str, status: int
 ) -> None:
     code, out, err = cli(book, capsys, *argv)
-    assert code == 1 and out == ""
+    assert code == status and out == ""
     assert message in err and err.count("\n") == 1
 
 

@@ -38,8 +38,8 @@ def test_ask_exits_1_on_an_unknown_customer_or_bad_words(book: Runtime, capsys: 
     assert "Ask marginbot" in capsys.readouterr().out
 
 
-def test_ask_with_a_bad_as_of_is_a_one_line_error(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ask", "acme", "--as-of", "yesterday"], runtime=book) == 1
+def test_ask_with_a_bad_as_of_is_a_one_line_usage_error(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "acme", "--as-of", "yesterday"], runtime=book) == 2
     assert capsys.readouterr().err.startswith("marginbot: --as-of:")
 
 

@@ -160,5 +160,5 @@ def test_without_a_token_messages_wait_in_the_outbox(
 
 
 def test_a_bad_as_of_is_a_one_line_error(rt: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["alerts", "check", "--as-of", "yesterday"], runtime=rt) == 1
+    assert main(["alerts", "check", "--as-of", "yesterday"], runtime=rt) == 2  # a usage error
     assert capsys.readouterr().err.startswith("marginbot: --as-of: not an ISO 8601 timestamp")

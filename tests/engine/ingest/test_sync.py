@@ -104,3 +104,21 @@ def test_sync_result_rounds_a_half_cent_up_in_text_and_json() -> None:
     result = SyncResult(source="openai", cost_nano=5_000_000)  # $0.005
     assert "COGS $0.01" in result.summary()
     assert result.as_dict()["cogs_usd"] == 0.01
+
+
+def test_sync_source_reports_windows_written_of_the_windows_to_fetch(rt: Runtime, vendor: Vendor) -> None:
+    vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
+    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
+    vendor.route("/v1/organization/costs", openai_bucket_pages({}))
+    calls: list[tuple[int, int | None]] = []
+    result = sync_source(
+        rt,
+        "openai",
+        since=datetime(2026, 10, 1, tzinfo=UTC),
+        until=datetime(2026, 10, 3, tzinfo=UTC),
+        transport=vendor.transport,
+        sleep=lambda s: None,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert result.ok and result.windows >= 1
+    assert calls == [(n, result.windows) for n in range(1, result.windows + 1)]

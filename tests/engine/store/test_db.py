@@ -17,7 +17,8 @@ def test_an_unreachable_database_is_one_line_naming_it_without_the_password(
     missing = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/no/such/dir/m.db")  # type: ignore[call-arg]
     assert main(["portfolio"], settings=missing) == 1
     assert capsys.readouterr().err == (
-        f"marginbot: cannot use the database sqlite:///{tmp_path}/no/such/dir/m.db: unable to open database file\n"
+        f"marginbot: cannot use the database sqlite:///{tmp_path}/no/such/dir/m.db: unable to open database file; "
+        "does its folder exist, and may this user write there?\n"
     )
     refused = Settings(_env_file=None, database_url="postgres://bob:s3cret@127.0.0.1:1/x")  # type: ignore[call-arg]
     assert main(["portfolio"], settings=refused) == 1

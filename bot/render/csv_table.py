@@ -1,0 +1,125 @@
+"""Reports as CSV for spreadsheets (`--csv`): one header, one row per customer/product or per breakdown line.
+
+Money is a plain decimal to the cent ("1484.73": no "$", no thousands separator, so a spreadsheet reads it as a
+number), percentages to 0.01; both rounded half-up once, from the exact figures (never through a float).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from engine.money import CENT, round_to
+
+if TYPE_CHECKING:
+    from engine.reports.figures import Figures
+    from engine.reports.margin import MarginReport
+    from engine.reports.portfolio import Portfolio
+
+PORTFOLIO_COLUMNS = (
+    "kind",
+    "key",
+    "name",
+    "period",
+    "revenue_usd",
+    "cogs_usd",
+    "gross_profit_usd",
+    "gross_margin_pct",
+    "status",
+    "events",
+    "unpriced_events",
+    "previous_revenue_usd",
+    "previous_cogs_usd",
+    "previous_gross_margin_pct",
+)
+REPORT_COLUMNS = (
+    "subject",
+    "period",
+    "section",
+    "item",
+    "revenue_usd",
+    "cogs_usd",
+    "gross_profit_usd",
+    "gross_margin_pct",
+    "share_pct",
+    "previous_cogs_usd",
+    "detail",
+)
+
+
+def dec(value: Decimal | None) -> str:
+    """A plain decimal to 0.01, or empty (a margin without revenue has no value)."""
+    return "" if value is None else str(round_to(value, CENT))
+
+
+def _table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _figures(f: Figures) -> list[object]:
+    return [dec(f.revenue), dec(f.cogs), dec(f.gross_profit), dec(f.margin_pct), f.status, f.events, f.unpriced_events]
+
+
+def portfolio_csv(p: Portfolio) -> str:
+    """Every customer, then every product: current figures and the previous period's."""
+    rows = [
+        [
+            row.kind,
+            row.key,
+            row.name,
+            p.period.label,
+            *_figures(row.current),
+            dec(row.previous.revenue),
+            dec(row.previous.cogs),
+            dec(row.previous.margin_pct),
+        ]
+        for row in (*p.customers, *p.products)
+    ]
+    return _table(PORTFOLIO_COLUMNS, rows)
+
+
+def report_csv(r: MarginReport) -> str:
+    """One customer or product: a total line, then each revenue line and each slice of COGS (by type, model and
+    feature), so a spreadsheet can sum any section back to the total."""
+    subject, label = r.name or r.key, r.period.label
+
+    def line(section: str, item: str, **values: object) -> list[object]:
+        return [subject, label, section, item, *(values.get(c, "") for c in REPORT_COLUMNS[4:])]
+
+    c = r.current
+    rows = [
+        line(
+            "total",
+            r.key,
+            revenue_usd=dec(c.revenue),
+            cogs_usd=dec(c.cogs),
+            gross_profit_usd=dec(c.gross_profit),
+            gross_margin_pct=dec(c.margin_pct),
+            previous_cogs_usd=dec(r.previous.cogs),
+            detail=c.status,
+        )
+    ]
+    rows += [
+        line("revenue", rl.product or "all products", revenue_usd=dec(rl.total), detail=rl.terms) for rl in r.revenue
+    ]
+    rows += [line("cogs_by_type", kind, cogs_usd=dec(cost)) for kind, cost in r.cogs_by_type.items()]
+    for section, shares in (("cogs_by_model", r.by_model), ("cogs_by_feature", r.by_feature)):
+        rows += [
+            line(
+                section,
+                s.key,
+                cogs_usd=dec(s.cost),
+                share_pct=dec(s.share_pct),
+                previous_cogs_usd=dec(s.previous),
+                detail=s.provider,
+            )
+            for s in shares
+        ]
+    return _table(REPORT_COLUMNS, rows)

@@ -1,0 +1,51 @@
+"""`marginbot demo`: an AI company's enterprise book, and the story a newcomer reads in one screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli.main import main
+from config.settings import Settings
+from engine.periods import trailing
+from engine.reports.portfolio import portfolio
+from engine.runtime import Runtime
+from engine.store.db import forget_engine
+from tests.conftest import NOW
+
+
+def test_the_demo_tells_its_story_with_enterprise_sized_customers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "demo.db"
+    rt = Runtime(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'unused.db'}"), now_override=NOW)  # type: ignore[call-arg]
+    assert main(["demo", "--db", str(db), "--days", "45"], runtime=rt) == 0
+    out = capsys.readouterr().out
+    story = out[out.index("What this demo shows") :]
+    assert len(out.splitlines()) <= 50  # one screen
+    assert "Acme Corp (" in story and "Stark Logistics (" in story and "bleed on flat fees" in story
+    assert "Initech is at" in story and "at the breach line around" in story
+    assert "Globex grew as fast" in story and "it pays per request" in story
+    assert "self-hosted/acme-guard-2b" in story and "have no price" in story
+    assert "marginbot whatif stark-logistics price usage" in story and "per-task pricing saves Stark Logistics" in story
+    assert "marginbot alerts check --dry-run" in story and "the Home tab" in story
+
+    url = f"sqlite:///{db}"
+    try:
+        demo = Runtime(Settings(_env_file=None, database_url=url), now_override=NOW)  # type: ignore[call-arg]
+        with demo.connect() as conn:
+            book = portfolio(conn, trailing(30, today=demo.today()), thresholds=demo.thresholds)
+        status = {r.key: r.current.status for r in book.customers}
+        assert (status["acme-corp"], status["stark-logistics"], status["initech"], status["globex"]) == (
+            "breach",
+            "breach",
+            "watch",
+            "healthy",
+        )
+        assert sum(s == "breach" for s in status.values()) == 2  # the story's two, no others
+        revenue = sorted(r.current.revenue for r in book.customers)
+        assert revenue[0] >= 2000  # a few thousand dollars a month at least
+        assert 40_000 <= revenue[-1] <= 150_000  # up to about a hundred thousand
+    finally:
+        forget_engine(url)

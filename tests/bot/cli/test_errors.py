@@ -1,0 +1,198 @@
+"""Every mistake is one line naming the setting or input and the fix: exit 2 for the command line or configuration,
+1 for failed work; `--verbose` adds the traceback; passwords never appear."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+
+from bot.cli.errors import redact_url, scrub
+from bot.cli.main import main
+from config.settings import Settings
+from engine.runtime import Runtime
+from engine.store.db import forget_engine
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def run_with_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str], **env: str) -> int:
+    """main() with settings read from the environment, as the console script does (no .env in the way)."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return main(argv)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "marginbot-demo.db",
+            "marginbot: DATABASE_URL: has no scheme (marginbot-demo.db): for a SQLite file write "
+            "sqlite:///marginbot-demo.db (four slashes for an absolute path), for PostgreSQL "
+            "postgresql://USER:PASSWORD@HOST:5432/DB",
+        ),
+        (
+            "sqlite://x.db",
+            "marginbot: DATABASE_URL: sqlite://x.db has two slashes: a SQLite file is sqlite:///x.db (three slashes)",
+        ),
+        (
+            "mysql://root:hunter22@db.internal/margins",
+            "marginbot: DATABASE_URL: marginbot does not support mysql databases: use sqlite:///FILE or "
+            "postgresql://USER:PASSWORD@HOST:5432/DB",
+        ),
+        (
+            "postgresql://bob:p@ssw0rd@127.0.0.1:5432/margins",
+            "marginbot: DATABASE_URL: the password holds an '@': write it as %40 in DATABASE_URL (URL-encoding)",
+        ),
+    ],
+    ids=["no-scheme", "two-slashes", "mysql", "unescaped-at"],
+)
+def test_a_database_url_people_get_wrong_is_one_line_with_the_fix_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, expected: str
+) -> None:
+    assert run_with_env(monkeypatch, tmp_path, ["portfolio"], DATABASE_URL=url) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", expected + "\n")
+    for secret in ("hunter22", "ssw0rd", "p@ss"):
+        assert secret not in err
+
+
+def test_bad_settings_are_one_line_each_and_secrets_are_not_echoed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = run_with_env(
+        monkeypatch, tmp_path, ["portfolio"], MARGINBOT_BREACH_PCT="forty", PORT="http", SLACK_BOT_TOKEN="changeme"
+    )
+    assert status == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "marginbot: MARGINBOT_BREACH_PCT: Input should be a valid decimal (got 'forty')",
+        "marginbot: SLACK_BOT_TOKEN: is still a placeholder: paste the real value from your Slack app's settings",
+        "marginbot: PORT: Input should be a valid integer, unable to parse string as an integer (got 'http')",
+    ]
+
+
+def test_an_unreachable_postgresql_is_one_line_with_the_password_hidden_even_with_an_encoded_at(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    url = f"postgresql://bob:s3cr%40t-pw@127.0.0.1:{port}/margins"
+    assert run_with_env(monkeypatch, tmp_path, ["portfolio"], DATABASE_URL=url) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"marginbot: cannot use the database postgresql+psycopg://bob:***@127.0.0.1:{port}/margins: ")
+    assert err.rstrip().endswith("is PostgreSQL running there, and listening on that port?")
+    assert "s3cr" not in err and "t-pw" not in err
+
+
+def test_redaction_hides_a_password_with_an_unescaped_at_whole() -> None:
+    url = "postgresql://bob:hunter@2secret@db.example/m"
+    assert redact_url(url) == "postgresql://bob:***@db.example/m"
+    # SQLAlchemy splits such a URL at the first "@" and drivers then name the "host" 2secret@db.example.
+    said = 'could not translate host name "2secret@db.example" to address'
+    assert scrub(said, url) == 'could not translate host name "***@db.example" to address'
+
+
+@pytest.fixture
+def sqlite_runtime(tmp_path: Path, prices_file: Path) -> Iterator[Runtime]:
+    """A SQLite file whatever databases the suite runs on: a read-only file and a full disk are SQLite's cases."""
+    url = f"sqlite:///{tmp_path / 'own.db'}"
+    forget_engine(url)
+    yield Runtime(Settings(_env_file=None, database_url=url, prices_file=prices_file, timezone="UTC"))  # type: ignore[call-arg]
+    forget_engine(url)
+
+
+def test_a_read_only_database_is_one_line_with_the_fix(
+    sqlite_runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runtime = sqlite_runtime
+    # What SQLite says for a file this user may not write (SQLITE_READONLY); set through the connection because
+    # the suite runs as root, for whom file permissions do not apply.
+    event.listen(runtime.engine, "connect", lambda conn, _: conn.execute("PRAGMA query_only = ON"))
+    runtime.engine.dispose()
+    path = tmp_path / "u.csv"
+    path.write_text(
+        "event_id,ts,customer,product,provider,model,input_tokens\ne1,2026-10-05T12:00:00Z,acme,chat,openai,gpt-4o,10\n"
+    )
+    assert main(["import", "usage", str(path)], runtime=runtime) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"marginbot: cannot use the database {runtime.settings.database_url}: attempt to write a")
+    assert "the file is read-only: give this user write access" in err
+
+
+def test_a_full_disk_during_an_import_is_one_line_and_commits_nothing(
+    sqlite_runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Simulated with SQLite's page limit: SQLITE_FULL is what a full disk gives.
+    runtime = sqlite_runtime
+    with runtime.connect() as conn:
+        pages = conn.execute(text("PRAGMA page_count")).scalar_one()
+    # Room for a few pages more than the empty schema: the import runs out of space part-way, as on a full disk.
+    event.listen(runtime.engine, "connect", lambda conn, _: conn.execute(f"PRAGMA max_page_count = {pages + 20}"))
+    runtime.engine.dispose()
+    path = tmp_path / "big.csv"
+    rows = "".join(f"e{i},2026-10-05T12:00:00Z,cust{i % 50},chat,openai,gpt-4o,{i}\n" for i in range(20_000))
+    path.write_text("event_id,ts,customer,product,provider,model,input_tokens\n" + rows)
+    assert main(["import", "usage", str(path)], runtime=runtime) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "database or disk is full; the disk is full: nothing from this command was" in err
+    with runtime.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM usage_event")).scalar_one() == 0
+        assert conn.execute(text("SELECT COUNT(*) FROM daily_rollup")).scalar_one() == 0
+
+
+def test_verbose_adds_the_traceback_to_the_one_line(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["margin", "nobody", "--verbose"], runtime=book) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert err.splitlines()[-1].startswith("marginbot: no customer 'nobody'")
+    assert main(["margin", "nobody"], runtime=book) == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(book: Runtime, tmp_path: Path) -> None:
+    # `marginbot portfolio | head`: the pipe closes before we write. No traceback, no "Exception ignored" at exit.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {**os.environ, "DATABASE_URL": book.settings.database_url, "PYTHONPATH": str(REPO)}
+    env.pop("MARGINBOT_TEST_POSTGRES_URL", None)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli.main", "portfolio", "--period", "2026-10", "--csv"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr.decode() == ""
+    assert done.returncode == 141
+
+
+def test_version_comes_from_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out == f"marginbot {version('marginbot')}\n"
+
+
+def test_a_bad_flag_value_is_a_usage_error(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["margin", "acme", "--period", "October"], runtime=book) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--workers", "0"], runtime=book)
+    assert stopped.value.code == 2
