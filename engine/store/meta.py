@@ -4,6 +4,7 @@ the prices events were priced with. Both guard against answers that would silent
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -56,7 +57,12 @@ def check_rollup_timezone(
 def price_fingerprint(raw: bytes) -> str:
     """What stored costs were priced with, in 16 hex digits: the price file's bytes and the version of the
     genai-prices catalogue under it (a new catalogue can change prices too)."""
-    return hashlib.sha256(raw + version("genai-prices").encode()).hexdigest()[:16]
+    return hashlib.sha256(raw + _catalogue_version().encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _catalogue_version() -> str:
+    return version("genai-prices")  # a scan of installed packages: once per process is enough
 
 
 def price_file_fingerprint(path: Path) -> str:
