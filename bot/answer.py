@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bot.answer_types import Answer, AnswerError
 from bot.blocks.home import LastImport, home_error_view, home_view
+from bot.blocks.home_trend import trend_section
 from bot.blocks.kit import clip
 from bot.blocks.messages import error_message, help_message, unknown_subject_message, with_notices
 from bot.command import Command
@@ -26,6 +27,7 @@ from bot.grammar import parse
 from engine.periods import PeriodError, PeriodNotBegun, month_to_date, parse_period
 from engine.reports.names import UnknownSubject
 from engine.reports.portfolio import portfolio
+from engine.reports.weekly import weekly_by_customer
 from engine.runtime import Runtime
 from engine.store.meta import StaleRollups
 from engine.store.models import ImportRun
@@ -118,7 +120,10 @@ def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
             mtd = month_to_date(today)
             current = portfolio(conn, mtd, thresholds=runtime.thresholds) if mtd is not None else None
             notes = runtime.notices(conn)
-        return home_view(result, last_import(runtime), current, notes)
+            breached = [r for r in result.customers if r.current.status == "breach" and r.current.revenue]
+            weeks, each = weekly_by_customer(conn, period, [r.key for r in breached])
+        trend = trend_section(weeks, [(r, each[r.key]) for r in breached])
+        return home_view(result, last_import(runtime), trend, month=current, notices=notes)
     except Exception:
         log.exception("building the App Home view failed")
         return home_error_view(SORRY)

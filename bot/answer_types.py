@@ -6,10 +6,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file an answer hands to the asker (the board pack): Slack uploads it to them, the terminal ignores it."""
+
+    filename: str
+    content: bytes
+    title: str
+
+
 @dataclass
 class Answer:
     text: str
     blocks: list[dict[str, Any]] = field(default_factory=list)
+    files: list[Upload] = field(default_factory=list)
 
 
 class AnswerError(ValueError):

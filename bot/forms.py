@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.answer_types import Answer
 from bot.blocks.messages import help_message
 from bot.command import DEFAULT_N, Command, Shape
-from bot.handlers import reports, scenarios
+from bot.handlers import report, reports, scenarios, why
 from engine.runtime import Runtime
 
 Handler = Callable[[Runtime, Command, datetime], Answer]
@@ -82,6 +82,15 @@ FORMS: tuple[Form, ...] = (
         handler=reports.portfolio,
     ),
     Form(
+        kind="why",
+        keyword="why",
+        shape=Shape.WORDS,
+        usage="/margin why CUSTOMER|product NAME|portfolio [PERIOD]",
+        summary="why the margin moved since the period before, part by part in dollars and points",
+        example="/margin why acme 2026-10",
+        handler=why.why,
+    ),
+    Form(
         kind="whatif",
         keyword="whatif",
         shape=Shape.WORDS,
@@ -107,6 +116,15 @@ FORMS: tuple[Form, ...] = (
         summary="the lowest unit price that keeps the margin healthy",
         example="/margin floor acme",
         handler=scenarios.floor,
+    ),
+    Form(
+        kind="report",
+        keyword="report",
+        shape=Shape.PERIOD,
+        usage="/margin report [PERIOD]",
+        summary="the board pack (.xlsx) for a month or quarter, sent to you as a file",
+        example="/margin report 2026-Q3",
+        handler=report.report,
     ),
     Form(
         kind="help",

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.common import margin_change, marker, period_context, projection_text, row_line, trend_arrow
-from bot.blocks.kit import MAX_VIEW_BLOCKS, context, divider, esc, fields, fit, header, section, sections
+from bot.blocks.kit import MAX_VIEW_BLOCKS, Block, context, divider, esc, fields, fit, header, section, sections
 from bot.blocks.portfolio import active, by_status, capped, spread_line, unpriced_line
 from bot.render.fmt import STATUS_EMOJI, money, percent
 from engine.reports.portfolio import Portfolio
@@ -49,10 +49,15 @@ def month_section(m: Portfolio) -> list[dict[str, Any]]:
 
 
 def home_view(
-    p: Portfolio, last: LastImport | None, month: Portfolio | None = None, notices: list[str] | None = None
+    p: Portfolio,
+    last: LastImport | None,
+    trend: list[Block] | None = None,
+    *,
+    month: Portfolio | None = None,
+    notices: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The dashboard: the trailing window (`p`), the calendar month to date (`month`, when it has a complete day)
-    and the notices every answer carries."""
+    """The dashboard: the trailing window (`p`), the weekly trend section, the calendar month to date (`month`, when
+    it has a complete day) and the notices every answer carries."""
     t, before = p.total, p.previous_total
     customers, products = active(p.customers), active(p.products)
     blocks = [
@@ -76,6 +81,8 @@ def home_view(
     if p.unpriced_models:
         blocks.append(section(unpriced_line(p)))
     blocks += [section(f":warning: {esc(n)}") for n in notices or []]
+    if trend:  # the weekly trend section (bot/blocks/home_trend.py)
+        blocks += [divider(), *trend]
     blocks.append(divider())
     for status, label in (("breach", "In breach"), ("watch", "On watch")):
         c, pr = by_status(customers, status), by_status(products, status)

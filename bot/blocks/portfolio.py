@@ -6,7 +6,9 @@ from bot.answer_types import Answer
 from bot.blocks.common import figure_fields, period_context, projection_text, row_line, row_name, status_line
 from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_LABEL, money, percent, plural
+from bot.render.spark import trend_line
 from engine.reports.portfolio import Portfolio, PortfolioRow
+from engine.reports.weekly import Week
 
 LIST_MAX = 15
 
@@ -52,7 +54,7 @@ def portfolio_text(p: Portfolio) -> str:
     )
 
 
-def portfolio_message(p: Portfolio) -> Answer:
+def portfolio_message(p: Portfolio, *, weekly: list[Week] | None = None) -> Answer:
     customers = active(p.customers)
     blocks = [
         header(f"Portfolio · {p.period.title}"),
@@ -62,6 +64,8 @@ def portfolio_message(p: Portfolio) -> Answer:
     ]
     if line := projection_text(p.projection):
         blocks.append(context(line))
+    if weekly:
+        blocks.append(context(f"*Weekly margin* {trend_line(weekly)}"))
     if line := spread_line(p):
         blocks.append(context(line))
     if p.unpriced_models:

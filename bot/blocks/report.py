@@ -8,10 +8,12 @@ from bot.answer_types import Answer
 from bot.blocks.common import figure_fields, period_context, projection_text, status_line
 from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, money, percent, plural, small_money
+from bot.render.spark import trend_line
 from bot.render.tables import COST_TYPE_LABEL, MOVERS_SHOWN, change_text
 from engine.reports.figures import Share
 from engine.reports.margin import MarginReport
 from engine.reports.revenue import RevenueLine
+from engine.reports.weekly import Week
 from engine.store.models import COST_TYPES
 
 TOP = 5
@@ -50,7 +52,7 @@ def report_text(r: MarginReport) -> str:
     )
 
 
-def margin_report(r: MarginReport) -> Answer:
+def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answer:
     """Revenue, COGS, margin and status; COGS by type, model and feature; P50 vs P99; change; the lever."""
     f, p = r.current, r.previous
     ident = f"{r.kind} `{esc(r.key)}`"
@@ -70,6 +72,8 @@ def margin_report(r: MarginReport) -> Answer:
                 f"revenue against it.{meant}"
             )
         )
+    if weekly:
+        blocks.append(context(f"*Weekly margin* {trend_line(weekly)}"))
     lever = f":dart: *Biggest lever:* {esc(r.top_lever)}"
     moves = r.moves[:MOVERS_SHOWN]
     if moves:

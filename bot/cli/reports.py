@@ -52,6 +52,7 @@ def _one_format(args: argparse.Namespace) -> None:
 def _subject(args: argparse.Namespace, rt: Runtime, kind: str, ref: str) -> int:
     _one_format(args)
     from engine.reports.margin import customer_report, product_report
+    from engine.reports.weekly import weekly_to_dict, weekly_trend
 
     build = customer_report if kind == "customer" else product_report
     chosen = period(args, rt)
@@ -59,18 +60,21 @@ def _subject(args: argparse.Namespace, rt: Runtime, kind: str, ref: str) -> int:
         notes = rt.notices(conn)
         with noting(notes):
             report = build(conn, ref, chosen, thresholds=rt.thresholds, movers=rt.movers)
+        subject = {"customer": report.key} if kind == "customer" else {"product": report.key}
+        weekly = weekly_trend(conn, chosen, **subject) if not args.csv else []
     if args.json:
         from engine.reports.serialize import dumps, report_to_dict
 
-        print(dumps(report_to_dict(report)))
+        print(dumps({**report_to_dict(report), "weekly": weekly_to_dict(weekly)}))
     elif args.csv:
         from bot.render.csv_table import report_csv
 
         sys.stdout.write(report_csv(report))
     else:
+        from bot.render.spark import trend_line
         from bot.render.tables import render_report
 
-        print(render_report(report))
+        print(render_report(report) + f"\n\nWeekly margin  {trend_line(weekly)}")
     print_notices(args, notes)
     return 0
 
@@ -78,22 +82,25 @@ def _subject(args: argparse.Namespace, rt: Runtime, kind: str, ref: str) -> int:
 def cmd_portfolio(args: argparse.Namespace, rt: Runtime) -> int:
     _one_format(args)
     from engine.reports.portfolio import portfolio
+    from engine.reports.weekly import weekly_to_dict, weekly_trend
 
     chosen = period(args, rt)
     with rt.connect() as conn:
         notes = rt.notices(conn)
         result = portfolio(conn, chosen, thresholds=rt.thresholds)
+        weekly = weekly_trend(conn, chosen) if not args.csv else []
     if args.json:
         from engine.reports.serialize import dumps, portfolio_to_dict
 
-        print(dumps(portfolio_to_dict(result)))
+        print(dumps({**portfolio_to_dict(result), "weekly": weekly_to_dict(weekly)}))
     elif args.csv:
         from bot.render.csv_table import portfolio_csv
 
         sys.stdout.write(portfolio_csv(result))
     else:
+        from bot.render.spark import trend_line
         from bot.render.tables import render_portfolio
 
-        print(render_portfolio(result, limit=args.limit))
+        print(render_portfolio(result, limit=args.limit) + f"\n\nWeekly margin  {trend_line(weekly)}")
     print_notices(args, notes)
     return 0

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -15,15 +16,19 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.answer import answer_command
 from bot.answer_types import Answer
-from bot.blocks.messages import help_message, refusal_message
+from bot.blocks.kit import context as context_block
+from bot.blocks.messages import error_message, help_message, refusal_message
 from bot.command import Command
 from bot.forms import FORMS
 from bot.grammar import parse
 from bot.slack.access import HOW_TO_CONFIGURE
+from bot.slack.files import UploadFailed, send_files
 from bot.slack.services import Services
 
 
-def margin_command(ack: Ack, command: dict[str, Any], context: BoltContext, logger: logging.Logger) -> None:
+def margin_command(
+    ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient, logger: logging.Logger
+) -> None:
     services: Services = context["services"]
     user, channel = command.get("user_id"), command.get("channel_id")
     if not services.access.allows(user, channel):
@@ -40,14 +45,30 @@ def margin_command(ack: Ack, command: dict[str, Any], context: BoltContext, logg
         ack(response_type="ephemeral", text=shown.text, blocks=shown.blocks)
         return
     ack()
-    services.workers.submit(deliver, services, cmd, command["response_url"], logger)
+    asker = (client, str(user or ""), channel)
+    services.workers.submit(deliver, services, cmd, command["response_url"], logger, asker)
 
 
-def deliver(services: Services, cmd: Command, response_url: str, logger: logging.Logger) -> None:
-    """Answer and post. Only a real answer is shared in the channel; mistakes stay between bot and asker."""
+def deliver(
+    services: Services,
+    cmd: Command,
+    response_url: str,
+    logger: logging.Logger,
+    asker: tuple[WebClient, str, str | None] | None = None,
+) -> None:
+    """Answer and post. Only a real answer is shared in the channel; mistakes stay between bot and asker. Files
+    (the board pack) go to the asker first (bot/slack/files.py); the answer says where they went."""
     try:
         outcome = answer_command(services.runtime, cmd)
-        respond(response_url, outcome.answer, in_channel=cmd.share and outcome.ok, logger=logger)
+        answer, shared = outcome.answer, cmd.share and outcome.ok
+        if answer.files and asker is not None:
+            client, user, channel = asker
+            try:
+                where = send_files(client, answer.files, user=user, channel=channel, share=cmd.share)
+                answer.blocks.append(context_block(f":inbox_tray: The workbook was sent {where}."))
+            except UploadFailed as exc:
+                answer, shared = error_message(f"The board pack is ready but could not be sent: {exc}"), False
+        respond(response_url, answer, in_channel=shared, logger=logger)
     except Exception:
         logger.exception("could not deliver the answer to /margin %s", cmd.kind)
 

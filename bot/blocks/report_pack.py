@@ -1,0 +1,43 @@
+"""`/margin report`: what the board pack holds, as Block Kit (the workbook itself goes to the asker as a file)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.answer_types import Answer
+from bot.blocks.kit import context, esc, fields, fit, header, section
+from bot.render.fmt import money, percent
+from bot.render.workbook import TITLES
+from engine.reports.pack import BoardPack
+
+
+def pack_filename(pack: BoardPack) -> str:
+    return f"marginbot-board-pack-{pack.period.label.replace(' ', '-')}.xlsx"
+
+
+def _dec(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def report_pack_message(pack: BoardPack) -> Answer:
+    """The pack's headline figures and its sheets; the same figures as `/margin portfolio` for the period."""
+    d, p = pack.summary, pack.period
+    breach = sum(1 for r in d["customers"] if r["status"] == "breach")
+    sheets = ", ".join(f"{TITLES.get(s.name, s.name)} ({len(s.rows)})" for s in pack.sheets)
+    text = (
+        f"Board pack {p.label}: revenue {money(_dec(d['revenue_usd']))}, COGS {money(_dec(d['cogs_usd']))}, "
+        f"gross margin {percent(_dec(d['gross_margin_pct']))}; {breach} customer(s) in breach."
+    )
+    blocks = [
+        header(f"Board pack · {p.label}"),
+        context(f"{p.start} to {p.end} · compared with {p.previous().label}"),
+        fields(
+            f"*Revenue*\n{money(_dec(d['revenue_usd']))}",
+            f"*COGS*\n{money(_dec(d['cogs_usd']))}",
+            f"*Gross margin*\n{percent(_dec(d['gross_margin_pct']))}",
+            f"*Customers in breach*\n{breach}",
+        ),
+        section(f":bar_chart: `{esc(pack_filename(pack))}`, one sheet each: {esc(sheets)}"),
+        context(f"From a terminal: `marginbot report --period {esc(p.label)} --out board-pack.xlsx` (or `--out DIR/`)"),
+    ]
+    return Answer(esc(text), fit(blocks))

@@ -1,0 +1,85 @@
+"""`/margin why`: the margin bridge as Block Kit, revenue parts then COGS parts, each in dollars and points."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.answer_types import Answer
+from bot.blocks.kit import context, esc, fields, fit, header, section, sections
+from bot.render.fmt import money, percent, points
+from engine.reports.bridge import Bridge, BridgePart
+from engine.reports.bridge_words import signed_usd
+
+
+def _subject(b: Bridge) -> str:
+    return "the portfolio" if b.key is None else f"{b.kind} {b.name}"
+
+
+def _part_line(p: BridgePart) -> str:
+    pts = f" · {points(p.margin_pts_tenth)} margin" if p.margin_pts_tenth is not None else ""
+    return f"{p.label}  *{signed_usd(p.change)}*{pts}"
+
+
+def _part_lines(parts: list[BridgePart]) -> list[str]:
+    """The parts that moved; the others are named on one line, so the reader sees every part is there."""
+    lines = [_part_line(p) for p in parts if p.change or p.margin_pts_tenth]
+    still = [p.label for p in parts if not (p.change or p.margin_pts_tenth)]
+    if still:
+        lines.append(f"_no change: {', '.join(still)}_")
+    return lines
+
+
+def why_text(b: Bridge) -> str:
+    """The notification text: the move and the biggest contributor."""
+    before, after = b.margin
+    top = b.top(1)
+    lead = f" Biggest: {top[0].words}." if top else ""
+    profit = signed_usd(b.gross_profit[1] - b.gross_profit[0])
+    return (
+        f"Why {_subject(b)} moved ({b.previous.label} → {b.period.label}): gross margin {percent(before)} → "
+        f"{percent(after)} ({points(_tenth_change(b))}), gross profit {profit}.{lead}"
+    )
+
+
+def _tenth_change(b: Bridge) -> Decimal | None:
+    moved = [p.margin_pts_tenth for p in b.parts]
+    if any(m is None for m in moved):
+        return None
+    return sum((m for m in moved if m is not None), Decimal(0))
+
+
+def why_message(b: Bridge) -> Answer:
+    """Headline, the three biggest contributors, then every part; the parts add up to the change as shown."""
+    gp_before, gp_after = b.gross_profit
+    revenue_parts = [p for p in b.parts if p.side == "revenue"]
+    cogs_parts = [p for p in b.parts if p.side == "cogs"]
+    blocks = [
+        header(f"Why {b.name} moved · {b.period.label}"),
+        context(
+            f"{esc(_subject(b))} · {b.previous.label} ({b.previous.start} to {b.previous.end}) → {b.period.label} "
+            f"({b.period.start} to {b.period.end}) · each part is a step of a fixed-order bridge; they add up to "
+            "the change to the cent"
+        ),
+        section(
+            f"Gross margin *{percent(b.margin[0])}* → *{percent(b.margin[1])}* ({points(_tenth_change(b))})\n"
+            f"Gross profit {money(gp_before)} → {money(gp_after)} ({signed_usd(gp_after - gp_before)})"
+        ),
+        fields(
+            f"*Revenue*\n{money(b.revenue[0])} → {money(b.revenue[1])}\n_{signed_usd(b.revenue[1] - b.revenue[0])}_",
+            f"*COGS*\n{money(b.cogs[0])} → {money(b.cogs[1])}\n_{signed_usd(b.cogs[1] - b.cogs[0])}_",
+        ),
+    ]
+    top = b.top()
+    blocks += sections("Biggest contributors", [esc(c.words) for c in top] or ["_nothing moved_"])
+    blocks += sections(
+        f"Revenue {signed_usd(b.revenue[1] - b.revenue[0])} (adds to gross profit)", _part_lines(revenue_parts)
+    )
+    blocks += sections(
+        f"COGS {signed_usd(b.cogs[1] - b.cogs[0])} (a rise takes from gross profit)", _part_lines(cogs_parts)
+    )
+    if b.margin[0] is None or b.margin[1] is None:
+        blocks.append(context("No revenue in one of the periods, so no margin to bridge in points: dollars only."))
+    for note in b.notes:
+        blocks.append(context(f":warning: {esc(note)}"))
+    blocks.append(context("`marginbot why ... --json` lists the rows behind each part; docs/why.md has the method."))
+    return Answer(esc(why_text(b)), fit(blocks))

@@ -1,0 +1,48 @@
+"""`marginbot report --period 2026-Q3 --out FILE.xlsx|DIR/`: the board pack for a month, a quarter or N days."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.cli.common import UserError, period
+from engine.periods import DEFAULT_DAYS
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "report",
+        help="the board pack: portfolio, customers, products, bridges, spread, unpriced usage and price sources",
+        description="Write the board pack for a period: an .xlsx workbook (--out FILE.xlsx) or a directory of "
+        ".csv files, one per sheet (--out DIR/). Its figures are those of `marginbot portfolio --json`.",
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--period", metavar="YYYY-MM|YYYY-Qn", help="a calendar month or quarter")
+    group.add_argument("--days", type=int, metavar="N", help=f"the last N complete days (default {DEFAULT_DAYS})")
+    p.add_argument("--as-of", metavar="TIMESTAMP", help="pretend it is this moment (default: now)")
+    p.add_argument(
+        "--out", required=True, metavar="FILE.xlsx|DIR/", help="an .xlsx file, or a directory for .csv files"
+    )
+    p.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.render.workbook import write_pack
+    from engine.reports.pack import board_pack
+
+    out = Path(args.out)
+    if out.suffix and out.suffix.lower() != ".xlsx":
+        raise UserError(f"--out {args.out}: write an .xlsx file or a directory (for .csv files), e.g. pack.xlsx")
+    if out.suffix.lower() == ".xlsx" and out.is_dir():
+        raise UserError(f"--out {args.out} is a directory; name a file like {out / 'board-pack.xlsx'}")
+    chosen = period(args, rt)
+    with rt.connect() as conn:
+        pack = board_pack(conn, chosen, prices=rt.prices, timezone=rt.settings.timezone, thresholds=rt.thresholds)
+    files = write_pack(pack, out)
+    where = str(files[0]) if len(files) == 1 else f"{out}/ ({len(files)} .csv files)"
+    print(f"board pack for {chosen.label} ({chosen.start} to {chosen.end}) written to {where}")
+    return 0

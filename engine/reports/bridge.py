@@ -1,0 +1,305 @@
+"""Why the margin moved: a bridge from the previous comparable period to this one, in dollars and margin points.
+
+Revenue parts (engine/reports/bridge_revenue.py) and COGS parts (engine/reports/bridge_cogs.py) are each the
+difference of two consecutive, fully computed states, in a fixed order: revenue first (metered volume, seats,
+billed lines, contract changes), then COGS (volume, mix, price, caching, tokens per request, non-token). Each state
+is rounded to the cent before the differences are taken, so the parts, as shown, add up to the change of the
+figures as shown (this period's revenue to the cent minus last period's), with nothing left over; the margin of
+each state is rounded to 0.01 point the same way, so the points add up too. docs/why.md states the method with
+a worked example.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from itertools import pairwise
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from engine.money import CENT, MICRO, NANO, TENTH, json_number
+from engine.periods import Period
+from engine.pricing.book import PriceBook
+from engine.reports.bridge_cogs import Cell, CogsBridge, cogs_bridge, read_cells, reprice_previous
+from engine.reports.bridge_revenue import KeyPieces, RevenueBridge, revenue_bridge
+from engine.reports.bridge_words import PIECE_PART, REVENUE_PART, Contributor, Side, contributors, round_half_up
+from engine.reports.names import resolve_customer, resolve_product
+from engine.store.meta import get_meta
+from engine.vocab import SubjectKind
+
+TOP_CONTRIBUTORS = 3
+CONTRIBUTORS_KEPT = 10  # pieces put into words, biggest first
+MAX_CELLS = 200  # cells listed in --json: the biggest movers (the parts are summed over every cell)
+
+# (part id, side, label), in the order the states are computed and the parts are shown.
+PARTS: tuple[tuple[str, Side, str], ...] = (
+    ("metered_volume", "revenue", "metered volume"),
+    ("seats", "revenue", "seats"),
+    ("billed", "revenue", "billed revenue (invoice lines)"),
+    ("contract_changes", "revenue", "contract changes (terms, days in force)"),
+    ("volume", "cogs", "volume (requests)"),
+    ("mix", "cogs", "mix (models, features, products)"),
+    ("price", "cogs", "price (rates and discounts)"),
+    ("caching", "cogs", "caching (cache-read share)"),
+    ("tokens_per_request", "cogs", "tokens per request"),
+    ("non_token", "cogs", "non-token (retrieval, rerank, compute)"),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BridgePart:
+    """One driver: how much it moved revenue or COGS (USD, to the cent) and the margin (points)."""
+
+    part: str
+    side: Side
+    label: str
+    change: Decimal  # of revenue or of COGS
+    margin_pts: Decimal | None  # to 0.01; None when a state has no revenue
+    margin_pts_tenth: Decimal | None  # to 0.1, what text shows (these add up at their own precision)
+
+    @property
+    def gross_profit(self) -> Decimal:
+        """The part's effect on gross profit: revenue adds, COGS takes away."""
+        return self.change if self.side == "revenue" else -self.change
+
+
+@dataclass(kw_only=True)
+class Bridge:
+    """The margin bridge of one customer, one product or the portfolio."""
+
+    kind: SubjectKind
+    key: str | None
+    name: str
+    period: Period
+    previous: Period
+    revenue: tuple[Decimal, Decimal]  # (previous, current), to the cent
+    cogs: tuple[Decimal, Decimal]
+    margin: tuple[Decimal | None, Decimal | None]  # exact
+    parts: list[BridgePart]
+    contributors: list[Contributor]  # the biggest pieces by effect on gross profit, biggest first
+    cells: list[Cell]
+    contracts: list[KeyPieces]
+    requests: tuple[int, int]
+    repriced_groups: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def gross_profit(self) -> tuple[Decimal, Decimal]:
+        return self.revenue[0] - self.cogs[0], self.revenue[1] - self.cogs[1]
+
+    @property
+    def margin_change(self) -> Decimal | None:
+        a, b = self.margin
+        return None if a is None or b is None else b - a
+
+    def top(self, n: int = TOP_CONTRIBUTORS) -> list[Contributor]:
+        return [c for c in self.contributors if c.change][:n]
+
+
+def _margin(revenue: Fraction, cogs: Fraction) -> Fraction | None:
+    return (revenue - cogs) / revenue * 100 if revenue > 0 else None
+
+
+def assemble(
+    *,
+    kind: SubjectKind,
+    key: str | None,
+    name: str,
+    period: Period,
+    revenue: RevenueBridge,
+    cogs: CogsBridge,
+    notes: list[str] | None = None,
+) -> Bridge:
+    """Round each state, take the differences, and rank the pieces."""
+    rev_states = [Fraction(r) for r in revenue.states]
+    cogs_states = [c / NANO for c in cogs.states]  # USD
+    pairs = [(r, cogs_states[0]) for r in rev_states] + [(rev_states[-1], c) for c in cogs_states[1:]]
+    margins = [_margin(r, c) for r, c in pairs]
+    rev_cents = [round_half_up(r, CENT) for r in rev_states]
+    cogs_cents = [round_half_up(c, CENT) for c in cogs_states]
+    changes = [b - a for a, b in pairwise(rev_cents)]
+    changes += [b - a for a, b in pairwise(cogs_cents)]
+
+    def points(step: Decimal) -> list[Decimal | None]:
+        if any(m is None for m in margins):
+            return [None] * (len(margins) - 1)
+        shown = [round_half_up(m, step) for m in margins if m is not None]
+        return [b - a for a, b in pairwise(shown)]
+
+    parts = [
+        BridgePart(part=part, side=side, label=label, change=change, margin_pts=pts, margin_pts_tenth=tenth)
+        for (part, side, label), change, pts, tenth in zip(PARTS, changes, points(CENT), points(TENTH), strict=True)
+    ]
+    first, last = margins[0], margins[-1]
+    return Bridge(
+        kind=kind,
+        key=key,
+        name=name,
+        period=period,
+        previous=period.previous(),
+        revenue=(rev_cents[0], rev_cents[-1]),
+        cogs=(cogs_cents[0], cogs_cents[-1]),
+        margin=(_dec(first), _dec(last)),
+        parts=parts,
+        contributors=contributors(kind, revenue, cogs, CONTRIBUTORS_KEPT),
+        cells=cogs.cells,
+        contracts=revenue.keys,
+        requests=(cogs.requests_before, cogs.requests_now),
+        repriced_groups=cogs.repriced_groups,
+        notes=notes or [],
+    )
+
+
+def _dec(value: Fraction | None) -> Decimal | None:
+    return None if value is None else Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def margin_bridge(
+    conn: Connection,
+    kind: SubjectKind,
+    ref: str | None,
+    period: Period,
+    *,
+    prices: PriceBook,
+    timezone: str,
+) -> Bridge:
+    """The bridge for a customer (`ref` is an id, name or alias), a product (`ref` its name) or the portfolio
+    (`ref` None), from `period.previous()` to `period`. Raises UnknownSubject for a name that fits nothing."""
+    if kind is SubjectKind.CUSTOMER:
+        key, name = resolve_customer(conn, ref or "")
+    elif kind is SubjectKind.PRODUCT:
+        key = name = resolve_product(conn, ref or "")
+    else:
+        key, name = None, "Portfolio"
+    subject = None if key is None else str(kind)
+    cells = read_cells(conn, period, subject, key)
+    moved = reprice_previous(conn, cells, period, prices, ZoneInfo(timezone), subject, key)
+    cogs = cogs_bridge(cells.values(), repriced_groups=moved)
+    revenue = revenue_bridge(
+        conn,
+        period,
+        customer=key if kind is SubjectKind.CUSTOMER else None,
+        product=key if kind is SubjectKind.PRODUCT else None,
+    )
+    notes: list[str] = []
+    stored = get_meta(conn, "price_fingerprint")
+    if stored is not None and stored != prices.fingerprint:
+        notes.append(
+            "the price file changed since these events were priced: both periods are re-priced with today's "
+            "file for the price part only; run `marginbot reprice` so COGS itself follows it"
+        )
+    unpriced = sum(1 for c in cells.values() if _unpriced(c))
+    if unpriced:
+        notes.append("some usage has no price anywhere: it counts as $0 COGS in both periods until it is priced")
+    return assemble(kind=kind, key=key, name=name, period=period, revenue=revenue, cogs=cogs, notes=notes)
+
+
+def _unpriced(cell: Cell) -> bool:
+    return bool(cell.before.unpriced or cell.now.unpriced)
+
+
+# ---------------------------------------------------------------- --json
+
+
+def _cents(value: Decimal | None) -> float | None:
+    return json_number(value, CENT)
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    """Counts stay integers; dollars go to the cent (a unit count keeps its decimals to the micro)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Decimal):
+            out[k] = _cents(v) if k.endswith("_usd") else json_number(v, MICRO)
+        else:
+            out[k] = v
+    return out
+
+
+def _moved(before: Decimal, after: Decimal) -> dict[str, float | None]:
+    return {"previous": _cents(before), "current": _cents(after), "change": _cents(after - before)}
+
+
+def contributor_to_dict(c: Contributor) -> dict[str, Any]:
+    return {
+        "words": c.words,
+        "side": c.side,
+        "part": c.part,
+        "change_usd": _cents(c.change),
+        "gross_profit_usd": _cents(c.gross_profit),
+        **c.keys,
+        "before": _plain(c.before),
+        "after": _plain(c.after),
+    }
+
+
+def bridge_to_dict(b: Bridge) -> dict[str, Any]:
+    """The `--json` shape of a bridge. `parts` add up exactly: revenue parts to `revenue_usd.change`, COGS parts to
+    `cogs_usd.change`, every `gross_profit_usd` to `gross_profit_usd.change` and every `margin_pts` to
+    `gross_margin_pct.change_pts`; `contributors` are the three biggest pieces and `cells` the biggest movers
+    among the rows behind the COGS parts (each piece rounded on its own, so cells need not add up to the cent)."""
+    margin_shown = [json_number(m, CENT) for m in b.margin]
+    change_pts = None
+    if b.margin[0] is not None and b.margin[1] is not None:
+        change_pts = _cents(round_half_up(Fraction(b.margin[1]), CENT) - round_half_up(Fraction(b.margin[0]), CENT))
+    cells = sorted(b.cells, key=lambda c: (-abs(c.now.cost - c.before.cost), c.key))
+    return {
+        "kind": b.kind,
+        b.kind: b.key,
+        "name": b.name,
+        "period": b.period.as_dict(),
+        "previous_period": b.previous.as_dict(),
+        "method": "sequential substitution in a fixed order, each part the difference of two fully computed "
+        "states rounded to the cent (docs/why.md)",
+        "revenue_usd": _moved(*b.revenue),
+        "cogs_usd": _moved(*b.cogs),
+        "gross_profit_usd": _moved(*b.gross_profit),
+        "gross_margin_pct": {"previous": margin_shown[0], "current": margin_shown[1], "change_pts": change_pts},
+        "requests": {"previous": b.requests[0], "current": b.requests[1]},
+        "parts": [
+            {
+                "part": p.part,
+                "side": p.side,
+                "label": p.label,
+                "change_usd": _cents(p.change),
+                "gross_profit_usd": _cents(p.gross_profit),
+                "margin_pts": _cents(p.margin_pts),
+            }
+            for p in b.parts
+        ],
+        "contributors": [contributor_to_dict(c) for c in b.top()],
+        "cells": [
+            {
+                "customer": c.key.customer,
+                "product": c.key.product or None,
+                "feature": c.key.feature or None,
+                "provider": c.key.provider or None,
+                "model": c.key.model or None,
+                "before": {**c.before.as_dict(), "cogs_usd": _cents(Decimal(c.before.cost) / NANO)},
+                "after": {**c.now.as_dict(), "cogs_usd": _cents(Decimal(c.now.cost) / NANO)},
+                "pieces_usd": {
+                    part: _cents(Decimal(v.numerator) / Decimal(v.denominator) / NANO)
+                    for part, v in zip(PIECE_PART.values(), c.pieces(), strict=True)
+                },
+            }
+            for c in cells[:MAX_CELLS]
+        ],
+        "cells_left_out": max(0, len(cells) - MAX_CELLS),
+        "contracts": [
+            {
+                "customer": k.customer,
+                "product": k.product or None,
+                "revenue_before_usd": _cents(k.before),
+                "revenue_after_usd": _cents(k.after),
+                "terms_before": k.terms_before,
+                "terms_after": k.terms_after,
+                "pieces_usd": {REVENUE_PART[s]: _cents(v) for s, v in k.pieces.items()},
+            }
+            for k in b.contracts
+        ],
+        "repriced_groups": b.repriced_groups,
+        "notes": b.notes,
+    }

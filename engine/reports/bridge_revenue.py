@@ -1,0 +1,239 @@
+"""The revenue side of the margin bridge: metered volume, seats, billed lines and contract changes.
+
+Revenue is worked out per contract key (customer × the product a contract names, '' for every product) with the
+one revenue rule (`Terms` in engine/reports/revenue.py), through fully computed states in a fixed order:
+
+    R0  last period's revenue, as reported
+    R1  volume:   last period's terms, each metered line's units scaled by how the units its terms count moved
+    R2  seats:    … with this period's average seat count, at last period's seat price
+    R3  billed:   customers billed through invoice lines (Stripe) take their whole change here: an invoice has no
+                  terms to take apart
+    R4  contract changes: this period's revenue, as reported (new, ended and changed terms, days in force)
+
+A key with contracts in only one of the periods is new or ended: its whole revenue moves in the contract step.
+For a product, a contract for every product counts with the product's share of it (the split `revenue_lines`
+makes by usage); the share moving with the product's traffic is part of volume.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import Connection
+
+from engine.money import ZERO
+from engine.periods import Period
+from engine.reports.revenue import (
+    RevenueLine,
+    Terms,
+    active_span,
+    billed_lines,
+    contract_line,
+    contracts_in,
+    describe_terms,
+    month_fraction,
+    revenue_lines,
+    total_by_customer,
+    total_by_product,
+)
+from engine.reports.usage import UnitCounter
+from engine.vocab import Unit
+
+REVENUE_STEPS = ("volume", "seats", "billed", "contract")
+
+
+RevenueKey = tuple[str, str]  # (customer, the product a contract names: '' = every product)
+
+
+@dataclass
+class _Side:
+    """A key's contract lines in one period: terms, months in force, units metered, and the line."""
+
+    lines: list[tuple[Terms, Decimal, RevenueLine]] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.total for _, _, line in self.lines), ZERO)
+
+    def share(self, product: str | None) -> Decimal:
+        """The revenue of these lines that pays for `product` (None: all of it)."""
+        if product is None:
+            return self.total
+        return sum((line.by_product.get(product, ZERO) for _, _, line in self.lines), ZERO)
+
+    def seat_months(self) -> tuple[Decimal, Decimal, Decimal]:
+        """(seats × months, months with seats, seat revenue) over the lines whose plan has seats."""
+        seat_months = months = revenue = ZERO
+        for terms, m, line in self.lines:
+            if terms.plan.has_seats:
+                seat_months += Decimal(terms.seats) * m
+                months += m
+                revenue += line.seats
+        return seat_months, months, revenue
+
+
+@dataclass(kw_only=True)
+class KeyPieces:
+    """One contract key's part of each revenue step (USD, exact), with what explains it."""
+
+    customer: str
+    product: str
+    pieces: dict[str, Decimal]
+    before: Decimal
+    after: Decimal
+    terms_before: list[str]
+    terms_after: list[str]
+    units_before: Decimal = ZERO
+    units_after: Decimal = ZERO
+    unit: Unit | None = None
+    seats_before: Decimal | None = None
+    seats_after: Decimal | None = None
+
+
+@dataclass(kw_only=True)
+class RevenueBridge:
+    states: list[Decimal]  # R0..R4
+    keys: list[KeyPieces]
+
+
+def _by_key(
+    conn: Connection, period: Period, terms: list[Terms], customers: list[str] | None
+) -> tuple[dict[RevenueKey, _Side], UnitCounter]:
+    counter = UnitCounter(conn, period, customers)
+    counter.prefetch_tasks({c.customer for c in terms if c.is_metered and c.unit is Unit.TASK})
+    sides: dict[RevenueKey, _Side] = defaultdict(_Side)
+    for c in terms:
+        span = active_span(c, period)
+        line = contract_line(c, period, counter) if span is not None else None
+        if span is None or line is None:
+            continue
+        sides[(c.customer, c.product)].lines.append((c, month_fraction(*span), line))
+    return sides, counter
+
+
+def _units(counter: UnitCounter, period: Period, customer: str, terms: Terms) -> Decimal:
+    """The units `terms` meter over the whole of `period` (its unit, its product or all)."""
+    counted = counter.by_product(customer, terms.product, terms.split_unit, period.start, period.end)
+    return sum(counted.values(), ZERO)
+
+
+def _volume_state(before: _Side, prev: Period, now: Period, c_prev: UnitCounter, c_now: UnitCounter) -> Decimal:
+    """Last period's lines at their own terms and months, metering units scaled by how their units moved."""
+    months = sum((m for _, m, _ in before.lines), ZERO)
+    total = ZERO
+    for terms, m, line in before.lines:
+        if not terms.is_metered:
+            total += line.total
+            continue
+        was, now_units = _units(c_prev, prev, terms.customer, terms), _units(c_now, now, terms.customer, terms)
+        units = line.units * now_units / was if was else (now_units * m / months if months else ZERO)
+        total += terms.charge(units, m)
+    return total
+
+
+def _seats_change(before: _Side, after: _Side) -> tuple[Decimal, Decimal | None, Decimal | None]:
+    """Revenue from the change in the average seat count at last period's seat price, and the two averages."""
+    sm0, m0, rev0 = before.seat_months()
+    sm1, m1, _ = after.seat_months()
+    s0 = sm0 / m0 if m0 else None
+    s1 = sm1 / m1 if m1 else None
+    if not sm0 or s0 is None or s1 is None:
+        return ZERO, s0, s1  # no seats to compare: starting or dropping seats is a change of terms
+    return (s1 - s0) * (rev0 / sm0) * m0, s0, s1
+
+
+def revenue_bridge(
+    conn: Connection, period: Period, *, customer: str | None = None, product: str | None = None
+) -> RevenueBridge:
+    """Revenue states R0..R4 for one customer, one product or (neither given) everyone, with each key's pieces."""
+    prev = period.previous()
+    customers = [customer] if customer is not None else None
+    terms = contracts_in(conn, Period(prev.start, period.end, "both"), customers)
+    sides_before, count_before = _by_key(conn, prev, terms, customers)
+    sides_after, count_after = _by_key(conn, period, terms, customers)
+    billed = {line.customer for per in (prev, period) for line in billed_lines(conn, per, customers)}
+
+    official_before = revenue_lines(conn, prev, customers=customers, contracts=terms)
+    official_after = revenue_lines(conn, period, customers=customers, contracts=terms)
+
+    def official(lines: list[RevenueLine]) -> Decimal:
+        if product is not None:
+            return total_by_product(lines).get(product, ZERO)
+        return sum(total_by_customer(lines).values(), ZERO)
+
+    keys: list[KeyPieces] = []
+    steps: dict[str, Decimal] = dict.fromkeys(REVENUE_STEPS, ZERO)
+    for cust in sorted(billed):
+        was = _billed_share(official_before, cust, product)
+        now = _billed_share(official_after, cust, product)
+        if was or now:
+            pieces = {**dict.fromkeys(REVENUE_STEPS, ZERO), "billed": now - was}
+            keys.append(_pieces(cust, "", pieces, was, now, None, None))
+            steps["billed"] += now - was
+    for key in sorted(set(sides_before) | set(sides_after)):
+        cust, prod = key
+        if cust in billed or (product is not None and prod not in ("", product)):
+            continue
+        before, after = sides_before.get(key, _Side()), sides_after.get(key, _Side())
+        was, now = before.share(product), after.share(product)
+        pieces = dict.fromkeys(REVENUE_STEPS, ZERO)
+        s0 = s1 = None
+        if before.lines and after.lines:
+            # A product's share of an every-product contract: this period's split applies from the volume step on.
+            weight = Decimal(1)
+            if product is not None and prod == "":
+                total_after = after.total
+                weight = now / total_after if total_after else (was / before.total if before.total else ZERO)
+            volume = _volume_state(before, prev, period, count_before, count_after) * weight
+            seats, s0, s1 = _seats_change(before, after)
+            pieces["volume"] = volume - was
+            pieces["seats"] = seats * weight
+            pieces["contract"] = now - volume - seats * weight
+        else:
+            pieces["contract"] = now - was
+        if not any(pieces.values()) and not was and not now:
+            continue
+        for step, amount in pieces.items():
+            steps[step] += amount
+        kp = _pieces(cust, prod, pieces, was, now, before, after)
+        kp.seats_before, kp.seats_after = s0, s1
+        keys.append(kp)
+
+    r0, r4 = official(official_before), official(official_after)
+    r1 = r0 + steps["volume"]
+    r2 = r1 + steps["seats"]
+    r3 = r2 + steps["billed"]
+    return RevenueBridge(states=[r0, r1, r2, r3, r4], keys=keys)
+
+
+def _billed_share(lines: list[RevenueLine], customer: str, product: str | None) -> Decimal:
+    mine = [line for line in lines if line.customer == customer]
+    if product is None:
+        return sum((line.total for line in mine), ZERO)
+    return sum((line.by_product.get(product, ZERO) for line in mine), ZERO)
+
+
+def _pieces(
+    customer: str,
+    product: str,
+    pieces: dict[str, Decimal],
+    was: Decimal,
+    now: Decimal,
+    before: _Side | None,
+    after: _Side | None,
+) -> KeyPieces:
+    unit = next((t.unit for t, _, _ in (before or _Side()).lines + (after or _Side()).lines if t.is_metered), None)
+    return KeyPieces(
+        customer=customer,
+        product=product,
+        pieces=pieces,
+        before=was,
+        after=now,
+        terms_before=[describe_terms(t) for t, _, _ in before.lines] if before else ["billed (invoice lines)"],
+        terms_after=[describe_terms(t) for t, _, _ in after.lines] if after else ["billed (invoice lines)"],
+        units_before=sum((line.units for _, _, line in before.lines), ZERO) if before else ZERO,
+        units_after=sum((line.units for _, _, line in after.lines), ZERO) if after else ZERO,
+        unit=unit,
+    )

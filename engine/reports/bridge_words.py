@@ -1,0 +1,193 @@
+"""The margin bridge in words: each cell's and contract's pieces as contributors a person can check ("+$1,150.00
+COGS · gpt-4o on agent-run: volume ×3.1 (1,000 → 3,100 requests)"), with the keys and counts that trace them to
+rows of the daily rollup and of the contract table."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from functools import partial
+from typing import Any, Literal
+
+from engine.money import CENT, NANO, TENTH
+from engine.reports.bridge_cogs import NON_TOKEN_INDEX, Cell, CogsBridge
+from engine.reports.bridge_revenue import KeyPieces, RevenueBridge
+from engine.vocab import SubjectKind, Unit
+
+Side = Literal["revenue", "cogs"]
+REVENUE_PART = {"volume": "metered_volume", "seats": "seats", "billed": "billed", "contract": "contract_changes"}
+# A cell's own request growth is volume and mix together: only across cells do the two differ.
+PIECE_PART = {
+    "volume_mix": "volume_and_mix",
+    "price": "price",
+    "caching": "caching",
+    "tokens": "tokens_per_request",
+    "non_token": "non_token",
+}
+
+
+def round_half_up(value: Fraction, step: Decimal) -> Decimal:
+    """An exact fraction rounded half-up (away from zero on a tie, as engine.money rounds) to a multiple of step."""
+    units = value / Fraction(step)
+    whole = (abs(units.numerator) * 2 + units.denominator) // (2 * units.denominator)
+    return (whole if units >= 0 else -whole) * step
+
+
+@dataclass(kw_only=True)
+class Contributor:
+    """One traceable piece of the bridge: a cell (customer, product, feature, model) or a contract key."""
+
+    side: Side
+    part: str
+    words: str
+    change: Decimal  # exact USD, of revenue or of COGS
+    keys: dict[str, str | None]
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+    @property
+    def gross_profit(self) -> Decimal:
+        return self.change if self.side == "revenue" else -self.change
+
+
+def signed_usd(value: Decimal) -> str:
+    """ "+$1,150.00" / "-$300.00": a change, with its sign, to the cent."""
+    q = round_half_up(Fraction(value), CENT)
+    return f"{'-' if q < 0 else '+'}${abs(q):,.2f}"
+
+
+def _times(value: Fraction) -> str:
+    return f"×{round_half_up(value, TENTH)}"
+
+
+def _pct(value: Fraction | None) -> str:
+    return "n/a" if value is None else f"{round_half_up(value * 100, TENTH)}%"
+
+
+def _cell_name(kind: SubjectKind, cell: Cell, products: int) -> str:
+    k = cell.key
+    name = f"{k.model or '(no model)'} on {k.feature or '(no feature)'}"
+    if kind is not SubjectKind.PRODUCT and products > 1:
+        name += f" in {k.product or '(no product)'}"
+    if kind is not SubjectKind.CUSTOMER:
+        name += f" for {k.customer}"
+    return name
+
+
+def _cell_detail(part: str, cell: Cell) -> str:
+    b, n = cell.before, cell.now
+    if part == "volume_and_mix":
+        if not cell.comparable:
+            if not b.requests:
+                return f"new ({n.requests:,} requests)"
+            return f"stopped (was {b.requests:,} requests)"
+        return f"volume {_times(Fraction(n.requests, b.requests))} ({b.requests:,} → {n.requests:,} requests)"
+    if part == "price":
+        repriced = b.cost + sum(cell.repriced_delta)
+        change = Fraction(repriced - b.cost, b.cost) * 100 if b.cost else None
+        moved = "n/a" if change is None else f"{'+' if change >= 0 else ''}{round_half_up(change, TENTH)}%"
+        return f"price {moved} on last period's usage"
+    if part == "caching":
+        return f"cache-read share {_pct(cell.cache_share(b))} → {_pct(cell.cache_share(n))}"
+    if part == "tokens_per_request":
+        tokens = [Fraction(u.input_tokens + u.output_tokens, u.requests) for u in (b, n)]
+        cost = [Fraction(_token_cost(u), u.requests * NANO) for u in (b, n)]
+        whole, tenth_cent = Decimal(1), Decimal("0.0001")
+        return (
+            f"tokens per request {round_half_up(tokens[0], whole):,} → {round_half_up(tokens[1], whole):,}, "
+            f"token cost per request ${round_half_up(cost[0], tenth_cent):,} → ${round_half_up(cost[1], tenth_cent):,}"
+        )
+    non_token = [sum(u.costs[i] for i in NON_TOKEN_INDEX) for u in (b, n)]
+    per = [Fraction(c, u.requests * NANO) for c, u in zip(non_token, (b, n), strict=True)]
+    tenth_cent = Decimal("0.0001")
+    return f"non-token cost per request ${round_half_up(per[0], tenth_cent)} → ${round_half_up(per[1], tenth_cent)}"
+
+
+def _token_cost(use: Any) -> int:
+    return sum(c for i, c in enumerate(use.costs) if i not in NON_TOKEN_INDEX)
+
+
+def _key_detail(part: str, kp: KeyPieces) -> str:
+    if part == "billed":
+        return f"billed (invoice lines) ${kp.before:,.2f} → ${kp.after:,.2f}"
+    if part == "seats":
+        return f"seats {_num(kp.seats_before)} → {_num(kp.seats_after)}"
+    if part == "metered_volume":
+        unit = _UNIT_WORDS.get(kp.unit, "units") if kp.unit else "units"
+        ratio = _times(Fraction(kp.units_after) / Fraction(kp.units_before)) + " " if kp.units_before else ""
+        return f"metered {unit} {ratio}({_num(kp.units_before)} → {_num(kp.units_after)})"
+    if kp.terms_before and kp.terms_before == kp.terms_after:
+        # The same terms over spans of different lengths (a 31-day month against a 30-day one in a trailing
+        # window, or a contract in force for part of a period): the fees accrue by day.
+        return "same terms, different days in force: " + "; ".join(kp.terms_after)
+    if not kp.terms_before:
+        return "new contract: " + "; ".join(kp.terms_after)
+    if not kp.terms_after:
+        return "contract ended: " + "; ".join(kp.terms_before)
+    return "terms: " + "; ".join(kp.terms_before) + " → " + "; ".join(kp.terms_after)
+
+
+_UNIT_WORDS = {Unit.REQUEST: "requests", Unit.TASK: "tasks", Unit.TOKENS_1K: "1k tokens"}
+
+
+def _num(value: Decimal | None) -> str:
+    if value is None:
+        return "none"
+    return f"{round_half_up(Fraction(value), TENTH).normalize():,f}"
+
+
+def contributors(kind: SubjectKind, revenue: RevenueBridge, cogs: CogsBridge, limit: int) -> list[Contributor]:
+    """The `limit` pieces with the biggest effect on gross profit, biggest first, in words. (A portfolio has tens
+    of thousands of pieces: they are ranked on their amounts, and only the few shown are put into words.)"""
+    # Ranked on floats: only the order of the few biggest matters, and every amount shown stays exact.
+    ranked: list[tuple[float, tuple[str, ...], Callable[[], Contributor]]] = []
+    for kp in revenue.keys:
+        for step, amount in kp.pieces.items():
+            if amount:
+                part = REVENUE_PART[step]
+                ranked.append((-abs(float(amount)), (kp.customer, kp.product, part), partial(_key_piece, kp, part)))
+    products = len({c.key.product for c in cogs.cells})
+    for cell in cogs.cells:
+        for step, piece in zip(PIECE_PART, cell.pieces(), strict=True):
+            if piece:
+                part = PIECE_PART[step]
+                build = partial(_cell_piece, kind, cell, part, piece, products)
+                ranked.append((-abs(float(piece)) / NANO, (*cell.key, part), build))
+    return [build() for _, _, build in heapq.nsmallest(limit, ranked, key=lambda item: item[:2])]
+
+
+def _key_piece(kp: KeyPieces, part: str) -> Contributor:
+    amount = kp.pieces[next(step for step, name in REVENUE_PART.items() if name == part)]
+    who = kp.customer + (f" ({kp.product})" if kp.product else " (all products)")
+    return Contributor(
+        side="revenue",
+        part=part,
+        words=f"{signed_usd(amount)} revenue · {who}: {_key_detail(part, kp)}",
+        change=amount,
+        keys={"customer": kp.customer, "product": kp.product or None},
+        before={"revenue_usd": kp.before, "terms": kp.terms_before, "units": kp.units_before},
+        after={"revenue_usd": kp.after, "terms": kp.terms_after, "units": kp.units_after},
+    )
+
+
+def _cell_piece(kind: SubjectKind, cell: Cell, part: str, piece: Fraction, products: int) -> Contributor:
+    amount = Decimal(piece.numerator) / Decimal(piece.denominator) / NANO
+    k = cell.key
+    return Contributor(
+        side="cogs",
+        part=part,
+        words=f"{signed_usd(amount)} COGS · {_cell_name(kind, cell, products)}: {_cell_detail(part, cell)}",
+        change=amount,
+        keys={
+            "customer": k.customer,
+            "product": k.product or None,
+            "feature": k.feature or None,
+            "provider": k.provider or None,
+            "model": k.model or None,
+        },
+        before={**cell.before.as_dict(), "cogs_usd": Decimal(cell.before.cost) / NANO},
+        after={**cell.now.as_dict(), "cogs_usd": Decimal(cell.now.cost) / NANO},
+    )

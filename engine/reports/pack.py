@@ -1,0 +1,203 @@
+"""The board pack: a period's portfolio as sheets a spreadsheet opens (bot/render/workbook.py writes them).
+
+Every figure comes from the same dicts `--json` prints (`portfolio_to_dict`, `bridge_to_dict`), so the pack and
+`marginbot portfolio --json` agree to the cent: portfolio summary, customers and products with their bands, the
+bridges of the portfolio and of the customers whose margin moved the most, the P50/P99 spread, unpriced usage and
+the price sources the period's COGS used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from importlib.metadata import version
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from engine.money import CENT, json_number, usd
+from engine.periods import Period
+from engine.pricing.book import PriceBook
+from engine.reports.bridge import bridge_to_dict, margin_bridge
+from engine.reports.figures import Thresholds, margin_change
+from engine.reports.portfolio import portfolio
+from engine.reports.serialize import portfolio_to_dict
+from engine.store.sql import COST_SUM
+from engine.vocab import CostType, SubjectKind
+
+MOVERS = 5  # customers whose bridge the pack carries, besides the portfolio's
+
+Cell = str | int | float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sheet:
+    """One table of the pack: a sheet in the workbook, a CSV file in a directory."""
+
+    name: str  # the sheet's name and the CSV file's stem
+    columns: list[str]
+    rows: list[list[Cell]]  # money and percentages are floats already rounded to 0.01; counts are ints
+
+
+@dataclass(kw_only=True)
+class BoardPack:
+    period: Period
+    sheets: list[Sheet] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)  # the portfolio as `portfolio --json` prints it
+
+    def sheet(self, name: str) -> Sheet:
+        return next(s for s in self.sheets if s.name == name)
+
+
+FIGURES = ["revenue_usd", "cogs_usd", "gross_profit_usd", "gross_margin_pct", "status", "events", "unpriced_events"]
+
+
+def _band(status: str, t: Thresholds) -> str:
+    return {
+        "breach": f"below {t.breach_pct}%",
+        "watch": f"{t.breach_pct}% to {t.healthy_pct}%",
+        "healthy": f"{t.healthy_pct}% or more",
+    }.get(status, "no revenue")
+
+
+def _subject_sheet(name: str, key: str, rows: list[dict[str, Any]], t: Thresholds) -> Sheet:
+    columns = [key, "name", "band", *FIGURES, "previous_revenue_usd", "previous_cogs_usd",
+               "previous_gross_margin_pct", "change_margin_pts"]  # fmt: skip
+    out: list[list[Cell]] = []
+    for r in rows:
+        out.append(
+            [r[key], r["name"], _band(r["status"], t), *(r[c] for c in FIGURES), r["previous"]["revenue_usd"],
+             r["previous"]["cogs_usd"], r["previous"]["gross_margin_pct"], r["change"]["gross_margin_pts"]]
+        )  # fmt: skip
+    return Sheet(name=name, columns=columns, rows=out)
+
+
+def _summary_sheet(d: dict[str, Any], t: Thresholds) -> Sheet:
+    period, previous = d["period"], d["previous"]
+    rows: list[list[Cell]] = [
+        ["period", f"{period['label']} ({period['start']} to {period['end']})"],
+        ["revenue_usd", d["revenue_usd"]],
+        ["cogs_usd", d["cogs_usd"]],
+        ["gross_profit_usd", d["gross_profit_usd"]],
+        ["gross_margin_pct", d["gross_margin_pct"]],
+        ["status", d["status"]],
+        ["events", d["events"]],
+        ["unpriced_events", d["unpriced_events"]],
+        ["previous_revenue_usd", previous["revenue_usd"]],
+        ["previous_cogs_usd", previous["cogs_usd"]],
+        ["previous_gross_margin_pct", previous["gross_margin_pct"]],
+        ["change_revenue_usd", d["change"]["revenue_usd"]],
+        ["change_cogs_usd", d["change"]["cogs_usd"]],
+        ["change_margin_pts", d["change"]["gross_margin_pts"]],
+        ["breach_pct", float(t.breach_pct)],
+        ["healthy_pct", float(t.healthy_pct)],
+        ["customers_in_breach", sum(1 for r in d["customers"] if r["status"] == "breach")],
+        ["customers_on_watch", sum(1 for r in d["customers"] if r["status"] == "watch")],
+    ]
+    return Sheet(name="summary", columns=["figure", "value"], rows=rows)
+
+
+def _bridge_rows(d: dict[str, Any]) -> list[list[Cell]]:
+    who = d["name"]
+    rows: list[list[Cell]] = [
+        [who, p["side"], p["part"], p["label"], p["change_usd"], p["gross_profit_usd"], p["margin_pts"], ""]
+        for p in d["parts"]
+    ]
+    rows += [
+        [who, c["side"], "contributor", c["words"], c["change_usd"], c["gross_profit_usd"], None, c["part"]]
+        for c in d["contributors"]
+    ]
+    return rows
+
+
+def _bridges(conn: Connection, period: Period, book: Any, prices: PriceBook, timezone: str) -> Sheet:
+    moved = [(r, pts) for r in book.customers if (pts := margin_change(r.current, r.previous)) is not None]
+    moved.sort(key=lambda item: (-abs(item[1]), item[0].key))
+    rows: list[list[Cell]] = []
+    subjects: list[tuple[SubjectKind, str | None]] = [(SubjectKind.PORTFOLIO, None)]
+    subjects += [(SubjectKind.CUSTOMER, r.key) for r, pts in moved[:MOVERS] if pts]
+    for kind, key in subjects:
+        bridge = margin_bridge(conn, kind, key, period, prices=prices, timezone=timezone)
+        rows += _bridge_rows(bridge_to_dict(bridge))
+    return Sheet(
+        name="bridges",
+        columns=["subject", "side", "part", "label", "change_usd", "gross_profit_change_usd", "margin_pts", "of"],
+        rows=rows,
+    )
+
+
+def _spread(d: dict[str, Any]) -> Sheet:
+    rows: list[list[Cell]] = [[k, v] for k, v in d["spread"].items()]
+    return Sheet(name="spread", columns=["figure", "value"], rows=rows)
+
+
+def _unpriced(conn: Connection, period: Period) -> Sheet:
+    rows = conn.execute(
+        text(
+            "SELECT provider, model, SUM(unpriced_events), COUNT(DISTINCT customer) FROM daily_rollup "
+            "WHERE day BETWEEN :a AND :b AND unpriced_events > 0 GROUP BY provider, model ORDER BY 3 DESC, 1, 2"
+        ),
+        {"a": period.start, "b": period.end},
+    ).all()
+    return Sheet(
+        name="unpriced",
+        columns=["provider", "model", "unpriced_events", "customers"],
+        rows=[[p or "?", m or "?", int(n), int(c)] for p, m, n, c in rows],
+    )
+
+
+def _price_sources(conn: Connection, period: Period, prices: PriceBook) -> Sheet:
+    """Which prices the period's COGS used, per provider and model: the price file, the genai-prices catalogue,
+    the source's own cost (cost_usd), or none (unpriced). Rates are as of the period's last day."""
+    rows = conn.execute(
+        text(
+            f"SELECT provider, model, SUM(events), SUM({COST_SUM}), SUM({CostType.SOURCE.column}), "
+            "SUM(unpriced_events) FROM daily_rollup WHERE day BETWEEN :a AND :b GROUP BY provider, model "
+            "ORDER BY 4 DESC, 1, 2"
+        ),
+        {"a": period.start, "b": period.end},
+    ).all()
+    at = datetime.combine(period.end, time(12), UTC)
+    catalogue = f"genai-prices {version('genai-prices')} catalogue"
+    out: list[list[Cell]] = []
+    for provider, model, events, cost, source_cost, unpriced in rows:
+        cost, source_cost = int(cost or 0), int(source_cost or 0)
+        rates = prices.rates(provider or "", model or "", at) if model else None
+        where: list[str] = []
+        if rates is not None:
+            where.append("price file override" if rates.source == "override" else catalogue)
+        if source_cost:
+            where.append("priced by the source (cost_usd)")
+        if unpriced:
+            where.append(f"unpriced ({int(unpriced)} events)")
+        out.append(
+            [provider or "?", model or "?", int(events), json_number(usd(cost), CENT), "; ".join(where) or "no tokens"]
+        )
+    for d in prices.discounts:
+        if d.effective_from <= period.end:
+            scope = f"{d.provider}/{d.model}" if d.model else f"{d.provider} (every model)"
+            out.append(["discount", scope, None, None, f"{d.percent}% off from {d.effective_from}"])
+    out.append(["price file", prices.fingerprint, None, None, "fingerprint of the price file and catalogue"])
+    return Sheet(
+        name="price_sources",
+        columns=["provider", "model", "events", "cogs_usd", "prices from"],
+        rows=out,
+    )
+
+
+def board_pack(
+    conn: Connection, period: Period, *, prices: PriceBook, timezone: str, thresholds: Thresholds
+) -> BoardPack:
+    """Every sheet of the pack for `period` (a month, a quarter or any period), compared with the one before."""
+    book = portfolio(conn, period, thresholds=thresholds)
+    d = portfolio_to_dict(book)
+    sheets = [
+        _summary_sheet(d, thresholds),
+        _subject_sheet("customers", "customer", d["customers"], thresholds),
+        _subject_sheet("products", "product", d["products"], thresholds),
+        _bridges(conn, period, book, prices, timezone),
+        _spread(d),
+        _unpriced(conn, period),
+        _price_sources(conn, period, prices),
+    ]
+    return BoardPack(period=period, sheets=sheets, summary=d)

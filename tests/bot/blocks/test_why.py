@@ -1,0 +1,33 @@
+"""The why and board-pack builders: whole answers within Slack's limits, names escaped, parts all listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.blocks.report_pack import report_pack_message
+from bot.blocks.why import why_message
+from config.settings import Settings
+from engine.periods import month
+from engine.reports.bridge import margin_bridge
+from engine.reports.pack import board_pack
+from engine.vocab import SubjectKind
+from tests.bot.blockkit import all_text, assert_valid_message
+from tests.engine.reports.bridge_books import BASE, load, times
+
+SNEAKY = "<!channel> Acme & Co"
+
+
+def test_why_message_escapes_names_and_lists_every_part(settings: Settings, tmp_path: Path) -> None:
+    contracts = [["acme", SNEAKY, "", "usage", "2026-01-01", "", "", "", "request", "0.05"]]
+    rt = load(settings, tmp_path, september=BASE, october=[times(u, 2) for u in BASE], contracts=contracts)
+    with rt.connect() as conn:
+        bridge = margin_bridge(conn, SubjectKind.CUSTOMER, "acme", month(2026, 10), prices=rt.prices, timezone="UTC")
+        pack = board_pack(conn, month(2026, 10), prices=rt.prices, timezone="UTC", thresholds=rt.thresholds)
+    for answer in (why_message(bridge), report_pack_message(pack)):
+        assert_valid_message(answer.text, answer.blocks)
+        assert "<!channel>" not in answer.text + all_text(answer.blocks[1:])  # the header is plain text
+    out = all_text(why_message(bridge).blocks)
+    assert "&lt;!channel&gt; Acme &amp; Co" in out
+    assert "metered volume  *+$100.00* · +8.4 pts margin" in out and "volume (requests)  *+$16.80* · -8.4 pts" in out
+    assert "_no change: seats, billed revenue (invoice lines), contract changes (terms, days in force)_" in out
+    assert "_no change: mix (models, features, products), price (rates and discounts), caching" in out

@@ -1,0 +1,125 @@
+"""`marginbot why` and `marginbot report` on the hand-built book of tests/bot/dataset.py: the bridge's JSON adds
+up, and the board pack opens in a spreadsheet with the figures of `marginbot portfolio --json`."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.cli.main import main
+from engine.runtime import Runtime
+
+
+AFTER_Q4 = "2027-01-02T12:00:00Z"
+
+
+def cli(rt: Runtime, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), runtime=rt)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cents(values: list[float]) -> int:
+    return sum(round(v * 100) for v in values)
+
+
+@pytest.mark.parametrize("subject", [["acme"], ["product", "agent"], ["portfolio"]])
+def test_why_json_parts_add_up_to_the_change(
+    book: Runtime, capsys: pytest.CaptureFixture[str], subject: list[str]
+) -> None:
+    code, out, _ = cli(book, capsys, "why", *subject, "--period", "2026-10", "--json")
+    assert code == 0
+    d = json.loads(out)
+    parts = d["parts"]
+    assert cents([p["change_usd"] for p in parts if p["side"] == "revenue"]) == round(d["revenue_usd"]["change"] * 100)
+    assert cents([p["change_usd"] for p in parts if p["side"] == "cogs"]) == round(d["cogs_usd"]["change"] * 100)
+    assert cents([p["gross_profit_usd"] for p in parts]) == round(d["gross_profit_usd"]["change"] * 100)
+    assert cents([p["margin_pts"] for p in parts]) == round(d["gross_margin_pct"]["change_pts"] * 100)
+    assert len(d["contributors"]) == 3 and all("words" in c and "before" in c for c in d["contributors"])
+
+
+def test_why_json_for_acme_names_its_rows(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = cli(book, capsys, "why", "acme", "--period", "2026-10", "--json")
+    d = json.loads(out)
+    assert d["cogs_usd"] == {"previous": 300.0, "current": 1484.73, "change": 1184.73}
+    [claude] = [c for c in d["cells"] if c["model"] == "claude-sonnet-4-5"]
+    assert claude["before"]["requests"] == 0 and claude["after"]["requests"] == 3
+    assert claude["pieces_usd"]["volume_and_mix"] == 563.73 and claude["after"]["cogs_usd"] == 563.73
+
+
+def test_why_text_and_its_mistakes(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(book, capsys, "why", "acme", "--period", "2026-Q4")
+    assert code == 0 and "Why Acme Corp moved · 2026-Q4" in out and "2026-Q3" in out
+    code, _, err = cli(book, capsys, "why", "acme", "2026-10")
+    assert code == 1 and "--period 2026-10" in err
+    code, _, err = cli(book, capsys, "why", "nobody", "--period", "2026-10")
+    assert code == 1 and "no customer 'nobody'" in err
+
+
+def test_the_workbook_has_the_figures_of_portfolio_json(
+    book: Runtime, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, out, _ = cli(book, capsys, "portfolio", "--period", "2026-10", "--json")
+    portfolio = json.loads(out)
+    code, out, _ = cli(book, capsys, "report", "--period", "2026-10", "--out", str(tmp_path / "pack.xlsx"))
+    assert code == 0 and "written to" in out
+    wb = load_workbook(tmp_path / "pack.xlsx")
+    assert wb.sheetnames == ["Summary", "Customers", "Products", "Bridges", "Spread", "Unpriced usage",
+                             "Price sources"]  # fmt: skip
+    summary = {row[0]: row[1] for row in wb["Summary"].iter_rows(min_row=2, values_only=True)}
+    for key in ("revenue_usd", "cogs_usd", "gross_profit_usd", "gross_margin_pct", "status", "events"):
+        assert summary[key] == portfolio[key], key
+    for sheet, key in (("Customers", "customer"), ("Products", "product")):
+        rows = list(wb[sheet].iter_rows(values_only=True))
+        header = rows[0]
+        table = [dict(zip(header, row, strict=True)) for row in rows[1:]]
+        assert [r[key] for r in table] == [r[key] for r in portfolio[f"{key}s"]]
+        for got, want in zip(table, portfolio[f"{key}s"], strict=True):
+            for column in ("revenue_usd", "cogs_usd", "gross_profit_usd", "gross_margin_pct", "status",
+                           "unpriced_events"):  # fmt: skip
+                assert got[column] == want[column], (sheet, got[key], column)
+            assert got["previous_gross_margin_pct"] == want["previous"]["gross_margin_pct"]
+            assert got["change_margin_pts"] == want["change"]["gross_margin_pts"]
+    assert wb["Customers"]["E2"].number_format == "#,##0.00"  # revenue is money to the cent
+    bands = {row[0]: row[2] for row in wb["Customers"].iter_rows(min_row=2, values_only=True)}
+    assert bands == {"acme": "below 40%", "initech": "40% to 55%", "globex": "55% or more"}
+    unpriced = list(wb["Unpriced usage"].iter_rows(min_row=2, values_only=True))
+    assert unpriced == [("mystery", "mystery-1", 1, 1)]
+    bridges = [row for row in wb["Bridges"].iter_rows(min_row=2, values_only=True)]
+    assert {row[0] for row in bridges} >= {"Portfolio", "Acme Corp"}
+
+
+def test_a_quarter_pack_as_a_csv_directory(book: Runtime, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # As of January 2027 (the quarter is over: a quarter still running is counted to its last complete day).
+    code, out, _ = cli(
+        book, capsys, "report", "--period", "2026-Q4", "--as-of", AFTER_Q4, "--out", str(tmp_path / "pack") + "/"
+    )
+    assert code == 0 and "7 .csv files" in out
+    with (tmp_path / "pack" / "summary.csv").open() as handle:
+        summary = {row["figure"]: row["value"] for row in csv.DictReader(handle)}
+    assert summary["period"] == "2026-Q4 (2026-10-01 to 2026-12-31)" and summary["revenue_usd"] == "10500.00"
+    assert sorted(p.name for p in (tmp_path / "pack").iterdir())[0] == "bridges.csv"
+    code, _, err = cli(book, capsys, "report", "--period", "2026-10", "--out", str(tmp_path / "pack.pdf"))
+    assert code == 1 and "an .xlsx file or a directory" in err
+
+
+@pytest.mark.parametrize("command", [["margin", "acme"], ["product", "agent"], ["portfolio"]])
+def test_quarters_work_for_every_report_and_carry_the_weekly_trend(
+    book: Runtime, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    code, out, _ = cli(book, capsys, *command, "--period", "2026-Q4", "--as-of", AFTER_Q4, "--json")
+    d = json.loads(out)
+    assert code == 0 and {k: d["period"][k] for k in ("label", "start", "end", "complete")} == {
+        "label": "2026-Q4",
+        "start": "2026-10-01",
+        "end": "2026-12-31",
+        "complete": True,
+    }
+    assert len(d["weekly"]) == 12 and d["weekly"][-1]["week"] == "2026-W52"
+    assert set(d["weekly"][0]) == {"week", "start", "end", "revenue_usd", "cogs_usd", "gross_margin_pct"}
+    code, out, _ = cli(book, capsys, *command, "--period", "2026-Q4", "--as-of", AFTER_Q4)
+    assert "Weekly margin" in out and "12 weeks to 2026-W52" in out

@@ -1,0 +1,239 @@
+"""The margin bridge on hand-computed books (tests/engine/reports/bridge_books.py has the base and the prices):
+one driver at a time, then all at once; the parts equal the hand figures and add up to the change to the cent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from engine.periods import month, quarter
+from engine.reports.bridge import Bridge, margin_bridge
+from engine.reports.bridge_cogs import INPUT_TYPES, NON_TOKEN_TYPES
+from engine.reports.margin import customer_report
+from engine.reports.names import UnknownSubject
+from engine.runtime import Runtime
+from engine.vocab import CostType, SubjectKind
+from tests.engine.reports.bridge_books import A_SEP, B_SEP, BASE, Use, load, times
+
+OCTOBER = month(2026, 10)
+ZERO = Decimal("0.00")
+
+
+def why(rt: Runtime, kind: SubjectKind = SubjectKind.CUSTOMER, ref: str | None = "acme") -> Bridge:
+    with rt.connect() as conn:
+        return margin_bridge(conn, kind, ref, OCTOBER, prices=rt.prices, timezone=rt.settings.timezone)
+
+
+def moved(b: Bridge) -> dict[str, Decimal]:
+    """The parts that moved, by id (every other part is exactly zero)."""
+    return {p.part: p.change for p in b.parts if p.change}
+
+
+def assert_adds_up(b: Bridge) -> None:
+    revenue = sum((p.change for p in b.parts if p.side == "revenue"), ZERO)
+    cogs = sum((p.change for p in b.parts if p.side == "cogs"), ZERO)
+    assert revenue == b.revenue[1] - b.revenue[0]
+    assert cogs == b.cogs[1] - b.cogs[0]
+    assert sum((p.gross_profit for p in b.parts), ZERO) == b.gross_profit[1] - b.gross_profit[0]
+    if b.margin[0] is not None and b.margin[1] is not None:
+        shown = [round(m, 2) for m in b.margin]
+        assert sum((p.margin_pts or ZERO for p in b.parts), ZERO) == shown[1] - shown[0]
+
+
+def test_volume_only_moves_metered_revenue_and_cogs_volume(settings: Settings, tmp_path: Path) -> None:
+    # October ×3 on both cells: COGS 3 × 16.80 = 50.40 (+33.60); revenue 6,000 × 0.05 = 300 (+200).
+    rt = load(settings, tmp_path, september=BASE, october=[times(u, 3) for u in BASE])
+    b = why(rt)
+    assert b.revenue == (Decimal("100.00"), Decimal("300.00")) and b.cogs == (Decimal("16.80"), Decimal("50.40"))
+    assert moved(b) == {"metered_volume": Decimal("200.00"), "volume": Decimal("33.60")}
+    # Margin 83.2% both times: revenue first (300 − 16.80)/300 = 94.40%, then COGS (300 − 50.40)/300 = 83.20%.
+    pts = {p.part: p.margin_pts for p in b.parts if p.margin_pts}
+    assert pts == {"metered_volume": Decimal("11.20"), "volume": Decimal("-11.20")}
+    assert_adds_up(b)
+    assert b.top()[0].words == "+$200.00 revenue · acme (all products): metered requests ×3.0 (2,000 → 6,000)"
+    assert b.top()[1].words.startswith("+$32.00 COGS · big on agent-run: volume ×3.0 (1,000 → 3,000 requests)")
+
+
+def test_mix_only_is_traffic_moving_to_the_dearer_model(settings: Settings, tmp_path: Path) -> None:
+    # Same 2,000 requests: A 1,500 (1.5M in, 300k out: 15 + 9 = $24.00), B 500 (250k in, 50k out: $0.40).
+    # COGS 16.80 → 24.40: all mix (+7.60); revenue unchanged.
+    october = [Use("agent-run", "big", 1_500, 1_500_000, 300_000), Use("chat", "small", 500, 250_000, 50_000)]
+    b = why(load(settings, tmp_path, september=BASE, october=october))
+    assert moved(b) == {"mix": Decimal("7.60")}
+    assert_adds_up(b)
+    top = b.top()
+    assert [c.words for c in top] == [
+        "+$8.00 COGS · big on agent-run: volume ×1.5 (1,000 → 1,500 requests)",
+        "-$0.40 COGS · small on chat: volume ×0.5 (1,000 → 500 requests)",
+    ]
+    assert top[0].keys == {"customer": "acme", "product": "agent", "feature": "agent-run", "provider": "acme",
+                           "model": "big"}  # fmt: skip
+    assert (top[0].before["requests"], top[0].after["requests"]) == (1_000, 1_500)
+
+
+def test_a_model_new_this_period_moves_in_mix_at_its_booked_cost(settings: Settings, tmp_path: Path) -> None:
+    # B's 1,000 requests move to big on chat (500k in × 10/M + 100k out × 30/M = $8.00): +8.00 − 0.80 = +7.20.
+    october = [A_SEP, Use("chat", "big", 1_000, 500_000, 100_000)]
+    b = why(load(settings, tmp_path, september=BASE, october=october))
+    assert moved(b) == {"mix": Decimal("7.20")}
+    assert [c.words for c in b.top(2)] == [
+        "+$8.00 COGS · big on chat: new (1,000 requests)",
+        "-$0.80 COGS · small on chat: stopped (was 1,000 requests)",
+    ]
+
+
+def test_price_change_only_reprices_last_periods_usage_at_this_periods_rates(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # big +20% from 2026-10-01: A costs 12 + 7.20 = $19.20 in October for the same usage: price +3.20.
+    b = why(load(settings, tmp_path, september=BASE, october=BASE, price_rise=True))
+    assert b.cogs == (Decimal("16.80"), Decimal("20.00"))
+    assert moved(b) == {"price": Decimal("3.20")}
+    assert b.repriced_groups == 1  # only September 10th's big usage was read back from the events
+    assert_adds_up(b)
+    assert b.top()[0].words == "+$3.20 COGS · big on agent-run: price +20.0% on last period's usage"
+
+
+def test_cache_only_is_the_cache_read_share(settings: Settings, tmp_path: Path) -> None:
+    # A: 800,000 of its 1,000,000 input tokens cached: 200k × 10/M + 800k × 1/M + $6.00 = $8.80 (−7.20).
+    october = [Use("agent-run", "big", 1_000, 1_000_000, 200_000, cached=800_000), B_SEP]
+    b = why(load(settings, tmp_path, september=BASE, october=october))
+    assert moved(b) == {"caching": Decimal("-7.20")}
+    assert_adds_up(b)
+    assert b.top()[0].words == "-$7.20 COGS · big on agent-run: cache-read share 0.0% → 80.0%"
+
+
+def test_contract_change_only(settings: Settings, tmp_path: Path) -> None:
+    # The unit price goes from $0.05 to $0.06 on 2026-10-01: 2,000 × 0.06 = $120 (+20), COGS unchanged.
+    contracts = [
+        ["acme", "Acme Corp", "", "usage", "2026-01-01", "2026-09-30", "", "", "request", "0.05"],
+        ["acme", "Acme Corp", "", "usage", "2026-10-01", "", "", "", "request", "0.06"],
+    ]
+    b = why(load(settings, tmp_path, september=BASE, october=BASE, contracts=contracts))
+    assert moved(b) == {"contract_changes": Decimal("20.00")}
+    assert_adds_up(b)
+    assert b.top()[0].words == (
+        "+$20.00 revenue · acme (all products): terms: usage: $0.05/request → usage: $0.06/request"
+    )
+
+
+def test_seats_only(settings: Settings, tmp_path: Path) -> None:
+    # A seat plan at $20 a seat: 10 seats in September ($200), 12 from October ($240): seats +40.
+    contracts = [
+        ["acme", "Acme Corp", "", "seat", "2026-01-01", "2026-09-30", "10", "20", "", ""],
+        ["acme", "Acme Corp", "", "seat", "2026-10-01", "", "12", "20", "", ""],
+    ]
+    b = why(load(settings, tmp_path, september=BASE, october=BASE, contracts=contracts))
+    assert moved(b) == {"seats": Decimal("40.00")}
+    assert b.top()[0].words == "+$40.00 revenue · acme (all products): seats 10 → 12"
+
+
+def test_tokens_per_request_and_non_token_cost(settings: Settings, tmp_path: Path) -> None:
+    # A: 300 output tokens a request instead of 200: +1,000 × 100 × 30/M = +3.00.
+    # B: a retrieval query a request at $0.01: +10.00 of non-token COGS.
+    october = [Use("agent-run", "big", 1_000, 1_000_000, 300_000), Use("chat", "small", 1_000, 500_000, 100_000,
+                                                                       retrievals=1_000)]  # fmt: skip
+    b = why(load(settings, tmp_path, september=BASE, october=october))
+    assert moved(b) == {"tokens_per_request": Decimal("3.00"), "non_token": Decimal("10.00")}
+    assert_adds_up(b)
+
+
+def test_all_at_once_every_part_equals_the_hand_figure(settings: Settings, tmp_path: Path) -> None:
+    """October: A doubles to 2,000 requests with half its input cached and 300 output tokens a request; B adds a
+    retrieval a request; big costs 20% more; the unit price goes to $0.06.
+
+    October as booked: A 1,000,000 uncached × 12/M = 12.00 · 1,000,000 cached × 1.2/M = 1.20 ·
+    600,000 out × 36/M = 21.60 → 34.80; B 0.80 + 1,000 × 0.01 = 10.80. COGS 45.60; revenue 3,000 × 0.06 = 180.
+
+    Revenue:  R0 100 → volume: 3,000 requests at $0.05 = 150 (+50) → contract: 180 (+30)
+    COGS:     S0 16.80
+              S1 volume   16.80 × 3,000/2,000 = 25.20                                          +8.40
+              S2 mix      A 2 × 16.00 + B 1 × 0.80 = 32.80                                      +7.60
+              S3 price    A's September usage at October rates 12 + 7.20 = 19.20, × 2 = 38.40;
+                          + B 0.80 = 39.20                                                      +6.40
+              S4 caching  A: 1,000,000 input a month's request count, half at 12/M, half at 1.2/M
+                          (October's cached rate): 6.00 + 0.60 + output 7.20 = 13.80, × 2 = 27.60;
+                          + 0.80 = 28.40                                                        −10.80
+              S5 tokens   October's token costs as booked 34.80 + 0.80 = 35.60                  +7.20
+              S6 non-token 45.60                                                                +10.00
+    Margin: 83.20 → 88.80 (volume) → 90.67 (contract, 162... (180 − 16.80)/180) → 86.00 → 81.78 → 78.22
+            → 84.22 → 80.22 → 74.67
+    """
+    october = [
+        Use("agent-run", "big", 2_000, 2_000_000, 600_000, cached=1_000_000),
+        Use("chat", "small", 1_000, 500_000, 100_000, retrievals=1_000),
+    ]
+    contracts = [
+        ["acme", "Acme Corp", "", "usage", "2026-01-01", "2026-09-30", "", "", "request", "0.05"],
+        ["acme", "Acme Corp", "", "usage", "2026-10-01", "", "", "", "request", "0.06"],
+    ]
+    rt = load(settings, tmp_path, september=BASE, october=october, contracts=contracts, price_rise=True)
+    b = why(rt)
+    assert b.revenue == (Decimal("100.00"), Decimal("180.00")) and b.cogs == (Decimal("16.80"), Decimal("45.60"))
+    assert {p.part: p.change for p in b.parts} == {
+        "metered_volume": Decimal("50.00"),
+        "seats": ZERO,
+        "billed": ZERO,
+        "contract_changes": Decimal("30.00"),
+        "volume": Decimal("8.40"),
+        "mix": Decimal("7.60"),
+        "price": Decimal("6.40"),
+        "caching": Decimal("-10.80"),
+        "tokens_per_request": Decimal("7.20"),
+        "non_token": Decimal("10.00"),
+    }
+    assert [p.margin_pts for p in b.parts] == [Decimal(x) for x in (
+        "5.60", "0.00", "0.00", "1.87", "-4.67", "-4.22", "-3.56", "6.00", "-4.00", "-5.55"
+    )]  # fmt: skip
+    assert_adds_up(b)
+    # The same books through the margin answer: the bridge's ends are the report's figures.
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", OCTOBER, thresholds=rt.thresholds)
+    assert (report.previous.revenue, report.current.revenue) == b.revenue
+    assert (round(report.previous.cogs, 2), round(report.current.cogs, 2)) == b.cogs
+
+
+def test_product_and_portfolio_bridges_add_up_on_the_same_book(settings: Settings, tmp_path: Path) -> None:
+    rt = load(settings, tmp_path, september=BASE, october=[times(A_SEP, 2), B_SEP], price_rise=True)
+    for kind, ref in ((SubjectKind.PRODUCT, "agent"), (SubjectKind.PORTFOLIO, None)):
+        b = why(rt, kind, ref)
+        assert_adds_up(b)
+        # The product's revenue is the every-product contract's share of it; here it is the only product.
+        assert b.revenue == (Decimal("100.00"), Decimal("150.00"))
+        assert b.cogs == (Decimal("16.80"), Decimal("39.20"))
+
+
+def test_a_quarter_is_compared_with_the_quarter_before(settings: Settings, tmp_path: Path) -> None:
+    rt = load(settings, tmp_path, september=BASE, october=[times(u, 3) for u in BASE])
+    with rt.connect() as conn:
+        b = margin_bridge(conn, SubjectKind.CUSTOMER, "acme", quarter(2026, 4), prices=rt.prices, timezone="UTC")
+    assert b.previous.label == "2026-Q3" and b.revenue == (Decimal("100.00"), Decimal("300.00"))
+    assert_adds_up(b)
+
+
+def test_every_cost_type_has_a_place_in_the_bridge() -> None:
+    # Input types are the caching driver, non-token types their own; every other type is tokens per request.
+    placed = set(INPUT_TYPES) | set(NON_TOKEN_TYPES)
+    assert placed <= set(CostType)
+    assert set(CostType) - placed == {CostType.OUTPUT, CostType.REQUEST_FEE, CostType.SOURCE}
+
+
+@pytest.mark.parametrize(("kind", "ref"), [(SubjectKind.CUSTOMER, "nobody"), (SubjectKind.PRODUCT, "nothing")])
+def test_an_unknown_name_is_refused_with_suggestions(
+    settings: Settings, tmp_path: Path, kind: SubjectKind, ref: str
+) -> None:
+    rt = load(settings, tmp_path, september=BASE, october=BASE)
+    with pytest.raises(UnknownSubject, match=ref):
+        why(rt, kind, ref)
+
+
+def test_a_customer_new_this_period_is_all_volume_and_has_no_points(settings: Settings, tmp_path: Path) -> None:
+    # Nothing in September: no margin to start from, so the bridge is in dollars only; with no requests last
+    # period there is no cost per request to scale, so all of COGS is volume.
+    b = why(load(settings, tmp_path, september=[], october=BASE))
+    assert moved(b) == {"metered_volume": Decimal("100.00"), "volume": Decimal("16.80")}
+    assert all(p.margin_pts is None for p in b.parts) and b.margin == (None, Decimal("83.2"))
+    assert_adds_up(b)
