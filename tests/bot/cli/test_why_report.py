@@ -13,7 +13,6 @@ from openpyxl import load_workbook
 from bot.cli.main import main
 from engine.runtime import Runtime
 
-
 AFTER_Q4 = "2027-01-02T12:00:00Z"
 
 
