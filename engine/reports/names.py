@@ -65,11 +65,13 @@ def _labels(rows: Iterable[tuple[str, str | None, str | None]]) -> Labels:
     return out
 
 
-def suggest(wanted: str, labels: Labels, *, exclude: str | None = None, with_id: bool = False) -> list[str]:
+def suggest(
+    wanted: str, labels: Labels, *, exclude: str | None = None, with_id: bool = False, cutoff: float = 0.5
+) -> list[str]:
     """Up to MAX_SUGGESTIONS customers (by the name they are shown by, `with_id` adding the id where it differs)
     whose name, id or alias starts with or resembles `wanted`, each customer once, closest first."""
     prefix = [label for label in labels if wanted and label.startswith(wanted)]
-    close = difflib.get_close_matches(wanted, list(labels), n=10, cutoff=0.5)
+    close = difflib.get_close_matches(wanted, list(labels), n=10, cutoff=cutoff)
     shown: dict[str, str] = {}  # customer id → the name it is shown by, in order of closeness
     for label in prefix + close:
         for cid, name in sorted(labels[label]):
@@ -88,9 +90,11 @@ def similar_customers(conn: Connection, key: str, name: str) -> list[str]:
         text("SELECT id, name, aliases FROM customer WHERE id IN (SELECT DISTINCT customer FROM contract)")
     ).all()
     labels = _labels(rows)
-    found = suggest(key.strip().lower(), labels, exclude=key, with_id=True)
+    # Stricter than for a name typed wrong: this is said unasked, on every answer about the customer.
+    found = suggest(key.strip().lower(), labels, exclude=key, with_id=True, cutoff=0.7)
     if name and name.strip().lower() != key.strip().lower():
-        found += [s for s in suggest(name.strip().lower(), labels, exclude=key, with_id=True) if s not in found]
+        more = suggest(name.strip().lower(), labels, exclude=key, with_id=True, cutoff=0.7)
+        found += [s for s in more if s not in found]
     return found[:MAX_SUGGESTIONS]
 
 

@@ -64,6 +64,12 @@ def figures(f: Figures) -> dict[str, Any]:
     }
 
 
+def _money_figures(f: Figures) -> dict[str, Any]:
+    """The figures without the event counts (a product's customers are cut from rollups that do not count them)."""
+    shown = figures(f)
+    return {k: shown[k] for k in ("revenue_usd", "cogs_usd", "gross_profit_usd", "gross_margin_pct", "status")}
+
+
 def figures_text(now: Figures, before: Figures, *, change: bool = False) -> dict[str, Any]:
     """The figures of an outbox payload (alerts, the digest): strings to the cent, so no float ever holds money;
     with `change`, the margin's move in points too."""
@@ -150,6 +156,16 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "drivers": [share(s) for s in r.drivers[:10]],
         "top_lever": r.top_lever,
         "top_mover": r.top_mover,
+        "movers": [
+            {
+                "what": m.key,
+                "cogs_usd": cents(m.now),
+                "previous_cogs_usd": cents(m.before),
+                "change_usd": cents(m.change),
+                "change": m.how,
+            }
+            for m in r.moves[:10]
+        ],  # fmt: skip
         "daily_cost_p50_usd": micros(r.daily_cost_p50),
         "daily_cost_p99_usd": micros(r.daily_cost_p99),
         "tasks": r.tasks,
@@ -159,18 +175,24 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "change": change(r.current, r.previous),
         "daily_cogs": [{"day": d.isoformat(), "cogs_usd": micros(c)} for d, c in r.daily],
         "projection": projection(r.projection),
+        "has_contract": not r.no_contract,
+        "did_you_mean": r.similar,
+        "top_customers": [{"customer": c.key, "name": c.name, **_money_figures(c.figures)} for c in r.customers[:10]],
     }
 
 
 def row_to_dict(row: PortfolioRow) -> dict[str, Any]:
     """The `--json` shape of one portfolio row."""
-    return {
+    out = {
         row.kind: row.key,
         "name": row.name,
         **figures(row.current),
         "previous": figures(row.previous),
         "change": change(row.current, row.previous),
     }
+    if row.kind == "customer":
+        out["has_contract"] = not row.no_contract
+    return out
 
 
 def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
