@@ -78,7 +78,7 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
     moves = r.moves[:MOVERS_SHOWN]
     if moves:
         label = "Biggest mover" if len(moves) == 1 else "Biggest movers"
-        lever += f"\n:chart_with_upwards_trend: *{label}:* " + "; ".join(esc(m.text) for m in moves)
+        lever += f"\n:arrow_up_down: *{label}:* " + "; ".join(esc(m.text) for m in moves)
     blocks.append(section(lever))
     if f.unpriced_events:
         blocks.append(

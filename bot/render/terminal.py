@@ -18,6 +18,7 @@ EMOJI = {
     ":mag:": "?",
     ":lock:": "#",
     ":crystal_ball:": "≈",
+    ":arrow_up_down:": "↕",
     ":chart_with_downwards_trend:": "↘",
 }
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
