@@ -165,7 +165,7 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
                 "change": m.how,
             }
             for m in r.moves[:10]
-        ],  # fmt: skip
+        ],
         "daily_cost_p50_usd": micros(r.daily_cost_p50),
         "daily_cost_p99_usd": micros(r.daily_cost_p99),
         "tasks": r.tasks,
