@@ -109,6 +109,17 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
                 )
             )
         )
+    if p.get("skipped_contracts"):  # absent from digests queued before it existed
+        blocks.append(
+            section(
+                clip(
+                    f"*:warning: {len(p['skipped_contracts'])} contract(s) left out*: a stored value cannot be read, "
+                    "so revenue is understated until they are re-imported: "
+                    + "; ".join(esc(c) for c in p["skipped_contracts"]),
+                    MAX_SECTION_TEXT,
+                )
+            )
+        )
     blocks.append(context(_trend(p) + " · chart below"))
     blocks += [context(f":warning: {esc(n)}") for n in p.get("notices") or []]
     return {"text": digest_text(p), "blocks": blocks}

@@ -45,6 +45,16 @@ def unpriced_line(p: Portfolio) -> str:
     return f":warning: Unpriced usage of {models}: COGS is understated until it is priced"
 
 
+def skipped_line(p: Portfolio) -> str:
+    """Stored contracts left out of revenue because a value in them cannot be read (see engine.reports.revenue)."""
+    shown = "\n".join(f"• {esc(c)}" for c in p.skipped_contracts[:5])
+    more = f"\n…and {len(p.skipped_contracts) - 5} more" if len(p.skipped_contracts) > 5 else ""
+    return (
+        f":warning: *{len(p.skipped_contracts)} contract(s) left out:* revenue is understated until they are "
+        f"re-imported with `marginbot import contracts`\n{shown}{more}"
+    )
+
+
 def portfolio_text(p: Portfolio) -> str:
     t = p.total
     breach = len(by_status(active(p.customers), "breach"))
@@ -70,6 +80,8 @@ def portfolio_message(p: Portfolio, *, weekly: list[Week] | None = None) -> Answ
         blocks.append(context(line))
     if p.unpriced_models:
         blocks.append(section(unpriced_line(p)))
+    if p.skipped_contracts:
+        blocks.append(section(skipped_line(p)))
     blocks.append(divider())
     for status in ("breach", "watch", "no_revenue"):
         rows = by_status(customers, status)

@@ -48,6 +48,11 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_import_usage)
     p = command(imp_sub, "contracts", help="import contracts (CSV); re-importing replaces a contract")
     p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "--supersede",
+        action="store_true",
+        help="end each contract an imported one overlaps the day before the later one starts (default: refuse)",
+    )
     _delimiter_option(p)
     p.set_defaults(handler=cmd_import_contracts)
     p = command(imp_sub, "otlp", help="import OTLP/JSON trace exports (spans with gen_ai.* attributes)")
@@ -117,7 +122,9 @@ def cmd_import_contracts(args: argparse.Namespace, rt: Runtime) -> int:
     if not Path(args.file).is_file():
         raise UserError(f"{args.file}: no such file")
     try:
-        result = import_contracts_file(rt.engine, args.file, delimiter=args.delimiter)
+        result = import_contracts_file(
+            rt.engine, args.file, delimiter=args.delimiter, supersede=args.supersede, thresholds=rt.thresholds
+        )
     except ContractFileError as exc:
         print(str(exc), file=sys.stderr)
         return 1

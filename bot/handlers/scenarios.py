@@ -27,18 +27,11 @@ from engine.scenarios.grammar import ScenarioError, parse_levers, split_subject
 from engine.scenarios.growth import ForecastError, parse_growth
 from engine.scenarios.whatif import scenario_to_dict
 from engine.scenarios.whatif import whatif as whatif_report
-from engine.scenarios.words import DEFAULT_MONTHS, FLOOR_UNITS, HISTORY_DAYS
+from engine.scenarios.words import DEFAULT_MONTHS, FLOOR_UNIT_WORDS, FLOOR_UNITS, HISTORY_DAYS
 
 WHATIF_HOW = "write `/margin whatif CUSTOMER LEVER...`, e.g. `/margin whatif acme route gpt-4o->gpt-4o-mini 50`"
 FORECAST_HOW = "write `/margin forecast CUSTOMER|portfolio [growth 10%|10x] [months 6] [PERIOD]`"
 FLOOR_HOW = "write `/margin floor CUSTOMER [target 55] [unit request|task|1k_tokens|seat|month] [PERIOD]`"
-UNIT_ALIASES = {
-    "requests": "request",
-    "tasks": "task",
-    "1k": "1k_tokens",
-    "1k-tokens": "1k_tokens",
-    "seats": "seat",
-}
 
 
 def whatif(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
@@ -90,7 +83,7 @@ def floor(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
             raise AnswerError(f"target must be a percentage like 55, got {options['target']!r}") from None
     unit = options.get("unit") or options.get("per")
     if unit is not None:
-        unit = UNIT_ALIASES.get(unit.lower(), unit.lower())
+        unit = FLOOR_UNIT_WORDS.get(unit.lower(), unit.lower())
         if unit not in FLOOR_UNITS:
             raise AnswerError(f"unit must be one of {', '.join(FLOOR_UNITS)}, got {unit!r}")
     try:

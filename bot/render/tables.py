@@ -196,6 +196,7 @@ def render_portfolio(p: Portfolio, *, limit: int | None = None) -> str:
         )
     if p.unpriced_models:
         lines.append(f"  WARNING: unpriced usage of {', '.join(p.unpriced_models)}: COGS is understated")
+    lines += [f"  WARNING: {c}; revenue is understated" for c in p.skipped_contracts]
     headers = ["name", "revenue", "COGS", "margin", "vs previous", "status", "unpriced"]
     lines += ["", f"Customers ({len(p.customers)}, worst first)"]
     lines += _table(headers, _rows(p.customers, limit), right={1, 2, 3, 4, 6})

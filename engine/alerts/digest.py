@@ -244,6 +244,7 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
         "unpriced_models": [
             {"provider": m.provider, "model": m.model or "(no model)", "events": m.unpriced_events} for m in unpriced
         ],
+        "skipped_contracts": d.book.skipped_contracts,
         "trend": [
             {
                 "week": p.label,

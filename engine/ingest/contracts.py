@@ -1,20 +1,31 @@
-"""Contracts from CSV: who pays what, for which product, from when. A file is refused whole on any bad row."""
+"""Contracts from CSV: who pays what, for which product, from when, and who owns the account.
+
+A file is refused whole, with every bad line and why, when a row is bad (engine.ingest.contract_rows), when two
+rows of one customer disagree on its owner or bands, or when a contract would overlap another of the same
+customer and product (engine.ingest.overlaps). Otherwise it is written in one transaction: a contract with the
+same customer, product and start as a stored one replaces it; with `supersede`, overlapped contracts are ended
+the day before the later one starts; the owner and bands a file gives apply to all of that customer's contracts.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
 
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Connection, Engine, bindparam, text
+from sqlmodel import SQLModel
 
-from engine.money import ZERO
-from engine.store.models import Contract, Customer
-from engine.vocab import Plan, Unit
+from engine.ingest.contract_rows import ContractRow, parse_contract
+from engine.ingest.overlaps import Held, check
+from engine.reports.accounts import pct_or_none
+from engine.reports.figures import Thresholds
+from engine.store.bounds import OWNER_SEPARATOR, parse_owners
+from engine.timeutil import as_date
 
 COLUMNS = (
     "customer",
@@ -30,7 +41,12 @@ COLUMNS = (
     "included_units",
     "unit",
     "unit_price_usd",
+    "owner",
+    "breach_pct",
+    "healthy_pct",
 )
+ACCOUNT_COLUMNS = ("owner", "breach_pct", "healthy_pct")  # the customer's, kept equal on each of its contracts
+_CHUNK = 500  # customers per IN list (well under SQLite's and PostgreSQL's parameter limits)
 
 
 class ContractFileError(ValueError):
@@ -46,103 +62,43 @@ class ContractImport:
     created: int = 0
     replaced: int = 0
     customers: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)  # each contract --supersede ended, and why
+    notes: list[str] = field(default_factory=list)  # owners and bands changed, bands that cross the global ones
 
     def summary(self) -> str:
-        return (
+        lines = [
             f"{self.path}: {self.created} contract(s) added, {self.replaced} replaced, "
             f"for {len(self.customers)} customer(s)"
-        )
+            + (f"; {len(self.superseded)} ended by --supersede" if self.superseded else "")
+        ]
+        lines += [f"  {s}" for s in self.superseded] + [f"  {n}" for n in self.notes]
+        return "\n".join(lines)
 
 
-def _money(row: dict[str, str], key: str, *, required: bool = False) -> Decimal:
-    text = (row.get(key) or "").strip()
-    if not text:
-        if required:
-            raise ValueError(f"{key} is required for this plan")
-        return ZERO
+def _text(path: Path) -> str:
+    """The file as text: UTF-8 (with or without a BOM), or a refusal naming the line and the fix."""
+    data = path.read_bytes()  # contract files are small; decoding whole lets a bad byte be placed on its line
+    if data[:2] == b"\x1f\x8b":
+        raise ContractFileError(str(path), [(1, "the file is gzip-compressed: decompress it first (gunzip)")])
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        why = "the file is UTF-16 text: save it as CSV UTF-8 (in Excel: Save As → CSV UTF-8)"
+        raise ContractFileError(str(path), [(1, why)])
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{key} must be a number, got {text!r}") from None
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"{key} must be a non-negative number, got {text!r}")
-    return value
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        why = f"not UTF-8 text (byte 0x{data[exc.start]:02x}): save the file as CSV UTF-8"
+        raise ContractFileError(str(path), [(line, why)]) from None
 
 
-def _date(row: dict[str, str], key: str) -> date | None:
-    text = (row.get(key) or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{key} must be a date like 2026-01-31, got {text!r}") from None
-
-
-_Word = TypeVar("_Word", Plan, Unit)
-
-
-def _word(words: type[_Word], row: dict[str, str], key: str) -> _Word:
-    """The row's `key` as one of `words` (any case); a ValueError listing them otherwise."""
-    try:
-        return words((row.get(key) or "").strip().lower())
-    except ValueError:
-        raise ValueError(f"{key} must be one of {', '.join(words)}, got {row.get(key)!r}") from None
-
-
-def parse_contract(row: dict[str, str]) -> tuple[Contract, str, str]:
-    """One CSV row → (contract, customer name, aliases). Raises ValueError naming the field."""
-    customer = (row.get("customer") or "").strip()
-    if not customer:
-        raise ValueError("customer is required")
-    if len(customer) > 200:
-        raise ValueError("customer is longer than 200 characters")
-    plan = _word(Plan, row, "plan")
-    start = _date(row, "start")
-    if start is None:
-        raise ValueError("start is required")
-    end = _date(row, "end")
-    if end is not None and end < start:
-        raise ValueError(f"end {end} is before start {start}")
-    seats_text = (row.get("seats") or "").strip()
-    try:
-        seats = int(seats_text) if seats_text else 0
-    except ValueError:
-        raise ValueError(f"seats must be a whole number, got {seats_text!r}") from None
-    if seats < 0:
-        raise ValueError("seats must not be negative")
-    unit = _word(Unit, row, "unit") if (row.get("unit") or "").strip() else None
-    if plan.is_metered and unit is None:
-        raise ValueError(f"unit is required for a {plan} plan")
-    if plan is Plan.SEAT and seats <= 0:
-        raise ValueError("a seat plan needs seats > 0")
-    contract = Contract(
-        customer=customer,
-        product=(row.get("product") or "").strip(),
-        plan=plan,
-        start=start,
-        end=end,
-        seats=seats,
-        seat_price_usd=_money(row, "seat_price_usd", required=plan is Plan.SEAT),
-        platform_fee_usd=_money(row, "platform_fee_usd", required=plan is Plan.FLAT),
-        included_units=_money(row, "included_units"),
-        unit=unit or "",
-        unit_price_usd=_money(row, "unit_price_usd", required=plan.is_metered),
-    )
-    return contract, (row.get("customer_name") or "").strip(), (row.get("aliases") or "").strip()
-
-
-def import_contracts_file(engine: Engine, path: Path | str, *, delimiter: str = ",") -> ContractImport:
-    """Validate every row, then add or replace (same customer, product and start) in one transaction.
-
-    `delimiter` separates the CSV fields."""
+def read_rows(path: Path, delimiter: str) -> list[ContractRow]:
+    """Every row of the file, checked; ContractFileError with every bad line otherwise."""
     from engine.ingest.headers import separator_hint, unknown_columns
 
-    path = Path(path)
-    parsed: list[tuple[Contract, str, str]] = []
+    parsed: list[ContractRow] = []
     errors: list[tuple[int, str]] = []
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
+    reader = csv.DictReader(io.StringIO(_text(path), newline=""), delimiter=delimiter)
+    try:
         header = [h.strip() for h in (reader.fieldnames or [])]
         if not header:
             raise ContractFileError(str(path), [(1, "the file is empty (a header line is required)")])
@@ -151,52 +107,301 @@ def import_contracts_file(engine: Engine, path: Path | str, *, delimiter: str = 
             raise ContractFileError(str(path), [(1, hint)])
         unknown = [h for h in header if h not in COLUMNS]
         missing = [c for c in ("customer", "plan", "start") if c not in header]
-        if unknown or missing:
-            why = unknown_columns(unknown, COLUMNS) if unknown else f"missing column(s) {missing}"
-            raise ContractFileError(
-                str(path), [(1, why if unknown else f"{why}; the columns are: {', '.join(COLUMNS)}")]
-            )
+        if unknown:
+            raise ContractFileError(str(path), [(1, unknown_columns(unknown, COLUMNS))])
+        if missing:
+            why = f"missing column(s) {missing}; the columns are: {', '.join(COLUMNS)}"
+            raise ContractFileError(str(path), [(1, why)])
         reader.fieldnames = header
-        seen: dict[tuple[str, str, date], int] = {}
+        seen: dict[tuple[str, str, object], int] = {}
         for row in reader:
             try:
-                item = parse_contract(row)
+                item = parse_contract(row, reader.line_num)
             except ValueError as exc:
                 errors.append((reader.line_num, str(exc)))
                 continue
-            key = (item[0].customer, item[0].product, item[0].start)
+            c = item.contract
+            key = (c.customer, c.product, c.start)
             if key in seen:
                 errors.append((reader.line_num, f"same customer, product and start as line {seen[key]}"))
                 continue
             seen[key] = reader.line_num
             parsed.append(item)
+    except csv.Error as exc:
+        errors.append((reader.line_num + 1, f"not readable as CSV: {exc}"))
     if errors:
         raise ContractFileError(str(path), errors)
-    result = ContractImport(path=str(path))
-    with Session(engine) as session:
-        for contract, name, aliases in parsed:
-            existing = session.exec(
-                select(Contract).where(
-                    Contract.customer == contract.customer,
-                    Contract.product == contract.product,
-                    Contract.start == contract.start,
+    return parsed
+
+
+def _customer_values(rows: list[ContractRow]) -> tuple[dict[str, dict[str, tuple[int, object]]], list[tuple[int, str]]]:
+    """Per customer, the owner and bands its rows give, with the line that gave each; rows that disagree refused.
+
+    A blank cell gives nothing; owners compare as sets (`U1;U2` = `U2;U1`)."""
+    given: dict[str, dict[str, tuple[int, object]]] = {}
+    errors: list[tuple[int, str]] = []
+    for row in rows:
+        mine = given.setdefault(row.contract.customer, {})
+        for key, value in row.account.items():
+            if key not in mine:
+                mine[key] = (row.line, value)
+                continue
+            line, first = mine[key]
+            if not _same(first, value):
+                errors.append(
+                    (
+                        row.line,
+                        f"{key} {_shown_value(value)} differs from line {line}'s {_shown_value(first)}: "
+                        f"{row.contract.customer} has one {key} across its contracts (fill it on one row, or the "
+                        "same on each)",
+                    )
                 )
-            ).first()
-            if existing is not None:
-                session.delete(existing)
-                session.flush()
-                result.replaced += 1
+    return given, errors
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal values of one account column; owners as sets."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return set(a) == set(b)
+    return a == b
+
+
+def _shown_value(value: object) -> str:
+    if isinstance(value, tuple):
+        return repr(OWNER_SEPARATOR.join(value)) if value else "none"
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"  # 45, whether PostgreSQL kept it as 45.00 or SQLite as 45
+    return "none" if value is None else str(value)
+
+
+@dataclass(kw_only=True)
+class _Stored:
+    """A customer's stored contracts: their places in time, and the owner and bands on the latest of them."""
+
+    held: list[Held] = field(default_factory=list)
+    account: dict[str, object] = field(default_factory=dict)
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _stored(conn: Connection, customers: list[str]) -> dict[str, _Stored]:
+    """The stored contracts of `customers`, read as plain values: a broken stored amount (see
+    engine.reports.revenue) must not stop the import that replaces it."""
+    out: dict[str, _Stored] = {}
+    query = text(
+        'SELECT id, customer, product, start, "end", owner, breach_pct, healthy_pct FROM contract '
+        "WHERE customer IN :customers ORDER BY customer, start DESC, id DESC"
+    ).bindparams(bindparam("customers", expanding=True))
+    for chunk in _chunks(customers):
+        for cid, customer, product, start, end, owner, breach, healthy in conn.execute(query, {"customers": chunk}):
+            s = out.setdefault(customer, _Stored())
+            try:
+                held = Held(
+                    customer=customer,
+                    product=product,
+                    start=as_date(start),
+                    end=as_date(end) if end is not None else None,
+                    id=cid,
+                )
+            except (TypeError, ValueError):
+                pass  # an unreadable date: revenue skips this contract (and says so), and so does the overlap rule
             else:
-                result.created += 1
-            session.add(contract)
-            customer = session.get(Customer, contract.customer)
-            if customer is None:
-                customer = Customer(id=contract.customer, name=name or contract.customer, aliases=aliases)
-                session.add(customer)
-            else:
-                customer.name = name or customer.name or contract.customer
-                customer.aliases = aliases or customer.aliases
-            if contract.customer not in result.customers:
-                result.customers.append(contract.customer)
-        session.commit()
+                s.held.append(held)
+            # The latest contract's values (the importer keeps them equal on all; see engine.reports.accounts).
+            if "owner" not in s.account and owner:
+                with contextlib.suppress(ValueError):  # unreadable: as if unset (accounts() logs it)
+                    s.account["owner"] = parse_owners(str(owner))
+            for key, value in (("breach_pct", breach), ("healthy_pct", healthy)):
+                if key not in s.account and value is not None:
+                    with contextlib.suppress(ValueError):
+                        s.account[key] = pct_or_none(value)
+    return out
+
+
+def import_contracts_file(
+    engine: Engine,
+    path: Path | str,
+    *,
+    delimiter: str = ",",
+    supersede: bool = False,
+    thresholds: Thresholds | None = None,
+) -> ContractImport:
+    """Validate every row, then write the file in one transaction (see the module's docstring).
+
+    `delimiter` separates the CSV fields. `supersede` ends each contract an imported one overlaps the day before
+    the later one starts, instead of refusing the file. `thresholds` (the global bands) only words notes about
+    customer bands that cross them."""
+    path = Path(path)
+    rows = read_rows(path, delimiter)
+    given, errors = _customer_values(rows)
+    if errors:
+        raise ContractFileError(str(path), sorted(errors, key=lambda e: e[0]))
+    result = ContractImport(path=str(path))
+    customers = list(dict.fromkeys(r.contract.customer for r in rows))
+    table = SQLModel.metadata.tables["contract"]
+    with engine.begin() as conn:  # one transaction: a refusal below rolls everything back
+        stored = _stored(conn, customers)
+        replaced: dict[int, int] = {}  # stored id → the line replacing it
+        held: list[Held] = []
+        for row in rows:
+            c = row.contract
+            match = next(
+                (h for h in stored.get(c.customer, _Stored()).held if (h.product, h.start) == (c.product, c.start)),
+                None,
+            )
+            if match is not None and match.id is not None:
+                replaced[match.id] = row.line
+            held.append(Held(customer=c.customer, product=c.product, start=c.start, end=c.end, line=row.line))
+        held += [h for s in stored.values() for h in s.held if h.id not in replaced]
+        errors = _band_errors(given, stored)
+        overlap_errors, closings = check(held, supersede=supersede)
+        errors += overlap_errors
+        if errors:
+            raise ContractFileError(str(path), sorted(errors, key=lambda e: e[0]))
+        by_line = {h.line: h for h in held if h.line is not None}
+        for row in rows:
+            row.contract.end = by_line[row.line].end  # --supersede may have ended it
+        for closing in closings:
+            result.superseded.append(closing.describe())
+            if closing.earlier.id is not None:
+                conn.execute(table.update().where(table.c.id == closing.earlier.id).values(end=closing.earlier.end))
+        if replaced:
+            conn.execute(table.delete().where(table.c.id.in_(list(replaced))))
+        result.replaced, result.created = len(replaced), len(rows) - len(replaced)
+        account = _apply_accounts(conn, given, stored, result)
+        inserts = []
+        for row in rows:
+            values = row.contract.model_dump(exclude={"id"})
+            values.update(_column_values(account.get(row.contract.customer, {})))
+            inserts.append(values)
+        conn.execute(table.insert(), inserts)
+        _upsert_customers(conn, rows)
+    result.customers = customers
+    if thresholds is not None:
+        result.notes += _crossing_notes(given, stored, thresholds)
     return result
+
+
+def _effective(
+    customer: str, given: dict[str, dict[str, tuple[int, object]]], stored: dict[str, _Stored]
+) -> dict[str, object]:
+    """The customer's owner and bands after this import: what the file gives, else what is stored."""
+    out = dict(stored[customer].account) if customer in stored else {}
+    out.update({key: value for key, (_, value) in given.get(customer, {}).items()})
+    return out
+
+
+def _band_errors(given: dict[str, dict[str, tuple[int, object]]], stored: dict[str, _Stored]) -> list[tuple[int, str]]:
+    """A band the file gives that crosses the customer's other band, given on another row or stored. (One row's
+    own pair is checked with the row.)"""
+    errors = []
+    for customer, mine in given.items():
+        values = _effective(customer, given, stored)
+        breach, healthy = values.get("breach_pct"), values.get("healthy_pct")
+        if not (isinstance(breach, Decimal) and isinstance(healthy, Decimal) and breach > healthy):
+            continue
+        lines = [mine[k][0] for k in ("breach_pct", "healthy_pct") if k in mine]
+        if not lines:
+            continue  # neither comes from this file: not its doing
+        source = {k: f"line {mine[k][0]}" if k in mine else "stored" for k in ("breach_pct", "healthy_pct")}
+        errors.append(
+            (
+                max(lines),
+                f"{customer}'s breach_pct {_shown_value(breach)} ({source['breach_pct']}) is above its healthy_pct "
+                f"{_shown_value(healthy)} "
+                f"({source['healthy_pct']}): the breach line must be at or below the healthy one",
+            )
+        )
+    return errors
+
+
+def _column_values(account: dict[str, object]) -> dict[str, object]:
+    owners = account.get("owner") or ()
+    assert isinstance(owners, tuple)
+    return {
+        "owner": OWNER_SEPARATOR.join(owners),
+        "breach_pct": account.get("breach_pct"),
+        "healthy_pct": account.get("healthy_pct"),
+    }
+
+
+def _apply_accounts(
+    conn: Connection,
+    given: dict[str, dict[str, tuple[int, object]]],
+    stored: dict[str, _Stored],
+    result: ContractImport,
+) -> dict[str, dict[str, object]]:
+    """Each customer's owner and bands after the import, written onto its stored contracts where the file
+    changes them; changes to a customer that had values are noted."""
+    table = SQLModel.metadata.tables["contract"]
+    out: dict[str, dict[str, object]] = {}
+    for customer in given:
+        after = _effective(customer, given, stored)
+        out[customer] = after
+        before = stored[customer].account if customer in stored else {}
+        changed = {k: after.get(k) for k in ACCOUNT_COLUMNS if k in given[customer] and after.get(k) != before.get(k)}
+        if not changed or customer not in stored:
+            continue
+        conn.execute(
+            table.update()
+            .where(table.c.customer == customer)
+            .values({k: v for k, v in _column_values(after).items() if k in changed})
+        )
+        if any(k in before for k in changed):
+            was = ", ".join(f"{k} {_shown_value(before.get(k))}" for k in changed)
+            now = ", ".join(f"{k} {_shown_value(v)}" for k, v in changed.items())
+            result.notes.append(f"{customer}: {now} (was {was})")
+    return out
+
+
+def _crossing_notes(
+    given: dict[str, dict[str, tuple[int, object]]], stored: dict[str, _Stored], thresholds: Thresholds
+) -> list[str]:
+    """Customers whose one own band crosses the other, global, band: they get no watch band (see
+    engine.reports.accounts.Account.thresholds). Said, not refused: the global bands can change after import."""
+    notes = []
+    for customer in given:
+        values = _effective(customer, given, stored)
+        breach, healthy = values.get("breach_pct"), values.get("healthy_pct")
+        if isinstance(breach, Decimal) and healthy is None and breach > thresholds.healthy_pct:
+            notes.append(
+                f"{customer}: breach_pct {_shown_value(breach)} is above the global healthy line "
+                f"({_shown_value(thresholds.healthy_pct)}): {customer} has no watch band (healthy from "
+                f"{_shown_value(breach)}%); set its healthy_pct to give it one"
+            )
+        if isinstance(healthy, Decimal) and breach is None and healthy < thresholds.breach_pct:
+            notes.append(
+                f"{customer}: healthy_pct {_shown_value(healthy)} is below the global breach line "
+                f"({_shown_value(thresholds.breach_pct)}): {customer} has no watch band (in breach under "
+                f"{_shown_value(healthy)}%); set its breach_pct to give it one"
+            )
+    return notes
+
+
+def _upsert_customers(conn: Connection, rows: Iterable[ContractRow]) -> None:
+    """Add the customers the file names; update the name and aliases of known ones where the file gives them."""
+    table = SQLModel.metadata.tables["customer"]
+    names: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        name, aliases = names.get(row.contract.customer, ("", ""))
+        names[row.contract.customer] = (row.name or name, row.aliases or aliases)
+    query = text("SELECT id, name, aliases FROM customer WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+    known: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(list(names)):
+        known.update({cid: (name, aliases) for cid, name, aliases in conn.execute(query, {"ids": chunk})})
+    new = [
+        {"id": cid, "name": name or cid, "aliases": aliases}
+        for cid, (name, aliases) in names.items()
+        if cid not in known
+    ]
+    if new:
+        conn.execute(table.insert(), new)
+    for cid, (name, aliases) in names.items():
+        if cid in known:
+            old_name, old_aliases = known[cid]
+            values = {"name": name or old_name or cid, "aliases": aliases or old_aliases}
+            if values != {"name": old_name, "aliases": old_aliases}:
+                conn.execute(table.update().where(table.c.id == cid).values(values))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +12,14 @@ from sqlalchemy import Connection, text
 from engine.money import ZERO, usd
 from engine.periods import Period
 from engine.reports.figures import Figures, Projection, Thresholds, pick, run_rate
-from engine.reports.revenue import RevenueLine, contracts_in, revenue_lines, total_by_customer, total_by_product
+from engine.reports.revenue import (
+    RevenueLine,
+    SkippedContract,
+    contracts_in,
+    revenue_lines,
+    total_by_customer,
+    total_by_product,
+)
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM
 from engine.vocab import SubjectKind
@@ -46,6 +53,9 @@ class Portfolio:
     # reports on its customers and products can reuse them instead of reading them again.
     lines: list[RevenueLine] | None = None
     previous_lines: list[RevenueLine] | None = None
+    # Stored contracts that could not be read and are left out of revenue (engine.reports.revenue.SkippedContract):
+    # the answer says so rather than show a revenue figure quietly missing them.
+    skipped_contracts: list[str] = field(default_factory=list)
 
     @property
     def projection(self) -> Projection | None:
@@ -126,7 +136,8 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
     prev = period.previous()
     scan_now, scan_before = _scan(conn, period), _scan(conn, prev)
     # Both periods' contracts in one read: the previous period ends the day before this one starts.
-    terms = contracts_in(conn, Period(prev.start, period.end, "both"), None)
+    skipped: list[SkippedContract] = []
+    terms = contracts_in(conn, Period(prev.start, period.end, "both"), None, skipped=skipped)
     lines = revenue_lines(conn, period, totals=_totals(scan_now), contracts=terms)
     prev_lines = revenue_lines(conn, prev, totals=_totals(scan_before), contracts=terms)
     names: dict[str, str] = {cid: name for cid, name in conn.execute(text("SELECT id, name FROM customer"))}
@@ -176,4 +187,5 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
         unpriced_models=sorted(f"{p or '?'}/{m or '?'}" for p, m in unpriced),
         lines=lines,
         previous_lines=prev_lines,
+        skipped_contracts=[str(c) for c in skipped],
     )

@@ -12,11 +12,12 @@ up as a line, and every other caller (the alerts' daily series, what-ifs, foreca
 from __future__ import annotations
 
 import calendar
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Final, Literal, NamedTuple
 
@@ -25,9 +26,12 @@ from sqlalchemy import Connection, text
 from engine.money import ONE, ZERO, usd_text
 from engine.periods import Period
 from engine.reports.usage import UnitCounter, UsageTotals
+from engine.store.bounds import MONEY_MAX, SEATS_MAX
 from engine.store.sql import where_equal
 from engine.timeutil import as_date
 from engine.vocab import Plan, Unit
+
+log = logging.getLogger(__name__)
 
 BILLED: Final = "billed"  # the plan of a billed line: what was invoiced, not a contract's terms
 _PLAN = {p.value: p for p in Plan}  # stored spelling → Plan, without an Enum call per contract row
@@ -251,8 +255,53 @@ def revenue_lines(
     return lines
 
 
-def contracts_in(conn: Connection, period: Period, customers: list[str] | None) -> list[Terms]:
-    """The contracts of `customers` (all when None) in force on at least one day of `period`."""
+@dataclass(frozen=True, kw_only=True)
+class SkippedContract:
+    """A stored contract that cannot be read (a value no import accepts, written by hand or by an older version):
+    left out of revenue, logged, and named in the answers that would have counted it."""
+
+    id: object
+    customer: str
+    product: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"contract {self.id} of {self.customer} ({self.product or 'every product'}) left out: {self.why}"
+
+
+def _amount(value: object, column: str) -> Decimal:
+    """A stored contract amount, within what the column holds on every database."""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite():
+        raise ValueError(f"{column} is not a number ({str(value)[:40]!r})")
+    if not ZERO <= amount <= MONEY_MAX:
+        raise ValueError(f"{column} {str(value)[:40]} is outside 0 to {MONEY_MAX:,}")
+    return amount
+
+
+def _day(value: object, column: str) -> date:
+    try:
+        return as_date(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{column} {str(value)[:40]!r} is not a date") from None
+
+
+def _seats(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEATS_MAX:
+        raise ValueError(f"seats {str(value)[:40]} is not a whole number from 0 to {SEATS_MAX:,}")
+    return value
+
+
+def contracts_in(
+    conn: Connection, period: Period, customers: list[str] | None, *, skipped: list[SkippedContract] | None = None
+) -> list[Terms]:
+    """The contracts of `customers` (all when None) in force on at least one day of `period`.
+
+    A contract that cannot be read is left out with a logged warning (and added to `skipped` when given): one bad
+    stored value must not take down every answer that reads contracts."""
     sql = (
         'SELECT id, customer, product, plan, start, "end", seats, seat_price_usd, platform_fee_usd, '
         'included_units, unit, unit_price_usd FROM contract WHERE start <= :b AND ("end" IS NULL OR "end" >= :a)'
@@ -261,33 +310,46 @@ def contracts_in(conn: Connection, period: Period, customers: list[str] | None) 
     sql = _scoped(sql, params, customers)
     out: list[Terms] = []
     wanted = set(customers) if customers is not None else None
-    money: dict[object, Decimal] = {}  # prices repeat across contracts: convert each distinct value once
+    money: dict[tuple[object, str], Decimal] = {}  # prices repeat across contracts: check each distinct value once
 
-    def dec(value: object) -> Decimal:
-        found = money.get(value)
+    def dec(value: object, column: str) -> Decimal:
+        key = (value, column)
+        found = money.get(key)
         if found is None:
-            found = money[value] = Decimal(str(value))
+            found = money[key] = _amount(value, column)
         return found
 
     rows = conn.execute(text(sql + " ORDER BY customer, product, start"), params)
-    for _id, customer, product, plan, start, end, seats, seat_price, fee, included, unit, unit_price in rows:
+    for cid, customer, product, plan, start, end, seats, seat_price, fee, included, unit, unit_price in rows:
         if wanted is not None and customer not in wanted:
             continue
-        out.append(
-            Terms(
+        try:
+            plan_word = _PLAN.get(plan)
+            if plan_word is None:
+                raise ValueError(f"plan {str(plan)[:40]!r} is not one of {', '.join(Plan)}")
+            unit_word = _UNIT.get(unit) if unit else None
+            if (unit and unit_word is None) or (plan_word.is_metered and unit_word is None):
+                raise ValueError(f"unit {str(unit)[:40]!r} is not one of {', '.join(Unit)}")
+            terms = Terms(
                 customer=customer,
                 product=product,
-                plan=_PLAN[plan],
-                start=as_date(start),
-                end=as_date(end) if end is not None else None,
-                seats=seats,
-                seat_price_usd=dec(seat_price),
-                platform_fee_usd=dec(fee),
-                included_units=dec(included),
-                unit=_UNIT[unit] if unit else None,
-                unit_price_usd=dec(unit_price),
+                plan=plan_word,
+                start=_day(start, "start"),
+                end=_day(end, "end") if end is not None else None,
+                seats=_seats(seats),
+                seat_price_usd=dec(seat_price, "seat_price_usd"),
+                platform_fee_usd=dec(fee, "platform_fee_usd"),
+                included_units=dec(included, "included_units"),
+                unit=unit_word,
+                unit_price_usd=dec(unit_price, "unit_price_usd"),
             )
-        )
+        except (ValueError, TypeError) as exc:
+            bad = SkippedContract(id=cid, customer=customer, product=product or "", why=str(exc))
+            log.warning("%s (fix it by re-importing the contract)", bad)
+            if skipped is not None:
+                skipped.append(bad)
+            continue
+        out.append(terms)
     return out
 
 

@@ -204,6 +204,7 @@ def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
         "previous": figures(p.previous_total),
         "change": change(p.total, p.previous_total),
         "unpriced_models": p.unpriced_models,
+        "skipped_contracts": p.skipped_contracts,
         "spread": _plain(p.spread()),
         "customers": [row_to_dict(r) for r in p.customers],
         "products": [row_to_dict(r) for r in p.products],

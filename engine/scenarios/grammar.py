@@ -13,23 +13,10 @@ from decimal import Decimal, InvalidOperation
 from engine.money import HUNDRED, ZERO
 from engine.periods import Period, looks_like_period
 from engine.reports.revenue import Terms, describe_terms
-from engine.scenarios.words import HOW_TO
+from engine.scenarios.words import HOW_TO, UNIT_WORDS
 from engine.vocab import Plan, Unit
 
 LEVER_WORDS = ("route", "cache", "price", "usage")
-UNIT_WORDS = {
-    "request": Unit.REQUEST,
-    "requests": Unit.REQUEST,
-    "req": Unit.REQUEST,
-    "task": Unit.TASK,
-    "tasks": Unit.TASK,
-    "1k_tokens": Unit.TOKENS_1K,
-    "1k-tokens": Unit.TOKENS_1K,
-    "1k tokens": Unit.TOKENS_1K,
-    "1ktokens": Unit.TOKENS_1K,
-    "1k": Unit.TOKENS_1K,
-    "ktok": Unit.TOKENS_1K,
-}
 
 
 class ScenarioError(ValueError):

@@ -11,5 +11,20 @@ HOW_TO = (
 )
 SEAT, MONTH = "seat", "month"  # besides a metered unit, a floor can price a seat or a flat plan's month
 FLOOR_UNITS: tuple[str, ...] = (*Unit, SEAT, MONTH)
+# How people write a unit: in `price usage 0.40/task`, and as a floor's `unit` in Slack.
+UNIT_WORDS = {
+    "request": Unit.REQUEST,
+    "requests": Unit.REQUEST,
+    "req": Unit.REQUEST,
+    "task": Unit.TASK,
+    "tasks": Unit.TASK,
+    "1k_tokens": Unit.TOKENS_1K,
+    "1k-tokens": Unit.TOKENS_1K,
+    "1k tokens": Unit.TOKENS_1K,
+    "1ktokens": Unit.TOKENS_1K,
+    "1k": Unit.TOKENS_1K,
+    "ktok": Unit.TOKENS_1K,
+}
+FLOOR_UNIT_WORDS: dict[str, str] = {**UNIT_WORDS, "seat": SEAT, "seats": SEAT, "month": MONTH, "months": MONTH}
 DEFAULT_MONTHS = 6
 HISTORY_DAYS = 180  # how far back forecasts and floors look for their 30-day windows by default

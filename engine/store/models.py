@@ -16,6 +16,7 @@ from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, Text, TypeD
 from sqlmodel import Field, SQLModel
 
 from engine.money import NANO
+from engine.store.bounds import MONEY_DIGITS, MONEY_PLACES, PCT_DIGITS, PCT_PLACES
 
 # The cost types and columns live in engine.store.columns: reports need their names without loading these tables.
 from engine.store.columns import COST_COLUMNS, COST_TYPES
@@ -57,7 +58,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _money() -> Any:
-    return Column(Numeric(20, 6), nullable=False, default=Decimal(0))
+    return Column(Numeric(MONEY_DIGITS, MONEY_PLACES), nullable=False, default=Decimal(0))
+
+
+def _pct() -> Any:
+    """A percentage 0–100 with two decimals, or NULL (not set)."""
+    return Column(Numeric(PCT_DIGITS, PCT_PLACES), nullable=True)
 
 
 def _big(**kw: Any) -> Any:
@@ -89,6 +95,12 @@ class Contract(SQLModel, table=True):
     included_units: Decimal = Field(default=Decimal(0), sa_column=_money())
     unit: str = Field(default="", max_length=10)  # an engine.vocab.Unit, or '' (none; metered plans need one)
     unit_price_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
+    # The customer's own terms, kept on each of its contracts (the importer keeps them equal across them; see
+    # engine.reports.accounts): Slack member IDs to mention, ';'-separated, and margin bands overriding the
+    # global MARGINBOT_BREACH_PCT / MARGINBOT_HEALTHY_PCT (None = the global one).
+    owner: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+    breach_pct: Decimal | None = Field(default=None, sa_column=_pct())
+    healthy_pct: Decimal | None = Field(default=None, sa_column=_pct())
 
 
 class UsageEvent(SQLModel, table=True):

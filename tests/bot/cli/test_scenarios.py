@@ -137,6 +137,12 @@ def test_slack_forecast_and_floor_words(book: Runtime) -> None:
     assert "portfolio" in ask(forecast, book, ["portfolio", "2026-10"]).text.lower()
 
 
+@pytest.mark.parametrize("word", ["request", "requests", "req", "REQUESTS"])
+def test_slack_floor_reads_a_unit_the_way_the_price_lever_does(book: Runtime, word: str) -> None:
+    said = ask(floor, book, ["c1", "target", "55", "unit", word, "2026-10"])
+    assert said.text == ask(floor, book, ["c1", "target", "55", "2026-10"]).text
+
+
 @pytest.mark.parametrize(
     ("fn", "words", "message"),
     [

@@ -46,7 +46,8 @@ def test_daily_revenue_is_what_revenue_lines_gives_for_each_single_day(rt: Runti
         "cyber,Cyberdyne,,hybrid,2026-10-01,,,,500,9,request,2.5\n"
         "fox,Fox Media,,flat,2026-11-01,,,,899,,,\n"
     )
-    import_contracts_file(rt.engine, terms)
+    # Plan changes: each ends the customer's product contract the day before it starts (contracts never overlap).
+    import_contracts_file(rt.engine, terms, supersede=True)
     with rt.engine.begin() as conn:
         conn.execute(
             text(

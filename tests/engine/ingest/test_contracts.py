@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from bot.cli.main import main
 from engine.ingest.contracts import ContractFileError, import_contracts_file
+from engine.periods import month
+from engine.reports.revenue import revenue_lines, total_by_customer
 from engine.runtime import Runtime
 
 
@@ -37,3 +43,321 @@ def test_reimporting_a_contract_replaces_it(runtime: Runtime, tmp_path: Path) ->
     path.write_text("customer,plan,start,platform_fee_usd\nacme,flat,2026-01-01,250\n")
     result = import_contracts_file(runtime.engine, path)
     assert (result.created, result.replaced) == (0, 1)
+
+
+def stored(rt: Runtime) -> list[tuple[object, ...]]:
+    """Every stored contract as (customer, product, start, end, fee, owner, breach, healthy), dates as text."""
+    with rt.connect() as conn:
+        rows = conn.execute(
+            text(
+                'SELECT customer, product, start, "end", platform_fee_usd, owner, breach_pct, healthy_pct '
+                "FROM contract ORDER BY customer, product, start"
+            )
+        )
+        return [
+            (c, p, str(s), str(e) if e is not None else None, Decimal(str(f)), o, b, h)
+            for c, p, s, e, f, o, b, h in rows
+        ]
+
+
+def write(tmp_path: Path, body: str, name: str = "c.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_values_only_sqlite_would_keep_are_refused_alike_on_both_databases(runtime: Runtime, tmp_path: Path) -> None:
+    long_name = "N" * 301
+    path = write(
+        tmp_path,
+        "customer,customer_name,aliases,product,plan,start,seats,seat_price_usd,platform_fee_usd,unit,unit_price_usd\n"
+        "acme,,,,flat,2026-01-01,,,1e30,,\n"
+        "globex,,,,usage,2026-01-01,,,,request,1e20\n"
+        "ini\x00tech,,,,flat,2026-01-01,,,10,,\n"
+        f"hooli,{long_name},,,flat,2026-01-01,,,10,,\n"
+        f"{'c' * 201},,,,flat,2026-01-01,,,10,,\n"
+        "vandelay,,,a\tb,flat,2026-01-01,,,10,,\n"
+        "umbrella,,,,seat,2026-01-01,3000000000,1,,,\n"
+        "soylent,,,,usage,2026-01-01,,,,request,0.0000025\n"
+        "tyrell,,,,flat,2026-01-01,,,NaN,,\n"
+        'wayne,,,,flat,2026-01-01,,,"1,000",,\n'
+        "stark,,,,seat,2026-01-01,2000000,99999999999,,,\n"
+        "ok,,,,flat,2026-01-01,,,99999999999999.999999,,\n",
+    )
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, path)
+    assert info.value.errors == [
+        (2, "platform_fee_usd '1e30' is more than a contract holds (at most 99,999,999,999,999.999999)"),
+        (3, "unit_price_usd '1e20' is more than a contract holds (at most 99,999,999,999,999.999999)"),
+        (4, "customer contains a control character (U+0000): 'ini\\x00tech'"),
+        (5, "customer_name is longer than 300 characters (301)"),
+        (6, "customer is longer than 200 characters (201)"),
+        (7, "product contains a control character (U+0009): 'a\\tb'"),
+        (8, "seats must be at most 2,147,483,647, got 3,000,000,000"),
+        (9, "unit_price_usd '0.0000025' has more than 6 decimal places (contract amounts are kept to $0.000001)"),
+        (10, "platform_fee_usd must be a number, got 'NaN'"),
+        (11, "platform_fee_usd must be a number (no currency signs or thousands separators), got '1,000'"),
+        (12, "seats × seat_price_usd is more than a contract holds a month (at most 99,999,999,999,999.999999)"),
+    ]
+    assert stored(runtime) == []
+
+
+def test_owner_and_bands_are_checked(runtime: Runtime, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "customer,plan,start,platform_fee_usd,owner,breach_pct,healthy_pct\n"
+        "acme,flat,2026-01-01,10,@pat,,\n"
+        "globex,flat,2026-01-01,10,,120,\n"
+        "initech,flat,2026-01-01,10,,50,40\n"
+        "hooli,flat,2026-01-01,10,,40.125,\n"
+        "vandelay,flat,2026-01-01,10,U01;U02,35%,50\n",
+    )
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, path)
+    assert info.value.errors == [
+        (
+            2,
+            "owner: '@pat' is not a Slack member ID (U… or W…, e.g. U0123ABCD; in Slack: a profile → ⋯ → Copy "
+            "member ID)",
+        ),
+        (3, "breach_pct must be a percentage from 0 to 100, got '120'"),
+        (4, "breach_pct 50 is above healthy_pct 40"),
+        (5, "breach_pct '40.125' has more than 2 decimal places"),
+    ]
+
+
+def test_a_customers_rows_that_disagree_on_its_owner_or_bands_are_refused_naming_both(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "customer,product,plan,start,platform_fee_usd,owner,breach_pct,healthy_pct\n"
+        "acme,assist,flat,2026-01-01,10,U01;U02,30,\n"
+        "acme,agent,flat,2026-01-01,10,U02;U01,,\n"  # the same owners in another order: agrees
+        "acme,search,flat,2026-01-01,10,U03,35,\n"
+        "globex,assist,flat,2026-01-01,10,,50,\n"
+        "globex,agent,flat,2026-01-01,10,,,45\n",  # on another row, below the breach line given above
+    )
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, path)
+    assert info.value.errors == [
+        (4, "owner 'U03' differs from line 2's 'U01;U02': acme has one owner across its contracts (fill it on one "
+            "row, or the same on each)"),
+        (4, "breach_pct 35 differs from line 2's 30: acme has one breach_pct across its contracts (fill it on one "
+            "row, or the same on each)"),
+    ]  # fmt: skip
+    path = write(
+        tmp_path,
+        "customer,product,plan,start,platform_fee_usd,breach_pct,healthy_pct\n"
+        "globex,assist,flat,2026-01-01,10,50,\n"
+        "globex,agent,flat,2026-01-01,10,,45\n",
+    )
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, path)
+    assert info.value.errors == [
+        (3, "globex's breach_pct 50 (line 2) is above its healthy_pct 45 (line 3): the breach line must be at or "
+            "below the healthy one"),
+    ]  # fmt: skip
+    assert stored(runtime) == []
+
+
+def test_a_later_file_sets_a_customers_owner_and_bands_on_all_its_contracts(runtime: Runtime, tmp_path: Path) -> None:
+    header = "customer,product,plan,start,end,platform_fee_usd,owner,breach_pct,healthy_pct\n"
+    import_contracts_file(
+        runtime.engine,
+        write(tmp_path, header + "acme,assist,flat,2026-01-01,,10,U01,30,45\nacme,agent,flat,2026-01-01,,10,,,\n"),
+    )
+    # A new contract: blank cells keep the stored values; a value replaces them on every contract of acme.
+    result = import_contracts_file(
+        runtime.engine, write(tmp_path, header + "acme,search,flat,2026-03-01,,10,U09,,none\n")
+    )
+    assert result.summary().splitlines()[1:] == [
+        "  acme: owner 'U09', healthy_pct none (was owner 'U01', healthy_pct 45)"
+    ]
+    assert [(p, o, b, h) for _, p, _, _, _, o, b, h in stored(runtime)] == [
+        ("agent", "U09", Decimal(30), None),
+        ("assist", "U09", Decimal(30), None),
+        ("search", "U09", Decimal(30), None),
+    ]
+    # A band that would cross the stored other one is refused, naming where each comes from.
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, write(tmp_path, header + "acme,search,flat,2026-03-01,,10,,,20\n"))
+    assert info.value.errors == [
+        (2, "acme's breach_pct 30 (stored) is above its healthy_pct 20 (line 2): the breach line must be at or below "
+            "the healthy one"),
+    ]  # fmt: skip
+
+
+def test_files_that_are_not_utf8_csv_are_refused_in_one_line(runtime: Runtime, tmp_path: Path) -> None:
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(
+        "customer,plan,start,platform_fee_usd\nacme,flat,2026-01-01,10\nsoci\xe9t\xe9,flat,2026-01-01,10\n".encode(
+            "latin-1"
+        )
+    )
+    gz = tmp_path / "c.csv.gz"
+    gz.write_bytes(gzip.compress(b"customer,plan,start\n"))
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("customer,plan,start\n".encode("utf-16"))
+    errors = {}
+    for path in (latin, gz, utf16):
+        with pytest.raises(ContractFileError) as info:
+            import_contracts_file(runtime.engine, path)
+        errors[path.name] = info.value.errors
+    assert errors == {
+        "latin.csv": [(3, "not UTF-8 text (byte 0xe9): save the file as CSV UTF-8")],
+        "c.csv.gz": [(1, "the file is gzip-compressed: decompress it first (gunzip)")],
+        "utf16.csv": [(1, "the file is UTF-16 text: save it as CSV UTF-8 (in Excel: Save As → CSV UTF-8)")],
+    }
+    assert stored(runtime) == []
+
+
+def revenue(rt: Runtime, year: int, month_: int) -> dict[str, Decimal]:
+    with rt.connect() as conn:
+        return total_by_customer(revenue_lines(conn, month(year, month_)))
+
+
+HEADER = "customer,product,plan,start,end,platform_fee_usd\n"
+
+
+def test_a_renewal_that_overlaps_the_stored_contract_is_refused_naming_both(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import_contracts_file(runtime.engine, write(tmp_path, HEADER + "acme,,flat,2026-01-01,,316.17\n", "old.csv"))
+    renewal = write(tmp_path, HEADER + "acme,,flat,2026-10-01,,1000\n", "renewal.csv")
+    assert main(["import", "contracts", str(renewal)], runtime=runtime) == 1
+    assert capsys.readouterr().err == (
+        f"{renewal}: refused, nothing imported:\n"
+        "  line 2: overlaps the stored contract (acme, every product, 2026-01-01 onwards): end the stored one on "
+        "2026-09-30 (re-import it with that end), or import with --supersede to do so\n"
+    )
+    # Summed silently, October would have been $1,316.17.
+    assert revenue(runtime, 2026, 10) == {"acme": Decimal("316.17")}
+
+
+def test_supersede_ends_the_earlier_contract_the_day_before_the_later_one_starts(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import_contracts_file(runtime.engine, write(tmp_path, HEADER + "acme,,flat,2026-01-01,,316.17\n", "old.csv"))
+    renewal = write(tmp_path, HEADER + "acme,,flat,2026-11-01,,1000\n", "renewal.csv")
+    assert main(["import", "contracts", str(renewal), "--supersede"], runtime=runtime) == 0
+    assert capsys.readouterr().out == (
+        f"{renewal}: 1 contract(s) added, 0 replaced, for 1 customer(s); 1 ended by --supersede\n"
+        "  the stored contract (acme, every product, from 2026-01-01) now ends 2026-10-31 (was open): superseded by "
+        "line 2 (acme, every product, 2026-11-01 onwards)\n"
+    )
+    assert [row[:5] for row in stored(runtime)] == [
+        ("acme", "", "2026-01-01", "2026-10-31", Decimal("316.17")),
+        ("acme", "", "2026-11-01", None, Decimal(1000)),
+    ]
+    assert revenue(runtime, 2026, 10) == {"acme": Decimal("316.17")}
+    assert revenue(runtime, 2026, 11) == {"acme": Decimal(1000)}
+
+
+def test_overlaps_within_a_file_count_a_contract_for_every_product_as_one_for_each(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        HEADER + "acme,assist,flat,2026-01-01,2026-06-30,10\n"
+        "acme,agent,flat,2026-01-01,,10\n"  # another product: no overlap
+        "acme,assist,flat,2026-07-01,,10\n"  # the day after: no overlap
+        "acme,,flat,2026-09-01,,10\n"  # every product: overlaps both open product contracts
+        "globex,search,flat,2026-01-01,2026-03-31,10\n"
+        "globex,search,flat,2026-03-31,,10\n"  # one shared day
+        "initech,,flat,2026-01-01,,10\n"
+        "initech,search,flat,2026-01-01,,10\n",  # the same start: --supersede could not help
+    )
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, path)
+    assert info.value.errors == [
+        (5, "overlaps line 3 (acme, agent, 2026-01-01 onwards): end line 3 on 2026-08-31, or import with --supersede "
+            "to do so"),
+        (7, "overlaps line 6 (globex, search, 2026-01-01 to 2026-03-31): end line 6 on 2026-03-30, or import with "
+            "--supersede to do so"),
+        (9, "overlaps line 8 (initech, every product, 2026-01-01 onwards): they start the same day, so --supersede "
+            "cannot end one before the other: keep one of them"),
+    ]  # fmt: skip
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, path, supersede=True)
+    assert [line for line, _ in info.value.errors] == [9]
+    assert stored(runtime) == []
+
+    path.write_text("\n".join(path.read_text().splitlines()[:-2]) + "\n")  # without initech
+    result = import_contracts_file(runtime.engine, path, supersede=True)
+    assert result.superseded == [
+        "line 3 (acme, agent, from 2026-01-01) now ends 2026-08-31 (was open): superseded by line 5 (acme, every "
+        "product, 2026-09-01 onwards)",
+        "line 4 (acme, assist, from 2026-07-01) now ends 2026-08-31 (was open): superseded by line 5 (acme, every "
+        "product, 2026-09-01 onwards)",
+        "line 6 (globex, search, from 2026-01-01) now ends 2026-03-30 (was 2026-03-31): superseded by line 7 "
+        "(globex, search, 2026-03-31 onwards)",
+    ]
+    assert [row[:4] for row in stored(runtime)] == [
+        ("acme", "", "2026-09-01", None),
+        ("acme", "agent", "2026-01-01", "2026-08-31"),
+        ("acme", "assist", "2026-01-01", "2026-06-30"),
+        ("acme", "assist", "2026-07-01", "2026-08-31"),
+        ("globex", "search", "2026-01-01", "2026-03-30"),
+        ("globex", "search", "2026-03-31", None),
+    ]
+
+
+def test_a_file_contract_that_starts_before_a_stored_one_is_the_one_superseded(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    import_contracts_file(runtime.engine, write(tmp_path, HEADER + "acme,assist,flat,2026-06-01,,20\n", "new.csv"))
+    backfill = write(tmp_path, HEADER + "acme,,flat,2026-01-01,,10\n", "old.csv")
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, backfill)
+    assert info.value.errors == [
+        (2, "overlaps the stored contract (acme, assist, 2026-06-01 onwards): end line 2 on 2026-05-31, or import "
+            "with --supersede to do so"),
+    ]  # fmt: skip
+    result = import_contracts_file(runtime.engine, backfill, supersede=True)
+    assert result.superseded == [
+        "line 2 (acme, every product, from 2026-01-01) now ends 2026-05-31 (was open): superseded by the stored "
+        "contract (acme, assist, 2026-06-01 onwards); acme's other products have no contract from 2026-06-01 unless "
+        "one covers them"
+    ]
+    assert [row[:4] for row in stored(runtime)] == [
+        ("acme", "", "2026-01-01", "2026-05-31"),
+        ("acme", "assist", "2026-06-01", None),
+    ]
+
+
+def test_reimporting_the_same_contract_replaces_it_and_is_no_overlap(runtime: Runtime, tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "acme,,flat,2026-01-01,2026-12-31,10\nacme,,flat,2027-01-01,,12\n")
+    import_contracts_file(runtime.engine, path)
+    result = import_contracts_file(runtime.engine, path)
+    assert (result.created, result.replaced, result.superseded) == (0, 2, [])
+    assert len(stored(runtime)) == 2
+
+
+def test_a_broken_stored_contract_is_replaced_by_reimporting_it(runtime: Runtime, tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "acme,,flat,2026-01-01,,10\n")
+    import_contracts_file(runtime.engine, path)
+    with runtime.engine.begin() as conn:  # what SQLite kept from an older version; PostgreSQL holds NaN
+        conn.execute(text("UPDATE contract SET platform_fee_usd = 'NaN'"))
+    result = import_contracts_file(runtime.engine, path)
+    assert (result.created, result.replaced) == (0, 1)
+    assert revenue(runtime, 2026, 10) == {"acme": Decimal(10)}
+
+
+def test_a_band_that_crosses_the_global_other_band_is_imported_with_a_note(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        "customer,plan,start,platform_fee_usd,breach_pct,healthy_pct\n"
+        "acme,flat,2026-01-01,10,60,\n"  # above the global healthy line (55)
+        "globex,flat,2026-01-01,10,,30\n"  # below the global breach line (40)
+        "initech,flat,2026-01-01,10,45,\n",  # between them: nothing to say
+    )
+    assert main(["import", "contracts", str(path)], runtime=runtime) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "  acme: breach_pct 60 is above the global healthy line (55): acme has no watch band (healthy from 60%); set "
+        "its healthy_pct to give it one",
+        "  globex: healthy_pct 30 is below the global breach line (40): globex has no watch band (in breach under "
+        "30%); set its breach_pct to give it one",
+    ]
