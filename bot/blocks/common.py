@@ -46,14 +46,15 @@ def threshold(value: Decimal) -> str:
     return f"{value.normalize():f}%"
 
 
-def band(status: str, t: Thresholds) -> str:
-    """Where a margin sits against the 40% / 55% bands, in words."""
+def band(status: str, t: Thresholds, *, own: bool = False) -> str:
+    """Where a margin sits against the 40% / 55% bands (or the customer's own, said so), in words."""
+    its, bands = ("its own ", " (its own bands)") if own else ("the ", "")
     if status == "breach":
-        return f"below the {threshold(t.breach_pct)} breach line"
+        return f"below {its}{threshold(t.breach_pct)} breach line"
     if status == "watch":
-        return f"between {threshold(t.breach_pct)} and {threshold(t.healthy_pct)}: watch"
+        return f"between {threshold(t.breach_pct)} and {threshold(t.healthy_pct)}{bands}: watch"
     if status == "healthy":
-        return f"at or above {threshold(t.healthy_pct)}"
+        return f"at or above {threshold(t.healthy_pct)}{bands}"
     return "no revenue in this period, so no margin"
 
 
@@ -62,8 +63,13 @@ def marker(status: str) -> str:
     return f"{STATUS_EMOJI[status]} *{STATUS_LABEL[status]}*"
 
 
-def status_line(f: Figures) -> str:
-    return f"{marker(f.status)}  gross margin *{percent(f.margin_pct)}*, {band(f.status, f.thresholds)}"
+def status_line(f: Figures, *, own: bool = False) -> str:
+    return f"{marker(f.status)}  gross margin *{percent(f.margin_pct)}*, {band(f.status, f.thresholds, own=own)}"
+
+
+def own_bands_text(t: Thresholds) -> str:
+    """A customer's own bands, as a row says them: "own bands: breach under 30%, healthy from 45%"."""
+    return f"own bands: breach under {threshold(t.breach_pct)}, healthy from {threshold(t.healthy_pct)}"
 
 
 def margin_change(now: Figures, before: Figures) -> str:
@@ -104,7 +110,9 @@ def row_line(row: PortfolioRow, rank: int | None = None) -> str:
     prefix = f"{rank}. " if rank is not None else ""
     unpriced = f" · :warning: {f.unpriced_events:,} unpriced" if f.unpriced_events else ""
     contract = f" · no contract for `{esc(row.key)}`" if row.no_contract else ""
+    own = f" · {own_bands_text(f.thresholds)}" if row.own_bands else ""
     return (
         f"{prefix}{STATUS_EMOJI[f.status]} *{row_name(row)}* {percent(f.margin_pct)} "
         f"({margin_change(f, row.previous)}) · revenue {money(f.revenue)} · COGS {money(f.cogs)}{unpriced}{contract}"
+        f"{own}"
     )

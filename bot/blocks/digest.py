@@ -29,9 +29,10 @@ def _subjects(rows: list[dict[str, Any]], *, with_change: bool = False) -> str:
                 f"{margin} · revenue {money(_d(r['revenue_usd']))}"
             )
             continue
+        own = f" · own bands {r['breach_pct']}%/{r['healthy_pct']}%" if r.get("own_bands") else ""
         lines.append(
             f"• *{esc(r['name'])}* ({r['kind']}) {percent(_d(r['margin_pct']))} · "
-            f"revenue {money(_d(r['revenue_usd']))} · COGS {money(_d(r['cogs_usd']))}"
+            f"revenue {money(_d(r['revenue_usd']))} · COGS {money(_d(r['cogs_usd']))}{own}"
         )
     if len(rows) > MAX_LISTED:
         lines.append(f"…and {len(rows) - MAX_LISTED} more")

@@ -59,7 +59,7 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
     blocks = [
         header(report_title(r)),
         context(f"{ident} · {period_context(r.period)} · revenue from {esc(r.revenue_source)}"),
-        section(status_line(f)),
+        section(status_line(f, own=r.own_bands)),
         fields(*figure_fields(f, p)),
     ]
     if line := projection_text(r.projection):

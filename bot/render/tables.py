@@ -81,6 +81,12 @@ def render_report(r: MarginReport) -> str:
         f"  Gross margin  {percent(f.margin_pct):>14}   {STATUS_LABEL[f.status]}"
         f" (previous {percent(p.margin_pct)}, {points(_delta(f.margin_pct, p.margin_pct))})",
     ]
+    if r.own_bands:
+        t = f.thresholds
+        lines.append(
+            f"  Its own bands (its contracts set them): breach under {t.breach_pct.normalize():f}%, healthy from "
+            f"{t.healthy_pct.normalize():f}%"
+        )
     if line := projection_line(r.projection):
         lines.append(f"  {line}")
     if r.no_contract:
@@ -158,6 +164,10 @@ def _money_cells(f: Figures) -> list[str]:
     return [money(f.revenue), money(f.cogs), percent(f.margin_pct)]
 
 
+def _bands(f: Figures) -> str:
+    return f"{f.thresholds.breach_pct.normalize():f}/{f.thresholds.healthy_pct.normalize():f}%"
+
+
 def _delta(a: Decimal | None, b: Decimal | None) -> Decimal | None:
     return a - b if a is not None and b is not None else None
 
@@ -170,7 +180,9 @@ def _rows(rows: list[PortfolioRow], limit: int | None = None) -> list[list[str]]
             money(r.current.cogs),
             percent(r.current.margin_pct),
             points(_delta(r.current.margin_pct, r.previous.margin_pct)),
-            STATUS_LABEL[r.current.status] + (" (no contract)" if r.no_contract else ""),
+            STATUS_LABEL[r.current.status]
+            + (" (no contract)" if r.no_contract else "")
+            + (f" (own bands {_bands(r.current)})" if r.own_bands else ""),
             str(r.current.unpriced_events or ""),
         ]
         for r in rows[:limit]

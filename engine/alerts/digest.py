@@ -205,6 +205,10 @@ def _row(r: PortfolioRow) -> dict[str, Any]:
         "previous_margin_pct": decimal_text(r.previous.margin_pct),
         "revenue_usd": decimal_text(r.current.revenue),
         "cogs_usd": decimal_text(r.current.cogs),
+        # A customer judged against its own bands (its contracts set them) says so, with them.
+        "own_bands": r.own_bands,
+        "breach_pct": f"{r.current.thresholds.breach_pct.normalize():f}",
+        "healthy_pct": f"{r.current.thresholds.healthy_pct.normalize():f}",
     }
 
 

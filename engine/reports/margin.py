@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, text
 
 from engine.money import HUNDRED, ZERO, pct_text, usd
 from engine.periods import Period
+from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Share, Thresholds, nearest_rank, percentile, run_rate
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
@@ -57,6 +58,7 @@ class MarginReport:
     # may be meant to be (a name typed differently in the usage).
     no_contract: bool = False
     similar: list[str] = field(default_factory=list)
+    own_bands: bool = False  # the customer's contracts set its margin bands: `current.thresholds` are those
 
     @property
     def projection(self) -> Projection | None:
@@ -346,7 +348,12 @@ def customer_report(
 ) -> MarginReport:
     """Resolve `ref` (id, name or alias) and build its full margin answer."""
     key, name = resolve_customer(conn, ref)
+    account = accounts(conn, [key]).get(key)
+    own = account is not None and account.has_own_bands
+    if account is not None:
+        thresholds = account.thresholds(thresholds)
     report = subject_report(conn, SubjectKind.CUSTOMER, key, name, period, thresholds=thresholds, movers=movers)
+    report.own_bands = own
     if not report.revenue and not _has_contract(conn, key):
         report.no_contract = True
         report.similar = similar_customers(conn, key, name)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, text
 
 from engine.money import ZERO, usd
 from engine.periods import Period
+from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Thresholds, pick, run_rate
 from engine.reports.revenue import (
     RevenueLine,
@@ -37,6 +38,8 @@ class PortfolioRow:
     # A customer with usage and no contract (nor billed revenue) ever: its cost has nothing to pay for it, and its
     # usage may carry a name that was meant to be another customer's.
     no_contract: bool = False
+    # The customer's contracts set its own margin bands (engine.reports.accounts): its figures' thresholds are those.
+    own_bands: bool = False
 
 
 @dataclass(kw_only=True)
@@ -141,6 +144,8 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
     lines = revenue_lines(conn, period, totals=_totals(scan_now), contracts=terms)
     prev_lines = revenue_lines(conn, prev, totals=_totals(scan_before), contracts=terms)
     names: dict[str, str] = {cid: name for cid, name in conn.execute(text("SELECT id, name FROM customer"))}
+    # Customers whose contracts set their own bands are judged against them (products and the total: the global).
+    banded = {c: a.thresholds(thresholds) for c, a in accounts(conn).items() if a.has_own_bands}
     paying = {
         c
         for (c,) in conn.execute(
@@ -160,14 +165,16 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
         rbefore: dict[str, Decimal],
     ) -> list[PortfolioRow]:
         keys = (set(now) | set(rnow) | set(before) | set(rbefore)) - {""}
+        own = banded if kind is SubjectKind.CUSTOMER else {}
         out = [
             PortfolioRow(
                 kind=kind,
                 key=k,
                 name=names.get(k, k) if kind is SubjectKind.CUSTOMER else k,
-                current=_figures(rnow.get(k, ZERO), now.get(k, (0, 0, 0)), thresholds),
-                previous=_figures(rbefore.get(k, ZERO), before.get(k, (0, 0, 0)), thresholds),
+                current=_figures(rnow.get(k, ZERO), now.get(k, (0, 0, 0)), own.get(k, thresholds)),
+                previous=_figures(rbefore.get(k, ZERO), before.get(k, (0, 0, 0)), own.get(k, thresholds)),
                 no_contract=kind is SubjectKind.CUSTOMER and k not in paying,
+                own_bands=k in own,
             )
             for k in keys
         ]

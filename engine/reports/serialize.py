@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.money import CENT, MICRO, decimal_text, json_number, round_to
 from engine.periods import Period
-from engine.reports.figures import Figures, Projection, Share, margin_change
+from engine.reports.figures import Figures, Projection, Share, Thresholds, margin_change
 from engine.reports.margin import MarginReport
 from engine.reports.portfolio import Portfolio, PortfolioRow
 
@@ -108,6 +108,11 @@ def projection(p: Projection | None) -> dict[str, Any] | None:
     }
 
 
+def bands(t: Thresholds, own: bool) -> dict[str, Any]:
+    """The bands a subject's status was judged against, and whether they are its own (its contracts set them)."""
+    return {"breach_pct": pct(t.breach_pct), "healthy_pct": pct(t.healthy_pct), "own": own}
+
+
 def completeness(period: Period) -> dict[str, Any]:
     """Whether the period is whole, and the last day counted: on every report's top level."""
     return {"complete": period.complete, "through": period.through.isoformat()}
@@ -176,6 +181,7 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "daily_cogs": [{"day": d.isoformat(), "cogs_usd": micros(c)} for d, c in r.daily],
         "projection": projection(r.projection),
         "has_contract": not r.no_contract,
+        "bands": bands(r.current.thresholds, r.own_bands),
         "did_you_mean": r.similar,
         "top_customers": [{"customer": c.key, "name": c.name, **_money_figures(c.figures)} for c in r.customers[:10]],
     }
@@ -192,6 +198,7 @@ def row_to_dict(row: PortfolioRow) -> dict[str, Any]:
     }
     if row.kind == "customer":
         out["has_contract"] = not row.no_contract
+        out["bands"] = bands(row.current.thresholds, row.own_bands)
     return out
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.answer import answer
+from bot.blocks.digest import digest_message
 from bot.cli.main import main
+from engine.ingest.contracts import import_contracts_file
 from engine.ingest.files import import_usage_file
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_message
@@ -69,3 +71,52 @@ def test_biggest_movers_are_in_dollars_and_nothing_under_the_floor(book: Runtime
     shown = all_text(answer(book, "/margin acme 2026-10").blocks)
     assert "*Biggest movers:* gpt-4o on agent-run +$621.00 (×3.1); claude-sonnet-4-5 on chat +$563.73 (new)" in shown
     assert "mystery" not in shown.split("Biggest movers:")[1].split("\n")[0]
+
+
+@pytest.fixture
+def banded(book: Runtime, tmp_path: Path) -> Runtime:
+    """The book, with Initech's contract carrying its own bands: breach under 55%, healthy from 70%."""
+    contracts = tmp_path / "banded.csv"
+    contracts.write_text(
+        "customer,customer_name,plan,start,platform_fee_usd,breach_pct,healthy_pct\n"
+        "initech,Initech,flat,2026-01-01,500,55,70\n"
+    )
+    import_contracts_file(book.engine, contracts)
+    return book
+
+
+def test_a_customer_with_its_own_bands_is_judged_by_them_and_says_so(
+    banded: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Initech in October: $500 of revenue, $250 of COGS, 50.0%: WATCH under the global 40/55, BREACH under 55/70.
+    shown = all_text(answer(banded, "/margin initech 2026-10").blocks)
+    assert "*BREACH*  gross margin *50.0%*, below its own 55% breach line" in shown
+    assert main(["margin", "initech", "--period", "2026-10", "--json"], runtime=banded) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["status"], d["bands"]) == ("breach", {"breach_pct": 55.0, "healthy_pct": 70.0, "own": True})
+    assert main(["portfolio", "--period", "2026-10", "--json"], runtime=banded) == 0
+    p = json.loads(capsys.readouterr().out)
+    rows = {r["customer"]: (r["status"], r["bands"]["own"]) for r in p["customers"]}
+    assert rows == {"acme": ("breach", False), "globex": ("healthy", False), "initech": ("breach", True)}
+    assert p["status"] == "watch"  # the blended total keeps the global bands: 41.9%
+    assert main(["portfolio", "--period", "2026-10"], runtime=banded) == 0
+    assert "BREACH (own bands 55/70%)" in capsys.readouterr().out
+    portfolio = all_text(answer(banded, "/margin portfolio 2026-10").blocks)
+    assert "*Initech* 50.0%" in portfolio and "own bands: breach under 55%, healthy from 70%" in portfolio
+
+
+def test_the_digest_marks_a_customer_judged_by_its_own_bands(banded: Runtime) -> None:
+    from datetime import date
+
+    from engine.alerts.digest import digest_to_dict, weekly_digest
+
+    with banded.connect() as conn:
+        # The week of Oct 19–25 holds Initech's Oct 20 event.
+        p = digest_to_dict(
+            weekly_digest(conn, today=date(2026, 10, 26), thresholds=banded.thresholds), banded.thresholds
+        )
+    initech = next(r for r in p["breach"] if r["key"] == "initech")
+    assert (initech["own_bands"], initech["breach_pct"], initech["healthy_pct"]) == (True, "55", "70")
+    assert "Initech* (customer)" in all_text(digest_message(p)["blocks"]) and "own bands 55%/70%" in all_text(
+        digest_message(p)["blocks"]
+    )
