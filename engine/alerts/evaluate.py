@@ -337,7 +337,7 @@ def check_alerts(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
     started = time.perf_counter()
     as_of = (as_of or runtime.now()).astimezone(UTC)
     record = not dry_run and bool(runtime.settings.alert_channels)
-    with runtime.engine.connect() as conn:
+    with runtime.connect() as conn:  # refuses rollups cut in another time zone, as imports do
         states = load_states(conn)
         period, book, decisions = evaluate(conn, runtime, as_of=as_of, states=states)
         events = [

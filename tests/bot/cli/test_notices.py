@@ -109,3 +109,12 @@ def test_forgetting_database_url_after_the_demo_says_how_to_point_at_it(
         assert capsys.readouterr().err == "marginbot: no customer 'acme'\n"
     finally:
         forget_engine("sqlite:///marginbot.db")
+
+
+def test_alerts_and_the_digest_refuse_a_changed_time_zone_too(
+    book: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    moved = Runtime(book.settings.model_copy(update={"timezone": "Europe/Paris"}), now_override=NOW)
+    for argv in (["alerts", "check", "--dry-run"], ["digest", "send", "--dry-run"]):
+        code, _, err = cli(moved, capsys, *argv)
+        assert code == 1 and "daily rollups were cut in UTC but MARGINBOT_TIMEZONE is Europe/Paris" in err
