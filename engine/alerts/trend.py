@@ -26,6 +26,9 @@ from engine.vocab import Unit
 TREND_HORIZON_DAYS = 14
 WATCH_HORIZON_DAYS = TREND_HORIZON_DAYS  # the name it had when the alert was called "watch"
 MIN_TREND_DAYS = 7  # fewer daily margins than this make no trend
+# A day's margin counts at most this low in the fit: a margin has no floor (a day of $294 of revenue and a $9,972 spike
+# is -3,285%), and one such day would tilt a straight line through thirty into "trending to breach" on its own.
+FLOOR_PCT = -100.0
 
 
 @dataclass(kw_only=True)
@@ -202,7 +205,7 @@ def customer_trends(conn: Connection, period: Period, customers: set[str], *, br
     last_x = period.days - 1
     for cust, (revenue, cost) in _daily_series(conn, period, customers).items():
         points = [
-            (x, 100.0 - c / (r * NANO) * 100.0)
+            (x, max(FLOOR_PCT, 100.0 - c / (r * NANO) * 100.0))
             for x, (r, c) in enumerate(zip(map(float, revenue), cost, strict=True))
             if r > 0
         ]
