@@ -4,9 +4,10 @@ A heavy month is the customer's P99 30-day window (their history rolled a day at
 thirty days that actually happened, COGS and metered units together. The floor is one figure for the customer:
 
 - per unit of the contracts it would change: the unit their plans are metered in (every contract metered in it gets
-  the same price), or a seat when they pay for seats only;
+  the same price; of several units, the one that earns the most in the heavy month), or a seat when they pay for
+  seats only;
 - or per month: everything they pay a month whatever the usage (fees and seats across every contract), when
-  they pay no metered unit, pay in several, or are billed (Stripe).
+  they pay no metered unit or are billed (Stripe).
 
 Revenue is linear in that one price, so with F = revenue at price 0 and U = revenue per dollar of price:
 
@@ -107,14 +108,19 @@ def _kinds(terms: Payer) -> set[str]:
     return {SEAT if c.plan is Plan.SEAT else MONTH if c.plan is Plan.FLAT else c.split_unit for c in terms.contracts}
 
 
-def _default_unit(terms: Payer) -> str:
-    """The unit of their contracts when one price can stand for all of them, else a month."""
+def _default_unit(terms: Payer, heavy: Window) -> str:
+    """The unit their metered contracts charge in (of several, the one that earns the most in the heavy month: the
+    contract a renegotiation would change); a seat for seats only; else a month of everything they pay."""
     if terms.billed_per_month is not None or not terms.contracts:
         return MONTH
-    metered = {c.split_unit for c in terms.contracts if c.is_metered}
-    if len(metered) == 1:
-        return metered.pop()
-    if not metered and _kinds(terms) == {SEAT}:
+    earned: dict[str, Decimal] = {}
+    for c in terms.contracts:
+        if c.is_metered:
+            units = heavy.units_of(c.split_unit, c.product) * MONTH_DAYS / heavy.days
+            earned[c.split_unit] = earned.get(c.split_unit, ZERO) + c.usage_charge(units, ONE)
+    if earned:
+        return max(sorted(earned), key=lambda u: earned[u])
+    if _kinds(terms) == {SEAT}:
         return SEAT
     return MONTH
 
@@ -180,7 +186,7 @@ def price_floor(
     p50, p99 = percentile_window(days, 0.5), percentile_window(days, 0.99)
     p50_day, p99_day = percentile_day(days, 0.5), percentile_day(days, 0.99)
     today = terms_for(conn, basis, [key])[key]
-    own = unit or _default_unit(today)
+    own = unit or _default_unit(today, p99)
     hypothetical = own not in (SEAT, MONTH) and not any(_changes(c, own) for c in today.contracts)
     if own == SEAT and not any(_changes(c, SEAT) for c in today.contracts):
         raise FloorError(f"{name} pays for no seats; price it per month, or per request, task or 1k_tokens")
@@ -272,16 +278,22 @@ def _explain(name: str, today: Payer, unit: str, changed: int, chosen: bool) -> 
     if today.billed_per_month is not None and unit == MONTH:
         return [f"{name} is billed (Stripe): the floor is what the bill must come to a month"]
     if unit == MONTH and len(today.contracts) > 1:
-        out = [
+        return [
             f"one figure for {name}: everything paid a month whatever the usage, across its {len(today.contracts)} "
             "contracts (fees and seats; usage charges stay as they are); how it is split between them is a choice"
         ]
-        if chosen and len({c.split_unit for c in today.contracts if c.is_metered}) > 1:
-            out.append("its contracts are metered in several units: name one to price per unit instead")
-        return out
+    out = []
     if unit != MONTH and changed > 1:
-        return [f"one price per {unit} for the {changed} contracts that charge per {unit}"]
-    return []
+        out.append(f"one price per {unit} for the {changed} contracts that charge per {unit}")
+    others = [c for c in today.contracts if not _changes(c, unit)]
+    if unit != MONTH and changed and others:
+        metered = chosen and any(c.is_metered for c in others)
+        why = " (the contract that earns the most in the heavy month)" if metered else ""
+        rest = (
+            f"other {len(others)} contracts keep their terms" if len(others) > 1 else "other contract keeps its terms"
+        )
+        out.append(f"priced per {unit}{why}; {name}'s {rest}")
+    return out
 
 
 def _assumptions(

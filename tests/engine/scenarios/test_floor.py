@@ -74,6 +74,22 @@ def test_a_floor_changes_only_the_contract_it_prices(history: Runtime) -> None:
     assert (f.unit, f.fixed_revenue, f.floor_price, f.contracts_changed) == ("request", D(100), D("0.037778"), 1)
 
 
+def test_contracts_in_several_units_are_priced_in_the_one_that_earns_most(history: Runtime, tmp_path: Path) -> None:
+    from tests.engine.scenarios.book import load_book
+
+    (tmp_path / "two").mkdir()
+    load_book(history, tmp_path / "two", events("two"), [
+        ["customer", "customer_name", "product", "plan", "start", "unit", "unit_price_usd"],
+        ["two", "Two", "app", "usage", "2026-01-01", "request", "0.05"],
+        ["two", "Two", "other", "usage", "2026-01-01", "1k_tokens", "0.001"],
+    ])  # fmt: skip
+    f = floor_of(history, "two")
+    # Requests earn $250 in the heavy month, 1k tokens on `other` nothing: per request, as usage1.
+    assert (f.unit, f.floor_price, f.contracts_changed) == ("request", D("0.057778"), 1)
+    assert "priced per request (the contract that earns the most in the heavy month)" in f.note
+    assert "Two's other contract keeps its terms" in f.note
+
+
 def test_a_seat_plan_floor_per_seat(history: Runtime) -> None:
     f = floor_of(history, "seats")
     assert (f.unit, f.floor_price, f.current_price) == ("seat", D("72.23"), D(75))  # $288.888… ÷ 4 seats
