@@ -59,6 +59,16 @@ class Settings(BaseSettings):
             "reprice` after changing it: until then answers say that prices changed."
         ),
     )
+    catalogue_file: Path | None = Field(
+        None,
+        validation_alias=_env("MARGINBOT_CATALOGUE_FILE"),
+        description=(
+            "The genai-prices catalogue data (JSON) that `marginbot prices update` refreshes and marginbot prices "
+            "from. Empty (the default): `catalogue.json` beside the price file. While that file does not exist, "
+            "the catalogue bundled with the installed genai-prices package is used. Run `marginbot reprice` "
+            "after it changes."
+        ),
+    )
     breach_pct: Decimal = Field(
         Decimal(40),
         validation_alias=_env("MARGINBOT_BREACH_PCT"),

@@ -176,7 +176,7 @@ def generate(
     per_day = events / days
     with usage_path.open("w", newline="") as handle:
         w = csv.writer(handle)
-        w.writerow(COLUMNS)
+        w.writerow(COLUMNS[: COLUMNS.index("prompt_hash") + 1])  # the rows below fill these columns; the rest are blank
         for c_index, (cid, _) in enumerate(ids):
             share = weights[c_index] / wsum
             daily_mean = max(per_day * share, 0.3)

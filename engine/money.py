@@ -57,3 +57,21 @@ def usd_text(value: Decimal, step: Decimal = CENT) -> str:
 def pct_text(value: Decimal, step: Decimal = ONE) -> str:
     """A percentage for people: "76%" (or "76.1%" with step TENTH)."""
     return f"{round_to(value, step)}%"
+
+
+def unit_price_text(value: Decimal) -> str:
+    """A contract's unit price for people: cents at least, every decimal it was written with beyond them, and no
+    more ("$0.01", "$0.0125", "$1,250.00"), whatever scale the database stored it at (PostgreSQL's NUMERIC keeps
+    six decimals: 0.010000). Exact: a sub-cent price is never rounded away."""
+    cents = round_to(value, CENT)
+    return f"${cents:,}" if value == cents else f"${_plain(value):,}"
+
+
+def count_text(value: Decimal) -> str:
+    """A count for people, without the database's trailing zeros: "20,000", "2.5"."""
+    return f"{_plain(value):,}"
+
+
+def _plain(value: Decimal) -> Decimal:
+    normal = value.normalize()
+    return normal.quantize(ONE) if normal == normal.to_integral_value() else normal

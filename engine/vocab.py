@@ -66,13 +66,17 @@ class CostType(Word):
     """The parts of COGS, in the order every rollup, report and JSON `cogs_by_type` uses.
 
     `source` is inference cost the source already priced (cost_usd); `request_fee` a per-request catalogue price.
+    `cache_write` is the cache writes kept 5 minutes (every write a model prices one way), `cache_write_1h` those
+    kept an hour (Anthropic bills them 2× input instead of 1.25×); `web_search` the provider's server-side searches.
     """
 
     UNCACHED_INPUT = "uncached_input"
     CACHED_INPUT = "cached_input"
     CACHE_WRITE = "cache_write"
+    CACHE_WRITE_1H = "cache_write_1h"
     OUTPUT = "output"
     REQUEST_FEE = "request_fee"
+    WEB_SEARCH = "web_search"
     SOURCE = "source"
     RETRIEVAL = "retrieval"
     RERANK = "rerank"
@@ -82,3 +86,34 @@ class CostType(Word):
     def column(self) -> str:
         """The nano-USD column holding this part in events and rollups."""
         return f"cost_{self.value}"
+
+
+class ServiceTier(Word):
+    """How a provider served (and bills) a request: the usage column `service_tier`.
+
+    Batch is the providers' asynchronous batch API (about half price); flex is slower, cheaper capacity; priority
+    faster, dearer capacity. Standard is everything else (OpenAI says "default", Anthropic "standard").
+    """
+
+    STANDARD = "standard"
+    FLEX = "flex"
+    PRIORITY = "priority"
+    BATCH = "batch"
+
+    @property
+    def price_context(self) -> dict[str, str]:
+        """The genai-prices price context that selects this tier's price variant (empty: the standard prices)."""
+        if self is ServiceTier.STANDARD:
+            return {}
+        if self is ServiceTier.BATCH:
+            return {"processing": "batch"}
+        return {"service_tier": self.value}
+
+
+class PriceSource(Word):
+    """Where an event's price came from (`marginbot prices`)."""
+
+    OVERRIDE = "override"  # the price file's [[models]]
+    CATALOGUE = "catalogue"  # genai-prices (after the price file's discounts)
+    SOURCE_PRICED = "source-priced"  # the source sent cost_usd
+    UNPRICED = "unpriced"  # nothing prices it: flagged, never $0

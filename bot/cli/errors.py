@@ -69,12 +69,16 @@ def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | N
     from engine.ingest.mapping import MappingError
     from engine.periods import PeriodError
     from engine.pricing.book import PriceFileError
+    from engine.pricing.catalogue import CatalogueError
     from engine.reports.names import UnknownSubject
     from engine.store.meta import StaleRollups
 
     if isinstance(exc, ValidationError):
         return settings_errors(exc), USAGE
-    if isinstance(exc, UsageError | PeriodError | PriceFileError | SlackConfigError | ScheduleError | MappingError):
+    if isinstance(
+        exc,
+        UsageError | PeriodError | PriceFileError | CatalogueError | SlackConfigError | ScheduleError | MappingError,
+    ):
         return PREFIX + str(exc), USAGE
     if isinstance(exc, UserError | UnknownSubject | StaleRollups):
         return PREFIX + str(exc), FAILED

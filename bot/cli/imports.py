@@ -97,9 +97,12 @@ def cmd_import_usage(args: argparse.Namespace, rt: Runtime) -> int:
 
 def preview(result: ImportResult) -> str:
     """What `import usage --dry-run` would add, and what to fix before importing for real."""
+    from engine.money import usd_text
+
     lines = [
         f"{result.path}: would import {result.imported} event(s) ({result.duplicates} already known, "
-        f"{result.rejected} rejected) of {result.rows_read} rows; COGS ${result.cost_usd:,.2f}. Nothing was written."
+        f"{result.rejected} rejected) of {result.rows_read} rows; COGS {usd_text(result.cost_usd)}. "
+        "Nothing was written."
     ]
     if result.customers_without_contracts:
         shown = result.customers_without_contracts

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot import logs
-from bot.cli import demo, imports, jobs, report, reports, scenarios, slack, sync, why
+from bot.cli import demo, imports, jobs, prices, report, reports, scenarios, slack, sync, why
 from bot.cli.common import QUIET_HELP, VERBOSE_HELP
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (imports, reports, why, report, demo, slack, sync, scenarios, jobs):
+    for module in (imports, reports, why, report, demo, slack, sync, prices, scenarios, jobs):
         module.register(sub)
     return parser
 

@@ -65,7 +65,7 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.render.fmt import money, percent
-    from engine.ingest.reconcile import reconcile
+    from engine.ingest.reconcile import queue_drift_alerts, reconcile
     from engine.periods import PeriodError, parse_period
 
     text = args.period or rt.today().strftime("%Y-%m")
@@ -75,8 +75,11 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
         raise UsageError(str(exc)) from None
     if len(text) != 7:
         raise UsageError("--period must be a month, like 2026-10")
-    with rt.connect() as conn:
+    channels = rt.settings.alert_channels
+    with rt.engine.begin() as conn:
         rows = reconcile(conn, period)
+        # A provider's drift beyond ±5% is posted to the alert channels, once per provider and month.
+        alerted = queue_drift_alerts(conn, rows, period, channels, rt.now()) if channels else []
     if args.json:
         print(json.dumps({"period": period.label, "providers": [r.as_dict() for r in rows]}, indent=2))
         return 0
@@ -99,6 +102,8 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
             "Drift over 5%: check the price book (discounts, overrides) and that no usage is imported twice "
             "(e.g. the same OpenAI traffic from both the OpenAI sync and LiteLLM)."
         )
+    if alerted:
+        print(f"Drift alert queued for {', '.join(alerted)} to {len(channels)} alert channel(s).")
     return 0
 
 

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks.alerts import alert_message
 from bot.blocks.digest import digest_message
+from bot.blocks.drift import drift_message
 from engine.runtime import Runtime
 from engine.store.outbox import (
     IN_RUN_WAIT,
@@ -119,6 +120,8 @@ class SlackSender:
             content = alert_message(p)
         elif kind == "digest":
             content = digest_message(p)
+        elif kind == "drift":
+            content = drift_message(p)
         else:
             raise Rejected(f"unknown outbox payload type {kind!r}")
         response = self.client.chat_postMessage(

@@ -14,6 +14,7 @@ from engine.money import NANO
 from engine.timeutil import MAX_TS as _MAX_TS
 from engine.timeutil import MIN_TS as _MIN_TS
 from engine.timeutil import parse_timestamp
+from engine.vocab import ServiceTier
 
 COLUMNS = (
     "event_id",
@@ -35,6 +36,9 @@ COLUMNS = (
     "task_id",
     "cache_hit",
     "prompt_hash",
+    "cache_write_1h_tokens",
+    "web_searches",
+    "service_tier",
 )
 REQUIRED = ("event_id", "ts", "customer", "product")
 
@@ -66,6 +70,9 @@ class ParsedEvent(NamedTuple):
     task_id: str | None
     cache_hit: bool
     prompt_hash: str | None
+    cache_write_1h_tokens: int  # the part of cache_write_tokens written with a 1-hour TTL
+    web_searches: int  # server-side web search calls
+    service_tier: ServiceTier
 
 
 _LIMITS = {
@@ -83,6 +90,11 @@ _LIMITS = {
 _BIGINT_MAX = 2**63 - 1
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"0", "false", "f", "no", "n", ""}
+# service_tier as written (lowered) → the tier; blank is standard, and OpenAI's own word for it is accepted too.
+_TIERS: dict[str, ServiceTier] = {t.value: t for t in ServiceTier} | {
+    "": ServiceTier.STANDARD,
+    "default": ServiceTier.STANDARD,
+}
 
 
 class RowError(ValueError):
@@ -175,6 +187,16 @@ def _flag(raw: Mapping[str, Any], key: str) -> bool:
     raise RowError(f"{key} must be true or false, got {value!r}")
 
 
+def _tier(raw: Mapping[str, Any]) -> ServiceTier:
+    value = raw.get("service_tier")
+    if value is None:
+        return ServiceTier.STANDARD
+    tier = _TIERS.get(str(value).strip().lower()) if isinstance(value, str) else None
+    if tier is None:
+        raise RowError(f"service_tier must be one of {', '.join(ServiceTier)} (blank: standard), got {value!r}")
+    return tier
+
+
 def parse_event(raw: Mapping[str, Any]) -> ParsedEvent:
     """Validate one event given as a mapping of the documented columns; raises RowError naming the field."""
     for key in REQUIRED:
@@ -197,6 +219,12 @@ def parse_event(raw: Mapping[str, Any]) -> ParsedEvent:
         raise RowError(
             f"cached_input_tokens + cache_write_tokens ({cached} + {write}) exceed input_tokens ({input_tokens});"
             " input_tokens is the total input, cached and cache-write tokens included"
+        )
+    write_1h = _count(raw, "cache_write_1h_tokens")
+    if write_1h > write:
+        raise RowError(
+            f"cache_write_1h_tokens ({write_1h}) exceed cache_write_tokens ({write}); cache_write_tokens is every"
+            " cache write, the 1-hour ones included"
         )
     source_cost_nano = _scaled(raw, "cost_usd", NANO)
     if (input_tokens or output) and not model and source_cost_nano is None:
@@ -224,6 +252,9 @@ def parse_event(raw: Mapping[str, Any]) -> ParsedEvent:
         task_id=task_id,
         cache_hit=_flag(raw, "cache_hit"),
         prompt_hash=prompt_hash,
+        cache_write_1h_tokens=write_1h,
+        web_searches=_count(raw, "web_searches"),
+        service_tier=_tier(raw),
     )
 
 
@@ -276,6 +307,9 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
             task,
             hit,
             prompt,
+            write_1h,
+            searches,
+            tier,
         ) = pick(values)
         event_id, customer, product = event_id.strip(), customer.strip(), product.strip()
         feature, task, prompt = feature.strip(), task.strip(), prompt.strip()
@@ -314,8 +348,13 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
         r = int(req) if req else 1
         q = int(retr) if retr else 0
         k = int(rer) if rer else 0
-        # One test for all seven: the bitwise OR is negative if any is, and above a BIGINT if any is.
-        if not 0 <= (i | c | w | o | r | q | k) <= _BIGINT_MAX or c + w > i:
+        w1 = int(write_1h) if write_1h else 0
+        s = int(searches) if searches else 0
+        # One test for all nine: the bitwise OR is negative if any is, and above a BIGINT if any is.
+        if not 0 <= (i | c | w | o | r | q | k | w1 | s) <= _BIGINT_MAX or c + w > i or w1 > w:
+            raise _Miss
+        service_tier = _TIERS.get(tier) if tier else ServiceTier.STANDARD
+        if service_tier is None:  # spaces or capitals (or a wrong word): parse_event decides
             raise _Miss
         model = model.strip().lower()
         if (i or o) and not model:
@@ -355,6 +394,9 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
                 task or None,
                 flag,
                 prompt or None,
+                w1,
+                s,
+                service_tier,
             ),
         )
 

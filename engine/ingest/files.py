@@ -59,6 +59,7 @@ class ImportResult:
     rejected: int = 0
     unpriced_events: int = 0
     unpriced_models: list[str] = field(default_factory=list)
+    tier_warning: str | None = None  # service tiers priced at standard rates for want of a price
     cost_usd: Decimal = ZERO  # exact; rounded only where shown
     errors: list[BadLine] = field(default_factory=list)
     refused: bool = False
@@ -84,6 +85,8 @@ class ImportResult:
                 f"\n  WARNING: {self.unpriced_events} event(s) have no price ({', '.join(self.unpriced_models)}):"
                 " add them to the price file and run `marginbot reprice`"
             )
+        if self.tier_warning:
+            text += f"\n  WARNING: {self.tier_warning}"
         return text
 
 
@@ -195,7 +198,7 @@ def _worker(path: str, builder: RowBuilder, out: Any, delimiter: str = ",") -> N
     try:
         for chunk in _chunks(Path(path), builder, delimiter):
             out.put(("chunk", chunk))
-        out.put(("end", builder.unpriced_models))
+        out.put(("end", (builder.unpriced_models, builder.standard_rated)))
     except RowError as exc:
         out.put(("refused", str(exc)))
     except Exception:  # the parent re-raises it with the child's traceback
@@ -221,7 +224,8 @@ def _parallel_chunks(
             if kind == "chunk":
                 yield payload
             elif kind == "end":
-                unpriced.update(payload)
+                unpriced.update(payload[0])
+                builder.standard_rated.update(payload[1])  # tiers priced at standard rates, said in the summary
                 return
             elif kind == "refused":
                 raise RowError(payload)
@@ -331,6 +335,7 @@ def _finish(result: ImportResult, stats: WriteStats) -> None:
     result.unpriced_events = stats.unpriced_events
     result.unpriced_models = sorted(f"{p or '?'}/{m or '?'}" for p, m in stats.unpriced_models)
     result.cost_usd = usd(stats.cost_nano)
+    result.tier_warning = stats.tier_warning()
 
 
 def _record_run(engine: Engine, result: ImportResult, started: datetime) -> None:

@@ -10,15 +10,17 @@ counted twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from engine.money import CENT, ZERO, round_to, usd
+from engine.money import CENT, TENTH, ZERO, decimal_text, round_to, usd
 from engine.periods import Period
+from engine.store.outbox import enqueue
 from engine.timeutil import as_date
 from engine.vocab import CostType
 
@@ -26,6 +28,8 @@ from engine.vocab import CostType
 _UNBILLED = {CostType.RETRIEVAL, CostType.RERANK, CostType.COMPUTE}
 INFERENCE_COSTS = " + ".join(t.column for t in CostType if t not in _UNBILLED)
 DRIFT_OK_PCT = Decimal(5)
+# The statuses a drift alert is posted for: outside ±5%, or billed with nothing priced (−100%: usage missing).
+ALERTED = ("drift", "no_usage")
 
 
 @dataclass(frozen=True)
@@ -102,3 +106,48 @@ def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
             continue
         rows.append(ProviderDrift(provider, period.start, last, priced_totals[provider], amount))
     return rows
+
+
+def drift_payload(row: ProviderDrift, period: Period) -> dict[str, Any]:
+    """The outbox payload of one provider's drift alert (money as exact decimal text, rounded half up once)."""
+    pct = row.drift_pct
+    return {
+        "type": "drift",
+        "provider": row.provider,
+        "period": period.label,
+        "start": row.start.isoformat(),
+        "end": row.end.isoformat(),
+        "priced_usd": decimal_text(row.priced_usd),
+        "billed_usd": decimal_text(row.billed_usd),
+        "drift_usd": decimal_text(row.drift_usd),
+        "drift_pct": decimal_text(pct, TENTH) if pct is not None else None,
+        "status": row.status,
+        "threshold_pct": str(DRIFT_OK_PCT),
+    }
+
+
+def queue_drift_alerts(
+    conn: Connection, rows: Sequence[ProviderDrift], period: Period, channels: Sequence[str], now: datetime
+) -> list[str]:
+    """Queue a drift alert to every alert channel for each provider whose drift left ±5% in `period`, once per
+    provider and month (the outbox's dedupe key): a later run that finds the same drift posts nothing again.
+    Returns the providers newly alerted. Runs in the caller's transaction."""
+    alerted: list[str] = []
+    for row in rows:
+        if row.status not in ALERTED:
+            continue
+        payload = drift_payload(row, period)
+        queued = [
+            enqueue(
+                conn,
+                dedupe_key=f"drift:{row.provider}:{period.label}:{channel}",
+                channel=channel,
+                kind="drift",
+                payload=payload,
+                now=now,
+            )
+            for channel in channels
+        ]
+        if any(queued):
+            alerted.append(row.provider)
+    return alerted

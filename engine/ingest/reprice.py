@@ -37,7 +37,7 @@ class RepriceResult:
 
     def summary(self) -> str:
         delta = round_to(usd(self.cost_after_nano - self.cost_before_nano), CENT)
-        sign = "+" if delta > 0 else "-" if delta < 0 else ""
+        sign = "-" if delta < 0 else ""
         moved = f", {_n(self.moved, 'event')} moved to another day" if self.moved else ""
         return (
             f"re-priced {_n(self.events, 'event')}: {self.changed:,} with a new cost{moved}; "

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, text
 from engine.store.models import COST_COLUMNS, COUNT_COLUMNS
 from engine.store.sql import COST_SUM
 
-ROLLUP_KEYS = ("day", "customer", "product", "feature", "provider", "model")
+ROLLUP_KEYS = ("day", "customer", "product", "feature", "provider", "model", "service_tier")
 # Each rollup of counts and costs and the keys it groups events by (task_rollup, by task, is below).
 ROLLUPS: tuple[tuple[str, Sequence[str]], ...] = (
     ("daily_rollup", ROLLUP_KEYS),

@@ -29,7 +29,7 @@ from engine.ingest.mapping import MappingError, SourceMap
 from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
 from engine.ingest.sources.base import Batch, Connector, Context
 from engine.ingest.sources.http import SourceError
-from engine.ingest.writer import EventWriter
+from engine.ingest.writer import EventWriter, tier_warning
 from engine.money import CENT, round_to, usd
 from engine.progress import Progress
 from engine.runtime import Runtime
@@ -59,6 +59,7 @@ class SyncResult:
     unpriced_events: int = 0
     unpriced_models: set[tuple[str, str]] = field(default_factory=set)
     cost_nano: int = 0
+    standard_rated: set[tuple[str, str, str]] = field(default_factory=set)  # tiers priced at standard rates
     provider_costs: int = 0
     revenue_lines: int = 0
     removed_revenue_lines: int = 0
@@ -106,6 +107,9 @@ class SyncResult:
                 f"  WARNING: {self.unpriced_events} event(s) have no price ({models}): "
                 "add them to the price file and run `marginbot reprice`"
             )
+        tiers = tier_warning(self.standard_rated)
+        if tiers:
+            lines.append(f"  WARNING: {tiers}")
         lines += [f"  note: {n}" for n in self.notes[:20]]
         if self.error:
             lines.append(f"  ERROR: {self.error} (nothing of the failed window was stored; the next run resumes there)")
@@ -273,6 +277,7 @@ def write_batch(
     result.unpriced_events += stats.unpriced_events
     result.unpriced_models |= stats.unpriced_models
     result.cost_nano += stats.cost_nano
+    result.standard_rated |= stats.standard_rated
     result.provider_costs += len(batch.provider_costs)
     result.revenue_lines += len(batch.revenue)
     result.removed_revenue_lines += removed

@@ -9,6 +9,7 @@ batch: an event id seen before is never counted twice, and the rollups always eq
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -30,7 +31,18 @@ _PG_TYPES = {
     "cache_hit": "boolean",
     "priced": "boolean",
 }
-_TEXT = {"event_id", "customer", "product", "feature", "provider", "model", "task_id", "prompt_hash", "source"}
+_TEXT = {
+    "event_id",
+    "customer",
+    "product",
+    "feature",
+    "provider",
+    "model",
+    "task_id",
+    "prompt_hash",
+    "service_tier",
+    "source",
+}
 
 
 def _fold_statements(source: str, least: str) -> list[str]:
@@ -75,14 +87,32 @@ class WriteStats:
     unpriced_events: int = 0
     unpriced_models: set[tuple[str, str]] = field(default_factory=set)
     cost_nano: int = 0
+    # (provider, model, tier): a flex, priority or batch tier nothing prices, priced at standard rates.
+    standard_rated: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def tier_warning(self) -> str | None:
+        """One line naming the tiers priced at standard rates for want of a price (None: there were none)."""
+        return tier_warning(self.standard_rated)
+
+
+def tier_warning(standard_rated: set[tuple[str, str, str]]) -> str | None:
+    if not standard_rated:
+        return None
+    which = ", ".join(sorted(f"{p or '?'}/{m or '?'} {t}" for p, m, t in standard_rated))
+    return (
+        f"priced at standard rates: {which} (the catalogue has no price for that tier then); add a [[tiers]] "
+        "multiplier to the price file and run `marginbot reprice`"
+    )
 
 
 _new = tuple.__new__  # Usage(...) without its generated __new__'s frame (see engine.pricing.book._new)
 
-# RowBuilder passes the parsed event's provider … source_cost_nano (ev[5:16]) on as Usage's fields after `epoch`,
-# and lays Costs out as the cost columns then `priced`: both rely on the field names lining up.
-if ParsedEvent._fields[5:16] != Usage._fields[1:] or Costs._fields != (*COST_TYPES, "priced"):
+# RowBuilder passes the parsed event's fields named like Usage's (after `epoch`) on as its Usage, and lays Costs out
+# as the cost columns then `priced`: both rely on the names lining up.
+if not set(Usage._fields[1:]) <= set(ParsedEvent._fields) or Costs._fields != (*COST_TYPES, "priced"):
     raise ImportError("ParsedEvent, Usage and Costs no longer line up with each other and CostType; fix them together")
+# The parsed event's fields that are the Usage's (after `epoch`), picked by name, in Usage's order.
+usage_fields = itemgetter(*(ParsedEvent._fields.index(name) for name in Usage._fields[1:]))
 
 
 class RowBuilder:
@@ -95,14 +125,18 @@ class RowBuilder:
         self.source = source[:100]
         self.postgres = postgres
         self.unpriced_models: set[tuple[str, str]] = set()
+        # (provider, model, tier) whose tier had no price of its own: priced at standard rates, and said so.
+        self.standard_rated: set[tuple[str, str, str]] = set()
 
     def build(self, ev: ParsedEvent) -> tuple[Any, ...]:
         ts = ev.ts
         epoch = int(ts.timestamp())
-        # Concatenation, not (epoch, *ev[5:16]): one tuple built instead of a list and two tuples, on every row.
-        costs = self.prices.price(_new(Usage, (epoch,) + ev[5:16]))  # noqa: RUF005
+        # Concatenation, not (epoch, *fields): one tuple built instead of a list and two tuples, on every row.
+        costs = self.prices.price(_new(Usage, (epoch,) + usage_fields(ev)))  # noqa: RUF005
         if not costs.priced:
             self.unpriced_models.add((ev.provider, ev.model))
+        if ev.service_tier != "standard" and not self.prices.tier_priced(ev.provider, ev.model, ev.service_tier, epoch):
+            self.standard_rated.add((ev.provider, ev.model, ev.service_tier))
         ts_text = ts.isoformat(" ", "microseconds")
         if not self.postgres:
             # SQLite keeps SQLAlchemy's naive UTC text; the parsed ts is always UTC, so drop its "+00:00".
@@ -131,6 +165,7 @@ class EventWriter:
         self.builder = RowBuilder(prices=prices, timezone=cutter.tz.key, source=source, postgres=self._pg)
         self.builder.cutter = cutter
         self.stats.unpriced_models = self.builder.unpriced_models
+        self.stats.standard_rated = self.builder.standard_rated
         if self._pg:
             create_stage(conn)
 

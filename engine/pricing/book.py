@@ -1,91 +1,100 @@
 """The price book: what one event costs, from the price file and the genai-prices catalogue.
 
-Prices are resolved once per (provider, model, UTC day) — per half hour for models with time-of-day prices —
-and kept as integer femto-USD per token, so the hot path is integer arithmetic. Each cost component of an event is
-rounded once to the nano-dollar (half up); all sums after that are exact.
+Prices are resolved once per (provider, model, service tier, UTC day) — per half hour for models with time-of-day
+prices — and kept as integer femto-USD per token (per call for web searches and requests), so the hot path is
+integer arithmetic. Each cost component of an event is rounded once to the nano-dollar (half up); all sums after
+that are exact.
+
+Where a price comes from, first match wins:
+1. an override ([[models]]) in force for the model the event's id resolves to (or, for ids the catalogue does not
+   know, the id as spelled), its token prices times the provider's [[tiers]] multiplier for a non-standard tier;
+2. the catalogue: the tier's own prices (batch, flex, priority variants) where the catalogue has them, else the
+   standard prices times the provider's [[tiers]] multiplier, else the standard prices, reported as such
+   (`tier_priced` False: `marginbot prices` and import summaries say so); then the newest [[discounts]] in force;
+3. nothing: the event is unpriced (flagged and shown, never $0).
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from genai_prices import data_snapshot
-from genai_prices.types import TieredPrices, TimeOfDateConstraint
+from genai_prices.types import ModelPrice, TieredPrices
 
 from engine.money import HUNDRED, ZERO
+from engine.pricing.catalogue import Catalogue, change_dates, last_change, time_of_day
+from engine.pricing.pricefile import (
+    FEMTO_PER_USD,
+    Discount,
+    ModelOverride,
+    Price,
+    PriceFileError,
+    TierMultiplier,
+    UnitCosts,
+    parse_price_file,
+    per_k_to_femto,
+    per_mtok_to_femto,
+    usd_to_femto,
+)
 from engine.store.meta import price_fingerprint
+from engine.vocab import PriceSource, ServiceTier
 
-FEMTO_PER_USD = 10**15
 FEMTO_PER_NANO = 10**6
 _HALF = FEMTO_PER_NANO // 2
 _DAY = 86_400
 _HALF_HOUR = 1_800
+_TIER = {t.value: t for t in ServiceTier}  # stored spelling → tier, without an Enum call per resolution
+
+__all__ = [
+    "FEMTO_PER_NANO",
+    "FEMTO_PER_USD",
+    "Costs",
+    "Discount",
+    "ModelOverride",
+    "Price",
+    "PriceBook",
+    "PriceFileError",
+    "Rates",
+    "TierMultiplier",
+    "UnitCosts",
+    "Usage",
+    "per_k_to_femto",
+    "per_mtok_to_femto",
+    "usd_to_femto",
+]
 
 
-class PriceFileError(ValueError):
-    """The price file is malformed; the message names the entry and the field."""
-
-
-# A per-token price: either a flat femto-USD amount or (base, ((threshold, price), ...)) where a request whose
-# total input exceeds a threshold pays that tier's price on all its tokens (the catalogue's "cliff" tiers).
-Price = int | tuple[int, tuple[tuple[int, int], ...]]
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rates:
-    """Resolved per-token prices (femto-USD) for one model at one time."""
+    """Resolved prices (femto-USD per token, per web search, per request) for one model and tier at one time,
+    and where they came from."""
 
     input: Price
     cached_input: Price
-    cache_write: Price
+    cache_write: Price  # cache writes kept 5 minutes (and every write when the model prices no 1-hour writes)
+    cache_write_1h: Price
     output: Price
-    request: int = 0  # femto-USD per request
-    source: str = "catalogue"  # catalogue | override
-
-
-@dataclass(frozen=True, slots=True)
-class UnitCosts:
-    """Femto-USD per retrieval query, rerank call, compute millisecond and cache lookup."""
-
-    retrieval_query: int = 0
-    rerank_call: int = 0
-    compute_ms: int = 0
-    cache_lookup: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ModelOverride:
-    provider: str
-    model: str
-    effective_from: date
-    rates: Rates
-
-
-@dataclass(frozen=True, slots=True)
-class Discount:
-    provider: str
-    model: str  # '' = every model of the provider
-    percent: Decimal
-    effective_from: date
-
-
-# `_new(Costs, (...))` is `Costs(...)` without the Python frame of a NamedTuple's generated __new__: the same object,
-# about 0.2 µs sooner, where parsing and pricing a CSV row takes about 5 µs. Only on the import's hot path, and
-# only with every field given in order (nothing checks the count).
-_new = tuple.__new__
+    request: int = 0
+    web_search: int | None = None  # None: nothing prices web searches for this model
+    source: PriceSource = PriceSource.CATALOGUE
+    tier: ServiceTier = ServiceTier.STANDARD
+    tier_priced: bool = True  # False: the tier had no price of its own (nor a multiplier): standard prices apply
+    multiplier: Decimal | None = None  # the [[tiers]] multiplier applied, if any
+    discount: Decimal = ZERO  # the [[discounts]] percent applied (catalogue prices only)
+    model_id: str = ""  # the catalogue entry the model resolved to ('' when the catalogue does not know it)
+    effective_from: date | None = None  # an override's date, or the catalogue entry's last change
 
 
 class Usage(NamedTuple):
     """What one event used, as `PriceBook.price` prices it.
 
-    After `epoch` the fields are usage_event columns (and ParsedEvent fields) of the same names, in the same order.
-    The defaults are parse_event's: one request, nothing else.
+    After `epoch` the fields are usage_event columns (and ParsedEvent fields) of the same names. The defaults are
+    parse_event's: one request, nothing else, the standard tier.
     """
 
     epoch: int  # when, in Unix seconds: prices are dated (and some change by the half hour)
@@ -93,27 +102,33 @@ class Usage(NamedTuple):
     model: str
     input_tokens: int = 0  # the total input, cached and cache-write tokens included
     cached_input_tokens: int = 0
-    cache_write_tokens: int = 0
+    cache_write_tokens: int = 0  # every cache write, the 1-hour ones included
     output_tokens: int = 0
     requests: int = 1
     retrieval_queries: int = 0
     rerank_calls: int = 0
     compute_ms: int = 0
     source_cost_nano: int | None = None  # what the source already charged; None: price the tokens
+    cache_write_1h_tokens: int = 0  # the part of cache_write_tokens written with a 1-hour TTL
+    web_searches: int = 0
+    service_tier: str = ServiceTier.STANDARD
 
 
 class Costs(NamedTuple):
-    """One event's cost in nano-USD, one field per CostType in its order, and whether its tokens were priced.
+    """One event's cost in nano-USD, one field per CostType in its order, and whether it was priced.
 
-    `priced` is False when tokens have no price anywhere: their parts are 0 and the event is flagged (shown as
-    unpriced, never silently free). Unit costs (retrieval, rerank, compute) are priced either way.
+    `priced` is False when something the event used has no price anywhere: tokens of an unknown model (their parts
+    are then 0), or web searches of a model nothing prices them for. The event is flagged (shown as unpriced, never
+    silently free). Unit costs (retrieval, rerank, compute) are priced either way.
     """
 
     uncached_input: int
     cached_input: int
     cache_write: int
+    cache_write_1h: int
     output: int
     request_fee: int
+    web_search: int
     source: int
     retrieval: int
     rerank: int
@@ -126,13 +141,10 @@ class Costs(NamedTuple):
         return sum(self[:-1])
 
 
-def usd_to_femto(value: Decimal) -> int:
-    return int((value * FEMTO_PER_USD).to_integral_value())
-
-
-def per_mtok_to_femto(value: Decimal) -> int:
-    """USD per million tokens → femto-USD per token (exact for prices with up to nine decimals)."""
-    return int((value * 10**9).to_integral_value())
+# `_new(Costs, (...))` is `Costs(...)` without the Python frame of a NamedTuple's generated __new__: the same object,
+# about 0.2 µs sooner, where parsing and pricing a CSV row takes about 5 µs. Only on the import's hot path, and
+# only with every field given in order (nothing checks the count).
+_new = tuple.__new__
 
 
 def _scale(price: Price, factor: Decimal) -> Price:
@@ -154,6 +166,13 @@ def _catalogue_price(value: Decimal | TieredPrices | None, fallback: Price | Non
     return per_mtok_to_femto(value)
 
 
+def _per_call(value: Decimal | TieredPrices | None) -> int | None:
+    """A catalogue price per thousand calls as femto-USD per call (a tiered one at its base: calls have no input)."""
+    if value is None:
+        return None
+    return per_k_to_femto(value.base if isinstance(value, TieredPrices) else value)
+
+
 def _per_token(price: Price, total_input: int) -> int:
     if isinstance(price, int):
         return price
@@ -168,138 +187,250 @@ def _nano(femto: int) -> int:
     return (femto + _HALF) // FEMTO_PER_NANO
 
 
+def tier_selector(input_tokens: int, requests: int) -> int:
+    """The input that chooses a long-context price tier: one request's. An event counting several requests (a
+    provider's usage bucket) is priced at its average request, never at its total; with no request count (0, as
+    Anthropic's usage report) the event is taken as one request."""
+    return input_tokens // requests if requests > 1 else input_tokens
+
+
+def _rates_from_catalogue(price: ModelPrice) -> Rates | None:
+    base_input = _catalogue_price(price.input_mtok, None)
+    if base_input is None:
+        return None
+    # What the catalogue does not price separately stays in its parent: cache reads and writes at the input price,
+    # 1-hour writes at the cache-write price (genai-prices' leaf rule).
+    cache_write = _catalogue_price(price.cache_write_mtok, base_input) or 0
+    return Rates(
+        input=base_input,
+        cached_input=_catalogue_price(price.cache_read_mtok, base_input) or 0,
+        cache_write=cache_write,
+        cache_write_1h=_catalogue_price(price.cache_write_1h_mtok, cache_write) or 0,
+        output=_catalogue_price(price.output_mtok, 0) or 0,
+        request=_per_call(price.requests_kcount) or 0,
+        web_search=_per_call(price.web_searches_kcount),
+    )
+
+
+def _times(rates: Rates, factor: Decimal, *, tokens_only: bool) -> dict[str, Any]:
+    """Rates' prices × factor (token prices only, or every price)."""
+    scaled: dict[str, Any] = {
+        "input": _scale(rates.input, factor),
+        "cached_input": _scale(rates.cached_input, factor),
+        "cache_write": _scale(rates.cache_write, factor),
+        "cache_write_1h": _scale(rates.cache_write_1h, factor),
+        "output": _scale(rates.output, factor),
+    }
+    if not tokens_only:
+        scaled["request"] = int((Decimal(rates.request) * factor).to_integral_value())
+        if rates.web_search is not None:
+            scaled["web_search"] = int((Decimal(rates.web_search) * factor).to_integral_value())
+    return scaled
+
+
 @dataclass
 class PriceBook:
-    """Overrides, discounts and unit costs from the price file, over the genai-prices catalogue."""
+    """Overrides, discounts, tier multipliers and unit costs from the price file, over the genai-prices catalogue."""
 
     overrides: list[ModelOverride] = field(default_factory=list)
     discounts: list[Discount] = field(default_factory=list)
     unit_costs: UnitCosts = field(default_factory=UnitCosts)
     fingerprint: str = "empty"
-    _cache: dict[tuple[str, str, int], Rates | None] = field(default_factory=dict, repr=False)
+    tiers: list[TierMultiplier] = field(default_factory=list)
+    catalogue_data: Catalogue | None = None  # None: the catalogue bundled with genai-prices, loaded when first used
+    _cache: dict[tuple[str, str, str, int], Rates | None] = field(default_factory=dict, repr=False)
     _time_of_day: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
+    _override_ids: list[tuple[str, str]] | None = field(default=None, repr=False)
 
     # ---- loading ----
     @classmethod
-    def load(cls, path: Path | str) -> PriceBook:
-        """Read and validate a price file (TOML). A missing file means catalogue prices and no unit costs."""
+    def load(cls, path: Path | str, *, catalogue: Catalogue | None = None) -> PriceBook:
+        """Read and validate a price file (TOML). A missing file means catalogue prices and no unit costs.
+        `catalogue`: the catalogue data to price from (None: the data bundled with genai-prices)."""
         path = Path(path)
         if not path.exists():
-            return cls(fingerprint=_fingerprint(b""))
+            return cls(fingerprint=_fingerprint(b"", catalogue), catalogue_data=catalogue)
         raw = path.read_bytes()
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise PriceFileError(f"{path}: not valid TOML: {exc}") from exc
-        return cls.from_mapping(data, origin=str(path), fingerprint=_fingerprint(raw))
+        return cls.from_mapping(data, origin=str(path), fingerprint=_fingerprint(raw, catalogue), catalogue=catalogue)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, origin: str = "prices", fingerprint: str = "") -> PriceBook:
-        unknown = set(data) - {"models", "discounts", "unit_costs"}
-        if unknown:
-            raise PriceFileError(
-                f"{origin}: unknown section(s) {sorted(unknown)}; expected models, discounts, unit_costs"
-            )
-        overrides = [_parse_override(entry, f"{origin}: models[{i}]") for i, entry in enumerate(data.get("models", []))]
-        discounts = [
-            _parse_discount(entry, f"{origin}: discounts[{i}]") for i, entry in enumerate(data.get("discounts", []))
-        ]
-        units = data.get("unit_costs", {})
-        if not isinstance(units, Mapping):
-            raise PriceFileError(f"{origin}: unit_costs must be a table")
-        allowed = {"retrieval_query", "rerank_call", "compute_second", "cache_lookup"}
-        if set(units) - allowed:
-            raise PriceFileError(f"{origin}: unit_costs has unknown key(s) {sorted(set(units) - allowed)}")
-        unit_costs = UnitCosts(
-            retrieval_query=usd_to_femto(_decimal(units, "retrieval_query", f"{origin}: unit_costs", default=0)),
-            rerank_call=usd_to_femto(_decimal(units, "rerank_call", f"{origin}: unit_costs", default=0)),
-            compute_ms=usd_to_femto(_decimal(units, "compute_second", f"{origin}: unit_costs", default=0)) // 1000,
-            cache_lookup=usd_to_femto(_decimal(units, "cache_lookup", f"{origin}: unit_costs", default=0)),
+    def from_mapping(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        origin: str = "prices",
+        fingerprint: str = "",
+        catalogue: Catalogue | None = None,
+    ) -> PriceBook:
+        parsed = parse_price_file(data, origin)
+        book = cls(
+            overrides=parsed.overrides,
+            discounts=parsed.discounts,
+            tiers=parsed.tiers,
+            unit_costs=parsed.unit_costs,
+            fingerprint=fingerprint or _fingerprint(repr(data).encode(), catalogue),
+            catalogue_data=catalogue,
         )
-        return cls(
-            overrides=sorted(overrides, key=lambda o: o.effective_from, reverse=True),
-            discounts=sorted(discounts, key=lambda d: d.effective_from, reverse=True),
-            unit_costs=unit_costs,
-            fingerprint=fingerprint or _fingerprint(repr(data).encode()),
-        )
+        book._check_overrides(origin)
+        return book
+
+    @property
+    def catalogue(self) -> Catalogue:
+        if self.catalogue_data is None:
+            self.catalogue_data = Catalogue.bundled()
+        return self.catalogue_data
+
+    def _identities(self) -> list[tuple[str, str]]:
+        """Each override's identity (what its model resolves to), in `overrides` order."""
+        if self._override_ids is None:
+            self._override_ids = [self.catalogue.identity(o.provider, o.model) for o in self.overrides]
+        return self._override_ids
+
+    def _check_overrides(self, origin: str) -> None:
+        # Two spellings of one model from the same day would leave the winner to the file's order: refuse.
+        seen: dict[tuple[str, str, date], ModelOverride] = {}
+        for override, identity in zip(self.overrides, self._identities(), strict=True):
+            other = seen.setdefault((*identity, override.effective_from), override)
+            if other is not override:
+                raise PriceFileError(
+                    f"{origin}: [[models]] {override.provider}/{override.model} and {other.provider}/{other.model} "
+                    f"are the same model ({identity[0]}/{identity[1]}) from the same date {override.effective_from}; "
+                    "keep one"
+                )
 
     # ---- resolving ----
-    def rates(self, provider: str, model: str, at: datetime) -> Rates | None:
-        """The prices in force for `provider`/`model` at `at`, or None when nothing prices it."""
+    def rates(self, provider: str, model: str, at: datetime, tier: str = ServiceTier.STANDARD) -> Rates | None:
+        """The prices in force for `provider`/`model` in service tier `tier` at `at`, or None when nothing prices it."""
         epoch = int(at.timestamp())
-        return self._rates(provider.lower(), model.lower(), epoch)
+        return self._rates(provider.lower(), model.lower(), tier, epoch)
 
-    def _rates(self, provider: str, model: str, epoch: int) -> Rates | None:
+    def tier_priced(self, provider: str, model: str, tier: str, epoch: int) -> bool:
+        """Whether `tier` had prices of its own for the model at `epoch` (False: it was priced at standard rates)."""
+        rates = self._rates(provider, model, tier, epoch)
+        return rates is None or rates.tier_priced
+
+    def _rates(self, provider: str, model: str, tier: str, epoch: int) -> Rates | None:
         # Most models have one price a UTC day, cached under the day's number: one lookup answers. A time-of-day
         # model is cached under half-hour numbers (never equal to a day's), so it misses here and goes on below.
         try:
-            return self._cache[provider, model, epoch // _DAY]
+            return self._cache[provider, model, tier, epoch // _DAY]
         except KeyError:
             pass
         slot = epoch // _HALF_HOUR if self._time_of_day.get((provider, model)) else epoch // _DAY
-        key = (provider, model, slot)
+        key = (provider, model, tier, slot)
         try:
             return self._cache[key]
         except KeyError:
             pass
         at = datetime.fromtimestamp(epoch, UTC)
-        rates = self._resolve(provider, model, at)
+        rates = self._resolve(provider, model, _TIER.get(tier, ServiceTier.STANDARD), at)
         if self._time_of_day.get((provider, model)) and slot == epoch // _DAY:
             # First sight of a time-of-day model: cache by half hour from now on.
-            key = (provider, model, epoch // _HALF_HOUR)
+            key = (provider, model, tier, epoch // _HALF_HOUR)
         self._cache[key] = rates
         return rates
 
-    def _resolve(self, provider: str, model: str, at: datetime) -> Rates | None:
+    def _resolve(self, provider: str, model: str, tier: ServiceTier, at: datetime) -> Rates | None:
         day = at.date()
-        for override in self.overrides:
-            if override.provider == provider and override.model == model and override.effective_from <= day:
-                self._time_of_day.setdefault((provider, model), False)
-                return override.rates
-        snapshot = data_snapshot.get_snapshot()
-        try:
-            _, info = snapshot.find_provider_model(model, None, provider or None, None)
-        except LookupError:
-            self._time_of_day.setdefault((provider, model), False)
+        catalogue = self.catalogue
+        resolved = catalogue.resolve(provider, model)
+        identity = resolved.key if resolved is not None else (catalogue.provider_id(provider), model)
+        self._time_of_day.setdefault((provider, model), resolved is not None and time_of_day(resolved.info))
+        model_id = resolved.info.id if resolved is not None else ""
+        for override, override_id in zip(self.overrides, self._identities(), strict=True):
+            spelled = override.provider == provider and override.model == model
+            if (spelled or override_id == identity) and override.effective_from <= day:
+                catalogue_search = None
+                if resolved is not None and override.rates.web_search is None:
+                    catalogue_search = _per_call(resolved.info.get_prices(at).web_searches_kcount)
+                return self._override_rates(override, identity[0], tier, day, model_id, catalogue_search)
+        if resolved is None:
             return None
-        self._time_of_day[(provider, model)] = isinstance(info.prices, list) and any(
-            isinstance(p.constraint, TimeOfDateConstraint) for p in info.prices
-        )
-        price = info.get_prices(at)
-        base_input = _catalogue_price(price.input_mtok, None)
-        if base_input is None:
+        tier_price = catalogue.prices(resolved, at, tier)
+        rates = _rates_from_catalogue(tier_price.price)
+        if rates is None:
             return None
-        rates = Rates(
-            input=base_input,
-            cached_input=_catalogue_price(price.cache_read_mtok, base_input) or 0,
-            cache_write=_catalogue_price(price.cache_write_mtok, base_input) or 0,
-            output=_catalogue_price(price.output_mtok, 0) or 0,
-            request=usd_to_femto(price.requests_kcount) // 1000 if isinstance(price.requests_kcount, Decimal) else 0,
-        )
-        discount = self._discount(provider, model, day)
+        rates = replace(rates, tier=tier, model_id=model_id, effective_from=last_change(resolved.info, day, tier))
+        if not tier_price.found:
+            multiplier = self._multiplier(identity[0], tier, day)
+            if multiplier is None:
+                rates = replace(rates, tier_priced=False)
+            else:
+                rates = replace(rates, multiplier=multiplier, **_times(rates, multiplier, tokens_only=True))
+        discount = self._discount(identity, day)
         if discount:
             factor = (HUNDRED - discount) / HUNDRED
-            rates = Rates(
-                input=_scale(rates.input, factor),
-                cached_input=_scale(rates.cached_input, factor),
-                cache_write=_scale(rates.cache_write, factor),
-                output=_scale(rates.output, factor),
-                request=int((Decimal(rates.request) * factor).to_integral_value()),
-            )
+            rates = replace(rates, discount=discount, **_times(rates, factor, tokens_only=False))
         return rates
 
-    def _discount(self, provider: str, model: str, day: date) -> Decimal:
-        # A model-specific discount beats a provider-wide one; the newest in force wins.
+    def _override_rates(
+        self,
+        override: ModelOverride,
+        provider: str,
+        tier: ServiceTier,
+        day: date,
+        model_id: str,
+        catalogue_search: int | None,
+    ) -> Rates:
+        own = override.rates
+        cache_write = own.input if own.cache_write is None else own.cache_write
+        # An override that names no web-search price leaves it to the catalogue's, where it has one.
+        web_search = catalogue_search if own.web_search is None else own.web_search
+        rates = Rates(
+            input=own.input,
+            cached_input=own.input if own.cached_input is None else own.cached_input,
+            cache_write=cache_write,
+            cache_write_1h=cache_write if own.cache_write_1h is None else own.cache_write_1h,
+            output=own.output,
+            request=own.request,
+            web_search=web_search,
+            source=PriceSource.OVERRIDE,
+            tier=tier,
+            model_id=model_id,
+            effective_from=override.effective_from,
+        )
+        if tier is ServiceTier.STANDARD:
+            return rates
+        # An override's prices are standard prices: another tier needs the provider's multiplier.
+        multiplier = self._multiplier(provider, tier, day)
+        if multiplier is None:
+            return replace(rates, tier_priced=False)
+        return replace(rates, multiplier=multiplier, **_times(rates, multiplier, tokens_only=True))
+
+    def _multiplier(self, provider: str, tier: ServiceTier, day: date) -> Decimal | None:
+        for t in self.tiers:  # newest first
+            if t.tier is tier and t.effective_from <= day and self.catalogue.provider_id(t.provider) == provider:
+                return t.multiplier
+        return None
+
+    def _discount(self, identity: tuple[str, str], day: date) -> Decimal:
+        # A model-specific discount beats a provider-wide one; the newest in force wins. Both match on identity:
+        # a discount written for a dated id covers every spelling of the model.
+        provider = identity[0]
         for specific in (True, False):
             for d in self.discounts:
-                matches = d.provider == provider and bool(d.model) == specific and d.effective_from <= day
-                if matches and (not specific or d.model == model):
+                if bool(d.model) != specific or d.effective_from > day:
+                    continue
+                if not specific:
+                    if self.catalogue.provider_id(d.provider) == provider:
+                        return d.percent
+                elif self.catalogue.identity(d.provider, d.model) == identity:
                     return d.percent
         return ZERO
 
+    def change_dates(self, provider: str, model: str, tier: str = ServiceTier.STANDARD) -> list[date]:
+        """The catalogue's price-change dates for the model an id resolves to, in `tier` ([] when it does not
+        resolve)."""
+        resolved = self.catalogue.resolve(provider.lower(), model.lower())
+        return change_dates(resolved.info, _TIER.get(tier, ServiceTier.STANDARD)) if resolved is not None else []
+
     # ---- pricing ----
     def price(self, usage: Usage) -> Costs:
-        """What `usage` cost: nano-USD per cost type, each rounded half up once, and whether its tokens were priced."""
+        """What `usage` cost: nano-USD per cost type, each rounded half up once, and whether it was priced."""
         (
             epoch,
             provider,
@@ -313,126 +444,50 @@ class PriceBook:
             rerank_calls,
             compute_ms,
             source_cost_nano,
+            cache_write_1h_tokens,
+            web_searches,
+            service_tier,
         ) = usage
         units = self.unit_costs
         retrieval = _nano(retrieval_queries * units.retrieval_query) if retrieval_queries else 0
         rerank = _nano(rerank_calls * units.rerank_call) if rerank_calls else 0
         compute = _nano(compute_ms * units.compute_ms) if compute_ms else 0
         if source_cost_nano is not None:
-            return _new(Costs, (0, 0, 0, 0, 0, source_cost_nano, retrieval, rerank, compute, True))
-        if not (input_tokens or output_tokens):
-            return _new(Costs, (0, 0, 0, 0, 0, 0, retrieval, rerank, compute, True))
-        rates = self._rates(provider, model, epoch)
+            return _new(Costs, (0, 0, 0, 0, 0, 0, 0, source_cost_nano, retrieval, rerank, compute, True))
+        if not (input_tokens or output_tokens or web_searches):
+            return _new(Costs, (0, 0, 0, 0, 0, 0, 0, 0, retrieval, rerank, compute, True))
+        rates = self._rates(provider, model, service_tier, epoch)
         if rates is None:
-            return _new(Costs, (0, 0, 0, 0, 0, 0, retrieval, rerank, compute, False))
-        uncached = input_tokens - cached_input_tokens - cache_write_tokens
+            return _new(Costs, (0, 0, 0, 0, 0, 0, 0, 0, retrieval, rerank, compute, False))
+        sel = input_tokens // requests if requests > 1 else input_tokens  # tier_selector, inlined: every row
+        priced = True
+        web = 0
+        if web_searches:
+            if rates.web_search is None:
+                priced = False  # tokens priced, searches not: flagged, never free
+            else:
+                web = _nano(web_searches * rates.web_search)
+        write_5m = cache_write_tokens - cache_write_1h_tokens
         return _new(
             Costs,
             (
-                _nano(uncached * _per_token(rates.input, input_tokens)),
-                _nano(cached_input_tokens * _per_token(rates.cached_input, input_tokens)) if cached_input_tokens else 0,
-                _nano(cache_write_tokens * _per_token(rates.cache_write, input_tokens)) if cache_write_tokens else 0,
-                _nano(output_tokens * _per_token(rates.output, input_tokens)),
+                _nano((input_tokens - cached_input_tokens - cache_write_tokens) * _per_token(rates.input, sel)),
+                _nano(cached_input_tokens * _per_token(rates.cached_input, sel)) if cached_input_tokens else 0,
+                _nano(write_5m * _per_token(rates.cache_write, sel)) if write_5m else 0,
+                _nano(cache_write_1h_tokens * _per_token(rates.cache_write_1h, sel)) if cache_write_1h_tokens else 0,
+                _nano(output_tokens * _per_token(rates.output, sel)),
                 _nano(requests * rates.request) if rates.request else 0,
+                web,
                 0,
                 retrieval,
                 rerank,
                 compute,
-                True,
+                priced,
             ),
         )
 
 
-def _fingerprint(raw: bytes) -> str:
-    return price_fingerprint(raw)  # one rule: reports compare it with the file's without loading the catalogue
-
-
-def _decimal(entry: Mapping[str, Any], key: str, where: str, *, default: Any = None) -> Decimal:
-    value = entry.get(key, default)
-    if value is None:
-        raise PriceFileError(f"{where}: `{key}` is required")
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise PriceFileError(f"{where}: `{key}` must be a number, got {value!r}")
-    try:
-        # str() keeps what finance typed (0.1 stays 0.1, not 0.1000000000000000055…).
-        result = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise PriceFileError(f"{where}: `{key}` must be a number, got {value!r}") from exc
-    if not result.is_finite() or result < 0:
-        raise PriceFileError(f"{where}: `{key}` must be a non-negative number, got {value!r}")
-    return result
-
-
-def _date(entry: Mapping[str, Any], key: str, where: str) -> date:
-    value = entry.get(key)
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise PriceFileError(f"{where}: `{key}` must be a date like 2026-01-01, got {value!r}")
-
-
-def _text(entry: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
-    value = entry.get(key, "")
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise PriceFileError(f"{where}: `{key}` must be a non-empty string")
-    return value.strip().lower()
-
-
-def _parse_override(entry: Any, where: str) -> ModelOverride:
-    if not isinstance(entry, Mapping):
-        raise PriceFileError(f"{where}: must be a table")
-    allowed = {
-        "provider",
-        "model",
-        "effective_from",
-        "input_per_mtok",
-        "cached_input_per_mtok",
-        "cache_write_per_mtok",
-        "output_per_mtok",
-        "request_usd",
-    }
-    if set(entry) - allowed:
-        raise PriceFileError(f"{where}: unknown key(s) {sorted(set(entry) - allowed)}")
-    input_price = per_mtok_to_femto(_decimal(entry, "input_per_mtok", where))
-    cached = entry.get("cached_input_per_mtok")
-    write = entry.get("cache_write_per_mtok")
-    return ModelOverride(
-        provider=_text(entry, "provider", where),
-        model=_text(entry, "model", where),
-        effective_from=_date(entry, "effective_from", where),
-        rates=Rates(
-            input=input_price,
-            cached_input=per_mtok_to_femto(_decimal(entry, "cached_input_per_mtok", where))
-            if cached is not None
-            else input_price,
-            cache_write=per_mtok_to_femto(_decimal(entry, "cache_write_per_mtok", where))
-            if write is not None
-            else input_price,
-            output=per_mtok_to_femto(_decimal(entry, "output_per_mtok", where)),
-            request=usd_to_femto(_decimal(entry, "request_usd", where, default=0)),
-            source="override",
-        ),
-    )
-
-
-def _parse_discount(entry: Any, where: str) -> Discount:
-    if not isinstance(entry, Mapping):
-        raise PriceFileError(f"{where}: must be a table")
-    allowed = {"provider", "model", "percent", "effective_from"}
-    if set(entry) - allowed:
-        raise PriceFileError(f"{where}: unknown key(s) {sorted(set(entry) - allowed)}")
-    percent = _decimal(entry, "percent", where)
-    if percent > 100:
-        raise PriceFileError(f"{where}: `percent` must be between 0 and 100, got {percent}")
-    return Discount(
-        provider=_text(entry, "provider", where),
-        model=_text(entry, "model", where, required=False),
-        percent=percent,
-        effective_from=_date(entry, "effective_from", where),
-    )
+def _fingerprint(raw: bytes, catalogue: Catalogue | None) -> str:
+    """What the prices were computed from: the price file, the package version and the catalogue data file (one
+    rule, engine.store.meta's: reports compare it with the files' own without loading the catalogue)."""
+    return price_fingerprint(raw, catalogue.digest if catalogue else "")

@@ -23,7 +23,7 @@ from typing import Final, Literal, NamedTuple
 
 from sqlalchemy import Connection, text
 
-from engine.money import ONE, ZERO, usd_text
+from engine.money import ONE, ZERO, count_text, unit_price_text
 from engine.periods import Period
 from engine.reports.usage import UnitCounter, UsageTotals
 from engine.store.bounds import MONEY_MAX, SEATS_MAX
@@ -168,13 +168,14 @@ UNIT_WORDS = {Unit.TOKENS_1K: "1k tokens"}  # how a unit reads in the terms, whe
 def describe_terms(c: Terms) -> str:
     parts: list[str] = []
     if c.seats and c.seat_price_usd:
-        parts.append(f"{c.seats} seats × {usd_text(c.seat_price_usd)}/mo")
+        parts.append(f"{c.seats} seats × {unit_price_text(c.seat_price_usd)}/mo")
     if c.platform_fee_usd:
-        parts.append(f"{usd_text(c.platform_fee_usd)}/mo platform fee")
+        parts.append(f"{unit_price_text(c.platform_fee_usd)}/mo platform fee")
     if c.is_metered:
         unit = UNIT_WORDS.get(c.unit, c.unit) if c.unit is not None else ""
-        incl = f" over {c.included_units:,} included/mo" if c.plan is Plan.HYBRID and c.included_units else ""
-        parts.append(f"${c.unit_price_usd}/{unit}{incl}")
+        # Money and counts as people write them, whatever scale the database kept (PostgreSQL: 0.010000).
+        incl = f" over {count_text(c.included_units)} included/mo" if c.plan is Plan.HYBRID and c.included_units else ""
+        parts.append(f"{unit_price_text(c.unit_price_usd)}/{unit}{incl}")
     return f"{c.plan}: " + (", ".join(parts) if parts else "no charges")
 
 

@@ -1,5 +1,10 @@
 """Levers applied to a period's daily rollup rows (`Slice`s): route traffic to another model, serve requests from a
 response cache, scale usage. Costs stay exact Decimal nano-USD (integer femto-USD rates × counts ÷ 10⁶), never floats.
+
+Routing prices per request: a long-context price tier is chosen from one request's input (the rollup row's input ÷
+its requests), or, where the source does not count requests (Anthropic's usage report), from the average of the
+provider's usage buckets it was read in (each stored as one event): never from a day's total. A row keeps its
+service tier, so batch usage is re-priced at the batch prices of the model it moves to.
 """
 
 from __future__ import annotations
@@ -9,12 +14,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from genai_prices import data_snapshot
 from sqlalchemy import Connection, text
 
 from engine.money import HUNDRED, ONE, ZERO, usd_text
 from engine.periods import Period
-from engine.pricing.book import FEMTO_PER_NANO, PriceBook, Rates, _per_token
+from engine.pricing.book import FEMTO_PER_NANO, PriceBook, Rates, _per_token, tier_selector
 from engine.scenarios.grammar import Route, ScenarioError
 from engine.store.models import COST_COLUMNS, COST_TYPES, NANO
 from engine.store.sql import where_equal
@@ -26,8 +30,10 @@ MODEL_COST_TYPES = (
     CostType.UNCACHED_INPUT,
     CostType.CACHED_INPUT,
     CostType.CACHE_WRITE,
+    CostType.CACHE_WRITE_1H,
     CostType.OUTPUT,
     CostType.REQUEST_FEE,
+    CostType.WEB_SEARCH,
     CostType.SOURCE,
 )
 LOOKUP = "cache_lookup"  # the scenario-only cost type of a response cache
@@ -50,7 +56,12 @@ class Slice:
     cache_write_tokens: Decimal
     output_tokens: Decimal
     costs: dict[str, Decimal]
-    input_per_request: int  # the tier selector for tiered prices (rollups do not keep each request's input)
+    # The tier selector for long-context prices: one request's input (rollups do not keep each request's), which
+    # scaling a slice leaves as it is.
+    input_per_request: int
+    cache_write_1h_tokens: Decimal = ZERO
+    web_searches: Decimal = ZERO
+    service_tier: str = "standard"
 
     def scaled(self, factor: Decimal, **changes: object) -> Slice:
         return replace(
@@ -59,6 +70,8 @@ class Slice:
             input_tokens=self.input_tokens * factor,
             cached_input_tokens=self.cached_input_tokens * factor,
             cache_write_tokens=self.cache_write_tokens * factor,
+            cache_write_1h_tokens=self.cache_write_1h_tokens * factor,
+            web_searches=self.web_searches * factor,
             output_tokens=self.output_tokens * factor,
             costs={k: v * factor for k, v in self.costs.items()},
             **changes,  # type: ignore[arg-type]
@@ -72,14 +85,20 @@ def load_slices(conn: Connection, period: Period, customer: str | None = None) -
     """The period's daily_rollup rows for one customer (None: every customer)."""
     sql = (
         "SELECT customer, day, product, feature, provider, model, requests, input_tokens, "
-        f"cached_input_tokens, cache_write_tokens, output_tokens, {', '.join(COST_COLUMNS)} "
+        f"cached_input_tokens, cache_write_tokens, output_tokens, {', '.join(COST_COLUMNS)}, "
+        "cache_write_1h_tokens, web_searches, service_tier, events "
         "FROM daily_rollup WHERE day BETWEEN :a AND :b"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
     sql = where_equal(sql, params, customer=customer)
     out = []
-    for row in conn.execute(text(sql + " ORDER BY customer, day, product, feature, provider, model"), params):
+    costs_end = 11 + len(COST_COLUMNS)
+    order = " ORDER BY customer, day, product, feature, provider, model, service_tier"
+    for row in conn.execute(text(sql + order), params):
         requests, inp = int(row[6] or 0), int(row[7] or 0)
+        write_1h, searches, tier, events = row[costs_end:]
+        # Without a request count, each stored event is one of the provider's usage buckets: their average.
+        per_request = tier_selector(inp, requests) if requests else tier_selector(inp, int(events or 0))
         out.append(
             Slice(
                 customer=row[0],
@@ -93,8 +112,11 @@ def load_slices(conn: Connection, period: Period, customer: str | None = None) -
                 cached_input_tokens=Decimal(int(row[8] or 0)),
                 cache_write_tokens=Decimal(int(row[9] or 0)),
                 output_tokens=Decimal(int(row[10] or 0)),
-                costs={t: Decimal(int(v or 0)) for t, v in zip(COST_TYPES, row[11:], strict=True)},
-                input_per_request=inp // requests if requests else inp,
+                costs={t: Decimal(int(v or 0)) for t, v in zip(COST_TYPES, row[11:costs_end], strict=True)},
+                input_per_request=per_request,
+                cache_write_1h_tokens=Decimal(int(write_1h or 0)),
+                web_searches=Decimal(int(searches or 0)),
+                service_tier=tier or "standard",
             )
         )
     return out
@@ -115,13 +137,13 @@ class _Context:
     prices: PriceBook
     period: Period
     notes: list[str]
-    rates: dict[tuple[str, str, date], Rates | None] = field(default_factory=dict)
+    rates: dict[tuple[str, str, str, date], Rates | None] = field(default_factory=dict)
 
-    def rates_on(self, provider: str, model: str, day: date) -> Rates | None:
-        key = (provider, model, day)
+    def rates_on(self, provider: str, model: str, day: date, tier: str = "standard") -> Rates | None:
+        key = (provider, model, tier, day)
         if key not in self.rates:
             # Prices are resolved at noon UTC of the rollup day: rollups keep days, not the events' moments.
-            self.rates[key] = self.prices.rates(provider, model, datetime.combine(day, time(12), tzinfo=UTC))
+            self.rates[key] = self.prices.rates(provider, model, datetime.combine(day, time(12), tzinfo=UTC), tier)
         return self.rates[key]
 
 
@@ -142,29 +164,31 @@ def resolve_target(conn: Connection, prices: PriceBook, ref: str, at: date) -> t
     for provider in sorted(observed):
         if prices.rates(provider, ref, moment) is not None:
             return provider, ref
-    try:
-        provider_info, _ = data_snapshot.get_snapshot().find_provider_model(ref, None, None, None)
-    except LookupError:
-        provider_info = None
-    if provider_info is not None and prices.rates(provider_info.id, ref, moment) is not None:
-        return provider_info.id, ref
+    resolved = prices.catalogue.resolve("", ref)
+    if resolved is not None and prices.rates(resolved.provider.id, ref, moment) is not None:
+        return resolved.provider.id, ref
     raise ScenarioError(
         f"route: no price for model {ref!r}; add it to the price file ([[models]]) or write it as provider/model"
     )
 
 
 def _reprice(s: Slice, rates: Rates) -> dict[str, Decimal]:
-    """Nano-USD of the slice's tokens at `rates`: the writer's formula, kept exact (no per-event rounding)."""
+    """Nano-USD of the slice's usage at `rates`: the price book's formula, kept exact (no per-event rounding).
+    Web searches the target prices nothing for keep their current cost (noted by the caller)."""
     sel = s.input_per_request
     uncached = s.input_tokens - s.cached_input_tokens - s.cache_write_tokens
     femto = {
         CostType.UNCACHED_INPUT: uncached * _per_token(rates.input, sel),
         CostType.CACHED_INPUT: s.cached_input_tokens * _per_token(rates.cached_input, sel),
-        CostType.CACHE_WRITE: s.cache_write_tokens * _per_token(rates.cache_write, sel),
+        CostType.CACHE_WRITE: (s.cache_write_tokens - s.cache_write_1h_tokens) * _per_token(rates.cache_write, sel),
+        CostType.CACHE_WRITE_1H: s.cache_write_1h_tokens * _per_token(rates.cache_write_1h, sel),
         CostType.OUTPUT: s.output_tokens * _per_token(rates.output, sel),
         CostType.REQUEST_FEE: s.requests * rates.request,
     }
-    return {k: v / FEMTO_PER_NANO for k, v in femto.items()}
+    out: dict[str, Decimal] = {k: v / FEMTO_PER_NANO for k, v in femto.items()}
+    if rates.web_search is not None:
+        out[CostType.WEB_SEARCH] = s.web_searches * rates.web_search / FEMTO_PER_NANO
+    return out
 
 
 def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]:
@@ -174,6 +198,8 @@ def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]
     targets: dict[date, tuple[str, str]] = {}
     out: list[Slice] = []
     skipped = ZERO
+    standard_rated: set[str] = set()
+    unpriced_searches = False
     for s in slices:
         if not s.matches_model(lever.source) or (lever.feature is not None and s.feature != lever.feature):
             out.append(s)
@@ -186,16 +212,28 @@ def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]
         if s.day not in targets:
             targets[s.day] = resolve_target(ctx.conn, ctx.prices, lever.target, s.day)
         provider, model = targets[s.day]
-        rates = ctx.rates_on(provider, model, s.day)
+        rates = ctx.rates_on(provider, model, s.day, s.service_tier)
         if rates is None:
             raise ScenarioError(f"route: no price for {provider}/{model} on {s.day}; add it to the price file")
+        if not rates.tier_priced:
+            standard_rated.add(f"{provider}/{model} {s.service_tier}")
         if share < 1:
             out.append(s.scaled(ONE - share))
         moved = s.scaled(share, provider=provider, model=model)
         new_costs = _reprice(moved, rates)
+        if s.web_searches and CostType.WEB_SEARCH not in new_costs:
+            unpriced_searches = True
+            new_costs[CostType.WEB_SEARCH] = moved.costs[CostType.WEB_SEARCH]
         for t in MODEL_COST_TYPES:
             moved.costs[t] = new_costs.get(t, ZERO)
         out.append(moved)
+    if standard_rated:
+        ctx.notes.append(
+            f"{', '.join(sorted(standard_rated))}: no price for that tier, so standard prices were used "
+            "(add a [[tiers]] multiplier to the price file)"
+        )
+    if unpriced_searches:
+        ctx.notes.append(f"{lever.target} has no web search price: routed web searches keep their current cost")
     if skipped:
         ctx.notes.append(
             f"{usd_text(skipped / NANO)} of {lever.source} was priced by its source without token counts "

@@ -54,10 +54,11 @@ def check_rollup_timezone(
         set_meta(conn, PRICE_FINGERPRINT, price_fingerprint)
 
 
-def price_fingerprint(raw: bytes) -> str:
-    """What stored costs were priced with, in 16 hex digits: the price file's bytes and the version of the
-    genai-prices catalogue under it (a new catalogue can change prices too)."""
-    return hashlib.sha256(raw + _catalogue_version().encode()).hexdigest()[:16]
+def price_fingerprint(raw: bytes, catalogue_digest: str = "") -> str:
+    """What stored costs were priced with, in 16 hex digits: the price file's bytes, the version of the genai-prices
+    package and the digest of the catalogue data file `marginbot prices update` wrote ("" for the bundled data): a
+    new catalogue can change prices too."""
+    return hashlib.sha256(raw + _catalogue_version().encode() + catalogue_digest.encode()).hexdigest()[:16]
 
 
 @lru_cache(maxsize=1)
@@ -65,9 +66,11 @@ def _catalogue_version() -> str:
     return version("genai-prices")  # a scan of installed packages: once per process is enough
 
 
-def price_file_fingerprint(path: Path) -> str:
-    """The fingerprint of the price file at `path` (a missing file is an empty one), without loading the catalogue."""
-    return price_fingerprint(path.read_bytes() if path.is_file() else b"")
+def price_file_fingerprint(path: Path, catalogue: Path | None = None) -> str:
+    """The fingerprint of the price file at `path` (a missing file is an empty one) and of the catalogue data file
+    (absent: the bundled data), without loading the catalogue."""
+    digest = hashlib.sha256(catalogue.read_bytes()).hexdigest() if catalogue is not None and catalogue.is_file() else ""
+    return price_fingerprint(path.read_bytes() if path.is_file() else b"", digest)
 
 
 def prices_changed(conn: Connection, fingerprint: str) -> bool:

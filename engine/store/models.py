@@ -34,6 +34,8 @@ COUNT_COLUMNS = (
     "compute_ms",
     "cache_hits",
     "unpriced_events",
+    "cache_write_1h_tokens",
+    "web_searches",
 )
 
 
@@ -68,6 +70,11 @@ def _pct() -> Any:
 
 def _big(**kw: Any) -> Any:
     return Field(default=0, sa_type=BigInteger, **kw)
+
+
+def _added_big() -> Any:
+    """A counter added after the first schema: its server default fills the rows stored before it existed."""
+    return Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
 def _ts(**kw: Any) -> Any:
@@ -137,6 +144,13 @@ class UsageEvent(SQLModel, table=True):
     cost_rerank: int = _big()
     cost_compute: int = _big()
     source: str = Field(default="", max_length=100)
+    cache_write_1h_tokens: int = _added_big()  # the part of cache_write_tokens written with a 1-hour TTL
+    web_searches: int = _added_big()
+    service_tier: str = Field(  # an engine.vocab.ServiceTier
+        default="standard", max_length=20, sa_column_kwargs={"server_default": "standard"}
+    )
+    cost_cache_write_1h: int = _added_big()
+    cost_web_search: int = _added_big()
 
 
 class _RollupMeasures(SQLModel):
@@ -162,10 +176,15 @@ class _RollupMeasures(SQLModel):
     cost_retrieval: int = _big()
     cost_rerank: int = _big()
     cost_compute: int = _big()
+    cache_write_1h_tokens: int = _added_big()
+    web_searches: int = _added_big()
+    cost_cache_write_1h: int = _added_big()
+    cost_web_search: int = _added_big()
 
 
 class DailyRollup(_RollupMeasures, table=True):
-    """One row per day × customer × product × feature × model: what one customer's answer reads."""
+    """One row per day × customer × product × feature × model × service tier: what one customer's answer reads.
+    (The tier is kept so a what-if re-prices batch usage at the batch prices of the model it routes to.)"""
 
     __tablename__ = "daily_rollup"
     __table_args__ = (
@@ -185,6 +204,9 @@ class DailyRollup(_RollupMeasures, table=True):
     feature: str = Field(primary_key=True, max_length=200)
     provider: str = Field(primary_key=True, max_length=100)
     model: str = Field(primary_key=True, max_length=200)
+    service_tier: str = Field(
+        default="standard", primary_key=True, max_length=20, sa_column_kwargs={"server_default": "standard"}
+    )
 
 
 class DailyCustomerProduct(_RollupMeasures, table=True):

@@ -2,8 +2,10 @@
 
 Anthropic splits input: total input = uncached_input_tokens + cache_read_input_tokens + cache_creation
 (ephemeral_5m + ephemeral_1h). Events follow the CSV convention (input_tokens = total input, cached and
-cache-write counted inside it). The usage report has no request count, so requests is 0 (unknown), not a
-guess.
+cache-write counted inside it; cache_write_1h_tokens the 1-hour part of the writes, billed 2× input instead of
+1.25×). Server-side web searches (server_tool_use.web_search_requests) are counted and priced; usage is grouped
+by service tier, so Message Batches usage is priced at batch prices. The usage report has no request count, so
+requests is 0 (unknown), not a guess.
 Cost report amounts are decimal strings in cents: "123.78912" is $1.2378912.
 """
 
@@ -19,6 +21,7 @@ import httpx
 from config.settings import Settings
 from engine.ingest.sources.base import (
     DAY,
+    UNKNOWN_MODEL,
     Batch,
     Context,
     Window,
@@ -31,16 +34,27 @@ from engine.ingest.sources.base import (
     records,
     rfc3339,
     stable_id,
+    tier_of,
     utc_day,
 )
 from engine.ingest.sources.http import Fetcher, SourceError, next_page_token, v1_fetcher
 from engine.ingest.sources.openai import ProviderBuckets, bucket_width
+from engine.vocab import ServiceTier
 
 NAME = "anthropic"
 API_VERSION = "2023-06-01"
 DEFAULT_WORKSPACE = "default"  # workspace_id is null for the organization's default workspace
 _PAGE_LIMIT = {"1d": 31, "1h": 168}
 _EXTRA_KEYS = ("service_tier", "context_window", "inference_geo", "speed", "account_id", "service_account_id")
+# Anthropic's service tiers as the usage report names them.
+TIERS = {
+    "standard": ServiceTier.STANDARD,
+    "batch": ServiceTier.BATCH,
+    "priority": ServiceTier.PRIORITY,
+    "priority_on_demand": ServiceTier.PRIORITY,
+    "flex": ServiceTier.FLEX,
+    "flex_discount": ServiceTier.FLEX,
+}
 
 
 class AnthropicConnector(ProviderBuckets):
@@ -73,6 +87,7 @@ class AnthropicConnector(ProviderBuckets):
             ("group_by[]", "workspace_id"),
             ("group_by[]", "api_key_id"),
             ("group_by[]", "model"),
+            ("group_by[]", "service_tier"),
             ("limit", _PAGE_LIMIT[width]),
         ]
         for page in fetcher.pages("organizations/usage_report/messages", params, next_page_token()):
@@ -112,8 +127,12 @@ def _usage_bucket(bucket: Any, width: str, ctx: Context, batch: Batch) -> None:
         write_5m = count(creation.get("ephemeral_5m_input_tokens"), f"{where}: ephemeral_5m_input_tokens", NAME)
         write_1h = count(creation.get("ephemeral_1h_input_tokens"), f"{where}: ephemeral_1h_input_tokens", NAME)
         output = count(result.get("output_tokens"), f"{where}: output_tokens", NAME)
+        tools = result.get("server_tool_use") or {}
+        if not isinstance(tools, Mapping):
+            raise SourceError(NAME, f"{where}: server_tool_use must be an object")
+        searches = count(tools.get("web_search_requests"), f"{where}: web_search_requests", NAME)
         total_input = uncached + cache_read + write_5m + write_1h
-        if not (total_input or output):
+        if not (total_input or output or searches):
             continue
         workspace = result.get("workspace_id") or DEFAULT_WORKSPACE
         key, model = result.get("api_key_id"), result.get("model")
@@ -128,12 +147,15 @@ def _usage_bucket(bucket: Any, width: str, ctx: Context, batch: Batch) -> None:
             "product": target.product,
             "feature": target.feature,
             "provider": "anthropic",
-            "model": model or "",
+            "model": model or UNKNOWN_MODEL,
             "input_tokens": total_input,
             "cached_input_tokens": cache_read,
             "cache_write_tokens": write_5m + write_1h,
+            "cache_write_1h_tokens": write_1h,
             "output_tokens": output,
             "requests": 0,
+            "web_searches": searches,
+            "service_tier": tier_of(result.get("service_tier"), TIERS, NAME, batch.notes),
         }
         merge_event(events, event)
     batch.events.extend(events.values())

@@ -16,8 +16,22 @@ import httpx
 from config.settings import Settings
 from engine.ingest.mapping import SourceMap
 from engine.ingest.sources.http import Fetcher, SourceError
+from engine.vocab import ServiceTier
 
 FIRST_SYNC_DAYS = 60  # a first sync reads this far back: the current 30 days and the 30 before, for trends
+# The model of a vendor record that names none (e.g. usage not grouped by model): imported, shown as unpriced
+# under this name, instead of failing the window it came in.
+UNKNOWN_MODEL = "unknown"
+# The usage counters a second record with the same event id adds onto the first.
+SUMMED = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "requests",
+    "web_searches",
+)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -179,8 +193,22 @@ def merge_event(events: dict[str, dict[str, Any]], event: dict[str, Any]) -> Non
     if known is None:
         events[event["event_id"]] = event
         return
-    for key in ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "requests"):
+    for key in SUMMED:
         known[key] = known.get(key, 0) + event.get(key, 0)
+
+
+def tier_of(value: Any, words: Mapping[str, ServiceTier], source: str, notes: list[str]) -> ServiceTier:
+    """A vendor's service-tier word as marginbot's tier. An unknown word is priced as standard and said once in
+    the sync's notes (so a new vendor tier never passes silently)."""
+    if value is None or value == "":
+        return ServiceTier.STANDARD
+    tier = words.get(str(value).lower())
+    if tier is None:
+        note = f"{source}: service tier {value!r} is unknown to marginbot; its usage is priced at standard rates"
+        if note not in notes:
+            notes.append(note)
+        return ServiceTier.STANDARD
+    return tier
 
 
 def add_provider_cost(

@@ -1,9 +1,10 @@
 """OpenAI organization Usage API (completions, embeddings) → usage events; Costs API → provider_cost.
 
-Buckets are aggregates: one event per bucket × (project, API key, model), `requests` = num_model_requests,
-the timestamp the bucket start. OpenAI's `input_tokens` already include cached and cache-write tokens,
-which is the CSV convention, so they pass through unchanged. No cost is attached: the price book prices
-these events, and what OpenAI billed (Costs API, daily) goes to provider_cost for `marginbot reconcile`.
+Buckets are aggregates: one event per bucket × (project, API key, model, batch, service tier), `requests` =
+num_model_requests, the timestamp the bucket start. OpenAI's `input_tokens` already include cached and cache-write
+tokens, which is the CSV convention, so they pass through unchanged. Usage of the Batch API (`batch: true`) is
+priced at batch prices, flex and priority usage at theirs (`service_tier`). No cost is attached: the price book
+prices these events, and what OpenAI billed (Costs API, daily) goes to provider_cost for `marginbot reconcile`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engine.ingest.sources.base import (
     DAY,
     FIRST_SYNC_DAYS,
     HOUR,
+    UNKNOWN_MODEL,
     Batch,
     Context,
     Window,
@@ -33,9 +35,11 @@ from engine.ingest.sources.base import (
     rfc3339,
     split,
     stable_id,
+    tier_of,
     utc_day,
 )
 from engine.ingest.sources.http import Fetcher, SourceError, next_page_token, v1_fetcher
+from engine.vocab import ServiceTier
 
 NAME = "openai"
 USAGE_KINDS = ("completions", "embeddings")
@@ -44,6 +48,17 @@ SETTLE = timedelta(hours=2)
 _WIDTH = {"1d": DAY, "1h": HOUR}
 _PAGE_LIMIT = {"1d": 31, "1h": 24}
 _EXTRA_KEYS = ("user_id", "batch", "service_tier")
+# OpenAI's service tiers (`default` is its word for standard; `auto` requests are reported as the tier served).
+TIERS = {
+    "default": ServiceTier.STANDARD,
+    "auto": ServiceTier.STANDARD,
+    "standard": ServiceTier.STANDARD,
+    "flex": ServiceTier.FLEX,
+    "priority": ServiceTier.PRIORITY,
+}
+# How usage is grouped, kept in the cursor: events read under another grouping have other ids (a bucket's usage
+# split by tier, or not), so re-reading a range synced under the old grouping would count its usage twice.
+GROUPING = "tiers"
 
 
 def bucket_width(settings: Settings) -> str:
@@ -60,6 +75,7 @@ def provider_windows(
     until: datetime | None,
     width: str,
     source: str,
+    grouping: str = GROUPING,
 ) -> list[Window]:
     """Whole buckets from the cursor (or `since`) to the last settled bucket (or `until`)."""
     step = _WIDTH[width]
@@ -81,14 +97,26 @@ def provider_windows(
                 f"range with {width} buckets would count it twice. Backfill only after "
                 f"{rfc3339(synced_to)} or keep the width",
             )
+    # A cursor from before usage was grouped by service tier has no `grouping`.
+    if cursor and cursor.get("grouping") != grouping and cursor.get("until"):
+        synced_to = parse_rfc3339(cursor["until"], "sync cursor", source)
+        if start < synced_to:
+            raise SourceError(
+                source,
+                f"was synced up to {rfc3339(synced_to)} before usage was read by service tier (batch, flex, "
+                "priority); re-reading that range now would count its usage twice. Backfill only after "
+                f"{rfc3339(synced_to)}",
+            )
     # A transaction per day of hourly buckets, per month of daily ones: small to retry, big enough to be fast.
     return split(start, end, DAY if width == "1h" else timedelta(days=31), DAY)
 
 
-def provider_cursor(window: Window, cursor: Mapping[str, Any] | None, width: str) -> dict[str, Any]:
+def provider_cursor(
+    window: Window, cursor: Mapping[str, Any] | None, width: str, grouping: str = GROUPING
+) -> dict[str, Any]:
     previous = parse_rfc3339(cursor["until"], "sync cursor", NAME) if cursor and cursor.get("until") else None
     until = window.end if previous is None or window.end > previous else previous
-    return {"until": rfc3339(until), "width": width}
+    return {"until": rfc3339(until), "width": width, "grouping": grouping}
 
 
 class ProviderBuckets:
@@ -131,6 +159,8 @@ class OpenAIConnector(ProviderBuckets):
                 ("group_by", "project_id"),
                 ("group_by", "api_key_id"),
                 ("group_by", "model"),
+                ("group_by", "batch"),
+                ("group_by", "service_tier"),
                 ("limit", _PAGE_LIMIT[width]),
             ]
             for page in fetcher.pages(f"organization/usage/{kind}", params, next_page_token()):
@@ -184,6 +214,10 @@ def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch
         if not target.mapped:
             batch.unmapped[target.feature] += 1
         extra = [f"{k}={result[k]}" for k in _EXTRA_KEYS if result.get(k) is not None]
+        batch_api = result.get("batch")
+        if batch_api is not None and not isinstance(batch_api, bool):
+            raise SourceError(NAME, f"{where}: batch must be true or false, got {batch_api!r}")
+        tier = ServiceTier.BATCH if batch_api else tier_of(result.get("service_tier"), TIERS, NAME, batch.notes)
         event = {
             "event_id": stable_id(NAME, kind, width, epoch, project, key, model, *extra),
             "ts": ts,
@@ -191,7 +225,8 @@ def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch
             "product": target.product,
             "feature": target.feature,
             "provider": "openai",
-            "model": model or "",
+            "model": model or UNKNOWN_MODEL,
+            "service_tier": tier,
             "input_tokens": input_tokens,
             "cached_input_tokens": _tokens(result, "input_cached_tokens", where),
             "cache_write_tokens": _tokens(result, "input_cache_write_tokens", where),

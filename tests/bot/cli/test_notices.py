@@ -64,7 +64,7 @@ def test_editing_the_price_file_is_said_on_every_report_until_reprice(
     code, out, _ = cli(changed, capsys, "reprice")
     # e1, e2 (Cee One) and e5, e6 (Cee Two) use big with output: 4 of 6 events changed; e1 +$0.30, e2 +$1.50,
     # e5 and e6 +$0.15 each.
-    assert code == 0 and out.strip() == "re-priced 6 events: 4 with a new cost; COGS moved by +$2.10"
+    assert code == 0 and out.strip() == "re-priced 6 events: 4 with a new cost; COGS moved by $2.10"
     code, out, _ = cli(changed, capsys, "margin", "c1", "--period", "2026-10")
     assert STALE_PRICES not in out
     code, out, _ = cli(changed, capsys, "reprice")

@@ -23,7 +23,12 @@ from engine.ingest.events import (
 CHECK = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 
 OPTIONAL = [c for c in COLUMNS if c not in REQUIRED]
-COUNTS = COLUMNS[COLUMNS.index("input_tokens") : COLUMNS.index("rerank_calls") + 1]  # the integer columns
+# the integer columns
+COUNTS = (
+    *COLUMNS[COLUMNS.index("input_tokens") : COLUMNS.index("rerank_calls") + 1],
+    "cache_write_1h_tokens",
+    "web_searches",
+)
 ZONES = [None, UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30)), timezone(timedelta(0))]
 
 short_id = st.builds(
@@ -91,6 +96,8 @@ amounts = st.one_of(
     st.decimals(min_value=-(10**6), max_value=10**6, places=6, allow_nan=False).map(str),
 )
 flags = st.sampled_from(["", "true", "FALSE", " yes ", "Y", "0", "1", "t", "n"])
+tiers = st.sampled_from(["", "standard", "flex", "priority", "batch", "default"])
+odd_tiers = st.sampled_from(["Batch", " flex ", "PRIORITY", "turbo", "scale", " ", "ｂatch"])
 odd_flags = st.sampled_from(["maybe", "2", " ", "yes!", "ｔrue", "None"])
 
 
@@ -105,6 +112,8 @@ def value_for(column: str, odd: bool) -> st.SearchStrategy[str]:
         return amounts if odd else st.just("")
     if column == "cache_hit":
         return odd_flags if odd else flags
+    if column == "service_tier":
+        return odd_tiers if odd else tiers
     if column == "model":
         return st.one_of(models, odd_text) if odd else models
     if column in REQUIRED:

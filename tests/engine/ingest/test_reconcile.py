@@ -51,3 +51,45 @@ def test_reconcile_compares_priced_usage_with_the_provider_bill(
     }
     assert main(["reconcile", "--period", "2026-10"], runtime=rt) == 0
     assert "Drift over 5%: check the price book" in capsys.readouterr().out
+
+
+def test_drift_beyond_five_percent_is_posted_to_every_alert_channel_once_per_provider_and_month(
+    rt: Runtime, vendor: Vendor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from slack_sdk import WebClient
+
+    from bot.jobs.delivery import deliver
+    from engine.store.outbox import pending_count
+    from tests.fakes.slack_api import SlackStandIn
+
+    vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
+    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
+    vendor.route("/v1/organization/costs", openai_bucket_pages({D1: [cost_result(0.06)]}))
+    sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+    alerting = Runtime(rt.settings.model_copy(update={"alert_channels": ["C1", "C2"]}), now_override=rt.now())
+
+    assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0
+    assert "Drift alert queued for openai to 2 alert channel(s)." in capsys.readouterr().out
+    assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0  # the same drift, the same month
+    assert "Drift alert queued" not in capsys.readouterr().out
+    with alerting.connect() as conn:
+        assert pending_count(conn) == 2
+
+    with SlackStandIn() as slack:
+        report = deliver(alerting, WebClient(token="xoxb-test", base_url=slack.api_url, timeout=5))
+        posts = slack.calls_to("chat.postMessage")
+    assert len(report.sent) == 2
+    assert sorted(p.body["channel"] for p in posts) == ["C1", "C2"]
+    assert posts[0].text.startswith("Cost drift, 2026-10: openai: marginbot priced $")
+    assert "openai billed $0.06" in posts[0].text
+
+
+def test_drift_within_five_percent_posts_nothing(rt: Runtime, vendor: Vendor) -> None:
+    from engine.ingest.reconcile import ProviderDrift, queue_drift_alerts
+
+    ok = ProviderDrift("openai", date(2026, 10, 1), date(2026, 10, 31), Decimal("104.99"), Decimal("100"))
+    out = ProviderDrift("anthropic", date(2026, 10, 1), date(2026, 10, 31), Decimal("94.99"), Decimal("100"))
+    with rt.engine.begin() as conn:
+        assert queue_drift_alerts(conn, [ok, out], month(2026, 10), ["C1"], rt.now()) == ["anthropic"]
+        assert queue_drift_alerts(conn, [ok, out], month(2026, 10), ["C1"], rt.now()) == []
+        assert queue_drift_alerts(conn, [out], month(2026, 11), ["C1"], rt.now()) == ["anthropic"]  # a new month

@@ -35,7 +35,8 @@ def test_override_wins_over_the_catalogue_and_defaults_cache_prices_to_input(tmp
     book = PriceBook.load(path)
     costs = price(book, "openai", "gpt-4o", "2026-09-02T00:00:00", 1_000_000, 400_000, 100_000, 1_000_000)
     # 500k uncached + 400k cached + 100k cache-write, all at $1.50 (no cached price given); output $6
-    assert costs[:4] == (750_000_000, 600_000_000, 150_000_000, 6_000_000_000)
+    parts = (costs.uncached_input, costs.cached_input, costs.cache_write, costs.output)
+    assert parts == (750_000_000, 600_000_000, 150_000_000, 6_000_000_000)
     before = price(book, "openai", "gpt-4o", "2026-08-31T00:00:00", 1_000_000, 0, 0, 0)
     assert before[0] == 2_500_000_000  # the catalogue before the override's date
 
@@ -57,8 +58,8 @@ def test_time_of_day_prices_are_resolved_per_half_hour() -> None:
 
 def test_unknown_model_is_flagged_unpriced_not_free() -> None:
     costs = PriceBook().price(Usage(epoch("2026-10-01T00:00:00"), "acme", "nope-1", 10, 0, 0, 10, 1, 2, 0, 0, None))
-    assert costs[9] is False
-    assert sum(costs[:9]) == 0
+    assert costs.priced is False
+    assert costs.total == 0
 
 
 @pytest.mark.parametrize(
@@ -101,8 +102,10 @@ def test_costs_name_each_cost_type_and_total_their_sum(prices_file: Path) -> Non
         uncached_input=2_250_000_000,
         cached_input=0,
         cache_write=0,
+        cache_write_1h=0,
         output=900_000_000,
         request_fee=0,
+        web_search=0,
         source=0,
         retrieval=1_000_000,
         rerank=0,

@@ -85,8 +85,10 @@ def test_customer_margin_to_the_cent(ny_runtime: Runtime, capsys) -> None:
         "uncached_input": 2.12,  # 1.80 + 0.32
         "cached_input": 0.23,  # 0.225
         "cache_write": 0.10,
+        "cache_write_1h": 0.0,
         "output": 1.10,  # 0.90 + 0.20
         "request_fee": 0.0,
+        "web_search": 0.0,
         "source": 0.0,
         "retrieval": 0.20,
         "rerank": 0.10,

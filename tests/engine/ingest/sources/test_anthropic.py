@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+import copy
+from datetime import UTC, date, datetime
 from decimal import Decimal
+
+from genai_prices import Usage as GenaiUsage
+from genai_prices import calc_price
 
 from engine.ingest.sync import sync_source
 from engine.periods import month
@@ -29,30 +33,55 @@ def paged(name: str, starting_at: str) -> object:
     return handle
 
 
-def test_split_input_becomes_total_input_with_cached_and_cache_write_and_cents_become_dollars(
+def catalogue_cost(model: str, at: datetime, context: dict[str, str] | None = None, **usage: int) -> Decimal:
+    """What genai-prices itself says the usage costs: the independent answer the sync must agree with."""
+    return calc_price(
+        GenaiUsage(**usage), model, provider_id="anthropic", genai_request_timestamp=at, price_context=context
+    ).total_price
+
+
+def test_split_input_1h_cache_writes_and_web_searches_are_stored_and_priced_as_the_catalogue_prices_them(
     rt: Runtime, vendor: Vendor
 ) -> None:
-    vendor.route(USAGE, paged("anthropic_usage_report_messages.json", "2026-10-01T00:00:00Z"))  # type: ignore[arg-type]
+    usage = paged("anthropic_usage_report_messages.json", "2026-10-01T00:00:00Z")
+    asked: list[list[str]] = []
+
+    def usage_report(request):  # type: ignore[no-untyped-def]
+        asked.append(request.url.params.get_list("group_by[]"))
+        return usage(request)  # type: ignore[operator]
+
+    vendor.route(USAGE, usage_report)
     vendor.route(COSTS, paged("anthropic_cost_report.json", "2026-10-01T00:00:00Z"))  # type: ignore[arg-type]
 
     result = sync_source(rt, "anthropic", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
 
     assert result.ok, result.error
+    assert asked[0] == ["workspace_id", "api_key_id", "model", "service_tier"]  # usage read per service tier
     assert rows(
         rt,
         "SELECT customer, product, provider, model, input_tokens, cached_input_tokens, cache_write_tokens, "
-        "output_tokens, requests FROM usage_event",
+        "cache_write_1h_tokens, output_tokens, requests, web_searches, service_tier FROM usage_event",
     ) == [
-        # 1500 uncached + 200 cache reads + 500 (5m) + 1000 (1h) cache writes = 3200 total input
-        ("acme", "agent", "anthropic", "claude-opus-4-6", 3200, 200, 1500, 500, 0)
+        # 1500 uncached + 200 cache reads + 500 (5m) + 1000 (1h) cache writes = 3200 total input; 10 web searches
+        ("acme", "agent", "anthropic", "claude-opus-4-6", 3200, 200, 1500, 1000, 500, 0, 10, "standard")
     ]
-    rates = rt.prices.rates("anthropic", "claude-opus-4-6", result.start)  # type: ignore[arg-type]
-    assert rates is not None
-    femto = (1500 * rates.input, 200 * rates.cached_input, 1500 * rates.cache_write, 500 * rates.output)
-    expected = sum((f + 500_000) // 1_000_000 for f in femto)  # type: ignore[operator]
+    expected = catalogue_cost(
+        "claude-opus-4-6",
+        datetime(2026, 10, 1, tzinfo=UTC),
+        input_tokens=3200,
+        cache_read_tokens=200,
+        cache_write_tokens=1500,
+        cache_write_1h_tokens=1000,
+        output_tokens=500,
+        web_searches=10,
+    )
+    # by hand: 1500×$5 + 200×$0.5 + 500×$6.25 + 1000×$10 (1-hour writes) + 500×$25 per Mtok, + 10 × $10/1000
+    assert expected == Decimal("0.133225")
     with rt.connect() as conn:
         report = customer_report(conn, "acme", month(2026, 10), thresholds=rt.thresholds)
-    assert report.current.cogs == Decimal(expected) / 10**9
+    assert report.current.cogs == expected
+    assert report.cogs_by_type["cache_write_1h"] == Decimal("0.01")
+    assert report.cogs_by_type["web_search"] == Decimal("0.1")
     assert [
         (p, proj, item, Decimal(str(a)))
         for p, proj, item, a in rows(rt, "SELECT provider, project, line_item, amount_usd FROM provider_cost")
@@ -64,6 +93,71 @@ def test_split_input_becomes_total_input_with_cached_and_cache_write_and_cents_b
             Decimal("1.2378912"),
         )
     ]
+
+
+def test_message_batches_usage_is_priced_at_the_catalogue_batch_prices(rt: Runtime, vendor: Vendor) -> None:
+    page = fixture("anthropic_usage_report_messages.json")
+    page["data"][0]["starting_at"] = "2026-11-02T00:00:00Z"  # the catalogue's batch prices start 2026-10-14
+    page["data"][0]["results"][0]["service_tier"] = "batch"
+    page["has_more"] = False
+    vendor.route(USAGE, lambda request: Reply(body=page))
+    vendor.route(COSTS, lambda request: Reply(body={"data": [], "has_more": False}))
+
+    result = sync_source(rt, "anthropic", since=date(2026, 11, 2), until=date(2026, 11, 2), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert rows(rt, "SELECT service_tier FROM usage_event") == [("batch",)]
+    usage = dict(input_tokens=3200, cache_read_tokens=200, cache_write_tokens=1500, cache_write_1h_tokens=1000)
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    batch = catalogue_cost("claude-opus-4-6", at, {"processing": "batch"}, output_tokens=500, web_searches=10, **usage)
+    standard = catalogue_cost("claude-opus-4-6", at, output_tokens=500, web_searches=10, **usage)
+    assert batch < standard
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds)
+    assert report.current.cogs == batch
+
+
+def test_a_tier_without_a_price_is_priced_at_standard_rates_and_said_and_an_unknown_tier_word_is_noted(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    page = fixture("anthropic_usage_report_messages.json")
+    page["data"][0]["starting_at"] = "2026-10-01T00:00:00Z"
+    first = page["data"][0]["results"][0]
+    first["service_tier"] = "priority"  # the catalogue has no Anthropic priority prices
+    page["data"][0]["results"].append({**copy.deepcopy(first), "service_tier": "turbo", "api_key_id": "k2"})
+    page["has_more"] = False
+    vendor.route(USAGE, lambda request: Reply(body=page))
+    vendor.route(COSTS, lambda request: Reply(body={"data": [], "has_more": False}))
+
+    result = sync_source(rt, "anthropic", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert sorted(rows(rt, "SELECT service_tier FROM usage_event")) == [("priority",), ("standard",)]
+    summary = result.summary()
+    assert "priced at standard rates: anthropic/claude-opus-4-6 priority" in summary
+    assert "service tier 'turbo' is unknown to marginbot; its usage is priced at standard rates" in summary
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", month(2026, 10), thresholds=rt.thresholds)
+    assert report.current.cogs == 2 * Decimal("0.133225")
+
+
+def test_a_record_without_a_model_is_imported_as_unknown_and_unpriced_without_losing_the_window(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    page = fixture("anthropic_usage_report_messages.json")
+    page["data"][0]["starting_at"] = "2026-10-01T00:00:00Z"
+    first = page["data"][0]["results"][0]
+    page["data"][0]["results"].append({**copy.deepcopy(first), "model": None, "api_key_id": "k2"})
+    page["has_more"] = False
+    vendor.route(USAGE, lambda request: Reply(body=page))
+    vendor.route(COSTS, lambda request: Reply(body={"data": [], "has_more": False}))
+
+    result = sync_source(rt, "anthropic", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert sorted(rows(rt, "SELECT model, priced FROM usage_event")) == [("claude-opus-4-6", True), ("unknown", False)]
+    assert result.unpriced_events == 1
+    assert "anthropic/unknown" in result.summary()
 
 
 def test_default_workspace_and_console_usage_are_kept_and_reported_unmapped(rt: Runtime, vendor: Vendor) -> None:

@@ -8,12 +8,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from genai_prices import Usage as GenaiUsage
+from genai_prices import calc_price
 
-from engine.ingest.sync import sync_source
+from engine.ingest.sync import sync_source, write_cursor
 from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from engine.store.models import NANO
+from engine.store.sql import COST_SUM
 from tests.engine.ingest.conftest import (
     ALL_SECRETS,
     OPENAI_KEY,
@@ -240,7 +243,7 @@ def test_500_three_times_fails_the_window_and_commits_nothing_of_it(
     # The first window (Oct 1-31) is kept, with its cursor; nothing of Nov 1-12 is.
     assert rows(rt, "SELECT CAST(day AS TEXT) FROM usage_event") == [("2026-10-01",)]
     assert rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'openai'") == [
-        ('{"until": "2026-11-01T00:00:00Z", "width": "1d"}',)
+        ('{"grouping": "tiers", "until": "2026-11-01T00:00:00Z", "width": "1d"}',)
     ]
     with rt.connect() as conn:
         assert customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds).current.cogs == 0
@@ -323,16 +326,99 @@ def test_hourly_buckets_land_on_local_days(rt: Runtime, vendor: Vendor) -> None:
     assert result.ok, result.error
     assert result.windows == 1
     assert rows(local, "SELECT CAST(day AS TEXT), input_tokens FROM usage_event") == [("2026-10-01", 5000)]
-    assert rows(local, "SELECT cursor FROM sync_cursor") == [('{"until": "2026-10-03T00:00:00Z", "width": "1h"}',)]
+    assert rows(local, "SELECT cursor FROM sync_cursor") == [
+        ('{"grouping": "tiers", "until": "2026-10-03T00:00:00Z", "width": "1h"}',)
+    ]
 
 
-def test_a_result_without_a_model_is_refused_with_its_bucket(rt: Runtime, vendor: Vendor) -> None:
-    ungrouped = fixture("openai_usage_completions.json")["data"][0]["results"][0]
-    serve(vendor, {D1: [copy.deepcopy(ungrouped)]})
+def test_records_without_a_model_import_as_unknown_and_unpriced_and_the_window_keeps_its_costs(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    ungrouped = fixture("openai_usage_completions.json")["data"][0]["results"][0]  # model: null
+    embedding = fixture("openai_usage_embeddings.json")["data"][0]["results"][0]  # model: null too
+    serve(
+        vendor,
+        {D1: [copy.deepcopy(ungrouped), grouped_result()]},
+        embeddings={D1: [embedding]},
+        costs={D1: [cost_result(0.5)]},
+    )
 
     result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
 
+    assert result.ok, result.error
+    assert sorted(rows(rt, "SELECT model, input_tokens, requests, priced FROM usage_event")) == [
+        ("gpt-4o-mini-2024-07-18", 5000, 5, True),
+        ("unknown", 16, 2, False),
+        ("unknown", 1000, 5, False),
+    ]
+    assert result.unpriced_events == 2
+    assert "have no price (openai/unknown)" in result.summary()
+    assert rows(rt, "SELECT COUNT(*) FROM provider_cost") == [(1,)]  # the window's billed cost is kept
+
+
+NOV_2 = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp())  # the catalogue's OpenAI tier prices start in October
+
+
+def catalogue_cost(model: str, at: int, context: dict[str, str] | None) -> Decimal:
+    """genai-prices' own answer for the grouped fixture's usage (5000 in, 1800 cached, 200 written, 1000 out)."""
+    usage = GenaiUsage(input_tokens=5000, cache_read_tokens=1800, cache_write_tokens=200, output_tokens=1000)
+    moment = datetime.fromtimestamp(at, UTC)
+    return calc_price(
+        usage, model, provider_id="openai", genai_request_timestamp=moment, price_context=context
+    ).total_price
+
+
+def test_batch_flex_and_priority_usage_is_read_by_tier_and_priced_as_the_catalogue_prices_each(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    asked: list[list[str]] = []
+    pages = openai_bucket_pages(
+        {
+            NOV_2: [
+                grouped_result(),  # batch false, service_tier "default": standard
+                grouped_result(batch=True, service_tier="default"),
+                grouped_result(model="gpt-5", service_tier="flex"),
+                grouped_result(service_tier="priority"),
+            ]
+        }
+    )
+
+    def usage(request):  # type: ignore[no-untyped-def]
+        asked.append(request.url.params.get_list("group_by"))
+        return pages(request)
+
+    vendor.route(USAGE, usage)
+    vendor.route(EMBED, openai_bucket_pages({}))
+    vendor.route(COSTS, openai_bucket_pages({}))
+
+    result = sync_source(rt, "openai", since=date(2026, 11, 2), until=date(2026, 11, 2), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert asked[0] == ["project_id", "api_key_id", "model", "batch", "service_tier"]
+    stored = rows(rt, "SELECT model, service_tier, " + COST_SUM + " FROM usage_event ORDER BY model, service_tier")
+    mini = "gpt-4o-mini-2024-07-18"
+    expected = [
+        ("gpt-4o-mini-2024-07-18", "batch", catalogue_cost(mini, NOV_2, {"processing": "batch"})),
+        ("gpt-4o-mini-2024-07-18", "priority", catalogue_cost(mini, NOV_2, {"service_tier": "priority"})),
+        ("gpt-4o-mini-2024-07-18", "standard", catalogue_cost(mini, NOV_2, None)),
+        ("gpt-5", "flex", catalogue_cost("gpt-5", NOV_2, {"service_tier": "flex"})),
+    ]
+    # The test price file takes 10% off OpenAI from June: every part of every price, so the total too.
+    assert [(m, t, Decimal(c) / NANO) for m, t, c in stored] == [(m, t, c * Decimal("0.9")) for m, t, c in expected]
+    assert expected[0][2] < expected[2][2] < expected[1][2]  # batch < standard < priority: the tiers were applied
+    assert result.standard_rated == set()
+
+
+def test_a_range_synced_before_usage_was_read_by_tier_is_not_read_again(rt: Runtime, vendor: Vendor) -> None:
+    serve(vendor, {D1: [grouped_result()]})
+    with rt.engine.begin() as conn:
+        write_cursor(conn, "openai", {"until": "2026-10-05T00:00:00Z", "width": "1d"}, rt.now())
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 6), transport=vendor.transport)
+
     assert result.error is not None
-    assert "openai: record openai:completions:1d:" in result.error
-    assert "model is required when the event has tokens" in result.error
+    assert "before usage was read by service tier" in result.error
+    assert "Backfill only after 2026-10-05T00:00:00Z" in result.error
     assert events(rt) == []
+    resumed = sync_source(rt, "openai", until=date(2026, 10, 6), transport=vendor.transport)  # from the cursor: fine
+    assert resumed.ok, resumed.error

@@ -1,0 +1,42 @@
+"""The drift alert: priced usage for a provider's month left ±5% of what the provider billed.
+
+Pure: takes the outbox payload written by `engine.ingest.reconcile.queue_drift_alerts` and returns
+{"text", "blocks"}.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bot.blocks.kit import context, esc, header, section
+from bot.render.fmt import money
+
+
+def drift_message(p: dict[str, Any]) -> dict[str, Any]:
+    provider = esc(p["provider"])
+    priced, billed, drift = Decimal(p["priced_usd"]), Decimal(p["billed_usd"]), Decimal(p["drift_usd"])
+    days = f"{p['start']} to {p['end']}"
+    if p["status"] == "no_usage":
+        what = f"{provider} billed {money(billed)} for {days} and marginbot priced no usage of it"
+        why = f"its usage is not synced (`marginbot sync`) or not imported under provider `{provider}`"
+    else:
+        sign = "+" if drift > 0 else ""
+        what = (
+            f"{provider}: marginbot priced {money(priced)} of usage for {days}; {provider} billed {money(billed)} "
+            f"({sign}{money(drift)}, {sign}{p['drift_pct']}%, outside ±{p['threshold_pct']}%)"
+        )
+        why = (
+            "COGS above the bill: usage counted twice (e.g. both a provider sync and a gateway), or a missing "
+            "discount or tier price"
+            if drift > 0
+            else "COGS below the bill: usage not imported, or a price too low (a missing tier, a stale catalogue "
+            "entry: `marginbot prices`)"
+        )
+    text = f"Cost drift, {p['period']}: {what}"
+    blocks = [
+        header(f":warning: Cost drift: {provider}, {p['period']}"),
+        section(what),
+        context(f"Likely: {why}. Details: `marginbot reconcile --period {p['period']}`. Posted once a month."),
+    ]
+    return {"text": text, "blocks": blocks}

@@ -1,0 +1,268 @@
+"""The price file (TOML) finance edits, read and validated into typed entries: explicit model prices
+([[models]]), discounts off catalogue prices ([[discounts]]), multipliers for service tiers the catalogue has no
+price for ([[tiers]]) and the prices of non-token work ([unit_costs]). Every mistake names its entry and field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from engine.vocab import ServiceTier
+
+FEMTO_PER_USD = 10**15
+
+
+def catalogue_path(configured: Path | None, prices_file: Path) -> Path:
+    """Where the refreshed catalogue lives: MARGINBOT_CATALOGUE_FILE, else catalogue.json beside the price file. (Here
+    rather than in engine.pricing.catalogue, so a report can fingerprint the prices without loading genai-prices.)"""
+    return configured if configured is not None else prices_file.with_name("catalogue.json")
+
+
+class PriceFileError(ValueError):
+    """The price file is malformed; the message names the entry and the field."""
+
+
+# A per-token price: either a flat femto-USD amount or (base, ((threshold, price), ...)) where a request whose
+# total input exceeds a threshold pays that tier's price on all its tokens (the catalogue's "cliff" tiers).
+Price = int | tuple[int, tuple[tuple[int, int], ...]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverrideRates:
+    """An override's own prices, femto-USD. None: the entry leaves it out (see `PriceBook` for what applies)."""
+
+    input: int
+    cached_input: int | None
+    cache_write: int | None
+    cache_write_1h: int | None
+    output: int
+    request: int
+    web_search: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOverride:
+    provider: str
+    model: str
+    effective_from: date
+    rates: OverrideRates
+
+
+@dataclass(frozen=True, slots=True)
+class Discount:
+    provider: str
+    model: str  # '' = every model of the provider
+    percent: Decimal
+    effective_from: date
+
+
+@dataclass(frozen=True, slots=True)
+class TierMultiplier:
+    """A provider's token prices in one service tier, as a multiple of its standard prices: used only where the
+    catalogue has no price for that tier (and for [[models]] prices, which are standard prices)."""
+
+    provider: str
+    tier: ServiceTier
+    multiplier: Decimal
+    effective_from: date
+
+
+@dataclass(frozen=True, slots=True)
+class UnitCosts:
+    """Femto-USD per retrieval query, rerank call, compute millisecond and cache lookup."""
+
+    retrieval_query: int = 0
+    rerank_call: int = 0
+    compute_ms: int = 0
+    cache_lookup: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriceFile:
+    overrides: list[ModelOverride]  # newest effective_from first
+    discounts: list[Discount]  # newest first
+    tiers: list[TierMultiplier]  # newest first
+    unit_costs: UnitCosts
+
+
+SECTIONS = ("models", "discounts", "tiers", "unit_costs")
+_OVERRIDE_KEYS = {
+    "provider",
+    "model",
+    "effective_from",
+    "input_per_mtok",
+    "cached_input_per_mtok",
+    "cache_write_per_mtok",
+    "cache_write_1h_per_mtok",
+    "output_per_mtok",
+    "request_usd",
+    "web_search_per_k",
+}
+_TIER_WORDS = ", ".join(t for t in ServiceTier if t is not ServiceTier.STANDARD)
+
+
+def usd_to_femto(value: Decimal) -> int:
+    return int((value * FEMTO_PER_USD).to_integral_value())
+
+
+def per_mtok_to_femto(value: Decimal) -> int:
+    """USD per million tokens → femto-USD per token (exact for prices with up to nine decimals)."""
+    return int((value * 10**9).to_integral_value())
+
+
+def per_k_to_femto(value: Decimal) -> int:
+    """USD per thousand calls → femto-USD per call (exact for prices with up to twelve decimals)."""
+    return int((value * 10**12).to_integral_value())
+
+
+def parse_price_file(data: Mapping[str, Any], origin: str) -> PriceFile:
+    unknown = set(data) - set(SECTIONS)
+    if unknown:
+        raise PriceFileError(f"{origin}: unknown section(s) {sorted(unknown)}; expected {', '.join(SECTIONS)}")
+    overrides = [
+        _parse_override(entry, f"{origin}: models[{i}]") for i, entry in enumerate(_list(data, "models", origin))
+    ]
+    discounts = [
+        _parse_discount(entry, f"{origin}: discounts[{i}]") for i, entry in enumerate(_list(data, "discounts", origin))
+    ]
+    tiers = [_parse_tier(entry, f"{origin}: tiers[{i}]") for i, entry in enumerate(_list(data, "tiers", origin))]
+    units = data.get("unit_costs", {})
+    if not isinstance(units, Mapping):
+        raise PriceFileError(f"{origin}: unit_costs must be a table")
+    allowed = {"retrieval_query", "rerank_call", "compute_second", "cache_lookup"}
+    if set(units) - allowed:
+        raise PriceFileError(f"{origin}: unit_costs has unknown key(s) {sorted(set(units) - allowed)}")
+    where = f"{origin}: unit_costs"
+    unit_costs = UnitCosts(
+        retrieval_query=usd_to_femto(_decimal(units, "retrieval_query", where, default=0)),
+        rerank_call=usd_to_femto(_decimal(units, "rerank_call", where, default=0)),
+        compute_ms=usd_to_femto(_decimal(units, "compute_second", where, default=0)) // 1000,
+        cache_lookup=usd_to_femto(_decimal(units, "cache_lookup", where, default=0)),
+    )
+    seen: dict[tuple[str, ServiceTier, date], int] = {}
+    for i, t in enumerate(tiers):
+        first = seen.setdefault((t.provider, t.tier, t.effective_from), i)
+        if first != i:
+            raise PriceFileError(
+                f"{origin}: tiers[{i}] repeats tiers[{first}] ({t.provider} {t.tier} from {t.effective_from})"
+            )
+    return PriceFile(
+        overrides=sorted(overrides, key=lambda o: o.effective_from, reverse=True),
+        discounts=sorted(discounts, key=lambda d: d.effective_from, reverse=True),
+        tiers=sorted(tiers, key=lambda t: t.effective_from, reverse=True),
+        unit_costs=unit_costs,
+    )
+
+
+def _list(data: Mapping[str, Any], key: str, origin: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise PriceFileError(f"{origin}: `{key}` must be an array of tables ([[{key}]])")
+    return value
+
+
+def _decimal(entry: Mapping[str, Any], key: str, where: str, *, default: Any = None) -> Decimal:
+    value = entry.get(key, default)
+    if value is None:
+        raise PriceFileError(f"{where}: `{key}` is required")
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise PriceFileError(f"{where}: `{key}` must be a number, got {value!r}")
+    try:
+        # str() keeps what finance typed (0.1 stays 0.1, not 0.1000000000000000055…).
+        result = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise PriceFileError(f"{where}: `{key}` must be a number, got {value!r}") from exc
+    if not result.is_finite() or result < 0:
+        raise PriceFileError(f"{where}: `{key}` must be a non-negative number, got {value!r}")
+    return result
+
+
+def _optional(entry: Mapping[str, Any], key: str, where: str, convert: Any) -> int | None:
+    return None if entry.get(key) is None else int(convert(_decimal(entry, key, where)))
+
+
+def _date(entry: Mapping[str, Any], key: str, where: str) -> date:
+    value = entry.get(key)
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise PriceFileError(f"{where}: `{key}` must be a date like 2026-01-01, got {value!r}")
+
+
+def _text(entry: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
+    value = entry.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise PriceFileError(f"{where}: `{key}` must be a non-empty string")
+    return value.strip().lower()
+
+
+def _table(entry: Any, where: str, allowed: set[str]) -> Mapping[str, Any]:
+    if not isinstance(entry, Mapping):
+        raise PriceFileError(f"{where}: must be a table")
+    if set(entry) - allowed:
+        raise PriceFileError(f"{where}: unknown key(s) {sorted(set(entry) - allowed)}")
+    return entry
+
+
+def _parse_override(raw: Any, where: str) -> ModelOverride:
+    entry = _table(raw, where, _OVERRIDE_KEYS)
+    return ModelOverride(
+        provider=_text(entry, "provider", where),
+        model=_text(entry, "model", where),
+        effective_from=_date(entry, "effective_from", where),
+        rates=OverrideRates(
+            input=per_mtok_to_femto(_decimal(entry, "input_per_mtok", where)),
+            cached_input=_optional(entry, "cached_input_per_mtok", where, per_mtok_to_femto),
+            cache_write=_optional(entry, "cache_write_per_mtok", where, per_mtok_to_femto),
+            cache_write_1h=_optional(entry, "cache_write_1h_per_mtok", where, per_mtok_to_femto),
+            output=per_mtok_to_femto(_decimal(entry, "output_per_mtok", where)),
+            request=usd_to_femto(_decimal(entry, "request_usd", where, default=0)),
+            web_search=_optional(entry, "web_search_per_k", where, per_k_to_femto),
+        ),
+    )
+
+
+def _parse_discount(raw: Any, where: str) -> Discount:
+    entry = _table(raw, where, {"provider", "model", "percent", "effective_from"})
+    percent = _decimal(entry, "percent", where)
+    if percent > 100:
+        raise PriceFileError(f"{where}: `percent` must be between 0 and 100, got {percent}")
+    return Discount(
+        provider=_text(entry, "provider", where),
+        model=_text(entry, "model", where, required=False),
+        percent=percent,
+        effective_from=_date(entry, "effective_from", where),
+    )
+
+
+def _parse_tier(raw: Any, where: str) -> TierMultiplier:
+    entry = _table(raw, where, {"provider", "tier", "multiplier", "effective_from"})
+    word = _text(entry, "tier", where)
+    try:
+        tier = ServiceTier(word)
+    except ValueError:
+        raise PriceFileError(f"{where}: `tier` must be one of {_TIER_WORDS}, got {word!r}") from None
+    if tier is ServiceTier.STANDARD:
+        raise PriceFileError(f"{where}: `tier` must be one of {_TIER_WORDS} (standard prices are the base)")
+    multiplier = _decimal(entry, "multiplier", where)
+    if multiplier == 0 or multiplier > 10:
+        raise PriceFileError(
+            f"{where}: `multiplier` must be above 0 and at most 10 (0.5 = half price), got {multiplier}"
+        )
+    return TierMultiplier(
+        provider=_text(entry, "provider", where),
+        tier=tier,
+        multiplier=multiplier,
+        effective_from=_date(entry, "effective_from", where),
+    )

@@ -1,0 +1,32 @@
+"""The drift alert builder: pure payload in, message out, within Slack's limits, names escaped."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from bot.blocks.drift import drift_message
+from engine.ingest.reconcile import ProviderDrift, drift_payload
+from engine.periods import month
+from tests.bot.blockkit import all_text, assert_valid_message
+
+
+def test_a_drift_names_the_provider_both_amounts_the_gap_and_where_to_look() -> None:
+    row = ProviderDrift("openai", date(2026, 10, 1), date(2026, 10, 30), Decimal("1234.565"), Decimal("1100"))
+    message = drift_message(drift_payload(row, month(2026, 10)))
+    assert_valid_message(message["text"], message["blocks"])
+    # 134.565 is rounded half up once: $134.57 (half-even would say $134.56); 12.233…% → 12.2%
+    assert message["text"] == (
+        "Cost drift, 2026-10: openai: marginbot priced $1,234.57 of usage for 2026-10-01 to 2026-10-30; openai "
+        "billed $1,100.00 (+$134.57, +12.2%, outside ±5%)"
+    )
+    assert "usage counted twice" in all_text(message["blocks"])
+    assert "`marginbot reconcile --period 2026-10`" in all_text(message["blocks"])
+
+
+def test_billed_usage_with_nothing_priced_says_usage_is_missing_and_names_are_escaped() -> None:
+    row = ProviderDrift("<!channel>", date(2026, 10, 1), date(2026, 10, 31), Decimal(0), Decimal("50"))
+    message = drift_message(drift_payload(row, month(2026, 10)))
+    assert_valid_message(message["text"], message["blocks"])
+    assert "<!channel>" not in all_text(message["blocks"]) and "&lt;!channel&gt;" in message["text"]
+    assert "priced no usage of it" in message["text"]
