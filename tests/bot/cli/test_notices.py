@@ -118,3 +118,21 @@ def test_alerts_and_the_digest_refuse_a_changed_time_zone_too(
     for argv in (["alerts", "check", "--dry-run"], ["digest", "send", "--dry-run"]):
         code, _, err = cli(moved, capsys, *argv)
         assert code == 1 and "daily rollups were cut in UTC but MARGINBOT_TIMEZONE is Europe/Paris" in err
+
+
+def test_a_refreshed_catalogue_is_a_price_change_too(
+    book: Runtime, prices_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.pricing.pricefile import catalogue_path
+    from engine.store.meta import price_file_fingerprint
+    from tests.bot.cli.test_prices import DATA
+
+    # Reports fingerprint the files without loading the catalogue: the same figure as the price book's.
+    catalogue = catalogue_path(book.settings.catalogue_file, prices_file)
+    assert price_file_fingerprint(prices_file, catalogue) == book.prices.fingerprint
+    catalogue.write_text(json.dumps(DATA))  # what `marginbot prices update` writes
+    refreshed = Runtime(book.settings, now_override=NOW)
+    assert price_file_fingerprint(prices_file, catalogue) == refreshed.prices.fingerprint != book.prices.fingerprint
+    assert cli(refreshed, capsys, "margin", "c1", "--period", "2026-10")[1].rstrip().endswith(STALE_PRICES)
+    assert cli(refreshed, capsys, "reprice")[0] == 0
+    assert STALE_PRICES not in cli(refreshed, capsys, "margin", "c1", "--period", "2026-10")[1]
