@@ -20,13 +20,13 @@ from bot.answer_types import Answer, AnswerError
 from bot.blocks.home import LastImport, home_error_view, home_view
 from bot.blocks.home_trend import trend_section
 from bot.blocks.kit import clip
-from bot.blocks.messages import error_message, help_message, unknown_subject_message
+from bot.blocks.messages import error_message, help_message, unknown_subject_message, with_notices
 from bot.command import Command
 from bot.forms import BY_KIND, FORMS
 from bot.grammar import parse
 from engine.alerts.state import load_states
 from engine.alerts.threads import shown_for_state
-from engine.periods import PeriodError, parse_period
+from engine.periods import PeriodError, PeriodNotBegun, month_to_date, parse_period
 from engine.reports.names import UnknownSubject
 from engine.reports.portfolio import portfolio
 from engine.reports.weekly import weekly_by_customer
@@ -63,8 +63,13 @@ def answer_command(runtime: Runtime, cmd: Command, *, now: datetime | None = Non
     """Run the form's handler; every failure a user can cause becomes a friendly answer, never a traceback."""
     try:
         result = BY_KIND[cmd.kind].handler(runtime, cmd, now or runtime.now())
+        if cmd.kind != "help":
+            result = with_notices(result, _notices(runtime))
     except UnknownSubject as exc:
-        return Outcome(unknown_subject_message(exc.kind, exc.ref, exc.suggestions), ok=False)
+        unknown = unknown_subject_message(exc.kind, exc.ref, exc.suggestions)
+        return Outcome(with_notices(unknown, _notices(runtime)), ok=False)
+    except PeriodNotBegun as exc:  # a well-formed period in the future: one short line, not the whole help
+        return Outcome(error_message(_user_safe(exc)), ok=False)
     except (PeriodError, AnswerError) as exc:
         return Outcome(help_message(_user_safe(exc), FORMS), ok=False)
     except StaleRollups as exc:
@@ -74,6 +79,13 @@ def answer_command(runtime: Runtime, cmd: Command, *, now: datetime | None = Non
         log.exception("answering /margin %s failed", cmd.kind)
         return Outcome(error_message(SORRY), ok=False)
     return Outcome(result, ok=cmd.kind != "help" or cmd.problem is None)
+
+
+def _notices(runtime: Runtime) -> list[str]:
+    """What every answer must carry when its figures may mislead (prices changed since the last reprice, an empty
+    database beside the demo's); see Runtime.notices."""
+    with runtime.connect() as conn:
+        return runtime.notices(conn)
 
 
 def _user_safe(exc: Exception) -> str:
@@ -101,18 +113,30 @@ def last_import(rt: Runtime) -> LastImport | None:
 
 
 def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
-    """The App Home view for someone with access: the last 30 days of the portfolio."""
+    """The App Home view for someone with access: the last 30 days of the portfolio, and the month to date."""
     try:
-        period = parse_period(None, today=runtime.today(now or runtime.now()))
+        today = runtime.today(now or runtime.now())
+        period = parse_period(None, today=today)
         with runtime.connect() as conn:
             result = portfolio(conn, period, thresholds=runtime.thresholds)
+            mtd = month_to_date(today)
+            current = portfolio(conn, mtd, thresholds=runtime.thresholds) if mtd is not None else None
+            notes = runtime.notices(conn)
             breached = [r for r in result.customers if r.current.status == "breach" and r.current.revenue]
             weeks, each = weekly_by_customer(conn, period, [r.key for r in breached])
             states = load_states(conn)
         trend = trend_section(weeks, [(r, each[r.key]) for r in breached])
         at = now or runtime.now()
         shown = {key: shown_for_state(state, now=at) for key, state in states.items()}
-        return home_view(result, last_import(runtime), trend, shown, runtime.settings.timezone)
+        return home_view(
+            result,
+            last_import(runtime),
+            trend,
+            month=current,
+            notices=notes,
+            shown=shown,
+            timezone=runtime.settings.timezone,
+        )
     except Exception:
         log.exception("building the App Home view failed")
         return home_error_view(SORRY)

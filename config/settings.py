@@ -54,8 +54,9 @@ class Settings(BaseSettings):
         validation_alias=_env("MARGINBOT_PRICES_FILE"),
         description=(
             "The price file (TOML): model price overrides, discounts and unit costs over the genai-prices "
-            "catalogue. The default is the repository's config/prices.toml; a missing file means catalogue "
-            "prices and no unit costs. Run `marginbot reprice` after changing it."
+            "catalogue. The default is the repository's config/prices.toml (if it is missing: catalogue prices "
+            "and no unit costs); a file set here must exist, or marginbot refuses to start. Run `marginbot "
+            "reprice` after changing it: until then answers say that prices changed."
         ),
     )
     catalogue_file: Path | None = Field(
@@ -83,6 +84,25 @@ class Settings(BaseSettings):
             "Gross margin, in percent, at or above which a customer or product is healthy; between the breach"
             " line and this it is on watch. Must be at least MARGINBOT_BREACH_PCT; it is also the default "
             "target of `marginbot floor`."
+        ),
+    )
+    mover_min_usd: Decimal = Field(
+        Decimal(1),
+        ge=0,
+        validation_alias=_env("MARGINBOT_MOVER_MIN_USD"),
+        description=(
+            "The smallest change in a cost, in dollars, that answers, alerts and the digest call a mover or a "
+            "cost driver (e.g. 1 or 0.50). Together with MARGINBOT_MOVER_MIN_PCT: the higher floor applies."
+        ),
+    )
+    mover_min_pct: Decimal = Field(
+        Decimal(1),
+        ge=0,
+        le=100,
+        validation_alias=_env("MARGINBOT_MOVER_MIN_PCT"),
+        description=(
+            "The smallest change in a cost, in percent of the subject's COGS (the customer's, the product's or, in "
+            "the digest, the portfolio's), that is called a mover. 1 means 1%."
         ),
     )
     timezone: str = Field(
@@ -351,6 +371,15 @@ class Settings(BaseSettings):
         breach = getattr(info, "data", {}).get("breach_pct")
         if breach is not None and value < breach:
             raise ValueError("MARGINBOT_HEALTHY_PCT must be at least MARGINBOT_BREACH_PCT")
+        return value
+
+    @field_validator("prices_file")
+    @classmethod
+    def _prices_file_exists(cls, value: Path) -> Path:
+        # Runs only for a file that was set (the default is not validated): a mistyped path would otherwise price
+        # everything at catalogue prices, silently dropping every override, discount and unit cost.
+        if not value.is_file():
+            raise ValueError(f"{value} is not a file: fix the path, or unset it to use {DEFAULT_PRICES_FILE}")
         return value
 
     @property

@@ -47,8 +47,11 @@ def decimal_text(value: Decimal | None, step: Decimal = CENT) -> str | None:
 
 
 def usd_text(value: Decimal, step: Decimal = CENT) -> str:
-    """Dollars for people: "$1,234.56"."""
-    return f"${round_to(value, step):,}"
+    """Dollars for people: "$1,234.56", "-$3.10", and "<$0.01" for an amount that is not zero but rounds to it."""
+    q = round_to(value, step)
+    if q == 0 and value != 0:
+        return f"{'<' if value > 0 else '-<'}${step}"
+    return f"-${-q:,}" if q < 0 else f"${q:,}"
 
 
 def pct_text(value: Decimal, step: Decimal = ONE) -> str:

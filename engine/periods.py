@@ -1,4 +1,10 @@
-"""Reporting periods: a calendar month (YYYY-MM), a quarter (YYYY-Qn), the trailing N complete days, or a range."""
+"""Reporting periods: a calendar month (YYYY-MM), a quarter (YYYY-Qn), the trailing N complete days, or a range.
+
+Only complete days are ever counted. A month or quarter that is still running on the as-of day is cut at the last
+complete day (the day before today in MARGINBOT_TIMEZONE): its revenue accrues and its COGS counts over those days
+only, it says so ("month to date (through Nov 26)"), and it is compared with the same number of days of the period
+before. Counting a whole month's fee against part of its costs is how a margin gets overstated.
+"""
 
 from __future__ import annotations
 
@@ -19,35 +25,123 @@ class PeriodError(ValueError):
     """A period the user typed that we cannot read; the message shows the accepted forms."""
 
 
+class PeriodNotBegun(PeriodError):
+    """A month or quarter with no complete day yet as of the moment asked about (it is in the future)."""
+
+
 @dataclass(frozen=True)
 class Period:
-    """An inclusive range of calendar days in MARGINBOT_TIMEZONE."""
+    """An inclusive range of calendar days in MARGINBOT_TIMEZONE: `start` to `end`, the last day counted.
+
+    `full_end` is set when only part of a month or quarter is counted: it is the period's own last day, and `end`
+    the last day counted (the period is then not `complete`). `running` says why: True for a period cut at the
+    as-of moment ("month to date"), False for the first days of the period before, compared with it.
+    """
 
     start: date
     end: date
     label: str
+    full_end: date | None = None
+    running: bool = False
 
     @property
     def days(self) -> int:
+        """Days counted (for a period to date, the days so far)."""
         return (self.end - self.start).days + 1
 
+    @property
+    def complete(self) -> bool:
+        """Whether every day of the period is counted (False: a month or quarter to date)."""
+        return self.full_end is None or self.full_end <= self.end
+
+    @property
+    def through(self) -> date:
+        """The last day counted."""
+        return self.end
+
+    @property
+    def full_days(self) -> int:
+        """Days in the whole period, counted or not (the run-rate projection scales to these)."""
+        return ((self.full_end or self.end) - self.start).days + 1
+
+    @property
+    def unit(self) -> str:
+        """What the label names: month, quarter, or days (a trailing window or a range)."""
+        label = self.label.lower()
+        if _MONTH.match(label):
+            return "month"
+        if _QUARTER.match(label):
+            return "quarter"
+        return "days"
+
+    @property
+    def span(self) -> str:
+        """How much of the period is counted, in words: "month to date (through Nov 26)", or "" when complete."""
+        if self.complete:
+            return ""
+        through = f"through {short_day(self.end)}"
+        if self.running:
+            return f"{self.unit if self.unit != 'days' else 'period'} to date ({through})"
+        return f"first {self.days} days ({through})"
+
+    @property
+    def title(self) -> str:
+        """The label with its span: "2026-11, month to date (through Nov 26)", or just "2026-10"."""
+        return f"{self.label}, {self.span}" if self.span else self.label
+
     def previous(self) -> Period:
-        """The period just before: the previous month for a month, the previous quarter for a quarter, else the
-        same number of days before."""
+        """The comparable period just before: the previous month or quarter (its first as many days, for a period to
+        date, so like is compared with like), else the same number of days before."""
         prev_end = self.start - timedelta(days=1)
-        if _MONTH.match(self.label):
-            return month(prev_end.year, prev_end.month)
-        if _QUARTER.match(self.label.lower()):
-            return quarter(prev_end.year, (prev_end.month - 1) // 3 + 1)
-        end = prev_end
-        return Period(end - timedelta(days=self.days - 1), end, f"previous {self.days} days")
+        if self.unit == "month":
+            whole = month(prev_end.year, prev_end.month)
+        elif self.unit == "quarter":
+            whole = quarter(prev_end.year, (prev_end.month - 1) // 3 + 1)
+        else:
+            return Period(prev_end - timedelta(days=self.days - 1), prev_end, f"previous {self.days} days")
+        if self.complete:
+            return whole
+        # The same number of days from the start of the period before (all of it when it is shorter: February
+        # against the first 30 days of March).
+        end = min(whole.start + timedelta(days=self.days - 1), whole.end)
+        return Period(whole.start, end, whole.label, full_end=whole.end)
+
+    def to_date(self, today: date) -> Period:
+        """This period as of `today`: unchanged when it is over, cut at yesterday while it runs, refused (with
+        PeriodNotBegun) when it has no complete day yet."""
+        last = today - timedelta(days=1)
+        if self.end <= last:
+            return self
+        if self.start > last:
+            when = "starts today" if self.start == today else f"has not begun (it starts on {self.start})"
+            raise PeriodNotBegun(
+                f"{self.label} {when}: there is no complete day to report yet (the last complete day is {last})"
+            )
+        return Period(self.start, last, self.label, full_end=self.full_end or self.end, running=True)
 
     def iter_days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range(self.days)]
 
-    def as_dict(self) -> dict[str, str]:
-        """The JSON shape of a period in every `--json` answer and outbox payload."""
-        return {"label": self.label, "start": self.start.isoformat(), "end": self.end.isoformat()}
+    def as_dict(self) -> dict[str, object]:
+        """The JSON shape of a period in every `--json` answer and outbox payload: `end` and `through` are the last
+        day counted; a period to date also gives its own last day (`full_end`)."""
+        out: dict[str, object] = {
+            "label": self.label,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "complete": self.complete,
+            "through": self.end.isoformat(),
+            "days": self.days,
+        }
+        if not self.complete and self.full_end is not None:
+            out["full_end"] = self.full_end.isoformat()
+            out["full_days"] = self.full_days
+        return out
+
+
+def short_day(day: date) -> str:
+    """ "Nov 26": how a day reads in "through Nov 26"."""
+    return f"{calendar.month_abbr[day.month]} {day.day}"
 
 
 def month(year: int, month_: int) -> Period:
@@ -60,6 +154,13 @@ def quarter(year: int, number: int) -> Period:
     first = 3 * (number - 1) + 1
     last = calendar.monthrange(year, first + 2)[1]
     return Period(date(year, first, 1), date(year, first + 2, last), f"{year:04d}-Q{number}")
+
+
+def month_to_date(today: date) -> Period | None:
+    """The calendar month of `today` cut at yesterday; None on the first of the month (no complete day yet)."""
+    if today.day == 1:
+        return None
+    return month(today.year, today.month).to_date(today)
 
 
 def trailing(days: int, *, today: date) -> Period:
@@ -76,21 +177,24 @@ def today_in(tz: ZoneInfo, now: datetime) -> date:
     return now.astimezone(tz).date()
 
 
-def parse_period(text: str | None, *, today: date) -> Period:
-    """`YYYY-MM`, `YYYY-Qn`, `Nd` (trailing N complete days) or nothing (trailing 30 days)."""
+def parse_period(text: str | None, *, today: date, default_days: int = DEFAULT_DAYS) -> Period:
+    """`YYYY-MM`, `YYYY-Qn`, `Nd` (trailing N complete days) or nothing (trailing `default_days`), as of `today`.
+
+    A month or quarter still running is cut at the last complete day; one that has not begun raises
+    PeriodNotBegun."""
     if text is None or not text.strip():
-        return trailing(DEFAULT_DAYS, today=today)
+        return trailing(default_days, today=today)
     value = text.strip().lower()
     if m := _MONTH.match(value):
         year, mon = int(m.group(1)), int(m.group(2))
         if not 1 <= mon <= 12 or not 2000 <= year <= 2099:
             raise PeriodError(f"{text!r} is not a month; use YYYY-MM, e.g. 2026-10")
-        return month(year, mon)
+        return month(year, mon).to_date(today)
     if m := _QUARTER.match(value):
         year, number = int(m.group(1)), int(m.group(2))
         if not 1 <= number <= 4 or not 2000 <= year <= 2099:
             raise PeriodError(f"{text!r} is not a quarter; use YYYY-Qn with n from 1 to 4, e.g. 2026-Q3")
-        return quarter(year, number)
+        return quarter(year, number).to_date(today)
     if m := _DAYS.match(value):
         return trailing(int(m.group(1)), today=today)
     raise PeriodError(

@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from config.settings import Settings
-from engine.periods import Period, parse_period, today_in
+from engine.periods import DEFAULT_DAYS, Period, parse_period, today_in
 from engine.scrub import install_logging, remember_settings
 
 # Imported where used, not here: every command builds a Runtime, and most need neither the price catalogue nor
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from engine.pricing.book import PriceBook
     from engine.reports.figures import Thresholds
+    from engine.reports.movers import MoverRule
 
 
 @dataclass
@@ -54,17 +55,45 @@ class Runtime:
 
         return Thresholds(breach_pct=self.settings.breach_pct, healthy_pct=self.settings.healthy_pct)
 
+    @property
+    def movers(self) -> MoverRule:
+        """The floor under which a change in cost is not called a mover (answers, alerts, digest)."""
+        from engine.reports.movers import MoverRule
+
+        return MoverRule(min_usd=self.settings.mover_min_usd, min_pct=self.settings.mover_min_pct)
+
+    def notices(self, conn: Connection) -> list[str]:
+        """The lines every report and answer carries when its figures may not be what the user thinks: stored
+        costs priced with another price file, or an empty default database beside the demo's."""
+        from engine.pricing.pricefile import catalogue_path
+        from engine.store.meta import STALE_PRICES, empty_database_hint, price_file_fingerprint, prices_changed
+
+        # The files' fingerprint, not the price book's: loading the catalogue would slow every report down.
+        catalogue = catalogue_path(self.settings.catalogue_file, self.settings.prices_file)
+        current = price_file_fingerprint(self.settings.prices_file, catalogue)
+        out = [STALE_PRICES] if prices_changed(conn, current) else []
+        hint = empty_database_hint(
+            conn,
+            database_url=self.settings.database_url,
+            url_was_set="database_url" in self.settings.model_fields_set,
+        )
+        return out + ([hint] if hint else [])
+
     def now(self) -> datetime:
         return self.now_override or datetime.now(UTC)
 
     def today(self, now: datetime | None = None) -> date:
         return today_in(self.settings.tz, now or self.now())
 
-    def period(self, text: str | None, now: datetime | None = None) -> Period:
-        return parse_period(text, today=self.today(now))
+    def period(self, text: str | None, now: datetime | None = None, *, default_days: int = DEFAULT_DAYS) -> Period:
+        return parse_period(text, today=self.today(now), default_days=default_days)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A read connection; commits nothing unless the caller does."""
+        """A read connection; commits nothing unless the caller does. Refuses (StaleRollups) to read rollups cut in
+        another time zone than MARGINBOT_TIMEZONE, as imports do."""
+        from engine.store.meta import check_rollup_timezone
+
         with self.engine.connect() as conn:
+            check_rollup_timezone(conn, self.settings.timezone, record=False)
             yield conn

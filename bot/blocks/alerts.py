@@ -113,10 +113,13 @@ def _cause(e: dict[str, Any]) -> str:
 def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
     """What one event says about its subject: the figures that matter for this kind of event, and the cause."""
     kind = e["kind"]
-    line = str(e.get("breach_pct") or payload["breach_pct"])
+    line = str(e.get("breach_pct") or payload["breach_pct"])  # the customer's own line where it has one
     if kind == "trending_to_breach" and e.get("trend"):
         t = e["trend"]
-        crosses = f", crossing {line}% around {t['crosses_on']}" if t.get("crosses_on") else ""
+        crosses = ""
+        if t.get("crosses_on"):
+            verb = "its fitted line crossed" if t.get("crossed") else "on course to cross"
+            crosses = f"; {verb} {line}% on {t['crosses_on']}"
         return (
             f"{_figures(e)}\n      daily margins falling {Decimal(t['slope_pts_per_day']).copy_abs()} "
             f"pts/day over {t['days']} days{crosses} (projected {percent(_d(t['projected_pct']))} in 14 days)"
@@ -283,7 +286,9 @@ def alert_text(payload: dict[str, Any], limit: int = MAX_TEXT) -> str:
     parts = []
     for kind in ORDER:
         names = [
-            e["name"] + (f" {e['margin_pct']}%" if e.get("margin_pct") else "") for e in events if e["kind"] == kind
+            e["name"] + (f" {percent(_d(e['margin_pct']))}" if e.get("margin_pct") else "")
+            for e in events
+            if e["kind"] == kind
         ]
         if names:
             parts.append(f"{TITLES[kind].split(' ', 1)[1]}: {', '.join(names)}")

@@ -6,22 +6,55 @@ from decimal import Decimal
 
 from bot.blocks.kit import esc
 from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, delta_pct, money, percent, points
-from engine.reports.figures import Figures, Thresholds
+from engine.periods import Period, short_day
+from engine.reports.figures import Figures, Projection, Thresholds
 from engine.reports.portfolio import PortfolioRow
+
+
+def period_context(period: Period) -> str:
+    """The days counted and the days compared, for a context line: "Nov 1 to Nov 26 (month to date) · compared with
+    Oct 1 to Oct 26, the same 26 days of 2026-10"."""
+    prev = period.previous()
+    counted = f"{period.span}: {period.start} to {period.end}" if period.span else f"{period.start} to {period.end}"
+    if not prev.complete:
+        like = f", the same {prev.days} days of {prev.label}"
+    elif prev.label.startswith("previous"):
+        like = ""
+    else:
+        like = f" ({prev.label})"
+    return f"{counted} · compared with {prev.start} to {prev.end}{like}"
+
+
+def projection_text(p: Projection | None) -> str | None:
+    """A period to date's run rate, labelled so it is never read as actuals."""
+    if p is None:
+        return None
+    f = p.figures
+    return (
+        f":crystal_ball: *Run rate, not actuals:* at the daily rate of its first {p.days} days, all of {esc(p.label)} "
+        f"({p.full_days} days) would be revenue {money(f.revenue)} · COGS {money(f.cogs)} · gross margin "
+        f"{percent(f.margin_pct)}"
+    )
+
+
+def through_text(period: Period) -> str:
+    """ "month to date (through Nov 26)" for a period to date, else its first and last day."""
+    return period.span or f"{short_day(period.start)} to {short_day(period.end)}"
 
 
 def threshold(value: Decimal) -> str:
     return f"{value.normalize():f}%"
 
 
-def band(status: str, t: Thresholds) -> str:
-    """Where a margin sits against the 40% / 55% bands, in words."""
+def band(status: str, t: Thresholds, *, own: bool = False) -> str:
+    """Where a margin sits against the 40% / 55% bands (or the customer's own, said so), in words."""
+    its, bands = ("its own ", " (its own bands)") if own else ("the ", "")
     if status == "breach":
-        return f"below the {threshold(t.breach_pct)} breach line"
+        return f"below {its}{threshold(t.breach_pct)} breach line"
     if status == "watch":
-        return f"between {threshold(t.breach_pct)} and {threshold(t.healthy_pct)}: watch"
+        return f"between {threshold(t.breach_pct)} and {threshold(t.healthy_pct)}{bands}: watch"
     if status == "healthy":
-        return f"at or above {threshold(t.healthy_pct)}"
+        return f"at or above {threshold(t.healthy_pct)}{bands}"
     return "no revenue in this period, so no margin"
 
 
@@ -30,8 +63,13 @@ def marker(status: str) -> str:
     return f"{STATUS_EMOJI[status]} *{STATUS_LABEL[status]}*"
 
 
-def status_line(f: Figures) -> str:
-    return f"{marker(f.status)}  gross margin *{percent(f.margin_pct)}*, {band(f.status, f.thresholds)}"
+def status_line(f: Figures, *, own: bool = False) -> str:
+    return f"{marker(f.status)}  gross margin *{percent(f.margin_pct)}*, {band(f.status, f.thresholds, own=own)}"
+
+
+def own_bands_text(t: Thresholds) -> str:
+    """A customer's own bands, as a row says them: "own bands: breach under 30%, healthy from 45%"."""
+    return f"own bands: breach under {threshold(t.breach_pct)}, healthy from {threshold(t.healthy_pct)}"
 
 
 def margin_change(now: Figures, before: Figures) -> str:
@@ -71,7 +109,10 @@ def row_line(row: PortfolioRow, rank: int | None = None) -> str:
     f = row.current
     prefix = f"{rank}. " if rank is not None else ""
     unpriced = f" · :warning: {f.unpriced_events:,} unpriced" if f.unpriced_events else ""
+    contract = f" · no contract for `{esc(row.key)}`" if row.no_contract else ""
+    own = f" · {own_bands_text(f.thresholds)}" if row.own_bands else ""
     return (
         f"{prefix}{STATUS_EMOJI[f.status]} *{row_name(row)}* {percent(f.margin_pct)} "
-        f"({margin_change(f, row.previous)}) · revenue {money(f.revenue)} · COGS {money(f.cogs)}{unpriced}"
+        f"({margin_change(f, row.previous)}) · revenue {money(f.revenue)} · COGS {money(f.cogs)}{unpriced}{contract}"
+        f"{own}"
     )

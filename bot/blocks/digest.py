@@ -6,7 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, fields, header, section
-from bot.render.fmt import delta_pct, money, percent, points
+from bot.render.fmt import delta_pct, money, percent, plural, points
+from engine.reports.movers import Move
 
 MAX_LISTED = 10  # subjects per list; the rest are counted
 
@@ -18,12 +19,20 @@ def _d(value: str | None) -> Decimal | None:
 def _subjects(rows: list[dict[str, Any]], *, with_change: bool = False) -> str:
     lines = []
     for r in rows[:MAX_LISTED]:
-        change = ""
-        if with_change and r.get("change_pts") is not None:
-            change = f" ({points(_d(r['change_pts']))})"
+        if with_change and r.get("cogs_change"):
+            # A mover: the dollars of COGS it moved first, then where its margin went.
+            margin = f"margin {percent(_d(r['margin_pct']))}"
+            if r.get("change_pts") is not None:
+                margin += f" ({points(_d(r['change_pts']))})"
+            lines.append(
+                f"• *{esc(r['name'])}* ({r['kind']}) COGS {esc(r['cogs_change'])} to {money(_d(r['cogs_usd']))} · "
+                f"{margin} · revenue {money(_d(r['revenue_usd']))}"
+            )
+            continue
+        own = f" · own bands {r['breach_pct']}%/{r['healthy_pct']}%" if r.get("own_bands") else ""
         lines.append(
-            f"• *{esc(r['name'])}* ({r['kind']}) {percent(_d(r['margin_pct']))}{change} · "
-            f"revenue {money(_d(r['revenue_usd']))} · COGS {money(_d(r['cogs_usd']))}"
+            f"• *{esc(r['name'])}* ({r['kind']}) {percent(_d(r['margin_pct']))} · "
+            f"revenue {money(_d(r['revenue_usd']))} · COGS {money(_d(r['cogs_usd']))}{own}"
         )
     if len(rows) > MAX_LISTED:
         lines.append(f"…and {len(rows) - MAX_LISTED} more")
@@ -33,11 +42,15 @@ def _subjects(rows: list[dict[str, Any]], *, with_change: bool = False) -> str:
 def _models(p: dict[str, Any]) -> str:
     lines = [
         f"• {esc(m['model'])} ({esc(m['provider'] or '?')}) {money(_d(m['cogs_usd']))} · "
-        f"{percent(_d(m['share_pct']))} of COGS "
-        f"({delta_pct(Decimal(m['cogs_usd']), Decimal(m['previous_cogs_usd']))} vs the week before)"
+        f"{percent(_d(m['share_pct']))} of COGS · {_moved(m)} vs the week before"
         for m in p["models"]
     ]
     return "\n".join(lines) or "no COGS this week"
+
+
+def _moved(m: dict[str, Any]) -> str:
+    now, before = Decimal(m["cogs_usd"]), Decimal(m["previous_cogs_usd"])
+    return Move(key="", now=now, before=before).how if now != before else "no change"
 
 
 def _trend(p: dict[str, Any]) -> str:
@@ -78,8 +91,10 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
     blocks += [section(text) for text in attention] or [section(":large_green_circle: Nobody in breach or watch.")]
     if p["movers"]:
         blocks.append(
-            section("*Biggest movers (margin vs the week before)*\n" + _subjects(p["movers"], with_change=True))
+            section("*Biggest movers (COGS against the week before)*\n" + _subjects(p["movers"], with_change=True))
         )
+    if month := _month_to_date(p.get("month_to_date")):
+        blocks.append(section(month))
     blocks.append(section("*Top cost drivers by model*\n" + _models(p)))
     if p["unpriced_models"]:
         names = ", ".join(
@@ -88,8 +103,8 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
         blocks.append(
             section(
                 clip(
-                    f"*:grey_question: Unpriced usage*: {p['unpriced_events']:,} event(s) have no price "
-                    f"({names}); COGS is understated until they are added to the price file and "
+                    f"*:grey_question: Unpriced usage*: {plural(p['unpriced_events'], 'event')} without a "
+                    f"price ({names}); COGS is understated until they are added to the price file and "
                     "`marginbot reprice` runs.",
                     MAX_SECTION_TEXT,
                 )
@@ -107,7 +122,27 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
             )
         )
     blocks.append(context(_trend(p) + " · chart below"))
+    blocks += [context(f":warning: {esc(n)}") for n in p.get("notices") or []]
     return {"text": digest_text(p), "blocks": blocks}
+
+
+def _month_to_date(m: dict[str, Any] | None) -> str | None:
+    """The calendar month so far, against the same days of the month before, with its run rate labelled."""
+    if not m:
+        return None
+    change = _d(m.get("margin_change_pts"))
+    line = (
+        f"*{esc(m['title'])}:* gross margin {percent(_d(m['margin_pct']))} "
+        f"({points(change) if change is not None else 'n/a'} against the same days of the month before) · "
+        f"revenue {money(_d(m['revenue_usd']))} · COGS {money(_d(m['cogs_usd']))}"
+    )
+    p = m.get("projection")
+    if p:
+        line += (
+            f"\n:crystal_ball: Run rate, not actuals: all {p['full_days']} days at this pace would be revenue "
+            f"{money(_d(p['revenue_usd']))}, COGS {money(_d(p['cogs_usd']))}, margin {percent(_d(p['margin_pct']))}"
+        )
+    return line
 
 
 def digest_text(p: dict[str, Any]) -> str:
@@ -115,7 +150,7 @@ def digest_text(p: dict[str, Any]) -> str:
     return clip(
         f"Weekly margin digest {p['week']['label']}: blended margin {percent(_d(p['margin_pct']))}"
         f" ({points(change) if change is not None else 'n/a'}), revenue {money(Decimal(p['revenue_usd']))}, "
-        f"COGS {money(Decimal(p['cogs_usd']))}; {len(p['breach'])} in breach, {len(p['watch'])} to watch.",
+        f"COGS {money(Decimal(p['cogs_usd']))}; {len(p['breach'])} in breach, {len(p['watch'])} on watch.",
         3000,
     )
 

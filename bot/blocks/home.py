@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.alerts import buttons, status_line
-from bot.blocks.common import margin_change, marker, row_line, trend_arrow
+from bot.blocks.common import margin_change, marker, period_context, projection_text, row_line, trend_arrow
 from bot.blocks.kit import MAX_VIEW_BLOCKS, Block, context, divider, esc, fields, fit, header, section
 from bot.blocks.portfolio import active, by_status, spread_line, unpriced_line
-from bot.render.fmt import money, percent
+from bot.render.fmt import STATUS_EMOJI, money, percent
 from engine.alerts.threads import Shown
 from engine.reports.portfolio import Portfolio, PortfolioRow
 
@@ -36,20 +36,41 @@ def _imported(last: LastImport | None) -> str:
     ).replace("  ", " ")
 
 
+def month_section(m: Portfolio) -> list[dict[str, Any]]:
+    """The calendar month so far ("month to date (through Nov 26)") beside the trailing window: what finance
+    closes on, with its run rate labelled as a projection."""
+    t, before = m.total, m.previous_total
+    title = f"{m.period.label}, {m.period.span}" if m.period.span else m.period.label
+    blocks = [
+        section(
+            f"*{esc(title)}:* {STATUS_EMOJI[t.status]} gross margin *{percent(t.margin_pct)}* "
+            f"({margin_change(t, before)} against the same days of the month before) · revenue {money(t.revenue)} · "
+            f"COGS {money(t.cogs)}"
+        )
+    ]
+    if line := projection_text(m.projection):
+        blocks.append(context(line))
+    return blocks
+
+
 def home_view(
     p: Portfolio,
     last: LastImport | None,
     trend: list[Block] | None = None,
+    *,
+    month: Portfolio | None = None,
+    notices: list[str] | None = None,
     shown: dict[tuple[str, str], Shown] | None = None,
     timezone: str = "UTC",
 ) -> dict[str, Any]:
-    """The dashboard; `trend` is the weekly trend section, `shown` says which rows have an open alert (buttons to
-    act on it) or who acted on it."""
+    """The dashboard: the trailing window (`p`), the weekly trend section, the calendar month to date (`month`, when
+    it has a complete day) and the notices every answer carries. `shown` says which rows have an open alert
+    (buttons to act on it) or who acted on it, in `timezone`."""
     t, before = p.total, p.previous_total
     customers, products = active(p.customers), active(p.products)
     blocks = [
         header("marginbot · portfolio margin"),
-        context(f"{p.period.label} ({p.period.start} to {p.period.end}) · {_imported(last)}"),
+        context(f"{p.period.label}: {period_context(p.period)} · {_imported(last)}"),
         section(
             f"{marker(t.status)}  blended gross margin *{percent(t.margin_pct)}* {trend_arrow(t, before)} "
             f"{margin_change(t, before)} against the {percent(before.margin_pct)} of the period before"
@@ -63,8 +84,11 @@ def home_view(
     ]
     if line := spread_line(p):
         blocks.append(context(line))
+    if month is not None:
+        blocks += month_section(month)
     if p.unpriced_models:
         blocks.append(section(unpriced_line(p)))
+    blocks += [section(f":warning: {esc(n)}") for n in notices or []]
     if trend:  # the weekly trend section (bot/blocks/home_trend.py)
         blocks += [divider(), *trend]
     blocks.append(divider())

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bot.answer_types import Answer
-from bot.blocks.kit import clip, context, esc, header, section
+from bot.blocks.kit import MAX_MESSAGE_BLOCKS, clip, context, esc, header, section
 from bot.command import PERIOD_HELP, SHARE_HELP
 from engine.scrub import scrub
 
@@ -91,3 +91,12 @@ def unknown_subject_message(kind: str, ref: str, suggestions: list[str]) -> Answ
 
 def _either(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def with_notices(answer: Answer, notices: list[str]) -> Answer:
+    """`answer` with one line per notice at its end (and in its notification text), within Slack's limits."""
+    if not notices:
+        return answer
+    lines = [context(f":warning: {esc(n)}") for n in notices]
+    blocks = answer.blocks[: MAX_MESSAGE_BLOCKS - len(lines)] + lines
+    return Answer(answer.text + "".join(f" ({esc(n)})" for n in notices), blocks)

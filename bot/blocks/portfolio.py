@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.answer_types import Answer
-from bot.blocks.common import figure_fields, row_line, row_name, status_line
+from bot.blocks.common import figure_fields, period_context, projection_text, row_line, row_name, status_line
 from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
-from bot.render.fmt import STATUS_LABEL, money, percent
+from bot.render.fmt import STATUS_LABEL, money, percent, plural
 from bot.render.spark import trend_line
 from engine.reports.portfolio import Portfolio, PortfolioRow
 from engine.reports.weekly import Week
@@ -21,7 +21,7 @@ def active(rows: list[PortfolioRow]) -> list[PortfolioRow]:
 def capped(rows: list[PortfolioRow], limit: int = LIST_MAX) -> list[str]:
     lines = [row_line(r) for r in rows[:limit]]
     if len(rows) > limit:
-        lines.append(f"_and {len(rows) - limit} more: `marginbot portfolio` lists them all_")
+        lines.append(f"_and {len(rows) - limit} more (`/margin worst 25` ranks more; `marginbot portfolio` lists all)_")
     return lines
 
 
@@ -34,7 +34,7 @@ def spread_line(p: Portfolio) -> str | None:
     if not s.get("customers"):
         return None
     return (
-        f"Spread over {s['customers']} customers: "
+        f"Spread over {plural(s['customers'], 'customer')}: "
         f"the median customer costs {money(s['p50_customer_cogs_usd'])}, "
         f"the P99 customer ({esc(s['p99_customer'])}) {money(s['p99_customer_cogs_usd'])}"
     )
@@ -57,21 +57,23 @@ def skipped_line(p: Portfolio) -> str:
 
 def portfolio_text(p: Portfolio) -> str:
     t = p.total
+    breach = len(by_status(active(p.customers), "breach"))
     return (
-        f"Portfolio ({p.period.label}): gross margin {percent(t.margin_pct)} {STATUS_LABEL[t.status]}, "
-        f"revenue {money(t.revenue)}, COGS {money(t.cogs)}; "
-        f"{len(by_status(active(p.customers), 'breach'))} customer(s) in breach."
+        f"Portfolio ({p.period.title}): gross margin {percent(t.margin_pct)} {STATUS_LABEL[t.status]}, "
+        f"revenue {money(t.revenue)}, COGS {money(t.cogs)}; {plural(breach, 'customer')} in breach."
     )
 
 
 def portfolio_message(p: Portfolio, *, weekly: list[Week] | None = None) -> Answer:
     customers = active(p.customers)
     blocks = [
-        header(f"Portfolio · {p.period.label}"),
-        context(f"{p.period.start} to {p.period.end} · {len(customers)} active customers · worst margin first"),
+        header(f"Portfolio · {p.period.title}"),
+        context(f"{period_context(p.period)} · {plural(len(customers), 'active customer')} · worst margin first"),
         section(status_line(p.total)),
         fields(*figure_fields(p.total, p.previous_total)),
     ]
+    if line := projection_text(p.projection):
+        blocks.append(context(line))
     if weekly:
         blocks.append(context(f"*Weekly margin* {trend_line(weekly)}"))
     if line := spread_line(p):
@@ -109,21 +111,22 @@ def ranking_message(p: Portfolio, kind: str, n: int) -> Answer:
     else:
         ranked = rows  # the engine already sorts worst first
         title = f"Worst {n} {_customers(n)} by gross margin"
+    when = p.period.title
     chosen = ranked[:n]
     if not chosen:
         return Answer(
-            f"{title} ({p.period.label}): no customer has figures in this period.",
+            f"{title} ({when}): no customer has figures in this period.",
             [
-                header(f"{title} · {p.period.label}"),
+                header(f"{title} · {when}"),
                 section("No customer has revenue or COGS in this period."),
             ],
         )
     lines = [row_line(r, rank=i) for i, r in enumerate(chosen, 1)]
-    text = f"{title} ({p.period.label}): " + ", ".join(f"{r.name} {percent(r.current.margin_pct)}" for r in chosen[:5])
+    text = f"{title} ({when}): " + ", ".join(f"{r.name} {percent(r.current.margin_pct)}" for r in chosen[:5])
     blocks = [
-        header(f"{title} · {p.period.label}"),
+        header(f"{title} · {when}"),
         context(
-            f"{p.period.start} to {p.period.end} · of {len(rows)} active customers · "
+            f"{period_context(p.period)} · of {plural(len(rows), 'active customer')} · "
             f"portfolio margin {percent(p.total.margin_pct)}"
         ),
         *sections("", lines),

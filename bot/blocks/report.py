@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.answer_types import Answer
-from bot.blocks.common import figure_fields, status_line
+from bot.blocks.common import figure_fields, period_context, projection_text, status_line
 from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
-from bot.render.fmt import STATUS_LABEL, delta_pct, money, percent, small_money
+from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, money, percent, plural, small_money
 from bot.render.spark import trend_line
-from bot.render.tables import COST_TYPE_LABEL
+from bot.render.tables import COST_TYPE_LABEL, MOVERS_SHOWN, change_text
 from engine.reports.figures import Share
 from engine.reports.margin import MarginReport
 from engine.reports.revenue import RevenueLine
@@ -21,8 +21,9 @@ TOP = 5
 
 def _share_line(s: Share, *, with_provider: bool) -> str:
     who = f" ({esc(s.provider)})" if with_provider and s.provider else ""
-    change = delta_pct(s.cost, s.previous)
-    return f"`{esc(s.key)}`{who} {money(s.cost)} · {percent(s.share_pct)} · {change} vs previous"
+    return (
+        f"`{esc(s.key)}`{who} {money(s.cost)} · {percent(s.share_pct)} · {change_text(s.cost, s.previous)} vs previous"
+    )
 
 
 def _ranked(shares: list[Share], *, with_provider: bool = False) -> list[str]:
@@ -34,26 +35,19 @@ def _ranked(shares: list[Share], *, with_provider: bool = False) -> list[str]:
 
 
 def _revenue_line(r: MarginReport, line: RevenueLine) -> str:
-    terms = f"{esc(line.terms)} ({esc(line.product or 'all products')}, {line.active_days} days)"
-    if r.kind == "product":
-        # A contract for every product is split across products; show this product's part and whose it is.
-        return f"{esc(line.customer)}: {terms} {money(line.by_product.get(r.key, line.total))}"
+    terms = f"{esc(line.terms)} ({esc(line.product or 'all products')}, {plural(line.active_days, 'day')})"
     return f"{terms} {money(line.total)}"
 
 
-def _day_money(value: Decimal) -> str:
-    return money(value) if value == 0 else small_money(value)
-
-
 def report_title(r: MarginReport) -> str:
-    return f"{r.name} · {r.period.label}"
+    return f"{r.name} · {r.period.title}"
 
 
 def report_text(r: MarginReport) -> str:
     """The notification text: enough to act on without opening the message."""
     f = r.current
     return (
-        f"{r.name} ({r.period.label}): gross margin {percent(f.margin_pct)} {STATUS_LABEL[f.status]}, "
+        f"{r.name} ({r.period.title}): gross margin {percent(f.margin_pct)} {STATUS_LABEL[f.status]}, "
         f"revenue {money(f.revenue)}, COGS {money(f.cogs)}. Biggest lever: {r.top_lever}."
     )
 
@@ -64,25 +58,34 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
     ident = f"{r.kind} `{esc(r.key)}`"
     blocks = [
         header(report_title(r)),
-        context(
-            f"{ident} · {r.period.start} to {r.period.end} · compared with {r.period.previous().start} to "
-            f"{r.period.previous().end} · revenue from {esc(r.revenue_source)}"
-        ),
-        section(status_line(f)),
+        context(f"{ident} · {period_context(r.period)} · revenue from {esc(r.revenue_source)}"),
+        section(status_line(f, own=r.own_bands)),
         fields(*figure_fields(f, p)),
     ]
+    if line := projection_text(r.projection):
+        blocks.append(context(line))
+    if r.no_contract:
+        meant = f" Did you mean {' or '.join(f'*{esc(s)}*' for s in r.similar)}?" if r.similar else ""
+        blocks.append(
+            section(
+                f":white_circle: *No contract:* `{esc(r.key)}` has usage but no contract, so its COGS has no "
+                f"revenue against it.{meant}"
+            )
+        )
     if weekly:
         blocks.append(context(f"*Weekly margin* {trend_line(weekly)}"))
     lever = f":dart: *Biggest lever:* {esc(r.top_lever)}"
-    if r.top_mover:
-        lever += f"\n:chart_with_upwards_trend: *Biggest mover:* {esc(r.top_mover)}"
+    moves = r.moves[:MOVERS_SHOWN]
+    if moves:
+        label = "Biggest mover" if len(moves) == 1 else "Biggest movers"
+        lever += f"\n:arrow_up_down: *{label}:* " + "; ".join(esc(m.text) for m in moves)
     blocks.append(section(lever))
     if f.unpriced_events:
         blocks.append(
             section(
-                f":warning: *{f.unpriced_events:,} unpriced event(s)* ({esc(', '.join(r.unpriced_models))}): "
-                "COGS is understated until they are priced "
-                "(add them to the price file, then run `marginbot reprice`)"
+                f":warning: *{plural(f.unpriced_events, 'unpriced event')}* ({esc(', '.join(r.unpriced_models))}): "
+                "COGS is understated until they are priced (your marginbot admin adds them to the price file, "
+                "then runs `marginbot reprice`)"
             )
         )
     blocks.append(divider())
@@ -94,15 +97,30 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
     blocks += sections("COGS by cost type", type_lines or ["_no COGS in this period_"])
     blocks += sections("Top models by cost", _ranked(r.by_model, with_provider=True))
     blocks += sections("Top features by cost", _ranked(r.by_feature))
-    spread = f"*Daily COGS* P50 {_day_money(r.daily_cost_p50)} · P99 {_day_money(r.daily_cost_p99)}"
+    spread = f"*Daily COGS* P50 {small_money(r.daily_cost_p50)} · P99 {small_money(r.daily_cost_p99)}"
     if r.daily_cost_p50 > 0:
         spread += f" (P99 is ×{r.daily_cost_p99 / r.daily_cost_p50:.1f} the median day)"
     if r.tasks:
         spread += (
-            f"\n*Cost per task* ({r.tasks:,} tasks) P50 {small_money(r.task_cost_p50)} · "
+            f"\n*Cost per task* ({plural(r.tasks, 'task')}) P50 {small_money(r.task_cost_p50)} · "
             f"P99 {small_money(r.task_cost_p99)}"
         )
     blocks.append(section(spread))
-    if r.revenue:
+    if r.customers:
+        top = r.customers[:TOP]
+        lines = [
+            f"{STATUS_EMOJI[c.figures.status]} *{esc(c.name)}* revenue {money(c.figures.revenue)} · "
+            f"COGS {money(c.figures.cogs)} · margin {percent(c.figures.margin_pct)}"
+            for c in top
+        ]
+        if len(r.customers) > TOP:
+            rest = r.customers[TOP:]
+            lines.append(
+                f"_and {plural(len(rest), 'more customer')}: revenue "
+                f"{money(sum((c.figures.revenue for c in rest), Decimal(0)))}, COGS "
+                f"{money(sum((c.figures.cogs for c in rest), Decimal(0)))}_"
+            )
+        blocks += sections("Top customers by COGS", lines)
+    elif r.revenue:
         blocks += sections("Revenue", [_revenue_line(r, line) for line in r.revenue])
     return Answer(esc(report_text(r)), fit(blocks))

@@ -25,11 +25,11 @@ def report_pack_message(pack: BoardPack) -> Answer:
     breach = sum(1 for r in d["customers"] if r["status"] == "breach")
     sheets = ", ".join(f"{TITLES.get(s.name, s.name)} ({len(s.rows)})" for s in pack.sheets)
     text = (
-        f"Board pack {p.label}: revenue {money(_dec(d['revenue_usd']))}, COGS {money(_dec(d['cogs_usd']))}, "
+        f"Board pack {p.title}: revenue {money(_dec(d['revenue_usd']))}, COGS {money(_dec(d['cogs_usd']))}, "
         f"gross margin {percent(_dec(d['gross_margin_pct']))}; {breach} customer(s) in breach."
     )
     blocks = [
-        header(f"Board pack · {p.label}"),
+        header(f"Board pack · {p.title}"),
         context(f"{p.start} to {p.end} · compared with {p.previous().label}"),
         fields(
             f"*Revenue*\n{money(_dec(d['revenue_usd']))}",

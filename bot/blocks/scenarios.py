@@ -6,13 +6,15 @@ They read the same dicts `marginbot whatif|forecast|floor --json` prints (`scena
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from bot.answer_types import Answer
 from bot.blocks.kit import Block, context, divider, esc, fields, fit, header, section, sections
-from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, money
+from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, exact, money, percent, plural, points
 from bot.render.tables import COST_TYPE_LABEL
+from engine.periods import Period
 
 TOP_CUSTOMERS = 10
 TABLE_ROWS = 36
@@ -27,8 +29,9 @@ UNIT_LABEL = {
 
 
 def _d(value: Any) -> Decimal | None:
-    # The dicts hold JSON numbers (already rounded once by the engine); str() keeps them exact as Decimal.
-    return None if value is None else Decimal(str(value))
+    # The dicts hold JSON numbers; the engine's carry the exact value they were rounded from (see
+    # engine.reports.serialize.Rounded), so a margin shown to one decimal is rounded once, like everywhere else.
+    return exact(value)
 
 
 def _money(value: Any) -> str:
@@ -36,19 +39,30 @@ def _money(value: Any) -> str:
 
 
 def _pct(value: Any) -> str:
-    # Shown as the dict holds it (two decimals): rounding it again to one would round twice (86.245 → 86.3).
-    d = _d(value)
-    return "n/a" if d is None else f"{d:.2f}%"
+    return percent(_d(value))
 
 
 def _pts(value: Any) -> str:
-    d = _d(value)
-    return "n/a" if d is None else f"{'+' if d > 0 else ''}{d:.2f} pts"
+    return points(_d(value))
 
 
 def _signed_money(value: Any) -> str:
     d = _d(value) or Decimal(0)
     return ("+" if d > 0 else "") + money(d)
+
+
+def _title(period: dict[str, Any]) -> str:
+    """A period's label, with "month to date (through Nov 26)" when it was cut at the as-of day."""
+    if period.get("complete", True) or "full_end" not in period:
+        return str(period["label"])
+    cut = Period(
+        date.fromisoformat(period["start"]),
+        date.fromisoformat(period["end"]),
+        period["label"],
+        full_end=date.fromisoformat(period["full_end"]),
+        running=True,
+    )
+    return cut.title
 
 
 def _status(status: str) -> str:
@@ -61,7 +75,7 @@ def _status(status: str) -> str:
 def whatif_text(d: dict[str, Any]) -> str:
     b, a = d["before"], d["after"]
     return (
-        f"What if, {d['name']} ({d['period']['label']}): gross margin {_pct(b['gross_margin_pct'])} → "
+        f"What if, {d['name']} ({_title(d['period'])}): gross margin {_pct(b['gross_margin_pct'])} → "
         f"{_pct(a['gross_margin_pct'])} ({STATUS_LABEL[b['status']]} → {STATUS_LABEL[a['status']]}), "
         f"COGS saving {_signed_money(d['saving_per_month_usd'])} a month"
     )
@@ -72,7 +86,7 @@ def whatif_message(d: dict[str, Any]) -> Answer:
     b, a = d["before"], d["after"]
     who = "the portfolio" if d["kind"] == "portfolio" else f"customer `{esc(d['customer'])}`"
     blocks = [
-        header(f"What if · {d['name']} · {d['period']['label']}"),
+        header(f"What if · {d['name']} · {_title(d['period'])}"),
         context(f"{who} · {d['period']['start']} to {d['period']['end']}"),
         section("*Levers*\n" + "\n".join(f"• {esc(lever)}" for lever in d["levers"])),
         fields(
@@ -133,7 +147,7 @@ def _assumptions(items: list[str]) -> list[Block]:
 
 
 def _month_table(months: list[dict[str, Any]]) -> str:
-    rows = [("month", "usage", "P50 margin", "P99 margin", "P50 COGS", "P99 COGS")]
+    rows = [("month", "usage", "P50 margin", "P99 margin", "P50 COGS", "P99 COGS")]  # typical and heavy months
     for m in months[:TABLE_ROWS]:
         rows.append(
             (
@@ -161,52 +175,94 @@ def _breach(month: str | None) -> str:
     return f"*{month}*" if month else "not within the forecast"
 
 
+def _window(w: dict[str, Any] | None) -> str:
+    if not w:
+        return "n/a"
+    cogs = f", COGS {_money(w['cogs_usd'])}" if "cogs_usd" in w else ""
+    return f"{w['start']} to {w['end']}{cogs}"
+
+
+def _stress_line(d: dict[str, Any], months: list[dict[str, Any]], breach: str | None) -> str | None:
+    """The stress case, beside the forecast and never in its table: every day like the P99 day."""
+    if not months or "stress" not in months[0]:
+        return None
+    first = months[0]
+    day = d.get("p99_day")
+    which = f" ({day['day']}, COGS {_money(day['cogs_usd'])} a day)" if day else ""
+    crosses = f"; under the breach line from {breach}" if breach else ""
+    return (
+        f":warning: *Stress case, not a forecast:* every day like the P99 day{which}: margin "
+        f"{_pct(first['stress']['gross_margin_pct'])} in {first['month']}{crosses}"
+    )
+
+
 def forecast_text(d: dict[str, Any]) -> str:
     if d["kind"] == "customer":
         return (
-            f"Forecast, {d['name']} ({d['growth']}): breach at P50 usage "
-            f"{d['breach_month_p50'] or 'not within the forecast'}, at P99 usage "
+            f"Forecast, {d['name']} ({d['growth']}): breach in a typical month "
+            f"{d['breach_month_p50'] or 'not within the forecast'}, in a heavy month "
             f"{d['breach_month_p99'] or 'not within the forecast'}"
         )
     crossing = sum(1 for c in d["customers"] if c["breach_month_p99"])
-    return f"Portfolio forecast ({d['growth']}): {crossing} customer(s) cross the breach line at P99 usage"
+    return f"Portfolio forecast ({d['growth']}): {plural(crossing, 'customer')} cross the breach line in a heavy month"
 
 
 def forecast_message(d: dict[str, Any]) -> Answer:
-    """Margin month by month at P50 and P99 usage, and the month each crosses the breach line."""
+    """Margin month by month in a typical (P50) and a heavy (P99) month, the month each crosses the breach line,
+    and the stress case beside them."""
     blocks = [
-        header(f"Forecast · {d['name']} · {d['months']} months"),
-        context(f"basis {d['basis']['start']} to {d['basis']['end']} · {esc(d['growth'])}"),
+        header(f"Forecast · {d['name']} · {plural(d['months'], 'month')}"),
+        context(f"history {d['basis']['start']} to {d['basis']['end']} · {esc(d['growth'])}"),
     ]
+    if d.get("history_note"):
+        blocks.append(section(f":warning: {esc(d['history_note'])}"))
     if d["kind"] == "customer":
         blocks += [
             fields(
-                f"*Breach at P50 usage*\n{_breach(d['breach_month_p50'])}",
-                f"*Breach at P99 usage*\n{_breach(d['breach_month_p99'])}",
-                f"*P50 day*\n{d['p50_day']['day']}, COGS {_money(d['p50_day']['cogs_usd'])}",
-                f"*P99 day*\n{d['p99_day']['day']}, COGS {_money(d['p99_day']['cogs_usd'])}",
+                f"*Breach in a typical month (P50)*\n{_breach(d['breach_month_p50'])}",
+                f"*Breach in a heavy month (P99)*\n{_breach(d['breach_month_p99'])}",
+                f"*Typical 30 days (P50)*\n{_window(d.get('p50_window'))}",
+                f"*Heavy 30 days (P99)*\n{_window(d.get('p99_window'))}",
             ),
             section(_month_table(d["forecast"])),
             context("Terms: " + esc("; ".join(d["terms"]) or "none") + " · `!` breach, `~` watch"),
         ]
+        if line := _stress_line(d, d["forecast"], d.get("breach_month_stress")):
+            blocks.append(section(line))
     else:
         blocks.append(section("*Portfolio, month by month*\n" + _month_table(d["total"])))
+        if d.get("p50_window"):
+            blocks.append(
+                context(
+                    f"the portfolio's own 30-day windows: typical {_window(d['p50_window'])} · heavy "
+                    f"{_window(d['p99_window'])}"
+                )
+            )
         crossing = [c for c in d["customers"] if c["breach_month_p50"] or c["breach_month_p99"]]
         lines = [
-            f"{esc(c['name'])}: P50 {_breach(c['breach_month_p50'])} · P99 {_breach(c['breach_month_p99'])}"
+            f"{esc(c['name'])}: typical month {_breach(c['breach_month_p50'])} · heavy month "
+            f"{_breach(c['breach_month_p99'])}"
             for c in crossing[:TOP_CUSTOMERS]
         ]
         if len(crossing) > TOP_CUSTOMERS:
-            lines.append(f"_and {len(crossing) - TOP_CUSTOMERS} more (see `marginbot forecast --portfolio`)_")
+            lines.append(f"_and {len(crossing) - TOP_CUSTOMERS} more_")
         blocks += sections("Customers crossing the breach line", lines or ["_none within the forecast_"])
         plan_lines = [
-            f"*{esc(p['plan'])}* ({p['customers']}): like the P50 customer `{esc(p['p50_customer'])}` breach "
-            f"{_breach(p['breach_month_like_p50'])}; like the P99 customer `{esc(p['p99_customer'])}` breach "
-            f"{_breach(p['breach_month_like_p99'])} (their P99 usage)"
+            f"*{esc(p['plan'])}* ({plural(p['customers'], 'customer')}): like its P50 customer "
+            f"`{esc(p['p50_customer'])}` breach {_breach(p['breach_month_like_p50'])}; like its P99 customer "
+            f"`{esc(p['p99_customer'])}` breach {_breach(p['breach_month_like_p99'])}"
             for p in d["plans"]
         ]
         if plan_lines:
-            blocks += sections("A new customer of each plan", plan_lines)
+            blocks += sections("A new customer of each plan (each in a typical month)", plan_lines)
+        if d["total"] and "stress" in d["total"][0]:
+            first = d["total"][0]
+            blocks.append(
+                context(
+                    f":warning: Stress case, not a forecast: every customer at their own P99 day at once: margin "
+                    f"{_pct(first['stress']['gross_margin_pct'])} in {first['month']}"
+                )
+            )
     blocks.append(divider())
     blocks += _assumptions(d["assumptions"])
     return Answer(esc(forecast_text(d)), fit(blocks))
@@ -223,39 +279,59 @@ def _price(value: str | None, unit: str) -> str:
     return f"{shown}/{UNIT_LABEL.get(unit, unit)}"
 
 
+def _today(d: dict[str, Any]) -> str:
+    price = _price(d["current_price_usd"], d["unit"])
+    return f"{price} (effective)" if d.get("current_price_is_effective") and d["current_price_usd"] else price
+
+
 def floor_text(d: dict[str, Any]) -> str:
     floor = _price(d["floor_price_usd"], d["unit"]) if d["floor_price_usd"] is not None else "none"
     return (
-        f"Price floor, {d['name']}: {floor} keeps a {_pct(d['target_pct'])} margin at P99 usage "
-        f"(today {_price(d['current_price_usd'], d['unit'])})"
+        f"Price floor, {d['name']}: {floor} keeps a {_pct(d['target_pct'])} margin in a heavy month (today {_today(d)})"
     )
 
 
 def floor_message(d: dict[str, Any]) -> Answer:
-    """The lowest price that keeps the target margin on a heavy (P99) month, against today's price."""
+    """The lowest price that keeps the target margin in a heavy (P99) month that happened, against today's price,
+    with today's and the floor's margin in a typical and a heavy month."""
     unit = d["unit"]
+    heavy = d.get("p99_window")
+    when = f" (the P99 30 days, {_window(heavy)})" if heavy else ""
     blocks = [
         header(f"Price floor · {d['name']}"),
         context(
-            f"customer `{esc(d['customer'])}` · basis {d['basis']['start']} to {d['basis']['end']} · "
+            f"customer `{esc(d['customer'])}` · history {d['basis']['start']} to {d['basis']['end']} · "
             + esc("; ".join(d["terms"]) or "no terms")
         ),
         section(
             f":triangular_ruler: *Floor {_price(d['floor_price_usd'], unit)}* keeps the gross margin at "
-            f"*{_pct(d['target_pct'])}* on a P99 month"
+            f"*{_pct(d['target_pct'])}* in a heavy month{when}"
             + (" (a usage plan they are not on today)" if d["hypothetical"] else "")
         ),
         fields(
-            f"*Today's price*\n{_price(d['current_price_usd'], unit)}",
+            f"*Today's price*\n{_today(d)}",
             f"*Floor*\n{_price(d['floor_price_usd'], unit)}",
-            f"*P99 margin today*\n{_pct(d['margin_p99_at_current_pct'])}",
-            f"*P99 margin at the floor*\n{_pct(d['margin_p99_at_floor_pct'])}",
-            f"*P99 month COGS*\n{_money(d['p99_month_cogs_usd'])}",
-            f"*P50 margin at the floor*\n{_pct(d['margin_p50_at_floor_pct'])}",
+            f"*Margin today*\ntypical month {_pct(d.get('margin_p50_at_current_pct'))} · heavy month "
+            f"{_pct(d['margin_p99_at_current_pct'])}",
+            f"*Margin at the floor*\ntypical month {_pct(d['margin_p50_at_floor_pct'])} · heavy month "
+            f"{_pct(d['margin_p99_at_floor_pct'])}",
+            f"*Heavy month COGS*\n{_money(d['p99_month_cogs_usd'])}",
+            f"*Revenue it needs*\n{_money(d.get('revenue_needed_per_month_usd'))} a month",
         ),
     ]
-    if d["note"]:
+    if d.get("note"):
         blocks.append(section(f":information_source: {esc(d['note'])}"))
+    if d.get("history_note"):
+        blocks.append(section(f":warning: {esc(d['history_note'])}"))
+    stress = d.get("stress")
+    if stress:
+        blocks.append(
+            context(
+                f"Stress case, not the floor's month: 30 days like the P99 day, COGS {_money(stress['cogs_usd'])}: "
+                f"margin {_pct(stress['margin_at_current_pct'])} today, {_pct(stress['margin_at_floor_pct'])} at the "
+                "floor"
+            )
+        )
     blocks.append(divider())
     blocks += _assumptions(d["assumptions"])
     return Answer(esc(floor_text(d)), fit(blocks))

@@ -36,7 +36,7 @@ def why_text(b: Bridge) -> str:
     lead = f" Biggest: {top[0].words}." if top else ""
     profit = signed_usd(b.gross_profit[1] - b.gross_profit[0])
     return (
-        f"Why {_subject(b)} moved ({b.previous.label} → {b.period.label}): gross margin {percent(before)} → "
+        f"Why {_subject(b)} moved ({b.previous.label} → {b.period.title}): gross margin {percent(before)} → "
         f"{percent(after)} ({points(_tenth_change(b))}), gross profit {profit}.{lead}"
     )
 
@@ -54,7 +54,7 @@ def why_message(b: Bridge) -> Answer:
     revenue_parts = [p for p in b.parts if p.side == "revenue"]
     cogs_parts = [p for p in b.parts if p.side == "cogs"]
     blocks = [
-        header(f"Why {b.name} moved · {b.period.label}"),
+        header(f"Why {b.name} moved · {b.period.title}"),
         context(
             f"{esc(_subject(b))} · {b.previous.label} ({b.previous.start} to {b.previous.end}) → {b.period.label} "
             f"({b.period.start} to {b.period.end}) · each part is a step of a fixed-order bridge; they add up to "

@@ -7,6 +7,9 @@ parser, so heavy modules are imported inside the commands that use them.
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,16 +44,18 @@ VERBOSE_HELP = "log debug details, and show the traceback of an error"
 QUIET_HELP = "no progress bars"
 
 
-def period_args(p: argparse.ArgumentParser) -> None:
+def period_args(p: argparse.ArgumentParser, *, default_days: int = DEFAULT_DAYS, what: str = "") -> None:
+    """--period, --days, --as-of and --json; `what` says what the period is for when it is not the report's."""
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--period", metavar="YYYY-MM|YYYY-Qn", help="a calendar month or quarter")
-    group.add_argument("--days", type=int, metavar="N", help=f"the last N complete days (default {DEFAULT_DAYS})")
+    group.add_argument("--period", metavar="YYYY-MM|YYYY-Qn", help=f"{what}a calendar month or quarter")
+    group.add_argument("--days", type=int, metavar="N", help=f"{what}the last N complete days (default {default_days})")
     p.add_argument("--as-of", metavar="TIMESTAMP", help="pretend it is this moment (default: now)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
-def period(args: argparse.Namespace, rt: Runtime) -> Period:
-    """The period the options ask for: --period, --days, or the trailing default, as of --as-of."""
+def period(args: argparse.Namespace, rt: Runtime, *, default_days: int = DEFAULT_DAYS) -> Period:
+    """The period the options ask for: --period, --days, or the trailing `default_days`, as of --as-of. A month or
+    quarter still running is cut at the last complete day; one that has not begun is refused (exit 2)."""
     now = as_of(args, rt)
     try:
         if args.period:
@@ -59,7 +64,7 @@ def period(args: argparse.Namespace, rt: Runtime) -> Period:
             return trailing(args.days, today=rt.today(now))
     except PeriodError as exc:
         raise UsageError(str(exc)) from None
-    return trailing(DEFAULT_DAYS, today=rt.today(now))
+    return trailing(default_days, today=rt.today(now))
 
 
 def as_of(args: argparse.Namespace, rt: Runtime) -> datetime:
@@ -76,6 +81,25 @@ def as_of(args: argparse.Namespace, rt: Runtime) -> datetime:
 
 def show_progress(args: argparse.Namespace) -> bool:
     """Progress bars only for a person watching: not with --quiet, and not when output goes to a file or a pipe."""
-    import sys
-
     return not getattr(args, "quiet", False) and sys.stderr.isatty() and sys.stdout.isatty()
+
+
+def print_notices(args: argparse.Namespace, notes: list[str]) -> None:
+    """The lines a report carries when its figures may mislead (prices changed since the last reprice, an empty
+    database beside the demo's): after the report, or on stderr when stdout is data (`--json`, `--csv`)."""
+    to_stderr = getattr(args, "json", False) or getattr(args, "csv", False)
+    for note in notes:
+        print(f"marginbot: {note}" if to_stderr else f"\nNote: {note}", file=sys.stderr if to_stderr else sys.stdout)
+
+
+@contextmanager
+def noting(notes: list[str]) -> Iterator[None]:
+    """An unknown customer or product, with the notes that may explain it (an empty database) on the same line."""
+    from engine.reports.names import UnknownSubject
+
+    try:
+        yield
+    except UnknownSubject as exc:
+        if not notes:
+            raise
+        raise UserError("; ".join([str(exc), *notes])) from None

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import UsageError, command, period, period_args
+from bot.cli.common import UsageError, command, noting, period, period_args, print_notices
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -57,7 +57,9 @@ def _subject(args: argparse.Namespace, rt: Runtime, kind: str, ref: str) -> int:
     build = customer_report if kind == "customer" else product_report
     chosen = period(args, rt)
     with rt.connect() as conn:
-        report = build(conn, ref, chosen, thresholds=rt.thresholds)
+        notes = rt.notices(conn)
+        with noting(notes):
+            report = build(conn, ref, chosen, thresholds=rt.thresholds, movers=rt.movers)
         subject = {"customer": report.key} if kind == "customer" else {"product": report.key}
         weekly = weekly_trend(conn, chosen, **subject) if not args.csv else []
     if args.json:
@@ -73,6 +75,7 @@ def _subject(args: argparse.Namespace, rt: Runtime, kind: str, ref: str) -> int:
         from bot.render.tables import render_report
 
         print(render_report(report) + f"\n\nWeekly margin  {trend_line(weekly)}")
+    print_notices(args, notes)
     return 0
 
 
@@ -83,6 +86,7 @@ def cmd_portfolio(args: argparse.Namespace, rt: Runtime) -> int:
 
     chosen = period(args, rt)
     with rt.connect() as conn:
+        notes = rt.notices(conn)
         result = portfolio(conn, chosen, thresholds=rt.thresholds)
         weekly = weekly_trend(conn, chosen) if not args.csv else []
     if args.json:
@@ -98,4 +102,5 @@ def cmd_portfolio(args: argparse.Namespace, rt: Runtime) -> int:
         from bot.render.tables import render_portfolio
 
         print(render_portfolio(result, limit=args.limit) + f"\n\nWeekly margin  {trend_line(weekly)}")
+    print_notices(args, notes)
     return 0

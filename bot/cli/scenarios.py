@@ -14,9 +14,9 @@ import argparse
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import UsageError, UserError, as_of, command, period, period_args
+from bot.cli.common import UsageError, UserError, as_of, command, noting, period, period_args, print_notices
 from engine.periods import PeriodError, parse_period
-from engine.scenarios.words import DEFAULT_MONTHS, FLOOR_UNITS, HOW_TO
+from engine.scenarios.words import DEFAULT_MONTHS, FLOOR_UNITS, HISTORY_DAYS, HOW_TO
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -34,19 +34,25 @@ def register(sub: Any) -> None:
     period_args(p)
     p.set_defaults(handler=cmd_whatif)
 
-    p = command(sub, "forecast", help="margin month by month at P50 and P99 usage, and when it breaches")
+    p = command(
+        sub, "forecast", help="margin month by month in a typical (P50) and a heavy (P99) month, and when it breaches"
+    )
     p.add_argument("customer", nargs="*", metavar="CUSTOMER")
     p.add_argument("--portfolio", action="store_true", help="every customer, the total and each plan")
     p.add_argument("--growth", help="usage growth: 10%% a month (compounding) or 10x over the forecast")
     p.add_argument("--months", type=int, default=DEFAULT_MONTHS, help=f"months ahead (default {DEFAULT_MONTHS})")
-    period_args(p)
+    period_args(p, default_days=HISTORY_DAYS, what="the history the 30-day windows are taken from: ")
     p.set_defaults(handler=cmd_forecast)
 
-    p = command(sub, "floor", help="the lowest unit price that keeps the margin at a target at P99 usage")
+    p = command(sub, "floor", help="the lowest price that keeps the margin at a target in a heavy (P99) month")
     p.add_argument("customer", nargs="+", metavar="CUSTOMER")
     p.add_argument("--target", help="target gross margin in percent (default MARGINBOT_HEALTHY_PCT)")
-    p.add_argument("--unit", choices=FLOOR_UNITS, help="price this unit (default: the unit of their plan)")
-    period_args(p)
+    p.add_argument(
+        "--unit",
+        choices=FLOOR_UNITS,
+        help="price this unit (default: the unit their contracts share, else a month of everything they pay)",
+    )
+    period_args(p, default_days=HISTORY_DAYS, what="the history the 30-day windows are taken from: ")
     p.set_defaults(handler=cmd_floor)
 
 
@@ -83,18 +89,22 @@ def cmd_whatif(args: argparse.Namespace, rt: Runtime) -> int:
         raise UsageError(str(exc)) from None
     try:
         with rt.connect() as conn:
-            result = whatif_report(conn, subject, chosen, levers, prices=rt.prices, thresholds=rt.thresholds)
+            notes = rt.notices(conn)
+            with noting(notes):
+                result = whatif_report(conn, subject, chosen, levers, prices=rt.prices, thresholds=rt.thresholds)
     except ScenarioError as exc:
         raise UserError(str(exc)) from None
     d = scenario_to_dict(result)
     _print(d, whatif_message(d).blocks, args.json)
+    print_notices(args, notes)
     return 0
 
 
 def cmd_forecast(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.blocks.scenarios import forecast_message
-    from engine.scenarios.forecast import ForecastError, forecast_to_dict, parse_growth
     from engine.scenarios.forecast import forecast as forecast_report
+    from engine.scenarios.forecast_json import forecast_to_dict
+    from engine.scenarios.growth import ForecastError, parse_growth
 
     if bool(args.portfolio) == bool(args.customer):
         raise UsageError("name one customer or give --portfolio")
@@ -104,18 +114,21 @@ def cmd_forecast(args: argparse.Namespace, rt: Runtime) -> int:
         raise UsageError(str(exc)) from None
     try:
         with rt.connect() as conn:
-            result = forecast_report(
-                conn,
-                None if args.portfolio else " ".join(args.customer),
-                period(args, rt),
-                growth=growth,
-                months=args.months,
-                thresholds=rt.thresholds,
-            )
+            notes = rt.notices(conn)
+            with noting(notes):
+                result = forecast_report(
+                    conn,
+                    None if args.portfolio else " ".join(args.customer),
+                    period(args, rt, default_days=HISTORY_DAYS),
+                    growth=growth,
+                    months=args.months,
+                    thresholds=rt.thresholds,
+                )
     except ForecastError as exc:
         raise UserError(str(exc)) from None
     d = forecast_to_dict(result)
     _print(d, forecast_message(d).blocks, args.json)
+    print_notices(args, notes)
     return 0
 
 
@@ -131,16 +144,19 @@ def cmd_floor(args: argparse.Namespace, rt: Runtime) -> int:
             raise UsageError(f"--target must be a percentage like 55, got {args.target!r}") from None
     try:
         with rt.connect() as conn:
-            result = price_floor(
-                conn,
-                " ".join(args.customer),
-                period(args, rt),
-                thresholds=rt.thresholds,
-                target_pct=target,
-                unit=args.unit,
-            )
+            notes = rt.notices(conn)
+            with noting(notes):
+                result = price_floor(
+                    conn,
+                    " ".join(args.customer),
+                    period(args, rt, default_days=HISTORY_DAYS),
+                    thresholds=rt.thresholds,
+                    target_pct=target,
+                    unit=args.unit,
+                )
     except FloorError as exc:
         raise UserError(str(exc)) from None
     d = floor_to_dict(result)
     _print(d, floor_message(d).blocks, args.json)
+    print_notices(args, notes)
     return 0

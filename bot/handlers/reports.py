@@ -17,14 +17,14 @@ from engine.runtime import Runtime
 def customer(rt: Runtime, cmd: Command, now: datetime) -> Answer:
     period = rt.period(cmd.period, now)
     with rt.connect() as conn:
-        report = customer_report(conn, cmd.subject, period, thresholds=rt.thresholds)
+        report = customer_report(conn, cmd.subject, period, thresholds=rt.thresholds, movers=rt.movers)
         return margin_report(report, weekly=weekly_trend(conn, period, customer=report.key))
 
 
 def product(rt: Runtime, cmd: Command, now: datetime) -> Answer:
     period = rt.period(cmd.period, now)
     with rt.connect() as conn:
-        report = product_report(conn, cmd.subject, period, thresholds=rt.thresholds)
+        report = product_report(conn, cmd.subject, period, thresholds=rt.thresholds, movers=rt.movers)
         return margin_report(report, weekly=weekly_trend(conn, period, product=report.key))
 
 

@@ -5,7 +5,8 @@
     /margin floor CUSTOMER [target PCT] [unit U] [PERIOD]    e.g. floor acme target 60
 
 The customer is every word before the first keyword (a lever word for whatif; growth/months, target/unit
-otherwise). PERIOD (YYYY-MM or Nd) is the period of a what-if, and the basis window of a forecast or floor.
+otherwise). PERIOD (YYYY-MM, YYYY-Qn or Nd) is the period of a what-if, and the history a forecast or floor takes
+its 30-day windows from (default the last HISTORY_DAYS days).
 Words we cannot read raise AnswerError with how to write them; an unknown customer raises UnknownSubject.
 """
 
@@ -19,17 +20,18 @@ from bot.blocks.scenarios import floor_message, forecast_message, whatif_message
 from bot.command import Command
 from engine.periods import looks_like_period
 from engine.runtime import Runtime
-from engine.scenarios.floor import FLOOR_UNITS, FloorError, floor_to_dict, price_floor
-from engine.scenarios.forecast import DEFAULT_MONTHS, ForecastError, forecast_to_dict, parse_growth
+from engine.scenarios.floor import FloorError, floor_to_dict, price_floor
 from engine.scenarios.forecast import forecast as forecast_report
+from engine.scenarios.forecast_json import forecast_to_dict
 from engine.scenarios.grammar import ScenarioError, parse_levers, split_subject
+from engine.scenarios.growth import ForecastError, parse_growth
 from engine.scenarios.whatif import scenario_to_dict
 from engine.scenarios.whatif import whatif as whatif_report
-from engine.scenarios.words import FLOOR_UNIT_WORDS
+from engine.scenarios.words import DEFAULT_MONTHS, FLOOR_UNIT_WORDS, FLOOR_UNITS, HISTORY_DAYS
 
 WHATIF_HOW = "write `/margin whatif CUSTOMER LEVER...`, e.g. `/margin whatif acme route gpt-4o->gpt-4o-mini 50`"
 FORECAST_HOW = "write `/margin forecast CUSTOMER|portfolio [growth 10%|10x] [months 6] [PERIOD]`"
-FLOOR_HOW = "write `/margin floor CUSTOMER [target 55] [unit request|task|1k_tokens|seat] [PERIOD]`"
+FLOOR_HOW = "write `/margin floor CUSTOMER [target 55] [unit request|task|1k_tokens|seat|month] [PERIOD]`"
 
 
 def whatif(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
@@ -54,7 +56,7 @@ def forecast(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
             raise AnswerError(f"months must be a whole number, got {options['months']!r}; {FORECAST_HOW}") from None
     try:
         growth = parse_growth(options.get("growth"))
-        basis = runtime.period(period_text, now)
+        basis = runtime.period(period_text, now, default_days=HISTORY_DAYS)
         with runtime.connect() as conn:
             result = forecast_report(
                 conn,
@@ -83,13 +85,13 @@ def floor(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
     if unit is not None:
         unit = FLOOR_UNIT_WORDS.get(unit.lower(), unit.lower())
         if unit not in FLOOR_UNITS:
-            raise AnswerError(f"unit must be one of {', '.join(FLOOR_UNITS[:4])}, got {unit!r}")
+            raise AnswerError(f"unit must be one of {', '.join(FLOOR_UNITS)}, got {unit!r}")
     try:
-        basis = runtime.period(period_text, now)
+        basis = runtime.period(period_text, now, default_days=HISTORY_DAYS)
         with runtime.connect() as conn:
             result = price_floor(conn, subject, basis, thresholds=runtime.thresholds, target_pct=target, unit=unit)
     except FloorError as exc:
-        raise AnswerError(str(exc)) from None
+        raise AnswerError(f"{exc}; {FLOOR_HOW}" if "unit" in str(exc) else str(exc)) from None
     return floor_message(floor_to_dict(result))
 
 

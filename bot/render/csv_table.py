@@ -74,7 +74,7 @@ def portfolio_csv(p: Portfolio) -> str:
             row.kind,
             row.key,
             row.name,
-            p.period.label,
+            p.period.title,  # "2026-11, month to date (through Nov 26)" for a month still running
             *_figures(row.current),
             dec(row.previous.revenue),
             dec(row.previous.cogs),
@@ -88,7 +88,7 @@ def portfolio_csv(p: Portfolio) -> str:
 def report_csv(r: MarginReport) -> str:
     """One customer or product: a total line, then each revenue line and each slice of COGS (by type, model and
     feature), so a spreadsheet can sum any section back to the total."""
-    subject, label = r.name or r.key, r.period.label
+    subject, label = r.name or r.key, r.period.title
 
     def line(section: str, item: str, **values: object) -> list[object]:
         return [subject, label, section, item, *(values.get(c, "") for c in REPORT_COLUMNS[4:])]

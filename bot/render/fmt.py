@@ -1,4 +1,8 @@
-"""Number formatting shared by Block Kit builders and terminal tables: `$1,484.73`, `25.8%`."""
+"""Number formatting shared by Block Kit builders and terminal tables: `$1,484.73`, `25.8%`, `1 task`.
+
+Money is shown to the cent; an amount that is not zero but rounds to $0.00 is shown as "<$0.01" (a cost that
+exists is never shown as nothing). Margins and other percentages a person reads have one decimal.
+"""
 
 from __future__ import annotations
 
@@ -16,32 +20,51 @@ STATUS_EMOJI = {
     "healthy": ":large_green_circle:",
     "no_revenue": ":white_circle:",
 }
+CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
+
+
+def exact(value: object) -> Decimal | None:
+    """A figure as an exact Decimal: the value a JSON number was rounded from when it carries one
+    (engine.reports.serialize.Rounded), else the number itself (str() keeps a float's shortest spelling)."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return value
+    found = getattr(value, "exact", None)
+    return found if isinstance(found, Decimal) else Decimal(str(value))
 
 
 def money(value: Decimal | None) -> str:
     if value is None:
         return "n/a"
-    q = value.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    q = value.quantize(CENT, ROUND_HALF_UP)
+    if q == 0 and value != 0:
+        return "<$0.01" if value > 0 else "-<$0.01"
     return f"-${-q:,.2f}" if q < 0 else f"${q:,.2f}"
 
 
+def signed_money(value: Decimal) -> str:
+    """A change in dollars with its sign: "+$412.37", "-$3.10", "$0.00"."""
+    shown = money(value)
+    return f"+{shown}" if value > 0 else shown
+
+
 def small_money(value: Decimal) -> str:
-    """Per-task and per-day figures can be fractions of a cent: keep four decimals there."""
-    if abs(value) >= 1:
-        return money(value)
-    return f"${value.quantize(Decimal('0.0001'), ROUND_HALF_UP)}"
+    """Per-day and per-task figures: to the cent like any money ("<$0.01" below half a cent, "$0.00" for none)."""
+    return money(value)
 
 
 def percent(value: Decimal | None) -> str:
     if value is None:
         return "n/a"
-    return f"{value.quantize(Decimal('0.1'), ROUND_HALF_UP)}%"
+    return f"{value.quantize(TENTH, ROUND_HALF_UP)}%"
 
 
 def points(value: Decimal | None) -> str:
     if value is None:
         return "n/a"
-    q = value.quantize(Decimal("0.1"), ROUND_HALF_UP)
+    q = value.quantize(TENTH, ROUND_HALF_UP)
     return f"{'+' if q > 0 else ''}{q} pts"
 
 
@@ -49,5 +72,15 @@ def delta_pct(now: Decimal, before: Decimal) -> str:
     if before == 0:
         return "new" if now else "—"
     change = (now - before) / before * 100
-    q = change.quantize(Decimal("0.1"), ROUND_HALF_UP)
+    q = change.quantize(TENTH, ROUND_HALF_UP)
     return f"{'+' if q > 0 else ''}{q}%"
+
+
+def times(growth: Decimal) -> str:
+    """A ratio as people say it: "×3.1" (now over before)."""
+    return f"×{growth.quantize(TENTH, ROUND_HALF_UP)}"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """ "1 task", "2 tasks", "1,204 events" (`many` for irregular plurals)."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"

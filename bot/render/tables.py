@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.render.fmt import STATUS_LABEL, delta_pct, money, percent, points, small_money
+from bot.render.fmt import STATUS_LABEL, delta_pct, money, percent, plural, points, small_money
+from engine.periods import Period
+from engine.reports.figures import Figures, Projection
 from engine.reports.margin import MarginReport
+from engine.reports.movers import Move
 from engine.reports.portfolio import Portfolio, PortfolioRow
 from engine.store.models import COST_TYPES
+
+MOVERS_SHOWN = 3
+TOP_CUSTOMERS = 10
 
 COST_TYPE_LABEL = {
     "uncached_input": "uncached input",
@@ -41,24 +47,60 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int] | None = N
     return [fmt(headers), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
 
 
+def compared(period: Period) -> str:
+    """The days counted and the days they are compared with, said so a reader cannot mistake one for a month."""
+    prev = period.previous()
+    like = f" (the first {prev.days} days of {prev.label})" if not prev.complete else f" ({prev.label})"
+    return f"{period.start} to {period.end}, compared with {prev.start} to {prev.end}{like}"
+
+
+def projection_line(p: Projection | None) -> str | None:
+    """The run rate of a period to date, labelled as a projection so it is never read as actuals."""
+    if p is None:
+        return None
+    f = p.figures
+    return (
+        f"Run rate (a projection, not actuals): all {p.full_days} days of {p.label} at the daily rate of the first "
+        f"{p.days}: revenue {money(f.revenue)}, COGS {money(f.cogs)}, gross margin {percent(f.margin_pct)}"
+    )
+
+
+def change_text(now: Decimal, before: Decimal) -> str:
+    """A cost against the period before, in dollars first: "+$412.37 (×3.1)"."""
+    return Move(key="", now=now, before=before).how if now != before else "no change"
+
+
 def render_report(r: MarginReport) -> str:
     f, p = r.current, r.previous
     title = f"{r.name} ({r.key})" if r.name != r.key else r.key
     lines = [
-        f"{r.kind.title()} {title} — {r.period.label} ({r.period.start} to {r.period.end})",
+        f"{r.kind.title()} {title} — {r.period.title}",
+        f"  {compared(r.period)}",
         "",
         f"  Revenue       {money(f.revenue):>14}   ({r.revenue_source}; previous {money(p.revenue)}, "
         f"{delta_pct(f.revenue, p.revenue)})",
         f"  COGS          {money(f.cogs):>14}   (previous {money(p.cogs)}, {delta_pct(f.cogs, p.cogs)})",
         f"  Gross margin  {percent(f.margin_pct):>14}   {STATUS_LABEL[f.status]}"
         f" (previous {percent(p.margin_pct)}, {points(_delta(f.margin_pct, p.margin_pct))})",
-        f"  Biggest lever: {r.top_lever}",
     ]
-    if r.top_mover:
-        lines.append(f"  Biggest mover: {r.top_mover}")
+    if r.own_bands:
+        t = f.thresholds
+        lines.append(
+            f"  Its own bands (its contracts set them): breach under {t.breach_pct.normalize():f}%, healthy from "
+            f"{t.healthy_pct.normalize():f}%"
+        )
+    if line := projection_line(r.projection):
+        lines.append(f"  {line}")
+    if r.no_contract:
+        lines.append(f"  {no_contract_line(r)}")
+    lines.append(f"  Biggest lever: {r.top_lever}")
+    moves = r.moves
+    if moves:
+        lines.append("  Biggest movers: " + "; ".join(m.text for m in moves[:MOVERS_SHOWN]))
     if f.unpriced_events:
         lines.append(
-            f"  WARNING: {f.unpriced_events} unpriced event(s) ({', '.join(r.unpriced_models)}): COGS is understated"
+            f"  WARNING: {plural(f.unpriced_events, 'unpriced event')} ({', '.join(r.unpriced_models)}): "
+            "COGS is understated"
         )
     lines += ["", "COGS by cost type"]
     type_rows = [
@@ -75,7 +117,7 @@ def render_report(r: MarginReport) -> str:
     lines += _table(
         ["model", "provider", "COGS", "share", "vs previous"],
         [
-            [s.key, s.provider, money(s.cost), percent(s.share_pct), delta_pct(s.cost, s.previous)]
+            [s.key, s.provider, money(s.cost), percent(s.share_pct), change_text(s.cost, s.previous)]
             for s in r.by_model[:10]
         ],
         right={2, 3, 4},
@@ -83,7 +125,7 @@ def render_report(r: MarginReport) -> str:
     lines += ["", "COGS by feature"]
     lines += _table(
         ["feature", "COGS", "share", "vs previous"],
-        [[s.key, money(s.cost), percent(s.share_pct), delta_pct(s.cost, s.previous)] for s in r.by_feature[:10]],
+        [[s.key, money(s.cost), percent(s.share_pct), change_text(s.cost, s.previous)] for s in r.by_feature[:10]],
     )
     lines += [
         "",
@@ -91,9 +133,16 @@ def render_report(r: MarginReport) -> str:
     ]
     if r.tasks:
         lines.append(
-            f"Cost per task ({r.tasks} tasks)   P50 {small_money(r.task_cost_p50)}   P99 {small_money(r.task_cost_p99)}"
+            f"Cost per task ({plural(r.tasks, 'task')})   P50 {small_money(r.task_cost_p50)}   "
+            f"P99 {small_money(r.task_cost_p99)}"
         )
-    if r.revenue:
+    if r.customers:
+        lines += ["", f"Top customers by COGS ({len(r.customers)} in all)"]
+        lines += _table(
+            ["customer", "revenue", "COGS", "margin"],
+            [[_who(c.name, c.key), *_money_cells(c.figures)] for c in r.customers[:TOP_CUSTOMERS]],
+        )
+    elif r.revenue:
         lines += ["", "Revenue"]
         lines += _table(
             ["terms", "product", "days", "revenue"],
@@ -103,6 +152,24 @@ def render_report(r: MarginReport) -> str:
     return "\n".join(lines)
 
 
+def no_contract_line(r: MarginReport) -> str:
+    """What a customer with usage and no contract is, and who it may have been meant to be."""
+    meant = f"; did you mean {', '.join(r.similar)}?" if r.similar else ""
+    return f"No contract: {r.key} has usage but no contract, so its COGS has no revenue against it{meant}"
+
+
+def _who(name: str, key: str) -> str:
+    return name if name == key else f"{name} ({key})"
+
+
+def _money_cells(f: Figures) -> list[str]:
+    return [money(f.revenue), money(f.cogs), percent(f.margin_pct)]
+
+
+def _bands(f: Figures) -> str:
+    return f"{f.thresholds.breach_pct.normalize():f}/{f.thresholds.healthy_pct.normalize():f}%"
+
+
 def _delta(a: Decimal | None, b: Decimal | None) -> Decimal | None:
     return a - b if a is not None and b is not None else None
 
@@ -110,12 +177,14 @@ def _delta(a: Decimal | None, b: Decimal | None) -> Decimal | None:
 def _rows(rows: list[PortfolioRow], limit: int | None = None) -> list[list[str]]:
     return [
         [
-            r.name if r.name == r.key else f"{r.name} ({r.key})",
+            _who(r.name, r.key),
             money(r.current.revenue),
             money(r.current.cogs),
             percent(r.current.margin_pct),
             points(_delta(r.current.margin_pct, r.previous.margin_pct)),
-            STATUS_LABEL[r.current.status],
+            STATUS_LABEL[r.current.status]
+            + (" (no contract)" if r.no_contract else "")
+            + (f" (own bands {_bands(r.current)})" if r.own_bands else ""),
             str(r.current.unpriced_events or ""),
         ]
         for r in rows[:limit]
@@ -126,11 +195,14 @@ def render_portfolio(p: Portfolio, *, limit: int | None = None) -> str:
     t = p.total
     spread = p.spread()
     lines = [
-        f"Portfolio — {p.period.label} ({p.period.start} to {p.period.end})",
+        f"Portfolio — {p.period.title}",
+        f"  {compared(p.period)}",
         "",
         f"  Revenue {money(t.revenue)}   COGS {money(t.cogs)}   Gross margin {percent(t.margin_pct)} "
         f"{STATUS_LABEL[t.status]} (previous {percent(p.previous_total.margin_pct)})",
     ]
+    if line := projection_line(p.projection):
+        lines.append(f"  {line}")
     if spread.get("customers"):
         lines.append(
             f"  Spread: P50 customer {spread['p50_customer']} costs {money(spread['p50_customer_cogs_usd'])}, "

@@ -17,6 +17,9 @@ EMOJI = {
     ":chart_with_upwards_trend:": "↑",
     ":mag:": "?",
     ":lock:": "#",
+    ":crystal_ball:": "≈",
+    ":arrow_up_down:": "↕",
+    ":chart_with_downwards_trend:": "↘",
 }
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
@@ -73,5 +76,6 @@ def _fields(cells: list[list[str]]) -> list[str]:
         for i in range(max(len(left), len(right))):
             a = left[i] if i < len(left) else ""
             b = right[i] if i < len(right) else ""
-            out.append(f"  {a:<{COLUMN}}{b}".rstrip())
+            # A long left cell keeps two spaces before the right one rather than running into it.
+            out.append(f"  {a.ljust(COLUMN - 2)}  {b}".rstrip())
     return out

@@ -1,8 +1,9 @@
 """The weekly leadership digest: the last full ISO week (Monday to Sunday in MARGINBOT_TIMEZONE) in numbers.
 
 `weekly_digest` gathers the data (blended margin and its change, revenue, COGS, who is in breach or watch, the
-biggest movers, the top cost drivers by model, unpriced usage, a 12-week margin trend and COGS by model per
-week); `queue_digest` puts it in the outbox once per ISO week per channel, however often it is called.
+biggest movers by dollars of COGS under the one mover rule, the top cost drivers by model, unpriced usage, a
+12-week margin trend, COGS by model per week, and the month to date with its run rate); `queue_digest` puts it in
+the outbox once per ISO week per channel, however often it is called.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from engine.money import ZERO, decimal_text, usd
-from engine.periods import Period
+from engine.periods import Period, month_to_date
 from engine.reports.figures import Figures, Thresholds, margin_change, margin_pct
+from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
 from engine.reports.revenue import revenue_lines, total_by_customer
 from engine.reports.serialize import figures_text
@@ -81,6 +83,8 @@ class Digest:
     models: list[ModelCost]
     trend: list[WeekPoint]
     cogs_by_model_weekly: dict[str, list[Decimal]] = field(default_factory=dict)
+    mover_rule: MoverRule = field(default_factory=MoverRule)
+    month: Portfolio | None = None  # the calendar month to date (None on the first of a month)
 
     @property
     def total(self) -> Figures:
@@ -98,11 +102,16 @@ class Digest:
             if r.current.status is status and (status is not Status.NO_REVENUE or r.current.cogs > 0)
         ]
 
-    def movers(self, n: int = MOVERS) -> list[tuple[PortfolioRow, Decimal]]:
-        """Customers whose margin moved the most (in points) against the week before."""
-        moved = [(r, pts) for r in self.book.customers if (pts := margin_change(r.current, r.previous)) is not None]
-        moved.sort(key=lambda item: (-abs(item[1]), item[0].key))
-        return [m for m in moved[:n] if m[1] != 0]
+    def movers(self, n: int = MOVERS) -> list[tuple[PortfolioRow, Move]]:
+        """Customers whose COGS moved the most dollars against the week before, at or above the mover floor (of
+        the portfolio's COGS): the rule answers and alerts use."""
+        rows = {r.key: r for r in self.book.customers}
+        moves = rank_moves(
+            (Move(key=r.key, now=r.current.cogs, before=r.previous.cogs) for r in rows.values()),
+            subject_cogs=self.total.cogs,
+            rule=self.mover_rule,
+        )
+        return [(rows[m.key], m) for m in moves[:n]]
 
 
 def _model_costs(conn: Connection, a: date, b: date) -> dict[tuple[str, str], tuple[int, int]]:
@@ -116,10 +125,19 @@ def _model_costs(conn: Connection, a: date, b: date) -> dict[tuple[str, str], tu
     return {(p, m): (int(c or 0), int(u or 0)) for p, m, c, u in rows}
 
 
-def weekly_digest(conn: Connection, *, today: date, thresholds: Thresholds, weeks: int = TREND_WEEKS) -> Digest:
-    """Everything the digest shows for the last full ISO week before `today`."""
+def weekly_digest(
+    conn: Connection,
+    *,
+    today: date,
+    thresholds: Thresholds,
+    weeks: int = TREND_WEEKS,
+    movers: MoverRule | None = None,
+) -> Digest:
+    """Everything the digest shows for the last full ISO week before `today`, and the month to date."""
     week = last_full_week(today)
     book = portfolio(conn, week, thresholds=thresholds)
+    mtd = month_to_date(today)
+    month = portfolio(conn, mtd, thresholds=thresholds) if mtd is not None else None
     prev = week.previous()
     now_models, before_models = (
         _model_costs(conn, week.start, week.end),
@@ -167,7 +185,15 @@ def weekly_digest(conn: Connection, *, today: date, thresholds: Thresholds, week
         series[model] = [usd(weekly[model].get(p.start, 0)) for p in periods]
     if len(ranked) > CHART_MODELS:
         series["other"] = [usd(sum(weekly[m].get(p.start, 0) for m in ranked[CHART_MODELS:])) for p in periods]
-    return Digest(week=week, book=book, models=models, trend=trend, cogs_by_model_weekly=series)
+    return Digest(
+        week=week,
+        book=book,
+        models=models,
+        trend=trend,
+        cogs_by_model_weekly=series,
+        mover_rule=movers or MoverRule(),
+        month=month,
+    )
 
 
 def _row(r: PortfolioRow) -> dict[str, Any]:
@@ -179,6 +205,10 @@ def _row(r: PortfolioRow) -> dict[str, Any]:
         "previous_margin_pct": decimal_text(r.previous.margin_pct),
         "revenue_usd": decimal_text(r.current.revenue),
         "cogs_usd": decimal_text(r.current.cogs),
+        # A customer judged against its own bands (its contracts set them) says so, with them.
+        "own_bands": r.own_bands,
+        "breach_pct": f"{r.current.thresholds.breach_pct.normalize():f}",
+        "healthy_pct": f"{r.current.thresholds.healthy_pct.normalize():f}",
     }
 
 
@@ -194,7 +224,17 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
         "breach": [_row(r) for r in d.in_status(Status.BREACH)],
         "no_revenue": [_row(r) for r in d.in_status(Status.NO_REVENUE)],
         "watch": [_row(r) for r in d.in_status(Status.WATCH)],
-        "movers": [{**_row(r), "change_pts": decimal_text(pts)} for r, pts in d.movers()],
+        "movers": [
+            {
+                **_row(r),
+                "change_pts": decimal_text(margin_change(r.current, r.previous)),
+                "previous_cogs_usd": decimal_text(r.previous.cogs),
+                "cogs_change_usd": decimal_text(m.change),
+                "cogs_change": m.how,
+            }
+            for r, m in d.movers()
+        ],
+        "month_to_date": _month(d.month),
         "models": [
             {
                 "provider": m.provider,
@@ -219,6 +259,27 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
             for p in d.trend
         ],
     }
+
+
+def _month(m: Portfolio | None) -> dict[str, Any] | None:
+    """The month to date beside the week: its figures against the same days of the month before, and its run
+    rate, labelled as a projection."""
+    if m is None:
+        return None
+    out: dict[str, Any] = {"period": m.period.as_dict(), "title": m.period.title}
+    out.update(figures_text(m.total, m.previous_total, change=True))
+    p = m.projection
+    out["projection"] = (
+        None
+        if p is None
+        else {
+            "full_days": p.full_days,
+            "revenue_usd": decimal_text(p.figures.revenue),
+            "cogs_usd": decimal_text(p.figures.cogs),
+            "margin_pct": decimal_text(p.figures.margin_pct),
+        }
+    )
+    return out
 
 
 def chart_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
@@ -266,13 +327,14 @@ def queue_digest(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
     week = last_full_week(runtime.today(as_of))
     channels = runtime.settings.digest_channels
     t = runtime.thresholds
-    with runtime.engine.connect() as conn:
+    with runtime.connect() as conn:  # refuses rollups cut in another time zone
         already = [c for c in channels if outbox.is_queued(conn, dedupe_key(c, week))]
         todo = [c for c in channels if c not in already]
         if not todo and not dry_run:
             return DigestRun(week=week, queued=[], already=already, payload=None, dry_run=dry_run)
-        d = weekly_digest(conn, today=runtime.today(as_of), thresholds=t)
+        d = weekly_digest(conn, today=runtime.today(as_of), thresholds=t, movers=runtime.movers)
         payload, chart = digest_to_dict(d, t), chart_to_dict(d, t)
+        payload["notices"] = runtime.notices(conn)
         queued: list[str] = []
         for channel in todo:
             if dry_run:

@@ -8,9 +8,9 @@ and product (one `portfolio` sweep), and moves each subject through a small stat
   snoozed it (until the snooze ends); it recovers (posted once) only when the margin is back at or above the line
   plus HYSTERESIS points, so a margin hovering at the line does not flap.
 - no_revenue: cost but no revenue in the window (same reminder and recovery rules as a breach).
-- trending to breach: a customer above the line whose daily margins, fitted with a straight line, cross it
-  within WATCH_HORIZON_DAYS; posted once per episode (again only after a reminder interval). Its state is `watch`
-  in alert_state.
+- trending to breach: a customer above its line whose daily margins, fitted with a straight line, cross it
+  within TREND_HORIZON_DAYS (or crossed it inside the window); posted once per episode (again only after a
+  reminder interval). Its state is `watch` in alert_state.
 - unpriced: more than UNPRICED_SHARE of a subject's events have no price, so its COGS is understated.
 
 A customer's line is its own when its contracts set `breach_pct` / `healthy_pct` (engine/reports/accounts.py),
@@ -147,6 +147,7 @@ class AlertEvent:
                 "slope_pts_per_day": decimal_text(o.trend.slope_pts_per_day),
                 "projected_pct": decimal_text(o.trend.projected_pct),
                 "crosses_on": o.trend.crosses_on.isoformat() if o.trend.crosses_on else None,
+                "crossed": o.trend.crossed,
                 "days": o.trend.days,
             }
         return d
@@ -339,6 +340,7 @@ def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events:
                 thresholds=o.thresholds,
                 lines=lines,
                 previous_lines=previous_lines,
+                movers=runtime.movers,
             )
         event.report = reports[key]
 
@@ -361,7 +363,11 @@ def alert_header(runtime: Runtime, *, as_of: datetime, period: Period) -> dict[s
     }
 
 
-_ANNOUNCED_AS = {Level.BREACH: AlertKind.BREACH, Level.NO_REVENUE: AlertKind.NO_REVENUE, Level.WATCH: AlertKind.TRENDING}
+_ANNOUNCED_AS = {
+    Level.BREACH: AlertKind.BREACH,
+    Level.NO_REVENUE: AlertKind.NO_REVENUE,
+    Level.WATCH: AlertKind.TRENDING,
+}
 
 
 def _episode_kinds(state: State) -> list[AlertKind]:
@@ -430,7 +436,7 @@ def check_alerts(
     as_of = (as_of or runtime.now()).astimezone(UTC)
     channels = list(runtime.settings.alert_channels)
     record = not dry_run and bool(channels)
-    with runtime.engine.connect() as conn:
+    with runtime.connect() as conn:  # refuses rollups cut in another time zone, as imports do
         states = load_states(conn)
         threads = open_threads(conn)
         period, book, decisions = evaluate(conn, runtime, as_of=as_of, states=states)

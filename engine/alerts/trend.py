@@ -1,4 +1,10 @@
-"""Daily margins per customer and the straight line fitted to them: is a margin heading for the breach line?"""
+"""Daily margins per customer and the straight line fitted to them: is a margin trending to breach?
+
+A customer is trending to breach when the line fitted to its daily margins ends up under the breach line within
+TREND_HORIZON_DAYS. The day it crosses is read off that same line: in the future ("on course to cross 40% on
+Nov 30") or, when the line already went under inside the window while the period's margin is still above it, in
+the past ("crossed 40% on Nov 20"), never rounded to "about today".
+"""
 
 from __future__ import annotations
 
@@ -17,18 +23,24 @@ from engine.reports.usage import COUNTING, daily_rows, daily_tasks
 from engine.timeutil import as_date
 from engine.vocab import Unit
 
-WATCH_HORIZON_DAYS = 14
+TREND_HORIZON_DAYS = 14
+WATCH_HORIZON_DAYS = TREND_HORIZON_DAYS  # the name it had when the alert was called "watch"
 MIN_TREND_DAYS = 7  # fewer daily margins than this make no trend
+# A day's margin counts at most this low in the fit: a margin has no floor (a day of $294 of revenue and a $9,972 spike
+# is -3,285%), and one such day would tilt a straight line through thirty into "trending to breach" on its own.
+FLOOR_PCT = -100.0
 
 
 @dataclass(kw_only=True)
 class Trend:
-    """A straight line fitted to daily margins: points per day and where it ends up WATCH_HORIZON_DAYS on."""
+    """A straight line fitted to daily margins: points per day, where it ends up TREND_HORIZON_DAYS on, and the day
+    it crosses the breach line (`crossed`: that day is inside the window already)."""
 
     slope_pts_per_day: Decimal
     projected_pct: Decimal
     crosses_on: date | None
     days: int
+    crossed: bool = False
 
 
 def fit_trend(points: list[tuple[int, float]], *, last_x: int, start: date, breach_pct: Decimal) -> Trend | None:
@@ -50,12 +62,16 @@ def fit_trend(points: list[tuple[int, float]], *, last_x: int, start: date, brea
         return None
     slope = (n * sxy - sx * sy) / spread
     intercept = (sy - slope * sx) / n
-    projected = intercept + slope * (last_x + WATCH_HORIZON_DAYS)
+    projected = intercept + slope * (last_x + TREND_HORIZON_DAYS)
     breach = float(breach_pct)
-    crosses_on = None
+    crosses_on, crossed = None, False
     if slope < 0 and projected < breach:  # it crosses within the horizon (a far-off date means nothing)
-        crosses_on = start + timedelta(days=max(math.ceil((breach - intercept) / slope), last_x + 1))
-    return Trend(slope_pts_per_day=_dec(slope), projected_pct=_dec(projected), crosses_on=crosses_on, days=n)
+        # The first whole day on or under the line; a line under it from the window's start crossed by then.
+        x = max(math.ceil((breach - intercept) / slope), 0)
+        crosses_on, crossed = start + timedelta(days=x), x <= last_x
+    return Trend(
+        slope_pts_per_day=_dec(slope), projected_pct=_dec(projected), crosses_on=crosses_on, days=n, crossed=crossed
+    )
 
 
 def _dec(value: float) -> Decimal:
@@ -189,7 +205,7 @@ def customer_trends(conn: Connection, period: Period, customers: set[str], *, br
     last_x = period.days - 1
     for cust, (revenue, cost) in _daily_series(conn, period, customers).items():
         points = [
-            (x, 100.0 - c / (r * NANO) * 100.0)
+            (x, max(FLOOR_PCT, 100.0 - c / (r * NANO) * 100.0))
             for x, (r, c) in enumerate(zip(map(float, revenue), cost, strict=True))
             if r > 0
         ]

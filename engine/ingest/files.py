@@ -267,7 +267,7 @@ def import_usage_file(
     # Forking a threaded process (a server, a scheduler) is unsafe; such callers parse in-process.
     parallel = parallel and "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
     with engine.connect() as conn:
-        check_rollup_timezone(conn, timezone)
+        check_rollup_timezone(conn, timezone, price_fingerprint=prices.fingerprint)
         writer = EventWriter(
             conn, prices=prices, cutter=DayCutter(timezone), source=f"file:{path.name}", batch_size=batch_size
         )

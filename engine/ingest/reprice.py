@@ -13,28 +13,41 @@ from engine.ingest.rollups import rebuild_rollups
 from engine.money import CENT, round_to, usd
 from engine.pricing.book import PriceBook, Usage
 from engine.progress import Progress
-from engine.store.meta import ROLLUP_TZ, get_meta, set_meta
+from engine.store.meta import PRICE_FINGERPRINT, ROLLUP_TZ, get_meta, set_meta
 from engine.store.models import COST_COLUMNS
 from engine.store.sql import COST_SUM
-from engine.timeutil import DayCutter
+from engine.timeutil import DayCutter, as_date
 
-# What pricing an event reads: after `epoch`, Usage's fields are usage_event columns of the same names.
-_SELECT = f"SELECT event_id, ts, {', '.join(Usage._fields[1:])} FROM usage_event "
+# What pricing an event reads (after `epoch`, Usage's fields are usage_event columns of the same names), then what
+# it stored last time, so only events whose cost or day changed are counted and written.
+_SELECT = (
+    f"SELECT event_id, ts, {', '.join(Usage._fields[1:])}, {', '.join(COST_COLUMNS)}, priced, day FROM usage_event "
+)
+_USAGE = len(Usage._fields) - 1
 
 
 @dataclass
 class RepriceResult:
     events: int = 0
-    changed: int = 0
+    changed: int = 0  # events whose cost (or priced flag) is not what was stored
+    moved: int = 0  # events whose local day changed (a new MARGINBOT_TIMEZONE)
     unpriced_events: int = 0
     cost_before_nano: int = 0
     cost_after_nano: int = 0
 
     def summary(self) -> str:
         delta = round_to(usd(self.cost_after_nano - self.cost_before_nano), CENT)
-        return f"re-priced {self.events} event(s), {self.changed} changed; COGS moved by ${delta:,.2f}" + (
-            f"; {self.unpriced_events} still unpriced" if self.unpriced_events else ""
+        sign = "-" if delta < 0 else ""
+        moved = f", {_n(self.moved, 'event')} moved to another day" if self.moved else ""
+        return (
+            f"re-priced {_n(self.events, 'event')}: {self.changed:,} with a new cost{moved}; "
+            f"COGS moved by {sign}${abs(delta):,.2f}"
+            + (f"; {_n(self.unpriced_events, 'event')} still unpriced" if self.unpriced_events else "")
         )
+
+
+def _n(n: int, word: str) -> str:
+    return f"{n:,} {word if n == 1 else word + 's'}"
 
 
 def reprice(
@@ -47,7 +60,8 @@ def reprice(
 ) -> RepriceResult:
     """Recompute every event's cost (and local day) from `since` on, then rebuild rollups, in one transaction.
 
-    `progress` (engine.progress) is called with the events re-priced so far and the number to re-price."""
+    `progress` (engine.progress) is called with the events re-priced so far and the number to re-price. Only
+    events whose cost or day changed are written, and counted as changed."""
     result = RepriceResult()
     cutter = DayCutter(timezone)
     tz_changed = False
@@ -70,20 +84,27 @@ def reprice(
         if progress is not None:
             total = int(conn.execute(text(f"SELECT COUNT(*) FROM usage_event {where}"), params).scalar_one())
         for chunk in reader:
-            for event_id, ts, *counts in chunk:
+            for event_id, ts, *row in chunk:
+                counts, stored, was_priced, was_day = row[:_USAGE], row[_USAGE:-2], row[-2], row[-1]
                 epoch = int(_aware(ts).timestamp())
                 costs = prices.price(Usage(epoch, *counts))
+                day = cutter.day(epoch)
                 result.events += 1
                 if not costs.priced:
                     result.unpriced_events += 1
-                updates.append(
-                    {
-                        "id": event_id,
-                        "day": cutter.day(epoch),
-                        "priced": costs.priced,
-                        **dict(zip(COST_COLUMNS, costs[:-1], strict=True)),
-                    }
-                )
+                new_cost = tuple(costs[:-1]) != tuple(int(v or 0) for v in stored) or bool(was_priced) != costs.priced
+                new_day = as_date(was_day).isoformat() != day
+                result.changed += new_cost
+                result.moved += new_day
+                if new_cost or new_day:
+                    updates.append(
+                        {
+                            "id": event_id,
+                            "day": day,
+                            "priced": costs.priced,
+                            **dict(zip(COST_COLUMNS, costs[:-1], strict=True)),
+                        }
+                    )
             _apply(conn, updates)
             updates.clear()
             if progress is not None:
@@ -91,10 +112,9 @@ def reprice(
         _apply(conn, updates)
         after = _total_cost(conn, where, params)
         result.cost_before_nano, result.cost_after_nano = before, after
-        result.changed = result.events if before != after else 0
         rebuild_rollups(conn)
         set_meta(conn, ROLLUP_TZ, timezone)
-        set_meta(conn, "price_fingerprint", prices.fingerprint)
+        set_meta(conn, PRICE_FINGERPRINT, prices.fingerprint)
     return result
 
 

@@ -250,7 +250,7 @@ def write_batch(
     settings = runtime.settings
     with runtime.engine.connect() as conn:
         try:
-            check_rollup_timezone(conn, settings.timezone)
+            check_rollup_timezone(conn, settings.timezone, price_fingerprint=runtime.prices.fingerprint)
             writer = EventWriter(
                 conn, prices=runtime.prices, cutter=DayCutter(settings.timezone), source=f"sync:{source}"
             )

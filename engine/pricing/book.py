@@ -16,7 +16,6 @@ Where a price comes from, first match wins:
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -28,7 +27,7 @@ from typing import Any, NamedTuple
 from genai_prices.types import ModelPrice, TieredPrices
 
 from engine.money import HUNDRED, ZERO
-from engine.pricing.catalogue import PACKAGE_VERSION, Catalogue, change_dates, last_change, time_of_day
+from engine.pricing.catalogue import Catalogue, change_dates, last_change, time_of_day
 from engine.pricing.pricefile import (
     FEMTO_PER_USD,
     Discount,
@@ -42,6 +41,7 @@ from engine.pricing.pricefile import (
     per_mtok_to_femto,
     usd_to_femto,
 )
+from engine.store.meta import price_fingerprint
 from engine.vocab import PriceSource, ServiceTier
 
 FEMTO_PER_NANO = 10**6
@@ -488,6 +488,6 @@ class PriceBook:
 
 
 def _fingerprint(raw: bytes, catalogue: Catalogue | None) -> str:
-    """What the prices were computed from: the price file, the package version and the catalogue data file."""
-    digest = hashlib.sha256(raw + PACKAGE_VERSION.encode() + (catalogue.digest if catalogue else "").encode())
-    return digest.hexdigest()[:16]
+    """What the prices were computed from: the price file, the package version and the catalogue data file (one
+    rule, engine.store.meta's: reports compare it with the files' own without loading the catalogue)."""
+    return price_fingerprint(raw, catalogue.digest if catalogue else "")

@@ -22,14 +22,10 @@ from genai_prices import data_snapshot
 from genai_prices.data_snapshot import DataSnapshot, find_provider_by_id
 from genai_prices.types import ModelInfo, ModelPrice, Provider, StartDateConstraint, TimeOfDateConstraint
 
+from engine.pricing.pricefile import catalogue_path as catalogue_path  # where it lives: read without genai-prices
 from engine.vocab import ServiceTier
 
 PACKAGE_VERSION = version("genai-prices")
-
-
-def catalogue_path(configured: Path | None, prices_file: Path) -> Path:
-    """Where the refreshed catalogue lives: MARGINBOT_CATALOGUE_FILE, else catalogue.json beside the price file."""
-    return configured if configured is not None else prices_file.with_name("catalogue.json")
 
 
 class CatalogueError(ValueError):

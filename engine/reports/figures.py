@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from engine.money import HUNDRED, ZERO
+from engine.periods import Period
 from engine.vocab import Status
 
 T = TypeVar("T")
@@ -98,3 +99,28 @@ class Share:
     def growth(self) -> Decimal | None:
         """Current over previous cost (2 = doubled); None when there was nothing before."""
         return self.cost / self.previous if self.previous > 0 else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Projection:
+    """A period to date carried to its whole length at its daily rate so far: revenue and COGS × full days ÷ days
+    so far. A run rate, not a forecast: it assumes the days left look like the days counted, and it is always
+    labelled as such. (Fees accrue by day, so a month's projected fee is exactly its monthly fee.)"""
+
+    label: str  # the period's label, e.g. 2026-11
+    days: int  # days counted
+    full_days: int  # days in the whole period
+    figures: Figures
+
+
+def run_rate(f: Figures, period: Period) -> Projection | None:
+    """The run-rate projection of `f` over `period` to its full length; None when the period is complete."""
+    if period.complete:
+        return None
+    scale = Decimal(period.full_days) / Decimal(period.days)
+    return Projection(
+        label=period.label,
+        days=period.days,
+        full_days=period.full_days,
+        figures=Figures(revenue=f.revenue * scale, cogs=f.cogs * scale, thresholds=f.thresholds),
+    )

@@ -15,14 +15,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, text
 
-from engine.money import HUNDRED, TENTH, ZERO, pct_text, round_to, usd, usd_text
+from engine.money import HUNDRED, ZERO, pct_text, usd
 from engine.periods import Period
-from engine.reports.figures import Figures, Share, Thresholds, nearest_rank, percentile
-from engine.reports.names import resolve_customer, resolve_product
+from engine.reports.accounts import accounts
+from engine.reports.figures import Figures, Projection, Share, Thresholds, nearest_rank, percentile, run_rate
+from engine.reports.movers import Move, MoverRule, rank_moves
+from engine.reports.names import resolve_customer, resolve_product, similar_customers
 from engine.reports.revenue import RevenueLine, revenue_lines, total_by_customer, total_by_product
 from engine.reports.usage import cost_by_day
 from engine.store.columns import COST_TYPES
-from engine.store.sql import COST_SUMS
+from engine.store.sql import COST_SUM, COST_SUMS
 from engine.vocab import SubjectKind
 
 
@@ -49,6 +51,19 @@ class MarginReport:
     task_cost_p50: Decimal
     task_cost_p99: Decimal
     unpriced_models: list[str]
+    mover_rule: MoverRule = field(default_factory=MoverRule)
+    # A product's customers by COGS (empty for a customer report).
+    customers: list[CustomerSlice] = field(default_factory=list)
+    # A customer with usage and no contract at all: its usage is cost with no revenue. `similar` names customers it
+    # may be meant to be (a name typed differently in the usage).
+    no_contract: bool = False
+    similar: list[str] = field(default_factory=list)
+    own_bands: bool = False  # the customer's contracts set its margin bands: `current.thresholds` are those
+
+    @property
+    def projection(self) -> Projection | None:
+        """For a period to date, the whole period at its daily rate so far (labelled as a run rate)."""
+        return run_rate(self.current, self.period)
 
     @property
     def top_lever(self) -> str:
@@ -60,23 +75,35 @@ class MarginReport:
         return f"{pct_text(top.share_pct)} of COGS is {top.model or 'unattributed usage'}{where}"
 
     @property
+    def moves(self) -> list[Move]:
+        """Cost drivers (a model on a feature) that moved against the previous period by at least the mover floor,
+        biggest dollar change first."""
+        return rank_moves(
+            (Move(key=_driver_words(d), now=d.cost, before=d.previous) for d in self.drivers),
+            subject_cogs=self.current.cogs,
+            rule=self.mover_rule,
+        )
+
+    @property
     def top_mover(self) -> str | None:
-        """The driver whose cost grew the most against the previous period, in plain words."""
-        grown = [d for d in self.drivers if d.cost > d.previous]
-        if not grown:
-            return None
-        top = max(grown, key=lambda d: d.cost - d.previous)
-        where = f" on {top.feature}" if top.feature else ""
-        what = f"{top.model or 'unattributed usage'}{where}"
-        growth = top.growth
-        if growth is None:
-            return f"{what} is new ({usd_text(top.cost)})"
-        times = round_to(growth, TENTH)
-        if growth >= 3:
-            return f"{what} tripled (×{times})" if growth < 4 else f"{what} grew ×{times}"
-        if growth >= 2:
-            return f"{what} doubled (×{times})"
-        return f"{what} up {pct_text((growth - 1) * HUNDRED)}"
+        """The driver whose cost moved the most dollars against the previous period, in plain words: "gpt-4o on
+        agent-run +$412.37 (×3.1)"; None when nothing moved by the mover floor."""
+        moves = self.moves
+        return moves[0].text if moves else None
+
+
+def _driver_words(d: Share) -> str:
+    where = f" on {d.feature}" if d.feature else ""
+    return f"{d.model or 'unattributed usage'}{where}"
+
+
+@dataclass(kw_only=True)
+class CustomerSlice:
+    """One customer's part of a product: its revenue for the product, and the product's COGS for it."""
+
+    key: str
+    name: str
+    figures: Figures
 
 
 # ---------------------------------------------------------------- costs: query, then tally
@@ -113,7 +140,9 @@ def _cost_rows(conn: Connection, where: str, params: dict[str, Any]) -> Sequence
         text(
             f"SELECT day >= :a AS current, provider, model, feature, SUM(events), SUM(unpriced_events), "
             f"{COST_SUMS} FROM daily_rollup WHERE {where} AND day BETWEEN :pa AND :b "
-            "GROUP BY 1, 2, 3, 4"
+            # The previous period may end before this one starts (the first 26 days of October against November
+            # to date): the days between belong to neither.
+            "AND (day >= :a OR day <= :pb) GROUP BY 1, 2, 3, 4"
         ),
         params,
     ).all()
@@ -211,11 +240,12 @@ def subject_report(
     thresholds: Thresholds,
     lines: list[RevenueLine] | None = None,
     previous_lines: list[RevenueLine] | None = None,
+    movers: MoverRule | None = None,
 ) -> MarginReport:
     """The full answer for one customer (`kind=SubjectKind.CUSTOMER`) or product over `period`.
 
     `lines` and `previous_lines` (every revenue line of the period and the one before) save reads when the caller
-    already has them.
+    already has them; `movers` is the floor under which a change in cost is not called a mover.
     """
     prev = period.previous()
     where = _subject_filter(kind)
@@ -255,7 +285,41 @@ def subject_report(
         task_cost_p50=usd(task_p50),
         task_cost_p99=usd(task_p99),
         unpriced_models=sorted(costs.unpriced_models),
+        mover_rule=movers or MoverRule(),
+        customers=_product_customers(conn, key, period, lines, thresholds) if kind is SubjectKind.PRODUCT else [],
     )
+
+
+def _product_customers(
+    conn: Connection, product: str, period: Period, lines: list[RevenueLine], thresholds: Thresholds
+) -> list[CustomerSlice]:
+    """Each customer's revenue for `product` and the product's COGS for them, most COGS first."""
+    cost = {
+        cust: int(c or 0)
+        for cust, c in conn.execute(
+            text(
+                f"SELECT customer, SUM({COST_SUM}) FROM daily_customer_product WHERE product = :p "
+                "AND day BETWEEN :a AND :b GROUP BY customer"
+            ),
+            {"p": product, "a": period.start, "b": period.end},
+        )
+    }
+    revenue: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for line in lines:
+        if product in line.by_product:
+            revenue[line.customer] += line.by_product[product]
+    keys = (set(cost) | set(revenue)) - {""}
+    names: dict[str, str] = dict(conn.execute(text("SELECT id, name FROM customer")).all()) if keys else {}
+    out = [
+        CustomerSlice(
+            key=k,
+            name=names.get(k) or k,
+            figures=Figures(revenue=revenue.get(k, ZERO), cogs=usd(cost.get(k, 0)), thresholds=thresholds),
+        )
+        for k in keys
+    ]
+    out.sort(key=lambda c: (-c.figures.cogs, -c.figures.revenue, c.key))
+    return out
 
 
 def _task_percentiles(conn: Connection, where: str, params: dict[str, Any]) -> tuple[int, int, int]:
@@ -279,13 +343,32 @@ def _task_percentiles(conn: Connection, where: str, params: dict[str, Any]) -> t
     return n, at(0.5), at(0.99)
 
 
-def customer_report(conn: Connection, ref: str, period: Period, *, thresholds: Thresholds) -> MarginReport:
+def customer_report(
+    conn: Connection, ref: str, period: Period, *, thresholds: Thresholds, movers: MoverRule | None = None
+) -> MarginReport:
     """Resolve `ref` (id, name or alias) and build its full margin answer."""
     key, name = resolve_customer(conn, ref)
-    return subject_report(conn, SubjectKind.CUSTOMER, key, name, period, thresholds=thresholds)
+    account = accounts(conn, [key]).get(key)
+    own = account is not None and account.has_own_bands
+    if account is not None:
+        thresholds = account.thresholds(thresholds)
+    report = subject_report(conn, SubjectKind.CUSTOMER, key, name, period, thresholds=thresholds, movers=movers)
+    report.own_bands = own
+    if not report.revenue and not _has_contract(conn, key):
+        report.no_contract = True
+        report.similar = similar_customers(conn, key, name)
+    return report
 
 
-def product_report(conn: Connection, ref: str, period: Period, *, thresholds: Thresholds) -> MarginReport:
+def _has_contract(conn: Connection, customer: str) -> bool:
+    """Whether the customer has ever had a contract or a billed line."""
+    sql = "SELECT 1 FROM contract WHERE customer = :c UNION ALL SELECT 1 FROM revenue_actual WHERE customer = :c"
+    return conn.execute(text(sql), {"c": customer}).first() is not None
+
+
+def product_report(
+    conn: Connection, ref: str, period: Period, *, thresholds: Thresholds, movers: MoverRule | None = None
+) -> MarginReport:
     """Resolve `ref` (a product, any case) and build its full margin answer."""
     key = resolve_product(conn, ref)
-    return subject_report(conn, SubjectKind.PRODUCT, key, key, period, thresholds=thresholds)
+    return subject_report(conn, SubjectKind.PRODUCT, key, key, period, thresholds=thresholds, movers=movers)

@@ -1,12 +1,19 @@
-"""Finding a customer or product by what a person typed: id, name or alias, with suggestions when none fits."""
+"""Finding a customer or product by what a person typed: id, name or alias, with suggestions when none fits.
+
+Suggestions name customers, not labels: a customer known by a name, an id and two aliases is suggested once, by
+its name.
+"""
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 
 from sqlalchemy import Connection, text
 
 from engine.vocab import SubjectKind
+
+MAX_SUGGESTIONS = 3
 
 
 class UnknownSubject(LookupError):
@@ -21,31 +28,74 @@ class UnknownSubject(LookupError):
 
 
 def resolve_customer(conn: Connection, ref: str) -> tuple[str, str]:
-    """Find a customer by id, name or alias (case-insensitive). Returns (id, name); raises UnknownSubject."""
-    wanted = ref.strip().lower()
+    """Find a customer by id, name or alias (case-insensitive). Returns (id, name); raises UnknownSubject.
+
+    When what was typed fits several customers, the id typed exactly wins, then an id in another case, then a name,
+    then an alias: every customer can be opened by its id, whatever names others carry.
+    """
+    typed = ref.strip()
+    wanted = typed.lower()
     # The usual case, an exact id or name, is one indexed lookup or one narrow scan in the database.
-    hit = conn.execute(
-        text("SELECT id, name FROM customer WHERE id = :r OR lower(id) = :w OR lower(name) = :w LIMIT 1"),
-        {"r": ref.strip(), "w": wanted},
-    ).first()
-    if hit is not None:
-        return hit[0], hit[1] or hit[0]
+    hits = conn.execute(
+        text("SELECT id, name FROM customer WHERE id = :r OR lower(id) = :w OR lower(name) = :w"),
+        {"r": typed, "w": wanted},
+    ).all()
+    if hits:
+        cid, name = min(hits, key=lambda h: (h[0] != typed, h[0].lower() != wanted, h[0]))
+        return cid, name or cid
     rows = conn.execute(text("SELECT id, name, aliases FROM customer")).all()
-    candidates: dict[str, str] = {}
     for cid, name, aliases in rows:
-        # The name first: suggestions read better as "Globex" than as the id "globex".
-        labels = [name or "", cid, *(aliases or "").split(";")]
-        for label in labels:
-            label = label.strip()
-            if not label:
-                continue
-            if label.lower() == wanted:
-                return cid, name or cid
-            candidates.setdefault(label.lower(), label)
-    close = difflib.get_close_matches(wanted, list(candidates), n=3, cutoff=0.5)
-    prefix = [candidates[k] for k in candidates if k.startswith(wanted) and wanted]
-    suggestions = list(dict.fromkeys(prefix[:3] + [candidates[k] for k in close]))[:3]
-    raise UnknownSubject(SubjectKind.CUSTOMER, ref, suggestions)
+        if any(a.strip().lower() == wanted for a in (aliases or "").split(";") if a.strip()):
+            return cid, name or cid
+    raise UnknownSubject(SubjectKind.CUSTOMER, ref, suggest(wanted, _labels(rows)))
+
+
+Labels = dict[str, list[tuple[str, str]]]  # a lowered name, id or alias → (customer id, name shown) of each owner
+
+
+def _labels(rows: Iterable[tuple[str, str | None, str | None]]) -> Labels:
+    """Every way a customer is known (name, id, aliases), lowered → the customers known that way."""
+    out: Labels = {}
+    for cid, name, aliases in rows:
+        shown = name or cid
+        for label in (name or "", cid, *(aliases or "").split(";")):
+            label = label.strip().lower()
+            if label and (cid, shown) not in out.setdefault(label, []):
+                out[label].append((cid, shown))
+    return out
+
+
+def suggest(
+    wanted: str, labels: Labels, *, exclude: str | None = None, with_id: bool = False, cutoff: float = 0.5
+) -> list[str]:
+    """Up to MAX_SUGGESTIONS customers (by the name they are shown by, `with_id` adding the id where it differs)
+    whose name, id or alias starts with or resembles `wanted`, each customer once, closest first."""
+    prefix = [label for label in labels if wanted and label.startswith(wanted)]
+    close = difflib.get_close_matches(wanted, list(labels), n=10, cutoff=cutoff)
+    shown: dict[str, str] = {}  # customer id → the name it is shown by, in order of closeness
+    for label in prefix + close:
+        for cid, name in sorted(labels[label]):
+            if cid != exclude:
+                shown.setdefault(cid, name)
+    names = list(shown.values())
+    # Two customers may share a display name (one of them a customer that only appears in usage): name each by id.
+    return [f"{n} ({cid})" if (with_id or names.count(n) > 1) and n != cid else n for cid, n in shown.items()][
+        :MAX_SUGGESTIONS
+    ]
+
+
+def similar_customers(conn: Connection, key: str, name: str) -> list[str]:
+    """Customers with a contract that `key` (a customer with usage and no contract) may have been meant to be."""
+    rows = conn.execute(
+        text("SELECT id, name, aliases FROM customer WHERE id IN (SELECT DISTINCT customer FROM contract)")
+    ).all()
+    labels = _labels(rows)
+    # Stricter than for a name typed wrong: this is said unasked, on every answer about the customer.
+    found = suggest(key.strip().lower(), labels, exclude=key, with_id=True, cutoff=0.7)
+    if name and name.strip().lower() != key.strip().lower():
+        more = suggest(name.strip().lower(), labels, exclude=key, with_id=True, cutoff=0.7)
+        found += [s for s in more if s not in found]
+    return found[:MAX_SUGGESTIONS]
 
 
 def resolve_product(conn: Connection, ref: str) -> str:

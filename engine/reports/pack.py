@@ -74,8 +74,9 @@ def _subject_sheet(name: str, key: str, rows: list[dict[str, Any]], t: Threshold
 
 def _summary_sheet(d: dict[str, Any], t: Thresholds) -> Sheet:
     period, previous = d["period"], d["previous"]
+    to_date = "" if period.get("complete", True) else ", to date"  # a month or quarter still running
     rows: list[list[Cell]] = [
-        ["period", f"{period['label']} ({period['start']} to {period['end']})"],
+        ["period", f"{period['label']}{to_date} ({period['start']} to {period['end']})"],
         ["revenue_usd", d["revenue_usd"]],
         ["cogs_usd", d["cogs_usd"]],
         ["gross_profit_usd", d["gross_profit_usd"]],

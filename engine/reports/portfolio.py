@@ -11,7 +11,8 @@ from sqlalchemy import Connection, text
 
 from engine.money import ZERO, usd
 from engine.periods import Period
-from engine.reports.figures import Figures, Thresholds, pick
+from engine.reports.accounts import accounts
+from engine.reports.figures import Figures, Projection, Thresholds, pick, run_rate
 from engine.reports.revenue import (
     RevenueLine,
     SkippedContract,
@@ -34,6 +35,11 @@ class PortfolioRow:
     name: str
     current: Figures
     previous: Figures
+    # A customer with usage and no contract (nor billed revenue) ever: its cost has nothing to pay for it, and its
+    # usage may carry a name that was meant to be another customer's.
+    no_contract: bool = False
+    # The customer's contracts set its own margin bands (engine.reports.accounts): its figures' thresholds are those.
+    own_bands: bool = False
 
 
 @dataclass(kw_only=True)
@@ -53,6 +59,11 @@ class Portfolio:
     # Stored contracts that could not be read and are left out of revenue (engine.reports.revenue.SkippedContract):
     # the answer says so rather than show a revenue figure quietly missing them.
     skipped_contracts: list[str] = field(default_factory=list)
+
+    @property
+    def projection(self) -> Projection | None:
+        """For a period to date, the blended total over the whole period at its daily rate so far."""
+        return run_rate(self.total, self.period)
 
     def spread(self) -> dict[str, Any]:
         """The P50 and P99 customer by COGS, and the P50 customer margin: how uneven the book is."""
@@ -133,6 +144,14 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
     lines = revenue_lines(conn, period, totals=_totals(scan_now), contracts=terms)
     prev_lines = revenue_lines(conn, prev, totals=_totals(scan_before), contracts=terms)
     names: dict[str, str] = {cid: name for cid, name in conn.execute(text("SELECT id, name FROM customer"))}
+    # Customers whose contracts set their own bands are judged against them (products and the total: the global).
+    banded = {c: a.thresholds(thresholds) for c, a in accounts(conn).items() if a.has_own_bands}
+    paying = {
+        c
+        for (c,) in conn.execute(
+            text("SELECT DISTINCT customer FROM contract UNION SELECT DISTINCT customer FROM revenue_actual")
+        )
+    }
     cust_now, cust_before = _by(scan_now, 0), _by(scan_before, 0)
     prod_now, prod_before = _by(scan_now, 1), _by(scan_before, 1)
     rev_now, rev_before = total_by_customer(lines), total_by_customer(prev_lines)
@@ -146,13 +165,16 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
         rbefore: dict[str, Decimal],
     ) -> list[PortfolioRow]:
         keys = (set(now) | set(rnow) | set(before) | set(rbefore)) - {""}
+        own = banded if kind is SubjectKind.CUSTOMER else {}
         out = [
             PortfolioRow(
                 kind=kind,
                 key=k,
                 name=names.get(k, k) if kind is SubjectKind.CUSTOMER else k,
-                current=_figures(rnow.get(k, ZERO), now.get(k, (0, 0, 0)), thresholds),
-                previous=_figures(rbefore.get(k, ZERO), before.get(k, (0, 0, 0)), thresholds),
+                current=_figures(rnow.get(k, ZERO), now.get(k, (0, 0, 0)), own.get(k, thresholds)),
+                previous=_figures(rbefore.get(k, ZERO), before.get(k, (0, 0, 0)), own.get(k, thresholds)),
+                no_contract=kind is SubjectKind.CUSTOMER and k not in paying,
+                own_bands=k in own,
             )
             for k in keys
         ]

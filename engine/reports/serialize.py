@@ -11,8 +11,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from engine.money import CENT, MICRO, decimal_text, json_number
-from engine.reports.figures import Figures, Share, margin_change
+from engine.money import CENT, MICRO, decimal_text, json_number, round_to
+from engine.periods import Period
+from engine.reports.figures import Figures, Projection, Share, Thresholds, margin_change
 from engine.reports.margin import MarginReport
 from engine.reports.portfolio import Portfolio, PortfolioRow
 
@@ -27,9 +28,28 @@ def micros(value: Decimal | None) -> float | None:
     return json_number(value, MICRO)
 
 
+class Rounded(float):
+    """A JSON number that remembers the exact value it was rounded from.
+
+    It prints as the rounded number (json writes a float subclass as a float), while a builder handed the same dict
+    in-process shows the figure at its own precision from `exact`: rounded once, as every figure is. Without it a
+    margin of 86.245% would become 86.25 here, then 86.3% on screen, where `marginbot margin` says 86.2%.
+    """
+
+    exact: Decimal
+
+    def __new__(cls, value: Decimal, step: Decimal) -> Rounded:
+        self = super().__new__(cls, float(round_to(value, step)))
+        self.exact = value
+        return self
+
+    def __reduce__(self) -> tuple[type[float], tuple[float]]:
+        return float, (float(self),)  # a copy is a plain number: only the in-process dict carries `exact`
+
+
 def pct(value: Decimal | None) -> float | None:
-    """Percentages and points in JSON: to 0.01."""
-    return json_number(value, CENT)
+    """Percentages and points in JSON: to 0.01 (a `Rounded`, for builders that show one decimal)."""
+    return None if value is None else Rounded(value, CENT)
 
 
 def figures(f: Figures) -> dict[str, Any]:
@@ -42,6 +62,12 @@ def figures(f: Figures) -> dict[str, Any]:
         "events": f.events,
         "unpriced_events": f.unpriced_events,
     }
+
+
+def _money_figures(f: Figures) -> dict[str, Any]:
+    """The figures without the event counts (a product's customers are cut from rollups that do not count them)."""
+    shown = figures(f)
+    return {k: shown[k] for k in ("revenue_usd", "cogs_usd", "gross_profit_usd", "gross_margin_pct", "status")}
 
 
 def figures_text(now: Figures, before: Figures, *, change: bool = False) -> dict[str, Any]:
@@ -62,6 +88,34 @@ def figures_text(now: Figures, before: Figures, *, change: bool = False) -> dict
         "events": now.events,
         "unpriced_events": now.unpriced_events,
     }
+
+
+def projection(p: Projection | None) -> dict[str, Any] | None:
+    """The `--json` shape of a run-rate projection (None for a complete period)."""
+    if p is None:
+        return None
+    f = p.figures
+    return {
+        "label": f"{p.label} at the daily rate of its first {p.days} days (run rate, not actuals)",
+        "method": "figures so far × days in the period ÷ days so far",
+        "days": p.days,
+        "full_days": p.full_days,
+        "revenue_usd": cents(f.revenue),
+        "cogs_usd": cents(f.cogs),
+        "gross_profit_usd": cents(f.gross_profit),
+        "gross_margin_pct": pct(f.margin_pct),
+        "status": f.status,
+    }
+
+
+def bands(t: Thresholds, own: bool) -> dict[str, Any]:
+    """The bands a subject's status was judged against, and whether they are its own (its contracts set them)."""
+    return {"breach_pct": pct(t.breach_pct), "healthy_pct": pct(t.healthy_pct), "own": own}
+
+
+def completeness(period: Period) -> dict[str, Any]:
+    """Whether the period is whole, and the last day counted: on every report's top level."""
+    return {"complete": period.complete, "through": period.through.isoformat()}
 
 
 def change(now: Figures, before: Figures) -> dict[str, Any]:
@@ -96,6 +150,7 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         r.kind: r.key,
         "name": r.name,
         "period": r.period.as_dict(),
+        **completeness(r.period),
         **figures(r.current),
         "revenue_source": r.revenue_source,
         "revenue_lines": [_plain(line.as_dict()) for line in r.revenue],
@@ -106,6 +161,16 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "drivers": [share(s) for s in r.drivers[:10]],
         "top_lever": r.top_lever,
         "top_mover": r.top_mover,
+        "movers": [
+            {
+                "what": m.key,
+                "cogs_usd": cents(m.now),
+                "previous_cogs_usd": cents(m.before),
+                "change_usd": cents(m.change),
+                "change": m.how,
+            }
+            for m in r.moves[:10]
+        ],
         "daily_cost_p50_usd": micros(r.daily_cost_p50),
         "daily_cost_p99_usd": micros(r.daily_cost_p99),
         "tasks": r.tasks,
@@ -114,24 +179,34 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "previous": {**r.period.previous().as_dict(), **figures(r.previous)},
         "change": change(r.current, r.previous),
         "daily_cogs": [{"day": d.isoformat(), "cogs_usd": micros(c)} for d, c in r.daily],
+        "projection": projection(r.projection),
+        "has_contract": not r.no_contract,
+        "bands": bands(r.current.thresholds, r.own_bands),
+        "did_you_mean": r.similar,
+        "top_customers": [{"customer": c.key, "name": c.name, **_money_figures(c.figures)} for c in r.customers[:10]],
     }
 
 
 def row_to_dict(row: PortfolioRow) -> dict[str, Any]:
     """The `--json` shape of one portfolio row."""
-    return {
+    out = {
         row.kind: row.key,
         "name": row.name,
         **figures(row.current),
         "previous": figures(row.previous),
         "change": change(row.current, row.previous),
     }
+    if row.kind == "customer":
+        out["has_contract"] = not row.no_contract
+        out["bands"] = bands(row.current.thresholds, row.own_bands)
+    return out
 
 
 def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
     """The `--json` shape of the portfolio."""
     return {
         "period": p.period.as_dict(),
+        **completeness(p.period),
         **figures(p.total),
         "previous": figures(p.previous_total),
         "change": change(p.total, p.previous_total),
@@ -140,6 +215,7 @@ def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
         "spread": _plain(p.spread()),
         "customers": [row_to_dict(r) for r in p.customers],
         "products": [row_to_dict(r) for r in p.products],
+        "projection": projection(p.projection),
     }
 
 

@@ -1,16 +1,20 @@
-"""What forecasts and price floors stand on: a customer's own days of usage, ranked by COGS, and what pays for them.
+"""What forecasts and price floors stand on: a customer's own history of usage, and what pays for it.
 
-A day carries its COGS and its metered counts together, so the revenue and the cost of a month "like the P99 day"
-come from one real day. Revenue is always the contract terms' own rule (`Terms.charge`), on that day's units.
+A month is judged on real 30-day windows of that history, rolled one day at a time: the P50 window is a typical
+month, the P99 window a heavy one that actually happened. (Thirty copies of the worst day is not a month anyone
+had: it is kept only as a labelled stress case.) A window carries its COGS and its metered counts together, so a
+month's revenue and cost come from the same days. Revenue is always the contract terms' own rule (`Terms.charge`),
+on the window's units. With less than SHORT_HISTORY_DAYS of history the windows overlap so much that P50 and P99
+say little, and every answer says so.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -18,10 +22,23 @@ from engine.money import ONE, ZERO, usd, usd_text
 from engine.periods import Period
 from engine.reports.figures import Figures, Thresholds, pick
 from engine.reports.revenue import BILLED, Terms, billed_lines, contracts_in, describe_terms, month_fraction
-from engine.reports.serialize import micros
+from engine.reports.serialize import cents, micros
 from engine.reports.usage import count_units, daily_rows, daily_tasks
 from engine.timeutil import as_date
 from engine.vocab import Unit
+
+WINDOW_DAYS = 30  # a month of history, as forecasts and floors judge it
+SHORT_HISTORY_DAYS = 60  # under this, say that P50 and P99 months rest on few, overlapping windows
+
+
+def _units(counts: dict[str, list[int]], unit: Unit, product: str) -> Decimal:
+    """Units as a contract on `product` ('' = every product) counts them, from [requests, tokens, tasks] per
+    product."""
+    requests = tokens = tasks = 0
+    for p, (r, t, k) in counts.items():
+        if not product or p == product:
+            requests, tokens, tasks = requests + r, tokens + t, tasks + k
+    return count_units(unit, requests, tokens, tasks)
 
 
 @dataclass(kw_only=True)
@@ -42,11 +59,100 @@ class DayUsage:
 
     def units_of(self, unit: Unit, product: str = "") -> Decimal:
         """The day's units as a contract on `product` ('' = every product) counts them."""
-        requests = tokens = tasks = 0
-        for p, (r, t, k) in self.counts.items():
-            if not product or p == product:
-                requests, tokens, tasks = requests + r, tokens + t, tasks + k
-        return count_units(unit, requests, tokens, tasks)
+        return _units(self.counts, unit, product)
+
+
+@dataclass(kw_only=True)
+class Window:
+    """Consecutive days of one customer (WINDOW_DAYS of them, or all there are): COGS and counts summed."""
+
+    start: date
+    end: date
+    cogs_nano: int = 0
+    counts: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def cogs(self) -> Decimal:
+        return usd(self.cogs_nano)
+
+    def units_of(self, unit: Unit, product: str = "") -> Decimal:
+        return _units(self.counts, unit, product)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `--json` shape of a P50 or P99 window."""
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "days": self.days,
+            "cogs_usd": cents(self.cogs),
+        }
+
+
+def window_between(days: list[DayUsage], start: date, end: date) -> Window:
+    """The customer's days from `start` to `end` summed (days before their first usage count as none)."""
+    out = Window(start=start, end=end)
+    for d in days:
+        if start <= d.day <= end:
+            out.cogs_nano += d.cogs_nano
+            for product, (r, t, k) in d.counts.items():
+                c = out.counts.setdefault(product, [0, 0, 0])
+                c[0], c[1], c[2] = c[0] + r, c[1] + t, c[2] + k
+    return out
+
+
+def rolling_cogs(days: list[DayUsage], width: int = WINDOW_DAYS) -> list[tuple[int, date]]:
+    """(COGS nano-USD, last day) of every window of `width` consecutive days, rolled a day at a time; one window of
+    every day when there are fewer."""
+    if not days:
+        return []
+    width = min(width, len(days))
+    total = sum(d.cogs_nano for d in days[:width])
+    out = [(total, days[width - 1].day)]
+    for i in range(width, len(days)):
+        total += days[i].cogs_nano - days[i - width].cogs_nano
+        out.append((total, days[i].day))
+    return out
+
+
+def percentile_window(days: list[DayUsage], q: float, width: int = WINDOW_DAYS) -> Window:
+    """The window at quantile q of the rolling windows by COGS (nearest rank, ties broken by date)."""
+    _, last = pick(sorted(rolling_cogs(days, width)), q)
+    span = min(width, len(days))
+    return window_between(days, last - timedelta(days=span - 1), last)
+
+
+@dataclass(frozen=True, kw_only=True)
+class History:
+    """How much history a forecast or floor stands on, and what that means for its P50 and P99 months."""
+
+    days: int  # days from the first usage to the end of the basis
+    windows: int  # rolling windows among them
+
+    @property
+    def short(self) -> bool:
+        return self.days < SHORT_HISTORY_DAYS
+
+    def note(self) -> str | None:
+        """What a reader must know when the history is short (None when it is long enough)."""
+        if self.days < WINDOW_DAYS:
+            return (
+                f"history shorter than {SHORT_HISTORY_DAYS} days: only {self.days} days, one window scaled to "
+                f"{WINDOW_DAYS}; the P50 and P99 months are the same month"
+            )
+        if self.short:
+            return (
+                f"history shorter than {SHORT_HISTORY_DAYS} days ({self.days} days): P50 and P99 come from "
+                f"{self.windows} overlapping {WINDOW_DAYS}-day windows, so treat them as rough"
+            )
+        return None
+
+
+def history_of(days: list[DayUsage]) -> History:
+    return History(days=len(days), windows=max(len(days) - WINDOW_DAYS + 1, 1) if days else 0)
 
 
 def daily_usage(conn: Connection, period: Period, customer: str | None = None) -> dict[str, list[DayUsage]]:
@@ -100,24 +206,34 @@ class Payer:
         return "+".join(plans) if plans else "none"
 
 
-def month_revenue(terms: Payer, day: DayUsage, days: int, factor: Decimal, *, months: Decimal = ONE) -> Decimal:
-    """Revenue of `days` days of usage like `day` × factor, under `terms` for `months` months of fees."""
+class Usage(Protocol):
+    """A stretch of usage a month is scaled from: a day or a window."""
+
+    @property
+    def cogs(self) -> Decimal: ...
+
+    def units_of(self, unit: Unit, product: str = "") -> Decimal: ...
+
+
+def month_revenue(terms: Payer, usage: Usage, scale: Decimal, *, months: Decimal = ONE) -> Decimal:
+    """Revenue of `usage` × scale under `terms`, with `months` months of fees."""
     if terms.billed_per_month is not None:
         return terms.billed_per_month * months
     total = ZERO
     for c in terms.contracts:
-        units = day.units_of(c.split_unit, c.product) * days * factor if c.is_metered else ZERO
+        units = usage.units_of(c.split_unit, c.product) * scale if c.is_metered else ZERO
         total += c.charge(units, months)
     return total
 
 
 def month_figures(
-    terms: Payer, day: DayUsage, days: int, factor: Decimal, thresholds: Thresholds, *, months: Decimal = ONE
+    terms: Payer, usage: Usage, scale: Decimal, thresholds: Thresholds, *, months: Decimal = ONE
 ) -> Figures:
-    """Revenue and COGS of `days` days like `day` × factor."""
+    """Revenue and COGS of `usage` × scale (a window scaled to a month and grown, or a day × days: the stress
+    case), with `months` months of fees."""
     return Figures(
-        revenue=month_revenue(terms, day, days, factor, months=months),
-        cogs=day.cogs * days * factor,
+        revenue=month_revenue(terms, usage, scale, months=months),
+        cogs=usage.cogs * scale,
         thresholds=thresholds,
     )
 

@@ -1,85 +1,55 @@
-"""Forecasts: margin month by month at a customer's typical (P50) and heavy (P99) day, as usage grows.
+"""Forecasts: margin month by month in a typical (P50) and a heavy (P99) month of a customer's own history.
 
-The basis is a window of the customer's own days (default the last 30 complete days, from their first
-usage on). Days are ranked by COGS; the P50 and P99 days (nearest rank, as engine.reports.margin takes them) carry
-their COGS and their metered units together, so revenue and cost of a forecast month share one real day:
+The basis is a window of history (default the last HISTORY_DAYS complete days; each customer's from their first
+usage on). Its rolling 30-day windows are ranked by COGS; the P50 and P99 windows carry their COGS and their
+metered units together, so a forecast month's revenue and cost come from the same real 30 days:
 
-    month k COGS    = day COGS × days in month × growth(k)
-    month k revenue = contract terms for one whole month (`compute_line`) on day units × days × growth(k)
+    month k COGS    = window COGS × days in month ÷ 30 × growth(k)
+    month k revenue = the contract terms for one whole month on the window's units × days in month ÷ 30 × growth(k)
 
-Growth is `N%` a month (compounding: (1 + N/100)^k) or `Nx` over the horizon (N^(k/M), so month M is N times
-today). Contracts in force on the last day of the basis continue; billed revenue (Stripe) is held flat at its
+The portfolio's P50 and P99 come from its own rolling windows (all customers on the same days, as they happened);
+a new customer of a plan is forecast from the distribution across that plan's customers (their typical months,
+ranked). A month where every day is like the P99 day (the old "P99 month") is kept beside them as a labelled
+stress case, never as the forecast. Growth is `N%` a month (compounding: (1 + N/100)^k) or `Nx` over the horizon
+(N^(k/M)). Contracts in force on the last day of the basis continue; billed revenue (Stripe) is held flat at its
 monthly rate. The breach month is the first forecast month whose margin is below MARGINBOT_BREACH_PCT.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
-from engine.money import HUNDRED, ONE, TENTH, ZERO, round_to, usd
+from engine.money import CENT, HUNDRED, TENTH, ZERO, pct_text, round_to, usd, usd_text
 from engine.periods import Period, month
 from engine.reports.figures import Figures, Thresholds, pick
 from engine.reports.names import resolve_customer
-from engine.reports.serialize import cents, figures, micros, pct
-from engine.scenarios.basis import DayUsage, daily_usage, month_figures, percentile_day, terms_for
+from engine.scenarios.basis import (
+    WINDOW_DAYS,
+    DayUsage,
+    History,
+    Payer,
+    Window,
+    daily_usage,
+    history_of,
+    month_figures,
+    percentile_day,
+    percentile_window,
+    rolling_cogs,
+    terms_for,
+    window_between,
+)
+from engine.scenarios.growth import ForecastError, Growth
 from engine.scenarios.words import DEFAULT_MONTHS
 from engine.store.sql import where_equal
 from engine.vocab import Status, SubjectKind
 
 MAX_MONTHS = 36
-_GROWTH = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(%|x)$|^x\s*(\d+(?:\.\d+)?)$")
-
-
-class ForecastError(ValueError):
-    """Forecast options we cannot read; the message says how to write them."""
-
-
-@dataclass(frozen=True)
-class Growth:
-    """Usage growth: a monthly rate (`rate`, 0.1 = 10% a month) or a multiple reached in the last month."""
-
-    rate: Decimal | None = None
-    multiple: Decimal | None = None
-
-    def factor(self, k: int, months: int) -> Decimal:
-        """Usage in forecast month k (1-based) relative to the basis."""
-        if self.multiple is not None:
-            return self.multiple ** (Decimal(k) / Decimal(months))
-        return (ONE + (self.rate or ZERO)) ** k
-
-    def describe(self, months: int) -> str:
-        if self.multiple is not None:
-            return f"usage reaches ×{self.multiple.normalize():f} by month {months} (compounding monthly)"
-        rate = (self.rate or ZERO) * HUNDRED
-        return "flat usage (no growth)" if not rate else f"usage {'+' if rate > 0 else ''}{rate.normalize():f}% a month"
-
-
-def parse_growth(value: str | None) -> Growth:
-    """`10%` (a month, compounding), `-5%`, `10x` or `x10` (over the forecast). None: flat."""
-    if value is None or not value.strip():
-        return Growth(rate=ZERO)
-    m = _GROWTH.match(value.strip().lower().replace("×", "x"))
-    if not m:
-        raise ForecastError(f"growth {value!r}: write a monthly rate like 10% or a multiple over the forecast like 10x")
-    try:
-        if m.group(2) == "%":
-            rate = Decimal(m.group(1)) / HUNDRED
-            if rate <= -1 or rate > 10:
-                raise ForecastError("growth: the monthly rate must be more than -100% and at most 1000%")
-            return Growth(rate=rate)
-        multiple = Decimal(m.group(1) or m.group(3))
-    except InvalidOperation:
-        raise ForecastError(f"growth {value!r} is not a number") from None
-    if multiple <= 0 or multiple > 10_000:
-        raise ForecastError("growth: the multiple must be more than 0 and at most 10000")
-    return Growth(multiple=multiple)
+STRESS_LABEL = "stress case, not a forecast: every day like the P99 day"
 
 
 # ---------------------------------------------------------------- forecasts
@@ -87,47 +57,72 @@ def parse_growth(value: str | None) -> Growth:
 
 @dataclass(kw_only=True)
 class MonthForecast:
-    """One forecast month at the P50 and the P99 day."""
+    """One forecast month in a typical (P50) and a heavy (P99) month, and the stress case beside them."""
 
     label: str  # YYYY-MM
     days: int
     factor: Decimal
     p50: Figures
     p99: Figures
+    stress: Figures  # every day like the P99 day: a bound, not a forecast
+
+
+def _breach(months: list[MonthForecast], which: str) -> str | None:
+    """The first month whose `which` (p50, p99 or stress) margin is under the breach line."""
+    return next((m.label for m in months if getattr(m, which).status is Status.BREACH), None)
 
 
 @dataclass(kw_only=True)
 class CustomerForecast:
-    """One customer's forecast months, with the days and the terms they stand on."""
+    """One customer's forecast months, with the windows, days and terms they stand on."""
 
     key: str
     name: str
     plan: str
     terms: list[str]
-    basis_days: int
-    basis_cogs: Decimal  # COGS over the customer's days in the basis: ranks customers within a plan
+    history: History
+    basis_cogs: Decimal  # COGS over the customer's days in the basis
+    p50_window: Window
+    p99_window: Window
     p50_day: DayUsage
     p99_day: DayUsage
     months: list[MonthForecast]
     observed_growth: Decimal | None  # requests, last basis vs the one before, as a monthly rate
 
     @property
+    def basis_days(self) -> int:
+        return self.history.days
+
+    @property
     def breach_p50(self) -> str | None:
-        return next((m.label for m in self.months if m.p50.status is Status.BREACH), None)
+        return _breach(self.months, "p50")
 
     @property
     def breach_p99(self) -> str | None:
-        return next((m.label for m in self.months if m.p99.status is Status.BREACH), None)
+        return _breach(self.months, "p99")
+
+    @property
+    def breach_stress(self) -> str | None:
+        return _breach(self.months, "stress")
 
 
 @dataclass(kw_only=True)
 class PlanForecast:
-    """A new customer of this plan, forecast as the plan's P50 and P99 customer (by COGS in the basis)."""
+    """A new customer of this plan, forecast from the distribution across the plan's customers: the P50 and the
+    P99 customer by the COGS of their typical (P50) 30 days, each in that typical month."""
 
     plan: str
     customers: int
     p50_customer: CustomerForecast
     p99_customer: CustomerForecast
+
+    @property
+    def breach_like_p50(self) -> str | None:
+        return self.p50_customer.breach_p50
+
+    @property
+    def breach_like_p99(self) -> str | None:
+        return self.p99_customer.breach_p50
 
 
 @dataclass(kw_only=True)
@@ -144,6 +139,35 @@ class Forecast:
     total: list[MonthForecast]
     plans: list[PlanForecast]
     assumptions: list[str]
+    history: History
+    # The windows the total stands on: a customer's own, or the portfolio's (every customer on the same days).
+    p50_window: tuple[date, date]
+    p99_window: tuple[date, date]
+
+
+def _months(
+    terms: Payer,
+    windows: tuple[Window, Window],
+    stress_day: DayUsage,
+    calendar: list[Period],
+    growth: Growth,
+    thresholds: Thresholds,
+) -> list[MonthForecast]:
+    p50, p99 = windows
+    out = []
+    for k, m in enumerate(calendar, start=1):
+        g = growth.factor(k, len(calendar))
+        out.append(
+            MonthForecast(
+                label=m.label,
+                days=m.days,
+                factor=g,
+                p50=month_figures(terms, p50, Decimal(m.days) / p50.days * g, thresholds),
+                p99=month_figures(terms, p99, Decimal(m.days) / p99.days * g, thresholds),
+                stress=month_figures(terms, stress_day, m.days * g, thresholds),
+            )
+        )
+    return out
 
 
 def forecast(
@@ -172,58 +196,29 @@ def forecast(
     calendar = _future_months(basis.end, months)
     results = []
     for key in keys:
-        days = usage.get(key) or [DayUsage(day=basis.end)]
-        p50, p99 = percentile_day(days, 0.5), percentile_day(days, 0.99)
+        days = usage.get(key) or []
+        series = days or [DayUsage(day=basis.end)]  # no usage: the fees against no cost
+        windows = (percentile_window(series, 0.5), percentile_window(series, 0.99))
+        p50_day, p99_day = percentile_day(series, 0.5), percentile_day(series, 0.99)
         t = terms[key]
-        rows = [
-            MonthForecast(
-                label=m.label,
-                days=m.days,
-                factor=growth.factor(k, months),
-                p50=month_figures(t, p50, m.days, growth.factor(k, months), thresholds),
-                p99=month_figures(t, p99, m.days, growth.factor(k, months), thresholds),
-            )
-            for k, m in enumerate(calendar, start=1)
-        ]
         results.append(
             CustomerForecast(
                 key=key,
                 name=names.get(key, key),
                 plan=t.plan,
                 terms=t.describe(),
-                basis_days=len(days),
+                history=history_of(days),
                 basis_cogs=usd(sum(d.cogs_nano for d in days)),
-                p50_day=p50,
-                p99_day=p99,
-                months=rows,
+                p50_window=windows[0],
+                p99_window=windows[1],
+                p50_day=p50_day,
+                p99_day=p99_day,
+                months=_months(t, windows, p99_day, calendar, growth, thresholds),
                 observed_growth=observed.get(key),
             )
         )
-    total = [
-        MonthForecast(
-            label=m.label,
-            days=m.days,
-            factor=growth.factor(k, months),
-            p50=_sum([c.months[k - 1].p50 for c in results], thresholds),
-            p99=_sum([c.months[k - 1].p99 for c in results], thresholds),
-        )
-        for k, m in enumerate(calendar, start=1)
-    ]
-    assumptions = [
-        f"basis: {basis.label} ({basis.start} to {basis.end}); each customer's days from their first "
-        "usage on, ranked by COGS: P50 = a typical day, P99 = the heavy tail of their own days",
-        f"growth: {growth.describe(months)}",
-        "a forecast month = every day like the P50 (or P99) day × growth; revenue from the contracts in "
-        f"force on {basis.end} for a whole month (billed revenue held flat); "
-        f"breach = margin below {thresholds.breach_pct}%",
-    ]
     if subject is not None:
         c = results[0]
-        if c.observed_growth is not None:
-            assumptions.append(
-                f"observed: requests a day {_signed(c.observed_growth * HUNDRED)}% against the window before "
-                "the basis (pass --growth to project a rate)"
-            )
         return Forecast(
             kind=SubjectKind.CUSTOMER,
             key=c.key,
@@ -234,13 +229,22 @@ def forecast(
             customers=results,
             total=c.months,
             plans=[],
-            assumptions=assumptions,
+            assumptions=_assumptions(c.name, basis, c.history, c.p50_window, c.p99_window, growth, months, thresholds)
+            + _customer_notes(c),
+            history=c.history,
+            p50_window=(c.p50_window.start, c.p50_window.end),
+            p99_window=(c.p99_window.start, c.p99_window.end),
         )
-    assumptions.append(
-        "portfolio P99 = every customer at their own P99 day at once (a stress bound); a new customer "
-        "of a plan is forecast as that plan's P50 and P99 customer by COGS, on their terms"
-    )
+    history, (p50, p99), total = _portfolio_total(usage, terms, results, basis, calendar, growth, thresholds)
     results.sort(key=lambda c: (c.breach_p99 is None, c.breach_p99 or "", c.breach_p50 is None, c.key))
+    assumptions = [
+        *_assumptions("the portfolio", basis, history, p50, p99, growth, months, thresholds),
+        "each customer below is forecast on their own windows; the portfolio's are every customer on the same "
+        "30 days, as they happened (the heavy months of different customers rarely come together)",
+        f"{STRESS_LABEL}, for every customer at once: a bound, not a forecast",
+        "a new customer of a plan is forecast from the distribution across that plan's customers: like its P50 "
+        "and like its P99 customer by the COGS of a typical 30 days, each in that typical month",
+    ]
     return Forecast(
         kind=SubjectKind.PORTFOLIO,
         key="portfolio",
@@ -252,7 +256,101 @@ def forecast(
         total=total,
         plans=_plans(results),
         assumptions=assumptions,
+        history=history,
+        p50_window=(p50.start, p50.end),
+        p99_window=(p99.start, p99.end),
     )
+
+
+def _portfolio_total(
+    usage: dict[str, list[DayUsage]],
+    terms: dict[str, Payer],
+    results: list[CustomerForecast],
+    basis: Period,
+    calendar: list[Period],
+    growth: Growth,
+    thresholds: Thresholds,
+) -> tuple[History, tuple[Window, Window], list[MonthForecast]]:
+    """The portfolio's own P50 and P99 windows (every customer's COGS on the same days) and its months: each
+    customer's revenue rule on their units in those windows, summed; the stress case sums every customer's."""
+    by_day: dict[date, int] = defaultdict(int)
+    for days in usage.values():
+        for d in days:
+            by_day[d.day] += d.cogs_nano
+    first = min(by_day, default=basis.end)
+    series = [DayUsage(day=d, cogs_nano=by_day.get(d, 0)) for d in Period(first, basis.end, "").iter_days()]
+    history = history_of(series if by_day else [])
+    width = min(WINDOW_DAYS, len(series))
+    ranked = sorted(rolling_cogs(series, width))
+    (_, b50), (_, b99) = pick(ranked, 0.5), pick(ranked, 0.99)
+    a50, a99 = b50 - timedelta(days=width - 1), b99 - timedelta(days=width - 1)
+    p50 = window_between(series, a50, b50)
+    p99 = window_between(series, a99, b99)
+    mine = [
+        (terms[c.key], window_between(usage.get(c.key, []), a50, b50), window_between(usage.get(c.key, []), a99, b99))
+        for c in results
+    ]
+    total: list[MonthForecast] = []
+    for k, m in enumerate(calendar, start=1):
+        g = growth.factor(k, len(calendar))
+        scale = Decimal(m.days) / width * g
+        total.append(
+            MonthForecast(
+                label=m.label,
+                days=m.days,
+                factor=g,
+                p50=_sum([month_figures(t, w50, scale, thresholds) for t, w50, _ in mine], thresholds),
+                p99=_sum([month_figures(t, w99, scale, thresholds) for t, _, w99 in mine], thresholds),
+                stress=_sum([c.months[k - 1].stress for c in results], thresholds),
+            )
+        )
+    return history, (p50, p99), total
+
+
+def _span(w: Window) -> str:
+    return f"{w.start} to {w.end}"
+
+
+def _assumptions(
+    who: str,
+    basis: Period,
+    history: History,
+    p50: Window,
+    p99: Window,
+    growth: Growth,
+    months: int,
+    thresholds: Thresholds,
+) -> list[str]:
+    out = [
+        f"history: {basis.title} ({basis.start} to {basis.end}); {history.days} days of {who}'s usage from the "
+        f"first on, as {history.windows} rolling {WINDOW_DAYS}-day windows ranked by COGS: P50 = a typical month "
+        f"({_span(p50)}), P99 = a heavy month that happened ({_span(p99)})",
+        f"growth: {growth.describe(months)}",
+        "a forecast month = the P50 (or P99) window scaled to the month's days × growth; revenue from the "
+        f"contracts in force on {basis.end} for a whole month (billed revenue held flat); "
+        f"breach = margin below {thresholds.breach_pct}%",
+    ]
+    if note := history.note():
+        out.append(note)
+    return out
+
+
+def _customer_notes(c: CustomerForecast) -> list[str]:
+    first = c.months[0].stress if c.months else None
+    out = [
+        f"{STRESS_LABEL} ({c.p99_day.day}, COGS {usd_text(c.p99_day.cogs, CENT)}): "
+        + (
+            f"margin {pct_text(first.margin_pct, TENTH)} in {c.months[0].label}"
+            if first and first.margin_pct is not None
+            else "no revenue to set it against"
+        )
+    ]
+    if c.observed_growth is not None:
+        out.append(
+            f"observed: requests a day {_signed(c.observed_growth * HUNDRED)}% against the window before the "
+            "history (give a growth rate to project it)"
+        )
+    return out
 
 
 def _plans(results: list[CustomerForecast]) -> list[PlanForecast]:
@@ -262,7 +360,7 @@ def _plans(results: list[CustomerForecast]) -> list[PlanForecast]:
             by_plan[c.plan].append(c)
     out = []
     for plan, members in sorted(by_plan.items()):
-        ranked = sorted(members, key=lambda c: (c.basis_cogs, c.key))
+        ranked = sorted(members, key=lambda c: (c.p50_window.cogs_nano, c.key))
         out.append(
             PlanForecast(
                 plan=plan, customers=len(members), p50_customer=pick(ranked, 0.5), p99_customer=pick(ranked, 0.99)
@@ -295,9 +393,9 @@ def _observed_growth(conn: Connection, basis: Period, customers: list[str] | Non
     sql = (
         "SELECT customer, SUM(CASE WHEN day >= :a THEN requests ELSE 0 END), "
         "SUM(CASE WHEN day < :a THEN requests ELSE 0 END) FROM daily_customer_product "
-        "WHERE day BETWEEN :pa AND :b"
+        "WHERE day BETWEEN :pa AND :b AND (day >= :a OR day <= :pb)"
     )
-    params: dict[str, object] = {"a": basis.start, "b": basis.end, "pa": prev.start}
+    params: dict[str, object] = {"a": basis.start, "b": basis.end, "pa": prev.start, "pb": prev.end}
     sql = where_equal(sql, params, customer=customers[0] if customers is not None and len(customers) == 1 else None)
     out = {}
     for cust, now, before in conn.execute(text(sql + " GROUP BY customer"), params):
@@ -309,75 +407,3 @@ def _observed_growth(conn: Connection, basis: Period, customers: list[str] | Non
 def _signed(value: Decimal) -> str:
     q = round_to(value, TENTH)
     return f"{'+' if q > 0 else ''}{q}"
-
-
-# ---------------------------------------------------------------- the `--json` shape (the blocks read it too)
-
-
-FORECAST_FIGURES = ("revenue_usd", "cogs_usd", "gross_margin_pct", "status")  # of serialize.figures, in its order
-
-
-def _month_dict(m: MonthForecast) -> dict[str, Any]:
-    def fig(f: Figures) -> dict[str, Any]:
-        shown = figures(f)
-        return {k: shown[k] for k in FORECAST_FIGURES}
-
-    return {
-        "month": m.label,
-        "days": m.days,
-        "usage_factor": micros(m.factor),
-        "p50": fig(m.p50),
-        "p99": fig(m.p99),
-    }
-
-
-def customer_forecast_dict(c: CustomerForecast) -> dict[str, Any]:
-    return {
-        "customer": c.key,
-        "name": c.name,
-        "plan": c.plan,
-        "terms": c.terms,
-        "basis_days": c.basis_days,
-        "basis_cogs_usd": cents(c.basis_cogs),
-        "p50_day": c.p50_day.as_dict(),
-        "p99_day": c.p99_day.as_dict(),
-        "observed_growth_pct": pct(c.observed_growth * HUNDRED) if c.observed_growth is not None else None,
-        "breach_month_p50": c.breach_p50,
-        "breach_month_p99": c.breach_p99,
-        "forecast": [_month_dict(m) for m in c.months],
-    }
-
-
-def forecast_to_dict(f: Forecast) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "kind": f.kind,
-        f.kind: f.key,
-        "name": f.name,
-        "basis": f.basis.as_dict(),
-        "growth": f.growth.describe(f.months),
-        "months": f.months,
-        "total": [_month_dict(m) for m in f.total],
-        "assumptions": f.assumptions,
-    }
-    if f.kind is SubjectKind.CUSTOMER:
-        out.update({k: v for k, v in customer_forecast_dict(f.customers[0]).items() if k not in ("customer", "name")})
-        out.pop("months")
-        out["months"] = f.months
-        out["forecast"] = [_month_dict(m) for m in f.customers[0].months]
-        del out["total"]
-        return out
-    out["customers"] = [customer_forecast_dict(c) for c in f.customers]
-    out["plans"] = [
-        {
-            "plan": p.plan,
-            "customers": p.customers,
-            "p50_customer": p.p50_customer.key,
-            "p99_customer": p.p99_customer.key,
-            "new_customer_like_p50": [_month_dict(m) for m in p.p50_customer.months],
-            "new_customer_like_p99": [_month_dict(m) for m in p.p99_customer.months],
-            "breach_month_like_p50": p.p50_customer.breach_p50,
-            "breach_month_like_p99": p.p99_customer.breach_p99,
-        }
-        for p in f.plans
-    ]
-    return out

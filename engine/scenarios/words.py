@@ -27,3 +27,4 @@ UNIT_WORDS = {
 }
 FLOOR_UNIT_WORDS: dict[str, str] = {**UNIT_WORDS, "seat": SEAT, "seats": SEAT, "month": MONTH, "months": MONTH}
 DEFAULT_MONTHS = 6
+HISTORY_DAYS = 180  # how far back forecasts and floors look for their 30-day windows by default

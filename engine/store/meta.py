@@ -1,10 +1,20 @@
-"""Small persistent facts about the database (meta table): the time zone rollups were cut in, price fingerprint."""
+"""Small persistent facts about the database (meta table): the time zone rollups were cut in, and the fingerprint of
+the prices events were priced with. Both guard against answers that would silently mix two settings."""
 
 from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from importlib.metadata import version
+from pathlib import Path
 
 from sqlalchemy import Connection, text
 
 ROLLUP_TZ = "rollup_timezone"
+PRICE_FINGERPRINT = "price_fingerprint"
+STALE_PRICES = "prices changed since the last reprice: run `marginbot reprice`"
+DEFAULT_DATABASE_URL = "sqlite:///marginbot.db"
+DEMO_DATABASE = "marginbot-demo.db"
 
 
 class StaleRollups(RuntimeError):
@@ -22,13 +32,65 @@ def set_meta(conn: Connection, key: str, value: str) -> None:
     )
 
 
-def check_rollup_timezone(conn: Connection, timezone: str) -> None:
-    """Daily rollups are cut in one time zone; refuse to mix two (the fix is `marginbot reprice`)."""
+def check_rollup_timezone(
+    conn: Connection, timezone: str, *, record: bool = True, price_fingerprint: str | None = None
+) -> None:
+    """Daily rollups are cut in one time zone; refuse to mix two (the fix is `marginbot reprice`).
+
+    Writers (`record`) claim the time zone on first use, and record the fingerprint of the prices they price with
+    when none is recorded yet (a reprice records it anew). Readers only check: a query in another time zone would
+    read days cut in the old one and call them days of the new one.
+    """
     stored = get_meta(conn, ROLLUP_TZ)
     if stored is None:
-        set_meta(conn, ROLLUP_TZ, timezone)
+        if record:
+            set_meta(conn, ROLLUP_TZ, timezone)
     elif stored != timezone:
         raise StaleRollups(
             f"daily rollups were cut in {stored} but MARGINBOT_TIMEZONE is {timezone}: "
             "run `marginbot reprice` to rebuild them in the new time zone"
         )
+    if record and price_fingerprint is not None and get_meta(conn, PRICE_FINGERPRINT) is None:
+        set_meta(conn, PRICE_FINGERPRINT, price_fingerprint)
+
+
+def price_fingerprint(raw: bytes, catalogue_digest: str = "") -> str:
+    """What stored costs were priced with, in 16 hex digits: the price file's bytes, the version of the genai-prices
+    package and the digest of the catalogue data file `marginbot prices update` wrote ("" for the bundled data): a
+    new catalogue can change prices too."""
+    return hashlib.sha256(raw + _catalogue_version().encode() + catalogue_digest.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _catalogue_version() -> str:
+    return version("genai-prices")  # a scan of installed packages: once per process is enough
+
+
+def price_file_fingerprint(path: Path, catalogue: Path | None = None) -> str:
+    """The fingerprint of the price file at `path` (a missing file is an empty one) and of the catalogue data file
+    (absent: the bundled data), without loading the catalogue."""
+    digest = hashlib.sha256(catalogue.read_bytes()).hexdigest() if catalogue is not None and catalogue.is_file() else ""
+    return price_fingerprint(path.read_bytes() if path.is_file() else b"", digest)
+
+
+def prices_changed(conn: Connection, fingerprint: str) -> bool:
+    """Whether stored costs were priced with another price file (or catalogue) than `fingerprint`'s."""
+    stored = get_meta(conn, PRICE_FINGERPRINT)
+    return stored is not None and stored != fingerprint
+
+
+def empty_database_hint(
+    conn: Connection, *, database_url: str, url_was_set: bool, cwd: Path | None = None
+) -> str | None:
+    """When DATABASE_URL was left unset, the default database is empty and the demo's database sits beside it, how
+    to point at the demo (after `make demo`, forgetting DATABASE_URL answers from an empty database)."""
+    if url_was_set or database_url != DEFAULT_DATABASE_URL:
+        return None
+    if not ((cwd or Path.cwd()) / DEMO_DATABASE).is_file():
+        return None
+    if conn.execute(text("SELECT 1 FROM customer")).first() is not None:
+        return None
+    return (
+        f"this database ({DEFAULT_DATABASE_URL}, the default: DATABASE_URL is not set) is empty; the demo's data is "
+        f"in {DEMO_DATABASE}: export DATABASE_URL=sqlite:///{DEMO_DATABASE}"
+    )

@@ -55,7 +55,12 @@ def test_answers_carry_the_weekly_trend(book: Runtime) -> None:
 
 
 def test_quarters_are_a_period_everywhere(book: Runtime) -> None:
-    assert "$6,000.00" in shown(book, "acme 2026-Q4")  # three months of the $2,000 fee
+    after = datetime(2027, 1, 2, 12, tzinfo=UTC)  # the quarter is over: three months of the $2,000 fee
+    assert "$6,000.00" in all_text(answer(book, "acme 2026-Q4", now=after).blocks)
+    # On NOW (Nov 15) the quarter runs: 31 days of October and 14 of November are counted, 2000 + 2000 × 14/30.
+    assert "$2,933.33" in shown(book, "acme 2026-Q4") and "quarter to date (through Nov 14)" in shown(
+        book, "acme 2026-Q4"
+    )
     assert "2026-Q4" in answer(book, "portfolio 2026-q4").text
     assert "Board pack · 2026-Q4" in shown(book, "report 2026-Q4")
 

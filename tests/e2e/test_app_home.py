@@ -29,7 +29,7 @@ def test_opening_the_home_tab_publishes_the_dashboard(bot: Bot) -> None:
     assert_valid_home(view)
     shown = all_text(view["blocks"])
     # NOW is 2026-11-15: the last 30 days are Oct 16 .. Nov 14 (Acme's Oct 17 and 24 events, Globex, Initech).
-    assert "blended gross margin" in shown and "last 30 days (2026-10-16 to 2026-11-14)" in shown
+    assert "blended gross margin" in shown and "last 30 days: 2026-10-16 to 2026-11-14" in shown
     assert "*Acme Corp*" in shown and "Worst " in shown
     # Every customer once: those in breach or on watch are not repeated among the worst.
     assert [shown.count(f"*{name}*") for name in ("Acme Corp", "Globex", "Initech")] == [1, 1, 1]

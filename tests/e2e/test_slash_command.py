@@ -23,7 +23,7 @@ def test_allowed_user_gets_the_answer_with_its_figures_privately(bot: Bot) -> No
     assert_valid_message(answer["text"], answer["blocks"])
     shown = all_text(answer["blocks"])
     for figure in ("$2,000.00", "$1,484.73", "25.8%", "BREACH", "62% of COGS is gpt-4o on agent-run",
-                   "P99 $418.16", "previous 85.0% (-59.2 pts)", "1 unpriced event(s)"):  # fmt: skip
+                   "P99 $418.16", "previous 85.0% (-59.2 pts)", "1 unpriced event"):  # fmt: skip
         assert figure in shown, figure
 
 

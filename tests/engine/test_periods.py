@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
 
-from engine.periods import Period, PeriodError, looks_like_period, parse_period
+from engine.periods import Period, PeriodError, PeriodNotBegun, looks_like_period, month_to_date, parse_period
 
 TODAY = date(2026, 11, 27)
 
@@ -18,7 +19,6 @@ TODAY = date(2026, 11, 27)
         ("2026-Q3", date(2026, 7, 1), date(2026, 9, 30), "2026-Q3"),
         ("2026-q1", date(2026, 1, 1), date(2026, 3, 31), "2026-Q1"),
         ("2024-Q1", date(2024, 1, 1), date(2024, 3, 31), "2024-Q1"),
-        ("2026-Q4", date(2026, 10, 1), date(2026, 12, 31), "2026-Q4"),
         ("7d", date(2026, 11, 20), date(2026, 11, 26), "last 7 days"),
         (None, date(2026, 10, 28), date(2026, 11, 26), "last 30 days"),
     ],
@@ -49,3 +49,55 @@ def test_a_period_that_is_not_one_is_refused_with_the_forms(text: str) -> None:
 
 def test_quarters_are_recognised_as_periods_in_words() -> None:
     assert looks_like_period("2026-Q3") and looks_like_period("2026-q4") and not looks_like_period("Q3")
+
+
+def test_a_month_or_quarter_still_running_is_cut_at_the_last_complete_day() -> None:
+    november = parse_period("2026-11", today=TODAY)
+    assert november == Period(
+        date(2026, 11, 1), date(2026, 11, 26), "2026-11", full_end=date(2026, 11, 30), running=True
+    )
+    assert (november.complete, november.days, november.full_days) == (False, 26, 30)
+    assert november.title == "2026-11, month to date (through Nov 26)"
+    q4 = parse_period("2026-Q4", today=TODAY)
+    assert (q4.start, q4.end, q4.days, q4.title) == (
+        date(2026, 10, 1),
+        date(2026, 11, 26),
+        57,
+        "2026-Q4, quarter to date (through Nov 26)",
+    )
+    assert parse_period("2026-10", today=TODAY).complete and parse_period("7d", today=TODAY).complete
+
+
+def test_a_period_to_date_is_compared_with_the_same_days_of_the_one_before() -> None:
+    prev = parse_period("2026-11", today=TODAY).previous()
+    assert (prev.start, prev.end, prev.label, prev.complete) == (
+        date(2026, 10, 1),
+        date(2026, 10, 26),
+        "2026-10",
+        False,
+    )
+    assert prev.span == "first 26 days (through Oct 26)"
+    assert parse_period("2026-Q4", today=TODAY).previous().end == date(2026, 8, 26)  # Jul 1 + 56 days
+    # March to the 30th against all of February: the month before is shorter than the days counted.
+    february = parse_period("2026-03", today=date(2026, 3, 31)).previous()
+    assert (february.start, february.end, february.complete) == (date(2026, 2, 1), date(2026, 2, 28), True)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2026-12", "2026-12 has not begun (it starts on 2026-12-01)"),
+        ("2027-Q1", "2027-Q1 has not begun"),
+        ("2030-01", "the last complete day is 2026-11-26"),
+    ],
+)
+def test_a_period_that_has_not_begun_is_refused(text: str, message: str) -> None:
+    with pytest.raises(PeriodNotBegun, match=re.escape(message)):
+        parse_period(text, today=TODAY)
+
+
+def test_a_month_that_begins_today_has_no_complete_day() -> None:
+    with pytest.raises(PeriodNotBegun, match="2026-12 starts today"):
+        parse_period("2026-12", today=date(2026, 12, 1))
+    assert month_to_date(date(2026, 12, 1)) is None
+    assert month_to_date(TODAY) == parse_period("2026-11", today=TODAY)

@@ -60,7 +60,7 @@ def test_a_breach_has_its_own_section_with_margin_revenue_cogs_change_and_cause(
         "revenue $1,200.00 (+20.0%) · COGS $825.00 (+50.0%)\n      biggest cost driver: gpt-4o on agent-run "
         "tripled (×3.1); 62% of COGS is gpt-4o on agent-run"
     )
-    assert message["text"] == "Margin alerts. New breach: Customer 1 31.25%"
+    assert message["text"] == "Margin alerts. New breach: Customer 1 31.3%"
 
 
 def test_every_alerted_subject_gets_acknowledge_snooze_open_and_what_if_naming_it() -> None:
@@ -86,10 +86,12 @@ def test_every_alerted_subject_gets_acknowledge_snooze_open_and_what_if_naming_i
 
 def test_every_kind_of_event_reads_as_what_it_is() -> None:
     trend = {"slope_pts_per_day": "-1.70", "projected_pct": "17.30", "crosses_on": "2026-11-20", "days": 30}
+    crossed = {**trend, "crosses_on": "2026-11-10", "crossed": True}
     events = [
         event("breach", 1),
         event("no_revenue", 2, margin_pct=None, revenue_usd="0.00", previous_margin_pct=None),
         event("trending_to_breach", 3, margin_pct="65.35", trend=trend),
+        event("trending_to_breach", 7, margin_pct="48.00", trend=crossed),
         event("unpriced", 4, unpriced_events=40, unpriced_share_pct="6.25", events=640,
               unpriced_models=["acme-labs/mystery-1"]),
         event("reminder", 5),
@@ -98,13 +100,15 @@ def test_every_kind_of_event_reads_as_what_it_is() -> None:
     message = alert_message(payload(events))
     shown = all_text(message["blocks"])
     assert "*Customer 2* (customer)\n:white_circle: Cost without revenue: COGS $825.00 and no revenue" in shown
-    assert "daily margins falling 1.70 pts/day over 30 days, crossing 40% around 2026-11-20" in shown
+    assert ":chart_with_downwards_trend: Trending to breach: " in shown and "watch" not in shown.lower()
+    assert "daily margins falling 1.70 pts/day over 30 days; on course to cross 40% on 2026-11-20" in shown
+    assert "over 30 days; its fitted line crossed 40% on 2026-11-10 (projected" in shown
     assert "6.25% of events (40 of 640) have no price (acme-labs/mystery-1)" in shown
     assert "in breach since 2026-11-01 (14 days)" in shown
     assert ":large_green_circle: Recovered: back above 42%: margin *42.5%*" in shown
     assert actions_of(message, "customer:c6") is None  # nothing to act on once it recovered
     plain = alert_plain(payload(events))
-    assert "*" not in plain and plain.count("\n  - ") == 6
+    assert "*" not in plain and plain.count("\n  - ") == 7
 
 
 def test_a_subject_with_several_events_is_one_section() -> None:
@@ -144,7 +148,7 @@ def test_names_and_keys_cannot_ping_a_channel() -> None:
     message = alert_message(payload([evil]))
     assert_postable(message["text"], message["blocks"])  # no "<!" anywhere, text, blocks or button values
     assert "&lt;!channel&gt; Evil &amp; Co" in all_text(message["blocks"])
-    assert message["text"] == "Margin alerts. New breach: &lt;!channel&gt; Evil &amp; Co 31.25%"
+    assert message["text"] == "Margin alerts. New breach: &lt;!channel&gt; Evil &amp; Co 31.3%"
     button = actions_of(message, "customer:&lt;!here&gt;")
     assert button is not None and parse_ref(button["elements"][0]["value"]) == ("customer", "<!here>")
     assert all("<!" not in chunk for chunk in alert_fallback(payload([evil])))
@@ -193,7 +197,7 @@ def digest_payload(n: int) -> dict[str, Any]:
         "margin_change_pts": "-2.38", "revenue_usd": "350.00", "previous_revenue_usd": "350.00",
         "cogs_usd": "208.25", "previous_cogs_usd": "199.92", "events": 245, "unpriced_events": 3,
         "breach": [row] * n, "no_revenue": [], "watch": [row] * n,
-        "movers": [{**row, "change_pts": "-11.90"}] * 3,
+        "movers": [{**row, "change_pts": "-11.90", "cogs_change": "+$8.33 (×1.4)", "cogs_change_usd": "8.33"}] * 3,
         "models": [{"provider": "openai", "model": "gpt-4o", "cogs_usd": "79.80", "previous_cogs_usd": "70.00",
                     "share_pct": "38.32"}],
         "unpriced_models": [{"provider": "acme-labs", "model": "mystery-1", "events": 3}],
@@ -209,8 +213,9 @@ def test_digest_message_shows_the_week_and_stays_within_limits() -> None:
     assert "*Blended gross margin*\n40.5% (-2.4 pts)" in shown
     assert "*COGS*\n$208.25 (+4.2%)" in shown
     assert "…and 30 more" in shown
-    assert "gpt-4o (openai) $79.80 · 38.3% of COGS (+14.0% vs the week before)" in shown
-    assert "3 event(s) have no price (acme-labs/mystery-1 (3))" in shown
+    assert "gpt-4o (openai) $79.80 · 38.3% of COGS · +$9.80 (×1.1) vs the week before" in shown
+    assert "*Acme Corp* (customer) COGS +$8.33 (×1.4) to $207.00 · margin 31.0% (-11.9 pts)" in shown
+    assert "3 events without a price (acme-labs/mystery-1 (3))" in shown
     assert "12-week blended margin: 40.0% (2026-W34) → 40.5% (2026-W45)" in shown
     assert message["text"].startswith("Weekly margin digest 2026-W45: blended margin 40.5% (-2.4 pts)")
     assert "Nobody in breach" in digest_plain(digest_payload(0))

@@ -130,7 +130,7 @@ def test_margin_report_shows_every_figure_a_leader_needs() -> None:
         "`agent-run` $921.00",  # top features
         "P50 $0.00 · P99 $418.16",
         "previous 85.0% (-59.2 pts)",  # change against the previous period
-        "1 unpriced event(s)",
+        "1 unpriced event",
         "mystery/mystery-1",
         "62% of COGS is gpt-4o on agent-run",  # the biggest lever in words
         "flat: $2,000/mo",

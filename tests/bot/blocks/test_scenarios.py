@@ -71,8 +71,8 @@ def test_whatif_shows_before_and_after_side_by_side_with_the_saving() -> None:
         "Revenue  $314.81",
         "COGS  $255.21",
         "COGS  $149.91",
-        "Gross margin  *18.93%*",
-        "Gross margin  *52.38%*",
+        "Gross margin  *18.9%*",
+        "Gross margin  *52.4%*",
     ]
     assert "BREACH" in texts[8] and "WATCH" in texts[9]
     body = body_of(answer.blocks)
@@ -81,7 +81,7 @@ def test_whatif_shows_before_and_after_side_by_side_with_the_saving() -> None:
     assert "after: usage: $0.40/task" in body
     assert "× 30 ÷ 31 days" in body  # the assumptions are spelled out
     assert answer.blocks[0]["text"] == {"type": "plain_text", "text": "What if · Acme <Corp> · 2026-10", "emoji": True}
-    assert answer.text.startswith("What if, Acme &lt;Corp&gt; (2026-10): gross margin 18.93% → 52.38%")
+    assert answer.text.startswith("What if, Acme &lt;Corp&gt; (2026-10): gross margin 18.9% → 52.4%")
 
 
 def test_a_portfolio_of_hundreds_stays_within_slack_limits() -> None:
@@ -122,11 +122,11 @@ def test_forecast_tables_every_month_and_names_the_breach_months() -> None:
     answer = forecast_message(d)
     _within_limits(answer.blocks)
     body = body_of(answer.blocks)
-    assert "*Breach at P99 usage*\\n*2027-01*" in body
-    assert "*Breach at P50 usage*\\nnot within the forecast" in body
+    assert "*Breach in a heavy month (P99)*\\n*2027-01*" in body
+    assert "*Breach in a typical month (P50)*\\nnot within the forecast" in body
     table = next(b["text"]["text"] for b in answer.blocks if "```" in b.get("text", {}).get("text", ""))
-    assert table.count("\n2027-") == 36 and "42.40% ~" in table and "-11.60% !" in table
-    assert "at P99 usage 2027-01" in answer.text
+    assert table.count("\n2027-") == 36 and "42.4% ~" in table and "-11.6% !" in table
+    assert "in a heavy month 2027-01" in answer.text
 
 
 def test_floor_shows_floor_against_todays_price() -> None:
@@ -152,8 +152,8 @@ def test_floor_shows_floor_against_todays_price() -> None:
     _within_limits(answer.blocks)
     body = body_of(answer.blocks)
     assert "*Floor $0.394445/request*" in body and "$0.5/request" in body
-    assert (
-        answer.text == "Price floor, Cee One: $0.394445/request keeps a 55.00% margin at P99 usage (today $0.5/request)"
+    assert answer.text == (
+        "Price floor, Cee One: $0.394445/request keeps a 55.0% margin in a heavy month (today $0.5/request)"
     )
 
 

@@ -94,10 +94,15 @@ def test_forecast_and_floor_json(book: Runtime, capsys: pytest.CaptureFixture[st
         book, capsys, "forecast", "c2", "--growth", "10%", "--months", "2", "--period", "2026-10", "--json"
     )
     d = json.loads(out)
-    # c2's P99 day: $0.65 → Nov $0.65 × 30 × 1.1 = $21.45 against its $10 fee: breach from the first month.
-    assert code == 0 and d["forecast"][0]["p99"]["cogs_usd"] == 21.45 and d["breach_month_p99"] == "2026-11"
+    # c2's history in October: Oct 10 to 31, 22 days costing $1.30, one window scaled to 30 days: Nov at
+    # $1.30 × 30/22 × 1.1 = $1.95 against its $10 fee. Thirty days like its $0.65 P99 day, the stress case, would
+    # be $21.45: a breach, said apart from the forecast.
+    assert code == 0 and d["forecast"][0]["p99"]["cogs_usd"] == 1.95 and d["breach_month_p99"] is None
+    assert (d["forecast"][0]["stress"]["cogs_usd"], d["breach_month_stress"]) == (21.45, "2026-11")
+    assert (d["history_days"], d["windows"], d["short_history"]) == (22, 1, True)
     code, out, _ = cli(book, capsys, "floor", "c1", "--target", "55", "--period", "2026-10", "--json")
-    assert code == 0 and json.loads(out)["floor_price_usd"] == "0.394445"
+    # Cee One's 27 days: $4.83 for 40 requests; 55% needs $4.83 ÷ 0.45 ÷ 40 = $0.268333… a request → $0.268334.
+    assert code == 0 and json.loads(out)["floor_price_usd"] == "0.268334"
 
 
 def test_every_scenario_command_is_registered_with_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,15 +123,17 @@ def ask(handler: Handler, rt: Runtime, words: list[str]) -> Answer:
 
 def test_slack_whatif_words_give_an_answer_with_blocks(book: Runtime) -> None:
     answer = ask(whatif, book, ["Cee", "One", "route", "big->small", "50", "2026-10"])
-    assert answer.text.startswith("What if, Cee One (2026-10): gross margin 75.85% → 86.25%")
+    # 86.245% exactly: one decimal from the exact figure (86.2%), not from the JSON's 86.25.
+    assert answer.text.startswith("What if, Cee One (2026-10): gross margin 75.9% → 86.2%")
     assert answer.blocks[0]["type"] == "header"
 
 
 def test_slack_forecast_and_floor_words(book: Runtime) -> None:
     f = ask(forecast, book, ["Cee", "Two", "growth", "10%", "months", "2", "2026-10"])
-    assert "at P99 usage 2026-11" in f.text
+    assert "in a heavy month not within the forecast" in f.text
+    assert "Stress case, not a forecast:* every day like the P99 day" in json.dumps(f.blocks)
     p = ask(floor, book, ["c1", "target", "55", "2026-10"])
-    assert p.text.startswith("Price floor, Cee One: $0.394445/request keeps a 55.00% margin")
+    assert p.text.startswith("Price floor, Cee One: $0.268334/request keeps a 55.0% margin in a heavy month")
     assert "portfolio" in ask(forecast, book, ["portfolio", "2026-10"]).text.lower()
 
 

@@ -13,6 +13,8 @@ from openpyxl import load_workbook
 from bot.cli.main import main
 from engine.runtime import Runtime
 
+AFTER_Q4 = "2027-01-02T12:00:00Z"
+
 
 def cli(rt: Runtime, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv), runtime=rt)
@@ -91,7 +93,10 @@ def test_the_workbook_has_the_figures_of_portfolio_json(
 
 
 def test_a_quarter_pack_as_a_csv_directory(book: Runtime, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = cli(book, capsys, "report", "--period", "2026-Q4", "--out", str(tmp_path / "pack") + "/")
+    # As of January 2027 (the quarter is over: a quarter still running is counted to its last complete day).
+    code, out, _ = cli(
+        book, capsys, "report", "--period", "2026-Q4", "--as-of", AFTER_Q4, "--out", str(tmp_path / "pack") + "/"
+    )
     assert code == 0 and "7 .csv files" in out
     with (tmp_path / "pack" / "summary.csv").open() as handle:
         summary = {row["figure"]: row["value"] for row in csv.DictReader(handle)}
@@ -105,10 +110,15 @@ def test_a_quarter_pack_as_a_csv_directory(book: Runtime, capsys: pytest.Capture
 def test_quarters_work_for_every_report_and_carry_the_weekly_trend(
     book: Runtime, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
-    code, out, _ = cli(book, capsys, *command, "--period", "2026-Q4", "--json")
+    code, out, _ = cli(book, capsys, *command, "--period", "2026-Q4", "--as-of", AFTER_Q4, "--json")
     d = json.loads(out)
-    assert code == 0 and d["period"] == {"label": "2026-Q4", "start": "2026-10-01", "end": "2026-12-31"}
+    assert code == 0 and {k: d["period"][k] for k in ("label", "start", "end", "complete")} == {
+        "label": "2026-Q4",
+        "start": "2026-10-01",
+        "end": "2026-12-31",
+        "complete": True,
+    }
     assert len(d["weekly"]) == 12 and d["weekly"][-1]["week"] == "2026-W52"
     assert set(d["weekly"][0]) == {"week", "start", "end", "revenue_usd", "cogs_usd", "gross_margin_pct"}
-    code, out, _ = cli(book, capsys, *command, "--period", "2026-Q4")
+    code, out, _ = cli(book, capsys, *command, "--period", "2026-Q4", "--as-of", AFTER_Q4)
     assert "Weekly margin" in out and "12 weeks to 2026-W52" in out

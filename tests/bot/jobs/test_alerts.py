@@ -45,8 +45,8 @@ def test_alerts_check_posts_one_message_per_channel_listing_every_new_breach(
             assert name in shown
         assert "Bluth" not in shown and "Cyberdyne" not in shown
         assert "margin *30.0%*" in shown and "revenue $300.00" in shown and "COGS $210.00" in shown
-        assert "biggest cost driver: gpt-4o on agent-run tripled (×3.5)" in shown
-        assert "Acme Corp 30.00%" in post.text
+        assert "biggest cost driver: gpt-4o on agent-run +$150.00 (×3.5)" in shown
+        assert "Acme Corp 30.0%" in post.text
     assert post.headers["authorization"] == "Bearer xoxb-test-token"
     out = capsys.readouterr().out
     assert "2 breach, 1 no revenue, 1 trending to breach, 2 unpriced; 2 message(s) queued" in out

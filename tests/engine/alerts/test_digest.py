@@ -36,14 +36,32 @@ def test_digest_figures_for_the_week_are_the_hand_computed_ones(runtime: Runtime
     p = digest_to_dict(d, runtime.thresholds)
     # 2026-W45: 5 paying customers × 7 days × $10 = $350; COGS 49 + 38.50 + 41.65 + 21 + 27.30 + fox's 30.80.
     # The week before, fox cost 22.47: COGS 199.92, margin 42.88%.
-    assert p["week"] == {"label": "2026-W45", "start": "2026-11-02", "end": "2026-11-08"}
+    assert p["week"] == {
+        "label": "2026-W45",
+        "start": "2026-11-02",
+        "end": "2026-11-08",
+        "complete": True,
+        "through": "2026-11-08",
+        "days": 7,
+    }
     assert (p["revenue_usd"], p["cogs_usd"], p["margin_pct"]) == ("350.00", "208.25", "40.50")
     assert (p["previous_cogs_usd"], p["previous_margin_pct"], p["margin_change_pts"]) == ("199.92", "42.88", "-2.38")
     assert [r["key"] for r in p["breach"]] == ["acme", "search"]
     assert [r["key"] for r in p["no_revenue"]] == ["dunder"]
     assert {r["key"] for r in p["watch"]} == {"bluth", "cyber", "agent", "assist"}  # 40% ≤ margin < 55%
-    # Only fox's margin moved: 67.90% (22.47 of 70) → 56.00% (30.80 of 70).
-    assert [(m["key"], m["change_pts"]) for m in p["movers"]] == [("fox", "-11.90")]
+    # Only fox's COGS moved: $22.47 → $30.80, +$8.33 (×1.4), over the floor ($1 and 1% of $208.25); its margin
+    # went 67.90% (22.47 of 70) → 56.00% (30.80 of 70).
+    assert [(m["key"], m["cogs_change"], m["cogs_change_usd"], m["change_pts"]) for m in p["movers"]] == [
+        ("fox", "+$8.33 (×1.4)", "8.33", "-11.90")
+    ]
+    # Sunday Nov 15 is today: the month to date is Nov 1–14, against Oct 1–14, with its run rate over 30 days.
+    m = p["month_to_date"]
+    assert (m["title"], m["period"]["through"], m["period"]["complete"]) == (
+        "2026-11, month to date (through Nov 14)",
+        "2026-11-14",
+        False,
+    )
+    assert m["projection"]["revenue_usd"] == str((Decimal(m["revenue_usd"]) * 30 / 14).quantize(Decimal("0.01")))
     assert [(m["model"], m["cogs_usd"], m["share_pct"]) for m in p["models"]] == [
         ("claude-sonnet-4-5", "80.15", "38.49"), ("gpt-4o", "79.80", "38.32"), ("gpt-4o-mini", "48.30", "23.19")
     ]  # fmt: skip

@@ -55,7 +55,7 @@ def test_alerts_name_exactly_the_subjects_hand_computed_to_need_attention(rt: Ru
     assert (acme["previous_revenue_usd"], acme["previous_cogs_usd"], acme["previous_margin_pct"]) == (
         "300.00", "60.00", "80.00"
     )  # fmt: skip
-    assert acme["driver"] == "gpt-4o on agent-run tripled (×3.5)"
+    assert acme["driver"] == "gpt-4o on agent-run +$150.00 (×3.5)"  # $210 against $60
     search = events[("product", "search", "breach")]
     assert (search["margin_pct"], search["revenue_usd"], search["cogs_usd"]) == ("31.00", "300.00", "207.00")
     assert events[("customer", "dunder", "no_revenue")]["cogs_usd"] == "90.00"
@@ -67,6 +67,8 @@ def test_alerts_name_exactly_the_subjects_hand_computed_to_need_attention(rt: Ru
     assert trending["margin_pct"] == "65.35"
     assert Decimal(trending["trend"]["slope_pts_per_day"]) == Decimal("-1.70")
     assert Decimal(trending["trend"]["projected_pct"]) < 40
+    # The fitted line is still above 40% on Nov 14 (40.7%): it is on course to cross the next day, read off the fit.
+    assert (trending["trend"]["crosses_on"], trending["trend"]["crossed"]) == ("2026-11-15", False)
 
 
 def test_alert_is_not_repeated_on_second_run_nor_after_a_restart(rt: Runtime, tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ def test_customer_margin_to_the_cent(ny_runtime: Runtime, capsys) -> None:
     assert acme["cogs_by_model"][0]["share_pct"] == 76.07  # 2.925 / 3.845
     assert acme["top_lever"] == "76% of COGS is gpt-4o on chat"
     # gpt-4o cost $2.925 (a1): the prose rounds it half-up like the JSON figure beside it, not to $2.92.
-    assert acme["top_mover"] == "gpt-4o on chat is new ($2.93)"
+    assert acme["top_mover"] == "gpt-4o on chat +$2.93 (new)"
     assert acme["unpriced_events"] == 0
     assert acme["previous"]["revenue_usd"] == 10.00  # September: seats only
     assert acme["change"]["revenue_usd"] == 16.00

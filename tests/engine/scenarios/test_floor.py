@@ -1,4 +1,5 @@
-"""Price floors on a P99 month, checked against arithmetic done by hand (book in tests/engine/scenarios/book.py)."""
+"""Price floors on the heavy (P99) 30-day window of a customer's own history, by hand (tests/engine/scenarios/
+history.py has the history and its windows; book.py the small October book)."""
 
 from __future__ import annotations
 
@@ -11,55 +12,122 @@ import pytest
 from engine.reports.figures import margin_pct
 from engine.runtime import Runtime
 from engine.scenarios.floor import FloorError, floor_to_dict, price_floor
-from tests.engine.scenarios.book import OCTOBER, load_book
+from tests.engine.scenarios.book import OCTOBER
+from tests.engine.scenarios.history import HISTORY, events, load_history
 
 D = Decimal
 
 
-def test_usage_plan_floor_per_request_at_p99_by_hand(book: Runtime) -> None:
-    with book.connect() as conn:
-        f = price_floor(conn, "Cee One", OCTOBER, thresholds=book.thresholds)
-    # c1's days: Oct 5 … 31 (27 days); P99 = rank ⌈26.73⌉ = 27 → the costliest, Oct 6: $3.55, 20 requests.
-    assert f.p99_day.day.day == 6
-    # A P99 month: COGS $3.55 × 30 = $106.50; 600 requests. 55% margin needs $106.50 ÷ 0.45 = $236.666…
-    # → $0.394444… a request, rounded up to the micro-dollar.
-    assert (f.unit, f.p99_cogs, f.p99_units, f.fixed_revenue) == ("request", D("106.50"), D(600), D(0))
-    assert f.floor_price == D("0.394445")
-    assert f.current_price == D("0.50")
-    assert f.margin_p99_current == (D(300) - D("106.50")) / D(300) * 100  # 64.5%
-    assert f.margin_p99_floor is not None and f.margin_p99_floor >= 55
-    # One step lower misses the target: the floor is the lowest such price.
-    assert margin_pct(D("0.394444") * 600, D("106.50")) < 55  # type: ignore[operator]
+@pytest.fixture
+def history(runtime: Runtime, tmp_path: Path) -> Runtime:
+    load_history(runtime, tmp_path)
+    return runtime
 
 
-def test_seat_plan_floor_per_seat(book: Runtime) -> None:
-    with book.connect() as conn:
-        f = price_floor(conn, "c3", OCTOBER, thresholds=book.thresholds, target_pct=D(55))
-    # c3: one day of $1.30 (Oct 20) → P99 month $39.00; needs $86.666… over 4 seats → $21.666… → $21.67.
-    assert (f.unit, f.p99_cogs, f.floor_price, f.current_price) == ("seat", D("39.00"), D("21.67"), D(10))
-    assert f.margin_p99_current == D("2.5")  # ($40 − $39) ÷ $40
+def floor_of(rt: Runtime, ref: str, **kwargs: Any) -> Any:
+    with rt.connect() as conn:
+        return price_floor(conn, ref, HISTORY, thresholds=rt.thresholds, **kwargs)
 
 
-def test_flat_plan_floor_is_the_monthly_fee_and_a_target_can_be_given(book: Runtime) -> None:
-    with book.connect() as conn:
-        f = price_floor(conn, "c2", OCTOBER, thresholds=book.thresholds, target_pct=D(80))
-    # c2: $0.65 on Oct 10 and 11 → P99 month $19.50; 80% needs $19.50 ÷ 0.2 = $97.50.
-    assert (f.unit, f.floor_price) == ("month", D("97.50"))
-    assert floor_to_dict(f)["floor_price_usd"] == "97.50"
+def test_a_flat_plan_floor_is_solved_on_the_heaviest_month_that_happened_not_thirty_worst_days(
+    history: Runtime,
+) -> None:
+    f = floor_of(history, "flat1")
+    assert (f.p99_window.start.isoformat(), f.p99_window.end.isoformat()) == ("2026-10-02", "2026-10-31")
+    assert (f.p50_window.start.isoformat(), f.p50_window.end.isoformat()) == ("2026-09-02", "2026-10-01")
+    assert (f.p99_cogs, f.p50_cogs, f.history.days, f.history.windows) == (D(130), D(30), 90, 61)
+    # 55% in a $130 month needs $130 ÷ 0.45 = $288.888… → $288.89 a month (30 × the $21 P99 day would ask $1,400).
+    assert (f.unit, f.floor_price, f.current_price, f.current_is_effective) == ("month", D("288.89"), D(300), False)
+    assert f.margin_p99_current == (D(300) - D(130)) / D(300) * 100  # 56.67%: today's price holds in a heavy month
+    assert f.margin_p50_current == D(90)
+    assert f.margin_p99_floor is not None and D(55) <= f.margin_p99_floor < D("55.01")
+    assert margin_pct(D("288.88"), D(130)) < 55  # type: ignore[operator]  # a cent less misses it
+    d = floor_to_dict(f)
+    assert (d["floor_price_usd"], d["current_price_usd"], d["margin_p50_at_current_pct"]) == ("288.89", "300.00", 90.0)
+    assert d["stress"]["cogs_usd"] == 630.0 and d["stress"]["margin_at_current_pct"] == -110.0
+    assert "30 days like the P99 day" in d["stress"]["label"] and d["short_history"] is False
 
 
-def test_a_hypothetical_unit_prices_a_usage_plan_they_are_not_on(book: Runtime) -> None:
-    with book.connect() as conn:
-        f = price_floor(conn, "c2", OCTOBER, thresholds=book.thresholds, unit="request")
-    # 5 requests on the P99 day → 150 a month; $19.50 ÷ 0.45 = $43.333… ÷ 150 = $0.288888… → $0.288889.
-    assert (f.hypothetical, f.floor_price, f.current_price) == (True, D("0.288889"), None)
+def test_several_flat_contracts_get_one_figure_for_the_customer(history: Runtime) -> None:
+    f = floor_of(history, "Flat Two")
+    assert (f.unit, f.floor_price, f.current_price, f.contracts_changed) == ("month", D("288.89"), D(300), 2)
+    assert "one figure for Flat Two" in f.note and "across its 2 contracts" in f.note
+    assert "each of the" not in f.note
+
+
+def test_a_usage_plan_floor_per_request(history: Runtime) -> None:
+    f = floor_of(history, "usage1")
+    # The heavy month has 5,000 requests: $288.888… ÷ 5,000 = $0.0577777… → $0.057778, against $0.05 today.
+    assert (f.unit, f.p99_units, f.fixed_revenue, f.floor_price, f.current_price) == (
+        "request",
+        D(5000),
+        D(0),
+        D("0.057778"),
+        D("0.05"),
+    )
+    assert (f.margin_p99_current, f.margin_p50_current) == (D(48), D(80))  # $250 and $150 of revenue
+
+
+def test_a_floor_changes_only_the_contract_it_prices(history: Runtime) -> None:
+    f = floor_of(history, "mixed")
+    # The flat $100 stays: ($288.888… − $100) ÷ 5,000 = $0.0377777… → $0.037778, under today's $0.05.
+    assert (f.unit, f.fixed_revenue, f.floor_price, f.contracts_changed) == ("request", D(100), D("0.037778"), 1)
+
+
+def test_contracts_in_several_units_are_priced_in_the_one_that_earns_most(history: Runtime, tmp_path: Path) -> None:
+    from tests.engine.scenarios.book import load_book
+
+    (tmp_path / "two").mkdir()
+    load_book(history, tmp_path / "two", events("two"), [
+        ["customer", "customer_name", "product", "plan", "start", "unit", "unit_price_usd"],
+        ["two", "Two", "app", "usage", "2026-01-01", "request", "0.05"],
+        ["two", "Two", "other", "usage", "2026-01-01", "1k_tokens", "0.001"],
+    ])  # fmt: skip
+    f = floor_of(history, "two")
+    # Requests earn $250 in the heavy month, 1k tokens on `other` nothing: per request, as usage1.
+    assert (f.unit, f.floor_price, f.contracts_changed) == ("request", D("0.057778"), 1)
+    assert "priced per request (the contract that earns the most in the heavy month)" in f.note
+    assert "Two's other contract keeps its terms" in f.note
+
+
+def test_a_seat_plan_floor_per_seat(history: Runtime) -> None:
+    f = floor_of(history, "seats")
+    assert (f.unit, f.floor_price, f.current_price) == ("seat", D("72.23"), D(75))  # $288.888… ÷ 4 seats
+
+
+def test_a_hypothetical_unit_shows_what_they_pay_per_unit_today(history: Runtime) -> None:
+    f = floor_of(history, "flat1", unit="request")
+    # Today $300 for the typical month's 3,000 requests: $0.10 a request, effectively.
+    assert (f.hypothetical, f.floor_price, f.current_price, f.current_is_effective) == (
+        True,
+        D("0.057778"),
+        D("0.1"),
+        True,
+    )
+
+
+def test_a_short_history_is_said(history: Runtime, tmp_path: Path) -> None:
+    from datetime import date
+
+    from tests.engine.scenarios.book import load_book
+
+    (tmp_path / "more").mkdir()
+    load_book(history, tmp_path / "more", events("late", first=date(2026, 9, 22)), [
+        ["customer", "plan", "start", "platform_fee_usd"], ["late", "flat", "2026-01-01", "300"]
+    ])  # fmt: skip
+    f = floor_of(history, "late")
+    assert (f.history.days, f.history.windows, f.history.short) == (40, 11, True)
+    assert (
+        "history shorter than 60 days (40 days): P50 and P99 come from 11 overlapping 30-day windows"
+        in (floor_to_dict(f)["history_note"])
+    )
 
 
 @pytest.mark.parametrize(
     ("ref", "kwargs", "message"),
     [
         ("c1", {"target_pct": D(100)}, "below 100%"),
-        ("c1", {"unit": "seat"}, "not on a seat plan"),
+        ("c1", {"unit": "seat"}, "pays for no seats"),
         ("c1", {"unit": "gold"}, "unit must be one of"),
     ],
 )
@@ -68,7 +136,18 @@ def test_impossible_floors_say_why(book: Runtime, ref: str, kwargs: dict[str, An
         price_floor(conn, ref, OCTOBER, thresholds=book.thresholds, **kwargs)
 
 
+def test_under_thirty_days_of_history_is_one_window_scaled_to_a_month(book: Runtime) -> None:
+    with book.connect() as conn:
+        f = price_floor(conn, "Cee One", OCTOBER, thresholds=book.thresholds)
+    # Cee One's days: Oct 5 … 31, 27 days, COGS $4.83 and 40 requests: scaled to 30 days, $5.366… and 44.4…
+    assert (f.history.days, f.history.windows) == (27, 1)
+    assert f.p99_cogs == D("4.83") * 30 / 27 and f.p50_cogs == f.p99_cogs
+    assert "only 27 days, one window scaled to 30" in floor_to_dict(f)["history_note"]
+
+
 def test_a_customer_without_usage_has_no_floor(book: Runtime, tmp_path: Path) -> None:
+    from tests.engine.scenarios.book import load_book
+
     contracts = [["customer", "plan", "start", "platform_fee_usd"], ["quiet", "flat", "2026-01-01", "5"]]
     load_book(book, tmp_path, [], contracts)
     with book.connect() as conn, pytest.raises(FloorError, match="no usage in 2026-10"):

@@ -9,8 +9,11 @@ import pytest
 
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from engine.scenarios.forecast import ForecastError, Growth, forecast, forecast_to_dict, parse_growth
+from engine.scenarios.forecast import forecast
+from engine.scenarios.forecast_json import forecast_to_dict
+from engine.scenarios.growth import ForecastError, Growth, parse_growth
 from tests.engine.scenarios.book import OCTOBER, load_book
+from tests.engine.scenarios.history import HISTORY, load_history
 
 D = Decimal
 
@@ -50,22 +53,61 @@ def growing(runtime: Runtime, tmp_path: Path) -> Runtime:
     return runtime
 
 
-def test_p50_and_p99_months_and_the_breach_month_by_hand(growing: Runtime) -> None:
-    with growing.connect() as conn:
-        f = forecast(conn, "Eff One", OCTOBER, growth=parse_growth("20%"), months=3, thresholds=growing.thresholds)
+@pytest.fixture
+def history(runtime: Runtime, tmp_path: Path) -> Runtime:
+    load_history(runtime, tmp_path)
+    return runtime
+
+
+def test_p50_and_p99_months_come_from_real_30_day_windows_and_the_stress_case_stands_apart(history: Runtime) -> None:
+    with history.connect() as conn:
+        f = forecast(conn, "flat1", HISTORY, growth=parse_growth("20%"), months=2, thresholds=history.thresholds)
     c = f.customers[0]
-    # 31 days costing $0.10 … $3.10: P50 = rank ⌈15.5⌉ = 16 → $1.60 (Oct 16); P99 = rank ⌈30.69⌉ = 31 → $3.10.
-    assert (c.p50_day.day.day, c.p99_day.day.day) == (16, 31)
-    nov, dec, jan = c.months
-    assert (nov.label, nov.days, dec.label, jan.label) == ("2026-11", 30, "2026-12", "2027-01")
-    # Nov at P50: $1.60 × 30 days × 1.2 = $57.60 against $100 → 42.4% (watch).
-    assert (nov.p50.cogs, nov.p50.revenue, nov.p50.margin_pct) == (D("57.600"), D(100), D("42.4000"))
-    assert nov.p50.status == "watch"
-    # Dec at P50: $1.60 × 31 × 1.44 = $71.424 → 28.576%: the first breach.
-    assert dec.p50.cogs == D("71.424") and dec.p50.status == "breach"
-    # Nov at P99: $3.10 × 30 × 1.2 = $111.60 → −11.6%: breach from the first month.
-    assert nov.p99.cogs == D("111.600") and nov.p99.margin_pct == D("-11.6")
-    assert (c.breach_p50, c.breach_p99) == ("2026-12", "2026-11")
+    assert (c.p50_window.cogs, c.p99_window.cogs, c.history.days, c.history.windows) == (D(30), D(130), 90, 61)
+    nov, dec = c.months
+    # Nov (30 days) × 1.2: P50 $30 → $36.00 on $300 (88%); P99 $130 → $156.00 (48%, watch).
+    assert (nov.p50.cogs, nov.p50.margin_pct, nov.p99.cogs, nov.p99.margin_pct) == (D(36), D(88), D(156), D(48))
+    # Dec (31 days) × 1.44: P99 $130 × 31/30 × 1.44 = $193.44 → 35.52%: the first breach of a heavy month.
+    assert dec.p99.cogs == D("193.44") and dec.p99.margin_pct == D("35.52")
+    assert dec.p50.cogs == D("44.64")
+    # The stress case, every day like the $21 P99 day: $21 × 30 × 1.2 = $756 (−152%), a bound kept apart.
+    assert nov.stress.cogs == D(756) and nov.stress.margin_pct == D(-152)
+    assert (c.breach_p50, c.breach_p99, c.breach_stress) == (None, "2026-12", "2026-11")
+    d = forecast_to_dict(f)
+    assert (d["p99_window"]["start"], d["p99_window"]["end"], d["p99_window"]["cogs_usd"]) == (
+        "2026-10-02",
+        "2026-10-31",
+        130.0,
+    )
+    assert d["forecast"][0]["stress"]["cogs_usd"] == 756.0 and d["breach_month_stress"] == "2026-11"
+    assert d["short_history"] is False and d["history_note"] is None
+    assert any("stress case, not a forecast" in a for a in d["assumptions"])
+
+
+def test_the_portfolio_is_forecast_on_its_own_windows_and_new_customers_on_their_plans(history: Runtime) -> None:
+    with history.connect() as conn:
+        f = forecast(conn, None, HISTORY, growth=parse_growth("0%"), months=1, thresholds=history.thresholds)
+    assert (f.p50_window[0].isoformat(), f.p99_window[1].isoformat()) == ("2026-09-02", "2026-10-31")
+    (nov,) = f.total
+    # Five customers with the same days: P50 5 × $30, P99 5 × $130. Revenue at P50: 300 + 300 + 150 (3,000 × 0.05)
+    # + 250 (mixed: 150 + 100) + 300 (seats); at P99 usage revenue is 5,000 × 0.05 = 250.
+    assert (nov.p50.cogs, nov.p50.revenue, nov.p99.cogs, nov.p99.revenue) == (D(150), D(1300), D(650), D(1500))
+    assert nov.stress.cogs == 5 * D(630)
+    assert [p.plan for p in f.plans] == ["flat", "flat+usage", "seat", "usage"]
+    flat = f.plans[0]
+    assert (flat.customers, flat.p50_customer.key, flat.p99_customer.key) == (2, "flat1", "flat2")
+    d = forecast_to_dict(f)
+    assert d["total"][0]["p99"]["cogs_usd"] == 650.0 and d["windows"] == 61
+    assert d["plans"][0]["breach_month_like_p99"] is None
+
+
+def test_a_short_history_is_said_in_the_assumptions(growing: Runtime) -> None:
+    with growing.connect() as conn:
+        f = forecast(conn, "f1", OCTOBER, growth=Growth(rate=D(0)), months=1, thresholds=growing.thresholds)
+    assert f.history.short and f.history.windows == 2
+    assert "history shorter than 60 days (31 days): P50 and P99 come from 2 overlapping 30-day windows" in (
+        " ".join(f.assumptions)
+    )
 
 
 def test_p50_and_p99_days_match_the_margin_report_when_usage_covers_the_basis(growing: Runtime) -> None:
@@ -89,23 +131,6 @@ def test_a_multiple_is_reached_in_the_last_month() -> None:
 def test_unreadable_growth_says_how_to_write_it(text: str) -> None:
     with pytest.raises(ForecastError, match="growth"):
         parse_growth(text)
-
-
-def test_portfolio_total_sums_customers_and_each_plan_has_a_p50_and_p99_customer(growing: Runtime) -> None:
-    with growing.connect() as conn:
-        f = forecast(conn, None, OCTOBER, growth=parse_growth("0%"), months=2, thresholds=growing.thresholds)
-    assert [c.key for c in f.customers] == ["f2", "f1"]  # the earliest P99 breach first
-    for k, month in enumerate(f.total):
-        assert month.p50.cogs == sum((c.months[k].p50.cogs for c in f.customers), D(0))
-        assert month.p99.revenue == D(200)
-    # Nov at P50, flat growth: f1 $1.60 × 30 + f2 $3.20 × 30 = $144.
-    assert f.total[0].p50.cogs == D("144.0")
-    (flat,) = f.plans
-    # Ranked by October COGS: f1 $49.60 < f2 $99.20; P50 = rank ⌈1⌉ = f1, P99 = rank ⌈1.98⌉ = f2.
-    assert (flat.plan, flat.customers, flat.p50_customer.key, flat.p99_customer.key) == ("flat", 2, "f1", "f2")
-    d = forecast_to_dict(f)
-    assert d["plans"][0]["breach_month_like_p99"] == "2026-11"
-    assert d["total"][0]["p50"]["cogs_usd"] == 144.0
 
 
 def test_months_out_of_range_are_refused(growing: Runtime) -> None:

@@ -1,0 +1,239 @@
+"""Periods through the command line, on a hand-computed book: a month in progress is counted to its last complete
+day and equals `--days N` of the same days to the cent; a finished month is complete; a future one is refused.
+
+The book (every figure by hand; NOW for these tests is 2026-11-27 10:00 UTC, so the last complete day is Nov 26):
+
+  acme     flat $3,000/mo              COGS $40/day in October, $70/day Nov 1–26, $500 on each of Nov 27 and 28
+  globex   usage $0.05/request         100 requests and $2.00 of COGS a day, Nov 1–26
+  initech  hybrid $600/mo, 3,000       200 requests and $10.00 of COGS a day, Nov 1–26
+           requests included, $0.02 over
+
+  November to date (26 of 30 days):
+    acme     revenue 3000 × 26/30 = $2,600.00   COGS 26 × 70 = $1,820.00   margin 30.0%
+    globex   revenue 2,600 × 0.05 = $130.00     COGS $52.00                margin 60.0%
+    initech  fee 600 × 26/30 = $520.00; 5,200 requests − 3,000 × 26/30 = 2,600 over × 0.02 = $52.00
+             revenue $572.00                    COGS $260.00               margin 54.5454…%
+    portfolio revenue $3,302.00, COGS $2,132.00, margin 35.4330…%
+  compared with October 1–26: acme revenue 3000 × 26/31 = $2,516.129… → $2,516.13, COGS 26 × 40 = $1,040.00
+  run rate of acme's November: revenue $2,600 × 30/26 = $3,000.00, COGS $1,820 × 30/26 = $2,100.00, margin 30.0%
+  2026-Q4 to date (Oct 1 – Nov 26, 57 days): acme revenue 3000 + 2600 = $5,600.00, COGS 31 × 40 + 1,820 = $3,060.00
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.answer import answer, answer_command
+from bot.cli.main import main
+from bot.grammar import parse
+from engine.ingest.contracts import import_contracts_file
+from engine.ingest.files import import_usage_file
+from engine.runtime import Runtime
+from tests.bot.blockkit import all_text
+
+AS_OF = "2026-11-27T10:00:00Z"
+CONTRACTS = [
+    {"customer": "acme", "customer_name": "Acme Corp", "plan": "flat", "start": "2026-01-01",
+     "platform_fee_usd": "3000"},
+    {"customer": "globex", "customer_name": "Globex", "plan": "usage", "start": "2026-01-01", "unit": "request",
+     "unit_price_usd": "0.05"},
+    {"customer": "initech", "customer_name": "Initech", "plan": "hybrid", "start": "2026-01-01",
+     "platform_fee_usd": "600", "included_units": "3000", "unit": "request", "unit_price_usd": "0.02"},
+]  # fmt: skip
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def write_book(folder: Path) -> tuple[Path, Path]:
+    rows: list[dict[str, str]] = []
+
+    def add(customer: str, product: str, day: date, cost: str, requests: int = 1, hour: int = 12) -> None:
+        rows.append(
+            {
+                "event_id": f"e{len(rows) + 1}",
+                "ts": f"{day.isoformat()}T{hour:02d}:00:00Z",
+                "customer": customer,
+                "product": product,
+                "feature": "chat",
+                "provider": "openai",
+                "model": "gpt-4o",
+                "requests": str(requests),
+                "cost_usd": cost,
+            }
+        )
+
+    for day in _days(date(2026, 10, 1), date(2026, 10, 31)):
+        add("acme", "agent", day, "40.00")
+    for day in _days(date(2026, 11, 1), date(2026, 11, 26)):
+        add("acme", "agent", day, "70.00")
+        add("globex", "assist", day, "2.00", requests=100)
+        add("initech", "search", day, "10.00", requests=200)
+    for day in (date(2026, 11, 27), date(2026, 11, 28)):  # today and later: never counted as of Nov 27
+        add("acme", "agent", day, "500.00", hour=1)
+    folder.mkdir(parents=True, exist_ok=True)
+    usage, contracts = folder / "usage.csv", folder / "contracts.csv"
+    with usage.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    columns = ["customer", "customer_name", "plan", "start", "platform_fee_usd", "included_units", "unit",
+               "unit_price_usd"]  # fmt: skip
+    with contracts.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(CONTRACTS)
+    return usage, contracts
+
+
+@pytest.fixture
+def book(runtime: Runtime, tmp_path: Path) -> Runtime:
+    usage, contracts = write_book(tmp_path / "book")
+    import_contracts_file(runtime.engine, contracts)
+    import_usage_file(runtime.engine, usage, prices=runtime.prices, timezone=runtime.settings.timezone)
+    return runtime
+
+
+def run(rt: Runtime, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--as-of", AS_OF], runtime=rt)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def as_json(rt: Runtime, capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:
+    code, out, err = run(rt, capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+FIGURES = ("revenue_usd", "cogs_usd", "gross_profit_usd", "gross_margin_pct")
+
+
+@pytest.mark.parametrize(
+    ("command", "figures"),
+    [
+        (["margin", "acme"], (2600.0, 1820.0, 780.0, 30.0)),
+        (["margin", "Globex"], (130.0, 52.0, 78.0, 60.0)),
+        (["margin", "initech"], (572.0, 260.0, 312.0, 54.55)),
+        (["product", "search"], (572.0, 260.0, 312.0, 54.55)),
+        (["portfolio"], (3302.0, 2132.0, 1170.0, 35.43)),
+    ],
+)
+def test_a_month_in_progress_is_the_same_days_as_days_n_to_the_cent(
+    book: Runtime, capsys: pytest.CaptureFixture[str], command: list[str], figures: tuple[float, ...]
+) -> None:
+    month = as_json(book, capsys, *command, "--period", "2026-11")
+    days = as_json(book, capsys, *command, "--days", "26")
+    assert tuple(month[k] for k in FIGURES) == tuple(days[k] for k in FIGURES) == figures
+    assert (month["complete"], month["through"]) == (False, "2026-11-26")
+    assert month["period"] == {
+        "label": "2026-11",
+        "start": "2026-11-01",
+        "end": "2026-11-26",
+        "complete": False,
+        "through": "2026-11-26",
+        "days": 26,
+        "full_end": "2026-11-30",
+        "full_days": 30,
+    }
+    assert (days["complete"], days["through"], days["projection"]) == (True, "2026-11-26", None)
+
+
+def test_a_month_to_date_is_compared_with_the_same_days_of_the_month_before(
+    book: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = as_json(book, capsys, "margin", "acme", "--period", "2026-11")
+    previous = d["previous"]
+    assert (previous["start"], previous["end"], previous["days"]) == ("2026-10-01", "2026-10-26", 26)
+    assert (previous["revenue_usd"], previous["cogs_usd"]) == (2516.13, 1040.0)
+    assert d["change"]["cogs_usd"] == 780.0  # 1,820 − 1,040: the same 26 days, not a full month against part of one
+
+
+def test_a_month_to_date_carries_its_run_rate_labelled_as_a_projection(
+    book: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = as_json(book, capsys, "margin", "acme", "--period", "2026-11")
+    p = d["projection"]
+    assert (p["revenue_usd"], p["cogs_usd"], p["gross_margin_pct"], p["days"], p["full_days"]) == (
+        3000.0,
+        2100.0,
+        30.0,
+        26,
+        30,
+    )
+    assert "run rate, not actuals" in p["label"]
+    code, out, _ = run(book, capsys, "margin", "acme", "--period", "2026-11")
+    assert code == 0
+    assert "Customer Acme Corp (acme) — 2026-11, month to date (through Nov 26)" in out
+    assert "compared with 2026-10-01 to 2026-10-26 (the first 26 days of 2026-10)" in out
+    assert "Run rate (a projection, not actuals): all 30 days of 2026-11" in out and "$3,000.00" in out
+
+
+def test_a_finished_month_is_complete_through_its_last_day(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    d = as_json(book, capsys, "margin", "acme", "--period", "2026-10")
+    assert (d["complete"], d["through"], d["projection"]) == (True, "2026-10-31", None)
+    assert (d["revenue_usd"], d["cogs_usd"]) == (3000.0, 1240.0)
+    assert (d["previous"]["start"], d["previous"]["end"]) == ("2026-09-01", "2026-09-30")
+    code, out, _ = run(book, capsys, "margin", "acme", "--period", "2026-10")
+    assert code == 0 and "— 2026-10\n" in out and "to date" not in out and "Run rate" not in out
+
+
+def test_a_quarter_in_progress_is_cut_the_same_way(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    quarter = as_json(book, capsys, "margin", "acme", "--period", "2026-Q4")
+    days = as_json(book, capsys, "margin", "acme", "--days", "57")
+    assert (quarter["revenue_usd"], quarter["cogs_usd"]) == (days["revenue_usd"], days["cogs_usd"]) == (5600.0, 3060.0)
+    assert (quarter["complete"], quarter["through"]) == (False, "2026-11-26")
+    assert (quarter["previous"]["start"], quarter["previous"]["end"]) == ("2026-07-01", "2026-08-26")  # 57 days
+
+
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        (["margin", "acme", "--period", "2026-12"], "2026-12 has not begun (it starts on 2026-12-01)"),
+        (["portfolio", "--period", "2027-03"], "2027-03 has not begun"),
+        (["product", "agent", "--period", "2030-01"], "2030-01 has not begun"),
+        (["margin", "acme", "--period", "2027-Q1"], "2027-Q1 has not begun"),
+    ],
+)
+def test_a_period_that_has_not_begun_is_refused_in_one_line(
+    book: Runtime, capsys: pytest.CaptureFixture[str], argv: list[str], why: str
+) -> None:
+    code, out, err = run(book, capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and why in err and "last complete day is 2026-11-26" in err
+
+
+def test_a_month_that_starts_today_has_no_complete_day_yet(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["margin", "acme", "--period", "2026-11", "--as-of", "2026-11-01T08:00:00Z"], runtime=book)
+    _, err = capsys.readouterr()
+    assert code == 2 and "2026-11 starts today: there is no complete day to report yet" in err
+
+
+def test_as_of_inside_a_month_cuts_it_there(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["margin", "acme", "--period", "2026-10", "--as-of", "2026-10-11T23:00:00Z", "--json"], runtime=book)
+    out, _ = capsys.readouterr()
+    d = json.loads(out)
+    # Oct 1–10: revenue 3000 × 10/31 = 967.741… → $967.74, COGS 10 × 40.
+    assert (code, d["revenue_usd"], d["cogs_usd"], d["through"], d["complete"]) == (
+        0,
+        967.74,
+        400.0,
+        "2026-10-10",
+        False,
+    )
+
+
+def test_slack_says_month_to_date_and_refuses_a_future_month_in_a_short_reply(book: Runtime) -> None:
+    now = Runtime.now(book).replace(year=2026, month=11, day=27, hour=10)
+    shown = all_text(answer(book, "/margin acme 2026-11", now=now).blocks)
+    assert "Acme Corp · 2026-11, month to date (through Nov 26)" in shown
+    assert "the same 26 days of 2026-10" in shown and "Run rate, not actuals" in shown
+    refused = answer_command(book, parse("acme 2026-12"), now=now)
+    assert not refused.ok and len(refused.answer.blocks) == 1
+    assert "2026-12 has not begun" in refused.answer.text and "/margin product" not in refused.answer.text

@@ -1,0 +1,59 @@
+"""Finding customers by what people type, and suggesting each customer once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from engine.reports.names import UnknownSubject, resolve_customer, similar_customers
+from engine.runtime import Runtime
+
+CUSTOMERS = [
+    ("acme", "Acme Corp", "acme inc;acme corporation;acme co"),
+    ("initech", "Initech Inc", ""),
+    ("Initech Inc", "Initech Inc", ""),  # a customer that only appears in usage, under the other's display name
+    ("globex", "Globex", ""),
+]
+
+
+@pytest.fixture
+def named(runtime: Runtime) -> Runtime:
+    with runtime.engine.begin() as conn:
+        for cid, name, aliases in CUSTOMERS:
+            conn.execute(
+                text("INSERT INTO customer (id, name, aliases) VALUES (:i, :n, :a)"),
+                {"i": cid, "n": name, "a": aliases},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO contract (customer, product, plan, start, seats, seat_price_usd, platform_fee_usd, "
+                "included_units, unit, unit_price_usd) VALUES ('initech', '', 'flat', '2026-01-01', 0, 0, 100, 0, '', 0)"
+            )
+        )
+    return runtime
+
+
+def test_a_suggestion_names_each_customer_once_by_its_name(named: Runtime) -> None:
+    with named.connect() as conn, pytest.raises(UnknownSubject) as caught:
+        resolve_customer(conn, "acm")
+    assert caught.value.suggestions == ["Acme Corp"]  # not "Acme Corp, acme, acme inc"
+
+
+def test_the_id_typed_exactly_wins_so_every_customer_can_be_opened(named: Runtime) -> None:
+    with named.connect() as conn:
+        assert resolve_customer(conn, "Initech Inc") == ("Initech Inc", "Initech Inc")
+        assert resolve_customer(conn, "initech") == ("initech", "Initech Inc")
+        assert resolve_customer(conn, "INITECH INC") == ("Initech Inc", "Initech Inc")  # its id, in another case
+        assert resolve_customer(conn, "acme corporation") == ("acme", "Acme Corp")
+
+
+def test_suggestions_tell_apart_two_customers_shown_by_the_same_name(named: Runtime) -> None:
+    with named.connect() as conn, pytest.raises(UnknownSubject) as caught:
+        resolve_customer(conn, "initec")
+    assert sorted(caught.value.suggestions) == ["Initech Inc", "Initech Inc (initech)"]
+
+
+def test_a_customer_with_no_contract_is_pointed_at_the_one_it_may_be(named: Runtime) -> None:
+    with named.connect() as conn:
+        assert similar_customers(conn, "Initech Inc", "Initech Inc") == ["Initech Inc (initech)"]
+        assert similar_customers(conn, "zzz", "zzz") == []
