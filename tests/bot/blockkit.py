@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 LIMITS = {"message_blocks": 50, "view_blocks": 100, "section_text": 3000, "field_text": 2000, "header_text": 150,
           "fields": 10, "context_elements": 10}  # fmt: skip
 KNOWN = {"header", "section", "context", "divider", "actions", "image"}
+# A hint in Slack names a Slack action (`/margin ...`, a button), never a command-line flag.
+CLI_FLAG = re.compile(r"`marginbot [^`]*\s--?[a-z]")
 
 
 def problems(blocks: list[dict[str, Any]], *, max_blocks: int) -> list[str]:
@@ -41,11 +44,13 @@ def problems(blocks: list[dict[str, Any]], *, max_blocks: int) -> list[str]:
 def assert_valid_message(text: str, blocks: list[dict[str, Any]]) -> None:
     assert text.strip(), "top-level text must always be set (notifications and screen readers use it)"
     assert problems(blocks, max_blocks=LIMITS["message_blocks"]) == []
+    assert not CLI_FLAG.search(text + all_text(blocks)), "a Slack hint quotes a command-line flag"
 
 
 def assert_valid_home(view: dict[str, Any]) -> None:
     assert view["type"] == "home"
     assert problems(view["blocks"], max_blocks=LIMITS["view_blocks"]) == []
+    assert not CLI_FLAG.search(all_text(view["blocks"])), "a Slack hint quotes a command-line flag"
 
 
 def all_text(blocks: list[dict[str, Any]]) -> str:
