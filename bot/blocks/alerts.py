@@ -274,7 +274,7 @@ def alert_message(payload: dict[str, Any], shown: dict[tuple[str, str], Shown] |
         mine = subject_blocks(group, payload, as_of, (shown or {}).get(key))
         if len(blocks) + len(mine) > MAX_MESSAGE_BLOCKS - 1 or block_text(blocks + mine) > PACK_TEXT + 1_000:
             rest = len(groups) - i
-            blocks.append(context(f"…and {rest} more: run `marginbot alerts check --dry-run` to list them"))
+            blocks.append(context(f"…and {rest} more: `/margin portfolio` lists every customer and product"))
             break
         blocks += mine
     return {"text": alert_text(payload), "blocks": blocks}

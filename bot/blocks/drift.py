@@ -37,6 +37,6 @@ def drift_message(p: dict[str, Any]) -> dict[str, Any]:
     blocks = [
         header(f":warning: Cost drift: {provider}, {p['period']}"),
         section(what),
-        context(f"Likely: {why}. Details: `marginbot reconcile --period {p['period']}`. Posted once a month."),
+        context(f"Likely: {why}. Details for {p['period']}: `marginbot reconcile` on the server. Posted once a month."),
     ]
     return {"text": text, "blocks": blocks}

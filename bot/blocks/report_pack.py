@@ -38,6 +38,6 @@ def report_pack_message(pack: BoardPack) -> Answer:
             f"*Customers in breach*\n{breach}",
         ),
         section(f":bar_chart: `{esc(pack_filename(pack))}`, one sheet each: {esc(sheets)}"),
-        context(f"From a terminal: `marginbot report --period {esc(p.label)} --out board-pack.xlsx` (or `--out DIR/`)"),
+        context(f"`/margin report {esc(p.label)} share` posts it in this channel for everyone here"),
     ]
     return Answer(esc(text), fit(blocks))

@@ -81,5 +81,7 @@ def why_message(b: Bridge) -> Answer:
         blocks.append(context("No revenue in one of the periods, so no margin to bridge in points: dollars only."))
     for note in b.notes:
         blocks.append(context(f":warning: {esc(note)}"))
-    blocks.append(context("`marginbot why ... --json` lists the rows behind each part; docs/why.md has the method."))
+    blocks.append(
+        context("The board pack (`/margin report PERIOD`) lists the rows behind each part; docs/why.md has the method.")
+    )
     return Answer(esc(why_text(b)), fit(blocks))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 LIMITS = {"message_blocks": 50, "view_blocks": 100, "section_text": 3000, "field_text": 2000, "header_text": 150,
@@ -11,6 +12,8 @@ LIMITS = {"message_blocks": 50, "view_blocks": 100, "section_text": 3000, "field
 KNOWN = {"header", "section", "context", "divider", "actions", "image", "input"}
 # Slack refuses chat.postMessage past about 12,000 characters of block text (msg_blocks_too_long, undocumented).
 MAX_BLOCK_TEXT = 12_000
+# A hint in Slack names a Slack action (`/margin ...`, a button), never a command-line flag.
+CLI_FLAG = re.compile(r"`marginbot [^`]*\s--?[a-z]")
 
 
 def problems(blocks: list[dict[str, Any]], *, max_blocks: int) -> list[str]:
@@ -94,6 +97,7 @@ def block_text(blocks: list[dict[str, Any]]) -> int:
 def assert_valid_message(text: str, blocks: list[dict[str, Any]]) -> None:
     assert text.strip(), "top-level text must always be set (notifications and screen readers use it)"
     assert problems(blocks, max_blocks=LIMITS["message_blocks"]) == []
+    assert not CLI_FLAG.search(text + all_text(blocks)), "a Slack hint quotes a command-line flag"
     # mrkdwn and the notification text are where Slack turns <!channel> into a ping (plain_text never does).
     assert "<!" not in text and not any("<!" in t for t in mrkdwn(blocks)), "nothing the bot sends may ping a channel"
 
@@ -119,6 +123,7 @@ def assert_postable(text: str, blocks: list[dict[str, Any]]) -> None:
 def assert_valid_home(view: dict[str, Any]) -> None:
     assert view["type"] == "home"
     assert problems(view["blocks"], max_blocks=LIMITS["view_blocks"]) == []
+    assert not CLI_FLAG.search(all_text(view["blocks"])), "a Slack hint quotes a command-line flag"
 
 
 def all_text(blocks: list[dict[str, Any]]) -> str:

@@ -21,7 +21,8 @@ def test_a_drift_names_the_provider_both_amounts_the_gap_and_where_to_look() -> 
         "billed $1,100.00 (+$134.57, +12.2%, outside ±5%)"
     )
     assert "usage counted twice" in all_text(message["blocks"])
-    assert "`marginbot reconcile --period 2026-10`" in all_text(message["blocks"])
+    shown = all_text(message["blocks"])
+    assert "Details for 2026-10: `marginbot reconcile`" in shown and "--period" not in shown  # Slack words, no flags
 
 
 def test_billed_usage_with_nothing_priced_says_usage_is_missing_and_names_are_escaped() -> None:
