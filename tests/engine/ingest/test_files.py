@@ -194,6 +194,8 @@ def test_a_parsing_worker_that_dies_fails_the_import_instead_of_hanging(
     import engine.ingest.files as usage
 
     monkeypatch.setattr(usage, "_worker", lambda *args: os._exit(3))  # as if killed for memory
+    # Threads left running by earlier tests (a Bolt app's pool) would make the import parse in-process instead.
+    monkeypatch.setattr(usage.threading, "active_count", lambda: 1)
     path = tmp_path / "u.csv"
     path.write_text(HEADER + GOOD)
     with pytest.raises(RuntimeError, match=r"the parsing worker died \(exit code 3\)"):
