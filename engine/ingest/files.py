@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from engine.ingest.columnar import ColumnarChunks, FrameChunk, plain_csv, prefetched
 from engine.ingest.events import (
     COLUMNS,
     FAST_PATH_DECLINES,
@@ -39,6 +40,7 @@ from engine.store.models import ImportRun
 from engine.timeutil import DayCutter
 
 MAX_ERRORS_KEPT = 10_000
+_JSONL = {".jsonl", ".ndjson", ".json"}
 _CUSTOMER = EVENT_COLUMNS.index("customer")
 
 
@@ -171,7 +173,7 @@ PARALLEL_BYTES = 32 * 1024 * 1024
 def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Iterator[Chunk]:
     """Parse, validate and price a file, `CHUNK_ROWS` at a time. Raises RowError for a bad header."""
     at = _Position()
-    jsonl = path.suffix.lower() in {".jsonl", ".ndjson", ".json"}
+    jsonl = path.suffix.lower() in _JSONL
     rows = _jsonl_rows(path, at) if jsonl else _csv_rows(path, delimiter, at)
     built: list[tuple[Any, ...]] = []
     bad: list[tuple[int, str, str]] = []
@@ -250,6 +252,7 @@ def import_usage_file(
     delimiter: str = ",",
     dry_run: bool = False,
     progress: Progress | None = None,
+    columnar: bool | None = None,
 ) -> ImportResult:
     """Import one CSV or JSONL file of usage events in one transaction. Raises ImportRefused when refused.
 
@@ -257,13 +260,18 @@ def import_usage_file(
     `delimiter` separates CSV fields. `dry_run` validates, prices and writes as usual, then rolls back: the result
     counts what the import would add (and lists its customers without a contract); nothing is kept or recorded.
     `progress` (engine.progress) is called with the rows read so far and the total estimated from the bytes read.
+    `columnar` (default: unless `parallel` is given) reads a plain CSV file in large columnar chunks
+    (engine.ingest.columnar); any other file, or any doubt about one, is read row by row.
     """
     path = Path(path)
+    plain = None
+    if (parallel is None if columnar is None else columnar) and path.suffix.lower() not in _JSONL:
+        plain = plain_csv(path, delimiter)
     result = ImportResult(path=str(path), dry_run=dry_run)
     rejects: list[tuple[int, str, str]] = []
     started = datetime.now(UTC)
     if parallel is None:
-        parallel = path.stat().st_size >= PARALLEL_BYTES
+        parallel = plain is None and path.stat().st_size >= PARALLEL_BYTES
     # Forking a threaded process (a server, a scheduler) is unsafe; such callers parse in-process.
     parallel = parallel and "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
     with engine.connect() as conn:
@@ -272,11 +280,13 @@ def import_usage_file(
             conn, prices=prices, cutter=DayCutter(timezone), source=f"file:{path.name}", batch_size=batch_size
         )
         builder = writer.builder
-        chunks = (
-            _parallel_chunks(path, builder, builder.unpriced_models, delimiter)
-            if parallel
-            else _chunks(path, builder, delimiter)
-        )
+        chunks: Iterator[tuple[Any, list[tuple[int, str, str]], int, int]]
+        if plain is not None:
+            chunks = prefetched(ColumnarChunks(path, plain, builder, delimiter))
+        elif parallel:
+            chunks = _parallel_chunks(path, builder, builder.unpriced_models, delimiter)
+        else:
+            chunks = _chunks(path, builder, delimiter)
         size = path.stat().st_size
         customers: set[str] = set()
         try:
@@ -292,6 +302,11 @@ def import_usage_file(
                         rejects.append((line, problem, raw))
                 if result.rejected and not skip_invalid:
                     writer.discard()  # the file will be refused: stop writing, keep reading for every error
+                    continue
+                if isinstance(built, FrameChunk):
+                    if dry_run:
+                        customers.update(built.events.get_column("customer").unique().to_list())
+                    writer.add_frame(built)
                     continue
                 if dry_run:
                     customers.update(row[_CUSTOMER] for row in built)

@@ -8,11 +8,15 @@ at once give the same rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
 from engine.store.models import COST_COLUMNS, COUNT_COLUMNS
 from engine.store.sql import COST_SUM
+
+if TYPE_CHECKING:
+    from engine.ingest.columnar import FrameChunk
 
 ROLLUP_KEYS = ("day", "customer", "product", "feature", "provider", "model", "service_tier")
 # Each rollup of counts and costs and the keys it groups events by (task_rollup, by task, is below).
@@ -69,3 +73,45 @@ def rebuild_rollups(conn: Connection) -> None:
     least = "LEAST" if conn.dialect.name == "postgresql" else "MIN"
     for sql in fold_statements("usage_event WHERE 1 = 1", least=least):
         conn.execute(text(sql))
+
+
+# Pre-aggregated rollup rows (engine.ingest.columnar) added onto what is stored: the same upserts as the fold, fed
+# with values instead of a GROUP BY over events.
+def _upsert_values(table: str, keys: Sequence[str]) -> str:
+    cols = (*keys, *MEASURES)
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in MEASURES)
+    return (
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+
+
+_TASK_VALUES = (
+    "INSERT INTO task_rollup (customer, product, task_id, day, events, cost_nano) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (customer, product, task_id) DO UPDATE SET events = task_rollup.events + excluded.events, "
+    "cost_nano = task_rollup.cost_nano + excluded.cost_nano, day = MIN(task_rollup.day, excluded.day)"
+)
+_CUSTOMER_VALUES = "INSERT INTO customer (id, name, aliases) VALUES (?, ?, '') ON CONFLICT (id) DO NOTHING"
+_BIGINT_MAX = 2**63 - 1
+
+
+def _rows(frame: Any, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """A frame's rows as Python tuples, refusing a sum a BIGINT cannot hold (as the database would)."""
+    import polars as pl
+
+    wide = [c for c in columns if frame.schema[c] == pl.Int128]
+    if frame.height and wide:
+        top = frame.select(pl.max_horizontal([pl.col(c).max() for c in wide])).item()
+        if top is not None and top > _BIGINT_MAX:
+            raise OverflowError("a rollup sum is larger than a BIGINT column holds")
+        frame = frame.with_columns([pl.col(c).cast(pl.Int64) for c in wide])
+    return frame.select(columns).rows()
+
+
+def fold_frames(cur: Any, chunk: FrameChunk) -> None:
+    """Add a chunk's pre-aggregated rollups (every event of it newly stored) on SQLite's raw cursor `cur`."""
+    for table, keys in ROLLUPS:
+        cur.executemany(_upsert_values(table, keys), _rows(chunk.rollups[table], (*keys, *MEASURES)))
+    cur.executemany(_TASK_VALUES, _rows(chunk.tasks, ("customer", "product", "task_id", "day", "events", "cost_nano")))
+    customers = chunk.events.get_column("customer").unique().to_list()
+    cur.executemany(_CUSTOMER_VALUES, [(c, c) for c in customers])

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from engine.ingest.events import ParsedEvent
-from engine.ingest.rollups import UNPRICED_EVENTS, fold_statements
+from engine.ingest.rollups import UNPRICED_EVENTS, fold_frames, fold_statements
 from engine.pricing.book import Costs, PriceBook, Usage
 from engine.store.models import COST_COLUMNS, COST_TYPES
 from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter
+
+if TYPE_CHECKING:
+    from engine.ingest.columnar import FrameChunk
 
 # A usage_event row as RowBuilder lays it out: the parsed event with its local day after `ts`, then its costs
 # (Costs order: one column per cost type, then `priced`) and where it came from.
@@ -65,12 +68,24 @@ _SQLITE_INSERT = (
     "ON CONFLICT (event_id) DO NOTHING"
 )
 _SQLITE_FOLD = _fold_statements("usage_event WHERE rowid > {last}", "MIN")
-# PostgreSQL: COPY into a temporary stage, drop the ids already stored, insert the rest, fold the stage.
-_PG_DEDUPE = (
-    "DELETE FROM stage_event WHERE EXISTS (SELECT 1 FROM usage_event u WHERE u.event_id = stage_event.event_id)"
+# PostgreSQL: COPY into a temporary stage, then one statement inserts what is new (one primary-key probe per event)
+# and drops from the stage the ids already stored, so the folds read only the new events.
+_PG_INSERT = (
+    f"WITH ins AS (INSERT INTO usage_event ({_COLS}) SELECT {_COLS} FROM stage_event "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id), "
+    "known AS (DELETE FROM stage_event s WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.event_id = s.event_id) "
+    "RETURNING 1) "
+    "SELECT (SELECT COUNT(*) FROM ins), (SELECT COUNT(*) FROM known)"
 )
-_PG_INSERT = f"INSERT INTO usage_event ({_COLS}) SELECT {_COLS} FROM stage_event"
 _PG_FOLD = _fold_statements("stage_event WHERE 1 = 1", "LEAST")
+# Usage writers on one PostgreSQL database take turns, each for its whole transaction: two imports of overlapping
+# files would otherwise wait on each other's new primary keys in opposite orders (a deadlock); the second now waits,
+# then finds the first one's events stored and skips them. (Transaction-scoped: released at commit or rollback.)
+_PG_WRITER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('marginbot.usage_event writer'))"
+# The folds' GROUP BYs over a large batch stay in memory instead of spilling at the default 4 MB.
+_PG_FOLD_MEMORY = "SET LOCAL work_mem = '64MB'"
+# Rows handed to SQLite's executemany at once: Python objects for a whole chunk would cost far more memory.
+_SQLITE_SLICE = 50_000
 
 
 def create_stage(conn: Connection) -> None:
@@ -166,6 +181,7 @@ class EventWriter:
         self.builder.cutter = cutter
         self.stats.unpriced_models = self.builder.unpriced_models
         self.stats.standard_rated = self.builder.standard_rated
+        self._locked = False
         if self._pg:
             create_stage(conn)
 
@@ -193,12 +209,11 @@ class EventWriter:
         cur = raw.cursor()
         try:
             if self._pg:
+                self._pg_begin(cur)
                 with cur.copy(f"COPY stage_event ({_COLS}) FROM STDIN") as copy:
                     for row in self._rows:
                         copy.write_row(row)
-                cur.execute(_PG_DEDUPE)
-                cur.execute(_PG_INSERT)
-                inserted = cur.rowcount
+                inserted = self._pg_insert(cur)
                 fold = _PG_FOLD
             else:
                 cur.execute("SELECT COALESCE(MAX(rowid), 0) FROM usage_event")
@@ -207,12 +222,7 @@ class EventWriter:
                 inserted = cur.rowcount
                 fold = [sql.format(last=last) for sql in _SQLITE_FOLD]
             if inserted:
-                for sql in fold[:-1]:
-                    cur.execute(sql)
-                cur.execute(fold[-1])
-                unpriced, cost = cur.fetchone()
-                self.stats.unpriced_events += int(unpriced)
-                self.stats.cost_nano += int(cost)
+                self._fold(cur, fold)
             if self._pg:
                 cur.execute("DELETE FROM stage_event")
         finally:
@@ -221,6 +231,66 @@ class EventWriter:
         self.stats.duplicates += len(self._rows) - inserted
         self._rows.clear()
         self._ids.clear()
+
+    def _pg_begin(self, cur: Any) -> None:
+        if not self._locked:
+            cur.execute(_PG_WRITER_LOCK)
+            cur.execute(_PG_FOLD_MEMORY)
+            self._locked = True
+
+    @staticmethod
+    def _pg_insert(cur: Any) -> int:
+        cur.execute(_PG_INSERT)
+        inserted, _known = cur.fetchone()
+        return int(inserted)
+
+    def add_frame(self, chunk: FrameChunk) -> None:
+        """Write one columnar chunk (engine.ingest.columnar): its events in one go, skipping ids already stored, and
+        its pre-aggregated rollups when every event was new (else the rollups are folded from the new rows)."""
+        self.flush()  # rows queued by the row path come first: file order decides which copy of an id is kept
+        self.stats.duplicates += chunk.repeats
+        events = chunk.events
+        if not events.height:
+            return
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        cur = raw.cursor()
+        try:
+            if self._pg:
+                self._pg_begin(cur)
+                with cur.copy(f"COPY stage_event ({_COLS}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy:
+                    for part in events.iter_slices(_SQLITE_SLICE):
+                        copy.write(part.write_csv(include_header=False, null_value="\\N"))
+                inserted = self._pg_insert(cur)
+                if inserted:
+                    self._fold(cur, _PG_FOLD)
+                cur.execute("DELETE FROM stage_event")
+            else:
+                cur.execute("SELECT COALESCE(MAX(rowid), 0) FROM usage_event")
+                last = int(cur.fetchone()[0])
+                inserted = 0
+                for part in events.iter_slices(_SQLITE_SLICE):
+                    columns = [part.get_column(c).to_list() for c in EVENT_COLUMNS]
+                    cur.executemany(_SQLITE_INSERT, zip(*columns, strict=True))
+                    inserted += cur.rowcount
+                if inserted == events.height:
+                    fold_frames(cur, chunk)
+                    self.stats.unpriced_events += chunk.unpriced_events
+                    self.stats.cost_nano += chunk.cost_nano
+                elif inserted:  # some were stored before: fold only the new rows, found by their rowids
+                    self._fold(cur, [sql.format(last=last) for sql in _SQLITE_FOLD])
+        finally:
+            cur.close()
+        self.stats.imported += inserted
+        self.stats.duplicates += events.height - inserted
+
+    def _fold(self, cur: Any, fold: list[str]) -> None:
+        for sql in fold[:-1]:
+            cur.execute(sql)
+        cur.execute(fold[-1])
+        unpriced, cost = cur.fetchone()
+        self.stats.unpriced_events += int(unpriced)
+        self.stats.cost_nano += int(cost)
 
     def discard(self) -> None:
         """Drop what is queued (the caller is rolling back)."""
