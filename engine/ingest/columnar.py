@@ -41,7 +41,7 @@ from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
 from engine.store.columns import COST_COLUMNS
 
 T = TypeVar("T")
-CHUNK_BYTES = 24 * 1024 * 1024  # ~220k rows of a typical file: large enough for columns to pay, small for memory
+CHUNK_BYTES = 8 * 1024 * 1024  # ~75k rows of a typical file: large enough for columns to pay, small for memory
 _SCAN_BYTES = 16 * 1024 * 1024
 # A line longer than this is left to the row path, whose CSV reader has its own field-size limit and message.
 _MAX_LINE = 65_536
@@ -176,7 +176,7 @@ def _plain_block(block: bytes, sep: bytes, fields: int) -> bool:
         block.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return max(map(len, block.split(b"\n"))) <= _MAX_LINE
+    return True
 
 
 def _blocks(path: Path, start: int) -> Iterator[tuple[bytes, int]]:
@@ -246,6 +246,9 @@ class ColumnarChunks:
                 eol_char="\n",
             )
         except pl.exceptions.PolarsError:
+            return self._by_rows(block, first_line)
+        longest = raw.select(pl.max_horizontal(pl.all().str.len_bytes().max())).item()
+        if longest is not None and longest > _MAX_LINE:  # the CSV reader's field-size limit decides, as before
             return self._by_rows(block, first_line)
         raw = raw.rename(dict(zip(names, header, strict=True))).with_row_index("line", offset=first_line)
         for name in COLUMNS:
@@ -505,10 +508,15 @@ class ColumnarChunks:
         return pl.DataFrame(rows, schema=schema, orient="row")
 
     def _finish(self, events: pl.DataFrame) -> FrameChunk:
-        """Repeats within the chunk dropped (the first occurrence in the file wins), rollups pre-aggregated."""
+        """Rollups pre-aggregated.
+
+        On SQLite a repeat within the chunk is left to the primary key (the insert keeps the first in file order,
+        and the writer then folds from the rows stored); PostgreSQL's stage must hold each id once, so repeats
+        are dropped here (the first occurrence in the file wins)."""
         before = events.height
-        events = events.filter(pl.col("event_id").is_first_distinct())
-        return aggregate(events, before - events.height)
+        if self.builder.postgres:
+            events = events.filter(pl.col("event_id").is_first_distinct())
+        return aggregate(events.drop("line"), before - events.height)
 
 
 def _empty() -> pl.DataFrame:
@@ -535,7 +543,7 @@ def aggregate(events: pl.DataFrame, repeats: int) -> FrameChunk:
     totals = events.select((~pl.col("priced")).cast(_WIDE).sum().alias("u"), cost.sum().alias("c"))
     unpriced, total = totals.row(0) if events.height else (0, 0)
     return FrameChunk(
-        events=events.drop("line"),
+        events=events,
         repeats=repeats,
         rollups=rollups,
         tasks=tasks,
