@@ -108,6 +108,10 @@ def _rows(frame: Any, columns: Sequence[str]) -> list[tuple[Any, ...]]:
     return frame.select(columns).rows()
 
 
+# Rollup rows held before they are folded: ~60 MB of keys and sums.
+_PENDING_ROWS = 150_000
+
+
 class PendingRollups:
     """Pre-aggregated rollup rows of the chunks written so far, summed in memory and upserted once, sorted by each
     table's key, when the file is done: one pass over each table's B-tree in key order instead of a scattered
@@ -132,8 +136,11 @@ class PendingRollups:
         self._parts["task_rollup"].append(chunk.tasks)
         self._customers.update(chunk.events.get_column("customer").unique().to_list())
         self._rows += sum(chunk.rollups[table].height for table, _ in ROLLUPS) + chunk.tasks.height
-        if self._rows > 400_000:  # keep memory bounded: sum what is pending so far
-            self._combine()
+
+    @property
+    def full(self) -> bool:
+        """Enough is pending to be worth its memory: the writer folds it now rather than at the end."""
+        return self._rows > _PENDING_ROWS
 
     def _combine(self) -> None:
         import polars as pl

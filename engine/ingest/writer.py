@@ -343,6 +343,8 @@ class EventWriter:
                 del rows
                 if inserted == events.height:
                     self._pending.add(chunk)
+                    if self._pending.full:
+                        self._pending.fold(cur)
                     self.stats.unpriced_events += chunk.unpriced_events
                     self.stats.cost_nano += chunk.cost_nano
                 elif inserted:  # some were stored before: fold only the new rows, found by their rowids
