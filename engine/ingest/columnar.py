@@ -110,6 +110,7 @@ class FrameChunk:
     tasks: pl.DataFrame
     unpriced_events: int
     cost_nano: int
+    by_rows: int = 0  # rows of the chunk that went through parse_event and the row builder instead
 
 
 @dataclass
@@ -265,18 +266,24 @@ class ColumnarChunks:
             pl.col("line").cast(pl.UInt32), *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items())
         )
         bad: list[tuple[int, str, str]] = []
+        by_rows = slow_lines.height
         if slow_lines.height:
             slow_raw = raw.join(slow_lines, on="line", how="semi").sort("line")
             built, bad = self._rows(slow_raw.select("line", *header).rows())
             if built.height:
                 events = pl.concat([events, built]).sort("line")
-        return self._finish(events), bad
+        chunk = self._finish(events)
+        chunk.by_rows = by_rows
+        return chunk, bad
 
     def _by_rows(self, block: bytes, first_line: int) -> tuple[FrameChunk, list[tuple[int, str, str]]]:
         """A chunk polars could not read: every row through the row path (the file is plain: one line, one row)."""
         reader = csv.reader(io.StringIO(block.decode("utf-8")), delimiter=self.delimiter)
-        built, bad = self._rows([(first_line + i, *values) for i, values in enumerate(reader)])
-        return self._finish(built), bad
+        rows = [(first_line + i, *values) for i, values in enumerate(reader)]
+        built, bad = self._rows(rows)
+        chunk = self._finish(built)
+        chunk.by_rows = len(rows)
+        return chunk, bad
 
     def _rows(self, rows: list[tuple[Any, ...]]) -> tuple[pl.DataFrame, list[tuple[int, str, str]]]:
         """Rows (line, *values) through parse_event and the row builder, as the row-by-row path does."""

@@ -7,8 +7,12 @@ asks to skip invalid rows, which are then written to `<file>.rejects.csv` beside
 from __future__ import annotations
 
 import csv
+import ctypes
 import json
 import multiprocessing
+import os
+import signal
+import sys
 import threading
 import traceback
 from collections.abc import Iterator, Mapping
@@ -168,6 +172,7 @@ CHUNK_ROWS = 5_000
 # Files at least this large are parsed in a worker process while this one writes (measured 10–20% faster here:
 # the writer's SQLite work, not parsing, sets the pace).
 PARALLEL_BYTES = 32 * 1024 * 1024
+_PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal this process gets when its parent dies
 
 
 def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Iterator[Chunk]:
@@ -195,8 +200,23 @@ def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Iterator[C
     yield built, bad, read, path.stat().st_size
 
 
-def _worker(path: str, builder: RowBuilder, out: Any, delimiter: str = ",") -> None:
+def _die_with(parent: int) -> None:
+    """Make this (forked) process end when `parent` does: a killed import must not leave its parser burning CPU.
+    Linux's PR_SET_PDEATHSIG sends SIGKILL when the parent dies; the pid check covers a parent gone before it."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the queue's bounded wait below still ends the worker
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _worker(path: str, builder: RowBuilder, out: Any, delimiter: str = ",", parent: int | None = None) -> None:
     """Runs in a child process: every chunk goes to the queue, then the unpriced models, then the end."""
+    if parent is not None:
+        _die_with(parent)
     try:
         for chunk in _chunks(Path(path), builder, delimiter):
             out.put(("chunk", chunk))
@@ -213,7 +233,7 @@ def _parallel_chunks(
     # fork: the worker starts at once with everything imported; only used while this process has one thread.
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue(maxsize=8)  # bounded: memory stays flat whatever the file size
-    proc = ctx.Process(target=_worker, args=(str(path), builder, queue, delimiter), daemon=True)
+    proc = ctx.Process(target=_worker, args=(str(path), builder, queue, delimiter, os.getpid()), daemon=True)
     proc.start()
     try:
         while True:
