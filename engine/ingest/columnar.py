@@ -66,7 +66,10 @@ _COUNTS = (
 _TRUE_WORDS = ("1", "true", "t", "yes", "y")
 _FALSE_WORDS = ("0", "false", "f", "no", "n", "")
 # ISO 8601 in UTC, one shape: date, T or space, a valid-looking time, 0/3/6 decimals, Z or +00:00 or nothing.
-_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{3}|\.[0-9]{6})?(?:Z|\+00:00)?$"
+_ISO = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{3}|\.[0-9]{6})?(?:Z|\+00:00)?$"
+)
 _UNIX = r"^[0-9]{10}$"
 _PLAIN_TEXT = r"^(?:[^\x00-\x1f\x7f-\x9f\s](?:[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f\s])?)?$"
 _PLAIN_ASCII = r"^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$"
@@ -259,9 +262,7 @@ class ColumnarChunks:
                 raw = raw.with_columns(pl.lit("").alias(name))
         fast = self._validated(raw)
         priced = self._priced(fast.filter(pl.col("ok")))
-        slow_lines = pl.concat(
-            [fast.filter(~pl.col("ok")).select("line"), priced.filter(~pl.col("ok")).select("line")]
-        )
+        slow_lines = pl.concat([fast.filter(~pl.col("ok")).select("line"), priced.filter(~pl.col("ok")).select("line")])
         events = priced.filter(pl.col("ok")).select(
             pl.col("line").cast(pl.UInt32), *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items())
         )
@@ -331,26 +332,34 @@ class ColumnarChunks:
         iso = ts.str.contains(_ISO)
         unix = ts.str.contains(_UNIX)
         checks.append(iso | unix)
-        whole = (
-            ts.str.slice(0, 10)
-            + "T"
-            + ts.str.slice(11, 8)
-        ).str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us", time_zone="UTC")
+        whole = (ts.str.slice(0, 10) + "T" + ts.str.slice(11, 8)).str.to_datetime(
+            "%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us", time_zone="UTC"
+        )
         micros = (
             pl.when(ts.str.slice(19, 1) == ".")
             .then(ts.str.slice(20).str.replace(r"[Z+].*$", "").str.pad_end(6, "0").cast(_INT, strict=False))
             .otherwise(0)
         )
-        stamp = pl.when(unix).then(
-            pl.from_epoch(ts.cast(_INT, strict=False), time_unit="s").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
-        ).otherwise(whole + pl.duration(microseconds=micros))
+        stamp = (
+            pl.when(unix)
+            .then(
+                pl.from_epoch(ts.cast(_INT, strict=False), time_unit="s")
+                .dt.replace_time_zone("UTC")
+                .dt.cast_time_unit("us")
+            )
+            .otherwise(whole + pl.duration(microseconds=micros))
+        )
         seconds = _str("compute_seconds")
         checks.append(seconds.str.contains(r"^(?:[0-9]{1,12}(?:\.[0-9]{1,9})?)?$"))
         fraction = seconds.str.extract(r"\.([0-9]+)$", 1).fill_null("").str.pad_end(9, "0").cast(_INT, strict=False)
-        compute_ms = pl.when(seconds == "").then(pl.lit(0, _INT)).otherwise(
-            seconds.str.extract(r"^([0-9]+)", 1).cast(_INT, strict=False) * 1000
-            + fraction // 1_000_000
-            + (fraction % 1_000_000 >= 500_000).cast(_INT)
+        compute_ms = (
+            pl.when(seconds == "")
+            .then(pl.lit(0, _INT))
+            .otherwise(
+                seconds.str.extract(r"^([0-9]+)", 1).cast(_INT, strict=False) * 1000
+                + fraction // 1_000_000
+                + (fraction % 1_000_000 >= 500_000).cast(_INT)
+            )
         )
         hit = _str("cache_hit")
         checks += [
@@ -366,9 +375,9 @@ class ColumnarChunks:
             stamp.alias("stamp"),
             compute_ms.alias("compute_ms"),
             hit.str.to_lowercase().is_in(_TRUE_WORDS).alias("cache_hit"),
-            _str("service_tier").replace_strict(
-                {k: str(v) for k, v in _TIERS.items()}, default=None, return_dtype=pl.String
-            ).alias("service_tier"),
+            _str("service_tier")
+            .replace_strict({k: str(v) for k, v in _TIERS.items()}, default=None, return_dtype=pl.String)
+            .alias("service_tier"),
             pl.all_horizontal(checks).alias("shaped"),
         )
         i, c, w, o = (pl.col(k) for k in ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens"))
@@ -396,9 +405,7 @@ class ColumnarChunks:
         for q in days:
             if q not in self._days:
                 self._days[q] = cut.day(q * 900)
-        frame = frame.with_columns(
-            pl.col("quarter").replace_strict(self._days, return_dtype=pl.String).alias("day")
-        )
+        frame = frame.with_columns(pl.col("quarter").replace_strict(self._days, return_dtype=pl.String).alias("day"))
         wide = {k: pl.col(k).cast(_WIDE) for k in (*_COUNTS, "compute_ms")}
         half = pl.lit(FEMTO_PER_NANO // 2, _WIDE)
         scale = pl.lit(FEMTO_PER_NANO, _WIDE)
@@ -451,7 +458,9 @@ class ColumnarChunks:
             (pl.col("ok") & fits & ~pl.col("time_of_day").fill_null(False)).fill_null(False).alias("ok"),
             (~usage | (found & ((pl.col("web_searches") == 0) | web_priced))).alias("priced"),
         )
-        frame = frame.with_columns([pl.when(pl.col("ok")).then(pl.col(c)).otherwise(0).cast(_INT) for c in COST_COLUMNS])
+        frame = frame.with_columns(
+            [pl.when(pl.col("ok")).then(pl.col(c)).otherwise(0).cast(_INT) for c in COST_COLUMNS]
+        )
         taken = frame.filter(pl.col("ok"))
         unpriced = taken.filter(~pl.col("priced")).select("provider", "model").unique().rows()
         self.builder.unpriced_models.update(unpriced)

@@ -128,7 +128,6 @@ class PendingRollups:
         self._rows = 0
         self.waiting = False
 
-
     def add(self, chunk: FrameChunk) -> None:
         self.waiting = True
         for table, _ in ROLLUPS:
@@ -152,8 +151,10 @@ class PendingRollups:
                 self._parts[table] = [frame]
         tasks = self._parts["task_rollup"]
         if len(tasks) > 1:
-            frame = pl.concat(tasks).group_by(list(self._TASK_KEYS)).agg(
-                pl.col("day").min(), pl.col("events").sum(), pl.col("cost_nano").sum()
+            frame = (
+                pl.concat(tasks)
+                .group_by(list(self._TASK_KEYS))
+                .agg(pl.col("day").min(), pl.col("events").sum(), pl.col("cost_nano").sum())
             )
             self._parts["task_rollup"] = [frame]
         self._rows = sum(p[0].height for p in self._parts.values() if p)

@@ -139,9 +139,7 @@ def sqlite_insert(events: Any) -> tuple[str, list[tuple[Any, ...]]]:
         else:
             values.append("?")
             variable.append(series.to_list())
-    sql = (
-        f"INSERT INTO usage_event ({_COLS}) VALUES ({', '.join(values)}) ON CONFLICT (event_id) DO NOTHING"
-    )
+    sql = f"INSERT INTO usage_event ({_COLS}) VALUES ({', '.join(values)}) ON CONFLICT (event_id) DO NOTHING"
     return sql, list(zip(*variable, strict=True))
 
 

@@ -92,7 +92,9 @@ def usage_row(draw: st.DrawFn) -> dict[str, str]:
     cached = draw(st.integers(0, inp))
     write = draw(st.integers(0, inp - cached))
     write_1h = draw(st.integers(0, write))
-    when = START + timedelta(seconds=draw(st.integers(0, 80 * 86_400)), microseconds=draw(st.sampled_from([0, 250_000, 123_456])))
+    when = START + timedelta(
+        seconds=draw(st.integers(0, 80 * 86_400)), microseconds=draw(st.sampled_from([0, 250_000, 123_456]))
+    )
     shape = draw(st.sampled_from(["unix", "iso-z", "iso-offset", "iso-naive", "iso-space"]))
     if shape == "unix":
         ts = str(int(when.timestamp()))
@@ -111,7 +113,9 @@ def usage_row(draw: st.DrawFn) -> dict[str, str]:
         "provider": provider,
         "model": model,
         "input_tokens": str(inp),
-        "cached_input_tokens": draw(st.sampled_from([str(cached), str(cached)])) if cached else draw(st.sampled_from(["", "0"])),
+        "cached_input_tokens": draw(st.sampled_from([str(cached), str(cached)]))
+        if cached
+        else draw(st.sampled_from(["", "0"])),
         "cache_write_tokens": str(write),
         "cache_write_1h_tokens": str(write_1h) if write_1h else "",
         "output_tokens": str(output),
@@ -317,7 +321,9 @@ def test_overlapping_imports_on_postgresql_both_finish_with_clean_totals(
     # on ids the other inserted and has not committed (a deadlock).
     monkeypatch.setattr(columnar, "CHUNK_BYTES", 32 * 1024)
     # The first import of a database records its time zone; this one does, so the two below share no other row.
-    first = write_rows(tmp_path / "first.csv", [{"event_id": "f", "ts": "1790000000", "customer": "c0", "product": "p"}])
+    first = write_rows(
+        tmp_path / "first.csv", [{"event_id": "f", "ts": "1790000000", "customer": "c0", "product": "p"}]
+    )
     import_usage_file(runtime.engine, first, prices=runtime.prices, timezone="UTC")
     shared = [f"s{i}" for i in range(20_000)]
     files = []
@@ -423,7 +429,9 @@ def test_the_parsing_worker_dies_when_its_importer_is_killed(tmp_path: Path) -> 
         deadline = time.monotonic() + 30
         workers: list[int] = []
         while time.monotonic() < deadline and not workers:
-            workers = [p for p in _children(child.pid) if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_text()]
+            workers = [
+                p for p in _children(child.pid) if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_text()
+            ]
             time.sleep(0.05)
         assert workers, "the import never started its worker"
         time.sleep(0.3)
