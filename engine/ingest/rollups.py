@@ -108,6 +108,20 @@ def _rows(frame: Any, columns: Sequence[str]) -> list[tuple[Any, ...]]:
     return frame.select(columns).rows()
 
 
+def _from_stage(table: str, keys: Sequence[str], columns: Sequence[str], stage: str) -> str:
+    """PostgreSQL: upsert `stage`'s rows (keys unique) into `table`, adding onto what is there."""
+    measures = [c for c in columns if c not in keys]
+    updates = ", ".join(
+        f"day = LEAST({table}.day, excluded.day)" if c == "day" else f"{c} = {table}.{c} + excluded.{c}"
+        for c in measures
+    )
+    cols = ", ".join(columns)
+    return (
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY {', '.join(keys)} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+
+
 # Rollup rows held before they are folded: ~60 MB of keys and sums.
 _PENDING_ROWS = 150_000
 
@@ -158,6 +172,32 @@ class PendingRollups:
             )
             self._parts["task_rollup"] = [frame]
         self._rows = sum(p[0].height for p in self._parts.values() if p)
+
+    def fold_pg(self, cur: Any, copy: Any) -> None:
+        """The same on PostgreSQL's raw cursor: each table's pending rows COPYed (with `copy(cur, table, frame)`)
+        into a temporary twin, then upserted from it in key order."""
+        import polars as pl
+
+        self._combine()
+        customers = pl.DataFrame({"id": sorted(self._customers)})
+        tables = [(table, list(keys), (*keys, *MEASURES)) for table, keys in ROLLUPS]
+        tables.append(("task_rollup", list(self._TASK_KEYS), (*self._TASK_KEYS, "day", "events", "cost_nano")))
+        for table, keys, columns in tables:
+            for frame in self._parts[table]:
+                stage = f"stage_{table}"
+                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table})")
+                copy(cur, stage, frame.select(columns))
+                cur.execute(_from_stage(table, keys, columns, stage))
+                cur.execute(f"DELETE FROM {stage}")
+        if customers.height:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS stage_customer (id text)")
+            copy(cur, "stage_customer", customers)
+            cur.execute(
+                "INSERT INTO customer (id, name, aliases) SELECT id, id, '' FROM stage_customer "
+                "ON CONFLICT (id) DO NOTHING"
+            )
+            cur.execute("DELETE FROM stage_customer")
+        self._reset()
 
     def fold(self, cur: Any) -> None:
         """Upsert everything pending on SQLite's raw cursor `cur`, and forget it."""

@@ -143,6 +143,18 @@ def sqlite_insert(events: Any) -> tuple[str, list[tuple[Any, ...]]]:
     return sql, list(zip(*variable, strict=True))
 
 
+# Whether any of a batch's ids is stored already (one index probe each, stopping at the first found).
+_PG_ANY_KNOWN = "SELECT 1 FROM usage_event WHERE event_id = ANY(%s) LIMIT 1"
+
+
+def _copy_csv(cur: Any, table: str, frame: Any) -> None:
+    """COPY a polars frame into `table` (its columns by name) as CSV text, a slice at a time."""
+    columns = ", ".join(frame.columns)
+    with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy:
+        for part in frame.iter_slices(_PG_SLICE):
+            copy.write(part.write_csv(include_header=False, null_value="\\N"))
+
+
 def create_stage(conn: Connection) -> None:
     """PostgreSQL's per-connection staging table (temporary: invisible to other sessions, gone at disconnect)."""
     cols = ", ".join(f"{c} {_PG_TYPES.get(c, 'text' if c in _TEXT else 'bigint')}" for c in EVENT_COLUMNS)
@@ -265,7 +277,10 @@ class EventWriter:
             assert raw is not None
             cur = raw.cursor()
             try:
-                self._pending.fold(cur)
+                if self._pg:
+                    self._pending.fold_pg(cur, _copy_csv)
+                else:
+                    self._pending.fold(cur)
             finally:
                 cur.close()
 
@@ -326,13 +341,23 @@ class EventWriter:
         try:
             if self._pg:
                 self._pg_begin(cur)
-                with cur.copy(f"COPY stage_event ({_COLS}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy:
-                    for part in events.iter_slices(_PG_SLICE):
-                        copy.write(part.write_csv(include_header=False, null_value="\\N"))
-                inserted = self._pg_insert(cur)
-                if inserted:
-                    self._fold(cur, _PG_FOLD)
-                cur.execute("DELETE FROM stage_event")
+                cur.execute(_PG_ANY_KNOWN, (events.get_column("event_id").to_list(),))
+                if cur.fetchone() is None:
+                    # None of these ids is stored, and no other usage writer runs (the writers take turns): the
+                    # events go straight into usage_event, and their rollups join the pending ones.
+                    _copy_csv(cur, "usage_event", events)
+                    inserted = events.height
+                    self._pending.add(chunk)
+                    if self._pending.full:
+                        self._pending.fold_pg(cur, _copy_csv)
+                    self.stats.unpriced_events += chunk.unpriced_events
+                    self.stats.cost_nano += chunk.cost_nano
+                else:
+                    _copy_csv(cur, "stage_event", events)
+                    inserted = self._pg_insert(cur)
+                    if inserted:
+                        self._fold(cur, _PG_FOLD)
+                    cur.execute("DELETE FROM stage_event")
             else:
                 cur.execute("SELECT COALESCE(MAX(rowid), 0) FROM usage_event")
                 last = int(cur.fetchone()[0])
