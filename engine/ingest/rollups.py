@@ -122,8 +122,8 @@ def _from_stage(table: str, keys: Sequence[str], columns: Sequence[str], stage: 
     )
 
 
-# Rollup rows held before they are folded: ~60 MB of keys and sums.
-_PENDING_ROWS = 150_000
+# Rollup rows held before they are folded (~20 MB of keys and sums): more costs memory and saves no time.
+_PENDING_ROWS = 50_000
 
 
 class PendingRollups:

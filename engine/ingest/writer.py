@@ -1,9 +1,11 @@
 """The one path every usage event takes into the database: priced, de-duplicated, rolled up.
 
 On SQLite a batch goes straight into `usage_event` (a known event id is skipped by its primary key) and the new
-rows, found by their rowid range, are folded into the rollups; on PostgreSQL it is COPYed into a temporary stage,
-the ids already stored are dropped and the rest inserted and folded. Either way a few set-based statements per
-batch: an event id seen before is never counted twice, and the rollups always equal the sum of stored events.
+rows, found by their rowid range, are folded into the rollups; on PostgreSQL it is COPYed into a temporary stage and
+one INSERT … ON CONFLICT DO NOTHING stores what is new (dropping the rest from the stage), which is then folded.
+A columnar chunk (engine.ingest.columnar) arrives with its rollups pre-aggregated: when every one of its events is
+new they are added from those rows (summed in memory, upserted in key order), without reading the events back.
+Either way an event id seen before is never counted twice, and the rollups always equal the sum of stored events.
 """
 
 from __future__ import annotations
