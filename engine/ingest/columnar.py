@@ -260,12 +260,17 @@ class ColumnarChunks:
         for name in COLUMNS:
             if name not in raw.columns:
                 raw = raw.with_columns(pl.lit("").alias(name))
-        fast = self._validated(raw)
-        priced = self._priced(fast.filter(pl.col("ok")))
-        slow_lines = pl.concat([fast.filter(~pl.col("ok")).select("line"), priced.filter(~pl.col("ok")).select("line")])
-        events = priced.filter(pl.col("ok")).select(
-            pl.col("line").cast(pl.UInt32), *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items())
-        )
+        try:
+            fast = self._validated(raw)
+            priced = self._priced(fast.filter(pl.col("ok")))
+            slow_lines = pl.concat(
+                [fast.filter(~pl.col("ok")).select("line"), priced.filter(~pl.col("ok")).select("line")]
+            )
+            events = priced.filter(pl.col("ok")).select(
+                pl.col("line").cast(pl.UInt32), *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items())
+            )
+        except pl.exceptions.PolarsError:  # whatever polars could not do, the row path does
+            return self._by_rows(block, first_line)
         bad: list[tuple[int, str, str]] = []
         by_rows = slow_lines.height
         if slow_lines.height:
@@ -278,7 +283,8 @@ class ColumnarChunks:
         return chunk, bad
 
     def _by_rows(self, block: bytes, first_line: int) -> tuple[FrameChunk, list[tuple[int, str, str]]]:
-        """A chunk polars could not read: every row through the row path (the file is plain: one line, one row)."""
+        """A chunk polars could not read or price: every row through the row path (the file is plain: one line, one
+        row, split by the same CSV reader the row path uses)."""
         reader = csv.reader(io.StringIO(block.decode("utf-8")), delimiter=self.delimiter)
         rows = [(first_line + i, *values) for i, values in enumerate(reader)]
         built, bad = self._rows(rows)

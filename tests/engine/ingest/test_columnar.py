@@ -447,3 +447,26 @@ def test_the_parsing_worker_dies_when_its_importer_is_killed(tmp_path: Path) -> 
             child.wait()
         assert child.stdout is not None
         child.stdout.close()
+
+
+def test_a_chunk_with_a_huge_field_is_read_row_by_row_with_the_same_reasons(runtime: Runtime, tmp_path: Path) -> None:
+    header = "event_id,ts,customer,product,provider,model,input_tokens,output_tokens\n"
+    path = tmp_path / "huge.csv"
+    path.write_text(
+        header
+        + "ok1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,10\n"
+        + "x" * 70_000
+        + ",2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,10\n"
+    )
+    plain = plain_csv(path, ",")
+    assert plain is not None
+    builder = RowBuilder(prices=runtime.prices, timezone="UTC", source="t", postgres=False)
+    [(chunk, bad, _, _)] = list(ColumnarChunks(path, plain, builder, ","))
+    assert chunk.by_rows == 2 and chunk.events.height == 1
+    assert bad[0][:2] == (3, "event_id is longer than 200 characters")
+    fast = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", skip_invalid=True)
+    clear(runtime)
+    slow = import_usage_file(
+        runtime.engine, path, prices=runtime.prices, timezone="UTC", skip_invalid=True, columnar=False
+    )
+    assert [(e.line, e.reason) for e in fast.errors] == [(e.line, e.reason) for e in slow.errors]
