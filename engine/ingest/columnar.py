@@ -104,8 +104,8 @@ EVENT_SCHEMA: dict[str, Any] = {
 
 @dataclass
 class FrameChunk:
-    """One chunk of a file as columns: new-looking events (unique ids within the chunk, file order), what was
-    dropped as a repeat within the chunk, and the rollups pre-aggregated from the events."""
+    """One chunk of a file as columns: its valid events in file order (for PostgreSQL each id once: `repeats` were
+    dropped; SQLite's primary key drops them), the rollups pre-aggregated from them, their unpriced count and cost."""
 
     events: pl.DataFrame
     repeats: int
@@ -199,12 +199,8 @@ def _blocks(path: Path, start: int) -> Iterator[tuple[bytes, int]]:
             block, carry = data[:cut], data[cut:]
             if block:
                 yield block.replace(b"\r\n", b"\n"), handle.tell() - len(carry)
-        if carry:
-            yield carry.replace(b"\r\n", b"\n") + b"\n", handle.tell()
-
-
-def _str(name: str) -> pl.Expr:
-    return pl.col(name)
+        if carry:  # a last line without its line break (a lone CR at the very end is one: the prescan allowed it)
+            yield (carry + b"\n").replace(b"\r\n", b"\n"), handle.tell()
 
 
 def _tiered(price: Price) -> tuple[int, list[tuple[int, int]]]:
@@ -321,20 +317,22 @@ class ColumnarChunks:
         checks: list[pl.Expr] = []
         texts = []
         for key in _TEXT_KEYS:
-            value = _str(key).str.strip_chars(" ")
+            value = pl.col(key).str.strip_chars(" ")
             checks += [value.str.contains(_PLAIN_TEXT), value.str.len_chars() <= _LIMITS[key]]
             texts.append(value.alias(key))
         for key in _ASCII_KEYS:
-            value = _str(key).str.strip_chars(" ")
+            value = pl.col(key).str.strip_chars(" ")
             checks += [value.str.contains(_PLAIN_ASCII), value.str.len_chars() <= _LIMITS[key]]
             texts.append(value.str.to_lowercase().alias(key))
         ints = []
         for key in _COUNTS:
-            checks.append(_str(key).str.contains(r"^[0-9]{0,15}$"))
+            checks.append(pl.col(key).str.contains(r"^[0-9]{0,15}$"))
             default = 1 if key == "requests" else 0
-            number = pl.when(_str(key) == "").then(pl.lit(default, _INT)).otherwise(_str(key).cast(_INT, strict=False))
+            number = (
+                pl.when(pl.col(key) == "").then(pl.lit(default, _INT)).otherwise(pl.col(key).cast(_INT, strict=False))
+            )
             ints.append(number.alias(key))
-        ts = _str("ts")
+        ts = pl.col("ts")
         iso = ts.str.contains(_ISO)
         unix = ts.str.contains(_UNIX)
         checks.append(iso | unix)
@@ -355,7 +353,7 @@ class ColumnarChunks:
             )
             .otherwise(whole + pl.duration(microseconds=micros))
         )
-        seconds = _str("compute_seconds")
+        seconds = pl.col("compute_seconds")
         checks.append(seconds.str.contains(r"^(?:[0-9]{1,12}(?:\.[0-9]{1,9})?)?$"))
         fraction = seconds.str.extract(r"\.([0-9]+)$", 1).fill_null("").str.pad_end(9, "0").cast(_INT, strict=False)
         compute_ms = (
@@ -367,12 +365,12 @@ class ColumnarChunks:
                 + (fraction % 1_000_000 >= 500_000).cast(_INT)
             )
         )
-        hit = _str("cache_hit")
+        hit = pl.col("cache_hit")
         checks += [
             hit.str.contains(r"^[A-Za-z0-9]{0,5}$"),
             hit.str.to_lowercase().is_in(_TRUE_WORDS + _FALSE_WORDS),
-            _str("service_tier").is_in(list(_TIERS)),
-            _str("cost_usd") == "",
+            pl.col("service_tier").is_in(list(_TIERS)),
+            pl.col("cost_usd") == "",
         ]
         frame = raw.select(
             "line",
@@ -381,7 +379,7 @@ class ColumnarChunks:
             stamp.alias("stamp"),
             compute_ms.alias("compute_ms"),
             hit.str.to_lowercase().is_in(_TRUE_WORDS).alias("cache_hit"),
-            _str("service_tier")
+            pl.col("service_tier")
             .replace_strict({k: str(v) for k, v in _TIERS.items()}, default=None, return_dtype=pl.String)
             .alias("service_tier"),
             pl.all_horizontal(checks).alias("shaped"),

@@ -470,3 +470,21 @@ def test_a_chunk_with_a_huge_field_is_read_row_by_row_with_the_same_reasons(runt
         runtime.engine, path, prices=runtime.prices, timezone="UTC", skip_invalid=True, columnar=False
     )
     assert [(e.line, e.reason) for e in fast.errors] == [(e.line, e.reason) for e in slow.errors]
+
+
+def test_crlf_lines_and_a_last_line_without_its_break_read_as_the_row_path_reads_them(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(
+        b"event_id,ts,customer,product,provider,model,input_tokens,output_tokens\r\n"
+        b"c1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,10\r\n"
+        b"c2,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,11\r"
+    )
+    assert plain_csv(path, ",") is not None
+    fast = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
+    stored = snapshot(runtime)
+    clear(runtime)
+    slow = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", columnar=False)
+    assert (fast.imported, fast.rows_read) == (slow.imported, slow.rows_read) == (2, 2)
+    assert stored == snapshot(runtime)
