@@ -217,21 +217,35 @@ class ColumnarChunks:
     """Reads a plain CSV file chunk by chunk into FrameChunks, pricing with the builder's price book (and noting
     unpriced models and tiers priced at standard rates on the builder, as its `build` does)."""
 
-    def __init__(self, path: Path, plain: PlainFile, builder: RowBuilder, delimiter: str) -> None:
+    def __init__(
+        self, path: Path, plain: PlainFile, builder: RowBuilder, delimiter: str, *, step: int | None = None
+    ) -> None:
         self.path = path
+        self.step = step
         self.plain = plain
         self.builder = builder
         self.delimiter = delimiter
         self.prices: PriceBook = builder.prices
         self._days: dict[int, str] = {}
 
-    def __iter__(self) -> Iterator[tuple[FrameChunk, list[tuple[int, str, str]], int, int]]:
+    def __iter__(self) -> Iterator[tuple[FrameChunk | list[Any], list[tuple[int, str, str]], int, int]]:
+        """(chunk, bad lines, rows read, bytes read) for each chunk. With `step`, progress comes every `step` rows
+        as on the row path: the rows of a chunk up to each multiple of `step` are announced first, as items with
+        nothing to write (an empty list), the bytes read estimated in proportion."""
         line = 1  # the header's
+        done = 0
+        before = self.plain.body_start
         for block, at in _blocks(self.path, self.plain.body_start):
             rows = block.count(b"\n")
             chunk, bad = self._chunk(block, line + 1)
             line += rows
-            yield chunk, bad, rows, at
+            first, end = done, done + rows
+            while self.step and (done // self.step + 1) * self.step < end:
+                mark = (done // self.step + 1) * self.step
+                yield [], [], mark - done, before + (at - before) * (mark - first) // rows
+                done = mark
+            yield chunk, bad, end - done, at
+            done, before = end, at
 
     # ---- one chunk ----
     def _chunk(self, block: bytes, first_line: int) -> tuple[FrameChunk, list[tuple[int, str, str]]]:

@@ -302,7 +302,7 @@ def import_usage_file(
         builder = writer.builder
         chunks: Iterator[tuple[Any, list[tuple[int, str, str]], int, int]]
         if plain is not None:
-            chunks = prefetched(ColumnarChunks(path, plain, builder, delimiter))
+            chunks = prefetched(ColumnarChunks(path, plain, builder, delimiter, step=CHUNK_ROWS))
         elif parallel:
             chunks = _parallel_chunks(path, builder, builder.unpriced_models, delimiter)
         else:
