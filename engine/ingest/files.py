@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from queue import Empty
+from queue import Empty, Full
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -207,10 +207,21 @@ def _die_with(parent: int) -> None:
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # no prctl: the queue's bounded wait below still ends the worker
+        except (OSError, AttributeError):  # no prctl: the parent checks in `_send` still end the worker
             pass
     if os.getppid() != parent:
         os._exit(1)
+
+
+def _send(out: Any, item: Any, parent: int | None) -> None:
+    """Put `item` on the bounded queue, giving up (and exiting) if the parent is gone while the queue is full."""
+    while True:
+        try:
+            out.put(item, timeout=1.0)
+            return
+        except Full:
+            if parent is not None and os.getppid() != parent:
+                os._exit(1)
 
 
 def _worker(path: str, builder: RowBuilder, out: Any, delimiter: str = ",", parent: int | None = None) -> None:
@@ -219,7 +230,7 @@ def _worker(path: str, builder: RowBuilder, out: Any, delimiter: str = ",", pare
         _die_with(parent)
     try:
         for chunk in _chunks(Path(path), builder, delimiter):
-            out.put(("chunk", chunk))
+            _send(out, ("chunk", chunk), parent)
         out.put(("end", (builder.unpriced_models, builder.standard_rated)))
     except RowError as exc:
         out.put(("refused", str(exc)))
