@@ -11,7 +11,7 @@ import json
 import multiprocessing
 import threading
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,15 +21,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from engine.ingest.events import (
-    COLUMNS,
-    FAST_PATH_DECLINES,
-    ParsedEvent,
-    RowError,
-    _check_header,
-    _csv_fast_parser,
-    parse_event,
-)
+from engine.ingest.events import RowError, parse_event
+from engine.ingest.reading import Position, file_rows
 from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats
 from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
@@ -96,67 +89,6 @@ class ImportRefused(Exception):
         self.result = result
 
 
-class _Position:
-    """How many bytes of the file the row readers have consumed (read ahead by a buffer), for progress."""
-
-    def __init__(self) -> None:
-        self.handle: Any = None
-
-    def bytes_read(self) -> int:
-        handle = self.handle
-        return 0 if handle is None or handle.closed else int(handle.buffer.tell())
-
-
-def _csv_rows(
-    path: Path, delimiter: str = ",", at: _Position | None = None
-) -> Iterator[tuple[int, Mapping[str, Any] | None, str, ParsedEvent | None]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        if at is not None:
-            at.handle = handle
-        reader = csv.reader(handle, delimiter=delimiter)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise RowError("the file is empty (a header line is required)") from None
-        _check_header(header, delimiter)
-        width = len(header)
-        fast = _csv_fast_parser(header)
-        for values in reader:
-            if not values:
-                continue
-            if len(values) != width:
-                yield reader.line_num, None, f"has {len(values)} fields, the header has {width}", None
-                continue
-            try:
-                yield reader.line_num, None, "", fast(values)
-            except FAST_PATH_DECLINES:
-                yield reader.line_num, dict(zip(header, values, strict=True)), "", None
-
-
-def _jsonl_rows(
-    path: Path, at: _Position | None = None
-) -> Iterator[tuple[int, Mapping[str, Any] | None, str, ParsedEvent | None]]:
-    with path.open(encoding="utf-8-sig") as handle:
-        if at is not None:
-            at.handle = handle
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, None, f"not valid JSON ({exc.msg})", None
-                continue
-            if not isinstance(obj, dict):
-                yield number, None, "must be a JSON object", None
-                continue
-            unknown = set(obj) - set(COLUMNS)
-            if unknown:
-                yield number, None, f"unknown key(s) {sorted(unknown)}", None
-                continue
-            yield number, obj, "", None
-
-
 # One parsed chunk of a file: built rows, rejected lines (line, reason, raw row as JSON), rows read, bytes of the
 # file read so far (for progress).
 Chunk = tuple[list[tuple[Any, ...]], list[tuple[int, str, str]], int, int]
@@ -170,9 +102,8 @@ PARALLEL_BYTES = 32 * 1024 * 1024
 
 def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Iterator[Chunk]:
     """Parse, validate and price a file, `CHUNK_ROWS` at a time. Raises RowError for a bad header."""
-    at = _Position()
-    jsonl = path.suffix.lower() in {".jsonl", ".ndjson", ".json"}
-    rows = _jsonl_rows(path, at) if jsonl else _csv_rows(path, delimiter, at)
+    at = Position()
+    rows = file_rows(path, delimiter, at)
     built: list[tuple[Any, ...]] = []
     bad: list[tuple[int, str, str]] = []
     read = 0
