@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from engine.ingest.events import RowError, parse_event
-from engine.ingest.reading import Position, file_rows
+from engine.ingest.reading import FileError, Position, file_rows
 from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats
 from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
@@ -115,8 +115,11 @@ def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Iterator[C
             except RowError as exc:
                 problem = str(exc)
         if parsed is not None:
-            built.append(builder.build(parsed))
-        else:
+            try:
+                built.append(builder.build(parsed))
+            except RowError as exc:  # valid alone, but priced beyond what one event can cost
+                parsed, problem = None, str(exc)
+        if parsed is None:
             bad.append((line, problem, json.dumps(raw, default=str) if raw is not None else ""))
         if read >= CHUNK_ROWS:
             yield built, bad, read, at.bytes_read()
@@ -131,7 +134,7 @@ def _worker(path: str, builder: RowBuilder, out: Any, delimiter: str = ",") -> N
             out.put(("chunk", chunk))
         out.put(("end", (builder.unpriced_models, builder.standard_rated)))
     except RowError as exc:
-        out.put(("refused", str(exc)))
+        out.put(("refused", (getattr(exc, "line", 1), str(exc))))
     except Exception:  # the parent re-raises it with the child's traceback
         out.put(("crashed", traceback.format_exc()))
 
@@ -159,7 +162,7 @@ def _parallel_chunks(
                 builder.standard_rated.update(payload[1])  # tiers priced at standard rates, said in the summary
                 return
             elif kind == "refused":
-                raise RowError(payload)
+                raise FileError(*payload)
             else:
                 raise RuntimeError(f"the parsing worker failed:\n{payload}")
     finally:
@@ -228,9 +231,9 @@ def import_usage_file(
                     customers.update(row[_CUSTOMER] for row in built)
                 for row in built:
                     writer.add_row(row)
-        except RowError as exc:  # the file itself (header) is wrong
+        except RowError as exc:  # the file itself (header, encoding, compression) is wrong
             conn.rollback()
-            result.errors.append(BadLine(1, str(exc)))
+            result.errors.append(BadLine(getattr(exc, "line", 1), str(exc)))
             result.rejected = max(result.rejected, 1)
             result.refused = True
             if not dry_run:
