@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import threading
 import traceback
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,8 +20,9 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from engine.ingest.customers import CustomerMap, RowMapper, mapped_lines, without_contract_line, without_contracts
 from engine.ingest.events import RowError, parse_event
 from engine.ingest.reading import FileError, Position, file_rows
 from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats
@@ -58,7 +60,11 @@ class ImportResult:
     refused: bool = False
     rejects_path: str | None = None
     dry_run: bool = False  # validated and priced, then rolled back: the counts say what an import would add
-    customers_without_contracts: list[str] = field(default_factory=list)  # filled by a dry run
+    customers_without_contracts: list[str] = field(default_factory=list)
+    # customer as written → up to three customers with a contract it may mean (engine.ingest.customers)
+    suggestions: dict[str, list[str]] = field(default_factory=dict)
+    # (customer as written, the id it was mapped to by name or alias, events)
+    mapped_customers: list[tuple[str, str, int]] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.refused:
@@ -80,7 +86,38 @@ class ImportResult:
             )
         if self.tier_warning:
             text += f"\n  WARNING: {self.tier_warning}"
+        text += "".join(f"\n  {line}" for line in self.customer_lines())
         return text
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data (COGS rounded to the cent, as reports print it)."""
+        return {
+            "path": self.path,
+            "refused": self.refused,
+            "dry_run": self.dry_run,
+            "rows_read": self.rows_read,
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "errors": [{"line": e.line, "reason": e.reason} for e in self.errors],
+            "rejects_path": self.rejects_path,
+            "cogs_usd": float(round_to(self.cost_usd, CENT)),
+            "unpriced_events": self.unpriced_events,
+            "unpriced_models": self.unpriced_models,
+            "tier_warning": self.tier_warning,
+            "mapped_customers": [{"customer": w, "id": t, "events": n} for w, t, n in self.mapped_customers],
+            "customers_without_contracts": [
+                {"customer": c, "did_you_mean": self.suggestions.get(c, [])} for c in self.customers_without_contracts
+            ],
+        }
+
+    def customer_lines(self) -> list[str]:
+        """The customers mapped by name or alias, then those without a contract, with suggestions."""
+        lines = mapped_lines(Counter({(w, t): n for w, t, n in self.mapped_customers}))
+        missing = without_contract_line(
+            {c: self.suggestions.get(c, []) for c in self.customers_without_contracts}, dry_run=self.dry_run
+        )
+        return lines + ([missing] if missing else [])
 
 
 class ImportRefused(Exception):
@@ -213,6 +250,8 @@ def import_usage_file(
         )
         size = path.stat().st_size
         customers: set[str] = set()
+        # Usage naming a customer by its name or an alias is written under its id (no phantom customers).
+        mapper = RowMapper(CustomerMap.load(conn), _CUSTOMER)
         try:
             for built, bad, read, at in chunks:
                 result.rows_read += read
@@ -227,8 +266,8 @@ def import_usage_file(
                 if result.rejected and not skip_invalid:
                     writer.discard()  # the file will be refused: stop writing, keep reading for every error
                     continue
-                if dry_run:
-                    customers.update(row[_CUSTOMER] for row in built)
+                mapper.apply(built)
+                customers.update(row[_CUSTOMER] for row in built)
                 for row in built:
                     writer.add_row(row)
         except RowError as exc:  # the file itself (header, encoding, compression) is wrong
@@ -247,9 +286,10 @@ def import_usage_file(
             raise ImportRefused(result)
         writer.flush()
         _finish(result, writer.stats)
+        result.mapped_customers = [(w, t, n) for (w, t), n in sorted(mapper.mapped.items())]
+        result.suggestions = without_contracts(conn, customers)
+        result.customers_without_contracts = list(result.suggestions)
         if dry_run:
-            with_contract = {c for (c,) in conn.execute(text("SELECT DISTINCT customer FROM contract"))}
-            result.customers_without_contracts = sorted(customers - with_contract)
             conn.rollback()
             return result
         conn.commit()
