@@ -154,10 +154,12 @@ def _undecodable_line(path: Path) -> tuple[int, bytes, UnicodeDecodeError] | Non
 
 def _encoding_problem(path: Path, number: int, line: bytes, exc: UnicodeDecodeError) -> str:
     bad = line[exc.start : exc.start + 1]
-    word_start = max(line.rfind(b" ", 0, exc.start), line.rfind(b",", 0, exc.start), 0)
-    word = line[word_start : exc.start + 12].strip(b" ,;\t\r\n")
+    # The cell holding the byte, as Windows-1252 would read it: "Société" says more than "0xe9".
+    seps = (b",", b";", b"\t", b"|", b'"')
+    begin = max(line.rfind(sep, 0, exc.start) for sep in seps) + 1
+    end = min((i for i in (line.find(sep, exc.end) for sep in seps) if i >= 0), default=len(line))
     try:
-        seen = f", {word.decode('cp1252', errors='strict')!r} read as Windows-1252"
+        seen = f", {line[begin:end].strip()[:40].decode('cp1252', errors='strict')!r} read as Windows-1252"
     except UnicodeDecodeError:
         seen = ""
     name = path.name
@@ -168,7 +170,7 @@ def _encoding_problem(path: Path, number: int, line: bytes, exc: UnicodeDecodeEr
         else f"iconv -f cp1252 -t utf-8 {name} > {fixed}"
     )
     return (
-        f"not UTF-8 text (byte 0x{bad.hex()} at character {exc.start + 1}{seen}): the file was saved in another "
+        f"not UTF-8 text (byte 0x{bad.hex()} at position {exc.start + 1} of the line{seen}): the file was saved in another "
         f"encoding, such as Windows-1252 or Latin-1 (a spreadsheet's plain 'CSV' export). Re-save it as "
         f"'CSV UTF-8', or convert it: {convert}"
     )

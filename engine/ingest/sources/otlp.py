@@ -113,8 +113,9 @@ def requests_from(path: Path) -> list[Mapping[str, Any]]:
 MAX_PROBLEMS = 10  # entries named when a file is refused (the rest are counted)
 
 
-def _entries(value: Any, where: str, problems: list[str]) -> list[Mapping[str, Any]]:
-    """The objects of an OTLP list (resourceSpans, scopeSpans, spans); each entry that is not one is a problem."""
+def _entries(value: Any, where: str, problems: list[str]) -> list[tuple[int, Mapping[str, Any]]]:
+    """The objects of an OTLP list (resourceSpans, scopeSpans, spans) with their places in it; each entry that is
+    not an object is a problem."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -123,7 +124,7 @@ def _entries(value: Any, where: str, problems: list[str]) -> list[Mapping[str, A
     out = []
     for i, entry in enumerate(value):
         if isinstance(entry, Mapping):
-            out.append(entry)
+            out.append((i, entry))
         else:
             problems.append(f"{where}[{i}] must be an object, got {type(entry).__name__}")
     return out
@@ -136,7 +137,7 @@ def parse_file(path: Path, ctx: Context) -> Batch:
     customer_key = ctx.settings.otlp_customer_attribute
     problems: list[str] = []
     for request in requests_from(path):
-        for r, rs in enumerate(_entries(request.get("resourceSpans"), f"{path.name}: resourceSpans", problems)):
+        for r, rs in _entries(request.get("resourceSpans"), f"{path.name}: resourceSpans", problems):
             where = f"{path.name}: resourceSpans[{r}]"
             resource_obj = rs.get("resource") or {}
             try:
@@ -147,8 +148,8 @@ def parse_file(path: Path, ctx: Context) -> Batch:
                 problems.append(exc.cause)
                 continue
             scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
-            for s, ss in enumerate(_entries(scopes, f"{where}.scopeSpans", problems)):
-                for span in _entries(ss.get("spans"), f"{where}.scopeSpans[{s}].spans", problems):
+            for s, ss in _entries(scopes, f"{where}.scopeSpans", problems):
+                for _, span in _entries(ss.get("spans"), f"{where}.scopeSpans[{s}].spans", problems):
                     try:
                         event = span_event(span, resource, customer_key, ctx, batch, path.name)
                     except SourceError as exc:
