@@ -170,8 +170,8 @@ def _encoding_problem(path: Path, number: int, line: bytes, exc: UnicodeDecodeEr
         else f"iconv -f cp1252 -t utf-8 {name} > {fixed}"
     )
     return (
-        f"not UTF-8 text (byte 0x{bad.hex()} at position {exc.start + 1} of the line{seen}): the file was saved in another "
-        f"encoding, such as Windows-1252 or Latin-1 (a spreadsheet's plain 'CSV' export). Re-save it as "
+        f"not UTF-8 text (byte 0x{bad.hex()} at position {exc.start + 1} of the line{seen}): the file was saved in "
+        "another encoding, such as Windows-1252 or Latin-1 (a spreadsheet's plain 'CSV' export). Re-save it as "
         f"'CSV UTF-8', or convert it: {convert}"
     )
 
