@@ -123,7 +123,8 @@ def _control(key: str, value: str) -> None:
     a lone surrogate, so SQLite and PostgreSQL would otherwise disagree about the same file."""
     code = control_character(value)
     if code:
-        raise RowError(f"{key} contains a control character ({code}); only printable text can be stored")
+        what = "a lone surrogate" if "D800" <= code[2:] <= "DFFF" else "a control character"
+        raise RowError(f"{key} contains {what} ({code}); only printable text can be stored")
 
 
 def _text(raw: Mapping[str, Any], key: str, *, lower: bool = False) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from engine.ingest.customers import CustomerMap, RowMapper, mapped_lines, without_contract_line, without_contracts
 from engine.ingest.events import RowError, parse_event
-from engine.ingest.reading import FileError, Position, file_rows
+from engine.ingest.reading import FileError, Position, file_rows, printable
 from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats
 from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
@@ -138,29 +138,34 @@ PARALLEL_BYTES = 32 * 1024 * 1024
 
 
 def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Iterator[Chunk]:
-    """Parse, validate and price a file, `CHUNK_ROWS` at a time. Raises RowError for a bad header."""
+    """Parse, validate and price a file, `CHUNK_ROWS` at a time. Raises RowError for a bad header (FileError for
+    a file that cannot be read past a line), after the rows before it, so that their errors are reported too."""
     at = Position()
     rows = file_rows(path, delimiter, at)
     built: list[tuple[Any, ...]] = []
     bad: list[tuple[int, str, str]] = []
     read = 0
-    for line, raw, problem, parsed in rows:
-        read += 1
-        if parsed is None and raw is not None:
-            try:
-                parsed = parse_event(raw)
-            except RowError as exc:
-                problem = str(exc)
-        if parsed is not None:
-            try:
-                built.append(builder.build(parsed))
-            except RowError as exc:  # valid alone, but priced beyond what one event can cost
-                parsed, problem = None, str(exc)
-        if parsed is None:
-            bad.append((line, problem, json.dumps(raw, default=str) if raw is not None else ""))
-        if read >= CHUNK_ROWS:
-            yield built, bad, read, at.bytes_read()
-            built, bad, read = [], [], 0
+    try:
+        for line, raw, problem, parsed in rows:
+            read += 1
+            if parsed is None and raw is not None:
+                try:
+                    parsed = parse_event(raw)
+                except RowError as exc:
+                    problem = str(exc)
+            if parsed is not None:
+                try:
+                    built.append(builder.build(parsed))
+                except RowError as exc:  # valid alone, but priced beyond what one event can cost
+                    parsed, problem = None, str(exc)
+            if parsed is None:
+                bad.append((line, problem, json.dumps(raw, default=str) if raw is not None else ""))
+            if read >= CHUNK_ROWS:
+                yield built, bad, read, at.bytes_read()
+                built, bad, read = [], [], 0
+    except RowError:
+        yield built, bad, read, at.bytes_read()
+        raise
     yield built, bad, read, path.stat().st_size
 
 
@@ -230,7 +235,7 @@ def import_usage_file(
     `progress` (engine.progress) is called with the rows read so far and the total estimated from the bytes read.
     """
     path = Path(path)
-    result = ImportResult(path=str(path), dry_run=dry_run)
+    result = ImportResult(path=printable(str(path)), dry_run=dry_run)
     rejects: list[tuple[int, str, str]] = []
     started = datetime.now(UTC)
     if parallel is None:
@@ -240,7 +245,11 @@ def import_usage_file(
     with engine.connect() as conn:
         check_rollup_timezone(conn, timezone, price_fingerprint=prices.fingerprint)
         writer = EventWriter(
-            conn, prices=prices, cutter=DayCutter(timezone), source=f"file:{path.name}", batch_size=batch_size
+            conn,
+            prices=prices,
+            cutter=DayCutter(timezone),
+            source=f"file:{printable(path.name)}",
+            batch_size=batch_size,
         )
         builder = writer.builder
         chunks = (

@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from engine.ingest.events import (
     _csv_fast_parser,
     shown,
 )
+from engine.store.bounds import CONTROL
 
 Row = tuple[int, Mapping[str, Any] | None, str, ParsedEvent | None]
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
@@ -42,6 +44,16 @@ _NOT_TEXT = (
 # A gzip stream that breaks off or fails its checksum raises one of these while being read.
 _GZIP_DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error)
 _SNIFF = 64  # bytes read ahead to choose the encoding
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def printable(name: str) -> str:
+    """A file name as it can be stored and shown: bytes that are not UTF-8 (kept by Python as lone surrogates,
+    which no database or terminal takes) become U+FFFD, control characters (a newline in a name) become "?"."""
+    if name.isprintable():
+        return name
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return CONTROL.sub("?", text)
 
 
 class FileError(RowError):
@@ -108,7 +120,9 @@ def open_text(path: Path, at: Position | None = None, *, newline: str | None = N
             if head.startswith(magic):
                 raise FileError(1, f"{path.name}{' (once gunzipped)' if gzipped else ''} {what}")
         encoding = _encoding(head)
-        handle = io.TextIOWrapper(binary, encoding=encoding, newline=newline)
+        # UTF-8's undecodable bytes are kept (see `escaped`); UTF-16/32 is strict (a broken pair fails the file).
+        errors = "surrogateescape" if encoding == "utf-8-sig" else "strict"
+        handle = io.TextIOWrapper(binary, encoding=encoding, errors=errors, newline=newline)
         if at is not None:
             at.handle = raw
         yield handle
@@ -119,60 +133,49 @@ def open_text(path: Path, at: Position | None = None, *, newline: str | None = N
 
 @contextmanager
 def _located(path: Path, line: Callable[[], int]) -> Iterator[None]:
-    """Turns a decoding error or damaged gzip data met while reading into a FileError naming the line."""
+    """Turns damaged gzip data, or UTF-16/32 text that does not decode, met while reading into a FileError naming
+    the line (UTF-8 never fails here: its undecodable bytes are carried to the row, see `escaped`)."""
     try:
         yield
     except UnicodeDecodeError as exc:
-        found = _undecodable_line(path)
-        if found is None:  # UTF-16/32 text with a broken pair: no byte-exact line to point at
-            raise FileError(line() + 1, f"cannot be decoded as {exc.encoding} ({exc.reason})") from None
-        raise FileError(found[0], _encoding_problem(path, *found)) from None
+        raise FileError(line() + 1, f"cannot be decoded as {exc.encoding} ({exc.reason})") from None
     except _GZIP_DAMAGE as exc:
         raise FileError(line() + 1, _gzip_problem(line() + 1, exc)) from None
 
 
-def _undecodable_line(path: Path) -> tuple[int, bytes, UnicodeDecodeError] | None:
-    """The first line of a UTF-8 file that is not UTF-8: (its number, its bytes, the error). Read again from the
-    start, only once a file has failed: the common case pays nothing for it."""
-    raw, binary, _ = _binary(path)
+def escaped(text: str) -> bool:
+    """Whether `text` holds bytes that were not UTF-8. UTF-8 is decoded with `surrogateescape`: each such byte
+    becomes a lone surrogate U+DC80–U+DCFF, which valid UTF-8 never yields, so the one bad line is refused (its
+    neighbours read on) instead of the decoder stopping the whole file where its buffer happened to end."""
+    return _ESCAPED.search(text) is not None
+
+
+def encoding_problem(path: Path, text: str) -> str:
+    """Why a line holding bytes that are not UTF-8 (see `escaped`) is refused, and how to convert the file."""
+    line = text.encode("utf-8", "surrogateescape")
     try:
-        if _encoding(binary.read(_SNIFF)) != "utf-8-sig":
-            return None
-        binary.seek(0)
-        for number, line in enumerate(binary, start=1):
-            try:
-                (line.removeprefix(codecs.BOM_UTF8) if number == 1 else line).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                return number, line, exc
-    except _GZIP_DAMAGE:
-        return None
-    finally:
-        binary.close()
-        raw.close()
-    return None
-
-
-def _encoding_problem(path: Path, number: int, line: bytes, exc: UnicodeDecodeError) -> str:
-    bad = line[exc.start : exc.start + 1]
+        line.decode("utf-8")
+        start = 0
+    except UnicodeDecodeError as exc:
+        start = exc.start
+    bad = line[start : start + 1]
     # The cell holding the byte, as Windows-1252 would read it: "Société" says more than "0xe9".
-    seps = (b",", b";", b"\t", b"|", b'"')
-    begin = max(line.rfind(sep, 0, exc.start) for sep in seps) + 1
-    end = min((i for i in (line.find(sep, exc.end) for sep in seps) if i >= 0), default=len(line))
+    seps = (b",", b";", b"\t", b"|", b'"', b":")
+    begin = max(line.rfind(sep, 0, start) for sep in seps) + 1
+    end = min((i for i in (line.find(sep, start + 1) for sep in seps) if i >= 0), default=len(line))
     try:
         seen = f", {line[begin:end].strip()[:40].decode('cp1252', errors='strict')!r} read as Windows-1252"
     except UnicodeDecodeError:
         seen = ""
-    name = path.name
-    fixed = f"{path.stem}.utf8{path.suffix}" if path.suffix.lower() != ".gz" else f"{name[:-3]}.utf8"
+    name = printable(path.name)
+    gzipped = path.suffix.lower() == ".gz"
+    fixed = f"{name[:-3]}.utf8" if gzipped else f"{printable(path.stem)}.utf8{path.suffix}"
     convert = (
-        f"zcat {name} | iconv -f cp1252 -t utf-8 > {fixed}"
-        if path.suffix.lower() == ".gz"
-        else f"iconv -f cp1252 -t utf-8 {name} > {fixed}"
+        f"zcat {name} | iconv -f cp1252 -t utf-8 > {fixed}" if gzipped else f"iconv -f cp1252 -t utf-8 {name} > {fixed}"
     )
     return (
-        f"not UTF-8 text (byte 0x{bad.hex()} at position {exc.start + 1} of the line{seen}): the file was saved in "
-        "another encoding, such as Windows-1252 or Latin-1 (a spreadsheet's plain 'CSV' export). Re-save it as "
-        f"'CSV UTF-8', or convert it: {convert}"
+        f"not UTF-8 text (byte 0x{bad.hex()}{seen}): the file was saved in another encoding, such as Windows-1252 "
+        f"or Latin-1 (a spreadsheet's plain 'CSV' export). Re-save it as 'CSV UTF-8', or convert it: {convert}"
     )
 
 
@@ -186,7 +189,12 @@ def _gzip_problem(line: int, exc: BaseException) -> str:
 def read_text(path: Path) -> str:
     """A whole (small) file as text, decoded and decompressed as `open_text` does. Raises FileError."""
     with open_text(path) as handle, _located(path, lambda: 0):
-        return handle.read()
+        text = handle.read()
+    if escaped(text):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if escaped(line):
+                raise FileError(number, encoding_problem(path, line))
+    return text
 
 
 def _csv_problem(exc: csv.Error) -> str:
@@ -206,6 +214,8 @@ def _csv_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> I
                 raise RowError("the file is empty (a header line is required)") from None
             except csv.Error as exc:
                 raise FileError(1, f"the header: {_csv_problem(exc)}") from None
+            if escaped("".join(header)):
+                raise FileError(1, encoding_problem(path, delimiter.join(header)))
             _check_header(header, delimiter)
             width = len(header)
             fast = _csv_fast_parser(header)
@@ -221,8 +231,12 @@ def _csv_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> I
                             continue
                         try:
                             yield reader.line_num, None, "", fast(values)
-                        except FAST_PATH_DECLINES:
-                            yield reader.line_num, dict(zip(header, values, strict=True)), "", None
+                        except FAST_PATH_DECLINES:  # it takes no row with a byte that was not UTF-8
+                            joined = delimiter.join(values)
+                            if escaped(joined):
+                                yield reader.line_num, None, encoding_problem(path, joined), None
+                            else:
+                                yield reader.line_num, dict(zip(header, values, strict=True)), "", None
                     break
                 except csv.Error as exc:
                     yield reader.line_num, None, _csv_problem(exc), None
@@ -255,6 +269,9 @@ def _jsonl_rows(path: Path, at: Position | None = None) -> Iterator[Row]:
         with _located(path, lambda: number):
             for number, line in enumerate(handle, start=1):  # `number` is read by _located on an error
                 if not line.strip():
+                    continue
+                if escaped(line):
+                    yield number, None, encoding_problem(path, line), None
                     continue
                 obj, problem = _json_problem(line)
                 yield number, obj, problem, None

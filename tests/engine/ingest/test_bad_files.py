@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,18 +77,22 @@ def test_utf16_with_a_byte_order_mark_and_gzip_by_name_or_by_content_are_read(ru
     assert customers(runtime) == ["acme", "acme", "acme", "Société", "acme"]
 
 
-def test_a_windows_1252_export_is_refused_naming_the_line_and_the_fix(runtime: Runtime, tmp_path: Path) -> None:
+def test_a_windows_1252_export_is_refused_naming_each_line_and_the_fix(runtime: Runtime, tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
-    path.write_bytes((HEADER + row("c1") + row("c2", customer="“Société”")).encode("cp1252"))
+    rows = row("c1") + row("c2", customer="“Société”") + row("c3") + row("c4", product="Müller")
+    path.write_bytes((HEADER + rows).encode("cp1252"))
+    fix = (
+        "the file was saved in another encoding, such as Windows-1252 or Latin-1 (a spreadsheet's plain 'CSV' "
+        "export). Re-save it as 'CSV UTF-8', or convert it: iconv -f cp1252 -t utf-8 export.csv > export.utf8.csv"
+    )
 
     assert refused(runtime, path) == [
-        (
-            3,
-            "not UTF-8 text (byte 0x93 at position 25 of the line, '“Société”' read as Windows-1252): the file was "
-            "saved in another encoding, such as Windows-1252 or Latin-1 (a spreadsheet's plain 'CSV' export). "
-            "Re-save it as 'CSV UTF-8', or convert it: iconv -f cp1252 -t utf-8 export.csv > export.utf8.csv",
-        )
+        (3, f"not UTF-8 text (byte 0x93, '“Société”' read as Windows-1252): {fix}"),
+        (5, f"not UTF-8 text (byte 0xfc, 'Müller' read as Windows-1252): {fix}"),
     ]
+    # The lines that are UTF-8 can still be imported on their own, the others written beside the file.
+    result = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", skip_invalid=True)
+    assert (result.imported, result.rejected) == (2, 2)
 
 
 def test_compressed_data_that_is_damaged_or_not_gzip_is_refused_by_name(runtime: Runtime, tmp_path: Path) -> None:
@@ -203,11 +208,11 @@ def test_control_characters_nul_and_lone_surrogates_are_refused_on_both_database
         (3, "product contains a control character (U+001B); only printable text can be stored"),
     ]
     assert refused(runtime, jsonl) == [
-        (1, "customer contains a control character (U+D800); only printable text can be stored"),
+        (1, "customer contains a lone surrogate (U+D800); only printable text can be stored"),
         (2, "customer contains a control character (U+0085); only printable text can be stored"),
     ]
     [(line, reason)] = refused(runtime, encoded)
-    assert line == 2 and reason.startswith("not UTF-8 text (byte 0xed at position 26 of the line")
+    assert line == 2 and reason.startswith("not UTF-8 text (byte 0xed")
 
 
 def test_an_oversized_field_and_deep_json_are_one_bad_line_each(runtime: Runtime, tmp_path: Path) -> None:
@@ -288,3 +293,29 @@ def test_one_refused_file_does_not_stop_the_next_and_the_exit_status_says_so(
         (files[2], False, 0, 1),
     ]
     assert data[1]["errors"][0]["line"] == 2
+
+
+def test_the_parsing_worker_refuses_a_file_naming_the_line_as_the_importer_does(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.csv"  # large files are parsed in a worker process: forced here on a small one
+    path.write_bytes((HEADER + row("p1", input_tokens="-1") + row("p2", customer="Société")).encode("latin-1"))
+    before = counts(runtime)
+    with pytest.raises(ImportRefused) as caught:
+        import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", parallel=True)
+    assert [e.line for e in caught.value.result.errors] == [2, 3]
+    assert caught.value.result.errors[1].reason.startswith("not UTF-8 text (byte 0xe9")
+    assert counts(runtime) == before
+
+
+def test_a_file_name_that_is_not_utf8_or_holds_a_line_break_is_stored_and_shown_printable(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9\n.csv"))
+    odd.write_text(HEADER + row("f1"))
+
+    result = load(runtime, odd)
+
+    assert result.imported == 1 and result.path.endswith("caf\ufffd?.csv")
+    with runtime.connect() as conn:
+        assert conn.execute(text("SELECT source FROM usage_event")).scalar_one() == "file:caf\ufffd?.csv"
