@@ -101,7 +101,8 @@ def _binary(path: Path) -> tuple[BinaryIO, BinaryIO, bool]:
         return raw, cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")), True
     if path.suffix.lower() == ".gz":
         raw.close()
-        raise FileError(1, f"{path.name} is named .gz but is not gzip data: rename it, or compress it with gzip")
+        name = printable(path.name)
+        raise FileError(1, f"{name} is named .gz but is not gzip data: rename it, or compress it with gzip")
     return raw, raw, False
 
 
@@ -118,7 +119,7 @@ def open_text(path: Path, at: Position | None = None, *, newline: str | None = N
             raise FileError(1, _gzip_problem(1, exc)) from None
         for magic, what in _NOT_TEXT:
             if head.startswith(magic):
-                raise FileError(1, f"{path.name}{' (once gunzipped)' if gzipped else ''} {what}")
+                raise FileError(1, f"{printable(path.name)}{' (once gunzipped)' if gzipped else ''} {what}")
         encoding = _encoding(head)
         # UTF-8's undecodable bytes are kept (see `escaped`); UTF-16/32 is strict (a broken pair fails the file).
         errors = "surrogateescape" if encoding == "utf-8-sig" else "strict"
@@ -132,7 +133,7 @@ def open_text(path: Path, at: Position | None = None, *, newline: str | None = N
 
 
 @contextmanager
-def _located(path: Path, line: Callable[[], int]) -> Iterator[None]:
+def _located(line: Callable[[], int]) -> Iterator[None]:
     """Turns damaged gzip data, or UTF-16/32 text that does not decode, met while reading into a FileError naming
     the line (UTF-8 never fails here: its undecodable bytes are carried to the row, see `escaped`)."""
     try:
@@ -188,7 +189,7 @@ def _gzip_problem(line: int, exc: BaseException) -> str:
 
 def read_text(path: Path) -> str:
     """A whole (small) file as text, decoded and decompressed as `open_text` does. Raises FileError."""
-    with open_text(path) as handle, _located(path, lambda: 0):
+    with open_text(path) as handle, _located(lambda: 0):
         text = handle.read()
     if escaped(text):
         for number, line in enumerate(text.splitlines(), start=1):
@@ -207,7 +208,7 @@ def _csv_problem(exc: csv.Error) -> str:
 def _csv_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> Iterator[Row]:
     with open_text(path, at, newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
-        with _located(path, lambda: reader.line_num):
+        with _located(lambda: reader.line_num):
             try:
                 header = [h.strip() for h in next(reader)]
             except StopIteration:
@@ -266,7 +267,7 @@ def _json_problem(line: str) -> tuple[dict[str, Any] | None, str]:
 def _jsonl_rows(path: Path, at: Position | None = None) -> Iterator[Row]:
     with open_text(path, at) as handle:
         number = 0
-        with _located(path, lambda: number):
+        with _located(lambda: number):
             for number, line in enumerate(handle, start=1):  # `number` is read by _located on an error
                 if not line.strip():
                     continue
