@@ -26,6 +26,8 @@ def unix_time(value: int | float) -> datetime:
     """Unix seconds, milliseconds, microseconds or nanoseconds (told apart by size) → aware UTC datetime.
 
     Raises ValueError for a number that is none of them in 2000–2099 (NaN and infinities included)."""
+    if _MIN_S <= value < _MAX_S:  # seconds, the usual case, at the cost of one comparison (NaN fails it)
+        return _EPOCH + timedelta(seconds=value)
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"timestamp {value!r} is not a finite number")
     for unit in _UNIX_UNITS:
