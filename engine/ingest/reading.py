@@ -121,8 +121,9 @@ def open_text(path: Path, at: Position | None = None, *, newline: str | None = N
             if head.startswith(magic):
                 raise FileError(1, f"{printable(path.name)}{' (once gunzipped)' if gzipped else ''} {what}")
         encoding = _encoding(head)
-        # UTF-8's undecodable bytes are kept (see `escaped`); UTF-16/32 is strict (a broken pair fails the file).
-        errors = "surrogateescape" if encoding == "utf-8-sig" else "strict"
+        # UTF-8's undecodable bytes are kept (see `escaped`), and so are UTF-16's unpaired surrogates: either way
+        # the one line that holds them is refused (parse_event refuses lone surrogates), not the whole file.
+        errors = "surrogateescape" if encoding == "utf-8-sig" else "surrogatepass"
         handle = io.TextIOWrapper(binary, encoding=encoding, errors=errors, newline=newline)
         if at is not None:
             at.handle = raw
@@ -134,12 +135,14 @@ def open_text(path: Path, at: Position | None = None, *, newline: str | None = N
 
 @contextmanager
 def _located(line: Callable[[], int]) -> Iterator[None]:
-    """Turns damaged gzip data, or UTF-16/32 text that does not decode, met while reading into a FileError naming
-    the line (UTF-8 never fails here: its undecodable bytes are carried to the row, see `escaped`)."""
+    """Turns damaged gzip data, or UTF-16/32 text cut short (an odd last byte), met while reading into a FileError
+    naming the line (UTF-8 never fails here: its undecodable bytes are carried to the row, see `escaped`)."""
     try:
         yield
     except UnicodeDecodeError as exc:
-        raise FileError(line() + 1, f"cannot be decoded as {exc.encoding} ({exc.reason})") from None
+        raise FileError(
+            line() + 1, f"cannot be decoded as {exc.encoding} ({exc.reason}): re-save the file as 'CSV UTF-8'"
+        ) from None
     except _GZIP_DAMAGE as exc:
         raise FileError(line() + 1, _gzip_problem(line() + 1, exc)) from None
 

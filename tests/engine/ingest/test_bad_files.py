@@ -319,3 +319,21 @@ def test_a_file_name_that_is_not_utf8_or_holds_a_line_break_is_stored_and_shown_
     assert result.imported == 1 and result.path.endswith("caf\ufffd?.csv")
     with runtime.connect() as conn:
         assert conn.execute(text("SELECT source FROM usage_event")).scalar_one() == "file:caf\ufffd?.csv"
+
+
+def test_utf16_with_an_unpaired_surrogate_or_cut_short_is_refused_by_line(runtime: Runtime, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(
+        (HEADER + row("u1", customer="a"))
+        .encode("utf-16")
+        .replace("a,assist".encode("utf-16-le"), b"\x00\xd8" + ",assist".encode("utf-16-le"))
+        + row("u2").encode("utf-16-le")
+    )
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes((HEADER + row("u3")).encode("utf-16") + b"x")
+
+    [(line, reason)] = refused(runtime, broken)
+    assert (line, reason) == (2, "customer contains a lone surrogate (U+D800); only printable text can be stored")
+    assert refused(runtime, cut) == [
+        (3, "cannot be decoded as utf-16-le (truncated data): re-save the file as 'CSV UTF-8'")
+    ]
