@@ -34,7 +34,10 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from engine.ingest.events import _LIMITS, _TIERS, COLUMNS, RowError, _check_header, parse_event
+from engine.ingest.customers import RowMapper
+from engine.ingest.events import _LIMITS, _TIERS, COLUMNS, COST_MAX_NANO, RowError, _check_header, parse_event
+from engine.ingest.reading import _csv_problem as csv_problem
+from engine.ingest.reading import is_jsonl
 from engine.ingest.rollups import MEASURES, ROLLUPS
 from engine.ingest.writer import EVENT_COLUMNS, RowBuilder
 from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
@@ -127,6 +130,8 @@ def plain_csv(path: Path, delimiter: str) -> PlainFile | None:
     (see the module's doc); None when it is not, or when its header is wrong (the row path says why)."""
     if len(delimiter) != 1 or delimiter in '"\r\n' or ord(delimiter) > 127:
         return None
+    if path.suffix.lower() == ".gz" or is_jsonl(path):  # engine.ingest.reading reads (or refuses) those
+        return None
     sep = delimiter.encode()
     with path.open("rb") as handle:
         first = handle.readline(_MAX_LINE)
@@ -218,10 +223,19 @@ class ColumnarChunks:
     unpriced models and tiers priced at standard rates on the builder, as its `build` does)."""
 
     def __init__(
-        self, path: Path, plain: PlainFile, builder: RowBuilder, delimiter: str, *, step: int | None = None
+        self,
+        path: Path,
+        plain: PlainFile,
+        builder: RowBuilder,
+        delimiter: str,
+        *,
+        step: int | None = None,
+        mapper: RowMapper | None = None,
     ) -> None:
         self.path = path
         self.step = step
+        self.mapper = mapper
+        self._targets: dict[str, str | None] = {}
         self.plain = plain
         self.builder = builder
         self.delimiter = delimiter
@@ -296,11 +310,18 @@ class ColumnarChunks:
         """A chunk polars could not read or price: every row through the row path (the file is plain: one line, one
         row, split by the same CSV reader the row path uses)."""
         reader = csv.reader(io.StringIO(block.decode("utf-8")), delimiter=self.delimiter)
-        rows = [(first_line + i, *values) for i, values in enumerate(reader)]
+        rows: list[tuple[Any, ...]] = []
+        unreadable: list[tuple[int, str, str]] = []
+        while True:  # a line the csv module cannot split is one bad line, said as the row path says it
+            try:
+                rows.extend((first_line + reader.line_num - 1, *values) for values in reader)
+                break
+            except csv.Error as exc:
+                unreadable.append((first_line + reader.line_num - 1, csv_problem(exc), ""))
         built, bad = self._rows(rows)
         chunk = self._finish(built)
-        chunk.by_rows = len(rows)
-        return chunk, bad
+        chunk.by_rows = len(rows) + len(unreadable)
+        return chunk, sorted(bad + unreadable)
 
     def _rows(self, rows: list[tuple[Any, ...]]) -> tuple[pl.DataFrame, list[tuple[int, str, str]]]:
         """Rows (line, *values) through parse_event and the row builder, as the row-by-row path does."""
@@ -314,11 +335,9 @@ class ColumnarChunks:
                 continue
             record = dict(zip(header, values, strict=True))
             try:
-                parsed = parse_event(record)
-            except RowError as exc:
+                built.append((line, *self.builder.build(parse_event(record))))
+            except RowError as exc:  # invalid, or valid alone but priced past what one event can cost
                 bad.append((line, str(exc), json.dumps(record, default=str)))
-                continue
-            built.append((line, *self.builder.build(parsed)))
         frame = pl.DataFrame(
             [(*r[:-14], str(r[-14]), *r[-13:]) for r in built],  # service_tier: the enum as its text
             schema={"line": pl.UInt32, **EVENT_SCHEMA},
@@ -368,7 +387,8 @@ class ColumnarChunks:
             .otherwise(whole + pl.duration(microseconds=micros))
         )
         seconds = pl.col("compute_seconds")
-        checks.append(seconds.str.contains(r"^(?:[0-9]{1,12}(?:\.[0-9]{1,9})?)?$"))
+        # At most 11 whole digits: the milliseconds stay within events.COUNT_MAX whatever the decimals.
+        checks.append(seconds.str.contains(r"^(?:[0-9]{1,11}(?:\.[0-9]{1,9})?)?$"))
         fraction = seconds.str.extract(r"\.([0-9]+)$", 1).fill_null("").str.pad_end(9, "0").cast(_INT, strict=False)
         compute_ms = (
             pl.when(seconds == "")
@@ -471,7 +491,8 @@ class ColumnarChunks:
                 expr = pl.when(rated).then(expr).otherwise(pl.lit(0, _WIDE))
             columns.append(expr.alias(column))
         frame = frame.with_columns(columns)
-        fits = pl.all_horizontal([pl.col(c) <= _BIGINT_MAX for c in COST_COLUMNS])
+        # A row priced past what one event can cost is the row builder's to refuse, with its message.
+        fits = pl.sum_horizontal([pl.col(c) for c in COST_COLUMNS]) <= COST_MAX_NANO
         frame = frame.with_columns(
             (pl.col("ok") & fits & ~pl.col("time_of_day").fill_null(False)).fill_null(False).alias("ok"),
             (~usage | (found & ((pl.col("web_searches") == 0) | web_priced))).alias("priced"),
@@ -494,6 +515,22 @@ class ColumnarChunks:
         )
 
     _tier_depth: dict[str, int]
+
+    def _mapped(self, events: pl.DataFrame) -> pl.DataFrame:
+        """Customers written by a contract's name or alias replaced by its id, counted as the row path's RowMapper
+        counts them (every row, repeats included); the mapper's counts are read once the file is done."""
+        if self.mapper is None or not self.mapper.customers.labels or not events.height:
+            return events
+        for written in events.get_column("customer").unique().to_list():
+            if written not in self._targets:
+                self._targets[written] = self.mapper.customers.lookup(written)
+        targets = {w: t for w, t in self._targets.items() if t is not None}
+        if not targets:
+            return events
+        counts = events.filter(pl.col("customer").is_in(list(targets))).group_by("customer").len()
+        for written, n in counts.rows():
+            self.mapper.mapped[(written, targets[written])] += n
+        return events.with_columns(pl.col("customer").replace(targets))
 
     def _price_table(self, keys: pl.DataFrame) -> pl.DataFrame:
         """One row per (provider, model, tier, UTC day) of the chunk: the rates PriceBook.price would use."""
@@ -549,6 +586,7 @@ class ColumnarChunks:
         On SQLite a repeat within the chunk is left to the primary key (the insert keeps the first in file order,
         and the writer then folds from the rows stored); PostgreSQL's stage must hold each id once, so repeats
         are dropped here (the first occurrence in the file wins)."""
+        events = self._mapped(events)
         before = events.height
         if self.builder.postgres:
             events = events.filter(pl.col("event_id").is_first_distinct())

@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 import engine.ingest.columnar as columnar
 from engine.ingest.columnar import ColumnarChunks, plain_csv
-from engine.ingest.events import COLUMNS, parse_event
+from engine.ingest.events import COLUMNS, RowError, parse_event
 from engine.ingest.files import import_usage_file
 from engine.ingest.writer import EVENT_COLUMNS, RowBuilder
 from engine.pricing.book import PriceBook, Usage
@@ -169,16 +169,28 @@ def test_columnar_costs_equal_the_price_books_to_the_nano_dollar(tmp_path: Path,
     plain = plain_csv(path, ",")
     assert plain is not None
     builder = RowBuilder(prices=prices, timezone="UTC", source="t", postgres=False)
-    chunks = [chunk for chunk, bad, _, _ in ColumnarChunks(path, plain, builder, ",")]
+    read = list(ColumnarChunks(path, plain, builder, ","))
+    chunks = [chunk for chunk, _, _, _ in read]
+    refused = sorted(line for _, bad, _, _ in read for line, _, _ in bad)
     events = pl.concat([c.events for c in chunks]).to_dicts()
-    # Every generated row is plainly shaped: only the time-of-day model takes the row path, so the costs compared
-    # below are the columnar path's own.
-    assert sum(c.by_rows for c in chunks) == sum(1 for r in rows if r["provider"] == "deepseek")
-    assert len(events) == len(rows)
+    # What the row builder makes of each row (or refuses: priced past what one event can cost).
+    expected: dict[str, tuple[Any, ...]] = {}
+    too_dear = []
+    for line, r in enumerate(rows, start=2):
+        try:
+            expected[r["event_id"]] = builder.build(parse_event(r))
+        except RowError as exc:
+            assert "more than one event can cost" in str(exc)
+            too_dear.append(line)
+    assert refused == too_dear
+    # Every generated row is plainly shaped: only the time-of-day model and a row priced too dear take the row
+    # path, so the costs compared below are the columnar path's own.
+    deepseek = {line for line, r in enumerate(rows, start=2) if r["provider"] == "deepseek"}
+    assert sum(c.by_rows for c in chunks) == len(deepseek | set(too_dear))
+    assert len(events) == len(rows) - len(too_dear)
     for event in events:
         assert tuple(event[c] for c in (*COST_COLUMNS, "priced")) == priced_by_the_book(prices, event)
     # And the whole stored row is the row builder's, field for field.
-    expected = {r["event_id"]: builder.build(parse_event(r)) for r in rows}
     for event in events:
         built = expected[event["event_id"]]
         assert tuple(event[c] for c in EVENT_COLUMNS) == (*built[:22], str(built[22]), *built[23:])
@@ -240,7 +252,7 @@ def varied_rows(n: int, seed: int) -> list[dict[str, str]]:
     rows[6]["cost_usd"] = "0.0123456789"
     rows[7]["customer"] = "  padded  "
     rows[8]["service_tier"] = "Batch"
-    rows[9]["input_tokens"] = "0012345678901234567"
+    rows[9]["input_tokens"] = "0001234567890123"
     rows[9]["cached_input_tokens"] = rows[9]["cache_write_tokens"] = rows[9]["cache_write_1h_tokens"] = "0"
     return rows
 
