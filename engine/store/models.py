@@ -213,13 +213,17 @@ class DailyCustomerProduct(_RollupMeasures, table=True):
     """One row per day × customer × product: what the portfolio, revenue and alerts read."""
 
     __tablename__ = "daily_customer_product"
-    # Clustered by customer and product on SQLite (no rowid): the portfolio groups by them in one ordered pass,
-    # with no sort, and one customer's days are contiguous.
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    # Keyed by day first, and clustered so on SQLite (no rowid): the portfolio, the alerts and the digest read
+    # every customer over a window of days, which is then one contiguous range whatever the history stored (keyed
+    # by customer first, each of them read every day ever stored). One customer's days come through the index.
+    __table_args__ = (
+        Index("ix_daily_customer_product_customer", "customer", "product", "day"),
+        {"sqlite_with_rowid": False},
+    )
 
+    day: date = Field(primary_key=True)
     customer: str = Field(primary_key=True, max_length=200)
     product: str = Field(primary_key=True, max_length=200)
-    day: date = Field(primary_key=True)
 
 
 class TaskRollup(SQLModel, table=True):
@@ -227,9 +231,9 @@ class TaskRollup(SQLModel, table=True):
 
     __tablename__ = "task_rollup"
     __table_args__ = (
-        Index("ix_task_rollup_customer_day", "customer", "day", "product"),
-        # Percentiles of cost per task walk this index in cost order instead of sorting every task.
-        Index("ix_task_rollup_customer_cost", "customer", "cost_nano", "day"),
+        # Tasks counted per product and ranked by cost over a window read this index alone (it carries the cost):
+        # the work follows the window's tasks, not every task the customer ever had.
+        Index("ix_task_rollup_customer_day", "customer", "day", "product", "cost_nano"),
     )
 
     customer: str = Field(primary_key=True, max_length=200)
