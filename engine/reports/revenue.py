@@ -179,10 +179,32 @@ def describe_terms(c: Terms) -> str:
     return f"{c.plan}: " + (", ".join(parts) if parts else "no charges")
 
 
-def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
-    """Revenue of one contract from its terms, the months it was active and the units it metered."""
-    seats, platform = c.seat_charge(months), c.platform_charge(months)
-    usage = c.usage_charge(units, months) if c.is_metered else ZERO
+class _Fixed(NamedTuple):
+    """What a contract's terms give over a span whatever its usage: the same for every contract with the same
+    terms and span (the portfolio works it out once per distinct terms, not once per contract)."""
+
+    months: Decimal
+    seats: Decimal
+    platform: Decimal
+    included: Decimal
+    terms: str
+
+
+def _fixed(c: Terms, months: Decimal) -> _Fixed:
+    included = c.included(months) if c.is_metered else ZERO
+    return _Fixed(months, c.seat_charge(months), c.platform_charge(months), included, describe_terms(c))
+
+
+# The terms that decide the fixed charges (all but whose contract it is and which product it covers), and the span.
+_FixedKey = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decimal, date, date]
+
+
+def _fixed_key(c: Terms, a: date, b: date) -> _FixedKey:
+    return (c.plan, c.seats, c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit, c.unit_price_usd, a, b)
+
+
+def _line(c: Terms, active_days: int, fixed: _Fixed, units: Decimal) -> RevenueLine:
+    usage = c.usage_charge(units, fixed.months) if c.is_metered else ZERO
     return RevenueLine(
         customer=c.customer,
         product=c.product,
@@ -190,14 +212,19 @@ def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) ->
         source="contract",
         unit=c.unit,
         active_days=active_days,
-        terms=describe_terms(c),
-        seats=seats,
-        platform=platform,
+        terms=fixed.terms,
+        seats=fixed.seats,
+        platform=fixed.platform,
         usage=usage,
-        total=seats + platform + usage,  # Terms.charge, from the parts already worked out
+        total=fixed.seats + fixed.platform + usage,  # Terms.charge, from the parts already worked out
         units=units if c.is_metered else ZERO,
-        included_units=c.included(months) if c.is_metered else ZERO,
+        included_units=fixed.included,
     )
+
+
+def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
+    """Revenue of one contract from its terms, the months it was active and the units it metered."""
+    return _line(c, active_days, _fixed(c, months), units)
 
 
 def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[str, Decimal]:
@@ -207,8 +234,18 @@ def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[s
     return {p: total * w / weight_sum for p, w in weights.items() if w}
 
 
-def contract_line(c: Terms, period: Period, counter: UnitCounter, *, usage_factor: Decimal = ONE) -> RevenueLine | None:
-    """Revenue of contract `c` over the days of `period` it is in force (None: none), usage × usage_factor."""
+def contract_line(
+    c: Terms,
+    period: Period,
+    counter: UnitCounter,
+    *,
+    usage_factor: Decimal = ONE,
+    fixed: dict[_FixedKey, _Fixed] | None = None,
+) -> RevenueLine | None:
+    """Revenue of contract `c` over the days of `period` it is in force (None: none), usage × usage_factor.
+
+    `fixed` keeps the fixed charges worked out for each distinct terms and span, for a caller asking about many
+    contracts (the same arithmetic on the same values: the figures are those of one contract at a time)."""
     span = active_span(c, period)
     if span is None:
         return None
@@ -217,7 +254,13 @@ def contract_line(c: Terms, period: Period, counter: UnitCounter, *, usage_facto
     metered = sum(per_product.values(), ZERO) if c.is_metered else ZERO
     if usage_factor != ONE:
         metered *= usage_factor
-    line = compute_line(c, (b - a).days + 1, month_fraction(a, b), metered)
+    if fixed is None:
+        charges = _fixed(c, month_fraction(a, b))
+    else:
+        key = _fixed_key(c, a, b)
+        found = fixed.get(key)
+        charges = fixed[key] = found if found is not None else _fixed(c, month_fraction(a, b))
+    line = _line(c, (b - a).days + 1, charges, metered)
     # Seat and flat plans meter nothing; their split across products follows requests.
     line.by_product = {c.product: line.total} if c.product else _split(line.total, per_product, "")
     return line
@@ -246,8 +289,11 @@ def revenue_lines(
         contracts = [c for c in contracts if c.customer in chosen]
     counter = UnitCounter(conn, period, wanted, totals)
     counter.prefetch_tasks({c.customer for c in contracts if c.is_metered and c.unit is Unit.TASK})
+    fixed: dict[_FixedKey, _Fixed] = {}  # contracts share terms: their fixed charges are worked out once
     lines = [
-        line for c in contracts if (line := contract_line(c, period, counter, usage_factor=usage_factor)) is not None
+        line
+        for c in contracts
+        if (line := contract_line(c, period, counter, usage_factor=usage_factor, fixed=fixed)) is not None
     ]
     billed = billed_lines(conn, period, wanted)
     if billed:

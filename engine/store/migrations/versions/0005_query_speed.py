@@ -31,9 +31,7 @@ _CUSTOMER_FIRST = ["customer", "product", "day"]
 
 def upgrade() -> None:
     _rekey_daily_customer_product(_DAY_FIRST)
-    op.create_index(
-        "ix_daily_customer_product_customer", "daily_customer_product", _CUSTOMER_FIRST, unique=False
-    )
+    op.create_index("ix_daily_customer_product_customer", "daily_customer_product", _CUSTOMER_FIRST, unique=False)
     with op.batch_alter_table("task_rollup") as batch_op:
         batch_op.drop_index("ix_task_rollup_customer_cost")
         batch_op.drop_index("ix_task_rollup_customer_day")
