@@ -57,10 +57,13 @@ def copy_baseline(url: str, usage_csv: Path, columns: tuple[str, ...]) -> float:
         conn.execute(f"CREATE TABLE raw_copy ({cols})")
         conn.commit()
         start = time.perf_counter()
-        with conn.cursor() as cur:
-            with cur.copy("COPY raw_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy, usage_csv.open("rb") as f:
-                while block := f.read(1 << 20):
-                    copy.write(block)
+        with (
+            conn.cursor() as cur,
+            cur.copy("COPY raw_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+            usage_csv.open("rb") as f,
+        ):
+            while block := f.read(1 << 20):
+                copy.write(block)
         conn.commit()
         seconds = time.perf_counter() - start
         rows = conn.execute("SELECT COUNT(*) FROM raw_copy").fetchone()

@@ -51,7 +51,8 @@ class ReportCache:
             elif key in self._entries:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return self._entries[key]  # type: ignore[no-any-return]
+                found: T = self._entries[key]
+                return found
             self.misses += 1
         # Computed outside the lock: two threads asking the same new question both compute it, and neither waits
         # behind the other's unrelated question.

@@ -58,13 +58,18 @@ def _rekey_daily_customer_product(keys: list[str]) -> None:
         return
     # SQLite cannot change a primary key in place, and a table without rowid is stored in its key's order: the
     # table is made again under the new key (every column as it is now) and its rows copied.
-    old = sa.Table("daily_customer_product", sa.MetaData(), autoload_with=bind)
+    old = sa.inspect(bind).get_columns("daily_customer_product")
     columns = [
-        sa.Column(c.name, c.type, nullable=False, server_default=c.server_default.arg if c.server_default else None)
-        for c in old.columns
+        sa.Column(
+            c["name"],
+            c["type"],
+            nullable=False,
+            server_default=sa.text(c["default"]) if c["default"] is not None else None,
+        )
+        for c in old
     ]
     op.create_table("dcp_rekeyed", *columns, sa.PrimaryKeyConstraint(*keys), sqlite_with_rowid=False)
-    names = ", ".join(c.name for c in old.columns)
+    names = ", ".join(c["name"] for c in old)
     op.execute(f"INSERT INTO dcp_rekeyed ({names}) SELECT {names} FROM daily_customer_product")
     op.drop_table("daily_customer_product")
     op.rename_table("dcp_rekeyed", "daily_customer_product")
