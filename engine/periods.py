@@ -156,6 +156,13 @@ def quarter(year: int, number: int) -> Period:
     return Period(date(year, first, 1), date(year, first + 2, last), f"{year:04d}-Q{number}")
 
 
+def iso_week(day: date) -> Period:
+    """The ISO week (Monday to Sunday) that contains `day`, labelled like 2026-W46 (the digest and the trends)."""
+    start = day - timedelta(days=day.weekday())
+    year, week, _ = start.isocalendar()
+    return Period(start, start + timedelta(days=6), f"{year}-W{week:02d}")
+
+
 def month_to_date(today: date) -> Period | None:
     """The calendar month of `today` cut at yesterday; None on the first of the month (no complete day yet)."""
     if today.day == 1:

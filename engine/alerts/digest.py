@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from engine.money import ZERO, decimal_text, usd
-from engine.periods import Period, month_to_date
+from engine.periods import Period, iso_week, month_to_date
 from engine.reports.figures import Figures, Thresholds, margin_change, margin_pct
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
@@ -34,13 +34,6 @@ TREND_WEEKS = 12
 TOP_MODELS = 8
 CHART_MODELS = 6  # series in the chart; the rest are summed as "other"
 MOVERS = 5
-
-
-def iso_week(day: date) -> Period:
-    """The ISO week (Monday to Sunday) that contains `day`, labelled like 2026-W46."""
-    start = day - timedelta(days=day.weekday())
-    year, week, _ = start.isocalendar()
-    return Period(start, start + timedelta(days=6), f"{year}-W{week:02d}")
 
 
 def last_full_week(today: date) -> Period:

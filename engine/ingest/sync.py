@@ -33,6 +33,7 @@ from engine.ingest.writer import EventWriter, tier_warning
 from engine.money import CENT, round_to, usd
 from engine.progress import Progress
 from engine.runtime import Runtime
+from engine.store.bounds import SEATS_MAX
 from engine.store.meta import StaleRollups, bump_generation, check_rollup_timezone
 from engine.store.models import ImportRun, ProviderCost, RevenueActual
 from engine.timeutil import DayCutter
@@ -346,6 +347,9 @@ def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> 
             notes.append(f"{who}: {entry['seats']} seat(s) in Stripe, not applied ({why})")
             continue
         contract_id, _, current = contracts[0]
+        if entry["seats"] > SEATS_MAX:  # the contract column's bound, as a contract import checks it
+            notes.append(f"{who}: {entry['seats']} seat(s) in Stripe, not applied (more than {SEATS_MAX:,})")
+            continue
         if current != entry["seats"]:
             conn.execute(text("UPDATE contract SET seats = :n WHERE id = :i"), {"n": entry["seats"], "i": contract_id})
             notes.append(f"{who}: seats {current} → {entry['seats']} (Stripe {entry['subscription']})")

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from engine.money import CENT, ZERO, json_number, usd
-from engine.periods import Period
+from engine.periods import Period, iso_week
 from engine.reports.figures import margin_pct
 from engine.reports.revenue import RevenueLine, contracts_in, revenue_lines, total_by_customer, total_by_product
 from engine.reports.usage import UsageTotals
@@ -38,13 +38,6 @@ class Week:
     @property
     def margin_pct(self) -> Decimal | None:
         return margin_pct(self.revenue, self.cogs)
-
-
-def iso_week(day: date) -> Period:
-    """The ISO week (Monday to Sunday) that contains `day`, labelled like 2026-W46 (as the digest labels it)."""
-    start = day - timedelta(days=day.weekday())
-    year, week, _ = start.isocalendar()
-    return Period(start, start + timedelta(days=6), f"{year}-W{week:02d}")
 
 
 def trend_weeks(period: Period, weeks: int = TREND_WEEKS) -> list[Period]:

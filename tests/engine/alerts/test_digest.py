@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from engine.alerts.digest import chart_to_dict, digest_to_dict, iso_week, last_full_week, queue_digest, weekly_digest
-from engine.periods import Period
+from engine.alerts.digest import chart_to_dict, digest_to_dict, last_full_week, queue_digest, weekly_digest
+from engine.periods import Period, iso_week
 from engine.runtime import Runtime
 from tests.conftest import NOW
 from tests.engine.alerts.book import load_book

@@ -87,3 +87,16 @@ def test_stripe_subscription_quantity_sets_the_seat_contract(rt: Runtime, vendor
     with rt.connect() as conn:
         report = customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds)
     assert report.current.revenue == Decimal(14 * 50)
+
+
+def test_a_stripe_quantity_past_what_a_contract_holds_is_not_applied(rt: Runtime, vendor: Vendor) -> None:
+    add_contract(rt, "acme", plan="seat", seats=10)
+    sub = fixture("stripe_subscriptions_list.json")["data"][0]
+    sub["items"]["data"][0]["quantity"] = 2**31  # one past a 32-bit seats column
+    serve_stripe(vendor, [], [sub])
+
+    result = sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert result.seats == ["acme/assist: 2147483648 seat(s) in Stripe, not applied (more than 2,147,483,647)"]
+    assert rows(rt, "SELECT seats FROM contract") == [(10,)]
