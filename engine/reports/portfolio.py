@@ -89,7 +89,7 @@ class Portfolio:
 def _scan(conn: Connection, period: Period) -> dict[tuple[str, str], list[int]]:
     """Cost, events, unpriced events, requests and tokens per customer and product over `period`.
 
-    The rollup is clustered by (customer, product), so grouping by them streams without a sort.
+    The rollup is keyed by day first: the window's rows are one range of it, whatever the history stored before.
     """
     rows = conn.execute(
         text(
@@ -98,14 +98,18 @@ def _scan(conn: Connection, period: Period) -> dict[tuple[str, str], list[int]]:
             "GROUP BY customer, product"
         ),
         {"a": period.start, "b": period.end},
-    )
-    return {(customer, product): [int(v or 0) for v in values] for customer, product, *values in rows}
+    ).all()  # one fetch: row-by-row fetching costs more than the grouping
+    # Every group has rows, so no sum is NULL; int() for PostgreSQL, whose SUM of BIGINT is NUMERIC (a Decimal).
+    return {(customer, product): [int(v) for v in values] for customer, product, *values in rows}
 
 
 def _totals(scan: dict[tuple[str, str], list[int]]) -> UsageTotals:
-    totals: UsageTotals = defaultdict(dict)
+    totals: UsageTotals = {}
     for (customer, product), v in scan.items():
-        totals[customer][product] = (v[3], v[4])
+        mine = totals.get(customer)
+        if mine is None:
+            mine = totals[customer] = {}
+        mine[product] = (v[3], v[4])
     return totals
 
 

@@ -128,8 +128,12 @@ class Terms:
         return [ZERO] * len(units)
 
     def usage_charge(self, units: Decimal, months: Decimal) -> Decimal:
-        """What `units` metered over `months` months earn (see `usage_charges`)."""
-        return self.usage_charges((units,), (months,))[0]
+        """What `units` metered over `months` months earn (see `usage_charges`; the same arithmetic, for one)."""
+        if self.plan is Plan.HYBRID:
+            return max(ZERO, units - self.included_units * months) * self.unit_price_usd
+        if self.plan is Plan.USAGE:
+            return units * self.unit_price_usd
+        return ZERO
 
     def fixed_charge(self, months: Decimal) -> Decimal:
         """What `months` months earn whatever the usage: seats and the platform fee."""
