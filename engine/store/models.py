@@ -226,6 +226,27 @@ class DailyCustomerProduct(_RollupMeasures, table=True):
     product: str = Field(primary_key=True, max_length=200)
 
 
+class WeeklyCustomerProduct(SQLModel, table=True):
+    """daily_customer_product summed by week (Monday to Sunday), only what the portfolio reads: a 30-day window is
+    four or five weeks and a few days at its ends, a fifth of the rows its days are.
+
+    Kept by the database itself: triggers on daily_customer_product (migration 0005) add every change of a daily
+    row to its week, whoever writes it (an import's fold, a reprice's rebuild), in the same transaction.
+    """
+
+    __tablename__ = "weekly_customer_product"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    week: date = Field(primary_key=True)  # its Monday
+    customer: str = Field(primary_key=True, max_length=200)
+    product: str = Field(primary_key=True, max_length=200)
+    events: int = _big()
+    unpriced_events: int = _big()
+    requests: int = _big()
+    tokens: int = _big()  # input + output tokens
+    cost_nano: int = _big()  # every cost column together
+
+
 class TaskRollup(SQLModel, table=True):
     """One row per agent task: its total cost and the day it started (tasks are billed once)."""
 
@@ -396,4 +417,5 @@ __all__ = [
     "SyncCursor",
     "TaskRollup",
     "UsageEvent",
+    "WeeklyCustomerProduct",
 ]
