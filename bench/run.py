@@ -37,7 +37,6 @@ from bot.answer import answer_json
 from config.settings import DEFAULT_PRICES_FILE, Settings
 from engine.alerts.evaluate import check_alerts
 from engine.demo import generate
-from engine.ingest.events import COLUMNS
 from engine.ingest.rollups import UNPRICED_EVENTS
 from engine.periods import Period, trailing
 from engine.pricing.book import PriceBook
@@ -151,20 +150,27 @@ def bench_history(workdir: Path, db: Path, history_days: int, heaviest: str, per
     return {"days": stored, **times}
 
 
+def csv_columns(path: Path) -> tuple[str, ...]:
+    """The columns the usage file has (the generator writes those it fills, not every column the importer reads)."""
+    with path.open(newline="") as handle:
+        return tuple(next(csv.reader(handle)))
+
+
 def bench_sqlite_baseline(workdir: Path, data: Path) -> float:
     """Bare sqlite3: the same CSV rows, executemany into a table with an event_id primary key, one transaction."""
     db = fresh(workdir / "baseline.db")
     con = sqlite3.connect(db)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
+    columns = csv_columns(data / "usage.csv")
     con.execute(
-        f"CREATE TABLE raw ({', '.join(c + (' TEXT PRIMARY KEY' if c == 'event_id' else '') for c in COLUMNS)})"
+        f"CREATE TABLE raw ({', '.join(c + (' TEXT PRIMARY KEY' if c == 'event_id' else '') for c in columns)})"
     )
     start = time.perf_counter()
     with (data / "usage.csv").open(newline="") as handle:
         reader = csv.reader(handle)
         next(reader)
-        con.executemany(f"INSERT INTO raw VALUES ({', '.join('?' * len(COLUMNS))})", reader)
+        con.executemany(f"INSERT INTO raw VALUES ({', '.join('?' * len(columns))})", reader)
     con.commit()
     seconds = time.perf_counter() - start
     rows = con.execute("SELECT COUNT(*) FROM raw").fetchone()[0]
@@ -296,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         pg = run_postgres_stage(
             args.postgres_url,
             data,
-            columns=COLUMNS,
+            columns=csv_columns(data / "usage.csv"),
             import_usage=lambda url: import_in_child(url, data),
             measure=measure_pg,
         )
