@@ -361,47 +361,59 @@ def contracts_in(
     sql = _scoped(sql, params, customers)
     out: list[Terms] = []
     wanted = set(customers) if customers is not None else None
-    money: dict[tuple[object, str], Decimal] = {}  # prices repeat across contracts: check each distinct value once
-
-    def dec(value: object, column: str) -> Decimal:
-        key = (value, column)
-        found = money.get(key)
-        if found is None:
-            found = money[key] = _amount(value, column)
-        return found
-
-    rows = conn.execute(text(sql + " ORDER BY customer, product, start"), params)
-    for cid, customer, product, plan, start, end, seats, seat_price, fee, included, unit, unit_price in rows:
+    # Contracts repeat the same terms (plans, prices, dates) for many customers: each distinct set of stored
+    # values is read and checked once, and every contract holding it shares the result (or the reason it fails).
+    checked: dict[tuple[object, ...], dict[str, object] | str] = {}
+    rows = conn.execute(text(sql + " ORDER BY customer, product, start"), params).all()
+    for cid, customer, product, *stored in rows:
         if wanted is not None and customer not in wanted:
             continue
-        try:
-            plan_word = _PLAN.get(plan)
-            if plan_word is None:
-                raise ValueError(f"plan {str(plan)[:40]!r} is not one of {', '.join(Plan)}")
-            unit_word = _UNIT.get(unit) if unit else None
-            if (unit and unit_word is None) or (plan_word.is_metered and unit_word is None):
-                raise ValueError(f"unit {str(unit)[:40]!r} is not one of {', '.join(Unit)}")
-            terms = Terms(
-                customer=customer,
-                product=product,
-                plan=plan_word,
-                start=_day(start, "start"),
-                end=_day(end, "end") if end is not None else None,
-                seats=_seats(seats),
-                seat_price_usd=dec(seat_price, "seat_price_usd"),
-                platform_fee_usd=dec(fee, "platform_fee_usd"),
-                included_units=dec(included, "included_units"),
-                unit=unit_word,
-                unit_price_usd=dec(unit_price, "unit_price_usd"),
-            )
-        except (ValueError, TypeError) as exc:
-            bad = SkippedContract(id=cid, customer=customer, product=product or "", why=str(exc))
+        key = tuple(stored)
+        terms = checked.get(key)
+        if terms is None:
+            try:
+                terms = checked[key] = _terms(*stored)
+            except (ValueError, TypeError) as exc:
+                terms = checked[key] = str(exc)
+        if isinstance(terms, str):
+            bad = SkippedContract(id=cid, customer=customer, product=product or "", why=terms)
             log.warning("%s (fix it by re-importing the contract)", bad)
             if skipped is not None:
                 skipped.append(bad)
             continue
-        out.append(terms)
+        out.append(Terms(customer=customer, product=product, **terms))  # type: ignore[arg-type]
     return out
+
+
+def _terms(
+    plan: object,
+    start: object,
+    end: object,
+    seats: object,
+    seat_price: object,
+    fee: object,
+    included: object,
+    unit: object,
+    unit_price: object,
+) -> dict[str, object]:
+    """A contract's stored terms, checked: what `Terms` takes besides the customer and product."""
+    plan_word = _PLAN.get(plan)  # type: ignore[call-overload]
+    if plan_word is None:
+        raise ValueError(f"plan {str(plan)[:40]!r} is not one of {', '.join(Plan)}")
+    unit_word = _UNIT.get(unit) if unit else None  # type: ignore[call-overload]
+    if (unit and unit_word is None) or (plan_word.is_metered and unit_word is None):
+        raise ValueError(f"unit {str(unit)[:40]!r} is not one of {', '.join(Unit)}")
+    return {
+        "plan": plan_word,
+        "start": _day(start, "start"),
+        "end": _day(end, "end") if end is not None else None,
+        "seats": _seats(seats),
+        "seat_price_usd": _amount(seat_price, "seat_price_usd"),
+        "platform_fee_usd": _amount(fee, "platform_fee_usd"),
+        "included_units": _amount(included, "included_units"),
+        "unit": unit_word,
+        "unit_price_usd": _amount(unit_price, "unit_price_usd"),
+    }
 
 
 class Invoice(NamedTuple):
