@@ -17,6 +17,7 @@ from engine.reports.figures import Figures, Projection, Thresholds, pick, run_ra
 from engine.reports.revenue import (
     RevenueLine,
     SkippedContract,
+    Terms,
     contracts_in,
     revenue_lines,
     total_by_customer,
@@ -60,6 +61,9 @@ class Portfolio:
     # Stored contracts that could not be read and are left out of revenue (engine.reports.revenue.SkippedContract):
     # the answer says so rather than show a revenue figure quietly missing them.
     skipped_contracts: list[str] = field(default_factory=list)
+    # The contracts read, in force on some day of this period or the one before (None for a portfolio built by
+    # hand): the alerts' trends over the same days reuse them.
+    terms: list[Terms] | None = None
 
     @property
     def projection(self) -> Projection | None:
@@ -248,4 +252,5 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
         lines=lines,
         previous_lines=prev_lines,
         skipped_contracts=[str(c) for c in skipped],
+        terms=terms,
     )
