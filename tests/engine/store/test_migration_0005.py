@@ -82,9 +82,21 @@ def test_rows_stored_before_0005_survive_it_under_a_key_led_by_day_and_back(db_u
                 {"c": "acme", "p": "agent", "d": "2026-10-01"},
             )
             assert conn.execute(text("SELECT SUM(events) FROM daily_customer_product")).scalar_one() == 4
+            # The weekly sums were made from the rows already there, and follow the update through the trigger.
+            weekly = conn.execute(
+                text(
+                    "SELECT week, customer, product, events, unpriced_events, requests, tokens, cost_nano "
+                    "FROM weekly_customer_product ORDER BY customer"
+                )
+            ).all()
+            assert [(str(w), *rest) for w, *rest in weekly] == [
+                ("2026-09-28", "acme", "agent", 3, 0, 4, 14, 2 * (250 + 100 + 7)),
+                ("2026-09-28", "globex", "", 1, 0, 2, 7, 250 + 100 + 7),
+            ]
 
         downgrade(engine, "0004")
         schema = inspect(engine)
+        assert "weekly_customer_product" not in schema.get_table_names()
         assert schema.get_pk_constraint("daily_customer_product")["constrained_columns"] == [
             "customer",
             "product",
