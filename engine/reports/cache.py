@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from engine.store.meta import data_generation
 
 T = TypeVar("T")
-MAX_ENTRIES = 256  # a few hundred reports: a workspace asks about a few dozen customers a day
+MAX_ENTRIES = 64  # a workspace asks about a few dozen customers a day; a portfolio of 2,000 customers is megabytes
 
 
 class ReportCache:
