@@ -217,7 +217,7 @@ class DailyCustomerProduct(_RollupMeasures, table=True):
     # every customer over a window of days, which is then one contiguous range whatever the history stored (keyed
     # by customer first, each of them read every day ever stored). One customer's days come through the index.
     __table_args__ = (
-        Index("ix_daily_customer_product_customer", "customer", "product", "day"),
+        Index("ix_daily_customer_product_customer", "customer", "day", "product"),
         {"sqlite_with_rowid": False},
     )
 

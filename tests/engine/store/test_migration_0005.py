@@ -66,7 +66,7 @@ def test_rows_stored_before_0005_survive_it_under_a_key_led_by_day_and_back(db_u
             "product",
         ]
         indexes = {ix["name"]: ix["column_names"] for ix in schema.get_indexes("daily_customer_product")}
-        assert indexes["ix_daily_customer_product_customer"] == ["customer", "product", "day"]
+        assert indexes["ix_daily_customer_product_customer"] == ["customer", "day", "product"]
         tasks = {ix["name"]: ix["column_names"] for ix in schema.get_indexes("task_rollup")}
         assert tasks == {"ix_task_rollup_customer_day": ["customer", "day", "product", "cost_nano"]}
         with engine.begin() as conn:

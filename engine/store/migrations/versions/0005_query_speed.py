@@ -8,7 +8,7 @@ Issue 14: queries whose cost follows the window asked about, not the history sto
 
 - `daily_customer_product` is keyed (and, on SQLite, clustered) by day first: the portfolio, the alerts and the
   digest read every customer over a few weeks, and a key led by customer made each of them read every day ever
-  stored. One customer's days are found through a new (customer, product, day) index.
+  stored. One customer's days are found through a new (customer, day, product) index.
 - `weekly_customer_product` holds daily_customer_product summed by week, only the counts and the one cost the
   portfolio reads: a 30-day window is four or five weeks and a few days at its ends. Triggers on
   daily_customer_product keep it, in the writer's own transaction, whoever writes the days (an import's fold, a
@@ -31,7 +31,9 @@ branch_labels = None
 depends_on = None
 
 _DAY_FIRST = ["day", "customer", "product"]
-_CUSTOMER_FIRST = ["customer", "product", "day"]
+_CUSTOMER_FIRST = ["customer", "product", "day"]  # the key before this revision
+# One customer's days: a range of days of that customer (the products of a day are few), whatever the history.
+_CUSTOMER_INDEX = ["customer", "day", "product"]
 # Every cost column as of this revision: a row's whole cost (engine.store.sql.COST_SUM then).
 _COST = (
     "cost_uncached_input + cost_cached_input + cost_cache_write + cost_cache_write_1h + cost_output + "
@@ -132,7 +134,7 @@ def _drop_weekly(dialect: str) -> None:
 
 def upgrade() -> None:
     _rekey_daily_customer_product(_DAY_FIRST)
-    op.create_index("ix_daily_customer_product_customer", "daily_customer_product", _CUSTOMER_FIRST, unique=False)
+    op.create_index("ix_daily_customer_product_customer", "daily_customer_product", _CUSTOMER_INDEX, unique=False)
     _create_weekly(op.get_bind().dialect.name)
     with op.batch_alter_table("task_rollup") as batch_op:
         batch_op.drop_index("ix_task_rollup_customer_cost")
