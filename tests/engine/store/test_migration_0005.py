@@ -93,6 +93,13 @@ def test_rows_stored_before_0005_survive_it_under_a_key_led_by_day_and_back(db_u
                 ("2026-09-28", "acme", "agent", 3, 0, 4, 14, 2 * (250 + 100 + 7)),
                 ("2026-09-28", "globex", "", 1, 0, 2, 7, 250 + 100 + 7),
             ]
+            # A row moved to another day (no writer does it, a hand edit might) moves to that day's week.
+            conn.execute(text("UPDATE daily_customer_product SET day = '2026-10-14' WHERE customer = 'globex'"))
+            moved = conn.execute(
+                text("SELECT week, events FROM weekly_customer_product WHERE customer = 'globex'")
+            ).all()
+            assert [(str(w), e) for w, e in moved] == [("2026-10-12", 1)]
+            conn.execute(text("UPDATE daily_customer_product SET day = '2026-09-30' WHERE customer = 'globex'"))
 
         downgrade(engine, "0004")
         schema = inspect(engine)

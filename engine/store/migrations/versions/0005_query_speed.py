@@ -42,18 +42,41 @@ _COST = (
 _WEEKLY_MEASURES = ("events", "unpriced_events", "requests", "tokens", "cost_nano")
 
 
-def _measures(row: str, sign: str = "") -> str:
-    """The weekly measures of a daily row (`row` is NEW or OLD in a trigger, "" in a query), negated by `sign`."""
+def _values(row: str) -> list[str]:
+    """The weekly measures of a daily row (`row` is NEW or OLD in a trigger, "" in a query)."""
     prefix = f"{row}." if row else ""
-    cost = _COST.replace("cost_", f"{prefix}cost_")
-    values = (
+    return [
         f"{prefix}events",
         f"{prefix}unpriced_events",
         f"{prefix}requests",
         f"{prefix}input_tokens + {prefix}output_tokens",
-        cost,
+        _COST.replace("cost_", f"{prefix}cost_"),
+    ]
+
+
+def _measures(row: str, sign: str = "") -> str:
+    """`_values` of a row as a VALUES list, negated by `sign`."""
+    return ", ".join(f"{sign}({v})" for v in _values(row))
+
+
+def _upsert(week: str, row: str, values: str) -> str:
+    cols = ", ".join(_WEEKLY_MEASURES)
+    updates = ", ".join(f"{m} = weekly_customer_product.{m} + excluded.{m}" for m in _WEEKLY_MEASURES)
+    return (
+        f"INSERT INTO weekly_customer_product (week, customer, product, {cols}) "
+        f"VALUES ({week}, {row}.customer, {row}.product, {values}) "
+        f"ON CONFLICT (week, customer, product) DO UPDATE SET {updates};"
     )
-    return ", ".join(f"{sign}({v})" for v in values)
+
+
+def _grow(dialect: str) -> str:
+    """A daily row updated in place (its day, customer and product unchanged: what every fold does) adds what it
+    gained to its week, in one statement."""
+    gained = ", ".join(f"({new}) - ({old})" for new, old in zip(_values("NEW"), _values("OLD"), strict=True))
+    return _upsert(_week("NEW.day", dialect), "NEW", gained)
+
+
+_SAME_KEY = "NEW.day = OLD.day AND NEW.customer = OLD.customer AND NEW.product = OLD.product"
 
 
 def _week(day: str, dialect: str) -> str:
@@ -67,19 +90,21 @@ def _add(row: str, sign: str, dialect: str) -> str:
     """Add a daily row (NEW, or OLD with sign '-') into its week, then drop the week's row if nothing is left in
     it (every daily row counts at least one event: a week with none has no days)."""
     week = _week(f"{row}.day", dialect)
-    cols = ", ".join(_WEEKLY_MEASURES)
-    updates = ", ".join(f"{m} = weekly_customer_product.{m} + excluded.{m}" for m in _WEEKLY_MEASURES)
-    upsert = (
-        f"INSERT INTO weekly_customer_product (week, customer, product, {cols}) "
-        f"VALUES ({week}, {row}.customer, {row}.product, {_measures(row, sign)}) "
-        f"ON CONFLICT (week, customer, product) DO UPDATE SET {updates};"
-    )
+    upsert = _upsert(week, row, _measures(row, sign))
     if not sign:
         return upsert
     return upsert + (
         f" DELETE FROM weekly_customer_product WHERE week = {week} AND customer = {row}.customer "
         f"AND product = {row}.product AND events = 0;"
     )
+
+
+_SQLITE_TRIGGERS = (  # (name, event, WHEN and body)
+    ("insert", "INSERT", f"BEGIN {_add('NEW', '', 'sqlite')} END"),
+    ("update", "UPDATE", f"WHEN {_SAME_KEY} BEGIN {_grow('sqlite')} END"),
+    ("rekey", "UPDATE", f"WHEN NOT ({_SAME_KEY}) BEGIN {_add('OLD', '-', 'sqlite')} {_add('NEW', '', 'sqlite')} END"),
+    ("delete", "DELETE", f"BEGIN {_add('OLD', '-', 'sqlite')} END"),
+)
 
 
 def _create_weekly(dialect: str) -> None:
@@ -102,6 +127,7 @@ def _create_weekly(dialect: str) -> None:
     if dialect == "postgresql":
         op.execute(
             "CREATE FUNCTION weekly_customer_product_fold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF TG_OP = 'UPDATE' THEN IF {_SAME_KEY} THEN {_grow(dialect)} RETURN NULL; END IF; END IF; "
             f"IF TG_OP IN ('UPDATE', 'DELETE') THEN {_add('OLD', '-', dialect)} END IF; "
             f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_add('NEW', '', dialect)} END IF; "
             "RETURN NULL; END $$"
@@ -111,15 +137,8 @@ def _create_weekly(dialect: str) -> None:
             "FOR EACH ROW EXECUTE FUNCTION weekly_customer_product_fold()"
         )
         return
-    for event, body in (
-        ("INSERT", _add("NEW", "", dialect)),
-        ("UPDATE", _add("OLD", "-", dialect) + " " + _add("NEW", "", dialect)),
-        ("DELETE", _add("OLD", "-", dialect)),
-    ):
-        op.execute(
-            f"CREATE TRIGGER weekly_customer_product_{event.lower()} AFTER {event} ON daily_customer_product "
-            f"BEGIN {body} END"
-        )
+    for name, event, body in _SQLITE_TRIGGERS:
+        op.execute(f"CREATE TRIGGER weekly_customer_product_{name} AFTER {event} ON daily_customer_product {body}")
 
 
 def _drop_weekly(dialect: str) -> None:
@@ -127,8 +146,8 @@ def _drop_weekly(dialect: str) -> None:
         op.execute("DROP TRIGGER weekly_customer_product_fold ON daily_customer_product")
         op.execute("DROP FUNCTION weekly_customer_product_fold()")
     else:
-        for event in ("insert", "update", "delete"):
-            op.execute(f"DROP TRIGGER weekly_customer_product_{event}")
+        for name, _event, _body in _SQLITE_TRIGGERS:
+            op.execute(f"DROP TRIGGER weekly_customer_product_{name}")
     op.drop_table("weekly_customer_product")
 
 
