@@ -11,18 +11,53 @@ MAX_TS = datetime(2100, 1, 1, tzinfo=UTC)
 _QUARTER = 900
 
 
+# Unix times are read by their size: 2000–2099 in seconds is 9.5e8–4.1e9, in milliseconds 9.5e11–4.1e12, in
+# microseconds 9.5e14–4.1e15, in nanoseconds 9.5e17–4.1e18. The four bands never overlap, so a number names its
+# unit (exports from JavaScript and Java write milliseconds; OpenTelemetry writes nanoseconds).
+_UNIX_UNITS = (1, 1_000, 1_000_000, 1_000_000_000)
+_MIN_S = int(MIN_TS.timestamp())
+_MAX_S = int(MAX_TS.timestamp())
+UNIX_HINT = "read as Unix seconds, milliseconds, microseconds or nanoseconds by its size"
+# Longer than any timestamp of 2000–2099 in any of the accepted forms: refused before any arithmetic on it.
+_LONGEST = 40
+
+
+def unix_time(value: int | float) -> datetime:
+    """Unix seconds, milliseconds, microseconds or nanoseconds (told apart by size) → aware UTC datetime.
+
+    Raises ValueError for a number that is none of them in 2000–2099 (NaN and infinities included)."""
+    if _MIN_S <= value < _MAX_S:  # seconds, the usual case, at the cost of one comparison (NaN fails it)
+        return _EPOCH + timedelta(seconds=value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"timestamp {value!r} is not a finite number")
+    for unit in _UNIX_UNITS:
+        if _MIN_S * unit <= value < _MAX_S * unit:
+            if isinstance(value, int):  # exact: whole microseconds, nanoseconds cut to the microsecond below
+                return _EPOCH + timedelta(microseconds=value * 1_000_000 // unit)
+            return _EPOCH + timedelta(seconds=value / unit)
+    raise ValueError(f"timestamp {value!r} is outside 2000–2099 ({UNIX_HINT})")
+
+
 def parse_timestamp(value: object) -> datetime:
-    """ISO 8601 (offset or Z; naive means UTC) or Unix seconds → aware UTC datetime. Raises ValueError."""
+    """ISO 8601 (offset or Z; naive means UTC) or Unix time (seconds, milliseconds, microseconds or nanoseconds,
+    told apart by size) → aware UTC datetime. Raises ValueError."""
     if isinstance(value, bool):
         raise ValueError(f"not a timestamp: {value!r}")
     if isinstance(value, int | float):
-        ts = _EPOCH + timedelta(seconds=value)
+        ts = unix_time(value)
     elif isinstance(value, str):
         text = value.strip()
         if not text:
             raise ValueError("timestamp is empty")
+        if len(text) > _LONGEST:
+            raise ValueError(f"not an ISO 8601 timestamp or Unix time: {value[:_LONGEST]!r}…")
         if text.replace(".", "", 1).isdigit():
-            ts = _EPOCH + timedelta(seconds=float(text)) if "." in text else _EPOCH + timedelta(seconds=int(text))
+            try:
+                ts = unix_time(float(text) if "." in text else int(text))
+            except ValueError as exc:
+                if "outside" in str(exc):
+                    raise ValueError(f"timestamp {value!r} is outside 2000–2099 ({UNIX_HINT})") from None
+                raise ValueError(f"not an ISO 8601 timestamp or Unix time: {value!r}") from None
         else:
             try:
                 ts = datetime.fromisoformat(text)
@@ -32,7 +67,7 @@ def parse_timestamp(value: object) -> datetime:
     elif isinstance(value, datetime):
         ts = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     else:
-        raise ValueError(f"not a timestamp: {value!r}")
+        raise ValueError(f"not a timestamp: {type(value).__name__}")
     if not MIN_TS <= ts < MAX_TS:
         raise ValueError(f"timestamp {value!r} is outside 2000–2099")
     return ts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -45,6 +46,7 @@ def register(sub: Any) -> None:
         help="validate and price without writing: what would be added, customers without contracts, unpriced models",
     )
     _delimiter_option(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of text (one object per file)")
     p.set_defaults(handler=cmd_import_usage)
     p = command(imp_sub, "contracts", help="import contracts (CSV); re-importing replaces a contract")
     p.add_argument("file", metavar="FILE")
@@ -66,14 +68,19 @@ def register(sub: Any) -> None:
 
 
 def cmd_import_usage(args: argparse.Namespace, rt: Runtime) -> int:
+    """Each file in turn, each in its own transaction: one refused (or failing) file does not stop the next. The
+    exit status is 1 when any file was refused or failed."""
+    from bot.cli.errors import explain
     from bot.render.progress import progress_bar
     from engine.ingest.files import ImportRefused, import_usage_file
 
-    status = 0
+    failed: list[str] = []
+    results: list[dict[str, Any]] = []
     for path in args.files:
         if not Path(path).is_file():
             print(f"marginbot: {path}: no such file", file=sys.stderr)
-            status = 1
+            failed.append(path)
+            results.append({"path": path, "refused": True, "errors": [{"line": 0, "reason": "no such file"}]})
             continue
         try:
             with progress_bar(f"import {Path(path).name}", enabled=show_progress(args)) as progress:
@@ -88,11 +95,30 @@ def cmd_import_usage(args: argparse.Namespace, rt: Runtime) -> int:
                     progress=progress,
                 )
         except ImportRefused as exc:
-            print(str(exc), file=sys.stderr)
-            status = 1
+            if not args.json:
+                print(str(exc), file=sys.stderr)
+            failed.append(path)
+            results.append(exc.result.as_dict())
             continue
-        print(preview(result) if args.dry_run else result.summary())
-    return status
+        except Exception as exc:  # the database refused this file's write: say so in one line, go on to the next
+            explained = explain(exc, rt.settings.database_url)
+            if explained is None:
+                raise
+            print(f"{explained[0]} ({path}: nothing imported)", file=sys.stderr)
+            failed.append(path)
+            results.append({"path": path, "refused": True, "errors": [{"line": 0, "reason": explained[0]}]})
+            continue
+        results.append(result.as_dict())
+        if not args.json:
+            print(preview(result) if args.dry_run else result.summary())
+    if args.json:
+        print(json.dumps(results, indent=2))
+    elif len(args.files) > 1 and failed:
+        print(
+            f"marginbot: {len(failed)} of {len(args.files)} files not imported: {', '.join(failed)}",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
 
 
 def preview(result: ImportResult) -> str:
@@ -104,13 +130,7 @@ def preview(result: ImportResult) -> str:
         f"{result.rejected} rejected) of {result.rows_read} rows; COGS {usd_text(result.cost_usd)}. "
         "Nothing was written."
     ]
-    if result.customers_without_contracts:
-        shown = result.customers_without_contracts
-        more = f" and {len(shown) - 10} more" if len(shown) > 10 else ""
-        lines.append(
-            f"  {len(shown)} customer(s) without a contract (their usage will show no revenue): "
-            f"{', '.join(shown[:10])}{more}; add them with `marginbot import contracts`"
-        )
+    lines += [f"  {line}" for line in result.customer_lines()]
     if result.unpriced_events:
         lines.append(
             f"  {result.unpriced_events} event(s) would have no price ({', '.join(result.unpriced_models)}): add "

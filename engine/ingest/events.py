@@ -5,15 +5,16 @@ a `ParsedEvent`, and the fast path for well-formed CSV rows (which must agree wi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 from engine.money import NANO
+from engine.store.bounds import control_character
 from engine.timeutil import MAX_TS as _MAX_TS
 from engine.timeutil import MIN_TS as _MIN_TS
-from engine.timeutil import parse_timestamp
+from engine.timeutil import parse_timestamp, unix_time
 from engine.vocab import ServiceTier
 
 COLUMNS = (
@@ -85,9 +86,16 @@ _LIMITS = {
     "task_id": 200,
     "prompt_hash": 128,
 }
-# usage_event's integer columns are BIGINT: a count, or an amount made whole (nano-USD, ms), larger than this cannot be
-# stored, so the row is refused here, naming the field, instead of failing the write.
-_BIGINT_MAX = 2**63 - 1
+# usage_event's integer columns and the rollups that add them up are BIGINT (at most 2**63 - 1 ≈ 9.2e18), on SQLite
+# as on PostgreSQL. One event's count is bounded well below that, so that the sums of thousands of events still fit:
+# fifteen digits (a quadrillion tokens is no real request; a day of a whole company's traffic is some billions).
+# Past the bound a row is refused here, naming the field, instead of failing the write (or a rollup's sum) later.
+COUNT_MAX = 10**15 - 1
+# What one event can cost, as given (cost_usd) or as priced: $10 million, in nano-USD. 922 such events still fit in
+# one rollup row; anything dearer is a unit mistake (cents or nano-dollars written as dollars).
+COST_MAX_NANO = 10**16
+# Values longer than this are cut short when a message quotes them (a 100,000-character cell is not echoed back).
+_QUOTED = 60
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"0", "false", "f", "no", "n", ""}
 # service_tier as written (lowered) → the tier; blank is standard, and OpenAI's own word for it is accepted too.
@@ -101,17 +109,36 @@ class RowError(ValueError):
     """One invalid row; the message says which field and why."""
 
 
+def shown(value: Any) -> str:
+    """`value` as a message quotes it: its repr, cut short when long."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an int of thousands of digits, a deeply nested list
+        return f"a {type(value).__name__} too large to show"
+    return text if len(text) <= _QUOTED else text[: _QUOTED - 1] + "…"
+
+
+def _control(key: str, value: str) -> None:
+    """Refuse control characters and lone surrogates: PostgreSQL cannot store NUL in text and no encoder can write
+    a lone surrogate, so SQLite and PostgreSQL would otherwise disagree about the same file."""
+    code = control_character(value)
+    if code:
+        what = "a lone surrogate" if "D800" <= code[2:] <= "DFFF" else "a control character"
+        raise RowError(f"{key} contains {what} ({code}); only printable text can be stored")
+
+
 def _text(raw: Mapping[str, Any], key: str, *, lower: bool = False) -> str:
     value = raw.get(key)
     if value is None:
         return ""
     if not isinstance(value, str):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise RowError(f"{key} must be text, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not -(10**30) < value < 10**30:
+            raise RowError(f"{key} must be text, got {shown(value)}")
         value = str(value)
     value = value.strip()
     if len(value) > _LIMITS[key]:
         raise RowError(f"{key} is longer than {_LIMITS[key]} characters")
+    _control(key, value)
     return value.lower() if lower else value
 
 
@@ -124,16 +151,16 @@ def _count(raw: Mapping[str, Any], key: str, default: int = 0) -> int:
     elif isinstance(value, str):
         try:
             number = int(value)
-        except ValueError:
-            raise RowError(f"{key} must be a non-negative integer, got {value!r}") from None
+        except ValueError:  # not digits, or more digits than int() reads (4,300)
+            raise RowError(f"{key} must be a non-negative integer, got {shown(value)}") from None
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
     else:
-        raise RowError(f"{key} must be a non-negative integer, got {value!r}")
+        raise RowError(f"{key} must be a non-negative integer, got {shown(value)}")
     if number < 0:
-        raise RowError(f"{key} must be a non-negative integer, got {value!r}")
-    if number > _BIGINT_MAX:
-        raise RowError(f"{key} must be at most {_BIGINT_MAX}, got {value!r}")
+        raise RowError(f"{key} must be a non-negative integer, got {shown(value)}")
+    if number > COUNT_MAX:
+        raise RowError(f"{key} must be at most {COUNT_MAX} (one event), got {shown(value)}")
     return number
 
 
@@ -141,38 +168,40 @@ def _amount(raw: Mapping[str, Any], key: str) -> Decimal | None:
     value = raw.get(key)
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise RowError(f"{key} must be a non-negative number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise RowError(f"{key} must be a non-negative number, got {shown(value)}")
     try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise RowError(f"{key} must be a non-negative number, got {value!r}") from None
+        number = Decimal(value.strip() if isinstance(value, str) else str(value))
+    except (InvalidOperation, ValueError):
+        raise RowError(f"{key} must be a non-negative number, got {shown(value)}") from None
     if not number.is_finite() or number < 0:
-        raise RowError(f"{key} must be a non-negative number, got {value!r}")
+        raise RowError(f"{key} must be a non-negative number, got {shown(value)}")
     return number
 
 
-def _whole(amount: Decimal, scale: int) -> int:
+def _whole(amount: Decimal, scale: int, limit: int) -> int:
     """`amount` × `scale` rounded half up to a whole number (USD → nano-USD, seconds → ms).
 
-    Raises OverflowError beyond a BIGINT, checking the exponent first so that no absurd amount is ever expanded.
+    Raises OverflowError beyond `limit`, checking the exponent first so that no absurd amount (1e999000) is ever
+    expanded: the check costs the same whatever the exponent, the multiplication would not.
     """
-    if amount and amount.adjusted() > 18:  # ≥ 10¹⁹ > _BIGINT_MAX whatever the scale (0E+99 is just 0)
+    if amount and amount.adjusted() > 18:  # ≥ 10¹⁹, beyond any limit whatever the scale (0E+99 is just 0)
         raise OverflowError(amount)
     whole = int((amount * scale).to_integral_value(ROUND_HALF_UP))
-    if whole > _BIGINT_MAX:
+    if whole > limit:
         raise OverflowError(amount)
     return whole
 
 
-def _scaled(raw: Mapping[str, Any], key: str, scale: int) -> int | None:
+def _scaled(raw: Mapping[str, Any], key: str, scale: int, limit: int) -> int | None:
     amount = _amount(raw, key)
     if amount is None:
         return None
     try:
-        return _whole(amount, scale)
+        return _whole(amount, scale, limit)
     except OverflowError:
-        raise RowError(f"{key} is too large, got {raw.get(key)!r}") from None
+        most = Decimal(limit) / scale
+        raise RowError(f"{key} is too large (at most {most:,f} for one event), got {shown(raw.get(key))}") from None
 
 
 def _flag(raw: Mapping[str, Any], key: str) -> bool:
@@ -184,7 +213,7 @@ def _flag(raw: Mapping[str, Any], key: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise RowError(f"{key} must be true or false, got {value!r}")
+    raise RowError(f"{key} must be true or false, got {shown(value)}")
 
 
 def _tier(raw: Mapping[str, Any]) -> ServiceTier:
@@ -193,7 +222,7 @@ def _tier(raw: Mapping[str, Any]) -> ServiceTier:
         return ServiceTier.STANDARD
     tier = _TIERS.get(str(value).strip().lower()) if isinstance(value, str) else None
     if tier is None:
-        raise RowError(f"service_tier must be one of {', '.join(ServiceTier)} (blank: standard), got {value!r}")
+        raise RowError(f"service_tier must be one of {', '.join(ServiceTier)} (blank: standard), got {shown(value)}")
     return tier
 
 
@@ -207,8 +236,8 @@ def parse_event(raw: Mapping[str, Any]) -> ParsedEvent:
         ts = parse_timestamp(raw["ts"])
     except ValueError as exc:
         raise RowError(f"ts: {exc}") from None
-    except OverflowError:  # Unix seconds too large for a datetime
-        raise RowError(f"ts: timestamp {raw['ts']!r} is outside 2000–2099") from None
+    except OverflowError:  # an ISO date past what a datetime holds, once moved to UTC
+        raise RowError(f"ts: timestamp {shown(raw['ts'])} is outside 2000–2099") from None
     provider = _text(raw, "provider", lower=True)
     model = _text(raw, "model", lower=True)
     input_tokens = _count(raw, "input_tokens")
@@ -226,10 +255,10 @@ def parse_event(raw: Mapping[str, Any]) -> ParsedEvent:
             f"cache_write_1h_tokens ({write_1h}) exceed cache_write_tokens ({write}); cache_write_tokens is every"
             " cache write, the 1-hour ones included"
         )
-    source_cost_nano = _scaled(raw, "cost_usd", NANO)
+    source_cost_nano = _scaled(raw, "cost_usd", NANO, COST_MAX_NANO)
     if (input_tokens or output) and not model and source_cost_nano is None:
         raise RowError("model is required when the event has tokens (or give cost_usd)")
-    compute_ms = _scaled(raw, "compute_seconds", 1000) or 0
+    compute_ms = _scaled(raw, "compute_seconds", 1000, COUNT_MAX) or 0
     task_id = _text(raw, "task_id") or None
     prompt_hash = _text(raw, "prompt_hash") or None
     return ParsedEvent(
@@ -269,7 +298,6 @@ FAST_PATH_DECLINES = (_Miss, ValueError, ArithmeticError)
 
 _MAX_SHORT = min(_LIMITS.values())
 _new = tuple.__new__  # ParsedEvent(...) without its generated __new__'s frame (see engine.pricing.book._new)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
@@ -329,8 +357,11 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
             > _MAX_SHORT
         ):
             raise _Miss
+        # Control characters (and whatever else is not plainly printable): parse_event decides and explains.
+        if not (event_id + customer + product + feature + task + prompt + provider + model).isprintable():
+            raise _Miss
         if ts.isdigit():
-            stamp = _EPOCH + timedelta(seconds=int(ts))
+            stamp = unix_time(int(ts))
         else:
             stamp = fromiso(ts)
             if stamp.tzinfo is None:
@@ -351,7 +382,7 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
         w1 = int(write_1h) if write_1h else 0
         s = int(searches) if searches else 0
         # One test for all nine: the bitwise OR is negative if any is, and above a BIGINT if any is.
-        if not 0 <= (i | c | w | o | r | q | k | w1 | s) <= _BIGINT_MAX or c + w > i or w1 > w:
+        if not 0 <= (i | c | w | o | r | q | k | w1 | s) <= COUNT_MAX or c + w > i or w1 > w:
             raise _Miss
         service_tier = _TIERS.get(tier) if tier else ServiceTier.STANDARD
         if service_tier is None:  # spaces or capitals (or a wrong word): parse_event decides
@@ -364,7 +395,7 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
             seconds = Decimal(comp)
             if not seconds.is_finite() or seconds < 0:
                 raise _Miss
-            compute_ms = _whole(seconds, 1000)
+            compute_ms = _whole(seconds, 1000, COUNT_MAX)
         flag = False
         if hit:
             lowered = hit.strip().lower()

@@ -11,7 +11,8 @@ import json
 import multiprocessing
 import threading
 import traceback
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,17 +20,11 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from engine.ingest.events import (
-    COLUMNS,
-    FAST_PATH_DECLINES,
-    ParsedEvent,
-    RowError,
-    _check_header,
-    _csv_fast_parser,
-    parse_event,
-)
+from engine.ingest.customers import CustomerMap, RowMapper, mapped_lines, without_contract_line, without_contracts
+from engine.ingest.events import RowError, parse_event
+from engine.ingest.reading import FileError, Position, file_rows, printable
 from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats
 from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
@@ -65,7 +60,11 @@ class ImportResult:
     refused: bool = False
     rejects_path: str | None = None
     dry_run: bool = False  # validated and priced, then rolled back: the counts say what an import would add
-    customers_without_contracts: list[str] = field(default_factory=list)  # filled by a dry run
+    customers_without_contracts: list[str] = field(default_factory=list)
+    # customer as written → up to three customers with a contract it may mean (engine.ingest.customers)
+    suggestions: dict[str, list[str]] = field(default_factory=dict)
+    # (customer as written, the id it was mapped to by name or alias, events)
+    mapped_customers: list[tuple[str, str, int]] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.refused:
@@ -87,74 +86,44 @@ class ImportResult:
             )
         if self.tier_warning:
             text += f"\n  WARNING: {self.tier_warning}"
+        text += "".join(f"\n  {line}" for line in self.customer_lines())
         return text
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data (COGS rounded to the cent, as reports print it)."""
+        return {
+            "path": self.path,
+            "refused": self.refused,
+            "dry_run": self.dry_run,
+            "rows_read": self.rows_read,
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "errors": [{"line": e.line, "reason": e.reason} for e in self.errors],
+            "rejects_path": self.rejects_path,
+            "cogs_usd": float(round_to(self.cost_usd, CENT)),
+            "unpriced_events": self.unpriced_events,
+            "unpriced_models": self.unpriced_models,
+            "tier_warning": self.tier_warning,
+            "mapped_customers": [{"customer": w, "id": t, "events": n} for w, t, n in self.mapped_customers],
+            "customers_without_contracts": [
+                {"customer": c, "did_you_mean": self.suggestions.get(c, [])} for c in self.customers_without_contracts
+            ],
+        }
+
+    def customer_lines(self) -> list[str]:
+        """The customers mapped by name or alias, then those without a contract, with suggestions."""
+        lines = mapped_lines(Counter({(w, t): n for w, t, n in self.mapped_customers}))
+        missing = without_contract_line(
+            {c: self.suggestions.get(c, []) for c in self.customers_without_contracts}, dry_run=self.dry_run
+        )
+        return lines + ([missing] if missing else [])
 
 
 class ImportRefused(Exception):
     def __init__(self, result: ImportResult) -> None:
         super().__init__(result.summary())
         self.result = result
-
-
-class _Position:
-    """How many bytes of the file the row readers have consumed (read ahead by a buffer), for progress."""
-
-    def __init__(self) -> None:
-        self.handle: Any = None
-
-    def bytes_read(self) -> int:
-        handle = self.handle
-        return 0 if handle is None or handle.closed else int(handle.buffer.tell())
-
-
-def _csv_rows(
-    path: Path, delimiter: str = ",", at: _Position | None = None
-) -> Iterator[tuple[int, Mapping[str, Any] | None, str, ParsedEvent | None]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        if at is not None:
-            at.handle = handle
-        reader = csv.reader(handle, delimiter=delimiter)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise RowError("the file is empty (a header line is required)") from None
-        _check_header(header, delimiter)
-        width = len(header)
-        fast = _csv_fast_parser(header)
-        for values in reader:
-            if not values:
-                continue
-            if len(values) != width:
-                yield reader.line_num, None, f"has {len(values)} fields, the header has {width}", None
-                continue
-            try:
-                yield reader.line_num, None, "", fast(values)
-            except FAST_PATH_DECLINES:
-                yield reader.line_num, dict(zip(header, values, strict=True)), "", None
-
-
-def _jsonl_rows(
-    path: Path, at: _Position | None = None
-) -> Iterator[tuple[int, Mapping[str, Any] | None, str, ParsedEvent | None]]:
-    with path.open(encoding="utf-8-sig") as handle:
-        if at is not None:
-            at.handle = handle
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, None, f"not valid JSON ({exc.msg})", None
-                continue
-            if not isinstance(obj, dict):
-                yield number, None, "must be a JSON object", None
-                continue
-            unknown = set(obj) - set(COLUMNS)
-            if unknown:
-                yield number, None, f"unknown key(s) {sorted(unknown)}", None
-                continue
-            yield number, obj, "", None
 
 
 # One parsed chunk of a file: built rows, rejected lines (line, reason, raw row as JSON), rows read, bytes of the
@@ -169,27 +138,34 @@ PARALLEL_BYTES = 32 * 1024 * 1024
 
 
 def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Iterator[Chunk]:
-    """Parse, validate and price a file, `CHUNK_ROWS` at a time. Raises RowError for a bad header."""
-    at = _Position()
-    jsonl = path.suffix.lower() in {".jsonl", ".ndjson", ".json"}
-    rows = _jsonl_rows(path, at) if jsonl else _csv_rows(path, delimiter, at)
+    """Parse, validate and price a file, `CHUNK_ROWS` at a time. Raises RowError for a bad header (FileError for
+    a file that cannot be read past a line), after the rows before it, so that their errors are reported too."""
+    at = Position()
+    rows = file_rows(path, delimiter, at)
     built: list[tuple[Any, ...]] = []
     bad: list[tuple[int, str, str]] = []
     read = 0
-    for line, raw, problem, parsed in rows:
-        read += 1
-        if parsed is None and raw is not None:
-            try:
-                parsed = parse_event(raw)
-            except RowError as exc:
-                problem = str(exc)
-        if parsed is not None:
-            built.append(builder.build(parsed))
-        else:
-            bad.append((line, problem, json.dumps(raw, default=str) if raw is not None else ""))
-        if read >= CHUNK_ROWS:
-            yield built, bad, read, at.bytes_read()
-            built, bad, read = [], [], 0
+    try:
+        for line, raw, problem, parsed in rows:
+            read += 1
+            if parsed is None and raw is not None:
+                try:
+                    parsed = parse_event(raw)
+                except RowError as exc:
+                    problem = str(exc)
+            if parsed is not None:
+                try:
+                    built.append(builder.build(parsed))
+                except RowError as exc:  # valid alone, but priced beyond what one event can cost
+                    parsed, problem = None, str(exc)
+            if parsed is None:
+                bad.append((line, problem, json.dumps(raw, default=str) if raw is not None else ""))
+            if read >= CHUNK_ROWS:
+                yield built, bad, read, at.bytes_read()
+                built, bad, read = [], [], 0
+    except RowError:
+        yield built, bad, read, at.bytes_read()
+        raise
     yield built, bad, read, path.stat().st_size
 
 
@@ -200,7 +176,7 @@ def _worker(path: str, builder: RowBuilder, out: Any, delimiter: str = ",") -> N
             out.put(("chunk", chunk))
         out.put(("end", (builder.unpriced_models, builder.standard_rated)))
     except RowError as exc:
-        out.put(("refused", str(exc)))
+        out.put(("refused", (getattr(exc, "line", 1), str(exc))))
     except Exception:  # the parent re-raises it with the child's traceback
         out.put(("crashed", traceback.format_exc()))
 
@@ -228,7 +204,7 @@ def _parallel_chunks(
                 builder.standard_rated.update(payload[1])  # tiers priced at standard rates, said in the summary
                 return
             elif kind == "refused":
-                raise RowError(payload)
+                raise FileError(*payload)
             else:
                 raise RuntimeError(f"the parsing worker failed:\n{payload}")
     finally:
@@ -259,7 +235,7 @@ def import_usage_file(
     `progress` (engine.progress) is called with the rows read so far and the total estimated from the bytes read.
     """
     path = Path(path)
-    result = ImportResult(path=str(path), dry_run=dry_run)
+    result = ImportResult(path=printable(str(path)), dry_run=dry_run)
     rejects: list[tuple[int, str, str]] = []
     started = datetime.now(UTC)
     if parallel is None:
@@ -269,7 +245,11 @@ def import_usage_file(
     with engine.connect() as conn:
         check_rollup_timezone(conn, timezone, price_fingerprint=prices.fingerprint)
         writer = EventWriter(
-            conn, prices=prices, cutter=DayCutter(timezone), source=f"file:{path.name}", batch_size=batch_size
+            conn,
+            prices=prices,
+            cutter=DayCutter(timezone),
+            source=f"file:{printable(path.name)}",
+            batch_size=batch_size,
         )
         builder = writer.builder
         chunks = (
@@ -279,6 +259,8 @@ def import_usage_file(
         )
         size = path.stat().st_size
         customers: set[str] = set()
+        # Usage naming a customer by its name or an alias is written under its id (no phantom customers).
+        mapper = RowMapper(CustomerMap.load(conn), _CUSTOMER)
         try:
             for built, bad, read, at in chunks:
                 result.rows_read += read
@@ -293,13 +275,13 @@ def import_usage_file(
                 if result.rejected and not skip_invalid:
                     writer.discard()  # the file will be refused: stop writing, keep reading for every error
                     continue
-                if dry_run:
-                    customers.update(row[_CUSTOMER] for row in built)
+                mapper.apply(built)
+                customers.update(row[_CUSTOMER] for row in built)
                 for row in built:
                     writer.add_row(row)
-        except RowError as exc:  # the file itself (header) is wrong
+        except RowError as exc:  # the file itself (header, encoding, compression) is wrong
             conn.rollback()
-            result.errors.append(BadLine(1, str(exc)))
+            result.errors.append(BadLine(getattr(exc, "line", 1), str(exc)))
             result.rejected = max(result.rejected, 1)
             result.refused = True
             if not dry_run:
@@ -313,9 +295,10 @@ def import_usage_file(
             raise ImportRefused(result)
         writer.flush()
         _finish(result, writer.stats)
+        result.mapped_customers = [(w, t, n) for (w, t), n in sorted(mapper.mapped.items())]
+        result.suggestions = without_contracts(conn, customers)
+        result.customers_without_contracts = list(result.suggestions)
         if dry_run:
-            with_contract = {c for (c,) in conn.execute(text("SELECT DISTINCT customer FROM contract"))}
-            result.customers_without_contracts = sorted(customers - with_contract)
             conn.rollback()
             return result
         bump_generation(conn)  # cached answers (engine/reports/cache.py) are of the data before this file

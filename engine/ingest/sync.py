@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from engine.ingest.customers import CustomerMap, mapped_lines
 from engine.ingest.events import RowError, parse_event
 from engine.ingest.mapping import MappingError, SourceMap
 from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
@@ -66,6 +67,8 @@ class SyncResult:
     removed_revenue_lines: int = 0
     seats: list[str] = field(default_factory=list)
     unmapped: Counter[str] = field(default_factory=Counter)
+    # (customer as the source wrote it, the id its name or alias maps to) → events
+    mapped_customers: Counter[tuple[str, str]] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
     start: datetime | None = None
     end: datetime | None = None
@@ -102,6 +105,7 @@ class SyncResult:
             lines += [f"    {who}: {n} record(s)" for who, n in self.unmapped.most_common(20)]
             if len(self.unmapped) > 20:
                 lines.append(f"    … and {len(self.unmapped) - 20} more")
+        lines += [f"  {line}" for line in mapped_lines(self.mapped_customers)]
         if self.unpriced_events:
             models = ", ".join(sorted(f"{p or '?'}/{m or '?'}" for p, m in self.unpriced_models))
             lines.append(
@@ -136,6 +140,9 @@ class SyncResult:
             "revenue_lines_removed": self.removed_revenue_lines,
             "seats": self.seats,
             "unmapped": dict(self.unmapped),
+            "mapped_customers": [
+                {"customer": w, "id": t, "events": n} for (w, t), n in sorted(self.mapped_customers.items())
+            ],
             "notes": self.notes,
         }
 
@@ -255,9 +262,16 @@ def write_batch(
             writer = EventWriter(
                 conn, prices=runtime.prices, cutter=DayCutter(settings.timezone), source=f"sync:{source}"
             )
+            customers = CustomerMap.load(conn)  # a customer named by its name or an alias is written under its id
+            mapped: Counter[tuple[str, str]] = Counter()
             for raw in batch.events:
                 try:
-                    writer.add(parse_event(raw))
+                    event = parse_event(raw)
+                    target = customers.lookup(event.customer)
+                    if target is not None:
+                        mapped[(event.customer, target)] += 1
+                        event = event._replace(customer=target)
+                    writer.add(event)
                 except RowError as exc:
                     raise SourceError(source, f"record {raw.get('event_id')}: {exc}") from None
             writer.flush()
@@ -285,6 +299,7 @@ def write_batch(
     result.removed_revenue_lines += removed
     result.seats += seat_notes
     result.unmapped.update(batch.unmapped)
+    result.mapped_customers.update(mapped)
     result.notes += batch.notes
 
 

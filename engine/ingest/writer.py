@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from engine.ingest.events import ParsedEvent
+from engine.ingest.events import COST_MAX_NANO, ParsedEvent, RowError
 from engine.ingest.rollups import UNPRICED_EVENTS, fold_statements
+from engine.money import usd
 from engine.pricing.book import Costs, PriceBook, Usage
 from engine.store.models import COST_COLUMNS, COST_TYPES
 from engine.store.sql import COST_SUM
@@ -133,6 +134,11 @@ class RowBuilder:
         epoch = int(ts.timestamp())
         # Concatenation, not (epoch, *fields): one tuple built instead of a list and two tuples, on every row.
         costs = self.prices.price(_new(Usage, (epoch,) + usage_fields(ev)))  # noqa: RUF005
+        if costs.total > COST_MAX_NANO:  # each count is bounded, their price is not: keep the sums storable
+            raise RowError(
+                f"priced at ${usd(costs.total):,.2f}, more than one event can cost (${usd(COST_MAX_NANO):,.0f}): "
+                "are its counts in the right unit?"
+            )
         if not costs.priced:
             self.unpriced_models.add((ev.provider, ev.model))
         if ev.service_tier != "standard" and not self.prices.tier_priced(ev.provider, ev.model, ev.service_tier, epoch):

@@ -3,6 +3,7 @@ revenue lines, plus the small helpers they share (time windows, stable ids, stri
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 import httpx
 
 from config.settings import Settings
+from engine.ingest.events import COUNT_MAX, shown
 from engine.ingest.mapping import SourceMap
 from engine.ingest.sources.http import Fetcher, SourceError
 from engine.vocab import ServiceTier
@@ -134,22 +136,25 @@ def utc_day(ts: datetime) -> date:
 
 
 # ---- values ----
-def count(value: Any, what: str, source: str) -> int:
-    """A non-negative integer that may arrive as a number or a decimal string (OTLP int64); None is 0."""
+def count(value: Any, what: str, source: str, *, limit: int = COUNT_MAX) -> int:
+    """A non-negative integer up to `limit` (one event's count, by default) that may arrive as a number or a
+    decimal string (OTLP int64); None is 0."""
     if value is None:
         return 0
     if isinstance(value, bool):
-        raise SourceError(source, f"{what} must be a non-negative integer, got {value!r}")
+        raise SourceError(source, f"{what} must be a non-negative integer, got {shown(value)}")
+    number: int | None = None
     if isinstance(value, int):
         number = value
-    elif (isinstance(value, float) and value.is_integer()) or (
-        isinstance(value, str) and value.strip().lstrip("-").isdigit()
-    ):
+    elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    else:
-        raise SourceError(source, f"{what} must be a non-negative integer, got {value!r}")
-    if number < 0:
-        raise SourceError(source, f"{what} must be a non-negative integer, got {value!r}")
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        with contextlib.suppress(ValueError):  # digits int() does not read ("²"), or more than 4,300 of them
+            number = int(value)
+    if number is None or number < 0:
+        raise SourceError(source, f"{what} must be a non-negative integer, got {shown(value)}")
+    if number > limit:
+        raise SourceError(source, f"{what} must be at most {limit}, got {shown(value)}")
     return number
 
 

@@ -133,10 +133,13 @@ class Fetcher:
     def _decode(self, path: str, response: httpx.Response) -> Any:
         try:
             return json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            where = (
-                f" (line {exc.lineno} column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
-            )
+        except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a 4,300-digit number, deep nesting
+            if isinstance(exc, json.JSONDecodeError):
+                where = f" (line {exc.lineno} column {exc.colno}: {exc.msg})"
+            elif isinstance(exc, RecursionError):
+                where = " (nested too deeply)"
+            else:
+                where = ""
             raise self.fail(f"malformed JSON from GET /{path}{where}") from None
 
     def pages(

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.ingest.mapping import SourceMap
+from engine.ingest.reading import FileError, read_text
 from engine.ingest.sources.base import Batch, Context, count, stable_id
 from engine.ingest.sources.http import SourceError
 from engine.runtime import Runtime
 
 NAME = "otlp"
+_BIGINT_MAX = 2**63 - 1  # OTLP times are fixed64 nanoseconds
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INPUT = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
 _OUTPUT = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
@@ -71,11 +73,27 @@ def _tokens(attrs: Mapping[str, Any], keys: tuple[str, ...], where: str) -> int:
     return count(_first(attrs, keys), f"{where}: {keys[0]}", NAME)
 
 
-def requests_from(path: Path) -> list[Mapping[str, Any]]:
-    """The export requests in a file: one JSON document, or JSON Lines (the collector's file exporter)."""
-    text = path.read_text(encoding="utf-8-sig")
+def _loads(text: str, where: str) -> Any:
+    """json.loads, with what it raises beyond JSONDecodeError (nesting, 4,300-digit numbers) said in one line."""
     try:
-        docs = [json.loads(text)]
+        return json.loads(text)
+    except RecursionError:
+        raise SourceError(NAME, f"{where}: JSON nested too deeply") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:
+        raise SourceError(NAME, f"{where}: not a usable JSON value ({str(exc).partition(':')[0]})") from None
+
+
+def requests_from(path: Path) -> list[Mapping[str, Any]]:
+    """The export requests in a file: one JSON document, or JSON Lines (the collector's file exporter). The file
+    may be gzipped, UTF-8 or UTF-16 (engine.ingest.reading); anything else is refused naming the line."""
+    try:
+        text = read_text(path)
+    except FileError as exc:
+        raise SourceError(NAME, f"{path.name} line {exc.line}: {exc}") from None
+    try:
+        docs = [_loads(text, path.name)]
     except json.JSONDecodeError as whole:
         numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
         if len(numbered) < 2:
@@ -83,7 +101,7 @@ def requests_from(path: Path) -> list[Mapping[str, Any]]:
         docs = []
         for number, line in numbered:
             try:
-                docs.append(json.loads(line))
+                docs.append(_loads(line, f"{path.name} line {number}"))
             except json.JSONDecodeError as exc:
                 raise SourceError(NAME, f"{path.name} line {number}: not valid JSON ({exc.msg})") from None
     for doc in docs:
@@ -92,19 +110,57 @@ def requests_from(path: Path) -> list[Mapping[str, Any]]:
     return docs
 
 
+MAX_PROBLEMS = 10  # entries named when a file is refused (the rest are counted)
+
+
+def _entries(value: Any, where: str, problems: list[str]) -> list[tuple[int, Mapping[str, Any]]]:
+    """The objects of an OTLP list (resourceSpans, scopeSpans, spans) with their places in it; each entry that is
+    not an object is a problem."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.append(f"{where} must be a list")
+        return []
+    out = []
+    for i, entry in enumerate(value):
+        if isinstance(entry, Mapping):
+            out.append((i, entry))
+        else:
+            problems.append(f"{where}[{i}] must be an object, got {type(entry).__name__}")
+    return out
+
+
 def parse_file(path: Path, ctx: Context) -> Batch:
-    """Every GenAI span of one export file as usage events (CSV column names)."""
+    """Every GenAI span of one export file as usage events (CSV column names). Every bad entry is found before
+    the file is refused, so one run names them all (up to MAX_PROBLEMS)."""
     batch = Batch()
     customer_key = ctx.settings.otlp_customer_attribute
+    problems: list[str] = []
     for request in requests_from(path):
-        for rs in request.get("resourceSpans") or []:
-            resource = attributes((rs.get("resource") or {}).get("attributes"), f"{path.name}: resource")
-            for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
-                for span in ss.get("spans") or []:
-                    event = span_event(span, resource, customer_key, ctx, batch, path.name)
+        for r, rs in _entries(request.get("resourceSpans"), f"{path.name}: resourceSpans", problems):
+            where = f"{path.name}: resourceSpans[{r}]"
+            resource_obj = rs.get("resource") or {}
+            try:
+                if not isinstance(resource_obj, Mapping):
+                    raise SourceError(NAME, f"{where}: resource must be an object")
+                resource = attributes(resource_obj.get("attributes"), f"{where}: resource")
+            except SourceError as exc:
+                problems.append(exc.cause)
+                continue
+            scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
+            for s, ss in _entries(scopes, f"{where}.scopeSpans", problems):
+                for _, span in _entries(ss.get("spans"), f"{where}.scopeSpans[{s}].spans", problems):
+                    try:
+                        event = span_event(span, resource, customer_key, ctx, batch, path.name)
+                    except SourceError as exc:
+                        problems.append(exc.cause)
+                        continue
                     if event is not None:
                         batch.read += 1
                         batch.events.append(event)
+    if problems:
+        more = f"; … and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
+        raise SourceError(NAME, "; ".join(problems[:MAX_PROBLEMS]) + more)
     return batch
 
 
@@ -114,15 +170,15 @@ def span_event(
     """One span → a usage event mapping, or None when the span carries no GenAI token counts."""
     if not isinstance(span, Mapping):
         raise SourceError(NAME, f"{file}: a span must be an object")
-    where = f"{file}: span {span.get('spanId', '?')}"
+    where = f"{file}: span {str(span.get('spanId', '?'))[:40]}"
     attrs = {**resource, **attributes(span.get("attributes"), where)}
     if _first(attrs, _INPUT) is None and _first(attrs, _OUTPUT) is None:
         return None
     trace_id, span_id = span.get("traceId"), span.get("spanId")
     if not trace_id or not span_id:
         raise SourceError(NAME, f"{where}: traceId and spanId are required")
-    start = count(span.get("startTimeUnixNano"), f"{where}: startTimeUnixNano", NAME)
-    ts = _EPOCH + timedelta(microseconds=start // 1000)
+    start = count(span.get("startTimeUnixNano"), f"{where}: startTimeUnixNano", NAME, limit=_BIGINT_MAX)
+    ts = _EPOCH + timedelta(microseconds=start // 1000)  # ≤ 2**63 ns is before 2263: a datetime holds it
     value = attrs.get(customer_key)
     identity = str(value) if value not in (None, "") else None
     service = str(attrs["service.name"])[:200] if attrs.get("service.name") else None

@@ -280,6 +280,17 @@ def test_malformed_json_names_the_source_and_the_place(rt: Runtime, vendor: Vend
     assert events(rt) == []
 
 
+def test_a_vendor_body_nested_too_deeply_or_with_a_huge_number_is_malformed_json(rt: Runtime, vendor: Vendor) -> None:
+    serve(vendor, {D1: [grouped_result()]})
+    for body, why in ((b"[" * 100_000, " (nested too deeply)"), (b'{"data": ' + b"9" * 5000 + b"}", "")):
+        vendor.fail(USAGE, Reply(200, raw=body, headers={"content-type": "application/json"}))
+
+        result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+        assert result.error == f"openai: malformed JSON from GET /organization/usage/completions{why}"
+        assert events(rt) == []
+
+
 def test_vendor_error_bodies_are_quoted_with_keys_scrubbed(rt: Runtime, vendor: Vendor) -> None:
     vendor.fail(USAGE, Reply(400, {"error": {"message": f"bad start_time for key {OPENAI_KEY}"}}))
 

@@ -1,0 +1,135 @@
+"""Which customer a usage record means: the `customer` a file or a source writes, mapped to a customer's id.
+
+Usage often names a customer the way people do ("Acme Corp", "ACME") rather than by the id its contract has
+("acme"). Imported as written, it becomes a second customer with usage and no revenue (a phantom). So an import
+loads a `CustomerMap` once, from the customers that have a contract, and maps every event's customer through it
+before the event is written: an id stays as it is; a name, an alias or an id in another case (compared
+casefolded) becomes that customer's id. A label two customers share maps to neither (it stays as written, and
+shows up as a customer without a contract, with both suggested). Customers still without a contract after the
+mapping are listed by the import with "did you mean" suggestions (engine.reports.names).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from engine.reports.names import similar_customers
+
+MAX_LISTED = 10  # customers without a contract named in a summary (the rest are counted)
+
+
+def label(name: str) -> str:
+    """How a name is compared: stripped and casefolded ("Straße" and "STRASSE" are one label)."""
+    return name.strip().casefold()
+
+
+@dataclass(frozen=True)
+class CustomerMap:
+    """`{casefolded name, alias or id: customer id}` over the customers with a contract, plus their exact ids."""
+
+    ids: frozenset[str] = frozenset()
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, conn: Connection) -> CustomerMap:
+        rows = conn.execute(
+            text("SELECT id, name, aliases FROM customer WHERE id IN (SELECT DISTINCT customer FROM contract)")
+        ).all()
+        return cls.build((cid, name or "", aliases or "") for cid, name, aliases in rows)
+
+    @classmethod
+    def build(cls, customers: Iterable[tuple[str, str, str]]) -> CustomerMap:
+        """From (id, name, ';'-separated aliases). An id in another case wins over a name, a name over an alias;
+        a label that names two customers at the same rank maps to neither."""
+        ranked: dict[str, tuple[int, set[str]]] = {}
+        ids: set[str] = set()
+        for cid, name, aliases in customers:
+            ids.add(cid)
+            for rank, text_ in ((0, cid), (1, name), *((2, a) for a in aliases.split(";"))):
+                key = label(text_)
+                if not key:
+                    continue
+                best, owners = ranked.get(key, (rank, set()))
+                if rank < best:
+                    ranked[key] = (rank, {cid})
+                elif rank == best:
+                    owners.add(cid)
+                    ranked[key] = (rank, owners)
+        labels = {key: next(iter(owners)) for key, (_, owners) in ranked.items() if len(owners) == 1}
+        return cls(ids=frozenset(ids), labels=labels)
+
+    def lookup(self, customer: str) -> str | None:
+        """The id `customer` (as a usage record writes it) means, when that is another string; else None."""
+        if customer in self.ids:
+            return None
+        target = self.labels.get(label(customer))
+        return target if target is not None and target != customer else None
+
+    def renames(self, customers: Iterable[str]) -> dict[str, str]:
+        """`{as written: id}` for those of `customers` that map elsewhere: a vectorised path replaces with it."""
+        out: dict[str, str] = {}
+        for customer in set(customers):
+            target = self.lookup(customer)
+            if target is not None:
+                out[customer] = target
+        return out
+
+
+class RowMapper:
+    """Applies a CustomerMap to built usage_event rows (tuples) and counts what it mapped, per (written, id)."""
+
+    def __init__(self, customers: CustomerMap, index: int) -> None:
+        self.customers = customers
+        self.index = index
+        self.mapped: Counter[tuple[str, str]] = Counter()
+        self._seen: dict[str, str | None] = {}  # as written → id (None: unchanged); a file repeats few names
+
+    def apply(self, rows: list[tuple[Any, ...]]) -> None:
+        """Map the customer of each row in place."""
+        if not self.customers.labels:
+            return
+        i, seen = self.index, self._seen
+        for n, row in enumerate(rows):
+            written = row[i]
+            try:
+                target = seen[written]
+            except KeyError:
+                target = seen[written] = self.customers.lookup(written)
+            if target is not None:
+                rows[n] = (*row[:i], target, *row[i + 1 :])
+                self.mapped[(written, target)] += 1
+
+
+def mapped_lines(mapped: Counter[tuple[str, str]]) -> list[str]:
+    """`mapped 'Acme Corp' → acme (12 events)`, most events first."""
+    return [
+        f"mapped {written!r} → {target} ({n} event{'' if n == 1 else 's'})"
+        for (written, target), n in sorted(mapped.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
+def without_contracts(conn: Connection, customers: Iterable[str]) -> dict[str, list[str]]:
+    """Of `customers`, those without a contract → up to three customers with a contract they may mean."""
+    with_contract = {c for (c,) in conn.execute(text("SELECT DISTINCT customer FROM contract"))}
+    missing = sorted(set(customers) - with_contract)
+    return {c: similar_customers(conn, c, c) if i < MAX_LISTED else [] for i, c in enumerate(missing)}
+
+
+def without_contract_line(suggestions: dict[str, list[str]], *, dry_run: bool = False) -> str | None:
+    """One line naming the customers without a contract (their usage shows as NO REVENUE), with suggestions."""
+    if not suggestions:
+        return None
+    shown = []
+    for customer, similar in list(suggestions.items())[:MAX_LISTED]:
+        shown.append(f"{customer} (did you mean {' or '.join(similar)}?)" if similar else customer)
+    more = f" and {len(suggestions) - MAX_LISTED} more" if len(suggestions) > MAX_LISTED else ""
+    shows = "will show no revenue" if dry_run else "shows as NO REVENUE"
+    return (
+        f"{len(suggestions)} customer(s) without a contract (their usage {shows}): {', '.join(shown)}{more}; "
+        "add them with `marginbot import contracts`"
+    )

@@ -1,0 +1,295 @@
+"""Reading a usage file: opening it, decoding it, and splitting it into rows (CSV with a header, or JSONL).
+
+Each row comes out as (line number, raw mapping or None, problem, parsed event or None): a CSV row the fast parser
+took is parsed already; any other row is handed on raw for `parse_event` to decide; a line that is not a row at all
+carries its problem.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import re
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO, cast
+
+from engine.ingest.events import (
+    COLUMNS,
+    FAST_PATH_DECLINES,
+    ParsedEvent,
+    RowError,
+    _check_header,
+    _csv_fast_parser,
+    shown,
+)
+from engine.store.bounds import CONTROL
+
+Row = tuple[int, Mapping[str, Any] | None, str, ParsedEvent | None]
+JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+
+_GZIP = b"\x1f\x8b"
+# Files that are not text at all, told by their first bytes: what they are and what to do instead.
+_NOT_TEXT = (
+    (b"PK\x03\x04", "is a zip archive (an Excel workbook?), not CSV or JSONL: save the sheet as 'CSV UTF-8'"),
+    (b"BZh", "is compressed with bzip2: decompress it first (bunzip2); gzip files are read as they are"),
+    (b"\xfd7zXZ\x00", "is compressed with xz: decompress it first (unxz); gzip files are read as they are"),
+    (b"\x28\xb5\x2f\xfd", "is compressed with zstd: decompress it first (unzstd); gzip files are read as they are"),
+)
+# A gzip stream that breaks off or fails its checksum raises one of these while being read.
+_GZIP_DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error)
+_SNIFF = 64  # bytes read ahead to choose the encoding
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def printable(name: str) -> str:
+    """A file name as it can be stored and shown: bytes that are not UTF-8 (kept by Python as lone surrogates,
+    which no database or terminal takes) become U+FFFD, control characters (a newline in a name) become "?"."""
+    if name.isprintable():
+        return name
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return CONTROL.sub("?", text)
+
+
+class FileError(RowError):
+    """The file cannot be read past `line`: wrong encoding, damaged compression, not text. Nothing is imported."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+
+
+class Position:
+    """How many bytes of the file the row readers have consumed (read ahead by a buffer), for progress. For a
+    gzip file, compressed bytes: the total it is measured against is the file's size."""
+
+    def __init__(self) -> None:
+        self.handle: Any = None
+
+    def bytes_read(self) -> int:
+        handle = self.handle
+        return 0 if handle is None or handle.closed else int(handle.tell())
+
+
+def _encoding(head: bytes) -> str:
+    """The encoding a file's first bytes say: a UTF-32 or UTF-16 byte-order mark, UTF-16 without one (every other
+    byte NUL: text a Windows tool saved as "Unicode"), else UTF-8 (its byte-order mark skipped if present)."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    pairs = len(head) // 2
+    if pairs >= 4:
+        if head[1::2].count(0) == pairs and head[0::2].count(0) == 0:
+            return "utf-16-le"
+        if head[0::2].count(0) == pairs and head[1::2].count(0) == 0:
+            return "utf-16-be"
+    return "utf-8-sig"
+
+
+def _binary(path: Path) -> tuple[BinaryIO, BinaryIO, bool]:
+    """(the file, the bytes to decode, gzipped?): gzip data is read through gzip, whatever the file's name."""
+    raw = path.open("rb")
+    head = raw.read(len(_GZIP))
+    raw.seek(0)
+    if head == _GZIP:
+        return raw, cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")), True
+    if path.suffix.lower() == ".gz":
+        raw.close()
+        name = printable(path.name)
+        raise FileError(1, f"{name} is named .gz but is not gzip data: rename it, or compress it with gzip")
+    return raw, raw, False
+
+
+@contextmanager
+def open_text(path: Path, at: Position | None = None, *, newline: str | None = None) -> Iterator[TextIO]:
+    """`path` as text: gzip data decompressed (by its first bytes, not its name), UTF-8 (with or without a
+    byte-order mark) or UTF-16/32 (by its byte-order mark) decoded. Raises FileError for a file that is not text."""
+    raw, binary, gzipped = _binary(path)
+    try:
+        try:
+            head = binary.read(_SNIFF)
+            binary.seek(0)  # gzip rewinds by decompressing the few bytes again
+        except _GZIP_DAMAGE as exc:
+            raise FileError(1, _gzip_problem(1, exc)) from None
+        for magic, what in _NOT_TEXT:
+            if head.startswith(magic):
+                raise FileError(1, f"{printable(path.name)}{' (once gunzipped)' if gzipped else ''} {what}")
+        encoding = _encoding(head)
+        # UTF-8's undecodable bytes are kept (see `escaped`), and so are UTF-16's unpaired surrogates: either way
+        # the one line that holds them is refused (parse_event refuses lone surrogates), not the whole file.
+        errors = "surrogateescape" if encoding == "utf-8-sig" else "surrogatepass"
+        handle = io.TextIOWrapper(binary, encoding=encoding, errors=errors, newline=newline)
+        if at is not None:
+            at.handle = raw
+        yield handle
+    finally:
+        binary.close()
+        raw.close()
+
+
+@contextmanager
+def _located(line: Callable[[], int]) -> Iterator[None]:
+    """Turns damaged gzip data, or UTF-16/32 text cut short (an odd last byte), met while reading into a FileError
+    naming the line (UTF-8 never fails here: its undecodable bytes are carried to the row, see `escaped`)."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise FileError(
+            line() + 1, f"cannot be decoded as {exc.encoding} ({exc.reason}): re-save the file as 'CSV UTF-8'"
+        ) from None
+    except _GZIP_DAMAGE as exc:
+        raise FileError(line() + 1, _gzip_problem(line() + 1, exc)) from None
+
+
+def escaped(text: str) -> bool:
+    """Whether `text` holds bytes that were not UTF-8. UTF-8 is decoded with `surrogateescape`: each such byte
+    becomes a lone surrogate U+DC80–U+DCFF, which valid UTF-8 never yields, so the one bad line is refused (its
+    neighbours read on) instead of the decoder stopping the whole file where its buffer happened to end."""
+    return _ESCAPED.search(text) is not None
+
+
+def encoding_problem(path: Path, text: str) -> str:
+    """Why a line holding bytes that are not UTF-8 (see `escaped`) is refused, and how to convert the file."""
+    line = text.encode("utf-8", "surrogateescape")
+    try:
+        line.decode("utf-8")
+        start = 0
+    except UnicodeDecodeError as exc:
+        start = exc.start
+    bad = line[start : start + 1]
+    # The cell holding the byte, as Windows-1252 would read it: "Société" says more than "0xe9".
+    seps = (b",", b";", b"\t", b"|", b'"', b":")
+    begin = max(line.rfind(sep, 0, start) for sep in seps) + 1
+    end = min((i for i in (line.find(sep, start + 1) for sep in seps) if i >= 0), default=len(line))
+    try:
+        seen = f", {line[begin:end].strip()[:40].decode('cp1252', errors='strict')!r} read as Windows-1252"
+    except UnicodeDecodeError:
+        seen = ""
+    name = printable(path.name)
+    gzipped = path.suffix.lower() == ".gz"
+    fixed = f"{name[:-3]}.utf8" if gzipped else f"{printable(path.stem)}.utf8{path.suffix}"
+    convert = (
+        f"zcat {name} | iconv -f cp1252 -t utf-8 > {fixed}" if gzipped else f"iconv -f cp1252 -t utf-8 {name} > {fixed}"
+    )
+    return (
+        f"not UTF-8 text (byte 0x{bad.hex()}{seen}): the file was saved in another encoding, such as Windows-1252 "
+        f"or Latin-1 (a spreadsheet's plain 'CSV' export). Re-save it as 'CSV UTF-8', or convert it: {convert}"
+    )
+
+
+def _gzip_problem(line: int, exc: BaseException) -> str:
+    return (
+        f"the gzip data is damaged or cut short at line {line} ({exc}): copy or download the file "
+        "again (gzip -t checks it)"
+    )
+
+
+def read_text(path: Path) -> str:
+    """A whole (small) file as text, decoded and decompressed as `open_text` does. Raises FileError."""
+    with open_text(path) as handle, _located(lambda: 0):
+        text = handle.read()
+    if escaped(text):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if escaped(line):
+                raise FileError(number, encoding_problem(path, line))
+    return text
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a field is longer than {csv.field_size_limit():,} characters (an unclosed quote?)"
+    return f"not a valid CSV line ({text})"
+
+
+def _csv_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> Iterator[Row]:
+    with open_text(path, at, newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        with _located(lambda: reader.line_num):
+            try:
+                header = [h.strip() for h in next(reader)]
+            except StopIteration:
+                raise RowError("the file is empty (a header line is required)") from None
+            except csv.Error as exc:
+                raise FileError(1, f"the header: {_csv_problem(exc)}") from None
+            if escaped("".join(header)):
+                raise FileError(1, encoding_problem(path, delimiter.join(header)))
+            _check_header(header, delimiter)
+            width = len(header)
+            fast = _csv_fast_parser(header)
+            while True:
+                # A line the csv module cannot split is one bad line; the loop resumes on the next one (the `for`
+                # costs nothing per row, where a `try` around each `next` would).
+                try:
+                    for values in reader:
+                        if not values:
+                            continue
+                        if len(values) != width:
+                            yield reader.line_num, None, f"has {len(values)} fields, the header has {width}", None
+                            continue
+                        try:
+                            yield reader.line_num, None, "", fast(values)
+                        except FAST_PATH_DECLINES:  # it takes no row with a byte that was not UTF-8
+                            joined = delimiter.join(values)
+                            if escaped(joined):
+                                yield reader.line_num, None, encoding_problem(path, joined), None
+                            else:
+                                yield reader.line_num, dict(zip(header, values, strict=True)), "", None
+                    break
+                except csv.Error as exc:
+                    yield reader.line_num, None, _csv_problem(exc), None
+
+
+def _json_problem(line: str) -> tuple[dict[str, Any] | None, str]:
+    """One JSONL line → (the object, "") or (None, why it is not one)."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON ({exc.msg})"
+    except RecursionError:
+        return None, "not a usage event: JSON nested too deeply"
+    except ValueError as exc:  # an integer of more digits than Python converts (4,300)
+        return None, f"not a usable JSON value ({str(exc).partition(':')[0]})"
+    if not isinstance(obj, dict):
+        return None, "must be a JSON object"
+    unknown = set(obj) - set(COLUMNS)
+    if unknown:
+        return None, f"unknown key(s) {shown(sorted(unknown))}"
+    nested = sorted(k for k, v in obj.items() if isinstance(v, dict | list))
+    if nested:
+        return None, f"{nested[0]} must be a number or text, not a JSON {type(obj[nested[0]]).__name__}"
+    return obj, ""
+
+
+def _jsonl_rows(path: Path, at: Position | None = None) -> Iterator[Row]:
+    with open_text(path, at) as handle:
+        number = 0
+        with _located(lambda: number):
+            for number, line in enumerate(handle, start=1):  # `number` is read by _located on an error
+                if not line.strip():
+                    continue
+                if escaped(line):
+                    yield number, None, encoding_problem(path, line), None
+                    continue
+                obj, problem = _json_problem(line)
+                yield number, obj, problem, None
+
+
+def is_jsonl(path: Path) -> bool:
+    """JSONL by its name (`usage.jsonl`, `usage.jsonl.gz`); anything else is read as CSV."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    return bool(suffixes) and suffixes[-1] in JSONL_SUFFIXES
+
+
+def file_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> Iterator[Row]:
+    """The rows of a usage file, JSONL or CSV by its name (gzip data read as it is). Raises RowError (a FileError
+    naming the line, for a file that cannot be read past it) for a file that is wrong as a whole."""
+    return _jsonl_rows(path, at) if is_jsonl(path) else _csv_rows(path, delimiter, at)

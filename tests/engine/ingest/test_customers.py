@@ -1,0 +1,137 @@
+"""No phantom customers: usage that names a customer by its contract's name or an alias is imported under the
+customer's id, and the customers left without a contract are listed with what they may have meant."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.cli.main import main
+from engine.ingest.customers import CustomerMap
+from engine.ingest.files import import_usage_file
+from engine.ingest.sources.otlp import import_otlp_files
+from engine.runtime import Runtime
+from tests.engine.ingest.sources.test_otlp import otlp_file
+
+CONTRACTS = (
+    "customer,customer_name,aliases,plan,start,platform_fee_usd\n"
+    "acme,Acme Corp,ACME Inc;Acme Holdings,flat,2026-01-01,2000\n"
+    "initech,Initech Inc,,flat,2026-01-01,1000\n"
+    "strasse,Straße GmbH,,flat,2026-01-01,500\n"
+)
+HEADER = "event_id,ts,customer,product,model,input_tokens,output_tokens\n"
+
+
+def usage(tmp_path: Path, *customers: str) -> Path:
+    path = tmp_path / "usage.csv"
+    path.write_text(
+        HEADER + "".join(f"e{i},2026-10-05T12:00:00Z,{c},assist,gpt-4o,100,10\n" for i, c in enumerate(customers))
+    )
+    return path
+
+
+@pytest.fixture
+def rt(runtime: Runtime, tmp_path: Path) -> Runtime:
+    (tmp_path / "contracts.csv").write_text(CONTRACTS)
+    assert main(["import", "contracts", str(tmp_path / "contracts.csv")], runtime=runtime) == 0
+    return runtime
+
+
+def stored(rt: Runtime, sql: str) -> list[tuple[object, ...]]:
+    with rt.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def test_the_map_takes_ids_in_any_case_names_and_aliases_casefolded_and_no_shared_label() -> None:
+    customers = CustomerMap.build(
+        [
+            ("acme", "Acme Corp", "ACME Inc; Acme Holdings"),
+            ("strasse", "Straße GmbH", ""),
+            ("globex", "Globex", "Shared"),
+            ("hooli", "Hooli", "shared"),
+            ("ACME", "Acme Europe", ""),  # another customer whose id differs from acme's only in case
+        ]
+    )
+    assert {name: customers.lookup(name) for name in ("acme", "ACME", "Acme", "acme corp", " ACME INC ")} == {
+        "acme": None,  # an id is itself
+        "ACME": None,
+        "Acme": None,  # "acme" in another case names two customers by id: neither
+        "acme corp": "acme",
+        " ACME INC ": "acme",
+    }
+    assert customers.lookup("STRASSE GMBH") == "strasse"  # casefolded: ß is ss
+    assert customers.lookup("Shared") is None  # an alias of two customers maps to neither
+    assert customers.lookup("Nobody") is None
+    assert customers.renames(["Acme Corp", "acme", "Nobody", "Acme Holdings"]) == {
+        "Acme Corp": "acme",
+        "Acme Holdings": "acme",
+    }
+
+
+def test_usage_by_contract_name_or_alias_is_imported_under_the_id_and_the_summary_says_so(
+    rt: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = usage(tmp_path, "Acme Corp", "acme corp", "ACME INC", "acme", "Initech Inc", "initech-labs", "Newco")
+
+    assert main(["import", "usage", str(path)], runtime=rt) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "  mapped 'ACME INC' → acme (1 event)",
+        "  mapped 'Acme Corp' → acme (1 event)",
+        "  mapped 'Initech Inc' → initech (1 event)",
+        "  mapped 'acme corp' → acme (1 event)",
+        "  2 customer(s) without a contract (their usage shows as NO REVENUE): Newco, initech-labs (did you mean "
+        "Initech Inc (initech)?); add them with `marginbot import contracts`",
+    ]
+    assert stored(rt, "SELECT customer, COUNT(*) FROM usage_event GROUP BY customer ORDER BY customer") == [
+        ("Newco", 1),
+        ("acme", 4),
+        ("initech", 1),
+        ("initech-labs", 1),
+    ]
+    # No phantom: the names were never added as customers of their own; the customers without a contract were.
+    assert stored(rt, "SELECT id FROM customer ORDER BY id") == [
+        ("Newco",),
+        ("acme",),
+        ("initech",),
+        ("initech-labs",),
+        ("strasse",),
+    ]
+    assert stored(rt, "SELECT SUM(events) FROM daily_customer_product WHERE customer = 'acme'") == [(4,)]
+
+
+def test_a_suggestion_names_each_customer_once_and_json_carries_the_mapping(
+    rt: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "acme holding" is close to acme's name, its id and both aliases: acme is suggested once.
+    path = usage(tmp_path, "ACME Holdings", "acme holding")
+
+    assert main(["import", "usage", str(path), "--json"], runtime=rt) == 0
+
+    [data] = json.loads(capsys.readouterr().out)
+    assert data["mapped_customers"] == [{"customer": "ACME Holdings", "id": "acme", "events": 1}]
+    assert data["customers_without_contracts"] == [{"customer": "acme holding", "did_you_mean": ["Acme Corp (acme)"]}]
+
+
+def test_a_dry_run_shows_the_mapping_and_writes_nothing(rt: Runtime, tmp_path: Path) -> None:
+    result = import_usage_file(
+        rt.engine, usage(tmp_path, "Acme Corp", "Newco"), prices=rt.prices, timezone="UTC", dry_run=True
+    )
+    assert result.mapped_customers == [("Acme Corp", "acme", 1)]
+    assert result.customers_without_contracts == ["Newco"]
+    assert stored(rt, "SELECT COUNT(*) FROM usage_event") == [(0,)]
+
+
+def test_a_sync_maps_customers_the_same_way(rt: Runtime, tmp_path: Path) -> None:
+    path = otlp_file(tmp_path, **{"enduser.id": {"stringValue": "Acme Corp"}})
+
+    [result] = import_otlp_files(rt, [path])
+
+    assert result.ok, result.error
+    assert stored(rt, "SELECT customer FROM usage_event") == [("acme",)]
+    assert dict(result.mapped_customers) == {("Acme Corp", "acme"): 1}
+    assert "  mapped 'Acme Corp' → acme (1 event)" in result.summary().splitlines()
