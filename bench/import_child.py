@@ -14,8 +14,9 @@ from engine.store.db import open_engine
 
 
 def main() -> None:
-    db, usage, contracts, prices = sys.argv[1:5]
-    engine = open_engine(f"sqlite:///{db}")
+    database, usage, contracts, prices = sys.argv[1:5]
+    # A database URL (the PostgreSQL stage), or a SQLite file's path.
+    engine = open_engine(database if "://" in database else f"sqlite:///{database}")
     import_contracts_file(engine, Path(contracts))
     book = PriceBook.load(prices)
     start = time.perf_counter()

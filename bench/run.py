@@ -2,6 +2,12 @@
 
 Prints a table, then (last line) one JSON object. Medians of repeated runs; this machine is shared, so compare
 the ratios within one run rather than absolute numbers across runs.
+
+Every answer is timed uncached: the engine's reports directly, and the Slack answer path with its report cache
+emptied before each call (`answer_path_cached_ms` is the same question asked again before the data changes).
+With `--history-days N` the answers are timed again over a database storing N days of history (bench/history.py)
+and the ratios printed; with BENCH_POSTGRES_URL set, the import and the answers run on PostgreSQL too
+(bench/postgres.py).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
 import sqlite3
 import statistics
@@ -20,15 +27,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 from bench.cli import bench_cli
+from bench.history import extend_history
+from bench.postgres import run_postgres_stage
 from bench.sync_bench import run_sync_bench
 from bot.answer import answer_json
 from config.settings import DEFAULT_PRICES_FILE, Settings
 from engine.alerts.evaluate import check_alerts
 from engine.demo import generate
-from engine.ingest.events import COLUMNS
 from engine.ingest.rollups import UNPRICED_EVENTS
-from engine.periods import trailing
+from engine.periods import Period, trailing
 from engine.pricing.book import PriceBook
 from engine.reports.margin import customer_report
 from engine.reports.portfolio import portfolio
@@ -37,6 +47,7 @@ from engine.store.models import COST_COLUMNS
 from engine.store.sql import COST_SUM, COST_SUMS
 
 TODAY = date(2026, 11, 27)  # fixed, so the generated data and the periods are the same every run
+DAYS = 90  # of generated usage
 NOON = datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)
 
 
@@ -58,7 +69,7 @@ def ensure_data(workdir: Path, events: int, customers: int) -> Path:
         generate(
             tmp,
             customers=customers,
-            days=90,
+            days=DAYS,
             today=TODAY,
             seed=11,
             events=events,
@@ -80,12 +91,19 @@ def fresh(path: Path) -> Path:
 
 def bench_import(workdir: Path, data: Path) -> dict[str, Any]:
     db = fresh(workdir / "bench.db")
+    result = import_in_child(f"sqlite:///{db}", data)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the only child so far: the import
+    return {**result, "db": db, "peak_rss_mb": peak_kb / 1024}
+
+
+def import_in_child(database_url: str, data: Path) -> dict[str, Any]:
+    """Contracts, then usage, imported into `database_url` by a process of its own: events and seconds."""
     out = subprocess.run(
         [
             sys.executable,
             "-m",
             "bench.import_child",
-            str(db),
+            database_url,
             str(data / "usage.csv"),
             str(data / "contracts.csv"),
             str(DEFAULT_PRICES_FILE),
@@ -95,13 +113,64 @@ def bench_import(workdir: Path, data: Path) -> dict[str, Any]:
         text=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the only child so far: the import
+    return {"events": result["imported"], "seconds": result["seconds"]}
+
+
+def heaviest_customer(rt: Runtime, period: Period) -> str:
+    """The customer with the most events in `period`: the slowest `/margin` answer."""
+    with rt.connect() as conn:
+        return str(
+            conn.execute(
+                text(
+                    "SELECT customer FROM daily_customer_product WHERE day BETWEEN :a AND :b GROUP BY customer "
+                    "ORDER BY SUM(events) DESC, customer LIMIT 1"
+                ),
+                {"a": period.start, "b": period.end},
+            ).scalar_one()
+        )
+
+
+def measure_answers(rt: Runtime, heaviest: str, period: Period, repeat: int) -> dict[str, float]:
+    """Median milliseconds of the heaviest customer's report, the portfolio and the alerts check (a dry run), all
+    uncached: the engine's reports are computed afresh on every call."""
+    with rt.connect() as conn:
+        margin_ms = median_ms(lambda: customer_report(conn, heaviest, period, thresholds=rt.thresholds), repeat)
+        portfolio_ms = median_ms(lambda: portfolio(conn, period, thresholds=rt.thresholds), repeat)
+    alerts_ms = median_ms(lambda: check_alerts(rt, as_of=NOON, dry_run=True), max(3, repeat // 3))
+    return {"margin_ms": margin_ms, "portfolio_ms": portfolio_ms, "alerts_ms": alerts_ms}
+
+
+def bench_history(
+    workdir: Path, rt: Runtime, db: Path, history_days: int, heaviest: str, period: Period, repeat: int
+) -> dict[str, Any]:
+    """The same answers over a database storing `history_days` days (bench/history.py), timed in alternating
+    rounds with the imported database (`rt`), so a change in the machine's load weighs on both alike: the medians
+    of each, and the ratios of the longer history's to the imported one's."""
+    longer = workdir / "history.db"
+    stored = extend_history(db, longer, days_stored=DAYS, history_days=history_days)
+    pair = (rt, Runtime(Settings(_env_file=None, database_url=f"sqlite:///{longer}", timezone="UTC")))
+    rounds: tuple[list[dict[str, float]], list[dict[str, float]]] = ([], [])
+    for _ in range(3):
+        for runtime, times in zip(pair, rounds, strict=True):
+            times.append(measure_answers(runtime, heaviest, period, max(3, repeat // 3)))
+    fresh(longer)
+
+    def median_of(times: list[dict[str, float]], key: str) -> float:
+        return statistics.median(t[key] for t in times)
+
+    keys = ("margin_ms", "portfolio_ms", "alerts_ms")
+    longer_ms = {k: median_of(rounds[1], k) for k in keys}
     return {
-        "db": db,
-        "events": result["imported"],
-        "seconds": result["seconds"],
-        "peak_rss_mb": peak_kb / 1024,
+        "days": stored,
+        **longer_ms,
+        **{k.replace("_ms", "_ratio"): longer_ms[k] / median_of(rounds[0], k) for k in keys},
     }
+
+
+def csv_columns(path: Path) -> tuple[str, ...]:
+    """The columns the usage file has (the generator writes those it fills, not every column the importer reads)."""
+    with path.open(newline="") as handle:
+        return tuple(next(csv.reader(handle)))
 
 
 def bench_sqlite_baseline(workdir: Path, data: Path) -> float:
@@ -110,14 +179,15 @@ def bench_sqlite_baseline(workdir: Path, data: Path) -> float:
     con = sqlite3.connect(db)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
+    columns = csv_columns(data / "usage.csv")
     con.execute(
-        f"CREATE TABLE raw ({', '.join(c + (' TEXT PRIMARY KEY' if c == 'event_id' else '') for c in COLUMNS)})"
+        f"CREATE TABLE raw ({', '.join(c + (' TEXT PRIMARY KEY' if c == 'event_id' else '') for c in columns)})"
     )
     start = time.perf_counter()
     with (data / "usage.csv").open(newline="") as handle:
         reader = csv.reader(handle)
         next(reader)
-        con.executemany(f"INSERT INTO raw VALUES ({', '.join('?' * len(COLUMNS))})", reader)
+        con.executemany(f"INSERT INTO raw VALUES ({', '.join('?' * len(columns))})", reader)
     con.commit()
     seconds = time.perf_counter() - start
     rows = con.execute("SELECT COUNT(*) FROM raw").fetchone()[0]
@@ -192,6 +262,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sync-days", type=int, default=9, help="days of hourly buckets for the sync stage (the issue's size is 90)"
     )
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help=f"also time the answers over this many days of stored history (e.g. {4 * DAYS}: 4× the {DAYS} generated)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", ""),
+        help="a PostgreSQL server to run the PostgreSQL stage on (default: BENCH_POSTGRES_URL); a database "
+        "marginbot_bench is made there and dropped",
+    )
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     data = ensure_data(args.workdir, args.events, args.customers)
@@ -204,17 +286,43 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(_env_file=None, database_url=f"sqlite:///{imp['db']}", timezone="UTC")
     rt = Runtime(settings)
     period = trailing(30, today=TODAY)
-    with rt.connect() as conn:
-        heaviest = conn.exec_driver_sql(
-            "SELECT customer FROM daily_customer_product WHERE day BETWEEN ? AND ? GROUP BY customer "
-            "ORDER BY SUM(events) DESC LIMIT 1",
-            (period.start.isoformat(), period.end.isoformat()),
-        ).scalar_one()
-        margin_ms = median_ms(lambda: customer_report(conn, heaviest, period, thresholds=rt.thresholds), args.repeat)
-        scan_ms = median_ms(lambda: portfolio(conn, period, thresholds=rt.thresholds), args.repeat)
-    # The full Slack answer path (parse → engine → blocks → JSON) and the alert sweep, both as the bot runs them.
-    answer_ms = median_ms(lambda: answer_json(rt, f"/margin {heaviest}", now=NOON), args.repeat)
-    alerts_ms = median_ms(lambda: check_alerts(rt, as_of=NOON, dry_run=True), max(3, args.repeat // 3))
+    heaviest = heaviest_customer(rt, period)
+    times = measure_answers(rt, heaviest, period, args.repeat)
+    margin_ms, scan_ms, alerts_ms = times["margin_ms"], times["portfolio_ms"], times["alerts_ms"]
+
+    # The full Slack answer path (parse → engine → blocks → JSON) as the bot runs it: uncached (the report cache
+    # emptied before each call, as after an import), and asked again before the data changes.
+    def uncached_answer() -> None:
+        rt.reports.clear()
+        answer_json(rt, f"/margin {heaviest}", now=NOON)
+
+    answer_ms = median_ms(uncached_answer, args.repeat)
+    cached_ms = median_ms(lambda: answer_json(rt, f"/margin {heaviest}", now=NOON), args.repeat)
+
+    def uncached_portfolio_answer() -> None:
+        rt.reports.clear()
+        answer_json(rt, "/margin portfolio", now=NOON)
+
+    portfolio_answer_ms = median_ms(uncached_portfolio_answer, max(3, args.repeat // 3))
+    history: dict[str, Any] | None = None
+    if args.history_days:
+        print(f"history: the same answers over {args.history_days} days stored …", flush=True)
+        history = bench_history(args.workdir, rt, imp["db"], args.history_days, heaviest, period, args.repeat)
+    pg: dict[str, Any] | None = None
+    if args.postgres_url:
+        print("PostgreSQL: the same import and answers, and psycopg COPY of the same CSV …", flush=True)
+
+        def measure_pg(url: str) -> dict[str, float]:
+            pg_rt = Runtime(Settings(_env_file=None, database_url=url, timezone="UTC"))
+            return measure_answers(pg_rt, heaviest, period, args.repeat)
+
+        pg = run_postgres_stage(
+            args.postgres_url,
+            data,
+            columns=csv_columns(data / "usage.csv"),
+            import_usage=lambda url: import_in_child(url, data),
+            measure=measure_pg,
+        )
     print("baseline: DuckDB over the raw priced events …", flush=True)
     prev = period.previous()
     duck_ms = bench_duckdb(args.workdir, imp["db"], heaviest, period.start, period.end, prev.start, args.repeat)
@@ -237,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         "portfolio_scan_ms": round(scan_ms, 2),
         "peak_rss_mb": round(imp["peak_rss_mb"], 1),
         "answer_path_ms": round(answer_ms, 2),
+        "answer_path_cached_ms": round(cached_ms, 3),
+        "portfolio_answer_ms": round(portfolio_answer_ms, 2),
         "alerts_check_ms": round(alerts_ms, 1),
         "sync_days": args.sync_days,
         "sync_events": sync["sync_events"],
@@ -244,6 +354,21 @@ def main(argv: list[str] | None = None) -> int:
         "sync_90d_estimated_s": round(sync_90, 1),
         **cli,
     }
+    if history is not None:
+        result.update(
+            {
+                "history_days": history["days"],
+                "history_margin_query_ms": round(history["margin_ms"], 2),
+                "history_portfolio_scan_ms": round(history["portfolio_ms"], 2),
+                "history_alerts_check_ms": round(history["alerts_ms"], 1),
+                # Each against the imported database timed in the same alternating rounds (bench_history).
+                "history_margin_ratio": round(history["margin_ratio"], 2),
+                "history_portfolio_ratio": round(history["portfolio_ratio"], 2),
+                "history_alerts_ratio": round(history["alerts_ratio"], 2),
+            }
+        )
+    if pg is not None:
+        result.update(pg)
     rows = [
         (
             "import (CSV → priced events + rollups)",
@@ -255,16 +380,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{result['baseline_sqlite_rows_per_s']:,} rows/s",
             f"ratio {result['ingest_events_per_s'] / result['baseline_sqlite_rows_per_s']:.2f}",
         ),
-        (f"margin answer, heaviest customer ({heaviest})", f"{result['margin_query_ms']} ms", "≤ 20 ms"),
+        (f"margin answer, heaviest customer ({heaviest})", f"{result['margin_query_ms']} ms", "≤ 10 ms"),
         (
             "  baseline: DuckDB over raw events",
             f"{result['duckdb_raw_ms']} ms",
-            f"{result['duckdb_raw_ms'] / max(result['margin_query_ms'], 1e-9):.1f}× slower (target ≥ 3×)",
+            f"{result['duckdb_raw_ms'] / max(result['margin_query_ms'], 1e-9):.1f}× slower (target ≥ 5×)",
         ),
-        ("portfolio scan (every customer)", f"{result['portfolio_scan_ms']} ms", "≤ 50 ms"),
+        ("portfolio scan (every customer, uncached)", f"{result['portfolio_scan_ms']} ms", "≤ 50 ms"),
         ("import peak RSS", f"{result['peak_rss_mb']} MB", "≤ 400 MB"),
         ("/margin answer path (parse → engine → blocks → JSON)", f"{result['answer_path_ms']} ms", "≤ 50 ms"),
-        ("alerts check (every customer and product)", f"{result['alerts_check_ms']} ms", "≤ 1,000 ms"),
+        ("  the same question again (cached until the data changes)", f"{result['answer_path_cached_ms']} ms", ""),
+        ("/margin portfolio answer path (with the 12-week trend)", f"{result['portfolio_answer_ms']} ms", ""),
+        ("alerts check (every customer and product)", f"{result['alerts_check_ms']} ms", "≤ 300 ms"),
         (
             f"sync {args.sync_days} days × 500 projects × 10 models, hourly",
             f"{result['sync_seconds']} s",
@@ -274,6 +401,37 @@ def main(argv: list[str] | None = None) -> int:
         ("`marginbot --help` start-up (median wall)", f"{result['cli_help_s']} s", "≤ 0.30 s"),
         (f"`marginbot margin {heaviest} --json` (median wall)", f"{result['cli_margin_s']} s", "≤ 0.45 s"),
     ]
+    if history is not None:
+        days = result["history_days"]
+        rows += [
+            (
+                f"margin answer, {days} days stored",
+                f"{result['history_margin_query_ms']} ms",
+                f"ratio {result['history_margin_ratio']:.2f} (target ≤ 1.2)",
+            ),
+            (
+                f"portfolio scan, {days} days stored",
+                f"{result['history_portfolio_scan_ms']} ms",
+                f"ratio {result['history_portfolio_ratio']:.2f} (target ≤ 1.2)",
+            ),
+            (
+                f"alerts check, {days} days stored",
+                f"{result['history_alerts_check_ms']} ms",
+                f"ratio {result['history_alerts_ratio']:.2f} (target ≤ 1.2)",
+            ),
+        ]
+    if pg is not None:
+        rows += [
+            ("PostgreSQL import", f"{result['pg_ingest_events_per_s']:,} events/s", "≥ 80,000/s"),
+            (
+                "  baseline: psycopg COPY into a bare table",
+                f"{result['baseline_pg_copy_rows_per_s']:,} rows/s",
+                f"ratio {result['pg_ingest_events_per_s'] / result['baseline_pg_copy_rows_per_s']:.2f}",
+            ),
+            ("PostgreSQL margin answer, heaviest customer", f"{result['pg_margin_query_ms']} ms", ""),
+            ("PostgreSQL portfolio scan", f"{result['pg_portfolio_scan_ms']} ms", ""),
+            ("PostgreSQL alerts check", f"{result['pg_alerts_check_ms']} ms", ""),
+        ]
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measure'.ljust(width)}  {'median / rate':>20}  target")
     for name, value, target in rows:

@@ -24,11 +24,11 @@ from bot.blocks.messages import error_message, help_message, unknown_subject_mes
 from bot.command import Command
 from bot.forms import BY_KIND, FORMS
 from bot.grammar import parse
+from bot.handlers.reports import cached_portfolio
 from engine.alerts.state import load_states
 from engine.alerts.threads import shown_for_state
 from engine.periods import PeriodError, PeriodNotBegun, month_to_date, parse_period
 from engine.reports.names import UnknownSubject
-from engine.reports.portfolio import portfolio
 from engine.reports.weekly import weekly_by_customer
 from engine.runtime import Runtime
 from engine.store.meta import StaleRollups
@@ -118,12 +118,18 @@ def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
         today = runtime.today(now or runtime.now())
         period = parse_period(None, today=today)
         with runtime.connect() as conn:
-            result = portfolio(conn, period, thresholds=runtime.thresholds)
+            # The reports are kept until the data changes (engine/reports/cache.py); the notices, alert states
+            # and last import are read every time (they change without an import).
+            result = cached_portfolio(runtime, conn, period)
             mtd = month_to_date(today)
-            current = portfolio(conn, mtd, thresholds=runtime.thresholds) if mtd is not None else None
+            current = cached_portfolio(runtime, conn, mtd) if mtd is not None else None
             notes = runtime.notices(conn)
             breached = [r for r in result.customers if r.current.status == "breach" and r.current.revenue]
-            weeks, each = weekly_by_customer(conn, period, [r.key for r in breached])
+            weeks, each = runtime.reports.get(
+                conn,
+                ("weekly_by_customer", period, tuple(r.key for r in breached)),
+                lambda: weekly_by_customer(conn, period, [r.key for r in breached]),
+            )
             states = load_states(conn)
         trend = trend_section(weeks, [(r, each[r.key]) for r in breached])
         at = now or runtime.now()

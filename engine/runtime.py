@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
     from engine.pricing.book import PriceBook
+    from engine.reports.cache import ReportCache
     from engine.reports.figures import Thresholds
     from engine.reports.movers import MoverRule
 
@@ -48,6 +49,13 @@ class Runtime:
 
         path = catalogue_path(self.settings.catalogue_file, self.settings.prices_file)
         return PriceBook.load(self.settings.prices_file, catalogue=Catalogue.load(path) if path.exists() else None)
+
+    @cached_property
+    def reports(self) -> ReportCache:
+        """Reports the Slack path answered, kept until the data changes (engine/reports/cache.py)."""
+        from engine.reports.cache import ReportCache
+
+        return ReportCache()
 
     @property
     def thresholds(self) -> Thresholds:

@@ -302,7 +302,7 @@ def evaluate(
             candidates[o.thresholds.breach_pct].add(o.key)
     trends: dict[str, Trend] = {}
     for line, keys in candidates.items():
-        trends.update(customer_trends(conn, period, keys, breach_pct=line))
+        trends.update(customer_trends(conn, period, keys, breach_pct=line, contracts=book.terms))
     decisions: list[Decision] = []
     for obs in observations:
         trend = trends.get(obs.key) if obs.kind is SubjectKind.CUSTOMER else None

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from engine.money import NANO, ZERO
 from engine.periods import Period
-from engine.reports.revenue import Terms, contracts_in, invoices, month_fraction
+from engine.reports.revenue import Terms, active_span, contracts_in, invoices, month_fraction
 from engine.reports.usage import COUNTING, daily_rows, daily_tasks
 from engine.timeutil import as_date
 from engine.vocab import Unit
@@ -99,13 +99,18 @@ DaySeries = list[int]  # one value per day of the window (index = day in the win
 Counts = dict[str, dict[str, tuple[DaySeries, DaySeries, DaySeries]]]
 
 
-def _daily_series(conn: Connection, period: Period, customers: set[str]) -> dict[str, tuple[list[Decimal], list[int]]]:
+def _daily_series(
+    conn: Connection, period: Period, customers: set[str], contracts: list[Terms] | None = None
+) -> dict[str, tuple[list[Decimal], list[int]]]:
     # Revenue and COGS per customer as one list per window. This runs for every customer on every alerts check,
-    # hence lists and whole-window arithmetic rather than per-day lookups.
+    # hence lists and whole-window arithmetic rather than per-day lookups. `contracts` (contracts_in over a range
+    # covering `period`) saves reading them again.
     if not customers:
         return {}
     n = period.days
-    contracts = [c for c in contracts_in(conn, period, None) if c.customer in customers]
+    if contracts is None:
+        contracts = contracts_in(conn, period, None)
+    contracts = [c for c in contracts if c.customer in customers and active_span(c, period) is not None]
     metered = {c.customer for c in contracts if c.is_metered}
 
     index: dict[object, int] = {}  # the day as the database returns it (text on SQLite) → position
@@ -199,11 +204,19 @@ def _metered(c: Terms, counts: Counts, n: int) -> list[Decimal]:
     return [Decimal(sum(day)) / per for day in zip(*rows, strict=True)] if rows else [ZERO] * n
 
 
-def customer_trends(conn: Connection, period: Period, customers: set[str], *, breach_pct: Decimal) -> dict[str, Trend]:
-    """The fitted daily-margin trend of each customer that has enough days with revenue."""
+def customer_trends(
+    conn: Connection,
+    period: Period,
+    customers: set[str],
+    *,
+    breach_pct: Decimal,
+    contracts: list[Terms] | None = None,
+) -> dict[str, Trend]:
+    """The fitted daily-margin trend of each customer that has enough days with revenue. `contracts` (contracts_in
+    over a range covering `period`, as the portfolio read them) saves reading them again."""
     trends: dict[str, Trend] = {}
     last_x = period.days - 1
-    for cust, (revenue, cost) in _daily_series(conn, period, customers).items():
+    for cust, (revenue, cost) in _daily_series(conn, period, customers, contracts).items():
         points = [
             (x, max(FLOOR_PCT, 100.0 - c / (r * NANO) * 100.0))
             for x, (r, c) in enumerate(zip(map(float, revenue), cost, strict=True))

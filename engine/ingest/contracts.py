@@ -25,6 +25,7 @@ from engine.ingest.overlaps import Held, check
 from engine.reports.accounts import pct_or_none
 from engine.reports.figures import Thresholds
 from engine.store.bounds import OWNER_SEPARATOR, parse_owners
+from engine.store.meta import bump_generation
 from engine.timeutil import as_date
 
 COLUMNS = (
@@ -279,6 +280,7 @@ def import_contracts_file(
             inserts.append(values)
         conn.execute(table.insert(), inserts)
         _upsert_customers(conn, rows)
+        bump_generation(conn)
     result.customers = customers
     if thresholds is not None:
         result.notes += _crossing_notes(given, stored, thresholds)

@@ -34,7 +34,7 @@ from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteSt
 from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
 from engine.progress import Progress
-from engine.store.meta import check_rollup_timezone
+from engine.store.meta import bump_generation, check_rollup_timezone
 from engine.store.models import ImportRun
 from engine.timeutil import DayCutter
 
@@ -345,6 +345,7 @@ def import_usage_file(
         if dry_run:
             conn.rollback()
             return result
+        bump_generation(conn)  # cached answers (engine/reports/cache.py) are of the data before this file
         conn.commit()
     if rejects:
         result.rejects_path = str(path) + ".rejects.csv"

@@ -13,7 +13,7 @@ from engine.ingest.rollups import rebuild_rollups
 from engine.money import CENT, round_to, usd
 from engine.pricing.book import PriceBook, Usage
 from engine.progress import Progress
-from engine.store.meta import PRICE_FINGERPRINT, ROLLUP_TZ, get_meta, set_meta
+from engine.store.meta import PRICE_FINGERPRINT, ROLLUP_TZ, bump_generation, get_meta, set_meta
 from engine.store.models import COST_COLUMNS
 from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter, as_date
@@ -115,6 +115,7 @@ def reprice(
         rebuild_rollups(conn)
         set_meta(conn, ROLLUP_TZ, timezone)
         set_meta(conn, PRICE_FINGERPRINT, prices.fingerprint)
+        bump_generation(conn)
     return result
 
 

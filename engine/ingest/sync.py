@@ -35,7 +35,7 @@ from engine.money import CENT, round_to, usd
 from engine.progress import Progress
 from engine.runtime import Runtime
 from engine.store.bounds import SEATS_MAX
-from engine.store.meta import StaleRollups, check_rollup_timezone
+from engine.store.meta import StaleRollups, bump_generation, check_rollup_timezone
 from engine.store.models import ImportRun, ProviderCost, RevenueActual
 from engine.timeutil import DayCutter
 from engine.vocab import Plan
@@ -281,6 +281,7 @@ def write_batch(
             seat_notes = _apply_seats(conn, batch.seats, runtime.today(ctx.now))
             if cursor is not None:
                 write_cursor(conn, source, cursor, ctx.now)
+            bump_generation(conn)
             conn.commit()
         except BaseException:
             conn.rollback()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from engine.reports.figures import Figures, Projection, Thresholds, pick, run_ra
 from engine.reports.revenue import (
     RevenueLine,
     SkippedContract,
+    Terms,
     contracts_in,
     revenue_lines,
     total_by_customer,
@@ -59,6 +61,9 @@ class Portfolio:
     # Stored contracts that could not be read and are left out of revenue (engine.reports.revenue.SkippedContract):
     # the answer says so rather than show a revenue figure quietly missing them.
     skipped_contracts: list[str] = field(default_factory=list)
+    # The contracts read, in force on some day of this period or the one before (None for a portfolio built by
+    # hand): the alerts' trends over the same days reuse them.
+    terms: list[Terms] | None = None
 
     @property
     def projection(self) -> Projection | None:
@@ -86,11 +91,59 @@ class Portfolio:
         }
 
 
+# Windows shorter than this read their days; longer ones read whole weeks and the days at their ends.
+WEEKLY_FROM_DAYS = 14
+
+
 def _scan(conn: Connection, period: Period) -> dict[tuple[str, str], list[int]]:
     """Cost, events, unpriced events, requests and tokens per customer and product over `period`.
 
-    The rollup is clustered by (customer, product), so grouping by them streams without a sort.
+    A window of weeks is read mostly from the weekly sums (weekly_customer_product, kept by the database from the
+    daily rows): every week it touches, corrected by its end days, each end the cheaper way round. If the window
+    starts on a Thursday, its first week is read whole and the Monday to Wednesday before the window taken off;
+    if it starts on a Saturday, that week is left out and the Saturday and Sunday added. At most three days at
+    each end are read from the daily rollup. The sums are integers, so they are exactly the daily rows' sums;
+    both tables are keyed by day (week) first, so the work follows the window, not the history stored.
     """
+    if period.days < WEEKLY_FROM_DAYS:
+        return _scan_days(conn, period)
+    a, b = period.start, period.end
+    first, last = a - timedelta(days=a.weekday()), b - timedelta(days=b.weekday())  # Mondays
+    head = (a - first).days  # days of the first week before the window (0 to 6)
+    tail = (last + timedelta(days=6) - b).days  # days of the last week after it
+    # The end days read: taken off a week read whole (outside the window), or added to the weeks read (inside it).
+    head_days = (first, a - timedelta(days=1)) if head <= 3 else (a, first + timedelta(days=6))
+    tail_days = (b + timedelta(days=1), last + timedelta(days=6)) if tail <= 3 else (last, b)
+    weeks = (first if head <= 3 else first + timedelta(days=7), last if tail <= 3 else last - timedelta(days=7))
+    rows = conn.execute(
+        text(
+            "SELECT customer, product, SUM(c), SUM(e), SUM(u), SUM(r), SUM(t) FROM ("
+            "SELECT customer, product, cost_nano AS c, events AS e, unpriced_events AS u, requests AS r, tokens AS t "
+            "FROM weekly_customer_product WHERE week BETWEEN :wa AND :wb "
+            "UNION ALL "
+            f"SELECT customer, product, s * ({COST_SUM}), s * events, s * unpriced_events, s * requests, "
+            "s * (input_tokens + output_tokens) FROM ("
+            "SELECT *, CASE WHEN day BETWEEN :a AND :b THEN 1 ELSE -1 END AS s FROM daily_customer_product "
+            "WHERE day BETWEEN :ha AND :hb OR day BETWEEN :ta AND :tb) AS ends"
+            # Every daily row counts at least one event: a pair with none in the window has no day in it.
+            ") AS window_rows GROUP BY customer, product HAVING SUM(e) > 0"
+        ),
+        {
+            "a": a,
+            "b": b,
+            "wa": weeks[0],
+            "wb": weeks[1],
+            "ha": head_days[0],
+            "hb": head_days[1],
+            "ta": tail_days[0],
+            "tb": tail_days[1],
+        },
+    ).all()  # one fetch: row-by-row fetching costs more than the grouping
+    return {(customer, product): [int(v) for v in values] for customer, product, *values in rows}
+
+
+def _scan_days(conn: Connection, period: Period) -> dict[tuple[str, str], list[int]]:
+    """`_scan` of a short window, from its days."""
     rows = conn.execute(
         text(
             f"SELECT customer, product, SUM({COST_SUM}), SUM(events), SUM(unpriced_events), SUM(requests), "
@@ -98,14 +151,18 @@ def _scan(conn: Connection, period: Period) -> dict[tuple[str, str], list[int]]:
             "GROUP BY customer, product"
         ),
         {"a": period.start, "b": period.end},
-    )
-    return {(customer, product): [int(v or 0) for v in values] for customer, product, *values in rows}
+    ).all()
+    # Every group has rows, so no sum is NULL; int() for PostgreSQL, whose SUM of BIGINT is NUMERIC (a Decimal).
+    return {(customer, product): [int(v) for v in values] for customer, product, *values in rows}
 
 
 def _totals(scan: dict[tuple[str, str], list[int]]) -> UsageTotals:
-    totals: UsageTotals = defaultdict(dict)
+    totals: UsageTotals = {}
     for (customer, product), v in scan.items():
-        totals[customer][product] = (v[3], v[4])
+        mine = totals.get(customer)
+        if mine is None:
+            mine = totals[customer] = {}
+        mine[product] = (v[3], v[4])
     return totals
 
 
@@ -195,4 +252,5 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
         lines=lines,
         previous_lines=prev_lines,
         skipped_contracts=[str(c) for c in skipped],
+        terms=terms,
     )

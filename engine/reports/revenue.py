@@ -128,8 +128,12 @@ class Terms:
         return [ZERO] * len(units)
 
     def usage_charge(self, units: Decimal, months: Decimal) -> Decimal:
-        """What `units` metered over `months` months earn (see `usage_charges`)."""
-        return self.usage_charges((units,), (months,))[0]
+        """What `units` metered over `months` months earn (see `usage_charges`; the same arithmetic, for one)."""
+        if self.plan is Plan.HYBRID:
+            return max(ZERO, units - self.included_units * months) * self.unit_price_usd
+        if self.plan is Plan.USAGE:
+            return units * self.unit_price_usd
+        return ZERO
 
     def fixed_charge(self, months: Decimal) -> Decimal:
         """What `months` months earn whatever the usage: seats and the platform fee."""
@@ -179,10 +183,32 @@ def describe_terms(c: Terms) -> str:
     return f"{c.plan}: " + (", ".join(parts) if parts else "no charges")
 
 
-def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
-    """Revenue of one contract from its terms, the months it was active and the units it metered."""
-    seats, platform = c.seat_charge(months), c.platform_charge(months)
-    usage = c.usage_charge(units, months) if c.is_metered else ZERO
+class _Fixed(NamedTuple):
+    """What a contract's terms give over a span whatever its usage: the same for every contract with the same
+    terms and span (the portfolio works it out once per distinct terms, not once per contract)."""
+
+    months: Decimal
+    seats: Decimal
+    platform: Decimal
+    included: Decimal
+    terms: str
+
+
+def _fixed(c: Terms, months: Decimal) -> _Fixed:
+    included = c.included(months) if c.is_metered else ZERO
+    return _Fixed(months, c.seat_charge(months), c.platform_charge(months), included, describe_terms(c))
+
+
+# The terms that decide the fixed charges (all but whose contract it is and which product it covers), and the span.
+_FixedKey = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decimal, date, date]
+
+
+def _fixed_key(c: Terms, a: date, b: date) -> _FixedKey:
+    return (c.plan, c.seats, c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit, c.unit_price_usd, a, b)
+
+
+def _line(c: Terms, active_days: int, fixed: _Fixed, units: Decimal) -> RevenueLine:
+    usage = c.usage_charge(units, fixed.months) if c.is_metered else ZERO
     return RevenueLine(
         customer=c.customer,
         product=c.product,
@@ -190,14 +216,19 @@ def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) ->
         source="contract",
         unit=c.unit,
         active_days=active_days,
-        terms=describe_terms(c),
-        seats=seats,
-        platform=platform,
+        terms=fixed.terms,
+        seats=fixed.seats,
+        platform=fixed.platform,
         usage=usage,
-        total=seats + platform + usage,  # Terms.charge, from the parts already worked out
+        total=fixed.seats + fixed.platform + usage,  # Terms.charge, from the parts already worked out
         units=units if c.is_metered else ZERO,
-        included_units=c.included(months) if c.is_metered else ZERO,
+        included_units=fixed.included,
     )
+
+
+def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
+    """Revenue of one contract from its terms, the months it was active and the units it metered."""
+    return _line(c, active_days, _fixed(c, months), units)
 
 
 def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[str, Decimal]:
@@ -207,8 +238,18 @@ def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[s
     return {p: total * w / weight_sum for p, w in weights.items() if w}
 
 
-def contract_line(c: Terms, period: Period, counter: UnitCounter, *, usage_factor: Decimal = ONE) -> RevenueLine | None:
-    """Revenue of contract `c` over the days of `period` it is in force (None: none), usage × usage_factor."""
+def contract_line(
+    c: Terms,
+    period: Period,
+    counter: UnitCounter,
+    *,
+    usage_factor: Decimal = ONE,
+    fixed: dict[_FixedKey, _Fixed] | None = None,
+) -> RevenueLine | None:
+    """Revenue of contract `c` over the days of `period` it is in force (None: none), usage × usage_factor.
+
+    `fixed` keeps the fixed charges worked out for each distinct terms and span, for a caller asking about many
+    contracts (the same arithmetic on the same values: the figures are those of one contract at a time)."""
     span = active_span(c, period)
     if span is None:
         return None
@@ -217,7 +258,13 @@ def contract_line(c: Terms, period: Period, counter: UnitCounter, *, usage_facto
     metered = sum(per_product.values(), ZERO) if c.is_metered else ZERO
     if usage_factor != ONE:
         metered *= usage_factor
-    line = compute_line(c, (b - a).days + 1, month_fraction(a, b), metered)
+    if fixed is None:
+        charges = _fixed(c, month_fraction(a, b))
+    else:
+        key = _fixed_key(c, a, b)
+        found = fixed.get(key)
+        charges = fixed[key] = found if found is not None else _fixed(c, month_fraction(a, b))
+    line = _line(c, (b - a).days + 1, charges, metered)
     # Seat and flat plans meter nothing; their split across products follows requests.
     line.by_product = {c.product: line.total} if c.product else _split(line.total, per_product, "")
     return line
@@ -246,8 +293,11 @@ def revenue_lines(
         contracts = [c for c in contracts if c.customer in chosen]
     counter = UnitCounter(conn, period, wanted, totals)
     counter.prefetch_tasks({c.customer for c in contracts if c.is_metered and c.unit is Unit.TASK})
+    fixed: dict[_FixedKey, _Fixed] = {}  # contracts share terms: their fixed charges are worked out once
     lines = [
-        line for c in contracts if (line := contract_line(c, period, counter, usage_factor=usage_factor)) is not None
+        line
+        for c in contracts
+        if (line := contract_line(c, period, counter, usage_factor=usage_factor, fixed=fixed)) is not None
     ]
     billed = billed_lines(conn, period, wanted)
     if billed:
@@ -311,47 +361,59 @@ def contracts_in(
     sql = _scoped(sql, params, customers)
     out: list[Terms] = []
     wanted = set(customers) if customers is not None else None
-    money: dict[tuple[object, str], Decimal] = {}  # prices repeat across contracts: check each distinct value once
-
-    def dec(value: object, column: str) -> Decimal:
-        key = (value, column)
-        found = money.get(key)
-        if found is None:
-            found = money[key] = _amount(value, column)
-        return found
-
-    rows = conn.execute(text(sql + " ORDER BY customer, product, start"), params)
-    for cid, customer, product, plan, start, end, seats, seat_price, fee, included, unit, unit_price in rows:
+    # Contracts repeat the same terms (plans, prices, dates) for many customers: each distinct set of stored
+    # values is read and checked once, and every contract holding it shares the result (or the reason it fails).
+    checked: dict[tuple[object, ...], dict[str, object] | str] = {}
+    rows = conn.execute(text(sql + " ORDER BY customer, product, start"), params).all()
+    for cid, customer, product, *stored in rows:
         if wanted is not None and customer not in wanted:
             continue
-        try:
-            plan_word = _PLAN.get(plan)
-            if plan_word is None:
-                raise ValueError(f"plan {str(plan)[:40]!r} is not one of {', '.join(Plan)}")
-            unit_word = _UNIT.get(unit) if unit else None
-            if (unit and unit_word is None) or (plan_word.is_metered and unit_word is None):
-                raise ValueError(f"unit {str(unit)[:40]!r} is not one of {', '.join(Unit)}")
-            terms = Terms(
-                customer=customer,
-                product=product,
-                plan=plan_word,
-                start=_day(start, "start"),
-                end=_day(end, "end") if end is not None else None,
-                seats=_seats(seats),
-                seat_price_usd=dec(seat_price, "seat_price_usd"),
-                platform_fee_usd=dec(fee, "platform_fee_usd"),
-                included_units=dec(included, "included_units"),
-                unit=unit_word,
-                unit_price_usd=dec(unit_price, "unit_price_usd"),
-            )
-        except (ValueError, TypeError) as exc:
-            bad = SkippedContract(id=cid, customer=customer, product=product or "", why=str(exc))
+        key = tuple(stored)
+        terms = checked.get(key)
+        if terms is None:
+            try:
+                terms = checked[key] = _terms(*stored)
+            except (ValueError, TypeError) as exc:
+                terms = checked[key] = str(exc)
+        if isinstance(terms, str):
+            bad = SkippedContract(id=cid, customer=customer, product=product or "", why=terms)
             log.warning("%s (fix it by re-importing the contract)", bad)
             if skipped is not None:
                 skipped.append(bad)
             continue
-        out.append(terms)
+        out.append(Terms(customer=customer, product=product, **terms))  # type: ignore[arg-type]
     return out
+
+
+def _terms(
+    plan: object,
+    start: object,
+    end: object,
+    seats: object,
+    seat_price: object,
+    fee: object,
+    included: object,
+    unit: object,
+    unit_price: object,
+) -> dict[str, object]:
+    """A contract's stored terms, checked: what `Terms` takes besides the customer and product."""
+    plan_word = _PLAN.get(plan)  # type: ignore[call-overload]
+    if plan_word is None:
+        raise ValueError(f"plan {str(plan)[:40]!r} is not one of {', '.join(Plan)}")
+    unit_word = _UNIT.get(unit) if unit else None  # type: ignore[call-overload]
+    if (unit and unit_word is None) or (plan_word.is_metered and unit_word is None):
+        raise ValueError(f"unit {str(unit)[:40]!r} is not one of {', '.join(Unit)}")
+    return {
+        "plan": plan_word,
+        "start": _day(start, "start"),
+        "end": _day(end, "end") if end is not None else None,
+        "seats": _seats(seats),
+        "seat_price_usd": _amount(seat_price, "seat_price_usd"),
+        "platform_fee_usd": _amount(fee, "platform_fee_usd"),
+        "included_units": _amount(included, "included_units"),
+        "unit": unit_word,
+        "unit_price_usd": _amount(unit_price, "unit_price_usd"),
+    }
 
 
 class Invoice(NamedTuple):

@@ -93,6 +93,8 @@ class UnitCounter:
                 tasks = self._read_tasks(customer, product, a, b)
             return {p: Decimal(n) / per for p, n in tasks.items() if not product or p == product}
         pairs = self._full.get(customer, {}) if full_period else self._read_usage(customer, product, a, b)
+        if per == 1:  # requests: a count is its own number of units (the same Decimal as n / 1), asked per contract
+            return {p: Decimal(v[which]) for p, v in pairs.items() if not product or p == product}
         return {p: Decimal(v[which]) / per for p, v in pairs.items() if not product or p == product}
 
     def _read_tasks(self, customer: str, product: str, a: date, b: date) -> dict[str, int]:

@@ -58,6 +58,8 @@ class _Scan:
 
 
 def _scan(conn: Connection, weeks: list[Period], customer: str | None, product: str | None) -> _Scan:
+    if customer is None:
+        return _scan_weeks(conn, weeks, product)
     params: dict[str, object] = {"a": weeks[0].start, "b": weeks[-1].end}
     # The week of each row, worked out by the database (a CASE over the week ends is the same on SQLite and
     # PostgreSQL), so a row comes back per customer, product and week rather than per day.
@@ -80,6 +82,29 @@ def _scan(conn: Connection, weeks: list[Period], customer: str | None, product: 
         cost[cust][week] += int(nano or 0)
         if prod == product:
             product_cost[week] += int(nano or 0)
+    return _Scan(totals=totals, cost=cost, product_cost=product_cost)
+
+
+def _scan_weeks(conn: Connection, weeks: list[Period], product: str | None) -> _Scan:
+    """`_scan` of every customer, from the weekly sums the database keeps (weekly_customer_product: the same ISO
+    weeks, the same integer sums as their days), one row per customer, product and week, nothing to group."""
+    start = {w.start: w.start for w in weeks} | {w.start.isoformat(): w.start for w in weeks}  # SQLite: text
+    totals: dict[date, UsageTotals] = {w.start: defaultdict(dict) for w in weeks}
+    cost: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    product_cost: dict[date, int] = defaultdict(int)
+    rows = conn.execute(
+        text(
+            "SELECT customer, product, week, requests, tokens, cost_nano FROM weekly_customer_product "
+            "WHERE week BETWEEN :a AND :b"
+        ),
+        {"a": weeks[0].start, "b": weeks[-1].start},
+    ).all()
+    for cust, prod, raw_week, requests, tokens, nano in rows:
+        week = start[raw_week]
+        totals[week][cust][prod] = (int(requests), int(tokens))
+        cost[cust][week] += int(nano)
+        if prod == product:
+            product_cost[week] += int(nano)
     return _Scan(totals=totals, cost=cost, product_cost=product_cost)
 
 

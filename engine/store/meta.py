@@ -1,5 +1,6 @@
 """Small persistent facts about the database (meta table): the time zone rollups were cut in, and the fingerprint of
-the prices events were priced with. Both guard against answers that would silently mix two settings."""
+the prices events were priced with (both guard against answers that would silently mix two settings), and the data
+generation (what answers may be cached against)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, text
 
 ROLLUP_TZ = "rollup_timezone"
 PRICE_FINGERPRINT = "price_fingerprint"
+DATA_GENERATION = "data_generation"
 STALE_PRICES = "prices changed since the last reprice: run `marginbot reprice`"
 DEFAULT_DATABASE_URL = "sqlite:///marginbot.db"
 DEMO_DATABASE = "marginbot-demo.db"
@@ -30,6 +32,25 @@ def set_meta(conn: Connection, key: str, value: str) -> None:
         text("INSERT INTO meta (key, value) VALUES (:k, :v) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
         {"k": key, "v": value},
     )
+
+
+def bump_generation(conn: Connection) -> None:
+    """Mark the data as changed, in the caller's transaction: every import, sync, reprice and contract import calls
+    this before it commits, so an answer cached against the generation before is never served again. (In the same
+    transaction as the change: a reader sees the new generation only with the new data.)"""
+    conn.execute(
+        text(
+            "INSERT INTO meta (key, value) VALUES (:k, '1') ON CONFLICT (key) DO UPDATE SET value = "
+            "CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)"
+        ),
+        {"k": DATA_GENERATION},
+    )
+
+
+def data_generation(conn: Connection) -> int:
+    """How many times the data has changed (see `bump_generation`); 0 for a database that never recorded it."""
+    value = get_meta(conn, DATA_GENERATION)
+    return int(value) if value else 0
 
 
 def check_rollup_timezone(

@@ -213,13 +213,38 @@ class DailyCustomerProduct(_RollupMeasures, table=True):
     """One row per day × customer × product: what the portfolio, revenue and alerts read."""
 
     __tablename__ = "daily_customer_product"
-    # Clustered by customer and product on SQLite (no rowid): the portfolio groups by them in one ordered pass,
-    # with no sort, and one customer's days are contiguous.
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    # Keyed by day first, and clustered so on SQLite (no rowid): the portfolio, the alerts and the digest read
+    # every customer over a window of days, which is then one contiguous range whatever the history stored (keyed
+    # by customer first, each of them read every day ever stored). One customer's days come through the index.
+    __table_args__ = (
+        Index("ix_daily_customer_product_customer", "customer", "day", "product"),
+        {"sqlite_with_rowid": False},
+    )
 
+    day: date = Field(primary_key=True)
     customer: str = Field(primary_key=True, max_length=200)
     product: str = Field(primary_key=True, max_length=200)
-    day: date = Field(primary_key=True)
+
+
+class WeeklyCustomerProduct(SQLModel, table=True):
+    """daily_customer_product summed by week (Monday to Sunday), only what the portfolio reads: a 30-day window is
+    four or five weeks and a few days at its ends, a fifth of the rows its days are.
+
+    Kept by the database itself: triggers on daily_customer_product (migration 0005) add every change of a daily
+    row to its week, whoever writes it (an import's fold, a reprice's rebuild), in the same transaction.
+    """
+
+    __tablename__ = "weekly_customer_product"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    week: date = Field(primary_key=True)  # its Monday
+    customer: str = Field(primary_key=True, max_length=200)
+    product: str = Field(primary_key=True, max_length=200)
+    events: int = _big()
+    unpriced_events: int = _big()
+    requests: int = _big()
+    tokens: int = _big()  # input + output tokens
+    cost_nano: int = _big()  # every cost column together
 
 
 class TaskRollup(SQLModel, table=True):
@@ -227,9 +252,9 @@ class TaskRollup(SQLModel, table=True):
 
     __tablename__ = "task_rollup"
     __table_args__ = (
-        Index("ix_task_rollup_customer_day", "customer", "day", "product"),
-        # Percentiles of cost per task walk this index in cost order instead of sorting every task.
-        Index("ix_task_rollup_customer_cost", "customer", "cost_nano", "day"),
+        # Tasks counted per product and ranked by cost over a window read this index alone (it carries the cost):
+        # the work follows the window's tasks, not every task the customer ever had.
+        Index("ix_task_rollup_customer_day", "customer", "day", "product", "cost_nano"),
     )
 
     customer: str = Field(primary_key=True, max_length=200)
@@ -392,4 +417,5 @@ __all__ = [
     "SyncCursor",
     "TaskRollup",
     "UsageEvent",
+    "WeeklyCustomerProduct",
 ]

@@ -18,6 +18,7 @@ from bot.answer import answer
 from bot.cli.main import main
 from config.settings import Settings
 from engine.runtime import Runtime
+from engine.store.meta import bump_generation
 from tests.bot.blockkit import all_text, assert_valid_message
 from tests.bot.jobs.support import alerts_runtime
 from tests.fakes.slack_api import SlackStandIn
@@ -40,6 +41,9 @@ def corrupt(rt: Runtime, customer: str, assignment: str) -> int:
     """Write `assignment` into `customer`'s contract with raw SQL, as a hand edit would; its id."""
     with rt.engine.begin() as conn:
         conn.execute(text(f"UPDATE contract SET {assignment} WHERE customer = :c"), {"c": customer})
+        # A hand edit bumps nothing; the Slack path's cached reports would stand until the next import. The test
+        # says the data changed, as every import does.
+        bump_generation(conn)
         return int(conn.execute(text("SELECT id FROM contract WHERE customer = :c"), {"c": customer}).scalar_one())
 
 
