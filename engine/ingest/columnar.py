@@ -35,11 +35,20 @@ from typing import Any, TypeVar
 import polars as pl
 
 from engine.ingest.customers import RowMapper
-from engine.ingest.events import _LIMITS, _TIERS, COLUMNS, COST_MAX_NANO, RowError, _check_header, parse_event
-from engine.ingest.reading import _csv_problem as csv_problem
-from engine.ingest.reading import is_jsonl
+from engine.ingest.events import (
+    COLUMNS,
+    COST_MAX_NANO,
+    FALSE_WORDS,
+    TEXT_LIMITS,
+    TIER_WORDS,
+    TRUE_WORDS,
+    RowError,
+    check_header,
+    parse_event,
+)
+from engine.ingest.reading import csv_problem, is_jsonl
 from engine.ingest.rollups import MEASURES, ROLLUPS
-from engine.ingest.writer import EVENT_COLUMNS, RowBuilder
+from engine.ingest.writer import EVENT_COLUMNS, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
 from engine.store.columns import COST_COLUMNS
 
@@ -66,8 +75,6 @@ _COUNTS = (
     "cache_write_1h_tokens",
     "web_searches",
 )
-_TRUE_WORDS = ("1", "true", "t", "yes", "y")
-_FALSE_WORDS = ("0", "false", "f", "no", "n", "")
 # ISO 8601 in UTC, one shape: date, T or space, a valid-looking time, 0/3/6 decimals, Z or +00:00 or nothing.
 _ISO = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
@@ -80,27 +87,8 @@ _MIN_EPOCH = 946_684_800  # 2000-01-01, engine.timeutil.MIN_TS
 _MAX_EPOCH = 4_102_444_800  # 2100-01-01, engine.timeutil.MAX_TS
 
 EVENT_SCHEMA: dict[str, Any] = {
-    c: (
-        pl.Boolean
-        if c in ("cache_hit", "priced")
-        else pl.String
-        if c
-        in (
-            "event_id",
-            "ts",
-            "day",
-            "customer",
-            "product",
-            "feature",
-            "provider",
-            "model",
-            "task_id",
-            "prompt_hash",
-            "service_tier",
-            "source",
-        )
-        else _INT
-    )
+    # ts and day are text as SQLite stores them (PostgreSQL's COPY reads the same text into its typed columns)
+    c: pl.Boolean if c in ("cache_hit", "priced") else pl.String if c in {*TEXT_COLUMNS, "ts", "day"} else _INT
     for c in EVENT_COLUMNS
 }
 
@@ -148,7 +136,7 @@ def plain_csv(path: Path, delimiter: str) -> PlainFile | None:
             return None
         header = [h.strip() for h in line.rstrip("\n").removesuffix("\r").split(delimiter)]
         try:
-            _check_header(header, delimiter)
+            check_header(header, delimiter)
         except RowError:
             return None
         fields = len(header) - 1
@@ -351,11 +339,11 @@ class ColumnarChunks:
         texts = []
         for key in _TEXT_KEYS:
             value = pl.col(key).str.strip_chars(" ")
-            checks += [value.str.contains(_PLAIN_TEXT), value.str.len_chars() <= _LIMITS[key]]
+            checks += [value.str.contains(_PLAIN_TEXT), value.str.len_chars() <= TEXT_LIMITS[key]]
             texts.append(value.alias(key))
         for key in _ASCII_KEYS:
             value = pl.col(key).str.strip_chars(" ")
-            checks += [value.str.contains(_PLAIN_ASCII), value.str.len_chars() <= _LIMITS[key]]
+            checks += [value.str.contains(_PLAIN_ASCII), value.str.len_chars() <= TEXT_LIMITS[key]]
             texts.append(value.str.to_lowercase().alias(key))
         ints = []
         for key in _COUNTS:
@@ -402,8 +390,8 @@ class ColumnarChunks:
         hit = pl.col("cache_hit")
         checks += [
             hit.str.contains(r"^[A-Za-z0-9]{0,5}$"),
-            hit.str.to_lowercase().is_in(_TRUE_WORDS + _FALSE_WORDS),
-            pl.col("service_tier").is_in(list(_TIERS)),
+            hit.str.to_lowercase().is_in(sorted(TRUE_WORDS | FALSE_WORDS)),
+            pl.col("service_tier").is_in(list(TIER_WORDS)),
             pl.col("cost_usd") == "",
         ]
         frame = raw.select(
@@ -412,9 +400,9 @@ class ColumnarChunks:
             *ints,
             stamp.alias("stamp"),
             compute_ms.alias("compute_ms"),
-            hit.str.to_lowercase().is_in(_TRUE_WORDS).alias("cache_hit"),
+            hit.str.to_lowercase().is_in(sorted(TRUE_WORDS)).alias("cache_hit"),
             pl.col("service_tier")
-            .replace_strict({k: str(v) for k, v in _TIERS.items()}, default=None, return_dtype=pl.String)
+            .replace_strict({k: str(v) for k, v in TIER_WORDS.items()}, default=None, return_dtype=pl.String)
             .alias("service_tier"),
             pl.all_horizontal(checks).alias("shaped"),
         )

@@ -38,7 +38,7 @@ _PG_TYPES = {
     "cache_hit": "boolean",
     "priced": "boolean",
 }
-_TEXT = {
+TEXT_COLUMNS = {
     "event_id",
     "customer",
     "product",
@@ -160,7 +160,7 @@ def _copy_csv(cur: Any, table: str, frame: Any) -> None:
 
 def create_stage(conn: Connection) -> None:
     """PostgreSQL's per-connection staging table (temporary: invisible to other sessions, gone at disconnect)."""
-    cols = ", ".join(f"{c} {_PG_TYPES.get(c, 'text' if c in _TEXT else 'bigint')}" for c in EVENT_COLUMNS)
+    cols = ", ".join(f"{c} {_PG_TYPES.get(c, 'text' if c in TEXT_COLUMNS else 'bigint')}" for c in EVENT_COLUMNS)
     conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS stage_event ({cols})")
     conn.exec_driver_sql("DELETE FROM stage_event")
 
