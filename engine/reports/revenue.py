@@ -266,10 +266,14 @@ def contract_line(
     if span is None:
         return None
     a, b = span
-    per_product = counter.by_product(c.customer, c.product, c.split_unit, a, b)
-    metered = sum(per_product.values(), ZERO) if c.is_metered else ZERO
-    if usage_factor != ONE:
-        metered *= usage_factor
+    metered = ZERO
+    # Units matter to a metered contract and to one split across products; a seat or flat contract for one product
+    # (half the book) needs none, so none are looked up.
+    per_product = counter.by_product(c.customer, c.product, c.split_unit, a, b) if c.is_metered or not c.product else {}
+    if c.is_metered:
+        metered = sum(per_product.values(), ZERO)
+        if usage_factor != ONE:
+            metered *= usage_factor
     if fixed is None:
         charges = _fixed(c, month_fraction(a, b))
     else:
