@@ -100,18 +100,6 @@ class Terms:
     def __post_init__(self) -> None:
         object.__setattr__(self, "is_metered", self.plan.is_metered)  # frozen: set once, here
 
-    def of(self, customer: str, product: str) -> Terms:
-        """The same terms on `customer`'s contract for `product`: a copy, not a new instance checked again.
-
-        Thousands of contracts share a few hundred distinct terms; a frozen dataclass's `__init__` sets each field
-        through `object.__setattr__` (~4 µs a contract, most of reading the contracts), while these values were
-        checked and derived (`is_metered`) once already."""
-        copy = object.__new__(Terms)
-        fields = copy.__dict__
-        fields.update(self.__dict__)
-        fields["customer"], fields["product"] = customer, product
-        return copy
-
     @property
     def split_unit(self) -> Unit:
         """The unit revenue follows across products: the metered one, else requests (seat and flat plans)."""
@@ -226,7 +214,10 @@ def _usage_and_total(c: Terms, fixed: _Fixed, units: Decimal) -> tuple[Decimal, 
 
 
 def _line(c: Terms, active_days: int, fixed: _Fixed, units: Decimal) -> RevenueLine:
-    usage, total = _usage_and_total(c, fixed, units)
+    return _written(c, active_days, fixed, units, *_usage_and_total(c, fixed, units))
+
+
+def _written(c: Terms, active_days: int, fixed: _Fixed, units: Decimal, usage: Decimal, total: Decimal) -> RevenueLine:
     return RevenueLine(
         customer=c.customer,
         product=c.product,
@@ -263,6 +254,7 @@ class _Charge(NamedTuple):
     per_product: dict[str, Decimal]  # the units per product (empty when none were needed)
     units: Decimal  # metered units (zero for seat and flat plans)
     fixed: _Fixed
+    usage: Decimal
     total: Decimal
 
 
@@ -288,7 +280,7 @@ def _charge(
         key = _fixed_key(c, a, b)
         found = fixed.get(key)
         charges = fixed[key] = found if found is not None else _fixed(c, month_fraction(a, b))
-    return _Charge((b - a).days + 1, per_product, metered, charges, _usage_and_total(c, charges, metered)[1])
+    return _Charge((b - a).days + 1, per_product, metered, charges, *_usage_and_total(c, charges, metered))
 
 
 def contract_line(
@@ -306,7 +298,7 @@ def contract_line(
     charge = _charge(c, period, counter, usage_factor, fixed)
     if charge is None:
         return None
-    line = _line(c, charge.days, charge.fixed, charge.units)
+    line = _written(c, charge.days, charge.fixed, charge.units, charge.usage, charge.total)
     # Seat and flat plans meter nothing; their split across products follows requests.
     line.by_product = {c.product: line.total} if c.product else _split(line.total, charge.per_product, "")
     return line
@@ -443,9 +435,10 @@ def contracts_in(
     out: list[Terms] = []
     wanted = set(customers) if customers is not None else None
     # Contracts repeat the same terms (plans, prices, dates) for many customers: each distinct set of stored
-    # values is read and checked once, and every contract holding it is a copy of the result (or shares the reason
-    # it fails).
-    checked: dict[tuple[object, ...], Terms | str] = {}
+    # values is read and checked once, and every contract holding it shares the result (or the reason it fails).
+    # (Each contract's Terms is built by its __init__: a copy made through __dict__ would be quicker to make but
+    # slower to read, its attributes no longer stored inline, and revenue reads them for every period and week.)
+    checked: dict[tuple[object, ...], dict[str, object] | str] = {}
     rows = conn.execute(text(sql + " ORDER BY customer, product, start"), params).all()
     for cid, customer, product, *stored in rows:
         if wanted is not None and customer not in wanted:
@@ -454,7 +447,7 @@ def contracts_in(
         terms = checked.get(key)
         if terms is None:
             try:
-                terms = checked[key] = Terms(customer=customer, product=product, **_terms(*stored))  # type: ignore[arg-type]
+                terms = checked[key] = _terms(*stored)
             except (ValueError, TypeError) as exc:
                 terms = checked[key] = str(exc)
         if isinstance(terms, str):
@@ -463,7 +456,7 @@ def contracts_in(
             if skipped is not None:
                 skipped.append(bad)
             continue
-        out.append(terms.of(customer, product))
+        out.append(Terms(customer=customer, product=product, **terms))  # type: ignore[arg-type]
     return out
 
 
