@@ -76,7 +76,7 @@ class ParsedEvent(NamedTuple):
     service_tier: ServiceTier
 
 
-_LIMITS = {
+TEXT_LIMITS = {
     "event_id": 200,
     "customer": 200,
     "product": 200,
@@ -96,10 +96,10 @@ COUNT_MAX = 10**15 - 1
 COST_MAX_NANO = 10**16
 # Values longer than this are cut short when a message quotes them (a 100,000-character cell is not echoed back).
 _QUOTED = 60
-_TRUE = {"1", "true", "t", "yes", "y"}
-_FALSE = {"0", "false", "f", "no", "n", ""}
+TRUE_WORDS = {"1", "true", "t", "yes", "y"}
+FALSE_WORDS = {"0", "false", "f", "no", "n", ""}
 # service_tier as written (lowered) → the tier; blank is standard, and OpenAI's own word for it is accepted too.
-_TIERS: dict[str, ServiceTier] = {t.value: t for t in ServiceTier} | {
+TIER_WORDS: dict[str, ServiceTier] = {t.value: t for t in ServiceTier} | {
     "": ServiceTier.STANDARD,
     "default": ServiceTier.STANDARD,
 }
@@ -136,8 +136,8 @@ def _text(raw: Mapping[str, Any], key: str, *, lower: bool = False) -> str:
             raise RowError(f"{key} must be text, got {shown(value)}")
         value = str(value)
     value = value.strip()
-    if len(value) > _LIMITS[key]:
-        raise RowError(f"{key} is longer than {_LIMITS[key]} characters")
+    if len(value) > TEXT_LIMITS[key]:
+        raise RowError(f"{key} is longer than {TEXT_LIMITS[key]} characters")
     _control(key, value)
     return value.lower() if lower else value
 
@@ -209,9 +209,9 @@ def _flag(raw: Mapping[str, Any], key: str) -> bool:
     if value is None or isinstance(value, bool):
         return bool(value)
     text = str(value).strip().lower()
-    if text in _TRUE:
+    if text in TRUE_WORDS:
         return True
-    if text in _FALSE:
+    if text in FALSE_WORDS:
         return False
     raise RowError(f"{key} must be true or false, got {shown(value)}")
 
@@ -220,7 +220,7 @@ def _tier(raw: Mapping[str, Any]) -> ServiceTier:
     value = raw.get("service_tier")
     if value is None:
         return ServiceTier.STANDARD
-    tier = _TIERS.get(str(value).strip().lower()) if isinstance(value, str) else None
+    tier = TIER_WORDS.get(str(value).strip().lower()) if isinstance(value, str) else None
     if tier is None:
         raise RowError(f"service_tier must be one of {', '.join(ServiceTier)} (blank: standard), got {shown(value)}")
     return tier
@@ -296,7 +296,7 @@ class _Miss(Exception):
 FAST_PATH_DECLINES = (_Miss, ValueError, ArithmeticError)
 
 
-_MAX_SHORT = min(_LIMITS.values())
+_MAX_SHORT = min(TEXT_LIMITS.values())
 _new = tuple.__new__  # ParsedEvent(...) without its generated __new__'s frame (see engine.pricing.book._new)
 
 
@@ -384,7 +384,7 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
         # One test for all nine: the bitwise OR is negative if any is, and above a BIGINT if any is.
         if not 0 <= (i | c | w | o | r | q | k | w1 | s) <= COUNT_MAX or c + w > i or w1 > w:
             raise _Miss
-        service_tier = _TIERS.get(tier) if tier else ServiceTier.STANDARD
+        service_tier = TIER_WORDS.get(tier) if tier else ServiceTier.STANDARD
         if service_tier is None:  # spaces or capitals (or a wrong word): parse_event decides
             raise _Miss
         model = model.strip().lower()
@@ -399,9 +399,9 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
         flag = False
         if hit:
             lowered = hit.strip().lower()
-            if lowered in _TRUE:
+            if lowered in TRUE_WORDS:
                 flag = True
-            elif lowered not in _FALSE:
+            elif lowered not in FALSE_WORDS:
                 raise _Miss
         return _new(
             ParsedEvent,
@@ -434,7 +434,7 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
     return parse
 
 
-def _check_header(header: list[str], delimiter: str = ",") -> None:
+def check_header(header: list[str], delimiter: str = ",") -> None:
     from engine.ingest.headers import separator_hint, unknown_columns
 
     hint = separator_hint(header, COLUMNS, delimiter)

@@ -24,8 +24,8 @@ from engine.ingest.events import (
     FAST_PATH_DECLINES,
     ParsedEvent,
     RowError,
-    _check_header,
     _csv_fast_parser,
+    check_header,
     shown,
 )
 from engine.store.bounds import CONTROL
@@ -201,7 +201,7 @@ def read_text(path: Path) -> str:
     return text
 
 
-def _csv_problem(exc: csv.Error) -> str:
+def csv_problem(exc: csv.Error) -> str:
     text = str(exc)
     if "field larger than field limit" in text:
         return f"a field is longer than {csv.field_size_limit():,} characters (an unclosed quote?)"
@@ -217,10 +217,10 @@ def _csv_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> I
             except StopIteration:
                 raise RowError("the file is empty (a header line is required)") from None
             except csv.Error as exc:
-                raise FileError(1, f"the header: {_csv_problem(exc)}") from None
+                raise FileError(1, f"the header: {csv_problem(exc)}") from None
             if escaped("".join(header)):
                 raise FileError(1, encoding_problem(path, delimiter.join(header)))
-            _check_header(header, delimiter)
+            check_header(header, delimiter)
             width = len(header)
             fast = _csv_fast_parser(header)
             while True:
@@ -243,7 +243,7 @@ def _csv_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> I
                                 yield reader.line_num, dict(zip(header, values, strict=True)), "", None
                     break
                 except csv.Error as exc:
-                    yield reader.line_num, None, _csv_problem(exc), None
+                    yield reader.line_num, None, csv_problem(exc), None
 
 
 def _json_problem(line: str) -> tuple[dict[str, Any] | None, str]:

@@ -313,6 +313,13 @@ class PriceBook:
         rates = self._rates(provider, model, tier, epoch)
         return rates is None or rates.tier_priced
 
+    def daily_rates(self, provider: str, model: str, tier: str, utc_day: int) -> tuple[Rates | None, bool]:
+        """The rates `price` uses for an event of `provider`/`model` (as stored: lowered) in `tier` on UTC day number
+        `utc_day` (epoch seconds // 86400), and whether they hold for the whole day (False: the model has
+        time-of-day prices, resolved per half hour: price such events one by one)."""
+        rates = self._rates(provider, model, tier, utc_day * _DAY)
+        return rates, not self._time_of_day.get((provider, model), False)
+
     def _rates(self, provider: str, model: str, tier: str, epoch: int) -> Rates | None:
         # Most models have one price a UTC day, cached under the day's number: one lookup answers. A time-of-day
         # model is cached under half-hour numbers (never equal to a day's), so it misses here and goes on below.

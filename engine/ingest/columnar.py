@@ -1,0 +1,671 @@
+"""The columnar path for CSV usage files: large chunks read, validated and priced as columns (polars).
+
+Only rows that are unambiguously valid under narrow rules are handled here; `parse_event` stays the one authority
+on validity and its messages. So:
+
+- a file is taken only when every byte of it is plain (`plain_csv`): UTF-8, no quote character, no NUL, no blank
+  line, no lone carriage return, every line with the header's number of fields and none absurdly long; with those,
+  a CSV line is exactly its fields split on the delimiter, so line numbers are line counts. Any doubt and the
+  caller reads the file row by row as before;
+- inside a chunk, a row is taken as a column row only when each field has a fixed, plain shape (timestamps of one
+  ISO form or 10-digit Unix seconds, integers of at most 15 digits, text without control characters within its
+  length limit, provider and model in printable ASCII, known tier words, no `cost_usd`); every other row is
+  handed to `parse_event` and the row builder, which decide and explain exactly as on the row-by-row path;
+- prices come from `PriceBook.daily_rates` per (provider, model, tier, UTC day) in the chunk, joined in, and the
+  cost of each component is the same integer formula as `PriceBook.price` (femto-USD per token × tokens, half up
+  to the nano-dollar), computed in 128-bit integers; a model whose price changes within a day (time-of-day
+  prices) or a cost past a BIGINT goes to the row path.
+
+Each chunk comes out as one frame of `usage_event` rows (EVENT_COLUMNS, file order, ids unique within the chunk),
+with its rollups pre-aggregated, so the writer can fold them without reading the events back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import polars as pl
+
+from engine.ingest.customers import RowMapper
+from engine.ingest.events import (
+    COLUMNS,
+    COST_MAX_NANO,
+    FALSE_WORDS,
+    TEXT_LIMITS,
+    TIER_WORDS,
+    TRUE_WORDS,
+    RowError,
+    check_header,
+    parse_event,
+)
+from engine.ingest.reading import csv_problem, is_jsonl
+from engine.ingest.rollups import MEASURES, ROLLUPS
+from engine.ingest.writer import EVENT_COLUMNS, TEXT_COLUMNS, RowBuilder
+from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
+from engine.store.columns import COST_COLUMNS
+
+T = TypeVar("T")
+# ~19k rows of a typical file: large enough for columns to pay; polars' intermediates for a chunk take some 30× its
+# bytes at their peak, so larger chunks cost memory (the 1M-event bench peaks under 400 MB) for no measured speed.
+CHUNK_BYTES = 2 * 1024 * 1024
+_SCAN_BYTES = 16 * 1024 * 1024
+# A line longer than this is left to the row path, whose CSV reader has its own field-size limit and message.
+_MAX_LINE = 65_536
+_BIGINT_MAX = 2**63 - 1
+_INT = pl.Int64
+_WIDE = pl.Int128  # cost arithmetic: tokens (≤ 15 digits) × femto-USD per token can pass 2⁶³
+_TEXT_KEYS = ("event_id", "customer", "product", "feature", "task_id", "prompt_hash")
+_ASCII_KEYS = ("provider", "model")
+_COUNTS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "requests",
+    "retrieval_queries",
+    "rerank_calls",
+    "cache_write_1h_tokens",
+    "web_searches",
+)
+# ISO 8601 in UTC, one shape: date, T or space, a valid-looking time, 0/3/6 decimals, Z or +00:00 or nothing.
+_ISO = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{3}|\.[0-9]{6})?(?:Z|\+00:00)?$"
+)
+_UNIX = r"^[0-9]{10}$"
+_PLAIN_TEXT = r"^(?:[^\x00-\x1f\x7f-\x9f\s](?:[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f\s])?)?$"
+_PLAIN_ASCII = r"^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$"
+_MIN_EPOCH = 946_684_800  # 2000-01-01, engine.timeutil.MIN_TS
+_MAX_EPOCH = 4_102_444_800  # 2100-01-01, engine.timeutil.MAX_TS
+
+EVENT_SCHEMA: dict[str, Any] = {
+    # ts and day are text as SQLite stores them (PostgreSQL's COPY reads the same text into its typed columns)
+    c: pl.Boolean if c in ("cache_hit", "priced") else pl.String if c in {*TEXT_COLUMNS, "ts", "day"} else _INT
+    for c in EVENT_COLUMNS
+}
+
+
+@dataclass
+class FrameChunk:
+    """One chunk of a file as columns: its valid events in file order (for PostgreSQL each id once: `repeats` were
+    dropped; SQLite's primary key drops them), the rollups pre-aggregated from them, their unpriced count and cost."""
+
+    events: pl.DataFrame
+    repeats: int
+    rollups: dict[str, pl.DataFrame]
+    tasks: pl.DataFrame
+    unpriced_events: int
+    cost_nano: int
+    by_rows: int = 0  # rows of the chunk that went through parse_event and the row builder instead
+
+
+@dataclass
+class PlainFile:
+    header: list[str]
+    body_start: int  # byte offset of the first line after the header
+
+
+def plain_csv(path: Path, delimiter: str) -> PlainFile | None:
+    """The file's header and where its rows start when the whole file is plain enough for the columnar path
+    (see the module's doc); None when it is not, or when its header is wrong (the row path says why)."""
+    if len(delimiter) != 1 or delimiter in '"\r\n' or ord(delimiter) > 127:
+        return None
+    if path.suffix.lower() == ".gz" or is_jsonl(path):  # engine.ingest.reading reads (or refuses) those
+        return None
+    sep = delimiter.encode()
+    with path.open("rb") as handle:
+        first = handle.readline(_MAX_LINE)
+        if not first.endswith(b"\n"):
+            return None
+        body_start = len(first)
+        if first.startswith(b"\xef\xbb\xbf"):
+            first = first[3:]
+        try:
+            line = first.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if '"' in line or "\x00" in line:
+            return None
+        header = [h.strip() for h in line.rstrip("\n").removesuffix("\r").split(delimiter)]
+        try:
+            check_header(header, delimiter)
+        except RowError:
+            return None
+        fields = len(header) - 1
+        carry = b""
+        while True:
+            block = handle.read(_SCAN_BYTES)
+            if not block:
+                break
+            block = carry + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0 and len(block) > _MAX_LINE:
+                return None
+            block, carry = block[:cut], block[cut:]
+            if not _plain_block(block, sep, fields):
+                return None
+        if carry and not _plain_block(carry + b"\n", sep, fields):
+            return None
+    return PlainFile(header=header, body_start=body_start)
+
+
+def _plain_block(block: bytes, sep: bytes, fields: int) -> bool:
+    if not block:
+        return True
+    if b'"' in block or b"\x00" in block:
+        return False
+    if b"\r" in block:
+        block = block.replace(b"\r\n", b"\n")
+        if b"\r" in block:
+            return False
+    if block.startswith(b"\n") or b"\n\n" in block:
+        return False  # a blank line: the CSV reader skips it, so line numbers would no longer be row numbers
+    lines = block.count(b"\n")
+    if block.count(sep) != fields * lines:
+        return False
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _blocks(path: Path, start: int) -> Iterator[tuple[bytes, int]]:
+    """The file after its header in blocks of whole lines (CRLF made LF), with the bytes read so far."""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        carry = b""
+        while True:
+            data = handle.read(CHUNK_BYTES)
+            if not data:
+                break
+            data = carry + data
+            cut = data.rfind(b"\n") + 1
+            block, carry = data[:cut], data[cut:]
+            if block:
+                yield block.replace(b"\r\n", b"\n"), handle.tell() - len(carry)
+        if carry:  # a last line without its line break (a lone CR at the very end is one: the prescan allowed it)
+            yield (carry + b"\n").replace(b"\r\n", b"\n"), handle.tell()
+
+
+def _tiered(price: Price) -> tuple[int, list[tuple[int, int]]]:
+    if isinstance(price, int):
+        return price, []
+    base, tiers = price
+    return base, list(tiers)  # highest threshold first, as PriceBook keeps them
+
+
+_KINDS = ("input", "cached_input", "cache_write", "cache_write_1h", "output")
+
+
+class ColumnarChunks:
+    """Reads a plain CSV file chunk by chunk into FrameChunks, pricing with the builder's price book (and noting
+    unpriced models and tiers priced at standard rates on the builder, as its `build` does)."""
+
+    def __init__(
+        self,
+        path: Path,
+        plain: PlainFile,
+        builder: RowBuilder,
+        delimiter: str,
+        *,
+        step: int | None = None,
+        mapper: RowMapper | None = None,
+    ) -> None:
+        self.path = path
+        self.step = step
+        self.mapper = mapper
+        self._targets: dict[str, str | None] = {}
+        self.plain = plain
+        self.builder = builder
+        self.delimiter = delimiter
+        self.prices: PriceBook = builder.prices
+        self._days: dict[int, str] = {}
+
+    def __iter__(self) -> Iterator[tuple[FrameChunk | list[Any], list[tuple[int, str, str]], int, int]]:
+        """(chunk, bad lines, rows read, bytes read) for each chunk. With `step`, progress comes every `step` rows
+        as on the row path: the rows of a chunk up to each multiple of `step` are announced first, as items with
+        nothing to write (an empty list), the bytes read estimated in proportion."""
+        line = 1  # the header's
+        done = 0
+        before = self.plain.body_start
+        for block, at in _blocks(self.path, self.plain.body_start):
+            rows = block.count(b"\n")
+            chunk, bad = self._chunk(block, line + 1)
+            line += rows
+            first, end = done, done + rows
+            while self.step and (done // self.step + 1) * self.step < end:
+                mark = (done // self.step + 1) * self.step
+                yield [], [], mark - done, before + (at - before) * (mark - first) // rows
+                done = mark
+            yield chunk, bad, end - done, at
+            done, before = end, at
+
+    # ---- one chunk ----
+    def _chunk(self, block: bytes, first_line: int) -> tuple[FrameChunk, list[tuple[int, str, str]]]:
+        header = self.plain.header
+        names = [f"c{i}" for i in range(len(header))]
+        try:
+            raw = pl.read_csv(
+                block,
+                has_header=False,
+                separator=self.delimiter,
+                quote_char=None,
+                schema=dict.fromkeys(names, pl.String),
+                empty_string_is_null=False,
+                eol_char="\n",
+            )
+        except pl.exceptions.PolarsError:
+            return self._by_rows(block, first_line)
+        longest = raw.select(pl.max_horizontal(pl.all().str.len_bytes().max())).item()
+        if longest is not None and longest > _MAX_LINE:  # the CSV reader's field-size limit decides, as before
+            return self._by_rows(block, first_line)
+        raw = raw.rename(dict(zip(names, header, strict=True))).with_row_index("line", offset=first_line)
+        for name in COLUMNS:
+            if name not in raw.columns:
+                raw = raw.with_columns(pl.lit("").alias(name))
+        try:
+            fast = self._validated(raw)
+            priced = self._priced(fast.filter(pl.col("ok")))
+            slow_lines = pl.concat(
+                [fast.filter(~pl.col("ok")).select("line"), priced.filter(~pl.col("ok")).select("line")]
+            )
+            events = priced.filter(pl.col("ok")).select(
+                pl.col("line").cast(pl.UInt32), *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items())
+            )
+        except pl.exceptions.PolarsError:  # whatever polars could not do, the row path does
+            return self._by_rows(block, first_line)
+        bad: list[tuple[int, str, str]] = []
+        by_rows = slow_lines.height
+        if slow_lines.height:
+            slow_raw = raw.join(slow_lines, on="line", how="semi").sort("line")
+            built, bad = self._rows(slow_raw.select("line", *header).rows())
+            if built.height:
+                events = pl.concat([events, built]).sort("line")
+        chunk = self._finish(events)
+        chunk.by_rows = by_rows
+        return chunk, bad
+
+    def _by_rows(self, block: bytes, first_line: int) -> tuple[FrameChunk, list[tuple[int, str, str]]]:
+        """A chunk polars could not read or price: every row through the row path (the file is plain: one line, one
+        row, split by the same CSV reader the row path uses)."""
+        reader = csv.reader(io.StringIO(block.decode("utf-8")), delimiter=self.delimiter)
+        rows: list[tuple[Any, ...]] = []
+        unreadable: list[tuple[int, str, str]] = []
+        while True:  # a line the csv module cannot split is one bad line, said as the row path says it
+            try:
+                rows.extend((first_line + reader.line_num - 1, *values) for values in reader)
+                break
+            except csv.Error as exc:
+                unreadable.append((first_line + reader.line_num - 1, csv_problem(exc), ""))
+        built, bad = self._rows(rows)
+        chunk = self._finish(built)
+        chunk.by_rows = len(rows) + len(unreadable)
+        return chunk, sorted(bad + unreadable)
+
+    def _rows(self, rows: list[tuple[Any, ...]]) -> tuple[pl.DataFrame, list[tuple[int, str, str]]]:
+        """Rows (line, *values) through parse_event and the row builder, as the row-by-row path does."""
+        header = self.plain.header
+        width = len(header)
+        built: list[tuple[Any, ...]] = []
+        bad: list[tuple[int, str, str]] = []
+        for line, *values in rows:
+            if len(values) != width:
+                bad.append((line, f"has {len(values)} fields, the header has {width}", ""))
+                continue
+            record = dict(zip(header, values, strict=True))
+            try:
+                built.append((line, *self.builder.build(parse_event(record))))
+            except RowError as exc:  # invalid, or valid alone but priced past what one event can cost
+                bad.append((line, str(exc), json.dumps(record, default=str)))
+        frame = pl.DataFrame(
+            [(*r[:-14], str(r[-14]), *r[-13:]) for r in built],  # service_tier: the enum as its text
+            schema={"line": pl.UInt32, **EVENT_SCHEMA},
+            orient="row",
+        )
+        return frame, bad
+
+    def _validated(self, raw: pl.DataFrame) -> pl.DataFrame:
+        """Every field parsed where its shape is plain; `ok` says the whole row is."""
+        checks: list[pl.Expr] = []
+        texts = []
+        for key in _TEXT_KEYS:
+            value = pl.col(key).str.strip_chars(" ")
+            checks += [value.str.contains(_PLAIN_TEXT), value.str.len_chars() <= TEXT_LIMITS[key]]
+            texts.append(value.alias(key))
+        for key in _ASCII_KEYS:
+            value = pl.col(key).str.strip_chars(" ")
+            checks += [value.str.contains(_PLAIN_ASCII), value.str.len_chars() <= TEXT_LIMITS[key]]
+            texts.append(value.str.to_lowercase().alias(key))
+        ints = []
+        for key in _COUNTS:
+            checks.append(pl.col(key).str.contains(r"^[0-9]{0,15}$"))
+            default = 1 if key == "requests" else 0
+            number = (
+                pl.when(pl.col(key) == "").then(pl.lit(default, _INT)).otherwise(pl.col(key).cast(_INT, strict=False))
+            )
+            ints.append(number.alias(key))
+        ts = pl.col("ts")
+        iso = ts.str.contains(_ISO)
+        unix = ts.str.contains(_UNIX)
+        checks.append(iso | unix)
+        whole = (ts.str.slice(0, 10) + "T" + ts.str.slice(11, 8)).str.to_datetime(
+            "%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us", time_zone="UTC"
+        )
+        micros = (
+            pl.when(ts.str.slice(19, 1) == ".")
+            .then(ts.str.slice(20).str.replace(r"[Z+].*$", "").str.pad_end(6, "0").cast(_INT, strict=False))
+            .otherwise(0)
+        )
+        stamp = (
+            pl.when(unix)
+            .then(
+                pl.from_epoch(ts.cast(_INT, strict=False), time_unit="s")
+                .dt.replace_time_zone("UTC")
+                .dt.cast_time_unit("us")
+            )
+            .otherwise(whole + pl.duration(microseconds=micros))
+        )
+        seconds = pl.col("compute_seconds")
+        # At most 11 whole digits: the milliseconds stay within events.COUNT_MAX whatever the decimals.
+        checks.append(seconds.str.contains(r"^(?:[0-9]{1,11}(?:\.[0-9]{1,9})?)?$"))
+        fraction = seconds.str.extract(r"\.([0-9]+)$", 1).fill_null("").str.pad_end(9, "0").cast(_INT, strict=False)
+        compute_ms = (
+            pl.when(seconds == "")
+            .then(pl.lit(0, _INT))
+            .otherwise(
+                seconds.str.extract(r"^([0-9]+)", 1).cast(_INT, strict=False) * 1000
+                + fraction // 1_000_000
+                + (fraction % 1_000_000 >= 500_000).cast(_INT)
+            )
+        )
+        hit = pl.col("cache_hit")
+        checks += [
+            hit.str.contains(r"^[A-Za-z0-9]{0,5}$"),
+            hit.str.to_lowercase().is_in(sorted(TRUE_WORDS | FALSE_WORDS)),
+            pl.col("service_tier").is_in(list(TIER_WORDS)),
+            pl.col("cost_usd") == "",
+        ]
+        frame = raw.select(
+            "line",
+            *texts,
+            *ints,
+            stamp.alias("stamp"),
+            compute_ms.alias("compute_ms"),
+            hit.str.to_lowercase().is_in(sorted(TRUE_WORDS)).alias("cache_hit"),
+            pl.col("service_tier")
+            .replace_strict({k: str(v) for k, v in TIER_WORDS.items()}, default=None, return_dtype=pl.String)
+            .alias("service_tier"),
+            pl.all_horizontal(checks).alias("shaped"),
+        )
+        i, c, w, o = (pl.col(k) for k in ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens"))
+        epoch = pl.col("stamp").dt.epoch("s")
+        ok = (
+            pl.col("shaped")
+            & pl.col("stamp").is_not_null()
+            & epoch.is_between(_MIN_EPOCH, _MAX_EPOCH, closed="left")
+            & (pl.col("event_id") != "")
+            & (pl.col("customer") != "")
+            & (pl.col("product") != "")
+            & (c + w <= i)
+            & (pl.col("cache_write_1h_tokens") <= w)
+            & ~(((i > 0) | (o > 0)) & (pl.col("model") == ""))
+        )
+        return frame.with_columns(ok.fill_null(False).alias("ok"), epoch.alias("epoch"))
+
+    def _priced(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The cost columns and `priced`, as PriceBook.price computes them; `ok` False sends a row to the row path."""
+        frame = frame.with_columns((pl.col("epoch") // 86_400).alias("uday"), (pl.col("epoch") // 900).alias("quarter"))
+        table = self._price_table(frame.select("provider", "model", "service_tier", "uday").unique())
+        frame = frame.join(table, on=["provider", "model", "service_tier", "uday"], how="left")
+        days = frame.select("quarter").unique()["quarter"].to_list()
+        cut = self.builder.cutter
+        for q in days:
+            if q not in self._days:
+                self._days[q] = cut.day(q * 900)
+        frame = frame.with_columns(pl.col("quarter").replace_strict(self._days, return_dtype=pl.String).alias("day"))
+        wide = {k: pl.col(k).cast(_WIDE) for k in (*_COUNTS, "compute_ms")}
+        half = pl.lit(FEMTO_PER_NANO // 2, _WIDE)
+        scale = pl.lit(FEMTO_PER_NANO, _WIDE)
+
+        def nano(femto: pl.Expr) -> pl.Expr:
+            return (femto + half) // scale
+
+        inp = wide["input_tokens"]
+        req = wide["requests"]
+        sel = pl.when(req > 1).then(inp // req).otherwise(inp)
+
+        def per_token(kind: str) -> pl.Expr:
+            expr: Any = pl
+            tiers = self._tier_depth.get(kind, 0)
+            for j in range(tiers):
+                start, price = pl.col(f"{kind}_t{j}_start"), pl.col(f"{kind}_t{j}_price")
+                expr = expr.when(start.is_not_null() & (sel > start)).then(price)
+            base = pl.col(f"{kind}_base").cast(_WIDE)
+            return expr.otherwise(base).cast(_WIDE) if tiers else base
+
+        cached, write, write_1h = wide["cached_input_tokens"], wide["cache_write_tokens"], wide["cache_write_1h_tokens"]
+        searches = wide["web_searches"]
+        usage = (pl.col("input_tokens") > 0) | (pl.col("output_tokens") > 0) | (pl.col("web_searches") > 0)
+        found = pl.col("found").fill_null(False)
+        rated = usage & found
+        units = self.prices.unit_costs
+        web_priced = pl.col("web_search").is_not_null()
+        costs = {
+            "uncached_input": nano((inp - cached - write) * per_token("input")),
+            "cached_input": nano(cached * per_token("cached_input")),
+            "cache_write": nano((write - write_1h) * per_token("cache_write")),
+            "cache_write_1h": nano(write_1h * per_token("cache_write_1h")),
+            "output": nano(wide["output_tokens"] * per_token("output")),
+            "request_fee": nano(req * pl.col("request").cast(_WIDE)),
+            "web_search": pl.when(web_priced).then(nano(searches * pl.col("web_search").cast(_WIDE))).otherwise(0),
+            "source": pl.lit(0, _WIDE),
+            "retrieval": nano(wide["retrieval_queries"] * pl.lit(units.retrieval_query, _WIDE)),
+            "rerank": nano(wide["rerank_calls"] * pl.lit(units.rerank_call, _WIDE)),
+            "compute": nano(wide["compute_ms"] * pl.lit(units.compute_ms, _WIDE)),
+        }
+        token_kinds = {"uncached_input", "cached_input", "cache_write", "cache_write_1h", "output", "request_fee"}
+        columns = []
+        for (kind, expr), column in zip(costs.items(), COST_COLUMNS, strict=True):
+            if kind in token_kinds or kind == "web_search":
+                expr = pl.when(rated).then(expr).otherwise(pl.lit(0, _WIDE))
+            columns.append(expr.alias(column))
+        frame = frame.with_columns(columns)
+        # A row priced past what one event can cost is the row builder's to refuse, with its message.
+        fits = pl.sum_horizontal([pl.col(c) for c in COST_COLUMNS]) <= COST_MAX_NANO
+        frame = frame.with_columns(
+            (pl.col("ok") & fits & ~pl.col("time_of_day").fill_null(False)).fill_null(False).alias("ok"),
+            (~usage | (found & ((pl.col("web_searches") == 0) | web_priced))).alias("priced"),
+        )
+        frame = frame.with_columns(
+            [pl.when(pl.col("ok")).then(pl.col(c)).otherwise(0).cast(_INT) for c in COST_COLUMNS]
+        )
+        taken = frame.filter(pl.col("ok"))
+        unpriced = taken.filter(~pl.col("priced")).select("provider", "model").unique().rows()
+        self.builder.unpriced_models.update(unpriced)
+        standard = taken.filter(pl.col("standard_rated").fill_null(False)).select("provider", "model", "service_tier")
+        self.builder.standard_rated.update(standard.unique().rows())
+        ts = pl.col("stamp").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+        return frame.with_columns(
+            (ts + "+00:00" if self.builder.postgres else ts).alias("ts"),
+            pl.lit(None, _INT).alias("source_cost_nano"),
+            pl.col("task_id").replace("", None),
+            pl.col("prompt_hash").replace("", None),
+            pl.lit(self.builder.source).alias("source"),
+        )
+
+    _tier_depth: dict[str, int]
+
+    def _mapped(self, events: pl.DataFrame) -> pl.DataFrame:
+        """Customers written by a contract's name or alias replaced by its id, counted as the row path's RowMapper
+        counts them (every row, repeats included); the mapper's counts are read once the file is done."""
+        if self.mapper is None or not self.mapper.customers.labels or not events.height:
+            return events
+        for written in events.get_column("customer").unique().to_list():
+            if written not in self._targets:
+                self._targets[written] = self.mapper.customers.lookup(written)
+        targets = {w: t for w, t in self._targets.items() if t is not None}
+        if not targets:
+            return events
+        counts = events.filter(pl.col("customer").is_in(list(targets))).group_by("customer").len()
+        for written, n in counts.rows():
+            self.mapper.mapped[(written, targets[written])] += n
+        return events.with_columns(pl.col("customer").replace(targets))
+
+    def _price_table(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """One row per (provider, model, tier, UTC day) of the chunk: the rates PriceBook.price would use."""
+        rows = []
+        depth = dict.fromkeys(_KINDS, 0)
+        resolved = []
+        for provider, model, tier, uday in keys.rows():
+            rates, whole_day = self.prices.daily_rates(provider, model, tier, uday)
+            resolved.append((provider, model, tier, uday, rates, whole_day))
+            if rates is not None:
+                for kind in _KINDS:
+                    depth[kind] = max(depth[kind], len(_tiered(getattr(rates, kind))[1]))
+        self._tier_depth = depth
+        schema: dict[str, Any] = {
+            "provider": pl.String,
+            "model": pl.String,
+            "service_tier": pl.String,
+            "uday": _INT,
+            "found": pl.Boolean,
+            "time_of_day": pl.Boolean,
+            "standard_rated": pl.Boolean,
+            "request": _INT,
+            "web_search": _INT,
+        }
+        for kind in _KINDS:
+            schema[f"{kind}_base"] = _INT
+            for j in range(depth[kind]):
+                schema[f"{kind}_t{j}_start"] = _INT
+                schema[f"{kind}_t{j}_price"] = _INT
+        for provider, model, tier, uday, rates, whole_day in resolved:
+            row: list[Any] = [
+                provider,
+                model,
+                tier,
+                uday,
+                rates is not None,
+                not whole_day,
+                tier != "standard" and rates is not None and not rates.tier_priced,
+                rates.request if rates else 0,
+                rates.web_search if rates else None,
+            ]
+            for kind in _KINDS:
+                base, tiers = _tiered(getattr(rates, kind)) if rates else (0, [])
+                row.append(base)
+                for j in range(depth[kind]):
+                    row += list(tiers[j]) if j < len(tiers) else [None, None]
+            rows.append(row)
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def _finish(self, events: pl.DataFrame) -> FrameChunk:
+        """Rollups pre-aggregated.
+
+        On SQLite a repeat within the chunk is left to the primary key (the insert keeps the first in file order,
+        and the writer then folds from the rows stored); PostgreSQL's stage must hold each id once, so repeats
+        are dropped here (the first occurrence in the file wins)."""
+        events = self._mapped(events)
+        before = events.height
+        if self.builder.postgres:
+            events = events.filter(pl.col("event_id").is_first_distinct())
+        return aggregate(events.drop("line"), before - events.height)
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema={"line": pl.UInt32, **EVENT_SCHEMA})
+
+
+_MEASURE_EXPR = {
+    "events": pl.len().cast(_WIDE),
+    "cache_hits": pl.col("cache_hit").cast(_WIDE).sum(),
+    "unpriced_events": (~pl.col("priced")).cast(_WIDE).sum(),
+}
+
+
+def aggregate(events: pl.DataFrame, repeats: int) -> FrameChunk:
+    """The rollup rows the events add (as the SQL fold would compute them), with the unpriced count and cost."""
+    measures = [_MEASURE_EXPR.get(m, pl.col(m).cast(_WIDE).sum()).alias(m) for m in MEASURES]
+    rollups = {table: events.group_by(list(keys)).agg(measures) for table, keys in ROLLUPS}
+    cost = pl.sum_horizontal([pl.col(c).cast(_WIDE) for c in COST_COLUMNS])
+    tasks = (
+        events.filter(pl.col("task_id").is_not_null())
+        .group_by("customer", "product", "task_id")
+        .agg(pl.col("day").min(), pl.len().cast(_WIDE).alias("events"), cost.sum().alias("cost_nano"))
+    )
+    totals = events.select((~pl.col("priced")).cast(_WIDE).sum().alias("u"), cost.sum().alias("c"))
+    unpriced, total = totals.row(0) if events.height else (0, 0)
+    rollups = {table: _narrow(frame) for table, frame in rollups.items()}
+    tasks = _narrow(tasks)
+    return FrameChunk(
+        events=events,
+        repeats=repeats,
+        rollups=rollups,
+        tasks=tasks,
+        unpriced_events=int(unpriced or 0),
+        cost_nano=int(total or 0),
+    )
+
+
+_DONE = object()
+
+
+def prefetched(chunks: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """`chunks`, produced one ahead on a thread: polars releases the GIL while it reads and prices, and SQLite
+    while it writes, so the next chunk is made while this one is stored. The thread is a daemon and stops when the
+    consumer does (or the process ends): nothing outlives the import."""
+    out: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in chunks:
+                while not stop.is_set():
+                    try:
+                        out.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put((_DONE, None))
+        except BaseException as exc:  # handed to the consumer, which raises it as its own
+            out.put((_DONE, exc))
+
+    thread = threading.Thread(target=produce, name="marginbot-columnar", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = out.get()
+            if item is _DONE:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                out.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+
+
+def _narrow(frame: pl.DataFrame) -> pl.DataFrame:
+    """Sums computed in 128 bits, kept in 64 (what the rollup columns hold); a sum past a BIGINT is refused here,
+    as the database would refuse it."""
+    wide = [c for c, t in frame.schema.items() if t == _WIDE]
+    if frame.height and wide:
+        top = frame.select(pl.max_horizontal([pl.col(c).max() for c in wide])).item()
+        if top is not None and top > _BIGINT_MAX:
+            raise OverflowError("a rollup sum is larger than a BIGINT column holds")
+    return frame.with_columns([pl.col(c).cast(_INT) for c in wide])
