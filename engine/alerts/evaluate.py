@@ -45,7 +45,7 @@ from engine.reports.accounts import Account, accounts
 from engine.reports.figures import Figures, Thresholds
 from engine.reports.margin import MarginReport, subject_report
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
-from engine.reports.revenue import revenue_lines
+from engine.reports.revenue import RevenueLine, revenue_lines
 from engine.reports.serialize import figures_text
 from engine.runtime import Runtime
 from engine.store import outbox
@@ -322,6 +322,15 @@ def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events:
     lines, previous_lines = book.lines, book.previous_lines
     if lines is None or previous_lines is None:
         lines, previous_lines = revenue_lines(conn, period), revenue_lines(conn, period.previous())
+    # A customer's report reads only its own lines: handed every line, it would total the whole book once per
+    # subject to find its own previous revenue. Its lines in their order give the same sums. (A product's report
+    # splits every line that covers it, so products get them all.)
+    own_now: dict[str, list[RevenueLine]] = defaultdict(list)
+    own_before: dict[str, list[RevenueLine]] = defaultdict(list)
+    for line in lines:
+        own_now[line.customer].append(line)
+    for line in previous_lines:
+        own_before[line.customer].append(line)
     reports: dict[tuple[str, str], MarginReport] = {}
     for event in events:
         o = event.observation
@@ -338,8 +347,8 @@ def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events:
                 o.name,
                 period,
                 thresholds=o.thresholds,
-                lines=lines,
-                previous_lines=previous_lines,
+                lines=own_now.get(o.key, []) if o.kind is SubjectKind.CUSTOMER else lines,
+                previous_lines=own_before.get(o.key, []) if o.kind is SubjectKind.CUSTOMER else previous_lines,
                 movers=runtime.movers,
             )
         event.report = reports[key]

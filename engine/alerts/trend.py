@@ -128,7 +128,10 @@ def _daily_series(
     for cust, prod, raw_day, req, tok, c in daily_rows(conn, period):
         if cust not in customers:
             continue
-        i = index[raw_day if raw_day in index else as_date(raw_day)]
+        at = index.get(raw_day)  # one lookup for the day as stored; a spelling not seen is converted once
+        if at is None:
+            at = index[raw_day] = index[as_date(raw_day)]
+        i = at
         series = cost.get(cust)
         if series is None:
             series = cost[cust] = [0] * n

@@ -191,6 +191,11 @@ def _total(revenue: dict[str, Decimal], counts: dict[str, tuple[int, int, int]],
     return _figures(sum(revenue.values(), ZERO), summed, thresholds)
 
 
+def _worst_first(row: PortfolioRow) -> tuple[bool, Decimal, str]:
+    margin = row.current.margin_pct  # a Decimal division: worked out once per row, not twice
+    return (margin is not None, margin or ZERO, row.key)
+
+
 def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Portfolio:
     """Every customer and product with revenue, COGS, margin and status, plus the blended total."""
     prev = period.previous()
@@ -235,7 +240,7 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
             )
             for k in keys
         ]
-        out.sort(key=lambda r: (r.current.margin_pct is not None, r.current.margin_pct or ZERO, r.key))
+        out.sort(key=_worst_first)
         return out
 
     unpriced = conn.execute(

@@ -93,6 +93,11 @@ class UnitCounter:
                 tasks = self._read_tasks(customer, product, a, b)
             return {p: Decimal(n) / per for p, n in tasks.items() if not product or p == product}
         pairs = self._full.get(customer, {}) if full_period else self._read_usage(customer, product, a, b)
+        if product:  # the usual contract, asked once per contract per period: one lookup, not a filtered pass
+            counts = pairs.get(product)
+            if counts is None:
+                return {}
+            return {product: Decimal(counts[which]) if per == 1 else Decimal(counts[which]) / per}
         if per == 1:  # requests: a count is its own number of units (the same Decimal as n / 1), asked per contract
             return {p: Decimal(v[which]) for p, v in pairs.items() if not product or p == product}
         return {p: Decimal(v[which]) / per for p, v in pairs.items() if not product or p == product}

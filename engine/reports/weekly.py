@@ -20,7 +20,7 @@ from sqlalchemy import Connection, text
 from engine.money import CENT, ZERO, json_number, usd
 from engine.periods import Period, iso_week
 from engine.reports.figures import margin_pct
-from engine.reports.revenue import RevenueLine, contracts_in, revenue_lines, total_by_customer, total_by_product
+from engine.reports.revenue import RevenueLine, contracts_in, revenue_by_customer, revenue_lines, total_by_product
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM, where_equal
 
@@ -117,6 +117,17 @@ def _weekly_revenue(
     return [revenue_lines(conn, w, customers=customers, totals=scan.totals[w.start], contracts=terms) for w in weeks]
 
 
+def _weekly_by_customer(
+    conn: Connection, weeks: list[Period], scan: _Scan, customer: str | None
+) -> list[dict[str, Decimal]]:
+    """Each week's revenue per customer (`total_by_customer` of `_weekly_revenue`, without writing up the lines)."""
+    customers = [customer] if customer is not None else None
+    terms = contracts_in(conn, Period(weeks[0].start, weeks[-1].end, "weeks"), customers)
+    return [
+        revenue_by_customer(conn, w, customers=customers, totals=scan.totals[w.start], contracts=terms) for w in weeks
+    ]
+
+
 def weekly_trend(
     conn: Connection, period: Period, *, customer: str | None = None, product: str | None = None
 ) -> list[Week]:
@@ -124,13 +135,14 @@ def weekly_trend(
     weeks = trend_weeks(period)
     scan = _scan(conn, weeks, customer, product)
     out: list[Week] = []
-    for week, lines in zip(weeks, _weekly_revenue(conn, weeks, scan, customer), strict=True):
-        if product is not None:
+    if product is not None:  # a product's share of every line that covers it: the lines themselves
+        for week, lines in zip(weeks, _weekly_revenue(conn, weeks, scan, customer), strict=True):
             revenue, nano = total_by_product(lines).get(product, ZERO), scan.product_cost.get(week.start, 0)
-        else:
-            revenue = sum(total_by_customer(lines).values(), ZERO)
-            nano = sum(per_week.get(week.start, 0) for per_week in scan.cost.values())
-        out.append(Week(period=week, revenue=revenue, cogs=usd(nano)))
+            out.append(Week(period=week, revenue=revenue, cogs=usd(nano)))
+        return out
+    for week, by_customer in zip(weeks, _weekly_by_customer(conn, weeks, scan, customer), strict=True):
+        nano = sum(per_week.get(week.start, 0) for per_week in scan.cost.values())
+        out.append(Week(period=week, revenue=sum(by_customer.values(), ZERO), cogs=usd(nano)))
     return out
 
 
@@ -144,8 +156,7 @@ def weekly_by_customer(
     scan = _scan(conn, weeks, None, None)
     portfolio: list[Week] = []
     each: dict[str, list[Week]] = {c: [] for c in chosen}
-    for week, lines in zip(weeks, _weekly_revenue(conn, weeks, scan, None), strict=True):
-        revenue = total_by_customer(lines)
+    for week, revenue in zip(weeks, _weekly_by_customer(conn, weeks, scan, None), strict=True):
         nano = sum(per_week.get(week.start, 0) for per_week in scan.cost.values())
         portfolio.append(Week(period=week, revenue=sum(revenue.values(), ZERO), cogs=usd(nano)))
         for cust in chosen:

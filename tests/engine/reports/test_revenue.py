@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from config.settings import Settings
-from engine.periods import Period
-from engine.reports.revenue import Terms, compute_line, revenue_lines
+from engine.ingest.contracts import import_contracts_file
+from engine.periods import Period, trailing
+from engine.reports.revenue import Terms, compute_line, revenue_by_customer, revenue_lines, total_by_customer
 from engine.reports.usage import COUNTING, count_units
+from engine.reports.weekly import trend_weeks
 from engine.runtime import Runtime
 from engine.vocab import Plan, Unit
 from tests.conftest import NOW
@@ -97,3 +100,37 @@ def test_revenue_lines_scale_metered_units_and_leave_fees_alone(settings: Settin
     assert tripled == {"c1": D(60), "c2": D(10), "c3": D(40)}
     # A part of the month: e1–e3 (10 + 20 + 10 requests) fall in it; fees accrue for 7 of 31 days.
     assert first_week["c1"].units == 40 and first_week["c2"].total == D(10) * 7 / 31
+
+
+def test_revenue_by_customer_is_what_the_lines_total_in_the_same_order(settings: Settings, tmp_path: Path) -> None:
+    # Contracts that start and end inside the weeks, a hybrid one, and a billed customer whose invoice replaces its
+    # modelled revenue on part of the range: every week of a trend, a month and a window across two months.
+    runtime = Runtime(settings.model_copy(update={"prices_file": write_prices(tmp_path)}), now_override=NOW)
+    load_book(runtime, tmp_path)
+    more = tmp_path / "more.csv"
+    more.write_text(
+        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
+        "unit_price_usd\n"
+        "bluth,Bluth Homes,,seat,2026-10-20,2026-11-05,12,30,,,,\n"
+        "cyber,Cyberdyne,,hybrid,2026-10-01,,,,500,9,request,2.5\n"
+        "fox,Fox Media,,flat,2026-11-01,,,,899,,,\n"
+    )
+    import_contracts_file(runtime.engine, more, supersede=True)
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd, "
+                "currency, invoice_id) VALUES ('in_1', 'stripe', 'c2', '', '2026-10-10', '2026-11-09', "
+                "900, 'usd', 'inv_1')"
+            )
+        )
+    periods = [*trend_weeks(trailing(30, today=date(2026, 11, 20))), OCTOBER, trailing(30, today=date(2026, 11, 20))]
+    with runtime.connect() as conn:
+        for period in periods:
+            expected = total_by_customer(revenue_lines(conn, period))
+            assert expected  # the book has revenue in every one of these periods
+            mine = revenue_by_customer(conn, period)
+            # The same figures to the last digit (str keeps the exponent) and the same order of customers.
+            assert [(c, str(v)) for c, v in mine.items()] == [(c, str(v)) for c, v in expected.items()], period
+            one = revenue_by_customer(conn, period, customers=["c2"])
+            assert one == total_by_customer(revenue_lines(conn, period, customers=["c2"])), period
