@@ -10,6 +10,8 @@ Either way an event id seen before is never counted twice, and the rollups alway
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -276,29 +278,32 @@ class EventWriter:
         if len(self._rows) >= self.batch_size:
             self.flush()
 
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A cursor of the driver's own connection, in the caller's transaction (COPY and executemany need it)."""
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        cur = raw.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
     def flush(self) -> None:
         """Write the queued batch, skipping ids already stored, and fold the new events into the rollups (with the
         rollups of columnar chunks still pending)."""
         self._flush_rows()
         if self._pending.waiting:
-            raw = self.conn.connection.driver_connection
-            assert raw is not None
-            cur = raw.cursor()
-            try:
+            with self._cursor() as cur:
                 if self._pg:
                     self._pending.fold_pg(cur, _copy_csv)
                 else:
                     self._pending.fold(cur)
-            finally:
-                cur.close()
 
     def _flush_rows(self) -> None:
         if not self._rows:
             return
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        cur = raw.cursor()
-        try:
+        with self._cursor() as cur:
             if self._pg:
                 self._pg_begin(cur)
                 with cur.copy(f"COPY stage_event ({_COLS}) FROM STDIN") as copy:
@@ -316,8 +321,6 @@ class EventWriter:
                 self._fold(cur, fold)
             if self._pg:
                 cur.execute("DELETE FROM stage_event")
-        finally:
-            cur.close()
         self.stats.imported += inserted
         self.stats.duplicates += len(self._rows) - inserted
         self._rows.clear()
@@ -343,10 +346,7 @@ class EventWriter:
         events = chunk.events
         if not events.height:
             return
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        cur = raw.cursor()
-        try:
+        with self._cursor() as cur:
             if self._pg:
                 self._pg_begin(cur)
                 cur.execute(_PG_ANY_KNOWN, (events.get_column("event_id").to_list(),))
@@ -380,8 +380,6 @@ class EventWriter:
                     self.stats.cost_nano += chunk.cost_nano
                 elif inserted:  # some were stored before: fold only the new rows, found by their rowids
                     self._fold(cur, [sql.format(last=last) for sql in _SQLITE_FOLD])
-        finally:
-            cur.close()
         self.stats.imported += inserted
         self.stats.duplicates += events.height - inserted
 
