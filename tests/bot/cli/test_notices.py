@@ -15,6 +15,7 @@ from engine.runtime import Runtime
 from engine.store.db import forget_engine
 from engine.store.meta import STALE_PRICES
 from tests.bot.blockkit import all_text
+from tests.bot.cli.support import cli
 from tests.conftest import NOW
 from tests.engine.scenarios.book import PRICES, load_book, write_prices
 
@@ -28,12 +29,6 @@ def prices_file(tmp_path: Path) -> Path:
 def book(runtime: Runtime, tmp_path: Path) -> Runtime:
     load_book(runtime, tmp_path)
     return runtime
-
-
-def cli(rt: Runtime, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv), runtime=rt)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_a_price_file_that_is_set_but_missing_is_refused(

@@ -14,6 +14,7 @@ from bot.forms import Handler
 from bot.handlers.scenarios import floor, forecast, whatif
 from engine.reports.names import UnknownSubject
 from engine.runtime import Runtime
+from tests.bot.cli.support import cli
 from tests.engine.scenarios.book import load_book, write_prices
 
 
@@ -26,12 +27,6 @@ def prices_file(tmp_path: Path) -> Path:
 def book(runtime: Runtime, tmp_path: Path) -> Runtime:
     load_book(runtime, tmp_path)
     return runtime
-
-
-def cli(rt: Runtime, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv), runtime=rt)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_whatif_before_equals_marginbot_margin_for_the_same_period(

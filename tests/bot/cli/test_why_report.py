@@ -10,16 +10,10 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from bot.cli.main import main
 from engine.runtime import Runtime
+from tests.bot.cli.support import cli
 
 AFTER_Q4 = "2027-01-02T12:00:00Z"
-
-
-def cli(rt: Runtime, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv), runtime=rt)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def cents(values: list[float]) -> int:
