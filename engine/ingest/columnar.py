@@ -48,6 +48,7 @@ from engine.ingest.events import (
 )
 from engine.ingest.reading import csv_problem, is_jsonl
 from engine.ingest.rollups import MEASURES, ROLLUPS
+from engine.ingest.sqlite_image import event_image
 from engine.ingest.writer import EVENT_COLUMNS, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
 from engine.store.columns import COST_COLUMNS
@@ -105,6 +106,7 @@ class FrameChunk:
     unpriced_events: int
     cost_nano: int
     by_rows: int = 0  # rows of the chunk that went through parse_event and the row builder instead
+    image: bytes | None = None  # SQLite: the events as a database image (engine.ingest.sqlite_image)
 
 
 @dataclass
@@ -578,7 +580,10 @@ class ColumnarChunks:
         before = events.height
         if self.builder.postgres:
             events = events.filter(pl.col("event_id").is_first_distinct())
-        return aggregate(events.drop("line"), before - events.height)
+        chunk = aggregate(events.drop("line"), before - events.height)
+        if not self.builder.postgres and chunk.events.height:
+            chunk.image = event_image(chunk.events)  # here, on the parsing thread, not on the writer's
+        return chunk
 
 
 def _empty() -> pl.DataFrame:

@@ -17,6 +17,7 @@ import threading
 import traceback
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,12 +25,13 @@ from pathlib import Path
 from queue import Empty, Full
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from engine.ingest.columnar import ColumnarChunks, FrameChunk, plain_csv, prefetched
 from engine.ingest.customers import CustomerMap, RowMapper, mapped_lines, without_contract_line, without_contracts
 from engine.ingest.events import RowError, parse_event
 from engine.ingest.reading import FileError, Position, file_rows, printable
+from engine.ingest.sqlite_image import release
 from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats
 from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
@@ -280,7 +282,7 @@ def import_usage_file(
         parallel = plain is None and path.stat().st_size >= PARALLEL_BYTES
     # Forking a threaded process (a server, a scheduler) is unsafe; such callers parse in-process.
     parallel = parallel and "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-    with engine.connect() as conn:
+    with engine.connect() as conn, _stage_released(conn):
         check_rollup_timezone(conn, timezone, price_fingerprint=prices.fingerprint)
         writer = EventWriter(
             conn,
@@ -355,6 +357,18 @@ def import_usage_file(
             w.writerows(rejects)
     _record_run(engine, result, started)
     return result
+
+
+@contextmanager
+def _stage_released(conn: Connection) -> Iterator[None]:
+    """On SQLite, let go of the schema the chunks' images were loaded into (engine.ingest.sqlite_image) once the
+    import's transaction is over, so a pooled connection does not keep the last image."""
+    try:
+        yield
+    finally:
+        if conn.dialect.name == "sqlite":
+            conn.rollback()  # a no-op after the commit; on a failure, what closing the connection does anyway
+            release(conn.connection.driver_connection)
 
 
 def _finish(result: ImportResult, stats: WriteStats) -> None:

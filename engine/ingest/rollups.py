@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
+from engine.ingest.sqlite_image import STAGE, image, load_image
 from engine.store.models import COST_COLUMNS, COUNT_COLUMNS
 from engine.store.sql import COST_SUM
 
@@ -75,49 +76,34 @@ def rebuild_rollups(conn: Connection) -> None:
         conn.execute(text(sql))
 
 
-# Pre-aggregated rollup rows (engine.ingest.columnar) added onto what is stored: the same upserts as the fold, fed
-# with values instead of a GROUP BY over events.
-def _upsert_values(table: str, keys: Sequence[str]) -> str:
-    cols = (*keys, *MEASURES)
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in MEASURES)
-    return (
-        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    )
-
-
-_TASK_VALUES = (
-    "INSERT INTO task_rollup (customer, product, task_id, day, events, cost_nano) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (customer, product, task_id) DO UPDATE SET events = task_rollup.events + excluded.events, "
-    "cost_nano = task_rollup.cost_nano + excluded.cost_nano, day = MIN(task_rollup.day, excluded.day)"
-)
 _CUSTOMER_VALUES = "INSERT INTO customer (id, name, aliases) VALUES (?, ?, '') ON CONFLICT (id) DO NOTHING"
 _BIGINT_MAX = 2**63 - 1
 
 
-def _rows(frame: Any, columns: Sequence[str]) -> list[tuple[Any, ...]]:
-    """A frame's rows as Python tuples, refusing a sum a BIGINT cannot hold (as the database would)."""
+def _bigint(frame: Any) -> Any:
+    """A frame's 128-bit sums as the 64-bit integers the rollup columns hold, refusing one a BIGINT cannot hold (as
+    the database would)."""
     import polars as pl
 
-    wide = [c for c in columns if frame.schema[c] == pl.Int128]
+    wide = [c for c in frame.columns if frame.schema[c] == pl.Int128]
     if frame.height and wide:
         top = frame.select(pl.max_horizontal([pl.col(c).max() for c in wide])).item()
         if top is not None and top > _BIGINT_MAX:
             raise OverflowError("a rollup sum is larger than a BIGINT column holds")
-        frame = frame.with_columns([pl.col(c).cast(pl.Int64) for c in wide])
-    return frame.select(columns).rows()
+    return frame.with_columns([pl.col(c).cast(pl.Int64) for c in wide])
 
 
-def _from_stage(table: str, keys: Sequence[str], columns: Sequence[str], stage: str) -> str:
-    """PostgreSQL: upsert `stage`'s rows (keys unique) into `table`, adding onto what is there."""
+def _from_stage(table: str, keys: Sequence[str], columns: Sequence[str], stage: str, least: str = "LEAST") -> str:
+    """Upsert `stage`'s rows (keys unique) into `table`, adding onto what is there (`least`: as fold_statements)."""
     measures = [c for c in columns if c not in keys]
     updates = ", ".join(
-        f"day = LEAST({table}.day, excluded.day)" if c == "day" else f"{c} = {table}.{c} + excluded.{c}"
+        f"day = {least}({table}.day, excluded.day)" if c == "day" else f"{c} = {table}.{c} + excluded.{c}"
         for c in measures
     )
     cols = ", ".join(columns)
+    # `WHERE true`: SQLite's parser would otherwise take the ON CONFLICT for a join's ON.
     return (
-        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY {', '.join(keys)} "
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE true ORDER BY {', '.join(keys)} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
 
@@ -200,15 +186,26 @@ class PendingRollups:
             cur.execute("DELETE FROM stage_customer")
         self._reset()
 
+    def _tables(self) -> list[tuple[str, list[str], tuple[str, ...], Any]]:
+        """(table, key, columns, rows sorted by the key) of each table with rows pending, once combined."""
+        import polars as pl
+
+        tables = [(table, list(keys), (*keys, *MEASURES)) for table, keys in ROLLUPS]
+        tables.append(("task_rollup", list(self._TASK_KEYS), (*self._TASK_KEYS, "day", "events", "cost_nano")))
+        return [
+            (table, keys, columns, pl.concat(self._parts[table]).sort(keys))
+            for table, keys, columns in tables
+            if self._parts[table]
+        ]
+
     def fold(self, cur: Any) -> None:
-        """Upsert everything pending on SQLite's raw cursor `cur`, and forget it."""
+        """Upsert everything pending on SQLite's raw cursor `cur`, and forget it: the pending rows go over as one
+        database image (engine.ingest.sqlite_image, made in C), upserted from there in each table's key order."""
         self._combine()
-        for table, keys in ROLLUPS:
-            for frame in self._parts[table]:
-                rows = _rows(frame.sort(list(keys)), (*keys, *MEASURES))
-                cur.executemany(_upsert_values(table, keys), rows)
-        for frame in self._parts["task_rollup"]:
-            rows = _rows(frame.sort(list(self._TASK_KEYS)), (*self._TASK_KEYS, "day", "events", "cost_nano"))
-            cur.executemany(_TASK_VALUES, rows)
+        tables = self._tables()
+        staged = {table: _bigint(frame.select(columns)) for table, _, columns, frame in tables}
+        tag = load_image(cur.connection, image(staged))
+        for table, keys, columns, _ in tables:
+            cur.execute(_from_stage(table, keys, columns, f"{STAGE}.{table}", least="MIN") + tag)
         cur.executemany(_CUSTOMER_VALUES, [(c, c) for c in sorted(self._customers)])
         self._reset()

@@ -3,8 +3,10 @@
 On SQLite a batch goes straight into `usage_event` (a known event id is skipped by its primary key) and the new
 rows, found by their rowid range, are folded into the rollups; on PostgreSQL it is COPYed into a temporary stage and
 one INSERT … ON CONFLICT DO NOTHING stores what is new (dropping the rest from the stage), which is then folded.
-A columnar chunk (engine.ingest.columnar) arrives with its rollups pre-aggregated: when every one of its events is
-new they are added from those rows (summed in memory, upserted in key order), without reading the events back.
+A columnar chunk (engine.ingest.columnar) arrives with its rollups pre-aggregated, and on SQLite with its events
+as a small database image made in C (engine.ingest.sqlite_image) that one INSERT … SELECT copies: when every one of
+its events is new the rollups are added from those rows (summed in memory, upserted in key order), without reading
+the events back.
 Either way an event id seen before is never counted twice, and the rollups always equal the sum of stored events.
 """
 
@@ -13,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from sqlalchemy import Connection
 
 from engine.ingest.events import COST_MAX_NANO, ParsedEvent, RowError
 from engine.ingest.rollups import UNPRICED_EVENTS, PendingRollups, fold_statements
+from engine.ingest.sqlite_image import STAGE_TABLE, event_image, load_image
 from engine.money import usd
 from engine.pricing.book import Costs, PriceBook, Usage
 from engine.store.models import COST_COLUMNS, COST_TYPES
@@ -74,6 +76,12 @@ _SQLITE_INSERT = (
     "ON CONFLICT (event_id) DO NOTHING"
 )
 _SQLITE_FOLD = _fold_statements("usage_event WHERE rowid > {last}", "MIN")
+# A columnar chunk, loaded as a SQLite image (engine.ingest.sqlite_image), copied in file order; `WHERE true` tells
+# SQLite's parser the ON CONFLICT clause is the upsert's, not part of the SELECT's join.
+_SQLITE_COPY = (
+    f"INSERT INTO usage_event ({_COLS}) SELECT {_COLS} FROM {STAGE_TABLE} WHERE true ORDER BY rowid "
+    "ON CONFLICT (event_id) DO NOTHING"
+)
 # PostgreSQL: COPY into a temporary stage, then one statement inserts what is new (one primary-key probe per event)
 # and drops from the stage the ids already stored, so the folds read only the new events.
 _PG_INSERT = (
@@ -92,60 +100,6 @@ _PG_WRITER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('marginbot.usage_event 
 _PG_FOLD_MEMORY = "SET LOCAL work_mem = '64MB'"
 # Rows COPYed at once on PostgreSQL: the CSV text of a whole chunk would cost more memory for nothing.
 _PG_SLICE = 50_000
-
-
-def _literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool | int):
-        return str(int(value))
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-# SQLite binds at most 32,766 parameters a statement (3.32+); 250,000 would be the ceiling of the newest.
-_SQLITE_PARAMS = 32_000
-_ROWS_A_STATEMENT = 500
-
-
-def insert_values(cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> int:
-    """Run `sql` (an INSERT with one `VALUES (…)` row, any ON CONFLICT clause after it) for every row, several
-    hundred rows a statement: each execution costs a round through the driver (and a release and re-take of
-    Python's lock), so fewer, larger statements write the same rows about a fifth faster. Returns the rows
-    changed."""
-    if not rows:
-        return 0
-    head, _, rest = sql.partition(" VALUES ")
-    one, close, tail = rest.partition(")")
-    one += close
-    per = max(1, min(_ROWS_A_STATEMENT, _SQLITE_PARAMS // max(1, one.count("?"))))
-    full = len(rows) - len(rows) % per
-    changed = 0
-    if full:
-        many = f"{head} VALUES {', '.join([one] * per)}{tail}"
-        for start in range(0, full, per):
-            cur.execute(many, list(chain.from_iterable(rows[start : start + per])))
-            changed += cur.rowcount
-    if full < len(rows):
-        cur.executemany(sql, rows[full:])
-        changed += cur.rowcount
-    return changed
-
-
-def sqlite_insert(events: Any) -> tuple[str, list[tuple[Any, ...]]]:
-    """The INSERT for a frame of usage_event rows (EVENT_COLUMNS) and its parameters. A column holding one value
-    in every row (the source, the tier, unused cost types) is written into the statement instead: binding each
-    value from Python is most of the cost of an insert here."""
-    values: list[str] = []
-    variable: list[Any] = []
-    for column in EVENT_COLUMNS:
-        series = events.get_column(column)
-        if column != "event_id" and series.n_unique() == 1:  # the id is always bound: one parameter row per event
-            values.append(_literal(series[0]))
-        else:
-            values.append("?")
-            variable.append(series.to_list())
-    sql = f"INSERT INTO usage_event ({_COLS}) VALUES ({', '.join(values)}) ON CONFLICT (event_id) DO NOTHING"
-    return sql, list(zip(*variable, strict=True))
 
 
 # Whether any of a batch's ids is stored already (one index probe each, stopping at the first found).
@@ -369,9 +323,10 @@ class EventWriter:
             else:
                 cur.execute("SELECT COALESCE(MAX(rowid), 0) FROM usage_event")
                 last = int(cur.fetchone()[0])
-                sql, rows = sqlite_insert(events)
-                inserted = insert_values(cur, sql, rows)
-                del rows
+                # Made on the parsing thread as a rule (engine.ingest.sqlite_image); here only if it was not.
+                image = chunk.image if chunk.image is not None else event_image(events)
+                cur.execute(_SQLITE_COPY + load_image(cur.connection, image))
+                inserted = cur.rowcount
                 if inserted == events.height:
                     self._pending.add(chunk)
                     if self._pending.full:
