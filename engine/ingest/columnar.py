@@ -48,7 +48,7 @@ from engine.ingest.events import (
 )
 from engine.ingest.reading import csv_problem, is_jsonl
 from engine.ingest.rollups import MEASURES, ROLLUPS
-from engine.ingest.sqlite_image import event_image
+from engine.ingest.sqlite_image import EventImage, event_image
 from engine.ingest.writer import EVENT_COLUMNS, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
 from engine.store.columns import COST_COLUMNS
@@ -106,7 +106,7 @@ class FrameChunk:
     unpriced_events: int
     cost_nano: int
     by_rows: int = 0  # rows of the chunk that went through parse_event and the row builder instead
-    image: bytes | None = None  # SQLite: the events as a database image (engine.ingest.sqlite_image)
+    image: EventImage | None = None  # SQLite: the events as a database image (engine.ingest.sqlite_image)
 
 
 @dataclass

@@ -76,12 +76,19 @@ _SQLITE_INSERT = (
     "ON CONFLICT (event_id) DO NOTHING"
 )
 _SQLITE_FOLD = _fold_statements("usage_event WHERE rowid > {last}", "MIN")
-# A columnar chunk, loaded as a SQLite image (engine.ingest.sqlite_image), copied in file order; `WHERE true` tells
-# SQLite's parser the ON CONFLICT clause is the upsert's, not part of the SELECT's join.
-_SQLITE_COPY = (
-    f"INSERT INTO usage_event ({_COLS}) SELECT {_COLS} FROM {STAGE_TABLE} WHERE true ORDER BY rowid "
-    "ON CONFLICT (event_id) DO NOTHING"
-)
+
+
+def _sqlite_copy(constants: dict[str, Any]) -> str:
+    """The INSERT copying a chunk's image (engine.ingest.sqlite_image) into usage_event in file order, each column
+    left out of the image bound as a parameter. `WHERE true` tells SQLite's parser the ON CONFLICT clause is the
+    upsert's, not a join's."""
+    values = ", ".join("?" if c in constants else c for c in EVENT_COLUMNS)
+    return (
+        f"INSERT INTO usage_event ({_COLS}) SELECT {values} FROM {STAGE_TABLE} WHERE true ORDER BY rowid "
+        "ON CONFLICT (event_id) DO NOTHING"
+    )
+
+
 # PostgreSQL: COPY into a temporary stage, then one statement inserts what is new (one primary-key probe per event)
 # and drops from the stage the ids already stored, so the folds read only the new events.
 _PG_INSERT = (
@@ -325,7 +332,12 @@ class EventWriter:
                 last = int(cur.fetchone()[0])
                 # Made on the parsing thread as a rule (engine.ingest.sqlite_image); here only if it was not.
                 image = chunk.image if chunk.image is not None else event_image(events)
-                cur.execute(_SQLITE_COPY + load_image(cur.connection, image))
+                tag = load_image(cur.connection, image.data)
+                # The constants in EVENT_COLUMNS order, as the statement's parameters appear.
+                cur.execute(
+                    _sqlite_copy(image.constants) + tag,
+                    [image.constants[c] for c in EVENT_COLUMNS if c in image.constants],
+                )
                 inserted = cur.rowcount
                 if inserted == events.height:
                     self._pending.add(chunk)

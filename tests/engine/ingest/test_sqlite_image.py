@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.ingest.sqlite_image import STAGE, image, load_image, release
+from engine.ingest.sqlite_image import STAGE, event_image, image, load_image, release
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -54,3 +54,20 @@ def test_the_stage_is_let_go_once_the_transaction_is_over(tmp_path: Path) -> Non
     release(con)
     assert STAGE not in {row[1] for row in con.execute("PRAGMA database_list")}
     assert con.execute("SELECT x FROM kept").fetchall() == [(1,)]
+
+
+def test_columns_with_one_value_are_left_out_of_the_image_and_kept_as_constants() -> None:
+    events = pl.DataFrame(
+        {
+            "event_id": ["e1", "e2"],
+            "source": ["file:u.csv", "file:u.csv"],
+            "task_id": [None, None],
+            "cost_output": [5, 7],
+            "cache_hit": [False, False],
+        }
+    )
+    made = event_image(events)
+    con = sqlite3.connect(":memory:")
+    con.deserialize(made.data)
+    assert [row[1] for row in con.execute("PRAGMA table_info(event)")] == ["event_id", "cost_output"]
+    assert made.constants == {"source": "file:u.csv", "task_id": None, "cache_hit": False}
