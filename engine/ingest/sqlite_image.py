@@ -13,6 +13,7 @@ into an in-memory schema attached for the purpose: no file is opened by both.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from dataclasses import dataclass
@@ -49,6 +50,12 @@ def image(tables: dict[str, pl.DataFrame]) -> bytes:
                 cur.adbc_ingest(table, frame.with_columns(pl.col(pl.Boolean).cast(pl.Int64)), mode="create")
             cur.execute("COMMIT")
         return Path(name).read_bytes()
+    except adbc_sqlite.Error as exc:
+        # Only the scratch file can fail here (a full or read-only temporary folder): said as the OSError it is,
+        # which the command line turns into one line naming the file.
+        reason = str(exc).lower()
+        code = errno.ENOSPC if "full" in reason else errno.EACCES if "readonly" in reason else errno.EIO
+        raise OSError(code, f"cannot write a scratch file ({exc})", name) from exc
     finally:
         os.unlink(name)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,6 +150,21 @@ def test_a_full_disk_during_an_import_is_one_line_and_commits_nothing(
     with runtime.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM usage_event")).scalar_one() == 0
         assert conn.execute(text("SELECT COUNT(*) FROM daily_rollup")).scalar_one() == 0
+
+
+def test_a_temporary_folder_that_is_gone_is_one_line_and_commits_nothing(
+    sqlite_runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite each chunk is made into a database image in a scratch file there (engine.ingest.sqlite_image).
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    path = tmp_path / "u.csv"
+    rows = "".join(f"e{i},2026-10-05T12:00:00Z,cust{i % 50},chat,openai,gpt-4o,{i}\n" for i in range(2_000))
+    path.write_text("event_id,ts,customer,product,provider,model,input_tokens\n" + rows)
+    assert main(["import", "usage", str(path)], runtime=sqlite_runtime) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"marginbot: {tmp_path / 'gone'}/marginbot-chunk-")
+    with sqlite_runtime.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM usage_event")).scalar_one() == 0
 
 
 def test_verbose_adds_the_traceback_to_the_one_line(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
