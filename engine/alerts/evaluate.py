@@ -39,6 +39,7 @@ from engine.alerts.messages import Message, Pack, pack_by_count, plan_messages
 from engine.alerts.state import Level, State, changed, load_states, save_state
 from engine.alerts.threads import Thread, close_thread, open_thread, open_threads
 from engine.alerts.trend import Trend, trends_against
+from engine.gc_pause import gc_paused
 from engine.money import decimal_text, round_to
 from engine.periods import Period, trailing
 from engine.reports.accounts import Account, accounts
@@ -442,7 +443,9 @@ def check_alerts(
     as_of = (as_of or runtime.now()).astimezone(UTC)
     channels = list(runtime.settings.alert_channels)
     record = not dry_run and bool(channels)
-    with runtime.connect() as conn:  # refuses rollups cut in another time zone, as imports do
+    # The collector is paused: the run allocates a great many short-lived objects and no cycles (engine/gc_pause.py).
+    # The connection refuses rollups cut in another time zone, as imports do.
+    with gc_paused(), runtime.connect() as conn:
         states = load_states(conn)
         threads = open_threads(conn)
         period, book, decisions = evaluate(conn, runtime, as_of=as_of, states=states)
