@@ -171,14 +171,31 @@ def _contract_revenue(contracts: list[Terms], counts: Counts, period: Period) ->
     a, b, n = period.start, period.end, period.days
     fractions = [month_fraction(day, day) for day in period.iter_days()]
     revenue: dict[str, list[Decimal]] = {}
+    # Contracts repeat a few dozen fixed terms between them: each day's fixed charge is worked out once per distinct
+    # terms and span, keyed by every term but whose contract it is. (The lists are shared, so never changed.)
+    fixed: dict[tuple[object, ...], list[Decimal]] = {}
     for c in contracts:
         lo, hi = (max(c.start, a) - a).days, (min(c.end or b, b) - a).days + 1
-        fees = {f: c.fixed_charge(f) for f in set(fractions[lo:hi])}  # one per month length: they repeat
+        key = (
+            c.plan,
+            c.seats,
+            c.seat_price_usd,
+            c.platform_fee_usd,
+            c.included_units,
+            c.unit,
+            c.unit_price_usd,
+            lo,
+            hi,
+        )
+        fees = fixed.get(key)
+        if fees is None:
+            by_fraction = {f: c.fixed_charge(f) for f in set(fractions[lo:hi])}  # one per month length
+            fees = fixed[key] = [by_fraction[f] for f in fractions[lo:hi]]
         if c.is_metered:
             usage = c.usage_charges(_metered(c, counts, n)[lo:hi], fractions[lo:hi])
-            amounts = [fees[f] + u for f, u in zip(fractions[lo:hi], usage, strict=True)]
+            amounts = [fee + u for fee, u in zip(fees, usage, strict=True)]
         else:
-            amounts = [fees[f] for f in fractions[lo:hi]]
+            amounts = fees
         earned = revenue.get(c.customer)
         if earned is None:  # the customer's first contract: its amounts are the days' revenue so far (0 + x = x)
             revenue[c.customer] = [ZERO] * lo + amounts + [ZERO] * (n - hi)
