@@ -38,7 +38,8 @@ from sqlalchemy import Connection
 from engine.alerts.messages import Message, Pack, pack_by_count, plan_messages
 from engine.alerts.state import Level, State, changed, load_states, save_state
 from engine.alerts.threads import Thread, close_thread, open_thread, open_threads
-from engine.alerts.trend import Trend, customer_trends
+from engine.alerts.trend import Trend, trends_against
+from engine.gc_pause import gc_paused
 from engine.money import decimal_text, round_to
 from engine.periods import Period, trailing
 from engine.reports.accounts import Account, accounts
@@ -291,18 +292,15 @@ def evaluate(
         observe(row, t) for row in book.products
     ]
     # Trends only for customers above their line and not held in a breach: the only ones a trend changes. A trend
-    # is fitted against the customer's own line, so customers are grouped by line.
-    candidates: dict[Decimal, set[str]] = defaultdict(set)
-    for o in observations:
-        if (
-            o.kind is SubjectKind.CUSTOMER
-            and o.level is Level.OK
-            and not states.get((SubjectKind.CUSTOMER, o.key), State()).status.is_bad
-        ):
-            candidates[o.thresholds.breach_pct].add(o.key)
-    trends: dict[str, Trend] = {}
-    for line, keys in candidates.items():
-        trends.update(customer_trends(conn, period, keys, breach_pct=line, contracts=book.terms))
+    # is fitted against the customer's own line.
+    lines = {
+        o.key: o.thresholds.breach_pct
+        for o in observations
+        if o.kind is SubjectKind.CUSTOMER
+        and o.level is Level.OK
+        and not states.get((SubjectKind.CUSTOMER, o.key), State()).status.is_bad
+    }
+    trends = trends_against(conn, period, lines, contracts=book.terms)
     decisions: list[Decision] = []
     for obs in observations:
         trend = trends.get(obs.key) if obs.kind is SubjectKind.CUSTOMER else None
@@ -445,7 +443,9 @@ def check_alerts(
     as_of = (as_of or runtime.now()).astimezone(UTC)
     channels = list(runtime.settings.alert_channels)
     record = not dry_run and bool(channels)
-    with runtime.connect() as conn:  # refuses rollups cut in another time zone, as imports do
+    # The collector is paused: the run allocates a great many short-lived objects and no cycles (engine/gc_pause.py).
+    # The connection refuses rollups cut in another time zone, as imports do.
+    with gc_paused(), runtime.connect() as conn:
         states = load_states(conn)
         threads = open_threads(conn)
         period, book, decisions = evaluate(conn, runtime, as_of=as_of, states=states)

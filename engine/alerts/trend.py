@@ -9,7 +9,7 @@ the past ("crossed 40% on Nov 20"), never rounded to "about today".
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -48,15 +48,21 @@ def fit_trend(points: list[tuple[int, float]], *, last_x: int, start: date, brea
 
     Floats are fine here: this is a statistic over percentages, not money, and it runs for every customer.
     """
-    n = len(points)
-    if n < MIN_TREND_DAYS:
-        return None
     sx = sy = sxx = sxy = 0.0
     for x, y in points:
         sx += x
         sy += y
         sxx += x * x
         sxy += x * y
+    return _fitted(len(points), sx, sy, sxx, sxy, last_x=last_x, start=start, breach_pct=breach_pct)
+
+
+def _fitted(
+    n: int, sx: float, sy: float, sxx: float, sxy: float, *, last_x: int, start: date, breach_pct: Decimal
+) -> Trend | None:
+    """The least-squares line from the sums of its n points (x, y): Σx, Σy, Σx², Σxy."""
+    if n < MIN_TREND_DAYS:
+        return None
     spread = n * sxx - sx * sx
     if spread == 0:
         return None
@@ -111,13 +117,13 @@ def _daily_series(
     if contracts is None:
         contracts = contracts_in(conn, period, None)
     contracts = [c for c in contracts if c.customer in customers and active_span(c, period) is not None]
-    metered = {c.customer for c in contracts if c.is_metered}
 
     index: dict[object, int] = {}  # the day as the database returns it (text on SQLite) → position
     for i, day in enumerate(period.iter_days()):
         index[day] = index[day.isoformat()] = i
     cost: dict[str, DaySeries] = {}
-    counts: Counts = defaultdict(dict)
+    # Units are counted only for customers whose revenue follows them (one lookup per row tells which).
+    counts: Counts = {c.customer: {} for c in contracts if c.is_metered}
 
     def counted(cust: str, prod: str) -> tuple[DaySeries, DaySeries, DaySeries]:
         series = counts[cust].get(prod)
@@ -126,20 +132,19 @@ def _daily_series(
         return series
 
     for cust, prod, raw_day, req, tok, c in daily_rows(conn, period):
-        if cust not in customers:
-            continue
         at = index.get(raw_day)  # one lookup for the day as stored; a spelling not seen is converted once
-        if at is None:
-            at = index[raw_day] = index[as_date(raw_day)]
-        i = at
+        i = at if at is not None else index.setdefault(raw_day, index[as_date(raw_day)])
         series = cost.get(cust)
         if series is None:
+            if cust not in customers:
+                continue
             series = cost[cust] = [0] * n
         series[i] += c or 0
-        if cust in metered:
-            mine = counts[cust].get(prod)  # inline, not counted(): this runs for every row of the window
+        products = counts.get(cust)
+        if products is not None:
+            mine = products.get(prod)  # inline, not counted(): this runs for every row of the window
             if mine is None:
-                mine = counts[cust][prod] = ([0] * n, [0] * n, [0] * n)
+                mine = products[prod] = ([0] * n, [0] * n, [0] * n)
             mine[0][i] += req or 0
             mine[1][i] += tok or 0
     by_task = {c.customer for c in contracts if c.is_metered and c.unit is Unit.TASK}
@@ -166,18 +171,36 @@ def _contract_revenue(contracts: list[Terms], counts: Counts, period: Period) ->
     a, b, n = period.start, period.end, period.days
     fractions = [month_fraction(day, day) for day in period.iter_days()]
     revenue: dict[str, list[Decimal]] = {}
+    # Contracts repeat a few dozen fixed terms between them: each day's fixed charge is worked out once per distinct
+    # terms and span, keyed by every term but whose contract it is. (The lists are shared, so never changed.)
+    fixed: dict[tuple[object, ...], list[Decimal]] = {}
     for c in contracts:
         lo, hi = (max(c.start, a) - a).days, (min(c.end or b, b) - a).days + 1
-        fees = {f: c.fixed_charge(f) for f in set(fractions[lo:hi])}  # one per month length: they repeat
+        key = (
+            c.plan,
+            c.seats,
+            c.seat_price_usd,
+            c.platform_fee_usd,
+            c.included_units,
+            c.unit,
+            c.unit_price_usd,
+            lo,
+            hi,
+        )
+        fees = fixed.get(key)
+        if fees is None:
+            by_fraction = {f: c.fixed_charge(f) for f in set(fractions[lo:hi])}  # one per month length
+            fees = fixed[key] = [by_fraction[f] for f in fractions[lo:hi]]
         if c.is_metered:
             usage = c.usage_charges(_metered(c, counts, n)[lo:hi], fractions[lo:hi])
-            amounts = [fees[f] + u for f, u in zip(fractions[lo:hi], usage, strict=True)]
+            amounts = [fee + u for fee, u in zip(fees, usage, strict=True)]
         else:
-            amounts = [fees[f] for f in fractions[lo:hi]]
+            amounts = fees
         earned = revenue.get(c.customer)
-        if earned is None:
-            earned = revenue[c.customer] = [ZERO] * n
-        earned[lo:hi] = [x + y for x, y in zip(earned[lo:hi], amounts, strict=True)]
+        if earned is None:  # the customer's first contract: its amounts are the days' revenue so far (0 + x = x)
+            revenue[c.customer] = [ZERO] * lo + amounts + [ZERO] * (n - hi)
+        else:
+            earned[lo:hi] = [x + y for x, y in zip(earned[lo:hi], amounts, strict=True)]
     return revenue
 
 
@@ -204,7 +227,10 @@ def _metered(c: Terms, counts: Counts, n: int) -> list[Decimal]:
     """The contract's units on each day of the window: its product's, or every product's when it names none."""
     which, per = COUNTING[c.split_unit]  # only the count the unit reads is summed: this runs for every contract
     rows = [series[which] for prod, series in counts.get(c.customer, {}).items() if not c.product or prod == c.product]
-    return [Decimal(sum(day)) / per for day in zip(*rows, strict=True)] if rows else [ZERO] * n
+    if not rows:
+        return [ZERO] * n
+    days = rows[0] if len(rows) == 1 else [sum(day) for day in zip(*rows, strict=True)]
+    return [Decimal(v) for v in days] if per == 1 else [Decimal(v) / per for v in days]  # n / 1 is n
 
 
 def customer_trends(
@@ -217,15 +243,43 @@ def customer_trends(
 ) -> dict[str, Trend]:
     """The fitted daily-margin trend of each customer that has enough days with revenue. `contracts` (contracts_in
     over a range covering `period`, as the portfolio read them) saves reading them again."""
+    return trends_against(conn, period, dict.fromkeys(customers, breach_pct), contracts=contracts)
+
+
+def trends_against(
+    conn: Connection, period: Period, lines: Mapping[str, Decimal], *, contracts: list[Terms] | None = None
+) -> dict[str, Trend]:
+    """`customer_trends` for customers with lines of their own (customer → its breach line), from one scan of the
+    window whatever the number of distinct lines."""
     trends: dict[str, Trend] = {}
     last_x = period.days - 1
-    for cust, (revenue, cost) in _daily_series(conn, period, customers, contracts).items():
-        points = [
-            (x, max(FLOOR_PCT, 100.0 - c / (r * NANO) * 100.0))
-            for x, (r, c) in enumerate(zip(map(float, revenue), cost, strict=True))
-            if r > 0
-        ]
-        trend = fit_trend(points, last_x=last_x, start=period.start, breach_pct=breach_pct)
+    for cust, (revenue, cost) in _daily_series(conn, period, set(lines), contracts).items():
+        trend = _fitted(*_margin_sums(revenue, cost), last_x=last_x, start=period.start, breach_pct=lines[cust])
         if trend is not None:
             trends[cust] = trend
     return trends
+
+
+def _margin_sums(revenue: list[Decimal], cost: list[int]) -> tuple[int, float, float, float, float]:
+    """The least-squares sums (as `fit_trend` adds them, in the same order) of the days with revenue, each day's
+    margin floored at FLOOR_PCT: (n, Σx, Σy, Σx², Σxy) with x the day's index and y its margin %.
+
+    A Decimal becomes a float through its text (the costliest step here), and a customer's days mostly share one
+    revenue object (a fee's daily share, the same all month): each object is converted once, when it changes."""
+    n = 0
+    sx = sy = sxx = sxy = 0.0
+    last: Decimal | None = None
+    r = 0.0
+    for x, (day_revenue, c) in enumerate(zip(revenue, cost, strict=True)):
+        if day_revenue is not last:
+            last, r = day_revenue, float(day_revenue)
+        if r > 0:
+            y = 100.0 - c / (r * NANO) * 100.0
+            if y < FLOOR_PCT:
+                y = FLOOR_PCT
+            n += 1
+            sx += x
+            sy += y
+            sxx += x * x
+            sxy += x * y
+    return n, sx, sy, sxx, sxy

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, TextClause, bindparam, text
 
 from engine.periods import Period
-from engine.store.sql import COST_SUM, where_equal
+from engine.store.sql import COST_SUM, fetch_tuples, where_equal
 from engine.timeutil import as_date
 from engine.vocab import Unit
 
@@ -123,7 +123,7 @@ def _of_product(sql: str, customer: str, product: str, a: date, b: date) -> tupl
     return text(where_equal(sql, params, product=product or None) + " GROUP BY product"), params
 
 
-def daily_rows(conn: Connection, period: Period, customer: str | None = None) -> Sequence[Row[*tuple[Any, ...]]]:
+def daily_rows(conn: Connection, period: Period, customer: str | None = None) -> list[tuple[Any, ...]]:
     """(customer, product, day, requests, input + output tokens, cost nano-USD) for each customer, product and day
     of `period` with usage: the rollup's own rows, so nothing is grouped. The day is as the database returns it
     (text on SQLite): callers that index days convert each distinct value once."""
@@ -133,8 +133,8 @@ def daily_rows(conn: Connection, period: Period, customer: str | None = None) ->
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
     sql = where_equal(sql, params, customer=customer)
-    # One fetch for tens of thousands of rows: row-by-row fetching costs more than the query.
-    return conn.execute(text(sql), params).all()
+    # One fetch for tens of thousands of rows, as plain tuples: row-by-row fetching costs more than the query.
+    return fetch_tuples(conn, text(sql), params)
 
 
 def daily_tasks(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import date, timedelta
 from decimal import Decimal
@@ -89,6 +90,13 @@ def test_dry_run_records_and_queues_nothing(rt: Runtime, tmp_path: Path) -> None
     with rt.connect() as conn:
         assert load_states(conn) == {}
     assert _events(check_alerts(rt, as_of=NOW)) == EXPECTED
+
+
+def test_a_check_leaves_the_garbage_collector_running_as_it_found_it(rt: Runtime, tmp_path: Path) -> None:
+    load_book(rt, tmp_path)
+    assert gc.isenabled()
+    assert _events(check_alerts(rt, as_of=NOW, dry_run=True)) == EXPECTED
+    assert gc.isenabled()
 
 
 def test_without_alert_channels_nothing_is_recorded_so_nothing_is_lost(settings: Settings, tmp_path: Path) -> None:
