@@ -215,7 +215,7 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
     terms = contracts_in(conn, Period(prev.start, period.end, "both"), None, skipped=skipped)
     revenue_now = period_revenue(conn, period, totals=_totals(scan_now), contracts=terms)
     revenue_before = period_revenue(conn, prev, totals=_totals(scan_before), contracts=terms)
-    names: dict[str, str] = dict(conn.execute(text("SELECT id, name FROM customer")).tuples().all())
+    names: dict[str, str] = dict(conn.execute(text("SELECT id, name FROM customer")).all())
     # Customers whose contracts set their own bands are judged against them (products and the total: the global).
     banded = {c: a.thresholds(thresholds) for c, a in accounts(conn).items() if a.has_own_bands}
     paying = set(
