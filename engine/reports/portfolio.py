@@ -14,7 +14,15 @@ from engine.money import ZERO, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Thresholds, pick, run_rate
-from engine.reports.revenue import PeriodRevenue, RevenueLine, SkippedContract, Terms, contracts_in, period_revenue
+from engine.reports.revenue import (
+    FixedCharges,
+    PeriodRevenue,
+    RevenueLine,
+    SkippedContract,
+    Terms,
+    contracts_in,
+    period_revenue,
+)
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM
 from engine.vocab import SubjectKind
@@ -213,8 +221,9 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
     # Both periods' contracts in one read: the previous period ends the day before this one starts.
     skipped: list[SkippedContract] = []
     terms = contracts_in(conn, Period(prev.start, period.end, "both"), None, skipped=skipped)
-    revenue_now = period_revenue(conn, period, totals=_totals(scan_now), contracts=terms)
-    revenue_before = period_revenue(conn, prev, totals=_totals(scan_before), contracts=terms)
+    fixed: FixedCharges = {}  # two periods of the same length of month share their fixed charges
+    revenue_now = period_revenue(conn, period, totals=_totals(scan_now), contracts=terms, fixed=fixed)
+    revenue_before = period_revenue(conn, prev, totals=_totals(scan_before), contracts=terms, fixed=fixed)
     names: dict[str, str] = dict(conn.execute(text("SELECT id, name FROM customer")).all())
     # Customers whose contracts set their own bands are judged against them (products and the total: the global).
     banded = {c: a.thresholds(thresholds) for c, a in accounts(conn).items() if a.has_own_bands}

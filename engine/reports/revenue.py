@@ -213,12 +213,16 @@ def _fixed(c: Terms, months: Decimal) -> _Fixed:
     return _Fixed(months, c.seat_charge(months), c.platform_charge(months), included, describe_terms(c))
 
 
-# The terms that decide the fixed charges (all but whose contract it is and which product it covers), and the span.
-_FixedKey = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decimal, date, date]
+# The terms that decide the fixed charges (all but whose contract it is and which product it covers), and the
+# months they apply for: spans of the same length of month (a week inside a 31-day month) share them.
+_FixedKey = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decimal, Decimal]
+# The fixed charges worked out for each distinct terms and months, kept by a caller asking about many contracts or
+# periods (the same arithmetic on the same values: the figures are those of one contract at a time).
+FixedCharges = dict[_FixedKey, _Fixed]
 
 
-def _fixed_key(c: Terms, a: date, b: date) -> _FixedKey:
-    return (c.plan, c.seats, c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit, c.unit_price_usd, a, b)
+def _fixed_key(c: Terms, months: Decimal) -> _FixedKey:
+    return (c.plan, c.seats, c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit, c.unit_price_usd, months)
 
 
 def _usage_and_total(c: Terms, fixed: _Fixed, units: Decimal) -> tuple[Decimal, Decimal]:
@@ -273,7 +277,7 @@ class _Charge(NamedTuple):
 
 
 def _charge(
-    c: Terms, period: Period, counter: UnitCounter, usage_factor: Decimal, fixed: dict[_FixedKey, _Fixed] | None
+    c: Terms, period: Period, counter: UnitCounter, usage_factor: Decimal, fixed: FixedCharges | None
 ) -> _Charge | None:
     """The revenue rule on contract `c` over `period` (None: not in force on any of its days)."""
     # active_span, written out: this runs for every contract of every period a report or a trend looks at.
@@ -291,11 +295,12 @@ def _charge(
         metered = sum(per_product.values(), ZERO)
         if usage_factor != ONE:
             metered *= usage_factor
-    charges = fixed.get(_fixed_key(c, a, b)) if fixed is not None else None
+    months = month_fraction(a, b)
+    charges = fixed.get(_fixed_key(c, months)) if fixed is not None else None
     if charges is None:
-        charges = _fixed(c, month_fraction(a, b))
+        charges = _fixed(c, months)
         if fixed is not None:
-            fixed[_fixed_key(c, a, b)] = charges
+            fixed[_fixed_key(c, months)] = charges
     usage = c.usage_charge(metered, charges.months) if is_metered else ZERO
     return _Charge((b - a).days + 1, per_product, metered, charges, usage, charges.seats + charges.platform + usage)
 
@@ -306,12 +311,11 @@ def contract_line(
     counter: UnitCounter,
     *,
     usage_factor: Decimal = ONE,
-    fixed: dict[_FixedKey, _Fixed] | None = None,
+    fixed: FixedCharges | None = None,
 ) -> RevenueLine | None:
     """Revenue of contract `c` over the days of `period` it is in force (None: none), usage × usage_factor.
 
-    `fixed` keeps the fixed charges worked out for each distinct terms and span, for a caller asking about many
-    contracts (the same arithmetic on the same values: the figures are those of one contract at a time)."""
+    `fixed` keeps the fixed charges worked out, for a caller asking about many contracts (see FixedCharges)."""
     charge = _charge(c, period, counter, usage_factor, fixed)
     return None if charge is None else _charged_line(c, charge)
 
@@ -342,13 +346,14 @@ def revenue_by_customer(
     customers: Iterable[str] | None = None,
     totals: UsageTotals | None = None,
     contracts: list[Terms] | None = None,
+    fixed: FixedCharges | None = None,
 ) -> dict[str, Decimal]:
     """`total_by_customer(revenue_lines(...))` without writing up the lines: a trend asks for a dozen periods of
     every contract and reads only each customer's total. The same rule per contract, billed lines replacing
     modelled ones alike, and the sums taken in the same order (a Decimal sum rounds to 28 digits, so the order
-    is part of the figure)."""
+    is part of the figure). `fixed`: the fixed charges worked out so far, shared by a trend's periods."""
     wanted, contracts, counter = _counted(conn, period, customers, totals, contracts)
-    fixed: dict[_FixedKey, _Fixed] = {}
+    fixed = {} if fixed is None else fixed
     earned = [
         (c.customer, charge.total) for c in contracts if (charge := _charge(c, period, counter, ONE, fixed)) is not None
     ]
@@ -419,10 +424,12 @@ def period_revenue(
     totals: UsageTotals | None = None,
     contracts: list[Terms] | None = None,
     usage_factor: Decimal = ONE,
+    fixed: FixedCharges | None = None,
 ) -> PeriodRevenue:
-    """`revenue_lines`, its lines written up only when asked (see PeriodRevenue)."""
+    """`revenue_lines`, its lines written up only when asked (see PeriodRevenue); `fixed` as for
+    `revenue_by_customer`."""
     wanted, contracts, counter = _counted(conn, period, customers, totals, contracts)
-    fixed: dict[_FixedKey, _Fixed] = {}  # contracts share terms: their fixed charges are worked out once
+    fixed = {} if fixed is None else fixed  # contracts share terms: their fixed charges are worked out once
     charged = [
         (c, charge) for c in contracts if (charge := _charge(c, period, counter, usage_factor, fixed)) is not None
     ]
