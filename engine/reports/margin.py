@@ -6,6 +6,7 @@ billed lines (`revenue_lines`), percentiles to the days and tasks they were take
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -328,9 +329,13 @@ def _task_percentiles(conn: Connection, where: str, params: dict[str, Any]) -> t
     A heavy customer runs tens of thousands of tasks a month. The window's task costs come off the (customer, day)
     index, which carries them, and are ranked here: sorting plain integers costs less than the database's sorter,
     and an index in cost order would walk every task the customer ever had. The work follows the window's tasks.
+    They come back as one JSON array, not a row each: making a Python row per task cost more than reading them.
     """
-    sql = f"SELECT cost_nano FROM task_rollup WHERE {where} AND day BETWEEN :a AND :b"
-    costs = sorted(conn.execute(text(sql), params).scalars().all())
+    array = "json_agg(cost_nano)" if conn.dialect.name == "postgresql" else "json_group_array(cost_nano)"
+    sql = f"SELECT {array} FROM task_rollup WHERE {where} AND day BETWEEN :a AND :b"
+    found = conn.execute(text(sql), params).scalar()
+    # SQLite returns the array's text; psycopg decodes PostgreSQL's json itself (NULL when there are no tasks).
+    costs: list[int] = sorted(json.loads(found) if isinstance(found, str) else found or [])
     return len(costs), percentile(costs, 0.5), percentile(costs, 0.99)
 
 

@@ -35,7 +35,11 @@ def resolve_customer(conn: Connection, ref: str) -> tuple[str, str]:
     """
     typed = ref.strip()
     wanted = typed.lower()
-    # The usual case, an exact id or name, is one indexed lookup or one narrow scan in the database.
+    # The usual case, the id itself, is one primary-key lookup; it wins whatever else the words fit.
+    exact = conn.execute(text("SELECT id, name FROM customer WHERE id = :r"), {"r": typed}).first()
+    if exact is not None:
+        return exact[0], exact[1] or exact[0]
+    # Then an id in another case or a name: one narrow scan in the database.
     hits = conn.execute(
         text("SELECT id, name FROM customer WHERE id = :r OR lower(id) = :w OR lower(name) = :w"),
         {"r": typed, "w": wanted},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,13 +15,13 @@ from engine.periods import Period
 from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Thresholds, pick, run_rate
 from engine.reports.revenue import (
+    FixedCharges,
+    PeriodRevenue,
     RevenueLine,
     SkippedContract,
     Terms,
     contracts_in,
-    revenue_lines,
-    total_by_customer,
-    total_by_product,
+    period_revenue,
 )
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM
@@ -54,16 +54,27 @@ class Portfolio:
     customers: list[PortfolioRow]
     products: list[PortfolioRow]
     unpriced_models: list[str]
-    # The revenue lines behind the figures, this period and the one before (None for a portfolio built by hand):
-    # reports on its customers and products can reuse them instead of reading them again.
-    lines: list[RevenueLine] | None = None
-    previous_lines: list[RevenueLine] | None = None
+    # The revenue behind the figures, this period and the one before (None for a portfolio built by hand), its lines
+    # written up when `lines` is first read: reports on its customers and products can reuse them instead of
+    # reading them again, and the portfolio's own answer needs only the totals.
+    revenue: PeriodRevenue | None = None
+    previous_revenue: PeriodRevenue | None = None
     # Stored contracts that could not be read and are left out of revenue (engine.reports.revenue.SkippedContract):
     # the answer says so rather than show a revenue figure quietly missing them.
     skipped_contracts: list[str] = field(default_factory=list)
     # The contracts read, in force on some day of this period or the one before (None for a portfolio built by
     # hand): the alerts' trends over the same days reuse them.
     terms: list[Terms] | None = None
+
+    @property
+    def lines(self) -> list[RevenueLine] | None:
+        """The revenue lines of this period (None for a portfolio built by hand)."""
+        return self.revenue.lines() if self.revenue is not None else None
+
+    @property
+    def previous_lines(self) -> list[RevenueLine] | None:
+        """The revenue lines of the period before (None for a portfolio built by hand)."""
+        return self.previous_revenue.lines() if self.previous_revenue is not None else None
 
     @property
     def projection(self) -> Projection | None:
@@ -94,9 +105,13 @@ class Portfolio:
 # Windows shorter than this read their days; longer ones read whole weeks and the days at their ends.
 WEEKLY_FROM_DAYS = 14
 
+_Scan = dict[tuple[str, str], list[int]]  # (customer, product) → cost, events, unpriced events, requests, tokens
+_MEASURES = 5
 
-def _scan(conn: Connection, period: Period) -> dict[tuple[str, str], list[int]]:
-    """Cost, events, unpriced events, requests and tokens per customer and product over `period`.
+
+def _reads(period: Period) -> list[tuple[bool, date, date, int]]:
+    """What adds up to `period`'s sums: (weekly?, first, last, sign) ranges of weeks or days, each read whole and
+    added (+1) or taken off (-1).
 
     A window of weeks is read mostly from the weekly sums (weekly_customer_product, kept by the database from the
     daily rows): every week it touches, corrected by its end days, each end the cheaper way round. If the window
@@ -105,58 +120,61 @@ def _scan(conn: Connection, period: Period) -> dict[tuple[str, str], list[int]]:
     each end are read from the daily rollup. The sums are integers, so they are exactly the daily rows' sums;
     both tables are keyed by day (week) first, so the work follows the window, not the history stored.
     """
-    if period.days < WEEKLY_FROM_DAYS:
-        return _scan_days(conn, period)
     a, b = period.start, period.end
+    if period.days < WEEKLY_FROM_DAYS:
+        return [(False, a, b, 1)]
     first, last = a - timedelta(days=a.weekday()), b - timedelta(days=b.weekday())  # Mondays
     head = (a - first).days  # days of the first week before the window (0 to 6)
     tail = (last + timedelta(days=6) - b).days  # days of the last week after it
-    # The end days read: taken off a week read whole (outside the window), or added to the weeks read (inside it).
-    head_days = (first, a - timedelta(days=1)) if head <= 3 else (a, first + timedelta(days=6))
-    tail_days = (b + timedelta(days=1), last + timedelta(days=6)) if tail <= 3 else (last, b)
-    weeks = (first if head <= 3 else first + timedelta(days=7), last if tail <= 3 else last - timedelta(days=7))
-    rows = conn.execute(
-        text(
-            "SELECT customer, product, SUM(c), SUM(e), SUM(u), SUM(r), SUM(t) FROM ("
-            "SELECT customer, product, cost_nano AS c, events AS e, unpriced_events AS u, requests AS r, tokens AS t "
-            "FROM weekly_customer_product WHERE week BETWEEN :wa AND :wb "
-            "UNION ALL "
-            f"SELECT customer, product, s * ({COST_SUM}), s * events, s * unpriced_events, s * requests, "
-            "s * (input_tokens + output_tokens) FROM ("
-            "SELECT *, CASE WHEN day BETWEEN :a AND :b THEN 1 ELSE -1 END AS s FROM daily_customer_product "
-            "WHERE day BETWEEN :ha AND :hb OR day BETWEEN :ta AND :tb) AS ends"
-            # Every daily row counts at least one event: a pair with none in the window has no day in it.
-            ") AS window_rows GROUP BY customer, product HAVING SUM(e) > 0"
-        ),
-        {
-            "a": a,
-            "b": b,
-            "wa": weeks[0],
-            "wb": weeks[1],
-            "ha": head_days[0],
-            "hb": head_days[1],
-            "ta": tail_days[0],
-            "tb": tail_days[1],
-        },
-    ).all()  # one fetch: row-by-row fetching costs more than the grouping
-    return {(customer, product): [int(v) for v in values] for customer, product, *values in rows}
+    reads = [
+        (True, first if head <= 3 else first + timedelta(days=7), last if tail <= 3 else last - timedelta(days=7), 1),
+        (False, first, a - timedelta(days=1), -1) if head <= 3 else (False, a, first + timedelta(days=6), 1),
+        (False, b + timedelta(days=1), last + timedelta(days=6), -1) if tail <= 3 else (False, last, b, 1),
+    ]
+    return [r for r in reads if r[1] <= r[2]]
 
 
-def _scan_days(conn: Connection, period: Period) -> dict[tuple[str, str], list[int]]:
-    """`_scan` of a short window, from its days."""
-    rows = conn.execute(
-        text(
-            f"SELECT customer, product, SUM({COST_SUM}), SUM(events), SUM(unpriced_events), SUM(requests), "
-            "SUM(input_tokens + output_tokens) FROM daily_customer_product WHERE day BETWEEN :a AND :b "
-            "GROUP BY customer, product"
-        ),
-        {"a": period.start, "b": period.end},
-    ).all()
-    # Every group has rows, so no sum is NULL; int() for PostgreSQL, whose SUM of BIGINT is NUMERIC (a Decimal).
-    return {(customer, product): [int(v) for v in values] for customer, product, *values in rows}
+def _scan(conn: Connection, periods: list[Period]) -> list[_Scan]:
+    """Cost, events, unpriced events, requests and tokens per customer and product over each of `periods`, in one
+    statement (`_reads` says which weeks and days make up each period).
+
+    Each range read carries its sign for every period as its own columns (the measures, negated or 0), so the
+    database groups the rows once for all the periods: a grouping costs more than reading the rows, and a period
+    and the one before share their weeks' index ranges and the days where one meets the other. Ranges two
+    periods read alike are read once."""
+    ranges: dict[tuple[bool, date, date], list[int]] = {}
+    for i, period in enumerate(periods):
+        for weekly, lo, hi, sign in _reads(period):
+            ranges.setdefault((weekly, lo, hi), [0] * len(periods))[i] = sign
+    measures = {
+        True: ("cost_nano", "events", "unpriced_events", "requests", "tokens"),
+        False: (f"({COST_SUM})", "events", "unpriced_events", "requests", "(input_tokens + output_tokens)"),
+    }
+    branches: list[str] = []
+    params: dict[str, object] = {}
+    for k, ((weekly, lo, hi), signs) in enumerate(ranges.items()):
+        table, key = ("weekly_customer_product", "week") if weekly else ("daily_customer_product", "day")
+        columns = [{1: m, -1: f"-{m}", 0: "0"}[s] for s in signs for m in measures[weekly]]
+        branches.append(
+            f"SELECT customer, product, {', '.join(f'{c} AS m{j}' for j, c in enumerate(columns))} "
+            f"FROM {table} WHERE {key} BETWEEN :lo{k} AND :hi{k}"
+        )
+        params[f"lo{k}"], params[f"hi{k}"] = lo, hi
+    # CAST: PostgreSQL's SUM of BIGINT is NUMERIC (a Decimal); an int from both databases needs no conversion here.
+    sums = ", ".join(f"CAST(SUM(m{j}) AS BIGINT)" for j in range(len(periods) * _MEASURES))
+    union = " UNION ALL ".join(branches)
+    sql = f"SELECT customer, product, {sums} FROM ({union}) AS reads GROUP BY customer, product"
+    rows = conn.execute(text(sql), params).all()  # one fetch: row-by-row fetching costs more than the grouping
+    out: list[_Scan] = [{} for _ in periods]
+    for customer, product, *values in rows:
+        for i, scan in enumerate(out):
+            # Every daily row counts at least one event: a pair with none in a period has no day in it.
+            if values[i * _MEASURES + 1]:
+                scan[(customer, product)] = values[i * _MEASURES : (i + 1) * _MEASURES]
+    return out
 
 
-def _totals(scan: dict[tuple[str, str], list[int]]) -> UsageTotals:
+def _totals(scan: _Scan) -> UsageTotals:
     totals: UsageTotals = {}
     for (customer, product), v in scan.items():
         mine = totals.get(customer)
@@ -166,7 +184,7 @@ def _totals(scan: dict[tuple[str, str], list[int]]) -> UsageTotals:
     return totals
 
 
-def _by(scan: dict[tuple[str, str], list[int]], index: int) -> dict[str, tuple[int, int, int]]:
+def _by(scan: _Scan, index: int) -> dict[str, tuple[int, int, int]]:
     """Cost, events and unpriced events per customer (index 0) or product (index 1)."""
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for key, v in scan.items():
@@ -199,25 +217,25 @@ def _worst_first(row: PortfolioRow) -> tuple[bool, Decimal, str]:
 def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Portfolio:
     """Every customer and product with revenue, COGS, margin and status, plus the blended total."""
     prev = period.previous()
-    scan_now, scan_before = _scan(conn, period), _scan(conn, prev)
+    scan_now, scan_before = _scan(conn, [period, prev])
     # Both periods' contracts in one read: the previous period ends the day before this one starts.
     skipped: list[SkippedContract] = []
     terms = contracts_in(conn, Period(prev.start, period.end, "both"), None, skipped=skipped)
-    lines = revenue_lines(conn, period, totals=_totals(scan_now), contracts=terms)
-    prev_lines = revenue_lines(conn, prev, totals=_totals(scan_before), contracts=terms)
-    names: dict[str, str] = {cid: name for cid, name in conn.execute(text("SELECT id, name FROM customer"))}
+    fixed: FixedCharges = {}  # two periods of the same length of month share their fixed charges
+    revenue_now = period_revenue(conn, period, totals=_totals(scan_now), contracts=terms, fixed=fixed)
+    revenue_before = period_revenue(conn, prev, totals=_totals(scan_before), contracts=terms, fixed=fixed)
+    names: dict[str, str] = dict(conn.execute(text("SELECT id, name FROM customer")).all())
     # Customers whose contracts set their own bands are judged against them (products and the total: the global).
     banded = {c: a.thresholds(thresholds) for c, a in accounts(conn).items() if a.has_own_bands}
-    paying = {
-        c
-        for (c,) in conn.execute(
-            text("SELECT DISTINCT customer FROM contract UNION SELECT DISTINCT customer FROM revenue_actual")
-        )
-    }
+    paying = set(
+        conn.execute(text("SELECT DISTINCT customer FROM contract UNION SELECT DISTINCT customer FROM revenue_actual"))
+        .scalars()
+        .all()
+    )
     cust_now, cust_before = _by(scan_now, 0), _by(scan_before, 0)
     prod_now, prod_before = _by(scan_now, 1), _by(scan_before, 1)
-    rev_now, rev_before = total_by_customer(lines), total_by_customer(prev_lines)
-    prod_rev_now, prod_rev_before = total_by_product(lines), total_by_product(prev_lines)
+    rev_now, rev_before = revenue_now.by_customer(), revenue_before.by_customer()
+    prod_rev_now, prod_rev_before = revenue_now.by_product(), revenue_before.by_product()
 
     def rows(
         kind: SubjectKind,
@@ -254,8 +272,8 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
         customers=rows(SubjectKind.CUSTOMER, cust_now, cust_before, rev_now, rev_before),
         products=rows(SubjectKind.PRODUCT, prod_now, prod_before, prod_rev_now, prod_rev_before),
         unpriced_models=sorted(f"{p or '?'}/{m or '?'}" for p, m in unpriced),
-        lines=lines,
-        previous_lines=prev_lines,
+        revenue=revenue_now,
+        previous_revenue=revenue_before,
         skipped_contracts=[str(c) for c in skipped],
         terms=terms,
     )

@@ -168,19 +168,33 @@ def active_span(contract: Terms, period: Period) -> tuple[date, date] | None:
 UNIT_WORDS = {Unit.TOKENS_1K: "1k tokens"}  # how a unit reads in the terms, where it differs from its name
 
 
-@lru_cache(maxsize=8192)  # the same contracts are described for every period the portfolio looks at
 def describe_terms(c: Terms) -> str:
+    return _describe(c.plan, c.seats, c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit, c.unit_price_usd)
+
+
+# Keyed by the terms alone, not the Terms: contracts of many customers share them, and a plain tuple of them is
+# quicker to look up than the dataclass's own hash and equality.
+@lru_cache(maxsize=8192)  # the same terms are described for every period the portfolio looks at
+def _describe(
+    plan: Plan,
+    seats: int,
+    seat_price: Decimal,
+    fee: Decimal,
+    included: Decimal,
+    unit: Unit | None,
+    unit_price: Decimal,
+) -> str:
     parts: list[str] = []
-    if c.seats and c.seat_price_usd:
-        parts.append(f"{c.seats} seats × {unit_price_text(c.seat_price_usd)}/mo")
-    if c.platform_fee_usd:
-        parts.append(f"{unit_price_text(c.platform_fee_usd)}/mo platform fee")
-    if c.is_metered:
-        unit = UNIT_WORDS.get(c.unit, c.unit) if c.unit is not None else ""
+    if seats and seat_price:
+        parts.append(f"{seats} seats × {unit_price_text(seat_price)}/mo")
+    if fee:
+        parts.append(f"{unit_price_text(fee)}/mo platform fee")
+    if plan.is_metered:
+        words = UNIT_WORDS.get(unit, unit) if unit is not None else ""
         # Money and counts as people write them, whatever scale the database kept (PostgreSQL: 0.010000).
-        incl = f" over {count_text(c.included_units)} included/mo" if c.plan is Plan.HYBRID and c.included_units else ""
-        parts.append(f"{unit_price_text(c.unit_price_usd)}/{unit}{incl}")
-    return f"{c.plan}: " + (", ".join(parts) if parts else "no charges")
+        incl = f" over {count_text(included)} included/mo" if plan is Plan.HYBRID and included else ""
+        parts.append(f"{unit_price_text(unit_price)}/{words}{incl}")
+    return f"{plan}: " + (", ".join(parts) if parts else "no charges")
 
 
 class _Fixed(NamedTuple):
@@ -199,12 +213,16 @@ def _fixed(c: Terms, months: Decimal) -> _Fixed:
     return _Fixed(months, c.seat_charge(months), c.platform_charge(months), included, describe_terms(c))
 
 
-# The terms that decide the fixed charges (all but whose contract it is and which product it covers), and the span.
-_FixedKey = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decimal, date, date]
+# The terms that decide the fixed charges (all but whose contract it is and which product it covers), and the
+# months they apply for: spans of the same length of month (a week inside a 31-day month) share them.
+_FixedKey = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decimal, Decimal]
+# The fixed charges worked out for each distinct terms and months, kept by a caller asking about many contracts or
+# periods (the same arithmetic on the same values: the figures are those of one contract at a time).
+FixedCharges = dict[_FixedKey, _Fixed]
 
 
-def _fixed_key(c: Terms, a: date, b: date) -> _FixedKey:
-    return (c.plan, c.seats, c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit, c.unit_price_usd, a, b)
+def _fixed_key(c: Terms, months: Decimal) -> _FixedKey:
+    return (c.plan, c.seats, c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit, c.unit_price_usd, months)
 
 
 def _usage_and_total(c: Terms, fixed: _Fixed, units: Decimal) -> tuple[Decimal, Decimal]:
@@ -259,28 +277,32 @@ class _Charge(NamedTuple):
 
 
 def _charge(
-    c: Terms, period: Period, counter: UnitCounter, usage_factor: Decimal, fixed: dict[_FixedKey, _Fixed] | None
+    c: Terms, period: Period, counter: UnitCounter, usage_factor: Decimal, fixed: FixedCharges | None
 ) -> _Charge | None:
     """The revenue rule on contract `c` over `period` (None: not in force on any of its days)."""
-    span = active_span(c, period)
-    if span is None:
+    # active_span, written out: this runs for every contract of every period a report or a trend looks at.
+    start, end = c.start, c.end
+    a = start if start > period.start else period.start
+    b = period.end if end is None or end > period.end else end
+    if a > b:
         return None
-    a, b = span
     metered = ZERO
+    is_metered = c.is_metered
     # Units matter to a metered contract and to one split across products; a seat or flat contract for one product
     # (half the book) needs none, so none are looked up.
-    per_product = counter.by_product(c.customer, c.product, c.split_unit, a, b) if c.is_metered or not c.product else {}
-    if c.is_metered:
+    per_product = counter.by_product(c.customer, c.product, c.split_unit, a, b) if is_metered or not c.product else {}
+    if is_metered:
         metered = sum(per_product.values(), ZERO)
         if usage_factor != ONE:
             metered *= usage_factor
-    if fixed is None:
-        charges = _fixed(c, month_fraction(a, b))
-    else:
-        key = _fixed_key(c, a, b)
-        found = fixed.get(key)
-        charges = fixed[key] = found if found is not None else _fixed(c, month_fraction(a, b))
-    return _Charge((b - a).days + 1, per_product, metered, charges, *_usage_and_total(c, charges, metered))
+    months = month_fraction(a, b)
+    charges = fixed.get(_fixed_key(c, months)) if fixed is not None else None
+    if charges is None:
+        charges = _fixed(c, months)
+        if fixed is not None:
+            fixed[_fixed_key(c, months)] = charges
+    usage = c.usage_charge(metered, charges.months) if is_metered else ZERO
+    return _Charge((b - a).days + 1, per_product, metered, charges, usage, charges.seats + charges.platform + usage)
 
 
 def contract_line(
@@ -289,19 +311,13 @@ def contract_line(
     counter: UnitCounter,
     *,
     usage_factor: Decimal = ONE,
-    fixed: dict[_FixedKey, _Fixed] | None = None,
+    fixed: FixedCharges | None = None,
 ) -> RevenueLine | None:
     """Revenue of contract `c` over the days of `period` it is in force (None: none), usage × usage_factor.
 
-    `fixed` keeps the fixed charges worked out for each distinct terms and span, for a caller asking about many
-    contracts (the same arithmetic on the same values: the figures are those of one contract at a time)."""
+    `fixed` keeps the fixed charges worked out, for a caller asking about many contracts (see FixedCharges)."""
     charge = _charge(c, period, counter, usage_factor, fixed)
-    if charge is None:
-        return None
-    line = _written(c, charge.days, charge.fixed, charge.units, charge.usage, charge.total)
-    # Seat and flat plans meter nothing; their split across products follows requests.
-    line.by_product = {c.product: line.total} if c.product else _split(line.total, charge.per_product, "")
-    return line
+    return None if charge is None else _charged_line(c, charge)
 
 
 def _counted(
@@ -330,13 +346,14 @@ def revenue_by_customer(
     customers: Iterable[str] | None = None,
     totals: UsageTotals | None = None,
     contracts: list[Terms] | None = None,
+    fixed: FixedCharges | None = None,
 ) -> dict[str, Decimal]:
     """`total_by_customer(revenue_lines(...))` without writing up the lines: a trend asks for a dozen periods of
     every contract and reads only each customer's total. The same rule per contract, billed lines replacing
     modelled ones alike, and the sums taken in the same order (a Decimal sum rounds to 28 digits, so the order
-    is part of the figure)."""
+    is part of the figure). `fixed`: the fixed charges worked out so far, shared by a trend's periods."""
     wanted, contracts, counter = _counted(conn, period, customers, totals, contracts)
-    fixed: dict[_FixedKey, _Fixed] = {}
+    fixed = {} if fixed is None else fixed
     earned = [
         (c.customer, charge.total) for c in contracts if (charge := _charge(c, period, counter, ONE, fixed)) is not None
     ]
@@ -348,6 +365,75 @@ def revenue_by_customer(
     for customer, total in earned:
         out[customer] += total
     return dict(out)
+
+
+class PeriodRevenue:
+    """Every revenue line of one period (what `revenue_lines` returns), kept as each contract's charge and written up
+    as lines only when asked: the portfolio reads the totals per customer and product, and only some callers (the
+    alerts, a subject's report) read the lines themselves. The totals are the lines' totals summed in the lines'
+    order (a Decimal sum rounds to 28 digits, so the order is part of the figure)."""
+
+    def __init__(self, charged: list[tuple[Terms, _Charge]], billed: list[RevenueLine]) -> None:
+        self._billed = billed
+        billed_customers = {line.customer for line in billed}
+        # Billed lines replace modelled ones, customer by customer.
+        self._charged = [e for e in charged if e[0].customer not in billed_customers] if billed else charged
+        self._lines: list[RevenueLine] | None = None
+
+    def lines(self) -> list[RevenueLine]:
+        """The lines, written up once (callers may change them: it is the same list every time)."""
+        if self._lines is None:
+            self._lines = [_charged_line(c, charge) for c, charge in self._charged] + self._billed
+        return self._lines
+
+    def by_customer(self) -> dict[str, Decimal]:
+        """`total_by_customer(self.lines())`."""
+        totals: dict[str, Decimal] = {}
+        for c, charge in self._charged:
+            totals[c.customer] = totals.get(c.customer, ZERO) + charge.total
+        for line in self._billed:
+            totals[line.customer] = totals.get(line.customer, ZERO) + line.total
+        return totals
+
+    def by_product(self) -> dict[str, Decimal]:
+        """`total_by_product(self.lines())`."""
+        totals: dict[str, Decimal] = {}
+        for c, charge in self._charged:
+            if c.product:
+                totals[c.product] = totals.get(c.product, ZERO) + charge.total
+            else:
+                for product, amount in _split(charge.total, charge.per_product, "").items():
+                    totals[product] = totals.get(product, ZERO) + amount
+        for line in self._billed:
+            totals[line.product] = totals.get(line.product, ZERO) + line.total
+        return totals
+
+
+def _charged_line(c: Terms, charge: _Charge) -> RevenueLine:
+    line = _written(c, charge.days, charge.fixed, charge.units, charge.usage, charge.total)
+    # Seat and flat plans meter nothing; their split across products follows requests.
+    line.by_product = {c.product: line.total} if c.product else _split(line.total, charge.per_product, "")
+    return line
+
+
+def period_revenue(
+    conn: Connection,
+    period: Period,
+    *,
+    customers: Iterable[str] | None = None,
+    totals: UsageTotals | None = None,
+    contracts: list[Terms] | None = None,
+    usage_factor: Decimal = ONE,
+    fixed: FixedCharges | None = None,
+) -> PeriodRevenue:
+    """`revenue_lines`, its lines written up only when asked (see PeriodRevenue); `fixed` as for
+    `revenue_by_customer`."""
+    wanted, contracts, counter = _counted(conn, period, customers, totals, contracts)
+    fixed = {} if fixed is None else fixed  # contracts share terms: their fixed charges are worked out once
+    charged = [
+        (c, charge) for c in contracts if (charge := _charge(c, period, counter, usage_factor, fixed)) is not None
+    ]
+    return PeriodRevenue(charged, billed_lines(conn, period, wanted))
 
 
 def revenue_lines(
@@ -365,18 +451,9 @@ def revenue_lines(
     covers `period`) save reads when the caller already has them. `usage_factor` scales metered units (a what-if);
     billed lines cannot follow usage and stay as billed.
     """
-    wanted, contracts, counter = _counted(conn, period, customers, totals, contracts)
-    fixed: dict[_FixedKey, _Fixed] = {}  # contracts share terms: their fixed charges are worked out once
-    lines = [
-        line
-        for c in contracts
-        if (line := contract_line(c, period, counter, usage_factor=usage_factor, fixed=fixed)) is not None
-    ]
-    billed = billed_lines(conn, period, wanted)
-    if billed:
-        billed_customers = {line.customer for line in billed}
-        lines = [line for line in lines if line.customer not in billed_customers] + billed
-    return lines
+    return period_revenue(
+        conn, period, customers=customers, totals=totals, contracts=contracts, usage_factor=usage_factor
+    ).lines()
 
 
 @dataclass(frozen=True, kw_only=True)

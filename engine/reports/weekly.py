@@ -20,7 +20,14 @@ from sqlalchemy import Connection, text
 from engine.money import CENT, ZERO, json_number, usd
 from engine.periods import Period, iso_week
 from engine.reports.figures import margin_pct
-from engine.reports.revenue import RevenueLine, contracts_in, revenue_by_customer, revenue_lines, total_by_product
+from engine.reports.revenue import (
+    FixedCharges,
+    RevenueLine,
+    contracts_in,
+    period_revenue,
+    revenue_by_customer,
+    total_by_product,
+)
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM, where_equal
 
@@ -114,7 +121,11 @@ def _weekly_revenue(
     """Each week's revenue lines: the revenue rule per week, contracts read once for all the weeks."""
     customers = [customer] if customer is not None else None
     terms = contracts_in(conn, Period(weeks[0].start, weeks[-1].end, "weeks"), customers)
-    return [revenue_lines(conn, w, customers=customers, totals=scan.totals[w.start], contracts=terms) for w in weeks]
+    fixed: FixedCharges = {}  # weeks inside months of the same length share their fixed charges
+    return [
+        period_revenue(conn, w, customers=customers, totals=scan.totals[w.start], contracts=terms, fixed=fixed).lines()
+        for w in weeks
+    ]
 
 
 def _weekly_by_customer(
@@ -123,8 +134,10 @@ def _weekly_by_customer(
     """Each week's revenue per customer (`total_by_customer` of `_weekly_revenue`, without writing up the lines)."""
     customers = [customer] if customer is not None else None
     terms = contracts_in(conn, Period(weeks[0].start, weeks[-1].end, "weeks"), customers)
+    fixed: FixedCharges = {}  # weeks inside months of the same length share their fixed charges
     return [
-        revenue_by_customer(conn, w, customers=customers, totals=scan.totals[w.start], contracts=terms) for w in weeks
+        revenue_by_customer(conn, w, customers=customers, totals=scan.totals[w.start], contracts=terms, fixed=fixed)
+        for w in weeks
     ]
 
 

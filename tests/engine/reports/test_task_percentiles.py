@@ -26,5 +26,8 @@ def test_task_percentiles_rank_the_periods_tasks_only(runtime: Runtime, tmp_path
     import_usage_file(runtime.engine, tmp_path / "usage.csv", prices=runtime.prices, timezone="UTC")
     with runtime.connect() as conn:
         report = customer_report(conn, "acme", month(2026, 10), thresholds=runtime.thresholds)
+        quiet = customer_report(conn, "acme", month(2026, 8), thresholds=runtime.thresholds)
+    # A month without tasks has none to rank (PostgreSQL aggregates no rows to NULL, SQLite to an empty array).
+    assert (quiet.tasks, quiet.task_cost_p50, quiet.task_cost_p99) == (0, 0, 0)
     # 100 tasks: P50 is the 50th cheapest ($50), P99 the 99th ($99); $1.50 for oct1 changes neither
     assert (report.tasks, report.task_cost_p50, report.task_cost_p99) == (100, 50, 99)
