@@ -2,6 +2,6 @@
 
 import sys
 
-from bot.cli.main import main
+from bot.cli.main import console
 
-sys.exit(main(["serve", *sys.argv[1:]]))
+sys.exit(console(["serve", *sys.argv[1:]]))

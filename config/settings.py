@@ -386,6 +386,13 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def catalogue_path(self) -> Path:
+        """Where the catalogue data lives (it may not exist yet): MARGINBOT_CATALOGUE_FILE, else catalogue.json beside
+        the price file. Here rather than in engine/pricing, so a report can fingerprint the prices without importing
+        the price file's parser, let alone genai-prices."""
+        return self.catalogue_file if self.catalogue_file is not None else self.prices_file.with_name("catalogue.json")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -45,9 +45,9 @@ class Runtime:
     @cached_property
     def prices(self) -> PriceBook:
         from engine.pricing.book import PriceBook
-        from engine.pricing.catalogue import Catalogue, catalogue_path
+        from engine.pricing.catalogue import Catalogue
 
-        path = catalogue_path(self.settings.catalogue_file, self.settings.prices_file)
+        path = self.settings.catalogue_path
         return PriceBook.load(self.settings.prices_file, catalogue=Catalogue.load(path) if path.exists() else None)
 
     @cached_property
@@ -73,12 +73,10 @@ class Runtime:
     def notices(self, conn: Connection) -> list[str]:
         """The lines every report and answer carries when its figures may not be what the user thinks: stored
         costs priced with another price file, or an empty default database beside the demo's."""
-        from engine.pricing.pricefile import catalogue_path
         from engine.store.meta import STALE_PRICES, empty_database_hint, price_file_fingerprint, prices_changed
 
         # The files' fingerprint, not the price book's: loading the catalogue would slow every report down.
-        catalogue = catalogue_path(self.settings.catalogue_file, self.settings.prices_file)
-        current = price_file_fingerprint(self.settings.prices_file, catalogue)
+        current = price_file_fingerprint(self.settings.prices_file, self.settings.catalogue_path)
         out = [STALE_PRICES] if prices_changed(conn, current) else []
         hint = empty_database_hint(
             conn,

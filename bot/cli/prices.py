@@ -132,11 +132,11 @@ def _rate_lines(m: PricedModel) -> list[str]:
 def cmd_update(args: argparse.Namespace, rt: Runtime) -> int:
     from sqlalchemy import text
 
-    from engine.pricing.catalogue import CatalogueError, catalogue_path
+    from engine.pricing.catalogue import CatalogueError
     from engine.pricing.update import DEFAULT_URL, fetch, update_catalogue
 
     source = args.source or DEFAULT_URL
-    target = catalogue_path(rt.settings.catalogue_file, rt.settings.prices_file)
+    target = rt.settings.catalogue_path
     try:
         raw = fetch(source)
         with rt.connect() as conn:

@@ -22,7 +22,6 @@ from genai_prices import data_snapshot
 from genai_prices.data_snapshot import DataSnapshot, find_provider_by_id
 from genai_prices.types import ModelInfo, ModelPrice, Provider, StartDateConstraint, TimeOfDateConstraint
 
-from engine.pricing.pricefile import catalogue_path as catalogue_path  # where it lives: read without genai-prices
 from engine.vocab import ServiceTier
 
 PACKAGE_VERSION = version("genai-prices")

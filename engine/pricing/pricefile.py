@@ -9,18 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from engine.vocab import ServiceTier
 
 FEMTO_PER_USD = 10**15
-
-
-def catalogue_path(configured: Path | None, prices_file: Path) -> Path:
-    """Where the refreshed catalogue lives: MARGINBOT_CATALOGUE_FILE, else catalogue.json beside the price file. (Here
-    rather than in engine.pricing.catalogue, so a report can fingerprint the prices without loading genai-prices.)"""
-    return configured if configured is not None else prices_file.with_name("catalogue.json")
 
 
 class PriceFileError(ValueError):

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.money import CENT, MICRO, decimal_text, json_number, round_to
 from engine.periods import Period
 from engine.reports.figures import Figures, Projection, Share, Thresholds, margin_change
 from engine.reports.margin import MarginReport
-from engine.reports.portfolio import Portfolio, PortfolioRow
+
+if TYPE_CHECKING:  # only named in annotations: `marginbot margin X --json` need not import the portfolio's queries
+    from engine.reports.portfolio import Portfolio, PortfolioRow
 
 
 def cents(value: Decimal | None) -> float | None:

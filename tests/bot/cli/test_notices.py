@@ -118,12 +118,11 @@ def test_alerts_and_the_digest_refuse_a_changed_time_zone_too(
 def test_a_refreshed_catalogue_is_a_price_change_too(
     book: Runtime, prices_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from engine.pricing.pricefile import catalogue_path
     from engine.store.meta import price_file_fingerprint
     from tests.bot.cli.test_prices import DATA
 
     # Reports fingerprint the files without loading the catalogue: the same figure as the price book's.
-    catalogue = catalogue_path(book.settings.catalogue_file, prices_file)
+    catalogue = book.settings.catalogue_path
     assert price_file_fingerprint(prices_file, catalogue) == book.prices.fingerprint
     catalogue.write_text(json.dumps(DATA))  # what `marginbot prices update` writes
     refreshed = Runtime(book.settings, now_override=NOW)
