@@ -189,7 +189,7 @@ class PendingRollups:
                 cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table})")
                 copy(cur, stage, frame.select(columns))
                 cur.execute(_from_stage(table, keys, columns, stage))
-                cur.execute(f"DELETE FROM {stage}")
+                cur.execute(f"TRUNCATE {stage}")
         if customers.height:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS stage_customer (id text)")
             copy(cur, "stage_customer", customers)

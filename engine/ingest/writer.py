@@ -23,7 +23,7 @@ from engine.ingest.events import COST_MAX_NANO, ParsedEvent, RowError
 from engine.ingest.rollups import UNPRICED_EVENTS, PendingRollups, fold_statements
 from engine.money import usd
 from engine.pricing.book import Costs, PriceBook, Usage
-from engine.store.models import COST_COLUMNS, COST_TYPES
+from engine.store.models import COST_COLUMNS, COST_TYPES, UsageEvent
 from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter
 
@@ -148,8 +148,50 @@ def sqlite_insert(events: Any) -> tuple[str, list[tuple[Any, ...]]]:
     return sql, list(zip(*variable, strict=True))
 
 
-# Whether any of a batch's ids is stored already (one index probe each, stopping at the first found).
-_PG_ANY_KNOWN = "SELECT 1 FROM usage_event WHERE event_id = ANY(%s) LIMIT 1"
+def _server_filled() -> dict[str, Any]:
+    """usage_event's columns the database fills itself when an INSERT or COPY leaves them out, with what it puts
+    there: NULL where the column takes it, else its server default."""
+    filled: dict[str, Any] = {}
+    for column in UsageEvent.__table__.columns:  # type: ignore[attr-defined]
+        if column.nullable:
+            filled[column.name] = None
+        elif column.server_default is not None:
+            default = str(column.server_default.arg)
+            filled[column.name] = int(default) if default.isdigit() else default
+    return filled
+
+
+SERVER_FILLED = _server_filled()
+
+
+def _without_defaults(events: Any) -> Any:
+    """The frame without the columns holding nothing but what the database would fill in (a tier unused, no
+    provider-reported cost, no web searches…): on PostgreSQL, parsing COPY's text is most of what storing an event
+    costs, and every field left out is one less to send and parse."""
+    import polars as pl
+
+    same = events.select(
+        (pl.col(c).is_null() if v is None else (pl.col(c) == v).fill_null(False)).all().alias(c)
+        for c, v in SERVER_FILLED.items()
+    ).row(0)
+    return events.drop(c for c, left_out in zip(SERVER_FILLED, same, strict=True) if left_out)
+
+
+def _copy_new(cur: Any, events: Any) -> bool:
+    """COPY a chunk's events (ids unique within it) straight into usage_event if none of them is stored: True
+    then. The primary key finds a stored id as it inserts (asking first probed the index once more for every
+    event, and parsed the ids again as an array): the savepoint undoes the part copied, and the caller stages
+    the chunk instead. (No other usage writer runs meanwhile: the writers take turns.)"""
+    from psycopg.errors import UniqueViolation
+
+    cur.execute("SAVEPOINT new_events")
+    try:
+        _copy_csv(cur, "usage_event", _without_defaults(events))
+    except UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT new_events")
+        return False
+    cur.execute("RELEASE SAVEPOINT new_events")
+    return True
 
 
 def _copy_csv(cur: Any, table: str, frame: Any) -> None:
@@ -349,11 +391,7 @@ class EventWriter:
         with self._cursor() as cur:
             if self._pg:
                 self._pg_begin(cur)
-                cur.execute(_PG_ANY_KNOWN, (events.get_column("event_id").to_list(),))
-                if cur.fetchone() is None:
-                    # None of these ids is stored, and no other usage writer runs (the writers take turns): the
-                    # events go straight into usage_event, and their rollups join the pending ones.
-                    _copy_csv(cur, "usage_event", events)
+                if _copy_new(cur, events):
                     inserted = events.height
                     self._pending.add(chunk)
                     if self._pending.full:
