@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 EVENT_COLUMNS = (*ParsedEvent._fields[:2], "day", *ParsedEvent._fields[2:], *COST_COLUMNS, "priced", "source")
 
 _PG_TYPES = {
+    "event_id": 'text COLLATE "C"',  # as usage_event's: the stage's ids are matched against it
     "ts": "timestamptz",
     "day": "date",
     "cache_hit": "boolean",
@@ -90,8 +91,9 @@ _PG_FOLD = _fold_statements("stage_event WHERE 1 = 1", "LEAST")
 _PG_WRITER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('marginbot.usage_event writer'))"
 # The folds' GROUP BYs over a large batch stay in memory instead of spilling at the default 4 MB.
 _PG_FOLD_MEMORY = "SET LOCAL work_mem = '64MB'"
-# Rows COPYed at once on PostgreSQL: the CSV text of a whole chunk would cost more memory for nothing.
-_PG_SLICE = 50_000
+# Rows rendered as CSV and sent at a time on PostgreSQL: the server parses a slice while the next one is rendered
+# (a chunk rendered whole would keep it waiting), and the text of a whole chunk would cost memory for nothing.
+_PG_SLICE = 5_000
 
 
 def _literal(value: Any) -> str:

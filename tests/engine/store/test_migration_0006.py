@@ -2,7 +2,8 @@
 statement over its transition tables) instead of a plpgsql call per daily row. Whatever a statement does to the
 daily rows (insert, an upsert inserting some and updating others, an update moving rows to other weeks, a delete),
 each week holds exactly its days' sums and a week left without days has no row; going back to 0005 restores its
-row trigger exactly as 0005 made it. On SQLite the row triggers are unchanged and pass the same checks."""
+row trigger exactly as 0005 made it. Event ids are compared bytewise on PostgreSQL after 0006 (collation "C"), in
+the database's collation again before it. On SQLite the row triggers are unchanged and pass the same checks."""
 
 from __future__ import annotations
 
@@ -96,6 +97,15 @@ def _functions(conn: Connection) -> dict[str, str]:
     return {name: source for name, source in rows}
 
 
+def _id_collation(conn: Connection) -> str | None:
+    return conn.execute(
+        text(
+            "SELECT collation_name FROM information_schema.columns "
+            "WHERE table_name = 'usage_event' AND column_name = 'event_id'"
+        )
+    ).scalar_one()
+
+
 def test_postgresql_sums_by_statement_after_0006_and_by_row_again_after_going_back(db_url: str) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has no statement-level triggers: its row triggers are unchanged by 0006")
@@ -104,6 +114,7 @@ def test_postgresql_sums_by_statement_after_0006_and_by_row_again_after_going_ba
         migrate(engine, "0005")
         with engine.connect() as conn:
             row_triggers, row_function = _weekly_triggers(conn), _functions(conn)
+            assert _id_collation(conn) is None
         assert {orientation for _, _, orientation, _ in row_triggers} == {"ROW"}
 
         migrate(engine, "0006")
@@ -115,6 +126,7 @@ def test_postgresql_sums_by_statement_after_0006_and_by_row_again_after_going_ba
                 ("weekly_customer_product_update", "UPDATE", "STATEMENT"),
             ]
             assert "weekly_customer_product_fold" not in _functions(conn)
+            assert _id_collation(conn) == "C"
             upsert(conn, [("2026-10-01", "acme", "agent"), ("2026-10-02", "acme", "agent")])
             assert same(conn) == 1
 
@@ -122,6 +134,7 @@ def test_postgresql_sums_by_statement_after_0006_and_by_row_again_after_going_ba
         with engine.begin() as conn:
             assert _weekly_triggers(conn) == row_triggers
             assert _functions(conn) == row_function
+            assert _id_collation(conn) is None
             upsert(conn, [("2026-10-01", "acme", "agent"), ("2026-10-09", "globex", "")])
             assert same(conn) == 2
     finally:

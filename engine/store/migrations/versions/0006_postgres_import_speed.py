@@ -1,19 +1,25 @@
-"""weekly sums by statement
+"""postgres import speed
 
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-27
 
-Issue 14: PostgreSQL import speed. Migration 0005's trigger keeping `weekly_customer_product` ran a plpgsql upsert
-for every daily row an import folds in (a fold writes tens of thousands at once). On PostgreSQL it becomes three
-statement-level triggers reading the statement's transition tables: the rows a statement inserted, updated (old
-and new) or deleted are summed by week and upserted in one statement, so the weekly table still equals the days
-summed by week whoever writes them, at the cost of one GROUP BY per statement instead of one upsert per row.
-SQLite has no transition tables: its row triggers stay as they are.
+Issue 14: PostgreSQL import speed. SQLite is unchanged.
+
+- Migration 0005's trigger keeping `weekly_customer_product` ran a plpgsql upsert for every daily row an import
+  folds in (a fold writes tens of thousands at once). It becomes three statement-level triggers reading the
+  statement's transition tables: the rows a statement inserted, updated (old and new) or deleted are summed by week
+  and upserted in one statement, so the weekly table still equals the days summed by week whoever writes them, for
+  one GROUP BY per statement instead of one upsert per row. (SQLite has no transition tables: its row triggers
+  stay.)
+- `usage_event.event_id` is compared bytewise (collation "C"): its primary key is probed for every event stored,
+  and only equality is ever asked of an id (two ids are the same under either collation exactly when their bytes
+  are). The column's data is unchanged; its index is rebuilt.
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
@@ -84,6 +90,7 @@ _TRIGGERS = (
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.alter_column("usage_event", "event_id", type_=sa.String(200, collation="C"), existing_nullable=False)
     op.execute("DROP TRIGGER weekly_customer_product_fold ON daily_customer_product")
     op.execute("DROP FUNCTION weekly_customer_product_fold()")
     for name, event, tables, body in _TRIGGERS:
@@ -115,6 +122,7 @@ def _row_add(row: str, sign: str) -> str:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.alter_column("usage_event", "event_id", type_=sa.String(200), existing_nullable=False)
     for name, _event, _tables, _body in _TRIGGERS:
         op.execute(f"DROP TRIGGER weekly_customer_product_{name} ON daily_customer_product")
         op.execute(f"DROP FUNCTION weekly_customer_product_{name}()")
