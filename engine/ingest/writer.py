@@ -4,7 +4,9 @@ On SQLite a batch goes straight into `usage_event` (a known event id is skipped 
 rows, found by their rowid range, are folded into the rollups; on PostgreSQL it is COPYed into a temporary stage and
 one INSERT … ON CONFLICT DO NOTHING stores what is new (dropping the rest from the stage), which is then folded.
 A columnar chunk (engine.ingest.columnar) arrives with its rollups pre-aggregated: when every one of its events is
-new they are added from those rows (summed in memory, upserted in key order), without reading the events back.
+new they are added from those rows (summed in memory, upserted in key order), without reading the events back. (On
+PostgreSQL such a chunk is COPYed straight into usage_event under a savepoint; an id stored already undoes it, and
+the chunk takes the stage.)
 Either way an event id seen before is never counted twice, and the rollups always equal the sum of stored events.
 """
 
@@ -393,7 +395,7 @@ class EventWriter:
         with self._cursor() as cur:
             if self._pg:
                 self._pg_begin(cur)
-                if _copy_new(cur, events):
+                if _copy_new(cur, events):  # every event new: their rollups join the pending ones
                     inserted = events.height
                     self._pending.add(chunk)
                     if self._pending.full:

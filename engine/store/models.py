@@ -247,8 +247,9 @@ class WeeklyCustomerProduct(SQLModel, table=True):
     """daily_customer_product summed by week (Monday to Sunday), only what the portfolio reads: a 30-day window is
     four or five weeks and a few days at its ends, a fifth of the rows its days are.
 
-    Kept by the database itself: triggers on daily_customer_product (migration 0005) add every change of a daily
-    row to its week, whoever writes it (an import's fold, a reprice's rebuild), in the same transaction.
+    Kept by the database itself: triggers on daily_customer_product (migration 0005; on PostgreSQL one upsert per
+    statement since 0006) add every change of a daily row to its week, whoever writes it (an import's fold, a
+    reprice's rebuild), in the same transaction.
     """
 
     __tablename__ = "weekly_customer_product"
