@@ -167,15 +167,12 @@ class PendingRollups:
 
         self._combine()
         customers = pl.DataFrame({"id": sorted(self._customers)})
-        tables = [(table, list(keys), (*keys, *MEASURES)) for table, keys in ROLLUPS]
-        tables.append(("task_rollup", list(self._TASK_KEYS), (*self._TASK_KEYS, "day", "events", "cost_nano")))
-        for table, keys, columns in tables:
-            for frame in self._parts[table]:
-                stage = f"stage_{table}"
-                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table})")
-                copy(cur, stage, frame.select(columns))
-                cur.execute(_from_stage(table, keys, columns, stage))
-                cur.execute(f"DELETE FROM {stage}")
+        for table, keys, columns, frame in self._tables():
+            stage = f"stage_{table}"
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table})")
+            copy(cur, stage, frame.select(columns))
+            cur.execute(_from_stage(table, keys, columns, stage))
+            cur.execute(f"TRUNCATE {stage}")
         if customers.height:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS stage_customer (id text)")
             copy(cur, "stage_customer", customers)
@@ -187,16 +184,11 @@ class PendingRollups:
         self._reset()
 
     def _tables(self) -> list[tuple[str, list[str], tuple[str, ...], Any]]:
-        """(table, key, columns, rows sorted by the key) of each table with rows pending, once combined."""
-        import polars as pl
-
+        """(table, key, columns, rows) of each table with rows pending, once combined (`_from_stage` upserts them
+        in key order)."""
         tables = [(table, list(keys), (*keys, *MEASURES)) for table, keys in ROLLUPS]
         tables.append(("task_rollup", list(self._TASK_KEYS), (*self._TASK_KEYS, "day", "events", "cost_nano")))
-        return [
-            (table, keys, columns, pl.concat(self._parts[table]).sort(keys))
-            for table, keys, columns in tables
-            if self._parts[table]
-        ]
+        return [(table, keys, columns, self._parts[table][0]) for table, keys, columns in tables if self._parts[table]]
 
     def fold(self, cur: Any) -> None:
         """Upsert everything pending on SQLite's raw cursor `cur`, and forget it: the pending rows go over as one

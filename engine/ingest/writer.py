@@ -3,10 +3,11 @@
 On SQLite a batch goes straight into `usage_event` (a known event id is skipped by its primary key) and the new
 rows, found by their rowid range, are folded into the rollups; on PostgreSQL it is COPYed into a temporary stage and
 one INSERT … ON CONFLICT DO NOTHING stores what is new (dropping the rest from the stage), which is then folded.
-A columnar chunk (engine.ingest.columnar) arrives with its rollups pre-aggregated, and on SQLite with its events
-as a small database image made in C (engine.ingest.sqlite_image) that one INSERT … SELECT copies: when every one of
-its events is new the rollups are added from those rows (summed in memory, upserted in key order), without reading
-the events back.
+A columnar chunk (engine.ingest.columnar) arrives with its rollups pre-aggregated: when every one of its events is
+new they are added from those rows (summed in memory, upserted in key order), without reading the events back. On
+SQLite its events come as a small database image made in C (engine.ingest.sqlite_image) that one INSERT … SELECT
+copies; on PostgreSQL they are COPYed straight into usage_event under a savepoint (an id stored already undoes it,
+and the chunk takes the stage).
 Either way an event id seen before is never counted twice, and the rollups always equal the sum of stored events.
 """
 
@@ -25,7 +26,7 @@ from engine.ingest.rollups import UNPRICED_EVENTS, PendingRollups, fold_statemen
 from engine.ingest.sqlite_image import STAGE_TABLE, event_image, load_image
 from engine.money import usd
 from engine.pricing.book import Costs, PriceBook, Usage
-from engine.store.models import COST_COLUMNS, COST_TYPES
+from engine.store.models import COST_COLUMNS, COST_TYPES, UsageEvent
 from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 EVENT_COLUMNS = (*ParsedEvent._fields[:2], "day", *ParsedEvent._fields[2:], *COST_COLUMNS, "priced", "source")
 
 _PG_TYPES = {
+    "event_id": 'text COLLATE "C"',  # as usage_event's: the stage's ids are matched against it
     "ts": "timestamptz",
     "day": "date",
     "cache_hit": "boolean",
@@ -105,12 +107,55 @@ _PG_FOLD = _fold_statements("stage_event WHERE 1 = 1", "LEAST")
 _PG_WRITER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('marginbot.usage_event writer'))"
 # The folds' GROUP BYs over a large batch stay in memory instead of spilling at the default 4 MB.
 _PG_FOLD_MEMORY = "SET LOCAL work_mem = '64MB'"
-# Rows COPYed at once on PostgreSQL: the CSV text of a whole chunk would cost more memory for nothing.
-_PG_SLICE = 50_000
+# Rows rendered as CSV and sent at a time on PostgreSQL: the server parses a slice while the next one is rendered
+# (a chunk rendered whole would keep it waiting), and the text of a whole chunk would cost memory for nothing.
+_PG_SLICE = 5_000
 
 
-# Whether any of a batch's ids is stored already (one index probe each, stopping at the first found).
-_PG_ANY_KNOWN = "SELECT 1 FROM usage_event WHERE event_id = ANY(%s) LIMIT 1"
+def _server_filled() -> dict[str, Any]:
+    """usage_event's columns the database fills itself when an INSERT or COPY leaves them out, with what it puts
+    there: NULL where the column takes it, else its server default."""
+    filled: dict[str, Any] = {}
+    for column in UsageEvent.__table__.columns:  # type: ignore[attr-defined]
+        if column.nullable:
+            filled[column.name] = None
+        elif column.server_default is not None:
+            default = str(column.server_default.arg)
+            filled[column.name] = int(default) if default.isdigit() else default
+    return filled
+
+
+SERVER_FILLED = _server_filled()
+
+
+def _without_defaults(events: Any) -> Any:
+    """The frame without the columns holding nothing but what the database would fill in (a tier unused, no
+    provider-reported cost, no web searches…): on PostgreSQL, parsing COPY's text is most of what storing an event
+    costs, and every field left out is one less to send and parse."""
+    import polars as pl
+
+    same = events.select(
+        (pl.col(c).is_null() if v is None else (pl.col(c) == v).fill_null(False)).all().alias(c)
+        for c, v in SERVER_FILLED.items()
+    ).row(0)
+    return events.drop(c for c, left_out in zip(SERVER_FILLED, same, strict=True) if left_out)
+
+
+def _copy_new(cur: Any, events: Any) -> bool:
+    """COPY a chunk's events (ids unique within it) straight into usage_event if none of them is stored: True
+    then. The primary key finds a stored id as it inserts (asking first probed the index once more for every
+    event, and parsed the ids again as an array): the savepoint undoes the part copied, and the caller stages
+    the chunk instead. (No other usage writer runs meanwhile: the writers take turns.)"""
+    from psycopg.errors import UniqueViolation
+
+    cur.execute("SAVEPOINT new_events")
+    try:
+        _copy_csv(cur, "usage_event", _without_defaults(events))
+    except UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT new_events")
+        return False
+    cur.execute("RELEASE SAVEPOINT new_events")
+    return True
 
 
 def _copy_csv(cur: Any, table: str, frame: Any) -> None:
@@ -310,11 +355,7 @@ class EventWriter:
         with self._cursor() as cur:
             if self._pg:
                 self._pg_begin(cur)
-                cur.execute(_PG_ANY_KNOWN, (events.get_column("event_id").to_list(),))
-                if cur.fetchone() is None:
-                    # None of these ids is stored, and no other usage writer runs (the writers take turns): the
-                    # events go straight into usage_event, and their rollups join the pending ones.
-                    _copy_csv(cur, "usage_event", events)
+                if _copy_new(cur, events):  # every event new: their rollups join the pending ones
                     inserted = events.height
                     self._pending.add(chunk)
                     if self._pending.full:

@@ -12,7 +12,18 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, Text, TypeDecorator, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from engine.money import NANO
@@ -113,7 +124,13 @@ class Contract(SQLModel, table=True):
 class UsageEvent(SQLModel, table=True):
     __tablename__ = "usage_event"
 
-    event_id: str = Field(primary_key=True, max_length=200)
+    # Compared bytewise on PostgreSQL (collation "C", migration 0006): the primary key is probed for every event
+    # stored, and a byte comparison costs a fraction of a locale's. Only equality is asked of it.
+    event_id: str = Field(
+        primary_key=True,
+        max_length=200,
+        sa_type=String(200).with_variant(String(200, collation="C"), "postgresql"),
+    )
     ts: datetime = _ts()
     day: date  # calendar day in MARGINBOT_TIMEZONE (the one recorded in meta)
     customer: str = Field(max_length=200)
@@ -230,8 +247,9 @@ class WeeklyCustomerProduct(SQLModel, table=True):
     """daily_customer_product summed by week (Monday to Sunday), only what the portfolio reads: a 30-day window is
     four or five weeks and a few days at its ends, a fifth of the rows its days are.
 
-    Kept by the database itself: triggers on daily_customer_product (migration 0005) add every change of a daily
-    row to its week, whoever writes it (an import's fold, a reprice's rebuild), in the same transaction.
+    Kept by the database itself: triggers on daily_customer_product (migration 0005; on PostgreSQL one upsert per
+    statement since 0006) add every change of a daily row to its week, whoever writes it (an import's fold, a
+    reprice's rebuild), in the same transaction.
     """
 
     __tablename__ = "weekly_customer_product"

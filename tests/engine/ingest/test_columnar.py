@@ -27,7 +27,7 @@ import engine.ingest.rollups as rollups
 from engine.ingest.columnar import ColumnarChunks, plain_csv
 from engine.ingest.events import COLUMNS, RowError, parse_event
 from engine.ingest.files import import_usage_file
-from engine.ingest.writer import EVENT_COLUMNS, RowBuilder
+from engine.ingest.writer import EVENT_COLUMNS, SERVER_FILLED, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import PriceBook, Usage
 from engine.runtime import Runtime
 from engine.store.models import COST_COLUMNS
@@ -289,6 +289,40 @@ def test_columnar_and_row_paths_store_the_same_events_and_rollups(
     assert fast[0] == slow[0]
     assert fast[0][0][1] > 0 and fast[0][1][1] > 0  # repeats within the first file, and stored ones in the second
     assert fast[1] == slow[1]
+
+
+def test_columns_left_to_the_database_store_what_the_row_path_stores(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk's columns holding nothing but what the database fills in are not sent (PostgreSQL's COPY): what the
+    database fills in is exactly SERVER_FILLED, and the events stored are the row path's, in chunks with and
+    without such columns."""
+    required = [c for c in EVENT_COLUMNS if c not in SERVER_FILLED]
+    given = {"ts": START, "day": START.date(), "cache_hit": False, "priced": True} | {
+        c: "x" if c in TEXT_COLUMNS else 0 for c in required if c not in {"ts", "day", "cache_hit", "priced"}
+    }
+    assert set(SERVER_FILLED) >= {"source_cost_nano", "task_id", "service_tier", "web_searches", "cost_web_search"}
+    with runtime.connect() as conn:  # every other column left out
+        conn.execute(
+            text(f"INSERT INTO usage_event ({', '.join(required)}) VALUES ({', '.join(':' + c for c in required)})"),
+            given,
+        )
+        filled = conn.execute(text(f"SELECT {', '.join(SERVER_FILLED)} FROM usage_event")).one()
+        assert tuple(filled) == tuple(SERVER_FILLED.values())
+        conn.rollback()
+
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", 16 * 1024)
+    rows = varied_rows(800, seed=5)
+    for row in rows[:400]:  # the first chunks: no task, no 1-hour cache writes, no web search, the standard tier
+        row.update(task_id="", cache_write_1h_tokens="0", web_searches="0", service_tier="standard", cost_usd="")
+    path = write_rows(tmp_path / "u.csv", rows)
+    stored = []
+    for columnar_path in (True, False):
+        clear(runtime)
+        import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", columnar=columnar_path)
+        stored.append(snapshot(runtime))
+    assert stored[0] == stored[1]
+    assert {r[EVENT_COLUMNS.index("task_id")] for r in stored[0]["usage_event"]} > {None}
 
 
 def test_a_file_that_is_not_plain_is_read_row_by_row_with_the_same_messages(runtime: Runtime, tmp_path: Path) -> None:
