@@ -348,23 +348,12 @@ def revenue_by_customer(
     contracts: list[Terms] | None = None,
     fixed: FixedCharges | None = None,
 ) -> dict[str, Decimal]:
-    """`total_by_customer(revenue_lines(...))` without writing up the lines: a trend asks for a dozen periods of
-    every contract and reads only each customer's total. The same rule per contract, billed lines replacing
-    modelled ones alike, and the sums taken in the same order (a Decimal sum rounds to 28 digits, so the order
-    is part of the figure). `fixed`: the fixed charges worked out so far, shared by a trend's periods."""
-    wanted, contracts, counter = _counted(conn, period, customers, totals, contracts)
-    fixed = {} if fixed is None else fixed
-    earned = [
-        (c.customer, charge.total) for c in contracts if (charge := _charge(c, period, counter, ONE, fixed)) is not None
-    ]
-    billed = billed_lines(conn, period, wanted)
-    if billed:
-        billed_customers = {line.customer for line in billed}
-        earned = [e for e in earned if e[0] not in billed_customers] + [(line.customer, line.total) for line in billed]
-    out: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for customer, total in earned:
-        out[customer] += total
-    return dict(out)
+    """`total_by_customer(revenue_lines(...))` without writing up the lines (PeriodRevenue.by_customer): a trend
+    asks for a dozen periods of every contract and reads only each customer's total. `fixed`: the fixed charges
+    worked out so far, shared by a trend's periods."""
+    return period_revenue(
+        conn, period, customers=customers, totals=totals, contracts=contracts, fixed=fixed
+    ).by_customer()
 
 
 class PeriodRevenue:
