@@ -96,23 +96,23 @@ def bench_import(workdir: Path, data: Path) -> dict[str, Any]:
     return {**result, "db": db, "peak_rss_mb": peak_kb / 1024}
 
 
-def import_in_child(database_url: str, data: Path) -> dict[str, Any]:
-    """Contracts, then usage, imported into `database_url` by a process of its own: events and seconds."""
+def child_import(database_url: str, data: Path, *, row_path: bool = False) -> dict[str, Any]:
+    """Contracts, then usage, imported into `database_url` by a process of its own (bench/import_child.py): its
+    JSON line (seconds, imported, unpriced, rss)."""
+    argv = [database_url, str(data / "usage.csv"), str(data / "contracts.csv"), str(DEFAULT_PRICES_FILE)]
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.import_child",
-            database_url,
-            str(data / "usage.csv"),
-            str(data / "contracts.csv"),
-            str(DEFAULT_PRICES_FILE),
-        ],
+        [sys.executable, "-m", "bench.import_child", *argv, *(["row"] if row_path else [])],
         check=True,
         capture_output=True,
         text=True,
     )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def import_in_child(database_url: str, data: Path) -> dict[str, Any]:
+    """`child_import`'s events and seconds."""
+    result = child_import(database_url, data)
     return {"events": result["imported"], "seconds": result["seconds"]}
 
 
