@@ -47,8 +47,8 @@ from engine.ingest.events import (
     parse_event,
 )
 from engine.ingest.reading import csv_problem, is_jsonl
-from engine.ingest.rollups import MEASURES, ROLLUPS
-from engine.ingest.sqlite_image import EventImage, event_image
+from engine.ingest.rollups import MEASURES, ROLLUPS, sqlite_image_of
+from engine.ingest.sqlite_image import EventImage
 from engine.ingest.writer import EVENT_COLUMNS, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
 from engine.store.columns import COST_COLUMNS
@@ -582,7 +582,7 @@ class ColumnarChunks:
             events = events.filter(pl.col("event_id").is_first_distinct())
         chunk = aggregate(events.drop("line"), before - events.height)
         if not self.builder.postgres and chunk.events.height:
-            chunk.image = event_image(chunk.events)  # here, on the parsing thread, not on the writer's
+            chunk.image = sqlite_image_of(chunk)  # here, on the parsing thread, not on the writer's
         return chunk
 
 
