@@ -47,7 +47,7 @@ from engine.ingest.events import (
     parse_event,
 )
 from engine.ingest.reading import csv_problem, is_jsonl
-from engine.ingest.rollups import MEASURES, ROLLUPS, sqlite_image_of
+from engine.ingest.rollups import MEASURES, ROLLUPS
 from engine.ingest.sqlite_image import EventImage
 from engine.ingest.writer import EVENT_COLUMNS, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
@@ -106,7 +106,7 @@ class FrameChunk:
     unpriced_events: int
     cost_nano: int
     by_rows: int = 0  # rows of the chunk that went through parse_event and the row builder instead
-    image: EventImage | None = None  # SQLite: the events as a database image (engine.ingest.sqlite_image)
+    image: EventImage | None = None  # SQLite: the chunk as a database image (engine.ingest.rollups.sqlite_image_of)
 
 
 @dataclass
@@ -586,10 +586,7 @@ class ColumnarChunks:
         before = events.height
         if self.builder.postgres:
             events = events.filter(pl.col("event_id").is_first_distinct())
-        chunk = aggregate(events.drop("line"), before - events.height)
-        if not self.builder.postgres and chunk.events.height:
-            chunk.image = sqlite_image_of(chunk)  # here, on the parsing thread, not on the writer's
-        return chunk
+        return aggregate(events.drop("line"), before - events.height)
 
 
 def _empty() -> pl.DataFrame:
