@@ -267,7 +267,7 @@ def test_columnar_and_row_paths_store_the_same_events_and_rollups(
     runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(columnar, "CHUNK_BYTES", 64 * 1024)  # several chunks, with repeats across them
-    # Several folds of pending rollups too, each a database image of its own on SQLite (engine.ingest.sqlite_image).
+    # PostgreSQL: several folds of pending rollups too (SQLite folds each chunk's from its own database image).
     monkeypatch.setattr(rollups, "_PENDING_ROWS", 0)
     # Days cut in a zone with a daylight-saving change inside the data (2026-03-29).
     runtime = Runtime(runtime.settings.model_copy(update={"timezone": "Europe/Paris"}))
