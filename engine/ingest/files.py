@@ -138,7 +138,7 @@ class ImportRefused(Exception):
 # file read so far (for progress).
 Chunk = tuple[list[tuple[Any, ...]], list[tuple[int, str, str]], int, int]
 CHUNK_ROWS = 5_000
-# What a reader yields: a chunk (a Chunk's rows, or a columnar FrameChunk), then as Chunk.
+# What every reader yields: a Chunk, whose rows may instead be a columnar FrameChunk (engine.ingest.columnar).
 Item = tuple[Any, list[tuple[int, str, str]], int, int]
 
 

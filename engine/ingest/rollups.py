@@ -109,8 +109,6 @@ class PendingRollups:
     table's key, when the file is done: one pass over each table's B-tree in key order instead of a scattered
     upsert per chunk (the rollups change only inside the import's transaction, so nothing reads them between)."""
 
-    _TASK_KEYS = _TASK_KEYS
-
     def __init__(self) -> None:
         self._reset()
 
@@ -145,7 +143,7 @@ class PendingRollups:
         if len(tasks) > 1:
             frame = (
                 pl.concat(tasks)
-                .group_by(list(self._TASK_KEYS))
+                .group_by(list(_TASK_KEYS))
                 .agg(pl.col("day").min(), pl.col("events").sum(), pl.col("cost_nano").sum())
             )
             self._parts["task_rollup"] = [frame]
@@ -191,9 +189,9 @@ _CUSTOMER_STAGE = (
 
 def sqlite_image_of(chunk: FrameChunk) -> EventImage:
     """A columnar chunk's database image for SQLite (engine.ingest.sqlite_image): its events, and beside them its
-    pre-aggregated rollups and its customers, which `fold_sqlite` upserts once the events are stored. Made on the
-    parsing thread: writing the rollups into an image of their own cost the writer, the critical path, ~10% of the
-    import."""
+    pre-aggregated rollups and its customers, which `fold_sqlite` upserts once the events are stored. Made off the
+    writer's thread (engine.ingest.files): when the writer wrote the rollups into an image of their own, that was
+    ~10% of its work, and the writer set the import's pace."""
     import polars as pl
 
     frames = {**chunk.rollups, "task_rollup": chunk.tasks}
