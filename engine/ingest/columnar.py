@@ -48,7 +48,7 @@ from engine.ingest.events import (
 )
 from engine.ingest.reading import csv_problem, is_jsonl
 from engine.ingest.rollups import MEASURES, ROLLUPS
-from engine.ingest.sqlite_image import EventImage, event_image
+from engine.ingest.sqlite_image import EventImage
 from engine.ingest.writer import EVENT_COLUMNS, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
 from engine.store.columns import COST_COLUMNS
@@ -106,7 +106,7 @@ class FrameChunk:
     unpriced_events: int
     cost_nano: int
     by_rows: int = 0  # rows of the chunk that went through parse_event and the row builder instead
-    image: EventImage | None = None  # SQLite: the events as a database image (engine.ingest.sqlite_image)
+    image: EventImage | None = None  # SQLite: the chunk as a database image (engine.ingest.rollups.sqlite_image_of)
 
 
 @dataclass
@@ -164,17 +164,23 @@ def _plain_block(block: bytes, sep: bytes, fields: int) -> bool:
         return True
     if b'"' in block or b"\x00" in block:
         return False
-    if b"\r" in block:
-        block = block.replace(b"\r\n", b"\n")
-        if b"\r" in block:
-            return False
-    if block.startswith(b"\n") or b"\n\n" in block:
-        return False  # a blank line: the CSV reader skips it, so line numbers would no longer be row numbers
     lines = block.count(b"\n")
+    end = b"\n"
+    if b"\r" in block:
+        # Every line ending in CRLF (as csv writers end them), told by counting: a third faster than making a
+        # CRLF-free copy of the block, which only a file mixing line ends still needs.
+        if block.count(b"\r") == lines == block.count(b"\r\n"):
+            end = b"\r\n"
+        else:
+            block = block.replace(b"\r\n", b"\n")
+            if b"\r" in block:
+                return False
+    if block.startswith(end) or b"\n" + end in block:
+        return False  # a blank line: the CSV reader skips it, so line numbers would no longer be row numbers
     if block.count(sep) != fields * lines:
         return False
     try:
-        block.decode("utf-8")
+        block.isascii() or block.decode("utf-8")
     except UnicodeDecodeError:
         return False
     return True
@@ -580,10 +586,7 @@ class ColumnarChunks:
         before = events.height
         if self.builder.postgres:
             events = events.filter(pl.col("event_id").is_first_distinct())
-        chunk = aggregate(events.drop("line"), before - events.height)
-        if not self.builder.postgres and chunk.events.height:
-            chunk.image = event_image(chunk.events)  # here, on the parsing thread, not on the writer's
-        return chunk
+        return aggregate(events.drop("line"), before - events.height)
 
 
 def _empty() -> pl.DataFrame:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
-from engine.ingest.sqlite_image import STAGE, image, load_image
+from engine.ingest.sqlite_image import STAGE, EventImage, event_image
 from engine.store.models import COST_COLUMNS, COUNT_COLUMNS
 from engine.store.sql import COST_SUM
 
@@ -76,21 +76,12 @@ def rebuild_rollups(conn: Connection) -> None:
         conn.execute(text(sql))
 
 
-_CUSTOMER_VALUES = "INSERT INTO customer (id, name, aliases) VALUES (?, ?, '') ON CONFLICT (id) DO NOTHING"
-_BIGINT_MAX = 2**63 - 1
-
-
-def _bigint(frame: Any) -> Any:
-    """A frame's 128-bit sums as the 64-bit integers the rollup columns hold, refusing one a BIGINT cannot hold (as
-    the database would)."""
-    import polars as pl
-
-    wide = [c for c in frame.columns if frame.schema[c] == pl.Int128]
-    if frame.height and wide:
-        top = frame.select(pl.max_horizontal([pl.col(c).max() for c in wide])).item()
-        if top is not None and top > _BIGINT_MAX:
-            raise OverflowError("a rollup sum is larger than a BIGINT column holds")
-    return frame.with_columns([pl.col(c).cast(pl.Int64) for c in wide])
+_TASK_KEYS = ("customer", "product", "task_id")
+# Every rollup table an import upserts pre-aggregated rows into: (table, key, the columns staged for it).
+TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    *((table, tuple(keys), (*keys, *MEASURES)) for table, keys in ROLLUPS),
+    ("task_rollup", _TASK_KEYS, (*_TASK_KEYS, "day", "events", "cost_nano")),
+)
 
 
 def _from_stage(table: str, keys: Sequence[str], columns: Sequence[str], stage: str, least: str = "LEAST") -> str:
@@ -117,8 +108,6 @@ class PendingRollups:
     """Pre-aggregated rollup rows of the chunks written so far, summed in memory and upserted once, sorted by each
     table's key, when the file is done: one pass over each table's B-tree in key order instead of a scattered
     upsert per chunk (the rollups change only inside the import's transaction, so nothing reads them between)."""
-
-    _TASK_KEYS = ("customer", "product", "task_id")
 
     def __init__(self) -> None:
         self._reset()
@@ -154,7 +143,7 @@ class PendingRollups:
         if len(tasks) > 1:
             frame = (
                 pl.concat(tasks)
-                .group_by(list(self._TASK_KEYS))
+                .group_by(list(_TASK_KEYS))
                 .agg(pl.col("day").min(), pl.col("events").sum(), pl.col("cost_nano").sum())
             )
             self._parts["task_rollup"] = [frame]
@@ -186,18 +175,34 @@ class PendingRollups:
     def _tables(self) -> list[tuple[str, list[str], tuple[str, ...], Any]]:
         """(table, key, columns, rows) of each table with rows pending, once combined (`_from_stage` upserts them
         in key order)."""
-        tables = [(table, list(keys), (*keys, *MEASURES)) for table, keys in ROLLUPS]
-        tables.append(("task_rollup", list(self._TASK_KEYS), (*self._TASK_KEYS, "day", "events", "cost_nano")))
-        return [(table, keys, columns, self._parts[table][0]) for table, keys, columns in tables if self._parts[table]]
+        return [
+            (table, list(keys), columns, self._parts[table][0]) for table, keys, columns in TABLES if self._parts[table]
+        ]
 
-    def fold(self, cur: Any) -> None:
-        """Upsert everything pending on SQLite's raw cursor `cur`, and forget it: the pending rows go over as one
-        database image (engine.ingest.sqlite_image, made in C), upserted from there in each table's key order."""
-        self._combine()
-        tables = self._tables()
-        staged = {table: _bigint(frame.select(columns)) for table, _, columns, frame in tables}
-        tag = load_image(cur.connection, image(staged))
-        for table, keys, columns, _ in tables:
-            cur.execute(_from_stage(table, keys, columns, f"{STAGE}.{table}", least="MIN") + tag)
-        cur.executemany(_CUSTOMER_VALUES, [(c, c) for c in sorted(self._customers)])
-        self._reset()
+
+# The customers of a chunk staged with its rollups: added as the row path adds them (named by their id).
+_CUSTOMER_STAGE = (
+    f"INSERT INTO customer (id, name, aliases) SELECT id, id, '' FROM {STAGE}.customer WHERE true ORDER BY id "
+    "ON CONFLICT (id) DO NOTHING"
+)
+
+
+def sqlite_image_of(chunk: FrameChunk) -> EventImage:
+    """A columnar chunk's database image for SQLite (engine.ingest.sqlite_image): its events, and beside them its
+    pre-aggregated rollups and its customers, which `fold_sqlite` upserts once the events are stored. Made off the
+    writer's thread (engine.ingest.files): when the writer wrote the rollups into an image of their own, that was
+    ~10% of its work, and the writer set the import's pace."""
+    import polars as pl
+
+    frames = {**chunk.rollups, "task_rollup": chunk.tasks}
+    tables = {table: frames[table].select(columns) for table, _, columns in TABLES}
+    tables["customer"] = chunk.events.select(pl.col("customer").unique().alias("id"))
+    return event_image(chunk.events, tables)
+
+
+def fold_sqlite(cur: Any, tag: str) -> None:
+    """Upsert the rollups and customers of the chunk whose image (`sqlite_image_of`) is loaded, each table in its
+    key order, on SQLite's raw cursor `cur`; `tag` is load_image's, ending every statement that reads the image."""
+    for table, keys, columns in TABLES:
+        cur.execute(_from_stage(table, keys, columns, f"{STAGE}.{table}", least="MIN") + tag)
+    cur.execute(_CUSTOMER_STAGE + tag)

@@ -45,6 +45,9 @@ def image(tables: dict[str, pl.DataFrame]) -> bytes:
             # A scratch file read back once, then deleted: no journal, no waiting for the disk.
             cur.execute("PRAGMA journal_mode = OFF")
             cur.execute("PRAGMA synchronous = OFF")
+            # The whole image in the page cache until it is written once at the end: with the default 2 MB cache
+            # SQLite writes pages out and reads them back as the image grows (a third of the time it takes).
+            cur.execute("PRAGMA cache_size = -65536")
             cur.execute("BEGIN")
             for table, frame in tables.items():
                 cur.adbc_ingest(table, frame.with_columns(pl.col(pl.Boolean).cast(pl.Int64)), mode="create")
@@ -69,10 +72,11 @@ class EventImage:
     constants: dict[str, Any]
 
 
-def event_image(events: pl.DataFrame) -> EventImage:
-    """`events` (usage_event's columns, in its layout) as an EventImage. The columns that never vary within a chunk
-    (the source, the tier, unused counts and cost types: often a third of them) are left out of the image: each
-    value written into it costs as much as the whole copy's share of it."""
+def event_image(events: pl.DataFrame, tables: dict[str, pl.DataFrame] | None = None) -> EventImage:
+    """`events` (usage_event's columns, in its layout) as an EventImage, with `tables` (other frames the writer
+    reads from the same image) beside them. The columns that never vary within a chunk (the source, the tier, unused
+    counts and cost types: often a third of them) are left out of the image: each value written into it costs as
+    much as the whole copy's share of it."""
     import polars as pl
 
     same = events.select(
@@ -82,7 +86,7 @@ def event_image(events: pl.DataFrame) -> EventImage:
     ).row(0, named=True)
     constant = [c for c, one in same.items() if one] if events.height else []
     first = events.select(constant).row(0, named=True) if constant else {}
-    return EventImage(image({"event": events.drop(constant)}), first)
+    return EventImage(image({"event": events.drop(constant), **(tables or {})}), first)
 
 
 _loaded = count(1)

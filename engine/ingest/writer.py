@@ -4,9 +4,10 @@ On SQLite a batch goes straight into `usage_event` (a known event id is skipped 
 rows, found by their rowid range, are folded into the rollups; on PostgreSQL it is COPYed into a temporary stage and
 one INSERT … ON CONFLICT DO NOTHING stores what is new (dropping the rest from the stage), which is then folded.
 A columnar chunk (engine.ingest.columnar) arrives with its rollups pre-aggregated: when every one of its events is
-new they are added from those rows (summed in memory, upserted in key order), without reading the events back. On
-SQLite its events come as a small database image made in C (engine.ingest.sqlite_image) that one INSERT … SELECT
-copies; on PostgreSQL they are COPYed straight into usage_event under a savepoint (an id stored already undoes it,
+new they are added from those rows, without reading the events back. On SQLite its events come as a small database
+image made in C (engine.ingest.sqlite_image) that one INSERT … SELECT copies, its rollups beside them in the same
+image, upserted from there in key order; on PostgreSQL the rollups are summed in memory over chunks and upserted in
+key order, and the events are COPYed straight into usage_event under a savepoint (an id stored already undoes it,
 and the chunk takes the stage).
 Either way an event id seen before is never counted twice, and the rollups always equal the sum of stored events.
 """
@@ -22,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from engine.ingest.events import COST_MAX_NANO, ParsedEvent, RowError
-from engine.ingest.rollups import UNPRICED_EVENTS, PendingRollups, fold_statements
-from engine.ingest.sqlite_image import STAGE_TABLE, event_image, load_image
+from engine.ingest.rollups import UNPRICED_EVENTS, PendingRollups, fold_sqlite, fold_statements, sqlite_image_of
+from engine.ingest.sqlite_image import STAGE_TABLE, load_image
 from engine.money import usd
 from engine.pricing.book import Costs, PriceBook, Usage
 from engine.store.models import COST_COLUMNS, COST_TYPES, UsageEvent
@@ -297,14 +298,11 @@ class EventWriter:
 
     def flush(self) -> None:
         """Write the queued batch, skipping ids already stored, and fold the new events into the rollups (with the
-        rollups of columnar chunks still pending)."""
+        rollups of columnar chunks still pending: only on PostgreSQL, SQLite folds each chunk's as it stores it)."""
         self._flush_rows()
         if self._pending.waiting:
             with self._cursor() as cur:
-                if self._pg:
-                    self._pending.fold_pg(cur, _copy_csv)
-                else:
-                    self._pending.fold(cur)
+                self._pending.fold_pg(cur, _copy_csv)
 
     def _flush_rows(self) -> None:
         if not self._rows:
@@ -372,7 +370,7 @@ class EventWriter:
                 cur.execute("SELECT COALESCE(MAX(rowid), 0) FROM usage_event")
                 last = int(cur.fetchone()[0])
                 # Made on the parsing thread as a rule (engine.ingest.sqlite_image); here only if it was not.
-                image = chunk.image if chunk.image is not None else event_image(events)
+                image = chunk.image if chunk.image is not None else sqlite_image_of(chunk)
                 tag = load_image(cur.connection, image.data)
                 # The constants in EVENT_COLUMNS order, as the statement's parameters appear.
                 cur.execute(
@@ -380,10 +378,8 @@ class EventWriter:
                     [image.constants[c] for c in EVENT_COLUMNS if c in image.constants],
                 )
                 inserted = cur.rowcount
-                if inserted == events.height:
-                    self._pending.add(chunk)
-                    if self._pending.full:
-                        self._pending.fold(cur)
+                if inserted == events.height:  # every event new: its rollups are the ones in its image
+                    fold_sqlite(cur, tag)
                     self.stats.unpriced_events += chunk.unpriced_events
                     self.stats.cost_nano += chunk.cost_nano
                 elif inserted:  # some were stored before: fold only the new rows, found by their rowids

@@ -267,7 +267,7 @@ def test_columnar_and_row_paths_store_the_same_events_and_rollups(
     runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(columnar, "CHUNK_BYTES", 64 * 1024)  # several chunks, with repeats across them
-    # Several folds of pending rollups too, each a database image of its own on SQLite (engine.ingest.sqlite_image).
+    # PostgreSQL: several folds of pending rollups too (SQLite folds each chunk's from its own database image).
     monkeypatch.setattr(rollups, "_PENDING_ROWS", 0)
     # Days cut in a zone with a daylight-saving change inside the data (2026-03-29).
     runtime = Runtime(runtime.settings.model_copy(update={"timezone": "Europe/Paris"}))
@@ -536,6 +536,12 @@ def test_crlf_lines_and_a_last_line_without_its_break_read_as_the_row_path_reads
         b"c2,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,11\r"
     )
     assert plain_csv(path, ",") is not None
+    header = b"event_id,ts,customer,product,provider,model,input_tokens,output_tokens\r\n"
+    row = b"c9,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,10"
+    mixed, blank = tmp_path / "mixed.csv", tmp_path / "blank.csv"
+    mixed.write_bytes(header + row + b"\n" + row + b"\r\n")  # LF and CRLF lines: plain all the same
+    blank.write_bytes(header + row + b"\r\n\r\n" + row + b"\r\n")  # a blank CRLF line: not plain
+    assert plain_csv(mixed, ",") is not None and plain_csv(blank, ",") is None
     fast = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
     stored = snapshot(runtime)
     clear(runtime)
