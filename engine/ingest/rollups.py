@@ -122,8 +122,8 @@ class PendingRollups:
 
     def __init__(self) -> None:
         self._reset()
-        # PostgreSQL (fold_pg): hashes of the keys this import has written to each table, and the tables where a
-        # key turned out stored before it (upserted from then on).
+        # PostgreSQL (fold_pg): hashes of the keys this import has COPYed or upserted into each table, and the
+        # tables where a key turned out stored before it (only upserted from then on).
         self._written: dict[str, Any] = {}
         self._upsert_only: set[str] = set()
 
@@ -166,11 +166,11 @@ class PendingRollups:
 
     def fold_pg(self, cur: Any, copy: Any) -> None:
         """The same on PostgreSQL's raw cursor, each table's pending rows COPYed (with `copy(cur, table, frame)`):
-        those whose key this import has not written yet straight into the table, in key order, as one COPY under
-        a savepoint (an import mostly adds keys: COPY stores a new row for about half the server time an upsert
-        takes, with no staging copy and no conflict probe); the others, and all of a table's rows from the moment
-        one of its keys turns out stored before this import (the savepoint undoes that COPY), into a temporary
-        twin, upserted from it in key order."""
+        those whose key this import has not written yet straight into the table, in key order, under a savepoint;
+        the others, and all of a table's rows once one of its keys turns out stored before this import (the
+        savepoint undoes that COPY), into a temporary twin, upserted from it in key order. An import mostly adds
+        keys, and COPY stores a new row without the staging copy, the conflict probe and the speculative insertion
+        of an upsert (the bench's 1.37M-event import: 20% less server CPU)."""
         import polars as pl
         from psycopg.errors import UniqueViolation
 
@@ -178,10 +178,11 @@ class PendingRollups:
         customers = pl.DataFrame({"id": sorted(self._customers)})
         for table, keys, columns, frame in self._tables():
             rows = frame.select(columns)
-            hashes = rows.select(keys).hash_rows()
             if table not in self._upsert_only:
-                # A hash seen before may be another key's: that row is upserted, which is right for a new key too.
-                seen = hashes.is_in(self._written[table]) if table in self._written else pl.repeat(False, rows.height)
+                hashes = rows.select(keys).hash_rows()
+                # A hash written before may be another key's: that row is upserted, which is right for a new key too.
+                seen = hashes.is_in(self._written.get(table, pl.Series(dtype=pl.UInt64)))
+                self._written[table] = pl.concat([self._written[table], hashes]) if table in self._written else hashes
                 new = rows.filter(~seen).sort(keys)
                 cur.execute("SAVEPOINT new_rollups")
                 try:
@@ -192,8 +193,6 @@ class PendingRollups:
                 else:
                     cur.execute("RELEASE SAVEPOINT new_rollups")
                     rows = rows.filter(seen)
-            written = self._written.get(table)
-            self._written[table] = hashes if written is None else pl.concat([written, hashes])
             if rows.height:
                 stage = f"stage_{table}"
                 cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table})")
