@@ -181,7 +181,7 @@ class PendingRollups:
             if table not in self._upsert_only:
                 hashes = rows.select(keys).hash_rows()
                 # A hash written before may be another key's: that row is upserted, which is right for a new key too.
-                seen = hashes.is_in(self._written.get(table, pl.Series(dtype=pl.UInt64)))
+                seen = hashes.is_in(self._written.get(table, pl.Series(dtype=pl.UInt64)).implode())
                 self._written[table] = pl.concat([self._written[table], hashes]) if table in self._written else hashes
                 new = rows.filter(~seen).sort(keys)
                 cur.execute("SAVEPOINT new_rollups")
