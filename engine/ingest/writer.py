@@ -4,8 +4,7 @@ On SQLite a batch goes straight into `usage_event` (a known event id is skipped 
 rows, found by their rowid range, are folded into the rollups; on PostgreSQL it is COPYed into a temporary stage and
 one INSERT … ON CONFLICT DO NOTHING stores what is new (dropping the rest from the stage), which is then folded.
 A columnar chunk (engine.ingest.columnar) arrives with its rollups pre-aggregated: when every one of its events is
-new they are added from those rows (summed in memory, upserted in key order; on PostgreSQL a row whose key is new is
-COPYed in), without reading the events back. On
+new they are added from those rows (summed in memory, upserted in key order), without reading the events back. On
 SQLite its events come as a small database image made in C (engine.ingest.sqlite_image) that one INSERT … SELECT
 copies; on PostgreSQL they are COPYed straight into usage_event under a savepoint (an id stored already undoes it,
 and the chunk takes the stage).
