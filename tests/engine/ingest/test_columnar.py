@@ -27,6 +27,7 @@ import engine.ingest.rollups as rollups
 from engine.ingest.columnar import ColumnarChunks, plain_csv
 from engine.ingest.events import COLUMNS, RowError, parse_event
 from engine.ingest.files import import_usage_file
+from engine.ingest.rollups import rebuild_rollups
 from engine.ingest.writer import EVENT_COLUMNS, SERVER_FILLED, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import PriceBook, Usage
 from engine.runtime import Runtime
@@ -436,6 +437,7 @@ WORKER_CHILD = """
 import sys
 from pathlib import Path
 from engine.ingest.files import import_usage_file
+from engine.ingest.rollups import rebuild_rollups
 from engine.pricing.book import PriceBook
 from engine.store.db import open_engine
 engine = open_engine("sqlite:///" + sys.argv[1])
@@ -548,3 +550,27 @@ def test_crlf_lines_and_a_last_line_without_its_break_read_as_the_row_path_reads
     slow = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", columnar=False)
     assert (fast.imported, fast.rows_read) == (slow.imported, slow.rows_read) == (2, 2)
     assert stored == snapshot(runtime)
+
+
+def test_rollups_folded_in_batches_over_stored_keys_equal_a_rebuild(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fold per chunk, keys recurring across the chunks of a file and already stored by the file before (on
+    PostgreSQL the keys new to an import are COPYed in, the others upserted): the rollups equal a rebuild from the
+    stored events."""
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", 64 * 1024)
+    monkeypatch.setattr(rollups, "_PENDING_ROWS", 0)
+    files = []
+    for name, seed in (("first", 5), ("second", 6)):  # the second: new events on the first one's days and tasks
+        rows = varied_rows(3000, seed=seed)
+        for i, row in enumerate(rows):
+            row["event_id"] = f"{name}-{i}"  # each id once: every chunk's events are new (their rollups fold as is)
+        files.append(write_rows(tmp_path / f"{name}.csv", rows))
+    for file in files:
+        import_usage_file(runtime.engine, file, prices=runtime.prices, timezone="UTC", columnar=True)
+    folded = snapshot(runtime)
+    with runtime.connect() as conn:
+        rebuild_rollups(conn)
+        conn.commit()
+    assert snapshot(runtime) == folded
+    assert len(folded["daily_rollup"]) > 100 and len(folded["task_rollup"]) > 100
