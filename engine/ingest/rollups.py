@@ -105,9 +105,10 @@ _PENDING_ROWS = 20_000
 
 
 class PendingRollups:
-    """Pre-aggregated rollup rows of the chunks written so far, summed in memory and upserted once, sorted by each
-    table's key, when the file is done: one pass over each table's B-tree in key order instead of a scattered
-    upsert per chunk (the rollups change only inside the import's transaction, so nothing reads them between)."""
+    """PostgreSQL: pre-aggregated rollup rows of the chunks written so far, summed in memory and folded when enough
+    is pending or the file is done, sorted by each table's key: one pass over each table's B-tree in key order
+    instead of a scattered upsert per chunk (the rollups change only inside the import's transaction, so nothing
+    reads them between). SQLite folds each chunk from its own database image instead (`fold_sqlite`)."""
 
     def __init__(self) -> None:
         self._reset()
@@ -154,7 +155,7 @@ class PendingRollups:
         self._rows = sum(p[0].height for p in self._parts.values() if p)
 
     def fold_pg(self, cur: Any, copy: Any) -> None:
-        """The same on PostgreSQL's raw cursor, each table's pending rows COPYed (with `copy(cur, table, frame)`):
+        """Fold what is pending on PostgreSQL's raw cursor, each table's rows COPYed (with `copy(cur, table, frame)`):
         those whose key this import has not written yet straight into the table, in key order, under a savepoint;
         the others, and all of a table's rows once one of its keys turns out stored before this import (the
         savepoint undoes that COPY), into a temporary twin, upserted from it in key order. An import mostly adds

@@ -33,6 +33,12 @@ sqlite3.register_adapter(date, date.isoformat)
 sqlite3.register_adapter(datetime, lambda value: value.isoformat(" "))
 
 
+# An import of a million events writes ~400 MB of WAL in its one transaction. Without a limit SQLite keeps the file
+# at that size for as long as a connection stays open (`marginbot serve` runs for weeks); with it, the WAL is cut
+# back to this once it has been checkpointed and is reused.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the bot read while an import writes; NORMAL sync is durable across app crashes in WAL mode.
     cursor = dbapi_connection.cursor()
@@ -40,6 +46,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cursor.close()
 
 

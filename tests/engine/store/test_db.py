@@ -25,3 +25,26 @@ def test_an_unreachable_database_is_one_line_naming_it_without_the_password(
     err = capsys.readouterr().err
     assert err.startswith("marginbot: cannot use the database postgresql+psycopg://bob:***@127.0.0.1:1/x: ")
     assert "s3cret" not in err
+
+
+def test_a_large_transaction_does_not_leave_its_wal_behind_on_a_connection_kept_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from sqlalchemy import text
+
+    from engine.store import db
+
+    monkeypatch.setattr(db, "WAL_SIZE_LIMIT", 256 * 1024)
+    engine = db.make_engine(f"sqlite:///{tmp_path}/m.db")
+    wal = tmp_path / "m.db-wal"
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x BLOB)"))
+        conn.execute(text("INSERT INTO t VALUES (:x)"), [{"x": os.urandom(1000)} for _ in range(4000)])
+    grown = wal.stat().st_size
+    with engine.begin() as conn:  # the next write, after the commit's checkpoint, reuses the WAL from its start
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    assert grown > 4 * 1000 * 1000
+    assert wal.stat().st_size <= 256 * 1024
+    engine.dispose()
