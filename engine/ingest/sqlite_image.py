@@ -3,7 +3,8 @@ the import's own connection copies into `usage_event` with one INSERT … SELECT
 
 Why: binding each of an event's 36 values from Python was most of a SQLite import (the rows built as Python tuples,
 each value bound by the sqlite3 module: ~12 s of a 1.37M-event import's 30). ADBC's SQLite driver binds Arrow
-columns in C with the GIL released, so the parsing thread builds chunk N+1's image while the writer copies chunk N.
+columns in C with the GIL released, so a thread of its own builds chunk N+1's image (engine.ingest.files._imaged) while
+the writer copies chunk N.
 
 The driver carries its own SQLite library. Two SQLite libraries must never have the same file open in one process
 (POSIX locks belong to the process, and each library would drop the other's), so the driver only ever writes a

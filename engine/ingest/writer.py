@@ -369,7 +369,7 @@ class EventWriter:
             else:
                 cur.execute("SELECT COALESCE(MAX(rowid), 0) FROM usage_event")
                 last = int(cur.fetchone()[0])
-                # Made on the parsing thread as a rule (engine.ingest.sqlite_image); here only if it was not.
+                # Made on its own thread as a rule (engine.ingest.files._imaged); here only if it was not.
                 image = chunk.image if chunk.image is not None else sqlite_image_of(chunk)
                 tag = load_image(cur.connection, image.data)
                 # The constants in EVENT_COLUMNS order, as the statement's parameters appear.
