@@ -48,10 +48,15 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
-def pytest_report_header() -> str:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # At the end, where `make test`'s `pytest -q` still prints it (a report header is hidden under -q): the one line
+    # that says which databases ran, instead of a skip per PostgreSQL variant.
     if PG_URL:
-        return "databases: SQLite and PostgreSQL (MARGINBOT_TEST_POSTGRES_URL)"
-    return "databases: SQLite only (set MARGINBOT_TEST_POSTGRES_URL to run every test on PostgreSQL too)"
+        terminalreporter.write_line("databases: SQLite and PostgreSQL (MARGINBOT_TEST_POSTGRES_URL)")
+    else:
+        terminalreporter.write_line(
+            "databases: SQLite only (set MARGINBOT_TEST_POSTGRES_URL to run every test on PostgreSQL too)"
+        )
 
 
 # Without a PostgreSQL URL the PostgreSQL variants are not collected at all (rather than reported as 200 skips).
