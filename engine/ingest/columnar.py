@@ -179,8 +179,10 @@ def _plain_block(block: bytes, sep: bytes, fields: int) -> bool:
         return False  # a blank line: the CSV reader skips it, so line numbers would no longer be row numbers
     if block.count(sep) != fields * lines:
         return False
+    if block.isascii():  # checked in one pass, much faster than decoding; only non-ASCII bytes need the decoder
+        return True
     try:
-        block.isascii() or block.decode("utf-8")
+        block.decode("utf-8")
     except UnicodeDecodeError:
         return False
     return True
