@@ -208,13 +208,13 @@ def _sums(rows: list[tuple[Any, ...]], i: int) -> tuple[UsageTotals, dict[str, _
             counts[0] += cost
             counts[1] += events
             counts[2] += unpriced
-        counts = products.get(product)
-        if counts is None:
+        summed = products.get(product)
+        if summed is None:
             products[product] = [cost, events, unpriced]
         else:
-            counts[0] += cost
-            counts[1] += events
-            counts[2] += unpriced
+            summed[0] += cost
+            summed[1] += events
+            summed[2] += unpriced
     return totals, customers, products
 
 

@@ -221,10 +221,6 @@ _FixedKey = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decimal, 
 FixedCharges = dict[_FixedKey, _Fixed]
 
 
-def _fixed_key(c: Terms, months: Decimal) -> _FixedKey:
-    return (c.plan, c.seats, c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit, c.unit_price_usd, months)
-
-
 def _usage_and_total(c: Terms, fixed: _Fixed, units: Decimal) -> tuple[Decimal, Decimal]:
     """The usage charge and the total (Terms.charge, from the fixed parts already worked out)."""
     usage = c.usage_charge(units, fixed.months) if c.is_metered else ZERO
@@ -296,13 +292,30 @@ def _charge(
         if usage_factor != ONE:
             metered *= usage_factor
     months = month_fraction(a, b)
-    charges = fixed.get(_fixed_key(c, months)) if fixed is not None else None
+    charges: _Fixed | None = None
+    if fixed is not None:
+        key: _FixedKey = (
+            c.plan,
+            c.seats,
+            c.seat_price_usd,
+            c.platform_fee_usd,
+            c.included_units,
+            c.unit,
+            c.unit_price_usd,
+            months,
+        )
+        charges = fixed.get(key)
     if charges is None:
         charges = _fixed(c, months)
         if fixed is not None:
-            fixed[_fixed_key(c, months)] = charges
+            fixed[key] = charges
     usage = c.usage_charge(metered, charges.months) if is_metered else ZERO
-    return _Charge((b - a).days + 1, per_product, metered, charges, usage, charges.seats + charges.platform + usage)
+    return _new_charge(
+        _Charge, ((b - a).days + 1, per_product, metered, charges, usage, charges.seats + charges.platform + usage)
+    )
+
+
+_new_charge = tuple.__new__  # a _Charge without NamedTuple's own __new__ in Python: one per contract and period
 
 
 def contract_line(
