@@ -522,18 +522,19 @@ def contracts_in(
     new = object.__new__
     # Plain tuples: a Row for each of thousands of contracts costs more than the query.
     rows = fetch_tuples(conn, text(sql + " ORDER BY customer, product, start"), params)
-    for cid, customer, product, *stored in rows:
+    for row in rows:
+        customer = row[1]
         if wanted is not None and customer not in wanted:
             continue
-        key = tuple(stored)
-        values = checked.get(key)
+        stored = row[3:]
+        values = checked.get(stored)
         if values is None:
             try:
-                values = checked[key] = dict(vars(Terms(customer="", product="", **_terms(*stored))))  # type: ignore[arg-type]
+                values = checked[stored] = dict(vars(Terms(customer="", product="", **_terms(*stored))))  # type: ignore[arg-type]
             except (ValueError, TypeError) as exc:
-                values = checked[key] = str(exc)
+                values = checked[stored] = str(exc)
         if isinstance(values, str):
-            bad = SkippedContract(id=cid, customer=customer, product=product or "", why=values)
+            bad = SkippedContract(id=row[0], customer=customer, product=row[2] or "", why=values)
             log.warning("%s (fix it by re-importing the contract)", bad)
             if skipped is not None:
                 skipped.append(bad)
@@ -541,7 +542,7 @@ def contracts_in(
         terms: Terms = new(Terms)
         attributes = terms.__dict__
         attributes.update(values)
-        attributes["customer"], attributes["product"] = customer, product
+        attributes["customer"], attributes["product"] = customer, row[2]
         out.append(terms)
     return out
 
