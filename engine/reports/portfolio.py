@@ -13,7 +13,7 @@ from engine.gc_pause import gc_paused
 from engine.money import ZERO, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
-from engine.reports.figures import Figures, Projection, Thresholds, pick, run_rate
+from engine.reports.figures import Figures, Projection, Thresholds, margin_pct, pick, run_rate
 from engine.reports.revenue import (
     FixedCharges,
     PeriodRevenue,
@@ -231,11 +231,6 @@ def _total(revenue: dict[str, Decimal], counts: dict[str, _Counts], thresholds: 
     )
 
 
-def _worst_first(row: PortfolioRow) -> tuple[bool, Decimal, str]:
-    margin = row.current.margin_pct  # a Decimal division: worked out once per row, not twice
-    return (margin is not None, margin or ZERO, row.key)
-
-
 def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Portfolio:
     """Every customer and product with revenue, COGS, margin and status, plus the blended total."""
     # The collector is paused: the portfolio allocates tens of thousands of objects (rows, charges, figures) and no
@@ -276,30 +271,32 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         customer = kind is SubjectKind.CUSTOMER
         keys = (now.keys() | rnow.keys() | before.keys() | rbefore.keys()) - {""}
         own = banded if customer else {}
-        out: list[PortfolioRow] = []
+        # Worst margin first, then no margin, each by key: the rows sorted by (has a margin, margin, key), the key
+        # unique, so the tuples never compare their rows.
+        ranked: list[tuple[bool, Decimal, str, PortfolioRow]] = []
         for k in keys:
             bands = own.get(k, thresholds)
+            revenue = rnow.get(k, ZERO)
             cost, events, unpriced = now.get(k, _NONE)
-            current = Figures(
-                revenue=rnow.get(k, ZERO), cogs=usd(cost), events=events, unpriced_events=unpriced, thresholds=bands
-            )
+            cogs = usd(cost)
+            current = Figures(revenue=revenue, cogs=cogs, events=events, unpriced_events=unpriced, thresholds=bands)
             cost, events, unpriced = before.get(k, _NONE)
             previous = Figures(
                 revenue=rbefore.get(k, ZERO), cogs=usd(cost), events=events, unpriced_events=unpriced, thresholds=bands
             )
-            out.append(
-                PortfolioRow(
-                    kind=kind,
-                    key=k,
-                    name=names.get(k, k) if customer else k,
-                    current=current,
-                    previous=previous,
-                    no_contract=customer and k not in paying,
-                    own_bands=k in own,
-                )
+            row = PortfolioRow(
+                kind=kind,
+                key=k,
+                name=names.get(k, k) if customer else k,
+                current=current,
+                previous=previous,
+                no_contract=customer and k not in paying,
+                own_bands=k in own,
             )
-        out.sort(key=_worst_first)
-        return out
+            margin = margin_pct(revenue, cogs)  # what row.current.margin_pct works out
+            ranked.append((margin is not None, margin or ZERO, k, row))
+        ranked.sort()
+        return [r[3] for r in ranked]
 
     unpriced = conn.execute(
         text("SELECT DISTINCT provider, model FROM daily_rollup WHERE day BETWEEN :a AND :b AND unpriced_events > 0"),
