@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, text
 
@@ -14,7 +13,7 @@ from engine.gc_pause import gc_paused
 from engine.money import ZERO, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
-from engine.reports.figures import Figures, Projection, Thresholds, pick, run_rate
+from engine.reports.figures import Figures, Projection, Thresholds, margin_pct, pick, run_rate
 from engine.reports.revenue import (
     FixedCharges,
     PeriodRevenue,
@@ -25,7 +24,7 @@ from engine.reports.revenue import (
     period_revenue,
 )
 from engine.reports.usage import UsageTotals
-from engine.store.sql import COST_SUM
+from engine.store.sql import COST_SUM, fetch_tuples
 from engine.vocab import SubjectKind
 
 
@@ -135,9 +134,10 @@ def _reads(period: Period) -> list[tuple[bool, date, date, int]]:
     return [r for r in reads if r[1] <= r[2]]
 
 
-def _scan(conn: Connection, periods: list[Period]) -> list[_Scan]:
-    """Cost, events, unpriced events, requests and tokens per customer and product over each of `periods`, in one
-    statement (`_reads` says which weeks and days make up each period).
+def _scan_rows(conn: Connection, periods: list[Period]) -> list[tuple[Any, ...]]:
+    """(customer, product, then for each period its cost, events, unpriced events, requests and tokens) for every
+    customer and product with usage in some of `periods`, in one statement (`_reads` says which weeks and days
+    make up each period).
 
     Each range read carries its sign for every period as its own columns (the measures, negated or 0), so the
     database groups the rows once for all the periods: a grouping costs more than reading the rows, and a period
@@ -165,9 +165,15 @@ def _scan(conn: Connection, periods: list[Period]) -> list[_Scan]:
     sums = ", ".join(f"CAST(SUM(m{j}) AS BIGINT)" for j in range(len(periods) * _MEASURES))
     union = " UNION ALL ".join(branches)
     sql = f"SELECT customer, product, {sums} FROM ({union}) AS reads GROUP BY customer, product"
-    rows = conn.execute(text(sql), params).all()  # one fetch: row-by-row fetching costs more than the grouping
+    # One fetch of plain tuples: row-by-row fetching, or a Row for each, costs more than the grouping.
+    return fetch_tuples(conn, text(sql), params)
+
+
+def _scan(conn: Connection, periods: list[Period]) -> list[_Scan]:
+    """`_scan_rows` as one dict per period: cost, events, unpriced events, requests and tokens per customer and
+    product with usage in it."""
     out: list[_Scan] = [{} for _ in periods]
-    for customer, product, *values in rows:
+    for customer, product, *values in _scan_rows(conn, periods):
         for i, scan in enumerate(out):
             # Every daily row counts at least one event: a pair with none in a period has no day in it.
             if values[i * _MEASURES + 1]:
@@ -175,44 +181,54 @@ def _scan(conn: Connection, periods: list[Period]) -> list[_Scan]:
     return out
 
 
-def _totals(scan: _Scan) -> UsageTotals:
+# Cost (nano-USD), events and unpriced events of a customer or a product.
+_Counts = list[int]
+
+
+def _sums(rows: list[tuple[Any, ...]], i: int) -> tuple[UsageTotals, dict[str, _Counts], dict[str, _Counts]]:
+    """Period `i` of `_scan_rows` in one pass: requests and tokens per customer and product (what revenue counts),
+    and cost, events and unpriced events per customer and per product (integers: the order they are added in
+    changes nothing)."""
     totals: UsageTotals = {}
-    for (customer, product), v in scan.items():
+    customers: dict[str, _Counts] = {}
+    products: dict[str, _Counts] = {}
+    at = 2 + i * _MEASURES
+    for row in rows:
+        cost, events, unpriced, requests, tokens = row[at : at + _MEASURES]
+        if not events:  # every daily row counts at least one event: a pair with none in the period has no day in it
+            continue
+        customer, product = row[0], row[1]
         mine = totals.get(customer)
         if mine is None:
-            mine = totals[customer] = {}
-        mine[product] = (v[3], v[4])
-    return totals
+            totals[customer] = {product: (requests, tokens)}
+            customers[customer] = [cost, events, unpriced]
+        else:
+            mine[product] = (requests, tokens)
+            counts = customers[customer]
+            counts[0] += cost
+            counts[1] += events
+            counts[2] += unpriced
+        summed = products.get(product)
+        if summed is None:
+            products[product] = [cost, events, unpriced]
+        else:
+            summed[0] += cost
+            summed[1] += events
+            summed[2] += unpriced
+    return totals, customers, products
 
 
-def _by(scan: _Scan, index: int) -> dict[str, tuple[int, int, int]]:
-    """Cost, events and unpriced events per customer (index 0) or product (index 1)."""
-    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for key, v in scan.items():
-        acc = out[key[index]]
-        acc[0] += v[0]
-        acc[1] += v[1]
-        acc[2] += v[2]
-    return {k: (a[0], a[1], a[2]) for k, a in out.items()}
+_NONE: Final = (0, 0, 0)
 
 
-def _figures(revenue: Decimal, counts: tuple[int, int, int], thresholds: Thresholds) -> Figures:
-    cost, events, unpriced = counts
-    return Figures(revenue=revenue, cogs=usd(cost), events=events, unpriced_events=unpriced, thresholds=thresholds)
-
-
-def _total(revenue: dict[str, Decimal], counts: dict[str, tuple[int, int, int]], thresholds: Thresholds) -> Figures:
-    summed = (
-        sum(v[0] for v in counts.values()),
-        sum(v[1] for v in counts.values()),
-        sum(v[2] for v in counts.values()),
+def _total(revenue: dict[str, Decimal], counts: dict[str, _Counts], thresholds: Thresholds) -> Figures:
+    return Figures(
+        revenue=sum(revenue.values(), ZERO),
+        cogs=usd(sum(v[0] for v in counts.values())),
+        events=sum(v[1] for v in counts.values()),
+        unpriced_events=sum(v[2] for v in counts.values()),
+        thresholds=thresholds,
     )
-    return _figures(sum(revenue.values(), ZERO), summed, thresholds)
-
-
-def _worst_first(row: PortfolioRow) -> tuple[bool, Decimal, str]:
-    margin = row.current.margin_pct  # a Decimal division: worked out once per row, not twice
-    return (margin is not None, margin or ZERO, row.key)
 
 
 def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Portfolio:
@@ -225,14 +241,16 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
 
 def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Portfolio:
     prev = period.previous()
-    scan_now, scan_before = _scan(conn, [period, prev])
+    scanned = _scan_rows(conn, [period, prev])
+    totals_now, cust_now, prod_now = _sums(scanned, 0)
+    totals_before, cust_before, prod_before = _sums(scanned, 1)
     # Both periods' contracts in one read: the previous period ends the day before this one starts.
     skipped: list[SkippedContract] = []
     terms = contracts_in(conn, Period(prev.start, period.end, "both"), None, skipped=skipped)
     fixed: FixedCharges = {}  # two periods of the same length of month share their fixed charges
-    revenue_now = period_revenue(conn, period, totals=_totals(scan_now), contracts=terms, fixed=fixed)
-    revenue_before = period_revenue(conn, prev, totals=_totals(scan_before), contracts=terms, fixed=fixed)
-    names: dict[str, str] = dict(conn.execute(text("SELECT id, name FROM customer")).all())
+    revenue_now = period_revenue(conn, period, totals=totals_now, contracts=terms, fixed=fixed)
+    revenue_before = period_revenue(conn, prev, totals=totals_before, contracts=terms, fixed=fixed)
+    names: dict[str, str] = dict(fetch_tuples(conn, text("SELECT id, name FROM customer"), {}))
     # Customers whose contracts set their own bands are judged against them (products and the total: the global).
     banded = {c: a.thresholds(thresholds) for c, a in accounts(conn).items() if a.has_own_bands}
     paying = set(
@@ -240,34 +258,45 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         .scalars()
         .all()
     )
-    cust_now, cust_before = _by(scan_now, 0), _by(scan_before, 0)
-    prod_now, prod_before = _by(scan_now, 1), _by(scan_before, 1)
     rev_now, rev_before = revenue_now.by_customer(), revenue_before.by_customer()
     prod_rev_now, prod_rev_before = revenue_now.by_product(), revenue_before.by_product()
 
     def rows(
         kind: SubjectKind,
-        now: dict[str, tuple[int, int, int]],
-        before: dict[str, tuple[int, int, int]],
+        now: dict[str, _Counts],
+        before: dict[str, _Counts],
         rnow: dict[str, Decimal],
         rbefore: dict[str, Decimal],
     ) -> list[PortfolioRow]:
-        keys = (set(now) | set(rnow) | set(before) | set(rbefore)) - {""}
-        own = banded if kind is SubjectKind.CUSTOMER else {}
-        out = [
-            PortfolioRow(
+        customer = kind is SubjectKind.CUSTOMER
+        keys = (now.keys() | rnow.keys() | before.keys() | rbefore.keys()) - {""}
+        own = banded if customer else {}
+        # Worst margin first, then no margin, each by key: the rows sorted by (has a margin, margin, key), the key
+        # unique, so the tuples never compare their rows.
+        ranked: list[tuple[bool, Decimal, str, PortfolioRow]] = []
+        for k in keys:
+            bands = own.get(k, thresholds)
+            revenue = rnow.get(k, ZERO)
+            cost, events, unpriced = now.get(k, _NONE)
+            cogs = usd(cost)
+            current = Figures(revenue=revenue, cogs=cogs, events=events, unpriced_events=unpriced, thresholds=bands)
+            cost, events, unpriced = before.get(k, _NONE)
+            previous = Figures(
+                revenue=rbefore.get(k, ZERO), cogs=usd(cost), events=events, unpriced_events=unpriced, thresholds=bands
+            )
+            row = PortfolioRow(
                 kind=kind,
                 key=k,
-                name=names.get(k, k) if kind is SubjectKind.CUSTOMER else k,
-                current=_figures(rnow.get(k, ZERO), now.get(k, (0, 0, 0)), own.get(k, thresholds)),
-                previous=_figures(rbefore.get(k, ZERO), before.get(k, (0, 0, 0)), own.get(k, thresholds)),
-                no_contract=kind is SubjectKind.CUSTOMER and k not in paying,
+                name=names.get(k, k) if customer else k,
+                current=current,
+                previous=previous,
+                no_contract=customer and k not in paying,
                 own_bands=k in own,
             )
-            for k in keys
-        ]
-        out.sort(key=_worst_first)
-        return out
+            margin = margin_pct(revenue, cogs)  # what row.current.margin_pct works out
+            ranked.append((margin is not None, margin or ZERO, k, row))
+        ranked.sort()
+        return [r[3] for r in ranked]
 
     unpriced = conn.execute(
         text("SELECT DISTINCT provider, model FROM daily_rollup WHERE day BETWEEN :a AND :b AND unpriced_events > 0"),

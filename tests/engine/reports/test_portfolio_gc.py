@@ -20,13 +20,13 @@ PERIOD = trailing(30, today=date(2026, 11, 27))
 
 def test_the_collector_is_off_while_a_portfolio_is_built(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     running: list[bool] = []
-    scan = portfolio_module._scan
+    scan = portfolio_module._scan_rows
 
     def watched(conn: Connection, periods: list[Period]) -> list[Any]:
         running.append(gc.isenabled())
         return scan(conn, periods)
 
-    monkeypatch.setattr(portfolio_module, "_scan", watched)
+    monkeypatch.setattr(portfolio_module, "_scan_rows", watched)
     with runtime.connect() as conn:
         portfolio(conn, PERIOD, thresholds=Thresholds())
     assert running == [False]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,14 @@ from sqlalchemy import text
 from config.settings import Settings
 from engine.ingest.contracts import import_contracts_file
 from engine.periods import Period, trailing
-from engine.reports.revenue import Terms, compute_line, revenue_by_customer, revenue_lines, total_by_customer
+from engine.reports.revenue import (
+    Terms,
+    compute_line,
+    contracts_in,
+    revenue_by_customer,
+    revenue_lines,
+    total_by_customer,
+)
 from engine.reports.usage import COUNTING, count_units
 from engine.reports.weekly import trend_weeks
 from engine.runtime import Runtime
@@ -134,3 +142,54 @@ def test_revenue_by_customer_is_what_the_lines_total_in_the_same_order(settings:
             assert [(c, str(v)) for c, v in mine.items()] == [(c, str(v)) for c, v in expected.items()], period
             one = revenue_by_customer(conn, period, customers=["c2"])
             assert one == total_by_customer(revenue_lines(conn, period, customers=["c2"])), period
+
+
+def test_contracts_sharing_their_terms_are_each_read_as_their_own_terms(settings: Settings, tmp_path: Path) -> None:
+    # contracts_in reads each distinct set of stored terms once and copies it for every contract holding it: each
+    # contract must still come back as the Terms its own row makes, customer and product included.
+    runtime = Runtime(settings, now_override=NOW)
+    book = tmp_path / "contracts.csv"
+    book.write_text(
+        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
+        "unit_price_usd\n"
+        "acme,Acme,agent,hybrid,2026-10-01,,2,30,500,9,request,2.5\n"
+        "globex,Globex,search,hybrid,2026-10-01,,2,30,500,9,request,2.5\n"
+        "initech,Initech,,hybrid,2026-10-01,,2,30,500,9,request,2.5\n"
+        "umbrella,Umbrella,agent,seat,2026-10-01,2026-12-31,4,10,,,,\n"
+    )
+    import_contracts_file(runtime.engine, book)
+    hybrid = {
+        "plan": Plan.HYBRID,
+        "start": date(2026, 10, 1),
+        "end": None,
+        "seats": 2,
+        "seat_price_usd": D(30),
+        "platform_fee_usd": D(500),
+        "included_units": D(9),
+        "unit": Unit.REQUEST,
+        "unit_price_usd": D("2.5"),
+    }
+    seat = {**hybrid, "plan": Plan.SEAT, "end": date(2026, 12, 31), "seats": 4, "seat_price_usd": D(10)}
+    seat.update(platform_fee_usd=D(0), included_units=D(0), unit=None, unit_price_usd=D(0))
+    expected = [
+        Terms(customer="acme", product="agent", **hybrid),  # type: ignore[arg-type]
+        Terms(customer="globex", product="search", **hybrid),  # type: ignore[arg-type]
+        Terms(customer="initech", product="", **hybrid),  # type: ignore[arg-type]
+        Terms(customer="umbrella", product="agent", **seat),  # type: ignore[arg-type]
+    ]
+    with runtime.connect() as conn:
+        read = contracts_in(conn, OCTOBER, None)
+        one = contracts_in(conn, OCTOBER, ["globex"])
+    assert read == expected and one == [expected[1]]
+    assert len({id(t) for t in read}) == 4
+    for got, want in zip(read, expected, strict=True):
+        assert (got.customer, got.product, got.is_metered, got.split_unit) == (
+            want.customer,
+            want.product,
+            want.is_metered,
+            want.split_unit,
+        )
+        # (Equal amounts, not the same digits: PostgreSQL keeps the column's scale, 2.500000.)
+        assert hash(got) == hash(want) and vars(got).keys() == vars(want).keys()
+        assert got.fixed_charge(D(1)) == want.fixed_charge(D(1))
+        assert replace(got, seats=7) == replace(want, seats=7)
