@@ -310,12 +310,10 @@ def _charge(
         if fixed is not None:
             fixed[key] = charges
     usage = c.usage_charge(metered, charges.months) if is_metered else ZERO
-    return _new_charge(
-        _Charge, ((b - a).days + 1, per_product, metered, charges, usage, charges.seats + charges.platform + usage)
+    # _make: a NamedTuple from its values without its own __new__ in Python (one per contract and period).
+    return _Charge._make(
+        ((b - a).days + 1, per_product, metered, charges, usage, charges.seats + charges.platform + usage)
     )
-
-
-_new_charge = tuple.__new__  # a _Charge without NamedTuple's own __new__ in Python: one per contract and period
 
 
 def contract_line(
