@@ -84,8 +84,11 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 )
 
 
-def _from_stage(table: str, keys: Sequence[str], columns: Sequence[str], stage: str, least: str = "LEAST") -> str:
-    """Upsert `stage`'s rows (keys unique) into `table`, adding onto what is there (`least`: as fold_statements)."""
+def _from_stage(
+    table: str, keys: Sequence[str], columns: Sequence[str], stage: str, least: str = "LEAST", *, sorted_by: str = ""
+) -> str:
+    """Upsert `stage`'s rows (keys unique) into `table`, adding onto what is there (`least`: as fold_statements), in
+    key order: `sorted_by` names a column of `stage` that already orders its rows by key (no sort then)."""
     measures = [c for c in columns if c not in keys]
     updates = ", ".join(
         f"day = {least}({table}.day, excluded.day)" if c == "day" else f"{c} = {table}.{c} + excluded.{c}"
@@ -94,7 +97,7 @@ def _from_stage(table: str, keys: Sequence[str], columns: Sequence[str], stage: 
     cols = ", ".join(columns)
     # `WHERE true`: SQLite's parser would otherwise take the ON CONFLICT for a join's ON.
     return (
-        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE true ORDER BY {', '.join(keys)} "
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE true ORDER BY {sorted_by or ', '.join(keys)} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
 
@@ -222,7 +225,9 @@ def sqlite_image_of(chunk: FrameChunk) -> EventImage:
     import polars as pl
 
     frames = {**chunk.rollups, "task_rollup": chunk.tasks}
-    tables = {table: frames[table].select(columns) for table, _, columns in TABLES}
+    # Each table's rows in key order (polars orders text bytewise, as SQLite's BINARY collation does): the writer
+    # reads them in rowid order, and SQLite need not sort them on its thread.
+    tables = {table: frames[table].select(columns).sort(keys) for table, keys, columns in TABLES}
     tables["customer"] = chunk.events.select(pl.col("customer").unique().alias("id"))
     return event_image(chunk.events, tables)
 
@@ -231,5 +236,5 @@ def fold_sqlite(cur: Any, tag: str) -> None:
     """Upsert the rollups and customers of the chunk whose image (`sqlite_image_of`) is loaded, each table in its
     key order, on SQLite's raw cursor `cur`; `tag` is load_image's, ending every statement that reads the image."""
     for table, keys, columns in TABLES:
-        cur.execute(_from_stage(table, keys, columns, f"{STAGE}.{table}", least="MIN") + tag)
+        cur.execute(_from_stage(table, keys, columns, f"{STAGE}.{table}", least="MIN", sorted_by="rowid") + tag)
     cur.execute(_CUSTOMER_STAGE + tag)
