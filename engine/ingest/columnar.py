@@ -47,7 +47,7 @@ from engine.ingest.events import (
     parse_event,
 )
 from engine.ingest.reading import csv_problem, is_jsonl
-from engine.ingest.rollups import MEASURES, ROLLUPS
+from engine.ingest.rollups import MEASURES, ROLLUPS, narrow
 from engine.ingest.sqlite_image import EventImage
 from engine.ingest.writer import EVENT_COLUMNS, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
@@ -60,7 +60,6 @@ CHUNK_BYTES = 2 * 1024 * 1024
 _SCAN_BYTES = 16 * 1024 * 1024
 # A line longer than this is left to the row path, whose CSV reader has its own field-size limit and message.
 _MAX_LINE = 65_536
-_BIGINT_MAX = 2**63 - 1
 _INT = pl.Int64
 _WIDE = pl.Int128  # cost arithmetic: tokens (≤ 15 digits) × femto-USD per token can pass 2⁶³
 _TEXT_KEYS = ("event_id", "customer", "product", "feature", "task_id", "prompt_hash")
@@ -614,8 +613,8 @@ def aggregate(events: pl.DataFrame, repeats: int) -> FrameChunk:
     )
     totals = events.select((~pl.col("priced")).cast(_WIDE).sum().alias("u"), cost.sum().alias("c"))
     unpriced, total = totals.row(0) if events.height else (0, 0)
-    rollups = {table: _narrow(frame) for table, frame in rollups.items()}
-    tasks = _narrow(tasks)
+    rollups = {table: narrow(frame) for table, frame in rollups.items()}
+    tasks = narrow(tasks)
     return FrameChunk(
         events=events,
         repeats=repeats,
@@ -668,14 +667,3 @@ def prefetched(chunks: Iterable[T], depth: int = 1) -> Iterator[T]:
                 out.get_nowait()
             except queue.Empty:
                 thread.join(0.05)
-
-
-def _narrow(frame: pl.DataFrame) -> pl.DataFrame:
-    """Sums computed in 128 bits, kept in 64 (what the rollup columns hold); a sum past a BIGINT is refused here,
-    as the database would refuse it."""
-    wide = [c for c, t in frame.schema.items() if t == _WIDE]
-    if frame.height and wide:
-        top = frame.select(pl.max_horizontal([pl.col(c).max() for c in wide])).item()
-        if top is not None and top > _BIGINT_MAX:
-            raise OverflowError("a rollup sum is larger than a BIGINT column holds")
-    return frame.with_columns([pl.col(c).cast(_INT) for c in wide])
