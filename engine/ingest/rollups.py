@@ -257,9 +257,9 @@ _CUSTOMER_STAGE = (
 
 def sqlite_image_of(chunk: FrameChunk) -> EventImage:
     """A columnar chunk's database image for SQLite (engine.ingest.sqlite_image): its events, and beside them its
-    pre-aggregated rollups and its customers, which `fold_sqlite` upserts once the events are stored. Made off the
-    writer's thread (engine.ingest.files): when the writer wrote the rollups into an image of their own, that was
-    ~10% of its work, and the writer set the import's pace."""
+    pre-aggregated rollups (weekly ones too) and its customers, which `fold_sqlite` upserts once the events are
+    stored. Made off the writer's thread (engine.ingest.files): when the writer wrote the rollups into an image of
+    their own, that was ~10% of its work, and the writer set the import's pace."""
     import polars as pl
 
     frames = {**chunk.rollups, "task_rollup": chunk.tasks}
