@@ -574,3 +574,24 @@ def test_rollups_folded_in_batches_over_stored_keys_equal_a_rebuild(
         conn.commit()
     assert snapshot(runtime) == folded
     assert len(folded["daily_rollup"]) > 100 and len(folded["task_rollup"]) > 100
+
+
+def test_rollup_sums_are_exact_up_to_a_bigint_and_refused_past_it() -> None:
+    """aggregate sums in 64 bits only where no sum can pass 2⁶³ (small values: the usual case), else in 128 bits:
+    sums just under a BIGINT are exact, one past it is refused rather than wrapped round."""
+
+    def events(n: int, cost: int) -> pl.DataFrame:
+        row: dict[str, Any] = {
+            c: 0 if t == pl.Int64 else False if t == pl.Boolean else "x" for c, t in columnar.EVENT_SCHEMA.items()
+        }
+        row |= {"day": "2026-01-01", "task_id": "t", "priced": True, "cost_compute": cost}
+        return pl.DataFrame([row] * n, schema=columnar.EVENT_SCHEMA)
+
+    for n, cost in ((3, 12_345), (922, 10**16)):
+        chunk = columnar.aggregate(events(n, cost), 0)
+        assert chunk.cost_nano == n * cost
+        assert chunk.rollups["daily_rollup"]["cost_compute"].to_list() == [n * cost]
+        assert chunk.rollups["daily_customer_product"]["events"].to_list() == [n]
+        assert chunk.tasks["cost_nano"].to_list() == [n * cost]
+    with pytest.raises(OverflowError):
+        columnar.aggregate(events(923, 10**16), 0)  # 9.23 × 10¹⁸: past 2⁶³ − 1
