@@ -649,7 +649,7 @@ _DONE = object()
 
 
 def prefetched(chunks: Iterable[T], depth: int = 1) -> Iterator[T]:
-    """`chunks`, produced one ahead on a thread: polars releases the GIL while it reads and prices, and SQLite
+    """`chunks`, produced up to `depth` ahead on a thread: polars releases the GIL while it reads and prices, and SQLite
     while it writes, so the next chunk is made while this one is stored. The thread is a daemon and stops when the
     consumer does (or the process ends): nothing outlives the import."""
     out: queue.Queue[Any] = queue.Queue(maxsize=depth)
