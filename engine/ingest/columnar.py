@@ -110,7 +110,9 @@ class FrameChunk:
     unpriced_events: int
     cost_nano: int
     by_rows: int = 0  # rows of the chunk that went through parse_event and the row builder instead
-    image: EventImage | None = None  # SQLite: the chunk as a database image (engine.ingest.rollups.sqlite_image_of)
+    # SQLite: the chunk as a database image (engine.ingest.rollups.sqlite_image_of); once it is made, `events` keeps
+    # only the customer column, and the rollups are dropped (engine.ingest.files._imaged).
+    image: EventImage | None = None
 
 
 @dataclass
