@@ -84,8 +84,11 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 )
 
 
-def _from_stage(table: str, keys: Sequence[str], columns: Sequence[str], stage: str, least: str = "LEAST") -> str:
-    """Upsert `stage`'s rows (keys unique) into `table`, adding onto what is there (`least`: as fold_statements)."""
+def _from_stage(
+    table: str, keys: Sequence[str], columns: Sequence[str], stage: str, least: str = "LEAST", *, sorted_by: str = ""
+) -> str:
+    """Upsert `stage`'s rows (keys unique) into `table`, adding onto what is there (`least`: as fold_statements), in
+    key order: `sorted_by` names a column of `stage` that already orders its rows by key (no sort then)."""
     measures = [c for c in columns if c not in keys]
     updates = ", ".join(
         f"day = {least}({table}.day, excluded.day)" if c == "day" else f"{c} = {table}.{c} + excluded.{c}"
@@ -94,7 +97,7 @@ def _from_stage(table: str, keys: Sequence[str], columns: Sequence[str], stage: 
     cols = ", ".join(columns)
     # `WHERE true`: SQLite's parser would otherwise take the ON CONFLICT for a join's ON.
     return (
-        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE true ORDER BY {', '.join(keys)} "
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE true ORDER BY {sorted_by or ', '.join(keys)} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
 
@@ -207,6 +210,44 @@ class PendingRollups:
         ]
 
 
+# weekly_customer_product: its key and columns; the triggers on daily_customer_product that keep it (migration 0005).
+_WEEK_KEYS = ("week", "customer", "product")
+_WEEKLY_COLUMNS = (*_WEEK_KEYS, "events", "unpriced_events", "requests", "tokens", "cost_nano")
+WEEKLY_TRIGGERS = tuple(f"weekly_customer_product_{name}" for name in ("delete", "insert", "rekey", "update"))
+_BIGINT_MAX = 2**63 - 1
+
+
+def narrow(frame: Any) -> Any:
+    """A polars frame's sums computed in 128 bits, kept in 64 (what the rollup columns hold); a sum past a BIGINT is
+    refused here, as the database would refuse it."""
+    import polars as pl
+
+    wide = [c for c, t in frame.schema.items() if t == pl.Int128]
+    if frame.height and wide:
+        top = frame.select(pl.max_horizontal([pl.col(c).max() for c in wide])).item()
+        if top is not None and top > _BIGINT_MAX:
+            raise OverflowError("a rollup sum is larger than a BIGINT column holds")
+    return frame.with_columns([pl.col(c).cast(pl.Int64) for c in wide])
+
+
+def weekly_of(daily: Any) -> Any:
+    """daily_customer_product rows (a polars frame) summed into weekly_customer_product's, as its triggers add them
+    (migration 0005): the week of a day is its Monday (the day itself, or the Monday before), tokens are input and
+    output tokens, cost_nano every cost column. In key order."""
+    import polars as pl
+
+    wide = pl.Int128
+    week = pl.col("day").str.to_date("%Y-%m-%d").dt.truncate("1w").dt.strftime("%Y-%m-%d")
+    frame = daily.group_by(week.alias("week"), "customer", "product").agg(
+        pl.col("events").cast(wide).sum(),
+        pl.col("unpriced_events").cast(wide).sum(),
+        pl.col("requests").cast(wide).sum(),
+        (pl.col("input_tokens").cast(wide) + pl.col("output_tokens")).sum().alias("tokens"),
+        pl.sum_horizontal(pl.col(c).cast(wide) for c in COST_COLUMNS).sum().alias("cost_nano"),
+    )
+    return narrow(frame).select(_WEEKLY_COLUMNS).sort(_WEEK_KEYS)
+
+
 # The customers of a chunk staged with its rollups: added as the row path adds them (named by their id).
 _CUSTOMER_STAGE = (
     f"INSERT INTO customer (id, name, aliases) SELECT id, id, '' FROM {STAGE}.customer WHERE true ORDER BY id "
@@ -216,20 +257,28 @@ _CUSTOMER_STAGE = (
 
 def sqlite_image_of(chunk: FrameChunk) -> EventImage:
     """A columnar chunk's database image for SQLite (engine.ingest.sqlite_image): its events, and beside them its
-    pre-aggregated rollups and its customers, which `fold_sqlite` upserts once the events are stored. Made off the
-    writer's thread (engine.ingest.files): when the writer wrote the rollups into an image of their own, that was
-    ~10% of its work, and the writer set the import's pace."""
+    pre-aggregated rollups (weekly ones too) and its customers, which `fold_sqlite` upserts once the events are
+    stored. Made off the writer's thread (engine.ingest.files): when the writer wrote the rollups into an image of
+    their own, that was ~10% of its work, and the writer set the import's pace."""
     import polars as pl
 
     frames = {**chunk.rollups, "task_rollup": chunk.tasks}
-    tables = {table: frames[table].select(columns) for table, _, columns in TABLES}
+    # Each table's rows in key order (polars orders text bytewise, as SQLite's BINARY collation does): the writer
+    # reads them in rowid order, and SQLite need not sort them on its thread.
+    tables = {table: frames[table].select(columns).sort(keys) for table, keys, columns in TABLES}
+    tables["weekly_customer_product"] = weekly_of(tables["daily_customer_product"])
     tables["customer"] = chunk.events.select(pl.col("customer").unique().alias("id"))
     return event_image(chunk.events, tables)
 
 
-def fold_sqlite(cur: Any, tag: str) -> None:
+def fold_sqlite(cur: Any, tag: str, *, weekly: bool = False) -> None:
     """Upsert the rollups and customers of the chunk whose image (`sqlite_image_of`) is loaded, each table in its
-    key order, on SQLite's raw cursor `cur`; `tag` is load_image's, ending every statement that reads the image."""
+    key order, on SQLite's raw cursor `cur`; `tag` is load_image's, ending every statement that reads the image.
+    `weekly`: weekly_customer_product's triggers are dropped for now (engine.ingest.writer), so its rows are upserted
+    from the image too."""
     for table, keys, columns in TABLES:
-        cur.execute(_from_stage(table, keys, columns, f"{STAGE}.{table}", least="MIN") + tag)
+        cur.execute(_from_stage(table, keys, columns, f"{STAGE}.{table}", least="MIN", sorted_by="rowid") + tag)
+    if weekly:
+        stage = f"{STAGE}.weekly_customer_product"
+        cur.execute(_from_stage("weekly_customer_product", _WEEK_KEYS, _WEEKLY_COLUMNS, stage, sorted_by="rowid") + tag)
     cur.execute(_CUSTOMER_STAGE + tag)

@@ -249,7 +249,8 @@ class WeeklyCustomerProduct(SQLModel, table=True):
 
     Kept by the database itself: triggers on daily_customer_product (migration 0005; on PostgreSQL one upsert per
     statement since 0006) add every change of a daily row to its week, whoever writes it (an import's fold, a
-    reprice's rebuild), in the same transaction.
+    reprice's rebuild), in the same transaction. (A columnar import on SQLite drops them for its transaction and
+    folds the weekly rows it adds itself: engine.ingest.writer.EventWriter._weekly_off.)
     """
 
     __tablename__ = "weekly_customer_product"

@@ -574,3 +574,38 @@ def test_rollups_folded_in_batches_over_stored_keys_equal_a_rebuild(
         conn.commit()
     assert snapshot(runtime) == folded
     assert len(folded["daily_rollup"]) > 100 and len(folded["task_rollup"]) > 100
+
+
+def test_rollup_sums_are_exact_up_to_a_bigint_and_refused_past_it() -> None:
+    """aggregate sums in 64 bits only where no sum can pass 2⁶³ (small values: the usual case), else in 128 bits:
+    sums just under a BIGINT are exact, one past it is refused rather than wrapped round."""
+
+    def events(n: int, cost: int) -> pl.DataFrame:
+        row: dict[str, Any] = {
+            c: 0 if t == pl.Int64 else False if t == pl.Boolean else "x" for c, t in columnar.EVENT_SCHEMA.items()
+        }
+        row |= {"day": "2026-01-01", "task_id": "t", "priced": True, "cost_compute": cost}
+        return pl.DataFrame([row] * n, schema=columnar.EVENT_SCHEMA)
+
+    for n, cost in ((3, 12_345), (922, 10**16)):
+        chunk = columnar.aggregate(events(n, cost), 0)
+        assert chunk.cost_nano == n * cost
+        assert chunk.rollups["daily_rollup"]["cost_compute"].to_list() == [n * cost]
+        assert chunk.rollups["daily_customer_product"]["events"].to_list() == [n]
+        assert chunk.tasks["cost_nano"].to_list() == [n * cost]
+    with pytest.raises(OverflowError):
+        columnar.aggregate(events(923, 10**16), 0)  # 9.23 × 10¹⁸: past 2⁶³ − 1
+
+
+def test_a_blank_line_is_not_plain_even_when_another_line_makes_up_its_delimiters(tmp_path: Path) -> None:
+    """The prescan counts delimiters per line in bulk: a blank line (LF or CRLF) beside a line with twice the fields
+    has the right count in all, and is still found."""
+    header = "event_id,ts,customer,product,provider,model,input_tokens,output_tokens"
+    row = "b1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,10,1"
+    wide = row + "," + row.split(",", 1)[1]  # 14 delimiters: its own 7, and the 7 the blank line lacks
+    for end in ("\n", "\r\n"):
+        path = tmp_path / "blank.csv"
+        path.write_bytes(end.join([header, row, wide, "", row]).encode() + end.encode())
+        assert plain_csv(path, ",") is None
+        path.write_bytes(end.join([header, row, row, row, row]).encode() + end.encode())
+        assert plain_csv(path, ",") is not None

@@ -3,13 +3,18 @@ once by `reprice`, they hold the same rows."""
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import date, timedelta
 from pathlib import Path
 
+import polars as pl
 from sqlalchemy import text
 
 from engine.ingest.files import import_usage_file
 from engine.ingest.reprice import reprice
+from engine.ingest.rollups import weekly_of
 from engine.runtime import Runtime
+from engine.store.models import COST_COLUMNS
 
 HEADER = (
     "event_id,ts,customer,product,feature,provider,model,input_tokens,cached_input_tokens,output_tokens,"
@@ -50,3 +55,16 @@ def test_rollups_folded_in_small_batches_equal_the_rollups_rebuilt_from_every_ev
     rebuilt = snapshot(runtime)
     assert rebuilt == folded
     assert [len(rebuilt[t]) for t in rebuilt] == [len(folded[t]) for t in folded] and all(rebuilt.values())
+
+
+def test_a_days_week_is_the_monday_the_sqlite_triggers_give_it() -> None:
+    """weekly_of (the weekly rows a columnar import folds itself on SQLite) dates each day as the triggers of
+    migration 0005 do, date(day, '-6 days', 'weekday 1'), over years of days (leap days, year ends, every weekday)."""
+    days = [(date(2023, 12, 1) + timedelta(days=n)).isoformat() for n in range(1200)]
+    zero = {c: [0] * len(days) for c in ("events", "unpriced_events", "requests", "input_tokens", "output_tokens")}
+    costs = {c: [0] * len(days) for c in COST_COLUMNS}
+    frame = pl.DataFrame({"day": days, "customer": days, "product": ["p"] * len(days), **zero, **costs})
+    weeks = dict(zip(weekly_of(frame)["customer"], weekly_of(frame)["week"], strict=True))
+    with sqlite3.connect(":memory:") as db:
+        expected = {d: db.execute("SELECT date(?, '-6 days', 'weekday 1')", (d,)).fetchone()[0] for d in days}
+    assert weeks == expected
