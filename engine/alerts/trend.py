@@ -172,21 +172,11 @@ def _contract_revenue(contracts: list[Terms], counts: Counts, period: Period) ->
     fractions = [month_fraction(day, day) for day in period.iter_days()]
     revenue: dict[str, list[Decimal]] = {}
     # Contracts repeat a few dozen fixed terms between them: each day's fixed charge is worked out once per distinct
-    # terms and span, keyed by every term but whose contract it is. (The lists are shared, so never changed.)
+    # earning terms (Terms.earning_terms) and span. (The lists are shared, so never changed.)
     fixed: dict[tuple[object, ...], list[Decimal]] = {}
     for c in contracts:
         lo, hi = (max(c.start, a) - a).days, (min(c.end or b, b) - a).days + 1
-        key = (
-            c.plan,
-            c.seats,
-            c.seat_price_usd,
-            c.platform_fee_usd,
-            c.included_units,
-            c.unit,
-            c.unit_price_usd,
-            lo,
-            hi,
-        )
+        key = (c.earning_terms, lo, hi)
         fees = fixed.get(key)
         if fees is None:
             by_fraction = {f: c.fixed_charge(f) for f in set(fractions[lo:hi])}  # one per month length

@@ -75,6 +75,10 @@ class RevenueLine:
         }
 
 
+# A contract's plan, seats, seat price, platform fee, included units, unit and unit price (Terms.earning_terms).
+EarningTerms = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decimal]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Terms:
     """A contract's terms and the revenue rule on them (a plain value: the portfolio builds thousands of these).
@@ -96,9 +100,22 @@ class Terms:
     # Whether revenue follows usage (a usage or hybrid plan): plan.is_metered, kept because it is asked for every
     # contract of every period and day the alerts look at.
     is_metered: bool = field(init=False, repr=False, compare=False)
+    # Every term but whose contract it is, which product it covers and when: contracts alike in these earn alike, so
+    # callers pricing thousands of contracts work out their fixed charges once per distinct value (FixedCharges).
+    earning_terms: EarningTerms = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "is_metered", self.plan.is_metered)  # frozen: set once, here
+        earning = (
+            self.plan,
+            self.seats,
+            self.seat_price_usd,
+            self.platform_fee_usd,
+            self.included_units,
+            self.unit,
+            self.unit_price_usd,
+        )
+        object.__setattr__(self, "earning_terms", earning)
 
     @property
     def split_unit(self) -> Unit:
@@ -215,7 +232,7 @@ def _fixed(c: Terms, months: Decimal) -> _Fixed:
 
 # The terms that decide the fixed charges (all but whose contract it is and which product it covers), and the
 # months they apply for: spans of the same length of month (a week inside a 31-day month) share them.
-_FixedKey = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decimal, Decimal]
+_FixedKey = tuple[EarningTerms, Decimal]
 # The fixed charges worked out for each distinct terms and months, kept by a caller asking about many contracts or
 # periods (the same arithmetic on the same values: the figures are those of one contract at a time).
 FixedCharges = dict[_FixedKey, _Fixed]
@@ -294,16 +311,7 @@ def _charge(
     months = month_fraction(a, b)
     charges: _Fixed | None = None
     if fixed is not None:
-        key: _FixedKey = (
-            c.plan,
-            c.seats,
-            c.seat_price_usd,
-            c.platform_fee_usd,
-            c.included_units,
-            c.unit,
-            c.unit_price_usd,
-            months,
-        )
+        key = (c.earning_terms, months)
         charges = fixed.get(key)
     if charges is None:
         charges = _fixed(c, months)
