@@ -37,6 +37,7 @@ import polars as pl
 
 from engine.ingest.customers import RowMapper
 from engine.ingest.events import (
+    BIGINT_MAX,
     COLUMNS,
     COST_MAX_NANO,
     FALSE_WORDS,
@@ -66,7 +67,6 @@ _BLANK = {b"\n": re.compile(b"\n\n"), b"\r\n": re.compile(b"\n\r\n")}
 _MAX_LINE = 65_536
 _INT = pl.Int64
 _WIDE = pl.Int128  # where a chunk's costs or sums may pass 2⁶³ (tokens, ≤ 15 digits, × femto-USD per token can)
-_INT64_MAX = 2**63 - 1
 _TEXT_KEYS = ("event_id", "customer", "product", "feature", "task_id", "prompt_hash")
 _ASCII_KEYS = ("provider", "model")
 _COUNTS = (
@@ -459,7 +459,7 @@ class ColumnarChunks:
             table.select(pl.max_horizontal([pl.col(c).abs().max() for c in rates])).item() or 0,
             *(abs(u) for u in (units.retrieval_query, units.rerank_call, units.compute_ms)),
         )
-        exact = _INT if top_count * top_rate + FEMTO_PER_NANO <= _INT64_MAX else _WIDE
+        exact = _INT if top_count * top_rate + FEMTO_PER_NANO <= BIGINT_MAX else _WIDE
         wide = {k: pl.col(k).cast(exact) for k in (*_COUNTS, "compute_ms")}
         half = pl.lit(FEMTO_PER_NANO // 2, exact)
         scale = pl.lit(FEMTO_PER_NANO, exact)
@@ -619,7 +619,7 @@ def aggregate(events: pl.DataFrame, repeats: int) -> FrameChunk:
     value, times the number of cost columns, fits in 64: then no sum here can pass 2⁶³ and 64 bits are exact."""
     summed = [c for c in (*MEASURES, *COST_COLUMNS) if c in events.columns]
     top = events.select(pl.max_horizontal([pl.col(c).abs().max() for c in summed])).item() if events.height else 0
-    exact = _INT if events.height * len(COST_COLUMNS) * max(top or 0, 1) <= _INT64_MAX else _WIDE
+    exact = _INT if events.height * len(COST_COLUMNS) * max(top or 0, 1) <= BIGINT_MAX else _WIDE
     special = {
         "events": pl.len().cast(exact),
         "cache_hits": pl.col("cache_hit").cast(exact).sum(),

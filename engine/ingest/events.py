@@ -91,6 +91,7 @@ TEXT_LIMITS = {
 # fifteen digits (a quadrillion tokens is no real request; a day of a whole company's traffic is some billions).
 # Past the bound a row is refused here, naming the field, instead of failing the write (or a rollup's sum) later.
 COUNT_MAX = 10**15 - 1
+BIGINT_MAX = 2**63 - 1
 # What one event can cost, as given (cost_usd) or as priced: $10 million, in nano-USD. 922 such events still fit in
 # one rollup row; anything dearer is a unit mistake (cents or nano-dollars written as dollars).
 COST_MAX_NANO = 10**16

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
+from engine.ingest.events import BIGINT_MAX
 from engine.ingest.sqlite_image import STAGE, EventImage, event_image
 from engine.store.models import COST_COLUMNS, COUNT_COLUMNS
 from engine.store.sql import COST_SUM
@@ -214,7 +215,6 @@ class PendingRollups:
 _WEEK_KEYS = ("week", "customer", "product")
 _WEEKLY_COLUMNS = (*_WEEK_KEYS, "events", "unpriced_events", "requests", "tokens", "cost_nano")
 WEEKLY_TRIGGERS = tuple(f"weekly_customer_product_{name}" for name in ("delete", "insert", "rekey", "update"))
-_BIGINT_MAX = 2**63 - 1
 
 
 def narrow(frame: Any) -> Any:
@@ -225,7 +225,7 @@ def narrow(frame: Any) -> Any:
     wide = [c for c, t in frame.schema.items() if t == pl.Int128]
     if frame.height and wide:
         top = frame.select(pl.max_horizontal([pl.col(c).max() for c in wide])).item()
-        if top is not None and top > _BIGINT_MAX:
+        if top is not None and top > BIGINT_MAX:
             raise OverflowError("a rollup sum is larger than a BIGINT column holds")
     return frame.with_columns([pl.col(c).cast(pl.Int64) for c in wide])
 
