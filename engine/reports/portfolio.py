@@ -105,8 +105,7 @@ class Portfolio:
 # Windows shorter than this read their days; longer ones read whole weeks and the days at their ends.
 WEEKLY_FROM_DAYS = 14
 
-_Scan = dict[tuple[str, str], list[int]]  # (customer, product) → cost, events, unpriced events, requests, tokens
-_MEASURES = 5
+_MEASURES = 5  # per period, as `_scan_rows` gives them: cost, events, unpriced events, requests, tokens
 
 
 def _reads(period: Period) -> list[tuple[bool, date, date, int]]:
@@ -167,18 +166,6 @@ def _scan_rows(conn: Connection, periods: list[Period]) -> list[tuple[Any, ...]]
     sql = f"SELECT customer, product, {sums} FROM ({union}) AS reads GROUP BY customer, product"
     # One fetch of plain tuples: row-by-row fetching, or a Row for each, costs more than the grouping.
     return fetch_tuples(conn, text(sql), params)
-
-
-def _scan(conn: Connection, periods: list[Period]) -> list[_Scan]:
-    """`_scan_rows` as one dict per period: cost, events, unpriced events, requests and tokens per customer and
-    product with usage in it."""
-    out: list[_Scan] = [{} for _ in periods]
-    for customer, product, *values in _scan_rows(conn, periods):
-        for i, scan in enumerate(out):
-            # Every daily row counts at least one event: a pair with none in a period has no day in it.
-            if values[i * _MEASURES + 1]:
-                scan[(customer, product)] = values[i * _MEASURES : (i + 1) * _MEASURES]
-    return out
 
 
 # Cost (nano-USD), events and unpriced events of a customer or a product.

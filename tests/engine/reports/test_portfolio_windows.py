@@ -12,12 +12,23 @@ from sqlalchemy import Connection, text
 
 from engine.ingest.files import import_usage_file
 from engine.periods import Period, month
-from engine.reports.portfolio import _scan
+from engine.reports.portfolio import _MEASURES, _scan_rows
 from engine.runtime import Runtime
 from engine.store.sql import COST_SUM
 
 HEADER = "event_id,ts,customer,product,feature,provider,model,input_tokens,output_tokens,cost_usd,requests\n"
 START = date(2026, 8, 3)
+
+
+def _scan(conn: Connection, periods: list[Period]) -> list[dict[tuple[str, str], list[int]]]:
+    """What the portfolio reads for each of `periods` (one `_scan_rows` statement for them all): cost, events,
+    unpriced events, requests and tokens per customer and product with events in it."""
+    out: list[dict[tuple[str, str], list[int]]] = [{} for _ in periods]
+    for customer, product, *values in _scan_rows(conn, periods):
+        for i, scan in enumerate(out):
+            if values[i * _MEASURES + 1]:
+                scan[(customer, product)] = values[i * _MEASURES : (i + 1) * _MEASURES]
+    return out
 
 
 def _days(conn: Connection, period: Period) -> dict[tuple[str, str], list[int]]:
