@@ -16,7 +16,9 @@ from config.settings import Settings
 from engine.ingest.contracts import import_contracts_file
 from engine.periods import Period, trailing
 from engine.reports.revenue import (
+    SkippedContract,
     Terms,
+    _terms,
     compute_line,
     contracts_in,
     revenue_by_customer,
@@ -183,13 +185,59 @@ def test_contracts_sharing_their_terms_are_each_read_as_their_own_terms(settings
     assert read == expected and one == [expected[1]]
     assert len({id(t) for t in read}) == 4
     for got, want in zip(read, expected, strict=True):
-        assert (got.customer, got.product, got.is_metered, got.split_unit) == (
+        assert (got.customer, got.product, got.is_metered, got.split_unit, got.earning_terms) == (
             want.customer,
             want.product,
             want.is_metered,
             want.split_unit,
+            want.earning_terms,
         )
         # (Equal amounts, not the same digits: PostgreSQL keeps the column's scale, 2.500000.)
         assert hash(got) == hash(want) and vars(got).keys() == vars(want).keys()
         assert got.fixed_charge(D(1)) == want.fixed_charge(D(1))
         assert replace(got, seats=7) == replace(want, seats=7)
+
+
+def test_a_stored_value_shared_by_contracts_is_read_or_refused_alike(settings: Settings, tmp_path: Path) -> None:
+    # contracts_in checks each distinct stored value once per read, not once per set of terms: every contract holding
+    # a bad value is still left out, under its own id, for the same reason, and those holding a good one read it.
+    runtime = Runtime(settings, now_override=NOW)
+    book = tmp_path / "contracts.csv"
+    book.write_text(
+        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
+        "unit_price_usd\n"
+        "acme,Acme,agent,flat,2026-10-01,,,,500,,,\n"
+        "globex,Globex,agent,flat,2026-10-01,,,,500,,,\n"
+        "initech,Initech,,hybrid,2026-10-01,,2,30,500,9,request,2.5\n"
+        "umbrella,Umbrella,agent,hybrid,2026-10-01,,2,30,500,9,request,0.5\n"
+    )
+    import_contracts_file(runtime.engine, book)
+    with runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE contract SET platform_fee_usd = 'NaN' WHERE customer IN ('acme', 'initech')"))
+        ids = dict(conn.execute(text("SELECT customer, id FROM contract")).all())
+    skipped: list[SkippedContract] = []
+    with runtime.connect() as conn:
+        read = contracts_in(conn, OCTOBER, None, skipped=skipped)
+    assert [str(s) for s in skipped] == [
+        f"contract {ids['acme']} of acme (agent) left out: platform_fee_usd is not a number ('NaN')",
+        f"contract {ids['initech']} of initech (every product) left out: platform_fee_usd is not a number ('NaN')",
+    ]
+    assert [(c.customer, c.platform_fee_usd, c.unit_price_usd) for c in read] == [
+        ("globex", D(500), D(0)),
+        ("umbrella", D(500), D("0.5")),
+    ]
+    assert read[1].earning_terms == (Plan.HYBRID, 2, D(30), D(500), D(9), Unit.REQUEST, D("0.5"))
+
+
+def test_equal_stored_values_of_other_types_are_each_read_as_their_own() -> None:
+    # A value is checked once per (column, type, value): 1 and 1.0 are equal, and read as 1 and 1.0 (the digits a
+    # line's figures keep), and True, equal to both, is no amount at all.
+    days: dict[tuple[str, type, object], date] = {}
+    amounts: dict[tuple[str, type, object], Decimal] = {}
+    stored = {"plan": "flat", "start": "2026-10-01", "end": None, "seats": 0, "seat_price": 1, "included": 0}
+    stored |= {"unit": "", "unit_price": 0}
+    assert str(_terms(fee=1, **stored, days=days, amounts=amounts)["platform_fee_usd"]) == "1"
+    assert str(_terms(fee=1.0, **stored, days=days, amounts=amounts)["platform_fee_usd"]) == "1.0"
+    with pytest.raises(ValueError, match=r"^platform_fee_usd is not a number \('True'\)$"):
+        _terms(fee=True, **stored, days=days, amounts=amounts)
+    assert str(_terms(fee=1.0, **stored, days=days, amounts=amounts)["seat_price_usd"]) == "1"
