@@ -78,6 +78,8 @@ class RevenueLine:
 
 # A contract's plan, seats, seat price, platform fee, included units, unit and unit price (Terms.earning_terms).
 EarningTerms = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decimal]
+# How many of them (the plan, seats, seat price, platform fee and included units) decide the fixed charges.
+FIXED_TERMS: Final = 5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,7 +104,8 @@ class Terms:
     # contract of every period and day the alerts look at.
     is_metered: bool = field(init=False, repr=False, compare=False)
     # Every term but whose contract it is, which product it covers and when: contracts alike in these earn alike, so
-    # callers pricing thousands of contracts work out their fixed charges once per distinct value (FixedCharges).
+    # callers pricing thousands of contracts work out their fixed charges once per distinct value (FixedCharges: of
+    # its first FIXED_TERMS).
     earning_terms: EarningTerms = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -238,60 +241,31 @@ class _Fixed(NamedTuple):
     seats: Decimal
     platform: Decimal
     included: Decimal
-    terms: str
+    fees: Decimal  # seats + platform: a total's first two terms, added once
 
 
 def _fixed(c: Terms, months: Decimal) -> _Fixed:
     included = c.included(months) if c.is_metered else ZERO
-    return _Fixed(months, c.seat_charge(months), c.platform_charge(months), included, describe_terms(c))
+    seats, platform = c.seat_charge(months), c.platform_charge(months)
+    return _Fixed(months, seats, platform, included, seats + platform)
 
 
-# The terms that decide the fixed charges (all but whose contract it is and which product it covers), and the
-# months they apply for: spans of the same length of month (a week inside a 31-day month) share them.
-_FixedKey = tuple[EarningTerms, Decimal]
+# The terms that decide the fixed charges (earning_terms[:FIXED_TERMS]: not the unit or its price, so the bench's
+# 991 distinct earning terms have 341 of these), and the months they apply for: spans of the same length of month
+# (a week inside a 31-day month) share them.
+_FixedKey = tuple[tuple[object, ...], Decimal]
 # The fixed charges worked out for each distinct terms and months, kept by a caller asking about many contracts or
 # periods (the same arithmetic on the same values: the figures are those of one contract at a time).
 FixedCharges = dict[_FixedKey, _Fixed]
 
 
-def _usage_and_total(c: Terms, fixed: _Fixed, units: Decimal) -> tuple[Decimal, Decimal]:
-    """The usage charge and the total (Terms.charge, from the fixed parts already worked out)."""
-    usage = c.usage_charge(units, fixed.months) if c.is_metered else ZERO
-    return usage, fixed.seats + fixed.platform + usage
-
-
-def _line(c: Terms, active_days: int, fixed: _Fixed, units: Decimal) -> RevenueLine:
-    return _written(c, active_days, fixed, units, *_usage_and_total(c, fixed, units))
-
-
-def _written(c: Terms, active_days: int, fixed: _Fixed, units: Decimal, usage: Decimal, total: Decimal) -> RevenueLine:
-    return RevenueLine(
-        customer=c.customer,
-        product=c.product,
-        plan=c.plan,
-        source="contract",
-        unit=c.unit,
-        active_days=active_days,
-        terms=fixed.terms,
-        seats=fixed.seats,
-        platform=fixed.platform,
-        usage=usage,
-        total=total,
-        units=units if c.is_metered else ZERO,
-        included_units=fixed.included,
-    )
-
-
-def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
-    """Revenue of one contract from its terms, the months it was active and the units it metered."""
-    return _line(c, active_days, _fixed(c, months), units)
-
-
-def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[str, Decimal]:
-    weight_sum = sum(weights.values(), ZERO)
-    if weight_sum <= 0:
-        return {fallback: total}
-    return {p: total * w / weight_sum for p, w in weights.items() if w}
+def _fixed_of(c: Terms, months: Decimal, fixed: FixedCharges) -> _Fixed:
+    """`_fixed(c, months)`, worked out once per distinct key in `fixed`."""
+    key = (c.earning_terms[:FIXED_TERMS], months)
+    charges = fixed.get(key)
+    if charges is None:
+        charges = fixed[key] = _fixed(c, months)
+    return charges
 
 
 class _Charge(NamedTuple):
@@ -305,39 +279,97 @@ class _Charge(NamedTuple):
     total: Decimal
 
 
-def _charge(
-    c: Terms, period: Period, counter: UnitCounter, usage_factor: Decimal, fixed: FixedCharges | None
-) -> _Charge | None:
-    """The revenue rule on contract `c` over `period` (None: not in force on any of its days)."""
-    # active_span, written out: this runs for every contract of every period a report or a trend looks at.
-    start, end = c.start, c.end
-    a = start if start > period.start else period.start
-    b = period.end if end is None or end > period.end else end
-    if a > b:
-        return None
-    metered = ZERO
-    is_metered = c.is_metered
-    # Units matter to a metered contract and to one split across products; a seat or flat contract for one product
-    # (half the book) needs none, so none are looked up.
-    per_product = counter.by_product(c.customer, c.product, c.split_unit, a, b) if is_metered or not c.product else {}
-    if is_metered:
-        metered = sum(per_product.values(), ZERO)
-        if usage_factor != ONE:
-            metered *= usage_factor
-    months = month_fraction(a, b)
-    charges: _Fixed | None = None
-    if fixed is not None:
-        key = (c.earning_terms, months)
-        charges = fixed.get(key)
-    if charges is None:
-        charges = _fixed(c, months)
-        if fixed is not None:
-            fixed[key] = charges
-    usage = c.usage_charge(metered, charges.months) if is_metered else ZERO
+def _charged(c: Terms, days: int, fixed: _Fixed, per_product: dict[str, Decimal], units: Decimal) -> _Charge:
+    """The revenue rule on contract `c` (Terms.charge, its fixed parts already worked out) over `days` days, for
+    the `units` it metered (zero unless it is metered)."""
+    usage = c.usage_charge(units, fixed.months) if c.is_metered else ZERO
     # _make: a NamedTuple from its values without its own __new__ in Python (one per contract and period).
-    return _Charge._make(
-        ((b - a).days + 1, per_product, metered, charges, usage, charges.seats + charges.platform + usage)
+    return _Charge._make((days, per_product, units, fixed, usage, fixed.fees + usage))
+
+
+def _written(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
+    fixed = charge.fixed
+    return RevenueLine(
+        customer=c.customer,
+        product=c.product,
+        plan=c.plan,
+        source="contract",
+        unit=c.unit,
+        active_days=charge.days,
+        terms=terms,
+        seats=fixed.seats,
+        platform=fixed.platform,
+        usage=charge.usage,
+        total=charge.total,
+        units=charge.units,
+        included_units=fixed.included,
     )
+
+
+def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
+    """Revenue of one contract from its terms, the months it was active and the units it metered."""
+    charge = _charged(c, active_days, _fixed(c, months), {}, units if c.is_metered else ZERO)
+    return _written(c, charge, describe_terms(c))
+
+
+def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[str, Decimal]:
+    weight_sum = sum(weights.values(), ZERO)
+    if weight_sum <= 0:
+        return {fallback: total}
+    return {p: total * w / weight_sum for p, w in weights.items() if w}
+
+
+def _charges(
+    contracts: Iterable[Terms],
+    period: Period,
+    counter: UnitCounter,
+    usage_factor: Decimal,
+    fixed: FixedCharges | None,
+) -> list[tuple[Terms, _Charge]]:
+    """The revenue rule on each of `contracts` over the days of `period` it is in force, in their order (one in
+    force on none of them is left out): every caller's, for one contract or thousands."""
+    first, last = period.start, period.end
+    whole_days, whole_months = (last - first).days + 1, month_fraction(first, last)
+    fixed = {} if fixed is None else fixed  # contracts share terms: their fixed charges are worked out once
+    # A seat or flat contract for one product in force the whole period (half the bench's) meters nothing, so it
+    # earns what every other contract with its earning terms earns: that charge is worked out once per distinct
+    # terms and shared. Looked up by the terms' identity (contracts_in's contracts with the same stored terms share
+    # one tuple, whose hash would be worked out again at every lookup), the tuple kept with its charge so that no
+    # other takes its id meanwhile.
+    unmetered: dict[int, tuple[EarningTerms, _Charge]] = {}
+    charged: list[tuple[Terms, _Charge]] = []
+    for c in contracts:
+        start, end = c.start, c.end
+        is_metered = c.is_metered
+        if start <= first and (end is None or end >= last):
+            if not is_metered and c.product:
+                earning = c.earning_terms
+                known = unmetered.get(id(earning))
+                if known is None:
+                    charge = _charged(c, whole_days, _fixed_of(c, whole_months, fixed), {}, ZERO)
+                    known = unmetered[id(earning)] = (earning, charge)
+                charged.append((c, known[1]))
+                continue
+            a, b, days, months = first, last, whole_days, whole_months
+        else:
+            # active_span, written out: this runs for every contract of every period a report or a trend looks at.
+            a = start if start > first else first
+            b = last if end is None or end > last else end
+            if a > b:
+                continue
+            days, months = (b - a).days + 1, month_fraction(a, b)
+        units = ZERO
+        # Units matter to a metered contract and to one split across products; a seat or flat contract for one
+        # product needs none, so none are looked up.
+        per_product = (
+            counter.by_product(c.customer, c.product, c.split_unit, a, b) if is_metered or not c.product else {}
+        )
+        if is_metered:
+            units = sum(per_product.values(), ZERO)
+            if usage_factor != ONE:
+                units *= usage_factor
+        charged.append((c, _charged(c, days, _fixed_of(c, months, fixed), per_product, units)))
+    return charged
 
 
 def contract_line(
@@ -351,8 +383,8 @@ def contract_line(
     """Revenue of contract `c` over the days of `period` it is in force (None: none), usage × usage_factor.
 
     `fixed` keeps the fixed charges worked out, for a caller asking about many contracts (see FixedCharges)."""
-    charge = _charge(c, period, counter, usage_factor, fixed)
-    return None if charge is None else _charged_line(c, charge)
+    charged = _charges([c], period, counter, usage_factor, fixed)
+    return _charged_line(c, charged[0][1], describe_terms(c)) if charged else None
 
 
 def _counted(
@@ -407,7 +439,18 @@ class PeriodRevenue:
     def lines(self) -> list[RevenueLine]:
         """The lines, written up once (callers may change them: it is the same list every time)."""
         if self._lines is None:
-            self._lines = [_charged_line(c, charge) for c, charge in self._charged] + self._billed
+            # The terms are described here, not with the fixed charges: most callers (the portfolio, a trend) never
+            # read the lines, and describing costs about a microsecond per distinct earning terms and period. Each
+            # is described once, by the identity of its tuple (contracts_in's contracts alike share one; every
+            # contract is kept in self._charged, so no other tuple takes its id).
+            described: dict[int, str] = {}
+            lines = []
+            for c, charge in self._charged:
+                terms = described.get(id(c.earning_terms))
+                if terms is None:
+                    terms = described[id(c.earning_terms)] = describe_terms(c)
+                lines.append(_charged_line(c, charge, terms))
+            self._lines = lines + self._billed
         return self._lines
 
     def by_customer(self) -> dict[str, Decimal]:
@@ -433,8 +476,8 @@ class PeriodRevenue:
         return totals
 
 
-def _charged_line(c: Terms, charge: _Charge) -> RevenueLine:
-    line = _written(c, charge.days, charge.fixed, charge.units, charge.usage, charge.total)
+def _charged_line(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
+    line = _written(c, charge, terms)
     # Seat and flat plans meter nothing; their split across products follows requests.
     line.by_product = {c.product: line.total} if c.product else _split(line.total, charge.per_product, "")
     return line
@@ -453,11 +496,7 @@ def period_revenue(
     """`revenue_lines`, its lines written up only when asked (see PeriodRevenue); `fixed` as for
     `revenue_by_customer`."""
     wanted, contracts, counter = _counted(conn, period, customers, totals, contracts)
-    fixed = {} if fixed is None else fixed  # contracts share terms: their fixed charges are worked out once
-    charged = [
-        (c, charge) for c in contracts if (charge := _charge(c, period, counter, usage_factor, fixed)) is not None
-    ]
-    return PeriodRevenue(charged, billed_lines(conn, period, wanted))
+    return PeriodRevenue(_charges(contracts, period, counter, usage_factor, fixed), billed_lines(conn, period, wanted))
 
 
 def revenue_lines(

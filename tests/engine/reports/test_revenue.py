@@ -14,18 +14,25 @@ from sqlalchemy import text
 
 from config.settings import Settings
 from engine.ingest.contracts import import_contracts_file
+from engine.money import ZERO
 from engine.periods import Period, trailing
 from engine.reports.revenue import (
+    FixedCharges,
+    RevenueLine,
     SkippedContract,
     Terms,
     _terms,
+    active_span,
     compute_line,
+    contract_line,
     contracts_in,
+    month_fraction,
+    period_revenue,
     revenue_by_customer,
     revenue_lines,
     total_by_customer,
 )
-from engine.reports.usage import COUNTING, count_units
+from engine.reports.usage import COUNTING, UnitCounter, count_units
 from engine.reports.weekly import trend_weeks
 from engine.runtime import Runtime
 from engine.vocab import Plan, Unit
@@ -241,3 +248,80 @@ def test_equal_stored_values_of_other_types_are_each_read_as_their_own() -> None
     with pytest.raises(ValueError, match=r"^platform_fee_usd is not a number \('True'\)$"):
         _terms(fee=True, **stored, days=days, amounts=amounts)
     assert str(_terms(fee=1.0, **stored, days=days, amounts=amounts)["seat_price_usd"]) == "1"
+
+
+def test_each_contract_earns_what_its_own_terms_say_alone_or_among_others(settings: Settings, tmp_path: Path) -> None:
+    # period_revenue works out what contracts share once: the fixed charges per distinct fixed terms (plan, seats,
+    # prices but the unit's, included units) and span, and the whole charge of a seat or flat contract for one product
+    # in force the whole period. Each line must still be what that contract earns on its own (contract_line) and what
+    # its own terms say (compute_line), its terms described as its own: here the same fixed terms with other unit
+    # prices, contracts in force part of the period next to ones in force all of it, an all-product contract split
+    # by usage, and one on tasks.
+    runtime = Runtime(settings.model_copy(update={"prices_file": write_prices(tmp_path)}), now_override=NOW)
+    header = [
+        "customer",
+        "customer_name",
+        "product",
+        "plan",
+        "start",
+        "end",
+        "seats",
+        "seat_price_usd",
+        "platform_fee_usd",
+        "included_units",
+        "unit",
+        "unit_price_usd",
+    ]
+    load_book(
+        runtime,
+        tmp_path,
+        contracts=[
+            header,
+            ["c1", "Cee One", "app", "hybrid", "2026-01-01", "2026-10-15", "2", "30", "500", "9", "request", "2.5"],
+            ["c1", "Cee One", "app", "usage", "2026-10-16", "", "", "", "", "", "1k_tokens", "0.5"],
+            ["c1", "Cee One", "search", "hybrid", "2026-01-01", "", "2", "30", "500", "9", "request", "0.5"],
+            ["c1", "Cee One", "agent", "usage", "2026-10-06", "", "", "", "", "", "task", "0.25"],
+            ["c2", "Cee Two", "", "flat", "2026-01-01", "", "", "", "899", "", "", ""],
+            ["c3", "Cee Three", "app", "flat", "2026-01-01", "", "", "", "899", "", "", ""],
+            ["c4", "Cee Four", "app", "flat", "2026-01-01", "", "", "", "450", "", "", ""],
+            ["c3", "Cee Three", "search", "seat", "2026-10-10", "2026-10-20", "4", "10", "", "", "", ""],
+            ["c3", "Cee Three", "agent", "hybrid", "2026-01-01", "", "2", "30", "500", "9", "request", "2.5"],
+            ["c4", "Cee Four", "search", "seat", "2026-01-01", "", "4", "10", "", "", "", ""],
+        ],
+    )
+    fixed: FixedCharges = {}  # shared by the periods, as a trend shares it
+    with runtime.connect() as conn:
+        contracts = contracts_in(conn, OCTOBER, None)
+        for period in (OCTOBER, Period(date(2026, 10, 1), date(2026, 10, 7), "w"), trailing(30, today=NOW.date())):
+            lines = period_revenue(conn, period, contracts=contracts, fixed=fixed).lines()
+            counter = UnitCounter(conn, period)
+            counter.prefetch_tasks({"c1"})
+            alone, by_hand = [], []
+            for c in contracts:
+                span = active_span(c, period)
+                if span is None:
+                    continue
+                line = contract_line(c, period, counter)
+                assert line is not None
+                alone.append(line)
+                per_product = counter.by_product(c.customer, c.product, c.split_unit, *span)
+                units = sum(per_product.values(), ZERO)
+                by_hand.append(compute_line(c, (span[1] - span[0]).days + 1, month_fraction(*span), units))
+            assert len(lines) == len(alone) == len(by_hand) > 5, period
+
+            def digits(line: RevenueLine) -> dict[str, str]:
+                return {k: str(v) for k, v in line.as_dict().items()}
+
+            assert [digits(x) for x in lines] == [digits(x) for x in alone] == [digits(x) for x in by_hand], period
+            assert [x.by_product for x in lines] == [x.by_product for x in alone], period
+            # Split by usage: c2's is on app in October (its terms are those of c3's app contract, whose is its own
+            # product), and on no product in the windows where it has none.
+            (c2,) = [x for x in lines if x.customer == "c2"]
+            assert c2.by_product == {"app" if period is OCTOBER else "": c2.total}, period
+    terms = {(x.customer, x.product): x.terms for x in lines}
+    assert (
+        terms[("c1", "search")]
+        == "hybrid: 2 seats × $30.00/mo, $500.00/mo platform fee, $0.50/request over 9 included/mo"
+    )
+    assert terms[("c3", "agent")] == "hybrid: 2 seats × $30.00/mo, $500.00/mo platform fee, $2.50/request over 9 included/mo"
+    assert terms[("c4", "app")] == "flat: $450.00/mo platform fee"
