@@ -37,7 +37,7 @@ from engine.reports.weekly import trend_weeks
 from engine.runtime import Runtime
 from engine.vocab import Plan, Unit
 from tests.conftest import NOW
-from tests.engine.scenarios.book import OCTOBER, load_book, write_prices
+from tests.engine.scenarios.book import EVENTS, OCTOBER, load_book, write_prices
 
 D = Decimal
 START = date(2026, 1, 1)
@@ -323,5 +323,34 @@ def test_each_contract_earns_what_its_own_terms_say_alone_or_among_others(settin
         terms[("c1", "search")]
         == "hybrid: 2 seats × $30.00/mo, $500.00/mo platform fee, $0.50/request over 9 included/mo"
     )
-    assert terms[("c3", "agent")] == "hybrid: 2 seats × $30.00/mo, $500.00/mo platform fee, $2.50/request over 9 included/mo"
+    assert (
+        terms[("c3", "agent")]
+        == "hybrid: 2 seats × $30.00/mo, $500.00/mo platform fee, $2.50/request over 9 included/mo"
+    )
     assert terms[("c4", "app")] == "flat: $450.00/mo platform fee"
+
+
+def test_tasks_counted_for_many_customers_at_once_are_those_counted_one_at_a_time(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # prefetch_tasks counts each customer's tasks with the first and last of their products, and those of a customer
+    # with tasks in several products again per product: the counts must be what a counter reading one customer at a
+    # time finds (c1: tasks in two products, c3: in one, c2: in none).
+    runtime = Runtime(settings.model_copy(update={"prices_file": write_prices(tmp_path)}), now_override=NOW)
+    more = [
+        ["e8", "2026-10-08T10:00:00Z", "c1", "search", "chat", "acme", "big", 1_000, 0, 100, 1, 0, "t3", "h3"],
+        ["e9", "2026-10-09T10:00:00Z", "c3", "app", "chat", "acme", "big", 1_000, 0, 100, 1, 0, "t9", "h3"],
+    ]
+    load_book(runtime, tmp_path, [*EVENTS, *more])
+    with runtime.connect() as conn:
+        for period in (OCTOBER, Period(date(2026, 10, 1), date(2026, 10, 7), "w"), trailing(30, today=NOW.date())):
+            together, alone = UnitCounter(conn, period), UnitCounter(conn, period)
+            together.prefetch_tasks({"c1", "c2", "c3"})
+            for customer in ("c1", "c2", "c3"):
+                for product in ("", "app", "search"):
+                    counted = together.by_product(customer, product, Unit.TASK, period.start, period.end)
+                    assert counted == alone.by_product(customer, product, Unit.TASK, period.start, period.end)
+        october = UnitCounter(conn, OCTOBER)
+        october.prefetch_tasks({"c1", "c2", "c3"})
+        assert october.by_product("c1", "", Unit.TASK, OCTOBER.start, OCTOBER.end) == {"app": 2, "search": 1}
+        assert october.by_product("c3", "", Unit.TASK, OCTOBER.start, OCTOBER.end) == {"app": 1}
