@@ -566,9 +566,17 @@ def contracts_in(
 
     A contract that cannot be read is left out with a logged warning (and added to `skipped` when given): one bad
     stored value must not take down every answer that reads contracts."""
+    # PostgreSQL's NUMERIC amounts are read as their text: a Decimal's hash (every row's stored values are looked
+    # up below) costs half a microsecond, its text's a tenth of that, and _amount reads an amount through its text
+    # either way, so each reads as the same Decimal (the bench's 3,069 contracts: 17.2 -> 11.2 ms CPU). SQLite's
+    # REAL amounts are read as they are: its text of a float (15 digits) is not Python's.
+    money = ["seat_price_usd", "platform_fee_usd", "included_units", "unit_price_usd"]
+    if conn.dialect.name == "postgresql":
+        money = [f"CAST({column} AS TEXT)" for column in money]
+    seat_price, fee, included, unit_price = money
     sql = (
-        'SELECT id, customer, product, plan, start, "end", seats, seat_price_usd, platform_fee_usd, '
-        'included_units, unit, unit_price_usd FROM contract WHERE start <= :b AND ("end" IS NULL OR "end" >= :a)'
+        f'SELECT id, customer, product, plan, start, "end", seats, {seat_price}, {fee}, {included}, unit, '
+        f'{unit_price} FROM contract WHERE start <= :b AND ("end" IS NULL OR "end" >= :a)'
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
     sql = _scoped(sql, params, customers)

@@ -354,3 +354,26 @@ def test_tasks_counted_for_many_customers_at_once_are_those_counted_one_at_a_tim
         october.prefetch_tasks({"c1", "c2", "c3"})
         assert october.by_product("c1", "", Unit.TASK, OCTOBER.start, OCTOBER.end) == {"app": 2, "search": 1}
         assert october.by_product("c3", "", Unit.TASK, OCTOBER.start, OCTOBER.end) == {"app": 1}
+
+
+def test_stored_amounts_are_read_with_the_digits_the_database_gives(settings: Settings, tmp_path: Path) -> None:
+    # contracts_in reads PostgreSQL's NUMERIC amounts as their text (a Decimal's hash is slow), SQLite's as they are:
+    # each must read as the Decimal of the value the driver returns for the column (its digits included: 2.500000 on
+    # PostgreSQL), from the smallest amount the column holds to one of fourteen digits.
+    runtime = Runtime(settings, now_override=NOW)
+    book = tmp_path / "contracts.csv"
+    book.write_text(
+        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
+        "unit_price_usd\n"
+        "acme,Acme,,hybrid,2026-10-01,,2,0.000001,12345678901234.5,0,request,2.5\n"
+        "globex,Globex,,usage,2026-10-01,,,,1992.21,,1k_tokens,0.0157\n"
+    )
+    import_contracts_file(runtime.engine, book)
+    columns = "seat_price_usd, platform_fee_usd, included_units, unit_price_usd"
+    with runtime.connect() as conn:
+        read = contracts_in(conn, OCTOBER, None)
+        stored = conn.execute(text(f"SELECT {columns} FROM contract ORDER BY customer")).all()
+    assert len(read) == 2
+    for c, row in zip(read, stored, strict=True):
+        got = (c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit_price_usd)
+        assert [str(v) for v in got] == [str(Decimal(str(v))) for v in row]
