@@ -31,6 +31,7 @@ from engine.reports.revenue import (
     revenue_by_customer,
     revenue_lines,
     total_by_customer,
+    total_by_product,
 )
 from engine.reports.usage import COUNTING, UnitCounter, count_units
 from engine.reports.weekly import trend_weeks
@@ -151,6 +152,12 @@ def test_revenue_by_customer_is_what_the_lines_total_in_the_same_order(settings:
             assert [(c, str(v)) for c, v in mine.items()] == [(c, str(v)) for c, v in expected.items()], period
             one = revenue_by_customer(conn, period, customers=["c2"])
             assert one == total_by_customer(revenue_lines(conn, period, customers=["c2"])), period
+            if period is OCTOBER:  # c2's billed line replaces its contract's
+                assert [x.source for x in revenue_lines(conn, period) if x.customer == "c2"] == ["stripe"]
+            # And per product, all-product contracts split by usage, the billed line replacing c2's.
+            by_product = period_revenue(conn, period).by_product()
+            expected = total_by_product(revenue_lines(conn, period))
+            assert [(p, str(v)) for p, v in by_product.items()] == [(p, str(v)) for p, v in expected.items()], period
 
 
 def test_contracts_sharing_their_terms_are_each_read_as_their_own_terms(settings: Settings, tmp_path: Path) -> None:
