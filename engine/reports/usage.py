@@ -74,14 +74,27 @@ class UnitCounter:
         """Tasks started in the whole period for these customers, in one statement (one per customer is slow)."""
         if not customers:
             return
-        sql = text(
-            "SELECT customer, product, COUNT(*) FROM task_rollup WHERE customer IN :cs AND day BETWEEN :a AND :b "
-            "GROUP BY customer, product"
-        ).bindparams(bindparam("cs", expanding=True))
         self._tasks = {c: {} for c in customers}
-        params = {"a": self.period.start, "b": self.period.end, "cs": sorted(customers)}
-        for cust, prod, n in self.conn.execute(sql, params):
-            self._tasks[cust][prod] = int(n)
+        # Per customer, with the first and last of its products: a customer's tasks are nearly always one product's,
+        # and grouping by customer follows the index (customer, day, ...) where grouping by product too sorts every
+        # task first (SQLite: 3.1 -> 2.4 ms CPU for the bench's 256 customers). Those with several are counted again
+        # per product.
+        several: list[str] = []
+        for cust, first, last, n in self._count_tasks("MIN(product), MAX(product), COUNT(*)", "customer", customers):
+            if first == last:
+                self._tasks[cust][first] = int(n)
+            else:
+                several.append(cust)
+        if several:
+            for cust, prod, n in self._count_tasks("product, COUNT(*)", "customer, product", several):
+                self._tasks[cust][prod] = int(n)
+
+    def _count_tasks(self, columns: str, groups: str, customers: Collection[str]) -> list[tuple[Any, ...]]:
+        sql = text(
+            f"SELECT customer, {columns} FROM task_rollup WHERE customer IN :cs AND day BETWEEN :a AND :b "
+            f"GROUP BY {groups}"
+        ).bindparams(bindparam("cs", expanding=True))
+        return fetch_tuples(self.conn, sql, {"a": self.period.start, "b": self.period.end, "cs": sorted(customers)})
 
     def by_product(self, customer: str, product: str, unit: Unit, a: date, b: date) -> dict[str, Decimal]:
         """Units per product for one customer over [a, b] (product '' = every product)."""

@@ -14,21 +14,31 @@ from sqlalchemy import text
 
 from config.settings import Settings
 from engine.ingest.contracts import import_contracts_file
+from engine.money import ZERO
 from engine.periods import Period, trailing
 from engine.reports.revenue import (
+    FixedCharges,
+    RevenueLine,
+    SkippedContract,
     Terms,
+    _terms,
+    active_span,
     compute_line,
+    contract_line,
     contracts_in,
+    month_fraction,
+    period_revenue,
     revenue_by_customer,
     revenue_lines,
     total_by_customer,
+    total_by_product,
 )
-from engine.reports.usage import COUNTING, count_units
+from engine.reports.usage import COUNTING, UnitCounter, count_units
 from engine.reports.weekly import trend_weeks
 from engine.runtime import Runtime
 from engine.vocab import Plan, Unit
 from tests.conftest import NOW
-from tests.engine.scenarios.book import OCTOBER, load_book, write_prices
+from tests.engine.scenarios.book import EVENTS, OCTOBER, load_book, write_prices
 
 D = Decimal
 START = date(2026, 1, 1)
@@ -142,6 +152,12 @@ def test_revenue_by_customer_is_what_the_lines_total_in_the_same_order(settings:
             assert [(c, str(v)) for c, v in mine.items()] == [(c, str(v)) for c, v in expected.items()], period
             one = revenue_by_customer(conn, period, customers=["c2"])
             assert one == total_by_customer(revenue_lines(conn, period, customers=["c2"])), period
+            if period is OCTOBER:  # c2's billed line replaces its contract's
+                assert [x.source for x in revenue_lines(conn, period) if x.customer == "c2"] == ["stripe"]
+            # And per product, all-product contracts split by usage, the billed line replacing c2's.
+            by_product = period_revenue(conn, period).by_product()
+            expected = total_by_product(revenue_lines(conn, period))
+            assert [(p, str(v)) for p, v in by_product.items()] == [(p, str(v)) for p, v in expected.items()], period
 
 
 def test_contracts_sharing_their_terms_are_each_read_as_their_own_terms(settings: Settings, tmp_path: Path) -> None:
@@ -183,13 +199,188 @@ def test_contracts_sharing_their_terms_are_each_read_as_their_own_terms(settings
     assert read == expected and one == [expected[1]]
     assert len({id(t) for t in read}) == 4
     for got, want in zip(read, expected, strict=True):
-        assert (got.customer, got.product, got.is_metered, got.split_unit) == (
+        assert (got.customer, got.product, got.is_metered, got.split_unit, got.earning_terms) == (
             want.customer,
             want.product,
             want.is_metered,
             want.split_unit,
+            want.earning_terms,
         )
         # (Equal amounts, not the same digits: PostgreSQL keeps the column's scale, 2.500000.)
         assert hash(got) == hash(want) and vars(got).keys() == vars(want).keys()
         assert got.fixed_charge(D(1)) == want.fixed_charge(D(1))
         assert replace(got, seats=7) == replace(want, seats=7)
+
+
+def test_a_stored_value_shared_by_contracts_is_read_or_refused_alike(settings: Settings, tmp_path: Path) -> None:
+    # contracts_in checks each distinct stored value once per read, not once per set of terms: every contract holding
+    # a bad value is still left out, under its own id, for the same reason, and those holding a good one read it.
+    runtime = Runtime(settings, now_override=NOW)
+    book = tmp_path / "contracts.csv"
+    book.write_text(
+        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
+        "unit_price_usd\n"
+        "acme,Acme,agent,flat,2026-10-01,,,,500,,,\n"
+        "globex,Globex,agent,flat,2026-10-01,,,,500,,,\n"
+        "initech,Initech,,hybrid,2026-10-01,,2,30,500,9,request,2.5\n"
+        "umbrella,Umbrella,agent,hybrid,2026-10-01,,2,30,500,9,request,0.5\n"
+    )
+    import_contracts_file(runtime.engine, book)
+    with runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE contract SET platform_fee_usd = 'NaN' WHERE customer IN ('acme', 'initech')"))
+        ids = dict(conn.execute(text("SELECT customer, id FROM contract")).all())
+    skipped: list[SkippedContract] = []
+    with runtime.connect() as conn:
+        read = contracts_in(conn, OCTOBER, None, skipped=skipped)
+    assert [str(s) for s in skipped] == [
+        f"contract {ids['acme']} of acme (agent) left out: platform_fee_usd is not a number ('NaN')",
+        f"contract {ids['initech']} of initech (every product) left out: platform_fee_usd is not a number ('NaN')",
+    ]
+    assert [(c.customer, c.platform_fee_usd, c.unit_price_usd) for c in read] == [
+        ("globex", D(500), D(0)),
+        ("umbrella", D(500), D("0.5")),
+    ]
+    assert read[1].earning_terms == (Plan.HYBRID, 2, D(30), D(500), D(9), Unit.REQUEST, D("0.5"))
+
+
+def test_equal_stored_values_of_other_types_are_each_read_as_their_own() -> None:
+    # A value is checked once per (column, type, value): 1 and 1.0 are equal, and read as 1 and 1.0 (the digits a
+    # line's figures keep), and True, equal to both, is no amount at all.
+    days: dict[tuple[str, type, object], date] = {}
+    amounts: dict[tuple[str, type, object], Decimal] = {}
+    stored = {"plan": "flat", "start": "2026-10-01", "end": None, "seats": 0, "seat_price": 1, "included": 0}
+    stored |= {"unit": "", "unit_price": 0}
+    assert str(_terms(fee=1, **stored, days=days, amounts=amounts)["platform_fee_usd"]) == "1"
+    assert str(_terms(fee=1.0, **stored, days=days, amounts=amounts)["platform_fee_usd"]) == "1.0"
+    with pytest.raises(ValueError, match=r"^platform_fee_usd is not a number \('True'\)$"):
+        _terms(fee=True, **stored, days=days, amounts=amounts)
+    assert str(_terms(fee=1.0, **stored, days=days, amounts=amounts)["seat_price_usd"]) == "1"
+
+
+def test_each_contract_earns_what_its_own_terms_say_alone_or_among_others(settings: Settings, tmp_path: Path) -> None:
+    # period_revenue works out what contracts share once: the fixed charges per distinct fixed terms (plan, seats,
+    # prices but the unit's, included units) and span, and the whole charge of a seat or flat contract for one product
+    # in force the whole period. Each line must still be what that contract earns on its own (contract_line) and what
+    # its own terms say (compute_line), its terms described as its own: here the same fixed terms with other unit
+    # prices, contracts in force part of the period next to ones in force all of it, an all-product contract split
+    # by usage, and one on tasks.
+    runtime = Runtime(settings.model_copy(update={"prices_file": write_prices(tmp_path)}), now_override=NOW)
+    header = [
+        "customer",
+        "customer_name",
+        "product",
+        "plan",
+        "start",
+        "end",
+        "seats",
+        "seat_price_usd",
+        "platform_fee_usd",
+        "included_units",
+        "unit",
+        "unit_price_usd",
+    ]
+    load_book(
+        runtime,
+        tmp_path,
+        contracts=[
+            header,
+            ["c1", "Cee One", "app", "hybrid", "2026-01-01", "2026-10-15", "2", "30", "500", "9", "request", "2.5"],
+            ["c1", "Cee One", "app", "usage", "2026-10-16", "", "", "", "", "", "1k_tokens", "0.5"],
+            ["c1", "Cee One", "search", "hybrid", "2026-01-01", "", "2", "30", "500", "9", "request", "0.5"],
+            ["c1", "Cee One", "agent", "usage", "2026-10-06", "", "", "", "", "", "task", "0.25"],
+            ["c2", "Cee Two", "", "flat", "2026-01-01", "", "", "", "899", "", "", ""],
+            ["c3", "Cee Three", "app", "flat", "2026-01-01", "", "", "", "899", "", "", ""],
+            ["c4", "Cee Four", "app", "flat", "2026-01-01", "", "", "", "450", "", "", ""],
+            ["c3", "Cee Three", "search", "seat", "2026-10-10", "2026-10-20", "4", "10", "", "", "", ""],
+            ["c3", "Cee Three", "agent", "hybrid", "2026-01-01", "", "2", "30", "500", "9", "request", "2.5"],
+            ["c4", "Cee Four", "search", "seat", "2026-01-01", "", "4", "10", "", "", "", ""],
+        ],
+    )
+    fixed: FixedCharges = {}  # shared by the periods, as a trend shares it
+    with runtime.connect() as conn:
+        contracts = contracts_in(conn, OCTOBER, None)
+        for period in (OCTOBER, Period(date(2026, 10, 1), date(2026, 10, 7), "w"), trailing(30, today=NOW.date())):
+            lines = period_revenue(conn, period, contracts=contracts, fixed=fixed).lines()
+            counter = UnitCounter(conn, period)
+            counter.prefetch_tasks({"c1"})
+            alone, by_hand = [], []
+            for c in contracts:
+                span = active_span(c, period)
+                if span is None:
+                    continue
+                line = contract_line(c, period, counter)
+                assert line is not None
+                alone.append(line)
+                per_product = counter.by_product(c.customer, c.product, c.split_unit, *span)
+                units = sum(per_product.values(), ZERO)
+                by_hand.append(compute_line(c, (span[1] - span[0]).days + 1, month_fraction(*span), units))
+            assert len(lines) == len(alone) == len(by_hand) > 5, period
+
+            def digits(line: RevenueLine) -> dict[str, str]:
+                return {k: str(v) for k, v in line.as_dict().items()}
+
+            assert [digits(x) for x in lines] == [digits(x) for x in alone] == [digits(x) for x in by_hand], period
+            assert [x.by_product for x in lines] == [x.by_product for x in alone], period
+            # Split by usage: c2's is on app in October (its terms are those of c3's app contract, whose is its own
+            # product), and on no product in the windows where it has none.
+            (c2,) = [x for x in lines if x.customer == "c2"]
+            assert c2.by_product == {"app" if period is OCTOBER else "": c2.total}, period
+    terms = {(x.customer, x.product): x.terms for x in lines}
+    assert (
+        terms[("c1", "search")]
+        == "hybrid: 2 seats × $30.00/mo, $500.00/mo platform fee, $0.50/request over 9 included/mo"
+    )
+    assert (
+        terms[("c3", "agent")]
+        == "hybrid: 2 seats × $30.00/mo, $500.00/mo platform fee, $2.50/request over 9 included/mo"
+    )
+    assert terms[("c4", "app")] == "flat: $450.00/mo platform fee"
+
+
+def test_tasks_counted_for_many_customers_at_once_are_those_counted_one_at_a_time(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # prefetch_tasks counts each customer's tasks with the first and last of their products, and those of a customer
+    # with tasks in several products again per product: the counts must be what a counter reading one customer at a
+    # time finds (c1: tasks in two products, c3: in one, c2: in none).
+    runtime = Runtime(settings.model_copy(update={"prices_file": write_prices(tmp_path)}), now_override=NOW)
+    more = [
+        ["e8", "2026-10-08T10:00:00Z", "c1", "search", "chat", "acme", "big", 1_000, 0, 100, 1, 0, "t3", "h3"],
+        ["e9", "2026-10-09T10:00:00Z", "c3", "app", "chat", "acme", "big", 1_000, 0, 100, 1, 0, "t9", "h3"],
+    ]
+    load_book(runtime, tmp_path, [*EVENTS, *more])
+    with runtime.connect() as conn:
+        for period in (OCTOBER, Period(date(2026, 10, 1), date(2026, 10, 7), "w"), trailing(30, today=NOW.date())):
+            together, alone = UnitCounter(conn, period), UnitCounter(conn, period)
+            together.prefetch_tasks({"c1", "c2", "c3"})
+            for customer in ("c1", "c2", "c3"):
+                for product in ("", "app", "search"):
+                    counted = together.by_product(customer, product, Unit.TASK, period.start, period.end)
+                    assert counted == alone.by_product(customer, product, Unit.TASK, period.start, period.end)
+        october = UnitCounter(conn, OCTOBER)
+        october.prefetch_tasks({"c1", "c2", "c3"})
+        assert october.by_product("c1", "", Unit.TASK, OCTOBER.start, OCTOBER.end) == {"app": 2, "search": 1}
+        assert october.by_product("c3", "", Unit.TASK, OCTOBER.start, OCTOBER.end) == {"app": 1}
+
+
+def test_stored_amounts_are_read_with_the_digits_the_database_gives(settings: Settings, tmp_path: Path) -> None:
+    # contracts_in reads PostgreSQL's NUMERIC amounts as their text (a Decimal's hash is slow), SQLite's as they are:
+    # each must read as the Decimal of the value the driver returns for the column (its digits included: 2.500000 on
+    # PostgreSQL), from the smallest amount the column holds to one of fourteen digits.
+    runtime = Runtime(settings, now_override=NOW)
+    book = tmp_path / "contracts.csv"
+    book.write_text(
+        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
+        "unit_price_usd\n"
+        "acme,Acme,,hybrid,2026-10-01,,2,0.000001,12345678901234.5,0,request,2.5\n"
+        "globex,Globex,,usage,2026-10-01,,,,1992.21,,1k_tokens,0.0157\n"
+    )
+    import_contracts_file(runtime.engine, book)
+    columns = "seat_price_usd, platform_fee_usd, included_units, unit_price_usd"
+    with runtime.connect() as conn:
+        read = contracts_in(conn, OCTOBER, None)
+        stored = conn.execute(text(f"SELECT {columns} FROM contract ORDER BY customer")).all()
+    assert len(read) == 2
+    for c, row in zip(read, stored, strict=True):
+        got = (c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit_price_usd)
+        assert [str(v) for v in got] == [str(Decimal(str(v))) for v in row]
