@@ -9,7 +9,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Final, TypeVar
 
 from engine.money import HUNDRED, MICRO, ZERO
-from engine.store.bounds import MONEY_MAX, PCT_PLACES, SEATS_MAX, TEXT_MAX, control_character, parse_owners
+from engine.store.bounds import (
+    MONEY_MAX,
+    MONEY_SIGNIFICANT,
+    PCT_PLACES,
+    SEATS_MAX,
+    TEXT_MAX,
+    control_character,
+    parse_owners,
+)
 from engine.store.models import Contract
 from engine.vocab import Plan, Unit
 
@@ -78,6 +86,13 @@ def money(row: dict[str, str | None], key: str, *, required: bool = False) -> De
     # PostgreSQL would round a seventh decimal away and SQLite keep it: refuse it rather than let the two differ.
     if value.quantize(MICRO) != value:
         raise ValueError(f"{key} {shown(text)} has more than 6 decimal places (contract amounts are kept to $0.000001)")
+    # SQLite keeps a NUMERIC as a double, exact to 15 significant digits: 1234567890123.123456 would come back as
+    # 1234567890123.1235, and revenue be worked out on an amount the contract does not say.
+    if value and len(value.normalize().as_tuple().digits) > MONEY_SIGNIFICANT:
+        raise ValueError(
+            f"{key} {shown(text)} has more than {MONEY_SIGNIFICANT} significant digits, more than every database keeps "
+            f"exactly (e.g. 999,999,999.999999 or 99,999,999,999,999)"
+        )
     return value
 
 

@@ -15,6 +15,8 @@ from typing import Final
 MONEY_DIGITS: Final = 20
 MONEY_PLACES: Final = 6
 MONEY_MAX: Final = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES) - Decimal(10) ** -MONEY_PLACES
+# Of those, SQLite (a NUMERIC kept as a double) keeps this many significant digits exactly: the import refuses more.
+MONEY_SIGNIFICANT: Final = 15
 # A customer's own margin bands: NUMERIC(5, 2) percentages, 0 to 100.
 PCT_DIGITS: Final = 5
 PCT_PLACES: Final = 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from sqlalchemy import text
 
 from bot.cli.main import main
 from engine.ingest.contracts import ContractFileError, import_contracts_file
-from engine.periods import month
-from engine.reports.revenue import revenue_lines, total_by_customer
+from engine.periods import Period, month
+from engine.reports.revenue import contracts_in, revenue_lines, total_by_customer
 from engine.runtime import Runtime
 
 
@@ -82,7 +83,8 @@ def test_values_only_sqlite_would_keep_are_refused_alike_on_both_databases(runti
         "tyrell,,,,flat,2026-01-01,,,NaN,,\n"
         'wayne,,,,flat,2026-01-01,,,"1,000",,\n'
         "stark,,,,seat,2026-01-01,2000000,99999999999,,,\n"
-        "ok,,,,flat,2026-01-01,,,99999999999999.999999,,\n",
+        "ok,,,,flat,2026-01-01,,,99999999999999.999999,,\n"
+        "initrode,,,,usage,2026-01-01,,,,request,1234567890123.123456\n",
     )
     with pytest.raises(ContractFileError) as info:
         import_contracts_file(runtime.engine, path)
@@ -98,8 +100,31 @@ def test_values_only_sqlite_would_keep_are_refused_alike_on_both_databases(runti
         (10, "platform_fee_usd must be a number, got 'NaN'"),
         (11, "platform_fee_usd must be a number (no currency signs or thousands separators), got '1,000'"),
         (12, "seats × seat_price_usd is more than a contract holds a month (at most 99,999,999,999,999.999999)"),
+        (13, f"platform_fee_usd '99999999999999.999999' has more than 15 significant digits, {_EXACT}"),
+        (14, f"unit_price_usd '1234567890123.123456' has more than 15 significant digits, {_EXACT}"),
     ]
     assert stored(runtime) == []
+
+
+_EXACT = "more than every database keeps exactly (e.g. 999,999,999.999999 or 99,999,999,999,999)"
+
+
+def test_amounts_come_back_from_the_database_as_written(runtime: Runtime, tmp_path: Path) -> None:
+    """Up to 15 significant digits, what SQLite keeps exactly (a NUMERIC is a double there), an amount reads back
+    digit for digit on every database: revenue is worked out on the amounts the contract says."""
+    amounts = ["999999999.999999", "99999999999999", "123456789.012345", "0.000001", "1500.5", "12345678901234.5"]
+    path = write(
+        tmp_path,
+        "customer,plan,start,platform_fee_usd\n"
+        + "".join(f"c{i},flat,2026-01-01,{amount}\n" for i, amount in enumerate(amounts)),
+    )
+    import_contracts_file(runtime.engine, path)
+    with runtime.connect() as conn:
+        read = {
+            t.customer: t.platform_fee_usd
+            for t in contracts_in(conn, Period(date(2026, 1, 1), date(2026, 1, 31), "x"), None)
+        }
+    assert read == {f"c{i}": Decimal(amount) for i, amount in enumerate(amounts)}
 
 
 def test_owner_and_bands_are_checked(runtime: Runtime, tmp_path: Path) -> None:
