@@ -207,9 +207,16 @@ def _blocks(path: Path, start: int) -> Iterator[tuple[bytes, int]]:
             cut = data.rfind(b"\n") + 1
             block, carry = data[:cut], data[cut:]
             if block:
-                yield block.replace(b"\r\n", b"\n"), handle.tell() - len(carry)
+                yield _lf(block), handle.tell() - len(carry)
         if carry:  # a last line without its line break (a lone CR at the very end is one: the prescan allowed it)
-            yield (carry + b"\n").replace(b"\r\n", b"\n"), handle.tell()
+            yield _lf(carry + b"\n"), handle.tell()
+
+
+def _lf(block: bytes) -> bytes:
+    """The block with CRLF made LF. Looking for a CR first: `replace` searches for its two bytes ~50× slower than
+    `in` finds one (0.36 s against 0.007 s for the bench's 147 MB of LF lines, holding the GIL on the parsing thread
+    the whole time), and most files have no CR at all."""
+    return block.replace(b"\r\n", b"\n") if b"\r" in block else block
 
 
 def _tiered(price: Price) -> tuple[int, list[tuple[int, int]]]:
