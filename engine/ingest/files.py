@@ -16,8 +16,8 @@ import sys
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from engine.ingest.columnar import ColumnarChunks, FrameChunk, plain_csv, prefetched
+from engine.ingest.columnar import ColumnarChunks, FrameChunk, PlainFile, Prefetched, plain_body, plain_header
 from engine.ingest.customers import CustomerMap, RowMapper, mapped_lines, without_contract_line, without_contracts
 from engine.ingest.events import RowError, parse_event
 from engine.ingest.reading import FileError, Position, file_rows, printable
@@ -142,17 +142,19 @@ CHUNK_ROWS = 5_000
 Item = tuple[Any, list[tuple[int, str, str]], int, int]
 
 
-# Items each columnar stage may hold ready for the next: a chunk comes with a progress item every CHUNK_ROWS rows
-# (three or four per chunk), and with room for one only, a stage that had just handed one on waited on its consumer
-# again (the 1.37M-event SQLite import: 9.55 s with 1, 8.97 s with 2, the same peak RSS).
-_AHEAD = 2
+# Chunks each columnar stage may hold ready for the next. A chunk carries its progress marks (FrameChunk.marks):
+# when they were items of their own, three or four per chunk, a stage that had just handed one on waited on its
+# consumer again, and two places held less than one chunk; with one whole chunk ready at each stage the 1.37M-event
+# SQLite import took 10.1-11.2 s against 11.7-12.4 s in alternating runs on a busy machine (where the old one took
+# 8.7-9 s on a quiet one). Two ready chunks at each stage cost another 10-25 MB of peak RSS.
+_AHEAD = 1
 # Files at least this large are parsed in a worker process while this one writes (measured 10–20% faster here:
 # the writer's SQLite work, not parsing, sets the pace).
 PARALLEL_BYTES = 32 * 1024 * 1024
 _PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal this process gets when its parent dies
 
 
-def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Iterator[Chunk]:
+def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Generator[Chunk, None, None]:
     """Parse, validate and price a file, `CHUNK_ROWS` at a time. Raises RowError for a bad header (FileError for
     a file that cannot be read past a line), after the rows before it, so that their errors are reported too."""
     at = Position()
@@ -201,6 +203,29 @@ def _imaged(chunks: Iterator[Item]) -> Iterator[Item]:
         yield item
 
 
+def _columnar(
+    path: Path, plain: PlainFile, builder: RowBuilder, mapper: RowMapper, delimiter: str, *, sqlite: bool
+) -> Prefetched[Item] | None:
+    """The columnar chunks of a file whose header is plain (`plain_header`), or None when its rows turn out not to
+    be: then nothing of the columnar path is left behind (its threads are stopped, and what it noted on `builder`
+    and `mapper` forgotten), and the caller reads the file row by row.
+
+    The pipeline's threads start parsing (and imaging) the first chunks while this thread scans the rows
+    (`plain_body`): the scan of the bench's 147 MB file took 0.45 s before anything else could start. Nothing is
+    written before the scan says yes, since the caller only asks for chunks then."""
+    parsed = Prefetched(ColumnarChunks(path, plain, builder, delimiter, step=CHUNK_ROWS, mapper=mapper), depth=_AHEAD)
+    chunks = Prefetched(_imaged(parsed), depth=_AHEAD) if sqlite else parsed
+    if plain_body(path, plain, delimiter):
+        return chunks
+    # The imaging thread, which reads `parsed`, is stopped first: a generator runs on one thread at a time.
+    chunks.close()
+    parsed.close()
+    builder.unpriced_models.clear()
+    builder.standard_rated.clear()
+    mapper.mapped.clear()
+    return None
+
+
 def _die_with(parent: int) -> None:
     """Make this (forked) process end when `parent` does: a killed import must not leave its parser burning CPU.
     Linux's PR_SET_PDEATHSIG sends SIGKILL when the parent dies; the pid check covers a parent gone before it."""
@@ -241,7 +266,7 @@ def _worker(path: str, builder: RowBuilder, out: Any, delimiter: str = ",", pare
 
 def _parallel_chunks(
     path: Path, builder: RowBuilder, unpriced: set[tuple[str, str]], delimiter: str = ","
-) -> Iterator[Chunk]:
+) -> Generator[Chunk, None, None]:
     # fork: the worker starts at once with everything imported; only used while this process has one thread.
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue(maxsize=8)  # bounded: memory stays flat whatever the file size
@@ -298,14 +323,10 @@ def import_usage_file(
     path = Path(path)
     plain = None
     if parallel is None if columnar is None else columnar:
-        plain = plain_csv(path, delimiter)
+        plain = plain_header(path, delimiter)
     result = ImportResult(path=printable(str(path)), dry_run=dry_run)
     rejects: list[tuple[int, str, str]] = []
     started = datetime.now(UTC)
-    if parallel is None:
-        parallel = plain is None and path.stat().st_size >= PARALLEL_BYTES
-    # Forking a threaded process (a server, a scheduler) is unsafe; such callers parse in-process.
-    parallel = parallel and "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
     with engine.connect() as conn, _stage_released(conn):
         check_rollup_timezone(conn, timezone, price_fingerprint=prices.fingerprint)
         writer = EventWriter(
@@ -318,41 +339,46 @@ def import_usage_file(
         builder = writer.builder
         # Usage naming a customer by its name or an alias is written under its id (no phantom customers).
         mapper = RowMapper(CustomerMap.load(conn), _CUSTOMER)
-        chunks: Iterator[Item]
+        # Every reader can be closed: an import that stops early (a refused file) stops its threads or process too.
+        chunks: Prefetched[Item] | Generator[Item, None, None] | None = None
         if plain is not None:
-            chunks = prefetched(
-                ColumnarChunks(path, plain, builder, delimiter, step=CHUNK_ROWS, mapper=mapper), depth=_AHEAD
-            )
-            if conn.dialect.name == "sqlite":
-                chunks = prefetched(_imaged(chunks), depth=_AHEAD)
-        elif parallel:
-            chunks = _parallel_chunks(path, builder, builder.unpriced_models, delimiter)
-        else:
-            chunks = _chunks(path, builder, delimiter)
+            chunks = _columnar(path, plain, builder, mapper, delimiter, sqlite=conn.dialect.name == "sqlite")
+        if chunks is None:
+            if parallel is None:
+                parallel = path.stat().st_size >= PARALLEL_BYTES
+            # Forking a threaded process (a server, a scheduler) is unsafe; such callers parse in-process.
+            if parallel and "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+                chunks = _parallel_chunks(path, builder, builder.unpriced_models, delimiter)
+            else:
+                chunks = _chunks(path, builder, delimiter)
         size = path.stat().st_size
         customers: set[str] = set()
         try:
-            for built, bad, read, at in chunks:
-                result.rows_read += read
-                if progress is not None:
-                    progress(result.rows_read, result.rows_read * size // at if at else None)
-                for line, problem, raw in bad:
-                    result.rejected += 1
-                    if len(result.errors) < MAX_ERRORS_KEPT:
-                        result.errors.append(BadLine(line, problem))
-                    if skip_invalid:
-                        rejects.append((line, problem, raw))
-                if result.rejected and not skip_invalid:
-                    writer.discard()  # the file will be refused: stop writing, keep reading for every error
-                    continue
-                if isinstance(built, FrameChunk):  # its customers were mapped as it was read
-                    customers.update(built.events.get_column("customer").unique().to_list())
-                    writer.add_frame(built)
-                    continue
-                mapper.apply(built)
-                customers.update(row[_CUSTOMER] for row in built)
-                for row in built:
-                    writer.add_row(row)
+            with closing(chunks):
+                for built, bad, read, at in chunks:
+                    if progress is not None and isinstance(built, FrameChunk):
+                        for rows, at_mark in built.marks:
+                            progress(result.rows_read + rows, (result.rows_read + rows) * size // at_mark)
+                    result.rows_read += read
+                    if progress is not None:
+                        progress(result.rows_read, result.rows_read * size // at if at else None)
+                    for line, problem, raw in bad:
+                        result.rejected += 1
+                        if len(result.errors) < MAX_ERRORS_KEPT:
+                            result.errors.append(BadLine(line, problem))
+                        if skip_invalid:
+                            rejects.append((line, problem, raw))
+                    if result.rejected and not skip_invalid:
+                        writer.discard()  # the file will be refused: stop writing, keep reading for every error
+                        continue
+                    if isinstance(built, FrameChunk):  # its customers were mapped as it was read
+                        customers.update(built.events.get_column("customer").unique().to_list())
+                        writer.add_frame(built)
+                        continue
+                    mapper.apply(built)
+                    customers.update(row[_CUSTOMER] for row in built)
+                    for row in built:
+                        writer.add_row(row)
         except RowError as exc:  # the file itself (header, encoding, compression) is wrong
             conn.rollback()
             result.errors.append(BadLine(getattr(exc, "line", 1), str(exc)))
