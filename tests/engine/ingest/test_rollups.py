@@ -8,11 +8,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
 from sqlalchemy import text
 
+from engine.ingest.columnar import EVENT_SCHEMA, FrameChunk, aggregate
 from engine.ingest.files import import_usage_file
 from engine.ingest.reprice import reprice
-from engine.ingest.rollups import weekly_of
+from engine.ingest.rollups import PendingRollups, weekly_of
 from engine.runtime import Runtime
 from engine.store.models import COST_COLUMNS
 
@@ -68,3 +70,32 @@ def test_a_days_week_is_the_monday_the_sqlite_triggers_give_it() -> None:
     with sqlite3.connect(":memory:") as db:
         expected = {d: db.execute("SELECT date(?, '-6 days', 'weekday 1')", (d,)).fetchone()[0] for d in days}
     assert weeks == expected
+
+
+def chunk_of(n: int, cost: int) -> FrameChunk:
+    """A columnar chunk of `n` events of one key, each costing `cost` nano-USD, its rollups aggregated."""
+    row: dict[str, object] = {
+        c: 0 if t == pl.Int64 else False if t == pl.Boolean else "x" for c, t in EVENT_SCHEMA.items()
+    }
+    row |= {"day": "2026-01-01", "task_id": "t", "priced": True, "cost_compute": cost}
+    return aggregate(pl.DataFrame([row] * n, schema=EVENT_SCHEMA), 0)
+
+
+def test_pending_rollups_summed_over_chunks_are_exact_up_to_a_bigint_and_refused_past_it() -> None:
+    """PostgreSQL's pending rollups add chunks' sums that each fit a BIGINT: the total is exact up to one, and
+    refused past it as the chunks' own sums are, never wrapped round into a negative sum."""
+    pending = PendingRollups()
+    for n, cost in ((922, 10**16), (3, 12_345)):
+        pending.add(chunk_of(n, cost))
+    pending._combine()
+    total = 922 * 10**16 + 3 * 12_345
+    frames = {table: frame for table, _, _, frame in pending._tables()}
+    assert frames["daily_rollup"]["cost_compute"].to_list() == [total]
+    assert frames["daily_customer_product"]["events"].to_list() == [925]
+    assert frames["task_rollup"]["cost_nano"].to_list() == [total]
+
+    over = PendingRollups()
+    over.add(chunk_of(922, 10**16))
+    over.add(chunk_of(922, 10**16))  # 1.844 × 10¹⁹: past 2⁶³ − 1
+    with pytest.raises(OverflowError, match="larger than a BIGINT"):
+        over._combine()
