@@ -122,6 +122,9 @@ class FrameChunk:
     # of the file read, estimated in proportion) at each multiple of `step`. Carried by the chunk, not queued as items
     # of their own: each stage's queue then holds chunks only (three or four progress items came with each).
     marks: list[tuple[int, int]] = field(default_factory=list)
+    # False while the rollups, unpriced count and cost are still to be worked out (`add_sums`): ColumnarChunks'
+    # `sums` leaves them to the stage after it.
+    summed: bool = True
 
 
 @dataclass
@@ -263,8 +266,12 @@ class ColumnarChunks:
         *,
         step: int | None = None,
         mapper: RowMapper | None = None,
+        sums: bool = True,
     ) -> None:
         self.path = path
+        # False: each chunk comes without its rollups, unpriced count and cost, for the stage after this one to add
+        # (`add_sums`): on SQLite the imaging thread, which had less to do than this one (engine.ingest.files).
+        self.sums = sums
         self.step = step
         self.mapper = mapper
         self._targets: dict[str, str | None] = {}
@@ -632,7 +639,12 @@ class ColumnarChunks:
         before = events.height
         if self.builder.postgres:
             events = events.filter(pl.col("event_id").is_first_distinct())
-        return aggregate(events.drop("line"), before - events.height)
+        events, repeats = events.drop("line"), before - events.height
+        if self.sums:
+            return aggregate(events, repeats)
+        return FrameChunk(
+            events, repeats, rollups={}, tasks=pl.DataFrame(), unpriced_events=0, cost_nano=0, summed=False
+        )
 
 
 def _empty() -> pl.DataFrame:
@@ -672,6 +684,14 @@ def aggregate(events: pl.DataFrame, repeats: int) -> FrameChunk:
         unpriced_events=int(unpriced or 0),
         cost_nano=int(total or 0),
     )
+
+
+def add_sums(chunk: FrameChunk) -> None:
+    """Give a chunk made without them (ColumnarChunks' `sums`) its rollups, unpriced count and cost (`aggregate`)."""
+    if not chunk.summed:
+        whole = aggregate(chunk.events, chunk.repeats)
+        chunk.rollups, chunk.tasks = whole.rollups, whole.tasks
+        chunk.unpriced_events, chunk.cost_nano, chunk.summed = whole.unpriced_events, whole.cost_nano, True
 
 
 _DONE = object()

@@ -266,6 +266,8 @@ def sqlite_image_of(chunk: FrameChunk) -> EventImage:
     their own, that was ~10% of its work, and the writer set the import's pace."""
     import polars as pl
 
+    if not chunk.summed:
+        raise ValueError("a chunk's image is made from its rollups: engine.ingest.columnar.add_sums first")
     frames = {**chunk.rollups, "task_rollup": chunk.tasks}
     # Each table's rows in key order (polars orders text bytewise, as SQLite's BINARY collation does): the writer
     # reads them in rowid order, and SQLite need not sort them on its thread.
