@@ -341,7 +341,7 @@ def import_usage_file(
     result = ImportResult(path=printable(str(path)), dry_run=dry_run)
     rejects: list[tuple[int, str, str]] = []
     started = datetime.now(UTC)
-    with engine.connect() as conn, _stage_released(conn):
+    with engine.connect() as conn, _journals_in_memory(conn), _stage_released(conn):
         check_rollup_timezone(conn, timezone, price_fingerprint=prices.fingerprint)
         writer = EventWriter(
             conn,
@@ -437,6 +437,27 @@ def _stage_released(conn: Connection) -> Iterator[None]:
         if conn.dialect.name == "sqlite":
             conn.rollback()  # a no-op after the commit; on a failure, what closing the connection does anyway
             release(conn.connection.driver_connection)
+
+
+@contextmanager
+def _journals_in_memory(conn: Connection) -> Iterator[None]:
+    """On SQLite, keep the import's statement journals in memory (PRAGMA temp_store) while it runs, then put the
+    setting back. Each statement that copies a chunk's image or folds its rollups journals the pages it changes
+    (to undo itself alone should it fail), by default in a temporary file: the bench's 1.37M-event import wrote
+    216k pages (850 MB) there in 430k write calls, half of all it made. In memory a statement's journal is a few
+    MB, freed when it ends: peak RSS +17 MB, system CPU -0.5 s. SQLite refuses the change inside a transaction, so
+    it is made before the import's begins (a connection already in one keeps its setting)."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name != "sqlite" or raw is None or raw.in_transaction:
+        yield
+        return
+    before = int(raw.execute("PRAGMA temp_store").fetchone()[0])
+    raw.execute("PRAGMA temp_store = MEMORY")
+    try:
+        yield
+    finally:
+        if not raw.in_transaction:  # rolled back or committed by then (_stage_released)
+            raw.execute(f"PRAGMA temp_store = {before}")
 
 
 def _finish(result: ImportResult, stats: WriteStats) -> None:

@@ -19,6 +19,7 @@ import engine.ingest.files as files
 from bot.cli.main import main
 from engine.ingest.columnar import ColumnarChunks, Prefetched
 from engine.ingest.files import import_usage_file
+from engine.ingest.writer import EventWriter
 from engine.runtime import Runtime
 
 CONTRACTS = "customer,customer_name,plan,start,platform_fee_usd\nacme,Acme Corp,flat,2026-01-01,2000\n"
@@ -142,3 +143,30 @@ def test_an_error_in_a_stage_is_raised_by_its_consumer() -> None:
     with pytest.raises(ValueError, match="bad chunk"):
         next(stage)
     assert list(stage) == []
+
+
+def test_an_sqlite_import_keeps_statement_journals_in_memory_while_it_runs_and_puts_the_setting_back(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("PRAGMA temp_store is SQLite's")
+    seen: list[tuple[Any, int]] = []
+    add_frame = EventWriter.add_frame
+
+    def add_and_look(self: EventWriter, chunk: Any) -> None:
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        seen.append((raw, raw.execute("PRAGMA temp_store").fetchone()[0]))
+        add_frame(self, chunk)
+
+    monkeypatch.setattr(EventWriter, "add_frame", add_and_look)
+    path = tmp_path / "usage.csv"
+    path.write_text(HEADER + rows(100, customer="acme"))
+    with runtime.engine.connect() as conn:
+        before = conn.exec_driver_sql("PRAGMA temp_store").scalar_one()
+
+    assert import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC").imported == 100
+
+    assert seen and {setting for _, setting in seen} == {2}  # MEMORY
+    raw = seen[0][0]  # the import's connection, back in the pool
+    assert raw.execute("PRAGMA temp_store").fetchone()[0] == before != 2
