@@ -28,10 +28,11 @@ import json
 import queue
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import polars as pl
 
@@ -56,10 +57,14 @@ from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
 from engine.store.columns import COST_COLUMNS
 
 T = TypeVar("T")
-# ~19k rows of a typical file: large enough for columns to pay; polars' intermediates for a chunk take some 30× its
-# bytes at their peak, so larger chunks cost memory (the 1M-event bench peaks under 400 MB) for no measured speed.
-CHUNK_BYTES = 2 * 1024 * 1024
-_SCAN_BYTES = 16 * 1024 * 1024
+# ~14k rows of a typical file: large enough for columns to pay; polars' intermediates for a chunk take some 30× its
+# bytes at their peak, so larger chunks cost memory. 1.5 MB, not 2 MB, since each stage's queue holds chunks only
+# (engine.ingest.files._AHEAD): the 1.37M-event bench import peaked at 396-410 MB with 2 MB chunks, 365-372 MB with
+# 1.5 MB, in the same time; 4 MB saved 0.7 s of CPU but peaked at ~495 MB.
+CHUNK_BYTES = 3 * 512 * 1024
+# The prescan reads this much at a time. It runs beside the columnar threads, holding the GIL in each of its bytes
+# methods: small blocks let those threads have it back often (each read releases it).
+_SCAN_BYTES = 1024 * 1024
 # A blank line, as the scan looks for it: `re` finds a two-byte run ~2.5× faster than `bytes in` (0.05 s against 0.11 s
 # for the bench's 147 MB file, all of it before the import can start).
 _BLANK = {b"\n": re.compile(b"\n\n"), b"\r\n": re.compile(b"\n\r\n")}
@@ -113,6 +118,13 @@ class FrameChunk:
     # SQLite: the chunk as a database image (engine.ingest.rollups.sqlite_image_of); once it is made, `events` keeps
     # only the customer column, and the rollups are dropped (engine.ingest.files._imaged).
     image: EventImage | None = None
+    # With ColumnarChunks' `step`: the progress to announce before the chunk's own, (rows of the chunk read, bytes
+    # of the file read, estimated in proportion) at each multiple of `step`. Carried by the chunk, not queued as items
+    # of their own: each stage's queue then holds chunks only (three or four progress items came with each).
+    marks: list[tuple[int, int]] = field(default_factory=list)
+    # False while the rollups, unpriced count and cost are still to be worked out (`add_sums`): ColumnarChunks'
+    # `sums` leaves them to the stage after it.
+    summed: bool = True
 
 
 @dataclass
@@ -124,30 +136,44 @@ class PlainFile:
 def plain_csv(path: Path, delimiter: str) -> PlainFile | None:
     """The file's header and where its rows start when the whole file is plain enough for the columnar path
     (see the module's doc); None when it is not, or when its header is wrong (the row path says why)."""
+    plain = plain_header(path, delimiter)
+    return plain if plain is not None and plain_body(path, plain, delimiter) else None
+
+
+def plain_header(path: Path, delimiter: str) -> PlainFile | None:
+    """`plain_csv`'s verdict on the header line alone (a line read): None when the file is not for the columnar
+    path whatever its rows; else the file is, if `plain_body` says so of its rows."""
     if len(delimiter) != 1 or delimiter in '"\r\n' or ord(delimiter) > 127:
         return None
     if path.suffix.lower() == ".gz" or is_jsonl(path):  # engine.ingest.reading reads (or refuses) those
         return None
-    sep = delimiter.encode()
     with path.open("rb") as handle:
         first = handle.readline(_MAX_LINE)
-        if not first.endswith(b"\n"):
-            return None
-        body_start = len(first)
-        if first.startswith(b"\xef\xbb\xbf"):
-            first = first[3:]
-        try:
-            line = first.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        if '"' in line or "\x00" in line:
-            return None
-        header = [h.strip() for h in line.rstrip("\n").removesuffix("\r").split(delimiter)]
-        try:
-            check_header(header, delimiter)
-        except RowError:
-            return None
-        fields = len(header) - 1
+    if not first.endswith(b"\n"):
+        return None
+    body_start = len(first)
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    try:
+        line = first.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if '"' in line or "\x00" in line:
+        return None
+    header = [h.strip() for h in line.rstrip("\n").removesuffix("\r").split(delimiter)]
+    try:
+        check_header(header, delimiter)
+    except RowError:
+        return None
+    return PlainFile(header=header, body_start=body_start)
+
+
+def plain_body(path: Path, plain: PlainFile, delimiter: str) -> bool:
+    """Whether every line after `plain_header`'s is plain (see the module's doc): the whole file is read."""
+    sep = delimiter.encode()
+    fields = len(plain.header) - 1
+    with path.open("rb") as handle:
+        handle.seek(plain.body_start)
         carry = b""
         while True:
             block = handle.read(_SCAN_BYTES)
@@ -156,13 +182,11 @@ def plain_csv(path: Path, delimiter: str) -> PlainFile | None:
             block = carry + block
             cut = block.rfind(b"\n") + 1
             if cut == 0 and len(block) > _MAX_LINE:
-                return None
+                return False
             block, carry = block[:cut], block[cut:]
             if not _plain_block(block, sep, fields):
-                return None
-        if carry and not _plain_block(carry + b"\n", sep, fields):
-            return None
-    return PlainFile(header=header, body_start=body_start)
+                return False
+    return not carry or _plain_block(carry + b"\n", sep, fields)
 
 
 def _plain_block(block: bytes, sep: bytes, fields: int) -> bool:
@@ -207,9 +231,16 @@ def _blocks(path: Path, start: int) -> Iterator[tuple[bytes, int]]:
             cut = data.rfind(b"\n") + 1
             block, carry = data[:cut], data[cut:]
             if block:
-                yield block.replace(b"\r\n", b"\n"), handle.tell() - len(carry)
+                yield _lf(block), handle.tell() - len(carry)
         if carry:  # a last line without its line break (a lone CR at the very end is one: the prescan allowed it)
-            yield (carry + b"\n").replace(b"\r\n", b"\n"), handle.tell()
+            yield _lf(carry + b"\n"), handle.tell()
+
+
+def _lf(block: bytes) -> bytes:
+    """The block with CRLF made LF. Looking for a CR first: `replace` searches for its two bytes ~50× slower than
+    `in` finds one (0.36 s against 0.007 s for the bench's 147 MB of LF lines, holding the GIL on the parsing thread
+    the whole time), and most files have no CR at all."""
+    return block.replace(b"\r\n", b"\n") if b"\r" in block else block
 
 
 def _tiered(price: Price) -> tuple[int, list[tuple[int, int]]]:
@@ -235,8 +266,12 @@ class ColumnarChunks:
         *,
         step: int | None = None,
         mapper: RowMapper | None = None,
+        sums: bool = True,
     ) -> None:
         self.path = path
+        # False: each chunk comes without its rollups, unpriced count and cost, for the stage after this one to add
+        # (`add_sums`): on SQLite the imaging thread, which had less to do than this one (engine.ingest.files).
+        self.sums = sums
         self.step = step
         self.mapper = mapper
         self._targets: dict[str, str | None] = {}
@@ -246,10 +281,10 @@ class ColumnarChunks:
         self.prices: PriceBook = builder.prices
         self._days: dict[int, str] = {}
 
-    def __iter__(self) -> Iterator[tuple[FrameChunk | list[Any], list[tuple[int, str, str]], int, int]]:
+    def __iter__(self) -> Iterator[tuple[FrameChunk, list[tuple[int, str, str]], int, int]]:
         """(chunk, bad lines, rows read, bytes read) for each chunk. With `step`, progress comes every `step` rows
-        as on the row path: the rows of a chunk up to each multiple of `step` are announced first, as items with
-        nothing to write (an empty list), the bytes read estimated in proportion."""
+        as on the row path: the rows of a chunk up to each multiple of `step` are its `marks`, to be announced
+        before the chunk itself."""
         line = 1  # the header's
         done = 0
         before = self.plain.body_start
@@ -257,12 +292,11 @@ class ColumnarChunks:
             rows = block.count(b"\n")
             chunk, bad = self._chunk(block, line + 1)
             line += rows
-            first, end = done, done + rows
-            while self.step and (done // self.step + 1) * self.step < end:
-                mark = (done // self.step + 1) * self.step
-                yield [], [], mark - done, before + (at - before) * (mark - first) // rows
-                done = mark
-            yield chunk, bad, end - done, at
+            end = done + rows
+            if self.step:
+                for mark in range((done // self.step + 1) * self.step, end, self.step):
+                    chunk.marks.append((mark - done, before + (at - before) * (mark - done) // rows))
+            yield chunk, bad, rows, at
             done, before = end, at
 
     # ---- one chunk ----
@@ -605,7 +639,12 @@ class ColumnarChunks:
         before = events.height
         if self.builder.postgres:
             events = events.filter(pl.col("event_id").is_first_distinct())
-        return aggregate(events.drop("line"), before - events.height)
+        events, repeats = events.drop("line"), before - events.height
+        if self.sums:
+            return aggregate(events, repeats)
+        return FrameChunk(
+            events, repeats, rollups={}, tasks=pl.DataFrame(), unpriced_events=0, cost_nano=0, summed=False
+        )
 
 
 def _empty() -> pl.DataFrame:
@@ -647,45 +686,73 @@ def aggregate(events: pl.DataFrame, repeats: int) -> FrameChunk:
     )
 
 
+def add_sums(chunk: FrameChunk) -> None:
+    """Give a chunk made without them (ColumnarChunks' `sums`) its rollups, unpriced count and cost (`aggregate`)."""
+    if not chunk.summed:
+        whole = aggregate(chunk.events, chunk.repeats)
+        chunk.rollups, chunk.tasks = whole.rollups, whole.tasks
+        chunk.unpriced_events, chunk.cost_nano, chunk.summed = whole.unpriced_events, whole.cost_nano, True
+
+
 _DONE = object()
 
 
-def prefetched(chunks: Iterable[T], depth: int = 1) -> Iterator[T]:
+class Prefetched(Iterator[T]):
     """`chunks`, produced up to `depth` ahead on a thread: polars releases the GIL while it reads and prices, and SQLite
-    while it writes, so the next chunk is made while this one is stored. The thread is a daemon and stops when the
-    consumer does (or the process ends): nothing outlives the import."""
-    out: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    while it writes, so the next chunk is made while this one is stored. The thread starts at once, before the first
+    item is asked for (the caller may have other work meanwhile: engine.ingest.files). It is a daemon, stopped by
+    `close` (the consumer done or giving up, whether or not it took anything), or once this object is dropped, or
+    when the process ends: nothing outlives the import."""
 
-    def produce() -> None:
-        try:
-            for item in chunks:
-                while not stop.is_set():
-                    try:
-                        out.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            out.put((_DONE, None))
-        except BaseException as exc:  # handed to the consumer, which raises it as its own
-            out.put((_DONE, exc))
+    def __init__(self, chunks: Iterable[T], depth: int = 1) -> None:
+        self._out: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._done = False
+        # The thread holds the queue and the event, not this object: dropping it stops the thread.
+        self._thread = threading.Thread(
+            target=_produce, args=(chunks, self._out, self._stop), name="marginbot-columnar", daemon=True
+        )
+        self._thread.start()
+        weakref.finalize(self, self._stop.set)
 
-    thread = threading.Thread(target=produce, name="marginbot-columnar", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = out.get()
-            if item is _DONE:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        item, error = self._out.get()
+        if item is _DONE:
+            self.close()
+            if error is not None:
+                raise error
+            raise StopIteration
+        return cast(T, item)
+
+    def close(self) -> None:
+        """Stop the thread and wait for it (it finishes the item in hand first); the items not taken are dropped."""
+        self._done = True
+        self._stop.set()
+        while self._thread.is_alive():
             try:
-                out.get_nowait()
+                self._out.get_nowait()
             except queue.Empty:
-                thread.join(0.05)
+                self._thread.join(0.05)
+
+
+def _produce(chunks: Iterable[Any], out: queue.Queue[Any], stop: threading.Event) -> None:
+    try:
+        for item in chunks:
+            if not _put(out, (item, None), stop):
+                return
+        _put(out, (_DONE, None), stop)
+    except BaseException as exc:  # handed to the consumer, which raises it as its own
+        _put(out, (_DONE, exc), stop)
+
+
+def _put(out: queue.Queue[Any], entry: tuple[Any, BaseException | None], stop: threading.Event) -> bool:
+    """Put `entry` once there is room; False (not put) if the consumer stopped the thread meanwhile."""
+    while not stop.is_set():
+        try:
+            out.put(entry, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False

@@ -141,21 +141,25 @@ class PendingRollups:
         return self._rows > _PENDING_ROWS
 
     def _combine(self) -> None:
+        """Each table's pending rows summed into one frame per key. Summed in 128 bits and narrowed (`narrow`): each
+        chunk's sums fit a BIGINT, but theirs over a whole import may not, and a 64-bit sum would wrap round
+        silently where the SQLite path refuses it."""
         import polars as pl
 
+        wide = pl.Int128
         for table, keys in ROLLUPS:
             parts = self._parts[table]
             if len(parts) > 1:
-                frame = pl.concat(parts).group_by(list(keys)).agg(pl.col(m).sum() for m in MEASURES)
-                self._parts[table] = [frame]
+                frame = pl.concat(parts).group_by(list(keys)).agg(pl.col(m).cast(wide).sum() for m in MEASURES)
+                self._parts[table] = [narrow(frame)]
         tasks = self._parts["task_rollup"]
         if len(tasks) > 1:
             frame = (
                 pl.concat(tasks)
                 .group_by(list(_TASK_KEYS))
-                .agg(pl.col("day").min(), pl.col("events").sum(), pl.col("cost_nano").sum())
+                .agg(pl.col("day").min(), pl.col("events").cast(wide).sum(), pl.col("cost_nano").cast(wide).sum())
             )
-            self._parts["task_rollup"] = [frame]
+            self._parts["task_rollup"] = [narrow(frame)]
         self._rows = sum(p[0].height for p in self._parts.values() if p)
 
     def fold_pg(self, cur: Any, copy: Any) -> None:
@@ -262,6 +266,8 @@ def sqlite_image_of(chunk: FrameChunk) -> EventImage:
     their own, that was ~10% of its work, and the writer set the import's pace."""
     import polars as pl
 
+    if not chunk.summed:
+        raise ValueError("a chunk's image is made from its rollups: engine.ingest.columnar.add_sums first")
     frames = {**chunk.rollups, "task_rollup": chunk.tasks}
     # Each table's rows in key order (polars orders text bytewise, as SQLite's BINARY collation does): the writer
     # reads them in rowid order, and SQLite need not sort them on its thread.

@@ -275,8 +275,10 @@ class EventWriter:
         self._locked = False
         self._pending = PendingRollups()
         # SQLite: the CREATE TRIGGER statements of weekly_customer_product's triggers while this import has them
-        # dropped (`_weekly_off`), else None.
+        # dropped (`_weekly_off`), else None; and whether they turned out not to be the four expected (then the
+        # triggers are left alone for the rest of the import, without asking sqlite_master again at every chunk).
         self._weekly_triggers: list[str] | None = None
+        self._weekly_unknown = False
         if self._pg:
             create_stage(conn)
 
@@ -408,7 +410,7 @@ class EventWriter:
         import's transaction, which holds SQLite's one write lock: no other writer ever runs without them, and
         readers see them all along."""
         if self._weekly_triggers is None:
-            if not cur.connection.in_transaction:  # DDL outside a transaction would be committed at once
+            if self._weekly_unknown or not cur.connection.in_transaction:  # DDL outside one would be committed at once
                 return False
             cur.execute(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'daily_customer_product' "
@@ -416,7 +418,8 @@ class EventWriter:
             )
             found = [(name, sql) for name, sql in cur.fetchall() if name in WEEKLY_TRIGGERS]
             if sorted(name for name, _ in found) != sorted(WEEKLY_TRIGGERS):
-                return False  # not the schema this was written for: leave the triggers to do their work
+                self._weekly_unknown = True  # not the schema this was written for: the triggers do their work
+                return False
             for name, _ in found:
                 cur.execute(f"DROP TRIGGER {name}")
             self._weekly_triggers = [sql for _, sql in found]

@@ -8,11 +8,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import text
+import pytest
+from sqlalchemy import event, text
 
+import engine.ingest.columnar as columnar
+from engine.ingest.columnar import EVENT_SCHEMA, FrameChunk, aggregate
 from engine.ingest.files import import_usage_file
 from engine.ingest.reprice import reprice
-from engine.ingest.rollups import weekly_of
+from engine.ingest.rollups import PendingRollups, weekly_of
 from engine.runtime import Runtime
 from engine.store.models import COST_COLUMNS
 
@@ -68,3 +71,62 @@ def test_a_days_week_is_the_monday_the_sqlite_triggers_give_it() -> None:
     with sqlite3.connect(":memory:") as db:
         expected = {d: db.execute("SELECT date(?, '-6 days', 'weekday 1')", (d,)).fetchone()[0] for d in days}
     assert weeks == expected
+
+
+def chunk_of(n: int, cost: int) -> FrameChunk:
+    """A columnar chunk of `n` events of one key, each costing `cost` nano-USD, its rollups aggregated."""
+    row: dict[str, object] = {
+        c: 0 if t == pl.Int64 else False if t == pl.Boolean else "x" for c, t in EVENT_SCHEMA.items()
+    }
+    row |= {"day": "2026-01-01", "task_id": "t", "priced": True, "cost_compute": cost}
+    return aggregate(pl.DataFrame([row] * n, schema=EVENT_SCHEMA), 0)
+
+
+def test_pending_rollups_summed_over_chunks_are_exact_up_to_a_bigint_and_refused_past_it() -> None:
+    """PostgreSQL's pending rollups add chunks' sums that each fit a BIGINT: the total is exact up to one, and
+    refused past it as the chunks' own sums are, never wrapped round into a negative sum."""
+    pending = PendingRollups()
+    for n, cost in ((922, 10**16), (3, 12_345)):
+        pending.add(chunk_of(n, cost))
+    pending._combine()
+    total = 922 * 10**16 + 3 * 12_345
+    frames = {table: frame for table, _, _, frame in pending._tables()}
+    assert frames["daily_rollup"]["cost_compute"].to_list() == [total]
+    assert frames["daily_customer_product"]["events"].to_list() == [925]
+    assert frames["task_rollup"]["cost_nano"].to_list() == [total]
+
+    over = PendingRollups()
+    over.add(chunk_of(922, 10**16))
+    over.add(chunk_of(922, 10**16))  # 1.844 × 10¹⁹: past 2⁶³ − 1
+    with pytest.raises(OverflowError, match="larger than a BIGINT"):
+        over._combine()
+
+
+def test_an_import_over_other_weekly_triggers_asks_for_them_once(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With weekly_customer_product's triggers not the four expected (one dropped here), a columnar SQLite import
+    leaves them to do their work, having looked them up once, not once per chunk."""
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("weekly_customer_product's triggers are SQLite's")
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", 4 * 1024)  # many chunks
+    with runtime.connect() as conn:
+        conn.execute(text("DROP TRIGGER weekly_customer_product_rekey"))
+        conn.commit()
+    runtime.engine.dispose()
+    statements: list[str] = []
+    event.listen(runtime.engine, "connect", lambda dbapi, _: dbapi.set_trace_callback(statements.append))
+    path = tmp_path / "u.csv"
+    path.write_text(
+        "event_id,ts,customer,product,provider,model,input_tokens,output_tokens\n"
+        + "".join(f"e{i},2026-10-{1 + i % 20:02d}T12:00:00Z,c{i % 3},p,openai,gpt-4o,{i},1\n" for i in range(1_000))
+    )
+
+    result = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
+
+    assert result.imported == 1_000
+    assert sum("FROM marginbot_stage.event" in s for s in statements) > 5  # chunks copied from their images
+    assert sum("FROM sqlite_master WHERE type = 'trigger'" in s for s in statements) == 1
+    with runtime.connect() as conn:
+        weekly = conn.execute(text("SELECT SUM(events) FROM weekly_customer_product")).scalar_one()
+    assert weekly == 1_000  # the insert trigger still added every daily row's week
