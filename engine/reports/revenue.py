@@ -205,21 +205,14 @@ UNIT_WORDS = {Unit.TOKENS_1K: "1k tokens"}  # how a unit reads in the terms, whe
 
 
 def describe_terms(c: Terms) -> str:
-    return _describe(c.plan, c.seats, c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit, c.unit_price_usd)
+    return _describe(c.earning_terms)
 
 
-# Keyed by the terms alone, not the Terms: contracts of many customers share them, and a plain tuple of them is
-# quicker to look up than the dataclass's own hash and equality.
+# Keyed by the terms alone (Terms.earning_terms), not the Terms: contracts of many customers share them, and a plain
+# tuple of them is quicker to look up than the dataclass's own hash and equality.
 @lru_cache(maxsize=8192)  # the same terms are described for every period the portfolio looks at
-def _describe(
-    plan: Plan,
-    seats: int,
-    seat_price: Decimal,
-    fee: Decimal,
-    included: Decimal,
-    unit: Unit | None,
-    unit_price: Decimal,
-) -> str:
+def _describe(terms: EarningTerms) -> str:
+    plan, seats, seat_price, fee, included, unit, unit_price = terms
     parts: list[str] = []
     if seats and seat_price:
         parts.append(f"{seats} seats × {unit_price_text(seat_price)}/mo")

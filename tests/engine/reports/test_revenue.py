@@ -44,6 +44,23 @@ D = Decimal
 START = date(2026, 1, 1)
 
 
+# The contract columns these tests' books fill (engine.ingest.contracts reads the rest as blank).
+_HEADER = "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,unit_price_usd"
+
+
+def _import(runtime: Runtime, path: Path, *rows: str, supersede: bool = False) -> None:
+    """Import a contracts file written at `path`, of _HEADER's columns and these lines."""
+    path.write_text(_HEADER + "\n" + "".join(rows))
+    import_contracts_file(runtime.engine, path, supersede=supersede)
+
+
+def _with_contracts(settings: Settings, tmp_path: Path, *rows: str) -> Runtime:
+    """A runtime whose database holds these contracts (lines of _HEADER's columns)."""
+    runtime = Runtime(settings, now_override=NOW)
+    _import(runtime, tmp_path / "contracts.csv", *rows)
+    return runtime
+
+
 def terms(plan: Plan, **values: object) -> Terms:
     return Terms(customer="c", product="", plan=plan, start=START, end=None, **values)  # type: ignore[arg-type]
 
@@ -125,15 +142,14 @@ def test_revenue_by_customer_is_what_the_lines_total_in_the_same_order(settings:
     # modelled revenue on part of the range: every week of a trend, a month and a window across two months.
     runtime = Runtime(settings.model_copy(update={"prices_file": write_prices(tmp_path)}), now_override=NOW)
     load_book(runtime, tmp_path)
-    more = tmp_path / "more.csv"
-    more.write_text(
-        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
-        "unit_price_usd\n"
+    _import(
+        runtime,
+        tmp_path / "more.csv",
         "bluth,Bluth Homes,,seat,2026-10-20,2026-11-05,12,30,,,,\n"
         "cyber,Cyberdyne,,hybrid,2026-10-01,,,,500,9,request,2.5\n"
-        "fox,Fox Media,,flat,2026-11-01,,,,899,,,\n"
+        "fox,Fox Media,,flat,2026-11-01,,,,899,,,\n",
+        supersede=True,
     )
-    import_contracts_file(runtime.engine, more, supersede=True)
     with runtime.engine.begin() as conn:
         conn.execute(
             text(
@@ -163,17 +179,14 @@ def test_revenue_by_customer_is_what_the_lines_total_in_the_same_order(settings:
 def test_contracts_sharing_their_terms_are_each_read_as_their_own_terms(settings: Settings, tmp_path: Path) -> None:
     # contracts_in reads each distinct set of stored terms once and copies it for every contract holding it: each
     # contract must still come back as the Terms its own row makes, customer and product included.
-    runtime = Runtime(settings, now_override=NOW)
-    book = tmp_path / "contracts.csv"
-    book.write_text(
-        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
-        "unit_price_usd\n"
+    runtime = _with_contracts(
+        settings,
+        tmp_path,
         "acme,Acme,agent,hybrid,2026-10-01,,2,30,500,9,request,2.5\n"
         "globex,Globex,search,hybrid,2026-10-01,,2,30,500,9,request,2.5\n"
         "initech,Initech,,hybrid,2026-10-01,,2,30,500,9,request,2.5\n"
-        "umbrella,Umbrella,agent,seat,2026-10-01,2026-12-31,4,10,,,,\n"
+        "umbrella,Umbrella,agent,seat,2026-10-01,2026-12-31,4,10,,,,\n",
     )
-    import_contracts_file(runtime.engine, book)
     hybrid = {
         "plan": Plan.HYBRID,
         "start": date(2026, 10, 1),
@@ -215,17 +228,14 @@ def test_contracts_sharing_their_terms_are_each_read_as_their_own_terms(settings
 def test_a_stored_value_shared_by_contracts_is_read_or_refused_alike(settings: Settings, tmp_path: Path) -> None:
     # contracts_in checks each distinct stored value once per read, not once per set of terms: every contract holding
     # a bad value is still left out, under its own id, for the same reason, and those holding a good one read it.
-    runtime = Runtime(settings, now_override=NOW)
-    book = tmp_path / "contracts.csv"
-    book.write_text(
-        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
-        "unit_price_usd\n"
+    runtime = _with_contracts(
+        settings,
+        tmp_path,
         "acme,Acme,agent,flat,2026-10-01,,,,500,,,\n"
         "globex,Globex,agent,flat,2026-10-01,,,,500,,,\n"
         "initech,Initech,,hybrid,2026-10-01,,2,30,500,9,request,2.5\n"
-        "umbrella,Umbrella,agent,hybrid,2026-10-01,,2,30,500,9,request,0.5\n"
+        "umbrella,Umbrella,agent,hybrid,2026-10-01,,2,30,500,9,request,0.5\n",
     )
-    import_contracts_file(runtime.engine, book)
     with runtime.engine.begin() as conn:
         conn.execute(text("UPDATE contract SET platform_fee_usd = 'NaN' WHERE customer IN ('acme', 'initech')"))
         ids = dict(conn.execute(text("SELECT customer, id FROM contract")).all())
@@ -265,20 +275,7 @@ def test_each_contract_earns_what_its_own_terms_say_alone_or_among_others(settin
     # prices, contracts in force part of the period next to ones in force all of it, an all-product contract split
     # by usage, and one on tasks.
     runtime = Runtime(settings.model_copy(update={"prices_file": write_prices(tmp_path)}), now_override=NOW)
-    header = [
-        "customer",
-        "customer_name",
-        "product",
-        "plan",
-        "start",
-        "end",
-        "seats",
-        "seat_price_usd",
-        "platform_fee_usd",
-        "included_units",
-        "unit",
-        "unit_price_usd",
-    ]
+    header = _HEADER.split(",")
     load_book(
         runtime,
         tmp_path,
@@ -367,15 +364,12 @@ def test_stored_amounts_are_read_with_the_digits_the_database_gives(settings: Se
     # contracts_in reads PostgreSQL's NUMERIC amounts as their text (a Decimal's hash is slow), SQLite's as they are:
     # each must read as the Decimal of the value the driver returns for the column (its digits included: 2.500000 on
     # PostgreSQL), from the smallest amount the column holds to one of fourteen digits.
-    runtime = Runtime(settings, now_override=NOW)
-    book = tmp_path / "contracts.csv"
-    book.write_text(
-        "customer,customer_name,product,plan,start,end,seats,seat_price_usd,platform_fee_usd,included_units,unit,"
-        "unit_price_usd\n"
+    runtime = _with_contracts(
+        settings,
+        tmp_path,
         "acme,Acme,,hybrid,2026-10-01,,2,0.000001,12345678901234.5,0,request,2.5\n"
-        "globex,Globex,,usage,2026-10-01,,,,1992.21,,1k_tokens,0.0157\n"
+        "globex,Globex,,usage,2026-10-01,,,,1992.21,,1k_tokens,0.0157\n",
     )
-    import_contracts_file(runtime.engine, book)
     columns = "seat_price_usd, platform_fee_usd, included_units, unit_price_usd"
     with runtime.connect() as conn:
         read = contracts_in(conn, OCTOBER, None)
