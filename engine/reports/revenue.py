@@ -442,17 +442,9 @@ class PeriodRevenue:
         """The lines, written up once (callers may change them: it is the same list every time)."""
         if self._lines is None:
             # The terms are described here, not with the fixed charges: most callers (the portfolio, a trend) never
-            # read the lines, and describing costs about a microsecond per distinct earning terms and period. Each
-            # is described once, by the identity of its tuple (contracts_in's contracts alike share one; every
-            # contract is kept in self._charged, so no other tuple takes its id).
-            described: dict[int, str] = {}
-            lines = []
-            for c, charge, _, _ in self._charged:
-                terms = described.get(id(c.earning_terms))
-                if terms is None:
-                    terms = described[id(c.earning_terms)] = describe_terms(c)
-                lines.append(_charged_line(c, charge, terms))
-            self._lines = lines + self._billed
+            # read the lines (describe_terms keeps each description it has made).
+            modelled = [_charged_line(c, charge, describe_terms(c)) for c, charge, _, _ in self._charged]
+            self._lines = modelled + self._billed
         return self._lines
 
     def by_customer(self) -> dict[str, Decimal]:
