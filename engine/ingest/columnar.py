@@ -3,10 +3,10 @@
 Only rows that are unambiguously valid under narrow rules are handled here; `parse_event` stays the one authority
 on validity and its messages. So:
 
-- a file is taken only when every byte of it is plain (`plain_csv`): UTF-8, no quote character, no NUL, no blank
-  line, no lone carriage return, every line with the header's number of fields and none absurdly long; with those,
-  a CSV line is exactly its fields split on the delimiter, so line numbers are line counts. Any doubt and the
-  caller reads the file row by row as before;
+- a file is taken only when every byte of it is plain (`plain_header`, `plain_body`): UTF-8, no quote character,
+  no NUL, no blank line, no lone carriage return, every line with the header's number of fields and none absurdly
+  long; with those, a CSV line is exactly its fields split on the delimiter, so line numbers are line counts. Any
+  doubt and the caller reads the file row by row as before;
 - inside a chunk, a row is taken as a column row only when each field has a fixed, plain shape (timestamps of one
   ISO form or 10-digit Unix seconds, integers of at most 15 digits, text without control characters within its
   length limit, provider and model in printable ASCII, known tier words, no `cost_usd`); every other row is
@@ -133,16 +133,10 @@ class PlainFile:
     body_start: int  # byte offset of the first line after the header
 
 
-def plain_csv(path: Path, delimiter: str) -> PlainFile | None:
-    """The file's header and where its rows start when the whole file is plain enough for the columnar path
-    (see the module's doc); None when it is not, or when its header is wrong (the row path says why)."""
-    plain = plain_header(path, delimiter)
-    return plain if plain is not None and plain_body(path, plain, delimiter) else None
-
-
 def plain_header(path: Path, delimiter: str) -> PlainFile | None:
-    """`plain_csv`'s verdict on the header line alone (a line read): None when the file is not for the columnar
-    path whatever its rows; else the file is, if `plain_body` says so of its rows."""
+    """The file's header and where its rows start when its header line is plain enough for the columnar path (see
+    the module's doc; a line read): None when it is not, or when the header is wrong (the row path says why). The
+    whole file is for the columnar path if `plain_body` says so of its rows too."""
     if len(delimiter) != 1 or delimiter in '"\r\n' or ord(delimiter) > 127:
         return None
     if path.suffix.lower() == ".gz" or is_jsonl(path):  # engine.ingest.reading reads (or refuses) those

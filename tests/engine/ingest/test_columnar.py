@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 import engine.ingest.columnar as columnar
 import engine.ingest.rollups as rollups
-from engine.ingest.columnar import ColumnarChunks, plain_csv
+from engine.ingest.columnar import ColumnarChunks, PlainFile, plain_body, plain_header
 from engine.ingest.events import COLUMNS, RowError, parse_event
 from engine.ingest.files import import_usage_file
 from engine.ingest.rollups import rebuild_rollups
@@ -78,6 +78,12 @@ START = datetime(2026, 1, 20, tzinfo=UTC)
 
 
 _BOOK: list[PriceBook] = []
+
+
+def plain_csv(path: Path, delimiter: str) -> PlainFile | None:
+    """The importer's verdict on a whole file: its header and where its rows start when both are plain."""
+    plain = plain_header(path, delimiter)
+    return plain if plain is not None and plain_body(path, plain, delimiter) else None
 
 
 def book() -> PriceBook:
