@@ -3,6 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BENCH_EVENTS ?= 10000000
 BENCH_SYNC_DAYS ?= 9
+BENCH_IMPORT_RUNS ?= 3
 BENCH_HISTORY_DAYS ?= 360
 # A PostgreSQL server for the bench's PostgreSQL stage (empty: the stage is skipped); it makes and drops a database
 # marginbot_bench there.
@@ -43,9 +44,9 @@ format: install ## apply ruff's formatting and safe fixes
 docs: install ## regenerate docs/commands.md, the settings and /margin tables in docs/ and the manifest usage hint
 	$(PY) -m bot.cli.reference --write
 
-bench: install ## benchmark against sqlite3, DuckDB and psycopg COPY baselines (BENCH_EVENTS, BENCH_HISTORY_DAYS, BENCH_POSTGRES_URL)
+bench: install ## benchmark against sqlite3, DuckDB and psycopg COPY baselines (BENCH_EVENTS, BENCH_IMPORT_RUNS, BENCH_HISTORY_DAYS, BENCH_POSTGRES_URL)
 	BENCH_POSTGRES_URL="$(BENCH_POSTGRES_URL)" $(PY) -m bench.run --events $(BENCH_EVENTS) --sync-days $(BENCH_SYNC_DAYS) \
-		--history-days $(BENCH_HISTORY_DAYS)
+		--import-runs $(BENCH_IMPORT_RUNS) --history-days $(BENCH_HISTORY_DAYS)
 
 clean: ## remove the virtualenv, demo files and caches
 	rm -rf $(VENV) marginbot-demo.db* demo-data .pytest_cache .mypy_cache .ruff_cache bench/.work

@@ -317,12 +317,22 @@ def evaluate(
 def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events: list[AlertEvent]) -> None:
     """Full reports (cost drivers, unpriced models) for the first MAX_DETAILED subjects worth posting."""
     period = book.period
-    lines, previous_lines = book.lines, book.previous_lines
-    if lines is None or previous_lines is None:
-        lines, previous_lines = revenue_lines(conn, period), revenue_lines(conn, period.previous())
+    detailed: list[tuple[SubjectKind, str]] = []
+    for event in events:
+        key = (event.observation.kind, event.observation.key)
+        if key not in detailed and len(detailed) < MAX_DETAILED:
+            detailed.append(key)
     # A customer's report reads only its own lines: handed every line, it would total the whole book once per
-    # subject to find its own previous revenue. Its lines in their order give the same sums. (A product's report
-    # splits every line that covers it, so products get them all.)
+    # subject to find its own previous revenue. Its lines in their order give the same sums. A product's report
+    # splits every line that covers it, so products get them all; with customers alone, only theirs are written up.
+    everyone = any(kind is SubjectKind.PRODUCT for kind, _ in detailed)
+    customers = {key for kind, key in detailed if kind is SubjectKind.CUSTOMER}
+    if book.revenue is None or book.previous_revenue is None:  # a portfolio built by hand
+        lines, previous_lines = revenue_lines(conn, period), revenue_lines(conn, period.previous())
+    elif everyone:
+        lines, previous_lines = book.revenue.lines(), book.previous_revenue.lines()
+    else:
+        lines, previous_lines = book.revenue.lines_of(customers), book.previous_revenue.lines_of(customers)
     own_now: dict[str, list[RevenueLine]] = defaultdict(list)
     own_before: dict[str, list[RevenueLine]] = defaultdict(list)
     for line in lines:
@@ -333,9 +343,9 @@ def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events:
     for event in events:
         o = event.observation
         key = (o.kind, o.key)
+        if key not in detailed:
+            continue
         if key not in reports:
-            if len(reports) >= MAX_DETAILED:
-                continue
             # The sweep's own revenue lines: the report's revenue is the figure the alert was raised on, and
             # nothing is read twice.
             reports[key] = subject_report(

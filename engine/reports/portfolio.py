@@ -17,7 +17,6 @@ from engine.reports.figures import Figures, Projection, Thresholds, margin_pct, 
 from engine.reports.revenue import (
     FixedCharges,
     PeriodRevenue,
-    RevenueLine,
     SkippedContract,
     Terms,
     contracts_in,
@@ -55,8 +54,8 @@ class Portfolio:
     products: list[PortfolioRow]
     unpriced_models: list[str]
     # The revenue behind the figures, this period and the one before (None for a portfolio built by hand), its lines
-    # written up when `lines` is first read: reports on its customers and products can reuse them instead of
-    # reading them again, and the portfolio's own answer needs only the totals.
+    # written up only when asked (PeriodRevenue.lines, lines_of): reports on its customers and products can reuse
+    # them instead of reading them again, and the portfolio's own answer needs only the totals.
     revenue: PeriodRevenue | None = None
     previous_revenue: PeriodRevenue | None = None
     # Stored contracts that could not be read and are left out of revenue (engine.reports.revenue.SkippedContract):
@@ -65,16 +64,6 @@ class Portfolio:
     # The contracts read, in force on some day of this period or the one before (None for a portfolio built by
     # hand): the alerts' trends over the same days reuse them.
     terms: list[Terms] | None = None
-
-    @property
-    def lines(self) -> list[RevenueLine] | None:
-        """The revenue lines of this period (None for a portfolio built by hand)."""
-        return self.revenue.lines() if self.revenue is not None else None
-
-    @property
-    def previous_lines(self) -> list[RevenueLine] | None:
-        """The revenue lines of the period before (None for a portfolio built by hand)."""
-        return self.previous_revenue.lines() if self.previous_revenue is not None else None
 
     @property
     def projection(self) -> Projection | None:

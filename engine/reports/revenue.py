@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -446,6 +446,18 @@ class PeriodRevenue:
             modelled = [_charged_line(c, charge, describe_terms(c)) for c, charge, _, _ in self._charged]
             self._lines = modelled + self._billed
         return self._lines
+
+    def lines_of(self, customers: Collection[str]) -> list[RevenueLine]:
+        """The lines of `customers` alone, in the order `lines` has them: an alert run reports on a few customers and
+        needs only theirs (writing up every line of the book cost its check ~25 ms of ~340 for the bench's 20)."""
+        if self._lines is not None:
+            return [line for line in self._lines if line.customer in customers]
+        modelled = [
+            _charged_line(c, charge, describe_terms(c))
+            for c, charge, customer, _ in self._charged
+            if customer in customers
+        ]
+        return modelled + [line for line in self._billed if line.customer in customers]
 
     def by_customer(self) -> dict[str, Decimal]:
         """`total_by_customer(self.lines())`."""

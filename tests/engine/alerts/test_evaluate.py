@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,10 +13,12 @@ import pytest
 from sqlalchemy import text
 
 from config.settings import Settings
-from engine.alerts.evaluate import Observation, check_alerts, decide
+from engine.alerts.evaluate import Observation, _attach_reports, check_alerts, decide
 from engine.alerts.state import Level, State, load_states
 from engine.periods import Period
 from engine.reports.figures import Figures, Thresholds
+from engine.reports.portfolio import portfolio
+from engine.reports.serialize import report_to_dict
 from engine.runtime import Runtime
 from engine.vocab import SubjectKind
 from tests.conftest import NOW
@@ -70,6 +73,28 @@ def test_alerts_name_exactly_the_subjects_hand_computed_to_need_attention(rt: Ru
     assert Decimal(trending["trend"]["projected_pct"]) < 40
     # The fitted line is still above 40% on Nov 14 (40.7%): it is on course to cross the next day, read off the fit.
     assert (trending["trend"]["crosses_on"], trending["trend"]["crossed"]) == ("2026-11-15", False)
+
+
+def test_a_customers_report_is_the_same_with_or_without_products_reported_beside_it(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    # With customers alone among the subjects reported on, only their revenue lines are written up (a product's
+    # report needs every line): each customer's report must be the one it gets among products.
+    load_book(rt, tmp_path)
+    run = check_alerts(rt, as_of=NOW, dry_run=True)
+    mixed = {(e.observation.kind, e.observation.key): e.report for e in run.events}
+    assert any(kind is SubjectKind.PRODUCT for kind, _ in mixed) and all(mixed.values())
+    customers = [replace(e, report=None) for e in run.events if e.observation.kind is SubjectKind.CUSTOMER]
+    with rt.connect() as conn:
+        book = portfolio(conn, run.period, thresholds=rt.thresholds)
+        _attach_reports(conn, rt, book, customers)
+    assert book.revenue is not None and book.revenue._lines is None  # the book's every line was never written up
+    for event in customers:
+        alone = event.report
+        assert alone is not None
+        among = mixed[(event.observation.kind, event.observation.key)]
+        assert among is not None
+        assert report_to_dict(alone) == report_to_dict(among), event.observation.key
 
 
 def test_alert_is_not_repeated_on_second_run_nor_after_a_restart(rt: Runtime, tmp_path: Path) -> None:

@@ -174,6 +174,15 @@ def test_revenue_by_customer_is_what_the_lines_total_in_the_same_order(settings:
             by_product = period_revenue(conn, period).by_product()
             expected = total_by_product(revenue_lines(conn, period))
             assert [(p, str(v)) for p, v in by_product.items()] == [(p, str(v)) for p, v in expected.items()], period
+            # An alert run writes up only the lines of the customers it reports on: the same lines in the same order
+            # (billed ones included), whether or not every line was written up first.
+            every = revenue_lines(conn, period)
+            for some in ({"c2"}, {"bluth", "cyber", "fox"}, {"c1", "c2"}, set()):
+                theirs = [line for line in every if line.customer in some]
+                assert period_revenue(conn, period).lines_of(some) == theirs, (period, some)
+                written = period_revenue(conn, period)
+                written.lines()
+                assert written.lines_of(some) == theirs, (period, some)
 
 
 def test_contracts_sharing_their_terms_are_each_read_as_their_own_terms(settings: Settings, tmp_path: Path) -> None:
