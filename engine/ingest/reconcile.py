@@ -77,14 +77,16 @@ class ProviderDrift:
 def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
     """One row per provider that billed in `period` (a month) or whose usage we priced in it."""
     billed: dict[str, tuple[Decimal, date]] = {}
+    sqlite = conn.dialect.name == "sqlite"
+    # SQLite keeps each amount as a double and SUMs doubles as floats (ten bills of $0.10 come to
+    # $0.9999999999999999): there each amount is added as the whole nano-USD it was written in (the column keeps 9
+    # decimals), exactly. PostgreSQL's NUMERIC sum is exact as it is.
+    total = "SUM(CAST(ROUND(amount_usd * 1000000000) AS INTEGER))" if sqlite else "SUM(amount_usd)"
     for provider, amount, last in conn.execute(
-        text(
-            "SELECT provider, SUM(amount_usd), MAX(day) FROM provider_cost WHERE day BETWEEN :a AND :b "
-            "GROUP BY provider"
-        ),
+        text(f"SELECT provider, {total}, MAX(day) FROM provider_cost WHERE day BETWEEN :a AND :b GROUP BY provider"),
         {"a": period.start, "b": period.end},
     ):
-        billed[provider] = (Decimal(str(amount or 0)), as_date(last))
+        billed[provider] = (usd(int(amount or 0)) if sqlite else Decimal(str(amount or 0)), as_date(last))
     providers = set(billed)
     priced_totals: dict[str, Decimal] = {}
     for provider in sorted(

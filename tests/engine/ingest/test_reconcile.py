@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from bot.cli.main import main
+from engine.ingest.reconcile import reconcile
 from engine.ingest.sync import sync_source
 from engine.periods import month
 from engine.reports.margin import customer_report
@@ -51,6 +52,24 @@ def test_reconcile_compares_priced_usage_with_the_provider_bill(
     }
     assert main(["reconcile", "--period", "2026-10"], runtime=rt) == 0
     assert "Drift over 5%: check the price book" in capsys.readouterr().out
+
+
+def test_the_providers_bill_is_summed_exactly(rt: Runtime, vendor: Vendor) -> None:
+    # Nine daily bills with nine decimals each, $423,065.955 in all, which rounds to $423,065.96. A float sum (SQLite's
+    # SUM of the doubles it keeps) makes it $423,065.95499999996, shown as $423,065.95.
+    vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
+    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
+    amounts = [
+        40709.269373696, 50453.301529281, 65998.847102851, 79878.565667504, 33412.212824551,
+        66527.993827842, 49103.742089233, 29271.017394521, 7711.005190521,
+    ]  # fmt: skip
+    bills = {D1 + day * 86400: [cost_result(amount)] for day, amount in enumerate(amounts)}
+    vendor.route("/v1/organization/costs", openai_bucket_pages(bills))
+    sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 9), transport=vendor.transport)
+    with rt.connect() as conn:
+        (openai,) = reconcile(conn, month(2026, 10))
+    assert openai.billed_usd == Decimal("423065.955")
+    assert openai.as_dict()["billed_usd"] == 423065.96
 
 
 def test_drift_beyond_five_percent_is_posted_to_every_alert_channel_once_per_provider_and_month(
