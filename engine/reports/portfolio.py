@@ -128,9 +128,9 @@ def _scan_rows(conn: Connection, periods: list[Period]) -> list[tuple[Any, ...]]
     make up each period).
 
     Each range read carries its sign for every period as its own columns (the measures, negated or 0), so the
-    database groups the rows once for all the periods: a grouping costs more than reading the rows, and a period
-    and the one before share their weeks' index ranges and the days where one meets the other. Ranges two
-    periods read alike are read once."""
+    database groups the rows once for all the periods: a period and the one before share their weeks' index ranges
+    and the days where one meets the other, and ranges two periods read alike are read once. (Where the grouping
+    costs more than reading the rows twice, as on SQLite, callers ask for one period at a time.)"""
     ranges: dict[tuple[bool, date, date], list[int]] = {}
     for i, period in enumerate(periods):
         for weekly, lo, hi, sign in _reads(period):
@@ -217,9 +217,15 @@ def portfolio(conn: Connection, period: Period, *, thresholds: Thresholds) -> Po
 
 def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Portfolio:
     prev = period.previous()
-    scanned = _scan_rows(conn, [period, prev])
-    totals_now, cust_now, prod_now = _sums(scanned, 0)
-    totals_before, cust_before, prod_before = _sums(scanned, 1)
+    if conn.dialect.name == "sqlite":
+        # A statement per period: SQLite's grouping sums every column for every row read, and a range read for one
+        # period alone carries the other's measures as zeros (the bench's portfolio: 30.5 ms against 35.5 together).
+        # PostgreSQL's hashed grouping reads the shared ranges once for less (32 ms against 37 apart).
+        now, before = _scan_rows(conn, [period]), _scan_rows(conn, [prev])
+    else:
+        now = before = _scan_rows(conn, [period, prev])
+    totals_now, cust_now, prod_now = _sums(now, 0)
+    totals_before, cust_before, prod_before = _sums(before, 0 if before is not now else 1)
     # Both periods' contracts in one read: the previous period ends the day before this one starts.
     skipped: list[SkippedContract] = []
     terms = contracts_in(conn, Period(prev.start, period.end, "both"), None, skipped=skipped)

@@ -29,7 +29,7 @@ def test_the_collector_is_off_while_a_portfolio_is_built(runtime: Runtime, monke
     monkeypatch.setattr(portfolio_module, "_scan_rows", watched)
     with runtime.connect() as conn:
         portfolio(conn, PERIOD, thresholds=Thresholds())
-    assert running == [False]
+    assert running and not any(running)  # one statement for both periods, or one each (SQLite)
     assert gc.isenabled()
 
 
