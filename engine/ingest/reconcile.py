@@ -78,9 +78,9 @@ def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
     """One row per provider that billed in `period` (a month) or whose usage we priced in it."""
     billed: dict[str, tuple[Decimal, date]] = {}
     sqlite = conn.dialect.name == "sqlite"
-    # SQLite keeps each amount as a double and SUMs doubles as floats (ten bills of $0.10 come to
-    # $0.9999999999999999): there each amount is added as the whole nano-USD it was written in (the column keeps 9
-    # decimals), exactly. PostgreSQL's NUMERIC sum is exact as it is.
+    # SQLite keeps each amount as a double and SUMs doubles as floats (nine bills totalling $423,065.955 came to
+    # $423,065.95499999996, shown as $423,065.95): there each amount is added as the whole nano-USD it was written
+    # in (the column keeps 9 decimals), exactly. PostgreSQL's NUMERIC sum is exact as it is.
     total = "SUM(CAST(ROUND(amount_usd * 1000000000) AS INTEGER))" if sqlite else "SUM(amount_usd)"
     for provider, amount, last in conn.execute(
         text(f"SELECT provider, {total}, MAX(day) FROM provider_cost WHERE day BETWEEN :a AND :b GROUP BY provider"),
