@@ -191,8 +191,24 @@ def _contract_revenue(contracts: list[Terms], counts: Counts, period: Period) ->
         if earned is None:  # the customer's first contract: its amounts are the days' revenue so far (0 + x = x)
             revenue[c.customer] = [ZERO] * lo + amounts + [ZERO] * (n - hi)
         else:
-            earned[lo:hi] = [x + y for x, y in zip(earned[lo:hi], amounts, strict=True)]
+            earned[lo:hi] = _added(earned[lo:hi], amounts)
     return revenue
+
+
+def _added(days: list[Decimal], more: list[Decimal]) -> list[Decimal]:
+    """`days` plus `more`, day by day. A day whose two amounts are the same objects as the day before's (a month's
+    fees are one object for all its days) shares that day's sum: a customer's days then share one revenue object as
+    they would with one contract, and `_margin_sums` converts each object to a float once (the bench's 467
+    customers with several fixed-fee contracts: 14,010 conversions, ~0.9 µs each, down to ~1,000)."""
+    out: list[Decimal] = []
+    before_x: Decimal | None = None
+    before_y: Decimal | None = None
+    total = ZERO
+    for x, y in zip(days, more, strict=True):
+        if x is not before_x or y is not before_y:
+            before_x, before_y, total = x, y, x + y
+        out.append(total)
+    return out
 
 
 def _billed(
@@ -257,8 +273,8 @@ def _margin_sums(revenue: list[Decimal], cost: list[int]) -> tuple[int, float, f
 
     A Decimal becomes a float through its text (the costliest step here), and a customer's days mostly share one
     revenue object (a fee's daily share, the same all month): each object is converted once, when it changes."""
-    n = 0
-    sx = sy = sxx = sxy = 0.0
+    n = sx = sxx = 0  # whole numbers, added as integers: the same sums as floats would make (all far below 2⁵³)
+    sy = sxy = 0.0
     last: Decimal | None = None
     r = 0.0
     for x, (day_revenue, c) in enumerate(zip(revenue, cost, strict=True)):
@@ -273,4 +289,4 @@ def _margin_sums(revenue: list[Decimal], cost: list[int]) -> tuple[int, float, f
             sy += y
             sxx += x * x
             sxy += x * y
-    return n, sx, sy, sxx, sxy
+    return n, float(sx), sy, float(sxx), sxy

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from engine.alerts.trend import customer_trends, daily_customer_figures, fit_trend
+from engine.alerts.trend import _added, customer_trends, daily_customer_figures, fit_trend
 from engine.ingest.contracts import import_contracts_file
 from engine.periods import Period, trailing
 from engine.reports.revenue import revenue_lines, total_by_customer
@@ -64,6 +64,20 @@ def test_daily_revenue_is_what_revenue_lines_gives_for_each_single_day(rt: Runti
             expected = total_by_customer(revenue_lines(conn, Period(day, day, "day")))
             mine = {c: figures[day][0] for c, figures in daily.items() if day in figures and figures[day][0]}
             assert mine == {c: v for c, v in expected.items() if v}, day
+
+
+def test_a_customers_contracts_add_up_day_by_day_whichever_amount_changes() -> None:
+    # A month's fee is one object for all its days: a day whose two amounts are the objects of the day before
+    # shares its sum; a change in either amount, even to an equal value, makes a sum of its own.
+    fee, next_fee = Decimal("29.032258"), Decimal("30.000000")
+    usage = [Decimal(2), Decimal(2), Decimal("7.5"), Decimal("7.5"), Decimal(0)]  # a metered contract's days
+    fees = [fee, fee, fee, next_fee, next_fee]
+    assert _added(fees, usage) == [a + b for a, b in zip(fees, usage, strict=True)]
+    assert _added(usage, fees) == [a + b for a, b in zip(usage, fees, strict=True)]
+    seats = [Decimal("12.5")] * 2 + [Decimal("13.1")] * 3
+    both = _added(fees, seats)
+    assert both == [a + b for a, b in zip(fees, seats, strict=True)]
+    assert both[1] is both[0] and both[3] is not both[2] and both[4] is both[3]
 
 
 def test_one_day_of_tiny_revenue_and_a_cost_spike_does_not_make_a_trend(rt: Runtime, tmp_path: Path) -> None:
