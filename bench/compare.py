@@ -6,7 +6,7 @@ OTHER is another checkout of marginbot (say `git worktree add --detach ../base m
 the portfolio, an alerts dry run and the heaviest customer's report, one call at a time, the two processes in turn
 (the order flipped every round). A machine whose speed drifts by a third within minutes (a shared VM) moves both
 sides of each pair alike, where blocks of runs timed one after the other would measure the drift. Prints, per
-question, each side's median CPU milliseconds and the median (and interquartile range) of the per-pair ratios
+question, each side's median milliseconds and the median (and interquartile range) of the per-pair ratios
 this/other; the last line is JSON.
 """
 
@@ -26,8 +26,9 @@ QUESTIONS = {"portfolio": "p", "alerts": "a", "margin": "m"}
 
 
 def _worker(database_url: str, today: str, customer: str) -> None:
-    """Answer each question named on stdin, printing its CPU milliseconds: run by `compare` with the checkout under
-    test first on sys.path, so what it imports below is that checkout's code."""
+    """Answer each question named on stdin, printing its milliseconds (wall: on PostgreSQL the server's work is
+    part of it): run by `compare` with the checkout under test first on sys.path, so what it imports below is that
+    checkout's code."""
     import time
     from datetime import UTC, datetime
 
@@ -59,9 +60,9 @@ def _worker(database_url: str, today: str, customer: str) -> None:
             answer()
         print("ready", flush=True)
         for line in sys.stdin:
-            start = time.process_time()
+            start = time.perf_counter()
             answers[line.strip()]()
-            print(f"{(time.process_time() - start) * 1000:.3f}", flush=True)
+            print(f"{(time.perf_counter() - start) * 1000:.3f}", flush=True)
 
 
 def _start(checkout: Path, database_url: str, customer: str) -> subprocess.Popen[str]:
