@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 from bench.postgres import copy_baseline
-from bench.run import bench_sqlite_baseline, child_import, csv_columns, ensure_data, fresh
+from bench.run import child_import, csv_columns, ensure_data, sqlite_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 admin.close()
         else:
-            result = child_import(f"sqlite:///{fresh(args.workdir / 'bench.db')}", data, row_path=row)
-            bases.append(bench_sqlite_baseline(args.workdir, data))
+            result, base = sqlite_run(args.workdir, data, row_path=row)
+            bases.append(base)
         rates.append(result["imported"] / result["seconds"])
         rss.append(result["rss"])
         print(

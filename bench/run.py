@@ -93,25 +93,31 @@ def bench_import(workdir: Path, data: Path, runs: int) -> dict[str, Any]:
     (`bench_sqlite_baseline`): a change in the machine's load weighs on both alike, and one disturbed run moves
     neither median. The medians of each, each pair's ratio, and the largest peak RSS of any import; the last
     import's database stays for the answers."""
-    db = workdir / "bench.db"
     rates: list[float] = []
     baselines: list[float] = []
     peaks: list[float] = []
     events = 0
     for _ in range(runs):
-        result = child_import(f"sqlite:///{fresh(db)}", data)
+        result, baseline = sqlite_run(workdir, data)
         events = result["imported"]
         rates.append(events / result["seconds"])
         peaks.append(result["rss"])
-        baselines.append(bench_sqlite_baseline(workdir, data))
+        baselines.append(baseline)
     return {
-        "db": db,
+        "db": workdir / "bench.db",
         "events": events,
         "events_per_s": statistics.median(rates),
         "baseline_rows_per_s": statistics.median(baselines),
         "ratios": [r / b for r, b in zip(rates, baselines, strict=True)],
         "peak_rss_mb": max(peaks),
     }
+
+
+def sqlite_run(workdir: Path, data: Path, *, row_path: bool = False) -> tuple[dict[str, Any], float]:
+    """One import into a fresh `workdir`/bench.db by a process of its own (`child_import`'s JSON line), then bare
+    sqlite3's baseline of the same rows (rows/s)."""
+    result = child_import(f"sqlite:///{fresh(workdir / 'bench.db')}", data, row_path=row_path)
+    return result, bench_sqlite_baseline(workdir, data)
 
 
 def child_import(database_url: str, data: Path, *, row_path: bool = False) -> dict[str, Any]:
