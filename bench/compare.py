@@ -128,10 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     if args_in[:1] == ["--worker"]:
         _worker(*args_in[1:4])
         return 0
+    from bench.run import at_least_one
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("other", type=Path, help="the other checkout")
     parser.add_argument("database_url", nargs="?", default="sqlite:///bench/.work/bench.db")
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=at_least_one, default=20)
     parser.add_argument("--customer", default="acme-corp", help="whose report is timed (the bench's heaviest)")
     args = parser.parse_args(args_in)
     this = Path(__file__).resolve().parent.parent

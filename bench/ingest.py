@@ -17,14 +17,14 @@ import uuid
 from pathlib import Path
 
 from bench.postgres import copy_baseline
-from bench.run import child_import, csv_columns, ensure_data, sqlite_run
+from bench.run import at_least_one, child_import, csv_columns, ensure_data, sqlite_run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=at_least_one, default=3)
     parser.add_argument("--row-path", action="store_true", help="import row by row (columnar=False), to compare")
     parser.add_argument("--postgres", default="", help="a PostgreSQL server URL: measure there instead of SQLite")
     parser.add_argument("--workdir", type=Path, default=Path("bench/.work"))

@@ -82,6 +82,17 @@ def ensure_data(workdir: Path, events: int, customers: int) -> Path:
     return data
 
 
+def at_least_one(text: str) -> int:
+    """An argparse type for a count of runs or rounds: a median of none is no figure."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
+
+
 def fresh(path: Path) -> Path:
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
@@ -285,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("bench/.work"))
     parser.add_argument(
         "--import-runs",
-        type=int,
+        type=at_least_one,
         default=3,
         help="imports (each followed by its bare sqlite3 baseline) whose medians are quoted",
     )

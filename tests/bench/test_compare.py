@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.compare import QUESTIONS, compare
+from bench.compare import QUESTIONS, compare, main
 from bench.run import TODAY
 from config.settings import DEFAULT_PRICES_FILE
 from engine.demo import generate
@@ -46,3 +46,13 @@ def test_a_folder_that_is_no_checkout_is_said_so(tmp_path: Path) -> None:
     url, customer = _database(tmp_path)
     with pytest.raises(SystemExit, match="the worker did not start"):
         compare(HERE, tmp_path, url, customer, rounds=1)
+
+
+@pytest.mark.parametrize("rounds", ["0", "-3", "many"])
+def test_a_count_of_rounds_under_one_is_refused_in_one_line(
+    rounds: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main([str(tmp_path), "--rounds", rounds])
+    assert stopped.value.code == 2
+    assert f"argument --rounds: '{rounds}' is not a whole number of 1 or more" in capsys.readouterr().err
