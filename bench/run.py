@@ -169,8 +169,7 @@ def measure_answers(rt: Runtime, heaviest: str, period: Period, repeat: int) -> 
     """Median milliseconds of the heaviest customer's report (`repeat` calls), the portfolio (`repeat`) and the
     alerts check, a dry run (every third round, at least 3), all uncached: the engine's reports are computed afresh
     on every call. Timed in rounds of one call of each rather than in a block of each: a spell of load on this shared
-    machine then weighs on all three alike, not on whichever was being timed (blocks of the same unchanged portfolio
-    gave medians 30% apart)."""
+    machine then weighs on all three alike, not on whichever was being timed."""
     times: dict[str, list[float]] = {"margin_ms": [], "portfolio_ms": [], "alerts_ms": []}
     with rt.connect() as conn:
         answers: dict[str, Callable[[], object]] = {
