@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from bench.run import TODAY, heaviest_customer, measure_answers
+from bench.run import TODAY, at_least_one, heaviest_customer, measure_answers
 from config.settings import Settings
 from engine.periods import trailing
 from engine.runtime import Runtime
@@ -19,7 +19,7 @@ from engine.runtime import Runtime
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("database_url", nargs="?", default="sqlite:///bench/.work/bench.db")
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=at_least_one, default=15)
     args = parser.parse_args(argv)
     rt = Runtime(Settings(_env_file=None, database_url=args.database_url, timezone="UTC"))
     period = trailing(30, today=TODAY)

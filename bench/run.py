@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=at_least_one, default=15)
     parser.add_argument("--workdir", type=Path, default=Path("bench/.work"))
     parser.add_argument(
         "--import-runs",

@@ -1,4 +1,4 @@
-"""`make bench`'s answer timings (bench.run.measure_answers): the three answers timed in rounds, not in blocks."""
+"""`make bench` and its parts: the answers timed in rounds (bench.run.measure_answers), and counts under one refused."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Callable
 import pytest
 
 import bench.run
+from bench.ingest import main as ingest_main
+from bench.queries import main as queries_main
 from bench.run import TODAY, measure_answers
 from config.settings import Settings
 from engine.periods import trailing
@@ -36,3 +38,21 @@ def test_the_answers_are_timed_in_rounds_of_one_call_each(
     # One warm-up call each, then rounds: the report and the portfolio in each of the first 4, the alerts check in
     # every third round, 3 times at least.
     assert "".join(calls) == "mpa" + "mpa" + "mp" + "mp" + "mpa" + "a"
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        (bench.run.main, "--repeat"),
+        (bench.run.main, "--import-runs"),
+        (queries_main, "--repeat"),
+        (ingest_main, "--runs"),
+    ],
+)
+def test_a_count_under_one_is_refused_in_one_line(
+    command: Callable[[list[str]], int], flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        command([flag, "0"])
+    assert stopped.value.code == 2
+    assert f"argument {flag}: '0' is not a whole number of 1 or more" in capsys.readouterr().err
