@@ -21,7 +21,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -165,23 +166,29 @@ def heaviest_customer(rt: Runtime, period: Period) -> str:
         )
 
 
-def measure_answers(rt: Runtime, heaviest: str, period: Period, repeat: int) -> dict[str, float]:
+def measure_answers(
+    rt: Runtime, heaviest: str, period: Period, repeat: int, *, baseline: Callable[[], object] | None = None
+) -> dict[str, float]:
     """Median milliseconds of the heaviest customer's report (`repeat` calls), the portfolio (`repeat`) and the
     alerts check, a dry run (every third round, at least 3), all uncached: the engine's reports are computed afresh
     on every call. Timed in rounds of one call of each rather than in a block of each: a spell of load on this shared
-    machine then weighs on all three alike, not on whichever was being timed."""
-    times: dict[str, list[float]] = {"margin_ms": [], "portfolio_ms": [], "alerts_ms": []}
+    machine then weighs on all three alike, not on whichever was being timed.
+
+    `baseline` (DuckDB's answer to the same question over the raw events, `duckdb_raw_ms`) is called right after the
+    report in each of its rounds: the ratio of the two is then of calls made moments apart, not minutes."""
     with rt.connect() as conn:
         answers: dict[str, Callable[[], object]] = {
             "margin_ms": lambda: customer_report(conn, heaviest, period, thresholds=rt.thresholds),
+            **({"duckdb_raw_ms": baseline} if baseline is not None else {}),
             "portfolio_ms": lambda: portfolio(conn, period, thresholds=rt.thresholds),
             "alerts_ms": lambda: check_alerts(rt, as_of=NOON, dry_run=True),
         }
+        times: dict[str, list[float]] = {key: [] for key in answers}
         for answer in answers.values():  # warm caches once: the bot answers from a warm process
             answer()
         checks = max(3, repeat // 3)
         for i in range(max(repeat, 3 * checks - 2)):
-            due = {"margin_ms": i < repeat, "portfolio_ms": i < repeat, "alerts_ms": i % 3 == 0 and i // 3 < checks}
+            due = {key: i < repeat for key in answers} | {"alerts_ms": i % 3 == 0 and i // 3 < checks}
             for key, answer in answers.items():
                 if not due[key]:
                     continue
@@ -271,7 +278,10 @@ def duckdb_answer(con: Any, customer: str, start: date, end: date, prev_start: d
     return drivers, daily, tasks, units
 
 
-def bench_duckdb(workdir: Path, db: Path, customer: str, start: date, end: date, prev: date, repeat: int) -> float:
+@contextmanager
+def duckdb_events(workdir: Path, db: Path) -> Iterator[Any]:
+    """A DuckDB connection holding the imported database's priced events as one raw table `ev` (no rollups), for
+    `duckdb_answer`."""
     import duckdb
 
     export = workdir / "priced_events.csv"
@@ -297,11 +307,14 @@ def bench_duckdb(workdir: Path, db: Path, customer: str, start: date, end: date,
         w.writerows(src.execute(f"SELECT {', '.join(cols)} FROM usage_event"))
     src.close()
     con = duckdb.connect(str(fresh(workdir / "raw.duckdb")))
-    con.execute(f"CREATE TABLE ev AS SELECT * FROM read_csv('{export}', header = true)")
-    ms = median_ms(lambda: duckdb_answer(con, customer, start, end, prev), repeat)
-    con.close()
-    export.unlink()
-    return ms
+    try:
+        try:
+            con.execute(f"CREATE TABLE ev AS SELECT * FROM read_csv('{export}', header = true)")
+        finally:
+            export.unlink()
+        yield con
+    finally:
+        con.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,8 +359,18 @@ def main(argv: list[str] | None = None) -> int:
     rt = Runtime(settings)
     period = trailing(30, today=TODAY)
     heaviest = heaviest_customer(rt, period)
-    times = measure_answers(rt, heaviest, period, args.repeat)
+    print("baseline: DuckDB over the raw priced events, timed in turn with the answers …", flush=True)
+    prev = period.previous()
+    with duckdb_events(args.workdir, imp["db"]) as duck:
+        times = measure_answers(
+            rt,
+            heaviest,
+            period,
+            args.repeat,
+            baseline=lambda: duckdb_answer(duck, heaviest, period.start, period.end, prev.start),
+        )
     margin_ms, scan_ms, alerts_ms = times["margin_ms"], times["portfolio_ms"], times["alerts_ms"]
+    duck_ms = times["duckdb_raw_ms"]
 
     # The full Slack answer path (parse → engine → blocks → JSON) as the bot runs it: uncached (the report cache
     # emptied before each call, as after an import), and asked again before the data changes.
@@ -382,10 +405,6 @@ def main(argv: list[str] | None = None) -> int:
             import_usage=lambda url: import_in_child(url, data),
             measure=measure_pg,
         )
-    print("baseline: DuckDB over the raw priced events …", flush=True)
-    prev = period.previous()
-    duck_ms = bench_duckdb(args.workdir, imp["db"], heaviest, period.start, period.end, prev.start, args.repeat)
-
     print(
         f"sync: {args.sync_days} days of hourly OpenAI buckets, 500 projects × 10 models, loopback stand-in …",
         flush=True,

@@ -40,6 +40,23 @@ def test_the_answers_are_timed_in_rounds_of_one_call_each(
     assert "".join(calls) == "mpa" + "mpa" + "mp" + "mp" + "mpa" + "a"
 
 
+def test_the_baseline_is_called_right_after_the_report_in_its_rounds(
+    small_book: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, customer = small_book
+    calls: list[str] = []
+    monkeypatch.setattr(bench.run, "customer_report", lambda *a, **k: calls.append("m"))
+    monkeypatch.setattr(bench.run, "portfolio", lambda *a, **k: calls.append("p"))
+    monkeypatch.setattr(bench.run, "check_alerts", lambda *a, **k: calls.append("a"))
+    rt = Runtime(Settings(_env_file=None, database_url=url, timezone="UTC"))
+
+    times = measure_answers(rt, customer, trailing(30, today=TODAY), repeat=4, baseline=lambda: calls.append("d"))
+
+    assert set(times) == {"margin_ms", "duckdb_raw_ms", "portfolio_ms", "alerts_ms"}
+    # The baseline as often as the report, each time just after it: their ratio compares calls moments apart.
+    assert "".join(calls) == "mdpa" + "mdpa" + "mdp" + "mdp" + "mdpa" + "a"
+
+
 @pytest.mark.parametrize(
     ("command", "flag"),
     [
