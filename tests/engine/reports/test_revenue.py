@@ -21,7 +21,8 @@ from engine.reports.revenue import (
     RevenueLine,
     SkippedContract,
     Terms,
-    _terms,
+    _contract,
+    _stored_terms,
     active_span,
     compute_line,
     contract_line,
@@ -263,17 +264,24 @@ def test_a_stored_value_shared_by_contracts_is_read_or_refused_alike(settings: S
 
 
 def test_equal_stored_values_of_other_types_are_each_read_as_their_own() -> None:
-    # A value is checked once per (column, type, value): 1 and 1.0 are equal, and read as 1 and 1.0 (the digits a
-    # line's figures keep), and True, equal to both, is no amount at all.
-    days: dict[tuple[str, type, object], date] = {}
-    amounts: dict[tuple[str, type, object], Decimal] = {}
-    stored = {"plan": "flat", "start": "2026-10-01", "end": None, "seats": 0, "seat_price": 1, "included": 0}
-    stored |= {"unit": "", "unit_price": 0}
-    assert str(_terms(fee=1, **stored, days=days, amounts=amounts)["platform_fee_usd"]) == "1"
-    assert str(_terms(fee=1.0, **stored, days=days, amounts=amounts)["platform_fee_usd"]) == "1.0"
-    with pytest.raises(ValueError, match=r"^platform_fee_usd is not a number \('True'\)$"):
-        _terms(fee=True, **stored, days=days, amounts=amounts)
-    assert str(_terms(fee=1.0, **stored, days=days, amounts=amounts)["seat_price_usd"]) == "1"
+    # Stored terms are read once and kept by their values (_stored_terms, _contract): 1 and 1.0 are equal, and read
+    # as 1 and 1.0 (the digits a line's figures keep), True, equal to both, is no amount at all, and seats 1.0 is
+    # refused where seats 1 is read; each whichever was read first.
+    for seats in (1, 1.0, 1):
+        for fee in (1, 1.0, True, 1.0, 1):
+            # As contracts_in passes them: plan, start, end, seats, seat price, fee, included units, unit, its price.
+            stored = ("flat", "2026-10-01", None, seats, 1, fee, 0, "", 0)
+            read = _stored_terms(*stored)
+            terms = _contract("c1", "app", *stored)
+            if isinstance(seats, float):  # seats are checked before amounts
+                assert read == terms == "seats 1.0 is not a whole number from 0 to 2,147,483,647"
+            elif fee is True:
+                assert read == terms == "platform_fee_usd is not a number ('True')"
+            else:
+                assert isinstance(read, dict) and isinstance(terms, Terms)
+                assert str(read["platform_fee_usd"]) == str(terms.platform_fee_usd) == str(fee)
+                assert str(terms.seat_price_usd) == "1" and terms.seats == 1 and terms.customer == "c1"
+                assert terms.earning_terms is read["earning_terms"]  # shared: charges are looked up by it
 
 
 def test_each_contract_earns_what_its_own_terms_say_alone_or_among_others(settings: Settings, tmp_path: Path) -> None:
