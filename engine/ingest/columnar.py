@@ -49,8 +49,8 @@ from engine.ingest.events import (
     check_header,
     parse_event,
 )
-from engine.ingest.reading import csv_problem, is_jsonl
-from engine.ingest.rollups import MEASURES, ROLLUPS, narrow
+from engine.ingest.reading import FileError, csv_problem, is_jsonl
+from engine.ingest.rollups import MEASURES, ROLLUPS, SUM_TOO_LARGE, narrow
 from engine.ingest.sqlite_image import EventImage
 from engine.ingest.writer import EVENT_COLUMNS, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
@@ -62,14 +62,12 @@ T = TypeVar("T")
 # (engine.ingest.files._AHEAD): the 1.37M-event bench import peaked at 396-410 MB with 2 MB chunks, 365-372 MB with
 # 1.5 MB, in the same time; 4 MB saved 0.7 s of CPU but peaked at ~495 MB.
 CHUNK_BYTES = 3 * 512 * 1024
-# The prescan reads this much at a time. It runs beside the columnar threads, holding the GIL in each of its bytes
-# methods: small blocks let those threads have it back often (each read releases it).
-_SCAN_BYTES = 1024 * 1024
 # A blank line, as the scan looks for it: `re` finds a two-byte run ~2.5× faster than `bytes in` (0.05 s against 0.11 s
 # for the bench's 147 MB file, all of it before the import can start).
 _BLANK = {b"\n": re.compile(b"\n\n"), b"\r\n": re.compile(b"\n\r\n")}
 # A line longer than this is left to the row path, whose CSV reader has its own field-size limit and message.
 _MAX_LINE = 65_536
+_BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark
 _INT = pl.Int64
 _WIDE = pl.Int128  # where a chunk's costs or sums may pass 2⁶³ (tokens, ≤ 15 digits, × femto-USD per token can)
 _TEXT_KEYS = ("event_id", "customer", "product", "feature", "task_id", "prompt_hash")
@@ -125,6 +123,7 @@ class FrameChunk:
     # False while the rollups, unpriced count and cost are still to be worked out (`add_sums`): ColumnarChunks'
     # `sums` leaves them to the stage after it.
     summed: bool = True
+    last_line: int = 0  # the file's line number of the chunk's last row (set by ColumnarChunks)
 
 
 @dataclass
@@ -146,15 +145,17 @@ def plain_header(path: Path, delimiter: str) -> PlainFile | None:
     if not first.endswith(b"\n"):
         return None
     body_start = len(first)
-    if first.startswith(b"\xef\xbb\xbf"):
+    if first.startswith(_BOM):
         first = first[3:]
     try:
         line = first.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if '"' in line or "\x00" in line:
+    line = line.removesuffix("\n").removesuffix("\r")
+    # A CR inside the line ends it for the row path's CSV reader (a lone CR is a line break there), not for polars.
+    if '"' in line or "\x00" in line or "\r" in line:
         return None
-    header = [h.strip() for h in line.rstrip("\n").removesuffix("\r").split(delimiter)]
+    header = [h.strip() for h in line.split(delimiter)]
     try:
         check_header(header, delimiter)
     except RowError:
@@ -170,7 +171,12 @@ def plain_body(path: Path, plain: PlainFile, delimiter: str) -> bool:
         handle.seek(plain.body_start)
         carry = b""
         while True:
-            block = handle.read(_SCAN_BYTES)
+            # The chunks' own blocks (`_blocks`: CHUNK_BYTES read, cut after the last line break), so that the count
+            # below holds in each chunk: a line short of fields (which polars reads with the fields it lacks empty,
+            # where the row path refuses it) can only make up the count with a long one in its own chunk, which
+            # polars refuses, handing the chunk to the row path. (Each read lets the columnar threads, which start
+            # meanwhile, have the GIL back.)
+            block = handle.read(CHUNK_BYTES)
             if not block:
                 break
             block = carry + block
@@ -284,8 +290,12 @@ class ColumnarChunks:
         before = self.plain.body_start
         for block, at in _blocks(self.path, self.plain.body_start):
             rows = block.count(b"\n")
-            chunk, bad = self._chunk(block, line + 1)
+            try:
+                chunk, bad = self._chunk(block, line + 1)
+            except OverflowError:  # its rollups summed here (`sums`): past a BIGINT
+                raise FileError(line + rows, SUM_TOO_LARGE) from None
             line += rows
+            chunk.last_line = line
             end = done + rows
             if self.step:
                 for mark in range((done // self.step + 1) * self.step, end, self.step):
@@ -297,6 +307,8 @@ class ColumnarChunks:
     def _chunk(self, block: bytes, first_line: int) -> tuple[FrameChunk, list[tuple[int, str, str]]]:
         header = self.plain.header
         names = [f"c{i}" for i in range(len(header))]
+        if block.startswith(_BOM):  # polars drops a BOM opening its buffer; the row path reads it as text
+            return self._by_rows(block, first_line)
         try:
             raw = pl.read_csv(
                 block,
@@ -683,7 +695,10 @@ def aggregate(events: pl.DataFrame, repeats: int) -> FrameChunk:
 def add_sums(chunk: FrameChunk) -> None:
     """Give a chunk made without them (ColumnarChunks' `sums`) its rollups, unpriced count and cost (`aggregate`)."""
     if not chunk.summed:
-        whole = aggregate(chunk.events, chunk.repeats)
+        try:
+            whole = aggregate(chunk.events, chunk.repeats)
+        except OverflowError:
+            raise FileError(chunk.last_line, SUM_TOO_LARGE) from None
         chunk.rollups, chunk.tasks = whole.rollups, whole.tasks
         chunk.unpriced_events, chunk.cost_nano, chunk.summed = whole.unpriced_events, whole.cost_nano, True
 

@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import traceback
@@ -23,9 +24,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from queue import Empty, Full
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from engine.ingest.columnar import (
     ColumnarChunks,
@@ -39,7 +41,7 @@ from engine.ingest.columnar import (
 from engine.ingest.customers import CustomerMap, RowMapper, mapped_lines, without_contract_line, without_contracts
 from engine.ingest.events import RowError, parse_event
 from engine.ingest.reading import FileError, Position, file_rows, printable
-from engine.ingest.rollups import sqlite_image_of
+from engine.ingest.rollups import SUM_TOO_LARGE, sqlite_image_of
 from engine.ingest.sqlite_image import release
 from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats
 from engine.money import CENT, ZERO, round_to, usd
@@ -393,21 +395,19 @@ def import_usage_file(
                     customers.update(row[_CUSTOMER] for row in built)
                     for row in built:
                         writer.add_row(row)
+            writer.flush()
         except RowError as exc:  # the file itself (header, encoding, compression) is wrong
-            conn.rollback()
-            result.errors.append(BadLine(getattr(exc, "line", 1), str(exc)))
-            result.rejected = max(result.rejected, 1)
-            result.refused = True
-            if not dry_run:
-                _record_run(engine, result, started)
-            raise ImportRefused(result) from None
+            _refuse(conn, engine, result, started, BadLine(getattr(exc, "line", 1), str(exc)), dry_run=dry_run)
+        except Exception as exc:  # the writer's driver errors come unwrapped: told apart by _sum_too_large
+            if not _sum_too_large(exc):
+                raise
+            _refuse(conn, engine, result, started, BadLine(result.rows_read + 1, SUM_TOO_LARGE), dry_run=dry_run)
         if result.rejected and not skip_invalid:
             conn.rollback()
             result.refused = True
             if not dry_run:
                 _record_run(engine, result, started)
             raise ImportRefused(result)
-        writer.flush()
         _finish(result, writer.stats)
         result.mapped_customers = [(w, t, n) for (w, t), n in sorted(mapper.mapped.items())]
         result.suggestions = without_contracts(conn, customers)
@@ -425,6 +425,34 @@ def import_usage_file(
             w.writerows(rejects)
     _record_run(engine, result, started)
     return result
+
+
+def _sum_too_large(exc: BaseException) -> bool:
+    """Whether `exc` is a rollup sum past a BIGINT: the columnar sums' own check (engine.ingest.rollups.narrow, on
+    PostgreSQL over the chunks pending), SQLite's SUM in a fold of new events (integer overflow), or PostgreSQL's
+    when it adds to a stored sum (SQLSTATE 22003). (SQLite's `+` in the folds' upserts makes a sum past 2⁶³ a REAL
+    instead of failing: see the note on `SUM_TOO_LARGE`.)"""
+    if isinstance(exc, OverflowError):
+        return True
+    if isinstance(exc, DBAPIError):
+        exc = exc.orig if exc.orig is not None else exc
+    if isinstance(exc, sqlite3.OperationalError):
+        return "integer overflow" in str(exc)
+    return getattr(exc, "sqlstate", None) == "22003"  # numeric_value_out_of_range
+
+
+def _refuse(
+    conn: Connection, engine: Engine, result: ImportResult, started: datetime, why: BadLine, *, dry_run: bool
+) -> NoReturn:
+    """Refuse the whole file for `why`: nothing of it is kept, and the run is recorded (unless a dry run)."""
+    conn.rollback()
+    result.errors.append(why)
+    result.rows_read = max(result.rows_read, why.line - 1)  # the rows before the line named were read
+    result.rejected = max(result.rejected, 1)
+    result.refused = True
+    if not dry_run:
+        _record_run(engine, result, started)
+    raise ImportRefused(result) from None
 
 
 @contextmanager

@@ -221,6 +221,17 @@ _WEEKLY_COLUMNS = (*_WEEK_KEYS, "events", "unpriced_events", "requests", "tokens
 WEEKLY_TRIGGERS = tuple(f"weekly_customer_product_{name}" for name in ("delete", "insert", "rekey", "update"))
 
 
+# Why a file is refused whose sums pass what a rollup column holds (a BIGINT: 2⁶³ − 1 nano-USD is about $9.2 billion),
+# said of the line where reading stopped: the lines up to it are what passes the limit. Found within a chunk's or a
+# batch's own sums, and on PostgreSQL wherever it happens; on SQLite a sum that passes it only once added to a stored
+# one (an earlier chunk's or file's) is turned into a REAL by the upsert's `+` and not found (not fixed: a check that
+# would find it reads every row the import touched again, or a CHECK on every rollup row written).
+SUM_TOO_LARGE = (
+    "the costs or counts of one customer, product and day in the lines up to here add up past what the database "
+    "holds (about $9.2 billion, or 9.2 × 10¹⁸ of a count): are cost_usd and the counts in the right unit?"
+)
+
+
 def narrow(frame: Any) -> Any:
     """A polars frame's sums computed in 128 bits, kept in 64 (what the rollup columns hold); a sum past a BIGINT is
     refused here, as the database would refuse it."""

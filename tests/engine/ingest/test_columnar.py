@@ -26,8 +26,8 @@ import engine.ingest.columnar as columnar
 import engine.ingest.rollups as rollups
 from engine.ingest.columnar import ColumnarChunks, PlainFile, plain_body, plain_header
 from engine.ingest.events import COLUMNS, RowError, parse_event
-from engine.ingest.files import import_usage_file
-from engine.ingest.rollups import rebuild_rollups
+from engine.ingest.files import ImportRefused, import_usage_file
+from engine.ingest.rollups import SUM_TOO_LARGE, rebuild_rollups
 from engine.ingest.writer import EVENT_COLUMNS, SERVER_FILLED, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import PriceBook, Usage
 from engine.runtime import Runtime
@@ -442,8 +442,8 @@ def test_overlapping_imports_on_postgresql_both_finish_with_clean_totals(
 WORKER_CHILD = """
 import sys
 from pathlib import Path
-from engine.ingest.files import import_usage_file
-from engine.ingest.rollups import rebuild_rollups
+from engine.ingest.files import ImportRefused, import_usage_file
+from engine.ingest.rollups import SUM_TOO_LARGE, rebuild_rollups
 from engine.pricing.book import PriceBook
 from engine.store.db import open_engine
 engine = open_engine("sqlite:///" + sys.argv[1])
@@ -615,3 +615,72 @@ def test_a_blank_line_is_not_plain_even_when_another_line_makes_up_its_delimiter
         assert plain_csv(path, ",") is None
         path.write_bytes(end.join([header, row, row, row, row]).encode() + end.encode())
         assert plain_csv(path, ",") is not None
+
+
+ROW = "2026-01-20T12:00:00Z,acme,assist"
+
+
+@pytest.mark.parametrize(
+    ("content", "plain"),
+    [
+        # A line one field short and one a field long, together with as many delimiters as two lines should have: in
+        # different chunks, the file is not plain; in one, polars refuses the chunk, which is read row by row.
+        (f"event_id,ts,customer,product,feature\ne1,{ROW},f\ns1,{ROW}\nl1,{ROW},f,x\n".encode(), False),
+        (f"event_id,ts,customer,product,feature\ns1,{ROW}\nl1,{ROW},f,x\ne1,{ROW},f\n".encode(), True),
+        # A body line opening with a BOM: text to the row path's reader, dropped by polars at the start of a chunk.
+        (f"ts,event_id,customer,product\n\ufeff{ROW[:20]},e1,acme,assist\n{ROW[:20]},e2,acme,assist\n".encode(), True),
+        (f"event_id,ts,customer,product\n\ufeffe1,{ROW}\ne2,{ROW}\n".encode(), True),
+        # A CR inside the header line: a line break to the row path's reader.
+        (f"event_id,ts\r,customer,product\ne1,{ROW}\n".encode(), False),
+        (f"event_id,ts,customer,product\r \ne1,{ROW}\n".encode(), False),
+        (f"event_id,ts,customer,product\r\r\ne1,{ROW}\ne2,not-a-time,acme,assist\n".encode(), False),
+    ],
+)
+def test_lines_polars_reads_otherwise_than_the_csv_reader_are_read_as_the_row_path_reads_them(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, plain: bool
+) -> None:
+    # Chunks of a line or two: the first example's short and long lines apart, the next one's together.
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", 80)
+    path = tmp_path / "odd.csv"
+    path.write_bytes(content)
+    assert (plain_csv(path, ",") is not None) == plain
+    results, stored = [], []
+    for path_kind in (None, False):  # the importer's choice (columnar for a plain file), then row by row
+        clear(runtime)
+        try:
+            result = import_usage_file(
+                runtime.engine, path, prices=runtime.prices, timezone="UTC", skip_invalid=True, columnar=path_kind
+            )
+        except ImportRefused as refused:  # a header the row path refuses: the whole file is
+            result = refused.result
+        results.append((result.imported, result.rejected, [(e.line, e.reason) for e in result.errors]))
+        stored.append(snapshot(runtime))
+    assert results[0] == results[1]
+    assert stored[0] == stored[1]
+
+
+def test_a_file_whose_sums_pass_a_bigint_is_refused_in_one_line_on_both_paths(runtime: Runtime, tmp_path: Path) -> None:
+    # $10M an event, the most one can cost: 923 of them on one customer's day are $9.23 billion, past the 2⁶³ − 1
+    # nano-USD a rollup column holds. Refused whole, with the line reading stopped at, instead of a traceback: the
+    # sum passing it within the file, or (PostgreSQL) added to what an earlier file stored.
+    def usage(name: str, first: int, n: int) -> Path:
+        rows = [f"e{i},2026-01-20T12:00:00Z,acme,assist,10000000" for i in range(first, first + n)]
+        path = tmp_path / name
+        path.write_text("\n".join(["event_id,ts,customer,product,cost_usd", *rows]) + "\n")
+        return path
+
+    whole, head, tail = usage("whole.csv", 0, 923), usage("head.csv", 0, 900), usage("tail.csv", 900, 23)
+    for path_kind in (None, False):  # the importer's choice (columnar: the file is plain), then row by row
+        clear(runtime)
+        with pytest.raises(ImportRefused) as refused:
+            import_usage_file(runtime.engine, whole, prices=runtime.prices, timezone="UTC", columnar=path_kind)
+        assert [(e.line, e.reason) for e in refused.value.result.errors] == [(924, SUM_TOO_LARGE)]
+        assert snapshot(runtime)["usage_event"] == []
+        if runtime.engine.dialect.name == "sqlite":
+            continue  # SQLite's upsert makes a stored sum past 2⁶³ a REAL (engine.ingest.rollups.SUM_TOO_LARGE)
+        assert import_usage_file(runtime.engine, head, prices=runtime.prices, timezone="UTC").imported == 900
+        kept = snapshot(runtime)
+        with pytest.raises(ImportRefused) as refused:
+            import_usage_file(runtime.engine, tail, prices=runtime.prices, timezone="UTC", columnar=path_kind)
+        assert [(e.line, e.reason) for e in refused.value.result.errors] == [(24, SUM_TOO_LARGE)]
+        assert snapshot(runtime) == kept
