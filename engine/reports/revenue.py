@@ -611,21 +611,9 @@ def contracts_in(
 # 5-6 ms of Python on 3.5 ms of SQL). `typed`: values of different types can be equal and read differently (1 and
 # 1.0 read as 1 and 1.0; seats 1.0 is refused). Bounded: a book of more contracts than this reads the rest afresh.
 @lru_cache(maxsize=1 << 16, typed=True)
-def _contract(
-    customer: str,
-    product: str,
-    plan: object,
-    start: object,
-    end: object,
-    seats: object,
-    seat_price: object,
-    fee: object,
-    included: object,
-    unit: object,
-    unit_price: object,
-) -> Terms | str:
-    """The contract with these stored values as a Terms, or why it cannot be read."""
-    values = _stored_terms(plan, start, end, seats, seat_price, fee, included, unit, unit_price)
+def _contract(customer: str, product: str, *stored: object) -> Terms | str:
+    """The contract with these stored values (`_terms`' arguments) as a Terms, or why it cannot be read."""
+    values = _stored_terms(*stored)
     if isinstance(values, str):
         return values
     # A Terms made of its attributes costs a sixth of a frozen dataclass's __init__, which sets each field through
@@ -638,22 +626,12 @@ def _contract(
 
 
 @lru_cache(maxsize=1 << 14, typed=True)
-def _stored_terms(
-    plan: object,
-    start: object,
-    end: object,
-    seats: object,
-    seat_price: object,
-    fee: object,
-    included: object,
-    unit: object,
-    unit_price: object,
-) -> dict[str, object] | str:
+def _stored_terms(*stored: object) -> dict[str, object] | str:
     """A contract's stored terms checked (`_terms`), or why they cannot be read. Contracts repeat the same terms for
     many customers (the bench's 3,069 hold 991 sets): each set is checked once, and every Terms made of it shares
     its `earning_terms` tuple, by which revenue looks up charges worked out already (`_charges`)."""
     try:
-        return _terms(plan, start, end, seats, seat_price, fee, included, unit, unit_price)
+        return _terms(*stored)
     except (ValueError, TypeError) as exc:
         return str(exc)
 
