@@ -403,11 +403,7 @@ def import_usage_file(
                 raise
             _refuse(conn, engine, result, started, BadLine(result.rows_read + 1, SUM_TOO_LARGE), dry_run=dry_run)
         if result.rejected and not skip_invalid:
-            conn.rollback()
-            result.refused = True
-            if not dry_run:
-                _record_run(engine, result, started)
-            raise ImportRefused(result)
+            _refuse(conn, engine, result, started, None, dry_run=dry_run)
         _finish(result, writer.stats)
         result.mapped_customers = [(w, t, n) for (w, t), n in sorted(mapper.mapped.items())]
         result.suggestions = without_contracts(conn, customers)
@@ -442,13 +438,15 @@ def _sum_too_large(exc: BaseException) -> bool:
 
 
 def _refuse(
-    conn: Connection, engine: Engine, result: ImportResult, started: datetime, why: BadLine, *, dry_run: bool
+    conn: Connection, engine: Engine, result: ImportResult, started: datetime, why: BadLine | None, *, dry_run: bool
 ) -> NoReturn:
-    """Refuse the whole file for `why`: nothing of it is kept, and the run is recorded (unless a dry run)."""
+    """Refuse the whole file, for `why` (None: for the bad rows in `result`): nothing of it is kept, and the run is
+    recorded (unless a dry run)."""
     conn.rollback()
-    result.errors.append(why)
-    result.rows_read = max(result.rows_read, why.line - 1)  # the rows before the line named were read
-    result.rejected = max(result.rejected, 1)
+    if why is not None:
+        result.errors.append(why)
+        result.rows_read = max(result.rows_read, why.line - 1)  # the rows before the line named were read
+        result.rejected = max(result.rejected, 1)
     result.refused = True
     if not dry_run:
         _record_run(engine, result, started)
