@@ -17,7 +17,7 @@ import sys
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -175,7 +175,7 @@ def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Generator[
     try:
         for line, raw, problem, parsed in rows:
             read += 1
-            if parsed is None and raw is not None:
+            if parsed is None and isinstance(raw, Mapping):
                 try:
                     parsed = parse_event(raw)
                 except RowError as exc:
@@ -186,6 +186,8 @@ def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Generator[
                 except RowError as exc:  # valid alone, but priced beyond what one event can cost
                     parsed, problem = None, str(exc)
             if parsed is None:
+                if isinstance(raw, list):  # a row the fast parser took, refused by the builder
+                    raw = dict(zip(at.header, raw, strict=True))
                 bad.append((line, problem, json.dumps(raw, default=str) if raw is not None else ""))
             if read >= CHUNK_ROWS:
                 yield built, bad, read, at.bytes_read()

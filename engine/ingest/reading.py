@@ -1,8 +1,8 @@
 """Reading a usage file: opening it, decoding it, and splitting it into rows (CSV with a header, or JSONL).
 
-Each row comes out as (line number, raw mapping or None, problem, parsed event or None): a CSV row the fast parser
-took is parsed already; any other row is handed on raw for `parse_event` to decide; a line that is not a row at all
-carries its problem.
+Each row comes out as (line number, raw row or None, problem, parsed event or None): a CSV row the fast parser
+took is parsed already, its raw row the values alone; any other row is handed on as a raw mapping for
+`parse_event` to decide; a line that is not a row at all carries its problem.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from engine.ingest.events import (
 )
 from engine.store.bounds import CONTROL
 
-Row = tuple[int, Mapping[str, Any] | None, str, ParsedEvent | None]
+# The raw row: its mapping, or for a CSV row the fast parser took, its values (in the header's order: Position.header).
+Row = tuple[int, Mapping[str, Any] | list[str] | None, str, ParsedEvent | None]
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 
 _GZIP = b"\x1f\x8b"
@@ -66,10 +67,13 @@ class FileError(RowError):
 
 class Position:
     """How many bytes of the file the row readers have consumed (read ahead by a buffer), for progress. For a
-    gzip file, compressed bytes: the total it is measured against is the file's size."""
+    gzip file, compressed bytes: the total it is measured against is the file's size. And a CSV file's header, once
+    read: a row the fast parser took comes with its values alone, and one refused later (priced past what one event
+    can cost) is written to the rejects as its mapping."""
 
     def __init__(self) -> None:
         self.handle: Any = None
+        self.header: list[str] = []
 
     def bytes_read(self) -> int:
         handle = self.handle
@@ -221,6 +225,8 @@ def _csv_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> I
             if escaped("".join(header)):
                 raise FileError(1, encoding_problem(path, delimiter.join(header)))
             check_header(header, delimiter)
+            if at is not None:
+                at.header = header
             width = len(header)
             fast = _csv_fast_parser(header)
             while True:
@@ -234,7 +240,7 @@ def _csv_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> I
                             yield reader.line_num, None, f"has {len(values)} fields, the header has {width}", None
                             continue
                         try:
-                            yield reader.line_num, None, "", fast(values)
+                            yield reader.line_num, values, "", fast(values)
                         except FAST_PATH_DECLINES:  # it takes no row with a byte that was not UTF-8
                             joined = delimiter.join(values)
                             if escaped(joined):

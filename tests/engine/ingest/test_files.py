@@ -65,6 +65,26 @@ def test_skip_invalid_commits_good_rows_and_writes_rejects_beside_the_file(runti
     assert counts(runtime) == (1, 1)
 
 
+@pytest.mark.parametrize("columnar", [False, True])
+def test_a_row_priced_past_one_events_cost_is_written_to_the_rejects_whole_on_both_paths(
+    runtime: Runtime, tmp_path: Path, columnar: bool
+) -> None:
+    # Valid alone, so the row path's fast parser takes it; only pricing refuses it (10^15 output tokens of gpt-4o
+    # cost $10 billion, more than one event may).
+    dear = "dear1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,999999999999999\n"
+    path = tmp_path / "dear.csv"
+    path.write_text(HEADER + GOOD + dear)
+    result = import_usage_file(
+        runtime.engine, path, prices=runtime.prices, timezone="UTC", skip_invalid=True, columnar=columnar
+    )
+    assert (result.imported, result.rejected) == (1, 1)
+    with open(str(path) + ".rejects.csv", newline="") as handle:
+        _, reject = list(csv.reader(handle))
+    assert reject[0] == "3"
+    assert "more than one event can cost" in reject[1]
+    assert json.loads(reject[2]) == dict(zip(HEADER.strip().split(","), dear.strip().split(","), strict=True))
+
+
 def test_unknown_column_is_refused_before_any_row(runtime: Runtime, tmp_path: Path) -> None:
     path = tmp_path / "typo.csv"
     path.write_text(HEADER.replace("output_tokens", "output_token") + GOOD)
