@@ -427,9 +427,8 @@ def import_usage_file(
 
 def _sum_too_large(exc: BaseException) -> bool:
     """Whether `exc` is a rollup sum past a BIGINT: the columnar sums' own check (engine.ingest.rollups.narrow, on
-    PostgreSQL over the chunks pending), SQLite's SUM in a fold of new events (integer overflow), or PostgreSQL's
-    when it adds to a stored sum (SQLSTATE 22003). (SQLite's `+` in the folds' upserts makes a sum past 2⁶³ a REAL
-    instead of failing: see the note on `SUM_TOO_LARGE`.)"""
+    PostgreSQL over the chunks pending), SQLite's SUM in a fold of new events or its checked addition onto a stored
+    sum (integer overflow: engine.store.sql.added), or PostgreSQL's (SQLSTATE 22003)."""
     if isinstance(exc, OverflowError):
         return True
     if isinstance(exc, DBAPIError):

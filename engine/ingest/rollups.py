@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 from engine.ingest.events import BIGINT_MAX
 from engine.ingest.sqlite_image import STAGE, EventImage, event_image
 from engine.store.models import COST_COLUMNS, COUNT_COLUMNS
-from engine.store.sql import COST_SUM
+from engine.store.sql import COST_SUM, added
 
 if TYPE_CHECKING:
     from engine.ingest.columnar import FrameChunk
@@ -37,34 +37,38 @@ UNPRICED_EVENTS = _SUM_OF["unpriced_events"]
 AGGREGATES = ", ".join(_SUM_OF.get(c, f"SUM({c})") for c in MEASURES)
 
 
-def _upsert(table: str, keys: Sequence[str], source: str) -> str:
+def _upsert(table: str, keys: Sequence[str], source: str, dialect: str) -> str:
     cols = ", ".join((*keys, *MEASURES))
     group = ", ".join(keys)
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in MEASURES)
+    updates = ", ".join(f"{c} = {added(f'{table}.{c}', f'excluded.{c}', dialect)}" for c in MEASURES)
     return (
         f"INSERT INTO {table} ({cols}) SELECT {group}, {AGGREGATES} FROM {source} "
         f"GROUP BY {group} ON CONFLICT ({group}) DO UPDATE SET {updates}"
     )
 
 
-def _tasks(source: str, least: str) -> str:
+def _least(dialect: str) -> str:
+    """The dialect's two-argument minimum."""
+    return "LEAST" if dialect == "postgresql" else "MIN"
+
+
+def _tasks(source: str, dialect: str) -> str:
     # A task is dated by its first event: a task folded in over several batches keeps the earliest day.
     return (
         "INSERT INTO task_rollup (customer, product, task_id, day, events, cost_nano) "
         f"SELECT customer, product, task_id, MIN(day), COUNT(*), SUM({COST_SUM}) FROM {source} "
         "AND task_id IS NOT NULL GROUP BY customer, product, task_id "
         "ON CONFLICT (customer, product, task_id) DO UPDATE SET "
-        f"events = task_rollup.events + excluded.events, cost_nano = task_rollup.cost_nano + excluded.cost_nano, "
-        f"day = {least}(task_rollup.day, excluded.day)"
+        f"events = {added('task_rollup.events', 'excluded.events', dialect)}, "
+        f"cost_nano = {added('task_rollup.cost_nano', 'excluded.cost_nano', dialect)}, "
+        f"day = {_least(dialect)}(task_rollup.day, excluded.day)"
     )
 
 
-def fold_statements(source: str, *, least: str) -> list[str]:
-    """Statements adding the events of `source` (a FROM clause ending in a WHERE condition) into every rollup.
-
-    `least` is the dialect's two-argument minimum: MIN on SQLite, LEAST on PostgreSQL.
-    """
-    return [*(_upsert(table, keys, source) for table, keys in ROLLUPS), _tasks(source, least)]
+def fold_statements(source: str, *, dialect: str) -> list[str]:
+    """Statements adding the events of `source` (a FROM clause ending in a WHERE condition) into every rollup, on
+    `dialect` (sqlite or postgresql)."""
+    return [*(_upsert(table, keys, source, dialect) for table, keys in ROLLUPS), _tasks(source, dialect)]
 
 
 def rebuild_rollups(conn: Connection) -> None:
@@ -72,8 +76,7 @@ def rebuild_rollups(conn: Connection) -> None:
     for table, _ in ROLLUPS:
         conn.execute(text(f"DELETE FROM {table}"))
     conn.execute(text("DELETE FROM task_rollup"))
-    least = "LEAST" if conn.dialect.name == "postgresql" else "MIN"
-    for sql in fold_statements("usage_event WHERE 1 = 1", least=least):
+    for sql in fold_statements("usage_event WHERE 1 = 1", dialect=conn.dialect.name):
         conn.execute(text(sql))
 
 
@@ -86,13 +89,15 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 
 
 def _from_stage(
-    table: str, keys: Sequence[str], columns: Sequence[str], stage: str, least: str = "LEAST", *, sorted_by: str = ""
+    table: str, keys: Sequence[str], columns: Sequence[str], stage: str, dialect: str, *, sorted_by: str = ""
 ) -> str:
-    """Upsert `stage`'s rows (keys unique) into `table`, adding onto what is there (`least`: as fold_statements), in
-    key order: `sorted_by` names a column of `stage` that already orders its rows by key (no sort then)."""
+    """Upsert `stage`'s rows (keys unique) into `table`, adding onto what is there, on `dialect`, in key order:
+    `sorted_by` names a column of `stage` that already orders its rows by key (no sort then)."""
     measures = [c for c in columns if c not in keys]
     updates = ", ".join(
-        f"day = {least}({table}.day, excluded.day)" if c == "day" else f"{c} = {table}.{c} + excluded.{c}"
+        f"day = {_least(dialect)}({table}.day, excluded.day)"
+        if c == "day"
+        else f"{c} = {added(f'{table}.{c}', f'excluded.{c}', dialect)}"
         for c in measures
     )
     cols = ", ".join(columns)
@@ -195,7 +200,7 @@ class PendingRollups:
                 stage = f"stage_{table}"
                 cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table})")
                 copy(cur, stage, rows)
-                cur.execute(_from_stage(table, keys, columns, stage))
+                cur.execute(_from_stage(table, keys, columns, stage, "postgresql"))
                 cur.execute(f"TRUNCATE {stage}")
         if customers.height:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS stage_customer (id text)")
@@ -223,9 +228,9 @@ WEEKLY_TRIGGERS = tuple(f"weekly_customer_product_{name}" for name in ("delete",
 
 # Why a file is refused whose sums pass what a rollup column holds (a BIGINT: 2⁶³ − 1 nano-USD is about $9.2 billion),
 # said of the line where reading stopped: the lines up to it are what passes the limit. Found within a chunk's or a
-# batch's own sums, and on PostgreSQL wherever it happens; on SQLite a sum that passes it only once added to a stored
-# one (an earlier chunk's or file's) is turned into a REAL by the upsert's `+` and not found (not fixed: a check that
-# would find it reads every row the import touched again, or a CHECK on every rollup row written).
+# batch's own sums, and wherever a sum is added to a stored one (an earlier chunk's or file's): PostgreSQL's BIGINT
+# refuses it, and on SQLite every such addition is checked (engine.store.sql.added; the weekly triggers: migration
+# 0007).
 SUM_TOO_LARGE = (
     "the costs or counts of one customer, product and day in the lines up to here add up past what the database "
     "holds (about $9.2 billion, or 9.2 × 10¹⁸ of a count): are cost_usd and the counts in the right unit?"
@@ -294,8 +299,11 @@ def fold_sqlite(cur: Any, tag: str, *, weekly: bool = False) -> None:
     `weekly`: weekly_customer_product's triggers are dropped for now (engine.ingest.writer), so its rows are upserted
     from the image too."""
     for table, keys, columns in TABLES:
-        cur.execute(_from_stage(table, keys, columns, f"{STAGE}.{table}", least="MIN", sorted_by="rowid") + tag)
+        cur.execute(_from_stage(table, keys, columns, f"{STAGE}.{table}", "sqlite", sorted_by="rowid") + tag)
     if weekly:
         stage = f"{STAGE}.weekly_customer_product"
-        cur.execute(_from_stage("weekly_customer_product", _WEEK_KEYS, _WEEKLY_COLUMNS, stage, sorted_by="rowid") + tag)
+        cur.execute(
+            _from_stage("weekly_customer_product", _WEEK_KEYS, _WEEKLY_COLUMNS, stage, "sqlite", sorted_by="rowid")
+            + tag
+        )
     cur.execute(_CUSTOMER_STAGE + tag)

@@ -66,11 +66,11 @@ TEXT_COLUMNS = {
 }
 
 
-def _fold_statements(source: str, least: str) -> list[str]:
+def _fold_statements(source: str, dialect: str) -> list[str]:
     """Roll the new events (`source` is a FROM clause ending in a WHERE condition) into every rollup, add the
     customers not seen before, and (last) count what the batch added: unpriced events and cost."""
     return [
-        *fold_statements(source, least=least),
+        *fold_statements(source, dialect=dialect),
         f"INSERT INTO customer (id, name, aliases) SELECT DISTINCT customer, customer, '' FROM {source} "
         "ON CONFLICT (id) DO NOTHING",
         f"SELECT COALESCE({UNPRICED_EVENTS}, 0), COALESCE(SUM({COST_SUM}), 0) FROM {source}",
@@ -85,7 +85,7 @@ _SQLITE_INSERT = (
     f"INSERT INTO usage_event ({_COLS}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) "
     "ON CONFLICT (event_id) DO NOTHING"
 )
-_SQLITE_FOLD = _fold_statements("usage_event WHERE rowid > {last}", "MIN")
+_SQLITE_FOLD = _fold_statements("usage_event WHERE rowid > {last}", "sqlite")
 
 
 def _sqlite_copy(constants: dict[str, Any]) -> str:
@@ -108,7 +108,7 @@ _PG_INSERT = (
     "RETURNING 1) "
     "SELECT (SELECT COUNT(*) FROM ins), (SELECT COUNT(*) FROM known)"
 )
-_PG_FOLD = _fold_statements("stage_event WHERE 1 = 1", "LEAST")
+_PG_FOLD = _fold_statements("stage_event WHERE 1 = 1", "postgresql")
 # Usage writers on one PostgreSQL database take turns, each for its whole transaction: two imports of overlapping
 # files would otherwise wait on each other's new primary keys in opposite orders (a deadlock); the second now waits,
 # then finds the first one's events stored and skips them. (Transaction-scoped: released at commit or rollback.)

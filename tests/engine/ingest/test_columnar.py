@@ -660,27 +660,37 @@ def test_lines_polars_reads_otherwise_than_the_csv_reader_are_read_as_the_row_pa
 
 
 def test_a_file_whose_sums_pass_a_bigint_is_refused_in_one_line_on_both_paths(runtime: Runtime, tmp_path: Path) -> None:
-    # $10M an event, the most one can cost: 923 of them on one customer's day are $9.23 billion, past the 2⁶³ − 1
-    # nano-USD a rollup column holds. Refused whole, with the line reading stopped at, instead of a traceback: the
-    # sum passing it within the file, or (PostgreSQL) added to what an earlier file stored.
-    def usage(name: str, first: int, n: int) -> Path:
-        rows = [f"e{i},2026-01-20T12:00:00Z,acme,assist,10000000" for i in range(first, first + n)]
+    # $10M an event, the most one can cost: 923 of them are $9.23 billion, past the 2⁶³ − 1 nano-USD a rollup column
+    # holds. Refused whole, with the line reading stopped at, instead of a traceback (or, on SQLite, a sum kept as an
+    # inexact REAL): the sum passing it within the file, or added to what an earlier file stored.
+    def usage(name: str, first: int, n: int, ts: str = "2026-01-20T12:00:00Z", task: str = "") -> Path:
+        rows = [f"e{i},{ts},acme,assist,10000000,{task}" for i in range(first, first + n)]
         path = tmp_path / name
-        path.write_text("\n".join(["event_id,ts,customer,product,cost_usd", *rows]) + "\n")
+        path.write_text("\n".join(["event_id,ts,customer,product,cost_usd,task_id", *rows]) + "\n")
         return path
 
-    whole, head, tail = usage("whole.csv", 0, 923), usage("head.csv", 0, 900), usage("tail.csv", 900, 23)
+    whole = usage("whole.csv", 0, 923)
+    # (earlier file, file refused): the same day past it; two days of a week (only the week's sum is); the same
+    # task over two days of two weeks (only the task's is).
+    added = {
+        "day": (usage("d1.csv", 0, 900), usage("d2.csv", 900, 23)),
+        "week": (usage("w1.csv", 0, 900), usage("w2.csv", 900, 23, ts="2026-01-21T12:00:00Z")),
+        "task": (
+            usage("t1.csv", 0, 900, ts="2026-01-18T12:00:00Z", task="t"),
+            usage("t2.csv", 900, 23, ts="2026-01-19T12:00:00Z", task="t"),
+        ),
+    }
     for path_kind in (None, False):  # the importer's choice (columnar: the file is plain), then row by row
         clear(runtime)
         with pytest.raises(ImportRefused) as refused:
             import_usage_file(runtime.engine, whole, prices=runtime.prices, timezone="UTC", columnar=path_kind)
         assert [(e.line, e.reason) for e in refused.value.result.errors] == [(924, SUM_TOO_LARGE)]
         assert snapshot(runtime)["usage_event"] == []
-        if runtime.engine.dialect.name == "sqlite":
-            continue  # SQLite's upsert makes a stored sum past 2⁶³ a REAL (engine.ingest.rollups.SUM_TOO_LARGE)
-        assert import_usage_file(runtime.engine, head, prices=runtime.prices, timezone="UTC").imported == 900
-        kept = snapshot(runtime)
-        with pytest.raises(ImportRefused) as refused:
-            import_usage_file(runtime.engine, tail, prices=runtime.prices, timezone="UTC", columnar=path_kind)
-        assert [(e.line, e.reason) for e in refused.value.result.errors] == [(24, SUM_TOO_LARGE)]
-        assert snapshot(runtime) == kept
+        for head, tail in added.values():
+            clear(runtime)
+            assert import_usage_file(runtime.engine, head, prices=runtime.prices, timezone="UTC").imported == 900
+            kept = snapshot(runtime)
+            with pytest.raises(ImportRefused) as refused:
+                import_usage_file(runtime.engine, tail, prices=runtime.prices, timezone="UTC", columnar=path_kind)
+            assert [(e.line, e.reason) for e in refused.value.result.errors] == [(24, SUM_TOO_LARGE)]
+            assert snapshot(runtime) == kept
