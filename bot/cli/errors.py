@@ -70,6 +70,7 @@ def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | N
     from bot.jobs.scheduler import ConfigError as ScheduleError
     from bot.slack.app import SlackConfigError
     from engine.ingest.mapping import MappingError
+    from engine.ingest.reprice import RepriceRefused
     from engine.periods import PeriodError
     from engine.pricing.book import PriceFileError
     from engine.pricing.catalogue import CatalogueError
@@ -83,7 +84,7 @@ def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | N
         UsageError | PeriodError | PriceFileError | CatalogueError | SlackConfigError | ScheduleError | MappingError,
     ):
         return PREFIX + str(exc), USAGE
-    if isinstance(exc, UserError | UnknownSubject | StaleRollups):
+    if isinstance(exc, UserError | UnknownSubject | StaleRollups | RepriceRefused):
         return PREFIX + str(exc), FAILED
     if isinstance(exc, ArgumentError | NoSuchModuleError):
         return PREFIX + f"DATABASE_URL is not a database URL marginbot can use ({scrub(str(exc), database_url)})", USAGE

@@ -12,7 +12,6 @@ import json
 import multiprocessing
 import os
 import signal
-import sqlite3
 import sys
 import threading
 import traceback
@@ -27,7 +26,6 @@ from queue import Empty, Full
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from engine.ingest.columnar import (
     ColumnarChunks,
@@ -41,7 +39,7 @@ from engine.ingest.columnar import (
 from engine.ingest.customers import CustomerMap, RowMapper, mapped_lines, without_contract_line, without_contracts
 from engine.ingest.events import RowError, parse_event
 from engine.ingest.reading import FileError, Position, file_rows, printable
-from engine.ingest.rollups import SUM_TOO_LARGE, sqlite_image_of
+from engine.ingest.rollups import SUM_TOO_LARGE, sqlite_image_of, sum_too_large
 from engine.ingest.sqlite_image import release
 from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats
 from engine.money import CENT, ZERO, round_to, usd
@@ -400,8 +398,8 @@ def import_usage_file(
             writer.flush()
         except RowError as exc:  # the file itself (header, encoding, compression) is wrong
             _refuse(conn, engine, result, started, BadLine(getattr(exc, "line", 1), str(exc)), dry_run=dry_run)
-        except Exception as exc:  # the writer's driver errors come unwrapped: told apart by _sum_too_large
-            if not _sum_too_large(exc):
+        except Exception as exc:  # the writer's driver errors come unwrapped: told apart by sum_too_large
+            if not sum_too_large(exc):
                 raise
             _refuse(conn, engine, result, started, BadLine(result.rows_read + 1, SUM_TOO_LARGE), dry_run=dry_run)
         if result.rejected and not skip_invalid:
@@ -423,19 +421,6 @@ def import_usage_file(
             w.writerows(rejects)
     _record_run(engine, result, started)
     return result
-
-
-def _sum_too_large(exc: BaseException) -> bool:
-    """Whether `exc` is a rollup sum past a BIGINT: the columnar sums' own check (engine.ingest.rollups.narrow, on
-    PostgreSQL over the chunks pending), SQLite's SUM in a fold of new events or its checked addition onto a stored
-    sum (integer overflow: engine.store.sql.added), or PostgreSQL's (SQLSTATE 22003)."""
-    if isinstance(exc, OverflowError):
-        return True
-    if isinstance(exc, DBAPIError):
-        exc = exc.orig if exc.orig is not None else exc
-    if isinstance(exc, sqlite3.OperationalError):
-        return "integer overflow" in str(exc)
-    return getattr(exc, "sqlstate", None) == "22003"  # numeric_value_out_of_range
 
 
 def _refuse(

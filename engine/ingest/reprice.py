@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text
 
-from engine.ingest.rollups import rebuild_rollups
+from engine.ingest.events import COST_MAX_NANO
+from engine.ingest.rollups import rebuild_rollups, sum_too_large
 from engine.money import CENT, round_to, usd
 from engine.pricing.book import PriceBook, Usage
 from engine.progress import Progress
 from engine.store.meta import PRICE_FINGERPRINT, ROLLUP_TZ, bump_generation, get_meta, set_meta
 from engine.store.models import COST_COLUMNS
-from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter, as_date
 
 # What pricing an event reads (after `epoch`, Usage's fields are usage_event columns of the same names), then what
@@ -24,6 +23,11 @@ _SELECT = (
     f"SELECT event_id, ts, {', '.join(Usage._fields[1:])}, {', '.join(COST_COLUMNS)}, priced, day FROM usage_event "
 )
 _USAGE = len(Usage._fields) - 1
+
+
+class RepriceRefused(ValueError):
+    """The prices would make the stored usage what no import lets in: an event priced past what one event can cost,
+    or sums past what a rollup holds. Nothing is changed."""
 
 
 @dataclass
@@ -79,54 +83,74 @@ def reprice(
         # partition size is explicit: SQLite ignores the statement's yield_per and would hand over one row at a time.
         rows = conn.execute(text(_SELECT + where + "ORDER BY event_id").execution_options(yield_per=5000), params)
         reader = rows.partitions(5000)
-        before = _total_cost(conn, where, params)
+        # The COGS before and after, summed here event by event: a whole book's SUM in SQLite fails past 2⁶³ − 1
+        # nano-USD (about $9.2 billion), which years of usage can pass where no day, week or task does.
+        before = after = 0
         total = None
         if progress is not None:
             total = int(conn.execute(text(f"SELECT COUNT(*) FROM usage_event {where}"), params).scalar_one())
-        for chunk in reader:
-            for event_id, ts, *row in chunk:
-                counts, stored, was_priced, was_day = row[:_USAGE], row[_USAGE:-2], row[-2], row[-1]
-                epoch = int(_aware(ts).timestamp())
-                costs = prices.price(Usage(epoch, *counts))
-                day = cutter.day(epoch)
-                result.events += 1
-                if not costs.priced:
-                    result.unpriced_events += 1
-                new_cost = tuple(costs[:-1]) != tuple(int(v or 0) for v in stored) or bool(was_priced) != costs.priced
-                new_day = as_date(was_day).isoformat() != day
-                result.changed += new_cost
-                result.moved += new_day
-                if new_cost or new_day:
-                    updates.append(
-                        {
-                            "id": event_id,
-                            "day": day,
-                            "priced": costs.priced,
-                            **dict(zip(COST_COLUMNS, costs[:-1], strict=True)),
-                        }
-                    )
-            _apply(conn, updates)
-            updates.clear()
-            if progress is not None:
-                progress(result.events, total)
+        # Closed however the loop ends: a refused reprice must not leave PostgreSQL's server-side cursor open.
+        with rows:
+            for chunk in reader:
+                for event_id, ts, *row in chunk:
+                    counts, stored, was_priced, was_day = row[:_USAGE], row[_USAGE:-2], row[-2], row[-1]
+                    epoch = int(_aware(ts).timestamp())
+                    costs = prices.price(Usage(epoch, *counts))
+                    if costs.total > COST_MAX_NANO:  # the import's bound (engine.ingest.writer), whatever the prices
+                        raise _too_dear(event_id, costs.total)
+                    day = cutter.day(epoch)
+                    result.events += 1
+                    if not costs.priced:
+                        result.unpriced_events += 1
+                    was = tuple(int(v or 0) for v in stored)
+                    before += sum(was)
+                    after += costs.total
+                    new_cost = tuple(costs[:-1]) != was or bool(was_priced) != costs.priced
+                    new_day = as_date(was_day).isoformat() != day
+                    result.changed += new_cost
+                    result.moved += new_day
+                    if new_cost or new_day:
+                        updates.append(
+                            {
+                                "id": event_id,
+                                "day": day,
+                                "priced": costs.priced,
+                                **dict(zip(COST_COLUMNS, costs[:-1], strict=True)),
+                            }
+                        )
+                _apply(conn, updates)
+                updates.clear()
+                if progress is not None:
+                    progress(result.events, total)
         _apply(conn, updates)
-        after = _total_cost(conn, where, params)
         result.cost_before_nano, result.cost_after_nano = before, after
-        rebuild_rollups(conn)
+        try:
+            rebuild_rollups(conn)
+        except Exception as exc:
+            if not sum_too_large(exc):
+                raise
+            raise RepriceRefused(
+                "at these prices the costs of one customer and product over a day, a week or a task add up past what "
+                "the database holds (about $9.2 billion): is a price in the price file in the right unit? Nothing "
+                "was re-priced."
+            ) from None
         set_meta(conn, ROLLUP_TZ, timezone)
         set_meta(conn, PRICE_FINGERPRINT, prices.fingerprint)
         bump_generation(conn)
     return result
 
 
+def _too_dear(event_id: str, cost_nano: int) -> RepriceRefused:
+    return RepriceRefused(
+        f"event {event_id!r} would be priced at ${usd(cost_nano):,.2f}, more than one event can cost "
+        f"(${usd(COST_MAX_NANO):,.0f}): is a price in the price file in the right unit? Nothing was re-priced."
+    )
+
+
 def _aware(ts: object) -> datetime:
     if isinstance(ts, datetime):
         return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
     return datetime.fromisoformat(str(ts)).replace(tzinfo=UTC)
-
-
-def _total_cost(conn: Connection, where: str, params: Mapping[str, object]) -> int:
-    return int(conn.execute(text(f"SELECT COALESCE(SUM({COST_SUM}), 0) FROM usage_event {where}"), params).scalar_one())
 
 
 def _apply(conn: Connection, updates: list[dict[str, object]]) -> None:

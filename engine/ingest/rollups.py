@@ -7,10 +7,12 @@ at once give the same rows.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
 from engine.ingest.events import BIGINT_MAX
 from engine.ingest.sqlite_image import STAGE, EventImage, event_image
@@ -235,6 +237,19 @@ SUM_TOO_LARGE = (
     "the costs or counts of one customer, product and day in the lines up to here add up past what the database "
     "holds (about $9.2 billion, or 9.2 × 10¹⁸ of a count): are cost_usd and the counts in the right unit?"
 )
+
+
+def sum_too_large(exc: BaseException) -> bool:
+    """Whether `exc` is a rollup sum past a BIGINT: the columnar sums' own check (`narrow`, on PostgreSQL over the
+    chunks pending), SQLite's SUM over new events or its checked addition onto a stored sum (integer overflow:
+    engine.store.sql.added), or PostgreSQL's (SQLSTATE 22003), raised by the driver or wrapped by SQLAlchemy."""
+    if isinstance(exc, OverflowError):
+        return True
+    if isinstance(exc, DBAPIError):
+        exc = exc.orig if exc.orig is not None else exc
+    if isinstance(exc, sqlite3.OperationalError):
+        return "integer overflow" in str(exc)
+    return getattr(exc, "sqlstate", None) == "22003"  # numeric_value_out_of_range
 
 
 def narrow(frame: Any) -> Any:
