@@ -3,8 +3,10 @@ kept as a REAL (no longer an exact figure). Going back to 0006 restores the trig
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from engine.store.db import make_engine
@@ -35,41 +37,40 @@ def _triggers(conn: Connection) -> list[tuple[str, str]]:
     return [(name, sql) for name, sql in rows]
 
 
-def test_a_weeks_sum_past_a_bigint_fails_its_statement_and_nothing_is_kept(db_url: str) -> None:
-    engine = make_engine(db_url)
-    try:
-        migrate(engine, "head")
-        with engine.begin() as conn:
-            _day(conn, "2026-10-05")
-        with engine.connect() as conn:
-            kept = _weekly(conn)
-        assert [(events, cost) for _, events, cost in kept] == [(1, _HALF)]
-        with pytest.raises(DBAPIError, match=r"integer overflow|out of range"), engine.begin() as conn:
-            _day(conn, "2026-10-06")
-        with engine.connect() as conn:
-            assert _weekly(conn) == kept
-    finally:
-        engine.dispose()
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    made = make_engine(db_url)
+    yield made
+    made.dispose()
 
 
-def test_sqlite_kept_a_real_before_0007_and_gets_its_triggers_back_going_down(db_url: str) -> None:
-    if not db_url.startswith("sqlite"):
+def test_a_weeks_sum_past_a_bigint_fails_its_statement_and_nothing_is_kept(engine: Engine) -> None:
+    migrate(engine, "head")
+    with engine.begin() as conn:
+        _day(conn, "2026-10-05")
+    with engine.connect() as conn:
+        kept = _weekly(conn)
+    assert [(events, cost) for _, events, cost in kept] == [(1, _HALF)]
+    with pytest.raises(DBAPIError, match=r"integer overflow|out of range"), engine.begin() as conn:
+        _day(conn, "2026-10-06")
+    with engine.connect() as conn:
+        assert _weekly(conn) == kept
+
+
+def test_sqlite_kept_a_real_before_0007_and_gets_its_triggers_back_going_down(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's triggers are unchanged by 0007: its BIGINT refuses the sum")
-    engine = make_engine(db_url)
-    try:
-        migrate(engine, "0006")
-        with engine.connect() as conn:
-            before = _triggers(conn)
-        migrate(engine, "0007")
-        with engine.connect() as conn:
-            assert [name for name, _ in _triggers(conn)] == [name for name, _ in before]
-            assert _triggers(conn) != before
-        migrate(engine, "0006", down=True)
-        with engine.begin() as conn:
-            assert _triggers(conn) == before
-            # What 0007 is for: the same two days made the week's sum a REAL.
-            _day(conn, "2026-10-05")
-            _day(conn, "2026-10-06")
-            assert conn.execute(text("SELECT typeof(cost_nano) FROM weekly_customer_product")).scalar_one() == "real"
-    finally:
-        engine.dispose()
+    migrate(engine, "0006")
+    with engine.connect() as conn:
+        before = _triggers(conn)
+    migrate(engine, "0007")
+    with engine.connect() as conn:
+        assert [name for name, _ in _triggers(conn)] == [name for name, _ in before]
+        assert _triggers(conn) != before
+    migrate(engine, "0006", down=True)
+    with engine.begin() as conn:
+        assert _triggers(conn) == before
+        # What 0007 is for: the same two days made the week's sum a REAL.
+        _day(conn, "2026-10-05")
+        _day(conn, "2026-10-06")
+        assert conn.execute(text("SELECT typeof(cost_nano) FROM weekly_customer_product")).scalar_one() == "real"
