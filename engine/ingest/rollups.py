@@ -75,8 +75,13 @@ def fold_statements(source: str, *, dialect: str) -> list[str]:
 
 def rebuild_rollups(conn: Connection) -> None:
     """Recompute every rollup from the stored events."""
+    # The weeks are emptied before the days (whose triggers then take each day off an empty table) and again after:
+    # a week is never taken from, so one that holds what its days cannot (a sum made a REAL before migration 0007)
+    # does not stop the rebuild that makes it right. The new days' triggers then sum the weeks afresh.
+    conn.execute(text("DELETE FROM weekly_customer_product"))
     for table, _ in ROLLUPS:
         conn.execute(text(f"DELETE FROM {table}"))
+    conn.execute(text("DELETE FROM weekly_customer_product"))
     conn.execute(text("DELETE FROM task_rollup"))
     for sql in fold_statements("usage_event WHERE 1 = 1", dialect=conn.dialect.name):
         conn.execute(text(sql))
@@ -247,7 +252,7 @@ def sum_too_large(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError):
         exc = exc.orig if exc.orig is not None else exc
-    if isinstance(exc, sqlite3.OperationalError):
+    if isinstance(exc, sqlite3.DatabaseError):  # the weekly triggers' own check raises it too (migration 0007)
         return "integer overflow" in str(exc)
     return getattr(exc, "sqlstate", None) == "22003"  # numeric_value_out_of_range
 

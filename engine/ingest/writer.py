@@ -32,7 +32,7 @@ from engine.ingest.rollups import (
     sqlite_image_of,
 )
 from engine.ingest.sqlite_image import STAGE_TABLE, load_image
-from engine.money import usd
+from engine.money import NANO, usd
 from engine.pricing.book import Costs, PriceBook, Usage
 from engine.store.models import COST_COLUMNS, COST_TYPES, UsageEvent
 from engine.store.sql import COST_SUM
@@ -68,12 +68,18 @@ TEXT_COLUMNS = {
 
 def _fold_statements(source: str, dialect: str) -> list[str]:
     """Roll the new events (`source` is a FROM clause ending in a WHERE condition) into every rollup, add the
-    customers not seen before, and (last) count what the batch added: unpriced events and cost."""
+    customers not seen before, and (last) count what the batch added: unpriced events and cost. The cost is summed in
+    two parts, whole dollars and the nano-USD left over, each far from what SQLite's SUM can hold: summed whole, a
+    batch of events of many customers and days (each within its bounds) could pass 2⁶³ − 1 nano-USD and fail the
+    import as if one customer's day had."""
+    cost = f"({COST_SUM})"
+    whole = f"{cost} / {NANO}"  # both operands integers: integer division on both databases
     return [
         *fold_statements(source, dialect=dialect),
         f"INSERT INTO customer (id, name, aliases) SELECT DISTINCT customer, customer, '' FROM {source} "
         "ON CONFLICT (id) DO NOTHING",
-        f"SELECT COALESCE({UNPRICED_EVENTS}, 0), COALESCE(SUM({COST_SUM}), 0) FROM {source}",
+        f"SELECT COALESCE({UNPRICED_EVENTS}, 0), COALESCE(SUM({whole}), 0), "
+        f"COALESCE(SUM({cost} - {whole} * {NANO}), 0) FROM {source}",
     ]
 
 
@@ -438,9 +444,9 @@ class EventWriter:
         for sql in fold[:-1]:
             cur.execute(sql)
         cur.execute(fold[-1])
-        unpriced, cost = cur.fetchone()
+        unpriced, dollars, nano = cur.fetchone()
         self.stats.unpriced_events += int(unpriced)
-        self.stats.cost_nano += int(cost)
+        self.stats.cost_nano += int(dollars) * NANO + int(nano)
 
     def discard(self) -> None:
         """Drop what is queued (the caller is rolling back, which also brings back any triggers dropped)."""

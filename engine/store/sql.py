@@ -15,13 +15,14 @@ COST_SUMS = ", ".join(f"SUM({c})" for c in COST_COLUMNS)
 
 
 def added(total: str, more: str, dialect: str) -> str:
-    """`total + more`, a stored sum and what is added to it, refused past 2⁶³ − 1 on both databases. PostgreSQL's
-    BIGINT `+` refuses it (SQLSTATE 22003); SQLite's makes a REAL of it, silently, and a figure read from a REAL is
-    no longer exact. There the sum is compared first, `total` against what is left above `more` (exact for `more`
-    from 0 up; a negative one, only ever taken off a larger sum, leaves a REAL bound the sum is always under), and a
-    sum past the limit fails as SQLite's own SUM() does ("integer overflow", from abs() of the smallest integer,
-    written to depend on `more` so that SQLite cannot work it out before the row). A comparison costs the upserts
-    less than asking the sum's type (50,000 rows added onto daily_rollup: +48 ms against +115 ms)."""
+    """`total + more`, a stored sum and what is added to it (both NOT NULL, `total` never negative), refused past
+    2⁶³ − 1 on both databases. PostgreSQL's BIGINT `+` refuses it (SQLSTATE 22003); SQLite's makes a REAL of it,
+    silently, and a figure read from a REAL is no longer exact. There the sum is compared first, `total` against
+    what is left above `more` (exact for `more` from 0 up; a negative one, only ever taken off a larger sum, leaves
+    a REAL bound the sum is always under), and a sum past the limit fails as SQLite's own SUM() does ("integer
+    overflow", from abs() of the smallest integer, written to depend on `more` so that no SQLite works it out
+    before the row). A comparison costs the upserts less than asking the sum's type (50,000 rows added onto
+    daily_rollup: +48 ms against +115 ms)."""
     if dialect == "postgresql":
         return f"{total} + {more}"
     return (

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -657,6 +658,20 @@ def test_lines_polars_reads_otherwise_than_the_csv_reader_are_read_as_the_row_pa
         stored.append(snapshot(runtime))
     assert results[0] == results[1]
     assert stored[0] == stored[1]
+
+
+def test_a_file_whose_total_passes_a_bigint_is_imported_when_no_rollups_sum_does(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # 1,000 events of $9,999,999 each, every one its own customer's: $9,999,999,000 in all, past the 2⁶³ − 1 nano-USD
+    # of a BIGINT, while every rollup row holds one event. Imported on both paths, its cost exact.
+    rows = [f"e{i},2026-01-20T12:00:00Z,c{i},assist,9999999" for i in range(1000)]
+    path = tmp_path / "many.csv"
+    path.write_text("\n".join(["event_id,ts,customer,product,cost_usd", *rows]) + "\n")
+    for path_kind in (None, False):  # the importer's choice (columnar: the file is plain), then row by row
+        clear(runtime)
+        result = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", columnar=path_kind)
+        assert (result.imported, result.cost_usd) == (1000, Decimal("9999999000"))
 
 
 def test_a_file_whose_sums_pass_a_bigint_is_refused_in_one_line_on_both_paths(runtime: Runtime, tmp_path: Path) -> None:

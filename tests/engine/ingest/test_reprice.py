@@ -31,13 +31,18 @@ def output_priced(usd_per_mtok: str) -> PriceBook:
     return PriceBook.from_mapping({"models": [model | {"input_per_mtok": "0.15", "output_per_mtok": usd_per_mtok}]})
 
 
-def usage(rt: Runtime, path: Path, days: dict[str, int]) -> None:
+def usage_file(path: Path, days: dict[str, int]) -> Path:
     """Events of 999,999,999,999 output tokens each (the most one may count): `days` says how many on which day."""
     lines = ["event_id,ts,customer,product,provider,model,output_tokens"]
     for day, n in days.items():
         lines += [f"{day}-{i},{day}T12:00:00Z,acme,assist,openai,gpt-4o-mini,999999999999" for i in range(n)]
     path.write_text("\n".join(lines) + "\n")
-    import_usage_file(rt.engine, path, prices=output_priced("0.60"), timezone="UTC")
+    return path
+
+
+def usage(rt: Runtime, path: Path, days: dict[str, int]) -> None:
+    """`usage_file`'s events imported at $0.60 per million output tokens."""
+    import_usage_file(rt.engine, usage_file(path, days), prices=output_priced("0.60"), timezone="UTC")
 
 
 def test_prices_that_make_one_event_cost_too_much_refuse_the_reprice(runtime: Runtime, tmp_path: Path) -> None:

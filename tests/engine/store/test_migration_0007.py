@@ -4,22 +4,26 @@ kept as a REAL (no longer an exact figure). Going back to 0006 restores the trig
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from engine.ingest.files import import_usage_file
+from engine.ingest.reprice import reprice
 from engine.store.db import make_engine
+from tests.engine.ingest.test_reprice import output_priced, usage_file
 from tests.engine.store.test_migration_0006 import _MEASURES, migrate
 
 # Two days of one week, each within a BIGINT, together past it.
 _HALF = 2**62 + 1
 
 
-def _day(conn: Connection, day: str) -> None:
-    """One event of acme's on `day`, costing _HALF nano-USD."""
-    columns = _MEASURES.split(", ")
-    values = ", ".join({"events": "1", "cost_source": ":cost"}.get(c, "0") for c in columns)
+def _day(conn: Connection, day: str, *columns: str) -> None:
+    """One event of acme's on `day` with _HALF in each of `columns` (default: cost_source)."""
+    halves = dict.fromkeys(columns or ("cost_source",), ":cost")
+    values = ", ".join(({"events": "1"} | halves).get(c, "0") for c in _MEASURES.split(", "))
     conn.execute(
         text(
             f"INSERT INTO daily_customer_product (day, customer, product, {_MEASURES}) VALUES (:day, 'acme', 'agent', {values})"
@@ -57,6 +61,16 @@ def test_a_weeks_sum_past_a_bigint_fails_its_statement_and_nothing_is_kept(engin
         assert _weekly(conn) == kept
 
 
+@pytest.mark.parametrize("columns", [("cost_source", "cost_output"), ("input_tokens", "output_tokens")])
+def test_a_days_columns_summed_past_a_bigint_fail_its_statement(engine: Engine, columns: tuple[str, str]) -> None:
+    # Each column holds its value; their sum, the week's cost (or tokens), cannot.
+    migrate(engine, "head")
+    with pytest.raises(DBAPIError, match=r"integer overflow|out of range"), engine.begin() as conn:
+        _day(conn, "2026-10-05", *columns)
+    with engine.connect() as conn:
+        assert _weekly(conn) == []
+
+
 def test_sqlite_kept_a_real_before_0007_and_gets_its_triggers_back_going_down(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's triggers are unchanged by 0007: its BIGINT refuses the sum")
@@ -74,3 +88,23 @@ def test_sqlite_kept_a_real_before_0007_and_gets_its_triggers_back_going_down(en
         _day(conn, "2026-10-05")
         _day(conn, "2026-10-06")
         assert conn.execute(text("SELECT typeof(cost_nano) FROM weekly_customer_product")).scalar_one() == "real"
+
+
+def test_a_reprice_makes_right_a_week_a_real_was_stored_in_before_0007(engine: Engine, tmp_path: Path) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL never stored a REAL")
+    migrate(engine, "0006")
+    # Imported row by row at $10 per million output tokens: a small day, then two of ~$5.0 billion, and a week
+    # 0006's triggers made a REAL of (~$10.0 billion), larger than any integer: a day taken off it by a trigger that
+    # checks its sums would fail.
+    days = {"2026-10-05": 1, "2026-10-06": 500, "2026-10-07": 500}
+    import_usage_file(
+        engine, usage_file(tmp_path / "u.csv", days), prices=output_priced("10"), timezone="UTC", columnar=False
+    )
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT typeof(cost_nano) FROM weekly_customer_product")).scalar_one() == "real"
+    migrate(engine, "0007")
+    # Re-priced at $0.60, the rebuild takes no day off the REAL week: it empties the weeks and sums them again.
+    assert reprice(engine, prices=output_priced("0.60"), timezone="UTC").changed == 1001
+    with engine.connect() as conn:
+        assert _weekly(conn) == [("2026-10-05", 1001, 1001 * 599_999_999_999_400)]  # SQLite: the day as text

@@ -5,19 +5,17 @@ Revises: 0006
 Create Date: 2026-11-28
 
 SQLite's `+` makes an integer sum past 2⁶³ − 1 a REAL, silently (PostgreSQL's BIGINT refuses it), and a figure
-read from a REAL is no longer exact. The imports' upserts now add with a check (engine.store.sql.added); the
-SQLite triggers keeping `weekly_customer_product` (migration 0005) add each daily row into its week with `+`, and
-a week's sum can pass the limit where no day's does. They are made again adding with the same check, so such a
-sum fails its statement ("integer overflow") and the import is refused, as on PostgreSQL, whose triggers
-(migration 0006) are unchanged.
+read from a REAL is no longer exact. The imports' upserts now add with a check (engine.store.sql.added). The SQLite
+triggers keeping `weekly_customer_product` (migration 0005) add with `+` twice: a daily row's cost columns (and its
+input and output tokens) into one measure, and that measure into its week. Either can pass the limit where no
+column of any day does. They are made again with both checked, so such a sum fails its statement ("integer
+overflow") and the import or reprice is refused, as on PostgreSQL, whose triggers (migration 0006) are unchanged.
 
-The triggers are rewritten from their stored text: each measure's `+` is replaced, and a trigger whose text is not
-the one 0005 made is an error rather than left unchecked.
+The triggers are rewritten from their stored text, and a trigger whose text is not the one 0005 made is an error
+rather than left unchecked.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import sqlalchemy as sa
 from alembic import op
@@ -27,11 +25,26 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-# Each trigger of migration 0005 and the upserts into weekly_customer_product it makes.
+# Each trigger of migration 0005, the upserts into weekly_customer_product it makes, and whether it adds a NEW row.
 _TRIGGERS = {
-    "weekly_customer_product_" + name: n for name, n in (("insert", 1), ("update", 1), ("rekey", 2), ("delete", 1))
+    "weekly_customer_product_insert": (1, True),
+    "weekly_customer_product_update": (1, True),
+    "weekly_customer_product_rekey": (2, True),
+    "weekly_customer_product_delete": (1, False),
 }
 _MEASURES = ("events", "unpriced_events", "requests", "tokens", "cost_nano")
+# Every cost column as of this revision (as in 0005 and 0006).
+_COST = (
+    "cost_uncached_input + cost_cached_input + cost_cache_write + cost_cache_write_1h + cost_output + "
+    "cost_request_fee + cost_web_search + cost_source + cost_retrieval + cost_rerank + cost_compute"
+)
+# A NEW daily row whose cost or tokens, summed, are not an integer is refused before anything is added: an OLD row
+# taken off was checked when it was added.
+_GUARD = (
+    "BEGIN SELECT RAISE(ABORT, 'integer overflow') "
+    f"WHERE typeof({_COST.replace('cost_', 'NEW.cost_')}) = 'real' "
+    "OR typeof(NEW.input_tokens + NEW.output_tokens) = 'real'; "
+)
 
 
 def _plain(m: str) -> str:
@@ -48,7 +61,14 @@ def _checked(m: str) -> str:
     )
 
 
-def _rewrite(old: Callable[[str], str], new: Callable[[str], str]) -> None:
+def _replacements(name: str) -> list[tuple[str, str, int]]:
+    """(0005's text, this revision's, how many times trigger `name` has it)."""
+    upserts, adds_new = _TRIGGERS[name]
+    pairs = [(_plain(m), _checked(m), upserts) for m in _MEASURES]
+    return [("BEGIN ", _GUARD, 1), *pairs] if adds_new else pairs
+
+
+def _rewrite(*, up: bool) -> None:
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
         return
@@ -62,17 +82,18 @@ def _rewrite(old: Callable[[str], str], new: Callable[[str], str]) -> None:
     if sorted(name for name, _ in triggers) != sorted(_TRIGGERS):
         raise RuntimeError(f"weekly_customer_product's triggers are not those migration 0005 made: {sorted(found)}")
     for name, sql in triggers:
-        for m in _MEASURES:
-            if sql.count(old(m)) != _TRIGGERS[name]:
+        for plain, checked, times in _replacements(name):
+            old, new = (plain, checked) if up else (checked, plain)
+            if sql.count(old) != times:
                 raise RuntimeError(f"trigger {name} is not the one this migration rewrites: {sql}")
-            sql = sql.replace(old(m), new(m))
+            sql = sql.replace(old, new)
         op.execute(f"DROP TRIGGER {name}")
         op.execute(sql)
 
 
 def upgrade() -> None:
-    _rewrite(_plain, _checked)
+    _rewrite(up=True)
 
 
 def downgrade() -> None:
-    _rewrite(_checked, _plain)
+    _rewrite(up=False)
