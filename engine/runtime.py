@@ -97,9 +97,10 @@ class Runtime:
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A read connection; commits nothing unless the caller does. Refuses (StaleRollups) to read rollups cut in
-        another time zone than MARGINBOT_TIMEZONE, as imports do."""
-        from engine.store.meta import check_rollup_timezone
+        another time zone than MARGINBOT_TIMEZONE, or holding sums an earlier version stored inexactly, as imports
+        do."""
+        from engine.store.meta import check_rollups
 
         with self.engine.connect() as conn:
-            check_rollup_timezone(conn, self.settings.timezone, record=False)
+            check_rollups(conn, self.settings.timezone, record=False)
             yield conn

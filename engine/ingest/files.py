@@ -45,7 +45,7 @@ from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteSt
 from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
 from engine.progress import Progress
-from engine.store.meta import bump_generation, check_rollup_timezone
+from engine.store.meta import bump_generation, check_rollups
 from engine.store.models import ImportRun
 from engine.timeutil import DayCutter
 
@@ -211,7 +211,10 @@ def _imaged(chunks: Iterator[Item]) -> Iterator[Item]:
         built = item[0]
         if isinstance(built, FrameChunk) and built.events.height:
             add_sums(built)
-            built.image = sqlite_image_of(built)
+            try:
+                built.image = sqlite_image_of(built)
+            except OverflowError:  # its weeks' sums (weekly_of), past what a rollup holds: said of its lines
+                raise FileError(built.last_line, SUM_TOO_LARGE) from None
             built.events = built.events.select("customer")
             built.rollups, built.tasks = {}, built.tasks.clear()
         yield item
@@ -344,7 +347,7 @@ def import_usage_file(
     rejects: list[tuple[int, str, str]] = []
     started = datetime.now(UTC)
     with engine.connect() as conn, _journals_in_memory(conn), _stage_released(conn):
-        check_rollup_timezone(conn, timezone, price_fingerprint=prices.fingerprint)
+        check_rollups(conn, timezone, price_fingerprint=prices.fingerprint)
         writer = EventWriter(
             conn,
             prices=prices,

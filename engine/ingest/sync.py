@@ -35,7 +35,7 @@ from engine.money import CENT, round_to, usd
 from engine.progress import Progress
 from engine.runtime import Runtime
 from engine.store.bounds import SEATS_MAX
-from engine.store.meta import StaleRollups, bump_generation, check_rollup_timezone
+from engine.store.meta import StaleRollups, bump_generation, check_rollups
 from engine.store.models import ImportRun, ProviderCost, RevenueActual
 from engine.timeutil import DayCutter
 from engine.vocab import Plan
@@ -258,7 +258,7 @@ def write_batch(
     settings = runtime.settings
     with runtime.engine.connect() as conn:
         try:
-            check_rollup_timezone(conn, settings.timezone, price_fingerprint=runtime.prices.fingerprint)
+            check_rollups(conn, settings.timezone, price_fingerprint=runtime.prices.fingerprint)
             writer = EventWriter(
                 conn, prices=runtime.prices, cutter=DayCutter(settings.timezone), source=f"sync:{source}"
             )

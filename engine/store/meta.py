@@ -12,6 +12,9 @@ from pathlib import Path
 from sqlalchemy import Connection, text
 
 ROLLUP_TZ = "rollup_timezone"
+# Set by migration 0007 when it finds a rollup sum an earlier version stored as a REAL (past 2⁶³ − 1, inexact);
+# cleared by the reprice that rebuilds the rollups from the events.
+INEXACT_ROLLUPS = "inexact_rollups"
 PRICE_FINGERPRINT = "price_fingerprint"
 DATA_GENERATION = "data_generation"
 STALE_PRICES = "prices changed since the last reprice: run `marginbot reprice`"
@@ -53,16 +56,23 @@ def data_generation(conn: Connection) -> int:
     return int(value) if value else 0
 
 
-def check_rollup_timezone(
+def check_rollups(
     conn: Connection, timezone: str, *, record: bool = True, price_fingerprint: str | None = None
 ) -> None:
-    """Daily rollups are cut in one time zone; refuse to mix two (the fix is `marginbot reprice`).
+    """Refuse rollups that would answer wrongly (the fix is `marginbot reprice`): cut in another time zone, or
+    holding sums an earlier version stored inexactly.
 
-    Writers (`record`) claim the time zone on first use, and record the fingerprint of the prices they price with
-    when none is recorded yet (a reprice records it anew). Readers only check: a query in another time zone would
-    read days cut in the old one and call them days of the new one.
+    Daily rollups are cut in one time zone. Writers (`record`) claim the time zone on first use, and record the
+    fingerprint of the prices they price with when none is recorded yet (a reprice records it anew). Readers only
+    check: a query in another time zone would read days cut in the old one and call them days of the new one.
     """
-    stored = get_meta(conn, ROLLUP_TZ)
+    found: dict[str, str] = dict(
+        conn.execute(
+            text("SELECT key, value FROM meta WHERE key IN (:tz, :inexact)"),
+            {"tz": ROLLUP_TZ, "inexact": INEXACT_ROLLUPS},
+        ).all()
+    )
+    stored = found.get(ROLLUP_TZ)
     if stored is None:
         if record:
             set_meta(conn, ROLLUP_TZ, timezone)
@@ -70,6 +80,11 @@ def check_rollup_timezone(
         raise StaleRollups(
             f"daily rollups were cut in {stored} but MARGINBOT_TIMEZONE is {timezone}: "
             "run `marginbot reprice` to rebuild them in the new time zone"
+        )
+    if INEXACT_ROLLUPS in found:
+        raise StaleRollups(
+            "some rollup sums were stored inexactly by an earlier version (past what the database holds, about "
+            "$9.2 billion): run `marginbot reprice` to rebuild them from the events"
         )
     if record and price_fingerprint is not None and get_meta(conn, PRICE_FINGERPRINT) is None:
         set_meta(conn, PRICE_FINGERPRINT, price_fingerprint)

@@ -660,6 +660,23 @@ def test_lines_polars_reads_otherwise_than_the_csv_reader_are_read_as_the_row_pa
     assert stored[0] == stored[1]
 
 
+def test_a_day_whose_cost_columns_sum_past_a_bigint_is_refused_in_one_line_on_both_paths(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # 930 events of $5,000,000 of source cost and $5,000,000 of retrieval each, on one day: each cost column of the
+    # day holds its $4.65 billion, their sum ($9.3 billion, the day's and the week's cost) does not.
+    prices = PriceBook.from_mapping({"unit_costs": {"retrieval_query": "0.0002"}})
+    rows = [f"e{i},2026-01-20T12:00:00Z,acme,assist,5000000,25000000000" for i in range(930)]
+    path = tmp_path / "split.csv"
+    path.write_text("\n".join(["event_id,ts,customer,product,cost_usd,retrieval_queries", *rows]) + "\n")
+    for path_kind in (None, False):  # the importer's choice (columnar: the file is plain), then row by row
+        clear(runtime)
+        with pytest.raises(ImportRefused) as refused:
+            import_usage_file(runtime.engine, path, prices=prices, timezone="UTC", columnar=path_kind)
+        assert [(e.line, e.reason) for e in refused.value.result.errors] == [(931, SUM_TOO_LARGE)]
+        assert snapshot(runtime)["usage_event"] == []
+
+
 def test_a_file_whose_total_passes_a_bigint_is_imported_when_no_rollups_sum_does(
     runtime: Runtime, tmp_path: Path
 ) -> None:

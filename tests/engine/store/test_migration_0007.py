@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from engine.ingest.files import import_usage_file
 from engine.ingest.reprice import reprice
 from engine.store.db import make_engine
+from engine.store.meta import StaleRollups, check_rollups
 from tests.engine.ingest.test_reprice import output_priced, usage_file
 from tests.engine.store.test_migration_0006 import _MEASURES, migrate
 
@@ -71,6 +72,21 @@ def test_a_days_columns_summed_past_a_bigint_fail_its_statement(engine: Engine, 
         assert _weekly(conn) == []
 
 
+def test_a_day_updated_past_a_bigint_fails_its_statement(engine: Engine) -> None:
+    # One column near the limit, then another column of the same day raised: the day's cost passes it, though its
+    # own columns do not, and the week would lose what the day gained.
+    migrate(engine, "head")
+    with engine.begin() as conn:
+        _day(conn, "2026-10-05", "cost_output")
+        conn.execute(text("UPDATE daily_customer_product SET cost_output = :v"), {"v": 2**63 - 101})
+    with engine.connect() as conn:
+        kept = _weekly(conn)
+    with pytest.raises(DBAPIError, match=r"integer overflow|out of range"), engine.begin() as conn:
+        conn.execute(text("UPDATE daily_customer_product SET cost_source = 101"))
+    with engine.connect() as conn:
+        assert _weekly(conn) == kept
+
+
 def test_sqlite_kept_a_real_before_0007_and_gets_its_triggers_back_going_down(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's triggers are unchanged by 0007: its BIGINT refuses the sum")
@@ -104,7 +120,11 @@ def test_a_reprice_makes_right_a_week_a_real_was_stored_in_before_0007(engine: E
     with engine.connect() as conn:
         assert conn.execute(text("SELECT typeof(cost_nano) FROM weekly_customer_product")).scalar_one() == "real"
     migrate(engine, "0007")
+    # 0007 found it: answers and imports refuse the inexact sums until a reprice rebuilds them.
+    with engine.connect() as conn, pytest.raises(StaleRollups, match="run `marginbot reprice`"):
+        check_rollups(conn, "UTC", record=False)
     # Re-priced at $0.60, the rebuild takes no day off the REAL week: it empties the weeks and sums them again.
     assert reprice(engine, prices=output_priced("0.60"), timezone="UTC").changed == 1001
     with engine.connect() as conn:
+        check_rollups(conn, "UTC", record=False)
         assert _weekly(conn) == [("2026-10-05", 1001, 1001 * 599_999_999_999_400)]  # SQLite: the day as text

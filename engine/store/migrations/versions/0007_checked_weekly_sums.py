@@ -13,6 +13,10 @@ overflow") and the import or reprice is refused, as on PostgreSQL, whose trigger
 
 The triggers are rewritten from their stored text, and a trigger whose text is not the one 0005 made is an error
 rather than left unchecked.
+
+A sum an earlier version stored as a REAL is found (one read of each rollup) and recorded in `meta`
+(`inexact_rollups`): answers and imports then refuse, saying to run `marginbot reprice`, which rebuilds the rollups
+from the events and clears it.
 """
 
 from __future__ import annotations
@@ -91,9 +95,27 @@ def _rewrite(*, up: bool) -> None:
         op.execute(sql)
 
 
+_ROLLUPS = ("daily_rollup", "daily_customer_product", "weekly_customer_product", "task_rollup")
+_INEXACT = "inexact_rollups"
+
+
+def _has_real(bind: sa.Connection) -> bool:
+    """Whether any rollup holds a sum stored as a REAL (only SQLite's `+` ever made one)."""
+    for table in _ROLLUPS:
+        columns = [c["name"] for c in sa.inspect(bind).get_columns(table) if isinstance(c["type"], sa.Integer)]
+        where = " OR ".join(f"typeof({c}) = 'real'" for c in columns)
+        if bind.execute(sa.text(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1")).first() is not None:
+            return True
+    return False
+
+
 def upgrade() -> None:
     _rewrite(up=True)
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite" and _has_real(bind):
+        op.execute(f"INSERT INTO meta (key, value) VALUES ('{_INEXACT}', '1')")
 
 
 def downgrade() -> None:
     _rewrite(up=False)
+    op.execute(f"DELETE FROM meta WHERE key = '{_INEXACT}'")
