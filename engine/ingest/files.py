@@ -211,10 +211,7 @@ def _imaged(chunks: Iterator[Item]) -> Iterator[Item]:
         built = item[0]
         if isinstance(built, FrameChunk) and built.events.height:
             add_sums(built)
-            try:
-                built.image = sqlite_image_of(built)
-            except OverflowError:  # its weeks' sums (weekly_of), past what a rollup holds: said of its lines
-                raise FileError(built.last_line, SUM_TOO_LARGE) from None
+            built.image = sqlite_image_of(built)
             built.events = built.events.select("customer")
             built.rollups, built.tasks = {}, built.tasks.clear()
         yield item

@@ -13,7 +13,15 @@ from engine.ingest.rollups import rebuild_rollups, sum_too_large
 from engine.money import CENT, round_to, usd
 from engine.pricing.book import PriceBook, Usage
 from engine.progress import Progress
-from engine.store.meta import INEXACT_ROLLUPS, PRICE_FINGERPRINT, ROLLUP_TZ, bump_generation, get_meta, set_meta
+from engine.store.meta import (
+    INEXACT_ROLLUPS,
+    PRICE_FINGERPRINT,
+    ROLLUP_TZ,
+    bump_generation,
+    clear_meta,
+    get_meta,
+    set_meta,
+)
 from engine.store.models import COST_COLUMNS
 from engine.timeutil import DayCutter, as_date
 
@@ -135,7 +143,7 @@ def reprice(
                 "was re-priced."
             ) from None
         set_meta(conn, ROLLUP_TZ, timezone)
-        conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": INEXACT_ROLLUPS})  # rebuilt exactly
+        clear_meta(conn, INEXACT_ROLLUPS)  # rebuilt exactly
         set_meta(conn, PRICE_FINGERPRINT, prices.fingerprint)
         bump_generation(conn)
     return result

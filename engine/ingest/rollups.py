@@ -15,6 +15,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from engine.ingest.events import BIGINT_MAX
+from engine.ingest.reading import FileError
 from engine.ingest.sqlite_image import STAGE, EventImage, event_image
 from engine.store.models import COST_COLUMNS, COUNT_COLUMNS
 from engine.store.sql import COST_SUM, added
@@ -309,7 +310,10 @@ def sqlite_image_of(chunk: FrameChunk) -> EventImage:
     # Each table's rows in key order (polars orders text bytewise, as SQLite's BINARY collation does): the writer
     # reads them in rowid order, and SQLite need not sort them on its thread.
     tables = {table: frames[table].select(columns).sort(keys) for table, keys, columns in TABLES}
-    tables["weekly_customer_product"] = weekly_of(tables["daily_customer_product"])
+    try:
+        tables["weekly_customer_product"] = weekly_of(tables["daily_customer_product"])
+    except OverflowError:  # a week's sums past what a rollup holds: said of the chunk's lines, as add_sums says its own
+        raise FileError(chunk.last_line, SUM_TOO_LARGE) from None
     tables["customer"] = chunk.events.select(pl.col("customer").unique().alias("id"))
     return event_image(chunk.events, tables)
 

@@ -37,6 +37,10 @@ def set_meta(conn: Connection, key: str, value: str) -> None:
     )
 
 
+def clear_meta(conn: Connection, key: str) -> None:
+    conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": key})
+
+
 def bump_generation(conn: Connection) -> None:
     """Mark the data as changed, in the caller's transaction: every import, sync, reprice and contract import calls
     this before it commits, so an answer cached against the generation before is never served again. (In the same
@@ -66,12 +70,10 @@ def check_rollups(
     fingerprint of the prices they price with when none is recorded yet (a reprice records it anew). Readers only
     check: a query in another time zone would read days cut in the old one and call them days of the new one.
     """
-    found: dict[str, str] = dict(
-        conn.execute(
-            text("SELECT key, value FROM meta WHERE key IN (:tz, :inexact)"),
-            {"tz": ROLLUP_TZ, "inexact": INEXACT_ROLLUPS},
-        ).all()
-    )
+    # One read of all three (every answer's connection makes it).
+    keys = {"tz": ROLLUP_TZ, "inexact": INEXACT_ROLLUPS, "prices": PRICE_FINGERPRINT}
+    sql = text("SELECT key, value FROM meta WHERE key IN (:tz, :inexact, :prices)")
+    found: dict[str, str] = dict(conn.execute(sql, keys).all())
     stored = found.get(ROLLUP_TZ)
     if stored is None:
         if record:
@@ -86,7 +88,7 @@ def check_rollups(
             "some rollup sums were stored inexactly by an earlier version (past what the database holds, about "
             "$9.2 billion): run `marginbot reprice` to rebuild them from the events"
         )
-    if record and price_fingerprint is not None and get_meta(conn, PRICE_FINGERPRINT) is None:
+    if record and price_fingerprint is not None and PRICE_FINGERPRINT not in found:
         set_meta(conn, PRICE_FINGERPRINT, price_fingerprint)
 
 
