@@ -239,10 +239,10 @@ WEEKLY_TRIGGERS = tuple(f"weekly_customer_product_{name}" for name in ("delete",
 # batch's own sums, and wherever a sum is added to a stored one (an earlier chunk's or file's): PostgreSQL's BIGINT
 # refuses it, and on SQLite every such addition is checked (engine.store.sql.added; the weekly triggers: migration
 # 0007).
+PAST_A_BIGINT = "past what the database holds (about $9.2 billion, or 9.2 × 10¹⁸ of a count)"
 SUM_TOO_LARGE = (
     "the costs or counts of one customer and product over a day, a week or a task in the lines up to here add up "
-    "past what the database holds (about $9.2 billion, or 9.2 × 10¹⁸ of a count): are cost_usd and the counts in "
-    "the right unit?"
+    f"{PAST_A_BIGINT}: are cost_usd and the counts in the right unit?"
 )
 
 

@@ -27,8 +27,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from engine.ingest.customers import CustomerMap, mapped_lines
 from engine.ingest.events import RowError, parse_event
 from engine.ingest.mapping import MappingError, SourceMap
+from engine.ingest.rollups import PAST_A_BIGINT, sum_too_large
 from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
-from engine.ingest.sources.base import Batch, Connector, Context
+from engine.ingest.sources.base import Batch, Connector, Context, Window
 from engine.ingest.sources.http import SourceError
 from engine.ingest.writer import EventWriter, tier_warning
 from engine.money import CENT, round_to, usd
@@ -231,7 +232,7 @@ def sync_source(
             for window in windows:
                 batch = connector.fetch(fetcher, window, ctx)
                 next_cursor = connector.cursor_after(window, cursor, ctx)
-                write_batch(runtime, name, batch, ctx, result, cursor=next_cursor)
+                write_batch(runtime, name, batch, ctx, result, cursor=next_cursor, what=_described(window))
                 cursor = next_cursor
                 result.windows_done += 1
                 if progress is not None:
@@ -253,8 +254,10 @@ def write_batch(
     result: SyncResult,
     *,
     cursor: Mapping[str, Any] | None = None,
+    what: str,
 ) -> None:
-    """Write one fetched window (and move the source's cursor) in one transaction; count it in `result`."""
+    """Write one fetched window (and move the source's cursor) in one transaction; count it in `result`. `what`
+    says which records these are ("from … to … UTC", "of FILE"), for a refusal."""
     settings = runtime.settings
     with runtime.engine.connect() as conn:
         try:
@@ -283,8 +286,16 @@ def write_batch(
                 write_cursor(conn, source, cursor, ctx.now)
             bump_generation(conn)
             conn.commit()
-        except BaseException:
+        except BaseException as exc:
             conn.rollback()
+            # The driver's own error, unwrapped: said as the source's, of these records, not as the database failing.
+            if isinstance(exc, Exception) and sum_too_large(exc):
+                raise SourceError(
+                    source,
+                    f"the records {what} add the costs or counts of one customer and product over a day, a week or "
+                    f"a task up {PAST_A_BIGINT}: are the source's costs and counts in the right unit? None of these "
+                    "records was written.",
+                ) from None
             raise
     stats = writer.stats
     result.read += batch.read
@@ -301,6 +312,10 @@ def write_batch(
     result.unmapped.update(batch.unmapped)
     result.mapped_customers.update(mapped)
     result.notes += batch.notes
+
+
+def _described(window: Window) -> str:
+    return f"from {window.start.astimezone(UTC):%Y-%m-%d %H:%M} to {window.end.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -228,7 +228,7 @@ def import_otlp_files(runtime: Runtime, paths: list[Path | str], *, mapping: Sou
             if not path.is_file():
                 raise SourceError(NAME, f"{path}: no such file")
             batch = parse_file(path, ctx)
-            write_batch(runtime, NAME, batch, ctx, result)
+            write_batch(runtime, NAME, batch, ctx, result, what=f"of {path.name}")
             result.windows = result.windows_done = 1
         except SourceError as exc:
             result.error = str(exc)

@@ -96,3 +96,28 @@ def test_litellm_late_rows_are_picked_up_by_the_next_run_without_double_counting
     assert (first.imported, second.imported) == (1, 1)
     assert second.start == datetime(2026, 11, 15, 10, 45, tzinfo=UTC)  # the hour before the cursor is re-read
     assert rows(rt, "SELECT COUNT(*), SUM(cost_source) FROM usage_event") == [(2, 413_750 + 12_500_000)]
+
+
+def test_a_window_whose_spend_sums_past_a_bigint_stops_the_sync_in_one_line_and_writes_none_of_it(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    fine = spend_rows("2026-10-05")[:1]
+    row = fixture("litellm_spend_logs.json")[0]
+    # 1,000 calls of one customer and product on one day at $9,999,999 each: each is under one event's bound, their
+    # day's sum (about $10 billion) is past what a BIGINT of nano-USD holds.
+    heavy = [dict(row, request_id=f"heavy-{i}", spend=9_999_999, startTime="2026-10-06T10:00:00Z") for i in range(1000)]
+    serve_spend_logs(vendor, {"2026-10-05": fine, "2026-10-06": heavy})
+
+    result = sync_source(rt, "litellm", since=date(2026, 10, 5), until=date(2026, 10, 6), transport=vendor.transport)
+
+    # The day before is kept, the cursor stays after it, and the next sync starts again at the day refused.
+    assert not result.ok
+    assert result.error == (
+        "litellm: the records from 2026-10-06 00:00 to 2026-10-07 00:00 UTC add the costs or counts of one customer "
+        "and product over a day, a week or a task up past what the database holds (about $9.2 billion, or "
+        "9.2 × 10¹⁸ of a count): are the source's costs and counts in the right unit? None of these records was "
+        "written."
+    )
+    assert (result.windows_done, result.windows) == (1, 2)
+    assert rows(rt, "SELECT event_id FROM usage_event") == [("litellm:" + str(fine[0]["request_id"]),)]
+    assert rows(rt, "SELECT SUM(events) FROM daily_customer_product WHERE day = '2026-10-06'") == [(None,)]
