@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text
 
-from engine.ingest.events import COST_MAX_NANO
+from engine.ingest.events import BIGINT_MAX, COST_MAX_NANO
 from engine.ingest.rollups import rebuild_rollups, sum_too_large
 from engine.money import CENT, round_to, usd
 from engine.pricing.book import PriceBook, Usage
@@ -133,20 +133,54 @@ def reprice(
         _apply(conn, updates)
         result.cost_before_nano, result.cost_after_nano = before, after
         try:
-            rebuild_rollups(conn)
+            if conn.dialect.name == "postgresql":
+                # A failed statement ends PostgreSQL's transaction; rolled back to here, the new costs can still be
+                # read to say where the sums pass. SQLite undoes the failed statement alone.
+                with conn.begin_nested():
+                    rebuild_rollups(conn)
+            else:
+                rebuild_rollups(conn)
         except Exception as exc:
             if not sum_too_large(exc):
                 raise
             raise RepriceRefused(
-                "at these prices the costs of one customer and product over a day, a week or a task add up past what "
-                "the database holds (about $9.2 billion): is a price in the price file in the right unit? Nothing "
-                "was re-priced."
+                f"at these prices the costs of {_past_a_bigint(conn)} add up past what the database holds (about "
+                "$9.2 billion): is a price in the price file in the right unit? Nothing was re-priced."
             ) from None
         set_meta(conn, ROLLUP_TZ, timezone)
         clear_meta(conn, INEXACT_ROLLUPS)  # rebuilt exactly
         set_meta(conn, PRICE_FINGERPRINT, prices.fingerprint)
         bump_generation(conn)
     return result
+
+
+def _past_a_bigint(conn: Connection) -> str:
+    """Whose day, week or task the re-priced events take past a BIGINT of nano-USD, said for the refusal: the first
+    customer and product by day, then by week, then a task (a rollup the rebuild could not hold). Summed as floats:
+    a sum that far past 2⁶³ needs no exact figure to be found, and an exact SUM is what failed."""
+    cost = f"CAST({' + '.join(COST_COLUMNS)} AS DOUBLE PRECISION)"
+    days = conn.execute(
+        text(f"SELECT customer, product, day, SUM({cost}) FROM usage_event GROUP BY customer, product, day")
+    ).all()
+    weeks: dict[tuple[str, str, date], float] = {}
+    for customer, product, day, total in sorted(days, key=lambda r: (as_date(r[2]), r[0], r[1])):
+        if total > BIGINT_MAX:
+            return f"customer {customer!r} and product {product!r} on {as_date(day).isoformat()}"
+        monday = as_date(day) - timedelta(days=as_date(day).weekday())
+        weeks[(customer, product, monday)] = weeks.get((customer, product, monday), 0.0) + total
+    for (customer, product, monday), total in sorted(weeks.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
+        if total > BIGINT_MAX:
+            return f"customer {customer!r} and product {product!r} in the week of {monday.isoformat()}"
+    task = conn.execute(
+        text(
+            "SELECT customer, product, task_id FROM usage_event WHERE task_id IS NOT NULL "
+            f"GROUP BY customer, product, task_id HAVING SUM({cost}) > :limit ORDER BY customer, product, task_id"
+        ),
+        {"limit": float(BIGINT_MAX)},
+    ).first()
+    if task is not None:
+        return f"customer {task[0]!r} and product {task[1]!r} in task {task[2]!r}"
+    return "one customer and product over a day, a week or a task"
 
 
 def _too_dear(event_id: str, cost_nano: int) -> RepriceRefused:

@@ -31,18 +31,19 @@ def output_priced(usd_per_mtok: str) -> PriceBook:
     return PriceBook.from_mapping({"models": [model | {"input_per_mtok": "0.15", "output_per_mtok": usd_per_mtok}]})
 
 
-def usage_file(path: Path, days: dict[str, int]) -> Path:
-    """Events of 999,999,999,999 output tokens each (the most one may count): `days` says how many on which day."""
-    lines = ["event_id,ts,customer,product,provider,model,output_tokens"]
+def usage_file(path: Path, days: dict[str, int], task: str = "") -> Path:
+    """Events of 999,999,999,999 output tokens each (the most one may count): `days` says how many on which day,
+    `task` the task of them all."""
+    lines = ["event_id,ts,customer,product,provider,model,output_tokens,task_id"]
     for day, n in days.items():
-        lines += [f"{day}-{i},{day}T12:00:00Z,acme,assist,openai,gpt-4o-mini,999999999999" for i in range(n)]
+        lines += [f"{day}-{i},{day}T12:00:00Z,acme,assist,openai,gpt-4o-mini,999999999999,{task}" for i in range(n)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def usage(rt: Runtime, path: Path, days: dict[str, int]) -> None:
+def usage(rt: Runtime, path: Path, days: dict[str, int], task: str = "") -> None:
     """`usage_file`'s events imported at $0.60 per million output tokens."""
-    import_usage_file(rt.engine, usage_file(path, days), prices=output_priced("0.60"), timezone="UTC")
+    import_usage_file(rt.engine, usage_file(path, days, task), prices=output_priced("0.60"), timezone="UTC")
 
 
 def test_prices_that_make_one_event_cost_too_much_refuse_the_reprice(runtime: Runtime, tmp_path: Path) -> None:
@@ -65,8 +66,32 @@ def test_prices_that_take_a_weeks_sum_past_a_bigint_refuse_the_reprice(runtime: 
     # BIGINT of nano-USD, and their week ~$10.0 billion, past it.
     usage(runtime, tmp_path / "u.csv", {"2026-10-05": 500, "2026-10-06": 500})
     kept = stored(runtime)
-    with pytest.raises(RepriceRefused, match="add up past what the database holds"):
+    with pytest.raises(RepriceRefused) as refused:
         reprice(runtime.engine, prices=output_priced("10"), timezone="UTC")
+    assert str(refused.value) == (
+        "at these prices the costs of customer 'acme' and product 'assist' in the week of 2026-10-05 add up past "
+        "what the database holds (about $9.2 billion): is a price in the price file in the right unit? Nothing was "
+        "re-priced."
+    )
+    assert stored(runtime) == kept
+
+
+@pytest.mark.parametrize(
+    ("days", "task", "where"),
+    [
+        ({"2026-10-04": 1, "2026-10-06": 1000}, "", "on 2026-10-06"),
+        # Two weeks of ~$5.0 billion each, one task: only the task passes.
+        ({"2026-10-04": 500, "2026-10-05": 500}, "t-1", "in task 't-1'"),
+    ],
+)
+def test_a_reprice_refused_for_a_sum_names_the_day_or_task_that_passes(
+    runtime: Runtime, tmp_path: Path, days: dict[str, int], task: str, where: str
+) -> None:
+    usage(runtime, tmp_path / "u.csv", days, task)
+    kept = stored(runtime)
+    with pytest.raises(RepriceRefused) as refused:
+        reprice(runtime.engine, prices=output_priced("10"), timezone="UTC")
+    assert f"the costs of customer 'acme' and product 'assist' {where} add up past" in str(refused.value)
     assert stored(runtime) == kept
 
 
