@@ -281,10 +281,10 @@ class ColumnarChunks:
         self.prices: PriceBook = builder.prices
         self._days: dict[int, str] = {}
 
-    def __iter__(self) -> Iterator[tuple[FrameChunk, list[tuple[int, str, str]], int, int]]:
-        """(chunk, bad lines, rows read, bytes read) for each chunk. With `step`, progress comes every `step` rows
-        as on the row path: the rows of a chunk up to each multiple of `step` are its `marks`, to be announced
-        before the chunk itself."""
+    def __iter__(self) -> Iterator[tuple[FrameChunk, list[tuple[int, str, str]], int, int, int]]:
+        """(chunk, bad lines, rows read, bytes read, the line of its last row) for each chunk. With `step`, progress
+        comes every `step` rows as on the row path: the rows of a chunk up to each multiple of `step` are its
+        `marks`, to be announced before the chunk itself."""
         line = 1  # the header's
         done = 0
         before = self.plain.body_start
@@ -300,7 +300,7 @@ class ColumnarChunks:
             if self.step:
                 for mark in range((done // self.step + 1) * self.step, end, self.step):
                     chunk.marks.append((mark - done, before + (at - before) * (mark - done) // rows))
-            yield chunk, bad, rows, at
+            yield chunk, bad, rows, at, line
             done, before = end, at
 
     # ---- one chunk ----

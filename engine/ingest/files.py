@@ -143,11 +143,12 @@ class ImportRefused(Exception):
 
 
 # One parsed chunk of a file: built rows, rejected lines (line, reason, raw row as JSON), rows read, bytes of the
-# file read so far (for progress).
-Chunk = tuple[list[tuple[Any, ...]], list[tuple[int, str, str]], int, int]
+# file read so far (for progress), and the line of the last row read (blank lines and quoted line breaks make it
+# more than the rows read: a refusal said of where reading stopped names it).
+Chunk = tuple[list[tuple[Any, ...]], list[tuple[int, str, str]], int, int, int]
 CHUNK_ROWS = 5_000
 # What every reader yields: a Chunk, whose rows may instead be a columnar FrameChunk (engine.ingest.columnar).
-Item = tuple[Any, list[tuple[int, str, str]], int, int]
+Item = tuple[Any, list[tuple[int, str, str]], int, int, int]
 
 
 # Chunks each columnar stage may hold ready for the next. A chunk carries its progress marks (FrameChunk.marks):
@@ -169,10 +170,10 @@ def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Generator[
     rows = file_rows(path, delimiter, at)
     built: list[tuple[Any, ...]] = []
     bad: list[tuple[int, str, str]] = []
-    read = 0
+    read = last = 0
     try:
         for line, raw, problem, parsed in rows:
-            read += 1
+            read, last = read + 1, line
             if parsed is None and isinstance(raw, Mapping):
                 try:
                     parsed = parse_event(raw)
@@ -188,12 +189,12 @@ def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Generator[
                     raw = dict(zip(at.header, raw, strict=True))
                 bad.append((line, problem, json.dumps(raw, default=str) if raw is not None else ""))
             if read >= CHUNK_ROWS:
-                yield built, bad, read, at.bytes_read()
+                yield built, bad, read, at.bytes_read(), last
                 built, bad, read = [], [], 0
     except RowError:
-        yield built, bad, read, at.bytes_read()
+        yield built, bad, read, at.bytes_read(), last
         raise
-    yield built, bad, read, path.stat().st_size
+    yield built, bad, read, path.stat().st_size, last
 
 
 def _imaged(chunks: Iterator[Item]) -> Iterator[Item]:
@@ -369,9 +370,11 @@ def import_usage_file(
                 chunks = _chunks(path, builder, delimiter)
         size = path.stat().st_size
         customers: set[str] = set()
+        last_line = 1  # the header's, or the first line when no row has been read
         try:
             with closing(chunks):
-                for built, bad, read, at in chunks:
+                for built, bad, read, at, last in chunks:
+                    last_line = max(last_line, last)
                     if progress is not None and isinstance(built, FrameChunk):
                         for rows, at_mark in built.marks:
                             progress(result.rows_read + rows, (result.rows_read + rows) * size // at_mark)
@@ -401,7 +404,7 @@ def import_usage_file(
         except Exception as exc:  # the writer's driver errors come unwrapped: told apart by sum_too_large
             if not sum_too_large(exc):
                 raise
-            _refuse(conn, engine, result, started, BadLine(result.rows_read + 1, SUM_TOO_LARGE), dry_run=dry_run)
+            _refuse(conn, engine, result, started, BadLine(last_line, SUM_TOO_LARGE), dry_run=dry_run)
         if result.rejected and not skip_invalid:
             _refuse(conn, engine, result, started, None, dry_run=dry_run)
         _finish(result, writer.stats)

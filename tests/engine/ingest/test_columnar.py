@@ -179,8 +179,8 @@ def test_columnar_costs_equal_the_price_books_to_the_nano_dollar(tmp_path: Path,
     assert plain is not None
     builder = RowBuilder(prices=prices, timezone="UTC", source="t", postgres=False)
     read = list(ColumnarChunks(path, plain, builder, ","))
-    chunks = [chunk for chunk, _, _, _ in read]
-    refused = sorted(line for _, bad, _, _ in read for line, _, _ in bad)
+    chunks = [chunk for chunk, *_ in read]
+    refused = sorted(line for _, bad, *_ in read for line, _, _ in bad)
     events = pl.concat([c.events for c in chunks]).to_dicts()
     # What the row builder makes of each row (or refuses: priced past what one event can cost).
     expected: dict[str, tuple[Any, ...]] = {}
@@ -524,7 +524,7 @@ def test_a_chunk_with_a_huge_field_is_read_row_by_row_with_the_same_reasons(runt
     plain = plain_csv(path, ",")
     assert plain is not None
     builder = RowBuilder(prices=runtime.prices, timezone="UTC", source="t", postgres=False)
-    [(chunk, bad, _, _)] = list(ColumnarChunks(path, plain, builder, ","))
+    [(chunk, bad, _, _, _)] = list(ColumnarChunks(path, plain, builder, ","))
     assert chunk.by_rows == 2 and chunk.events.height == 1
     assert bad[0][:2] == (3, "event_id is longer than 200 characters")
     fast = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", skip_invalid=True)
@@ -674,6 +674,22 @@ def test_a_day_whose_cost_columns_sum_past_a_bigint_is_refused_in_one_line_on_bo
         with pytest.raises(ImportRefused) as refused:
             import_usage_file(runtime.engine, path, prices=prices, timezone="UTC", columnar=path_kind)
         assert [(e.line, e.reason) for e in refused.value.result.errors] == [(931, SUM_TOO_LARGE)]
+        assert snapshot(runtime)["usage_event"] == []
+
+
+def test_a_sum_past_a_bigint_names_the_line_reading_stopped_at_past_blank_lines(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # The 923 events of $10M of the test below, each after a blank line: the last is on line 1 + 923 × 2 = 1847, where
+    # 924 counted the rows. (Not a plain file: read row by row whatever the importer's choice.)
+    rows = [f"\ne{i},2026-01-20T12:00:00Z,acme,assist,10000000" for i in range(923)]
+    path = tmp_path / "spread.csv"
+    path.write_text("\n".join(["event_id,ts,customer,product,cost_usd", *rows]) + "\n")
+    for path_kind in (None, False):
+        clear(runtime)
+        with pytest.raises(ImportRefused) as refused:
+            import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", columnar=path_kind)
+        assert [(e.line, e.reason) for e in refused.value.result.errors] == [(1847, SUM_TOO_LARGE)]
         assert snapshot(runtime)["usage_event"] == []
 
 
