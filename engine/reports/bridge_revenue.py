@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 
 from sqlalchemy import Connection
 
@@ -34,6 +35,7 @@ from engine.reports.revenue import (
     contracts_in,
     describe_terms,
     month_fraction,
+    over_months,
     revenue_lines,
     total_by_customer,
     total_by_product,
@@ -51,7 +53,7 @@ RevenueKey = tuple[str, str]  # (customer, the product a contract names: '' = ev
 class _Side:
     """A key's contract lines in one period: terms, months in force, units metered, and the line."""
 
-    lines: list[tuple[Terms, Decimal, RevenueLine]] = field(default_factory=list)
+    lines: list[tuple[Terms, Fraction, RevenueLine]] = field(default_factory=list)
 
     @property
     def total(self) -> Decimal:
@@ -63,12 +65,14 @@ class _Side:
             return self.total
         return sum((line.by_product.get(product, ZERO) for _, _, line in self.lines), ZERO)
 
-    def seat_months(self) -> tuple[Decimal, Decimal, Decimal]:
-        """(seats × months, months with seats, seat revenue) over the lines whose plan has seats."""
-        seat_months = months = revenue = ZERO
+    def seat_months(self) -> tuple[Fraction, Fraction, Decimal]:
+        """(seats × months, months with seats, seat revenue) over the lines whose plan has seats (the months exact:
+        `month_fraction`)."""
+        seat_months = months = Fraction(0)
+        revenue = ZERO
         for terms, m, line in self.lines:
             if terms.plan.has_seats:
-                seat_months += Decimal(terms.seats) * m
+                seat_months += terms.seats * m
                 months += m
                 revenue += line.seats
         return seat_months, months, revenue
@@ -121,14 +125,14 @@ def _units(counter: UnitCounter, period: Period, customer: str, terms: Terms) ->
 
 def _volume_state(before: _Side, prev: Period, now: Period, c_prev: UnitCounter, c_now: UnitCounter) -> Decimal:
     """Last period's lines at their own terms and months, metering units scaled by how their units moved."""
-    months = sum((m for _, m, _ in before.lines), ZERO)
+    months = sum((m for _, m, _ in before.lines), Fraction(0))
     total = ZERO
     for terms, m, line in before.lines:
         if not terms.is_metered:
             total += line.total
             continue
         was, now_units = _units(c_prev, prev, terms.customer, terms), _units(c_now, now, terms.customer, terms)
-        units = line.units * now_units / was if was else (now_units * m / months if months else ZERO)
+        units = line.units * now_units / was if was else (over_months(now_units, m / months) if months else ZERO)
         total += terms.charge(units, m)
     return total
 
@@ -139,9 +143,14 @@ def _seats_change(before: _Side, after: _Side) -> tuple[Decimal, Decimal | None,
     sm1, m1, _ = after.seat_months()
     s0 = sm0 / m0 if m0 else None
     s1 = sm1 / m1 if m1 else None
+    average = (_decimal(s0), _decimal(s1))
     if not sm0 or s0 is None or s1 is None:
-        return ZERO, s0, s1  # no seats to compare: starting or dropping seats is a change of terms
-    return (s1 - s0) * (rev0 / sm0) * m0, s0, s1
+        return ZERO, *average  # no seats to compare: starting or dropping seats is a change of terms
+    return over_months(rev0, (s1 - s0) * m0 / sm0), *average
+
+
+def _decimal(value: Fraction | None) -> Decimal | None:
+    return None if value is None else Decimal(value.numerator) / Decimal(value.denominator)
 
 
 def revenue_bridge(

@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from functools import lru_cache
 from typing import Final, Literal, NamedTuple
 
@@ -80,12 +81,25 @@ EarningTerms = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decima
 # How many of them (the plan, seats, seat price, platform fee and included units) decide the fixed charges.
 FIXED_TERMS: Final = 5
 
+# How many months of a contract's monthly terms apply: exact (`month_fraction`: a day is 1/28 to 1/31 of its month,
+# which no decimal holds), or a Decimal where a caller speaks of whole or scaled months (a forecast's month).
+Months = Fraction | Decimal
+
+
+def over_months(amount: Decimal, months: Months) -> Decimal:
+    """`amount` a month over `months` months. A Fraction is multiplied out before its one division: 7/30 as a
+    28-digit decimal first would make $3,000.15 over 7 days of June $700.0349…9, a cent short once rounded, where
+    it is exactly $700.035."""
+    if isinstance(months, Fraction):
+        return amount * months.numerator / months.denominator
+    return amount * months
+
 
 @dataclass(frozen=True, kw_only=True)
 class Terms:
     """A contract's terms and the revenue rule on them (a plain value: the portfolio builds thousands of these).
 
-    Amounts are monthly; `months` below is how many months of them apply (see `month_fraction`).
+    Amounts are monthly; `months` below is how many months of them apply (see `Months`, `month_fraction`).
     """
 
     customer: str
@@ -126,41 +140,49 @@ class Terms:
         """The unit revenue follows across products: the metered one, else requests (seat and flat plans)."""
         return self.unit if self.is_metered and self.unit is not None else Unit.REQUEST
 
-    def seat_charge(self, months: Decimal) -> Decimal:
-        return Decimal(self.seats) * self.seat_price_usd * months if self.plan.has_seats else ZERO
+    def seat_charge(self, months: Months) -> Decimal:
+        return over_months(Decimal(self.seats) * self.seat_price_usd, months) if self.plan.has_seats else ZERO
 
-    def platform_charge(self, months: Decimal) -> Decimal:
-        return self.platform_fee_usd * months if self.plan.has_fee else ZERO
+    def platform_charge(self, months: Months) -> Decimal:
+        return over_months(self.platform_fee_usd, months) if self.plan.has_fee else ZERO
 
-    def included(self, months: Decimal) -> Decimal:
+    def included(self, months: Months) -> Decimal:
         """Units included in the fee over `months` (hybrid plans only)."""
-        return self.included_units * months if self.plan is Plan.HYBRID else ZERO
+        return over_months(self.included_units, months) if self.plan is Plan.HYBRID else ZERO
 
-    def usage_charges(self, units: Sequence[Decimal], months: Sequence[Decimal]) -> list[Decimal]:
+    def usage_charges(self, units: Sequence[Decimal], months: Sequence[Months]) -> list[Decimal]:
         """What `units[i]` metered over `months[i]` months earn, for each i: every unit on a usage plan, those over
         the included ones on a hybrid plan, nothing on seat and flat plans. (The alerts' daily series asks for a
         whole window of days at once; one call per day would cost more than the arithmetic.)"""
-        price = self.unit_price_usd
         if self.plan is Plan.HYBRID:
-            included = self.included_units  # × months: see `included`
-            return [max(ZERO, u - included * m) * price for u, m in zip(units, months, strict=True)]
+            return [self._over_included(u, m) for u, m in zip(units, months, strict=True)]
         if self.plan is Plan.USAGE:
+            price = self.unit_price_usd
             return [u * price for u in units]
         return [ZERO] * len(units)
 
-    def usage_charge(self, units: Decimal, months: Decimal) -> Decimal:
+    def usage_charge(self, units: Decimal, months: Months) -> Decimal:
         """What `units` metered over `months` months earn (see `usage_charges`; the same arithmetic, for one)."""
         if self.plan is Plan.HYBRID:
-            return max(ZERO, units - self.included_units * months) * self.unit_price_usd
+            return self._over_included(units, months)
         if self.plan is Plan.USAGE:
             return units * self.unit_price_usd
         return ZERO
 
-    def fixed_charge(self, months: Decimal) -> Decimal:
+    def _over_included(self, units: Decimal, months: Months) -> Decimal:
+        """A hybrid plan's usage charge: the units over those included, at the unit price. Over a Fraction of
+        months, worked out over its denominator and divided once (see `over_months`): 1,000 units a month included
+        over 7 days of June are 233.33… units, and 300 used then earn exactly 66⅔ units' worth."""
+        if isinstance(months, Fraction):
+            n, d = months.numerator, months.denominator
+            return max(ZERO, units * d - self.included_units * n) * self.unit_price_usd / d
+        return max(ZERO, units - self.included_units * months) * self.unit_price_usd
+
+    def fixed_charge(self, months: Months) -> Decimal:
         """What `months` months earn whatever the usage: seats and the platform fee."""
         return self.seat_charge(months) + self.platform_charge(months)
 
-    def charge(self, units: Decimal, months: Decimal) -> Decimal:
+    def charge(self, units: Decimal, months: Months) -> Decimal:
         """The revenue rule: fixed charges for `months` months plus the usage charge for `units` metered."""
         return self.fixed_charge(months) + self.usage_charge(units, months)
 
@@ -180,15 +202,15 @@ def _derived(
 
 
 @lru_cache(maxsize=4096)  # most contracts share the period's span; the portfolio asks thousands of times
-def month_fraction(start: date, end: date) -> Decimal:
-    """How many months [start, end] covers, each day counting 1/(days in its month)."""
-    total = ZERO
+def month_fraction(start: date, end: date) -> Fraction:
+    """How many months [start, end] covers, each day counting 1/(days in its month): exactly (see `Months`)."""
+    total = Fraction(0)
     day = start
     while day <= end:
         last = calendar.monthrange(day.year, day.month)[1]
         month_end = date(day.year, day.month, last)
         stop = min(end, month_end)
-        total += Decimal((stop - day).days + 1) / Decimal(last)
+        total += Fraction((stop - day).days + 1, last)
         day = stop + timedelta(days=1)
     return total
 
@@ -229,14 +251,14 @@ class _Fixed(NamedTuple):
     """What a contract's terms give over a span whatever its usage: the same for every contract with the same
     terms and span (the portfolio works it out once per distinct terms, not once per contract)."""
 
-    months: Decimal
+    months: Months
     seats: Decimal
     platform: Decimal
     included: Decimal
     fees: Decimal  # seats + platform: a total's first two terms, added once
 
 
-def _fixed(c: Terms, months: Decimal) -> _Fixed:
+def _fixed(c: Terms, months: Months) -> _Fixed:
     included = c.included(months) if c.is_metered else ZERO
     seats, platform = c.seat_charge(months), c.platform_charge(months)
     return _Fixed(months, seats, platform, included, seats + platform)
@@ -245,13 +267,13 @@ def _fixed(c: Terms, months: Decimal) -> _Fixed:
 # The terms that decide the fixed charges (earning_terms[:FIXED_TERMS]: not the unit or its price, so the bench's
 # 991 distinct earning terms have 341 of these), and the months they apply for: spans of the same length of month
 # (a week inside a 31-day month) share them.
-_FixedKey = tuple[tuple[object, ...], Decimal]
+_FixedKey = tuple[tuple[object, ...], Months]
 # The fixed charges worked out for each distinct terms and months, kept by a caller asking about many contracts or
 # periods (the same arithmetic on the same values: the figures are those of one contract at a time).
 FixedCharges = dict[_FixedKey, _Fixed]
 
 
-def _fixed_of(c: Terms, months: Decimal, fixed: FixedCharges) -> _Fixed:
+def _fixed_of(c: Terms, months: Months, fixed: FixedCharges) -> _Fixed:
     """`_fixed(c, months)`, worked out once per distinct key in `fixed`."""
     key = (c.earning_terms[:FIXED_TERMS], months)
     charges = fixed.get(key)
@@ -305,7 +327,7 @@ def _written(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
     )
 
 
-def compute_line(c: Terms, active_days: int, months: Decimal, units: Decimal) -> RevenueLine:
+def compute_line(c: Terms, active_days: int, months: Months, units: Decimal) -> RevenueLine:
     """Revenue of one contract from its terms, the months it was active and the units it metered."""
     charge = _charged(c, active_days, _fixed(c, months), {}, units if c.is_metered else ZERO)
     return _written(c, charge, describe_terms(c))

@@ -21,7 +21,15 @@ from sqlalchemy import Connection
 from engine.money import ONE, ZERO, usd, usd_text
 from engine.periods import Period
 from engine.reports.figures import Figures, Thresholds, pick
-from engine.reports.revenue import BILLED, Terms, billed_lines, contracts_in, describe_terms, month_fraction
+from engine.reports.revenue import (
+    BILLED,
+    Terms,
+    billed_lines,
+    contracts_in,
+    describe_terms,
+    month_fraction,
+    over_months,
+)
 from engine.reports.serialize import cents, micros
 from engine.reports.usage import count_units, daily_rows, daily_tasks
 from engine.timeutil import as_date
@@ -247,5 +255,5 @@ def terms_for(conn: Connection, basis: Period, customers: list[str] | None) -> d
     months = month_fraction(basis.start, basis.end)
     for line in billed_lines(conn, basis, customers):
         t = out[line.customer]
-        t.billed_per_month = (t.billed_per_month or ZERO) + line.total / months
+        t.billed_per_month = (t.billed_per_month or ZERO) + over_months(line.total, 1 / months)
     return out

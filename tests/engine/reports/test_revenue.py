@@ -113,6 +113,30 @@ def test_a_window_of_days_is_charged_day_by_day_by_the_same_rule(
 
 
 @pytest.mark.parametrize(
+    ("contract", "units", "expected"),
+    [
+        # $3,000.15 over 7 of June's 30 days: exactly $700.035, which a month fraction of 7/30 taken as a 28-digit
+        # decimal first made $700.0349…9 (a cent short once rounded half-up).
+        (terms(Plan.FLAT, platform_fee_usd=D("3000.15")), D(0), D("700.035")),
+        (terms(Plan.SEAT, seats=3, seat_price_usd=D("1000.05")), D(0), D("700.035")),
+        # 1,000 units a month included: 233⅓ over the 7 days, so 300 used are 66⅔ over, at $0.03 exactly $2.
+        (terms(Plan.HYBRID, included_units=D(1000), unit=Unit.REQUEST, unit_price_usd=D("0.03")), D(300), D(2)),
+    ],
+)
+def test_a_part_of_a_month_is_charged_exactly(contract: Terms, units: Decimal, expected: Decimal) -> None:
+    months = month_fraction(date(2026, 6, 1), date(2026, 6, 7))
+    assert contract.charge(units, months) == expected
+    assert contract.usage_charges([units], [months]) == [contract.usage_charge(units, months)]
+
+
+def test_fees_accrued_over_part_of_a_month_are_exact_on_a_real_database(settings: Settings, tmp_path: Path) -> None:
+    runtime = _with_contracts(settings, tmp_path, "acme,Acme,,flat,2026-01-01,,,,3000.15,,,\n")
+    with runtime.connect() as conn:
+        [line] = revenue_lines(conn, Period(date(2026, 6, 1), date(2026, 6, 7), "june to date"))
+    assert line.total == D("700.035")
+
+
+@pytest.mark.parametrize(
     ("unit", "expected"),
     [(Unit.REQUEST, D(7)), (Unit.TOKENS_1K, D("12.345")), (Unit.TASK, D(3))],
 )
