@@ -7,6 +7,7 @@ from bot.blocks.common import figure_fields, period_context, projection_text, ro
 from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_LABEL, money, percent, plural
 from bot.render.spark import trend_line
+from bot.render.tables import unallocated_text
 from engine.reports.portfolio import Portfolio, PortfolioRow
 from engine.reports.weekly import Week
 
@@ -92,6 +93,8 @@ def portfolio_message(p: Portfolio, *, weekly: list[Week] | None = None) -> Answ
     products = active(p.products)
     if products:
         blocks += sections(f"Products ({len(products)})", capped(products))
+    if unallocated := unallocated_text(p):
+        blocks.append(context(unallocated))
     return Answer(esc(portfolio_text(p)), fit(blocks))
 
 

@@ -216,4 +216,17 @@ def render_portfolio(p: Portfolio, *, limit: int | None = None) -> str:
     lines += _table(headers, _rows(p.customers, limit), right={1, 2, 3, 4, 6})
     lines += ["", f"Products ({len(p.products)})"]
     lines += _table(headers, _rows(p.products), right={1, 2, 3, 4, 6})
+    if unallocated := unallocated_text(p):
+        lines += ["", f"  {unallocated}"]
     return "\n".join(lines)
+
+
+def unallocated_text(p: Portfolio) -> str | None:
+    """The revenue in the total that no product's row holds (Portfolio.unallocated_revenue), said so the product
+    rows are not read as adding up to it; None when there is none."""
+    if not p.unallocated_revenue and not p.previous_unallocated_revenue:
+        return None
+    return (
+        f"Plus {money(p.unallocated_revenue)} of revenue in no product's row (previous "
+        f"{money(p.previous_unallocated_revenue)}): contracts for every product, with no usage to split it by"
+    )

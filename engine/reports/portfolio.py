@@ -64,6 +64,10 @@ class Portfolio:
     # The contracts read, in force on some day of this period or the one before (None for a portfolio built by
     # hand): the alerts' trends over the same days reuse them.
     terms: list[Terms] | None = None
+    # Revenue in the total that no product's row holds, this period and the one before: a contract for every
+    # product splits its revenue across products by their usage, and one with no usage has none to split it by.
+    unallocated_revenue: Decimal = ZERO
+    previous_unallocated_revenue: Decimal = ZERO
 
     @property
     def projection(self) -> Projection | None:
@@ -253,9 +257,10 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         customer = kind is SubjectKind.CUSTOMER
         keys = (now.keys() | rnow.keys() | before.keys() | rbefore.keys()) - {""}
         own = banded if customer else {}
-        # Worst margin first, then no margin, each by key: the rows sorted by (has a margin, margin, key), the key
-        # unique, so the tuples never compare their rows.
-        ranked: list[tuple[bool, Decimal, str, PortfolioRow]] = []
+        # Worst first: cost with no revenue to pay for it, then by margin, then what had neither this period (a
+        # customer who churned before it is not news), each by key. The key is unique, so the tuples never compare
+        # their rows.
+        ranked: list[tuple[int, Decimal, str, PortfolioRow]] = []
         for k in keys:
             bands = own.get(k, thresholds)
             revenue = rnow.get(k, ZERO)
@@ -276,7 +281,8 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
                 own_bands=k in own,
             )
             margin = margin_pct(revenue, cogs)  # what row.current.margin_pct works out
-            ranked.append((margin is not None, margin or ZERO, k, row))
+            rank = 1 if margin is not None else 0 if cogs else 2
+            ranked.append((rank, margin or ZERO, k, row))
         ranked.sort()
         return [r[3] for r in ranked]
 
@@ -295,4 +301,6 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         previous_revenue=revenue_before,
         skipped_contracts=[str(c) for c in skipped],
         terms=terms,
+        unallocated_revenue=prod_rev_now.get("", ZERO),
+        previous_unallocated_revenue=prod_rev_before.get("", ZERO),
     )

@@ -217,6 +217,9 @@ def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
         "spread": _plain(p.spread()),
         "customers": [row_to_dict(r) for r in p.customers],
         "products": [row_to_dict(r) for r in p.products],
+        # In the total, in no product's row: see Portfolio.unallocated_revenue.
+        "unallocated_revenue_usd": cents(p.unallocated_revenue),
+        "previous_unallocated_revenue_usd": cents(p.previous_unallocated_revenue),
         "projection": projection(p.projection),
     }
 
