@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, text
 
 from engine.money import ONE, ZERO, usd, usd_text
 from engine.periods import Period
@@ -36,6 +36,40 @@ from engine.timeutil import as_date
 from engine.vocab import Unit
 
 WINDOW_DAYS = 30  # a month of history, as forecasts and floors judge it
+
+
+@dataclass(frozen=True)
+class Unpriced:
+    """Usage in the days a what-if, forecast or floor stands on that no price covers: its COGS counts as $0, so the
+    answer is too kind by that much, and says so (as `/margin` does)."""
+
+    events: int = 0
+    models: tuple[str, ...] = ()  # provider/model, sorted
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"unpriced_events": self.events, "unpriced_models": list(self.models)}
+
+
+def unpriced_in(conn: Connection, period: Period, customers: list[str] | None) -> Unpriced:
+    """The unpriced events of `customers` (None: every customer) over `period`, and of which models."""
+    sql = (
+        "SELECT provider, model, SUM(unpriced_events) FROM daily_rollup "
+        "WHERE day BETWEEN :a AND :b AND unpriced_events > 0"
+    )
+    params: dict[str, Any] = {"a": period.start, "b": period.end}
+    if customers is not None:
+        sql += " AND customer IN :cs"
+        params["cs"] = customers
+    query = text(sql + " GROUP BY provider, model")
+    if customers is not None:
+        query = query.bindparams(bindparam("cs", expanding=True))
+    rows = conn.execute(query, params).all()
+    return Unpriced(
+        events=sum(int(n) for _, _, n in rows),
+        models=tuple(sorted(f"{p or '?'}/{m or '?'}" for p, m, _ in rows)),
+    )
+
+
 SHORT_HISTORY_DAYS = 60  # under this, say that P50 and P99 months rest on few, overlapping windows
 
 

@@ -21,7 +21,7 @@ labelled stress case, never as the month the floor is solved on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,7 @@ from engine.scenarios.basis import (
     DayUsage,
     History,
     Payer,
+    Unpriced,
     Usage,
     Window,
     daily_usage,
@@ -46,6 +47,7 @@ from engine.scenarios.basis import (
     percentile_day,
     percentile_window,
     terms_for,
+    unpriced_in,
 )
 from engine.scenarios.words import FLOOR_UNITS, MONTH, SEAT
 from engine.vocab import Plan, Unit
@@ -102,6 +104,7 @@ class PriceFloor:
     margin_stress_floor: Decimal | None
     note: str
     assumptions: list[str]
+    unpriced: Unpriced = field(default_factory=Unpriced)  # in `basis`: the months' COGS leave it out
 
 
 def _kinds(terms: Payer) -> set[str]:
@@ -270,6 +273,7 @@ def price_floor(
         margin_stress_floor=margin(floor, p99_day, 1, stress),
         note="; ".join(notes),
         assumptions=_assumptions(name, basis, history, p50, p99, p99_day, target, thresholds, own),
+        unpriced=unpriced_in(conn, basis, [key]),
     )
 
 
@@ -321,10 +325,22 @@ def _assumptions(
 
 
 def floor_to_dict(f: PriceFloor) -> dict[str, Any]:
-    """The `--json` shape (the blocks read it too). Prices keep their step's precision, as strings."""
+    """The `--json` shape (the blocks read it too). Prices keep their step's precision, as strings (a contract's
+    own unit price every decimal it was written with, when that is finer)."""
 
-    def price(value: Decimal | None) -> str | None:
-        return None if value is None else f"{round_to(value, STEP[f.unit]) if value >= 0 else value}"
+    def price(value: Decimal | None, *, as_written: bool = False) -> str | None:
+        if value is None:
+            return None
+        if value < 0:
+            return f"{value}"
+        stepped = round_to(value, STEP[f.unit])
+        # A contract's own unit price is a term, not a figure marginbot worked out: it is shown with every decimal
+        # it was written with (as unit_price_text shows terms), where the step would round it to another price.
+        return f"{value.normalize():f}" if as_written and stepped != value else f"{stepped}"
+
+    # Seat and month prices are read as money, to the cent (the blocks show them so); a month's is a sum of fees,
+    # not one written price.
+    written = not f.current_is_effective and f.unit not in (SEAT, MONTH)
 
     return {
         "customer": f.key,
@@ -336,7 +352,7 @@ def floor_to_dict(f: PriceFloor) -> dict[str, Any]:
         "terms": f.terms,
         "hypothetical": f.hypothetical,
         "contracts_changed": f.contracts_changed,
-        "current_price_usd": price(f.current_price),
+        "current_price_usd": price(f.current_price, as_written=written),
         "current_price_is_effective": f.current_is_effective,
         "floor_price_usd": price(f.floor_price),
         "history_days": f.history.days,
@@ -366,4 +382,5 @@ def floor_to_dict(f: PriceFloor) -> dict[str, Any]:
         },
         "note": f.note or None,
         "assumptions": f.assumptions,
+        **f.unpriced.as_dict(),
     }

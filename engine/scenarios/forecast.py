@@ -18,7 +18,7 @@ monthly rate. The breach month is the first forecast month whose margin is below
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -33,6 +33,7 @@ from engine.scenarios.basis import (
     DayUsage,
     History,
     Payer,
+    Unpriced,
     Window,
     daily_usage,
     history_of,
@@ -41,6 +42,7 @@ from engine.scenarios.basis import (
     percentile_window,
     rolling_cogs,
     terms_for,
+    unpriced_in,
     window_between,
 )
 from engine.scenarios.growth import ForecastError, Growth
@@ -143,6 +145,7 @@ class Forecast:
     # The windows the total stands on: a customer's own, or the portfolio's (every customer on the same days).
     p50_window: tuple[date, date]
     p99_window: tuple[date, date]
+    unpriced: Unpriced = field(default_factory=Unpriced)  # in `basis`: the months' COGS leave it out
 
 
 def _months(
@@ -234,6 +237,7 @@ def forecast(
             history=c.history,
             p50_window=(c.p50_window.start, c.p50_window.end),
             p99_window=(c.p99_window.start, c.p99_window.end),
+            unpriced=unpriced_in(conn, basis, wanted),
         )
     history, (p50, p99), total = _portfolio_total(usage, terms, results, basis, calendar, growth, thresholds)
     results.sort(key=lambda c: (c.breach_p99 is None, c.breach_p99 or "", c.breach_p50 is None, c.key))
@@ -259,6 +263,7 @@ def forecast(
         history=history,
         p50_window=(p50.start, p50.end),
         p99_window=(p99.start, p99.end),
+        unpriced=unpriced_in(conn, basis, None),
     )
 
 

@@ -66,6 +66,7 @@ def forecast_to_dict(f: Forecast) -> dict[str, Any]:
         "months": f.months,
         "total": [_month_dict(m) for m in f.total],
         "assumptions": f.assumptions,
+        **f.unpriced.as_dict(),
     }
     if f.kind is SubjectKind.CUSTOMER:
         out.update({k: v for k, v in customer_forecast_dict(f.customers[0]).items() if k not in ("customer", "name")})

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,7 @@ from engine.reports.portfolio import portfolio
 from engine.reports.revenue import RevenueLine, contract_line, revenue_lines
 from engine.reports.serialize import cents, figures, pct
 from engine.reports.usage import UnitCounter
+from engine.scenarios.basis import Unpriced, unpriced_in
 from engine.scenarios.grammar import Cache, Lever, Price, Route, ScenarioError, Usage
 from engine.scenarios.levers import (
     SCENARIO_COST_TYPES,
@@ -113,6 +114,7 @@ class Scenario:
     cogs_after: dict[str, Decimal]
     customers: list[Outcome]
     assumptions: list[str]
+    unpriced: Unpriced = field(default_factory=Unpriced)  # in `period`: the before and after COGS both leave it out
 
     @property
     def saving_per_month(self) -> Decimal:
@@ -227,6 +229,7 @@ def whatif(
             cogs_after=o.cogs_after,
             customers=[o],
             assumptions=assumptions,
+            unpriced=unpriced_in(conn, period, [o.key]),
         )
     total_before = book.total
     total_after = Figures(
@@ -248,6 +251,7 @@ def whatif(
         cogs_after=_sum_types(o.cogs_after for o in outcomes),
         customers=sorted(outcomes, key=lambda o: (-(o.before.cogs - o.after.cogs), o.key)),
         assumptions=assumptions,
+        unpriced=unpriced_in(conn, period, None),
     )
 
 
@@ -380,6 +384,7 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             if s.cogs_before[t] or s.cogs_after[t]
         },
         "assumptions": s.assumptions,
+        **s.unpriced.as_dict(),
     }
     if s.kind is SubjectKind.CUSTOMER:
         out["terms"] = {"before": s.customers[0].terms_before, "after": s.customers[0].terms_after}
