@@ -7,6 +7,7 @@ from decimal import Decimal
 from bot.answer_types import Answer
 from bot.blocks.kit import context, esc, fields, fit, header, section, sections
 from bot.render.fmt import money, percent, points
+from engine.money import TENTH
 from engine.reports.bridge import Bridge, BridgePart
 from engine.reports.bridge_words import signed_usd
 
@@ -42,10 +43,9 @@ def why_text(b: Bridge) -> str:
 
 
 def _tenth_change(b: Bridge) -> Decimal | None:
-    moved = [p.margin_pts_tenth for p in b.parts]
-    if any(m is None for m in moved):
-        return None
-    return sum((m for m in moved if m is not None), Decimal(0))
+    # The exact change rounded once, as `/margin CUSTOMER` shows it (and what the parts' tenths add up to): the
+    # difference of the two margins as shown (90.2% − 88.9%) can be a tenth off it (+1.4 pts).
+    return b.margin_change(TENTH)
 
 
 def why_message(b: Bridge) -> Answer:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import UserError, period
+from bot.cli.common import UserError, period, print_notices
 from engine.periods import DEFAULT_DAYS
 
 if TYPE_CHECKING:
@@ -41,8 +41,12 @@ def cmd_report(args: argparse.Namespace, rt: Runtime) -> int:
         raise UserError(f"--out {args.out} is a directory; name a file like {out / 'board-pack.xlsx'}")
     chosen = period(args, rt)
     with rt.connect() as conn:
+        notes = rt.notices(conn)
         pack = board_pack(conn, chosen, prices=rt.prices, timezone=rt.settings.timezone, thresholds=rt.thresholds)
     files = write_pack(pack, out)
     where = str(files[0]) if len(files) == 1 else f"{out}/ ({len(files)} .csv files)"
     print(f"board pack for {chosen.label} ({chosen.start} to {chosen.end}) written to {where}")
+    # The pack's sheets have no place for notices (Slack's `/margin report` carries them in its message, as here):
+    # said after the line naming the files, as every other report says them.
+    print_notices(args, notes)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import UserError, period, period_args
+from bot.cli.common import UserError, noting, period, period_args, print_notices
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -43,6 +43,11 @@ def cmd_why(args: argparse.Namespace, rt: Runtime) -> int:
         raise UserError(f"give the period as --period {period_word} (or --days N)")
     chosen = period(args, rt)
     with rt.connect() as conn:
-        bridge = margin_bridge(conn, kind, name, chosen, prices=rt.prices, timezone=rt.settings.timezone)
+        # What every report carries (prices changed since the last reprice, an empty database beside the demo's):
+        # the bridge's own notes say what its price part did, not that COGS itself is stale.
+        notes = rt.notices(conn)
+        with noting(notes):
+            bridge = margin_bridge(conn, kind, name, chosen, prices=rt.prices, timezone=rt.settings.timezone)
     print(dumps(bridge_to_dict(bridge)) if args.json else render(why_message(bridge).blocks))
+    print_notices(args, notes)
     return 0

@@ -4,9 +4,12 @@ Revenue parts (engine/reports/bridge_revenue.py) and COGS parts (engine/reports/
 difference of two consecutive, fully computed states, in a fixed order: revenue first (metered volume, seats,
 billed lines, contract changes), then COGS (volume, mix, price, caching, tokens per request, non-token). Each state
 is rounded to the cent before the differences are taken, so the parts, as shown, add up to the change of the
-figures as shown (this period's revenue to the cent minus last period's), with nothing left over; the margin of
-each state is rounded to 0.01 point the same way, so the points add up too. docs/why.md states the method with
-a worked example.
+figures as shown (this period's revenue to the cent minus last period's), with nothing left over. Margins are
+different: the change in margin is shown as `marginbot margin` shows it, the exact change rounded once, and the
+difference of two margins each rounded first can be 0.01 point off it (88.89 → 90.24 is 1.35 points, the change
+is 1.3553). So each state's change in margin since the first state is rounded to 0.01 point (and to 0.1), and a
+part's points are the difference of two of these: they add up to the change rounded once. docs/why.md states the
+method with a worked example.
 """
 
 from __future__ import annotations
@@ -77,7 +80,11 @@ class Bridge:
     previous: Period
     revenue: tuple[Decimal, Decimal]  # (previous, current), to the cent
     cogs: tuple[Decimal, Decimal]
-    margin: tuple[Decimal | None, Decimal | None]  # exact
+    margin: tuple[Decimal | None, Decimal | None]  # each period's, to 28 significant digits
+    # This period's margin minus last period's, in points, exactly: the change is rounded once from this (the
+    # Decimals above are cut at 28 digits, which could tip a change on a half the wrong way). None unless both
+    # periods have revenue.
+    margin_moved: Fraction | None
     parts: list[BridgePart]
     contributors: list[Contributor]  # the biggest pieces by effect on gross profit, biggest first
     cells: list[Cell]
@@ -90,10 +97,10 @@ class Bridge:
     def gross_profit(self) -> tuple[Decimal, Decimal]:
         return self.revenue[0] - self.cogs[0], self.revenue[1] - self.cogs[1]
 
-    @property
-    def margin_change(self) -> Decimal | None:
-        a, b = self.margin
-        return None if a is None or b is None else b - a
+    def margin_change(self, step: Decimal) -> Decimal | None:
+        """The change in margin, in points, rounded half-up once to `step` (as `marginbot margin` rounds it): what
+        the parts' points add up to at that step."""
+        return None if self.margin_moved is None else round_half_up(self.margin_moved, step)
 
     def top(self, n: int = TOP_CONTRIBUTORS) -> list[Contributor]:
         return [c for c in self.contributors if c.change][:n]
@@ -126,8 +133,12 @@ def assemble(
     def points(step: Decimal) -> list[Decimal | None]:
         if any(m is None for m in margins):
             return [None] * (len(margins) - 1)
-        shown = [round_half_up(m, step) for m in margins if m is not None]
-        return [b - a for a, b in pairwise(shown)]
+        exact = [m for m in margins if m is not None]
+        # Each state's exact change since the first, rounded once: the last is the change in margin as `margin`
+        # shows it, and the parts, differences of consecutive ones, add up to it with nothing left over.
+        # (Rounding each state's margin instead can put the sum a step off the change.)
+        moved = [round_half_up(m - exact[0], step) for m in exact]
+        return [b - a for a, b in pairwise(moved)]
 
     parts = [
         BridgePart(part=part, side=side, label=label, change=change, margin_pts=pts, margin_pts_tenth=tenth)
@@ -143,6 +154,7 @@ def assemble(
         revenue=(rev_cents[0], rev_cents[-1]),
         cogs=(cogs_cents[0], cogs_cents[-1]),
         margin=(_dec(first), _dec(last)),
+        margin_moved=None if first is None or last is None else last - first,
         parts=parts,
         contributors=contributors(kind, revenue, cogs, CONTRIBUTORS_KEPT),
         cells=cogs.cells,
@@ -242,9 +254,6 @@ def bridge_to_dict(b: Bridge) -> dict[str, Any]:
     `gross_margin_pct.change_pts`; `contributors` are the three biggest pieces and `cells` the biggest movers
     among the rows behind the COGS parts (each piece rounded on its own, so cells need not add up to the cent)."""
     margin_shown = [json_number(m, CENT) for m in b.margin]
-    change_pts = None
-    if b.margin[0] is not None and b.margin[1] is not None:
-        change_pts = _cents(round_half_up(Fraction(b.margin[1]), CENT) - round_half_up(Fraction(b.margin[0]), CENT))
     cells = sorted(b.cells, key=lambda c: (-abs(c.now.cost - c.before.cost), c.key))
     return {
         "kind": b.kind,
@@ -257,7 +266,13 @@ def bridge_to_dict(b: Bridge) -> dict[str, Any]:
         "revenue_usd": _moved(*b.revenue),
         "cogs_usd": _moved(*b.cogs),
         "gross_profit_usd": _moved(*b.gross_profit),
-        "gross_margin_pct": {"previous": margin_shown[0], "current": margin_shown[1], "change_pts": change_pts},
+        "gross_margin_pct": {
+            "previous": margin_shown[0],
+            "current": margin_shown[1],
+            # The exact change rounded once, as `marginbot margin --json` has it: not current minus previous as
+            # shown above, which can be 0.01 off it.
+            "change_pts": _cents(b.margin_change(CENT)),
+        },
         "requests": {"previous": b.requests[0], "current": b.requests[1]},
         "parts": [
             {

@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from config.settings import Settings
 from engine.runtime import Runtime
+from engine.store.meta import STALE_PRICES
 from tests.bot.cli.support import cli
+from tests.conftest import NOW
+from tests.engine.reports.bridge_books import BASE, load
+from tests.engine.reports.test_bridge import PRICE_DOUBLED
 
 AFTER_Q4 = "2027-01-02T12:00:00Z"
 
@@ -116,3 +121,42 @@ def test_quarters_work_for_every_report_and_carry_the_weekly_trend(
     assert set(d["weekly"][0]) == {"week", "start", "end", "revenue_usd", "cogs_usd", "gross_margin_pct"}
     code, out, _ = cli(book, capsys, *command, "--period", "2026-Q4", "--as-of", AFTER_Q4)
     assert "Weekly margin" in out and "12 weeks to 2026-W52" in out
+
+
+def test_why_and_report_say_the_prices_changed_since_the_last_reprice(
+    book: Runtime, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = cli(book, capsys, "why", "acme", "--period", "2026-10")
+    assert code == 0 and STALE_PRICES not in out
+    # Any edit of the price file (a comment will do) leaves the stored costs priced with the file before it.
+    prices = book.settings.prices_file
+    prices.write_text(prices.read_text() + "\n# edited, not yet repriced\n")
+    changed = Runtime(book.settings, now_override=NOW)  # a new process reads the new file
+    code, out, err = cli(changed, capsys, "why", "acme", "--period", "2026-10")
+    assert code == 0 and out.rstrip().endswith(f"Note: {STALE_PRICES}") and err == ""
+    code, out, err = cli(changed, capsys, "why", "acme", "--period", "2026-10", "--json")
+    assert json.loads(out)["name"] == "Acme Corp" and err == f"marginbot: {STALE_PRICES}\n"  # stdout stays JSON
+    for out_arg in (str(tmp_path / "pack.xlsx"), str(tmp_path / "pack") + "/"):
+        code, out, err = cli(changed, capsys, "report", "--period", "2026-10", "--out", out_arg)
+        assert code == 0 and "written to" in out and out.rstrip().endswith(f"Note: {STALE_PRICES}") and err == ""
+
+
+def test_why_shows_the_margin_change_of_margin(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 90.666…% → 95.333…% (tests/engine/reports/test_bridge.py): 4.666… points, not 95.33 − 90.67 = 4.66.
+    rt = load(settings, tmp_path, september=BASE, october=BASE, contracts=PRICE_DOUBLED)
+    _, out, _ = cli(rt, capsys, "margin", "acme", "--period", "2026-10", "--json")
+    margin = json.loads(out)
+    _, out, _ = cli(rt, capsys, "why", "acme", "--period", "2026-10", "--json")
+    why = json.loads(out)
+    assert why["gross_margin_pct"] == {"previous": 90.67, "current": 95.33, "change_pts": 4.67}
+    assert margin["change"]["gross_margin_pts"] == why["gross_margin_pct"]["change_pts"]
+    assert [p["margin_pts"] for p in why["parts"] if p["margin_pts"]] == [4.67]
+    _, out, _ = cli(rt, capsys, "margin", "acme", "--period", "2026-10")
+    assert "(previous 90.7%, +4.7 pts)" in out
+    _, out, _ = cli(rt, capsys, "why", "acme", "--period", "2026-10")
+    assert (
+        "Gross margin 90.7% → 95.3% (+4.7 pts)" in out
+        and "contract changes (terms, days in force)  +$180.00 · +4.7 pts margin" in out
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
+from engine.money import CENT, TENTH, round_to
 from engine.periods import month, quarter
 from engine.reports.bridge import Bridge, margin_bridge
 from engine.reports.bridge_cogs import INPUT_TYPES, NON_TOKEN_TYPES
@@ -39,8 +40,11 @@ def assert_adds_up(b: Bridge) -> None:
     assert cogs == b.cogs[1] - b.cogs[0]
     assert sum((p.gross_profit for p in b.parts), ZERO) == b.gross_profit[1] - b.gross_profit[0]
     if b.margin[0] is not None and b.margin[1] is not None:
-        shown = [round(m, 2) for m in b.margin]
-        assert sum((p.margin_pts or ZERO for p in b.parts), ZERO) == shown[1] - shown[0]
+        # The points add up to the change in margin rounded once, as `marginbot margin` shows it: not to the
+        # difference of the two margins each rounded first, which can be a point short at the last digit.
+        moved = b.margin[1] - b.margin[0]
+        assert sum((p.margin_pts or ZERO for p in b.parts), ZERO) == round_to(moved, CENT)
+        assert sum((p.margin_pts_tenth or ZERO for p in b.parts), ZERO) == round_to(moved, TENTH)
 
 
 def test_volume_only_moves_metered_revenue_and_cogs_volume(settings: Settings, tmp_path: Path) -> None:
@@ -194,6 +198,29 @@ def test_all_at_once_every_part_equals_the_hand_figure(settings: Settings, tmp_p
         report = customer_report(conn, "acme", OCTOBER, thresholds=rt.thresholds)
     assert (report.previous.revenue, report.current.revenue) == b.revenue
     assert (round(report.previous.cogs, 2), round(report.current.cogs, 2)) == b.cogs
+
+
+# A usage plan at $0.09 a request in September and $0.18 from October, on the base usage both months:
+# revenue $180.00 → $360.00, COGS $16.80 both times.
+PRICE_DOUBLED = [
+    ["acme", "Acme Corp", "", "usage", "2026-01-01", "2026-09-30", "", "", "request", "0.09"],
+    ["acme", "Acme Corp", "", "usage", "2026-10-01", "", "", "", "request", "0.18"],
+]
+
+
+def test_the_margin_change_is_the_exact_change_rounded_once(settings: Settings, tmp_path: Path) -> None:
+    # Margin (180 − 16.80)/180 = 90.666…% → (360 − 16.80)/360 = 95.333…%: the change is 4.666… points, 4.67 (4.7
+    # to a tenth) as `marginbot margin` says, not 95.33 − 90.67 = 4.66 (95.3 − 90.7 = 4.6) from the rounded ends.
+    rt = load(settings, tmp_path, september=BASE, october=BASE, contracts=PRICE_DOUBLED)
+    b = why(rt)
+    assert moved(b) == {"contract_changes": Decimal("180.00")}
+    pts = {p.part: (p.margin_pts, p.margin_pts_tenth) for p in b.parts if p.margin_pts}
+    assert pts == {"contract_changes": (Decimal("4.67"), Decimal("4.7"))}
+    assert_adds_up(b)
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", OCTOBER, thresholds=rt.thresholds)
+    assert report.current.margin_pct is not None and report.previous.margin_pct is not None
+    assert round_to(report.current.margin_pct - report.previous.margin_pct, CENT) == Decimal("4.67")
 
 
 def test_product_and_portfolio_bridges_add_up_on_the_same_book(settings: Settings, tmp_path: Path) -> None:
