@@ -7,7 +7,7 @@ from decimal import Decimal
 from bot.answer_types import Answer
 from bot.blocks.common import figure_fields, period_context, projection_text, status_line
 from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
-from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, money, percent, plural, small_money
+from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, money, percent, plural, small_money, times
 from bot.render.spark import trend_line
 from bot.render.tables import COST_TYPE_LABEL, MOVERS_SHOWN, change_text
 from engine.reports.figures import Share
@@ -99,7 +99,7 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
     blocks += sections("Top features by cost", _ranked(r.by_feature))
     spread = f"*Daily COGS* P50 {small_money(r.daily_cost_p50)} · P99 {small_money(r.daily_cost_p99)}"
     if r.daily_cost_p50 > 0:
-        spread += f" (P99 is ×{r.daily_cost_p99 / r.daily_cost_p50:.1f} the median day)"
+        spread += f" (P99 is {times(r.daily_cost_p99 / r.daily_cost_p50)} the median day)"
     if r.tasks:
         spread += (
             f"\n*Cost per task* ({plural(r.tasks, 'task')}) P50 {small_money(r.task_cost_p50)} · "

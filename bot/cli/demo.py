@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from bot.cli.common import command
 
 if TYPE_CHECKING:
+    from engine.periods import Period
     from engine.reports.portfolio import Portfolio
     from engine.runtime import Runtime
 
@@ -133,7 +134,7 @@ def story(rt: Runtime, book: Portfolio, *, days: int) -> str:
     )
     if book.unpriced_models:
         lines.append(
-            f"  ● {unpriced:,} events of {', '.join(book.unpriced_models)} this month have no price: COGS is "
+            f"  ● {unpriced:,} events of {', '.join(book.unpriced_models)} {_during(period)} have no price: COGS is "
             "understated until it gets one."
         )
     saves = f"{_pct(target.current.margin_pct)} → {_pct(after)}"
@@ -151,6 +152,12 @@ def story(rt: Runtime, book: Portfolio, *, days: int) -> str:
     lines += ["", "Where to look next (with DATABASE_URL set as below)"]
     lines += [f"  {cmd:<{width}}  {why}" for cmd, why in look]
     return "\n".join(lines)
+
+
+def _during(period: Period) -> str:
+    """ "in the last 30 days", or "in 2026-11": the window the figures cover, named by its own label (a trailing
+    window spans two months, so it is not "this month")."""
+    return f"in the {period.label}" if period.unit == "days" else f"in {period.title}"
 
 
 def _usd(value: Decimal) -> str:

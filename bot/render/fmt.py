@@ -38,7 +38,7 @@ def exact(value: object) -> Decimal | None:
 def money(value: Decimal | None) -> str:
     if value is None:
         return "n/a"
-    q = value.quantize(CENT, ROUND_HALF_UP)
+    q = _unsigned_zero(value.quantize(CENT, ROUND_HALF_UP))
     if q == 0 and value != 0:
         return "<$0.01" if value > 0 else "-<$0.01"
     return f"-${-q:,.2f}" if q < 0 else f"${q:,.2f}"
@@ -55,24 +55,33 @@ def small_money(value: Decimal) -> str:
     return money(value)
 
 
+def _unsigned_zero(q: Decimal) -> Decimal:
+    """`q` (already rounded), with the sign dropped when it is zero: a Decimal keeps the sign of what rounded to
+    it (-0.04 → -0.0), and a change too small to show has no direction to show either."""
+    return q.copy_abs() if q == 0 else q
+
+
+def _tenth(value: Decimal) -> Decimal:
+    return _unsigned_zero(value.quantize(TENTH, ROUND_HALF_UP))
+
+
 def percent(value: Decimal | None) -> str:
     if value is None:
         return "n/a"
-    return f"{value.quantize(TENTH, ROUND_HALF_UP)}%"
+    return f"{_tenth(value)}%"
 
 
 def points(value: Decimal | None) -> str:
     if value is None:
         return "n/a"
-    q = value.quantize(TENTH, ROUND_HALF_UP)
+    q = _tenth(value)
     return f"{'+' if q > 0 else ''}{q} pts"
 
 
 def delta_pct(now: Decimal, before: Decimal) -> str:
     if before == 0:
         return "new" if now else "—"
-    change = (now - before) / before * 100
-    q = change.quantize(TENTH, ROUND_HALF_UP)
+    q = _tenth((now - before) / before * 100)
     return f"{'+' if q > 0 else ''}{q}%"
 
 

@@ -12,7 +12,7 @@ from fractions import Fraction
 from functools import partial
 from typing import Any, Literal
 
-from engine.money import CENT, NANO, TENTH
+from engine.money import CENT, NANO, TENTH, usd_text
 from engine.reports.bridge_cogs import NON_TOKEN_INDEX, Cell, CogsBridge
 from engine.reports.bridge_revenue import KeyPieces, RevenueBridge
 from engine.vocab import SubjectKind, Unit
@@ -112,7 +112,7 @@ def _token_cost(use: Any) -> int:
 
 def _key_detail(part: str, kp: KeyPieces) -> str:
     if part == "billed":
-        return f"billed (invoice lines) ${kp.before:,.2f} → ${kp.after:,.2f}"
+        return f"billed (invoice lines) {usd_text(kp.before)} → {usd_text(kp.after)}"
     if part == "seats":
         return f"seats {_num(kp.seats_before)} → {_num(kp.seats_after)}"
     if part == "metered_volume":

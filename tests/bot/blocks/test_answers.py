@@ -140,6 +140,12 @@ def test_margin_report_shows_every_figure_a_leader_needs() -> None:
     assert_valid_message(answer.text, answer.blocks)
 
 
+def test_the_daily_spread_ratio_rounds_half_up_like_every_ratio() -> None:
+    # P99 over P50 is exactly 1.25: half-up it is ×1.3 (half-even would say ×1.2).
+    answer = margin_report(report(daily_cost_p50=D("100"), daily_cost_p99=D("125")))
+    assert "(P99 is ×1.3 the median day)" in all_text(answer.blocks)
+
+
 def test_status_marker_follows_the_bands() -> None:
     watch = margin_report(report(current=fig("1000", "500")))
     healthy = margin_report(report(current=fig("1000", "450")))

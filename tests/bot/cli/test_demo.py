@@ -49,3 +49,18 @@ def test_the_demo_tells_its_story_with_enterprise_sized_customers(
         assert 40_000 <= revenue[-1] <= 150_000  # up to about a hundred thousand
     finally:
         forget_engine(url)
+
+
+def test_the_story_names_the_window_its_figures_cover(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # As of NOW (2026-11-15) the demo's figures are the last 30 days, Oct 16 to Nov 14: part of two months.
+    rt = Runtime(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'unused.db'}"), now_override=NOW)  # type: ignore[call-arg]
+    db = tmp_path / "demo.db"
+    try:
+        assert main(["demo", "--db", str(db), "--days", "45"], runtime=rt) == 0
+    finally:
+        forget_engine(f"sqlite:///{db}")
+    out = capsys.readouterr().out
+    story = out[out.index("What this demo shows") :]
+    assert "Portfolio — last 30 days" in out
+    assert "self-hosted/acme-guard-2b in the last 30 days have no price" in story
+    assert "this month" not in story

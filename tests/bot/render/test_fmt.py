@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.render.fmt import money, percent, plural, signed_money, small_money
+from bot.render.fmt import delta_pct, money, percent, plural, points, signed_money, small_money
 from bot.render.tables import change_text
 from engine.money import usd_text
 
@@ -28,6 +28,13 @@ def test_margins_have_one_decimal_and_changes_read_in_dollars() -> None:
     assert percent(D("25.7635")) == "25.8%" and percent(D("86.245")) == "86.2%"
     assert change_text(D("609.37"), D("197")) == "+$412.37 (×3.1)"
     assert change_text(D("5"), D(0)) == "+$5.00 (new)" and change_text(D(2), D(2)) == "no change"
+
+
+def test_a_change_that_rounds_to_zero_has_no_sign() -> None:
+    # -0.04 rounds to 0.0 at one decimal: no movement is shown, so no direction either.
+    assert (points(D("-0.04")), percent(D("-0.04")), delta_pct(D("99.96"), D(100))) == ("0.0 pts", "0.0%", "0.0%")
+    assert (money(D("-0")), signed_money(D("-0.00")), percent(D("-0"))) == ("$0.00", "$0.00", "0.0%")
+    assert (points(D("-0.05")), percent(D("-0.05")), delta_pct(D("99.95"), D(100))) == ("-0.1 pts", "-0.1%", "-0.1%")
 
 
 def test_plurals() -> None:

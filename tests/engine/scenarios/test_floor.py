@@ -106,6 +106,26 @@ def test_a_hypothetical_unit_shows_what_they_pay_per_unit_today(history: Runtime
     )
 
 
+def test_todays_price_is_the_contracts_own_to_every_decimal_it_was_written_with(
+    history: Runtime, tmp_path: Path
+) -> None:
+    from tests.engine.scenarios.book import load_book
+
+    # One task a day at $0.012345 a task: finer than the floor's step ($0.0001 a task), which is for computed floors.
+    tasks = [[*row[:12], f"task-{row[1]}", ""] for row in events("tasky")]
+    (tmp_path / "tasks").mkdir()
+    load_book(history, tmp_path / "tasks", tasks, [
+        ["customer", "plan", "start", "unit", "unit_price_usd"], ["tasky", "usage", "2026-01-01", "task", "0.012345"]
+    ])  # fmt: skip
+    f = floor_of(history, "tasky")
+    assert (f.unit, f.current_price, f.current_is_effective) == ("task", D("0.012345"), False)
+    d = floor_to_dict(f)
+    assert d["current_price_usd"] == "0.012345"
+    assert d["floor_price_usd"] == str(f.floor_price) and f.floor_price == f.floor_price.quantize(D("0.0001"))
+    # A price the step can hold keeps the step's precision, as before.
+    assert floor_to_dict(floor_of(history, "usage1"))["current_price_usd"] == "0.050000"
+
+
 def test_a_short_history_is_said(history: Runtime, tmp_path: Path) -> None:
     from datetime import date
 
