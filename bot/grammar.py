@@ -74,7 +74,8 @@ def _ranking(kind: str, rest: list[str], share: bool) -> Command:
     n: int | None = None
     period: str | None = None
     for word in rest:
-        if word.isdigit() and n is None and period is None and len(word) <= 4:
+        # isdecimal, not isdigit: "²" and "①" are digits to isdigit but not to int(); isdecimal is what int() reads.
+        if word.isdecimal() and n is None and period is None and len(word) <= 4:
             n = int(word)
         elif looks_like_period(word) and period is None:
             period = word

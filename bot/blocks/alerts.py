@@ -12,6 +12,7 @@ Slack refuses the blocks anyway.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,7 +29,8 @@ FALLBACK_CHUNK = 3_000  # characters per plain-text post when Slack refuses the 
 SNOOZE_OPTIONS = ((1, "Snooze 1 day"), (7, "Snooze 7 days"), (30, "Snooze 30 days"))
 # Action ids of the alert buttons (bot/slack/listeners/actions reads them).
 ACK, SNOOZE, OPEN, WHATIF = "alert_acknowledge", "alert_snooze", "alert_open", "alert_whatif"
-MAX_OPTION_VALUE = 150  # Slack's limit for an overflow option's value
+# Slack's limits for what names a subject in a click: a block id, a button's value, an overflow option's value.
+MAX_BLOCK_ID, MAX_BUTTON_VALUE, MAX_OPTION_VALUE = 255, 2000, 150
 _MEMBER = re.compile(r"^[UW][A-Z0-9]{2,30}$")  # a Slack member ID: safe to put inside <@…>
 
 TITLES = {
@@ -56,6 +58,24 @@ def subject_ref(kind: str, key: str) -> str:
     return esc(f"{kind}:{key}")
 
 
+def subject_digest(kind: str, key: str) -> str:
+    """A short, stable name for a subject where its escaped key has no room (a block id, a Snooze option's value):
+    `#` and 24 hex digits of the SHA-256 of `kind:key`. A ref starts with its kind, never `#`; the click's subject
+    is found again by the digest of each subject with an alert (`names_subject`)."""
+    return "#" + hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()[:24]
+
+
+def old_block_id(kind: str, key: str) -> str:
+    """The block id versions before digests gave a subject's buttons: its ref, clipped to 255 characters."""
+    return clip(f"alert:{subject_ref(kind, key)}", MAX_BLOCK_ID)
+
+
+def names_subject(token: str, kind: str, key: str) -> bool:
+    """Whether `token`, what a click said in place of a subject (its digest, or an older message's block id that
+    may have been clipped), names this subject."""
+    return token == subject_digest(kind, key) or token == old_block_id(kind, key)
+
+
 def parse_ref(value: str) -> tuple[str, str] | None:
     """`customer:acme` → ("customer", "acme"); None for anything else."""
     kind, sep, key = unesc(value).partition(":")
@@ -74,6 +94,22 @@ def mention(member: str) -> str:
 
 def _d(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def figure(d: dict[str, Any], name: str) -> Decimal | None:
+    """A figure of an outbox payload, exact (its "exact", engine.reports.serialize.payload_figures), or its text to
+    the cent in a payload stored before those were: shown through bot/render/fmt it is rounded once, as `/margin`
+    rounds it, not again from the cent ("29.75" would show 29.8% where `/margin` says 29.7%)."""
+    exact = d.get("exact") or {}
+    return _d(exact[name] if name in exact else d.get(name))
+
+
+def amount(d: dict[str, Any], name: str) -> Decimal:
+    """A figure every payload has (dollars), exact where the payload keeps it."""
+    value = figure(d, name)
+    if value is None:
+        raise KeyError(name)
+    return value
 
 
 def _day(value: str | None) -> str:
@@ -95,13 +131,13 @@ def _when(value: datetime | None, payload: dict[str, Any]) -> str:
 
 
 def _figures(e: dict[str, Any]) -> str:
-    margin, before = _d(e["margin_pct"]), _d(e["previous_margin_pct"])
+    margin, before = figure(e, "margin_pct"), figure(e, "previous_margin_pct")
     change = f" ({points(margin - before)} vs previous period)" if margin is not None and before is not None else ""
-    revenue, cogs = Decimal(e["revenue_usd"]), Decimal(e["cogs_usd"])
+    revenue, cogs = amount(e, "revenue_usd"), amount(e, "cogs_usd")
     return (
         f"margin *{percent(margin)}*{change} · revenue {money(revenue)} "
-        f"({delta_pct(revenue, Decimal(e['previous_revenue_usd']))}) · COGS {money(cogs)} "
-        f"({delta_pct(cogs, Decimal(e['previous_cogs_usd']))})"
+        f"({delta_pct(revenue, amount(e, 'previous_revenue_usd'))}) · COGS {money(cogs)} "
+        f"({delta_pct(cogs, amount(e, 'previous_cogs_usd'))})"
     )
 
 
@@ -133,7 +169,7 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
             "then run `marginbot reprice`."
         )
     if kind == "no_revenue":
-        return f"COGS {money(Decimal(e['cogs_usd']))} and no revenue in the period" + _cause(e)
+        return f"COGS {money(amount(e, 'cogs_usd'))} and no revenue in the period" + _cause(e)
     if kind == "reminder":
         since = e.get("since")
         days = (as_of - datetime.fromisoformat(since).date()).days if since else None
@@ -172,23 +208,31 @@ def subject_text(group: list[dict[str, Any]], payload: dict[str, Any], as_of: da
 
 def buttons(kind: str, key: str, *, acting: bool = True) -> Block:
     """Acknowledge, Snooze (1 / 7 / 30 days), Open and What-if for one subject; each value names the subject.
-    Without `acting` (nothing open to acknowledge, e.g. a Home row not alerted on), only Open and What-if."""
-    ref = subject_ref(kind, key)
+    Without `acting` (nothing open to acknowledge, e.g. a Home row not alerted on), only Open and What-if.
+
+    Where the escaped key does not fit Slack's limit (an option value holds 150 characters, a block id 255), the
+    subject's digest stands in for it: never a clipped key, which could name another subject, or the same block id
+    as another long key's (Slack refuses a message whose block ids repeat). A block id that fits stays `alert:{ref}`,
+    as before, so messages already posted read the same."""
+    ref, digest = subject_ref(kind, key), subject_digest(kind, key)
+
+    def named(prefix: str, limit: int) -> str:
+        return f"{prefix}{ref}" if len(prefix) + len(ref) <= limit else f"{prefix}{digest}"
+
+    value = named("", MAX_BUTTON_VALUE)  # a key holds 200 characters, 1,009 once escaped: it always fits
     elements: list[Block] = []
     if acting:
-        options = []
-        for days, label in SNOOZE_OPTIONS:
-            value = f"{days}d:{ref}"
-            # An option value holds 150 characters; a longer name is read from the block id instead.
-            options.append({"text": _plain(label), "value": value if len(value) <= MAX_OPTION_VALUE else f"{days}d"})
+        options = [
+            {"text": _plain(label), "value": named(f"{days}d:", MAX_OPTION_VALUE)} for days, label in SNOOZE_OPTIONS
+        ]
         elements += [
-            {"type": "button", "action_id": ACK, "text": _plain("Acknowledge"), "value": ref, "style": "primary"},
+            {"type": "button", "action_id": ACK, "text": _plain("Acknowledge"), "value": value, "style": "primary"},
             {"type": "overflow", "action_id": SNOOZE, "options": options},
         ]
-    elements.append({"type": "button", "action_id": OPEN, "text": _plain("Open"), "value": ref})
+    elements.append({"type": "button", "action_id": OPEN, "text": _plain("Open"), "value": value})
     if kind == "customer":  # what-ifs are per customer (or the portfolio)
-        elements.append({"type": "button", "action_id": WHATIF, "text": _plain("What-if"), "value": ref})
-    return {"type": "actions", "block_id": clip(f"alert:{ref}", 255), "elements": elements}
+        elements.append({"type": "button", "action_id": WHATIF, "text": _plain("What-if"), "value": value})
+    return {"type": "actions", "block_id": named("alert:", MAX_BLOCK_ID), "elements": elements}
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -286,7 +330,7 @@ def alert_text(payload: dict[str, Any], limit: int = MAX_TEXT) -> str:
     parts = []
     for kind in ORDER:
         names = [
-            e["name"] + (f" {percent(_d(e['margin_pct']))}" if e.get("margin_pct") else "")
+            e["name"] + (f" {percent(figure(e, 'margin_pct'))}" if e.get("margin_pct") else "")
             for e in events
             if e["kind"] == kind
         ]

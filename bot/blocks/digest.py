@@ -1,10 +1,12 @@
-"""The weekly leadership digest message. Pure: the payload from `engine.alerts.digest` in, {"text", "blocks"} out."""
+"""The weekly leadership digest message. Pure: the payload from `engine.alerts.digest` in, {"text", "blocks"} out.
+
+Every figure is read exact where the payload keeps it (`figure`), so each is rounded once, as `/margin` rounds it."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
+from bot.blocks.alerts import amount, figure
 from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, fields, header, section
 from bot.render.fmt import delta_pct, money, percent, plural, points
 from engine.reports.movers import Move
@@ -12,27 +14,23 @@ from engine.reports.movers import Move
 MAX_LISTED = 10  # subjects per list; the rest are counted
 
 
-def _d(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
 def _subjects(rows: list[dict[str, Any]], *, with_change: bool = False) -> str:
     lines = []
     for r in rows[:MAX_LISTED]:
         if with_change and r.get("cogs_change"):
             # A mover: the dollars of COGS it moved first, then where its margin went.
-            margin = f"margin {percent(_d(r['margin_pct']))}"
+            margin = f"margin {percent(figure(r, 'margin_pct'))}"
             if r.get("change_pts") is not None:
-                margin += f" ({points(_d(r['change_pts']))})"
+                margin += f" ({points(figure(r, 'change_pts'))})"
             lines.append(
-                f"• *{esc(r['name'])}* ({r['kind']}) COGS {esc(r['cogs_change'])} to {money(_d(r['cogs_usd']))} · "
-                f"{margin} · revenue {money(_d(r['revenue_usd']))}"
+                f"• *{esc(r['name'])}* ({r['kind']}) COGS {esc(r['cogs_change'])} to {money(figure(r, 'cogs_usd'))} · "
+                f"{margin} · revenue {money(figure(r, 'revenue_usd'))}"
             )
             continue
         own = f" · own bands {r['breach_pct']}%/{r['healthy_pct']}%" if r.get("own_bands") else ""
         lines.append(
-            f"• *{esc(r['name'])}* ({r['kind']}) {percent(_d(r['margin_pct']))} · "
-            f"revenue {money(_d(r['revenue_usd']))} · COGS {money(_d(r['cogs_usd']))}{own}"
+            f"• *{esc(r['name'])}* ({r['kind']}) {percent(figure(r, 'margin_pct'))} · "
+            f"revenue {money(figure(r, 'revenue_usd'))} · COGS {money(figure(r, 'cogs_usd'))}{own}"
         )
     if len(rows) > MAX_LISTED:
         lines.append(f"…and {len(rows) - MAX_LISTED} more")
@@ -41,20 +39,20 @@ def _subjects(rows: list[dict[str, Any]], *, with_change: bool = False) -> str:
 
 def _models(p: dict[str, Any]) -> str:
     lines = [
-        f"• {esc(m['model'])} ({esc(m['provider'] or '?')}) {money(_d(m['cogs_usd']))} · "
-        f"{percent(_d(m['share_pct']))} of COGS · {_moved(m)} vs the week before"
+        f"• {esc(m['model'])} ({esc(m['provider'] or '?')}) {money(figure(m, 'cogs_usd'))} · "
+        f"{percent(figure(m, 'share_pct'))} of COGS · {_moved(m)} vs the week before"
         for m in p["models"]
     ]
     return "\n".join(lines) or "no COGS this week"
 
 
 def _moved(m: dict[str, Any]) -> str:
-    now, before = Decimal(m["cogs_usd"]), Decimal(m["previous_cogs_usd"])
+    now, before = amount(m, "cogs_usd"), amount(m, "previous_cogs_usd")
     return Move(key="", now=now, before=before).how if now != before else "no change"
 
 
 def _trend(p: dict[str, Any]) -> str:
-    known = [(t["week"], Decimal(t["margin_pct"])) for t in p["trend"] if t["margin_pct"] is not None]
+    known = [(t["week"], margin) for t in p["trend"] if (margin := figure(t, "margin_pct")) is not None]
     if not known:
         return "no revenue in the last 12 weeks"
     low, high = min(known, key=lambda k: k[1]), max(known, key=lambda k: k[1])
@@ -68,14 +66,14 @@ def _trend(p: dict[str, Any]) -> str:
 def digest_message(p: dict[str, Any]) -> dict[str, Any]:
     """The digest as {"text", "blocks"}: headline figures, who needs attention, movers, drivers, trend."""
     week = p["week"]
-    margin, change = _d(p["margin_pct"]), _d(p["margin_change_pts"])
-    revenue, cogs = Decimal(p["revenue_usd"]), Decimal(p["cogs_usd"])
+    margin, change = figure(p, "margin_pct"), figure(p, "margin_change_pts")
+    revenue, cogs = amount(p, "revenue_usd"), amount(p, "cogs_usd")
     blocks: list[dict[str, Any]] = [
         header(f"Weekly margin digest: {week['label']} ({week['start']} to {week['end']})"),
         fields(
             f"*Blended gross margin*\n{percent(margin)} ({points(change) if change is not None else 'n/a'})",
-            f"*Revenue*\n{money(revenue)} ({delta_pct(revenue, Decimal(p['previous_revenue_usd']))})",
-            f"*COGS*\n{money(cogs)} ({delta_pct(cogs, Decimal(p['previous_cogs_usd']))})",
+            f"*Revenue*\n{money(revenue)} ({delta_pct(revenue, amount(p, 'previous_revenue_usd'))})",
+            f"*COGS*\n{money(cogs)} ({delta_pct(cogs, amount(p, 'previous_cogs_usd'))})",
             f"*Usage events*\n{p['events']:,}",
         ),
     ]
@@ -130,27 +128,28 @@ def _month_to_date(m: dict[str, Any] | None) -> str | None:
     """The calendar month so far, against the same days of the month before, with its run rate labelled."""
     if not m:
         return None
-    change = _d(m.get("margin_change_pts"))
+    change = figure(m, "margin_change_pts")
     line = (
-        f"*{esc(m['title'])}:* gross margin {percent(_d(m['margin_pct']))} "
+        f"*{esc(m['title'])}:* gross margin {percent(figure(m, 'margin_pct'))} "
         f"({points(change) if change is not None else 'n/a'} against the same days of the month before) · "
-        f"revenue {money(_d(m['revenue_usd']))} · COGS {money(_d(m['cogs_usd']))}"
+        f"revenue {money(figure(m, 'revenue_usd'))} · COGS {money(figure(m, 'cogs_usd'))}"
     )
     p = m.get("projection")
     if p:
         line += (
             f"\n:crystal_ball: Run rate, not actuals: all {p['full_days']} days at this pace would be revenue "
-            f"{money(_d(p['revenue_usd']))}, COGS {money(_d(p['cogs_usd']))}, margin {percent(_d(p['margin_pct']))}"
+            f"{money(figure(p, 'revenue_usd'))}, COGS {money(figure(p, 'cogs_usd'))}, "
+            f"margin {percent(figure(p, 'margin_pct'))}"
         )
     return line
 
 
 def digest_text(p: dict[str, Any]) -> str:
-    change = _d(p["margin_change_pts"])
+    change = figure(p, "margin_change_pts")
     return clip(
-        f"Weekly margin digest {p['week']['label']}: blended margin {percent(_d(p['margin_pct']))}"
-        f" ({points(change) if change is not None else 'n/a'}), revenue {money(Decimal(p['revenue_usd']))}, "
-        f"COGS {money(Decimal(p['cogs_usd']))}; {len(p['breach'])} in breach, {len(p['watch'])} on watch.",
+        f"Weekly margin digest {p['week']['label']}: blended margin {percent(figure(p, 'margin_pct'))}"
+        f" ({points(change) if change is not None else 'n/a'}), revenue {money(amount(p, 'revenue_usd'))}, "
+        f"COGS {money(amount(p, 'cogs_usd'))}; {len(p['breach'])} in breach, {len(p['watch'])} on watch.",
         3000,
     )
 

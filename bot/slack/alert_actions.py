@@ -17,18 +17,26 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.answer import answer_command, home
+from bot.blocks.home import home_no_access_view
 from bot.blocks.interactive import answer_modal, shared_answer, with_share_button
 from bot.blocks.messages import action_refusal, already_acknowledged, error_message
 from bot.command import Command
 from bot.jobs.alert_updates import refresh_roots, subject_roots
-from bot.slack.clicks import Click, reply_privately
+from bot.slack.clicks import BY_TOKEN, Click, reply_privately, resolve_subject
 from bot.slack.client import make_webhook
 from bot.slack.services import Services
-from engine.alerts.state import ActionRefused, ConcurrentAlertRun, acknowledge, snooze
+from engine.alerts.state import ActionRefused, ConcurrentAlertRun, acknowledge, load_states, snooze
 from engine.reports.accounts import accounts
 from engine.runtime import Runtime
 from engine.scrub import scrub
 from engine.store.outbox import find_posted
+
+# A click that names no single subject: an older message whose clipped block id two long keys share, or a subject
+# whose alert state is gone. Nothing is changed, rather than guessing.
+UNRESOLVED = (
+    "Sorry, marginbot could not tell which customer or product this button is for, so nothing was changed. "
+    "Use the buttons of its next reminder, or of its row on marginbot's Home tab."
+)
 
 
 def owners_of(rt: Runtime, kind: str, key: str) -> tuple[str, ...]:
@@ -50,7 +58,11 @@ def act(
 ) -> None:
     """Acknowledge (or, with `snooze_for` days, Snooze) a subject's alert for whoever clicked, if they may."""
     rt = services.runtime
-    kind, key = subject
+    found = resolved(rt, click, subject, logger)
+    if found is None:
+        reply_privately(client, click, error_message(UNRESOLVED), logger)
+        return
+    kind, key = found
     what = "Snooze" if snooze_for else "Acknowledge"
     if not services.access.may_act(click.user, owners_of(rt, kind, key)):
         logger.info("refused %s on %s %s from %s: not on the access list", what, kind, key, click.user)
@@ -81,11 +93,31 @@ def act(
         publish_home(services, client, click.user, logger)
 
 
+def resolved(rt: Runtime, click: Click, subject: tuple[str, str], logger: logging.Logger) -> tuple[str, str] | None:
+    """The subject a click names: a token (bot/slack/clicks.py) is looked up among the subjects with an alert state
+    (every subject with buttons to act on has one). None when it names none of them, or several."""
+    if subject[0] != BY_TOKEN:
+        return subject
+    with rt.engine.connect() as conn:
+        found = resolve_subject(subject, load_states(conn))
+    if found is None:
+        logger.info("%s's click names no single subject: %s", click.user, subject[1][:80])
+    return found
+
+
 def publish_home(services: Services, client: WebClient, user: str, logger: logging.Logger) -> None:
+    """Publish `user`'s App Home: the dashboard for people on the access list, how to get access for anyone else.
+
+    The one place a Home is published (on app_home_opened, and after a click on the Home tab), because who may act
+    on an alert is not who may see figures: a customer's owner may acknowledge it without being on the list, and
+    must not be shown every customer's figures for it."""
     try:
-        client.views_publish(user_id=user, view=home(services.runtime))
+        view = home(services.runtime) if services.access.allows(user) else home_no_access_view(user)
+        client.views_publish(user_id=user, view=view)
     except (SlackApiError, SlackClientError, OSError) as exc:
-        logger.error("could not refresh the App Home for %s: %s", user, scrub(str(exc))[:300])
+        logger.error("could not publish the App Home for %s: %s", user, scrub(str(exc))[:300])
+    except Exception:  # on a worker, where nothing else would log it
+        logger.exception("could not publish the App Home for %s", user)
 
 
 def alert_moment(rt: Runtime, click: Click) -> tuple[datetime, str | None]:
@@ -121,17 +153,21 @@ def open_subject(
 ) -> None:
     """The full answer about a subject, to whoever clicked: ephemeral in the channel, or in the modal `view_id`."""
     rt = services.runtime
-    kind, key = subject
-    at, period = alert_moment(rt, click)
-    cmd = Command(kind=kind, subject=key, period=period)
-    outcome = answer_command(rt, cmd, now=at)
+    found = resolved(rt, click, subject, logger)
+    if found is None:
+        answer = shown = error_message(UNRESOLVED)
+    else:
+        at, period = alert_moment(rt, click)
+        cmd = Command(kind=found[0], subject=found[1], period=period)
+        outcome = answer_command(rt, cmd, now=at)
+        answer = outcome.answer
+        shown = with_share_button(answer, cmd, at) if outcome.ok else answer
     if view_id is not None:
         try:
-            client.views_update(view_id=view_id, view=answer_modal(outcome.answer, "Open"))
+            client.views_update(view_id=view_id, view=answer_modal(answer, "Open"))
         except (SlackApiError, SlackClientError, OSError) as exc:
-            logger.error("could not show %s %s in the modal: %s", kind, key, scrub(str(exc))[:300])
+            logger.error("could not show %s %s in the modal: %s", *subject, scrub(str(exc))[:300])
         return
-    shown = with_share_button(outcome.answer, cmd, at) if outcome.ok else outcome.answer
     reply_privately(client, click, shown, logger)
 
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from engine.money import ZERO, decimal_text, usd
+from engine.money import TENTH, ZERO, decimal_text, usd
 from engine.periods import Period, iso_week, month_to_date
 from engine.reports.figures import Figures, Thresholds, margin_change, margin_pct
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
 from engine.reports.revenue import revenue_lines, total_by_customer
-from engine.reports.serialize import figures_text
+from engine.reports.serialize import figures_text, payload_figures
 from engine.reports.usage import cost_by_day
 from engine.runtime import Runtime
 from engine.store import outbox
@@ -189,15 +189,19 @@ def weekly_digest(
     )
 
 
-def _row(r: PortfolioRow) -> dict[str, Any]:
+def _row(r: PortfolioRow, **more: Decimal | None) -> dict[str, Any]:
+    """A customer or product in the payload, with `more` figures of its own (a mover's change)."""
     return {
         "kind": r.kind,
         "key": r.key,
         "name": r.name,
-        "margin_pct": decimal_text(r.current.margin_pct),
-        "previous_margin_pct": decimal_text(r.previous.margin_pct),
-        "revenue_usd": decimal_text(r.current.revenue),
-        "cogs_usd": decimal_text(r.current.cogs),
+        **payload_figures(
+            margin_pct=r.current.margin_pct,
+            previous_margin_pct=r.previous.margin_pct,
+            revenue_usd=r.current.revenue,
+            cogs_usd=r.current.cogs,
+            **more,
+        ),
         # A customer judged against its own bands (its contracts set them) says so, with them.
         "own_bands": r.own_bands,
         "breach_pct": f"{r.current.thresholds.breach_pct.normalize():f}",
@@ -206,7 +210,8 @@ def _row(r: PortfolioRow) -> dict[str, Any]:
 
 
 def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
-    """The digest message payload (JSON data; the Slack side renders it). Money as strings, to the cent."""
+    """The digest message payload (JSON data; the Slack side renders it). Money as strings, to the cent, and every
+    figure exact beside them (serialize.payload_figures)."""
     unpriced = [m for m in d.models if m.unpriced_events]
     return {
         "type": "digest",
@@ -219,10 +224,12 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
         "watch": [_row(r) for r in d.in_status(Status.WATCH)],
         "movers": [
             {
-                **_row(r),
-                "change_pts": decimal_text(margin_change(r.current, r.previous)),
-                "previous_cogs_usd": decimal_text(r.previous.cogs),
-                "cogs_change_usd": decimal_text(m.change),
+                **_row(
+                    r,
+                    change_pts=margin_change(r.current, r.previous),
+                    previous_cogs_usd=r.previous.cogs,
+                    cogs_change_usd=m.change,
+                ),
                 "cogs_change": m.how,
             }
             for r, m in d.movers()
@@ -232,9 +239,7 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
             {
                 "provider": m.provider,
                 "model": m.model or "(no model)",
-                "cogs_usd": decimal_text(m.cogs),
-                "previous_cogs_usd": decimal_text(m.previous),
-                "share_pct": decimal_text(m.share_pct),
+                **payload_figures(cogs_usd=m.cogs, previous_cogs_usd=m.previous, share_pct=m.share_pct),
             }
             for m in d.models[:TOP_MODELS]
         ],
@@ -243,12 +248,7 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
         ],
         "skipped_contracts": d.book.skipped_contracts,
         "trend": [
-            {
-                "week": p.label,
-                "revenue_usd": decimal_text(p.revenue),
-                "cogs_usd": decimal_text(p.cogs),
-                "margin_pct": decimal_text(p.margin_pct),
-            }
+            {"week": p.label, **payload_figures(revenue_usd=p.revenue, cogs_usd=p.cogs, margin_pct=p.margin_pct)}
             for p in d.trend
         ],
     }
@@ -267,9 +267,7 @@ def _month(m: Portfolio | None) -> dict[str, Any] | None:
         if p is None
         else {
             "full_days": p.full_days,
-            "revenue_usd": decimal_text(p.figures.revenue),
-            "cogs_usd": decimal_text(p.figures.cogs),
-            "margin_pct": decimal_text(p.figures.margin_pct),
+            **payload_figures(revenue_usd=p.figures.revenue, cogs_usd=p.figures.cogs, margin_pct=p.figures.margin_pct),
         }
     )
     return out
@@ -281,7 +279,9 @@ def chart_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
         "type": "digest_chart",
         "week": d.week.label,
         "weeks": [p.label for p in d.trend],
-        "margin_pct": [decimal_text(p.margin_pct) for p in d.trend],
+        # Labelled on the chart as they are, to one decimal (bot/render/charts.py): so rounded once, here, to one
+        # decimal; rounded to the cent first, 29.745% would be labelled 29.8%.
+        "margin_pct": [decimal_text(p.margin_pct, TENTH) for p in d.trend],
         "breach_pct": str(thresholds.breach_pct),
         "healthy_pct": str(thresholds.healthy_pct),
         "cogs_by_model": {model: [decimal_text(v) for v in values] for model, values in d.cogs_by_model_weekly.items()},

@@ -72,21 +72,32 @@ def _money_figures(f: Figures) -> dict[str, Any]:
     return {k: shown[k] for k in ("revenue_usd", "cogs_usd", "gross_profit_usd", "gross_margin_pct", "status")}
 
 
-def figures_text(now: Figures, before: Figures, *, change: bool = False) -> dict[str, Any]:
-    """The figures of an outbox payload (alerts, the digest): strings to the cent, so no float ever holds money;
-    with `change`, the margin's move in points too."""
-    out: dict[str, Any] = {
-        "margin_pct": decimal_text(now.margin_pct),
-        "previous_margin_pct": decimal_text(before.margin_pct),
-    }
-    if change:
-        out["margin_change_pts"] = decimal_text(margin_change(now, before))
+def payload_figures(**figures: Decimal | None) -> dict[str, Any]:
+    """Figures for an outbox payload (alerts, the digest): each as a string to the cent under its own name, so no
+    float ever holds money and every reader of those keys reads what it always did; and all of them unrounded under
+    "exact" (Decimal's own text, which reads back as the same value), for whatever shows a figure at another
+    precision. The Slack builders round those once, where `/margin` does: shown from the text to the cent, a margin of
+    29.745% would be rounded twice ("29.75", then 29.8%), where `/margin` says 29.7%."""
     return {
-        **out,
-        "revenue_usd": decimal_text(now.revenue),
-        "previous_revenue_usd": decimal_text(before.revenue),
-        "cogs_usd": decimal_text(now.cogs),
-        "previous_cogs_usd": decimal_text(before.cogs),
+        **{name: decimal_text(value) for name, value in figures.items()},
+        "exact": {name: None if value is None else str(value) for name, value in figures.items()},
+    }
+
+
+def figures_text(now: Figures, before: Figures, *, change: bool = False) -> dict[str, Any]:
+    """The figures of an outbox payload (alerts, the digest), as `payload_figures` gives them; with `change`, the
+    margin's move in points too."""
+    moved = {"margin_change_pts": margin_change(now, before)} if change else {}
+    return {
+        **payload_figures(
+            margin_pct=now.margin_pct,
+            previous_margin_pct=before.margin_pct,
+            **moved,
+            revenue_usd=now.revenue,
+            previous_revenue_usd=before.revenue,
+            cogs_usd=now.cogs,
+            previous_cogs_usd=before.cogs,
+        ),
         "events": now.events,
         "unpriced_events": now.unpriced_events,
     }

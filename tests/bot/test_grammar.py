@@ -18,6 +18,7 @@ from bot.grammar import DEFAULT_N, MAX_N, MAX_TEXT, Command, parse
         ("top 10", Command("top", n=10)),
         ("top 3 2026-10", Command("top", n=3, period="2026-10")),
         ("worst 2026-10", Command("worst", period="2026-10")),
+        ("top ٣", Command("top", n=3)),  # a decimal digit of another script is still a digit
         ("portfolio", Command("portfolio")),
         ("portfolio 2026-09", Command("portfolio", period="2026-09")),
         ("help", Command("help")),
@@ -46,6 +47,10 @@ def test_share_anywhere_asks_for_the_channel_and_is_not_part_of_the_name() -> No
         ("worst 5 6", "worst"),
         (f"top {MAX_N + 1}", f"between 1 and {MAX_N}"),
         ("top 0", "between 1"),
+        # Digits to str.isdigit, not to int(): superscripts, circled numbers.
+        ("top ²", "`top` takes a number"),
+        ("worst ①", "`worst` takes a number"),
+        ("top 1²", "`top` takes a number"),
         ("portfolio acme", "portfolio"),
         ("product", "which product"),
         ("product 2026-10", "which product"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from bot.blocks.alerts import (
@@ -19,6 +20,8 @@ from bot.blocks.alerts import (
 )
 from bot.blocks.digest import digest_message, digest_plain
 from engine.alerts.threads import Shown
+from engine.reports.figures import Figures
+from engine.reports.serialize import figures_text
 from tests.bot.blockkit import all_text, assert_postable, block_text
 
 
@@ -219,3 +222,43 @@ def test_digest_message_shows_the_week_and_stays_within_limits() -> None:
     assert "12-week blended margin: 40.0% (2026-W34) → 40.5% (2026-W45)" in shown
     assert message["text"].startswith("Weekly margin digest 2026-W45: blended margin 40.5% (-2.4 pts)")
     assert "Nobody in breach" in digest_plain(digest_payload(0))
+
+
+def test_figures_from_the_engine_are_rounded_once_where_people_read_them() -> None:
+    # Margins 29.745% and 9.5%: to the cent "29.75" and "9.50", which rounded again say 29.8% and +20.3 pts.
+    now, before = (
+        Figures(revenue=Decimal(100), cogs=Decimal("70.255")),
+        Figures(revenue=Decimal(100), cogs=Decimal("90.5")),
+    )
+    # COGS $12.505 against $10.004: +24.998%; from "12.51" and "10.00" it would be +25.1%.
+    costs = Figures(revenue=Decimal(300), cogs=Decimal("12.505")), Figures(revenue=Decimal(300), cogs=Decimal("10.004"))
+    message = alert_message(
+        payload([event("breach", 1, **figures_text(now, before)), event("breach", 2, **figures_text(*costs))])
+    )
+    assert "margin *29.7%* (+20.2 pts vs previous period)" in section_of(message, "Customer 1")
+    assert "COGS $12.51 (+25.0%)" in section_of(message, "Customer 2")
+    assert "Customer 1 29.7%" in message["text"]
+
+    digest = digest_message({**digest_payload(0), **figures_text(now, before, change=True)})
+    assert "*Blended gross margin*\n29.7% (+20.2 pts)" in all_text(digest["blocks"])
+    assert digest["text"].startswith("Weekly margin digest 2026-W45: blended margin 29.7% (+20.2 pts)")
+    digest = digest_message({**digest_payload(0), **figures_text(*costs, change=True)})
+    assert "*COGS*\n$12.51 (+25.0%)" in all_text(digest["blocks"])
+
+
+def test_two_long_keys_get_their_own_block_ids_and_every_button_names_its_subject() -> None:
+    from bot.slack.clicks import resolve_subject, subject_of  # (here: the module is older than this test's fix)
+
+    # 200 characters (the longest a key may be) each, the same but for the last 139: past 255 once escaped.
+    keys = ["k" + "&" * 60 + "a" * 139, "k" + "&" * 60 + "b" * 139]
+    message = alert_message(payload([event("breach", n, subject=key) for n, key in enumerate(keys)]))
+    assert_postable(message["text"], message["blocks"])  # no block id twice, none past 255 characters
+    actions = [b for b in message["blocks"] if b["type"] == "actions"]
+    for key, block in zip(keys, actions, strict=True):
+        for element in block["elements"]:
+            chosen = [{**element, "selected_option": o} for o in element.get("options", [])] or [element]
+            for action in chosen:
+                named = subject_of({**action, "block_id": block["block_id"]})
+                assert named is not None and resolve_subject(named, [("customer", k) for k in keys]) == (
+                    "customer", key
+                )  # fmt: skip

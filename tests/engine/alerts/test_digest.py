@@ -67,9 +67,18 @@ def test_digest_figures_for_the_week_are_the_hand_computed_ones(runtime: Runtime
     ]  # fmt: skip
     assert p["unpriced_models"] == []
     assert [t["week"] for t in p["trend"]] == [f"2026-W{n}" for n in range(34, 46)]
-    assert p["trend"][-1] == {"week": "2026-W45", "revenue_usd": "350.00", "cogs_usd": "208.25", "margin_pct": "40.50"}
+    last = p["trend"][-1]
+    assert {k: v for k, v in last.items() if k != "exact"} == {
+        "week": "2026-W45", "revenue_usd": "350.00", "cogs_usd": "208.25", "margin_pct": "40.50"
+    }  # fmt: skip
+    # Beside the figures to the cent, the exact ones they were rounded from, for builders that round them again.
+    assert {k: Decimal(v) for k, v in last["exact"].items()} == {
+        "revenue_usd": Decimal(350), "cogs_usd": Decimal("208.25"), "margin_pct": Decimal("40.5")
+    }  # fmt: skip
+    assert Decimal(p["movers"][0]["exact"]["change_pts"]) == Decimal("-11.9")
     chart = chart_to_dict(d, runtime.thresholds)
     assert chart["weeks"] == [t["week"] for t in p["trend"]]
+    assert chart["margin_pct"][-1] == "40.5"  # labelled on the chart as it is: to one decimal, rounded once
     assert sum(Decimal(v[-1]) for v in chart["cogs_by_model"].values()) == Decimal("208.25")
 
 
