@@ -14,6 +14,7 @@ from bot.answer_types import Answer
 from bot.blocks.kit import Block, context, divider, esc, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, exact, money, percent, plural, points
 from bot.render.tables import COST_TYPE_LABEL
+from engine.money import unit_price_text
 from engine.periods import Period
 
 TOP_CUSTOMERS = 10
@@ -287,7 +288,8 @@ def _price(value: str | None, unit: str) -> str:
     if value is None:
         return "n/a"
     amount = Decimal(value)
-    shown = f"${amount:,.2f}" if unit in ("seat", "month") else f"${amount.normalize():f}"
+    # A seat or monthly price to the cent, or to every decimal the contract has (today's price): never rounded.
+    shown = unit_price_text(amount) if unit in ("seat", "month") else f"${amount.normalize():f}"
     return f"{shown}/{UNIT_LABEL.get(unit, unit)}"
 
 

@@ -3,12 +3,14 @@ history.py has the history and its windows; book.py the small October book)."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.blocks.scenarios import floor_message
 from engine.reports.figures import margin_pct
 from engine.runtime import Runtime
 from engine.scenarios.floor import FloorError, floor_to_dict, price_floor
@@ -172,3 +174,13 @@ def test_a_customer_without_usage_has_no_floor(book: Runtime, tmp_path: Path) ->
     load_book(book, tmp_path, [], contracts)
     with book.connect() as conn, pytest.raises(FloorError, match="no usage in 2026-10"):
         price_floor(conn, "quiet", OCTOBER, thresholds=book.thresholds)
+
+
+@pytest.mark.parametrize(("price", "shown"), [("12.345", "$12.345/seat"), ("72.5", "$72.50/seat")])
+def test_a_seat_price_is_shown_to_the_cent_or_every_decimal_it_has_never_rounded(
+    history: Runtime, price: str, shown: str
+) -> None:
+    d = floor_to_dict(floor_of(history, "seats")) | {"current_price_usd": price, "current_price_is_effective": False}
+    assert f"*Today's price*\\n{shown}" in json.dumps(floor_message(d).blocks, ensure_ascii=False).replace(
+        "\\\\n", "\\n"
+    )
