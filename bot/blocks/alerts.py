@@ -158,7 +158,7 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
             crosses = f"; {verb} {line}% on {t['crosses_on']}"
         return (
             f"{_figures(e)}\n      daily margins falling {Decimal(t['slope_pts_per_day']).copy_abs()} "
-            f"pts/day over {t['days']} days{crosses} (projected {percent(_d(t['projected_pct']))} in 14 days)"
+            f"pts/day over {t['days']} days{crosses} (projected {percent(figure(t, 'projected_pct'))} in 14 days)"
             + _cause(e)
         )
     if kind == "unpriced":

@@ -47,7 +47,7 @@ from engine.reports.figures import Figures, Thresholds
 from engine.reports.margin import MarginReport, subject_report
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
 from engine.reports.revenue import RevenueLine, revenue_lines
-from engine.reports.serialize import figures_text
+from engine.reports.serialize import figures_text, payload_figures
 from engine.runtime import Runtime
 from engine.store import outbox
 from engine.vocab import SubjectKind, Word
@@ -145,8 +145,9 @@ class AlertEvent:
             d["unpriced_models"] = self.report.unpriced_models
         if o.trend is not None and self.kind is AlertKind.TRENDING:
             d["trend"] = {
+                # The projection is shown to 0.1 point: kept exact too (payload_figures), so it is rounded once.
+                **payload_figures(projected_pct=o.trend.projected_pct),
                 "slope_pts_per_day": decimal_text(o.trend.slope_pts_per_day),
-                "projected_pct": decimal_text(o.trend.projected_pct),
                 "crosses_on": o.trend.crosses_on.isoformat() if o.trend.crosses_on else None,
                 "crossed": o.trend.crossed,
                 "days": o.trend.days,

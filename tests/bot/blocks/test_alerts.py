@@ -262,3 +262,14 @@ def test_two_long_keys_get_their_own_block_ids_and_every_button_names_its_subjec
                 assert named is not None and resolve_subject(named, [("customer", k) for k in keys]) == (
                     "customer", key
                 )  # fmt: skip
+
+
+def test_a_trends_projection_is_rounded_once_from_its_exact_value() -> None:
+    trend = {"slope_pts_per_day": "-1.70", "projected_pct": "29.75", "exact": {"projected_pct": "29.745"}, "days": 30}
+    old = {k: v for k, v in trend.items() if k != "exact"}  # a payload stored before the exact value was kept
+    shown = [
+        all_text(alert_message(payload([event("trending_to_breach", 3, margin_pct="65.35", trend=t)]))["blocks"])
+        for t in (trend, old)
+    ]
+    assert "(projected 29.7% in 14 days)" in shown[0]
+    assert "(projected 29.8% in 14 days)" in shown[1]  # what it read before, from the cent

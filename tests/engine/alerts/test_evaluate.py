@@ -15,6 +15,7 @@ from sqlalchemy import text
 from config.settings import Settings
 from engine.alerts.evaluate import Observation, _attach_reports, check_alerts, decide
 from engine.alerts.state import Level, State, load_states
+from engine.money import CENT, round_to
 from engine.periods import Period
 from engine.reports.figures import Figures, Thresholds
 from engine.reports.portfolio import portfolio
@@ -71,6 +72,8 @@ def test_alerts_name_exactly_the_subjects_hand_computed_to_need_attention(rt: Ru
     assert trending["margin_pct"] == "65.35"
     assert Decimal(trending["trend"]["slope_pts_per_day"]) == Decimal("-1.70")
     assert Decimal(trending["trend"]["projected_pct"]) < 40
+    exact = Decimal(trending["trend"]["exact"]["projected_pct"])  # what the message rounds once
+    assert round_to(exact, CENT) == Decimal(trending["trend"]["projected_pct"])
     # The fitted line is still above 40% on Nov 14 (40.7%): it is on course to cross the next day, read off the fit.
     assert (trending["trend"]["crosses_on"], trending["trend"]["crossed"]) == ("2026-11-15", False)
 
