@@ -297,7 +297,7 @@ def _write_contracts(
                 markup = markup or Decimal(str(round(rng.uniform(2.4, 4.5), 2)))
                 target = max(monthly_cost * markup, min_fee)
                 plan = Plan.FLAT if i in BLEEDING or i == TRENDING else Plan.USAGE if i == METERED else plans[i % 4]
-                row = [cid, name, alias, product, plan, start.isoformat(), "", "", "", "", "", "", ""]
+                row = [cid, name, alias, product, plan, start.isoformat()] + [""] * (len(CONTRACT_COLUMNS) - 6)
                 if plan is Plan.FLAT:
                     row[9] = f"{target:.2f}"
                 elif plan is Plan.SEAT:

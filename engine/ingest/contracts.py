@@ -1,7 +1,8 @@
 """Contracts from CSV: who pays what, for which product, from when, and who owns the account.
 
-A file is refused whole, with every bad line and why, when a row is bad (engine.ingest.contract_rows), when two
-rows of one customer disagree on its owner or bands, or when a contract would overlap another of the same
+A file is refused whole, with every bad line and why, when a row is bad (engine.ingest.contract_rows) or has not
+the header's number of fields, when two rows of one customer disagree on its owner or bands, when a customer id
+is another's (of the file or stored) in another case, or when a contract would overlap another of the same
 customer and product (engine.ingest.overlaps). Otherwise it is written in one transaction: a contract with the
 same customer, product and start as a stored one replaces it; with `supersede`, overlapped contracts are ended
 the day before the later one starts; the owner and bands a file gives apply to all of that customer's contracts.
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlmodel import SQLModel
 
 from engine.ingest.contract_rows import ContractRow, parse_contract
+from engine.ingest.customers import label
 from engine.ingest.overlaps import Held, check
 from engine.reports.accounts import pct_or_none
 from engine.reports.figures import Thresholds
@@ -98,9 +100,11 @@ def read_rows(path: Path, delimiter: str) -> list[ContractRow]:
 
     parsed: list[ContractRow] = []
     errors: list[tuple[int, str]] = []
-    reader = csv.DictReader(io.StringIO(_text(path), newline=""), delimiter=delimiter)
+    # csv.reader, not DictReader: DictReader files a row's extra fields under a key of its own and fills missing ones
+    # with None, so `5,000` unquoted would be stored as $5 and a short row read as blanks, both without a word.
+    reader = csv.reader(io.StringIO(_text(path), newline=""), delimiter=delimiter)
     try:
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        header = [h.strip() for h in next(reader, [])]
         if not header:
             raise ContractFileError(str(path), [(1, "the file is empty (a header line is required)")])
         hint = separator_hint(header, COLUMNS, delimiter)
@@ -113,11 +117,21 @@ def read_rows(path: Path, delimiter: str) -> list[ContractRow]:
         if missing:
             why = f"missing column(s) {missing}; the columns are: {', '.join(COLUMNS)}"
             raise ContractFileError(str(path), [(1, why)])
-        reader.fieldnames = header
+        repeated = list(dict.fromkeys(h for h in header if header.count(h) > 1))
+        if repeated:
+            # Read into a mapping, the last of the two would silently win: refused as a usage file's header is.
+            why = f"a column name appears twice in the header: {', '.join(repeated)} (keep one)"
+            raise ContractFileError(str(path), [(1, why)])
+        width = len(header)
         seen: dict[tuple[str, str, object], int] = {}
-        for row in reader:
+        for values in reader:
+            if not values:
+                continue  # a blank line
+            if len(values) != width:
+                errors.append((reader.line_num, _width_problem(len(values), width, delimiter)))
+                continue
             try:
-                item = parse_contract(row, reader.line_num)
+                item = parse_contract(dict(zip(header, values, strict=True)), reader.line_num)
             except ValueError as exc:
                 errors.append((reader.line_num, str(exc)))
                 continue
@@ -133,6 +147,18 @@ def read_rows(path: Path, delimiter: str) -> list[ContractRow]:
     if errors:
         raise ContractFileError(str(path), errors)
     return parsed
+
+
+def _width_problem(fields: int, width: int, delimiter: str) -> str:
+    """A row that does not have the header's number of fields (worded as a usage file's), and the likely fix."""
+    shown = "tab" if delimiter == "\t" else repr(delimiter)
+    if fields > width:
+        fix = (
+            f"a value holding {shown} must be in double quotes; amounts are plain numbers, without thousands separators"
+        )
+    else:
+        fix = "give every column a field, an empty one for a blank value"
+    return f"has {fields} fields, the header has {width} ({fix})"
 
 
 def _customer_values(rows: list[ContractRow]) -> tuple[dict[str, dict[str, tuple[int, object]]], list[tuple[int, str]]]:
@@ -257,7 +283,7 @@ def import_contracts_file(
                 replaced[match.id] = row.line
             held.append(Held(customer=c.customer, product=c.product, start=c.start, end=c.end, line=row.line))
         held += [h for s in stored.values() for h in s.held if h.id not in replaced]
-        errors = _band_errors(given, stored)
+        errors = _case_errors(rows, _contract_customers(conn)) + _band_errors(given, stored)
         overlap_errors, closings = check(held, supersede=supersede)
         errors += overlap_errors
         if errors:
@@ -285,6 +311,40 @@ def import_contracts_file(
     if thresholds is not None:
         result.notes += _crossing_notes(given, stored, thresholds)
     return result
+
+
+def _contract_customers(conn: Connection) -> set[str]:
+    """The ids of the customers with a contract: those usage is mapped to (engine.ingest.customers.CustomerMap)."""
+    return {customer for (customer,) in conn.execute(text("SELECT DISTINCT customer FROM contract"))}
+
+
+def _case_errors(rows: list[ContractRow], stored: set[str]) -> list[tuple[int, str]]:
+    """Each row whose customer id is another row's or a stored customer's in another case ("ACME" beside "acme").
+
+    Usage finds a customer by its id in any case (CustomerMap compares casefolded labels), so two such ids would be
+    one customer to usage and two to revenue: the overlap rule, which compares ids exactly, would let a renewal
+    under the other spelling charge the same days twice, and a name both share would match neither. An id stored
+    exactly as written is let through even when another spelling is stored too (from before this check), so that
+    either can still be re-imported to end or correct it."""
+    first: dict[str, tuple[str, int | None]] = {}  # casefolded id → its first spelling, and its line (None: stored)
+    for customer in sorted(stored):
+        first.setdefault(label(customer), (customer, None))
+    errors = []
+    for row in rows:
+        customer = row.contract.customer
+        if customer in stored:
+            continue
+        spelling, line = first.setdefault(label(customer), (customer, row.line))
+        if spelling != customer:
+            other = f"{spelling!r} (line {line})" if line is not None else f"the stored customer {spelling!r}"
+            errors.append(
+                (
+                    row.line,
+                    f"customer {customer!r} differs only in case from {other}: customer ids match whatever their "
+                    f"case, so write it {spelling!r}",
+                )
+            )
+    return errors
 
 
 def _effective(

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.store.bounds import control_character
+
 UNMAPPED = "unmapped"
 
 # The tables each source may have, i.e. the kinds of identity it knows, most specific first.
@@ -60,10 +62,14 @@ class SourceMap:
         path = Path(path)
         if not path.exists():
             return cls(origin=str(path), exists=False)
+        if not path.is_file():  # a directory: reading it would stop the import with IsADirectoryError
+            raise MappingError(f"{path} is not a file: fix the path (MARGINBOT_MAPPING_FILE names the mapping file)")
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, an integer of more than 4,300 digits
             raise MappingError(f"{path}: not valid TOML: {exc}") from exc
+        except OSError as exc:  # unreadable (permissions): said here, where the file is named
+            raise MappingError(f"{path}: cannot be read ({exc.strerror or exc})") from None
         return cls.from_mapping(data, origin=str(path))
 
     @classmethod
@@ -160,6 +166,11 @@ def _str(entry: Mapping[str, Any], key: str, where: str) -> str:
     value = value.strip()
     if len(value) > 200:
         raise MappingError(f"{where}: `{key}` is longer than 200 characters")
+    # Refused here, naming the file and entry: let through, every event mapped to it would be refused on import,
+    # naming neither.
+    bad = control_character(value)
+    if bad:
+        raise MappingError(f"{where}: `{key}` contains a control character ({bad}): {value!r}")
     return value
 
 

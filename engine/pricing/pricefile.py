@@ -11,9 +11,15 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from engine.ingest.events import COST_MAX_NANO, shown
+from engine.money import NANO
 from engine.vocab import ServiceTier
 
 FEMTO_PER_USD = 10**15
+# The most one unit a price is for (a token, a request, a web search, a retrieval query, a compute second...) may
+# cost: what one event may cost ($10,000,000). A price above it can only be a unit mistake, would be refused on
+# every event that used it, and, far enough above, cannot even be converted (1e999999 overflows Decimal).
+UNIT_MAX_USD = Decimal(COST_MAX_NANO) / NANO
 
 
 class PriceFileError(ValueError):
@@ -132,11 +138,21 @@ def parse_price_file(data: Mapping[str, Any], origin: str) -> PriceFile:
         raise PriceFileError(f"{origin}: unit_costs has unknown key(s) {sorted(set(units) - allowed)}")
     where = f"{origin}: unit_costs"
     unit_costs = UnitCosts(
-        retrieval_query=usd_to_femto(_decimal(units, "retrieval_query", where, default=0)),
-        rerank_call=usd_to_femto(_decimal(units, "rerank_call", where, default=0)),
-        compute_ms=usd_to_femto(_decimal(units, "compute_second", where, default=0)) // 1000,
-        cache_lookup=usd_to_femto(_decimal(units, "cache_lookup", where, default=0)),
+        retrieval_query=usd_to_femto(_price(units, "retrieval_query", where, _per("retrieval query"), default=0)),
+        rerank_call=usd_to_femto(_price(units, "rerank_call", where, _per("rerank call"), default=0)),
+        compute_ms=usd_to_femto(_price(units, "compute_second", where, _per("compute second"), default=0)) // 1000,
+        cache_lookup=usd_to_femto(_price(units, "cache_lookup", where, _per("cache lookup"), default=0)),
     )
+    # Two discounts of one reach from one date: the newest-first order would leave the winner, and so the COGS, to
+    # the order of the file. Refused like repeated [[tiers]] (and [[models]], engine.pricing.book).
+    reach: dict[tuple[str, str, date], int] = {}
+    for i, d in enumerate(discounts):
+        first = reach.setdefault((d.provider, d.model, d.effective_from), i)
+        if first != i:
+            raise PriceFileError(
+                f"{origin}: discounts[{i}] repeats discounts[{first}] "
+                f"({d.provider} {d.model or 'every model'} from {d.effective_from}): keep one"
+            )
     seen: dict[tuple[str, ServiceTier, date], int] = {}
     for i, t in enumerate(tiers):
         first = seen.setdefault((t.provider, t.tier, t.effective_from), i)
@@ -164,19 +180,46 @@ def _decimal(entry: Mapping[str, Any], key: str, where: str, *, default: Any = N
     if value is None:
         raise PriceFileError(f"{where}: `{key}` is required")
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise PriceFileError(f"{where}: `{key}` must be a number, got {value!r}")
+        raise PriceFileError(f"{where}: `{key}` must be a number, got {shown(value)}")
     try:
         # str() keeps what finance typed (0.1 stays 0.1, not 0.1000000000000000055…).
         result = Decimal(str(value))
     except InvalidOperation as exc:
-        raise PriceFileError(f"{where}: `{key}` must be a number, got {value!r}") from exc
+        raise PriceFileError(f"{where}: `{key}` must be a number, got {shown(value)}") from exc
     if not result.is_finite() or result < 0:
-        raise PriceFileError(f"{where}: `{key}` must be a non-negative number, got {value!r}")
+        raise PriceFileError(f"{where}: `{key}` must be a non-negative number, got {shown(value)}")
     return result
 
 
-def _optional(entry: Mapping[str, Any], key: str, where: str, convert: Any) -> int | None:
-    return None if entry.get(key) is None else int(convert(_decimal(entry, key, where)))
+# What a price field is for: (how many units it prices, how its unit reads, one unit).
+_PER_MTOK = (Decimal(10**6), "USD per million tokens", "token")
+_PER_K = (Decimal(1000), "USD per 1,000 web searches", "web search")
+
+
+def _per(unit: str) -> tuple[Decimal, str, str]:
+    return Decimal(1), f"USD per {unit}", unit
+
+
+def _price(
+    entry: Mapping[str, Any], key: str, where: str, per: tuple[Decimal, str, str], *, default: Any = None
+) -> Decimal:
+    """A price: a non-negative number at most what one event may cost for each unit it prices (UNIT_MAX_USD)."""
+    value = _decimal(entry, key, where, default=default)
+    units, priced, one = per
+    most = UNIT_MAX_USD * units
+    if value > most:
+        # Compared before any arithmetic: Decimal takes 1e999999, but multiplying it into femto-USD overflows.
+        raise PriceFileError(
+            f"{where}: `{key}` must be at most {most:,} {priced} (one {one} at most ${UNIT_MAX_USD:,}, what one "
+            f"event may cost), got {shown(entry.get(key))}: is it in the right unit?"
+        )
+    return value
+
+
+def _optional(
+    entry: Mapping[str, Any], key: str, where: str, per: tuple[Decimal, str, str], convert: Any
+) -> int | None:
+    return None if entry.get(key) is None else int(convert(_price(entry, key, where, per)))
 
 
 def _date(entry: Mapping[str, Any], key: str, where: str) -> date:
@@ -215,13 +258,13 @@ def _parse_override(raw: Any, where: str) -> ModelOverride:
         model=_text(entry, "model", where),
         effective_from=_date(entry, "effective_from", where),
         rates=OverrideRates(
-            input=per_mtok_to_femto(_decimal(entry, "input_per_mtok", where)),
-            cached_input=_optional(entry, "cached_input_per_mtok", where, per_mtok_to_femto),
-            cache_write=_optional(entry, "cache_write_per_mtok", where, per_mtok_to_femto),
-            cache_write_1h=_optional(entry, "cache_write_1h_per_mtok", where, per_mtok_to_femto),
-            output=per_mtok_to_femto(_decimal(entry, "output_per_mtok", where)),
-            request=usd_to_femto(_decimal(entry, "request_usd", where, default=0)),
-            web_search=_optional(entry, "web_search_per_k", where, per_k_to_femto),
+            input=per_mtok_to_femto(_price(entry, "input_per_mtok", where, _PER_MTOK)),
+            cached_input=_optional(entry, "cached_input_per_mtok", where, _PER_MTOK, per_mtok_to_femto),
+            cache_write=_optional(entry, "cache_write_per_mtok", where, _PER_MTOK, per_mtok_to_femto),
+            cache_write_1h=_optional(entry, "cache_write_1h_per_mtok", where, _PER_MTOK, per_mtok_to_femto),
+            output=per_mtok_to_femto(_price(entry, "output_per_mtok", where, _PER_MTOK)),
+            request=usd_to_femto(_price(entry, "request_usd", where, _per("request"), default=0)),
+            web_search=_optional(entry, "web_search_per_k", where, _PER_K, per_k_to_femto),
         ),
     )
 

@@ -6,7 +6,8 @@ is the customer (the mapping file's [otlp.customers] may rename it or give its p
 the mapping's, else the resource's `service.name`. `gen_ai.usage.input_tokens` already includes the cache
 reads and writes. Older instrumentations say `gen_ai.system` and
 `gen_ai.usage.prompt_tokens`/`completion_tokens`. int64 values arrive as decimal strings (numbers are
-accepted too). A file is one transaction.
+accepted too). The customer, provider, model and service.name are one value each: an array is refused, naming
+the span and attribute. A file is one transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from engine.ingest.events import shown
 from engine.ingest.mapping import SourceMap
 from engine.ingest.reading import FileError, read_text
 from engine.ingest.sources.base import Batch, Context, count, stable_id
@@ -33,7 +35,8 @@ _CACHE_WRITE = ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_
 
 
 def attribute_value(value: Any, where: str) -> Any:
-    """An OTLP AnyValue → a Python value. intValue stays as sent (string or number), parsed where used."""
+    """An OTLP AnyValue → a Python value: an array a list, a key-value list a dict (so that where one value is
+    read, `text_attribute` can refuse them). intValue stays as sent (string or number), parsed where used."""
     if not isinstance(value, Mapping):
         return None
     if "stringValue" in value:
@@ -45,8 +48,39 @@ def attribute_value(value: Any, where: str) -> Any:
     if "boolValue" in value:
         return value["boolValue"]
     if "arrayValue" in value:
-        values = value["arrayValue"].get("values", []) if isinstance(value["arrayValue"], Mapping) else []
-        return [attribute_value(v, where) for v in values]
+        return [attribute_value(v, where) for v in _values(value["arrayValue"], "arrayValue", where)]
+    if "kvlistValue" in value:
+        pairs = _values(value["kvlistValue"], "kvlistValue", where)
+        return attributes(pairs, where)
+    return None
+
+
+def _values(container: Any, kind: str, where: str) -> list[Any]:
+    """The `values` list of an arrayValue or kvlistValue. Null (or absent) is an empty list, as proto3 JSON reads
+    null for any field, and as `attributes` does; anything else that is not a list is refused (iterated, a number
+    would stop the import with a TypeError, and a string be read as its characters)."""
+    values = container.get("values") if isinstance(container, Mapping) else None
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        got = "an object" if isinstance(values, Mapping) else shown(values)
+        raise SourceError(NAME, f"{where}: {kind}.values must be a list, got {got}")
+    return values
+
+
+def text_attribute(attrs: Mapping[str, Any], keys: tuple[str, ...], where: str) -> str | None:
+    """The first of `keys` set in `attrs`, as text; None when none is. The customer, model, provider and product are
+    one value each: an array (or key-value list) is refused, where str() would store the customer "['acme']"."""
+    for key in keys:
+        value = attrs.get(key)
+        if value is None:
+            continue
+        if isinstance(value, list | Mapping):
+            got = "an array" if isinstance(value, list) else "a key-value list"
+            raise SourceError(
+                NAME, f"{where}: attribute {key} must be one value, got {got} {shown(value)}: send it as a stringValue"
+            )
+        return str(value)
     return None
 
 
@@ -179,22 +213,21 @@ def span_event(
         raise SourceError(NAME, f"{where}: traceId and spanId are required")
     start = count(span.get("startTimeUnixNano"), f"{where}: startTimeUnixNano", NAME, limit=_BIGINT_MAX)
     ts = _EPOCH + timedelta(microseconds=start // 1000)  # ≤ 2**63 ns is before 2263: a datetime holds it
-    value = attrs.get(customer_key)
-    identity = str(value) if value not in (None, "") else None
-    service = str(attrs["service.name"])[:200] if attrs.get("service.name") else None
+    identity = text_attribute(attrs, (customer_key,), where) or None
+    service = (text_attribute(attrs, ("service.name",), where) or "")[:200] or None
     target = ctx.mapping.resolve(NAME, [("customers", identity)], default_product=service)
     if not target.mapped:
         batch.unmapped[f"{target.feature} (attribute {customer_key})"] += 1
-    provider = _first(attrs, ("gen_ai.provider.name", "gen_ai.system")) or ""
-    model = _first(attrs, ("gen_ai.response.model", "gen_ai.request.model")) or ""
+    provider = text_attribute(attrs, ("gen_ai.provider.name", "gen_ai.system"), where) or ""
+    model = text_attribute(attrs, ("gen_ai.response.model", "gen_ai.request.model"), where) or ""
     return {
         "event_id": stable_id(NAME, trace_id, span_id),
         "ts": ts.isoformat(),
         "customer": target.customer,
         "product": target.product,
         "feature": target.feature,
-        "provider": _provider(str(provider)),
-        "model": str(model),
+        "provider": _provider(provider),
+        "model": model,
         "input_tokens": _tokens(attrs, _INPUT, where),
         "cached_input_tokens": _tokens(attrs, _CACHE_READ, where),
         "cache_write_tokens": _tokens(attrs, _CACHE_WRITE, where),

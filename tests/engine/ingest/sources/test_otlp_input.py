@@ -1,0 +1,98 @@
+"""OTLP attribute values that used to slip through: an arrayValue whose `values` is not a list (a TypeError
+traceback), and an array (or key-value list) where the customer, model, provider or product is read, which was
+stored as the text "['acme']". Each refuses the file in one line naming the span and attribute; nothing is stored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli.main import main
+from engine.ingest.sources.otlp import import_otlp_files
+from engine.runtime import Runtime
+from tests.engine.ingest.conftest import rows
+from tests.engine.ingest.sources.test_otlp import otlp_file
+
+SPAN = "otlp: trace.json: span 00f067aa0ba902b7"
+
+
+def refusal(rt: Runtime, path: Path) -> str:
+    [result] = import_otlp_files(rt, [path])
+    assert rows(rt, "SELECT COUNT(*) FROM usage_event") == [(0,)]
+    assert result.error is not None and "\n" not in result.error
+    return result.error
+
+
+@pytest.mark.parametrize(("values", "shown"), [(5, "5"), ("acme", "'acme'"), ({"stringValue": "a"}, "an object")])
+def test_an_array_whose_values_are_not_a_list_refuses_the_file_naming_span_and_attribute(
+    rt: Runtime, tmp_path: Path, values: object, shown: str
+) -> None:
+    path = otlp_file(tmp_path, **{"x.tags": {"arrayValue": {"values": values}}})
+    assert refusal(rt, path) == f"{SPAN}: attribute x.tags: arrayValue.values must be a list, got {shown}"
+
+
+def test_a_resource_array_whose_values_are_not_a_list_names_the_resource(rt: Runtime, tmp_path: Path) -> None:
+    path = otlp_file(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["resourceSpans"][0]["resource"]["attributes"].append(
+        {"key": "host.ips", "value": {"arrayValue": {"values": 5}}}
+    )
+    path.write_text(json.dumps(doc))
+    assert refusal(rt, path) == (
+        "otlp: trace.json: resourceSpans[0]: resource: attribute host.ips: arrayValue.values must be a list, got 5"
+    )
+
+
+def test_an_array_whose_values_are_null_is_an_empty_array(rt: Runtime, tmp_path: Path) -> None:
+    # Proto3 JSON reads null as the field's default, as this reader does for `attributes` and `arrayValue`.
+    path = otlp_file(tmp_path, **{"x.tags": {"arrayValue": {"values": None}}, "enduser.id": {"stringValue": "acme"}})
+    [result] = import_otlp_files(rt, [path])
+    assert result.ok, result.error
+    assert rows(rt, "SELECT customer FROM usage_event") == [("acme",)]
+
+
+ARRAY: dict[str, Any] = {"arrayValue": {"values": [{"stringValue": "acme"}]}}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "got"),
+    [
+        ("enduser.id", ARRAY, "an array ['acme']"),
+        ("enduser.id", {"kvlistValue": {"values": [{"key": "id", "value": {"stringValue": "acme"}}]}}, "a key-value "
+         "list {'id': 'acme'}"),
+        ("enduser.id", {"stringValue": ["acme"]}, "an array ['acme']"),
+        ("gen_ai.response.model", {"arrayValue": {"values": [{"stringValue": "gpt-4o"}]}}, "an array ['gpt-4o']"),
+        ("gen_ai.provider.name", {"arrayValue": {"values": [{"stringValue": "openai"}]}}, "an array ['openai']"),
+    ],
+)  # fmt: skip
+def test_an_array_where_one_value_is_read_refuses_the_file(
+    rt: Runtime, tmp_path: Path, key: str, value: dict[str, Any], got: str
+) -> None:
+    path = otlp_file(tmp_path, **{"enduser.id": {"stringValue": "acme"}, key: value})
+    assert refusal(rt, path) == f"{SPAN}: attribute {key} must be one value, got {got}: send it as a stringValue"
+
+
+def test_an_array_service_name_refuses_the_file(rt: Runtime, tmp_path: Path) -> None:
+    path = otlp_file(tmp_path, **{"enduser.id": {"stringValue": "acme"}})
+    doc = json.loads(path.read_text())
+    doc["resourceSpans"][0]["resource"]["attributes"][0]["value"] = {
+        "arrayValue": {"values": [{"stringValue": "checkout-assistant"}]}
+    }
+    path.write_text(json.dumps(doc))
+    assert refusal(rt, path) == (
+        f"{SPAN}: attribute service.name must be one value, got an array ['checkout-assistant']: send it as a "
+        "stringValue"
+    )
+
+
+def test_the_cli_says_a_bad_array_in_one_line_and_fails(
+    rt: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = otlp_file(tmp_path, **{"enduser.id": ARRAY})
+    assert main(["import", "otlp", str(path)], runtime=rt) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert "attribute enduser.id must be one value, got an array ['acme']" in captured.out + captured.err

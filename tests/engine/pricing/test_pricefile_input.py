@@ -1,0 +1,121 @@
+"""Price-file input that used to slip through: two discounts for one provider (or model) from one date, where file
+order chose the COGS, and prices too large to be anything but a unit mistake (or to be computed at all)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli.main import main
+from engine.ingest.events import COST_MAX_NANO
+from engine.money import NANO
+from engine.pricing.book import PriceBook, PriceFileError
+
+MODEL = {"provider": "self-hosted", "model": "m1", "effective_from": "2026-01-01", "input_per_mtok": 1}
+MODEL |= {"output_per_mtok": 2}
+
+
+def refused(data: dict[str, Any]) -> str:
+    with pytest.raises(PriceFileError) as info:
+        PriceBook.from_mapping(data, origin="prices.toml")
+    return str(info.value)
+
+
+def test_two_provider_wide_discounts_from_the_same_date_are_refused() -> None:
+    discounts = [
+        {"provider": "openai", "percent": 10, "effective_from": "2026-01-01"},
+        {"provider": "OpenAI ", "percent": 50, "effective_from": "2026-01-01"},
+    ]
+    assert refused({"discounts": discounts}) == (
+        "prices.toml: discounts[1] repeats discounts[0] (openai every model from 2026-01-01): keep one"
+    )
+
+
+def test_two_discounts_for_one_model_from_the_same_date_are_refused() -> None:
+    discounts = [
+        {"provider": "openai", "model": "gpt-4o", "percent": 10, "effective_from": "2026-01-01"},
+        {"provider": "openai", "model": "gpt-4o-mini", "percent": 20, "effective_from": "2026-01-01"},
+        {"provider": "openai", "model": "GPT-4o", "percent": 50, "effective_from": "2026-01-01"},
+    ]
+    assert refused({"discounts": discounts}) == (
+        "prices.toml: discounts[2] repeats discounts[0] (openai gpt-4o from 2026-01-01): keep one"
+    )
+
+
+def test_discounts_that_differ_in_date_or_reach_are_kept() -> None:
+    book = PriceBook.from_mapping(
+        {
+            "discounts": [
+                {"provider": "openai", "percent": 10, "effective_from": "2026-01-01"},
+                {"provider": "openai", "percent": 20, "effective_from": "2026-06-01"},
+                {"provider": "openai", "model": "gpt-4o", "percent": 30, "effective_from": "2026-01-01"},
+            ]
+        }
+    )
+    assert [d.percent for d in book.discounts] == [20, 10, 30]
+
+
+PRICE_FIELDS = [
+    ("models", "input_per_mtok"),
+    ("models", "output_per_mtok"),
+    ("models", "cached_input_per_mtok"),
+    ("models", "cache_write_per_mtok"),
+    ("models", "cache_write_1h_per_mtok"),
+    ("models", "request_usd"),
+    ("models", "web_search_per_k"),
+    ("unit_costs", "retrieval_query"),
+    ("unit_costs", "rerank_call"),
+    ("unit_costs", "compute_second"),
+    ("unit_costs", "cache_lookup"),
+]
+
+
+def with_value(section: str, key: str, value: object) -> dict[str, Any]:
+    return {"models": [{**MODEL, key: value}]} if section == "models" else {"unit_costs": {key: value}}
+
+
+@pytest.mark.parametrize(("section", "key"), PRICE_FIELDS)
+@pytest.mark.parametrize("value", ["1e999999", 1e300, "1e30"])
+def test_a_price_too_large_for_any_event_is_refused_naming_entry_and_field(
+    section: str, key: str, value: object
+) -> None:
+    # 1e999999 used to stop the program with decimal.Overflow; 1e30 was taken, and split the import paths.
+    message = refused(with_value(section, key, value))
+    entry = "models[0]" if section == "models" else "unit_costs"
+    assert message.startswith(f"prices.toml: {entry}: `{key}` must be at most ")
+    assert "\n" not in message and "is it in the right unit?" in message
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "most"),
+    [
+        ("models", "input_per_mtok", 10**13),  # per million tokens: one token at most what one event may cost
+        ("models", "web_search_per_k", 10**10),  # per thousand searches
+        ("models", "request_usd", 10**7),
+        ("unit_costs", "retrieval_query", 10**7),
+        ("unit_costs", "compute_second", 10**7),
+    ],
+)
+def test_the_bound_is_what_one_event_may_cost_for_one_unit(section: str, key: str, most: int) -> None:
+    assert Decimal(COST_MAX_NANO) / NANO == 10**7
+    PriceBook.from_mapping(with_value(section, key, most))  # at the bound: taken
+    message = refused(with_value(section, key, f"{most}.000001"))
+    assert f"`{key}` must be at most {most:,} " in message
+
+
+def test_the_cli_says_a_huge_price_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[unit_costs]\nretrieval_query = "1e999999"\n')
+    monkeypatch.setenv("MARGINBOT_PRICES_FILE", str(prices))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'm.db'}")
+    assert main(["prices", "--period", "2026-10"]) == 2
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        re.escape(f"marginbot: {prices}: unit_costs: `retrieval_query` must be at most 10,000,000 ") + r"[^\n]*\n", err
+    )
