@@ -253,7 +253,7 @@ class PriceBook:
         raw = path.read_bytes()
         try:
             data = tomllib.loads(raw.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, an integer of more than 4,300 digits
             raise PriceFileError(f"{path}: not valid TOML: {exc}") from exc
         return cls.from_mapping(data, origin=str(path), fingerprint=_fingerprint(raw, catalogue), catalogue=catalogue)
 

@@ -119,3 +119,10 @@ def test_the_cli_says_a_huge_price_in_one_line(
     assert re.fullmatch(
         re.escape(f"marginbot: {prices}: unit_costs: `retrieval_query` must be at most 10,000,000 ") + r"[^\n]*\n", err
     )
+
+
+def test_a_number_too_long_for_toml_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_text(f"[unit_costs]\nretrieval_query = {'1' * 5000}\n")
+    with pytest.raises(PriceFileError, match=f"^{re.escape(str(path))}: not valid TOML: "):
+        PriceBook.load(path)
