@@ -70,6 +70,12 @@ _MAX_LINE = 65_536
 _BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark
 _INT = pl.Int64
 _WIDE = pl.Int128  # where a chunk's costs or sums may pass 2⁶³ (tokens, ≤ 15 digits, × femto-USD per token can)
+# The rate (femto-USD a unit) at and past which one unit costs more than one event may (COST_MAX_NANO). A rate past
+# it is priced as this one: each row using it (a count of 1 or more) still comes to more than an event may cost, so
+# the row builder refuses it with its message, at its line, as on the row path, while the rows not using it are
+# priced here as usual; and a count (≤ 15 digits) times it stays well within 128 bits, where a price book built by
+# hand (or loaded before the price file capped prices) may hold 10⁴⁵, which no polars integer holds.
+_RATE_MAX = (COST_MAX_NANO + 1) * FEMTO_PER_NANO
 _TEXT_KEYS = ("event_id", "customer", "product", "feature", "task_id", "prompt_hash")
 _ASCII_KEYS = ("provider", "model")
 _COUNTS = (
@@ -337,7 +343,9 @@ class ColumnarChunks:
             events = priced.filter(pl.col("ok")).select(
                 pl.col("line").cast(pl.UInt32), *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items())
             )
-        except pl.exceptions.PolarsError:  # whatever polars could not do, the row path does
+        # Whatever polars could not do, the row path does (an integer past 128 bits raises OverflowError, which is
+        # not a sum past a BIGINT: that is only said of the sums made in `_finish`).
+        except (pl.exceptions.PolarsError, OverflowError):
             return self._by_rows(block, first_line)
         bad: list[tuple[int, str, str]] = []
         by_rows = slow_lines.height
@@ -489,6 +497,9 @@ class ColumnarChunks:
                 self._days[q] = cut.day(q * 900)
         frame = frame.with_columns(pl.col("quarter").replace_strict(self._days, return_dtype=pl.String).alias("day"))
         units = self.prices.unit_costs
+        retrieval, rerank, compute = (
+            min(u, _RATE_MAX) for u in (units.retrieval_query, units.rerank_call, units.compute_ms)
+        )
         # Every product below is a count (0 to the chunk's largest) times a rate (at most the largest in its price
         # table or unit costs): when that bound fits in 64 bits, so does every product, and 64-bit arithmetic gives
         # the same exact integers as 128-bit, ~10% cheaper (most files: counts in the thousands, rates below 10¹¹
@@ -497,9 +508,10 @@ class ColumnarChunks:
         rates = [c for c in table.columns if c.endswith(("_base", "_price")) or c in ("request", "web_search")]
         top_rate = max(
             table.select(pl.max_horizontal([pl.col(c).abs().max() for c in rates])).item() or 0,
-            *(abs(u) for u in (units.retrieval_query, units.rerank_call, units.compute_ms)),
+            *(abs(u) for u in (retrieval, rerank, compute)),
         )
-        exact = _INT if top_count * top_rate + FEMTO_PER_NANO <= BIGINT_MAX else _WIDE
+        # (A rate alone past 64 bits needs 128 even when every count is 0: its literal must hold it.)
+        exact = _INT if max(top_count, 1) * top_rate + FEMTO_PER_NANO <= BIGINT_MAX else _WIDE
         wide = {k: pl.col(k).cast(exact) for k in (*_COUNTS, "compute_ms")}
         half = pl.lit(FEMTO_PER_NANO // 2, exact)
         scale = pl.lit(FEMTO_PER_NANO, exact)
@@ -535,9 +547,9 @@ class ColumnarChunks:
             "request_fee": nano(req * pl.col("request").cast(exact)),
             "web_search": pl.when(web_priced).then(nano(searches * pl.col("web_search").cast(exact))).otherwise(0),
             "source": pl.lit(0, exact),
-            "retrieval": nano(wide["retrieval_queries"] * pl.lit(units.retrieval_query, exact)),
-            "rerank": nano(wide["rerank_calls"] * pl.lit(units.rerank_call, exact)),
-            "compute": nano(wide["compute_ms"] * pl.lit(units.compute_ms, exact)),
+            "retrieval": nano(wide["retrieval_queries"] * pl.lit(retrieval, exact)),
+            "rerank": nano(wide["rerank_calls"] * pl.lit(rerank, exact)),
+            "compute": nano(wide["compute_ms"] * pl.lit(compute, exact)),
         }
         token_kinds = {"uncached_input", "cached_input", "cache_write", "cache_write_1h", "output", "request_fee"}
         columns = []
@@ -599,23 +611,10 @@ class ColumnarChunks:
                 for kind in _KINDS:
                     depth[kind] = max(depth[kind], len(_tiered(getattr(rates, kind))[1]))
         self._tier_depth = depth
-        schema: dict[str, Any] = {
-            "provider": pl.String,
-            "model": pl.String,
-            "service_tier": pl.String,
-            "uday": _INT,
-            "found": pl.Boolean,
-            "time_of_day": pl.Boolean,
-            "standard_rated": pl.Boolean,
-            "request": _INT,
-            "web_search": _INT,
-        }
-        for kind in _KINDS:
-            schema[f"{kind}_base"] = _INT
-            for j in range(depth[kind]):
-                schema[f"{kind}_t{j}_start"] = _INT
-                schema[f"{kind}_t{j}_price"] = _INT
+        top = 0  # the largest rate: past 64 bits, the rates' columns take 128 (as `_priced` then computes)
         for provider, model, tier, uday, rates, whole_day in resolved:
+            request = min(rates.request, _RATE_MAX) if rates else 0
+            search = None if rates is None or rates.web_search is None else min(rates.web_search, _RATE_MAX)
             row: list[Any] = [
                 provider,
                 model,
@@ -624,15 +623,40 @@ class ColumnarChunks:
                 rates is not None,
                 not whole_day,
                 tier != "standard" and rates is not None and not rates.tier_priced,
-                rates.request if rates else 0,
-                rates.web_search if rates else None,
+                request,
+                search,
             ]
+            top = max(top, request, search or 0)
             for kind in _KINDS:
                 base, tiers = _tiered(getattr(rates, kind)) if rates else (0, [])
+                base = min(base, _RATE_MAX)
                 row.append(base)
+                top = max(top, base)
                 for j in range(depth[kind]):
-                    row += list(tiers[j]) if j < len(tiers) else [None, None]
+                    if j < len(tiers):
+                        start, price = tiers[j][0], min(tiers[j][1], _RATE_MAX)
+                        row += [start, price]
+                        top = max(top, price)
+                    else:
+                        row += [None, None]
             rows.append(row)
+        rate = _INT if top <= BIGINT_MAX else _WIDE
+        schema: dict[str, Any] = {
+            "provider": pl.String,
+            "model": pl.String,
+            "service_tier": pl.String,
+            "uday": _INT,
+            "found": pl.Boolean,
+            "time_of_day": pl.Boolean,
+            "standard_rated": pl.Boolean,
+            "request": rate,
+            "web_search": rate,
+        }
+        for kind in _KINDS:
+            schema[f"{kind}_base"] = rate
+            for j in range(depth[kind]):
+                schema[f"{kind}_t{j}_start"] = _INT
+                schema[f"{kind}_t{j}_price"] = rate
         return pl.DataFrame(rows, schema=schema, orient="row")
 
     def _finish(self, events: pl.DataFrame) -> FrameChunk:

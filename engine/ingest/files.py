@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import ctypes
+import errno
 import json
 import multiprocessing
 import os
@@ -74,6 +75,8 @@ class ImportResult:
     cost_usd: Decimal = ZERO  # exact; rounded only where shown
     errors: list[BadLine] = field(default_factory=list)
     refused: bool = False
+    # Why the whole file was refused when no one line is to blame (the rejects file could not be written).
+    problem: str | None = None
     rejects_path: str | None = None
     dry_run: bool = False  # validated and priced, then rolled back: the counts say what an import would add
     customers_without_contracts: list[str] = field(default_factory=list)
@@ -83,6 +86,8 @@ class ImportResult:
     mapped_customers: list[tuple[str, str, int]] = field(default_factory=list)
 
     def summary(self) -> str:
+        if self.refused and self.problem:
+            return f"{self.path}: refused, nothing imported: {self.problem}"
         if self.refused:
             lines = [f"{self.path}: refused, nothing imported ({self.rejected} invalid row(s) of {self.rows_read}):"]
             lines += [f"  line {e.line}: {e.reason}" for e in self.errors]
@@ -116,6 +121,7 @@ class ImportResult:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "errors": [{"line": e.line, "reason": e.reason} for e in self.errors],
+            "problem": self.problem,
             "rejects_path": self.rejects_path,
             "cogs_usd": float(round_to(self.cost_usd, CENT)),
             "unpriced_events": self.unpriced_events,
@@ -407,6 +413,16 @@ def import_usage_file(
             _refuse(conn, engine, result, started, BadLine(last_line, SUM_TOO_LARGE), dry_run=dry_run)
         if result.rejected and not skip_invalid:
             _refuse(conn, engine, result, started, None, dry_run=dry_run)
+        rejects_path = Path(str(path) + ".rejects.csv")
+        if rejects and not dry_run:
+            # Written before the commit, not after: a rejects file that cannot be written (no permission, a
+            # directory in the way, a full disk) then refuses the file with nothing kept, where after the commit
+            # the rows were stored while the import said it had failed (and recorded no run).
+            unwritten = _write_rejects(rejects_path, rejects)
+            if unwritten:
+                result.problem = unwritten
+                _refuse(conn, engine, result, started, None, dry_run=dry_run)
+            result.rejects_path = printable(str(rejects_path))
         _finish(result, writer.stats)
         result.mapped_customers = [(w, t, n) for (w, t), n in sorted(mapper.mapped.items())]
         result.suggestions = without_contracts(conn, customers)
@@ -414,16 +430,52 @@ def import_usage_file(
         if dry_run:
             conn.rollback()
             return result
-        bump_generation(conn)  # cached answers (engine/reports/cache.py) are of the data before this file
-        conn.commit()
-    if rejects:
-        result.rejects_path = str(path) + ".rejects.csv"
-        with open(result.rejects_path, "w", newline="", encoding="utf-8") as out:
+        try:
+            bump_generation(conn)  # cached answers (engine/reports/cache.py) are of the data before this file
+            conn.commit()
+        except BaseException:
+            # Nothing was imported: no rejects file may say otherwise.
+            if result.rejects_path is not None:
+                rejects_path.unlink(missing_ok=True)
+            raise
+    _record_run(engine, result, started)
+    return result
+
+
+def _write_rejects(path: Path, rejects: list[tuple[int, str, str]]) -> str | None:
+    """Write the rejected rows to `path`: None once written, else why they cannot be (with the fix), and no
+    half-written file left behind."""
+    opened = False
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as out:
+            opened = True
             w = csv.writer(out)
             w.writerow(["line", "error", "row"])
             w.writerows(rejects)
-    _record_run(engine, result, started)
-    return result
+        return None
+    except OSError as exc:
+        if opened:
+            path.unlink(missing_ok=True)
+        return _rejects_problem(path, len(rejects), exc)
+
+
+def _rejects_problem(path: Path, count: int, exc: OSError) -> str:
+    """Why the rejects file cannot be written, in the words of the fix: one line, never the OSError's traceback."""
+    fix = "import a copy of the file from a folder you can write to"
+    if exc.errno == errno.EISDIR or path.is_dir():
+        why, fix = "it is a directory", "move that directory away"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        why, fix = "the disk is full", "free some space"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        why = "permission denied"
+    elif exc.errno == errno.EROFS:
+        why = "the file system is read-only"
+    else:
+        why = (exc.strerror or str(exc)).lower()
+    return (
+        f"its {count} invalid row(s) cannot be written to {printable(str(path))} ({why}): {fix}, or fix the row(s) "
+        "the import lists without --skip-invalid"
+    )
 
 
 def _refuse(

@@ -11,6 +11,7 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
 import re
 import zlib
@@ -213,6 +214,8 @@ def csv_problem(exc: csv.Error) -> str:
 
 
 def _csv_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> Iterator[Row]:
+    """The rows of a CSV file, each named by the line it starts on: a quoted cell may hold line breaks, and the
+    reader's `line_num` is the row's last line."""
     with open_text(path, at, newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         with _located(lambda: reader.line_num):
@@ -229,33 +232,104 @@ def _csv_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> I
                 at.header = header
             width = len(header)
             fast = _csv_fast_parser(header)
+
+            def row(line: int, values: list[str]) -> Row:
+                if len(values) != width:
+                    return line, None, f"has {len(values)} fields, the header has {width}", None
+                try:
+                    return line, values, "", fast(values)
+                except FAST_PATH_DECLINES:  # it takes no row with a byte that was not UTF-8
+                    joined = delimiter.join(values)
+                    if escaped(joined):
+                        return line, None, encoding_problem(path, joined), None
+                    return line, dict(zip(header, values, strict=True)), "", None
+
+            end = reader.line_num  # the line the last record ended on (so far, the header's)
+            # A row over several lines, or holding a line break, waits for the next record: an unclosed quote runs to
+            # the end of the file, so a record after it shows its quotes closed; the file's last such row is checked.
+            held: tuple[int, list[str]] | None = None
             while True:
                 # A line the csv module cannot split is one bad line; the loop resumes on the next one (the `for`
                 # costs nothing per row, where a `try` around each `next` would).
                 try:
                     for values in reader:
+                        start, end = end + 1, reader.line_num
+                        if held is not None:
+                            yield row(*held)
+                            held = None
                         if not values:
                             continue
-                        if len(values) != width:
-                            yield reader.line_num, None, f"has {len(values)} fields, the header has {width}", None
+                        if end != start or "\n" in values[-1] or "\r" in values[-1]:
+                            held = start, values
                             continue
-                        try:
-                            yield reader.line_num, values, "", fast(values)
-                        except FAST_PATH_DECLINES:  # it takes no row with a byte that was not UTF-8
-                            joined = delimiter.join(values)
-                            if escaped(joined):
-                                yield reader.line_num, None, encoding_problem(path, joined), None
-                            else:
-                                yield reader.line_num, dict(zip(header, values, strict=True)), "", None
+                        yield row(start, values)
                     break
                 except csv.Error as exc:
-                    yield reader.line_num, None, csv_problem(exc), None
+                    start, end = end + 1, reader.line_num
+                    if held is not None:
+                        yield row(*held)
+                        held = None
+                    yield start, None, csv_problem(exc), None
+    if held is not None:
+        opened = _unclosed_quote(path, held[0], delimiter)
+        yield row(*held) if opened is None else (opened, None, UNCLOSED_QUOTE, None)
+
+
+UNCLOSED_QUOTE = 'a quoted field opens here and is never closed: add its closing quote (")'
+
+
+def _unclosed_quote(path: Path, start: int, delimiter: str) -> int | None:
+    """The line of a quoted field in the file's last row (which starts on line `start`) that is never closed, read
+    as the csv module reads it (a field is quoted when its first character is `"`; `""` inside is a quote; after
+    the closing quote the field runs on to the delimiter unquoted), or None when every quote closes. Only the
+    rest of the file from `start` is scanned, which is one row: an unclosed quote past the field-size limit is
+    refused as too long a field instead."""
+    with open_text(path, newline="") as handle:
+        text = "".join(itertools.islice(handle, start - 1, None))
+    ends = re.compile(f"[{re.escape(delimiter)}\r\n]")
+    pos, field_start = 0, True
+    while pos < len(text):
+        if field_start and text[pos] == '"':
+            opened, pos = pos, pos + 1
+            while True:
+                close = text.find('"', pos)
+                if close < 0:
+                    before = text[:opened]
+                    return start + before.count("\n") + before.count("\r") - before.count("\r\n")
+                pos = close + 1
+                if not text.startswith('"', pos):
+                    break
+                pos += 1  # "" inside a quoted field: one quote, the field goes on
+        found = ends.search(text, pos)
+        if found is None:
+            return None
+        pos, field_start = found.end(), True
+    return None
+
+
+class _RepeatedKey(Exception):
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it gives a key twice: json.loads would keep the last value without a word, as a
+    CSV header naming a column twice would (check_header refuses that)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return obj
 
 
 def _json_problem(line: str) -> tuple[dict[str, Any] | None, str]:
     """One JSONL line → (the object, "") or (None, why it is not one)."""
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, object_pairs_hook=_object)
+    except _RepeatedKey as exc:
+        return None, f"the key {shown(exc.args[0])} appears twice in the object (keep one)"
     except json.JSONDecodeError as exc:
         return None, f"not valid JSON ({exc.msg})"
     except RecursionError:
@@ -276,15 +350,35 @@ def _json_problem(line: str) -> tuple[dict[str, Any] | None, str]:
 def _jsonl_rows(path: Path, at: Position | None = None) -> Iterator[Row]:
     with open_text(path, at) as handle:
         number = 0
+        first = True
         with _located(lambda: number):
             for number, line in enumerate(handle, start=1):  # `number` is read by _located on an error
                 if not line.strip():
                     continue
+                if first:
+                    first = False
+                    # A JSON array of objects (a `.json` export, on one line or pretty-printed over many): one line
+                    # saying so, not a "not valid JSON" for each of its lines. Told by its opening, `[` then `{`,
+                    # `]` or the line's end: a line of other JSON opening with `[` is one bad line as before.
+                    text = line.strip()
+                    if text.startswith("[") and text[1:].lstrip()[:1] in ("", "{", "]"):
+                        raise FileError(number, _array_problem(path))
                 if escaped(line):
                     yield number, None, encoding_problem(path, line), None
                     continue
                 obj, problem = _json_problem(line)
                 yield number, obj, problem, None
+
+
+def _array_problem(path: Path) -> str:
+    name = printable(path.name)
+    stem = name[:-3] if name.lower().endswith(".gz") else name
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    fixed = f"{stem}.lines.jsonl" if f"{stem}.jsonl" == name else f"{stem}.jsonl"
+    convert = (
+        f"zcat {name} | jq -c '.[]' > {fixed}" if name.lower().endswith(".gz") else f"jq -c '.[]' {name} > {fixed}"
+    )
+    return f"{name} holds a JSON array; JSONL needs one JSON object per line: convert it with {convert}"
 
 
 def is_jsonl(path: Path) -> bool:

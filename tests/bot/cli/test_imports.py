@@ -93,6 +93,32 @@ def test_dry_run_says_what_it_would_add_and_writes_nothing(
     assert events(runtime) == 3
 
 
+def test_skip_invalid_whose_rejects_cannot_be_written_says_nothing_was_imported_in_one_line(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The rejects file is written before the commit: when it cannot be (here its path is a directory), the rows
+    # are not kept either, the run is recorded as refused, and the user reads one line saying so.
+    usage = write(
+        tmp_path / "u.csv", [*USAGE, ["u4", "2026-10-05T15:00:00Z", "acme", "", "openai", "gpt-4o", "1", "0"]]
+    )
+    (tmp_path / "u.csv.rejects.csv").mkdir()
+    assert main(["import", "usage", "--skip-invalid", str(usage)], runtime=runtime) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"{usage}: refused, nothing imported: its 1 invalid row(s) cannot be written to {usage}.rejects.csv (it is a "
+        "directory): move that directory away, or fix the row(s) the import lists without --skip-invalid\n"
+    )
+    assert events(runtime) == 0
+    with runtime.connect() as conn:
+        assert conn.execute(text("SELECT status FROM import_run WHERE source = 'usage'")).scalars().all() == ["refused"]
+    # Once it can be written, the good rows are imported and the bad one is in it.
+    (tmp_path / "u.csv.rejects.csv").rmdir()
+    assert main(["import", "usage", "--skip-invalid", str(usage)], runtime=runtime) == 0
+    assert events(runtime) == 3
+    assert "product is required" in (tmp_path / "u.csv.rejects.csv").read_text()
+
+
 def test_no_progress_bar_when_output_is_not_a_terminal(
     runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
