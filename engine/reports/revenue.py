@@ -90,9 +90,10 @@ def over_months(amount: Decimal, months: Months) -> Decimal:
     """`amount` a month over `months` months. A Fraction is multiplied out before its one division: 7/30 as a
     28-digit decimal first would make $3,000.15 over 7 days of June $700.0349…9, a cent short once rounded, where
     it is exactly $700.035."""
-    if isinstance(months, Fraction):
-        return amount * months.numerator / months.denominator
-    return amount * months
+    if type(months) is Decimal:  # not isinstance: Fraction's goes through the numbers ABCs (the alerts ask ~100k times)
+        return amount * months
+    n, d = months.as_integer_ratio()
+    return amount * n / d
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,7 +156,15 @@ class Terms:
         the included ones on a hybrid plan, nothing on seat and flat plans. (The alerts' daily series asks for a
         whole window of days at once; one call per day would cost more than the arithmetic.)"""
         if self.plan is Plan.HYBRID:
-            return [self._over_included(u, m) for u, m in zip(units, months, strict=True)]
+            included, price = self.included_units, self.unit_price_usd
+            charges = []
+            for u, m in zip(units, months, strict=True):  # `_over_included`, written out: asked for every day
+                if type(m) is Decimal:
+                    charges.append(max(ZERO, u - included * m) * price)
+                else:
+                    n, d = m.as_integer_ratio()
+                    charges.append(max(ZERO, u * d - included * n) * price / d)
+            return charges
         if self.plan is Plan.USAGE:
             price = self.unit_price_usd
             return [u * price for u in units]
@@ -173,10 +182,10 @@ class Terms:
         """A hybrid plan's usage charge: the units over those included, at the unit price. Over a Fraction of
         months, worked out over its denominator and divided once (see `over_months`): 1,000 units a month included
         over 7 days of June are 233.33… units, and 300 used then earn exactly 66⅔ units' worth."""
-        if isinstance(months, Fraction):
-            n, d = months.numerator, months.denominator
-            return max(ZERO, units * d - self.included_units * n) * self.unit_price_usd / d
-        return max(ZERO, units - self.included_units * months) * self.unit_price_usd
+        if type(months) is Decimal:
+            return max(ZERO, units - self.included_units * months) * self.unit_price_usd
+        n, d = months.as_integer_ratio()
+        return max(ZERO, units * d - self.included_units * n) * self.unit_price_usd / d
 
     def fixed_charge(self, months: Months) -> Decimal:
         """What `months` months earn whatever the usage: seats and the platform fee."""
