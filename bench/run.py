@@ -61,8 +61,13 @@ def median_ms(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+# The generated files' version, in the cache folder's name: bumped when engine.demo's files change shape, so a
+# cache from before is not read (2: contract rows with every column's field, which the importer now requires).
+DATA_VERSION = 2
+
+
 def ensure_data(workdir: Path, events: int, customers: int) -> Path:
-    data = workdir / f"data-{events}-{customers}"
+    data = workdir / f"data-{events}-{customers}-v{DATA_VERSION}"
     if not (data / "usage.csv").exists() or not (data / "contracts.csv").exists():
         print(f"generating {events:,} events for {customers:,} customers (cached in {data}) …", flush=True)
         tmp = data.with_suffix(".tmp")
