@@ -338,9 +338,9 @@ def floor_to_dict(f: PriceFloor) -> dict[str, Any]:
         # it was written with (as unit_price_text shows terms), where the step would round it to another price.
         return f"{value.normalize():f}" if as_written and stepped != value else f"{stepped}"
 
-    # Seat and month prices are read as money, to the cent (the blocks show them so); a month's is a sum of fees,
-    # not one written price.
-    written = not f.current_is_effective and f.unit not in (SEAT, MONTH)
+    # A seat price is a term like a unit price (the blocks show it to the cent or every decimal it has); a month's
+    # is a sum of fees, not one written price.
+    written = not f.current_is_effective and f.unit != MONTH
 
     return {
         "customer": f.key,

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 from bot.blocks.scenarios import floor_message
+from engine.ingest.contracts import import_contracts_file
+from engine.ingest.files import import_usage_file
+from engine.periods import month
 from engine.reports.figures import margin_pct
 from engine.runtime import Runtime
 from engine.scenarios.floor import FloorError, floor_to_dict, price_floor
@@ -176,11 +179,18 @@ def test_a_customer_without_usage_has_no_floor(book: Runtime, tmp_path: Path) ->
         price_floor(conn, "quiet", OCTOBER, thresholds=book.thresholds)
 
 
-@pytest.mark.parametrize(("price", "shown"), [("12.345", "$12.345/seat"), ("72.5", "$72.50/seat")])
-def test_a_seat_price_is_shown_to_the_cent_or_every_decimal_it_has_never_rounded(
-    history: Runtime, price: str, shown: str
+@pytest.mark.parametrize(("price", "shown"), [("10.015", "$10.015/seat"), ("72.5", "$72.50/seat")])
+def test_todays_seat_price_is_shown_to_the_cent_or_every_decimal_it_has_never_rounded(
+    runtime: Runtime, tmp_path: Path, price: str, shown: str
 ) -> None:
-    d = floor_to_dict(floor_of(history, "seats")) | {"current_price_usd": price, "current_price_is_effective": False}
-    assert f"*Today's price*\\n{shown}" in json.dumps(floor_message(d).blocks, ensure_ascii=False).replace(
-        "\\\\n", "\\n"
+    (tmp_path / "c.csv").write_text(
+        f"customer,product,plan,start,seats,seat_price_usd\nacme,chat,seat,2026-01-01,3,{price}\n"
     )
+    import_contracts_file(runtime.engine, tmp_path / "c.csv")
+    rows = [f"e{i},2026-06-{1 + i % 28:02d}T12:00:00Z,acme,chat,0.5" for i in range(60)]
+    (tmp_path / "u.csv").write_text("event_id,ts,customer,product,cost_usd\n" + "\n".join(rows) + "\n")
+    import_usage_file(runtime.engine, tmp_path / "u.csv", prices=runtime.prices, timezone="UTC")
+    with runtime.connect() as conn:
+        d = floor_to_dict(price_floor(conn, "acme", month(2026, 6), thresholds=runtime.thresholds, unit="seat"))
+    assert Decimal(d["current_price_usd"]) == Decimal(price)
+    assert f"*Today's price*\\n{shown}" in json.dumps(floor_message(d).blocks, ensure_ascii=False)
