@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from bot.render.fmt import STATUS_LABEL, delta_pct, money, percent, plural, points, small_money
 from engine.periods import Period
-from engine.reports.figures import Figures, Projection
+from engine.reports.figures import Figures, Projection, margin_change
 from engine.reports.margin import MarginReport
 from engine.reports.movers import Move
 from engine.reports.portfolio import Portfolio, PortfolioRow
@@ -81,7 +81,7 @@ def render_report(r: MarginReport) -> str:
         f"{delta_pct(f.revenue, p.revenue)})",
         f"  COGS          {money(f.cogs):>14}   (previous {money(p.cogs)}, {delta_pct(f.cogs, p.cogs)})",
         f"  Gross margin  {percent(f.margin_pct):>14}   {STATUS_LABEL[f.status]}"
-        f" (previous {percent(p.margin_pct)}, {points(_delta(f.margin_pct, p.margin_pct))})",
+        f" (previous {percent(p.margin_pct)}, {points(margin_change(f, p))})",
     ]
     if r.own_bands:
         t = f.thresholds
@@ -170,10 +170,6 @@ def _bands(f: Figures) -> str:
     return f"{f.thresholds.breach_pct.normalize():f}/{f.thresholds.healthy_pct.normalize():f}%"
 
 
-def _delta(a: Decimal | None, b: Decimal | None) -> Decimal | None:
-    return a - b if a is not None and b is not None else None
-
-
 def _rows(rows: list[PortfolioRow], limit: int | None = None) -> list[list[str]]:
     return [
         [
@@ -181,7 +177,7 @@ def _rows(rows: list[PortfolioRow], limit: int | None = None) -> list[list[str]]
             money(r.current.revenue),
             money(r.current.cogs),
             percent(r.current.margin_pct),
-            points(_delta(r.current.margin_pct, r.previous.margin_pct)),
+            points(margin_change(r.current, r.previous)),
             STATUS_LABEL[r.current.status]
             + (" (no contract)" if r.no_contract else "")
             + (f" (own bands {_bands(r.current)})" if r.own_bands else ""),
@@ -228,5 +224,6 @@ def unallocated_text(p: Portfolio) -> str | None:
         return None
     return (
         f"Plus {money(p.unallocated_revenue)} of revenue in no product's row (previous "
-        f"{money(p.previous_unallocated_revenue)}): contracts for every product, with no usage to split it by"
+        f"{money(p.previous_unallocated_revenue)}): contracts for every product with no usage to split it by, or "
+        "invoice lines naming no product"
     )

@@ -65,7 +65,8 @@ class Portfolio:
     # hand): the alerts' trends over the same days reuse them.
     terms: list[Terms] | None = None
     # Revenue in the total that no product's row holds, this period and the one before: a contract for every
-    # product splits its revenue across products by their usage, and one with no usage has none to split it by.
+    # product splits its revenue across products by their usage, and one with no usage has none to split it by; a
+    # billed (invoice) line naming no product is not split at all.
     unallocated_revenue: Decimal = ZERO
     previous_unallocated_revenue: Decimal = ZERO
 

@@ -67,6 +67,6 @@ def test_revenue_of_a_contract_for_every_product_with_no_usage_is_in_a_product_r
     assert (p.unallocated_revenue, p.previous_unallocated_revenue) == (Decimal(600), Decimal(600))
     as_json = portfolio_to_dict(p)
     assert (as_json["unallocated_revenue_usd"], as_json["previous_unallocated_revenue_usd"]) == (600.0, 600.0)
-    said = "Plus $600.00 of revenue in no product's row (previous $600.00): contracts for every product, with no usage"
+    said = "Plus $600.00 of revenue in no product's row (previous $600.00): contracts for every product with no usage"
     assert said in render_portfolio(p)
     assert said in json.dumps(portfolio_message(p).blocks)
