@@ -8,6 +8,7 @@ from bot.blocks.kit import esc
 from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, delta_pct, money, percent, points
 from engine.periods import Period, short_day
 from engine.reports.figures import Figures, Projection, Thresholds
+from engine.reports.figures import margin_change as exact_change
 from engine.reports.portfolio import PortfolioRow
 
 
@@ -73,15 +74,14 @@ def own_bands_text(t: Thresholds) -> str:
 
 
 def margin_change(now: Figures, before: Figures) -> str:
-    if now.margin_pct is None or before.margin_pct is None:
-        return "n/a"
-    return points(now.margin_pct - before.margin_pct)
+    moved = exact_change(now, before)
+    return "n/a" if moved is None else points(moved)
 
 
 def trend_arrow(now: Figures, before: Figures) -> str:
-    if now.margin_pct is None or before.margin_pct is None:
+    diff = exact_change(now, before)
+    if diff is None:
         return ""
-    diff = now.margin_pct - before.margin_pct
     if diff > Decimal("0.05"):
         return "↗"
     if diff < Decimal("-0.05"):

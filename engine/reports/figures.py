@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import TypeVar
 
 from engine.money import HUNDRED, ZERO
@@ -28,10 +29,18 @@ def margin_pct(revenue: Decimal, cogs: Decimal) -> Decimal | None:
 
 
 def margin_change(now: Figures, before: Figures) -> Decimal | None:
-    """How many points the margin moved from `before` to `now` (None unless both have a margin)."""
-    if now.margin_pct is None or before.margin_pct is None:
+    """How many points the margin moved from `before` to `now` (None unless both have a margin), worked out exactly:
+    two margins cut at 28 digits (0.857142…% and 1.007142…%) differ by 0.1499…9 where the change is exactly 0.15,
+    which rounds half-up to 0.2 (as the margin bridge, `why`, has it)."""
+    if now.revenue <= 0 or before.revenue <= 0:
         return None
-    return now.margin_pct - before.margin_pct
+    moved = _exact_margin(now) - _exact_margin(before)
+    return Decimal(moved.numerator) / Decimal(moved.denominator)
+
+
+def _exact_margin(f: Figures) -> Fraction:
+    revenue = Fraction(f.revenue)
+    return (revenue - Fraction(f.cogs)) / revenue * 100
 
 
 def status_of(revenue: Decimal, cogs: Decimal, t: Thresholds) -> Status:
