@@ -119,6 +119,16 @@ def per_k_to_femto(value: Decimal) -> int:
     return int((value * 10**12).to_integral_value())
 
 
+def _once(origin: str, table: str, keyed: list[tuple[tuple[str, str, date], str]], fix: str) -> None:
+    """Refuse the second of two entries of `table` with the same key (whose reach, from a date): `keyed` is each
+    entry's key, its date last, and how it reads."""
+    seen: dict[tuple[str, str, date], int] = {}
+    for i, (key, reads) in enumerate(keyed):
+        first = seen.setdefault(key, i)
+        if first != i:
+            raise PriceFileError(f"{origin}: {table}[{i}] repeats {table}[{first}] ({reads} from {key[-1]}){fix}")
+
+
 def parse_price_file(data: Mapping[str, Any], origin: str) -> PriceFile:
     unknown = set(data) - set(SECTIONS)
     if unknown:
@@ -145,21 +155,13 @@ def parse_price_file(data: Mapping[str, Any], origin: str) -> PriceFile:
     )
     # Two discounts of one reach from one date: the newest-first order would leave the winner, and so the COGS, to
     # the order of the file. Refused like repeated [[tiers]] (and [[models]], engine.pricing.book).
-    reach: dict[tuple[str, str, date], int] = {}
-    for i, d in enumerate(discounts):
-        first = reach.setdefault((d.provider, d.model, d.effective_from), i)
-        if first != i:
-            raise PriceFileError(
-                f"{origin}: discounts[{i}] repeats discounts[{first}] "
-                f"({d.provider} {d.model or 'every model'} from {d.effective_from}): keep one"
-            )
-    seen: dict[tuple[str, ServiceTier, date], int] = {}
-    for i, t in enumerate(tiers):
-        first = seen.setdefault((t.provider, t.tier, t.effective_from), i)
-        if first != i:
-            raise PriceFileError(
-                f"{origin}: tiers[{i}] repeats tiers[{first}] ({t.provider} {t.tier} from {t.effective_from})"
-            )
+    _once(
+        origin,
+        "discounts",
+        [((d.provider, d.model, d.effective_from), f"{d.provider} {d.model or 'every model'}") for d in discounts],
+        ": keep one",
+    )
+    _once(origin, "tiers", [((t.provider, t.tier, t.effective_from), f"{t.provider} {t.tier}") for t in tiers], "")
     return PriceFile(
         overrides=sorted(overrides, key=lambda o: o.effective_from, reverse=True),
         discounts=sorted(discounts, key=lambda d: d.effective_from, reverse=True),

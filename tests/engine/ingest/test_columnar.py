@@ -669,12 +669,20 @@ def test_a_day_whose_cost_columns_sum_past_a_bigint_is_refused_in_one_line_on_bo
     rows = [f"e{i},2026-01-20T12:00:00Z,acme,assist,5000000,25000000000" for i in range(930)]
     path = tmp_path / "split.csv"
     path.write_text("\n".join(["event_id,ts,customer,product,cost_usd,retrieval_queries", *rows]) + "\n")
-    for path_kind in (None, False):  # the importer's choice (columnar: the file is plain), then row by row
+    assert refusals_on_both_paths(runtime, path, prices) == [[(931, SUM_TOO_LARGE)]] * 2
+
+
+def refusals_on_both_paths(runtime: Runtime, path: Path, prices: PriceBook) -> list[list[tuple[int, str]]]:
+    """The lines and reasons `path` is refused for by the importer's choice of path, then row by row, each on an
+    empty database that it leaves without an event."""
+    said = []
+    for path_kind in (None, False):
         clear(runtime)
         with pytest.raises(ImportRefused) as refused:
             import_usage_file(runtime.engine, path, prices=prices, timezone="UTC", columnar=path_kind)
-        assert [(e.line, e.reason) for e in refused.value.result.errors] == [(931, SUM_TOO_LARGE)]
+        said.append([(e.line, e.reason) for e in refused.value.result.errors])
         assert snapshot(runtime)["usage_event"] == []
+    return said
 
 
 def test_a_sum_past_a_bigint_names_the_line_reading_stopped_at_past_blank_lines(
@@ -685,12 +693,7 @@ def test_a_sum_past_a_bigint_names_the_line_reading_stopped_at_past_blank_lines(
     rows = [f"\ne{i},2026-01-20T12:00:00Z,acme,assist,10000000" for i in range(923)]
     path = tmp_path / "spread.csv"
     path.write_text("\n".join(["event_id,ts,customer,product,cost_usd", *rows]) + "\n")
-    for path_kind in (None, False):
-        clear(runtime)
-        with pytest.raises(ImportRefused) as refused:
-            import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", columnar=path_kind)
-        assert [(e.line, e.reason) for e in refused.value.result.errors] == [(1847, SUM_TOO_LARGE)]
-        assert snapshot(runtime)["usage_event"] == []
+    assert refusals_on_both_paths(runtime, path, runtime.prices) == [[(1847, SUM_TOO_LARGE)]] * 2
 
 
 def test_a_file_whose_total_passes_a_bigint_is_imported_when_no_rollups_sum_does(
