@@ -11,6 +11,7 @@ string that keeps the decimals, text for people), so every edge rounds the same 
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -39,6 +40,12 @@ def ceil_to(value: Decimal, step: Decimal) -> Decimal:
 def json_number(value: Decimal | None, step: Decimal) -> float | None:
     """For `--json`: the rounded value as a JSON number (None stays null)."""
     return None if value is None else float(round_to(value, step))
+
+
+def fraction_decimal(value: Fraction) -> Decimal:
+    """An exact fraction as a Decimal, divided once: exact when it ends within Decimal's 28 digits, else cut there
+    (never at a half step: a fraction that is not a decimal is never exactly one)."""
+    return Decimal(value.numerator) / Decimal(value.denominator)
 
 
 def decimal_text(value: Decimal | None, step: Decimal = CENT) -> str | None:

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from fractions import Fraction
 
 from sqlalchemy import Connection
 
@@ -170,10 +169,7 @@ def _contract_revenue(contracts: list[Terms], counts: Counts, period: Period) ->
     """Each customer's modelled revenue on each day: every contract's revenue rule for that one day (a day's share
     of its month's fees, and the usage charge on that day's units)."""
     a, b, n = period.start, period.end, period.days
-    # One object per month length: the days of a month then find their fixed charge by identity (`by_fraction`),
-    # where equal Fractions that are not the same object are compared in Python.
-    lengths: dict[Fraction, Fraction] = {}
-    fractions = [lengths.setdefault(f, f) for f in (month_fraction(day, day) for day in period.iter_days())]
+    fractions = [month_fraction(day, day) for day in period.iter_days()]  # one object per month length
     revenue: dict[str, list[Decimal]] = {}
     # Contracts repeat a few dozen fixed terms between them: each day's fixed charge is worked out once per distinct
     # fixed terms (FIXED_TERMS of Terms.earning_terms, as the revenue's own FixedCharges: the bench's 991 distinct

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from engine.money import CENT, MICRO, NANO, TENTH, json_number
+from engine.money import CENT, MICRO, NANO, TENTH, fraction_decimal, json_number
 from engine.periods import Period
 from engine.pricing.book import PriceBook
 from engine.reports.bridge_cogs import Cell, CogsBridge, cogs_bridge, read_cells, reprice_previous
@@ -166,7 +166,7 @@ def assemble(
 
 
 def _dec(value: Fraction | None) -> Decimal | None:
-    return None if value is None else Decimal(value.numerator) / Decimal(value.denominator)
+    return None if value is None else fraction_decimal(value)
 
 
 def margin_bridge(
@@ -296,7 +296,7 @@ def bridge_to_dict(b: Bridge) -> dict[str, Any]:
                 "before": {**c.before.as_dict(), "cogs_usd": _cents(Decimal(c.before.cost) / NANO)},
                 "after": {**c.now.as_dict(), "cogs_usd": _cents(Decimal(c.now.cost) / NANO)},
                 "pieces_usd": {
-                    part: _cents(Decimal(v.numerator) / Decimal(v.denominator) / NANO)
+                    part: _cents(fraction_decimal(v) / NANO)
                     for part, v in zip(PIECE_PART.values(), c.pieces(), strict=True)
                 },
             }

@@ -24,7 +24,7 @@ from fractions import Fraction
 
 from sqlalchemy import Connection
 
-from engine.money import ZERO
+from engine.money import ZERO, fraction_decimal
 from engine.periods import Period
 from engine.reports.revenue import (
     RevenueLine,
@@ -143,14 +143,10 @@ def _seats_change(before: _Side, after: _Side) -> tuple[Decimal, Decimal | None,
     sm1, m1, _ = after.seat_months()
     s0 = sm0 / m0 if m0 else None
     s1 = sm1 / m1 if m1 else None
-    average = (_decimal(s0), _decimal(s1))
+    average = (None if s0 is None else fraction_decimal(s0), None if s1 is None else fraction_decimal(s1))
     if not sm0 or s0 is None or s1 is None:
         return ZERO, *average  # no seats to compare: starting or dropping seats is a change of terms
     return over_months(rev0, (s1 - s0) * m0 / sm0), *average
-
-
-def _decimal(value: Fraction | None) -> Decimal | None:
-    return None if value is None else Decimal(value.numerator) / Decimal(value.denominator)
 
 
 def revenue_bridge(

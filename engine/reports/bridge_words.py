@@ -12,7 +12,7 @@ from fractions import Fraction
 from functools import partial
 from typing import Any, Literal
 
-from engine.money import CENT, NANO, TENTH, usd_text
+from engine.money import CENT, NANO, TENTH, fraction_decimal, usd_text
 from engine.reports.bridge_cogs import NON_TOKEN_INDEX, Cell, CogsBridge
 from engine.reports.bridge_revenue import KeyPieces, RevenueBridge
 from engine.vocab import SubjectKind, Unit
@@ -174,7 +174,7 @@ def _key_piece(kp: KeyPieces, part: str) -> Contributor:
 
 
 def _cell_piece(kind: SubjectKind, cell: Cell, part: str, piece: Fraction, products: int) -> Contributor:
-    amount = Decimal(piece.numerator) / Decimal(piece.denominator) / NANO
+    amount = fraction_decimal(piece) / NANO
     k = cell.key
     return Contributor(
         side="cogs",

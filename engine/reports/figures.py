@@ -9,7 +9,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TypeVar
 
-from engine.money import HUNDRED, ZERO
+from engine.money import HUNDRED, ZERO, fraction_decimal
 from engine.periods import Period
 from engine.vocab import Status
 
@@ -35,7 +35,7 @@ def margin_change(now: Figures, before: Figures) -> Decimal | None:
     if now.revenue <= 0 or before.revenue <= 0:
         return None
     moved = _exact_margin(now) - _exact_margin(before)
-    return Decimal(moved.numerator) / Decimal(moved.denominator)
+    return fraction_decimal(moved)
 
 
 def _exact_margin(f: Figures) -> Fraction:

@@ -156,15 +156,8 @@ class Terms:
         the included ones on a hybrid plan, nothing on seat and flat plans. (The alerts' daily series asks for a
         whole window of days at once; one call per day would cost more than the arithmetic.)"""
         if self.plan is Plan.HYBRID:
-            included, price = self.included_units, self.unit_price_usd
-            charges = []
-            for u, m in zip(units, months, strict=True):  # `_over_included`, written out: asked for every day
-                if type(m) is Decimal:
-                    charges.append(max(ZERO, u - included * m) * price)
-                else:
-                    n, d = m.as_integer_ratio()
-                    charges.append(max(ZERO, u * d - included * n) * price / d)
-            return charges
+            over = self._over_included
+            return [over(u, m) for u, m in zip(units, months, strict=True)]
         if self.plan is Plan.USAGE:
             price = self.unit_price_usd
             return [u * price for u in units]
@@ -212,7 +205,8 @@ def _derived(
 
 class _Span(Fraction):
     """A month fraction that works out its hash once: the portfolio keys each contract's fixed charges by it
-    (FixedCharges), and a Fraction's hash, worked out anew each time (~1 µs), cost it 6-8% of its time."""
+    (FixedCharges), and a Fraction's hash, worked out anew each time (~1 µs), cost it 6-8% of its time. (Worked out
+    when first asked: a copy or an unpickled one is made by Fraction's own constructor.)"""
 
     __slots__ = ("_hash",)
 
@@ -222,6 +216,13 @@ class _Span(Fraction):
         except AttributeError:
             self._hash: int = super().__hash__()
             return self._hash
+
+
+@lru_cache(maxsize=4096)
+def _span(numerator: int, denominator: int) -> _Span:
+    """One object per value of a month fraction: every day of a 30-day month is the same 1/30, so the alerts' daily
+    series finds each day's fixed charge by identity (equal Fractions that are not one object compare in Python)."""
+    return _Span(numerator, denominator)
 
 
 @lru_cache(maxsize=4096)  # most contracts share the period's span; the portfolio asks thousands of times
@@ -235,7 +236,7 @@ def month_fraction(start: date, end: date) -> Fraction:
         stop = min(end, month_end)
         total += Fraction((stop - day).days + 1, last)
         day = stop + timedelta(days=1)
-    return _Span(total)
+    return _span(total.numerator, total.denominator)
 
 
 def active_span(contract: Terms, period: Period) -> tuple[date, date] | None:
