@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from bot.answer_types import Answer
@@ -99,4 +100,5 @@ def with_notices(answer: Answer, notices: list[str]) -> Answer:
         return answer
     lines = [context(f":warning: {esc(n)}") for n in notices]
     blocks = answer.blocks[: MAX_MESSAGE_BLOCKS - len(lines)] + lines
-    return Answer(answer.text + "".join(f" ({esc(n)})" for n in notices), blocks)
+    # replace(): the answer keeps everything else it carries (a board pack's workbook is in its files).
+    return replace(answer, text=answer.text + "".join(f" ({esc(n)})" for n in notices), blocks=blocks)

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "report",
-        help="the board pack: portfolio, customers, products, bridges, spread, unpriced usage and price sources",
+        help="the board pack: notes, portfolio, customers, products, bridges, spread, unpriced usage and price sources",
         description="Write the board pack for a period: an .xlsx workbook (--out FILE.xlsx) or a directory of "
-        ".csv files, one per sheet (--out DIR/). Its figures are those of `marginbot portfolio --json`.",
+        ".csv files, one per sheet (--out DIR/). Its figures are those of `marginbot portfolio --json`; its first "
+        "sheet, notes, says what could make one misread (a period to date, unpriced usage, the notices).",
     )
     group = p.add_mutually_exclusive_group()
     group.add_argument("--period", metavar="YYYY-MM|YYYY-Qn", help="a calendar month or quarter")
@@ -42,11 +43,13 @@ def cmd_report(args: argparse.Namespace, rt: Runtime) -> int:
     chosen = period(args, rt)
     with rt.connect() as conn:
         notes = rt.notices(conn)
-        pack = board_pack(conn, chosen, prices=rt.prices, timezone=rt.settings.timezone, thresholds=rt.thresholds)
+        pack = board_pack(
+            conn, chosen, prices=rt.prices, timezone=rt.settings.timezone, thresholds=rt.thresholds, notices=notes
+        )
     files = write_pack(pack, out)
     where = str(files[0]) if len(files) == 1 else f"{out}/ ({len(files)} .csv files)"
     print(f"board pack for {chosen.label} ({chosen.start} to {chosen.end}) written to {where}")
-    # The pack's sheets have no place for notices (Slack's `/margin report` carries them in its message, as here):
-    # said after the line naming the files, as every other report says them.
+    # The pack's notes sheet carries the notices for whoever opens the file; whoever ran the command reads them
+    # here, after the line naming the files, as every other report says them.
     print_notices(args, notes)
     return 0

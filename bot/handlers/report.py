@@ -15,7 +15,16 @@ from engine.runtime import Runtime
 def report(rt: Runtime, cmd: Command, now: datetime) -> Answer:
     period = rt.period(cmd.period, now)
     with rt.connect() as conn:
-        pack = board_pack(conn, period, prices=rt.prices, timezone=rt.settings.timezone, thresholds=rt.thresholds)
+        # The notices go into the workbook's notes sheet too: the message carries them (bot.answer adds them to
+        # every answer), but the file is opened, and forwarded, without it.
+        pack = board_pack(
+            conn,
+            period,
+            prices=rt.prices,
+            timezone=rt.settings.timezone,
+            thresholds=rt.thresholds,
+            notices=rt.notices(conn),
+        )
     answer = report_pack_message(pack)
     answer.files.append(
         Upload(filename=pack_filename(pack), content=xlsx_bytes(pack), title=f"marginbot board pack, {period.label}")

@@ -14,6 +14,7 @@ from engine.reports.pack import BoardPack, Sheet
 
 NUMBER_FORMAT = "#,##0.00"
 TITLES = {
+    "notes": "Notes",
     "summary": "Summary",
     "customers": "Customers",
     "products": "Products",

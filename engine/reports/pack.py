@@ -3,24 +3,28 @@
 Every figure comes from the same dicts `--json` prints (`portfolio_to_dict`, `bridge_to_dict`), so the pack and
 `marginbot portfolio --json` agree to the cent: portfolio summary, customers and products with their bands, the
 bridges of the portfolio and of the customers whose margin moved the most, the P50/P99 spread, unpriced usage and
-the price sources the period's COGS used.
+the price sources the period's COGS used. Its first sheet, notes, says in words what could make a figure misread
+(a period to date, unpriced usage, contracts left out, revenue in no product's row, and the notices every report
+carries): the sheet a finance reader opens first, and one that goes with the pack when it is forwarded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from decimal import Decimal
 from importlib.metadata import version
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from engine.money import CENT, json_number, usd
+from engine.money import CENT, TENTH, json_number, pct_text, usd, usd_text
 from engine.periods import Period
 from engine.pricing.book import PriceBook
 from engine.reports.bridge import bridge_to_dict, margin_bridge
 from engine.reports.figures import Thresholds, margin_change
-from engine.reports.portfolio import portfolio
+from engine.reports.portfolio import Portfolio, portfolio
 from engine.reports.serialize import portfolio_to_dict
 from engine.store.sql import COST_SUM
 from engine.vocab import CostType, SubjectKind
@@ -186,13 +190,107 @@ def _price_sources(conn: Connection, period: Period, prices: PriceBook) -> Sheet
     )
 
 
+NO_NOTES = (
+    "No notices: the period is over, every event in it is priced, every contract was read and all of its revenue "
+    "is in a product's row."
+)
+
+
+def _to_date(period: Period) -> str:
+    """A period still running, counted to its last complete day, and what it is compared with (as the reports'
+    context lines say it: "the same 14 days of 2026-10")."""
+    prev = period.previous()
+    whole = period.unit if period.unit != "days" else "period"
+    if not prev.complete:
+        like = f", the same {prev.days} days of {prev.label}"
+    elif prev.label.startswith("previous"):
+        like = ""
+    else:
+        like = f" ({prev.label})"
+    return (
+        f"{period.title}: the figures count {period.start} to {period.end} only, not the whole {whole}, and are "
+        f"compared with {prev.start} to {prev.end}{like}; they will change until the {whole} is over."
+    )
+
+
+def _run_rate(book: Portfolio) -> str | None:
+    """The run rate of a period to date, labelled as a projection (as the portfolio table says it)."""
+    p = book.projection
+    if p is None:
+        return None
+    f = p.figures
+    margin = "n/a" if f.margin_pct is None else pct_text(f.margin_pct, TENTH)
+    return (
+        f"Run rate (a projection, not actuals): all {p.full_days} days of {p.label} at the daily rate of the first "
+        f"{p.days}: revenue {usd_text(f.revenue)}, COGS {usd_text(f.cogs)}, gross margin {margin}."
+    )
+
+
+def _unpriced_note(book: Portfolio) -> str | None:
+    t = book.total
+    if not t.unpriced_events and not book.unpriced_models:
+        return None
+    share = ""
+    if t.events:
+        exact = Decimal(t.unpriced_events) * 100 / Decimal(t.events)
+        shown = pct_text(exact, TENTH)
+        share = f" ({'<0.1%' if shown == '0.0%' and exact else shown})"
+    models = ", ".join(book.unpriced_models) or "unknown models"
+    return (
+        f"Unpriced usage of {models}: {t.unpriced_events:,} of {t.events:,} events{share} have no price, so COGS "
+        "is understated until they are priced; the Unpriced usage sheet lists them by model."
+    )
+
+
+def _unallocated_note(book: Portfolio) -> str | None:
+    """The revenue in the total that no product's row holds (Portfolio.unallocated_revenue), as the portfolio
+    table and Slack say it, and what it does to the Products sheet."""
+    now, before = book.unallocated_revenue, book.previous_unallocated_revenue
+    if not now and not before:
+        return None
+    why = "contracts for every product with no usage to split it by, or invoice lines naming no product"
+    where = (
+        "the Summary's revenue includes it, so the Products sheet's revenue adds up to less"
+        if now
+        else "the Products sheet's previous revenue adds up to less than the Summary's"
+    )
+    return f"{usd_text(now)} of revenue is in no product's row (previous {usd_text(before)}): {why}; {where}."
+
+
+def _notes(book: Portfolio, notices: Sequence[str]) -> Sheet:
+    """What could make a figure of the pack misread, one row each; one row saying there is none otherwise."""
+    notes: list[str] = []
+    if not book.period.complete:
+        notes.append(_to_date(book.period))
+        if run_rate := _run_rate(book):
+            notes.append(run_rate)
+    notes += notices
+    if unpriced := _unpriced_note(book):
+        notes.append(unpriced)
+    notes += [
+        f"{c}; revenue is understated until it is re-imported with `marginbot import contracts`."
+        for c in book.skipped_contracts
+    ]
+    if unallocated := _unallocated_note(book):
+        notes.append(unallocated)
+    return Sheet(name="notes", columns=["note"], rows=[[n] for n in notes or [NO_NOTES]])
+
+
 def board_pack(
-    conn: Connection, period: Period, *, prices: PriceBook, timezone: str, thresholds: Thresholds
+    conn: Connection,
+    period: Period,
+    *,
+    prices: PriceBook,
+    timezone: str,
+    thresholds: Thresholds,
+    notices: Sequence[str] = (),
 ) -> BoardPack:
-    """Every sheet of the pack for `period` (a month, a quarter or any period), compared with the one before."""
+    """Every sheet of the pack for `period` (a month, a quarter or any period), compared with the one before.
+    `notices` are the lines every report carries (Runtime.notices): the notes sheet, first, says them too."""
     book = portfolio(conn, period, thresholds=thresholds)
     d = portfolio_to_dict(book)
     sheets = [
+        _notes(book, notices),
         _summary_sheet(d, thresholds),
         _subject_sheet("customers", "customer", d["customers"], thresholds),
         _subject_sheet("products", "product", d["products"], thresholds),

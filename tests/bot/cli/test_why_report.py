@@ -66,7 +66,7 @@ def test_the_workbook_has_the_figures_of_portfolio_json(
     code, out, _ = cli(book, capsys, "report", "--period", "2026-10", "--out", str(tmp_path / "pack.xlsx"))
     assert code == 0 and "written to" in out
     wb = load_workbook(tmp_path / "pack.xlsx")
-    assert wb.sheetnames == ["Summary", "Customers", "Products", "Bridges", "Spread", "Unpriced usage",
+    assert wb.sheetnames == ["Notes", "Summary", "Customers", "Products", "Bridges", "Spread", "Unpriced usage",
                              "Price sources"]  # fmt: skip
     summary = {row[0]: row[1] for row in wb["Summary"].iter_rows(min_row=2, values_only=True)}
     for key in ("revenue_usd", "cogs_usd", "gross_profit_usd", "gross_margin_pct", "status", "events"):
@@ -96,7 +96,7 @@ def test_a_quarter_pack_as_a_csv_directory(book: Runtime, capsys: pytest.Capture
     code, out, _ = cli(
         book, capsys, "report", "--period", "2026-Q4", "--as-of", AFTER_Q4, "--out", str(tmp_path / "pack") + "/"
     )
-    assert code == 0 and "7 .csv files" in out
+    assert code == 0 and "8 .csv files" in out
     with (tmp_path / "pack" / "summary.csv").open() as handle:
         summary = {row["figure"]: row["value"] for row in csv.DictReader(handle)}
     assert summary["period"] == "2026-Q4 (2026-10-01 to 2026-12-31)" and summary["revenue_usd"] == "10500.00"
