@@ -347,22 +347,55 @@ def _json_problem(line: str) -> tuple[dict[str, Any] | None, str]:
     return obj, ""
 
 
+# How far a first line opening an unfinished JSON object is read ahead for the rest of it (a usage event
+# pretty-printed takes a line a key, and there are fewer than 30 keys).
+_SPREAD_LINES = 1_000
+
+
+def _opening(text: str) -> bool | None:
+    """`text` (stripped) as the start of JSON: True when it opens with one whole JSON value, None when its end cuts a
+    value short (it may go on on the next line: `{` alone, `{"event_id": "e1",`), False when it is broken before."""
+    try:
+        json.JSONDecoder().raw_decode(text)
+    except json.JSONDecodeError as exc:
+        return None if exc.pos == len(text) else False
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def _jsonl_rows(path: Path, at: Position | None = None) -> Iterator[Row]:
     with open_text(path, at) as handle:
         number = 0
-        first = True
-        with _located(lambda: number):
-            for number, line in enumerate(handle, start=1):  # `number` is read by _located on an error
+        with _located(lambda: number):  # reads `number` on an error
+            lines: Iterator[tuple[int, str]] = enumerate(handle, start=1)
+            for number, line in lines:  # noqa: B007 (`number` is read after the loop, and by _located)
+                if line.strip():
+                    break
+            else:
+                return
+            # The first line says whether this is JSONL at all. A JSON array of objects (a `.json` export, on one
+            # line or pretty-printed over many), or a JSON object pretty-printed over several lines (or several
+            # such objects): one line saying so, not a "not valid JSON" for each of its lines, and with
+            # --skip-invalid not a reject for each. An array is told by its opening, `[` then `{`, `]` or the
+            # line's end (a line of other JSON opening with `[` is one bad line as before); an object by its first
+            # line opening one that goes on past the line's end, and the lines after it completing it.
+            text = line.strip()
+            if text.startswith("[") and text[1:].lstrip()[:1] in ("", "{", "]"):
+                raise FileError(number, _array_problem(path))
+            held = [(number, line)]
+            if text.startswith("{") and _opening(text) is None:
+                for number, more in lines:
+                    held.append((number, more))
+                    whole = _opening("".join(part for _, part in held).strip())
+                    if whole:
+                        raise FileError(held[0][0], _spread_problem(path))
+                    if whole is False or len(held) > _SPREAD_LINES:
+                        break
+            # Not one: the lines read ahead are read as JSONL lines, each a row or one bad line.
+            for number, line in itertools.chain(held, lines):
                 if not line.strip():
                     continue
-                if first:
-                    first = False
-                    # A JSON array of objects (a `.json` export, on one line or pretty-printed over many): one line
-                    # saying so, not a "not valid JSON" for each of its lines. Told by its opening, `[` then `{`,
-                    # `]` or the line's end: a line of other JSON opening with `[` is one bad line as before.
-                    text = line.strip()
-                    if text.startswith("[") and text[1:].lstrip()[:1] in ("", "{", "]"):
-                        raise FileError(number, _array_problem(path))
                 if escaped(line):
                     yield number, None, encoding_problem(path, line), None
                     continue
@@ -370,15 +403,29 @@ def _jsonl_rows(path: Path, at: Position | None = None) -> Iterator[Row]:
                 yield number, obj, problem, None
 
 
-def _array_problem(path: Path) -> str:
+def _convert(path: Path, jq_filter: str) -> str:
+    """The jq command turning `path` into JSONL, one object per line, written beside it."""
     name = printable(path.name)
     stem = name[:-3] if name.lower().endswith(".gz") else name
     stem = stem.rsplit(".", 1)[0] if "." in stem else stem
     fixed = f"{stem}.lines.jsonl" if f"{stem}.jsonl" == name else f"{stem}.jsonl"
-    convert = (
-        f"zcat {name} | jq -c '.[]' > {fixed}" if name.lower().endswith(".gz") else f"jq -c '.[]' {name} > {fixed}"
+    if name.lower().endswith(".gz"):
+        return f"zcat {name} | jq -c {jq_filter} > {fixed}"
+    return f"jq -c {jq_filter} {name} > {fixed}"
+
+
+def _array_problem(path: Path) -> str:
+    return (
+        f"{printable(path.name)} holds a JSON array; JSONL needs one JSON object per line: convert it with "
+        + _convert(path, "'.[]'")
     )
-    return f"{name} holds a JSON array; JSONL needs one JSON object per line: convert it with {convert}"
+
+
+def _spread_problem(path: Path) -> str:
+    return (
+        f"{printable(path.name)} holds a JSON object spread over several lines (pretty-printed); JSONL needs one JSON "
+        f"object per line: convert it with {_convert(path, '.')}"
+    )
 
 
 def is_jsonl(path: Path) -> bool:

@@ -266,15 +266,13 @@ class PriceBook:
         fingerprint: str = "",
         catalogue: Catalogue | None = None,
     ) -> PriceBook:
-        parsed = parse_price_file(data, origin)
-        book = cls(
-            overrides=parsed.overrides,
-            discounts=parsed.discounts,
-            tiers=parsed.tiers,
-            unit_costs=parsed.unit_costs,
-            fingerprint=fingerprint or _fingerprint(repr(data).encode(), catalogue),
-            catalogue_data=catalogue,
-        )
+        book = cls(fingerprint=fingerprint or _fingerprint(repr(data).encode(), catalogue), catalogue_data=catalogue)
+        # Repeated discounts and multipliers are compared as `_resolve` matches them: through the book's catalogue.
+        parsed = parse_price_file(data, origin, lambda: book.catalogue)
+        book.overrides = parsed.overrides
+        book.discounts = parsed.discounts
+        book.tiers = parsed.tiers
+        book.unit_costs = parsed.unit_costs
         book._check_overrides(origin)
         return book
 

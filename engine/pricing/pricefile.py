@@ -5,11 +5,11 @@ price for ([[tiers]]) and the prices of non-token work ([unit_costs]). Every mis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from engine.ingest.events import COST_MAX_NANO, shown
 from engine.money import NANO
@@ -119,17 +119,58 @@ def per_k_to_femto(value: Decimal) -> int:
     return int((value * 10**12).to_integral_value())
 
 
-def _once(origin: str, table: str, keyed: list[tuple[tuple[str, str, date], str]], fix: str) -> None:
-    """Refuse the second of two entries of `table` with the same key (whose reach, from a date): `keyed` is each
-    entry's key, its date last, and how it reads."""
+class Matching(Protocol):
+    """How the price book matches an entry to an event's provider and model (engine.pricing.catalogue.Catalogue):
+    two entries that compare equal here match the same events."""
+
+    def provider_id(self, provider: str) -> str: ...
+
+    def identity(self, provider: str, model: str) -> tuple[str, str]: ...
+
+
+class AsSpelled:
+    """Matching without a catalogue: every spelling its own."""
+
+    def provider_id(self, provider: str) -> str:
+        return provider
+
+    def identity(self, provider: str, model: str) -> tuple[str, str]:
+        return (provider, model)
+
+
+# One entry of a table as `_once` sees it: its reach as matching compares it (the date last), how that reach reads,
+# and its provider and model (or tier) as the file spells them.
+_Keyed = tuple[tuple[str, str, date], str, tuple[str, str]]
+
+
+def _once(origin: str, table: str, keyed: list[_Keyed], does: str, fix: str) -> None:
+    """Refuse two entries of `table` that would match the same events from the same date (the newest-first order
+    would leave the winner to the order of the file), naming both as the file spells them."""
     seen: dict[tuple[str, str, date], int] = {}
-    for i, (key, reads) in enumerate(keyed):
+    for i, (key, reads, spelled) in enumerate(keyed):
         first = seen.setdefault(key, i)
-        if first != i:
-            raise PriceFileError(f"{origin}: {table}[{i}] repeats {table}[{first}] ({reads} from {key[-1]}){fix}")
+        if first == i:
+            continue
+        earlier = keyed[first][2]
+        note = ""
+        if earlier != spelled:
+            if earlier[1] == spelled[1]:
+                note = f' ("{earlier[0]}" and "{spelled[0]}" name one provider)'
+            elif earlier[0] == spelled[0]:
+                note = f' ("{earlier[1]}" and "{spelled[1]}" name one model)'
+            else:
+                note = (
+                    f' (provider "{earlier[0]}" model "{earlier[1]}" and provider "{spelled[0]}" model "{spelled[1]}"'
+                    " name one model)"
+                )
+        raise PriceFileError(
+            f"{origin}: {table}[{first}] and {table}[{i}] both {does} {reads} from {key[-1]}{note}: {fix}"
+        )
 
 
-def parse_price_file(data: Mapping[str, Any], origin: str) -> PriceFile:
+def parse_price_file(data: Mapping[str, Any], origin: str, matching: Callable[[], Matching] | None = None) -> PriceFile:
+    """The price file `data` read from `origin`. `matching`: how the price book will match entries to events (called
+    only when a table has two entries to compare; None: every spelling its own)."""
     unknown = set(data) - set(SECTIONS)
     if unknown:
         raise PriceFileError(f"{origin}: unknown section(s) {sorted(unknown)}; expected {', '.join(SECTIONS)}")
@@ -153,21 +194,33 @@ def parse_price_file(data: Mapping[str, Any], origin: str) -> PriceFile:
         compute_ms=usd_to_femto(_price(units, "compute_second", where, _per("compute second"), default=0)) // 1000,
         cache_lookup=usd_to_femto(_price(units, "cache_lookup", where, _per("cache lookup"), default=0)),
     )
-    # Two discounts of one reach from one date: the newest-first order would leave the winner, and so the COGS, to
-    # the order of the file. Refused like repeated [[tiers]] (and [[models]], engine.pricing.book).
-    _once(
-        origin,
-        "discounts",
-        [((d.provider, d.model, d.effective_from), f"{d.provider} {d.model or 'every model'}") for d in discounts],
-        ": keep one",
-    )
-    _once(origin, "tiers", [((t.provider, t.tier, t.effective_from), f"{t.provider} {t.tier}") for t in tiers], "")
+    # Two discounts (or multipliers) that match the same events from one date: the newest-first order would leave
+    # the winner, and so the COGS, to the order of the file. Compared as the price book matches them (a discount by
+    # the catalogue model its id resolves to, a provider by the catalogue's id for it), so `gpt-4o` and
+    # `openai/gpt-4o`, or `bedrock` and `aws`, are one reach; refused like repeated [[models]] (engine.pricing.book).
+    if len(discounts) > 1 or len(tiers) > 1:
+        match = matching() if matching is not None else AsSpelled()
+        _once(origin, "discounts", [_discount_reach(d, match) for d in discounts], "discount", "keep one")
+        _once(origin, "tiers", [_tier_reach(t, match) for t in tiers], "set", "keep one")
     return PriceFile(
         overrides=sorted(overrides, key=lambda o: o.effective_from, reverse=True),
         discounts=sorted(discounts, key=lambda d: d.effective_from, reverse=True),
         tiers=sorted(tiers, key=lambda t: t.effective_from, reverse=True),
         unit_costs=unit_costs,
     )
+
+
+def _discount_reach(d: Discount, match: Matching) -> _Keyed:
+    if not d.model:
+        provider = match.provider_id(d.provider)
+        return (provider, "", d.effective_from), f"{provider} every model", (d.provider, d.model)
+    provider, model = match.identity(d.provider, d.model)
+    return (provider, model, d.effective_from), f"{provider} {model}", (d.provider, d.model)
+
+
+def _tier_reach(t: TierMultiplier, match: Matching) -> _Keyed:
+    provider = match.provider_id(t.provider)
+    return (provider, t.tier, t.effective_from), f"the {provider} {t.tier} multiplier", (t.provider, t.tier)
 
 
 def _list(data: Mapping[str, Any], key: str, origin: str) -> list[Any]:

@@ -1,6 +1,7 @@
 """Usage files a person gets wrong, each told in one line on the row and the columnar path alike: a rejects file
-that cannot be written, an unclosed quote, a quoted cell over several lines, a JSON key given twice, a JSON array
-where JSONL was meant, and prices past what an event can cost. On SQLite and PostgreSQL (the `runtime` fixture)."""
+that cannot be written, an unclosed quote, a quoted cell over several lines, a JSON key given twice, a JSON array or
+a pretty-printed JSON object where JSONL was meant, and prices past what an event can cost. On SQLite and PostgreSQL
+(the `runtime` fixture)."""
 
 from __future__ import annotations
 
@@ -222,6 +223,58 @@ def test_a_json_array_is_refused_in_one_line_saying_jsonl_wants_one_object_a_lin
     # Other JSON opening with `[` is one bad line, as any line that is not an object.
     path.write_text("[1, 2]\n" + json.dumps(event()) + "\n")
     assert on_both_paths(runtime, path)[4] == [(1, "must be a JSON object")]
+
+
+PRETTY = {
+    "one object": json.dumps(event(event_id="p1", input_tokens=100), indent=2) + "\n",
+    "several objects": "".join(json.dumps(event(event_id=f"p{i}"), indent=4) + "\n" for i in range(3)),
+    "opened on the first key": f'{{"event_id": "p1",\n "ts": "{TS}", "customer": "acme",\n "model": "gpt-4o"}}\n',
+    "after blank lines": "\n\n" + json.dumps(event(event_id="p1"), indent=2),
+}
+
+
+@pytest.mark.parametrize("skip_invalid", [False, True])
+@pytest.mark.parametrize("name", ["usage.json", "usage.jsonl", "usage.json.gz"])
+@pytest.mark.parametrize("content", list(PRETTY), ids=list(PRETTY))
+def test_a_pretty_printed_json_object_is_refused_in_one_line_saying_jsonl_wants_one_object_a_line(
+    runtime: Runtime, tmp_path: Path, name: str, content: str, skip_invalid: bool
+) -> None:
+    """Not an error for each of its lines, nor (with --skip-invalid) a reject for each: the file is not JSONL at all,
+    refused in one line as a JSON array is, naming the conversion."""
+    import gzip
+
+    path = tmp_path / name
+    raw = PRETTY[content].encode()
+    path.write_bytes(gzip.compress(raw) if name.endswith(".gz") else raw)
+    refused, imported, _, _, errors, stored = on_both_paths(runtime, path, skip_invalid=skip_invalid)
+    assert refused and imported == 0
+    convert = {
+        "usage.json": "jq -c . usage.json > usage.jsonl",
+        "usage.jsonl": "jq -c . usage.jsonl > usage.lines.jsonl",
+        "usage.json.gz": "zcat usage.json.gz | jq -c . > usage.jsonl",
+    }[name]
+    assert errors == [
+        (
+            3 if content == "after blank lines" else 1,
+            f"{name} holds a JSON object spread over several lines (pretty-printed); JSONL needs one JSON object per "
+            f"line: convert it with {convert}",
+        )
+    ]
+    assert stored["usage_event"] == []
+    assert not (tmp_path / f"{name}.rejects.csv").exists()
+
+
+def test_a_first_line_cut_short_is_one_bad_line_not_a_pretty_printed_object(runtime: Runtime, tmp_path: Path) -> None:
+    """A first line that opens an object its end cuts short, where the lines after it do not complete it, is JSONL
+    with one bad line: the rows after it are read as before."""
+    path = tmp_path / "u.jsonl"
+    path.write_text(
+        '{"event_id": "j0",\n' + json.dumps(event(event_id="j1")) + "\n" + json.dumps(event(event_id="j2")) + "\n"
+    )
+    refused, imported, rejected, read, errors, _ = on_both_paths(runtime, path, skip_invalid=True)
+    assert (refused, imported, rejected, read) == (False, 2, 1, 3)
+    assert [line for line, _ in errors] == [1]
+    assert errors[0][1].startswith("not valid JSON")
 
 
 # ---- prices past what an event can cost ----

@@ -31,7 +31,7 @@ def test_two_provider_wide_discounts_from_the_same_date_are_refused() -> None:
         {"provider": "OpenAI ", "percent": 50, "effective_from": "2026-01-01"},
     ]
     assert refused({"discounts": discounts}) == (
-        "prices.toml: discounts[1] repeats discounts[0] (openai every model from 2026-01-01): keep one"
+        "prices.toml: discounts[0] and discounts[1] both discount openai every model from 2026-01-01: keep one"
     )
 
 
@@ -42,7 +42,81 @@ def test_two_discounts_for_one_model_from_the_same_date_are_refused() -> None:
         {"provider": "openai", "model": "GPT-4o", "percent": 50, "effective_from": "2026-01-01"},
     ]
     assert refused({"discounts": discounts}) == (
-        "prices.toml: discounts[2] repeats discounts[0] (openai gpt-4o from 2026-01-01): keep one"
+        "prices.toml: discounts[0] and discounts[2] both discount openai gpt-4o from 2026-01-01: keep one"
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "message"),
+    [
+        (
+            ("openai", "gpt-4o"),
+            ("openai", "openai/gpt-4o"),
+            'both discount openai gpt-4o from 2026-01-01 ("gpt-4o" and "openai/gpt-4o" name one model): keep one',
+        ),
+        (
+            ("openai", "gpt-4o-2024-08-06"),
+            ("openai", " GPT-4o "),
+            'both discount openai gpt-4o from 2026-01-01 ("gpt-4o-2024-08-06" and "gpt-4o" name one model): keep one',
+        ),
+        (
+            ("bedrock", "anthropic.claude-3-5-sonnet-20240620-v1:0"),
+            ("aws", "anthropic.claude-3-5-sonnet-20240620-v1:0"),
+            "both discount aws regional.anthropic.claude-3-5-sonnet-20240620-v1:0 from 2026-01-01 "
+            '("bedrock" and "aws" name one provider): keep one',
+        ),
+        (
+            ("vertex_ai", ""),
+            ("google", ""),
+            'both discount google every model from 2026-01-01 ("vertex_ai" and "google" name one provider): keep one',
+        ),
+        (
+            ("google", "gemini-2.5-flash"),
+            ("vertex_ai", "models/gemini-2.5-flash"),
+            'both discount google gemini-2.5-flash from 2026-01-01 (provider "google" model "gemini-2.5-flash" '
+            'and provider "vertex_ai" model "models/gemini-2.5-flash" name one model): keep one',
+        ),
+    ],
+    ids=["gateway prefix", "dated id and case", "provider alias", "provider-wide alias", "both spelled apart"],
+)
+def test_two_spellings_of_one_reach_from_the_same_date_are_refused_in_one_line(
+    first: tuple[str, str], second: tuple[str, str], message: str
+) -> None:
+    """Discounts match the catalogue model an id resolves to (and the catalogue's id for a provider): two spellings
+    of one model left the discount, and so the COGS, to file order."""
+    discounts = [
+        {"provider": first[0], "model": first[1], "percent": 10, "effective_from": "2026-01-01"},
+        {"provider": "openai", "model": "gpt-4o-mini", "percent": 20, "effective_from": "2026-01-01"},
+        {"provider": second[0], "model": second[1], "percent": 50, "effective_from": "2026-01-01"},
+    ]
+    assert refused({"discounts": discounts}) == f"prices.toml: discounts[0] and discounts[2] {message}"
+
+
+def test_spellings_matching_prices_apart_are_kept() -> None:
+    """Ids the catalogue does not resolve are matched as written, and dated snapshots priced apart stay apart."""
+    book = PriceBook.from_mapping(
+        {
+            "discounts": [
+                {"provider": "self-hosted", "model": "m1", "percent": 10, "effective_from": "2026-01-01"},
+                {"provider": "self-hosted", "model": "self-hosted/m1", "percent": 20, "effective_from": "2026-01-01"},
+                {"provider": "openai", "model": "gpt-4o", "percent": 30, "effective_from": "2026-01-01"},
+                {"provider": "openai", "model": "gpt-4o-2024-05-13", "percent": 40, "effective_from": "2026-01-01"},
+                {"provider": "azure", "model": "gpt-4o", "percent": 50, "effective_from": "2026-01-01"},
+            ]
+        }
+    )
+    assert [d.percent for d in book.discounts] == [10, 20, 30, 40, 50]
+
+
+def test_two_multipliers_for_one_provider_spelled_two_ways_are_refused() -> None:
+    tiers = [
+        {"provider": "bedrock", "tier": "batch", "multiplier": 0.5, "effective_from": "2026-01-01"},
+        {"provider": "bedrock", "tier": "flex", "multiplier": 0.7, "effective_from": "2026-01-01"},
+        {"provider": "AWS", "tier": "batch", "multiplier": 0.6, "effective_from": "2026-01-01"},
+    ]
+    assert refused({"tiers": tiers}) == (
+        "prices.toml: tiers[0] and tiers[2] both set the aws batch multiplier from 2026-01-01 "
+        '("bedrock" and "aws" name one provider): keep one'
     )
 
 
