@@ -106,6 +106,14 @@ class Period:
         end = min(whole.start + timedelta(days=self.days - 1), whole.end)
         return Period(whole.start, end, whole.label, full_end=whole.end)
 
+    @property
+    def likeness(self) -> str:
+        """What this period is, said after its dates as the one compared with: ", the same 14 days of 2026-10" for
+        part of a month, " (2026-10)" for a whole one, nothing for "previous 30 days" (its dates say it)."""
+        if not self.complete:
+            return f", the same {self.days} days of {self.label}"
+        return "" if self.label.startswith("previous") else f" ({self.label})"
+
     def to_date(self, today: date) -> Period:
         """This period as of `today`: unchanged when it is over, cut at yesterday while it runs, refused (with
         PeriodNotBegun) when it has no complete day yet."""

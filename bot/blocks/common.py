@@ -17,13 +17,7 @@ def period_context(period: Period) -> str:
     Oct 1 to Oct 26, the same 26 days of 2026-10"."""
     prev = period.previous()
     counted = f"{period.span}: {period.start} to {period.end}" if period.span else f"{period.start} to {period.end}"
-    if not prev.complete:
-        like = f", the same {prev.days} days of {prev.label}"
-    elif prev.label.startswith("previous"):
-        like = ""
-    else:
-        like = f" ({prev.label})"
-    return f"{counted} · compared with {prev.start} to {prev.end}{like}"
+    return f"{counted} · compared with {prev.start} to {prev.end}{prev.likeness}"
 
 
 def projection_text(p: Projection | None) -> str | None:

@@ -201,15 +201,9 @@ def _to_date(period: Period) -> str:
     context lines say it: "the same 14 days of 2026-10")."""
     prev = period.previous()
     whole = period.unit if period.unit != "days" else "period"
-    if not prev.complete:
-        like = f", the same {prev.days} days of {prev.label}"
-    elif prev.label.startswith("previous"):
-        like = ""
-    else:
-        like = f" ({prev.label})"
     return (
         f"{period.title}: the figures count {period.start} to {period.end} only, not the whole {whole}, and are "
-        f"compared with {prev.start} to {prev.end}{like}; they will change until the {whole} is over."
+        f"compared with {prev.start} to {prev.end}{prev.likeness}; they will change until the {whole} is over."
     )
 
 
