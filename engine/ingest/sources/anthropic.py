@@ -38,7 +38,7 @@ from engine.ingest.sources.base import (
     utc_day,
 )
 from engine.ingest.sources.http import Fetcher, SourceError, next_page_token, v1_fetcher
-from engine.ingest.sources.openai import ProviderBuckets, bucket_width
+from engine.ingest.sources.openai import ProviderBuckets, window_width
 from engine.vocab import ServiceTier
 
 NAME = "anthropic"
@@ -78,8 +78,8 @@ class AnthropicConnector(ProviderBuckets):
         )
 
     def fetch(self, fetcher: Fetcher, window: Window, ctx: Context) -> Batch:
-        width = bucket_width(ctx.settings)
         batch = Batch()
+        width = window_width(window, ctx, NAME, batch.notes)
         params: list[tuple[str, Any]] = [
             ("starting_at", rfc3339(window.start)),
             ("ending_at", rfc3339(window.end)),

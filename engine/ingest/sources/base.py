@@ -45,6 +45,9 @@ class Window:
 
     start: datetime
     end: datetime
+    # Provider buckets read at another width than the configured one (the rest of the bucket a width switch
+    # found the cursor in, read at the width it was synced with); None is the configured width.
+    width: str | None = None
 
 
 @dataclass

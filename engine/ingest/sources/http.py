@@ -148,12 +148,14 @@ class Fetcher:
         params: Mapping[str, Any] | list[tuple[str, Any]],
         next_params: Callable[[Any], list[tuple[str, Any]] | None],
         *,
+        first: list[tuple[str, Any]] | None = None,
         max_pages: int = 100_000,
     ) -> Iterator[Any]:
-        """Every page of a paginated list: `next_params(page)` gives the extra parameters of the next page."""
+        """Every page of a paginated list: `next_params(page)` gives the extra parameters of the next page, which
+        replace those of the page before (`first`: the first page's, for a list read from the middle)."""
         base = list(params.items()) if isinstance(params, Mapping) else list(params)
-        extra: list[tuple[str, Any]] = []
-        seen: set[str] = set()
+        extra: list[tuple[str, Any]] = list(first or [])
+        seen: set[str] = {repr(extra)} if extra else set()
         for _ in range(max_pages):
             page = self.get_json(path, base + extra)
             yield page

@@ -56,6 +56,9 @@ def per_request_windows(
 
 def per_request_cursor(window: Window, cursor: Mapping[str, Any] | None, source: str) -> dict[str, Any]:
     previous = parse_rfc3339(cursor["until"], "sync cursor", source) if cursor and cursor.get("until") else None
+    if previous is not None and window.start > previous:
+        # A backfill after the cursor leaves a gap between them: the cursor stays, so the gap is still read.
+        return dict(cursor or {})
     return {"until": rfc3339(window.end if previous is None or window.end > previous else previous)}
 
 

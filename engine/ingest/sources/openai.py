@@ -87,6 +87,16 @@ def provider_windows(
     else:
         start = floor_to(ctx.now - timedelta(days=FIRST_SYNC_DAYS), DAY)
     end = min(settled, floor_to(until, step)) if until is not None else settled
+    # After a switch from hourly to daily buckets the cursor can sit inside a day: a day bucket would count the
+    # hours of it already stored as hourly events twice. Daily buckets start at the next day; the rest of the
+    # cursor's day is read at the width it was synced with (once that day is over).
+    synced_width = cursor.get("width") if cursor else None
+    gap: list[Window] = []
+    if since is None and synced_width in _WIDTH and synced_width != width and floor_to(start, step) != start:
+        boundary = floor_to(start, step) + step
+        if end < boundary:
+            return []
+        gap, start = [Window(start, boundary, synced_width)], boundary
     # Events of another width have other ids: re-reading a synced range at a new width would count it twice.
     if cursor and cursor.get("width") not in (None, width) and cursor.get("until"):
         synced_to = parse_rfc3339(cursor["until"], "sync cursor", source)
@@ -108,15 +118,30 @@ def provider_windows(
                 f"{rfc3339(synced_to)}",
             )
     # A transaction per day of hourly buckets, per month of daily ones: small to retry, big enough to be fast.
-    return split(start, end, DAY if width == "1h" else timedelta(days=31), DAY)
+    return gap + split(start, end, DAY if width == "1h" else timedelta(days=31), DAY)
 
 
 def provider_cursor(
     window: Window, cursor: Mapping[str, Any] | None, width: str, grouping: str = GROUPING
 ) -> dict[str, Any]:
     previous = parse_rfc3339(cursor["until"], "sync cursor", NAME) if cursor and cursor.get("until") else None
+    if previous is not None and window.start > previous:
+        # A backfill after the cursor leaves a gap between them: the cursor stays, so the gap is still read.
+        return dict(cursor or {})
     until = window.end if previous is None or window.end > previous else previous
     return {"until": rfc3339(until), "width": width, "grouping": grouping}
+
+
+def window_width(window: Window, ctx: Context, source: str, notes: list[str]) -> str:
+    """The bucket width a window is read at; a window at another width than the configured one is noted."""
+    configured = bucket_width(ctx.settings)
+    if window.width is None or window.width == configured:
+        return configured
+    notes.append(
+        f"{source}: {rfc3339(window.start)} to {rfc3339(window.end)} read in {window.width} buckets, the width it "
+        f"was synced with; {configured} buckets start at {rfc3339(window.end)}"
+    )
+    return window.width
 
 
 class ProviderBuckets:
@@ -130,7 +155,7 @@ class ProviderBuckets:
         return provider_windows(ctx, cursor, since, until, bucket_width(ctx.settings), self.name)
 
     def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
-        return provider_cursor(window, cursor, bucket_width(ctx.settings))
+        return provider_cursor(window, cursor, window.width or bucket_width(ctx.settings))
 
 
 class OpenAIConnector(ProviderBuckets):
@@ -149,8 +174,8 @@ class OpenAIConnector(ProviderBuckets):
         )
 
     def fetch(self, fetcher: Fetcher, window: Window, ctx: Context) -> Batch:
-        width = bucket_width(ctx.settings)
         batch = Batch()
+        width = window_width(window, ctx, NAME, batch.notes)
         for kind in USAGE_KINDS:
             params: list[tuple[str, Any]] = [
                 ("start_time", int(window.start.timestamp())),

@@ -1,10 +1,11 @@
 """Stripe invoices → billed revenue lines (revenue_actual); subscriptions → seat counts on seat contracts.
 
 Each invoice line is stored with its own `period` (the invoice's period_start/end look back one period on
-subscription invoices). Amounts are integers in cents; a line's revenue is its amount less its discounts,
-before tax. Only finalized invoices count (open, paid); a draft may still change, and a voided or
-uncollectible invoice's lines are removed. Invoices are re-read for REVISIT days after creation, because
-they get paid, voided and finalized after they are created.
+subscription invoices). Amounts are integers in cents; a line's revenue is its amount less its discounts, the
+billing credits applied before tax and the tax a tax-inclusive price includes: before tax. Only finalized
+invoices count (open, paid); a draft may still change, and a voided or uncollectible invoice's lines are
+removed. Invoices are re-read for REVISIT days after creation, because they get paid, voided and finalized
+after they are created.
 """
 
 from __future__ import annotations
@@ -56,7 +57,12 @@ class StripeConnector:
         return [Window(start, end)] if start < end else []
 
     def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
-        previous = int(cursor["created"]) if cursor and cursor.get("created") is not None else 0
+        if not cursor or cursor.get("created") is None:
+            return {"created": int(window.end.timestamp())}
+        previous = int(cursor["created"])
+        if window.start > from_unix(previous, "sync cursor", NAME):
+            # A backfill after the cursor leaves a gap between them: the cursor stays, so the gap is still read.
+            return dict(cursor)
         return {"created": max(previous, int(window.end.timestamp()))}
 
     def fetch(self, fetcher: Fetcher, window: Window, ctx: Context) -> Batch:
@@ -94,8 +100,10 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
     lines = list(records(lines_page, "data", f"invoice {invoice_id} lines", NAME))
     if isinstance(lines_page, Mapping) and lines_page.get("has_more") and lines:
         # More than the embedded first page: read the rest from the invoice's own lines list.
-        params = [("limit", 100), ("starting_after", lines[-1].get("id"))]
-        for page in fetcher.pages(f"invoices/{invoice_id}/lines", params, starting_after()):
+        # The first page starts after the embedded lines; the next ones after their own last line (one
+        # `starting_after` a request, so it goes through the paging callback, not the fixed parameters).
+        after = [("starting_after", lines[-1].get("id"))]
+        for page in fetcher.pages(f"invoices/{invoice_id}/lines", [("limit", 100)], starting_after(), first=after):
             lines.extend(records(page, "data", f"invoice {invoice_id} lines", NAME))
     tz = ctx.settings.tz
     for line in lines:
@@ -107,10 +115,7 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
             batch.notes.append(f"{where}: {currency.upper() or '?'} amounts are not supported; skipped")
             continue
         batch.read += 1
-        amount = _cents(line.get("amount"), f"{where}: amount")
-        for discount in line.get("discount_amounts") or []:
-            if isinstance(discount, Mapping):
-                amount -= _cents(discount.get("amount"), f"{where}: discount_amounts.amount")
+        amount = _cents(line.get("amount"), f"{where}: amount") - _deductions(line, where, batch.notes)
         period = line.get("period")
         if not isinstance(period, Mapping):
             raise SourceError(NAME, f"{where}: `period` must be an object with start and end")
@@ -133,6 +138,50 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
             "currency": currency,
             "invoice_id": invoice_id,
         }
+
+
+def _deductions(line: Mapping[str, Any], where: str, notes: list[str]) -> Decimal:
+    """What of a line's `amount` is not revenue: its discounts, the billing credits applied before tax, and the
+    tax included in a tax-inclusive price (exclusive tax is not in `amount`)."""
+    total = Decimal(0)
+    discounts = _entries(line, "discount_amounts", where)
+    credits = _entries(line, "pretax_credit_amounts", where)
+    for entry in discounts:
+        total += _cents(entry.get("amount"), f"{where}: discount_amounts.amount")
+    for entry in credits:
+        kind = entry.get("type")
+        if kind == "credit_balance_transaction" or (kind == "discount" and not discounts):
+            # A discount is listed both in discount_amounts and here: counted once, from discount_amounts.
+            total += _cents(entry.get("amount"), f"{where}: pretax_credit_amounts.amount")
+        elif kind != "discount":
+            notes.append(f"{where}: pretax credit of unknown type {kind!r:.80} not subtracted")
+    # Current API versions list `taxes`; versions before 2025-03-31 (basil) list `tax_amounts`: one is read.
+    taxes = _entries(line, "taxes", where)
+    for entry in taxes:
+        behavior = entry.get("tax_behavior")
+        if behavior not in ("inclusive", "exclusive"):
+            raise SourceError(
+                NAME, f"{where}: taxes.tax_behavior must be 'inclusive' or 'exclusive', got {behavior!r:.80}"
+            )
+        if behavior == "inclusive":
+            total += _cents(entry.get("amount"), f"{where}: taxes.amount")
+    for entry in [] if taxes else _entries(line, "tax_amounts", where):
+        inclusive = entry.get("inclusive")
+        if not isinstance(inclusive, bool):
+            raise SourceError(NAME, f"{where}: tax_amounts.inclusive must be true or false, got {inclusive!r:.80}")
+        if inclusive:
+            total += _cents(entry.get("amount"), f"{where}: tax_amounts.amount")
+    return total
+
+
+def _entries(line: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
+    """A line's list of amount objects (`discount_amounts`, `taxes`, ...); absent or null is none."""
+    value = line.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(entry, Mapping) for entry in value):
+        raise SourceError(NAME, f"{where}: {key} must be a list of objects, got {value!r:.80}")
+    return value
 
 
 def _line_product(line: Mapping[str, Any]) -> str | None:

@@ -121,3 +121,25 @@ def test_a_window_whose_spend_sums_past_a_bigint_stops_the_sync_in_one_line_and_
     assert (result.windows_done, result.windows) == (1, 2)
     assert rows(rt, "SELECT event_id FROM usage_event") == [("litellm:" + str(fine[0]["request_id"]),)]
     assert rows(rt, "SELECT SUM(events) FROM daily_customer_product WHERE day = '2026-10-06'") == [(None,)]
+
+
+DAYS = ("2026-11-03", "2026-11-12")
+
+
+def test_a_litellm_backfill_after_the_cursor_leaves_the_cursor_where_it_was(rt: Runtime, vendor: Vendor) -> None:
+    by_day = {day: [dict(r, request_id=f"{r['request_id']}-{day}") for r in spend_rows(day)] for day in DAYS}
+    serve_spend_logs(vendor, by_day)
+    first = sync_source(rt, "litellm", since=date(2026, 11, 1), until=date(2026, 11, 1), transport=vendor.transport)
+    assert first.ok, first.error
+    cursor = rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'litellm'")  # Nov 2
+
+    back = sync_source(rt, "litellm", since=date(2026, 11, 10), transport=vendor.transport)  # Nov 2-9 not read
+
+    assert back.ok, back.error
+    assert rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'litellm'") == cursor
+    resumed = sync_source(rt, "litellm", transport=vendor.transport)
+    assert resumed.ok, resumed.error
+    assert rows(rt, "SELECT CAST(day AS TEXT), COUNT(*) FROM usage_event GROUP BY day ORDER BY day") == [
+        ("2026-11-03", 2),
+        ("2026-11-12", 2),
+    ]

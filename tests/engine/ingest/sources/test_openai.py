@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import httpx
 import pytest
 from genai_prices import Usage as GenaiUsage
 from genai_prices import calc_price
@@ -433,3 +435,62 @@ def test_a_range_synced_before_usage_was_read_by_tier_is_not_read_again(rt: Runt
     assert events(rt) == []
     resumed = sync_source(rt, "openai", until=date(2026, 10, 6), transport=vendor.transport)  # from the cursor: fine
     assert resumed.ok, resumed.error
+
+
+def test_a_backfill_after_the_cursor_leaves_the_cursor_where_it_was(rt: Runtime, vendor: Vendor) -> None:
+    nov = {d: int(datetime(2026, 11, d, tzinfo=UTC).timestamp()) for d in (1, 3, 12)}
+    serve(vendor, {nov[3]: [grouped_result()], nov[12]: [grouped_result(model="gpt-4o")]})
+    first = sync_source(rt, "openai", since=date(2026, 11, 1), until=date(2026, 11, 1), transport=vendor.transport)
+    assert first.ok, first.error
+    cursor = rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'openai'")  # Nov 2
+
+    back = sync_source(rt, "openai", since=date(2026, 11, 10), transport=vendor.transport)  # Nov 2-9 not read
+
+    assert back.ok, back.error
+    assert rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'openai'") == cursor
+    resumed = sync_source(rt, "openai", transport=vendor.transport)
+    assert resumed.ok, resumed.error
+    assert resumed.start == datetime(2026, 11, 2, tzinfo=UTC)
+    assert (resumed.imported, resumed.duplicates) == (1, 1)  # Nov 3 read now; Nov 12 already known
+    assert rows(rt, "SELECT CAST(day AS TEXT), model FROM usage_event ORDER BY day") == [
+        ("2026-11-03", "gpt-4o-mini-2024-07-18"),
+        ("2026-11-12", "gpt-4o"),
+    ]
+
+
+def test_switching_from_hourly_to_daily_buckets_counts_the_cursors_day_once(rt: Runtime, vendor: Vendor) -> None:
+    # The same usage both ways: a request at 05:00 UTC on Nov 15 is in the 05:00 hour and in the Nov 15 day.
+    h05, h14 = (int(datetime(2026, 11, 15, h, tzinfo=UTC).timestamp()) for h in (5, 14))
+    d15 = int(datetime(2026, 11, 15, tzinfo=UTC).timestamp())
+    late = grouped_result(input_tokens=7000, model="gpt-4o")  # 14:00, after the hourly sync stopped
+
+    def by_width(hourly: dict[int, list], daily: dict[int, list]) -> Callable[[httpx.Request], Reply]:
+        hours = openai_bucket_pages(hourly, width=3600, page_size=24)
+        days = openai_bucket_pages(daily, width=DAY)
+        return lambda request: (hours if request.url.params["bucket_width"] == "1h" else days)(request)
+
+    vendor.route(USAGE, by_width({h05: [grouped_result()], h14: [late]}, {d15: [grouped_result(), late]}))
+    vendor.route(EMBED, by_width({}, {}))
+    vendor.route(COSTS, openai_bucket_pages({}))
+    hourly = Runtime(rt.settings.model_copy(update={"sync_bucket_width": "1h"}), now_override=rt.now())
+    first = sync_source(hourly, "openai", since=date(2026, 11, 15), transport=vendor.transport)  # to 10:00
+    assert first.ok, first.error
+    daily = Runtime(
+        rt.settings.model_copy(update={"sync_bucket_width": "1d"}), now_override=datetime(2026, 11, 17, 12, tzinfo=UTC)
+    )
+
+    result = sync_source(daily, "openai", transport=vendor.transport)
+
+    assert result.ok, result.error
+    # The rest of Nov 15 is read in hours, as it was synced; days start on Nov 16.
+    assert rows(daily, "SELECT CAST(day AS TEXT), model, input_tokens FROM usage_event ORDER BY ts") == [
+        ("2026-11-15", "gpt-4o-mini-2024-07-18", 5000),
+        ("2026-11-15", "gpt-4o", 7000),
+    ]
+    assert result.notes == [
+        "openai: 2026-11-15T10:00:00Z to 2026-11-16T00:00:00Z read in 1h buckets, the width it was synced with; "
+        "1d buckets start at 2026-11-16T00:00:00Z"
+    ]
+    assert rows(daily, "SELECT cursor FROM sync_cursor") == [
+        ('{"grouping": "tiers", "until": "2026-11-17T00:00:00Z", "width": "1d"}',)
+    ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import httpx
+
 from engine.ingest.sync import sync_source
 from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from tests.engine.ingest.conftest import Vendor, add_contract, fixture, rows, stripe_list
+from tests.engine.ingest.conftest import Reply, Vendor, add_contract, fixture, rows, stripe_list
 
 OCT = month(2026, 10)
 
@@ -100,3 +102,135 @@ def test_a_stripe_quantity_past_what_a_contract_holds_is_not_applied(rt: Runtime
     assert result.ok, result.error
     assert result.seats == ["acme/assist: 2147483648 seat(s) in Stripe, not applied (more than 2,147,483,647)"]
     assert rows(rt, "SELECT seats FROM contract") == [(10,)]
+
+
+def stored_amounts(rt: Runtime) -> dict[str, Decimal]:
+    return {r[0]: Decimal(str(r[1])) for r in rows(rt, "SELECT id, amount_usd FROM revenue_actual")}
+
+
+def with_line(invoice: dict[str, object], **fields: object) -> dict[str, object]:
+    invoice["lines"]["data"][0].update(fields)  # type: ignore[index]
+    return invoice
+
+
+def test_stripe_revenue_is_before_tax_included_in_a_tax_inclusive_price(rt: Runtime, vendor: Vendor) -> None:
+    oct1, nov1 = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    vat = {"amount": 1_000, "taxability_reason": "standard_rated", "taxable_amount": 10_000, "type": "tax_rate_details"}
+    invoices = [
+        # $110.00 with 10% VAT inside the price: $100.00 of revenue.
+        with_line(paid_invoice("in_1", "il_incl", 11_000, oct1, nov1), taxes=[dict(vat, tax_behavior="inclusive")]),
+        # Exclusive tax is added on top of `amount`: nothing to take off.
+        with_line(paid_invoice("in_2", "il_excl", 10_000, oct1, nov1), taxes=[dict(vat, tax_behavior="exclusive")]),
+        # API versions before 2025-03-31 list `tax_amounts` with `inclusive`.
+        with_line(
+            paid_invoice("in_3", "il_old", 11_000, oct1, nov1),
+            taxes=None,
+            tax_amounts=[{"amount": 1_000, "inclusive": True, "tax_rate": "txr_1", "taxable_amount": 10_000}],
+        ),
+        with_line(
+            paid_invoice("in_4", "il_old_excl", 10_000, oct1, nov1),
+            tax_amounts=[{"amount": 800, "inclusive": False, "tax_rate": "txr_1", "taxable_amount": 10_000}],
+        ),
+    ]
+    serve_stripe(vendor, invoices, [])
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert stored_amounts(rt) == {
+        "il_incl": Decimal("100"),
+        "il_excl": Decimal("100"),
+        "il_old": Decimal("100"),
+        "il_old_excl": Decimal("100"),
+    }
+    with rt.connect() as conn:
+        assert customer_report(conn, "acme", OCT, thresholds=rt.thresholds).current.revenue == Decimal("400")
+
+
+def test_stripe_billing_credits_are_subtracted_and_a_discount_only_once(rt: Runtime, vendor: Vendor) -> None:
+    oct1, nov1 = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    credit = {"amount": 3_000, "credit_balance_transaction": "cbtxn_1", "discount": None}
+    credit["type"] = "credit_balance_transaction"
+    discount = {"amount": 500, "credit_balance_transaction": None, "discount": "di_1", "type": "discount"}
+    invoices = [
+        # $100 of usage, $30 of it paid from a (separately invoiced) credit grant: $70.
+        with_line(paid_invoice("in_1", "il_credit", 10_000, oct1, nov1), pretax_credit_amounts=[credit]),
+        # The $5 discount is listed in both discount_amounts and pretax_credit_amounts: $100 - $5 - $30.
+        with_line(
+            paid_invoice("in_2", "il_both", 10_000, oct1, nov1),
+            discount_amounts=[{"amount": 500, "discount": "di_1"}],
+            pretax_credit_amounts=[discount, credit],
+        ),
+        # A version that lists the discount only among the pretax credits still takes it off.
+        with_line(
+            paid_invoice("in_3", "il_pretax_only", 10_000, oct1, nov1),
+            discount_amounts=None,
+            pretax_credit_amounts=[discount],
+        ),
+    ]
+    serve_stripe(vendor, invoices, [])
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert stored_amounts(rt) == {
+        "il_credit": Decimal("70"),
+        "il_both": Decimal("65"),
+        "il_pretax_only": Decimal("95"),
+    }
+
+
+def test_a_malformed_stripe_tax_entry_stops_the_sync_in_one_line(rt: Runtime, vendor: Vendor) -> None:
+    oct1, nov1 = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    bad = {"amount": "10.00", "tax_behavior": "inclusive", "type": "tax_rate_details"}
+    serve_stripe(vendor, [with_line(paid_invoice("in_1", "il_bad", 11_000, oct1, nov1), taxes=[bad])], [])
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.error == (
+        "stripe: invoice in_1 line il_bad: taxes.amount must be an integer number of cents, got '10.00'"
+    )
+    assert rows(rt, "SELECT COUNT(*) FROM revenue_actual") == [(0,)]
+
+
+def test_stripe_invoice_lines_past_the_embedded_page_are_all_read_one_page_after_another(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    nov1, nov2 = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
+    invoice = paid_invoice("in_big", "il_0000", 100, nov1, nov2)
+    line = invoice["lines"]["data"][0]  # type: ignore[index]
+    lines = [dict(line, id=f"il_{i:04d}") for i in range(230)]
+    invoice["lines"] = {"object": "list", "data": lines[:10], "has_more": True, "url": "/v1/invoices/in_big/lines"}
+    asked: list[list[str]] = []
+    line_pages = stripe_list(lines)
+
+    def lines_route(request: httpx.Request) -> Reply:
+        asked.append(request.url.params.get_list("starting_after"))
+        return line_pages(request)
+
+    serve_stripe(vendor, [invoice], [])
+    vendor.route("/v1/invoices/in_big/lines", lines_route)
+
+    result = sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert asked == [["il_0009"], ["il_0109"], ["il_0209"]]  # one starting_after a request
+    assert len(stored_amounts(rt)) == 230 and sum(stored_amounts(rt).values()) == Decimal("230")
+
+
+def test_a_stripe_backfill_after_the_cursor_leaves_the_cursor_where_it_was(rt: Runtime, vendor: Vendor) -> None:
+    oct1, nov1 = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    serve_stripe(vendor, [], [])
+    first = sync_source(rt, "stripe", since=date(2026, 9, 1), until=date(2026, 9, 1), transport=vendor.transport)
+    assert first.ok, first.error
+    cursor = rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'stripe'")
+    # An invoice created on Oct 1, then a backfill from Nov 1: Oct 1 is after the cursor and not read by it.
+    serve_stripe(vendor, [paid_invoice("in_oct", "il_oct", 120_000, oct1, nov1)], [])
+    back = sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport)
+    assert back.ok, back.error
+    assert rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'stripe'") == cursor
+
+    resumed = sync_source(rt, "stripe", transport=vendor.transport)  # from the cursor less 40 days
+
+    assert resumed.ok, resumed.error
+    assert stored_amounts(rt) == {"il_oct": Decimal("1200")}
