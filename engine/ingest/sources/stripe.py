@@ -2,10 +2,12 @@
 
 Each invoice line is stored with its own `period` (the invoice's period_start/end look back one period on
 subscription invoices). Amounts are integers in cents; a line's revenue is its amount less its discounts, the
-billing credits applied before tax and the tax a tax-inclusive price includes: before tax. Only finalized
-invoices count (open, paid); a draft may still change, and a voided or uncollectible invoice's lines are
-removed. Invoices are re-read for REVISIT days after creation, because they get paid, voided and finalized
-after they are created.
+billing credits applied before tax and the tax a tax-inclusive price includes: before tax. The credit notes issued
+on an invoice (its pre- and post-payment credit note amounts, tax included) are then taken off its lines: their
+share before tax, split across the lines in proportion to their amounts (see `_after_credit_notes`). Only
+finalized invoices count (open, paid); a draft may still change, and a voided or uncollectible invoice's lines are
+removed. Invoices are re-read for REVISIT days after creation, because they get paid, credited, voided and
+finalized after they are created; a re-read line replaces the stored one (same id), so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import httpx
@@ -20,6 +23,7 @@ import httpx
 from config.settings import Settings
 from engine.ingest.sources.base import FIRST_SYNC_DAYS, Batch, Context, Window, count, from_unix, records, stable_id
 from engine.ingest.sources.http import Fetcher, SourceError, starting_after, v1_fetcher
+from engine.store.bounds import MONEY_PLACES
 
 NAME = "stripe"
 REVISIT = timedelta(days=40)
@@ -27,6 +31,9 @@ COUNTED = {"open", "paid"}
 REMOVED = {"void", "uncollectible"}
 SEAT_STATUSES = {"active", "past_due"}
 _CENT = Decimal(100)
+# Credit note shares are kept to what revenue_actual.amount_usd holds exactly (NUMERIC, MONEY_PLACES decimals):
+# a cent is this many of those units.
+_UNITS_PER_CENT = 10 ** (MONEY_PLACES - 2)
 
 
 class StripeConnector:
@@ -106,6 +113,9 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
         for page in fetcher.pages(f"invoices/{invoice_id}/lines", [("limit", 100)], starting_after(), first=after):
             lines.extend(records(page, "data", f"invoice {invoice_id} lines", NAME))
     tz = ctx.settings.tz
+    # Each USD line's row and its amount in cents before credit notes, by line id (a line read twice counts once).
+    pending: dict[str, tuple[dict[str, Any], Decimal]] = {}
+    skipped = False
     for line in lines:
         if not isinstance(line, Mapping) or not line.get("id"):
             raise SourceError(NAME, f"invoice {invoice_id}: a line must be an object with an id")
@@ -113,6 +123,7 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
         currency = str(line.get("currency") or invoice.get("currency") or "").lower()
         if currency != "usd":
             batch.notes.append(f"{where}: {currency.upper() or '?'} amounts are not supported; skipped")
+            skipped = True
             continue
         batch.read += 1
         amount = _cents(line.get("amount"), f"{where}: amount") - _deductions(line, where, batch.notes)
@@ -127,17 +138,107 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
         product = ctx.mapping.stripe_product(_line_product(line))
         if not target.mapped:
             batch.unmapped[target.feature] += 1
-        batch.revenue[str(line["id"])] = {
-            "id": stable_id(line["id"]),
-            "source": NAME,
-            "customer": target.customer,
-            "product": product if product is not None else target.product,
-            "period_start": first,
-            "period_end": last,
-            "amount_usd": amount / _CENT,
-            "currency": currency,
-            "invoice_id": invoice_id,
-        }
+        pending[str(line["id"])] = (
+            {
+                "id": stable_id(line["id"]),
+                "source": NAME,
+                "customer": target.customer,
+                "product": product if product is not None else target.product,
+                "period_start": first,
+                "period_end": last,
+                "currency": currency,
+                "invoice_id": invoice_id,
+            },
+            amount,
+        )
+    nets = [amount for _, amount in pending.values()]
+    amounts = _after_credit_notes(invoice, invoice_id, nets, skipped, batch.notes)
+    for (line_id, (row, _)), amount_usd in zip(pending.items(), amounts, strict=True):
+        batch.revenue[line_id] = {**row, "amount_usd": amount_usd}
+
+
+def _after_credit_notes(
+    invoice: Mapping[str, Any], invoice_id: str, nets: list[Decimal], skipped: bool, notes: list[str]
+) -> list[Decimal]:
+    """The USD lines' revenue (`nets`, cents) less the invoice's credit notes, in USD.
+
+    Stripe adds every issued credit note (not a voided one) to the invoice's `pre_payment_credit_notes_amount`
+    (issued while it was unpaid) or `post_payment_credit_notes_amount` (after: refunds, balance credits). Their
+    amounts include tax; the lines are before tax, so the part taken off is the credit times the invoice's
+    `total_excluding_tax` over its `total`, i.e. the credit is assumed to cover tax and revenue alike (the credit
+    notes' own lines are not read). That part is split across the lines in proportion to their amounts, exactly:
+    rounded to the column's units (1e-6 USD), the remainder units going to the lines whose exact shares lost the
+    most in rounding (the first such line on a tie), so the shares add up to it. A credit taking off more than the
+    lines hold stores them at zero, never below, and says so in the sync's notes. Stripe bills one currency per
+    invoice: a USD invoice with lines skipped for their currency has only the USD lines' share of the invoice's
+    pre-tax total taken off, and a credit on an invoice in another currency is not applied (both noted).
+    """
+    where = f"invoice {invoice_id}"
+    credit = Decimal(0)
+    for key in ("pre_payment_credit_notes_amount", "post_payment_credit_notes_amount"):
+        value = invoice.get(key)
+        if value is not None:  # absent or null: none issued
+            cents = _cents(value, f"{where}: {key}")
+            if cents < 0:
+                raise SourceError(NAME, f"{where}: {key} must be a non-negative integer number of cents, got {value!r}")
+            credit += cents
+    plain = [net / _CENT for net in nets]
+    if not credit or not nets:
+        return plain
+    currency = str(invoice.get("currency") or "").lower()
+    if currency != "usd":
+        notes.append(f"{where}: credit notes in {currency.upper() or '?'} are not subtracted from its USD lines")
+        return plain
+    total = _cents(invoice.get("total"), f"{where}: total")
+    raw = invoice.get("total_excluding_tax")
+    before_tax = total if raw is None else _cents(raw, f"{where}: total_excluding_tax")
+    part = Fraction(int(credit) * _UNITS_PER_CENT)
+    if total > 0:
+        part *= _fraction(Fraction(int(before_tax), int(total)))
+    net_units = [int(net) * _UNITS_PER_CENT for net in nets]
+    held = sum(net_units)
+    if skipped:
+        share = Fraction(held, int(before_tax) * _UNITS_PER_CENT) if before_tax > 0 else Fraction(1)
+        part *= _fraction(share)
+        notes.append(
+            f"{where}: lines in other currencies skipped; {_usd(_half_up(part))} of its credit notes"
+            f" ({_usd(int(credit) * _UNITS_PER_CENT)}) taken off its USD lines, their share of the invoice"
+        )
+    credited = _half_up(part)  # exact when there is no tax and no line skipped
+    if credited <= 0:
+        return plain
+    if held <= 0:
+        notes.append(f"{where}: credit notes of {_usd(credited)} not subtracted: its lines add up to {_usd(held)}")
+        return plain
+    if credited >= held:
+        if credited > held:
+            notes.append(
+                f"{where}: credit notes of {_usd(credited)} before tax exceed its lines ({_usd(held)}):"
+                " its lines are stored at $0, not below"
+            )
+        return [Decimal(0) for _ in nets]
+    exact = [Fraction(credited * units, held) for units in net_units]
+    shares = [share.numerator // share.denominator for share in exact]  # floor, also of a negative line's share
+    left = credited - sum(shares)  # 0 <= left < number of lines
+    by_loss = sorted(range(len(exact)), key=lambda i: (-(exact[i] - shares[i]), i))
+    for i in by_loss[:left]:
+        shares[i] += 1
+    return [Decimal(units - share).scaleb(-MONEY_PLACES) for units, share in zip(net_units, shares, strict=True)]
+
+
+def _half_up(value: Fraction) -> int:
+    """A non-negative `value` to the nearest whole unit, a half up (the house rounding)."""
+    return int((value + Fraction(1, 2)) // 1)
+
+
+def _fraction(value: Fraction) -> Fraction:
+    """`value` held between 0 and 1."""
+    return min(max(value, Fraction(0)), Fraction(1))
+
+
+def _usd(units: int) -> str:
+    """An amount in the column's units (1e-6 USD), as dollars to the cent for notes."""
+    return f"{'-' if units < 0 else ''}${Decimal(abs(units)).scaleb(-MONEY_PLACES):,.2f}"
 
 
 def _deductions(line: Mapping[str, Any], where: str, notes: list[str]) -> Decimal:

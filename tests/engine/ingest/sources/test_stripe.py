@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import httpx
+import pytest
 
 from engine.ingest.sync import sync_source
 from engine.periods import month
@@ -234,3 +235,154 @@ def test_a_stripe_backfill_after_the_cursor_leaves_the_cursor_where_it_was(rt: R
 
     assert resumed.ok, resumed.error
     assert stored_amounts(rt) == {"il_oct": Decimal("1200")}
+
+
+# Credit notes: Stripe adds each issued credit note to the invoice's pre- or post-payment credit note amount.
+ASSIST = {"type": "price_details", "price_details": {"price": "price_1", "product": "prod_QXg1hqf4jFNsqG"}}
+
+
+def credited_invoice(
+    invoice_id: str, lines: dict[str, int], *, pre: int = 0, post: int = 0, tax: int = 0, status: str = "paid"
+) -> dict[str, object]:
+    """An October invoice, created on Nov 1, with these lines (id → cents), credit notes and exclusive tax."""
+    oct1, nov1 = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    invoice = paid_invoice(invoice_id, "il_0", 0, oct1, nov1)
+    first = invoice["lines"]["data"][0]  # type: ignore[index]
+    invoice["lines"]["data"] = [dict(first, id=i, amount=a) for i, a in lines.items()]  # type: ignore[index]
+    subtotal = sum(lines.values())
+    invoice.update(
+        status=status,
+        created=int(nov1.timestamp()),
+        subtotal=subtotal,
+        subtotal_excluding_tax=subtotal,
+        total=subtotal + tax,
+        total_excluding_tax=subtotal,
+        pre_payment_credit_notes_amount=pre,
+        post_payment_credit_notes_amount=post,
+    )
+    return invoice
+
+
+def october_revenue(rt: Runtime) -> Decimal:
+    with rt.connect() as conn:
+        return customer_report(conn, "acme", OCT, thresholds=rt.thresholds).current.revenue
+
+
+def test_a_stripe_post_payment_credit_note_is_taken_off_the_invoice_lines(rt: Runtime, vendor: Vendor) -> None:
+    add_contract(rt, "acme", fee="5000")
+    # A paid $1,000 invoice, then a $400 credit note (a refund): $600 of revenue.
+    serve_stripe(vendor, [credited_invoice("in_1", {"il_1": 100_000}, post=40_000)], [])
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert stored_amounts(rt) == {"il_1": Decimal("600")}
+    assert october_revenue(rt) == Decimal("600")
+    assert result.notes == []
+
+
+def test_a_stripe_pre_payment_credit_note_is_taken_off_the_invoice_lines(rt: Runtime, vendor: Vendor) -> None:
+    # Credited by $250 while still open (its amount due fell to $750), then paid.
+    invoices = [
+        credited_invoice("in_open", {"il_open": 100_000}, pre=25_000, status="open"),
+        credited_invoice("in_paid", {"il_paid": 100_000}, pre=10_000, post=5_000),
+    ]
+    serve_stripe(vendor, invoices, [])
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert stored_amounts(rt) == {"il_open": Decimal("750"), "il_paid": Decimal("850")}
+    assert october_revenue(rt) == Decimal("1600")
+
+
+def test_a_stripe_credit_note_including_tax_takes_off_its_share_before_tax(rt: Runtime, vendor: Vendor) -> None:
+    # $1,000 + $100 of exclusive tax; a $550 credit note (tax included) credits $500 of revenue and $50 of tax.
+    serve_stripe(vendor, [credited_invoice("in_1", {"il_1": 100_000}, post=55_000, tax=10_000)], [])
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert stored_amounts(rt) == {"il_1": Decimal("500")}
+
+
+def test_a_stripe_credit_note_is_split_across_the_lines_in_proportion_exactly(rt: Runtime, vendor: Vendor) -> None:
+    two = credited_invoice("in_two", {"il_assist": 30_000, "il_all": 10_000}, post=10_000)
+    two["lines"]["data"][0]["pricing"] = ASSIST  # type: ignore[index]
+    # $1 over three $100 lines: a third of a dollar each to the micro-dollar, the unit left over to the first.
+    three = credited_invoice("in_three", {"il_a": 10_000, "il_b": 10_000, "il_c": 10_000}, pre=100)
+    serve_stripe(vendor, [two, three], [])
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert stored_amounts(rt) == {
+        "il_assist": Decimal("225"),  # $300 less 3/4 of $100
+        "il_all": Decimal("75"),  # $100 less 1/4 of $100
+        "il_a": Decimal("99.666666"),
+        "il_b": Decimal("99.666667"),
+        "il_c": Decimal("99.666667"),
+    }
+    assert rows(rt, "SELECT id, product FROM revenue_actual WHERE invoice_id = 'in_two' ORDER BY id") == [
+        ("il_all", ""),
+        ("il_assist", "assist"),
+    ]
+    assert october_revenue(rt) == Decimal("300") + Decimal("299")  # each invoice less exactly its credit
+
+
+def test_a_stripe_credit_note_on_a_stored_invoice_replaces_its_amounts_on_the_next_sync(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    invoice = credited_invoice("in_1", {"il_a": 30_000, "il_b": 10_000})
+    serve_stripe(vendor, [invoice], [])
+    first = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+    assert first.ok, first.error
+    assert stored_amounts(rt) == {"il_a": Decimal("300"), "il_b": Decimal("100")}
+
+    invoice["post_payment_credit_notes_amount"] = 8_000  # a credit note issued since: $80
+    again = sync_source(rt, "stripe", transport=vendor.transport)  # from the cursor less 40 days
+
+    assert again.ok, again.error
+    assert stored_amounts(rt) == {"il_a": Decimal("240"), "il_b": Decimal("80")}
+    assert october_revenue(rt) == Decimal("320")
+
+    invoice["post_payment_credit_notes_amount"] = 12_000  # and another $40: the total so far, not added to
+    third = sync_source(rt, "stripe", transport=vendor.transport)
+
+    assert third.ok, third.error
+    assert stored_amounts(rt) == {"il_a": Decimal("210"), "il_b": Decimal("70")}
+    assert october_revenue(rt) == Decimal("280")
+
+
+def test_stripe_credit_notes_over_the_lines_leave_them_at_zero_and_say_so(rt: Runtime, vendor: Vendor) -> None:
+    serve_stripe(vendor, [credited_invoice("in_1", {"il_a": 30_000, "il_b": 10_000}, pre=30_000, post=20_000)], [])
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert stored_amounts(rt) == {"il_a": Decimal(0), "il_b": Decimal(0)}
+    assert result.notes == [
+        "invoice in_1: credit notes of $500.00 before tax exceed its lines ($400.00): its lines are stored at $0, "
+        "not below"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("400.00", "must be an integer number of cents, got '400.00'"),
+        (400.0, "must be an integer number of cents, got 400.0"),
+        (-40_000, "must be a non-negative integer number of cents, got -40000"),
+    ],
+)
+def test_a_malformed_stripe_credit_note_amount_stops_the_sync_in_one_line(
+    rt: Runtime, vendor: Vendor, value: object, said: str
+) -> None:
+    invoice = credited_invoice("in_1", {"il_1": 100_000})
+    invoice["post_payment_credit_notes_amount"] = value
+    serve_stripe(vendor, [invoice], [])
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.error == f"stripe: invoice in_1: post_payment_credit_notes_amount {said}"
+    assert rows(rt, "SELECT COUNT(*) FROM revenue_actual") == [(0,)]
