@@ -476,11 +476,12 @@ class PeriodRevenue:
     alerts, a subject's report) read the lines themselves. The totals are the lines' totals summed in the lines'
     order (a Decimal sum rounds to 28 digits, so the order is part of the figure)."""
 
-    def __init__(self, charged: list[_Charged], billed: list[RevenueLine]) -> None:
+    def __init__(self, charged: list[_Charged], billed: list[RevenueLine], uncovered: Sequence[_Charged] = ()) -> None:
         self._billed = billed
         billed_customers = {line.customer for line in billed}
-        # Billed lines replace modelled ones, customer by customer.
-        self._charged = [e for e in charged if e[2] not in billed_customers] if billed else charged
+        # Billed lines replace modelled ones, customer by customer, on the days they cover: `uncovered` is what a
+        # billed customer's contracts earn on the days of the period no billed line covers.
+        self._charged = [e for e in charged if e[2] not in billed_customers] + list(uncovered) if billed else charged
         self._lines: list[RevenueLine] | None = None
 
     def lines(self) -> list[RevenueLine]:
@@ -547,7 +548,14 @@ def period_revenue(
     """`revenue_lines`, its lines written up only when asked (see PeriodRevenue); `fixed` as for
     `revenue_by_customer`."""
     wanted, contracts, counter = _counted(conn, period, customers, totals, contracts)
-    return PeriodRevenue(_charges(contracts, period, counter, usage_factor, fixed), billed_lines(conn, period, wanted))
+    bills = invoices(conn, period, wanted)
+    charged = _charges(contracts, period, counter, usage_factor, fixed)
+    uncovered: list[_Charged] = []
+    for customer, runs in _uncovered(bills, period).items():
+        theirs = [c for c in contracts if c.customer == customer]
+        for run in runs:
+            uncovered += _charges(theirs, run, counter, usage_factor, fixed)
+    return PeriodRevenue(charged, _billed_lines(bills, period), uncovered)
 
 
 def revenue_lines(
@@ -758,8 +766,35 @@ def invoices(conn: Connection, period: Period, customers: list[str] | None) -> l
 
 def billed_lines(conn: Connection, period: Period, customers: list[str] | None) -> list[RevenueLine]:
     """Billed revenue lines (e.g. Stripe) overlapping `period`, prorated by day, merged per customer and product."""
+    return _billed_lines(invoices(conn, period, customers), period)
+
+
+def _uncovered(bills: list[Invoice], period: Period) -> dict[str, list[Period]]:
+    """For each billed customer, the runs of days of `period` that none of its billed lines covers: a customer's
+    first invoice from the 15th, or a service period that starts late on the day before in MARGINBOT_TIMEZONE (an
+    invoice from 00:00 UTC on Oct 1 starts on Sep 30 in New York). Its contracts' revenue counts on those days; a
+    billed line replacing the whole period's would leave September with one day of October's invoice."""
+    spans: dict[str, list[tuple[date, date]]] = defaultdict(list)
+    for bill in bills:
+        spans[bill.customer].append((max(bill.start, period.start), min(bill.end, period.end)))
+    out: dict[str, list[Period]] = {}
+    for customer, covered in spans.items():
+        runs: list[Period] = []
+        day = period.start  # the first day not yet known to be covered
+        for a, b in sorted(covered):
+            if a > day:
+                runs.append(Period(day, a - timedelta(days=1), f"{day} to {a - timedelta(days=1)}"))
+            day = max(day, b + timedelta(days=1))
+        if day <= period.end:
+            runs.append(Period(day, period.end, f"{day} to {period.end}"))
+        if runs:
+            out[customer] = runs
+    return out
+
+
+def _billed_lines(bills: list[Invoice], period: Period) -> list[RevenueLine]:
     merged: dict[tuple[str, str, str], RevenueLine] = {}
-    for bill in invoices(conn, period, customers):
+    for bill in bills:
         a, b = max(bill.start, period.start), min(bill.end, period.end)
         share = Decimal((b - a).days + 1) / Decimal(bill.days)
         key = (bill.customer, bill.product, bill.source)

@@ -193,8 +193,9 @@ def test_revenue_by_customer_is_what_the_lines_total_in_the_same_order(settings:
             assert [(c, str(v)) for c, v in mine.items()] == [(c, str(v)) for c, v in expected.items()], period
             one = revenue_by_customer(conn, period, customers=["c2"])
             assert one == total_by_customer(revenue_lines(conn, period, customers=["c2"])), period
-            if period is OCTOBER:  # c2's billed line replaces its contract's
-                assert [x.source for x in revenue_lines(conn, period) if x.customer == "c2"] == ["stripe"]
+            if period is OCTOBER:  # c2's billed line replaces its contract's from Oct 10, the day it starts
+                lines = [x for x in revenue_lines(conn, period) if x.customer == "c2"]
+                assert [(x.source, x.active_days) for x in lines] == [("contract", 9), ("stripe", 22)]
             # And per product, all-product contracts split by usage, the billed line replacing c2's.
             by_product = period_revenue(conn, period).by_product()
             expected = total_by_product(revenue_lines(conn, period))
@@ -208,6 +209,56 @@ def test_revenue_by_customer_is_what_the_lines_total_in_the_same_order(settings:
                 written = period_revenue(conn, period)
                 written.lines()
                 assert written.lines_of(some) == theirs, (period, some)
+
+
+def test_a_billed_line_replaces_modelled_revenue_only_on_the_days_it_covers(settings: Settings, tmp_path: Path) -> None:
+    # A customer's first invoice from the 15th, and one whose service period starts on the evening of the day before
+    # in MARGINBOT_TIMEZONE (Stripe's 02:00 UTC on Oct 1 is Sep 30 in New York): the days no invoice covers keep the
+    # contract's revenue. Replacing the whole period's left October at $2,741.94 and September at $156.25.
+    runtime = _with_contracts(
+        settings,
+        tmp_path,
+        "acme,Acme,,flat,2026-01-01,,,,5000,,,\n",
+        "bluth,Bluth,,flat,2026-01-01,,,,3100,,,\n",
+        "cyber,Cyberdyne,,flat,2026-01-01,,,,3100,,,\n",
+    )
+    bills = [
+        ("in_1", "acme", "2026-10-15", "2026-11-14", 5000),
+        ("in_2", "bluth", "2026-09-30", "2026-10-31", 3200),
+        ("in_3", "cyber", "2026-10-01", "2026-10-10", 1000),  # two lines with nine days between them
+        ("in_4", "cyber", "2026-10-20", "2026-10-31", 1200),
+        ("in_5", "cyber", "2026-10-05", "2026-10-08", 400),  # inside the first: covers nothing more
+    ]
+    with runtime.engine.begin() as conn:
+        for bill_id, customer, start, end, amount in bills:
+            conn.execute(
+                text(
+                    "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd, "
+                    "currency, invoice_id) VALUES (:id, 'stripe', :c, '', :a, :b, :amount, 'usd', :id)"
+                ),
+                {"id": bill_id, "c": customer, "a": start, "b": end, "amount": amount},
+            )
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), "2026-09")
+    november = Period(date(2026, 11, 1), date(2026, 11, 14), "first half of 2026-11")
+
+    def lines(period: Period, customer: str) -> list[tuple[str, int, Decimal]]:
+        with runtime.connect() as conn:
+            return [
+                (x.source, x.active_days, x.total.quantize(D("0.01")))
+                for x in revenue_lines(conn, period)
+                if x.customer == customer
+            ]
+
+    # Oct 1-14 are the contract's (14/31 of $5,000), Oct 15-31 the invoice's (17 of its 31 days): $5,000 in all.
+    assert lines(OCTOBER, "acme") == [("contract", 14, D("2258.06")), ("stripe", 17, D("2741.94"))]
+    assert lines(november, "acme") == [("stripe", 14, D("2258.06"))]  # every day covered: the invoice alone
+    assert lines(september, "acme") == [("contract", 30, D("5000.00"))]  # no invoice: the contract alone
+    # Sep 1-29 are the contract's (29/30 of $3,100), Sep 30 the invoice's (1 of its 32 days).
+    assert lines(september, "bluth") == [("contract", 29, D("2996.67")), ("stripe", 1, D("100.00"))]
+    # Oct 11-19, between two invoices: the contract's 9 days of $3,100 over 31; the lines inside others add theirs.
+    assert lines(OCTOBER, "cyber") == [("contract", 9, D("900.00")), ("stripe", 12, D("2600.00"))]
+    with runtime.connect() as conn:
+        assert revenue_by_customer(conn, OCTOBER)["acme"].quantize(D("0.01")) == D("5000.00")
 
 
 def test_contracts_sharing_their_terms_are_each_read_as_their_own_terms(settings: Settings, tmp_path: Path) -> None:
