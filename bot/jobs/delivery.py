@@ -5,19 +5,25 @@ The engine's outbox decides what to retry; this module says which failure is whi
 person to invite the bot; a message Slack refuses for its size or its blocks is posted again as plain text (in
 chunks of whole subjects), and only what even that cannot deliver fails. An alert message that fails for good
 leaves its subjects un-announced in that channel (engine.alerts.threads), and the log says the next check retries.
+Plain-text chunks are paced like any other posts to a channel (PACE), and each chunk that went out is recorded on the
+outbox row (`fallback_sent` in its payload): a chunk that must wait (a 429) makes the whole row wait, and its retry
+resumes from that chunk, so no chunk is lost or posted twice, and the row is marked sent only with its last chunk.
 Every error string is scrubbed of credentials (engine.scrub) before it reaches a log, the CLI or `last_error`.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import logging
+import time
 import urllib.error
 from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
+from sqlalchemy import text
 
 from bot.blocks.alerts import alert_fallback
 from bot.blocks.digest import digest_message
@@ -26,7 +32,7 @@ from bot.jobs.alert_updates import refresh_roots, render_alert
 from bot.slack.client import retry_after_seconds
 from engine.runtime import Runtime
 from engine.scrub import scrub
-from engine.store.delivery import IN_RUN_WAIT, deliver_pending
+from engine.store.delivery import IN_RUN_WAIT, PACE, deliver_pending
 from engine.store.outbox import ChannelUnreachable, DeliveryReport, OutboxMessage, Rejected, RetryLater
 
 log = logging.getLogger(__name__)
@@ -82,12 +88,20 @@ def classify(exc: Exception, client: WebClient, channel: str) -> Exception:
     return exc
 
 
+FALLBACK_SENT = "fallback_sent"  # the payload's record of the plain-text chunks already posted
+_RECORD_CHUNKS = text("UPDATE outbox SET payload = :payload WHERE id = :id AND status = 'sending'")
+
+
 class SlackSender:
     """The outbox sender: one outbox row → one Slack message (or a file in a thread, or updates in place)."""
 
-    def __init__(self, client: WebClient, runtime: Runtime) -> None:
+    def __init__(self, client: WebClient, runtime: Runtime, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.client = client
         self.runtime = runtime
+        self.sleep = sleep
+        # Plain-text chunks already posted, by outbox row: (how many, the first one's ts). Also stored on the row,
+        # for a retry in a later run (this run's copy of the payload would not have it).
+        self._chunks_sent: dict[int, tuple[int, str]] = {}
 
     def __call__(self, message: OutboxMessage) -> str:
         try:
@@ -132,43 +146,61 @@ class SlackSender:
             thread = {"thread_ts": message.thread_ts}
             if message.payload.get("broadcast"):
                 thread["reply_broadcast"] = True  # "trending → breach" is news for the whole channel
-        try:
-            response = self.client.chat_postMessage(
-                channel=message.channel,
-                text=content["text"],
-                blocks=content["blocks"],
-                unfurl_links=False,
-                unfurl_media=False,
-                **thread,
-            )
-            return str(response.get("ts") or "")
-        except SlackApiError as exc:
-            error = slack_error(exc)
-            if error not in CONTENT:
-                raise
-            log.warning(
-                "Slack refused outbox message %s to %s (%s): posting it as plain text instead",
-                message.id,
-                message.channel,
-                error,
-            )
-        # Plain text in chunks of whole subjects: no blocks to refuse, each well under every size limit. The first
-        # chunk is the message threads hang from.
-        response = self.client.chat_postMessage(
-            channel=message.channel, text=fallback[0], unfurl_links=False, unfurl_media=False, **thread
-        )
-        first = str(response.get("ts") or "")
-        for chunk in fallback[1:]:
-            # Once the first chunk is out, raising would post it again on the retry: a later chunk that fails is
-            # logged instead.
+        sent, first = self._progress(message)
+        posted = False  # a call to chat.postMessage in this send already: the next one is paced
+        if not sent:
             try:
-                self.client.chat_postMessage(
-                    channel=message.channel, text=chunk, unfurl_links=False, unfurl_media=False, **thread
+                response = self.client.chat_postMessage(
+                    channel=message.channel,
+                    text=content["text"],
+                    blocks=content["blocks"],
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    **thread,
                 )
-            except (SlackApiError, SlackClientError, OSError) as exc:
-                log.error("part of outbox message %s to %s was not delivered: %s", message.id, message.channel,
-                          scrub(str(exc))[:300])  # fmt: skip
+                return str(response.get("ts") or "")
+            except SlackApiError as exc:
+                error = slack_error(exc)
+                if error not in CONTENT:
+                    raise
+                log.warning(
+                    "Slack refused outbox message %s to %s (%s): posting it as plain text instead",
+                    message.id,
+                    message.channel,
+                    error,
+                )
+            posted = True
+        # Plain text in chunks of whole subjects: no blocks to refuse, each well under every size limit. The first
+        # chunk is the message threads hang from. A chunk that fails raises (a 429 is a RetryLater honouring its
+        # Retry-After): the chunks before it are recorded, and the retry goes on from it.
+        for n in range(sent, len(fallback)):
+            if posted:
+                self.sleep(PACE)
+            response = self.client.chat_postMessage(
+                channel=message.channel, text=fallback[n], unfurl_links=False, unfurl_media=False, **thread
+            )
+            posted = True
+            if n == 0:
+                first = str(response.get("ts") or "")
+            if n + 1 < len(fallback):
+                self._record(message, n + 1, first)
+        self._chunks_sent.pop(message.id, None)
         return first
+
+    def _progress(self, message: OutboxMessage) -> tuple[int, str]:
+        """How many plain-text chunks of this row went out before (and the first one's ts): (0, "") if none."""
+        if message.id in self._chunks_sent:
+            return self._chunks_sent[message.id]
+        stored = message.payload.get(FALLBACK_SENT) or {}
+        return int(stored.get("chunks") or 0), str(stored.get("ts") or "")
+
+    def _record(self, message: OutboxMessage, chunks: int, first: str) -> None:
+        """Remember on the row (claimed by this send) that its first `chunks` plain-text chunks are out."""
+        self._chunks_sent[message.id] = (chunks, first)
+        payload = {**message.payload, FALLBACK_SENT: {"chunks": chunks, "ts": first}}
+        body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
+        with self.runtime.engine.begin() as conn:
+            conn.execute(_RECORD_CHUNKS, {"id": message.id, "payload": body})
 
     def _chart(self, message: OutboxMessage) -> str:
         from bot.render.charts import digest_chart_png  # matplotlib: loaded once a week, not at every start
@@ -222,7 +254,7 @@ def deliver(
     options: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     report = deliver_pending(
         runtime.engine,
-        SlackSender(client, runtime),
+        SlackSender(client, runtime, **options),
         clock=runtime.now,
         max_wait=max_wait,
         on_failed=_undelivered,

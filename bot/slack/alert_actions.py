@@ -5,13 +5,16 @@
   place ("Acknowledged by @pat at 14:02", its buttons gone), and the clicked message too when it is a thread reply.
 - Open: the full `/margin` answer for the alert's own period and moment, ephemeral, with Share to channel.
 - Share to channel: the same question answered at the same moment, posted in the channel by who shared it.
-A stranger gets an ephemeral refusal and nothing changes.
+A stranger gets an ephemeral refusal and nothing changes. Each runs on the answer workers through `on_workers`:
+whatever fails unexpectedly is logged with its traceback and the person who clicked is told, in one line.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -37,6 +40,48 @@ UNRESOLVED = (
     "Sorry, marginbot could not tell which customer or product this button is for, so nothing was changed. "
     "Use the buttons of its next reminder, or of its row on marginbot's Home tab."
 )
+
+
+def on_workers(
+    services: Services,
+    what: str,
+    job: Callable[..., None],
+    client: WebClient,
+    click: Click,
+    *args: Any,
+    logger: logging.Logger,
+    **kwargs: Any,
+) -> None:
+    """Run a click's work, `job(services, client, click, *args, logger, **kwargs)`, on the answer workers (the
+    click is acknowledged already). Whatever it did not expect (the database restarting, say) is logged with its
+    traceback, and the person who clicked gets one friendly line ("could not acknowledge this alert; try again")
+    rather than silence. `what` says what they asked for, in words that follow "could not"."""
+    services.workers.submit(_answered, services, what, job, client, click, args, kwargs, logger)
+
+
+def _answered(
+    services: Services,
+    what: str,
+    job: Callable[..., None],
+    client: WebClient,
+    click: Click,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    logger: logging.Logger,
+) -> None:
+    try:
+        job(services, client, click, *args, logger, **kwargs)
+    except Exception:
+        logger.exception("could not %s for %s", what, click.user)
+        failed = error_message(f"Sorry, marginbot could not {what} (something went wrong on its side); try again.")
+        view_id = kwargs.get("view_id")
+        if view_id:  # the modal opened for it (a click on the Home tab) says so, instead of "Working…" for ever
+            try:
+                client.views_update(view_id=view_id, view=answer_modal(failed, "Open"))
+            except (SlackApiError, SlackClientError, OSError) as exc:
+                logger.error("could not answer %s's click: %s", click.user, scrub(str(exc))[:300])
+        else:
+            reply_privately(client, click, failed, logger)
 
 
 def owners_of(rt: Runtime, kind: str, key: str) -> tuple[str, ...]:

@@ -264,7 +264,8 @@ def decide(
         events.append(AlertKind.UNPRICED)
         new.detail["unpriced_since"] = as_of.isoformat()
         new.last_posted_at = as_of
-    elif flagged and obs.unpriced_share < UNPRICED_SHARE / 2:
+    elif flagged and obs.current.events and obs.unpriced_share < UNPRICED_SHARE / 2:
+        # Cleared only by usage that was priced: a window without usage (nothing priced either) leaves it as it was.
         new.detail["unpriced_since"] = None
     if not new.is_open:
         new.end_actions()  # the episode is over: a later one starts unacknowledged
@@ -474,8 +475,12 @@ def check_alerts(
         queued = 0
         if record:
             try:
+                # A subject announced again (its first announcement never reached a channel) changes no state of
+                # its own, but its row is written all the same (a new `rev`): a concurrent run that read it before
+                # stands down rather than post the same announcement again (ConcurrentAlertRun).
+                resent = {(e.observation.kind, e.observation.key) for e in events if e.resent}
                 for obs, prev, new, _kinds in decisions:
-                    if changed(prev, new):
+                    if changed(prev, new) or (obs.kind, obs.key) in resent:
                         save_state(conn, obs.kind, obs.key, obs.name, prev, new)
                 now = runtime.now()
                 for kind, subject, channel, outcome in plan.closes:

@@ -9,16 +9,19 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from bot.blocks.alerts import pack_alerts
+from bot.blocks.alerts import alert_fallback, pack_alerts
 from bot.cli.main import main
 from bot.jobs.delivery import deliver
 from bot.slack.client import make_client
 from config.settings import Settings
+from engine.alerts import evaluate
 from engine.alerts.evaluate import check_alerts
+from engine.alerts.state import ConcurrentAlertRun
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_postable
 from tests.bot.jobs.support import BOT_TOKEN, alerts_runtime, plain_client
@@ -82,6 +85,41 @@ def test_a_message_slack_refuses_for_its_size_goes_out_as_plain_text_in_chunks(
     assert all(name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in shown for name in names)
 
 
+def test_a_plain_text_chunk_that_must_wait_holds_the_message_and_its_retry_goes_on_from_that_chunk(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    rt = alerts_runtime(settings, slack, tmp_path, alert_channels=["CALERTS"])
+    names = seventy_breaches(rt, tmp_path / "big")
+    run = check_alerts(rt, pack=pack_alerts)
+    chunks = alert_fallback(run.messages[0].payload)
+    assert len(chunks) >= 2
+    slack.queue(
+        "chat.postMessage",
+        Reply(200, {"ok": False, "error": "msg_blocks_too_long"}),  # part 1 refused for its size
+        Reply(200, {"ok": True, "ts": "1700000000.900001"}),  # its first plain-text chunk
+        Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "30"}),  # the second must wait
+    )
+    waits: list[float] = []
+    first = deliver(rt, make_client(rt.settings, sleep=lambda s: None), sleep=waits.append)
+    assert first.sent == [] and waits == [1.0, 1.0]  # each post paced a second after the one before; none sent
+    with rt.connect() as conn:
+        row = conn.execute(text("SELECT status, attempts FROM outbox ORDER BY id")).first()
+    assert row is not None and tuple(row) == ("pending", 1)
+    early = Runtime(rt.settings.model_copy(), now_override=NOW + timedelta(seconds=29))
+    assert deliver(early, make_client(early.settings), sleep=waits.append).sent == []  # honouring Retry-After
+    # Half a minute later the retry goes on from chunk 2; the other parts follow, in order.
+    due = Runtime(rt.settings.model_copy(), now_override=NOW + timedelta(seconds=31))
+    assert len(deliver(due, make_client(due.settings), sleep=waits.append).sent) == len(run.messages)
+    posted = [c.text for c in slack.calls_to("chat.postMessage")[1:] if not c.blocks]
+    assert posted == [chunks[0], chunks[1], *chunks[1:]]  # chunk 1 once; chunk 2 refused once, then posted
+    shown = "\n".join(c.text + all_text(c.blocks) for c in slack.calls_to("chat.postMessage")[1:])
+    missing = [n for n in names[1:] if n not in shown]
+    assert missing == []
+    with rt.connect() as conn:
+        rows = conn.execute(text("SELECT status, slack_ts FROM outbox ORDER BY id")).all()
+    assert all(status == "sent" for status, _ in rows) and rows[0].slack_ts == "1700000000.900001"  # chunk 1's
+
+
 def test_an_announcement_that_cannot_be_delivered_is_made_again_by_the_next_run(
     rt: Runtime, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -106,6 +144,35 @@ def test_an_announcement_that_cannot_be_delivered_is_made_again_by_the_next_run(
     assert main(["alerts", "check", "--as-of", "2026-11-22T13:00:00Z"], runtime=rt) == 0
     reminders = {c.body["channel"]: c for c in slack.calls_to("chat.postMessage")[3:]}
     assert reminders["CALERTS"].body["thread_ts"] == root
+
+
+def test_two_checks_at_once_announce_an_undelivered_subject_again_only_once(
+    rt: Runtime, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "not_in_channel"}))
+    assert main(["alerts", "check"], runtime=rt) == 1  # un-announced in CALERTS
+    # The bot is invited; two checks run at the same moment (cron's beside serve's): the second reads, decides and
+    # commits while the first is between its reading and its writing.
+    first = Runtime(rt.settings, now_override=NOW + timedelta(hours=1))
+    second = Runtime(rt.settings, now_override=NOW + timedelta(hours=1, seconds=5))
+    real = evaluate._attach_reports
+
+    def meanwhile(*args: Any, **kwargs: Any) -> None:
+        monkeypatch.setattr(evaluate, "_attach_reports", real)
+        assert check_alerts(second, pack=pack_alerts).queued == 1
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "_attach_reports", meanwhile)
+    with pytest.raises(ConcurrentAlertRun):
+        check_alerts(first, pack=pack_alerts)  # stands down, writing nothing
+    deliver(second, plain_client(slack), sleep=lambda s: None)
+    again = [c for c in slack.calls_to("chat.postMessage")[2:] if c.body["channel"] == "CALERTS"]
+    assert len(again) == 1
+    with rt.connect() as conn:
+        roots = conn.execute(
+            text("SELECT COUNT(*) FROM alert_thread WHERE channel = 'CALERTS' AND closed_at IS NULL GROUP BY subject")
+        ).scalars()
+        assert set(roots) == {1}
 
 
 def test_a_retry_after_far_beyond_the_claim_posts_the_message_once(rt: Runtime, slack: SlackStandIn) -> None:

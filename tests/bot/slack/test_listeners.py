@@ -20,12 +20,16 @@ from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from bot.blocks.alerts import ACK, SNOOZE, subject_ref
 from bot.blocks.kit import clip
 from bot.cli.main import main
+from bot.slack import alert_actions
+from bot.slack.access import Access
 from bot.slack.app import create_app
 from bot.slack.client import make_client
+from bot.slack.services import Services
 from config.settings import Settings
 from engine.alerts.state import load_states
 from engine.ingest.contracts import import_contracts_file
@@ -275,3 +279,50 @@ def test_a_target_that_is_not_a_number_is_refused_in_one_line(
     assert f"the target margin must be at least 0% and below 100%, got {shown}%" in said
     assert "went wrong" not in said
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+# 5. Work on the answer workers that fails unexpectedly: logged with its traceback, and the clicker is told.
+
+
+def _database_down(*args: Any, **kwargs: Any) -> Any:
+    raise OperationalError("UPDATE alert_state ...", {}, Exception("server closed the connection unexpectedly"))
+
+
+@pytest.mark.parametrize(("button", "what"), [("acknowledge", "acknowledge"), ("snooze", "snooze")])
+def test_an_acknowledge_or_snooze_that_fails_unexpectedly_is_logged_and_answered_in_one_line(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch, button: str, what: str,
+) -> None:  # fmt: skip
+    bot = make_bot(settings, slack, tmp_path, load_accounts)
+    ts, blocks = bot.check()
+    monkeypatch.setattr(alert_actions, button, _database_down)  # the database restarting, or SQLite busy
+    if button == "snooze":
+        action = snooze_action(blocks, "Plain Co", 7)
+    else:
+        buttons = section_and_next(blocks, "Plain Co")[1]
+        action = {**next(e for e in buttons["elements"] if e["action_id"] == ACK), "block_id": buttons["block_id"]}
+    with caplog.at_level(logging.ERROR):
+        reply = bot.click(ALLOWED_USER, action, "response_url", ts=ts)
+    assert reply.body["response_type"] == "ephemeral"
+    said = all_text(reply.blocks)
+    assert f"could not {what} this alert" in said and "try again" in said
+    assert "OperationalError" not in said and "alert_state" not in said  # the details are for the log
+    [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert f"could not {what} this alert for {ALLOWED_USER}" in logged.getMessage()
+    assert logged.exc_info is not None and logged.exc_info[0] is OperationalError
+    assert slack.calls_to("chat.update") == []  # nothing changed, so nothing re-rendered
+
+
+def test_any_job_on_the_answer_workers_that_fails_is_logged_with_its_traceback(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    services = Services(Runtime(settings), Access.from_settings(settings), Inline())
+
+    def boom() -> None:
+        raise RuntimeError("no such table: customer")
+
+    with caplog.at_level(logging.ERROR):
+        services.workers.submit(boom).result()
+    [logged] = caplog.records
+    assert "boom failed on the answer workers" in logged.getMessage()
+    assert logged.exc_info is not None and logged.exc_info[0] is RuntimeError

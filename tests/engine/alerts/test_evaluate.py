@@ -230,3 +230,29 @@ def test_unpriced_usage_is_flagged_once_and_cleared_under_half_the_share() -> No
     state, events = decide(state, _obs("60", events=1000, unpriced=4), as_of=NOW + timedelta(hours=2), **args)
     assert events == [] and state.detail["unpriced_since"] is None
     assert decide(State(), _obs("60", events=1000, unpriced=9), as_of=NOW, **args)[1] == []
+
+
+def test_unpriced_usage_is_left_as_it_was_in_a_window_without_usage() -> None:
+    remind, line = timedelta(days=7), Decimal(40)
+    flagged, _ = decide(State(), _obs("60", events=100, unpriced=2), as_of=NOW, remind_after=remind, breach_pct=line)
+    # 45 days on, no usage in the window: no cost, no revenue, no event priced or unpriced.
+    idle = replace(_obs("60"), level=Level.IDLE, current=Figures(thresholds=Thresholds()), unpriced_share=Decimal(0))
+    state, events = decide(flagged, idle, as_of=NOW + timedelta(days=45), remind_after=remind, breach_pct=line)
+    assert events == [] and state.detail["unpriced_since"] == NOW.isoformat() and state.is_open
+
+
+def test_an_idle_subjects_unpriced_alert_is_neither_cleared_nor_announced_again(rt: Runtime, tmp_path: Path) -> None:
+    load_book(rt, tmp_path)
+    assert ("customer", "echo", "unpriced") in _events(check_alerts(rt, as_of=NOW))
+    # 45 days on, nothing at all in the window: echo neither costs nor earns, so it is left as it was.
+    idle = check_alerts(rt, as_of=NOW + timedelta(days=45))
+    assert "echo" not in {e.observation.key for e in idle.events}
+    with rt.connect() as conn:
+        echo = load_states(conn)[("customer", "echo")]
+        threads = conn.execute(
+            text("SELECT channel, closed_at, outcome FROM alert_thread WHERE subject = 'echo' ORDER BY channel")
+        ).all()
+    assert echo.stamp("unpriced_since") == NOW
+    assert [tuple(t) for t in threads] == [("CALERTS", None, ""), ("COPS", None, "")]  # not rewritten to Cleared
+    refreshed = [p for _c, kind, p in _outbox(rt) if kind == "alert_refresh"]
+    assert refreshed == []

@@ -1,5 +1,6 @@
 """The alert buttons: Acknowledge, Snooze, Open, What-if. Ack first; then the work on the answer workers
-(bot/slack/alert_actions.py), except what needs the click's 3-second trigger_id (a modal), done right here."""
+(bot/slack/alert_actions.py, through `on_workers`), except what needs the click's 3-second trigger_id (a modal),
+done right here."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.answer_types import Answer
 from bot.blocks.interactive import WhatIfForm, answer_modal, whatif_modal
 from bot.blocks.kit import section
 from bot.blocks.messages import refusal_message
-from bot.slack.alert_actions import act, alert_moment, open_subject, subject_name
+from bot.slack.alert_actions import act, alert_moment, on_workers, open_subject, subject_name
 from bot.slack.clicks import click_of, reply_privately, snooze_days, subject_of
 from bot.slack.services import Services
 from engine.scrub import scrub
@@ -28,7 +29,7 @@ def acknowledge_clicked(
     services: Services = context["services"]
     subject = subject_of(action)
     if subject is not None:
-        services.workers.submit(act, services, client, click_of(body), subject, logger)
+        on_workers(services, "acknowledge this alert", act, client, click_of(body), subject, logger=logger)
 
 
 def snooze_chosen(
@@ -39,7 +40,7 @@ def snooze_chosen(
     services: Services = context["services"]
     subject, days = subject_of(action), snooze_days(action)
     if subject is not None and days is not None:
-        services.workers.submit(act, services, client, click_of(body), subject, logger, snooze_for=days)
+        on_workers(services, "snooze this alert", act, client, click_of(body), subject, logger=logger, snooze_for=days)
 
 
 def open_clicked(
@@ -66,7 +67,7 @@ def open_clicked(
         except (SlackApiError, SlackClientError, OSError) as exc:
             logger.error("could not open a modal for %s: %s", click.user, scrub(str(exc))[:300])
             return
-    services.workers.submit(open_subject, services, client, click, subject, logger, view_id=view_id)
+    on_workers(services, "open this alert", open_subject, client, click, subject, logger=logger, view_id=view_id)
 
 
 def whatif_clicked(

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.blocks.interactive import shared_command
 from bot.blocks.messages import refusal_message
-from bot.slack.alert_actions import share
+from bot.slack.alert_actions import on_workers, share
 from bot.slack.clicks import click_of, reply_privately
 from bot.slack.services import Services
 
@@ -28,4 +28,4 @@ def share_clicked(
         return
     question = shared_command(str(action.get("value") or ""))
     if question is not None:
-        services.workers.submit(share, services, client, click, *question, logger)
+        on_workers(services, "share this answer", share, client, click, *question, logger=logger)
