@@ -29,17 +29,23 @@ from bot.blocks.alerts import alert_fallback
 from bot.blocks.digest import digest_message
 from bot.blocks.drift import drift_message
 from bot.jobs.alert_updates import refresh_roots, render_alert
-from bot.slack.client import retry_after_seconds
+from bot.slack.client import BAD_TOKEN, retry_after_seconds
 from engine.runtime import Runtime
 from engine.scrub import scrub
 from engine.store.delivery import IN_RUN_WAIT, PACE, deliver_pending
-from engine.store.outbox import ChannelUnreachable, DeliveryReport, OutboxMessage, Rejected, RetryLater
+from engine.store.outbox import ChannelUnreachable, DeliveryReport, OutboxMessage, Paused, Rejected, RetryLater
 
 log = logging.getLogger(__name__)
 
 UNREACHABLE = {"not_in_channel", "channel_not_found", "is_archived", "team_access_not_granted"}
 TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 RATE_LIMITED = {"ratelimited", "rate_limited"}  # the 429 one, and chat.postMessage's "too many messages"
+# Slack's answers about the token itself (bot.slack.client.BAD_TOKEN): nothing can be sent until a person fixes it,
+# so the outbox pauses rather than fail every message.
+TOKEN_FIX = (
+    "set SLACK_BOT_TOKEN to the app's Bot User OAuth Token (xoxb-...) from its OAuth & Permissions page, "
+    "reinstalling the app to the workspace if it was revoked or uninstalled, and restart marginbot"
+)
 # Refusals of the message's content: posted again as plain text, which has neither blocks nor their size limit.
 CONTENT = {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "msg_too_long", "too_many_blocks"}
 
@@ -78,6 +84,8 @@ def classify(exc: Exception, client: WebClient, channel: str) -> Exception:
             return RetryLater(f"rate limited (HTTP {status}{', ' + error if error else ''})", wait)
         if status >= 500 or error in TRANSIENT:
             return RetryLater(f"Slack error {status}: {error}" if error else f"Slack error {status}")
+        if error in BAD_TOKEN:
+            return Paused(f"Slack refused the bot token ({error})", TOKEN_FIX)
         if error in UNREACHABLE:
             return ChannelUnreachable(channel, error, invite_fix(channel, channel_name(client, channel)))
         return Rejected(f"Slack refused it: {error or status}")

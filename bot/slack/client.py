@@ -28,6 +28,11 @@ from config.settings import Settings
 
 MAX_IN_CALL_WAIT = 3.0  # seconds one API call may spend waiting between its attempts, all retries together
 TIMEOUT = 10.0  # seconds per HTTP attempt
+# Slack's answers about the bot token itself: nothing can be sent with it until a person fixes it (the server's
+# start-up check refuses to start; the outbox pauses rather than fail every message).
+BAD_TOKEN = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"}
+)
 _SPENT = "marginbot_waited_s"  # RetryState.custom_values key: the wait budget is shared by every handler of a call
 
 Sleep = Callable[[float], None]

@@ -29,7 +29,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.jobs.scheduler import start_scheduler
 from bot.slack.app import ANSWER_WORKERS, SlackConfigError, check_settings, create_app
-from bot.slack.client import make_client
+from bot.slack.client import BAD_TOKEN, make_client
 from bot.slack.http import EVENTS_PATH, HEALTH_PATH, BoundedH11Protocol, Limits, SlackFront
 from engine.runtime import Runtime
 
@@ -46,14 +46,6 @@ GRACEFUL_S = 10
 # Tells `serve --workers N` processes the log level the parent was started with.
 LOG_LEVEL_ENV = "MARGINBOT_LOG_LEVEL"
 # Slack's own answer to a token it does not accept: the token is wrong, not Slack.
-_BAD_TOKEN = {
-    "invalid_auth",
-    "not_authed",
-    "account_inactive",
-    "token_revoked",
-    "token_expired",
-    "not_allowed_token_type",
-}
 
 
 class SlackUnreachable(RuntimeError):
@@ -76,7 +68,7 @@ def build_app(runtime: Runtime, client: WebClient, workers: ThreadPoolExecutor, 
     except BoltError as exc:
         cause = exc.__context__
         error = cause.response.get("error") if isinstance(cause, SlackApiError) else None
-        if error in _BAD_TOKEN:
+        if error in BAD_TOKEN:
             raise SlackConfigError(
                 f"SLACK_BOT_TOKEN was refused by Slack ({error}): copy the Bot User OAuth Token (xoxb-...) again "
                 "from your Slack app's OAuth & Permissions page (reinstall the app if it was revoked)"

@@ -36,6 +36,7 @@ from engine.store.outbox import (
     ChannelUnreachable,
     DeliveryReport,
     OutboxMessage,
+    Paused,
     Rejected,
     RetryLater,
     utc_now,
@@ -219,6 +220,16 @@ def deliver_pending(
                 queues[channel].popleft()
                 _hold_rest(queues, channel, report)
                 continue
+        except Paused as exc:
+            # Every other message would be refused the same way: stop here. The row is released as it was (still
+            # due, no attempt counted), so the first run after the fix sends everything, in order.
+            why = scrub(str(exc))
+            _set(engine, message.id, token, PENDING, message.attempts, due.next_attempt_at, None, why)
+            log.error("outbox paused, nothing sent: %s. Every message waits for the next run after the fix", why)
+            report.paused = why
+            for left in list(queues):
+                _hold_rest(queues, left, report, "paused: " + scrub(exc.reason))
+            break
         except ChannelUnreachable as exc:
             log.warning("cannot post to channel %s: %s. Fix: %s", exc.channel, exc.reason, exc.fix)
             give_up(message, attempts + 1, token, str(exc))

@@ -53,6 +53,16 @@ class Rejected(DeliveryError):
     """The API refused the message itself (invalid blocks, too long), even in its fallback forms."""
 
 
+class Paused(DeliveryError):
+    """Nothing can be sent at all until a person fixes something (the API refused the bot's token): the run stops,
+    and every message stays due as it was, no attempt counted, for the first run after the fix."""
+
+    def __init__(self, reason: str, fix: str) -> None:
+        super().__init__(f"{reason}; fix: {fix}")
+        self.reason = reason
+        self.fix = fix
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
     id: int
@@ -70,9 +80,12 @@ class DeliveryReport:
     sent: list[tuple[int, str, str]] = field(default_factory=list)  # (id, channel, kind)
     deferred: list[tuple[int, str, str]] = field(default_factory=list)  # (id, channel, why)
     failed: list[tuple[int, str, str]] = field(default_factory=list)  # (id, channel, why)
+    paused: str = ""  # why the run stopped with everything still due (Paused), with its fix
 
     def summary(self) -> str:
         parts = [f"{len(self.sent)} sent"]
+        if self.paused:
+            parts.append(f"paused: {self.paused}")
         if self.deferred:
             parts.append(f"{len(self.deferred)} to retry later")
         if self.failed:

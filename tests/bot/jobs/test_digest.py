@@ -15,7 +15,7 @@ from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_message
 from tests.bot.jobs.support import alerts_runtime
-from tests.fakes.slack_api import SlackStandIn
+from tests.fakes.slack_api import Reply, SlackStandIn
 
 CHANNELS = ["CLEAD", "CBOARD"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -85,3 +85,27 @@ def test_digest_dry_run_prints_and_sends_nothing_and_can_write_the_chart(
     assert "would queue for CLEAD, CBOARD" in out and "Blended gross margin: 40.5% (-2.4 pts)" in out
     assert png_size(chart.read_bytes()) == (1000, 700)
     assert slack.calls == []
+
+
+@pytest.mark.parametrize("error", ["invalid_auth", "token_revoked", "account_inactive"])
+def test_a_refused_token_pauses_the_digest_and_the_next_run_after_the_fix_sends_it(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path, error: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The token was revoked (or the app reinstalled) while marginbot kept the old one: Slack answers every call
+    # `{"ok": false, "error": ...}`. Nothing can be sent until a person fixes it; failing the week's digest for good
+    # would leave its dedupe key taken, and the week without a digest once the token works again.
+    rt = alerts_runtime(settings, slack, tmp_path, digest_channels=["CLEAD"])
+    slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": error}))
+    assert main(["digest", "send", "--as-of", "2026-11-16T09:00:00Z"], runtime=rt) == 0
+    with rt.connect() as conn:
+        rows = conn.execute(text("SELECT kind, status, attempts FROM outbox ORDER BY id")).all()
+    assert rows and all(status == "pending" and attempts == 0 for _, status, attempts in rows)
+    assert f"Slack refused the bot token ({error})" in caplog.text and "SLACK_BOT_TOKEN" in caplog.text
+    assert slack.calls_to("files.completeUploadExternal") == []  # the chart waits for its digest
+    # The token fixed: the next run of the same week sends the digest, then its chart in its thread.
+    assert main(["digest", "send", "--as-of", "2026-11-16T10:00:00Z"], runtime=rt) == 0
+    assert len(slack.calls_to("chat.postMessage")) == 2  # the refused post and the one that went out
+    [chart] = slack.calls_to("files.completeUploadExternal")
+    assert chart.body.get("thread_ts")
+    with rt.connect() as conn:
+        assert {status for (status,) in conn.execute(text("SELECT status FROM outbox"))} == {"sent"}
