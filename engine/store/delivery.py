@@ -44,7 +44,9 @@ from engine.store.outbox import (
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+# A message is retried through a day of Slack being down (backoff doubles to an hour: 8 attempts took 2 hours, and
+# an outage that long cost the recoveries, reminders and digest queued in it; announcements are made again anyway).
+MAX_ATTEMPTS = 30
 CLAIM = timedelta(minutes=5)  # a claimed row is someone's for this long; after that another run may retry it
 BACKOFF_FIRST = 30.0  # seconds before the first retry when the server gave no Retry-After
 BACKOFF_MAX = 3600.0

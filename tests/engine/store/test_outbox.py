@@ -113,6 +113,19 @@ def test_without_retry_after_the_backoff_doubles_and_gives_up_after_max_attempts
     assert sender.sent == []
 
 
+def test_a_message_outlives_a_slack_outage_of_half_a_day(runtime: Runtime) -> None:
+    # Slack answering 503 for 12 hours, each retry when its backoff is due: the message goes out after it (with 8
+    # attempts it was failed two hours in, and a recovery or digest queued in the outage was lost).
+    _queue(runtime, "a")
+    sender = Recorder(*[RetryLater("HTTP 503")] * 19)
+    at, tries = NOW, 0
+    while not sender.sent and tries < 30:
+        deliver_pending(runtime.engine, sender, clock=lambda at=at: at, sleep=lambda s: None, max_wait=0)
+        tries += 1
+        at += timedelta(hours=1)
+    assert tries == 20 and _rows(runtime) == [("a", "sent", 20, "ts-1")]
+
+
 def test_unreachable_channel_fails_with_the_fix_logged_and_blocks_no_other_channel(
     runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
