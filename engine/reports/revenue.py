@@ -551,7 +551,7 @@ def period_revenue(
     bills = invoices(conn, period, wanted)
     charged = _charges(contracts, period, counter, usage_factor, fixed)
     uncovered: list[_Charged] = []
-    for customer, runs in _uncovered(bills, period).items():
+    for customer, runs in uncovered_runs(bills, period).items():
         theirs = [c for c in contracts if c.customer == customer]
         for run in runs:
             uncovered += _charges(theirs, run, counter, usage_factor, fixed)
@@ -769,7 +769,7 @@ def billed_lines(conn: Connection, period: Period, customers: list[str] | None) 
     return _billed_lines(invoices(conn, period, customers), period)
 
 
-def _uncovered(bills: list[Invoice], period: Period) -> dict[str, list[Period]]:
+def uncovered_runs(bills: list[Invoice], period: Period) -> dict[str, list[Period]]:
     """For each billed customer, the runs of days of `period` that none of its billed lines covers: a customer's
     first invoice from the 15th, or a service period that starts late on the day before in MARGINBOT_TIMEZONE (an
     invoice from 00:00 UTC on Oct 1 starts on Sep 30 in New York). Its contracts' revenue counts on those days; a

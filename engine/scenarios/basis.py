@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, text
@@ -27,8 +28,10 @@ from engine.reports.revenue import (
     billed_lines,
     contracts_in,
     describe_terms,
+    invoices,
     month_fraction,
     over_months,
+    uncovered_runs,
 )
 from engine.reports.serialize import cents, micros
 from engine.reports.usage import count_units, daily_rows, daily_tasks
@@ -281,13 +284,19 @@ def month_figures(
 
 
 def terms_for(conn: Connection, basis: Period, customers: list[str] | None) -> dict[str, Payer]:
-    """Contracts in force on the basis' last day, or billed revenue over the basis as a monthly rate."""
+    """Contracts in force on the basis' last day, or billed revenue over the basis as a monthly rate.
+
+    The rate is over the days of the basis the customer's billed lines cover: a first invoice from Oct 15 bills
+    17/31 of a month of October, and $2,741.94 over those days is $5,000 a month (over the whole month it read as
+    $2,741.94, below the $5,000 the reports count for October with the contract's first 14 days)."""
     last = Period(basis.end, basis.end, basis.end.isoformat())
     out: dict[str, Payer] = defaultdict(Payer)
     for c in contracts_in(conn, last, customers):
         out[c.customer].contracts.append(c)
     months = month_fraction(basis.start, basis.end)
+    gaps = uncovered_runs(invoices(conn, basis, customers), basis)
     for line in billed_lines(conn, basis, customers):
         t = out[line.customer]
-        t.billed_per_month = (t.billed_per_month or ZERO) + over_months(line.total, 1 / months)
+        covered = months - sum((month_fraction(r.start, r.end) for r in gaps.get(line.customer, ())), Fraction(0))
+        t.billed_per_month = (t.billed_per_month or ZERO) + over_months(line.total, 1 / covered)
     return out

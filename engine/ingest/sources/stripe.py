@@ -166,10 +166,11 @@ def _after_credit_notes(
     (issued while it was unpaid) or `post_payment_credit_notes_amount` (after: refunds, balance credits). Their
     amounts include tax; the lines are before tax, so the part taken off is the credit times the invoice's
     `total_excluding_tax` over its `total`, i.e. the credit is assumed to cover tax and revenue alike (the credit
-    notes' own lines are not read). That part is split across the lines in proportion to their amounts, exactly:
-    rounded to the column's units (1e-6 USD), the remainder units going to the lines whose exact shares lost the
-    most in rounding (the first such line on a tie), so the shares add up to it. A credit taking off more than the
-    lines hold stores them at zero, never below, and says so in the sync's notes. Stripe bills one currency per
+    notes' own lines are not read). That part is split across the lines that charge something (a negative line is
+    left as billed) in proportion to their amounts, exactly: rounded to the column's units (1e-6 USD), the remainder
+    units going to the lines whose exact shares lost the most in rounding (the first such line on a tie), so the
+    shares add up to it. A credit taking off more than those lines charge stores them at zero, never below, and
+    says so in the sync's notes. Stripe bills one currency per
     invoice: a USD invoice with lines skipped for their currency has only the USD lines' share of the invoice's
     pre-tax total taken off, and a credit on an invoice in another currency is not applied (both noted).
     """
@@ -207,20 +208,24 @@ def _after_credit_notes(
     credited = _half_up(part)  # exact when there is no tax and no line skipped
     if credited <= 0:
         return plain
-    if held <= 0:
-        notes.append(f"{where}: credit notes of {_usd(credited)} not subtracted: its lines add up to {_usd(held)}")
+    # The credit comes off the lines that charge something, in proportion to them: a negative line (the unused time
+    # of a plan changed mid-cycle) is a credit already, and scaling it too would move revenue between products and
+    # periods by more than the credit (a $10 credit on +$100 and -$50 took $20 off one and added $10 to the other).
+    charged = sum(units for units in net_units if units > 0)
+    if charged <= 0:
+        notes.append(f"{where}: credit notes of {_usd(credited)} not subtracted: none of its lines charges anything")
         return plain
-    if credited >= held:
-        if credited > held:
+    if credited >= charged:
+        if credited > charged:
             notes.append(
-                f"{where}: credit notes of {_usd(credited)} before tax exceed its lines ({_usd(held)}):"
-                " its lines are stored at $0, not below"
+                f"{where}: credit notes of {_usd(credited)} before tax exceed what its lines charge ({_usd(charged)}):"
+                " those lines are stored at $0, not below"
             )
-        return [Decimal(0) for _ in nets]
-    exact = [Fraction(credited * units, held) for units in net_units]
-    shares = [share.numerator // share.denominator for share in exact]  # floor, also of a negative line's share
-    left = credited - sum(shares)  # 0 <= left < number of lines
-    by_loss = sorted(range(len(exact)), key=lambda i: (-(exact[i] - shares[i]), i))
+        return [Decimal(0) if units > 0 else amount for units, amount in zip(net_units, plain, strict=True)]
+    exact = [Fraction(credited * units, charged) if units > 0 else Fraction(0) for units in net_units]
+    shares = [share.numerator // share.denominator for share in exact]  # floor
+    left = credited - sum(shares)  # 0 <= left < the number of lines that charge
+    by_loss = sorted((i for i, units in enumerate(net_units) if units > 0), key=lambda i: (-(exact[i] - shares[i]), i))
     for i in by_loss[:left]:
         shares[i] += 1
     return [Decimal(units - share).scaleb(-MONEY_PLACES) for units, share in zip(net_units, shares, strict=True)]

@@ -37,6 +37,7 @@ from engine.reports.revenue import (
 from engine.reports.usage import COUNTING, UnitCounter, count_units
 from engine.reports.weekly import trend_weeks
 from engine.runtime import Runtime
+from engine.scenarios.basis import terms_for
 from engine.vocab import Plan, Unit
 from tests.conftest import NOW
 from tests.engine.scenarios.book import EVENTS, OCTOBER, load_book, write_prices
@@ -259,6 +260,14 @@ def test_a_billed_line_replaces_modelled_revenue_only_on_the_days_it_covers(sett
     assert lines(OCTOBER, "cyber") == [("contract", 9, D("900.00")), ("stripe", 12, D("2600.00"))]
     with runtime.connect() as conn:
         assert revenue_by_customer(conn, OCTOBER)["acme"].quantize(D("0.01")) == D("5000.00")
+        # Forecasts and floors hold a billed customer's rate flat: the invoice's share over the days it covers
+        # (17/31 of October) is $5,000 a month, where over the whole month it read as $2,741.94.
+        rates = terms_for(conn, OCTOBER, ["acme", "cyber"])
+    assert rates["acme"].billed_per_month is not None and rates["acme"].billed_per_month.quantize(D("0.01")) == D(
+        "5000.00"
+    )
+    assert rates["cyber"].billed_per_month is not None  # $2,600 over the 22 days its lines cover
+    assert rates["cyber"].billed_per_month.quantize(D("0.01")) == D("3663.64")
 
 
 def test_contracts_sharing_their_terms_are_each_read_as_their_own_terms(settings: Settings, tmp_path: Path) -> None:

@@ -362,8 +362,39 @@ def test_stripe_credit_notes_over_the_lines_leave_them_at_zero_and_say_so(rt: Ru
     assert result.ok, result.error
     assert stored_amounts(rt) == {"il_a": Decimal(0), "il_b": Decimal(0)}
     assert result.notes == [
-        "invoice in_1: credit notes of $500.00 before tax exceed its lines ($400.00): its lines are stored at $0, "
-        "not below"
+        "invoice in_1: credit notes of $500.00 before tax exceed what its lines charge ($400.00): those lines are "
+        "stored at $0, not below"
+    ]
+
+
+def test_a_stripe_credit_note_comes_off_the_lines_that_charge_and_leaves_a_negative_line_as_billed(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    # A plan changed mid-cycle: -$50 for the old plan's unused time, +$100 and +$300 for the new ones. A $40 credit
+    # note comes off the two charges ($10 and $30); split over the net ($350) it took $11.43 and $34.29 off them and
+    # added $5.71 to the old plan's line. A second invoice's $500 credit clears its charge and keeps its -$20.
+    serve_stripe(
+        vendor,
+        [
+            credited_invoice("in_1", {"il_unused": -5_000, "il_new": 10_000, "il_more": 30_000}, post=4_000),
+            credited_invoice("in_2", {"il_back": -2_000, "il_big": 10_000}, post=50_000),
+        ],
+        [],
+    )
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert stored_amounts(rt) == {
+        "il_unused": Decimal(-50),
+        "il_new": Decimal(90),
+        "il_more": Decimal(270),
+        "il_back": Decimal(-20),
+        "il_big": Decimal(0),
+    }
+    assert result.notes == [
+        "invoice in_2: credit notes of $500.00 before tax exceed what its lines charge ($100.00): those lines are "
+        "stored at $0, not below"
     ]
 
 
