@@ -23,7 +23,9 @@ def report_pack_message(pack: BoardPack) -> Answer:
     """The pack's headline figures and its sheets; the same figures as `/margin portfolio` for the period."""
     d, p = pack.summary, pack.period
     breach = sum(1 for r in d["customers"] if r["status"] == "breach")
-    sheets = ", ".join(f"{TITLES.get(s.name, s.name)} ({len(s.rows)})" for s in pack.sheets)
+    notes = pack.own_notes()
+    counts = {s.name: len(s.rows) for s in pack.sheets} | {"notes": len(notes) + len(pack.notices)}
+    sheets = ", ".join(f"{TITLES.get(s.name, s.name)} ({counts[s.name] or 'none'})" for s in pack.sheets)
     text = (
         f"Board pack {p.title}: revenue {money(_dec(d['revenue_usd']))}, COGS {money(_dec(d['cogs_usd']))}, "
         f"gross margin {percent(_dec(d['gross_margin_pct']))}; {breach} customer(s) in breach."
@@ -38,6 +40,8 @@ def report_pack_message(pack: BoardPack) -> Answer:
             f"*Customers in breach*\n{breach}",
         ),
         section(f":bar_chart: `{esc(pack_filename(pack))}`, one sheet each: {esc(sheets)}"),
+        # What could make a figure misread, as the workbook's first sheet says it (the notices follow the answer).
+        *(context(f":warning: {esc(n)}") for n in notes),
         context(f"`/margin report {esc(p.label)} share` posts it in this channel for everyone here"),
     ]
     return Answer(esc(text), fit(blocks))

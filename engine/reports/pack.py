@@ -48,6 +48,14 @@ class BoardPack:
     period: Period
     sheets: list[Sheet] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)  # the portfolio as `portfolio --json` prints it
+    # The notices given to `board_pack` (every answer carries them already): the rest of the notes sheet is the
+    # pack's own, which its Slack message says too.
+    notices: list[str] = field(default_factory=list)
+
+    def own_notes(self) -> list[str]:
+        """The notes sheet's lines but the notices and the line saying there are none."""
+        given = set(self.notices)
+        return [str(r[0]) for r in self.sheet("notes").rows if r[0] != NO_NOTES and r[0] not in given]
 
     def sheet(self, name: str) -> Sheet:
         return next(s for s in self.sheets if s.name == name)
@@ -293,4 +301,4 @@ def board_pack(
         _unpriced(conn, period),
         _price_sources(conn, period, prices),
     ]
-    return BoardPack(period=period, sheets=sheets, summary=d)
+    return BoardPack(period=period, sheets=sheets, summary=d, notices=list(notices))

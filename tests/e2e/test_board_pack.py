@@ -30,6 +30,8 @@ def test_the_board_pack_is_uploaded_to_the_askers_direct_message(bot: Bot) -> No
     notes = [row[0] for row in workbook["Notes"].iter_rows(min_row=2, values_only=True)]
     assert notes[0].startswith("Unpriced usage of mystery/mystery-1: 1 of 10 events (10.0%) have no price")
     assert STALE_PRICES not in notes
+    shown = all_text(answer["blocks"])  # the message says the pack's notes too, each once
+    assert shown.count("Unpriced usage of mystery/mystery-1: 1 of 10 events") == 1 and f"Notes ({len(notes)})" in shown
     summary = {row[0]: row[1] for row in workbook["Summary"].iter_rows(min_row=2, values_only=True)}
     assert summary["revenue_usd"] == 3500.0 and summary["cogs_usd"] == 2034.73
     [complete] = bot.slack.calls_to("files.completeUploadExternal")
@@ -44,7 +46,8 @@ def test_prices_changed_since_the_last_reprice_are_in_the_workbook_as_in_the_ans
     bot.slack.queue("conversations.open", Reply(body={"ok": True, "channel": {"id": "DASKER"}}))
     bot.command("report 2026-10")
     [answer] = bot.answers()
-    assert STALE_PRICES in all_text(answer["blocks"])  # every answer carries it (bot.answer.with_notices)
+    shown = all_text(answer["blocks"])
+    assert shown.count(STALE_PRICES) == 1  # every answer carries it (bot.answer.with_notices), once
     [upload] = bot.slack.calls_to("upload")
     workbook = load_workbook(io.BytesIO(upload.raw))
     assert STALE_PRICES in [row[0] for row in workbook["Notes"].iter_rows(min_row=2, values_only=True)]
