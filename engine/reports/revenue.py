@@ -555,7 +555,7 @@ def period_revenue(
         theirs = [c for c in contracts if c.customer == customer]
         for run in runs:
             uncovered += _charges(theirs, run, counter, usage_factor, fixed)
-    return PeriodRevenue(charged, _billed_lines(bills, period), uncovered)
+    return PeriodRevenue(charged, prorated_lines(bills, period), uncovered)
 
 
 def revenue_lines(
@@ -766,7 +766,7 @@ def invoices(conn: Connection, period: Period, customers: list[str] | None) -> l
 
 def billed_lines(conn: Connection, period: Period, customers: list[str] | None) -> list[RevenueLine]:
     """Billed revenue lines (e.g. Stripe) overlapping `period`, prorated by day, merged per customer and product."""
-    return _billed_lines(invoices(conn, period, customers), period)
+    return prorated_lines(invoices(conn, period, customers), period)
 
 
 def uncovered_runs(bills: list[Invoice], period: Period) -> dict[str, list[Period]]:
@@ -792,7 +792,8 @@ def uncovered_runs(bills: list[Invoice], period: Period) -> dict[str, list[Perio
     return out
 
 
-def _billed_lines(bills: list[Invoice], period: Period) -> list[RevenueLine]:
+def prorated_lines(bills: list[Invoice], period: Period) -> list[RevenueLine]:
+    """`billed_lines` of invoices read already (`invoices`)."""
     merged: dict[tuple[str, str, str], RevenueLine] = {}
     for bill in bills:
         a, b = max(bill.start, period.start), min(bill.end, period.end)

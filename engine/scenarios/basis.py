@@ -25,12 +25,12 @@ from engine.reports.figures import Figures, Thresholds, pick
 from engine.reports.revenue import (
     BILLED,
     Terms,
-    billed_lines,
     contracts_in,
     describe_terms,
     invoices,
     month_fraction,
     over_months,
+    prorated_lines,
     uncovered_runs,
 )
 from engine.reports.serialize import cents, micros
@@ -294,9 +294,14 @@ def terms_for(conn: Connection, basis: Period, customers: list[str] | None) -> d
     for c in contracts_in(conn, last, customers):
         out[c.customer].contracts.append(c)
     months = month_fraction(basis.start, basis.end)
-    gaps = uncovered_runs(invoices(conn, basis, customers), basis)
-    for line in billed_lines(conn, basis, customers):
+    bills = invoices(conn, basis, customers)
+    covered = {
+        customer: months - sum((month_fraction(r.start, r.end) for r in runs), Fraction(0))
+        for customer, runs in uncovered_runs(bills, basis).items()
+    }
+    for line in prorated_lines(bills, basis):
         t = out[line.customer]
-        covered = months - sum((month_fraction(r.start, r.end) for r in gaps.get(line.customer, ())), Fraction(0))
-        t.billed_per_month = (t.billed_per_month or ZERO) + over_months(line.total, 1 / covered)
+        t.billed_per_month = (t.billed_per_month or ZERO) + over_months(
+            line.total, 1 / covered.get(line.customer, months)
+        )
     return out
