@@ -94,6 +94,12 @@ class Connector(Protocol):
 
 
 # ---- time ----
+def leaves_a_gap(window: Window, synced_to: datetime | None) -> bool:
+    """Whether `window` starts after what the cursor says is synced (a `--since` backfill later than it): the cursor
+    then stays where it is, so the days between are still read by the next sync."""
+    return synced_to is not None and window.start > synced_to
+
+
 def floor_to(ts: datetime, step: timedelta) -> datetime:
     """`ts` rounded down to a multiple of `step` since the Unix epoch (UTC hours and days)."""
     seconds = int(step.total_seconds())

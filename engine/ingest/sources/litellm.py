@@ -24,6 +24,7 @@ from engine.ingest.sources.base import (
     Window,
     count,
     floor_to,
+    leaves_a_gap,
     money,
     parse_rfc3339,
     rfc3339,
@@ -56,8 +57,7 @@ def per_request_windows(
 
 def per_request_cursor(window: Window, cursor: Mapping[str, Any] | None, source: str) -> dict[str, Any]:
     previous = parse_rfc3339(cursor["until"], "sync cursor", source) if cursor and cursor.get("until") else None
-    if previous is not None and window.start > previous:
-        # A backfill after the cursor leaves a gap between them: the cursor stays, so the gap is still read.
+    if leaves_a_gap(window, previous):
         return dict(cursor or {})
     return {"until": rfc3339(window.end if previous is None or window.end > previous else previous)}
 

@@ -28,6 +28,7 @@ from engine.ingest.sources.base import (
     count,
     floor_to,
     from_unix,
+    leaves_a_gap,
     merge_event,
     money,
     parse_rfc3339,
@@ -125,8 +126,7 @@ def provider_cursor(
     window: Window, cursor: Mapping[str, Any] | None, width: str, grouping: str = GROUPING
 ) -> dict[str, Any]:
     previous = parse_rfc3339(cursor["until"], "sync cursor", NAME) if cursor and cursor.get("until") else None
-    if previous is not None and window.start > previous:
-        # A backfill after the cursor leaves a gap between them: the cursor stays, so the gap is still read.
+    if leaves_a_gap(window, previous):
         return dict(cursor or {})
     until = window.end if previous is None or window.end > previous else previous
     return {"until": rfc3339(until), "width": width, "grouping": grouping}

@@ -21,7 +21,17 @@ from typing import Any
 import httpx
 
 from config.settings import Settings
-from engine.ingest.sources.base import FIRST_SYNC_DAYS, Batch, Context, Window, count, from_unix, records, stable_id
+from engine.ingest.sources.base import (
+    FIRST_SYNC_DAYS,
+    Batch,
+    Context,
+    Window,
+    count,
+    from_unix,
+    leaves_a_gap,
+    records,
+    stable_id,
+)
 from engine.ingest.sources.http import Fetcher, SourceError, starting_after, v1_fetcher
 from engine.store.bounds import MONEY_PLACES
 
@@ -67,8 +77,7 @@ class StripeConnector:
         if not cursor or cursor.get("created") is None:
             return {"created": int(window.end.timestamp())}
         previous = int(cursor["created"])
-        if window.start > from_unix(previous, "sync cursor", NAME):
-            # A backfill after the cursor leaves a gap between them: the cursor stays, so the gap is still read.
+        if leaves_a_gap(window, from_unix(previous, "sync cursor", NAME)):
             return dict(cursor)
         return {"created": max(previous, int(window.end.timestamp()))}
 
