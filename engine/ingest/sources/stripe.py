@@ -4,7 +4,7 @@ Each invoice line is stored with its own `period` (the invoice's period_start/en
 subscription invoices). Amounts are integers in cents; a line's revenue is its amount less its discounts, the
 billing credits applied before tax and the tax a tax-inclusive price includes: before tax. The credit notes issued
 on an invoice (its pre- and post-payment credit note amounts, tax included) are then taken off its lines: their
-share before tax, split across the lines in proportion to their amounts (see `_after_credit_notes`). Only
+share before tax, split across the lines that charge in proportion to their amounts (see `_after_credit_notes`). Only
 finalized invoices count (open, paid); a draft may still change, and a voided or uncollectible invoice's lines are
 removed. Invoices are re-read for REVISIT days after creation, because they get paid, credited, voided and
 finalized after they are created; a re-read line replaces the stored one (same id), so nothing is counted twice.
@@ -33,6 +33,7 @@ from engine.ingest.sources.base import (
     stable_id,
 )
 from engine.ingest.sources.http import Fetcher, SourceError, starting_after, v1_fetcher
+from engine.money import usd_text
 from engine.store.bounds import MONEY_PLACES
 
 NAME = "stripe"
@@ -179,9 +180,9 @@ def _after_credit_notes(
     left as billed) in proportion to their amounts, exactly: rounded to the column's units (1e-6 USD), the remainder
     units going to the lines whose exact shares lost the most in rounding (the first such line on a tie), so the
     shares add up to it. A credit taking off more than those lines charge stores them at zero, never below, and
-    says so in the sync's notes. Stripe bills one currency per
-    invoice: a USD invoice with lines skipped for their currency has only the USD lines' share of the invoice's
-    pre-tax total taken off, and a credit on an invoice in another currency is not applied (both noted).
+    says so in the sync's notes. Stripe bills one currency per invoice: a USD invoice with lines skipped for their
+    currency has only the USD lines' share of the invoice's pre-tax total taken off, and a credit on an invoice in
+    another currency is not applied (both noted).
     """
     where = f"invoice {invoice_id}"
     credit = Decimal(0)
@@ -251,8 +252,8 @@ def _fraction(value: Fraction) -> Fraction:
 
 
 def _usd(units: int) -> str:
-    """An amount in the column's units (1e-6 USD), as dollars to the cent for notes."""
-    return f"{'-' if units < 0 else ''}${Decimal(abs(units)).scaleb(-MONEY_PLACES):,.2f}"
+    """An amount in the column's units (1e-6 USD), as dollars to the cent for notes (half up, as every figure)."""
+    return usd_text(Decimal(units).scaleb(-MONEY_PLACES))
 
 
 def _deductions(line: Mapping[str, Any], where: str, notes: list[str]) -> Decimal:
