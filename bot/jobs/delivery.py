@@ -14,7 +14,6 @@ Every error string is scrubbed of credentials (engine.scrub) before it reaches a
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 import time
 import urllib.error
@@ -23,7 +22,6 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
-from sqlalchemy import text
 
 from bot.blocks.alerts import alert_fallback
 from bot.blocks.digest import digest_message
@@ -33,7 +31,15 @@ from bot.slack.client import BAD_TOKEN, retry_after_seconds
 from engine.runtime import Runtime
 from engine.scrub import scrub
 from engine.store.delivery import IN_RUN_WAIT, PACE, deliver_pending
-from engine.store.outbox import ChannelUnreachable, DeliveryReport, OutboxMessage, Paused, Rejected, RetryLater
+from engine.store.outbox import (
+    ChannelUnreachable,
+    DeliveryReport,
+    OutboxMessage,
+    Paused,
+    Rejected,
+    RetryLater,
+    update_payload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +103,6 @@ def classify(exc: Exception, client: WebClient, channel: str) -> Exception:
 
 
 FALLBACK_SENT = "fallback_sent"  # the payload's record of the plain-text chunks already posted
-_RECORD_CHUNKS = text("UPDATE outbox SET payload = :payload WHERE id = :id AND status = 'sending'")
 
 
 class SlackSender:
@@ -205,10 +210,8 @@ class SlackSender:
     def _record(self, message: OutboxMessage, chunks: int, first: str) -> None:
         """Remember on the row (claimed by this send) that its first `chunks` plain-text chunks are out."""
         self._chunks_sent[message.id] = (chunks, first)
-        payload = {**message.payload, FALLBACK_SENT: {"chunks": chunks, "ts": first}}
-        body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
         with self.runtime.engine.begin() as conn:
-            conn.execute(_RECORD_CHUNKS, {"id": message.id, "payload": body})
+            update_payload(conn, message.id, {**message.payload, FALLBACK_SENT: {"chunks": chunks, "ts": first}})
 
     def _chart(self, message: OutboxMessage) -> str:
         from bot.render.charts import digest_chart_png  # matplotlib: loaded once a week, not at every start

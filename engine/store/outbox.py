@@ -135,6 +135,15 @@ def enqueue(
     return result.rowcount == 1
 
 
+_PAYLOAD = text("UPDATE outbox SET payload = :p WHERE id = :id AND status = 'sending'")
+
+
+def update_payload(conn: Connection, message_id: int, payload: dict[str, Any]) -> None:
+    """Store `payload` on a row being sent (claimed): what a sender records of its progress, for its retry."""
+    body = json.dumps(payload, default=_default, separators=(",", ":"), sort_keys=True)
+    conn.execute(_PAYLOAD, {"id": message_id, "p": body})
+
+
 def is_queued(conn: Connection, dedupe_key: str) -> bool:
     return conn.execute(text("SELECT 1 FROM outbox WHERE dedupe_key = :k"), {"k": dedupe_key}).first() is not None
 
