@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.periods import DEFAULT_DAYS, Period, PeriodError, parse_period, trailing
@@ -49,7 +49,11 @@ def period_args(p: argparse.ArgumentParser, *, default_days: int = DEFAULT_DAYS,
     group = p.add_mutually_exclusive_group()
     group.add_argument("--period", metavar="YYYY-MM|YYYY-Qn", help=f"{what}a calendar month or quarter")
     group.add_argument("--days", type=int, metavar="N", help=f"{what}the last N complete days (default {default_days})")
-    p.add_argument("--as-of", metavar="TIMESTAMP", help="pretend it is this moment (default: now)")
+    p.add_argument(
+        "--as-of",
+        metavar="TIMESTAMP",
+        help="pretend it is this moment (default: now; a date or time with no offset is in MARGINBOT_TIMEZONE)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
@@ -68,14 +72,21 @@ def period(args: argparse.Namespace, rt: Runtime, *, default_days: int = DEFAULT
 
 
 def as_of(args: argparse.Namespace, rt: Runtime) -> datetime:
-    """--as-of as an aware moment, or the runtime's now."""
+    """--as-of as an aware moment, or the runtime's now. A date or a time without an offset is read in
+    MARGINBOT_TIMEZONE, as a person there means it: `--as-of 2026-11-16` in Los Angeles is that day's midnight there,
+    not 16:00 on the 15th (which UTC midnight is, and which would cut every period a day short)."""
     if getattr(args, "as_of", None):
         from engine.timeutil import parse_timestamp
 
         try:
-            return parse_timestamp(args.as_of)
+            moment = parse_timestamp(args.as_of)
         except ValueError as exc:
             raise UsageError(f"--as-of: {exc}") from None
+        try:
+            typed = datetime.fromisoformat(args.as_of.strip())
+        except ValueError:
+            return moment  # Unix time: a moment already
+        return moment if typed.tzinfo else typed.replace(tzinfo=rt.settings.tz).astimezone(UTC)
     return rt.now()
 
 

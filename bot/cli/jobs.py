@@ -93,14 +93,22 @@ def register(sub: Any) -> None:
     c = command(
         alerts_sub, "check", help="evaluate every customer and product and post new breaches, reminders and recoveries"
     )
-    c.add_argument("--as-of", metavar="TIMESTAMP", help="evaluate as of this moment (default: now)")
+    c.add_argument(
+        "--as-of",
+        metavar="TIMESTAMP",
+        help="evaluate as of this moment (default: now; with no offset, in MARGINBOT_TIMEZONE)",
+    )
     c.add_argument("--dry-run", action="store_true", help="print what would be posted; record and send nothing")
     c.set_defaults(handler=cmd_alerts_check)
 
     p = sub.add_parser("digest", help="the weekly leadership digest")
     digest_sub = p.add_subparsers(dest="what", required=True, metavar="ACTION")
     d = command(digest_sub, "send", help="send last week's digest to MARGINBOT_DIGEST_CHANNELS (once per week)")
-    d.add_argument("--as-of", metavar="TIMESTAMP", help="the digest covers the last full ISO week before this")
+    d.add_argument(
+        "--as-of",
+        metavar="TIMESTAMP",
+        help="the digest covers the last full ISO week before this (with no offset, in MARGINBOT_TIMEZONE)",
+    )
     d.add_argument("--dry-run", action="store_true", help="print the digest; record and send nothing")
     d.add_argument("--chart", metavar="FILE", help="also write the chart PNG to FILE")
     d.set_defaults(handler=cmd_digest_send)

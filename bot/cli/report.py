@@ -24,7 +24,11 @@ def register(sub: Any) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--period", metavar="YYYY-MM|YYYY-Qn", help="a calendar month or quarter")
     group.add_argument("--days", type=int, metavar="N", help=f"the last N complete days (default {DEFAULT_DAYS})")
-    p.add_argument("--as-of", metavar="TIMESTAMP", help="pretend it is this moment (default: now)")
+    p.add_argument(
+        "--as-of",
+        metavar="TIMESTAMP",
+        help="pretend it is this moment (default: now; a date or time with no offset is in MARGINBOT_TIMEZONE)",
+    )
     p.add_argument(
         "--out", required=True, metavar="FILE.xlsx|DIR/", help="an .xlsx file, or a directory for .csv files"
     )

@@ -39,7 +39,11 @@ def register(sub: Any) -> None:
 
     p = command(sub, "ask", help='answer a /margin question here, e.g. marginbot ask "/margin acme 2026-10"')
     p.add_argument("question", nargs="*", metavar="WORDS", help="what you would type in Slack (`/margin` optional)")
-    p.add_argument("--as-of", metavar="TIMESTAMP", help="pretend it is this moment (default: now)")
+    p.add_argument(
+        "--as-of",
+        metavar="TIMESTAMP",
+        help="pretend it is this moment (default: now; a date or time with no offset is in MARGINBOT_TIMEZONE)",
+    )
     p.add_argument("--json", action="store_true", help="print the Block Kit JSON Slack would receive")
     p.set_defaults(handler=cmd_ask)
 

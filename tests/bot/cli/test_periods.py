@@ -21,18 +21,21 @@ The book (every figure by hand; NOW for these tests is 2026-11-27 10:00 UTC, so 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.answer import answer, answer_command
+from bot.cli.common import as_of, period
 from bot.cli.main import main
 from bot.grammar import parse
 from engine.ingest.contracts import import_contracts_file
 from engine.ingest.files import import_usage_file
+from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text
 
@@ -237,3 +240,29 @@ def test_slack_says_month_to_date_and_refuses_a_future_month_in_a_short_reply(bo
     refused = answer_command(book, parse("acme 2026-12"), now=now)
     assert not refused.ok and len(refused.answer.blocks) == 1
     assert "2026-12 has not begun" in refused.answer.text and "/margin product" not in refused.answer.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "moment"),
+    [
+        ("2026-11-16", datetime(2026, 11, 16, 8, tzinfo=UTC)),  # midnight in Los Angeles (PST, UTC−8)
+        ("2026-11-16T09:30", datetime(2026, 11, 16, 17, 30, tzinfo=UTC)),
+        ("2026-07-01", datetime(2026, 7, 1, 7, tzinfo=UTC)),  # PDT, UTC−7
+        ("2026-11-16T00:00:00Z", datetime(2026, 11, 16, tzinfo=UTC)),  # an offset typed is kept
+        ("2026-11-16T00:00:00+01:00", datetime(2026, 11, 15, 23, tzinfo=UTC)),
+        ("1794787200", datetime(2026, 11, 16, tzinfo=UTC)),  # Unix time is a moment already
+    ],
+)
+def test_as_of_without_an_offset_is_read_in_the_reporting_time_zone(
+    settings: Settings, typed: str, moment: datetime
+) -> None:
+    rt = Runtime(settings.model_copy(update={"timezone": "America/Los_Angeles"}))
+    assert as_of(argparse.Namespace(as_of=typed), rt) == moment
+
+
+def test_a_date_as_of_in_a_zone_west_of_utc_reports_through_the_day_before_it(settings: Settings) -> None:
+    # Read as UTC midnight, 2026-11-16 was 16:00 on the 15th in Los Angeles: the month ran to the 14th and the
+    # digest was the week before last.
+    rt = Runtime(settings.model_copy(update={"timezone": "America/Los_Angeles"}))
+    args = argparse.Namespace(as_of="2026-11-16", period="2026-11", days=None)
+    assert period(args, rt).end == date(2026, 11, 15)
