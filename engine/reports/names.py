@@ -34,24 +34,26 @@ def resolve_customer(conn: Connection, ref: str) -> tuple[str, str]:
     then an alias: every customer can be opened by its id, whatever names others carry.
     """
     typed = ref.strip()
-    wanted = typed.lower()
+    wanted = typed.casefold()
     # The usual case, the id itself, is one primary-key lookup; it wins whatever else the words fit.
     exact = conn.execute(text("SELECT id, name FROM customer WHERE id = :r"), {"r": typed}).first()
     if exact is not None:
         return exact[0], exact[1] or exact[0]
-    # Then an id in another case or a name: one narrow scan in the database.
-    hits = conn.execute(
-        text("SELECT id, name FROM customer WHERE id = :r OR lower(id) = :w OR lower(name) = :w"),
-        {"r": typed, "w": wanted},
-    ).all()
-    if hits:
-        cid, name = min(hits, key=lambda h: (h[0] != typed, h[0].lower() != wanted, h[0]))
-        return cid, name or cid
+    # Cases compared here, not by the database's lower(): SQLite's folds only ASCII, PostgreSQL's every letter, so
+    # "élan systems" found Élan Systems on one and nothing on the other.
     rows = conn.execute(text("SELECT id, name, aliases FROM customer")).all()
-    for cid, name, aliases in rows:
-        if any(a.strip().lower() == wanted for a in (aliases or "").split(";") if a.strip()):
+    by_id = [(cid, name) for cid, name, _ in rows if cid.casefold() == wanted]
+    by_name = [(cid, name) for cid, name, _ in rows if (name or "").casefold() == wanted]
+    by_alias = [
+        (cid, name)
+        for cid, name, aliases in rows
+        if any(a.strip().casefold() == wanted for a in (aliases or "").split(";") if a.strip())
+    ]
+    for hits in (by_id, by_name, by_alias):
+        if hits:
+            cid, name = min(hits)
             return cid, name or cid
-    raise UnknownSubject(SubjectKind.CUSTOMER, ref, suggest(wanted, _labels(rows)))
+    raise UnknownSubject(SubjectKind.CUSTOMER, ref, suggest(typed.lower(), _labels(rows)))
 
 
 Labels = dict[str, list[tuple[str, str]]]  # a lowered name, id or alias → (customer id, name shown) of each owner
@@ -103,18 +105,26 @@ def similar_customers(conn: Connection, key: str, name: str) -> list[str]:
 
 
 def resolve_product(conn: Connection, ref: str) -> str:
-    """Find a product by name (case-insensitive) among those with usage or a contract; raises UnknownSubject."""
-    wanted = ref.strip().lower()
-    products = [
-        p
-        for (p,) in conn.execute(
-            text("SELECT DISTINCT product FROM daily_customer_product UNION SELECT DISTINCT product FROM contract")
-        )
-        if p
-    ]
-    for p in products:
-        if p.lower() == wanted:
-            return p
-    close = difflib.get_close_matches(wanted, [p.lower() for p in products], n=3, cutoff=0.5)
-    by_lower = {p.lower(): p for p in products}
-    raise UnknownSubject(SubjectKind.PRODUCT, ref, [by_lower[c] for c in close])
+    """Find a product by name among those with usage or a contract: the name as typed, else the one name it fits in
+    any case; raises UnknownSubject (two names alike but for case, and neither typed exactly, are both suggested)."""
+    typed = ref.strip()
+    products = sorted(
+        {
+            p
+            for (p,) in conn.execute(
+                text("SELECT DISTINCT product FROM daily_customer_product UNION SELECT DISTINCT product FROM contract")
+            )
+            if p
+        }
+    )
+    if typed in products:
+        return typed
+    wanted = typed.casefold()
+    fits = [p for p in products if p.casefold() == wanted]
+    if len(fits) == 1:
+        return fits[0]
+    if fits:
+        raise UnknownSubject(SubjectKind.PRODUCT, ref, fits)
+    close = difflib.get_close_matches(wanted, [p.casefold() for p in products], n=3, cutoff=0.5)
+    by_folded = {p.casefold(): p for p in products}
+    raise UnknownSubject(SubjectKind.PRODUCT, ref, [by_folded[c] for c in close])

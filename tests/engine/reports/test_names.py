@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from engine.reports.names import UnknownSubject, resolve_customer, similar_customers
+from engine.reports.names import UnknownSubject, resolve_customer, resolve_product, similar_customers
 from engine.runtime import Runtime
 
 CUSTOMERS = [
@@ -13,6 +13,7 @@ CUSTOMERS = [
     ("initech", "Initech Inc", ""),
     ("Initech Inc", "Initech Inc", ""),  # a customer that only appears in usage, under the other's display name
     ("globex", "Globex", ""),
+    ("elan", "Élan Systems", "ÉLAN"),
 ]
 
 
@@ -57,3 +58,30 @@ def test_a_customer_with_no_contract_is_pointed_at_the_one_it_may_be(named: Runt
     with named.connect() as conn:
         assert similar_customers(conn, "Initech Inc", "Initech Inc") == ["Initech Inc (initech)"]
         assert similar_customers(conn, "zzz", "zzz") == []
+
+
+def test_letters_beyond_ascii_match_in_any_case_on_every_database(named: Runtime) -> None:
+    # SQLite's lower() folds only A–Z: "élan systems" found Élan Systems on PostgreSQL and nothing on SQLite.
+    with named.connect() as conn:
+        assert resolve_customer(conn, "élan systems") == ("elan", "Élan Systems")
+        assert resolve_customer(conn, "élan") == ("elan", "Élan Systems")  # its alias, in another case
+
+
+def test_a_product_is_the_one_typed_exactly_before_one_alike_but_for_case(named: Runtime) -> None:
+    with named.engine.begin() as conn:
+        for product in ("Agent", "agent", "Search"):
+            conn.execute(
+                text(
+                    "INSERT INTO contract (customer, product, plan, start, seats, seat_price_usd, platform_fee_usd, "
+                    "included_units, unit, unit_price_usd) VALUES ('acme', :p, 'flat', '2026-01-01', 0, 0, 100, 0, "
+                    "'', 0)"
+                ),
+                {"p": product},
+            )
+    with named.connect() as conn:
+        # Each database's row order picked one of the two before: each is reached by its own spelling.
+        assert (resolve_product(conn, "agent"), resolve_product(conn, "Agent")) == ("agent", "Agent")
+        assert resolve_product(conn, "search") == "Search"  # the only one in any case
+        with pytest.raises(UnknownSubject) as caught:
+            resolve_product(conn, "AGENT")  # fits both: neither is guessed
+    assert caught.value.suggestions == ["Agent", "agent"]
