@@ -112,6 +112,14 @@ def test_injection_shaped_input_changes_nothing_and_pings_no_one(bot: Bot, quest
         assert conn.execute(text("SELECT COUNT(*) FROM customer")).scalar_one() == 3
 
 
+def test_what_slack_escapes_in_the_text_is_read_as_typed(bot: Bot) -> None:
+    with bot.runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE customer SET aliases = 'acme inc;a&c' WHERE id = 'acme'"))
+    bot.command("a&amp;c 2026-10")  # what Slack sends for "a&c 2026-10"
+    [answer] = bot.answers()
+    assert "Acme Corp" in answer["text"] and "$2,000.00" in all_text(answer["blocks"])
+
+
 def test_help_and_malformed_input_answer_in_the_ack(bot: Bot) -> None:
     for question in ("help", "", "top ten"):
         body = bot.command(question).json()

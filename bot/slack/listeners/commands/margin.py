@@ -35,7 +35,7 @@ def margin_command(
         if services.access.closed:
             logger.warning(HOW_TO_CONFIGURE)
         return
-    cmd = parse(command.get("text"))
+    cmd = parse(as_typed(command.get("text")))
     if cmd.kind == "help":
         # The help needs no database: it goes back in the acknowledgement itself.
         shown = help_message(cmd.problem, FORMS)
@@ -44,6 +44,12 @@ def margin_command(
     ack()
     asker = (client, str(user or ""), channel)
     services.workers.submit(deliver, services, cmd, command["response_url"], logger, asker)
+
+
+def as_typed(text: str | None) -> str:
+    """A slash command's text as the person typed it: Slack sends its &, < and > as &amp;, &lt; and &gt;, so "AT&T"
+    named no customer and `route gpt-4o->gpt-4o-mini` no model. &amp; last: "&amp;lt;" is a typed "&lt;"."""
+    return (text or "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def deliver(
