@@ -16,14 +16,21 @@ def _subject(b: Bridge) -> str:
     return "the portfolio" if b.key is None else f"{b.kind} {b.name}"
 
 
-def _part_line(p: BridgePart) -> str:
-    pts = f" · {points(p.margin_pts_tenth)} margin" if p.margin_pts_tenth is not None else ""
+def _part_line(p: BridgePart, bridge: Bridge) -> str:
+    labels = {q.part: q.short_label for q in bridge.parts}
+    if p.margin_pts_tenth is not None:
+        carried = f" (includes {' and '.join(labels[c] for c in p.carries)}'s)" if p.carries else ""
+        pts = f" · {points(p.margin_pts_tenth)} margin{carried}"
+    else:
+        # Without revenue at its step the part has no points of its own; a later part holds them (a note says so).
+        holder = next((labels[q.part] for q in bridge.parts if p.part in q.carries), None)
+        pts = f" · no revenue at this step: its points are under {holder}" if holder else ""
     return f"{p.label}  *{signed_usd(p.change)}*{pts}"
 
 
-def _part_lines(parts: list[BridgePart]) -> list[str]:
+def _part_lines(parts: list[BridgePart], bridge: Bridge) -> list[str]:
     """The parts that moved; the others are named on one line, so the reader sees every part is there."""
-    lines = [_part_line(p) for p in parts if p.change or p.margin_pts_tenth]
+    lines = [_part_line(p, bridge) for p in parts if p.change or p.margin_pts_tenth]
     still = [p.label for p in parts if not (p.change or p.margin_pts_tenth)]
     if still:
         lines.append(f"_no change: {', '.join(still)}_")
@@ -72,13 +79,12 @@ def why_message(b: Bridge) -> Answer:
     top = b.top()
     blocks += sections("Biggest contributors", [esc(c.words) for c in top] or ["_nothing moved_"])
     blocks += sections(
-        f"Revenue {signed_usd(b.revenue[1] - b.revenue[0])} (adds to gross profit)", _part_lines(revenue_parts)
+        f"Revenue {signed_usd(b.revenue[1] - b.revenue[0])} (adds to gross profit)", _part_lines(revenue_parts, b)
     )
     blocks += sections(
-        f"COGS {signed_usd(b.cogs[1] - b.cogs[0])} (a rise takes from gross profit)", _part_lines(cogs_parts)
+        f"COGS {signed_usd(b.cogs[1] - b.cogs[0])} (a rise takes from gross profit)", _part_lines(cogs_parts, b)
     )
-    if b.margin[0] is None or b.margin[1] is None:
-        blocks.append(context("No revenue in one of the periods, so no margin to bridge in points: dollars only."))
+    # The engine's notes, as --json has them: why a part has no points, a price file changed since the import.
     for note in b.notes:
         blocks.append(context(f":warning: {esc(note)}"))
     blocks.append(

@@ -8,8 +8,9 @@ figures as shown (this period's revenue to the cent minus last period's), with n
 different: the change in margin is shown as `marginbot margin` shows it, the exact change rounded once, and the
 difference of two margins each rounded first can be 0.01 point off it (88.89 → 90.24 is 1.35 points, the change
 is 1.3553). So each state's change in margin since the first state is rounded to 0.01 point (and to 0.1), and a
-part's points are the difference of two of these: they add up to the change rounded once. docs/why.md states the
-method with a worked example.
+part's points are the difference of two of these: they add up to the change rounded once. A state without revenue
+has no margin: the part that ends on it has no points, and the next part that brings revenue back carries them
+(`_points`), so they still add up. docs/why.md states the method with a worked example.
 """
 
 from __future__ import annotations
@@ -60,8 +61,16 @@ class BridgePart:
     side: Side
     label: str
     change: Decimal  # of revenue or of COGS
-    margin_pts: Decimal | None  # to 0.01; None when a state has no revenue
+    # To 0.01; None when either period has no revenue, or when this part leaves none (its points are then in the
+    # next part's, named in that part's `carries`).
+    margin_pts: Decimal | None
     margin_pts_tenth: Decimal | None  # to 0.1, what text shows (these add up at their own precision)
+    carries: tuple[str, ...] = ()  # the parts before it, without points of their own, whose points are in its own
+
+    @property
+    def short_label(self) -> str:
+        """The label without its explanation: "contract changes"."""
+        return self.label.split(" (")[0]
 
     @property
     def gross_profit(self) -> Decimal:
@@ -129,21 +138,14 @@ def assemble(
     cogs_cents = [round_half_up(c, CENT) for c in cogs_states]
     changes = [b - a for a, b in pairwise(rev_cents)]
     changes += [b - a for a, b in pairwise(cogs_cents)]
-
-    def points(step: Decimal) -> list[Decimal | None]:
-        if any(m is None for m in margins):
-            return [None] * (len(margins) - 1)
-        exact = [m for m in margins if m is not None]
-        # Each state's exact change since the first, rounded once: the last is the change in margin as `margin`
-        # shows it, and the parts, differences of consecutive ones, add up to it with nothing left over.
-        # (Rounding each state's margin instead can put the sum a step off the change.)
-        moved = [round_half_up(m - exact[0], step) for m in exact]
-        return [b - a for a, b in pairwise(moved)]
-
+    points, tenths = _points(pairs, margins, CENT), _points(pairs, margins, TENTH)
     parts = [
-        BridgePart(part=part, side=side, label=label, change=change, margin_pts=pts, margin_pts_tenth=tenth)
-        for (part, side, label), change, pts, tenth in zip(PARTS, changes, points(CENT), points(TENTH), strict=True)
-    ]
+        BridgePart(part=part, side=side, label=label, change=change, margin_pts=pts, margin_pts_tenth=tenth,
+                   carries=carried)
+        for (part, side, label), change, pts, tenth, carried in zip(
+            PARTS, changes, points, tenths, _carries(margins, points), strict=True
+        )
+    ]  # fmt: skip
     first, last = margins[0], margins[-1]
     return Bridge(
         kind=kind,
@@ -161,8 +163,69 @@ def assemble(
         contracts=revenue.keys,
         requests=(cogs.requests_before, cogs.requests_now),
         repriced_groups=cogs.repriced_groups,
-        notes=notes or [],
+        notes=_points_notes(parts, first, last) + (notes or []),
     )
+
+
+def _points(
+    states: list[tuple[Fraction, Fraction]], margins: list[Fraction | None], step: Decimal
+) -> list[Decimal | None]:
+    """Each part's margin points, to `step`: they add up to the change in margin rounded once. `states` are the
+    (revenue, COGS) of each state and `margins` their margins."""
+    first, last = margins[0], margins[-1]
+    if first is None or last is None:
+        return [None] * (len(margins) - 1)
+    out: list[Decimal | None] = []
+    since = 0 * step  # the change since the first state of the last state with a margin
+    for (a, b), margin in zip(pairwise(states), margins[1:], strict=True):
+        if margin is None:
+            # A state with no revenue has no margin. The part that leaves it has no points of its own: they are in
+            # the next part that brings revenue back (a difference with the last state that had a margin), so the
+            # points still add up to the change. A part between two such states that moved nothing moved no margin.
+            out.append(0 * step if a == b else None)
+            continue
+        # Each state's exact change since the first, rounded once: the last is the change in margin as `margin`
+        # shows it, and the parts, differences of these, add up to it with nothing left over. (Rounding each
+        # state's margin instead can put the sum a step off the change.)
+        moved = round_half_up(margin - first, step)
+        out.append(moved - since)
+        since = moved
+    return out
+
+
+def _carries(margins: list[Fraction | None], points: list[Decimal | None]) -> list[tuple[str, ...]]:
+    """For each part, the parts before it whose points are in its own (see `_points`)."""
+    if margins[0] is None or margins[-1] is None:
+        return [()] * len(points)  # no points at all: nothing is carried
+    out: list[tuple[str, ...]] = []
+    waiting: list[str] = []
+    for (part, _, _), pts, margin in zip(PARTS, points, margins[1:], strict=True):
+        if margin is None:
+            if pts is None:
+                waiting.append(part)
+            out.append(())
+        else:
+            out.append(tuple(waiting))
+            waiting = []
+    return out
+
+
+def _points_notes(parts: list[BridgePart], first: Fraction | None, last: Fraction | None) -> list[str]:
+    """What a reader needs to read the points: why there are none, or which part's points hold another's."""
+    if first is None or last is None:
+        which = "this period" if first is not None else "the previous period" if last is not None else "either period"
+        return [f"no revenue in {which}, so no margin to bridge in points: dollars only"]
+    labels = {p.part: p.short_label for p in parts}
+    notes = []
+    for p in parts:
+        if p.carries:
+            one = len(p.carries) == 1
+            notes.append(
+                f"{' and '.join(labels[c] for c in p.carries)} {'leaves' if one else 'leave'} no revenue at "
+                f"{'its' if one else 'their'} step, so no margin to count points from: {'its' if one else 'their'} "
+                f"points are counted in those of {p.short_label}, the step that brings revenue back"
+            )
+    return notes
 
 
 def _dec(value: Fraction | None) -> Decimal | None:
@@ -251,8 +314,10 @@ def contributor_to_dict(c: Contributor) -> dict[str, Any]:
 def bridge_to_dict(b: Bridge) -> dict[str, Any]:
     """The `--json` shape of a bridge. `parts` add up exactly: revenue parts to `revenue_usd.change`, COGS parts to
     `cogs_usd.change`, every `gross_profit_usd` to `gross_profit_usd.change` and every `margin_pts` to
-    `gross_margin_pct.change_pts`; `contributors` are the three biggest pieces and `cells` the biggest movers
-    among the rows behind the COGS parts (each piece rounded on its own, so cells need not add up to the cent)."""
+    `gross_margin_pct.change_pts` (a part that leaves no revenue has null points, held by the part that lists it in
+    `margin_pts_carried_from`; `notes` says so); `contributors` are the three biggest pieces and `cells` the biggest
+    movers among the rows behind the COGS parts (each piece rounded on its own, so cells need not add up to the
+    cent)."""
     margin_shown = [json_number(m, CENT) for m in b.margin]
     cells = sorted(b.cells, key=lambda c: (-abs(c.now.cost - c.before.cost), c.key))
     return {
@@ -282,6 +347,7 @@ def bridge_to_dict(b: Bridge) -> dict[str, Any]:
                 "change_usd": _cents(p.change),
                 "gross_profit_usd": _cents(p.gross_profit),
                 "margin_pts": _cents(p.margin_pts),
+                "margin_pts_carried_from": list(p.carries),
             }
             for p in b.parts
         ],

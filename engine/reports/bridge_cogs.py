@@ -129,32 +129,33 @@ def _subject_sql(kind: str | None) -> str:
 
 def read_cells(conn: Connection, period: Period, kind: str | None, key: str | None) -> dict[CellKey, Cell]:
     """Every cell with usage in `period` or the one before, for one customer, one product or everyone."""
-    prev = period.previous()
-    rows = conn.execute(
-        text(
-            "SELECT day >= :a AS current, customer, product, feature, provider, model, SUM(requests), "
-            "SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens), SUM(events), "
-            "SUM(unpriced_events), "
-            f"{COST_SUMS} FROM daily_rollup WHERE day BETWEEN :pa AND :b{_subject_sql(kind)} "
-            "GROUP BY 1, 2, 3, 4, 5, 6"
-        ),
-        {"a": period.start, "b": period.end, "pa": prev.start, "s": key},
-    ).all()
     cells: dict[CellKey, Cell] = {}
-    for row in rows:
-        current, cust, prod, feat, provider, model, requests, inp, cached, write, out, events, unpriced = row[:13]
-        ck = CellKey(cust, prod, feat, provider, model)
-        cell = cells.get(ck)
-        if cell is None:
-            cell = cells[ck] = Cell(ck)
-        use = cell.now if current else cell.before
-        inp, cached, write = int(inp or 0), int(cached or 0), int(write or 0)
-        use.requests += int(requests or 0)
-        use.inputs = [a + b for a, b in zip(use.inputs, (inp - cached - write, cached, write), strict=True)]
-        use.output_tokens += int(out or 0)
-        use.events += int(events or 0)
-        use.unpriced += int(unpriced or 0)
-        use.costs = [a + int(b or 0) for a, b in zip(use.costs, row[13:], strict=True)]
+    # Each period's own days, read one at a time: the previous period need not end the day before this one starts
+    # (a month to date is compared with the same days of the month before), so the days between belong to neither.
+    for current, days in ((False, period.previous()), (True, period)):
+        rows = conn.execute(
+            text(
+                "SELECT customer, product, feature, provider, model, SUM(requests), SUM(input_tokens), "
+                "SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens), SUM(events), "
+                f"SUM(unpriced_events), {COST_SUMS} FROM daily_rollup WHERE day BETWEEN :a AND :b"
+                f"{_subject_sql(kind)} GROUP BY 1, 2, 3, 4, 5"
+            ),
+            {"a": days.start, "b": days.end, "s": key},
+        ).all()
+        for row in rows:
+            cust, prod, feat, provider, model, requests, inp, cached, write, out, events, unpriced = row[:12]
+            ck = CellKey(cust, prod, feat, provider, model)
+            cell = cells.get(ck)
+            if cell is None:
+                cell = cells[ck] = Cell(ck)
+            use = cell.now if current else cell.before
+            inp, cached, write = int(inp or 0), int(cached or 0), int(write or 0)
+            use.requests += int(requests or 0)
+            use.inputs = [a + b for a, b in zip(use.inputs, (inp - cached - write, cached, write), strict=True)]
+            use.output_tokens += int(out or 0)
+            use.events += int(events or 0)
+            use.unpriced += int(unpriced or 0)
+            use.costs = [a + int(b or 0) for a, b in zip(use.costs, row[12:], strict=True)]
     return dict(sorted(cells.items()))
 
 

@@ -155,6 +155,9 @@ def revenue_bridge(
     """Revenue states R0..R4 for one customer, one product or (neither given) everyone, with each key's pieces."""
     prev = period.previous()
     customers = [customer] if customer is not None else None
+    # One read for both periods. The range may hold days of neither (a month to date against the same days of the
+    # month before), but a contract in force only then earns nothing below: each line is worked out over the days of
+    # its own period (`active_span`).
     terms = contracts_in(conn, Period(prev.start, period.end, "both"), customers)
     sides_before, count_before = _by_key(conn, prev, terms, customers)
     sides_after, count_after = _by_key(conn, period, terms, customers)

@@ -12,7 +12,7 @@ from engine.reports.bridge import margin_bridge
 from engine.reports.pack import board_pack
 from engine.vocab import SubjectKind
 from tests.bot.blockkit import all_text, assert_valid_message
-from tests.engine.reports.bridge_books import BASE, load, times
+from tests.engine.reports.bridge_books import BASE, load, migrating, times
 
 SNEAKY = "<!channel> Acme & Co"
 
@@ -31,3 +31,16 @@ def test_why_message_escapes_names_and_lists_every_part(settings: Settings, tmp_
     assert "metered volume  *+$100.00* · +8.4 pts margin" in out and "volume (requests)  *+$16.80* · -8.4 pts" in out
     assert "_no change: seats, billed revenue (invoice lines), contract changes (terms, days in force)_" in out
     assert "_no change: mix (models, features, products), price (rates and discounts), caching" in out
+
+
+def test_why_message_says_whose_points_a_part_without_revenue_left_to(settings: Settings, tmp_path: Path) -> None:
+    rt = migrating(settings, tmp_path)
+    with rt.connect() as conn:
+        bridge = margin_bridge(conn, SubjectKind.CUSTOMER, "mig", month(2026, 10), prices=rt.prices, timezone="UTC")
+    answer = why_message(bridge)
+    assert_valid_message(answer.text, answer.blocks)
+    out = all_text(answer.blocks)
+    assert "Gross margin *90.0%* → *95.0%* (+5.0 pts)" in out
+    assert "metered volume  *-$200.00* · no revenue at this step: its points are under contract changes" in out
+    assert "contract changes (terms, days in force)  *+$400.00* · +5.0 pts margin (includes metered volume's)" in out
+    assert ":warning: metered volume leaves no revenue at its step, so no margin to count points from" in out

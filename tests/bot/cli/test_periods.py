@@ -33,9 +33,9 @@ from bot.answer import answer, answer_command
 from bot.cli.common import as_of, period
 from bot.cli.main import main
 from bot.grammar import parse
+from config.settings import Settings
 from engine.ingest.contracts import import_contracts_file
 from engine.ingest.files import import_usage_file
-from config.settings import Settings
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text
 

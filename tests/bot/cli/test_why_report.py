@@ -15,7 +15,7 @@ from engine.runtime import Runtime
 from engine.store.meta import STALE_PRICES
 from tests.bot.cli.support import cli
 from tests.conftest import NOW
-from tests.engine.reports.bridge_books import BASE, load
+from tests.engine.reports.bridge_books import BASE, load, migrating
 from tests.engine.reports.test_bridge import PRICE_DOUBLED
 
 AFTER_Q4 = "2027-01-02T12:00:00Z"
@@ -38,6 +38,26 @@ def test_why_json_parts_add_up_to_the_change(
     assert cents([p["gross_profit_usd"] for p in parts]) == round(d["gross_profit_usd"]["change"] * 100)
     assert cents([p["margin_pts"] for p in parts]) == round(d["gross_margin_pct"]["change_pts"] * 100)
     assert len(d["contributors"]) == 3 and all("words" in c and "before" in c for c in d["contributors"])
+
+
+@pytest.mark.parametrize("period", ["2026-11", "2026-Q4", "2026-10"])
+def test_why_has_the_figures_of_portfolio_json_for_a_period_to_date_too(
+    book: Runtime, capsys: pytest.CaptureFixture[str], period: str
+) -> None:
+    # As of Nov 15, November to date (Nov 1–14) is compared with Oct 1–14 and the fourth quarter to date with Jul 1 –
+    # Aug 14: the book's usage on the days between (Oct 17 and 24; September) belongs to neither.
+    _, out, _ = cli(book, capsys, "portfolio", "--period", period, "--json")
+    portfolio = json.loads(out)
+    _, out, _ = cli(book, capsys, "why", "portfolio", "--period", period, "--json")
+    why = json.loads(out)
+    assert why["previous_period"]["end"] < why["period"]["start"]
+    assert why["revenue_usd"]["previous"] == portfolio["previous"]["revenue_usd"]
+    assert why["cogs_usd"]["previous"] == portfolio["previous"]["cogs_usd"]
+    assert (why["revenue_usd"]["current"], why["cogs_usd"]["current"]) == (
+        portfolio["revenue_usd"],
+        portfolio["cogs_usd"],
+    )
+    assert why["gross_margin_pct"]["change_pts"] == portfolio["change"]["gross_margin_pts"]
 
 
 def test_why_json_for_acme_names_its_rows(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
@@ -160,3 +180,36 @@ def test_why_shows_the_margin_change_of_margin(
         "Gross margin 90.7% → 95.3% (+4.7 pts)" in out
         and "contract changes (terms, days in force)  +$180.00 · +4.7 pts margin" in out
     )
+
+
+def test_why_says_which_part_holds_the_points_of_a_step_without_revenue(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # tests/engine/reports/bridge_books.py `migrating`: 90% → 95%; metered volume leaves no revenue at its step.
+    rt = migrating(settings, tmp_path)
+    _, out, _ = cli(rt, capsys, "why", "mig", "--period", "2026-10", "--json")
+    d = json.loads(out)
+    parts = {p["part"]: p for p in d["parts"]}
+    assert parts["metered_volume"]["margin_pts"] is None and parts["metered_volume"]["change_usd"] == -200.0
+    assert parts["contract_changes"]["margin_pts"] == 5.0 == d["gross_margin_pct"]["change_pts"]
+    assert parts["contract_changes"]["margin_pts_carried_from"] == ["metered_volume"]
+    assert cents([p["margin_pts"] for p in d["parts"] if p["margin_pts"] is not None]) == 500
+    note = "metered volume leaves no revenue at its step"
+    assert any(n.startswith(note) for n in d["notes"])
+    _, out, _ = cli(rt, capsys, "why", "mig", "--period", "2026-10")
+    assert "metered volume  -$200.00 · no revenue at this step: its points are under contract changes" in out
+    assert "contract changes (terms, days in force)  +$400.00 · +5.0 pts margin (includes metered volume's)" in out
+    assert note in out
+
+
+def test_why_says_the_bridge_is_in_dollars_only_without_revenue_in_a_period(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rt = load(settings, tmp_path, september=[], october=BASE)
+    _, out, _ = cli(rt, capsys, "why", "acme", "--period", "2026-10", "--json")
+    d = json.loads(out)
+    assert all(p["margin_pts"] is None for p in d["parts"]) and d["gross_margin_pct"]["change_pts"] is None
+    note = "no revenue in the previous period, so no margin to bridge in points: dollars only"
+    assert note in d["notes"]
+    _, out, _ = cli(rt, capsys, "why", "acme", "--period", "2026-10")
+    assert note in out

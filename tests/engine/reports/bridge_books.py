@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from config.settings import Settings
@@ -123,3 +124,48 @@ def load(
     import_contracts_file(rt.engine, contract_file)
     import_usage_file(rt.engine, usage, prices=rt.prices, timezone=rt.settings.timezone)
     return rt
+
+
+def load_rows(
+    settings: Settings,
+    tmp_path: Path,
+    *,
+    usage: list[dict[str, object]],
+    contracts: list[dict[str, object]],
+    now: datetime = NOW,
+) -> Runtime:
+    """A runtime over a fresh database holding these usage and contract rows (column: value; columns missing from
+    a row are empty), priced with PRICES: for books whose days or contract columns `load` does not cover."""
+    prices = tmp_path / "bridge-prices.toml"
+    prices.write_text(PRICES)
+    rt = Runtime(settings.model_copy(update={"prices_file": prices}), now_override=now)
+    for name, rows in (("bridge-contracts.csv", contracts), ("bridge-usage.csv", usage)):
+        columns = list(dict.fromkeys(c for row in rows for c in row))
+        with (tmp_path / name).open("w", newline="") as handle:
+            csv.writer(handle).writerows([columns, *([row.get(c, "") for c in columns] for row in rows)])
+    import_contracts_file(rt.engine, tmp_path / "bridge-contracts.csv")
+    import_usage_file(rt.engine, tmp_path / "bridge-usage.csv", prices=rt.prices, timezone=rt.settings.timezone)
+    return rt
+
+
+def migrating(settings: Settings, tmp_path: Path) -> Runtime:
+    """A customer that keeps its per-request contract on one product but moves all its traffic, from October, to a
+    product it pays a flat fee for: the metered-volume state of its bridge has no revenue.
+
+    mig: usage on assist at $2.00 a request from 2026-01-01; flat on assist2 at $400.00 a month from 2026-10-01.
+    September: 100 requests on assist, 2,000,000 input tokens on big ($20.00): revenue $200.00, margin 90%.
+    October: the same on assist2: revenue $400.00, COGS $20.00, margin 95%.
+    Revenue: R0 200 → metered volume: assist's requests 100 → 0, $0 (no margin) → contract changes: 400."""
+    contracts: list[dict[str, object]] = [
+        {"customer": "mig", "customer_name": "Migrator", "product": "assist", "plan": "usage",
+         "start": "2026-01-01", "unit": "request", "unit_price_usd": "2.00"},
+        {"customer": "mig", "customer_name": "Migrator", "product": "assist2", "plan": "flat",
+         "start": "2026-10-01", "platform_fee_usd": "400.00"},
+    ]  # fmt: skip
+    usage: list[dict[str, object]] = [
+        {"event_id": f"m{month}", "ts": f"2026-{month}-10T12:00:00Z", "customer": "mig", "product": product,
+         "feature": "chat", "provider": "acme", "model": "big", "requests": 100, "input_tokens": 2_000_000,
+         "output_tokens": 0}
+        for month, product in (("09", "assist"), ("10", "assist2"))
+    ]  # fmt: skip
+    return load_rows(settings, tmp_path, usage=usage, contracts=contracts)

@@ -17,7 +17,7 @@ from engine.reports.margin import customer_report
 from engine.reports.names import UnknownSubject
 from engine.runtime import Runtime
 from engine.vocab import CostType, SubjectKind
-from tests.engine.reports.bridge_books import A_SEP, B_SEP, BASE, Use, load, times
+from tests.engine.reports.bridge_books import A_SEP, B_SEP, BASE, Use, load, migrating, times
 
 OCTOBER = month(2026, 10)
 ZERO = Decimal("0.00")
@@ -271,4 +271,27 @@ def test_a_customer_new_this_period_is_all_volume_and_has_no_points(settings: Se
     b = why(load(settings, tmp_path, september=[], october=BASE))
     assert moved(b) == {"metered_volume": Decimal("100.00"), "volume": Decimal("16.80")}
     assert all(p.margin_pts is None for p in b.parts) and b.margin == (None, Decimal("83.2"))
+    assert b.notes == ["no revenue in the previous period, so no margin to bridge in points: dollars only"]
+    assert_adds_up(b)
+
+
+def test_a_step_without_revenue_passes_its_points_to_the_step_that_brings_revenue_back(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Revenue 200 → 0 (metered volume: assist's requests 100 → 0) → 400 (contract changes), COGS 20 throughout:
+    # margin 90% → none → 95%. Metered volume has no margin to end on, so contract changes carries its points from
+    # 90% to 95%: +5.00, the whole change.
+    b = why(migrating(settings, tmp_path), ref="mig")
+    assert b.revenue == (Decimal("200.00"), Decimal("400.00")) and b.cogs == (Decimal("20.00"), Decimal("20.00"))
+    assert moved(b) == {"metered_volume": Decimal("-200.00"), "contract_changes": Decimal("400.00")}
+    pts = {p.part: (p.margin_pts, p.margin_pts_tenth, p.carries) for p in b.parts if p.margin_pts != 0}
+    assert pts == {
+        "metered_volume": (None, None, ()),
+        "contract_changes": (Decimal("5.00"), Decimal("5.0"), ("metered_volume",)),
+    }
+    assert b.margin_change(CENT) == Decimal("5.00")
+    assert b.notes == [
+        "metered volume leaves no revenue at its step, so no margin to count points from: its points are counted "
+        "in those of contract changes, the step that brings revenue back"
+    ]
     assert_adds_up(b)
