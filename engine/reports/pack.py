@@ -112,14 +112,19 @@ def _summary_sheet(d: dict[str, Any], t: Thresholds) -> Sheet:
 
 def _bridge_rows(d: dict[str, Any]) -> list[list[Cell]]:
     who = d["name"]
+    # "of" names, for a contributor, the part it belongs to; for a part, those whose points it carries (a step
+    # with no revenue has no margin to count points from: bridge._points).
     rows: list[list[Cell]] = [
-        [who, p["side"], p["part"], p["label"], p["change_usd"], p["gross_profit_usd"], p["margin_pts"], ""]
+        [who, p["side"], p["part"], p["label"], p["change_usd"], p["gross_profit_usd"], p["margin_pts"],
+         ", ".join(p["margin_pts_carried_from"])]
         for p in d["parts"]
-    ]
+    ]  # fmt: skip
     rows += [
         [who, c["side"], "contributor", c["words"], c["change_usd"], c["gross_profit_usd"], None, c["part"]]
         for c in d["contributors"]
     ]
+    # What the sheet's figures need said (no points at all, whose points another part holds), as `why` says it.
+    rows += [[who, None, "note", note, None, None, None, ""] for note in d["notes"]]
     return rows
 
 

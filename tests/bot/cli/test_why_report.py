@@ -213,3 +213,17 @@ def test_why_says_the_bridge_is_in_dollars_only_without_revenue_in_a_period(
     assert note in d["notes"]
     _, out, _ = cli(rt, capsys, "why", "acme", "--period", "2026-10")
     assert note in out
+
+
+def test_the_packs_bridges_say_which_part_holds_the_points_of_a_step_without_revenue(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rt = migrating(settings, tmp_path)
+    code, _, err = cli(rt, capsys, "report", "--period", "2026-10", "--out", str(tmp_path / "pack") + "/")
+    assert code == 0, err
+    with (tmp_path / "pack" / "bridges.csv").open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r["subject"] == "Migrator"]
+    parts = {r["part"]: r for r in rows}
+    assert (parts["metered_volume"]["margin_pts"], parts["contract_changes"]["of"]) == ("", "metered_volume")
+    notes = [r["label"] for r in rows if r["part"] == "note"]
+    assert any(n.startswith("metered volume leaves no revenue at its step") for n in notes)
