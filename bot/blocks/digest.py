@@ -56,8 +56,15 @@ def _trend(p: dict[str, Any]) -> str:
     if not known:
         return "no revenue in the last 12 weeks"
     low, high = min(known, key=lambda k: k[1]), max(known, key=lambda k: k[1])
+    weeks = len(p["trend"])
+    # A new book has revenue in only some of the weeks: the trend says so rather than call them all twelve.
+    span = (
+        f"{weeks}-week blended margin"
+        if len(known) == weeks
+        else f"blended margin in the {len(known)} of the last {weeks} weeks with revenue"
+    )
     return (
-        f"{len(p['trend'])}-week blended margin: {percent(known[0][1])} ({known[0][0]}) → "
+        f"{span}: {percent(known[0][1])} ({known[0][0]}) → "
         f"{percent(known[-1][1])} ({known[-1][0]}); low {percent(low[1])} ({low[0]}), "
         f"high {percent(high[1])} ({high[0]})"
     )

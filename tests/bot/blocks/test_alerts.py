@@ -273,3 +273,12 @@ def test_a_trends_projection_is_rounded_once_from_its_exact_value() -> None:
     ]
     assert "(projected 29.7% in 14 days)" in shown[0]
     assert "(projected 29.8% in 14 days)" in shown[1]  # what it read before, from the cent
+
+
+def test_a_trend_with_revenue_in_only_some_weeks_says_how_many() -> None:
+    payload = digest_payload(0)
+    for week in payload["trend"][:9]:  # a customer book that started three weeks ago
+        week.update(revenue_usd="0.00", cogs_usd="0.00", margin_pct=None)
+    shown = all_text(digest_message(payload)["blocks"])
+    assert "blended margin in the 3 of the last 12 weeks with revenue: 40.0% (2026-W43) → 40.5% (2026-W45)" in shown
+    assert "12-week" not in shown
