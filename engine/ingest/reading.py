@@ -266,6 +266,15 @@ def _csv_rows(path: Path, delimiter: str = ",", at: Position | None = None) -> I
                     break
                 except csv.Error as exc:
                     start, end = end + 1, reader.line_num
+                    if end > start and "field larger than field limit" in str(exc):
+                        # A quoted field ran on over every line up to `end`: what rows those lines held cannot be
+                        # told, so skipping it as one bad row (--skip-invalid) would drop them without a word. (A
+                        # long field on its one line is one bad row.)
+                        raise FileError(
+                            start,
+                            f"{csv_problem(exc)}: it runs from line {start:,} past line {end:,}, and the rows on "
+                            "those lines cannot be read; close the quote and import the file again",
+                        ) from None
                     if held is not None:
                         yield row(*held)
                         held = None

@@ -172,14 +172,22 @@ def test_a_row_whose_quoted_cell_spans_lines_is_named_by_the_line_it_starts_on(
     assert errors[1] == (5, "has 5 fields, the header has 6")
 
 
-def test_a_cell_past_the_field_limit_is_named_by_the_line_its_row_starts_on(runtime: Runtime, tmp_path: Path) -> None:
+def test_an_unclosed_quote_past_the_field_limit_refuses_the_file_even_when_skipping_invalid_rows(
+    runtime: Runtime, tmp_path: Path
+) -> None:
     # An unclosed quote in a large file: the csv module gives up at its field-size limit, some 1,300 lines on.
     path = tmp_path / "long.csv"
     path.write_text(
         HEADER + good("e0") + f'e1,{TS},"acme,chat,gpt-4o,100\n' + "".join(good(f"e{i}") for i in range(2, 4000))
     )
-    _, _, _, _, errors, _ = on_both_paths(runtime, path, skip_invalid=True)
-    assert errors[0] == (3, "a field is longer than 131,072 characters (an unclosed quote?)")
+    refused, imported, _, _, errors, stored = on_both_paths(runtime, path, skip_invalid=True)
+    # The quote swallowed some 1,300 rows: skipping it as one bad row would have lost them without a word.
+    assert refused and imported == 0 and stored["usage_event"] == []
+    assert errors[0][0] == 3
+    assert errors[0][1].startswith(
+        "a field is longer than 131,072 characters (an unclosed quote?): it runs from line 3 past line "
+    )
+    assert errors[0][1].endswith("the rows on those lines cannot be read; close the quote and import the file again")
 
 
 # ---- JSONL ----
