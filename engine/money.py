@@ -10,8 +10,9 @@ string that keeps the decimals, text for people), so every edge rounds the same 
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from fractions import Fraction
+from typing import NamedTuple
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -20,6 +21,11 @@ NANO = 1_000_000_000  # nano-USD per USD
 CENT = Decimal("0.01")
 MICRO = Decimal("0.000001")
 TENTH = Decimal("0.1")
+
+# Where exact amounts are added and multiplied: with 100 digits no sum or product of amounts marginbot holds is ever
+# rounded (a contract's money has 20 digits, usage counts about as many), where the default 28 could round a total of
+# many of them quietly. Rounding would trap (Inexact), so nothing computed here is cut: never divide here.
+EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
 
 
 def usd(nano: int) -> Decimal:
@@ -46,6 +52,90 @@ def fraction_decimal(value: Fraction) -> Decimal:
     """An exact fraction as a Decimal, divided once: exact when it ends within Decimal's 28 digits, else cut there
     (never at a half step: a fraction that is not a decimal is never exactly one)."""
     return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+# Revenue is added up in ticks, 1/TICKS of a dollar. A day is 1/28 to 1/31 of its month, so a span's share of a month
+# is a fraction over a divisor of TICKS, and a monthly amount over it a whole number of ticks times that amount: a
+# Decimal that ends, which adds exactly (in EXACT). A total of many is divided by TICKS once, so it is the exact sum
+# of its parts: fees of $1,000.00, $1,000.03 and $1,000.12 over 7 days of June are $233.33…, $233.340333… and
+# $233.361333…, exactly $700.035 together, where their 28-digit Decimals (each cut down) add up to $700.0349…9, a
+# cent short once rounded half-up.
+TICKS = 377_580  # lcm(28, 29, 30, 31)
+TICKS_D = Decimal(TICKS)
+
+
+class Share(NamedTuple):
+    """An exact amount in ticks that seldom ends: `ticks` × `part` / `whole` (a contract's revenue split by usage
+    across products, an invoice prorated over a service period whose length does not divide TICKS)."""
+
+    ticks: Decimal
+    part: Decimal
+    whole: Decimal
+
+    def dollars(self) -> Decimal:
+        """In dollars, divided once."""
+        return EXACT.multiply(self.ticks, self.part) / EXACT.multiply(self.whole, TICKS_D)
+
+    def fraction(self) -> Fraction:
+        """In dollars, exactly."""
+        return Fraction(EXACT.multiply(self.ticks, self.part)) / (Fraction(self.whole) * TICKS)
+
+
+Exact = Decimal | Share  # an exact amount in ticks: a Decimal where it ends (any contract charge), else a Share
+
+# Shares are added at this step (in ticks) with a bound on the error, not as fractions: the exact sum of thousands of
+# them over as many denominators (one per customer's usage) grows to thousands of digits, quadratic in their number.
+# A share's quotient, cut at 80 digits and then at the step, is within one step of exact (for any below 10^49 ticks).
+_NEAR = Context(prec=80)
+_NEAR_STEP = Decimal("1e-30")
+
+
+class ExactSum:
+    """A sum of amounts in ticks (`Exact`), kept exactly enough to give the exact sum's Decimal (`dollars`)."""
+
+    __slots__ = ("near", "shares", "ticks")
+
+    def __init__(self, ticks: Decimal = ZERO) -> None:
+        self.ticks = ticks  # the Decimals, added exactly
+        self.near = ZERO  # the shares, each cut at _NEAR_STEP
+        self.shares: list[Share] = []  # and the shares themselves, for the rare sum `near` cannot settle
+
+    def add(self, amount: Exact) -> None:
+        if isinstance(amount, Decimal):
+            self.ticks = EXACT.add(self.ticks, amount)
+        else:
+            self.shares.append(amount)
+            cut = _NEAR.divide(EXACT.multiply(amount.ticks, amount.part), amount.whole)
+            self.near = EXACT.add(self.near, cut.quantize(_NEAR_STEP, context=_NEAR))
+
+    def merged(self, other: ExactSum) -> ExactSum:
+        """A new sum of both."""
+        out = ExactSum(EXACT.add(self.ticks, other.ticks))
+        out.near, out.shares = EXACT.add(self.near, other.near), self.shares + other.shares
+        return out
+
+    def scaled(self, by: int, over: int) -> ExactSum:
+        """This sum × `by` ÷ `over`, exactly (a run rate: days in the period over days so far)."""
+        out = ExactSum()
+        out.add(Share(self.ticks, Decimal(by), Decimal(over)))
+        for s in self.shares:
+            out.add(Share(EXACT.multiply(s.ticks, by), s.part, EXACT.multiply(s.whole, over)))
+        return out
+
+    def fraction(self) -> Fraction:
+        """The sum in dollars, exactly."""
+        return Fraction(self.ticks) / TICKS + sum((s.fraction() for s in self.shares), Fraction(0))
+
+    def dollars(self) -> Decimal:
+        """The sum in dollars as a Decimal, divided once: what `fraction_decimal(self.fraction())` gives. With shares,
+        the exact sum lies within one step of `near` per share; when both ends of that interval round to the same 28
+        digits, so does the exact sum (a half cent is one such: it ends within a few digits, and an interval this
+        narrow around it rounds to it at both ends). Otherwise, very rarely, the shares are added as fractions."""
+        if not self.shares:
+            return self.ticks / TICKS_D
+        total, error = EXACT.add(self.ticks, self.near), _NEAR_STEP * len(self.shares)
+        low, high = EXACT.subtract(total, error) / TICKS_D, EXACT.add(total, error) / TICKS_D
+        return low if low == high else fraction_decimal(self.fraction())
 
 
 def decimal_text(value: Decimal | None, step: Decimal = CENT) -> str | None:

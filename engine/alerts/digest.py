@@ -21,7 +21,7 @@ from engine.periods import Period, iso_week, month_to_date
 from engine.reports.figures import Figures, Thresholds, margin_change, margin_pct
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
-from engine.reports.revenue import revenue_lines, total_by_customer
+from engine.reports.revenue import period_revenue
 from engine.reports.serialize import figures_text, payload_figures
 from engine.reports.usage import cost_by_day
 from engine.runtime import Runtime
@@ -160,7 +160,7 @@ def weekly_digest(
         WeekPoint(
             label=p.label,
             start=p.start,
-            revenue=sum(total_by_customer(revenue_lines(conn, p)).values(), ZERO),
+            revenue=period_revenue(conn, p).total().dollars(),  # every line's, added exactly
             cogs=usd(cost_by_week.get(p.start, 0)),
         )
         for p in periods

@@ -34,10 +34,10 @@ from engine.reports.revenue import (
     contract_line,
     contracts_in,
     describe_terms,
+    lines_sum,
     month_fraction,
     over_months,
     revenue_lines,
-    total_by_customer,
     total_by_product,
 )
 from engine.reports.usage import UnitCounter
@@ -57,13 +57,13 @@ class _Side:
 
     @property
     def total(self) -> Decimal:
-        return sum((line.total for _, _, line in self.lines), ZERO)
+        return lines_sum(line for _, _, line in self.lines).dollars()  # exactly, as the reports add lines
 
     def share(self, product: str | None) -> Decimal:
         """The revenue of these lines that pays for `product` (None: all of it)."""
         if product is None:
             return self.total
-        return sum((line.by_product.get(product, ZERO) for _, _, line in self.lines), ZERO)
+        return total_by_product(line for _, _, line in self.lines).get(product, ZERO)
 
     def seat_months(self) -> tuple[Fraction, Fraction, Decimal]:
         """(seats × months, months with seats, seat revenue) over the lines whose plan has seats (the months exact:
@@ -169,7 +169,7 @@ def revenue_bridge(
     def official(lines: list[RevenueLine]) -> Decimal:
         if product is not None:
             return total_by_product(lines).get(product, ZERO)
-        return sum(total_by_customer(lines).values(), ZERO)
+        return lines_sum(lines).dollars()  # the exact sum, as the portfolio's total (not of rounded customers)
 
     keys: list[KeyPieces] = []
     steps: dict[str, Decimal] = dict.fromkeys(REVENUE_STEPS, ZERO)
@@ -219,8 +219,8 @@ def revenue_bridge(
 def _billed_share(lines: list[RevenueLine], customer: str, product: str | None) -> Decimal:
     mine = [line for line in lines if line.customer == customer]
     if product is None:
-        return sum((line.total for line in mine), ZERO)
-    return sum((line.by_product.get(product, ZERO) for line in mine), ZERO)
+        return lines_sum(mine).dollars()
+    return total_by_product(mine).get(product, ZERO)
 
 
 def _pieces(

@@ -9,7 +9,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TypeVar
 
-from engine.money import HUNDRED, ZERO, fraction_decimal
+from engine.money import HUNDRED, ZERO, ExactSum, fraction_decimal
 from engine.periods import Period
 from engine.vocab import Status
 
@@ -39,8 +39,16 @@ def margin_change(now: Figures, before: Figures) -> Decimal | None:
 
 
 def _exact_margin(f: Figures) -> Fraction:
-    revenue = Fraction(f.revenue)
+    revenue = f.revenue_fraction()
     return (revenue - Fraction(f.cogs)) / revenue * 100
+
+
+def revenue_change(now: Figures, before: Figures) -> Decimal:
+    """How much revenue moved from `before` to `now`: exactly where both carry their exact sums (two 28-digit totals
+    apart by exactly half a cent could differ by 0.0049…9)."""
+    if now.revenue_exact is None or before.revenue_exact is None:
+        return now.revenue - before.revenue
+    return fraction_decimal(now.revenue_fraction() - before.revenue_fraction())
 
 
 def status_of(revenue: Decimal, cogs: Decimal, t: Thresholds) -> Status:
@@ -78,10 +86,16 @@ class Figures:
     events: int = 0
     unpriced_events: int = 0
     thresholds: Thresholds = field(default_factory=Thresholds)
+    # `revenue` exactly, where the figures hold a sum of revenue lines kept so (the portfolio's totals): what is worked
+    # out from it (a run rate, a change) starts from the sum itself, not from its 28 digits.
+    revenue_exact: ExactSum | None = field(default=None, repr=False, compare=False)
 
     @property
     def margin_pct(self) -> Decimal | None:
         return margin_pct(self.revenue, self.cogs)
+
+    def revenue_fraction(self) -> Fraction:
+        return Fraction(self.revenue) if self.revenue_exact is None else self.revenue_exact.fraction()
 
     @property
     def status(self) -> Status:
@@ -126,10 +140,19 @@ def run_rate(f: Figures, period: Period) -> Projection | None:
     """The run-rate projection of `f` over `period` to its full length; None when the period is complete."""
     if period.complete:
         return None
-    scale = Decimal(period.full_days) / Decimal(period.days)
+    full, days = period.full_days, period.days
+
+    def scaled(value: Decimal) -> Decimal:
+        return fraction_decimal(Fraction(value) * full / days)
+
+    # Each multiplied out before its one division, from the exact sum where the figures carry it: a 28-digit
+    # full ÷ days first (31/3 = 10.33…3) made 3 days of a $3,000.005 fee over their month $3,000.0049…9, a cent
+    # short once rounded.
+    exact = f.revenue_exact
+    revenue = scaled(f.revenue) if exact is None else exact.scaled(full, days).dollars()
     return Projection(
         label=period.label,
-        days=period.days,
-        full_days=period.full_days,
-        figures=Figures(revenue=f.revenue * scale, cogs=f.cogs * scale, thresholds=f.thresholds),
+        days=days,
+        full_days=full,
+        figures=Figures(revenue=revenue, cogs=scaled(f.cogs), thresholds=f.thresholds),
     )

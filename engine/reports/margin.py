@@ -22,7 +22,7 @@ from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Share, Thresholds, percentile, run_rate
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
-from engine.reports.revenue import RevenueLine, revenue_lines, total_by_customer, total_by_product
+from engine.reports.revenue import RevenueLine, lines_sum, revenue_lines, total_by_customer, total_by_product
 from engine.reports.usage import cost_by_day
 from engine.store.columns import COST_TYPES
 from engine.store.sql import COST_SUM, COST_SUMS
@@ -213,7 +213,7 @@ def _attribute_revenue(
     """A customer's revenue is its lines; a product's is its share of every line that covers it."""
     if kind is SubjectKind.CUSTOMER:
         own = [line for line in lines if line.customer == key]
-        revenue = sum((line.total for line in own), ZERO)
+        revenue = lines_sum(own).dollars()  # the exact sum of its lines, as the portfolio's row has it
         prev_revenue = total_by_customer(previous_lines).get(key, ZERO)
     else:
         own = [line for line in lines if key in line.by_product]
@@ -305,10 +305,12 @@ def _product_customers(
             {"p": product, "a": period.start, "b": period.end},
         )
     }
-    revenue: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    theirs: dict[str, list[RevenueLine]] = defaultdict(list)
     for line in lines:
         if product in line.by_product:
-            revenue[line.customer] += line.by_product[product]
+            theirs[line.customer].append(line)
+    # Each customer's share of the product, exactly (their lines' 28-digit pieces added could miss a half cent).
+    revenue = {customer: total_by_product(own)[product] for customer, own in theirs.items()}
     keys = (set(cost) | set(revenue)) - {""}
     names: dict[str, str] = dict(conn.execute(text("SELECT id, name FROM customer")).all()) if keys else {}
     out = [

@@ -202,9 +202,11 @@ def _sums(rows: list[tuple[Any, ...]], i: int) -> tuple[UsageTotals, dict[str, _
 _NONE: Final = (0, 0, 0)
 
 
-def _total(revenue: dict[str, Decimal], counts: dict[str, _Counts], thresholds: Thresholds) -> Figures:
+def _total(revenue: PeriodRevenue, counts: dict[str, _Counts], thresholds: Thresholds) -> Figures:
+    exact = revenue.total()  # the exact sum of every line (the customers' 28-digit totals added would not be)
     return Figures(
-        revenue=sum(revenue.values(), ZERO),
+        revenue=exact.dollars(),
+        revenue_exact=exact,
         cogs=usd(sum(v[0] for v in counts.values())),
         events=sum(v[1] for v in counts.values()),
         unpriced_events=sum(v[2] for v in counts.values()),
@@ -293,8 +295,8 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
     ).all()
     return Portfolio(
         period=period,
-        total=_total(rev_now, cust_now, thresholds),
-        previous_total=_total(rev_before, cust_before, thresholds),
+        total=_total(revenue_now, cust_now, thresholds),
+        previous_total=_total(revenue_before, cust_before, thresholds),
         customers=rows(SubjectKind.CUSTOMER, cust_now, cust_before, rev_now, rev_before),
         products=rows(SubjectKind.PRODUCT, prod_now, prod_before, prod_rev_now, prod_rev_before),
         unpriced_models=sorted(f"{p or '?'}/{m or '?'}" for p, m in unpriced),

@@ -17,14 +17,14 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 from functools import lru_cache
 from typing import Final, Literal, NamedTuple
 
 from sqlalchemy import Connection, text
 
-from engine.money import ONE, ZERO, count_text, unit_price_text
+from engine.money import EXACT, ONE, TICKS, TICKS_D, ZERO, Exact, ExactSum, Share, count_text, unit_price_text
 from engine.periods import Period
 from engine.reports.usage import UnitCounter, UsageTotals
 from engine.store.bounds import MONEY_MAX, SEATS_MAX
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 BILLED: Final = "billed"  # the plan of a billed line: what was invoiced, not a contract's terms
 _PLAN = {p.value: p for p in Plan}  # stored spelling → Plan, without an Enum call per contract row
 _UNIT = {u.value: u for u in Unit}
+# Exact arithmetic on amounts in ticks (engine.money.TICKS), bound once: these run for every contract of a period.
+_mul, _add, _sub = EXACT.multiply, EXACT.add, EXACT.subtract
 
 
 @dataclass(kw_only=True)
@@ -57,6 +59,11 @@ class RevenueLine:
     active_days: int = 0
     by_product: dict[str, Decimal] = field(default_factory=dict)  # the split used for product margins
     terms: str = ""
+    # The exact amounts, in ticks (engine.money.TICKS), that `total` and each of `by_product` are: totals of many
+    # lines add these (`total_by_customer`), not the 28-digit Decimals. Empty on a line made by hand, whose own
+    # Decimals are then taken as exact.
+    parts: tuple[Exact, ...] = field(default=(), repr=False)
+    product_parts: dict[str, tuple[Exact, ...]] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -82,7 +89,8 @@ EarningTerms = tuple[Plan, int, Decimal, Decimal, Decimal, "Unit | None", Decima
 FIXED_TERMS: Final = 5
 
 # How many months of a contract's monthly terms apply: exact (`month_fraction`: a day is 1/28 to 1/31 of its month,
-# which no decimal holds), or a Decimal where a caller speaks of whole or scaled months (a forecast's month).
+# which no decimal holds, so its denominator divides TICKS), or a Decimal where a caller speaks of whole or scaled
+# months (a forecast's month).
 Months = Fraction | Decimal
 
 
@@ -279,13 +287,33 @@ class _Fixed(NamedTuple):
     seats: Decimal
     platform: Decimal
     included: Decimal
-    fees: Decimal  # seats + platform: a total's first two terms, added once
+    ticks: Decimal  # seats + platform, exactly, in ticks
+    # For the usage charge in ticks (_charged): months = n / d (d = 1 for a Decimal), the included units × n, and
+    # the ticks in 1/d of a dollar.
+    denominator: Decimal
+    included_n: Decimal
+    per: Decimal
+
+
+@lru_cache(maxsize=4096, typed=True)  # a handful of spans, asked for every distinct fixed terms
+def _in_ticks(months: Months) -> tuple[int | Decimal, Decimal, Decimal]:
+    """`months` as n / d (d = 1 for a Decimal), d, and the ticks in 1/d of a dollar."""
+    n, d = (months, 1) if type(months) is Decimal else months.as_integer_ratio()
+    per, rest = divmod(TICKS, d)
+    if rest:
+        raise ValueError(f"{months} months is no span of days: its denominator does not divide {TICKS}")
+    return n, Decimal(d), Decimal(per)
 
 
 def _fixed(c: Terms, months: Months) -> _Fixed:
     included = c.included(months) if c.is_metered else ZERO
     seats, platform = c.seat_charge(months), c.platform_charge(months)
-    return _Fixed(months, seats, platform, included, seats + platform)
+    n, d, per = _in_ticks(months)
+    fees = _mul(Decimal(c.seats), c.seat_price_usd) if c.plan.has_seats else ZERO
+    if c.plan.has_fee:
+        fees = _add(fees, c.platform_fee_usd)
+    included_n = _mul(c.included_units, n) if c.plan is Plan.HYBRID else ZERO
+    return _Fixed(months, seats, platform, included, _mul(_mul(fees, n), per), d, included_n, per)
 
 
 # The terms that decide the fixed charges (earning_terms[:FIXED_TERMS]: not the unit or its price, so the bench's
@@ -313,8 +341,7 @@ class _Charge(NamedTuple):
     per_product: dict[str, Decimal]  # the units per product (empty when none were needed)
     units: Decimal  # metered units (zero for seat and flat plans)
     fixed: _Fixed
-    usage: Decimal
-    total: Decimal
+    ticks: Decimal  # the total, exactly, in ticks: what totals add (the line's Decimals are worked out from it)
 
 
 # A contract, its charge, and its customer and product again: the totals per customer and per product read these
@@ -326,10 +353,19 @@ _Charged = tuple[Terms, _Charge, str, str]
 
 def _charged(c: Terms, days: int, fixed: _Fixed, per_product: dict[str, Decimal], units: Decimal) -> _Charge:
     """The revenue rule on contract `c` (Terms.charge, its fixed parts already worked out) over `days` days, for
-    the `units` it metered (zero unless it is metered)."""
-    usage = c.usage_charge(units, fixed.months) if c.is_metered else ZERO
+    the `units` it metered (zero unless it is metered). In ticks, exactly: the usage charge (Terms.usage_charge)
+    of a hybrid plan is on the units over those included, worked out over the months' denominator as
+    Terms._over_included does. (Written out here: this runs for every contract of every period.)"""
+    ticks = fixed.ticks
+    if c.is_metered:
+        if c.plan is Plan.HYBRID:
+            over = _sub(_mul(units, fixed.denominator), fixed.included_n)
+            if over > 0:
+                ticks = _add(ticks, _mul(_mul(over, c.unit_price_usd), fixed.per))
+        else:
+            ticks = _add(ticks, _mul(_mul(units, c.unit_price_usd), TICKS_D))
     # _make: a NamedTuple from its values without its own __new__ in Python (one per contract and period).
-    return _Charge._make((days, per_product, units, fixed, usage, fixed.fees + usage))
+    return _Charge._make((days, per_product, units, fixed, ticks))
 
 
 def _written(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
@@ -344,10 +380,11 @@ def _written(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
         terms=terms,
         seats=fixed.seats,
         platform=fixed.platform,
-        usage=charge.usage,
-        total=charge.total,
+        usage=c.usage_charge(charge.units, fixed.months) if c.is_metered else ZERO,
+        total=charge.ticks / TICKS_D,  # one division of the exact total, not its parts' 28-digit Decimals added
         units=charge.units,
         included_units=fixed.included,
+        parts=(charge.ticks,),
     )
 
 
@@ -357,11 +394,18 @@ def compute_line(c: Terms, active_days: int, months: Months, units: Decimal) -> 
     return _written(c, charge, describe_terms(c))
 
 
-def _split(total: Decimal, weights: dict[str, Decimal], fallback: str) -> dict[str, Decimal]:
-    weight_sum = sum(weights.values(), ZERO)
-    if weight_sum <= 0:
-        return {fallback: total}
-    return {p: total * w / weight_sum for p, w in weights.items() if w}
+def _pieces(ticks: Decimal, weights: dict[str, Decimal], fallback: str) -> list[tuple[str, Exact]]:
+    """`ticks` split across products by their units (`weights`), exactly: all of it on the one product with any,
+    a Share for each of several, all on `fallback` when none has any."""
+    used = [(p, w) for p, w in weights.items() if w]
+    whole = ZERO
+    for _, w in used:
+        whole = _add(whole, w)
+    if whole <= 0:
+        return [(fallback, ticks)]
+    if len(used) == 1:
+        return [(used[0][0], ticks)]
+    return [(p, Share(ticks, w, whole)) for p, w in used]
 
 
 def _charges(
@@ -470,11 +514,59 @@ def revenue_by_customer(
     ).by_customer()
 
 
+class _Totals:
+    """Exact amounts in ticks added up per key (customer or product), the keys in the order first added: the totals
+    of lines and of charges alike, each the exact sum of its parts whatever their order, divided once."""
+
+    __slots__ = ("shares", "ticks")
+
+    def __init__(self) -> None:
+        self.ticks: dict[str, Decimal] = {}  # every key, with its Decimals added exactly
+        self.shares: dict[str, ExactSum] = {}  # the keys with shares, and those
+
+    def add(self, key: str, amount: Exact) -> None:
+        if isinstance(amount, Decimal):
+            self.ticks[key] = _add(self.ticks.get(key, ZERO), amount)
+            return
+        self.ticks.setdefault(key, ZERO)
+        shared = self.shares.get(key)
+        if shared is None:
+            shared = self.shares[key] = ExactSum()
+        shared.add(amount)
+
+    def dollars(self) -> dict[str, Decimal]:
+        shares = self.shares
+        if not shares:  # the usual: one division per key
+            return {key: ticks / TICKS_D for key, ticks in self.ticks.items()}
+        return {
+            key: ExactSum(ticks).merged(shares[key]).dollars() if key in shares else ticks / TICKS_D
+            for key, ticks in self.ticks.items()
+        }
+
+    def total(self) -> ExactSum:
+        """Every key's together."""
+        out = ExactSum()
+        with localcontext(EXACT):
+            out.ticks = sum(self.ticks.values(), ZERO)
+        for shared in self.shares.values():
+            out = out.merged(shared)
+        return out
+
+
+def _parts(line: RevenueLine) -> tuple[Exact, ...]:
+    """The exact amounts a line's total is: its own, or (a line made by hand) its total taken as exact."""
+    return line.parts or (_mul(line.total, TICKS_D),)
+
+
+def _product_parts(line: RevenueLine) -> dict[str, tuple[Exact, ...]]:
+    return line.product_parts or {p: (_mul(amount, TICKS_D),) for p, amount in line.by_product.items()}
+
+
 class PeriodRevenue:
     """Every revenue line of one period (what `revenue_lines` returns), kept as each contract's charge and written up
     as lines only when asked: the portfolio reads the totals per customer and product, and only some callers (the
-    alerts, a subject's report) read the lines themselves. The totals are the lines' totals summed in the lines'
-    order (a Decimal sum rounds to 28 digits, so the order is part of the figure)."""
+    alerts, a subject's report) read the lines themselves. The totals are the exact sums of the lines' exact amounts
+    (in ticks), each divided once: the same figures in any order (28-digit Decimals added would be neither)."""
 
     def __init__(self, charged: list[_Charged], billed: list[RevenueLine], uncovered: Sequence[_Charged] = ()) -> None:
         self._billed = billed
@@ -483,6 +575,7 @@ class PeriodRevenue:
         # billed customer's contracts earn on the days of the period no billed line covers.
         self._charged = [e for e in charged if e[2] not in billed_customers] + list(uncovered) if billed else charged
         self._lines: list[RevenueLine] | None = None
+        self._customers: _Totals | None = None
 
     def lines(self) -> list[RevenueLine]:
         """The lines, written up once (callers may change them: it is the same list every time)."""
@@ -505,33 +598,57 @@ class PeriodRevenue:
         ]
         return modelled + [line for line in self._billed if line.customer in customers]
 
+    def _by_customer(self) -> _Totals:
+        if self._customers is None:
+            totals = _Totals()
+            ticks = totals.ticks
+            # _Totals.add, written out for the thousands of charges: in EXACT every sum is exact, and one context
+            # for the loop costs less than a call of EXACT's per charge.
+            with localcontext(EXACT):
+                for _, charge, customer, _ in self._charged:
+                    ticks[customer] = ticks.get(customer, ZERO) + charge.ticks
+            for line in self._billed:
+                for part in _parts(line):
+                    totals.add(line.customer, part)
+            self._customers = totals
+        return self._customers
+
     def by_customer(self) -> dict[str, Decimal]:
         """`total_by_customer(self.lines())`."""
-        totals: dict[str, Decimal] = {}
-        for _, charge, customer, _ in self._charged:
-            totals[customer] = totals.get(customer, ZERO) + charge.total
-        for line in self._billed:
-            totals[line.customer] = totals.get(line.customer, ZERO) + line.total
-        return totals
+        return self._by_customer().dollars()
+
+    def total(self) -> ExactSum:
+        """Every line's revenue together, exactly (`.dollars()` for the figure): `by_customer`'s before each is
+        divided."""
+        return self._by_customer().total()
 
     def by_product(self) -> dict[str, Decimal]:
         """`total_by_product(self.lines())`."""
-        totals: dict[str, Decimal] = {}
-        for _, charge, _, product in self._charged:
-            if product:
-                totals[product] = totals.get(product, ZERO) + charge.total
-            else:
-                for product, amount in _split(charge.total, charge.per_product, "").items():
-                    totals[product] = totals.get(product, ZERO) + amount
+        totals = _Totals()
+        ticks = totals.ticks
+        with localcontext(EXACT):  # as in _by_customer
+            for _, charge, _, product in self._charged:
+                if product:
+                    ticks[product] = ticks.get(product, ZERO) + charge.ticks
+                else:
+                    for split, piece in _pieces(charge.ticks, charge.per_product, ""):
+                        totals.add(split, piece)
         for line in self._billed:
-            totals[line.product] = totals.get(line.product, ZERO) + line.total
-        return totals
+            for product, parts in _product_parts(line).items():
+                for part in parts:
+                    totals.add(product, part)
+        return totals.dollars()
 
 
 def _charged_line(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
     line = _written(c, charge, terms)
+    if c.product:
+        line.by_product, line.product_parts = {c.product: line.total}, {c.product: line.parts}
+        return line
     # Seat and flat plans meter nothing; their split across products follows requests.
-    line.by_product = {c.product: line.total} if c.product else _split(line.total, charge.per_product, "")
+    for product, piece in _pieces(charge.ticks, charge.per_product, ""):
+        line.by_product[product] = piece.dollars() if isinstance(piece, Share) else line.total
+        line.product_parts[product] = (piece,)
     return line
 
 
@@ -797,7 +914,7 @@ def prorated_lines(bills: list[Invoice], period: Period) -> list[RevenueLine]:
     merged: dict[tuple[str, str, str], RevenueLine] = {}
     for bill in bills:
         a, b = max(bill.start, period.start), min(bill.end, period.end)
-        share = Decimal((b - a).days + 1) / Decimal(bill.days)
+        days = (b - a).days + 1
         key = (bill.customer, bill.product, bill.source)
         line = merged.get(key)
         if line is None:
@@ -808,12 +925,20 @@ def prorated_lines(bills: list[Invoice], period: Period) -> list[RevenueLine]:
                 source=bill.source,
                 terms=f"billed in {bill.source} (invoice lines, prorated by day)",
             )
-        amount = bill.amount * share
-        line.total += amount
-        line.platform += amount
-        line.active_days = max(line.active_days, (b - a).days + 1)
+        # amount × days ÷ the invoice's days, exactly: in ticks a Decimal when its days divide TICKS × days (a
+        # month's invoice), else a Share (a 365-day one); a 28-digit share of it first could miss a half cent.
+        per, rest = divmod(TICKS * days, bill.days)
+        if rest:
+            line.parts += (Share(_mul(bill.amount, TICKS_D), Decimal(days), Decimal(bill.days)),)
+        else:
+            line.parts += (_mul(bill.amount, per),)
+        line.active_days = max(line.active_days, days)
     for line in merged.values():
-        line.by_product = {line.product: line.total}
+        exact = ExactSum()
+        for part in line.parts:
+            exact.add(part)
+        line.total = line.platform = exact.dollars()
+        line.by_product, line.product_parts = {line.product: line.total}, {line.product: line.parts}
     return list(merged.values())
 
 
@@ -824,16 +949,28 @@ def _scoped(sql: str, params: dict[str, object], customers: list[str] | None) ->
 
 
 def total_by_customer(lines: Iterable[RevenueLine]) -> dict[str, Decimal]:
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    """Revenue per customer: the exact sum of its lines, divided once (see PeriodRevenue)."""
+    totals = _Totals()
     for line in lines:
-        totals[line.customer] += line.total
-    return dict(totals)
+        for part in _parts(line):
+            totals.add(line.customer, part)
+    return totals.dollars()
 
 
 def total_by_product(lines: Iterable[RevenueLine]) -> dict[str, Decimal]:
     """Revenue per product; an all-product contract is split by the usage of each product."""
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    totals = _Totals()
     for line in lines:
-        for product, amount in line.by_product.items():
-            totals[product] += amount
-    return dict(totals)
+        for product, parts in _product_parts(line).items():
+            for part in parts:
+                totals.add(product, part)
+    return totals.dollars()
+
+
+def lines_sum(lines: Iterable[RevenueLine]) -> ExactSum:
+    """The revenue of `lines` together, exactly (`.dollars()` for the figure)."""
+    total = ExactSum()
+    for line in lines:
+        for part in _parts(line):
+            total.add(part)
+    return total

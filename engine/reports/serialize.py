@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.money import CENT, MICRO, decimal_text, json_number, round_to
 from engine.periods import Period
-from engine.reports.figures import Figures, Projection, Share, Thresholds, margin_change
+from engine.reports.figures import Figures, Projection, Share, Thresholds, margin_change, revenue_change
 from engine.reports.margin import MarginReport
 
 if TYPE_CHECKING:  # only named in annotations: `marginbot margin X --json` need not import the portfolio's queries
@@ -136,7 +136,7 @@ def change(now: Figures, before: Figures) -> dict[str, Any]:
         return pct((a - b) / b * 100) if b else None
 
     return {
-        "revenue_usd": cents(now.revenue - before.revenue),
+        "revenue_usd": cents(revenue_change(now, before)),
         "revenue_pct": rel(now.revenue, before.revenue),
         "cogs_usd": cents(now.cogs - before.cogs),
         "cogs_pct": rel(now.cogs, before.cogs),
