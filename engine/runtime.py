@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from config.settings import Settings
@@ -24,12 +28,32 @@ if TYPE_CHECKING:
     from engine.reports.movers import MoverRule
 
 
+log = logging.getLogger(__name__)
+
+
+def _files_stamp(*paths: Path) -> tuple[object, ...]:
+    """What tells a file changed without reading it: its identity, size and times (None: no file there)."""
+    stamp: list[object] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            stamp.append(None)
+            continue
+        stamp.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(stamp)
+
+
 @dataclass
 class Runtime:
     """Settings plus the lazily opened database and price book. Pass `now` in tests to pin the clock."""
 
     settings: Settings
     now_override: datetime | None = field(default=None)
+    _prices_book: PriceBook | None = field(default=None, init=False, repr=False)
+    _prices_stamp: tuple[object, ...] = field(default=(), init=False, repr=False)
+    _prices_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _prices_pinned: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # From here on every credential in the settings is masked in logs and errors (engine/scrub.py).
@@ -42,13 +66,43 @@ class Runtime:
 
         return open_engine(self.settings.database_url)
 
-    @cached_property
+    @property
     def prices(self) -> PriceBook:
+        """The price book of the price file and catalogue data file as they are now on disk.
+
+        Loaded on first use, and loaded again when either file changed since (two stat calls an access): a process
+        that lives on (serve, its scheduler's syncs) must not go on pricing new events with the prices it started with
+        after the files were edited and `marginbot reprice` applied them. A file changed into one that cannot be read
+        keeps the book in hand (logged once; a reprice then says what is wrong), since a half-edited file must not
+        stop answers; the first load raises. Worker threads share the runtime: the check and the swap hold a lock,
+        and a caller keeps the book it was handed for one whole operation."""
+        if self._prices_pinned and self._prices_book is not None:
+            return self._prices_book
+        stamp = _files_stamp(self.settings.prices_file, self.settings.catalogue_path)
+        with self._prices_lock:
+            book = self._prices_book
+            if book is None or stamp != self._prices_stamp:
+                try:
+                    book = self._load_prices()
+                except (ValueError, OSError) as exc:  # PriceFileError, CatalogueError, an unreadable file
+                    if book is None:
+                        raise
+                    log.warning("prices not reloaded, the earlier ones stay in use: %s", exc)
+                self._prices_book, self._prices_stamp = book, stamp
+            return book
+
+    @prices.setter
+    def prices(self, book: PriceBook) -> None:
+        """Price with `book` from now on, whatever the files say (a caller that built its own book)."""
+        with self._prices_lock:
+            self._prices_book, self._prices_pinned = book, True
+
+    def _load_prices(self) -> PriceBook:
         from engine.pricing.book import PriceBook
         from engine.pricing.catalogue import Catalogue
 
         path = self.settings.catalogue_path
-        return PriceBook.load(self.settings.prices_file, catalogue=Catalogue.load(path) if path.exists() else None)
+        return PriceBook.load(self.settings.prices_file, catalogue=Catalogue.load(path) if path.is_file() else None)
 
     @cached_property
     def reports(self) -> ReportCache:

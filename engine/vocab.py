@@ -116,4 +116,5 @@ class PriceSource(Word):
     OVERRIDE = "override"  # the price file's [[models]]
     CATALOGUE = "catalogue"  # genai-prices (after the price file's discounts)
     SOURCE_PRICED = "source-priced"  # the source sent cost_usd
+    UNIT_COSTS = "unit-costs"  # no tokens to price: only the price file's [unit_costs] (retrieval, rerank, compute)
     UNPRICED = "unpriced"  # nothing prices it: flagged, never $0

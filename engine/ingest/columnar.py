@@ -538,6 +538,7 @@ class ColumnarChunks:
         found = pl.col("found").fill_null(False)
         rated = usage & found
         web_priced = pl.col("web_search").is_not_null()
+        output_priced = pl.col("output_priced").fill_null(False)
         costs = {
             "uncached_input": nano((inp - cached - write) * per_token("input")),
             "cached_input": nano(cached * per_token("cached_input")),
@@ -562,7 +563,14 @@ class ColumnarChunks:
         fits = pl.sum_horizontal([pl.col(c) for c in COST_COLUMNS]) <= COST_MAX_NANO
         frame = frame.with_columns(
             (pl.col("ok") & fits & ~pl.col("time_of_day").fill_null(False)).fill_null(False).alias("ok"),
-            (~usage | (found & ((pl.col("web_searches") == 0) | web_priced))).alias("priced"),
+            (
+                ~usage
+                | (
+                    found
+                    & ((pl.col("web_searches") == 0) | web_priced)
+                    & ((pl.col("output_tokens") == 0) | output_priced)
+                )
+            ).alias("priced"),
         )
         frame = frame.with_columns(
             [pl.when(pl.col("ok")).then(pl.col(c)).otherwise(0).cast(_INT) for c in COST_COLUMNS]
@@ -609,7 +617,7 @@ class ColumnarChunks:
             resolved.append((provider, model, tier, uday, rates, whole_day))
             if rates is not None:
                 for kind in _KINDS:
-                    depth[kind] = max(depth[kind], len(_tiered(getattr(rates, kind))[1]))
+                    depth[kind] = max(depth[kind], len(_tiered(getattr(rates, kind) or 0)[1]))
         self._tier_depth = depth
         top = 0  # the largest rate: past 64 bits, the rates' columns take 128 (as `_priced` then computes)
         for provider, model, tier, uday, rates, whole_day in resolved:
@@ -623,12 +631,15 @@ class ColumnarChunks:
                 rates is not None,
                 not whole_day,
                 tier != "standard" and rates is not None and not rates.tier_priced,
+                # No output price (an input-only catalogue entry): output tokens are costed 0 and leave the row
+                # unpriced, as PriceBook.price does.
+                rates is not None and rates.output is not None,
                 request,
                 search,
             ]
             top = max(top, request, search or 0)
             for kind in _KINDS:
-                base, tiers = _tiered(getattr(rates, kind)) if rates else (0, [])
+                base, tiers = _tiered(getattr(rates, kind) or 0) if rates else (0, [])
                 base = min(base, _RATE_MAX)
                 row.append(base)
                 top = max(top, base)
@@ -649,6 +660,7 @@ class ColumnarChunks:
             "found": pl.Boolean,
             "time_of_day": pl.Boolean,
             "standard_rated": pl.Boolean,
+            "output_priced": pl.Boolean,
             "request": rate,
             "web_search": rate,
         }

@@ -46,15 +46,27 @@ class RepriceResult:
     unpriced_events: int = 0
     cost_before_nano: int = 0
     cost_after_nano: int = 0
+    # With --since: the moment re-pricing started from, and whether events before it are stored at costs the new
+    # prices would change (then the new prices are not recorded as applied: reports keep saying prices changed).
+    cut: datetime | None = None
+    left_stale: bool = False
 
     def summary(self) -> str:
         delta = round_to(usd(self.cost_after_nano - self.cost_before_nano), CENT)
         sign = "-" if delta < 0 else ""
         moved = f", {_n(self.moved, 'event')} moved to another day" if self.moved else ""
+        stale = ""
+        if self.left_stale and self.cut is not None:
+            stale = (
+                f"; events before {self.cut:%Y-%m-%d %H:%M} UTC keep costs these prices would change: run "
+                "`marginbot reprice` without --since to re-price them too (until then reports say prices changed, "
+                "and imports and syncs wait for it)"
+            )
         return (
             f"re-priced {_n(self.events, 'event')}: {self.changed:,} with a new cost{moved}; "
             f"COGS moved by {sign}${abs(delta):,.2f}"
             + (f"; {_n(self.unpriced_events, 'event')} still unpriced" if self.unpriced_events else "")
+            + stale
         )
 
 
@@ -78,14 +90,21 @@ def reprice(
     cutter = DayCutter(timezone)
     tz_changed = False
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Claim the recorded fingerprint before reading any event: an import or sync in flight holds it (FOR
+            # SHARE, engine.store.meta.check_rollups) until it commits, so its events are read here; one that starts
+            # now waits, then reads the fingerprint this reprice records.
+            conn.execute(text("SELECT value FROM meta WHERE key = :k FOR UPDATE"), {"k": PRICE_FINGERPRINT})
         stored_tz = get_meta(conn, ROLLUP_TZ)
+        stored_prices = get_meta(conn, PRICE_FINGERPRINT)
         tz_changed = stored_tz is not None and stored_tz != timezone
         if tz_changed:
             since = None  # every day boundary moved
         where, params = "", {}
         if since is not None:
+            result.cut = since_cut(since, timezone)
             where = "WHERE ts >= :since "
-            params = {"since": datetime.combine(since, time(0), ZoneInfo(timezone)).astimezone(UTC)}
+            params = {"since": result.cut}
         updates: list[dict[str, object]] = []
         # Streamed (a server-side cursor on PostgreSQL): memory stays flat however many events there are. The
         # partition size is explicit: SQLite ignores the statement's yield_per and would hand over one row at a time.
@@ -149,9 +168,35 @@ def reprice(
             ) from None
         set_meta(conn, ROLLUP_TZ, timezone)
         clear_meta(conn, INEXACT_ROLLUPS)  # rebuilt exactly
-        set_meta(conn, PRICE_FINGERPRINT, prices.fingerprint)
+        if result.cut is not None and stored_prices not in (None, prices.fingerprint):
+            # The events before --since kept what they were priced at: the new prices are all stored usage's only
+            # if none of those would change (read, priced and compared, never written; stops at the first).
+            result.left_stale = _changes_before(conn, prices, result.cut)
+        if not result.left_stale:
+            set_meta(conn, PRICE_FINGERPRINT, prices.fingerprint)
         bump_generation(conn)
     return result
+
+
+def since_cut(since: date, timezone: str) -> datetime:
+    """Where `reprice --since DATE` starts: DATE's midnight in `timezone` or in UTC, whichever is earlier. The day is
+    the user's (MARGINBOT_TIMEZONE), but prices are dated in UTC days: west of UTC a price in force from DATE already
+    prices the hours of DATE before the local midnight, which a local cut alone would leave at the old price."""
+    local = datetime.combine(since, time(0), ZoneInfo(timezone)).astimezone(UTC)
+    return min(local, datetime.combine(since, time(0), UTC))
+
+
+def _changes_before(conn: Connection, prices: PriceBook, cut: datetime) -> bool:
+    """Whether `prices` would give any event before `cut` another cost (or priced flag) than the one stored."""
+    rows = conn.execute(text(_SELECT + "WHERE ts < :cut").execution_options(yield_per=5000), {"cut": cut})
+    with rows:
+        for chunk in rows.partitions(5000):
+            for _event_id, ts, *row in chunk:
+                counts, stored, was_priced = row[:_USAGE], row[_USAGE:-2], row[-2]
+                costs = prices.price(Usage(int(_aware(ts).timestamp()), *counts))
+                if tuple(costs[:-1]) != tuple(int(v or 0) for v in stored) or bool(was_priced) != costs.priced:
+                    return True
+    return False
 
 
 def _past_a_bigint(conn: Connection) -> str:

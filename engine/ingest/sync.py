@@ -259,12 +259,11 @@ def write_batch(
     """Write one fetched window (and move the source's cursor) in one transaction; count it in `result`. `what`
     says which records these are ("from … to … UTC", "of FILE"), for a refusal."""
     settings = runtime.settings
+    prices = runtime.prices  # once: the runtime reloads a changed price file, and the check must be of these prices
     with runtime.engine.connect() as conn:
         try:
-            check_rollups(conn, settings.timezone, price_fingerprint=runtime.prices.fingerprint)
-            writer = EventWriter(
-                conn, prices=runtime.prices, cutter=DayCutter(settings.timezone), source=f"sync:{source}"
-            )
+            check_rollups(conn, settings.timezone, price_fingerprint=prices.fingerprint)
+            writer = EventWriter(conn, prices=prices, cutter=DayCutter(settings.timezone), source=f"sync:{source}")
             customers = CustomerMap.load(conn)  # a customer named by its name or an alias is written under its id
             mapped: Counter[tuple[str, str]] = Counter()
             for raw in batch.events:

@@ -78,7 +78,7 @@ class Rates:
     cached_input: Price
     cache_write: Price  # cache writes kept 5 minutes (and every write when the model prices no 1-hour writes)
     cache_write_1h: Price
-    output: Price
+    output: Price | None  # None: the catalogue has an input price and no output price (output tokens are unpriced)
     request: int = 0
     web_search: int | None = None  # None: nothing prices web searches for this model
     source: PriceSource = PriceSource.CATALOGUE
@@ -118,8 +118,9 @@ class Costs(NamedTuple):
     """One event's cost in nano-USD, one field per CostType in its order, and whether it was priced.
 
     `priced` is False when something the event used has no price anywhere: tokens of an unknown model (their parts
-    are then 0), or web searches of a model nothing prices them for. The event is flagged (shown as unpriced, never
-    silently free). Unit costs (retrieval, rerank, compute) are priced either way.
+    are then 0), output tokens of a model the catalogue gives an input price and no output price, or web searches of
+    a model nothing prices them for. The event is flagged (shown as unpriced, never silently free). Unit costs
+    (retrieval, rerank, compute) are priced either way.
     """
 
     uncached_input: int
@@ -147,7 +148,9 @@ class Costs(NamedTuple):
 _new = tuple.__new__
 
 
-def _scale(price: Price, factor: Decimal) -> Price:
+def _scale(price: Price | None, factor: Decimal) -> Price | None:
+    if price is None:
+        return None
     if isinstance(price, int):
         return int((Decimal(price) * factor).to_integral_value())
     base, tiers = price
@@ -206,7 +209,8 @@ def _rates_from_catalogue(price: ModelPrice) -> Rates | None:
         cached_input=_catalogue_price(price.cache_read_mtok, base_input) or 0,
         cache_write=cache_write,
         cache_write_1h=_catalogue_price(price.cache_write_1h_mtok, cache_write) or 0,
-        output=_catalogue_price(price.output_mtok, 0) or 0,
+        # No output price is no price, not a free one: output tokens of such a model leave its event unpriced.
+        output=_catalogue_price(price.output_mtok, None),
         request=_per_call(price.requests_kcount) or 0,
         web_search=_per_call(price.web_searches_kcount),
     )
@@ -433,6 +437,35 @@ class PriceBook:
         resolved = self.catalogue.resolve(provider.lower(), model.lower())
         return change_dates(resolved.info, _TIER.get(tier, ServiceTier.STANDARD)) if resolved is not None else []
 
+    def entries_starting(
+        self, provider: str, model: str, tier: str, after: date, through: date
+    ) -> list[tuple[date, str, str]]:
+        """The price file's entries for `provider`/`model` in `tier` that come into force after `after` and by
+        `through`: (date, what it is, how to say it), oldest first. Days before each were priced without it, so a
+        period's rates are not all the rates on its last day. What it is: "override" ([[models]]), "discount" or
+        "tier" (those two change catalogue prices only, a tier multiplier only a non-standard tier's)."""
+        provider, model = provider.lower(), model.lower()
+        identity = self.catalogue.identity(provider, model)
+        found: list[tuple[date, str, str]] = []
+        for override, override_id in zip(self.overrides, self._identities(), strict=True):
+            spelled = override.provider == provider and override.model == model
+            if (spelled or override_id == identity) and after < override.effective_from <= through:
+                found.append((override.effective_from, "override", "[[models]] override"))
+        for d in self.discounts:
+            if d.model:
+                covers = self.catalogue.identity(d.provider, d.model) == identity
+            else:
+                covers = self.catalogue.provider_id(d.provider) == identity[0]
+            if covers and after < d.effective_from <= through:
+                found.append((d.effective_from, "discount", f"{d.percent}% discount ([[discounts]])"))
+        service_tier = _TIER.get(tier, ServiceTier.STANDARD)
+        for t in self.tiers:
+            if service_tier is ServiceTier.STANDARD or t.tier is not service_tier:
+                continue
+            if after < t.effective_from <= through and self.catalogue.provider_id(t.provider) == identity[0]:
+                found.append((t.effective_from, "tier", f"{tier} × {t.multiplier} ([[tiers]])"))
+        return sorted(found, key=lambda f: f[0])
+
     # ---- pricing ----
     def price(self, usage: Usage) -> Costs:
         """What `usage` cost: nano-USD per cost type, each rounded half up once, and whether it was priced."""
@@ -466,6 +499,12 @@ class PriceBook:
             return _new(Costs, (0, 0, 0, 0, 0, 0, 0, 0, retrieval, rerank, compute, False))
         sel = input_tokens // requests if requests > 1 else input_tokens  # tier_selector, inlined: every row
         priced = True
+        output = 0
+        if output_tokens:
+            if rates.output is None:
+                priced = False  # input priced, output not: flagged, never free
+            else:
+                output = _nano(output_tokens * _per_token(rates.output, sel))
         web = 0
         if web_searches:
             if rates.web_search is None:
@@ -480,7 +519,7 @@ class PriceBook:
                 _nano(cached_input_tokens * _per_token(rates.cached_input, sel)) if cached_input_tokens else 0,
                 _nano(write_5m * _per_token(rates.cache_write, sel)) if write_5m else 0,
                 _nano(cache_write_1h_tokens * _per_token(rates.cache_write_1h, sel)) if cache_write_1h_tokens else 0,
-                _nano(output_tokens * _per_token(rates.output, sel)),
+                output,
                 _nano(requests * rates.request) if rates.request else 0,
                 web,
                 0,

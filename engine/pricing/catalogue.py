@@ -14,14 +14,23 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from genai_prices import data_snapshot
 from genai_prices.data_snapshot import DataSnapshot, find_provider_by_id
-from genai_prices.types import ModelInfo, ModelPrice, Provider, StartDateConstraint, TimeOfDateConstraint
+from genai_prices.types import (
+    ModelInfo,
+    ModelPrice,
+    Provider,
+    StartDateConstraint,
+    TieredPrices,
+    TimeOfDateConstraint,
+)
 
+from engine.pricing.pricefile import UNIT_MAX_USD
 from engine.vocab import ServiceTier
 
 PACKAGE_VERSION = version("genai-prices")
@@ -29,6 +38,15 @@ PACKAGE_VERSION = version("genai-prices")
 
 class CatalogueError(ValueError):
     """A catalogue data file cannot be read; the message names the file and what is wrong."""
+
+
+class UnreadableCatalogue(CatalogueError):
+    """The catalogue file in use cannot be read: the message says what to do, `reason` only what is wrong (for
+    `marginbot prices update`, which is what the message says to run)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Resolved(NamedTuple):
@@ -76,14 +94,15 @@ class Catalogue:
     @classmethod
     def load(cls, path: Path | None) -> Catalogue:
         """The data file at `path` when it exists (what `marginbot prices update` wrote), else the bundled data."""
-        if path is None or not path.exists():
+        if path is None or not path.is_file():  # not exists(): a directory there is no data file either
             return cls.bundled()
         try:
             return cls.from_bytes(path.read_bytes(), origin=str(path), path=path)
         except CatalogueError as exc:
-            raise CatalogueError(
+            raise UnreadableCatalogue(
                 f"{exc}; run `marginbot prices update` to fetch it again, or delete the file to use the catalogue "
-                "bundled with genai-prices (MARGINBOT_CATALOGUE_FILE)"
+                "bundled with genai-prices (MARGINBOT_CATALOGUE_FILE)",
+                str(exc),
             ) from None
 
     @classmethod
@@ -103,6 +122,7 @@ class Catalogue:
         except Exception as exc:  # pydantic's ValidationError and the package's ValueErrors, said in one line
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise CatalogueError(f"{origin}: not genai-prices data: {first}") from None
+        _check_prices(providers, origin)
         digest = hashlib.sha256(raw).hexdigest()
         newest = newest_change(providers)
         when = f", newest price dated {newest}" if newest else ""
@@ -157,6 +177,55 @@ class Catalogue:
             for v in info.price_variants or ()
         )
         return TierPrice(info.get_prices(at, context), found)
+
+
+# How many units a catalogue price is for, by the suffix of its key (input_mtok: a million tokens, requests_kcount:
+# a thousand requests); a key with neither is taken as per unit, the strictest reading.
+_PER = (("_mtok", Decimal(10**6)), ("_kcount", Decimal(1000)))
+
+
+def _check_prices(providers: list[Provider], origin: str) -> None:
+    """Refuse prices no provider charges: negative (negative COGS), not finite, or above what one event may cost for
+    one unit they price ($10,000,000 a token, a request, a search: the price file's bound). Only data read from a
+    file is checked; the package's bundled data is its own."""
+    for provider in providers:
+        for info in provider.models:
+            priced = info.prices if isinstance(info.prices, list) else [info.prices]
+            sets = [p if isinstance(p, ModelPrice) else p.prices for p in priced]
+            sets += [v.prices for v in info.price_variants or ()]
+            for price in sets:
+                for key, value in vars(price).items():
+                    if key.startswith("_") or value is None:
+                        continue
+                    for amount in _amounts(value):
+                        problem = _bad_price(key, amount)
+                        if problem:
+                            raise CatalogueError(
+                                f"{origin}: {provider.id} {info.id}: `{key}` {problem}, got {amount}: not a price "
+                                "genai-prices publishes; check the file (or fetch it again)"
+                            )
+
+
+def _amounts(value: Any) -> list[Any]:
+    """A catalogue price's amounts: a flat one, or a tiered one's base and each tier's."""
+    if isinstance(value, TieredPrices):
+        return [value.base, *(t.price for t in value.tiers)]
+    return [value]
+
+
+def _bad_price(key: str, amount: Any) -> str:
+    """What is wrong with one catalogue amount ('' when nothing)."""
+    if not isinstance(amount, Decimal | int | float) or isinstance(amount, bool):
+        return "must be a number"
+    value = Decimal(str(amount)) if isinstance(amount, float) else Decimal(amount)
+    if not value.is_finite():
+        return "must be a finite number"
+    if value < 0:
+        return "must not be negative"
+    units = next((n for suffix, n in _PER if key.endswith(suffix)), Decimal(1))
+    if value > UNIT_MAX_USD * units:
+        return f"must be at most {UNIT_MAX_USD * units:,} (one unit at most ${UNIT_MAX_USD:,}, what one event may cost)"
+    return ""
 
 
 def _candidates(snapshot: DataSnapshot, provider: str, model: str) -> list[tuple[str, str]]:
@@ -215,8 +284,6 @@ def newest_change(providers: list[Provider]) -> date | None:
 
 def describe(price: Any) -> str:
     """A catalogue price for people: "$3/MTok", or "$3 → $6 above 200,000 input tokens" for a tiered one."""
-    from genai_prices.types import TieredPrices
-
     if isinstance(price, TieredPrices):
         tiers = ", ".join(f"${t.price} above {t.start:,}" for t in price.tiers)
         return f"${price.base} ({tiers})"

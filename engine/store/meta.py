@@ -26,6 +26,18 @@ class StaleRollups(RuntimeError):
     """Rollups were built under other settings; the message says what to run."""
 
 
+class StalePrices(StaleRollups):
+    """A writer would price new usage with other prices than the stored usage was priced with (the price file or the
+    catalogue changed since the last reprice): refused, so stored costs never mix two price books unsaid."""
+
+
+# What a writer says when it refuses (the import adds "(FILE: nothing imported)", a sync names its source).
+REPRICE_FIRST = (
+    "prices changed since the last reprice: run `marginbot reprice` first, so new usage is priced like the usage "
+    "already stored"
+)
+
+
 def get_meta(conn: Connection, key: str) -> str | None:
     return conn.execute(text("SELECT value FROM meta WHERE key = :k"), {"k": key}).scalar_one_or_none()
 
@@ -69,6 +81,14 @@ def check_rollups(
     Daily rollups are cut in one time zone. Writers (`record`) claim the time zone on first use, and record the
     fingerprint of the prices they price with when none is recorded yet (a reprice records it anew). Readers only
     check: a query in another time zone would read days cut in the old one and call them days of the new one.
+
+    A writer whose prices are not those the stored usage was priced with (`price_fingerprint` differs from the one
+    recorded, and some usage is stored) is refused (StalePrices): it would store costs of two price books with
+    nothing to say so once a reprice recorded the new fingerprint, or, before it, leave old events at old prices and
+    new ones at new. A process that lives on reloads its prices when the files change (engine.runtime), so this holds
+    it to the prices a reprice applied. On PostgreSQL the writer holds the recorded fingerprint (FOR SHARE) until it
+    commits: a reprice, which updates it first, waits for writers in flight, and writers that come after it read
+    the fingerprint it records. (SQLite runs one writer at a time.)
     """
     # One read of all three (every answer's connection makes it).
     keys = {"tz": ROLLUP_TZ, "inexact": INEXACT_ROLLUPS, "prices": PRICE_FINGERPRINT}
@@ -88,8 +108,18 @@ def check_rollups(
             "some rollup sums were stored inexactly by an earlier version (past what the database holds, about "
             "$9.2 billion): run `marginbot reprice` to rebuild them from the events"
         )
-    if record and price_fingerprint is not None and PRICE_FINGERPRINT not in found:
-        set_meta(conn, PRICE_FINGERPRINT, price_fingerprint)
+    if not record or price_fingerprint is None:
+        return
+    stored_prices = found.get(PRICE_FINGERPRINT)
+    if stored_prices is not None and conn.dialect.name == "postgresql":
+        lock = text("SELECT value FROM meta WHERE key = :k FOR SHARE")
+        stored_prices = conn.execute(lock, {"k": PRICE_FINGERPRINT}).scalar_one_or_none()
+    if stored_prices == price_fingerprint:
+        return
+    if stored_prices is not None and conn.execute(text("SELECT 1 FROM usage_event LIMIT 1")).first() is not None:
+        raise StalePrices(REPRICE_FIRST)
+    # Nothing priced yet (or nothing left to mix with): these prices are the ones stored usage is priced with.
+    set_meta(conn, PRICE_FINGERPRINT, price_fingerprint)
 
 
 def price_fingerprint(raw: bytes, catalogue_digest: str = "") -> str:

@@ -123,10 +123,11 @@ def test_a_refreshed_catalogue_is_a_price_change_too(
 
     # Reports fingerprint the files without loading the catalogue: the same figure as the price book's.
     catalogue = book.settings.catalogue_path
-    assert price_file_fingerprint(prices_file, catalogue) == book.prices.fingerprint
+    before = book.prices.fingerprint
+    assert price_file_fingerprint(prices_file, catalogue) == before
     catalogue.write_text(json.dumps(DATA))  # what `marginbot prices update` writes
     refreshed = Runtime(book.settings, now_override=NOW)
-    assert price_file_fingerprint(prices_file, catalogue) == refreshed.prices.fingerprint != book.prices.fingerprint
+    assert price_file_fingerprint(prices_file, catalogue) == refreshed.prices.fingerprint != before
     assert cli(refreshed, capsys, "margin", "c1", "--period", "2026-10")[1].rstrip().endswith(STALE_PRICES)
     assert cli(refreshed, capsys, "reprice")[0] == 0
     assert STALE_PRICES not in cli(refreshed, capsys, "margin", "c1", "--period", "2026-10")[1]

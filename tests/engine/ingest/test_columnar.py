@@ -73,6 +73,7 @@ MODELS = [
     ("deepseek", "deepseek-chat"),  # time-of-day prices: priced one by one, on the row path
     ("self-hosted", "nobody-priced-me"),
     ("", ""),
+    ("azure", "davinci"),  # an input price and no output price: output tokens leave the event unpriced
 ]
 TIERS = ["", "standard", "default", "batch", "flex", "priority"]
 START = datetime(2026, 1, 20, tzinfo=UTC)

@@ -79,7 +79,7 @@ def femto_cost(rt: Runtime, model: str, at: int, uncached: int, cached: int, wri
         uncached * rates.input,
         cached * rates.cached_input,
         write * rates.cache_write,
-        output * rates.output,
+        output * rates.output if output else 0,  # embeddings have no output price (None), and no output
     )
     return sum((p + 500_000) // 1_000_000 for p in parts)  # type: ignore[operator]
 
