@@ -75,11 +75,28 @@ def _status(status: str) -> str:
 
 def whatif_text(d: dict[str, Any]) -> str:
     b, a = d["before"], d["after"]
+    from_zero = _d(d.get("priced_from_zero_per_month_usd")) or 0
+    unlike = f" ({_money(from_zero)} a month of it counted as $0 before: unpriced usage)" if from_zero else ""
     return (
         f"What if, {d['name']} ({_title(d['period'])}): gross margin {_pct(b['gross_margin_pct'])} → "
         f"{_pct(a['gross_margin_pct'])} ({STATUS_LABEL[b['status']]} → {STATUS_LABEL[a['status']]}), "
-        f"COGS saving {_signed_money(d['saving_per_month_usd'])} a month"
+        f"COGS saving {_signed_money(d['saving_per_month_usd'])} a month{unlike}"
     )
+
+
+def _priced_from_zero(d: dict[str, Any]) -> list[Block]:
+    """A route that moved unpriced usage to a priced model: "after" counts a cost "before" counted as $0, so the
+    saving beside it is not like for like. Said where the saving is, not only in the assumptions."""
+    amount = _d(d.get("priced_from_zero_usd")) or 0
+    if not amount:
+        return []
+    monthly = _money(d.get("priced_from_zero_per_month_usd"))
+    return [
+        section(
+            f":warning: *After adds {_money(amount)} of COGS ({monthly} a month) that before counted as $0*: the "
+            f"route prices usage no price covered, so the COGS saving is {monthly} a month lower than like for like"
+        )
+    ]
 
 
 def whatif_message(d: dict[str, Any]) -> Answer:
@@ -89,7 +106,14 @@ def whatif_message(d: dict[str, Any]) -> Answer:
     blocks = [
         header(f"What if · {d['name']} · {_title(d['period'])}"),
         context(f"{who} · {d['period']['start']} to {d['period']['end']}"),
-        *_unpriced(d, "in the period", "the margins before and after are both too kind"),
+        *_unpriced(
+            d,
+            "in the period",
+            "the margins before and after are both too kind"
+            if d["after"].get("unpriced_events")
+            else "the margin before is too kind (after, the levers leave none unpriced)",
+        ),
+        *_priced_from_zero(d),
         section("*Levers*\n" + "\n".join(f"• {esc(lever)}" for lever in d["levers"])),
         fields(
             "*Before*",
@@ -128,17 +152,36 @@ def whatif_message(d: dict[str, Any]) -> Answer:
             )
         )
     if d["kind"] == "portfolio":
-        movers = [c for c in d["customers"] if c["saving_per_month_usd"]][:TOP_CUSTOMERS]
+        blocks += _movers(d["customers"])
+    blocks.append(divider())
+    blocks += _assumptions(d["assumptions"])
+    return Answer(esc(whatif_text(d)), fit(blocks))
+
+
+def _movers(customers: list[dict[str, Any]]) -> list[Block]:
+    """The customers the levers move most: by COGS saving (the order the engine gives), or, when no lever moves
+    COGS (a `price` lever alone), by the change in gross profit."""
+    movers = [c for c in customers if c["saving_per_month_usd"]][:TOP_CUSTOMERS]
+    if movers:
+        title = f"Biggest savings ({len(customers)} customers in total)"
         lines = [
             f"{esc(c['name'])}: {_pct(c['before']['gross_margin_pct'])} → "
             f"{_pct(c['after']['gross_margin_pct'])}, {_signed_money(c['saving_per_month_usd'])} a month"
             for c in movers
         ]
-        if lines:
-            blocks += sections(f"Biggest savings ({len(d['customers'])} customers in total)", lines)
-    blocks.append(divider())
-    blocks += _assumptions(d["assumptions"])
-    return Answer(esc(whatif_text(d)), fit(blocks))
+        return sections(title, lines)
+    by = {c["customer"]: _d(c.get("gross_profit_change_per_month_usd")) or Decimal(0) for c in customers}
+    changed = sorted(
+        (c for c in customers if by[c["customer"]]), key=lambda c: (-abs(by[c["customer"]]), c["customer"])
+    )
+    if not changed:
+        return []
+    lines = [
+        f"{esc(c['name'])}: {_pct(c['before']['gross_margin_pct'])} → {_pct(c['after']['gross_margin_pct'])}, "
+        f"gross profit {_signed_money(c['gross_profit_change_per_month_usd'])} a month"
+        for c in changed[:TOP_CUSTOMERS]
+    ]
+    return sections(f"Biggest gross-profit changes ({len(customers)} customers in total)", lines)
 
 
 def _assumptions(items: list[str]) -> list[Block]:
@@ -165,8 +208,8 @@ def _month_table(months: list[dict[str, Any]]) -> str:
             (
                 m["month"],
                 f"×{_d(m['usage_factor']):.2f}",
-                f"{_pct(m['p50']['gross_margin_pct'])} {_flag(m['p50']['status'])}",
-                f"{_pct(m['p99']['gross_margin_pct'])} {_flag(m['p99']['status'])}",
+                f"{_pct(m['p50']['gross_margin_pct'])} {_flag(m['p50'])}",
+                f"{_pct(m['p99']['gross_margin_pct'])} {_flag(m['p99'])}",
                 _money(m["p50"]["cogs_usd"]),
                 _money(m["p99"]["cogs_usd"]),
             )
@@ -179,12 +222,24 @@ def _month_table(months: list[dict[str, Any]]) -> str:
     return "```\n" + "\n".join(line.rstrip() for line in lines) + "\n```"
 
 
-def _flag(status: str) -> str:
-    return {"breach": "!", "watch": "~"}.get(status, " ")
+def _flag(figures: dict[str, Any]) -> str:
+    # Cost with no revenue has no margin (n/a) and is a breach all the same (engine.scenarios.forecast).
+    if figures["status"] == "no_revenue" and (_d(figures["cogs_usd"]) or 0) > 0:
+        return "!"
+    return {"breach": "!", "watch": "~"}.get(figures["status"], " ")
 
 
-def _breach(month: str | None) -> str:
-    return f"*{month}*" if month else "not within the forecast"
+def _breach(month: str | None, reason: str | None = None) -> str:
+    if not month:
+        return "not within the forecast"
+    return f"*{month}*" + (" (cost without revenue)" if reason == "cost_without_revenue" else "")
+
+
+def _breach_words(month: str | None, reason: str | None) -> str:
+    """A breach month in plain text, as the Slack notification text says it."""
+    if not month:
+        return "not within the forecast"
+    return month + (" (cost without revenue)" if reason == "cost_without_revenue" else "")
 
 
 def _window(w: dict[str, Any] | None) -> str:
@@ -202,6 +257,8 @@ def _stress_line(d: dict[str, Any], months: list[dict[str, Any]], breach: str | 
     day = d.get("p99_day")
     which = f" ({day['day']}, COGS {_money(day['cogs_usd'])} a day)" if day else ""
     crosses = f"; under the breach line from {breach}" if breach else ""
+    if breach and d.get("breach_reason_stress") == "cost_without_revenue":
+        crosses = f"; cost without revenue from {breach}"
     return (
         f":warning: *Stress case, not a forecast:* every day like the P99 day{which}: margin "
         f"{_pct(first['stress']['gross_margin_pct'])} in {first['month']}{crosses}"
@@ -212,8 +269,8 @@ def forecast_text(d: dict[str, Any]) -> str:
     if d["kind"] == "customer":
         return (
             f"Forecast, {d['name']} ({d['growth']}): breach in a typical month "
-            f"{d['breach_month_p50'] or 'not within the forecast'}, in a heavy month "
-            f"{d['breach_month_p99'] or 'not within the forecast'}"
+            f"{_breach_words(d['breach_month_p50'], d.get('breach_reason_p50'))}, in a heavy month "
+            f"{_breach_words(d['breach_month_p99'], d.get('breach_reason_p99'))}"
         )
     crossing = sum(1 for c in d["customers"] if c["breach_month_p99"])
     return f"Portfolio forecast ({d['growth']}): {plural(crossing, 'customer')} cross the breach line in a heavy month"
@@ -232,14 +289,18 @@ def forecast_message(d: dict[str, Any]) -> Answer:
     if d["kind"] == "customer":
         blocks += [
             fields(
-                f"*Breach in a typical month (P50)*\n{_breach(d['breach_month_p50'])}",
-                f"*Breach in a heavy month (P99)*\n{_breach(d['breach_month_p99'])}",
+                f"*Breach in a typical month (P50)*\n{_breach(d['breach_month_p50'], d.get('breach_reason_p50'))}",
+                f"*Breach in a heavy month (P99)*\n{_breach(d['breach_month_p99'], d.get('breach_reason_p99'))}",
                 f"*Typical 30 days (P50)*\n{_window(d.get('p50_window'))}",
                 f"*Heavy 30 days (P99)*\n{_window(d.get('p99_window'))}",
             ),
             section(_month_table(d["forecast"])),
             context("Terms: " + esc("; ".join(d["terms"]) or "none") + " · `!` breach, `~` watch"),
         ]
+        if changes := d.get("contract_changes"):
+            blocks += sections(
+                "Contracts that end or start within the forecast", [f"• {esc(c['note'])}" for c in changes]
+            )
         if line := _stress_line(d, d["forecast"], d.get("breach_month_stress")):
             blocks.append(section(line))
     else:
@@ -253,8 +314,8 @@ def forecast_message(d: dict[str, Any]) -> Answer:
             )
         crossing = [c for c in d["customers"] if c["breach_month_p50"] or c["breach_month_p99"]]
         lines = [
-            f"{esc(c['name'])}: typical month {_breach(c['breach_month_p50'])} · heavy month "
-            f"{_breach(c['breach_month_p99'])}"
+            f"{esc(c['name'])}: typical month {_breach(c['breach_month_p50'], c.get('breach_reason_p50'))} · heavy "
+            f"month {_breach(c['breach_month_p99'], c.get('breach_reason_p99'))}"
             for c in crossing[:TOP_CUSTOMERS]
         ]
         if len(crossing) > TOP_CUSTOMERS:
@@ -262,8 +323,10 @@ def forecast_message(d: dict[str, Any]) -> Answer:
         blocks += sections("Customers crossing the breach line", lines or ["_none within the forecast_"])
         plan_lines = [
             f"*{esc(p['plan'])}* ({plural(p['customers'], 'customer')}): like its P50 customer "
-            f"`{esc(p['p50_customer'])}` breach {_breach(p['breach_month_like_p50'])}; like its P99 customer "
-            f"`{esc(p['p99_customer'])}` breach {_breach(p['breach_month_like_p99'])}"
+            f"`{esc(p['p50_customer'])}` breach "
+            f"{_breach(p['breach_month_like_p50'], p.get('breach_reason_like_p50'))}; "
+            f"like its P99 customer `{esc(p['p99_customer'])}` breach "
+            f"{_breach(p['breach_month_like_p99'], p.get('breach_reason_like_p99'))}"
             for p in d["plans"]
         ]
         if plan_lines:
@@ -295,13 +358,34 @@ def _price(value: str | None, unit: str) -> str:
 
 def _today(d: dict[str, Any]) -> str:
     price = _price(d["current_price_usd"], d["unit"])
-    return f"{price} (effective)" if d.get("current_price_is_effective") and d["current_price_usd"] else price
+    # An effective price is what today's terms earn per unit in the heavy month, the month the floor is solved on.
+    effective = d.get("current_price_is_effective") and d["current_price_usd"]
+    return f"{price} (effective, heavy month)" if effective else price
 
 
 def floor_text(d: dict[str, Any]) -> str:
-    floor = _price(d["floor_price_usd"], d["unit"]) if d["floor_price_usd"] is not None else "none"
+    if d["floor_price_usd"] is None:
+        return (
+            f"Price floor, {d['name']}: no price per {UNIT_LABEL.get(d['unit'], d['unit'])} reaches a "
+            f"{_pct(d['target_pct'])} margin in a heavy month (today {_today(d)})"
+        )
     return (
-        f"Price floor, {d['name']}: {floor} keeps a {_pct(d['target_pct'])} margin in a heavy month (today {_today(d)})"
+        f"Price floor, {d['name']}: {_price(d['floor_price_usd'], d['unit'])} keeps a {_pct(d['target_pct'])} margin "
+        f"in a heavy month (today {_today(d)})"
+    )
+
+
+def _floor_line(d: dict[str, Any], when: str) -> str:
+    unit = d["unit"]
+    if d["floor_price_usd"] is None:
+        # No price in this unit moves revenue in the heavy month (the note says why): nothing "keeps" the margin.
+        return (
+            f":triangular_ruler: *No floor per {UNIT_LABEL.get(unit, unit)}*: no price in it reaches "
+            f"*{_pct(d['target_pct'])}* in a heavy month{when}"
+        )
+    return (
+        f":triangular_ruler: *Floor {_price(d['floor_price_usd'], unit)}* keeps the gross margin at "
+        f"*{_pct(d['target_pct'])}* in a heavy month{when}"
     )
 
 
@@ -318,11 +402,7 @@ def floor_message(d: dict[str, Any]) -> Answer:
             + esc("; ".join(d["terms"]) or "no terms")
         ),
         *_unpriced(d, "in the history", "the floor is too low and today's margins too kind"),
-        section(
-            f":triangular_ruler: *Floor {_price(d['floor_price_usd'], unit)}* keeps the gross margin at "
-            f"*{_pct(d['target_pct'])}* in a heavy month{when}"
-            + (" (a usage plan they are not on today)" if d["hypothetical"] else "")
-        ),
+        section(_floor_line(d, when) + (" (a usage plan they are not on today)" if d["hypothetical"] else "")),
         fields(
             f"*Today's price*\n{_today(d)}",
             f"*Floor*\n{_price(d['floor_price_usd'], unit)}",

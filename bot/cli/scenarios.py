@@ -38,7 +38,9 @@ def register(sub: Any) -> None:
         sub, "forecast", help="margin month by month in a typical (P50) and a heavy (P99) month, and when it breaches"
     )
     p.add_argument("customer", nargs="*", metavar="CUSTOMER")
-    p.add_argument("--portfolio", action="store_true", help="every customer, the total and each plan")
+    p.add_argument(
+        "--portfolio", action="store_true", help="every customer, the total and each plan (or name `portfolio`)"
+    )
     p.add_argument("--growth", help="usage growth: 10%% a month (compounding) or 10x over the forecast")
     p.add_argument("--months", type=int, default=DEFAULT_MONTHS, help=f"months ahead (default {DEFAULT_MONTHS})")
     period_args(p, default_days=HISTORY_DAYS, what="the history the 30-day windows are taken from: ")
@@ -106,6 +108,9 @@ def cmd_forecast(args: argparse.Namespace, rt: Runtime) -> int:
     from engine.scenarios.forecast_json import forecast_to_dict
     from engine.scenarios.growth import ForecastError, parse_growth
 
+    # `forecast portfolio` is the portfolio, as `whatif portfolio` and `/margin forecast portfolio` read it.
+    if [w.lower() for w in args.customer] == ["portfolio"]:
+        args.portfolio, args.customer = True, []
     if bool(args.portfolio) == bool(args.customer):
         raise UsageError("name one customer or give --portfolio")
     try:
@@ -136,6 +141,8 @@ def cmd_floor(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.blocks.scenarios import floor_message
     from engine.scenarios.floor import FloorError, floor_to_dict, price_floor
 
+    if [w.lower() for w in args.customer] == ["portfolio"]:
+        raise UsageError("a price floor is for one customer; name one")  # as /margin floor portfolio says
     target = None
     if args.target is not None:
         try:

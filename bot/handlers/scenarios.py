@@ -81,10 +81,6 @@ def floor(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
             target = Decimal(options["target"].rstrip("%"))
         except InvalidOperation:
             raise AnswerError(f"target must be a percentage like 55, got {options['target']!r}") from None
-        if not target.is_finite():
-            # Decimal reads "nan" and "snan", and NaN cannot be compared with the floor's 0..100 range (it raises
-            # InvalidOperation there): refused here, with the line price_floor gives for inf or 100.
-            raise AnswerError(f"the target margin must be at least 0% and below 100%, got {target}%")
     unit = options.get("unit") or options.get("per")
     if unit is not None:
         unit = FLOOR_UNIT_WORDS.get(unit.lower(), unit.lower())

@@ -19,17 +19,19 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, text
 
-from engine.money import ONE, ZERO, usd, usd_text
+from engine.money import ONE, ZERO, fraction_decimal, usd, usd_text
 from engine.periods import Period
 from engine.reports.figures import Figures, Thresholds, pick
 from engine.reports.revenue import (
     BILLED,
+    Months,
+    RevenueLine,
     Terms,
     contracts_in,
     describe_terms,
     invoices,
+    lines_sum,
     month_fraction,
-    over_months,
     prorated_lines,
     uncovered_runs,
 )
@@ -230,12 +232,25 @@ def percentile_day(days: list[DayUsage], q: float) -> DayUsage:
     return pick(sorted(days, key=lambda d: (d.cogs_nano, d.day)), q)
 
 
+@dataclass(frozen=True, kw_only=True)
+class InForce:
+    """The part of a month one contract is in force on, prorated as the reports prorate it: its fees for `months`
+    (each day 1/(days in its month): month_fraction), and its metered units for `days` of the month's `of` days."""
+
+    months: Months
+    days: int
+    of: int
+
+
 @dataclass(kw_only=True)
 class Payer:
     """What pays for a customer's usage going forward: contracts in force, or billed revenue held flat."""
 
     contracts: list[Terms] = field(default_factory=list)
     billed_per_month: Decimal | None = None
+    # One per contract, for a forecast month some contract is in force on only part of (it starts or ends in it);
+    # empty: every contract in force the whole month.
+    spans: list[InForce] = field(default_factory=list)
 
     def describe(self) -> list[str]:
         if self.billed_per_month is not None:
@@ -260,27 +275,26 @@ class Usage(Protocol):
     def units_of(self, unit: Unit, product: str = "") -> Decimal: ...
 
 
-def month_revenue(terms: Payer, usage: Usage, scale: Decimal, *, months: Decimal = ONE) -> Decimal:
-    """Revenue of `usage` × scale under `terms`, with `months` months of fees."""
+def month_revenue(terms: Payer, usage: Usage, scale: Decimal) -> Decimal:
+    """Revenue of a month of `usage` × scale under `terms`: a whole month of fees, or of a contract in force on part
+    of it (`terms.spans`) its fees for those days and the units of those days (the month's × days ÷ days in it)."""
     if terms.billed_per_month is not None:
-        return terms.billed_per_month * months
+        return terms.billed_per_month
     total = ZERO
-    for c in terms.contracts:
+    spans: list[InForce | None] = [*terms.spans] if terms.spans else [None] * len(terms.contracts)
+    for c, span in zip(terms.contracts, spans, strict=True):
         units = usage.units_of(c.split_unit, c.product) * scale if c.is_metered else ZERO
-        total += c.charge(units, months)
+        if span is None:
+            total += c.charge(units, ONE)
+        else:
+            total += c.charge(units * span.days / span.of, span.months)
     return total
 
 
-def month_figures(
-    terms: Payer, usage: Usage, scale: Decimal, thresholds: Thresholds, *, months: Decimal = ONE
-) -> Figures:
-    """Revenue and COGS of `usage` × scale (a window scaled to a month and grown, or a day × days: the stress
-    case), with `months` months of fees."""
-    return Figures(
-        revenue=month_revenue(terms, usage, scale, months=months),
-        cogs=usage.cogs * scale,
-        thresholds=thresholds,
-    )
+def month_figures(terms: Payer, usage: Usage, scale: Decimal, thresholds: Thresholds) -> Figures:
+    """Revenue and COGS of a month of `usage` × scale (a window scaled to a month and grown, or a day × days: the
+    stress case)."""
+    return Figures(revenue=month_revenue(terms, usage, scale), cogs=usage.cogs * scale, thresholds=thresholds)
 
 
 def terms_for(conn: Connection, basis: Period, customers: list[str] | None) -> dict[str, Payer]:
@@ -299,9 +313,12 @@ def terms_for(conn: Connection, basis: Period, customers: list[str] | None) -> d
         customer: months - sum((month_fraction(r.start, r.end) for r in runs), Fraction(0))
         for customer, runs in uncovered_runs(bills, basis).items()
     }
+    billed: dict[str, list[RevenueLine]] = defaultdict(list)
     for line in prorated_lines(bills, basis):
-        t = out[line.customer]
-        t.billed_per_month = (t.billed_per_month or ZERO) + over_months(
-            line.total, 1 / covered.get(line.customer, months)
-        )
+        billed[line.customer].append(line)
+    for customer, lines in billed.items():
+        # The lines' exact sum over the months covered, divided once (their 28-digit totals each over the months
+        # and added could miss a half cent).
+        per_month = lines_sum(lines).fraction() / covered.get(customer, months)
+        out[customer].billed_per_month = fraction_decimal(per_month)
     return out

@@ -14,9 +14,10 @@ Revenue is linear in that one price, so with F = revenue at price 0 and U = reve
     margin ≥ target  ⇔  F + p × U ≥ COGS ÷ (1 − target/100)  ⇔  p ≥ (COGS ÷ (1 − target/100) − F) ÷ U
 
 The floor is that p rounded *up* to the price's step (a micro-dollar per request or 1k tokens, a hundredth of a
-cent per task, a cent per seat or month), so it always meets the target. Beside it: today's effective price and
-today's margin in the P50 (typical) and the P99 (heavy) month; a month of every day like the P99 day is kept as a
-labelled stress case, never as the month the floor is solved on.
+cent per task, a cent per seat or month), so it always meets the target. Beside it: today's price (the contracts'
+own, or what today's terms earn per unit in the heavy month, the month the floor is solved on) and today's margin
+in the P50 (typical) and the P99 (heavy) month; a month of every day like the P99 day is kept as a labelled stress
+case, never as the month the floor is solved on.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ class PriceFloor:
     hypothetical: bool  # True: a usage plan in `unit` the customer is not on today
     contracts_changed: int  # how many of today's contracts the one price applies to
     current_price: Decimal | None  # today's price in `unit`: the contracts' own, or the effective one
-    current_is_effective: bool  # True: several prices (or none in this unit) averaged over the typical month
+    # True: several prices (or none in this unit): what today's terms earn per unit in the heavy month, the month
+    # the floor is solved on
+    current_is_effective: bool
     floor_price: Decimal | None  # None: the price cannot reach the target (see note)
     history: History
     p50_window: Window
@@ -123,7 +126,7 @@ def _default_unit(terms: Payer, heavy: Window) -> str:
             earned[c.split_unit] = earned.get(c.split_unit, ZERO) + c.usage_charge(units, ONE)
     if earned:
         return max(sorted(earned), key=lambda u: earned[u])
-    if _kinds(terms) == {SEAT}:
+    if _kinds(terms) == {SEAT} and any(_changes(c, SEAT) for c in terms.contracts):
         return SEAT
     return MONTH
 
@@ -131,7 +134,8 @@ def _default_unit(terms: Payer, heavy: Window) -> str:
 def _changes(c: Terms, unit: str) -> bool:
     """Whether the price in `unit` is one of contract `c`'s prices."""
     if unit == SEAT:
-        return c.plan.has_seats
+        # A plan with seats but none of them: a seat price would move nothing (no floor to solve for).
+        return c.plan.has_seats and c.seats > 0
     if unit == MONTH:
         return True
     return c.is_metered and c.split_unit == unit
@@ -139,14 +143,20 @@ def _changes(c: Terms, unit: str) -> bool:
 
 def _priced(terms: Payer, unit: str, price: Decimal, key: str, basis: Period) -> Payer:
     """`terms` with `price` put in `unit`: the unit price of the contracts metered in it, the seat price, or (a
-    month) everything fixed replaced by one monthly amount, usage charges kept."""
+    month) everything fixed replaced by one monthly amount, usage charges kept; for a billed customer the bill
+    alone (their revenue today is the bill, not the contracts on file: basis.month_revenue)."""
+    if unit == MONTH and terms.billed_per_month is not None:
+        return Payer(contracts=[_monthly(key, price, basis)])
     if unit == MONTH:
         kept = [replace(c, platform_fee_usd=ZERO, seat_price_usd=ZERO) for c in terms.contracts if c.is_metered]
-        monthly = Terms(customer=key, product="", plan=Plan.FLAT, start=basis.start, end=None, platform_fee_usd=price)
-        return Payer(contracts=[*kept, monthly])
+        return Payer(contracts=[*kept, _monthly(key, price, basis)])
     if unit == SEAT:
         return Payer(contracts=[replace(c, seat_price_usd=price) if _changes(c, unit) else c for c in terms.contracts])
     return Payer(contracts=[replace(c, unit_price_usd=price) if _changes(c, unit) else c for c in terms.contracts])
+
+
+def _monthly(key: str, price: Decimal, basis: Period) -> Terms:
+    return Terms(customer=key, product="", plan=Plan.FLAT, start=basis.start, end=None, platform_fee_usd=price)
 
 
 def _hypothetical(key: str, unit: str, price: Decimal, basis: Period) -> Payer:
@@ -177,7 +187,8 @@ def price_floor(
     """The lowest price in `unit` (default: the unit their contracts share, else per month) that keeps the margin at
     `target_pct` (default MARGINBOT_HEALTHY_PCT) in the customer's P99 month of history (`basis`)."""
     target = thresholds.healthy_pct if target_pct is None else target_pct
-    if not ZERO <= target < HUNDRED:
+    # is_finite first: Decimal reads "nan" and "snan", and comparing either raises InvalidOperation.
+    if not target.is_finite() or not ZERO <= target < HUNDRED:
         raise FloorError(f"the target margin must be at least 0% and below 100%, got {target}%")
     if unit is not None and unit not in FLOOR_UNITS:
         raise FloorError(f"the unit must be one of {', '.join(FLOOR_UNITS)}, got {unit!r}")
@@ -190,9 +201,19 @@ def price_floor(
     p50_day, p99_day = percentile_day(days, 0.5), percentile_day(days, 0.99)
     today = terms_for(conn, basis, [key])[key]
     own = unit or _default_unit(today, p99)
-    hypothetical = own not in (SEAT, MONTH) and not any(_changes(c, own) for c in today.contracts)
-    if own == SEAT and not any(_changes(c, SEAT) for c in today.contracts):
-        raise FloorError(f"{name} pays for no seats; price it per month, or per request, task or 1k_tokens")
+    billed = today.billed_per_month is not None
+    # A billed customer pays the bill, not the contracts on file: a unit price is a usage plan replacing the bill.
+    hypothetical = own not in (SEAT, MONTH) and (billed or not any(_changes(c, own) for c in today.contracts))
+    if own == SEAT and (billed or not any(_changes(c, SEAT) for c in today.contracts)):
+        why = "is billed (Stripe), not per seat" if billed else "pays for no seats"
+        raise FloorError(f"{name} {why}; price it per month, or per request, task or 1k_tokens")
+    if own not in (SEAT, MONTH) and not _units_in(today, own, p99, hypothetical):
+        others = [str(u) for u in Unit if p99.units_of(u) > 0]
+        instead = f"per {', '.join(others)} or per {MONTH}" if others else f"per {MONTH}"
+        raise FloorError(
+            f"{name} has no {UNIT_NOUN[Unit(own)]} in the heavy month ({p99.start} to {p99.end}), so a price per "
+            f"{own} earns nothing there; price it {instead}"
+        )
 
     def model(price: Decimal) -> Payer:
         return _hypothetical(key, own, price, basis) if hypothetical else _priced(today, own, price, key, basis)
@@ -213,14 +234,11 @@ def price_floor(
     now_stress = revenue(today, p99_day, 1)
     current = None if hypothetical else _contract_price(today, own)
     effective = current is None
-    if current is None:
-        # What they pay in this unit today, averaged over their typical month: today's revenue less what does not
-        # depend on the price, per unit of it.
-        for w in (p50, p99):
-            base, unit_rev = at(ZERO, w, w.days), at(ONE, w, w.days) - at(ZERO, w, w.days)
-            if unit_rev > 0:
-                current = max(ZERO, revenue(today, w, w.days) - base) / unit_rev
-                break
+    if current is None and per_dollar > 0:
+        # What they pay in this unit today in the heavy month, the month the floor is solved on (a typical month's
+        # would set a price from other units beside a floor from these): today's revenue less what does not depend
+        # on the price, per unit of it.
+        current = max(ZERO, now99 - fixed) / per_dollar
     floor: Decimal | None
     notes: list[str] = []
     if per_dollar <= 0:
@@ -277,10 +295,23 @@ def price_floor(
     )
 
 
+UNIT_NOUN = {Unit.REQUEST: "requests", Unit.TASK: "tasks", Unit.TOKENS_1K: "tokens"}
+
+
+def _units_in(today: Payer, unit: str, heavy: Window, hypothetical: bool) -> bool:
+    """Whether the heavy month has any of `unit` where the price in it would count them (every product for a
+    usage plan they are not on, else the products of the contracts metered in it)."""
+    if hypothetical:
+        return heavy.units_of(Unit(unit)) > 0
+    return any(heavy.units_of(Unit(unit), c.product) > 0 for c in today.contracts if _changes(c, unit))
+
+
 def _explain(name: str, today: Payer, unit: str, changed: int, chosen: bool) -> list[str]:
     """Which of today's prices the one figure replaces, in words."""
     if today.billed_per_month is not None and unit == MONTH:
         return [f"{name} is billed (Stripe): the floor is what the bill must come to a month"]
+    if today.billed_per_month is not None:
+        return [f"{name} is billed (Stripe): a price per {unit} is a usage plan in place of the bill"]
     if unit == MONTH and len(today.contracts) > 1:
         return [
             f"one figure for {name}: everything paid a month whatever the usage, across its {len(today.contracts)} "

@@ -11,8 +11,10 @@ The portfolio's P50 and P99 come from its own rolling windows (all customers on 
 a new customer of a plan is forecast from the distribution across that plan's customers (their typical months,
 ranked). A month where every day is like the P99 day (the old "P99 month") is kept beside them as a labelled
 stress case, never as the forecast. Growth is `N%` a month (compounding: (1 + N/100)^k) or `Nx` over the horizon
-(N^(k/M)). Contracts in force on the last day of the basis continue; billed revenue (Stripe) is held flat at its
-monthly rate. The breach month is the first forecast month whose margin is below MARGINBOT_BREACH_PCT.
+(N^(k/M)). Each forecast month earns from the contracts on file in force in it, prorated by day where one starts
+or ends in it (as the reports prorate), so a contract that ends stops earning and a renewal on file starts; billed
+revenue (Stripe) is held flat at its monthly rate. The breach month is the first forecast month whose margin is
+below MARGINBOT_BREACH_PCT, or that has cost and no revenue at all (as the alerts count it).
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from engine.money import CENT, HUNDRED, TENTH, ZERO, pct_text, round_to, usd, us
 from engine.periods import Period, month
 from engine.reports.figures import Figures, Thresholds, pick
 from engine.reports.names import resolve_customer
+from engine.reports.revenue import Terms, active_span, contracts_in, describe_terms, month_fraction
 from engine.scenarios.basis import (
     WINDOW_DAYS,
     DayUsage,
     History,
+    InForce,
     Payer,
     Unpriced,
     Window,
@@ -69,9 +73,55 @@ class MonthForecast:
     stress: Figures  # every day like the P99 day: a bound, not a forecast
 
 
+COST_WITHOUT_REVENUE = "cost_without_revenue"  # a breach reason: cost and no revenue to set against it
+BELOW_BREACH = "margin"  # a breach reason: a margin under the breach line
+
+
+def breach_reason(f: Figures) -> str | None:
+    """Why a month breaches (None: it does not). Cost with no revenue has no margin to compare, and is the worst
+    month there is: the alerts count it as a problem like a breach, so a forecast does too."""
+    if f.status is Status.BREACH:
+        return BELOW_BREACH
+    if f.status is Status.NO_REVENUE and f.cogs > 0:
+        return COST_WITHOUT_REVENUE
+    return None
+
+
+def _first_breach(months: list[MonthForecast], which: str) -> MonthForecast | None:
+    return next((m for m in months if breach_reason(getattr(m, which)) is not None), None)
+
+
 def _breach(months: list[MonthForecast], which: str) -> str | None:
-    """The first month whose `which` (p50, p99 or stress) margin is under the breach line."""
-    return next((m.label for m in months if getattr(m, which).status is Status.BREACH), None)
+    """The first month whose `which` (p50, p99 or stress) margin is under the breach line, or has cost and no
+    revenue."""
+    first = _first_breach(months, which)
+    return first.label if first else None
+
+
+def _breach_why(months: list[MonthForecast], which: str) -> str | None:
+    """Why that first month breaches: BELOW_BREACH or COST_WITHOUT_REVENUE (None: no breach)."""
+    first = _first_breach(months, which)
+    return breach_reason(getattr(first, which)) if first else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContractChange:
+    """A contract on file that ends or starts within the forecast: the months after it earn accordingly."""
+
+    day: date  # the last day it is in force (ends) or its first (starts)
+    change: str  # ends | starts
+    product: str
+    terms: str
+    note: str  # what it means for the forecast, in words
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "date": self.day.isoformat(),
+            "change": self.change,
+            "product": self.product,
+            "terms": self.terms,
+            "note": self.note,
+        }
 
 
 @dataclass(kw_only=True)
@@ -89,7 +139,9 @@ class CustomerForecast:
     p50_day: DayUsage
     p99_day: DayUsage
     months: list[MonthForecast]
-    observed_growth: Decimal | None  # requests, last basis vs the one before, as a monthly rate
+    observed_growth: Decimal | None  # requests a day, the basis against the days before it, as a monthly rate
+    observed_change: Decimal | None = None  # the same over the whole basis (not a monthly rate)
+    contract_changes: list[ContractChange] = field(default_factory=list)
 
     @property
     def basis_days(self) -> int:
@@ -106,6 +158,10 @@ class CustomerForecast:
     @property
     def breach_stress(self) -> str | None:
         return _breach(self.months, "stress")
+
+    def breach_why(self, which: str) -> str | None:
+        """Why the first `which` (p50, p99, stress) breach month breaches (see breach_reason)."""
+        return _breach_why(self.months, which)
 
 
 @dataclass(kw_only=True)
@@ -149,7 +205,7 @@ class Forecast:
 
 
 def _months(
-    terms: Payer,
+    terms: list[Payer],
     windows: tuple[Window, Window],
     stress_day: DayUsage,
     calendar: list[Period],
@@ -158,19 +214,69 @@ def _months(
 ) -> list[MonthForecast]:
     p50, p99 = windows
     out = []
-    for k, m in enumerate(calendar, start=1):
+    for k, (m, t) in enumerate(zip(calendar, terms, strict=True), start=1):
         g = growth.factor(k, len(calendar))
         out.append(
             MonthForecast(
                 label=m.label,
                 days=m.days,
                 factor=g,
-                p50=month_figures(terms, p50, Decimal(m.days) / p50.days * g, thresholds),
-                p99=month_figures(terms, p99, Decimal(m.days) / p99.days * g, thresholds),
-                stress=month_figures(terms, stress_day, m.days * g, thresholds),
+                p50=month_figures(t, p50, Decimal(m.days) / p50.days * g, thresholds),
+                p99=month_figures(t, p99, Decimal(m.days) / p99.days * g, thresholds),
+                stress=month_figures(t, stress_day, m.days * g, thresholds),
             )
         )
     return out
+
+
+def _in_force(today: Payer, on_file: list[Terms], calendar: list[Period]) -> list[Payer]:
+    """What pays in each forecast month: a bill held flat, or the contracts on file in force in that month (a
+    contract in force on part of it for those days: its fees by month_fraction, its units by day, as the reports
+    count them)."""
+    if today.billed_per_month is not None:
+        return [today] * len(calendar)
+    out = []
+    for m in calendar:
+        contracts: list[Terms] = []
+        spans: list[InForce] = []
+        for c in on_file:
+            span = active_span(c, m)
+            if span is None:
+                continue
+            a, b = span
+            contracts.append(c)
+            spans.append(InForce(months=month_fraction(a, b), days=(b - a).days + 1, of=m.days))
+        whole = all(s.days == s.of for s in spans)
+        out.append(Payer(contracts=contracts, spans=[] if whole else spans))
+    return out
+
+
+def _changes(today: Payer, on_file: list[Terms], horizon: Period) -> list[ContractChange]:
+    """The contracts of `today` that end within the forecast, and those on file that start in it, in date order:
+    a forecast that kept earning from an ended contract, or missed a renewal on file, would be wrong all along."""
+    if today.billed_per_month is not None:
+        return []  # the bill is held flat: the contracts behind it are not what pays
+    out: list[ContractChange] = []
+    starting = [c for c in on_file if c not in today.contracts]
+    for c in today.contracts:
+        if c.end is None or c.end >= horizon.end:
+            continue
+        follows = any(n.product == c.product and n.start <= c.end + timedelta(days=1) for n in starting)
+        after = "" if follows else "; no contract on file follows it, so it earns nothing after"
+        out.append(_change(c, c.end, "ends", f"{_terms(c)} ends {c.end}{after}"))
+    for n in starting:
+        renews = any(c.product == n.product and c.end is not None and c.end < n.start for c in today.contracts)
+        what = "renewal" if renews else "new contract"
+        out.append(_change(n, n.start, "starts", f"{what} on file from {n.start}: {_terms(n)}"))
+    return sorted(out, key=lambda x: (x.day, x.change, x.product))
+
+
+def _terms(c: Terms) -> str:
+    return describe_terms(c) + (f" ({c.product})" if c.product else "")
+
+
+def _change(c: Terms, day: date, change: str, note: str) -> ContractChange:
+    return ContractChange(day=day, change=change, product=c.product, terms=describe_terms(c), note=note)
 
 
 def forecast(
@@ -194,16 +300,25 @@ def forecast(
         wanted = None
     usage = daily_usage(conn, basis, wanted[0] if wanted else None)
     terms = terms_for(conn, basis, wanted)
-    keys = wanted or sorted(set(usage) | {c for c, t in terms.items() if t.contracts or t.billed_per_month})
-    observed = _observed_growth(conn, basis, wanted)
     calendar = _future_months(basis.end, months)
+    horizon = Period(calendar[0].start, calendar[-1].end, "")
+    on_file: dict[str, list[Terms]] = defaultdict(list)
+    for contract in contracts_in(conn, horizon, wanted):
+        on_file[contract.customer].append(contract)
+    keys = wanted or sorted(
+        set(usage) | set(on_file) | {c for c, t in terms.items() if t.contracts or t.billed_per_month}
+    )
+    observed = _observed_growth(conn, basis, wanted)
     results = []
+    payers: dict[str, list[Payer]] = {}
     for key in keys:
         days = usage.get(key) or []
         series = days or [DayUsage(day=basis.end)]  # no usage: the fees against no cost
         windows = (percentile_window(series, 0.5), percentile_window(series, 0.99))
         p50_day, p99_day = percentile_day(series, 0.5), percentile_day(series, 0.99)
         t = terms[key]
+        payers[key] = _in_force(t, on_file.get(key, []), calendar)
+        change, monthly = observed.get(key, (None, None))
         results.append(
             CustomerForecast(
                 key=key,
@@ -216,8 +331,10 @@ def forecast(
                 p99_window=windows[1],
                 p50_day=p50_day,
                 p99_day=p99_day,
-                months=_months(t, windows, p99_day, calendar, growth, thresholds),
-                observed_growth=observed.get(key),
+                months=_months(payers[key], windows, p99_day, calendar, growth, thresholds),
+                observed_growth=monthly,
+                observed_change=change,
+                contract_changes=_changes(t, on_file.get(key, []), horizon),
             )
         )
     if subject is not None:
@@ -233,13 +350,13 @@ def forecast(
             total=c.months,
             plans=[],
             assumptions=_assumptions(c.name, basis, c.history, c.p50_window, c.p99_window, growth, months, thresholds)
-            + _customer_notes(c),
+            + _customer_notes(c, basis),
             history=c.history,
             p50_window=(c.p50_window.start, c.p50_window.end),
             p99_window=(c.p99_window.start, c.p99_window.end),
             unpriced=unpriced_in(conn, basis, wanted),
         )
-    history, (p50, p99), total = _portfolio_total(usage, terms, results, basis, calendar, growth, thresholds)
+    history, (p50, p99), total = _portfolio_total(usage, payers, results, basis, calendar, growth, thresholds)
     results.sort(key=lambda c: (c.breach_p99 is None, c.breach_p99 or "", c.breach_p50 is None, c.key))
     assumptions = [
         *_assumptions("the portfolio", basis, history, p50, p99, growth, months, thresholds),
@@ -249,6 +366,12 @@ def forecast(
         "a new customer of a plan is forecast from the distribution across that plan's customers: like its P50 "
         "and like its P99 customer by the COGS of a typical 30 days, each in that typical month",
     ]
+    if changing := [c for c in results if c.contract_changes]:
+        assumptions.append(
+            f"{len(changing)} customer(s) have contracts that end or start within the forecast "
+            f"({', '.join(c.name for c in changing[:5])}{', …' if len(changing) > 5 else ''}): each month earns "
+            "from the contracts in force in it"
+        )
     return Forecast(
         kind=SubjectKind.PORTFOLIO,
         key="portfolio",
@@ -269,7 +392,7 @@ def forecast(
 
 def _portfolio_total(
     usage: dict[str, list[DayUsage]],
-    terms: dict[str, Payer],
+    terms: dict[str, list[Payer]],
     results: list[CustomerForecast],
     basis: Period,
     calendar: list[Period],
@@ -304,8 +427,8 @@ def _portfolio_total(
                 label=m.label,
                 days=m.days,
                 factor=g,
-                p50=_sum([month_figures(t, w50, scale, thresholds) for t, w50, _ in mine], thresholds),
-                p99=_sum([month_figures(t, w99, scale, thresholds) for t, _, w99 in mine], thresholds),
+                p50=_sum([month_figures(t[k - 1], w50, scale, thresholds) for t, w50, _ in mine], thresholds),
+                p99=_sum([month_figures(t[k - 1], w99, scale, thresholds) for t, _, w99 in mine], thresholds),
                 stress=_sum([c.months[k - 1].stress for c in results], thresholds),
             )
         )
@@ -332,15 +455,16 @@ def _assumptions(
         f"({_span(p50)}), P99 = a heavy month that happened ({_span(p99)})",
         f"growth: {growth.describe(months)}",
         "a forecast month = the P50 (or P99) window scaled to the month's days × growth; revenue from the "
-        f"contracts in force on {basis.end} for a whole month (billed revenue held flat); "
-        f"breach = margin below {thresholds.breach_pct}%",
+        "contracts on file in force in that month (one that starts or ends in it for those days, as the reports "
+        f"prorate; billed revenue held flat); breach = margin below {thresholds.breach_pct}%, or cost with no "
+        "revenue",
     ]
     if note := history.note():
         out.append(note)
     return out
 
 
-def _customer_notes(c: CustomerForecast) -> list[str]:
+def _customer_notes(c: CustomerForecast, basis: Period) -> list[str]:
     first = c.months[0].stress if c.months else None
     out = [
         f"{STRESS_LABEL} ({c.p99_day.day}, COGS {usd_text(c.p99_day.cogs, CENT)}): "
@@ -350,10 +474,11 @@ def _customer_notes(c: CustomerForecast) -> list[str]:
             else "no revenue to set it against"
         )
     ]
-    if c.observed_growth is not None:
+    if c.observed_growth is not None and c.observed_change is not None:
         out.append(
-            f"observed: requests a day {_signed(c.observed_growth * HUNDRED)}% against the window before the "
-            "history (give a growth rate to project it)"
+            f"observed: requests a day {_signed(c.observed_change * HUNDRED)}% over the {basis.days} days of the "
+            f"history against the {basis.days} before, {_signed(c.observed_growth * HUNDRED)}% a month compounded "
+            f"(give a growth of {round_to(c.observed_growth * HUNDRED, TENTH)}% to project it)"
         )
     return out
 
@@ -392,8 +517,13 @@ def _future_months(after: date, count: int) -> list[Period]:
     return out
 
 
-def _observed_growth(conn: Connection, basis: Period, customers: list[str] | None) -> dict[str, Decimal]:
-    """Requests a day in the basis over requests a day in the window before, minus one (where both exist)."""
+def _observed_growth(
+    conn: Connection, basis: Period, customers: list[str] | None
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per customer (where both windows have requests): (the change in requests a day from the window before the
+    basis to the basis, the same as a compounded monthly rate). The windows are basis.days apart, so a change r
+    over them is (1 + r)^(30 / days) − 1 a 30-day month: the rate `--growth` takes, not 90 days' change read as
+    one month's."""
     prev = basis.previous()
     sql = (
         "SELECT customer, SUM(CASE WHEN day >= :a THEN requests ELSE 0 END), "
@@ -405,7 +535,8 @@ def _observed_growth(conn: Connection, basis: Period, customers: list[str] | Non
     out = {}
     for cust, now, before in conn.execute(text(sql + " GROUP BY customer"), params):
         if before:
-            out[cust] = (Decimal(int(now or 0)) / basis.days) / (Decimal(int(before)) / prev.days) - 1
+            ratio = (Decimal(int(now or 0)) / basis.days) / (Decimal(int(before)) / prev.days)
+            out[cust] = (ratio - 1, ratio ** (Decimal(WINDOW_DAYS) / basis.days) - 1)
     return out
 
 

@@ -47,10 +47,17 @@ def customer_forecast_dict(c: CustomerForecast) -> dict[str, Any]:
         "p99_window": c.p99_window.as_dict(),
         "p50_day": c.p50_day.as_dict(),
         "p99_day": c.p99_day.as_dict(),
+        # A compounded monthly rate, as --growth takes it; the change over the whole history is beside it.
         "observed_growth_pct": pct(c.observed_growth * HUNDRED) if c.observed_growth is not None else None,
+        "observed_change_pct": pct(c.observed_change * HUNDRED) if c.observed_change is not None else None,
         "breach_month_p50": c.breach_p50,
         "breach_month_p99": c.breach_p99,
         "breach_month_stress": c.breach_stress,
+        # Why the breach month breaches: "margin" (under the breach line) or "cost_without_revenue".
+        "breach_reason_p50": c.breach_why("p50"),
+        "breach_reason_p99": c.breach_why("p99"),
+        "breach_reason_stress": c.breach_why("stress"),
+        "contract_changes": [change.as_dict() for change in c.contract_changes],
         "stress_label": STRESS_LABEL,
         "forecast": [_month_dict(m) for m in c.months],
     }
@@ -90,6 +97,8 @@ def forecast_to_dict(f: Forecast) -> dict[str, Any]:
             "new_customer_like_p99": [_month_dict(m) for m in p.p99_customer.months],
             "breach_month_like_p50": p.breach_like_p50,
             "breach_month_like_p99": p.breach_like_p99,
+            "breach_reason_like_p50": p.p50_customer.breach_why("p50"),
+            "breach_reason_like_p99": p.p99_customer.breach_why("p50"),
         }
         for p in f.plans
     ]

@@ -62,10 +62,17 @@ class Slice:
     cache_write_1h_tokens: Decimal = ZERO
     web_searches: Decimal = ZERO
     service_tier: str = "standard"
+    events: Decimal = ZERO
+    unpriced_events: Decimal = ZERO  # of `events`, those no price covered: their cost counts as $0 in `costs`
+    # Nano-USD of `costs` that "before" counted as $0: unpriced usage a route priced at its target's rates.
+    priced_from_zero: Decimal = ZERO
 
     def scaled(self, factor: Decimal, **changes: object) -> Slice:
         return replace(
             self,
+            events=self.events * factor,
+            unpriced_events=self.unpriced_events * factor,
+            priced_from_zero=self.priced_from_zero * factor,
             requests=self.requests * factor,
             input_tokens=self.input_tokens * factor,
             cached_input_tokens=self.cached_input_tokens * factor,
@@ -86,7 +93,7 @@ def load_slices(conn: Connection, period: Period, customer: str | None = None) -
     sql = (
         "SELECT customer, day, product, feature, provider, model, requests, input_tokens, "
         f"cached_input_tokens, cache_write_tokens, output_tokens, {', '.join(COST_COLUMNS)}, "
-        "cache_write_1h_tokens, web_searches, service_tier, events "
+        "cache_write_1h_tokens, web_searches, service_tier, events, unpriced_events "
         "FROM daily_rollup WHERE day BETWEEN :a AND :b"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
@@ -96,7 +103,7 @@ def load_slices(conn: Connection, period: Period, customer: str | None = None) -
     order = " ORDER BY customer, day, product, feature, provider, model, service_tier"
     for row in conn.execute(text(sql + order), params):
         requests, inp = int(row[6] or 0), int(row[7] or 0)
-        write_1h, searches, tier, events = row[costs_end:]
+        write_1h, searches, tier, events, unpriced = row[costs_end:]
         # Without a request count, each stored event is one of the provider's usage buckets: their average.
         per_request = tier_selector(inp, requests) if requests else tier_selector(inp, int(events or 0))
         out.append(
@@ -117,6 +124,8 @@ def load_slices(conn: Connection, period: Period, customer: str | None = None) -
                 cache_write_1h_tokens=Decimal(int(write_1h or 0)),
                 web_searches=Decimal(int(searches or 0)),
                 service_tier=tier or "standard",
+                events=Decimal(int(events or 0)),
+                unpriced_events=Decimal(int(unpriced or 0)),
             )
         )
     return out
@@ -182,7 +191,8 @@ def _reprice(s: Slice, rates: Rates) -> dict[str, Decimal]:
         CostType.CACHED_INPUT: s.cached_input_tokens * _per_token(rates.cached_input, sel),
         CostType.CACHE_WRITE: (s.cache_write_tokens - s.cache_write_1h_tokens) * _per_token(rates.cache_write, sel),
         CostType.CACHE_WRITE_1H: s.cache_write_1h_tokens * _per_token(rates.cache_write_1h, sel),
-        CostType.OUTPUT: s.output_tokens * _per_token(rates.output, sel),
+        # No output price only where there are no output tokens (apply_route refuses the rest).
+        CostType.OUTPUT: s.output_tokens * _per_token(rates.output, sel) if rates.output is not None else ZERO,
         CostType.REQUEST_FEE: s.requests * rates.request,
     }
     out: dict[str, Decimal] = {k: v / FEMTO_PER_NANO for k, v in femto.items()}
@@ -213,8 +223,10 @@ def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]
             targets[s.day] = resolve_target(ctx.conn, ctx.prices, lever.target, s.day)
         provider, model = targets[s.day]
         rates = ctx.rates_on(provider, model, s.day, s.service_tier)
-        if rates is None:
-            raise ScenarioError(f"route: no price for {provider}/{model} on {s.day}; add it to the price file")
+        if rates is None or (rates.output is None and s.output_tokens):
+            # A target without an output price would make routed output free: never assumed, as no price at all.
+            what = "price" if rates is None else "output price"
+            raise ScenarioError(f"route: no {what} for {provider}/{model} on {s.day}; add it to the price file")
         if not rates.tier_priced:
             standard_rated.add(f"{provider}/{model} {s.service_tier}")
         if share < 1:
@@ -226,6 +238,12 @@ def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]
             new_costs[CostType.WEB_SEARCH] = moved.costs[CostType.WEB_SEARCH]
         for t in MODEL_COST_TYPES:
             moved.costs[t] = new_costs.get(t, ZERO)
+        if moved.unpriced_events:
+            # The target prices what no price covered: "after" now counts a cost that "before" counted as $0 (the
+            # events' share of the row's when only some of its events were unpriced). Said by the caller.
+            added = sum((moved.costs[t] for t in MODEL_COST_TYPES), ZERO)
+            moved.priced_from_zero += added * moved.unpriced_events / moved.events if moved.events else added
+            moved.unpriced_events = ZERO
         out.append(moved)
     if standard_rated:
         ctx.notes.append(
@@ -251,7 +269,9 @@ def apply_cache(slices: list[Slice], share: Decimal, feature: str | None, lookup
             out.append(s)
             continue
         kept = s.scaled(ONE - share)
-        kept.costs[LOOKUP] = kept.costs.get(LOOKUP, ZERO) + s.requests * share * lookup_femto / FEMTO_PER_NANO
+        # An earlier cache lever's lookups were paid for requests already served: they stay whole (scaling them
+        # with the misses undercounted `cache 50 cache 50` against `cache 75`).
+        kept.costs[LOOKUP] = s.costs.get(LOOKUP, ZERO) + s.requests * share * lookup_femto / FEMTO_PER_NANO
         out.append(kept)
     return out
 

@@ -21,19 +21,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
-from engine.money import HUNDRED, ONE, TENTH, ZERO, pct_text
+from engine.money import HUNDRED, ONE, TENTH, ZERO, pct_text, usd_text
 from engine.periods import Period
 from engine.pricing.book import PriceBook
 from engine.reports.figures import Figures, Thresholds, margin_change
 from engine.reports.margin import subject_report
 from engine.reports.names import resolve_customer
 from engine.reports.portfolio import portfolio
-from engine.reports.revenue import RevenueLine, contract_line, revenue_lines
+from engine.reports.revenue import RevenueLine, contract_line, lines_sum, revenue_lines
 from engine.reports.serialize import cents, figures, pct
 from engine.reports.usage import UnitCounter
 from engine.scenarios.basis import Unpriced, unpriced_in
@@ -97,6 +97,8 @@ class Outcome:
     cogs_after: dict[str, Decimal]
     terms_before: list[str]
     terms_after: list[str]
+    # COGS in `after` that `before` counted as $0: unpriced usage a route moved to a model with a price.
+    priced_from_zero: Decimal = ZERO
 
 
 @dataclass(kw_only=True)
@@ -115,6 +117,7 @@ class Scenario:
     customers: list[Outcome]
     assumptions: list[str]
     unpriced: Unpriced = field(default_factory=Unpriced)  # in `period`: the before and after COGS both leave it out
+    priced_from_zero: Decimal = ZERO  # COGS in `after` that `before` counted as $0 (see Outcome)
 
     @property
     def saving_per_month(self) -> Decimal:
@@ -145,12 +148,18 @@ def whatif(
     else:
         book = portfolio(conn, period, thresholds=thresholds)
         names = {row.key: row.name for row in book.customers}
-        customers = [row.key for row in book.customers if row.current.revenue or row.current.cogs]
+        # A customer with events but neither revenue nor COGS (all its usage unpriced, no contract) is kept: a lever
+        # may price its usage, and the portfolio is the sum of every per-customer what-if.
+        customers = [row.key for row in book.customers if row.current.revenue or row.current.cogs or row.current.events]
         lines_by: dict[str, list[RevenueLine]] = defaultdict(list)
         for line in revenue_lines(conn, period):
             lines_by[line.customer].append(line)
         before = {row.key: (row.current, lines_by[row.key]) for row in book.customers if row.key in customers}
-    slices = load_slices(conn, period, customers[0] if subject is not None else None)
+    # Only the customers the what-if covers: a model or feature is checked against their usage (_check_refs).
+    covered = set(customers)
+    slices = [
+        s for s in load_slices(conn, period, customers[0] if subject is not None else None) if s.customer in covered
+    ]
     notes: list[str] = []
     ctx = _Context(conn, prices, period, notes)
     _check_refs(slices, levers, subject is not None, names.get(customers[0], "") if customers else "")
@@ -159,6 +168,7 @@ def whatif(
     for s in slices:
         per_customer[s.customer].append(s)
     original = {c: costs_by_type(per_customer[c]) for c in customers}
+    unpriced_before = {c: sum((s.unpriced_events for s in per_customer[c]), ZERO) for c in customers}
     factor = ONE
     plan: Price | None = None
     for lever in levers:
@@ -194,12 +204,18 @@ def whatif(
         figs, lines = before[c]
         changed = costs_by_type(per_customer[c])
         delta = sum(changed.values(), ZERO) - sum(original[c].values(), ZERO)
-        after_rev = sum((line.total for line in after_lines.get(c, [])), ZERO)
+        after_rev = lines_sum(after_lines.get(c, []))
+        # Unpriced events after the levers, counted on the rows (a route prices what it moves, a cache hit costs a
+        # lookup), `before`'s count moved by the rows' change.
+        unpriced_after = figs.unpriced_events + sum((s.unpriced_events for s in per_customer[c]), ZERO)
+        unpriced_after -= unpriced_before[c]
         after = Figures(
-            revenue=after_rev,
+            revenue=after_rev.dollars(),
+            revenue_exact=after_rev,
             cogs=figs.cogs + delta / NANO,
             events=int((figs.events * factor).to_integral_value()),
-            unpriced_events=int((figs.unpriced_events * factor).to_integral_value()),
+            # Up: part of an unpriced event left (half of one routed) still leaves "after" too kind.
+            unpriced_events=max(0, int(unpriced_after.to_integral_value(rounding=ROUND_CEILING))),
             thresholds=thresholds,
         )
         outcomes.append(
@@ -212,8 +228,12 @@ def whatif(
                 cogs_after={t: v / NANO for t, v in changed.items()},
                 terms_before=[line.terms for line in lines],
                 terms_after=[line.terms for line in after_lines.get(c, [])],
+                priced_from_zero=sum((s.priced_from_zero for s in per_customer[c]), ZERO) / NANO,
             )
         )
+    from_zero = sum((o.priced_from_zero for o in outcomes), ZERO)
+    if from_zero:
+        notes.insert(0, priced_from_zero_note(from_zero, period))
     assumptions = _assumptions(levers, period, factor, plan, prices) + notes
     if subject is not None:
         o = outcomes[0]
@@ -230,10 +250,17 @@ def whatif(
             customers=[o],
             assumptions=assumptions,
             unpriced=unpriced_in(conn, period, [o.key]),
+            priced_from_zero=from_zero,
         )
     total_before = book.total
+    # Every line but the changed customers', and theirs after: exactly (the book's 28-digit total plus each change
+    # would not be).
+    scenario = set(customers)
+    kept = [line for cust, lines in lines_by.items() if cust not in scenario for line in lines]
+    book_after = lines_sum(kept + [line for c in customers for line in after_lines.get(c, [])])
     total_after = Figures(
-        revenue=total_before.revenue + sum((o.after.revenue - o.before.revenue for o in outcomes), ZERO),
+        revenue=book_after.dollars(),
+        revenue_exact=book_after,
         cogs=total_before.cogs + sum((o.after.cogs - o.before.cogs for o in outcomes), ZERO),
         events=sum(o.after.events for o in outcomes),
         unpriced_events=sum(o.after.unpriced_events for o in outcomes),
@@ -252,6 +279,18 @@ def whatif(
         customers=sorted(outcomes, key=lambda o: (-(o.before.cogs - o.after.cogs), o.key)),
         assumptions=assumptions,
         unpriced=unpriced_in(conn, period, None),
+        priced_from_zero=from_zero,
+    )
+
+
+def priced_from_zero_note(amount: Decimal, period: Period) -> str:
+    """What a route of unpriced usage does to the comparison, in words: "before" counts that usage as $0 of COGS,
+    "after" at the target's prices, so the saving is not like for like."""
+    monthly = amount * MONTH_DAYS / period.days
+    return (
+        f'route moves unpriced usage to a priced model: "after" adds {usd_text(amount)} of COGS '
+        f'({usd_text(monthly)} a month) that "before" counted as $0 (no price), so the COGS saving is '
+        f"{usd_text(monthly)} a month lower than like for like"
     )
 
 
@@ -385,6 +424,9 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
         },
         "assumptions": s.assumptions,
         **s.unpriced.as_dict(),
+        # COGS in "after" that "before" counted as $0: unpriced usage a route priced (0 when none).
+        "priced_from_zero_usd": cents(s.priced_from_zero),
+        "priced_from_zero_per_month_usd": cents(s.priced_from_zero * MONTH_DAYS / s.period.days),
     }
     if s.kind is SubjectKind.CUSTOMER:
         out["terms"] = {"before": s.customers[0].terms_before, "after": s.customers[0].terms_after}
@@ -396,6 +438,9 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
                 "before": figures(o.before),
                 "after": figures(o.after),
                 "saving_per_month_usd": cents((o.before.cogs - o.after.cogs) * MONTH_DAYS / s.period.days),
+                "gross_profit_change_per_month_usd": cents(
+                    (o.after.gross_profit - o.before.gross_profit) * MONTH_DAYS / s.period.days
+                ),
             }
             for o in s.customers
         ]

@@ -74,6 +74,10 @@ def test_whatif_text_output_shows_before_after_and_assumptions(
         (["forecast", "--growth", "lots", "c1"], "growth 'lots'", 2),
         (["forecast"], "name one customer or give --portfolio", 2),
         (["floor", "c1", "--target", "abc"], "--target must be a percentage", 2),
+        # Decimal reads these, and comparing NaN raised InvalidOperation: a traceback, not a line.
+        (["floor", "c1", "--target", "nan", "--period", "2026-10"], "at least 0% and below 100%, got NaN%", 2),
+        (["floor", "c1", "--target", "snan", "--period", "2026-10"], "at least 0% and below 100%, got sNaN%", 2),
+        (["floor", "portfolio"], "a price floor is for one customer", 2),
     ],
 )
 def test_mistakes_are_one_clear_line_exit_2_for_the_command_line_1_for_the_data(
@@ -98,6 +102,18 @@ def test_forecast_and_floor_json(book: Runtime, capsys: pytest.CaptureFixture[st
     code, out, _ = cli(book, capsys, "floor", "c1", "--target", "55", "--period", "2026-10", "--json")
     # Cee One's 27 days: $4.83 for 40 requests; 55% needs $4.83 ÷ 0.45 ÷ 40 = $0.268333… a request → $0.268334.
     assert code == 0 and json.loads(out)["floor_price_usd"] == "0.268334"
+
+
+def test_forecast_portfolio_is_the_portfolio_as_in_slack(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(book, capsys, "forecast", "portfolio", "--period", "2026-10", "--json")
+    assert code == 0, err
+    _, flag, _ = cli(book, capsys, "forecast", "--portfolio", "--period", "2026-10", "--json")
+    assert json.loads(out) == json.loads(flag) and json.loads(out)["kind"] == "portfolio"
+
+
+def test_slack_floor_refuses_a_target_that_is_not_a_number_with_the_same_line(book: Runtime) -> None:
+    with pytest.raises(AnswerError, match=r"^the target margin must be at least 0% and below 100%, got NaN%$"):
+        ask(floor, book, ["c1", "target", "nan", "2026-10"])
 
 
 def test_every_scenario_command_is_registered_with_help(capsys: pytest.CaptureFixture[str]) -> None:

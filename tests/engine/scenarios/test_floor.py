@@ -102,13 +102,103 @@ def test_a_seat_plan_floor_per_seat(history: Runtime) -> None:
 
 def test_a_hypothetical_unit_shows_what_they_pay_per_unit_today(history: Runtime) -> None:
     f = floor_of(history, "flat1", unit="request")
-    # Today $300 for the typical month's 3,000 requests: $0.10 a request, effectively.
+    # Today $300 for the heavy month's 5,000 requests: $0.06 a request, effectively, in the month the floor is
+    # solved on (the typical month's 3,000 would say $0.10, a price from other units than the floor's).
     assert (f.hypothetical, f.floor_price, f.current_price, f.current_is_effective) == (
         True,
         D("0.057778"),
-        D("0.1"),
+        D("0.06"),
         True,
     )
+    assert f.margin_p99_current is not None and f.margin_p99_current >= 55  # above the floor, and above the target
+
+
+def test_todays_effective_price_is_measured_on_the_heavy_month_the_floor_is_solved_on(history: Runtime) -> None:
+    f = floor_of(history, "usage1", unit="1k_tokens")
+    # The heavy month: $250 of revenue (5,000 requests × $0.05) on 130,000 1k tokens (25 days × 1M + 5 × 21M):
+    # $0.001923… per 1k tokens, under the $0.002223 floor, as today's 48% heavy-month margin is under the 55% target.
+    # (The typical month, $150 on 30,000 1k tokens, said $0.005: above the floor beside a margin below it.)
+    assert f.current_price == D(250) / D(130_000) and f.current_is_effective
+    assert f.floor_price == D("0.002223")
+    assert f.margin_p99_current == D(48) and f.current_price < f.floor_price
+    d = floor_to_dict(f)
+    assert d["current_price_usd"] == "0.001923"
+    assert "$0.001923/1k tokens (effective, heavy month)" in floor_message(d).text
+
+
+def test_a_billed_customers_floor_is_what_the_bill_alone_must_come_to(history: Runtime) -> None:
+    from sqlalchemy import text
+
+    # usage1 keeps its $0.05-a-request contract on file, but Stripe bills it $200 a month: its revenue is the bill.
+    with history.engine.begin() as conn:
+        for n, (a, b) in enumerate(
+            [("2026-08-01", "2026-08-31"), ("2026-09-01", "2026-09-30"), ("2026-10-01", "2026-10-31")]
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd, "
+                    "currency, invoice_id) VALUES (:id, 'stripe', 'usage1', '', :a, :b, 200, 'usd', :id)"
+                ),
+                {"id": f"il_{n}", "a": a, "b": b},
+            )
+    f = floor_of(history, "usage1")
+    # The heavy month's $130 at 55% needs $288.89 from the bill alone (the contract's $250 of usage charges on top
+    # of it made the floor $38.89).
+    assert (f.unit, f.floor_price, f.current_price, f.fixed_revenue) == ("month", D("288.89"), D(200), D(0))
+    assert f.margin_p99_floor is not None and D(55) <= f.margin_p99_floor < D("55.01")
+    assert f.margin_p99_current == (D(200) - D(130)) / D(200) * 100  # 35%: the bill today
+    assert "billed (Stripe): the floor is what the bill must come to a month" in f.note
+    # Per request, a usage plan in place of the bill: the heavy month's 5,000 requests, $200 today = $0.04 each.
+    g = floor_of(history, "usage1", unit="request")
+    assert (g.hypothetical, g.floor_price, g.current_price) == (True, D("0.057778"), D("0.04"))
+    with pytest.raises(FloorError, match="is billed \\(Stripe\\), not per seat"):
+        floor_of(history, "usage1", unit="seat")
+
+
+@pytest.mark.parametrize("target", ["nan", "NaN", "snan", "-nan", "inf", "-Infinity"])
+def test_a_target_that_is_not_a_number_is_refused_with_the_floors_own_line(history: Runtime, target: str) -> None:
+    with pytest.raises(FloorError, match=r"^the target margin must be at least 0% and below 100%, got "):
+        floor_of(history, "usage1", target_pct=D(target))
+
+
+def test_a_unit_the_heavy_month_has_none_of_is_refused_in_one_line(history: Runtime) -> None:
+    with pytest.raises(FloorError) as exc:
+        floor_of(history, "usage1", unit="task")
+    assert str(exc.value) == (
+        "Usage One has no tasks in the heavy month (2026-10-02 to 2026-10-31), so a price per task earns nothing "
+        "there; price it per request, 1k_tokens or per month"
+    )
+
+
+def _hybrid(history: Runtime, tmp_path: Path, included: str) -> None:
+    from tests.engine.scenarios.book import load_book
+
+    (tmp_path / f"hyb{included}").mkdir()
+    load_book(history, tmp_path / f"hyb{included}", events("hyb"), [
+        ["customer", "customer_name", "plan", "start", "seats", "seat_price_usd", "platform_fee_usd",
+         "included_units", "unit", "unit_price_usd"],
+        ["hyb", "Hybrid Co", "hybrid", "2026-01-01", "", "", "100", included, "request", "0.05"],
+    ])  # fmt: skip
+
+
+def test_a_seat_price_for_a_plan_with_no_seats_is_refused(history: Runtime, tmp_path: Path) -> None:
+    _hybrid(history, tmp_path, "4000")
+    # A hybrid plan has seats, but this one has none: a seat price moves nothing ("Floor n/a keeps …" before).
+    with pytest.raises(FloorError, match=r"^Hybrid Co pays for no seats; price it per month"):
+        floor_of(history, "hyb", unit="seat")
+
+
+def test_no_price_reaching_the_target_is_said_without_keeps_the_margin(history: Runtime, tmp_path: Path) -> None:
+    _hybrid(history, tmp_path, "10000")
+    # All 5,000 requests of the heavy month fall within the 10,000 included: no request price moves revenue.
+    f = floor_of(history, "hyb")
+    assert (f.unit, f.floor_price) == ("request", None)
+    assert "every unit falls within the included units" in f.note and "$288.89 a month" in f.note
+    answer = floor_message(floor_to_dict(f))
+    body = json.dumps(answer.blocks)
+    assert "keeps" not in answer.text and "keeps the gross margin" not in body
+    assert answer.text.startswith("Price floor, Hybrid Co: no price per request reaches a 55.0% margin")
+    assert "*No floor per request*: no price in it reaches *55.0%* in a heavy month" in body
 
 
 def test_todays_price_is_the_contracts_own_to_every_decimal_it_was_written_with(

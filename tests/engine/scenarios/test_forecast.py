@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from bot.blocks.scenarios import forecast_message
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from engine.scenarios.forecast import forecast
@@ -136,3 +138,132 @@ def test_unreadable_growth_says_how_to_write_it(text: str) -> None:
 def test_months_out_of_range_are_refused(growing: Runtime) -> None:
     with growing.connect() as conn, pytest.raises(ForecastError, match="between 1 and 36"):
         forecast(conn, "f1", OCTOBER, growth=Growth(rate=D(0)), months=40, thresholds=growing.thresholds)
+
+
+# ---------------------------------------------------------------- contracts that end or start within the forecast
+
+
+def _contracts(rt: Runtime, tmp_path: Path, rows: list[list[str]]) -> None:
+    """history.py's days for each customer in `rows`, on these contracts."""
+    from tests.engine.scenarios.book import load_book
+    from tests.engine.scenarios.history import events
+
+    header = ["customer", "customer_name", "product", "plan", "start", "end", "platform_fee_usd", "unit",
+              "unit_price_usd"]  # fmt: skip
+    load_book(rt, tmp_path, [row for c in dict.fromkeys(r[0] for r in rows) for row in events(c)], [header, *rows])
+
+
+def test_each_month_earns_from_the_contracts_in_force_in_it_and_says_which_end_or_start(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    _contracts(runtime, tmp_path, [
+        ["ending", "Ending Co", "", "flat", "2026-01-01", "2026-11-30", "300", "", ""],
+        ["renew", "Renew Co", "", "flat", "2026-01-01", "2026-11-30", "300", "", ""],
+        ["renew", "Renew Co", "", "flat", "2026-12-01", "", "600", "", ""],
+        # Ends mid-December: half of December's fee ($300 × 15/31) and its usage charges on 15 of the 31 days.
+        ["half", "Half Co", "", "usage", "2026-01-01", "2026-12-15", "", "request", "0.05"],
+    ])  # fmt: skip
+    with runtime.connect() as conn:
+        f = forecast(conn, None, HISTORY, growth=Growth(rate=D(0)), months=3, thresholds=runtime.thresholds)
+    by = {c.key: c for c in f.customers}
+    # To the cent, as answers give them (a 31-day month is 31/30 of a window, which no decimal holds).
+    revenue = {k: [m.p50.revenue.quantize(D("0.01")) for m in c.months] for k, c in by.items()}
+    assert revenue["ending"] == [D(300), D(0), D(0)]  # it kept earning $300 after it ended
+    assert revenue["renew"] == [D(300), D(600), D(600)]  # the renewal on file was ignored
+    # The typical window's 3,000 requests over 30 days: November 3,000 × $0.05 = $150; December's 31 days of them
+    # are 3,100, of which the contract's 15 days carry 1,500: $75; nothing in January.
+    assert revenue["half"] == [D(150), D(75), D(0)]
+    assert (by["ending"].breach_p50, by["ending"].breach_why("p50")) == ("2026-12", "cost_without_revenue")
+    d = forecast_to_dict(f)
+    changes = {c["customer"]: c["contract_changes"] for c in d["customers"]}
+    assert changes["ending"] == [
+        {
+            "date": "2026-11-30",
+            "change": "ends",
+            "product": "",
+            "terms": "flat: $300.00/mo platform fee",
+            "note": "flat: $300.00/mo platform fee ends 2026-11-30; no contract on file follows it, so it earns "
+            "nothing after",
+        }
+    ]
+    assert [c["note"] for c in changes["renew"]] == [
+        "flat: $300.00/mo platform fee ends 2026-11-30",
+        "renewal on file from 2026-12-01: flat: $600.00/mo platform fee",
+    ]
+    # The portfolio's months are the customers' months summed, on its own windows (the same days for all three).
+    assert [m.p50.revenue.quantize(D("0.01")) for m in f.total] == [D(750), D(675), D(600)]
+    with runtime.connect() as conn:
+        one = forecast_to_dict(
+            forecast(conn, "renew", HISTORY, growth=Growth(rate=D(0)), months=3, thresholds=runtime.thresholds)
+        )
+    assert one["terms"] == ["flat: $300.00/mo platform fee"]  # today's terms, as before
+    body = json.dumps(forecast_message(one).blocks)
+    assert "Contracts that end or start within the forecast" in body
+    assert "renewal on file from 2026-12-01: flat: $600.00/mo platform fee" in body
+
+
+# ---------------------------------------------------------------- cost without revenue
+
+
+def test_cost_without_revenue_is_a_breach_from_its_first_month(runtime: Runtime, tmp_path: Path) -> None:
+    from tests.engine.scenarios.book import load_book
+    from tests.engine.scenarios.history import events
+
+    # `free` has usage ($30 to $130 a month of COGS) and no contract; flat1 pays $300 a month for the same usage.
+    load_book(runtime, tmp_path, events("free") + events("flat1"), [
+        ["customer", "plan", "start", "platform_fee_usd"], ["flat1", "flat", "2026-01-01", "300"]
+    ])  # fmt: skip
+    with runtime.connect() as conn:
+        one = forecast(conn, "free", HISTORY, growth=Growth(rate=D(0)), months=2, thresholds=runtime.thresholds)
+        every = forecast(conn, None, HISTORY, growth=Growth(rate=D(0)), months=2, thresholds=runtime.thresholds)
+    c = one.customers[0]
+    assert (c.breach_p50, c.breach_p99) == ("2026-11", "2026-11")
+    d = forecast_to_dict(one)
+    assert (d["breach_month_p50"], d["breach_reason_p50"], d["breach_reason_p99"]) == (
+        "2026-11",
+        "cost_without_revenue",
+        "cost_without_revenue",
+    )
+    answer = forecast_message(d)
+    assert "breach in a typical month 2026-11 (cost without revenue)" in answer.text
+    assert "2026-11  ×1.00       n/a !" in json.dumps(
+        answer.blocks, ensure_ascii=False
+    )  # flagged in the table, where its margin is n/a
+    p = forecast_to_dict(every)
+    free = next(x for x in p["customers"] if x["customer"] == "free")
+    assert (free["breach_month_p99"], free["breach_reason_p99"]) == ("2026-11", "cost_without_revenue")
+    flat = next(x for x in p["customers"] if x["customer"] == "flat1")
+    assert (flat["breach_month_p99"], flat["breach_reason_p99"]) == (None, None)
+    crossing = json.dumps(forecast_message(p).blocks)
+    assert "free: typical month *2026-11* (cost without revenue)" in crossing
+    assert "none within the forecast" not in crossing
+
+
+# ---------------------------------------------------------------- the observed trend
+
+
+def test_the_observed_trend_is_a_compounded_monthly_rate(runtime: Runtime, tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    # Requests a day ramp 100, 101, … from May 5 (day 0) to Oct 31 (day 179): the 90-day history averages
+    # 100 + 134.5 a day, the 90 days before it 100 + 44.5: +62.28% over 90 days, (1.6228…)^(30/90) − 1 = +17.51% a
+    # month, the rate `--growth` takes (+62.28% read as a month would have tripled usage in a quarter's time).
+    rows: list[list[object]] = []
+    for i in range(180):
+        day = date(2026, 5, 5) + timedelta(days=i)
+        rows.append([f"g{i}", f"{day}T12:00:00Z", "grow", "app", "chat", "acme", "small", 10_000, 0, 0, 100 + i, 0,
+                     "", ""])  # fmt: skip
+    load_book(runtime, tmp_path, rows, [["customer", "plan", "start", "unit", "unit_price_usd"],
+                                        ["grow", "usage", "2026-01-01", "request", "0.05"]])  # fmt: skip
+    with runtime.connect() as conn:
+        f = forecast(conn, "grow", HISTORY, growth=Growth(rate=D(0)), months=1, thresholds=runtime.thresholds)
+    c = f.customers[0]
+    change = D(100 * 90 + sum(range(90, 180))) / D(100 * 90 + sum(range(90))) - 1
+    assert c.observed_change == change
+    assert c.observed_growth is not None and abs(c.observed_growth - ((1 + change) ** (D(1) / 3) - 1)) < D("1e-20")
+    d = forecast_to_dict(f)
+    assert (d["observed_change_pct"], d["observed_growth_pct"]) == (62.28, 17.51)
+    assert (
+        "observed: requests a day +62.3% over the 90 days of the history against the 90 before, +17.5% a month "
+        "compounded (give a growth of 17.5% to project it)"
+    ) in d["assumptions"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
+from bot.blocks.scenarios import whatif_message
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from engine.scenarios.grammar import (
@@ -20,7 +23,7 @@ from engine.scenarios.grammar import (
     parse_levers,
 )
 from engine.scenarios.whatif import Scenario, scenario_to_dict, whatif
-from tests.engine.scenarios.book import C1_COGS, C1_REVENUE, OCTOBER
+from tests.engine.scenarios.book import C1_COGS, C1_REVENUE, EVENTS, OCTOBER, load_book
 
 D = Decimal
 
@@ -73,6 +76,14 @@ def test_cache_serves_a_share_of_requests_at_the_lookup_cost(book: Runtime) -> N
     assert s.after.cogs == D("3.6325")
     assert s.cogs_after["cache_lookup"] == D("0.01")
     assert s.after.revenue == C1_REVENUE
+
+
+def test_a_second_cache_lever_serves_a_share_of_the_misses_and_keeps_the_first_ones_lookups(book: Runtime) -> None:
+    twice, once = run(book, "cache 50 cache 50"), run(book, "cache 75")
+    # 50% of 40 requests hit ($0.02 of lookups), then 50% of the 20 left ($0.01 more): $0.03, beside every cost × 0.25:
+    # 4.83 × 0.25 + 0.03 = 1.2375, as a single 75% hit rate. (The second lever halved the first's lookups: $1.2275.)
+    assert twice.cogs_after["cache_lookup"] == once.cogs_after["cache_lookup"] == D("0.03")
+    assert twice.after.cogs == once.after.cogs == C1_COGS * D("0.25") + D("0.03")
 
 
 def test_cache_without_a_rate_estimates_it_from_repeated_prompt_hashes_and_says_so(book: Runtime) -> None:
@@ -235,3 +246,68 @@ def test_zero_percent_of_anything_and_usage_x1_change_nothing(book: Runtime, lev
     assert (s.after.revenue, s.after.cogs) == (s.before.revenue, s.before.cogs)
     assert s.cogs_after == s.cogs_before
     assert s.saving_per_month == 0
+
+
+# ---------------------------------------------------------------- routing usage no price covers
+
+
+@pytest.fixture
+def unpriced(runtime: Runtime, tmp_path: Path) -> Runtime:
+    """The book, and a call to acme/mystery (no price: $0 of COGS) by c1 and by c9, who has no contract:
+    1,000,000 input and 100,000 output tokens, 100 requests each. At small's prices: $1.00 + $0.30 = $1.30."""
+    mystery = ["acme", "mystery", 1_000_000, 0, 100_000, 100, 0, "", ""]
+    events = [
+        *EVENTS,
+        ["u1", "2026-10-08T10:00:00Z", "c1", "app", "chat", *mystery],
+        ["u9", "2026-10-08T10:00:00Z", "c9", "app", "chat", *mystery],
+    ]
+    load_book(runtime, tmp_path, events)
+    return runtime
+
+
+def test_routing_unpriced_usage_says_after_adds_what_before_counted_as_zero(unpriced: Runtime) -> None:
+    s = run(unpriced, "route mystery->small", subject="c1")
+    assert (s.before.cogs, s.after.cogs) == (C1_COGS, C1_COGS + D("1.30"))
+    assert (s.before.unpriced_events, s.after.unpriced_events) == (1, 0)  # routed, so priced
+    assert s.priced_from_zero == D("1.30")
+    d = scenario_to_dict(s)
+    # −$1.26 a month of "saving" is all usage "before" counted as $0: said beside it, and in --json.
+    assert (d["saving_per_month_usd"], d["priced_from_zero_usd"], d["priced_from_zero_per_month_usd"]) == (
+        -1.26,
+        1.3,
+        1.26,
+    )
+    assert d["after"]["unpriced_events"] == 0 and d["unpriced_events"] == 1
+    answer = whatif_message(d)
+    body = json.dumps(answer.blocks)
+    assert "After adds $1.30 of COGS ($1.26 a month) that before counted as $0" in body
+    assert "the margin before is too kind (after, the levers leave none unpriced)" in body
+    assert "before and after are both too kind" not in body
+    assert "($1.26 a month of it counted as $0 before: unpriced usage)" in answer.text
+    assert any('"after" adds $1.30 of COGS' in a for a in d["assumptions"])
+    # Half of it routed: half an event's usage stays unpriced, so "after" is still too kind (counted up, as one).
+    half = run(unpriced, "route mystery->small 50", subject="c1")
+    assert (half.after.unpriced_events, half.priced_from_zero) == (1, D("0.65"))
+
+
+def test_a_customer_whose_usage_is_all_unpriced_is_in_the_portfolio_what_if(unpriced: Runtime) -> None:
+    alone = run(unpriced, "route mystery->small", subject="c9")
+    assert (alone.before.cogs, alone.after.cogs, alone.after.unpriced_events) == (D(0), D("1.30"), 0)
+    total = run(unpriced, "route mystery->small", subject=None)
+    assert {o.key for o in total.customers} == {"c1", "c2", "c3", "c9"}
+    # The sum of the per-customer what-ifs (c2 and c3 never used mystery: nothing moves for them).
+    parts = [run(unpriced, "route mystery->small", subject=c) for c in ("c1", "c9")]
+    assert total.after.cogs - total.before.cogs == sum((p.after.cogs - p.before.cogs for p in parts), D(0))
+    assert total.after.cogs - total.before.cogs == D("2.60")
+    assert total.priced_from_zero == D("2.60") and total.after.unpriced_events == 0
+
+
+def test_a_portfolio_price_lever_lists_the_biggest_gross_profit_changes(book: Runtime) -> None:
+    d = scenario_to_dict(run(book, "price flat 7", subject=None))
+    # No lever moves COGS: no "savings" to list; each customer's gross profit moves with its revenue. Per 30 days:
+    # c3 $40 → $7, c1 $20 → $7, c2 $10 → $7 (× 30/31).
+    assert [c["gross_profit_change_per_month_usd"] for c in d["customers"]] == [-12.58, -2.9, -31.94]
+    body = json.dumps(whatif_message(d).blocks)
+    assert "Biggest savings" not in body
+    assert "Biggest gross-profit changes (3 customers in total)" in body
+    assert body.index("Cee Three") < body.index("Cee One") < body.index("Cee Two")
