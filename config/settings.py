@@ -65,8 +65,8 @@ class Settings(BaseSettings):
         description=(
             "The genai-prices catalogue data (JSON) that `marginbot prices update` refreshes and marginbot prices "
             "from. Empty (the default): `catalogue.json` beside the price file. While that file does not exist, "
-            "the catalogue bundled with the installed genai-prices package is used. Run `marginbot reprice` "
-            "after it changes."
+            "the catalogue bundled with the installed genai-prices package is used. A running `marginbot serve` "
+            "reloads it when it changes; run `marginbot reprice` after it changes (imports and syncs wait for it)."
         ),
     )
     breach_pct: Decimal = Field(
@@ -146,10 +146,12 @@ class Settings(BaseSettings):
     )
     port: int = Field(
         3000,
+        ge=0,
+        le=65535,
         validation_alias=_env("PORT"),
         description=(
-            "The port `serve` listens on in HTTP mode (`/slack/events` for Slack, `GET /healthz` for load "
-            "balancers). `marginbot serve --port` overrides it."
+            "The port `serve` listens on in HTTP mode, 0 to 65535 (`/slack/events` for Slack, `GET /healthz` and "
+            "`GET /readyz` for load balancers). `marginbot serve --port` overrides it."
         ),
     )
     allowed_users: IdList = Field(
@@ -346,7 +348,16 @@ class Settings(BaseSettings):
             raise ValueError("the password holds an '@': write it as %40 in DATABASE_URL (URL-encoding)")
         if scheme.lower() != "sqlite":
             # Hosted Postgres hands out postgres:// URLs; SQLAlchemy needs the driver (psycopg 3) spelled out.
-            return "postgresql+psycopg://" + rest
+            value = "postgresql+psycopg://" + rest
+            _readable_url(value)
+        return value
+
+    @field_validator("catalogue_file")
+    @classmethod
+    def _catalogue_file_not_a_directory(cls, value: Path | None) -> Path | None:
+        # A directory would be passed over for the bundled data without a word, and `prices update` could not write it.
+        if value is not None and value.is_dir():
+            raise ValueError(f"{value} is a directory: name the JSON file in it, e.g. {value / 'catalogue.json'}")
         return value
 
     @field_validator("timezone")
@@ -392,6 +403,24 @@ class Settings(BaseSettings):
         the price file. Here rather than in engine/pricing, so a report can fingerprint the prices without importing
         the price file's parser, let alone genai-prices."""
         return self.catalogue_file if self.catalogue_file is not None else self.prices_file.with_name("catalogue.json")
+
+
+def _readable_url(url: str) -> None:
+    """Refuse a URL SQLAlchemy cannot read (it raises ValueError from int() on the first query, with a traceback) or
+    whose port no server can have, naming the host and port as written: never the user or password before them."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    authority = url.partition("://")[2].split("/", 1)[0]
+    # After an "@" comes the host and port; with none, "bob:secret" may be a user and password that lost their host.
+    where = f" {authority.rpartition('@')[2]!r}" if "@" in authority else ""
+    fix = "write HOST:PORT with a port from 1 to 65535, e.g. db.internal:5432 (an IPv6 address in brackets: [::1]:5432)"
+    try:
+        port = make_url(url).port
+    except (ArgumentError, ValueError):
+        raise ValueError(f"cannot read the host and port{where}: {fix}") from None
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"the port{' in' + where if where else ''} is out of range: {fix}")
 
 
 @lru_cache(maxsize=1)

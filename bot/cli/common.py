@@ -42,6 +42,22 @@ def shared_options(p: argparse.ArgumentParser) -> None:
 
 VERBOSE_HELP = "log debug details, and show the traceback of an error"
 QUIET_HELP = "no progress bars"
+# What a TCP port can be (0: any free port, as tests and one-off runs ask for).
+MAX_PORT = 65535
+
+
+def positive_int(value: str) -> int:
+    """argparse type for a count: a whole number of at least 1 (argparse says which flag, and exits 2)."""
+    if not value.strip().isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+def port_number(value: str) -> int:
+    """argparse type for a TCP port, 0 to 65535: checked here, or the socket library raises OverflowError."""
+    if not value.strip().isdigit() or int(value) > MAX_PORT:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to {MAX_PORT}, got {value!r}")
+    return int(value)
 
 
 def period_args(p: argparse.ArgumentParser, *, default_days: int = DEFAULT_DAYS, what: str = "") -> None:

@@ -14,7 +14,7 @@ from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import command
+from bot.cli.common import UsageError, command, positive_int
 
 if TYPE_CHECKING:
     from engine.periods import Period
@@ -31,8 +31,8 @@ SHOWN_CUSTOMERS = 8
 def register(sub: Any) -> None:
     p = command(sub, "demo", help="build a demo database of generated data and show what marginbot says")
     p.add_argument("--db", default="marginbot-demo.db", help="SQLite file to (re)create")
-    p.add_argument("--customers", type=int, default=60)
-    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--customers", type=positive_int, default=60)
+    p.add_argument("--days", type=positive_int, default=90)
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(handler=cmd_demo)
 
@@ -51,9 +51,15 @@ def cmd_demo(args: argparse.Namespace, rt: Runtime) -> int:
     from engine.store.db import forget_engine
 
     db_path = Path(args.db)
+    if db_path.is_dir():
+        raise UsageError(
+            f"--db {args.db} is a directory: name the SQLite file to (re)create, e.g. {db_path / 'demo.db'}"
+        )
+    url = f"sqlite:///{db_path}"
+    # An error from here on is about the demo's database, not the one DATABASE_URL names: main() names this one.
+    args.database_in_use = url
     for suffix in ("", "-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)
-    url = f"sqlite:///{db_path}"
     forget_engine(url)
     settings = Settings(**{**rt.settings.model_dump(), "database_url": url})
     demo = Runtime(settings, now_override=rt.now_override)

@@ -15,7 +15,9 @@ import sys
 USAGE, FAILED = 2, 1
 PREFIX = "marginbot: "
 
-# Known driver reasons → what to do about them.
+# Known driver reasons (regular expressions, searched in the lower-cased reason) → what to do about them. PostgreSQL
+# says `role "bob" does not exist` for a missing user and `database "x" does not exist` for a missing database: each
+# has its own fix, so "does not exist" alone is not a needle.
 _DB_HINTS = (
     ("readonly database", "the file is read-only: give this user write access to it and its folder (SQLite writes "
      "-wal and -shm files beside it)"),
@@ -23,11 +25,22 @@ _DB_HINTS = (
     ("unable to open database file", "does its folder exist, and may this user write there?"),
     ("connection refused", "is PostgreSQL running there, and listening on that port?"),
     ("password authentication failed", "check the user and password in DATABASE_URL"),
-    ("does not exist", "create it (createdb) or fix the name in DATABASE_URL"),
+    (r'role "[^"]*" does not exist', "create that user in PostgreSQL (createuser, or CREATE ROLE ... LOGIN "
+     "PASSWORD ...) or fix the user name in DATABASE_URL"),
+    (r'database "[^"]*" does not exist', "create it (createdb) or fix the name in DATABASE_URL"),
     ("could not translate host name", "check the host name in DATABASE_URL"),
     ("timeout expired", "the server did not answer: check the host, the port and any firewall between"),
     ("database is locked", "another process holds a write lock on it (an import?): wait for it and run this again"),
 )  # fmt: skip
+
+# Messages the scenario commands (bot/cli/scenarios.py) pass on as failures (exit 1) that are about what was typed:
+# a flag's value out of range. They are command-line mistakes, so they exit 2 as docs/commands.md says; matched on
+# the engine's own wording, as that is all the error carries.
+_TYPED_VALUE_MISTAKES = (
+    "the target margin must be at least 0% and below 100%",
+    "the unit must be one of ",
+    "months must be between ",
+)
 
 
 def redact_url(url: str) -> str:
@@ -84,19 +97,46 @@ def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | N
         UsageError | PeriodError | PriceFileError | CatalogueError | SlackConfigError | ScheduleError | MappingError,
     ):
         return PREFIX + str(exc), USAGE
+    if isinstance(exc, UserError) and _typed_value_mistake(exc):
+        return PREFIX + str(exc), USAGE
     if isinstance(exc, UserError | UnknownSubject | StaleRollups | RepriceRefused):
         return PREFIX + str(exc), FAILED
     if isinstance(exc, ArgumentError | NoSuchModuleError):
         return PREFIX + f"DATABASE_URL is not a database URL marginbot can use ({scrub(str(exc), database_url)})", USAGE
     if isinstance(exc, DBAPIError) or _driver_error(exc):
         return PREFIX + database_error(exc, database_url), FAILED
-    if type(exc).__name__ == "SlackUnreachable":
+    if type(exc).__name__ in ("SlackUnreachable", "ServeFailed"):
         return PREFIX + str(exc), FAILED
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return PREFIX + f"the disk is full ({exc.filename or 'writing'}): free some space and run it again", FAILED
-    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS):
-        return PREFIX + f"{exc.filename or 'a file'}: {exc.strerror}", FAILED
+    if isinstance(exc, OSError):
+        return _file_error(exc)
     return None
+
+
+def _file_error(exc: OSError) -> tuple[str, int] | None:
+    """A file that could not be read or written: which, and why, whatever the reason (a directory where a file was
+    named, a file where a directory was, a full disk, no permission). An OSError naming no file (a network error) is
+    not one of these: None."""
+    if exc.errno == errno.ENOSPC:
+        return PREFIX + f"the disk is full ({exc.filename or 'writing'}): free some space and run it again", FAILED
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS) and exc.filename is None:
+        return PREFIX + f"a file: {exc.strerror}", FAILED
+    if exc.filename is None or not exc.strerror:
+        return None
+    # A rename (a file written beside its target, then moved over it) blames the target: a directory in its place.
+    name = exc.filename2 if exc.filename2 is not None and exc.errno in (errno.EISDIR, errno.ENOTEMPTY) else exc.filename
+    if exc.errno == errno.EISDIR:
+        return PREFIX + f"{name} is a directory: name a file", FAILED
+    return PREFIX + f"{name}: {exc.strerror}", FAILED
+
+
+def _typed_value_mistake(exc: BaseException) -> bool:
+    if not str(exc).startswith(_TYPED_VALUE_MISTAKES):
+        return False
+    # `raise UserError(str(err)) from None` hides the engine's error from the traceback, not from __context__.
+    from engine.scenarios.floor import FloorError
+    from engine.scenarios.growth import ForecastError
+
+    return isinstance(exc.__context__, FloorError | ForecastError)
 
 
 def _driver_error(exc: BaseException) -> bool:
@@ -114,7 +154,7 @@ def database_error(exc: BaseException, url: str | None) -> str:
     # psycopg puts the useful part last ("connection to server at ... failed: Connection refused").
     reason = lines[0] if lines else type(orig).__name__
     reason = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", reason)
-    hint = next((fix for needle, fix in _DB_HINTS if needle in str(orig).lower()), "")
+    hint = next((fix for needle, fix in _DB_HINTS if re.search(needle, str(orig).lower())), "")
     where = redact_url(url) if url else "(DATABASE_URL)"
     return scrub(f"cannot use the database {where}: {reason}" + (f"; {hint}" if hint else ""), url)
 

@@ -63,7 +63,11 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_import_otlp)
 
     p = command(sub, "reprice", help="re-price stored events after the price file changed")
-    p.add_argument("--since", metavar="DATE", help="only events from this date on (default: all)")
+    p.add_argument(
+        "--since",
+        metavar="DATE",
+        help="only events from this date on (from its midnight here or in UTC, whichever is earlier; default: all)",
+    )
     p.set_defaults(handler=cmd_reprice)
 
 
@@ -72,15 +76,21 @@ def cmd_import_usage(args: argparse.Namespace, rt: Runtime) -> int:
     exit status is 1 when any file was refused or failed."""
     from bot.cli.errors import explain
     from bot.render.progress import progress_bar
-    from engine.ingest.files import ImportRefused, import_usage_file
+    from engine.ingest.files import ImportRefused, ImportResult, import_usage_file
 
     failed: list[str] = []
     results: list[dict[str, Any]] = []
+
+    def refused(path: str, problem: str) -> None:
+        # The same keys as every other file's entry in --json, so a reader can treat the list alike.
+        failed.append(path)
+        results.append(ImportResult(path=path, refused=True, problem=problem, dry_run=args.dry_run).as_dict())
+
     for path in args.files:
         if not Path(path).is_file():
-            print(f"marginbot: {path}: no such file", file=sys.stderr)
-            failed.append(path)
-            results.append({"path": path, "refused": True, "errors": [{"line": 0, "reason": "no such file"}]})
+            problem = "is a directory, not a file" if Path(path).is_dir() else "no such file"
+            print(f"marginbot: {path}: {problem}", file=sys.stderr)
+            refused(path, problem)
             continue
         try:
             with progress_bar(f"import {Path(path).name}", enabled=show_progress(args)) as progress:
@@ -105,8 +115,7 @@ def cmd_import_usage(args: argparse.Namespace, rt: Runtime) -> int:
             if explained is None:
                 raise
             print(f"{explained[0]} ({path}: nothing imported)", file=sys.stderr)
-            failed.append(path)
-            results.append({"path": path, "refused": True, "errors": [{"line": 0, "reason": explained[0]}]})
+            refused(path, explained[0].removeprefix("marginbot: "))
             continue
         results.append(result.as_dict())
         if not args.json:
@@ -143,7 +152,7 @@ def cmd_import_contracts(args: argparse.Namespace, rt: Runtime) -> int:
     from engine.ingest.contracts import ContractFileError, import_contracts_file
 
     if not Path(args.file).is_file():
-        raise UserError(f"{args.file}: no such file")
+        raise UserError(f"{args.file}: {'is a directory, not a file' if Path(args.file).is_dir() else 'no such file'}")
     try:
         result = import_contracts_file(
             rt.engine, args.file, delimiter=args.delimiter, supersede=args.supersede, thresholds=rt.thresholds

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import UserError, as_of, command
+from bot.cli.common import UsageError, UserError, as_of, command
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -68,20 +68,27 @@ def cmd_digest_send(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.blocks.digest import digest_plain
     from engine.alerts.digest import queue_digest
 
-    result = queue_digest(rt, as_of=as_of(args, rt), dry_run=args.dry_run)
-    print(result.summary())
-    if args.chart or args.dry_run:
+    if args.chart and Path(args.chart).is_dir():
+        raise UsageError(
+            f"--chart {args.chart} is a directory: name the PNG file, e.g. {Path(args.chart) / 'digest.png'}"
+        )
+    if args.chart:
+        # Written before the digest is queued: queueing commits it as sent for the week, so a chart path that cannot
+        # be written must fail first, with nothing queued, or the rerun after fixing the path would say "already
+        # sent" and the digest would wait undelivered.
         from bot.render.charts import digest_chart_png
         from engine.alerts.digest import chart_to_dict, weekly_digest
 
         with rt.connect() as conn:
             d = weekly_digest(conn, today=rt.today(as_of(args, rt)), thresholds=rt.thresholds)
-        if args.dry_run and result.payload is not None:
-            print()
-            print(digest_plain(result.payload))
-        if args.chart:
-            Path(args.chart).write_bytes(digest_chart_png(chart_to_dict(d, rt.thresholds)))
-            print(f"chart written to {args.chart}")
+        Path(args.chart).write_bytes(digest_chart_png(chart_to_dict(d, rt.thresholds)))
+    result = queue_digest(rt, as_of=as_of(args, rt), dry_run=args.dry_run)
+    print(result.summary())
+    if args.dry_run and result.payload is not None:
+        print()
+        print(digest_plain(result.payload))
+    if args.chart:
+        print(f"chart written to {args.chart}")
     if args.dry_run:
         return 0
     return _deliver(rt)

@@ -96,7 +96,10 @@ def main(
     except Exception as exc:
         from bot.cli.errors import explain
 
-        url = made[0].settings.database_url if made else settings.database_url if settings else None
+        # A command that works on a database of its own (the demo's) says so, or the error would name DATABASE_URL's.
+        url = getattr(args, "database_in_use", None) or (
+            made[0].settings.database_url if made else settings.database_url if settings else None
+        )
         explained = explain(exc, url)
         if explained is None:
             raise

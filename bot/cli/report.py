@@ -44,6 +44,15 @@ def cmd_report(args: argparse.Namespace, rt: Runtime) -> int:
         raise UserError(f"--out {args.out}: write an .xlsx file or a directory (for .csv files), e.g. pack.xlsx")
     if out.suffix.lower() == ".xlsx" and out.is_dir():
         raise UserError(f"--out {args.out} is a directory; name a file like {out / 'board-pack.xlsx'}")
+    # Checked before the pack is built, so a path that cannot be written costs nothing: the .csv files go in a
+    # directory, which this name must not be a file in the way of, and every folder on the way must be one.
+    if not out.suffix and out.exists() and not out.is_dir():
+        raise UserError(
+            f"--out {args.out} is a file, not a directory: name a directory for the .csv files, or FILE.xlsx"
+        )
+    blocked = next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
+    if blocked is not None:
+        raise UserError(f"--out {args.out}: {blocked} is a file, not a directory")
     chosen = period(args, rt)
     with rt.connect() as conn:
         notes = rt.notices(conn)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import UsageError, command, noting, period, period_args, print_notices
+from bot.cli.common import UsageError, UserError, command, noting, period, period_args, positive_int, print_notices
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -32,16 +32,16 @@ def register(sub: Any) -> None:
     p = command(sub, "portfolio", help="every customer and product, worst margin first")
     period_args(p)
     _csv_flag(p)
-    p.add_argument("--limit", type=int, default=None, help="show at most N customers in the table")
+    p.add_argument("--limit", type=positive_int, default=None, help="show at most N customers in the table")
     p.set_defaults(handler=cmd_portfolio)
 
 
 def cmd_margin(args: argparse.Namespace, rt: Runtime) -> int:
-    return _subject(args, rt, "customer", " ".join(args.customer))
+    return _subject(args, rt, "customer", args.customer)
 
 
 def cmd_product(args: argparse.Namespace, rt: Runtime) -> int:
-    return _subject(args, rt, "product", " ".join(args.name))
+    return _subject(args, rt, "product", args.name)
 
 
 def _one_format(args: argparse.Namespace) -> None:
@@ -49,17 +49,38 @@ def _one_format(args: argparse.Namespace) -> None:
         raise UsageError("give --json or --csv, not both")
 
 
-def _subject(args: argparse.Namespace, rt: Runtime, kind: str, ref: str) -> int:
+def _period_hint(args: argparse.Namespace, kind: str, words: list[str]) -> str | None:
+    """How to ask for the period, when the name's last word is one (`marginbot margin acme 2026-10`, as one types in
+    Slack): None otherwise, or when a period was given as a flag too."""
+    from engine.periods import looks_like_period
+
+    if len(words) < 2 or not looks_like_period(words[-1]) or args.period or args.days is not None:
+        return None
+    last = words[-1].strip()
+    flag = f"--days {last[:-1]}" if last.lower().endswith("d") else f"--period {last}"
+    command = "margin" if kind == "customer" else "product"
+    return f"to ask about {last}, give it as {flag}: marginbot {command} {' '.join(words[:-1])} {flag}"
+
+
+def _subject(args: argparse.Namespace, rt: Runtime, kind: str, words: list[str]) -> int:
     _one_format(args)
     from engine.reports.margin import customer_report, product_report
+    from engine.reports.names import UnknownSubject
     from engine.reports.weekly import weekly_to_dict, weekly_trend
 
     build = customer_report if kind == "customer" else product_report
+    ref = " ".join(words)
     chosen = period(args, rt)
     with rt.connect() as conn:
         notes = rt.notices(conn)
         with noting(notes):
-            report = build(conn, ref, chosen, thresholds=rt.thresholds, movers=rt.movers)
+            try:
+                report = build(conn, ref, chosen, thresholds=rt.thresholds, movers=rt.movers)
+            except UnknownSubject as exc:
+                hint = _period_hint(args, kind, words)
+                if hint is None:
+                    raise
+                raise UserError("; ".join([f"{exc} ({hint})", *notes])) from None
         subject = {"customer": report.key} if kind == "customer" else {"product": report.key}
         weekly = weekly_trend(conn, chosen, **subject) if not args.csv else []
     if args.json:

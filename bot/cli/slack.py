@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import as_of, command
+from bot.cli.common import as_of, command, port_number, positive_int
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -19,17 +19,17 @@ def register(sub: Any) -> None:
         help="run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT at /slack/events",
     )
     p.add_argument("--host", default="0.0.0.0", help="interface for HTTP mode (default: all)")
-    p.add_argument("--port", type=int, default=None, help="port for HTTP mode (default: PORT, 3000)")
+    p.add_argument("--port", type=port_number, default=None, help="port for HTTP mode (default: PORT, 3000)")
     p.add_argument(
         "--workers",
-        type=_positive,
+        type=positive_int,
         default=1,
         metavar="N",
         help="HTTP mode: N server processes sharing the port (default 1; the scheduler runs in one of them)",
     )
     p.add_argument(
         "--keep-alive",
-        type=_positive,
+        type=positive_int,
         default=5,
         metavar="SECONDS",
         help="HTTP mode: close idle connections after this long (default 5; behind a load balancer, above its idle "
@@ -59,12 +59,6 @@ def cmd_ask(args: argparse.Namespace, rt: Runtime) -> int:
     else:
         print(render(outcome.answer.blocks))
     return 0 if outcome.ok else 1
-
-
-def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value!r}")
-    return int(value)
 
 
 def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:

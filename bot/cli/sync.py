@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -45,10 +46,16 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
         if not names:
             # Each connector says what it needs, so a new connector is named here without touching this file.
             needs = "; ".join(f"{name}: {c.missing(rt.settings)}" for name, c in CONNECTORS.items())
+            if args.json:  # still a JSON document on stdout for whoever parses it: each source, skipped, and why
+                skipped = [SyncResult(source=name, skipped=c.missing(rt.settings)) for name, c in CONNECTORS.items()]
+                print(json.dumps([r.as_dict() for r in skipped], indent=2))
             print(f"marginbot: no source is configured ({needs})", file=sys.stderr)
             return 1
     else:
         names = [args.source]
+        if args.since and args.until and args.since > args.until:
+            # --until is included, so one day is --since D --until D; a reversed range would fetch nothing, silently.
+            raise UsageError(f"--since must be before --until, got --since {args.since} --until {args.until}")
     try:
         mapping = load_mapping(rt)
     except MappingError as exc:
@@ -68,13 +75,14 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
     from engine.ingest.reconcile import queue_drift_alerts, reconcile
     from engine.periods import PeriodError, parse_period
 
-    text = args.period or rt.today().strftime("%Y-%m")
+    text = (args.period or rt.today().strftime("%Y-%m")).strip()
+    # Providers bill by the month: a quarter (2026-Q3 is seven characters too) or a number of days is refused.
+    if not re.fullmatch(r"\d{4}-\d{2}", text):
+        raise UsageError(f"--period must be a month, like 2026-10, got {text!r}")
     try:
         period = parse_period(text, today=rt.today())
     except PeriodError as exc:
         raise UsageError(str(exc)) from None
-    if len(text) != 7:
-        raise UsageError("--period must be a month, like 2026-10")
     channels = rt.settings.alert_channels
     with rt.engine.begin() as conn:
         rows = reconcile(conn, period)

@@ -188,6 +188,9 @@ def _rows(rows: list[PortfolioRow], limit: int | None = None) -> list[list[str]]
 
 
 def render_portfolio(p: Portfolio, *, limit: int | None = None) -> str:
+    if limit is not None and limit < 1:
+        # rows[:-1] would drop the last row without a word (and rows[:0] show none): a caller's mistake, said so.
+        raise ValueError(f"limit must be at least 1, got {limit}")
     t = p.total
     spread = p.spread()
     lines = [

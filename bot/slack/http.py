@@ -4,7 +4,8 @@ Why a front of our own rather than Bolt's adapters: Bolt's WSGI adapter reads wh
 no cap and no timeout, and its ASGI adapter runs a sync App on the event loop (one slow ack stalls every request).
 This front owns the HTTP rules and hands Bolt only requests that are complete, small and signed:
 
-1. `GET /healthz` → 200; anything but `POST /slack/events` → 404.
+1. `GET /healthz` → 200 while the process serves (liveness); `GET /readyz` → 200 when the database answers, else
+   503 (readiness); anything but `POST /slack/events` → 404.
 2. Decided from the headers, before a byte of the body is read: no Content-Length (or a chunked body) → 411;
    several, negative or non-numeric Content-Length → 400; more than `max_body` → 413.
 3. The body must arrive within `body_timeout` (408), so a client that stalls mid-body costs a socket, not a thread.
@@ -33,12 +34,17 @@ from typing import Any
 
 import h11
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.request.internals import build_normalized_headers, extract_content_type, parse_body
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+# A readiness probe waits this long for the database (load balancers time probes out after a few seconds); a check
+# still running when the next probe comes is waited on again, not started twice.
+READY_TIMEOUT_S = 2.0
 # Slack signs `v0:{timestamp}:{body}`; a timestamp older than this is a replay (Slack's documented window).
 REPLAY_WINDOW_S = 300
 # Each dispatch thread mostly waits for an ack (Bolt's listener pool, 16 threads, does the acking), so a burst of
@@ -60,6 +66,10 @@ class Limits:
     # Slack sends the whole request at once; 10 s covers a slow network without holding a socket for long.
     body_timeout: float = 10.0
     header_timeout: float = 10.0
+
+
+class StartupFailed(Exception):
+    """`on_startup` failed and has already said why in the log, in one line: the front adds no traceback."""
 
 
 class Refused(Exception):
@@ -127,7 +137,9 @@ class SlackFront:
     """The ASGI app: health check, limits, signature, then Bolt in a thread. One per process.
 
     `on_startup`/`on_shutdown` run in the ASGI lifespan (a worker process started by `serve --workers N` starts and
-    stops its scheduler there). `clock` is the wall clock the signature's timestamp is compared with.
+    stops its scheduler there). `clock` is the wall clock the signature's timestamp is compared with. `ready` is the
+    readiness check behind `GET /readyz` (it raises when the bot cannot answer: the database is unreachable); without
+    one, /readyz answers as /healthz does.
     """
 
     def __init__(
@@ -139,6 +151,7 @@ class SlackFront:
         clock: Callable[[], float] = time.time,
         on_startup: Callable[[], None] | None = None,
         on_shutdown: Callable[[], None] | None = None,
+        ready: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
         self.limits = limits or Limits()
@@ -147,6 +160,11 @@ class SlackFront:
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self._pool = ThreadPoolExecutor(DISPATCH_THREADS, thread_name_prefix="marginbot-dispatch")
+        self._ready = ready
+        # One thread: a database that hangs holds one check, never a thread per probe.
+        self._ready_pool = ThreadPoolExecutor(1, thread_name_prefix="marginbot-ready")
+        self._ready_check: asyncio.Future[None] | None = None
+        self._ready_failing = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -157,6 +175,8 @@ class SlackFront:
     def close(self) -> None:
         """Wait for dispatches in flight (each is at most an ack away from done), then free the threads."""
         self._pool.shutdown(wait=True)
+        # A readiness check stuck on a database that does not answer must not hold up the stop.
+        self._ready_pool.shutdown(wait=False, cancel_futures=True)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
@@ -167,7 +187,8 @@ class SlackFront:
                     if self._on_startup:
                         await loop.run_in_executor(None, self._on_startup)
                 except Exception as exc:
-                    log.exception("marginbot could not start")
+                    if not isinstance(exc, StartupFailed):
+                        log.exception("marginbot could not start")
                     await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
                     return
                 await send({"type": "lifespan.startup.complete"})
@@ -184,6 +205,15 @@ class SlackFront:
         method, path = scope["method"], scope["path"]
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             await _respond(send, 200, b'{"ok": true}', content_type=b"application/json")
+            return
+        if path == READY_PATH and method in ("GET", "HEAD"):
+            why = await self._not_ready()
+            if why is None:
+                await _respond(send, 200, b'{"ok": true}', content_type=b"application/json")
+            else:
+                await _respond(
+                    send, 503, json.dumps({"ok": False, "error": why}).encode(), content_type=b"application/json"
+                )
             return
         if path != EVENTS_PATH or method != "POST":
             log.debug("404 for %s %s", method, path)
@@ -234,6 +264,41 @@ class SlackFront:
         content_type = (response.headers.get("content-type") or ["text/plain;charset=utf-8"])[0].encode("latin-1")
         await _respond(send, response.status, out, content_type=content_type, extra=extra)
 
+    async def _not_ready(self) -> str | None:
+        """None when the readiness check passes within READY_TIMEOUT_S, else why not, in one line. The line is the
+        answer's body, which anyone who can reach the port reads: it names no host, user or driver message; the log
+        gets the reason, once each time readiness is lost."""
+        if self._ready is None:
+            return None
+        if self._ready_check is None or self._ready_check.done():
+            self._ready_check = asyncio.get_running_loop().run_in_executor(self._ready_pool, self._ready)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready_check), READY_TIMEOUT_S)
+        except TimeoutError:
+            return self._lost(f"the database did not answer within {READY_TIMEOUT_S:g} s", "no answer")
+        except Exception as exc:
+            return self._lost("the database cannot be reached", _reason(exc))
+        if self._ready_failing:
+            self._ready_failing = False
+            log.info("ready again: the database answers")
+        return None
+
+    def _lost(self, said: str, reason: str) -> str:
+        if not self._ready_failing:
+            self._ready_failing = True
+            log.warning("not ready (%s answered 503): %s", READY_PATH, reason)
+        return said
+
+
+def _reason(exc: BaseException) -> str:
+    """A driver error's first line with credentials scrubbed, for the log: psycopg and sqlite3 name the server, the
+    port and the user, never the password, and engine.scrub catches what looks like a key."""
+    from engine.scrub import scrub
+
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    return scrub(f"{type(orig).__name__}: {lines[0]}" if lines else type(orig).__name__)
+
 
 def _bolt_request(body: bytes, query: bytes, headers: list[tuple[bytes, bytes]]) -> BoltRequest | None:
     """A signed body Bolt cannot parse is Slack's bug or ours, not an attack: say so, without the body."""
@@ -241,10 +306,34 @@ def _bolt_request(body: bytes, query: bytes, headers: list[tuple[bytes, bytes]])
     for name, value in headers:
         grouped.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
     try:
-        return BoltRequest(body=body.decode("utf-8"), query=query.decode("latin-1"), headers=grouped)  # type: ignore[arg-type]
-    except (UnicodeDecodeError, ValueError) as exc:
-        log.error("a signed request could not be parsed (%s); answered 400", type(exc).__name__)
+        text = body.decode("utf-8")
+        # Bolt reads the body as a JSON object (or a form whose `payload` is one) and fails with AttributeError on
+        # anything else (`[]`, `null`, `1`, `payload=null`): checked here first, so the answer is a 400, not a 500.
+        parsed = parse_body(text, extract_content_type(build_normalized_headers(grouped)))  # type: ignore[arg-type]
+        if not isinstance(parsed, dict):
+            raise ValueError(f"the body is {_JSON_KINDS.get(type(parsed), 'JSON')}, not a JSON object")
+        return BoltRequest(body=text, query=query.decode("latin-1"), headers=grouped)  # type: ignore[arg-type]
+    # Bolt's parser also assumes the object holds Slack's shapes (a list of dicts under `authorizations`, ...): an
+    # object that does not is as unreadable, and gets the same 400.
+    except (UnicodeDecodeError, ValueError, AttributeError, TypeError, KeyError, IndexError) as exc:
+        log.error("a signed request could not be parsed (%s); answered 400", _why_unparsed(exc))
         return None
+
+
+# What a JSON value that is not an object is, in JSON's words (the log says which, never the value).
+_JSON_KINDS: dict[type, str] = {
+    list: "a JSON array",
+    type(None): "JSON null",
+    bool: "a JSON boolean",
+    int: "a JSON number",
+    float: "a JSON number",
+    str: "a JSON string",
+}
+
+
+def _why_unparsed(exc: Exception) -> str:
+    # Our own ValueError says what the body was (never its content); json's and codecs' messages quote the body.
+    return str(exc) if str(exc).startswith("the body is ") else type(exc).__name__
 
 
 async def _respond(

@@ -6,14 +6,20 @@ beside it, and SIGTERM/SIGINT stop both gracefully (requests in flight finish, a
 posted). `workers=N` starts N uvicorn worker processes sharing one listening socket; each builds its own runtime,
 Bolt app and scheduler from the environment (`worker_app`), and the scheduler's database lease lets exactly one of
 them run the jobs at a time, as with replicas behind a load balancer.
+
+Start-up goes in the order that lets each mistake be one line and an exit status before anything runs: the settings
+and Slack's answer to the token, then the database, then the listening socket, and only then the scheduler, which
+may take the jobs' lease and run them.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,11 +32,13 @@ from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import text
+from uvicorn.config import STARTUP_FAILURE
 
 from bot.jobs.scheduler import start_scheduler
 from bot.slack.app import ANSWER_WORKERS, SlackConfigError, check_settings, create_app
 from bot.slack.client import BAD_TOKEN, make_client
-from bot.slack.http import EVENTS_PATH, HEALTH_PATH, BoundedH11Protocol, Limits, SlackFront
+from bot.slack.http import EVENTS_PATH, HEALTH_PATH, READY_PATH, BoundedH11Protocol, Limits, SlackFront, StartupFailed
 from engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,10 @@ LOG_LEVEL_ENV = "MARGINBOT_LOG_LEVEL"
 
 class SlackUnreachable(RuntimeError):
     """Slack (SLACK_API_URL) could not be reached at start; the message says where and why."""
+
+
+class ServeFailed(RuntimeError):
+    """The server could not start, or stopped by itself; the log above says why, the message where to look."""
 
 
 def stop_on_signals() -> threading.Event:
@@ -82,15 +94,40 @@ def build_app(runtime: Runtime, client: WebClient, workers: ThreadPoolExecutor, 
         ) from None
 
 
+# Why a socket could not be bound → what to change. Anything else: the host and the port are both suspects.
+_BIND_FIXES = {
+    errno.EADDRINUSE: "set PORT (or --port) to a free port",
+    errno.EACCES: "ports below 1024 need privileges: set PORT (or --port) to 1024 or above",
+    errno.EADDRNOTAVAIL: "set --host to an address of this machine (127.0.0.1, or 0.0.0.0 for all interfaces)",
+}
+
+
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so a port in use is one clear line, and the port is known before start."""
     try:
         return socket.create_server((host, port), backlog=BACKLOG, reuse_port=False)
-    except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    except OverflowError:
         raise SlackConfigError(
-            f"cannot listen on {host}:{port} ({reason}): set PORT (or --port) to a free port"
+            f"cannot listen on {host}:{port}: a port is a number from 0 to 65535: set PORT (or --port)"
         ) from None
+    except OSError as exc:
+        if isinstance(exc, socket.gaierror) or (exc.errno or 0) < 0:
+            # The resolver's errors (EAI_*) are negative: os.strerror reads them as "Unknown error -2".
+            why = (exc.strerror or "unknown host").split(" (while attempting", 1)[0]
+            raise SlackConfigError(
+                f"cannot listen on {host}:{port}: the host {host!r} cannot be resolved ({why}): set --host to an "
+                "address or name of this machine (127.0.0.1, or 0.0.0.0 for all interfaces)"
+            ) from None
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        fix = _BIND_FIXES.get(exc.errno or 0, "check --host, and PORT (or --port)")
+        raise SlackConfigError(f"cannot listen on {host}:{port} ({reason}): {fix}") from None
+
+
+def check_database(runtime: Runtime) -> None:
+    """Open the database (its schema created or migrated on first use) and ask it `SELECT 1`. Raises the driver's
+    error, which the command line says in one line: at start, before the port is bound; then behind /readyz."""
+    with runtime.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
 def server_config(app: Any, *, workers: int = 1, keep_alive: int = KEEP_ALIVE_S, **options: Any) -> uvicorn.Config:
@@ -120,11 +157,14 @@ def http_server(
     port: int,
     limits: Limits | None = None,
     keep_alive: int = KEEP_ALIVE_S,
+    sock: socket.socket | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> Iterator[tuple[str, threading.Event]]:
-    """uvicorn serving `app` in a thread of this process. Yields the base URL and an event set if the server stops
-    by itself; leaving the block shuts it down gracefully."""
-    front = SlackFront(app, signing_secret=signing_secret, limits=limits)
-    sock = bind(host, port)
+    """uvicorn serving `app` in a thread of this process, on `sock` (already bound) or on `host:port`. Yields the
+    base URL and an event set if the server stops by itself; leaving the block shuts it down gracefully. `ready` is
+    the check behind /readyz."""
+    front = SlackFront(app, signing_secret=signing_secret, limits=limits, ready=ready)
+    sock = sock or bind(host, port)
     server = uvicorn.Server(server_config(front, keep_alive=keep_alive))
     died = threading.Event()
 
@@ -140,7 +180,7 @@ def http_server(
         pass
     if not server.started:
         thread.join()
-        raise RuntimeError("the HTTP server stopped during start-up (see the log above)")
+        raise ServeFailed("the HTTP server stopped during start-up (the log above says why)")
     bound_host, bound_port = sock.getsockname()[:2]
     try:
         yield f"http://{bound_host}:{bound_port}", died
@@ -176,8 +216,13 @@ def serve(
         return
     answer_workers = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="marginbot-answer")
     client = make_client(settings)
+    sock = None
     try:
         app = build_app(runtime, client, answer_workers, socket_mode=socket_mode)
+        check_database(runtime)
+        # Bound before the scheduler starts: a host or port that cannot be used must stop us before the scheduler
+        # takes the jobs' lease and runs a job.
+        sock = None if socket_mode else bind(host, port)
     except BaseException:
         answer_workers.shutdown()
         raise
@@ -189,13 +234,32 @@ def serve(
             _run_socket_mode(app, settings.slack_app_token.get_secret_value(), stop, on_ready)  # type: ignore[union-attr]
         else:
             secret = settings.slack_signing_secret.get_secret_value()  # type: ignore[union-attr]
-            served = http_server(app, signing_secret=secret, host=host, port=port, limits=limits, keep_alive=keep_alive)
+            served = http_server(
+                app,
+                signing_secret=secret,
+                host=host,
+                port=port,
+                limits=limits,
+                keep_alive=keep_alive,
+                sock=sock,
+                ready=lambda: check_database(runtime),
+            )
             with served as (url, died):
-                log.info("marginbot listening on %s%s (health check %s%s)", url, EVENTS_PATH, url, HEALTH_PATH)
+                log.info(
+                    "marginbot listening on %s%s (health check %s%s, readiness %s%s)",
+                    url,
+                    EVENTS_PATH,
+                    url,
+                    HEALTH_PATH,
+                    url,
+                    READY_PATH,
+                )
                 if on_ready:
                     on_ready(url)
                 _wait(stop, died)
     finally:
+        if sock is not None:
+            sock.close()  # (uvicorn has closed it when it served; not when the scheduler failed first)
         if scheduler is not None:
             scheduler.shutdown()
         # Answers already acknowledged are still computed and posted before the process exits.
@@ -207,7 +271,7 @@ def _wait(stop: threading.Event, died: threading.Event) -> None:
     # Whichever comes first: a stop request, or the server ending on its own (then we stop too, loudly).
     while not stop.wait(0.5):
         if died.is_set():
-            raise RuntimeError("the HTTP server stopped unexpectedly (see the log above)")
+            raise ServeFailed("the HTTP server stopped unexpectedly (the log above says why)")
 
 
 def _run_workers(runtime: Runtime, host: str, port: int, workers: int, keep_alive: int) -> None:
@@ -221,20 +285,29 @@ def _run_workers(runtime: Runtime, host: str, port: int, workers: int, keep_aliv
         build_app(runtime, make_client(settings), probe, socket_mode=False)
     finally:
         probe.shutdown()
+    # The database too, for the same reason: otherwise each worker fails on it with its own traceback.
+    check_database(runtime)
+    runtime.engine.dispose()  # the workers open their own pools; this process keeps no connection while it waits
     sock = bind(host, port)
     os.environ[LOG_LEVEL_ENV] = logging.getLevelName(logging.getLogger().getEffectiveLevel())
     config = server_config("bot.slack.server:worker_app", factory=True, workers=workers, keep_alive=keep_alive)
     bound_host, bound_port = sock.getsockname()[:2]
     log.info(
-        "marginbot listening on http://%s:%d%s with %d worker processes (health check %s)",
+        "marginbot listening on http://%s:%d%s with %d worker processes (health check %s, readiness %s)",
         bound_host,
         bound_port,
         EVENTS_PATH,
         workers,
         HEALTH_PATH,
+        READY_PATH,
     )
-    Multiprocess(config, sockets=[sock]).run()
+    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor.run()
     log.info("marginbot stopped")
+    # uvicorn stops every worker when one fails to start, and returns as if asked to stop: the exit status must say
+    # it failed, or a supervisor (systemd's Restart=on-failure) takes it for a clean stop and never restarts it.
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise ServeFailed("a worker process could not start (the log above says why), so every worker was stopped")
 
 
 def worker_app() -> SlackFront:
@@ -244,15 +317,24 @@ def worker_app() -> SlackFront:
     from config.settings import Settings
 
     logs.configure(os.environ.get(LOG_LEVEL_ENV, "INFO"))
-    runtime = Runtime(Settings())
-    settings = runtime.settings
-    answer_workers = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="marginbot-answer")
-    client = make_client(settings)
-    app = build_app(runtime, client, answer_workers, socket_mode=False)
+    try:
+        runtime = Runtime(Settings())
+        settings = runtime.settings
+        answer_workers = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="marginbot-answer")
+        client = make_client(settings)
+        app = build_app(runtime, client, answer_workers, socket_mode=False)
+    except Exception as exc:
+        _worker_failed(exc, os.environ.get("DATABASE_URL"))
+        # uvicorn's code for "failed to start": the parent stops every worker instead of restarting this one in a loop.
+        sys.exit(STARTUP_FAILURE)
     schedulers: list[Any] = []
 
     def startup() -> None:
-        schedulers.append(start_scheduler(runtime, client))
+        try:
+            schedulers.append(start_scheduler(runtime, client))
+        except Exception as exc:
+            _worker_failed(exc, settings.database_url)
+            raise StartupFailed from None
 
     def shutdown() -> None:
         for scheduler in schedulers:
@@ -260,7 +342,22 @@ def worker_app() -> SlackFront:
         answer_workers.shutdown(wait=True)
 
     secret = settings.slack_signing_secret.get_secret_value()  # type: ignore[union-attr]
-    return SlackFront(app, signing_secret=secret, on_startup=startup, on_shutdown=shutdown)
+    return SlackFront(
+        app, signing_secret=secret, on_startup=startup, on_shutdown=shutdown, ready=lambda: check_database(runtime)
+    )
+
+
+def _worker_failed(exc: Exception, database_url: str | None) -> None:
+    """A worker's start-up error in the log as the command line says it (one line, passwords hidden); a bug keeps
+    its traceback. The worker is `marginbot serve` in another process, so it speaks as the command does."""
+    from bot.cli.errors import explain
+
+    explained = explain(exc, database_url)
+    if explained is None:
+        log.error("marginbot worker %d could not start", os.getpid(), exc_info=exc)
+    else:
+        log.error("marginbot worker %d could not start: %s", os.getpid(), explained[0].removeprefix("marginbot: "))
+        log.debug("the traceback", exc_info=exc)
 
 
 def _run_socket_mode(app: App, app_token: str, stop: threading.Event, on_ready: Callable[[str], None] | None) -> None:

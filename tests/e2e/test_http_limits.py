@@ -210,6 +210,32 @@ def test_a_refused_request_is_logged_as_one_line_without_its_body_or_response_ur
     )
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "kind"),
+    [
+        (b"[]", "application/json", "a JSON array"),
+        (b"null", "application/json", "JSON null"),
+        (b"1", "application/json", "a JSON number"),
+        (b"payload=null", "application/x-www-form-urlencoded", "JSON null"),
+        (b"payload=%5B%5D", "application/x-www-form-urlencoded", "a JSON array"),
+    ],
+)
+def test_a_signed_body_that_is_not_a_json_object_is_a_400_in_one_log_line(
+    bot: Bot, body: bytes, content_type: str, kind: str
+) -> None:
+    # Signed with the right secret, so it passes the front; Bolt then reads the body as an object and would fail.
+    with operator_log() as log:
+        reply = bot.http.post(
+            f"{bot.url}/slack/events", content=body, headers={"Content-Type": content_type, **signed_headers(body)}
+        )
+    assert reply.status_code == 400
+    assert (
+        log.getvalue()
+        == f"a signed request could not be parsed (the body is {kind}, not a JSON object); answered 400\n"
+    )
+    assert bot.command("globex 2026-10").status_code == 200
+
+
 def test_stalled_connections_do_not_block_real_requests_and_are_cut_off(limited: Bot) -> None:
     port = port_of(limited.url)
     idle, partial_headers, partial_body = [], [], []

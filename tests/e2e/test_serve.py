@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr
@@ -19,9 +20,11 @@ from bot.slack.http import Limits
 from bot.slack.server import serve
 from config.settings import Settings
 from engine.runtime import Runtime
+from engine.store.db import forget_engine
 from tests.bot.dataset import load_dataset
 from tests.conftest import NOW
 from tests.e2e.conftest import Bot, bot_settings
+from tests.e2e.test_http_limits import operator_log
 from tests.fakes.slack_api import Reply, SlackStandIn
 
 
@@ -175,3 +178,100 @@ def test_bolt_does_not_warn_about_the_token_in_the_environment(
     with caplog.at_level("DEBUG"):
         create_app(rt, make_client(rt.settings))
     assert "will be unused" not in caplog.text
+
+
+def test_a_port_that_cannot_be_bound_stops_serve_before_the_scheduler_starts(
+    settings: Settings, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The scheduler takes the jobs' lease and may run a job at once: it must not start for a server that cannot.
+    started: list[str] = []
+    monkeypatch.setattr(bot.slack.server, "start_scheduler", lambda runtime, client: started.append("start"))
+    rt = Runtime(bot_settings(settings, slack), now_override=NOW)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--host", "127.0.0.1", "--port", str(port)], runtime=rt) == 2
+    assert capsys.readouterr().err.endswith(
+        f"marginbot: cannot listen on 127.0.0.1:{port} (Address already in use): set PORT (or --port) to a free port\n"
+    )
+    assert started == []
+
+
+def test_a_host_that_cannot_be_resolved_is_one_line_naming_the_flag(
+    settings: Settings, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(bot.slack.server, "start_scheduler", lambda runtime, client: started.append("start"))
+    rt = Runtime(bot_settings(settings, slack), now_override=NOW)
+    # .invalid is reserved (RFC 2606): no resolver answers it.
+    assert main(["serve", "--host", "nosuch.invalid", "--port", "0"], runtime=rt) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        "marginbot: cannot listen on nosuch.invalid:0: the host 'nosuch.invalid' cannot be resolved ("
+    )
+    assert line.endswith(
+        "): set --host to an address or name of this machine (127.0.0.1, or 0.0.0.0 for all interfaces)"
+    )
+    assert "Unknown error" not in line and started == []
+
+
+def test_an_unreachable_database_stops_serve_in_one_line_before_it_listens(
+    settings: Settings, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(bot.slack.server, "start_scheduler", lambda runtime, client: started.append("start"))
+    # Were it to serve anyway, this stops it (instead of the signals it would wait for), and the test fails.
+    stop = threading.Event()
+    monkeypatch.setattr(bot.slack.server, "stop_on_signals", lambda: stop)
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        db_port = closed.getsockname()[1]
+    url = f"postgresql+psycopg://bob:s3cret-pw@127.0.0.1:{db_port}/margins"
+    rt = Runtime(bot_settings(settings, slack, database_url=url))
+    statuses: list[int] = []
+    with operator_log() as log:
+        run = threading.Thread(
+            target=lambda: statuses.append(main(["serve", "--host", "127.0.0.1", "--port", "0"], runtime=rt))
+        )
+        run.start()
+        run.join(20)
+        stop.set()
+        run.join(10)
+    assert statuses == [1], "serve started without its database"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "s3cret" not in err
+    assert err.startswith(
+        f"marginbot: cannot use the database postgresql+psycopg://bob:***@127.0.0.1:{db_port}/margins"
+    )
+    assert "marginbot listening on" not in log.getvalue() and started == []
+
+
+def test_readyz_answers_503_while_the_database_cannot_be_reached_and_healthz_stays_200(
+    slack: SlackStandIn, tmp_path: Path, prices_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A SQLite file whatever databases the suite runs on: losing it (its volume gone) is done with files.
+    db = tmp_path / "ready.db"
+    own = Settings(_env_file=None, database_url=f"sqlite:///{db}", prices_file=prices_file, timezone="UTC")  # type: ignore[call-arg]
+    rt = Runtime(bot_settings(own, slack), now_override=NOW)
+    monkeypatch.setattr(bot.slack.server, "start_scheduler", lambda runtime, client: None)
+    try:
+        with serving(rt) as url, httpx.Client(timeout=10) as http, operator_log() as log:
+            ready = http.get(f"{url}/readyz")
+            assert (ready.status_code, ready.json()) == (200, {"ok": True})
+            rt.engine.dispose()  # the pool's connections would keep the old file open
+            db.rename(tmp_path / "elsewhere.db")
+            db.mkdir()  # a directory where the database was: SQLite cannot open it
+            for _ in range(2):  # the reason is logged once, when readiness is lost
+                down = http.get(f"{url}/readyz")
+                assert (down.status_code, down.text) == (
+                    503,
+                    '{"ok": false, "error": "the database cannot be reached"}',
+                )
+            assert http.get(f"{url}/healthz").status_code == 200  # alive: restarting it would not help
+            db.rmdir()
+            (tmp_path / "elsewhere.db").rename(db)
+            assert http.get(f"{url}/readyz").status_code == 200
+        assert log.getvalue().splitlines() == [
+            "not ready (/readyz answered 503): OperationalError: unable to open database file",
+            "ready again: the database answers",
+        ]
+    finally:
+        forget_engine(own.database_url)

@@ -24,7 +24,7 @@ from engine.store.db import forget_engine
 from tests.bot.dataset import load_dataset
 from tests.e2e.conftest import ALLOWED_USER, SIGNING_SECRET
 from tests.e2e.test_http_limits import port_of, post_signed, slash_body
-from tests.fakes.slack_api import SlackStandIn
+from tests.fakes.slack_api import Reply, SlackStandIn
 
 REPO = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "xoxb-process-test-token"
@@ -185,3 +185,67 @@ def test_a_port_in_use_is_one_line_naming_the_setting(
         f"marginbot: cannot listen on 127.0.0.1:{port} (Address already in use): set PORT (or --port) to a free port"
     )
     assert port_of(f"http://127.0.0.1:{port}") == port
+
+
+def _env(database_url: str, slack: SlackStandIn, settings: Settings) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "DATABASE_URL": database_url,
+        "MARGINBOT_PRICES_FILE": str(settings.prices_file),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "MARGINBOT_ALLOWED_USERS": ALLOWED_USER,
+    }
+
+
+def test_workers_with_an_unreachable_database_exit_1_in_one_line_before_listening(
+    sqlite_settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        db_port = closed.getsockname()[1]
+    url = f"postgresql://bob:s3cret-pw@127.0.0.1:{db_port}/margins"
+    served = Served(
+        ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", "2"], _env(url, slack, sqlite_settings), tmp_path
+    )
+    try:
+        code = served.proc.wait(60)
+    finally:
+        served.close()
+    log = "\n".join(served.lines)
+    # Exit 1: systemd's Restart=on-failure restarts it later; exit 0 would read as a clean stop.
+    assert code == 1, log
+    assert "Traceback" not in log and "s3cret" not in log and "marginbot listening on" not in log
+    assert served.lines[-1].startswith(
+        f"marginbot: cannot use the database postgresql+psycopg://bob:***@127.0.0.1:{db_port}/"
+    )
+
+
+def test_a_worker_that_cannot_start_stops_serve_with_exit_1_not_a_restart_loop(
+    sqlite_settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    # Slack accepts the token when the parent checks it, then refuses it to the workers (revoked in between).
+    slack.queue("auth.test", Reply(200, {"ok": True, "user_id": "UBOT", "team_id": "T0001", "bot_id": "B0001"}))
+    slack.queue("auth.test", *[Reply(200, {"ok": False, "error": "token_revoked"}) for _ in range(20)])
+    rt = Runtime(sqlite_settings)
+    load_dataset(rt, tmp_path / "book")
+    forget_engine(sqlite_settings.database_url)
+    env = _env(sqlite_settings.database_url, slack, sqlite_settings)
+    served = Served(["serve", "--host", "127.0.0.1", "--port", "0", "--workers", "2"], env, tmp_path)
+    try:
+        code = served.proc.wait(60)
+    finally:
+        served.close()
+    log = "\n".join(served.lines)
+    assert code == 1, log
+    assert "Traceback" not in log and BOT_TOKEN not in log
+    assert (
+        served.count(r"marginbot worker \d+ could not start: SLACK_BOT_TOKEN was refused by Slack \(token_revoked\)")
+        >= 1
+    )
+    assert served.lines[-1] == (
+        "marginbot: a worker process could not start (the log above says why), so every worker was stopped"
+    )

@@ -64,3 +64,51 @@ def test_the_story_names_the_window_its_figures_cover(tmp_path: Path, capsys: py
     assert "Portfolio — last 30 days" in out
     assert "self-hosted/acme-guard-2b in the last 30 days have no price" in story
     assert "this month" not in story
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--days", "0"), ("--days", "-3"), ("--customers", "0"), ("--customers", "many")]
+)
+def test_a_demo_size_below_one_is_a_usage_error_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    rt = Runtime(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'unused.db'}"), now_override=NOW)  # type: ignore[call-arg]
+    with pytest.raises(SystemExit) as stopped:
+        main(["demo", "--db", str(tmp_path / "demo.db"), flag, value], runtime=rt)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"marginbot demo: error: argument {flag}: must be a whole number of at least 1, got {value!r}"
+    )
+    assert not (tmp_path / "demo.db").exists()
+
+
+def test_a_directory_as_the_demo_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rt = Runtime(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'unused.db'}"), now_override=NOW)  # type: ignore[call-arg]
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    assert main(["demo", "--db", str(folder)], runtime=rt) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"marginbot: --db {folder} is a directory: name the SQLite file to (re)create, e.g. {folder / 'demo.db'}\n",
+    )
+    assert folder.is_dir() and list(folder.iterdir()) == []
+
+
+def test_an_error_on_the_demo_database_names_it_not_database_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SQLite cannot create its rollback journal where a directory has that name: the demo's database cannot be
+    # written, whatever DATABASE_URL names.
+    db = tmp_path / "demo.db"
+    (tmp_path / "demo.db-journal").mkdir()
+    users = f"sqlite:///{tmp_path / 'users.db'}"
+    rt = Runtime(Settings(_env_file=None, database_url=users), now_override=NOW)  # type: ignore[call-arg]
+    try:
+        assert main(["demo", "--db", str(db), "--customers", "3", "--days", "3"], runtime=rt) == 1
+    finally:
+        forget_engine(f"sqlite:///{db}")
+    err = capsys.readouterr().err
+    assert err == (
+        f"marginbot: cannot use the database sqlite:///{db}: unable to open database file; does its folder exist, "
+        "and may this user write there?\n"
+    )

@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
 
-from bot.cli.errors import redact_url, scrub
+from bot.cli.errors import database_error, explain, redact_url, scrub
 from bot.cli.main import main
 from config.settings import Settings
 from engine.runtime import Runtime
@@ -52,9 +52,31 @@ def run_with_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str
             "postgresql://bob:p@ssw0rd@127.0.0.1:5432/margins",
             "marginbot: DATABASE_URL: the password holds an '@': write it as %40 in DATABASE_URL (URL-encoding)",
         ),
+        (
+            "postgresql://bob:hunter22@127.0.0.1:notaport/margins",
+            "marginbot: DATABASE_URL: cannot read the host and port '127.0.0.1:notaport': write HOST:PORT with a port "
+            "from 1 to 65535, e.g. db.internal:5432 (an IPv6 address in brackets: [::1]:5432)",
+        ),
+        (
+            "postgresql://bob:hunter22@[::1/margins",
+            "marginbot: DATABASE_URL: cannot read the host and port '[::1': write HOST:PORT with a port from 1 to "
+            "65535, e.g. db.internal:5432 (an IPv6 address in brackets: [::1]:5432)",
+        ),
+        (
+            "postgres://bob:hunter22@db.internal:99999/margins",
+            "marginbot: DATABASE_URL: the port in 'db.internal:99999' is out of range: write HOST:PORT with a port "
+            "from 1 to 65535, e.g. db.internal:5432 (an IPv6 address in brackets: [::1]:5432)",
+        ),
+        (
+            # No "@": what comes before the colon may be a user and a password that lost their host, never shown.
+            "postgresql://bob:hunter22/margins",
+            "marginbot: DATABASE_URL: cannot read the host and port: write HOST:PORT with a port from 1 to 65535, "
+            "e.g. db.internal:5432 (an IPv6 address in brackets: [::1]:5432)",
+        ),
     ],
-    ids=["no-scheme", "two-slashes", "mysql", "unescaped-at"],
-)
+    ids=["no-scheme", "two-slashes", "mysql", "unescaped-at", "port-not-a-number", "ipv6-unclosed", "port-too-big",
+         "no-host"],
+)  # fmt: skip
 def test_a_database_url_people_get_wrong_is_one_line_with_the_fix_and_exit_2(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, expected: str
 ) -> None:
@@ -212,3 +234,102 @@ def test_a_bad_flag_value_is_a_usage_error(book: Runtime, capsys: pytest.Capture
     with pytest.raises(SystemExit) as stopped:
         main(["serve", "--workers", "0"], runtime=book)
     assert stopped.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"PORT": "99999"}, "marginbot: PORT: Input should be less than or equal to 65535 (got '99999')"),
+        ({"PORT": "-1"}, "marginbot: PORT: Input should be greater than or equal to 0 (got '-1')"),
+    ],
+)
+def test_a_port_out_of_range_is_a_setting_to_fix(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    expected: str,
+) -> None:
+    assert run_with_env(monkeypatch, tmp_path, ["serve"], **env) == 2
+    assert capsys.readouterr() == ("", expected + "\n")
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_serve_port_flag_out_of_range_is_a_usage_error(
+    book: Runtime, capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--port", port], runtime=book)
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"marginbot serve: error: argument --port: must be a port number from 0 to 65535, got {port!r}"
+    )
+
+
+def test_a_catalogue_file_that_is_a_directory_is_a_setting_to_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "adir").mkdir()
+    assert run_with_env(monkeypatch, tmp_path, ["prices"], MARGINBOT_CATALOGUE_FILE="adir") == 2
+    assert capsys.readouterr() == (
+        "",
+        "marginbot: MARGINBOT_CATALOGUE_FILE: adir is a directory: name the JSON file in it, e.g. adir/catalogue.json "
+        "(got 'adir')\n",
+    )
+
+
+def _raised(action: Callable[[], object]) -> OSError:
+    try:
+        action()
+    except OSError as exc:
+        return exc
+    raise AssertionError("no OSError")
+
+
+def test_any_file_error_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    # Real errors from the operating system, one per kind a command meets when a path names the wrong thing.
+    plain = tmp_path / "plainfile"
+    plain.write_text("hi")
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    cases = [
+        (_raised(lambda: folder.write_bytes(b"x")), f"marginbot: {folder} is a directory: name a file"),
+        (_raised(lambda: plain.mkdir()), f"marginbot: {plain}: File exists"),
+        (_raised(lambda: (plain / "x.png").write_bytes(b"x")), f"marginbot: {plain / 'x.png'}: Not a directory"),
+        (_raised(lambda: folder.unlink()), f"marginbot: {folder} is a directory: name a file"),
+        # Written beside, then moved over the target: the target is the one to name.
+        (_raised(lambda: os.replace(plain, folder)), f"marginbot: {folder} is a directory: name a file"),
+        (_raised(lambda: (tmp_path / "gone.csv").read_text()), f"marginbot: {tmp_path / 'gone.csv'}: No such file or "
+         "directory"),
+    ]  # fmt: skip
+    for exc, line in cases:
+        assert explain(exc, None) == (line, 1)
+    # An OSError naming no file (a network error) is not one of these: it keeps its traceback.
+    assert explain(ConnectionResetError(104, "Connection reset by peer"), None) is None
+
+
+def test_a_missing_postgresql_role_is_told_to_create_the_user_not_the_database() -> None:
+    url = "postgresql+psycopg://bob:hunter22@db.internal:5432/margins"
+    role = Exception('connection failed: FATAL:  role "bob" does not exist')
+    assert database_error(role, url) == (
+        "cannot use the database postgresql+psycopg://bob:***@db.internal:5432/margins: connection failed: FATAL:  "
+        'role "bob" does not exist; create that user in PostgreSQL (createuser, or CREATE ROLE ... LOGIN PASSWORD '
+        "...) or fix the user name in DATABASE_URL"
+    )
+    database = Exception('connection failed: FATAL:  database "margins" does not exist')
+    assert database_error(database, url).endswith("; create it (createdb) or fix the name in DATABASE_URL")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["forecast", "acme", "--months", "0"], "marginbot: months must be between 1 and 36\n"),
+        (["floor", "acme", "--target", "100"], "marginbot: the target margin must be at least 0% and below 100%, got "
+         "100%\n"),
+    ],
+)  # fmt: skip
+def test_a_scenario_flag_out_of_range_is_a_usage_error(
+    book: Runtime, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(argv, runtime=book) == 2
+    assert capsys.readouterr() == ("", message)

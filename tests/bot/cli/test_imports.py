@@ -166,3 +166,33 @@ def test_reprice_reports_events_done_of_the_total_to_its_progress_callback(runti
     calls: list[tuple[int, int | None]] = []
     reprice(runtime.engine, prices=runtime.prices, timezone="UTC", progress=lambda d, t: calls.append((d, t)))
     assert calls == [(5_000, 7_000), (7_000, 7_000)]
+
+
+def test_json_gives_a_file_that_is_missing_or_a_directory_the_same_keys_as_an_imported_one(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    good = write(tmp_path / "u.csv", USAGE)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    missing = tmp_path / "missing.csv"
+    argv = ["import", "usage", str(good), str(missing), str(folder), "--json"]
+    assert main(argv, runtime=runtime) == 1
+    out, err = capsys.readouterr()
+    imported, gone, directory = json.loads(out)
+    assert set(gone) == set(directory) == set(imported) and len(imported) == 16
+    assert (gone["path"], gone["refused"], gone["problem"], gone["imported"]) == (str(missing), True, "no such file", 0)
+    assert (directory["refused"], directory["problem"]) == (True, "is a directory, not a file")
+    assert err.splitlines() == [
+        f"marginbot: {missing}: no such file",
+        f"marginbot: {folder}: is a directory, not a file",
+    ]
+    assert events(runtime) == 3
+
+
+def test_importing_a_directory_as_contracts_says_it_is_one(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["import", "contracts", str(tmp_path)], runtime=runtime) == 1
+    assert capsys.readouterr().err == f"marginbot: {tmp_path}: is a directory, not a file\n"

@@ -170,3 +170,18 @@ def test_fetch_reads_a_url_and_names_an_http_failure() -> None:
         CatalogueError, match=re.escape("prices.test/gone.json: could not fetch the catalogue: HTTP 404")
     ):
         fetch("https://prices.test/gone.json", transport=transport)
+
+
+def test_a_directory_where_the_catalogue_file_goes_prices_from_the_bundled_data(
+    used: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The default place (catalogue.json beside the price file) holds a directory: no data file there.
+    target = used.settings.prices_file.with_name("catalogue.json")
+    target.mkdir()
+    fresh = Runtime(used.settings, now_override=used.now())
+    assert listing(fresh, capsys)["catalogue_version"].startswith("genai-prices 0.2.3 (bundled data")
+    # Refreshing it cannot write there: one line naming it.
+    data = target.with_name("data.json")
+    data.write_text(json.dumps(DATA))
+    assert main(["prices", "update", "--from", str(data)], runtime=fresh) == 1
+    assert capsys.readouterr().err == f"marginbot: {target} is a directory: name a file\n"
