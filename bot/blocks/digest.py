@@ -4,6 +4,7 @@ Every figure is read exact where the payload keeps it (`figure`), so each is rou
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.blocks.alerts import amount, figure
@@ -126,9 +127,23 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
                 )
             )
         )
+    if lagging := p.get("lagging_sources"):  # absent from digests queued before it existed
+        blocks.append(section(clip(_lagging(lagging), MAX_SECTION_TEXT)))
     blocks.append(context(_trend(p) + " · chart below"))
     blocks += [context(f":warning: {esc(n)}") for n in p.get("notices") or []]
     return {"text": digest_text(p), "blocks": blocks}
+
+
+def _lagging(sources: list[dict[str, str]]) -> str:
+    """Sources the week's figures are missing usage from: synced only to a moment before the week ended."""
+    named = "; ".join(
+        f"{esc(s['source'])} to {datetime.fromisoformat(s['synced_to']).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        for s in sources
+    )
+    return (
+        f"*:warning: Usage not synced to the week's end*: {named}. COGS after that is missing from these figures, "
+        "so the margins read too high until the sync catches up (`marginbot sync`)."
+    )
 
 
 def _month_to_date(m: dict[str, Any] | None) -> str | None:

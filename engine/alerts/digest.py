@@ -9,10 +9,13 @@ the outbox once per ISO week per channel, however often it is called.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 
@@ -78,6 +81,9 @@ class Digest:
     cogs_by_model_weekly: dict[str, list[Decimal]] = field(default_factory=dict)
     mover_rule: MoverRule = field(default_factory=MoverRule)
     month: Portfolio | None = None  # the calendar month to date (None on the first of a month)
+    # Usage sources synced only to a moment before the week ended, with that moment: the week's COGS is missing
+    # what they have not read yet, so its margin reads too high until they catch up.
+    lagging: list[tuple[str, datetime]] = field(default_factory=list)
 
     @property
     def total(self) -> Figures:
@@ -125,9 +131,15 @@ def weekly_digest(
     thresholds: Thresholds,
     weeks: int = TREND_WEEKS,
     movers: MoverRule | None = None,
+    synced: Mapping[str, datetime] | None = None,
+    timezone: str = "UTC",
 ) -> Digest:
-    """Everything the digest shows for the last full ISO week before `today`, and the month to date."""
+    """Everything the digest shows for the last full ISO week before `today`, and the month to date. `synced` is
+    how far each configured usage source has been synced (engine.ingest.sync.synced_until): those short of the
+    week's end (midnight after its Sunday in `timezone`) are named."""
     week = last_full_week(today)
+    week_over = datetime.combine(week.end + timedelta(days=1), dtime(0), tzinfo=ZoneInfo(timezone))
+    lagging = sorted((source, until) for source, until in (synced or {}).items() if until < week_over)
     book = portfolio(conn, week, thresholds=thresholds)
     mtd = month_to_date(today)
     month = portfolio(conn, mtd, thresholds=thresholds) if mtd is not None else None
@@ -186,6 +198,7 @@ def weekly_digest(
         cogs_by_model_weekly=series,
         mover_rule=movers or MoverRule(),
         month=month,
+        lagging=lagging,
     )
 
 
@@ -247,6 +260,7 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
             {"provider": m.provider, "model": m.model or "(no model)", "events": m.unpriced_events} for m in unpriced
         ],
         "skipped_contracts": d.book.skipped_contracts,
+        "lagging_sources": [{"source": source, "synced_to": until.isoformat()} for source, until in d.lagging],
         "trend": [
             {"week": p.label, **payload_figures(revenue_usd=p.revenue, cogs_usd=p.cogs, margin_pct=p.margin_pct)}
             for p in d.trend
@@ -325,7 +339,16 @@ def queue_digest(runtime: Runtime, *, as_of: datetime | None = None, dry_run: bo
         todo = [c for c in channels if c not in already]
         if not todo and not dry_run:
             return DigestRun(week=week, queued=[], already=already, payload=None, dry_run=dry_run)
-        d = weekly_digest(conn, today=runtime.today(as_of), thresholds=t, movers=runtime.movers)
+        from engine.ingest.sync import configured_sources, synced_until  # the connectors load only for the digest
+
+        d = weekly_digest(
+            conn,
+            today=runtime.today(as_of),
+            thresholds=t,
+            movers=runtime.movers,
+            synced=synced_until(conn, configured_sources(runtime)),
+            timezone=runtime.settings.timezone,
+        )
         payload, chart = digest_to_dict(d, t), chart_to_dict(d, t)
         payload["notices"] = runtime.notices(conn)
         queued: list[str] = []

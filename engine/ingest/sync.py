@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -29,7 +29,7 @@ from engine.ingest.events import RowError, parse_event
 from engine.ingest.mapping import MappingError, SourceMap
 from engine.ingest.rollups import PAST_A_BIGINT, sum_too_large
 from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
-from engine.ingest.sources.base import Batch, Connector, Context, Window
+from engine.ingest.sources.base import Batch, Connector, Context, Window, parse_rfc3339
 from engine.ingest.sources.http import SourceError
 from engine.ingest.writer import EventWriter, tier_warning
 from engine.money import CENT, round_to, usd
@@ -167,6 +167,20 @@ def read_cursor(conn: Connection, source: str) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def synced_until(conn: Connection, sources: Iterable[str]) -> dict[str, datetime]:
+    """How far each of `sources` that reads usage by time (its cursor's `until`) has been synced; a source never
+    synced, or whose cursor is not a time (Stripe's), is left out."""
+    out: dict[str, datetime] = {}
+    for source in sources:
+        until = (read_cursor(conn, source) or {}).get("until")
+        if isinstance(until, str):
+            try:
+                out[source] = parse_rfc3339(until, "sync cursor", source)
+            except SourceError:
+                continue  # a cursor it cannot read: the next sync says so, in its own words
+    return out
 
 
 def write_cursor(conn: Connection, source: str, cursor: Mapping[str, Any], now: datetime) -> None:

@@ -8,10 +8,12 @@ import struct
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from bot.cli.main import main
 from config.settings import Settings
+from engine.ingest.sync import write_cursor
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_message
 from tests.bot.jobs.support import alerts_runtime
@@ -109,3 +111,30 @@ def test_a_refused_token_pauses_the_digest_and_the_next_run_after_the_fix_sends_
     assert chart.body.get("thread_ts")
     with rt.connect() as conn:
         assert {status for (status,) in conn.execute(text("SELECT status FROM outbox"))} == {"sent"}
+
+
+@pytest.mark.parametrize(
+    ("synced_to", "warned"),
+    [("2026-11-05T10:00:00Z", True), ("2026-11-09T00:00:00Z", False), ("2026-11-12T00:00:00Z", False)],
+)
+def test_a_usage_source_not_synced_to_the_weeks_end_is_named_in_the_digest(
+    settings: Settings,
+    slack: SlackStandIn,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    synced_to: str,
+    warned: bool,
+) -> None:
+    # OpenAI configured and synced only to Thursday of 2026-W45: the week's COGS lacks what it has not read yet.
+    rt = alerts_runtime(
+        settings, slack, tmp_path, digest_channels=CHANNELS, openai_admin_key=SecretStr("sk-admin-test")
+    )
+    with rt.engine.begin() as conn:
+        write_cursor(conn, "openai", {"until": synced_to, "width": "1d", "grouping": "tiers"}, rt.now())
+    assert main(["digest", "send", "--dry-run", "--as-of", "2026-11-15T12:00:00Z"], runtime=rt) == 0
+    out = capsys.readouterr().out
+    line = "Usage not synced to the week's end: openai to 2026-11-05 10:00 UTC. COGS after that is missing"
+    assert (line in out) is warned
+    assert main(["digest", "send", "--as-of", "2026-11-15T12:00:00Z"], runtime=rt) == 0
+    [post, *_] = slack.calls_to("chat.postMessage")
+    assert ("openai to 2026-11-05 10:00 UTC" in all_text(post.blocks)) is warned
