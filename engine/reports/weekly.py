@@ -25,7 +25,6 @@ from engine.reports.revenue import (
     RevenueLine,
     contracts_in,
     period_revenue,
-    revenue_by_customer,
     total_by_product,
 )
 from engine.reports.usage import UsageTotals
@@ -130,15 +129,20 @@ def _weekly_revenue(
 
 def _weekly_by_customer(
     conn: Connection, weeks: list[Period], scan: _Scan, customer: str | None
-) -> list[dict[str, Decimal]]:
-    """Each week's revenue per customer (`total_by_customer` of `_weekly_revenue`, without writing up the lines)."""
+) -> list[tuple[dict[str, Decimal], Decimal]]:
+    """Each week's revenue per customer (`total_by_customer` of `_weekly_revenue`, without writing up the lines) and
+    in all: the exact sum of every line, as the portfolio's total has it (the customers' totals added could be a
+    cent off it)."""
     customers = [customer] if customer is not None else None
     terms = contracts_in(conn, Period(weeks[0].start, weeks[-1].end, "weeks"), customers)
     fixed: FixedCharges = {}  # weeks inside months of the same length share their fixed charges
-    return [
-        revenue_by_customer(conn, w, customers=customers, totals=scan.totals[w.start], contracts=terms, fixed=fixed)
-        for w in weeks
-    ]
+    out = []
+    for w in weeks:
+        revenue = period_revenue(
+            conn, w, customers=customers, totals=scan.totals[w.start], contracts=terms, fixed=fixed
+        )
+        out.append((revenue.by_customer(), revenue.total().dollars()))
+    return out
 
 
 def weekly_trend(
@@ -153,9 +157,9 @@ def weekly_trend(
             revenue, nano = total_by_product(lines).get(product, ZERO), scan.product_cost.get(week.start, 0)
             out.append(Week(period=week, revenue=revenue, cogs=usd(nano)))
         return out
-    for week, by_customer in zip(weeks, _weekly_by_customer(conn, weeks, scan, customer), strict=True):
+    for week, (_, total) in zip(weeks, _weekly_by_customer(conn, weeks, scan, customer), strict=True):
         nano = sum(per_week.get(week.start, 0) for per_week in scan.cost.values())
-        out.append(Week(period=week, revenue=sum(by_customer.values(), ZERO), cogs=usd(nano)))
+        out.append(Week(period=week, revenue=total, cogs=usd(nano)))
     return out
 
 
@@ -169,9 +173,9 @@ def weekly_by_customer(
     scan = _scan(conn, weeks, None, None)
     portfolio: list[Week] = []
     each: dict[str, list[Week]] = {c: [] for c in chosen}
-    for week, revenue in zip(weeks, _weekly_by_customer(conn, weeks, scan, None), strict=True):
+    for week, (revenue, total) in zip(weeks, _weekly_by_customer(conn, weeks, scan, None), strict=True):
         nano = sum(per_week.get(week.start, 0) for per_week in scan.cost.values())
-        portfolio.append(Week(period=week, revenue=sum(revenue.values(), ZERO), cogs=usd(nano)))
+        portfolio.append(Week(period=week, revenue=total, cogs=usd(nano)))
         for cust in chosen:
             cost = scan.cost.get(cust, {}).get(week.start, 0)
             each[cust].append(Week(period=week, revenue=revenue.get(cust, ZERO), cogs=usd(cost)))

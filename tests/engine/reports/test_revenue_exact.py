@@ -149,3 +149,15 @@ def test_a_customers_report_and_bridge_add_its_lines_exactly_as_the_portfolio_do
         ]
     assert report.current.revenue == product.current.revenue == D("700.035")  # were 700.0349…9, $700.03 once rounded
     assert [b["revenue_usd"]["current"] for b in bridges] == [700.04, 700.04]
+
+
+def test_the_portfolios_weekly_trend_is_the_exact_sum_as_its_total(runtime: Runtime, tmp_path: Path) -> None:
+    from engine.reports.weekly import weekly_by_customer, weekly_trend
+
+    _contracts(runtime, tmp_path, [f"c{i},chat,flat,2026-01-01,,{fee}" for i, fee in enumerate(HALF_CENT_FEES)])
+    with runtime.connect() as conn:
+        trend = weekly_trend(conn, JUNE_WEEK)
+        home, _ = weekly_by_customer(conn, JUNE_WEEK, ["c0"])
+    # Each customer's week is a 28-digit Decimal; added, they were $700.0349…9, a cent off the portfolio's $700.04.
+    assert trend[-1].period.start == home[-1].period.start == JUNE_WEEK.start
+    assert trend[-1].revenue == home[-1].revenue == D("700.035")
