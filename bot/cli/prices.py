@@ -182,16 +182,38 @@ def cmd_update(args: argparse.Namespace, rt: Runtime) -> int:
             current = Catalogue.load(target if target.is_file() else None)
         except CatalogueError as exc:
             unreadable, current = _first_part(str(exc)), Catalogue.bundled()
+        try:
+            applied = "" if unreadable else rt.prices.fingerprint  # the prices in force before the file changes
+        except (ValueError, OSError):
+            applied = ""  # the price file itself cannot be read (every other command says why): nothing to carry
         result = update_catalogue(
             raw, origin=source, target=target, current=current, used=used, dry_run=args.dry_run, unreadable=unreadable
         )
     except CatalogueError as exc:
         raise UserError(str(exc)) from None
+    if result.written and not unreadable and result.unchanged and not result.used_moved:
+        _same_prices(rt, applied)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
         print(result.summary())
     return 0
+
+
+def _same_prices(rt: Runtime, applied: str) -> None:
+    """The file was rewritten with the same prices (the same data laid out otherwise, or the bundled data fetched):
+    its bytes, and so the price fingerprint, changed, and writers would wait for a reprice that moves nothing. Where
+    stored usage was priced with the prices in force before, it is as priced with these: recorded so (only if the
+    fingerprint is still the one read before, so a reprice or an import in between is not overwritten)."""
+    from sqlalchemy import text
+
+    from engine.store.meta import PRICE_FINGERPRINT
+
+    with rt.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE meta SET value = :new WHERE key = :k AND value = :old"),
+            {"new": rt.prices.fingerprint, "k": PRICE_FINGERPRINT, "old": applied},
+        )
 
 
 def _first_part(message: str) -> str:

@@ -122,3 +122,18 @@ def test_data_with_a_negative_price_is_refused_in_one_line_and_the_file_in_use_k
         "publishes; check the file (or fetch it again)\n"
     )
     assert used.settings.catalogue_path.read_text() == data(OPUS)
+
+
+def test_the_same_prices_laid_out_otherwise_leave_imports_free_to_go_on(
+    used: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The same data, indented: the file's bytes (and so the price fingerprint) change, its prices do not. Imports
+    # waited for a reprice the summary never asked for ("catalogue unchanged", reprice_needed false).
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(json.loads(data(OPUS)), indent=2))
+    code, out, _ = cli(used, capsys, "prices", "update", "--from", str(same), "--json")
+    assert code == 0 and json.loads(out)["reprice_needed"] is False
+    more = tmp_path / "more.csv"
+    more.write_text(USAGE.splitlines()[0] + "\nb1,2026-10-11T12:00:00Z,acme,chat,anthropic,claude-opus-4-6,1000000,0\n")
+    code, _, err = cli(used, capsys, "import", "usage", str(more))
+    assert code == 0, err
