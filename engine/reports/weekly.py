@@ -22,6 +22,7 @@ from engine.periods import Period, iso_week
 from engine.reports.figures import margin_pct
 from engine.reports.revenue import (
     FixedCharges,
+    PeriodRevenue,
     RevenueLine,
     contracts_in,
     period_revenue,
@@ -127,22 +128,16 @@ def _weekly_revenue(
     ]
 
 
-def _weekly_by_customer(
-    conn: Connection, weeks: list[Period], scan: _Scan, customer: str | None
-) -> list[tuple[dict[str, Decimal], Decimal]]:
-    """Each week's revenue per customer (`total_by_customer` of `_weekly_revenue`, without writing up the lines) and
-    in all: the exact sum of every line, as the portfolio's total has it (the customers' totals added could be a
-    cent off it)."""
+def _weekly_totals(conn: Connection, weeks: list[Period], scan: _Scan, customer: str | None) -> list[PeriodRevenue]:
+    """Each week's revenue, kept whole (its lines written up only if asked): a caller takes each customer's total
+    (`by_customer`) or every line's, exactly (`total`; the customers' totals added could be a cent off it)."""
     customers = [customer] if customer is not None else None
     terms = contracts_in(conn, Period(weeks[0].start, weeks[-1].end, "weeks"), customers)
     fixed: FixedCharges = {}  # weeks inside months of the same length share their fixed charges
-    out = []
-    for w in weeks:
-        revenue = period_revenue(
-            conn, w, customers=customers, totals=scan.totals[w.start], contracts=terms, fixed=fixed
-        )
-        out.append((revenue.by_customer(), revenue.total().dollars()))
-    return out
+    return [
+        period_revenue(conn, w, customers=customers, totals=scan.totals[w.start], contracts=terms, fixed=fixed)
+        for w in weeks
+    ]
 
 
 def weekly_trend(
@@ -157,9 +152,9 @@ def weekly_trend(
             revenue, nano = total_by_product(lines).get(product, ZERO), scan.product_cost.get(week.start, 0)
             out.append(Week(period=week, revenue=revenue, cogs=usd(nano)))
         return out
-    for week, (_, total) in zip(weeks, _weekly_by_customer(conn, weeks, scan, customer), strict=True):
+    for week, week_revenue in zip(weeks, _weekly_totals(conn, weeks, scan, customer), strict=True):
         nano = sum(per_week.get(week.start, 0) for per_week in scan.cost.values())
-        out.append(Week(period=week, revenue=total, cogs=usd(nano)))
+        out.append(Week(period=week, revenue=week_revenue.total().dollars(), cogs=usd(nano)))
     return out
 
 
@@ -173,9 +168,10 @@ def weekly_by_customer(
     scan = _scan(conn, weeks, None, None)
     portfolio: list[Week] = []
     each: dict[str, list[Week]] = {c: [] for c in chosen}
-    for week, (revenue, total) in zip(weeks, _weekly_by_customer(conn, weeks, scan, None), strict=True):
+    for week, week_revenue in zip(weeks, _weekly_totals(conn, weeks, scan, None), strict=True):
         nano = sum(per_week.get(week.start, 0) for per_week in scan.cost.values())
-        portfolio.append(Week(period=week, revenue=total, cogs=usd(nano)))
+        portfolio.append(Week(period=week, revenue=week_revenue.total().dollars(), cogs=usd(nano)))
+        revenue = week_revenue.by_customer()
         for cust in chosen:
             cost = scan.cost.get(cust, {}).get(week.start, 0)
             each[cust].append(Week(period=week, revenue=revenue.get(cust, ZERO), cogs=usd(cost)))
