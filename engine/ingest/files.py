@@ -42,11 +42,11 @@ from engine.ingest.events import RowError, parse_event
 from engine.ingest.reading import FileError, Position, file_rows, printable
 from engine.ingest.rollups import SUM_TOO_LARGE, sqlite_image_of, sum_too_large
 from engine.ingest.sqlite_image import release
-from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats
+from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats, begin_writing
 from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
 from engine.progress import Progress
-from engine.store.meta import bump_generation, check_rollups
+from engine.store.meta import bump_generation
 from engine.store.models import ImportRun
 from engine.timeutil import DayCutter
 
@@ -351,7 +351,7 @@ def import_usage_file(
     rejects: list[tuple[int, str, str]] = []
     started = datetime.now(UTC)
     with engine.connect() as conn, _journals_in_memory(conn), _stage_released(conn):
-        check_rollups(conn, timezone, price_fingerprint=prices.fingerprint)
+        begin_writing(conn, timezone, prices.fingerprint)
         writer = EventWriter(
             conn,
             prices=prices,

@@ -13,6 +13,7 @@ from engine.ingest.rollups import rebuild_rollups, sum_too_large
 from engine.money import CENT, round_to, usd
 from engine.pricing.book import PriceBook, Usage
 from engine.progress import Progress
+from engine.store.db import hold_writes
 from engine.store.meta import (
     INEXACT_ROLLUPS,
     PRICE_FINGERPRINT,
@@ -95,6 +96,8 @@ def reprice(
             # SHARE, engine.store.meta.check_rollups) until it commits, so its events are read here; one that starts
             # now waits, then reads the fingerprint this reprice records.
             conn.execute(text("SELECT value FROM meta WHERE key = :k FOR UPDATE"), {"k": PRICE_FINGERPRINT})
+        else:
+            hold_writes(conn)  # the same on SQLite: a writer in flight commits first, one that starts now waits
         stored_tz = get_meta(conn, ROLLUP_TZ)
         stored_prices = get_meta(conn, PRICE_FINGERPRINT)
         tz_changed = stored_tz is not None and stored_tz != timezone

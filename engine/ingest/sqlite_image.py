@@ -101,11 +101,17 @@ def load_image(raw: Any, image: bytes) -> str:
     statement of the same text, and SQLite does not notice that the schema under it was replaced: a statement
     prepared for the previous image would read this one's pages by the previous one's layout (wrong rows, no
     error). A new text is prepared afresh."""
+    attach_stage(raw)
+    raw.deserialize(image, name=STAGE)
+    return f" /* image {next(_loaded)} */"
+
+
+def attach_stage(raw: Any) -> None:
+    """Attach STAGE to the sqlite3 connection `raw` unless it is. SQLite refuses to attach inside a transaction, so
+    a writer attaches it before its transaction begins (engine.ingest.writer.begin_writing)."""
     attached = {row[1] for row in raw.execute("PRAGMA database_list")}
     if STAGE not in attached:
         raw.execute(f"ATTACH DATABASE ':memory:' AS {STAGE}")
-    raw.deserialize(image, name=STAGE)
-    return f" /* image {next(_loaded)} */"
 
 
 def release(raw: Any) -> None:

@@ -31,12 +31,12 @@ from engine.ingest.rollups import PAST_A_BIGINT, sum_too_large
 from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
 from engine.ingest.sources.base import Batch, Connector, Context, Window, parse_rfc3339
 from engine.ingest.sources.http import SourceError
-from engine.ingest.writer import EventWriter, tier_warning
+from engine.ingest.writer import EventWriter, begin_writing, tier_warning
 from engine.money import CENT, round_to, usd
 from engine.progress import Progress
 from engine.runtime import Runtime
 from engine.store.bounds import SEATS_MAX
-from engine.store.meta import StaleRollups, bump_generation, check_rollups
+from engine.store.meta import StaleRollups, bump_generation
 from engine.store.models import ImportRun, ProviderCost, RevenueActual
 from engine.timeutil import DayCutter
 from engine.vocab import Plan
@@ -169,12 +169,18 @@ def read_cursor(conn: Connection, source: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def synced_until(conn: Connection, sources: Iterable[str]) -> dict[str, datetime]:
-    """How far each of `sources` that reads usage by time (its cursor's `until`) has been synced; a source never
-    synced, or whose cursor is not a time (Stripe's), is left out."""
-    out: dict[str, datetime] = {}
+def synced_until(conn: Connection, sources: Iterable[str]) -> dict[str, datetime | None]:
+    """How far each of `sources` that reads usage has been synced (its cursor's `until`), None for one never synced
+    (none of its usage is stored); a source of revenue (Stripe) is left out."""
+    out: dict[str, datetime | None] = {}
     for source in sources:
-        until = (read_cursor(conn, source) or {}).get("until")
+        if not CONNECTORS[source].reads_usage:
+            continue
+        cursor = read_cursor(conn, source)
+        if cursor is None:
+            out[source] = None
+            continue
+        until = cursor.get("until")
         if isinstance(until, str):
             try:
                 out[source] = parse_rfc3339(until, "sync cursor", source)
@@ -276,7 +282,8 @@ def write_batch(
     prices = runtime.prices  # once: the runtime reloads a changed price file, and the check must be of these prices
     with runtime.engine.connect() as conn:
         try:
-            check_rollups(conn, settings.timezone, price_fingerprint=prices.fingerprint)
+            # Only usage is priced: a batch of revenue alone (Stripe) is not held for a reprice it does not need.
+            begin_writing(conn, settings.timezone, prices.fingerprint if batch.events else None)
             writer = EventWriter(conn, prices=prices, cutter=DayCutter(settings.timezone), source=f"sync:{source}")
             customers = CustomerMap.load(conn)  # a customer named by its name or an alias is written under its id
             mapped: Counter[tuple[str, str]] = Counter()

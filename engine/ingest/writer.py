@@ -31,9 +31,11 @@ from engine.ingest.rollups import (
     fold_statements,
     sqlite_image_of,
 )
-from engine.ingest.sqlite_image import STAGE_TABLE, load_image
+from engine.ingest.sqlite_image import STAGE_TABLE, attach_stage, load_image
 from engine.money import NANO, usd
 from engine.pricing.book import Costs, PriceBook, Usage
+from engine.store.db import hold_writes
+from engine.store.meta import check_rollups
 from engine.store.models import COST_COLUMNS, COST_TYPES, UsageEvent
 from engine.store.sql import COST_SUM
 from engine.timeutil import DayCutter
@@ -178,6 +180,19 @@ def _copy_csv(cur: Any, table: str, frame: Any) -> None:
     with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy:
         for part in frame.iter_slices(_PG_SLICE):
             copy.write(part.write_csv(include_header=False, null_value="\\N"))
+
+
+def begin_writing(conn: Connection, timezone: str, price_fingerprint: str | None) -> None:
+    """Begin an import's or a sync's transaction on `conn` and check it may write there with these prices
+    (engine.store.meta.check_rollups; `price_fingerprint` None when it writes no usage).
+
+    On SQLite the write lock is taken before the check reads anything (engine.store.db.hold_writes): a reprice
+    cannot then record new prices between the check and the writes, which would leave these events at the old
+    ones. The chunks' stage is attached first, which SQLite refuses inside a transaction."""
+    if conn.dialect.name == "sqlite":
+        attach_stage(conn.connection.driver_connection)
+    hold_writes(conn)
+    check_rollups(conn, timezone, price_fingerprint=price_fingerprint)
 
 
 def create_stage(conn: Connection) -> None:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 
 if TYPE_CHECKING:
@@ -48,6 +48,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cursor.close()
+
+
+def hold_writes(conn: Connection) -> None:
+    """On SQLite, take the database's write lock now, for the rest of `conn`'s transaction: a write that changes
+    nothing. The sqlite3 module begins a transaction only at a connection's first write, so until then each read
+    sees whatever was last committed: a reprice would price events read before a sync commits more, and a writer
+    would check prices a reprice then replaces. Holding the lock first, every read after it sees all that other
+    writers committed, and none commits until this transaction ends. (PostgreSQL writers lock the rows they
+    check: engine.store.meta.check_rollups.)"""
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("UPDATE meta SET value = value WHERE key = ''"))
 
 
 def make_engine(url: str) -> Engine:

@@ -88,7 +88,8 @@ def check_rollups(
     new ones at new. A process that lives on reloads its prices when the files change (engine.runtime), so this holds
     it to the prices a reprice applied. On PostgreSQL the writer holds the recorded fingerprint (FOR SHARE) until it
     commits: a reprice, which updates it first, waits for writers in flight, and writers that come after it read
-    the fingerprint it records. (SQLite runs one writer at a time.)
+    the fingerprint it records. On SQLite writers and reprices alike take the database's write lock before they read
+    (engine.store.db.hold_writes), so one runs after the other.
     """
     # One read of all three (every answer's connection makes it).
     keys = {"tz": ROLLUP_TZ, "inexact": INEXACT_ROLLUPS, "prices": PRICE_FINGERPRINT}

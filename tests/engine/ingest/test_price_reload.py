@@ -14,10 +14,10 @@ from sqlalchemy import text
 from engine.ingest.events import parse_event
 from engine.ingest.files import import_usage_file
 from engine.ingest.reprice import reprice
-from engine.ingest.writer import EventWriter
+from engine.ingest.writer import EventWriter, begin_writing
 from engine.pricing.book import PriceBook
 from engine.runtime import Runtime
-from engine.store.meta import REPRICE_FIRST, STALE_PRICES, StalePrices, check_rollups
+from engine.store.meta import REPRICE_FIRST, STALE_PRICES, StalePrices
 from engine.timeutil import DayCutter
 from tests.bot.cli.support import cli
 from tests.conftest import NOW
@@ -139,30 +139,33 @@ def test_worker_threads_asking_after_an_edit_share_one_reloaded_book(
     assert seen[0].fingerprint == Runtime(runtime.settings).prices.fingerprint  # the file as edited
 
 
-def test_on_postgresql_a_reprice_waits_for_a_writer_in_flight_and_prices_its_events_too(
-    runtime: Runtime, prices_file: Path, tmp_path: Path
+EVENT_B = {
+    "event_id": "b",
+    "ts": "2026-10-11T12:00:00Z",
+    "customer": "acme",
+    "product": "chat",
+    "provider": "openai",
+    "model": "gpt-4o",
+    "input_tokens": "1000000",
+}
+
+
+@pytest.mark.parametrize("flushed", [True, False], ids=["events-written", "checked-only"])
+def test_a_reprice_waits_for_a_writer_in_flight_and_prices_its_events_too(
+    runtime: Runtime, prices_file: Path, tmp_path: Path, flushed: bool
 ) -> None:
-    if not runtime.settings.database_url.startswith("postgresql"):
-        pytest.skip("two writers at once: PostgreSQL (SQLite lets one write at a time)")
+    """On both databases. SQLite's driver begins a transaction at the first write only: a reprice that read the
+    events before taking the write lock priced all but a sync's uncommitted ones, then recorded the new prices over
+    them ("events-written"); a writer that checked the prices before a reprice ran wrote at the old ones after it
+    ("checked-only")."""
     import_usage_file(runtime.engine, usage(tmp_path, "a", "2026-10-10"), prices=runtime.prices, timezone="UTC")
     old = runtime.prices
     with runtime.engine.connect() as writer:  # a sync in flight, at the prices stored so far
-        check_rollups(writer, "UTC", price_fingerprint=old.fingerprint)
+        begin_writing(writer, "UTC", old.fingerprint)
         events = EventWriter(writer, prices=old, cutter=DayCutter("UTC"), source="sync:test")
-        events.add(
-            parse_event(
-                {
-                    "event_id": "b",
-                    "ts": "2026-10-11T12:00:00Z",
-                    "customer": "acme",
-                    "product": "chat",
-                    "provider": "openai",
-                    "model": "gpt-4o",
-                    "input_tokens": "1000000",
-                }
-            )
-        )
-        events.flush()
+        if flushed:
+            events.add(parse_event(EVENT_B))
+            events.flush()
         prices_file.write_text(OVERRIDE)
         repriced = Runtime(runtime.settings, now_override=NOW)  # finance's reprice, another process
         done: list[str] = []
@@ -172,6 +175,9 @@ def test_on_postgresql_a_reprice_waits_for_a_writer_in_flight_and_prices_its_eve
         thread.start()
         thread.join(0.5)
         assert thread.is_alive() and not done  # waiting for the sync: it would not see its event yet
+        if not flushed:
+            events.add(parse_event(EVENT_B))
+            events.flush()
         writer.commit()
     thread.join(10)
     assert done == ["re-priced 2 events: 2 with a new cost; COGS moved by -$3.00"]

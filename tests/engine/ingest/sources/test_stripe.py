@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
 
+from engine.ingest.files import import_usage_file
 from engine.ingest.sync import sync_source
 from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
+from engine.store.meta import StalePrices
 from tests.engine.ingest.conftest import Reply, Vendor, add_contract, fixture, rows, stripe_list
 
 OCT = month(2026, 10)
@@ -417,3 +420,29 @@ def test_a_malformed_stripe_credit_note_amount_stops_the_sync_in_one_line(
 
     assert result.error == f"stripe: invoice in_1: post_payment_credit_notes_amount {said}"
     assert rows(rt, "SELECT COUNT(*) FROM revenue_actual") == [(0,)]
+
+
+def test_billed_revenue_keeps_syncing_while_the_prices_wait_for_a_reprice(
+    rt: Runtime, vendor: Vendor, prices_file: Path, tmp_path: Path
+) -> None:
+    """Imports and syncs of usage wait for a reprice after the prices changed (engine.store.meta.check_rollups);
+    Stripe writes revenue only, which no price touches, so it is not held up."""
+    usage = tmp_path / "usage.csv"
+    usage.write_text(
+        "event_id,ts,customer,product,provider,model,input_tokens,output_tokens\n"
+        "e1,2026-10-10T12:00:00Z,acme,chat,openai,gpt-4o,1000000,0\n"
+    )
+    import_usage_file(rt.engine, usage, prices=rt.prices, timezone=rt.settings.timezone)
+    prices_file.write_text(
+        '[[models]]\nprovider = "openai"\nmodel = "gpt-4o"\neffective_from = 2026-01-01\n'
+        "input_per_mtok = 1\noutput_per_mtok = 4\n"
+    )
+    oct1, nov1 = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    serve_stripe(vendor, [paid_invoice("in_oct", "il_oct", 120_000, oct1, nov1)], [])
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert rows(rt, "SELECT id FROM revenue_actual") == [("il_oct",)]
+    with pytest.raises(StalePrices):  # usage at the edited prices still waits for the reprice
+        import_usage_file(rt.engine, usage, prices=rt.prices, timezone=rt.settings.timezone)
