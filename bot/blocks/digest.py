@@ -134,15 +134,17 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
     return {"text": digest_text(p), "blocks": blocks}
 
 
-def _lagging(sources: list[dict[str, str]]) -> str:
-    """Sources the week's figures are missing usage from: synced only to a moment before the week ended."""
+def _lagging(sources: list[dict[str, str | None]]) -> str:
+    """Sources the week's figures are missing usage from: synced only to a moment before the week ended, or never."""
     named = "; ".join(
-        f"{esc(s['source'])} to {datetime.fromisoformat(s['synced_to']).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        f"{esc(str(s['source']))} never synced"
+        if not (until := s["synced_to"])
+        else f"{esc(str(s['source']))} to {datetime.fromisoformat(until).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
         for s in sources
     )
     return (
-        f"*:warning: Usage not synced to the week's end*: {named}. COGS after that is missing from these figures, "
-        "so the margins read too high until the sync catches up (`marginbot sync`)."
+        f"*:warning: Usage not synced to the week's end*: {named}. COGS they have not read is missing from these "
+        "figures, so the margins read too high until the sync catches up (`marginbot sync`)."
     )
 
 

@@ -81,9 +81,9 @@ class Digest:
     cogs_by_model_weekly: dict[str, list[Decimal]] = field(default_factory=dict)
     mover_rule: MoverRule = field(default_factory=MoverRule)
     month: Portfolio | None = None  # the calendar month to date (None on the first of a month)
-    # Usage sources synced only to a moment before the week ended, with that moment: the week's COGS is missing
-    # what they have not read yet, so its margin reads too high until they catch up.
-    lagging: list[tuple[str, datetime]] = field(default_factory=list)
+    # Usage sources synced only to a moment before the week ended, with that moment (None: never synced): the
+    # week's COGS is missing what they have not read yet, so its margin reads too high until they catch up.
+    lagging: list[tuple[str, datetime | None]] = field(default_factory=list)
 
     @property
     def total(self) -> Figures:
@@ -131,15 +131,15 @@ def weekly_digest(
     thresholds: Thresholds,
     weeks: int = TREND_WEEKS,
     movers: MoverRule | None = None,
-    synced: Mapping[str, datetime] | None = None,
+    synced: Mapping[str, datetime | None] | None = None,
     timezone: str = "UTC",
 ) -> Digest:
     """Everything the digest shows for the last full ISO week before `today`, and the month to date. `synced` is
     how far each configured usage source has been synced (engine.ingest.sync.synced_until): those short of the
-    week's end (midnight after its Sunday in `timezone`) are named."""
+    week's end (midnight after its Sunday in `timezone`), or never synced, are named."""
     week = last_full_week(today)
     week_over = datetime.combine(week.end + timedelta(days=1), dtime(0), tzinfo=ZoneInfo(timezone))
-    lagging = sorted((source, until) for source, until in (synced or {}).items() if until < week_over)
+    lagging = [(s, until) for s, until in sorted((synced or {}).items()) if until is None or until < week_over]
     book = portfolio(conn, week, thresholds=thresholds)
     mtd = month_to_date(today)
     month = portfolio(conn, mtd, thresholds=thresholds) if mtd is not None else None
@@ -260,7 +260,9 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
             {"provider": m.provider, "model": m.model or "(no model)", "events": m.unpriced_events} for m in unpriced
         ],
         "skipped_contracts": d.book.skipped_contracts,
-        "lagging_sources": [{"source": source, "synced_to": until.isoformat()} for source, until in d.lagging],
+        "lagging_sources": [
+            {"source": source, "synced_to": None if until is None else until.isoformat()} for source, until in d.lagging
+        ],
         "trend": [
             {"week": p.label, **payload_figures(revenue_usd=p.revenue, cogs_usd=p.cogs, margin_pct=p.margin_pct)}
             for p in d.trend

@@ -76,6 +76,7 @@ class Connector(Protocol):
     """One source. `fetch` talks HTTP only; the sync writes what it returns."""
 
     name: str
+    reads_usage: bool  # usage (priced into COGS), rather than revenue (Stripe)
 
     def missing(self, settings: Settings) -> str | None:
         """What setting is missing for this source to run (None when it is configured)."""

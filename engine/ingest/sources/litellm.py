@@ -66,6 +66,7 @@ class RequestLogs:
     """Windows and cursors for per-request logs read a day at a time (LiteLLM, Langfuse)."""
 
     name: str
+    reads_usage = True
 
     def windows(
         self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None

@@ -148,6 +148,7 @@ class ProviderBuckets:
     """Windows and cursors for admin usage APIs read in time buckets (OpenAI, Anthropic)."""
 
     name: str
+    reads_usage = True
 
     def windows(
         self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None

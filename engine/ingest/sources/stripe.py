@@ -49,6 +49,7 @@ _UNITS_PER_CENT = 10 ** (MONEY_PLACES - 2)
 
 class StripeConnector:
     name = NAME
+    reads_usage = False
 
     def missing(self, settings: Settings) -> str | None:
         return None if settings.stripe_api_key else "set STRIPE_API_KEY (a restricted key with read access is enough)"

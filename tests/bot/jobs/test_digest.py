@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import text
 
 from bot.cli.main import main
 from config.settings import Settings
+from engine.alerts.digest import queue_digest
 from engine.ingest.sync import write_cursor
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_message
@@ -133,8 +135,31 @@ def test_a_usage_source_not_synced_to_the_weeks_end_is_named_in_the_digest(
         write_cursor(conn, "openai", {"until": synced_to, "width": "1d", "grouping": "tiers"}, rt.now())
     assert main(["digest", "send", "--dry-run", "--as-of", "2026-11-15T12:00:00Z"], runtime=rt) == 0
     out = capsys.readouterr().out
-    line = "Usage not synced to the week's end: openai to 2026-11-05 10:00 UTC. COGS after that is missing"
+    line = "Usage not synced to the week's end: openai to 2026-11-05 10:00 UTC. COGS they have not read is missing"
     assert (line in out) is warned
     assert main(["digest", "send", "--as-of", "2026-11-15T12:00:00Z"], runtime=rt) == 0
     [post, *_] = slack.calls_to("chat.postMessage")
     assert ("openai to 2026-11-05 10:00 UTC" in all_text(post.blocks)) is warned
+
+
+def test_a_configured_usage_source_never_synced_is_named_and_stripe_is_not(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    """A source set up and never synced has none of its usage stored: the week's COGS lacks all of it. Stripe reads
+    revenue, which contracts stand in for until it syncs, so it is not named."""
+    rt = alerts_runtime(
+        settings,
+        slack,
+        tmp_path,
+        digest_channels=CHANNELS,
+        openai_admin_key=SecretStr("sk-admin-test"),
+        anthropic_admin_key=SecretStr("sk-ant-admin-test"),
+        stripe_api_key=SecretStr("rk_test_stripe"),
+    )
+    with rt.engine.begin() as conn:
+        write_cursor(conn, "anthropic", {"until": "2026-11-12T00:00:00Z", "width": "1d"}, rt.now())
+    dry = queue_digest(rt, as_of=datetime(2026, 11, 15, 12, tzinfo=UTC), dry_run=True)
+    assert dry.payload is not None and dry.payload["lagging_sources"] == [{"source": "openai", "synced_to": None}]
+    assert main(["digest", "send", "--as-of", "2026-11-15T12:00:00Z"], runtime=rt) == 0
+    [post, *_] = slack.calls_to("chat.postMessage")
+    assert "Usage not synced to the week's end*: openai never synced. COGS they have not read" in all_text(post.blocks)
