@@ -9,9 +9,10 @@ from typing import Any
 from bot.blocks.alerts import buttons, status_line
 from bot.blocks.common import margin_change, marker, period_context, projection_text, row_line, trend_arrow
 from bot.blocks.kit import MAX_VIEW_BLOCKS, Block, context, divider, esc, fields, fit, header, section
-from bot.blocks.portfolio import active, by_status, spread_line, unpriced_line
+from bot.blocks.portfolio import active, by_status, more_line, skipped_line, spread_line, unpriced_line
 from bot.render.fmt import STATUS_EMOJI, money, percent
 from engine.alerts.threads import Shown
+from engine.reports.figures import Figures
 from engine.reports.portfolio import Portfolio, PortfolioRow
 
 WORST = 5
@@ -34,6 +35,19 @@ def _imported(last: LastImport | None) -> str:
         f"data last imported {last.finished_at:%Y-%m-%d %H:%M} {last.finished_at.tzname() or ''} "
         f"({esc(last.source)}, {last.rows:,} rows)"
     ).replace("  ", " ")
+
+
+def against_before(now: Figures, before: Figures) -> str:
+    """The headline's comparison with the period before. Without a margin on both sides there is no change to
+    show, so it says which side is missing instead of "n/a against the n/a"."""
+    if before.revenue <= 0:
+        return "· no margin in the period before to compare with"
+    if now.revenue <= 0:
+        return f"· {percent(before.margin_pct)} in the period before"
+    return (
+        f"{trend_arrow(now, before)} {margin_change(now, before)} against the {percent(before.margin_pct)} "
+        "of the period before"
+    )
 
 
 def month_section(m: Portfolio) -> list[dict[str, Any]]:
@@ -71,10 +85,7 @@ def home_view(
     blocks = [
         header("marginbot · portfolio margin"),
         context(f"{p.period.label}: {period_context(p.period)} · {_imported(last)}"),
-        section(
-            f"{marker(t.status)}  blended gross margin *{percent(t.margin_pct)}* {trend_arrow(t, before)} "
-            f"{margin_change(t, before)} against the {percent(before.margin_pct)} of the period before"
-        ),
+        section(f"{marker(t.status)}  blended gross margin *{percent(t.margin_pct)}* {against_before(t, before)}"),
         fields(
             f"*Revenue*\n{money(t.revenue)}",
             f"*COGS*\n{money(t.cogs)}",
@@ -88,6 +99,8 @@ def home_view(
         blocks += month_section(month)
     if p.unpriced_models:
         blocks.append(section(unpriced_line(p)))
+    if p.skipped_contracts:  # revenue is understated: the same warning `/margin portfolio` gives
+        blocks.append(section(skipped_line(p)))
     blocks += [section(f":warning: {esc(n)}") for n in notices or []]
     if trend:  # the weekly trend section (bot/blocks/home_trend.py)
         blocks += [divider(), *trend]
@@ -135,7 +148,8 @@ def _rows(
         out.append(section(f"{line}\n{note}" if note else line))
         out.append(buttons(kind, row.key, acting=s.status == "open"))
     if len(rows) > limit:
-        out.append(context(f"_and {len(rows) - limit} more: `/margin portfolio` lists them all_"))
+        # `/margin portfolio` stops at its own LIST_MAX rows: say what really lists the rest.
+        out.append(context(more_line(len(rows) - limit)))
     return out
 
 

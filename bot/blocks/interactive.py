@@ -99,8 +99,11 @@ def modal(title: str, blocks: list[Block], *, callback_id: str = "marginbot", su
         "title": _plain(title, 24),
         "close": _plain("Close", 24),
         "blocks": fit(blocks, MAX_VIEW_BLOCKS),
-        "private_metadata": metadata[:MAX_METADATA],
+        "private_metadata": metadata,
     }
+    if len(metadata) > MAX_METADATA:
+        # Cut short, JSON no longer reads and the submission would be lost: callers make sure it fits.
+        raise ValueError(f"private_metadata is {len(metadata):,} characters, more than Slack's {MAX_METADATA:,}")
     if submit:
         view["submit"] = _plain(submit, 24)
     return view
@@ -127,8 +130,15 @@ class WhatIfForm:
     channel: str | None = None  # where it was opened (the access list allows by channel too)
 
     def metadata(self) -> str:
+        """What the submission needs back, as JSON within Slack's private_metadata limit. Letters stay as they are
+        (a \\u escape makes one character six, and a long non-ASCII name went past the limit); the name is only a
+        convenience, left empty when it does not fit (the listener reads it again from the customer table). A key
+        is at most 200 characters, so the rest always fits."""
         meta = {"c": self.customer, "n": self.name, "at": self.at.isoformat(), "ch": self.channel}
-        return json.dumps(meta, separators=(",", ":"))
+        full = json.dumps(meta, ensure_ascii=False, separators=(",", ":"))
+        if len(full) <= MAX_METADATA:
+            return full
+        return json.dumps({**meta, "n": ""}, ensure_ascii=False, separators=(",", ":"))
 
     @staticmethod
     def from_view(view: dict[str, Any]) -> WhatIfForm | None:
@@ -141,7 +151,7 @@ class WhatIfForm:
             }
             return WhatIfForm(
                 customer=str(meta["c"]),
-                name=str(meta["n"]),
+                name=str(meta.get("n") or ""),  # empty when it did not fit: the listener reads it again
                 at=datetime.fromisoformat(meta["at"]),
                 values=values,
                 channel=meta.get("ch") or None,
@@ -180,9 +190,22 @@ def _input(block_id: str, label: str, placeholder: str, hint: str, value: str) -
 
 
 def whatif_modal(form: WhatIfForm, *, result: list[Block] | None = None, note: str | None = None) -> dict[str, Any]:
-    """The what-if modal for one customer: a lever per input, the period, and the result once it ran."""
+    """The what-if modal for one customer: a lever per input, the period, and the result once it ran. A customer
+    whose key cannot be carried in the modal gets a modal saying so, not a form whose Run would be lost."""
+    metadata = form.metadata()
+    if len(metadata) > MAX_METADATA:
+        return modal(
+            "What-if",
+            [
+                section(
+                    f":warning: marginbot cannot open the what-if for `{esc(clip(form.customer, 200))}` here: its key "
+                    "is too long to carry in a Slack form. Ask `/margin whatif` with the customer's name instead."
+                )
+            ],
+        )
+    name = form.name or form.customer
     blocks: list[Block] = [
-        section(f"What if, for *{esc(form.name)}* (`{esc(form.customer)}`): give one lever or several, then Run."),
+        section(f"What if, for *{esc(name)}* (`{esc(form.customer)}`): give one lever or several, then Run."),
     ]
     if note:
         blocks.append(context(note))
@@ -191,4 +214,4 @@ def whatif_modal(form: WhatIfForm, *, result: list[Block] | None = None, note: s
     for block_id, label, placeholder, hint in LEVER_INPUTS:
         blocks.append(_input(block_id, label, placeholder, hint, form.values.get(block_id, "")))
     blocks.append(_input("period", "Period", "30d, 2026-10 or 2026-Q3", PERIOD_HELP, form.values.get("period", "")))
-    return modal("What-if", blocks, callback_id=WHATIF_VIEW, submit="Run", metadata=form.metadata())
+    return modal("What-if", blocks, callback_id=WHATIF_VIEW, submit="Run", metadata=metadata)

@@ -19,10 +19,16 @@ def active(rows: list[PortfolioRow]) -> list[PortfolioRow]:
     return [r for r in rows if r.current.revenue or r.current.cogs]
 
 
+def more_line(count: int) -> str:
+    """What to say under a list cut short: `/margin portfolio` itself stops at LIST_MAX rows, so only the command
+    line lists every row (shared with the Home tab, whose lists are shorter still)."""
+    return f"_and {count} more (`/margin worst 25` ranks more; `marginbot portfolio` lists all)_"
+
+
 def capped(rows: list[PortfolioRow], limit: int = LIST_MAX) -> list[str]:
     lines = [row_line(r) for r in rows[:limit]]
     if len(rows) > limit:
-        lines.append(f"_and {len(rows) - limit} more (`/margin worst 25` ranks more; `marginbot portfolio` lists all)_")
+        lines.append(more_line(len(rows) - limit))
     return lines
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import text
 
 from bot.answer import answer_command, home
 from bot.blocks.home import home_no_access_view
@@ -176,14 +177,24 @@ def alert_moment(rt: Runtime, click: Click) -> tuple[datetime, str | None]:
     return rt.now(), None
 
 
+def customer_name(rt: Runtime, key: str) -> str:
+    """A customer's name from the customer table (its key when it has none, or is not there)."""
+    with rt.connect() as conn:
+        name = conn.execute(text("SELECT name FROM customer WHERE id = :k"), {"k": key}).scalar()
+    return str(name or key)
+
+
 def subject_name(rt: Runtime, click: Click, subject: tuple[str, str]) -> str:
-    """The subject's name as the clicked alert gives it (its key otherwise)."""
+    """The subject's name as the clicked alert gives it; a click with no alert behind it (a Home row) reads a
+    customer's name from the customer table, so the what-if is titled by the name people know (its key otherwise)."""
     if click.channel and click.message_ts:
         with rt.connect() as conn:
             clicked = find_posted(conn, click.channel, click.message_ts)
         for e in clicked.payload.get("events", []) if clicked is not None else []:
             if (e.get("subject_kind"), e.get("subject")) == subject:
                 return str(e.get("name") or subject[1])
+    if subject[0] == "customer":
+        return customer_name(rt, subject[1])
     return subject[1]
 
 
