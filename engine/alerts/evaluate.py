@@ -57,6 +57,7 @@ HYSTERESIS = Decimal(2)  # points above the breach threshold a margin must reach
 UNPRICED_SHARE = Decimal("0.01")  # flag when at least 1% of events have no price (cleared under half that)
 MAX_DETAILED = 20  # subjects per run that get a full report (cost driver); the rest are listed with figures
 STORED_PCT = Decimal("0.0001")  # alert_state.last_margin_pct is NUMERIC(9, 4)
+STORED_BOUND = Decimal("99999.9999")
 
 
 class AlertKind(Word):
@@ -231,6 +232,10 @@ def decide(
     held = prev.status.is_bad and level in (Level.OK, Level.WATCH)
     if held and margin is not None and margin < breach_pct + HYSTERESIS:
         level = Level.BREACH  # inside the hysteresis band: not recovered yet
+    elif held and obs.unpriced_share >= UNPRICED_SHARE:
+        # COGS the window could not price is missing from the margin: traffic moved to an unpriced model reads as a
+        # recovery that may not be one. The episode stays open (and its acknowledgement with it) until it is priced.
+        level = prev.status
     if level.is_bad:
         if not prev.status.is_bad:
             events.append(AlertKind(level))  # a new breach or no-revenue is announced as what it is
@@ -263,15 +268,25 @@ def decide(
     if obs.unpriced_share >= UNPRICED_SHARE and not flagged:
         events.append(AlertKind.UNPRICED)
         new.detail["unpriced_since"] = as_of.isoformat()
-        new.last_posted_at = as_of
+        if not new.status.is_bad:  # an open breach keeps its own reminder clock (unpriced_since says when this was)
+            new.last_posted_at = as_of
     elif flagged and obs.current.events and obs.unpriced_share < UNPRICED_SHARE / 2:
         # Cleared only by usage that was priced: a window without usage (nothing priced either) leaves it as it was.
         new.detail["unpriced_since"] = None
     if not new.is_open:
         new.end_actions()  # the episode is over: a later one starts unacknowledged
     if events or (new.status, new.since, new.detail) != (prev.status, prev.since, prev.detail):
-        new.last_margin_pct = round_to(margin, STORED_PCT) if margin is not None else None
+        new.last_margin_pct = _storable(margin)
     return new, events
+
+
+def _storable(margin: Decimal | None) -> Decimal | None:
+    """The margin as alert_state keeps it (NUMERIC(9, 4)): a margin past ±99,999.9999% ($1 of revenue against $1,001
+    of COGS) is kept at that bound. PostgreSQL refuses a wider value, and the refusal would fail the whole check,
+    every subject's alerts with it; the figures posted are the window's own, never this stored one."""
+    if margin is None:
+        return None
+    return max(-STORED_BOUND, min(STORED_BOUND, round_to(margin, STORED_PCT)))
 
 
 def alert_window(runtime: Runtime, as_of: datetime) -> Period:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from config.settings import Settings
 from engine.alerts.evaluate import Observation, _attach_reports, check_alerts, decide
-from engine.alerts.state import Level, State, load_states
+from engine.alerts.state import Level, State, load_states, save_state
 from engine.money import CENT, round_to
 from engine.periods import Period
 from engine.reports.figures import Figures, Thresholds
@@ -256,3 +256,36 @@ def test_an_idle_subjects_unpriced_alert_is_neither_cleared_nor_announced_again(
     assert [tuple(t) for t in threads] == [("CALERTS", None, ""), ("COPS", None, "")]  # not rewritten to Cleared
     refreshed = [p for _c, kind, p in _outbox(rt) if kind == "alert_refresh"]
     assert refreshed == []
+
+
+def test_a_margin_with_its_cogs_understated_by_unpriced_usage_does_not_recover_a_breach() -> None:
+    """Traffic moved to a model with no price reads as a margin of 65%: the breach stays open, acknowledgement and
+    all, until that usage is priced; then the margin can recover it."""
+    args = {"remind_after": timedelta(days=7), "breach_pct": Decimal(40)}
+    prev = State(status=Level.BREACH, since=NOW, last_posted_at=NOW, raw_detail="{}", acked_by="U1", acked_at=NOW)
+    held, events = decide(prev, _obs("65", events=100, unpriced=50), as_of=NOW + timedelta(hours=1), **args)
+    assert (events, held.status, held.acked_by) == (["unpriced"], "breach", "U1")
+    priced, events = decide(held, _obs("65", events=100), as_of=NOW + timedelta(hours=2), **args)
+    assert (events, priced.status) == (["recovered"], "ok")
+
+
+def test_an_unpriced_flag_on_an_open_breach_keeps_its_reminder_due_on_time() -> None:
+    args = {"remind_after": timedelta(days=7), "breach_pct": Decimal(40)}
+    prev = State(status=Level.BREACH, since=NOW, last_posted_at=NOW, raw_detail="{}")
+    flagged, events = decide(prev, _obs("30", events=100, unpriced=5), as_of=NOW + timedelta(days=5), **args)
+    assert events == ["unpriced"] and flagged.last_posted_at == NOW
+    _, events = decide(flagged, _obs("30", events=100, unpriced=5), as_of=NOW + timedelta(days=7), **args)
+    assert events == ["reminder"]
+
+
+def test_a_margin_past_what_alert_state_holds_is_stored_at_its_bound_and_the_check_goes_on(rt: Runtime) -> None:
+    """$1 of revenue against $1,001 of COGS is a margin of -100,000%: PostgreSQL's NUMERIC(9, 4) refused it, and the
+    refusal failed every subject's alerts in the same transaction."""
+    args = {"remind_after": timedelta(days=7), "breach_pct": Decimal(40)}
+    obs = replace(_obs("30"), current=Figures(revenue=Decimal(1), cogs=Decimal(1001), events=10))
+    new, events = decide(State(), obs, as_of=NOW, **args)
+    assert events == ["breach"]
+    with rt.engine.begin() as conn:
+        save_state(conn, "customer", "c1", "C1", State(), new)
+    with rt.connect() as conn:
+        assert load_states(conn)[("customer", "c1")].last_margin_pct == Decimal("-99999.9999")
