@@ -46,6 +46,9 @@ class Outcome:
 
     answer: Answer
     ok: bool
+    # Why it was not answered, in one plain line (unescaped): where the whole answer does not fit, as in the
+    # what-if modal, which shows this instead of the help.
+    problem: str | None = None
 
 
 def answer(runtime: Runtime, text: str, *, now: datetime | None = None) -> Answer:
@@ -67,17 +70,17 @@ def answer_command(runtime: Runtime, cmd: Command, *, now: datetime | None = Non
             result = with_notices(result, _notices(runtime))
     except UnknownSubject as exc:
         unknown = unknown_subject_message(exc.kind, exc.ref, exc.suggestions)
-        return Outcome(with_notices(unknown, _notices(runtime)), ok=False)
+        return Outcome(with_notices(unknown, _notices(runtime)), ok=False, problem=_user_safe(exc))
     except PeriodNotBegun as exc:  # a well-formed period in the future: one short line, not the whole help
-        return Outcome(error_message(_user_safe(exc)), ok=False)
+        return Outcome(error_message(_user_safe(exc)), ok=False, problem=_user_safe(exc))
     except (PeriodError, AnswerError) as exc:
-        return Outcome(help_message(_user_safe(exc), FORMS), ok=False)
+        return Outcome(help_message(_user_safe(exc), FORMS), ok=False, problem=_user_safe(exc))
     except StaleRollups as exc:
         log.error("cannot answer %r: %s", cmd.kind, exc)
-        return Outcome(error_message(str(exc)), ok=False)
+        return Outcome(error_message(str(exc)), ok=False, problem=str(exc))
     except Exception:
         log.exception("answering /margin %s failed", cmd.kind)
-        return Outcome(error_message(SORRY), ok=False)
+        return Outcome(error_message(SORRY), ok=False, problem=SORRY)
     return Outcome(result, ok=cmd.kind != "help" or cmd.problem is None)
 
 
@@ -143,6 +146,9 @@ def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
             shown=shown,
             timezone=runtime.settings.timezone,
         )
+    except StaleRollups as exc:  # the fix is the user's to make (`marginbot reprice`): said as /margin says it
+        log.error("cannot build the App Home view: %s", exc)
+        return home_error_view(str(exc))
     except Exception:
         log.exception("building the App Home view failed")
         return home_error_view(SORRY)

@@ -17,6 +17,7 @@ from bot.command import Command
 from bot.grammar import parse
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_home, assert_valid_message
+from tests.conftest import NOW
 
 
 def shown(rt: Runtime, question: str) -> str:
@@ -124,3 +125,14 @@ def test_home_shows_the_last_import_from_import_run(book: Runtime) -> None:
     out = all_text(view["blocks"])
     assert f"data last imported {str(finished)[:16]} UTC (usage, 12 rows)" in out
     assert "last 30 days" in out and "blended gross margin" in out
+
+
+def test_home_says_how_to_fix_rollups_cut_in_another_time_zone(book: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    """As /margin does: the reprice to run, not "try again in a minute" (which no wait would fix)."""
+    moved = Runtime(book.settings.model_copy(update={"timezone": "Asia/Tokyo"}), now_override=NOW)
+    view = home(moved)
+    assert_valid_home(view)
+    assert "daily rollups were cut in UTC but MARGINBOT_TIMEZONE is Asia/Tokyo: run `marginbot reprice`" in all_text(
+        view["blocks"]
+    )
+    assert caplog.records[-1].exc_info is None
