@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -112,8 +112,15 @@ def amount(d: dict[str, Any], name: str) -> Decimal:
     return value
 
 
-def _day(value: str | None) -> str:
-    return datetime.fromisoformat(value).date().isoformat() if value else "?"
+def _day(value: str | None, payload: dict[str, Any]) -> str:
+    """The day of a stored moment in the user's time zone, the zone the window's days are cut in."""
+    return _local_date(value, payload).isoformat() if value else "?"
+
+
+def _local_date(value: str, payload: dict[str, Any]) -> date:
+    moment = datetime.fromisoformat(value)
+    # Moments are stored in UTC; one written without an offset is UTC too.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(_zone(payload)).date()
 
 
 def _zone(payload: dict[str, Any]) -> ZoneInfo:
@@ -172,9 +179,9 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
         return f"COGS {money(amount(e, 'cogs_usd'))} and no revenue in the period" + _cause(e)
     if kind == "reminder":
         since = e.get("since")
-        days = (as_of - datetime.fromisoformat(since).date()).days if since else None
+        days = (as_of - _local_date(since, payload)).days if since else None
         what = "no revenue" if e["state"] == "no_revenue" else "in breach"
-        return f"{what} since {_day(since)} ({days} days): {_figures(e)}" + _cause(e)
+        return f"{what} since {_day(since, payload)} ({days} days): {_figures(e)}" + _cause(e)
     if kind == "recovered":
         return f"back above {e.get('recover_pct') or payload['recover_pct']}%: {_figures(e)}"
     return _figures(e) + _cause(e)
@@ -202,7 +209,7 @@ def subject_text(group: list[dict[str, Any]], payload: dict[str, Any], as_of: da
     for e in sorted(group, key=lambda e: ORDER.index(e["kind"]) if e["kind"] in ORDER else len(ORDER)):
         lines.append(f"{TITLES.get(e['kind'], e['kind'])}: {event_body(e, payload, as_of)}")
         if e.get("resent"):
-            lines.append(f"_first announced {_day(e.get('since'))}; that post did not reach this channel_")
+            lines.append(f"_first announced {_day(e.get('since'), payload)}; that post did not reach this channel_")
     return clip("\n".join(lines), MAX_SECTION_TEXT)
 
 
@@ -310,7 +317,7 @@ def _head(payload: dict[str, Any]) -> list[Block]:
 def alert_message(payload: dict[str, Any], shown: dict[tuple[str, str], Shown] | None = None) -> dict[str, Any]:
     """{"text", "blocks"} for one part of a run's alerts. `shown` says how each subject shows now (default: its
     buttons). Parts come from `pack_alerts`, so they fit; an old payload that does not is cut, saying so."""
-    as_of = datetime.fromisoformat(payload["as_of"]).date()
+    as_of = _local_date(payload["as_of"], payload)
     blocks = _head(payload)
     groups = _groups(payload["events"])
     for i, group in enumerate(groups):
@@ -361,7 +368,7 @@ def block_text(blocks: list[Block]) -> int:
 def pack_alerts(payload: dict[str, Any]) -> list[list[dict[str, Any]]]:
     """A run's alerts in parts of whole subjects, each within MAX_MESSAGE_BLOCKS blocks and PACK_TEXT characters
     of block text (engine.alerts.messages.Pack)."""
-    as_of = datetime.fromisoformat(payload["as_of"]).date()
+    as_of = _local_date(payload["as_of"], payload)
     # The head is measured with a two-digit part number and every kind in its headline: the widest it gets.
     head = _head({**payload, "part": [10, 10]})
     head_blocks, head_text = len(head) + 1, block_text(head) + 120  # +1 block, +120: a "…and N more" line
@@ -384,7 +391,7 @@ def pack_alerts(payload: dict[str, Any]) -> list[list[dict[str, Any]]]:
 
 def alert_plain(payload: dict[str, Any]) -> str:
     """The whole message as terminal text (for `marginbot alerts check --dry-run`)."""
-    as_of = datetime.fromisoformat(payload["as_of"]).date()
+    as_of = _local_date(payload["as_of"], payload)
     period = payload["period"]
     title = "Update" if payload.get("thread") else "Margin alerts"
     lines = [
@@ -404,7 +411,7 @@ def alert_plain(payload: dict[str, Any]) -> str:
 def alert_fallback(payload: dict[str, Any]) -> list[str]:
     """The message as plain text (escaped), in chunks of whole subjects under FALLBACK_CHUNK characters: what is
     posted when Slack refuses the blocks (size or invalid blocks), so no subject is lost to them."""
-    as_of = datetime.fromisoformat(payload["as_of"]).date()
+    as_of = _local_date(payload["as_of"], payload)
     period = payload["period"]
     title = "Update" if payload.get("thread") else "Margin alerts"
     head = f"{title}{_part(payload)}, {esc(period['label'])} ({period['start']} to {period['end']})"

@@ -282,3 +282,11 @@ def test_a_trend_with_revenue_in_only_some_weeks_says_how_many() -> None:
     shown = all_text(digest_message(payload)["blocks"])
     assert "blended margin in the 3 of the last 12 weeks with revenue: 40.0% (2026-W43) → 40.5% (2026-W45)" in shown
     assert "12-week" not in shown
+
+
+def test_a_reminder_dates_its_breach_in_the_users_time_zone() -> None:
+    """First found at 01:00 on Nov 16 in Tokyo (16:00 UTC on Nov 15), reminded a week later: the days the window is
+    cut in, not UTC's."""
+    reminder = event("reminder", 5, since="2026-11-15T16:00:00+00:00")
+    tokyo = {**payload([reminder]), "as_of": "2026-11-22T16:00:00+00:00", "timezone": "Asia/Tokyo"}
+    assert "in breach since 2026-11-16 (7 days)" in all_text(alert_message(tokyo)["blocks"])
