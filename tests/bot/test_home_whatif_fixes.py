@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 
@@ -163,11 +164,17 @@ def test_whatif_opened_from_home_names_the_customer(settings: Settings, slack: S
 # 2. What-if: what the run cannot do is said beside its field, before the modal is answered.
 
 
-def test_whatif_conflicting_periods_and_an_unpriced_route_target_are_errors_beside_their_fields(
-    settings: Settings, slack: SlackStandIn, tmp_path: Path
-) -> None:
+@pytest.fixture
+def acme_whatif(settings: Settings, slack: SlackStandIn, tmp_path: Path) -> tuple[Any, dict[str, Any]]:
+    """A bot on the dataset, and Acme's What-if modal opened from its Home tab."""
     bot = make_bot(settings, slack, tmp_path, load_dataset)
-    modal = open_whatif(bot, open_home(bot), "acme")
+    return bot, open_whatif(bot, open_home(bot), "acme")
+
+
+def test_whatif_conflicting_periods_and_an_unpriced_route_target_are_errors_beside_their_fields(
+    acme_whatif: tuple[Any, dict[str, Any]], slack: SlackStandIn
+) -> None:
+    bot, modal = acme_whatif
     _, body = submit(bot, modal, {"cache": "30 7d", "period": "30d"})
     assert body["response_action"] == "errors"
     assert body["errors"] == {"cache": "7d is a period, and 30d is given too: give one, in Period"}
@@ -193,11 +200,8 @@ def test_whatif_period_is_checked_in_the_configured_time_zone(
     assert body["response_action"] == "update"
 
 
-def test_a_whatif_that_fails_when_it_runs_shows_one_line_not_the_help(
-    settings: Settings, slack: SlackStandIn, tmp_path: Path
-) -> None:
-    bot = make_bot(settings, slack, tmp_path, load_dataset)
-    modal = open_whatif(bot, open_home(bot), "acme")
+def test_a_whatif_that_fails_when_it_runs_shows_one_line_not_the_help(acme_whatif: tuple[Any, dict[str, Any]]) -> None:
+    bot, modal = acme_whatif
     # Priced, so it passes the checks; but Acme has no usage of that model to move.
     _, body = submit(bot, modal, {"route": "gpt-4o-mini->gpt-4o 50", "period": "2026-10"})
     assert body["response_action"] == "update"
