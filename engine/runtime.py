@@ -148,6 +148,14 @@ class Runtime:
     def period(self, text: str | None, now: datetime | None = None, *, default_days: int = DEFAULT_DAYS) -> Period:
         return parse_period(text, today=self.today(now), default_days=default_days)
 
+    def data_generation(self) -> int:
+        """How many times the stored data has changed (engine.store.meta.bump_generation): two answers read at the
+        same generation read the same data."""
+        from engine.store.meta import data_generation
+
+        with self.engine.connect() as conn:
+            return data_generation(conn)
+
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A read connection; commits nothing unless the caller does. Refuses (StaleRollups) to read rollups cut in

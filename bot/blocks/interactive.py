@@ -31,18 +31,20 @@ INPUT_ACTION = "value"  # every input's action id: values are read by block id
 # ---------------------------------------------------------------- Share to channel
 
 
-def share_value(cmd: Command, at: datetime) -> str | None:
-    """What the Share button carries: the question, read, and the moment it was answered, so the shared answer is
-    the same figures over the same period (None when it would not fit in a button)."""
-    value = json.dumps(
-        {"k": cmd.kind, "s": cmd.subject, "p": cmd.period, "n": cmd.n, "w": list(cmd.words), "at": at.isoformat()},
-        separators=(",", ":"),
-    )
+def share_value(cmd: Command, at: datetime, generation: int | None = None) -> str | None:
+    """What the Share button carries: the question, read, the moment it was answered and the data generation it
+    was read at, so the shared answer is the same figures over the same period, or refused when the data changed
+    since (None when it would not fit in a button)."""
+    d = {"k": cmd.kind, "s": cmd.subject, "p": cmd.period, "n": cmd.n, "w": list(cmd.words), "at": at.isoformat()}
+    if generation is not None:
+        d["g"] = generation
+    value = json.dumps(d, separators=(",", ":"))
     return value if len(value) <= MAX_VALUE else None
 
 
-def shared_command(value: str) -> tuple[Command, datetime] | None:
-    """The question and moment a Share button carries (None if it is not one of ours)."""
+def shared_command(value: str) -> tuple[Command, datetime, int | None] | None:
+    """The question, moment and data generation a Share button carries (None if it is not one of ours; no
+    generation on a button made before it carried one)."""
     try:
         d = json.loads(value)
         cmd = Command(
@@ -53,14 +55,16 @@ def shared_command(value: str) -> tuple[Command, datetime] | None:
             words=tuple(str(w) for w in d["w"]),
             share=True,
         )
-        return cmd, datetime.fromisoformat(str(d["at"]))
+        generation = d.get("g")
+        return cmd, datetime.fromisoformat(str(d["at"])), None if generation is None else int(generation)
     except (ValueError, KeyError, TypeError):
         return None
 
 
-def with_share_button(answer: Answer, cmd: Command, at: datetime) -> Answer:
-    """An ephemeral answer with a Share to channel button under it (unless the question is too long to carry)."""
-    value = share_value(cmd, at)
+def with_share_button(answer: Answer, cmd: Command, at: datetime, generation: int | None = None) -> Answer:
+    """An ephemeral answer with a Share to channel button under it (unless the question is too long to carry).
+    `generation`: the data generation read before the answer was (Runtime.data_generation)."""
+    value = share_value(cmd, at, generation)
     if value is None:
         return answer
     button = {

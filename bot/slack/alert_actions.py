@@ -37,6 +37,10 @@ from engine.store.outbox import find_posted
 
 # A click that names no single subject: an older message whose clipped block id two long keys share, or a subject
 # whose alert state is gone. Nothing is changed, rather than guessing.
+CHANGED_SINCE = (
+    "The figures changed since you asked (new data arrived: an import or sync), so this answer was not shared: the "
+    "channel would see other figures than the ones you checked. Ask again, then share the new answer."
+)
 UNRESOLVED = (
     "Sorry, marginbot could not tell which customer or product this button is for, so nothing was changed. "
     "Use the buttons of its next reminder, or of its row on marginbot's Home tab."
@@ -215,9 +219,10 @@ def open_subject(
     else:
         at, period = alert_moment(rt, click)
         cmd = Command(kind=found[0], subject=found[1], period=period)
+        generation = rt.data_generation()  # read before the answer, as /margin does (see `share`)
         outcome = answer_command(rt, cmd, now=at)
         answer = outcome.answer
-        shown = with_share_button(answer, cmd, at) if outcome.ok else answer
+        shown = with_share_button(answer, cmd, at, generation) if outcome.ok else answer
     if view_id is not None:
         try:
             client.views_update(view_id=view_id, view=answer_modal(answer, "Open"))
@@ -228,9 +233,20 @@ def open_subject(
 
 
 def share(
-    services: Services, client: WebClient, click: Click, cmd: Command, at: datetime, logger: logging.Logger
+    services: Services,
+    client: WebClient,
+    click: Click,
+    cmd: Command,
+    at: datetime,
+    generation: int | None,
+    logger: logging.Logger,
 ) -> None:
-    """Post the answer in the channel for everyone, saying who shared it, then remove the private copy."""
+    """Post the answer in the channel for everyone, saying who shared it, then remove the private copy. The answer is
+    asked again at the same moment; if the data changed since (an import or sync), it would not be the figures the
+    user checked under that moment's label, so it is refused privately and the private copy kept."""
+    if generation is not None and services.runtime.data_generation() != generation:
+        reply_privately(client, click, error_message(CHANGED_SINCE), logger)
+        return
     outcome = answer_command(services.runtime, cmd, now=at)
     if not outcome.ok or not click.response_url:
         reply_privately(client, click, outcome.answer, logger)

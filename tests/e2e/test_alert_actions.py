@@ -23,6 +23,7 @@ from bot.cli.main import main
 from config.settings import Settings
 from engine.alerts.state import load_states
 from engine.runtime import Runtime
+from engine.store.meta import bump_generation
 from tests.bot.blockkit import all_text, assert_postable
 from tests.conftest import NOW
 from tests.e2e.conftest import ALLOWED_USER, STRANGER, Bot, bot_settings, run_bot
@@ -161,6 +162,23 @@ def test_open_answers_privately_for_the_alerts_period_and_share_posts_it_for_eve
     assert posted["response_type"] == "in_channel" and "Shared by <@UALLOWED>" in all_text(posted["blocks"])
     assert [b for b in posted["blocks"] if b["type"] == "actions"] == []  # no Share button on the shared copy
     assert deleted == {"delete_original": True}
+
+
+def test_share_after_the_data_changed_is_refused_privately_not_posted_with_other_figures(alerts: AlertBot) -> None:
+    """The shared answer is asked again at the moment the user saw; new data since (an import or sync) would post
+    other figures under that moment's label. The user is told to ask again; the channel sees nothing."""
+    alerts.check()
+    ts, blocks = alerts.root()
+    alerts.click(ALLOWED_USER, ts, element(blocks, "alert:customer:acme", OPEN), "alert:customer:acme",
+                 response="o1")  # fmt: skip
+    [answer] = alerts.bot.answers("o1")
+    with alerts.rt.engine.begin() as conn:
+        bump_generation(conn)  # what every import and sync does when it commits
+    alerts.click(ALLOWED_USER, ts, answer["blocks"][-1]["elements"][0], "share", response="o1")
+    refused = alerts.bot.answers("o1", count=2)[1]
+    assert refused.get("response_type", "ephemeral") == "ephemeral"
+    assert "The figures changed since you asked" in all_text(refused["blocks"])
+    assert "delete_original" not in refused
 
 
 def test_what_if_opens_a_modal_for_the_customer_and_shows_the_result_in_it(alerts: AlertBot) -> None:

@@ -64,6 +64,8 @@ def deliver(
     carries Share to channel (the same question at the same moment, posted for everyone)."""
     try:
         at = services.runtime.now()
+        # Read before the answer: data that changes in between makes a later Share refuse, never post other figures.
+        generation = services.runtime.data_generation()
         outcome = answer_command(services.runtime, cmd, now=at)
         answer, shared = outcome.answer, cmd.share and outcome.ok
         if answer.files and asker is not None:
@@ -74,7 +76,7 @@ def deliver(
             except UploadFailed as exc:
                 answer, shared = error_message(f"The board pack is ready but could not be sent: {exc}"), False
         elif outcome.ok and not shared:
-            answer = with_share_button(answer, cmd, at)  # not for files: sharing would upload them again
+            answer = with_share_button(answer, cmd, at, generation)  # not for files: sharing would upload them again
         respond(response_url, answer, in_channel=shared, logger=logger)
     except Exception:
         logger.exception("could not deliver the answer to /margin %s", cmd.kind)
