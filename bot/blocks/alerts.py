@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.blocks.kit import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, Block, clip, context, esc, header, section
-from bot.render.fmt import delta_pct, money, percent, points
+from bot.render.fmt import delta_pct, money, percent_beside, points
 from engine.alerts.threads import Shown
 
 MAX_TEXT = 600  # the notification text: names and margins; the blocks carry the rest
@@ -137,12 +137,27 @@ def _when(value: datetime | None, payload: dict[str, Any]) -> str:
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".rstrip()
 
 
-def _figures(e: dict[str, Any]) -> str:
+def _lines(e: dict[str, Any], payload: dict[str, Any]) -> list[Decimal | None]:
+    """The lines an event's margin is judged against: its breach line and its recovery line (its own, where the
+    customer has them)."""
+    return [
+        _d(e.get("breach_pct") or payload.get("breach_pct")),
+        _d(e.get("recover_pct") or payload.get("recover_pct")),
+    ]
+
+
+def margin_text(e: dict[str, Any], payload: dict[str, Any]) -> str:
+    """An event's margin, never shown on or across a line it was judged against (39.96% under a 40% line is not
+    "40.0%"): one decimal, more where rounding to one would cross."""
+    return percent_beside(figure(e, "margin_pct"), _lines(e, payload))
+
+
+def _figures(e: dict[str, Any], payload: dict[str, Any]) -> str:
     margin, before = figure(e, "margin_pct"), figure(e, "previous_margin_pct")
     change = f" ({points(margin - before)} vs previous period)" if margin is not None and before is not None else ""
     revenue, cogs = amount(e, "revenue_usd"), amount(e, "cogs_usd")
     return (
-        f"margin *{percent(margin)}*{change} · revenue {money(revenue)} "
+        f"margin *{margin_text(e, payload)}*{change} · revenue {money(revenue)} "
         f"({delta_pct(revenue, amount(e, 'previous_revenue_usd'))}) · COGS {money(cogs)} "
         f"({delta_pct(cogs, amount(e, 'previous_cogs_usd'))})"
     )
@@ -164,9 +179,9 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
             verb = "its fitted line crossed" if t.get("crossed") else "on course to cross"
             crosses = f"; {verb} {line}% on {t['crosses_on']}"
         return (
-            f"{_figures(e)}\n      daily margins falling {Decimal(t['slope_pts_per_day']).copy_abs()} "
-            f"pts/day over {t['days']} days{crosses} (projected {percent(figure(t, 'projected_pct'))} in 14 days)"
-            + _cause(e)
+            f"{_figures(e, payload)}\n      daily margins falling {Decimal(t['slope_pts_per_day']).copy_abs()} "
+            f"pts/day over {t['days']} days{crosses} "
+            f"(projected {percent_beside(figure(t, 'projected_pct'), [_d(line)])} in 14 days)" + _cause(e)
         )
     if kind == "unpriced":
         models = ", ".join(e.get("unpriced_models") or []) or "models without a price"
@@ -181,10 +196,50 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
         since = e.get("since")
         days = (as_of - _local_date(since, payload)).days if since else None
         what = "no revenue" if e["state"] == "no_revenue" else "in breach"
-        return f"{what} since {_day(since, payload)} ({days} days): {_figures(e)}" + _cause(e)
+        now = ""
+        if e["state"] == "no_revenue" and amount(e, "revenue_usd") > 0:
+            # Earning again at or above the line (under it, it would be a breach): not "in breach", not recovered.
+            what, now = "cost without revenue", ", now earning"
+        return (
+            f"{what} since {_day(since, payload)} ({days} days){now}: {_figures(e, payload)}"
+            + _cause(e)
+            + _held(e, payload)
+        )
     if kind == "recovered":
-        return f"back above {e.get('recover_pct') or payload['recover_pct']}%: {_figures(e)}"
-    return _figures(e) + _cause(e)
+        return f"back above {e.get('recover_pct') or payload['recover_pct']}%: {_figures(e, payload)}"
+    return _figures(e, payload) + _cause(e)
+
+
+def _held(e: dict[str, Any], payload: dict[str, Any]) -> str:
+    """Why an episode whose margin would have ended it is still open (engine.alerts.evaluate HELD_*), one line each."""
+    line, recover = (e.get("breach_pct") or payload["breach_pct"]), (e.get("recover_pct") or payload["recover_pct"])
+    reasons = []
+    for reason in e.get("held") or []:
+        if reason == "recovery_band":
+            reasons.append(
+                f"held open: the margin is at or above the {line}% line, so not a breach, but under the {recover}% "
+                "recovery level"
+            )
+        elif reason == "unpriced":
+            reasons.append(
+                f"held open: {e['unpriced_share_pct']}% of events have no price, so this margin's COGS is understated "
+                "and is not a recovery"
+            )
+        elif reason == "sync_lag":
+            reasons.append(
+                f"held open: usage from {_lagging(payload) or 'a usage source'} is not synced to the window's end, "
+                "so this margin is missing cost and is not a recovery"
+            )
+    return "".join(f"\n      {r}" for r in reasons)
+
+
+def _lagging(payload: dict[str, Any]) -> str:
+    """The usage sources a run found short of its window's end: "openai (synced to 2026-12-01)"."""
+    out = []
+    for lag in payload.get("lagging_sources") or []:
+        until = lag.get("synced_to")
+        out.append(f"{esc(lag['source'])} ({f'synced to {_day(until, payload)}' if until else 'never synced'})")
+    return ", ".join(out)
 
 
 def event_line(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
@@ -310,6 +365,11 @@ def _head(payload: dict[str, Any]) -> list[Block]:
             f"{esc(period['label'])} ({period['start']} to {period['end']}) · "
             f"breach under {payload['breach_pct']}% · recovery at {payload['recover_pct']}% or more"
             + (" · customers with their own line say so" if any(e.get("own_bands") for e in events) else "")
+            + (
+                f" · :warning: usage from {_lagging(payload)} is not synced to the window's end: no recovery decided"
+                if payload.get("lagging_sources")
+                else ""
+            )
         ),
     ]
 
@@ -337,7 +397,7 @@ def alert_text(payload: dict[str, Any], limit: int = MAX_TEXT) -> str:
     parts = []
     for kind in ORDER:
         names = [
-            e["name"] + (f" {percent(figure(e, 'margin_pct'))}" if e.get("margin_pct") else "")
+            e["name"] + (f" {margin_text(e, payload)}" if e.get("margin_pct") else "")
             for e in events
             if e["kind"] == kind
         ]
@@ -398,6 +458,8 @@ def alert_plain(payload: dict[str, Any]) -> str:
         f"{title}{_part(payload)}, {period['label']} ({period['start']} to {period['end']}): "
         + _headline(payload["events"])
     ]
+    if payload.get("lagging_sources"):
+        lines.append(f"  usage from {_lagging(payload)} is not synced to the window's end: no recovery decided")
     for group in _groups(payload["events"]):
         who = _who(group).replace("*", "")
         for e in group:

@@ -6,7 +6,8 @@ exists is never shown as nothing). Margins and other percentages a person reads 
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Iterable
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 STATUS_LABEL = {
     "breach": "BREACH",
@@ -69,6 +70,28 @@ def percent(value: Decimal | None) -> str:
     if value is None:
         return "n/a"
     return f"{_tenth(value)}%"
+
+
+def percent_beside(value: Decimal | None, lines: Iterable[Decimal | None]) -> str:
+    """A percentage like `percent`, with as many more decimals as it takes never to read as on or across a line it
+    is judged against: under a 40% line, 39.96% is "39.96%", not "40.0%" (which reads as on the line); at or above
+    it, the figure shown is at or above it too. Past four decimals it is cut toward its own side of the line."""
+    if value is None:
+        return "n/a"
+    marks = [line for line in lines if line is not None]
+
+    def beside(shown: Decimal) -> bool:
+        return all((shown < line) == (value < line) for line in marks)
+
+    for places in range(1, 5):
+        q = _unsigned_zero(value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
+        if beside(q):
+            return f"{q}%"
+    below = any(value < line for line in marks)
+    q = _unsigned_zero(value.quantize(Decimal("0.0001"), ROUND_FLOOR if below else ROUND_CEILING))
+    if not beside(q):  # under one line and within 0.0001 of another above it: rounded toward the nearer side
+        q = value
+    return f"{q}%"
 
 
 def points(value: Decimal | None) -> str:

@@ -7,11 +7,19 @@ and product (one `portfolio` sweep), and moves each subject through a small stat
   only as a reminder every MARGINBOT_ALERT_REMIND_DAYS, unless someone acknowledged the episode (until it ends) or
   snoozed it (until the snooze ends); it recovers (posted once) only when the margin is back at or above the line
   plus HYSTERESIS points, so a margin hovering at the line does not flap.
-- no_revenue: cost but no revenue in the window (same reminder and recovery rules as a breach).
+- no_revenue: cost but no revenue in the window (same reminder rules as a breach). Once it earns, it is judged
+  against the line itself: under it, a breach; at or above the recovery level, recovered; in between, held open.
+- nothing recovers (or clears from a trend) on a margin known to read better than it is: COGS understated by
+  unpriced usage, or a usage source not synced to the window's end (lagging_sources); the reason is kept in
+  detail["held"] for the reminder. Worse news (a new breach) is raised all the same.
 - trending to breach: a customer above its line whose daily margins, fitted with a straight line, cross it
   within TREND_HORIZON_DAYS (or crossed it inside the window); posted once per episode (again only after a
   reminder interval). Its state is `watch` in alert_state.
-- unpriced: more than UNPRICED_SHARE of a subject's events have no price, so its COGS is understated.
+- unpriced: more than UNPRICED_SHARE of a subject's events have no price, so its COGS is understated. Its post
+  time is detail["unpriced_posted_at"], apart from last_posted_at (the episode's reminder clock).
+
+Within a kind, events are ordered by dollars at stake (at_stake), most first: the order of the message and of the
+MAX_DETAILED subjects that get a full report.
 
 A customer's line is its own when its contracts set `breach_pct` / `healthy_pct` (engine/reports/accounts.py),
 and its owners (the contracts' `owner`) are named in the alert; products use the global settings.
@@ -30,8 +38,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
@@ -58,6 +68,11 @@ UNPRICED_SHARE = Decimal("0.01")  # flag when at least 1% of events have no pric
 MAX_DETAILED = 20  # subjects per run that get a full report (cost driver); the rest are listed with figures
 STORED_PCT = Decimal("0.0001")  # alert_state.last_margin_pct is NUMERIC(9, 4)
 STORED_BOUND = Decimal("99999.9999")
+# Why an episode that would have ended (recovered, or a trend cleared) was held open: alert_state.detail["held"] and
+# each event's "held" in the payload.
+HELD_BAND = "recovery_band"  # cost without revenue now earning at or above the line, under the recovery level
+HELD_UNPRICED = "unpriced"  # the margin's COGS is understated: UNPRICED_SHARE or more of its events have no price
+HELD_SYNC_LAG = "sync_lag"  # a configured usage source has not synced to the end of the window
 
 
 class AlertKind(Word):
@@ -95,6 +110,16 @@ class Observation:
     trend: Trend | None = None
 
 
+def at_stake(o: Observation) -> Decimal:
+    """The dollars a subject's margin puts at stake against its line: the gross profit it falls short of the line by
+    (revenue × line − gross profit, i.e. COGS − revenue × (1 − line)), negative above the line; cost without revenue
+    puts all of its COGS at stake."""
+    now = o.current
+    if now.revenue <= 0:
+        return now.cogs
+    return now.cogs - now.revenue * (100 - o.thresholds.breach_pct) / 100
+
+
 @dataclass(kw_only=True)
 class AlertEvent:
     """Something to say about one subject in this run."""
@@ -107,13 +132,20 @@ class AlertEvent:
     channels: list[str] | None = None  # None: every alert channel
     resent: bool = False  # announced again: the first announcement never reached these channels
 
+    held: list[str] = field(default_factory=list)  # why an episode that would have ended stays open (HELD_*)
+
     @property
-    def sort_key(self) -> tuple[int, Decimal, str]:
-        margin = self.observation.current.margin_pct
+    def sort_key(self) -> tuple[int, Decimal, Decimal, str]:
+        """Kinds in their order; within a kind the most dollars at stake first (at_stake), then the lowest margin:
+        a $1 customer at -400% must not headline above, nor take the cost-driver slots (MAX_DETAILED) of, a $30,000
+        customer at 35%."""
+        o = self.observation
+        margin = o.current.margin_pct
         return (
             self.kind.rank,
+            -at_stake(o),
             margin if margin is not None else Decimal(-(10**9)),
-            self.observation.key,
+            o.key,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -137,6 +169,7 @@ class AlertEvent:
             "recover_pct": str(o.thresholds.breach_pct + HYSTERESIS),
             "own_bands": o.own_bands,
             "resent": self.resent,
+            "held": list(self.held),
         }
         if self.channels is not None:
             d["channels"] = self.channels
@@ -170,6 +203,7 @@ class AlertRun:
     recorded: bool
     elapsed_s: float = 0.0
     silenced: list[str] = field(default_factory=list)  # subjects whose reminder was held (acknowledged, snoozed)
+    lagging: list[tuple[str, datetime | None]] = field(default_factory=list)  # usage sources not synced to the window
 
     def summary(self) -> str:
         counts: dict[AlertKind, int] = defaultdict(int)
@@ -184,6 +218,14 @@ class AlertRun:
             what = (what + ", " if what else "") + f"{resent} announced again (not delivered before)"
         if self.silenced:
             what = (what + ", " if what else "") + f"{len(self.silenced)} reminder(s) held (acknowledged or snoozed)"
+        if self.lagging:
+            late = ", ".join(
+                f"{s} (synced to {u.astimezone(UTC):%Y-%m-%d %H:%M} UTC)" if u else f"{s} (never synced)"
+                for s, u in self.lagging
+            )
+            what = (
+                what + "; " if what else "nothing new; "
+            ) + f"no recovery decided: usage not synced to the window's end from {late}"
         p = self.period
         head = f"checked {self.subjects} customers and products over {p.label} ({p.start} to {p.end}): "
         head += what or "nothing new"
@@ -222,20 +264,48 @@ def observe(row: PortfolioRow, t: Thresholds, account: Account | None = None) ->
 
 
 def decide(
-    prev: State, obs: Observation, *, as_of: datetime, remind_after: timedelta, breach_pct: Decimal
+    prev: State,
+    obs: Observation,
+    *,
+    as_of: datetime,
+    remind_after: timedelta,
+    breach_pct: Decimal,
+    lagging: bool = False,
 ) -> tuple[State, list[AlertKind]]:
-    """The next state of one subject and what to post about it. Pure: no database, no clock."""
+    """The next state of one subject and what to post about it. Pure: no database, no clock.
+
+    `lagging`: a configured usage source has not synced to the end of the window, so its cost is missing and every
+    margin reads better than it is. Why an episode that would have ended was held open is kept in detail["held"]
+    (HELD_* reasons, for the reminder to say); a held subject can still get worse (a new breach is raised)."""
     new = prev.copy()
     events: list[AlertKind] = []
     level = obs.level
     margin = obs.current.margin_pct
-    held = prev.status.is_bad and level in (Level.OK, Level.WATCH)
-    if held and margin is not None and margin < breach_pct + HYSTERESIS:
+    held: list[str] = []
+    recovering = prev.status.is_bad and level in (Level.OK, Level.WATCH)
+    clearing = prev.status is Level.WATCH and level is Level.OK  # a trend that no longer crosses
+    in_band = margin is not None and margin < breach_pct + HYSTERESIS
+    if recovering and prev.status is Level.BREACH and in_band:
         level = Level.BREACH  # inside the hysteresis band: not recovered yet
-    elif held and obs.unpriced_share >= UNPRICED_SHARE:
-        # COGS the window could not price is missing from the margin: traffic moved to an unpriced model reads as a
-        # recovery that may not be one. The episode stays open (and its acknowledgement with it) until it is priced.
-        level = prev.status
+    elif recovering or clearing:
+        if recovering and in_band:
+            # Cost without revenue that starts earning at or above the line (observe() made anything under it a
+            # breach) is not a breach: it was never under the line. It is not recovered either until it reaches the
+            # recovery level, so it stays the episode it was, and its reminder says it is in the recovery band.
+            held.append(HELD_BAND)
+        if obs.unpriced_share >= UNPRICED_SHARE:
+            # COGS the window could not price is missing from the margin: traffic moved to an unpriced model reads
+            # as a recovery (or a trend that no longer crosses) that may not be one. The episode stays open, its
+            # acknowledgement with it, until that usage is priced.
+            held.append(HELD_UNPRICED)
+        if lagging:
+            held.append(HELD_SYNC_LAG)  # cost not synced yet is missing from the margin in the same way
+        if held:
+            level = prev.status
+    if held:
+        new.detail["held"] = held
+    else:
+        new.detail.pop("held", None)
     if level.is_bad:
         if not prev.status.is_bad:
             events.append(AlertKind(level))  # a new breach or no-revenue is announced as what it is
@@ -268,10 +338,12 @@ def decide(
     if obs.unpriced_share >= UNPRICED_SHARE and not flagged:
         events.append(AlertKind.UNPRICED)
         new.detail["unpriced_since"] = as_of.isoformat()
-        if not new.status.is_bad:  # an open breach keeps its own reminder clock (unpriced_since says when this was)
-            new.last_posted_at = as_of
-    elif flagged and obs.current.events and obs.unpriced_share < UNPRICED_SHARE / 2:
-        # Cleared only by usage that was priced: a window without usage (nothing priced either) leaves it as it was.
+        # Its own post time, never last_posted_at: that is the episode's reminder clock, and a flag posted between
+        # reminders would push the next one back (or, for a subject not in breach, date a later one wrongly).
+        new.detail["unpriced_posted_at"] = as_of.isoformat()
+    elif flagged and obs.current.events and obs.unpriced_share < UNPRICED_SHARE / 2 and not lagging:
+        # Cleared only by usage that was priced: a window without usage (nothing priced either) leaves it as it was,
+        # and so does one whose usage has not all been synced (the unsynced part may be the unpriced part).
         new.detail["unpriced_since"] = None
     if not new.is_open:
         new.end_actions()  # the episode is over: a later one starts unacknowledged
@@ -297,9 +369,15 @@ Decision = tuple[Observation, State, State, list[AlertKind]]  # what was seen, t
 
 
 def evaluate(
-    conn: Connection, runtime: Runtime, *, as_of: datetime, states: dict[tuple[str, str], State]
+    conn: Connection,
+    runtime: Runtime,
+    *,
+    as_of: datetime,
+    states: dict[tuple[str, str], State],
+    lagging: bool = False,
 ) -> tuple[Period, Portfolio, list[Decision]]:
-    """Observe every subject and decide its next state; reads only."""
+    """Observe every subject and decide its next state; reads only. `lagging`: some usage source has not synced
+    to the end of the window (lagging_sources), so nothing recovers or clears this run."""
     t = runtime.thresholds
     period = alert_window(runtime, as_of)
     book = portfolio(conn, period, thresholds=t)
@@ -326,7 +404,9 @@ def evaluate(
             if trend.slope_pts_per_day < 0 and trend.projected_pct < obs.thresholds.breach_pct:
                 obs.level = Level.WATCH
         prev = states.get((obs.kind, obs.key), State())
-        new, events = decide(prev, obs, as_of=as_of, remind_after=remind, breach_pct=obs.thresholds.breach_pct)
+        new, events = decide(
+            prev, obs, as_of=as_of, remind_after=remind, breach_pct=obs.thresholds.breach_pct, lagging=lagging
+        )
         decisions.append((obs, prev, new, events))
     return period, book, decisions
 
@@ -379,7 +459,21 @@ def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events:
         event.report = reports[key]
 
 
-def alert_header(runtime: Runtime, *, as_of: datetime, period: Period) -> dict[str, Any]:
+def lagging_sources(conn: Connection, runtime: Runtime, as_of: datetime) -> list[tuple[str, datetime | None]]:
+    """The configured usage sources not synced to the end of the alert window (the start of as_of's day in
+    MARGINBOT_TIMEZONE, the day the window stops short of), with how far each got (None: never synced). The digest
+    allows the same: it needs its sources synced to the end of its week, not to the minute it runs."""
+    # The connectors load only when asked, as for the digest.
+    from engine.ingest.sync import configured_sources, synced_until
+
+    window_end = datetime.combine(runtime.today(as_of), dtime(0), tzinfo=ZoneInfo(runtime.settings.timezone))
+    synced = synced_until(conn, configured_sources(runtime))
+    return [(s, until) for s, until in sorted(synced.items()) if until is None or until < window_end]
+
+
+def alert_header(
+    runtime: Runtime, *, as_of: datetime, period: Period, lagging: list[tuple[str, datetime | None]] | None = None
+) -> dict[str, Any]:
     """What every alert message of a run shares (the payload's top level; the events and part are added)."""
     t = runtime.thresholds
     return {
@@ -394,6 +488,11 @@ def alert_header(runtime: Runtime, *, as_of: datetime, period: Period) -> dict[s
         "thread": False,
         "broadcast": False,
         "refresh_roots": [],
+        # The digest's shape: usage sources short of the window's end, so no recovery was decided this run.
+        "lagging_sources": [
+            {"source": source, "synced_to": None if until is None else until.isoformat()}
+            for source, until in lagging or []
+        ],
     }
 
 
@@ -430,6 +529,7 @@ def _events(
                     since=new.stamp("unpriced_since") if kind is AlertKind.UNPRICED else new.since,
                     state=new.status,
                     channels=elsewhere,
+                    held=list(new.detail.get("held") or []),
                 )
             )
         if undelivered and new.is_open:
@@ -442,6 +542,7 @@ def _events(
                         state=new.status,
                         channels=undelivered,
                         resent=True,
+                        held=list(new.detail.get("held") or []),
                     )
                 )
     events.sort(key=lambda e: e.sort_key)
@@ -475,13 +576,15 @@ def check_alerts(
     with gc_paused(), runtime.connect() as conn:
         states = load_states(conn)
         threads = open_threads(conn)
-        period, book, decisions = evaluate(conn, runtime, as_of=as_of, states=states)
+        # Cost not synced yet reads as a better margin: while a usage source lags, nothing recovers or clears.
+        lagging = lagging_sources(conn, runtime, as_of)
+        period, book, decisions = evaluate(conn, runtime, as_of=as_of, states=states, lagging=bool(lagging))
         events = _events(decisions, threads, channels)
         if events:
             _attach_reports(conn, runtime, book, events)
         plan = plan_messages(
             channels=channels if channels or not dry_run else [""],
-            header=alert_header(runtime, as_of=as_of, period=period),
+            header=alert_header(runtime, as_of=as_of, period=period, lagging=lagging),
             events=[e.as_dict() for e in events],
             open_after={(obs.kind, obs.key): new.is_open for obs, _prev, new, _k in decisions},
             threads=threads,
@@ -531,4 +634,5 @@ def check_alerts(
         recorded=record,
         elapsed_s=time.perf_counter() - started,
         silenced=silenced,
+        lagging=lagging,
     )
