@@ -27,9 +27,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from engine.alerts.evaluate import Observation
+from engine.alerts.state import Level
 from engine.ingest.contracts import import_contracts_file
 from engine.ingest.files import import_usage_file
+from engine.reports.figures import Figures, Thresholds
 from engine.runtime import Runtime
+from engine.vocab import SubjectKind
 
 WINDOW_START = date(2026, 10, 16)
 PREVIOUS_START = date(2026, 9, 16)
@@ -141,3 +145,29 @@ def load_book(runtime: Runtime, folder: Path) -> None:
 def add_usage(runtime: Runtime, folder: Path, runs: list[Run], tag: str) -> None:
     """More usage later on (time moving forward); `tag` keeps event ids unique."""
     load(runtime, folder, runs, [], tag=tag)
+
+
+def observation(
+    revenue: Decimal,
+    cogs: Decimal,
+    *,
+    events: int = 100,
+    unpriced: int = 0,
+    level: Level | None = None,
+    previous: Figures | None = None,
+) -> Observation:
+    """Customer c1's window for `decide`: its level from the 40% line unless given, the previous period the same
+    figures unless given."""
+    now = Figures(revenue=revenue, cogs=cogs, events=events, unpriced_events=unpriced, thresholds=Thresholds())
+    if level is None:
+        margin = now.margin_pct
+        level = Level.NO_REVENUE if revenue <= 0 else Level.BREACH if margin is not None and margin < 40 else Level.OK
+    return Observation(
+        kind=SubjectKind.CUSTOMER,
+        key="c1",
+        name="C1",
+        level=level,
+        current=now,
+        previous=now if previous is None else previous,
+        unpriced_share=Decimal(unpriced) / events,
+    )

@@ -18,31 +18,16 @@ from engine.alerts.evaluate import Observation, check_alerts, decide
 from engine.alerts.state import Level, State, load_states
 from engine.ingest.files import import_usage_file
 from engine.ingest.sync import write_cursor
-from engine.reports.figures import Figures, Thresholds
 from engine.runtime import Runtime
-from engine.vocab import SubjectKind
 from tests.conftest import NOW
-from tests.engine.alerts.book import CONTRACTS, WINDOW_START, Run, add_usage, load
+from tests.engine.alerts.book import CONTRACTS, WINDOW_START, Run, add_usage, load, observation
 
 ARGS = {"remind_after": timedelta(days=7), "breach_pct": Decimal(40)}
 NEXT_WINDOW = date(2026, 11, 15)  # the window of a check 30 days after NOW
 
 
 def _obs(revenue: str, cogs: str, *, events: int = 100, unpriced: int = 0, level: Level | None = None) -> Observation:
-    rev, cost = Decimal(revenue), Decimal(cogs)
-    now = Figures(revenue=rev, cogs=cost, events=events, unpriced_events=unpriced, thresholds=Thresholds())
-    if level is None:
-        margin = now.margin_pct
-        level = Level.NO_REVENUE if rev <= 0 else Level.BREACH if margin is not None and margin < 40 else Level.OK
-    return Observation(
-        kind=SubjectKind.CUSTOMER,
-        key="c1",
-        name="C1",
-        level=level,
-        current=now,
-        previous=now,
-        unpriced_share=Decimal(unpriced) / events,
-    )
+    return observation(Decimal(revenue), Decimal(cogs), events=events, unpriced=unpriced, level=level)
 
 
 def _lines(run: object) -> dict[tuple[str, str, str], str]:

@@ -31,6 +31,7 @@ from tests.engine.alerts.book import (
     add_usage,
     load,
     load_book,
+    observation,
 )
 
 
@@ -182,18 +183,7 @@ def test_recovery_needs_the_hysteresis_band_41_is_not_enough_42_5_is(rt: Runtime
 def _obs(margin: str | None, *, revenue: str = "100", events: int = 10, unpriced: int = 0) -> Observation:
     rev = Decimal(revenue) if margin is not None else Decimal(0)
     cogs = rev * (100 - Decimal(margin)) / 100 if margin is not None else Decimal(5)
-    now = Figures(revenue=rev, cogs=cogs, events=events, unpriced_events=unpriced, thresholds=Thresholds())
-    level = Level.NO_REVENUE if margin is None else Level.BREACH if Decimal(margin) < 40 else Level.OK
-    share = Decimal(unpriced) / events
-    return Observation(
-        kind=SubjectKind.CUSTOMER,
-        key="c1",
-        name="C1",
-        level=level,
-        current=now,
-        previous=Figures(thresholds=Thresholds()),
-        unpriced_share=share,
-    )
+    return observation(rev, cogs, events=events, unpriced=unpriced, previous=Figures(thresholds=Thresholds()))
 
 
 @pytest.mark.parametrize(
