@@ -140,10 +140,12 @@ def _when(value: datetime | None, payload: dict[str, Any]) -> str:
 def _lines(e: dict[str, Any], payload: dict[str, Any]) -> list[Decimal | None]:
     """The lines an event's margin is judged against: its breach line and its recovery line (its own, where the
     customer has them)."""
-    return [
-        _d(e.get("breach_pct") or payload.get("breach_pct")),
-        _d(e.get("recover_pct") or payload.get("recover_pct")),
-    ]
+    return [_d(_line(e, payload, "breach_pct")), _d(_line(e, payload, "recover_pct"))]
+
+
+def _line(e: dict[str, Any], payload: dict[str, Any], name: str) -> str:
+    """An event's `breach_pct` or `recover_pct` as the payload writes it: the customer's own where it has one."""
+    return str(e.get(name) or payload[name])
 
 
 def margin_text(e: dict[str, Any], payload: dict[str, Any]) -> str:
@@ -171,7 +173,7 @@ def _cause(e: dict[str, Any]) -> str:
 def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
     """What one event says about its subject: the figures that matter for this kind of event, and the cause."""
     kind = e["kind"]
-    line = str(e.get("breach_pct") or payload["breach_pct"])  # the customer's own line where it has one
+    line = _line(e, payload, "breach_pct")
     if kind == "trending_to_breach" and e.get("trend"):
         t = e["trend"]
         crosses = ""
@@ -206,13 +208,13 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
             + _held(e, payload)
         )
     if kind == "recovered":
-        return f"back above {e.get('recover_pct') or payload['recover_pct']}%: {_figures(e, payload)}"
+        return f"back above {_line(e, payload, 'recover_pct')}%: {_figures(e, payload)}"
     return _figures(e, payload) + _cause(e)
 
 
 def _held(e: dict[str, Any], payload: dict[str, Any]) -> str:
     """Why an episode whose margin would have ended it is still open (engine.alerts.evaluate HELD_*), one line each."""
-    line, recover = (e.get("breach_pct") or payload["breach_pct"]), (e.get("recover_pct") or payload["recover_pct"])
+    line, recover = _line(e, payload, "breach_pct"), _line(e, payload, "recover_pct")
     reasons = []
     for reason in e.get("held") or []:
         if reason == "recovery_band":
