@@ -63,8 +63,12 @@ class Runtime:
     @cached_property
     def engine(self) -> Engine:
         from engine.store.db import open_engine
+        from engine.store.meta import adopt_price_fingerprint
 
-        return open_engine(self.settings.database_url)
+        engine = open_engine(self.settings.database_url)
+        with engine.begin() as conn:
+            adopt_price_fingerprint(conn, self.settings.prices_file, self.settings.catalogue_path)
+        return engine
 
     @property
     def prices(self) -> PriceBook:

@@ -5,6 +5,8 @@ generation (what answers may be cached against)."""
 from __future__ import annotations
 
 import hashlib
+import json
+import tomllib
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
@@ -124,10 +126,44 @@ def check_rollups(
 
 
 def price_fingerprint(raw: bytes, catalogue_digest: str = "") -> str:
-    """What stored costs were priced with, in 16 hex digits: the price file's bytes, the version of the genai-prices
+    """What stored costs were priced with, in 16 hex digits: the price file's values, the version of the genai-prices
     package and the digest of the catalogue data file `marginbot prices update` wrote ("" for the bundled data): a
-    new catalogue can change prices too."""
-    return hashlib.sha256(raw + _catalogue_version().encode() + catalogue_digest.encode()).hexdigest()[:16]
+    new catalogue can change prices too.
+
+    The file's values, not its bytes: an edit that changes no price (a comment, spacing, quotes, a key spelled
+    `"a"` or `a`) must not tell every answer that prices changed and refuse imports until a reprice that changes
+    nothing. Keys keep their order: it is not worth knowing which orders the price file's reading ignores."""
+    return _fingerprint_of(_values(raw), catalogue_digest)
+
+
+def bytes_price_fingerprint(raw: bytes, catalogue_digest: str = "") -> str:
+    """The fingerprint earlier versions recorded: of the price file's bytes (see `adopt_price_fingerprint`)."""
+    return _fingerprint_of(raw, catalogue_digest)
+
+
+def _fingerprint_of(content: bytes, catalogue_digest: str) -> str:
+    return hashlib.sha256(content + _catalogue_version().encode() + catalogue_digest.encode()).hexdigest()[:16]
+
+
+def _values(raw: bytes) -> bytes:
+    """The price file's TOML values in one form (dates and times as text; TOML has no other types JSON lacks)."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except ValueError:  # the price book refuses this file when it loads it; its bytes are all there is to go by
+        return raw
+    return json.dumps(data, default=str, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def adopt_price_fingerprint(conn: Connection, prices_file: Path, catalogue: Path | None = None) -> None:
+    """A database priced by a version that recorded the fingerprint of the price file's bytes: when that is the
+    fingerprint of the files as they are now, record their values' fingerprint instead, so upgrading marginbot does
+    not ask for a reprice that would change nothing. Any other recorded fingerprint is left for the usual check."""
+    stored = get_meta(conn, PRICE_FINGERPRINT)
+    if stored is None:
+        return
+    raw, digest = _price_files(prices_file, catalogue)
+    if stored != price_fingerprint(raw, digest) and stored == bytes_price_fingerprint(raw, digest):
+        set_meta(conn, PRICE_FINGERPRINT, price_fingerprint(raw, digest))
 
 
 @lru_cache(maxsize=1)
@@ -138,8 +174,13 @@ def _catalogue_version() -> str:
 def price_file_fingerprint(path: Path, catalogue: Path | None = None) -> str:
     """The fingerprint of the price file at `path` (a missing file is an empty one) and of the catalogue data file
     (absent: the bundled data), without loading the catalogue."""
+    return price_fingerprint(*_price_files(path, catalogue))
+
+
+def _price_files(path: Path, catalogue: Path | None) -> tuple[bytes, str]:
+    """The price file's bytes (a missing file is an empty one) and the catalogue data file's digest ("": bundled)."""
     digest = hashlib.sha256(catalogue.read_bytes()).hexdigest() if catalogue is not None and catalogue.is_file() else ""
-    return price_fingerprint(path.read_bytes() if path.is_file() else b"", digest)
+    return (path.read_bytes() if path.is_file() else b""), digest
 
 
 def prices_changed(conn: Connection, fingerprint: str) -> bool:

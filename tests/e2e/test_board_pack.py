@@ -42,7 +42,9 @@ def test_the_board_pack_is_uploaded_to_the_askers_direct_message(bot: Bot) -> No
 
 def test_prices_changed_since_the_last_reprice_are_in_the_workbook_as_in_the_answer(bot: Bot) -> None:
     prices = bot.runtime.settings.prices_file
-    prices.write_text(prices.read_text() + "\n# edited, not yet repriced\n")
+    prices.write_text(
+        prices.read_text().replace("output_per_mtok = 0.40", "output_per_mtok = 0.50")
+    )  # not yet repriced
     bot.slack.queue("conversations.open", Reply(body={"ok": True, "channel": {"id": "DASKER"}}))
     bot.command("report 2026-10")
     [answer] = bot.answers()

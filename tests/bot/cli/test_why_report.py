@@ -148,9 +148,9 @@ def test_why_and_report_say_the_prices_changed_since_the_last_reprice(
 ) -> None:
     code, out, _ = cli(book, capsys, "why", "acme", "--period", "2026-10")
     assert code == 0 and STALE_PRICES not in out
-    # Any edit of the price file (a comment will do) leaves the stored costs priced with the file before it.
+    # Any change of a price leaves the stored costs priced with the file before it.
     prices = book.settings.prices_file
-    prices.write_text(prices.read_text() + "\n# edited, not yet repriced\n")
+    prices.write_text(prices.read_text().replace("output_per_mtok = 0.40", "output_per_mtok = 0.50"))
     changed = Runtime(book.settings, now_override=NOW)  # a new process reads the new file
     code, out, err = cli(changed, capsys, "why", "acme", "--period", "2026-10")
     assert code == 0 and out.rstrip().endswith(f"Note: {STALE_PRICES}") and err == ""

@@ -182,3 +182,41 @@ def test_a_reprice_waits_for_a_writer_in_flight_and_prices_its_events_too(
     thread.join(10)
     assert done == ["re-priced 2 events: 2 with a new cost; COGS moved by -$3.00"]
     assert costs(runtime) == {"a": 1_000_000_000, "b": 1_000_000_000}
+
+
+def test_an_edit_that_changes_no_price_is_not_a_price_change(
+    runtime: Runtime, prices_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prices_file.write_text(OVERRIDE)
+    first = Runtime(runtime.settings, now_override=NOW)
+    assert cli(first, capsys, "import", "usage", str(usage(tmp_path, "a", "2026-10-10")))[0] == 0
+    # A comment, other spacing and a quoted key: the same values, so the same prices.
+    prices_file.write_text("# reviewed by finance, 2026-11\n" + OVERRIDE.replace("model = ", '"model"   =   '))
+    edited = Runtime(runtime.settings, now_override=NOW)
+    code, out, err = cli(edited, capsys, "import", "usage", str(usage(tmp_path, "b", "2026-10-11")))
+    assert (code, err) == (0, "")
+    code, out, _ = cli(edited, capsys, "margin", "acme", "--period", "2026-10")
+    assert code == 0 and STALE_PRICES not in out
+    # A changed value still is one.
+    prices_file.write_text("# reviewed\n" + OVERRIDE.replace("output_per_mtok = 4", "output_per_mtok = 5"))
+    code, out, _ = cli(Runtime(runtime.settings, now_override=NOW), capsys, "margin", "acme", "--period", "2026-10")
+    assert code == 0 and out.rstrip().endswith(STALE_PRICES)
+
+
+def test_a_database_priced_under_the_bytes_fingerprint_is_not_asked_for_a_reprice(
+    runtime: Runtime, prices_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.store.meta import PRICE_FINGERPRINT, bytes_price_fingerprint, get_meta, set_meta
+
+    prices_file.write_text(OVERRIDE)
+    priced = Runtime(runtime.settings, now_override=NOW)
+    import_usage_file(priced.engine, usage(tmp_path, "a", "2026-10-10"), prices=priced.prices, timezone="UTC")
+    # What an earlier version recorded for the same files: the fingerprint of the file's bytes.
+    with priced.engine.begin() as conn:
+        set_meta(conn, PRICE_FINGERPRINT, bytes_price_fingerprint(OVERRIDE.encode()))
+    upgraded = Runtime(runtime.settings, now_override=NOW)
+    code, out, _ = cli(upgraded, capsys, "margin", "acme", "--period", "2026-10")
+    assert code == 0 and STALE_PRICES not in out
+    with upgraded.connect() as conn:
+        assert get_meta(conn, PRICE_FINGERPRINT) == upgraded.prices.fingerprint
+    assert cli(upgraded, capsys, "import", "usage", str(usage(tmp_path, "b", "2026-10-11")))[0] == 0

@@ -99,7 +99,9 @@ def test_prices_changed_since_the_last_reprice_are_in_the_notes_of_both_forms_un
     report(book, capsys, tmp_path / "before.xlsx", "--period", "2026-10")
     assert STALE_PRICES not in xlsx_notes(tmp_path / "before.xlsx")
     prices = book.settings.prices_file
-    prices.write_text(prices.read_text() + "\n# edited, not yet repriced\n")
+    prices.write_text(
+        prices.read_text().replace("output_per_mtok = 0.40", "output_per_mtok = 0.50")
+    )  # not yet repriced
     changed = Runtime(book.settings, now_override=NOW)  # a new process reads the new file
     out = report(changed, capsys, tmp_path / "pack.xlsx", "--period", "2026-10")
     assert out.rstrip().endswith(f"Note: {STALE_PRICES}")  # the command still says it too
@@ -163,7 +165,9 @@ def test_board_pack_puts_the_notices_it_is_given_first_and_needs_none(book: Runt
 
 def test_the_slack_handler_puts_the_notices_in_the_workbook_it_uploads(book: Runtime) -> None:
     prices = book.settings.prices_file
-    prices.write_text(prices.read_text() + "\n# edited, not yet repriced\n")
+    prices.write_text(
+        prices.read_text().replace("output_per_mtok = 0.40", "output_per_mtok = 0.50")
+    )  # not yet repriced
     changed = Runtime(book.settings, now_override=NOW)
     answer = slack_report(changed, parse("report 2026-10"), NOW)
     [upload] = answer.files
