@@ -85,7 +85,7 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
         raise UsageError(str(exc)) from None
     channels = rt.settings.alert_channels
     with rt.engine.begin() as conn:
-        rows = reconcile(conn, period)
+        rows = reconcile(conn, period, rt.settings.timezone)
         # A provider's drift beyond ±5% is posted to the alert channels, once per provider and month.
         alerted = queue_drift_alerts(conn, rows, period, channels, rt.now()) if channels else []
     if args.json:
@@ -96,7 +96,7 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
             f"{period.label}: no provider costs stored; run `marginbot sync openai` or `marginbot sync anthropic` first"
         )
         return 0
-    print(f"Priced usage vs provider bill, {period.label}")
+    print(f"Priced usage vs provider bill, {period.label} (UTC days, as providers bill)")
     print(f"{'provider':<12} {'days':<23} {'priced':>14} {'billed':>14} {'drift':>14} {'drift %':>8}  status")
     for r in rows:
         drift_pct = r.drift_pct

@@ -3,7 +3,9 @@
 Priced usage is our inference COGS from the daily rollups (token, request-fee and source-priced costs; not
 retrieval, rerank or compute, which no provider bills), by provider. Billed is provider_cost (OpenAI Costs
 API, Anthropic cost report). Both are compared over the same days: the month, cut at the last day the
-provider has billed, because provider cost reports lag. OpenAI itself says usage and costs never match
+provider has billed, because provider cost reports lag. Providers bill by UTC day, so the priced side is cut in
+UTC days too: from the daily rollups when MARGINBOT_TIMEZONE is UTC, else from the events' own times (the rollups'
+local days would move up to a day of usage across the month's ends). OpenAI itself says usage and costs never match
 exactly, so small drift is normal; a few percent or more means a missing discount, a wrong price or usage
 counted twice.
 """
@@ -12,14 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from engine.money import CENT, TENTH, ZERO, decimal_text, round_to, usd
 from engine.periods import Period
+from engine.store.models import UTCDateTime
 from engine.store.outbox import enqueue
 from engine.timeutil import as_date
 from engine.vocab import CostType
@@ -74,8 +77,9 @@ class ProviderDrift:
         }
 
 
-def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
-    """One row per provider that billed in `period` (a month) or whose usage we priced in it."""
+def reconcile(conn: Connection, period: Period, timezone: str = "UTC") -> list[ProviderDrift]:
+    """One row per provider that billed in `period` (a month of UTC days) or whose usage we priced in it;
+    `timezone` is the one the daily rollups were cut in (MARGINBOT_TIMEZONE)."""
     billed: dict[str, tuple[Decimal, date]] = {}
     sqlite = conn.dialect.name == "sqlite"
     # SQLite keeps each amount as a double and SUMs doubles as floats (nine bills totalling $423,065.955 came to
@@ -93,14 +97,7 @@ def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
         {p for (p,) in conn.execute(text("SELECT DISTINCT provider FROM provider_cost"))} | providers
     ):
         end = billed[provider][1] if provider in billed else period.end
-        total = conn.execute(
-            text(
-                f"SELECT COALESCE(SUM({INFERENCE_COSTS}), 0) FROM daily_rollup "
-                "WHERE provider = :p AND day BETWEEN :a AND :b"
-            ),
-            {"p": provider, "a": period.start, "b": end},
-        ).scalar_one()
-        priced_totals[provider] = usd(int(total))
+        priced_totals[provider] = usd(_priced_nano(conn, provider, period.start, end, timezone))
     rows = []
     for provider in sorted(priced_totals):
         amount, last = billed.get(provider, (ZERO, period.end))
@@ -108,6 +105,26 @@ def reconcile(conn: Connection, period: Period) -> list[ProviderDrift]:
             continue
         rows.append(ProviderDrift(provider, period.start, last, priced_totals[provider], amount))
     return rows
+
+
+# The events of one provider in [since, until): their UTC times bound as the column stores them.
+_EVENTS_PRICED = text(
+    f"SELECT COALESCE(SUM({INFERENCE_COSTS}), 0) FROM usage_event WHERE provider = :p AND ts >= :since AND ts < :until"
+).bindparams(bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime()))
+
+
+def _priced_nano(conn: Connection, provider: str, first: date, last: date, timezone: str) -> int:
+    """Our inference COGS of `provider` over the UTC days `first` to `last`, in nano-USD."""
+    if timezone in ("UTC", "Etc/UTC"):
+        sql = text(
+            f"SELECT COALESCE(SUM({INFERENCE_COSTS}), 0) FROM daily_rollup "
+            "WHERE provider = :p AND day BETWEEN :a AND :b"
+        )
+        return int(conn.execute(sql, {"p": provider, "a": first, "b": last}).scalar_one())
+    # Local days do not line up with the provider's UTC ones: a scan of the month's events, run by hand once a month.
+    since = datetime.combine(first, time(0), UTC)
+    until = datetime.combine(last + timedelta(days=1), time(0), UTC)
+    return int(conn.execute(_EVENTS_PRICED, {"p": provider, "since": since, "until": until}).scalar_one())
 
 
 def drift_payload(row: ProviderDrift, period: Period) -> dict[str, Any]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.cli.main import main
 from engine.ingest.reconcile import reconcile
 from engine.ingest.sync import sync_source
+from engine.money import usd
 from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
@@ -112,3 +115,38 @@ def test_drift_within_five_percent_posts_nothing(rt: Runtime, vendor: Vendor) ->
         assert queue_drift_alerts(conn, [ok, out], month(2026, 10), ["C1"], rt.now()) == ["anthropic"]
         assert queue_drift_alerts(conn, [ok, out], month(2026, 10), ["C1"], rt.now()) == []
         assert queue_drift_alerts(conn, [out], month(2026, 11), ["C1"], rt.now()) == ["anthropic"]  # a new month
+
+
+def test_usage_is_cut_in_the_providers_utc_days_whatever_the_time_zone(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.ingest.files import import_usage_file
+    from engine.store.models import ProviderCost
+
+    tokyo = Runtime(runtime.settings.model_copy(update={"timezone": "Asia/Tokyo"}), now_override=runtime.now())
+    usage = tmp_path / "usage.csv"
+    # A million gpt-4o input tokens is $2.50. Tokyo is UTC+9: the first event is Oct 1 there but Sep 30 at
+    # OpenAI, the last is Nov 1 there but Oct 31 at OpenAI, which billed all of October's UTC days.
+    usage.write_text(
+        "event_id,ts,customer,product,provider,model,input_tokens,output_tokens\n"
+        "sep30,2026-09-30T20:00:00Z,acme,chat,openai,gpt-4o,1000000,0\n"
+        "oct15,2026-10-15T12:00:00Z,acme,chat,openai,gpt-4o,2000000,0\n"
+        "oct31,2026-10-31T20:00:00Z,acme,chat,openai,gpt-4o,4000000,0\n"
+    )
+    import_usage_file(tokyo.engine, usage, prices=tokyo.prices, timezone="Asia/Tokyo")
+    with tokyo.engine.begin() as conn:
+        for day in (date(2026, 10, 1), date(2026, 10, 31)):
+            bill = ProviderCost(id=f"bill-{day}", source="openai", provider="openai", day=day, amount_usd=Decimal(5))
+            conn.execute(ProviderCost.__table__.insert().values(**bill.model_dump()))  # type: ignore[attr-defined]
+
+    with tokyo.connect() as conn:
+        cost = dict(conn.execute(text("SELECT event_id, cost_uncached_input FROM usage_event")).all())
+    october_utc = usd(cost["oct15"] + cost["oct31"])  # not Tokyo's October: sep30 and oct15
+    assert october_utc != usd(cost["sep30"] + cost["oct15"])
+
+    assert main(["reconcile", "--period", "2026-10", "--json"], runtime=tokyo) == 0
+    (openai,) = json.loads(capsys.readouterr().out)["providers"]
+    assert (openai["priced_usd"], openai["billed_usd"]) == (float(october_utc), 10.0)
+    with tokyo.connect() as conn:
+        (row,) = reconcile(conn, month(2026, 10), "Asia/Tokyo")
+    assert row.priced_usd == october_utc
