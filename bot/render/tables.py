@@ -211,8 +211,13 @@ def render_portfolio(p: Portfolio, *, limit: int | None = None) -> str:
         lines.append(f"  WARNING: unpriced usage of {', '.join(p.unpriced_models)}: COGS is understated")
     lines += [f"  WARNING: {c}; revenue is understated" for c in p.skipped_contracts]
     headers = ["name", "revenue", "COGS", "margin", "vs previous", "status", "unpriced"]
-    lines += ["", f"Customers ({len(p.customers)}, worst first)"]
+    hidden = len(p.customers) - limit if limit is not None and len(p.customers) > limit else 0
+    shown = f", the {limit} worst shown" if hidden else ""
+    lines += ["", f"Customers ({len(p.customers)}, worst first{shown})"]
     lines += _table(headers, _rows(p.customers, limit), right={1, 2, 3, 4, 6})
+    if hidden:
+        # The count in the title alone reads as "these are all of them" once the table has ended.
+        lines.append(f"  and {hidden} more: `marginbot portfolio` without --limit lists every customer")
     lines += ["", f"Products ({len(p.products)})"]
     lines += _table(headers, _rows(p.products), right={1, 2, 3, 4, 6})
     if unallocated := unallocated_text(p):

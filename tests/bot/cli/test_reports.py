@@ -3,6 +3,7 @@ says how to write it, and exit 2 for what is wrong on the command line."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,13 @@ def test_portfolio_limit_below_one_is_refused_rather_than_dropping_rows(
 def test_portfolio_limit_shows_that_many_customers(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(book, capsys, "portfolio", "--period", "2026-10", "--limit", "1")
     customers = out.split("Customers (")[1].split("\n\n")[0].splitlines()
-    assert code == 0 and len(customers) == 1 + 2 + 1  # the title, the header and its rule, one row
+    assert code == 0 and len(customers) == 1 + 2 + 1 + 1  # the title, the header and its rule, one row, the rest
+    total = len(json.loads(cli(book, capsys, "portfolio", "--period", "2026-10", "--json")[1])["customers"])
+    assert total > 1
+    assert customers[0] == f"{total}, worst first, the 1 worst shown)"
+    assert customers[-1] == f"  and {total - 1} more: `marginbot portfolio` without --limit lists every customer"
+    code, out, _ = cli(book, capsys, "portfolio", "--period", "2026-10", "--limit", str(total))
+    assert f"Customers ({total}, worst first)\n" in out and "more: `marginbot portfolio`" not in out
 
 
 @pytest.mark.parametrize("text", ["2026-Q3", "2026-q4", "30d"])
