@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 
+from engine.alerts.lag import Lag, lag_payload, short_of
 from engine.money import TENTH, ZERO, decimal_text, usd
 from engine.periods import Period, iso_week, month_to_date
 from engine.reports.figures import Figures, Thresholds, margin_change, margin_pct
@@ -83,7 +84,7 @@ class Digest:
     month: Portfolio | None = None  # the calendar month to date (None on the first of a month)
     # Usage sources synced only to a moment before the week ended, with that moment (None: never synced): the
     # week's COGS is missing what they have not read yet, so its margin reads too high until they catch up.
-    lagging: list[tuple[str, datetime | None]] = field(default_factory=list)
+    lagging: list[Lag] = field(default_factory=list)
 
     @property
     def total(self) -> Figures:
@@ -139,7 +140,7 @@ def weekly_digest(
     week's end (midnight after its Sunday in `timezone`), or never synced, are named."""
     week = last_full_week(today)
     week_over = datetime.combine(week.end + timedelta(days=1), dtime(0), tzinfo=ZoneInfo(timezone))
-    lagging = [(s, until) for s, until in sorted((synced or {}).items()) if until is None or until < week_over]
+    lagging = short_of(synced or {}, week_over)
     book = portfolio(conn, week, thresholds=thresholds)
     mtd = month_to_date(today)
     month = portfolio(conn, mtd, thresholds=thresholds) if mtd is not None else None
@@ -260,9 +261,7 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
             {"provider": m.provider, "model": m.model or "(no model)", "events": m.unpriced_events} for m in unpriced
         ],
         "skipped_contracts": d.book.skipped_contracts,
-        "lagging_sources": [
-            {"source": source, "synced_to": None if until is None else until.isoformat()} for source, until in d.lagging
-        ],
+        "lagging_sources": lag_payload(d.lagging),
         "trend": [
             {"week": p.label, **payload_figures(revenue_usd=p.revenue, cogs_usd=p.cogs, margin_pct=p.margin_pct)}
             for p in d.trend

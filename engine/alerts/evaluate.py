@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from engine.alerts.lag import Lag, lag_payload, lag_text, short_of
 from engine.alerts.messages import Message, Pack, pack_by_count, plan_messages
 from engine.alerts.state import Level, State, changed, load_states, save_state
 from engine.alerts.threads import Thread, close_thread, open_thread, open_threads
@@ -203,7 +204,7 @@ class AlertRun:
     recorded: bool
     elapsed_s: float = 0.0
     silenced: list[str] = field(default_factory=list)  # subjects whose reminder was held (acknowledged, snoozed)
-    lagging: list[tuple[str, datetime | None]] = field(default_factory=list)  # usage sources not synced to the window
+    lagging: list[Lag] = field(default_factory=list)  # usage sources not synced to the window
 
     def summary(self) -> str:
         counts: dict[AlertKind, int] = defaultdict(int)
@@ -219,10 +220,7 @@ class AlertRun:
         if self.silenced:
             what = (what + ", " if what else "") + f"{len(self.silenced)} reminder(s) held (acknowledged or snoozed)"
         if self.lagging:
-            late = ", ".join(
-                f"{s} (synced to {u.astimezone(UTC):%Y-%m-%d %H:%M} UTC)" if u else f"{s} (never synced)"
-                for s, u in self.lagging
-            )
+            late = ", ".join(lag_text(s, u) for s, u in self.lagging)
             what = (
                 what + "; " if what else "nothing new; "
             ) + f"no recovery decided: usage not synced to the window's end from {late}"
@@ -459,7 +457,7 @@ def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events:
         event.report = reports[key]
 
 
-def lagging_sources(conn: Connection, runtime: Runtime, as_of: datetime) -> list[tuple[str, datetime | None]]:
+def lagging_sources(conn: Connection, runtime: Runtime, as_of: datetime) -> list[Lag]:
     """The configured usage sources not synced to the end of the alert window (the start of as_of's day in
     MARGINBOT_TIMEZONE, the day the window stops short of), with how far each got (None: never synced). The digest
     allows the same: it needs its sources synced to the end of its week, not to the minute it runs."""
@@ -468,11 +466,11 @@ def lagging_sources(conn: Connection, runtime: Runtime, as_of: datetime) -> list
 
     window_end = datetime.combine(runtime.today(as_of), dtime(0), tzinfo=ZoneInfo(runtime.settings.timezone))
     synced = synced_until(conn, configured_sources(runtime))
-    return [(s, until) for s, until in sorted(synced.items()) if until is None or until < window_end]
+    return short_of(synced, window_end)
 
 
 def alert_header(
-    runtime: Runtime, *, as_of: datetime, period: Period, lagging: list[tuple[str, datetime | None]] | None = None
+    runtime: Runtime, *, as_of: datetime, period: Period, lagging: list[Lag] | None = None
 ) -> dict[str, Any]:
     """What every alert message of a run shares (the payload's top level; the events and part are added)."""
     t = runtime.thresholds
@@ -489,10 +487,7 @@ def alert_header(
         "broadcast": False,
         "refresh_roots": [],
         # The digest's shape: usage sources short of the window's end, so no recovery was decided this run.
-        "lagging_sources": [
-            {"source": source, "synced_to": None if until is None else until.isoformat()}
-            for source, until in lagging or []
-        ],
+        "lagging_sources": lag_payload(lagging or []),
     }
 
 

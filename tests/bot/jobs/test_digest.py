@@ -135,11 +135,11 @@ def test_a_usage_source_not_synced_to_the_weeks_end_is_named_in_the_digest(
         write_cursor(conn, "openai", {"until": synced_to, "width": "1d", "grouping": "tiers"}, rt.now())
     assert main(["digest", "send", "--dry-run", "--as-of", "2026-11-15T12:00:00Z"], runtime=rt) == 0
     out = capsys.readouterr().out
-    line = "Usage not synced to the week's end: openai to 2026-11-05 10:00 UTC. COGS they have not read is missing"
+    line = "Usage not synced to the week's end: openai (synced to 2026-11-05 10:00 UTC). COGS they have not read is missing"
     assert (line in out) is warned
     assert main(["digest", "send", "--as-of", "2026-11-15T12:00:00Z"], runtime=rt) == 0
     [post, *_] = slack.calls_to("chat.postMessage")
-    assert ("openai to 2026-11-05 10:00 UTC" in all_text(post.blocks)) is warned
+    assert ("openai (synced to 2026-11-05 10:00 UTC)" in all_text(post.blocks)) is warned
 
 
 def test_a_configured_usage_source_never_synced_is_named_and_stripe_is_not(
@@ -162,4 +162,4 @@ def test_a_configured_usage_source_never_synced_is_named_and_stripe_is_not(
     assert dry.payload is not None and dry.payload["lagging_sources"] == [{"source": "openai", "synced_to": None}]
     assert main(["digest", "send", "--as-of", "2026-11-15T12:00:00Z"], runtime=rt) == 0
     [post, *_] = slack.calls_to("chat.postMessage")
-    assert "Usage not synced to the week's end*: openai never synced. COGS they have not read" in all_text(post.blocks)
+    assert "Usage not synced to the week's end*: openai (never synced). COGS they have not read" in all_text(post.blocks)

@@ -190,7 +190,7 @@ def test_nothing_recovers_while_a_usage_source_has_not_synced_to_the_window_and_
     payload = run.messages[0].payload
     assert payload["lagging_sources"] == [{"source": "openai", "synced_to": "2026-12-01T00:00:00+00:00"}]
     head = str(alert_message(payload)["blocks"][1])
-    assert "usage from openai (synced to 2026-12-01) is not synced to the window's end" in head
+    assert "usage from openai (synced to 2026-12-01 00:00 UTC) is not synced to the window's end" in head
     assert "held open: usage from openai" in _lines(run)[("customer", "acme", "reminder")]
     # Synced to the window's end: the 50% margin recovers.
     with rt.engine.begin() as conn:
