@@ -65,6 +65,7 @@ from engine.vocab import SubjectKind, Word
 
 log = logging.getLogger(__name__)
 HYSTERESIS = Decimal(2)  # points above the breach threshold a margin must reach to count as recovered
+HALF_CENT = Decimal("0.005")  # the least revenue shown as $0.01 (half up), not as $0.00
 UNPRICED_SHARE = Decimal("0.01")  # flag when at least 1% of events have no price (cleared under half that)
 MAX_DETAILED = 20  # subjects per run that get a full report (cost driver); the rest are listed with figures
 STORED_PCT = Decimal("0.0001")  # alert_state.last_margin_pct is NUMERIC(9, 4)
@@ -111,12 +112,18 @@ class Observation:
     trend: Trend | None = None
 
 
+def earns(figures: Figures) -> bool:
+    """Revenue that shows as more than $0.00: a fraction of a cent (what a contract starting on the window's last
+    hour earns) is judged as cost without revenue, not as a margin of −749,900% that reads as a price problem."""
+    return figures.revenue >= HALF_CENT
+
+
 def at_stake(o: Observation) -> Decimal:
     """The dollars a subject's margin puts at stake against its line: the gross profit it falls short of the line by
     (revenue × line − gross profit, i.e. COGS − revenue × (1 − line)), negative above the line; cost without revenue
     puts all of its COGS at stake."""
     now = o.current
-    if now.revenue <= 0:
+    if not earns(now):
         return now.cogs
     return now.cogs - now.revenue * (100 - o.thresholds.breach_pct) / 100
 
@@ -241,7 +248,7 @@ def observe(row: PortfolioRow, t: Thresholds, account: Account | None = None) ->
     if account is not None:
         t = account.thresholds(t)
     now = row.current
-    if now.revenue <= 0:
+    if not earns(now):
         level = Level.NO_REVENUE if now.cogs > 0 else Level.IDLE
     else:
         margin = now.margin_pct
@@ -309,8 +316,14 @@ def decide(
             events.append(AlertKind(level))  # a new breach or no-revenue is announced as what it is
             new.status, new.since, new.last_posted_at = level, as_of, as_of
             new.end_actions()  # a watch acknowledged is not a breach acknowledged
+        elif level is not prev.status:
+            # Breach ↔ cost without revenue is other news with another cause (a contract started under the line, or
+            # ended while usage goes on): announced as what it is now, and an acknowledgement of the one before does
+            # not cover it.
+            events.append(AlertKind(level))
+            new.status, new.since, new.last_posted_at = level, as_of, as_of
+            new.end_actions()
         else:
-            new.status = level  # breach ↔ no revenue: still a problem, already announced
             due = prev.last_posted_at is None or as_of - prev.last_posted_at >= remind_after
             # Held while acknowledged or snoozed; last_posted_at stays, so a reminder is due once a snooze ends.
             if due and not prev.silenced(as_of):
@@ -544,6 +557,12 @@ def _events(
     return events
 
 
+def _starts_episode(prev: State, new: State) -> bool:
+    """A breach, cost without revenue or trend begins where there was none: its announcement starts a thread of its
+    own even while the last episode's thread is still open for a flag of unpriced usage."""
+    return new.status.is_episode and not prev.status.is_episode
+
+
 def _reminder_held(prev: State, new: State, kinds: list[AlertKind], as_of: datetime, remind: timedelta) -> bool:
     """A reminder was due but held back by an acknowledgement or a snooze (for the run's summary)."""
     due = prev.last_posted_at is None or as_of - prev.last_posted_at >= remind
@@ -581,7 +600,13 @@ def check_alerts(
             channels=channels if channels or not dry_run else [""],
             header=alert_header(runtime, as_of=as_of, period=period, lagging=lagging),
             events=[e.as_dict() for e in events],
-            open_after={(obs.kind, obs.key): new.is_open for obs, _prev, new, _k in decisions},
+            # A subject the window no longer holds (no usage, no revenue) is left as it was, as an idle one is: its
+            # thread stays open with its state, so its return is the same episode, not one said to have cleared.
+            open_after={
+                **{key: state.is_open for key, state in states.items()},
+                **{(obs.kind, obs.key): new.is_open for obs, _prev, new, _k in decisions},
+            },
+            fresh={(obs.kind, obs.key) for obs, prev, new, _k in decisions if _starts_episode(prev, new)},
             threads=threads,
             pack=pack or pack_by_count,
         )

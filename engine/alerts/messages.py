@@ -79,9 +79,11 @@ def plan_messages(
     open_after: dict[SubjectKey, bool],
     threads: dict[tuple[str, str, str], Thread],
     pack: Pack,
+    fresh: set[SubjectKey] | frozenset[SubjectKey] = frozenset(),
 ) -> Plan:
     """Everything one run queues. `events` are payload dicts in message order; an event with a `channels` list goes
-    only there. `open_after` says whose episode (or unpriced flag) is still open after this run."""
+    only there. `open_after` says whose episode (or unpriced flag) is still open after this run; `fresh`, whose
+    episode began this run (announced at the top level, never under an earlier episode's thread)."""
     plan = Plan()
     for channel in channels:
         mine = [e for e in events if e.get("channels") is None or channel in e["channels"]]
@@ -89,11 +91,19 @@ def plan_messages(
         replies: dict[str, list[dict[str, Any]]] = {}
         closing: dict[str, bool] = {}  # root_key → some subject's episode ends under it
         handled: set[SubjectKey] = set()
+        stale_roots: list[str] = []
         for group in by_subject(mine):
             key = subject_of(group[0])
             handled.add(key)
             thread = threads.get((*key, channel))
             still_open = open_after.get(key, False)
+            if thread is not None and thread.live and key in fresh:
+                # The thread was kept open by an unpriced flag after its episode ended: it is closed, its root
+                # re-rendered, and the new episode gets a root of its own.
+                plan.closes.append((*key, channel, CLEARED))
+                stale_roots.append(thread.root_key)
+                top.extend(group)
+                continue
             if thread is not None and thread.live:
                 replies.setdefault(thread.root_key, []).extend(group)
                 if not still_open:
@@ -106,7 +116,7 @@ def plan_messages(
             top.extend(group)
         # Threads whose subject went quiet without news (a trend that no longer crosses, unpriced usage priced):
         # closed, and their roots re-rendered so their buttons go.
-        refresh: dict[str, list[str]] = {}
+        refresh: dict[str, list[str]] = {root: [] for root in stale_roots}
         for (kind, subject, ch), thread in threads.items():
             if ch != channel or (kind, subject) in handled or open_after.get((kind, subject), False):
                 continue

@@ -198,7 +198,8 @@ def _obs(margin: str | None, *, revenue: str = "100", events: int = 10, unpriced
         ("no_revenue", "50.00", ["recovered"], "ok"),
         ("watch", "39.00", ["breach"], "breach"),
         ("ok", None, ["no_revenue"], "no_revenue"),
-        ("breach", None, [], "no_revenue"),
+        ("breach", None, ["no_revenue"], "no_revenue"),  # other news: the revenue stopped
+        ("no_revenue", "35.00", ["breach"], "breach"),  # other news: earning, under the line
     ],
 )
 def test_decide_moves_a_subject_through_its_states(
