@@ -232,6 +232,6 @@ def unallocated_text(p: Portfolio) -> str | None:
         return None
     return (
         f"Plus {money(p.unallocated_revenue)} of revenue in no product's row (previous "
-        f"{money(p.previous_unallocated_revenue)}): contracts for every product with no usage to split it by, or "
-        "invoice lines naming no product"
+        f"{money(p.previous_unallocated_revenue)}): contracts for every product or invoice lines naming no product, "
+        "with no usage to split them by"
     )

@@ -255,7 +255,7 @@ def _unallocated_note(book: Portfolio) -> str | None:
     now, before = book.unallocated_revenue, book.previous_unallocated_revenue
     if not now and not before:
         return None
-    why = "contracts for every product with no usage to split it by, or invoice lines naming no product"
+    why = "contracts for every product or invoice lines naming no product, with no usage to split them by"
     where = (
         "the Summary's revenue includes it, so the Products sheet's revenue adds up to less"
         if now

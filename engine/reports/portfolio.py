@@ -65,8 +65,8 @@ class Portfolio:
     # hand): the alerts' trends over the same days reuse them.
     terms: list[Terms] | None = None
     # Revenue in the total that no product's row holds, this period and the one before: a contract for every
-    # product splits its revenue across products by their usage, and one with no usage has none to split it by; a
-    # billed (invoice) line naming no product is not split at all.
+    # product, and a billed (invoice) line naming none, split revenue across products by their usage; one with no
+    # usage on its days has none to split it by.
     unallocated_revenue: Decimal = ZERO
     previous_unallocated_revenue: Decimal = ZERO
 

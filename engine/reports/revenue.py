@@ -672,7 +672,7 @@ def period_revenue(
         theirs = [c for c in contracts if c.customer == customer]
         for run in runs:
             uncovered += _charges(theirs, run, counter, usage_factor, fixed)
-    return PeriodRevenue(charged, prorated_lines(bills, period), uncovered)
+    return PeriodRevenue(charged, prorated_lines(bills, period, counter), uncovered)
 
 
 def revenue_lines(
@@ -909,9 +909,12 @@ def uncovered_runs(bills: list[Invoice], period: Period) -> dict[str, list[Perio
     return out
 
 
-def prorated_lines(bills: list[Invoice], period: Period) -> list[RevenueLine]:
-    """`billed_lines` of invoices read already (`invoices`)."""
+def prorated_lines(bills: list[Invoice], period: Period, counter: UnitCounter | None = None) -> list[RevenueLine]:
+    """`billed_lines` of invoices read already (`invoices`). With `counter`, a line naming no product is split
+    across the customer's products by their requests on the days it bills in the period, as a contract for every
+    product is (none on those days: it stays in no product's row); without it, callers read customers' totals."""
     merged: dict[tuple[str, str, str], RevenueLine] = {}
+    split: dict[tuple[str, str, str], dict[str, list[Exact]]] = {}
     for bill in bills:
         a, b = max(bill.start, period.start), min(bill.end, period.end)
         days = (b - a).days + 1
@@ -928,18 +931,44 @@ def prorated_lines(bills: list[Invoice], period: Period) -> list[RevenueLine]:
         # amount × days ÷ the invoice's days, exactly: in ticks a Decimal when its days divide TICKS × days (a
         # month's invoice), else a Share (a 365-day one); a 28-digit share of it first could miss a half cent.
         per, rest = divmod(TICKS * days, bill.days)
-        if rest:
-            line.parts += (Share(_mul(bill.amount, TICKS_D), Decimal(days), Decimal(bill.days)),)
-        else:
-            line.parts += (_mul(bill.amount, per),)
+        whole = _mul(bill.amount, TICKS_D)
+        part: Exact = Share(whole, Decimal(days), Decimal(bill.days)) if rest else _mul(bill.amount, per)
+        line.parts += (part,)
         line.active_days = max(line.active_days, days)
-    for line in merged.values():
+        if counter is not None and not bill.product:
+            pieces = split.setdefault(key, {})
+            weights = counter.by_product(bill.customer, "", Unit.REQUEST, a, b)
+            for product, piece in _split_part(part, weights):
+                pieces.setdefault(product, []).append(piece)
+    for key, line in merged.items():
         exact = ExactSum()
         for part in line.parts:
             exact.add(part)
         line.total = line.platform = exact.dollars()
-        line.by_product, line.product_parts = {line.product: line.total}, {line.product: line.parts}
+        if key in split:
+            line.product_parts = {product: tuple(parts) for product, parts in split[key].items()}
+            line.by_product = {product: _exact_dollars(parts) for product, parts in line.product_parts.items()}
+        else:
+            line.by_product, line.product_parts = {line.product: line.total}, {line.product: line.parts}
     return list(merged.values())
+
+
+def _split_part(part: Exact, weights: dict[str, Decimal]) -> list[tuple[str, Exact]]:
+    """One invoice's part across products by `weights` (`_pieces`), a prorated part (a Share) as exactly."""
+    if isinstance(part, Decimal):
+        return _pieces(part, weights, "")
+    pieces = _pieces(ONE, weights, "")
+    if len(pieces) == 1:
+        return [(pieces[0][0], part)]
+    return [(p, Share(part.ticks, EXACT.multiply(part.part, s.part), EXACT.multiply(part.whole, s.whole)))
+            for p, s in pieces if isinstance(s, Share)]  # fmt: skip
+
+
+def _exact_dollars(parts: Iterable[Exact]) -> Decimal:
+    exact = ExactSum()
+    for part in parts:
+        exact.add(part)
+    return exact.dollars()
 
 
 def _scoped(sql: str, params: dict[str, object], customers: list[str] | None) -> str:

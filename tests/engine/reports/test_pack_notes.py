@@ -36,8 +36,8 @@ UNPRICED = (
     "are priced; the Unpriced usage sheet lists them by model."
 )
 UNALLOCATED_BEFORE = (
-    "$0.00 of revenue is in no product's row (previous $1,500.00): contracts for every product with no usage to split "
-    "it by, or invoice lines naming no product; the Products sheet's previous revenue adds up to less than the "
+    "$0.00 of revenue is in no product's row (previous $1,500.00): contracts for every product or invoice lines "
+    "naming no product, with no usage to split them by; the Products sheet's previous revenue adds up to less than the "
     "Summary's."
 )
 
@@ -132,8 +132,8 @@ def test_contracts_left_out_and_revenue_in_no_products_row_are_said_in_words(
         "understated until it is re-imported with `marginbot import contracts`.",
         # September: Initech's $500.00 has no usage to split it by (Globex's fee is left out, Acme used agent);
         # August, with no usage at all: Acme's $2,000.00 and Initech's $500.00 (Globex's is left out there too).
-        "$500.00 of revenue is in no product's row (previous $2,500.00): contracts for every product with no usage "
-        "to split it by, or invoice lines naming no product; the Summary's revenue includes it, so the Products "
+        "$500.00 of revenue is in no product's row (previous $2,500.00): contracts for every product or invoice lines "
+        "naming no product, with no usage to split them by; the Summary's revenue includes it, so the Products "
         "sheet's revenue adds up to less.",
     ]
 

@@ -67,6 +67,42 @@ def test_revenue_of_a_contract_for_every_product_with_no_usage_is_in_a_product_r
     assert (p.unallocated_revenue, p.previous_unallocated_revenue) == (Decimal(600), Decimal(600))
     as_json = portfolio_to_dict(p)
     assert (as_json["unallocated_revenue_usd"], as_json["previous_unallocated_revenue_usd"]) == (600.0, 600.0)
-    said = "Plus $600.00 of revenue in no product's row (previous $600.00): contracts for every product with no usage"
+    said = "Plus $600.00 of revenue in no product's row (previous $600.00): contracts for every product or invoice"
     assert said in render_portfolio(p)
     assert said in json.dumps(portfolio_message(p).blocks)
+
+
+def test_billed_revenue_naming_no_product_is_split_across_the_products_by_their_requests(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    # Billed through Stripe with no product mapped: June's $100 invoice and a $365 yearly one ($30 of it in June,
+    # a share that does not end in ticks). The customer sent 1 request to chat and 2 to search in June.
+    (tmp_path / "u.csv").write_text(
+        "event_id,ts,customer,product,requests,cost_usd\n"
+        "e1,2026-06-02T12:00:00Z,billed,chat,1,10\n"
+        "e2,2026-06-03T12:00:00Z,billed,search,2,10\n"
+    )
+    import_usage_file(runtime.engine, tmp_path / "u.csv", prices=runtime.prices, timezone="UTC")
+    with runtime.engine.begin() as conn:
+        for line, start, end, amount in (("in_1", "2026-06-01", "2026-06-30", 100), ("in_2", "2026-01-01",
+                                          "2026-12-31", 365)):  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd, "
+                    "currency, invoice_id) VALUES (:id, 'stripe', 'billed', '', :a, :b, :amount, 'usd', :id)"
+                ),
+                {"id": line, "a": start, "b": end, "amount": amount},
+            )
+    with runtime.connect() as conn:
+        p = portfolio(conn, JUNE, thresholds=Thresholds())
+    assert p.total.revenue == Decimal(130)
+    products = {r.key: r.current.revenue for r in p.products}
+    assert products["chat"] + products["search"] == Decimal(130)
+    assert (products["chat"].quantize(Decimal("0.01")), products["search"].quantize(Decimal("0.01"))) == (
+        Decimal("43.33"),
+        Decimal("86.67"),
+    )
+    # May had the yearly invoice's $31 and no usage to split it by: that stays in no product's row.
+    assert (p.unallocated_revenue, p.previous_unallocated_revenue) == (0, Decimal(31))
