@@ -150,7 +150,8 @@ def _month_to_date(m: dict[str, Any] | None) -> str | None:
     change = figure(m, "margin_change_pts")
     line = (
         f"*{esc(m['title'])}:* gross margin {percent(figure(m, 'margin_pct'))} "
-        f"({points(change) if change is not None else 'n/a'} against the same days of the month before) · "
+        f"({f'{points(change)} against' if change is not None else 'no margin to compare with in'} the same days of "
+        "the month before) · "
         f"revenue {money(figure(m, 'revenue_usd'))} · COGS {money(figure(m, 'cogs_usd'))}"
     )
     p = m.get("projection")

@@ -50,6 +50,16 @@ def against_before(now: Figures, before: Figures) -> str:
     )
 
 
+def _against_same_days(now: Figures, before: Figures) -> str:
+    """The month to date against the same days of the month before, saying which side has no margin (as
+    `against_before` does) rather than "n/a against …"."""
+    if before.revenue <= 0:
+        return "no margin in the same days of the month before to compare with"
+    if now.revenue <= 0:
+        return f"{percent(before.margin_pct)} in the same days of the month before"
+    return f"{margin_change(now, before)} against the same days of the month before"
+
+
 def month_section(m: Portfolio) -> list[dict[str, Any]]:
     """The calendar month so far ("month to date (through Nov 26)") beside the trailing window: what finance
     closes on, with its run rate labelled as a projection."""
@@ -58,7 +68,7 @@ def month_section(m: Portfolio) -> list[dict[str, Any]]:
     blocks = [
         section(
             f"*{esc(title)}:* {STATUS_EMOJI[t.status]} gross margin *{percent(t.margin_pct)}* "
-            f"({margin_change(t, before)} against the same days of the month before) · revenue {money(t.revenue)} · "
+            f"({_against_same_days(t, before)}) · revenue {money(t.revenue)} · "
             f"COGS {money(t.cogs)}"
         )
     ]
@@ -149,7 +159,7 @@ def _rows(
         out.append(buttons(kind, row.key, acting=s.status == "open"))
     if len(rows) > limit:
         # `/margin portfolio` stops at its own LIST_MAX rows: say what really lists the rest.
-        out.append(context(more_line(len(rows) - limit)))
+        out.append(context(more_line(len(rows) - limit, kind)))
     return out
 
 

@@ -163,9 +163,11 @@ class WhatIfForm:
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def words(self) -> list[str]:
-        """The `/margin whatif` words these inputs say: the customer, each lever given, the period."""
-        words = [self.customer]
+    def lever_words(self) -> list[str]:
+        """The `/margin whatif` words these inputs say after the customer: each lever given, then the period. The
+        customer is not among them: it is known, and a key read back as words would be parsed (`portfolio`, `cache`
+        and `2026-10` are words of the grammar too)."""
+        words: list[str] = []
         for lever, *_ in LEVER_INPUTS:
             text = self.values.get(lever, "")
             if text:

@@ -19,16 +19,19 @@ def active(rows: list[PortfolioRow]) -> list[PortfolioRow]:
     return [r for r in rows if r.current.revenue or r.current.cogs]
 
 
-def more_line(count: int) -> str:
+def more_line(count: int, kind: str = "customer") -> str:
     """What to say under a list cut short: `/margin portfolio` itself stops at LIST_MAX rows, so only the command
-    line lists every row (shared with the Home tab, whose lists are shorter still)."""
+    line lists every row (shared with the Home tab, whose lists are shorter still). `/margin worst` ranks customers
+    only: under products it would point at the wrong list."""
+    if kind == "product":
+        return f"_and {count} more (`/margin product NAME` answers for one; `marginbot portfolio` lists all)_"
     return f"_and {count} more (`/margin worst 25` ranks more; `marginbot portfolio` lists all)_"
 
 
-def capped(rows: list[PortfolioRow], limit: int = LIST_MAX) -> list[str]:
+def capped(rows: list[PortfolioRow], limit: int = LIST_MAX, kind: str = "customer") -> list[str]:
     lines = [row_line(r) for r in rows[:limit]]
     if len(rows) > limit:
-        lines.append(more_line(len(rows) - limit))
+        lines.append(more_line(len(rows) - limit, kind))
     return lines
 
 
@@ -98,7 +101,7 @@ def portfolio_message(p: Portfolio, *, weekly: list[Week] | None = None) -> Answ
         blocks.append(section("*Customers:* none in breach or watch"))
     products = active(p.products)
     if products:
-        blocks += sections(f"Products ({len(products)})", capped(products))
+        blocks += sections(f"Products ({len(products)})", capped(products, kind="product"))
     if unallocated := unallocated_text(p):
         blocks.append(context(unallocated))
     return Answer(esc(portfolio_text(p)), fit(blocks))

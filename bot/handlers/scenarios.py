@@ -35,8 +35,10 @@ FLOOR_HOW = "write `/margin floor CUSTOMER [target 55] [unit request|task|1k_tok
 
 
 def whatif(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
+    """`cmd.subject`, when set (the what-if modal knows its customer), is the customer and the words are the levers
+    alone; else the customer is the words before the first lever word."""
     try:
-        subject, rest = split_subject(cmd.words)
+        subject, rest = (cmd.subject, list(cmd.words)) if cmd.subject else split_subject(cmd.words)
         levers, period_text = parse_levers(rest)
         period = runtime.period(period_text, now)
         with runtime.connect() as conn:

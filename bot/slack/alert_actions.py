@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import text
 
 from bot.answer import answer_command, home
+from bot.answer_types import Answer
 from bot.blocks.home import home_no_access_view
 from bot.blocks.interactive import answer_modal, shared_answer, with_share_button
 from bot.blocks.messages import action_refusal, already_acknowledged, error_message
@@ -116,7 +117,7 @@ def act(
     what = "Snooze" if snooze_for else "Acknowledge"
     if not services.access.may_act(click.user, owners_of(rt, kind, key)):
         logger.info("refused %s on %s %s from %s: not on the access list", what, kind, key, click.user)
-        reply_privately(client, click, action_refusal(click.user, what), logger)
+        refuse(services, client, click, action_refusal(click.user, what), logger)
         return
     try:
         with rt.engine.connect() as conn:
@@ -153,6 +154,15 @@ def resolved(rt: Runtime, click: Click, subject: tuple[str, str], logger: loggin
     if found is None:
         logger.info("%s's click names no single subject: %s", click.user, subject[1][:80])
     return found
+
+
+def refuse(services: Services, client: WebClient, click: Click, refusal: Answer, logger: logging.Logger) -> None:
+    """Say `refusal` to whoever clicked; from the Home tab, publish their Home again too: access taken away since it
+    was published leaves every customer's figures on their screen until they reopen it, and this replaces them
+    with how to get access."""
+    reply_privately(client, click, refusal, logger)
+    if click.in_home:
+        publish_home(services, client, click.user, logger)
 
 
 def publish_home(services: Services, client: WebClient, user: str, logger: logging.Logger) -> None:

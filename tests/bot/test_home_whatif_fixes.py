@@ -117,6 +117,30 @@ def test_home_says_what_lists_the_rest_of_a_list_it_cuts_short(
     assert more_line(2) in shown
 
 
+def test_home_points_a_cut_product_list_at_what_lists_products(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    # Seven products in breach (30%), one customer: Home lists five. `/margin worst 25` ranks customers only.
+    def load(rt: Runtime, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        products = [f"p{i}" for i in range(7)]
+        import_contracts_file(rt.engine, write_contracts(folder / "c.csv", [("acme", "Acme", p) for p in products]))
+        usage = folder / "usage.csv"
+        with usage.open("w", newline="") as handle:
+            w = csv.writer(handle)
+            w.writerow(["event_id", "ts", "customer", "product", "model", "requests", "cost_usd"])
+            for p in products:
+                for i in range(30):
+                    day = WINDOW_START + timedelta(days=i)
+                    w.writerow([f"{p}-{i}", f"{day}T12:00:00+00:00", "acme", p, "gpt-4o", 10, "7.00"])
+        import_usage_file(rt.engine, usage, prices=rt.prices, timezone=rt.settings.timezone)
+
+    bot = make_bot(settings, slack, tmp_path, load)
+    shown = all_text(open_home(bot)["blocks"])
+    assert "_and 2 more (`/margin product NAME` answers for one; `marginbot portfolio` lists all)_" in shown
+    assert "worst 25" not in shown
+
+
 # 5. Home: a headline with nothing to compare says so.
 
 
@@ -127,6 +151,16 @@ def test_home_headline_without_an_earlier_margin_says_there_is_nothing_to_compar
     headline = next(line for line in all_text(open_home(bot)["blocks"]).splitlines() if "blended" in line)
     assert headline.endswith("blended gross margin *30.0%* · no margin in the period before to compare with")
     assert "n/a" not in headline and "  b" not in headline.split("blended")[1]
+
+
+def test_home_month_to_date_without_an_earlier_margin_says_there_is_nothing_to_compare(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    # Usage starts on Oct 16: November's first 14 days have nothing in October's first 14 to compare with.
+    bot = make_bot(settings, slack, tmp_path, book_of({"acme": ("Acme Corp", "7.00")}))
+    month = next(line for line in all_text(open_home(bot)["blocks"]).splitlines() if "month to date" in line)
+    assert "(no margin in the same days of the month before to compare with)" in month
+    assert "n/a" not in month
 
 
 def test_home_headline_with_an_earlier_margin_still_shows_the_change(book: Runtime) -> None:
@@ -256,3 +290,17 @@ def test_an_unreadable_whatif_submission_says_so_instead_of_closing_the_modal(
     _, body = submit(bot, modal, {"cache": "30"})
     assert body["response_action"] == "update"
     assert all_text(body["view"]["blocks"]) == f":warning: {esc(UNREADABLE)}"
+
+
+@pytest.mark.parametrize("key", ["portfolio", "cache", "2026-10"])
+def test_whatif_for_a_customer_whose_key_is_a_word_of_the_grammar_runs_on_that_customer(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path, key: str
+) -> None:
+    # The modal knows its customer: read back as words, `portfolio` was the whole book, `cache` a lever and
+    # `2026-10` a period, so the what-if ran on the wrong subject or refused every lever.
+    bot = make_bot(settings, slack, tmp_path, book_of({key: ("Wordy Inc", "7.00"), "other": ("Other Co", "1.00")}))
+    modal = open_whatif(bot, open_home(bot), key)
+    _, body = submit(bot, modal, {"cache": "30"})
+    assert body["response_action"] == "update"  # not errors beside the fields
+    shown = all_text(result_of(bot)["blocks"])
+    assert f"What if, for *Wordy Inc* (`{key}`)" in shown and "COGS saving +$63.00 a month" in shown

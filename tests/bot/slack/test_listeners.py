@@ -22,7 +22,7 @@ from slack_bolt.response import BoltResponse
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from bot.blocks.alerts import ACK, SNOOZE, subject_ref
+from bot.blocks.alerts import ACK, OPEN, SNOOZE, WHATIF, subject_ref
 from bot.blocks.kit import clip
 from bot.cli.main import main
 from bot.slack import alert_actions
@@ -151,6 +151,24 @@ def test_someone_on_the_access_list_acting_from_the_home_tab_gets_the_dashboard_
     shown = all_text(view_of(published)["blocks"])
     assert published.body["user_id"] == ALLOWED_USER
     assert "Plain Co" in shown and "Acknowledged by <@UALLOWED>" in shown
+
+
+@pytest.mark.parametrize("action_id", [ACK, OPEN, WHATIF])
+def test_a_click_refused_from_the_home_tab_takes_the_figures_off_it(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path, action_id: str
+) -> None:
+    # UGONE saw the dashboard while on the access list; taken off it since, their Home tab still showed every
+    # customer's figures after a refused click, until they opened it again.
+    bot = make_bot(settings, slack, tmp_path, load_accounts)
+    bot.check()
+    button = {"type": "button", "action_id": action_id, "block_id": "alert:customer:plain", "value": "customer:plain"}
+    published = bot.click("UGONE", button, "views.publish", home=True)
+    assert published.body["user_id"] == "UGONE"
+    shown = all_text(view_of(published)["blocks"])
+    assert "MARGINBOT_ALLOWED_USERS" in shown
+    for figure in ("$", "%", "Strict Inc", "Plain Co", "Owned Corp"):
+        assert figure not in shown, figure
+    assert bot.states()[("customer", "plain")].acked_by == ""
 
 
 # 2. `/margin top ²`: a digit to str.isdigit, not to int().

@@ -15,8 +15,8 @@ from bot.answer_types import Answer
 from bot.blocks.interactive import WhatIfForm, answer_modal, whatif_modal
 from bot.blocks.kit import section
 from bot.blocks.messages import refusal_message
-from bot.slack.alert_actions import act, alert_moment, on_workers, open_subject, subject_name
-from bot.slack.clicks import click_of, reply_privately, snooze_days, subject_of
+from bot.slack.alert_actions import act, alert_moment, on_workers, open_subject, refuse, subject_name
+from bot.slack.clicks import click_of, snooze_days, subject_of
 from bot.slack.services import Services
 from engine.scrub import scrub
 
@@ -54,7 +54,7 @@ def open_clicked(
         return
     if not services.access.allows(click.user, click.channel):
         logger.info("refused Open on %s from %s in %s: not on the access list", subject, click.user, click.channel)
-        reply_privately(client, click, refusal_message(click.user), logger)
+        services.workers.submit(refuse, services, client, click, refusal_message(click.user), logger)
         return
     view_id = None
     if not click.response_url and click.trigger_id:
@@ -81,7 +81,7 @@ def whatif_clicked(
         return
     if not services.access.allows(click.user, click.channel):
         logger.info("refused What-if on %s from %s in %s: not on the access list", subject, click.user, click.channel)
-        reply_privately(client, click, refusal_message(click.user), logger)
+        services.workers.submit(refuse, services, client, click, refusal_message(click.user), logger)
         return
     rt = services.runtime
     at, period = alert_moment(rt, click)

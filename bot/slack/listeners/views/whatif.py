@@ -23,8 +23,8 @@ from bot.slack.alert_actions import customer_name
 from bot.slack.services import Services
 from engine.periods import PeriodError, looks_like_period
 from engine.runtime import Runtime
-from engine.scenarios.grammar import Route, ScenarioError, parse_levers, split_subject
-from engine.scenarios.levers import resolve_target
+from engine.scenarios.grammar import Route, ScenarioError, parse_levers
+from engine.scenarios.levers import observed_providers, resolve_target
 from engine.scrub import scrub
 from engine.store.meta import StaleRollups
 
@@ -41,7 +41,7 @@ def lever_errors(form: WhatIfForm, runtime: Runtime) -> dict[str, str]:
     """Each field that cannot be read, with why (in Slack's `errors` shape: block id → message).
 
     Each field is read alone first (its own mistakes beside it); then the whole request is read the way the run
-    will read it (`form.words()`, the period in MARGINBOT_TIMEZONE, each route's target model against the prices),
+    will read it (`form.lever_words()`, the period in MARGINBOT_TIMEZONE, each route's target model against the prices),
     so that what would fail the run is shown beside the field it came from, while the form can still be fixed."""
     errors: dict[str, str] = {}
     given = [(block, form.values.get(block, "")) for block, *_ in LEVER_INPUTS]
@@ -77,8 +77,7 @@ def lever_errors(form: WhatIfForm, runtime: Runtime) -> dict[str, str]:
 def _run_errors(form: WhatIfForm, runtime: Runtime) -> dict[str, str]:
     """The whole request read as the run reads it, each failure beside the field it came from."""
     try:
-        _, rest = split_subject(form.words())
-        levers, period_word = parse_levers(rest)
+        levers, period_word = parse_levers(form.lever_words())
     except ScenarioError as exc:
         return {_lever_field(form, str(exc)): clip(str(exc), MAX_ERROR)}
     try:
@@ -93,7 +92,8 @@ def _run_errors(form: WhatIfForm, runtime: Runtime) -> dict[str, str]:
         with runtime.connect() as conn:
             for lever in routes:
                 try:
-                    resolve_target(conn, runtime.prices, lever.target, period.end)
+                    observed = observed_providers(conn, lever.target, period.start, period.end)
+                    resolve_target(runtime.prices, lever.target, period.end, observed)
                 except ScenarioError as exc:
                     errors[_field_with(form, lever.target) or "route"] = clip(str(exc), MAX_ERROR)
     except (SQLAlchemyError, StaleRollups) as exc:  # the run itself will say what is wrong with the database
@@ -146,7 +146,8 @@ def whatif_submitted(
 
 
 def run_whatif(services: Services, client: WebClient, view_id: str, form: WhatIfForm, logger: logging.Logger) -> None:
-    outcome = answer_command(services.runtime, Command(kind="whatif", words=tuple(form.words())), now=form.at)
+    command = Command(kind="whatif", subject=form.customer, words=tuple(form.lever_words()))
+    outcome = answer_command(services.runtime, command, now=form.at)
     if outcome.ok:
         view = whatif_modal(form, result=outcome.answer.blocks)
     else:
