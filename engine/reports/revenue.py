@@ -941,10 +941,7 @@ def prorated_lines(bills: list[Invoice], period: Period, counter: UnitCounter | 
             for product, piece in _split_part(part, weights):
                 pieces.setdefault(product, []).append(piece)
     for key, line in merged.items():
-        exact = ExactSum()
-        for part in line.parts:
-            exact.add(part)
-        line.total = line.platform = exact.dollars()
+        line.total = line.platform = _exact_dollars(line.parts)
         if key in split:
             line.product_parts = {product: tuple(parts) for product, parts in split[key].items()}
             line.by_product = {product: _exact_dollars(parts) for product, parts in line.product_parts.items()}
