@@ -71,18 +71,22 @@ class Settings(BaseSettings):
     )
     breach_pct: Decimal = Field(
         Decimal(40),
+        ge=0,
+        le=100,  # a margin line, as a customer's own bands in the contracts file are
         validation_alias=_env("MARGINBOT_BREACH_PCT"),
         description=(
-            "Gross margin, in percent, below which a customer or product is in breach (alerts, status, "
+            "Gross margin, in percent (0 to 100), below which a customer or product is in breach (alerts, status, "
             "forecasts). 40 means under 40%."
         ),
     )
     healthy_pct: Decimal = Field(
         Decimal(55),
+        ge=0,
+        le=100,  # a margin line, as a customer's own bands in the contracts file are
         validation_alias=_env("MARGINBOT_HEALTHY_PCT"),
         description=(
-            "Gross margin, in percent, at or above which a customer or product is healthy; between the breach"
-            " line and this it is on watch. Must be at least MARGINBOT_BREACH_PCT; it is also the default "
+            "Gross margin, in percent (0 to 100), at or above which a customer or product is healthy; between "
+            "the breach line and this it is on watch. Must be at least MARGINBOT_BREACH_PCT; it is also the default "
             "target of `marginbot floor`."
         ),
     )

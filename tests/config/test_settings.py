@@ -54,3 +54,21 @@ def test_a_database_url_sqlalchemy_cannot_read_is_refused_without_its_password(u
 def test_a_catalogue_file_that_is_a_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="is a directory: name the JSON file in it"):
         Settings(_env_file=None, catalogue_file=tmp_path)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(("key", "env", "value"), [("breach_pct", "MARGINBOT_BREACH_PCT", "150"),
+                                                   ("breach_pct", "MARGINBOT_BREACH_PCT", "-5"),
+                                                   ("healthy_pct", "MARGINBOT_HEALTHY_PCT", "101")])  # fmt: skip
+def test_a_margin_line_outside_0_to_100_is_refused_naming_itself(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, key: str, env: str, value: str
+) -> None:
+    from bot.cli.main import main
+
+    # 150% was refused as "MARGINBOT_HEALTHY_PCT must be at least MARGINBOT_BREACH_PCT", about the other setting;
+    # -5% was taken, so every customer's margin was judged against a line no margin is under.
+    monkeypatch.setenv(env, value)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'm.db'}")
+    assert main(["portfolio"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"marginbot: {env}: ") and f"(got '{value}')" in err
+    assert Settings(_env_file=None, breach_pct=0, healthy_pct=100).healthy_pct == 100  # type: ignore[call-arg]
