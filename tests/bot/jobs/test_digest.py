@@ -162,4 +162,6 @@ def test_a_configured_usage_source_never_synced_is_named_and_stripe_is_not(
     assert dry.payload is not None and dry.payload["lagging_sources"] == [{"source": "openai", "synced_to": None}]
     assert main(["digest", "send", "--as-of", "2026-11-15T12:00:00Z"], runtime=rt) == 0
     [post, *_] = slack.calls_to("chat.postMessage")
-    assert "Usage not synced to the week's end*: openai (never synced). COGS they have not read" in all_text(post.blocks)
+    assert "Usage not synced to the week's end*: openai (never synced). COGS they have not read" in all_text(
+        post.blocks
+    )
