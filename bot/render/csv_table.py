@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -55,11 +56,25 @@ def dec(value: Decimal | None) -> str:
     return "" if value is None else str(round_to(value, CENT))
 
 
+# What a spreadsheet reads as the start of a formula (OWASP's list for CSV injection): a customer named
+# `=HYPERLINK(...)` or `@SUM(...)`, from a gateway's metadata, must open as the text it is.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def inert(value: object) -> object:
+    """`value` as a spreadsheet cell that cannot run: text starting like a formula gets a leading apostrophe
+    (shown by spreadsheets as the text itself); numbers, "-12.50" among them, stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows(rows)
+    writer.writerows([inert(v) for v in row] for row in rows)
     return out.getvalue()
 
 

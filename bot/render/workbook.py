@@ -10,6 +10,7 @@ import csv
 import io
 from pathlib import Path
 
+from bot.render.csv_table import inert
 from engine.reports.pack import BoardPack, Sheet
 
 NUMBER_FORMAT = "#,##0.00"
@@ -46,6 +47,8 @@ def xlsx_bytes(pack: BoardPack) -> bytes:
             for cell in cells:
                 if isinstance(cell.value, float):  # money and percentages, already rounded to 0.01
                     cell.number_format = NUMBER_FORMAT
+                elif cell.data_type == "f":  # openpyxl takes text starting with "=" for a formula: names are text
+                    cell.data_type = "s"
         ws.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)
@@ -58,7 +61,7 @@ def csv_text(sheet: Sheet) -> str:
     writer.writerow(sheet.columns)
     for row in sheet.rows:
         # Money and percentages are the only fractions: they keep their two decimals ("10500.00").
-        writer.writerow(["" if v is None else f"{v:.2f}" if isinstance(v, float) else v for v in row])
+        writer.writerow(["" if v is None else f"{v:.2f}" if isinstance(v, float) else inert(v) for v in row])
     return out.getvalue()
 
 
