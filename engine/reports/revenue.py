@@ -267,9 +267,11 @@ def describe_terms(c: Terms) -> str:
 def _describe(terms: EarningTerms) -> str:
     plan, seats, seat_price, fee, included, unit, unit_price = terms
     parts: list[str] = []
-    if seats and seat_price:
+    # Only what the plan charges: a value stored beside it (a seat plan's fee, written before imports refused it)
+    # is not revenue, and shown in the terms it read as if it were.
+    if plan.has_seats and seats and seat_price:
         parts.append(f"{seats} seats × {unit_price_text(seat_price)}/mo")
-    if fee:
+    if plan.has_fee and fee:
         parts.append(f"{unit_price_text(fee)}/mo platform fee")
     if plan.is_metered:
         words = UNIT_WORDS.get(unit, unit) if unit is not None else ""

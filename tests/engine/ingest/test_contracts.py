@@ -386,3 +386,37 @@ def test_a_band_that_crosses_the_global_other_band_is_imported_with_a_note(
         "  globex: healthy_pct 30 is below the global breach line (40): globex has no watch band (in breach under "
         "30%); set its breach_pct to give it one",
     ]
+
+
+def test_a_value_the_plan_does_not_charge_is_refused_and_never_shown_as_charged(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "customer,plan,start,seats,seat_price_usd,platform_fee_usd,included_units,unit,unit_price_usd\n"
+        "seatco,seat,2026-01-01,10,100,5000,,,\n"  # the fee is not charged on a seat plan
+        "flatco,flat,2026-01-01,10,100,1000,,,\n"  # nor seats on a flat one
+        "flat2,flat,2026-01-01,,,1000,,request,2\n"  # nor a unit price
+        "useco,usage,2026-01-01,,,,500,request,0.1\n"  # nor included units outside hybrid
+        "hyb,hybrid,2026-01-01,10,100,5000,500,request,0.1\n"  # all of them: fine
+    )
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, path)
+    assert info.value.errors == [
+        (2, "platform_fee_usd is not charged on a seat plan: use plan hybrid for seats, a fee and usage, or leave "
+            "it blank"),
+        (3, "seats is not charged on a flat plan: use plan seat, or hybrid for seats, a fee and usage, or leave it "
+            "blank"),
+        (4, "unit_price_usd is not charged on a flat plan: use plan usage, or hybrid for seats, a fee and usage, or "
+            "leave it blank"),
+        (5, "included_units is not charged on a usage plan: use plan hybrid for units included in its fee, or leave "
+            "it blank"),
+    ]  # fmt: skip
+    # One stored before imports refused it: its terms say only what revenue counts.
+    (tmp_path / "ok.csv").write_text("customer,plan,start,seats,seat_price_usd\nseatco,seat,2026-01-01,10,100\n")
+    import_contracts_file(runtime.engine, tmp_path / "ok.csv")
+    with runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE contract SET platform_fee_usd = 5000 WHERE customer = 'seatco'"))
+    with runtime.connect() as conn:
+        (line,) = revenue_lines(conn, month(2026, 10))
+    assert (line.total, line.terms) == (Decimal(1000), "seat: 10 seats × $100.00/mo")
