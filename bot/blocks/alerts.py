@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.blocks.kit import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, Block, clip, context, esc, header, section
 from bot.render.fmt import delta_pct, money, percent_beside, points
-from engine.alerts.lag import lag_text
+from engine.alerts.lag import lagging_text
 from engine.alerts.threads import Shown
 
 MAX_TEXT = 600  # the notification text: names and margins; the blocks carry the rest
@@ -238,9 +238,7 @@ def _held(e: dict[str, Any], payload: dict[str, Any]) -> str:
 
 def _lagging(payload: dict[str, Any]) -> str:
     """The usage sources a run found short of its window's end, as the digest says them (engine.alerts.lag)."""
-    return ", ".join(
-        esc(lag_text(str(lag["source"]), lag.get("synced_to"))) for lag in payload.get("lagging_sources") or []
-    )
+    return esc(lagging_text(payload.get("lagging_sources") or []))
 
 
 def event_line(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from bot.blocks.alerts import amount, figure
 from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, fields, header, section
 from bot.render.fmt import delta_pct, money, percent, plural, points
-from engine.alerts.lag import lag_text
+from engine.alerts.lag import lagging_text
 from engine.reports.movers import Move
 
 MAX_LISTED = 10  # subjects per list; the rest are counted
@@ -136,7 +136,7 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
 
 def _lagging(sources: list[dict[str, str | None]]) -> str:
     """Sources the week's figures are missing usage from: synced only to a moment before the week ended, or never."""
-    named = ", ".join(esc(lag_text(str(s["source"]), s["synced_to"])) for s in sources)
+    named = esc(lagging_text(sources))
     return (
         f"*:warning: Usage not synced to the week's end*: {named}. COGS they have not read is missing from these "
         "figures, so the margins read too high until the sync catches up (`marginbot sync`)."

@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from engine.alerts.lag import Lag, lag_payload, lag_text, short_of
+from engine.alerts.lag import Lag, lag_payload, lagging_text, short_of
 from engine.alerts.messages import Message, Pack, pack_by_count, plan_messages
 from engine.alerts.state import Level, State, changed, load_states, save_state
 from engine.alerts.threads import Thread, close_thread, open_thread, open_threads
@@ -227,7 +227,7 @@ class AlertRun:
         if self.silenced:
             what = (what + ", " if what else "") + f"{len(self.silenced)} reminder(s) held (acknowledged or snoozed)"
         if self.lagging:
-            late = ", ".join(lag_text(s, u) for s, u in self.lagging)
+            late = lagging_text(lag_payload(self.lagging))
             what = (
                 what + "; " if what else "nothing new; "
             ) + f"no recovery decided: usage not synced to the window's end from {late}"
@@ -346,6 +346,12 @@ def decide(
     # Level.IDLE (no revenue, no cost): no news either way, the state stays as it was.
 
     flagged = prev.detail.get("unpriced_since")
+    if flagged and _starts_episode(prev, new):
+        # A flag left up by an earlier episode (or raised with none) does not carry into a new one: the new episode
+        # is announced in a thread of its own (and the flag's thread closed), so the flag is raised again there,
+        # dated from this episode, if the usage is still unpriced, and otherwise ends with the thread it lived in.
+        flagged = None
+        new.detail["unpriced_since"] = None
     if obs.unpriced_share >= UNPRICED_SHARE and not flagged:
         events.append(AlertKind.UNPRICED)
         new.detail["unpriced_since"] = as_of.isoformat()

@@ -32,3 +32,9 @@ def lag_text(source: str, synced_to: datetime | str | None) -> str:
         return f"{source} (never synced)"
     moment = datetime.fromisoformat(synced_to) if isinstance(synced_to, str) else synced_to
     return f"{source} (synced to {moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+
+
+def lagging_text(sources: Iterable[Mapping[str, Any]]) -> str:
+    """The `lagging_sources` payload in words, each as lag_text says it, joined: the one wording of the alert
+    messages, the digest and the run's summary. Plain text: a Slack builder escapes it."""
+    return ", ".join(lag_text(str(s["source"]), s.get("synced_to")) for s in sources)

@@ -121,3 +121,21 @@ def test_a_breach_after_a_recovery_starts_its_own_thread_while_unpriced_usage_ke
     assert any(first_root in m.payload.get("refresh_roots", []) for m in run.messages)
     threads = _threads(rt, "acme")
     assert [(root == first_root, closed is not None) for root, closed, _ in threads] == [(True, True), (False, False)]
+
+
+def test_unpriced_usage_still_flagged_when_a_new_breach_begins_is_flagged_again_in_the_new_episode() -> None:
+    # Recovered a month ago with the flag up (its thread kept open by it); the new breach starts a thread of its own
+    # and closes that one, so the flag is raised again as the new episode's, dated from it.
+    old = NOW - timedelta(days=30)
+    flag = {"unpriced_since": old.isoformat(), "unpriced_posted_at": old.isoformat()}
+    prev = State(status=Level.OK, since=old, last_posted_at=old, detail=dict(flag), raw_detail="{}")
+    new, events = decide(prev, observation(Decimal(100), Decimal(70), unpriced=2), as_of=NOW, **ARGS)  # 30%, 2%
+    assert events == ["breach", "unpriced"]
+    assert (new.stamp("unpriced_since"), new.stamp("unpriced_posted_at")) == (NOW, NOW)
+    # Under the 1% that raises a flag, the old one ends with its episode rather than live on in the new one.
+    new, events = decide(prev, observation(Decimal(100), Decimal(70), unpriced=0), as_of=NOW, **ARGS)
+    assert (events, new.detail.get("unpriced_since")) == (["breach"], None)
+    # The same episode going on keeps its flag and says nothing of it again.
+    going = State(status=Level.BREACH, since=old, last_posted_at=NOW, detail=dict(flag), raw_detail="{}")
+    new, events = decide(going, observation(Decimal(100), Decimal(70), unpriced=2), as_of=NOW, **ARGS)
+    assert (events, new.stamp("unpriced_since")) == ([], old)
