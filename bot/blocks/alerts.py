@@ -200,7 +200,7 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
         days = (as_of - _local_date(since, payload)).days if since else None
         what = "no revenue" if e["state"] == "no_revenue" else "in breach"
         now = ""
-        if e["state"] == "no_revenue" and amount(e, "revenue_usd") > 0:
+        if e["state"] == "no_revenue" and e.get("margin_pct") is not None:  # none under half a cent of revenue
             # Earning again at or above the line (under it, it would be a breach): not "in breach", not recovered.
             what, now = "cost without revenue", ", now earning"
         return (

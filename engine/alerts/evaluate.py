@@ -7,8 +7,10 @@ and product (one `portfolio` sweep), and moves each subject through a small stat
   only as a reminder every MARGINBOT_ALERT_REMIND_DAYS, unless someone acknowledged the episode (until it ends) or
   snoozed it (until the snooze ends); it recovers (posted once) only when the margin is back at or above the line
   plus HYSTERESIS points, so a margin hovering at the line does not flap.
-- no_revenue: cost but no revenue in the window (same reminder rules as a breach). Once it earns, it is judged
-  against the line itself: under it, a breach; at or above the recovery level, recovered; in between, held open.
+- no_revenue: cost but no revenue in the window, or less than half a cent (same reminder rules as a breach). Once
+  it earns, it is judged against the line itself: under it, a breach; at or above the recovery level, recovered; in
+  between, held open. Breach ↔ no_revenue is other news: announced, and the acknowledgement ends with it.
+- a subject the window no longer holds at all is left as it was (its thread open), as an idle one is.
 - nothing recovers (or clears from a trend) on a margin known to read better than it is: COGS understated by
   unpriced usage, or a usage source not synced to the window's end (lagging_sources); the reason is kept in
   detail["held"] for the reminder. Worse news (a new breach) is raised all the same.
@@ -16,7 +18,8 @@ and product (one `portfolio` sweep), and moves each subject through a small stat
   within TREND_HORIZON_DAYS (or crossed it inside the window); posted once per episode (again only after a
   reminder interval). Its state is `watch` in alert_state.
 - unpriced: more than UNPRICED_SHARE of a subject's events have no price, so its COGS is understated. Its post
-  time is detail["unpriced_posted_at"], apart from last_posted_at (the episode's reminder clock).
+  time is detail["unpriced_posted_at"], apart from last_posted_at (the episode's reminder clock). The flag belongs
+  to its episode: a new episode raises it again (or ends it).
 
 Within a kind, events are ordered by dollars at stake (at_stake), most first: the order of the message and of the
 MAX_DETAILED subjects that get a full report.
@@ -65,7 +68,7 @@ from engine.vocab import SubjectKind, Word
 
 log = logging.getLogger(__name__)
 HYSTERESIS = Decimal(2)  # points above the breach threshold a margin must reach to count as recovered
-HALF_CENT = Decimal("0.005")  # the least revenue shown as $0.01 (half up), not as $0.00
+HALF_CENT = Decimal("0.005")  # the least revenue that rounds to a cent (half up); less reads "<$0.01"
 UNPRICED_SHARE = Decimal("0.01")  # flag when at least 1% of events have no price (cleared under half that)
 MAX_DETAILED = 20  # subjects per run that get a full report (cost driver); the rest are listed with figures
 STORED_PCT = Decimal("0.0001")  # alert_state.last_margin_pct is NUMERIC(9, 4)
@@ -113,8 +116,9 @@ class Observation:
 
 
 def earns(figures: Figures) -> bool:
-    """Revenue that shows as more than $0.00: a fraction of a cent (what a contract starting on the window's last
-    hour earns) is judged as cost without revenue, not as a margin of −749,900% that reads as a price problem."""
+    """Revenue that rounds to at least a cent: less (a fraction of a cent, shown "<$0.01", what a contract starting
+    in the window's last hour earns) is judged as cost without revenue, not as a margin of −749,900% that reads as a
+    price problem."""
     return figures.revenue >= HALF_CENT
 
 
@@ -179,6 +183,9 @@ class AlertEvent:
             "resent": self.resent,
             "held": list(self.held),
         }
+        if not earns(o.current):
+            # Judged as cost without revenue (`earns`): no margin is shown, as for no revenue at all, not -187,400%.
+            d["margin_pct"] = d["exact"]["margin_pct"] = None
         if self.channels is not None:
             d["channels"] = self.channels
         if self.report is not None:

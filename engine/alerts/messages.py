@@ -1,9 +1,11 @@
 """Which outbox messages one alerts run queues, per channel: new episodes at the top level, the rest in threads.
 
 For each alert channel, a subject's events this run go
-- as a reply in its open thread there when it has one (reminders, recoveries, "trending to breach" → breach,
-  which is also broadcast to the channel), and a recovery or a clearing closes the thread and re-renders its root;
-- otherwise in the run's top-level message, which becomes the subject's thread root while its episode lasts.
+- as a reply in its open thread there when it has one (reminders, recoveries, "trending to breach" → breach and
+  breach ↔ cost without revenue, which are also broadcast to the channel and re-render the root, whose
+  acknowledgement no longer holds), and a recovery or a clearing closes the thread and re-renders its root;
+- otherwise in the run's top-level message, which becomes the subject's thread root while its episode lasts; so
+  does a new episode whose old thread only an unpriced-usage flag kept open (that thread is closed).
 
 A message holds whole subjects (all of a subject's events together) and is split into parts by `pack`, which
 knows how big each subject renders (bot/blocks/alerts.py hands in one that keeps every part within Slack's
@@ -89,7 +91,9 @@ def plan_messages(
         mine = [e for e in events if e.get("channels") is None or channel in e["channels"]]
         top: list[dict[str, Any]] = []
         replies: dict[str, list[dict[str, Any]]] = {}
-        closing: dict[str, bool] = {}  # root_key → some subject's episode ends under it
+        # root_key → a subject under it ended its episode, or became other news (a trend to a breach, a breach to cost
+        # without revenue) whose acknowledgement the root must stop showing: the root is re-rendered.
+        closing: dict[str, bool] = {}
         handled: set[SubjectKey] = set()
         stale_roots: list[str] = []
         for group in by_subject(mine):
@@ -106,6 +110,8 @@ def plan_messages(
                 continue
             if thread is not None and thread.live:
                 replies.setdefault(thread.root_key, []).extend(group)
+                if any(e["kind"] in ("breach", "no_revenue") for e in group):
+                    closing[thread.root_key] = True
                 if not still_open:
                     ended = RECOVERED if any(e["kind"] == "recovered" for e in group) else CLEARED
                     plan.closes.append((*key, channel, ended))

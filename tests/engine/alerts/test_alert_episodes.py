@@ -139,3 +139,50 @@ def test_unpriced_usage_still_flagged_when_a_new_breach_begins_is_flagged_again_
     going = State(status=Level.BREACH, since=old, last_posted_at=NOW, detail=dict(flag), raw_detail="{}")
     new, events = decide(going, observation(Decimal(100), Decimal(70), unpriced=2), as_of=NOW, **ARGS)
     assert (events, new.stamp("unpriced_since")) == ([], old)
+
+
+def test_a_fraction_of_a_cent_of_revenue_shows_no_margin_in_the_message_nor_now_earning() -> None:
+    import json
+
+    from bot.blocks.alerts import alert_message, alert_text
+    from engine.alerts.evaluate import AlertEvent, AlertKind
+
+    now = Figures(revenue=Decimal("0.004"), cogs=Decimal("7.50"), events=10, thresholds=Thresholds())
+    seen = observe(
+        PortfolioRow(kind=SubjectKind.CUSTOMER, key="c1", name="C1", current=now, previous=now), Thresholds()
+    )
+    first, _ = decide(State(), seen, as_of=NOW, **ARGS)
+    later, kinds = decide(first, seen, as_of=NOW + timedelta(days=8), **ARGS)
+    assert kinds == ["reminder"]
+
+    def payload(kind: AlertKind, state: State) -> dict[str, object]:
+        event = AlertEvent(kind=kind, observation=seen, since=state.since, state=state.status).as_dict()
+        return {"type": "alerts", "as_of": NOW.isoformat(), "timezone": "UTC", "window_days": 30,
+                "period": {"label": "last 30 days", "start": "2026-10-16", "end": "2026-11-14"}, "breach_pct": "40",
+                "recover_pct": "42", "thread": False, "broadcast": False, "refresh_roots": [], "lagging_sources": [],
+                "events": [json.loads(json.dumps(event, default=str))], "part": [1, 1]}  # fmt: skip
+
+    # It read "Cost without revenue: C1 -187400.0%", then "cost without revenue since …, now earning: margin
+    # *-187400.0%*".
+    assert "%" not in alert_text(payload(AlertKind.NO_REVENUE, first)).split(":", 1)[1]
+    reminder = json.dumps(alert_message(payload(AlertKind.REMINDER, later))["blocks"])
+    assert "now earning" not in reminder and "187" not in reminder
+
+
+def test_a_change_of_kind_re_renders_the_root_that_showed_the_old_acknowledgement(rt: Runtime, tmp_path: Path) -> None:
+    rt = _channels(rt)
+    load(rt, tmp_path, [Run("acme", "agent", WINDOW_START, 30, 10, Decimal("7.00"))], [("acme", "Acme", "agent")])
+    check_alerts(rt, as_of=NOW)
+    ((root, _, _),) = _threads(rt, "acme")
+    with rt.engine.connect() as conn:
+        acknowledge(conn, "customer", "acme", user="U1", at=NOW)
+    with rt.engine.begin() as conn:
+        conn.execute(text('UPDATE contract SET "end" = :d'), {"d": NEXT_WINDOW - timedelta(days=1)})
+    # The contract ends with the first window and the usage goes on: cost without revenue, no longer acknowledged.
+    add_usage(rt, tmp_path, [Run("acme", "agent", NEXT_WINDOW, 30, 10, Decimal("7.00"))], tag="b")
+    run = check_alerts(rt, as_of=LATER)
+    assert ("acme", "no_revenue") in {(e.observation.key, e.kind) for e in run.events}
+    with rt.connect() as conn:
+        assert load_states(conn)[("customer", "acme")].acked_by == ""
+    # The root said "Acknowledged by <@U1>": it is shown again as it stands now.
+    assert root in [r for m in run.messages for r in m.payload.get("refresh_roots", [])]
