@@ -147,11 +147,16 @@ def _month_to_date(m: dict[str, Any] | None) -> str | None:
     """The calendar month so far, against the same days of the month before, with its run rate labelled."""
     if not m:
         return None
-    change = figure(m, "margin_change_pts")
+    change, before = figure(m, "margin_change_pts"), figure(m, "previous_margin_pct")
+    # Which side has no margin, said (as the Home tab says it), never "n/a against …".
+    if change is not None:
+        against = f"{points(change)} against the same days of the month before"
+    elif before is not None:
+        against = f"{percent(before)} in the same days of the month before"
+    else:
+        against = "no margin in the same days of the month before to compare with"
     line = (
-        f"*{esc(m['title'])}:* gross margin {percent(figure(m, 'margin_pct'))} "
-        f"({f'{points(change)} against' if change is not None else 'no margin to compare with in'} the same days of "
-        "the month before) · "
+        f"*{esc(m['title'])}:* gross margin {percent(figure(m, 'margin_pct'))} ({against}) · "
         f"revenue {money(figure(m, 'revenue_usd'))} · COGS {money(figure(m, 'cogs_usd'))}"
     )
     p = m.get("projection")

@@ -1,0 +1,30 @@
+"""The digest's month to date says which side has no margin, in the Home tab's words."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from bot.blocks.digest import _month_to_date
+from bot.blocks.home import _against_same_days
+from engine.reports.figures import Figures, Thresholds
+from engine.reports.serialize import figures_text
+
+EARNING = Figures(revenue=Decimal(100), cogs=Decimal(45), thresholds=Thresholds())  # 55%
+NOTHING = Figures(revenue=Decimal(0), cogs=Decimal(10), thresholds=Thresholds())
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "said"),
+    [
+        (NOTHING, EARNING, "55.0% in the same days of the month before"),  # it read "no margin to compare with in"
+        (EARNING, NOTHING, "no margin in the same days of the month before to compare with"),
+        (EARNING, EARNING, "0.0 pts against the same days of the month before"),
+    ],
+)
+def test_the_digest_and_home_say_the_month_to_date_comparison_alike(now: Figures, before: Figures, said: str) -> None:
+    m = {"title": "2026-11, month to date", **figures_text(now, before, change=True), "projection": None}
+    line = _month_to_date(m)
+    assert line is not None and f"({said})" in line
+    assert _against_same_days(now, before) == said
