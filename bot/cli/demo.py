@@ -84,7 +84,7 @@ def cmd_demo(args: argparse.Namespace, rt: Runtime) -> int:
     with demo.connect() as conn:
         book = portfolio(conn, period, thresholds=demo.thresholds)
     print()
-    print(render_portfolio(book, limit=SHOWN_CUSTOMERS))
+    print(render_portfolio(book, limit=SHOWN_CUSTOMERS, rest=f"`DATABASE_URL={url} marginbot portfolio` lists all"))
     if args.customers >= 5:  # the story's customers exist
         print()
         print(story(demo, book, days=args.days))

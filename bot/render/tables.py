@@ -187,7 +187,11 @@ def _rows(rows: list[PortfolioRow], limit: int | None = None) -> list[list[str]]
     ]
 
 
-def render_portfolio(p: Portfolio, *, limit: int | None = None) -> str:
+def render_portfolio(
+    p: Portfolio, *, limit: int | None = None, rest: str = "`marginbot portfolio` without --limit lists every customer"
+) -> str:
+    """The portfolio as text; a table cut at `limit` customers ends with how many more, and `rest`: what lists them
+    (the demo's reader has given no --limit, and its database is not DATABASE_URL's)."""
     if limit is not None and limit < 1:
         # rows[:-1] would drop the last row without a word (and rows[:0] show none): a caller's mistake, said so.
         raise ValueError(f"limit must be at least 1, got {limit}")
@@ -217,7 +221,7 @@ def render_portfolio(p: Portfolio, *, limit: int | None = None) -> str:
     lines += _table(headers, _rows(p.customers, limit), right={1, 2, 3, 4, 6})
     if hidden:
         # The count in the title alone reads as "these are all of them" once the table has ended.
-        lines.append(f"  and {hidden} more: `marginbot portfolio` without --limit lists every customer")
+        lines.append(f"  and {hidden} more: {rest}")
     lines += ["", f"Products ({len(p.products)})"]
     lines += _table(headers, _rows(p.products), right={1, 2, 3, 4, 6})
     if unallocated := unallocated_text(p):

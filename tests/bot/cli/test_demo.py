@@ -30,6 +30,8 @@ def test_the_demo_tells_its_story_with_enterprise_sized_customers(
     assert "self-hosted/acme-guard-2b" in story and "have no price" in story
     assert "marginbot whatif stark-logistics price usage" in story and "per-task pricing saves Stark Logistics" in story
     assert "marginbot alerts check --dry-run" in story and "the Home tab" in story
+    # The table is cut to a screen: what lists the rest names the demo's database (the reader gave no --limit).
+    assert f"more: `DATABASE_URL=sqlite:///{db} marginbot portfolio` lists all\n" in out and "--limit" not in out
 
     url = f"sqlite:///{db}"
     try:
