@@ -156,17 +156,19 @@ class _Context:
         return self.rates[key]
 
 
-def observed_providers(conn: Connection, model: str, first: date, last: date) -> list[str]:
-    """The providers `model`'s usage came through on the days `first` to `last`, sorted. The days bound it: the
-    rollups are keyed by day first, so this reads the period's rows; without them it read every row ever stored,
-    once per day of a what-if, and a large book's What-if modal could miss Slack's 3 seconds."""
-    sql = text("SELECT DISTINCT provider FROM daily_rollup WHERE day BETWEEN :a AND :b AND model = :m")
-    return sorted(p for (p,) in conn.execute(sql, {"a": first, "b": last, "m": model}))
+def observed_providers(conn: Connection, model: str, period: Period) -> list[str]:
+    """The providers `model`'s usage came through, sorted: in `period` (the rollups are keyed by day first, so this
+    reads the period's rows), else at any time, as before. Asked once per route lever: it was once per day of the
+    what-if over every row ever stored, and a large book's What-if modal could miss Slack's 3 seconds."""
+    sql = "SELECT DISTINCT provider FROM daily_rollup WHERE model = :m"
+    within = conn.execute(text(sql + " AND day BETWEEN :a AND :b"), {"a": period.start, "b": period.end, "m": model})
+    found = [p for (p,) in within] or [p for (p,) in conn.execute(text(sql), {"m": model})]
+    return sorted(found)
 
 
 def resolve_target(prices: PriceBook, ref: str, at: date, observed: Iterable[str] = ()) -> tuple[str, str]:
     """Which provider prices model `ref` (or `provider/model`): the price file, then the providers its usage came
-    through (`observed`: observed_providers over the what-if's days), then the genai-prices catalogue. Raises
+    through (`observed`: observed_providers over the what-if's period), then the genai-prices catalogue. Raises
     ScenarioError when nothing prices it (it is never assumed free)."""
     moment = datetime.combine(at, time(12), tzinfo=UTC)
     if "/" in ref:
@@ -212,8 +214,7 @@ def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]
     if share == 0:
         return slices
     targets: dict[date, tuple[str, str]] = {}
-    days = [s.day for s in slices]
-    observed = observed_providers(ctx.conn, lever.target, min(days), max(days)) if days else []
+    observed = observed_providers(ctx.conn, lever.target, ctx.period)
     out: list[Slice] = []
     skipped = ZERO
     standard_rated: set[str] = set()

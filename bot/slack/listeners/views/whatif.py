@@ -19,7 +19,7 @@ from bot.blocks.kit import clip, esc
 from bot.blocks.messages import error_message, refusal_message
 from bot.command import Command
 from bot.handlers.scenarios import WHATIF_HOW
-from bot.slack.alert_actions import customer_name
+from bot.slack.alert_actions import customer_name, publish_home
 from bot.slack.services import Services
 from engine.periods import PeriodError, looks_like_period
 from engine.runtime import Runtime
@@ -92,7 +92,7 @@ def _run_errors(form: WhatIfForm, runtime: Runtime) -> dict[str, str]:
         with runtime.connect() as conn:
             for lever in routes:
                 try:
-                    observed = observed_providers(conn, lever.target, period.start, period.end)
+                    observed = observed_providers(conn, lever.target, period)
                     resolve_target(runtime.prices, lever.target, period.end, observed)
                 except ScenarioError as exc:
                     errors[_field_with(form, lever.target) or "route"] = clip(str(exc), MAX_ERROR)
@@ -134,6 +134,10 @@ def whatif_submitted(
     if not services.access.allows(user, form.channel):
         logger.info("refused a what-if from %s: not on the access list", user)
         ack(response_action="update", view=notice_modal(refusal_message(user)))
+        if form.channel is None:
+            # Opened from the Home tab (a click in a message carries its channel): the Home behind the modal still
+            # shows every customer's figures to someone taken off the access list, as after a refused click.
+            services.workers.submit(publish_home, services, client, user, logger)
         return
     if not form.name:  # left out of the modal when it did not fit
         form = replace(form, name=customer_name(services.runtime, form.customer))
