@@ -304,7 +304,8 @@ def import_contracts_file(
             values = row.contract.model_dump(exclude={"id"})
             values.update(_column_values(account.get(row.contract.customer, {})))
             inserts.append(values)
-        conn.execute(table.insert(), inserts)
+        if inserts:  # given no rows, SQLAlchemy inserts one empty row, and the database refuses it
+            conn.execute(table.insert(), inserts)
         _upsert_customers(conn, rows)
         bump_generation(conn)
     result.customers = customers

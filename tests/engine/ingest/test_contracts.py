@@ -420,3 +420,14 @@ def test_a_value_the_plan_does_not_charge_is_refused_and_never_shown_as_charged(
     with runtime.connect() as conn:
         (line,) = revenue_lines(conn, month(2026, 10))
     assert (line.total, line.terms) == (Decimal(1000), "seat: 10 seats × $100.00/mo")
+
+
+def test_a_contracts_file_with_only_its_header_adds_nothing_and_blames_no_database(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It said "cannot use the database …: NOT NULL constraint failed: contract.customer".
+    path = tmp_path / "c.csv"
+    path.write_text("customer,plan,start,seats,seat_price_usd\n")
+    assert main(["import", "contracts", str(path)], runtime=runtime) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "0 contract(s) added" in out
