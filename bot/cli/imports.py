@@ -88,7 +88,7 @@ def cmd_import_usage(args: argparse.Namespace, rt: Runtime) -> int:
 
     for path in args.files:
         if not Path(path).is_file():
-            problem = "is a directory, not a file" if Path(path).is_dir() else "no such file"
+            problem = not_a_file(Path(path))
             print(f"marginbot: {path}: {problem}", file=sys.stderr)
             refused(path, problem)
             continue
@@ -148,11 +148,22 @@ def preview(result: ImportResult) -> str:
     return "\n".join(lines)
 
 
+def not_a_file(path: Path) -> str:
+    """Why `path`, which is not a regular file, cannot be imported. An import reads a file twice or more (its
+    header, then its rows; the fast path maps it), so a pipe (`<(cat …)`, a FIFO) cannot do: it is not "no such
+    file" either, which sent people looking for a typo."""
+    if path.is_dir():
+        return "is a directory, not a file"
+    if path.exists():
+        return "is not a regular file (a pipe or a device): save it to a file, then import that"
+    return "no such file"
+
+
 def cmd_import_contracts(args: argparse.Namespace, rt: Runtime) -> int:
     from engine.ingest.contracts import ContractFileError, import_contracts_file
 
     if not Path(args.file).is_file():
-        raise UserError(f"{args.file}: {'is a directory, not a file' if Path(args.file).is_dir() else 'no such file'}")
+        raise UserError(f"{args.file}: {not_a_file(Path(args.file))}")
     try:
         result = import_contracts_file(
             rt.engine, args.file, delimiter=args.delimiter, supersede=args.supersede, thresholds=rt.thresholds

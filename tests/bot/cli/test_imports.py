@@ -196,3 +196,17 @@ def test_importing_a_directory_as_contracts_says_it_is_one(
 ) -> None:
     assert main(["import", "contracts", str(tmp_path)], runtime=runtime) == 1
     assert capsys.readouterr().err == f"marginbot: {tmp_path}: is a directory, not a file\n"
+
+
+@pytest.mark.parametrize("kind", ["usage", "contracts"])
+def test_importing_a_pipe_says_it_is_one_not_that_there_is_no_such_file(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    import os
+
+    pipe = tmp_path / "rows.csv"
+    os.mkfifo(pipe)  # what `marginbot import usage <(zcat …)` hands over
+    assert main(["import", kind, str(pipe)], runtime=runtime) == 1
+    assert capsys.readouterr().err == (
+        f"marginbot: {pipe}: is not a regular file (a pipe or a device): save it to a file, then import that\n"
+    )
