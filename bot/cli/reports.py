@@ -49,14 +49,19 @@ def _one_format(args: argparse.Namespace) -> None:
         raise UsageError("give --json or --csv, not both")
 
 
-def _period_hint(args: argparse.Namespace, kind: str, words: list[str]) -> str | None:
+def _period_hint(args: argparse.Namespace, rt: Runtime, kind: str, words: list[str]) -> str | None:
     """How to ask for the period, when the name's last word is one (`marginbot margin acme 2026-10`, as one types in
-    Slack): None otherwise, or when a period was given as a flag too."""
-    from engine.periods import looks_like_period
+    Slack): None otherwise, or when a period was given as a flag too. A word shaped like a period that is none
+    (2026-13, 0d) gets why, not a flag the command would then refuse."""
+    from engine.periods import PeriodError, looks_like_period
 
     if len(words) < 2 or not looks_like_period(words[-1]) or args.period or args.days is not None:
         return None
     last = words[-1].strip()
+    try:
+        rt.period(last)
+    except PeriodError as exc:
+        return f"{last} is not a period either: {exc}"
     flag = f"--days {last[:-1]}" if last.lower().endswith("d") else f"--period {last}"
     command = "margin" if kind == "customer" else "product"
     return f"to ask about {last}, give it as {flag}: marginbot {command} {' '.join(words[:-1])} {flag}"
@@ -77,7 +82,7 @@ def _subject(args: argparse.Namespace, rt: Runtime, kind: str, words: list[str])
             try:
                 report = build(conn, ref, chosen, thresholds=rt.thresholds, movers=rt.movers)
             except UnknownSubject as exc:
-                hint = _period_hint(args, kind, words)
+                hint = _period_hint(args, rt, kind, words)
                 if hint is None:
                     raise
                 raise UserError("; ".join([f"{exc} ({hint})", *notes])) from None

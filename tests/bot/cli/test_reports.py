@@ -101,3 +101,15 @@ def test_report_out_naming_a_file_where_a_directory_goes_is_one_line_before_any_
         f"marginbot: --out {plain / 'pack.xlsx'}: {plain} is a file, not a directory\n",
     )
     assert plain.read_text() == "hi"
+
+
+@pytest.mark.parametrize(
+    ("word", "why"),
+    [("2026-13", "'2026-13' is not a month"), ("0d", "the number of days must be between 1 and 3660")],
+)
+def test_a_name_ending_in_a_word_shaped_like_a_period_that_is_none_is_told_why(
+    book: Runtime, capsys: pytest.CaptureFixture[str], word: str, why: str
+) -> None:
+    # It said "give it as --period 2026-13", which the command then refused too.
+    code, _, err = cli(book, capsys, "margin", "acme", word)
+    assert code == 1 and f"({word} is not a period either: {why}" in err and "give it as" not in err
