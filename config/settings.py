@@ -342,6 +342,14 @@ class Settings(BaseSettings):
             )
         if scheme.lower() == "sqlite" and rest and not rest.startswith("/"):
             raise ValueError(f"sqlite://{rest} has two slashes: a SQLite file is sqlite:///{rest} (three slashes)")
+        if scheme.lower() == "sqlite" and "?" in rest:
+            # SQLAlchemy drops what it does not know with a warning, `mode=ro` among them: the file was then
+            # created, migrated and written to by someone who asked for read-only access.
+            options = rest.partition("?")[2]
+            raise ValueError(
+                f"takes no options for a SQLite file (got ?{options}): marginbot writes to its database (it migrates "
+                "it on first use); to read without changing a file, point DATABASE_URL at a copy of it"
+            )
         if scheme.lower() not in _DATABASE_SCHEMES:
             raise ValueError(
                 f"marginbot does not support {scheme} databases: use sqlite:///FILE or "

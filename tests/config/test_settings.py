@@ -72,3 +72,10 @@ def test_a_margin_line_outside_0_to_100_is_refused_naming_itself(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"marginbot: {env}: ") and f"(got '{value}')" in err
     assert Settings(_env_file=None, breach_pct=0, healthy_pct=100).healthy_pct == 100  # type: ignore[call-arg]
+
+
+def test_sqlite_options_are_refused_rather_than_dropped(tmp_path: Path) -> None:
+    # `?mode=ro` was dropped with a raw SAWarning, and the file created and migrated.
+    with pytest.raises(ValidationError, match=r"takes no options for a SQLite file \(got \?mode=ro\)"):
+        Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'ro.db'}?mode=ro")  # type: ignore[call-arg]
+    assert not (tmp_path / "ro.db").exists()
