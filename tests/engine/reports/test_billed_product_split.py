@@ -5,14 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import text
-
 from engine.ingest.files import import_usage_file
 from engine.periods import month
 from engine.reports.figures import Thresholds
 from engine.reports.margin import product_report
 from engine.reports.revenue import period_revenue
 from engine.runtime import Runtime
+from tests.engine.reports.billing import store_invoice_line
 
 JUNE = month(2026, 6)
 
@@ -24,14 +23,7 @@ def _billed_100_with_requests_1_to_chat_and_2_to_search(runtime: Runtime, tmp_pa
         "e2,2026-06-03T12:00:00Z,acme,search,2,1\n"
     )
     import_usage_file(runtime.engine, tmp_path / "u.csv", prices=runtime.prices, timezone="UTC")
-    with runtime.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd, "
-                "currency, invoice_id) VALUES ('in_1', 'stripe', 'acme', '', '2026-06-01', '2026-06-30', 100, "
-                "'usd', 'in_1')"
-            )
-        )
+    store_invoice_line(runtime.engine, "in_1", "acme", "2026-06-01", "2026-06-30", 100)
 
 
 def test_an_invoice_naming_no_product_is_split_across_products_by_requests_and_adds_up_exactly(
@@ -68,14 +60,7 @@ def test_the_product_reports_of_a_customer_billed_with_no_product_show_its_reven
 def test_an_invoice_naming_no_product_with_no_usage_on_its_days_stays_in_no_products_row(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    with runtime.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd, "
-                "currency, invoice_id) VALUES ('in_1', 'stripe', 'acme', '', '2026-06-01', '2026-06-30', 100, "
-                "'usd', 'in_1')"
-            )
-        )
+    store_invoice_line(runtime.engine, "in_1", "acme", "2026-06-01", "2026-06-30", 100)
     with runtime.connect() as conn:
         revenue = period_revenue(conn, JUNE)
     assert revenue.by_customer() == {"acme": Decimal(100)}

@@ -15,6 +15,7 @@ from engine.reports.figures import Thresholds
 from engine.reports.portfolio import portfolio
 from engine.reports.serialize import portfolio_to_dict
 from engine.runtime import Runtime
+from tests.engine.reports.billing import store_invoice_line
 
 JUNE = month(2026, 6)
 
@@ -75,8 +76,6 @@ def test_revenue_of_a_contract_for_every_product_with_no_usage_is_in_a_product_r
 def test_billed_revenue_naming_no_product_is_split_across_the_products_by_their_requests(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    from sqlalchemy import text
-
     # Billed through Stripe with no product mapped: June's $100 invoice and a $365 yearly one ($30 of it in June,
     # a share that does not end in ticks). The customer sent 1 request to chat and 2 to search in June.
     (tmp_path / "u.csv").write_text(
@@ -85,16 +84,8 @@ def test_billed_revenue_naming_no_product_is_split_across_the_products_by_their_
         "e2,2026-06-03T12:00:00Z,billed,search,2,10\n"
     )
     import_usage_file(runtime.engine, tmp_path / "u.csv", prices=runtime.prices, timezone="UTC")
-    with runtime.engine.begin() as conn:
-        for line, start, end, amount in (("in_1", "2026-06-01", "2026-06-30", 100), ("in_2", "2026-01-01",
-                                          "2026-12-31", 365)):  # fmt: skip
-            conn.execute(
-                text(
-                    "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd, "
-                    "currency, invoice_id) VALUES (:id, 'stripe', 'billed', '', :a, :b, :amount, 'usd', :id)"
-                ),
-                {"id": line, "a": start, "b": end, "amount": amount},
-            )
+    store_invoice_line(runtime.engine, "in_1", "billed", "2026-06-01", "2026-06-30", 100)
+    store_invoice_line(runtime.engine, "in_2", "billed", "2026-01-01", "2026-12-31", 365)
     with runtime.connect() as conn:
         p = portfolio(conn, JUNE, thresholds=Thresholds())
     assert p.total.revenue == Decimal(130)
