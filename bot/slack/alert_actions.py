@@ -5,7 +5,8 @@
   place ("Acknowledged by @pat at 14:02", its buttons gone), and the clicked message too when it is a thread reply.
 - Open: the full `/margin` answer for the alert's own period and moment, ephemeral, with Share to channel.
 - Share to channel: the same question answered at the same moment, posted in the channel by who shared it.
-A stranger gets an ephemeral refusal and nothing changes. Each runs on the answer workers through `on_workers`:
+A stranger gets an ephemeral refusal and nothing changes (from the Home tab, their Home is published again, so
+no figures stay on it). Each runs on the answer workers through `on_workers`:
 whatever fails unexpectedly is logged with its traceback and the person who clicked is told, in one line.
 """
 
@@ -156,12 +157,23 @@ def resolved(rt: Runtime, click: Click, subject: tuple[str, str], logger: loggin
     return found
 
 
-def refuse(services: Services, client: WebClient, click: Click, refusal: Answer, logger: logging.Logger) -> None:
+def refuse(
+    services: Services,
+    client: WebClient,
+    click: Click,
+    refusal: Answer,
+    logger: logging.Logger,
+    *,
+    home_later: bool = False,
+) -> None:
     """Say `refusal` to whoever clicked; from the Home tab, publish their Home again too: access taken away since it
     was published leaves every customer's figures on their screen until they reopen it, and this replaces them
-    with how to get access."""
+    with how to get access. A listener passes `home_later`: the refusal goes at once, while the click's trigger is
+    fresh (from Home it opens a modal), and the Home on a worker."""
     reply_privately(client, click, refusal, logger)
-    if click.in_home:
+    if click.in_home and home_later:
+        services.workers.submit(publish_home, services, client, click.user, logger)
+    elif click.in_home:
         publish_home(services, client, click.user, logger)
 
 

@@ -78,7 +78,8 @@ class ProviderDrift:
 
 
 def reconcile(conn: Connection, period: Period, timezone: str = "UTC") -> list[ProviderDrift]:
-    """One row per provider that billed in `period` (a month of UTC days) or whose usage we priced in it;
+    """One row per provider with provider costs stored (in any month) that billed in `period` (a month of UTC days)
+    or whose usage we priced in it;
     `timezone` is the one the daily rollups were cut in (MARGINBOT_TIMEZONE)."""
     billed: dict[str, tuple[Decimal, date]] = {}
     sqlite = conn.dialect.name == "sqlite"

@@ -54,7 +54,7 @@ def open_clicked(
         return
     if not services.access.allows(click.user, click.channel):
         logger.info("refused Open on %s from %s in %s: not on the access list", subject, click.user, click.channel)
-        services.workers.submit(refuse, services, client, click, refusal_message(click.user), logger)
+        refuse(services, client, click, refusal_message(click.user), logger, home_later=True)
         return
     view_id = None
     if not click.response_url and click.trigger_id:
@@ -81,7 +81,7 @@ def whatif_clicked(
         return
     if not services.access.allows(click.user, click.channel):
         logger.info("refused What-if on %s from %s in %s: not on the access list", subject, click.user, click.channel)
-        services.workers.submit(refuse, services, client, click, refusal_message(click.user), logger)
+        refuse(services, client, click, refusal_message(click.user), logger, home_later=True)
         return
     rt = services.runtime
     at, period = alert_moment(rt, click)
