@@ -161,7 +161,10 @@ def adopt_price_fingerprint(conn: Connection, prices_file: Path, catalogue: Path
     stored = get_meta(conn, PRICE_FINGERPRINT)
     if stored is None:
         return
-    raw, digest = _price_files(prices_file, catalogue)
+    try:
+        raw, digest = _price_files(prices_file, catalogue)
+    except OSError:  # unreadable: the commands that price say so; the ones that do not must still open the database
+        return
     if stored != price_fingerprint(raw, digest) and stored == bytes_price_fingerprint(raw, digest):
         set_meta(conn, PRICE_FINGERPRINT, price_fingerprint(raw, digest))
 

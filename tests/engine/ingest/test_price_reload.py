@@ -220,3 +220,19 @@ def test_a_database_priced_under_the_bytes_fingerprint_is_not_asked_for_a_repric
     with upgraded.connect() as conn:
         assert get_meta(conn, PRICE_FINGERPRINT) == upgraded.prices.fingerprint
     assert cli(upgraded, capsys, "import", "usage", str(usage(tmp_path, "b", "2026-10-11")))[0] == 0
+
+
+def test_a_price_file_that_cannot_be_read_does_not_stop_the_database_from_opening(
+    runtime: Runtime, prices_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_usage_file(runtime.engine, usage(tmp_path, "a", "2026-10-10"), prices=runtime.prices, timezone="UTC")
+    real = Path.read_bytes
+
+    def denied(path: Path) -> bytes:  # what the file system says to a user without read permission (tests run as root)
+        if path == prices_file:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with Runtime(runtime.settings, now_override=NOW).connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM usage_event")).scalar_one() == 1
