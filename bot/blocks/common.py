@@ -72,6 +72,19 @@ def margin_change(now: Figures, before: Figures) -> str:
     return "n/a" if moved is None else points(moved)
 
 
+SAME_DAYS = "the same days of the month before"
+
+
+def against_same_days(change: Decimal | None, before: Decimal | None) -> str:
+    """The month to date against `SAME_DAYS` (Home and the digest), from the margin's change in points and the margin
+    before (each None where there is no margin), saying which side has none rather than "n/a against …"."""
+    if change is not None:
+        return f"{points(change)} against {SAME_DAYS}"
+    if before is not None:
+        return f"{percent(before)} in {SAME_DAYS}"
+    return f"no margin in {SAME_DAYS} to compare with"
+
+
 def trend_arrow(now: Figures, before: Figures) -> str:
     diff = exact_change(now, before)
     if diff is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.blocks.alerts import amount, figure
+from bot.blocks.common import against_same_days
 from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, fields, header, section
 from bot.render.fmt import delta_pct, money, percent, plural, points
 from engine.alerts.lag import lagging_text
@@ -147,14 +148,7 @@ def _month_to_date(m: dict[str, Any] | None) -> str | None:
     """The calendar month so far, against the same days of the month before, with its run rate labelled."""
     if not m:
         return None
-    change, before = figure(m, "margin_change_pts"), figure(m, "previous_margin_pct")
-    # Which side has no margin, said (as the Home tab says it), never "n/a against …".
-    if change is not None:
-        against = f"{points(change)} against the same days of the month before"
-    elif before is not None:
-        against = f"{percent(before)} in the same days of the month before"
-    else:
-        against = "no margin in the same days of the month before to compare with"
+    against = against_same_days(figure(m, "margin_change_pts"), figure(m, "previous_margin_pct"))
     line = (
         f"*{esc(m['title'])}:* gross margin {percent(figure(m, 'margin_pct'))} ({against}) · "
         f"revenue {money(figure(m, 'revenue_usd'))} · COGS {money(figure(m, 'cogs_usd'))}"

@@ -7,12 +7,21 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.alerts import buttons, status_line
-from bot.blocks.common import margin_change, marker, period_context, projection_text, row_line, trend_arrow
+from bot.blocks.common import (
+    against_same_days,
+    margin_change,
+    marker,
+    period_context,
+    projection_text,
+    row_line,
+    trend_arrow,
+)
 from bot.blocks.kit import MAX_VIEW_BLOCKS, Block, context, divider, esc, fields, fit, header, section
 from bot.blocks.portfolio import active, by_status, more_line, skipped_line, spread_line, unpriced_line
 from bot.render.fmt import STATUS_EMOJI, money, percent
 from engine.alerts.threads import Shown
 from engine.reports.figures import Figures
+from engine.reports.figures import margin_change as exact_change
 from engine.reports.portfolio import Portfolio, PortfolioRow
 
 WORST = 5
@@ -50,16 +59,6 @@ def against_before(now: Figures, before: Figures) -> str:
     )
 
 
-def _against_same_days(now: Figures, before: Figures) -> str:
-    """The month to date against the same days of the month before, saying which side has no margin (as
-    `against_before` does) rather than "n/a against …"."""
-    if before.revenue <= 0:
-        return "no margin in the same days of the month before to compare with"
-    if now.revenue <= 0:
-        return f"{percent(before.margin_pct)} in the same days of the month before"
-    return f"{margin_change(now, before)} against the same days of the month before"
-
-
 def month_section(m: Portfolio) -> list[dict[str, Any]]:
     """The calendar month so far ("month to date (through Nov 26)") beside the trailing window: what finance
     closes on, with its run rate labelled as a projection."""
@@ -68,7 +67,7 @@ def month_section(m: Portfolio) -> list[dict[str, Any]]:
     blocks = [
         section(
             f"*{esc(title)}:* {STATUS_EMOJI[t.status]} gross margin *{percent(t.margin_pct)}* "
-            f"({_against_same_days(t, before)}) · revenue {money(t.revenue)} · "
+            f"({against_same_days(exact_change(t, before), before.margin_pct)}) · revenue {money(t.revenue)} · "
             f"COGS {money(t.cogs)}"
         )
     ]

@@ -319,14 +319,10 @@ def decide(
     else:
         new.detail.pop("held", None)
     if level.is_bad:
-        if not prev.status.is_bad:
-            events.append(AlertKind(level))  # a new breach or no-revenue is announced as what it is
-            new.status, new.since, new.last_posted_at = level, as_of, as_of
-            new.end_actions()  # a watch acknowledged is not a breach acknowledged
-        elif level is not prev.status:
-            # Breach ↔ cost without revenue is other news with another cause (a contract started under the line, or
-            # ended while usage goes on): announced as what it is now, and an acknowledgement of the one before does
-            # not cover it.
+        if level is not prev.status:
+            # A new breach or no-revenue is announced as what it is, and so is breach ↔ cost without revenue: other
+            # news with another cause (a contract started under the line, or ended while usage goes on). An
+            # acknowledgement of what came before (a watch, the other kind) does not cover it.
             events.append(AlertKind(level))
             new.status, new.since, new.last_posted_at = level, as_of, as_of
             new.end_actions()

@@ -210,12 +210,12 @@ def parse_contract(row: dict[str, str | None], line: int = 0) -> ContractRow:
 def _charged_only(c: Contract, plan: Plan) -> None:
     """Refuse a value the plan does not charge: a seat plan's platform fee was stored, shown in the terms and left
     out of revenue, which then read $5,000 a month short with the fee on screen beside it."""
-    hybrid = "use plan hybrid for seats, a fee and usage"
+    hybrid = "hybrid for seats, a fee and usage"
     for name, value, charged, fix in (
-        ("platform_fee_usd", c.platform_fee_usd, plan.has_fee, hybrid),
-        ("seats", c.seats, plan.has_seats, f"use plan seat, or {hybrid.removeprefix('use plan ')}"),
-        ("seat_price_usd", c.seat_price_usd, plan.has_seats, f"use plan seat, or {hybrid.removeprefix('use plan ')}"),
-        ("unit_price_usd", c.unit_price_usd, plan.is_metered, f"use plan usage, or {hybrid.removeprefix('use plan ')}"),
+        ("platform_fee_usd", c.platform_fee_usd, plan.has_fee, f"use plan {hybrid}"),
+        ("seats", c.seats, plan.has_seats, f"use plan seat, or {hybrid}"),
+        ("seat_price_usd", c.seat_price_usd, plan.has_seats, f"use plan seat, or {hybrid}"),
+        ("unit_price_usd", c.unit_price_usd, plan.is_metered, f"use plan usage, or {hybrid}"),
         ("included_units", c.included_units, plan is Plan.HYBRID, "use plan hybrid for units included in its fee"),
     ):
         if value and not charged:

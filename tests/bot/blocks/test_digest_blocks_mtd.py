@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from bot.blocks.common import against_same_days
 from bot.blocks.digest import _month_to_date
-from bot.blocks.home import _against_same_days
-from engine.reports.figures import Figures, Thresholds
+from engine.reports.figures import Figures, Thresholds, margin_change
 from engine.reports.serialize import figures_text
 
 EARNING = Figures(revenue=Decimal(100), cogs=Decimal(45), thresholds=Thresholds())  # 55%
@@ -27,4 +27,4 @@ def test_the_digest_and_home_say_the_month_to_date_comparison_alike(now: Figures
     m = {"title": "2026-11, month to date", **figures_text(now, before, change=True), "projection": None}
     line = _month_to_date(m)
     assert line is not None and f"({said})" in line
-    assert _against_same_days(now, before) == said
+    assert against_same_days(margin_change(now, before), before.margin_pct) == said
