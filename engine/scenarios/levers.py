@@ -9,10 +9,11 @@ service tier, so batch usage is re-priced at the batch prices of the model it mo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import Connection, text
 
@@ -166,10 +167,13 @@ def observed_providers(conn: Connection, model: str, period: Period) -> list[str
     return sorted(found)
 
 
-def resolve_target(prices: PriceBook, ref: str, at: date, observed: Iterable[str] = ()) -> tuple[str, str]:
+def resolve_target(
+    prices: PriceBook, ref: str, at: date, observed: Callable[[], Iterable[str]] = tuple
+) -> tuple[str, str]:
     """Which provider prices model `ref` (or `provider/model`): the price file, then the providers its usage came
-    through (`observed`: observed_providers over the what-if's period), then the genai-prices catalogue. Raises
-    ScenarioError when nothing prices it (it is never assumed free)."""
+    through (`observed`: observed_providers over the what-if's period, asked only when the price file does not
+    name the model: a distilled model of the price file, the usual target, is never looked for in the rollups),
+    then the genai-prices catalogue. Raises ScenarioError when nothing prices it (it is never assumed free)."""
     moment = datetime.combine(at, time(12), tzinfo=UTC)
     if "/" in ref:
         provider, model = ref.split("/", 1)
@@ -178,7 +182,7 @@ def resolve_target(prices: PriceBook, ref: str, at: date, observed: Iterable[str
     for override in prices.overrides:
         if override.model == ref:
             return override.provider, ref
-    for provider in observed:
+    for provider in observed():
         if prices.rates(provider, ref, moment) is not None:
             return provider, ref
     resolved = prices.catalogue.resolve("", ref)
@@ -214,7 +218,7 @@ def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]
     if share == 0:
         return slices
     targets: dict[date, tuple[str, str]] = {}
-    observed = observed_providers(ctx.conn, lever.target, ctx.period)
+    observed = cache(lambda: observed_providers(ctx.conn, lever.target, ctx.period))  # once per lever, if asked
     out: list[Slice] = []
     skipped = ZERO
     standard_rated: set[str] = set()

@@ -145,8 +145,10 @@ def _fingerprint_of(content: bytes, catalogue_digest: str) -> str:
     return hashlib.sha256(content + _catalogue_version().encode() + catalogue_digest.encode()).hexdigest()[:16]
 
 
+@lru_cache(maxsize=4)
 def _values(raw: bytes) -> bytes:
-    """The price file's TOML values in one form (dates and times as text; TOML has no other types JSON lacks)."""
+    """The price file's TOML values in one form (dates and times as text; TOML has no other types JSON lacks).
+    Kept for the same bytes: every answer fingerprints the file (Runtime.notices), and it seldom changes."""
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except ValueError:  # the price book refuses this file when it loads it; its bytes are all there is to go by

@@ -27,8 +27,11 @@ def test_a_target_used_only_before_the_period_keeps_the_provider_it_came_through
     with runtime.connect() as conn:
         mini, four = observed_providers(conn, "gpt-4o-mini", NOVEMBER), observed_providers(conn, "gpt-4o", NOVEMBER)
     # It resolved to openai (the catalogue's) once only the period's usage was read: another price.
-    assert (mini, resolve_target(runtime.prices, "gpt-4o-mini", NOVEMBER.end, mini)) == (
+    assert (mini, resolve_target(runtime.prices, "gpt-4o-mini", NOVEMBER.end, lambda: mini)) == (
         ["azure"],
         ("azure", "gpt-4o-mini"),
     )
-    assert (four, resolve_target(runtime.prices, "gpt-4o", NOVEMBER.end, four)) == (["openai"], ("openai", "gpt-4o"))
+    assert (four, resolve_target(runtime.prices, "gpt-4o", NOVEMBER.end, lambda: four)) == (
+        ["openai"],
+        ("openai", "gpt-4o"),
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -92,7 +93,7 @@ def _run_errors(form: WhatIfForm, runtime: Runtime) -> dict[str, str]:
         with runtime.connect() as conn:
             for lever in routes:
                 try:
-                    observed = observed_providers(conn, lever.target, period)
+                    observed = partial(observed_providers, conn, lever.target, period)
                     resolve_target(runtime.prices, lever.target, period.end, observed)
                 except ScenarioError as exc:
                     errors[_field_with(form, lever.target) or "route"] = clip(str(exc), MAX_ERROR)
