@@ -52,7 +52,7 @@ from engine.ingest.events import (
 from engine.ingest.reading import FileError, csv_problem, is_jsonl
 from engine.ingest.rollups import MEASURES, ROLLUPS, SUM_TOO_LARGE, narrow
 from engine.ingest.sqlite_image import EventImage
-from engine.ingest.writer import EVENT_COLUMNS, TEXT_COLUMNS, RowBuilder
+from engine.ingest.writer import EVENT_COLUMNS, INPUT_COLUMNS, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
 from engine.store.columns import COST_COLUMNS
 
@@ -130,6 +130,8 @@ class FrameChunk:
     # `sums` leaves them to the stage after it.
     summed: bool = True
     last_line: int = 0  # the file's line number of the chunk's last row (set by ColumnarChunks)
+    # PostgreSQL: ids of the repeats dropped whose copies differ (EventWriter.suspects: the file may be wrong).
+    suspects: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -679,14 +681,22 @@ class ColumnarChunks:
         are dropped here (the first occurrence in the file wins)."""
         events = self._mapped(events)
         before = events.height
+        suspects: list[str] = []
         if self.builder.postgres:
-            events = events.filter(pl.col("event_id").is_first_distinct())
+            first = events.filter(pl.col("event_id").is_first_distinct())
+            if first.height < before:  # ids given twice with other values: two events, maybe (engine.ingest.repeats)
+                copies = events.filter(pl.col("event_id").is_duplicated()).select("event_id", *INPUT_COLUMNS).unique()
+                suspects = copies.filter(pl.col("event_id").is_duplicated()).get_column("event_id").unique().to_list()
+            events = first
         events, repeats = events.drop("line"), before - events.height
         if self.sums:
-            return aggregate(events, repeats)
-        return FrameChunk(
-            events, repeats, rollups={}, tasks=pl.DataFrame(), unpriced_events=0, cost_nano=0, summed=False
-        )
+            chunk = aggregate(events, repeats)
+        else:
+            chunk = FrameChunk(
+                events, repeats, rollups={}, tasks=pl.DataFrame(), unpriced_events=0, cost_nano=0, summed=False
+            )
+        chunk.suspects = suspects
+        return chunk
 
 
 def _empty() -> pl.DataFrame:

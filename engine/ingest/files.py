@@ -40,6 +40,7 @@ from engine.ingest.columnar import (
 from engine.ingest.customers import CustomerMap, RowMapper, mapped_lines, without_contract_line, without_contracts
 from engine.ingest.events import RowError, parse_event
 from engine.ingest.reading import FileError, Position, file_rows, printable
+from engine.ingest.repeats import repeated_rows
 from engine.ingest.rollups import SUM_TOO_LARGE, sqlite_image_of, sum_too_large
 from engine.ingest.sqlite_image import release
 from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats, begin_writing
@@ -411,6 +412,8 @@ def import_usage_file(
             if not sum_too_large(exc):
                 raise
             _refuse(conn, engine, result, started, BadLine(last_line, SUM_TOO_LARGE), dry_run=dry_run)
+        if writer.suspects:
+            _repeats(result, writer.stats, rejects, repeated_rows(path, delimiter, writer.suspects), skip_invalid)
         if result.rejected and not skip_invalid:
             _refuse(conn, engine, result, started, None, dry_run=dry_run)
         rejects_path = Path(str(path) + ".rejects.csv")
@@ -525,6 +528,29 @@ def _journals_in_memory(conn: Connection) -> Iterator[None]:
     finally:
         if not raw.in_transaction:  # rolled back or committed by then (_stage_released)
             raw.execute(f"PRAGMA temp_store = {before}")
+
+
+def _repeats(
+    result: ImportResult,
+    stats: WriteStats,
+    rejects: list[tuple[int, str, str]],
+    repeated: Iterator[tuple[int, str, str]],
+    skip_invalid: bool,
+) -> None:
+    """Count each row repeating an earlier row's id with other values as invalid, not as already known (the writer
+    skipped it as that: the first copy is the one stored), in line order among the others."""
+    found = False
+    for line, problem, raw in repeated:
+        found = True
+        result.rejected += 1
+        stats.duplicates -= 1
+        if len(result.errors) < MAX_ERRORS_KEPT:
+            result.errors.append(BadLine(line, problem))
+        if skip_invalid:
+            rejects.append((line, problem, raw))
+    if found:
+        result.errors.sort(key=lambda e: e.line)
+        rejects.sort(key=lambda r: r[0])
 
 
 def _finish(result: ImportResult, stats: WriteStats) -> None:

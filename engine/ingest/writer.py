@@ -14,6 +14,7 @@ Either way an event id seen before is never counted twice, and the rollups alway
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +47,11 @@ if TYPE_CHECKING:
 # A usage_event row as RowBuilder lays it out: the parsed event with its local day after `ts`, then its costs
 # (Costs order: one column per cost type, then `priced`) and where it came from.
 EVENT_COLUMNS = (*ParsedEvent._fields[:2], "day", *ParsedEvent._fields[2:], *COST_COLUMNS, "priced", "source")
+
+# The columns a usage file gives after the event id (ParsedEvent's), by their place in a row: two rows of one id that
+# differ in any of them are two events, not one sent twice (engine.ingest.repeats).
+INPUT_COLUMNS = ParsedEvent._fields[1:]
+_inputs = itemgetter(*(EVENT_COLUMNS.index(c) for c in INPUT_COLUMNS))
 
 _PG_TYPES = {
     "event_id": 'text COLLATE "C"',  # as usage_event's: the stage's ids are matched against it
@@ -96,6 +102,16 @@ _SQLITE_INSERT = (
 _SQLITE_FOLD = _fold_statements("usage_event WHERE rowid > {last}", "sqlite")
 
 
+def _sqlite_differing(constants: dict[str, Any]) -> str:
+    """The ids of a chunk's image whose stored event has other values: an id stored before the chunk, or a repeat
+    within it (the insert stored its first copy). Each column left out of the image is bound as a parameter."""
+    same = " AND ".join(f"u.{c} IS ?" if c in constants else f"u.{c} IS s.{c}" for c in INPUT_COLUMNS)
+    return (
+        f"SELECT DISTINCT s.event_id FROM {STAGE_TABLE} s JOIN usage_event u ON u.event_id = s.event_id "
+        f"WHERE NOT ({same})"
+    )
+
+
 def _sqlite_copy(constants: dict[str, Any]) -> str:
     """The INSERT copying a chunk's image (engine.ingest.sqlite_image) into usage_event in file order, each column
     left out of the image bound as a parameter. `WHERE true` tells SQLite's parser the ON CONFLICT clause is the
@@ -113,8 +129,12 @@ _PG_INSERT = (
     f"WITH ins AS (INSERT INTO usage_event ({_COLS}) SELECT {_COLS} FROM stage_event "
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id), "
     "known AS (DELETE FROM stage_event s WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.event_id = s.event_id) "
-    "RETURNING 1) "
-    "SELECT (SELECT COUNT(*) FROM ins), (SELECT COUNT(*) FROM known)"
+    f"RETURNING {', '.join(f's.{c}' for c in ('event_id', *INPUT_COLUMNS))}) "
+    "SELECT (SELECT COUNT(*) FROM ins), (SELECT COUNT(*) FROM known), "
+    # The ids skipped whose stored event has other values. The statement reads usage_event as it was before it (its
+    # own inserts unseen), and the stage holds each id once: a known id's stored row is the earlier one.
+    f"ARRAY(SELECT k.event_id FROM known k JOIN usage_event u ON u.event_id = k.event_id WHERE "
+    f"({', '.join(f'u.{c}' for c in INPUT_COLUMNS)}) IS DISTINCT FROM ({', '.join(f'k.{c}' for c in INPUT_COLUMNS)}))"
 )
 _PG_FOLD = _fold_statements("stage_event WHERE 1 = 1", "postgresql")
 # Usage writers on one PostgreSQL database take turns, each for its whole transaction: two imports of overlapping
@@ -287,7 +307,10 @@ class EventWriter:
         self.batch_size = batch_size
         self.stats = WriteStats()
         self._rows: list[tuple[Any, ...]] = []
-        self._ids: set[str] = set()
+        self._ids: dict[str, tuple[Any, ...]] = {}  # the queued rows by id
+        # Ids skipped as known whose stored (or queued) event has other values: an importer of a file asks
+        # engine.ingest.repeats whether the file itself gives them twice.
+        self.suspects: set[str] = set()
         self._pg = conn.dialect.name == "postgresql"
         self.builder = RowBuilder(prices=prices, timezone=cutter.tz.key, source=source, postgres=self._pg)
         self.builder.cutter = cutter
@@ -310,10 +333,13 @@ class EventWriter:
     def add_row(self, row: tuple[Any, ...]) -> None:
         """Queue one row already built by a RowBuilder for this database."""
         event_id = row[0]
-        if event_id in self._ids:  # re-sent within one batch: the database check covers earlier batches
+        queued = self._ids.get(event_id)
+        if queued is not None:  # re-sent within one batch: the database check covers earlier batches
             self.stats.duplicates += 1
+            if _inputs(queued) != _inputs(row):
+                self.suspects.add(event_id)
             return
-        self._ids.add(event_id)
+        self._ids[event_id] = row
         self._rows.append(row)
         if len(self._rows) >= self.batch_size:
             self.flush()
@@ -356,6 +382,8 @@ class EventWriter:
                 last = int(cur.fetchone()[0])
                 cur.executemany(_SQLITE_INSERT, self._rows)
                 inserted = cur.rowcount
+                if inserted < len(self._rows):
+                    self._differing(cur, last)
                 fold = [sql.format(last=last) for sql in _SQLITE_FOLD]
             if inserted:
                 self._fold(cur, fold)
@@ -366,16 +394,27 @@ class EventWriter:
         self._rows.clear()
         self._ids.clear()
 
+    def _differing(self, cur: Any, last: int) -> None:
+        """SQLite: note the queued ids stored before this batch (rowid up to `last`) with other values."""
+        cur.execute(
+            f"SELECT event_id, {', '.join(INPUT_COLUMNS)} FROM usage_event "
+            "WHERE event_id IN (SELECT value FROM json_each(?)) AND rowid <= ?",
+            (json.dumps(list(self._ids)), last),
+        )
+        for event_id, *stored in cur.fetchall():
+            if tuple(stored) != _inputs(self._ids[event_id]):
+                self.suspects.add(event_id)
+
     def _pg_begin(self, cur: Any) -> None:
         if not self._locked:
             cur.execute(_PG_WRITER_LOCK)
             cur.execute(_PG_FOLD_MEMORY)
             self._locked = True
 
-    @staticmethod
-    def _pg_insert(cur: Any) -> int:
+    def _pg_insert(self, cur: Any) -> int:
         cur.execute(_PG_INSERT)
-        inserted, _known = cur.fetchone()
+        inserted, _known, differing = cur.fetchone()
+        self.suspects.update(differing)
         return int(inserted)
 
     def add_frame(self, chunk: FrameChunk) -> None:
@@ -383,6 +422,7 @@ class EventWriter:
         its pre-aggregated rollups when every event was new (else the rollups are folded from the new rows)."""
         self._flush_rows()  # rows queued by the row path come first: file order decides which copy of an id is kept
         self.stats.duplicates += chunk.repeats
+        self.suspects.update(chunk.suspects)
         events = chunk.events
         if not events.height:
             return
@@ -414,6 +454,10 @@ class EventWriter:
                     [image.constants[c] for c in EVENT_COLUMNS if c in image.constants],
                 )
                 inserted = cur.rowcount
+                if inserted < events.height:
+                    constants = [image.constants[c] for c in INPUT_COLUMNS if c in image.constants]
+                    cur.execute(_sqlite_differing(image.constants) + tag, constants)
+                    self.suspects.update(event_id for (event_id,) in cur.fetchall())
                 if inserted == events.height:  # every event new: its rollups are the ones in its image
                     fold_sqlite(cur, tag, weekly=self._weekly_off(cur))
                     self.stats.unpriced_events += chunk.unpriced_events

@@ -232,36 +232,40 @@ def clear(rt: Runtime) -> None:
 
 def varied_rows(n: int, seed: int) -> list[dict[str, str]]:
     rng = random.Random(seed)
-    rows = []
+    rows: list[dict[str, str]] = []
+    sent: dict[str, dict[str, str]] = {}
     for i in range(n):
         provider, model = MODELS[i % len(MODELS)]
         inp = rng.choice([0, 900, 15_000, 250_000]) if model else 0
         cached = rng.randint(0, inp // 3)
         write = rng.randint(0, inp // 3)
         when = START + timedelta(seconds=rng.randint(0, 80 * 86_400))
-        rows.append(
-            {
-                "event_id": f"v{rng.randint(0, n * 2)}",  # some ids repeat, within a chunk and across chunks
-                "ts": str(int(when.timestamp())) if i % 3 else when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "customer": f"c{i % 7}",
-                "product": ["assist", "agent"][i % 2],
-                "feature": ["", "chat"][i % 2],
-                "provider": provider,
-                "model": model,
-                "input_tokens": str(inp),
-                "cached_input_tokens": str(cached),
-                "cache_write_tokens": str(write),
-                "cache_write_1h_tokens": str(write // 2),
-                "output_tokens": str(rng.randint(0, 5000)) if model else "0",
-                "requests": rng.choice(["", "1", "4"]),
-                "retrieval_queries": str(rng.randint(0, 3)),
-                "compute_seconds": rng.choice(["", "0.25", "3.0005"]),
-                "task_id": rng.choice(["", f"t{i % 50}"]),
-                "cache_hit": rng.choice(["", "1", "false"]),
-                "web_searches": rng.choice(["0", "0", "2"]),
-                "service_tier": rng.choice(TIERS),
-            }
-        )
+        event_id = f"v{rng.randint(0, n * 2)}"
+        if event_id in sent:  # an event sent again, within a chunk or across chunks (the same row: its changes below)
+            rows.append(sent[event_id])
+            continue
+        sent[event_id] = {
+            "event_id": event_id,
+            "ts": str(int(when.timestamp())) if i % 3 else when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "customer": f"c{i % 7}",
+            "product": ["assist", "agent"][i % 2],
+            "feature": ["", "chat"][i % 2],
+            "provider": provider,
+            "model": model,
+            "input_tokens": str(inp),
+            "cached_input_tokens": str(cached),
+            "cache_write_tokens": str(write),
+            "cache_write_1h_tokens": str(write // 2),
+            "output_tokens": str(rng.randint(0, 5000)) if model else "0",
+            "requests": rng.choice(["", "1", "4"]),
+            "retrieval_queries": str(rng.randint(0, 3)),
+            "compute_seconds": rng.choice(["", "0.25", "3.0005"]),
+            "task_id": rng.choice(["", f"t{i % 50}"]),
+            "cache_hit": rng.choice(["", "1", "false"]),
+            "web_searches": rng.choice(["0", "0", "2"]),
+            "service_tier": rng.choice(TIERS),
+        }
+        rows.append(sent[event_id])
     # Rows the columnar path leaves to parse_event: an offset, a source cost, spaces, capitals, a long number.
     rows[5]["ts"] = "2026-02-05 12:00:00+02:00"
     rows[6]["cost_usd"] = "0.0123456789"

@@ -122,6 +122,73 @@ def test_duplicates_across_batches_and_files_are_counted_once(runtime: Runtime, 
     assert counts(runtime) == (30, 30)
 
 
+@pytest.mark.parametrize("columnar", [False, True])
+@pytest.mark.parametrize("rows_at_a_time", [2, 1000])  # the copies in one batch or chunk, or in two
+def test_an_event_id_given_twice_with_other_values_is_an_invalid_row_naming_both_lines(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columnar: bool, rows_at_a_time: int
+) -> None:
+    monkeypatch.setattr("engine.ingest.files.CHUNK_ROWS", rows_at_a_time)  # the columnar path's chunk
+    path = tmp_path / "twice.csv"
+    path.write_text(
+        HEADER
+        + GOOD
+        + "d1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,10\n"
+        + "ok2,2026-10-05T13:00:00Z,acme,assist,openai,gpt-4o,1000,0,10\n"
+        + "d1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,99\n"  # line 5: other output tokens
+        + "d1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,10\n"  # line 6: line 3 sent again
+        + "d1,2026-10-06T12:00:00Z,globex,assist,openai,gpt-4o,1000,0,10\n"  # line 7: another day and customer
+    )
+    with pytest.raises(ImportRefused) as refused:
+        import_usage_file(
+            runtime.engine, path, prices=runtime.prices, timezone="UTC", batch_size=rows_at_a_time, columnar=columnar
+        )
+    assert [(e.line, e.reason) for e in refused.value.result.errors] == [
+        (
+            5,
+            "event_id 'd1' is on line 3 too, with another output_tokens: two events need two ids; give this one its "
+            "own, or delete the copy that is wrong",
+        ),
+        (
+            7,
+            "event_id 'd1' is on line 3 too, with another ts, customer: two events need two ids; give this one its "
+            "own, or delete the copy that is wrong",
+        ),
+    ]
+    assert counts(runtime) == (0, 0)
+
+    # Skipping them keeps the first copy, rejects the two others and counts line 6 as the re-sent event it is.
+    result = import_usage_file(
+        runtime.engine,
+        path,
+        prices=runtime.prices,
+        timezone="UTC",
+        batch_size=rows_at_a_time,
+        columnar=columnar,
+        skip_invalid=True,
+    )
+    assert (result.imported, result.duplicates, result.rejected) == (3, 1, 2)
+    with open(str(path) + ".rejects.csv", newline="") as handle:
+        rejects = list(csv.reader(handle))[1:]
+    assert [(line, json.loads(row)["output_tokens"]) for line, _, row in rejects] == [("5", "99"), ("7", "10")]
+    with runtime.connect() as conn:
+        stored = conn.execute(text("SELECT customer, output_tokens FROM usage_event WHERE event_id = 'd1'")).one()
+    assert tuple(stored) == ("acme", 10)
+    assert counts(runtime) == (3, 3)
+
+
+def test_an_event_stored_by_an_earlier_import_is_skipped_whatever_the_file_now_says(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # A re-sent event is never counted twice, even with other values: the id is the event (docs/imports-and-prices).
+    first = tmp_path / "first.csv"
+    first.write_text(HEADER + GOOD)
+    import_usage_file(runtime.engine, first, prices=runtime.prices, timezone="UTC")
+    again = tmp_path / "again.csv"
+    again.write_text(HEADER + GOOD.replace(",10\n", ",99\n"))
+    result = import_usage_file(runtime.engine, again, prices=runtime.prices, timezone="UTC")
+    assert (result.imported, result.duplicates, result.rejected) == (0, 1, 0)
+
+
 def test_rollups_equal_the_sum_of_stored_events(runtime: Runtime, tmp_path: Path) -> None:
     path = tmp_path / "u.csv"
     path.write_text(
@@ -173,7 +240,7 @@ def test_parallel_parsing_gives_exactly_the_same_rollups(prices_file: Path, tmp_
             f"p{i},{1790000000 + i * 37},c{i % 5},p{i % 3},openai,gpt-4o-mini,{2000 + i},{i % 100},{i % 50}\n"
             for i in range(12_000)
         )
-        + "p7,1790000000,c0,p0,openai,gpt-4o-mini,1,0,0\n"  # a re-sent id
+        + f"p7,{1790000000 + 7 * 37},c2,p1,openai,gpt-4o-mini,2007,7,7\n"  # a re-sent event
         + "odd1,2026-10-05 12:00:00+02:00,c1,p1,self-hosted,unknown-1,10,0,10\n"  # slow path, unpriced
     )
     serial = Runtime(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 's.db'}", prices_file=prices_file))

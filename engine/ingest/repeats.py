@@ -1,0 +1,53 @@
+"""An event id given twice in one file with different values is not one event sent twice: the later row is an
+invalid row naming the earlier one, never skipped as "already known".
+
+The writers (engine.ingest.writer) only learn that an id they skipped is stored with other values (`suspects`); only
+then is the file read again, here, to tell a repeat within the file (reported, with both lines) from an event stored
+by an earlier import (skipped, as a re-sent event always is). A file without such ids is read once, as before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Mapping
+from pathlib import Path
+
+from engine.ingest.events import ParsedEvent, RowError, parse_event, shown
+from engine.ingest.reading import Position, file_rows
+
+# ParsedEvent's fields that are not the CSV column of the same name.
+_COLUMN = {"compute_ms": "compute_seconds", "source_cost_nano": "cost_usd"}
+
+
+def repeated_rows(path: Path, delimiter: str, suspects: Collection[str]) -> Iterator[tuple[int, str, str]]:
+    """(line, reason, raw row as JSON) of each valid row whose event id a valid row before it in the file has, with
+    other values. The first copy in the file is the one the writers keep."""
+    first: dict[str, tuple[int, ParsedEvent]] = {}
+    at = Position()
+    for line, raw, _problem, parsed in file_rows(path, delimiter, at):
+        if parsed is None:
+            if not isinstance(raw, Mapping):
+                continue
+            try:
+                parsed = parse_event(raw)
+            except RowError:  # reported with the file's other invalid rows
+                continue
+        if parsed.event_id not in suspects:
+            continue
+        seen = first.setdefault(parsed.event_id, (line, parsed))
+        if seen[0] == line:
+            continue
+        differ = [
+            _COLUMN.get(name, name)
+            for name, was, now in zip(ParsedEvent._fields[1:], seen[1][1:], parsed[1:], strict=True)
+            if was != now
+        ]
+        if not differ:  # the same event sent twice: skipped, as any re-sent event
+            continue
+        if isinstance(raw, list):  # a row the fast parser took
+            raw = dict(zip(at.header, raw, strict=True))
+        reason = (
+            f"event_id {shown(parsed.event_id)} is on line {seen[0]} too, with another {', '.join(differ)}: "
+            "two events need two ids; give this one its own, or delete the copy that is wrong"
+        )
+        yield line, reason, json.dumps(raw, default=str) if raw is not None else ""
