@@ -49,6 +49,10 @@ class Outcome:
     # Why it was not answered, in one plain line (unescaped): where the whole answer does not fit, as in the
     # what-if modal, which shows this instead of the help.
     problem: str | None = None
+    # The question answered: the one asked, or its customer reading (Command.fallback). A Share button repeats it.
+    command: Command | None = None
+    # Not answered for a reason the asker caused (words that fit no form, a name or period that names nothing).
+    misread: bool = False
 
 
 def answer(runtime: Runtime, text: str, *, now: datetime | None = None) -> Answer:
@@ -63,25 +67,38 @@ def answer_json(runtime: Runtime, text: str, *, now: datetime | None = None) -> 
 
 
 def answer_command(runtime: Runtime, cmd: Command, *, now: datetime | None = None) -> Outcome:
-    """Run the form's handler; every failure a user can cause becomes a friendly answer, never a traceback."""
+    """Run the form's handler; every failure a user can cause becomes a friendly answer, never a traceback. When the
+    form's reading fails as a user's mistake would and the whole text names a customer (`Command.fallback`: "Top Gun",
+    "Why Labs"), that customer is the answer; otherwise the form's own refusal is."""
+    now = now or runtime.now()
+    outcome = _answered(runtime, cmd, now)
+    if outcome.misread and cmd.fallback is not None:
+        other = _answered(runtime, cmd.fallback, now)
+        if other.ok:
+            return other
+    return outcome
+
+
+def _answered(runtime: Runtime, cmd: Command, now: datetime) -> Outcome:
     try:
-        result = BY_KIND[cmd.kind].handler(runtime, cmd, now or runtime.now())
+        result = BY_KIND[cmd.kind].handler(runtime, cmd, now)
         if cmd.kind != "help":
             result = with_notices(result, _notices(runtime))
     except UnknownSubject as exc:
         unknown = unknown_subject_message(exc.kind, exc.ref, exc.suggestions)
-        return Outcome(with_notices(unknown, _notices(runtime)), ok=False, problem=_user_safe(exc))
+        return Outcome(with_notices(unknown, _notices(runtime)), ok=False, problem=_user_safe(exc), misread=True)
     except PeriodNotBegun as exc:  # a well-formed period in the future: one short line, not the whole help
-        return Outcome(error_message(_user_safe(exc)), ok=False, problem=_user_safe(exc))
+        return Outcome(error_message(_user_safe(exc)), ok=False, problem=_user_safe(exc), misread=True)
     except (PeriodError, AnswerError) as exc:
-        return Outcome(help_message(_user_safe(exc), FORMS), ok=False, problem=_user_safe(exc))
+        return Outcome(help_message(_user_safe(exc), FORMS), ok=False, problem=_user_safe(exc), misread=True)
     except StaleRollups as exc:
         log.error("cannot answer %r: %s", cmd.kind, exc)
         return Outcome(error_message(str(exc)), ok=False, problem=str(exc))
     except Exception:
         log.exception("answering /margin %s failed", cmd.kind)
         return Outcome(error_message(SORRY), ok=False, problem=SORRY)
-    return Outcome(result, ok=cmd.kind != "help" or cmd.problem is None)
+    misread = cmd.kind == "help" and cmd.problem is not None
+    return Outcome(result, ok=not misread, misread=misread, command=cmd)
 
 
 def _notices(runtime: Runtime) -> list[str]:

@@ -10,6 +10,10 @@ PERIOD_HELP = (
     "PERIOD is YYYY-MM (a month), YYYY-Qn (a quarter) or Nd (the last N complete days); without it, the last 30 days"
 )
 SHARE_HELP = "add `share` anywhere to post the answer in the channel; otherwise only you see it"
+QUOTE_HELP = (
+    'a customer whose name starts like a form ("Top Gun", "Why Labs") is found by its whole name; quote a name to '
+    'be sure, e.g. `/margin "Top 5" 2026-10`'
+)
 
 
 class Shape(StrEnum):
@@ -33,3 +37,7 @@ class Command:
     words: tuple[str, ...] = field(default_factory=tuple)
     share: bool = False
     problem: str | None = None
+    # The whole text read as a customer, when its first word is a form's keyword ("Top Gun", "Why Labs"): answered
+    # instead when the form's reading fails (its words do not fit, or name nothing) and this one names a customer.
+    # Not part of what the command is (equality, repr): a reading kept in reserve.
+    fallback: Command | None = field(default=None, compare=False, repr=False)

@@ -1,15 +1,18 @@
 """`/margin` text → a `Command`. Pure: no database, no clock, so the listener can run it before `ack()`.
 
 The first word picks the form (bot/forms.py: `product`, `top`, `worst`, `portfolio`, `help`, `whatif`, ...);
-anything else is a customer. `share` anywhere asks for the answer in the channel. A trailing `YYYY-MM` or `Nd` is
-the period. What the words mean is decided later against the database; words never reach SQL except as bound
-parameters.
+anything else is a customer. A customer whose name starts with a keyword ("Top Gun") is found by its whole name when
+the keyword's form does not fit or names nothing (`Command.fallback`), or always when quoted: `/margin "Top 5"`.
+`share` anywhere (outside quotes) asks for the answer in the channel. A trailing `YYYY-MM` or `Nd` is the period.
+What the words mean is decided later against the database; words never reach SQL except as bound parameters.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.command import DEFAULT_N, PERIOD_HELP, Command, Shape
-from bot.forms import BY_KEYWORD, BY_KIND
+from bot.forms import BY_KEYWORD, BY_KIND, Form
 from engine.periods import looks_like_period
 
 # Slack allows ~4,000 characters; no real question needs more than this, and a cap keeps lookups cheap.
@@ -17,6 +20,8 @@ MAX_TEXT = 300
 MAX_N = 25
 SHARE_WORD = "share"
 HELP_WORDS = ("help", "?", "-h", "--help")
+# Opening quote → the closing quotes it takes (a phone or a Mac turns " into “ and ”).
+QUOTES = {'"': '"”', "“": '”"', "”": '”"'}
 
 
 def _help(problem: str | None = None, *, share: bool = False) -> Command:
@@ -36,14 +41,39 @@ def parse(text: str | None) -> Command:
     words = _clean(raw).split()
     if words and words[0].lower() == "/margin":
         words = words[1:]
+    if words and words[0][0] in QUOTES:
+        return _quoted(" ".join(words))
     share = any(w.lower() == SHARE_WORD for w in words)
     words = [w for w in words if w.lower() != SHARE_WORD]
-    if not words or words[0].lower() in HELP_WORDS:
+    if not words or (words[0].lower() in HELP_WORDS and len(words) == 1):
         return _help(share=share)
-    form = BY_KEYWORD.get(words[0].lower())
-    rest = words[1:] if form is not None else words
-    if form is None:
-        form = BY_KIND["customer"]
+    if words[0].lower() in HELP_WORDS:  # "Help Scout", or `help` with words it does not take
+        cmd = _help(f"`{words[0]}` takes no other words", share=share)
+    elif (form := BY_KEYWORD.get(words[0].lower())) is not None:
+        cmd = _read(form, words[1:], share)
+    else:
+        return _read(BY_KIND["customer"], words, share)
+    name, period = _split_period(words)
+    return replace(cmd, fallback=Command("customer", subject=name, period=period, share=share))
+
+
+def _quoted(text: str) -> Command:
+    """`"NAME" [PERIOD] [share]`: a customer, whatever its first word."""
+    close = next((i for i, ch in enumerate(text[1:], 1) if ch in QUOTES[text[0]]), None)
+    if close is None:
+        return _help(f'the name has no closing quote: `/margin {text[:40]}"`')
+    name, rest = text[1:close].strip(), text[close + 1 :].split()
+    share = any(w.lower() == SHARE_WORD for w in rest)
+    rest = [w for w in rest if w.lower() != SHARE_WORD]
+    if not name or len(rest) > 1 or (rest and not looks_like_period(rest[0])):
+        return _help(
+            f'a quoted customer takes only a period, e.g. `/margin "Top Gun" 2026-10`; {PERIOD_HELP}', share=share
+        )
+    return Command("customer", subject=name, period=rest[0] if rest else None, share=share)
+
+
+def _read(form: Form, rest: list[str], share: bool) -> Command:
+    """The words after the keyword (all of them for a customer) read as `form` takes them."""
     kind = form.kind
     if form.shape is Shape.WORDS:
         if not rest:

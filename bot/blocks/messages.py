@@ -8,7 +8,7 @@ from typing import Protocol
 
 from bot.answer_types import Answer
 from bot.blocks.kit import MAX_MESSAGE_BLOCKS, clip, context, esc, header, section
-from bot.command import PERIOD_HELP, SHARE_HELP
+from bot.command import PERIOD_HELP, QUOTE_HELP, SHARE_HELP
 from engine.scrub import scrub
 
 # Echoed user input is clipped: an unknown 300-character "name" helps nobody and bloats the reply.
@@ -32,7 +32,7 @@ def help_message(problem: str | None, forms: Sequence[HelpLine]) -> Answer:
     blocks = [header("Ask marginbot")]
     if problem:
         blocks.append(section(f":warning: {esc(problem)}"))
-    blocks += [section("\n".join(lines)), context(PERIOD_HELP, SHARE_HELP)]
+    blocks += [section("\n".join(lines)), context(PERIOD_HELP, SHARE_HELP, QUOTE_HELP)]
     text = (f"{problem}. " if problem else "") + "Forms: " + "; ".join(f.usage for f in forms)
     return Answer(esc(text), blocks)
 

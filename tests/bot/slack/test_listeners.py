@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from bot.blocks.alerts import ACK, OPEN, SNOOZE, WHATIF, subject_ref
+from bot.blocks.interactive import shared_command
 from bot.blocks.kit import clip
 from bot.cli.main import main
 from bot.slack import alert_actions
@@ -181,10 +182,31 @@ def test_a_digit_int_cannot_read_gets_the_help_for_top_not_a_failure(
     bot = make_bot(settings, slack, tmp_path, load_dataset)
     reply = bot.command(words)
     assert reply.status == 200
-    body = json.loads(reply.body)
+    # Answered after the ack: only the database can say whether the words are a customer's name ("Top Gun").
+    [answer] = slack.wait_for(lambda c: c.method == "response_url")
     kind = words.split()[0]
-    assert body["response_type"] == "ephemeral"
-    assert f"`{kind}` takes a number and a period" in all_text(body["blocks"])
+    assert answer.body["response_type"] == "ephemeral"
+    assert f"`{kind}` takes a number and a period" in all_text(answer.body["blocks"])
+    assert not any(b.get("block_id") == "share" for b in answer.body["blocks"])
+
+
+def keyword_names(rt: Runtime, folder: Path) -> None:
+    """The hand-built book, and a customer whose name starts with a form's word."""
+    load_dataset(rt, folder)
+    import_contracts_file(rt.engine, write_contracts(folder / "named.csv", [("topgun", "Top Gun", "app")]))
+
+
+def test_a_customer_named_like_a_form_is_answered_and_its_share_button_repeats_that_question(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    bot = make_bot(settings, slack, tmp_path, keyword_names)
+    assert bot.command("Top Gun 2026-10").status == 200
+    [answer] = slack.wait_for(lambda c: c.method == "response_url")
+    assert "Top Gun" in all_text(answer.body["blocks"]) and "takes a number" not in all_text(answer.body["blocks"])
+    [button] = [b for b in answer.body["blocks"] if b.get("block_id") == "share"]
+    shared = shared_command(button["elements"][0]["value"])
+    assert shared is not None
+    assert (shared[0].kind, shared[0].subject, shared[0].period) == ("customer", "Top Gun", "2026-10")
 
 
 # 3. Long subject keys: every block id unique, every click on the subject it was made for.

@@ -36,8 +36,9 @@ def margin_command(
             logger.warning(HOW_TO_CONFIGURE)
         return
     cmd = parse(as_typed(command.get("text")))
-    if cmd.kind == "help":
-        # The help needs no database: it goes back in the acknowledgement itself.
+    if cmd.kind == "help" and cmd.fallback is None:
+        # The help needs no database: it goes back in the acknowledgement itself. (With a fallback, the text may
+        # name a customer whose name starts with a keyword: only the database can tell.)
         shown = help_message(cmd.problem, FORMS)
         ack(response_type="ephemeral", text=shown.text, blocks=shown.blocks)
         return
@@ -76,7 +77,8 @@ def deliver(
             except UploadFailed as exc:
                 answer, shared = error_message(f"The board pack is ready but could not be sent: {exc}"), False
         elif outcome.ok and not shared:
-            answer = with_share_button(answer, cmd, at, generation)  # not for files: sharing would upload them again
+            # Not for files: sharing would upload them again. The question answered, which may be the fallback's.
+            answer = with_share_button(answer, outcome.command or cmd, at, generation)
         respond(response_url, answer, in_channel=shared, logger=logger)
     except Exception:
         logger.exception("could not deliver the answer to /margin %s", cmd.kind)

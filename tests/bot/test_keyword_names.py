@@ -1,0 +1,95 @@
+"""Customers whose name starts with a form's word ("Top Gun", "Why Labs", "Portfolio Inc", "Help Scout") are reached
+by their whole name in Slack, as on the CLI: when the form's reading fails, or always when quoted."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from bot.answer import answer_command
+from bot.command import Command
+from bot.grammar import parse
+from engine.ingest.contracts import import_contracts_file
+from engine.ingest.files import import_usage_file
+from engine.runtime import Runtime
+from tests.bot.blockkit import all_text
+from tests.conftest import NOW
+
+NAMES = {"topgun": "Top Gun", "whylabs": "Why Labs", "portfolioinc": "Portfolio Inc", "helpscout": "Help Scout",
+         "top5": "Top 5"}  # fmt: skip
+
+
+@pytest.fixture
+def named(runtime: Runtime, tmp_path: Path) -> Runtime:
+    contracts, usage = tmp_path / "contracts.csv", tmp_path / "usage.csv"
+    with contracts.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["customer", "customer_name", "plan", "start", "platform_fee_usd"])
+        out.writerows([key, name, "flat", "2026-01-01", "1000"] for key, name in NAMES.items())
+    with usage.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["event_id", "ts", "customer", "product", "provider", "model", "input_tokens", "cost_usd"])
+        out.writerows(
+            [f"{key}-1", "2026-10-05T12:00:00Z", key, "assist", "openai", "gpt-4o", "1000", str(100 + i)]
+            for i, key in enumerate(NAMES)
+        )
+    import_contracts_file(runtime.engine, contracts)
+    import_usage_file(runtime.engine, usage, prices=runtime.prices, timezone=runtime.settings.timezone)
+    return runtime
+
+
+@pytest.mark.parametrize(
+    ("question", "key"),
+    [
+        ("Top Gun 2026-10", "topgun"),  # `top` takes a number: "Gun" is not one
+        ("why labs 2026-10", "whylabs"),  # `why Labs`: no customer Labs
+        ("Portfolio Inc 2026-10", "portfolioinc"),  # `portfolio` takes only a period
+        ("Help Scout 2026-10", "helpscout"),
+        ('"Top 5" 2026-10', "top5"),  # `top 5` is a ranking: only quotes say otherwise
+        ("“Top 5” 2026-10 share", "top5"),  # a phone's quotes
+    ],
+)
+def test_a_customer_named_like_a_form_is_answered_by_its_whole_name(named: Runtime, question: str, key: str) -> None:
+    cmd = parse(f"/margin {question}")
+    outcome = answer_command(named, cmd, now=NOW)
+    assert outcome.ok, all_text(outcome.answer.blocks)
+    assert outcome.command is not None
+    assert (outcome.command.kind, outcome.command.period) == ("customer", "2026-10")
+    assert f"{NAMES[key]}" in all_text(outcome.answer.blocks)
+    assert outcome.command.share == question.endswith("share")
+
+
+def test_the_forms_keep_their_words_when_they_fit(named: Runtime) -> None:
+    # `top 5` ranks customers (the customer "Top 5" needs its quotes); `portfolio 2026-10` is the portfolio.
+    assert answer_command(named, parse("top 5 2026-10"), now=NOW).command == parse("top 5 2026-10")
+    assert answer_command(named, parse("portfolio 2026-10"), now=NOW).command == parse("portfolio 2026-10")
+
+
+def test_words_naming_nothing_either_way_get_the_forms_own_refusal(named: Runtime) -> None:
+    outcome = answer_command(named, parse("top ten"), now=NOW)
+    assert not outcome.ok
+    assert "`top` takes a number and a period" in all_text(outcome.answer.blocks)
+    outcome = answer_command(named, parse("why labz"), now=NOW)
+    assert not outcome.ok
+    assert "No customer “labz”" in all_text(outcome.answer.blocks)
+    assert "Why Labs" in all_text(outcome.answer.blocks)  # the suggestion, which now answers when typed
+
+
+@pytest.mark.parametrize(
+    ("question", "problem"),
+    [
+        ('"Top Gun', "the name has no closing quote"),
+        ('"Top Gun" acme', "a quoted customer takes only a period"),
+        ('"" 2026-10', "a quoted customer takes only a period"),
+    ],
+)
+def test_a_quoted_name_that_does_not_close_or_is_followed_by_words_is_explained(question: str, problem: str) -> None:
+    cmd = parse(question)
+    assert cmd.kind == "help" and cmd.problem is not None and cmd.problem.startswith(problem)
+    assert cmd.fallback is None
+
+
+def test_share_outside_the_quotes_shares_and_inside_them_is_the_name() -> None:
+    assert parse('"Share Co" share') == Command("customer", subject="Share Co", share=True)
