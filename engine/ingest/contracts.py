@@ -124,23 +124,25 @@ def read_rows(path: Path, delimiter: str) -> list[ContractRow]:
             raise ContractFileError(str(path), [(1, why)])
         width = len(header)
         seen: dict[tuple[str, str, object], int] = {}
+        line = reader.line_num + 1  # where the next row starts: line_num is where a row ends (a quoted line break)
         for values in reader:
+            line, at = reader.line_num + 1, line
             if not values:
                 continue  # a blank line
             if len(values) != width:
-                errors.append((reader.line_num, _width_problem(len(values), width, delimiter)))
+                errors.append((at, _width_problem(len(values), width, delimiter)))
                 continue
             try:
-                item = parse_contract(dict(zip(header, values, strict=True)), reader.line_num)
+                item = parse_contract(dict(zip(header, values, strict=True)), at)
             except ValueError as exc:
-                errors.append((reader.line_num, str(exc)))
+                errors.append((at, str(exc)))
                 continue
             c = item.contract
             key = (c.customer, c.product, c.start)
             if key in seen:
-                errors.append((reader.line_num, f"same customer, product and start as line {seen[key]}"))
+                errors.append((at, f"same customer, product and start as line {seen[key]}"))
                 continue
-            seen[key] = reader.line_num
+            seen[key] = at
             parsed.append(item)
     except csv.Error as exc:
         errors.append((reader.line_num + 1, f"not readable as CSV: {exc}"))

@@ -37,6 +37,23 @@ def test_contract_file_is_refused_whole_with_each_bad_line(runtime: Runtime, tmp
     ]
 
 
+def test_a_row_with_a_quoted_line_break_is_named_by_its_first_line_and_the_rows_after_it_by_theirs(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "customer,customer_name,plan,start,platform_fee_usd\n"
+        'acme,"Acme\nCorp",barter,2026-01-01,10\n'  # lines 2-3
+        "\n"  # line 4, blank
+        "globex,Globex,flat,2026-13-01,10\n"  # line 5
+        'hooli,"Hooli\n\nInc",flat,2026-01-01,x\n'  # lines 6-8
+        "initech,Initech,seat,2026-01-01,\n"  # line 9
+    )
+    with pytest.raises(ContractFileError) as info:
+        import_contracts_file(runtime.engine, path)
+    assert [line for line, _ in info.value.errors] == [2, 5, 6, 9]
+
+
 def test_reimporting_a_contract_replaces_it(runtime: Runtime, tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     path.write_text("customer,plan,start,platform_fee_usd\nacme,flat,2026-01-01,100\n")
