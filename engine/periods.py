@@ -192,6 +192,10 @@ def today_in(tz: ZoneInfo, now: datetime) -> date:
     return now.astimezone(tz).date()
 
 
+# The years a month or quarter may name: usage before 2000 or after 2099 is a typo, not a period to report on.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
 def parse_period(text: str | None, *, today: date, default_days: int = DEFAULT_DAYS) -> Period:
     """`YYYY-MM`, `YYYY-Qn`, `Nd` (trailing N complete days) or nothing (trailing `default_days`), as of `today`.
 
@@ -202,13 +206,15 @@ def parse_period(text: str | None, *, today: date, default_days: int = DEFAULT_D
     value = text.strip().lower()
     if m := _MONTH.match(value):
         year, mon = int(m.group(1)), int(m.group(2))
-        if not 1 <= mon <= 12 or not 2000 <= year <= 2099:
+        if not 1 <= mon <= 12:
             raise PeriodError(f"{text!r} is not a month; use YYYY-MM, e.g. 2026-10")
+        _within_years(text, year)
         return month(year, mon).to_date(today)
     if m := _QUARTER.match(value):
         year, number = int(m.group(1)), int(m.group(2))
-        if not 1 <= number <= 4 or not 2000 <= year <= 2099:
+        if not 1 <= number <= 4:
             raise PeriodError(f"{text!r} is not a quarter; use YYYY-Qn with n from 1 to 4, e.g. 2026-Q3")
+        _within_years(text, year)
         return quarter(year, number).to_date(today)
     if m := _DAYS.match(value):
         return trailing(int(m.group(1)), today=today)
@@ -216,6 +222,11 @@ def parse_period(text: str | None, *, today: date, default_days: int = DEFAULT_D
         f"{text!r} is not a period; use YYYY-MM (a month), YYYY-Qn (a quarter) or Nd (the last N days), "
         "e.g. 2026-10, 2026-Q3 or 7d"
     )
+
+
+def _within_years(text: str, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise PeriodError(f"{text!r} is outside the years marginbot reads, {FIRST_YEAR} to {LAST_YEAR}")
 
 
 def looks_like_period(text: str) -> bool:

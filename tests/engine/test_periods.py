@@ -41,7 +41,7 @@ def test_the_previous_period_is_the_comparable_one_before(text: str, previous: P
     assert parse_period(text, today=TODAY).previous() == previous
 
 
-@pytest.mark.parametrize("text", ["2026-Q0", "2026-Q5", "2026-13", "1999-Q1", "Q3", "2026-Q", "3w"])
+@pytest.mark.parametrize("text", ["2026-Q0", "2026-Q5", "2026-13", "Q3", "2026-Q", "3w"])
 def test_a_period_that_is_not_one_is_refused_with_the_forms(text: str) -> None:
     with pytest.raises(PeriodError, match="YYYY"):
         parse_period(text, today=TODAY)
@@ -101,3 +101,19 @@ def test_a_month_that_begins_today_has_no_complete_day() -> None:
         parse_period("2026-12", today=date(2026, 12, 1))
     assert month_to_date(date(2026, 12, 1)) is None
     assert month_to_date(TODAY) == parse_period("2026-11", today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1999-12", "'1999-12' is outside the years marginbot reads, 2000 to 2099"),
+        ("2100-Q1", "'2100-Q1' is outside the years marginbot reads, 2000 to 2099"),
+        ("1999-Q1", "'1999-Q1' is outside the years marginbot reads, 2000 to 2099"),
+        ("2026-13", "'2026-13' is not a month; use YYYY-MM"),
+        ("1999-13", "'1999-13' is not a month; use YYYY-MM"),
+        ("2026-Q5", "'2026-Q5' is not a quarter"),
+    ],
+)
+def test_a_month_or_quarter_outside_the_years_read_says_so_not_that_it_is_no_month(text: str, message: str) -> None:
+    with pytest.raises(PeriodError, match="^" + re.escape(message)):
+        parse_period(text, today=date(2026, 11, 15))
