@@ -466,7 +466,7 @@ def alert_plain(payload: dict[str, Any]) -> str:
                 f"  - {TITLES.get(e['kind'], e['kind']).split(' ', 1)[1]}: {who}: "
                 + event_body(e, payload, as_of).replace("*", "")
             )
-    return "\n".join(lines)
+    return unesc("\n".join(lines))  # a terminal shows "AT&T", not Slack's "AT&amp;T"
 
 
 def alert_fallback(payload: dict[str, Any]) -> list[str]:

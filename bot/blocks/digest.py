@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks.alerts import amount, figure
+from bot.blocks.alerts import amount, figure, unesc
 from bot.blocks.common import against_same_days
 from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, fields, header, section
 from bot.render.fmt import delta_pct, money, percent, plural, points
@@ -183,4 +183,4 @@ def digest_plain(p: dict[str, Any]) -> str:
             out.append("\n".join(f["text"].replace("\n", ": ") for f in block["fields"]))
         elif block["type"] == "context":
             out.append(" ".join(e["text"] for e in block["elements"]))
-    return "\n\n".join(out).replace("*", "")
+    return unesc("\n\n".join(out).replace("*", ""))  # a terminal shows "AT&T", not Slack's "AT&amp;T"

@@ -290,3 +290,13 @@ def test_a_reminder_dates_its_breach_in_the_users_time_zone() -> None:
     reminder = event("reminder", 5, since="2026-11-15T16:00:00+00:00")
     tokyo = {**payload([reminder]), "as_of": "2026-11-22T16:00:00+00:00", "timezone": "Asia/Tokyo"}
     assert "in breach since 2026-11-16 (7 days)" in all_text(alert_message(tokyo)["blocks"])
+
+
+def test_the_terminal_text_shows_names_and_sources_as_written_not_as_slack_escapes_them() -> None:
+    lagging = [{"source": "R&D <proxy>", "synced_to": None}]
+    plain = alert_plain({**payload([event("breach", 1, name="AT&T <Labs>")]), "lagging_sources": lagging})
+    assert "AT&T <Labs>" in plain and "usage from R&D <proxy> (never synced)" in plain
+    assert "&amp;" not in plain and "&lt;" not in plain
+    row = {**digest_payload(1)["breach"][0], "name": "AT&T <Labs>"}
+    digest = digest_plain({**digest_payload(0), "breach": [row], "lagging_sources": lagging})
+    assert "AT&T <Labs>" in digest and "R&D <proxy>" in digest and "&amp;" not in digest
