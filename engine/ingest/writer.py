@@ -10,6 +10,8 @@ image, upserted from there in key order; on PostgreSQL the rollups are summed in
 key order, and the events are COPYed straight into usage_event under a savepoint (an id stored already undoes it,
 and the chunk takes the stage).
 Either way an event id seen before is never counted twice, and the rollups always equal the sum of stored events.
+A known id whose stored event has other values is noted by the same primary-key probe (`EventWriter.suspects`): an
+importer of a file then asks engine.ingest.repeats whether the file gives that id twice.
 """
 
 from __future__ import annotations
