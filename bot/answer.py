@@ -72,7 +72,8 @@ def answer_command(runtime: Runtime, cmd: Command, *, now: datetime | None = Non
     "Why Labs"), that customer is the answer; otherwise the form's own refusal is."""
     now = now or runtime.now()
     outcome = _answered(runtime, cmd, now)
-    if outcome.misread and cmd.fallback is not None:
+    # `help` with other words is answered with the help unless the words name a customer ("Help Scout").
+    if cmd.fallback is not None and (outcome.misread or cmd.kind == "help"):
         other = _answered(runtime, cmd.fallback, now)
         if other.ok:
             return other

@@ -41,14 +41,17 @@ def parse(text: str | None) -> Command:
     words = _clean(raw).split()
     if words and words[0].lower() == "/margin":
         words = words[1:]
-    if words and words[0][0] in QUOTES:
-        return _quoted(" ".join(words))
+    lead = 0  # `share` before a quoted name
+    while lead < len(words) and words[lead].lower() == SHARE_WORD:
+        lead += 1
+    if lead < len(words) and words[lead][0] in QUOTES:
+        return _quoted(" ".join(words[lead:]), share=lead > 0)
     share = any(w.lower() == SHARE_WORD for w in words)
     words = [w for w in words if w.lower() != SHARE_WORD]
     if not words or (words[0].lower() in HELP_WORDS and len(words) == 1):
         return _help(share=share)
-    if words[0].lower() in HELP_WORDS:  # "Help Scout", or `help` with words it does not take
-        cmd = _help(f"`{words[0]}` takes no other words", share=share)
+    if words[0].lower() in HELP_WORDS:  # "Help Scout", or `help` with words it does not need
+        cmd = _help(share=share)
     elif (form := BY_KEYWORD.get(words[0].lower())) is not None:
         cmd = _read(form, words[1:], share)
     else:
@@ -57,13 +60,13 @@ def parse(text: str | None) -> Command:
     return replace(cmd, fallback=Command("customer", subject=name, period=period, share=share))
 
 
-def _quoted(text: str) -> Command:
-    """`"NAME" [PERIOD] [share]`: a customer, whatever its first word."""
+def _quoted(text: str, *, share: bool) -> Command:
+    """`"NAME" [PERIOD] [share]`: a customer, whatever its first word (`share`: it came before the name)."""
     close = next((i for i, ch in enumerate(text[1:], 1) if ch in QUOTES[text[0]]), None)
     if close is None:
-        return _help(f'the name has no closing quote: `/margin {text[:40]}"`')
+        return _help(f'the name has no closing quote: `/margin {text[:40]}"`', share=share)
     name, rest = text[1:close].strip(), text[close + 1 :].split()
-    share = any(w.lower() == SHARE_WORD for w in rest)
+    share = share or any(w.lower() == SHARE_WORD for w in rest)
     rest = [w for w in rest if w.lower() != SHARE_WORD]
     if not name or len(rest) > 1 or (rest and not looks_like_period(rest[0])):
         return _help(

@@ -394,9 +394,8 @@ def import_usage_file(
                             result.errors.append(BadLine(line, problem))
                         if skip_invalid:
                             rejects.append((line, problem, raw))
-                    if result.rejected and not skip_invalid:
-                        writer.discard()  # the file will be refused: stop writing, keep reading for every error
-                        continue
+                    # A file to be refused is still written (and rolled back): an event id it repeats with other
+                    # values is found by the writes (engine.ingest.repeats), and the refusal names every bad line.
                     if isinstance(built, FrameChunk):  # its customers were mapped as it was read
                         customers.update(built.events.get_column("customer").unique().to_list())
                         writer.add_frame(built)
@@ -413,7 +412,8 @@ def import_usage_file(
                 raise
             _refuse(conn, engine, result, started, BadLine(last_line, SUM_TOO_LARGE), dry_run=dry_run)
         if writer.suspects:
-            _repeats(result, writer.stats, rejects, repeated_rows(path, delimiter, writer.suspects), skip_invalid)
+            repeated = repeated_rows(path, delimiter, writer.suspects, builder=builder, customers=mapper.customers)
+            _repeats(result, writer.stats, rejects, repeated, skip_invalid)
         if result.rejected and not skip_invalid:
             _refuse(conn, engine, result, started, None, dry_run=dry_run)
         rejects_path = Path(str(path) + ".rejects.csv")

@@ -12,16 +12,22 @@ import json
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
+from engine.ingest.customers import CustomerMap
 from engine.ingest.events import ParsedEvent, RowError, parse_event, shown
 from engine.ingest.reading import Position, file_rows
+from engine.ingest.writer import RowBuilder
 
 # ParsedEvent's fields that are not the CSV column of the same name.
 _COLUMN = {"compute_ms": "compute_seconds", "source_cost_nano": "cost_usd"}
 
 
-def repeated_rows(path: Path, delimiter: str, suspects: Collection[str]) -> Iterator[tuple[int, str, str]]:
+def repeated_rows(
+    path: Path, delimiter: str, suspects: Collection[str], *, builder: RowBuilder, customers: CustomerMap
+) -> Iterator[tuple[int, str, str]]:
     """(line, reason, raw row as JSON) of each valid row whose event id a valid row before it in the file has, with
-    other values. The first copy in the file is the one the writers keep."""
+    other values. The first valid copy in the file is the one the writers keep. Rows are compared as the writers
+    stored them: a customer named by its name or an alias is its id (`customers`), and a row the pricing refused
+    (`builder`) was never a copy of anything."""
     first: dict[str, tuple[int, ParsedEvent]] = {}
     at = Position()
     for line, raw, _problem, parsed in file_rows(path, delimiter, at):
@@ -34,6 +40,11 @@ def repeated_rows(path: Path, delimiter: str, suspects: Collection[str]) -> Iter
                 continue
         if parsed.event_id not in suspects:
             continue
+        try:
+            builder.build(parsed)
+        except RowError:  # priced past what one event can cost: reported with the other invalid rows
+            continue
+        parsed = parsed._replace(customer=customers.lookup(parsed.customer) or parsed.customer)
         seen = first.setdefault(parsed.event_id, (line, parsed))
         if seen[0] == line:
             continue

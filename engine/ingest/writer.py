@@ -517,10 +517,3 @@ class EventWriter:
         unpriced, dollars, nano = cur.fetchone()
         self.stats.unpriced_events += int(unpriced)
         self.stats.cost_nano += int(dollars) * NANO + int(nano)
-
-    def discard(self) -> None:
-        """Drop what is queued (the caller is rolling back, which also brings back any triggers dropped)."""
-        self._pending = PendingRollups()
-        self._weekly_triggers = None
-        self._rows.clear()
-        self._ids.clear()

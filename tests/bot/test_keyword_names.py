@@ -93,3 +93,14 @@ def test_a_quoted_name_that_does_not_close_or_is_followed_by_words_is_explained(
 
 def test_share_outside_the_quotes_shares_and_inside_them_is_the_name() -> None:
     assert parse('"Share Co" share') == Command("customer", subject="Share Co", share=True)
+
+
+def test_share_before_a_quoted_name_shares_it() -> None:
+    assert parse('share "Top 5" 2026-10') == Command("customer", subject="Top 5", period="2026-10", share=True)
+    assert parse("SHARE share “Top 5”") == Command("customer", subject="Top 5", share=True)
+
+
+def test_help_with_other_words_is_the_plain_help_unless_they_name_a_customer(named: Runtime) -> None:
+    outcome = answer_command(named, parse("help me"), now=NOW)
+    assert outcome.ok and outcome.command is not None and outcome.command.kind == "help"
+    assert ":warning:" not in all_text(outcome.answer.blocks)

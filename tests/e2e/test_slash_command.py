@@ -121,11 +121,15 @@ def test_what_slack_escapes_in_the_text_is_read_as_typed(bot: Bot) -> None:
 
 
 def test_help_and_malformed_input_answer_in_the_ack(bot: Bot) -> None:
-    for question in ("help", "", "top ten"):
+    for question in ("help", "", "7d"):
         body = bot.command(question).json()
         assert body["response_type"] == "ephemeral"
         assert "/margin CUSTOMER [PERIOD]" in body["text"]
-    assert "`top` takes a number" in bot.command("top ten").json()["text"]
+    # Words after a keyword that do not fit its form may be a customer's name ("Top Gun"): only the database can
+    # tell, so the help comes after the ack.
+    assert bot.command("top ten").text == ""
+    [answer] = bot.answers()
+    assert answer["response_type"] == "ephemeral" and "`top` takes a number" in answer["text"]
 
 
 def test_twenty_concurrent_commands_are_all_acked_within_three_seconds(bot: Bot) -> None:

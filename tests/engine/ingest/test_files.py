@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from bot.cli.main import main
 from config.settings import Settings
-from engine.ingest.files import ImportRefused, import_usage_file
+from engine.ingest.contracts import import_contracts_file
+from engine.ingest.files import ImportRefused, ImportResult, import_usage_file
 from engine.runtime import Runtime
 
 HEADER = "event_id,ts,customer,product,provider,model,input_tokens,cached_input_tokens,output_tokens\n"
@@ -174,6 +175,49 @@ def test_an_event_id_given_twice_with_other_values_is_an_invalid_row_naming_both
         stored = conn.execute(text("SELECT customer, output_tokens FROM usage_event WHERE event_id = 'd1'")).one()
     assert tuple(stored) == ("acme", 10)
     assert counts(runtime) == (3, 3)
+
+
+@pytest.mark.parametrize("columnar", [False, True])
+@pytest.mark.parametrize("rows_at_a_time", [2, 1000])
+def test_repeats_are_compared_as_stored_and_every_one_is_named_with_the_files_other_bad_lines(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columnar: bool, rows_at_a_time: int
+) -> None:
+    monkeypatch.setattr("engine.ingest.files.CHUNK_ROWS", rows_at_a_time)
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("customer,customer_name,plan,start,platform_fee_usd\nacme,Acme Corp,flat,2026-01-01,100\n")
+    import_contracts_file(runtime.engine, contracts)
+    path = tmp_path / "repeats.csv"
+    path.write_text(
+        HEADER
+        + "d1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,999999999999999\n"  # 2: priced past one event
+        + "bad,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,x,0,10\n"  # 3: not a count
+        + "d1,2026-10-05T12:00:00Z,Acme Corp,assist,openai,gpt-4o,1000,0,10\n"  # 4: the first valid copy
+        + "d1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,10\n"  # 5: the same, by the customer's id
+        + "d1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,99\n"  # 6: another event
+    )
+
+    def run(skip_invalid: bool) -> ImportResult:
+        return import_usage_file(
+            runtime.engine,
+            path,
+            prices=runtime.prices,
+            timezone="UTC",
+            batch_size=rows_at_a_time,
+            columnar=columnar,
+            skip_invalid=skip_invalid,
+        )
+
+    with pytest.raises(ImportRefused) as refused:
+        run(False)
+    assert [e.line for e in refused.value.result.errors] == [2, 3, 6]
+    assert "event_id 'd1' is on line 4 too, with another output_tokens" in refused.value.result.errors[2].reason
+    result = run(True)
+    assert (result.imported, result.duplicates, result.rejected) == (1, 1, 3)
+    with open(str(path) + ".rejects.csv", newline="") as handle:
+        assert [row[0] for row in list(csv.reader(handle))[1:]] == ["2", "3", "6"]
+    with runtime.connect() as conn:
+        stored = conn.execute(text("SELECT customer, output_tokens FROM usage_event WHERE event_id = 'd1'")).one()
+    assert tuple(stored) == ("acme", 10)
 
 
 def test_an_event_stored_by_an_earlier_import_is_skipped_whatever_the_file_now_says(
