@@ -38,9 +38,9 @@ from engine.ingest.columnar import (
     plain_header,
 )
 from engine.ingest.customers import CustomerMap, RowMapper, mapped_lines, without_contract_line, without_contracts
-from engine.ingest.events import RowError, parse_event
+from engine.ingest.events import RowError, parse_event, shown
 from engine.ingest.reading import FileError, Position, file_rows, printable
-from engine.ingest.repeats import repeated_rows
+from engine.ingest.repeats import Repeats, repeated_rows
 from engine.ingest.rollups import SUM_TOO_LARGE, sqlite_image_of, sum_too_large
 from engine.ingest.sqlite_image import release
 from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats, begin_writing
@@ -52,6 +52,7 @@ from engine.store.models import ImportRun
 from engine.timeutil import DayCutter
 
 MAX_ERRORS_KEPT = 10_000
+KEPT_SHOWN = 3  # events kept as stored named in the summary and its JSON
 _CUSTOMER = EVENT_COLUMNS.index("customer")
 
 
@@ -73,6 +74,10 @@ class ImportResult:
     unpriced_events: int = 0
     unpriced_models: list[str] = field(default_factory=list)
     tier_warning: str | None = None  # service tiers priced at standard rates for want of a price
+    # Events this file gives with other values than an earlier import stored them: kept as stored (never replaced);
+    # the (line, event id) of the first few.
+    kept_as_stored: int = 0
+    kept_lines: list[tuple[int, str]] = field(default_factory=list)
     cost_usd: Decimal = ZERO  # exact; rounded only where shown
     errors: list[BadLine] = field(default_factory=list)
     refused: bool = False
@@ -108,6 +113,8 @@ class ImportResult:
             )
         if self.tier_warning:
             text += f"\n  WARNING: {self.tier_warning}"
+        if self.kept_as_stored:
+            text += f"\n  WARNING: {self.kept_note()}"
         text += "".join(f"\n  {line}" for line in self.customer_lines())
         return text
 
@@ -128,11 +135,26 @@ class ImportResult:
             "unpriced_events": self.unpriced_events,
             "unpriced_models": self.unpriced_models,
             "tier_warning": self.tier_warning,
+            "kept_as_stored": self.kept_as_stored,
+            "kept_as_stored_lines": [{"line": n, "event_id": e} for n, e in self.kept_lines],
             "mapped_customers": [{"customer": w, "id": t, "events": n} for w, t, n in self.mapped_customers],
             "customers_without_contracts": [
                 {"customer": c, "did_you_mean": self.suggestions.get(c, [])} for c in self.customers_without_contracts
             ],
         }
+
+    def kept_note(self) -> str:
+        """The events this file gives with other values than an earlier import stored them, in one line."""
+        where = ", ".join(f"line {n} ({shown(e)})" for n, e in self.kept_lines)
+        more = (
+            f" and {self.kept_as_stored - len(self.kept_lines)} more"
+            if self.kept_as_stored > len(self.kept_lines)
+            else ""
+        )
+        return (
+            f"{self.kept_as_stored} event(s) were stored before with other values, which stay: {where}{more} "
+            "(marginbot never replaces a stored event, so this file's values for them are not used)"
+        )
 
     def customer_lines(self) -> list[str]:
         """The customers mapped by name or alias, then those without a contract, with suggestions."""
@@ -534,13 +556,16 @@ def _repeats(
     result: ImportResult,
     stats: WriteStats,
     rejects: list[tuple[int, str, str]],
-    repeated: Iterator[tuple[int, str, str]],
+    repeats: Repeats,
     skip_invalid: bool,
 ) -> None:
     """Count each row repeating an earlier row's id with other values as invalid, not as already known (the writer
-    skipped it as that: the first copy is the one stored), in line order among the others."""
+    skipped it as that: the first copy is the one stored), in line order among the others; and say which events an
+    earlier import stored with other values (kept as stored)."""
+    result.kept_as_stored = len(repeats.kept)
+    result.kept_lines = repeats.kept[:KEPT_SHOWN]
     found = False
-    for line, problem, raw in repeated:
+    for line, problem, raw in repeats.rows:
         found = True
         result.rejected += 1
         stats.duplicates -= 1

@@ -3,13 +3,15 @@ invalid row naming the earlier one, never skipped as "already known".
 
 The writers (engine.ingest.writer) only learn that an id they skipped is stored with other values (`suspects`); only
 then is the file read again, here, to tell a repeat within the file (reported, with both lines) from an event stored
-by an earlier import (skipped, as a re-sent event always is). A file without such ids is read once, as before.
+by an earlier import (skipped, as a re-sent event always is, and said: a stored event is never replaced, so a
+corrected file changes nothing). A file without such ids is read once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.ingest.customers import CustomerMap
@@ -21,14 +23,27 @@ from engine.ingest.writer import RowBuilder
 _COLUMN = {"compute_ms": "compute_seconds", "source_cost_nano": "cost_usd"}
 
 
+@dataclass
+class Repeats:
+    """What a second read of a file found about the ids the writers noted (`repeated_rows`)."""
+
+    # (line, reason, raw row as JSON) of each row repeating an earlier row's id with other values: invalid rows.
+    rows: list[tuple[int, str, str]] = field(default_factory=list)
+    # (line, event id) of the first copy of each id stored by an earlier import with other values: kept as stored.
+    kept: list[tuple[int, str]] = field(default_factory=list)
+
+
 def repeated_rows(
     path: Path, delimiter: str, suspects: Collection[str], *, builder: RowBuilder, customers: CustomerMap
-) -> Iterator[tuple[int, str, str]]:
-    """(line, reason, raw row as JSON) of each valid row whose event id a valid row before it in the file has, with
-    other values. The first valid copy in the file is the one the writers keep. Rows are compared as the writers
-    stored them: a customer named by its name or an alias is its id (`customers`), and a row the pricing refused
-    (`builder`) was never a copy of anything."""
+) -> Repeats:
+    """Each valid row whose event id a valid row before it in the file has, with other values (the first valid copy
+    in the file is the one the writers keep); and the ids of `suspects` the file gives alike every time, which an
+    earlier import must have stored with other values. Rows are compared as the writers stored them: a customer
+    named by its name or an alias is its id (`customers`), and a row the pricing refused (`builder`) was never a
+    copy of anything."""
+    found = Repeats()
     first: dict[str, tuple[int, ParsedEvent]] = {}
+    repeated: set[str] = set()
     at = Position()
     for line, raw, _problem, parsed in file_rows(path, delimiter, at):
         if parsed is None:
@@ -61,4 +76,9 @@ def repeated_rows(
             f"event_id {shown(parsed.event_id)} is on line {seen[0]} too, with another {', '.join(differ)}: "
             "two events need two ids; give this one its own, or delete the copy that is wrong"
         )
-        yield line, reason, json.dumps(raw, default=str) if raw is not None else ""
+        repeated.add(parsed.event_id)
+        found.rows.append((line, reason, json.dumps(raw, default=str) if raw is not None else ""))
+    # An id noted whose copies here all agree was stored before with other values. (One the file also repeats with
+    # other values may be that too, or only the repeat: its repeat is reported, and it is not counted here.)
+    found.kept = sorted((line, event_id) for event_id, (line, _) in first.items() if event_id not in repeated)
+    return found

@@ -228,9 +228,19 @@ def test_an_event_stored_by_an_earlier_import_is_skipped_whatever_the_file_now_s
     first.write_text(HEADER + GOOD)
     import_usage_file(runtime.engine, first, prices=runtime.prices, timezone="UTC")
     again = tmp_path / "again.csv"
-    again.write_text(HEADER + GOOD.replace(",10\n", ",99\n"))
+    changed = GOOD.replace(",10\n", ",99\n")
+    again.write_text(HEADER + changed + GOOD.replace("ok1", "ok2") + changed)
     result = import_usage_file(runtime.engine, again, prices=runtime.prices, timezone="UTC")
-    assert (result.imported, result.duplicates, result.rejected) == (0, 1, 0)
+    assert (result.imported, result.duplicates, result.rejected) == (1, 2, 0)
+    # Said, not silent: the file's values for it are not used.
+    assert (result.kept_as_stored, result.kept_lines) == (1, [(2, "ok1")])
+    assert (
+        "WARNING: 1 event(s) were stored before with other values, which stay: line 2 ('ok1') (marginbot never "
+        "replaces a stored event, so this file's values for them are not used)"
+    ) in result.summary()
+    assert result.as_dict()["kept_as_stored_lines"] == [{"line": 2, "event_id": "ok1"}]
+    with runtime.connect() as conn:
+        assert conn.execute(text("SELECT output_tokens FROM usage_event WHERE event_id = 'ok1'")).scalar_one() == 10
 
 
 def test_rollups_equal_the_sum_of_stored_events(runtime: Runtime, tmp_path: Path) -> None:
