@@ -181,7 +181,7 @@ def test_json_gives_a_file_that_is_missing_or_a_directory_the_same_keys_as_an_im
     assert main(argv, runtime=runtime) == 1
     out, err = capsys.readouterr()
     imported, gone, directory = json.loads(out)
-    assert set(gone) == set(directory) == set(imported) and len(imported) == 16
+    assert set(gone) == set(directory) == set(imported) and len(imported) == 18
     assert (gone["path"], gone["refused"], gone["problem"], gone["imported"]) == (str(missing), True, "no such file", 0)
     assert (directory["refused"], directory["problem"]) == (True, "is a directory, not a file")
     assert err.splitlines() == [
