@@ -123,6 +123,21 @@ def test_duplicates_across_batches_and_files_are_counted_once(runtime: Runtime, 
     assert counts(runtime) == (30, 30)
 
 
+def import_by(
+    runtime: Runtime, path: Path, rows_at_a_time: int, *, columnar: bool, skip_invalid: bool = False
+) -> ImportResult:
+    """Import `path` in batches (row path) of `rows_at_a_time` rows; chunks are set by monkeypatching CHUNK_ROWS."""
+    return import_usage_file(
+        runtime.engine,
+        path,
+        prices=runtime.prices,
+        timezone="UTC",
+        batch_size=rows_at_a_time,
+        columnar=columnar,
+        skip_invalid=skip_invalid,
+    )
+
+
 @pytest.mark.parametrize("columnar", [False, True])
 @pytest.mark.parametrize("rows_at_a_time", [2, 1000])  # the copies in one batch or chunk, or in two
 def test_an_event_id_given_twice_with_other_values_is_an_invalid_row_naming_both_lines(
@@ -140,9 +155,7 @@ def test_an_event_id_given_twice_with_other_values_is_an_invalid_row_naming_both
         + "d1,2026-10-06T12:00:00Z,globex,assist,openai,gpt-4o,1000,0,10\n"  # line 7: another day and customer
     )
     with pytest.raises(ImportRefused) as refused:
-        import_usage_file(
-            runtime.engine, path, prices=runtime.prices, timezone="UTC", batch_size=rows_at_a_time, columnar=columnar
-        )
+        import_by(runtime, path, rows_at_a_time, columnar=columnar)
     assert [(e.line, e.reason) for e in refused.value.result.errors] == [
         (
             5,
@@ -158,15 +171,7 @@ def test_an_event_id_given_twice_with_other_values_is_an_invalid_row_naming_both
     assert counts(runtime) == (0, 0)
 
     # Skipping them keeps the first copy, rejects the two others and counts line 6 as the re-sent event it is.
-    result = import_usage_file(
-        runtime.engine,
-        path,
-        prices=runtime.prices,
-        timezone="UTC",
-        batch_size=rows_at_a_time,
-        columnar=columnar,
-        skip_invalid=True,
-    )
+    result = import_by(runtime, path, rows_at_a_time, columnar=columnar, skip_invalid=True)
     assert (result.imported, result.duplicates, result.rejected) == (3, 1, 2)
     with open(str(path) + ".rejects.csv", newline="") as handle:
         rejects = list(csv.reader(handle))[1:]
@@ -195,23 +200,11 @@ def test_repeats_are_compared_as_stored_and_every_one_is_named_with_the_files_ot
         + "d1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,10\n"  # 5: the same, by the customer's id
         + "d1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,99\n"  # 6: another event
     )
-
-    def run(skip_invalid: bool) -> ImportResult:
-        return import_usage_file(
-            runtime.engine,
-            path,
-            prices=runtime.prices,
-            timezone="UTC",
-            batch_size=rows_at_a_time,
-            columnar=columnar,
-            skip_invalid=skip_invalid,
-        )
-
     with pytest.raises(ImportRefused) as refused:
-        run(False)
+        import_by(runtime, path, rows_at_a_time, columnar=columnar)
     assert [e.line for e in refused.value.result.errors] == [2, 3, 6]
     assert "event_id 'd1' is on line 4 too, with another output_tokens" in refused.value.result.errors[2].reason
-    result = run(True)
+    result = import_by(runtime, path, rows_at_a_time, columnar=columnar, skip_invalid=True)
     assert (result.imported, result.duplicates, result.rejected) == (1, 1, 3)
     with open(str(path) + ".rejects.csv", newline="") as handle:
         assert [row[0] for row in list(csv.reader(handle))[1:]] == ["2", "3", "6"]
