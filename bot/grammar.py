@@ -46,8 +46,7 @@ def parse(text: str | None) -> Command:
         lead += 1
     if lead < len(words) and words[lead][0] in QUOTES:
         return _quoted(" ".join(words[lead:]), share=lead > 0)
-    share = any(w.lower() == SHARE_WORD for w in words)
-    words = [w for w in words if w.lower() != SHARE_WORD]
+    words, share = _shared(words)
     if not words or (words[0].lower() in HELP_WORDS and len(words) == 1):
         return _help(share=share)
     if words[0].lower() in HELP_WORDS:  # "Help Scout", or `help` with words it does not need
@@ -60,14 +59,20 @@ def parse(text: str | None) -> Command:
     return replace(cmd, fallback=Command("customer", subject=name, period=period, share=share))
 
 
+def _shared(words: list[str]) -> tuple[list[str], bool]:
+    """`words` without `share`, and whether it was there."""
+    kept = [w for w in words if w.lower() != SHARE_WORD]
+    return kept, len(kept) < len(words)
+
+
 def _quoted(text: str, *, share: bool) -> Command:
     """`"NAME" [PERIOD] [share]`: a customer, whatever its first word (`share`: it came before the name)."""
     close = next((i for i, ch in enumerate(text[1:], 1) if ch in QUOTES[text[0]]), None)
     if close is None:
         return _help(f'the name has no closing quote: `/margin {text[:40]}"`', share=share)
     name, rest = text[1:close].strip(), text[close + 1 :].split()
-    share = share or any(w.lower() == SHARE_WORD for w in rest)
-    rest = [w for w in rest if w.lower() != SHARE_WORD]
+    rest, shared = _shared(rest)
+    share = share or shared
     if not name or len(rest) > 1 or (rest and not looks_like_period(rest[0])):
         return _help(
             f'a quoted customer takes only a period, e.g. `/margin "Top Gun" 2026-10`; {PERIOD_HELP}', share=share

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.blocks.kit import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, Block, clip, context, esc, header, section
+from bot.blocks.kit import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, Block, clip, context, esc, header, section, unesc
 from bot.render.fmt import delta_pct, money, percent_beside, points
 from engine.alerts.lag import lagging_text
 from engine.alerts.threads import Shown
@@ -81,11 +81,6 @@ def parse_ref(value: str) -> tuple[str, str] | None:
     """`customer:acme` → ("customer", "acme"); None for anything else."""
     kind, sep, key = unesc(value).partition(":")
     return (kind, key) if sep and kind in ("customer", "product") and key else None
-
-
-def unesc(value: str) -> str:
-    """The inverse of kit.esc, for values that come back from Slack (button values, block ids)."""
-    return value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def mention(member: str) -> str:

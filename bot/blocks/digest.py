@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks.alerts import amount, figure, unesc
+from bot.blocks.alerts import amount, figure
 from bot.blocks.common import against_same_days
-from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, fields, header, section
+from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, fields, header, section, unesc
 from bot.render.fmt import delta_pct, money, percent, plural, points
 from engine.alerts.lag import lagging_text
 from engine.reports.movers import Move

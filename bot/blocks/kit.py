@@ -26,6 +26,12 @@ def esc(value: object) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unesc(value: str) -> str:
+    """The inverse of `esc`: text Slack sends back (button values, block ids, a slash command's words) as written,
+    and mrkdwn shown on a terminal. `&amp;` last: "&amp;lt;" is a written "&lt;"."""
+    return value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.blocks.kit import unesc
+
 WIDTH = 78
 COLUMN = 36
 EMOJI = {
@@ -39,7 +41,7 @@ def mrkdwn(text: str) -> str:
     text = _BOLD.sub(r"\1", text)
     text = _ITALIC.sub(r"\1", text)
     text = _CODE.sub(r"\1", text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unesc(text)
 
 
 def _text(obj: dict[str, Any] | None) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from engine.ingest.customers import CustomerMap
 from engine.ingest.events import ParsedEvent, RowError, parse_event, shown
 from engine.ingest.reading import Position, file_rows
-from engine.ingest.writer import RowBuilder
+from engine.ingest.writer import INPUT_COLUMNS, RowBuilder
 
 # ParsedEvent's fields that are not the CSV column of the same name.
 _COLUMN = {"compute_ms": "compute_seconds", "source_cost_nano": "cost_usd"}
@@ -65,7 +65,7 @@ def repeated_rows(
             continue
         differ = [
             _COLUMN.get(name, name)
-            for name, was, now in zip(ParsedEvent._fields[1:], seen[1][1:], parsed[1:], strict=True)
+            for name, was, now in zip(INPUT_COLUMNS, seen[1][1:], parsed[1:], strict=True)
             if was != now
         ]
         if not differ:  # the same event sent twice: skipped, as any re-sent event

@@ -12,6 +12,7 @@ from bot.answer import answer_command
 from bot.answer_types import Answer
 from bot.blocks.interactive import with_share_button
 from bot.blocks.kit import context as context_block
+from bot.blocks.kit import unesc
 from bot.blocks.messages import error_message, help_message, refusal_message
 from bot.command import Command
 from bot.forms import FORMS
@@ -49,8 +50,8 @@ def margin_command(
 
 def as_typed(text: str | None) -> str:
     """A slash command's text as the person typed it: Slack sends its &, < and > as &amp;, &lt; and &gt;, so "AT&T"
-    named no customer and `route gpt-4o->gpt-4o-mini` no model. &amp; last: "&amp;lt;" is a typed "&lt;"."""
-    return (text or "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    named no customer and `route gpt-4o->gpt-4o-mini` no model."""
+    return unesc(text or "")
 
 
 def deliver(
