@@ -41,6 +41,7 @@ TITLES = {
     "unpriced": ":grey_question: Unpriced usage",
     "reminder": ":repeat: Still unresolved",
     "recovered": ":large_green_circle: Recovered",
+    "quiet": ":heavy_minus_sign: Gone quiet",
 }
 ORDER = list(TITLES)
 WORDS = {
@@ -50,6 +51,7 @@ WORDS = {
     "unpriced": "unpriced",
     "reminder": "still unresolved",
     "recovered": "recovered",
+    "quiet": "gone quiet",
 }
 
 
@@ -205,6 +207,14 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
         )
     if kind == "recovered":
         return f"back above {_line(e, payload, 'recover_pct')}%: {_figures(e, payload)}"
+    if kind == "quiet":
+        days = payload.get("window_days")
+        window = f"the last {days} days" if days else "the window"
+        since = f" (open since {_day(e['since'], payload)})" if e.get("since") else ""
+        return (
+            f"no usage and no revenue in {window}, so nothing is at stake: closed{since}. "
+            "Its next usage is judged afresh."
+        )
     return _figures(e, payload) + _cause(e)
 
 
@@ -303,6 +313,8 @@ def status_line(s: Shown, payload: dict[str, Any]) -> str | None:
         return f":zzz: Snoozed by {mention(s.by)} until {_when(s.until, payload)}"
     if s.status == "recovered":
         return f":large_green_circle: Recovered {_when(s.at, payload)}"
+    if s.status == "quiet":
+        return f":heavy_minus_sign: Closed {_when(s.at, payload)}: no usage or revenue in the window"
     if s.status == "cleared":
         return f":white_check_mark: Cleared {_when(s.at, payload)}: nothing left to act on"
     return None
@@ -321,8 +333,8 @@ def _groups(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def default_shown(group: list[dict[str, Any]]) -> Shown:
-    """Before anyone acted: buttons, unless this message says the subject recovered."""
-    return Shown(status="resolved" if any(e["kind"] == "recovered" for e in group) else "open")
+    """Before anyone acted: buttons, unless this message says the subject's episode ended."""
+    return Shown(status="resolved" if any(e["kind"] in ("recovered", "quiet") for e in group) else "open")
 
 
 def subject_blocks(

@@ -54,7 +54,7 @@ from engine.alerts.state import Level, State, changed, load_states, save_state
 from engine.alerts.threads import Thread, close_thread, open_thread, open_threads
 from engine.alerts.trend import Trend, trends_against
 from engine.gc_pause import gc_paused
-from engine.money import decimal_text, round_to
+from engine.money import ZERO, decimal_text, round_to
 from engine.periods import Period, trailing
 from engine.reports.accounts import Account, accounts
 from engine.reports.figures import Figures, Thresholds
@@ -89,6 +89,7 @@ class AlertKind(Word):
     UNPRICED = "unpriced"
     REMINDER = "reminder"
     RECOVERED = "recovered"
+    QUIET = "quiet"  # no usage and no revenue in the window: the open episode (or unpriced flag) is closed
 
     @property
     def rank(self) -> int:
@@ -289,6 +290,8 @@ def decide(
     `lagging`: a configured usage source has not synced to the end of the window, so its cost is missing and every
     margin reads better than it is. Why an episode that would have ended was held open is kept in detail["held"]
     (HELD_* reasons, for the reminder to say); a held subject can still get worse (a new breach is raised)."""
+    if prev.is_open and not lagging and _quiet(obs.current):
+        return _gone_quiet(prev, as_of)
     new = prev.copy()
     events: list[AlertKind] = []
     level = obs.level
@@ -372,6 +375,30 @@ def decide(
     return new, events
 
 
+def _quiet(now: Figures) -> bool:
+    """Nothing at all in the window: no usage (priced or not: unpriced usage has no COGS and is not quiet) and not
+    a fraction of a cent of revenue."""
+    return now.events == 0 and now.revenue == 0 and now.cogs == 0
+
+
+def _gone_quiet(prev: State, as_of: datetime) -> tuple[State, list[AlertKind]]:
+    """An open subject with nothing in the window: nothing is at stake, so its episode and unpriced flag end. A
+    breach, cost without revenue or flag people were told about is closed with a word (QUIET) rather than left open
+    with no reminder ever due; a trend to breach ends silently, as one that no longer crosses does. Its next usage
+    is judged afresh, as a new episode. (A usage source lagging keeps it open: its usage may be what is missing.)"""
+    new = prev.copy()
+    told = prev.status.is_bad or bool(prev.detail.get("unpriced_since"))
+    new.status, new.since = Level.OK, as_of
+    new.detail.pop("held", None)
+    if prev.detail.get("unpriced_since"):
+        new.detail["unpriced_since"] = None
+    new.end_actions()
+    new.last_margin_pct = None
+    if told:
+        new.last_posted_at = as_of
+    return new, [AlertKind.QUIET] if told else []
+
+
 def _storable(margin: Decimal | None) -> Decimal | None:
     """The margin as alert_state keeps it (NUMERIC(9, 4)): a margin past ±99,999.9999% ($1 of revenue against $1,001
     of COGS) is kept at that bound. PostgreSQL refuses a wider value, and the refusal would fail the whole check,
@@ -402,9 +429,21 @@ def evaluate(
     period = alert_window(runtime, as_of)
     book = portfolio(conn, period, thresholds=t)
     remind = timedelta(days=runtime.settings.alert_remind_days)
-    owned = accounts(conn, [row.key for row in book.customers])
+    rows = book.customers + book.products
+    # Open subjects the window no longer holds (no usage, no revenue in it or the period before): observed as
+    # having nothing, so that their episodes end (`_gone_quiet`) instead of staying open with no reminder due.
+    held = {(row.kind, row.key) for row in rows}
+    absent = [
+        _absent(SubjectKind(kind), key, state, t)
+        for (kind, key), state in sorted(states.items())
+        if state.is_open and (kind, key) not in held and kind in (SubjectKind.CUSTOMER, SubjectKind.PRODUCT)
+    ]
+    owned = accounts(conn, [row.key for row in book.customers + absent if row.kind is SubjectKind.CUSTOMER])
     observations = [observe(row, t, owned.get(row.key)) for row in book.customers] + [
         observe(row, t) for row in book.products
+    ]
+    observations += [
+        observe(row, t, owned.get(row.key) if row.kind is SubjectKind.CUSTOMER else None) for row in absent
     ]
     # Trends only for customers above their line and not held in a breach: the only ones a trend changes. A trend
     # is fitted against the customer's own line.
@@ -431,13 +470,21 @@ def evaluate(
     return period, book, decisions
 
 
+def _absent(kind: SubjectKind, key: str, state: State, t: Thresholds) -> PortfolioRow:
+    """The portfolio row of a subject with nothing in the window or the period before: all zeros."""
+    nothing = Figures(revenue=ZERO, cogs=ZERO, events=0, unpriced_events=0, thresholds=t)
+    name = str(state.detail.get("name") or key)
+    return PortfolioRow(kind=kind, key=key, name=name, current=nothing, previous=nothing)
+
+
 def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events: list[AlertEvent]) -> None:
     """Full reports (cost drivers, unpriced models) for the first MAX_DETAILED subjects worth posting."""
     period = book.period
     detailed: list[tuple[SubjectKind, str]] = []
     for event in events:
         key = (event.observation.kind, event.observation.key)
-        if key not in detailed and len(detailed) < MAX_DETAILED:
+        # A quiet subject has nothing in the window to report on.
+        if key not in detailed and len(detailed) < MAX_DETAILED and event.kind is not AlertKind.QUIET:
             detailed.append(key)
     # A customer's report reads only its own lines: handed every line, it would total the whole book once per
     # subject to find its own previous revenue. Its lines in their order give the same sums. A product's report
@@ -533,7 +580,7 @@ def _events(
 ) -> list[AlertEvent]:
     """This run's events, plus announcements again for channels whose earlier announcement never arrived."""
     events: list[AlertEvent] = []
-    for obs, _prev, new, kinds in decisions:
+    for obs, prev, new, kinds in decisions:
         undelivered = [c for c in channels if (t := threads.get((obs.kind, obs.key, c))) is not None and not t.live]
         elsewhere = [c for c in channels if c not in undelivered] if undelivered else None
         for kind in kinds:
@@ -543,7 +590,7 @@ def _events(
                 AlertEvent(
                     kind=kind,
                     observation=obs,
-                    since=new.stamp("unpriced_since") if kind is AlertKind.UNPRICED else new.since,
+                    since=_since(kind, prev, new),
                     state=new.status,
                     channels=elsewhere,
                     held=list(new.detail.get("held") or []),
@@ -564,6 +611,15 @@ def _events(
                 )
     events.sort(key=lambda e: e.sort_key)
     return events
+
+
+def _since(kind: AlertKind, prev: State, new: State) -> datetime | None:
+    """The start an event states: of the unpriced flag, of the episode a quiet subject closed, else of its state."""
+    if kind is AlertKind.UNPRICED:
+        return new.stamp("unpriced_since")
+    if kind is AlertKind.QUIET:
+        return prev.since if prev.status.is_episode else prev.stamp("unpriced_since")
+    return new.since
 
 
 def _starts_episode(prev: State, new: State) -> bool:
@@ -609,8 +665,8 @@ def check_alerts(
             channels=channels if channels or not dry_run else [""],
             header=alert_header(runtime, as_of=as_of, period=period, lagging=lagging),
             events=[e.as_dict() for e in events],
-            # A subject the window no longer holds (no usage, no revenue) is left as it was, as an idle one is: its
-            # thread stays open with its state, so its return is the same episode, not one said to have cleared.
+            # Every open subject is decided (those the window no longer holds too, `_absent`); a state that is
+            # not open has no thread to keep.
             open_after={
                 **{key: state.is_open for key, state in states.items()},
                 **{(obs.kind, obs.key): new.is_open for obs, _prev, new, _k in decisions},

@@ -21,6 +21,7 @@ from engine.store.models import UTCDateTime
 from engine.store.outbox import FAILED
 
 RECOVERED, CLEARED, UNDELIVERED = "recovered", "cleared", "undelivered"
+QUIET = "quiet"  # closed with nothing in the window (engine.alerts.evaluate: AlertKind.QUIET)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,6 +1,6 @@
-"""Where one episode ends and the next begins: what a kind change, a subject leaving the window, a fraction of a
-cent of revenue and a breach after a recovery (with unpriced usage still flagged) are told as. Each test fails
-without its fix."""
+"""Where one episode ends and the next begins: what a kind change, a subject with nothing left in the window, a
+fraction of a cent of revenue and a breach after a recovery (with unpriced usage still flagged) are told as. Each test
+fails without its fix."""
 
 from __future__ import annotations
 
@@ -59,27 +59,85 @@ def test_cost_without_revenue_turning_into_a_breach_is_announced_and_needs_its_o
     assert (new.status, new.since, new.last_posted_at, new.acked_by) == (Level.BREACH, at, at, "")
 
 
-def test_a_subject_that_leaves_the_window_keeps_its_thread_and_its_return_is_the_same_episode(
+def test_a_subject_with_nothing_left_in_the_window_is_closed_as_gone_quiet_in_its_thread(
     rt: Runtime, tmp_path: Path
 ) -> None:
+    import json
+
+    from bot.blocks.alerts import alert_message
+    from engine.alerts.threads import Shown
+
     rt = _channels(rt)
     load(rt, tmp_path, [Run("acme", "agent", WINDOW_START, 30, 10, Decimal("7.00"))], [("acme", "Acme", "agent")])
     assert {(e.observation.key, e.kind) for e in check_alerts(rt, as_of=NOW).events} >= {("acme", "breach")}
     with rt.engine.begin() as conn:
         acknowledge(conn, "customer", "acme", user="U1", at=NOW)
-    # Its contract ends and its usage stops with the first window: nothing is said, and nothing says it cleared.
+    # Its contract ends and its usage stops with the first window: nothing is at stake. It was left open for good
+    # (no reminder ever due, its Acknowledge and Snooze buttons live); the episode is now closed, saying why.
     with rt.engine.begin() as conn:
         conn.execute(text('UPDATE contract SET "end" = :d'), {"d": NEXT_WINDOW - timedelta(days=1)})
-    assert [e for e in check_alerts(rt, as_of=LATER).events if e.observation.key == "acme"] == []  # idle
-    # Thirty days more: nothing in this window nor the one before, so acme is not in the book at all.
+    run = check_alerts(rt, as_of=LATER)
+    (quiet,) = [e for e in run.events if e.observation.key == "acme"]
+    assert (quiet.kind, quiet.since, quiet.report) == ("quiet", NOW, None)  # the episode it closes, since then
+    ((root, closed, outcome),) = _threads(rt, "acme")
+    assert (closed is not None, outcome) == (True, "quiet")
+    (reply,) = [m for m in run.messages if m.reply_to == root]
+    assert reply.payload["refresh_roots"] == [root]  # the root's buttons go
+    body = json.dumps(alert_message(json.loads(json.dumps(reply.payload, default=str)))["blocks"])
+    assert "Gone quiet" in body and "no usage and no revenue in the last 30 days" in body
+    assert "alert_acknowledge" not in body  # nothing left to act on: no buttons
+    root_payload = next(m.payload for m in check_alerts(rt, as_of=NOW, dry_run=True).messages)
+    shown = {("customer", "acme"): Shown(status="quiet", at=LATER)}
+    assert "Closed" in json.dumps(alert_message(json.loads(json.dumps(root_payload, default=str)), shown)["blocks"])
+    with rt.connect() as conn:
+        state = load_states(conn)[("customer", "acme")]
+    assert (state.status, state.acked_by, state.is_open) == (Level.OK, "", False)
+    # Thirty days more: nothing in this window nor the one before, so acme is not in the book; nothing more is said.
     run = check_alerts(rt, as_of=LATER + timedelta(days=30))
     assert "acme" not in {e.observation.key for e in run.events}
     assert all(m.payload["type"] != "alert_refresh" for m in run.messages)
-    ((_, closed, _),) = _threads(rt, "acme")
-    assert closed is None
-    with rt.connect() as conn:
-        state = load_states(conn)[("customer", "acme")]
-    assert (state.status, state.acked_by) == (Level.BREACH, "U1")
+
+
+def test_an_open_subject_the_book_no_longer_holds_at_all_is_closed_as_gone_quiet(rt: Runtime, tmp_path: Path) -> None:
+    rt = _channels(rt)
+    load(rt, tmp_path, [Run("acme", "agent", WINDOW_START, 30, 10, Decimal("7.00"))], [("acme", "Acme", "agent")])
+    check_alerts(rt, as_of=NOW)
+    with rt.engine.begin() as conn:
+        conn.execute(text('UPDATE contract SET "end" = :d'), {"d": NEXT_WINDOW - timedelta(days=1)})
+    # No check ran for two windows: acme has nothing in this one or the one before, so no portfolio row.
+    run = check_alerts(rt, as_of=LATER + timedelta(days=30))
+    assert [(e.kind, e.observation.name) for e in run.events if e.observation.key == "acme"] == [("quiet", "Acme")]
+    ((_, closed, outcome),) = _threads(rt, "acme")
+    assert (closed is not None, outcome) == (True, "quiet")
+    # A dry run says so and records nothing; a second real run has nothing more to say.
+    assert check_alerts(rt, as_of=LATER + timedelta(days=31)).events == []
+
+
+def test_gone_quiet_needs_nothing_at_all_in_the_window_and_no_lagging_source() -> None:
+    breach = State(status=Level.BREACH, since=NOW, last_posted_at=NOW, raw_detail="{}", acked_by="U1", acked_at=NOW)
+    at = NOW + timedelta(days=40)
+    nothing = observation(Decimal(0), Decimal(0), events=1, level=Level.IDLE)
+    nothing.current = Figures(revenue=Decimal(0), cogs=Decimal(0), events=0, thresholds=Thresholds())
+    new, events = decide(breach, nothing, as_of=at, **ARGS)
+    assert (events, new.status, new.since, new.last_posted_at, new.acked_by) == (["quiet"], Level.OK, at, at, "")
+    # A usage source not synced to the window's end: its usage may be what is missing. Held as it was.
+    new, events = decide(breach, nothing, as_of=at, lagging=True, **ARGS)
+    assert (events, new.status, new.acked_by) == ([], Level.BREACH, "U1")
+    # Usage with no price has no COGS: not quiet, and not a recovery either.
+    unpriced = observation(Decimal(0), Decimal(0), events=5, unpriced=5, level=Level.IDLE)
+    new, events = decide(breach, unpriced, as_of=at, **ARGS)
+    assert (events, new.status) == (["unpriced"], Level.BREACH)
+    # A fraction of a cent of revenue (a contract starting in the window's last hour) is not nothing.
+    cent = observation(Decimal("0.004"), Decimal(0), events=1, level=Level.IDLE)
+    cent.current = Figures(revenue=Decimal("0.004"), cogs=Decimal(0), events=0, thresholds=Thresholds())
+    assert decide(breach, cent, as_of=at, **ARGS)[1] == []
+    # A flag of unpriced usage left up after a recovery ends with a word too; a trend to breach ends silently.
+    flagged = State(status=Level.OK, since=NOW, detail={"unpriced_since": NOW.isoformat()}, raw_detail="{}")
+    new, events = decide(flagged, nothing, as_of=at, **ARGS)
+    assert (events, new.is_open) == (["quiet"], False)
+    watch = State(status=Level.WATCH, since=NOW, raw_detail="{}")
+    new, events = decide(watch, nothing, as_of=at, **ARGS)
+    assert (events, new.status, new.is_open) == ([], Level.OK, False)
 
 
 def test_a_breach_after_a_recovery_starts_its_own_thread_while_unpriced_usage_kept_the_old_one_open(

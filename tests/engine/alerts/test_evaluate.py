@@ -223,30 +223,36 @@ def test_unpriced_usage_is_flagged_once_and_cleared_under_half_the_share() -> No
     assert decide(State(), _obs("60", events=1000, unpriced=9), as_of=NOW, **args)[1] == []
 
 
-def test_unpriced_usage_is_left_as_it_was_in_a_window_without_usage() -> None:
+def test_unpriced_usage_is_not_cleared_but_closed_as_gone_quiet_in_a_window_without_usage() -> None:
     remind, line = timedelta(days=7), Decimal(40)
     flagged, _ = decide(State(), _obs("60", events=100, unpriced=2), as_of=NOW, remind_after=remind, breach_pct=line)
-    # 45 days on, no usage in the window: no cost, no revenue, no event priced or unpriced.
+    # 45 days on, no usage in the window: no cost, no revenue, no event priced or unpriced. Not "cleared" (no usage
+    # was priced), and not left open for good either: closed, saying the window holds nothing.
     idle = replace(_obs("60"), level=Level.IDLE, current=Figures(thresholds=Thresholds()), unpriced_share=Decimal(0))
-    state, events = decide(flagged, idle, as_of=NOW + timedelta(days=45), remind_after=remind, breach_pct=line)
+    later = NOW + timedelta(days=45)
+    state, events = decide(flagged, idle, as_of=later, remind_after=remind, breach_pct=line)
+    assert events == ["quiet"] and state.detail["unpriced_since"] is None and not state.is_open
+    # A usage source lagging leaves it as it was: the unsynced usage may be the unpriced part.
+    state, events = decide(flagged, idle, as_of=later, remind_after=remind, breach_pct=line, lagging=True)
     assert events == [] and state.detail["unpriced_since"] == NOW.isoformat() and state.is_open
 
 
-def test_an_idle_subjects_unpriced_alert_is_neither_cleared_nor_announced_again(rt: Runtime, tmp_path: Path) -> None:
+def test_an_idle_subjects_unpriced_alert_is_closed_as_gone_quiet_not_cleared(rt: Runtime, tmp_path: Path) -> None:
     load_book(rt, tmp_path)
     assert ("customer", "echo", "unpriced") in _events(check_alerts(rt, as_of=NOW))
-    # 45 days on, nothing at all in the window: echo neither costs nor earns, so it is left as it was.
+    # 45 days on, nothing at all in the window: echo neither costs nor earns, so its flag's thread is closed as
+    # gone quiet, in each channel, not rewritten to "Cleared".
     idle = check_alerts(rt, as_of=NOW + timedelta(days=45))
-    assert "echo" not in {e.observation.key for e in idle.events}
+    assert [e.kind for e in idle.events if e.observation.key == "echo"] == ["quiet"]
     with rt.connect() as conn:
         echo = load_states(conn)[("customer", "echo")]
         threads = conn.execute(
-            text("SELECT channel, closed_at, outcome FROM alert_thread WHERE subject = 'echo' ORDER BY channel")
+            text("SELECT channel, outcome FROM alert_thread WHERE subject = 'echo' ORDER BY channel")
         ).all()
-    assert echo.stamp("unpriced_since") == NOW
-    assert [tuple(t) for t in threads] == [("CALERTS", None, ""), ("COPS", None, "")]  # not rewritten to Cleared
-    refreshed = [p for _c, kind, p in _outbox(rt) if kind == "alert_refresh"]
-    assert refreshed == []
+    assert echo.stamp("unpriced_since") is None and not echo.is_open
+    assert [tuple(t) for t in threads] == [("CALERTS", "quiet"), ("COPS", "quiet")]
+    # Nothing more is said of it on the next check.
+    assert "echo" not in {e.observation.key for e in check_alerts(rt, as_of=NOW + timedelta(days=46)).events}
 
 
 def test_a_margin_with_its_cogs_understated_by_unpriced_usage_does_not_recover_a_breach() -> None:
