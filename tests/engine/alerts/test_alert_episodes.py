@@ -109,7 +109,7 @@ def test_an_open_subject_the_book_no_longer_holds_at_all_is_closed_as_gone_quiet
     assert [(e.kind, e.observation.name) for e in run.events if e.observation.key == "acme"] == [("quiet", "Acme")]
     ((_, closed, outcome),) = _threads(rt, "acme")
     assert (closed is not None, outcome) == (True, "quiet")
-    # A dry run says so and records nothing; a second real run has nothing more to say.
+    # The next check has nothing more to say of it.
     assert check_alerts(rt, as_of=LATER + timedelta(days=31)).events == []
 
 
