@@ -227,7 +227,11 @@ def _plain_block(block: bytes, sep: bytes, fields: int) -> bool:
 
 
 def _blocks(path: Path, start: int) -> Iterator[tuple[bytes, int]]:
-    """The file after its header in blocks of whole lines (CRLF made LF), with the bytes read so far."""
+    """The file after its header in blocks of whole lines, with the bytes read so far.
+
+    CRLF line ends are left as they are: polars' reader, told that lines end in LF, drops the CR before each LF
+    itself, and `plain_body` has made sure that a plain file has no CR anywhere else. (Replacing them here, in
+    Python and holding the GIL, cost the parsing thread 0.25 s of the bench's 147 MB CRLF file.)"""
     with path.open("rb") as handle:
         handle.seek(start)
         carry = b""
@@ -239,16 +243,9 @@ def _blocks(path: Path, start: int) -> Iterator[tuple[bytes, int]]:
             cut = data.rfind(b"\n") + 1
             block, carry = data[:cut], data[cut:]
             if block:
-                yield _lf(block), handle.tell() - len(carry)
+                yield block, handle.tell() - len(carry)
         if carry:  # a last line without its line break (a lone CR at the very end is one: the prescan allowed it)
-            yield _lf(carry + b"\n"), handle.tell()
-
-
-def _lf(block: bytes) -> bytes:
-    """The block with CRLF made LF. Looking for a CR first: `replace` searches for its two bytes ~50× slower than
-    `in` finds one (0.36 s against 0.007 s for the bench's 147 MB of LF lines, holding the GIL on the parsing thread
-    the whole time), and most files have no CR at all."""
-    return block.replace(b"\r\n", b"\n") if b"\r" in block else block
+            yield carry + b"\n", handle.tell()
 
 
 def _tiered(price: Price) -> tuple[int, list[tuple[int, int]]]:
@@ -288,6 +285,13 @@ class ColumnarChunks:
         self.delimiter = delimiter
         self.prices: PriceBook = builder.prices
         self._days: dict[int, str] = {}
+        # The price table of the keys met so far (`_price_table`): each key's rates, its row in the current
+        # layout of tier columns, and the table itself.
+        self._rates_by_key: dict[tuple[Any, ...], tuple[Any, bool]] = {}
+        self._tier_depth: dict[str, int] = dict.fromkeys(_KINDS, 0)
+        self._layout: tuple[int, ...] = ()
+        self._rate_rows: dict[tuple[Any, ...], list[Any]] = {}
+        self._table: pl.DataFrame | None = None
 
     def __iter__(self) -> Iterator[tuple[FrameChunk, list[tuple[int, str, str]], int, int, int]]:
         """(chunk, bad lines, rows read, bytes read, the line of its last row) for each chunk. With `step`, progress
@@ -591,8 +595,6 @@ class ColumnarChunks:
             pl.lit(self.builder.source).alias("source"),
         )
 
-    _tier_depth: dict[str, int]
-
     def _mapped(self, events: pl.DataFrame) -> pl.DataFrame:
         """Customers written by a contract's name or alias replaced by its id, counted as the row path's RowMapper
         counts them (every row, repeats included); the mapper's counts are read once the file is done."""
@@ -610,49 +612,33 @@ class ColumnarChunks:
         return events.with_columns(pl.col("customer").replace(targets))
 
     def _price_table(self, keys: pl.DataFrame) -> pl.DataFrame:
-        """One row per (provider, model, tier, UTC day) of the chunk: the rates PriceBook.price would use."""
-        rows = []
-        depth = dict.fromkeys(_KINDS, 0)
-        resolved = []
-        for provider, model, tier, uday in keys.rows():
+        """The rates PriceBook.price would use, one row per (provider, model, tier, UTC day) this import has met so
+        far, `keys` (the chunk's) among them.
+
+        Kept for the whole import and grown by the keys each chunk adds: a chunk spans many days of the same models,
+        so most of its keys were met before, and working out their rows again for every chunk (in Python, holding
+        the GIL the other stages need) cost the bench's 1.37M-event import ~0.9 s of 94 chunks' parsing. A key's
+        rates never change within an import (the price book is the import's)."""
+        known = self._rates_by_key
+        fresh = [key for key in keys.rows() if key not in known]
+        if not fresh and self._table is not None:
+            return self._table
+        depth = self._tier_depth
+        for provider, model, tier, uday in fresh:
             rates, whole_day = self.prices.daily_rates(provider, model, tier, uday)
-            resolved.append((provider, model, tier, uday, rates, whole_day))
+            known[(provider, model, tier, uday)] = (rates, whole_day)
             if rates is not None:
                 for kind in _KINDS:
                     depth[kind] = max(depth[kind], len(_tiered(getattr(rates, kind) or 0)[1]))
-        self._tier_depth = depth
-        top = 0  # the largest rate: past 64 bits, the rates' columns take 128 (as `_priced` then computes)
-        for provider, model, tier, uday, rates, whole_day in resolved:
-            request = min(rates.request, _RATE_MAX) if rates else 0
-            search = None if rates is None or rates.web_search is None else min(rates.web_search, _RATE_MAX)
-            row: list[Any] = [
-                provider,
-                model,
-                tier,
-                uday,
-                rates is not None,
-                not whole_day,
-                tier != "standard" and rates is not None and not rates.tier_priced,
-                # No output price (an input-only catalogue entry): output tokens are costed 0 and leave the row
-                # unpriced, as PriceBook.price does.
-                rates is not None and rates.output is not None,
-                request,
-                search,
-            ]
-            top = max(top, request, search or 0)
-            for kind in _KINDS:
-                base, tiers = _tiered(getattr(rates, kind) or 0) if rates else (0, [])
-                base = min(base, _RATE_MAX)
-                row.append(base)
-                top = max(top, base)
-                for j in range(depth[kind]):
-                    if j < len(tiers):
-                        start, price = tiers[j][0], min(tiers[j][1], _RATE_MAX)
-                        row += [start, price]
-                        top = max(top, price)
-                    else:
-                        row += [None, None]
-            rows.append(row)
+        # Rows laid out for the tiers' depth: when a new key's tiers are deeper, every row is laid out again.
+        layout = tuple(depth[kind] for kind in _KINDS)
+        if layout != self._layout:
+            self._layout, self._rate_rows = layout, {}
+        rows = self._rate_rows
+        for key, (rates, whole_day) in known.items():
+            if key not in rows:
+                rows[key] = self._rate_row(key, rates, whole_day)
+        top = max((row[-1] for row in rows.values()), default=0)
         rate = _INT if top <= BIGINT_MAX else _WIDE
         schema: dict[str, Any] = {
             "provider": pl.String,
@@ -671,7 +657,45 @@ class ColumnarChunks:
             for j in range(depth[kind]):
                 schema[f"{kind}_t{j}_start"] = _INT
                 schema[f"{kind}_t{j}_price"] = rate
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        self._table = pl.DataFrame([row[:-1] for row in rows.values()], schema=schema, orient="row")
+        return self._table
+
+    def _rate_row(self, key: tuple[Any, ...], rates: Any, whole_day: bool) -> list[Any]:
+        """One key's row of the price table, in the tiers' depth, with its largest rate last (not a column: past 64
+        bits, the rates' columns take 128, as `_priced` then computes)."""
+        provider, model, tier, uday = key
+        depth = self._tier_depth
+        request = min(rates.request, _RATE_MAX) if rates else 0
+        search = None if rates is None or rates.web_search is None else min(rates.web_search, _RATE_MAX)
+        top = max(request, search or 0)
+        row: list[Any] = [
+            provider,
+            model,
+            tier,
+            uday,
+            rates is not None,
+            not whole_day,
+            tier != "standard" and rates is not None and not rates.tier_priced,
+            # No output price (an input-only catalogue entry): output tokens are costed 0 and leave the row
+            # unpriced, as PriceBook.price does.
+            rates is not None and rates.output is not None,
+            request,
+            search,
+        ]
+        for kind in _KINDS:
+            base, tiers = _tiered(getattr(rates, kind) or 0) if rates else (0, [])
+            base = min(base, _RATE_MAX)
+            row.append(base)
+            top = max(top, base)
+            for j in range(depth[kind]):
+                if j < len(tiers):
+                    start, price = tiers[j][0], min(tiers[j][1], _RATE_MAX)
+                    row += [start, price]
+                    top = max(top, price)
+                else:
+                    row += [None, None]
+        row.append(top)
+        return row
 
     def _finish(self, events: pl.DataFrame) -> FrameChunk:
         """Rollups pre-aggregated.
