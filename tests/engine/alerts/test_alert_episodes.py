@@ -8,10 +8,11 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from engine.alerts.evaluate import at_stake, check_alerts, decide, observe
-from engine.alerts.state import Level, State, acknowledge, load_states
+from engine.alerts.state import ActionRefused, Level, State, acknowledge, load_states
 from engine.ingest.files import import_usage_file
 from engine.reports.figures import Figures, Thresholds
 from engine.reports.portfolio import PortfolioRow
@@ -92,6 +93,9 @@ def test_a_subject_with_nothing_left_in_the_window_is_closed_as_gone_quiet_in_it
     with rt.connect() as conn:
         state = load_states(conn)[("customer", "acme")]
     assert (state.status, state.acked_by, state.is_open) == (Level.OK, "", False)
+    # A click on the old root's button (a client that did not redraw it yet) is told why there is nothing to act on.
+    with rt.engine.connect() as conn, pytest.raises(ActionRefused, match="went quiet"):
+        acknowledge(conn, "customer", "acme", user="U2", at=LATER)
     # Thirty days more: nothing in this window nor the one before, so acme is not in the book; nothing more is said.
     run = check_alerts(rt, as_of=LATER + timedelta(days=30))
     assert "acme" not in {e.observation.key for e in run.events}
