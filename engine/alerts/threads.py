@@ -103,8 +103,8 @@ class Shown:
 
     - `open`: its buttons (Acknowledge, Snooze, Open, What-if);
     - `acked` / `snoozed`: who did it and when (`by`, `at`; `until` for a snooze), no buttons;
-    - `recovered` / `cleared`: the episode this message announced has ended (`at`), no buttons;
-    - `resolved`: nothing is open about it any more (a recovery's own reply), no buttons.
+    - `recovered` / `quiet` / `cleared`: the episode this message announced has ended (`at`), no buttons;
+    - `resolved`: nothing is open about it any more (a recovery's or a gone-quiet reply), no buttons.
     """
 
     status: str

@@ -11,7 +11,7 @@ on validity and its messages. So:
   ISO form or 10-digit Unix seconds, integers of at most 15 digits, text without control characters within its
   length limit, provider and model in printable ASCII, known tier words, no `cost_usd`); every other row is
   handed to `parse_event` and the row builder, which decide and explain exactly as on the row-by-row path;
-- prices come from `PriceBook.daily_rates` per (provider, model, tier, UTC day) in the chunk, joined in, and the
+- prices come from `PriceBook.daily_rates` per (provider, model, tier, UTC day), kept for the import, joined in; the
   cost of each component is the same integer formula as `PriceBook.price` (femto-USD per token × tokens, half up
   to the nano-dollar), computed in 128-bit integers; a model whose price changes within a day (time-of-day
   prices) or a cost past a BIGINT goes to the row path.
@@ -258,6 +258,29 @@ def _tiered(price: Price) -> tuple[int, list[tuple[int, int]]]:
 _KINDS = ("input", "cached_input", "cache_write", "cache_write_1h", "output")
 
 
+def _price_schema(depth: dict[str, int], top: int) -> dict[str, Any]:
+    """The price table's columns for `depth` tiers of each kind, its rates 64-bit unless `top` needs 128."""
+    rate = _INT if top <= BIGINT_MAX else _WIDE
+    schema: dict[str, Any] = {
+        "provider": pl.String,
+        "model": pl.String,
+        "service_tier": pl.String,
+        "uday": _INT,
+        "found": pl.Boolean,
+        "time_of_day": pl.Boolean,
+        "standard_rated": pl.Boolean,
+        "output_priced": pl.Boolean,
+        "request": rate,
+        "web_search": rate,
+    }
+    for kind in _KINDS:
+        schema[f"{kind}_base"] = rate
+        for j in range(depth[kind]):
+            schema[f"{kind}_t{j}_start"] = _INT
+            schema[f"{kind}_t{j}_price"] = rate
+    return schema
+
+
 class ColumnarChunks:
     """Reads a plain CSV file chunk by chunk into FrameChunks, pricing with the builder's price book (and noting
     unpriced models and tiers priced at standard rates on the builder, as its `build` does)."""
@@ -285,12 +308,11 @@ class ColumnarChunks:
         self.delimiter = delimiter
         self.prices: PriceBook = builder.prices
         self._days: dict[int, str] = {}
-        # The price table of the keys met so far (`_price_table`): each key's rates, its row in the current
-        # layout of tier columns, and the table itself.
+        # The price table of the keys met so far (`_price_table`): each key's rates, the tiers' depth of its
+        # columns, its largest rate, and the table itself.
         self._rates_by_key: dict[tuple[Any, ...], tuple[Any, bool]] = {}
         self._tier_depth: dict[str, int] = dict.fromkeys(_KINDS, 0)
-        self._layout: tuple[int, ...] = ()
-        self._rate_rows: dict[tuple[Any, ...], list[Any]] = {}
+        self._top = 0
         self._table: pl.DataFrame | None = None
 
     def __iter__(self) -> Iterator[tuple[FrameChunk, list[tuple[int, str, str]], int, int, int]]:
@@ -615,56 +637,42 @@ class ColumnarChunks:
         """The rates PriceBook.price would use, one row per (provider, model, tier, UTC day) this import has met so
         far, `keys` (the chunk's) among them.
 
-        Kept for the whole import and grown by the keys each chunk adds: a chunk spans many days of the same models,
-        so most of its keys were met before, and working out their rows again for every chunk (in Python, holding
-        the GIL the other stages need) cost the bench's 1.37M-event import ~0.9 s of 94 chunks' parsing. A key's
-        rates never change within an import (the price book is the import's)."""
+        Kept for the whole import: a chunk spans many days of the same models, so most of its keys were met before,
+        and working out their rows again for every chunk (in Python, holding the GIL the other stages need) cost the
+        bench's 1.37M-event import ~0.9 s. Only the rows of keys met for the first time are made and added; the
+        table is laid out again only when a new key's tiers are deeper, or its rates past 64 bits, than any before.
+        (A key's rates cannot change within an import: the price book is the import's.) The import's table is
+        replaced only once the new one is made: a chunk that fails on the way (and goes to the row path) leaves no
+        key noted without its row."""
         known = self._rates_by_key
         fresh = [key for key in keys.rows() if key not in known]
         if not fresh and self._table is not None:
             return self._table
-        depth = self._tier_depth
-        for provider, model, tier, uday in fresh:
-            rates, whole_day = self.prices.daily_rates(provider, model, tier, uday)
-            known[(provider, model, tier, uday)] = (rates, whole_day)
+        rates_of = {key: self.prices.daily_rates(*key) for key in fresh}
+        depth = dict(self._tier_depth)
+        for rates, _ in rates_of.values():
             if rates is not None:
                 for kind in _KINDS:
                     depth[kind] = max(depth[kind], len(_tiered(getattr(rates, kind) or 0)[1]))
-        # Rows laid out for the tiers' depth: when a new key's tiers are deeper, every row is laid out again.
-        layout = tuple(depth[kind] for kind in _KINDS)
-        if layout != self._layout:
-            self._layout, self._rate_rows = layout, {}
-        rows = self._rate_rows
-        for key, (rates, whole_day) in known.items():
-            if key not in rows:
-                rows[key] = self._rate_row(key, rates, whole_day)
-        top = max((row[-1] for row in rows.values()), default=0)
-        rate = _INT if top <= BIGINT_MAX else _WIDE
-        schema: dict[str, Any] = {
-            "provider": pl.String,
-            "model": pl.String,
-            "service_tier": pl.String,
-            "uday": _INT,
-            "found": pl.Boolean,
-            "time_of_day": pl.Boolean,
-            "standard_rated": pl.Boolean,
-            "output_priced": pl.Boolean,
-            "request": rate,
-            "web_search": rate,
-        }
-        for kind in _KINDS:
-            schema[f"{kind}_base"] = rate
-            for j in range(depth[kind]):
-                schema[f"{kind}_t{j}_start"] = _INT
-                schema[f"{kind}_t{j}_price"] = rate
-        self._table = pl.DataFrame([row[:-1] for row in rows.values()], schema=schema, orient="row")
-        return self._table
+        again = self._table is None or depth != self._tier_depth
+        rows = [self._rate_row(key, rates, whole_day, depth) for key, (rates, whole_day) in rates_of.items()]
+        top = max((row[-1] for row in rows), default=0) if again else max([self._top, *(row[-1] for row in rows)])
+        if not again and top > BIGINT_MAX >= self._top:  # the rates' columns become 128-bit: every row anew
+            again = True
+        if again:
+            rows = [self._rate_row(key, r, w, depth) for key, (r, w) in {**known, **rates_of}.items()]
+            top = max((row[-1] for row in rows), default=0)
+        added = pl.DataFrame([row[:-1] for row in rows], schema=_price_schema(depth, top), orient="row")
+        table = added if again or self._table is None else pl.concat([self._table, added])
+        known.update(rates_of)
+        self._tier_depth, self._top, self._table = depth, top, table
+        return table
 
-    def _rate_row(self, key: tuple[Any, ...], rates: Any, whole_day: bool) -> list[Any]:
-        """One key's row of the price table, in the tiers' depth, with its largest rate last (not a column: past 64
-        bits, the rates' columns take 128, as `_priced` then computes)."""
+    @staticmethod
+    def _rate_row(key: tuple[Any, ...], rates: Any, whole_day: bool, depth: dict[str, int]) -> list[Any]:
+        """One key's row of the price table, with `depth` tiers of each kind, its largest rate last (not a column:
+        past 64 bits, the rates' columns take 128, as `_priced` then computes)."""
         provider, model, tier, uday = key
-        depth = self._tier_depth
         request = min(rates.request, _RATE_MAX) if rates else 0
         search = None if rates is None or rates.web_search is None else min(rates.web_search, _RATE_MAX)
         top = max(request, search or 0)

@@ -750,3 +750,39 @@ def test_a_file_whose_sums_pass_a_bigint_is_refused_in_one_line_on_both_paths(ru
                 import_usage_file(runtime.engine, tail, prices=runtime.prices, timezone="UTC", columnar=path_kind)
             assert [(e.line, e.reason) for e in refused.value.result.errors] == [(24, SUM_TOO_LARGE)]
             assert snapshot(runtime) == kept
+
+
+def test_a_chunk_that_fails_while_its_prices_are_looked_up_leaves_no_key_priced_at_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The price table is kept for the whole import (`_price_table`). A chunk whose table fails to be made goes to
+    the row path; the keys it met must not be taken as known by the next chunk, whose rows would then join no
+    rates and be stored unpriced at $0 on the columnar path."""
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", 58)  # one row a chunk
+    path = tmp_path / "usage.csv"
+    path.write_text(
+        "event_id,ts,customer,product,provider,model,input_tokens,output_tokens\n"
+        + "".join(f"a{i},2026-10-0{5 + (i > 1)}T12:00:00Z,acme,assist,openai,gpt-4o,1000,10\n" for i in range(1, 5))
+    )
+    plain = plain_header(path, ",")
+    assert plain is not None and plain_body(path, plain, ",")
+    chunks = ColumnarChunks(path, plain, RowBuilder(prices=book(), timezone="UTC", source="t", postgres=False), ",")
+    made = 0
+    real = columnar._price_schema
+
+    def fails_once(*args: Any) -> dict[str, Any]:
+        nonlocal made
+        made += 1
+        if made == 2:  # a2's chunk: its day's rates are met for the first time here
+            raise pl.exceptions.ComputeError("injected")
+        return real(*args)
+
+    monkeypatch.setattr(columnar, "_price_schema", fails_once)
+    seen = []
+    for chunk, *_ in chunks:
+        cost = pl.sum_horizontal(COST_COLUMNS).alias("cost")
+        seen += [(*row, chunk.by_rows) for row in chunk.events.select("event_id", "priced", cost).rows()]
+    assert [(event, priced, by_rows) for event, priced, _, by_rows in seen] == [
+        ("a1", True, 0), ("a2", True, 1), ("a3", True, 0), ("a4", True, 0),  # a2 by the row path, the rest by columns
+    ]  # fmt: skip
+    assert len({cost for *_, cost, _ in seen}) == 1 and seen[0][2] > 0  # each the same event, priced alike
