@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.blocks.kit import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, Block, clip, context, esc, header, section, unesc
 from bot.render.fmt import delta_pct, money, percent_beside, points
 from engine.alerts.lag import lagging_text
-from engine.alerts.threads import Shown
+from engine.alerts.threads import ENDED_BY, Shown
 
 MAX_TEXT = 600  # the notification text: names and margins; the blocks carry the rest
 PACK_TEXT = 10_000  # block text per part; Slack refuses around 12,000, and an acknowledgement adds a little
@@ -334,7 +334,7 @@ def _groups(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def default_shown(group: list[dict[str, Any]]) -> Shown:
     """Before anyone acted: buttons, unless this message says the subject's episode ended."""
-    return Shown(status="resolved" if any(e["kind"] in ("recovered", "quiet") for e in group) else "open")
+    return Shown(status="resolved" if any(e["kind"] in ENDED_BY for e in group) else "open")
 
 
 def subject_blocks(

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.alerts.threads import CLEARED, QUIET, RECOVERED, UNDELIVERED, Thread
+from engine.alerts.threads import CLEARED, ENDED_BY, UNDELIVERED, Thread
 
 # An alert payload → its events in parts (each subject's events together, in order). The engine's own default
 # only counts subjects; `serve` and the CLI hand in the Block Kit packer, which measures them.
@@ -113,8 +113,7 @@ def plan_messages(
                 if any(e["kind"] in ("breach", "no_revenue") for e in group):
                     closing[thread.root_key] = True
                 if not still_open:
-                    kinds = {e["kind"] for e in group}
-                    ended = RECOVERED if "recovered" in kinds else QUIET if "quiet" in kinds else CLEARED
+                    ended = next((ENDED_BY[e["kind"]] for e in group if e["kind"] in ENDED_BY), CLEARED)
                     plan.closes.append((*key, channel, ended))
                     closing[thread.root_key] = True
                 continue

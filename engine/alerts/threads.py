@@ -22,6 +22,8 @@ from engine.store.outbox import FAILED
 
 RECOVERED, CLEARED, UNDELIVERED = "recovered", "cleared", "undelivered"
 QUIET = "quiet"  # closed with nothing in the window (engine.alerts.evaluate: AlertKind.QUIET)
+# The event kinds whose message ends its subject's episode, and the outcome its thread is closed with.
+ENDED_BY = {"recovered": RECOVERED, "quiet": QUIET}
 
 
 @dataclass(frozen=True, kw_only=True)

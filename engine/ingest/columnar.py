@@ -654,14 +654,15 @@ class ColumnarChunks:
             if rates is not None:
                 for kind in _KINDS:
                     depth[kind] = max(depth[kind], len(_tiered(getattr(rates, kind) or 0)[1]))
+
+        def laid_out(rates: dict[tuple[Any, ...], tuple[Any, bool]]) -> list[list[Any]]:
+            return [self._rate_row(key, r, whole_day, depth) for key, (r, whole_day) in rates.items()]
+
         again = self._table is None or depth != self._tier_depth
-        rows = [self._rate_row(key, rates, whole_day, depth) for key, (rates, whole_day) in rates_of.items()]
-        top = max((row[-1] for row in rows), default=0) if again else max([self._top, *(row[-1] for row in rows)])
+        rows = laid_out(known | rates_of if again else rates_of)
+        top = max([0 if again else self._top, *(row[-1] for row in rows)])
         if not again and top > BIGINT_MAX >= self._top:  # the rates' columns become 128-bit: every row anew
-            again = True
-        if again:
-            rows = [self._rate_row(key, r, w, depth) for key, (r, w) in {**known, **rates_of}.items()]
-            top = max((row[-1] for row in rows), default=0)
+            again, rows = True, laid_out(known | rates_of)
         added = pl.DataFrame([row[:-1] for row in rows], schema=_price_schema(depth, top), orient="row")
         table = added if again or self._table is None else pl.concat([self._table, added])
         known.update(rates_of)
