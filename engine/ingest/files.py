@@ -43,7 +43,7 @@ from engine.ingest.reading import FileError, Position, file_rows, printable
 from engine.ingest.repeats import Repeats, repeated_rows
 from engine.ingest.rollups import SUM_TOO_LARGE, sqlite_image_of, sum_too_large
 from engine.ingest.sqlite_image import release
-from engine.ingest.writer import EVENT_COLUMNS, EventWriter, RowBuilder, WriteStats, begin_writing
+from engine.ingest.writer import EVENT_COLUMNS, KEPT_SHOWN, EventWriter, RowBuilder, WriteStats, begin_writing
 from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
 from engine.progress import Progress
@@ -52,7 +52,6 @@ from engine.store.models import ImportRun
 from engine.timeutil import DayCutter
 
 MAX_ERRORS_KEPT = 10_000
-KEPT_SHOWN = 3  # events kept as stored named in the summary and its JSON
 _CUSTOMER = EVENT_COLUMNS.index("customer")
 
 

@@ -25,13 +25,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.ingest.customers import CustomerMap, mapped_lines
-from engine.ingest.events import RowError, parse_event
+from engine.ingest.events import RowError, parse_event, shown
 from engine.ingest.mapping import MappingError, SourceMap
 from engine.ingest.rollups import PAST_A_BIGINT, sum_too_large
 from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
 from engine.ingest.sources.base import Batch, Connector, Context, Window, parse_rfc3339
 from engine.ingest.sources.http import SourceError
-from engine.ingest.writer import EventWriter, begin_writing, tier_warning
+from engine.ingest.writer import KEPT_SHOWN, EventWriter, begin_writing, tier_warning
 from engine.money import CENT, round_to, usd
 from engine.progress import Progress
 from engine.runtime import Runtime
@@ -71,6 +71,10 @@ class SyncResult:
     # (customer as the source wrote it, the id its name or alias maps to) → events
     mapped_customers: Counter[tuple[str, str]] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    # Records whose event id was stored already with other values (a source revising what it reported): the stored
+    # event stays, as with a file (engine.ingest.files.ImportResult.kept_as_stored); the first few ids, sorted.
+    kept_as_stored: int = 0
+    kept_ids: list[str] = field(default_factory=list)
     start: datetime | None = None
     end: datetime | None = None
     error: str | None = None
@@ -116,6 +120,8 @@ class SyncResult:
         tiers = tier_warning(self.standard_rated)
         if tiers:
             lines.append(f"  WARNING: {tiers}")
+        if self.kept_as_stored:
+            lines.append(f"  WARNING: {self.kept_note()}")
         lines += [f"  note: {n}" for n in self.notes[:20]]
         if self.error:
             lines.append(f"  ERROR: {self.error} (nothing of the failed window was stored; the next run resumes there)")
@@ -145,7 +151,18 @@ class SyncResult:
                 {"customer": w, "id": t, "events": n} for (w, t), n in sorted(self.mapped_customers.items())
             ],
             "notes": self.notes,
+            "kept_as_stored": self.kept_as_stored,
+            "kept_as_stored_ids": self.kept_ids,
         }
+
+    def kept_note(self) -> str:
+        """The records the source gave with other values than their events were stored with, in one line."""
+        more = self.kept_as_stored - len(self.kept_ids)
+        return (
+            f"{self.kept_as_stored} record(s) came with other values than their event was stored with, which stay: "
+            f"{', '.join(shown(i) for i in self.kept_ids)}{f' and {more} more' if more > 0 else ''} "
+            "(marginbot never replaces a stored event, so the source's new values for them are not used)"
+        )
 
 
 def _as_datetime(value: date | datetime | None, *, end: bool = False) -> datetime | None:
@@ -332,6 +349,9 @@ def write_batch(
     result.unmapped.update(batch.unmapped)
     result.mapped_customers.update(mapped)
     result.notes += batch.notes
+    if writer.suspects:
+        result.kept_as_stored += len(writer.suspects)
+        result.kept_ids = sorted([*result.kept_ids, *writer.suspects])[:KEPT_SHOWN]
 
 
 def _described(window: Window) -> str:

@@ -210,6 +210,11 @@ def _copy_csv(cur: Any, table: str, frame: Any) -> None:
             copy.write(part.write_csv(include_header=False, null_value="\\N"))
 
 
+# Events kept as stored (`EventWriter.suspects` that were no repeat within the input) named by an import's or a
+# sync's summary and its JSON.
+KEPT_SHOWN = 3
+
+
 def begin_writing(conn: Connection, timezone: str, price_fingerprint: str | None) -> None:
     """Begin an import's or a sync's transaction on `conn` and check it may write there with these prices
     (engine.store.meta.check_rollups; `price_fingerprint` None when it writes no usage).

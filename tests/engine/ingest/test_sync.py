@@ -12,6 +12,7 @@ import pytest
 import respx
 
 from bot.cli.main import main
+from engine.ingest.events import shown
 from engine.ingest.mapping import MappingError, SourceMap
 from engine.ingest.sync import SyncResult, sync_all, sync_source
 from engine.periods import month
@@ -122,3 +123,32 @@ def test_sync_source_reports_windows_written_of_the_windows_to_fetch(rt: Runtime
     )
     assert result.ok and result.windows >= 1
     assert calls == [(n, result.windows) for n in range(1, result.windows + 1)]
+
+
+def test_a_record_the_source_revised_keeps_its_stored_event_and_the_sync_says_so(rt: Runtime, vendor: Vendor) -> None:
+    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
+    vendor.route("/v1/organization/costs", openai_bucket_pages({}))
+    day = {"since": datetime(2026, 10, 1, tzinfo=UTC), "until": datetime(2026, 10, 2, tzinfo=UTC)}
+
+    def sync(result: dict[str, object]) -> SyncResult:
+        vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [result]}))
+        return sync_source(rt, "openai", transport=vendor.transport, sleep=lambda s: None, **day)  # type: ignore[arg-type]
+
+    first = usage_result()
+    stored = sync(first)
+    same = sync(usage_result())  # read again as it was: already known, nothing to say
+    revised = usage_result()
+    revised["output_tokens"] = int(str(first["output_tokens"])) + 1000  # the bucket as the vendor now reports it
+    again = sync(revised)
+
+    assert stored.imported == 1
+    assert (same.duplicates, same.kept_as_stored) == (1, 0) and "WARNING" not in same.summary()
+    assert (again.imported, again.duplicates, again.kept_as_stored) == (0, 1, 1)
+    ((event_id, output),) = rows(rt, "SELECT event_id, output_tokens FROM usage_event")
+    assert output == first["output_tokens"]  # the stored event stays as it was, counted once
+    assert again.kept_ids == [event_id]  # whole in the JSON; the summary cuts a long id short, as it does any value
+    assert again.as_dict()["kept_as_stored"] == 1 and again.as_dict()["kept_as_stored_ids"] == [event_id]
+    assert (
+        f"WARNING: 1 record(s) came with other values than their event was stored with, which stay: {shown(event_id)} "
+        "(marginbot never replaces a stored event, so the source's new values for them are not used)"
+    ) in again.summary()
