@@ -10,6 +10,7 @@ the price book prices the tokens.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -27,7 +28,7 @@ from engine.ingest.sources.base import (
     stable_id,
 )
 from engine.ingest.sources.http import Fetcher, SourceError
-from engine.ingest.sources.litellm import RequestLogs
+from engine.ingest.sources.litellm import OVERLAP, RequestLogs
 
 NAME = "langfuse"
 PAGE_SIZE = 1000
@@ -91,12 +92,29 @@ class LangfuseConnector(RequestLogs):
             ("limit", PAGE_SIZE),
         ]
         batch = Batch()
+        # A generation is created when it starts and given its usage when it ends; one read in between would be
+        # stored with part of its usage, and an event is stored once. One still running (endTime null: a core field,
+        # always sent) that started within the hour the next sync reads again (OVERLAP) is left for that sync.
+        recent = ctx.now - OVERLAP
+        running = 0
         for page in fetcher.pages("api/public/v2/observations", params, _next_cursor):
             for obs in records(page, "data", "observations page", NAME):
                 if not isinstance(obs, Mapping):
                     raise SourceError(NAME, "observations: an observation must be an object")
+                if "endTime" in obs and obs["endTime"] is None and _started(obs) >= recent:
+                    running += 1
+                    continue
                 self.keep(batch, observation_event(obs, ctx, batch), window)
+        if running:
+            batch.notes.append(
+                f"{NAME}: {running} observation(s) started in the last hour had not ended (no endTime), so their "
+                "usage may not be complete: left for the next sync, which reads that hour again"
+            )
         return batch
+
+
+def _started(obs: Mapping[str, Any]) -> datetime:
+    return parse_rfc3339(obs.get("startTime"), f"observation {obs.get('id')}: startTime", NAME)
 
 
 def observation_event(obs: Mapping[str, Any], ctx: Context, batch: Batch) -> dict[str, Any] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from engine.ingest.sync import sync_source
@@ -68,3 +68,42 @@ def test_langfuse_input_excludes_cache_so_the_event_adds_cache_reads_and_writes(
         report = customer_report(conn, "acme", month(2026, 10), thresholds=rt.thresholds)
     assert report.current.cogs == Decimal("0.009381")
     assert vendor.seen_auth and all(LANGFUSE_SECRET not in a for a in vendor.seen_auth)  # basic auth, encoded
+
+
+def test_a_generation_still_running_is_left_for_the_next_sync_which_reads_it_whole(rt: Runtime, vendor: Vendor) -> None:
+    page = fixture("langfuse_observations_v2.json")
+    done, running = page["data"]
+    done["startTime"], done["endTime"] = "2026-10-07T11:00:00.000Z", "2026-10-07T11:00:02.000Z"
+    running["startTime"], running["endTime"] = "2026-10-07T12:10:00.000Z", None  # started 20 minutes before the sync
+    whole = dict(running["usageDetails"])
+    running["usageDetails"] = {"input": whole["input"]}  # what a generation has before it ends: no output yet
+
+    def handle(request):  # type: ignore[no-untyped-def]
+        if request.url.params.get("cursor"):
+            return Reply(body={"data": [], "meta": {"cursor": None}})
+        return Reply(body=page)
+
+    vendor.route(OBS, handle)
+    first = sync_source(rt, "langfuse", now=datetime(2026, 10, 7, 12, 30, tzinfo=UTC), transport=vendor.transport)
+    assert first.ok, first.error
+    assert [r[0] for r in rows(rt, COLUMNS)] == [f"langfuse:{done['id']}"]
+    assert any("1 observation(s) started in the last hour had not ended" in n for n in first.notes)
+
+    running["endTime"], running["usageDetails"] = "2026-10-07T12:10:04.000Z", whole  # it ended: usage complete
+    second = sync_source(rt, "langfuse", now=datetime(2026, 10, 7, 13, 0, tzinfo=UTC), transport=vendor.transport)
+    assert second.ok, second.error
+    assert (second.imported, second.kept_as_stored) == (1, 0)  # read from 11:30, the hour before the cursor
+    (stored,) = (r for r in rows(rt, COLUMNS) if r[0] == f"langfuse:{running['id']}")
+    assert stored[9] == 13  # its output tokens: the generation as it ended, not as it was read running
+
+
+def test_a_generation_left_running_for_more_than_the_hour_read_again_is_stored_as_it_is(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    page = fixture("langfuse_observations_v2.json")
+    page["data"] = page["data"][1:]
+    (stale,) = page["data"]
+    stale["startTime"], stale["endTime"] = "2026-10-07T10:00:00.000Z", None  # never ended: no later sync reads it
+    vendor.route(OBS, lambda request: Reply(body=page if not request.url.params.get("cursor") else {"data": []}))
+    result = sync_source(rt, "langfuse", now=datetime(2026, 10, 7, 12, 30, tzinfo=UTC), transport=vendor.transport)
+    assert result.ok and result.imported == 1 and not any("had not ended" in n for n in result.notes)
