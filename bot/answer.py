@@ -69,8 +69,13 @@ def answer_json(runtime: Runtime, text: str, *, now: datetime | None = None) -> 
 def answer_command(runtime: Runtime, cmd: Command, *, now: datetime | None = None) -> Outcome:
     """Run the form's handler; every failure a user can cause becomes a friendly answer, never a traceback. When the
     form's reading fails as a user's mistake would and the whole text names a customer (`Command.fallback`: "Top Gun",
-    "Why Labs"), that customer is the answer; otherwise the form's own refusal is."""
+    "Why Labs"), that customer is the answer; otherwise the form's own refusal is. Words with `share` that name a
+    customer as they are (`Command.literals`: "Fair Share Foods") are that customer, answered privately."""
     now = now or runtime.now()
+    for literal in cmd.literals:  # "Fair Share Foods": a customer's name, not Fair Foods to share
+        outcome = _answered(runtime, literal, now)
+        if outcome.ok:
+            return outcome
     outcome = _answered(runtime, cmd, now)
     # `help` with other words is answered with the help unless the words name a customer ("Help Scout").
     if cmd.fallback is not None and (outcome.misread or cmd.kind == "help"):

@@ -3,7 +3,8 @@
 The first word picks the form (bot/forms.py: `product`, `top`, `worst`, `portfolio`, `help`, `whatif`, ...);
 anything else is a customer. A customer whose name starts with a keyword ("Top Gun") is found by its whole name when
 the keyword's form does not fit or names nothing (`Command.fallback`), or always when quoted: `/margin "Top 5"`.
-`share` anywhere (outside quotes) asks for the answer in the channel. A trailing `YYYY-MM` or `Nd` is the period.
+`share` anywhere (outside quotes) asks for the answer in the channel, unless the words with it name a customer
+("Fair Share Foods": `Command.literals`). A trailing `YYYY-MM` or `Nd` is the period.
 What the words mean is decided later against the database; words never reach SQL except as bound parameters.
 """
 
@@ -46,17 +47,43 @@ def parse(text: str | None) -> Command:
         lead += 1
     if lead < len(words) and words[lead][0] in QUOTES:
         return _quoted(" ".join(words[lead:]), share=lead > 0)
+    typed = words
     words, share = _shared(words)
     if not words or (words[0].lower() in HELP_WORDS and len(words) == 1):
         return _help(share=share)
-    if words[0].lower() in HELP_WORDS:  # "Help Scout", or `help` with words it does not need
+    first = words[0].lower()
+    form = BY_KEYWORD.get(first)
+    if first in HELP_WORDS:  # "Help Scout", or `help` with words it does not need
         cmd = _help(share=share)
-    elif (form := BY_KEYWORD.get(words[0].lower())) is not None:
+    elif form is not None:
         cmd = _read(form, words[1:], share)
     else:
-        return _read(BY_KIND["customer"], words, share)
+        cmd = _read(BY_KIND["customer"], words, share)
+    if share:
+        cmd = replace(cmd, literals=_literals(typed, words))
+    if first not in HELP_WORDS and form is None:  # read as a customer already: no other reading to keep
+        return cmd
     name, period = _split_period(words)
     return replace(cmd, fallback=Command("customer", subject=name, period=period, share=share))
+
+
+def _literals(typed: list[str], words: list[str]) -> tuple[Command, ...]:
+    """The customer readings that keep `share` inside the name (Command.literals): the words as typed, then without
+    the `share`s at either end of the name (and beside its period), when that differs from `words` (no `share`)."""
+    name, period = _split_period(typed)
+    readings = [Command("customer", subject=name, period=period)]
+    inner = list(typed)
+    while inner and inner[0].lower() == SHARE_WORD:
+        inner.pop(0)
+    while inner and inner[-1].lower() == SHARE_WORD:
+        inner.pop()
+    last = [inner.pop()] if inner and looks_like_period(inner[-1]) else []
+    while inner and inner[-1].lower() == SHARE_WORD:
+        inner.pop()
+    if inner and inner + last not in (typed, words):
+        name, period = _split_period(inner + last)
+        readings.append(Command("customer", subject=name, period=period, share=True))
+    return tuple(readings)
 
 
 def _shared(words: list[str]) -> tuple[list[str], bool]:

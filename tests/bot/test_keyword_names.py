@@ -18,7 +18,7 @@ from tests.bot.blockkit import all_text
 from tests.conftest import NOW
 
 NAMES = {"topgun": "Top Gun", "whylabs": "Why Labs", "portfolioinc": "Portfolio Inc", "helpscout": "Help Scout",
-         "top5": "Top 5"}  # fmt: skip
+         "top5": "Top 5", "fairfoods": "Fair Foods", "fairsharefoods": "Fair Share Foods", "shareinc": "Share Inc"}  # fmt: skip
 
 
 @pytest.fixture
@@ -104,3 +104,26 @@ def test_help_with_other_words_is_the_plain_help_unless_they_name_a_customer(nam
     outcome = answer_command(named, parse("help me"), now=NOW)
     assert outcome.ok and outcome.command is not None and outcome.command.kind == "help"
     assert ":warning:" not in all_text(outcome.answer.blocks)
+
+
+@pytest.mark.parametrize(
+    ("question", "key", "shared"),
+    [
+        ("Fair Share Foods 2026-10", "fairsharefoods", False),  # not Fair Foods, posted in the channel
+        ("fair share foods 2026-10 share", "fairsharefoods", True),  # the name, then the request
+        ("Fair Foods 2026-10 share", "fairfoods", True),
+        ("share Fair Foods 2026-10", "fairfoods", True),
+        ("Share Inc 2026-10", "shareinc", False),  # was: no customer "Inc"
+    ],
+)
+def test_a_name_holding_the_word_share_is_that_customer_and_is_not_shared(
+    named: Runtime, question: str, key: str, shared: bool
+) -> None:
+    outcome = answer_command(named, parse(f"/margin {question}"), now=NOW)
+    assert outcome.ok, all_text(outcome.answer.blocks)
+    assert outcome.command is not None
+    assert (outcome.command.kind, outcome.command.period, outcome.command.share) == ("customer", "2026-10", shared)
+    text = all_text(outcome.answer.blocks)
+    assert NAMES[key] in text
+    others = {k: n for k, n in NAMES.items() if k != key and n not in NAMES[key]}
+    assert not any(f"*{n}*" in text for n in others.values())  # no other customer's answer

@@ -209,6 +209,27 @@ def test_a_customer_named_like_a_form_is_answered_and_its_share_button_repeats_t
     assert (shared[0].kind, shared[0].subject, shared[0].period) == ("customer", "Top Gun", "2026-10")
 
 
+def share_names(rt: Runtime, folder: Path) -> None:
+    """The hand-built book, and two customers one word apart, the word being `share`."""
+    load_dataset(rt, folder)
+    rows = [("fairfoods", "Fair Foods", "app"), ("fairsharefoods", "Fair Share Foods", "app")]
+    import_contracts_file(rt.engine, write_contracts(folder / "named.csv", rows))
+
+
+def test_a_name_holding_the_word_share_is_answered_privately_for_that_customer(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    bot = make_bot(settings, slack, tmp_path, share_names)
+    assert bot.command("Fair Share Foods 2026-10").status == 200
+    [answer] = slack.wait_for(lambda c: c.method == "response_url")
+    # Not Fair Foods' figures posted in the channel: the whole name is a customer's.
+    assert answer.body["response_type"] == "ephemeral"
+    assert "Fair Share Foods" in all_text(answer.body["blocks"])
+    [button] = [b for b in answer.body["blocks"] if b.get("block_id") == "share"]
+    shared = shared_command(button["elements"][0]["value"])
+    assert shared is not None and shared[0].subject == "Fair Share Foods"
+
+
 # 3. Long subject keys: every block id unique, every click on the subject it was made for.
 
 

@@ -37,7 +37,7 @@ def margin_command(
             logger.warning(HOW_TO_CONFIGURE)
         return
     cmd = parse(as_typed(command.get("text")))
-    if cmd.kind == "help" and cmd.fallback is None:
+    if cmd.kind == "help" and cmd.fallback is None and not cmd.literals:
         # The help needs no database: it goes back in the acknowledgement itself. (With a fallback, the text may
         # name a customer whose name starts with a keyword: only the database can tell.)
         shown = help_message(cmd.problem, FORMS)
@@ -69,17 +69,18 @@ def deliver(
         # Read before the answer: data that changes in between makes a later Share refuse, never post other figures.
         generation = services.runtime.data_generation()
         outcome = answer_command(services.runtime, cmd, now=at)
-        answer, shared = outcome.answer, cmd.share and outcome.ok
+        answered = outcome.command or cmd  # a name holding the word `share` answered is not shared (Command.literals)
+        answer, shared = outcome.answer, answered.share and outcome.ok
         if answer.files and asker is not None:
             client, user, channel = asker
             try:
-                where = send_files(client, answer.files, user=user, channel=channel, share=cmd.share)
+                where = send_files(client, answer.files, user=user, channel=channel, share=answered.share)
                 answer.blocks.append(context_block(f":inbox_tray: The workbook was sent {where}."))
             except UploadFailed as exc:
                 answer, shared = error_message(f"The board pack is ready but could not be sent: {exc}"), False
         elif outcome.ok and not shared:
             # Not for files: sharing would upload them again. The question answered, which may be the fallback's.
-            answer = with_share_button(answer, outcome.command or cmd, at, generation)
+            answer = with_share_button(answer, answered, at, generation)
         respond(response_url, answer, in_channel=shared, logger=logger)
     except Exception:
         logger.exception("could not deliver the answer to /margin %s", cmd.kind)
