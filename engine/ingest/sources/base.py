@@ -62,6 +62,8 @@ class Batch:
     unmapped: Counter[str] = field(default_factory=Counter)
     read: int = 0  # vendor records read (bucket results, log rows, spans, invoice lines)
     notes: list[str] = field(default_factory=list)
+    # Ids of events with tokens the source costed at exactly 0, priced from the price book instead (`source_cost`).
+    zero_costed: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -179,6 +181,30 @@ def money(value: Any, what: str, source: str) -> Decimal:
     if not amount.is_finite():
         raise SourceError(source, f"{what} must be a finite number, got {value!r}")
     return amount
+
+
+def source_cost(value: Any, what: str, source: str, *, tokens: int, event_id: str, batch: Batch) -> Decimal | None:
+    """What the source charged for a record (`money`), or None for the price book to price it: when it gives none,
+    and when it gives exactly 0 for a record with tokens. LiteLLM and Langfuse cost a model missing from their own
+    price lists at 0; stored as given, that usage would count as free, where priced by the book (or flagged unpriced
+    when the book has no price either) it is never $0 silently. The event is noted in `batch.zero_costed`."""
+    if value is None:
+        return None
+    amount = money(value, what, source)
+    if amount == 0 and tokens:
+        batch.zero_costed.add(event_id)
+        return None
+    return amount
+
+
+def zero_cost_note(source: str, batch: Batch) -> None:
+    """Say in the batch's notes how many of its events the source costed at 0 (`source_cost`)."""
+    n = sum(1 for event in batch.events if event["event_id"] in batch.zero_costed)
+    if n:
+        batch.notes.append(
+            f"{source}: {n} record(s) with tokens came with a cost of 0 (what the source gives a model missing from "
+            "its price list): priced from the price file instead, or flagged as unpriced where it has no price"
+        )
 
 
 def stable_id(*parts: object, limit: int = 200) -> str:

@@ -21,11 +21,12 @@ from engine.ingest.sources.base import (
     Context,
     Window,
     count,
-    money,
     parse_rfc3339,
     records,
     rfc3339,
+    source_cost,
     stable_id,
+    zero_cost_note,
 )
 from engine.ingest.sources.http import Fetcher, SourceError
 from engine.ingest.sources.litellm import OVERLAP, RequestLogs
@@ -105,6 +106,7 @@ class LangfuseConnector(RequestLogs):
                     running += 1
                     continue
                 self.keep(batch, observation_event(obs, ctx, batch), window)
+        zero_cost_note(NAME, batch)
         if running:
             batch.notes.append(
                 f"{NAME}: {running} observation(s) started in the last hour had not ended (no endTime), so their "
@@ -136,8 +138,11 @@ def observation_event(obs: Mapping[str, Any], ctx: Context, batch: Batch) -> dic
     target = ctx.mapping.resolve(NAME, [("users", obs.get("userId") or None)])
     if not target.mapped:
         batch.unmapped[target.feature] += 1
+    event_id = stable_id(NAME, obs_id)
+    # Langfuse's own cost; none, or 0 for tokens (a model it has no price for), leaves pricing to the price book.
+    given = source_cost(cost, f"{where}: totalCost", NAME, tokens=total_in + output, event_id=event_id, batch=batch)
     return {
-        "event_id": stable_id(NAME, obs_id),
+        "event_id": event_id,
         "ts": ts.isoformat(),
         "customer": target.customer,
         "product": target.product,
@@ -149,7 +154,7 @@ def observation_event(obs: Mapping[str, Any], ctx: Context, batch: Batch) -> dic
         "cache_write_tokens": write,
         "output_tokens": output,
         "requests": 1,
-        "cost_usd": money(cost, f"{where}: totalCost", NAME) if cost is not None else None,
+        "cost_usd": given,
         "task_id": None,
     }
 

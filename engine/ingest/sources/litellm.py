@@ -25,11 +25,12 @@ from engine.ingest.sources.base import (
     count,
     floor_to,
     leaves_a_gap,
-    money,
     parse_rfc3339,
     rfc3339,
+    source_cost,
     split,
     stable_id,
+    zero_cost_note,
 )
 from engine.ingest.sources.http import Fetcher, SourceError
 
@@ -125,6 +126,7 @@ class LiteLLMConnector(RequestLogs):
             if not isinstance(row, Mapping):
                 raise SourceError(NAME, "spend/logs: a row must be an object")
             self.keep(batch, spend_row_event(row, ctx, batch), window)
+        zero_cost_note(NAME, batch)
         return batch
 
 
@@ -153,9 +155,13 @@ def spend_row_event(row: Mapping[str, Any], ctx: Context, batch: Batch) -> dict[
     target = ctx.mapping.resolve(NAME, [("end_users", end_user)])
     if not target.mapped:
         batch.unmapped[target.feature] += 1
-    spend = row.get("spend")
+    event_id = stable_id(NAME, request_id)
+    output = count(row.get("completion_tokens"), f"{where}: completion_tokens", NAME)
+    # LiteLLM already priced the call; an absent spend, or 0 for tokens, leaves pricing to the price book.
+    spend, tokens = row.get("spend"), prompt + output
+    cost = source_cost(spend, f"{where}: spend", NAME, tokens=tokens, event_id=event_id, batch=batch)
     return {
-        "event_id": stable_id(NAME, request_id),
+        "event_id": event_id,
         "ts": rfc3339(ts) if ts.microsecond == 0 else ts.isoformat(),
         "customer": target.customer,
         "product": target.product,
@@ -165,10 +171,9 @@ def spend_row_event(row: Mapping[str, Any], ctx: Context, batch: Batch) -> dict[
         "input_tokens": prompt,
         "cached_input_tokens": cached,
         "cache_write_tokens": cache_write,
-        "output_tokens": count(row.get("completion_tokens"), f"{where}: completion_tokens", NAME),
+        "output_tokens": output,
         "requests": 1,
-        # LiteLLM already priced the call; an absent spend (None) leaves pricing to the price book.
-        "cost_usd": money(spend, f"{where}: spend", NAME) if spend is not None else None,
+        "cost_usd": cost,
     }
 
 

@@ -143,3 +143,27 @@ def test_a_litellm_backfill_after_the_cursor_leaves_the_cursor_where_it_was(rt: 
         ("2026-11-03", 2),
         ("2026-11-12", 2),
     ]
+
+
+def test_a_spend_of_0_for_tokens_is_priced_from_the_price_file_or_flagged_never_stored_as_free(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    # LiteLLM spends 0 on a model missing from its cost map: a model the price file knows, and one nobody prices.
+    known, unknown = spend_rows("2026-10-05")
+    known["spend"] = 0.0
+    unknown.update(spend=0, model="my-custom-llm", model_group="my-custom-llm", custom_llm_provider="custom")
+    empty = dict(known, request_id="chatcmpl-empty", prompt_tokens=0, completion_tokens=0)  # no tokens: nothing to price
+    empty["metadata"] = {}
+    serve_spend_logs(vendor, {"2026-10-05": [known, unknown, empty]})
+
+    result = sync_source(rt, "litellm", since=date(2026, 10, 5), until=date(2026, 10, 5), transport=vendor.transport)
+
+    assert result.ok, result.error
+    stored = {r[0]: r for r in rows(rt, "SELECT event_id, source_cost_nano, cost_source, priced FROM usage_event")}
+    # gpt-4o-mini: 1100 input (1024 cached) and 150 output tokens at the price file's rates, not $0 from LiteLLM
+    assert stored[f"litellm:{known['request_id']}"][1] is None
+    assert result.cost_nano > 0
+    assert stored["litellm:chatcmpl-second"][1] is None and not stored["litellm:chatcmpl-second"][3]  # flagged
+    assert result.unpriced_events == 1 and ("custom", "my-custom-llm") in result.unpriced_models
+    assert stored["litellm:chatcmpl-empty"][1] == 0  # a record without tokens keeps the 0 it came with
+    assert any("2 record(s) with tokens came with a cost of 0" in n for n in result.notes)
