@@ -46,6 +46,11 @@ def shown(value: str, limit: int = 40) -> str:
     return repr(value) if len(value) <= limit else repr(value[:limit]) + f"… ({len(value):,} characters)"
 
 
+# What people write for "every product" in a product column: read as a product of that name, the contract's revenue
+# would sit on a product with no usage and its customer's usage show no revenue.
+EVERY_PRODUCT_WORDS = frozenset({"all", "*", "any", "every", "all products", "every product", "(all)", "<all>"})
+
+
 def text_cell(row: dict[str, str | None], key: str) -> str:
     """A text column, stripped, within its length and free of control characters."""
     value = (row.get(key) or "").strip()
@@ -173,6 +178,11 @@ def parse_contract(row: dict[str, str | None], line: int = 0) -> ContractRow:
     if not customer:
         raise ValueError("customer is required")
     product = text_cell(row, "product")
+    if product.casefold() in EVERY_PRODUCT_WORDS:
+        raise ValueError(
+            f"product {shown(product)} would be a product of that name, which no usage has: leave product blank for a "
+            "contract that covers every product"
+        )
     name, aliases = text_cell(row, "customer_name"), text_cell(row, "aliases")
     plan = word(Plan, row, "plan")
     start = date_cell(row, "start")

@@ -123,3 +123,18 @@ def test_ids_already_stored_in_two_cases_can_still_be_reimported(runtime: Runtim
             )
     body = "customer,plan,start,end,platform_fee_usd\nACME,flat,2025-01-01,2025-01-31,1\n"
     assert import_contracts_file(runtime.engine, write(tmp_path, body)).replaced == 1
+
+
+@pytest.mark.parametrize("word", ["all", "*", "All Products", "ANY"])
+def test_a_product_written_as_every_product_is_refused_with_the_blank_it_means(
+    runtime: Runtime, tmp_path: Path, word: str
+) -> None:
+    # Stored, it was a product of that name: its revenue sat on a product no usage has, the customer's usage on none.
+    body = f"customer,product,plan,start,platform_fee_usd\nacme,{word},flat,2026-01-01,100\n"
+    assert refusal(runtime, write(tmp_path, body)) == [
+        (
+            2,
+            f"product {word!r} would be a product of that name, which no usage has: leave product blank for a "
+            "contract that covers every product",
+        )
+    ]
