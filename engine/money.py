@@ -33,14 +33,20 @@ def usd(nano: int) -> Decimal:
     return Decimal(nano) / NANO
 
 
+# Where a value is rounded to its step: quantize keeps every digit before the step, and the default context's 28
+# digits refused (InvalidOperation) a figure of 27 digits or more before the cent, which a what-if or a forecast of
+# absurd growth can reach. The rounding itself is the step's alone: the same result wherever both can hold it.
+_ROUNDING = Context(prec=100)
+
+
 def round_to(value: Decimal, step: Decimal) -> Decimal:
     """`value` rounded half-up to a multiple of `step` (the only rounding marginbot does)."""
-    return value.quantize(step, ROUND_HALF_UP)
+    return value.quantize(step, ROUND_HALF_UP, _ROUNDING)
 
 
 def ceil_to(value: Decimal, step: Decimal) -> Decimal:
     """`value` rounded up to a multiple of `step`: only for a price floor, which must still meet its target."""
-    return value.quantize(step, ROUND_CEILING)
+    return value.quantize(step, ROUND_CEILING, _ROUNDING)
 
 
 def json_number(value: Decimal | None, step: Decimal) -> float | None:

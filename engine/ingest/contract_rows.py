@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Final, TypeVar
 
-from engine.money import HUNDRED, MICRO, ZERO
+from engine.money import HUNDRED, ZERO
 from engine.store.bounds import (
     MONEY_MAX,
-    MONEY_SIGNIFICANT,
     PCT_PLACES,
     SEATS_MAX,
     TEXT_MAX,
+    amount,
     control_character,
+    number,
     parse_owners,
+    shown,
 )
 from engine.store.models import Contract
 from engine.vocab import Plan, Unit
@@ -24,7 +26,6 @@ from engine.vocab import Plan, Unit
 # In `owner`, `breach_pct` or `healthy_pct`: remove the customer's value (a blank cell leaves it as it is).
 CLEAR: Final = "none"
 _PCT_STEP = Decimal(10) ** -PCT_PLACES
-_NUMBER_CHARS = 60  # longer than any amount the columns hold, however written: refused before parsing
 
 
 @dataclass(kw_only=True)
@@ -39,11 +40,6 @@ class ContractRow:
     name: str
     aliases: str
     account: dict[str, object] = field(default_factory=dict)
-
-
-def shown(value: str, limit: int = 40) -> str:
-    """`value` quoted for an error line, cut short: a refusal must not echo a 100,000-character cell."""
-    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"… ({len(value):,} characters)"
 
 
 # What people write for "every product" in a product column: read as a product of that name, the contract's revenue
@@ -63,42 +59,14 @@ def text_cell(row: dict[str, str | None], key: str) -> str:
     return value
 
 
-def _number(key: str, text: str) -> Decimal:
-    if len(text) > _NUMBER_CHARS:
-        raise ValueError(f"{key} must be a number, got {shown(text)}")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        hint = " (no currency signs or thousands separators)" if any(c in text for c in "$,€£ ") else ""
-        raise ValueError(f"{key} must be a number{hint}, got {shown(text)}") from None
-    if not value.is_finite():
-        raise ValueError(f"{key} must be a number, got {shown(text)}")
-    return value
-
-
 def money(row: dict[str, str | None], key: str, *, required: bool = False) -> Decimal:
-    """A contract amount: non-negative, at most 6 decimal places, at most MONEY_MAX (what NUMERIC(20, 6) holds)."""
+    """A contract amount (engine.store.bounds.amount); blank is 0, or refused when `required`."""
     text = (row.get(key) or "").strip()
     if not text:
         if required:
             raise ValueError(f"{key} is required for this plan")
         return ZERO
-    value = _number(key, text)
-    if value < 0:
-        raise ValueError(f"{key} must be a non-negative number, got {shown(text)}")
-    if value > MONEY_MAX:
-        raise ValueError(f"{key} {shown(text)} is more than a contract holds (at most {MONEY_MAX:,})")
-    # PostgreSQL would round a seventh decimal away and SQLite keep it: refuse it rather than let the two differ.
-    if value.quantize(MICRO) != value:
-        raise ValueError(f"{key} {shown(text)} has more than 6 decimal places (contract amounts are kept to $0.000001)")
-    # SQLite keeps a NUMERIC as a double, exact to 15 significant digits: 1234567890123.123456 would come back as
-    # 1234567890123.1235, and revenue be worked out on an amount the contract does not say.
-    if value and len(value.normalize().as_tuple().digits) > MONEY_SIGNIFICANT:
-        raise ValueError(
-            f"{key} {shown(text)} has more than {MONEY_SIGNIFICANT} significant digits, more than every database keeps "
-            f"exactly (e.g. 999,999,999.999999 or 99,999,999,999,999)"
-        )
-    return value
+    return amount(key, text)
 
 
 def percent(row: dict[str, str | None], key: str) -> Decimal | None:
@@ -106,7 +74,7 @@ def percent(row: dict[str, str | None], key: str) -> Decimal | None:
     text = (row.get(key) or "").strip()
     if text.lower() == CLEAR:
         return None
-    value = _number(key, text.removesuffix("%").strip())
+    value = number(key, text.removesuffix("%").strip())
     if not ZERO <= value <= HUNDRED:
         raise ValueError(f"{key} must be a percentage from 0 to 100, got {shown(text)}")
     if value.quantize(_PCT_STEP) != value:

@@ -49,7 +49,7 @@ from engine.scenarios.basis import (
     unpriced_in,
     window_between,
 )
-from engine.scenarios.growth import ForecastError, Growth
+from engine.scenarios.growth import MAX_REACHED, ForecastError, Growth
 from engine.scenarios.words import DEFAULT_MONTHS
 from engine.store.sql import where_equal
 from engine.vocab import Status, SubjectKind
@@ -291,6 +291,14 @@ def forecast(
     """Forecast one customer (id, name or alias) or, with subject None, every customer and the portfolio."""
     if not 1 <= months <= MAX_MONTHS:
         raise ForecastError(f"months must be between 1 and {MAX_MONTHS}")
+    reached = growth.factor(months, months)
+    if reached > MAX_REACHED:
+        # Figures past any business's (and, at 10^26 dollars, past what a figure is rounded in) say nothing.
+        raise ForecastError(
+            f"growth: {growth.describe(months)} for {months} months multiplies usage by "
+            f"{f'{reached:,.0f}' if reached < 10**9 else f'about 10^{reached.adjusted()}'}, more than the "
+            f"{MAX_REACHED:,} times a forecast goes to; use fewer months or a lower rate"
+        )
     if subject is not None:
         key, name = resolve_customer(conn, subject)
         names = {key: name}

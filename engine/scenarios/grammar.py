@@ -14,6 +14,7 @@ from engine.money import HUNDRED, ZERO
 from engine.periods import Period, looks_like_period
 from engine.reports.revenue import Terms, describe_terms
 from engine.scenarios.words import HOW_TO, UNIT_WORDS
+from engine.store.bounds import MONEY_MAX, SEATS_MAX, amount
 from engine.vocab import Plan, Unit
 
 LEVER_WORDS = ("route", "cache", "price", "usage")
@@ -106,14 +107,20 @@ _SEAT_TERMS = re.compile(rf"^(\d[\d,]*)\s*(?:seats?\s*)?[x×*@]\s*{_NUM}(?:\s*/\
 _FLAT_TERMS = re.compile(rf"^{_NUM}(?:\s*/\s*(?:mo|month))?$")
 
 
-def _money(value: str) -> Decimal:
-    return Decimal(value.replace(",", ""))
+def _money(value: str, what: str) -> Decimal:
+    """An amount of the new price, held to what a contract holds (the contracts import's rule: at most MONEY_MAX, six
+    decimals, fifteen significant digits): a price no contract could carry is refused in one line, not worked
+    through to figures of thirty digits."""
+    try:
+        return amount(what, value.replace(",", ""))
+    except ValueError as exc:
+        raise ScenarioError(f"price: {exc}") from None
 
 
 def _count(value: str) -> Decimal:
     value = value.lower().replace(",", "")
     scale = {"k": 1_000, "m": 1_000_000}.get(value[-1:], 1)
-    return Decimal(value.rstrip("km")) * scale
+    return _money(str(Decimal(value.rstrip("km")) * scale), "included units")
 
 
 EXAMPLES = {
@@ -138,22 +145,27 @@ def parse_plan(plan: str, terms: str) -> Price:
         ) from None
     try:
         if kind is Plan.USAGE and (m := _USAGE_TERMS.match(terms)):
-            return Price(kind, unit=UNIT_WORDS[m.group(2)], unit_price=_money(m.group(1)))
+            return Price(kind, unit=UNIT_WORDS[m.group(2)], unit_price=_money(m.group(1), "unit price"))
         if kind is Plan.HYBRID and (m := _HYBRID_TERMS.match(terms)):
             return Price(
                 kind,
-                platform_fee=_money(m.group(1)),
-                unit_price=_money(m.group(2)),
+                platform_fee=_money(m.group(1), "platform fee"),
+                unit_price=_money(m.group(2), "unit price"),
                 unit=UNIT_WORDS[m.group(3)],
                 included=_count(m.group(4)) if m.group(4) else ZERO,
             )
         if kind is Plan.SEAT and (m := _SEAT_TERMS.match(terms)):
             seats = int(m.group(1).replace(",", ""))
-            if seats <= 0:
-                raise ScenarioError("price seat: the number of seats must be at least 1")
-            return Price(kind, seats=seats, seat_price=_money(m.group(2)))
+            if not 1 <= seats <= SEATS_MAX:
+                raise ScenarioError(f"price seat: the number of seats must be between 1 and {SEATS_MAX:,}")
+            seat_price = _money(m.group(2), "seat price")
+            if seats * seat_price > MONEY_MAX:
+                raise ScenarioError(
+                    f"price seat: seats × seat price is more than a contract holds (at most {MONEY_MAX:,})"
+                )
+            return Price(kind, seats=seats, seat_price=seat_price)
         if kind is Plan.FLAT and (m := _FLAT_TERMS.match(terms)):
-            return Price(kind, platform_fee=_money(m.group(1)))
+            return Price(kind, platform_fee=_money(m.group(1), "platform fee"))
     except InvalidOperation:
         pass
     raise ScenarioError(f"price {kind}: cannot read {terms!r}; write it like `{EXAMPLES[kind]}`")

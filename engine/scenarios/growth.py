@@ -11,6 +11,10 @@ from engine.money import HUNDRED, ONE, ZERO
 _GROWTH = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(%|x)$|^x\s*(\d+(?:\.\d+)?)$")
 
 
+MAX_MULTIPLE = 10_000  # the most a multiple over the forecast may be (`10000x`)
+MAX_REACHED = 1_000_000  # the most usage may grow over a forecast at a monthly rate (at 1000% a month, 5 months)
+
+
 class ForecastError(ValueError):
     """Forecast options we cannot read; the message says how to write them."""
 
@@ -51,6 +55,6 @@ def parse_growth(value: str | None) -> Growth:
         multiple = Decimal(m.group(1) or m.group(3))
     except InvalidOperation:
         raise ForecastError(f"growth {value!r} is not a number") from None
-    if multiple <= 0 or multiple > 10_000:
-        raise ForecastError("growth: the multiple must be more than 0 and at most 10000")
+    if multiple <= 0 or multiple > MAX_MULTIPLE:
+        raise ForecastError(f"growth: the multiple must be more than 0 and at most {MAX_MULTIPLE}")
     return Growth(multiple=multiple)

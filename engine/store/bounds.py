@@ -8,8 +8,10 @@ written another way (by hand, by an older version): one rule, whichever database
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Final
+
+from engine.money import MICRO
 
 # Contract money (fees, prices, included units): NUMERIC(20, 6), micro-dollars up to just under $10^14.
 MONEY_DIGITS: Final = 20
@@ -22,6 +24,8 @@ PCT_DIGITS: Final = 5
 PCT_PLACES: Final = 2
 # Seats: a 32-bit INTEGER on PostgreSQL.
 SEATS_MAX: Final = 2**31 - 1
+# Longer than any amount the columns hold, however written: refused before it is parsed.
+NUMBER_CHARS: Final = 60
 # Text columns, in characters.
 TEXT_MAX: Final = {"customer": 200, "customer_name": 300, "aliases": 2000, "product": 200, "owner": 500}
 
@@ -57,3 +61,43 @@ def parse_owners(text_value: str) -> tuple[str, ...]:
         if part not in owners:
             owners.append(part)
     return tuple(owners)
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """`value` quoted for an error line, cut short: a refusal must not echo a 100,000-character cell."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"… ({len(value):,} characters)"
+
+
+def number(key: str, text: str) -> Decimal:
+    if len(text) > NUMBER_CHARS:
+        raise ValueError(f"{key} must be a number, got {shown(text)}")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        hint = " (no currency signs or thousands separators)" if any(c in text for c in "$,€£ ") else ""
+        raise ValueError(f"{key} must be a number{hint}, got {shown(text)}") from None
+    if not value.is_finite():
+        raise ValueError(f"{key} must be a number, got {shown(text)}")
+    return value
+
+
+def amount(key: str, text: str) -> Decimal:
+    """A contract amount written as `text` (a fee, a price, included units): non-negative, at most MONEY_MAX (what
+    NUMERIC(20, 6) holds), at most 6 decimal places and MONEY_SIGNIFICANT significant digits. Raises ValueError
+    naming `key`: the contracts import and a what-if's new price hold amounts to the same rule."""
+    value = number(key, text)
+    if value < 0:
+        raise ValueError(f"{key} must be a non-negative number, got {shown(text)}")
+    if value > MONEY_MAX:
+        raise ValueError(f"{key} {shown(text)} is more than a contract holds (at most {MONEY_MAX:,})")
+    # PostgreSQL would round a seventh decimal away and SQLite keep it: refuse it rather than let the two differ.
+    if value.quantize(MICRO) != value:
+        raise ValueError(f"{key} {shown(text)} has more than 6 decimal places (contract amounts are kept to $0.000001)")
+    # SQLite keeps a NUMERIC as a double, exact to 15 significant digits: 1234567890123.123456 would come back as
+    # 1234567890123.1235, and revenue be worked out on an amount the contract does not say.
+    if value and len(value.normalize().as_tuple().digits) > MONEY_SIGNIFICANT:
+        raise ValueError(
+            f"{key} {shown(text)} has more than {MONEY_SIGNIFICANT} significant digits, more than every database keeps "
+            f"exactly (e.g. 999,999,999.999999 or 99,999,999,999,999)"
+        )
+    return value

@@ -49,3 +49,11 @@ def test_a_price_floor_is_the_one_value_rounded_up() -> None:
 def test_nano_usd_become_exact_dollars() -> None:
     assert usd(2_925_000_000) == D("2.925")
     assert usd(1) == D("0.000000001")
+
+
+def test_round_to_rounds_a_figure_of_any_size_to_its_step() -> None:
+    # 31 digits before the cent: the default 28-digit context refused it (decimal.InvalidOperation, a traceback).
+    assert round_to(Decimal("1000000000000000000000000000000.005"), CENT) == Decimal(
+        "1000000000000000000000000000000.01"
+    )
+    assert round_to(Decimal("2.675"), CENT) == Decimal("2.68")  # half-up, as ever

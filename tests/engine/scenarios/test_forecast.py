@@ -135,6 +135,15 @@ def test_unreadable_growth_says_how_to_write_it(text: str) -> None:
         parse_growth(text)
 
 
+def test_growth_past_a_million_times_usage_is_refused_in_one_line(growing: Runtime) -> None:
+    # 1000% a month for 36 months is usage × 11^36: its figures crashed the rounding (decimal.InvalidOperation).
+    with growing.connect() as conn, pytest.raises(ForecastError, match=r"multiplies usage by about 10\^37, more than"):
+        forecast(conn, "f1", OCTOBER, growth=parse_growth("1000%"), months=36, thresholds=growing.thresholds)
+    with growing.connect() as conn:  # 1000% for 5 months (×161,051) is within it
+        f = forecast(conn, "f1", OCTOBER, growth=parse_growth("1000%"), months=5, thresholds=growing.thresholds)
+    assert len(f.customers[0].months) == 5
+
+
 def test_months_out_of_range_are_refused(growing: Runtime) -> None:
     with growing.connect() as conn, pytest.raises(ForecastError, match="between 1 and 36"):
         forecast(conn, "f1", OCTOBER, growth=Growth(rate=D(0)), months=40, thresholds=growing.thresholds)
