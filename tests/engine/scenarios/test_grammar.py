@@ -31,7 +31,10 @@ D = Decimal
         ("usage x0", "more than 0"),
         ("price usage 0.4", "price usage: cannot read '0.4'"),
         # New prices are held to what a contract holds (they crashed, or showed $1E-10 and -15631451614.8%):
-        ("price usage 99999999999999999999/request", r"unit price '99999999999999999999' is more than a contract holds"),
+        (
+            "price usage 99999999999999999999/request",
+            r"unit price '99999999999999999999' is more than a contract holds",
+        ),
         ("price usage 0.0000000001/request", r"unit price '0.0000000001' has more than 6 decimal places"),
         ("price seat 99999999999x80", "the number of seats must be between 1 and 2,147,483,647"),
         ("price seat 2000000000x99999", "seats × seat price is more than a contract holds"),

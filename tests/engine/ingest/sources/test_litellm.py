@@ -152,7 +152,9 @@ def test_a_spend_of_0_for_tokens_is_priced_from_the_price_file_or_flagged_never_
     known, unknown = spend_rows("2026-10-05")
     known["spend"] = 0.0
     unknown.update(spend=0, model="my-custom-llm", model_group="my-custom-llm", custom_llm_provider="custom")
-    empty = dict(known, request_id="chatcmpl-empty", prompt_tokens=0, completion_tokens=0)  # no tokens: nothing to price
+    empty = dict(
+        known, request_id="chatcmpl-empty", prompt_tokens=0, completion_tokens=0
+    )  # no tokens: nothing to price
     empty["metadata"] = {}
     serve_spend_logs(vendor, {"2026-10-05": [known, unknown, empty]})
 
