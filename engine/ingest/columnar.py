@@ -54,6 +54,7 @@ from engine.ingest.rollups import MEASURES, ROLLUPS, SUM_TOO_LARGE, narrow
 from engine.ingest.sqlite_image import EventImage
 from engine.ingest.writer import EVENT_COLUMNS, INPUT_COLUMNS, TEXT_COLUMNS, RowBuilder
 from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
+from engine.store.bounds import INVISIBLE
 from engine.store.columns import COST_COLUMNS
 
 T = TypeVar("T")
@@ -95,7 +96,8 @@ _ISO = (
     r"(?:\.[0-9]{3}|\.[0-9]{6})?(?:Z|\+00:00)?$"
 )
 _UNIX = r"^[0-9]{10}$"
-_PLAIN_TEXT = r"^(?:[^\x00-\x1f\x7f-\x9f\s](?:[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f\s])?)?$"
+_NOT_TEXT = r"\x00-\x1f\x7f-\x9f" + INVISIBLE  # what no stored text holds (engine.store.bounds.CONTROL)
+_PLAIN_TEXT = rf"^(?:[^{_NOT_TEXT}\s](?:[^{_NOT_TEXT}]*[^{_NOT_TEXT}\s])?)?$"
 _PLAIN_ASCII = r"^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$"
 _MIN_EPOCH = 946_684_800  # 2000-01-01, engine.timeutil.MIN_TS
 _MAX_EPOCH = 4_102_444_800  # 2100-01-01, engine.timeutil.MAX_TS

@@ -15,6 +15,7 @@ from engine.store.bounds import (
     SEATS_MAX,
     TEXT_MAX,
     amount,
+    character_kind,
     control_character,
     number,
     parse_owners,
@@ -52,7 +53,7 @@ def text_cell(row: dict[str, str | None], key: str) -> str:
     value = (row.get(key) or "").strip()
     bad = control_character(value)
     if bad:
-        raise ValueError(f"{key} contains a control character ({bad}): {shown(value)}")
+        raise ValueError(f"{key} contains {character_kind(bad)} ({bad}): {shown(value)}")
     limit = TEXT_MAX[key]
     if len(value) > limit:
         raise ValueError(f"{key} is longer than {limit} characters ({len(value):,})")

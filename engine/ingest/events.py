@@ -11,7 +11,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from engine.money import NANO
-from engine.store.bounds import control_character
+from engine.store.bounds import character_kind, control_character
 from engine.timeutil import MAX_TS as _MAX_TS
 from engine.timeutil import MIN_TS as _MIN_TS
 from engine.timeutil import parse_timestamp, unix_time
@@ -120,12 +120,12 @@ def shown(value: Any) -> str:
 
 
 def _control(key: str, value: str) -> None:
-    """Refuse control characters and lone surrogates: PostgreSQL cannot store NUL in text and no encoder can write
-    a lone surrogate, so SQLite and PostgreSQL would otherwise disagree about the same file."""
+    """Refuse control characters, lone surrogates and invisible ones: PostgreSQL cannot store NUL in text and no
+    encoder can write a lone surrogate, so SQLite and PostgreSQL would otherwise disagree about the same file; an
+    invisible character makes a customer or a model that looks like another (engine.store.bounds.INVISIBLE)."""
     code = control_character(value)
     if code:
-        what = "a lone surrogate" if "D800" <= code[2:] <= "DFFF" else "a control character"
-        raise RowError(f"{key} contains {what} ({code}); only printable text can be stored")
+        raise RowError(f"{key} contains {character_kind(code)} ({code}); only printable text can be stored")
 
 
 def _text(raw: Mapping[str, Any], key: str, *, lower: bool = False) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.store.bounds import control_character
+from engine.store.bounds import character_kind, control_character
 
 UNMAPPED = "unmapped"
 
@@ -170,7 +170,7 @@ def _str(entry: Mapping[str, Any], key: str, where: str) -> str:
     # naming neither.
     bad = control_character(value)
     if bad:
-        raise MappingError(f"{where}: `{key}` contains a control character ({bad}): {value!r}")
+        raise MappingError(f"{where}: `{key}` contains {character_kind(bad)} ({bad}): {value!r}")
     return value
 
 

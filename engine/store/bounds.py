@@ -29,15 +29,30 @@ NUMBER_CHARS: Final = 60
 # Text columns, in characters.
 TEXT_MAX: Final = {"customer": 200, "customer_name": 300, "aliases": 2000, "product": 200, "owner": 500}
 
-# C0 and C1 control characters (NUL, tab, newline, escape, …) and lone surrogates: PostgreSQL refuses NUL in text,
-# none of them belong in a name, and in Slack or a terminal they garble what is shown.
-CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Characters that show as nothing or turn the text around them: the zero-width space, the word joiner, the byte order
+# mark, and the bidirectional marks, embeddings, overrides and isolates. In a name they make two that look the same
+# ("acme" and "acme" with a zero-width space: two customers, one with no contract) or one that reads otherwise than
+# it is; none is typed by hand. The zero-width joiner and non-joiner stay: Persian, Hindi and emoji need them.
+INVISIBLE: Final = "\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+# C0 and C1 control characters (NUL, tab, newline, escape, …), lone surrogates and INVISIBLE: PostgreSQL refuses NUL
+# in text, none of them belong in a name, and in Slack or a terminal they garble what is shown.
+CONTROL: Final = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{INVISIBLE}]")
+_INVISIBLE: Final = re.compile(f"[{INVISIBLE}]")
 
 
 def control_character(value: str) -> str | None:
-    """The first control character in `value`, as U+XXXX, or None."""
+    """The first control (or invisible) character in `value`, as U+XXXX, or None."""
     found = CONTROL.search(value)
     return f"U+{ord(found.group()):04X}" if found else None
+
+
+def character_kind(code: str) -> str:
+    """What the character `control_character` found is, in words: "a control character", "a lone surrogate" or "an
+    invisible character"."""
+    char = chr(int(code[2:], 16))
+    if "\ud800" <= char <= "\udfff":
+        return "a lone surrogate"
+    return "an invisible character (zero-width or text direction)" if _INVISIBLE.match(char) else "a control character"
 
 
 # An owner: Slack member IDs, U… for a member, W… for an Enterprise Grid one (uppercase letters and digits).

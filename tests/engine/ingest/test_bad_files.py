@@ -215,6 +215,27 @@ def test_control_characters_nul_and_lone_surrogates_are_refused_on_both_database
     assert line == 2 and reason.startswith("not UTF-8 text (byte 0xed")
 
 
+def test_invisible_characters_in_a_name_or_a_model_are_refused_on_both_paths(runtime: Runtime, tmp_path: Path) -> None:
+    # "acme" with a zero-width space, or behind a right-to-left mark, was a second and third "acme" with no contract,
+    # and "gpt-4o" with one an unpriced model that looked like gpt-4o. The joiners Persian and emoji need stay.
+    rows = row("z1", customer="acme\u200b") + row("z2", customer="\u200facme") + row("z3", model="gpt-4o\ufeff")
+    rows += row("z4", customer="\u0645\u06cc\u200c\u0634\u0648\u062f")  # a Persian word with its non-joiner
+    small, large = tmp_path / "small.csv", tmp_path / "large.csv"
+    small.write_text(HEADER + rows)
+    # The columnar path reads large files; its plain-text check sends these rows to the row path, which explains.
+    large.write_text(HEADER + "".join(row(f"ok{i}") for i in range(40_000)) + rows)
+    expected = [
+        "customer contains an invisible character (zero-width or text direction) (U+200B); only printable text can "
+        "be stored",
+        "customer contains an invisible character (zero-width or text direction) (U+200F); only printable text can "
+        "be stored",
+        "model contains an invisible character (zero-width or text direction) (U+FEFF); only printable text can be "
+        "stored",
+    ]
+    assert refused(runtime, small) == list(zip([2, 3, 4], expected, strict=True))
+    assert refused(runtime, large) == list(zip([40_002, 40_003, 40_004], expected, strict=True))
+
+
 def test_an_oversized_field_and_deep_json_are_one_bad_line_each(runtime: Runtime, tmp_path: Path) -> None:
     path = tmp_path / "wide.csv"
     path.write_text(HEADER + row("w1", customer="x" * 200_000) + row("w2", input_tokens="-1") + row("w3"))
