@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.answer_types import Answer
+from bot.blocks.common import period_context
 from bot.blocks.kit import context, esc, fields, fit, header, section
 from bot.render.fmt import money, percent
 from bot.render.workbook import TITLES
@@ -32,7 +33,8 @@ def report_pack_message(pack: BoardPack) -> Answer:
     )
     blocks = [
         header(f"Board pack · {p.title}"),
-        context(f"{p.start} to {p.end} · compared with {p.previous().label}"),
+        # The days compared, as every answer says them: a month to date is compared with the same days before it.
+        context(period_context(p)),
         fields(
             f"*Revenue*\n{money(_dec(d['revenue_usd']))}",
             f"*COGS*\n{money(_dec(d['cogs_usd']))}",

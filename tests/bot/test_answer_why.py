@@ -65,6 +65,12 @@ def test_quarters_are_a_period_everywhere(book: Runtime) -> None:
     assert "Board pack · 2026-Q4" in shown(book, "report 2026-Q4")
 
 
+def test_a_board_pack_to_date_says_it_is_compared_with_the_same_days_before(book: Runtime) -> None:
+    # On NOW (Nov 15): November's first 14 days against October's first 14, not against "2026-10".
+    out = shown(book, "report 2026-11")
+    assert "month to date (through Nov 14): 2026-11-01 to 2026-11-14 · compared with 2026-10-01 to 2026-10-14, " in out
+
+
 def test_report_hands_over_the_workbook(book: Runtime) -> None:
     result = answer(book, "/margin report 2026-10")
     assert_valid_message(result.text, result.blocks)
