@@ -18,7 +18,10 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 3660
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-q(\d)$")
-_DAYS = re.compile(r"^(\d{1,4})d$")
+# Any count of days reads as one, so that 10000d is refused as too many, not taken for part of a customer's name.
+_DAYS = re.compile(r"^(\d{1,12})d$")
+# A date is no period, but looks like one: said so, rather than read as part of a name.
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class PeriodError(ValueError):
@@ -218,6 +221,11 @@ def parse_period(text: str | None, *, today: date, default_days: int = DEFAULT_D
         return quarter(year, number).to_date(today)
     if m := _DAYS.match(value):
         return trailing(int(m.group(1)), today=today)
+    if _DATE.match(value):
+        raise PeriodError(
+            f"{text!r} is a date, not a period: a period is YYYY-MM (a month), YYYY-Qn (a quarter) or Nd (the last N "
+            f"days), e.g. {value[:7]} for its month"
+        )
     raise PeriodError(
         f"{text!r} is not a period; use YYYY-MM (a month), YYYY-Qn (a quarter) or Nd (the last N days), "
         "e.g. 2026-10, 2026-Q3 or 7d"
@@ -231,4 +239,4 @@ def _within_years(text: str, year: int) -> None:
 
 def looks_like_period(text: str) -> bool:
     value = text.strip().lower()
-    return bool(_MONTH.match(value) or _QUARTER.match(value) or _DAYS.match(value))
+    return bool(_MONTH.match(value) or _QUARTER.match(value) or _DAYS.match(value) or _DATE.match(value))

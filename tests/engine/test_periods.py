@@ -47,6 +47,15 @@ def test_a_period_that_is_not_one_is_refused_with_the_forms(text: str) -> None:
         parse_period(text, today=TODAY)
 
 
+def test_too_many_days_and_a_date_are_periods_refused_not_words_of_a_name() -> None:
+    # `/margin acme 10000d` was "no customer 'acme 10000d'" where 9999d was "between 1 and 3660"; a date likewise.
+    assert looks_like_period("10000d") and looks_like_period("2026-02-30") and looks_like_period("2026-10-05")
+    with pytest.raises(PeriodError, match="the number of days must be between 1 and 3660"):
+        parse_period("10000d", today=TODAY)
+    with pytest.raises(PeriodError, match=r"'2026-02-30' is a date, not a period: .* e.g. 2026-02 for its month"):
+        parse_period("2026-02-30", today=TODAY)
+
+
 def test_quarters_are_recognised_as_periods_in_words() -> None:
     assert looks_like_period("2026-Q3") and looks_like_period("2026-q4") and not looks_like_period("Q3")
 
