@@ -109,6 +109,8 @@ def split_options(words: list[str], keys: tuple[str, ...], how: str) -> tuple[st
         if key in keys and (word.startswith("-") or name):
             if i + 1 >= len(words):
                 raise AnswerError(f"`{key}` needs a value; {how}")
+            if key in options:  # the last would win silently, and the answer be of a value not meant
+                raise AnswerError(f"`{key}` given twice ({options[key]} and {words[i + 1]}); {how}")
             options[key] = words[i + 1]
             i += 2
             continue

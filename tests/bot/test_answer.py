@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import replace
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from bot.answer import SORRY, answer, answer_command, answer_json, home
 from bot.answer_types import Answer, AnswerError
 from bot.command import Command
 from bot.grammar import parse
+from bot.handlers.scenarios import split_options
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_home, assert_valid_message
 from tests.conftest import NOW
@@ -136,3 +138,14 @@ def test_home_says_how_to_fix_rollups_cut_in_another_time_zone(book: Runtime, ca
         view["blocks"]
     )
     assert caplog.records[-1].exc_info is None
+
+
+@pytest.mark.parametrize(
+    ("words", "given"),
+    [(["acme", "target", "60", "target", "70"], "`target` given twice (60 and 70)"),
+     (["acme", "--growth", "10%", "growth", "20%"], "`growth` given twice (10% and 20%)")],
+)  # fmt: skip
+def test_an_option_given_twice_is_refused_not_the_last_one_taken(words: list[str], given: str) -> None:
+    # `/margin floor acme target 60 target 70` answered for 70 without a word; two periods were already refused.
+    with pytest.raises(AnswerError, match=re.escape(given)):
+        split_options(words, ("target", "growth"), "e.g. `/margin floor acme target 60`")
