@@ -22,11 +22,13 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlmodel import SQLModel
 
 from engine.ingest.contract_rows import ContractRow, parse_contract
-from engine.ingest.customers import label
+from engine.ingest.customers import CustomerMap, label
 from engine.ingest.overlaps import Held, check
+from engine.ingest.rollups import rebuild_customers
+from engine.ingest.writer import PG_WRITER_LOCK
 from engine.reports.accounts import pct_or_none
 from engine.reports.figures import Thresholds
-from engine.store.bounds import OWNER_SEPARATOR, parse_owners
+from engine.store.bounds import OWNER_SEPARATOR, parse_owners, shown
 from engine.store.meta import bump_generation
 from engine.timeutil import as_date
 
@@ -66,6 +68,9 @@ class ContractImport:
     replaced: int = 0
     customers: list[str] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # each contract --supersede ended, and why
+    # (customer as usage named it, the contracted customer it names now, events): usage stored before a name, an alias
+    # or a contract said whose it is, moved to that customer (`_claim_usage`).
+    moved: list[tuple[str, str, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # owners and bands changed, bands that cross the global ones
 
     def summary(self) -> str:
@@ -75,6 +80,11 @@ class ContractImport:
             + (f"; {len(self.superseded)} ended by --supersede" if self.superseded else "")
         ]
         lines += [f"  {s}" for s in self.superseded] + [f"  {n}" for n in self.notes]
+        lines += [
+            f"  moved {n} event(s) stored under {shown(was)} to {now}, whose name or alias it is now: counted as its "
+            "usage from here on"
+            for was, now, n in self.moved
+        ]
         return "\n".join(lines)
 
 
@@ -309,11 +319,40 @@ def import_contracts_file(
         if inserts:  # given no rows, SQLAlchemy inserts one empty row, and the database refuses it
             conn.execute(table.insert(), inserts)
         _upsert_customers(conn, rows)
+        result.moved = _claim_usage(conn)
         bump_generation(conn)
     result.customers = customers
     if thresholds is not None:
         result.notes += _crossing_notes(given, stored, thresholds)
     return result
+
+
+def _claim_usage(conn: Connection) -> list[tuple[str, str, int]]:
+    """Move the usage of each customer with neither a contract nor billed revenue whose id the contracts now map to a
+    contracted customer (its name, an alias, or its id in another case: engine.ingest.customers.CustomerMap) to that
+    customer, and make both customers' rollups again. Usage imported from now on is mapped so; what was stored
+    before under that name would otherwise stay a customer of its own, its cost shown with no revenue, for good.
+    (A customer with billed revenue of its own is left: its invoices name it.)"""
+    loose = conn.execute(
+        text(
+            "SELECT id FROM customer WHERE id NOT IN (SELECT customer FROM contract) "
+            "AND id NOT IN (SELECT customer FROM revenue_actual)"
+        )
+    ).scalars()
+    mapped = CustomerMap.load(conn)
+    moves = {was: now for was in loose if (now := mapped.lookup(was)) is not None}
+    if not moves:
+        return []
+    if conn.dialect.name == "postgresql":  # an import writing these customers' rollups meanwhile waits for this
+        conn.execute(text(PG_WRITER_LOCK))
+    moved: list[tuple[str, str, int]] = []
+    for was, now in sorted(moves.items()):
+        names = {"now": now, "was": was}
+        events = conn.execute(text("UPDATE usage_event SET customer = :now WHERE customer = :was"), names).rowcount
+        conn.execute(text("DELETE FROM customer WHERE id = :was"), names)
+        moved.append((was, now, events))
+    rebuild_customers(conn, sorted({*moves, *moves.values()}))
+    return [m for m in moved if m[2]]
 
 
 def _contract_customers(conn: Connection) -> set[str]:

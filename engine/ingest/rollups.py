@@ -88,6 +88,17 @@ def rebuild_rollups(conn: Connection) -> None:
         conn.execute(text(sql))
 
 
+def rebuild_customers(conn: Connection, customers: Sequence[str]) -> None:
+    """Recompute the rollups of `customers` alone from their stored events (after their events changed hands). The
+    daily rows' triggers take each deleted day off its week and add each new one (weekly_customer_product)."""
+    params = {f"c{i}": c for i, c in enumerate(customers)}
+    listed = ", ".join(f":c{i}" for i in range(len(customers)))
+    for table in ("daily_customer_product", "daily_rollup", "task_rollup"):
+        conn.execute(text(f"DELETE FROM {table} WHERE customer IN ({listed})"), params)
+    for sql in fold_statements(f"usage_event WHERE customer IN ({listed})", dialect=conn.dialect.name):
+        conn.execute(text(sql), params)
+
+
 _TASK_KEYS = ("customer", "product", "task_id")
 # Every rollup table an import upserts pre-aggregated rows into: (table, key, the columns staged for it).
 TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (

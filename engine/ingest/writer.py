@@ -148,7 +148,7 @@ _PG_FOLD = _fold_statements("stage_event WHERE 1 = 1", "postgresql")
 # Usage writers on one PostgreSQL database take turns, each for its whole transaction: two imports of overlapping
 # files would otherwise wait on each other's new primary keys in opposite orders (a deadlock); the second now waits,
 # then finds the first one's events stored and skips them. (Transaction-scoped: released at commit or rollback.)
-_PG_WRITER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('marginbot.usage_event writer'))"
+PG_WRITER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('marginbot.usage_event writer'))"
 # The folds' GROUP BYs over a large batch stay in memory instead of spilling at the default 4 MB.
 _PG_FOLD_MEMORY = "SET LOCAL work_mem = '64MB'"
 # Rows rendered as CSV and sent at a time on PostgreSQL: the server parses a slice while the next one is rendered
@@ -426,7 +426,7 @@ class EventWriter:
 
     def _pg_begin(self, cur: Any) -> None:
         if not self._locked:
-            cur.execute(_PG_WRITER_LOCK)
+            cur.execute(PG_WRITER_LOCK)
             cur.execute(_PG_FOLD_MEMORY)
             self._locked = True
 

@@ -135,3 +135,41 @@ def test_a_sync_maps_customers_the_same_way(rt: Runtime, tmp_path: Path) -> None
     assert stored(rt, "SELECT customer FROM usage_event") == [("acme",)]
     assert dict(result.mapped_customers) == {("Acme Corp", "acme"): 1}
     assert "  mapped 'Acme Corp' → acme (1 event)" in result.summary().splitlines()
+
+
+def test_usage_stored_before_an_alias_named_it_moves_to_that_customer_when_the_alias_is_imported(
+    rt: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Imported before any contract named "Initech Labs": a customer of its own, its cost shown with no revenue.
+    path = tmp_path / "usage.csv"
+    path.write_text(
+        "event_id,ts,customer,product,model,input_tokens,output_tokens,task_id\n"
+        "l1,2026-10-05T12:00:00Z,initech-labs,assist,gpt-4o,100,10,t1\n"
+        "l2,2026-10-06T12:00:00Z,initech-labs,assist,gpt-4o,200,20,t1\n"
+        "i1,2026-10-05T12:00:00Z,initech,assist,gpt-4o,300,30,t1\n"
+    )
+    import_usage_file(rt.engine, path, prices=rt.prices, timezone="UTC")
+    sums = "SELECT customer, SUM(events), SUM(input_tokens) FROM {} GROUP BY customer ORDER BY customer"
+    assert stored(rt, sums.format("daily_rollup")) == [("initech", 1, 300), ("initech-labs", 2, 300)]
+
+    (tmp_path / "alias.csv").write_text(
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\ninitech,Initech Inc,initech-labs,flat,2026-01-01,1000\n"
+    )
+    assert main(["import", "contracts", str(tmp_path / "alias.csv")], runtime=rt) == 0
+    assert (
+        "moved 2 event(s) stored under 'initech-labs' to initech, whose name or alias it is now: counted as its usage "
+        "from here on"
+    ) in capsys.readouterr().out
+
+    # Every rollup holds them under initech, as a rebuild from the events would: the task is one task of 3 events.
+    assert stored(rt, "SELECT DISTINCT customer FROM usage_event") == [("initech",)]
+    for table in ("daily_rollup", "daily_customer_product"):
+        assert stored(rt, sums.format(table)) == [("initech", 3, 600)]
+    assert stored(rt, "SELECT customer, SUM(events) FROM weekly_customer_product GROUP BY customer") == [("initech", 3)]
+    assert stored(rt, "SELECT customer, task_id, events, day FROM task_rollup") == [
+        ("initech", "t1", 3, stored(rt, "SELECT MIN(day) FROM usage_event")[0][0])
+    ]
+    assert stored(rt, "SELECT id FROM customer WHERE id = 'initech-labs'") == []
+    # The same file again is all known: the events it names as initech-labs are initech's now.
+    again = import_usage_file(rt.engine, path, prices=rt.prices, timezone="UTC")
+    assert (again.imported, again.duplicates, again.kept_as_stored) == (0, 3, 0)
