@@ -13,6 +13,7 @@ import contextlib
 import gc
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -70,6 +71,18 @@ def console(argv: Sequence[str] | None = None) -> int:
         gc.enable()  # (already on, unless start-up did not finish)
 
 
+def _negative_values(argv: Sequence[str]) -> list[str]:
+    """`--growth -5%` as `--growth=-5%`: argparse takes a value starting with '-' for an option unless it is a plain
+    number, and said "expected one argument" of `--growth -5%` (and of `-0.5%`), where the option has its value."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and re.match(r"-\.?\d", arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -79,6 +92,7 @@ def main(
 ) -> int:
     """Run `marginbot ARGV` and return the exit status; the tests call it in-process, with their own runtime.
     `collector_paused`: `console()` turned the garbage collector off for start-up (see _started)."""
+    argv = _negative_values(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)  # a malformed command line exits 2 here, with argparse's usage line
     logs.configure(logging.DEBUG if args.verbose else logging.INFO)
     made: list[Runtime] = [runtime] if runtime is not None else []
