@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -51,6 +51,18 @@ def positive_int(value: str) -> int:
     if not value.strip().isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value!r}")
     return int(value)
+
+
+def bounded_int(most: int) -> Callable[[str], int]:
+    """argparse type for a count from 1 to `most`."""
+
+    def count(value: str) -> int:
+        number = positive_int(value)
+        if number > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most:,}, got {value!r}")
+        return number
+
+    return count
 
 
 def port_number(value: str) -> int:

@@ -14,7 +14,7 @@ from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import UsageError, command, positive_int
+from bot.cli.common import UsageError, bounded_int, command
 
 if TYPE_CHECKING:
     from engine.periods import Period
@@ -28,11 +28,17 @@ MIN_FEE = Decimal(2500)
 SHOWN_CUSTOMERS = 8
 
 
+MAX_DEMO_CUSTOMERS = 10_000
+MAX_DEMO_DAYS = 3660  # ten years, as a period may be
+
+
 def register(sub: Any) -> None:
     p = command(sub, "demo", help="build a demo database of generated data and show what marginbot says")
     p.add_argument("--db", default="marginbot-demo.db", help="SQLite file to (re)create")
-    p.add_argument("--customers", type=positive_int, default=60)
-    p.add_argument("--days", type=positive_int, default=90)
+    # Bounded: the data is generated and imported in full, so a slip of the keyboard (1000000) would fill the disk.
+    customers = f"up to {MAX_DEMO_CUSTOMERS:,}"
+    p.add_argument("--customers", type=bounded_int(MAX_DEMO_CUSTOMERS), default=60, help=customers)
+    p.add_argument("--days", type=bounded_int(MAX_DEMO_DAYS), default=90, help=f"up to {MAX_DEMO_DAYS:,}")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(handler=cmd_demo)
 

@@ -81,7 +81,10 @@ def cmd_digest_send(args: argparse.Namespace, rt: Runtime) -> int:
 
         with rt.connect() as conn:
             d = weekly_digest(conn, today=rt.today(as_of(args, rt)), thresholds=rt.thresholds)
-        Path(args.chart).write_bytes(digest_chart_png(chart_to_dict(d, rt.thresholds)))
+        chart = Path(args.chart)
+        if not chart.parent.exists():  # as the board pack's --out makes its folders (a file in the way: said below)
+            chart.parent.mkdir(parents=True)
+        chart.write_bytes(digest_chart_png(chart_to_dict(d, rt.thresholds)))
     result = queue_digest(rt, as_of=as_of(args, rt), dry_run=args.dry_run)
     print(result.summary())
     if args.dry_run and result.payload is not None:

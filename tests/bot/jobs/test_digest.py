@@ -83,7 +83,7 @@ def test_the_next_iso_week_gets_its_own_digest(rt: Runtime, slack: SlackStandIn)
 def test_digest_dry_run_prints_and_sends_nothing_and_can_write_the_chart(
     rt: Runtime, slack: SlackStandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    chart = tmp_path / "chart.png"
+    chart = tmp_path / "new" / "folder" / "chart.png"  # made, as the board pack's --out makes its folders
     assert main(["digest", "send", "--dry-run", "--chart", str(chart)], runtime=rt) == 0
     out = capsys.readouterr().out
     assert "would queue for CLEAD, CBOARD" in out and "Blended gross margin: 40.5% (-2.4 pts)" in out
