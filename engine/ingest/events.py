@@ -436,9 +436,9 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
 
 
 def check_header(header: list[str], delimiter: str = ",") -> None:
-    from engine.ingest.headers import separator_hint, unknown_columns
+    from engine.ingest.headers import json_hint, separator_hint, unknown_columns
 
-    hint = separator_hint(header, COLUMNS, delimiter)
+    hint = json_hint(header) or separator_hint(header, COLUMNS, delimiter)
     if hint:
         raise RowError(hint)
     unknown = [h for h in header if h not in COLUMNS]

@@ -25,6 +25,13 @@ def separator_hint(header: Sequence[str], columns: Collection[str], delimiter: s
     return None
 
 
+def json_hint(header: Sequence[str]) -> str | None:
+    """When the first line is a JSON object, not a header: JSON lines in a file named as CSV."""
+    if header and header[0].lstrip().startswith("{"):
+        return "looks like JSON lines, not CSV: name the file .jsonl (or .jsonl.gz) and import it again"
+    return None
+
+
 def unknown_columns(unknown: Sequence[str], columns: Sequence[str]) -> str:
     """Each unknown column, with the closest known one (did you mean ...?), then the columns accepted."""
     named = []

@@ -210,3 +210,17 @@ def test_importing_a_pipe_says_it_is_one_not_that_there_is_no_such_file(
     assert capsys.readouterr().err == (
         f"marginbot: {pipe}: is not a regular file (a pipe or a device): save it to a file, then import that\n"
     )
+
+
+def test_json_lines_in_a_file_named_csv_are_named_as_such_and_import_as_jsonl(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its first line was read as a header of garbage columns ('{"event_id":"a"' (did you mean 'event_id'?), ...).
+    line = '{"event_id": "j1", "ts": "2026-10-05T12:00:00Z", "customer": "acme", "product": "assist"}\n'
+    (tmp_path / "usage.csv").write_text(line)
+    assert main(["import", "usage", str(tmp_path / "usage.csv")], runtime=runtime) == 1
+    assert "line 1: looks like JSON lines, not CSV: name the file .jsonl (or .jsonl.gz)" in capsys.readouterr().err
+    assert events(runtime) == 0
+    (tmp_path / "usage.csv").rename(tmp_path / "usage.jsonl")
+    assert main(["import", "usage", str(tmp_path / "usage.jsonl")], runtime=runtime) == 0
+    assert events(runtime) == 1
