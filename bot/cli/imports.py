@@ -142,7 +142,7 @@ def preview(result: ImportResult) -> str:
     lines += [f"  {line}" for line in result.customer_lines()]
     if result.unpriced_events:
         lines.append(
-            f"  {result.unpriced_events} event(s) would have no price ({', '.join(result.unpriced_models)}): add "
+            f"  {result.unpriced_events} event(s) would have no price ({', '.join(result.unpriced_named)}): add "
             "them to the price file first"
         )
     return "\n".join(lines)

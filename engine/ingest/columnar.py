@@ -606,8 +606,22 @@ class ColumnarChunks:
             [pl.when(pl.col("ok")).then(pl.col(c)).otherwise(0).cast(_INT) for c in COST_COLUMNS]
         )
         taken = frame.filter(pl.col("ok"))
-        unpriced = taken.filter(~pl.col("priced")).select("provider", "model").unique().rows()
-        self.builder.unpriced_models.update(unpriced)
+        unpriced = (
+            taken.filter(~pl.col("priced"))
+            .select(
+                "provider",
+                "model",
+                ~found,  # what of each has no price, as PriceBook.missing says it
+                (pl.col("output_tokens") > 0) & ~output_priced,
+                (pl.col("web_searches") > 0) & ~web_priced,
+            )
+            .unique()
+            .rows()
+        )
+        for provider, model, no_model, no_output, no_searches in unpriced:
+            self.builder.unpriced_models.add((provider, model))
+            parts = ["the model"] if no_model else ["output tokens"] * no_output + ["web searches"] * no_searches
+            self.builder.unpriced_parts.update((provider, model, part) for part in parts)
         standard = taken.filter(pl.col("standard_rated").fill_null(False)).select("provider", "model", "service_tier")
         self.builder.standard_rated.update(standard.unique().rows())
         ts = pl.col("stamp").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")

@@ -43,7 +43,15 @@ from engine.ingest.reading import FileError, Position, file_rows, printable
 from engine.ingest.repeats import Repeats, repeated_rows
 from engine.ingest.rollups import SUM_TOO_LARGE, sqlite_image_of, sum_too_large
 from engine.ingest.sqlite_image import release
-from engine.ingest.writer import EVENT_COLUMNS, KEPT_SHOWN, EventWriter, RowBuilder, WriteStats, begin_writing
+from engine.ingest.writer import (
+    EVENT_COLUMNS,
+    KEPT_SHOWN,
+    EventWriter,
+    RowBuilder,
+    WriteStats,
+    begin_writing,
+    unpriced_names,
+)
 from engine.money import CENT, ZERO, round_to, usd
 from engine.pricing.book import PriceBook
 from engine.progress import Progress
@@ -72,6 +80,8 @@ class ImportResult:
     rejected: int = 0
     unpriced_events: int = 0
     unpriced_models: list[str] = field(default_factory=list)
+    # The same, as the warning names them: with what of a priced model has no price (writer.unpriced_names).
+    unpriced_named: list[str] = field(default_factory=list)
     tier_warning: str | None = None  # service tiers priced at standard rates for want of a price
     # Events this file gives with other values than an earlier import stored them: kept as stored (never replaced);
     # the (line, event id) of the first few.
@@ -107,7 +117,7 @@ class ImportResult:
             text += f"\n  rejected rows written to {self.rejects_path}"
         if self.unpriced_events:
             text += (
-                f"\n  WARNING: {self.unpriced_events} event(s) have no price ({', '.join(self.unpriced_models)}):"
+                f"\n  WARNING: {self.unpriced_events} event(s) have no price ({', '.join(self.unpriced_named)}):"
                 " add them to the price file and run `marginbot reprice`"
             )
         if self.tier_warning:
@@ -266,6 +276,7 @@ def _columnar(
     chunks.close()
     parsed.close()
     builder.unpriced_models.clear()
+    builder.unpriced_parts.clear()
     builder.standard_rated.clear()
     mapper.mapped.clear()
     return None
@@ -302,7 +313,7 @@ def _worker(path: str, builder: RowBuilder, out: Any, delimiter: str = ",", pare
     try:
         for chunk in _chunks(Path(path), builder, delimiter):
             _send(out, ("chunk", chunk), parent)
-        out.put(("end", (builder.unpriced_models, builder.standard_rated)))
+        out.put(("end", (builder.unpriced_models, builder.standard_rated, builder.unpriced_parts)))
     except RowError as exc:
         out.put(("refused", (getattr(exc, "line", 1), str(exc))))
     except Exception:  # the parent re-raises it with the child's traceback
@@ -330,6 +341,7 @@ def _parallel_chunks(
             elif kind == "end":
                 unpriced.update(payload[0])
                 builder.standard_rated.update(payload[1])  # tiers priced at standard rates, said in the summary
+                builder.unpriced_parts.update(payload[2])  # what of the unpriced models has no price
                 return
             elif kind == "refused":
                 raise FileError(*payload)
@@ -582,6 +594,7 @@ def _finish(result: ImportResult, stats: WriteStats) -> None:
     result.duplicates = stats.duplicates
     result.unpriced_events = stats.unpriced_events
     result.unpriced_models = sorted(f"{p or '?'}/{m or '?'}" for p, m in stats.unpriced_models)
+    result.unpriced_named = unpriced_names(stats.unpriced_models, stats.unpriced_parts)
     result.cost_usd = usd(stats.cost_nano)
     result.tier_warning = stats.tier_warning()
 

@@ -31,7 +31,7 @@ from engine.ingest.rollups import PAST_A_BIGINT, sum_too_large
 from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
 from engine.ingest.sources.base import Batch, Connector, Context, Window, parse_rfc3339
 from engine.ingest.sources.http import SourceError
-from engine.ingest.writer import KEPT_SHOWN, EventWriter, begin_writing, tier_warning
+from engine.ingest.writer import KEPT_SHOWN, EventWriter, begin_writing, tier_warning, unpriced_names
 from engine.money import CENT, round_to, usd
 from engine.progress import Progress
 from engine.runtime import Runtime
@@ -61,6 +61,7 @@ class SyncResult:
     duplicates: int = 0
     unpriced_events: int = 0
     unpriced_models: set[tuple[str, str]] = field(default_factory=set)
+    unpriced_parts: set[tuple[str, str, str]] = field(default_factory=set)  # writer.WriteStats.unpriced_parts
     cost_nano: int = 0
     standard_rated: set[tuple[str, str, str]] = field(default_factory=set)  # tiers priced at standard rates
     provider_costs: int = 0
@@ -112,7 +113,7 @@ class SyncResult:
                 lines.append(f"    … and {len(self.unmapped) - 20} more")
         lines += [f"  {line}" for line in mapped_lines(self.mapped_customers)]
         if self.unpriced_events:
-            models = ", ".join(sorted(f"{p or '?'}/{m or '?'}" for p, m in self.unpriced_models))
+            models = ", ".join(unpriced_names(self.unpriced_models, self.unpriced_parts))
             lines.append(
                 f"  WARNING: {self.unpriced_events} event(s) have no price ({models}): "
                 "add them to the price file and run `marginbot reprice`"
@@ -340,6 +341,7 @@ def write_batch(
     result.duplicates += stats.duplicates
     result.unpriced_events += stats.unpriced_events
     result.unpriced_models |= stats.unpriced_models
+    result.unpriced_parts |= stats.unpriced_parts
     result.cost_nano += stats.cost_nano
     result.standard_rated |= stats.standard_rated
     result.provider_costs += len(batch.provider_costs)

@@ -16,7 +16,7 @@ importer of a file then asks engine.ingest.repeats whether the file gives that i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -241,6 +241,8 @@ class WriteStats:
     duplicates: int = 0
     unpriced_events: int = 0
     unpriced_models: set[tuple[str, str]] = field(default_factory=set)
+    # (provider, model, what has no price: "the model", "output tokens", "web searches"), for the warning's words.
+    unpriced_parts: set[tuple[str, str, str]] = field(default_factory=set)
     cost_nano: int = 0
     # (provider, model, tier): a flex, priority or batch tier nothing prices, priced at standard rates.
     standard_rated: set[tuple[str, str, str]] = field(default_factory=set)
@@ -248,6 +250,20 @@ class WriteStats:
     def tier_warning(self) -> str | None:
         """One line naming the tiers priced at standard rates for want of a price (None: there were none)."""
         return tier_warning(self.standard_rated)
+
+
+def unpriced_names(models: Iterable[tuple[str, str]], parts: Iterable[tuple[str, str, str]]) -> list[str]:
+    """Each unpriced model as a warning names it: "openai/gpt-x", or with what of it has no price when the model
+    itself is priced ("anthropic/claude-3-haiku (web searches)"), so that a priced model is not read as unpriced."""
+    of: dict[tuple[str, str], set[str]] = {}
+    for provider, model, part in parts:
+        of.setdefault((provider, model), set()).add(part)
+    names = []
+    for provider, model in sorted(set(models)):
+        missing = of.get((provider, model), set())
+        name = f"{provider or '?'}/{model or '?'}"
+        names.append(name if not missing or "the model" in missing else f"{name} ({' and '.join(sorted(missing))})")
+    return names
 
 
 def tier_warning(standard_rated: set[tuple[str, str, str]]) -> str | None:
@@ -280,6 +296,7 @@ class RowBuilder:
         self.source = source[:100]
         self.postgres = postgres
         self.unpriced_models: set[tuple[str, str]] = set()
+        self.unpriced_parts: set[tuple[str, str, str]] = set()  # WriteStats.unpriced_parts
         # (provider, model, tier) whose tier had no price of its own: priced at standard rates, and said so.
         self.standard_rated: set[tuple[str, str, str]] = set()
 
@@ -287,7 +304,8 @@ class RowBuilder:
         ts = ev.ts
         epoch = int(ts.timestamp())
         # Concatenation, not (epoch, *fields): one tuple built instead of a list and two tuples, on every row.
-        costs = self.prices.price(_new(Usage, (epoch,) + usage_fields(ev)))  # noqa: RUF005
+        usage = _new(Usage, (epoch,) + usage_fields(ev))  # noqa: RUF005
+        costs = self.prices.price(usage)
         if costs.total > COST_MAX_NANO:  # each count is bounded, their price is not: keep the sums storable
             raise RowError(
                 f"priced at ${usd(costs.total):,.2f}, more than one event can cost (${usd(COST_MAX_NANO):,.0f}): "
@@ -295,6 +313,7 @@ class RowBuilder:
             )
         if not costs.priced:
             self.unpriced_models.add((ev.provider, ev.model))
+            self.unpriced_parts.update((ev.provider, ev.model, part) for part in self.prices.missing(usage))
         if ev.service_tier != "standard" and not self.prices.tier_priced(ev.provider, ev.model, ev.service_tier, epoch):
             self.standard_rated.add((ev.provider, ev.model, ev.service_tier))
         ts_text = ts.isoformat(" ", "microseconds")
@@ -328,6 +347,7 @@ class EventWriter:
         self.builder = RowBuilder(prices=prices, timezone=cutter.tz.key, source=source, postgres=self._pg)
         self.builder.cutter = cutter
         self.stats.unpriced_models = self.builder.unpriced_models
+        self.stats.unpriced_parts = self.builder.unpriced_parts
         self.stats.standard_rated = self.builder.standard_rated
         self._locked = False
         self._noting = False  # SQLite: SQLITE_REPEATS made on this connection in this transaction

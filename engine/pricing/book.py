@@ -467,6 +467,18 @@ class PriceBook:
         return sorted(found, key=lambda f: f[0])
 
     # ---- pricing ----
+    def missing(self, usage: Usage) -> tuple[str, ...]:
+        """What of an unpriced `usage` (`price(usage).priced` False) has no price, in words: ("the model",) when
+        nothing prices the model, else "output tokens" and "web searches" for those the model has no price for.
+        Asked only of the few events that are unpriced, so that a warning names the part, not a priced model."""
+        (epoch, provider, model, *_, web_searches, service_tier) = usage
+        rates = self._rates(provider, model, service_tier, epoch)
+        if rates is None:
+            return ("the model",)
+        output_tokens = usage[6]
+        needed = (("output tokens", output_tokens, rates.output), ("web searches", web_searches, rates.web_search))
+        return tuple(part for part, used, price in needed if used and price is None)
+
     def price(self, usage: Usage) -> Costs:
         """What `usage` cost: nano-USD per cost type, each rounded half up once, and whether it was priced."""
         (

@@ -54,3 +54,26 @@ def test_the_columnar_path_prices_them_itself_as_the_row_builder_does(runtime: R
     priced = dict(chunk.events.select("event_id", "priced").rows())
     assert priced == {"d1": False, "d2": True, "e1": True}
     assert builder.unpriced_models == {("azure", "davinci")}
+
+
+@pytest.mark.parametrize(("columnar", "parallel"), [(True, None), (False, None), (False, True)])
+def test_the_warning_says_what_of_a_priced_model_has_no_price_on_every_path(
+    runtime: Runtime, tmp_path: Path, columnar: bool, parallel: bool | None
+) -> None:
+    # It said "have no price (anthropic/claude-3-haiku-20240307)" of a model whose tokens were priced: only its web
+    # searches had none. A model nothing prices is named alone, as before.
+    path = tmp_path / "usage.csv"
+    path.write_text(
+        "event_id,ts,customer,product,provider,model,input_tokens,output_tokens,web_searches\n"
+        "w1,2026-10-10T12:00:00Z,acme,chat,anthropic,claude-3-haiku-20240307,100,10,5\n"
+        "d1,2026-10-10T12:00:00Z,acme,chat,azure,davinci,1000,2000000,0\n"
+        "n1,2026-10-10T12:00:00Z,acme,chat,custom,nobody-prices,100,10,0\n"
+    )
+    result = import_usage_file(
+        runtime.engine, path, prices=runtime.prices, timezone="UTC", columnar=columnar, parallel=parallel
+    )
+    assert result.unpriced_models == ["anthropic/claude-3-haiku-20240307", "azure/davinci", "custom/nobody-prices"]
+    assert (
+        "3 event(s) have no price (anthropic/claude-3-haiku-20240307 (web searches), azure/davinci (output tokens), "
+        "custom/nobody-prices)"
+    ) in result.summary()
