@@ -41,9 +41,9 @@ class Command:
     # instead when the form's reading fails (its words do not fit, or name nothing) and this one names a customer.
     # Not part of what the command is (equality, repr): a reading kept in reserve.
     fallback: Command | None = field(default=None, compare=False, repr=False)
-    # Readings of the text as a customer that keep `share` as a word of its name, when `share` was taken as the
-    # request to post: the words as typed ("Fair Share Foods", "Share Inc": answered privately, since a name that
-    # holds the word asks for nothing), then without a `share` at either end ("Fair Share Foods 2026-10 share").
-    # Each is answered first, in turn, when it names a customer; without them "Fair Share Foods" answered for Fair
-    # Foods, in the channel. Kept in reserve, as `fallback` is.
+    # Readings of the words that keep `share` as a word of the name, when `share` was taken as the request to post
+    # (bot.grammar._literals): the name as typed ("Fair Share Foods", "why Fair Share Foods": answered privately,
+    # since a name that holds the word asks for nothing), then with some `share`s left out (each asking to post).
+    # Each is answered first, in turn, when it names what it asks about; without them "Fair Share Foods" answered for
+    # Fair Foods, in the channel. Kept in reserve, as `fallback` is.
     literals: tuple[Command, ...] = field(default=(), compare=False, repr=False)

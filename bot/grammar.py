@@ -3,14 +3,15 @@
 The first word picks the form (bot/forms.py: `product`, `top`, `worst`, `portfolio`, `help`, `whatif`, ...);
 anything else is a customer. A customer whose name starts with a keyword ("Top Gun") is found by its whole name when
 the keyword's form does not fit or names nothing (`Command.fallback`), or always when quoted: `/margin "Top 5"`.
-`share` anywhere (outside quotes) asks for the answer in the channel, unless the words with it name a customer
-("Fair Share Foods": `Command.literals`). A trailing `YYYY-MM` or `Nd` is the period.
+`share` anywhere (outside quotes) asks for the answer in the channel, unless the words with it name a subject
+("Fair Share Foods", `why Fair Share Foods`: `Command.literals`). A trailing `YYYY-MM` or `Nd` is the period.
 What the words mean is decided later against the database; words never reach SQL except as bound parameters.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import combinations
 
 from bot.command import DEFAULT_N, PERIOD_HELP, Command, Shape
 from bot.forms import BY_KEYWORD, BY_KIND, Form
@@ -59,30 +60,40 @@ def parse(text: str | None) -> Command:
         cmd = _read(form, words[1:], share)
     else:
         cmd = _read(BY_KIND["customer"], words, share)
-    if share:
-        cmd = replace(cmd, literals=_literals(typed, words))
+    if share and first not in HELP_WORDS:
+        cmd = replace(cmd, literals=_literals(form or BY_KIND["customer"], typed, keyword=form is not None, read=cmd))
     if first not in HELP_WORDS and form is None:  # read as a customer already: no other reading to keep
         return cmd
     name, period = _split_period(words)
     return replace(cmd, fallback=Command("customer", subject=name, period=period, share=share))
 
 
-def _literals(typed: list[str], words: list[str]) -> tuple[Command, ...]:
-    """The customer readings that keep `share` inside the name (Command.literals): the words as typed, then without
-    the `share`s at either end of the name (and beside its period), when that differs from `words` (no `share`)."""
-    name, period = _split_period(typed)
-    readings = [Command("customer", subject=name, period=period)]
-    inner = list(typed)
-    while inner and inner[0].lower() == SHARE_WORD:
-        inner.pop(0)
-    while inner and inner[-1].lower() == SHARE_WORD:
-        inner.pop()
-    last = [inner.pop()] if inner and looks_like_period(inner[-1]) else []
-    while inner and inner[-1].lower() == SHARE_WORD:
-        inner.pop()
-    if inner and inner + last not in (typed, words):
-        name, period = _split_period(inner + last)
-        readings.append(Command("customer", subject=name, period=period, share=True))
+# At most this many `share` words are weighed as words of a name (each way of leaving some out is one more reading).
+_MAX_SHARES = 3
+
+
+def _literals(form: Form, typed: list[str], *, keyword: bool, read: Command) -> tuple[Command, ...]:
+    """The readings of `form` that keep some `share` words as words of the name (Command.literals), in the order
+    they are tried: every `share` kept (the name as typed, answered privately), then one left out (the last first),
+    then two, and so on; each one left out asks to post. `read` (every `share` left out) is not among them. A
+    `share` before the keyword asks to post in every reading. Only forms that name a subject have any."""
+    if form.shape not in (Shape.SUBJECT, Shape.WORDS):
+        return ()
+    start, asked = 0, False
+    if keyword:
+        while typed[start].lower() == SHARE_WORD:
+            start, asked = start + 1, True
+        start += 1  # the keyword
+    rest = typed[start:]
+    at = [i for i, word in enumerate(rest) if word.lower() == SHARE_WORD]
+    if not at or len(at) > _MAX_SHARES:
+        return ()
+    readings: list[Command] = []
+    for k in range(len(at)):
+        for left_out in combinations(reversed(at), k):
+            cmd = _read(form, [w for i, w in enumerate(rest) if i not in left_out], asked or k > 0)
+            if cmd.kind == form.kind and cmd != read and cmd not in readings:
+                readings.append(cmd)
     return tuple(readings)
 
 

@@ -114,6 +114,8 @@ def test_help_with_other_words_is_the_plain_help_unless_they_name_a_customer(nam
         ("Fair Foods 2026-10 share", "fairfoods", True),
         ("share Fair Foods 2026-10", "fairfoods", True),
         ("Share Inc 2026-10", "shareinc", False),  # was: no customer "Inc"
+        ("Share Inc 2026-10 share", "shareinc", True),  # the name's own Share kept, the request taken
+        ("share Share Inc 2026-10", "shareinc", True),
     ],
 )
 def test_a_name_holding_the_word_share_is_that_customer_and_is_not_shared(
@@ -127,3 +129,19 @@ def test_a_name_holding_the_word_share_is_that_customer_and_is_not_shared(
     assert NAMES[key] in text
     others = {k: n for k, n in NAMES.items() if k != key and n not in NAMES[key]}
     assert not any(f"*{n}*" in text for n in others.values())  # no other customer's answer
+
+
+@pytest.mark.parametrize(
+    ("question", "shared"),
+    [("why Fair Share Foods 2026-10", False), ("why fair share foods 2026-10 share", True),
+     ("share why Fair Share Foods 2026-10", True)],
+)  # fmt: skip
+def test_a_form_naming_a_customer_with_share_in_its_name_is_about_that_customer(
+    named: Runtime, question: str, shared: bool
+) -> None:
+    # `why Fair Share Foods` was the why of Fair Foods, posted in the channel.
+    outcome = answer_command(named, parse(f"/margin {question}"), now=NOW)
+    assert outcome.ok, all_text(outcome.answer.blocks)
+    assert outcome.command is not None and (outcome.command.kind, outcome.command.share) == ("why", shared)
+    text = all_text(outcome.answer.blocks)
+    assert "Fair Share Foods" in text and "Fair Foods" not in text.replace("Fair Share Foods", "")
