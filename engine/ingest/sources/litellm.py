@@ -158,7 +158,10 @@ def spend_row_event(row: Mapping[str, Any], ctx: Context, batch: Batch) -> dict[
     event_id = stable_id(NAME, request_id)
     output = count(row.get("completion_tokens"), f"{where}: completion_tokens", NAME)
     # LiteLLM already priced the call; an absent spend, or 0 for tokens, leaves pricing to the price book.
-    spend, tokens = row.get("spend"), prompt + output
+    # A response served from LiteLLM's own cache costs nothing (its spend is 0, its tokens the original call's):
+    # that 0 is a price, kept. Any other 0 with tokens is a model missing from LiteLLM's cost map (source_cost).
+    hit = str(row.get("cache_hit")).lower() == "true"
+    spend, tokens = row.get("spend"), 0 if hit else prompt + output
     cost = source_cost(spend, f"{where}: spend", NAME, tokens=tokens, event_id=event_id, batch=batch)
     return {
         "event_id": event_id,

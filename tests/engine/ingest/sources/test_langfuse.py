@@ -113,10 +113,24 @@ def test_a_total_cost_of_0_for_tokens_is_priced_from_the_price_file(rt: Runtime,
     page = fixture("langfuse_observations_v2.json")
     free, _ = page["data"]
     free["startTime"], free["totalCost"], free["costDetails"] = "2026-10-07T12:00:00.000Z", 0, {"total": 0}
-    page["data"] = [free]  # gpt-4 with 10 input and 20 output tokens: Langfuse had no price for it
+    free["modelId"] = free["internalModelId"] = free["inputPrice"] = free["outputPrice"] = None
+    page["data"] = [free]  # gpt-4 with 10 input and 20 output tokens, matched to no model: Langfuse had no price
     vendor.route(OBS, lambda request: Reply(body=page if not request.url.params.get("cursor") else {"data": []}))
     result = sync_source(rt, "langfuse", since=date(2026, 10, 7), until=date(2026, 10, 7), transport=vendor.transport)
     assert result.ok, result.error
     ((source_cost, cost),) = rows(rt, "SELECT source_cost_nano, cost_uncached_input + cost_output FROM usage_event")
     assert source_cost is None and cost > 0 and result.unpriced_events == 0
     assert any("1 record(s) with tokens came with a cost of 0" in n for n in result.notes)
+
+
+def test_a_total_cost_of_0_for_a_model_langfuse_prices_at_0_is_kept(rt: Runtime, vendor: Vendor) -> None:
+    page = fixture("langfuse_observations_v2.json")
+    free, _ = page["data"]  # matched to a model (modelId) that Langfuse prices at 0: a self-hosted one, say
+    free["startTime"], free["totalCost"], free["costDetails"] = "2026-10-07T12:00:00.000Z", 0, {"total": 0}
+    free["inputPrice"] = free["outputPrice"] = "0"
+    page["data"] = [free]
+    vendor.route(OBS, lambda request: Reply(body=page if not request.url.params.get("cursor") else {"data": []}))
+    result = sync_source(rt, "langfuse", since=date(2026, 10, 7), until=date(2026, 10, 7), transport=vendor.transport)
+    assert result.ok, result.error
+    assert rows(rt, "SELECT source_cost_nano, cost_source FROM usage_event") == [(0, 0)]
+    assert not any("came with a cost of 0" in n for n in result.notes)

@@ -169,3 +169,16 @@ def test_a_spend_of_0_for_tokens_is_priced_from_the_price_file_or_flagged_never_
     assert result.unpriced_events == 1 and ("custom", "my-custom-llm") in result.unpriced_models
     assert stored["litellm:chatcmpl-empty"][1] == 0  # a record without tokens keeps the 0 it came with
     assert any("2 record(s) with tokens came with a cost of 0" in n for n in result.notes)
+
+
+def test_a_response_from_litellms_cache_keeps_its_spend_of_0(rt: Runtime, vendor: Vendor) -> None:
+    # LiteLLM serves a cached response at no cost: spend 0, the original call's tokens, cache_hit "True". Priced from
+    # the price file it would be COGS no provider billed.
+    hit, _ = spend_rows("2026-10-05")
+    hit.update(spend=0.0, cache_hit="True", request_id="chatcmpl-b3e273c1_cache_hit1790000000")
+    serve_spend_logs(vendor, {"2026-10-05": [hit]})
+    result = sync_source(rt, "litellm", since=date(2026, 10, 5), until=date(2026, 10, 5), transport=vendor.transport)
+    assert result.ok, result.error
+    assert result.cost_nano == 0 and result.unpriced_events == 0
+    assert rows(rt, "SELECT source_cost_nano FROM usage_event") == [(0,)]
+    assert not any("came with a cost of 0" in n for n in result.notes)
