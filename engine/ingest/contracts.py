@@ -282,6 +282,10 @@ def import_contracts_file(
     customers = list(dict.fromkeys(r.contract.customer for r in rows))
     table = SQLModel.metadata.tables["contract"]
     with engine.begin() as conn:  # one transaction: a refusal below rolls everything back
+        if conn.dialect.name == "postgresql":
+            # Before any write: the usage writers take it before they write customers, and moving usage below needs
+            # it; taken after this import wrote a customer, a writer waiting on that row would deadlock with it.
+            conn.execute(text(PG_WRITER_LOCK))
         stored = _stored(conn, customers)
         replaced: dict[int, int] = {}  # stored id → the line replacing it
         held: list[Held] = []
@@ -332,7 +336,8 @@ def _claim_usage(conn: Connection) -> list[tuple[str, str, int]]:
     contracted customer (its name, an alias, or its id in another case: engine.ingest.customers.CustomerMap) to that
     customer, and make both customers' rollups again. Usage imported from now on is mapped so; what was stored
     before under that name would otherwise stay a customer of its own, its cost shown with no revenue, for good.
-    (A customer with billed revenue of its own is left: its invoices name it.)"""
+    (A customer with billed revenue of its own is left: its invoices name it.) On PostgreSQL the caller holds the
+    usage writers' lock (PG_WRITER_LOCK), so no import folds these customers' rollups meanwhile."""
     loose = conn.execute(
         text(
             "SELECT id FROM customer WHERE id NOT IN (SELECT customer FROM contract) "
@@ -343,16 +348,22 @@ def _claim_usage(conn: Connection) -> list[tuple[str, str, int]]:
     moves = {was: now for was in loose if (now := mapped.lookup(was)) is not None}
     if not moves:
         return []
-    if conn.dialect.name == "postgresql":  # an import writing these customers' rollups meanwhile waits for this
-        conn.execute(text(PG_WRITER_LOCK))
-    moved: list[tuple[str, str, int]] = []
-    for was, now in sorted(moves.items()):
-        names = {"now": now, "was": was}
-        events = conn.execute(text("UPDATE usage_event SET customer = :now WHERE customer = :was"), names).rowcount
-        conn.execute(text("DELETE FROM customer WHERE id = :was"), names)
-        moved.append((was, now, events))
+    # One pass over the events per chunk of moves (usage_event has no index on customer), each counted as it goes.
+    counts = dict.fromkeys(moves, 0)
+    for chunk in _chunks(sorted(moves)):
+        params = {f"w{i}": was for i, was in enumerate(chunk)} | {f"n{i}": moves[was] for i, was in enumerate(chunk)}
+        listed = ", ".join(f":w{i}" for i in range(len(chunk)))
+        counted = conn.execute(
+            text(f"SELECT customer, COUNT(*) FROM usage_event WHERE customer IN ({listed}) GROUP BY customer"), params
+        )
+        counts.update({was: int(n) for was, n in counted})
+        cases = " ".join(f"WHEN :w{i} THEN :n{i}" for i in range(len(chunk)))
+        conn.execute(
+            text(f"UPDATE usage_event SET customer = CASE customer {cases} END WHERE customer IN ({listed})"), params
+        )
+        conn.execute(text(f"DELETE FROM customer WHERE id IN ({listed})"), params)
     rebuild_customers(conn, sorted({*moves, *moves.values()}))
-    return [m for m in moved if m[2]]
+    return [(was, moves[was], counts[was]) for was in sorted(moves) if counts[was]]
 
 
 def _contract_customers(conn: Connection) -> set[str]:

@@ -91,12 +91,17 @@ def rebuild_rollups(conn: Connection) -> None:
 def rebuild_customers(conn: Connection, customers: Sequence[str]) -> None:
     """Recompute the rollups of `customers` alone from their stored events (after their events changed hands). The
     daily rows' triggers take each deleted day off its week and add each new one (weekly_customer_product)."""
-    params = {f"c{i}": c for i, c in enumerate(customers)}
-    listed = ", ".join(f":c{i}" for i in range(len(customers)))
-    for table in ("daily_customer_product", "daily_rollup", "task_rollup"):
-        conn.execute(text(f"DELETE FROM {table} WHERE customer IN ({listed})"), params)
-    for sql in fold_statements(f"usage_event WHERE customer IN ({listed})", dialect=conn.dialect.name):
-        conn.execute(text(sql), params)
+    for at in range(0, len(customers), _IN_CHUNK):  # PostgreSQL's driver takes at most 65,535 parameters
+        chunk = customers[at : at + _IN_CHUNK]
+        params = {f"c{i}": c for i, c in enumerate(chunk)}
+        listed = ", ".join(f":c{i}" for i in range(len(chunk)))
+        for table in ("daily_customer_product", "daily_rollup", "task_rollup"):
+            conn.execute(text(f"DELETE FROM {table} WHERE customer IN ({listed})"), params)
+        for sql in fold_statements(f"usage_event WHERE customer IN ({listed})", dialect=conn.dialect.name):
+            conn.execute(text(sql), params)
+
+
+_IN_CHUNK = 500
 
 
 _TASK_KEYS = ("customer", "product", "task_id")

@@ -4,15 +4,19 @@ customer's id, and the customers left without a contract are listed with what th
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from bot.cli.main import main
+from engine.ingest.contracts import import_contracts_file
 from engine.ingest.customers import CustomerMap
 from engine.ingest.files import import_usage_file
 from engine.ingest.sources.otlp import import_otlp_files
+from engine.ingest.writer import PG_WRITER_LOCK
 from engine.runtime import Runtime
 from tests.engine.ingest.sources.test_otlp import otlp_file
 
@@ -173,3 +177,46 @@ def test_usage_stored_before_an_alias_named_it_moves_to_that_customer_when_the_a
     # The same file again is all known: the events it names as initech-labs are initech's now.
     again = import_usage_file(rt.engine, path, prices=rt.prices, timezone="UTC")
     assert (again.imported, again.duplicates, again.kept_as_stored) == (0, 3, 0)
+
+
+def test_a_contracts_import_waits_its_turn_behind_a_usage_writer_on_postgresql(rt: Runtime, tmp_path: Path) -> None:
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("two writers at once: PostgreSQL (SQLite lets one write at a time)")
+    # A usage writer holds the writers' lock and is about to add customer 'initech' (its fold's ON CONFLICT insert).
+    # The contracts import updated initech's row before it asked for that lock: each waited on the other, and
+    # PostgreSQL killed one (DeadlockDetected). It now takes the lock before it writes anything.
+    (tmp_path / "alias.csv").write_text(
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\ninitech,Initech Inc,il,flat,2026-01-01,1000\n"
+    )
+    outcome: list[object] = []
+    with rt.engine.connect() as writer:
+        writer.execute(text(PG_WRITER_LOCK))
+        thread = threading.Thread(
+            target=lambda: outcome.append(_attempt(lambda: import_contracts_file(rt.engine, tmp_path / "alias.csv")))
+        )
+        thread.start()
+        waiting = 0
+        for _ in range(500):  # until the import waits on the lock (polled, not slept on: each poll is a query)
+            with rt.engine.connect() as probe:
+                waiting = probe.execute(
+                    text("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                ).scalar_one()
+            if waiting:
+                break
+        assert waiting == 1
+        writer.execute(
+            text(
+                "INSERT INTO customer (id, name, aliases) VALUES ('initech', 'initech', '') ON CONFLICT (id) DO NOTHING"
+            )
+        )
+        writer.commit()
+    thread.join(60)
+    assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
+    assert stored(rt, "SELECT aliases FROM customer WHERE id = 'initech'") == [("il",)]
+
+
+def _attempt(call: Callable[[], object]) -> object:
+    try:
+        return call()
+    except Exception as exc:  # reported by the test, whatever it is
+        return exc
