@@ -71,12 +71,17 @@ def console(argv: Sequence[str] | None = None) -> int:
         gc.enable()  # (already on, unless start-up did not finish)
 
 
+# The options whose value may be negative: only these take a following `-5%` as theirs (a flag such as --json, or
+# `--`, is followed by an argument of its own).
+_SIGNED_OPTIONS = frozenset({"--growth"})
+
+
 def _negative_values(argv: Sequence[str]) -> list[str]:
     """`--growth -5%` as `--growth=-5%`: argparse takes a value starting with '-' for an option unless it is a plain
     number, and said "expected one argument" of `--growth -5%` (and of `-0.5%`), where the option has its value."""
     out: list[str] = []
     for arg in argv:
-        if out and out[-1].startswith("--") and "=" not in out[-1] and re.match(r"-\.?\d", arg):
+        if out and out[-1] in _SIGNED_OPTIONS and re.match(r"-\.?\d", arg):
             out[-1] = f"{out[-1]}={arg}"
         else:
             out.append(arg)

@@ -29,11 +29,13 @@ NUMBER_CHARS: Final = 60
 # Text columns, in characters.
 TEXT_MAX: Final = {"customer": 200, "customer_name": 300, "aliases": 2000, "product": 200, "owner": 500}
 
-# Characters that show as nothing or turn the text around them: the zero-width space, the word joiner, the byte order
-# mark, and the bidirectional marks, embeddings, overrides and isolates. In a name they make two that look the same
-# ("acme" and "acme" with a zero-width space: two customers, one with no contract) or one that reads otherwise than
-# it is; none is typed by hand. The zero-width joiner and non-joiner stay: Persian, Hindi and emoji need them.
-INVISIBLE: Final = "\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+# Characters that show as nothing or turn the text around them: the soft hyphen, the zero-width space, the word
+# joiner and invisible operators, the byte order mark, the line and paragraph separators, the Mongolian vowel
+# separator, and the bidirectional marks (Arabic's too), embeddings, overrides and isolates. In a name they make two
+# that look the same ("acme" and "acme" with a zero-width space: two customers, one with no contract) or one that
+# reads otherwise than it is; none is typed by hand. The zero-width joiner and non-joiner stay: Persian, Hindi and
+# emoji need them (and the tag characters of flag emoji).
+INVISIBLE: Final = "\u00ad\u061c\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 # C0 and C1 control characters (NUL, tab, newline, escape, …), lone surrogates and INVISIBLE: PostgreSQL refuses NUL
 # in text, none of them belong in a name, and in Slack or a terminal they garble what is shown.
 CONTROL: Final = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{INVISIBLE}]")

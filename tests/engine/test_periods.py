@@ -54,6 +54,8 @@ def test_too_many_days_and_a_date_are_periods_refused_not_words_of_a_name() -> N
         parse_period("10000d", today=TODAY)
     with pytest.raises(PeriodError, match=r"'2026-02-30' is a date, not a period: .* e.g. 2026-02 for its month"):
         parse_period("2026-02-30", today=TODAY)
+    with pytest.raises(PeriodError, match=r"'2026-13-45' is a date, not a period: .* e.g. 2026-10, 2026-Q3 or 7d$"):
+        parse_period("2026-13-45", today=TODAY)  # no month 13 to suggest
 
 
 def test_quarters_are_recognised_as_periods_in_words() -> None:
