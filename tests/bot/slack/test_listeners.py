@@ -26,6 +26,7 @@ from bot.blocks.alerts import ACK, OPEN, SNOOZE, WHATIF, subject_ref
 from bot.blocks.interactive import shared_command
 from bot.blocks.kit import clip
 from bot.cli.main import main
+from bot.command import Command
 from bot.slack import alert_actions
 from bot.slack.access import Access
 from bot.slack.app import create_app
@@ -190,44 +191,51 @@ def test_a_digit_int_cannot_read_gets_the_help_for_top_not_a_failure(
     assert not any(b.get("block_id") == "share" for b in answer.body["blocks"])
 
 
-def keyword_names(rt: Runtime, folder: Path) -> None:
-    """The hand-built book, and a customer whose name starts with a form's word."""
-    load_dataset(rt, folder)
-    import_contracts_file(rt.engine, write_contracts(folder / "named.csv", [("topgun", "Top Gun", "app")]))
+def named(*customers: tuple[str, str, str]) -> Callable[[Runtime, Path], None]:
+    """A loader of the hand-built book and `customers` (id, name, product) besides."""
+
+    def load(rt: Runtime, folder: Path) -> None:
+        load_dataset(rt, folder)
+        import_contracts_file(rt.engine, write_contracts(folder / "named.csv", list(customers)))
+
+    return load
+
+
+def share_button(blocks: list[dict[str, Any]]) -> Command:
+    """The question the answer's one Share to channel button repeats."""
+    [button] = [b for b in blocks if b.get("block_id") == "share"]
+    shared = shared_command(button["elements"][0]["value"])
+    assert shared is not None
+    return shared[0]
 
 
 def test_a_customer_named_like_a_form_is_answered_and_its_share_button_repeats_that_question(
     settings: Settings, slack: SlackStandIn, tmp_path: Path
 ) -> None:
-    bot = make_bot(settings, slack, tmp_path, keyword_names)
+    bot = make_bot(settings, slack, tmp_path, named(("topgun", "Top Gun", "app")))  # a name starting with a keyword
     assert bot.command("Top Gun 2026-10").status == 200
     [answer] = slack.wait_for(lambda c: c.method == "response_url")
     assert "Top Gun" in all_text(answer.body["blocks"]) and "takes a number" not in all_text(answer.body["blocks"])
-    [button] = [b for b in answer.body["blocks"] if b.get("block_id") == "share"]
-    shared = shared_command(button["elements"][0]["value"])
-    assert shared is not None
-    assert (shared[0].kind, shared[0].subject, shared[0].period) == ("customer", "Top Gun", "2026-10")
-
-
-def share_names(rt: Runtime, folder: Path) -> None:
-    """The hand-built book, and two customers one word apart, the word being `share`."""
-    load_dataset(rt, folder)
-    rows = [("fairfoods", "Fair Foods", "app"), ("fairsharefoods", "Fair Share Foods", "app")]
-    import_contracts_file(rt.engine, write_contracts(folder / "named.csv", rows))
+    shared = share_button(answer.body["blocks"])
+    assert (shared.kind, shared.subject, shared.period) == ("customer", "Top Gun", "2026-10")
 
 
 def test_a_name_holding_the_word_share_is_answered_privately_for_that_customer(
     settings: Settings, slack: SlackStandIn, tmp_path: Path
 ) -> None:
-    bot = make_bot(settings, slack, tmp_path, share_names)
+    # Two customers one word apart, the word being `share`.
+    bot = make_bot(
+        settings,
+        slack,
+        tmp_path,
+        named(("fairfoods", "Fair Foods", "app"), ("fairsharefoods", "Fair Share Foods", "app")),
+    )
     assert bot.command("Fair Share Foods 2026-10").status == 200
     [answer] = slack.wait_for(lambda c: c.method == "response_url")
     # Not Fair Foods' figures posted in the channel: the whole name is a customer's.
     assert answer.body["response_type"] == "ephemeral"
     assert "Fair Share Foods" in all_text(answer.body["blocks"])
-    [button] = [b for b in answer.body["blocks"] if b.get("block_id") == "share"]
-    shared = shared_command(button["elements"][0]["value"])
-    assert shared is not None and shared[0].subject == "Fair Share Foods"
+    assert share_button(answer.body["blocks"]).subject == "Fair Share Foods"
 
 
 # 3. Long subject keys: every block id unique, every click on the subject it was made for.
