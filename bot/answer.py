@@ -72,17 +72,23 @@ def answer_command(runtime: Runtime, cmd: Command, *, now: datetime | None = Non
     "Why Labs"), that customer is the answer; otherwise the form's own refusal is. Words with `share` that name a
     customer as they are (`Command.literals`: "Fair Share Foods") are that customer, answered privately."""
     now = now or runtime.now()
-    for literal in cmd.literals:  # "Fair Share Foods": a customer's name, not Fair Foods to share
-        outcome = _answered(runtime, literal, now)
-        if outcome.ok:
-            return outcome
-    outcome = _answered(runtime, cmd, now)
+    outcome = _first_answered(runtime, cmd, now)
     # `help` with other words is answered with the help unless the words name a customer ("Help Scout").
     if cmd.fallback is not None and (outcome.misread or cmd.kind == "help"):
-        other = _answered(runtime, cmd.fallback, now)
+        other = _first_answered(runtime, cmd.fallback, now)
         if other.ok:
             return other
     return outcome
+
+
+def _first_answered(runtime: Runtime, cmd: Command, now: datetime) -> Outcome:
+    """`cmd` answered, its readings keeping `share` in a name first ("Fair Share Foods": a customer's name, not Fair
+    Foods to share): the first that answers, else `cmd`'s own outcome."""
+    for literal in cmd.literals:
+        outcome = _answered(runtime, literal, now)
+        if outcome.ok:
+            return outcome
+    return _answered(runtime, cmd, now)
 
 
 def _answered(runtime: Runtime, cmd: Command, now: datetime) -> Outcome:

@@ -16,6 +16,7 @@ from bot.blocks.messages import help_message
 from bot.command import DEFAULT_N, Command, Shape
 from bot.handlers import report, reports, scenarios, why
 from engine.runtime import Runtime
+from engine.scenarios.grammar import LEVER_WORDS
 
 Handler = Callable[[Runtime, Command, datetime], Answer]
 
@@ -29,6 +30,10 @@ class Form:
     summary: str
     example: str
     handler: Handler
+    # The words that end a WORDS form's subject (a what-if's levers, a forecast's options): a `share` after one of
+    # them asks to post and is never a word of the name (bot.grammar._literals), even where the form's own words
+    # would take it (`price hybrid ... incl 50000 share`).
+    subject_ends: frozenset[str] = frozenset()
 
 
 def _help(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
@@ -98,6 +103,7 @@ FORMS: tuple[Form, ...] = (
         summary="what if we route, cache, re-price or grow",
         example="/margin whatif acme cache 30",
         handler=scenarios.whatif,
+        subject_ends=frozenset(LEVER_WORDS),
     ),
     Form(
         kind="forecast",
@@ -107,6 +113,7 @@ FORMS: tuple[Form, ...] = (
         summary="margin month by month in a typical and a heavy month",
         example="/margin forecast acme",
         handler=scenarios.forecast,
+        subject_ends=frozenset(scenarios.FORECAST_OPTIONS),
     ),
     Form(
         kind="floor",
@@ -116,6 +123,7 @@ FORMS: tuple[Form, ...] = (
         summary="the lowest price that keeps the margin healthy in a heavy month",
         example="/margin floor acme",
         handler=scenarios.floor,
+        subject_ends=frozenset(scenarios.FLOOR_OPTIONS),
     ),
     Form(
         kind="report",

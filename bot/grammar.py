@@ -65,11 +65,14 @@ def parse(text: str | None) -> Command:
     if first not in HELP_WORDS and form is None:  # read as a customer already: no other reading to keep
         return cmd
     name, period = _split_period(words)
-    return replace(cmd, fallback=Command("customer", subject=name, period=period, share=share))
+    fallback = Command("customer", subject=name, period=period, share=share)
+    if share:  # "Why Share Labs" beside "Why Labs", "Help Share Scout": the whole name, keeping its `share`
+        fallback = replace(fallback, literals=_literals(BY_KIND["customer"], typed, keyword=False, read=fallback))
+    return replace(cmd, fallback=fallback)
 
 
 # At most this many `share` words are weighed as words of a name (each way of leaving some out is one more reading).
-_MAX_SHARES = 3
+_MAX_SHARES = 2
 
 
 def _literals(form: Form, typed: list[str], *, keyword: bool, read: Command) -> tuple[Command, ...]:
@@ -85,7 +88,9 @@ def _literals(form: Form, typed: list[str], *, keyword: bool, read: Command) -> 
             start, asked = start + 1, True
         start += 1  # the keyword
     rest = typed[start:]
-    at = [i for i, word in enumerate(rest) if word.lower() == SHARE_WORD]
+    # A `share` after the end of the subject (a what-if's first lever, a forecast's first option) is a request.
+    ends = next((i for i, word in enumerate(rest) if word.lower().lstrip("-") in form.subject_ends), len(rest))
+    at = [i for i, word in enumerate(rest[:ends]) if word.lower() == SHARE_WORD]
     if not at or len(at) > _MAX_SHARES:
         return ()
     readings: list[Command] = []

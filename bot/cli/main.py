@@ -76,12 +76,17 @@ def console(argv: Sequence[str] | None = None) -> int:
 _SIGNED_OPTIONS = frozenset({"--growth"})
 
 
+def _signed(arg: str) -> bool:
+    """`arg` is one of _SIGNED_OPTIONS, or a prefix of one that argparse would take for it (`--grow`)."""
+    return len(arg) > 3 and any(option.startswith(arg) for option in _SIGNED_OPTIONS)
+
+
 def _negative_values(argv: Sequence[str]) -> list[str]:
     """`--growth -5%` as `--growth=-5%`: argparse takes a value starting with '-' for an option unless it is a plain
     number, and said "expected one argument" of `--growth -5%` (and of `-0.5%`), where the option has its value."""
     out: list[str] = []
     for arg in argv:
-        if out and out[-1] in _SIGNED_OPTIONS and re.match(r"-\.?\d", arg):
+        if out and _signed(out[-1]) and re.match(r"-\.?\d", arg):
             out[-1] = f"{out[-1]}={arg}"
         else:
             out.append(arg)

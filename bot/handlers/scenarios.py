@@ -30,6 +30,8 @@ from engine.scenarios.whatif import whatif as whatif_report
 from engine.scenarios.words import DEFAULT_MONTHS, FLOOR_UNIT_WORDS, FLOOR_UNITS, HISTORY_DAYS
 
 WHATIF_HOW = "write `/margin whatif CUSTOMER LEVER...`, e.g. `/margin whatif acme route gpt-4o->gpt-4o-mini 50`"
+FORECAST_OPTIONS = ("growth", "months")  # `forecast CUSTOMER [growth G] [months M]`
+FLOOR_OPTIONS = ("target", "unit", "per")  # `floor CUSTOMER [target T] [unit U] [per P]`
 FORECAST_HOW = "write `/margin forecast CUSTOMER|portfolio [growth 10%|10x] [months 6] [PERIOD]`"
 FLOOR_HOW = "write `/margin floor CUSTOMER [target 55] [unit request|task|1k_tokens|seat|month] [PERIOD]`"
 
@@ -49,7 +51,7 @@ def whatif(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
 
 
 def forecast(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
-    subject, options, period_text = split_options(list(cmd.words), ("growth", "months"), FORECAST_HOW)
+    subject, options, period_text = split_options(list(cmd.words), FORECAST_OPTIONS, FORECAST_HOW)
     months = DEFAULT_MONTHS
     if "months" in options:
         try:
@@ -74,7 +76,7 @@ def forecast(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
 
 
 def floor(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
-    subject, options, period_text = split_options(list(cmd.words), ("target", "unit", "per"), FLOOR_HOW)
+    subject, options, period_text = split_options(list(cmd.words), FLOOR_OPTIONS, FLOOR_HOW)
     if subject.lower() in ("portfolio", "--portfolio"):
         raise AnswerError(f"a price floor is for one customer; {FLOOR_HOW}")
     target = None

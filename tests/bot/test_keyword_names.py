@@ -18,7 +18,9 @@ from tests.bot.blockkit import all_text
 from tests.conftest import NOW
 
 NAMES = {"topgun": "Top Gun", "whylabs": "Why Labs", "portfolioinc": "Portfolio Inc", "helpscout": "Help Scout",
-         "top5": "Top 5", "fairfoods": "Fair Foods", "fairsharefoods": "Fair Share Foods", "shareinc": "Share Inc"}  # fmt: skip
+         "top5": "Top 5", "fairfoods": "Fair Foods", "fairsharefoods": "Fair Share Foods", "shareinc": "Share Inc",
+         "whysharelabs": "Why Share Labs", "helpsharescout": "Help Share Scout",
+         "topsharepartners": "Top Share Partners"}  # fmt: skip
 
 
 @pytest.fixture
@@ -145,3 +147,27 @@ def test_a_form_naming_a_customer_with_share_in_its_name_is_about_that_customer(
     assert outcome.command is not None and (outcome.command.kind, outcome.command.share) == ("why", shared)
     text = all_text(outcome.answer.blocks)
     assert "Fair Share Foods" in text and "Fair Foods" not in text.replace("Fair Share Foods", "")
+
+
+@pytest.mark.parametrize(
+    ("question", "key"),
+    [("Why Share Labs 2026-10", "whysharelabs"),  # beside Why Labs: was Why Labs, posted in the channel
+     ("Help Share Scout 2026-10", "helpsharescout"),  # beside Help Scout: likewise
+     ("Top Share Partners 2026-10", "topsharepartners")],  # was "`top` takes a number"
+)  # fmt: skip
+def test_a_name_starting_with_a_keyword_and_holding_share_is_that_customer_privately(
+    named: Runtime, question: str, key: str
+) -> None:
+    outcome = answer_command(named, parse(f"/margin {question}"), now=NOW)
+    assert outcome.ok, all_text(outcome.answer.blocks)
+    assert outcome.command is not None
+    assert (outcome.command.kind, outcome.command.subject, outcome.command.share) == ("customer", NAMES[key], False)
+
+
+def test_a_share_after_a_what_ifs_levers_asks_to_post_even_where_the_lever_would_take_a_word(named: Runtime) -> None:
+    # `incl 50000` takes a word after it ("incl 50000 requests"): the reading keeping `share` there parsed, and the
+    # answer stayed private.
+    question = "/margin whatif fairfoods price hybrid 2000+0.02/request incl 50000 share"
+    outcome = answer_command(named, parse(question), now=NOW)
+    assert outcome.ok and outcome.command is not None
+    assert (outcome.command.kind, outcome.command.share) == ("whatif", True)

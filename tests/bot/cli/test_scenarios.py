@@ -180,7 +180,7 @@ def test_slack_unknown_customer_raises_unknown_subject_for_the_suggestions(book:
 
 def test_a_negative_growth_is_read_as_the_options_value(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
     # argparse took `-5%` for an option: "--growth: expected one argument", and only --growth=-5% worked.
-    for argv in (["--growth", "-5%"], ["--growth=-5%"], ["--growth", "-0.5%"]):
+    for argv in (["--growth", "-5%"], ["--growth=-5%"], ["--growth", "-0.5%"], ["--grow", "-5%"]):
         code, out, err = cli(book, capsys, "forecast", "c2", *argv, "--months", "2", "--period", "2026-10", "--json")
         assert code == 0, err
         assert json.loads(out)["growth"].startswith("usage -")
