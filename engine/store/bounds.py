@@ -50,11 +50,11 @@ def control_character(value: str) -> str | None:
 
 def character_kind(code: str) -> str:
     """What the character `control_character` found is, in words: "a control character", "a lone surrogate" or "an
-    invisible character"."""
+    invisible character" (INVISIBLE: a zero-width, formatting or text-direction one)."""
     char = chr(int(code[2:], 16))
     if "\ud800" <= char <= "\udfff":
         return "a lone surrogate"
-    return "an invisible character (zero-width or text direction)" if _INVISIBLE.match(char) else "a control character"
+    return "an invisible character" if _INVISIBLE.match(char) else "a control character"
 
 
 # An owner: Slack member IDs, U… for a member, W… for an Enterprise Grid one (uppercase letters and digits).

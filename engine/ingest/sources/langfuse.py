@@ -139,10 +139,11 @@ def observation_event(obs: Mapping[str, Any], ctx: Context, batch: Batch) -> dic
     if not target.mapped:
         batch.unmapped[target.feature] += 1
     event_id = stable_id(NAME, obs_id)
-    # Langfuse's own cost; none, or 0 for tokens of a model it matched to no price (modelId null), leaves pricing to
-    # the price book. A 0 for a model it has a price for (a self-hosted one priced at 0 there) is a price, kept.
-    unmatched = obs.get("modelId") is None
-    tokens = total_in + output if unmatched else 0
+    # Langfuse's own cost; none, or 0 for tokens of a model it has no price for, leaves pricing to the price book. A 0
+    # for a model it matched to prices (a self-hosted one priced at 0 there) is a price, kept.
+    matched = bool(obs.get("modelId") or obs.get("internalModelId"))
+    priced = matched and any(obs.get(k) is not None for k in ("inputPrice", "outputPrice", "totalPrice"))
+    tokens = 0 if priced else total_in + output
     given = source_cost(cost, f"{where}: totalCost", NAME, tokens=tokens, event_id=event_id, batch=batch)
     return {
         "event_id": event_id,

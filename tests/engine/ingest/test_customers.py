@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,28 +183,29 @@ def test_usage_stored_before_an_alias_named_it_moves_to_that_customer_when_the_a
 def test_a_contracts_import_waits_its_turn_behind_a_usage_writer_on_postgresql(rt: Runtime, tmp_path: Path) -> None:
     if rt.engine.dialect.name != "postgresql":
         pytest.skip("two writers at once: PostgreSQL (SQLite lets one write at a time)")
-    # A usage writer holds the writers' lock and is about to add customer 'initech' (its fold's ON CONFLICT insert).
-    # The contracts import updated initech's row before it asked for that lock: each waited on the other, and
-    # PostgreSQL killed one (DeadlockDetected). It now takes the lock before it writes anything.
+    # Usage stored under "il" before a contract named it: the contracts import below gives initech that alias and
+    # moves it. A usage writer holds the writers' lock and is about to add customer 'initech' (its fold's ON CONFLICT
+    # insert). The contracts import updated initech's row before it asked for that lock to move the usage: each
+    # waited on the other, and PostgreSQL killed one (DeadlockDetected). It now takes the lock before it writes.
+    import_usage_file(rt.engine, usage(tmp_path, "il", "il"), prices=rt.prices, timezone="UTC")
     (tmp_path / "alias.csv").write_text(
         "customer,customer_name,aliases,plan,start,platform_fee_usd\ninitech,Initech Inc,il,flat,2026-01-01,1000\n"
     )
     outcome: list[object] = []
+    waiting = (
+        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"  # not another session's
+    )
     with rt.engine.connect() as writer:
         writer.execute(text(PG_WRITER_LOCK))
         thread = threading.Thread(
             target=lambda: outcome.append(_attempt(lambda: import_contracts_file(rt.engine, tmp_path / "alias.csv")))
         )
         thread.start()
-        waiting = 0
-        for _ in range(500):  # until the import waits on the lock (polled, not slept on: each poll is a query)
-            with rt.engine.connect() as probe:
-                waiting = probe.execute(
-                    text("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-                ).scalar_one()
-            if waiting:
-                break
-        assert waiting == 1
+        deadline = time.monotonic() + 30  # until the import waits on the lock: each poll is a query, no sleep
+        while not stored(rt, waiting)[0][0] and thread.is_alive() and time.monotonic() < deadline:
+            pass
+        assert stored(rt, waiting) == [(1,)]
         writer.execute(
             text(
                 "INSERT INTO customer (id, name, aliases) VALUES ('initech', 'initech', '') ON CONFLICT (id) DO NOTHING"
@@ -212,7 +214,7 @@ def test_a_contracts_import_waits_its_turn_behind_a_usage_writer_on_postgresql(r
         writer.commit()
     thread.join(60)
     assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
-    assert stored(rt, "SELECT aliases FROM customer WHERE id = 'initech'") == [("il",)]
+    assert stored(rt, "SELECT DISTINCT customer FROM usage_event") == [("initech",)]
 
 
 def _attempt(call: Callable[[], object]) -> object:
