@@ -142,10 +142,8 @@ def test_a_form_naming_a_customer_with_share_in_its_name_is_about_that_customer(
     named: Runtime, question: str, shared: bool
 ) -> None:
     # `why Fair Share Foods` was the why of Fair Foods, posted in the channel.
-    outcome = answer_command(named, parse(f"/margin {question}"), now=NOW)
-    assert outcome.ok, all_text(outcome.answer.blocks)
-    assert outcome.command is not None and (outcome.command.kind, outcome.command.share) == ("why", shared)
-    text = all_text(outcome.answer.blocks)
+    command, text = answered(named, question)
+    assert (command.kind, command.share) == ("why", shared)
     assert "Fair Share Foods" in text and "Fair Foods" not in text.replace("Fair Share Foods", "")
 
 
@@ -158,16 +156,19 @@ def test_a_form_naming_a_customer_with_share_in_its_name_is_about_that_customer(
 def test_a_name_starting_with_a_keyword_and_holding_share_is_that_customer_privately(
     named: Runtime, question: str, key: str
 ) -> None:
-    outcome = answer_command(named, parse(f"/margin {question}"), now=NOW)
-    assert outcome.ok, all_text(outcome.answer.blocks)
-    assert outcome.command is not None
-    assert (outcome.command.kind, outcome.command.subject, outcome.command.share) == ("customer", NAMES[key], False)
+    command, _ = answered(named, question)
+    assert (command.kind, command.subject, command.share) == ("customer", NAMES[key], False)
 
 
 def test_a_share_after_a_what_ifs_levers_asks_to_post_even_where_the_lever_would_take_a_word(named: Runtime) -> None:
     # `incl 50000` takes a word after it ("incl 50000 requests"): the reading keeping `share` there parsed, and the
     # answer stayed private.
-    question = "/margin whatif fairfoods price hybrid 2000+0.02/request incl 50000 share"
-    outcome = answer_command(named, parse(question), now=NOW)
-    assert outcome.ok and outcome.command is not None
-    assert (outcome.command.kind, outcome.command.share) == ("whatif", True)
+    command, _ = answered(named, "whatif fairfoods price hybrid 2000+0.02/request incl 50000 share")
+    assert (command.kind, command.share) == ("whatif", True)
+
+
+def answered(rt: Runtime, question: str) -> tuple[Command, str]:
+    """`/margin QUESTION` answered: the question it was answered as, and the answer's text."""
+    outcome = answer_command(rt, parse(f"/margin {question}"), now=NOW)
+    assert outcome.ok and outcome.command is not None, all_text(outcome.answer.blocks)
+    return outcome.command, all_text(outcome.answer.blocks)
