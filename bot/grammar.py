@@ -88,8 +88,12 @@ def _literals(form: Form, typed: list[str], *, keyword: bool, read: Command) -> 
             start, asked = start + 1, True
         start += 1  # the keyword
     rest = typed[start:]
-    # A `share` after the end of the subject (a what-if's first lever, a forecast's first option) is a request.
+    # A `share` after the end of the subject (a what-if's first lever, a forecast's first option) is a request in
+    # every reading, and never one of the form's words.
     ends = next((i for i, word in enumerate(rest) if word.lower().lstrip("-") in form.subject_ends), len(rest))
+    after = [word for word in rest[ends:] if word.lower() != SHARE_WORD]
+    asked = asked or len(after) < len(rest) - ends
+    rest = rest[:ends] + after
     at = [i for i, word in enumerate(rest[:ends]) if word.lower() == SHARE_WORD]
     if not at or len(at) > _MAX_SHARES:
         return ()

@@ -165,6 +165,9 @@ def test_a_share_after_a_what_ifs_levers_asks_to_post_even_where_the_lever_would
     # answer stayed private.
     command, _ = answered(named, "whatif fairfoods price hybrid 2000+0.02/request incl 50000 share")
     assert (command.kind, command.share) == ("whatif", True)
+    # ... and the subject keeps its own `share` while the one after the levers asks to post: not Fair Foods.
+    command, text = answered(named, "whatif Fair Share Foods cache 30 share")
+    assert (command.kind, command.share) == ("whatif", True) and "Fair Share Foods" in text
 
 
 def answered(rt: Runtime, question: str) -> tuple[Command, str]:
