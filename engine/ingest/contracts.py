@@ -348,7 +348,7 @@ def _claim_usage(conn: Connection) -> list[tuple[str, str, int]]:
     moves = {was: now for was in loose if (now := mapped.lookup(was)) is not None}
     if not moves:
         return []
-    # One pass over the events per chunk of moves (usage_event has no index on customer), each counted as it goes.
+    # Two passes over the events per chunk of 500 moves, a count and the update (usage_event has no index on customer).
     counts = dict.fromkeys(moves, 0)
     for chunk in _chunks(sorted(moves)):
         params = {f"w{i}": was for i, was in enumerate(chunk)} | {f"n{i}": moves[was] for i, was in enumerate(chunk)}
