@@ -50,6 +50,7 @@ from engine.ingest.writer import (
     RowBuilder,
     WriteStats,
     begin_writing,
+    kept_note,
     unpriced_names,
 )
 from engine.money import CENT, ZERO, round_to, usd
@@ -154,15 +155,11 @@ class ImportResult:
 
     def kept_note(self) -> str:
         """The events this file gives with other values than an earlier import stored them, in one line."""
-        where = ", ".join(f"line {n} ({shown(e)})" for n, e in self.kept_lines)
-        more = (
-            f" and {self.kept_as_stored - len(self.kept_lines)} more"
-            if self.kept_as_stored > len(self.kept_lines)
-            else ""
-        )
-        return (
-            f"{self.kept_as_stored} event(s) were stored before with other values, which stay: {where}{more} "
-            "(marginbot never replaces a stored event, so this file's values for them are not used)"
+        return kept_note(
+            self.kept_as_stored,
+            [f"line {n} ({shown(e)})" for n, e in self.kept_lines],
+            came="event(s) were stored before with other values",
+            whose="this file's",
         )
 
     def customer_lines(self) -> list[str]:

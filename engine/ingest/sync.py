@@ -31,7 +31,7 @@ from engine.ingest.rollups import PAST_A_BIGINT, sum_too_large
 from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
 from engine.ingest.sources.base import Batch, Connector, Context, Window, parse_rfc3339
 from engine.ingest.sources.http import SourceError
-from engine.ingest.writer import KEPT_SHOWN, EventWriter, begin_writing, tier_warning, unpriced_names
+from engine.ingest.writer import KEPT_SHOWN, EventWriter, begin_writing, kept_note, tier_warning, unpriced_names
 from engine.money import CENT, round_to, usd
 from engine.progress import Progress
 from engine.runtime import Runtime
@@ -158,11 +158,11 @@ class SyncResult:
 
     def kept_note(self) -> str:
         """The records the source gave with other values than their events were stored with, in one line."""
-        more = self.kept_as_stored - len(self.kept_ids)
-        return (
-            f"{self.kept_as_stored} record(s) came with other values than their event was stored with, which stay: "
-            f"{', '.join(shown(i) for i in self.kept_ids)}{f' and {more} more' if more > 0 else ''} "
-            "(marginbot never replaces a stored event, so the source's new values for them are not used)"
+        return kept_note(
+            self.kept_as_stored,
+            [shown(i) for i in self.kept_ids],
+            came="record(s) came with other values than their event was stored with",
+            whose="the source's new",
         )
 
 

@@ -215,6 +215,16 @@ def _copy_csv(cur: Any, table: str, frame: Any) -> None:
 KEPT_SHOWN = 3
 
 
+def kept_note(count: int, named: list[str], *, came: str, whose: str) -> str:
+    """The one line of an import's or a sync's summary on `count` events kept as stored: `came` says how their new
+    values came, `named` names the first KEPT_SHOWN of them, `whose` whose values are not used."""
+    more = f" and {count - len(named)} more" if count > len(named) else ""
+    return (
+        f"{count} {came}, which stay: {', '.join(named)}{more} "
+        f"(marginbot never replaces a stored event, so {whose} values for them are not used)"
+    )
+
+
 def begin_writing(conn: Connection, timezone: str, price_fingerprint: str | None) -> None:
     """Begin an import's or a sync's transaction on `conn` and check it may write there with these prices
     (engine.store.meta.check_rollups; `price_fingerprint` None when it writes no usage).
