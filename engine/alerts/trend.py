@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from engine.money import NANO, ZERO
 from engine.periods import Period
 from engine.reports.revenue import FIXED_TERMS, Terms, active_span, contracts_in, invoices, month_fraction
-from engine.reports.usage import COUNTING, daily_rows, daily_tasks
+from engine.reports.usage import COUNTING, daily_rows, daily_tasks, spanning_tasks, whole_task_days
 from engine.timeutil import as_date
 from engine.vocab import Unit
 
@@ -152,8 +152,9 @@ def _daily_series(
         for cust, prod, raw_day, started in daily_tasks(conn, period, by_task):
             i = index[raw_day if raw_day in index else as_date(raw_day)]
             counted(cust, prod)[2][i] += int(started)
+    whole = _whole_tasks(conn, period, {c.customer for c in contracts if c.split_unit is Unit.TASK and not c.product})
 
-    revenue = _contract_revenue(contracts, counts, period)
+    revenue = _contract_revenue(contracts, counts, period, whole)
     billed, covered = _billed(conn, period, customers)
 
     out: dict[str, tuple[list[Decimal], list[int]]] = {}
@@ -165,9 +166,24 @@ def _daily_series(
     return out
 
 
-def _contract_revenue(contracts: list[Terms], counts: Counts, period: Period) -> dict[str, list[Decimal]]:
+def _whole_tasks(conn: Connection, period: Period, customers: set[str]) -> dict[str, DaySeries]:
+    """For those of `customers` whose tasks span products, the tasks started on each day, each task once
+    (engine.reports.usage.whole_tasks): what a contract metering tasks on every product counts."""
+    whole: dict[str, DaySeries] = {}
+    spanning = spanning_tasks(conn, customers)
+    for cust in spanning:
+        whole[cust] = [0] * period.days
+    for cust, days in whole_task_days(conn, period, spanning).items():
+        for day, n in days.items():
+            whole[cust][(day - period.start).days] = n
+    return whole
+
+
+def _contract_revenue(
+    contracts: list[Terms], counts: Counts, period: Period, whole: dict[str, DaySeries]
+) -> dict[str, list[Decimal]]:
     """Each customer's modelled revenue on each day: every contract's revenue rule for that one day (a day's share
-    of its month's fees, and the usage charge on that day's units)."""
+    of its month's fees, and the usage charge on that day's units). `whole`: `_whole_tasks`."""
     a, b, n = period.start, period.end, period.days
     fractions = [month_fraction(day, day) for day in period.iter_days()]  # one object per month length
     revenue: dict[str, list[Decimal]] = {}
@@ -183,7 +199,7 @@ def _contract_revenue(contracts: list[Terms], counts: Counts, period: Period) ->
             by_fraction = {f: c.fixed_charge(f) for f in set(fractions[lo:hi])}  # one per month length
             fees = fixed[key] = [by_fraction[f] for f in fractions[lo:hi]]
         if c.is_metered:
-            usage = c.usage_charges(_metered(c, counts, n)[lo:hi], fractions[lo:hi])
+            usage = c.usage_charges(_metered(c, counts, n, whole)[lo:hi], fractions[lo:hi])
             amounts = [fee + u for fee, u in zip(fees, usage, strict=True)]
         else:
             amounts = fees
@@ -230,8 +246,11 @@ def _billed(
     return billed, covered
 
 
-def _metered(c: Terms, counts: Counts, n: int) -> list[Decimal]:
-    """The contract's units on each day of the window: its product's, or every product's when it names none."""
+def _metered(c: Terms, counts: Counts, n: int, whole: dict[str, DaySeries]) -> list[Decimal]:
+    """The contract's units on each day of the window: its product's, or every product's when it names none (tasks
+    that ran in several of them once: `whole`)."""
+    if c.split_unit is Unit.TASK and not c.product and c.customer in whole:
+        return [Decimal(v) for v in whole[c.customer]]
     which, per = COUNTING[c.split_unit]  # only the count the unit reads is summed: this runs for every contract
     rows = [series[which] for prod, series in counts.get(c.customer, {}).items() if not c.product or prod == c.product]
     if not rows:

@@ -106,7 +106,8 @@ def _by_key(
     conn: Connection, period: Period, terms: list[Terms], customers: list[str] | None
 ) -> tuple[dict[RevenueKey, _Side], UnitCounter]:
     counter = UnitCounter(conn, period, customers)
-    counter.prefetch_tasks({c.customer for c in terms if c.is_metered and c.unit is Unit.TASK})
+    tasks = [c for c in terms if c.is_metered and c.unit is Unit.TASK]
+    counter.prefetch_tasks({c.customer for c in tasks}, {c.customer for c in tasks if not c.product})
     sides: dict[RevenueKey, _Side] = defaultdict(_Side)
     for c in terms:
         span = active_span(c, period)
@@ -119,8 +120,9 @@ def _by_key(
 
 def _units(counter: UnitCounter, period: Period, customer: str, terms: Terms) -> Decimal:
     """The units `terms` meter over the whole of `period` (its unit, its product or all)."""
-    counted = counter.by_product(customer, terms.product, terms.split_unit, period.start, period.end)
-    return sum(counted.values(), ZERO)
+    unit, a, b = terms.split_unit, period.start, period.end
+    counted = counter.by_product(customer, terms.product, unit, a, b)
+    return counter.units(customer, terms.product, unit, a, b, counted)
 
 
 def _volume_state(before: _Side, prev: Period, now: Period, c_prev: UnitCounter, c_now: UnitCounter) -> Decimal:

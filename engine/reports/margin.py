@@ -23,7 +23,7 @@ from engine.reports.figures import Figures, Projection, Share, Thresholds, neare
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
 from engine.reports.revenue import RevenueLine, lines_sum, revenue_lines, total_by_customer, total_by_product
-from engine.reports.usage import cost_by_day
+from engine.reports.usage import cost_by_day, spanning_tasks
 from engine.store.columns import COST_TYPES
 from engine.store.sql import COST_SUM, COST_SUMS
 from engine.vocab import SubjectKind
@@ -256,7 +256,9 @@ def subject_report(
     subject = {"customer": key} if kind is SubjectKind.CUSTOMER else {"product": key}
     per_day = cost_by_day(conn, period.start, period.end, **subject)
     day_costs = [per_day.get(d, 0) for d in period.iter_days()]
-    tasks, task_p50, task_p99 = _task_percentiles(conn, where, params)
+    # A customer whose tasks ran in several products has such a task in each product's rows: each is one task.
+    whole = kind is SubjectKind.CUSTOMER and bool(spanning_tasks(conn, [key]))
+    tasks, task_p50, task_p99 = _task_percentiles(conn, where, params, whole=whole)
 
     customers = [key] if kind is SubjectKind.CUSTOMER else None
     if lines is None:
@@ -325,8 +327,10 @@ def _product_customers(
     return out
 
 
-def _task_percentiles(conn: Connection, where: str, params: dict[str, Any]) -> tuple[int, int, int]:
-    """How many tasks started in the period, and the nearest-rank P50 and P99 of their cost (nano-USD).
+def _task_percentiles(conn: Connection, where: str, params: dict[str, Any], *, whole: bool) -> tuple[int, int, int]:
+    """How many tasks started in the period, and the nearest-rank P50 and P99 of their cost (nano-USD). `whole`:
+    the tasks of a customer whose tasks span products, each once with its cost in every product, started on its
+    first day in any (its whole history is read to tell: engine.reports.usage.whole_tasks).
 
     A heavy customer runs tens of thousands of tasks a month. The window's task costs come off the (customer, day)
     index, which carries them, and an index in cost order would walk every task the customer ever had: the work
@@ -336,7 +340,13 @@ def _task_percentiles(conn: Connection, where: str, params: dict[str, Any]) -> t
     heaviest customer, 11,829 tasks: 0.32 ms against 1.45 ms for json.loads and sorted).
     """
     array = "string_agg(cost_nano::text, ',')" if conn.dialect.name == "postgresql" else "group_concat(cost_nano, ',')"
-    sql = f"SELECT {array} FROM task_rollup WHERE {where} AND day BETWEEN :a AND :b"
+    source = "task_rollup"
+    if whole:
+        source = (
+            "(SELECT customer, task_id, MIN(day) AS day, SUM(cost_nano) AS cost_nano FROM task_rollup "
+            f"WHERE {where} GROUP BY customer, task_id) AS tasks"
+        )
+    sql = f"SELECT {array} FROM {source} WHERE {where} AND day BETWEEN :a AND :b"
     found = conn.execute(text(sql), params).scalar()  # NULL when there are no tasks
     costs = np.fromstring(found or "", dtype=np.int64, sep=",")
     n = len(costs)

@@ -457,7 +457,7 @@ def _charges(
             counter.by_product(c.customer, c.product, c.split_unit, a, b) if is_metered or not c.product else {}
         )
         if is_metered:
-            units = sum(per_product.values(), ZERO)
+            units = counter.units(c.customer, c.product, c.split_unit, a, b, per_product)
             if scaled:
                 units *= usage_factor
         charged.append((c, _charged(c, days, _fixed_of(c, months, fixed), per_product, units), c.customer, c.product))
@@ -495,7 +495,8 @@ def _counted(
         contracts = [c for c in contracts if c.customer in chosen]
     counter = UnitCounter(conn, period, wanted, totals)
     task = Unit.TASK  # the unit asked first and looked up once: most contracts are not on tasks (0.18 -> 0.06 ms)
-    counter.prefetch_tasks({c.customer for c in contracts if c.unit is task and c.is_metered})
+    tasks = [c for c in contracts if c.unit is task and c.is_metered]
+    counter.prefetch_tasks({c.customer for c in tasks}, {c.customer for c in tasks if not c.product})
     return wanted, contracts, counter
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, TextClause, bindparam, text
 
+from engine.money import ZERO
 from engine.periods import Period
 from engine.store.sql import COST_SUM, fetch_tuples, where_equal
 from engine.timeutil import as_date
@@ -69,9 +70,16 @@ class UnitCounter:
             totals = usage_totals(conn, period.start, period.end, single) if customers != [] else {}
         self._full = totals
         self._tasks: dict[str, dict[str, int]] = {}
+        # The customers prefetched for every product (prefetch_tasks' `whole`) whose tasks span products
+        # (`spanning_tasks`), with their tasks over the whole period counted once each (`whole_tasks`); and all of
+        # those looked at, spanning or not.
+        self._whole: dict[str, int] = {}
+        self._whole_checked: set[str] = set()
 
-    def prefetch_tasks(self, customers: set[str]) -> None:
-        """Tasks started in the whole period for these customers, in one statement (one per customer is slow)."""
+    def prefetch_tasks(self, customers: set[str], whole: Collection[str] = ()) -> None:
+        """Tasks started in the whole period for these customers, in one statement (one per customer is slow); and
+        for those of them in `whole` (with a contract metering tasks on every product), their tasks each counted
+        once (`units`)."""
         if not customers:
             return
         self._tasks = {c: {} for c in customers}
@@ -88,6 +96,10 @@ class UnitCounter:
         if several:
             for cust, prod, n in self._count_tasks("product, COUNT(*)", "customer, product", several):
                 self._tasks[cust][prod] = int(n)
+        # Only those asked for: the check costs ~3 µs a customer, and most customers' task contracts name a product.
+        self._whole_checked = set(whole) & customers
+        spanning = spanning_tasks(self.conn, self._whole_checked)
+        self._whole = dict.fromkeys(spanning, 0) | whole_tasks(self.conn, self.period, spanning)
 
     def _count_tasks(self, columns: str, groups: str, customers: Collection[str]) -> list[tuple[Any, ...]]:
         sql = text(
@@ -114,6 +126,21 @@ class UnitCounter:
         if per == 1:  # requests: a count is its own number of units (the same Decimal as n / 1), asked per contract
             return {p: Decimal(v[which]) for p, v in pairs.items() if not product or p == product}
         return {p: Decimal(v[which]) / per for p, v in pairs.items() if not product or p == product}
+
+    def units(
+        self, customer: str, product: str, unit: Unit, a: date, b: date, per_product: dict[str, Decimal]
+    ) -> Decimal:
+        """The units a contract on `product` ('' = every product) meters over [a, b], from what `by_product` gave
+        for it (`per_product`): their sum, but for tasks on every product, where a task that ran in two products
+        is one task, started on the first day of either (`whole_tasks`), not one in each."""
+        if unit is not Unit.TASK or product:
+            return sum(per_product.values(), ZERO)
+        if a == self.period.start and b == self.period.end and customer in self._whole_checked:
+            whole = self._whole.get(customer)
+            return Decimal(whole) if whole is not None else sum(per_product.values(), ZERO)
+        if not spanning_tasks(self.conn, [customer]):
+            return sum(per_product.values(), ZERO)
+        return Decimal(whole_tasks(self.conn, Period(a, b, ""), [customer]).get(customer, 0))
 
     def _read_tasks(self, customer: str, product: str, a: date, b: date) -> dict[str, int]:
         # Only task-metered contracts ask; one covering-index range per customer beats scanning every task.
@@ -148,6 +175,51 @@ def daily_rows(conn: Connection, period: Period, customer: str | None = None) ->
     sql = where_equal(sql, params, customer=customer)
     # One fetch for tens of thousands of rows, as plain tuples: row-by-row fetching costs more than the query.
     return fetch_tuples(conn, text(sql), params)
+
+
+def spanning_tasks(conn: Connection, customers: Collection[str]) -> set[str]:
+    """Those of `customers` with tasks in more than one product, ever. Their tasks are counted per product, and a
+    task that ran in two is in both: counting theirs on every product at once needs `whole_tasks`. For everyone
+    else the products' counts add up to the customer's. (Two probes of the primary key per customer, its first and
+    last product: nothing is scanned.)"""
+    if not customers:
+        return set()
+    sql = text(
+        "SELECT c.id FROM customer c WHERE c.id IN :cs AND (SELECT MIN(product) FROM task_rollup WHERE customer = c.id)"
+        " <> (SELECT MAX(product) FROM task_rollup WHERE customer = c.id)"
+    ).bindparams(bindparam("cs", expanding=True))
+    return {row[0] for row in fetch_tuples(conn, sql, {"cs": sorted(customers)})}
+
+
+def _whole_tasks_sql(columns: str, groups: str) -> TextClause:
+    # Each task of the customers once, on the first day of any of its products and with all their cost: their whole
+    # history is read (the index led by day cannot tell a task's first day in another product), so only customers
+    # whose tasks span products (`spanning_tasks`) are asked about.
+    return text(
+        f"SELECT customer, {columns} FROM (SELECT customer, task_id, MIN(day) AS day, SUM(cost_nano) AS cost_nano "
+        "FROM task_rollup WHERE customer IN :cs GROUP BY customer, task_id) AS tasks "
+        f"WHERE day BETWEEN :a AND :b GROUP BY {groups}"
+    ).bindparams(bindparam("cs", expanding=True))
+
+
+def whole_tasks(conn: Connection, period: Period, customers: Collection[str]) -> dict[str, int]:
+    """Tasks each of `customers` started in `period`, a task that ran in several products counted once, on its
+    first day in any (those with none are left out)."""
+    if not customers:
+        return {}
+    params = {"a": period.start, "b": period.end, "cs": sorted(customers)}
+    return {c: int(n) for c, n in fetch_tuples(conn, _whole_tasks_sql("COUNT(*)", "customer"), params)}
+
+
+def whole_task_days(conn: Connection, period: Period, customers: Collection[str]) -> dict[str, dict[date, int]]:
+    """`whole_tasks` per day of `period`: customer → day → tasks started that day (days with none left out)."""
+    if not customers:
+        return {}
+    params = {"a": period.start, "b": period.end, "cs": sorted(customers)}
+    out: dict[str, dict[date, int]] = defaultdict(dict)
+    for cust, day, n in fetch_tuples(conn, _whole_tasks_sql("day, COUNT(*)", "customer, day"), params):
+        out[cust][as_date(day)] = int(n)
+    return dict(out)
 
 
 def daily_tasks(

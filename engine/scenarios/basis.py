@@ -36,7 +36,7 @@ from engine.reports.revenue import (
     uncovered_runs,
 )
 from engine.reports.serialize import cents, micros
-from engine.reports.usage import count_units, daily_rows, daily_tasks
+from engine.reports.usage import count_units, daily_rows, daily_tasks, spanning_tasks, whole_task_days
 from engine.timeutil import as_date
 from engine.vocab import Unit
 
@@ -78,13 +78,16 @@ def unpriced_in(conn: Connection, period: Period, customers: list[str] | None) -
 SHORT_HISTORY_DAYS = 60  # under this, say that P50 and P99 months rest on few, overlapping windows
 
 
-def _units(counts: dict[str, list[int]], unit: Unit, product: str) -> Decimal:
+def _units(counts: dict[str, list[int]], unit: Unit, product: str, whole_tasks: int | None) -> Decimal:
     """Units as a contract on `product` ('' = every product) counts them, from [requests, tokens, tasks] per
-    product."""
+    product, and the tasks started with each counted once when some ran in several products (None: the products'
+    tasks add up)."""
     requests = tokens = tasks = 0
     for p, (r, t, k) in counts.items():
         if not product or p == product:
             requests, tokens, tasks = requests + r, tokens + t, tasks + k
+    if not product and whole_tasks is not None:
+        tasks = whole_tasks
     return count_units(unit, requests, tokens, tasks)
 
 
@@ -95,6 +98,9 @@ class DayUsage:
     day: date
     cogs_nano: int = 0
     counts: dict[str, list[int]] = field(default_factory=dict)  # product → [requests, tokens, tasks started]
+    # Tasks started, each once, for a customer whose tasks span products (engine.reports.usage.whole_tasks): a task
+    # in two products is in both products' counts. None for everyone else.
+    whole_tasks: int | None = None
 
     @property
     def cogs(self) -> Decimal:
@@ -106,7 +112,7 @@ class DayUsage:
 
     def units_of(self, unit: Unit, product: str = "") -> Decimal:
         """The day's units as a contract on `product` ('' = every product) counts them."""
-        return _units(self.counts, unit, product)
+        return _units(self.counts, unit, product, self.whole_tasks)
 
 
 @dataclass(kw_only=True)
@@ -117,6 +123,7 @@ class Window:
     end: date
     cogs_nano: int = 0
     counts: dict[str, list[int]] = field(default_factory=dict)
+    whole_tasks: int | None = None  # as DayUsage's, summed
 
     @property
     def days(self) -> int:
@@ -127,7 +134,7 @@ class Window:
         return usd(self.cogs_nano)
 
     def units_of(self, unit: Unit, product: str = "") -> Decimal:
-        return _units(self.counts, unit, product)
+        return _units(self.counts, unit, product, self.whole_tasks)
 
     def as_dict(self) -> dict[str, Any]:
         """The `--json` shape of a P50 or P99 window."""
@@ -145,6 +152,8 @@ def window_between(days: list[DayUsage], start: date, end: date) -> Window:
     for d in days:
         if start <= d.day <= end:
             out.cogs_nano += d.cogs_nano
+            if d.whole_tasks is not None:
+                out.whole_tasks = (out.whole_tasks or 0) + d.whole_tasks
             for product, (r, t, k) in d.counts.items():
                 c = out.counts.setdefault(product, [0, 0, 0])
                 c[0], c[1], c[2] = c[0] + r, c[1] + t, c[2] + k
@@ -220,10 +229,16 @@ def daily_usage(conn: Connection, period: Period, customer: str | None = None) -
         c[1] += int(tok or 0)
     for cust, product, day, n in daily_tasks(conn, period, [customer] if customer is not None else None):
         counts(cust, day, product)[1][2] += int(n)
+    spanning = spanning_tasks(conn, days.keys())
+    whole = whole_task_days(conn, period, spanning)
     out: dict[str, list[DayUsage]] = {}
     for cust, by_day in days.items():
         first = min(by_day)
         out[cust] = [by_day.get(d) or DayUsage(day=d) for d in Period(first, period.end, "").iter_days()]
+        if cust in spanning:
+            started = whole.get(cust, {})
+            for usage in out[cust]:
+                usage.whole_tasks = started.get(usage.day, 0)
     return out
 
 

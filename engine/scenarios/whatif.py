@@ -75,7 +75,7 @@ def revenue_after(
     if plan is not None:
         counter = UnitCounter(conn, period, customers)
         if plan.plan.is_metered and plan.unit is Unit.TASK:
-            counter.prefetch_tasks(set(customers))
+            counter.prefetch_tasks(set(customers), customers)  # the plan meters every product
         for cust in customers:
             line = contract_line(plan.contract(cust, period), period, counter, usage_factor=factor)
             out[cust] = [line] if line is not None else []
