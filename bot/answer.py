@@ -27,6 +27,7 @@ from bot.grammar import parse
 from bot.handlers.reports import cached_portfolio
 from engine.alerts.state import load_states
 from engine.alerts.threads import shown_for_state
+from engine.ingest.rollups import SUMS_TOO_LARGE_TO_ANSWER, answer_sum_too_large
 from engine.periods import PeriodError, PeriodNotBegun, month_to_date, parse_period
 from engine.reports.names import UnknownSubject
 from engine.reports.weekly import weekly_by_customer
@@ -106,7 +107,10 @@ def _answered(runtime: Runtime, cmd: Command, now: datetime) -> Outcome:
     except StaleRollups as exc:
         log.error("cannot answer %r: %s", cmd.kind, exc)
         return Outcome(error_message(str(exc)), ok=False, problem=str(exc))
-    except Exception:
+    except Exception as exc:
+        if answer_sum_too_large(exc):  # trying again will not help: the stored usage needs fixing
+            log.error("cannot answer %r: %s", cmd.kind, SUMS_TOO_LARGE_TO_ANSWER)
+            return Outcome(error_message(SUMS_TOO_LARGE_TO_ANSWER), ok=False, problem=SUMS_TOO_LARGE_TO_ANSWER)
         log.exception("answering /margin %s failed", cmd.kind)
         return Outcome(error_message(SORRY), ok=False, problem=SORRY)
     misread = cmd.kind == "help" and cmd.problem is not None

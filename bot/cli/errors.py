@@ -84,6 +84,7 @@ def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | N
     from bot.slack.app import SlackConfigError
     from engine.ingest.mapping import MappingError
     from engine.ingest.reprice import RepriceRefused
+    from engine.ingest.rollups import SUMS_TOO_LARGE_TO_ANSWER, answer_sum_too_large
     from engine.periods import PeriodError
     from engine.pricing.book import PriceFileError
     from engine.pricing.catalogue import CatalogueError
@@ -104,6 +105,8 @@ def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | N
     if isinstance(exc, ArgumentError | NoSuchModuleError):
         return PREFIX + f"DATABASE_URL is not a database URL marginbot can use ({scrub(str(exc), database_url)})", USAGE
     if isinstance(exc, DBAPIError) or _driver_error(exc):
+        if answer_sum_too_large(exc):  # the database is fine: what is stored in it adds up past what it holds
+            return PREFIX + SUMS_TOO_LARGE_TO_ANSWER, FAILED
         return PREFIX + database_error(exc, database_url), FAILED
     if type(exc).__name__ in ("SlackUnreachable", "ServeFailed"):
         return PREFIX + str(exc), FAILED

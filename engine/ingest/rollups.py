@@ -262,6 +262,21 @@ SUM_TOO_LARGE = (
 )
 
 
+# What an answer says when a sum it reads passes a BIGINT: each stored row fits (the import refused any that did
+# not), but a customer's products, or a period's days, added up do not. Only a unit mistake comes near it.
+SUMS_TOO_LARGE_TO_ANSWER = (
+    f"the stored costs or counts this needs add up {PAST_A_BIGINT}: some events' cost_usd or counts are likely in "
+    "the wrong unit (micro-dollars or cents read as dollars); `marginbot prices` and the import's COGS line show "
+    "which models and files"
+)
+
+
+def answer_sum_too_large(exc: BaseException) -> bool:
+    """Whether `exc` is the database refusing a sum past a BIGINT while answering (`sum_too_large`, from the
+    database alone: a Python OverflowError is some other arithmetic)."""
+    return not isinstance(exc, OverflowError) and sum_too_large(exc)
+
+
 def sum_too_large(exc: BaseException) -> bool:
     """Whether `exc` is a rollup sum past a BIGINT: the columnar sums' own check (`narrow`, on PostgreSQL over the
     chunks pending), SQLite's SUM over new events or its checked addition onto a stored sum (integer overflow:

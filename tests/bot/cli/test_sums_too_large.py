@@ -1,0 +1,48 @@
+"""Usage whose rows each fit the database but whose sums do not (costs in the wrong unit, imported without a
+contract to notice them by): an answer that adds them up says so in one line, on the command line and in Slack,
+instead of blaming the database or asking to try again. (PostgreSQL adds BIGINTs up as NUMERIC: it answers.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.answer import SORRY, answer
+from engine.ingest.files import import_usage_file
+from engine.ingest.rollups import SUMS_TOO_LARGE_TO_ANSWER
+from engine.runtime import Runtime
+from tests.bot.blockkit import all_text
+from tests.bot.cli.support import cli
+
+
+@pytest.fixture
+def huge(runtime: Runtime, tmp_path: Path) -> Runtime:
+    # $9M an event (the most one may cost), 1,100 of them over two products and 11 days: each day's row is $450M,
+    # each week's at most $3.2B, the customer's November $9.9B, past a BIGINT of nano-USD ($9.22B).
+    rows = [
+        f"e{i},2026-11-{1 + i % 11:02d}T12:00:00Z,acme,p{i % 2},run,openai,gpt-4o,10,9000000.00\n" for i in range(1100)
+    ]
+    path = tmp_path / "usage.csv"
+    path.write_text("event_id,ts,customer,product,feature,provider,model,input_tokens,cost_usd\n" + "".join(rows))
+    import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
+    return runtime
+
+
+def test_the_command_line_names_the_sum_and_the_likely_cause(huge: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(huge, capsys, "margin", "acme", "--period", "2026-11")
+    if huge.engine.dialect.name == "postgresql":
+        assert code == 0 and "$9,900,000,000.00" in out
+        return
+    assert (code, out) == (1, "")
+    assert err == f"marginbot: {SUMS_TOO_LARGE_TO_ANSWER}\n"
+    assert "cannot use the database" not in err
+
+
+def test_slack_says_why_rather_than_try_again(huge: Runtime) -> None:
+    said = all_text(answer(huge, "/margin acme 2026-11").blocks)
+    if huge.engine.dialect.name == "postgresql":
+        assert "$9,900,000,000.00" in said
+        return
+    assert "past what the database holds" in said and "wrong unit" in said
+    assert SORRY not in said
