@@ -27,13 +27,13 @@ from bot.grammar import parse
 from bot.handlers.reports import cached_portfolio
 from engine.alerts.state import load_states
 from engine.alerts.threads import shown_for_state
-from engine.ingest.rollups import SUMS_TOO_LARGE_TO_ANSWER, answer_sum_too_large
 from engine.periods import PeriodError, PeriodNotBegun, month_to_date, parse_period
 from engine.reports.names import UnknownSubject
 from engine.reports.weekly import weekly_by_customer
 from engine.runtime import Runtime
 from engine.store.meta import StaleRollups
 from engine.store.models import ImportRun
+from engine.store.sql import SUMS_TOO_LARGE_TO_ANSWER, answer_sum_too_large
 
 log = logging.getLogger(__name__)
 

@@ -84,12 +84,12 @@ def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | N
     from bot.slack.app import SlackConfigError
     from engine.ingest.mapping import MappingError
     from engine.ingest.reprice import RepriceRefused
-    from engine.ingest.rollups import SUMS_TOO_LARGE_TO_ANSWER, answer_sum_too_large
     from engine.periods import PeriodError
     from engine.pricing.book import PriceFileError
     from engine.pricing.catalogue import CatalogueError
     from engine.reports.names import UnknownSubject
     from engine.store.meta import StaleRollups
+    from engine.store.sql import SUMS_TOO_LARGE_TO_ANSWER, answer_sum_too_large
 
     if isinstance(exc, ValidationError):
         return settings_errors(exc), USAGE

@@ -47,6 +47,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from engine.alerts.lag import Lag, lag_payload, lagging_text, short_of
 from engine.alerts.messages import Message, Pack, pack_by_count, plan_messages
@@ -64,6 +65,7 @@ from engine.reports.revenue import RevenueLine, revenue_lines
 from engine.reports.serialize import figures_text, payload_figures
 from engine.runtime import Runtime
 from engine.store import outbox
+from engine.store.sql import SUMS_TOO_LARGE_TO_ANSWER, answer_sum_too_large
 from engine.vocab import SubjectKind, Word
 
 log = logging.getLogger(__name__)
@@ -503,7 +505,7 @@ def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events:
         own_now[line.customer].append(line)
     for line in previous_lines:
         own_before[line.customer].append(line)
-    reports: dict[tuple[str, str], MarginReport] = {}
+    reports: dict[tuple[str, str], MarginReport | None] = {}
     for event in events:
         o = event.observation
         key = (o.kind, o.key)
@@ -512,17 +514,25 @@ def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events:
         if key not in reports:
             # The sweep's own revenue lines: the report's revenue is the figure the alert was raised on, and
             # nothing is read twice.
-            reports[key] = subject_report(
-                conn,
-                o.kind,
-                o.key,
-                o.name,
-                period,
-                thresholds=o.thresholds,
-                lines=own_now.get(o.key, []) if o.kind is SubjectKind.CUSTOMER else lines,
-                previous_lines=own_before.get(o.key, []) if o.kind is SubjectKind.CUSTOMER else previous_lines,
-                movers=runtime.movers,
-            )
+            try:
+                reports[key] = subject_report(
+                    conn,
+                    o.kind,
+                    o.key,
+                    o.name,
+                    period,
+                    thresholds=o.thresholds,
+                    lines=own_now.get(o.key, []) if o.kind is SubjectKind.CUSTOMER else lines,
+                    previous_lines=own_before.get(o.key, []) if o.kind is SubjectKind.CUSTOMER else previous_lines,
+                    movers=runtime.movers,
+                )
+            except DBAPIError as exc:
+                if not answer_sum_too_large(exc):
+                    raise
+                # SQLite's SUM across its products or models passed a BIGINT (costs in the wrong unit): the alert
+                # goes without its cost driver rather than every alert of the run not at all.
+                log.error("no cost drivers for the alert on %s %s: %s", o.kind, o.key, SUMS_TOO_LARGE_TO_ANSWER)
+                reports[key] = None
         event.report = reports[key]
 
 

@@ -41,7 +41,7 @@ from engine.ingest.customers import CustomerMap, RowMapper, mapped_lines, withou
 from engine.ingest.events import RowError, parse_event, shown
 from engine.ingest.reading import FileError, Position, file_rows, printable
 from engine.ingest.repeats import Repeats, repeated_rows
-from engine.ingest.rollups import SUM_TOO_LARGE, sqlite_image_of, sum_too_large
+from engine.ingest.rollups import SUM_TOO_LARGE, sqlite_image_of
 from engine.ingest.sqlite_image import release
 from engine.ingest.writer import (
     EVENT_COLUMNS,
@@ -58,6 +58,7 @@ from engine.pricing.book import PriceBook
 from engine.progress import Progress
 from engine.store.meta import bump_generation
 from engine.store.models import ImportRun
+from engine.store.sql import sum_too_large
 from engine.timeutil import DayCutter
 
 MAX_ERRORS_KEPT = 10_000

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, text
 
 from engine.ingest.events import BIGINT_MAX, COST_MAX_NANO
-from engine.ingest.rollups import rebuild_rollups, sum_too_large
+from engine.ingest.rollups import rebuild_rollups
 from engine.money import CENT, round_to, usd
 from engine.pricing.book import PriceBook, Usage
 from engine.progress import Progress
@@ -24,6 +24,7 @@ from engine.store.meta import (
     set_meta,
 )
 from engine.store.models import COST_COLUMNS
+from engine.store.sql import sum_too_large
 from engine.timeutil import DayCutter, as_date
 
 # What pricing an event reads (after `epoch`, Usage's fields are usage_event columns of the same names), then what

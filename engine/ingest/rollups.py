@@ -7,18 +7,16 @@ at once give the same rows.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
 
 from engine.ingest.events import BIGINT_MAX
 from engine.ingest.reading import FileError
 from engine.ingest.sqlite_image import STAGE, EventImage, event_image
 from engine.store.models import COST_COLUMNS, COUNT_COLUMNS
-from engine.store.sql import COST_SUM, added
+from engine.store.sql import COST_SUM, PAST_A_BIGINT, added
 
 if TYPE_CHECKING:
     from engine.ingest.columnar import FrameChunk
@@ -255,39 +253,10 @@ WEEKLY_TRIGGERS = tuple(f"weekly_customer_product_{name}" for name in ("delete",
 # batch's own sums, and wherever a sum is added to a stored one (an earlier chunk's or file's): PostgreSQL's BIGINT
 # refuses it, and on SQLite every such addition is checked (engine.store.sql.added; the weekly triggers: migration
 # 0007).
-PAST_A_BIGINT = "past what the database holds (about $9.2 billion, or 9.2 × 10¹⁸ of a count)"
 SUM_TOO_LARGE = (
     "the costs or counts of one customer and product over a day, a week or a task in the lines up to here add up "
     f"{PAST_A_BIGINT}: are cost_usd and the counts in the right unit?"
 )
-
-
-# What an answer says when a sum it reads passes a BIGINT: each stored row fits (the import refused any that did
-# not), but a customer's products, or a period's days, added up do not. Only a unit mistake comes near it.
-SUMS_TOO_LARGE_TO_ANSWER = (
-    f"the stored costs or counts this needs add up {PAST_A_BIGINT}: some events' cost_usd or counts are likely in "
-    "the wrong unit (micro-dollars or cents read as dollars); `marginbot prices` and the import's COGS line show "
-    "which models and files"
-)
-
-
-def answer_sum_too_large(exc: BaseException) -> bool:
-    """Whether `exc` is the database refusing a sum past a BIGINT while answering (`sum_too_large`, from the
-    database alone: a Python OverflowError is some other arithmetic)."""
-    return not isinstance(exc, OverflowError) and sum_too_large(exc)
-
-
-def sum_too_large(exc: BaseException) -> bool:
-    """Whether `exc` is a rollup sum past a BIGINT: the columnar sums' own check (`narrow`, on PostgreSQL over the
-    chunks pending), SQLite's SUM over new events or its checked addition onto a stored sum (integer overflow:
-    engine.store.sql.added), or PostgreSQL's (SQLSTATE 22003), raised by the driver or wrapped by SQLAlchemy."""
-    if isinstance(exc, OverflowError):
-        return True
-    if isinstance(exc, DBAPIError):
-        exc = exc.orig if exc.orig is not None else exc
-    if isinstance(exc, sqlite3.DatabaseError):  # the weekly triggers' own check raises it too (migration 0007)
-        return "integer overflow" in str(exc)
-    return getattr(exc, "sqlstate", None) == "22003"  # numeric_value_out_of_range
 
 
 def narrow(frame: Any) -> Any:

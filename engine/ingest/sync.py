@@ -27,7 +27,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from engine.ingest.customers import CustomerMap, mapped_lines
 from engine.ingest.events import RowError, parse_event, shown
 from engine.ingest.mapping import MappingError, SourceMap
-from engine.ingest.rollups import PAST_A_BIGINT, sum_too_large
 from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
 from engine.ingest.sources.base import Batch, Connector, Context, Window, parse_rfc3339
 from engine.ingest.sources.http import SourceError
@@ -38,6 +37,7 @@ from engine.runtime import Runtime
 from engine.store.bounds import SEATS_MAX
 from engine.store.meta import StaleRollups, bump_generation
 from engine.store.models import ImportRun, ProviderCost, RevenueActual
+from engine.store.sql import PAST_A_BIGINT, sum_too_large
 from engine.timeutil import DayCutter
 from engine.vocab import Plan
 

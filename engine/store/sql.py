@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import Connection, TextClause
+from sqlalchemy.exc import DBAPIError
 
 from engine.store.columns import COST_COLUMNS
 
@@ -47,3 +49,32 @@ def fetch_tuples(conn: Connection, query: TextClause, params: dict[str, Any]) ->
     PostgreSQL. (A text() query has no result types to apply, so the values are those a Row would hold.)"""
     with conn.execute(query, params) as result:
         return list(result.cursor.fetchall())
+
+
+PAST_A_BIGINT = "past what the database holds (about $9.2 billion, or 9.2 × 10¹⁸ of a count)"
+# What an answer says when a sum it reads passes a BIGINT: each stored row fits (the import refused any that did
+# not), but a customer's products, or a period's days, added up do not. Only a unit mistake comes near it.
+SUMS_TOO_LARGE_TO_ANSWER = (
+    f"the stored costs or counts this needs add up {PAST_A_BIGINT}: some events' cost_usd or counts are likely in "
+    "the wrong unit (micro-dollars or cents read as dollars); `marginbot prices` and the import's COGS line show "
+    "which models and files"
+)
+
+
+def answer_sum_too_large(exc: BaseException) -> bool:
+    """Whether `exc` is the database refusing a sum past a BIGINT while answering (`sum_too_large`, from the
+    database alone: a Python OverflowError is some other arithmetic)."""
+    return not isinstance(exc, OverflowError) and sum_too_large(exc)
+
+
+def sum_too_large(exc: BaseException) -> bool:
+    """Whether `exc` is a rollup sum past a BIGINT: the columnar sums' own check (`narrow`, on PostgreSQL over the
+    chunks pending), SQLite's SUM over new events or its checked addition onto a stored sum (integer overflow:
+    engine.store.sql.added), or PostgreSQL's (SQLSTATE 22003), raised by the driver or wrapped by SQLAlchemy."""
+    if isinstance(exc, OverflowError):
+        return True
+    if isinstance(exc, DBAPIError):
+        exc = exc.orig if exc.orig is not None else exc
+    if isinstance(exc, sqlite3.DatabaseError):  # the weekly triggers' own check raises it too (migration 0007)
+        return "integer overflow" in str(exc)
+    return getattr(exc, "sqlstate", None) == "22003"  # numeric_value_out_of_range
