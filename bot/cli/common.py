@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,24 @@ class UserError(Exception):
 
 class UsageError(UserError):
     """The command line itself is wrong (a flag's value, a missing argument): one line, exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose words may stand on either side of an option: `whatif acme --days 7 cache 20`, or
+    `import usage a.csv --json b.csv`. argparse gives a command's list of words (a positional of nargs * or +) only
+    those before its first option, and called the rest "unrecognized arguments". Every parser of the command line
+    is one (add_subparsers makes its parsers of the parent's class)."""
+
+    def parse_known_args(  # type: ignore[override]  # typeshed's overloads; argparse calls it as this
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        words = next((a for a in self._actions if not a.option_strings and a.nargs in ("*", "+")), None)
+        # An option it does not know (`--jsn`) is still refused, with the words around it.
+        if words is not None and extras and not any(extra.startswith("-") for extra in extras):
+            setattr(parsed, words.dest, [*(getattr(parsed, words.dest, None) or []), *extras])
+            extras = []
+        return parsed, extras
 
 
 def command(sub: Any, name: str, **options: Any) -> argparse.ArgumentParser:

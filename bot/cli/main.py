@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import logs
 from bot.cli import demo, imports, jobs, prices, report, reports, scenarios, slack, sync, why
-from bot.cli.common import QUIET_HELP, VERBOSE_HELP
+from bot.cli.common import QUIET_HELP, VERBOSE_HELP, Parser
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -48,7 +48,7 @@ class _Version(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="marginbot",
         description="Gross margin per AI customer and product: priced usage joined to contract revenue.",
     )

@@ -184,3 +184,28 @@ def test_a_negative_growth_is_read_as_the_options_value(book: Runtime, capsys: p
         code, out, err = cli(book, capsys, "forecast", "c2", *argv, "--months", "2", "--period", "2026-10", "--json")
         assert code == 0, err
         assert json.loads(out)["growth"].startswith("usage -")
+
+
+def test_words_may_stand_on_either_side_of_an_option(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse gave the words only those before the first option: "unrecognized arguments: route big->small 50".
+    answers = []
+    for argv in (
+        ["Cee", "One", "route", "big->small", "50", "--period", "2026-10", "--json"],
+        ["Cee", "--period", "2026-10", "One", "route", "big->small", "--json", "50"],
+        ["--json", "Cee", "One", "--period", "2026-10", "route", "big->small", "50"],
+    ):
+        code, out, err = cli(book, capsys, "whatif", *argv)
+        assert (code, err) == (0, "")
+        answers.append(json.loads(out))
+    assert answers[0] == answers[1] == answers[2]
+    code, out, _ = cli(book, capsys, "margin", "Cee", "--period", "2026-10", "One", "--json")
+    assert code == 0 and json.loads(out)["customer"] == "c1"
+    # An option it does not know is still refused, naming it (exit 2, as any command-line mistake).
+    with pytest.raises(SystemExit) as exited:
+        main(["whatif", "c1", "--jsn", "cache", "20"], runtime=book)
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --jsn cache 20" in capsys.readouterr().err
+    # Words where a command takes none are refused as before.
+    with pytest.raises(SystemExit):
+        main(["portfolio", "--period", "2026-10", "extra"], runtime=book)
+    assert "unrecognized arguments: extra" in capsys.readouterr().err
