@@ -42,6 +42,7 @@ TITLES = {
     "reminder": ":repeat: Still unresolved",
     "recovered": ":large_green_circle: Recovered",
     "quiet": ":heavy_minus_sign: Gone quiet",
+    "moved": ":arrow_right: Moved",
 }
 ORDER = list(TITLES)
 WORDS = {
@@ -52,6 +53,7 @@ WORDS = {
     "reminder": "still unresolved",
     "recovered": "recovered",
     "quiet": "gone quiet",
+    "moved": "moved",
 }
 
 
@@ -207,6 +209,14 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
         )
     if kind == "recovered":
         return f"back above {_line(e, payload, 'recover_pct')}%: {_figures(e, payload)}"
+    if kind == "moved":
+        to = e.get("moved_to") or {}
+        since = f" (open since {_day(e['since'], payload)})" if e.get("since") else ""
+        return (
+            f"its usage is now counted as *{esc(to.get('name'))}*'s: a contract gives {esc(to.get('name'))} this id "
+            f"as its name or alias, and the contracts import moved its usage there. Closed{since}; alerts on "
+            f"{esc(to.get('name'))} cover that usage from here."
+        )
     if kind == "quiet":
         days = payload.get("window_days")
         window = f"the last {days} days" if days else "the window"
@@ -315,6 +325,8 @@ def status_line(s: Shown, payload: dict[str, Any]) -> str | None:
         return f":large_green_circle: Recovered {_when(s.at, payload)}"
     if s.status == "quiet":
         return f":heavy_minus_sign: Closed {_when(s.at, payload)}: no usage or revenue in the window"
+    if s.status == "moved":
+        return f":arrow_right: Closed {_when(s.at, payload)}: its usage is now another customer's (see the reply)"
     if s.status == "cleared":
         return f":white_check_mark: Cleared {_when(s.at, payload)}: nothing left to act on"
     return None

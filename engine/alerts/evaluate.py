@@ -46,7 +46,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.exc import DBAPIError
 
 from engine.alerts.lag import Lag, lag_payload, lagging_text, short_of
@@ -55,6 +55,7 @@ from engine.alerts.state import Level, State, changed, load_states, save_state
 from engine.alerts.threads import Thread, close_thread, open_thread, open_threads
 from engine.alerts.trend import Trend, trends_against
 from engine.gc_pause import gc_paused
+from engine.ingest.customers import CustomerMap
 from engine.money import ZERO, decimal_text, round_to
 from engine.periods import Period, trailing
 from engine.reports.accounts import Account, accounts
@@ -92,6 +93,9 @@ class AlertKind(Word):
     REMINDER = "reminder"
     RECOVERED = "recovered"
     QUIET = "quiet"  # no usage and no revenue in the window: the open episode (or unpriced flag) is closed
+    # A customer whose usage is now another's (a contracts import named its id as that customer's name or alias, and
+    # moved its usage there): its open episode is closed, and the other customer's alerts cover that usage.
+    MOVED = "moved"
 
     @property
     def rank(self) -> int:
@@ -116,6 +120,7 @@ class Observation:
     own_bands: bool = False  # the customer's contracts set its bands
     owners: tuple[str, ...] = ()  # Slack member IDs to mention
     trend: Trend | None = None
+    moved_to: tuple[str, str] | None = None  # (id, name) of the customer whose usage this one's now is
 
 
 def earns(figures: Figures) -> bool:
@@ -185,6 +190,7 @@ class AlertEvent:
             "own_bands": o.own_bands,
             "resent": self.resent,
             "held": list(self.held),
+            "moved_to": {"customer": o.moved_to[0], "name": o.moved_to[1]} if o.moved_to else None,
         }
         if not earns(o.current):
             # Judged as cost without revenue (`earns`): no margin is shown, as for no revenue at all, not -187,400%.
@@ -293,7 +299,7 @@ def decide(
     margin reads better than it is. Why an episode that would have ended was held open is kept in detail["held"]
     (HELD_* reasons, for the reminder to say); a held subject can still get worse (a new breach is raised)."""
     if prev.is_open and not lagging and _quiet(obs.current):
-        return _gone_quiet(prev, as_of)
+        return _gone_quiet(prev, as_of, moved=obs.moved_to is not None)
     new = prev.copy()
     events: list[AlertKind] = []
     level = obs.level
@@ -383,11 +389,12 @@ def _quiet(now: Figures) -> bool:
     return now.events == 0 and now.revenue == 0 and now.cogs == 0
 
 
-def _gone_quiet(prev: State, as_of: datetime) -> tuple[State, list[AlertKind]]:
+def _gone_quiet(prev: State, as_of: datetime, *, moved: bool = False) -> tuple[State, list[AlertKind]]:
     """An open subject with nothing in the window: nothing is at stake, so its episode and unpriced flag end. A
-    breach, cost without revenue or flag people were told about is closed with a word (QUIET) rather than left open
-    with no reminder ever due; a trend to breach ends silently, as one that no longer crosses does. Its next usage
-    is judged afresh, as a new episode. (A usage source lagging keeps it open: its usage may be what is missing.)"""
+    breach, cost without revenue or flag people were told about is closed with a word (QUIET, or MOVED when its
+    usage is now another customer's) rather than left open with no reminder ever due; a trend to breach ends
+    silently, as one that no longer crosses does. Its next usage is judged afresh, as a new episode. (A usage
+    source lagging keeps it open: its usage may be what is missing.)"""
     new = prev.copy()
     told = prev.status.is_bad or bool(prev.detail.get("unpriced_since"))
     new.status, new.since = Level.OK, as_of
@@ -398,7 +405,7 @@ def _gone_quiet(prev: State, as_of: datetime) -> tuple[State, list[AlertKind]]:
     new.last_margin_pct = None
     if told:
         new.last_posted_at = as_of
-    return new, [AlertKind.QUIET] if told else []
+    return new, [AlertKind.MOVED if moved else AlertKind.QUIET] if told else []
 
 
 def _storable(margin: Decimal | None) -> Decimal | None:
@@ -444,9 +451,11 @@ def evaluate(
     observations = [observe(row, t, owned.get(row.key)) for row in book.customers] + [
         observe(row, t) for row in book.products
     ]
-    observations += [
-        observe(row, t, owned.get(row.key) if row.kind is SubjectKind.CUSTOMER else None) for row in absent
-    ]
+    moved = _moved(conn, [row.key for row in absent if row.kind is SubjectKind.CUSTOMER])
+    for row in absent:
+        obs = observe(row, t, owned.get(row.key) if row.kind is SubjectKind.CUSTOMER else None)
+        obs.moved_to = moved.get(row.key) if row.kind is SubjectKind.CUSTOMER else None
+        observations.append(obs)
     # Trends only for customers above their line and not held in a breach: the only ones a trend changes. A trend
     # is fitted against the customer's own line.
     lines = {
@@ -472,11 +481,30 @@ def evaluate(
     return period, book, decisions
 
 
+def _moved(conn: Connection, customers: list[str]) -> dict[str, tuple[str, str]]:
+    """Of these customers (open, with nothing in the window), those whose usage is now another's: their customer is
+    gone and their id maps to a contracted customer (engine.ingest.contracts._claim_usage moved it), with that
+    customer's (id, name)."""
+    if not customers:
+        return {}
+    named = text("SELECT id, name FROM customer WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+    gone = set(customers) - {cid for cid, _ in conn.execute(named, {"ids": customers})}
+    if not gone:
+        return {}
+    mapped = CustomerMap.load(conn)
+    to = {was: now for was in gone if (now := mapped.lookup(was)) is not None}
+    names: dict[str, str] = dict(conn.execute(named, {"ids": sorted(set(to.values()))}).all()) if to else {}
+    return {was: (now, names.get(now) or now) for was, now in to.items()}
+
+
 def _absent(kind: SubjectKind, key: str, state: State, t: Thresholds) -> PortfolioRow:
     """The portfolio row of a subject with nothing in the window or the period before: all zeros."""
     nothing = Figures(revenue=ZERO, cogs=ZERO, events=0, unpriced_events=0, thresholds=t)
     name = str(state.detail.get("name") or key)
     return PortfolioRow(kind=kind, key=key, name=name, current=nothing, previous=nothing)
+
+
+_CLOSED_EMPTY = (AlertKind.QUIET, AlertKind.MOVED)  # closed with nothing in the window: no report to attach
 
 
 def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events: list[AlertEvent]) -> None:
@@ -486,7 +514,7 @@ def _attach_reports(conn: Connection, runtime: Runtime, book: Portfolio, events:
     for event in events:
         key = (event.observation.kind, event.observation.key)
         # A quiet subject has nothing in the window to report on.
-        if key not in detailed and len(detailed) < MAX_DETAILED and event.kind is not AlertKind.QUIET:
+        if key not in detailed and len(detailed) < MAX_DETAILED and event.kind not in _CLOSED_EMPTY:
             detailed.append(key)
     # A customer's report reads only its own lines: handed every line, it would total the whole book once per
     # subject to find its own previous revenue. Its lines in their order give the same sums. A product's report
@@ -627,7 +655,7 @@ def _since(kind: AlertKind, prev: State, new: State) -> datetime | None:
     """The start an event states: of the unpriced flag, of the episode a quiet subject closed, else of its state."""
     if kind is AlertKind.UNPRICED:
         return new.stamp("unpriced_since")
-    if kind is AlertKind.QUIET:
+    if kind in _CLOSED_EMPTY:
         return prev.since if prev.status.is_episode else prev.stamp("unpriced_since")
     return new.since
 

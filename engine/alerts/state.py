@@ -261,7 +261,10 @@ def _act(conn: Connection, kind: str, subject: str, apply: Any) -> ActionResult:
         prev = load_states(conn, [(kind, subject)]).get((kind, subject))
         if prev is None or not prev.is_open:
             conn.rollback()
-            raise ActionRefused(f"{subject} has no open alert (it recovered or went quiet, or was never alerted on)")
+            raise ActionRefused(
+                f"{subject} has no open alert (it recovered, went quiet or moved to another customer, or was never "
+                "alerted on)"
+            )
         new = prev.copy()
         if not apply(new):
             conn.rollback()

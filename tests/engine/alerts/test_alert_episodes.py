@@ -248,3 +248,38 @@ def test_a_change_of_kind_re_renders_the_root_that_showed_the_old_acknowledgemen
         assert load_states(conn)[("customer", "acme")].acked_by == ""
     # The root said "Acknowledged by <@U1>": it is shown again as it stands now.
     assert root in [r for m in run.messages for r in m.payload.get("refresh_roots", [])]
+
+
+def test_a_customer_whose_usage_moved_to_another_is_closed_as_moved_not_gone_quiet(rt: Runtime, tmp_path: Path) -> None:
+    import json
+
+    from bot.blocks.alerts import alert_message, status_line
+    from engine.alerts.threads import Shown
+    from engine.ingest.contracts import import_contracts_file
+
+    rt = _channels(rt)
+    # Usage under an id no contract names yet: cost without revenue, announced.
+    load(rt, tmp_path, [Run("initech-labs", "agent", WINDOW_START, 30, 10, Decimal("7.00"))], [])
+    announced = {(e.observation.kind, e.observation.key, e.kind) for e in check_alerts(rt, as_of=NOW).events}
+    assert ("customer", "initech-labs", "no_revenue") in announced
+    # A contract names that id as Initech's alias: the contracts import moves its usage to initech.
+    (tmp_path / "alias.csv").write_text(
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\ninitech,Initech Inc,initech-labs,flat,2026-01-01,900\n"
+    )
+    import_contracts_file(rt.engine, tmp_path / "alias.csv")
+    run = check_alerts(rt, as_of=NOW + timedelta(hours=1))
+    (moved,) = [e for e in run.events if e.observation.key == "initech-labs"]
+    assert (moved.kind, moved.since, moved.observation.moved_to) == ("moved", NOW, ("initech", "Initech Inc"))
+    ((root, closed, outcome),) = _threads(rt, "initech-labs")
+    assert (closed is not None, outcome) == (True, "moved")
+    (reply,) = [m for m in run.messages if m.reply_to == root]
+    payload = json.loads(json.dumps(reply.payload, default=str))
+    assert [(e["kind"], e["moved_to"]) for e in payload["events"] if e["subject"] == "initech-labs"] == [
+        ("moved", {"customer": "initech", "name": "Initech Inc"})
+    ]
+    body = json.dumps(alert_message(payload)["blocks"])
+    assert "Moved" in body and "now counted as *Initech Inc*'s" in body
+    assert "Gone quiet" not in body and "no usage and no revenue" not in body
+    assert "another customer's" in (status_line(Shown(status="moved", at=NOW), payload) or "")
+    # Nothing more is said of it.
+    assert "initech-labs" not in {e.observation.key for e in check_alerts(rt, as_of=NOW + timedelta(hours=2)).events}
