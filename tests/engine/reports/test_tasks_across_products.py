@@ -93,7 +93,13 @@ def test_a_contract_in_force_on_part_of_the_period_counts_the_tasks_started_on_i
         per_product.prefetch_tasks({"acme", "beta"})  # not on every product: a counter asked for them reads them
         alone = UnitCounter(conn, OCTOBER, ["acme"])  # nothing prefetched
         for counter in (prefetched, per_product, alone):
-            for a, b, tasks in ((OCTOBER.start, OCTOBER.end, 2), (date(2026, 10, 20), OCTOBER.end, 1)):
+            # October 1st to 5th: t1 alone, once (its two products' rows would be 2); the 20th on: t2.
+            spans = (
+                (OCTOBER.start, OCTOBER.end, 2),
+                (OCTOBER.start, date(2026, 10, 5), 1),
+                (date(2026, 10, 20), OCTOBER.end, 1),
+            )
+            for a, b, tasks in spans:
                 per_product = counter.by_product("acme", "", Unit.TASK, a, b)
                 assert counter.units("acme", "", Unit.TASK, a, b, per_product) == tasks
             search = counter.by_product("acme", "search", Unit.TASK, OCTOBER.start, OCTOBER.end)
