@@ -80,6 +80,9 @@ class SyncResult:
     end: datetime | None = None
     error: str | None = None
     skipped: str | None = None  # not configured
+    # A file's import (`marginbot import otlp`), in one transaction: no windows to count, and no next run resuming
+    # where a failed one stopped.
+    file: bool = False
 
     @property
     def ok(self) -> bool:
@@ -91,8 +94,9 @@ class SyncResult:
         span = ""
         if self.start and self.end:
             span = f" {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M} UTC,"
+        windows = "" if self.file else f" {self.windows_done}/{self.windows} window(s);"
         lines = [
-            f"{self.source}:{span} {self.windows_done}/{self.windows} window(s); {self.read} record(s) read, "
+            f"{self.source}:{span}{windows} {self.read} record(s) read, "
             f"{self.imported} event(s) imported, {self.duplicates} already known; "
             f"COGS ${round_to(usd(self.cost_nano), CENT):,.2f}"
         ]
@@ -124,7 +128,9 @@ class SyncResult:
         if self.kept_as_stored:
             lines.append(f"  WARNING: {self.kept_note()}")
         lines += [f"  note: {n}" for n in self.notes[:20]]
-        if self.error:
+        if self.error and self.file:
+            lines.append(f"  ERROR: {self.error} (nothing from this file was stored: fix it and import it again)")
+        elif self.error:
             lines.append(f"  ERROR: {self.error} (nothing of the failed window was stored; the next run resumes there)")
         return "\n".join(lines)
 

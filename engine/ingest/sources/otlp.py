@@ -255,7 +255,7 @@ def import_otlp_files(runtime: Runtime, paths: list[Path | str], *, mapping: Sou
     ctx = Context(settings=runtime.settings, mapping=mapping or load_mapping(runtime), now=runtime.now())
     for raw_path in paths:
         path = Path(raw_path)
-        result = SyncResult(source=f"{NAME}:{path.name}")
+        result = SyncResult(source=f"{NAME}:{path.name}", file=True)
         started = datetime.now(UTC)
         try:
             if not path.is_file():

@@ -95,3 +95,19 @@ def test_otlp_bad_int64_refuses_the_file_naming_span_and_attribute(rt: Runtime, 
         "got 'fifty-two'"
     )
     assert rows(rt, "SELECT COUNT(*) FROM usage_event") == [(0,)]
+
+
+def test_a_file_import_is_told_as_a_file_not_as_a_sync(rt: Runtime, tmp_path: Path) -> None:
+    # It was "1/1 window(s)", and a refused file "nothing of the failed window was stored; the next run resumes
+    # there": no run resumes a file.
+    good, bad = otlp_file(tmp_path), tmp_path / "bad.json"
+    bad.write_text('{"resourceSpans": [')
+    done, refused = import_otlp_files(rt, [good, bad])
+    assert done.summary().splitlines()[0] == (
+        "otlp:trace.json: 1 record(s) read, 1 event(s) imported, 0 already known; COGS $0.00"
+    )
+    assert refused.summary().splitlines()[-1] == (
+        "  ERROR: otlp: bad.json: not valid JSON (line 1: Expecting value) (nothing from this file was stored: fix it "
+        "and import it again)"
+    )
+    assert (done.as_dict()["windows"], refused.as_dict()["ok"]) == (1, False)  # the JSON keeps its keys
