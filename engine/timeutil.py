@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -43,6 +44,8 @@ def parse_timestamp(value: object) -> datetime:
     told apart by size) → aware UTC datetime. Raises ValueError."""
     if isinstance(value, bool):
         raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, Decimal):  # a JSON line's Unix time with a fraction (engine.ingest.reading)
+        value = float(value)
     if isinstance(value, int | float):
         ts = unix_time(value)
     elif isinstance(value, str):

@@ -113,7 +113,7 @@ class RowError(ValueError):
 def shown(value: Any) -> str:
     """`value` as a message quotes it: its repr, cut short when long."""
     try:
-        text = repr(value)
+        text = str(value) if isinstance(value, Decimal) else repr(value)  # a JSON number as written: 1E+400
     except (ValueError, RecursionError):  # an int of thousands of digits, a deeply nested list
         return f"a {type(value).__name__} too large to show"
     return text if len(text) <= _QUOTED else text[: _QUOTED - 1] + "…"
@@ -156,6 +156,8 @@ def _count(raw: Mapping[str, Any], key: str, default: int = 0) -> int:
             raise RowError(f"{key} must be a non-negative integer, got {shown(value)}") from None
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        number = int(value)  # a JSON line's 120.0 (its numbers with a point are read as Decimals)
     else:
         raise RowError(f"{key} must be a non-negative integer, got {shown(value)}")
     if number < 0:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import ctypes
 import errno
-import json
 import multiprocessing
 import os
 import signal
@@ -39,7 +38,7 @@ from engine.ingest.columnar import (
 )
 from engine.ingest.customers import CustomerMap, RowMapper, mapped_lines, without_contract_line, without_contracts
 from engine.ingest.events import RowError, parse_event, shown
-from engine.ingest.reading import FileError, Position, file_rows, printable
+from engine.ingest.reading import FileError, Position, file_rows, printable, record_json
 from engine.ingest.repeats import Repeats, repeated_rows
 from engine.ingest.rollups import SUM_TOO_LARGE, sqlite_image_of
 from engine.ingest.sqlite_image import release
@@ -223,7 +222,7 @@ def _chunks(path: Path, builder: RowBuilder, delimiter: str = ",") -> Generator[
             if parsed is None:
                 if isinstance(raw, list):  # a row the fast parser took, refused by the builder
                     raw = dict(zip(at.header, raw, strict=True))
-                bad.append((line, problem, json.dumps(raw, default=str) if raw is not None else ""))
+                bad.append((line, problem, record_json(raw) if raw is not None else ""))
             if read >= CHUNK_ROWS:
                 yield built, bad, read, at.bytes_read(), last
                 built, bad, read = [], [], 0

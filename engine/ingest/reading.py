@@ -17,6 +17,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, cast
 
@@ -333,10 +334,30 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+def record_json(raw: Mapping[str, Any]) -> str:
+    """A record as JSON, for the rejects file: a JSON line's numbers as it wrote them (read as Decimals, which
+    json.dumps would quote as text, and a text customer is not the number one was), anything else as its text."""
+    numbers: dict[str, str] = {}
+
+    def written(value: Any) -> str:
+        if isinstance(value, Decimal):
+            mark = f"\x00{id(numbers)}:{len(numbers)}\x00"  # an object's id: no row's own text by chance
+            numbers[json.dumps(mark)] = str(value)
+            return mark
+        return str(value)
+
+    text = json.dumps(raw, default=written)
+    for mark, number in numbers.items():
+        text = text.replace(mark, number)
+    return text
+
+
 def _json_problem(line: str) -> tuple[dict[str, Any] | None, str]:
     """One JSONL line → (the object, "") or (None, why it is not one)."""
     try:
-        obj = json.loads(line, object_pairs_hook=_object)
+        # Numbers with a point or an exponent as Decimals, as a CSV's text is read: through a float, a cost of
+        # 9999999.999999999 would be stored a nano-dollar short.
+        obj = json.loads(line, object_pairs_hook=_object, parse_float=Decimal)
     except _RepeatedKey as exc:
         return None, f"the key {shown(exc.args[0])} appears twice in the object (keep one)"
     except json.JSONDecodeError as exc:

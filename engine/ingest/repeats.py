@@ -9,14 +9,13 @@ corrected file changes nothing). A file without such ids is read once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.ingest.customers import CustomerMap
 from engine.ingest.events import ParsedEvent, RowError, parse_event, shown
-from engine.ingest.reading import Position, file_rows
+from engine.ingest.reading import Position, file_rows, record_json
 from engine.ingest.writer import INPUT_COLUMNS, RowBuilder
 
 # ParsedEvent's fields that are not the CSV column of the same name.
@@ -77,7 +76,7 @@ def repeated_rows(
             "two events need two ids; give this one its own, or delete the copy that is wrong"
         )
         repeated.add(parsed.event_id)
-        found.rows.append((line, reason, json.dumps(raw, default=str) if raw is not None else ""))
+        found.rows.append((line, reason, record_json(raw) if raw is not None else ""))
     # An id noted whose copies here all agree was stored before with other values. (One the file also repeats with
     # other values may be that too, or only the repeat: its repeat is reported, and it is not counted here.)
     found.kept = sorted((line, event_id) for event_id, (line, _) in first.items() if event_id not in repeated)

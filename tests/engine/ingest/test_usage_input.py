@@ -336,3 +336,30 @@ def test_the_columnar_path_prices_rows_beside_an_absurd_price_itself(runtime: Ru
     [(chunk, bad, _, _, _)] = list(ColumnarChunks(path, plain, builder, ","))
     assert (chunk.events.height, chunk.by_rows) == (5, 1)
     assert [line for line, _, _ in bad] == [7]
+
+
+def test_a_json_lines_costs_are_read_exactly_as_a_csvs(runtime: Runtime, tmp_path: Path) -> None:
+    # Through a float, 9999999.999999999 was 9999999.999999998: a nano-dollar short of the same cost in a CSV.
+    path = tmp_path / "u.jsonl"
+    path.write_text(
+        '{"event_id": "j1", "ts": 1793620800.5, "customer": "acme", "product": "chat", "model": "gpt-4o", '
+        '"input_tokens": 120.0, "cost_usd": 9999999.999999999}\n'
+    )
+    import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
+    with runtime.connect() as conn:
+        stored = conn.execute(text("SELECT cost_source, input_tokens, ts FROM usage_event")).one()
+    assert (stored[0], stored[1]) == (9_999_999_999_999_999, 120)
+    assert str(stored[2]).startswith("2026-11-02 12:00:00.5")
+
+
+def test_a_json_number_past_what_an_event_costs_is_refused_as_written_and_its_reject_keeps_it_a_number(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "u.jsonl"
+    path.write_text(json.dumps(event(event_id="ok")) + "\n" + json.dumps(event())[:-1] + ', "cost_usd": 1e400}\n')
+    result = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", skip_invalid=True)
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (2, "cost_usd is too large (at most 10,000,000 for one event), got 1E+400")  # it said "got inf"
+    ]
+    rejects = (tmp_path / "u.jsonl.rejects.csv").read_text()
+    assert '""cost_usd"": 1E+400}' in rejects  # a number, as written, not the text "1E+400"
