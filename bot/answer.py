@@ -182,6 +182,9 @@ def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
     except StaleRollups as exc:  # the fix is the user's to make (`marginbot reprice`): said as /margin says it
         log.error("cannot build the App Home view: %s", exc)
         return home_error_view(str(exc))
-    except Exception:
+    except Exception as exc:
+        if answer_sum_too_large(exc):  # as an answer says it (answer_command): trying again will not help
+            log.error("cannot build the App Home view: %s", SUMS_TOO_LARGE_TO_ANSWER)
+            return home_error_view(SUMS_TOO_LARGE_TO_ANSWER)
         log.exception("building the App Home view failed")
         return home_error_view(SORRY)

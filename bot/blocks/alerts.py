@@ -213,9 +213,9 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
         to = e.get("moved_to") or {}
         since = f" (open since {_day(e['since'], payload)})" if e.get("since") else ""
         return (
-            f"its usage is now counted as *{esc(to.get('name'))}*'s: a contract gives {esc(to.get('name'))} this id "
-            f"as its name or alias, and the contracts import moved its usage there. Closed{since}; alerts on "
-            f"{esc(to.get('name'))} cover that usage from here."
+            f"its usage is now counted as *{esc(to.get('name'))}*'s: a contracts import made this id "
+            f"{esc(to.get('name'))}'s (its name, an alias, or its id in another case) and moved its usage there. "
+            f"Closed{since}; alerts on {esc(to.get('name'))} cover that usage from here."
         )
     if kind == "quiet":
         days = payload.get("window_days")

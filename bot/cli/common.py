@@ -7,6 +7,7 @@ parser, so heavy modules are imported inside the commands that use them.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,11 +39,16 @@ class Parser(argparse.ArgumentParser):
     ) -> tuple[argparse.Namespace, list[str]]:
         parsed, extras = super().parse_known_args(args, namespace)
         words = next((a for a in self._actions if not a.option_strings and a.nargs in ("*", "+")), None)
-        # An option it does not know (`--jsn`) is still refused, with the words around it.
-        if words is not None and extras and not any(extra.startswith("-") for extra in extras):
-            setattr(parsed, words.dest, [*(getattr(parsed, words.dest, None) or []), *extras])
+        more = [extra for extra in extras if extra != "--"]  # `--`: what follows is words, as argparse reads it
+        # An option it does not know (`--jsn`) is still refused, with the words around it; a negative number is a
+        # word, as argparse takes one before the options (`-5`).
+        if words is not None and extras and all(not w.startswith("-") or _NEGATIVE.match(w) for w in more):
+            setattr(parsed, words.dest, [*(getattr(parsed, words.dest, None) or []), *more])
             extras = []
         return parsed, extras
+
+
+_NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse's own test of a negative number
 
 
 def command(sub: Any, name: str, **options: Any) -> argparse.ArgumentParser:

@@ -106,8 +106,8 @@ class Shown:
 
     - `open`: its buttons (Acknowledge, Snooze, Open, What-if);
     - `acked` / `snoozed`: who did it and when (`by`, `at`; `until` for a snooze), no buttons;
-    - `recovered` / `quiet` / `cleared`: the episode this message announced has ended (`at`), no buttons;
-    - `resolved`: nothing is open about it any more (a recovery's or a gone-quiet reply), no buttons.
+    - `recovered` / `quiet` / `moved` / `cleared`: the episode this message announced has ended (`at`), no buttons;
+    - `resolved`: nothing is open about it any more (a recovery's, a gone-quiet or a moved reply), no buttons.
     """
 
     status: str

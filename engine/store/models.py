@@ -381,7 +381,8 @@ class AlertThread(SQLModel, table=True):
     channel: str = Field(max_length=100)
     opened_at: datetime = _ts()
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    outcome: str = Field(default="", max_length=20)  # recovered | quiet | cleared | undelivered; empty while open
+    # recovered | quiet | moved | cleared | undelivered; empty while open
+    outcome: str = Field(default="", max_length=20)
 
 
 class Outbox(SQLModel, table=True):

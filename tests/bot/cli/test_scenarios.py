@@ -198,8 +198,12 @@ def test_words_may_stand_on_either_side_of_an_option(book: Runtime, capsys: pyte
         assert (code, err) == (0, "")
         answers.append(json.loads(out))
     assert answers[0] == answers[1] == answers[2]
-    code, out, _ = cli(book, capsys, "margin", "Cee", "--period", "2026-10", "One", "--json")
-    assert code == 0 and json.loads(out)["customer"] == "c1"
+    for argv in (
+        ["Cee", "--period", "2026-10", "One", "--json"],
+        ["Cee", "--json", "--period", "2026-10", "--", "One"],
+    ):
+        code, out, _ = cli(book, capsys, "margin", *argv)
+        assert code == 0 and json.loads(out)["customer"] == "c1"
     # An option it does not know is still refused, naming it (exit 2, as any command-line mistake).
     with pytest.raises(SystemExit) as exited:
         main(["whatif", "c1", "--jsn", "cache", "20"], runtime=book)
