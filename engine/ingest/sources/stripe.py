@@ -144,8 +144,11 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
         start = from_unix(period.get("start"), f"{where}: period.start", NAME)
         end = from_unix(period.get("end"), f"{where}: period.end", NAME)
         first = start.astimezone(tz).date()
-        # Stripe's period end is the next period's start: the last day billed is the day before it.
-        last = max(first, (end - timedelta(seconds=1)).astimezone(tz).date()) if end > start else first
+        # Stripe's period end is the next period's start, at the billing anchor's time of day: the day it falls on is
+        # the next period's first, so the last day billed is the day before, whatever the hour. (The day of the
+        # second before it gave a line anchored at 17:23 UTC, or at midnight UTC read in New York, the next line's
+        # first day too: a month of 32 days, the boundary day billed twice.)
+        last = max(first, end.astimezone(tz).date() - timedelta(days=1)) if end > start else first
         product = ctx.mapping.stripe_product(_line_product(line))
         if not target.mapped:
             batch.unmapped[target.feature] += 1

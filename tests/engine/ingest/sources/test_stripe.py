@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from engine.ingest.files import import_usage_file
 from engine.ingest.sync import sync_source
-from engine.periods import month
+from engine.periods import Period, month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from engine.store.meta import StalePrices
@@ -446,3 +447,34 @@ def test_billed_revenue_keeps_syncing_while_the_prices_wait_for_a_reprice(
     assert rows(rt, "SELECT id FROM revenue_actual") == [("il_oct",)]
     with pytest.raises(StalePrices):  # usage at the edited prices still waits for the reprice
         import_usage_file(rt.engine, usage, prices=rt.prices, timezone=rt.settings.timezone)
+
+
+@pytest.mark.parametrize(
+    ("anchor", "timezone"),
+    [(datetime(2026, 9, 1, 17, 23, tzinfo=UTC), "UTC"), (datetime(2026, 9, 1, tzinfo=UTC), "America/New_York")],
+)
+def test_monthly_lines_anchored_off_local_midnight_bill_each_day_once(
+    rt: Runtime, vendor: Vendor, anchor: datetime, timezone: str
+) -> None:
+    # Stripe's period end is the next period's start at the anchor's time of day: the day of the second before it
+    # is that next period's first day too. Each line was spread over 32 days, October billed $3,003.02 for $3,000.
+    rt = Runtime(rt.settings.model_copy(update={"timezone": timezone}), now_override=rt.now())
+    ends = [anchor.replace(month=m) for m in (9, 10, 11, 12)]
+    serve_stripe(
+        vendor,
+        [paid_invoice(f"in_{i}", f"il_{i}", 300_000, a, b) for i, (a, b) in enumerate(itertools.pairwise(ends))],
+        [],
+    )
+    assert sync_source(rt, "stripe", since=date(2026, 8, 1), transport=vendor.transport).ok
+    spans = rows(rt, "SELECT CAST(period_start AS TEXT), CAST(period_end AS TEXT) FROM revenue_actual ORDER BY id")
+    firsts = [date.fromisoformat(a) for a, _ in spans]
+    lasts = [date.fromisoformat(b) for _, b in spans]
+    assert all(
+        (nxt - last).days == 1 for last, nxt in zip(lasts, firsts[1:], strict=False)
+    )  # each day in one line, none left out
+    with rt.connect() as conn:
+        # Every line's days together bill the three months exactly; in UTC, October is October's line.
+        whole = Period(firsts[0], lasts[-1], "the lines' days")
+        assert customer_report(conn, "acme", whole, thresholds=rt.thresholds).current.revenue == Decimal("9000")
+        if timezone == "UTC":
+            assert customer_report(conn, "acme", OCT, thresholds=rt.thresholds).current.revenue == Decimal("3000")
