@@ -43,14 +43,6 @@ def _exact_margin(f: Figures) -> Fraction:
     return (revenue - Fraction(f.cogs)) / revenue * 100
 
 
-def revenue_change(now: Figures, before: Figures) -> Decimal:
-    """How much revenue moved from `before` to `now`: exactly where both carry their exact sums (two 28-digit totals
-    apart by exactly half a cent could differ by 0.0049…9)."""
-    if now.revenue_exact is None or before.revenue_exact is None:
-        return now.revenue - before.revenue
-    return fraction_decimal(now.revenue_fraction() - before.revenue_fraction())
-
-
 def status_of(revenue: Decimal, cogs: Decimal, t: Thresholds) -> Status:
     pct = margin_pct(revenue, cogs)
     if pct is None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.money import CENT, MICRO, decimal_text, json_number, round_to
 from engine.periods import Period
-from engine.reports.figures import Figures, Projection, Share, Thresholds, margin_change, revenue_change
+from engine.reports.figures import Figures, Projection, Share, Thresholds, margin_change
 from engine.reports.margin import MarginReport
 
 if TYPE_CHECKING:  # only named in annotations: `marginbot margin X --json` need not import the portfolio's queries
@@ -23,6 +23,13 @@ if TYPE_CHECKING:  # only named in annotations: `marginbot margin X --json` need
 def cents(value: Decimal | None) -> float | None:
     """Money in JSON: a number of dollars to the cent."""
     return json_number(value, CENT)
+
+
+def moved_cents(now: Decimal, before: Decimal) -> float | None:
+    """How far money moved, in JSON: the difference of the two figures as shown (each to the cent), so that they
+    foot: $935,665.76 against $865,394.55 moved $70,271.21 (as the bridge, `why`, says), where the exact difference
+    rounded once said $70,271.22 beside them."""
+    return cents(round_to(now, CENT) - round_to(before, CENT))
 
 
 def micros(value: Decimal | None) -> float | None:
@@ -132,13 +139,15 @@ def completeness(period: Period) -> dict[str, Any]:
 
 
 def change(now: Figures, before: Figures) -> dict[str, Any]:
+    """How the figures moved: dollars as the figures shown differ (`moved_cents`), points exactly."""
+
     def rel(a: Decimal, b: Decimal) -> float | None:
         return pct((a - b) / b * 100) if b else None
 
     return {
-        "revenue_usd": cents(revenue_change(now, before)),
+        "revenue_usd": moved_cents(now.revenue, before.revenue),
         "revenue_pct": rel(now.revenue, before.revenue),
-        "cogs_usd": cents(now.cogs - before.cogs),
+        "cogs_usd": moved_cents(now.cogs, before.cogs),
         "cogs_pct": rel(now.cogs, before.cogs),
         "gross_margin_pts": pct(margin_change(now, before)),
     }

@@ -34,7 +34,7 @@ from engine.reports.margin import subject_report
 from engine.reports.names import resolve_customer
 from engine.reports.portfolio import portfolio
 from engine.reports.revenue import RevenueLine, contract_line, lines_sum, revenue_lines
-from engine.reports.serialize import cents, figures, pct
+from engine.reports.serialize import cents, figures, moved_cents, pct
 from engine.reports.usage import UnitCounter
 from engine.scenarios.basis import Unpriced, unpriced_in
 from engine.scenarios.grammar import Cache, Lever, Price, Route, ScenarioError, Usage
@@ -409,9 +409,9 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
         "before": figures(s.before),
         "after": figures(s.after),
         "change": {
-            "revenue_usd": cents(s.after.revenue - s.before.revenue),
-            "cogs_usd": cents(s.after.cogs - s.before.cogs),
-            "gross_profit_usd": cents(s.after.gross_profit - s.before.gross_profit),
+            "revenue_usd": moved_cents(s.after.revenue, s.before.revenue),
+            "cogs_usd": moved_cents(s.after.cogs, s.before.cogs),
+            "gross_profit_usd": moved_cents(s.after.gross_profit, s.before.gross_profit),
             "gross_margin_pts": pct(margin_change(s.after, s.before)),
         },
         "saving_per_month_usd": cents(s.saving_per_month),

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from bot.blocks.common import margin_change as change_text
 from bot.render.fmt import points
-from engine.reports.figures import Figures, margin_change
+from engine.reports.figures import Figures, Thresholds, margin_change
+from engine.reports.serialize import change, figures
 
 D = Decimal
 
@@ -22,3 +23,13 @@ def test_the_change_of_two_margins_that_no_decimal_holds_is_exact() -> None:
 def test_no_change_without_revenue_on_both_sides() -> None:
     assert margin_change(Figures(revenue=D(10), cogs=D(1)), Figures(revenue=D(0), cogs=D(1))) is None
     assert change_text(Figures(revenue=D(0)), Figures(revenue=D(10))) == "n/a"
+
+
+def test_a_change_in_dollars_foots_with_the_figures_shown() -> None:
+    # $10.005 shows as $10.01 and $5.004 as $5.00: the change beside them is $5.01, not the exact $5.001's $5.00
+    # (the board pack's summary said $70,271.22 beside figures $70,271.21 apart, and its bridge $70,271.21).
+    now = Figures(revenue=Decimal("10.005"), cogs=Decimal("2.004"), thresholds=Thresholds())
+    before = Figures(revenue=Decimal("5.004"), cogs=Decimal("1.005"), thresholds=Thresholds())
+    moved, shown_now, shown_before = change(now, before), figures(now), figures(before)
+    assert moved["revenue_usd"] == shown_now["revenue_usd"] - shown_before["revenue_usd"] == 5.01
+    assert moved["cogs_usd"] == round(shown_now["cogs_usd"] - shown_before["cogs_usd"], 2) == 0.99
