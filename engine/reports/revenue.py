@@ -918,6 +918,7 @@ def prorated_lines(bills: list[Invoice], period: Period, counter: UnitCounter | 
     product is (none on those days: it stays in no product's row); without it, callers read customers' totals."""
     merged: dict[tuple[str, str, str], RevenueLine] = {}
     split: dict[tuple[str, str, str], dict[str, list[Exact]]] = {}
+    covered: dict[tuple[str, str, str], list[tuple[date, date]]] = {}  # the days each line's invoices bill
     for bill in bills:
         a, b = max(bill.start, period.start), min(bill.end, period.end)
         days = (b - a).days + 1
@@ -937,13 +938,14 @@ def prorated_lines(bills: list[Invoice], period: Period, counter: UnitCounter | 
         whole = _mul(bill.amount, TICKS_D)
         part: Exact = Share(whole, Decimal(days), Decimal(bill.days)) if rest else _mul(bill.amount, per)
         line.parts += (part,)
-        line.active_days = max(line.active_days, days)
+        covered.setdefault(key, []).append((a, b))
         if counter is not None and not bill.product:
             pieces = split.setdefault(key, {})
             weights = counter.by_product(bill.customer, "", Unit.REQUEST, a, b)
             for product, piece in _split_part(part, weights):
                 pieces.setdefault(product, []).append(piece)
     for key, line in merged.items():
+        line.active_days = _days_in(covered[key])  # the days billed, not the longest invoice's (28 of 59 in a Q4)
         line.total = line.platform = _exact_dollars(line.parts)
         if key in split:
             line.product_parts = {product: tuple(parts) for product, parts in split[key].items()}
@@ -951,6 +953,18 @@ def prorated_lines(bills: list[Invoice], period: Period, counter: UnitCounter | 
         else:
             line.by_product, line.product_parts = {line.product: line.total}, {line.product: line.parts}
     return list(merged.values())
+
+
+def _days_in(spans: list[tuple[date, date]]) -> int:
+    """How many days the spans [a, b] cover together (two invoices overlapping on a day count it once)."""
+    days, reached = 0, None
+    for a, b in sorted(spans):
+        if reached is not None and a <= reached:
+            a = reached + timedelta(days=1)
+        if a <= b:
+            days += (b - a).days + 1
+            reached = b
+    return days
 
 
 def _split_part(part: Exact, weights: dict[str, Decimal]) -> list[tuple[str, Exact]]:

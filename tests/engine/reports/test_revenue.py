@@ -15,9 +15,10 @@ from sqlalchemy import text
 from config.settings import Settings
 from engine.ingest.contracts import import_contracts_file
 from engine.money import ZERO
-from engine.periods import Period, trailing
+from engine.periods import Period, quarter, trailing
 from engine.reports.revenue import (
     FixedCharges,
+    Invoice,
     RevenueLine,
     SkippedContract,
     Terms,
@@ -29,6 +30,7 @@ from engine.reports.revenue import (
     contracts_in,
     month_fraction,
     period_revenue,
+    prorated_lines,
     revenue_by_customer,
     revenue_lines,
     total_by_customer,
@@ -479,3 +481,15 @@ def test_stored_amounts_are_read_with_the_digits_the_database_gives(settings: Se
     for c, row in zip(read, stored, strict=True):
         got = (c.seat_price_usd, c.platform_fee_usd, c.included_units, c.unit_price_usd)
         assert [str(v) for v in got] == [str(Decimal(str(v))) for v in row]
+
+
+def test_a_billed_lines_days_are_the_days_its_invoices_bill_in_the_period() -> None:
+    q4 = quarter(2026, 4)
+    bills = [
+        Invoice("acme", "", "stripe", date(2026, 10, 1), date(2026, 10, 31), D("3100")),
+        Invoice("acme", "", "stripe", date(2026, 11, 1), date(2026, 11, 30), D("3000")),
+        Invoice("acme", "", "stripe", date(2026, 11, 20), date(2026, 11, 29), D("10")),  # a top-up inside November
+    ]
+    (line,) = prorated_lines(bills, q4)
+    # Every day of October and November once: it said 31, the longest invoice's.
+    assert (line.active_days, line.total) == (61, D("6110"))
