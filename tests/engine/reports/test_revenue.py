@@ -258,8 +258,9 @@ def test_a_billed_line_replaces_modelled_revenue_only_on_the_days_it_covers(sett
     assert lines(september, "acme") == [("contract", 30, D("5000.00"))]  # no invoice: the contract alone
     # Sep 1-29 are the contract's (29/30 of $3,100), Sep 30 the invoice's (1 of its 32 days).
     assert lines(september, "bluth") == [("contract", 29, D("2996.67")), ("stripe", 1, D("100.00"))]
-    # Oct 11-19, between two invoices: the contract's 9 days of $3,100 over 31; the lines inside others add theirs.
-    assert lines(OCTOBER, "cyber") == [("contract", 9, D("900.00")), ("stripe", 12, D("2600.00"))]
+    # Oct 11-19, between two invoices: the contract's 9 days of $3,100 over 31; the lines inside others add theirs,
+    # billed over the other 22 days.
+    assert lines(OCTOBER, "cyber") == [("contract", 9, D("900.00")), ("stripe", 22, D("2600.00"))]
     with runtime.connect() as conn:
         assert revenue_by_customer(conn, OCTOBER)["acme"].quantize(D("0.01")) == D("5000.00")
         # Forecasts and floors hold a billed customer's rate flat: the invoice's share over the days it covers
