@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from engine.money import CENT, MICRO, NANO, TENTH, fraction_decimal, json_number
+from engine.money import CENT, MICRO, NANO, TENTH, fraction_decimal, json_number, round_to
 from engine.periods import Period
 from engine.pricing.book import PriceBook
 from engine.reports.bridge_cogs import Cell, CogsBridge, cogs_bridge, read_cells, reprice_previous
@@ -112,7 +112,8 @@ class Bridge:
         return None if self.margin_moved is None else round_half_up(self.margin_moved, step)
 
     def top(self, n: int = TOP_CONTRIBUTORS) -> list[Contributor]:
-        return [c for c in self.contributors if c.change][:n]
+        """The biggest `n` pieces that moved a cent or more: one that rounds to $0.00 is no contributor to name."""
+        return [c for c in self.contributors if round_to(c.change, CENT)][:n]
 
 
 def _margin(revenue: Fraction, cogs: Fraction) -> Fraction | None:

@@ -295,3 +295,14 @@ def test_a_step_without_revenue_passes_its_points_to_the_step_that_brings_revenu
         "in those of contract changes, the step that brings revenue back"
     ]
     assert_adds_up(b)
+
+
+def test_a_piece_that_rounds_to_no_cent_is_never_named_a_contributor(settings: Settings, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    b = why(load(settings, tmp_path, september=BASE, october=[times(u, 3) for u in BASE]))
+    first, second = b.contributors[0], b.contributors[1]
+    # A piece of $0.004 (it read "+$0.00 revenue · terms: …" among the biggest); $0.005 rounds half-up to a cent.
+    tiny = [replace(first, change=Decimal("0.004")), replace(second, change=Decimal("-0.005"))]
+    named = replace(b, contributors=[tiny[0], tiny[1], *b.contributors]).top()
+    assert tiny[0] not in named and named[0] == tiny[1]
