@@ -350,10 +350,9 @@ def forecast_message(d: dict[str, Any]) -> Answer:
 def _price(value: str | None, unit: str) -> str:
     if value is None:
         return "n/a"
-    amount = Decimal(value)
-    # A seat or monthly price to the cent, or to every decimal the contract has (today's price): never rounded.
-    shown = unit_price_text(amount) if unit in ("seat", "month") else f"${amount.normalize():f}"
-    return f"{shown}/{UNIT_LABEL.get(unit, unit)}"
+    # Cents at least, and every decimal the price has beyond them (a floor to 0.0001 a task, today's contract price):
+    # never rounded, and never "$2.5/task".
+    return f"{unit_price_text(Decimal(value))}/{UNIT_LABEL.get(unit, unit)}"
 
 
 def _today(d: dict[str, Any]) -> str:

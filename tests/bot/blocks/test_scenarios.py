@@ -151,9 +151,9 @@ def test_floor_shows_floor_against_todays_price() -> None:
     answer = floor_message(d)
     _within_limits(answer.blocks)
     body = body_of(answer.blocks)
-    assert "*Floor $0.394445/request*" in body and "$0.5/request" in body
+    assert "*Floor $0.394445/request*" in body and "$0.50/request" in body  # not "$0.5/request"
     assert answer.text == (
-        "Price floor, Cee One: $0.394445/request keeps a 55.0% margin in a heavy month (today $0.5/request)"
+        "Price floor, Cee One: $0.394445/request keeps a 55.0% margin in a heavy month (today $0.50/request)"
     )
 
 
