@@ -38,7 +38,7 @@ from engine.store.bounds import SEATS_MAX
 from engine.store.meta import StaleRollups, bump_generation
 from engine.store.models import ImportRun, ProviderCost, RevenueActual
 from engine.store.sql import PAST_A_BIGINT, sum_too_large
-from engine.timeutil import DayCutter
+from engine.timeutil import DayCutter, as_date
 from engine.vocab import Plan
 
 log = logging.getLogger(__name__)
@@ -403,15 +403,25 @@ def _write_revenue(conn: Connection, batch: Batch) -> int:
 _SEAT_PLANS = ", ".join(f"'{plan}'" for plan in Plan if plan.has_seats)
 
 
+# A contract's columns but its id, start and seats: what the contract carrying Stripe's new seat count copies.
+_KEPT_TERMS = (
+    'customer, product, plan, "end", seat_price_usd, platform_fee_usd, included_units, unit, unit_price_usd, owner, '
+    "breach_pct, healthy_pct"
+)
+
+
 def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> list[str]:
-    """Set the seats of each mapped customer's seat contract in force today from its Stripe subscription."""
+    """Set the seats of each mapped customer's seat contract in force today from its Stripe subscription, from today
+    on: a contract that started before is ended yesterday and continued from today with the new count, so the days
+    before keep the seats they were billed for (a September already reported, and its board pack, stay as they
+    were). One that started today takes the new count itself."""
     notes: list[str] = []
     for entry in seats:
         if not entry["mapped"]:
             notes.append(f"{entry['trace']}: {entry['seats']} seat(s) on {entry['subscription']}, customer unmapped")
             continue
         sql = (
-            f"SELECT id, product, seats FROM contract WHERE customer = :c AND plan IN ({_SEAT_PLANS}) "
+            f"SELECT id, product, seats, start FROM contract WHERE customer = :c AND plan IN ({_SEAT_PLANS}) "
             'AND start <= :d AND ("end" IS NULL OR "end" >= :d)'
         )
         params: dict[str, Any] = {"c": entry["customer"], "d": today}
@@ -424,13 +434,26 @@ def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> 
             why = "no seat contract in force" if not contracts else f"{len(contracts)} seat contracts in force"
             notes.append(f"{who}: {entry['seats']} seat(s) in Stripe, not applied ({why})")
             continue
-        contract_id, _, current = contracts[0]
+        contract_id, _, current, started = contracts[0]
         if entry["seats"] > SEATS_MAX:  # the contract column's bound, as a contract import checks it
             notes.append(f"{who}: {entry['seats']} seat(s) in Stripe, not applied (more than {SEATS_MAX:,})")
             continue
         if current != entry["seats"]:
-            conn.execute(text("UPDATE contract SET seats = :n WHERE id = :i"), {"n": entry["seats"], "i": contract_id})
-            notes.append(f"{who}: seats {current} → {entry['seats']} (Stripe {entry['subscription']})")
+            change = {"n": entry["seats"], "i": contract_id, "d": today}
+            if as_date(started) < today:
+                conn.execute(
+                    text(
+                        f"INSERT INTO contract (start, seats, {_KEPT_TERMS}) "
+                        f"SELECT :d, :n, {_KEPT_TERMS} FROM contract WHERE id = :i"
+                    ),
+                    change,
+                )
+                conn.execute(
+                    text('UPDATE contract SET "end" = :y WHERE id = :i'), {**change, "y": today - timedelta(days=1)}
+                )
+            else:
+                conn.execute(text("UPDATE contract SET seats = :n WHERE id = :i"), change)
+            notes.append(f"{who}: seats {current} → {entry['seats']} from {today} (Stripe {entry['subscription']})")
     return notes
 
 

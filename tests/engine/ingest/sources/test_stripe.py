@@ -90,10 +90,44 @@ def test_stripe_subscription_quantity_sets_the_seat_contract(rt: Runtime, vendor
     result = sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport)
 
     assert result.ok, result.error
-    assert result.seats == ["acme/assist: seats 10 → 14 (Stripe sub_1Pgc6rB7WZ01zgkWNy0Cn5nw)"]
+    assert result.seats == ["acme/assist: seats 10 → 14 from 2026-11-15 (Stripe sub_1Pgc6rB7WZ01zgkWNy0Cn5nw)"]
+    # From today (the 15th) on: the days before keep the seats they were billed for. It rewrote the contract, and
+    # with it every month since January (October read $700 after the sync, $500 before).
     with rt.connect() as conn:
-        report = customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds)
-    assert report.current.revenue == Decimal(14 * 50)
+        october = customer_report(conn, "acme", OCT, thresholds=rt.thresholds)
+        november = customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds)
+    assert october.current.revenue == Decimal(10 * 50)
+    assert round(november.current.revenue, 2) == round(Decimal(10 * 14 + 14 * 16) * 50 / 30, 2)  # $606.67
+    assert rows(rt, 'SELECT CAST(start AS TEXT), CAST("end" AS TEXT), seats FROM contract ORDER BY start') == [
+        ("2026-01-01", "2026-11-14", 10),
+        ("2026-11-15", None, 14),
+    ]
+    # Synced again the same day, or to the same count, nothing more changes: one contract carries today's seats.
+    sub["items"]["data"][0]["quantity"] = 15
+    serve_stripe(vendor, [], [sub])
+    assert sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport).ok
+    assert rows(rt, "SELECT seats FROM contract ORDER BY start") == [(10,), (15,)]
+
+
+def test_the_contracts_file_imported_again_after_a_seat_sync_keeps_the_synced_seats_with_supersede(
+    rt: Runtime, vendor: Vendor, tmp_path: Path
+) -> None:
+    from engine.ingest.contracts import ContractFileError, import_contracts_file
+
+    add_contract(rt, "acme", plan="seat", seats=10)
+    sub = fixture("stripe_subscriptions_list.json")["data"][0]
+    sub["items"]["data"][0]["quantity"] = 14
+    serve_stripe(vendor, [], [sub])
+    assert sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport).ok
+    original = tmp_path / "contracts.csv"
+    original.write_text("customer,plan,start,seats,seat_price_usd\nacme,seat,2026-01-01,10,50\n")
+    with pytest.raises(ContractFileError, match="overlap"):  # said, naming both, and nothing changed
+        import_contracts_file(rt.engine, original)
+    import_contracts_file(rt.engine, original, supersede=True)
+    assert rows(rt, 'SELECT CAST(start AS TEXT), CAST("end" AS TEXT), seats FROM contract ORDER BY start') == [
+        ("2026-01-01", "2026-11-14", 10),
+        ("2026-11-15", None, 14),
+    ]
 
 
 def test_a_stripe_quantity_past_what_a_contract_holds_is_not_applied(rt: Runtime, vendor: Vendor) -> None:
