@@ -242,3 +242,13 @@ def _within_years(text: str, year: int) -> None:
 def looks_like_period(text: str) -> bool:
     value = text.strip().lower()
     return bool(_MONTH.match(value) or _QUARTER.match(value) or _DAYS.match(value) or _DATE.match(value))
+
+
+def month_spans(a: date, b: date) -> list[tuple[date, date]]:
+    """[a, b] cut at the ends of its months: [(Oct 28, Oct 31), (Nov 1, Nov 26)]."""
+    spans = []
+    while a <= b:
+        last = date(a.year, a.month, calendar.monthrange(a.year, a.month)[1])
+        spans.append((a, min(b, last)))
+        a = last + timedelta(days=1)
+    return spans

@@ -25,7 +25,7 @@ from typing import Final, Literal, NamedTuple
 from sqlalchemy import Connection, text
 
 from engine.money import EXACT, ONE, TICKS, TICKS_D, ZERO, Exact, ExactSum, Share, count_text, unit_price_text
-from engine.periods import Period
+from engine.periods import Period, month_spans
 from engine.reports.usage import UnitCounter, UsageTotals
 from engine.store.bounds import MONEY_MAX, SEATS_MAX
 from engine.store.sql import fetch_tuples, where_equal
@@ -344,6 +344,9 @@ class _Charge(NamedTuple):
     units: Decimal  # metered units (zero for seat and flat plans)
     fixed: _Fixed
     ticks: Decimal  # the total, exactly, in ticks: what totals add (the line's Decimals are worked out from it)
+    # A hybrid plan's usage charge over days of several months, in ticks: each month's units against that month's
+    # allowance (`_hybrid_by_month`); None when one span's arithmetic gave it (the charge less the fixed part).
+    by_month: Decimal | None = None
 
 
 # A contract, its charge, and its customer and product again: the totals per customer and per product read these
@@ -367,7 +370,27 @@ def _charged(c: Terms, days: int, fixed: _Fixed, per_product: dict[str, Decimal]
         else:
             ticks = _add(ticks, _mul(_mul(units, c.unit_price_usd), TICKS_D))
     # _make: a NamedTuple from its values without its own __new__ in Python (one per contract and period).
-    return _Charge._make((days, per_product, units, fixed, ticks))
+    return _Charge._make((days, per_product, units, fixed, ticks, None))
+
+
+def _hybrid_by_month(
+    c: Terms,
+    days: int,
+    fixed: _Fixed,
+    per_product: dict[str, Decimal],
+    units: Decimal,
+    months: list[tuple[_Fixed, Decimal]],
+) -> _Charge:
+    """A hybrid plan's charge over days of several months: its fixed charges over them all, and in each month the
+    units over that month's allowance (its included units × the month's share in force), at the unit price. The
+    units are monthly: a quarter earns what its three months do, and July's unused allowance does not absorb
+    September's overage (pooled over the quarter, 9,000 units against 9,000 included earned no usage at all)."""
+    usage = ZERO
+    for month, used in months:
+        over = _sub(_mul(used, month.denominator), month.included_n)
+        if over > 0:
+            usage = _add(usage, _mul(_mul(over, c.unit_price_usd), month.per))
+    return _Charge._make((days, per_product, units, fixed, _add(fixed.ticks, usage), usage))
 
 
 def _written(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
@@ -382,7 +405,13 @@ def _written(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
         terms=terms,
         seats=fixed.seats,
         platform=fixed.platform,
-        usage=c.usage_charge(charge.units, fixed.months) if c.is_metered else ZERO,
+        usage=(
+            charge.by_month / TICKS_D
+            if charge.by_month is not None
+            else c.usage_charge(charge.units, fixed.months)
+            if c.is_metered
+            else ZERO
+        ),
         total=charge.ticks / TICKS_D,  # one division of the exact total, not its parts' 28-digit Decimals added
         units=charge.units,
         included_units=fixed.included,
@@ -420,6 +449,10 @@ def _charges(
     """The revenue rule on each of `contracts` over the days of `period` it is in force, in their order (one in
     force on none of them is left out): every caller's, for one contract or thousands."""
     first, last = period.start, period.end
+    # A period of calendar months (a quarter, a year, a quarter to date) earns what its months do: a hybrid plan's
+    # allowance is each month's own (`_hybrid_by_month`). A window of days across months (the last 30 days) spreads
+    # its allowance over its days, as it does its fees: it is no sum of months to agree with.
+    by_months = first.day == 1 and (first.year, first.month) != (last.year, last.month)
     whole_days, whole_months = (last - first).days + 1, month_fraction(first, last)
     fixed = {} if fixed is None else fixed  # contracts share terms: their fixed charges are worked out once
     scaled = usage_factor != ONE
@@ -460,6 +493,17 @@ def _charges(
             units = counter.units(c.customer, c.product, c.split_unit, a, b, per_product)
             if scaled:
                 units *= usage_factor
+            if by_months and c.plan is Plan.HYBRID and (a.year, a.month) != (b.year, b.month):
+                by_month = [
+                    (
+                        _fixed_of(c, month_fraction(x, y), fixed),
+                        counter.units_over(c.customer, c.product, c.split_unit, x, y) * usage_factor,
+                    )
+                    for x, y in month_spans(a, b)
+                ]
+                charge = _hybrid_by_month(c, days, _fixed_of(c, months, fixed), per_product, units, by_month)
+                charged.append((c, charge, c.customer, c.product))
+                continue
         charged.append((c, _charged(c, days, _fixed_of(c, months, fixed), per_product, units), c.customer, c.product))
     return charged
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, TextClause, bindparam, text
 
 from engine.money import ZERO
-from engine.periods import Period
+from engine.periods import Period, month_spans
 from engine.store.sql import COST_SUM, fetch_tuples, where_equal
 from engine.timeutil import as_date
 from engine.vocab import Unit
@@ -53,6 +53,20 @@ def usage_totals(conn: Connection, start: date, end: date, customer: str | None 
     return totals
 
 
+def _totals_of(conn: Connection, a: date, b: date, customer: str | None) -> UsageTotals:
+    """`usage_totals` as plain tuples, fetched at once (UnitCounter reads every customer's for a few days)."""
+    sql = (
+        "SELECT customer, product, SUM(requests), SUM(input_tokens + output_tokens) "
+        "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
+    )
+    params: dict[str, object] = {"a": a, "b": b}
+    sql = where_equal(sql, params, customer=customer)
+    totals: UsageTotals = defaultdict(dict)
+    for cust, prod, req, tok in fetch_tuples(conn, text(sql + " GROUP BY customer, product"), params):
+        totals[cust][prod] = (int(req or 0), int(tok or 0))
+    return totals
+
+
 class UnitCounter:
     """Units per (customer, product) over a period or part of it, fetched in as few queries as possible."""
 
@@ -69,6 +83,8 @@ class UnitCounter:
         if totals is None:
             totals = usage_totals(conn, period.start, period.end, single) if customers != [] else {}
         self._full = totals
+        self._single = single
+        self._months: dict[tuple[date, date], UsageTotals] | None = None  # `_month_totals`, once asked
         self._tasks: dict[str, dict[str, int]] = {}
         # The customers prefetched for every product (prefetch_tasks' `whole`) whose tasks span products
         # (`spanning_tasks`), with their tasks over the whole period counted once each (`whole_tasks`); and all of
@@ -141,6 +157,43 @@ class UnitCounter:
         if not spanning_tasks(self.conn, [customer]):
             return sum(per_product.values(), ZERO)
         return Decimal(whole_tasks(self.conn, Period(a, b, ""), [customer]).get(customer, 0))
+
+    def units_over(self, customer: str, product: str, unit: Unit, a: date, b: date) -> Decimal:
+        """`units` over [a, b] on its own: a hybrid contract asks it for each month of its days (its allowance is
+        monthly). One of the period's own months is answered from `_month_totals`, every customer's at once."""
+        if unit is not Unit.TASK:
+            months = self._month_totals()
+            if (a, b) in months:
+                which, per = COUNTING[unit]
+                pairs = months[(a, b)].get(customer, {})
+                total = sum(v[which] for p, v in pairs.items() if not product or p == product)
+                return Decimal(total) if per == 1 else Decimal(total) / per
+        return self.units(customer, product, unit, a, b, self.by_product(customer, product, unit, a, b))
+
+    def _month_totals(self) -> dict[tuple[date, date], UsageTotals]:
+        """Requests and tokens per customer and product in each month of the period (none when it has one): every
+        month but the longest read, in one statement each, and the longest the period's totals (read already)
+        less theirs. A trailing 30 days reads its few days of the month before, not the whole window again."""
+        if self._months is None:
+            spans = month_spans(self.period.start, self.period.end)
+            self._months = {}
+            if len(spans) > 1:
+                longest = max(spans, key=lambda s: (s[1] - s[0], s[0]))
+                rest: dict[str, dict[str, list[int]]] = {
+                    c: {p: list(v) for p, v in pairs.items()} for c, pairs in self._full.items()
+                }
+                for a, b in spans:
+                    if (a, b) == longest:
+                        continue
+                    read = _totals_of(self.conn, a, b, self._single)
+                    self._months[(a, b)] = read
+                    for c, pairs in read.items():
+                        for p, (r, t) in pairs.items():
+                            left = rest.setdefault(c, {}).setdefault(p, [0, 0])
+                            left[0] -= r
+                            left[1] -= t
+                self._months[longest] = {c: {p: (v[0], v[1]) for p, v in pairs.items()} for c, pairs in rest.items()}
+        return self._months
 
     def _read_tasks(self, customer: str, product: str, a: date, b: date) -> dict[str, int]:
         # Only task-metered contracts ask; one covering-index range per customer beats scanning every task.

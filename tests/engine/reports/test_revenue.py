@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,10 @@ from sqlalchemy import text
 
 from config.settings import Settings
 from engine.ingest.contracts import import_contracts_file
+from engine.ingest.files import import_usage_file
 from engine.money import ZERO
-from engine.periods import Period, quarter, trailing
+from engine.periods import Period, month, quarter, trailing
+from engine.reports.portfolio import portfolio
 from engine.reports.revenue import (
     FixedCharges,
     Invoice,
@@ -418,7 +421,9 @@ def test_each_contract_earns_what_its_own_terms_say_alone_or_among_others(settin
             assert len(lines) == len(alone) == len(by_hand) > 5, period
 
             def digits(line: RevenueLine) -> dict[str, str]:
-                return {k: str(v) for k, v in line.as_dict().items()}
+                # Every digit, but a zero's exponent: a hybrid's usage over days of two months is worked out month by
+                # month (0), by hand over the span at once (0.0).
+                return {k: "0" if isinstance(v, Decimal) and not v else str(v) for k, v in line.as_dict().items()}
 
             assert [digits(x) for x in lines] == [digits(x) for x in alone] == [digits(x) for x in by_hand], period
             assert [x.by_product for x in lines] == [x.by_product for x in alone], period
@@ -494,3 +499,39 @@ def test_a_billed_lines_days_are_the_days_its_invoices_bill_in_the_period() -> N
     (line,) = prorated_lines(bills, q4)
     # Every day of October and November once: it said 31, the longest invoice's.
     assert (line.active_days, line.total) == (61, D("6110"))
+
+
+def test_a_hybrid_allowance_is_each_months_own_over_a_quarter_or_months_to_date(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # $1,000 a month with 3,000 requests included, $0.10 a request over: July 1,000, August 1,000, September 7,000.
+    # Pooled over the quarter, 9,000 against 9,000 included earned no usage: $3,000 where its months earn $3,400.
+    runtime = _with_contracts(settings, tmp_path, "h,H,,hybrid,2026-07-01,,,,1000,3000,request,0.10\n")
+    usage = tmp_path / "usage.csv"
+    usage.write_text(
+        "event_id,ts,customer,product,model,requests,cost_usd\n"
+        "u7,2026-07-10T12:00:00Z,h,chat,gpt-4o,1000,1\nu8,2026-08-10T12:00:00Z,h,chat,gpt-4o,1000,1\n"
+        "u9,2026-09-10T12:00:00Z,h,chat,gpt-4o,7000,1\n"
+    )
+    import_usage_file(runtime.engine, usage, prices=runtime.prices, timezone="UTC")
+    with runtime.connect() as conn:
+        months = [revenue_by_customer(conn, month(2026, m))["h"] for m in (7, 8, 9)]
+        assert months == [D("1000"), D("1000"), D("1400")]
+        (line,) = revenue_lines(conn, quarter(2026, 3))
+        assert (line.total, line.usage, line.units) == (D("3400"), D("400"), D("9000"))
+        # A period of months to date, August 1st to September 19th: August's allowance, unused, absorbs nothing of
+        # September's 7,000 against its 19/30 of 3,000 (1,900): 5,100 over, $510. The portfolio's counter, which
+        # reads the period's months at once, says the same.
+        to_date = Period(date(2026, 8, 1), date(2026, 9, 19), "")
+        fees = D(1000) + D(1000) * 19 / 30
+        assert revenue_by_customer(conn, to_date)["h"].quantize(D("0.01")) == (fees + 510).quantize(D("0.01"))
+        board = portfolio(conn, to_date, thresholds=runtime.thresholds)
+        assert board.customers[0].current.revenue.quantize(D("0.01")) == (fees + 510).quantize(D("0.01"))
+        # A window of days across months (August 20th to September 19th) is no sum of months: its allowance is
+        # spread over its days, as its fees are: 7,000 against 3,000 × (12/31 + 19/30).
+        window = Period(date(2026, 8, 20), date(2026, 9, 19), "")
+        months = Fraction(12, 31) + Fraction(19, 30)
+        fees = D(1000) * 12 / 31 + D(1000) * 19 / 30
+        over = (7000 - 3000 * months) * Fraction("0.10")
+        expected = fees + D(over.numerator) / D(over.denominator)
+        assert revenue_by_customer(conn, window)["h"].quantize(D("0.01")) == expected.quantize(D("0.01"))
