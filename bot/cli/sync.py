@@ -9,7 +9,7 @@ import sys
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import UsageError, command, show_progress
+from bot.cli.common import UsageError, command, print_notices, show_progress
 from engine.ingest.sources import SYNC_SOURCES
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.render.fmt import money, percent
     from engine.ingest.reconcile import queue_drift_alerts, reconcile
     from engine.periods import PeriodError, parse_period
+    from engine.store.meta import STALE_PRICES
 
     text = (args.period or rt.today().strftime("%Y-%m")).strip()
     # Providers bill by the month: a quarter (2026-Q3 is seven characters too) or a number of days is refused.
@@ -85,11 +86,26 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
         raise UsageError(str(exc)) from None
     channels = rt.settings.alert_channels
     with rt.engine.begin() as conn:
+        notes = rt.notices(conn)
+        stale = STALE_PRICES in notes
         rows = reconcile(conn, period, rt.settings.timezone)
-        # A provider's drift beyond ±5% is posted to the alert channels, once per provider and month.
-        alerted = queue_drift_alerts(conn, rows, period, channels, rt.now()) if channels else []
+        # A provider's drift beyond ±5% is posted to the alert channels, once per provider and month. Not while the
+        # stored costs were priced with another price file: the drift may be the change, and the month's one alert,
+        # once posted, is never posted again with the repriced figures.
+        alerted = queue_drift_alerts(conn, rows, period, channels, rt.now()) if channels and not stale else []
+    held = stale and bool(channels) and any(r.status == "drift" for r in rows)
     if args.json:
-        print(json.dumps({"period": period.label, "providers": [r.as_dict() for r in rows]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "period": period.label,
+                    "providers": [r.as_dict() for r in rows],
+                    "notices": notes,
+                    "drift_alerts_held": held,
+                },
+                indent=2,
+            )
+        )
         return 0
     if not rows:
         print(
@@ -112,6 +128,10 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
         )
     if alerted:
         print(f"Drift alert queued for {', '.join(alerted)} to {len(channels)} alert channel(s).")
+    if held:
+        print("Drift alert not queued: the stored costs were priced with another price file; run `marginbot reprice`, "
+              "then reconcile again.")  # fmt: skip
+    print_notices(args, notes)
     return 0
 
 

@@ -52,6 +52,8 @@ def test_reconcile_compares_priced_usage_with_the_provider_bill(
                 "status": "drift",
             }
         ],
+        "notices": [],  # what every report carries: prices changed since the last reprice
+        "drift_alerts_held": False,
     }
     assert main(["reconcile", "--period", "2026-10"], runtime=rt) == 0
     assert "Drift over 5%: check the price book" in capsys.readouterr().out
@@ -150,3 +152,29 @@ def test_usage_is_cut_in_the_providers_utc_days_whatever_the_time_zone(
     with tokyo.connect() as conn:
         (row,) = reconcile(conn, month(2026, 10), "Asia/Tokyo")
     assert row.priced_usd == october_utc
+
+
+def test_a_drift_on_costs_priced_with_another_price_file_is_said_and_not_alerted(
+    rt: Runtime, vendor: Vendor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The month's one drift alert, posted on stale costs, would never be posted again with the repriced ones; and
+    # the line telling to check the price book pointed at the file just fixed.
+    vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
+    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
+    vendor.route("/v1/organization/costs", openai_bucket_pages({D1: [cost_result(0.06)]}))
+    sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+    prices = Path(rt.settings.prices_file)
+    prices.write_text(prices.read_text().replace("input_per_mtok = 0.10", "input_per_mtok = 0.20", 1))
+    alerting = Runtime(rt.settings.model_copy(update={"alert_channels": ["C1"]}), now_override=rt.now())
+
+    assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0
+    out = capsys.readouterr().out
+    assert "Drift alert not queued: the stored costs were priced with another price file" in out
+    assert out.rstrip().endswith("Note: prices changed since the last reprice: run `marginbot reprice`")
+    assert main(["reconcile", "--period", "2026-10", "--json"], runtime=alerting) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["drift_alerts_held"] is True and shown["notices"] == [
+        "prices changed since the last reprice: run `marginbot reprice`"
+    ]
+    with alerting.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM outbox")).scalar() == 0
