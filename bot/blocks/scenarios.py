@@ -16,6 +16,7 @@ from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, exact, money, percent, pl
 from bot.render.tables import COST_TYPE_LABEL
 from engine.money import unit_price_text
 from engine.periods import Period
+from engine.scenarios.basis import WINDOW_DAYS
 
 TOP_CUSTOMERS = 10
 TABLE_ROWS = 36
@@ -243,9 +244,15 @@ def _breach_words(month: str | None, reason: str | None) -> str:
 
 
 def _window(w: dict[str, Any] | None) -> str:
+    """A P50 or P99 window. One shorter than WINDOW_DAYS (all the history there is) says so: its COGS is of its own
+    days, and the month worked out from it is that scaled up."""
     if not w:
         return "n/a"
-    cogs = f", COGS {_money(w['cogs_usd'])}" if "cogs_usd" in w else ""
+    days = w.get("days")
+    short = (
+        f" in those {plural(days, 'day')}, scaled to {WINDOW_DAYS}" if days is not None and days < WINDOW_DAYS else ""
+    )
+    cogs = f", COGS {_money(w['cogs_usd'])}{short}" if "cogs_usd" in w else ""
     return f"{w['start']} to {w['end']}{cogs}"
 
 
@@ -393,7 +400,10 @@ def floor_message(d: dict[str, Any]) -> Answer:
     with today's and the floor's margin in a typical and a heavy month."""
     unit = d["unit"]
     heavy = d.get("p99_window")
-    when = f" (the P99 30 days, {_window(heavy)})" if heavy else ""
+    if heavy and heavy.get("days", WINDOW_DAYS) < WINDOW_DAYS:  # all the history there is: one window
+        when = f" (the only window, all {heavy['days']} days of history: {_window(heavy)})"
+    else:
+        when = f" (the P99 {WINDOW_DAYS} days, {_window(heavy)})" if heavy else ""
     blocks = [
         header(f"Price floor · {d['name']}"),
         context(

@@ -157,6 +157,25 @@ def test_floor_shows_floor_against_todays_price() -> None:
     )
 
 
+def test_a_window_shorter_than_a_month_says_its_cogs_are_its_own_days_scaled() -> None:
+    # Five days of history: the one window is those 5 days, whose COGS are a sixth of the month worked out from
+    # them. It read "the P99 30 days, 2026-11-24 to 2026-11-28, COGS $9,424.92" beside a heavy month of $56,549.51.
+    short = {"start": "2026-11-24", "end": "2026-11-28", "days": 5, "cogs_usd": 9424.92}
+    whole = {"start": "2026-09-14", "end": "2026-10-13", "days": 30, "cogs_usd": 151848.71}
+    floor = {
+        "customer": "c1", "name": "Cee One", "target_pct": 55.0, "unit": "month", "plan": "flat",
+        "basis": {"label": "last 5 days", "start": "2026-11-24", "end": "2026-11-28"}, "terms": [],
+        "hypothetical": False, "current_price_usd": None, "floor_price_usd": "125665.57", "p99_month_cogs_usd": 56549.51,
+        "margin_p99_at_current_pct": None, "margin_p99_at_floor_pct": 55.0, "margin_p50_at_floor_pct": None,
+        "note": None, "assumptions": [], "p99_window": short,
+    }  # fmt: skip
+    body = body_of(floor_message(floor).blocks)
+    assert "the only window, all 5 days of history: 2026-11-24 to 2026-11-28, COGS $9,424.92 in those 5 days, " in body
+    assert "the P99 30 days" not in body
+    body = body_of(floor_message(floor | {"p99_window": whole}).blocks)
+    assert "(the P99 30 days, 2026-09-14 to 2026-10-13, COGS $151,848.71)" in body
+
+
 def test_builders_are_pure() -> None:
     d = whatif_dict("portfolio", customers=3)
     before = json.dumps(d, sort_keys=True)
