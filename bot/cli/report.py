@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.common import UserError, period, print_notices
+from bot.cli.common import UsageError, UserError, period, print_notices
 from engine.periods import DEFAULT_DAYS
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ def cmd_report(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.render.workbook import write_pack
     from engine.reports.pack import board_pack
 
+    if not args.out.strip():  # Path("") is the current directory: eight .csv files written there without a word
+        raise UsageError("--out is empty: name an .xlsx file (pack.xlsx) or a directory for .csv files (pack/)")
     out = Path(args.out)
     if out.suffix and out.suffix.lower() != ".xlsx":
         raise UserError(f"--out {args.out}: write an .xlsx file or a directory (for .csv files), e.g. pack.xlsx")

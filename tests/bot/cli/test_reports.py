@@ -103,6 +103,21 @@ def test_report_out_naming_a_file_where_a_directory_goes_is_one_line_before_any_
     assert plain.read_text() == "hi"
 
 
+def test_report_out_empty_is_refused_rather_than_writing_into_the_current_directory(
+    book: Runtime, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for empty in ("", "  "):
+        assert cli(book, capsys, "report", "--period", "2026-10", "--out", empty) == (
+            2,
+            "",
+            "marginbot: --out is empty: name an .xlsx file (pack.xlsx) or a directory for .csv files (pack/)\n",
+        )
+    assert list(here.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("word", "why"),
     [("2026-13", "'2026-13' is not a month"), ("0d", "the number of days must be between 1 and 3660")],
