@@ -157,7 +157,11 @@ def _count(raw: Mapping[str, Any], key: str, default: int = 0) -> int:
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
     elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        number = int(value)  # a JSON line's 120.0 (its numbers with a point are read as Decimals)
+        # A JSON line's 120.0 (its numbers with a point are read as Decimals). An exponent past any count is refused
+        # before int() writes it out: 1e1000000 took half a minute.
+        if value.adjusted() > 18:
+            raise RowError(f"{key} must be at most {COUNT_MAX} (one event), got {shown(value)}")
+        number = int(value)
     else:
         raise RowError(f"{key} must be a non-negative integer, got {shown(value)}")
     if number < 0:

@@ -412,16 +412,16 @@ _KEPT_TERMS = (
 
 def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> list[str]:
     """Set the seats of each mapped customer's seat contract in force today from its Stripe subscription, from today
-    on: a contract that started before is ended yesterday and continued from today with the new count, so the days
-    before keep the seats they were billed for (a September already reported, and its board pack, stay as they
-    were). One that started today takes the new count itself."""
+    on (a hybrid plan's from the first of the month): a contract that started before is ended the day before and
+    continued with the new count, so the days before keep the seats they were billed for (a September already
+    reported, and its board pack, stay as they were). One that started since takes the new count itself."""
     notes: list[str] = []
     for entry in seats:
         if not entry["mapped"]:
             notes.append(f"{entry['trace']}: {entry['seats']} seat(s) on {entry['subscription']}, customer unmapped")
             continue
         sql = (
-            f"SELECT id, product, seats, start FROM contract WHERE customer = :c AND plan IN ({_SEAT_PLANS}) "
+            f"SELECT id, product, seats, start, plan FROM contract WHERE customer = :c AND plan IN ({_SEAT_PLANS}) "
             'AND start <= :d AND ("end" IS NULL OR "end" >= :d)'
         )
         params: dict[str, Any] = {"c": entry["customer"], "d": today}
@@ -434,13 +434,17 @@ def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> 
             why = "no seat contract in force" if not contracts else f"{len(contracts)} seat contracts in force"
             notes.append(f"{who}: {entry['seats']} seat(s) in Stripe, not applied ({why})")
             continue
-        contract_id, _, current, started = contracts[0]
+        contract_id, _, current, started, plan = contracts[0]
         if entry["seats"] > SEATS_MAX:  # the contract column's bound, as a contract import checks it
             notes.append(f"{who}: {entry['seats']} seat(s) in Stripe, not applied (more than {SEATS_MAX:,})")
             continue
         if current != entry["seats"]:
-            change = {"n": entry["seats"], "i": contract_id, "d": today}
-            if as_date(started) < today:
+            # A hybrid plan's allowance is monthly, and each contract meters only its own days: cut mid-month, each
+            # part would have its days' share of the allowance for its days' units. Its new count starts with the
+            # month (the month to date is restated; the months before keep theirs).
+            since = today.replace(day=1) if plan == Plan.HYBRID else today
+            change = {"n": entry["seats"], "i": contract_id, "d": since}
+            if as_date(started) < since:
                 conn.execute(
                     text(
                         f"INSERT INTO contract (start, seats, {_KEPT_TERMS}) "
@@ -449,11 +453,11 @@ def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> 
                     change,
                 )
                 conn.execute(
-                    text('UPDATE contract SET "end" = :y WHERE id = :i'), {**change, "y": today - timedelta(days=1)}
+                    text('UPDATE contract SET "end" = :y WHERE id = :i'), {**change, "y": since - timedelta(days=1)}
                 )
             else:
                 conn.execute(text("UPDATE contract SET seats = :n WHERE id = :i"), change)
-            notes.append(f"{who}: seats {current} → {entry['seats']} from {today} (Stripe {entry['subscription']})")
+            notes.append(f"{who}: seats {current} → {entry['seats']} from {since} (Stripe {entry['subscription']})")
     return notes
 
 

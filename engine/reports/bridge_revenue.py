@@ -41,7 +41,7 @@ from engine.reports.revenue import (
     total_by_product,
 )
 from engine.reports.usage import UnitCounter
-from engine.vocab import Unit
+from engine.vocab import Plan, Unit
 
 REVENUE_STEPS = ("volume", "seats", "billed", "contract")
 
@@ -134,6 +134,12 @@ def _volume_state(before: _Side, prev: Period, now: Period, c_prev: UnitCounter,
             total += line.total
             continue
         was, now_units = _units(c_prev, prev, terms.customer, terms), _units(c_now, now, terms.customer, terms)
+        if was and terms.plan is Plan.HYBRID and prev.unit == "quarter":
+            # Each month's units scaled, each against its own allowance, as the quarter's revenue reads them
+            # (engine.reports.revenue._hybrid_by_month): pooled, the same usage read as a volume move.
+            scaled = contract_line(terms, prev, c_prev, usage_factor=now_units / was)
+            total += scaled.total if scaled is not None else ZERO
+            continue
         units = line.units * now_units / was if was else (over_months(now_units, m / months) if months else ZERO)
         total += terms.charge(units, m)
     return total

@@ -445,14 +445,16 @@ def _charges(
     counter: UnitCounter,
     usage_factor: Decimal,
     fixed: FixedCharges | None,
+    of: Period | None = None,
 ) -> list[_Charged]:
     """The revenue rule on each of `contracts` over the days of `period` it is in force, in their order (one in
-    force on none of them is left out): every caller's, for one contract or thousands."""
+    force on none of them is left out): every caller's, for one contract or thousands. `of`: the period `period`
+    is some days of (a billed customer's days no invoice covers), whose kind says how a hybrid allowance is read."""
     first, last = period.start, period.end
-    # A period of calendar months (a quarter, a year, a quarter to date) earns what its months do: a hybrid plan's
-    # allowance is each month's own (`_hybrid_by_month`). A window of days across months (the last 30 days) spreads
-    # its allowance over its days, as it does its fees: it is no sum of months to agree with.
-    by_months = first.day == 1 and (first.year, first.month) != (last.year, last.month)
+    # A period of calendar months (a quarter, a quarter to date) earns what its months do: a hybrid plan's allowance
+    # is each month's own (`_hybrid_by_month`). A window of days across months (the last 30 days, even one that
+    # starts on the 1st) spreads its allowance over its days, as it does its fees: it is no sum of months.
+    by_months = (of or period).unit == "quarter"
     whole_days, whole_months = (last - first).days + 1, month_fraction(first, last)
     fixed = {} if fixed is None else fixed  # contracts share terms: their fixed charges are worked out once
     scaled = usage_factor != ONE
@@ -718,7 +720,7 @@ def period_revenue(
     for customer, runs in uncovered_runs(bills, period).items():
         theirs = [c for c in contracts if c.customer == customer]
         for run in runs:
-            uncovered += _charges(theirs, run, counter, usage_factor, fixed)
+            uncovered += _charges(theirs, run, counter, usage_factor, fixed, of=period)
     return PeriodRevenue(charged, prorated_lines(bills, period, counter), uncovered)
 
 

@@ -363,3 +363,14 @@ def test_a_json_number_past_what_an_event_costs_is_refused_as_written_and_its_re
     ]
     rejects = (tmp_path / "u.jsonl.rejects.csv").read_text()
     assert '""cost_usd"": 1E+400}' in rejects  # a number, as written, not the text "1E+400"
+
+
+def test_a_json_count_with_an_exponent_past_any_count_is_refused_at_once(runtime: Runtime, tmp_path: Path) -> None:
+    # int() of Decimal("1e1000000") writes out a million digits: the import took half a minute to refuse it, and
+    # would not have finished this one.
+    path = tmp_path / "u.jsonl"
+    path.write_text(json.dumps(event())[:-1] + ', "requests": 1e999999999}\n')
+    result = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", skip_invalid=True)
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (1, "requests must be at most 999999999999999 (one event), got 1E+999999999")
+    ]

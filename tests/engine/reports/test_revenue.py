@@ -519,19 +519,70 @@ def test_a_hybrid_allowance_is_each_months_own_over_a_quarter_or_months_to_date(
         assert months == [D("1000"), D("1000"), D("1400")]
         (line,) = revenue_lines(conn, quarter(2026, 3))
         assert (line.total, line.usage, line.units) == (D("3400"), D("400"), D("9000"))
-        # A period of months to date, August 1st to September 19th: August's allowance, unused, absorbs nothing of
-        # September's 7,000 against its 19/30 of 3,000 (1,900): 5,100 over, $510. The portfolio's counter, which
-        # reads the period's months at once, says the same.
-        to_date = Period(date(2026, 8, 1), date(2026, 9, 19), "")
-        fees = D(1000) + D(1000) * 19 / 30
+        # The quarter to September 19th: July's and August's allowances, unused, absorb nothing of September's 7,000
+        # against its 19/30 of 3,000 (1,900): 5,100 over, $510. The portfolio's counter, which reads the period's
+        # months at once, says the same.
+        to_date = quarter(2026, 3).to_date(date(2026, 9, 20))
+        fees = D(2000) + D(1000) * 19 / 30
         assert revenue_by_customer(conn, to_date)["h"].quantize(D("0.01")) == (fees + 510).quantize(D("0.01"))
         board = portfolio(conn, to_date, thresholds=runtime.thresholds)
         assert board.customers[0].current.revenue.quantize(D("0.01")) == (fees + 510).quantize(D("0.01"))
         # A window of days across months (August 20th to September 19th) is no sum of months: its allowance is
-        # spread over its days, as its fees are: 7,000 against 3,000 × (12/31 + 19/30).
+        # spread over its days, as its fees are: 7,000 against 3,000 × (12/31 + 19/30). So is one that starts on a
+        # month's first day: the last 61 days to September 30th are August and September pooled.
+        pooled = Period(date(2026, 8, 1), date(2026, 9, 30), "last 61 days")
+        assert revenue_by_customer(conn, pooled)["h"] == D(2000) + (8000 - 6000) * D("0.10")
         window = Period(date(2026, 8, 20), date(2026, 9, 19), "")
         months = Fraction(12, 31) + Fraction(19, 30)
         fees = D(1000) * 12 / 31 + D(1000) * 19 / 30
         over = (7000 - 3000 * months) * Fraction("0.10")
         expected = fees + D(over.numerator) / D(over.denominator)
         assert revenue_by_customer(conn, window)["h"].quantize(D("0.01")) == expected.quantize(D("0.01"))
+
+
+def _hybrid_quarters(settings: Settings, tmp_path: Path) -> Runtime:
+    """$1,000 a month with 3,000 requests included, $0.10 over, from April: 1,000, 1,000 and 7,000 requests in the
+    months of both Q2 and Q3."""
+    runtime = _with_contracts(settings, tmp_path, "h,H,,hybrid,2026-04-01,,,,1000,3000,request,0.10\n")
+    usage = tmp_path / "usage.csv"
+    rows = [
+        f"u{m},2026-{m:02d}-10T12:00:00Z,h,chat,gpt-4o,{n},1\n"
+        for m, n in zip(range(4, 10), [1000, 1000, 7000] * 2, strict=True)
+    ]
+    usage.write_text("event_id,ts,customer,product,model,requests,cost_usd\n" + "".join(rows))
+    import_usage_file(runtime.engine, usage, prices=runtime.prices, timezone="UTC")
+    return runtime
+
+
+def test_the_bridge_reads_a_hybrid_allowance_month_by_month_as_the_quarter_does(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from engine.reports.bridge import margin_bridge
+    from engine.vocab import SubjectKind
+
+    runtime = _hybrid_quarters(settings, tmp_path)
+    with runtime.connect() as conn:
+        bridge = margin_bridge(conn, SubjectKind.CUSTOMER, "h", quarter(2026, 3), prices=runtime.prices, timezone="UTC")
+    # The same usage and terms both quarters: nothing moved. Pooled, the volume state read -$400 (9,000 → 9,000)
+    # and a change of terms +$400.
+    assert bridge.revenue == (D("3400.00"), D("3400.00"))
+    assert [p.part for p in bridge.parts if p.side == "revenue" and p.change] == []
+
+
+def test_a_billed_customers_days_without_an_invoice_read_the_allowance_by_month_over_a_quarter(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # An invoice for July 1st to 14th ($500); the contract's days from July 15th are its own, by month: the rest of
+    # July 17/31 of $1,000 (548.39), August $1,000, September $1,400. As one span they read $2,583.87.
+    runtime = _hybrid_quarters(settings, tmp_path)
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd, "
+                "currency, invoice_id) VALUES ('in_1', 'stripe', 'h', '', '2026-07-01', '2026-07-14', 500, 'usd', 'in_1')"
+            )
+        )
+    with runtime.connect() as conn:
+        months = sum(revenue_by_customer(conn, month(2026, m))["h"] for m in (7, 8, 9))
+        assert revenue_by_customer(conn, quarter(2026, 3))["h"] == months
+    assert months.quantize(D("0.01")) == D("3448.39")

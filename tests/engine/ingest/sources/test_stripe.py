@@ -512,3 +512,38 @@ def test_monthly_lines_anchored_off_local_midnight_bill_each_day_once(
         assert customer_report(conn, "acme", whole, thresholds=rt.thresholds).current.revenue == Decimal("9000")
         if timezone == "UTC":
             assert customer_report(conn, "acme", OCT, thresholds=rt.thresholds).current.revenue == Decimal("3000")
+
+
+def test_a_hybrid_plans_synced_seats_start_with_the_month_so_its_allowance_stays_whole(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    # 10 seats at $50, $1,000 a month with 3,000 requests included, $0.10 over; all 3,000 requests on November 15th.
+    # Cut on the 15th, the new part had 16/30 of the allowance for them: $140 of overage that no month has.
+    from sqlmodel import Session
+
+    from engine.store.models import Contract, Customer
+
+    with Session(rt.engine) as session:
+        session.add(Customer(id="acme", name="Acme"))
+        session.add(
+            Contract(customer="acme", product="", plan="hybrid", start=date(2026, 1, 1), seats=10,
+                     seat_price_usd=Decimal(50), platform_fee_usd=Decimal(1000), included_units=Decimal(3000),
+                     unit="request", unit_price_usd=Decimal("0.10"))
+        )  # fmt: skip
+        session.commit()
+    usage = Path(rt.settings.prices_file).parent / "usage.csv"
+    usage.write_text(
+        "event_id,ts,customer,product,model,requests,cost_usd\nu1,2026-11-15T12:00:00Z,acme,assist,gpt-4o,3000,1\n"
+    )
+    import_usage_file(rt.engine, usage, prices=rt.prices, timezone="UTC")
+    sub = fixture("stripe_subscriptions_list.json")["data"][0]
+    sub["items"]["data"][0]["quantity"] = 14
+    serve_stripe(vendor, [], [sub])
+
+    result = sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport)
+
+    assert result.seats == ["acme/assist: seats 10 → 14 from 2026-11-01 (Stripe sub_1Pgc6rB7WZ01zgkWNy0Cn5nw)"]
+    with rt.connect() as conn:
+        october = customer_report(conn, "acme", OCT, thresholds=rt.thresholds)
+        november = customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds)
+    assert (october.current.revenue, november.current.revenue) == (Decimal(1500), Decimal(1000 + 14 * 50))
