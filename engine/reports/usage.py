@@ -48,20 +48,7 @@ def usage_totals(conn: Connection, start: date, end: date, customer: str | None 
     params: dict[str, object] = {"a": start, "b": end}
     sql = where_equal(sql, params, customer=customer)
     totals: UsageTotals = defaultdict(dict)
-    for cust, prod, req, tok in conn.execute(text(sql + " GROUP BY customer, product"), params):
-        totals[cust][prod] = (int(req or 0), int(tok or 0))
-    return totals
-
-
-def _totals_of(conn: Connection, a: date, b: date, customer: str | None) -> UsageTotals:
-    """`usage_totals` as plain tuples, fetched at once (UnitCounter reads every customer's for a few days)."""
-    sql = (
-        "SELECT customer, product, SUM(requests), SUM(input_tokens + output_tokens) "
-        "FROM daily_customer_product WHERE day BETWEEN :a AND :b"
-    )
-    params: dict[str, object] = {"a": a, "b": b}
-    sql = where_equal(sql, params, customer=customer)
-    totals: UsageTotals = defaultdict(dict)
+    # One fetch of plain tuples: a Row for each of every customer's products costs more than the grouping.
     for cust, prod, req, tok in fetch_tuples(conn, text(sql + " GROUP BY customer, product"), params):
         totals[cust][prod] = (int(req or 0), int(tok or 0))
     return totals
@@ -185,7 +172,7 @@ class UnitCounter:
                 for a, b in spans:
                     if (a, b) == longest:
                         continue
-                    read = _totals_of(self.conn, a, b, self._single)
+                    read = usage_totals(self.conn, a, b, self._single)
                     self._months[(a, b)] = read
                     for c, pairs in read.items():
                         for p, (r, t) in pairs.items():

@@ -77,6 +77,14 @@ def test_the_providers_bill_is_summed_exactly(rt: Runtime, vendor: Vendor) -> No
     assert openai.as_dict()["billed_usd"] == 423065.96
 
 
+def _drifting(rt: Runtime, vendor: Vendor) -> None:
+    """October 1st synced from OpenAI: usage priced well off the $0.06 it billed (a drift)."""
+    vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
+    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
+    vendor.route("/v1/organization/costs", openai_bucket_pages({D1: [cost_result(0.06)]}))
+    sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+
 def test_drift_beyond_five_percent_is_posted_to_every_alert_channel_once_per_provider_and_month(
     rt: Runtime, vendor: Vendor, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -86,10 +94,7 @@ def test_drift_beyond_five_percent_is_posted_to_every_alert_channel_once_per_pro
     from engine.store.outbox import pending_count
     from tests.fakes.slack_api import SlackStandIn
 
-    vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
-    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
-    vendor.route("/v1/organization/costs", openai_bucket_pages({D1: [cost_result(0.06)]}))
-    sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+    _drifting(rt, vendor)
     alerting = Runtime(rt.settings.model_copy(update={"alert_channels": ["C1", "C2"]}), now_override=rt.now())
 
     assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0
@@ -159,10 +164,7 @@ def test_a_drift_on_costs_priced_with_another_price_file_is_said_and_not_alerted
 ) -> None:
     # The month's one drift alert, posted on stale costs, would never be posted again with the repriced ones; and
     # the line telling to check the price book pointed at the file just fixed.
-    vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
-    vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
-    vendor.route("/v1/organization/costs", openai_bucket_pages({D1: [cost_result(0.06)]}))
-    sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+    _drifting(rt, vendor)
     prices = Path(rt.settings.prices_file)
     prices.write_text(prices.read_text().replace("input_per_mtok = 0.10", "input_per_mtok = 0.20", 1))
     alerting = Runtime(rt.settings.model_copy(update={"alert_channels": ["C1"]}), now_override=rt.now())
