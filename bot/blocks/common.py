@@ -26,9 +26,9 @@ def projection_text(p: Projection | None) -> str | None:
         return None
     f = p.figures
     return (
-        f":crystal_ball: *Run rate, not actuals:* with usage at the daily rate of its first {p.days} days and each "
-        f"contract's fees for its days in force, all of {esc(p.label)} ({p.full_days} days) would be revenue "
-        f"{money(f.revenue)} · COGS {money(f.cogs)} · gross margin {percent(f.margin_pct)}"
+        f":crystal_ball: *Run rate, not actuals:* at the daily rate of its first {p.days} days, all of {esc(p.label)} "
+        f"({p.full_days} days) would be revenue {money(f.revenue)} · COGS {money(f.cogs)} · gross margin "
+        f"{percent(f.margin_pct)}"
     )
 
 

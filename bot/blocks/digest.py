@@ -156,8 +156,7 @@ def _month_to_date(m: dict[str, Any] | None) -> str | None:
     p = m.get("projection")
     if p:
         line += (
-            f"\n:crystal_ball: Run rate, not actuals: all {p['full_days']} days at this pace (each contract's fees for "
-            f"its days in force) would be revenue "
+            f"\n:crystal_ball: Run rate, not actuals: all {p['full_days']} days at this pace would be revenue "
             f"{money(figure(p, 'revenue_usd'))}, COGS {money(figure(p, 'cogs_usd'))}, "
             f"margin {percent(figure(p, 'margin_pct'))}"
         )

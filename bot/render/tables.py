@@ -60,9 +60,8 @@ def projection_line(p: Projection | None) -> str | None:
         return None
     f = p.figures
     return (
-        f"Run rate (a projection, not actuals): all {p.full_days} days of {p.label}, usage at the daily rate of the "
-        f"first {p.days} and each contract's fees for its days in force: revenue {money(f.revenue)}, COGS "
-        f"{money(f.cogs)}, gross margin {percent(f.margin_pct)}"
+        f"Run rate (a projection, not actuals): all {p.full_days} days of {p.label} at the daily rate of the first "
+        f"{p.days}: revenue {money(f.revenue)}, COGS {money(f.cogs)}, gross margin {percent(f.margin_pct)}"
     )
 
 

@@ -118,11 +118,9 @@ class Share:
 
 @dataclass(frozen=True, kw_only=True)
 class Projection:
-    """A period to date carried to its whole length: COGS × full days ÷ days so far, and revenue as the contracts
-    earn over the whole period with their metered units at the daily rate so far (`projected_revenue`: a contract
-    that ends, or starts, within it earns for its own days; billed lines as billed), or the revenue so far scaled
-    as COGS is where that was not worked out. A run rate, not a forecast: it assumes the days left look like the
-    days counted, and it is always labelled as such."""
+    """A period to date carried to its whole length at its daily rate so far: revenue and COGS × full days ÷ days
+    so far. A run rate, not a forecast: it assumes the days left look like the days counted, and it is always
+    labelled as such. (Fees accrue by day, so a month's projected fee is exactly its monthly fee.)"""
 
     label: str  # the period's label, e.g. 2026-11
     days: int  # days counted
@@ -130,9 +128,8 @@ class Projection:
     figures: Figures
 
 
-def run_rate(f: Figures, period: Period, revenue: Decimal | None = None) -> Projection | None:
-    """The run-rate projection of `f` over `period` to its full length; None when the period is complete.
-    `revenue`: the whole period's, worked out from the contracts (`projected_revenue`)."""
+def run_rate(f: Figures, period: Period) -> Projection | None:
+    """The run-rate projection of `f` over `period` to its full length; None when the period is complete."""
     if period.complete:
         return None
     full, days = period.full_days, period.days
@@ -144,8 +141,7 @@ def run_rate(f: Figures, period: Period, revenue: Decimal | None = None) -> Proj
     # full ÷ days first (31/3 = 10.33…3) made 3 days of a $3,000.005 fee over their month $3,000.0049…9, a cent
     # short once rounded.
     exact = f.revenue_exact
-    if revenue is None:
-        revenue = scaled(f.revenue) if exact is None else exact.scaled(full, days).dollars()
+    revenue = scaled(f.revenue) if exact is None else exact.scaled(full, days).dollars()
     return Projection(
         label=period.label,
         days=days,

@@ -22,14 +22,7 @@ from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Share, Thresholds, nearest_rank, percentile, run_rate
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
-from engine.reports.revenue import (
-    RevenueLine,
-    lines_sum,
-    projected_revenue,
-    revenue_lines,
-    total_by_customer,
-    total_by_product,
-)
+from engine.reports.revenue import RevenueLine, lines_sum, revenue_lines, total_by_customer, total_by_product
 from engine.reports.usage import cost_by_day, spanning_tasks, task_products, whole_tasks_query
 from engine.store.columns import COST_TYPES
 from engine.store.sql import COST_SUM, COST_SUMS
@@ -67,13 +60,11 @@ class MarginReport:
     no_contract: bool = False
     similar: list[str] = field(default_factory=list)
     own_bands: bool = False  # the customer's contracts set its margin bands: `current.thresholds` are those
-    # For a period to date, the whole period's revenue from the contracts (engine.reports.revenue.projected_revenue).
-    projected_revenue: Decimal | None = None
 
     @property
     def projection(self) -> Projection | None:
-        """For a period to date, the whole period (a run rate, labelled as one: `run_rate`)."""
-        return run_rate(self.current, self.period, self.projected_revenue)
+        """For a period to date, the whole period at its daily rate so far (labelled as a run rate)."""
+        return run_rate(self.current, self.period)
 
     @property
     def top_lever(self) -> str:
@@ -275,10 +266,6 @@ def subject_report(
     if previous_lines is None:
         previous_lines = revenue_lines(conn, prev, customers=customers)
     revenue = _attribute_revenue(kind, key, lines, previous_lines)
-    projected = None
-    ahead = projected_revenue(conn, period, customers=customers)  # None unless the period runs
-    if ahead is not None:
-        projected = ahead.by_customer().get(key, ZERO) if customers else ahead.by_product().get(key, ZERO)
 
     now_nano = costs.total_nano[0]
     return MarginReport(
@@ -303,7 +290,6 @@ def subject_report(
         unpriced_models=sorted(costs.unpriced_models),
         mover_rule=movers or MoverRule(),
         customers=_product_customers(conn, key, period, lines, thresholds) if kind is SubjectKind.PRODUCT else [],
-        projected_revenue=projected,
     )
 
 

@@ -228,9 +228,8 @@ def _run_rate(book: Portfolio) -> str | None:
     f = p.figures
     margin = "n/a" if f.margin_pct is None else pct_text(f.margin_pct, TENTH)
     return (
-        f"Run rate (a projection, not actuals): all {p.full_days} days of {p.label}, usage at the daily rate of the "
-        f"first {p.days} and each contract's fees for its days in force: revenue {usd_text(f.revenue)}, COGS "
-        f"{usd_text(f.cogs)}, gross margin {margin}."
+        f"Run rate (a projection, not actuals): all {p.full_days} days of {p.label} at the daily rate of the first "
+        f"{p.days}: revenue {usd_text(f.revenue)}, COGS {usd_text(f.cogs)}, gross margin {margin}."
     )
 
 

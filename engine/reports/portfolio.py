@@ -22,7 +22,6 @@ from engine.reports.revenue import (
     Terms,
     contracts_in,
     period_revenue,
-    projected_revenue,
 )
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM, answer_sum_too_large, fetch_tuples
@@ -71,13 +70,11 @@ class Portfolio:
     # usage on its days has none to split it by.
     unallocated_revenue: Decimal = ZERO
     previous_unallocated_revenue: Decimal = ZERO
-    # For a period to date, the whole period's revenue from the contracts (engine.reports.revenue.projected_revenue).
-    projected_revenue: Decimal | None = None
 
     @property
     def projection(self) -> Projection | None:
-        """For a period to date, the blended total over the whole period (a run rate: `run_rate`)."""
-        return run_rate(self.total, self.period, self.projected_revenue)
+        """For a period to date, the blended total over the whole period at its daily rate so far."""
+        return run_rate(self.total, self.period)
 
     def spread(self) -> dict[str, Any]:
         """The P50 and P99 customer by COGS, and the P50 customer margin: how uneven the book is."""
@@ -269,12 +266,10 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
     (totals_now, cust_now, prod_now), (totals_before, cust_before, prod_before) = (_sums(r, i) for r, i in scans)
     # Both periods' contracts in one read: the previous period ends the day before this one starts.
     skipped: list[SkippedContract] = []
-    # To the period's own end when it runs: its projection earns from the contracts in force then too.
-    terms = contracts_in(conn, Period(prev.start, period.full_end or period.end, "both"), None, skipped=skipped)
+    terms = contracts_in(conn, Period(prev.start, period.end, "both"), None, skipped=skipped)
     fixed: FixedCharges = {}  # two periods of the same length of month share their fixed charges
     revenue_now = period_revenue(conn, period, totals=totals_now, contracts=terms, fixed=fixed)
     revenue_before = period_revenue(conn, prev, totals=totals_before, contracts=terms, fixed=fixed)
-    whole = projected_revenue(conn, period, contracts=terms)
     names: dict[str, str] = dict(fetch_tuples(conn, text("SELECT id, name FROM customer"), {}))
     # Customers whose contracts set their own bands are judged against them (products and the total: the global).
     banded = {c: a.thresholds(thresholds) for c, a in accounts(conn).items() if a.has_own_bands}
@@ -342,5 +337,4 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         terms=terms,
         unallocated_revenue=prod_rev_now.get("", ZERO),
         previous_unallocated_revenue=prod_rev_before.get("", ZERO),
-        projected_revenue=whole.total().dollars() if whole is not None else None,
     )

@@ -724,20 +724,6 @@ def period_revenue(
     return PeriodRevenue(charged, prorated_lines(bills, period, counter), uncovered)
 
 
-def projected_revenue(
-    conn: Connection, period: Period, *, customers: Iterable[str] | None = None, contracts: list[Terms] | None = None
-) -> PeriodRevenue | None:
-    """For a period to date, what its whole length earns: each contract's fees for its days in force in it (one that
-    ends before the period does earns nothing after; one that starts later, from then), its metered units at the
-    daily rate so far (× full days ÷ days so far), and billed lines as billed. None for a complete period. A run
-    rate's revenue: scaled as a whole, a contract ending on the 20th read as earning to the month's end."""
-    if period.complete or period.full_end is None:
-        return None
-    whole = Period(period.start, period.full_end, period.label)
-    factor = Decimal(period.full_days) / Decimal(period.days)
-    return period_revenue(conn, whole, customers=customers, contracts=contracts, usage_factor=factor)
-
-
 def revenue_lines(
     conn: Connection,
     period: Period,

@@ -116,11 +116,8 @@ def projection(p: Projection | None) -> dict[str, Any] | None:
         return None
     f = p.figures
     return {
-        "label": f"{p.label}, usage at the daily rate of its first {p.days} days (run rate, not actuals)",
-        "method": (
-            "COGS so far × days in the period ÷ days so far; revenue: each contract's fees for its days in force in "
-            "the period, its metered units so far × days in the period ÷ days so far, billed lines as billed"
-        ),
+        "label": f"{p.label} at the daily rate of its first {p.days} days (run rate, not actuals)",
+        "method": "figures so far × days in the period ÷ days so far",
         "days": p.days,
         "full_days": p.full_days,
         "revenue_usd": cents(f.revenue),

@@ -18,7 +18,6 @@ from engine.ingest.contracts import import_contracts_file
 from engine.ingest.files import import_usage_file
 from engine.money import ZERO
 from engine.periods import Period, month, quarter, trailing
-from engine.reports.margin import customer_report
 from engine.reports.portfolio import portfolio
 from engine.reports.revenue import (
     FixedCharges,
@@ -587,33 +586,3 @@ def test_a_billed_customers_days_without_an_invoice_read_the_allowance_by_month_
         months = sum(revenue_by_customer(conn, month(2026, m))["h"] for m in (7, 8, 9))
         assert revenue_by_customer(conn, quarter(2026, 3))["h"] == months
     assert months.quantize(D("0.01")) == D("3448.39")
-
-
-def test_a_month_to_dates_run_rate_earns_each_contract_for_its_days_in_force(
-    settings: Settings, tmp_path: Path
-) -> None:
-    # 10 seats at $50 until November 20th; $0.10 a request, 1,400 requests in the 14 days so far. The month's run
-    # rate scaled the revenue so far (14/30 of $500 × 30/14 = $500, as if the seats ran to the month's end); the
-    # contract earns 20/30 of $500, $333.33, and the requests 3,000 × $0.10 at their daily rate.
-    runtime = _with_contracts(
-        settings,
-        tmp_path,
-        "s,Seats,,seat,2026-10-16,2026-11-20,10,50,,,,\n",
-        "u,Usage,,usage,2026-01-01,,,,,,request,0.10\n",
-    )
-    usage = tmp_path / "usage.csv"
-    usage.write_text(
-        "event_id,ts,customer,product,model,requests,cost_usd\nu1,2026-11-03T12:00:00Z,u,chat,gpt-4o,1400,1\n"
-    )
-    import_usage_file(runtime.engine, usage, prices=runtime.prices, timezone="UTC")
-    to_date = month(2026, 11).to_date(NOW.date())  # through November 14th
-    with runtime.connect() as conn:
-        seats = customer_report(conn, "s", to_date, thresholds=runtime.thresholds).projection
-        metered = customer_report(conn, "u", to_date, thresholds=runtime.thresholds).projection
-        book = portfolio(conn, to_date, thresholds=runtime.thresholds).projection
-    assert seats is not None and metered is not None and book is not None
-    assert seats.figures.revenue.quantize(D("0.01")) == D("333.33")
-    assert metered.figures.revenue == D("300")
-    assert book.figures.revenue.quantize(D("0.01")) == D("633.33")
-    with runtime.connect() as conn:  # a complete period has none
-        assert customer_report(conn, "s", month(2026, 10), thresholds=runtime.thresholds).projection is None
