@@ -108,11 +108,8 @@ def _answered(runtime: Runtime, cmd: Command, now: datetime) -> Outcome:
         log.error("cannot answer %r: %s", cmd.kind, exc)
         return Outcome(error_message(str(exc)), ok=False, problem=str(exc))
     except Exception as exc:
-        if answer_sum_too_large(exc):  # trying again will not help: the stored usage needs fixing
-            log.error("cannot answer %r: %s", cmd.kind, SUMS_TOO_LARGE_TO_ANSWER)
-            return Outcome(error_message(SUMS_TOO_LARGE_TO_ANSWER), ok=False, problem=SUMS_TOO_LARGE_TO_ANSWER)
-        log.exception("answering /margin %s failed", cmd.kind)
-        return Outcome(error_message(SORRY), ok=False, problem=SORRY)
+        why = _sorry(exc, f"answering /margin {cmd.kind}")
+        return Outcome(error_message(why), ok=False, problem=why)
     misread = cmd.kind == "help" and cmd.problem is not None
     return Outcome(result, ok=not misread, misread=misread, command=cmd)
 
@@ -183,8 +180,14 @@ def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
         log.error("cannot build the App Home view: %s", exc)
         return home_error_view(str(exc))
     except Exception as exc:
-        if answer_sum_too_large(exc):  # as an answer says it (answer_command): trying again will not help
-            log.error("cannot build the App Home view: %s", SUMS_TOO_LARGE_TO_ANSWER)
-            return home_error_view(SUMS_TOO_LARGE_TO_ANSWER)
-        log.exception("building the App Home view failed")
-        return home_error_view(SORRY)
+        return home_error_view(_sorry(exc, "building the App Home view"))
+
+
+def _sorry(exc: Exception, doing: str) -> str:
+    """What a person is told of a failure they cannot fix by typing otherwise, logged: why, when trying again will
+    not help (sums past what the database holds: the stored usage needs fixing), else SORRY and the traceback."""
+    if answer_sum_too_large(exc):
+        log.error("%s failed: %s", doing, SUMS_TOO_LARGE_TO_ANSWER)
+        return SUMS_TOO_LARGE_TO_ANSWER
+    log.exception("%s failed", doing)
+    return SORRY

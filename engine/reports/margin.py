@@ -330,7 +330,7 @@ def _product_customers(
 def _task_percentiles(conn: Connection, where: str, params: dict[str, Any], *, whole: bool) -> tuple[int, int, int]:
     """How many tasks started in the period, and the nearest-rank P50 and P99 of their cost (nano-USD). `whole`:
     the tasks of a customer whose tasks span products, each once with its cost in every product, started on its
-    first day in any (its whole history is read to tell: engine.reports.usage.whole_tasks).
+    first day in any (engine.reports.usage.whole_tasks_query).
 
     A heavy customer runs tens of thousands of tasks a month. The window's task costs come off the (customer, day)
     index, which carries them, and an index in cost order would walk every task the customer ever had: the work

@@ -395,6 +395,11 @@ def _hybrid_by_month(
 
 def _written(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
     fixed = charge.fixed
+    usage = ZERO
+    if charge.by_month is not None:  # a hybrid plan's months each against their own allowance: exact, in ticks
+        usage = charge.by_month / TICKS_D
+    elif c.is_metered:
+        usage = c.usage_charge(charge.units, fixed.months)
     return RevenueLine(
         customer=c.customer,
         product=c.product,
@@ -405,13 +410,7 @@ def _written(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
         terms=terms,
         seats=fixed.seats,
         platform=fixed.platform,
-        usage=(
-            charge.by_month / TICKS_D
-            if charge.by_month is not None
-            else c.usage_charge(charge.units, fixed.months)
-            if c.is_metered
-            else ZERO
-        ),
+        usage=usage,
         total=charge.ticks / TICKS_D,  # one division of the exact total, not its parts' 28-digit Decimals added
         units=charge.units,
         included_units=fixed.included,

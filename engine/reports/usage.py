@@ -120,7 +120,12 @@ class UnitCounter:
             if tasks is None:
                 tasks = self._read_tasks(customer, product, a, b)
             return {p: Decimal(n) / per for p, n in tasks.items() if not product or p == product}
-        pairs = self._full.get(customer, {}) if full_period else self._read_usage(customer, product, a, b)
+        if full_period:
+            pairs = self._full.get(customer, {})
+        elif self._months and (a, b) in self._months:  # one of the period's months, read for every customer at once
+            pairs = self._months[(a, b)].get(customer, {})
+        else:
+            pairs = self._read_usage(customer, product, a, b)
         if product:  # the usual contract, asked once per contract per period: one lookup, not a filtered pass
             counts = pairs.get(product)
             if counts is None:
@@ -149,12 +154,7 @@ class UnitCounter:
         """`units` over [a, b] on its own: a hybrid contract asks it for each month of its days (its allowance is
         monthly). One of the period's own months is answered from `_month_totals`, every customer's at once."""
         if unit is not Unit.TASK:
-            months = self._month_totals()
-            if (a, b) in months:
-                which, per = COUNTING[unit]
-                pairs = months[(a, b)].get(customer, {})
-                total = sum(v[which] for p, v in pairs.items() if not product or p == product)
-                return Decimal(total) if per == 1 else Decimal(total) / per
+            self._month_totals()  # read once: `by_product` answers the period's months from them
         return self.units(customer, product, unit, a, b, self.by_product(customer, product, unit, a, b))
 
     def _month_totals(self) -> dict[tuple[date, date], UsageTotals]:
