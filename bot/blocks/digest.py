@@ -160,6 +160,8 @@ def _month_to_date(m: dict[str, Any] | None) -> str | None:
             f"{money(figure(p, 'revenue_usd'))}, COGS {money(figure(p, 'cogs_usd'))}, "
             f"margin {percent(figure(p, 'margin_pct'))}"
         )
+        if p.get("caveat"):  # a digest queued before the run rate said so has none
+            line += f"\n:warning: {esc(p['caveat'])}"
     return line
 
 

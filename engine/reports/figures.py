@@ -126,10 +126,27 @@ class Projection:
     days: int  # days counted
     full_days: int  # days in the whole period
     figures: Figures
+    # Contracts in force on only some days of the whole period (engine.reports.revenue.part_period_contracts): a
+    # seat contract ending on the 20th earns 20 days of its fee, where the run rate spreads the days so far over all.
+    part_period_contracts: int = 0
+
+    @property
+    def caveat(self) -> str | None:
+        """What the run rate cannot know, in words, when some contract starts or ends within the period."""
+        n = self.part_period_contracts
+        if not n:
+            return None
+        which = "1 contract starts or ends" if n == 1 else f"{n:,} contracts start or end"
+        them = "it" if n == 1 else "they"
+        return (
+            f"{which} within {self.label}: the run rate spreads what {them} earned so far over all "
+            f"{self.full_days} days, so it misstates {'its' if n == 1 else 'their'} revenue"
+        )
 
 
-def run_rate(f: Figures, period: Period) -> Projection | None:
-    """The run-rate projection of `f` over `period` to its full length; None when the period is complete."""
+def run_rate(f: Figures, period: Period, *, part_period_contracts: int = 0) -> Projection | None:
+    """The run-rate projection of `f` over `period` to its full length; None when the period is complete.
+    `part_period_contracts`: how many contracts behind `f` are in force on only some of the period's days."""
     if period.complete:
         return None
     full, days = period.full_days, period.days
@@ -147,4 +164,5 @@ def run_rate(f: Figures, period: Period) -> Projection | None:
         days=days,
         full_days=full,
         figures=Figures(revenue=revenue, cogs=scaled(f.cogs), thresholds=f.thresholds),
+        part_period_contracts=part_period_contracts,
     )

@@ -22,7 +22,14 @@ from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Share, Thresholds, nearest_rank, percentile, run_rate
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
-from engine.reports.revenue import RevenueLine, lines_sum, revenue_lines, total_by_customer, total_by_product
+from engine.reports.revenue import (
+    RevenueLine,
+    lines_sum,
+    part_period_contracts,
+    revenue_lines,
+    total_by_customer,
+    total_by_product,
+)
 from engine.reports.usage import cost_by_day, spanning_tasks, task_products, whole_tasks_query
 from engine.store.columns import COST_TYPES
 from engine.store.sql import COST_SUM, COST_SUMS
@@ -60,11 +67,13 @@ class MarginReport:
     no_contract: bool = False
     similar: list[str] = field(default_factory=list)
     own_bands: bool = False  # the customer's contracts set its margin bands: `current.thresholds` are those
+    # Its contracts in force on only some days of a period to date's whole length (the run rate says so).
+    part_period_contracts: int = 0
 
     @property
     def projection(self) -> Projection | None:
         """For a period to date, the whole period at its daily rate so far (labelled as a run rate)."""
-        return run_rate(self.current, self.period)
+        return run_rate(self.current, self.period, part_period_contracts=self.part_period_contracts)
 
     @property
     def top_lever(self) -> str:
@@ -290,6 +299,7 @@ def subject_report(
         unpriced_models=sorted(costs.unpriced_models),
         mover_rule=movers or MoverRule(),
         customers=_product_customers(conn, key, period, lines, thresholds) if kind is SubjectKind.PRODUCT else [],
+        part_period_contracts=part_period_contracts(conn, period, **subject),
     )
 
 

@@ -230,6 +230,7 @@ def _run_rate(book: Portfolio) -> str | None:
     return (
         f"Run rate (a projection, not actuals): all {p.full_days} days of {p.label} at the daily rate of the first "
         f"{p.days}: revenue {usd_text(f.revenue)}, COGS {usd_text(f.cogs)}, gross margin {margin}."
+        + (f" Note: {p.caveat}." if p.caveat else "")
     )
 
 

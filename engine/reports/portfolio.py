@@ -21,6 +21,7 @@ from engine.reports.revenue import (
     SkippedContract,
     Terms,
     contracts_in,
+    part_period_contracts,
     period_revenue,
 )
 from engine.reports.usage import UsageTotals
@@ -70,11 +71,13 @@ class Portfolio:
     # usage on its days has none to split it by.
     unallocated_revenue: Decimal = ZERO
     previous_unallocated_revenue: Decimal = ZERO
+    # Contracts in force on only some days of a period to date's whole length (the run rate says so).
+    part_period_contracts: int = 0
 
     @property
     def projection(self) -> Projection | None:
         """For a period to date, the blended total over the whole period at its daily rate so far."""
-        return run_rate(self.total, self.period)
+        return run_rate(self.total, self.period, part_period_contracts=self.part_period_contracts)
 
     def spread(self) -> dict[str, Any]:
         """The P50 and P99 customer by COGS, and the P50 customer margin: how uneven the book is."""
@@ -337,4 +340,5 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         terms=terms,
         unallocated_revenue=prod_rev_now.get("", ZERO),
         previous_unallocated_revenue=prod_rev_before.get("", ZERO),
+        part_period_contracts=part_period_contracts(conn, period),
     )

@@ -823,6 +823,27 @@ def contracts_in(
     return out
 
 
+def part_period_contracts(
+    conn: Connection, period: Period, *, customer: str | None = None, product: str | None = None
+) -> int:
+    """How many contracts (of `customer`, or for `product` or every product; all when neither) are in force on some
+    day of a period to date's whole length but not on all of them: one starting on the 10th or ending on the 20th.
+    A run rate spreads what the days so far earned over the whole period, which misstates what those contracts
+    earn, so it says how many there are. 0 for a complete period."""
+    if period.complete or period.full_end is None:
+        return 0
+    sql = (
+        'SELECT COUNT(*) FROM contract WHERE start <= :z AND ("end" IS NULL OR "end" >= :a) '
+        'AND (start > :a OR "end" < :z)'
+    )
+    params: dict[str, object] = {"a": period.start, "z": period.full_end}
+    sql = where_equal(sql, params, customer=customer)
+    if product is not None:
+        sql += " AND product IN (:product, '')"
+        params["product"] = product
+    return int(conn.execute(text(sql), params).scalar_one())
+
+
 # A contract's Terms is a pure function of its stored values, so it is kept by them across calls, as month_fraction
 # keeps its fractions: every call still reads every contract row, and a row changed in any way is another key, so
 # nothing kept can be out of date. The portfolio and every alerts check read each contract of the book; checking

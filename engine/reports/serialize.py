@@ -125,6 +125,8 @@ def projection(p: Projection | None) -> dict[str, Any] | None:
         "gross_profit_usd": cents(f.gross_profit),
         "gross_margin_pct": pct(f.margin_pct),
         "status": f.status,
+        "part_period_contracts": p.part_period_contracts,
+        "caveat": p.caveat,
     }
 
 

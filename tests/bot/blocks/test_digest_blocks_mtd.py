@@ -28,3 +28,14 @@ def test_the_digest_and_home_say_the_month_to_date_comparison_alike(now: Figures
     line = _month_to_date(m)
     assert line is not None and f"({said})" in line
     assert against_same_days(margin_change(now, before), before.margin_pct) == said
+
+
+def test_the_digest_run_rate_carries_its_caveat_and_a_digest_queued_before_reads_without_one() -> None:
+    projection = {"full_days": 30, "revenue_usd": "2307.69", "cogs_usd": "10.00", "margin_pct": "99.57"}
+    m = {"title": "2026-11, month to date", **figures_text(EARNING, EARNING, change=True), "projection": projection}
+    line = _month_to_date(m)
+    assert line is not None and "Run rate, not actuals" in line and ":warning:" not in line
+    caveat = "1 contract starts or ends within 2026-11: the run rate spreads what it earned so far <over> all 30 days"
+    line = _month_to_date({**m, "projection": {**projection, "caveat": caveat}})
+    assert line is not None and line.endswith("\n:warning: 1 contract starts or ends within 2026-11: the run rate "
+                                              "spreads what it earned so far &lt;over&gt; all 30 days")  # fmt: skip
