@@ -172,7 +172,7 @@ def _cost_bucket(bucket: Any, batch: Batch) -> None:
         currency = str(result.get("currency") or "USD").upper()
         if currency != "USD":
             raise SourceError(NAME, f"{where}: amount in {currency!r}; only USD is supported")
-        if not isinstance(result.get("amount"), str | int | float):
+        if not isinstance(result.get("amount"), str | int | float | Decimal):
             raise SourceError(NAME, f"{where}: `amount` must be a decimal string in cents")
         dollars = money(result["amount"], f"{where}: amount", NAME) / Decimal(100)
         workspace = result.get("workspace_id") or DEFAULT_WORKSPACE

@@ -37,6 +37,9 @@ SUMMED = (
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# An amount's largest decimal exponent (under 10¹⁹ USD, past anything one event or one provider's bill can cost): a
+# JSON 1e999999999, read as a Decimal, is refused here rather than carried on to where it would be expanded.
+_MONEY_EXPONENT = 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +127,16 @@ def split(start: datetime, end: datetime, chunk: timedelta, align: timedelta) ->
 
 
 def from_unix(value: Any, what: str, source: str) -> datetime:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SourceError(source, f"{what} must be Unix seconds, got {value!r}")
-    return _EPOCH + timedelta(seconds=value)
+    """A UTC moment from Unix seconds: an integer, or a JSON number with a fraction (a Decimal, read to the
+    microsecond through a float). Infinite, NaN, or outside the years a datetime holds is refused in one line."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise SourceError(source, f"{what} must be Unix seconds, got {shown(value)}")
+    try:
+        return _EPOCH + timedelta(seconds=value if isinstance(value, int) else float(value))
+    except (OverflowError, ValueError):  # inf, NaN, or past year 9999 (a Decimal past a float's range is inf)
+        raise SourceError(
+            source, f"{what} must be Unix seconds within the years 1 to 9999, got {shown(value)}"
+        ) from None
 
 
 def parse_rfc3339(value: Any, what: str, source: str) -> datetime:
@@ -160,6 +170,14 @@ def count(value: Any, what: str, source: str, *, limit: int = COUNT_MAX) -> int:
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        # A JSON number written with a point or an exponent (vendor JSON is read with parse_float=Decimal): 120.0
+        # counts. Its size is checked before int() writes it out, which for 1e999999999 would not come back.
+        if value < 0:
+            raise SourceError(source, f"{what} must be a non-negative integer, got {shown(value)}")
+        if value > limit:
+            raise SourceError(source, f"{what} must be at most {limit}, got {shown(value)}")
+        number = int(value)
     elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
         with contextlib.suppress(ValueError):  # digits int() does not read ("²"), or more than 4,300 of them
             number = int(value)
@@ -171,15 +189,19 @@ def count(value: Any, what: str, source: str, *, limit: int = COUNT_MAX) -> int:
 
 
 def money(value: Any, what: str, source: str) -> Decimal:
-    """A USD amount from a JSON number or decimal string, kept exact (str() of a float: its shortest repr)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise SourceError(source, f"{what} must be a number, got {value!r}")
+    """A USD amount from a JSON number or decimal string, kept exact: vendor JSON's numbers with a point or an
+    exponent arrive as Decimals, digit for digit (a float, from elsewhere, as str() gives it: its shortest repr).
+    An amount of 10¹⁹ USD or more is refused as too large, its exponent checked before anything expands it."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise SourceError(source, f"{what} must be a number, got {shown(value)}")
     try:
-        amount = Decimal(str(value).strip())
-    except ArithmeticError:
-        raise SourceError(source, f"{what} must be a number, got {value!r}") from None
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (ArithmeticError, ValueError):  # not a number; an int of more than 4,300 digits str() will not write
+        raise SourceError(source, f"{what} must be a number, got {shown(value)}") from None
     if not amount.is_finite():
-        raise SourceError(source, f"{what} must be a finite number, got {value!r}")
+        raise SourceError(source, f"{what} must be a finite number, got {shown(value)}")
+    if amount and amount.adjusted() > _MONEY_EXPONENT:
+        raise SourceError(source, f"{what} is too large, got {shown(value)}")
     return amount
 
 
@@ -245,7 +267,7 @@ def tier_of(value: Any, words: Mapping[str, ServiceTier], source: str, notes: li
         return ServiceTier.STANDARD
     tier = words.get(str(value).lower())
     if tier is None:
-        note = f"{source}: service tier {value!r} is unknown to marginbot; its usage is priced at standard rates"
+        note = f"{source}: service tier {shown(value)} is unknown to marginbot; its usage is priced at standard rates"
         if note not in notes:
             notes.append(note)
         return ServiceTier.STANDARD

@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -132,12 +133,16 @@ class Fetcher:
 
     def _decode(self, path: str, response: httpx.Response) -> Any:
         try:
-            return json.loads(response.content)
-        except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a 4,300-digit number, deep nesting
-            if isinstance(exc, json.JSONDecodeError):
+            # Numbers with a point or an exponent as Decimals, digit for digit, as the file imports read them:
+            # through a float, a LiteLLM spend of 0.12345678949999999999 would be stored a nano-dollar over.
+            return json.loads(response.content, parse_float=Decimal)
+        except (ValueError, RecursionError, ArithmeticError) as exc:  # bad JSON or UTF-8, a 4,300-digit number,
+            if isinstance(exc, json.JSONDecodeError):  # deep nesting, an exponent past what a Decimal holds
                 where = f" (line {exc.lineno} column {exc.colno}: {exc.msg})"
             elif isinstance(exc, RecursionError):
                 where = " (nested too deeply)"
+            elif isinstance(exc, ArithmeticError):
+                where = " (a number out of range)"
             else:
                 where = ""
             raise self.fail(f"malformed JSON from GET /{path}{where}") from None

@@ -3,7 +3,7 @@
 `usageDetails` keys vary by provider, and there `input` EXCLUDES cached tokens: cache reads and writes sit
 beside it under their own keys (`cache_read_input_tokens`, `input_cached_tokens`,
 `cache_creation_input_tokens`, ...). Events follow the CSV convention: input_tokens is the sum of every
-input-side key. Cost is Langfuse's own (`totalCost`, USD float, kept as the decimal it prints as); without it
+input-side key. Cost is Langfuse's own (`totalCost`, USD, kept digit for digit as the JSON writes it); without it
 the price book prices the tokens.
 """
 

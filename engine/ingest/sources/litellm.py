@@ -2,9 +2,10 @@
 
 The paying customer is `end_user` (the `user` field of the request), not `user` (the key's internal owner).
 `prompt_tokens` already includes cached tokens; the cached count lives only in
-metadata.usage_object.prompt_tokens_details.cached_tokens. `spend` is USD as a float, kept exact as the
-decimal it prints as. `/spend/logs` has no pagination and rows arrive late (batched writes), so the sync reads
-one UTC day per request and always re-reads the hour before its cursor; request ids make re-reads free.
+metadata.usage_object.prompt_tokens_details.cached_tokens. `spend` is USD, a JSON number kept digit for digit
+as written (vendor numbers are read as Decimals). `/spend/logs` has no pagination and rows arrive late (batched
+writes), so the sync reads one UTC day per request and always re-reads the hour before its cursor; request ids
+make re-reads free.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from config.settings import Settings
+from engine.ingest.events import shown
 from engine.ingest.sources.base import (
     DAY,
     FIRST_SYNC_DAYS,
@@ -242,7 +243,7 @@ def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch
         extra = [f"{k}={result[k]}" for k in _EXTRA_KEYS if result.get(k) is not None]
         batch_api = result.get("batch")
         if batch_api is not None and not isinstance(batch_api, bool):
-            raise SourceError(NAME, f"{where}: batch must be true or false, got {batch_api!r}")
+            raise SourceError(NAME, f"{where}: batch must be true or false, got {shown(batch_api)}")
         tier = ServiceTier.BATCH if batch_api else tier_of(result.get("service_tier"), TIERS, NAME, batch.notes)
         event = {
             "event_id": stable_id(NAME, kind, width, epoch, project, key, model, *extra),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +109,15 @@ def _tokens(attrs: Mapping[str, Any], keys: tuple[str, ...], where: str) -> int:
 
 
 def _loads(text: str, where: str) -> Any:
-    """json.loads, with what it raises beyond JSONDecodeError (nesting, 4,300-digit numbers) said in one line."""
+    """json.loads, numbers with a point or an exponent as Decimals (digit for digit, as the file imports and the
+    vendor connectors read them), with what it raises beyond JSONDecodeError (nesting, 4,300-digit numbers, an
+    exponent past what a Decimal holds) said in one line."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=Decimal)
     except RecursionError:
         raise SourceError(NAME, f"{where}: JSON nested too deeply") from None
+    except ArithmeticError:
+        raise SourceError(NAME, f"{where}: not a usable JSON value (a number out of range)") from None
     except json.JSONDecodeError:
         raise
     except ValueError as exc:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from config.settings import Settings
+from engine.ingest.events import shown
 from engine.ingest.sources.base import (
     FIRST_SYNC_DAYS,
     Batch,
@@ -274,21 +275,21 @@ def _deductions(line: Mapping[str, Any], where: str, notes: list[str]) -> Decima
             # A discount is listed both in discount_amounts and here: counted once, from discount_amounts.
             total += _cents(entry.get("amount"), f"{where}: pretax_credit_amounts.amount")
         elif kind != "discount":
-            notes.append(f"{where}: pretax credit of unknown type {kind!r:.80} not subtracted")
+            notes.append(f"{where}: pretax credit of unknown type {shown(kind)} not subtracted")
     # Current API versions list `taxes`; versions before 2025-03-31 (basil) list `tax_amounts`: one is read.
     taxes = _entries(line, "taxes", where)
     for entry in taxes:
         behavior = entry.get("tax_behavior")
         if behavior not in ("inclusive", "exclusive"):
             raise SourceError(
-                NAME, f"{where}: taxes.tax_behavior must be 'inclusive' or 'exclusive', got {behavior!r:.80}"
+                NAME, f"{where}: taxes.tax_behavior must be 'inclusive' or 'exclusive', got {shown(behavior)}"
             )
         if behavior == "inclusive":
             total += _cents(entry.get("amount"), f"{where}: taxes.amount")
     for entry in [] if taxes else _entries(line, "tax_amounts", where):
         inclusive = entry.get("inclusive")
         if not isinstance(inclusive, bool):
-            raise SourceError(NAME, f"{where}: tax_amounts.inclusive must be true or false, got {inclusive!r:.80}")
+            raise SourceError(NAME, f"{where}: tax_amounts.inclusive must be true or false, got {shown(inclusive)}")
         if inclusive:
             total += _cents(entry.get("amount"), f"{where}: tax_amounts.amount")
     return total
@@ -354,7 +355,7 @@ def _subscription(sub: Any, ctx: Context, batch: Batch) -> None:
 
 def _cents(value: Any, what: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SourceError(NAME, f"{what} must be an integer number of cents, got {value!r}")
+        raise SourceError(NAME, f"{what} must be an integer number of cents, got {shown(value)}")
     return Decimal(value)
 
 

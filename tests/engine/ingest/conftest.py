@@ -10,6 +10,7 @@ import json
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from engine.ingest.sources.base import Batch, Context, Window
+from engine.ingest.sync import CONNECTORS, load_mapping
 from engine.runtime import Runtime
 from tests.conftest import FIXTURES, NOW
 
@@ -66,6 +69,33 @@ SOURCE_COSTED_EVENTS = (
 def fixture(name: str) -> Any:
     """A fresh copy of a vendor payload from tests/fixtures/sources."""
     return copy.deepcopy(json.loads((FIXTURES / name).read_text()))
+
+
+def json_with_numbers(body: Any, numbers: dict[str, str]) -> bytes:
+    """`body` as JSON, each string value that is a key of `numbers` written as that JSON number, digit for digit:
+    json.dumps writes a float's shortest repr, which holds no more digits than a float does."""
+    text = json.dumps(body)
+    for marker, number in numbers.items():
+        text = text.replace(json.dumps(marker), number)
+    return text.encode()
+
+
+def with_numbers(route: Route, numbers: dict[str, str]) -> Route:
+    """`route`, its replies' marker strings written as JSON numbers (`json_with_numbers`)."""
+
+    def handle(request: httpx.Request) -> Reply:
+        reply = route(request)
+        return Reply(reply.status, headers=reply.headers, raw=json_with_numbers(reply.body, numbers))
+
+    return handle
+
+
+def fetched(rt: Runtime, vendor: Vendor, source: str, start: datetime, end: datetime) -> Batch:
+    """What a connector's fetch hands the sync for [start, end): amounts as read, before the database keeps them
+    (SQLite keeps a provider_cost amount as a float)."""
+    connector = CONNECTORS[source]
+    fetcher = connector.fetcher(rt.settings, transport=vendor.transport, sleep=Sleeps())
+    return connector.fetch(fetcher, Window(start, end), Context(rt.settings, load_mapping(rt), rt.now()))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from engine.ingest.sync import sync_source
 from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from tests.engine.ingest.conftest import ANTHROPIC_KEY, Reply, Vendor, fixture, rows
+from tests.engine.ingest.conftest import ANTHROPIC_KEY, Reply, Vendor, fetched, fixture, rows, with_numbers
 
 USAGE = "/v1/organizations/usage_report/messages"
 COSTS = "/v1/organizations/cost_report"
@@ -188,3 +188,23 @@ def test_403_names_anthropic_and_the_permission_without_the_key(rt: Runtime, ven
     assert ANTHROPIC_KEY not in result.summary()
     assert vendor.seen_auth == [ANTHROPIC_KEY]  # sent as x-api-key, nowhere else
     assert rows(rt, "SELECT COUNT(*) FROM usage_event") == [(0,)]
+
+
+def test_a_cost_amount_written_as_a_json_number_with_more_digits_than_a_float_holds_is_read_exact(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    # Read through a float (17 significant digits), 12.345678949999999999 cents was 12.34567895: $0.1234567895.
+    costs = paged("anthropic_cost_report.json", "2026-10-01T00:00:00Z")
+
+    def cost_report(request):  # type: ignore[no-untyped-def]
+        reply = costs(request)  # type: ignore[operator]
+        for bucket in reply.body["data"]:
+            bucket["results"][0]["amount"] = "<cents>"
+        return reply
+
+    vendor.route(USAGE, paged("anthropic_usage_report_messages.json", "2026-10-01T00:00:00Z"))  # type: ignore[arg-type]
+    vendor.route(COSTS, with_numbers(cost_report, {"<cents>": "12.345678949999999999"}))
+
+    batch = fetched(rt, vendor, "anthropic", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
+
+    assert [row["amount_usd"] for row in batch.provider_costs.values()] == [Decimal("0.12345678949999999999")]

@@ -9,7 +9,7 @@ from engine.ingest.sync import sync_source
 from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
-from tests.engine.ingest.conftest import LANGFUSE_SECRET, Reply, Vendor, fixture, rows
+from tests.engine.ingest.conftest import LANGFUSE_SECRET, Reply, Vendor, fixture, json_with_numbers, rows
 from tests.engine.ingest.conftest import SOURCE_COSTED_EVENTS as COLUMNS
 
 OBS = "/api/public/v2/observations"
@@ -134,3 +134,22 @@ def test_a_total_cost_of_0_for_a_model_langfuse_prices_at_0_is_kept(rt: Runtime,
     assert result.ok, result.error
     assert rows(rt, "SELECT source_cost_nano, cost_source FROM usage_event") == [(0, 0)]
     assert not any("came with a cost of 0" in n for n in result.notes)
+
+
+def test_a_total_cost_with_more_digits_than_a_float_holds_is_stored_exact_to_the_nano(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    # Read through a float, 1.23456789049999999999 was 1.2345678905 and rounded half up to 1,234,567,891 nano-USD.
+    page = fixture("langfuse_observations_v2.json")
+    page["data"] = page["data"][:1]
+    page["data"][0].update(startTime="2026-10-07T12:00:00.000Z", totalCost="<cost>")
+    body = json_with_numbers(page, {"<cost>": "1.23456789049999999999"})
+    end = {"data": [], "meta": {"cursor": None}}
+    vendor.route(OBS, lambda request: Reply(body=end) if request.url.params.get("cursor") else Reply(raw=body))
+
+    result = sync_source(rt, "langfuse", since=date(2026, 10, 7), until=date(2026, 10, 7), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert rows(rt, "SELECT event_id, source_cost_nano FROM usage_event") == [
+        ("langfuse:3f1c9e0a-5b7d-4e21-9a0c-2d8e6f4b1a77", 1_234_567_890)
+    ]

@@ -10,7 +10,7 @@ from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from tests.engine.ingest.conftest import SOURCE_COSTED_EVENTS as COLUMNS
-from tests.engine.ingest.conftest import Reply, Vendor, add_contract, fixture, rows
+from tests.engine.ingest.conftest import Reply, Vendor, add_contract, fixture, json_with_numbers, rows
 
 SPEND = "/spend/logs"
 
@@ -182,3 +182,23 @@ def test_a_response_from_litellms_cache_keeps_its_spend_of_0(rt: Runtime, vendor
     assert result.cost_nano == 0 and result.unpriced_events == 0
     assert rows(rt, "SELECT source_cost_nano FROM usage_event") == [(0,)]
     assert not any("came with a cost of 0" in n for n in result.notes)
+
+
+def test_a_spend_with_more_digits_than_a_float_holds_is_stored_exact_to_the_nano(rt: Runtime, vendor: Vendor) -> None:
+    # Read through a float (17 significant digits), 0.12345678949999999999 was 0.1234567895 and rounded half up a
+    # nano-dollar over, and 9999999.9999999994999 was $10,000,000: each is 1 nano-USD off. As written, half up to
+    # the nano (as a cost_usd is): 123,456,789.49999999999 → 123,456,789 and 9,999,999,999,999,999.4999 → …999.
+    small, large = spend_rows("2026-10-05")
+    small.update(spend="<small>", completion_tokens="<tokens>")  # a count written 150.0 counts 150
+    large.update(spend="<large>")
+    numbers = {"<small>": "0.12345678949999999999", "<large>": "9999999.9999999994999", "<tokens>": "150.0"}
+    body = json_with_numbers([small, large], numbers)
+    vendor.route(SPEND, lambda request: Reply(raw=body if request.url.params["start_date"] == "2026-10-05" else b"[]"))
+
+    result = sync_source(rt, "litellm", since=date(2026, 10, 5), until=date(2026, 10, 5), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert rows(rt, "SELECT event_id, output_tokens, source_cost_nano FROM usage_event ORDER BY event_id") == [
+        ("litellm:chatcmpl-b3e273c1-5833-423e-9d19-5c82f0ed7591", 150, 123_456_789),
+        ("litellm:chatcmpl-second", 150, 9_999_999_999_999_999),
+    ]

@@ -7,12 +7,14 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
 from genai_prices import Usage as GenaiUsage
 from genai_prices import calc_price
 
+from engine.ingest.events import COUNT_MAX
 from engine.ingest.sync import sync_source, write_cursor
 from engine.periods import month
 from engine.reports.margin import customer_report
@@ -26,9 +28,12 @@ from tests.engine.ingest.conftest import (
     Sleeps,
     Vendor,
     add_contract,
+    fetched,
     fixture,
+    json_with_numbers,
     openai_bucket_pages,
     rows,
+    with_numbers,
 )
 
 DAY = 86400
@@ -52,7 +57,7 @@ def embedding_result() -> dict[str, object]:
     return result
 
 
-def cost_result(value: float) -> dict[str, object]:
+def cost_result(value: float | str) -> dict[str, object]:
     result = fixture("openai_costs_grouped.json")["data"][0]["results"][0]
     result["amount"]["value"] = value
     return result
@@ -494,3 +499,49 @@ def test_switching_from_hourly_to_daily_buckets_counts_the_cursors_day_once(rt: 
     assert rows(daily, "SELECT cursor FROM sync_cursor") == [
         ('{"grouping": "tiers", "until": "2026-11-17T00:00:00Z", "width": "1d"}',)
     ]
+
+
+def test_a_cost_with_more_digits_than_a_float_holds_is_read_exact(rt: Runtime, vendor: Vendor) -> None:
+    # Read through a float (17 significant digits), 0.12345678949999999999 was 0.1234567895.
+    serve(vendor, {})
+    vendor.route(
+        COSTS, with_numbers(openai_bucket_pages({D1: [cost_result("<cost>")]}), {"<cost>": "0.12345678949999999999"})
+    )
+
+    batch = fetched(rt, vendor, "openai", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
+
+    assert [row["amount_usd"] for row in batch.provider_costs.values()] == [Decimal("0.12345678949999999999")]
+
+
+BUCKET = "usage/completions bucket"
+
+
+@pytest.mark.parametrize(
+    ("key", "number", "error"),
+    [
+        # Through a float each was inf: a count refused as "got inf", a start time a traceback (OverflowError).
+        ("input_tokens", "1e999999999", f"{BUCKET} 2026-10-01T00:00:00Z: input_tokens must be at most {COUNT_MAX}, "
+         "got 1E+999999999"),
+        ("start_time", "1e999999999", f"{BUCKET} start_time must be Unix seconds within the years 1 to 9999, "
+         "got 1E+999999999"),
+        # An exponent past the largest a Decimal holds (about 10¹⁸).
+        ("input_tokens", "1e99999999999999999999", "malformed JSON from GET /organization/usage/completions "
+         "(a number out of range)"),
+    ],
+)  # fmt: skip
+def test_a_json_number_past_any_count_or_time_stops_the_sync_in_one_line(
+    rt: Runtime, vendor: Vendor, key: str, number: str, error: str
+) -> None:
+    bucket: dict[str, Any] = {"object": "bucket", "start_time": D1, "end_time": D1 + DAY, "results": [grouped_result()]}
+    if key == "start_time":
+        bucket[key] = "<n>"
+    else:
+        bucket["results"][0][key] = "<n>"
+    page = {"object": "page", "data": [bucket], "has_more": False, "next_page": None}
+    serve(vendor, {})
+    vendor.fail(USAGE, Reply(200, raw=json_with_numbers(page, {"<n>": number})))
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.error == f"openai: {error}"
+    assert events(rt) == []

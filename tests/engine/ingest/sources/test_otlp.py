@@ -111,3 +111,15 @@ def test_a_file_import_is_told_as_a_file_not_as_a_sync(rt: Runtime, tmp_path: Pa
         "and import it again)"
     )
     assert (done.as_dict()["windows"], refused.as_dict()["ok"]) == (1, False)  # the JSON keeps its keys
+
+
+def test_int64s_written_as_json_numbers_with_a_point_are_read_digit_for_digit(rt: Runtime, tmp_path: Path) -> None:
+    # Read through a float (256 ns apart there), a start of …09:30:00.123456999 was …123457024: a microsecond late.
+    path = otlp_file(tmp_path, **{"gen_ai.usage.input_tokens": {"doubleValue": 52.0}})
+    path.write_text(path.read_text().replace(f'"{OCT_5}"', f"{OCT_5 + 123_456_999}.0"))
+
+    [result] = import_otlp_files(rt, [path])
+
+    assert result.ok, result.error
+    [(ts, input_tokens)] = rows(rt, "SELECT ts, input_tokens FROM usage_event")
+    assert (str(ts)[:26], input_tokens) == ("2026-10-05 09:30:00.123456", 52)
