@@ -239,7 +239,7 @@ def _vendor_message(response: httpx.Response) -> str:
     """The vendor's own error text, shortened: `error.message`, `message`, `detail` or the raw body."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser follows: its text, shortened
         return response.text[:300] or response.reason_phrase
     if isinstance(body, Mapping):
         err = body.get("error")

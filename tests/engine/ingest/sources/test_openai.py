@@ -545,3 +545,15 @@ def test_a_json_number_past_any_count_or_time_stops_the_sync_in_one_line(
 
     assert result.error == f"openai: {error}"
     assert events(rt) == []
+
+
+def test_an_error_body_nested_past_the_parser_is_quoted_as_text_not_a_traceback(rt: Runtime, vendor: Vendor) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000  # JSON the parser gives up on: RecursionError, not ValueError
+    vendor.fail(USAGE, Reply(400, raw=body, headers={"content-type": "application/json"}))
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.error is not None and result.error.startswith(
+        "openai: HTTP 400 from GET /organization/usage/completions: [[["
+    )
+    assert len(result.error) < 500 and events(rt) == []
