@@ -27,7 +27,14 @@ from sqlalchemy import Connection
 from engine.money import CENT, MICRO, NANO, TENTH, fraction_decimal, json_number, round_to
 from engine.periods import Period
 from engine.pricing.book import PriceBook
-from engine.reports.bridge_cogs import Cell, CogsBridge, cogs_bridge, read_cells, reprice_previous
+from engine.reports.bridge_cogs import (
+    Cell,
+    CogsBridge,
+    cogs_bridge,
+    read_cells,
+    reprice_booked,
+    reprice_previous,
+)
 from engine.reports.bridge_revenue import KeyPieces, RevenueBridge, revenue_bridge
 from engine.reports.bridge_words import PIECE_PART, REVENUE_PART, Contributor, Side, contributors, round_half_up
 from engine.reports.names import resolve_customer, resolve_product
@@ -252,7 +259,15 @@ def margin_bridge(
         key, name = None, "Portfolio"
     subject = None if key is None else str(kind)
     cells = read_cells(conn, period, subject, key)
-    moved = reprice_previous(conn, cells, period, prices, ZoneInfo(timezone), subject, key)
+    stored = get_meta(conn, "price_fingerprint")
+    stale = stored is not None and stored != prices.fingerprint
+    if stale:
+        # Today's price file priced neither period: the price step compares the rates the stored costs were booked
+        # at (reprice_booked says why), so it never shows a move the other steps take back.
+        reprice_booked(conn, cells, period, prices, subject, key)
+        moved = 0
+    else:
+        moved = reprice_previous(conn, cells, period, prices, ZoneInfo(timezone), subject, key)
     cogs = cogs_bridge(cells.values(), repriced_groups=moved)
     revenue = revenue_bridge(
         conn,
@@ -261,11 +276,11 @@ def margin_bridge(
         product=key if kind is SubjectKind.PRODUCT else None,
     )
     notes: list[str] = []
-    stored = get_meta(conn, "price_fingerprint")
-    if stored is not None and stored != prices.fingerprint:
+    if stale:
         notes.append(
-            "the price file changed since these events were priced: both periods are re-priced with today's "
-            "file for the price part only; run `marginbot reprice` so COGS itself follows it"
+            "the price file changed since these events were priced: the price part compares the rates each "
+            "period's stored costs were booked at, not today's file; run `marginbot reprice` so COGS itself "
+            "follows it"
         )
     unpriced = sum(1 for c in cells.values() if _unpriced(c))
     if unpriced:

@@ -8,7 +8,8 @@ change by construction (a telescoping sum). The order is fixed (docs/why.md work
     S0  last period's COGS, as booked
     S1  volume:   S0 × this period's requests / last period's requests (same mix, same cost per request)
     S2  mix:      each cell at its own new request count, at last period's cost per request
-    S3  price:    … with last period's usage re-priced at this period's rates (the price book, dated)
+    S3  price:    … with last period's usage re-priced at this period's rates (the price book, dated; while the
+                  price file has changed since the events were priced, the rates their stored costs were booked at)
     S4  caching:  … with this period's cache-read and cache-write shares of input tokens
     S5  tokens per request: this period's token costs as booked, non-token costs still per last period's request
     S6  non-token (retrieval, rerank, compute): this period's COGS, as booked
@@ -19,7 +20,7 @@ compare: it moves wholly in the mix step, at its booked cost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
@@ -65,6 +66,48 @@ class CellUse:
     events: int = 0
     unpriced: int = 0  # events whose tokens have no price anywhere (their token cost is 0 in both states)
     costs: list[int] = field(default_factory=lambda: [0] * len(COST_TYPES))
+    # What the other cost types count (read for the booked rates, `reprice_booked`).
+    cache_write_1h_tokens: int = 0
+    web_searches: int = 0
+    retrieval_queries: int = 0
+    rerank_calls: int = 0
+    compute_ms: int = 0
+
+    def add(self, measures: Sequence[Any]) -> None:
+        """Add a row of `_MEASURES` sums."""
+        requests, inp, cached, write, out, events, unpriced, write_1h, searches, queries, reranks, ms = (
+            int(v or 0) for v in measures[:12]
+        )
+        self.requests += requests
+        self.inputs = [a + b for a, b in zip(self.inputs, (inp - cached - write, cached, write), strict=True)]
+        self.output_tokens += out
+        self.events += events
+        self.unpriced += unpriced
+        self.cache_write_1h_tokens += write_1h
+        self.web_searches += searches
+        self.retrieval_queries += queries
+        self.rerank_calls += reranks
+        self.compute_ms += ms
+        self.costs = [a + int(b or 0) for a, b in zip(self.costs, measures[12:], strict=True)]
+
+    def units(self) -> list[int | None]:
+        """What each cost type (COST_TYPES order) is priced per: tokens of its kind, requests, searches, queries,
+        calls, milliseconds; None for costs the source priced, which have no rate."""
+        uncached, cached, write = self.inputs
+        by_type: dict[CostType, int | None] = {
+            CostType.UNCACHED_INPUT: uncached,
+            CostType.CACHED_INPUT: cached,
+            CostType.CACHE_WRITE: write - self.cache_write_1h_tokens,
+            CostType.CACHE_WRITE_1H: self.cache_write_1h_tokens,
+            CostType.OUTPUT: self.output_tokens,
+            CostType.REQUEST_FEE: self.requests,
+            CostType.WEB_SEARCH: self.web_searches,
+            CostType.SOURCE: None,
+            CostType.RETRIEVAL: self.retrieval_queries,
+            CostType.RERANK: self.rerank_calls,
+            CostType.COMPUTE: self.compute_ms,
+        }
+        return [by_type[t] for t in COST_TYPES]
 
     @property
     def cost(self) -> int:
@@ -92,8 +135,9 @@ class Cell:
     key: CellKey
     before: CellUse = field(default_factory=CellUse)
     now: CellUse = field(default_factory=CellUse)
-    # nano-USD per cost type: last period's usage priced at this period's rates minus at its own (the price book)
-    repriced_delta: list[int] = field(default_factory=lambda: [0] * len(COST_TYPES))
+    # nano-USD per cost type: last period's usage priced at this period's rates minus at its own (the price book,
+    # or the booked rates while the price file has changed since pricing: `reprice_booked`)
+    repriced_delta: list[Fraction] = field(default_factory=lambda: [Fraction(0)] * len(COST_TYPES))
     states: list[Fraction] = field(default_factory=list)  # S0, S2..S6 for this cell (S1 is not per cell)
 
     @property
@@ -120,42 +164,53 @@ class CogsBridge:
     cells: list[Cell]
     requests_before: int
     requests_now: int
-    repriced_groups: int  # (day, provider, model) groups whose rates differ between the periods
+    # (day, provider, model) groups whose rates differ between the periods (0 when the booked rates are compared)
+    repriced_groups: int
 
 
 def _subject_sql(kind: str | None) -> str:
     return {"customer": " AND customer = :s", "product": " AND product = :s"}.get(kind or "", "")
 
 
-def read_cells(conn: Connection, period: Period, kind: str | None, key: str | None) -> dict[CellKey, Cell]:
-    """Every cell with usage in `period` or the one before, for one customer, one product or everyone."""
-    cells: dict[CellKey, Cell] = {}
+# Usage and cost sums of daily_rollup rows, in the order CellUse.add reads them.
+_MEASURES = (
+    "SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens), "
+    "SUM(events), SUM(unpriced_events), SUM(cache_write_1h_tokens), SUM(web_searches), SUM(retrieval_queries), "
+    f"SUM(rerank_calls), SUM(compute_ms), {COST_SUMS}"
+)
+
+
+def _sums(
+    conn: Connection, period: Period, kind: str | None, key: str | None, keys: str
+) -> Iterator[tuple[bool, Sequence[Any], Sequence[Any]]]:
+    """(this period?, the `keys` columns, the _MEASURES sums) per group of `keys`, last period first."""
+    width = len(keys.split(","))
     # Each period's own days, read one at a time: the previous period need not end the day before this one starts
     # (a month to date is compared with the same days of the month before), so the days between belong to neither.
     for current, days in ((False, period.previous()), (True, period)):
         rows = conn.execute(
             text(
-                "SELECT customer, product, feature, provider, model, SUM(requests), SUM(input_tokens), "
-                "SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens), SUM(events), "
-                f"SUM(unpriced_events), {COST_SUMS} FROM daily_rollup WHERE day BETWEEN :a AND :b"
-                f"{_subject_sql(kind)} GROUP BY 1, 2, 3, 4, 5"
+                f"SELECT {keys}, {_MEASURES} FROM daily_rollup WHERE day BETWEEN :a AND :b{_subject_sql(kind)} "
+                f"GROUP BY {', '.join(str(i + 1) for i in range(width))}"
             ),
             {"a": days.start, "b": days.end, "s": key},
         ).all()
         for row in rows:
-            cust, prod, feat, provider, model, requests, inp, cached, write, out, events, unpriced = row[:12]
-            ck = CellKey(cust, prod, feat, provider, model)
-            cell = cells.get(ck)
-            if cell is None:
-                cell = cells[ck] = Cell(ck)
-            use = cell.now if current else cell.before
-            inp, cached, write = int(inp or 0), int(cached or 0), int(write or 0)
-            use.requests += int(requests or 0)
-            use.inputs = [a + b for a, b in zip(use.inputs, (inp - cached - write, cached, write), strict=True)]
-            use.output_tokens += int(out or 0)
-            use.events += int(events or 0)
-            use.unpriced += int(unpriced or 0)
-            use.costs = [a + int(b or 0) for a, b in zip(use.costs, row[12:], strict=True)]
+            yield current, row[:width], row[width:]
+
+
+_CELL = "customer, product, feature, provider, model"
+
+
+def read_cells(conn: Connection, period: Period, kind: str | None, key: str | None) -> dict[CellKey, Cell]:
+    """Every cell with usage in `period` or the one before, for one customer, one product or everyone."""
+    cells: dict[CellKey, Cell] = {}
+    for current, keys, measures in _sums(conn, period, kind, key, _CELL):
+        ck = CellKey(*keys)
+        cell = cells.get(ck)
+        if cell is None:
+            cell = cells[ck] = Cell(ck)
+        (cell.now if current else cell.before).add(measures)
     return dict(sorted(cells.items()))
 
 
@@ -236,6 +291,129 @@ def reprice_previous(
             continue
         cell.repriced_delta = [x + a - b for x, a, b in zip(cell.repriced_delta, there[:-1], own[:-1], strict=True)]
     return len(moved)
+
+
+# ---------------------------------------------------------------- … or at the rates this period was booked at
+
+_Pair = tuple[CellKey, str]  # a cell and a service tier
+
+
+def reprice_booked(
+    conn: Connection,
+    cells: dict[CellKey, Cell],
+    period: Period,
+    prices: PriceBook,
+    kind: str | None,
+    key: str | None,
+) -> None:
+    """Fill each cell's `repriced_delta` while the price file has changed since the stored events were priced:
+    last period's usage at the rates this period's usage was booked at, as the stored costs say, minus as booked.
+
+    Why. Today's file then priced neither period, so re-pricing last period's events with it (as
+    `reprice_previous` does) shows a move in rates that is in no stored cost (a dated price the file gained since)
+    or misses one that is (a dated price it lost), and the tokens-per-request step, which ends on this period's
+    costs as booked, takes it back: "price +$64.68" beside "tokens per request 110,000 → 110,000 −$64.68". The
+    bridge explains the stored costs, so its price step reads the rates from them.
+
+    The rule, per cell, service tier and cost type. (1) Each period's booked cost per unit (per token of its kind,
+    request, search, query, call or millisecond). Where the two are the same, no rate moved: no price move, and no
+    event is read. This is the usual case: one file priced both periods, with no dated price between them, shows
+    no price step whatever the file says now. (2) Where they differ, the difference is a rate, or a change in the
+    usage that the rates depend on: requests past a long-context tier, hours with other prices, a share of events
+    the source priced (their tokens carry no token cost). Today's file tells these apart: its price of this
+    period's events, on their own days, against their booked cost is how this period's booked rates stand to
+    today's; last period's events priced with today's file on their counterpart days of this period, times that
+    ratio, are last period's usage at this period's booked rates. (With prices unchanged since pricing, the ratio
+    is 1 and this is `reprice_previous`'s figure.) Where today's file prices none of the one or of the other (a model
+    it no longer prices), the costs per unit of (1) stand.
+
+    A difference within rounding is none: each event's cost of each type is rounded to the nano-dollar by itself,
+    so a cost per unit can differ by up to half a nano-dollar an event with no rate moving. Every step still ends
+    on a fully computed state, so the bridge foots as before.
+    """
+    pairs: dict[_Pair, tuple[CellUse, CellUse]] = {}
+    for current, keys, measures in _sums(conn, period, kind, key, _CELL + ", service_tier"):
+        uses = pairs.setdefault((CellKey(*keys[:5]), keys[5]), (CellUse(), CellUse()))
+        uses[current].add(measures)
+    moved: dict[_Pair, list[Fraction]] = {}
+    for (ck, tier), (before, now) in pairs.items():
+        cell = cells.get(ck)
+        if cell is None or not cell.comparable:
+            continue  # its states take no re-priced usage (see _cell_states)
+        delta = _per_unit_delta(before, now)
+        if any(delta):
+            moved[(ck, tier)] = delta
+    if not moved:
+        return
+    today = _priced_today(conn, period, prices, kind, key, moved)
+    for pair, delta in moved.items():
+        before, now = pairs[pair]
+        there, own_now = today[pair]
+        for t, by_unit in enumerate(delta):
+            if not by_unit or not there[t] or not own_now[t]:
+                continue
+            at_booked = Fraction(there[t] * now.costs[t], own_now[t])
+            # Each of the four sums is off by up to half a nano-dollar an event; to first order, at_booked's relative
+            # error is the sum of its three factors'.
+            noise = at_booked * (
+                Fraction(before.events, 2 * there[t])
+                + Fraction(now.events, 2 * own_now[t])
+                + (Fraction(now.events, 2 * now.costs[t]) if now.costs[t] else 0)
+            ) + Fraction(before.events, 2)
+            gap = at_booked - before.costs[t]
+            delta[t] = gap if abs(gap) > noise else Fraction(0)
+        cell = cells[pair[0]]
+        cell.repriced_delta = [x + d for x, d in zip(cell.repriced_delta, delta, strict=True)]
+
+
+def _per_unit_delta(before: CellUse, now: CellUse) -> list[Fraction]:
+    """Per cost type, `before`'s count at `now`'s booked cost per unit minus `before`'s booked cost (nano-USD):
+    0 where either period has none of it, or the difference is within rounding."""
+    delta = [Fraction(0)] * len(COST_TYPES)
+    for t, (was, is_) in enumerate(zip(before.units(), now.units(), strict=True)):
+        if not was or not is_:
+            continue
+        gap = Fraction(was * now.costs[t], is_) - before.costs[t]
+        # Half a nano-dollar of rounding an event, in either period, at most (the events are the bound).
+        if abs(gap) > Fraction(was * now.events, 2 * is_) + Fraction(before.events, 2):
+            delta[t] = gap
+    return delta
+
+
+def _priced_today(
+    conn: Connection,
+    period: Period,
+    prices: PriceBook,
+    kind: str | None,
+    key: str | None,
+    pairs: Iterable[_Pair],
+) -> dict[_Pair, tuple[list[int], list[int]]]:
+    """Per cell and tier of `pairs`, nano-USD per cost type with today's price book: last period's events on their
+    counterpart days of `period` (`shift_days`), and this period's events on their own days."""
+    wanted = set(pairs)
+    out = {p: ([0] * len(COST_TYPES), [0] * len(COST_TYPES)) for p in wanted}
+    shifts = shift_days(period)
+    columns = ", ".join(Usage._fields[1:])  # after `epoch`, Usage's fields are usage_event columns
+    query = text(
+        f"SELECT ts, day, customer, product, feature, {columns} FROM usage_event "
+        f"WHERE day BETWEEN :a AND :b AND provider IN :ps AND model IN :ms{_subject_sql(kind)}"
+    ).bindparams(bindparam("ps", expanding=True), bindparam("ms", expanding=True))
+    for current, days in ((False, period.previous()), (True, period)):
+        params = {
+            "a": days.start,
+            "b": days.end,
+            "s": key,
+            "ps": sorted({ck.provider for ck, _ in wanted}),
+            "ms": sorted({ck.model for ck, _ in wanted}),
+        }
+        for ts, day, cust, prod, feat, *usage in conn.execute(query, params):
+            sums = out.get((CellKey(cust, prod, feat, usage[0], usage[1]), usage[-1]))
+            if sums is None:
+                continue
+            epoch = int(_aware(ts).timestamp()) + (0 if current else shifts.get(as_date(day), 0) * 86_400)
+            costs = sums[current]
+            costs[:] = [a + b for a, b in zip(costs, prices.price(Usage(epoch, *usage))[:-1], strict=True)]
+    return out
 
 
 def _aware(ts: object) -> datetime:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
+from engine.ingest.reprice import reprice
 from engine.money import CENT, TENTH, round_to
 from engine.periods import month, quarter
 from engine.reports.bridge import Bridge, margin_bridge
@@ -17,7 +18,19 @@ from engine.reports.margin import customer_report
 from engine.reports.names import UnknownSubject
 from engine.runtime import Runtime
 from engine.vocab import CostType, SubjectKind
-from tests.engine.reports.bridge_books import A_SEP, B_SEP, BASE, Use, load, migrating, times
+from tests.conftest import NOW
+from tests.engine.reports.bridge_books import (
+    A_SEP,
+    B_SEP,
+    BASE,
+    PRICE_RISE,
+    PRICES,
+    Use,
+    load,
+    load_rows,
+    migrating,
+    times,
+)
 
 OCTOBER = month(2026, 10)
 ZERO = Decimal("0.00")
@@ -99,6 +112,94 @@ def test_price_change_only_reprices_last_periods_usage_at_this_periods_rates(
     assert b.repriced_groups == 1  # only September 10th's big usage was read back from the events
     assert_adds_up(b)
     assert b.top()[0].words == "+$3.20 COGS · big on agent-run: price +20.0% on last period's usage"
+
+
+STALE_NOTE = (
+    "the price file changed since these events were priced: the price part compares the rates each period's "
+    "stored costs were booked at, not today's file; run `marginbot reprice` so COGS itself follows it"
+)
+
+
+def edited(rt: Runtime, price_rise: bool) -> Runtime:
+    """The same database after the price file was edited (big's October rise added or taken out), not repriced."""
+    rt.settings.prices_file.write_text(PRICES + (PRICE_RISE if price_rise else ""))
+    return Runtime(rt.settings, now_override=NOW)
+
+
+def test_a_rise_the_file_gained_since_pricing_is_no_price_step_until_a_reprice(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Booked with no rise: $16.80 both months, the same usage. The file now says big costs 20% more from October.
+    # Re-pricing September with today's file showed "price +$3.20" beside "tokens per request 1,200 → 1,200
+    # −$3.20": a pair that moved nothing booked. Nothing booked moved, so no part moves.
+    stale = edited(load(settings, tmp_path, september=BASE, october=BASE), price_rise=True)
+    b = why(stale)
+    assert b.cogs == (Decimal("16.80"), Decimal("16.80"))
+    assert moved(b) == {} and b.top() == []
+    assert b.notes == [STALE_NOTE]
+    assert_adds_up(b)
+    # After the reprice the October costs follow the file, and the price part says so, as it does for a book priced
+    # with the rise from the start.
+    reprice(stale.engine, prices=stale.prices, timezone="UTC")
+    b = why(stale)
+    assert b.cogs == (Decimal("16.80"), Decimal("20.00")) and moved(b) == {"price": Decimal("3.20")}
+    assert b.notes == []
+
+
+def test_a_rise_booked_but_since_taken_out_of_the_file_is_still_the_price_step(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Booked with the rise (October $20.00), then the rise taken out of the file, not repriced: the stored costs
+    # still say big's rates rose 20%, so that is the price step, not "tokens per request 1,200 → 1,200 +$3.20".
+    stale = edited(load(settings, tmp_path, september=BASE, october=BASE, price_rise=True), price_rise=False)
+    b = why(stale)
+    assert b.cogs == (Decimal("16.80"), Decimal("20.00"))
+    assert moved(b) == {"price": Decimal("3.20")}
+    assert b.top()[0].words == "+$3.20 COGS · big on agent-run: price +20.0% on last period's usage"
+    assert b.notes == [STALE_NOTE]
+    assert_adds_up(b)
+
+
+def test_a_stale_file_leaves_every_other_part_as_booked(settings: Settings, tmp_path: Path) -> None:
+    # The book of test_all_at_once_every_part_equals_the_hand_figure, priced with the rise, then the file edited
+    # (the rise taken out): every part is the hand figure still, the price part read from the booked rates.
+    october = [
+        Use("agent-run", "big", 2_000, 2_000_000, 600_000, cached=1_000_000),
+        Use("chat", "small", 1_000, 500_000, 100_000, retrievals=1_000),
+    ]
+    rt = load(settings, tmp_path, september=BASE, october=october, price_rise=True)
+    fresh = {p.part: p.change for p in why(rt).parts}
+    b = why(edited(rt, price_rise=False))
+    assert {p.part: p.change for p in b.parts} == fresh
+    assert moved(b)["price"] == Decimal("6.40") and moved(b)["tokens_per_request"] == Decimal("7.20")
+    assert_adds_up(b)
+
+
+def test_a_stale_file_reads_usage_past_a_long_context_tier_as_usage_not_price(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # claude-sonnet-4-5 (the catalogue's) prices a request past 200,000 input tokens at its long-context rate. One
+    # September request crossed it, no October one did: the booked cost per input token fell with no rate moving,
+    # so the price part stays at none (as it is before the file changed), and the request sizes are tokens per
+    # request.
+    usage: list[dict[str, object]] = [
+        {"event_id": f"e{month}{i}", "ts": f"2026-{month}-10T12:00:00Z", "customer": "acme", "product": "agent",
+         "feature": "plan", "provider": "anthropic", "model": "claude-sonnet-4-5", "requests": 1,
+         "input_tokens": tokens, "output_tokens": 1_000}
+        for month, sizes in (("09", (250_000, 100_000)), ("10", (100_000, 100_000)))
+        for i, tokens in enumerate(sizes)
+    ]  # fmt: skip
+    contracts: list[dict[str, object]] = [{"customer": "acme", "customer_name": "Acme Corp", "plan": "usage",
+                                           "start": "2026-01-01", "unit": "request", "unit_price_usd": "5"}]  # fmt: skip
+    rt = load_rows(settings, tmp_path, usage=usage, contracts=contracts)
+    fresh = why(rt)
+    assert fresh.cogs[0] > fresh.cogs[1] and set(moved(fresh)) == {"tokens_per_request"}
+    # Any edit makes the file stale: here the retrieval price, which these events do not use.
+    rt.settings.prices_file.write_text(PRICES.replace("retrieval_query = 0.01", "retrieval_query = 0.02"))
+    b = why(Runtime(rt.settings, now_override=NOW))
+    assert b.notes == [STALE_NOTE]
+    assert [p.change for p in b.parts] == [p.change for p in fresh.parts]
+    assert_adds_up(b)
 
 
 def test_cache_only_is_the_cache_read_share(settings: Settings, tmp_path: Path) -> None:
