@@ -40,15 +40,16 @@ class Parser(argparse.ArgumentParser):
         parsed, extras = super().parse_known_args(args, namespace)
         words = next((a for a in self._actions if not a.option_strings and a.nargs in ("*", "+")), None)
         more = [extra for extra in extras if extra != "--"]  # `--`: what follows is words, as argparse reads it
-        # An option it does not know (`--jsn`) is still refused, with the words around it; a negative number is a
-        # word, as argparse takes one before the options (`-5`).
+        # An option it does not know (`--jsn`) is still refused, with the words around it; a negative amount is a
+        # word (`-5`, as argparse takes one before the options, and `-1/request`, `-$5`, `-20%`), for the command to
+        # refuse or read in its own words.
         if words is not None and extras and all(not w.startswith("-") or _NEGATIVE.match(w) for w in more):
             setattr(parsed, words.dest, [*(getattr(parsed, words.dest, None) or []), *more])
             extras = []
         return parsed, extras
 
 
-_NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse's own test of a negative number
+_NEGATIVE = re.compile(r"^-(\d|\.\d|\$)")  # a minus and then a figure: no option of ours starts so
 
 
 def command(sub: Any, name: str, **options: Any) -> argparse.ArgumentParser:

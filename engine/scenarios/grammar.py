@@ -168,6 +168,8 @@ def parse_plan(plan: str, terms: str) -> Price:
             return Price(kind, platform_fee=_money(m.group(1), "platform fee"))
     except InvalidOperation:
         pass
+    if terms.startswith("-") or "+-" in terms:  # the terms' patterns take no sign: said, not "cannot read"
+        raise ScenarioError(f"price {kind}: a price is never negative, got {terms!r}; write it like `{EXAMPLES[kind]}`")
     raise ScenarioError(f"price {kind}: cannot read {terms!r}; write it like `{EXAMPLES[kind]}`")
 
 

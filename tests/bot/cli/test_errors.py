@@ -18,6 +18,7 @@ from bot.cli.main import main
 from config.settings import Settings
 from engine.runtime import Runtime
 from engine.store.db import forget_engine
+from tests.engine.scenarios.book import load_book
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -333,3 +334,17 @@ def test_a_scenario_flag_out_of_range_is_a_usage_error(
 ) -> None:
     assert main(argv, runtime=book) == 2
     assert capsys.readouterr() == ("", message)
+
+
+@pytest.mark.parametrize("price", ["-1/request", "-$5/request", "-0.5/request", "-20%"])
+def test_a_negative_price_is_refused_in_the_commands_words_not_argparses(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str], price: str
+) -> None:
+    # argparse took `-1/request` for an option it did not know: "error: unrecognized arguments: -1/request".
+    load_book(runtime, tmp_path)
+    code = main(["whatif", "c1", "price", "usage", price, "--period", "2026-10"], runtime=runtime)
+    err = capsys.readouterr().err
+    assert code == 2 and "unrecognized" not in err
+    assert err.strip() == (
+        f"marginbot: price usage: a price is never negative, got {price!r}; write it like `price usage 0.40/task`"
+    )
