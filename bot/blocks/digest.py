@@ -72,6 +72,12 @@ def _trend(p: dict[str, Any]) -> str:
     )
 
 
+def _or_own(rows: list[dict[str, Any]]) -> str:
+    """What a heading adds when some of its rows are judged by their own bands: a customer at 87.7% under its own
+    88% line is in breach, which "under 40%" alone would contradict (each such row names its bands)."""
+    return ", or a customer's own bands" if any(r.get("own_bands") for r in rows[:MAX_LISTED]) else ""
+
+
 def digest_message(p: dict[str, Any]) -> dict[str, Any]:
     """The digest as {"text", "blocks"}: headline figures, who needs attention, movers, drivers, trend."""
     week = p["week"]
@@ -88,13 +94,13 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
     ]
     attention = []
     if p["breach"]:
-        attention.append(f"*:red_circle: In breach (under {p['breach_pct']}%)*\n" + _subjects(p["breach"]))
+        bands = f"under {p['breach_pct']}%{_or_own(p['breach'])}"
+        attention.append(f"*:red_circle: In breach ({bands})*\n" + _subjects(p["breach"]))
     if p["no_revenue"]:
         attention.append("*:white_circle: Cost without revenue*\n" + _subjects(p["no_revenue"]))
     if p["watch"]:
-        attention.append(
-            f"*:large_yellow_circle: Watch ({p['breach_pct']}% to {p['healthy_pct']}%)*\n" + _subjects(p["watch"])
-        )
+        bands = f"{p['breach_pct']}% to {p['healthy_pct']}%{_or_own(p['watch'])}"
+        attention.append(f"*:large_yellow_circle: Watch ({bands})*\n" + _subjects(p["watch"]))
     blocks += [section(text) for text in attention] or [section(":large_green_circle: Nobody in breach or watch.")]
     if p["movers"]:
         blocks.append(

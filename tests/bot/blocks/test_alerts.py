@@ -300,3 +300,16 @@ def test_the_terminal_text_shows_names_and_sources_as_written_not_as_slack_escap
     row = {**digest_payload(1)["breach"][0], "name": "AT&T <Labs>"}
     digest = digest_plain({**digest_payload(0), "breach": [row], "lagging_sources": lagging})
     assert "AT&T <Labs>" in digest and "R&D <proxy>" in digest and "&amp;" not in digest
+
+
+def test_the_digest_headings_say_when_a_listed_customer_is_judged_by_its_own_bands() -> None:
+    # "In breach (under 40%)" over "Acme Corp 87.7% · own bands 88%/88%": the heading contradicted the row under it.
+    own = {"kind": "customer", "name": "Acme Corp", "key": "acme", "margin_pct": "87.70", "revenue_usd": "300.00",
+           "cogs_usd": "36.90", "own_bands": True, "breach_pct": "88", "healthy_pct": "88"}  # fmt: skip
+    watched = {**own, "margin_pct": "41.00", "breach_pct": "40", "healthy_pct": "90"}
+    shown = all_text(digest_message({**digest_payload(0), "breach": [own], "watch": [watched]})["blocks"])
+    assert "*:red_circle: In breach (under 40%, or a customer's own bands)*" in shown
+    assert "*:large_yellow_circle: Watch (40% to 55%, or a customer's own bands)*" in shown
+    assert "own bands 88%/88%" in shown
+    shown = all_text(digest_message(digest_payload(2))["blocks"])  # no row with bands of its own: as before
+    assert "*:red_circle: In breach (under 40%)*" in shown and "*:large_yellow_circle: Watch (40% to 55%)*" in shown
