@@ -94,6 +94,11 @@ class KeyPieces:
     unit: Unit | None = None
     seats_before: Decimal | None = None
     seats_after: Decimal | None = None
+    # A product's share of a contract for every product (the split by usage), before and after (None: that period
+    # had no revenue on it to share); None for every other key. Its moving with traffic is part of volume.
+    share_before: Decimal | None = None
+    share_after: Decimal | None = None
+    split_unit: Unit | None = None  # what the share follows: the metered unit, else requests
 
 
 @dataclass(kw_only=True)
@@ -215,6 +220,11 @@ def revenue_bridge(
             steps[step] += amount
         kp = _pieces(cust, prod, pieces, was, now, before, after)
         kp.seats_before, kp.seats_after = s0, s1
+        if product is not None and prod == "":
+            total_before, total_after = before.total, after.total
+            kp.share_before = was / total_before if total_before else None
+            kp.share_after = now / total_after if total_after else None
+            kp.split_unit = next((t.split_unit for t, _, _ in before.lines + after.lines), None)
         keys.append(kp)
 
     r0, r4 = official(official_before), official(official_after)

@@ -118,7 +118,14 @@ def _key_detail(part: str, kp: KeyPieces) -> str:
     if part == "metered_volume":
         unit = _UNIT_WORDS.get(kp.unit, "units") if kp.unit else "units"
         ratio = _times(Fraction(kp.units_after) / Fraction(kp.units_before)) + " " if kp.units_before else ""
-        return f"metered {unit} {ratio}({_num(kp.units_before)} → {_num(kp.units_after)})"
+        metered = f"metered {unit} {ratio}({_num(kp.units_before)} → {_num(kp.units_after)})"
+        if kp.share_before is None and kp.share_after is None:
+            return metered
+        # A product's part of a contract for every product moves with its share of the traffic: a flat fee's share
+        # read "metered units (0 → 0)".
+        by = _UNIT_WORDS.get(kp.split_unit, "requests") if kp.split_unit else "requests"
+        share = f"the product's share of it, by {by}: {_share(kp.share_before)} → {_share(kp.share_after)}"
+        return f"{metered}; {share}" if kp.units_before or kp.units_after else share
     if kp.terms_before and kp.terms_before == kp.terms_after:
         # The same terms over spans of different lengths (a 31-day month against a 30-day one in a trailing
         # window, or a contract in force for part of a period): the fees accrue by day.
@@ -131,6 +138,11 @@ def _key_detail(part: str, kp: KeyPieces) -> str:
 
 
 _UNIT_WORDS = {Unit.REQUEST: "requests", Unit.TASK: "tasks", Unit.TOKENS_1K: "1k tokens"}
+
+
+def _share(value: Decimal | None) -> str:
+    """A product's share of a contract's revenue, as a percentage to a tenth ("none": no revenue to share)."""
+    return "none" if value is None else f"{round_half_up(Fraction(value) * 100, TENTH).normalize():f}%"
 
 
 def _num(value: Decimal | None) -> str:

@@ -407,3 +407,37 @@ def test_a_piece_that_rounds_to_no_cent_is_never_named_a_contributor(settings: S
     tiny = [replace(first, change=Decimal("0.004")), replace(second, change=Decimal("-0.005"))]
     named = replace(b, contributors=[tiny[0], tiny[1], *b.contributors]).top()
     assert tiny[0] not in named and named[0] == tiny[1]
+
+
+def test_a_products_share_of_a_flat_fee_for_every_product_is_said_as_its_share(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # A $3,000 flat fee for every product, split by requests: chat had all 1,000 in September, 500 of 1,000 in
+    # October, so chat's revenue is $3,000 → $1,500. Its line read "metered units (0 → 0)": nothing is metered.
+    event = {"provider": "acme", "model": "small", "feature": "f", "customer": "acme", "input_tokens": 1000}
+    rt = load_rows(
+        settings,
+        tmp_path,
+        usage=[
+            {**event, "event_id": "s", "ts": "2026-09-10T12:00:00Z", "product": "chat", "requests": 1000},
+            {**event, "event_id": "o1", "ts": "2026-10-10T12:00:00Z", "product": "chat", "requests": 500},
+            {**event, "event_id": "o2", "ts": "2026-10-10T12:00:00Z", "product": "search", "requests": 500},
+        ],
+        contracts=[
+            {
+                "customer": "acme",
+                "customer_name": "Acme Corp",
+                "plan": "flat",
+                "start": "2026-01-01",
+                "platform_fee_usd": "3000",
+            }
+        ],
+    )
+    b = why(rt, SubjectKind.PRODUCT, "chat")
+    assert b.revenue == (Decimal("3000.00"), Decimal("1500.00"))
+    assert b.top()[0].words == (
+        "-$1,500.00 revenue · acme (all products): the product's share of it, by requests: 100% → 50%"
+    )
+    assert_adds_up(b)
+    # The customer's own bridge has no share to speak of: the whole fee is its, both months.
+    assert not [p for p in why(rt).top() if p.side == "revenue"]
