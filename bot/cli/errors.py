@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import re
 import sys
+import traceback
 
 USAGE, FAILED = 2, 1
 PREFIX = "marginbot: "
@@ -72,6 +73,20 @@ def scrub(text: str, url: str | None) -> str:
         if len(secret) >= 3:
             text = text.replace(secret, "***")
     return scrub_secrets(text)
+
+
+def scrubbed_traceback(exc: BaseException, url: str | None) -> str:
+    """`exc`'s traceback as Python prints it, scrubbed (`scrub`): what `--verbose` and an unexpected error show. A
+    settings error quotes the value it refused, so a DATABASE_URL that failed validation is scrubbed by its own
+    password too (its shape alone would miss one holding an `@`)."""
+    from pydantic import ValidationError
+
+    text = "".join(traceback.format_exception(exc))
+    refused = [e.get("input") for e in exc.errors()] if isinstance(exc, ValidationError) else []
+    for value in [url, *refused]:
+        if isinstance(value, str) and "://" in value:
+            text = scrub(text, value)
+    return scrub(text, None)
 
 
 def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | None:

@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +66,11 @@ def console(argv: Sequence[str] | None = None) -> int:
     gc.disable()  # until start-up is over: see _started
     try:
         return main(argv, collector_paused=True)
+    except Exception as exc:  # a bug (main explains every error a user can act on): its traceback, scrubbed
+        from bot.cli.errors import scrubbed_traceback
+
+        sys.stderr.write(scrubbed_traceback(exc, None))
+        return 1
     finally:
         gc.enable()  # (already on, unless start-up did not finish)
 
@@ -118,7 +122,7 @@ def main(
         print("marginbot: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        from bot.cli.errors import explain
+        from bot.cli.errors import explain, scrubbed_traceback
 
         # A command that works on a database of its own (the demo's) says so, or the error would name DATABASE_URL's.
         url = getattr(args, "database_in_use", None) or (
@@ -128,8 +132,8 @@ def main(
         if explained is None:
             raise
         message, status = explained
-        if args.verbose:
-            traceback.print_exception(exc, file=sys.stderr)
+        if args.verbose:  # scrubbed as every log line is: a DATABASE_URL settings refused is quoted in it whole
+            sys.stderr.write(scrubbed_traceback(exc, url))
         print(message, file=sys.stderr)
         return status
 

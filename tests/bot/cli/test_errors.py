@@ -348,3 +348,37 @@ def test_a_negative_price_is_refused_in_the_commands_words_not_argparses(
     assert err.strip() == (
         f"marginbot: price usage: a price is never negative, got {price!r}; write it like `price usage 0.40/task`"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bob:Pa55wordSECRET@host:99999/db",
+        "mysql://bob:Pa55wordSECRET@h/db",
+        "postgresql://bob:Pa55w@rdSECRET@127.0.0.1/db",
+    ],
+)
+def test_verbose_scrubs_the_traceback_of_a_database_url_settings_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    # The traceback quoted the refused value whole: "input_value='postgresql://bob:Pa55wordSECRET@host:99999/db'".
+    assert run_with_env(monkeypatch, tmp_path, ["-v", "portfolio"], DATABASE_URL=url) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last):" in err and "input_value='" in err
+    assert "SECRET" not in err and "Pa55w" not in err
+
+
+def test_an_unexpected_error_prints_a_scrubbed_traceback_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A bug (no one-line explanation) left Python to print its traceback, unscrubbed.
+    from bot.cli import main as cli_main
+
+    def broken(*_: object, **__: object) -> int:
+        raise RuntimeError("connecting to postgresql://bob:hunter22secret@db.internal/margins failed")
+
+    monkeypatch.setattr(cli_main, "main", broken)
+    assert cli_main.console(["portfolio"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):") and "RuntimeError: connecting to" in err
+    assert "hunter22secret" not in err
