@@ -18,6 +18,14 @@ def _num(value: str | None) -> float | None:
     return None if value is None else float(Decimal(value))
 
 
+def _label(text: str) -> str:
+    """`text` drawn as written: a `$` escaped (matplotlib reads `$…$` as mathematics, and one it cannot parse, a
+    model named `ft:gpt-4o:acme:$\\frac{1}$`, fails the whole chart), and a leading `_` kept off the start (a legend
+    leaves out the labels that start with one)."""
+    text = text.replace("$", r"\$")
+    return "\u00a0" + text if text.startswith("_") else text
+
+
 def digest_chart_png(data: dict[str, Any]) -> bytes:
     """The digest chart: weekly blended margin (with breach and healthy lines) above weekly COGS by model."""
     weeks: list[str] = data["weeks"]
@@ -51,7 +59,7 @@ def digest_chart_png(data: dict[str, Any]) -> bytes:
     base = [0.0] * len(weeks)
     for n, (model, values) in enumerate(data["cogs_by_model"].items()):
         heights = [_num(v) or 0.0 for v in values]
-        bottom.bar(x, heights, bottom=base, color=PALETTE[n % len(PALETTE)], label=model, width=0.7)
+        bottom.bar(x, heights, bottom=base, color=PALETTE[n % len(PALETTE)], label=_label(model), width=0.7)
         base = [b + h for b, h in zip(base, heights, strict=True)]
     if max(base, default=0.0) > 0:
         bottom.set_ylim(0, max(base) * 1.3)  # headroom for the legend above the bars

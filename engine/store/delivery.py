@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 # A message is retried through a day of Slack being down (backoff doubles to an hour: 8 attempts took 2 hours, and
 # an outage that long cost the recoveries, reminders and digest queued in it; announcements are made again anyway).
 MAX_ATTEMPTS = 30
+UNEXPECTED_ATTEMPTS = 3  # for a failure that is neither Slack's answer nor the network's (see deliver_pending)
 CLAIM = timedelta(minutes=5)  # a claimed row is someone's for this long; after that another run may retry it
 BACKOFF_FIRST = 30.0  # seconds before the first retry when the server gave no Retry-After
 BACKOFF_MAX = 3600.0
@@ -242,18 +243,21 @@ def deliver_pending(
             queues[channel].popleft()
         except Exception as exc:
             # Unknown failures are retried with backoff rather than lost; the traceback goes to the log (scrubbed).
+            # Only a few times: one that fails alike three times in a minute and a half is a fault in the message
+            # (a chart that cannot be drawn), and the channel's later messages wait behind it, its alerts among them,
+            # where retried through a day it held them a day. Given up, an alert is posted again by the next check.
             log.exception("outbox message %s to %s failed unexpectedly", message.id, channel)
             attempts += 1
             why = scrub(f"{type(exc).__name__}: {exc}")
-            if attempts >= MAX_ATTEMPTS:
-                give_up(message, attempts, token, why)
+            queues[channel].popleft()
+            if attempts >= UNEXPECTED_ATTEMPTS:
+                give_up(message, attempts, token, why)  # and the channel goes on
             else:
                 later = line.now() + timedelta(seconds=backoff(attempts))
                 _set(engine, message.id, token, PENDING, attempts, later, None, why)
                 report.deferred.append((message.id, channel, type(exc).__name__))
-            queues[channel].popleft()
-            _hold_rest(queues, channel, report)
-            continue
+                _hold_rest(queues, channel, report)
+                continue
         else:
             done = line.now()
             if not _set(engine, message.id, token, SENT, attempts + 1, done, done, "", ts):

@@ -219,3 +219,19 @@ def test_only_the_claim_that_sent_a_message_marks_it_and_a_lost_claim_is_logged(
     assert [m.dedupe_key for m in other.sent] == ["a"]
     assert _rows(runtime) == [("a", "sent", 1, "ts-1")]  # the taker's mark stands
     assert "its claim had been taken over meanwhile: it may show twice" in caplog.text
+
+
+def test_a_message_that_fails_alike_every_time_holds_its_channel_minutes_not_a_day(runtime: Runtime) -> None:
+    # A digest chart that cannot be drawn (matplotlib refused a model name) was retried 30 times, about a day, and the
+    # breach alert queued after it waited all that time ("an earlier message to this channel is waiting").
+    _queue(runtime, "digest:C1:2026-W46:chart", kind="digest_chart")
+    _queue(runtime, "alerts:C1:1")
+    broken = ValueError("Unknown symbol: \\frac")
+    sender = Recorder(broken, broken, broken)
+    at, runs = NOW, 0
+    while not sender.sent and runs < 10:
+        deliver_pending(runtime.engine, sender, clock=lambda at=at: at, sleep=NO_SLEEP, max_wait=0)
+        runs += 1
+        at += timedelta(seconds=backoff(runs))
+    assert runs == 3 and [m.dedupe_key for m in sender.sent] == ["alerts:C1:1"]
+    assert _rows(runtime) == [("digest:C1:2026-W46:chart", "failed", 3, ""), ("alerts:C1:1", "sent", 1, "ts-1")]
