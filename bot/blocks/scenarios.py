@@ -160,14 +160,24 @@ def whatif_message(d: dict[str, Any]) -> Answer:
 
 
 def _movers(customers: list[dict[str, Any]]) -> list[Block]:
-    """The customers the levers move most: by COGS saving (the order the engine gives), or, when no lever moves
-    COGS (a `price` lever alone), by the change in gross profit."""
-    movers = [c for c in customers if c["saving_per_month_usd"]][:TOP_CUSTOMERS]
+    """The customers the levers move most: by how far their COGS moves, either way (the order the engine gives, kept
+    here too), titled by what the list holds: savings, cost increases, or both ("Biggest COGS changes", each line
+    signed). When no lever moves COGS (a `price` lever alone), by how far their gross profit moves."""
+    saving = {c["customer"]: _d(c["saving_per_month_usd"]) or Decimal(0) for c in customers}
+    movers = sorted(
+        (c for c in customers if saving[c["customer"]]), key=lambda c: (-abs(saving[c["customer"]]), c["customer"])
+    )[:TOP_CUSTOMERS]
     if movers:
-        title = f"Biggest savings ({len(customers)} customers in total)"
+        total = f"({len(customers)} customers in total)"
+        if all(saving[c["customer"]] > 0 for c in movers):
+            title, words = f"Biggest savings {total}", lambda v: f"{_signed_money(v)} a month"
+        elif all(saving[c["customer"]] < 0 for c in movers):
+            title, words = f"Biggest cost increases {total}", lambda v: f"COGS {_signed_money(-v)} a month"
+        else:
+            title, words = f"Biggest COGS changes {total}", lambda v: f"COGS saving {_signed_money(v)} a month"
         lines = [
             f"{esc(c['name'])}: {_pct(c['before']['gross_margin_pct'])} → "
-            f"{_pct(c['after']['gross_margin_pct'])}, {_signed_money(c['saving_per_month_usd'])} a month"
+            f"{_pct(c['after']['gross_margin_pct'])}, {words(saving[c['customer']])}"
             for c in movers
         ]
         return sections(title, lines)

@@ -276,7 +276,9 @@ def whatif(
         after=total_after,
         cogs_before=_sum_types(o.cogs_before for o in outcomes),
         cogs_after=_sum_types(o.cogs_after for o in outcomes),
-        customers=sorted(outcomes, key=lambda o: (-(o.before.cogs - o.after.cogs), o.key)),
+        # By how far each one's COGS moves, either way: a lever that saves most customers a little may cost a few a
+        # lot, and those come first.
+        customers=sorted(outcomes, key=lambda o: (-abs(o.before.cogs - o.after.cogs), o.key)),
         assumptions=assumptions,
         unpriced=unpriced_in(conn, period, None),
         priced_from_zero=from_zero,

@@ -311,3 +311,37 @@ def test_a_portfolio_price_lever_lists_the_biggest_gross_profit_changes(book: Ru
     assert "Biggest savings" not in body
     assert "Biggest gross-profit changes (3 customers in total)" in body
     assert body.index("Cee Three") < body.index("Cee One") < body.index("Cee Two")
+
+
+def test_a_portfolio_what_if_lists_the_customers_it_moves_most_either_way_titled_by_what_the_list_holds(
+    book: Runtime,
+) -> None:
+    d = scenario_to_dict(run(book, "usage x2", subject=None))
+    # Every COGS doubles: c1 +$4.83, c2 +$1.30, c3 +$1.30 (× 30/31). Ranked by how far each moves, the biggest hit
+    # first (it came last, "saving" the most negative, under a "Biggest savings" title), ties by key.
+    assert [(c["customer"], c["saving_per_month_usd"]) for c in d["customers"]] == [
+        ("c1", -4.67),
+        ("c2", -1.26),
+        ("c3", -1.26),
+    ]
+    body = json.dumps(whatif_message(d).blocks)
+    assert "Biggest savings" not in body
+    assert "Biggest cost increases (3 customers in total)" in body
+    assert "Cee One: 75.9% \\u2192 75.9%, COGS +$4.67 a month" in body  # metered: revenue doubles too
+    assert body.index("Cee One") < body.index("Cee Two") < body.index("Cee Three")
+
+    # Route small to big, then cache 90%: c1 4.83 + 1.44 → 6.27 × 0.1 + 36 lookups = 0.663 (saves 4.167), c2 1.30 →
+    # 0.13 + 9 lookups = 0.139 (saves 1.161), c3 1.30 + 11.70 → 1.30 + 45 lookups = 1.345 (costs 0.045 more).
+    d = scenario_to_dict(run(book, "route small->big cache 90", subject=None))
+    assert [(c["customer"], c["saving_per_month_usd"]) for c in d["customers"]] == [
+        ("c1", 4.03),
+        ("c2", 1.12),
+        ("c3", -0.04),
+    ]
+    body = json.dumps(whatif_message(d).blocks)
+    assert "Biggest savings" not in body
+    assert "Biggest COGS changes (3 customers in total)" in body
+    assert "COGS saving +$4.03 a month" in body and "COGS saving -$0.04 a month" in body
+
+    body = json.dumps(whatif_message(scenario_to_dict(run(book, "cache 50", subject=None))).blocks)
+    assert "Biggest savings (3 customers in total)" in body
