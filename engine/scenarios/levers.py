@@ -273,12 +273,17 @@ def apply_route(slices: list[Slice], lever: Route, ctx: _Context) -> list[Slice]
     return out
 
 
-def apply_cache(slices: list[Slice], share: Decimal, feature: str | None, lookup_femto: int) -> list[Slice]:
+def apply_cache(
+    slices: list[Slice], share: Decimal, feature: str | None, lookup_femto: int, *, counted_only: bool = False
+) -> list[Slice]:
+    """Serve `share` of each row's requests from the cache: that share of its costs leaves, a lookup is paid per hit.
+    `counted_only` (a share estimated from the requests events count) leaves whole a row that counts no requests
+    (usage reported without them): the estimate says nothing of it."""
     if share == 0:
         return slices
     out = []
     for s in slices:
-        if feature is not None and s.feature != feature:
+        if (feature is not None and s.feature != feature) or (counted_only and not s.requests):
             out.append(s)
             continue
         kept = s.scaled(ONE - share)
@@ -293,15 +298,32 @@ def apply_usage(slices: list[Slice], factor: Decimal) -> list[Slice]:
     return slices if factor == 1 else [s.scaled(factor) for s in slices]
 
 
-def repeat_share(
-    conn: Connection, period: Period, customer: str | None, feature: str | None
-) -> dict[str, tuple[int, int]]:
-    """Per customer: (events with a prompt_hash, of which repeat an earlier hash) in the period."""
-    sql = (
-        "SELECT customer, COUNT(*), COUNT(DISTINCT prompt_hash) FROM usage_event "
-        "WHERE day BETWEEN :a AND :b AND prompt_hash IS NOT NULL AND prompt_hash <> ''"
+@dataclass(frozen=True)
+class Repeats:
+    """One customer's requests in a cache what-if's scope, and how many of them repeat an earlier prompt."""
+
+    requests: int  # every request of the customer in scope, with a prompt_hash or not
+    repeated: int  # of them, those of an event whose prompt_hash an earlier event of the customer's already had
+    hashed_events: int  # events with a prompt_hash (none: the rate cannot be estimated)
+
+
+def repeat_share(conn: Connection, period: Period, customer: str | None, feature: str | None) -> dict[str, Repeats]:
+    """Per customer with events in the period (and on `feature`, when given): its requests, and those that repeat an
+    earlier prompt. An event repeats when an earlier one of the customer's (by ts, then event_id) in the same scope
+    had its prompt_hash; an event without a hash counts as not repeated (nothing says it would hit a cache)."""
+    hashed = "prompt_hash IS NOT NULL AND prompt_hash <> ''"
+    inner = (
+        f"SELECT customer, requests, CASE WHEN {hashed} THEN 1 ELSE 0 END AS hashed, "
+        "ROW_NUMBER() OVER (PARTITION BY customer, prompt_hash ORDER BY ts, event_id) AS nth "
+        "FROM usage_event WHERE day BETWEEN :a AND :b"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    sql = where_equal(sql, params, customer=customer, feature=feature)
-    rows = conn.execute(text(sql + " GROUP BY customer"), params).all()
-    return {c: (int(n), int(n) - int(d)) for c, n, d in rows}
+    inner = where_equal(inner, params, customer=customer, feature=feature)
+    sql = (
+        "SELECT customer, SUM(requests), SUM(CASE WHEN hashed = 1 AND nth > 1 THEN requests ELSE 0 END), "
+        f"SUM(hashed) FROM ({inner}) AS e GROUP BY customer"
+    )
+    return {
+        c: Repeats(requests=int(n or 0), repeated=int(r or 0), hashed_events=int(h or 0))
+        for c, n, r, h in conn.execute(text(sql), params)
+    }

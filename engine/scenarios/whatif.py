@@ -7,8 +7,9 @@ model):
 - `route FROM->TO [PCT] [feature F]` moves PCT% (default 100) of FROM's tokens and requests to TO, priced with
   TO's per-token rates on each day (the price book, discounts included). Retrieval, rerank and compute stay.
 - `cache [PCT] [feature F]` serves PCT% of requests from a response cache: a hit costs one cache lookup
-  (`unit_costs.cache_lookup`) instead of everything the request cost. Without PCT the hit rate is estimated
-  from the share of events whose `prompt_hash` repeats an earlier one in the period.
+  (`unit_costs.cache_lookup`) instead of everything the request cost. Without PCT the hit rate is estimated per
+  customer as the share of its requests in the period whose event's `prompt_hash` repeats an earlier event's
+  (requests without a hash count as not repeated), and applied to the usage that counts requests.
 - `price PLAN TERMS` re-prices revenue with another plan for the whole period (grammar in `parse_plan`).
 - `usage xN` scales every count and cost by N; metered revenue follows, fixed fees do not.
 
@@ -184,8 +185,18 @@ def whatif(
         elif isinstance(lever, Cache):
             shares = _cache_shares(conn, period, subject is not None, customers, lever, notes, names)
             lookup = prices.unit_costs.cache_lookup
+            estimated = lever.pct is None
+            uncounted = ZERO
             for c in customers:
-                per_customer[c] = apply_cache(per_customer[c], shares.get(c, ZERO), lever.feature, lookup)
+                share = shares.get(c, ZERO)
+                if estimated and share:
+                    uncounted += _uncounted(per_customer[c], lever.feature)
+                per_customer[c] = apply_cache(per_customer[c], share, lever.feature, lookup, counted_only=estimated)
+            if uncounted:
+                notes.append(
+                    f"{usd_text(uncounted / NANO)} of usage was recorded without request counts and keeps its cost: "
+                    "the estimated hit rate is a share of counted requests"
+                )
             if not lookup:
                 notes.append("WARNING: unit_costs.cache_lookup is not set in the price file: lookups cost $0 here")
         else:
@@ -341,32 +352,48 @@ def _cache_shares(
     seen = repeat_share(conn, period, customers[0] if one_customer else None, lever.feature)
     where = f" on feature {lever.feature}" if lever.feature else ""
     if one_customer:
-        n, repeated = seen.get(customers[0], (0, 0))
-        if not n:
+        found = seen.get(customers[0])
+        if found is None or not found.hashed_events:
             raise ScenarioError(
                 f"cache: {names.get(customers[0], customers[0])} has no prompt_hash recorded{where} in "
                 f"{period.label}, so the hit rate cannot be estimated; give one, e.g. `cache 20`"
             )
+        if not found.requests:
+            raise ScenarioError(
+                f"cache: {names.get(customers[0], customers[0])} has no requests counted{where} in "
+                f"{period.label}, so the hit rate cannot be estimated; give one, e.g. `cache 20`"
+            )
         notes.append(
-            f"cache hit rate estimated at {pct_text(Decimal(repeated) / n * HUNDRED, TENTH)}: "
-            f"{repeated:,} of {n:,} events with a prompt_hash{where} repeated an earlier one "
-            f"in {period.label}"
+            f"cache hit rate estimated at {pct_text(Decimal(found.repeated) / found.requests * HUNDRED, TENTH)}: "
+            f"{found.repeated:,} of {found.requests:,} requests{where} in {period.label} repeat an earlier prompt "
+            "(their event's prompt_hash was seen before); requests without a prompt_hash count as not repeated"
         )
     else:
-        n = sum(v[0] for v in seen.values())
-        repeated = sum(v[1] for v in seen.values())
-        without = [c for c in customers if c not in seen]
-        if not n:
+        requests = sum(v.requests for v in seen.values())
+        repeated = sum(v.repeated for v in seen.values())
+        without = [c for c in customers if c not in seen or not seen[c].hashed_events]
+        if not any(v.hashed_events for v in seen.values()):
             raise ScenarioError(
                 f"cache: no prompt_hash recorded{where} in {period.label}, so the hit rate cannot be "
                 "estimated; give one, e.g. `cache 20`"
             )
+        overall = pct_text(Decimal(repeated) / requests * HUNDRED, TENTH) if requests else "n/a"
         notes.append(
-            f"cache hit rate estimated per customer from repeated prompt_hash values "
-            f"({repeated:,} of {n:,} events overall{where}, {pct_text(Decimal(repeated) / n * HUNDRED, TENTH)}); "
+            f"cache hit rate estimated per customer as the share of its requests that repeat an earlier prompt "
+            f"(the same prompt_hash seen before; requests without one count as not repeated): {repeated:,} of "
+            f"{requests:,} requests overall{where}, {overall}; "
             f"{len(without)} customer(s) without prompt_hash get no cache"
         )
-    return {c: Decimal(r) / n for c, (n, r) in seen.items() if n}
+    return {c: Decimal(v.repeated) / v.requests for c, v in seen.items() if v.requests}
+
+
+def _uncounted(slices: list[Slice], feature: str | None) -> Decimal:
+    """Nano-USD of usage (on `feature`, when given) recorded without request counts: an estimated hit rate, a share of
+    the requests events count, says nothing of it, so it keeps its cost."""
+    return sum(
+        (sum(s.costs.values(), ZERO) for s in slices if not s.requests and feature in (None, s.feature)),
+        ZERO,
+    )
 
 
 def _assumptions(

@@ -88,11 +88,50 @@ def test_a_second_cache_lever_serves_a_share_of_the_misses_and_keeps_the_first_o
 
 def test_cache_without_a_rate_estimates_it_from_repeated_prompt_hashes_and_says_so(book: Runtime) -> None:
     s = run(book, "cache")
-    # c1's hashes h1, h1, h2: 3 events, 2 distinct → 1 repeat → 1/3 of requests hit the cache.
-    third = D(1) / 3
-    expected = C1_COGS * (1 - third) + 40 * third * D("0.001")
-    assert abs(s.after.cogs - expected) < D("1e-20")  # 1/3 is not a finite decimal; the rest is exact
-    assert any("1 of 3 events with a prompt_hash" in a for a in s.assumptions)
+    # c1's hashes h1 (e1, 10 requests), h1 (e2, 20), h2 (e3, 10): e2 repeats e1's prompt → 20 of 40 requests hit.
+    assert s.after.cogs == C1_COGS / 2 + 40 * D("0.5") * D("0.001")
+    assert any("50.0%: 20 of 40 requests in 2026-10 repeat an earlier prompt" in a for a in s.assumptions)
+
+
+def _big(event_id: str, ts: str, customer: str, requests: int, dollars: int, prompt_hash: str) -> list[object]:
+    """An event on acme/big costing `dollars` of input ($10 per million tokens)."""
+    return [event_id, ts, customer, "app", "chat", "acme", "big", dollars * 100_000, 0, 0, requests, 0, "", prompt_hash]
+
+
+def test_cache_estimate_is_the_share_of_requests_that_repeat_an_earlier_prompt(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    events = [
+        # kc: prompt A three times (1 request, $10 each), B once (100 requests, $300), four events without a hash.
+        *(_big(f"k{i}", f"2026-10-0{i}T12:00:00Z", "kc", 1, 10, "A") for i in (1, 2, 3)),
+        _big("k4", "2026-10-04T12:00:00Z", "kc", 100, 300, "B"),
+        *(_big(f"k{i}", f"2026-10-0{i}T12:00:00Z", "kc", 1, 10, "") for i in (5, 6, 7, 8)),
+        # kd: prompt Z twice at the same moment (the first by event_id: d1's 3 requests, then d2's 7), and usage
+        # recorded without request counts ($5, no hash).
+        _big("d2", "2026-10-09T12:00:00Z", "kd", 7, 1, "Z"),
+        _big("d1", "2026-10-09T12:00:00Z", "kd", 3, 1, "Z"),
+        _big("d3", "2026-10-10T12:00:00Z", "kd", 0, 5, ""),
+    ]
+    load_book(runtime, tmp_path, events)
+    s = run(runtime, "cache", subject="kc")
+    # 2 of 107 requests repeat (A's second and third), not "2 of 4 events with a prompt_hash" (50%, applied to all
+    # 107). The share applies to every request: $370 × 105/107 + 2 lookups at $0.001.
+    assert any("1.9%: 2 of 107 requests in 2026-10 repeat an earlier prompt" in a for a in s.assumptions)
+    assert any("requests without a prompt_hash count as not repeated" in a for a in s.assumptions)
+    expected = D(370) * 105 / 107 + 2 * D("0.001")
+    assert abs(s.after.cogs - expected) < D("1e-20")  # 105/107 is not a finite decimal; the rest is exact
+    assert D("6.69") < s.saving_per_month < D("6.70")  # (370 − 363.08…) × 30/31, where it said $159.67
+
+    d = run(runtime, "cache", subject="kd")
+    # d2 repeats d1 (same ts, d1 first by event_id): 7 of 10 requests. The $5 without request counts keeps its cost.
+    assert any("70.0%: 7 of 10 requests in 2026-10 repeat an earlier prompt" in a for a in d.assumptions)
+    assert d.after.cogs == D(2) * D("0.3") + 7 * D("0.001") + D(5)
+    assert any("$5.00 of usage was recorded without request counts and keeps its cost" in a for a in d.assumptions)
+
+    total = run(runtime, "cache", subject=None)
+    after = {o.key: o.after.cogs for o in total.customers if o.key in ("kc", "kd")}  # the book's c1-c3: no usage
+    assert after == {"kc": s.after.cogs, "kd": d.after.cogs}
+    assert any("9 of 117 requests overall" in a for a in total.assumptions)
 
 
 def test_cache_estimate_refuses_when_no_prompt_hash_was_recorded(book: Runtime) -> None:
