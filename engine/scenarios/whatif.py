@@ -168,6 +168,10 @@ def whatif(
     per_customer: dict[str, list[Slice]] = defaultdict(list)
     for s in slices:
         per_customer[s.customer].append(s)
+    new_plan = next((lever for lever in levers if isinstance(lever, Price)), None)
+    if new_plan is not None:
+        used = [c for c in customers if any(s.events for s in per_customer[c])]
+        notes += _check_units(conn, period, new_plan, used, names.get(customers[0], "") if subject else None)
     original = {c: costs_by_type(per_customer[c]) for c in customers}
     unpriced_before = {c: sum((s.unpriced_events for s in per_customer[c]), ZERO) for c in customers}
     factor = ONE
@@ -336,6 +340,48 @@ def _check_refs(slices: list[Slice], levers: Sequence[Lever], one_customer: bool
             and not any(s.matches_model(lever.source) and s.feature == feature for s in slices)
         ):
             raise ScenarioError(f"route: {whom} has no usage of {lever.source!r} on feature {feature!r}")
+
+
+UNIT_NOUN = {Unit.REQUEST: "requests", Unit.TASK: "tasks", Unit.TOKENS_1K: "tokens"}
+UNIT_WORD = {Unit.REQUEST: "request", Unit.TASK: "task", Unit.TOKENS_1K: "1k tokens"}  # as the lever writes them
+
+
+def _check_units(conn: Connection, period: Period, plan: Price, used: list[str], name: str | None) -> list[str]:
+    """A metered plan whose unit the period's usage has none of earns nothing from it: refused in one line, as a
+    floor in that unit is, for one customer with usage (`name`) or a portfolio none of whose customers with usage
+    (`used`) has any; said in a note when only some of them have none."""
+    unit = plan.unit
+    if not plan.plan.is_metered or unit is None or not used:
+        return []
+    counter = UnitCounter(conn, period, used)
+    if unit is Unit.TASK:
+        counter.prefetch_tasks(set(used), used)
+
+    def count(customer: str, of: Unit) -> Decimal:
+        per_product = counter.by_product(customer, "", of, period.start, period.end)
+        return counter.units(customer, "", of, period.start, period.end, per_product)
+
+    none = [c for c in used if not count(c, unit)]
+    if not none:
+        return []
+    when = f"in {period.label} ({period.start} to {period.end})"
+    if name is None and len(none) < len(used):
+        return [
+            f"{len(none):,} of {len(used):,} customers with usage {when} have no {UNIT_NOUN[unit]}: a price per "
+            f"{UNIT_WORD[unit]} earns nothing from them"
+        ]
+    others = [u for u in Unit if u is not unit and any(count(c, u) for c in none)]
+    instead = (
+        f"per {' or '.join(UNIT_WORD[u] for u in others)} instead, e.g. "
+        f"`price usage {plan.unit_price:f}/{UNIT_WORD[others[0]]}`"
+        if others
+        else "flat instead, e.g. `price flat 1000`"
+    )
+    whom = f"{name} has no" if name is not None else "no customer with usage has any"
+    raise ScenarioError(
+        f"price: {whom} {UNIT_NOUN[unit]} {when}, so a price per {UNIT_WORD[unit]} earns nothing there; "
+        f"price it {instead}"
+    )
 
 
 def _cache_shares(

@@ -71,6 +71,7 @@ def test_whatif_text_output_shows_before_after_and_assumptions(
         (["whatif", "cache", "20"], "name a customer", 2),
         (["whatif", "c1", "cache", "20", "2026-10", "--period", "2026-09"], "two periods", 2),
         (["whatif", "Nobody", "cache", "20"], "no customer 'Nobody'", 1),
+        (["whatif", "c2", "price", "usage", "0.40/task", "2026-10"], "price: Cee Two has no tasks in 2026-10", 1),
         (["forecast", "--growth", "lots", "c1"], "growth 'lots'", 2),
         (["forecast"], "name one customer or give --portfolio", 2),
         (["floor", "c1", "--target", "abc"], "--target must be a percentage", 2),
@@ -114,6 +115,16 @@ def test_forecast_portfolio_is_the_portfolio_as_in_slack(book: Runtime, capsys: 
 def test_slack_floor_refuses_a_target_that_is_not_a_number_with_the_same_line(book: Runtime) -> None:
     with pytest.raises(AnswerError, match=r"^the target margin must be at least 0% and below 100%, got NaN%$"):
         ask(floor, book, ["c1", "target", "nan", "2026-10"])
+
+
+def test_slack_whatif_priced_per_unit_the_customer_has_none_of_is_the_one_line(book: Runtime) -> None:
+    # Short, as the floor's: the line names what to write instead, so the grammar is not added after it.
+    with pytest.raises(AnswerError) as refused:
+        ask(whatif, book, ["c2", "price", "usage", "0.40/task", "2026-10"])
+    assert str(refused.value) == (
+        "price: Cee Two has no tasks in 2026-10 (2026-10-01 to 2026-10-31), so a price per task earns nothing there; "
+        "price it per request or 1k tokens instead, e.g. `price usage 0.40/request`"
+    )
 
 
 def test_every_scenario_command_is_registered_with_help(capsys: pytest.CaptureFixture[str]) -> None:

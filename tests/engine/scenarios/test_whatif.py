@@ -155,6 +155,33 @@ def test_price_reprices_revenue_for_the_whole_period(book: Runtime, lever: str, 
     assert s.after.cogs == C1_COGS
 
 
+def test_a_price_per_unit_the_customer_has_none_of_is_refused_as_the_floor_refuses_it(book: Runtime) -> None:
+    # Cee Two's events carry no task_id: per task its revenue went to $0, shown as an answer.
+    with pytest.raises(ScenarioError) as refused:
+        run(book, "price usage 0.40/task", subject="Cee Two")
+    assert str(refused.value) == (
+        "price: Cee Two has no tasks in 2026-10 (2026-10-01 to 2026-10-31), so a price per task earns nothing there; "
+        "price it per request or 1k tokens instead, e.g. `price usage 0.40/request`"
+    )
+    with pytest.raises(ScenarioError, match="Cee Three has no tasks"):  # a fee and a per-task price: the same
+        run(book, "price hybrid 5+0.02/task incl 20", subject="Cee Three")
+    # The portfolio: Cee One has tasks, so it is answered, and says the others earn nothing per task.
+    s = run(book, "price usage 0.40/task", subject=None)
+    assert s.after.revenue == D("0.80")  # Cee One's 2 tasks × $0.40
+    assert any(
+        "2 of 3 customers with usage in 2026-10 (2026-10-01 to 2026-10-31) have no tasks: a price per task earns "
+        "nothing from them" in a
+        for a in s.assumptions
+    )
+
+
+def test_a_portfolio_priced_per_unit_no_customer_has_is_refused(runtime: Runtime, tmp_path: Path) -> None:
+    load_book(runtime, tmp_path, [[*e[:12], "", e[13]] for e in EVENTS])  # the book without task ids
+    with pytest.raises(ScenarioError, match=r"^price: no customer with usage has any tasks in 2026-10 \("):
+        run(runtime, "price usage 0.40/task", subject=None)
+    assert run(runtime, "price usage 0.40/request", subject=None).after.revenue == 100 * D("0.40")
+
+
 def test_usage_scales_cost_and_metered_revenue(book: Runtime) -> None:
     s = run(book, "usage x3")
     assert s.after.cogs == C1_COGS * 3  # $14.49
