@@ -52,6 +52,7 @@ from engine.scenarios.basis import (
 from engine.scenarios.growth import MAX_REACHED, ForecastError, Growth
 from engine.scenarios.words import DEFAULT_MONTHS
 from engine.store.sql import where_equal
+from engine.timeutil import as_date
 from engine.vocab import Status, SubjectKind
 
 MAX_MONTHS = 36
@@ -124,6 +125,18 @@ class ContractChange:
         }
 
 
+@dataclass(frozen=True, kw_only=True)
+class Observed:
+    """A customer's observed trend in requests a day: the basis against the days just before it, each counted from
+    the customer's first usage on; or, when the days before are too few to compare, why it is n/a (no figure)."""
+
+    first: date  # the customer's first day with usage
+    days_before: int  # the days before the basis counted: from `first` on (0: their usage starts in the basis)
+    change: Decimal | None = None  # over the basis
+    monthly: Decimal | None = None  # the same as a compounded monthly rate
+    why_not: str | None = None  # n/a: why, in words (change and monthly are then None)
+
+
 @dataclass(kw_only=True)
 class CustomerForecast:
     """One customer's forecast months, with the windows, days and terms they stand on."""
@@ -141,6 +154,7 @@ class CustomerForecast:
     months: list[MonthForecast]
     observed_growth: Decimal | None  # requests a day, the basis against the days before it, as a monthly rate
     observed_change: Decimal | None = None  # the same over the whole basis (not a monthly rate)
+    observed: Observed | None = None  # what those two stand on, or why there are none (None: no usage to observe)
     contract_changes: list[ContractChange] = field(default_factory=list)
 
     @property
@@ -326,7 +340,7 @@ def forecast(
         p50_day, p99_day = percentile_day(series, 0.5), percentile_day(series, 0.99)
         t = terms[key]
         payers[key] = _in_force(t, on_file.get(key, []), calendar)
-        change, monthly = observed.get(key, (None, None))
+        seen = observed.get(key)
         results.append(
             CustomerForecast(
                 key=key,
@@ -340,8 +354,9 @@ def forecast(
                 p50_day=p50_day,
                 p99_day=p99_day,
                 months=_months(payers[key], windows, p99_day, calendar, growth, thresholds),
-                observed_growth=monthly,
-                observed_change=change,
+                observed_growth=seen.monthly if seen else None,
+                observed_change=seen.change if seen else None,
+                observed=seen,
                 contract_changes=_changes(t, on_file.get(key, []), horizon),
             )
         )
@@ -482,13 +497,22 @@ def _customer_notes(c: CustomerForecast, basis: Period) -> list[str]:
             else "no revenue to set it against"
         )
     ]
-    if c.observed_growth is not None and c.observed_change is not None:
-        out.append(
-            f"observed: requests a day {_signed(c.observed_change * HUNDRED)}% over the {basis.days} days of the "
-            f"history against the {basis.days} before, {_signed(c.observed_growth * HUNDRED)}% a month compounded "
-            f"(give a growth of {round_to(c.observed_growth * HUNDRED, TENTH)}% to project it)"
-        )
+    if (seen := c.observed) is not None:
+        out.append(_observed_note(seen, c.name, basis))
     return out
+
+
+def _observed_note(seen: Observed, name: str, basis: Period) -> str:
+    if seen.why_not is not None or seen.change is None or seen.monthly is None:
+        return f"observed: n/a, {seen.why_not or 'nothing to compare'}"
+    before = f"the {seen.days_before} before"
+    if seen.days_before < basis.previous().days:
+        before = f"the {seen.days_before} days before it from {name}'s first usage ({seen.first})"
+    return (
+        f"observed: requests a day {_signed(seen.change * HUNDRED)}% over the {basis.days} days of the history "
+        f"against {before}, {_signed(seen.monthly * HUNDRED)}% a month compounded (give a growth of "
+        f"{round_to(seen.monthly * HUNDRED, TENTH)}% to project it)"
+    )
 
 
 def _plans(results: list[CustomerForecast]) -> list[PlanForecast]:
@@ -525,26 +549,75 @@ def _future_months(after: date, count: int) -> list[Period]:
     return out
 
 
-def _observed_growth(
-    conn: Connection, basis: Period, customers: list[str] | None
-) -> dict[str, tuple[Decimal, Decimal]]:
-    """Per customer (where both windows have requests): (the change in requests a day from the window before the
-    basis to the basis, the same as a compounded monthly rate). The windows are basis.days apart, so a change r
-    over them is (1 + r)^(30 / days) − 1 a 30-day month: the rate `--growth` takes, not 90 days' change read as
-    one month's."""
+# The fewest days before the basis an observed trend is measured against. A daily rate over fewer than 7 days is
+# not even one week's mix of weekdays and weekends, and a customer's first days (onboarding, a trial) are seldom
+# their settled use: set against a whole window of it and compounded as a monthly rate, a short start reads as a
+# steep trend. So the days before must hold at least a week and at least a quarter of the window (all of it, for a
+# window shorter than a week); with fewer the trend is n/a, never a figure.
+MIN_DAYS_BEFORE = 7
+
+
+def _days_needed(window: int) -> int:
+    """The days before the basis (of `window`) an observed trend needs: a week and a quarter of it, at most all."""
+    return min(window, max(MIN_DAYS_BEFORE, -(-window // 4)))
+
+
+def _observed_growth(conn: Connection, basis: Period, customers: list[str] | None) -> dict[str, Observed]:
+    """Per customer with usage in the basis or the days before it: the change in requests a day from the window
+    before the basis to the basis, and the same as a compounded monthly rate; or why there is none.
+
+    Each window's daily rate counts its days from the customer's first usage on (as the forecast's windows do): a
+    customer whose usage began a week before the basis is compared on that week, not on the whole window with the
+    days before they began as zeros (a flat 1,000 requests a day read as +1328.6%). Too few days before (see
+    MIN_DAYS_BEFORE) and the trend is n/a. A change r between two windows whose middles are `gap` days apart is
+    (1 + r)^(30 / gap) − 1 a 30-day month: the rate `--growth` takes, not 90 days' change read as one month's. The
+    gap is the basis's days when the days before are as many; fewer, from a first usage within them, bring the
+    middles closer: (days before + basis days) / 2."""
     prev = basis.previous()
+    one = customers[0] if customers is not None and len(customers) == 1 else None
     sql = (
         "SELECT customer, SUM(CASE WHEN day >= :a THEN requests ELSE 0 END), "
         "SUM(CASE WHEN day < :a THEN requests ELSE 0 END) FROM daily_customer_product "
         "WHERE day BETWEEN :pa AND :b AND (day >= :a OR day <= :pb)"
     )
     params: dict[str, object] = {"a": basis.start, "b": basis.end, "pa": prev.start, "pb": prev.end}
-    sql = where_equal(sql, params, customer=customers[0] if customers is not None and len(customers) == 1 else None)
+    sql = where_equal(sql, params, customer=one)
+    sums = {
+        cust: (int(now or 0), int(before or 0))
+        for cust, now, before in conn.execute(text(sql + " GROUP BY customer"), params)
+    }
+    # Each customer's first usage at all, up to the basis's end (a customer back after a quiet spell was a customer
+    # all along: their quiet days count).
+    first_sql = "SELECT customer, MIN(day) FROM daily_customer_product WHERE day <= :b"
+    first_params: dict[str, object] = {"b": basis.end}
+    first_sql = where_equal(first_sql, first_params, customer=one)
+    firsts = {cust: as_date(d) for cust, d in conn.execute(text(first_sql + " GROUP BY customer"), first_params)}
+    needed = _days_needed(prev.days)
     out = {}
-    for cust, now, before in conn.execute(text(sql + " GROUP BY customer"), params):
-        if before:
-            ratio = (Decimal(int(now or 0)) / basis.days) / (Decimal(int(before)) / prev.days)
-            out[cust] = (ratio - 1, ratio ** (Decimal(WINDOW_DAYS) / basis.days) - 1)
+    for cust, (now, before) in sums.items():
+        first = firsts.get(cust, basis.start)
+        counted = max((prev.end - max(first, prev.start)).days + 1, 0)
+        if counted == 0:
+            why = f"usage starts {first}, within the history: no days before it to compare"
+            out[cust] = Observed(first=first, days_before=0, why_not=why)
+        elif counted < needed:
+            why = (
+                f"only {counted} day{'s' if counted != 1 else ''} of usage before the history (the first on "
+                f"{first}); a trend needs at least {needed} of the {prev.days} days before it"
+            )
+            out[cust] = Observed(first=first, days_before=counted, why_not=why)
+        elif not before:
+            why = f"no requests in the {counted} days before the history to compare"
+            out[cust] = Observed(first=first, days_before=counted, why_not=why)
+        else:
+            ratio = (Decimal(now) / basis.days) / (Decimal(before) / counted)
+            gap = Decimal(basis.days + counted) / 2
+            out[cust] = Observed(
+                first=first,
+                days_before=counted,
+                change=ratio - 1,
+                monthly=ratio ** (Decimal(WINDOW_DAYS) / gap) - 1,
+            )
     return out
 
 

@@ -276,3 +276,50 @@ def test_the_observed_trend_is_a_compounded_monthly_rate(runtime: Runtime, tmp_p
         "observed: requests a day +62.3% over the 90 days of the history against the 90 before, +17.5% a month "
         "compounded (give a growth of 17.5% to project it)"
     ) in d["assumptions"]
+
+
+def test_the_observed_trend_counts_the_days_before_from_the_first_usage_and_is_na_on_too_few(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from datetime import date, timedelta
+
+    # 1,000 requests every day, flat, for three customers: "week" from Jul 27 (7 of the 90 days before the
+    # history, Aug 3 to Oct 31), "since" from Jun 3 (61 of them) and "new" from Sep 1, within the history. The days
+    # before a first usage counted as zero read week's flat use as +1185.7% (+134.3% a month) and since's as +47.5%.
+    # "step" from Jun 3 too, doubling to 2,000 a day in the history: +100%, compounded over the 75.5 days between
+    # the middles of its 61 days before and the history's 90, 2^(30/75.5) − 1 = +31.71% a month.
+    starts = {"week": date(2026, 7, 27), "since": date(2026, 6, 3), "new": date(2026, 9, 1), "step": date(2026, 6, 3)}
+    rows: list[list[object]] = []
+    for cust, first in starts.items():
+        for i in range((HISTORY.end - first).days + 1):
+            day = first + timedelta(days=i)
+            requests = 2000 if cust == "step" and day >= HISTORY.start else 1000
+            rows.append([f"{cust}{i}", f"{day}T12:00:00Z", cust, "app", "chat", "acme", "small", 10_000, 0, 0,
+                         requests, 0, "", ""])  # fmt: skip
+    contracts = [["customer", "plan", "start", "unit", "unit_price_usd"]]
+    contracts += [[cust, "usage", "2026-01-01", "request", "0.05"] for cust in starts]
+    load_book(runtime, tmp_path, rows, contracts)
+    with runtime.connect() as conn:
+        every = forecast(conn, None, HISTORY, growth=Growth(rate=D(0)), months=1, thresholds=runtime.thresholds)
+        week = forecast(conn, "week", HISTORY, growth=Growth(rate=D(0)), months=1, thresholds=runtime.thresholds)
+        since = forecast(conn, "since", HISTORY, growth=Growth(rate=D(0)), months=1, thresholds=runtime.thresholds)
+    by_key = {c["customer"]: c for c in forecast_to_dict(every)["customers"]}
+    # A week before is too few to compare (a trend needs 23 of the 90 days: a week and a quarter): n/a, no figure.
+    for cust in ("week", "new"):
+        assert (by_key[cust]["observed_change_pct"], by_key[cust]["observed_growth_pct"]) == (None, None)
+    assert (by_key["since"]["observed_change_pct"], by_key["since"]["observed_growth_pct"]) == (0.0, 0.0)
+    assert (by_key["step"]["observed_change_pct"], by_key["step"]["observed_growth_pct"]) == (100.0, 31.71)
+    notes = forecast_to_dict(week)["assumptions"]
+    assert (
+        "observed: n/a, only 7 days of usage before the history (the first on 2026-07-27); a trend needs at least "
+        "23 of the 90 days before it"
+    ) in notes
+    assert not any("to project it" in n for n in notes)
+    assert (
+        "observed: requests a day 0.0% over the 90 days of the history against the 61 days before it from since's "
+        "first usage (2026-06-03), 0.0% a month compounded (give a growth of 0.0% to project it)"
+    ) in forecast_to_dict(since)["assumptions"]
+    new = next(c for c in every.customers if c.key == "new")
+    assert new.observed is not None and new.observed.why_not == (
+        "usage starts 2026-09-01, within the history: no days before it to compare"
+    )
