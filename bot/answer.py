@@ -20,7 +20,13 @@ from bot.answer_types import Answer, AnswerError
 from bot.blocks.home import LastImport, home_error_view, home_view
 from bot.blocks.home_trend import trend_section
 from bot.blocks.kit import clip
-from bot.blocks.messages import error_message, help_message, unknown_subject_message, with_notices
+from bot.blocks.messages import (
+    ambiguous_subject_message,
+    error_message,
+    help_message,
+    unknown_subject_message,
+    with_notices,
+)
 from bot.command import Command
 from bot.forms import BY_KIND, FORMS
 from bot.grammar import parse
@@ -28,7 +34,7 @@ from bot.handlers.reports import cached_portfolio
 from engine.alerts.state import load_states
 from engine.alerts.threads import shown_for_state
 from engine.periods import PeriodError, PeriodNotBegun, month_to_date, parse_period
-from engine.reports.names import UnknownSubject
+from engine.reports.names import AmbiguousSubject, UnknownSubject
 from engine.reports.weekly import weekly_by_customer
 from engine.runtime import Runtime
 from engine.store.meta import StaleRollups
@@ -97,6 +103,9 @@ def _answered(runtime: Runtime, cmd: Command, now: datetime) -> Outcome:
         result = BY_KIND[cmd.kind].handler(runtime, cmd, now)
         if cmd.kind != "help":
             result = with_notices(result, _notices(runtime))
+    except AmbiguousSubject as exc:  # a name several customers share: which one is the asker's to say
+        which = ambiguous_subject_message(exc.kind, exc.ref, exc.fits, exc.listed, len(exc.candidates))
+        return Outcome(with_notices(which, _notices(runtime)), ok=False, problem=_user_safe(exc), misread=True)
     except UnknownSubject as exc:
         unknown = unknown_subject_message(exc.kind, exc.ref, exc.suggestions)
         return Outcome(with_notices(unknown, _notices(runtime)), ok=False, problem=_user_safe(exc), misread=True)

@@ -90,6 +90,18 @@ def unknown_subject_message(kind: str, ref: str, suggestions: list[str]) -> Answ
     return Answer(esc(text), [section(f":mag: No {kind} “{esc(shown)}”{bold}"), context(where)])
 
 
+def ambiguous_subject_message(kind: str, ref: str, fits: str, listed: list[tuple[str, str]], total: int) -> Answer:
+    """Words that fit several customers: those `listed` (of `total`) by id and name, and to ask by id (none is
+    guessed)."""
+    shown = clip(ref.strip(), ECHO_MAX)
+    more = f" and {total - len(listed)} more" if total > len(listed) else ""
+    names = [(clip(cid, ECHO_MAX), clip(name, ECHO_MAX)) for cid, name in listed]
+    said = f"is {fits} of {total} {kind}s"
+    text = f"“{shown}” {said}: {', '.join(f'{c} ({n})' for c, n in names)}{more}; ask by id"
+    bold = ", ".join(f"*{esc(c)}* ({esc(n)})" for c, n in names)
+    return Answer(esc(text), [section(f":mag: “{esc(shown)}” {said}: {bold}{more}; ask by id")])
+
+
 def _either(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 

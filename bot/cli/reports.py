@@ -70,7 +70,7 @@ def _period_hint(args: argparse.Namespace, rt: Runtime, kind: str, words: list[s
 def _subject(args: argparse.Namespace, rt: Runtime, kind: str, words: list[str]) -> int:
     _one_format(args)
     from engine.reports.margin import customer_report, product_report
-    from engine.reports.names import UnknownSubject
+    from engine.reports.names import AmbiguousSubject, UnknownSubject
     from engine.reports.weekly import weekly_to_dict, weekly_trend
 
     build = customer_report if kind == "customer" else product_report
@@ -82,7 +82,7 @@ def _subject(args: argparse.Namespace, rt: Runtime, kind: str, words: list[str])
             try:
                 report = build(conn, ref, chosen, thresholds=rt.thresholds, movers=rt.movers)
             except UnknownSubject as exc:
-                hint = _period_hint(args, rt, kind, words)
+                hint = None if isinstance(exc, AmbiguousSubject) else _period_hint(args, rt, kind, words)
                 if hint is None:
                     raise
                 raise UserError("; ".join([f"{exc} ({hint})", *notes])) from None

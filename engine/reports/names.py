@@ -19,19 +19,45 @@ MAX_SUGGESTIONS = 3
 class UnknownSubject(LookupError):
     """No customer or product by that name; carries the closest names to suggest."""
 
-    def __init__(self, kind: SubjectKind, ref: str, suggestions: list[str]) -> None:
+    def __init__(self, kind: SubjectKind, ref: str, suggestions: list[str], *, message: str | None = None) -> None:
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"no {kind} {ref!r}{hint}")
+        super().__init__(message or f"no {kind} {ref!r}{hint}")
         self.kind = kind
         self.ref = ref
         self.suggestions = suggestions
 
 
-def resolve_customer(conn: Connection, ref: str) -> tuple[str, str]:
-    """Find a customer by id, name or alias (case-insensitive). Returns (id, name); raises UnknownSubject.
+class AmbiguousSubject(UnknownSubject):
+    """Words that are no customer's id exactly and fit several customers (a name two share, an alias, an id in
+    another case): none is guessed. An UnknownSubject, so every command that resolves a customer refuses it alike
+    (the CLI in one line, exit status 1; Slack in a short private reply); carries the candidates, (id, name) each."""
 
-    When what was typed fits several customers, the id typed exactly wins, then an id in another case, then a name,
-    then an alias: every customer can be opened by its id, whatever names others carry.
+    def __init__(self, kind: SubjectKind, ref: str, candidates: list[tuple[str, str]], fits: str) -> None:
+        listed = candidates[:MAX_CANDIDATES]
+        more = f" and {len(candidates) - len(listed)} more" if len(candidates) > len(listed) else ""
+        names = ", ".join(f"{cid} ({name})" for cid, name in listed) + more
+        super().__init__(
+            kind,
+            ref,
+            [cid for cid, _ in listed],
+            message=f"{ref.strip()!r} is {fits} of {len(candidates)} {kind}s: {names}; ask by id",
+        )
+        self.candidates = candidates
+        self.listed = listed  # the candidates the message names
+        self.fits = fits
+
+
+MAX_CANDIDATES = 5  # customers listed when words fit several (the rest are counted)
+
+
+def resolve_customer(conn: Connection, ref: str) -> tuple[str, str]:
+    """Find a customer by id, name or alias (case-insensitive). Returns (id, name); raises UnknownSubject, or
+    AmbiguousSubject when the words fit several customers.
+
+    The id typed exactly wins whatever names others carry, so every customer can be opened by its id. Otherwise the
+    words must fit one customer, by its id in another case, its name or an alias: a name two customers share (or
+    one's name and another's alias or id) names neither, as an import maps it to neither (engine.ingest.customers);
+    picking one answered about that one with no hint the other exists.
     """
     typed = ref.strip()
     wanted = typed.casefold()
@@ -42,17 +68,24 @@ def resolve_customer(conn: Connection, ref: str) -> tuple[str, str]:
     # Cases compared here, not by the database's lower(): SQLite's folds only ASCII, PostgreSQL's every letter, so
     # "élan systems" found Élan Systems on one and nothing on the other.
     rows = conn.execute(text("SELECT id, name, aliases FROM customer")).all()
-    by_id = [(cid, name) for cid, name, _ in rows if cid.casefold() == wanted]
-    by_name = [(cid, name) for cid, name, _ in rows if (name or "").casefold() == wanted]
-    by_alias = [
-        (cid, name)
-        for cid, name, aliases in rows
-        if any(a.strip().casefold() == wanted for a in (aliases or "").split(";") if a.strip())
-    ]
-    for hits in (by_id, by_name, by_alias):
-        if hits:
-            cid, name = min(hits)
-            return cid, name or cid
+    fits: dict[str, set[str]] = {"name": set(), "alias": set(), "id": set()}  # how the words fit → customer ids
+    shown: dict[str, str] = {}
+    for cid, name, aliases in rows:
+        shown[cid] = name or cid
+        if cid.casefold() == wanted:
+            fits["id"].add(cid)
+        if (name or "").casefold() == wanted:
+            fits["name"].add(cid)
+        if any(a.strip().casefold() == wanted for a in (aliases or "").split(";") if a.strip()):
+            fits["alias"].add(cid)
+    hits = sorted(set().union(*fits.values()))
+    if len(hits) == 1:
+        return hits[0], shown[hits[0]]
+    if hits:
+        ways = [way for way, ids in fits.items() if ids]
+        said = {"name": "the name", "alias": "an alias", "id": "the id, in another case,"}
+        fit = said[ways[0]] if len(ways) == 1 else f"the {', '.join(ways[:-1])} or {ways[-1]}"
+        raise AmbiguousSubject(SubjectKind.CUSTOMER, ref, [(cid, shown[cid]) for cid in hits], fit)
     raise UnknownSubject(SubjectKind.CUSTOMER, ref, suggest(typed.lower(), _labels(rows)))
 
 

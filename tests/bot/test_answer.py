@@ -62,6 +62,21 @@ def test_unknown_customer_suggests_the_closest_names(book: Runtime) -> None:
     assert "Acme Corp" in outcome.answer.text
 
 
+@pytest.mark.parametrize("question", ["acme corp 2026-10", "forecast acme corp", "whatif acme corp cache 20",
+                                      "floor acme corp", "why acme corp 2026-10"])  # fmt: skip
+def test_a_name_two_customers_share_is_refused_in_one_short_private_line(book: Runtime, question: str) -> None:
+    with book.engine.begin() as conn:  # a second customer under Acme Corp's name: min() answered acme, silently
+        conn.execute(text("INSERT INTO customer (id, name, aliases) VALUES ('acme-eu', 'Acme Corp', '')"))
+    outcome = answer_command(book, parse(question))
+    assert not outcome.ok and outcome.misread  # the asker's to say which: kept private, never shared
+    assert outcome.answer.text == (
+        "“acme corp” is the name of 2 customers: acme (Acme Corp), acme-eu (Acme Corp); ask by id"
+    )
+    assert_valid_message(outcome.answer.text, outcome.answer.blocks)
+    assert len(outcome.answer.blocks) == 1 and "*acme-eu* (Acme Corp)" in all_text(outcome.answer.blocks)
+    assert answer_command(book, parse("acme 2026-10")).ok  # the id still answers
+
+
 def test_injection_shaped_input_is_only_an_unknown_name(book: Runtime) -> None:
     outcome = answer_command(book, parse("acme'; DROP TABLE customer; --"))
     assert not outcome.ok

@@ -12,10 +12,11 @@ from bot.cli.main import main
 from bot.command import Command
 from bot.forms import Handler
 from bot.handlers.scenarios import floor, forecast, whatif
+from engine.ingest.contracts import import_contracts_file
 from engine.reports.names import UnknownSubject
 from engine.runtime import Runtime
 from tests.bot.cli.support import cli
-from tests.engine.scenarios.book import load_book, write_prices
+from tests.engine.scenarios.book import load_book, write_csv, write_prices
 
 
 @pytest.fixture
@@ -87,6 +88,36 @@ def test_mistakes_are_one_clear_line_exit_2_for_the_command_line_1_for_the_data(
     code, out, err = cli(book, capsys, *argv)
     assert code == status and out == ""
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["margin", "cee", "one", "--period", "2026-10"],
+        ["whatif", "Cee", "One", "cache", "20"],
+        ["forecast", "Cee", "One"],
+        ["floor", "Cee", "One"],
+        ["why", "cee", "one", "--period", "2026-10"],
+    ],
+    ids=["margin", "whatif", "forecast", "floor", "why"],
+)
+def test_a_name_two_customers_share_is_refused_listing_both_by_id(
+    book: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    # A second contract under Cee One's name: the name answered c1's figures, with no hint c4 exists.
+    rows = [
+        ["customer", "customer_name", "plan", "start", "platform_fee_usd"],
+        ["c4", "Cee One", "flat", "2026-01-01", "10"],
+    ]
+    import_contracts_file(book.engine, write_csv(tmp_path / "more.csv", rows))
+    code, out, err = cli(book, capsys, *argv)
+    typed = " ".join(argv[1:3])
+    assert (code, out, err) == (
+        1,
+        "",
+        f"marginbot: '{typed}' is the name of 2 customers: c1 (Cee One), c4 (Cee One); ask by id\n",
+    )
+    assert cli(book, capsys, argv[0], "c1", *argv[3:])[0] == 0  # the id still answers
 
 
 def test_forecast_and_floor_json(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:

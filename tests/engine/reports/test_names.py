@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from engine.reports.names import UnknownSubject, resolve_customer, resolve_product, similar_customers
+from engine.reports.names import AmbiguousSubject, UnknownSubject, resolve_customer, resolve_product, similar_customers
 from engine.runtime import Runtime
 
 CUSTOMERS = [
@@ -44,8 +44,38 @@ def test_the_id_typed_exactly_wins_so_every_customer_can_be_opened(named: Runtim
     with named.connect() as conn:
         assert resolve_customer(conn, "Initech Inc") == ("Initech Inc", "Initech Inc")
         assert resolve_customer(conn, "initech") == ("initech", "Initech Inc")
-        assert resolve_customer(conn, "INITECH INC") == ("Initech Inc", "Initech Inc")  # its id, in another case
         assert resolve_customer(conn, "acme corporation") == ("acme", "Acme Corp")
+        assert resolve_customer(conn, "ACME") == ("acme", "Acme Corp")  # its id in another case, fitting no other
+        with pytest.raises(AmbiguousSubject) as caught:
+            resolve_customer(conn, "INITECH INC")  # one's id in another case, and the other's name: neither
+    assert str(caught.value) == (
+        "'INITECH INC' is the name or id of 2 customers: Initech Inc (Initech Inc), initech (Initech Inc); ask by id"
+    )
+
+
+def test_a_name_or_alias_two_customers_share_names_neither_and_lists_both_by_id(named: Runtime) -> None:
+    with named.engine.begin() as conn:
+        for cid, name, aliases in [
+            ("n1", "Same Name", ""),
+            ("n2", "Same Name", "n1x;both"),
+            ("n3", "Other", "n1;both"),
+        ]:
+            conn.execute(
+                text("INSERT INTO customer (id, name, aliases) VALUES (:i, :n, :a)"),
+                {"i": cid, "n": name, "a": aliases},
+            )
+    with named.connect() as conn:
+        with pytest.raises(AmbiguousSubject) as caught:
+            resolve_customer(conn, " same name ")  # min() of the two answered n1's figures, n2 never mentioned
+        assert isinstance(caught.value, UnknownSubject)  # refused wherever an unknown name is, alike
+        assert str(caught.value) == "'same name' is the name of 2 customers: n1 (Same Name), n2 (Same Name); ask by id"
+        assert caught.value.candidates == [("n1", "Same Name"), ("n2", "Same Name")]
+        with pytest.raises(AmbiguousSubject) as caught:
+            resolve_customer(conn, "BOTH")
+        assert str(caught.value) == "'BOTH' is an alias of 2 customers: n2 (Same Name), n3 (Other); ask by id"
+        # The id typed exactly still wins over another's alias; an alias one customer has is that customer.
+        assert resolve_customer(conn, "n1") == ("n1", "Same Name")
+        assert resolve_customer(conn, "N1X") == ("n2", "Same Name")
 
 
 def test_suggestions_tell_apart_two_customers_shown_by_the_same_name(named: Runtime) -> None:
