@@ -621,7 +621,15 @@ def _events(
     """This run's events, plus announcements again for channels whose earlier announcement never arrived."""
     events: list[AlertEvent] = []
     for obs, prev, new, kinds in decisions:
-        undelivered = [c for c in channels if (t := threads.get((obs.kind, obs.key, c))) is not None and not t.live]
+        # A channel whose announcement of this episode never arrived, or that never had one: added to the alert
+        # channels after the episode began, it heard nothing, and its first word would have been a reminder of an
+        # alert it never saw ("Still unresolved"). (An episode beginning this run is announced everywhere anyway.)
+        continuing = prev.is_open and not _starts_episode(prev, new)
+        undelivered = [
+            c
+            for c in channels
+            if ((t := threads.get((obs.kind, obs.key, c))) is not None and not t.live) or (t is None and continuing)
+        ]
         elsewhere = [c for c in channels if c not in undelivered] if undelivered else None
         for kind in kinds:
             if elsewhere == []:
