@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from engine.money import HUNDRED, ZERO
-from engine.periods import Period, looks_like_period
+from engine.periods import looks_like_period
 from engine.reports.revenue import Terms, describe_terms
 from engine.scenarios.words import HOW_TO, UNIT_WORDS
 from engine.store.bounds import MONEY_MAX, SEATS_MAX, amount
@@ -59,14 +59,14 @@ class Price:
     seats: int = 0
     seat_price: Decimal = ZERO
 
-    def contract(self, customer: str, period: Period) -> Terms:
-        """The terms of this plan for `customer` over the whole of `period`, on every product."""
+    def contract(self, customer: str, start: date, end: date) -> Terms:
+        """The terms of this plan for `customer` from `start` to `end`, on every product."""
         return Terms(
             customer=customer,
             product="",
             plan=self.plan,
-            start=period.start,
-            end=period.end,
+            start=start,
+            end=end,
             seats=self.seats,
             seat_price_usd=self.seat_price,
             platform_fee_usd=self.platform_fee,
@@ -76,7 +76,7 @@ class Price:
         )
 
     def describe(self) -> str:
-        return "price as " + describe_terms(self.contract("", Period(date(2000, 1, 1), date(2000, 1, 1), "")))
+        return "price as " + describe_terms(self.contract("", date(2000, 1, 1), date(2000, 1, 1)))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -34,7 +35,7 @@ from engine.reports.figures import Figures, Thresholds, margin_change
 from engine.reports.margin import subject_report
 from engine.reports.names import resolve_customer
 from engine.reports.portfolio import portfolio
-from engine.reports.revenue import RevenueLine, contract_line, lines_sum, revenue_lines
+from engine.reports.revenue import RevenueLine, contract_line, contracts_in, lines_sum, revenue_lines
 from engine.reports.serialize import cents, figures, moved_cents, pct
 from engine.reports.usage import UnitCounter
 from engine.scenarios.basis import Unpriced, unpriced_in
@@ -68,7 +69,9 @@ def revenue_after(
     """Revenue lines per customer once usage is ×factor and (when given) the plan is replaced.
 
     Both are the revenue module's own rule on scaled units: contract lines follow usage, billed lines (Stripe)
-    cannot and are kept, unless a new plan replaces them.
+    cannot and are kept, unless a new plan replaces them. A new plan is in force on the days the customer's
+    contracts are (all of the period for a customer with none: billed, or not paying yet): a seat contract that
+    began on October 16th, re-priced, earns its new price for those 16 days, not for all 31 against 16 of the old.
     """
     if plan is None and factor == 1:
         return before
@@ -77,13 +80,36 @@ def revenue_after(
         counter = UnitCounter(conn, period, customers)
         if plan.plan.is_metered and plan.unit is Unit.TASK:
             counter.prefetch_tasks(set(customers), customers)  # the plan meters every product
+        in_force = _days_in_force(conn, period, customers)
         for cust in customers:
-            line = contract_line(plan.contract(cust, period), period, counter, usage_factor=factor)
-            out[cust] = [line] if line is not None else []
+            lines = (
+                contract_line(plan.contract(cust, a, b), period, counter, usage_factor=factor)
+                for a, b in in_force.get(cust) or [(period.start, period.end)]
+            )
+            out[cust] = [line for line in lines if line is not None]
         return out
     for line in revenue_lines(conn, period, customers=customers, usage_factor=factor):
         out.setdefault(line.customer, []).append(line)
     return out
+
+
+def _days_in_force(conn: Connection, period: Period, customers: list[str]) -> dict[str, list[tuple[date, date]]]:
+    """Per customer, the runs of days of `period` some contract of theirs is in force, in order (touching and
+    overlapping contracts make one run)."""
+    spans: dict[str, list[tuple[date, date]]] = defaultdict(list)
+    for c in contracts_in(conn, period, customers):
+        a, b = max(c.start, period.start), min(c.end or period.end, period.end)
+        spans[c.customer].append((a, b))
+    runs: dict[str, list[tuple[date, date]]] = {}
+    for cust, theirs in spans.items():
+        merged: list[tuple[date, date]] = []
+        for a, b in sorted(theirs):
+            if merged and a <= merged[-1][1] + timedelta(days=1):
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        runs[cust] = merged
+    return runs
 
 
 @dataclass(kw_only=True)

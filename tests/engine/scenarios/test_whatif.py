@@ -12,6 +12,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from bot.blocks.scenarios import whatif_message
+from engine.money import CENT, round_to
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from engine.scenarios.grammar import (
@@ -411,3 +412,26 @@ def test_a_portfolio_what_if_lists_the_customers_it_moves_most_either_way_titled
 
     body = json.dumps(whatif_message(scenario_to_dict(run(book, "cache 50", subject=None))).blocks)
     assert "Biggest savings (3 customers in total)" in body
+
+
+def test_a_new_price_is_in_force_on_the_days_the_customers_contracts_are(runtime: Runtime, tmp_path: Path) -> None:
+    # Cee Three's seats began on October 16th: 4 × $10 × 16/31 = $20.65. Re-priced at 4 × $20 it earned the new
+    # price for all 31 days ($80.00) against 16 of the old, where those 16 days earn 80 × 16/31 = $41.29.
+    # Cee Two's flat fee ran October 1–10 and again from the 21st: $7 a month over 21 days is 7 × 21/31 = $4.74.
+    header = ["customer", "customer_name", "plan", "start", "end", "seats", "seat_price_usd", "platform_fee_usd"]
+    load_book(
+        runtime,
+        tmp_path,
+        contracts=[
+            header,
+            ["c2", "Cee Two", "flat", "2026-01-01", "2026-10-10", "", "", "10"],
+            ["c2", "Cee Two", "flat", "2026-10-21", "", "", "", "10"],
+            ["c3", "Cee Three", "seat", "2026-10-16", "", "4", "10", ""],
+        ],
+    )
+    s = run(runtime, "price seat 4x20", subject="Cee Three")
+    assert (round_to(s.before.revenue, CENT), round_to(s.after.revenue, CENT)) == (D("20.65"), D("41.29"))
+    s = run(runtime, "price flat 7", subject="Cee Two")
+    assert round_to(s.after.revenue, CENT) == D("4.74")
+    # A customer with no contract (c1 here) is priced over the whole period: what it would pay from now on.
+    assert run(runtime, "price flat 7", subject="c1").after.revenue == D("7.00")
