@@ -137,10 +137,9 @@ class Projection:
         if not n:
             return None
         which = "1 contract starts or ends" if n == 1 else f"{n:,} contracts start or end"
-        them = "it" if n == 1 else "they"
         return (
-            f"{which} within {self.label}: the run rate spreads what {them} earned so far over all "
-            f"{self.full_days} days, so it misstates {'its' if n == 1 else 'their'} revenue"
+            f"{which} within {self.label}: the run rate spreads what the days so far earned over all "
+            f"{self.full_days} days, so it may misstate {'its' if n == 1 else 'their'} revenue"
         )
 
 

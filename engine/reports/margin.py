@@ -24,11 +24,13 @@ from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
 from engine.reports.revenue import (
     RevenueLine,
+    contracts_in,
     lines_sum,
     part_period_contracts,
     revenue_lines,
     total_by_customer,
     total_by_product,
+    whole_period,
 )
 from engine.reports.usage import cost_by_day, spanning_tasks, task_products, whole_tasks_query
 from engine.store.columns import COST_TYPES
@@ -299,8 +301,26 @@ def subject_report(
         unpriced_models=sorted(costs.unpriced_models),
         mover_rule=movers or MoverRule(),
         customers=_product_customers(conn, key, period, lines, thresholds) if kind is SubjectKind.PRODUCT else [],
-        part_period_contracts=part_period_contracts(conn, period, **subject),
+        part_period_contracts=_part_period(conn, kind, key, period, revenue.lines),
     )
+
+
+def _part_period(conn: Connection, kind: SubjectKind, key: str, period: Period, lines: list[RevenueLine]) -> int:
+    """The contracts behind the subject's revenue in force on only some days of a period to date (its run rate says
+    so): a customer's, or a product's own and the every-product ones of customers paying for it (a customer billed by
+    invoice has none behind its revenue). 0 for a complete period."""
+    if period.complete:
+        return 0
+    billed = {line.customer for line in lines if line.source != "contract"}
+    if kind is SubjectKind.CUSTOMER:
+        return 0 if key in billed else part_period_contracts(contracts_in(conn, whole_period(period), [key]), period)
+    paying = {line.customer for line in lines if line.source == "contract"}
+    theirs = [
+        c
+        for c in contracts_in(conn, whole_period(period), None)
+        if c.customer not in billed and (c.product == key or (not c.product and c.customer in paying))
+    ]
+    return part_period_contracts(theirs, period)
 
 
 def _product_customers(

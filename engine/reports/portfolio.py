@@ -21,8 +21,10 @@ from engine.reports.revenue import (
     SkippedContract,
     Terms,
     contracts_in,
+    invoices,
     part_period_contracts,
     period_revenue,
+    whole_period,
 )
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM, answer_sum_too_large, fetch_tuples
@@ -340,5 +342,15 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         terms=terms,
         unallocated_revenue=prod_rev_now.get("", ZERO),
         previous_unallocated_revenue=prod_rev_before.get("", ZERO),
-        part_period_contracts=part_period_contracts(conn, period),
+        part_period_contracts=_part_period(conn, period),
     )
+
+
+def _part_period(conn: Connection, period: Period) -> int:
+    """The contracts behind the book's revenue in force on only some days of a period to date (the run rate says
+    so): every customer's, but those billed by invoice in it. 0 for a complete period."""
+    if period.complete:
+        return 0
+    billed = {bill.customer for bill in invoices(conn, period, None)}
+    contracts = contracts_in(conn, whole_period(period), None)
+    return part_period_contracts((c for c in contracts if c.customer not in billed), period)

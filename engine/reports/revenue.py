@@ -823,25 +823,36 @@ def contracts_in(
     return out
 
 
-def part_period_contracts(
-    conn: Connection, period: Period, *, customer: str | None = None, product: str | None = None
-) -> int:
-    """How many contracts (of `customer`, or for `product` or every product; all when neither) are in force on some
-    day of a period to date's whole length but not on all of them: one starting on the 10th or ending on the 20th.
-    A run rate spreads what the days so far earned over the whole period, which misstates what those contracts
-    earn, so it says how many there are. 0 for a complete period."""
+def part_period_contracts(contracts: Iterable[Terms], period: Period) -> int:
+    """How many of `contracts` are in force on some day of a period to date's whole length but not on all of them:
+    terms starting on the 10th, or ending on the 20th. A run rate spreads what the days so far earned over the whole
+    period, which may misstate what such terms earn, so it says how many there are. A contract continued by another
+    on the same terms (a renewal) is one run of terms in force all along, and counts for nothing. 0 for a complete
+    period. `contracts`: those behind the figures, read over the whole period (`whole_period`)."""
     if period.complete or period.full_end is None:
         return 0
-    sql = (
-        'SELECT COUNT(*) FROM contract WHERE start <= :z AND ("end" IS NULL OR "end" >= :a) '
-        'AND (start > :a OR "end" < :z)'
-    )
-    params: dict[str, object] = {"a": period.start, "z": period.full_end}
-    sql = where_equal(sql, params, customer=customer)
-    if product is not None:
-        sql += " AND product IN (:product, '')"
-        params["product"] = product
-    return int(conn.execute(text(sql), params).scalar_one())
+    first, last = period.start, period.full_end
+    spans: dict[tuple[str, str, EarningTerms], list[tuple[date, date]]] = {}
+    for c in contracts:
+        a, b = max(c.start, first), min(c.end or last, last)
+        if a <= b:
+            spans.setdefault((c.customer, c.product, c.earning_terms), []).append((a, b))
+    count = 0
+    for runs in spans.values():
+        runs.sort()
+        a, b = runs[0]
+        for x, y in runs[1:]:
+            if x > b + timedelta(days=1):  # a gap: the run so far ends there
+                count += 1
+                a = x
+            b = max(b, y)
+        count += (a, b) != (first, last)
+    return count
+
+
+def whole_period(period: Period) -> Period:
+    """A period to date's days to its own last day (`full_end`): what a run rate projects over."""
+    return Period(period.start, period.full_end or period.end, period.label)
 
 
 # A contract's Terms is a pure function of its stored values, so it is kept by them across calls, as month_fraction

@@ -273,32 +273,43 @@ def test_a_run_rate_says_when_contracts_start_or_end_within_the_month(
 ) -> None:
     """hooli's $3,000 flat contract ends on Nov 20: November earns 3000 × 20/30 = $2,000.00, all of it by Nov 26, yet
     the run rate spreads it over 30 days: 2000 × 30/26 = $2,307.69. umbrella's starts on Nov 28, after the days
-    counted. The run rate stays what its label says, and says that it misstates those two."""
+    counted. initech's is renewed on the same terms from Nov 16 (one run of terms all month: its run rate is right,
+    and is not called into doubt); globex's price changes on Nov 16 (two runs, each part of the month). The run rate
+    stays what its label says, and says how many contracts it may misstate."""
     extra = tmp_path / "more-contracts.csv"
     extra.write_text(
-        "customer,customer_name,plan,start,end,platform_fee_usd\n"
-        "hooli,Hooli,flat,2026-01-01,2026-11-20,3000\n"
-        "umbrella,Umbrella,flat,2026-11-28,,1000\n"
+        "customer,customer_name,product,plan,start,end,platform_fee_usd,included_units,unit,unit_price_usd\n"
+        "hooli,Hooli,,flat,2026-01-01,2026-11-20,3000,,,\n"
+        "umbrella,Umbrella,,flat,2026-11-28,,1000,,,\n"
+        "initech,Initech,,hybrid,2026-01-01,2026-11-15,600,3000,request,0.02\n"
+        "initech,Initech,,hybrid,2026-11-16,,600,3000,request,0.02\n"
+        "globex,Globex,,usage,2026-01-01,2026-11-15,,,request,0.05\n"
+        "globex,Globex,,usage,2026-11-16,,,,request,0.06\n"
     )
-    import_contracts_file(book.engine, extra)
+    import_contracts_file(book.engine, extra, supersede=True)
     hooli = as_json(book, capsys, "margin", "hooli", "--period", "2026-11")
     p = hooli["projection"]
     assert (hooli["revenue_usd"], p["revenue_usd"], p["part_period_contracts"]) == (2000.0, 2307.69, 1)
     assert p["caveat"] == (
-        "1 contract starts or ends within 2026-11: the run rate spreads what it earned so far over all 30 days, "
-        "so it misstates its revenue"
+        "1 contract starts or ends within 2026-11: the run rate spreads what the days so far earned over all 30 "
+        "days, so it may misstate its revenue"
     )
-    acme = as_json(book, capsys, "margin", "acme", "--period", "2026-11")["projection"]
-    assert (acme["part_period_contracts"], acme["caveat"]) == (0, None)
+    counted = {
+        who: as_json(book, capsys, "margin", who, "--period", "2026-11")["projection"]["part_period_contracts"]
+        for who in ("acme", "initech", "globex")
+    }
+    assert counted == {"acme": 0, "initech": 0, "globex": 2}
     whole = as_json(book, capsys, "portfolio", "--period", "2026-11")["projection"]
-    assert whole["part_period_contracts"] == 2  # hooli's and umbrella's; acme's, globex's, initech's run all month
+    assert whole["part_period_contracts"] == 4  # hooli's, umbrella's and globex's two
+    # A product counts its own contracts and the every-product ones of customers paying for it: search is initech's.
+    assert as_json(book, capsys, "product", "search", "--period", "2026-11")["projection"]["caveat"] is None
     assert as_json(book, capsys, "margin", "hooli", "--period", "2026-10")["projection"] is None
     code, out, _ = run(book, capsys, "portfolio", "--period", "2026-11")
-    assert code == 0 and "(2 contracts start or end within 2026-11: the run rate spreads what they earned" in out
+    assert code == 0 and "(4 contracts start or end within 2026-11: the run rate spreads what the days so far" in out
     now = Runtime.now(book).replace(year=2026, month=11, day=27, hour=10)
     shown = all_text(answer(book, "/margin hooli 2026-11", now=now).blocks)
     assert "Run rate, not actuals" in shown and "1 contract starts or ends within 2026-11" in shown
     code, out, _ = run(book, capsys, "report", "--period", "2026-11", "--out", str(tmp_path / "pack") + "/")
     assert code == 0
     notes = (tmp_path / "pack" / "notes.csv").read_text()
-    assert "Note: 2 contracts start or end within 2026-11: the run rate spreads what they earned so far" in notes
+    assert "Note: 4 contracts start or end within 2026-11: the run rate spreads what the days so far earned" in notes
