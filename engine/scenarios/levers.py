@@ -311,19 +311,38 @@ def repeat_share(conn: Connection, period: Period, customer: str | None, feature
     """Per customer with events in the period (and on `feature`, when given): its requests, and those that repeat an
     earlier prompt. An event repeats when an earlier one of the customer's (by ts, then event_id) in the same scope
     had its prompt_hash; an event without a hash counts as not repeated (nothing says it would hit a cache)."""
-    hashed = "prompt_hash IS NOT NULL AND prompt_hash <> ''"
-    inner = (
-        f"SELECT customer, requests, CASE WHEN {hashed} THEN 1 ELSE 0 END AS hashed, "
-        "ROW_NUMBER() OVER (PARTITION BY customer, prompt_hash ORDER BY ts, event_id) AS nth "
-        "FROM usage_event WHERE day BETWEEN :a AND :b"
-    )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    inner = where_equal(inner, params, customer=customer, feature=feature)
-    sql = (
-        "SELECT customer, SUM(requests), SUM(CASE WHEN hashed = 1 AND nth > 1 THEN requests ELSE 0 END), "
-        f"SUM(hashed) FROM ({inner}) AS e GROUP BY customer"
+    # Only the events with a hash are read and numbered (numbering every event sorted the unhashed ones too, all of
+    # a customer's in one partition: a portfolio's month of 2M events went from 1.2 s to 11.9 s on SQLite); every
+    # event's requests are the daily rollup's, which is keyed by day.
+    hashed = where_equal(
+        "FROM usage_event WHERE day BETWEEN :a AND :b AND prompt_hash IS NOT NULL AND prompt_hash <> ''",
+        params,
+        customer=customer,
+        feature=feature,
     )
-    return {
-        c: Repeats(requests=int(n or 0), repeated=int(r or 0), hashed_events=int(h or 0))
-        for c, n, r, h in conn.execute(text(sql), params)
+    numbered = (
+        "SELECT customer, requests, "
+        f"ROW_NUMBER() OVER (PARTITION BY customer, prompt_hash ORDER BY ts, event_id) AS nth {hashed}"
+    )
+    repeats = {
+        c: (int(r or 0), int(h or 0))
+        for c, r, h in conn.execute(
+            text(
+                f"SELECT customer, SUM(CASE WHEN nth > 1 THEN requests ELSE 0 END), COUNT(*) FROM ({numbered}) AS h "
+                "GROUP BY customer"
+            ),
+            params,
+        )
     }
+    totals = where_equal(
+        "SELECT customer, SUM(requests) FROM daily_rollup WHERE day BETWEEN :a AND :b",
+        params,
+        customer=customer,
+        feature=feature,
+    )
+    out: dict[str, Repeats] = {}
+    for c, n in conn.execute(text(totals + " GROUP BY customer"), params):
+        repeated, events = repeats.get(c, (0, 0))
+        out[c] = Repeats(requests=int(n or 0), repeated=repeated, hashed_events=events)
+    return out
