@@ -47,7 +47,9 @@ log = logging.getLogger(__name__)
 # A message is retried through a day of Slack being down (backoff doubles to an hour: 8 attempts took 2 hours, and
 # an outage that long cost the recoveries, reminders and digest queued in it; announcements are made again anyway).
 MAX_ATTEMPTS = 30
-UNEXPECTED_ATTEMPTS = 3  # for a failure that is neither Slack's answer nor the network's (see deliver_pending)
+# How the last error of a message set aside begins: one that failed in a way neither Slack's answer nor the network's
+# explains (see deliver_pending). Its channel does not wait for it.
+ASIDE = "set aside: "
 CLAIM = timedelta(minutes=5)  # a claimed row is someone's for this long; after that another run may retry it
 BACKOFF_FIRST = 30.0  # seconds before the first retry when the server gave no Retry-After
 BACKOFF_MAX = 3600.0
@@ -61,7 +63,7 @@ FailedHook = Callable[[OutboxMessage, str], None]
 
 # Every undelivered row, due or not: a row that is not due yet holds back later rows to the same channel.
 _UNSENT = text(
-    "SELECT id, dedupe_key, channel, kind, payload, attempts, next_attempt_at, reply_to FROM outbox "
+    "SELECT id, dedupe_key, channel, kind, payload, attempts, next_attempt_at, reply_to, last_error FROM outbox "
     "WHERE status IN ('pending', 'sending') ORDER BY id LIMIT :limit"
 ).columns(
     column("id", Integer()),
@@ -72,6 +74,7 @@ _UNSENT = text(
     column("attempts", Integer()),
     column("next_attempt_at", UTCDateTime()),
     column("reply_to", String()),
+    column("last_error", Text()),
 )
 _CLAIM = text(
     "UPDATE outbox SET status = 'sending', next_attempt_at = :until, claim = :token "
@@ -122,6 +125,7 @@ class _Timeline:
 class _Due:
     message: OutboxMessage
     next_attempt_at: datetime
+    aside: bool = False  # set aside after an unexpected failure: while it waits, its channel goes on
 
 
 def deliver_pending(
@@ -153,7 +157,8 @@ def deliver_pending(
         message = OutboxMessage(
             row.id, row.dedupe_key, row.channel, row.kind, json.loads(row.payload), row.attempts, row.reply_to or ""
         )
-        queues.setdefault(row.channel, deque()).append(_Due(message, row.next_attempt_at))
+        aside = (row.last_error or "").startswith(ASIDE)
+        queues.setdefault(row.channel, deque()).append(_Due(message, row.next_attempt_at, aside))
     ready = dict.fromkeys(queues, start)  # when each channel may post next (pace, short retries)
 
     def give_up(message: OutboxMessage, attempts: int, token: str, why: str) -> None:
@@ -174,13 +179,22 @@ def deliver_pending(
         now = line.now()
         if due.next_attempt_at > now:
             # Waiting for its retry time, or claimed by another process: it and what follows wait for a later run.
+            # One set aside waits with its own messages only (see below).
             queues[channel].popleft()
-            _hold_rest(queues, channel, report)
+            if due.aside:
+                report.deferred.append((message.id, channel, "set aside after an unexpected failure"))
+                _hold_own(queues, channel, report, message)
+            else:
+                _hold_rest(queues, channel, report)
             continue
         if message.reply_to:
             parent = _parent(engine, message.reply_to)
             if parent is not None and parent[0] in (PENDING, SENDING):
-                _hold_rest(queues, channel, report, "waiting for the message it replies to")
+                # Its parent was set aside (a channel waiting for its parent's retry never gets this far) or is
+                # being sent by another process: the reply waits for it, and the channel goes on.
+                queues[channel].popleft()
+                report.deferred.append((message.id, channel, "waiting for the message it replies to"))
+                _hold_own(queues, channel, report, message)
                 continue
             # Posted: reply in its thread. Failed or gone: the reply stands on its own at the top level.
             message = replace(message, thread_ts=parent[1] if parent and parent[0] == SENT and parent[1] else None)
@@ -243,20 +257,21 @@ def deliver_pending(
             queues[channel].popleft()
         except Exception as exc:
             # Unknown failures are retried with backoff rather than lost; the traceback goes to the log (scrubbed).
-            # Only a few times: one that fails alike three times in a minute and a half is a fault in the message
-            # (a chart that cannot be drawn), and the channel's later messages wait behind it, its alerts among them,
-            # where retried through a day it held them a day. Given up, an alert is posted again by the next check.
+            # The message is set aside: retried through a day as any other, but its channel does not wait for it. A
+            # failure that repeats (a chart that cannot be drawn) held every later message of the channel, breach
+            # alerts among them, that whole day. Only what belongs to it waits: its replies and its own parts (a
+            # digest's chart, `KEY:chart`, never arrives before its digest).
             log.exception("outbox message %s to %s failed unexpectedly", message.id, channel)
             attempts += 1
             why = scrub(f"{type(exc).__name__}: {exc}")
             queues[channel].popleft()
-            if attempts >= UNEXPECTED_ATTEMPTS:
-                give_up(message, attempts, token, why)  # and the channel goes on
+            if attempts >= MAX_ATTEMPTS:
+                give_up(message, attempts, token, why)
             else:
                 later = line.now() + timedelta(seconds=backoff(attempts))
-                _set(engine, message.id, token, PENDING, attempts, later, None, why)
+                _set(engine, message.id, token, PENDING, attempts, later, None, ASIDE + why)
                 report.deferred.append((message.id, channel, type(exc).__name__))
-                _hold_rest(queues, channel, report)
+                _hold_own(queues, channel, report, message)
                 continue
         else:
             done = line.now()
@@ -283,6 +298,22 @@ def _hold_rest(
     """The channel waits: what is left of its queue is deferred, in order, to a later run."""
     for due in queues.pop(channel):
         report.deferred.append((due.message.id, channel, why))
+
+
+def _hold_own(queues: dict[str, deque[_Due]], channel: str, report: DeliveryReport, message: OutboxMessage) -> None:
+    """A message set aside keeps its own waiting with it, to a later run: the parts queued under its key
+    (`KEY:chart`) and its replies. The rest of the channel goes on (an emptied channel is done)."""
+    own = f"{message.dedupe_key}:"
+    left: deque[_Due] = deque()
+    for due in queues[channel]:
+        if due.message.dedupe_key.startswith(own) or due.message.reply_to == message.dedupe_key:
+            report.deferred.append((due.message.id, channel, "waiting for the message it belongs to"))
+        else:
+            left.append(due)
+    if left:
+        queues[channel] = left
+    else:
+        queues.pop(channel)
 
 
 def _parent(engine: Engine, dedupe_key: str) -> tuple[str, str] | None:

@@ -221,17 +221,47 @@ def test_only_the_claim_that_sent_a_message_marks_it_and_a_lost_claim_is_logged(
     assert "its claim had been taken over meanwhile: it may show twice" in caplog.text
 
 
-def test_a_message_that_fails_alike_every_time_holds_its_channel_minutes_not_a_day(runtime: Runtime) -> None:
-    # A digest chart that cannot be drawn (matplotlib refused a model name) was retried 30 times, about a day, and the
-    # breach alert queued after it waited all that time ("an earlier message to this channel is waiting").
+def test_a_message_that_fails_unexpectedly_is_set_aside_and_its_channel_goes_on(runtime: Runtime) -> None:
+    # A digest that cannot be drawn (matplotlib refused a model name) was retried 30 times, about a day, and the breach
+    # alert queued after it waited all that time ("an earlier message to this channel is waiting"). Now the alert goes
+    # at once; the digest is retried as before, and its chart (its own part) waits for it.
+    _queue(runtime, "digest:C1:2026-W46", kind="digest")
     _queue(runtime, "digest:C1:2026-W46:chart", kind="digest_chart")
     _queue(runtime, "alerts:C1:1")
-    broken = ValueError("Unknown symbol: \\frac")
-    sender = Recorder(broken, broken, broken)
-    at, runs = NOW, 0
-    while not sender.sent and runs < 10:
+    failures = [ValueError("Unknown symbol: \\frac")] * 2
+
+    class Sender(Recorder):
+        def __call__(self, message: OutboxMessage) -> str:
+            if message.dedupe_key == "digest:C1:2026-W46" and failures:
+                raise failures.pop()
+            return super().__call__(message)
+
+    sender = Sender()
+    first = deliver_pending(runtime.engine, sender, clock=lambda: NOW, sleep=NO_SLEEP, max_wait=0)
+    assert [m.dedupe_key for m in sender.sent] == ["alerts:C1:1"] and not first.failed
+    assert [d[2] for d in first.deferred] == ["ValueError", "waiting for the message it belongs to"]
+    # Its retry, 30 seconds on, fails again: still set aside, nothing given up, nothing else held.
+    _queue(runtime, "alerts:C1:2")
+    at = NOW + timedelta(seconds=backoff(1))
+    deliver_pending(runtime.engine, sender, clock=lambda: at, sleep=NO_SLEEP, max_wait=0)
+    assert [m.dedupe_key for m in sender.sent] == ["alerts:C1:1", "alerts:C1:2"]
+    # Before its next retry it waits, alone with its chart; then both go, the digest first.
+    _queue(runtime, "alerts:C1:3")
+    deliver_pending(runtime.engine, sender, clock=lambda: at + timedelta(seconds=1), sleep=NO_SLEEP, max_wait=0)
+    later = at + timedelta(seconds=backoff(2))
+    deliver_pending(runtime.engine, sender, clock=lambda: later, sleep=NO_SLEEP, max_wait=0)
+    assert [m.dedupe_key for m in sender.sent] == [
+        "alerts:C1:1", "alerts:C1:2", "alerts:C1:3", "digest:C1:2026-W46", "digest:C1:2026-W46:chart"
+    ]  # fmt: skip
+    assert [r[1] for r in _rows(runtime)] == ["sent"] * 5
+
+
+def test_an_unexpected_failure_after_slack_outages_is_still_retried_not_given_up(runtime: Runtime) -> None:
+    # Two 503s, then an unexpected error: the message (3 attempts in all) is retried, not failed for good.
+    _queue(runtime, "alerts:C1:1")
+    sender = Recorder(RetryLater("HTTP 503"), RetryLater("HTTP 503"), RuntimeError("database is locked"))
+    at = NOW
+    for _ in range(4):
         deliver_pending(runtime.engine, sender, clock=lambda at=at: at, sleep=NO_SLEEP, max_wait=0)
-        runs += 1
-        at += timedelta(seconds=backoff(runs))
-    assert runs == 3 and [m.dedupe_key for m in sender.sent] == ["alerts:C1:1"]
-    assert _rows(runtime) == [("digest:C1:2026-W46:chart", "failed", 3, ""), ("alerts:C1:1", "sent", 1, "ts-1")]
+        at += timedelta(hours=1)
+    assert _rows(runtime) == [("alerts:C1:1", "sent", 4, "ts-1")]
