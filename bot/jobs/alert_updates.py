@@ -3,13 +3,15 @@
 An alert message is rendered from its outbox payload plus, for each subject, what happened since (acknowledged,
 snoozed, recovered: engine.alerts.threads.shown). The same rendering serves the first post, an Acknowledge or
 Snooze click (chat.update of every root of that subject's episode, in every channel) and a recovery (chat.update
-of the root it replies under), so a message never shows buttons for something already dealt with.
+of the root it replies under), so a message never shows buttons for something already dealt with. An update Slack
+cannot take just then (a 429, a 5xx) is retried through the outbox (bot.jobs.delivery.refresh_or_queue).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,10 +34,19 @@ def render_alert(conn: Connection, key: str, payload: dict[str, Any], *, now: da
     return alert_message(payload, shown(conn, key, subjects, now=now))
 
 
-def refresh_roots(runtime: Runtime, client: WebClient, keys: Iterable[str]) -> int:
-    """Re-render these alert messages in place (those already posted). Returns how many were updated; a failure
-    is logged and skipped: the click or the reply that asked for it has already done its job."""
-    updated = 0
+@dataclass(frozen=True)
+class UpdateFailed:
+    """An alert message Slack did not update in place: its outbox key, channel, and Slack's error."""
+
+    key: str
+    channel: str
+    error: Exception
+
+
+def refresh_roots(runtime: Runtime, client: WebClient, keys: Iterable[str]) -> list[UpdateFailed]:
+    """Re-render these alert messages in place (those already posted). Returns those Slack did not take, each
+    logged; whether to try them again is the caller's (bot.jobs.delivery.refresh_alerts says which are worth it)."""
+    failed: list[UpdateFailed] = []
     with runtime.connect() as conn:
         found = posted(conn, list(dict.fromkeys(keys)))
         contents = {
@@ -47,10 +58,10 @@ def refresh_roots(runtime: Runtime, client: WebClient, keys: Iterable[str]) -> i
         p = found[key]
         try:
             client.chat_update(channel=p.channel, ts=p.slack_ts, text=content["text"], blocks=content["blocks"])
-            updated += 1
         except (SlackApiError, SlackClientError, OSError) as exc:
             log.warning("could not update alert message %s in %s: %s", p.slack_ts, p.channel, scrub(str(exc))[:300])
-    return updated
+            failed.append(UpdateFailed(key, p.channel, exc))
+    return failed
 
 
 def subject_roots(runtime: Runtime, kind: str, subject: str) -> list[str]:

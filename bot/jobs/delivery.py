@@ -8,6 +8,9 @@ leaves its subjects un-announced in that channel (engine.alerts.threads), and th
 Plain-text chunks are paced like any other posts to a channel (PACE), and each chunk that went out is recorded on the
 outbox row (`fallback_sent` in its payload): a chunk that must wait (a 429) makes the whole row wait, and its retry
 resumes from that chunk, so no chunk is lost or posted twice, and the row is marked sent only with its last chunk.
+An alert message updated in place (a recovery's root losing its buttons, an Acknowledge) that Slack cannot take just
+then (a 429, a 5xx) becomes an `alert_refresh` row of its own, retried like any message: the reply that asked for
+it is not posted again, and an update Slack refuses for good (message_not_found) is logged, not retried.
 Every error string is scrubbed of credentials (engine.scrub) before it reaches a log, the CLI or `last_error`.
 """
 
@@ -17,7 +20,10 @@ import http.client
 import logging
 import time
 import urllib.error
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -30,7 +36,7 @@ from bot.jobs.alert_updates import refresh_roots, render_alert
 from bot.slack.client import BAD_TOKEN, retry_after_seconds
 from engine.runtime import Runtime
 from engine.scrub import scrub
-from engine.store.delivery import IN_RUN_WAIT, PACE, deliver_pending
+from engine.store.delivery import BACKOFF_FIRST, IN_RUN_WAIT, PACE, deliver_pending
 from engine.store.outbox import (
     ChannelUnreachable,
     DeliveryReport,
@@ -38,6 +44,8 @@ from engine.store.outbox import (
     Paused,
     Rejected,
     RetryLater,
+    enqueue,
+    posted,
     update_payload,
 )
 
@@ -102,6 +110,92 @@ def classify(exc: Exception, client: WebClient, channel: str) -> Exception:
     return exc
 
 
+@dataclass(frozen=True)
+class Unrefreshed:
+    """Alert messages whose update in place is worth another try, and the failure to retry them by."""
+
+    keys: list[str]
+    error: RetryLater | Paused
+
+
+def refresh_alerts(runtime: Runtime, client: WebClient, keys: Iterable[str]) -> Unrefreshed | None:
+    """Update these alert messages in place (bot.jobs.alert_updates.refresh_roots). Those Slack could not take now
+    (a 429 with its Retry-After, a 5xx, a network error, the token refused) come back to be tried again; one it
+    refuses for good (message_not_found, channel_not_found, …) is logged and left as it is. None: nothing to retry."""
+    again: list[str] = []
+    error: RetryLater | Paused | None = None
+    for failed in refresh_roots(runtime, client, keys):
+        mapped = classify(failed.error, client, failed.channel)
+        if isinstance(mapped, RetryLater | Paused):
+            again.append(failed.key)
+            error = _longer(error, mapped)
+        else:
+            log.error(
+                "alert message %s in %s cannot be updated in place (%s): it keeps showing what it showed",
+                failed.key,
+                failed.channel,
+                scrub(str(mapped))[:300],
+            )
+    return Unrefreshed(again, error) if error is not None else None
+
+
+def _longer(a: RetryLater | Paused | None, b: RetryLater | Paused) -> RetryLater | Paused:
+    """The failure that makes the retry wait longest (a refused token stops the outbox, so it wins)."""
+    if a is None or isinstance(b, Paused):
+        return b
+    if isinstance(a, Paused):
+        return a
+    return b if (b.retry_after or 0.0) > (a.retry_after or 0.0) else a
+
+
+def queue_refresh(runtime: Runtime, stale: Unrefreshed) -> None:
+    """Queue the update of these alert messages as outbox rows (`alert_refresh`, one per channel), due when Slack
+    said to try again: from then on they are retried like any message (backoff, Retry-After, MAX_ATTEMPTS)."""
+    now = runtime.now()
+    wait = stale.error.retry_after if isinstance(stale.error, RetryLater) else 0.0
+    due = now + timedelta(seconds=BACKOFF_FIRST if wait is None else wait)
+    with runtime.engine.begin() as conn:
+        found = posted(conn, stale.keys)
+        channels: dict[str, list[str]] = {}
+        for key in stale.keys:
+            if key in found:
+                channels.setdefault(found[key].channel, []).append(key)
+        for channel, keys in channels.items():
+            enqueue(
+                conn,
+                dedupe_key=f"refresh:{uuid.uuid4().hex}",
+                channel=channel,
+                kind="alert_refresh",
+                payload={"type": "alert_refresh", "refresh_roots": keys, "events": []},
+                now=now,
+                due=due,
+            )
+    log.info("alert messages %s: their update in place is queued, to try again at %s", stale.keys, due.isoformat())
+
+
+def refresh_or_queue(runtime: Runtime, client: WebClient, keys: Iterable[str]) -> bool:
+    """Update these alert messages in place now; what Slack cannot take now is queued in the outbox and retried
+    there. Never raises: what asked for it (a reply posted, a click whose change is committed) has done its job.
+    True when every message shows what it should (or is past updating for good)."""
+    keys = list(dict.fromkeys(keys))
+    try:
+        stale = refresh_alerts(runtime, client, keys)
+    except Exception as exc:  # the database, say: try them all again later
+        log.exception("could not update the alert messages %s in place", keys)
+        stale = Unrefreshed(keys, RetryLater(scrub(f"{type(exc).__name__}: {exc}")[:300]))
+    if stale is None:
+        return True
+    try:
+        queue_refresh(runtime, stale)
+    except Exception:
+        log.exception(
+            "could not queue the update of the alert messages %s: they show their old state until their subject's "
+            "next update",
+            stale.keys,
+        )
+    return False
+
+
 FALLBACK_SENT = "fallback_sent"  # the payload's record of the plain-text chunks already posted
 
 
@@ -131,19 +225,18 @@ class SlackSender:
         if kind == "digest_chart":
             return self._chart(message)
         if kind == "alert_refresh":
-            refresh_roots(self.runtime, self.client, p.get("refresh_roots") or [])
+            stale = refresh_alerts(self.runtime, self.client, p.get("refresh_roots") or [])
+            if stale is not None:
+                raise stale.error  # retried like any message: after Retry-After or the backoff, within MAX_ATTEMPTS
             return ""
         if kind == "alerts":
             with self.runtime.connect() as conn:
                 content = render_alert(conn, message.dedupe_key, p, now=self.runtime.now())
             ts = self._post(message, content, fallback=alert_fallback(p))
             if p.get("refresh_roots"):
-                # The reply is out; the roots it closes lose their buttons. A failure here is only logged: raising
-                # would have the outbox post the reply again.
-                try:
-                    refresh_roots(self.runtime, self.client, p["refresh_roots"])
-                except Exception:
-                    log.exception("could not re-render the alert messages %s", p["refresh_roots"])
+                # The reply is out; the roots it closes lose their buttons. Nothing here may raise (the outbox would
+                # post the reply again): an update Slack cannot take now is queued as a row of its own.
+                refresh_or_queue(self.runtime, self.client, p["refresh_roots"])
             return ts
         if kind == "digest":
             content = digest_message(p)
@@ -238,6 +331,14 @@ class SlackSender:
 
 def _undelivered(message: OutboxMessage, why: str) -> None:
     """Say in the log what a message given up for good means for the people it was for."""
+    if message.payload.get("type") == "alert_refresh":
+        log.error(
+            "could not update the alert messages %s in %s in place (%s): they keep showing their buttons",
+            ", ".join(message.payload.get("refresh_roots") or []),
+            message.channel,
+            why,
+        )
+        return
     if message.payload.get("type") != "alerts":
         log.error("could not deliver %s message %s to %s: %s", message.kind, message.id, message.channel, why)
         return

@@ -107,9 +107,9 @@ def utc_now() -> datetime:
 
 _INSERT = text(
     "INSERT INTO outbox (dedupe_key, channel, kind, payload, status, attempts, next_attempt_at, created_at, "
-    "last_error, slack_ts, reply_to, claim) VALUES (:k, :c, :kind, :p, 'pending', 0, :now, :now, '', '', :reply, '') "
+    "last_error, slack_ts, reply_to, claim) VALUES (:k, :c, :kind, :p, 'pending', 0, :due, :now, '', '', :reply, '') "
     "ON CONFLICT (dedupe_key) DO NOTHING"
-).bindparams(bindparam("now", type_=UTCDateTime()))
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("due", type_=UTCDateTime()))
 
 
 def enqueue(
@@ -121,16 +121,19 @@ def enqueue(
     payload: dict[str, Any],
     now: datetime,
     reply_to: str = "",
+    due: datetime | None = None,
 ) -> bool:
     """Queue a message inside the caller's transaction. False when `dedupe_key` was queued before (no-op).
 
-    `reply_to` names (by dedupe key) an earlier message to the same channel: this one goes in its thread.
+    `reply_to` names (by dedupe key) an earlier message to the same channel: this one goes in its thread. `due`: not
+    sent before then (a retry Slack asked to wait for), else at once.
     """
     if len(dedupe_key) > 300 or len(reply_to) > 300:
         raise ValueError("dedupe_key and reply_to are at most 300 characters")
     body = json.dumps(payload, default=_default, separators=(",", ":"), sort_keys=True)
     result = conn.execute(
-        _INSERT, {"k": dedupe_key, "c": channel, "kind": kind, "p": body, "now": now, "reply": reply_to}
+        _INSERT,
+        {"k": dedupe_key, "c": channel, "kind": kind, "p": body, "now": now, "due": due or now, "reply": reply_to},
     )
     return result.rowcount == 1
 
