@@ -24,7 +24,7 @@ from sqlalchemy import text
 from bot.answer import answer_command, home
 from bot.answer_types import Answer
 from bot.blocks.home import home_no_access_view
-from bot.blocks.interactive import answer_modal, shared_answer, with_share_button
+from bot.blocks.interactive import WhatIfForm, answer_modal, shared_answer, whatif_modal, with_share_button
 from bot.blocks.messages import action_refusal, already_acknowledged, error_message
 from bot.command import Command
 from bot.jobs.alert_updates import refresh_roots, subject_roots
@@ -64,6 +64,21 @@ def on_workers(
     traceback, and the person who clicked gets one friendly line ("could not acknowledge this alert; try again")
     rather than silence. `what` says what they asked for, in words that follow "could not"."""
     services.workers.submit(_answered, services, what, job, client, click, args, kwargs, logger)
+
+
+def here(
+    services: Services,
+    what: str,
+    job: Callable[..., None],
+    client: WebClient,
+    click: Click,
+    *args: Any,
+    logger: logging.Logger,
+    **kwargs: Any,
+) -> None:
+    """`on_workers`, but on the listener's own thread: for work that needs the click's trigger_id, which Slack honours
+    for 3 seconds only (opening a modal). Whatever it did not expect is logged and answered the same way."""
+    _answered(services, what, job, client, click, args, kwargs, logger)
 
 
 def _answered(
@@ -222,6 +237,23 @@ def subject_name(rt: Runtime, click: Click, subject: tuple[str, str]) -> str:
     if subject[0] == "customer":
         return customer_name(rt, subject[1])
     return subject[1]
+
+
+def open_whatif(
+    services: Services, client: WebClient, click: Click, subject: tuple[str, str], logger: logging.Logger
+) -> None:
+    """The what-if modal for a customer, titled with its name and prefilled with the clicked alert's period; run by
+    the listener itself (`here`), while the click's trigger_id is fresh."""
+    rt = services.runtime
+    at, period = alert_moment(rt, click)
+    form = WhatIfForm(
+        customer=subject[1],
+        name=subject_name(rt, click, subject),
+        at=at,
+        values={"period": period or ""},
+        channel=click.channel,
+    )
+    client.views_open(trigger_id=click.trigger_id, view=whatif_modal(form))
 
 
 def open_subject(

@@ -395,3 +395,26 @@ def test_any_job_on_the_answer_workers_that_fails_is_logged_with_its_traceback(
     [logged] = caplog.records
     assert "boom failed on the answer workers" in logged.getMessage()
     assert logged.exc_info is not None and logged.exc_info[0] is RuntimeError
+
+
+@pytest.mark.parametrize(("home", "down"), [(False, "find_posted"), (True, "customer_name")])
+def test_a_what_if_whose_database_read_fails_is_logged_and_answered_in_one_line(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch, home: bool, down: str,
+) -> None:  # fmt: skip
+    bot = make_bot(settings, slack, tmp_path, load_accounts)
+    ts, _ = bot.check()
+    monkeypatch.setattr(alert_actions, down, _database_down)  # what the listener reads before opening the modal
+    button = {"type": "button", "action_id": WHATIF, "block_id": "alert:customer:plain", "value": "customer:plain"}
+    with caplog.at_level(logging.ERROR):
+        if home:  # no channel to answer in: the line comes in a modal, opened with the click's trigger
+            said = all_text(view_of(bot.click(ALLOWED_USER, button, "views.open", home=True))["blocks"])
+        else:
+            reply = bot.click(ALLOWED_USER, button, "response_url", ts=ts)
+            assert reply.body["response_type"] == "ephemeral"
+            said = all_text(reply.blocks)
+    assert "could not open the what-if" in said and "try again" in said
+    assert "OperationalError" not in said and "alert_state" not in said
+    [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert f"could not open the what-if for {ALLOWED_USER}" in logged.getMessage()
+    assert logged.exc_info is not None and logged.exc_info[0] is OperationalError
