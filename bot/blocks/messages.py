@@ -71,6 +71,16 @@ def already_acknowledged(user_id: str) -> Answer:
     )
 
 
+def done_not_shown_yet(done: str) -> Answer:
+    """An Acknowledge or Snooze that took effect, whose alert message Slack did not take the update of just then (it
+    is tried again): said, so nobody reads the unchanged message as the click having failed."""
+    text = (
+        f"{done}. The alert message could not be updated just now, so it may show its buttons a little longer: "
+        "no need to click again."
+    )
+    return Answer(esc(text), [section(f":white_check_mark: {esc(text)}")])
+
+
 def error_message(line: str) -> Answer:
     """One friendly line (scrubbed of anything shaped like a credential); the traceback is in the log."""
     line = scrub(line)

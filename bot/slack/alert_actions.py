@@ -3,6 +3,8 @@
 - Acknowledge / Snooze: people on MARGINBOT_ALLOWED_USERS (and the customer's owners) only; the state changes in
   the engine (engine.alerts.state), then every root of the subject's episode, in every channel, is re-rendered in
   place ("Acknowledged by @pat at 14:02", its buttons gone), and the clicked message too when it is a thread reply.
+  Once the change is committed the click has worked: an update Slack cannot take just then is retried through the
+  outbox, and the person who clicked is told privately that it is done (never that it failed).
 - Open: the full `/margin` answer for the alert's own period and moment, ephemeral, with Share to channel.
 - Share to channel: the same question answered at the same moment, posted in the channel by who shared it.
 A stranger gets an ephemeral refusal and nothing changes (from the Home tab, their Home is published again, so
@@ -25,9 +27,10 @@ from bot.answer import answer_command, home
 from bot.answer_types import Answer
 from bot.blocks.home import home_no_access_view
 from bot.blocks.interactive import WhatIfForm, answer_modal, shared_answer, whatif_modal, with_share_button
-from bot.blocks.messages import action_refusal, already_acknowledged, error_message
+from bot.blocks.messages import action_refusal, already_acknowledged, done_not_shown_yet, error_message
 from bot.command import Command
-from bot.jobs.alert_updates import refresh_roots, subject_roots
+from bot.jobs.alert_updates import subject_roots
+from bot.jobs.delivery import refresh_or_queue
 from bot.slack.clicks import BY_TOKEN, Click, reply_privately, resolve_subject
 from bot.slack.client import make_webhook
 from bot.slack.services import Services
@@ -144,20 +147,36 @@ def act(
     except (ActionRefused, ConcurrentAlertRun) as exc:
         reply_privately(client, click, error_message(str(exc)), logger)
         return
+    # Committed: the click has done what was asked, whatever befalls the messages showing it. An update Slack cannot
+    # take now is retried through the outbox, and never reported as the action failing.
     if result.changed:
         logger.info("%s on %s %s by %s", what, kind, key, click.user)
     else:
         # The first acknowledgement stands; the messages are re-rendered anyway, in case this one was stale.
         reply_privately(client, click, already_acknowledged(result.state.acked_by), logger)
-    keys = subject_roots(rt, kind, key)
-    if click.channel and click.message_ts:
-        with rt.connect() as conn:
-            clicked = find_posted(conn, click.channel, click.message_ts)
-        if clicked is not None and clicked.dedupe_key not in keys:
-            keys.append(clicked.dedupe_key)  # a thread reply with the same buttons
-    refresh_roots(rt, client, keys)
+    shown = show_change(rt, client, click, (kind, key), logger)
+    if result.changed and not shown and not click.in_home:  # from Home, the Home published below shows it
+        done = f"Snoozed for {snooze_for} day{'s' if snooze_for != 1 else ''}" if snooze_for else "Acknowledged"
+        reply_privately(client, click, done_not_shown_yet(done), logger)
     if click.in_home:
         publish_home(services, client, click.user, logger)
+
+
+def show_change(rt: Runtime, client: WebClient, click: Click, subject: tuple[str, str], logger: logging.Logger) -> bool:
+    """Re-render the subject's alert messages in place: every root of its episode, in every channel, and the clicked
+    message when it is a thread reply with the same buttons. True when they all show it now; what Slack could not
+    take is retried through the outbox (bot.jobs.delivery.refresh_or_queue). Never raises."""
+    try:
+        keys = subject_roots(rt, *subject)
+        if click.channel and click.message_ts:
+            with rt.connect() as conn:
+                clicked = find_posted(conn, click.channel, click.message_ts)
+            if clicked is not None and clicked.dedupe_key not in keys:
+                keys.append(clicked.dedupe_key)
+    except Exception:
+        logger.exception("could not find the alert messages of %s %s to show %s's change", *subject, click.user)
+        return False
+    return refresh_or_queue(rt, client, keys)
 
 
 def resolved(rt: Runtime, click: Click, subject: tuple[str, str], logger: logging.Logger) -> tuple[str, str] | None:

@@ -27,6 +27,7 @@ from bot.blocks.interactive import shared_command
 from bot.blocks.kit import clip
 from bot.cli.main import main
 from bot.command import Command
+from bot.jobs.delivery import deliver
 from bot.slack import alert_actions
 from bot.slack.access import Access
 from bot.slack.app import create_app
@@ -42,7 +43,7 @@ from tests.bot.dataset import load_dataset
 from tests.conftest import NOW
 from tests.engine.alerts.accounts_book import load_accounts
 from tests.engine.alerts.book import WINDOW_START, write_contracts
-from tests.fakes.slack_api import Call, SlackStandIn
+from tests.fakes.slack_api import Call, Reply, SlackStandIn
 
 ALLOWED_USER, OWNER, CHANNEL = "UALLOWED", "U012PAT", "CALERTS"
 # Two 200-character keys (the longest a key may be) that differ only at the end: escaped, each is past a block
@@ -418,3 +419,53 @@ def test_a_what_if_whose_database_read_fails_is_logged_and_answered_in_one_line(
     [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert f"could not open the what-if for {ALLOWED_USER}" in logged.getMessage()
     assert logged.exc_info is not None and logged.exc_info[0] is OperationalError
+
+
+# 6. An Acknowledge or Snooze that is committed has worked, whatever befalls the messages that show it.
+
+
+def click_on(blocks: list[dict[str, Any]], button: str, subject: str) -> dict[str, Any]:
+    if button == "snooze":
+        return snooze_action(blocks, subject, 7)
+    buttons = section_and_next(blocks, subject)[1]
+    return {**next(e for e in buttons["elements"] if e["action_id"] == ACK), "block_id": buttons["block_id"]}
+
+
+@pytest.mark.parametrize(("button", "done"), [("acknowledge", "Acknowledged"), ("snooze", "Snoozed for 7 days")])
+def test_an_acknowledge_or_snooze_whose_messages_cannot_be_found_afterwards_is_still_said_to_have_worked(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch, button: str, done: str,
+) -> None:  # fmt: skip
+    bot = make_bot(settings, slack, tmp_path, load_accounts)
+    ts, blocks = bot.check()
+    monkeypatch.setattr(alert_actions, "subject_roots", _database_down)  # down just after the change committed
+    with caplog.at_level(logging.ERROR):
+        reply = bot.click(ALLOWED_USER, click_on(blocks, button, "Plain Co"), "response_url", ts=ts)
+    said = all_text(reply.blocks)
+    assert reply.body["response_type"] == "ephemeral"
+    assert said.startswith(f":white_check_mark: {done}.") and "no need to click again" in said
+    assert "could not" not in said.replace("could not be updated just now", "") and "try again" not in said
+    state = bot.states()[("customer", "plain")]
+    assert ALLOWED_USER in (state.acked_by, state.snoozed_by)
+    [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "could not find the alert messages of customer plain" in logged.getMessage()
+
+
+def test_an_acknowledge_whose_update_slack_refuses_with_a_429_is_said_to_have_worked_and_shown_later(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    bot = make_bot(settings, slack, tmp_path, load_accounts)
+    ts, blocks = bot.check()
+    slack.queue("chat.update", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "20"}))
+    reply = bot.click(ALLOWED_USER, click_on(blocks, "acknowledge", "Plain Co"), "response_url", ts=ts)
+    assert all_text(reply.blocks).startswith(":white_check_mark: Acknowledged.")
+    assert bot.states()[("customer", "plain")].acked_by == ALLOWED_USER
+    [refused] = slack.calls_to("chat.update")
+    # Twenty seconds later the outbox updates the alert in place, as the click would have.
+    later = Runtime(bot.rt.settings.model_copy(), now_override=NOW + timedelta(seconds=21))
+    assert len(deliver(later, make_client(later.settings), sleep=lambda s: None).sent) == 1
+    [_, update] = slack.calls_to("chat.update")
+    assert (update.body["channel"], update.body["ts"]) == (CHANNEL, ts)
+    assert "Acknowledged by <@UALLOWED>" in all_text(update.blocks)
+    assert "alert:customer:plain" not in [b.get("block_id") for b in update.blocks]  # its buttons are gone
+    assert refused.body["ts"] == ts
