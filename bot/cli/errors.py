@@ -57,36 +57,48 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
 
 
+def _password(url: str) -> str:
+    """The password in a database URL, however mistyped: `scheme://user:pw@host`, one slash (`scheme:/user:pw@h`),
+    three (`sqlite:///user:pw@h`) or no scheme at all (`user:pw@host/db`); '' when it has none. The user part ends at
+    the last `@`."""
+    rest = url.partition("://")[2].lstrip("/") if "://" in url else re.sub(r"^[A-Za-z][A-Za-z0-9+.\-]*:/", "", url)
+    at = rest.rfind("@")
+    return rest[:at].partition(":")[2] if at > 0 else ""
+
+
 def scrub(text: str, url: str | None) -> str:
     """`text` with the URL's password, and each piece of it around an `@`, replaced by `***` (and every other
     credential engine.scrub knows of, or recognises by its shape)."""
     from engine.scrub import scrub as scrub_secrets
 
-    if not url or "://" not in url:
-        return scrub_secrets(text)
-    rest = url.partition("://")[2]
-    at = rest.rfind("@")
-    if at < 0 or ":" not in rest[:at]:
-        return scrub_secrets(text)
-    password = rest[:at].partition(":")[2]
+    password = _password(url) if url else ""
     for secret in sorted({password, *password.split("@")}, key=len, reverse=True):
         if len(secret) >= 3:
             text = text.replace(secret, "***")
     return scrub_secrets(text)
 
 
-def scrubbed_traceback(exc: BaseException, url: str | None) -> str:
-    """`exc`'s traceback as Python prints it, scrubbed (`scrub`): what `--verbose` and an unexpected error show. A
-    settings error quotes the value it refused, so a DATABASE_URL that failed validation is scrubbed by its own
-    password too (its shape alone would miss one holding an `@`)."""
+def refused_database_url(exc: BaseException) -> str | None:
+    """The DATABASE_URL settings refused, as typed (its password is to be kept out of what is printed)."""
     from pydantic import ValidationError
 
-    text = "".join(traceback.format_exception(exc))
-    refused = [e.get("input") for e in exc.errors()] if isinstance(exc, ValidationError) else []
-    for value in [url, *refused]:
-        if isinstance(value, str) and "://" in value:
-            text = scrub(text, value)
-    return scrub(text, None)
+    if not isinstance(exc, ValidationError):
+        return None
+    return next(
+        (
+            e["input"]
+            for e in exc.errors()
+            if any(str(part).lower().endswith("database_url") for part in e.get("loc", ()))
+            and isinstance(e.get("input"), str)
+        ),
+        None,
+    )
+
+
+def scrubbed_traceback(exc: BaseException, url: str | None) -> str:
+    """`exc`'s traceback as Python prints it, scrubbed (`scrub`): what `--verbose` and an unexpected error show (a
+    settings error quotes the value it refused: `url` is then that DATABASE_URL, `refused_database_url`)."""
+    return scrub("".join(traceback.format_exception(exc)), url)
 
 
 def explain(exc: BaseException, database_url: str | None) -> tuple[str, int] | None:

@@ -122,16 +122,19 @@ def main(
         print("marginbot: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        from bot.cli.errors import explain, scrubbed_traceback
+        from bot.cli.errors import explain, refused_database_url, scrub, scrubbed_traceback
 
         # A command that works on a database of its own (the demo's) says so, or the error would name DATABASE_URL's.
-        url = getattr(args, "database_in_use", None) or (
-            made[0].settings.database_url if made else settings.database_url if settings else None
+        url = (
+            getattr(args, "database_in_use", None)
+            or (made[0].settings.database_url if made else settings.database_url if settings else None)
+            or refused_database_url(exc)
         )
         explained = explain(exc, url)
         if explained is None:
             raise
         message, status = explained
+        message = scrub(message, url)  # a settings error's fix may quote the URL it refused
         if args.verbose:  # scrubbed as every log line is: a DATABASE_URL settings refused is quoted in it whole
             sys.stderr.write(scrubbed_traceback(exc, url))
         print(message, file=sys.stderr)

@@ -356,6 +356,9 @@ def test_a_negative_price_is_refused_in_the_commands_words_not_argparses(
         "postgresql://bob:Pa55wordSECRET@host:99999/db",
         "mysql://bob:Pa55wordSECRET@h/db",
         "postgresql://bob:Pa55w@rdSECRET@127.0.0.1/db",
+        "bob:Pa55wordSECRET@db.example.com/m",  # no scheme: its shape alone is no URL's
+        "postgresql:/bob:Pa55wordSECRET@db/m",  # one slash
+        "sqlite://bob:Pa55wordSECRET@host/db",  # two: the fix offered ("a SQLite file is sqlite:///…") quoted it
     ],
 )
 def test_verbose_scrubs_the_traceback_of_a_database_url_settings_refused(
@@ -366,6 +369,9 @@ def test_verbose_scrubs_the_traceback_of_a_database_url_settings_refused(
     err = capsys.readouterr().err
     assert "Traceback (most recent call last):" in err and "input_value='" in err
     assert "SECRET" not in err and "Pa55w" not in err
+    assert run_with_env(monkeypatch, tmp_path, ["portfolio"], DATABASE_URL=url) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("marginbot: DATABASE_URL: ") and "SECRET" not in err and "Pa55w" not in err
 
 
 def test_an_unexpected_error_prints_a_scrubbed_traceback_and_exits_1(
