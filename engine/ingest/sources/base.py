@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import httpx
 
@@ -18,6 +18,7 @@ from config.settings import Settings
 from engine.ingest.events import COUNT_MAX, shown
 from engine.ingest.mapping import SourceMap
 from engine.ingest.sources.http import Fetcher, SourceError
+from engine.money import round_to
 from engine.vocab import ServiceTier
 
 FIRST_SYNC_DAYS = 60  # a first sync reads this far back: the current 30 days and the 30 before, for trends
@@ -40,6 +41,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # An amount's largest decimal exponent (under 10¹⁹ USD, past anything one event or one provider's bill can cost): a
 # JSON 1e999999999, read as a Decimal, is refused here rather than carried on to where it would be expanded.
 _MONEY_EXPONENT = 18
+# What provider_cost.amount_usd holds (NUMERIC(24, 9)): a bill's line past it is refused as that, not as a sum past
+# what the database holds.
+NANO_STEP: Final = Decimal("1e-9")
+PROVIDER_COST_MAX: Final = Decimal(10) ** 15 - NANO_STEP
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,10 +287,19 @@ def add_provider_cost(
     The row id is built from those four, so a re-read bucket replaces its rows; a line item a bucket lists twice
     (the same id) is summed into the first.
     """
+    amount = round_to(amount, NANO_STEP)  # what the column keeps (NUMERIC(24, 9)): 1e-999999 is 0, not a refusal
     row_id = stable_id(source, bucket, project, line_item, limit=300)
     row = batch.provider_costs.get(row_id)
     if row is not None:
-        row["amount_usd"] += amount
+        amount += row["amount_usd"]
+    if abs(amount) > PROVIDER_COST_MAX:
+        raise SourceError(
+            source,
+            f"{line_item} on {day}: ${amount.normalize():,f} is more than one bill's line can be (at most $"
+            f"{PROVIDER_COST_MAX:,}); is the amount in the right unit?",
+        )
+    if row is not None:
+        row["amount_usd"] = amount
         return
     batch.provider_costs[row_id] = {
         "id": row_id,

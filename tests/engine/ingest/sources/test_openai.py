@@ -510,7 +510,8 @@ def test_a_cost_with_more_digits_than_a_float_holds_is_read_exact(rt: Runtime, v
 
     batch = fetched(rt, vendor, "openai", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
 
-    assert [row["amount_usd"] for row in batch.provider_costs.values()] == [Decimal("0.12345678949999999999")]
+    # Kept to the nano, as the column holds it, half up from the digits as written: through a float 0.123456790.
+    assert [row["amount_usd"] for row in batch.provider_costs.values()] == [Decimal("0.123456789")]
 
 
 BUCKET = "usage/completions bucket"
@@ -557,3 +558,21 @@ def test_an_error_body_nested_past_the_parser_is_quoted_as_text_not_a_traceback(
         "openai: HTTP 400 from GET /organization/usage/completions: [[["
     )
     assert len(result.error) < 500 and events(rt) == []
+
+
+@pytest.mark.parametrize("number", ["1e-999999", "0.0000000004", "1e15"])
+def test_a_provider_cost_is_kept_to_what_its_column_holds(rt: Runtime, vendor: Vendor, number: str) -> None:
+    # NUMERIC(24, 9): on PostgreSQL, 1e-999999 failed the window as costs adding up "past what the database holds"
+    # (SQLite kept a float); an amount of 10^15 or more is refused as what it is.
+    serve(vendor, {})
+    vendor.route(COSTS, with_numbers(openai_bucket_pages({D1: [cost_result("<cost>")]}), {"<cost>": number}))
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+    if number == "1e15":
+        assert (
+            result.error is not None
+            and "2026-10-01: $1,000,000,000,000,000 is more than one bill's line can be (at most $" in result.error
+        )
+        assert rows(rt, "SELECT COUNT(*) FROM provider_cost") == [(0,)]
+    else:
+        assert result.error is None
+        assert [Decimal(str(a)) for (a,) in rows(rt, "SELECT amount_usd FROM provider_cost")] == [Decimal(0)]
