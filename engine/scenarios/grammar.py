@@ -168,7 +168,7 @@ def parse_plan(plan: str, terms: str) -> Price:
             return Price(kind, platform_fee=_money(m.group(1), "platform fee"))
     except InvalidOperation:
         pass
-    if terms.startswith("-") or "+-" in terms:  # the terms' patterns take no sign: said, not "cannot read"
+    if "-" in terms or "\u2212" in terms:  # a minus anywhere (no term has a hyphen): said, not "cannot read"
         raise ScenarioError(f"price {kind}: a price is never negative, got {terms!r}; write it like `{EXAMPLES[kind]}`")
     raise ScenarioError(f"price {kind}: cannot read {terms!r}; write it like `{EXAMPLES[kind]}`")
 

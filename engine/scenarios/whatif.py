@@ -52,7 +52,7 @@ from engine.scenarios.levers import (
     repeat_share,
 )
 from engine.store.models import NANO
-from engine.vocab import SubjectKind, Unit
+from engine.vocab import Plan, SubjectKind, Unit
 
 MONTH_DAYS = 30  # "per month" in a scenario means a 30-day month: period figures × 30 ÷ days in the period
 
@@ -397,12 +397,16 @@ def _check_units(conn: Connection, period: Period, plan: Price, used: list[str],
             f"{UNIT_WORD[unit]} earns nothing from them"
         ]
     others = [u for u in Unit if u is not unit and any(count(c, u) for c in none)]
-    instead = (
-        f"per {' or '.join(UNIT_WORD[u] for u in others)} instead, e.g. "
-        f"`price usage {plan.unit_price:f}/{UNIT_WORD[others[0]]}`"
-        if others
-        else "flat instead, e.g. `price flat 1000`"
-    )
+    if not others:
+        instead = "flat instead, e.g. `price flat 1000`"
+    else:
+        # The same terms in another unit: a hybrid plan keeps its fee and its included units.
+        priced = f"{plan.unit_price:f}/{UNIT_WORD[others[0]]}"
+        if plan.plan is Plan.HYBRID:
+            example = f"price hybrid {plan.platform_fee:f}+{priced} incl {plan.included:f}"
+        else:
+            example = f"price usage {priced}"
+        instead = f"per {' or '.join(UNIT_WORD[u] for u in others)} instead, e.g. `{example}`"
     whom = f"{name} has no" if name is not None else "no customer with usage has any"
     raise ScenarioError(
         f"price: {whom} {UNIT_NOUN[unit]} {when}, so a price per {UNIT_WORD[unit]} earns nothing there; "

@@ -336,18 +336,28 @@ def test_a_scenario_flag_out_of_range_is_a_usage_error(
     assert capsys.readouterr() == ("", message)
 
 
-@pytest.mark.parametrize("price", ["-1/request", "-$5/request", "-0.5/request", "-20%"])
+@pytest.mark.parametrize(
+    ("plan", "price"),
+    [
+        ("usage", "-1/request"),
+        ("usage", "-$5/request"),
+        ("usage", "-0.5/request"),
+        ("usage", "-20%"),
+        ("usage", "\u22121/request"),  # a typographic minus
+        ("seat", "50x-80"),
+        ("hybrid", "2000 + -0.02/request"),
+    ],
+)
 def test_a_negative_price_is_refused_in_the_commands_words_not_argparses(
-    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str], price: str
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str], plan: str, price: str
 ) -> None:
-    # argparse took `-1/request` for an option it did not know: "error: unrecognized arguments: -1/request".
+    # argparse took `-1/request` for an option it did not know: "error: unrecognized arguments: -1/request"; the
+    # others were "cannot read".
     load_book(runtime, tmp_path)
-    code = main(["whatif", "c1", "price", "usage", price, "--period", "2026-10"], runtime=runtime)
+    code = main(["whatif", "c1", "price", plan, *price.split(), "--period", "2026-10"], runtime=runtime)
     err = capsys.readouterr().err
     assert code == 2 and "unrecognized" not in err
-    assert err.strip() == (
-        f"marginbot: price usage: a price is never negative, got {price!r}; write it like `price usage 0.40/task`"
-    )
+    assert err.startswith(f"marginbot: price {plan}: a price is never negative, got {price!r}; write it like `price ")
 
 
 @pytest.mark.parametrize(

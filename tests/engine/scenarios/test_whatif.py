@@ -164,8 +164,10 @@ def test_a_price_per_unit_the_customer_has_none_of_is_refused_as_the_floor_refus
         "price: Cee Two has no tasks in 2026-10 (2026-10-01 to 2026-10-31), so a price per task earns nothing there; "
         "price it per request or 1k tokens instead, e.g. `price usage 0.40/request`"
     )
-    with pytest.raises(ScenarioError, match="Cee Three has no tasks"):  # a fee and a per-task price: the same
+    with pytest.raises(ScenarioError, match="Cee Three has no tasks") as refused:  # a fee and a per-task price
         run(book, "price hybrid 5+0.02/task incl 20", subject="Cee Three")
+    # The example keeps the plan: it offered `price usage 0.02/request`, dropping the fee and the included units.
+    assert str(refused.value).endswith("e.g. `price hybrid 5+0.02/request incl 20`")
     # The portfolio: Cee One has tasks, so it is answered, and says the others earn nothing per task.
     s = run(book, "price usage 0.40/task", subject=None)
     assert s.after.revenue == D("0.80")  # Cee One's 2 tasks × $0.40
