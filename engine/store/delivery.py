@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections import deque
@@ -33,6 +34,7 @@ from engine.store.outbox import (
     PENDING,
     SENDING,
     SENT,
+    UPDATES,
     ChannelUnreachable,
     DeliveryReport,
     OutboxMessage,
@@ -157,7 +159,7 @@ def deliver_pending(
         message = OutboxMessage(
             row.id, row.dedupe_key, row.channel, row.kind, json.loads(row.payload), row.attempts, row.reply_to or ""
         )
-        aside = (row.last_error or "").startswith(ASIDE)
+        aside = (row.last_error or "").startswith(ASIDE) or row.kind in UPDATES
         queues.setdefault(row.channel, deque()).append(_Due(message, row.next_attempt_at, aside))
     ready = dict.fromkeys(queues, start)  # when each channel may post next (pace, short retries)
 
@@ -179,10 +181,10 @@ def deliver_pending(
         now = line.now()
         if due.next_attempt_at > now:
             # Waiting for its retry time, or claimed by another process: it and what follows wait for a later run.
-            # One set aside waits with its own messages only (see below).
+            # One set aside (below), or an update of a message already posted (UPDATES), waits with its own only.
             queues[channel].popleft()
             if due.aside:
-                report.deferred.append((message.id, channel, "set aside after an unexpected failure"))
+                report.deferred.append((message.id, channel, "waiting for its retry; the channel goes on"))
                 _hold_own(queues, channel, report, message)
             else:
                 _hold_rest(queues, channel, report)
@@ -235,7 +237,10 @@ def deliver_pending(
                 _set(engine, message.id, token, PENDING, attempts, when, None, scrub(exc.reason))
                 report.deferred.append((message.id, channel, scrub(exc.reason)))
                 queues[channel].popleft()
-                _hold_rest(queues, channel, report)
+                if message.kind in UPDATES:
+                    _hold_own(queues, channel, report, message)
+                else:
+                    _hold_rest(queues, channel, report)
                 continue
         except Paused as exc:
             # Every other message would be refused the same way: stop here. The row is released as it was (still
@@ -300,13 +305,18 @@ def _hold_rest(
         report.deferred.append((due.message.id, channel, why))
 
 
+_PART = re.compile(r":\d+/\d+$")  # a part's number in its key (engine/alerts/messages.py): `BASE:2/3`
+
+
 def _hold_own(queues: dict[str, deque[_Due]], channel: str, report: DeliveryReport, message: OutboxMessage) -> None:
-    """A message set aside keeps its own waiting with it, to a later run: the parts queued under its key
-    (`KEY:chart`) and its replies. The rest of the channel goes on (an emptied channel is done)."""
-    own = f"{message.dedupe_key}:"
+    """A message set aside keeps its own waiting with it, to a later run: what is queued under its key (`KEY:chart`),
+    the other parts of the message it is a part of (`BASE:2/3` after `BASE:1/3`, and their replies, `BASE:re-…`),
+    and its replies. The rest of the channel goes on (an emptied channel is done)."""
+    key = message.dedupe_key
+    own = (f"{key}:", f"{_PART.sub('', key)}:")
     left: deque[_Due] = deque()
     for due in queues[channel]:
-        if due.message.dedupe_key.startswith(own) or due.message.reply_to == message.dedupe_key:
+        if due.message.dedupe_key.startswith(own) or due.message.reply_to == key:
             report.deferred.append((due.message.id, channel, "waiting for the message it belongs to"))
         else:
             left.append(due)

@@ -24,6 +24,9 @@ from engine.store.models import UTCDateTime
 log = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+# Kinds that update a message already posted (chat.update), not post one: waiting for a retry, they hold no later
+# post of their channel (a 429 on an update says nothing of posting, and an alert must not wait for its buttons).
+UPDATES = frozenset({"alert_refresh"})
 
 
 class DeliveryError(Exception):

@@ -265,3 +265,39 @@ def test_an_unexpected_failure_after_slack_outages_is_still_retried_not_given_up
         deliver_pending(runtime.engine, sender, clock=lambda at=at: at, sleep=NO_SLEEP, max_wait=0)
         at += timedelta(hours=1)
     assert _rows(runtime) == [("alerts:C1:1", "sent", 4, "ts-1")]
+
+
+def test_the_parts_of_a_message_set_aside_keep_their_order(runtime: Runtime) -> None:
+    # Part 1/2 set aside let part 2/2 go first.
+    _queue(runtime, "alerts:C1:run:1/2")
+    _queue(runtime, "alerts:C1:run:2/2")
+    _queue(runtime, "alerts:C1:other:1/1")
+    failures = [RuntimeError("database is locked")]
+
+    class Sender(Recorder):
+        def __call__(self, message: OutboxMessage) -> str:
+            if message.dedupe_key == "alerts:C1:run:1/2" and failures:
+                raise failures.pop()
+            return super().__call__(message)
+
+    sender = Sender()
+    deliver_pending(runtime.engine, sender, clock=lambda: NOW, sleep=NO_SLEEP, max_wait=0)
+    assert [m.dedupe_key for m in sender.sent] == ["alerts:C1:other:1/1"]
+    deliver_pending(runtime.engine, sender, clock=lambda: NOW + timedelta(minutes=1), sleep=NO_SLEEP, max_wait=0)
+    assert [m.dedupe_key for m in sender.sent] == ["alerts:C1:other:1/1", "alerts:C1:run:1/2", "alerts:C1:run:2/2"]
+
+
+def test_an_update_waiting_for_its_retry_holds_no_later_post(runtime: Runtime) -> None:
+    # An alert's update in place (alert_refresh) answered 503 six times waits 16 minutes for its next try; a breach
+    # alert queued meanwhile waited all that time behind it.
+    _queue(runtime, "refresh:1", kind="alert_refresh")
+    _queue(runtime, "alerts:C1:1")
+    sender = Recorder(RetryLater("HTTP 503"))
+    deliver_pending(runtime.engine, sender, clock=lambda: NOW, sleep=NO_SLEEP, max_wait=0)
+    assert [m.dedupe_key for m in sender.sent] == ["alerts:C1:1"]
+    _queue(runtime, "alerts:C1:2")
+    deliver_pending(runtime.engine, sender, clock=lambda: NOW + timedelta(seconds=5), sleep=NO_SLEEP, max_wait=0)
+    assert [m.dedupe_key for m in sender.sent] == ["alerts:C1:1", "alerts:C1:2"]
+    later = NOW + timedelta(seconds=backoff(1))
+    deliver_pending(runtime.engine, sender, clock=lambda: later, sleep=NO_SLEEP, max_wait=0)
+    assert [m.dedupe_key for m in sender.sent] == ["alerts:C1:1", "alerts:C1:2", "refresh:1"]
