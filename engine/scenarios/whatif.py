@@ -35,7 +35,7 @@ from engine.reports.figures import Figures, Thresholds, margin_change
 from engine.reports.margin import subject_report
 from engine.reports.names import resolve_customer
 from engine.reports.portfolio import portfolio
-from engine.reports.revenue import RevenueLine, contract_line, contracts_in, lines_sum, revenue_lines
+from engine.reports.revenue import RevenueLine, contract_line, contracts_in, invoices, lines_sum, revenue_lines
 from engine.reports.serialize import cents, figures, moved_cents, pct
 from engine.reports.usage import UnitCounter
 from engine.scenarios.basis import Unpriced, unpriced_in
@@ -95,9 +95,13 @@ def revenue_after(
 
 def _days_in_force(conn: Connection, period: Period, customers: list[str]) -> dict[str, list[tuple[date, date]]]:
     """Per customer, the runs of days of `period` some contract of theirs is in force, in order (touching and
-    overlapping contracts make one run)."""
+    overlapping contracts make one run); none for a customer billed by invoice in it, whose revenue the invoices
+    are, whatever contracts it has."""
     spans: dict[str, list[tuple[date, date]]] = defaultdict(list)
+    billed = {bill.customer for bill in invoices(conn, period, customers)}  # repriced over the whole period
     for c in contracts_in(conn, period, customers):
+        if c.customer in billed:
+            continue
         a, b = max(c.start, period.start), min(c.end or period.end, period.end)
         spans[c.customer].append((a, b))
     runs: dict[str, list[tuple[date, date]]] = {}

@@ -24,6 +24,7 @@ from engine.scenarios.grammar import (
     parse_levers,
 )
 from engine.scenarios.whatif import Scenario, scenario_to_dict, whatif
+from tests.engine.reports.billing import store_invoice_line
 from tests.engine.scenarios.book import C1_COGS, C1_REVENUE, EVENTS, OCTOBER, load_book
 
 D = Decimal
@@ -437,3 +438,8 @@ def test_a_new_price_is_in_force_on_the_days_the_customers_contracts_are(runtime
     assert round_to(s.after.revenue, CENT) == D("4.74")
     # A customer with no contract (c1 here) is priced over the whole period: what it would pay from now on.
     assert run(runtime, "price flat 7", subject="c1").after.revenue == D("7.00")
+    # So is one billed by invoice, whatever contracts it has: Cee Two's October is a $100 invoice line, its contract
+    # days October 1–10 notwithstanding (the new price read 7 × 10/31 = $2.26).
+    store_invoice_line(runtime.engine, "in_1", "c2", "2026-10-01", "2026-10-31", 100)
+    s = run(runtime, "price flat 7", subject="Cee Two")
+    assert (s.before.revenue, s.after.revenue) == (D(100), D("7.00"))
