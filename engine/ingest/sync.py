@@ -28,7 +28,7 @@ from engine.ingest.customers import CustomerMap, mapped_lines
 from engine.ingest.events import RowError, parse_event, shown
 from engine.ingest.mapping import MappingError, SourceMap
 from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
-from engine.ingest.sources.base import Batch, Connector, Context, Window, parse_rfc3339
+from engine.ingest.sources.base import Batch, Connector, Context, Window, parse_rfc3339, stored_cost
 from engine.ingest.sources.http import SourceError
 from engine.ingest.writer import KEPT_SHOWN, EventWriter, begin_writing, kept_note, tier_warning, unpriced_names
 from engine.money import CENT, round_to, usd
@@ -323,7 +323,8 @@ def write_batch(
                     raise SourceError(source, f"record {raw.get('event_id')}: {exc}") from None
             writer.flush()
             # What a provider billed can be revised: the latest figure replaces the earlier one (no rollup).
-            _upsert(conn, ProviderCost.__table__, [dict(r) for r in batch.provider_costs.values()])  # type: ignore[attr-defined]
+            costs = [{**r, "amount_usd": stored_cost(r["amount_usd"])} for r in batch.provider_costs.values()]
+            _upsert(conn, ProviderCost.__table__, costs)  # type: ignore[attr-defined]
             removed = _write_revenue(conn, batch)
             seat_notes = _apply_seats(conn, batch.seats, runtime.today(ctx.now))
             if cursor is not None:

@@ -279,6 +279,12 @@ def tier_of(value: Any, words: Mapping[str, ServiceTier], source: str, notes: li
     return tier
 
 
+def stored_cost(amount: Decimal) -> Decimal:
+    """A provider's billed amount as provider_cost keeps it (NUMERIC(24, 9)): half up to the nano-dollar, once (a
+    vendor's 1e-999999 is 0, where PostgreSQL refused it as a sum past what it holds)."""
+    return round_to(amount, NANO_STEP)
+
+
 def add_provider_cost(
     batch: Batch, source: str, bucket: object, day: date, project: str, line_item: str, amount: Decimal
 ) -> None:
@@ -287,12 +293,11 @@ def add_provider_cost(
     The row id is built from those four, so a re-read bucket replaces its rows; a line item a bucket lists twice
     (the same id) is summed into the first.
     """
-    amount = round_to(amount, NANO_STEP)  # what the column keeps (NUMERIC(24, 9)): 1e-999999 is 0, not a refusal
     row_id = stable_id(source, bucket, project, line_item, limit=300)
     row = batch.provider_costs.get(row_id)
     if row is not None:
-        amount += row["amount_usd"]
-    if abs(amount) > PROVIDER_COST_MAX:
+        amount += row["amount_usd"]  # exactly: the sum is rounded once, where it is written (`stored_cost`)
+    if abs(stored_cost(amount)) > PROVIDER_COST_MAX:
         raise SourceError(
             source,
             f"{line_item} on {day}: ${amount.normalize():,f} is more than one bill's line can be (at most $"

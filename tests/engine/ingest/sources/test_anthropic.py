@@ -9,6 +9,7 @@ from decimal import Decimal
 from genai_prices import Usage as GenaiUsage
 from genai_prices import calc_price
 
+from engine.ingest.sources.base import stored_cost
 from engine.ingest.sync import sync_source
 from engine.periods import month
 from engine.reports.margin import customer_report
@@ -207,5 +208,6 @@ def test_a_cost_amount_written_as_a_json_number_with_more_digits_than_a_float_ho
 
     batch = fetched(rt, vendor, "anthropic", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
 
-    # Kept to the nano, as the column holds it, half up from the digits as written: through a float 0.123456790.
-    assert [row["amount_usd"] for row in batch.provider_costs.values()] == [Decimal("0.123456789")]
+    assert [row["amount_usd"] for row in batch.provider_costs.values()] == [Decimal("0.12345678949999999999")]
+    # Stored to the nano, half up once from the digits as written (through a float: 0.123456790).
+    assert [stored_cost(row["amount_usd"]) for row in batch.provider_costs.values()] == [Decimal("0.123456789")]

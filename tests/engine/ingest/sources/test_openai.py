@@ -15,6 +15,7 @@ from genai_prices import Usage as GenaiUsage
 from genai_prices import calc_price
 
 from engine.ingest.events import COUNT_MAX
+from engine.ingest.sources.base import Batch, add_provider_cost, stored_cost
 from engine.ingest.sync import sync_source, write_cursor
 from engine.periods import month
 from engine.reports.margin import customer_report
@@ -510,8 +511,9 @@ def test_a_cost_with_more_digits_than_a_float_holds_is_read_exact(rt: Runtime, v
 
     batch = fetched(rt, vendor, "openai", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC))
 
-    # Kept to the nano, as the column holds it, half up from the digits as written: through a float 0.123456790.
-    assert [row["amount_usd"] for row in batch.provider_costs.values()] == [Decimal("0.123456789")]
+    assert [row["amount_usd"] for row in batch.provider_costs.values()] == [Decimal("0.12345678949999999999")]
+    # Stored to the nano, half up once from the digits as written (through a float: 0.123456790).
+    assert [stored_cost(row["amount_usd"]) for row in batch.provider_costs.values()] == [Decimal("0.123456789")]
 
 
 BUCKET = "usage/completions bucket"
@@ -576,3 +578,11 @@ def test_a_provider_cost_is_kept_to_what_its_column_holds(rt: Runtime, vendor: V
     else:
         assert result.error is None
         assert [Decimal(str(a)) for (a,) in rows(rt, "SELECT amount_usd FROM provider_cost")] == [Decimal(0)]
+
+
+def test_a_line_item_listed_twice_is_summed_exactly_and_rounded_once() -> None:
+    # Rounded each before adding, two 0.0000000005 were stored as 0.000000002, where their sum rounds to 0.000000001.
+    batch = Batch()
+    for _ in range(2):
+        add_provider_cost(batch, "openai", "b", date(2026, 10, 1), "p", "input_tokens", Decimal("0.0000000005"))
+    assert [stored_cost(row["amount_usd"]) for row in batch.provider_costs.values()] == [Decimal("0.000000001")]
