@@ -73,10 +73,11 @@ def already_acknowledged(user_id: str) -> Answer:
 
 def done_not_shown_yet(done: str) -> Answer:
     """An Acknowledge or Snooze that took effect, whose alert message Slack did not take the update of just then (it
-    is tried again): said, so nobody reads the unchanged message as the click having failed."""
+    is tried again, or, when even that could not be queued, shown at the alert's next update): said, so nobody reads
+    the unchanged message as the click having failed."""
     text = (
-        f"{done}. The alert message could not be updated just now, so it may show its buttons a little longer: "
-        "no need to click again."
+        f"{done}. The alert message could not be updated just now, so it may still show its buttons for a while "
+        "(until Slack takes the update, or the alert's next one): no need to click again."
     )
     return Answer(esc(text), [section(f":white_check_mark: {esc(text)}")])
 

@@ -445,6 +445,8 @@ def test_an_acknowledge_or_snooze_whose_messages_cannot_be_found_afterwards_is_s
     assert reply.body["response_type"] == "ephemeral"
     assert said.startswith(f":white_check_mark: {done}.") and "no need to click again" in said
     assert "could not" not in said.replace("could not be updated just now", "") and "try again" not in said
+    # Nothing could be queued here (the messages could not be found): "a little longer" promised too much.
+    assert "may still show its buttons for a while (until Slack takes the update, or the alert's next one)" in said
     state = bot.states()[("customer", "plain")]
     assert ALLOWED_USER in (state.acked_by, state.snoozed_by)
     [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
