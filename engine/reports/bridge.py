@@ -36,7 +36,15 @@ from engine.reports.bridge_cogs import (
     reprice_previous,
 )
 from engine.reports.bridge_revenue import KeyPieces, RevenueBridge, revenue_bridge
-from engine.reports.bridge_words import PIECE_PART, REVENUE_PART, Contributor, Side, contributors, round_half_up
+from engine.reports.bridge_words import (
+    PIECE_PART,
+    REVENUE_PART,
+    Contributor,
+    Side,
+    cell_pieces_usd,
+    contributors,
+    round_half_up,
+)
 from engine.reports.names import resolve_customer, resolve_product
 from engine.store.meta import get_meta
 from engine.vocab import SubjectKind
@@ -378,8 +386,7 @@ def bridge_to_dict(b: Bridge) -> dict[str, Any]:
                 "before": {**c.before.as_dict(), "cogs_usd": _cents(Decimal(c.before.cost) / NANO)},
                 "after": {**c.now.as_dict(), "cogs_usd": _cents(Decimal(c.now.cost) / NANO)},
                 "pieces_usd": {
-                    part: _cents(fraction_decimal(v) / NANO)
-                    for part, v in zip(PIECE_PART.values(), c.pieces(), strict=True)
+                    part: _cents(v) for part, v in zip(PIECE_PART.values(), cell_pieces_usd(c), strict=True)
                 },
             }
             for c in cells[:MAX_CELLS]

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from functools import partial
+from itertools import pairwise
 from typing import Any, Literal
 
-from engine.money import CENT, NANO, TENTH, fraction_decimal, usd_text
+from engine.money import CENT, NANO, TENTH, usd_text
 from engine.reports.bridge_cogs import NON_TOKEN_INDEX, Cell, CogsBridge
 from engine.reports.bridge_revenue import KeyPieces, RevenueBridge
 from engine.vocab import SubjectKind, Unit
@@ -151,6 +152,16 @@ def _num(value: Decimal | None) -> str:
     return f"{round_half_up(Fraction(value), TENTH).normalize():,f}"
 
 
+def cell_pieces_usd(cell: Cell) -> tuple[Decimal, ...]:
+    """A cell's pieces (`Cell.pieces`) in dollars as shown: the differences of its states each rounded to the cent
+    once, half up, as the bridge's parts are the differences of its rounded states. A row's pieces then add up to
+    its change as shown, and a subject with one cell has contributors equal to its parts: each difference rounded on
+    its own, one price move read +$8.93 among the contributors and +$8.92 as the part, and a row's pieces
+    3.26 + 8.93 − 5.04 = 7.15 against its change of 7.14."""
+    shown = [round_half_up(state / NANO, CENT) for state in cell.states]
+    return tuple(b - a for a, b in pairwise(shown))
+
+
 def contributors(kind: SubjectKind, revenue: RevenueBridge, cogs: CogsBridge, limit: int) -> list[Contributor]:
     """The `limit` pieces with the biggest effect on gross profit, biggest first, in words. (A portfolio has tens
     of thousands of pieces: they are ranked on their amounts, and only the few shown are put into words.)"""
@@ -163,10 +174,10 @@ def contributors(kind: SubjectKind, revenue: RevenueBridge, cogs: CogsBridge, li
                 ranked.append((-abs(float(amount)), (kp.customer, kp.product, part), partial(_key_piece, kp, part)))
     products = len({c.key.product for c in cogs.cells})
     for cell in cogs.cells:
-        for step, piece in zip(PIECE_PART, cell.pieces(), strict=True):
+        for step, piece, shown in zip(PIECE_PART, cell.pieces(), cell_pieces_usd(cell), strict=True):
             if piece:
                 part = PIECE_PART[step]
-                build = partial(_cell_piece, kind, cell, part, piece, products)
+                build = partial(_cell_piece, kind, cell, part, shown, products)
                 ranked.append((-abs(float(piece)) / NANO, (*cell.key, part), build))
     return [build() for _, _, build in heapq.nsmallest(limit, ranked, key=lambda item: item[:2])]
 
@@ -185,8 +196,7 @@ def _key_piece(kp: KeyPieces, part: str) -> Contributor:
     )
 
 
-def _cell_piece(kind: SubjectKind, cell: Cell, part: str, piece: Fraction, products: int) -> Contributor:
-    amount = fraction_decimal(piece) / NANO
+def _cell_piece(kind: SubjectKind, cell: Cell, part: str, amount: Decimal, products: int) -> Contributor:
     k = cell.key
     return Contributor(
         side="cogs",

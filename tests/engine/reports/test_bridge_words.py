@@ -7,9 +7,9 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from engine.reports.bridge_cogs import CogsBridge
+from engine.reports.bridge_cogs import Cell, CellKey, CogsBridge
 from engine.reports.bridge_revenue import KeyPieces, RevenueBridge
-from engine.reports.bridge_words import contributors
+from engine.reports.bridge_words import cell_pieces_usd, contributors
 from engine.vocab import SubjectKind
 
 D = Decimal
@@ -31,3 +31,18 @@ def test_billed_revenue_is_quoted_half_up_like_the_revenue_it_explains() -> None
     cogs = CogsBridge(states=[Fraction(0)] * 7, cells=[], requests_before=0, requests_now=0, repriced_groups=0)
     (only,) = contributors(SubjectKind.CUSTOMER, revenue, cogs, limit=5)
     assert only.words == "+$125.03 revenue · acme (all products): billed (invoice lines) $900.00 → $1,025.03"
+
+
+def test_a_cells_pieces_are_its_rounded_states_differences_so_they_add_up_to_its_change() -> None:
+    # $13.02 of COGS; volume to $16.275, price to $25.20, tokens per request down to $20.16. Each difference rounded on
+    # its own read 3.26 + 8.93 - 5.04 = 7.15 against a change of 7.14 (and a price contributor of +$8.93 beside a
+    # price part of +$8.92, the part being its rounded states' difference).
+    nano = [Fraction(x) * 1_000_000_000 for x in ("13.02", "16.275", "25.20", "25.20", "20.16", "20.16")]
+    cell = Cell(key=CellKey("delta", "agent", "chat", "acme", "small"), states=nano)
+    pieces = cell_pieces_usd(cell)
+    assert pieces == tuple(Decimal(x) for x in ("3.26", "8.92", "0.00", "-5.04", "0.00"))
+    assert sum(pieces) == Decimal("20.16") - Decimal("13.02")
+    kind = SubjectKind.CUSTOMER
+    cogs = CogsBridge(states=[], cells=[cell], requests_before=1, requests_now=1, repriced_groups=0)
+    [top, *_] = contributors(kind, RevenueBridge(states=[], keys=[]), cogs, 1)
+    assert (top.part, top.change) == ("price", Decimal("8.92"))
