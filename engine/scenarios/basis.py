@@ -212,7 +212,9 @@ def history_of(days: list[DayUsage]) -> History:
 
 
 def daily_usage(conn: Connection, period: Period, customer: str | None = None) -> dict[str, list[DayUsage]]:
-    """Per customer, every day of `period` from their first day with usage on (quiet days count as zero)."""
+    """Per customer, every day of `period` from their first day with usage on (quiet days count as zero): all of it
+    for a customer with usage before it. (From the first day with usage in the period, a customer quiet for its first
+    eight days of ten was read as two busy days, scaled to a heavy month that never happened.)"""
     days: dict[str, dict[date, DayUsage]] = defaultdict(dict)
 
     def counts(cust: str, day: object, product: str) -> tuple[DayUsage, list[int]]:
@@ -232,14 +234,23 @@ def daily_usage(conn: Connection, period: Period, customer: str | None = None) -
     spanning = spanning_tasks(conn, days.keys())
     whole = whole_task_days(conn, period, spanning)
     out: dict[str, list[DayUsage]] = {}
+    before = _used_before(conn, [c for c, by_day in days.items() if min(by_day) > period.start], period.start)
     for cust, by_day in days.items():
-        first = min(by_day)
+        first = period.start if cust in before else min(by_day)
         out[cust] = [by_day.get(d) or DayUsage(day=d) for d in Period(first, period.end, "").iter_days()]
         if cust in spanning:
             started = whole.get(cust, {})
             for usage in out[cust]:
                 usage.whole_tasks = started.get(usage.day, 0)
     return out
+
+
+_USED_BEFORE = text("SELECT 1 FROM daily_customer_product WHERE customer = :c AND day < :d LIMIT 1")
+
+
+def _used_before(conn: Connection, customers: list[str], day: date) -> set[str]:
+    """Those of `customers` with usage before `day` (a probe of the customer-first index each: few are asked)."""
+    return {c for c in customers if conn.execute(_USED_BEFORE, {"c": c, "d": day}).first() is not None}
 
 
 def percentile_day(days: list[DayUsage], q: float) -> DayUsage:

@@ -13,11 +13,12 @@ import pytest
 from bot.blocks.scenarios import floor_message
 from engine.ingest.contracts import import_contracts_file
 from engine.ingest.files import import_usage_file
-from engine.periods import month
+from engine.periods import Period, month
 from engine.reports.figures import margin_pct
 from engine.runtime import Runtime
+from engine.scenarios.basis import daily_usage
 from engine.scenarios.floor import FloorError, floor_to_dict, price_floor
-from tests.engine.scenarios.book import OCTOBER
+from tests.engine.scenarios.book import EVENTS, OCTOBER, load_book
 from tests.engine.scenarios.history import HISTORY, events, load_history
 
 D = Decimal
@@ -284,3 +285,25 @@ def test_todays_seat_price_is_shown_to_the_cent_or_every_decimal_it_has_never_ro
         d = floor_to_dict(price_floor(conn, "acme", month(2026, 6), thresholds=runtime.thresholds, unit="seat"))
     assert Decimal(d["current_price_usd"]) == Decimal(price)
     assert f"*Today's price*\\n{shown}" in json.dumps(floor_message(d).blocks, ensure_ascii=False)
+
+
+def test_the_basis_keeps_quiet_days_of_a_customer_that_used_the_product_before_it(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # Cee One used it on October 1st, then not again until the 20th. Over October 10–31 its basis began on the 20th:
+    # 12 days, the quiet ones dropped, and a floor or forecast scaled those busy days to a heavy month that never
+    # happened. Cee Two's first usage ever is on the 25th: its days begin there, as before.
+    e1, e5 = EVENTS[0], EVENTS[3]
+    load_book(
+        runtime,
+        tmp_path,
+        [
+            ["a", "2026-10-01T10:00:00Z", *e1[2:]],
+            ["b", "2026-10-20T10:00:00Z", *e1[2:]],
+            ["c", "2026-10-25T10:00:00Z", *e5[2:]],
+        ],
+    )
+    with runtime.connect() as conn:
+        days = daily_usage(conn, Period(OCTOBER.start.replace(day=10), OCTOBER.end, ""))
+    assert (len(days["c1"]), str(days["c1"][0].day)) == (22, "2026-10-10")
+    assert (len(days["c2"]), str(days["c2"][0].day)) == (7, "2026-10-25")
