@@ -7,7 +7,8 @@ from enum import StrEnum
 
 DEFAULT_N = 5
 PERIOD_HELP = (
-    "PERIOD is YYYY-MM (a month), YYYY-Qn (a quarter) or Nd (the last N complete days); without it, the last 30 days"
+    "PERIOD is YYYY-MM (a month), YYYY-Qn (a quarter), YYYY-Www (an ISO week) or Nd (the last N complete days); "
+    "without it, the last 30 days"
 )
 SHARE_HELP = "add `share` anywhere to post the answer in the channel; otherwise only you see it"
 QUOTE_HELP = (

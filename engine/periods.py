@@ -18,6 +18,7 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 3660
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-q(\d)$")
+_WEEK = re.compile(r"^(\d{4})-w(\d{2})$")  # an ISO week, as the digest and the trends label them
 # Any count of days reads as one, so that 10000d is refused as too many, not taken for part of a customer's name.
 _DAYS = re.compile(r"^(\d{1,12})d$")
 # A date is no period, but looks like one: said so, rather than read as part of a name.
@@ -75,6 +76,8 @@ class Period:
             return "month"
         if _QUARTER.match(label):
             return "quarter"
+        if _WEEK.match(label):
+            return "week"
         return "days"
 
     @property
@@ -100,6 +103,8 @@ class Period:
             whole = month(prev_end.year, prev_end.month)
         elif self.unit == "quarter":
             whole = quarter(prev_end.year, (prev_end.month - 1) // 3 + 1)
+        elif self.unit == "week":
+            whole = iso_week(prev_end)
         else:
             return Period(prev_end - timedelta(days=self.days - 1), prev_end, f"previous {self.days} days")
         if self.complete:
@@ -200,7 +205,8 @@ FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 
 def parse_period(text: str | None, *, today: date, default_days: int = DEFAULT_DAYS) -> Period:
-    """`YYYY-MM`, `YYYY-Qn`, `Nd` (trailing N complete days) or nothing (trailing `default_days`), as of `today`.
+    """`YYYY-MM`, `YYYY-Qn`, `YYYY-Www` (an ISO week), `Nd` (trailing N complete days) or nothing (trailing
+    `default_days`), as of `today`.
 
     A month or quarter still running is cut at the last complete day; one that has not begun raises
     PeriodNotBegun."""
@@ -219,6 +225,16 @@ def parse_period(text: str | None, *, today: date, default_days: int = DEFAULT_D
             raise PeriodError(f"{text!r} is not a quarter; use YYYY-Qn with n from 1 to 4, e.g. 2026-Q3")
         _within_years(text, year)
         return quarter(year, number).to_date(today)
+    if m := _WEEK.match(value):
+        year, number = int(m.group(1)), int(m.group(2))
+        _within_years(text, year)
+        try:
+            monday = date.fromisocalendar(year, number, 1)
+        except ValueError:
+            raise PeriodError(
+                f"{text!r} is not a week; use YYYY-Www with a week that year has (01 to 52, or 53), e.g. 2026-W46"
+            ) from None
+        return iso_week(monday).to_date(today)
     if m := _DAYS.match(value):
         return trailing(int(m.group(1)), today=today)
     if _DATE.match(value):
@@ -229,8 +245,8 @@ def parse_period(text: str | None, *, today: date, default_days: int = DEFAULT_D
             f"days), {its_month}"
         )
     raise PeriodError(
-        f"{text!r} is not a period; use YYYY-MM (a month), YYYY-Qn (a quarter) or Nd (the last N days), "
-        "e.g. 2026-10, 2026-Q3 or 7d"
+        f"{text!r} is not a period; use YYYY-MM (a month), YYYY-Qn (a quarter), YYYY-Www (an ISO week) or Nd (the "
+        "last N days), e.g. 2026-10, 2026-Q3, 2026-W46 or 7d"
     )
 
 
@@ -241,7 +257,9 @@ def _within_years(text: str, year: int) -> None:
 
 def looks_like_period(text: str) -> bool:
     value = text.strip().lower()
-    return bool(_MONTH.match(value) or _QUARTER.match(value) or _DAYS.match(value) or _DATE.match(value))
+    return bool(
+        _MONTH.match(value) or _QUARTER.match(value) or _WEEK.match(value) or _DAYS.match(value) or _DATE.match(value)
+    )
 
 
 def month_spans(a: date, b: date) -> list[tuple[date, date]]:

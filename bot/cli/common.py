@@ -100,7 +100,9 @@ def port_number(value: str) -> int:
 def period_args(p: argparse.ArgumentParser, *, default_days: int = DEFAULT_DAYS, what: str = "") -> None:
     """--period, --days, --as-of and --json; `what` says what the period is for when it is not the report's."""
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--period", metavar="YYYY-MM|YYYY-Qn", help=f"{what}a calendar month or quarter")
+    group.add_argument(
+        "--period", metavar="YYYY-MM|YYYY-Qn|YYYY-Www", help=f"{what}a calendar month or quarter, or an ISO week"
+    )
     group.add_argument("--days", type=int, metavar="N", help=f"{what}the last N complete days (default {default_days})")
     p.add_argument(
         "--as-of",

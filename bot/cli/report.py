@@ -22,7 +22,9 @@ def register(sub: Any) -> None:
         "sheet, notes, says what could make one misread (a period to date, unpriced usage, the notices).",
     )
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--period", metavar="YYYY-MM|YYYY-Qn", help="a calendar month or quarter")
+    group.add_argument(
+        "--period", metavar="YYYY-MM|YYYY-Qn|YYYY-Www", help="a calendar month or quarter, or an ISO week"
+    )
     group.add_argument("--days", type=int, metavar="N", help=f"the last N complete days (default {DEFAULT_DAYS})")
     p.add_argument(
         "--as-of",

@@ -128,3 +128,22 @@ def test_a_month_that_begins_today_has_no_complete_day() -> None:
 def test_a_month_or_quarter_outside_the_years_read_says_so_not_that_it_is_no_month(text: str, message: str) -> None:
     with pytest.raises(PeriodError, match="^" + re.escape(message)):
         parse_period(text, today=date(2026, 11, 15))
+
+
+def test_an_iso_week_is_a_period_as_the_digest_and_the_trends_label_it() -> None:
+    # `/margin acme 2026-W53` was "no customer 'acme 2026-W53'": the weeks the digest names could not be asked for.
+    assert looks_like_period("2026-W53") and looks_like_period("2027-w01")
+    w53 = parse_period("2026-W53", today=date(2027, 1, 10))
+    assert (w53.start, w53.end, w53.label, w53.unit, w53.complete) == (
+        date(2026, 12, 28), date(2027, 1, 3), "2026-W53", "week", True
+    )  # fmt: skip
+    assert (w53.previous().start, w53.previous().end, w53.previous().label) == (
+        date(2026, 12, 21), date(2026, 12, 27), "2026-W52"
+    )  # fmt: skip
+    running = parse_period("2026-W48", today=TODAY)  # Monday Nov 23 to Sunday Nov 29, as of Friday Nov 27
+    assert (running.start, running.end, running.full_days, running.span) == (
+        date(2026, 11, 23), date(2026, 11, 26), 7, "week to date (through Nov 26)"
+    )  # fmt: skip
+    assert (running.previous().start, running.previous().end) == (date(2026, 11, 16), date(2026, 11, 19))
+    with pytest.raises(PeriodError, match="'2025-W53' is not a week; use YYYY-Www"):
+        parse_period("2025-W53", today=TODAY)  # 2025 has 52 ISO weeks
