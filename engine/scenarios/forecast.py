@@ -505,9 +505,14 @@ def _customer_notes(c: CustomerForecast, basis: Period) -> list[str]:
 def _observed_note(seen: Observed, name: str, basis: Period) -> str:
     if seen.why_not is not None or seen.change is None or seen.monthly is None:
         return f"observed: n/a, {seen.why_not or 'nothing to compare'}"
-    before = f"the {seen.days_before} before"
-    if seen.days_before < basis.previous().days:
-        before = f"the {seen.days_before} days before it from {name}'s first usage ({seen.first})"
+    prev = basis.previous()
+    since = f" from {name}'s first usage ({seen.first})" if seen.days_before < prev.days else ""
+    if prev.end + timedelta(days=1) != basis.start:  # a period to date: the same days of the period before
+        before = f"the {seen.days_before} days of {prev.label} ({prev.start} to {prev.end}){since}"
+    elif since:
+        before = f"the {seen.days_before} days before it{since}"
+    else:
+        before = f"the {seen.days_before} before"
     return (
         f"observed: requests a day {_signed(seen.change * HUNDRED)}% over the {basis.days} days of the history "
         f"against {before}, {_signed(seen.monthly * HUNDRED)}% a month compounded (give a growth of "
@@ -571,8 +576,8 @@ def _observed_growth(conn: Connection, basis: Period, customers: list[str] | Non
     days before they began as zeros (a flat 1,000 requests a day read as +1328.6%). Too few days before (see
     MIN_DAYS_BEFORE) and the trend is n/a. A change r between two windows whose middles are `gap` days apart is
     (1 + r)^(30 / gap) − 1 a 30-day month: the rate `--growth` takes, not 90 days' change read as one month's. The
-    gap is the basis's days when the days before are as many; fewer, from a first usage within them, bring the
-    middles closer: (days before + basis days) / 2."""
+    gap is the basis's days when the days before are as many and end the day before it; fewer, from a first usage
+    within them, bring the middles closer; a period to date's same days of the period before move them apart."""
     prev = basis.previous()
     one = customers[0] if customers is not None and len(customers) == 1 else None
     sql = (
@@ -611,7 +616,11 @@ def _observed_growth(conn: Connection, basis: Period, customers: list[str] | Non
             out[cust] = Observed(first=first, days_before=counted, why_not=why)
         else:
             ratio = (Decimal(now) / basis.days) / (Decimal(before) / counted)
-            gap = Decimal(basis.days + counted) / 2
+            # Days between the two windows' middles, from their dates: a period to date is compared with the same
+            # days of the period before, which need not end the day before it starts (a week to date's Monday to
+            # Saturday against the last week's: 7 days apart, where (6 + 6) / 2 said 6).
+            counted_from = prev.end - timedelta(days=counted - 1)
+            gap = Decimal((basis.start - counted_from).days) + Decimal(basis.days - counted) / 2
             out[cust] = Observed(
                 first=first,
                 days_before=counted,

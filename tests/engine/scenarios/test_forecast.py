@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bot.blocks.scenarios import forecast_message
+from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from engine.scenarios.forecast import forecast
@@ -323,3 +325,28 @@ def test_the_observed_trend_counts_the_days_before_from_the_first_usage_and_is_n
     assert new.observed is not None and new.observed.why_not == (
         "usage starts 2026-09-01, within the history: no days before it to compare"
     )
+
+
+def test_a_period_to_dates_trend_is_compounded_over_the_days_between_its_windows(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # November to date (Nov 1–14) against the same 14 days of October (Oct 1–14): their middles are 31 days apart,
+    # not 14 ((14 + 14) / 2, as if October's days ended the day before November's began). "grow" has 1,000 requests
+    # a day in October and 1,100 in November: +10% over 31 days is 1.1^(30/31) − 1 = +9.66% a month (over 14 days it
+    # read +22.66%).
+    rows: list[list[object]] = []
+    for i in range(45):
+        day = date(2026, 10, 1) + timedelta(days=i)
+        rows.append([f"g{i}", f"{day}T12:00:00Z", "grow", "app", "chat", "acme", "small", 10_000, 0, 0,
+                     1100 if day.month == 11 else 1000, 0, "", ""])  # fmt: skip
+    load_book(runtime, tmp_path, rows, [["customer", "plan", "start", "unit", "unit_price_usd"],
+                                        ["grow", "usage", "2026-01-01", "request", "0.05"]])  # fmt: skip
+    to_date = month(2026, 11).to_date(date(2026, 11, 15))
+    with runtime.connect() as conn:
+        f = forecast(conn, "grow", to_date, growth=Growth(rate=D(0)), months=1, thresholds=runtime.thresholds)
+    d = forecast_to_dict(f)
+    assert (d["observed_change_pct"], d["observed_growth_pct"]) == (10.0, 9.66)
+    assert (
+        "observed: requests a day +10.0% over the 14 days of the history against the 14 days of 2026-10 (2026-10-01 "
+        "to 2026-10-14), +9.7% a month compounded (give a growth of 9.7% to project it)"
+    ) in d["assumptions"]
