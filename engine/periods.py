@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -138,6 +139,11 @@ class Period:
     def iter_days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range(self.days)]
 
+    def whole(self) -> Period:
+        """A period to date's days to its own last day (`full_end`): what a run rate projects over; a complete
+        period is itself."""
+        return Period(self.start, self.full_end or self.end, self.label)
+
     def as_dict(self) -> dict[str, object]:
         """The JSON shape of a period in every `--json` answer and outbox payload: `end` and `through` are the last
         day counted; a period to date also gives its own last day (`full_end`)."""
@@ -260,6 +266,18 @@ def looks_like_period(text: str) -> bool:
     return bool(
         _MONTH.match(value) or _QUARTER.match(value) or _WEEK.match(value) or _DAYS.match(value) or _DATE.match(value)
     )
+
+
+def runs_of_days(spans: Iterable[tuple[date, date]]) -> list[tuple[date, date]]:
+    """The spans [a, b] joined where they overlap or touch (one ending the day before the next starts), in order:
+    the runs of days they cover together."""
+    runs: list[tuple[date, date]] = []
+    for a, b in sorted(spans):
+        if runs and a <= runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], max(runs[-1][1], b))
+        else:
+            runs.append((a, b))
+    return runs
 
 
 def month_spans(a: date, b: date) -> list[tuple[date, date]]:

@@ -30,7 +30,6 @@ from engine.reports.revenue import (
     revenue_lines,
     total_by_customer,
     total_by_product,
-    whole_period,
 )
 from engine.reports.usage import cost_by_day, spanning_tasks, task_products, whole_tasks_query
 from engine.store.columns import COST_TYPES
@@ -313,11 +312,11 @@ def _part_period(conn: Connection, kind: SubjectKind, key: str, period: Period, 
         return 0
     billed = {line.customer for line in lines if line.source != "contract"}
     if kind is SubjectKind.CUSTOMER:
-        return 0 if key in billed else part_period_contracts(contracts_in(conn, whole_period(period), [key]), period)
+        return 0 if key in billed else part_period_contracts(contracts_in(conn, period.whole(), [key]), period)
     paying = {line.customer for line in lines if line.source == "contract"}
     theirs = [
         c
-        for c in contracts_in(conn, whole_period(period), None)
+        for c in contracts_in(conn, period.whole(), None)
         if c.customer not in billed and (c.product == key or (not c.product and c.customer in paying))
     ]
     return part_period_contracts(theirs, period)

@@ -27,6 +27,9 @@ class UnknownSubject(LookupError):
         self.suggestions = suggestions
 
 
+MAX_CANDIDATES = 5  # customers listed when words fit several (the rest are counted)
+
+
 class AmbiguousSubject(UnknownSubject):
     """Words that are no customer's id exactly and fit several customers (a name two share, an alias, an id in
     another case): none is guessed. An UnknownSubject, so every command that resolves a customer refuses it alike
@@ -45,9 +48,6 @@ class AmbiguousSubject(UnknownSubject):
         self.candidates = candidates
         self.listed = listed  # the candidates the message names
         self.fits = fits
-
-
-MAX_CANDIDATES = 5  # customers listed when words fit several (the rest are counted)
 
 
 def resolve_customer(conn: Connection, ref: str) -> tuple[str, str]:

@@ -24,7 +24,6 @@ from engine.reports.revenue import (
     invoices,
     part_period_contracts,
     period_revenue,
-    whole_period,
 )
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM, answer_sum_too_large, fetch_tuples
@@ -352,5 +351,5 @@ def _part_period(conn: Connection, period: Period) -> int:
     if period.complete:
         return 0
     billed = {bill.customer for bill in invoices(conn, period, None)}
-    contracts = contracts_in(conn, whole_period(period), None)
+    contracts = contracts_in(conn, period.whole(), None)
     return part_period_contracts((c for c in contracts if c.customer not in billed), period)

@@ -25,7 +25,7 @@ from typing import Final, Literal, NamedTuple
 from sqlalchemy import Connection, text
 
 from engine.money import EXACT, ONE, TICKS, TICKS_D, ZERO, Exact, ExactSum, Share, count_text, unit_price_text
-from engine.periods import Period, month_spans
+from engine.periods import Period, month_spans, runs_of_days
 from engine.reports.usage import UnitCounter, UsageTotals
 from engine.store.bounds import MONEY_MAX, SEATS_MAX
 from engine.store.sql import fetch_tuples, where_equal
@@ -828,7 +828,7 @@ def part_period_contracts(contracts: Iterable[Terms], period: Period) -> int:
     terms starting on the 10th, or ending on the 20th. A run rate spreads what the days so far earned over the whole
     period, which may misstate what such terms earn, so it says how many there are. A contract continued by another
     on the same terms (a renewal) is one run of terms in force all along, and counts for nothing. 0 for a complete
-    period. `contracts`: those behind the figures, read over the whole period (`whole_period`)."""
+    period. `contracts`: those behind the figures, read over the whole period (`Period.whole`)."""
     if period.complete or period.full_end is None:
         return 0
     first, last = period.start, period.full_end
@@ -837,22 +837,7 @@ def part_period_contracts(contracts: Iterable[Terms], period: Period) -> int:
         a, b = max(c.start, first), min(c.end or last, last)
         if a <= b:
             spans.setdefault((c.customer, c.product, c.earning_terms), []).append((a, b))
-    count = 0
-    for runs in spans.values():
-        runs.sort()
-        a, b = runs[0]
-        for x, y in runs[1:]:
-            if x > b + timedelta(days=1):  # a gap: the run so far ends there
-                count += 1
-                a = x
-            b = max(b, y)
-        count += (a, b) != (first, last)
-    return count
-
-
-def whole_period(period: Period) -> Period:
-    """A period to date's days to its own last day (`full_end`): what a run rate projects over."""
-    return Period(period.start, period.full_end or period.end, period.label)
+    return sum(run != (first, last) for runs in spans.values() for run in runs_of_days(runs))
 
 
 # A contract's Terms is a pure function of its stored values, so it is kept by them across calls, as month_fraction
@@ -1034,14 +1019,7 @@ def prorated_lines(bills: list[Invoice], period: Period, counter: UnitCounter | 
 
 def _days_in(spans: list[tuple[date, date]]) -> int:
     """How many days the spans [a, b] cover together (two invoices overlapping on a day count it once)."""
-    days, reached = 0, None
-    for a, b in sorted(spans):
-        if reached is not None and a <= reached:
-            a = reached + timedelta(days=1)
-        if a <= b:
-            days += (b - a).days + 1
-            reached = b
-    return days
+    return sum((b - a).days + 1 for a, b in runs_of_days(spans))
 
 
 def _split_part(part: Exact, weights: dict[str, Decimal]) -> list[tuple[str, Exact]]:

@@ -10,7 +10,8 @@ model):
   (`unit_costs.cache_lookup`) instead of everything the request cost. Without PCT the hit rate is estimated per
   customer as the share of its requests in the period whose event's `prompt_hash` repeats an earlier event's
   (requests without a hash count as not repeated), and applied to the usage that counts requests.
-- `price PLAN TERMS` re-prices revenue with another plan for the whole period (grammar in `parse_plan`).
+- `price PLAN TERMS` re-prices revenue with another plan on the days the customer's contracts are in force (the
+  whole period for one with none, or billed by invoice; grammar in `parse_plan`).
 - `usage xN` scales every count and cost by N; metered revenue follows, fixed fees do not.
 
 Route and cache change COGS only: the customer still makes the same requests, so billed units are unchanged.
@@ -22,14 +23,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
 from engine.money import HUNDRED, ONE, TENTH, ZERO, pct_text, usd_text
-from engine.periods import Period
+from engine.periods import Period, runs_of_days
 from engine.pricing.book import PriceBook
 from engine.reports.figures import Figures, Thresholds, margin_change
 from engine.reports.margin import subject_report
@@ -104,16 +105,7 @@ def _days_in_force(conn: Connection, period: Period, customers: list[str]) -> di
             continue
         a, b = max(c.start, period.start), min(c.end or period.end, period.end)
         spans[c.customer].append((a, b))
-    runs: dict[str, list[tuple[date, date]]] = {}
-    for cust, theirs in spans.items():
-        merged: list[tuple[date, date]] = []
-        for a, b in sorted(theirs):
-            if merged and a <= merged[-1][1] + timedelta(days=1):
-                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-            else:
-                merged.append((a, b))
-        runs[cust] = merged
-    return runs
+    return {cust: runs_of_days(theirs) for cust, theirs in spans.items()}
 
 
 @dataclass(kw_only=True)
