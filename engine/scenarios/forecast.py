@@ -152,10 +152,19 @@ class CustomerForecast:
     p50_day: DayUsage
     p99_day: DayUsage
     months: list[MonthForecast]
-    observed_growth: Decimal | None  # requests a day, the basis against the days before it, as a monthly rate
-    observed_change: Decimal | None = None  # the same over the whole basis (not a monthly rate)
-    observed: Observed | None = None  # what those two stand on, or why there are none (None: no usage to observe)
+    # Requests a day, the basis against the days before it, or why there is no trend (None: no usage to observe).
+    observed: Observed | None = None
     contract_changes: list[ContractChange] = field(default_factory=list)
+
+    @property
+    def observed_growth(self) -> Decimal | None:
+        """The observed trend as a compounded monthly rate (None: n/a)."""
+        return self.observed.monthly if self.observed is not None else None
+
+    @property
+    def observed_change(self) -> Decimal | None:
+        """The observed trend over the whole basis, not a monthly rate (None: n/a)."""
+        return self.observed.change if self.observed is not None else None
 
     @property
     def basis_days(self) -> int:
@@ -340,7 +349,6 @@ def forecast(
         p50_day, p99_day = percentile_day(series, 0.5), percentile_day(series, 0.99)
         t = terms[key]
         payers[key] = _in_force(t, on_file.get(key, []), calendar)
-        seen = observed.get(key)
         results.append(
             CustomerForecast(
                 key=key,
@@ -354,9 +362,7 @@ def forecast(
                 p50_day=p50_day,
                 p99_day=p99_day,
                 months=_months(payers[key], windows, p99_day, calendar, growth, thresholds),
-                observed_growth=seen.monthly if seen else None,
-                observed_change=seen.change if seen else None,
-                observed=seen,
+                observed=observed.get(key),
                 contract_changes=_changes(t, on_file.get(key, []), horizon),
             )
         )
