@@ -266,19 +266,8 @@ def reprice_previous(
     }
     if not moved:
         return 0
-    columns = ", ".join(Usage._fields[1:])  # after `epoch`, Usage's fields are usage_event columns
-    query = text(
-        f"SELECT ts, day, customer, product, feature, {columns} FROM usage_event "
-        f"WHERE day BETWEEN :a AND :b AND provider IN :ps AND model IN :ms{_subject_sql(kind)}"
-    ).bindparams(bindparam("ps", expanding=True), bindparam("ms", expanding=True))
-    params = {
-        "a": prev.start,
-        "b": prev.end,
-        "s": key,
-        "ps": sorted({p for _, p, _ in moved}),
-        "ms": sorted({m for _, _, m in moved}),
-    }
-    for ts, day, cust, prod, feat, *usage in conn.execute(query, params):
+    events = _events(conn, prev, kind, key, {p for _, p, _ in moved}, {m for _, _, m in moved})
+    for ts, day, cust, prod, feat, *usage in events:
         provider, model = usage[0], usage[1]
         d = as_date(day)
         if (d, provider, model) not in moved:
@@ -291,6 +280,20 @@ def reprice_previous(
             continue
         cell.repriced_delta = [x + a - b for x, a, b in zip(cell.repriced_delta, there[:-1], own[:-1], strict=True)]
     return len(moved)
+
+
+def _events(
+    conn: Connection, days: Period, kind: str | None, key: str | None, providers: set[str], models: set[str]
+) -> Iterable[Sequence[Any]]:
+    """The subject's events of `days` through these providers and models, each as (ts, day, customer, product,
+    feature, then Usage's fields after `epoch`, which are usage_event columns): what the bridge prices again."""
+    columns = ", ".join(Usage._fields[1:])
+    query = text(
+        f"SELECT ts, day, customer, product, feature, {columns} FROM usage_event "
+        f"WHERE day BETWEEN :a AND :b AND provider IN :ps AND model IN :ms{_subject_sql(kind)}"
+    ).bindparams(bindparam("ps", expanding=True), bindparam("ms", expanding=True))
+    params = {"a": days.start, "b": days.end, "s": key, "ps": sorted(providers), "ms": sorted(models)}
+    return conn.execute(query, params)
 
 
 # ---------------------------------------------------------------- … or at the rates this period was booked at
@@ -393,20 +396,9 @@ def _priced_today(
     wanted = set(pairs)
     out = {p: ([0] * len(COST_TYPES), [0] * len(COST_TYPES)) for p in wanted}
     shifts = shift_days(period)
-    columns = ", ".join(Usage._fields[1:])  # after `epoch`, Usage's fields are usage_event columns
-    query = text(
-        f"SELECT ts, day, customer, product, feature, {columns} FROM usage_event "
-        f"WHERE day BETWEEN :a AND :b AND provider IN :ps AND model IN :ms{_subject_sql(kind)}"
-    ).bindparams(bindparam("ps", expanding=True), bindparam("ms", expanding=True))
+    providers, models = {ck.provider for ck, _ in wanted}, {ck.model for ck, _ in wanted}
     for current, days in ((False, period.previous()), (True, period)):
-        params = {
-            "a": days.start,
-            "b": days.end,
-            "s": key,
-            "ps": sorted({ck.provider for ck, _ in wanted}),
-            "ms": sorted({ck.model for ck, _ in wanted}),
-        }
-        for ts, day, cust, prod, feat, *usage in conn.execute(query, params):
+        for ts, day, cust, prod, feat, *usage in _events(conn, days, kind, key, providers, models):
             sums = out.get((CellKey(cust, prod, feat, usage[0], usage[1]), usage[-1]))
             if sums is None:
                 continue
