@@ -10,7 +10,9 @@ at-least-once window left).
 
 Ordering and pace: each channel's messages go out oldest first, at most one post every PACE seconds (Slack's
 ~1 message a second per channel); a channel that must wait holds only its own later messages (so a digest's chart
-never arrives before its digest), never other channels'. A reply is sent with its parent's ts as `thread_ts`.
+never arrives before its digest), never other channels'. A message set aside after an unexpected failure, and an
+update of a message already posted, hold only what belongs to them (their parts and replies: `_hold_own`). A reply
+is sent with its parent's ts as `thread_ts`.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ Clock = Callable[[], datetime]
 FailedHook = Callable[[OutboxMessage, str], None]
 
 
-# Every undelivered row, due or not: a row that is not due yet holds back later rows to the same channel.
+# Every undelivered row, due or not: a row that is not due yet holds back later rows to the same channel (but one set
+# aside, or an update in place: only its own, `_hold_own`).
 _UNSENT = text(
     "SELECT id, dedupe_key, channel, kind, payload, attempts, next_attempt_at, reply_to, last_error FROM outbox "
     "WHERE status IN ('pending', 'sending') ORDER BY id LIMIT :limit"
