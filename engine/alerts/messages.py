@@ -138,7 +138,11 @@ def plan_messages(
             extra = {
                 "thread": True,
                 "broadcast": any(e["kind"] in ("breach", "no_revenue") for e in group),
-                "refresh_roots": [root_key] if closing.get(root_key) else [],
+                # The root is drawn again when the episode ends, and with a reminder: one comes once a snooze has
+                # ended, and the root would read "Snoozed … until" a day gone by, its buttons gone, for good.
+                "refresh_roots": (
+                    [root_key] if closing.get(root_key) or any(e["kind"] == "reminder" for e in group) else []
+                ),
             }
             _queue(plan, channel, tag, {**header, **extra}, group, pack, reply_to=root_key)
         if refresh:

@@ -283,3 +283,31 @@ def test_a_customer_whose_usage_moved_to_another_is_closed_as_moved_not_gone_qui
     assert "another customer's" in (status_line(Shown(status="moved", at=NOW), payload) or "")
     # Nothing more is said of it.
     assert "initech-labs" not in {e.observation.key for e in check_alerts(rt, as_of=NOW + timedelta(hours=2)).events}
+
+
+def test_a_reminder_once_a_snooze_has_ended_draws_its_root_again_with_its_buttons(rt: Runtime, tmp_path: Path) -> None:
+    import json
+
+    from bot.blocks.alerts import alert_message
+    from engine.alerts.state import snooze
+    from engine.alerts.threads import shown
+
+    rt = _channels(rt)
+    load(rt, tmp_path, [Run("acme", "agent", WINDOW_START, 30, 10, Decimal("7.00"))], [("acme", "Acme", "agent")])
+    first = check_alerts(rt, as_of=NOW)
+    assert {(e.observation.key, e.kind) for e in first.events} >= {("acme", "breach")}
+    with rt.engine.begin() as conn:
+        snooze(conn, "customer", "acme", user="U1", at=NOW, days=7)
+    ((root, _, _),) = _threads(rt, "acme")
+    # Eight days on, the snooze is over and the breach goes on: the reminder comes in the thread, and the root, which
+    # read "Snoozed by U1 until" a day gone by with no buttons, is drawn again from the state: its buttons are back.
+    later = NOW + timedelta(days=8)
+    run = check_alerts(rt, as_of=later)
+    (reply,) = [m for m in run.messages if m.reply_to == root]
+    assert {(e["subject"], e["kind"]) for e in reply.payload["events"]} >= {("acme", "reminder")}
+    assert reply.payload["refresh_roots"] == [root]
+    root_payload = next(m.payload for m in first.messages if m.dedupe_key == root)
+    with rt.connect() as conn:
+        now_shown = shown(conn, root, [("customer", "acme")], now=later)
+    body = json.dumps(alert_message(json.loads(json.dumps(root_payload, default=str)), now_shown)["blocks"])
+    assert "Snoozed" not in body and "alert_acknowledge" in body
