@@ -19,7 +19,9 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 3660
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-q(\d)$")
-_WEEK = re.compile(r"^(\d{4})-w(\d{2})$")  # an ISO week, as the digest and the trends label them
+# An ISO week, as the digest and the trends label them. One digit (2026-W7) is read as the week it means, and three
+# are refused as no week, rather than either taken for part of a customer's name.
+_WEEK = re.compile(r"^(\d{4})-w(\d{1,3})$")
 # Any count of days reads as one, so that 10000d is refused as too many, not taken for part of a customer's name.
 _DAYS = re.compile(r"^(\d{1,12})d$")
 # A date is no period, but looks like one: said so, rather than read as part of a name.

@@ -147,3 +147,8 @@ def test_an_iso_week_is_a_period_as_the_digest_and_the_trends_label_it() -> None
     assert (running.previous().start, running.previous().end) == (date(2026, 11, 16), date(2026, 11, 19))
     with pytest.raises(PeriodError, match="'2025-W53' is not a week; use YYYY-Www"):
         parse_period("2025-W53", today=TODAY)  # 2025 has 52 ISO weeks
+    # One digit is the week it means, as typed by hand; three are refused as no week. Either was part of a name.
+    assert looks_like_period("2026-W7") and looks_like_period("2026-w123")
+    assert parse_period("2026-W7", today=TODAY).label == "2026-W07"
+    with pytest.raises(PeriodError, match="'2026-W123' is not a week; use YYYY-Www"):
+        parse_period("2026-W123", today=TODAY)
