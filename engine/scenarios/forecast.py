@@ -478,9 +478,11 @@ def _assumptions(
     months: int,
     thresholds: Thresholds,
 ) -> list[str]:
+    # Counted from the first usage only when that is inside the basis: a customer using it before has all its days.
+    since = f"{who}'s usage from the first on" if history.days < basis.days else f"{who}'s usage"
     out = [
-        f"history: {basis.title} ({basis.start} to {basis.end}); {history.days} days of {who}'s usage from the "
-        f"first on, as {history.windows} rolling {WINDOW_DAYS}-day windows ranked by COGS: P50 = a typical month "
+        f"history: {basis.title} ({basis.start} to {basis.end}); {history.days} days of {since}, "
+        f"as {history.windows} rolling {WINDOW_DAYS}-day windows ranked by COGS: P50 = a typical month "
         f"({_span(p50)}), P99 = a heavy month that happened ({_span(p99)})",
         f"growth: {growth.describe(months)}",
         "a forecast month = the P50 (or P99) window scaled to the month's days × growth; revenue from the "

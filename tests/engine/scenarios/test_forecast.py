@@ -86,6 +86,8 @@ def test_p50_and_p99_months_come_from_real_30_day_windows_and_the_stress_case_st
     assert d["forecast"][0]["stress"]["cogs_usd"] == 756.0 and d["breach_month_stress"] == "2026-11"
     assert d["short_history"] is False and d["history_note"] is None
     assert any("stress case, not a forecast" in a for a in d["assumptions"])
+    # Usage on every day of the basis: all its days, not "from the first on" (said only of a first usage inside it).
+    assert "; 90 days of Flat One's usage, as 61 rolling 30-day windows" in d["assumptions"][0]
 
 
 def test_the_portfolio_is_forecast_on_its_own_windows_and_new_customers_on_their_plans(history: Runtime) -> None:
@@ -305,6 +307,7 @@ def test_the_observed_trend_counts_the_days_before_from_the_first_usage_and_is_n
         every = forecast(conn, None, HISTORY, growth=Growth(rate=D(0)), months=1, thresholds=runtime.thresholds)
         week = forecast(conn, "week", HISTORY, growth=Growth(rate=D(0)), months=1, thresholds=runtime.thresholds)
         since = forecast(conn, "since", HISTORY, growth=Growth(rate=D(0)), months=1, thresholds=runtime.thresholds)
+        newcomer = forecast(conn, "new", HISTORY, growth=Growth(rate=D(0)), months=1, thresholds=runtime.thresholds)
     by_key = {c["customer"]: c for c in forecast_to_dict(every)["customers"]}
     # A week before is too few to compare (a trend needs 23 of the 90 days: a week and a quarter): n/a, no figure.
     for cust in ("week", "new"):
@@ -321,6 +324,8 @@ def test_the_observed_trend_counts_the_days_before_from_the_first_usage_and_is_n
         "observed: requests a day 0.0% over the 90 days of the history against the 61 days before it from since's "
         "first usage (2026-06-03), 0.0% a month compounded (give a growth of 0.0% to project it)"
     ) in forecast_to_dict(since)["assumptions"]
+    # Its history counts from its first usage, inside the basis (Sep 1): 61 of the 90 days.
+    assert "; 61 days of new's usage from the first on, as 32 rolling" in forecast_to_dict(newcomer)["assumptions"][0]
     new = next(c for c in every.customers if c.key == "new")
     assert new.observed is not None and new.observed.why_not == (
         "usage starts 2026-09-01, within the history: no days before it to compare"
