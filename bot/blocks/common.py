@@ -26,7 +26,7 @@ def projection_text(p: Projection | None) -> str | None:
         return None
     f = p.figures
     return (
-        f":crystal_ball: *Run rate, not actuals:* at the daily rate of its first {p.days} days, all of {esc(p.label)} "
+        f":crystal_ball: *Run rate, not actuals:* {p.basis}, all of {esc(p.label)} "
         f"({p.full_days} days) would be revenue {money(f.revenue)} · COGS {money(f.cogs)} · gross margin "
         f"{percent(f.margin_pct)}" + (f"\n:warning: {esc(p.caveat)}" if p.caveat else "")
     )

@@ -60,8 +60,8 @@ def projection_line(p: Projection | None) -> str | None:
         return None
     f = p.figures
     return (
-        f"Run rate (a projection, not actuals): all {p.full_days} days of {p.label} at the daily rate of the first "
-        f"{p.days}: revenue {money(f.revenue)}, COGS {money(f.cogs)}, gross margin {percent(f.margin_pct)}"
+        f"Run rate (a projection, not actuals): all {p.full_days} days of {p.label}, {p.basis}: "
+        f"revenue {money(f.revenue)}, COGS {money(f.cogs)}, gross margin {percent(f.margin_pct)}"
         + (f" ({p.caveat})" if p.caveat else "")
     )
 

@@ -118,34 +118,65 @@ class Share:
 
 @dataclass(frozen=True, kw_only=True)
 class Projection:
-    """A period to date carried to its whole length at its daily rate so far: revenue and COGS × full days ÷ days
-    so far. A run rate, not a forecast: it assumes the days left look like the days counted, and it is always
-    labelled as such. (Fees accrue by day, so a month's projected fee is exactly its monthly fee.)"""
+    """A period to date carried to its whole length: a run rate, not a forecast, always labelled as such. COGS is
+    × full days ÷ days so far. Revenue (`run_rate`'s `contracts`) is each contract over its own days in force in the
+    whole period, its fees as agreed and its units at its daily rate so far (engine.reports.revenue.projected_revenue),
+    and billed revenue at its daily rate so far; a projection built from figures alone scales all of it."""
 
     label: str  # the period's label, e.g. 2026-11
     days: int  # days counted
     full_days: int  # days in the whole period
     figures: Figures
     # Contracts in force on only some days of the whole period (engine.reports.revenue.part_period_contracts): a
-    # seat contract ending on the 20th earns 20 days of its fee, where the run rate spreads the days so far over all.
+    # seat contract ending on the 20th earns 20 days of its fee.
     part_period_contracts: int = 0
+    # Whether revenue was projected contract by contract (else scaled as COGS is), and how many customers billed by
+    # invoice had their revenue scaled (a billed line has no terms to carry it on).
+    per_contract: bool = False
+    billed_customers: int = 0
+
+    @property
+    def basis(self) -> str:
+        """How the days left are carried, in words: "usage at the daily rate of the first 26 days, contracts over
+        their days in force" (or, scaled as COGS is, "at the daily rate of the first 26 days")."""
+        rate = f"at the daily rate of the first {self.days} day{'s' if self.days != 1 else ''}"
+        return f"usage {rate}, contracts over their days in force" if self.per_contract else rate
 
     @property
     def caveat(self) -> str | None:
-        """What the run rate cannot know, in words, when some contract starts or ends within the period."""
-        n = self.part_period_contracts
-        if not n:
-            return None
-        which = "1 contract starts or ends" if n == 1 else f"{n:,} contracts start or end"
-        return (
-            f"{which} within {self.label}: the run rate spreads what the days so far earned over all "
-            f"{self.full_days} days, so it may misstate {'its' if n == 1 else 'their'} revenue"
-        )
+        """What the reader must know of how revenue was carried, in words: contracts that start or end within the
+        period, and revenue billed by invoice. None when neither."""
+        n, k = self.part_period_contracts, self.billed_customers
+        said: list[str] = []
+        if n:
+            which = "1 contract starts or ends" if n == 1 else f"{n:,} contracts start or end"
+            if self.per_contract:
+                said.append(f"{which} within {self.label}: {'it earns' if n == 1 else 'each earns'} its own days")
+            else:
+                said.append(
+                    f"{which} within {self.label}: the run rate spreads what the days so far earned over all "
+                    f"{self.full_days} days, so it may misstate {'its' if n == 1 else 'their'} revenue"
+                )
+        if k:
+            who = "1 customer" if k == 1 else f"{k:,} customers"
+            said.append(f"{who} billed by invoice: that revenue at its daily rate so far")
+        return "; ".join(said) or None
 
 
-def run_rate(f: Figures, period: Period, *, part_period_contracts: int = 0) -> Projection | None:
+def run_rate(
+    f: Figures,
+    period: Period,
+    *,
+    part_period_contracts: int = 0,
+    contracts: Decimal | None = None,
+    billed: Decimal = ZERO,
+    billed_customers: int = 0,
+) -> Projection | None:
     """The run-rate projection of `f` over `period` to its full length; None when the period is complete.
-    `part_period_contracts`: how many contracts behind `f` are in force on only some of the period's days."""
+    `part_period_contracts`: how many contracts behind `f` are in force on only some of the period's days.
+    `contracts`: the revenue of the contracts behind `f` carried over the whole period (projected_revenue), with
+    `billed` (the revenue billed by invoice so far, of `billed_customers` customers) carried at its rate so far;
+    None: all of `f`'s revenue is scaled as its COGS is."""
     if period.complete:
         return None
     full, days = period.full_days, period.days
@@ -153,15 +184,20 @@ def run_rate(f: Figures, period: Period, *, part_period_contracts: int = 0) -> P
     def scaled(value: Decimal) -> Decimal:
         return fraction_decimal(Fraction(value) * full / days)
 
-    # Each multiplied out before its one division, from the exact sum where the figures carry it: a 28-digit
-    # full ÷ days first (31/3 = 10.33…3) made 3 days of a $3,000.005 fee over their month $3,000.0049…9, a cent
-    # short once rounded.
-    exact = f.revenue_exact
-    revenue = scaled(f.revenue) if exact is None else exact.scaled(full, days).dollars()
+    if contracts is not None:
+        revenue = contracts + scaled(billed) if billed else contracts
+    else:
+        # Each multiplied out before its one division, from the exact sum where the figures carry it: a 28-digit
+        # full ÷ days first (31/3 = 10.33…3) made 3 days of a $3,000.005 fee over their month $3,000.0049…9, a cent
+        # short once rounded.
+        exact = f.revenue_exact
+        revenue = scaled(f.revenue) if exact is None else exact.scaled(full, days).dollars()
     return Projection(
         label=period.label,
         days=days,
         full_days=full,
         figures=Figures(revenue=revenue, cogs=scaled(f.cogs), thresholds=f.thresholds),
         part_period_contracts=part_period_contracts,
+        per_contract=contracts is not None,
+        billed_customers=billed_customers if contracts is not None else 0,
     )

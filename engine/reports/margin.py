@@ -23,7 +23,9 @@ from engine.reports.figures import Figures, Projection, Share, Thresholds, neare
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
 from engine.reports.revenue import (
+    Carried,
     RevenueLine,
+    carried,
     contracts_in,
     lines_sum,
     part_period_contracts,
@@ -70,11 +72,24 @@ class MarginReport:
     own_bands: bool = False  # the customer's contracts set its margin bands: `current.thresholds` are those
     # Its contracts in force on only some days of a period to date's whole length (the run rate says so).
     part_period_contracts: int = 0
+    # For a period to date: its contracts' revenue carried over the whole period (projected_revenue), and the
+    # revenue billed by invoice so far with how many customers it is of, carried at its rate so far (`run_rate`).
+    # None for a complete period, or a report built by hand (its revenue is then scaled as its COGS is).
+    carried: Carried | None = None
 
     @property
     def projection(self) -> Projection | None:
-        """For a period to date, the whole period at its daily rate so far (labelled as a run rate)."""
-        return run_rate(self.current, self.period, part_period_contracts=self.part_period_contracts)
+        """For a period to date, the whole period: contracts over their days in force, usage at its daily rate so
+        far (labelled as a run rate)."""
+        c = self.carried
+        return run_rate(
+            self.current,
+            self.period,
+            part_period_contracts=self.part_period_contracts,
+            contracts=c.contracts if c is not None else None,
+            billed=c.billed if c is not None else ZERO,
+            billed_customers=c.billed_customers if c is not None else 0,
+        )
 
     @property
     def top_lever(self) -> str:
@@ -271,6 +286,7 @@ def subject_report(
     tasks, task_p50, task_p99 = _task_percentiles(conn, where, params, whole=whole)
 
     customers = [key] if kind is SubjectKind.CUSTOMER else None
+    product = key if kind is SubjectKind.PRODUCT else None
     if lines is None:
         lines = revenue_lines(conn, period, customers=customers)
     if previous_lines is None:
@@ -301,6 +317,7 @@ def subject_report(
         mover_rule=movers or MoverRule(),
         customers=_product_customers(conn, key, period, lines, thresholds) if kind is SubjectKind.PRODUCT else [],
         part_period_contracts=_part_period(conn, kind, key, period, revenue.lines),
+        carried=None if period.complete else carried(conn, period, lines, customer=customers, product=product),
     )
 
 

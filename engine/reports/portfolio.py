@@ -16,10 +16,12 @@ from engine.periods import Period
 from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Thresholds, margin_pct, pick, run_rate
 from engine.reports.revenue import (
+    Carried,
     FixedCharges,
     PeriodRevenue,
     SkippedContract,
     Terms,
+    carried,
     contracts_in,
     invoices,
     part_period_contracts,
@@ -74,11 +76,23 @@ class Portfolio:
     previous_unallocated_revenue: Decimal = ZERO
     # Contracts in force on only some days of a period to date's whole length (the run rate says so).
     part_period_contracts: int = 0
+    # For a period to date, its revenue as the run rate carries it (engine.reports.revenue.carried); None for a
+    # complete period, or a portfolio built by hand (its revenue is then scaled as its COGS is).
+    carried: Carried | None = None
 
     @property
     def projection(self) -> Projection | None:
-        """For a period to date, the blended total over the whole period at its daily rate so far."""
-        return run_rate(self.total, self.period, part_period_contracts=self.part_period_contracts)
+        """For a period to date, the blended total over the whole period: contracts over their days in force, usage
+        at its daily rate so far."""
+        c = self.carried
+        return run_rate(
+            self.total,
+            self.period,
+            part_period_contracts=self.part_period_contracts,
+            contracts=c.contracts if c is not None else None,
+            billed=c.billed if c is not None else ZERO,
+            billed_customers=c.billed_customers if c is not None else 0,
+        )
 
     def spread(self) -> dict[str, Any]:
         """The P50 and P99 customer by COGS, and the P50 customer margin: how uneven the book is."""
@@ -342,6 +356,7 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         unallocated_revenue=prod_rev_now.get("", ZERO),
         previous_unallocated_revenue=prod_rev_before.get("", ZERO),
         part_period_contracts=_part_period(conn, period),
+        carried=None if period.complete else carried(conn, period, revenue_now.lines(), totals=totals_now),
     )
 
 

@@ -723,6 +723,100 @@ def period_revenue(
     return PeriodRevenue(charged, prorated_lines(bills, period, counter), uncovered)
 
 
+def projected_revenue(
+    conn: Connection,
+    period: Period,
+    *,
+    customers: Iterable[str] | None = None,
+    totals: UsageTotals | None = None,
+    fixed: FixedCharges | None = None,
+) -> tuple[PeriodRevenue, set[str]]:
+    """A period to date's contract revenue carried to the period's whole length (what its run rate shows), and the
+    customers billed by invoice in it, left out: a billed line has no terms to carry it on, so their revenue is
+    carried at its rate so far (`run_rate`).
+
+    Each contract earns over its own days in force in the whole period: its fees and seats as agreed (a contract
+    ending on the 20th, twenty days of them; one starting on the 25th, its days from then), and its units at its own
+    daily rate so far, over its days in force so far (none yet: none). A hybrid plan's months over a quarter are each
+    against their own allowance: those over as counted, the one running at its rate so far, those to come at the
+    contract's. `totals`: the usage over the days so far, when the caller has read it. Over a complete period this
+    is its revenue (every contract's days are counted)."""
+    whole = period.whole()
+    wanted = list(customers) if customers is not None else None
+    contracts = contracts_in(conn, whole, wanted)
+    _, contracts, counter = _counted(conn, period, wanted, totals, contracts)
+    billed = {bill.customer for bill in invoices(conn, period, wanted)}
+    through, by_months = period.end, whole.unit == "quarter"
+    fixed = {} if fixed is None else fixed
+    charged: list[_Charged] = []
+    for c in contracts:
+        if c.customer in billed:
+            continue
+        a = max(c.start, whole.start)
+        b = whole.end if c.end is None else min(c.end, whole.end)
+        if a > b:
+            continue
+        days, months = (b - a).days + 1, month_fraction(a, b)
+        counted = (min(b, through) - a).days + 1  # its days in force so far (none when it starts after them)
+        per_product: dict[str, Decimal] = {}
+        units = rate = ZERO
+        if counted > 0 and (c.is_metered or not c.product):
+            so_far = counter.by_product(c.customer, c.product, c.split_unit, a, min(b, through))
+            per_product = {p: u * days / counted for p, u in so_far.items()}  # a split's weights: the same shares
+            if c.is_metered:
+                rate = counter.units(c.customer, c.product, c.split_unit, a, min(b, through), so_far) / counted
+                units = rate * days
+        if c.is_metered and by_months and c.plan is Plan.HYBRID and (a.year, a.month) != (b.year, b.month):
+            by_month: list[tuple[_Fixed, Decimal]] = []
+            for x, y in month_spans(a, b):
+                if y <= through:  # a month over: as counted
+                    used = counter.units_over(c.customer, c.product, c.split_unit, x, y)
+                elif x <= through:  # the month running: its days so far at their own rate
+                    used = counter.units_over(c.customer, c.product, c.split_unit, x, through)
+                    used = used * ((y - x).days + 1) / ((through - x).days + 1)
+                else:  # a month to come: at the contract's rate so far
+                    used = rate * ((y - x).days + 1)
+                by_month.append((_fixed_of(c, month_fraction(x, y), fixed), used))
+            charge = _hybrid_by_month(c, days, _fixed_of(c, months, fixed), per_product, units, by_month)
+        else:
+            charge = _charged(c, days, _fixed_of(c, months, fixed), per_product, units)
+        charged.append((c, charge, c.customer, c.product))
+    return PeriodRevenue(charged, [], []), billed
+
+
+class Carried(NamedTuple):
+    """A period to date's revenue as its run rate carries it over the whole period (`carried`)."""
+
+    contracts: Decimal  # its contracts over their days in force in the whole period (projected_revenue)
+    billed: Decimal  # revenue billed by invoice so far, which the run rate carries at its daily rate
+    billed_customers: int  # how many customers that is of
+
+
+def carried(
+    conn: Connection,
+    period: Period,
+    lines: list[RevenueLine],
+    *,
+    customer: list[str] | None = None,
+    product: str | None = None,
+    totals: UsageTotals | None = None,
+) -> Carried:
+    """A period to date's revenue over its whole length, for one customer (`customer`), one product (`product`) or
+    the book: its contracts carried over their days in force (projected_revenue), and what customers billed by
+    invoice were billed so far (`lines`: the period's revenue lines), carried by the run rate at its daily rate.
+    `totals`: the usage of the days so far, when the caller has read it."""
+    projected, billed = projected_revenue(conn, period, customers=customer, totals=totals)
+    theirs = [line for line in lines if line.customer in billed]
+    if product is None:
+        return Carried(projected.total().dollars(), lines_sum(theirs).dollars(), len({x.customer for x in theirs}))
+    mine = [line for line in theirs if product in line.by_product]
+    return Carried(
+        projected.by_product().get(product, ZERO),
+        total_by_product(mine).get(product, ZERO),
+        len({x.customer for x in mine}),
+    )
+
+
 def revenue_lines(
     conn: Connection,
     period: Period,

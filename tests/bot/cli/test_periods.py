@@ -268,14 +268,16 @@ def test_a_date_as_of_in_a_zone_west_of_utc_reports_through_the_day_before_it(se
     assert period(args, rt).end == date(2026, 11, 15)
 
 
-def test_a_run_rate_says_when_contracts_start_or_end_within_the_month(
+def test_a_run_rate_carries_each_contract_over_its_own_days_in_force(
     book: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """hooli's $3,000 flat contract ends on Nov 20: November earns 3000 × 20/30 = $2,000.00, all of it by Nov 26, yet
-    the run rate spreads it over 30 days: 2000 × 30/26 = $2,307.69. umbrella's starts on Nov 28, after the days
-    counted. initech's is renewed on the same terms from Nov 16 (one run of terms all month: its run rate is right,
-    and is not called into doubt); globex's price changes on Nov 16 (two runs, each part of the month). The run rate
-    stays what its label says, and says how many contracts it may misstate."""
+    """hooli's $3,000 flat contract ends on Nov 20: November earns 3000 × 20/30 = $2,000.00, all of it by Nov 26.
+    Spreading that over 30 days made a run rate of 2000 × 30/26 = $2,307.69; each contract now earns its own days in
+    force. umbrella's starts on Nov 28, after the days counted: 3 days of $1,000, $100.00, where the days so far
+    earned nothing to spread. globex's price changes on Nov 16: its first contract is over (1,500 requests × $0.05 =
+    $75.00), the second carries its 11 days so far (100 requests a day) over its 15, 1,500 × $0.06 = $90.00: $165.00,
+    not (75 + 66) × 30/26 = $162.69. initech's is renewed on the same terms from Nov 16 (one run of terms all month:
+    not counted as starting or ending), each half earning 300 + (3,000 − 1,500) × 0.02 = $330.00."""
     extra = tmp_path / "more-contracts.csv"
     extra.write_text(
         "customer,customer_name,product,plan,start,end,platform_fee_usd,included_units,unit,unit_price_usd\n"
@@ -289,27 +291,31 @@ def test_a_run_rate_says_when_contracts_start_or_end_within_the_month(
     import_contracts_file(book.engine, extra, supersede=True)
     hooli = as_json(book, capsys, "margin", "hooli", "--period", "2026-11")
     p = hooli["projection"]
-    assert (hooli["revenue_usd"], p["revenue_usd"], p["part_period_contracts"]) == (2000.0, 2307.69, 1)
-    assert p["caveat"] == (
-        "1 contract starts or ends within 2026-11: the run rate spreads what the days so far earned over all 30 "
-        "days, so it may misstate its revenue"
-    )
-    counted = {
-        who: as_json(book, capsys, "margin", who, "--period", "2026-11")["projection"]["part_period_contracts"]
-        for who in ("acme", "initech", "globex")
+    assert (hooli["revenue_usd"], p["revenue_usd"], p["part_period_contracts"]) == (2000.0, 2000.0, 1)
+    assert p["caveat"] == "1 contract starts or ends within 2026-11: it earns its own days"
+    projected = {
+        who: as_json(book, capsys, "margin", who, "--period", "2026-11")["projection"]
+        for who in ("acme", "initech", "globex", "umbrella")
     }
-    assert counted == {"acme": 0, "initech": 0, "globex": 2}
+    assert {who: (q["revenue_usd"], q["part_period_contracts"]) for who, q in projected.items()} == {
+        "acme": (3000.0, 0),
+        "initech": (660.0, 0),
+        "globex": (165.0, 2),
+        "umbrella": (100.0, 1),
+    }
     whole = as_json(book, capsys, "portfolio", "--period", "2026-11")["projection"]
     assert whole["part_period_contracts"] == 4  # hooli's, umbrella's and globex's two
+    assert whole["revenue_usd"] == 3000 + 660 + 165 + 2000 + 100
     # A product counts its own contracts and the every-product ones of customers paying for it: search is initech's.
-    assert as_json(book, capsys, "product", "search", "--period", "2026-11")["projection"]["caveat"] is None
+    search = as_json(book, capsys, "product", "search", "--period", "2026-11")["projection"]
+    assert (search["revenue_usd"], search["caveat"]) == (660.0, None)
     assert as_json(book, capsys, "margin", "hooli", "--period", "2026-10")["projection"] is None
     code, out, _ = run(book, capsys, "portfolio", "--period", "2026-11")
-    assert code == 0 and "(4 contracts start or end within 2026-11: the run rate spreads what the days so far" in out
+    assert code == 0 and "(4 contracts start or end within 2026-11: each earns its own days)" in out
     now = Runtime.now(book).replace(year=2026, month=11, day=27, hour=10)
     shown = all_text(answer(book, "/margin hooli 2026-11", now=now).blocks)
-    assert "Run rate, not actuals" in shown and "1 contract starts or ends within 2026-11" in shown
+    assert "Run rate, not actuals" in shown and "1 contract starts or ends within 2026-11: it earns its own" in shown
     code, out, _ = run(book, capsys, "report", "--period", "2026-11", "--out", str(tmp_path / "pack") + "/")
     assert code == 0
     notes = (tmp_path / "pack" / "notes.csv").read_text()
-    assert "Note: 4 contracts start or end within 2026-11: the run rate spreads what the days so far earned" in notes
+    assert "Note: 4 contracts start or end within 2026-11: each earns its own days." in notes

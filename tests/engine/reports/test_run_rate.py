@@ -1,0 +1,114 @@
+"""The run rate of a period to date: each contract carried over its own days in force, its units at its own daily
+rate so far, and revenue billed by invoice at its rate so far (engine.reports.revenue.projected_revenue, carried)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlmodel import Session
+
+from engine.ingest.contracts import import_contracts_file
+from engine.ingest.files import import_usage_file
+from engine.periods import Period, parse_period
+from engine.reports.margin import customer_report
+from engine.reports.portfolio import portfolio
+from engine.reports.revenue import period_revenue, projected_revenue
+from engine.runtime import Runtime
+from engine.store.models import RevenueActual
+
+D = Decimal
+TODAY = date(2026, 11, 15)  # tests/conftest.py NOW: November and Q4 are counted through Nov 14
+
+
+def _load(rt: Runtime, folder: Path, daily: dict[str, list[tuple[date, date, int]]], contracts: list[str]) -> None:
+    """`daily`: per customer, runs of days (first, last, requests a day); one event a day at noon, $1 each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    usage = folder / "usage.csv"
+    with usage.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["event_id", "ts", "customer", "product", "feature", "provider", "model", "requests", "cost_usd"])
+        for customer, runs in daily.items():
+            for first, last, requests in runs:
+                for i in range((last - first).days + 1):
+                    day = first + timedelta(days=i)
+                    out.writerow([f"{customer}-{day}", f"{day}T12:00:00Z", customer, "app", "chat", "openai", "gpt-4o",
+                                  requests, "1.00"])  # fmt: skip
+    book = folder / "contracts.csv"
+    book.write_text("customer,customer_name,plan,start,end,platform_fee_usd,included_units,unit,unit_price_usd\n"
+                    + "\n".join(contracts) + "\n")  # fmt: skip
+    import_contracts_file(rt.engine, book)
+    import_usage_file(rt.engine, usage, prices=rt.prices, timezone=rt.settings.timezone)
+
+
+def test_a_quarter_to_dates_hybrid_plan_carries_each_month_against_its_own_allowance(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # $100 a month with 3,000 requests included, then $0.01 each. October used 200 a day (6,200: $32.00 over), the
+    # first 14 days of November 100 a day (1,400). October is over: as counted. November runs at its own rate, 100
+    # a day, 3,000 over its 30 days: within its allowance. December is to come, at the contract's rate so far
+    # (7,600 over its 45 days counted): 7,600 × 31/45 = 5,235.56, $22.36 over. With three months of fees, $354.36.
+    # Scaling the quarter's $178.67 so far by 92/45 read $365.27: October's overage counted twice over.
+    _load(runtime, tmp_path, {"hy": [(date(2026, 10, 1), date(2026, 10, 31), 200),
+                                     (date(2026, 11, 1), date(2026, 11, 14), 100)]},
+          ["hy,Hy,hybrid,2026-01-01,,100,3000,request,0.01"])  # fmt: skip
+    q4 = parse_period("2026-Q4", today=TODAY)
+    with runtime.connect() as conn:
+        carried, billed = projected_revenue(conn, q4)
+        report = customer_report(conn, "hy", q4, thresholds=runtime.thresholds)
+    assert billed == set()
+    exact = D(300) + D(32) + (D(7600) * 31 / 45 - 3000) / 100
+    assert abs(carried.total().dollars() - exact) < D("1e-20")
+    assert report.current.revenue.quantize(D("0.01")) == D("178.67")  # the quarter so far, unchanged
+    assert report.projection is not None and report.projection.figures.revenue.quantize(D("0.01")) == D("354.36")
+    assert report.projection.caveat is None
+
+
+def test_over_a_complete_period_the_projection_is_its_revenue(runtime: Runtime, tmp_path: Path) -> None:
+    _load(runtime, tmp_path, {"hy": [(date(2026, 10, 1), date(2026, 10, 31), 200)],
+                              "us": [(date(2026, 10, 5), date(2026, 10, 20), 50)]},
+          ["hy,Hy,hybrid,2026-01-01,,100,3000,request,0.01",
+           "us,Us,usage,2026-10-10,2026-10-25,,,request,0.02",
+           "fl,Fl,flat,2026-10-20,,900,,,"])  # fmt: skip
+    october = parse_period("2026-10", today=TODAY)
+    with runtime.connect() as conn:
+        carried, _ = projected_revenue(conn, october)
+        actual = period_revenue(conn, october)
+    assert carried.by_customer() == actual.by_customer()
+    assert actual.by_customer()["fl"] == D(900) * 12 / 31  # from Oct 20: its days only
+
+
+def test_usage_after_the_days_counted_is_never_carried(runtime: Runtime, tmp_path: Path) -> None:
+    # 100 requests a day to Nov 14, then 10,000 on the 15th (today) and the 16th: the days counted end on the 14th,
+    # so November carries 100 a day over its 30 days, 3,000 × $0.01 = $30.00.
+    _load(runtime, tmp_path, {"us": [(date(2026, 11, 1), date(2026, 11, 14), 100),
+                                     (date(2026, 11, 15), date(2026, 11, 16), 10_000)]},
+          ["us,Us,usage,2026-01-01,,,,request,0.01"])  # fmt: skip
+    november = parse_period("2026-11", today=TODAY)
+    with runtime.connect() as conn:
+        report = customer_report(conn, "us", november, thresholds=runtime.thresholds)
+    assert report.current.revenue == D(14)
+    assert report.projection is not None and report.projection.figures.revenue == D(30)
+
+
+def test_revenue_billed_by_invoice_is_carried_at_its_rate_so_far_and_said(runtime: Runtime, tmp_path: Path) -> None:
+    # billed's invoice covers Nov 1 to 7 ($700): it is carried at its rate so far over the days counted, 700 × 30/14
+    # = $1,500.00 (a billed line has no terms to carry it on); seat's flat $3,000 earns the month. The book's run
+    # rate is $4,500.00 and says one customer's revenue is carried that way.
+    _load(runtime, tmp_path, {"billed": [(date(2026, 11, 1), date(2026, 11, 14), 10)]},
+          ["seat,Seat,flat,2026-01-01,,3000,,,"])  # fmt: skip
+    with Session(runtime.engine) as session:
+        session.add(RevenueActual(id="in_1", customer="billed", period_start=date(2026, 11, 1),
+                                  period_end=date(2026, 11, 7), amount_usd=D(700)))  # fmt: skip
+        session.commit()
+    november = parse_period("2026-11", today=TODAY)
+    with runtime.connect() as conn:
+        book = portfolio(conn, november, thresholds=runtime.thresholds)
+    assert book.total.revenue == D(700) + D(3000) * 14 / 30
+    p = book.projection
+    assert p is not None and p.figures.revenue == D(4500)
+    assert p.caveat == "1 customer billed by invoice: that revenue at its daily rate so far"
+    assert book.period == Period(date(2026, 11, 1), date(2026, 11, 14), "2026-11", full_end=date(2026, 11, 30),
+                                 running=True)  # fmt: skip
