@@ -329,6 +329,11 @@ def status_line(s: Shown, payload: dict[str, Any]) -> str | None:
         return f":arrow_right: Closed {_when(s.at, payload)}: its usage is now another customer's (see the reply)"
     if s.status == "cleared":
         return f":white_check_mark: Cleared {_when(s.at, payload)}: nothing left to act on"
+    if s.status == "unrouted":
+        return (
+            f":heavy_minus_sign: Closed here {_when(s.at, payload)}: this channel no longer gets marginbot's alerts "
+            "(MARGINBOT_ALERT_CHANNELS); `/margin` shows where it stands"
+        )
     return None
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.alerts.threads import CLEARED, ENDED_BY, UNDELIVERED, Thread
+from engine.alerts.threads import CLEARED, ENDED_BY, UNDELIVERED, UNROUTED, Thread
 
 # An alert payload → its events in parts (each subject's events together, in order). The engine's own default
 # only counts subjects; `serve` and the CLI hand in the Block Kit packer, which measures them.
@@ -153,7 +153,32 @@ def plan_messages(
                     payload={**header, "type": "alert_refresh", "refresh_roots": sorted(refresh), "events": []},
                 )
             )
+    _unrouted(plan, channels, header, threads)
     return plan
+
+
+def _unrouted(
+    plan: Plan, channels: list[str], header: dict[str, Any], threads: dict[tuple[str, str, str], Thread]
+) -> None:
+    """Threads in a channel taken off the alert channels: closed, and their roots drawn again without their
+    buttons. The channel hears nothing more of the episode (its recovery, its reminders), so buttons left there would
+    act on an alert that, for all it shows, never ends. (A run with no channel set records nothing, and closes none.)"""
+    if not any(channels):
+        return
+    gone: dict[str, set[str]] = {}
+    for (kind, subject, channel), thread in threads.items():
+        if channel not in channels:
+            plan.closes.append((kind, subject, channel, UNROUTED if thread.live else UNDELIVERED))
+            if thread.live:
+                gone.setdefault(channel, set()).add(thread.root_key)
+    for channel, roots in sorted(gone.items()):
+        plan.messages.append(
+            Message(
+                channel=channel,
+                dedupe_key=f"alerts:{channel}:{header['as_of']}:unrouted:" + _digest(*sorted(roots)),
+                payload={**header, "type": "alert_refresh", "refresh_roots": sorted(roots), "events": []},
+            )
+        )
 
 
 def _queue(

@@ -23,6 +23,7 @@ from engine.store.outbox import FAILED
 RECOVERED, CLEARED, UNDELIVERED = "recovered", "cleared", "undelivered"
 QUIET = "quiet"  # closed with nothing in the window (engine.alerts.evaluate: AlertKind.QUIET)
 MOVED = "moved"  # closed: its usage is now another customer's (AlertKind.MOVED)
+UNROUTED = "unrouted"  # closed: its channel was taken off MARGINBOT_ALERT_CHANNELS (engine.alerts.messages)
 # The event kinds whose message ends its subject's episode, and the outcome its thread is closed with.
 ENDED_BY = {"recovered": RECOVERED, "quiet": QUIET, "moved": MOVED}
 

@@ -39,3 +39,25 @@ def test_a_channel_added_later_is_told_of_open_episodes_at_the_next_check(
     assert main(["alerts", "check", "--as-of", "2026-11-22T13:00:00Z"], runtime=added) == 0
     reminders = {c.body["channel"]: c for c in slack.calls_to("chat.postMessage")[len(first) + len(told) :]}
     assert {ch: r.body.get("thread_ts") for ch, r in reminders.items()} == roots
+
+
+def test_a_channel_taken_off_the_alert_channels_has_its_alerts_closed_there_and_their_buttons_removed(
+    settings: Settings, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    rt = alerts_runtime(settings, slack, tmp_path, alert_channels=["CALERTS", "COPS"])
+    assert main(["alerts", "check"], runtime=rt) == 0
+    assert {c.body["channel"] for c in slack.calls_to("chat.postMessage")} == {"CALERTS", "COPS"}
+    # COPS is taken off. Its alerts kept their Acknowledge and Snooze buttons for good, on episodes it would never
+    # hear end; they are now closed there and drawn again, saying why. CALERTS hears nothing new.
+    fewer = Runtime(rt.settings.model_copy(update={"alert_channels": ["CALERTS"]}), now_override=NOW)
+    posted = len(slack.calls_to("chat.postMessage"))
+    assert main(["alerts", "check", "--as-of", (NOW + timedelta(hours=1)).isoformat()], runtime=fewer) == 0
+    assert len(slack.calls_to("chat.postMessage")) == posted
+    updates = slack.calls_to("chat.update")
+    assert updates and {u.body["channel"] for u in updates} == {"COPS"}
+    shown = all_text(updates[-1].blocks)
+    assert "this channel no longer gets marginbot's alerts" in shown and "Acknowledge" not in shown
+    with rt.connect() as conn:
+        left = conn.execute(text("SELECT channel, outcome FROM alert_thread WHERE closed_at IS NULL")).all()
+        closed = conn.execute(text("SELECT DISTINCT outcome FROM alert_thread WHERE channel = 'COPS'")).scalars().all()
+    assert {channel for channel, _ in left} == {"CALERTS"} and closed == ["unrouted"]
