@@ -215,7 +215,8 @@ class Settings(BaseSettings):
         validation_alias=_env("MARGINBOT_DIGEST_CRON"),
         description=(
             "When the weekly digest goes out, in MARGINBOT_TIMEZONE: `mon 09:00`, `mon-fri 08:30`, `09:00` "
-            "(every day) or a five-field crontab line like `0 9 * * mon`. It is sent once per ISO week per "
+            "(every day) or a five-field crontab line like `0 9 * * mon` or `0 9 * * 1` (days numbered as crontab "
+            "numbers them: 0 and 7 are Sunday). It is sent once per ISO week per "
             "channel however often this fires."
         ),
     )

@@ -56,17 +56,63 @@ class ConfigError(ValueError):
     """A scheduler setting that cannot be read; the message names the setting and the accepted forms."""
 
 
+# Crontab's days of the week: 0 and 7 are Sunday. APScheduler 3 counts 0 as Monday (its own documented mismatch), so
+# the day field is handed to it as names: `0 9 * * 1` fired on Tuesdays, `1-5` from Tuesday to Saturday.
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+
+
+def _day_number(word: str) -> int:
+    if word.isdigit() and int(word) <= 7:
+        return int(word) % 7
+    if word[:3] in _DAYS and word in (word[:3], _DAY_NAMES[_DAYS.index(word[:3])]):
+        return _DAYS.index(word[:3])
+    raise ValueError(f"{word!r} is no day of the week (0-7, 0 and 7 are Sunday, or sun to sat)")
+
+
+def crontab_days(field: str) -> str:
+    """A crontab day-of-week field (`1`, `1-5`, `mon,wed`, `*/2`, `0`, `7`) as the day names APScheduler reads alike:
+    `*` stays every day."""
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for item in field.split(","):
+        spread, _, step_text = item.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        if step_text and step is None:
+            raise ValueError(f"{item!r}: a step is a whole number from 1")
+        if spread == "*":
+            first, last = 0, 6
+        elif "-" in spread:
+            a, _, b = spread.partition("-")
+            first, last = _day_number(a), _day_number(b)
+            if b == "7":  # 5-7: Friday to Sunday
+                last = 7
+            if first > last:
+                raise ValueError(f"{item!r}: a range of days runs forward (e.g. 1-5, mon-fri)")
+        else:
+            first = last = _day_number(spread)
+            if step is not None:
+                last = 6
+        days.update(d % 7 for d in range(first, last + 1, step or 1))
+    return ",".join(_DAYS[d] for d in sorted(days))
+
+
 def digest_trigger(text: str, tz: ZoneInfo) -> CronTrigger:
-    """MARGINBOT_DIGEST_CRON: `mon 09:00`, `mon-fri 08:30`, `09:00` (every day) or a 5-field crontab."""
+    """MARGINBOT_DIGEST_CRON: `mon 09:00`, `mon-fri 08:30`, `09:00` (every day) or a 5-field crontab, whose days of
+    the week are crontab's (0 and 7 Sunday)."""
     value = " ".join(text.strip().lower().split())
     try:
         if len(value.split()) == 5:
-            return CronTrigger.from_crontab(value, timezone=tz)
+            minute, hour, day, month, dow = value.split()
+            return CronTrigger(
+                minute=minute, hour=hour, day=day, month=month, day_of_week=crontab_days(dow), timezone=tz
+            )
         m = _CRON.match(value)
         if m is None:
             raise ValueError("unrecognised form")
         return CronTrigger(
-            day_of_week=m.group("dow") or "*",
+            day_of_week=crontab_days(m.group("dow") or "*"),
             hour=int(m.group("hour")),
             minute=int(m.group("minute")),
             timezone=tz,

@@ -176,6 +176,15 @@ def test_scheduler_checks_its_channels_at_start_and_says_which_it_cannot_reach(
         ("MON-FRI 08:30", datetime(2026, 11, 16, 8, 30)),
         ("07:15", datetime(2026, 11, 16, 7, 15)),
         ("0 9 * * mon", datetime(2026, 11, 16, 9, 0)),
+        # Crontab's day numbers, 0 and 7 Sunday: `1` is Monday (APScheduler's own numbering fired it on Tuesdays).
+        ("0 9 * * 1", datetime(2026, 11, 16, 9, 0)),
+        ("0 9 * * 0", datetime(2026, 11, 22, 9, 0)),
+        ("0 9 * * 7", datetime(2026, 11, 22, 9, 0)),
+        ("30 8 * * 2-5", datetime(2026, 11, 17, 8, 30)),
+        ("0 9 * * 6,7", datetime(2026, 11, 21, 9, 0)),
+        ("0 9 * * 5-7", datetime(2026, 11, 20, 9, 0)),
+        ("0 9 * * */3", datetime(2026, 11, 18, 9, 0)),  # sun, wed, sat
+        ("0 18 * * sun", datetime(2026, 11, 15, 18, 0)),
     ],
 )
 def test_digest_cron_forms_fire_in_the_configured_time_zone(text: str, expected: datetime) -> None:
@@ -191,6 +200,10 @@ def test_an_unreadable_digest_cron_names_the_setting() -> None:
         digest_trigger("monday at nine", ZoneInfo("UTC"))
     with pytest.raises(ConfigError, match="MARGINBOT_DIGEST_CRON"):
         digest_trigger("mon 25:00", ZoneInfo("UTC"))
+    with pytest.raises(ConfigError, match="'8' is no day of the week"):
+        digest_trigger("0 9 * * 8", ZoneInfo("UTC"))
+    with pytest.raises(ConfigError, match="a range of days runs forward"):
+        digest_trigger("0 9 * * 5-1", ZoneInfo("UTC"))
 
 
 def test_sync_job_calls_sync_all_with_the_runtime_and_logs_each_result(
