@@ -104,7 +104,7 @@ def figure_fields(now: Figures, before: Figures) -> list[str]:
         f"*COGS*\n{money(now.cogs)}\n_previous {money(before.cogs)} ({delta_pct(now.cogs, before.cogs)})_",
         f"*Gross margin*\n{percent(now.margin_pct)} {STATUS_EMOJI[now.status]}\n"
         f"_previous {percent(before.margin_pct)} ({margin_change(now, before)})_",
-        f"*Gross profit*\n{money(now.gross_profit)}\n_previous {money(before.gross_profit)}_",
+        f"*Gross profit*\n{money(now.gross_profit_cents)}\n_previous {money(before.gross_profit_cents)}_",
     ]
 
 

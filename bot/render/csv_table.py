@@ -79,7 +79,15 @@ def _table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def _figures(f: Figures) -> list[object]:
-    return [dec(f.revenue), dec(f.cogs), dec(f.gross_profit), dec(f.margin_pct), f.status, f.events, f.unpriced_events]
+    return [
+        dec(f.revenue),
+        dec(f.cogs),
+        dec(f.gross_profit_cents),
+        dec(f.margin_pct),
+        f.status,
+        f.events,
+        f.unpriced_events,
+    ]
 
 
 def portfolio_csv(p: Portfolio) -> str:
@@ -115,7 +123,7 @@ def report_csv(r: MarginReport) -> str:
             r.key,
             revenue_usd=dec(c.revenue),
             cogs_usd=dec(c.cogs),
-            gross_profit_usd=dec(c.gross_profit),
+            gross_profit_usd=dec(c.gross_profit_cents),
             gross_margin_pct=dec(c.margin_pct),
             previous_cogs_usd=dec(r.previous.cogs),
             detail=c.status,

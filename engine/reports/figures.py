@@ -9,7 +9,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TypeVar
 
-from engine.money import HUNDRED, ZERO, ExactSum, fraction_decimal
+from engine.money import CENT, HUNDRED, ZERO, ExactSum, fraction_decimal, round_to
 from engine.periods import Period
 from engine.vocab import Status
 
@@ -96,6 +96,13 @@ class Figures:
     @property
     def gross_profit(self) -> Decimal:
         return self.revenue - self.cogs
+
+    @property
+    def gross_profit_cents(self) -> Decimal:
+        """Gross profit as the answers show it: revenue and COGS each to the cent, less one another, so that a row
+        foots (the exact difference rounded once is a cent off them when both round the same way), and every answer
+        (`margin`, `portfolio`, `why`) gives the same figure."""
+        return round_to(self.revenue, CENT) - round_to(self.cogs, CENT)
 
 
 @dataclass(kw_only=True)

@@ -65,7 +65,7 @@ def figures(f: Figures) -> dict[str, Any]:
     return {
         "revenue_usd": cents(f.revenue),
         "cogs_usd": cents(f.cogs),
-        "gross_profit_usd": cents(f.gross_profit),
+        "gross_profit_usd": cents(f.gross_profit_cents),
         "gross_margin_pct": pct(f.margin_pct),
         "status": f.status,
         "events": f.events,
@@ -116,13 +116,18 @@ def projection(p: Projection | None) -> dict[str, Any] | None:
         return None
     f = p.figures
     return {
-        "label": f"{p.label} at the daily rate of its first {p.days} days (run rate, not actuals)",
-        "method": "figures so far × days in the period ÷ days so far",
+        "label": f"{p.label}, {p.basis} (run rate, not actuals)",
+        "method": (
+            "COGS so far × days in the period ÷ days so far; revenue: each contract over its days in force in the "
+            "period, its fees as agreed and its units at its daily rate so far, and billed revenue at its rate so far"
+            if p.per_contract
+            else "figures so far × days in the period ÷ days so far"
+        ),
         "days": p.days,
         "full_days": p.full_days,
         "revenue_usd": cents(f.revenue),
         "cogs_usd": cents(f.cogs),
-        "gross_profit_usd": cents(f.gross_profit),
+        "gross_profit_usd": cents(f.gross_profit_cents),
         "gross_margin_pct": pct(f.margin_pct),
         "status": f.status,
         "part_period_contracts": p.part_period_contracts,

@@ -33,3 +33,14 @@ def test_a_change_in_dollars_foots_with_the_figures_shown() -> None:
     moved, shown_now, shown_before = change(now, before), figures(now), figures(before)
     assert moved["revenue_usd"] == shown_now["revenue_usd"] - shown_before["revenue_usd"] == 5.01
     assert moved["cogs_usd"] == round(shown_now["cogs_usd"] - shown_before["cogs_usd"], 2) == 0.99
+
+
+def test_gross_profit_foots_with_the_revenue_and_cogs_shown() -> None:
+    # $9,656.895 shows as $9,656.90 and $3,114.774 as $3,114.77: gross profit beside them is $6,542.13, as `why`
+    # (which works in cents) has it, not the exact $6,542.121's $6,542.12 (`margin` and `portfolio` said one, `why`
+    # the other, and 6 rows of 63 of a portfolio did not foot).
+    f = Figures(revenue=D("9656.895"), cogs=D("3114.774"))
+    shown = figures(f)
+    assert (shown["revenue_usd"], shown["cogs_usd"], shown["gross_profit_usd"]) == (9656.9, 3114.77, 6542.13)
+    assert f.gross_profit_cents == D("9656.90") - D("3114.77")
+    assert figures(Figures(revenue=D("0.004"), cogs=D(0)))["gross_profit_usd"] == 0.0
