@@ -249,8 +249,8 @@ def parse_period(text: str | None, *, today: date, default_days: int = DEFAULT_D
         # Its month, when it has one (2026-02-30 is in 2026-02; 2026-13-45 is in no month).
         its_month = f"e.g. {value[:7]} for its month" if 1 <= int(value[5:7]) <= 12 else "e.g. 2026-10, 2026-Q3 or 7d"
         raise PeriodError(
-            f"{text!r} is a date, not a period: a period is YYYY-MM (a month), YYYY-Qn (a quarter) or Nd (the last N "
-            f"days), {its_month}"
+            f"{text!r} is a date, not a period: a period is YYYY-MM (a month), YYYY-Qn (a quarter), YYYY-Www (an ISO "
+            f"week) or Nd (the last N days), {its_month}"
         )
     raise PeriodError(
         f"{text!r} is not a period; use YYYY-MM (a month), YYYY-Qn (a quarter), YYYY-Www (an ISO week) or Nd (the "
