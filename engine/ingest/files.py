@@ -105,7 +105,9 @@ class ImportResult:
         if self.refused and self.problem:
             return f"{self.path}: refused, nothing imported: {self.problem}"
         if self.refused:
-            lines = [f"{self.path}: refused, nothing imported ({self.rejected} invalid row(s) of {self.rows_read}):"]
+            # A file refused before any row was read (its header, its encoding) has no rows to count.
+            counted = f" ({self.rejected} invalid row(s) of {self.rows_read})" if self.rows_read else ""
+            lines = [f"{self.path}: refused, nothing imported{counted}:"]
             lines += [f"  line {e.line}: {e.reason}" for e in self.errors]
             if self.rejected > len(self.errors):
                 lines.append(f"  … and {self.rejected - len(self.errors)} more")

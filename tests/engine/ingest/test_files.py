@@ -89,9 +89,11 @@ def test_a_row_priced_past_one_events_cost_is_written_to_the_rejects_whole_on_bo
 def test_unknown_column_is_refused_before_any_row(runtime: Runtime, tmp_path: Path) -> None:
     path = tmp_path / "typo.csv"
     path.write_text(HEADER.replace("output_tokens", "output_token") + GOOD)
-    with pytest.raises(ImportRefused, match=r"unknown column 'output_token' \(did you mean 'output_tokens'\?\)"):
+    with pytest.raises(ImportRefused, match=r"unknown column 'output_token' \(did you mean 'output_tokens'\?\)") as e:
         import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
     assert counts(runtime) == (0, 0)
+    # No row was read: the file is refused as a whole, not as "1 invalid row(s) of 0".
+    assert e.value.result.summary().startswith(f"{path}: refused, nothing imported:\n  line 1: unknown column")
 
 
 def test_duplicates_across_batches_and_files_are_counted_once(runtime: Runtime, tmp_path: Path) -> None:
