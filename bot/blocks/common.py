@@ -26,9 +26,9 @@ def projection_text(p: Projection | None) -> str | None:
         return None
     f = p.figures
     return (
-        f":crystal_ball: *Run rate, not actuals:* {p.basis}, all of {esc(p.label)} "
-        f"({p.full_days} days) would be revenue {money(f.revenue)} · COGS {money(f.cogs)} · gross margin "
-        f"{percent(f.margin_pct)}" + (f"\n:warning: {esc(p.caveat)}" if p.caveat else "")
+        f":crystal_ball: *Run rate, not actuals:* all of {esc(p.label)} ({p.full_days} days) would be revenue "
+        f"{money(f.revenue)} · COGS {money(f.cogs)} · gross margin {percent(f.margin_pct)} ({p.basis})"
+        + (f"\n:warning: {esc(p.caveat)}" if p.caveat else "")
     )
 
 

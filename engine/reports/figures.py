@@ -144,10 +144,11 @@ class Projection:
 
     @property
     def basis(self) -> str:
-        """How the days left are carried, in words: "usage at the daily rate of the first 26 days, contracts over
-        their days in force" (or, scaled as COGS is, "at the daily rate of the first 26 days")."""
-        rate = f"at the daily rate of the first {self.days} day{'s' if self.days != 1 else ''}"
-        return f"usage {rate}, contracts over their days in force" if self.per_contract else rate
+        """How the days left are carried, in words: "COGS and metered usage at the daily rate of the first 26 days,
+        fees and seats by contract dates" (or, all of it scaled as COGS is, "at the daily rate of the first 26
+        days")."""
+        rate = "at the rate of the first day" if self.days == 1 else f"at the daily rate of the first {self.days} days"
+        return f"COGS and metered usage {rate}, fees and seats by contract dates" if self.per_contract else rate
 
     @property
     def caveat(self) -> str | None:
@@ -158,15 +159,18 @@ class Projection:
         if n:
             which = "1 contract starts or ends" if n == 1 else f"{n:,} contracts start or end"
             if self.per_contract:
-                said.append(f"{which} within {self.label}: {'it earns' if n == 1 else 'each earns'} its own days")
+                said.append(
+                    f"{which} within {self.label}: {'it is' if n == 1 else 'each is'} carried over its days in "
+                    "force only"
+                )
             else:
                 said.append(
                     f"{which} within {self.label}: the run rate spreads what the days so far earned over all "
                     f"{self.full_days} days, so it may misstate {'its' if n == 1 else 'their'} revenue"
                 )
         if k:
-            who = "1 customer" if k == 1 else f"{k:,} customers"
-            said.append(f"{who} billed by invoice: that revenue at its daily rate so far")
+            who = "1 customer billed by invoice: its" if k == 1 else f"{k:,} customers billed by invoice: their"
+            said.append(f"{who} invoiced revenue is carried at its daily rate so far")
         return "; ".join(said) or None
 
 

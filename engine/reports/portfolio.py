@@ -356,7 +356,7 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         unallocated_revenue=prod_rev_now.get("", ZERO),
         previous_unallocated_revenue=prod_rev_before.get("", ZERO),
         part_period_contracts=_part_period(conn, period),
-        carried=None if period.complete else carried(conn, period, revenue_now.lines(), totals=totals_now),
+        carried=None if period.complete else carried(conn, period, revenue_now, totals=totals_now),
     )
 
 

@@ -24,7 +24,19 @@ from typing import Final, Literal, NamedTuple
 
 from sqlalchemy import Connection, text
 
-from engine.money import EXACT, ONE, TICKS, TICKS_D, ZERO, Exact, ExactSum, Share, count_text, unit_price_text
+from engine.money import (
+    EXACT,
+    ONE,
+    TICKS,
+    TICKS_D,
+    ZERO,
+    Exact,
+    ExactSum,
+    Share,
+    count_text,
+    fraction_decimal,
+    unit_price_text,
+)
 from engine.periods import Period, month_spans, runs_of_days
 from engine.reports.usage import UnitCounter, UsageTotals
 from engine.store.bounds import MONEY_MAX, SEATS_MAX
@@ -737,14 +749,15 @@ def projected_revenue(
 
     Each contract earns over its own days in force in the whole period: its fees and seats as agreed (a contract
     ending on the 20th, twenty days of them; one starting on the 25th, its days from then), and its units at its own
-    daily rate so far, over its days in force so far (none yet: none). A hybrid plan's months over a quarter are each
-    against their own allowance: those over as counted, the one running at its rate so far, those to come at the
-    contract's. `totals`: the usage over the days so far, when the caller has read it. Over a complete period this
-    is its revenue (every contract's days are counted)."""
+    daily rate over its days in force so far. One with no such days yet (a renewal or a new price from after them)
+    takes the customer's rate for its product and unit over the days so far. A hybrid plan's months over a quarter
+    are each set against their own allowance: a month over as counted, the month running at its own rate so far,
+    a month to come at the contract's. The units carried are exact fractions, each contract's charge divided once.
+    `totals`: the usage over the days so far, when the caller has read it. Over a complete period this is its
+    revenue (every contract's days are counted)."""
     whole = period.whole()
     wanted = list(customers) if customers is not None else None
-    contracts = contracts_in(conn, whole, wanted)
-    _, contracts, counter = _counted(conn, period, wanted, totals, contracts)
+    _, contracts, counter = _counted(conn, period, wanted, totals, contracts_in(conn, whole, wanted))
     billed = {bill.customer for bill in invoices(conn, period, wanted)}
     through, by_months = period.end, whole.unit == "quarter"
     fixed = {} if fixed is None else fixed
@@ -757,29 +770,43 @@ def projected_revenue(
         if a > b:
             continue
         days, months = (b - a).days + 1, month_fraction(a, b)
-        counted = (min(b, through) - a).days + 1  # its days in force so far (none when it starts after them)
-        per_product: dict[str, Decimal] = {}
-        units = rate = ZERO
-        if counted > 0 and (c.is_metered or not c.product):
-            so_far = counter.by_product(c.customer, c.product, c.split_unit, a, min(b, through))
-            per_product = {p: u * days / counted for p, u in so_far.items()}  # a split's weights: the same shares
+        # The days its rate is read over: its own in force so far, or (none yet) the customer's so far.
+        first, last = (a, min(b, through)) if a <= through else (period.start, through)
+        counted = (last - first).days + 1
+        per_product: dict[str, Decimal] = {}  # the split's weights: the shares of the days read
+        units, rate = Fraction(0), Fraction(0)
+        if c.is_metered or not c.product:
+            per_product = counter.by_product(c.customer, c.product, c.split_unit, first, last)
             if c.is_metered:
-                rate = counter.units(c.customer, c.product, c.split_unit, a, min(b, through), so_far) / counted
+                rate = Fraction(counter.units(c.customer, c.product, c.split_unit, first, last, per_product)) / counted
                 units = rate * days
-        if c.is_metered and by_months and c.plan is Plan.HYBRID and (a.year, a.month) != (b.year, b.month):
-            by_month: list[tuple[_Fixed, Decimal]] = []
+        usage: Fraction | None = None  # a hybrid plan's usage charge month by month, in ticks
+        month_fixed = _fixed_of(c, months, fixed)
+        if c.is_metered and c.plan is Plan.HYBRID and by_months and (a.year, a.month) != (b.year, b.month):
+            usage = Fraction(0)
             for x, y in month_spans(a, b):
                 if y <= through:  # a month over: as counted
-                    used = counter.units_over(c.customer, c.product, c.split_unit, x, y)
+                    used = Fraction(counter.units_over(c.customer, c.product, c.split_unit, x, y))
                 elif x <= through:  # the month running: its days so far at their own rate
-                    used = counter.units_over(c.customer, c.product, c.split_unit, x, through)
-                    used = used * ((y - x).days + 1) / ((through - x).days + 1)
-                else:  # a month to come: at the contract's rate so far
+                    so_far = Fraction(counter.units_over(c.customer, c.product, c.split_unit, x, through))
+                    used = so_far * ((y - x).days + 1) / ((through - x).days + 1)
+                else:  # a month to come: at the contract's rate
                     used = rate * ((y - x).days + 1)
-                by_month.append((_fixed_of(c, month_fraction(x, y), fixed), used))
-            charge = _hybrid_by_month(c, days, _fixed_of(c, months, fixed), per_product, units, by_month)
+                month = _fixed_of(c, month_fraction(x, y), fixed)
+                over = used * Fraction(month.denominator) - Fraction(month.included_n)
+                if over > 0:
+                    usage += over * Fraction(c.unit_price_usd) * Fraction(month.per)
+            ticks = fraction_decimal(Fraction(month_fixed.ticks) + usage)
+        elif c.is_metered and c.plan is Plan.HYBRID:
+            over = units * Fraction(month_fixed.denominator) - Fraction(month_fixed.included_n)
+            extra = over * Fraction(c.unit_price_usd) * Fraction(month_fixed.per) if over > 0 else Fraction(0)
+            ticks = fraction_decimal(Fraction(month_fixed.ticks) + extra)
+        elif c.is_metered:
+            ticks = fraction_decimal(Fraction(month_fixed.ticks) + units * Fraction(c.unit_price_usd) * TICKS)
         else:
-            charge = _charged(c, days, _fixed_of(c, months, fixed), per_product, units)
+            ticks = month_fixed.ticks
+        by_month = None if usage is None else fraction_decimal(usage)
+        charge = _Charge._make((days, per_product, fraction_decimal(units), month_fixed, ticks, by_month))
         charged.append((c, charge, c.customer, c.product))
     return PeriodRevenue(charged, [], []), billed
 
@@ -795,7 +822,7 @@ class Carried(NamedTuple):
 def carried(
     conn: Connection,
     period: Period,
-    lines: list[RevenueLine],
+    lines: list[RevenueLine] | PeriodRevenue,
     *,
     customer: list[str] | None = None,
     product: str | None = None,
@@ -803,10 +830,11 @@ def carried(
 ) -> Carried:
     """A period to date's revenue over its whole length, for one customer (`customer`), one product (`product`) or
     the book: its contracts carried over their days in force (projected_revenue), and what customers billed by
-    invoice were billed so far (`lines`: the period's revenue lines), carried by the run rate at its daily rate.
+    invoice were billed so far (`lines`: the period's revenue, its lines or (written up only for them) its
+    PeriodRevenue), carried by the run rate at its daily rate.
     `totals`: the usage of the days so far, when the caller has read it."""
     projected, billed = projected_revenue(conn, period, customers=customer, totals=totals)
-    theirs = [line for line in lines if line.customer in billed]
+    theirs = lines.lines_of(billed) if isinstance(lines, PeriodRevenue) else [x for x in lines if x.customer in billed]
     if product is None:
         return Carried(projected.total().dollars(), lines_sum(theirs).dollars(), len({x.customer for x in theirs}))
     mine = [line for line in theirs if product in line.by_product]

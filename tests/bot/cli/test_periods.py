@@ -292,7 +292,7 @@ def test_a_run_rate_carries_each_contract_over_its_own_days_in_force(
     hooli = as_json(book, capsys, "margin", "hooli", "--period", "2026-11")
     p = hooli["projection"]
     assert (hooli["revenue_usd"], p["revenue_usd"], p["part_period_contracts"]) == (2000.0, 2000.0, 1)
-    assert p["caveat"] == "1 contract starts or ends within 2026-11: it earns its own days"
+    assert p["caveat"] == "1 contract starts or ends within 2026-11: it is carried over its days in force only"
     projected = {
         who: as_json(book, capsys, "margin", who, "--period", "2026-11")["projection"]
         for who in ("acme", "initech", "globex", "umbrella")
@@ -311,11 +311,11 @@ def test_a_run_rate_carries_each_contract_over_its_own_days_in_force(
     assert (search["revenue_usd"], search["caveat"]) == (660.0, None)
     assert as_json(book, capsys, "margin", "hooli", "--period", "2026-10")["projection"] is None
     code, out, _ = run(book, capsys, "portfolio", "--period", "2026-11")
-    assert code == 0 and "(4 contracts start or end within 2026-11: each earns its own days)" in out
+    assert code == 0 and "(4 contracts start or end within 2026-11: each is carried over its days in force only)" in out
     now = Runtime.now(book).replace(year=2026, month=11, day=27, hour=10)
     shown = all_text(answer(book, "/margin hooli 2026-11", now=now).blocks)
-    assert "Run rate, not actuals" in shown and "1 contract starts or ends within 2026-11: it earns its own" in shown
+    assert "Run rate, not actuals" in shown and "1 contract starts or ends within 2026-11: it is carried over" in shown
     code, out, _ = run(book, capsys, "report", "--period", "2026-11", "--out", str(tmp_path / "pack") + "/")
     assert code == 0
     notes = (tmp_path / "pack" / "notes.csv").read_text()
-    assert "Note: 4 contracts start or end within 2026-11: each earns its own days." in notes
+    assert "Note: 4 contracts start or end within 2026-11: each is carried over its days in force only." in notes

@@ -109,6 +109,34 @@ def test_revenue_billed_by_invoice_is_carried_at_its_rate_so_far_and_said(runtim
     assert book.total.revenue == D(700) + D(3000) * 14 / 30
     p = book.projection
     assert p is not None and p.figures.revenue == D(4500)
-    assert p.caveat == "1 customer billed by invoice: that revenue at its daily rate so far"
+    assert p.caveat == "1 customer billed by invoice: its invoiced revenue is carried at its daily rate so far"
     assert book.period == Period(date(2026, 11, 1), date(2026, 11, 14), "2026-11", full_end=date(2026, 11, 30),
                                  running=True)  # fmt: skip
+
+
+def test_a_contract_taking_over_after_the_days_counted_carries_the_customers_rate(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # 100 requests a day to Nov 14. A renewal from Nov 21 on the same terms had no days counted, so it carried no
+    # usage: $20.00 for the month where 3,000 requests at $0.01 are $30.00 (and no caveat, a renewal being no change).
+    # It takes the customer's rate so far, 100 a day, as a new price from Nov 21 does: 2,000 × 0.01 + 1,000 × 0.02.
+    _load(runtime, tmp_path / "a", {"same": [(date(2026, 11, 1), date(2026, 11, 14), 100)],
+                                    "dearer": [(date(2026, 11, 1), date(2026, 11, 14), 100)]},
+          ["same,Same,usage,2026-01-01,2026-11-20,,,request,0.01", "same,Same,usage,2026-11-21,,,,request,0.01",
+           "dearer,Dearer,usage,2026-01-01,2026-11-20,,,request,0.01",
+           "dearer,Dearer,usage,2026-11-21,,,,request,0.02"])  # fmt: skip
+    november = parse_period("2026-11", today=TODAY)
+    with runtime.connect() as conn:
+        carried, _ = projected_revenue(conn, november)
+    assert carried.by_customer() == {"same": D(30), "dearer": D(40)}
+
+
+def test_carried_units_are_exact_so_a_half_cent_rounds_up(runtime: Runtime, tmp_path: Path) -> None:
+    # 5 requests on Nov 3 at $0.035, carried over 30 days of 14: exactly 5 × 30/14 × 0.035 = $0.375, $0.38 shown. The
+    # units divided first (10.714285…, cut at 28 digits) made $0.37499…98, $0.37.
+    _load(runtime, tmp_path, {"tiny": [(date(2026, 11, 3), date(2026, 11, 3), 5)]},
+          ["tiny,Tiny,usage,2026-01-01,,,,request,0.035"])  # fmt: skip
+    november = parse_period("2026-11", today=TODAY)
+    with runtime.connect() as conn:
+        report = customer_report(conn, "tiny", november, thresholds=runtime.thresholds)
+    assert report.projection is not None and report.projection.figures.revenue == D("0.375")
