@@ -161,10 +161,12 @@ def _month_to_date(m: dict[str, Any] | None) -> str | None:
     )
     p = m.get("projection")
     if p:
+        # A digest queued before the run rate carried contracts over their own days has no basis to say.
+        basis = f" ({esc(p['basis'])})" if p.get("basis") else ""
         line += (
             f"\n:crystal_ball: Run rate, not actuals: all {p['full_days']} days at this pace would be revenue "
             f"{money(figure(p, 'revenue_usd'))}, COGS {money(figure(p, 'cogs_usd'))}, "
-            f"margin {percent(figure(p, 'margin_pct'))}"
+            f"margin {percent(figure(p, 'margin_pct'))}{basis}"
         )
         if p.get("caveat"):  # a digest queued before the run rate said so has none
             line += f"\n:warning: {esc(p['caveat'])}"

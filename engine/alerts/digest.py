@@ -284,6 +284,7 @@ def _month(m: Portfolio | None) -> dict[str, Any] | None:
             "full_days": p.full_days,
             **payload_figures(revenue_usd=p.figures.revenue, cogs_usd=p.figures.cogs, margin_pct=p.figures.margin_pct),
             "caveat": p.caveat,
+            "basis": p.basis,
         }
     )
     return out

@@ -39,3 +39,13 @@ def test_the_digest_run_rate_carries_its_caveat_and_a_digest_queued_before_reads
     line = _month_to_date({**m, "projection": {**projection, "caveat": caveat}})
     assert line is not None and line.endswith("\n:warning: 1 contract starts or ends within 2026-11: the run rate "
                                               "spreads what it earned so far &lt;over&gt; all 30 days")  # fmt: skip
+
+
+def test_the_digest_run_rate_says_how_it_carries_revenue_when_its_payload_does() -> None:
+    projection = {"full_days": 30, "revenue_usd": "2000.00", "cogs_usd": "10.00", "margin_pct": "99.50",
+                  "basis": "COGS and metered usage at the daily rate of the first 26 days, fees and seats by contract "
+                           "dates"}  # fmt: skip
+    m = {"title": "2026-11, month to date", **figures_text(EARNING, EARNING, change=True), "projection": projection}
+    line = _month_to_date(m)
+    assert line is not None and line.endswith("margin 99.5% (COGS and metered usage at the daily rate of the first 26 "
+                                              "days, fees and seats by contract dates)")  # fmt: skip
