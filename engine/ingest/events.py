@@ -4,6 +4,7 @@ a `ParsedEvent`, and the fast path for well-formed CSV rows (which must agree wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -143,6 +144,17 @@ def _text(raw: Mapping[str, Any], key: str, *, lower: bool = False) -> str:
     return value.lower() if lower else value
 
 
+_DIGITS = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]+")
+
+
+def _comma_hint(value: str) -> str:
+    """The fix for a number written with a decimal comma (a `;`-separated export from a European locale)."""
+    text = value.strip()
+    return f" (write decimals with a point: {text.replace(',', '.')})" if _DECIMAL_COMMA.fullmatch(text) else ""
+
+
 def _count(raw: Mapping[str, Any], key: str, default: int = 0) -> int:
     value = raw.get(key)
     if value is None or value == "":
@@ -150,9 +162,13 @@ def _count(raw: Mapping[str, Any], key: str, default: int = 0) -> int:
     if type(value) is int:
         number = value
     elif isinstance(value, str):
+        # ASCII digits only, as the docs say: int() also reads 100_000, ４２ and ٤٢, which a count written by hand
+        # or by a spreadsheet in another locale should not pass as.
+        if not _DIGITS.fullmatch(value.strip()):
+            raise RowError(f"{key} must be a non-negative integer, got {shown(value)}{_comma_hint(value)}")
         try:
             number = int(value)
-        except ValueError:  # not digits, or more digits than int() reads (4,300)
+        except ValueError:  # more digits than int() reads
             raise RowError(f"{key} must be a non-negative integer, got {shown(value)}") from None
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
@@ -177,6 +193,8 @@ def _amount(raw: Mapping[str, Any], key: str) -> Decimal | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise RowError(f"{key} must be a non-negative number, got {shown(value)}")
+    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):  # Decimal() too reads 1_000 and ４２
+        raise RowError(f"{key} must be a non-negative number, got {shown(value)}{_comma_hint(value)}")
     try:
         number = Decimal(value.strip() if isinstance(value, str) else str(value))
     except (InvalidOperation, ValueError):
@@ -379,6 +397,10 @@ def _csv_fast_parser(header: list[str]) -> Callable[[list[str]], ParsedEvent]:
                 stamp = stamp.replace(tzinfo=UTC)
         if not _MIN_TS <= stamp < _MAX_TS:
             raise _Miss
+        # int() and Decimal() also read 1_000 and non-ASCII digits, which parse_event refuses: those go to it.
+        counts = inp + cached + write + out + req + retr + rer + write_1h + searches + comp
+        if not counts.isascii() or "_" in counts:
+            raise _Miss
         i = int(inp) if inp else 0
         c = int(cached) if cached else 0
         w = int(write) if write else 0
@@ -447,11 +469,14 @@ def check_header(header: list[str], delimiter: str = ",") -> None:
     hint = json_hint(header) or separator_hint(header, COLUMNS, delimiter)
     if hint:
         raise RowError(hint)
+    if "" in header:  # "a,b," : a delimiter at the end of the header, or two in a row
+        raise RowError("the header has an empty column name (a delimiter at its end, or two in a row): remove it")
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
         raise RowError(unknown_columns(unknown, COLUMNS))
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise RowError(f"missing required column(s) {missing}")
-    if len(set(header)) != len(header):
-        raise RowError("a column name appears twice in the header")
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise RowError(f"a column name appears twice in the header: {', '.join(repeated)} (keep one)")

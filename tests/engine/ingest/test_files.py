@@ -345,3 +345,40 @@ def test_the_summary_rounds_a_half_cent_up_once(runtime: Runtime, tmp_path: Path
     result = import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
     assert result.cost_usd == Decimal("0.005")  # exact until shown
     assert "COGS $0.01" in result.summary()  # half up (half-even would show $0.00)
+
+
+@pytest.mark.parametrize("columnar", [None, False])
+@pytest.mark.parametrize(
+    ("row", "said"),
+    [
+        # int() and Decimal() read these, so they passed; the docs say plain digits, no separators.
+        (
+            "u1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,100_000,0,10",
+            "input_tokens must be a non-negative integer",
+        ),
+        ("u2,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,４２,0,10", "input_tokens must be a non-negative integer"),
+    ],
+)
+def test_counts_are_plain_ascii_digits(
+    runtime: Runtime, tmp_path: Path, row: str, said: str, columnar: bool | None
+) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text(HEADER + GOOD + row + "\n", encoding="utf-8")
+    with pytest.raises(ImportRefused, match=f"line 3: {said}"):
+        import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", columnar=columnar)
+    assert counts(runtime) == (0, 0)
+
+
+def test_a_decimal_comma_is_told_to_be_a_point_and_header_slips_are_named(runtime: Runtime, tmp_path: Path) -> None:
+    path = tmp_path / "comma.csv"
+    row = 'c1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,10,"0,05"'
+    path.write_text(HEADER.strip() + ",cost_usd\n" + row + "\n", encoding="utf-8")
+    with pytest.raises(ImportRefused, match=r"cost_usd must be a non-negative number, got '0,05' \(write decimals with "
+                                            r"a point: 0\.05\)"):  # fmt: skip
+        import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
+    path.write_text(HEADER.strip() + ",\n" + GOOD.strip() + ",\n", encoding="utf-8")
+    with pytest.raises(ImportRefused, match="the header has an empty column name"):
+        import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
+    path.write_text(HEADER.strip() + ",customer\n" + GOOD.strip() + ",acme\n", encoding="utf-8")
+    with pytest.raises(ImportRefused, match=r"appears twice in the header: customer \(keep one\)"):
+        import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
