@@ -53,7 +53,7 @@ from engine.ingest.reading import FileError, csv_problem, is_jsonl
 from engine.ingest.rollups import MEASURES, ROLLUPS, SUM_TOO_LARGE, narrow
 from engine.ingest.sqlite_image import EventImage
 from engine.ingest.writer import EVENT_COLUMNS, INPUT_COLUMNS, TEXT_COLUMNS, RowBuilder
-from engine.pricing.book import FEMTO_PER_NANO, Price, PriceBook
+from engine.pricing.book import FEMTO_PER_NANO, UNIT_PARTS, Price, PriceBook
 from engine.store.bounds import INVISIBLE
 from engine.store.columns import COST_COLUMNS
 
@@ -527,9 +527,16 @@ class ColumnarChunks:
                 self._days[q] = cut.day(q * 900)
         frame = frame.with_columns(pl.col("quarter").replace_strict(self._days, return_dtype=pl.String).alias("day"))
         units = self.prices.unit_costs
-        retrieval, rerank, compute = (
-            min(u, _RATE_MAX) for u in (units.retrieval_query, units.rerank_call, units.compute_ms)
-        )
+        # A unit cost the price file leaves out (None) costs its counts 0 and leaves their rows unpriced, as
+        # PriceBook.price does; 0 is a price.
+        unit_rates = (units.retrieval_query, units.rerank_call, units.compute_ms)
+        retrieval, rerank, compute = (min(u or 0, _RATE_MAX) for u in unit_rates)
+        unit_counts = ("retrieval_queries", "rerank_calls", "compute_ms")
+        # Per row, whether each of UNIT_PARTS is used with no price (a literal False where it has one).
+        no_unit = [
+            (pl.col(count) > 0) if rate is None else pl.lit(False)
+            for count, rate in zip(unit_counts, unit_rates, strict=True)
+        ]
         # Every product below is a count (0 to the chunk's largest) times a rate (at most the largest in its price
         # table or unit costs): when that bound fits in 64 bits, so does every product, and 64-bit arithmetic gives
         # the same exact integers as 128-bit, ~10% cheaper (most files: counts in the thousands, rates below 10¹¹
@@ -594,12 +601,15 @@ class ColumnarChunks:
         frame = frame.with_columns(
             (pl.col("ok") & fits & ~pl.col("time_of_day").fill_null(False)).fill_null(False).alias("ok"),
             (
-                ~usage
-                | (
-                    found
-                    & ((pl.col("web_searches") == 0) | web_priced)
-                    & ((pl.col("output_tokens") == 0) | output_priced)
+                (
+                    ~usage
+                    | (
+                        found
+                        & ((pl.col("web_searches") == 0) | web_priced)
+                        & ((pl.col("output_tokens") == 0) | output_priced)
+                    )
                 )
+                & ~pl.any_horizontal(no_unit)
             ).alias("priced"),
         )
         frame = frame.with_columns(
@@ -611,16 +621,19 @@ class ColumnarChunks:
             .select(
                 "provider",
                 "model",
-                ~found,  # what of each has no price, as PriceBook.missing says it
-                (pl.col("output_tokens") > 0) & ~output_priced,
-                (pl.col("web_searches") > 0) & ~web_priced,
+                # what of each has no price, as PriceBook.missing says it (its model only when it has usage)
+                (usage & ~found).alias("no_model"),
+                (usage & found & (pl.col("output_tokens") > 0) & ~output_priced).alias("no_output"),
+                (usage & found & (pl.col("web_searches") > 0) & ~web_priced).alias("no_searches"),
+                *(expr.alias(f"no_{count}") for expr, count in zip(no_unit, unit_counts, strict=True)),
             )
             .unique()
             .rows()
         )
-        for provider, model, no_model, no_output, no_searches in unpriced:
+        for provider, model, no_model, no_output, no_searches, *no_units in unpriced:
             self.builder.unpriced_models.add((provider, model))
             parts = ["the model"] if no_model else ["output tokens"] * no_output + ["web searches"] * no_searches
+            parts += [part for part, none in zip(UNIT_PARTS, no_units, strict=True) if none]
             self.builder.unpriced_parts.update((provider, model, part) for part in parts)
         standard = taken.filter(pl.col("standard_rated").fill_null(False)).select("provider", "model", "service_tier")
         self.builder.standard_rated.update(standard.unique().rows())

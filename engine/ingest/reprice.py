@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, text
 
 from engine.ingest.events import BIGINT_MAX, COST_MAX_NANO
 from engine.ingest.rollups import rebuild_rollups
+from engine.ingest.writer import unpriced_names
 from engine.money import CENT, round_to, usd
 from engine.pricing.book import PriceBook, Usage
 from engine.progress import Progress
@@ -46,6 +47,9 @@ class RepriceResult:
     changed: int = 0  # events whose cost (or priced flag) is not what was stored
     moved: int = 0  # events whose local day changed (a new MARGINBOT_TIMEZONE)
     unpriced_events: int = 0
+    # What of the events still unpriced has no price, for the summary's words (engine.ingest.writer.unpriced_names).
+    unpriced_models: set[tuple[str, str]] = field(default_factory=set)
+    unpriced_parts: set[tuple[str, str, str]] = field(default_factory=set)
     cost_before_nano: int = 0
     cost_after_nano: int = 0
     # With --since: the moment re-pricing started from, and whether events before it are stored at costs the new
@@ -67,9 +71,16 @@ class RepriceResult:
         return (
             f"re-priced {_n(self.events, 'event')}: {self.changed:,} with a new cost{moved}; "
             f"COGS moved by {sign}${abs(delta):,.2f}"
-            + (f"; {_n(self.unpriced_events, 'event')} still unpriced" if self.unpriced_events else "")
+            + (
+                f"; {_n(self.unpriced_events, 'event')} still unpriced ({self._unpriced()})"
+                if self.unpriced_events
+                else ""
+            )
             + stale
         )
+
+    def _unpriced(self) -> str:
+        return ", ".join(unpriced_names(self.unpriced_models, self.unpriced_parts))
 
 
 def _n(n: int, word: str) -> str:
@@ -126,13 +137,17 @@ def reprice(
                 for event_id, ts, *row in chunk:
                     counts, stored, was_priced, was_day = row[:_USAGE], row[_USAGE:-2], row[-2], row[-1]
                     epoch = int(_aware(ts).timestamp())
-                    costs = prices.price(Usage(epoch, *counts))
+                    usage = Usage(epoch, *counts)
+                    costs = prices.price(usage)
                     if costs.total > COST_MAX_NANO:  # the import's bound (engine.ingest.writer), whatever the prices
                         raise _too_dear(event_id, costs.total)
                     day = cutter.day(epoch)
                     result.events += 1
                     if not costs.priced:
                         result.unpriced_events += 1
+                        provider, model = usage.provider, usage.model
+                        result.unpriced_models.add((provider, model))
+                        result.unpriced_parts.update((provider, model, part) for part in prices.missing(usage))
                     was = tuple(int(v or 0) for v in stored)
                     before += sum(was)
                     after += costs.total

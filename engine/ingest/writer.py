@@ -35,7 +35,7 @@ from engine.ingest.rollups import (
 )
 from engine.ingest.sqlite_image import STAGE_TABLE, attach_stage, load_image
 from engine.money import NANO, usd
-from engine.pricing.book import Costs, PriceBook, Usage
+from engine.pricing.book import UNIT_KEYS, Costs, PriceBook, Usage
 from engine.store.db import hold_writes
 from engine.store.meta import check_rollups
 from engine.store.models import COST_COLUMNS, COST_TYPES, UsageEvent
@@ -251,7 +251,8 @@ class WriteStats:
     duplicates: int = 0
     unpriced_events: int = 0
     unpriced_models: set[tuple[str, str]] = field(default_factory=set)
-    # (provider, model, what has no price: "the model", "output tokens", "web searches"), for the warning's words.
+    # (provider, model, what has no price: "the model", "output tokens", "web searches", or one of
+    # engine.pricing.book.UNIT_PARTS, what [unit_costs] has no price for), for the warning's words.
     unpriced_parts: set[tuple[str, str, str]] = field(default_factory=set)
     cost_nano: int = 0
     # (provider, model, tier): a flex, priority or batch tier nothing prices, priced at standard rates.
@@ -264,15 +265,30 @@ class WriteStats:
 
 def unpriced_names(models: Iterable[tuple[str, str]], parts: Iterable[tuple[str, str, str]]) -> list[str]:
     """Each unpriced model as a warning names it: "openai/gpt-x", or with what of it has no price when the model
-    itself is priced ("anthropic/claude-3-haiku (web searches)"), so that a priced model is not read as unpriced."""
+    itself is priced ("anthropic/claude-3-haiku (web searches)"), so that a priced model is not read as unpriced.
+    Counts the price file's [unit_costs] has no price for are named once, with the key that would price them
+    ("rerank calls and compute seconds (no rerank_call, compute_second in [unit_costs])"), not under each model:
+    no model's price would price them, and unit-cost-only usage has no model to name."""
     of: dict[tuple[str, str], set[str]] = {}
+    units: set[str] = set()
     for provider, model, part in parts:
-        of.setdefault((provider, model), set()).add(part)
+        if part in UNIT_KEYS:
+            units.add(part)
+            of.setdefault((provider, model), set())
+        else:
+            of.setdefault((provider, model), set()).add(part)
     names = []
     for provider, model in sorted(set(models)):
-        missing = of.get((provider, model), set())
+        missing = of.get((provider, model))
+        if missing is not None and not missing:
+            continue  # only its unit costs have no price: named below
         name = f"{provider or '?'}/{model or '?'}"
         names.append(name if not missing or "the model" in missing else f"{name} ({' and '.join(sorted(missing))})")
+    if units:
+        ordered = [part for part in UNIT_KEYS if part in units]
+        keys = ", ".join(UNIT_KEYS[part] for part in ordered)
+        said = ordered[0] if len(ordered) == 1 else f"{', '.join(ordered[:-1])} and {ordered[-1]}"
+        names.append(f"{said} (no {keys} in [unit_costs])")
     return names
 
 

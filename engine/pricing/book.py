@@ -53,6 +53,8 @@ _TIER = {t.value: t for t in ServiceTier}  # stored spelling → tier, without a
 __all__ = [
     "FEMTO_PER_NANO",
     "FEMTO_PER_USD",
+    "UNIT_KEYS",
+    "UNIT_PARTS",
     "Costs",
     "Discount",
     "ModelOverride",
@@ -88,6 +90,12 @@ class Rates:
     discount: Decimal = ZERO  # the [[discounts]] percent applied (catalogue prices only)
     model_id: str = ""  # the catalogue entry the model resolved to ('' when the catalogue does not know it)
     effective_from: date | None = None  # an override's date, or the catalogue entry's last change
+
+
+# What of an event [unit_costs] prices, as `PriceBook.missing` names it when it has no price, and the key that would
+# price it (engine.ingest.writer.unpriced_names tells the user to add that key).
+UNIT_PARTS = ("retrieval queries", "rerank calls", "compute seconds")
+UNIT_KEYS = dict(zip(UNIT_PARTS, ("retrieval_query", "rerank_call", "compute_second"), strict=True))
 
 
 class Usage(NamedTuple):
@@ -469,15 +477,29 @@ class PriceBook:
     # ---- pricing ----
     def missing(self, usage: Usage) -> tuple[str, ...]:
         """What of an unpriced `usage` (`price(usage).priced` False) has no price, in words: ("the model",) when
-        nothing prices the model, else "output tokens" and "web searches" for those the model has no price for.
+        nothing prices the model, else "output tokens" and "web searches" for those the model has no price for; then
+        "retrieval queries", "rerank calls" and "compute seconds" for those [unit_costs] has no price for (UNIT_PARTS).
         Asked only of the few events that are unpriced, so that a warning names the part, not a priced model."""
-        (epoch, provider, model, *_, web_searches, service_tier) = usage
-        rates = self._rates(provider, model, service_tier, epoch)
-        if rates is None:
-            return ("the model",)
-        output_tokens = usage[6]
-        needed = (("output tokens", output_tokens, rates.output), ("web searches", web_searches, rates.web_search))
-        return tuple(part for part, used, price in needed if used and price is None)
+        u = usage
+        parts: list[str] = []
+        # As `price`: a source's own cost prices the tokens, and usage with no tokens needs no model price.
+        if u.source_cost_nano is None and (u.input_tokens or u.output_tokens or u.web_searches):
+            rates = self._rates(u.provider, u.model, u.service_tier, u.epoch)
+            if rates is None:
+                parts.append("the model")
+            else:
+                needed = (
+                    ("output tokens", u.output_tokens, rates.output),
+                    ("web searches", u.web_searches, rates.web_search),
+                )
+                parts += [part for part, used, price in needed if used and price is None]
+        units = self.unit_costs
+        counts = (u.retrieval_queries, u.rerank_calls, u.compute_ms)
+        unit_prices = (units.retrieval_query, units.rerank_call, units.compute_ms)
+        parts += [
+            part for part, used, price in zip(UNIT_PARTS, counts, unit_prices, strict=True) if used and price is None
+        ]
+        return tuple(parts)
 
     def price(self, usage: Usage) -> Costs:
         """What `usage` cost: nano-USD per cost type, each rounded half up once, and whether it was priced."""
@@ -499,18 +521,33 @@ class PriceBook:
             service_tier,
         ) = usage
         units = self.unit_costs
-        retrieval = _nano(retrieval_queries * units.retrieval_query) if retrieval_queries else 0
-        rerank = _nano(rerank_calls * units.rerank_call) if rerank_calls else 0
-        compute = _nano(compute_ms * units.compute_ms) if compute_ms else 0
+        # A count [unit_costs] has no price for costs 0 and leaves the event unpriced: flagged, never free. (An
+        # explicit 0 is a price.) The event's other parts are still priced.
+        priced = True
+        retrieval = rerank = compute = 0
+        if retrieval_queries:
+            if units.retrieval_query is None:
+                priced = False
+            else:
+                retrieval = _nano(retrieval_queries * units.retrieval_query)
+        if rerank_calls:
+            if units.rerank_call is None:
+                priced = False
+            else:
+                rerank = _nano(rerank_calls * units.rerank_call)
+        if compute_ms:
+            if units.compute_ms is None:
+                priced = False
+            else:
+                compute = _nano(compute_ms * units.compute_ms)
         if source_cost_nano is not None:
-            return _new(Costs, (0, 0, 0, 0, 0, 0, 0, source_cost_nano, retrieval, rerank, compute, True))
+            return _new(Costs, (0, 0, 0, 0, 0, 0, 0, source_cost_nano, retrieval, rerank, compute, priced))
         if not (input_tokens or output_tokens or web_searches):
-            return _new(Costs, (0, 0, 0, 0, 0, 0, 0, 0, retrieval, rerank, compute, True))
+            return _new(Costs, (0, 0, 0, 0, 0, 0, 0, 0, retrieval, rerank, compute, priced))
         rates = self._rates(provider, model, service_tier, epoch)
         if rates is None:
             return _new(Costs, (0, 0, 0, 0, 0, 0, 0, 0, retrieval, rerank, compute, False))
         sel = input_tokens // requests if requests > 1 else input_tokens  # tier_selector, inlined: every row
-        priced = True
         output = 0
         if output_tokens:
             if rates.output is None:

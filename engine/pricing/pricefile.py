@@ -73,11 +73,14 @@ class TierMultiplier:
 
 @dataclass(frozen=True, slots=True)
 class UnitCosts:
-    """Femto-USD per retrieval query, rerank call, compute millisecond and cache lookup."""
+    """Femto-USD per retrieval query, rerank call, compute millisecond and cache lookup.
 
-    retrieval_query: int = 0
-    rerank_call: int = 0
-    compute_ms: int = 0
+    None: the price file gives no price for it, so usage of it is unpriced (flagged, never $0 unnoticed); 0 is a
+    price (free on purpose). The cache lookup is only a scenario's (engine.scenarios.whatif), which says when unset."""
+
+    retrieval_query: int | None = None
+    rerank_call: int | None = None
+    compute_ms: int | None = None
     cache_lookup: int = 0
 
 
@@ -107,6 +110,11 @@ _TIER_WORDS = ", ".join(t for t in ServiceTier if t is not ServiceTier.STANDARD)
 
 def usd_to_femto(value: Decimal) -> int:
     return int((value * FEMTO_PER_USD).to_integral_value())
+
+
+def _per_ms(value: Decimal) -> int:
+    """USD per compute second → femto-USD per millisecond (compute is counted in milliseconds)."""
+    return usd_to_femto(value) // 1000
 
 
 def per_mtok_to_femto(value: Decimal) -> int:
@@ -188,10 +196,11 @@ def parse_price_file(data: Mapping[str, Any], origin: str, matching: Callable[[]
     if set(units) - allowed:
         raise PriceFileError(f"{origin}: unit_costs has unknown key(s) {sorted(set(units) - allowed)}")
     where = f"{origin}: unit_costs"
+    # A key left out (or the whole section) is no price, not a price of $0: the usage it would price is unpriced.
     unit_costs = UnitCosts(
-        retrieval_query=usd_to_femto(_price(units, "retrieval_query", where, _per("retrieval query"), default=0)),
-        rerank_call=usd_to_femto(_price(units, "rerank_call", where, _per("rerank call"), default=0)),
-        compute_ms=usd_to_femto(_price(units, "compute_second", where, _per("compute second"), default=0)) // 1000,
+        retrieval_query=_optional(units, "retrieval_query", where, _per("retrieval query"), usd_to_femto),
+        rerank_call=_optional(units, "rerank_call", where, _per("rerank call"), usd_to_femto),
+        compute_ms=_optional(units, "compute_second", where, _per("compute second"), _per_ms),
         cache_lookup=usd_to_femto(_price(units, "cache_lookup", where, _per("cache lookup"), default=0)),
     )
     # Two discounts (or multipliers) that match the same events from one date: the newest-first order would leave
