@@ -31,7 +31,7 @@ from engine.ingest.sources import anthropic, langfuse, litellm, openai, stripe
 from engine.ingest.sources.base import Batch, Connector, Context, Window, parse_rfc3339, stored_cost
 from engine.ingest.sources.http import SourceError
 from engine.ingest.writer import KEPT_SHOWN, EventWriter, begin_writing, kept_note, tier_warning, unpriced_names
-from engine.money import CENT, round_to, usd
+from engine.money import CENT, round_to, usd, usd_text
 from engine.progress import Progress
 from engine.runtime import Runtime
 from engine.store.bounds import SEATS_MAX
@@ -98,7 +98,8 @@ class SyncResult:
         lines = [
             f"{self.source}:{span}{windows} {self.read} record(s) read, "
             f"{self.imported} event(s) imported, {self.duplicates} already known; "
-            f"COGS ${round_to(usd(self.cost_nano), CENT):,.2f}"
+            # The money text every figure uses: a cost under half a cent reads "<$0.01", not "$0.00" (as nothing).
+            f"COGS {usd_text(usd(self.cost_nano))}"
         ]
         if self.provider_costs:
             lines.append(f"  {self.provider_costs} provider cost line(s) stored for `marginbot reconcile`")

@@ -107,6 +107,13 @@ def test_sync_result_rounds_a_half_cent_up_in_text_and_json() -> None:
     assert result.as_dict()["cogs_usd"] == 0.01
 
 
+def test_sync_result_shows_a_cost_under_half_a_cent_as_under_a_cent_not_as_nothing() -> None:
+    # It read "COGS $0.00" for $0.004 of cost: the docs (and a file import's summary) say "<$0.01".
+    assert "COGS <$0.01" in SyncResult(source="openai", cost_nano=4_000_000).summary()
+    assert "COGS $0.00" in SyncResult(source="openai").summary()  # nothing at all is still $0.00
+    assert "COGS $1,234.57" in SyncResult(source="openai", cost_nano=1_234_565_000_000).summary()
+
+
 def test_sync_source_reports_windows_written_of_the_windows_to_fetch(rt: Runtime, vendor: Vendor) -> None:
     vendor.route("/v1/organization/usage/completions", openai_bucket_pages({D1: [usage_result()]}))
     vendor.route("/v1/organization/usage/embeddings", openai_bucket_pages({}))
