@@ -416,8 +416,13 @@ def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> 
     """Set the seats of each mapped customer's seat contract in force today from its Stripe subscription, from today
     on (a hybrid plan's from the first of the month): a contract that started before is ended the day before and
     continued with the new count, so the days before keep the seats they were billed for (a September already
-    reported, and its board pack, stay as they were). One that started since takes the new count itself."""
+    reported, and its board pack, stay as they were). One that started since takes the new count itself.
+
+    Each entry is a customer's seats of one product in Stripe (engine.ingest.sources.stripe adds them up across its
+    subscriptions). Seats of two products that would both set one contract (a contract for every product) are not
+    applied: either count alone would be wrong, and applied in turn they flipped it at every sync."""
     notes: list[str] = []
+    found: dict[Any, list[tuple[dict[str, Any], Any]]] = {}  # contract id → the entries for it, with its row
     for entry in seats:
         if not entry["mapped"]:
             notes.append(f"{entry['trace']}: {entry['seats']} seat(s) on {entry['subscription']}, customer unmapped")
@@ -436,7 +441,21 @@ def _apply_seats(conn: Connection, seats: list[dict[str, Any]], today: date) -> 
             why = "no seat contract in force" if not contracts else f"{len(contracts)} seat contracts in force"
             notes.append(f"{who}: {entry['seats']} seat(s) in Stripe, not applied ({why})")
             continue
-        contract_id, _, current, started, plan = contracts[0]
+        found.setdefault(contracts[0][0], []).append((entry, contracts[0]))
+    for entries in found.values():
+        if len(entries) > 1:
+            told = [
+                f"{e['seats']}{' seat(s)' if i == 0 else ''} of {e['product'] or 'products not in [stripe.products]'}"
+                f" (Stripe {e['subscription']})"
+                for i, (e, _) in enumerate(entries)
+            ]
+            notes.append(
+                f"{entries[0][0]['customer']}: {', '.join(told[:-1])} and {told[-1]}, not applied: its one seat "
+                "contract in force is for them all (set its seats yourself)"
+            )
+            continue
+        [(entry, (contract_id, _, current, started, plan))] = entries
+        who = entry["customer"] + (f"/{entry['product']}" if entry["product"] else "")
         if entry["seats"] > SEATS_MAX:  # the contract column's bound, as a contract import checks it
             notes.append(f"{who}: {entry['seats']} seat(s) in Stripe, not applied (more than {SEATS_MAX:,})")
             continue

@@ -94,9 +94,11 @@ class StripeConnector:
         for page in fetcher.pages("invoices", params, starting_after()):
             for invoice in records(page, "data", "invoices page", NAME):
                 _invoice(fetcher, invoice, ctx, batch)
+        seats: list[dict[str, Any]] = []
         for page in fetcher.pages("subscriptions", [("limit", 100)], starting_after()):
             for sub in records(page, "data", "subscriptions page", NAME):
-                _subscription(sub, ctx, batch)
+                seats += _subscription(sub, ctx)
+        batch.seats += _seat_totals(seats)
         return batch
 
 
@@ -319,11 +321,12 @@ def _line_product(line: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _subscription(sub: Any, ctx: Context, batch: Batch) -> None:
+def _subscription(sub: Any, ctx: Context) -> list[dict[str, Any]]:
+    """A subscription's seats: per product, its licensed per-unit items' quantities added up."""
     if not isinstance(sub, Mapping) or not sub.get("id"):
         raise SourceError(NAME, "subscriptions: a subscription must be an object with an id")
     if sub.get("status") not in SEAT_STATUSES:
-        return
+        return []
     target = ctx.mapping.resolve(NAME, [("customers", sub.get("customer") or None)], default_product="")
     seats: dict[str, int] = {}
     for item in records(sub.get("items") or {}, "data", f"subscription {sub['id']} items", NAME):
@@ -340,17 +343,35 @@ def _subscription(sub: Any, ctx: Context, batch: Batch) -> None:
         seats[product] = seats.get(product, 0) + count(
             item.get("quantity"), f"subscription {sub['id']}: quantity", NAME
         )
-    for product, quantity in seats.items():
-        batch.seats.append(
-            {
-                "customer": target.customer,
-                "mapped": target.mapped,
-                "product": product if target.mapped else "",
-                "seats": quantity,
-                "subscription": str(sub["id"]),
-                "trace": target.feature,
-            }
-        )
+    return [
+        {
+            "customer": target.customer,
+            "mapped": target.mapped,
+            "product": product if target.mapped else "",
+            "seats": quantity,
+            "subscription": str(sub["id"]),
+            "trace": target.feature,
+        }
+        for product, quantity in seats.items()
+    ]
+
+
+def _seat_totals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each customer's seats of a product, added up across all its subscriptions (and the Stripe customers mapped to
+    it), as the items of one subscription are: a customer's teams on two subscriptions of a product, 5 and 10 seats,
+    hold 15. Applied one after the other, each set the contract in turn (15 → 5 → 10) and every sync flipped it back.
+    Kept per product: seats of different products set each product's own contract. An unmapped customer's are kept
+    per Stripe customer, to be listed as such."""
+    totals: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for entry in entries:
+        key = (entry["customer"], entry["product"], "" if entry["mapped"] else entry["trace"])
+        total = totals.get(key)
+        if total is None:
+            totals[key] = dict(entry)
+        else:
+            total["seats"] += entry["seats"]
+            total["subscription"] += f" + {entry['subscription']}"
+    return list(totals.values())
 
 
 def _cents(value: Any, what: str) -> Decimal:

@@ -547,3 +547,89 @@ def test_a_hybrid_plans_synced_seats_start_with_the_month_so_its_allowance_stays
         october = customer_report(conn, "acme", OCT, thresholds=rt.thresholds)
         november = customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds)
     assert (october.current.revenue, november.current.revenue) == (Decimal(1500), Decimal(1000 + 14 * 50))
+
+
+def seat_subscription(sub_id: str, quantity: int, product: str = "prod_QXg1hqf4jFNsqG") -> dict[str, object]:
+    """Stripe's subscription fixture as `sub_id`: one licensed per-unit item of `product`, `quantity` seats."""
+    sub = fixture("stripe_subscriptions_list.json")["data"][0]
+    sub["id"] = sub_id
+    item = sub["items"]["data"][0]
+    item.update(quantity=quantity, subscription=sub_id)
+    item["price"]["product"] = product
+    return sub  # type: ignore[no-any-return]
+
+
+def seat_contract(rt: Runtime, product: str, seats: int) -> None:
+    from sqlmodel import Session
+
+    from engine.store.models import Contract, Customer
+
+    with Session(rt.engine) as session:
+        if session.get(Customer, "acme") is None:
+            session.add(Customer(id="acme", name="Acme"))
+        session.add(
+            Contract(customer="acme", product=product, plan="seat", start=date(2026, 1, 1), seats=seats,
+                     seat_price_usd=Decimal(50))
+        )  # fmt: skip
+        session.commit()
+
+
+def test_a_customers_seats_are_added_up_across_its_subscriptions_of_one_product(rt: Runtime, vendor: Vendor) -> None:
+    # Two teams of acme on the same product, 5 and 10 seats: the contract's 15. Applied one subscription after the
+    # other, the sync set 15 → 5 → 10, stored 10, and every later sync flipped 10 → 5 → 10.
+    add_contract(rt, "acme", plan="seat", seats=15)
+    serve_stripe(vendor, [], [seat_subscription("sub_team1", 5), seat_subscription("sub_team2", 10)])
+
+    for _ in range(2):
+        result = sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport)
+        assert result.ok, result.error
+        assert result.seats == []
+        assert rows(rt, "SELECT seats FROM contract") == [(15,)]
+
+    serve_stripe(vendor, [], [seat_subscription("sub_team1", 7), seat_subscription("sub_team2", 10)])
+    result = sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport)
+    assert result.seats == ["acme/assist: seats 15 → 17 from 2026-11-15 (Stripe sub_team1 + sub_team2)"]
+    assert rows(rt, "SELECT seats FROM contract ORDER BY start") == [(15,), (17,)]
+
+
+def test_seats_of_other_products_set_each_products_contract_and_never_one_contract_twice(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    with Path(rt.settings.mapping_file).open("a") as mapping:
+        mapping.write('prod_chat = "chat"\n')
+    seat_contract(rt, "assist", 5)
+    seat_contract(rt, "chat", 3)
+    subs = [seat_subscription("sub_team1", 5), seat_subscription("sub_team2", 10, product="prod_chat")]
+    serve_stripe(vendor, [], subs)
+
+    result = sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport)
+
+    # Each product's seats set its own contract: assist keeps its 5, chat goes to 10.
+    assert result.seats == ["acme/chat: seats 3 → 10 from 2026-11-15 (Stripe sub_team2)"]
+    assert rows(rt, "SELECT product, seats FROM contract ORDER BY product, start") == [
+        ("assist", 5),
+        ("chat", 3),
+        ("chat", 10),
+    ]
+
+
+def test_seats_of_two_products_for_one_contract_of_every_product_are_not_applied_either(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    # One seat contract for all of acme's products, Stripe seats of two products: which is its count is not for the
+    # sync to guess (5 and 10 of different products may be the same people). Each applied in turn flipped it 15 → 5
+    # → 10 at every sync; now neither is applied and the sync says why.
+    with Path(rt.settings.mapping_file).open("a") as mapping:
+        mapping.write('prod_chat = "chat"\n')
+    add_contract(rt, "acme", plan="seat", seats=15)
+    subs = [seat_subscription("sub_team1", 5), seat_subscription("sub_team2", 10, product="prod_chat")]
+    serve_stripe(vendor, [], subs)
+
+    result = sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert result.seats == [
+        "acme: 5 seat(s) of assist (Stripe sub_team1) and 10 of chat (Stripe sub_team2), not applied: its one seat"
+        " contract in force is for them all (set its seats yourself)"
+    ]
+    assert rows(rt, "SELECT seats FROM contract") == [(15,)]
