@@ -20,7 +20,7 @@ from datetime import time as dtime
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Table, bindparam, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -392,6 +392,7 @@ def _write_revenue(conn: Connection, batch: Batch) -> int:
     rows = [dict(r) for r in batch.revenue.values()]
     if not rows:
         return removed
+    _drop_replaced_lines(conn, rows)
     _upsert(conn, RevenueActual.__table__, rows)  # type: ignore[attr-defined]
     # A customer billed but without usage yet must still be a customer marginbot can answer about.
     conn.execute(
@@ -399,6 +400,32 @@ def _write_revenue(conn: Connection, batch: Batch) -> int:
         [{"c": c} for c in sorted({r["customer"] for r in rows})],
     )
     return removed
+
+
+def _drop_replaced_lines(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Delete the stored lines of the invoices read again that are stored under another id than they were read with
+    now: the lines of an invoice read again replace what was stored for it, whole. An earlier sync stored a line with
+    a legacy id (`sub_X`, not unique across invoices: see engine.ingest.sources.stripe._line_key) under that id alone;
+    read again it is keyed anew, and the old row left beside it would count the invoice's $1,000 twice. (A line
+    with the same id is replaced by the upsert, as always: nothing is deleted for the common `il_` ids.)"""
+    read: dict[str, set[str]] = {}
+    for row in rows:
+        read.setdefault(row["invoice_id"], set()).add(row["id"])
+    invoices = sorted(read)
+    stale: list[str] = []
+    for chunk in range(0, len(invoices), 500):  # bound the bind parameters of one statement
+        stored = conn.execute(
+            text("SELECT id, invoice_id FROM revenue_actual WHERE source = 'stripe' AND invoice_id IN :i").bindparams(
+                bindparam("i", expanding=True)
+            ),
+            {"i": invoices[chunk : chunk + 500]},
+        ).all()
+        stale += [line_id for line_id, invoice_id in stored if line_id not in read[invoice_id]]
+    for chunk in range(0, len(stale), 500):
+        conn.execute(
+            text("DELETE FROM revenue_actual WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)),
+            {"ids": stale[chunk : chunk + 500]},
+        )
 
 
 # The plans whose seat count a subscription sets, as an SQL list.

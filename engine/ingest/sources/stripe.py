@@ -7,7 +7,8 @@ on an invoice (its pre- and post-payment credit note amounts, tax included) are 
 share before tax, split across the lines that charge in proportion to their amounts (see `_after_credit_notes`). Only
 finalized invoices count (open, paid); a draft may still change, and a voided or uncollectible invoice's lines are
 removed. Invoices are re-read for REVISIT days after creation, because they get paid, credited, voided and
-finalized after they are created; a re-read line replaces the stored one (same id), so nothing is counted twice.
+finalized after they are created; a re-read invoice's lines replace the ones stored for it (see `_line_key` for
+their ids), so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
         for page in fetcher.pages(f"invoices/{invoice_id}/lines", [("limit", 100)], starting_after(), first=after):
             lines.extend(records(page, "data", f"invoice {invoice_id} lines", NAME))
     tz = ctx.settings.tz
-    # Each USD line's row and its amount in cents before credit notes, by line id (a line read twice counts once).
+    # Each USD line's row and its amount in cents before credit notes, by its key (a line read twice counts once).
     pending: dict[str, tuple[dict[str, Any], Decimal]] = {}
     skipped = False
     for line in lines:
@@ -155,9 +156,10 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
         product = ctx.mapping.stripe_product(_line_product(line))
         if not target.mapped:
             batch.unmapped[target.feature] += 1
-        pending[str(line["id"])] = (
+        key = _line_key(invoice_id, line)
+        pending[key] = (
             {
-                "id": stable_id(line["id"]),
+                "id": key,
                 "source": NAME,
                 "customer": target.customer,
                 "product": product if product is not None else target.product,
@@ -172,6 +174,22 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
     amounts = _after_credit_notes(invoice, invoice_id, nets, skipped, batch.notes)
     for (line_id, (row, _)), amount_usd in zip(pending.items(), amounts, strict=True):
         batch.revenue[line_id] = {**row, "amount_usd": amount_usd}
+
+
+def _line_key(invoice_id: str, line: Mapping[str, Any]) -> str:
+    """The id a line is stored under: unique across invoices, and the same at every sync.
+
+    Since API version 2019-12-03 a line's id is `il_…` and globally unique: it is the key, as it always was, so lines
+    stored by earlier syncs keep their rows. Before it (an account on an older version: marginbot sends no
+    Stripe-Version) the id (`sub_`, `su_`, `sli_`, `ii_`, `item_`) was not unique: a subscription's line was `sub_X`
+    on every month's invoice, and stored by it alone November's line replaced October's. Such a line's `unique_id`
+    (`il_…`, the id a newer version gives it) is its key; without one, the invoice's id and the line's id together.
+    """
+    unique = line.get("unique_id")
+    if isinstance(unique, str) and unique:
+        return stable_id(unique)
+    line_id = str(line["id"])
+    return stable_id(line_id) if line_id.startswith("il_") else stable_id(invoice_id, line_id)
 
 
 def _after_credit_notes(

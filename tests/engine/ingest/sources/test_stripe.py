@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from engine.ingest.files import import_usage_file
 from engine.ingest.sync import sync_source
@@ -633,3 +634,59 @@ def test_seats_of_two_products_for_one_contract_of_every_product_are_not_applied
         " contract in force is for them all (set its seats yourself)"
     ]
     assert rows(rt, "SELECT seats FROM contract") == [(15,)]
+
+
+def test_stripe_lines_with_an_old_id_that_two_invoices_share_are_each_stored(rt: Runtime, vendor: Vendor) -> None:
+    # Before API version 2019-12-03 a line's id (sub_, su_, sli_, ii_, item_) was not unique across invoices, and
+    # marginbot sends no Stripe-Version: a subscription's line was `sub_X` on each month's invoice. Stored by that id
+    # alone, November's line replaced October's: one row, and October's $1,000 was lost.
+    oct1, nov1, dec1 = (datetime(2026, m, 1, tzinfo=UTC) for m in (10, 11, 12))
+    invoices = [
+        paid_invoice("in_oct", "sub_X", 100_000, oct1, nov1),
+        paid_invoice("in_nov", "sub_X", 100_000, nov1, dec1),
+        # On those versions a line also has `unique_id` (il_), the id later versions give it: that is its key.
+        with_line(paid_invoice("in_dec", "sli_Y", 50_000, dec1, datetime(2027, 1, 1, tzinfo=UTC)), unique_id="il_Y"),
+    ]
+    serve_stripe(vendor, invoices, [])
+
+    for _ in range(2):  # read again (the 40 days re-read), the same rows: nothing counted twice
+        result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+        assert result.ok, result.error
+        assert rows(rt, "SELECT id, invoice_id, CAST(period_start AS TEXT) FROM revenue_actual ORDER BY id") == [
+            ("il_Y", "in_dec", "2026-12-01"),
+            ("in_nov:sub_X", "in_nov", "2026-11-01"),
+            ("in_oct:sub_X", "in_oct", "2026-10-01"),
+        ]
+    with rt.connect() as conn:
+        assert customer_report(conn, "acme", OCT, thresholds=rt.thresholds).current.revenue == Decimal(1000)
+        assert customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds).current.revenue == Decimal(1000)
+
+
+def test_a_line_stored_by_its_old_id_alone_is_replaced_when_its_invoice_is_read_again(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    # What an earlier sync stored by the line's id alone (November's `sub_X`, October's lost under it): read again,
+    # the invoice's lines replace it under their new keys, so November is $1,000 once, not $2,000.
+    oct1, nov1, dec1 = (datetime(2026, m, 1, tzinfo=UTC) for m in (10, 11, 12))
+    with rt.connect() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd,"
+                " currency, invoice_id) VALUES ('sub_X', 'stripe', 'acme', '', :s, :e, 1000, 'usd', 'in_nov')"
+            ),
+            {"s": date(2026, 11, 1), "e": date(2026, 11, 30)},
+        )
+        conn.commit()
+    invoices = [
+        paid_invoice("in_oct", "sub_X", 100_000, oct1, nov1),
+        paid_invoice("in_nov", "sub_X", 100_000, nov1, dec1),
+    ]
+    serve_stripe(vendor, invoices, [])
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert result.removed_revenue_lines == 0  # replaced, not removed: no invoice was voided
+    assert rows(rt, "SELECT id FROM revenue_actual ORDER BY id") == [("in_nov:sub_X",), ("in_oct:sub_X",)]
+    with rt.connect() as conn:
+        assert customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds).current.revenue == Decimal(1000)
