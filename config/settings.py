@@ -382,6 +382,18 @@ class Settings(BaseSettings):
             raise ValueError(f"MARGINBOT_TIMEZONE={value!r} is not an IANA time zone (e.g. Europe/Paris)") from exc
         return value
 
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `SLACK_SIGNING_SECRET=` left blank in a .env or a unit file means "not set": taken as a value, it started
+        # HTTP mode with an empty signing key, sent an empty token to auth.test, and a blank app token chose Socket
+        # Mode.
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            return None
+        return value
+
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token")
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
 
+from pydantic import SecretStr
 from slack_bolt import App, BoltContext
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
@@ -44,23 +45,30 @@ class SlackConfigError(RuntimeError):
     """A Slack setting is missing or wrong; the message names it and says where to find the value."""
 
 
+def given(secret: SecretStr | None) -> str | None:
+    """A Slack secret's value, or None when it is unset or blank. Settings read from the environment already turn a
+    blank into None; this also covers settings built in code (`model_copy` skips validators)."""
+    value = secret.get_secret_value() if secret is not None else ""
+    return value if value.strip() else None
+
+
 def check_settings(settings: Settings, *, socket_mode: bool) -> None:
     """Fail at start, naming the setting, rather than with a 401 on the first request."""
     problems = []
-    if settings.slack_bot_token is None:
+    if given(settings.slack_bot_token) is None:
         problems.append(
             "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from your Slack app's "
             "OAuth & Permissions page"
         )
     if socket_mode:
-        token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+        token = given(settings.slack_app_token) or ""
         if not token.startswith("xapp-"):
             problems.append(
                 "SLACK_APP_TOKEN must be an app-level token (xapp-...) with the connections:write scope, "
                 "from "
                 "Basic Information > App-Level Tokens"
             )
-    elif settings.slack_signing_secret is None:
+    elif given(settings.slack_signing_secret) is None:
         problems.append(
             "SLACK_SIGNING_SECRET is not set: copy the Signing Secret from Basic Information > "
             "App Credentials "
@@ -82,7 +90,7 @@ def create_app(
     check_settings(settings, socket_mode=socket_mode)
     access = Access.from_settings(settings)
     access.warn_if_closed()
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    secret = given(settings.slack_signing_secret)
     _quiet_bolt()
     app = App(
         name="marginbot",

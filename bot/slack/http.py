@@ -85,6 +85,9 @@ def check_signature(
     secret: bytes, timestamp: bytes | None, signature: bytes | None, body: bytes, *, now: float
 ) -> str | None:
     """Why this request is not Slack's (None when it is): Slack's v0 HMAC-SHA256 of `v0:{timestamp}:{body}`."""
+    if not secret.strip():
+        # Anyone can sign with an empty key: such a "signature" proves nothing, so no request passes.
+        return "no SLACK_SIGNING_SECRET is set, so no signature can be checked"
     if not timestamp or not signature:
         return "unsigned (no X-Slack-Request-Timestamp or X-Slack-Signature)"
     if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:

@@ -36,7 +36,7 @@ from sqlalchemy import text
 from uvicorn.config import STARTUP_FAILURE
 
 from bot.jobs.scheduler import start_scheduler
-from bot.slack.app import ANSWER_WORKERS, SlackConfigError, check_settings, create_app
+from bot.slack.app import ANSWER_WORKERS, SlackConfigError, check_settings, create_app, given
 from bot.slack.client import BAD_TOKEN, make_client
 from bot.slack.http import EVENTS_PATH, HEALTH_PATH, READY_PATH, BoundedH11Protocol, Limits, SlackFront, StartupFailed
 from engine.runtime import Runtime
@@ -205,7 +205,7 @@ def serve(
     Raises SlackConfigError (a setting to fix) or SlackUnreachable (Slack cannot be reached) before serving.
     """
     settings = runtime.settings
-    socket_mode = settings.slack_app_token is not None
+    socket_mode = given(settings.slack_app_token) is not None
     port = settings.port if port is None else port
     if workers > 1:
         if socket_mode:

@@ -79,3 +79,11 @@ def test_sqlite_options_are_refused_rather_than_dropped(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"takes no options for a SQLite file \(got \?mode=ro\)"):
         Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'ro.db'}?mode=ro")  # type: ignore[call-arg]
     assert not (tmp_path / "ro.db").exists()
+
+
+@pytest.mark.parametrize("env", ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"])
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_slack_setting_left_blank_is_unset(monkeypatch: pytest.MonkeyPatch, env: str, blank: str) -> None:
+    # `SLACK_APP_TOKEN=` in a .env must not choose Socket Mode, nor a blank secret pass as one.
+    monkeypatch.setenv(env, blank)
+    assert getattr(Settings(_env_file=None), env.lower()) is None  # type: ignore[call-arg]

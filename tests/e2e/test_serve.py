@@ -80,6 +80,10 @@ def test_serve_answers_health_checks_and_signed_commands_then_stops(
         ({"slack_bot_token": None}, "SLACK_BOT_TOKEN is not set"),
         ({"slack_signing_secret": None}, "SLACK_SIGNING_SECRET is not set"),
         ({"slack_app_token": SecretStr("xoxb-not-an-app-token")}, "SLACK_APP_TOKEN must be an app-level token"),
+        # Blank is unset, also in settings built in code (a blank app token leaves HTTP mode, which needs the secret).
+        ({"slack_bot_token": SecretStr("")}, "SLACK_BOT_TOKEN is not set"),
+        ({"slack_signing_secret": SecretStr(" ")}, "SLACK_SIGNING_SECRET is not set"),
+        ({"slack_app_token": SecretStr(""), "slack_signing_secret": None}, "SLACK_SIGNING_SECRET is not set"),
     ],
 )
 def test_serve_refuses_to_start_naming_the_missing_setting(
