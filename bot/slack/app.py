@@ -34,11 +34,28 @@ class _DropTokenUnusedWarning(logging.Filter):
         return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
+# Bolt's app logger prints these at DEBUG with a body in them: Bolt's own ack body, and (Socket Mode's client logs to
+# the app's logger) every envelope and frame, response_url included. The log promises neither, even under -v.
+BODY_LINES = (
+    "Responding with status",
+    "Sending a message",
+    "on_message invoked",
+    "Sending a text data frame",
+    "Received a new data frame",
+)
+
+
+class _DropBodies(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG or not str(record.msg).startswith(BODY_LINES)
+
+
 def _quiet_bolt() -> None:
     # A logger's filters survive Bolt's per-app logger configuration (which resets only level and handlers).
     bolt = logging.getLogger("slack_bolt.App")
-    if not any(isinstance(f, _DropTokenUnusedWarning) for f in bolt.filters):
-        bolt.addFilter(_DropTokenUnusedWarning())
+    for kind in (_DropTokenUnusedWarning, _DropBodies):
+        if not any(isinstance(f, kind) for f in bolt.filters):
+            bolt.addFilter(kind())
 
 
 class SlackConfigError(RuntimeError):
