@@ -365,7 +365,14 @@ def _run_socket_mode(app: App, app_token: str, stop: threading.Event, on_ready: 
 
     handler = socket_mode_handler(app, app_token)
     handler.connect()
-    log.info("marginbot connected to Slack in Socket Mode")
+    # connect() does not raise when the websocket cannot be opened: it logs the error and leaves the SDK's monitor to
+    # retry. So ask the client whether a link is open rather than claim one.
+    if handler.client.is_connected():
+        log.info("marginbot connected to Slack in Socket Mode")
+    else:
+        log.warning(
+            "marginbot could not connect to Slack in Socket Mode yet and keeps trying (the error above says why)"
+        )
     if on_ready:
         on_ready("socket-mode")
     try:

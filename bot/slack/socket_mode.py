@@ -24,6 +24,7 @@ PING_INTERVAL = 2.0  # seconds; dead link noticed after about 4 × this without 
 REPEAT_WINDOW = 60.0  # seconds between two copies of the same connection error in the log
 # The messages the client repeats at every tick of an outage (their start is enough to recognise them).
 REPEATED = (
+    "Failed to establish a connection",
     "Failed to check the current session or reconnect to the server",
     "Failed to send a request to Slack API server",
     "on_error invoked",

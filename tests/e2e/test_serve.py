@@ -137,11 +137,29 @@ def test_serve_uses_socket_mode_with_the_app_token_when_it_is_set(settings: Sett
         bot_settings(settings, slack, slack_app_token=SecretStr("xapp-1-e2e"), slack_signing_secret=None),
         now_override=NOW,
     )
-    with serving(rt) as where:
+    with operator_log() as log, serving(rt) as where:
         assert where == "socket-mode"
         opened = slack.wait_for(lambda c: c.method == "apps.connections.open")
     assert opened[0].headers["authorization"] == "Bearer xapp-1-e2e"
     assert slack.calls_to("auth.test")[0].headers["authorization"] == "Bearer xoxb-e2e-test-token"
+    # The websocket could not be opened: the log must not say it was.
+    assert "marginbot connected to Slack" not in log.getvalue()
+    assert "marginbot could not connect to Slack in Socket Mode yet and keeps trying" in log.getvalue()
+
+
+def test_serve_says_it_connected_in_socket_mode_once_the_link_is_open(settings: Settings, slack: SlackStandIn) -> None:
+    from tests.fakes.socket_mode import SocketStandIn
+
+    rt = Runtime(
+        bot_settings(settings, slack, slack_app_token=SecretStr("xapp-1-e2e"), slack_signing_secret=None),
+        now_override=NOW,
+    )
+    with SocketStandIn() as link:
+        slack.socket_url = link.url
+        with operator_log() as log, serving(rt):
+            link.wait_for_link()
+    assert "marginbot connected to Slack in Socket Mode\n" in log.getvalue()
+    assert "could not connect" not in log.getvalue()
 
 
 @pytest.mark.parametrize("error", ["invalid_auth", "token_revoked"])

@@ -25,3 +25,20 @@ def test_an_outage_is_logged_once_a_minute_with_how_many_were_held() -> None:
     assert now[0] - 2.0 >= REPEAT_WINDOW
     other = record("A new session has been established (session id: s2)")
     assert errors.filter(other) and other.getMessage() == "A new session has been established (session id: s2)"
+
+
+def test_a_connection_that_cannot_be_opened_is_logged_once_a_minute_too() -> None:
+    # The SDK's monitor retries every tick; each attempt has its own session id, and the same error.
+    now = [0.0]
+    errors = RepeatedErrors(clock=lambda: now[0])
+    passed = []
+    for tick in range(31):
+        r = record(f"Failed to establish a connection (session id: s{tick}, error: [Errno 111] Connection refused)")
+        if errors.filter(r):
+            passed.append(r.getMessage())
+        now[0] += 2.0
+    assert passed == [
+        "Failed to establish a connection (session id: s0, error: [Errno 111] Connection refused)",
+        "Failed to establish a connection (session id: s30, error: [Errno 111] Connection refused)"
+        " (29 more like it in the last minute)",
+    ]
