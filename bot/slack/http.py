@@ -7,7 +7,8 @@ This front owns the HTTP rules and hands Bolt only requests that are complete, s
 1. `GET /healthz` → 200 while the process serves (liveness); `GET /readyz` → 200 when the database answers, else
    503 (readiness); anything but `POST /slack/events` → 404.
 2. Decided from the headers, before a byte of the body is read: no Content-Length (or a chunked body) → 411;
-   several, negative or non-numeric Content-Length → 400; more than `max_body` → 413.
+   negative or non-numeric Content-Length → 400; more than `max_body` → 413. (Several that differ never get
+   here: uvicorn's parser, h11, answers 400 itself; identical copies it merges into one, which RFC 9110 allows.)
 3. The body must arrive within `body_timeout` (408), so a client that stalls mid-body costs a socket, not a thread.
 4. The Slack signature is checked on the raw bytes (401), also when the timestamp is not a number, so Bolt never
    parses a forged body and nothing of a refused request (body, response_url) reaches a log line.
@@ -105,6 +106,7 @@ def content_length(headers: list[tuple[bytes, bytes]], max_body: int) -> int:
     lengths = [value for name, value in headers if name == b"content-length"]
     if any(name == b"transfer-encoding" for name, _ in headers) or not lengths:
         raise Refused(411, "no Content-Length (Slack always sends one)")
+    # (h11 merges identical copies and refuses differing ones, so more than one only comes from another server.)
     if len(lengths) > 1 or not (lengths[0].isascii() and lengths[0].strip().isdigit()):
         raise Refused(400, "malformed Content-Length")
     length = int(lengths[0])

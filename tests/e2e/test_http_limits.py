@@ -161,6 +161,26 @@ def test_hostile_requests_get_the_right_4xx_at_once(bot: Bot, raw: bytes, expect
     assert time.monotonic() - started < 2.0
 
 
+@pytest.mark.parametrize(
+    ("lengths", "expected"),
+    [
+        (b"Content-Length: 2\r\nContent-Length: 2\r\n", "401"),
+        (b"Content-Length: 2, 2\r\n", "401"),
+        (b"Content-Length: 2\r\nContent-Length: 3\r\n", "400"),
+        (b"Content-Length: 2, 3\r\n", "400"),
+    ],
+    ids=["same-twice", "same-listed", "differing-twice", "differing-listed"],
+)
+def test_a_repeated_content_length_is_one_length_when_the_copies_agree_and_a_400_when_they_differ(
+    bot: Bot, lengths: bytes, expected: str
+) -> None:
+    # As docs/deployment.md says: agreeing copies are merged by uvicorn's parser (the unsigned body then meets the
+    # signature check, 401); differing ones are refused by the parser before the front sees them.
+    raw = b"POST /slack/events HTTP/1.1\r\nHost: x\r\n" + lengths + b"\r\nab"
+    line = status_line(port_of(bot.url), raw)
+    assert line.split(" ")[1:2] == [expected], line
+
+
 def test_a_200_mb_unsigned_body_is_refused_before_reading_and_memory_and_log_stay_flat(bot: Bot) -> None:
     port = port_of(bot.url)
     marker = b"response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FSECRET-"
