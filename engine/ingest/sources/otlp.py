@@ -7,13 +7,16 @@ the mapping's, else the resource's `service.name`. `gen_ai.usage.input_tokens` a
 reads and writes. Older instrumentations say `gen_ai.system` and
 `gen_ai.usage.prompt_tokens`/`completion_tokens`. int64 values arrive as decimal strings (numbers are
 accepted too). The customer, provider, model and service.name are one value each: an array is refused, naming
-the span and attribute. A file is one transaction.
+the span and attribute. A token count, provider or model that is not an OTLP AnyValue (a bare string, null, {},
+a bytesValue) is refused too, where read as absent it lost the span; attributes marginbot does not read may take
+any shape. A file is one transaction.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -33,27 +36,49 @@ _INPUT = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
 _OUTPUT = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
 _CACHE_READ = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
 _CACHE_WRITE = ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens")
+_TOKENS = _INPUT + _OUTPUT + _CACHE_READ + _CACHE_WRITE
+_PROVIDER = ("gen_ai.provider.name", "gen_ai.system")
+_MODEL = ("gen_ai.response.model", "gen_ai.request.model")
+_KINDS = ("stringValue", "intValue", "doubleValue", "boolValue", "arrayValue", "kvlistValue")
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """An attribute value that is not an OTLP AnyValue this reader knows (a bare string, null, {}, a bytesValue).
+    Kept rather than read as None, so that a token count or model sent that way refuses the file: read as absent,
+    a span whose counts were all unreadable was skipped as not GenAI, its tokens lost without a word."""
+
+    raw: Any
+
+    def __repr__(self) -> str:
+        return self.got
+
+    @property
+    def got(self) -> str:
+        if self.raw is None:
+            return "null"
+        if isinstance(self.raw, str):
+            return f"the bare string {shown(self.raw)}"
+        if isinstance(self.raw, Mapping):
+            if not self.raw:
+                return "an empty object {}"
+            return f"the object {shown(dict(self.raw))}"
+        return f"the bare {type(self.raw).__name__} {shown(self.raw)}"
 
 
 def attribute_value(value: Any, where: str) -> Any:
     """An OTLP AnyValue → a Python value: an array a list, a key-value list a dict (so that where one value is
-    read, `text_attribute` can refuse them). intValue stays as sent (string or number), parsed where used."""
-    if not isinstance(value, Mapping):
-        return None
-    if "stringValue" in value:
-        return value["stringValue"]
-    if "intValue" in value:
-        return value["intValue"]
-    if "doubleValue" in value:
-        return value["doubleValue"]
-    if "boolValue" in value:
-        return value["boolValue"]
-    if "arrayValue" in value:
+    read, `text_attribute` can refuse them). intValue stays as sent (string or number), parsed where used. Anything
+    else (no known kind, or a known kind set to null) is `Unreadable`: `span_event` refuses it where it reads a
+    GenAI attribute, and every other attribute is left unread as before."""
+    kind = next((k for k in _KINDS if isinstance(value, Mapping) and value.get(k) is not None), None)
+    if kind is None:
+        return Unreadable(value)
+    if kind == "arrayValue":
         return [attribute_value(v, where) for v in _values(value["arrayValue"], "arrayValue", where)]
-    if "kvlistValue" in value:
-        pairs = _values(value["kvlistValue"], "kvlistValue", where)
-        return attributes(pairs, where)
-    return None
+    if kind == "kvlistValue":
+        return attributes(_values(value["kvlistValue"], "kvlistValue", where), where)
+    return value[kind]
 
 
 def _values(container: Any, kind: str, where: str) -> list[Any]:
@@ -74,7 +99,7 @@ def text_attribute(attrs: Mapping[str, Any], keys: tuple[str, ...], where: str) 
     one value each: an array (or key-value list) is refused, where str() would store the customer "['acme']"."""
     for key in keys:
         value = attrs.get(key)
-        if value is None:
+        if value is None or isinstance(value, Unreadable):  # the GenAI ones are refused first, in `span_event`
             continue
         if isinstance(value, list | Mapping):
             got = "an array" if isinstance(value, list) else "a key-value list"
@@ -95,6 +120,20 @@ def attributes(items: Any, where: str) -> dict[str, Any]:
         if isinstance(item, Mapping) and isinstance(item.get("key"), str):
             out[item["key"]] = attribute_value(item.get("value"), f"{where}: attribute {item['key']}")
     return out
+
+
+def _refuse_unreadable(attrs: Mapping[str, Any], keys: tuple[str, ...], kind: str, where: str) -> None:
+    """Refuse the span when one of `keys` is set but not as an OTLP AnyValue, naming the attribute and the form it
+    takes (`kind` is intValue for counts, stringValue for names)."""
+    for key in keys:
+        value = attrs.get(key)
+        if isinstance(value, Unreadable):
+            example = value.raw if isinstance(value.raw, str | int) and not isinstance(value.raw, bool) else "…"
+            raise SourceError(
+                NAME,
+                f"{where}: attribute {key} must be an OTLP AnyValue object, got {value.got}: "
+                f'send it as {{"{kind}": "{example}"}}',
+            )
 
 
 def _first(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
@@ -211,6 +250,7 @@ def span_event(
         raise SourceError(NAME, f"{file}: a span must be an object")
     where = f"{file}: span {str(span.get('spanId', '?'))[:40]}"
     attrs = {**resource, **attributes(span.get("attributes"), where)}
+    _refuse_unreadable(attrs, _TOKENS, "intValue", where)  # before the counts decide whether the span is GenAI
     if _first(attrs, _INPUT) is None and _first(attrs, _OUTPUT) is None:
         return None
     trace_id, span_id = span.get("traceId"), span.get("spanId")
@@ -223,8 +263,9 @@ def span_event(
     target = ctx.mapping.resolve(NAME, [("customers", identity)], default_product=service)
     if not target.mapped:
         batch.unmapped[f"{target.feature} (attribute {customer_key})"] += 1
-    provider = text_attribute(attrs, ("gen_ai.provider.name", "gen_ai.system"), where) or ""
-    model = text_attribute(attrs, ("gen_ai.response.model", "gen_ai.request.model"), where) or ""
+    _refuse_unreadable(attrs, _PROVIDER + _MODEL, "stringValue", where)
+    provider = text_attribute(attrs, _PROVIDER, where) or ""
+    model = text_attribute(attrs, _MODEL, where) or ""
     return {
         "event_id": stable_id(NAME, trace_id, span_id),
         "ts": ts.isoformat(),

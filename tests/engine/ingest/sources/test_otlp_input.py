@@ -96,3 +96,75 @@ def test_the_cli_says_a_bad_array_in_one_line_and_fails(
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
     assert "attribute enduser.id must be one value, got an array ['acme']" in captured.out + captured.err
+
+
+def mixed_file(tmp_path: Path, key: str, value: object) -> Path:
+    """The fixture's span, and a second span (0000000000000002) whose only token count is `key`, sent as `value`."""
+    path = otlp_file(tmp_path, **{"enduser.id": {"stringValue": "acme"}})
+    doc = json.loads(path.read_text())
+    spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    second = json.loads(json.dumps(spans[0]))
+    second["spanId"] = "0000000000000002"
+    second["attributes"] = [a for a in second["attributes"] if not a["key"].startswith("gen_ai.usage.")]
+    second["attributes"].append({"key": key, "value": value} if value != "absent" else {"key": key})
+    spans.append(second)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("value", "got", "example"),
+    [
+        ("250000", "the bare string '250000'", "250000"),
+        (340000, "the bare int 340000", "340000"),
+        ({}, "an empty object {}", "…"),
+        (None, "null", "…"),
+        ("absent", "null", "…"),
+        ({"bytesValue": "AAE="}, "the object {'bytesValue': 'AAE='}", "…"),
+        ({"intValue": None}, "the object {'intValue': None}", "…"),
+    ],
+)
+def test_a_token_count_that_is_not_an_otlp_value_refuses_the_file(
+    rt: Runtime, tmp_path: Path, value: object, got: str, example: str
+) -> None:
+    # Read as absent, the span counted as not GenAI: the other span was imported and this one's tokens lost.
+    path = mixed_file(tmp_path, "gen_ai.usage.input_tokens", value)
+    assert refusal(rt, path) == (
+        "otlp: trace.json: span 0000000000000002: attribute gen_ai.usage.input_tokens must be an OTLP AnyValue "
+        f'object, got {got}: send it as {{"intValue": "{example}"}}'
+    )
+
+
+@pytest.mark.parametrize("key", ["gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.completion_tokens"])
+def test_any_token_count_read_is_held_to_it_beside_good_ones(rt: Runtime, tmp_path: Path, key: str) -> None:
+    path = otlp_file(tmp_path, **{key: {"bytesValue": "AAE="}})
+    assert refusal(rt, path).startswith(f"{SPAN}: attribute {key} must be an OTLP AnyValue object")
+
+
+@pytest.mark.parametrize("key", ["gen_ai.response.model", "gen_ai.provider.name"])
+def test_a_model_or_provider_that_is_not_an_otlp_value_refuses_the_file(rt: Runtime, tmp_path: Path, key: str) -> None:
+    path = otlp_file(tmp_path, **{key: "gpt-4o"})
+    assert refusal(rt, path) == (
+        f"{SPAN}: attribute {key} must be an OTLP AnyValue object, got the bare string 'gpt-4o': "
+        'send it as {"stringValue": "gpt-4o"}'
+    )
+
+
+def test_attributes_marginbot_does_not_read_may_take_any_shape(rt: Runtime, tmp_path: Path) -> None:
+    path = otlp_file(
+        tmp_path, **{"enduser.id": {"stringValue": "acme"}, "x.blob": {"bytesValue": "AAE="}, "x.bare": "text"}
+    )
+    [result] = import_otlp_files(rt, [path])
+    assert result.ok, result.error
+    assert rows(rt, "SELECT customer, input_tokens FROM usage_event") == [("acme", 52)]
+
+
+def test_the_cli_refuses_a_mixed_file_in_one_line_and_imports_nothing(
+    rt: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = mixed_file(tmp_path, "gen_ai.usage.input_tokens", "250000")
+    assert main(["import", "otlp", str(path)], runtime=rt) == 1
+    out = capsys.readouterr()
+    assert "attribute gen_ai.usage.input_tokens must be an OTLP AnyValue object" in out.out + out.err
+    assert "event(s) imported" not in out.out
+    assert rows(rt, "SELECT COUNT(*) FROM usage_event") == [(0,)]
