@@ -131,7 +131,8 @@ def cmd_import_usage(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def preview(result: ImportResult) -> str:
-    """What `import usage --dry-run` would add, and what to fix before importing for real."""
+    """What `import usage --dry-run` would add, and what to fix before importing for real: every warning the real
+    import's summary gives (ImportResult.summary), so a dry run is not quieter than the import it stands for."""
     from engine.money import usd_text
 
     lines = [
@@ -139,12 +140,18 @@ def preview(result: ImportResult) -> str:
         f"{result.rejected} rejected) of {result.rows_read} rows; COGS {usd_text(result.cost_usd)}. "
         "Nothing was written."
     ]
+    if result.rejected:  # only with --skip-invalid: without it the file is refused
+        lines.append(f"  rejected rows would be written to {result.path}.rejects.csv")
     lines += [f"  {line}" for line in result.customer_lines()]
     if result.unpriced_events:
         lines.append(
             f"  {result.unpriced_events} event(s) would have no price ({', '.join(result.unpriced_named)}): add "
             "them to the price file first"
         )
+    if result.tier_warning:
+        lines.append(f"  WARNING: {result.tier_warning}")
+    if result.kept_as_stored:
+        lines.append(f"  WARNING: {result.kept_note()}")
     return "\n".join(lines)
 
 

@@ -93,6 +93,35 @@ def test_dry_run_says_what_it_would_add_and_writes_nothing(
     assert events(runtime) == 3
 
 
+def test_dry_run_gives_every_warning_the_import_would(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The dry run left out the events kept as stored and the tiers priced at standard rates (its --json had them).
+    assert main(["import", "usage", str(write(tmp_path / "u.csv", USAGE))], runtime=runtime) == 0
+    header = [*USAGE[0], "service_tier"]
+    rows = [
+        header,
+        ["u1", "2026-10-05T12:00:00Z", "acme", "assist", "openai", "gpt-4o", "2000000", "0", ""],
+        ["p1", "2026-11-02T10:00:00Z", "acme", "assist", "anthropic", "claude-haiku-4-5", "1000", "10", "priority"],
+        ["bad", "2026-11-02T10:00:00Z", "acme", "assist", "openai", "gpt-4o", "-1", "0", ""],
+    ]
+    again = write(tmp_path / "again.csv", rows)
+    capsys.readouterr()
+    assert main(["import", "usage", str(again), "--dry-run", "--skip-invalid"], runtime=runtime) == 0
+    dry = capsys.readouterr().out.splitlines()
+    assert not (tmp_path / "again.csv.rejects.csv").exists()
+    assert dry[0].startswith(f"{again}: would import 1 event(s) (1 already known, 1 rejected) of 3 rows;")
+    assert main(["import", "usage", str(again), "--skip-invalid"], runtime=runtime) == 0
+    real = capsys.readouterr().out.splitlines()
+    warnings = [line for line in real if line.startswith("  WARNING: ")]
+    assert len(warnings) == 2
+    assert "priced at standard rates: anthropic/claude-haiku-4-5 priority" in warnings[0]
+    assert "1 event(s) were stored before with other values, which stay: line 2 ('u1')" in warnings[1]
+    assert [line for line in dry if line.startswith("  WARNING: ")] == warnings
+    assert dry[1] == f"  rejected rows would be written to {again}.rejects.csv"
+    assert (tmp_path / "again.csv.rejects.csv").exists()  # written by the real import, not the dry run
+
+
 def test_skip_invalid_whose_rejects_cannot_be_written_says_nothing_was_imported_in_one_line(
     runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
