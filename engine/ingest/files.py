@@ -52,7 +52,7 @@ from engine.ingest.writer import (
     kept_note,
     unpriced_names,
 )
-from engine.money import CENT, ZERO, round_to, usd
+from engine.money import CENT, ZERO, round_to, usd, usd_text
 from engine.pricing.book import PriceBook
 from engine.progress import Progress
 from engine.store.meta import bump_generation
@@ -112,9 +112,10 @@ class ImportResult:
             if self.rejected > len(self.errors):
                 lines.append(f"  … and {self.rejected - len(self.errors)} more")
             return "\n".join(lines)
+        # usd_text: COGS under half a cent reads "<$0.01" (as the dry run's does), where "$0.00" said it cost nothing
         text = (
             f"{self.path}: {self.imported} imported, {self.duplicates} already known (skipped), "
-            f"{self.rejected} rejected, of {self.rows_read} rows; COGS ${round_to(self.cost_usd, CENT):,.2f}"
+            f"{self.rejected} rejected, of {self.rows_read} rows; COGS {usd_text(self.cost_usd)}"
         )
         if self.rejects_path:
             text += f"\n  rejected rows written to {self.rejects_path}"

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, text
 from engine.ingest.events import BIGINT_MAX, COST_MAX_NANO
 from engine.ingest.rollups import rebuild_rollups
 from engine.ingest.writer import unpriced_names
-from engine.money import CENT, round_to, usd
+from engine.money import usd, usd_text
 from engine.pricing.book import PriceBook, Usage
 from engine.progress import Progress
 from engine.store.db import hold_writes
@@ -58,8 +58,8 @@ class RepriceResult:
     left_stale: bool = False
 
     def summary(self) -> str:
-        delta = round_to(usd(self.cost_after_nano - self.cost_before_nano), CENT)
-        sign = "-" if delta < 0 else ""
+        # usd_text, not a rounded figure: a change under half a cent is "<$0.01", not "$0.00" (no change)
+        delta = usd_text(usd(self.cost_after_nano - self.cost_before_nano))
         moved = f", {_n(self.moved, 'event')} moved to another day" if self.moved else ""
         stale = ""
         if self.left_stale and self.cut is not None:
@@ -70,7 +70,7 @@ class RepriceResult:
             )
         return (
             f"re-priced {_n(self.events, 'event')}: {self.changed:,} with a new cost{moved}; "
-            f"COGS moved by {sign}${abs(delta):,.2f}"
+            f"COGS moved by {delta}"
             + (
                 f"; {_n(self.unpriced_events, 'event')} still unpriced ({self._unpriced()})"
                 if self.unpriced_events
