@@ -56,6 +56,7 @@ def register(sub: Any) -> None:
         help="end each contract an imported one overlaps the day before the later one starts (default: refuse)",
     )
     _delimiter_option(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=cmd_import_contracts)
     p = command(imp_sub, "otlp", help="import OTLP/JSON trace exports (spans with gen_ai.* attributes)")
     p.add_argument("files", nargs="+", metavar="FILE")
@@ -176,9 +177,13 @@ def cmd_import_contracts(args: argparse.Namespace, rt: Runtime) -> int:
             rt.engine, args.file, delimiter=args.delimiter, supersede=args.supersede, thresholds=rt.thresholds
         )
     except ContractFileError as exc:
-        print(str(exc), file=sys.stderr)
+        if args.json:
+            errors = [{"line": n, "reason": why} for n, why in exc.errors]
+            print(json.dumps({"path": args.file, "refused": True, "errors": errors}, indent=2))
+        else:
+            print(str(exc), file=sys.stderr)
         return 1
-    print(result.summary())
+    print(json.dumps(result.as_dict(), indent=2) if args.json else result.summary())
     return 0
 
 

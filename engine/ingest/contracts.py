@@ -17,13 +17,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlmodel import SQLModel
 
 from engine.ingest.contract_rows import ContractRow, parse_contract
 from engine.ingest.customers import CustomerMap, label
-from engine.ingest.overlaps import Held, check
+from engine.ingest.overlaps import Gap, Held, check, gaps
 from engine.ingest.rollups import rebuild_customers
 from engine.ingest.writer import PG_WRITER_LOCK
 from engine.reports.accounts import pct_or_none
@@ -68,6 +69,8 @@ class ContractImport:
     replaced: int = 0
     customers: list[str] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # each contract --supersede ended, and why
+    # Days --supersede left without a contract: the later contract ends before the one it ended did
+    gaps: list[Gap] = field(default_factory=list)
     # (customer as usage named it, the contracted customer it names now, events): usage stored before a name, an alias
     # or a contract said whose it is, moved to that customer (`_claim_usage`).
     moved: list[tuple[str, str, int]] = field(default_factory=list)
@@ -79,13 +82,29 @@ class ContractImport:
             f"for {len(self.customers)} customer(s)"
             + (f"; {len(self.superseded)} ended by --supersede" if self.superseded else "")
         ]
-        lines += [f"  {s}" for s in self.superseded] + [f"  {n}" for n in self.notes]
+        lines += [f"  {s}" for s in self.superseded]
+        lines += [f"  WARNING: {g.describe()}" for g in self.gaps]
+        lines += [f"  {n}" for n in self.notes]
         lines += [
             f"  moved {n} event(s) stored under {shown(was)} to {now}, whose name or alias it is now: counted as its "
             "usage from here on"
             for was, now, n in self.moved
         ]
         return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data (`import contracts --json`)."""
+        return {
+            "path": self.path,
+            "refused": False,
+            "created": self.created,
+            "replaced": self.replaced,
+            "customers": self.customers,
+            "superseded": self.superseded,
+            "uncovered": [g.as_dict() | {"warning": g.describe()} for g in self.gaps],
+            "moved": [{"was": was, "customer": now, "events": n} for was, now, n in self.moved],
+            "notes": self.notes,
+        }
 
 
 def _text(path: Path) -> str:
@@ -307,6 +326,7 @@ def import_contracts_file(
         by_line = {h.line: h for h in held if h.line is not None}
         for row in rows:
             row.contract.end = by_line[row.line].end  # --supersede may have ended it
+        result.gaps = gaps(held, closings)
         for closing in closings:
             result.superseded.append(closing.describe())
             if closing.earlier.id is not None:

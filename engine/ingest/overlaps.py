@@ -98,3 +98,63 @@ def check(held: list[Held], *, supersede: bool) -> tuple[list[tuple[int, str]], 
                     errors[line] = f"overlaps {other.label()}: {_fix(earlier, later)}"
             active.append(later)
     return sorted(errors.items()), closings
+
+
+@dataclass(kw_only=True)
+class Gap:
+    """Days `closing` took from its earlier contract that no contract covers now: the later one ended first, and
+    --supersede ends the earlier one for good (it is not resumed after the later one), so from `start` to `end`
+    (None: open) the product has no contract and its usage shows cost without revenue."""
+
+    closing: Closing
+    product: str  # '' = every product
+    start: date
+    end: date | None
+
+    def describe(self) -> str:
+        e = self.closing.earlier
+        days = f"from {self.start} to {self.end}" if self.end is not None else f"from {self.start} onwards"
+        return (
+            f"{e.customer} ({self.product or 'every product'}) has no contract {days}, which {e.where} covered "
+            f"before --supersede ended it on {e.end}: add a contract from {self.start} or import without --supersede"
+        )
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "customer": self.closing.earlier.customer,
+            "product": self.product,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat() if self.end is not None else None,
+        }
+
+
+def gaps(held: list[Held], closings: list[Closing]) -> list[Gap]:
+    """The days each closing left without a contract for the product the two contracts shared: those after the later
+    contract ends that the earlier one covered, less what any other contract (ended as --supersede left them)
+    covers. The every-product → product case's other products are said in `Closing.describe`."""
+    out: list[Gap] = []
+    for closing in closings:
+        earlier, later = closing.earlier, closing.later
+        if later.end is None or (closing.was is not None and closing.was <= later.end):
+            continue
+        product = earlier.product or later.product
+        lost: list[tuple[date, date | None]] = [(later.end + timedelta(days=1), closing.was)]
+        for other in held:
+            if other.customer != earlier.customer or (other.product and other.product != product):
+                continue
+            lost = [piece for span in lost for piece in _less(span, other.start, other.end)]
+        out += [Gap(closing=closing, product=product, start=s, end=e) for s, e in lost]
+    return out
+
+
+def _less(span: tuple[date, date | None], start: date, end: date | None) -> list[tuple[date, date | None]]:
+    """`span` (inclusive days, None: open) without the days from `start` to `end`."""
+    s, e = span
+    if (end is not None and end < s) or (e is not None and start > e):
+        return [span]  # apart
+    out: list[tuple[date, date | None]] = []
+    if start > s:
+        out.append((s, start - timedelta(days=1)))
+    if end is not None and (e is None or end < e):
+        out.append((end + timedelta(days=1), e))
+    return out

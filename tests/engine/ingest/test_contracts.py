@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -294,6 +295,74 @@ def test_supersede_ends_the_earlier_contract_the_day_before_the_later_one_starts
     ]
     assert revenue(runtime, 2026, 10) == {"acme": Decimal("316.17")}
     assert revenue(runtime, 2026, 11) == {"acme": Decimal(1000)}
+
+
+SEATS = "customer,product,plan,start,end,seats,seat_price_usd\n"
+
+
+def test_supersede_by_a_shorter_contract_warns_of_the_months_left_without_one(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The stored contract ran to December; ended in February for a March–April one, May–December had no contract
+    # and June's revenue went from 10 to 0 without a word.
+    import_contracts_file(runtime.engine, write(tmp_path, SEATS + "a,,seat,2026-01-01,2026-12-31,1,10\n", "old.csv"))
+    short = write(tmp_path, SEATS + "a,,seat,2026-03-01,2026-04-30,2,10\n", "short.csv")
+    assert main(["import", "contracts", str(short), "--supersede"], runtime=runtime) == 0
+    warning = (
+        "a (every product) has no contract from 2026-05-01 to 2026-12-31, which the stored contract covered before "
+        "--supersede ended it on 2026-02-28: add a contract from 2026-05-01 or import without --supersede"
+    )
+    assert capsys.readouterr().out.splitlines()[2:] == [f"  WARNING: {warning}"]
+    assert revenue(runtime, 2026, 6) == {}  # supersede itself is unchanged: the warning says what it left
+    assert revenue(runtime, 2026, 4) == {"a": Decimal(20)}
+
+    # --json says it too (customer b: the same two contracts, a's already stored).
+    import_contracts_file(runtime.engine, write(tmp_path, SEATS + "b,,seat,2026-01-01,2026-12-31,1,10\n", "old.csv"))
+    short = write(tmp_path, SEATS + "b,,seat,2026-03-01,2026-04-30,2,10\n", "short.csv")
+    assert main(["import", "contracts", str(short), "--supersede", "--json"], runtime=runtime) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["uncovered"] == [
+        {"customer": "b", "product": "", "from": "2026-05-01", "to": "2026-12-31", "warning": "b" + warning[1:]}
+    ]
+
+
+def test_supersede_names_only_the_days_no_other_contract_covers(runtime: Runtime, tmp_path: Path) -> None:
+    import_contracts_file(runtime.engine, write(tmp_path, HEADER + "acme,,flat,2026-01-01,,10\n", "old.csv"))
+    path = write(
+        tmp_path, HEADER + "acme,assist,flat,2026-03-01,2026-04-30,20\nacme,assist,flat,2026-06-01,2026-06-30,20\n"
+    )
+    result = import_contracts_file(runtime.engine, path, supersede=True)
+    # The every-product contract ended in February: its other products are said in the line above; assist has
+    # March–April and June, and nothing from May 1 to 31 nor from July on.
+    assert result.superseded[0].endswith(
+        "acme's other products have no contract from 2026-03-01 unless one covers them"
+    )
+    assert [(g.product, g.start, g.end) for g in result.gaps] == [
+        ("assist", date(2026, 5, 1), date(2026, 5, 31)),
+        ("assist", date(2026, 7, 1), None),
+    ]
+    assert result.summary().splitlines()[-1] == (
+        "  WARNING: acme (assist) has no contract from 2026-07-01 onwards, which the stored contract covered before "
+        "--supersede ended it on 2026-02-28: add a contract from 2026-07-01 or import without --supersede"
+    )
+
+
+def test_supersede_by_a_contract_that_runs_as_long_warns_of_nothing(runtime: Runtime, tmp_path: Path) -> None:
+    import_contracts_file(runtime.engine, write(tmp_path, HEADER + "acme,,flat,2026-01-01,2026-12-31,10\n", "old.csv"))
+    path = write(tmp_path, HEADER + "acme,,flat,2026-03-01,2026-12-31,20\n")
+    result = import_contracts_file(runtime.engine, path, supersede=True)
+    assert (len(result.superseded), result.gaps) == (1, [])
+    assert "WARNING" not in result.summary()
+
+
+def test_contracts_json_says_a_refused_file_with_each_line(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, HEADER + "acme,,barter,2026-01-01,,10\n")
+    assert main(["import", "contracts", str(path), "--json"], runtime=runtime) == 1
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["refused"] is True
+    assert [e["line"] for e in shown["errors"]] == [2]
 
 
 def test_overlaps_within_a_file_count_a_contract_for_every_product_as_one_for_each(
