@@ -97,7 +97,7 @@ def seats_cell(row: dict[str, str | None]) -> int:
     text = (row.get("seats") or "").strip()
     if not text:
         return 0
-    if len(text) > 12 or not text.lstrip("+-").isdigit():
+    if len(text) > 12 or not text.lstrip("+-").isdigit() or not text.isascii():  # isdigit() passes ４２ too
         raise ValueError(f"seats must be a whole number, got {shown(text)}")
     seats = int(text)
     if seats < 0:

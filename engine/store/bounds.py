@@ -85,14 +85,26 @@ def shown(value: str, limit: int = 40) -> str:
     return repr(value) if len(value) <= limit else repr(value[:limit]) + f"… ({len(value):,} characters)"
 
 
+# A number as the docs write one: ASCII digits, a point, an exponent. Decimal() also reads 100_000, ４２ and ٤٢.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]{1,2}")  # 99,50: a European decimal, not a thousands separator
+
+
 def number(key: str, text: str) -> Decimal:
     if len(text) > NUMBER_CHARS:
         raise ValueError(f"{key} must be a number, got {shown(text)}")
+    if not _PLAIN_NUMBER.fullmatch(text):
+        if _DECIMAL_COMMA.fullmatch(text):
+            hint = f" (write decimals with a point: {text.replace(',', '.')})"
+        elif any(c in text for c in "$,€£ _"):
+            hint = " (no currency signs or thousands separators)"
+        else:
+            hint = ""
+        raise ValueError(f"{key} must be a number{hint}, got {shown(text)}")
     try:
         value = Decimal(text)
     except InvalidOperation:
-        hint = " (no currency signs or thousands separators)" if any(c in text for c in "$,€£ ") else ""
-        raise ValueError(f"{key} must be a number{hint}, got {shown(text)}") from None
+        raise ValueError(f"{key} must be a number, got {shown(text)}") from None
     if not value.is_finite():
         raise ValueError(f"{key} must be a number, got {shown(text)}")
     return value

@@ -102,7 +102,11 @@ def test_values_only_sqlite_would_keep_are_refused_alike_on_both_databases(runti
         'wayne,,,,flat,2026-01-01,,,"1,000",,\n'
         "stark,,,,seat,2026-01-01,2000000,99999999999,,,\n"
         "ok,,,,flat,2026-01-01,,,99999999999999.999999,,\n"
-        "initrode,,,,usage,2026-01-01,,,,request,1234567890123.123456\n",
+        "initrode,,,,usage,2026-01-01,,,,request,1234567890123.123456\n"
+        # Decimal() and int() read these; the docs say plain numbers.
+        "underscored,,,,flat,2026-01-01,,,100_000,,\n"
+        "fullwidth,,,,seat,2026-01-01,４２,10,,,\n"
+        'european,,,,flat,2026-01-01,,,"99,50",,\n',
     )
     with pytest.raises(ContractFileError) as info:
         import_contracts_file(runtime.engine, path)
@@ -120,6 +124,9 @@ def test_values_only_sqlite_would_keep_are_refused_alike_on_both_databases(runti
         (12, "seats × seat_price_usd is more than a contract holds a month (at most 99,999,999,999,999.999999)"),
         (13, f"platform_fee_usd '99999999999999.999999' has more than 15 significant digits, {_EXACT}"),
         (14, f"unit_price_usd '1234567890123.123456' has more than 15 significant digits, {_EXACT}"),
+        (15, "platform_fee_usd must be a number (no currency signs or thousands separators), got '100_000'"),
+        (16, "seats must be a whole number, got '４２'"),
+        (17, "platform_fee_usd must be a number (write decimals with a point: 99.50), got '99,50'"),
     ]
     assert stored(runtime) == []
 
