@@ -382,12 +382,24 @@ class Settings(BaseSettings):
             raise ValueError(f"MARGINBOT_TIMEZONE={value!r} is not an IANA time zone (e.g. Europe/Paris)") from exc
         return value
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "openai_admin_key",
+        "anthropic_admin_key",
+        "litellm_api_key",
+        "langfuse_public_key",
+        "langfuse_secret_key",
+        "stripe_api_key",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # `SLACK_SIGNING_SECRET=` left blank in a .env or a unit file means "not set": taken as a value, it started
         # HTTP mode with an empty signing key, sent an empty token to auth.test, and a blank app token chose Socket
-        # Mode.
+        # Mode. A blank connector key likewise ran its sync with no key, for a vendor's 401, where the source is
+        # skipped as unset.
         if isinstance(value, str) and not value.strip():
             return None
         if isinstance(value, SecretStr) and not value.get_secret_value().strip():

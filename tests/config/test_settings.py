@@ -81,9 +81,23 @@ def test_sqlite_options_are_refused_rather_than_dropped(tmp_path: Path) -> None:
     assert not (tmp_path / "ro.db").exists()
 
 
-@pytest.mark.parametrize("env", ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"])
+@pytest.mark.parametrize(
+    "env",
+    [
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        # A blank connector key ran its sync with no key (the vendor's 401) where an unset one skips the source.
+        "OPENAI_ADMIN_KEY",
+        "ANTHROPIC_ADMIN_KEY",
+        "LITELLM_API_KEY",
+        "LANGFUSE_PUBLIC_KEY",
+        "LANGFUSE_SECRET_KEY",
+        "STRIPE_API_KEY",
+    ],
+)
 @pytest.mark.parametrize("blank", ["", "   "])
-def test_a_slack_setting_left_blank_is_unset(monkeypatch: pytest.MonkeyPatch, env: str, blank: str) -> None:
+def test_a_secret_setting_left_blank_is_unset(monkeypatch: pytest.MonkeyPatch, env: str, blank: str) -> None:
     # `SLACK_APP_TOKEN=` in a .env must not choose Socket Mode, nor a blank secret pass as one.
     monkeypatch.setenv(env, blank)
     assert getattr(Settings(_env_file=None), env.lower()) is None  # type: ignore[call-arg]
