@@ -123,6 +123,8 @@ def open_text(path: Path, at: Position | None = None, *, newline: str | None = N
             binary.seek(0)  # gzip rewinds by decompressing the few bytes again
         except _GZIP_DAMAGE as exc:
             raise FileError(1, _gzip_problem(1, exc)) from None
+        if gzipped and head.startswith(_GZIP):  # its text would read as Windows-1252 bytes, with the wrong advice
+            raise FileError(1, f"{printable(path.name)} is compressed twice: gunzip it once, and import the .gz left")
         for magic, what in _NOT_TEXT:
             if head.startswith(magic):
                 raise FileError(1, f"{printable(path.name)}{' (once gunzipped)' if gzipped else ''} {what}")

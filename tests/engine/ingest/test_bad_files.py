@@ -115,6 +115,11 @@ def test_compressed_data_that_is_damaged_or_not_gzip_is_refused_by_name(runtime:
     assert refused(runtime, tmp_path / "usage.csv.xz") == [
         (1, "usage.csv.xz is compressed with xz: decompress it first (unxz); gzip files are read as they are")
     ]
+    # Gzipped twice, its inner gzip read as Windows-1252 text: "iconv -f cp1252" was the advice.
+    (tmp_path / "twice.csv.gz").write_bytes(gzip.compress(gzip.compress((HEADER + row("t1")).encode())))
+    assert refused(runtime, tmp_path / "twice.csv.gz") == [
+        (1, "twice.csv.gz is compressed twice: gunzip it once, and import the .gz left")
+    ]
 
 
 def test_unix_times_in_milliseconds_microseconds_and_nanoseconds_are_told_apart_by_size(
