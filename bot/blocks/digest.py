@@ -161,10 +161,12 @@ def _month_to_date(m: dict[str, Any] | None) -> str | None:
     )
     p = m.get("projection")
     if p:
-        # A digest queued before the run rate carried contracts over their own days has no basis to say.
+        # A digest queued before the run rate carried contracts over their own days has no basis to say: "at this
+        # pace" was all it carried.
         basis = f" ({esc(p['basis'])})" if p.get("basis") else ""
+        pace = "" if basis else " at this pace"
         line += (
-            f"\n:crystal_ball: Run rate, not actuals: all {p['full_days']} days at this pace would be revenue "
+            f"\n:crystal_ball: Run rate, not actuals: all {p['full_days']} days{pace} would be revenue "
             f"{money(figure(p, 'revenue_usd'))}, COGS {money(figure(p, 'cogs_usd'))}, "
             f"margin {percent(figure(p, 'margin_pct'))}{basis}"
         )

@@ -171,7 +171,10 @@ def cmd_import_contracts(args: argparse.Namespace, rt: Runtime) -> int:
     from engine.ingest.contracts import ContractFileError, import_contracts_file
 
     if not Path(args.file).is_file():
-        raise UserError(f"{args.file}: {not_a_file(Path(args.file))}")
+        problem = not_a_file(Path(args.file))
+        if args.json:  # as a refused file's JSON is, and `import usage --json` says it
+            print(json.dumps({"path": args.file, "refused": True, "problem": problem, "errors": []}, indent=2))
+        raise UserError(f"{args.file}: {problem}")
     try:
         result = import_contracts_file(
             rt.engine, args.file, delimiter=args.delimiter, supersede=args.supersede, thresholds=rt.thresholds

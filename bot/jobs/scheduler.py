@@ -86,7 +86,8 @@ def crontab_days(field: str) -> str:
         elif "-" in spread:
             a, _, b = spread.partition("-")
             first, last = _day_number(a), _day_number(b)
-            if b == "7":  # 5-7: Friday to Sunday
+            # Sunday ends a range as 7 (5-7, sat-sun, mon-sun, 0-7), and is itself alone (7-7, sun-sun).
+            if last == 0 and (first > 0 or (b == "7" and a != "7")):
                 last = 7
             if first > last:
                 raise ValueError(f"{item!r}: a range of days runs forward (e.g. 1-5, mon-fri)")

@@ -49,3 +49,4 @@ def test_the_digest_run_rate_says_how_it_carries_revenue_when_its_payload_does()
     line = _month_to_date(m)
     assert line is not None and line.endswith("margin 99.5% (COGS and metered usage at the daily rate of the first 26 "
                                               "days, fees and seats by contract dates)")  # fmt: skip
+    assert "at this pace" not in line  # what the basis says instead

@@ -25,6 +25,7 @@ from bot.jobs.scheduler import (
     LeasedScheduler,
     _SharedEngineJobStore,
     check_channels,
+    crontab_days,
     digest_trigger,
     start_scheduler,
     sync_job,
@@ -185,6 +186,10 @@ def test_scheduler_checks_its_channels_at_start_and_says_which_it_cannot_reach(
         ("0 9 * * 5-7", datetime(2026, 11, 20, 9, 0)),
         ("0 9 * * */3", datetime(2026, 11, 18, 9, 0)),  # sun, wed, sat
         ("0 18 * * sun", datetime(2026, 11, 15, 18, 0)),
+        # A range ending on Sunday by name, as before: sat-sun was refused as running backwards.
+        ("sat-sun 10:00", datetime(2026, 11, 21, 10, 0)),
+        ("0 9 * * sat-sun", datetime(2026, 11, 21, 9, 0)),
+        ("mon-sun 09:00", datetime(2026, 11, 16, 9, 0)),
     ],
 )
 def test_digest_cron_forms_fire_in_the_configured_time_zone(text: str, expected: datetime) -> None:
@@ -204,6 +209,23 @@ def test_an_unreadable_digest_cron_names_the_setting() -> None:
         digest_trigger("0 9 * * 8", ZoneInfo("UTC"))
     with pytest.raises(ConfigError, match="a range of days runs forward"):
         digest_trigger("0 9 * * 5-1", ZoneInfo("UTC"))
+
+
+@pytest.mark.parametrize(
+    ("field", "days"),
+    [
+        ("7-7", "sun"),
+        ("sun-sun", "sun"),
+        ("0-7", "sun,mon,tue,wed,thu,fri,sat"),
+        ("5-7", "sun,fri,sat"),
+        ("fri-sun", "sun,fri,sat"),
+        ("5-7/2", "sun,fri"),
+        ("*/2", "sun,tue,thu,sat"),
+        ("1/2", "mon,wed,fri"),
+    ],
+)
+def test_crontab_days_read_as_crontab_numbers_them(field: str, days: str) -> None:
+    assert crontab_days(field) == days
 
 
 def test_sync_job_calls_sync_all_with_the_runtime_and_logs_each_result(

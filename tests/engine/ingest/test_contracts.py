@@ -370,6 +370,12 @@ def test_contracts_json_says_a_refused_file_with_each_line(
     shown = json.loads(capsys.readouterr().out)
     assert shown["refused"] is True
     assert [e["line"] for e in shown["errors"]] == [2]
+    # A file that is not there is said in JSON too (it printed nothing on stdout), and in one line on stderr.
+    assert main(["import", "contracts", str(tmp_path / "nope.csv"), "--json"], runtime=runtime) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"path": str(tmp_path / "nope.csv"), "refused": True, "problem": "no such file",
+                               "errors": []}  # fmt: skip
+    assert "nope.csv: no such file" in err
 
 
 def test_overlaps_within_a_file_count_a_contract_for_every_product_as_one_for_each(
