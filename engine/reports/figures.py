@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from engine.money import CENT, HUNDRED, ZERO, ExactSum, fraction_decimal, round_to
 from engine.periods import Period
@@ -123,6 +123,15 @@ class Share:
         return self.cost / self.previous if self.previous > 0 else None
 
 
+class Carried(NamedTuple):
+    """A period to date's revenue as its run rate carries it over the whole period
+    (engine.reports.revenue.carried)."""
+
+    contracts: Decimal  # its contracts over their days in force in the whole period (projected_revenue)
+    billed: Decimal  # revenue billed by invoice so far, which the run rate carries at its daily rate
+    billed_customers: int  # how many customers that is of
+
+
 @dataclass(frozen=True, kw_only=True)
 class Projection:
     """A period to date carried to its whole length: a run rate, not a forecast, always labelled as such. COGS is
@@ -175,19 +184,13 @@ class Projection:
 
 
 def run_rate(
-    f: Figures,
-    period: Period,
-    *,
-    part_period_contracts: int = 0,
-    contracts: Decimal | None = None,
-    billed: Decimal = ZERO,
-    billed_customers: int = 0,
+    f: Figures, period: Period, *, part_period_contracts: int = 0, carried: Carried | None = None
 ) -> Projection | None:
     """The run-rate projection of `f` over `period` to its full length; None when the period is complete.
     `part_period_contracts`: how many contracts behind `f` are in force on only some of the period's days.
-    `contracts`: the revenue of the contracts behind `f` carried over the whole period (projected_revenue), with
-    `billed` (the revenue billed by invoice so far, of `billed_customers` customers) carried at its rate so far;
-    None: all of `f`'s revenue is scaled as its COGS is."""
+    `carried`: its revenue over the whole period, the contracts' carried over their days in force and what was
+    billed by invoice so far, which is carried at its rate so far; None: all of `f`'s revenue is scaled as its COGS
+    is."""
     if period.complete:
         return None
     full, days = period.full_days, period.days
@@ -195,8 +198,8 @@ def run_rate(
     def scaled(value: Decimal) -> Decimal:
         return fraction_decimal(Fraction(value) * full / days)
 
-    if contracts is not None:
-        revenue = contracts + scaled(billed) if billed else contracts
+    if carried is not None:
+        revenue = carried.contracts + scaled(carried.billed) if carried.billed else carried.contracts
     else:
         # Each multiplied out before its one division, from the exact sum where the figures carry it: a 28-digit
         # full ÷ days first (31/3 = 10.33…3) made 3 days of a $3,000.005 fee over their month $3,000.0049…9, a cent
@@ -209,6 +212,6 @@ def run_rate(
         full_days=full,
         figures=Figures(revenue=revenue, cogs=scaled(f.cogs), thresholds=f.thresholds),
         part_period_contracts=part_period_contracts,
-        per_contract=contracts is not None,
-        billed_customers=billed_customers if contracts is not None else 0,
+        per_contract=carried is not None,
+        billed_customers=carried.billed_customers if carried is not None else 0,
     )

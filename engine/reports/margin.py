@@ -81,14 +81,8 @@ class MarginReport:
     def projection(self) -> Projection | None:
         """For a period to date, the whole period: contracts over their days in force, usage at its daily rate so
         far (labelled as a run rate)."""
-        c = self.carried
         return run_rate(
-            self.current,
-            self.period,
-            part_period_contracts=self.part_period_contracts,
-            contracts=c.contracts if c is not None else None,
-            billed=c.billed if c is not None else ZERO,
-            billed_customers=c.billed_customers if c is not None else 0,
+            self.current, self.period, part_period_contracts=self.part_period_contracts, carried=self.carried
         )
 
     @property

@@ -84,15 +84,7 @@ class Portfolio:
     def projection(self) -> Projection | None:
         """For a period to date, the blended total over the whole period: contracts over their days in force, usage
         at its daily rate so far."""
-        c = self.carried
-        return run_rate(
-            self.total,
-            self.period,
-            part_period_contracts=self.part_period_contracts,
-            contracts=c.contracts if c is not None else None,
-            billed=c.billed if c is not None else ZERO,
-            billed_customers=c.billed_customers if c is not None else 0,
-        )
+        return run_rate(self.total, self.period, part_period_contracts=self.part_period_contracts, carried=self.carried)
 
     def spread(self) -> dict[str, Any]:
         """The P50 and P99 customer by COGS, and the P50 customer margin: how uneven the book is."""

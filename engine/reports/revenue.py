@@ -38,6 +38,7 @@ from engine.money import (
     unit_price_text,
 )
 from engine.periods import Period, month_spans, runs_of_days
+from engine.reports.figures import Carried
 from engine.reports.usage import UnitCounter, UsageTotals
 from engine.store.bounds import MONEY_MAX, SEATS_MAX
 from engine.store.sql import fetch_tuples, where_equal
@@ -809,14 +810,6 @@ def projected_revenue(
         charge = _Charge._make((days, per_product, fraction_decimal(units), month_fixed, ticks, by_month))
         charged.append((c, charge, c.customer, c.product))
     return PeriodRevenue(charged, [], []), billed
-
-
-class Carried(NamedTuple):
-    """A period to date's revenue as its run rate carries it over the whole period (`carried`)."""
-
-    contracts: Decimal  # its contracts over their days in force in the whole period (projected_revenue)
-    billed: Decimal  # revenue billed by invoice so far, which the run rate carries at its daily rate
-    billed_customers: int  # how many customers that is of
 
 
 def carried(
