@@ -749,11 +749,11 @@ def projected_revenue(
     carried at its rate so far (`run_rate`).
 
     Each contract earns over its own days in force in the whole period: its fees and seats as agreed (a contract
-    ending on the 20th, twenty days of them; one starting on the 25th, its days from then), and its units at its own
-    daily rate over its days in force so far. One with no such days yet (a renewal or a new price from after them)
-    takes the customer's rate for its product and unit over the days so far. A hybrid plan's months over a quarter
-    are each set against their own allowance: a month over as counted, the month running at its own rate so far,
-    a month to come at the contract's. The units carried are exact fractions, each contract's charge divided once.
+    ending on the 20th, twenty days of them; one starting on the 25th, its days from then), and its units as
+    counted on its days in force so far, with its days still to come at the customer's daily rate (for its product
+    and unit) over all the days so far, as COGS is carried. A hybrid plan's months over a quarter are each set
+    against their own allowance: a month over as counted, the month running as counted so far and its days to come
+    at that rate, a month to come at that rate. The units carried are exact fractions, each charge divided once.
     `totals`: the usage over the days so far, when the caller has read it. Over a complete period this is its
     revenue (every contract's days are counted)."""
     whole = period.whole()
@@ -771,16 +771,23 @@ def projected_revenue(
         if a > b:
             continue
         days, months = (b - a).days + 1, month_fraction(a, b)
-        # The days its rate is read over: its own in force so far, or (none yet) the customer's so far.
-        first, last = (a, min(b, through)) if a <= through else (period.start, through)
-        counted = (last - first).days + 1
-        per_product: dict[str, Decimal] = {}  # the split's weights: the shares of the days read
+        # Units: those counted on its days in force so far, and on its days still to come the customer's daily rate
+        # over all the days so far, the rate its COGS is carried at: revenue and cost that grow with the same usage
+        # are carried alike, so the margin carried is the margin so far's (a contract from the 10th carried at its
+        # own ten days' rate read 69.9% beside COGS carried over nineteen, 60.0% so far).
+        own_days = a <= through
+        ahead = max((b - through).days, 0) if own_days else days  # its days in force still to come
+        per_product: dict[str, Decimal] = {}  # the split's weights, in proportion (× the days so far)
         units, rate = Fraction(0), Fraction(0)
         if c.is_metered or not c.product:
-            per_product = counter.by_product(c.customer, c.product, c.split_unit, first, last)
+            everyday = counter.by_product(c.customer, c.product, c.split_unit, period.start, through)
+            own = counter.by_product(c.customer, c.product, c.split_unit, a, min(b, through)) if own_days else {}
+            per_product = {p: own.get(p, ZERO) * period.days + v * ahead for p, v in everyday.items()}
             if c.is_metered:
-                rate = Fraction(counter.units(c.customer, c.product, c.split_unit, first, last, per_product)) / counted
-                units = rate * days
+                so_far = counter.units(c.customer, c.product, c.split_unit, a, min(b, through), own) if own_days else 0
+                total = counter.units(c.customer, c.product, c.split_unit, period.start, through, everyday)
+                rate = Fraction(total) / period.days
+                units = Fraction(so_far) + rate * ahead
         usage: Fraction | None = None  # a hybrid plan's usage charge month by month, in ticks
         month_fixed = _fixed_of(c, months, fixed)
         if c.is_metered and c.plan is Plan.HYBRID and by_months and (a.year, a.month) != (b.year, b.month):
@@ -788,10 +795,10 @@ def projected_revenue(
             for x, y in month_spans(a, b):
                 if y <= through:  # a month over: as counted
                     used = Fraction(counter.units_over(c.customer, c.product, c.split_unit, x, y))
-                elif x <= through:  # the month running: its days so far at their own rate
-                    so_far = Fraction(counter.units_over(c.customer, c.product, c.split_unit, x, through))
-                    used = so_far * ((y - x).days + 1) / ((through - x).days + 1)
-                else:  # a month to come: at the contract's rate
+                elif x <= through:  # the month running: as counted so far, its days to come at the daily rate
+                    used = Fraction(counter.units_over(c.customer, c.product, c.split_unit, x, through))
+                    used += rate * (y - through).days
+                else:  # a month to come: at the daily rate
                     used = rate * ((y - x).days + 1)
                 month = _fixed_of(c, month_fraction(x, y), fixed)
                 over = used * Fraction(month.denominator) - Fraction(month.included_n)

@@ -119,7 +119,8 @@ def projection(p: Projection | None) -> dict[str, Any] | None:
         "label": f"{p.label}, {p.basis} (run rate, not actuals)",
         "method": (
             "COGS so far × days in the period ÷ days so far; revenue: each contract over its days in force in the "
-            "period, its fees as agreed and its units at its daily rate so far, and billed revenue at its rate so far"
+            "period, its fees as agreed, its units as counted so far and its days to come at the daily rate so far, "
+            "and billed revenue at its rate so far"
             if p.per_contract
             else "figures so far × days in the period ÷ days so far"
         ),

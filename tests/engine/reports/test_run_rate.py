@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 from sqlmodel import Session
@@ -47,10 +48,11 @@ def test_a_quarter_to_dates_hybrid_plan_carries_each_month_against_its_own_allow
     runtime: Runtime, tmp_path: Path
 ) -> None:
     # $100 a month with 3,000 requests included, then $0.01 each. October used 200 a day (6,200: $32.00 over), the
-    # first 14 days of November 100 a day (1,400). October is over: as counted. November runs at its own rate, 100
-    # a day, 3,000 over its 30 days: within its allowance. December is to come, at the contract's rate so far
-    # (7,600 over its 45 days counted): 7,600 × 31/45 = 5,235.56, $22.36 over. With three months of fees, $354.36.
-    # Scaling the quarter's $178.67 so far by 92/45 read $365.27: October's overage counted twice over.
+    # first 14 days of November 100 a day (1,400). The quarter so far ran at 7,600 over 45 days, the rate its COGS is
+    # carried at. October is over: as counted. November has 1,400 so far and its 16 days to come at that rate,
+    # 4,102.22: $11.02 over. December comes at that rate, 7,600 × 31/45 = 5,235.56: $22.36 over. With three months
+    # of fees, $365.38. Scaling the quarter's $178.67 by 92/45 set the quarter's usage against one allowance
+    # ($365.27), where each month has its own.
     _load(runtime, tmp_path, {"hy": [(date(2026, 10, 1), date(2026, 10, 31), 200),
                                      (date(2026, 11, 1), date(2026, 11, 14), 100)]},
           ["hy,Hy,hybrid,2026-01-01,,100,3000,request,0.01"])  # fmt: skip
@@ -59,10 +61,11 @@ def test_a_quarter_to_dates_hybrid_plan_carries_each_month_against_its_own_allow
         carried, billed = projected_revenue(conn, q4)
         report = customer_report(conn, "hy", q4, thresholds=runtime.thresholds)
     assert billed == set()
-    exact = D(300) + D(32) + (D(7600) * 31 / 45 - 3000) / 100
-    assert abs(carried.total().dollars() - exact) < D("1e-20")
+    rate = Fraction(7600, 45)
+    exact = Fraction(300 + 32) + (1400 + rate * 16 - 3000) / 100 + (rate * 31 - 3000) / 100
+    assert abs(carried.total().fraction() - exact) < Fraction(1, 10**20)  # 365.3777…: its charge divided once
     assert report.current.revenue.quantize(D("0.01")) == D("178.67")  # the quarter so far, unchanged
-    assert report.projection is not None and report.projection.figures.revenue.quantize(D("0.01")) == D("354.36")
+    assert report.projection is not None and report.projection.figures.revenue.quantize(D("0.01")) == D("365.38")
     assert report.projection.caveat is None
 
 
@@ -140,3 +143,19 @@ def test_carried_units_are_exact_so_a_half_cent_rounds_up(runtime: Runtime, tmp_
     with runtime.connect() as conn:
         report = customer_report(conn, "tiny", november, thresholds=runtime.thresholds)
     assert report.projection is not None and report.projection.figures.revenue == D("0.375")
+
+
+def test_revenue_and_cogs_that_grow_with_the_same_usage_are_carried_alike(runtime: Runtime, tmp_path: Path) -> None:
+    # A usage contract from Nov 10: 100 requests a day at $0.10 for $1 of cost a day, 90% every day so far (Nov 10 to
+    # 19 counted). Its units carried at its own ten days' rate ($210.00) beside COGS carried over the nineteen days
+    # counted ($15.79) read a 92.5% month; carried alike, 1,000 + 1,000/19 × 11 requests ($157.89), the month is the
+    # 90.0% it has been.
+    _load(runtime, tmp_path, {"mu": [(date(2026, 11, 10), date(2026, 11, 20), 100)]},
+          ["mu,Mu,usage,2026-11-10,,,,request,0.10"])  # fmt: skip
+    november = parse_period("2026-11", today=date(2026, 11, 20))
+    with runtime.connect() as conn:
+        report = customer_report(conn, "mu", november, thresholds=runtime.thresholds)
+    assert (report.current.revenue, report.current.cogs, report.current.margin_pct) == (D(100), D(10), D(90))
+    p = report.projection
+    assert p is not None and p.figures.margin_pct is not None
+    assert (p.figures.revenue.quantize(D("0.01")), p.figures.margin_pct.quantize(D("0.01"))) == (D("157.89"), D(90))
