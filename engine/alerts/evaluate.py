@@ -267,7 +267,7 @@ def observe(row: PortfolioRow, t: Thresholds, account: Account | None = None) ->
     if not earns(now):
         level = Level.NO_REVENUE if now.cogs > 0 else Level.IDLE
     else:
-        margin = now.margin_pct
+        margin = now.judged_margin_pct  # as its status is judged: a margin exactly on the line is on it
         level = Level.BREACH if margin is not None and margin < t.breach_pct else Level.OK
     share = Decimal(now.unpriced_events) / Decimal(now.events) if now.events else Decimal(0)
     return Observation(
@@ -303,7 +303,7 @@ def decide(
     new = prev.copy()
     events: list[AlertKind] = []
     level = obs.level
-    margin = obs.current.margin_pct
+    margin = obs.current.judged_margin_pct
     held: list[str] = []
     recovering = prev.status.is_bad and level in (Level.OK, Level.WATCH)
     clearing = prev.status is Level.WATCH and level is Level.OK  # a trend that no longer crosses

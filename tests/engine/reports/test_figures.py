@@ -44,3 +44,23 @@ def test_gross_profit_foots_with_the_revenue_and_cogs_shown() -> None:
     assert (shown["revenue_usd"], shown["cogs_usd"], shown["gross_profit_usd"]) == (9656.9, 3114.77, 6542.13)
     assert f.gross_profit_cents == D("9656.90") - D("3114.77")
     assert figures(Figures(revenue=D("0.004"), cogs=D(0)))["gross_profit_usd"] == 0.0
+
+
+def test_a_margin_exactly_on_the_line_is_judged_on_it() -> None:
+    # 7 days of a $1,000 monthly fee in a 30-day month, $233.33…, on $140 of COGS: exactly 40%, which the revenue's
+    # 28 digits made 39.99…9%: "40.0% BREACH (under 40%)" for a week, WATCH for its month.
+    week = Figures(revenue=D(1000) * 7 / 30, cogs=D(140))
+    assert week.margin_pct is not None and week.margin_pct < 40  # as worked out on 28 digits
+    assert week.status == "watch"
+    assert Figures(revenue=D(100), cogs=D("60.01")).status == "breach"  # a cent under the line is under it
+
+
+def test_an_alert_judges_a_margin_on_the_line_as_its_status_does() -> None:
+    from engine.alerts.evaluate import observe
+    from engine.alerts.state import Level
+    from engine.reports.portfolio import PortfolioRow
+    from engine.vocab import SubjectKind
+
+    week = Figures(revenue=D(1000) * 7 / 30, cogs=D(140))
+    row = PortfolioRow(kind=SubjectKind.CUSTOMER, key="alpha", name="Alpha", current=week, previous=week)
+    assert observe(row, Thresholds()).level is Level.OK
