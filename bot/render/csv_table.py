@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from engine.money import CENT, round_to
+from engine.money import CENT, ZERO, round_to
+from engine.vocab import SubjectKind
 
 if TYPE_CHECKING:
     from engine.reports.figures import Figures
@@ -129,9 +130,23 @@ def report_csv(r: MarginReport) -> str:
             detail=c.status,
         )
     ]
-    rows += [
-        line("revenue", rl.product or "all products", revenue_usd=dec(rl.total), detail=rl.terms) for rl in r.revenue
-    ]
+    if r.kind is SubjectKind.PRODUCT:
+        # A product's revenue lines are its customers': each its share of the product (a contract for every product
+        # is split by usage), as the total counts it; the whole contract's total summed past the product's.
+        rows += [
+            line(
+                "revenue",
+                rl.customer if rl.product else f"{rl.customer} (its share of all products)",
+                revenue_usd=dec(rl.by_product.get(r.key, ZERO)),
+                detail=rl.terms,
+            )
+            for rl in r.revenue
+        ]
+    else:
+        rows += [
+            line("revenue", rl.product or "all products", revenue_usd=dec(rl.total), detail=rl.terms)
+            for rl in r.revenue
+        ]
     rows += [line("cogs_by_type", kind, cogs_usd=dec(cost)) for kind, cost in r.cogs_by_type.items()]
     for section, shares in (("cogs_by_model", r.by_model), ("cogs_by_feature", r.by_feature)):
         rows += [
