@@ -43,6 +43,7 @@ from engine.reports.bridge_words import (
     Side,
     cell_pieces_usd,
     contributors,
+    key_pieces_usd,
     round_half_up,
 )
 from engine.reports.names import resolve_customer, resolve_product
@@ -400,7 +401,7 @@ def bridge_to_dict(b: Bridge) -> dict[str, Any]:
                 "revenue_after_usd": _cents(k.after),
                 "terms_before": k.terms_before,
                 "terms_after": k.terms_after,
-                "pieces_usd": {REVENUE_PART[s]: _cents(v) for s, v in k.pieces.items()},
+                "pieces_usd": {REVENUE_PART[s]: _cents(v) for s, v in key_pieces_usd(k).items()},
             }
             for k in b.contracts
         ],

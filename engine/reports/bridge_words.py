@@ -162,6 +162,18 @@ def cell_pieces_usd(cell: Cell) -> tuple[Decimal, ...]:
     return tuple(b - a for a, b in pairwise(shown))
 
 
+def key_pieces_usd(kp: KeyPieces) -> dict[str, Decimal]:
+    """A contract key's pieces (`KeyPieces.pieces`) in dollars as shown, as `cell_pieces_usd` has a cell's: the
+    differences of its states (its revenue before, then after each step in turn) each rounded to the cent once,
+    half up. They add up to its change as shown: each rounded on its own, a volume piece read +$85.00 beside a part
+    of +$85.01 and revenue of $15.00 → $100.01."""
+    state, shown = Fraction(kp.before), [round_half_up(Fraction(kp.before), CENT)]
+    for amount in kp.pieces.values():
+        state += Fraction(amount)
+        shown.append(round_half_up(state, CENT))
+    return {step: b - a for step, (a, b) in zip(kp.pieces, pairwise(shown), strict=True)}
+
+
 def contributors(kind: SubjectKind, revenue: RevenueBridge, cogs: CogsBridge, limit: int) -> list[Contributor]:
     """The `limit` pieces with the biggest effect on gross profit, biggest first, in words. (A portfolio has tens
     of thousands of pieces: they are ranked on their amounts, and only the few shown are put into words.)"""
@@ -183,7 +195,7 @@ def contributors(kind: SubjectKind, revenue: RevenueBridge, cogs: CogsBridge, li
 
 
 def _key_piece(kp: KeyPieces, part: str) -> Contributor:
-    amount = kp.pieces[next(step for step, name in REVENUE_PART.items() if name == part)]
+    amount = key_pieces_usd(kp)[next(step for step, name in REVENUE_PART.items() if name == part)]
     who = kp.customer + (f" ({kp.product})" if kp.product else " (all products)")
     return Contributor(
         side="revenue",

@@ -46,3 +46,26 @@ def test_a_cells_pieces_are_its_rounded_states_differences_so_they_add_up_to_its
     cogs = CogsBridge(states=[], cells=[cell], requests_before=1, requests_now=1, repriced_groups=0)
     [top, *_] = contributors(kind, RevenueBridge(states=[], keys=[]), cogs, 1)
     assert (top.part, top.change) == ("price", Decimal("8.92"))
+
+
+def test_a_contract_keys_pieces_are_differences_of_its_rounded_states() -> None:
+    from engine.reports.bridge_words import key_pieces_usd
+
+    # kappa at $0.0015 a request: 10,001 requests ($15.0015, shown $15.00), then 66,670 ($100.005, shown $100.01).
+    # The volume piece, $85.0035, rounded on its own read +$85.00 beside revenue $15.00 → $100.01 and a part of
+    # +$85.01.
+    before, after = D("15.0015"), D("100.005")
+    kp = KeyPieces(
+        customer="kappa",
+        product="chat",
+        pieces={"volume": after - before, "seats": D(0), "billed": D(0), "contract": D(0)},
+        before=before,
+        after=after,
+        terms_before=[],
+        terms_after=[],
+    )
+    assert key_pieces_usd(kp) == {"volume": D("85.01"), "seats": D(0), "billed": D(0), "contract": D(0)}
+    revenue = RevenueBridge(states=[before, after, after, after, after], keys=[kp])
+    cogs = CogsBridge(states=[Fraction(0)] * 7, cells=[], requests_before=0, requests_now=0, repriced_groups=0)
+    (only,) = contributors(SubjectKind.CUSTOMER, revenue, cogs, limit=5)
+    assert only.change == D("85.01") and only.words.startswith("+$85.01 revenue · kappa (chat)")
