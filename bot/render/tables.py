@@ -235,8 +235,11 @@ def unallocated_text(p: Portfolio) -> str | None:
     rows are not read as adding up to it; None when there is none."""
     if not p.unallocated_revenue and not p.previous_unallocated_revenue:
         return None
+    why = "contracts for every product or invoice lines naming no product, with no usage to split them by"
+    if not p.unallocated_revenue:  # "Plus $0.00" would headline nothing: it is the previous period's rows
+        left_out = money(p.previous_unallocated_revenue)
+        return f"The previous period's product rows leave out {left_out} of its revenue: {why}"
     return (
         f"Plus {money(p.unallocated_revenue)} of revenue in no product's row (previous "
-        f"{money(p.previous_unallocated_revenue)}): contracts for every product or invoice lines naming no product, "
-        "with no usage to split them by"
+        f"{money(p.previous_unallocated_revenue)}): {why}"
     )

@@ -262,6 +262,8 @@ def _unallocated_note(book: Portfolio) -> str | None:
         if now
         else "the Products sheet's previous revenue adds up to less than the Summary's"
     )
+    if not now:  # "$0.00 of revenue is in no product's row" would headline nothing
+        return f"The previous period's product rows leave out {usd_text(before)} of its revenue: {why}; {where}."
     return f"{usd_text(now)} of revenue is in no product's row (previous {usd_text(before)}): {why}; {where}."
 
 

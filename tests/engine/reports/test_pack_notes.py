@@ -36,9 +36,9 @@ UNPRICED = (
     "are priced; the Unpriced usage sheet lists them by model."
 )
 UNALLOCATED_BEFORE = (
-    "$0.00 of revenue is in no product's row (previous $1,500.00): contracts for every product or invoice lines "
-    "naming no product, with no usage to split them by; the Products sheet's previous revenue adds up to less than the "
-    "Summary's."
+    "The previous period's product rows leave out $1,500.00 of its revenue: contracts for every product or invoice "
+    "lines naming no product, with no usage to split them by; the Products sheet's previous revenue adds up to less "
+    "than the Summary's."
 )
 
 
@@ -118,6 +118,10 @@ def test_unpriced_usage_gives_its_share_and_points_to_its_sheet(
 ) -> None:
     report(book, capsys, tmp_path / "pack.xlsx", "--period", "2026-10")
     assert xlsx_notes(tmp_path / "pack.xlsx") == [UNPRICED, UNALLOCATED_BEFORE]  # October is over: not to date
+    # The portfolio table says it alike, not "Plus $0.00 of revenue in no product's row".
+    code, out, _ = cli(book, capsys, "portfolio", "--period", "2026-10")
+    assert code == 0 and "The previous period's product rows leave out $1,500.00 of its revenue" in out
+    assert "Plus $0.00" not in out
     unpriced = list(load_workbook(tmp_path / "pack.xlsx")["Unpriced usage"].iter_rows(min_row=2, values_only=True))
     assert unpriced == [("mystery", "mystery-1", 1, 1)]
 
