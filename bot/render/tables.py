@@ -81,6 +81,7 @@ def render_report(r: MarginReport) -> str:
         f"  Revenue       {money(f.revenue):>14}   ({r.revenue_source}; previous {money(p.revenue)}, "
         f"{delta_pct(f.revenue, p.revenue)})",
         f"  COGS          {money(f.cogs):>14}   (previous {money(p.cogs)}, {delta_pct(f.cogs, p.cogs)})",
+        f"  Gross profit  {money(f.gross_profit_cents):>14}   (previous {money(p.gross_profit_cents)})",
         f"  Gross margin  {percent(f.margin_pct):>14}   {STATUS_LABEL[f.status]}"
         f" (previous {percent(p.margin_pct)}, {points(margin_change(f, p))})",
     ]
@@ -202,8 +203,9 @@ def render_portfolio(
         f"Portfolio — {p.period.title}",
         f"  {compared(p.period)}",
         "",
-        f"  Revenue {money(t.revenue)}   COGS {money(t.cogs)}   Gross margin {percent(t.margin_pct)} "
-        f"{STATUS_LABEL[t.status]} (previous {percent(p.previous_total.margin_pct)})",
+        f"  Revenue {money(t.revenue)}   COGS {money(t.cogs)}   Gross profit {money(t.gross_profit_cents)}   "
+        f"Gross margin {percent(t.margin_pct)} {STATUS_LABEL[t.status]} "
+        f"(previous {percent(p.previous_total.margin_pct)})",
     ]
     if line := projection_line(p.projection):
         lines.append(f"  {line}")

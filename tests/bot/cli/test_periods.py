@@ -319,3 +319,14 @@ def test_a_run_rate_carries_each_contract_over_its_own_days_in_force(
     assert code == 0
     notes = (tmp_path / "pack" / "notes.csv").read_text()
     assert "Note: 4 contracts start or end within 2026-11: each is carried over its days in force only." in notes
+
+
+def test_the_text_answers_give_gross_profit_as_the_figures_beside_it_make_it(
+    book: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # acme's October: a $3,000 flat fee and $40.00 of COGS a day for 31 days. The text answers gave revenue, COGS
+    # and margin but no gross profit, which the Slack, JSON and CSV answers give.
+    code, out, _ = run(book, capsys, "margin", "acme", "--period", "2026-10")
+    assert code == 0 and "  Gross profit       $1,760.00   (previous " in out
+    code, out, _ = run(book, capsys, "portfolio", "--period", "2026-10")
+    assert code == 0 and "Gross profit $" in out
