@@ -74,14 +74,23 @@ def _status(status: str) -> str:
 # ---------------------------------------------------------------- what-if
 
 
+def _cogs_unmoved(d: dict[str, Any]) -> bool:
+    """No lever moved COGS (a price alone): a "COGS saving $0.00" is no headline, its gross profit is."""
+    return _d(d["before"]["cogs_usd"]) == _d(d["after"]["cogs_usd"]) and not _d(d["saving_per_month_usd"])
+
+
 def whatif_text(d: dict[str, Any]) -> str:
     b, a = d["before"], d["after"]
     from_zero = _d(d.get("priced_from_zero_per_month_usd")) or 0
     unlike = f" ({_money(from_zero)} a month of it counted as $0 before: unpriced usage)" if from_zero else ""
+    moved = (
+        f"gross profit {_signed_money(d['gross_profit_change_per_month_usd'])} a month (COGS unchanged)"
+        if _cogs_unmoved(d)
+        else f"COGS saving {_signed_money(d['saving_per_month_usd'])} a month{unlike}"
+    )
     return (
         f"What if, {d['name']} ({_title(d['period'])}): gross margin {_pct(b['gross_margin_pct'])} → "
-        f"{_pct(a['gross_margin_pct'])} ({STATUS_LABEL[b['status']]} → {STATUS_LABEL[a['status']]}), "
-        f"COGS saving {_signed_money(d['saving_per_month_usd'])} a month{unlike}"
+        f"{_pct(a['gross_margin_pct'])} ({STATUS_LABEL[b['status']]} → {STATUS_LABEL[a['status']]}), {moved}"
     )
 
 
@@ -129,7 +138,10 @@ def whatif_message(d: dict[str, Any]) -> Answer:
             _status(a["status"]),
         ),
         section(
-            f":moneybag: *COGS saving {_signed_money(d['saving_per_month_usd'])} a month* "
+            f":moneybag: *Gross profit {_signed_money(d['gross_profit_change_per_month_usd'])} a month* "
+            f"({esc(d['month'])}) · margin {_pts(d['change']['gross_margin_pts'])} · COGS unchanged"
+            if _cogs_unmoved(d)
+            else f":moneybag: *COGS saving {_signed_money(d['saving_per_month_usd'])} a month* "
             f"({esc(d['month'])}) · "
             f"gross profit {_signed_money(d['gross_profit_change_per_month_usd'])} a month · "
             f"margin {_pts(d['change']['gross_margin_pts'])}"

@@ -84,6 +84,20 @@ def test_whatif_shows_before_and_after_side_by_side_with_the_saving() -> None:
     assert answer.text.startswith("What if, Acme &lt;Corp&gt; (2026-10): gross margin 18.9% → 52.4%")
 
 
+def test_a_price_alone_headlines_its_gross_profit_not_a_cogs_saving_of_nothing() -> None:
+    d = whatif_dict()
+    d["levers"] = ["price flat 3000"]
+    d["after"] = figures(1297.61, 255.21, 80.33, "healthy")
+    d["change"] = {"revenue_usd": 982.8, "cogs_usd": 0.0, "gross_profit_usd": 982.8, "gross_margin_pts": 61.4}
+    d["saving_per_month_usd"], d["gross_profit_change_per_month_usd"] = 0.0, 951.1
+    answer = whatif_message(d)
+    body = body_of(answer.blocks)
+    # It led with ":moneybag: *COGS saving $0.00 a month*", the gross profit behind it.
+    assert ":moneybag: *Gross profit +$951.10 a month* (per 30 days) · margin +61.4 pts · COGS unchanged" in body
+    assert "$0.00" not in body and "$0.00" not in answer.text
+    assert answer.text.endswith("gross profit +$951.10 a month (COGS unchanged)")
+
+
 def test_a_portfolio_of_hundreds_stays_within_slack_limits() -> None:
     answer = whatif_message(whatif_dict("portfolio", customers=500))
     _within_limits(answer.blocks)
