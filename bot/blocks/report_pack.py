@@ -20,8 +20,10 @@ def _dec(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def report_pack_message(pack: BoardPack) -> Answer:
-    """The pack's headline figures and its sheets; the same figures as `/margin portfolio` for the period."""
+def report_pack_message(pack: BoardPack, *, asked: str | None = None, shared: bool = False) -> Answer:
+    """The pack's headline figures and its sheets; the same figures as `/margin portfolio` for the period.
+    `asked`: the period as the asker typed it (None: the default), quoted in the hint to share it; none once
+    `shared`, the answer being in the channel already."""
     d, p = pack.summary, pack.period
     breach = sum(1 for r in d["customers"] if r["status"] == "breach")
     notes = pack.own_notes()
@@ -44,6 +46,8 @@ def report_pack_message(pack: BoardPack) -> Answer:
         section(f":bar_chart: `{esc(pack_filename(pack))}`, one sheet each: {esc(sheets)}"),
         # What could make a figure misread, as the workbook's first sheet says it (the notices follow the answer).
         *(context(f":warning: {esc(n)}") for n in notes),
-        context(f"`/margin report {esc(p.label)} share` posts it in this channel for everyone here"),
     ]
+    if not shared:  # the period as typed: a label ("last 30 days") is no command
+        words = " ".join(w for w in ("/margin report", asked or "", "share") if w)
+        blocks.append(context(f"`{esc(words)}` posts it in this channel for everyone here"))
     return Answer(esc(text), fit(blocks))

@@ -25,7 +25,7 @@ def report(rt: Runtime, cmd: Command, now: datetime) -> Answer:
             thresholds=rt.thresholds,
             notices=rt.notices(conn),
         )
-    answer = report_pack_message(pack)
+    answer = report_pack_message(pack, asked=cmd.period, shared=cmd.share)
     answer.files.append(
         Upload(filename=pack_filename(pack), content=xlsx_bytes(pack), title=f"marginbot board pack, {period.label}")
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,15 @@ def test_the_slack_handler_puts_the_notices_in_the_workbook_it_uploads(book: Run
     [upload] = answer.files
     notes = [row[0] for row in load_workbook(io.BytesIO(upload.content))["Notes"].iter_rows(values_only=True)]
     assert notes == ["note", STALE_PRICES, UNPRICED, UNALLOCATED_BEFORE]
+
+
+@pytest.mark.parametrize("typed", ["report", "report 30d", "report 7d", "report 2026-10"])
+def test_the_hint_to_share_the_pack_is_a_command_that_works(book: Runtime, typed: str) -> None:
+    import re
+
+    # It quoted the period's label, "/margin report last 30 days share", which answers with the help.
+    answer = slack_report(book, parse(typed), NOW)
+    [hint] = re.findall(r"`/margin (report[^`]*)`", json.dumps(answer.blocks))
+    assert parse(hint).kind == "report" and parse(hint).share and hint == f"{typed} share"
+    shared = slack_report(book, parse(f"{typed} share"), NOW)
+    assert "posts it in this channel" not in json.dumps(shared.blocks)  # it is in the channel already
