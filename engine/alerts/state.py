@@ -250,6 +250,11 @@ def snooze(conn: Connection, kind: str, subject: str, *, user: str, at: datetime
         raise ActionRefused(f"snooze for {', '.join(map(str, SNOOZE_DAYS))} days, not {days}")
 
     def apply(state: State) -> bool:
+        # Acknowledged already, its reminders are off until it ends: a snooze (a click on a copy drawn before the
+        # acknowledgement) changes nothing, and the clicker is told whose acknowledgement stands, as a second
+        # Acknowledge is. Saved, it went unseen: the message shows the acknowledgement, and nobody was told.
+        if state.acked_by:
+            return False
         state.snoozed_until, state.snoozed_by = at + timedelta(days=days), user
         return True
 

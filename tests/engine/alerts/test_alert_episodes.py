@@ -311,3 +311,22 @@ def test_a_reminder_once_a_snooze_has_ended_draws_its_root_again_with_its_button
         now_shown = shown(conn, root, [("customer", "acme")], now=later)
     body = json.dumps(alert_message(json.loads(json.dumps(root_payload, default=str)), now_shown)["blocks"])
     assert "Snoozed" not in body and "alert_acknowledge" in body
+
+
+def test_a_snooze_on_an_acknowledged_alert_changes_nothing_and_says_whose_acknowledgement_stands(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    from engine.alerts.state import snooze
+
+    rt = _channels(rt)
+    load(rt, tmp_path, [Run("acme", "agent", WINDOW_START, 30, 10, Decimal("7.00"))], [("acme", "Acme", "agent")])
+    check_alerts(rt, as_of=NOW)
+    with rt.engine.connect() as conn:
+        assert acknowledge(conn, "customer", "acme", user="U1", at=NOW).changed
+    # A Snooze from a copy drawn before the acknowledgement was saved beside it, unseen, and nobody was told.
+    with rt.engine.connect() as conn:
+        result = snooze(conn, "customer", "acme", user="U2", at=NOW, days=30)
+    assert not result.changed and result.state.acked_by == "U1"  # the listener says "Already acknowledged by U1"
+    with rt.connect() as conn:
+        state = load_states(conn)[("customer", "acme")]
+    assert (state.acked_by, state.snoozed_by, state.snoozed_until) == ("U1", "", None)
