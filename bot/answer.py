@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.answer_types import Answer, AnswerError
+from bot.answer_types import Answer, AnswerError, NotAnswerable
 from bot.blocks.home import LastImport, home_error_view, home_view
 from bot.blocks.home_trend import trend_section
 from bot.blocks.kit import clip
@@ -111,6 +111,8 @@ def _answered(runtime: Runtime, cmd: Command, now: datetime) -> Outcome:
         return Outcome(with_notices(unknown, _notices(runtime)), ok=False, problem=_user_safe(exc), misread=True)
     except PeriodNotBegun as exc:  # a well-formed period in the future: one short line, not the whole help
         return Outcome(error_message(_user_safe(exc)), ok=False, problem=_user_safe(exc), misread=True)
+    except NotAnswerable as exc:  # understood, with nothing in the data to answer it: one line, not the help
+        return Outcome(error_message(_user_safe(exc)), ok=False, problem=_user_safe(exc))
     except (PeriodError, AnswerError) as exc:
         return Outcome(help_message(_user_safe(exc), FORMS), ok=False, problem=_user_safe(exc), misread=True)
     except StaleRollups as exc:

@@ -24,3 +24,8 @@ class Answer:
 
 class AnswerError(ValueError):
     """The user's words could not be understood; the message says how to write them (shown with the help)."""
+
+
+class NotAnswerable(ValueError):
+    """The words were understood, but the data holds nothing to answer them with (a forecast of a customer with no
+    usage): said in one line, not with the help, since nothing was written wrong."""

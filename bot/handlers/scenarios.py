@@ -15,12 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from bot.answer_types import Answer, AnswerError
+from bot.answer_types import Answer, AnswerError, NotAnswerable
 from bot.blocks.scenarios import floor_message, forecast_message, whatif_message
 from bot.command import Command
 from engine.periods import looks_like_period
 from engine.runtime import Runtime
-from engine.scenarios.floor import FloorError, floor_to_dict, price_floor
+from engine.scenarios.floor import FloorError, NoHistory, floor_to_dict, price_floor
 from engine.scenarios.forecast import forecast as forecast_report
 from engine.scenarios.forecast_json import forecast_to_dict
 from engine.scenarios.grammar import ScenarioError, parse_levers, split_subject
@@ -70,6 +70,8 @@ def forecast(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
                 months=months,
                 thresholds=runtime.thresholds,
             )
+    except NoHistory as exc:
+        raise NotAnswerable(str(exc)) from None
     except ForecastError as exc:
         raise AnswerError(f"{exc}; {FORECAST_HOW}") from None
     return forecast_message(forecast_to_dict(result))
@@ -94,6 +96,8 @@ def floor(runtime: Runtime, cmd: Command, now: datetime) -> Answer:
         basis = runtime.period(period_text, now, default_days=HISTORY_DAYS)
         with runtime.connect() as conn:
             result = price_floor(conn, subject, basis, thresholds=runtime.thresholds, target_pct=target, unit=unit)
+    except NoHistory as exc:
+        raise NotAnswerable(str(exc)) from None
     except FloorError as exc:
         raise AnswerError(f"{exc}; {FLOOR_HOW}" if "unit" in str(exc) else str(exc)) from None
     return floor_message(floor_to_dict(result))

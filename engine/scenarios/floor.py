@@ -50,6 +50,7 @@ from engine.scenarios.basis import (
     terms_for,
     unpriced_in,
 )
+from engine.scenarios.growth import ForecastError
 from engine.scenarios.words import FLOOR_UNITS, MONTH, SEAT
 from engine.vocab import Plan, Unit
 
@@ -66,6 +67,11 @@ STRESS_LABEL = "stress case, not the floor's month: 30 days like the P99 day"
 
 class FloorError(ValueError):
     """A floor that cannot be computed as asked; the message says why and what to give instead."""
+
+
+class NoHistory(FloorError, ForecastError):
+    """The customer has no usage in the history a floor or a forecast stands on: nothing to price or forecast. The
+    words were right, so it is said in one line, not with how to write them."""
 
 
 @dataclass(kw_only=True)
@@ -195,7 +201,7 @@ def price_floor(
     key, name = resolve_customer(conn, ref)
     days = daily_usage(conn, basis, key).get(key)
     if not days:
-        raise FloorError(f"{name} has no usage in {basis.title} ({basis.start} to {basis.end}); no month to price")
+        raise NoHistory(f"{name} has no usage in {basis.title} ({basis.start} to {basis.end}); no month to price")
     history = history_of(days)
     p50, p99 = percentile_window(days, 0.5), percentile_window(days, 0.99)
     p50_day, p99_day = percentile_day(days, 0.5), percentile_day(days, 0.99)

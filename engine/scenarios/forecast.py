@@ -49,6 +49,7 @@ from engine.scenarios.basis import (
     unpriced_in,
     window_between,
 )
+from engine.scenarios.floor import NoHistory
 from engine.scenarios.growth import MAX_REACHED, ForecastError, Growth
 from engine.scenarios.words import DEFAULT_MONTHS
 from engine.store.sql import where_equal
@@ -330,6 +331,10 @@ def forecast(
         names = dict(conn.execute(text("SELECT id, name FROM customer")).all())
         wanted = None
     usage = daily_usage(conn, basis, wanted[0] if wanted else None)
+    if wanted and not usage.get(wanted[0]):
+        # Its P50 and P99 months are of its usage: with none, "0 days … as 0 rolling windows" and a window of one
+        # day scaled to 30 stood for them. Said as the floor says it.
+        raise NoHistory(f"{name} has no usage in {basis.title} ({basis.start} to {basis.end}); no month to forecast")
     terms = terms_for(conn, basis, wanted)
     calendar = _future_months(basis.end, months)
     horizon = Period(calendar[0].start, calendar[-1].end, "")
