@@ -109,7 +109,7 @@ class Period:
         elif self.unit == "week":
             whole = iso_week(prev_end)
         else:
-            return Period(prev_end - timedelta(days=self.days - 1), prev_end, f"previous {self.days} days")
+            return Period(prev_end - timedelta(days=self.days - 1), prev_end, f"previous {_days(self.days)}")
         if self.complete:
             return whole
         # The same number of days from the start of the period before (all of it when it is shorter: February
@@ -199,7 +199,11 @@ def trailing(days: int, *, today: date) -> Period:
     if not 1 <= days <= MAX_DAYS:
         raise PeriodError(f"the number of days must be between 1 and {MAX_DAYS}")
     end = today - timedelta(days=1)
-    return Period(end - timedelta(days=days - 1), end, f"last {days} days")
+    return Period(end - timedelta(days=days - 1), end, f"last {_days(days)}")
+
+
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
 
 
 def today_in(tz: ZoneInfo, now: datetime) -> date:

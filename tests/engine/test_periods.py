@@ -152,3 +152,8 @@ def test_an_iso_week_is_a_period_as_the_digest_and_the_trends_label_it() -> None
     assert parse_period("2026-W7", today=TODAY).label == "2026-W07"
     with pytest.raises(PeriodError, match="'2026-W123' is not a week; use YYYY-Www"):
         parse_period("2026-W123", today=TODAY)
+
+
+def test_one_day_is_a_day() -> None:
+    one = parse_period("1d", today=TODAY)
+    assert (one.label, one.previous().label) == ("last 1 day", "previous 1 day")  # "last 1 days"
