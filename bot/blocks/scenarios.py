@@ -397,6 +397,11 @@ def floor_text(d: dict[str, Any]) -> str:
             f"Price floor, {d['name']}: no price per {UNIT_LABEL.get(d['unit'], d['unit'])} reaches a "
             f"{_pct(d['target_pct'])} margin in a heavy month (today {_today(d)})"
         )
+    if not _d(d["floor_price_usd"]):
+        return (
+            f"Price floor, {d['name']}: its other charges alone keep a {_pct(d['target_pct'])} margin in a heavy "
+            f"month, at any price per {UNIT_LABEL.get(d['unit'], d['unit'])} (today {_today(d)})"
+        )
     return (
         f"Price floor, {d['name']}: {_price(d['floor_price_usd'], d['unit'])} keeps a {_pct(d['target_pct'])} margin "
         f"in a heavy month (today {_today(d)})"
@@ -410,6 +415,11 @@ def _floor_line(d: dict[str, Any], when: str) -> str:
         return (
             f":triangular_ruler: *No floor per {UNIT_LABEL.get(unit, unit)}*: no price in it reaches "
             f"*{_pct(d['target_pct'])}* in a heavy month{when}"
+        )
+    if not _d(d["floor_price_usd"]):  # "*Floor $0.00/request*" headlined a nothing
+        return (
+            f":triangular_ruler: *Any price per {UNIT_LABEL.get(unit, unit)}*: its other charges alone keep the gross "
+            f"margin at *{_pct(d['target_pct'])}* in a heavy month{when}"
         )
     return (
         f":triangular_ruler: *Floor {_price(d['floor_price_usd'], unit)}* keeps the gross margin at "

@@ -169,6 +169,10 @@ def test_floor_shows_floor_against_todays_price() -> None:
     assert answer.text == (
         "Price floor, Cee One: $0.394445/request keeps a 55.0% margin in a heavy month (today $0.50/request)"
     )
+    # A hybrid plan whose fee alone keeps the target: any price will do, which "*Floor $0.00/request*" headlined.
+    free = floor_message({**d, "plan": "hybrid", "floor_price_usd": "0.000000", "margin_p99_at_floor_pct": 61.0})
+    assert "*Any price per request*: its other charges alone keep the gross margin at *55.0%*" in body_of(free.blocks)
+    assert "*Floor $0" not in body_of(free.blocks) and "any price per request" in free.text
 
 
 def test_a_window_shorter_than_a_month_says_its_cogs_are_its_own_days_scaled() -> None:
