@@ -203,7 +203,7 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
             # Earning again at or above the line (under it, it would be a breach): not "in breach", not recovered.
             what, now = "cost without revenue", ", now earning"
         return (
-            f"{what} since {_day(since, payload)} ({days} days){now}: {_figures(e, payload)}"
+            f"{what} since {_day(since, payload)} ({days} day{'s' if days != 1 else ''}){now}: {_figures(e, payload)}"
             + _cause(e)
             + _held(e, payload)
         )
@@ -219,7 +219,7 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
         )
     if kind == "quiet":
         days = payload.get("window_days")
-        window = f"the last {days} days" if days else "the window"
+        window = (f"the last {days} days" if days != 1 else "the last day") if days else "the window"
         since = f" (open since {_day(e['since'], payload)})" if e.get("since") else ""
         return (
             f"no usage and no revenue in {window}, so nothing is at stake: closed{since}. "

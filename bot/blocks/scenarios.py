@@ -398,6 +398,8 @@ def floor_text(d: dict[str, Any]) -> str:
             f"{_pct(d['target_pct'])} margin in a heavy month (today {_today(d)})"
         )
     if not _d(d["floor_price_usd"]):
+        if not _d(d["p99_month_cogs_usd"]):
+            return f"Price floor, {d['name']}: the heavy month has no COGS to cover (today {_today(d)})"
         return (
             f"Price floor, {d['name']}: its other charges alone keep a {_pct(d['target_pct'])} margin in a heavy "
             f"month, at any price per {UNIT_LABEL.get(d['unit'], d['unit'])} (today {_today(d)})"
@@ -417,6 +419,8 @@ def _floor_line(d: dict[str, Any], when: str) -> str:
             f"*{_pct(d['target_pct'])}* in a heavy month{when}"
         )
     if not _d(d["floor_price_usd"]):  # "*Floor $0.00/request*" headlined a nothing
+        if not _d(d["p99_month_cogs_usd"]):  # no cost priced at all (unpriced usage, said above): nothing to cover
+            return f":triangular_ruler: *No floor to set*: the heavy month has no COGS to cover{when}"
         return (
             f":triangular_ruler: *Any price per {UNIT_LABEL.get(unit, unit)}*: its other charges alone keep the gross "
             f"margin at *{_pct(d['target_pct'])}* in a heavy month{when}"

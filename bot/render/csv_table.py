@@ -11,6 +11,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from engine.money import CENT, ZERO, round_to
@@ -132,15 +133,17 @@ def report_csv(r: MarginReport) -> str:
     ]
     if r.kind is SubjectKind.PRODUCT:
         # A product's revenue lines are its customers': each its share of the product (a contract for every product
-        # is split by usage), as the total counts it; the whole contract's total summed past the product's.
+        # is split by usage), as the total counts it; the whole contract's total summed past the product's. Each is
+        # the difference of the running sums rounded, so the rows add up to the total to the cent.
+        running = [round_to(total, CENT) for total in accumulate(rl.by_product.get(r.key, ZERO) for rl in r.revenue)]
         rows += [
             line(
                 "revenue",
                 rl.customer if rl.product else f"{rl.customer} (its share of all products)",
-                revenue_usd=dec(rl.by_product.get(r.key, ZERO)),
+                revenue_usd=str(now - before),
                 detail=rl.terms,
             )
-            for rl in r.revenue
+            for rl, before, now in zip(r.revenue, [ZERO.quantize(CENT), *running], running, strict=False)
         ]
     else:
         rows += [

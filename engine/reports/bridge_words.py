@@ -171,6 +171,9 @@ def key_pieces_usd(kp: KeyPieces) -> dict[str, Decimal]:
     for amount in kp.pieces.values():
         state += Fraction(amount)
         shown.append(round_half_up(state, CENT))
+    # The last state is its revenue after, as shown: the pieces are 28-digit Decimals, whose sum could miss it on a
+    # half cent.
+    shown[-1] = round_half_up(Fraction(kp.after), CENT)
     return {step: b - a for step, (a, b) in zip(kp.pieces, pairwise(shown), strict=True)}
 
 

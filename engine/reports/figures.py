@@ -151,9 +151,10 @@ class Carried(NamedTuple):
 @dataclass(frozen=True, kw_only=True)
 class Projection:
     """A period to date carried to its whole length: a run rate, not a forecast, always labelled as such. COGS is
-    × full days ÷ days so far. Revenue (`run_rate`'s `contracts`) is each contract over its own days in force in the
-    whole period, its fees as agreed and its units at its daily rate so far (engine.reports.revenue.projected_revenue),
-    and billed revenue at its daily rate so far; a projection built from figures alone scales all of it."""
+    × full days ÷ days so far. Revenue (`run_rate`'s `carried`) is each contract over its own days in force in the
+    whole period, its fees as agreed, its units as counted so far and its days to come at the customer's daily rate
+    so far (engine.reports.revenue.projected_revenue), and billed revenue at its daily rate so far; a projection built
+    from figures alone scales all of it."""
 
     label: str  # the period's label, e.g. 2026-11
     days: int  # days counted

@@ -79,8 +79,8 @@ class MarginReport:
 
     @property
     def projection(self) -> Projection | None:
-        """For a period to date, the whole period: contracts over their days in force, usage at its daily rate so
-        far (labelled as a run rate)."""
+        """For a period to date, the whole period: fees and seats by contract dates, COGS and metered usage at the
+        daily rate so far (labelled as a run rate)."""
         return run_rate(
             self.current, self.period, part_period_contracts=self.part_period_contracts, carried=self.carried
         )

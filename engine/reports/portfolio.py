@@ -82,8 +82,8 @@ class Portfolio:
 
     @property
     def projection(self) -> Projection | None:
-        """For a period to date, the blended total over the whole period: contracts over their days in force, usage
-        at its daily rate so far."""
+        """For a period to date, the blended total over the whole period: fees and seats by contract dates, COGS and
+        metered usage at the daily rate so far."""
         return run_rate(self.total, self.period, part_period_contracts=self.part_period_contracts, carried=self.carried)
 
     def spread(self) -> dict[str, Any]:

@@ -303,6 +303,16 @@ def _change(c: Terms, day: date, change: str, note: str) -> ContractChange:
     return ContractChange(day=day, change=change, product=c.product, terms=describe_terms(c), note=note)
 
 
+def _earns_without_usage(payer: Payer) -> bool:
+    """Whether a customer's terms earn anything with no usage: a fee or seats, or revenue billed by invoice."""
+    if payer.billed_per_month is not None:
+        return bool(payer.billed_per_month)
+    return any(
+        (c.plan.has_fee and c.platform_fee_usd > 0) or (c.plan.has_seats and c.seats > 0 and c.seat_price_usd > 0)
+        for c in payer.contracts
+    )
+
+
 def forecast(
     conn: Connection,
     subject: str | None,
@@ -331,11 +341,11 @@ def forecast(
         names = dict(conn.execute(text("SELECT id, name FROM customer")).all())
         wanted = None
     usage = daily_usage(conn, basis, wanted[0] if wanted else None)
-    if wanted and not usage.get(wanted[0]):
-        # Its P50 and P99 months are of its usage: with none, "0 days … as 0 rolling windows" and a window of one
-        # day scaled to 30 stood for them. Said as the floor says it.
-        raise NoHistory(f"{name} has no usage in {basis.title} ({basis.start} to {basis.end}); no month to forecast")
     terms = terms_for(conn, basis, wanted)
+    if wanted and not usage.get(wanted[0]) and not _earns_without_usage(terms[wanted[0]]):
+        # Nothing to forecast: no usage to cost and no fee or billing to earn ("0 days … as 0 rolling windows",
+        # every margin n/a). Said as the floor says it. A fee with no usage yet is forecast: its fees against no cost.
+        raise NoHistory(f"{name} has no usage in {basis.title} ({basis.start} to {basis.end}); no month to forecast")
     calendar = _future_months(basis.end, months)
     horizon = Period(calendar[0].start, calendar[-1].end, "")
     on_file: dict[str, list[Terms]] = defaultdict(list)

@@ -111,6 +111,10 @@ def _money(value: str, what: str) -> Decimal:
     """An amount of the new price, held to what a contract holds (the contracts import's rule: at most MONEY_MAX, six
     decimals, fifteen significant digits): a price no contract could carry is refused in one line, not worked
     through to figures of thirty digits."""
+    if re.fullmatch(r"\d+,\d{1,2}", value):  # 0,05 or 99,50: a decimal comma, not a thousands separator (1,000)
+        raise ScenarioError(
+            f"price: {what} {value} has a decimal comma: write it with a point, {value.replace(',', '.')}"
+        )
     try:
         return amount(what, value.replace(",", ""))
     except ValueError as exc:

@@ -29,3 +29,12 @@ def test_a_customer_with_no_usage_is_told_so_in_one_line(
     assert "/margin help" not in shown and "rolling" not in shown
     assert main([words.split()[0], "quiet"], runtime=runtime) == 1
     assert "Quiet Co has no usage in last 180 days" in capsys.readouterr().err
+
+
+def test_a_fee_with_no_usage_yet_is_still_forecast(runtime: Runtime, tmp_path: Path) -> None:
+    # Its fees against no cost: there is something to forecast, as the portfolio's forecast has it.
+    book = tmp_path / "contracts.csv"
+    book.write_text("customer,customer_name,plan,start,platform_fee_usd\nnewco,New Co,flat,2026-01-01,1000\n")
+    import_contracts_file(runtime.engine, book)
+    shown = all_text(answer(runtime, "/margin forecast newco", now=runtime.now()).blocks)
+    assert "no month to forecast" not in shown and "$1,000.00" in shown

@@ -173,6 +173,10 @@ def test_floor_shows_floor_against_todays_price() -> None:
     free = floor_message({**d, "plan": "hybrid", "floor_price_usd": "0.000000", "margin_p99_at_floor_pct": 61.0})
     assert "*Any price per request*: its other charges alone keep the gross margin at *55.0%*" in body_of(free.blocks)
     assert "*Floor $0" not in body_of(free.blocks) and "any price per request" in free.text
+    # With no COGS priced in the heavy month (unpriced usage), there is nothing the fee covers: no "other charges".
+    costless = floor_message({**d, "floor_price_usd": "0.000000", "p99_month_cogs_usd": 0.0})
+    assert "*No floor to set*: the heavy month has no COGS to cover" in body_of(costless.blocks)
+    assert "other charges" not in body_of(costless.blocks) + costless.text
 
 
 def test_a_window_shorter_than_a_month_says_its_cogs_are_its_own_days_scaled() -> None:

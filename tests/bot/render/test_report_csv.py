@@ -38,3 +38,27 @@ def test_a_products_revenue_rows_are_its_share_and_sum_to_its_total(runtime: Run
     assert total["revenue_usd"] == "600.00"
     assert [(r["item"], r["revenue_usd"]) for r in revenue] == [("om (its share of all products)", "600.00")]
     assert sum(Decimal(r["revenue_usd"]) for r in revenue) == Decimal(total["revenue_usd"])
+
+
+def test_several_customers_rows_still_sum_to_the_products_total(runtime: Runtime, tmp_path: Path) -> None:
+    # Two $100 contracts for every product, chat a third of each one's requests: $33.333… each. Each row rounded on
+    # its own read 33.33 + 33.33 = 66.66 beside a total of 66.67.
+    (tmp_path / "c.csv").write_text(
+        "customer,customer_name,plan,start,platform_fee_usd\nom,Om,flat,2026-01-01,100\npa,Pa,flat,2026-01-01,100\n"
+    )
+    rows = ["event_id,ts,customer,product,provider,model,requests,cost_usd"]
+    for who in ("om", "pa"):
+        rows += [f"{who}1,2026-10-05T12:00:00Z,{who},chat,openai,gpt-4o,1,1.00"]
+        rows += [f"{who}2,2026-10-05T12:00:00Z,{who},api,openai,gpt-4o,2,1.00"]
+    (tmp_path / "u.csv").write_text("\n".join(rows) + "\n")
+    import_contracts_file(runtime.engine, tmp_path / "c.csv")
+    import_usage_file(runtime.engine, tmp_path / "u.csv", prices=runtime.prices, timezone="UTC")
+    with runtime.connect() as conn:
+        report = subject_report(
+            conn, SubjectKind.PRODUCT, "chat", "chat", month(2026, 10), thresholds=runtime.thresholds
+        )
+    table = list(csv.DictReader(io.StringIO(report_csv(report))))
+    total = next(r for r in table if r["section"] == "total")
+    revenue = [Decimal(r["revenue_usd"]) for r in table if r["section"] == "revenue"]
+    assert total["revenue_usd"] == "66.67" and sorted(revenue) == [Decimal("33.33"), Decimal("33.34")]
+    assert sum(revenue) == Decimal(total["revenue_usd"])

@@ -1,5 +1,6 @@
-"""The run rate of a period to date: each contract carried over its own days in force, its units at its own daily
-rate so far, and revenue billed by invoice at its rate so far (engine.reports.revenue.projected_revenue, carried)."""
+"""The run rate of a period to date: each contract carried over its own days in force, its units as counted so far
+and its days to come at the customer's daily rate so far (as COGS is carried), and revenue billed by invoice at its
+rate so far (engine.reports.revenue.projected_revenue, carried)."""
 
 from __future__ import annotations
 

@@ -45,6 +45,9 @@ D = Decimal
         ("discount 10", "'discount' is not a lever"),
         ("", "no lever given"),
         ("2026-10 2026-09 cache 1", "two periods"),
+        # A decimal comma was read as a thousands separator: $5.00 a request, a $9,950.00 fee.
+        ("price usage $0,05/request", r"unit price 0,05 has a decimal comma: write it with a point, 0\.05"),
+        ("price flat $99,50", r"platform fee 99,50 has a decimal comma: write it with a point, 99\.50"),
     ],
 )
 def test_bad_levers_say_how_to_write_them(words: str, message: str) -> None:
