@@ -12,7 +12,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from engine.money import NANO
-from engine.store.bounds import character_kind, control_character
+from engine.store.bounds import PLAIN_NUMBER, character_kind, control_character
 from engine.timeutil import MAX_TS as _MAX_TS
 from engine.timeutil import MIN_TS as _MIN_TS
 from engine.timeutil import parse_timestamp, unix_time
@@ -145,7 +145,6 @@ def _text(raw: Mapping[str, Any], key: str, *, lower: bool = False) -> str:
 
 
 _DIGITS = re.compile(r"[+-]?[0-9]+")
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]+")
 
 
@@ -193,7 +192,7 @@ def _amount(raw: Mapping[str, Any], key: str) -> Decimal | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise RowError(f"{key} must be a non-negative number, got {shown(value)}")
-    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):  # Decimal() too reads 1_000 and ４２
+    if isinstance(value, str) and not PLAIN_NUMBER.fullmatch(value.strip()):  # Decimal() too reads 1_000 and ４２
         raise RowError(f"{key} must be a non-negative number, got {shown(value)}{_comma_hint(value)}")
     try:
         number = Decimal(value.strip() if isinstance(value, str) else str(value))

@@ -14,7 +14,7 @@ from engine.money import HUNDRED, ZERO
 from engine.periods import looks_like_period
 from engine.reports.revenue import Terms, describe_terms
 from engine.scenarios.words import HOW_TO, UNIT_WORDS
-from engine.store.bounds import MONEY_MAX, SEATS_MAX, amount
+from engine.store.bounds import MONEY_MAX, SEATS_MAX, amount, decimal_comma
 from engine.vocab import Plan, Unit
 
 LEVER_WORDS = ("route", "cache", "price", "usage")
@@ -111,10 +111,8 @@ def _money(value: str, what: str) -> Decimal:
     """An amount of the new price, held to what a contract holds (the contracts import's rule: at most MONEY_MAX, six
     decimals, fifteen significant digits): a price no contract could carry is refused in one line, not worked
     through to figures of thirty digits."""
-    if re.fullmatch(r"\d+,\d{1,2}", value):  # 0,05 or 99,50: a decimal comma, not a thousands separator (1,000)
-        raise ScenarioError(
-            f"price: {what} {value} has a decimal comma: write it with a point, {value.replace(',', '.')}"
-        )
+    if (pointed := decimal_comma(value)) is not None:  # 0,05 or 99,50, where 1,000 is a thousands separator
+        raise ScenarioError(f"price: {what} {value} has a decimal comma: write it with a point, {pointed}")
     try:
         return amount(what, value.replace(",", ""))
     except ValueError as exc:

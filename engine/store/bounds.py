@@ -85,17 +85,24 @@ def shown(value: str, limit: int = 40) -> str:
     return repr(value) if len(value) <= limit else repr(value[:limit]) + f"… ({len(value):,} characters)"
 
 
-# A number as the docs write one: ASCII digits, a point, an exponent. Decimal() also reads 100_000, ４２ and ٤٢.
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A number as the docs write one: ASCII digits, a point, an exponent. Decimal() also reads 100_000, ４２ and ٤٢. (The
+# usage import holds its counts and amounts to it too: engine.ingest.events.)
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]{1,2}")  # 99,50: a European decimal, not a thousands separator
+
+
+def decimal_comma(text: str) -> str | None:
+    """`text` with its point, when it is an amount written with a decimal comma (`99,50` → `99.50`; `1,000` is a
+    thousands separator); else None. The contracts import and a what-if's new price say so alike."""
+    return text.replace(",", ".") if _DECIMAL_COMMA.fullmatch(text) else None
 
 
 def number(key: str, text: str) -> Decimal:
     if len(text) > NUMBER_CHARS:
         raise ValueError(f"{key} must be a number, got {shown(text)}")
-    if not _PLAIN_NUMBER.fullmatch(text):
-        if _DECIMAL_COMMA.fullmatch(text):
-            hint = f" (write decimals with a point: {text.replace(',', '.')})"
+    if not PLAIN_NUMBER.fullmatch(text):
+        if (pointed := decimal_comma(text)) is not None:
+            hint = f" (write decimals with a point: {pointed})"
         elif any(c in text for c in "$,€£ _"):
             hint = " (no currency signs or thousands separators)"
         else:
