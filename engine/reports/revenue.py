@@ -800,15 +800,10 @@ def projected_revenue(
                     used += rate * (y - through).days
                 else:  # a month to come: at the daily rate
                     used = rate * ((y - x).days + 1)
-                month = _fixed_of(c, month_fraction(x, y), fixed)
-                over = used * Fraction(month.denominator) - Fraction(month.included_n)
-                if over > 0:
-                    usage += over * Fraction(c.unit_price_usd) * Fraction(month.per)
+                usage += _over_allowance(c, _fixed_of(c, month_fraction(x, y), fixed), used)
             ticks = fraction_decimal(Fraction(month_fixed.ticks) + usage)
         elif c.is_metered and c.plan is Plan.HYBRID:
-            over = units * Fraction(month_fixed.denominator) - Fraction(month_fixed.included_n)
-            extra = over * Fraction(c.unit_price_usd) * Fraction(month_fixed.per) if over > 0 else Fraction(0)
-            ticks = fraction_decimal(Fraction(month_fixed.ticks) + extra)
+            ticks = fraction_decimal(Fraction(month_fixed.ticks) + _over_allowance(c, month_fixed, units))
         elif c.is_metered:
             ticks = fraction_decimal(Fraction(month_fixed.ticks) + units * Fraction(c.unit_price_usd) * TICKS)
         else:
@@ -817,6 +812,14 @@ def projected_revenue(
         charge = _Charge._make((days, per_product, fraction_decimal(units), month_fixed, ticks, by_month))
         charged.append((c, charge, c.customer, c.product))
     return PeriodRevenue(charged, [], []), billed
+
+
+def _over_allowance(c: Terms, months: _Fixed, units: Fraction) -> Fraction:
+    """A hybrid plan's usage charge in ticks, exactly, for `units` (a fraction: days to come are carried at a
+    daily rate) over the months `months` worked out: the units over those included, at the unit price (the
+    arithmetic of `_charged` and `_hybrid_by_month`, on fractions rather than Decimals)."""
+    over = units * Fraction(months.denominator) - Fraction(months.included_n)
+    return over * Fraction(c.unit_price_usd) * Fraction(months.per) if over > 0 else Fraction(0)
 
 
 def carried(
