@@ -27,8 +27,8 @@ def projection_text(p: Projection | None) -> str | None:
     f = p.figures
     return (
         f":crystal_ball: *Run rate, not actuals:* all of {esc(p.label)} ({p.full_days} days) would be revenue "
-        f"{money(f.revenue)} · COGS {money(f.cogs)} · gross margin {percent(f.margin_pct)} ({p.basis})"
-        + (f"\n:warning: {esc(p.caveat)}" if p.caveat else "")
+        f"{money(f.revenue)} · COGS {money(f.cogs)} · gross profit {money(f.gross_profit_cents)} · "
+        f"gross margin {percent(f.margin_pct)} ({p.basis})" + (f"\n:warning: {esc(p.caveat)}" if p.caveat else "")
     )
 
 

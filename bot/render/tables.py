@@ -61,8 +61,8 @@ def projection_line(p: Projection | None) -> str | None:
     f = p.figures
     return (
         f"Run rate (a projection, not actuals): all {p.full_days} days of {p.label}, {p.basis}: "
-        f"revenue {money(f.revenue)}, COGS {money(f.cogs)}, gross margin {percent(f.margin_pct)}"
-        + (f" ({p.caveat})" if p.caveat else "")
+        f"revenue {money(f.revenue)}, COGS {money(f.cogs)}, gross profit {money(f.gross_profit_cents)}, "
+        f"gross margin {percent(f.margin_pct)}" + (f" ({p.caveat})" if p.caveat else "")
     )
 
 

@@ -229,8 +229,8 @@ def _run_rate(book: Portfolio) -> str | None:
     margin = "n/a" if f.margin_pct is None else pct_text(f.margin_pct, TENTH)
     return (
         f"Run rate (a projection, not actuals): all {p.full_days} days of {p.label}, {p.basis}: "
-        f"revenue {usd_text(f.revenue)}, COGS {usd_text(f.cogs)}, gross margin {margin}."
-        + (f" Note: {p.caveat}." if p.caveat else "")
+        f"revenue {usd_text(f.revenue)}, COGS {usd_text(f.cogs)}, gross profit {usd_text(f.gross_profit_cents)}, "
+        f"gross margin {margin}." + (f" Note: {p.caveat}." if p.caveat else "")
     )
 
 

@@ -175,7 +175,10 @@ def test_a_month_to_date_carries_its_run_rate_labelled_as_a_projection(
     assert code == 0
     assert "Customer Acme Corp (acme) — 2026-11, month to date (through Nov 26)" in out
     assert "compared with 2026-10-01 to 2026-10-26 (the first 26 days of 2026-10)" in out
-    assert "Run rate (a projection, not actuals): all 30 days of 2026-11" in out and "$3,000.00" in out
+    run_rate = next(line for line in out.splitlines() if "Run rate (a projection, not actuals)" in line)
+    assert "all 30 days of 2026-11" in run_rate
+    # Its gross profit, as the actuals above it give theirs: the revenue shown less the COGS shown.
+    assert "revenue $3,000.00, COGS $2,100.00, gross profit $900.00, gross margin 30.0%" in run_rate
 
 
 def test_a_finished_month_is_complete_through_its_last_day(book: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
@@ -237,6 +240,7 @@ def test_slack_says_month_to_date_and_refuses_a_future_month_in_a_short_reply(bo
     shown = all_text(answer(book, "/margin acme 2026-11", now=now).blocks)
     assert "Acme Corp · 2026-11, month to date (through Nov 26)" in shown
     assert "the same 26 days of 2026-10" in shown and "Run rate, not actuals" in shown
+    assert "would be revenue $3,000.00 · COGS $2,100.00 · gross profit $900.00 · gross margin 30.0%" in shown
     refused = answer_command(book, parse("acme 2026-12"), now=now)
     assert not refused.ok and len(refused.answer.blocks) == 1
     assert "2026-12 has not begun" in refused.answer.text and "/margin product" not in refused.answer.text

@@ -87,7 +87,8 @@ def test_a_period_to_date_says_so_and_gives_its_run_rate_as_a_projection(
     # The three flat fees accrue by day: the whole month's run rate is exactly their monthly $3,500.00.
     assert notes[1].startswith(
         "Run rate (a projection, not actuals): all 30 days of 2026-11, COGS and metered usage at the daily rate of "
-        "the first 14 days, fees and seats by contract dates: revenue $3,500.00, COGS $0.00"
+        "the first 14 days, fees and seats by contract dates: revenue $3,500.00, COGS $0.00, gross profit $3,500.00, "
+        "gross margin 100.0%"
     )
     assert NO_NOTES not in notes
     summary = {row[0]: row[1] for row in load_workbook(tmp_path / "pack.xlsx")["Summary"].iter_rows(values_only=True)}
