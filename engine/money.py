@@ -162,6 +162,19 @@ def pct_text(value: Decimal, step: Decimal = ONE) -> str:
     return f"{round_to(value, step)}%"
 
 
+def share_text(value: Decimal) -> str:
+    """A share of a whole (0 to 100) for people: a whole percent ("62%"), but never 100% of less than all nor 0% of
+    more than none, which a reader takes literally: one decimal then ("99.5%", "0.4%"), and past that ">99.9%" or
+    "<0.1%"."""
+    shown = round_to(value, ONE)
+    if (shown == HUNDRED) == (value == HUNDRED) and (shown == 0) == (value == 0):
+        return f"{shown}%"
+    tenth = round_to(value, TENTH)
+    if tenth == HUNDRED:
+        return ">99.9%"
+    return "<0.1%" if tenth == 0 else f"{tenth}%"
+
+
 def unit_price_text(value: Decimal) -> str:
     """A contract's unit price for people: cents at least, every decimal it was written with beyond them, and no
     more ("$0.01", "$0.0125", "$1,250.00"), whatever scale the database stored it at (PostgreSQL's NUMERIC keeps

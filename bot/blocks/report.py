@@ -21,8 +21,11 @@ TOP = 5
 
 def _share_line(s: Share, *, with_provider: bool) -> str:
     who = f" ({esc(s.provider)})" if with_provider and s.provider else ""
+    # Its COGS leaves out its unpriced events (a model with no price reads $0.00): say how many.
+    unpriced = f" · :warning: {plural(s.unpriced_events, 'unpriced event')}" if s.unpriced_events else ""
     return (
         f"`{esc(s.key)}`{who} {money(s.cost)} · {percent(s.share_pct)} · {change_text(s.cost, s.previous)} vs previous"
+        f"{unpriced}"
     )
 
 

@@ -115,19 +115,27 @@ def render_report(r: MarginReport) -> str:
         if r.cogs_by_type[t]
     ]
     lines += _table(["type", "COGS", "share"], type_rows)
+    # A slice with unpriced events says how many: its COGS leaves them out (a model with no price reads $0.00).
+    models, features = r.by_model[:10], r.by_feature[:10]
+    unpriced = any(s.unpriced_events for s in models + features)
     lines += ["", "COGS by model"]
     lines += _table(
-        ["model", "provider", "COGS", "share", "vs previous"],
+        ["model", "provider", "COGS", "share", "vs previous"] + ["unpriced"] * unpriced,
         [
             [s.key, s.provider, money(s.cost), percent(s.share_pct), change_text(s.cost, s.previous)]
-            for s in r.by_model[:10]
+            + [str(s.unpriced_events or "")] * unpriced
+            for s in models
         ],
-        right={2, 3, 4},
+        right={2, 3, 4, 5},
     )
     lines += ["", "COGS by feature"]
     lines += _table(
-        ["feature", "COGS", "share", "vs previous"],
-        [[s.key, money(s.cost), percent(s.share_pct), change_text(s.cost, s.previous)] for s in r.by_feature[:10]],
+        ["feature", "COGS", "share", "vs previous"] + ["unpriced"] * unpriced,
+        [
+            [s.key, money(s.cost), percent(s.share_pct), change_text(s.cost, s.previous)]
+            + [str(s.unpriced_events or "")] * unpriced
+            for s in features
+        ],
     )
     lines += [
         "",

@@ -132,6 +132,8 @@ class Share:
     provider: str = ""
     model: str = ""
     feature: str = ""
+    # Events of this period with no price: their cost is not in `cost`, so a model with none priced reads $0.00.
+    unpriced_events: int = 0
 
     @property
     def growth(self) -> Decimal | None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Row, text
 
-from engine.money import HUNDRED, ZERO, pct_text, usd
+from engine.money import HUNDRED, ZERO, share_text, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Share, Thresholds, nearest_rank, percentile, run_rate
@@ -92,7 +92,7 @@ class MarginReport:
             return "no COGS in this period"
         top = self.drivers[0]
         where = f" on {top.feature}" if top.feature else ""
-        return f"{pct_text(top.share_pct)} of COGS is {top.model or 'unattributed usage'}{where}"
+        return f"{share_text(top.share_pct)} of COGS is {top.model or 'unattributed usage'}{where}"
 
     @property
     def moves(self) -> list[Move]:
@@ -137,10 +137,11 @@ class _Tally:
     unpriced: list[int] = field(default_factory=lambda: [0, 0])
     total_nano: list[int] = field(default_factory=lambda: [0, 0])
     by_type_nano: list[int] = field(default_factory=lambda: [0] * len(COST_TYPES))  # current period only
-    # (provider, model, feature) → [current, previous] nano-USD, for the three ways COGS is broken down
-    models: dict[tuple[str, str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
-    features: dict[tuple[str, str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
-    drivers: dict[tuple[str, str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    # (provider, model, feature) → [current, previous] nano-USD and the current period's unpriced events, for the
+    # three ways COGS is broken down
+    models: dict[tuple[str, str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    features: dict[tuple[str, str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    drivers: dict[tuple[str, str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
     unpriced_models: set[str] = field(default_factory=set)
 
     def figures(self, slot: int, revenue: Decimal, thresholds: Thresholds) -> Figures:
@@ -175,11 +176,17 @@ def _tally(rows: Iterable[Row[*tuple[Any, ...]]]) -> _Tally:
         costs = [int(v or 0) for v in row[6:]]
         cost = sum(costs)
         slot = 0 if current else 1
-        t.models[(provider, model, "")][slot] += cost
-        t.features[("", "", feature)][slot] += cost
-        t.drivers[(provider, model, feature)][slot] += cost
+        unpriced = int(unpriced or 0)
+        for slice_ in (
+            t.models[(provider, model, "")],
+            t.features[("", "", feature)],
+            t.drivers[(provider, model, feature)],
+        ):
+            slice_[slot] += cost
+            if current:
+                slice_[2] += unpriced
         t.events[slot] += int(events)
-        t.unpriced[slot] += int(unpriced or 0)
+        t.unpriced[slot] += unpriced
         t.total_nano[slot] += cost
         if current:
             t.by_type_nano = [a + b for a, b in zip(t.by_type_nano, costs, strict=True)]
@@ -189,9 +196,9 @@ def _tally(rows: Iterable[Row[*tuple[Any, ...]]]) -> _Tally:
 
 
 def _shares(costs: dict[tuple[str, str, str], list[int]], total_nano: int, label: str) -> list[Share]:
-    """Each slice's cost, share of the current total and previous cost, biggest first."""
+    """Each slice's cost, share of the current total, previous cost and unpriced events, biggest first."""
     out: list[Share] = []
-    for (provider, model, feature), (now, before) in costs.items():
+    for (provider, model, feature), (now, before, unpriced) in costs.items():
         cost = usd(now)
         share = cost / usd(total_nano) * HUNDRED if total_nano else ZERO
         if label == "model":
@@ -209,6 +216,7 @@ def _shares(costs: dict[tuple[str, str, str], list[int]], total_nano: int, label
                 provider=provider,
                 model=model,
                 feature=feature,
+                unpriced_events=unpriced,
             )
         )
     out.sort(key=lambda s: (-s.cost, s.key))

@@ -170,6 +170,7 @@ def share(s: Share) -> dict[str, Any]:
         "cogs_usd": cents(s.cost),
         "share_pct": pct(s.share_pct),
         "previous_cogs_usd": cents(s.previous),
+        "unpriced_events": s.unpriced_events,
     }
 
 

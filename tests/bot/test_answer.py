@@ -36,6 +36,8 @@ def test_customer_answer_has_the_hand_computed_figures_by_id_name_or_alias(book:
     assert "P99 $418.16" in out  # Oct 3, 10 and 17 each cost 230.25 + 187.91
     assert "previous 85.0% (-59.2 pts)" in out
     assert "1 unpriced event*" in out and "mystery/mystery-1" in out
+    # The model with no price says so in its own line of the top models, where its COGS reads $0.00.
+    assert "`mystery-1` (mystery) $0.00 · 0.0% · no change vs previous · :warning: 1 unpriced event" in out
 
 
 def test_default_period_is_the_last_30_complete_days(book: Runtime) -> None:

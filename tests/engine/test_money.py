@@ -6,7 +6,19 @@ from decimal import Decimal
 
 import pytest
 
-from engine.money import CENT, MICRO, TENTH, ceil_to, decimal_text, json_number, pct_text, round_to, usd, usd_text
+from engine.money import (
+    CENT,
+    MICRO,
+    TENTH,
+    ceil_to,
+    decimal_text,
+    json_number,
+    pct_text,
+    round_to,
+    share_text,
+    usd,
+    usd_text,
+)
 
 D = Decimal
 
@@ -39,6 +51,23 @@ def test_text_formatters_keep_the_shapes_people_read() -> None:
     assert pct_text(D("76.07")) == "76%"
     assert pct_text(D("33.333"), TENTH) == "33.3%"
     assert decimal_text(D(30)) == "30.00"
+
+
+@pytest.mark.parametrize(
+    ("share", "shown"),
+    [
+        ("62.03", "62%"),
+        ("100", "100%"),
+        ("0", "0%"),
+        ("99.515", "99.5%"),  # not "100%": the model beside it in the table costs 0.5%
+        ("99.97", ">99.9%"),
+        ("0.4", "0.4%"),
+        ("0.04", "<0.1%"),
+        ("99.4", "99%"),
+    ],
+)
+def test_a_share_never_reads_all_or_none_when_it_is_not(share: str, shown: str) -> None:
+    assert share_text(D(share)) == shown
 
 
 def test_a_price_floor_is_the_one_value_rounded_up() -> None:

@@ -123,6 +123,14 @@ def test_flat_fee_customer_in_watch_with_tasks_and_unpriced_model(ny_runtime: Ru
     assert globex["task_cost_p50_usd"] == 0.19  # nearest rank of [0.19, 1.6425]
     assert globex["task_cost_p99_usd"] == 1.6425
     assert globex["daily_cost_p99_usd"] == 1.6425  # Oct 10 carries both T1 steps
+    # The model with no price says so in its own row, where its COGS reads $0.00.
+    assert {m["model"]: m["unpriced_events"] for m in globex["cogs_by_model"]}["mystery-7b"] == 1
+    assert sum(m["unpriced_events"] for m in globex["cogs_by_model"]) == 1
+    capsys.readouterr()
+    assert main(["margin", "GLOBEX", "--period", "2026-10"], runtime=ny_runtime) == 0
+    models = capsys.readouterr().out.split("COGS by model")[1].split("COGS by feature")[0].splitlines()
+    assert models[1].split()[-1] == "unpriced"
+    assert [row.split()[-1] for row in models[3:] if "mystery-7b" in row] == ["1"]
 
 
 def test_events_are_cut_into_months_in_the_configured_time_zone(ny_runtime: Runtime, capsys) -> None:
