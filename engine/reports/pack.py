@@ -2,10 +2,11 @@
 
 Every figure comes from the same dicts `--json` prints (`portfolio_to_dict`, `bridge_to_dict`), so the pack and
 `marginbot portfolio --json` agree to the cent: portfolio summary, customers and products with their bands, the
-bridges of the portfolio and of the customers whose margin moved the most, the P50/P99 spread, unpriced usage and
-the price sources the period's COGS used. Its first sheet, notes, says in words what could make a figure misread
-(a period to date, unpriced usage, contracts left out, revenue in no product's row, and the notices every report
-carries): the sheet a finance reader opens first, and one that goes with the pack when it is forwarded.
+bridges of the portfolio and of the customers whose margin moved the most (and of those begun or gone, by their
+gross profit), the P50/P99 spread, unpriced usage and the price sources the period's COGS used. Its first sheet,
+notes, says in words what could make a figure misread (a period to date, unpriced usage, contracts left out,
+revenue in no product's row, and the notices every report carries): the sheet a finance reader opens first, and
+one that goes with the pack when it is forwarded.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from engine.periods import Period
 from engine.pricing.book import PriceBook
 from engine.reports.bridge import bridge_to_dict, margin_bridge
 from engine.reports.figures import Thresholds, margin_change
-from engine.reports.portfolio import Portfolio, portfolio
+from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
 from engine.reports.serialize import portfolio_to_dict
 from engine.store.sql import COST_SUM
 from engine.vocab import CostType, SubjectKind
@@ -128,12 +129,26 @@ def _bridge_rows(d: dict[str, Any]) -> list[list[Cell]]:
     return rows
 
 
-def _bridges(conn: Connection, period: Period, book: Any, prices: PriceBook, timezone: str) -> Sheet:
-    moved = [(r, pts) for r in book.customers if (pts := margin_change(r.current, r.previous)) is not None]
-    moved.sort(key=lambda item: (-abs(item[1]), item[0].key))
+def _bridged(customers: list[PortfolioRow]) -> list[str]:
+    """The customers whose bridges the pack carries: the five whose margin moved the most points, then the five whose
+    gross profit moved the most dollars among those with no margin in one of the two periods to move from or to (a
+    customer begun or gone, or with COGS and no revenue). Ranked by points alone, a churned $500 contract, the
+    biggest move in the book, had no bridge."""
+    moved: list[tuple[Decimal, str]] = []
+    unmeasured: list[tuple[Decimal, str]] = []
+    for r in customers:
+        pts = margin_change(r.current, r.previous)
+        if pts is None:
+            unmeasured.append((-abs(r.current.gross_profit_cents - r.previous.gross_profit_cents), r.key))
+        else:
+            moved.append((-abs(pts), r.key))
+    return [key for ranked in (moved, unmeasured) for by, key in sorted(ranked)[:MOVERS] if by]
+
+
+def _bridges(conn: Connection, period: Period, book: Portfolio, prices: PriceBook, timezone: str) -> Sheet:
     rows: list[list[Cell]] = []
     subjects: list[tuple[SubjectKind, str | None]] = [(SubjectKind.PORTFOLIO, None)]
-    subjects += [(SubjectKind.CUSTOMER, r.key) for r, pts in moved[:MOVERS] if pts]
+    subjects += [(SubjectKind.CUSTOMER, key) for key in _bridged(book.customers)]
     for kind, key in subjects:
         bridge = margin_bridge(conn, kind, key, period, prices=prices, timezone=timezone)
         rows += _bridge_rows(bridge_to_dict(bridge))

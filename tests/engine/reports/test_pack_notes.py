@@ -191,3 +191,27 @@ def test_the_hint_to_share_the_pack_is_a_command_that_works(book: Runtime, typed
     assert parse(hint).kind == "report" and parse(hint).share and hint == f"{typed} share"
     shared = slack_report(book, parse(f"{typed} share"), NOW)
     assert "posts it in this channel" not in json.dumps(shared.blocks)  # it is in the channel already
+
+
+def test_the_bridges_sheet_carries_customers_begun_or_gone_by_their_gross_profit_move(
+    runtime: Runtime, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Ranked by margin points alone, a churned $500 fee and a new $200 one, the two biggest moves in the book, had
+    # no bridge: neither has a margin in both months. Five steady customers move by points; the two join them.
+    contracts = ["customer,product,plan,start,end,platform_fee_usd"]
+    contracts += [f"steady{i},,flat,2026-01-01,,{100 + i}" for i in range(6)]
+    contracts += ["gone,,flat,2026-01-01,2026-09-30,500", "new,,flat,2026-10-01,,200"]
+    usage = ["event_id,ts,customer,product,provider,model,cost_usd"]
+    usage += [f"s{i}a,2026-09-10T12:00:00Z,steady{i},chat,openai,gpt-4o,{i + 1}" for i in range(6)]
+    usage += [f"s{i}b,2026-10-10T12:00:00Z,steady{i},chat,openai,gpt-4o,{2 * i + 3}" for i in range(6)]
+    usage += ["g1,2026-09-10T12:00:00Z,gone,chat,openai,gpt-4o,50", "n1,2026-10-10T12:00:00Z,new,chat,openai,gpt-4o,20"]
+    (tmp_path / "contracts.csv").write_text("\n".join(contracts) + "\n")
+    (tmp_path / "usage.csv").write_text("\n".join(usage) + "\n")
+    assert cli(runtime, capsys, "import", "contracts", str(tmp_path / "contracts.csv"))[0] == 0
+    assert cli(runtime, capsys, "import", "usage", str(tmp_path / "usage.csv"))[0] == 0
+    report(runtime, capsys, tmp_path / "pack", "--period", "2026-10")
+    with (tmp_path / "pack" / "bridges.csv").open(newline="") as handle:
+        subjects = list(dict.fromkeys(row["subject"] for row in csv.DictReader(handle)))
+    # steady{i}'s COGS rose by i + 2 on a fee of 100 + i: steady0 moved least (2.0 pts), steady5 most (6.7 pts).
+    # Then gone (-$450.00 of gross profit) and new (+$180.00).
+    assert subjects == ["Portfolio", "steady5", "steady4", "steady3", "steady2", "steady1", "gone", "new"]
