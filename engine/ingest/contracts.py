@@ -2,10 +2,11 @@
 
 A file is refused whole, with every bad line and why, when a row is bad (engine.ingest.contract_rows) or has not
 the header's number of fields, when two rows of one customer disagree on its owner or bands, when a customer id
-is another's (of the file or stored) in another case, or when a contract would overlap another of the same
-customer and product (engine.ingest.overlaps). Otherwise it is written in one transaction: a contract with the
-same customer, product and start as a stored one replaces it; with `supersede`, overlapped contracts are ended
-the day before the later one starts; the owner and bands a file gives apply to all of that customer's contracts.
+is another's (of the file or stored) in another case, when an alias is another customer's id, or when a contract
+would overlap another of the same customer and product (engine.ingest.overlaps). Otherwise it is written in one
+transaction: a contract with the same customer, product and start as a stored one replaces it; with `supersede`,
+overlapped contracts are ended the day before the later one starts; the owner and bands a file gives apply to all
+of that customer's contracts.
 """
 
 from __future__ import annotations
@@ -318,7 +319,8 @@ def import_contracts_file(
                 replaced[match.id] = row.line
             held.append(Held(customer=c.customer, product=c.product, start=c.start, end=c.end, line=row.line))
         held += [h for s in stored.values() for h in s.held if h.id not in replaced]
-        errors = _case_errors(rows, _contract_customers(conn)) + _band_errors(given, stored)
+        contracted = _contract_customers(conn)
+        errors = _case_errors(rows, contracted) + _alias_errors(conn, rows, contracted) + _band_errors(given, stored)
         overlap_errors, closings = check(held, supersede=supersede)
         errors += overlap_errors
         if errors:
@@ -417,6 +419,58 @@ def _case_errors(rows: list[ContractRow], stored: set[str]) -> list[tuple[int, s
                     f"case, so write it {spelling!r}",
                 )
             )
+    return errors
+
+
+def _alias_errors(conn: Connection, rows: list[ContractRow], contracted: set[str]) -> list[tuple[int, str]]:
+    """Each alias that would be another contracted customer's id (in any case) after this import, where the file
+    declares it: an alias the file gives, or a stored alias that a customer the file contracts for the first time
+    has as its id.
+
+    Usage maps a label by every way a customer is known, and `/margin` resolves it so too: a label that is one
+    customer's id and another's alias names neither (engine.ingest.customers.CustomerMap,
+    engine.reports.names.resolve_customer), so such an alias would only ever send usage written that way to no
+    customer. A clash among stored customers the file does not touch is left, as the overlap rule leaves theirs."""
+    file_ids: dict[str, int] = {}  # customer → its first line
+    given: dict[str, tuple[str, int]] = {}  # customer → the aliases this import stores for it, and their line
+    for row in rows:  # as _upsert_customers: a customer's last non-blank aliases win; blank keeps what is stored
+        file_ids.setdefault(row.contract.customer, row.line)
+        if row.aliases:
+            given[row.contract.customer] = (row.aliases, row.line)
+    after = contracted | set(file_ids)
+    aliases: dict[str, tuple[str, int | None]] = {}  # customer → its aliases after the import, and the line giving them
+    query = text("SELECT id, aliases FROM customer WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+    for chunk in _chunks(sorted(after)):
+        aliases.update({cid: (a or "", None) for cid, a in conn.execute(query, {"ids": chunk})})
+    aliases.update(given)
+    ids: dict[str, list[str]] = {}  # casefolded id → the customers with that id, in any case
+    for cid in after:
+        ids.setdefault(label(cid), []).append(cid)
+    errors = []
+    for customer, (text_, line) in sorted(aliases.items()):
+        for alias in dict.fromkeys(a.strip() for a in text_.split(";") if a.strip()):
+            for other in sorted(ids.get(label(alias), [])):
+                if other == customer:
+                    continue
+                how = "" if alias == other else " in another case"
+                if line is not None:
+                    errors.append(
+                        (
+                            line,
+                            f"alias {alias!r} of {customer} is the customer id {other!r}{how}: a name must point to "
+                            f"one customer (usage and /margin would take it for neither); remove it from {customer}'s "
+                            "aliases",
+                        )
+                    )
+                elif other not in contracted:
+                    errors.append(
+                        (
+                            file_ids[other],
+                            f"customer {other!r} is {customer}'s stored alias {alias!r}{how}: a name must point to "
+                            f"one customer (usage and /margin would take it for neither); import {customer} with "
+                            f"aliases without {alias!r}, or give this customer another id",
+                        )
+                    )
     return errors
 
 

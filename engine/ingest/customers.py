@@ -4,8 +4,9 @@ Usage often names a customer the way people do ("Acme Corp", "ACME") rather than
 ("acme"). Imported as written, it becomes a second customer with usage and no revenue (a phantom). So an import
 loads a `CustomerMap` once, from the customers that have a contract, and maps every event's customer through it
 before the event is written: an id stays as it is; a name, an alias or an id in another case (compared
-casefolded) becomes that customer's id. A label two customers share maps to neither (it stays as written, and
-shows up as a customer without a contract, with both suggested). Customers still without a contract after the
+casefolded) becomes that customer's id. A label two customers share, however each is known by it, maps to
+neither (it stays as written, and shows up as a customer without a contract, with both suggested), as `/margin`
+refuses it. Customers still without a contract after the
 mapping are listed by the import with "did you mean" suggestions (engine.reports.names).
 """
 
@@ -44,23 +45,19 @@ class CustomerMap:
 
     @classmethod
     def build(cls, customers: Iterable[tuple[str, str, str]]) -> CustomerMap:
-        """From (id, name, ';'-separated aliases). An id in another case wins over a name, a name over an alias;
-        a label that names two customers at the same rank maps to neither."""
-        ranked: dict[str, tuple[int, set[str]]] = {}
+        """From (id, name, ';'-separated aliases). A label that fits two customers, whichever way each is known by
+        it (one's id in another case and the other's alias, a name both share), maps to neither, as `/margin`
+        refuses it (engine.reports.names.resolve_customer): the contracts import refuses an alias that is another
+        customer's id, and this keeps a clash stored before that check unresolved on both paths alike."""
+        owners: dict[str, set[str]] = {}
         ids: set[str] = set()
         for cid, name, aliases in customers:
             ids.add(cid)
-            for rank, text_ in ((0, cid), (1, name), *((2, a) for a in aliases.split(";"))):
+            for text_ in (cid, name, *aliases.split(";")):
                 key = label(text_)
-                if not key:
-                    continue
-                best, owners = ranked.get(key, (rank, set()))
-                if rank < best:
-                    ranked[key] = (rank, {cid})
-                elif rank == best:
-                    owners.add(cid)
-                    ranked[key] = (rank, owners)
-        labels = {key: next(iter(owners)) for key, (_, owners) in ranked.items() if len(owners) == 1}
+                if key:
+                    owners.setdefault(key, set()).add(cid)
+        labels = {key: next(iter(found)) for key, found in owners.items() if len(found) == 1}
         return cls(ids=frozenset(ids), labels=labels)
 
     def lookup(self, customer: str) -> str | None:

@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import text
 
 from bot.cli.main import main
-from engine.ingest.contracts import import_contracts_file
+from engine.ingest.contracts import ContractFileError, import_contracts_file
 from engine.ingest.customers import CustomerMap
 from engine.ingest.files import import_usage_file
 from engine.ingest.sources.otlp import import_otlp_files
 from engine.ingest.writer import PG_WRITER_LOCK
+from engine.reports.names import AmbiguousSubject, resolve_customer
 from engine.runtime import Runtime
 from tests.engine.ingest.sources.test_otlp import otlp_file
 
@@ -222,3 +223,71 @@ def _attempt(call: Callable[[], object]) -> object:
         return call()
     except Exception as exc:  # reported by the test, whatever it is
         return exc
+
+
+def refusal(rt: Runtime, tmp_path: Path, contracts: str) -> list[str]:
+    (tmp_path / "more.csv").write_text(contracts)
+    try:
+        import_contracts_file(rt.engine, tmp_path / "more.csv")
+    except ContractFileError as exc:
+        return str(exc).splitlines()[1:]
+    raise AssertionError("the file was imported")
+
+
+def test_an_alias_that_is_another_customers_id_is_refused_where_it_is_declared(rt: Runtime, tmp_path: Path) -> None:
+    # Usage mapped "Acme" to acme (its id in another case) while `/margin Acme` refused it as two customers'.
+    before = stored(rt, "SELECT id, name, aliases FROM customer ORDER BY id")
+    lines = refusal(
+        rt,
+        tmp_path,
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\nglobex,Globex,Globex Corp;Acme,flat,2026-01-01,100\n",
+    )
+    assert lines == [
+        "  line 2: alias 'Acme' of globex is the customer id 'acme' in another case: a name must point to one customer "
+        "(usage and /margin would take it for neither); remove it from globex's aliases"
+    ]
+    assert stored(rt, "SELECT id, name, aliases FROM customer ORDER BY id") == before
+    assert stored(rt, "SELECT COUNT(*) FROM contract WHERE customer = 'globex'") == [(0,)]
+
+
+def test_a_new_customer_id_that_is_a_stored_alias_is_refused_naming_both(rt: Runtime, tmp_path: Path) -> None:
+    lines = refusal(
+        rt,
+        tmp_path,
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\n"
+        "initech,Initech Inc,,flat,2026-01-01,1000\n"
+        "acme holdings,Acme Holdings,,flat,2026-01-01,100\n",
+    )
+    assert lines == [
+        "  line 3: customer 'acme holdings' is acme's stored alias 'Acme Holdings' in another case: a name must point "
+        "to one customer (usage and /margin would take it for neither); import acme with aliases without "
+        "'Acme Holdings', or give this customer another id"
+    ]
+    # The fix the line names: acme's row in the same file, with its aliases without it.
+    (tmp_path / "fixed.csv").write_text(
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\n"
+        "acme,Acme Corp,ACME Inc,flat,2026-01-01,2000\n"
+        "acme holdings,Acme Holdings,,flat,2026-01-01,100\n"
+    )
+    assert import_contracts_file(rt.engine, tmp_path / "fixed.csv").created == 1
+
+
+def test_a_clash_stored_before_the_check_names_neither_on_import_and_in_margin_alike(
+    rt: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with rt.engine.begin() as conn:  # as an import before the alias check could store it
+        conn.execute(text("UPDATE customer SET aliases = 'Acme' WHERE id = 'initech'"))
+    with rt.connect() as conn, pytest.raises(AmbiguousSubject):
+        resolve_customer(conn, "ACME")
+
+    assert main(["import", "usage", str(usage(tmp_path, "ACME", "acme", "Initech Inc"))], runtime=rt) == 0
+
+    # "ACME" is acme's id in another case and initech's alias: the import takes it for neither, as /margin does.
+    assert stored(rt, "SELECT customer, COUNT(*) FROM usage_event GROUP BY customer ORDER BY customer") == [
+        ("ACME", 1),
+        ("acme", 1),
+        ("initech", 1),
+    ]
+    assert "1 customer(s) without a contract (their usage shows as NO REVENUE): ACME (did you mean" in (
+        capsys.readouterr().out
+    )
