@@ -7,9 +7,10 @@ the mapping's, else the resource's `service.name`. `gen_ai.usage.input_tokens` a
 reads and writes. Older instrumentations say `gen_ai.system` and
 `gen_ai.usage.prompt_tokens`/`completion_tokens`. int64 values arrive as decimal strings (numbers are
 accepted too). The customer, provider, model and service.name are one value each: an array is refused, naming
-the span and attribute. A token count, provider or model that is not an OTLP AnyValue (a bare string, null, {},
-a bytesValue) is refused too, where read as absent it lost the span; attributes marginbot does not read may take
-any shape. A file is one transaction.
+the span and attribute. A token count, provider, model, customer or service.name that is not an OTLP AnyValue (a
+bare string, null, {}, a bytesValue) is refused too, where read as absent it lost the span (or its customer); the
+customer and service.name must also be a non-empty stringValue (or an intValue, read as its digits). Attributes
+marginbot does not read may take any shape. A file is one transaction.
 """
 
 from __future__ import annotations
@@ -108,6 +109,27 @@ def text_attribute(attrs: Mapping[str, Any], keys: tuple[str, ...], where: str) 
             )
         return str(value)
     return None
+
+
+def name_attribute(attrs: Mapping[str, Any], key: str, where: str) -> str | None:
+    """The customer attribute or `service.name` as text, None when absent. Held to the rule the token counts are
+    held to: a value that is not an OTLP AnyValue (a bare string or number, null, {}, a bytesValue), an array, a
+    key-value list, a boolean, a number with a point or an empty string refuses the span, naming it and the attribute.
+    Read as absent, the span went to `unmapped` (or its product to the default) without a word; read with str(), a
+    customer "True" or "1.5" was made up. An intValue reads as its digits: SDKs send an integer id so."""
+    _refuse_unreadable(attrs, (key,), "stringValue", where)
+    value = text_attribute(attrs, (key,), where)  # refuses an array or a key-value list
+    raw = attrs.get(key)
+    if value is None:
+        return None
+    if isinstance(raw, bool | float | Decimal):  # a boolValue or a doubleValue (or an intValue written 42.0)
+        got = f"the boolean {str(raw).lower()}" if isinstance(raw, bool) else f"the number {raw}"
+        raise SourceError(
+            NAME, f'{where}: attribute {key} must be a stringValue, got {got}: send it as {{"stringValue": "…"}}'
+        )
+    if not value.strip():
+        raise SourceError(NAME, f"{where}: attribute {key} is an empty string: give it a value or leave it out")
+    return value
 
 
 def attributes(items: Any, where: str) -> dict[str, Any]:
@@ -258,8 +280,8 @@ def span_event(
         raise SourceError(NAME, f"{where}: traceId and spanId are required")
     start = count(span.get("startTimeUnixNano"), f"{where}: startTimeUnixNano", NAME, limit=_BIGINT_MAX)
     ts = _EPOCH + timedelta(microseconds=start // 1000)  # ≤ 2**63 ns is before 2263: a datetime holds it
-    identity = text_attribute(attrs, (customer_key,), where) or None
-    service = (text_attribute(attrs, ("service.name",), where) or "")[:200] or None
+    identity = name_attribute(attrs, customer_key, where)
+    service = (name_attribute(attrs, "service.name", where) or "")[:200] or None
     target = ctx.mapping.resolve(NAME, [("customers", identity)], default_product=service)
     if not target.mapped:
         batch.unmapped[f"{target.feature} (attribute {customer_key})"] += 1

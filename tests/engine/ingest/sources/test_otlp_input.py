@@ -168,3 +168,41 @@ def test_the_cli_refuses_a_mixed_file_in_one_line_and_imports_nothing(
     assert "attribute gen_ai.usage.input_tokens must be an OTLP AnyValue object" in out.out + out.err
     assert "event(s) imported" not in out.out
     assert rows(rt, "SELECT COUNT(*) FROM usage_event") == [(0,)]
+
+
+@pytest.mark.parametrize("key", ["enduser.id", "service.name"])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (42, 'must be an OTLP AnyValue object, got the bare int 42: send it as {"stringValue": "42"}'),
+        ("acme", "must be an OTLP AnyValue object, got the bare string 'acme': send it as {\"stringValue\": \"acme\"}"),
+        (None, 'must be an OTLP AnyValue object, got null: send it as {"stringValue": "…"}'),
+        ({"bytesValue": "AAE="}, "must be an OTLP AnyValue object, got the object {'bytesValue': 'AAE='}: send it as "
+         '{"stringValue": "…"}'),
+        ({"stringValue": ""}, "is an empty string: give it a value or leave it out"),
+        ({"stringValue": "  "}, "is an empty string: give it a value or leave it out"),
+        ({"boolValue": True}, 'must be a stringValue, got the boolean true: send it as {"stringValue": "…"}'),
+        ({"doubleValue": 1.5}, 'must be a stringValue, got the number 1.5: send it as {"stringValue": "…"}'),
+        (ARRAY, "must be one value, got an array ['acme']: send it as a stringValue"),
+        ({"kvlistValue": {"values": [{"key": "id", "value": {"stringValue": "acme"}}]}},
+         "must be one value, got a key-value list {'id': 'acme'}: send it as a stringValue"),
+    ],
+)  # fmt: skip
+def test_a_customer_or_service_name_that_is_not_one_text_value_refuses_the_file(
+    rt: Runtime, tmp_path: Path, key: str, value: object, problem: str
+) -> None:
+    # Read as absent (a bare value, null, an empty string), the span went to `unmapped` or its product to the
+    # default without a word; read with str(), a boolValue made the customer "True".
+    path = otlp_file(tmp_path, **{"enduser.id": {"stringValue": "acme"}})
+    doc = json.loads(path.read_text())
+    doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append({"key": key, "value": value})
+    path.write_text(json.dumps(doc))
+    assert refusal(rt, path) == f"{SPAN}: attribute {key} {problem}"
+
+
+def test_a_customer_sent_as_an_int_value_is_its_digits(rt: Runtime, tmp_path: Path) -> None:
+    # What an SDK sends for set_attribute("enduser.id", 1042).
+    path = otlp_file(tmp_path, **{"enduser.id": {"intValue": "1042"}})
+    [result] = import_otlp_files(rt, [path])
+    assert result.ok, result.error
+    assert rows(rt, "SELECT customer, product FROM usage_event") == [("1042", "checkout-assistant")]
