@@ -12,7 +12,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from engine.money import NANO
-from engine.store.bounds import PLAIN_NUMBER, character_kind, control_character
+from engine.store.bounds import PLAIN_NUMBER, character_kind, control_character, number_hint
 from engine.timeutil import MAX_TS as _MAX_TS
 from engine.timeutil import MIN_TS as _MIN_TS
 from engine.timeutil import parse_timestamp, unix_time
@@ -145,13 +145,6 @@ def _text(raw: Mapping[str, Any], key: str, *, lower: bool = False) -> str:
 
 
 _DIGITS = re.compile(r"[+-]?[0-9]+")
-_DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]+")
-
-
-def _comma_hint(value: str) -> str:
-    """The fix for a number written with a decimal comma (a `;`-separated export from a European locale)."""
-    text = value.strip()
-    return f" (write decimals with a point: {text.replace(',', '.')})" if _DECIMAL_COMMA.fullmatch(text) else ""
 
 
 def _count(raw: Mapping[str, Any], key: str, default: int = 0) -> int:
@@ -164,7 +157,7 @@ def _count(raw: Mapping[str, Any], key: str, default: int = 0) -> int:
         # ASCII digits only, as the docs say: int() also reads 100_000, ４２ and ٤٢, which a count written by hand
         # or by a spreadsheet in another locale should not pass as.
         if not _DIGITS.fullmatch(value.strip()):
-            raise RowError(f"{key} must be a non-negative integer, got {shown(value)}{_comma_hint(value)}")
+            raise RowError(f"{key} must be a non-negative integer, got {shown(value)}{number_hint(value)}")
         try:
             number = int(value)
         except ValueError:  # more digits than int() reads
@@ -193,7 +186,7 @@ def _amount(raw: Mapping[str, Any], key: str) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise RowError(f"{key} must be a non-negative number, got {shown(value)}")
     if isinstance(value, str) and not PLAIN_NUMBER.fullmatch(value.strip()):  # Decimal() too reads 1_000 and ４２
-        raise RowError(f"{key} must be a non-negative number, got {shown(value)}{_comma_hint(value)}")
+        raise RowError(f"{key} must be a non-negative number, got {shown(value)}{number_hint(value)}")
     try:
         number = Decimal(value.strip() if isinstance(value, str) else str(value))
     except (InvalidOperation, ValueError):

@@ -88,26 +88,39 @@ def shown(value: str, limit: int = 40) -> str:
 # A number as the docs write one: ASCII digits, a point, an exponent. Decimal() also reads 100_000, ４２ and ٤٢. (The
 # usage import holds its counts and amounts to it too: engine.ingest.events.)
 PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]{1,2}")  # 99,50: a European decimal, not a thousands separator
+_DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]+")  # 99,50 or 0,125: a European decimal, unless it is _THOUSANDS
+_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3})+(?:\.[0-9]+)?")  # 1,000 or 12,345.67: thousands separators
 
 
 def decimal_comma(text: str) -> str | None:
-    """`text` with its point, when it is an amount written with a decimal comma (`99,50` → `99.50`; `1,000` is a
-    thousands separator); else None. The contracts import and a what-if's new price say so alike."""
-    return text.replace(",", ".") if _DECIMAL_COMMA.fullmatch(text) else None
+    """`text` with its point, when it is an amount written with a decimal comma (`99,50` → `99.50`, `0,125` →
+    `0.125`; `1,000` and `12,345` are thousands separators); else None. The contracts import, the usage import and
+    a what-if's new price say so alike."""
+    text = text.strip()
+    if _DECIMAL_COMMA.fullmatch(text) and not _THOUSANDS.fullmatch(text):
+        return text.replace(",", ".")
+    return None
+
+
+def number_hint(text: str) -> str:
+    """The fix for a number that is not PLAIN_NUMBER, as an error line's parenthesis (else ""): a decimal comma
+    (`0,05`: write 0.05), thousands separators (`1,000`: write 1000), a currency sign. The contracts import and the
+    usage import (its row and columnar paths alike) word it so."""
+    text = text.strip()
+    if (pointed := decimal_comma(text)) is not None:
+        return f" (write decimals with a point: {pointed})"
+    if _THOUSANDS.fullmatch(text):
+        return f" (no thousands separators: write {text.replace(',', '')})"
+    if any(c in text for c in "$,€£ _"):
+        return " (no currency signs or thousands separators)"
+    return ""
 
 
 def number(key: str, text: str) -> Decimal:
     if len(text) > NUMBER_CHARS:
         raise ValueError(f"{key} must be a number, got {shown(text)}")
     if not PLAIN_NUMBER.fullmatch(text):
-        if (pointed := decimal_comma(text)) is not None:
-            hint = f" (write decimals with a point: {pointed})"
-        elif any(c in text for c in "$,€£ _"):
-            hint = " (no currency signs or thousands separators)"
-        else:
-            hint = ""
-        raise ValueError(f"{key} must be a number{hint}, got {shown(text)}")
+        raise ValueError(f"{key} must be a number{number_hint(text)}, got {shown(text)}")
     try:
         value = Decimal(text)
     except InvalidOperation:

@@ -120,7 +120,7 @@ def test_values_only_sqlite_would_keep_are_refused_alike_on_both_databases(runti
         (8, "seats must be at most 2,147,483,647, got 3,000,000,000"),
         (9, "unit_price_usd '0.0000025' has more than 6 decimal places (contract amounts are kept to $0.000001)"),
         (10, "platform_fee_usd must be a number, got 'NaN'"),
-        (11, "platform_fee_usd must be a number (no currency signs or thousands separators), got '1,000'"),
+        (11, "platform_fee_usd must be a number (no thousands separators: write 1000), got '1,000'"),
         (12, "seats × seat_price_usd is more than a contract holds a month (at most 99,999,999,999,999.999999)"),
         (13, f"platform_fee_usd '99999999999999.999999' has more than 15 significant digits, {_EXACT}"),
         (14, f"unit_price_usd '1234567890123.123456' has more than 15 significant digits, {_EXACT}"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -382,3 +383,52 @@ def test_a_decimal_comma_is_told_to_be_a_point_and_header_slips_are_named(runtim
     path.write_text(HEADER.strip() + ",customer\n" + GOOD.strip() + ",acme\n", encoding="utf-8")
     with pytest.raises(ImportRefused, match=r"appears twice in the header: customer \(keep one\)"):
         import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC")
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "said"),
+    [
+        ("cost_usd", "1,000", "cost_usd must be a non-negative number, got '1,000' (no thousands separators: write 1000)"),
+        ("cost_usd", "0,05", "cost_usd must be a non-negative number, got '0,05' (write decimals with a point: 0.05)"),
+        ("cost_usd", "0,125", "cost_usd must be a non-negative number, got '0,125' (write decimals with a point: 0.125)"),
+        ("cost_usd", "12,345.5", "cost_usd must be a non-negative number, got '12,345.5' (no thousands separators: "
+         "write 12345.5)"),
+        ("requests", "1,000", "requests must be a non-negative integer, got '1,000' (no thousands separators: write "
+         "1000)"),
+    ],
+)  # fmt: skip
+def test_a_comma_in_a_number_is_told_as_the_contracts_import_tells_it_on_every_path(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, column: str, cell: str, said: str
+) -> None:
+    # The usage import told "1,000" to "write decimals with a point: 1.000", where a contract amount and a what-if
+    # price read it as a thousands separator.
+    import engine.ingest.files as usage
+
+    columnar: list[bool] = []  # per file whose header is plain: whether it was read in columnar chunks
+    chunks = usage._columnar
+    monkeypatch.setattr(usage, "_columnar", lambda *a, **k: (c := chunks(*a, **k), columnar.append(c is not None))[0])
+    header, good = HEADER.strip() + f",{column}\n", GOOD.strip() + ",1\n"
+    quoted = tmp_path / "quoted.csv"  # a quoted cell: read row by row
+    quoted.write_text(header + good + f'c1,2026-10-05T12:00:00Z,acme,assist,openai,gpt-4o,1000,0,10,"{cell}"\n')
+    plain = tmp_path / "plain.csv"  # ';'-separated, no quotes: read in columnar chunks
+    plain.write_text(
+        (header + good).replace(",", ";") + f"c1;2026-10-05T12:00:00Z;acme;assist;openai;gpt-4o;1000;0;10;{cell}\n"
+    )
+    jsonl = tmp_path / "usage.jsonl"
+    event = {"event_id": "c1", "ts": "2026-10-05T12:00:00Z", "customer": "acme", "product": "assist", "model": "gpt-4o"}
+    jsonl.write_text(json.dumps({**event, "input_tokens": 1000, column: cell}) + "\n")
+
+    told = {}
+    for path, delimiter in ((quoted, ","), (plain, ";"), (jsonl, ",")):
+        with pytest.raises(ImportRefused) as refused:
+            import_usage_file(runtime.engine, path, prices=runtime.prices, timezone="UTC", delimiter=delimiter)
+        told[path.name] = [e.reason for e in refused.value.result.errors]
+    assert columnar == [False, True]  # the quoted file was read row by row, the plain one in columnar chunks
+    assert told == {"quoted.csv": [said], "plain.csv": [said], "usage.jsonl": [said]}
+    assert counts(runtime) == (0, 0)
+    # The contracts import reads the same rule (engine.store.bounds.number_hint).
+    if column == "cost_usd" and cell in ("1,000", "0,05"):
+        contracts = tmp_path / "contracts.csv"
+        contracts.write_text(f'customer,plan,start,platform_fee_usd\nacme,flat,2026-01-01,"{cell}"\n')
+        with pytest.raises(ValueError, match=re.escape(said.split(" (", 1)[1].rstrip(")"))):
+            import_contracts_file(runtime.engine, contracts)

@@ -48,6 +48,8 @@ D = Decimal
         # A decimal comma was read as a thousands separator: $5.00 a request, a $9,950.00 fee.
         ("price usage $0,05/request", r"unit price 0,05 has a decimal comma: write it with a point, 0\.05"),
         ("price flat $99,50", r"platform fee 99,50 has a decimal comma: write it with a point, 99\.50"),
+        # Three decimals after a leading 0 are no thousands: 0,125 was read as $125 a request.
+        ("price usage 0,125/request", r"unit price 0,125 has a decimal comma: write it with a point, 0\.125"),
     ],
 )
 def test_bad_levers_say_how_to_write_them(words: str, message: str) -> None:
