@@ -12,7 +12,9 @@ This front owns the HTTP rules and hands Bolt only requests that are complete, s
 3. The body must arrive within `body_timeout` (408), so a client that stalls mid-body costs a socket, not a thread.
 4. The Slack signature is checked on the raw bytes (401), also when the timestamp is not a number, so Bolt never
    parses a forged body and nothing of a refused request (body, response_url) reaches a log line.
-5. Bolt's `app.dispatch` runs in a thread pool: each dispatch waits for its listener's `ack()` (≤ 3 s), and the
+5. A signed body that is not a JSON object of the shape Bolt indexes without a check (a click's `actions[0]` and
+   its `action_id`, a modal's `view`) is answered 400 with one plain line, and logged in one, without a traceback.
+6. Bolt's `app.dispatch` runs in a thread pool: each dispatch waits for its listener's `ack()` (≤ 3 s), and the
    event loop keeps accepting and reading meanwhile.
 
 uvicorn itself has no timeout for a request's headers; `BoundedH11Protocol` adds one, so a connection that never
@@ -254,8 +256,8 @@ class SlackFront:
                     await asyncio.wait_for(receive(), 1.0)
             return
         request = _bolt_request(body, scope["query_string"], headers)
-        if request is None:
-            await _respond(send, 400, b"", close=True)
+        if isinstance(request, Unreadable):
+            await _respond(send, 400, f"bad request: {request.reason}\n".encode(), close=True)
             return
         loop = asyncio.get_running_loop()
         response: BoltResponse = await loop.run_in_executor(self._pool, self.app.dispatch, request)
@@ -305,24 +307,80 @@ def _reason(exc: BaseException) -> str:
     return scrub(f"{type(orig).__name__}: {lines[0]}" if lines else type(orig).__name__)
 
 
-def _bolt_request(body: bytes, query: bytes, headers: list[tuple[bytes, bytes]]) -> BoltRequest | None:
-    """A signed body Bolt cannot parse is Slack's bug or ours, not an attack: say so, without the body."""
+@dataclass(frozen=True)
+class Unreadable:
+    """Why a signed body cannot be handed to Bolt, in words that quote none of it: the 400's one line and the log's."""
+
+    reason: str
+
+
+class _Shape(ValueError):
+    """A signed body whose JSON is not of Slack's shape; its message names the field, never a value."""
+
+
+def _bolt_request(body: bytes, query: bytes, headers: list[tuple[bytes, bytes]]) -> BoltRequest | Unreadable:
+    """A signed body Bolt cannot parse is Slack's bug or ours, not an attack: say so in one line, without the body
+    and without a traceback (answered 400, where Bolt's failure was a 500 and a traceback in the log)."""
     grouped: dict[str, list[str]] = {}
     for name, value in headers:
         grouped.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+    content_type = extract_content_type(build_normalized_headers(grouped))  # type: ignore[arg-type]
     try:
         text = body.decode("utf-8")
         # Bolt reads the body as a JSON object (or a form whose `payload` is one) and fails with AttributeError on
         # anything else (`[]`, `null`, `1`, `payload=null`): checked here first, so the answer is a 400, not a 500.
-        parsed = parse_body(text, extract_content_type(build_normalized_headers(grouped)))  # type: ignore[arg-type]
+        parsed = parse_body(text, content_type)
         if not isinstance(parsed, dict):
-            raise ValueError(f"the body is {_JSON_KINDS.get(type(parsed), 'JSON')}, not a JSON object")
+            raise _Shape(f"the body is {_JSON_KINDS.get(type(parsed), 'JSON')}, not a JSON object")
+        _check_shape(parsed)
         return BoltRequest(body=text, query=query.decode("latin-1"), headers=grouped)  # type: ignore[arg-type]
     # Bolt's parser also assumes the object holds Slack's shapes (a list of dicts under `authorizations`, ...): an
     # object that does not is as unreadable, and gets the same 400.
     except (UnicodeDecodeError, ValueError, AttributeError, TypeError, KeyError, IndexError) as exc:
-        log.error("a signed request could not be parsed (%s); answered 400", _why_unparsed(exc))
-        return None
+        why = _why_unparsed(exc, content_type)
+        log.error("a signed request could not be parsed (%s); answered 400", why)
+        return Unreadable(why)
+
+
+# The interactive payloads (form-encoded `payload=<JSON>`) whose fields Bolt's matchers, and our listeners, index
+# without a check: a click whose `actions` is empty, or whose action has no `action_id`, failed inside Bolt (500).
+_INTERACTIVE = frozenset(
+    {"block_actions", "block_suggestion", "interactive_message", "message_action", "shortcut", "view_closed",
+     "view_submission"}
+)  # fmt: skip
+# Fields Slack sends as objects in every interactive payload that has them (a listener reads `.get` on each).
+_OBJECTS = ("user", "team", "channel", "container", "message", "view", "enterprise")
+
+
+def _check_shape(body: dict[str, Any]) -> None:
+    """Raise _Shape naming what is missing or of the wrong kind, for the payloads this app's listeners match."""
+    kind = body.get("type")
+    if kind is None:
+        return  # a slash command's form: Bolt reads it by `command`
+    if not isinstance(kind, str):
+        raise _Shape("its type is not a string")
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise _Shape("an event_callback without an event object that has a type")
+        return
+    if kind not in _INTERACTIVE:
+        return
+    for key in _OBJECTS:
+        if body.get(key) is not None and not isinstance(body[key], dict):
+            raise _Shape(f"the {kind} payload's {key} is not an object")
+    if kind in ("block_actions", "interactive_message"):
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not actions:
+            raise _Shape(f"the {kind} payload has no actions")
+        if not all(isinstance(a, dict) for a in actions):
+            raise _Shape(f"the {kind} payload's actions are not objects")
+        if kind == "block_actions" and not all(isinstance(a.get("action_id"), str) for a in actions):
+            raise _Shape("the block_actions payload has an action without an action_id")
+    if kind in ("view_submission", "view_closed"):
+        view = body.get("view")
+        if not isinstance(view, dict) or not all(isinstance(view.get(k), str) for k in ("type", "callback_id")):
+            raise _Shape(f"the {kind} payload has no view with a type and a callback_id")
 
 
 # What a JSON value that is not an object is, in JSON's words (the log says which, never the value).
@@ -336,9 +394,16 @@ _JSON_KINDS: dict[type, str] = {
 }
 
 
-def _why_unparsed(exc: Exception) -> str:
-    # Our own ValueError says what the body was (never its content); json's and codecs' messages quote the body.
-    return str(exc) if str(exc).startswith("the body is ") else type(exc).__name__
+def _why_unparsed(exc: Exception, content_type: str | None) -> str:
+    """What was wrong, in words of our own: json's and codecs' messages quote the body."""
+    if isinstance(exc, _Shape):
+        return str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        form = content_type == "application/x-www-form-urlencoded"
+        return "the payload is not JSON" if form else "the body is not JSON"
+    if isinstance(exc, UnicodeDecodeError):
+        return "the body is not UTF-8"
+    return f"not of Slack's shape ({type(exc).__name__})"
 
 
 async def _respond(

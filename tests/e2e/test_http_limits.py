@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import logging
 import socket
 import threading
@@ -253,6 +254,54 @@ def test_a_signed_body_that_is_not_a_json_object_is_a_400_in_one_log_line(
         log.getvalue()
         == f"a signed request could not be parsed (the body is {kind}, not a JSON object); answered 400\n"
     )
+    assert bot.command("globex 2026-10").status_code == 200
+
+
+def interactive(payload: str) -> bytes:
+    return urlencode({"payload": payload}).encode()
+
+
+CLICK = {"type": "block_actions", "user": {"id": ALLOWED_USER}, "team": {"id": "T0001"}, "api_app_id": "A0001"}
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (interactive("{not json"), "the payload is not JSON"),
+        (b"payload=", "the payload is not JSON"),
+        (interactive(json.dumps({**CLICK, "actions": []})), "the block_actions payload has no actions"),
+        (interactive(json.dumps(CLICK)), "the block_actions payload has no actions"),
+        (interactive(json.dumps({**CLICK, "actions": [5]})), "the block_actions payload's actions are not objects"),
+        (
+            interactive(json.dumps({**CLICK, "actions": [{"value": "customer:acme"}]})),
+            "the block_actions payload has an action without an action_id",
+        ),
+        (
+            interactive(json.dumps({**CLICK, "actions": [{"action_id": "alert_open"}], "container": "x"})),
+            "the block_actions payload's container is not an object",
+        ),
+        (
+            interactive(json.dumps({"type": "view_submission", "view": {"callback_id": "whatif"}})),
+            "the view_submission payload has no view with a type and a callback_id",
+        ),
+    ],
+)
+def test_a_signed_click_with_a_malformed_payload_is_a_400_in_one_plain_line_and_one_log_line(
+    bot: Bot, body: bytes, why: str
+) -> None:
+    # Bolt indexed these unchecked (actions[0], ["action_id"], view["type"]): HTTP 500 and a traceback in the log.
+    with operator_log() as log:
+        reply = bot.http.post(
+            f"{bot.url}/slack/events",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded", **signed_headers(body)},
+        )
+    assert (reply.status_code, reply.headers["content-type"], reply.text) == (
+        400,
+        "text/plain; charset=utf-8",
+        f"bad request: {why}\n",
+    )
+    assert log.getvalue() == f"a signed request could not be parsed ({why}); answered 400\n"
     assert bot.command("globex 2026-10").status_code == 200
 
 
