@@ -273,7 +273,7 @@ def margin_bridge(
     if stale:
         # Today's price file priced neither period: the price step compares the rates the stored costs were booked
         # at (reprice_booked says why), so it never shows a move the other steps take back.
-        reprice_booked(conn, cells, period, prices, subject, key)
+        reprice_booked(conn, cells, period, prices, ZoneInfo(timezone), subject, key)
         moved = 0
     else:
         moved = reprice_previous(conn, cells, period, prices, ZoneInfo(timezone), subject, key)

@@ -8,8 +8,9 @@ change by construction (a telescoping sum). The order is fixed (docs/why.md work
     S0  last period's COGS, as booked
     S1  volume:   S0 × this period's requests / last period's requests (same mix, same cost per request)
     S2  mix:      each cell at its own new request count, at last period's cost per request
-    S3  price:    … with last period's usage re-priced at this period's rates (the price book, dated; while the
-                  price file has changed since the events were priced, the rates their stored costs were booked at)
+    S3  price:    … with last period's usage re-priced at this period's rates, in the proportions this period's usage
+                  met them day by day (the price book, dated; while the price file has changed since the events
+                  were priced, the rates their stored costs were booked at)
     S4  caching:  … with this period's cache-read and cache-write shares of input tokens
     S5  tokens per request: this period's token costs as booked, non-token costs still per last period's request
     S6  non-token (retrieval, rerank, compute): this period's COGS, as booked
@@ -20,7 +21,7 @@ compare: it moves wholly in the mix step, at its booked cost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
@@ -135,8 +136,9 @@ class Cell:
     key: CellKey
     before: CellUse = field(default_factory=CellUse)
     now: CellUse = field(default_factory=CellUse)
-    # nano-USD per cost type: last period's usage priced at this period's rates minus at its own (the price book,
-    # or the booked rates while the price file has changed since pricing: `reprice_booked`)
+    # nano-USD per cost type: last period's usage priced at this period's rates (as this period's usage met them,
+    # day by day) minus at its own (the price book, or the booked rates while the price file has changed since
+    # pricing: `reprice_booked`)
     repriced_delta: list[Fraction] = field(default_factory=lambda: [Fraction(0)] * len(COST_TYPES))
     states: list[Fraction] = field(default_factory=list)  # S0, S2..S6 for this cell (S1 is not per cell)
 
@@ -215,26 +217,148 @@ def read_cells(conn: Connection, period: Period, kind: str | None, key: str | No
 
 
 # ---------------------------------------------------------------- re-pricing last period at this period's rates
+#
+# "This period's rates" are the rates this period's usage met: where a price changed during the period (or the two
+# periods differ in length), each cell's usage on each day of the period took that day's rates. Last period's usage
+# is priced at them in the same proportions, so the price step is what the rates alone moved, and tokens per
+# request, which ends on this period's costs as booked, moves nothing when tokens per request did not.
 
 
-def shift_days(period: Period) -> dict[date, int]:
-    """For each day of the previous period, how many days on its counterpart in `period` is: the same position
-    from the start, the last day standing in for any day the shorter period lacks (31 August → 30 September)."""
-    prev = period.previous()
-    return {d: (min(period.start + (d - prev.start), period.end) - d).days for d in prev.iter_days()}
+class _SameRates:
+    """This period's days grouped by the rates in force on them, per provider, model and service tier (a price
+    change on the 16th makes two groups: the 1st to the 15th and the 16th to the last day); and whether the rates
+    of a day of last period differ from a group's."""
+
+    def __init__(self, prices: PriceBook, period: Period, tz: ZoneInfo) -> None:
+        self._prices, self._period, self._tz = prices, period, tz
+        self._groups: dict[tuple[str, str, str], list[tuple[date, list[date]]]] = {}
+        self._differs: dict[tuple[str, str, str, date], tuple[bool, ...]] = {}
+
+    def groups(self, provider: str, model: str, tier: str) -> list[tuple[date, list[date]]]:
+        """(its first day, its days) for each group of this period's days with the same rates, first day first."""
+        found = self._groups.get((provider, model, tier))
+        if found is None:
+            found = []
+            for day in self._period.iter_days():
+                for first, days in found:
+                    if not _rates_move(self._prices, provider, model, first, (day - first).days, self._tz, tier):
+                        days.append(day)
+                        break
+                else:
+                    found.append((day, [day]))
+            self._groups[(provider, model, tier)] = found
+        return found
+
+    def differs(self, provider: str, model: str, tier: str, day: date) -> tuple[bool, ...]:
+        """For each group, whether any rate in force on `day` differs on the group's first day."""
+        k = (provider, model, tier, day)
+        found = self._differs.get(k)
+        if found is None:
+            found = self._differs[k] = tuple(
+                _rates_move(self._prices, provider, model, day, (first - day).days, self._tz, tier)
+                for first, _ in self.groups(provider, model, tier)
+            )
+        return found
 
 
-def _rates_move(prices: PriceBook, provider: str, model: str, day: date, shift: int, tz: ZoneInfo) -> bool:
-    """Whether any price of `provider`/`model` in force during local `day` differs `shift` days later: checked
-    each half hour (the finest step a catalogue price changes by), so time-of-day prices are caught too."""
+def _rates_move(
+    prices: PriceBook, provider: str, model: str, day: date, shift: int, tz: ZoneInfo, tier: str = "standard"
+) -> bool:
+    """Whether any price of `provider`/`model` in `tier` in force during local `day` differs `shift` days later:
+    checked each half hour (the finest step a catalogue price changes by), so time-of-day prices are caught too."""
+    if not shift:
+        return False
     at = datetime.combine(day, time(0), tz).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(UTC)
     offset = timedelta(days=shift)
     while at < end:
-        if prices.rates(provider, model, at) != prices.rates(provider, model, at + offset):
+        if prices.rates(provider, model, at, tier) != prices.rates(provider, model, at + offset, tier):
             return True
         at += _STEP_HALF_HOUR
     return False
+
+
+def _days_used(
+    conn: Connection, period: Period, kind: str | None, key: str | None, models: set[tuple[str, str]]
+) -> dict[CellKey, dict[date, CellUse]]:
+    """Each cell's usage on each day of `period`, for the cells through these providers and models."""
+    query = text(
+        f"SELECT day, {_CELL}, {_MEASURES} FROM daily_rollup WHERE day BETWEEN :a AND :b "
+        f"AND provider IN :ps AND model IN :ms{_subject_sql(kind)} GROUP BY 1, 2, 3, 4, 5, 6"
+    ).bindparams(bindparam("ps", expanding=True), bindparam("ms", expanding=True))
+    params = {
+        "a": period.start,
+        "b": period.end,
+        "s": key,
+        "ps": sorted({p for p, _ in models}),
+        "ms": sorted({m for _, m in models}),
+    }
+    out: dict[CellKey, dict[date, CellUse]] = {}
+    for row in conn.execute(query, params):
+        ck = CellKey(*row[1:6])
+        if (ck.provider, ck.model) in models:
+            out.setdefault(ck, {}).setdefault(as_date(row[0]), CellUse()).add(row[6:])
+    return out
+
+
+def _shares(by_day: dict[date, CellUse], days: Iterable[date]) -> list[Fraction]:
+    """Per cost type, the share of a cell's units of that type this period (tokens of its kind, requests, searches
+    …; its requests, for a type it used none of) that were used on `days`."""
+    inside = set(days)
+    units_all, units_in = [0] * len(COST_TYPES), [0] * len(COST_TYPES)
+    requests_all = requests_in = 0
+    for day, use in by_day.items():
+        here = day in inside
+        requests_all += use.requests
+        requests_in += use.requests if here else 0
+        for t, count in enumerate(use.units()):
+            units_all[t] += count or 0
+            units_in[t] += (count or 0) if here else 0
+    by_requests = Fraction(requests_in, requests_all) if requests_all else Fraction(0)
+    return [Fraction(i, a) if a else by_requests for i, a in zip(units_in, units_all, strict=True)]
+
+
+_Pair = tuple[CellKey, str]  # a cell and a service tier
+
+
+def _previous_at_this_periods_rates(
+    events: Iterable[Sequence[Any]],
+    prices: PriceBook,
+    same: _SameRates,
+    by_day: dict[CellKey, dict[date, CellUse]],
+    wanted: Callable[[date, CellKey, str], bool],
+) -> dict[_Pair, tuple[list[Fraction], list[int]]]:
+    """Per cell and tier, nano-USD per cost type of last period's `events` (those `wanted(day, cell, tier)` keeps):
+    priced with today's price book at this period's rates, and on their own days.
+
+    At this period's rates: each event is priced on the first day of each group of this period's days with the same
+    rates (`_SameRates`), at its own time of day, and the prices are weighted by the share of the cell's units of
+    each cost type this period used on each group's days (`_shares`). One group (no price changed during the
+    period) is the event priced once on any day of this period."""
+    width = len(COST_TYPES)
+    sums: dict[_Pair, tuple[list[list[int]], list[int]]] = {}
+    for ts, day, cust, prod, feat, *usage in events:
+        provider, model, tier = usage[0], usage[1], usage[-1]
+        d, cell = as_date(day), CellKey(cust, prod, feat, usage[0], usage[1])
+        if cell not in by_day or not wanted(d, cell, tier):
+            continue  # a cell with no usage this period met no rates of this period
+        groups = same.groups(provider, model, tier)
+        there, own_sums = sums.setdefault((cell, tier), ([[0] * width for _ in groups], [0] * width))
+        epoch = int(_aware(ts).timestamp())
+        own = prices.price(Usage(epoch, *usage))[:-1]
+        own_sums[:] = [a + b for a, b in zip(own_sums, own, strict=True)]
+        for (first, _), moves, group_sums in zip(groups, same.differs(provider, model, tier, d), there, strict=True):
+            priced = prices.price(Usage(epoch + (first - d).days * 86_400, *usage))[:-1] if moves else own
+            group_sums[:] = [a + b for a, b in zip(group_sums, priced, strict=True)]
+    out: dict[_Pair, tuple[list[Fraction], list[int]]] = {}
+    for (cell, tier), (there, own_sums) in sums.items():
+        groups = same.groups(cell.provider, cell.model, tier)
+        weighted = [Fraction(0)] * width
+        for (_, days), group_sums in zip(groups, there, strict=True):
+            share = _shares(by_day[cell], days) if len(groups) > 1 else [Fraction(1)] * width
+            weighted = [w + s * c for w, s, c in zip(weighted, share, group_sums, strict=True)]
+        out[(cell, tier)] = (weighted, own_sums)
+    return out
 
 
 def reprice_previous(
@@ -246,40 +370,34 @@ def reprice_previous(
     kind: str | None,
     key: str | None,
 ) -> int:
-    """Fill each cell's `repriced_delta`: last period's events priced on their counterpart day of this period,
-    minus priced on their own day, both with today's price book (so a price file edited since the import moves
-    neither period). Only (day, provider, model) groups whose rates differ are read back from the events.
-    Returns how many groups moved."""
+    """Fill each cell's `repriced_delta`: last period's events priced at this period's rates (see
+    `_previous_at_this_periods_rates`), minus priced on their own day, both with today's price book (so a price file
+    edited since the import moves neither period). Only (day, provider, model) groups of last period whose rates
+    differ from some of this period's are read back from the events. Returns how many groups moved."""
     prev = period.previous()
-    shifts = shift_days(period)
+    same = _SameRates(prices, period, tz)
     groups = conn.execute(
         text(
-            "SELECT DISTINCT day, provider, model FROM daily_rollup WHERE day BETWEEN :a AND :b "
-            f"AND input_tokens + output_tokens > 0{_subject_sql(kind)}"
+            "SELECT DISTINCT day, provider, model, service_tier FROM daily_rollup WHERE day BETWEEN :a AND :b "
+            f"AND input_tokens + output_tokens + web_searches > 0{_subject_sql(kind)}"
         ),
         {"a": prev.start, "b": prev.end, "s": key},
     ).all()
-    moved = {
-        (as_date(d), p, m)
-        for d, p, m in groups
-        if shifts.get(as_date(d)) and _rates_move(prices, p, m, as_date(d), shifts[as_date(d)], tz)
-    }
+    moved = {(as_date(d), p, m, t) for d, p, m, t in groups if any(same.differs(p, m, t, as_date(d)))}
     if not moved:
         return 0
-    events = _events(conn, prev, kind, key, {p for _, p, _ in moved}, {m for _, _, m in moved})
-    for ts, day, cust, prod, feat, *usage in events:
-        provider, model = usage[0], usage[1]
-        d = as_date(day)
-        if (d, provider, model) not in moved:
-            continue
-        epoch = int(_aware(ts).timestamp())
-        own = prices.price(Usage(epoch, *usage))
-        there = prices.price(Usage(epoch + shifts[d] * 86_400, *usage))
-        cell = cells.get(CellKey(cust, prod, feat, provider, model))
+    models = {(p, m) for _, p, m, _ in moved}
+    by_day = _days_used(conn, period, kind, key, models)
+    events = _events(conn, prev, kind, key, {p for p, _ in models}, {m for _, m in models})
+    priced = _previous_at_this_periods_rates(
+        events, prices, same, by_day, lambda d, cell, tier: (d, cell.provider, cell.model, tier) in moved
+    )
+    for (ck, _), (there, own) in priced.items():
+        cell = cells.get(ck)
         if cell is None:  # events the rollups do not hold (rollups older than the events): nothing to move
             continue
-        cell.repriced_delta = [x + a - b for x, a, b in zip(cell.repriced_delta, there[:-1], own[:-1], strict=True)]
-    return len(moved)
+        cell.repriced_delta = [x + a - b for x, a, b in zip(cell.repriced_delta, there, own, strict=True)]
+    return len({(d, p, m) for d, p, m, _ in moved})
 
 
 def _events(
@@ -298,14 +416,13 @@ def _events(
 
 # ---------------------------------------------------------------- … or at the rates this period was booked at
 
-_Pair = tuple[CellKey, str]  # a cell and a service tier
-
 
 def reprice_booked(
     conn: Connection,
     cells: dict[CellKey, Cell],
     period: Period,
     prices: PriceBook,
+    tz: ZoneInfo,
     kind: str | None,
     key: str | None,
 ) -> None:
@@ -325,10 +442,10 @@ def reprice_booked(
     usage that the rates depend on: requests past a long-context tier, hours with other prices, a share of events
     the source priced (their tokens carry no token cost). Today's file tells these apart: its price of this
     period's events, on their own days, against their booked cost is how this period's booked rates stand to
-    today's; last period's events priced with today's file on their counterpart days of this period, times that
-    ratio, are last period's usage at this period's booked rates. (With prices unchanged since pricing, the ratio
-    is 1 and this is `reprice_previous`'s figure.) Where today's file prices none of the one or of the other (a model
-    it no longer prices), the costs per unit of (1) stand.
+    today's; last period's events priced with today's file at this period's rates (as `reprice_previous` prices
+    them), times that ratio, are last period's usage at this period's booked rates. (With prices unchanged since
+    pricing, the ratio is 1 and this is `reprice_previous`'s figure.) Where today's file prices none of the one or
+    of the other (a model it no longer prices), the costs per unit of (1) stand.
 
     A difference within rounding is none: each event's cost of each type is rounded to the nano-dollar by itself,
     so a cost per unit can differ by up to half a nano-dollar an event with no rate moving. Every step still ends
@@ -348,18 +465,18 @@ def reprice_booked(
             moved[(ck, tier)] = delta
     if not moved:
         return
-    today = _priced_today(conn, period, prices, kind, key, moved)
+    today = _priced_today(conn, period, prices, tz, kind, key, moved)
     for pair, delta in moved.items():
         before, now = pairs[pair]
         there, own_now = today[pair]
         for t, by_unit in enumerate(delta):
             if not by_unit or not there[t] or not own_now[t]:
                 continue
-            at_booked = Fraction(there[t] * now.costs[t], own_now[t])
+            at_booked = there[t] * now.costs[t] / own_now[t]
             # Each of the four sums is off by up to half a nano-dollar an event; to first order, at_booked's relative
             # error is the sum of its three factors'.
             noise = at_booked * (
-                Fraction(before.events, 2 * there[t])
+                Fraction(before.events, 2) / there[t]
                 + Fraction(now.events, 2 * own_now[t])
                 + (Fraction(now.events, 2 * now.costs[t]) if now.costs[t] else 0)
             ) + Fraction(before.events, 2)
@@ -387,24 +504,31 @@ def _priced_today(
     conn: Connection,
     period: Period,
     prices: PriceBook,
+    tz: ZoneInfo,
     kind: str | None,
     key: str | None,
     pairs: Iterable[_Pair],
-) -> dict[_Pair, tuple[list[int], list[int]]]:
-    """Per cell and tier of `pairs`, nano-USD per cost type with today's price book: last period's events on their
-    counterpart days of `period` (`shift_days`), and this period's events on their own days."""
+) -> dict[_Pair, tuple[list[Fraction], list[int]]]:
+    """Per cell and tier of `pairs`, nano-USD per cost type with today's price book: last period's events at this
+    period's rates (`_previous_at_this_periods_rates`), and this period's events on their own days."""
     wanted = set(pairs)
-    out = {p: ([0] * len(COST_TYPES), [0] * len(COST_TYPES)) for p in wanted}
-    shifts = shift_days(period)
     providers, models = {ck.provider for ck, _ in wanted}, {ck.model for ck, _ in wanted}
-    for current, days in ((False, period.previous()), (True, period)):
-        for ts, day, cust, prod, feat, *usage in _events(conn, days, kind, key, providers, models):
-            sums = out.get((CellKey(cust, prod, feat, usage[0], usage[1]), usage[-1]))
-            if sums is None:
-                continue
-            epoch = int(_aware(ts).timestamp()) + (0 if current else shifts.get(as_date(day), 0) * 86_400)
-            costs = sums[current]
-            costs[:] = [a + b for a, b in zip(costs, prices.price(Usage(epoch, *usage))[:-1], strict=True)]
+    by_day = _days_used(conn, period, kind, key, {(ck.provider, ck.model) for ck, _ in wanted})
+    there = _previous_at_this_periods_rates(
+        _events(conn, period.previous(), kind, key, providers, models),
+        prices,
+        _SameRates(prices, period, tz),
+        by_day,
+        lambda _d, cell, tier: (cell, tier) in wanted,
+    )
+    zero = [Fraction(0)] * len(COST_TYPES)
+    out = {pair: (there[pair][0] if pair in there else zero, [0] * len(COST_TYPES)) for pair in wanted}
+    for ts, _day, cust, prod, feat, *usage in _events(conn, period, kind, key, providers, models):
+        sums = out.get((CellKey(cust, prod, feat, usage[0], usage[1]), usage[-1]))
+        if sums is None:
+            continue
+        costs, priced = sums[1], prices.price(Usage(int(_aware(ts).timestamp()), *usage))
+        costs[:] = [a + b for a, b in zip(costs, priced[:-1], strict=True)]
     return out
 
 

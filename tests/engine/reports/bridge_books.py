@@ -133,11 +133,12 @@ def load_rows(
     usage: list[dict[str, object]],
     contracts: list[dict[str, object]],
     now: datetime = NOW,
+    price_file: str = PRICES,
 ) -> Runtime:
     """A runtime over a fresh database holding these usage and contract rows (column: value; columns missing from
-    a row are empty), priced with PRICES: for books whose days or contract columns `load` does not cover."""
+    a row are empty), priced with `price_file`: for books whose days or contract columns `load` does not cover."""
     prices = tmp_path / "bridge-prices.toml"
-    prices.write_text(PRICES)
+    prices.write_text(price_file)
     rt = Runtime(settings.model_copy(update={"prices_file": prices}), now_override=now)
     for name, rows in (("bridge-contracts.csv", contracts), ("bridge-usage.csv", usage)):
         columns = list(dict.fromkeys(c for row in rows for c in row))

@@ -3,6 +3,7 @@ one driver at a time, then all at once; the parts equal the hand figures and add
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -124,6 +125,55 @@ def edited(rt: Runtime, price_rise: bool) -> Runtime:
     """The same database after the price file was edited (big's October rise added or taken out), not repriced."""
     rt.settings.prices_file.write_text(PRICES + (PRICE_RISE if price_rise else ""))
     return Runtime(rt.settings, now_override=NOW)
+
+
+MID_OCTOBER_RISE = PRICE_RISE.replace("2026-10-01", "2026-10-16")
+
+
+def _daily(per_day: dict[str, int]) -> list[dict[str, object]]:
+    """big on agent-run, every day of September (30) and October (31): 1,000 input and 200 output tokens a request
+    ($0.016 a request, $0.0192 from the rise), `per_day` requests a day from each date on."""
+    rows: list[dict[str, object]] = []
+    day, k = date(2026, 9, 1), 0
+    while day <= date(2026, 10, 31):
+        k = max((n for start, n in per_day.items() if date.fromisoformat(start) <= day), default=k)
+        rows.append({"event_id": f"d{day}", "ts": f"{day}T12:00:00Z", "customer": "acme", "product": "agent",
+                     "feature": "agent-run", "provider": "acme", "model": "big", "requests": k,
+                     "input_tokens": 1_000 * k, "output_tokens": 200 * k})  # fmt: skip
+        day += timedelta(days=1)
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("per_day", "cogs", "parts"),
+    [
+        # 100 requests a day: September 30 × $1.60 = $48.00 for 3,000 requests; October 15 × $1.60 + 16 × $1.92 =
+        # $54.72 for 3,100. Volume 48 × 3,100/3,000 − 48 = +1.60; the rest, +5.12, is price. Re-pricing September's
+        # days on October's 1st to 30th left the 31st's new rate out: price +4.96, tokens per request 1,200 → 1,200
+        # +0.16.
+        ({"2026-09-01": 100}, ("48.00", "54.72"), {"volume": "1.60", "price": "5.12"}),
+        # Twice the traffic from the rise: October 15 × $1.60 + 16 × $3.84 = $85.44 for 4,700 requests. Volume
+        # 48 × 4,700/3,000 − 48 = +27.20; price +10.24: September's usage at the rates October's usage met.
+        ({"2026-09-01": 100, "2026-10-16": 200}, ("48.00", "85.44"), {"volume": "27.20", "price": "10.24"}),
+    ],
+)
+def test_a_rise_during_a_longer_period_is_price_alone_at_the_rates_this_periods_usage_met(
+    settings: Settings, tmp_path: Path, per_day: dict[str, int], cogs: tuple[str, str], parts: dict[str, str]
+) -> None:
+    contracts: list[dict[str, object]] = [{"customer": "acme", "customer_name": "Acme Corp", "plan": "flat",
+                                           "start": "2026-01-01", "platform_fee_usd": "100"}]  # fmt: skip
+    rt = load_rows(settings, tmp_path, usage=_daily(per_day), contracts=contracts, price_file=PRICES + MID_OCTOBER_RISE)
+    expected = {k: Decimal(v) for k, v in parts.items()}
+    b = why(rt)
+    assert b.cogs == (Decimal(cogs[0]), Decimal(cogs[1]))
+    assert moved(b) == expected
+    assert_adds_up(b)
+    # The same with the file edited since pricing (the retrieval price, which these events do not use): the price
+    # part reads the rates the costs were booked at, and comes to the same.
+    rt.settings.prices_file.write_text(PRICES.replace("0.01", "0.02") + MID_OCTOBER_RISE)
+    b = why(Runtime(rt.settings, now_override=NOW))
+    assert b.notes == [STALE_NOTE] and moved(b) == expected
+    assert_adds_up(b)
 
 
 def test_a_rise_the_file_gained_since_pricing_is_no_price_step_until_a_reprice(
