@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
@@ -99,6 +100,15 @@ class KeyPieces:
     share_before: Decimal | None = None
     share_after: Decimal | None = None
     split_unit: Unit | None = None  # what the share follows: the metered unit, else requests
+    # The days each of terms_before's (terms_after's) contracts was in force, in the same order, and the period's
+    # first and last day ([] and None for a customer billed through invoice lines).
+    spans_before: list[tuple[date, date]] = field(default_factory=list)
+    spans_after: list[tuple[date, date]] = field(default_factory=list)
+    period_before: tuple[date, date] | None = None
+    period_after: tuple[date, date] | None = None
+    # The terms differ in nothing but their seat counts, which the seats step took: what the contract step holds is
+    # the days in force (the same days are a larger share of a shorter month).
+    seats_only: bool = False
 
 
 @dataclass(kw_only=True)
@@ -220,6 +230,15 @@ def revenue_bridge(
             steps[step] += amount
         kp = _pieces(cust, prod, pieces, was, now, before, after)
         kp.seats_before, kp.seats_after = s0, s1
+        kp.spans_before = [_span(t, prev) for t, _, _ in before.lines]
+        kp.spans_after = [_span(t, period) for t, _, _ in after.lines]
+        kp.period_before, kp.period_after = (prev.start, prev.end), (period.start, period.end)
+        kp.seats_only = (
+            s0 is not None
+            and s1 is not None
+            and kp.terms_before != kp.terms_after
+            and {_but_seats(t) for t, _, _ in before.lines} == {_but_seats(t) for t, _, _ in after.lines}
+        )
         if product is not None and prod == "":
             total_before, total_after = before.total, after.total
             kp.share_before = was / total_before if total_before else None
@@ -232,6 +251,18 @@ def revenue_bridge(
     r2 = r1 + steps["seats"]
     r3 = r2 + steps["billed"]
     return RevenueBridge(states=[r0, r1, r2, r3, r4], keys=keys)
+
+
+def _span(terms: Terms, period: Period) -> tuple[date, date]:
+    span = active_span(terms, period)
+    assert span is not None  # a side holds only the contracts in force in its period (_by_key)
+    return span
+
+
+def _but_seats(terms: Terms) -> tuple[object, ...]:
+    """A contract's terms but its seat count."""
+    plan, _seats, *rest = terms.earning_terms
+    return (plan, *rest)
 
 
 def _billed_share(lines: list[RevenueLine], customer: str, product: str | None) -> Decimal:

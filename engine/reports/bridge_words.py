@@ -4,9 +4,11 @@ rows of the daily rollup and of the contract table."""
 
 from __future__ import annotations
 
+import calendar
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from functools import partial
@@ -16,6 +18,7 @@ from typing import Any, Literal
 from engine.money import CENT, NANO, TENTH, usd_text
 from engine.reports.bridge_cogs import NON_TOKEN_INDEX, Cell, CogsBridge
 from engine.reports.bridge_revenue import KeyPieces, RevenueBridge
+from engine.reports.revenue import month_fraction
 from engine.vocab import SubjectKind, Unit
 
 Side = Literal["revenue", "cogs"]
@@ -130,12 +133,35 @@ def _key_detail(part: str, kp: KeyPieces) -> str:
     if kp.terms_before and kp.terms_before == kp.terms_after:
         # The same terms over spans of different lengths (a 31-day month against a 30-day one in a trailing
         # window, or a contract in force for part of a period): the fees accrue by day.
-        return "same terms, different days in force: " + "; ".join(kp.terms_after)
+        return f"same terms, different days in force: {'; '.join(kp.terms_after)}; {_days_in_force(kp)}"
+    if kp.seats_only:
+        # The seat count moved (the seats step has it, at last period's months in force); what is left is the
+        # same fee over a different share of its months: 15 days of a 31-day month against 15 of a 30-day one.
+        seats = " (the seat change is under seats)" if kp.seats_before != kp.seats_after else ""
+        return f"days in force{seats}: {_days_in_force(kp)}"
     if not kp.terms_before:
         return "new contract: " + "; ".join(kp.terms_after)
     if not kp.terms_after:
         return "contract ended: " + "; ".join(kp.terms_before)
     return "terms: " + "; ".join(kp.terms_before) + " → " + "; ".join(kp.terms_after)
+
+
+def _days_in_force(kp: KeyPieces) -> str:
+    return f"{_days_text(kp.spans_before)} → {_days_text(kp.spans_after)}"
+
+
+def _days_text(spans: list[tuple[date, date]]) -> str:
+    """The days contracts were in force, as a person counts them: "15 of October's 31 days", or from one day to
+    another with the months they make ("Jul 1 to Sep 30, 3.00 months")."""
+    words = []
+    for start, end in sorted(set(spans)):
+        last = calendar.monthrange(start.year, start.month)[1]
+        if (start.year, start.month) == (end.year, end.month):
+            words.append(f"{(end - start).days + 1} of {start:%B}'s {last} days")
+        else:
+            months = round_half_up(month_fraction(start, end), CENT)
+            words.append(f"{start:%b} {start.day} to {end:%b} {end.day}, {months} months")
+    return " and ".join(words) or "none"
 
 
 _UNIT_WORDS = {Unit.REQUEST: "requests", Unit.TASK: "tasks", Unit.TOKENS_1K: "1k tokens"}

@@ -3,7 +3,7 @@ one driver at a time, then all at once; the parts equal the hand figures and add
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -284,6 +284,37 @@ def test_seats_only(settings: Settings, tmp_path: Path) -> None:
     b = why(load(settings, tmp_path, september=BASE, october=BASE, contracts=contracts))
     assert moved(b) == {"seats": Decimal("40.00")}
     assert b.top()[0].words == "+$40.00 revenue · acme (all products): seats 10 → 12"
+
+
+def test_a_seat_change_to_date_leaves_days_in_force_said_as_such_not_as_a_change_of_terms(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # 10 seats at $100 to October 15th, 15 from the 16th; November to date (Nov 1-15) against Oct 1-15. Revenue
+    # 1,000 × 15/31 = 483.87 → 1,500 × 15/30 = 750.00: seats (15 − 10) × 100 × 15/31 = +241.94, and the rest,
+    # 1,500 × (15/30 − 15/31) = +24.19, is the same 15 days making more of a 30-day month than of a 31-day one. It
+    # read "terms: seat: 10 seats × $100.00/mo → seat: 15 seats × $100.00/mo", the seat change said twice.
+    contracts: list[dict[str, object]] = [
+        {"customer": "acme", "customer_name": "Acme Corp", "plan": "seat", "start": "2026-01-01",
+         "end": "2026-10-15", "seats": 10, "seat_price_usd": "100"},
+        {"customer": "acme", "customer_name": "Acme Corp", "plan": "seat", "start": "2026-10-16", "seats": 15,
+         "seat_price_usd": "100"},
+    ]  # fmt: skip
+    usage: list[dict[str, object]] = [
+        {"event_id": f"s{m}", "ts": f"2026-{m}-05T12:00:00Z", "customer": "acme", "product": "agent",
+         "feature": "chat", "provider": "acme", "model": "small", "requests": 10, "input_tokens": 1_000}
+        for m in ("10", "11")
+    ]  # fmt: skip
+    rt = load_rows(settings, tmp_path, usage=usage, contracts=contracts, now=datetime(2026, 11, 16, 12, tzinfo=UTC))
+    with rt.connect() as conn:
+        b = margin_bridge(conn, SubjectKind.CUSTOMER, "acme", rt.period("2026-11"), prices=rt.prices, timezone="UTC")
+    assert b.revenue == (Decimal("483.87"), Decimal("750.00"))
+    assert moved(b) == {"seats": Decimal("241.94"), "contract_changes": Decimal("24.19")}
+    assert_adds_up(b)
+    assert [c.words for c in b.top(2)] == [
+        "+$241.94 revenue · acme (all products): seats 10 → 15",
+        "+$24.19 revenue · acme (all products): days in force (the seat change is under seats): 15 of October's 31 "
+        "days → 15 of November's 30 days",
+    ]
 
 
 def test_tokens_per_request_and_non_token_cost(settings: Settings, tmp_path: Path) -> None:
