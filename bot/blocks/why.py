@@ -7,7 +7,7 @@ from decimal import Decimal
 from bot.answer_types import Answer
 from bot.blocks.kit import context, esc, fields, fit, header, section, sections
 from bot.render.fmt import money, percent, points
-from engine.money import TENTH
+from engine.money import CENT, TENTH, round_to
 from engine.reports.bridge import Bridge, BridgePart
 from engine.reports.bridge_words import signed_usd
 
@@ -35,6 +35,18 @@ def _part_lines(parts: list[BridgePart], bridge: Bridge) -> list[str]:
     if still:
         lines.append(f"_no change: {', '.join(still)}_")
     return lines
+
+
+def _side_heading(side: str, change: Decimal, sign: int) -> str:
+    """ "Revenue -$500.00 (takes from gross profit)": what the change as shown does to gross profit, by its sign
+    (`sign` is how a rise of the side moves gross profit); with no change, what a rise would do."""
+    shown = signed_usd(change)
+    effect = sign * round_to(change, CENT)
+    if effect > 0:
+        return f"{side} {shown} (adds to gross profit)"
+    if effect < 0:
+        return f"{side} {shown} (takes from gross profit)"
+    return f"{side} {shown} (a rise {'adds to' if sign > 0 else 'takes from'} gross profit)"
 
 
 def why_text(b: Bridge) -> str:
@@ -78,12 +90,8 @@ def why_message(b: Bridge) -> Answer:
     ]
     top = b.top()
     blocks += sections("Biggest contributors", [esc(c.words) for c in top] or ["_nothing moved_"])
-    blocks += sections(
-        f"Revenue {signed_usd(b.revenue[1] - b.revenue[0])} (adds to gross profit)", _part_lines(revenue_parts, b)
-    )
-    blocks += sections(
-        f"COGS {signed_usd(b.cogs[1] - b.cogs[0])} (a rise takes from gross profit)", _part_lines(cogs_parts, b)
-    )
+    blocks += sections(_side_heading("Revenue", b.revenue[1] - b.revenue[0], +1), _part_lines(revenue_parts, b))
+    blocks += sections(_side_heading("COGS", b.cogs[1] - b.cogs[0], -1), _part_lines(cogs_parts, b))
     # The engine's notes, as --json has them: why a part has no points, a price file changed since the import.
     for note in b.notes:
         blocks.append(context(f":warning: {esc(note)}"))
