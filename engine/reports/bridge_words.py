@@ -139,11 +139,36 @@ def _key_detail(part: str, kp: KeyPieces) -> str:
         # same fee over a different share of its months: 15 days of a 31-day month against 15 of a 30-day one.
         seats = " (the seat change is under seats)" if kp.seats_before != kp.seats_after else ""
         return f"days in force{seats}: {_days_in_force(kp)}"
+    before = _terms_text(kp.terms_before, kp.spans_before, kp.period_before)
+    after = _terms_text(kp.terms_after, kp.spans_after, kp.period_after)
     if not kp.terms_before:
-        return "new contract: " + "; ".join(kp.terms_after)
+        return "new contract: " + after
     if not kp.terms_after:
-        return "contract ended: " + "; ".join(kp.terms_before)
-    return "terms: " + "; ".join(kp.terms_before) + " → " + "; ".join(kp.terms_after)
+        return "contract ended: " + before
+    return f"terms: {before} → {after}"
+
+
+def _terms_text(terms: list[str], spans: list[tuple[date, date]], period: tuple[date, date] | None) -> str:
+    """Each contract's terms, with the days it was in force where that is not the whole period ("usage:
+    $0.05/request to Oct 15; usage: $0.06/request from Oct 16"), first in force first."""
+    if period is None or len(spans) != len(terms):
+        return "; ".join(terms)
+    first, last = period
+    words = []
+    for (start, end), described in sorted(zip(spans, terms, strict=True)):
+        if start == first and end == last:
+            words.append(described)
+        elif start == first:
+            words.append(f"{described} to {_day(end)}")
+        elif end == last:
+            words.append(f"{described} from {_day(start)}")
+        else:
+            words.append(f"{described} {_day(start)} to {_day(end)}")
+    return "; ".join(words)
+
+
+def _day(day: date) -> str:
+    return f"{day:%b} {day.day}"
 
 
 def _days_in_force(kp: KeyPieces) -> str:

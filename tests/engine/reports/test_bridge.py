@@ -275,6 +275,30 @@ def test_contract_change_only(settings: Settings, tmp_path: Path) -> None:
     )
 
 
+def test_terms_changed_within_the_period_say_which_days_each_was_in_force(settings: Settings, tmp_path: Path) -> None:
+    # $0.05 a request to October 15th, $0.06 from the 16th; 1,000 requests on Sep 10th, Oct 10th and Oct 20th.
+    # Revenue $50.00 → $50.00 + $60.00: metered volume +50.00 at $0.05, terms +10.00. The two October terms read
+    # "usage: $0.05/request; usage: $0.06/request", with no word of when each was in force.
+    contracts: list[dict[str, object]] = [
+        {"customer": "acme", "customer_name": "Acme Corp", "plan": "usage", "start": "2026-01-01",
+         "end": "2026-10-15", "unit": "request", "unit_price_usd": "0.05"},
+        {"customer": "acme", "customer_name": "Acme Corp", "plan": "usage", "start": "2026-10-16", "unit": "request",
+         "unit_price_usd": "0.06"},
+    ]  # fmt: skip
+    usage: list[dict[str, object]] = [
+        {"event_id": day, "ts": f"{day}T12:00:00Z", "customer": "acme", "product": "agent", "feature": "chat",
+         "provider": "acme", "model": "small", "requests": 1_000, "input_tokens": 1_000}
+        for day in ("2026-09-10", "2026-10-10", "2026-10-20")
+    ]  # fmt: skip
+    b = why(load_rows(settings, tmp_path, usage=usage, contracts=contracts))
+    assert moved(b) == {"metered_volume": Decimal("50.00"), "contract_changes": Decimal("10.00")}
+    assert_adds_up(b)
+    assert [c.words for c in b.top() if c.part == "contract_changes"] == [
+        "+$10.00 revenue · acme (all products): terms: usage: $0.05/request → usage: $0.05/request to Oct 15; "
+        "usage: $0.06/request from Oct 16"
+    ]
+
+
 def test_seats_only(settings: Settings, tmp_path: Path) -> None:
     # A seat plan at $20 a seat: 10 seats in September ($200), 12 from October ($240): seats +40.
     contracts = [
