@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 from bot.answer_types import Answer
 from bot.blocks.kit import context, esc, fields, fit, header, section, sections
@@ -25,23 +26,38 @@ def _part_line(p: BridgePart, bridge: Bridge) -> str:
         # Without revenue at its step the part has no points of its own; a later part holds them (a note says so).
         holder = next((labels[q.part] for q in bridge.parts if p.part in q.carries), None)
         pts = f" · no revenue at this step: its points are under {holder}" if holder else ""
-    return f"{p.label}  *{signed_usd(p.change)}*{pts}"
+    return f"{p.label}  *{_signed(p.change, p.exact)}*{pts}"
 
 
 def _part_lines(parts: list[BridgePart], bridge: Bridge) -> list[str]:
     """The parts that moved; the others are named on one line, so the reader sees every part is there."""
-    lines = [_part_line(p, bridge) for p in parts if p.change or p.margin_pts_tenth]
-    still = [p.label for p in parts if not (p.change or p.margin_pts_tenth)]
+    lines = [_part_line(p, bridge) for p in parts if p.exact or p.margin_pts_tenth]
+    still = [p.label for p in parts if not (p.exact or p.margin_pts_tenth)]
     if still:
         lines.append(f"_no change: {', '.join(still)}_")
     return lines
 
 
-def _side_heading(side: str, change: Decimal, sign: int) -> str:
+def _usd(shown: Decimal, exact: Fraction) -> str:
+    """An amount to the cent, or "<$0.01" ("-<$0.01") where it rounds to $0.00 but is not nothing
+    (engine.money.usd_text's rule)."""
+    if shown == 0 and exact:
+        return "<$0.01" if exact > 0 else "-<$0.01"
+    return money(shown)
+
+
+def _signed(shown: Decimal, exact: Fraction) -> str:
+    """A change to the cent with its sign, or "+<$0.01" ("-<$0.01") where it rounds to $0.00 but is not nothing."""
+    if shown == 0 and exact:
+        return "+<$0.01" if exact > 0 else "-<$0.01"
+    return signed_usd(shown)
+
+
+def _side_heading(side: str, change: Decimal, exact: Fraction, sign: int) -> str:
     """ "Revenue -$500.00 (takes from gross profit)": what the change as shown does to gross profit, by its sign
     (`sign` is how a rise of the side moves gross profit); with no change, what a rise would do."""
-    shown = signed_usd(change)
-    effect = sign * round_to(change, CENT)
+    shown = _signed(change, exact)
+    effect = sign * (round_to(change, CENT) or exact)
     if effect > 0:
         return f"{side} {shown} (adds to gross profit)"
     if effect < 0:
@@ -54,11 +70,15 @@ def why_text(b: Bridge) -> str:
     before, after = b.margin
     top = b.top(1)
     lead = f" Biggest: {top[0].words}." if top else ""
-    profit = signed_usd(b.gross_profit[1] - b.gross_profit[0])
+    profit = _signed(b.gross_profit[1] - b.gross_profit[0], _moved(b.gross_profit_exact))
     return (
         f"Why {_subject(b)} moved ({b.previous.label} → {b.period.title}): gross margin {percent(before)} → "
         f"{percent(after)} ({points(_tenth_change(b))}), gross profit {profit}.{lead}"
     )
+
+
+def _moved(ends: tuple[Fraction, Fraction]) -> Fraction:
+    return ends[1] - ends[0]
 
 
 def _tenth_change(b: Bridge) -> Decimal | None:
@@ -70,6 +90,7 @@ def _tenth_change(b: Bridge) -> Decimal | None:
 def why_message(b: Bridge) -> Answer:
     """Headline, the three biggest contributors, then every part; the parts add up to the change as shown."""
     gp_before, gp_after = b.gross_profit
+    gp_exact, rev_exact, cogs_exact = b.gross_profit_exact, b.revenue_exact, b.cogs_exact
     revenue_parts = [p for p in b.parts if p.side == "revenue"]
     cogs_parts = [p for p in b.parts if p.side == "cogs"]
     blocks = [
@@ -81,17 +102,21 @@ def why_message(b: Bridge) -> Answer:
         ),
         section(
             f"Gross margin *{percent(b.margin[0])}* → *{percent(b.margin[1])}* ({points(_tenth_change(b))})\n"
-            f"Gross profit {money(gp_before)} → {money(gp_after)} ({signed_usd(gp_after - gp_before)})"
+            f"Gross profit {_usd(gp_before, gp_exact[0])} → {_usd(gp_after, gp_exact[1])} "
+            f"({_signed(gp_after - gp_before, _moved(gp_exact))})"
         ),
         fields(
-            f"*Revenue*\n{money(b.revenue[0])} → {money(b.revenue[1])}\n_{signed_usd(b.revenue[1] - b.revenue[0])}_",
-            f"*COGS*\n{money(b.cogs[0])} → {money(b.cogs[1])}\n_{signed_usd(b.cogs[1] - b.cogs[0])}_",
+            f"*Revenue*\n{_usd(b.revenue[0], rev_exact[0])} → {_usd(b.revenue[1], rev_exact[1])}\n"
+            f"_{_signed(b.revenue[1] - b.revenue[0], _moved(rev_exact))}_",
+            f"*COGS*\n{_usd(b.cogs[0], cogs_exact[0])} → {_usd(b.cogs[1], cogs_exact[1])}\n"
+            f"_{_signed(b.cogs[1] - b.cogs[0], _moved(cogs_exact))}_",
         ),
     ]
     top = b.top()
     blocks += sections("Biggest contributors", [esc(c.words) for c in top] or ["_nothing moved_"])
-    blocks += sections(_side_heading("Revenue", b.revenue[1] - b.revenue[0], +1), _part_lines(revenue_parts, b))
-    blocks += sections(_side_heading("COGS", b.cogs[1] - b.cogs[0], -1), _part_lines(cogs_parts, b))
+    revenue_moved, cogs_moved = b.revenue[1] - b.revenue[0], b.cogs[1] - b.cogs[0]
+    blocks += sections(_side_heading("Revenue", revenue_moved, _moved(rev_exact), +1), _part_lines(revenue_parts, b))
+    blocks += sections(_side_heading("COGS", cogs_moved, _moved(cogs_exact), -1), _part_lines(cogs_parts, b))
     # The engine's notes, as --json has them: why a part has no points, a price file changed since the import.
     for note in b.notes:
         blocks.append(context(f":warning: {esc(note)}"))

@@ -82,6 +82,8 @@ class BridgePart:
     margin_pts: Decimal | None
     margin_pts_tenth: Decimal | None  # to 0.1, what text shows (these add up at their own precision)
     carries: tuple[str, ...] = ()  # the parts before it, without points of their own, whose points are in its own
+    # The change exactly (USD): what is shown where `change` rounds to $0.00 but is not nothing ("+<$0.01").
+    exact: Fraction = Fraction(0)
 
     @property
     def short_label(self) -> str:
@@ -117,10 +119,18 @@ class Bridge:
     requests: tuple[int, int]
     repriced_groups: int
     notes: list[str] = field(default_factory=list)
+    # Revenue and COGS exactly (USD), (previous, current): what is shown where a figure to the cent is $0.00 but
+    # the amount is not nothing ("<$0.01", engine.money.usd_text's rule).
+    revenue_exact: tuple[Fraction, Fraction] = (Fraction(0), Fraction(0))
+    cogs_exact: tuple[Fraction, Fraction] = (Fraction(0), Fraction(0))
 
     @property
     def gross_profit(self) -> tuple[Decimal, Decimal]:
         return self.revenue[0] - self.cogs[0], self.revenue[1] - self.cogs[1]
+
+    @property
+    def gross_profit_exact(self) -> tuple[Fraction, Fraction]:
+        return self.revenue_exact[0] - self.cogs_exact[0], self.revenue_exact[1] - self.cogs_exact[1]
 
     def margin_change(self, step: Decimal) -> Decimal | None:
         """The change in margin, in points, rounded half-up once to `step` (as `marginbot margin` rounds it): what
@@ -155,12 +165,13 @@ def assemble(
     cogs_cents = [round_half_up(c, CENT) for c in cogs_states]
     changes = [b - a for a, b in pairwise(rev_cents)]
     changes += [b - a for a, b in pairwise(cogs_cents)]
+    exact = [b - a for a, b in pairwise(rev_states)] + [b - a for a, b in pairwise(cogs_states)]
     points, tenths = _points(pairs, margins, CENT), _points(pairs, margins, TENTH)
     parts = [
         BridgePart(part=part, side=side, label=label, change=change, margin_pts=pts, margin_pts_tenth=tenth,
-                   carries=carried)
-        for (part, side, label), change, pts, tenth, carried in zip(
-            PARTS, changes, points, tenths, _carries(margins, points), strict=True
+                   carries=carried, exact=moved)
+        for (part, side, label), change, pts, tenth, carried, moved in zip(
+            PARTS, changes, points, tenths, _carries(margins, points), exact, strict=True
         )
     ]  # fmt: skip
     first, last = margins[0], margins[-1]
@@ -181,6 +192,8 @@ def assemble(
         requests=(cogs.requests_before, cogs.requests_now),
         repriced_groups=cogs.repriced_groups,
         notes=_points_notes(parts, first, last) + (notes or []),
+        revenue_exact=(rev_states[0], rev_states[-1]),
+        cogs_exact=(cogs_states[0], cogs_states[-1]),
     )
 
 

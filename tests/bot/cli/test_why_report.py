@@ -15,7 +15,7 @@ from engine.runtime import Runtime
 from engine.store.meta import STALE_PRICES
 from tests.bot.cli.support import cli
 from tests.conftest import NOW
-from tests.engine.reports.bridge_books import BASE, load, migrating
+from tests.engine.reports.bridge_books import BASE, load, load_rows, migrating
 from tests.engine.reports.test_bridge import PRICE_DOUBLED
 
 AFTER_Q4 = "2027-01-02T12:00:00Z"
@@ -227,3 +227,31 @@ def test_the_packs_bridges_say_which_part_holds_the_points_of_a_step_without_rev
     assert (parts["metered_volume"]["margin_pts"], parts["contract_changes"]["of"]) == ("", "metered_volume")
     notes = [r["label"] for r in rows if r["part"] == "note"]
     assert any(n.startswith("metered volume leaves no revenue at its step") for n in notes)
+
+
+def test_why_says_under_a_cent_where_an_amount_rounds_to_none(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # $0.000001 a request: 3 requests in September (revenue $0.000003, COGS 100 × 1/M + 10 × 3/M = $0.00013), 4 in
+    # October (revenue $0.000004, COGS 200 × 1/M + 10 × 3/M = $0.00023). It read "Revenue $0.00 → $0.00", "COGS
+    # $0.00 → $0.00", "+$0.00" and "no change: metered volume", where none of them is nothing.
+    contracts: list[dict[str, object]] = [{"customer": "eps", "customer_name": "Epsilon", "plan": "usage",
+                                           "start": "2026-01-01", "unit": "request", "unit_price_usd": "0.000001"}]  # fmt: skip
+    usage: list[dict[str, object]] = [
+        {"event_id": m, "ts": f"2026-{m}-10T12:00:00Z", "customer": "eps", "product": "chat", "feature": "ask",
+         "provider": "acme", "model": "small", "requests": n, "input_tokens": tokens, "output_tokens": 10}
+        for m, n, tokens in (("09", 3, 100), ("10", 4, 200))
+    ]  # fmt: skip
+    rt = load_rows(settings, tmp_path, usage=usage, contracts=contracts)
+    code, out, _ = cli(rt, capsys, "why", "eps", "--period", "2026-10")
+    assert code == 0
+    assert "Gross profit -<$0.01 → -<$0.01 (-<$0.01)" in out
+    assert "<$0.01 → <$0.01                     <$0.01 → <$0.01" in out
+    assert "+<$0.01                             +<$0.01" in out
+    assert "Revenue +<$0.01 (adds to gross profit)" in out and "COGS +<$0.01 (takes from gross profit)" in out
+    assert "metered volume  +<$0.01" in out and "volume (requests)  +<$0.01" in out
+    assert "$0.00" not in out
+    # --json keeps its numbers to the cent, adding up as before.
+    _, out, _ = cli(rt, capsys, "why", "eps", "--period", "2026-10", "--json")
+    d = json.loads(out)
+    assert d["revenue_usd"] == {"previous": 0.0, "current": 0.0, "change": 0.0}
