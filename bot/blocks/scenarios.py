@@ -265,6 +265,9 @@ def _breach_words(month: str | None, reason: str | None) -> str:
     return month + (" (cost without revenue)" if reason == "cost_without_revenue" else "")
 
 
+NO_WINDOW = "none: no usage in the history"
+
+
 def _window(w: dict[str, Any] | None) -> str:
     """A P50 or P99 window. One shorter than WINDOW_DAYS (all the history there is) says so: its COGS is of its own
     days, and the month worked out from it is that scaled up."""
@@ -315,13 +318,15 @@ def forecast_message(d: dict[str, Any]) -> Answer:
     if d.get("history_note"):
         blocks.append(section(f":warning: {esc(d['history_note'])}"))
     blocks += _unpriced(d, "in the history", "every month forecast is too kind and a breach may come sooner")
+    # No usage in the history: the windows are one empty day, not 30 days that happened.
+    used = d.get("history_days") != 0
     if d["kind"] == "customer":
         blocks += [
             fields(
                 f"*Breach in a typical month (P50)*\n{_breach(d['breach_month_p50'], d.get('breach_reason_p50'))}",
                 f"*Breach in a heavy month (P99)*\n{_breach(d['breach_month_p99'], d.get('breach_reason_p99'))}",
-                f"*Typical 30 days (P50)*\n{_window(d.get('p50_window'))}",
-                f"*Heavy 30 days (P99)*\n{_window(d.get('p99_window'))}",
+                f"*Typical 30 days (P50)*\n{_window(d.get('p50_window')) if used else NO_WINDOW}",
+                f"*Heavy 30 days (P99)*\n{_window(d.get('p99_window')) if used else NO_WINDOW}",
             ),
             section(_month_table(d["forecast"])),
             context("Terms: " + esc("; ".join(d["terms"]) or "none") + " · `!` breach, `~` watch"),
@@ -334,7 +339,7 @@ def forecast_message(d: dict[str, Any]) -> Answer:
             blocks.append(section(line))
     else:
         blocks.append(section("*Portfolio, month by month*\n" + _month_table(d["total"])))
-        if d.get("p50_window"):
+        if d.get("p50_window") and used:
             blocks.append(
                 context(
                     f"the portfolio's own 30-day windows: typical {_window(d['p50_window'])} · heavy "

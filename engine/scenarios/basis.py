@@ -194,17 +194,30 @@ class History:
 
     def note(self) -> str | None:
         """What a reader must know when the history is short (None when it is long enough)."""
+        if self.days == 0:
+            # No window at all: "only 0 days, one window scaled to 30" described a window that is not there.
+            return "no usage history: every month is what the contracts earn with no usage, against no cost"
         if self.days < WINDOW_DAYS:
             return (
-                f"history shorter than {SHORT_HISTORY_DAYS} days: only {self.days} days, one window scaled to "
+                f"history shorter than {SHORT_HISTORY_DAYS} days: only {days_text(self.days)}, one window scaled to "
                 f"{WINDOW_DAYS}; the P50 and P99 months are the same month"
             )
         if self.short:
             return (
-                f"history shorter than {SHORT_HISTORY_DAYS} days ({self.days} days): P50 and P99 come from "
+                f"history shorter than {SHORT_HISTORY_DAYS} days ({days_text(self.days)}): P50 and P99 come from "
                 f"{self.windows} overlapping {WINDOW_DAYS}-day windows, so treat them as rough"
             )
         return None
+
+
+def days_text(n: int) -> str:
+    """ "1 day", "12 days"."""
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def windows_text(history: History) -> str:
+    """How many rolling windows a history makes, in words: "1 rolling 30-day window", "31 rolling 30-day windows"."""
+    return f"{history.windows} rolling {WINDOW_DAYS}-day window{'' if history.windows == 1 else 's'}"
 
 
 def history_of(days: list[DayUsage]) -> History:

@@ -43,12 +43,14 @@ from engine.scenarios.basis import (
     Usage,
     Window,
     daily_usage,
+    days_text,
     history_of,
     month_revenue,
     percentile_day,
     percentile_window,
     terms_for,
     unpriced_in,
+    windows_text,
 )
 from engine.scenarios.growth import ForecastError
 from engine.scenarios.words import FLOOR_UNITS, MONTH, SEAT
@@ -349,8 +351,8 @@ def _assumptions(
     unit: str,
 ) -> list[str]:
     out = [
-        f"history: {basis.title} ({basis.start} to {basis.end}), {history.days} days of {name}'s own usage as "
-        f"{history.windows} rolling {WINDOW_DAYS}-day windows: the heavy (P99) month is {p99.start} to {p99.end} "
+        f"history: {basis.title} ({basis.start} to {basis.end}), {days_text(history.days)} of {name}'s own usage "
+        f"as {windows_text(history)}: the heavy (P99) month is {p99.start} to {p99.end} "
         f"(COGS {usd_text(p99.cogs)}), the typical (P50) one {p50.start} to {p50.end} (COGS {usd_text(p50.cogs)})",
         f"the floor is solved on the heavy month; monthly fees counted once; target margin {target}% (breach below "
         f"{thresholds.breach_pct}%); rounded up to ${STEP[unit]} so it always meets the target",

@@ -40,6 +40,7 @@ from engine.scenarios.basis import (
     Unpriced,
     Window,
     daily_usage,
+    days_text,
     history_of,
     month_figures,
     percentile_day,
@@ -48,6 +49,7 @@ from engine.scenarios.basis import (
     terms_for,
     unpriced_in,
     window_between,
+    windows_text,
 )
 from engine.scenarios.floor import NoHistory
 from engine.scenarios.growth import MAX_REACHED, ForecastError, Growth
@@ -346,6 +348,13 @@ def forecast(
         # Nothing to forecast: no usage to cost and no fee or billing to earn ("0 days … as 0 rolling windows",
         # every margin n/a). Said as the floor says it. A fee with no usage yet is forecast: its fees against no cost.
         raise NoHistory(f"{name} has no usage in {basis.title} ({basis.start} to {basis.end}); no month to forecast")
+    if not wanted and not usage and not any(_earns_without_usage(t) for t in terms.values()):
+        # The portfolio as the customer above: no usage and nothing earned without it said "only 0 days, one window
+        # scaled to 30" over a table of n/a margins.
+        raise NoHistory(
+            f"no customer has usage in {basis.title} ({basis.start} to {basis.end}); no usage history, no month "
+            "to forecast"
+        )
     calendar = _future_months(basis.end, months)
     horizon = Period(calendar[0].start, calendar[-1].end, "")
     on_file: dict[str, list[Terms]] = defaultdict(list)
@@ -495,10 +504,15 @@ def _assumptions(
 ) -> list[str]:
     # Counted from the first usage only when that is inside the basis: a customer using it before has all its days.
     since = f"{who}'s usage from the first on" if history.days < basis.days else f"{who}'s usage"
+    if history.days:
+        seen = (
+            f"{days_text(history.days)} of {since}, as {windows_text(history)} ranked by COGS: P50 = a typical "
+            f"month ({_span(p50)}), P99 = a heavy month that happened ({_span(p99)})"
+        )
+    else:  # no window to rank: "0 days … as 0 rolling windows" beside P50 and P99 windows of one empty day
+        seen = f"no usage of {who} in it, so no window to rank: every month has no cost"
     out = [
-        f"history: {basis.title} ({basis.start} to {basis.end}); {history.days} days of {since}, "
-        f"as {history.windows} rolling {WINDOW_DAYS}-day windows ranked by COGS: P50 = a typical month "
-        f"({_span(p50)}), P99 = a heavy month that happened ({_span(p99)})",
+        f"history: {basis.title} ({basis.start} to {basis.end}); {seen}",
         f"growth: {growth.describe(months)}",
         "a forecast month = the P50 (or P99) window scaled to the month's days × growth; revenue from the "
         "contracts on file in force in that month (one that starts or ends in it for those days, as the reports "

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.blocks.scenarios import forecast_message
-from engine.periods import month
+from engine.periods import Period, month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from engine.scenarios.forecast import forecast
@@ -114,6 +114,35 @@ def test_a_short_history_is_said_in_the_assumptions(growing: Runtime) -> None:
     assert "history shorter than 60 days (31 days): P50 and P99 come from 2 overlapping 30-day windows" in (
         " ".join(f.assumptions)
     )
+
+
+def test_one_window_and_one_day_are_said_in_the_singular(growing: Runtime) -> None:
+    # The last 30 days of October make one rolling window, and its last day alone a history of one day: they said
+    # "as 1 rolling 30-day windows" and "only 1 days, one window scaled to 30".
+    with growing.connect() as conn:
+        thirty = forecast(
+            conn,
+            "f1",
+            Period(date(2026, 10, 2), date(2026, 10, 31), "30 days"),
+            growth=Growth(rate=D(0)),
+            months=1,
+            thresholds=growing.thresholds,
+        )
+        one = forecast(
+            conn,
+            None,
+            Period(date(2026, 10, 31), date(2026, 10, 31), "1 day"),
+            growth=Growth(rate=D(0)),
+            months=1,
+            thresholds=growing.thresholds,
+        )
+    assert thirty.history.windows == 1
+    assert "; 30 days of Eff One's usage, as 1 rolling 30-day window ranked by COGS" in thirty.assumptions[0]
+    assert (one.history.days, one.history.windows) == (1, 1)
+    assert "; 1 day of the portfolio's usage, as 1 rolling 30-day window ranked by COGS" in one.assumptions[0]
+    assert "only 1 day, one window scaled to 30" in " ".join(one.assumptions)
+    shown = " ".join(str(a) for a in forecast_to_dict(one)["assumptions"]) + str(forecast_to_dict(one)["history_note"])
+    assert "windows ranked" not in shown and "1 days" not in shown
 
 
 def test_p50_and_p99_days_match_the_margin_report_when_usage_covers_the_basis(growing: Runtime) -> None:
