@@ -182,7 +182,9 @@ def cmd_import_contracts(args: argparse.Namespace, rt: Runtime) -> int:
     except ContractFileError as exc:
         if args.json:
             errors = [{"line": n, "reason": why} for n, why in exc.errors]
-            print(json.dumps({"path": args.file, "refused": True, "errors": errors}, indent=2))
+            # A one-line `problem` beside the errors, as a missing file's JSON has (and `import usage --json`'s).
+            refused = {"path": args.file, "refused": True, "problem": exc.problem, "errors": errors}
+            print(json.dumps(refused, indent=2))
         else:
             print(str(exc), file=sys.stderr)
         return 1

@@ -62,6 +62,16 @@ class ContractFileError(ValueError):
         super().__init__("\n".join(lines))
         self.errors = errors
 
+    @property
+    def problem(self) -> str:
+        """Why the file was refused, in one line: its one error, or how many there are and the first."""
+        if not self.errors:
+            return "refused, nothing imported"
+        line, why = self.errors[0]
+        if len(self.errors) == 1:
+            return f"line {line}: {why}"
+        return f"{len(self.errors)} errors, nothing imported; the first, line {line}: {why}"
+
 
 @dataclass
 class ContractImport:

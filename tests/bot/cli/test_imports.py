@@ -220,6 +220,29 @@ def test_json_gives_a_file_that_is_missing_or_a_directory_the_same_keys_as_an_im
     assert events(runtime) == 3
 
 
+def test_json_gives_a_refused_contracts_file_a_one_line_problem_beside_its_errors(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    # It had `errors` and no `problem`, where a missing file has both: a script reading `problem` read nothing.
+    missing = tmp_path / "missing.csv"
+    assert main(["import", "contracts", str(missing), "--json"], runtime=runtime) == 1
+    gone = json.loads(capsys.readouterr().out)
+    one = [*CONTRACTS, ["beta", "Beta", "flat", "2026-13-01", "100"]]
+    two = [*one, ["gamma", "Gamma", "flat", "2026-01-01", "lots"]]
+    shown = []
+    for rows in (one, two):
+        assert main(["import", "contracts", str(write(tmp_path / "c.csv", rows)), "--json"], runtime=runtime) == 1
+        shown.append(json.loads(capsys.readouterr().out))
+    assert set(gone) <= set(shown[0]) == set(shown[1]) == {"path", "refused", "problem", "errors"}
+    first = shown[0]["errors"][0]
+    assert first["line"] == 3 and shown[1]["errors"][0] == first and len(shown[1]["errors"]) == 2
+    assert shown[0]["problem"] == f"line 3: {first['reason']}"
+    assert shown[1]["problem"] == f"2 errors, nothing imported; the first, line 3: {first['reason']}"
+    assert all("\n" not in d["problem"] and d["refused"] is True for d in shown)
+
+
 def test_importing_a_directory_as_contracts_says_it_is_one(
     runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
