@@ -216,8 +216,11 @@ class Settings(BaseSettings):
         description=(
             "When the weekly digest goes out, in MARGINBOT_TIMEZONE: `mon 09:00`, `mon-fri 08:30`, `09:00` "
             "(every day) or a five-field crontab line like `0 9 * * mon` or `0 9 * * 1` (days numbered as crontab "
-            "numbers them: 0 and 7 are Sunday). It is sent once per ISO week per "
-            "channel however often this fires."
+            "numbers them: 0 and 7 are Sunday). A range of days runs forward, as crontab's must: Sunday starts one "
+            "as 0 or `sun` and ends one as 7 or `sun` (`sun-sat`, `mon-sun`, `5-7`), `0-7` is every day and "
+            "`sun-sun` or `7-7` Sunday alone; a range that runs backward (`7-6`, `5-0`, `fri-mon`) or from Sunday "
+            "to Sunday written two ways (`sun-7`, `7-sun`) is refused, saying what to write. It is sent once per "
+            "ISO week per channel however often this fires."
         ),
     )
     sync_every_minutes: int = Field(

@@ -70,6 +70,35 @@ def _day_number(word: str) -> int:
     raise ValueError(f"{word!r} is no day of the week (0-7, 0 and 7 are Sunday, or sun to sat)")
 
 
+def _day_range(a: str, b: str, item: str) -> tuple[int, int]:
+    """A range of days `a-b` as (first, last), Sunday 0 at its start and 7 at its end; refused, with its fix, when it
+    runs backward or when both ends are Sunday written two ways (see MARGINBOT_DIGEST_CRON's description).
+
+    Numbers are crontab's, which refuses a range that descends: 7-6 read as every day (7 taken as 0) and 5-0 as
+    Friday to Sunday. A name for Sunday starts a range as 0 and ends it as 7 (mon-sun, sun-sat). Sunday at both ends
+    was the whole week as sun-7 and Sunday alone as 7-sun: only 0-7 (crontab's whole week) and Sunday written alike
+    at both ends (sun-sun, 7-7, 0-0: Sunday alone) are read; a mix of a number and Sunday is refused."""
+    first, last = _day_number(a), _day_number(b)
+    where = f"day of the week {item!r}"
+    if first == last == 0:
+        if a == b or not (a.isdigit() or b.isdigit()):
+            return 0, 0
+        if (a, b) == ("0", "7"):
+            return 0, 7
+        raise ValueError(f"{where} runs from Sunday to Sunday: write 0-7 (or *) for every day, or sun for Sunday alone")
+    if a == "7":
+        raise ValueError(f"{where} runs backward, 7 being Sunday at the week's end: start it on Sunday as 0 (0-{b})")
+    if last == 0:
+        if b == "0":
+            raise ValueError(
+                f"{where} runs backward, 0 being Sunday at the week's start: end it on Sunday as 7 ({a}-7)"
+            )
+        last = 7  # a name: sun ends the week
+    if first > last:
+        raise ValueError(f"{where} runs backward: a range of days runs forward (e.g. 1-5, mon-fri)")
+    return first, last
+
+
 def crontab_days(field: str) -> str:
     """A crontab day-of-week field (`1`, `1-5`, `mon,wed`, `*/2`, `0`, `7`) as the day names APScheduler reads alike:
     `*` stays every day."""
@@ -85,12 +114,7 @@ def crontab_days(field: str) -> str:
             first, last = 0, 6
         elif "-" in spread:
             a, _, b = spread.partition("-")
-            first, last = _day_number(a), _day_number(b)
-            # Sunday ends a range as 7 (5-7, sat-sun, mon-sun, 0-7), and is itself alone (7-7, sun-sun).
-            if last == 0 and (first > 0 or (b == "7" and a != "7")):
-                last = 7
-            if first > last:
-                raise ValueError(f"{item!r}: a range of days runs forward (e.g. 1-5, mon-fri)")
+            first, last = _day_range(a, b, item)
         else:
             first = last = _day_number(spread)
             if step is not None:

@@ -222,10 +222,41 @@ def test_an_unreadable_digest_cron_names_the_setting() -> None:
         ("5-7/2", "sun,fri"),
         ("*/2", "sun,tue,thu,sat"),
         ("1/2", "mon,wed,fri"),
+        ("0-0", "sun"),
+        ("sunday-sun", "sun"),
+        ("sun-sat", "sun,mon,tue,wed,thu,fri,sat"),
+        ("mon-sun", "sun,mon,tue,wed,thu,fri,sat"),
+        ("sat-7", "sun,sat"),
+        ("0-2", "sun,mon,tue"),
     ],
 )
 def test_crontab_days_read_as_crontab_numbers_them(field: str, days: str) -> None:
     assert crontab_days(field) == days
+
+
+@pytest.mark.parametrize(
+    ("field", "fix"),
+    [
+        # 7-6 was every day (7 read as 0); crontab refuses a range that runs backward.
+        ("7-6", "'7-6' runs backward, 7 being Sunday at the week's end: start it on Sunday as 0 (0-6)"),
+        ("7-sat", "start it on Sunday as 0 (0-sat)"),
+        ("5-0", "'5-0' runs backward, 0 being Sunday at the week's start: end it on Sunday as 7 (5-7)"),
+        # sun-7 was the whole week and 7-sun Sunday alone.
+        ("sun-7", "'sun-7' runs from Sunday to Sunday: write 0-7 (or *) for every day, or sun for Sunday alone"),
+        ("7-sun", "'7-sun' runs from Sunday to Sunday"),
+        ("0-sun", "'0-sun' runs from Sunday to Sunday"),
+        ("7-0", "'7-0' runs from Sunday to Sunday"),
+        ("fri-mon", "'fri-mon' runs backward: a range of days runs forward"),
+    ],
+)
+def test_a_range_of_days_that_runs_backward_or_from_sunday_to_sunday_two_ways_is_refused_in_one_line(
+    field: str, fix: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        digest_trigger(f"0 9 * * {field}", ZoneInfo("UTC"))
+    said = str(caught.value)
+    assert said.startswith(f"MARGINBOT_DIGEST_CRON='0 9 * * {field}' is not a schedule (day of the week ")
+    assert fix in said and "\n" not in said
 
 
 def test_sync_job_calls_sync_all_with_the_runtime_and_logs_each_result(
