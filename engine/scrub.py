@@ -42,10 +42,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # ("a Bearer token") is left alone.
     (re.compile(r"\b(Bearer)(\s+)[A-Za-z0-9._~+/=\-]{8,}", re.IGNORECASE), r"\1\2" + MASK),
     # API-key headers, as a header line, a JSON member or a Python dict repr: `x-api-key: …`, `"api-key": "…"`.
+    # The value ends where a quote, a separator or a space does; a colon or full stop just before a space or the
+    # end is the sentence's, not the secret's, and is kept ("password: hunter22: next" lost its colon). A value
+    # already masked (a URL's user named `password`) is left, so the host after it is not eaten.
     (
         re.compile(
             r"""(?ix)\b((?:x-)?api[-_]?key|x-goog-api-key|apikey|api[-_]?token|access[-_]?token|secret[-_]?key
-            |client[-_]?secret|password|passwd)(["']?\s*[:=]\s*["']?)([^\s"',;&}]+)"""
+            |client[-_]?secret|password|passwd)(["']?\s*[:=]\s*["']?)(?!\*\*\*)
+            [^\s"',;&}]+?(?=[:.]?(?:\s|$)|["',;&}])"""
         ),
         r"\1\2" + MASK,
     ),

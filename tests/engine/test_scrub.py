@@ -49,6 +49,19 @@ def test_a_database_password_with_an_unescaped_at_sign_is_masked_whole() -> None
     assert "w0rd" not in scrub('password authentication failed; host "ss:w0rd!@db.internal"')
 
 
+def test_a_password_is_masked_and_nothing_after_it() -> None:
+    # "password: hunter22: next" lost its colon ("password: *** next"), and a URL whose user is named `password`
+    # lost its host and database ("postgresql://password:***").
+    assert scrub("password: hunter22: next") == f"password: {MASK}: next"
+    assert scrub("x-api-key: abc123: retry") == f"x-api-key: {MASK}: retry"
+    assert scrub("login failed, password=hunter22.") == f"login failed, password={MASK}."
+    assert scrub("postgresql://u:secret@h:5432/db") == f"postgresql://u:{MASK}@h:5432/db"
+    assert scrub("postgresql://password:secret@h:5432/db") == f"postgresql://password:{MASK}@h:5432/db"
+    # A colon inside the value, or last inside its quotes, is the secret's: masked whole.
+    assert scrub("password=abc:def@ghi next") == f"password={MASK} next"
+    assert scrub('{"password": "hunter22:"}') == f'{{"password": "{MASK}"}}'
+
+
 def test_the_cli_never_prints_a_database_password_it_refuses(capsys: pytest.CaptureFixture[str],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     from bot.cli.main import main
