@@ -19,7 +19,20 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.blocks.kit import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, Block, clip, context, esc, header, section, unesc
+from bot.blocks.kit import (
+    ELLIPSIS,
+    MAX_MESSAGE_BLOCKS,
+    MAX_SECTION_TEXT,
+    Block,
+    clip,
+    context,
+    esc,
+    esc_name,
+    header,
+    section,
+    unbold,
+    unesc,
+)
 from bot.render.fmt import delta_pct, money, percent_beside, points
 from engine.alerts.lag import lagging_text
 from engine.alerts.threads import ENDED_BY, Shown
@@ -71,8 +84,10 @@ def subject_digest(kind: str, key: str) -> str:
 
 
 def old_block_id(kind: str, key: str) -> str:
-    """The block id versions before digests gave a subject's buttons: its ref, clipped to 255 characters."""
-    return clip(f"alert:{subject_ref(kind, key)}", MAX_BLOCK_ID)
+    """The block id versions before digests gave a subject's buttons: its ref, clipped to 255 characters as `clip`
+    clipped then (at the 254th character, an entity cut or not), so a message posted then is still read."""
+    ref = f"alert:{subject_ref(kind, key)}"
+    return ref if len(ref) <= MAX_BLOCK_ID else ref[: MAX_BLOCK_ID - 1] + ELLIPSIS
 
 
 def names_subject(token: str, kind: str, key: str) -> bool:
@@ -189,7 +204,7 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
         models = ", ".join(e.get("unpriced_models") or []) or "models without a price"
         return (
             f"{e['unpriced_share_pct']}% of events ({e['unpriced_events']:,} of {e['events']:,}) "
-            f"have no price ({esc(models)}), so its COGS is understated. Add them to the price file, "
+            f"have no price ({esc_name(models)}), so its COGS is understated. Add them to the price file, "
             "then run `marginbot reprice`."
         )
     if kind == "no_revenue":
@@ -213,9 +228,9 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
         to = e.get("moved_to") or {}
         since = f" (open since {_day(e['since'], payload)})" if e.get("since") else ""
         return (
-            f"its usage is now counted as *{esc(to.get('name'))}*'s: a contracts import made this id "
-            f"{esc(to.get('name'))}'s (its name, an alias, or its id in another case) and moved its usage there. "
-            f"Closed{since}; alerts on {esc(to.get('name'))} cover that usage from here."
+            f"its usage is now counted as *{esc_name(to.get('name'))}*'s: a contracts import made this id "
+            f"{esc_name(to.get('name'))}'s (its name, an alias, or its id in another case) and moved its usage there. "
+            f"Closed{since}; alerts on {esc_name(to.get('name'))} cover that usage from here."
         )
     if kind == "quiet":
         days = payload.get("window_days")
@@ -258,12 +273,12 @@ def _lagging(payload: dict[str, Any]) -> str:
 
 def event_line(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
     """One subject and one event on one line (the terminal's dry run)."""
-    return f"*{esc(e['name'])}* ({e['subject_kind']}): {event_body(e, payload, as_of)}"
+    return f"*{esc_name(e['name'])}* ({e['subject_kind']}): {event_body(e, payload, as_of)}"
 
 
 def _who(group: list[dict[str, Any]]) -> str:
     e = group[0]
-    who = f"*{esc(e['name'])}* ({e['subject_kind']})"
+    who = f"*{esc_name(e['name'])}* ({e['subject_kind']})"
     if e.get("own_bands"):
         who += f" · its own breach line: {esc(e.get('breach_pct'))}%"
     owners = [mention(str(o)) for o in e.get("owners") or []]
@@ -484,11 +499,11 @@ def alert_plain(payload: dict[str, Any]) -> str:
     if payload.get("lagging_sources"):
         lines.append(f"  usage from {_lagging(payload)} is not synced to the window's end: no recovery decided")
     for group in _groups(payload["events"]):
-        who = _who(group).replace("*", "")
+        who = unbold(_who(group))
         for e in group:
             lines.append(
                 f"  - {TITLES.get(e['kind'], e['kind']).split(' ', 1)[1]}: {who}: "
-                + event_body(e, payload, as_of).replace("*", "")
+                + unbold(event_body(e, payload, as_of))
             )
     return unesc("\n".join(lines))  # a terminal shows "AT&T", not Slack's "AT&amp;T"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.blocks.kit import esc
+from bot.blocks.kit import code, esc, esc_name
 from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, delta_pct, money, percent, points
 from engine.periods import Period, short_day
 from engine.reports.figures import Figures, Projection, Thresholds
@@ -109,14 +109,14 @@ def figure_fields(now: Figures, before: Figures) -> list[str]:
 
 
 def row_name(row: PortfolioRow) -> str:
-    return esc(row.name)
+    return esc_name(row.name)
 
 
 def row_line(row: PortfolioRow, rank: int | None = None) -> str:
     f = row.current
     prefix = f"{rank}. " if rank is not None else ""
     unpriced = f" · :warning: {f.unpriced_events:,} unpriced" if f.unpriced_events else ""
-    contract = f" · no contract for `{esc(row.key)}`" if row.no_contract else ""
+    contract = f" · no contract for {code(row.key)}" if row.no_contract else ""
     own = f" · {own_bands_text(f.thresholds)}" if row.own_bands else ""
     return (
         f"{prefix}{STATUS_EMOJI[f.status]} *{row_name(row)}* {percent(f.margin_pct)} "

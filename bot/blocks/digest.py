@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.blocks.alerts import amount, figure
 from bot.blocks.common import against_same_days
-from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, fields, header, section, unesc
+from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, esc_name, fields, header, section, unbold, unesc
 from bot.render.fmt import delta_pct, money, percent, plural, points
 from engine.alerts.lag import lagging_text
 from engine.reports.movers import Move
@@ -25,13 +25,14 @@ def _subjects(rows: list[dict[str, Any]], *, with_change: bool = False) -> str:
             if r.get("change_pts") is not None:
                 margin += f" ({points(figure(r, 'change_pts'))})"
             lines.append(
-                f"• *{esc(r['name'])}* ({r['kind']}) COGS {esc(r['cogs_change'])} to {money(figure(r, 'cogs_usd'))} · "
+                f"• *{esc_name(r['name'])}* ({r['kind']}) COGS {esc(r['cogs_change'])} to "
+                f"{money(figure(r, 'cogs_usd'))} · "
                 f"{margin} · revenue {money(figure(r, 'revenue_usd'))}"
             )
             continue
         own = f" · own bands {r['breach_pct']}%/{r['healthy_pct']}%" if r.get("own_bands") else ""
         lines.append(
-            f"• *{esc(r['name'])}* ({r['kind']}) {percent(figure(r, 'margin_pct'))} · "
+            f"• *{esc_name(r['name'])}* ({r['kind']}) {percent(figure(r, 'margin_pct'))} · "
             f"revenue {money(figure(r, 'revenue_usd'))} · COGS {money(figure(r, 'cogs_usd'))}{own}"
         )
     if len(rows) > MAX_LISTED:
@@ -41,7 +42,7 @@ def _subjects(rows: list[dict[str, Any]], *, with_change: bool = False) -> str:
 
 def _models(p: dict[str, Any]) -> str:
     lines = [
-        f"• {esc(m['model'])} ({esc(m['provider'] or '?')}) {money(figure(m, 'cogs_usd'))} · "
+        f"• {esc_name(m['model'])} ({esc_name(m['provider'] or '?')}) {money(figure(m, 'cogs_usd'))} · "
         f"{percent(figure(m, 'share_pct'))} of COGS · {_moved(m)} vs the week before"
         for m in p["models"]
     ]
@@ -111,7 +112,7 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
     blocks.append(section("*Top cost drivers by model*\n" + _models(p)))
     if p["unpriced_models"]:
         names = ", ".join(
-            f"{esc(m['provider'] or '?')}/{esc(m['model'])} ({m['events']:,})" for m in p["unpriced_models"]
+            f"{esc_name(m['provider'] or '?')}/{esc_name(m['model'])} ({m['events']:,})" for m in p["unpriced_models"]
         )
         blocks.append(
             section(
@@ -195,4 +196,4 @@ def digest_plain(p: dict[str, Any]) -> str:
             out.append("\n".join(f["text"].replace("\n", ": ") for f in block["fields"]))
         elif block["type"] == "context":
             out.append(" ".join(e["text"] for e in block["elements"]))
-    return unesc("\n\n".join(out).replace("*", ""))  # a terminal shows "AT&T", not Slack's "AT&amp;T"
+    return unesc(unbold("\n\n".join(out)))  # a terminal shows "AT&T", not Slack's "AT&amp;T"

@@ -9,12 +9,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.blocks.kit import context, esc, header, section
+from bot.blocks.kit import context, esc_name, header, section
 from bot.render.fmt import money
 
 
 def drift_message(p: dict[str, Any]) -> dict[str, Any]:
-    provider = esc(p["provider"])
+    provider = esc_name(p["provider"])
     priced, billed, drift = Decimal(p["priced_usd"]), Decimal(p["billed_usd"]), Decimal(p["drift_usd"])
     days = f"{p['start']} to {p['end']}"
     if p["status"] == "no_usage":

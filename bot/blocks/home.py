@@ -16,7 +16,7 @@ from bot.blocks.common import (
     row_line,
     trend_arrow,
 )
-from bot.blocks.kit import MAX_VIEW_BLOCKS, Block, context, divider, esc, fields, fit, header, section
+from bot.blocks.kit import MAX_VIEW_BLOCKS, Block, code, context, divider, esc, esc_name, fields, fit, header, section
 from bot.blocks.portfolio import active, by_status, more_line, skipped_line, spread_line, unpriced_line
 from bot.render.fmt import STATUS_EMOJI, money, percent
 from engine.alerts.threads import Shown
@@ -66,7 +66,7 @@ def month_section(m: Portfolio) -> list[dict[str, Any]]:
     title = f"{m.period.label}, {m.period.span}" if m.period.span else m.period.label
     blocks = [
         section(
-            f"*{esc(title)}:* {STATUS_EMOJI[t.status]} gross margin *{percent(t.margin_pct)}* "
+            f"*{esc_name(title)}:* {STATUS_EMOJI[t.status]} gross margin *{percent(t.margin_pct)}* "
             f"({against_same_days(exact_change(t, before), before.margin_pct)}) · revenue {money(t.revenue)} · "
             f"COGS {money(t.cogs)}"
         )
@@ -169,7 +169,7 @@ def home_no_access_view(user_id: str) -> dict[str, Any]:
             header("marginbot"),
             section(
                 ":lock: marginbot shows gross margin per customer and product to people on its access list.\n"
-                f"To get access, ask your marginbot admin to add your Slack member ID `{esc(user_id)}` to "
+                f"To get access, ask your marginbot admin to add your Slack member ID {code(user_id)} to "
                 "`MARGINBOT_ALLOWED_USERS`, then reopen this tab."
             ),
         ],

@@ -4,7 +4,7 @@ A section of its own (home_view places it), so other work on the Home tab's rows
 
 from __future__ import annotations
 
-from bot.blocks.kit import Block, esc, sections
+from bot.blocks.kit import Block, esc_name, sections
 from bot.render.fmt import percent
 from bot.render.spark import sparkline, trend_line
 from engine.reports.portfolio import PortfolioRow
@@ -18,7 +18,7 @@ def trend_section(portfolio: list[Week], breached: list[tuple[PortfolioRow, list
     for row, weeks in breached[:MAX_BREACHED]:
         margins = [w.margin_pct for w in weeks]
         lines.append(
-            f"{sparkline(margins)} *{esc(row.name)}* now {percent(row.current.margin_pct)}"
+            f"{sparkline(margins)} *{esc_name(row.name)}* now {percent(row.current.margin_pct)}"
             f" (12 weeks: {percent(next((m for m in margins if m is not None), None))} → {percent(margins[-1])})"
         )
     if len(breached) > MAX_BREACHED:

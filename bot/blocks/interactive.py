@@ -12,7 +12,18 @@ from typing import Any
 
 from bot.answer_types import Answer
 from bot.blocks.alerts import mention
-from bot.blocks.kit import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, Block, clip, context, divider, esc, fit, section
+from bot.blocks.kit import (
+    MAX_MESSAGE_BLOCKS,
+    MAX_VIEW_BLOCKS,
+    Block,
+    clip,
+    code,
+    context,
+    divider,
+    esc_name,
+    fit,
+    section,
+)
 from bot.command import PERIOD_HELP, Command
 
 SHARE = "share_to_channel"  # the action id of the Share to channel button
@@ -204,14 +215,14 @@ def whatif_modal(form: WhatIfForm, *, result: list[Block] | None = None, note: s
             "What-if",
             [
                 section(
-                    f":warning: marginbot cannot open the what-if for `{esc(clip(form.customer, 200))}` here: its key "
+                    f":warning: marginbot cannot open the what-if for {code(clip(form.customer, 200))} here: its key "
                     "is too long to carry in a Slack form. Ask `/margin whatif` with the customer's name instead."
                 )
             ],
         )
     name = form.name or form.customer
     blocks: list[Block] = [
-        section(f"What if, for *{esc(name)}* (`{esc(form.customer)}`): give one lever or several, then Run."),
+        section(f"What if, for *{esc_name(name)}* ({code(form.customer)}): give one lever or several, then Run."),
     ]
     if note:
         blocks.append(context(note))

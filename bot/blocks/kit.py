@@ -7,6 +7,7 @@ context elements.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 Block = dict[str, Any]
@@ -22,18 +23,88 @@ ELLIPSIS = "…"
 
 
 def esc(value: object) -> str:
-    """Escape text for mrkdwn: names and user input must never become `<!channel>` pings or links."""
+    """Escape text for mrkdwn: names and user input must never become `<!channel>` pings or links. Text that is a
+    name or other user text as a whole goes through `esc_name` (or `code`), which keeps its formatting characters too;
+    `esc` is for text that may carry our own mrkdwn (an engine message quoting `marginbot reprice`)."""
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Slack has no escape for its formatting characters (*bold*, _italic_, ~strike~, `code`): a name holding one paired
+# with the bold around it or with another name's ("Acme *Pro*" bolded "Pro"; "*a*b*" ended the bold early), and a
+# look-alike or zero-width character would change what a reader copies. A date token whose format Slack cannot read
+# is shown as its fallback text, as written and never formatted
+# (https://docs.slack.dev/messaging/formatting-message-text#date-formatting; jsx-slack's <Escape> relies on it), so
+# each formatting character of a name travels as one, and is shown and copied as the character itself.
+FORMATTING = "*_~`"
+_LITERAL = "<!date^0^{_}|%s>"
+LITERAL_RE = re.compile(r"<!date\^0\^\{_\}\|([*_~`])>")
+_ENTITY = re.compile(r"&(?:amp|lt|gt);")
+# A `<…>` token we write: a literal character, a mention, a link. Raw text (clipped before it is escaped) may hold a
+# bare "<", which opens nothing. The longest is a link; one longer than this is cut as text.
+_TOKEN = re.compile(r"<(?:[@#!]|https?://|mailto:)[^<>]*>?")
+MAX_TOKEN = 2000
+
+
+def literal(char: str) -> str:
+    """A formatting character (`*`, `_`, `~`, a backtick) as Slack shows it literally, whatever is around it."""
+    return _LITERAL % char
+
+
+def esc_name(value: object) -> str:
+    """A name or other user text for mrkdwn, shown exactly as written: escaped as `esc` does, and each formatting
+    character literal, so "a*b & c*d" in bold is bold "a*b & c*d", not bold "a", "b & c" and bold "d"."""
+    return "".join(literal(c) if c in FORMATTING else c for c in esc(value))
+
+
+def code(value: object) -> str:
+    """User text as inline code (`acme`): escaped as `esc` does. Inside code only a backtick would format (it ends
+    the code), so a backtick closes the code, is shown literally, and the code opens again after it."""
+    return "`" + esc(value).replace("`", "`" + literal("`") + "`") + "`"
+
+
 def unesc(value: str) -> str:
-    """The inverse of `esc`: text Slack sends back (button values, block ids, a slash command's words) as written,
-    and mrkdwn shown on a terminal. `&amp;` last: "&amp;lt;" is a written "&lt;"."""
+    """The inverse of `esc` and `esc_name`: text Slack sends back (button values, block ids, a slash command's words) as
+    written, and mrkdwn shown on a terminal. `&amp;` last: "&amp;lt;" is a written "&lt;"."""
+    value = release(LITERAL_RE.sub(r"\1", value))
     return value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+# Literal characters held as private-use characters while a terminal's renderer strips mrkdwn's markers.
+_HELD = {c: chr(0xE000 + i) for i, c in enumerate(FORMATTING)}
+_RELEASED = {ord(h): c for c, h in _HELD.items()}
+
+
+def hold(text: str) -> str:
+    """Each literal character (see `esc_name`) as one private-use character, so stripping mrkdwn's markers leaves it
+    alone; `unesc` (or `release`) gives the character back."""
+    return LITERAL_RE.sub(lambda m: _HELD[m.group(1)], text)
+
+
+def release(text: str) -> str:
+    return text.translate(_RELEASED)
+
+
+def unbold(text: str) -> str:
+    """Mrkdwn without its bold markers, for a terminal: a name's own `*` (a literal, see `esc_name`) is kept."""
+    return release(hold(text).replace("*", ""))
+
+
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+    """`text` within `limit` characters, an ellipsis last where it was cut: never inside an entity (`&amp;` cut to
+    `&am…` showed as written) or a `<…>` token (a link, a mention, a literal character), but before it."""
+    if len(text) <= limit:
+        return text
+    cut = limit - 1
+    for m in _TOKEN.finditer(text, max(0, cut - MAX_TOKEN)):
+        if m.start() >= cut:
+            break
+        if m.end() > cut:  # open at the cut: its `>` is past it
+            cut = m.start()
+            break
+    for m in _ENTITY.finditer(text, max(0, cut - 4), cut + 4):
+        if m.start() < cut < m.end():
+            cut = m.start()
+    return text[:cut] + ELLIPSIS
 
 
 def header(text: str) -> Block:

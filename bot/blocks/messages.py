@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from bot.answer_types import Answer
-from bot.blocks.kit import MAX_MESSAGE_BLOCKS, clip, context, esc, header, section
+from bot.blocks.kit import MAX_MESSAGE_BLOCKS, clip, code, context, esc, esc_name, header, section
 from bot.command import PERIOD_HELP, QUOTE_HELP, SHARE_HELP
 from engine.scrub import scrub
 
@@ -47,7 +47,7 @@ def refusal_message(user_id: str) -> Answer:
     blocks = [
         section(
             ":lock: Sorry, marginbot only shows margin figures to people on its access list.\n"
-            f"Ask your marginbot admin to add your Slack member ID `{esc(user_id)}` to "
+            f"Ask your marginbot admin to add your Slack member ID {code(user_id)} to "
             "`MARGINBOT_ALLOWED_USERS`, "
             "or ask in a channel listed in `MARGINBOT_ALLOWED_CHANNELS`."
         )
@@ -92,13 +92,13 @@ def unknown_subject_message(kind: str, ref: str, suggestions: list[str]) -> Answ
     shown = clip(ref.strip(), ECHO_MAX)
     hint = f"; did you mean {_either(suggestions)}?" if suggestions else ""
     text = f"No {kind} “{shown}”{hint}"
-    bold = f"; did you mean {_either([f'*{esc(s)}*' for s in suggestions])}?" if suggestions else ""
+    bold = f"; did you mean {_either([f'*{esc_name(s)}*' for s in suggestions])}?" if suggestions else ""
     where = (
         "`/margin portfolio` lists every customer and product"
         if kind == "customer"
         else ("`/margin portfolio` lists every product")
     )
-    return Answer(esc(text), [section(f":mag: No {kind} “{esc(shown)}”{bold}"), context(where)])
+    return Answer(esc(text), [section(f":mag: No {kind} “{esc_name(shown)}”{bold}"), context(where)])
 
 
 def ambiguous_subject_message(kind: str, ref: str, fits: str, listed: list[tuple[str, str]], total: int) -> Answer:
@@ -109,8 +109,8 @@ def ambiguous_subject_message(kind: str, ref: str, fits: str, listed: list[tuple
     names = [(clip(cid, ECHO_MAX), clip(name, ECHO_MAX)) for cid, name in listed]
     said = f"is {fits} of {total} {kind}s"
     text = f"“{shown}” {said}: {', '.join(f'{c} ({n})' for c, n in names)}{more}; ask by id"
-    bold = ", ".join(f"*{esc(c)}* ({esc(n)})" for c, n in names)
-    return Answer(esc(text), [section(f":mag: “{esc(shown)}” {said}: {bold}{more}; ask by id")])
+    bold = ", ".join(f"*{esc_name(c)}* ({esc_name(n)})" for c, n in names)
+    return Answer(esc(text), [section(f":mag: “{esc_name(shown)}” {said}: {bold}{more}; ask by id")])
 
 
 def _either(names: list[str]) -> str:

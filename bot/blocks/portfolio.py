@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.answer_types import Answer
 from bot.blocks.common import figure_fields, period_context, projection_text, row_line, row_name, status_line
-from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
+from bot.blocks.kit import context, divider, esc, esc_name, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_LABEL, money, percent, plural
 from bot.render.spark import trend_line
 from bot.render.tables import unallocated_text
@@ -46,12 +46,12 @@ def spread_line(p: Portfolio) -> str | None:
     return (
         f"Spread over {plural(s['customers'], 'customer')}: "
         f"the median customer costs {money(s['p50_customer_cogs_usd'])}, "
-        f"the P99 customer ({esc(s['p99_customer'])}) {money(s['p99_customer_cogs_usd'])}"
+        f"the P99 customer ({esc_name(s['p99_customer'])}) {money(s['p99_customer_cogs_usd'])}"
     )
 
 
 def unpriced_line(p: Portfolio) -> str:
-    models = esc(", ".join(p.unpriced_models))
+    models = esc_name(", ".join(p.unpriced_models))
     return f":warning: Unpriced usage of {models}: COGS is understated until it is priced"
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from bot.answer_types import Answer
 from bot.blocks.common import figure_fields, period_context, projection_text, status_line
-from bot.blocks.kit import context, divider, esc, fields, fit, header, section, sections
+from bot.blocks.kit import code, context, divider, esc, esc_name, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, money, percent, plural, small_money, times
 from bot.render.spark import trend_line
 from bot.render.tables import COST_TYPE_LABEL, MOVERS_SHOWN, change_text
@@ -20,11 +20,11 @@ TOP = 5
 
 
 def _share_line(s: Share, *, with_provider: bool) -> str:
-    who = f" ({esc(s.provider)})" if with_provider and s.provider else ""
+    who = f" ({esc_name(s.provider)})" if with_provider and s.provider else ""
     # Its COGS leaves out its unpriced events (a model with no price reads $0.00): say how many.
     unpriced = f" · :warning: {plural(s.unpriced_events, 'unpriced event')}" if s.unpriced_events else ""
     return (
-        f"`{esc(s.key)}`{who} {money(s.cost)} · {percent(s.share_pct)} · {change_text(s.cost, s.previous)} vs previous"
+        f"{code(s.key)}{who} {money(s.cost)} · {percent(s.share_pct)} · {change_text(s.cost, s.previous)} vs previous"
         f"{unpriced}"
     )
 
@@ -38,7 +38,7 @@ def _ranked(shares: list[Share], *, with_provider: bool = False) -> list[str]:
 
 
 def _revenue_line(r: MarginReport, line: RevenueLine) -> str:
-    terms = f"{esc(line.terms)} ({esc(line.product or 'all products')}, {plural(line.active_days, 'day')})"
+    terms = f"{esc(line.terms)} ({esc_name(line.product or 'all products')}, {plural(line.active_days, 'day')})"
     return f"{terms} {money(line.total)}"
 
 
@@ -58,7 +58,7 @@ def report_text(r: MarginReport) -> str:
 def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answer:
     """Revenue, COGS, margin and status; COGS by type, model and feature; P50 vs P99; change; the lever."""
     f, p = r.current, r.previous
-    ident = f"{r.kind} `{esc(r.key)}`"
+    ident = f"{r.kind} {code(r.key)}"
     blocks = [
         header(report_title(r)),
         context(f"{ident} · {period_context(r.period)} · revenue from {esc(r.revenue_source)}"),
@@ -68,10 +68,10 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
     if line := projection_text(r.projection):
         blocks.append(context(line))
     if r.no_contract:
-        meant = f" Did you mean {' or '.join(f'*{esc(s)}*' for s in r.similar)}?" if r.similar else ""
+        meant = f" Did you mean {' or '.join(f'*{esc_name(s)}*' for s in r.similar)}?" if r.similar else ""
         blocks.append(
             section(
-                f":white_circle: *No contract:* `{esc(r.key)}` has usage but no contract, so its COGS has no "
+                f":white_circle: *No contract:* {code(r.key)} has usage but no contract, so its COGS has no "
                 f"revenue against it.{meant}"
             )
         )
@@ -86,7 +86,8 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
     if f.unpriced_events:
         blocks.append(
             section(
-                f":warning: *{plural(f.unpriced_events, 'unpriced event')}* ({esc(', '.join(r.unpriced_models))}): "
+                f":warning: *{plural(f.unpriced_events, 'unpriced event')}* "
+                f"({esc_name(', '.join(r.unpriced_models))}): "
                 "COGS is understated until they are priced (your marginbot admin adds them to the price file, "
                 "then runs `marginbot reprice`)"
             )
@@ -112,7 +113,7 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
     if r.customers:
         top = r.customers[:TOP]
         lines = [
-            f"{STATUS_EMOJI[c.figures.status]} *{esc(c.name)}* revenue {money(c.figures.revenue)} · "
+            f"{STATUS_EMOJI[c.figures.status]} *{esc_name(c.name)}* revenue {money(c.figures.revenue)} · "
             f"COGS {money(c.figures.cogs)} · margin {percent(c.figures.margin_pct)}"
             for c in top
         ]

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.answer_types import Answer
-from bot.blocks.kit import Block, context, divider, esc, fields, fit, header, section, sections
+from bot.blocks.kit import Block, code, context, divider, esc, esc_name, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, exact, money, percent, plural, points
 from bot.render.tables import COST_TYPE_LABEL
 from engine.money import unit_price_text
@@ -112,7 +112,7 @@ def _priced_from_zero(d: dict[str, Any]) -> list[Block]:
 def whatif_message(d: dict[str, Any]) -> Answer:
     """Before and after side by side, the monthly saving, the levers and every assumption."""
     b, a = d["before"], d["after"]
-    who = "the portfolio" if d["kind"] == "portfolio" else f"customer `{esc(d['customer'])}`"
+    who = "the portfolio" if d["kind"] == "portfolio" else f"customer {code(d['customer'])}"
     blocks = [
         header(f"What if · {d['name']} · {_title(d['period'])}"),
         context(f"{who} · {d['period']['start']} to {d['period']['end']}"),
@@ -188,7 +188,7 @@ def _movers(customers: list[dict[str, Any]]) -> list[Block]:
         else:
             title, words = f"Biggest COGS changes {total}", lambda v: f"COGS saving {_signed_money(v)} a month"
         lines = [
-            f"{esc(c['name'])}: {_pct(c['before']['gross_margin_pct'])} → "
+            f"{esc_name(c['name'])}: {_pct(c['before']['gross_margin_pct'])} → "
             f"{_pct(c['after']['gross_margin_pct'])}, {words(saving[c['customer']])}"
             for c in movers
         ]
@@ -200,7 +200,7 @@ def _movers(customers: list[dict[str, Any]]) -> list[Block]:
     if not changed:
         return []
     lines = [
-        f"{esc(c['name'])}: {_pct(c['before']['gross_margin_pct'])} → {_pct(c['after']['gross_margin_pct'])}, "
+        f"{esc_name(c['name'])}: {_pct(c['before']['gross_margin_pct'])} → {_pct(c['after']['gross_margin_pct'])}, "
         f"gross profit {_signed_money(c['gross_profit_change_per_month_usd'])} a month"
         for c in changed[:TOP_CUSTOMERS]
     ]
@@ -348,7 +348,8 @@ def forecast_message(d: dict[str, Any]) -> Answer:
             )
         crossing = [c for c in d["customers"] if c["breach_month_p50"] or c["breach_month_p99"]]
         lines = [
-            f"{esc(c['name'])}: typical month {_breach(c['breach_month_p50'], c.get('breach_reason_p50'))} · heavy "
+            f"{esc_name(c['name'])}: typical month {_breach(c['breach_month_p50'], c.get('breach_reason_p50'))} · "
+            "heavy "
             f"month {_breach(c['breach_month_p99'], c.get('breach_reason_p99'))}"
             for c in crossing[:TOP_CUSTOMERS]
         ]
@@ -356,10 +357,10 @@ def forecast_message(d: dict[str, Any]) -> Answer:
             lines.append(f"_and {len(crossing) - TOP_CUSTOMERS} more_")
         blocks += sections("Customers crossing the breach line", lines or ["_none within the forecast_"])
         plan_lines = [
-            f"*{esc(p['plan'])}* ({plural(p['customers'], 'customer')}): like its P50 customer "
-            f"`{esc(p['p50_customer'])}` breach "
+            f"*{esc_name(p['plan'])}* ({plural(p['customers'], 'customer')}): like its P50 customer "
+            f"{code(p['p50_customer'])} breach "
             f"{_breach(p['breach_month_like_p50'], p.get('breach_reason_like_p50'))}; "
-            f"like its P99 customer `{esc(p['p99_customer'])}` breach "
+            f"like its P99 customer {code(p['p99_customer'])} breach "
             f"{_breach(p['breach_month_like_p99'], p.get('breach_reason_like_p99'))}"
             for p in d["plans"]
         ]
@@ -448,7 +449,7 @@ def floor_message(d: dict[str, Any]) -> Answer:
     blocks = [
         header(f"Price floor · {d['name']}"),
         context(
-            f"customer `{esc(d['customer'])}` · history {d['basis']['start']} to {d['basis']['end']} · "
+            f"customer {code(d['customer'])} · history {d['basis']['start']} to {d['basis']['end']} · "
             + esc("; ".join(d["terms"]) or "no terms")
         ),
         *_unpriced(d, "in the history", "the floor is too low and today's margins too kind"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.blocks.kit import unesc
+from bot.blocks.kit import hold, unesc
 
 WIDTH = 78
 COLUMN = 36
@@ -32,7 +32,9 @@ _ITALIC = re.compile(r"(?<![\w_])_([^_\n]+)_(?![\w_])")
 
 
 def mrkdwn(text: str) -> str:
-    """Slack mrkdwn → plain text: markers dropped, emoji shortcodes as symbols, entities unescaped."""
+    """Slack mrkdwn → plain text: markers dropped, emoji shortcodes as symbols, entities unescaped, a name's own
+    formatting characters (literals, see bot.blocks.kit.esc_name) kept as written."""
+    text = hold(text)  # a literal `*` is not a marker, nor its token a link
     for code, symbol in EMOJI.items():
         text = text.replace(code, symbol)
     text = _SHORTCODE.sub("", text)  # other emoji have no terminal glyph worth guessing
