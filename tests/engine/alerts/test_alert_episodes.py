@@ -52,6 +52,24 @@ def test_a_fraction_of_a_cent_of_revenue_is_cost_without_revenue_not_a_margin() 
                    Thresholds()).level is Level.BREACH  # fmt: skip
 
 
+def test_a_margin_exactly_on_the_recovery_line_recovers_though_its_revenue_has_many_digits() -> None:
+    # 7 days of a $1,000 monthly fee, $233.33…, on $140 of COGS is exactly 40%, which the revenue's 28 digits make
+    # 39.99…9%. With a 38% line, 40% is the recovery line: decide judges the margin as observe and the status do (to
+    # 18 places), so the breach recovers; on the unjudged margin it would stay inside the hysteresis band.
+    week = Figures(revenue=Decimal(1000) * 7 / 30, cogs=Decimal(140), events=100, thresholds=Thresholds())
+    assert week.margin_pct is not None and week.margin_pct < 40 and week.judged_margin_pct == 40
+    prev = State(status=Level.BREACH, since=NOW, last_posted_at=NOW, raw_detail="{}")
+    seen = observation(week.revenue, week.cogs, level=Level.OK)  # at or above 38%, as observe() judges it
+    at = NOW + timedelta(days=1)
+    new, events = decide(prev, seen, as_of=at, remind_after=ARGS["remind_after"], breach_pct=Decimal(38))
+    assert events == ["recovered"] and new.status is Level.OK
+    assert new.last_margin_pct == Decimal(40) and "held" not in new.detail
+    # A cent of COGS more is under the recovery line: still a breach, inside the band.
+    under = observation(week.revenue, Decimal("140.01"), level=Level.OK)
+    still, said = decide(prev, under, as_of=at, remind_after=ARGS["remind_after"], breach_pct=Decimal(38))
+    assert still.status is Level.BREACH and "recovered" not in said
+
+
 def test_cost_without_revenue_turning_into_a_breach_is_announced_and_needs_its_own_acknowledgement() -> None:
     prev = State(status=Level.NO_REVENUE, since=NOW, last_posted_at=NOW, raw_detail="{}", acked_by="U1", acked_at=NOW)
     at = NOW + timedelta(days=1)
