@@ -59,11 +59,11 @@ class Price:
     seats: int = 0
     seat_price: Decimal = ZERO
 
-    def contract(self, customer: str, start: date, end: date) -> Terms:
-        """The terms of this plan for `customer` from `start` to `end`, on every product."""
+    def contract(self, customer: str, start: date, end: date, product: str = "") -> Terms:
+        """The terms of this plan for `customer` from `start` to `end`, on `product` ('': every product)."""
         return Terms(
             customer=customer,
-            product="",
+            product=product,
             plan=self.plan,
             start=start,
             end=end,

@@ -11,7 +11,7 @@ model):
   customer as the share of its requests in the period whose event's `prompt_hash` repeats an earlier event's
   (requests without a hash count as not repeated), and applied to the usage that counts requests.
 - `price PLAN TERMS` re-prices revenue with another plan on the days the customer's contracts are in force (the
-  whole period for one with none, or billed by invoice; grammar in `parse_plan`).
+  whole period for one with none, or billed by invoice; grammar in `parse_plan`), on the products they cover.
 - `usage xN` scales every count and cost by N; metered revenue follows, fixed fees do not.
 
 Route and cache change COGS only: the customer still makes the same requests, so billed units are unchanged.
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -36,7 +36,15 @@ from engine.reports.figures import Figures, Thresholds, margin_change
 from engine.reports.margin import subject_report
 from engine.reports.names import resolve_customer
 from engine.reports.portfolio import portfolio
-from engine.reports.revenue import RevenueLine, contract_line, contracts_in, invoices, lines_sum, revenue_lines
+from engine.reports.revenue import (
+    RevenueLine,
+    Terms,
+    contract_line,
+    contracts_in,
+    invoices,
+    lines_sum,
+    revenue_lines,
+)
 from engine.reports.serialize import cents, figures, moved_cents, pct
 from engine.reports.usage import UnitCounter
 from engine.scenarios.basis import Unpriced, unpriced_in
@@ -73,6 +81,8 @@ def revenue_after(
     cannot and are kept, unless a new plan replaces them. A new plan is in force on the days the customer's
     contracts are (all of the period for a customer with none: billed, or not paying yet): a seat contract that
     began on October 16th, re-priced, earns its new price for those 16 days, not for all 31 against 16 of the old.
+    It bills the products those contracts cover (see `_plan_terms`): re-pricing a contract for chat at its own price
+    changes nothing, whatever else the customer uses.
     """
     if plan is None and factor == 1:
         return before
@@ -81,11 +91,11 @@ def revenue_after(
         counter = UnitCounter(conn, period, customers)
         if plan.plan.is_metered and plan.unit is Unit.TASK:
             counter.prefetch_tasks(set(customers), customers)  # the plan meters every product
-        in_force = _days_in_force(conn, period, customers)
+        covered = _covered(conn, period, customers)
         for cust in customers:
             lines = (
-                contract_line(plan.contract(cust, a, b), period, counter, usage_factor=factor)
-                for a, b in in_force.get(cust) or [(period.start, period.end)]
+                contract_line(terms, period, counter, usage_factor=factor)
+                for terms in _plan_terms(plan, cust, covered.get(cust) or [(None, period.start, period.end)])
             )
             out[cust] = [line for line in lines if line is not None]
         return out
@@ -94,18 +104,71 @@ def revenue_after(
     return out
 
 
-def _days_in_force(conn: Connection, period: Period, customers: list[str]) -> dict[str, list[tuple[date, date]]]:
-    """Per customer, the runs of days of `period` some contract of theirs is in force, in order (touching and
-    overlapping contracts make one run); none for a customer billed by invoice in it, whose revenue the invoices
-    are, whatever contracts it has."""
-    spans: dict[str, list[tuple[date, date]]] = defaultdict(list)
-    billed = {bill.customer for bill in invoices(conn, period, customers)}  # repriced over the whole period
+# Runs of days some contract of a customer's is in force, each with the products those contracts cover (None: every
+# product, an every-product contract among them).
+Coverage = list[tuple[frozenset[str] | None, date, date]]
+
+
+def _covered(conn: Connection, period: Period, customers: list[str]) -> dict[str, Coverage]:
+    """Per customer, the runs of days of `period` some contract of theirs is in force, in order, each with the
+    products the contracts in force on those days cover (None: every product); none for a customer billed by invoice
+    in it, whose revenue the invoices are, whatever contracts it has (re-priced over the whole period, every
+    product)."""
+    billed = {bill.customer for bill in invoices(conn, period, customers)}
+    days: dict[str, dict[date, set[str]]] = defaultdict(dict)
     for c in contracts_in(conn, period, customers):
         if c.customer in billed:
             continue
         a, b = max(c.start, period.start), min(c.end or period.end, period.end)
-        spans[c.customer].append((a, b))
-    return {cust: runs_of_days(theirs) for cust, theirs in spans.items()}
+        theirs = days[c.customer]
+        for n in range((b - a).days + 1):
+            theirs.setdefault(a + timedelta(days=n), set()).add(c.product)
+    out: dict[str, Coverage] = {}
+    for cust, theirs in days.items():
+        runs: Coverage = []
+        for day in sorted(theirs):
+            products = None if "" in theirs[day] else frozenset(theirs[day])
+            if runs and runs[-1][0] == products and runs[-1][2] + timedelta(days=1) == day:
+                runs[-1] = (products, runs[-1][1], day)
+            else:
+                runs.append((products, day, day))
+        out[cust] = runs
+    return out
+
+
+def _plan_terms(plan: Price, customer: str, coverage: Coverage) -> list[Terms]:
+    """The new plan's terms for `customer`: on the days and products their contracts cover.
+
+    A usage plan meters each covered product at the new price. A plan with a fee (flat, seat, hybrid) charges it once
+    on each run of days, on the one product its contracts cover, or on every product where they cover several or
+    every one: one fee and one allowance cannot be split between products (the answer says so)."""
+    if plan.plan is Plan.USAGE:
+        return [
+            plan.contract(customer, a, b, product)
+            for products, a, b in coverage
+            for product in (sorted(products) if products is not None else [""])
+        ]
+    products = {products for products, _, _ in coverage}
+    only = next(iter(products)) if len(products) == 1 else None
+    product = next(iter(only)) if only is not None and len(only) == 1 else ""
+    return [plan.contract(customer, a, b, product) for a, b in runs_of_days((a, b) for _, a, b in coverage)]
+
+
+def coverage_words(plan: Price, coverage: Coverage | None) -> str:
+    """Which products the new plan bills, in words, for the assumptions."""
+    if not coverage:
+        return "every product, over the whole period (no contract in force: billed, or not paying yet)"
+    products = {p for products, _, _ in coverage for p in (products or {""})}
+    if "" in products:
+        return "every product, on the days its contracts are in force (one covers every product)"
+    named = ", ".join(sorted(products))
+    if plan.plan is Plan.USAGE or len(products) == 1:
+        noun = "products" if len(products) > 1 else "product"
+        return f"{named} only, the {noun} its contracts cover, on the days they are in force"
+    return (
+        f"every product, on the days its contracts are in force: its contracts cover {named}, and one "
+        f"{plan.plan} fee cannot be split between them"
+    )
 
 
 @dataclass(kw_only=True)
@@ -271,7 +334,8 @@ def whatif(
     from_zero = sum((o.priced_from_zero for o in outcomes), ZERO)
     if from_zero:
         notes.insert(0, priced_from_zero_note(from_zero, period))
-    assumptions = _assumptions(levers, period, factor, plan, prices) + notes
+    coverage = _covered(conn, period, customers).get(customers[0]) if plan is not None and subject else None
+    assumptions = _assumptions(levers, period, factor, plan, prices, subject is not None, coverage) + notes
     if subject is not None:
         o = outcomes[0]
         return Scenario(
@@ -469,7 +533,13 @@ def _uncounted(slices: list[Slice], feature: str | None) -> Decimal:
 
 
 def _assumptions(
-    levers: Sequence[Lever], period: Period, factor: Decimal, plan: Price | None, prices: PriceBook
+    levers: Sequence[Lever],
+    period: Period,
+    factor: Decimal,
+    plan: Price | None,
+    prices: PriceBook,
+    one: bool,
+    coverage: Coverage | None,
 ) -> list[str]:
     out = [f"before = {period.label} ({period.start} to {period.end}), as `marginbot margin` shows it"]
     for lever in levers:
@@ -492,7 +562,13 @@ def _assumptions(
                 "metered revenue follows, monthly fees do not"
             )
         else:
-            out.append(f"{lever.describe()} for the whole period, replacing the current terms (billed ones too)")
+            where = (
+                coverage_words(lever, coverage)
+                if one
+                else "each customer's products and days its contracts cover (every product and the whole period "
+                "for one with none, or billed)"
+            )
+            out.append(f"{lever.describe()} on {where}, replacing the current terms (billed ones too)")
     if factor != 1 and plan is None:
         out.append("billed revenue (Stripe) cannot follow usage and is kept as billed")
     out.append(f"saving per month = (COGS before − after) × {MONTH_DAYS} ÷ {period.days} days (a 30-day month)")

@@ -443,3 +443,23 @@ def test_a_new_price_is_in_force_on_the_days_the_customers_contracts_are(runtime
     store_invoice_line(runtime.engine, "in_1", "c2", "2026-10-01", "2026-10-31", 100)
     s = run(runtime, "price flat 7", subject="Cee Two")
     assert (s.before.revenue, s.after.revenue) == (D(100), D("7.00"))
+
+
+def test_a_new_price_bills_only_the_products_the_customers_contracts_cover(runtime: Runtime, tmp_path: Path) -> None:
+    # Cee One's contract meters product `app` at $0.50 a request (40 requests: $20.00); 30 more requests on
+    # product `internal` have no contract and earn nothing. Re-priced at its own terms nothing changes: the new price
+    # bills `app` only (it read $35.00, the 30 internal requests billed at $0.50 a month that no contract bills).
+    header = ["customer", "customer_name", "product", "plan", "start", "unit", "unit_price_usd"]
+    internal = ["e9", "2026-10-08T10:00:00Z", "c1", "internal", "eval", "acme", "small", 1_000, 0, 100, 30, 0, "", ""]
+    load_book(
+        runtime,
+        tmp_path,
+        events=[*EVENTS, internal],
+        contracts=[header, ["c1", "Cee One", "app", "usage", "2026-01-01", "request", "0.50"]],
+    )
+    s = run(runtime, "price usage 0.50/request")
+    assert (s.before.revenue, s.after.revenue, s.profit_change_per_month) == (C1_REVENUE, C1_REVENUE, 0)
+    assert any("on app only, the product its contracts cover" in line for line in s.assumptions)
+    # A new price on a plan with a fee is charged once; a customer with no contract is priced on every product.
+    assert run(runtime, "price flat 7").after.revenue == D("7.00")
+    assert run(runtime, "price usage 0.50/request", subject="c2").after.revenue == D("5.00")
