@@ -21,8 +21,9 @@ if TYPE_CHECKING:  # only named in annotations: `marginbot margin X --json` need
 
 
 def cents(value: Decimal | None) -> float | None:
-    """Money in JSON: a number of dollars to the cent."""
-    return json_number(value, CENT)
+    """Money in JSON: a number of dollars to the cent (a `Rounded`, so a builder handed the dict shows an amount
+    under half a cent that is not zero as "<$0.01", and tells it from none, as engine.money.usd_text does)."""
+    return None if value is None else Rounded(value, CENT)
 
 
 def moved_cents(now: Decimal, before: Decimal) -> float | None:
