@@ -305,6 +305,35 @@ class Payer:
         return "+".join(plans) if plans else "none"
 
 
+def last_used(days: list[DayUsage]) -> date | None:
+    """The last day with usage (cost or counts) in `days`; None when none has any."""
+    return next((d.day for d in reversed(days) if d.cogs_nano or any(any(c) for c in d.counts.values())), None)
+
+
+def churned(days: list[DayUsage], payer: Payer, basis: Period, *, renewal: bool) -> bool:
+    """Whether a customer has left, as forecasts and floors judge it: no contract in force on the history's last day
+    and none on file that starts after it (`renewal`), no billed revenue, and no usage in the history's last 30
+    days. A forecast of one would only cost its old heavy month against no revenue: a breach it cannot have."""
+    if payer.contracts or payer.billed_per_month is not None or renewal:
+        return False
+    last = last_used(days)
+    return last is None or last <= basis.end - timedelta(days=WINDOW_DAYS)
+
+
+def churned_words(name: str, days: list[DayUsage], ended: date | None, basis: Period) -> str:
+    """A customer who has left, in one line (see `churned`): when its contract ended and its usage stopped."""
+    contract = f"its last contract ended {ended}" if ended else "it has no contract on file"
+    last = last_used(days)
+    usage = f"no usage since {last} ({(basis.end - last).days} days)" if last else f"no usage in {basis.title}"
+    return f"{name} has churned: {contract}, none is in force on {basis.end}, and it has had {usage}"
+
+
+def last_contract_end(conn: Connection, basis: Period, customer: str) -> date | None:
+    """When the last of `customer`'s contracts in force in `basis` ended (None: none, or one runs on)."""
+    ends = [c.end for c in contracts_in(conn, basis, [customer])]
+    return None if not ends or None in ends else max(e for e in ends if e is not None)
+
+
 class Usage(Protocol):
     """A stretch of usage a month is scaled from: a day or a window."""
 

@@ -23,6 +23,7 @@ case, never as the month the floor is solved on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +33,7 @@ from engine.money import HUNDRED, ONE, ZERO, ceil_to, round_to, usd_text
 from engine.periods import Period
 from engine.reports.figures import Thresholds, margin_pct
 from engine.reports.names import resolve_customer
-from engine.reports.revenue import Terms
+from engine.reports.revenue import Terms, contracts_in
 from engine.reports.serialize import cents, micros, pct
 from engine.scenarios.basis import (
     WINDOW_DAYS,
@@ -42,9 +43,12 @@ from engine.scenarios.basis import (
     Unpriced,
     Usage,
     Window,
+    churned,
+    churned_words,
     daily_usage,
     days_text,
     history_of,
+    last_contract_end,
     month_revenue,
     percentile_day,
     percentile_window,
@@ -208,6 +212,15 @@ def price_floor(
     p50, p99 = percentile_window(days, 0.5), percentile_window(days, 0.99)
     p50_day, p99_day = percentile_day(days, 0.5), percentile_day(days, 0.99)
     today = terms_for(conn, basis, [key])[key]
+    # A customer who has left has no month ahead to price: its old heavy month would set a floor for nobody.
+    after = Period(basis.end + timedelta(days=1), date.max, "")
+    if churned(days, today, basis, renewal=bool(contracts_in(conn, after, [key]))):
+        ended = last_contract_end(conn, basis, key)
+        example = f", e.g. {ended:%Y-%m}" if ended else ""
+        raise NoHistory(
+            f"{churned_words(name, days, ended, basis)}; no month to price (ask for a period it was a customer "
+            f"in{example})"
+        )
     own = unit or _default_unit(today, p99)
     billed = today.billed_per_month is not None
     # A billed customer pays the bill, not the contracts on file: a unit price is a usage plan replacing the bill.

@@ -39,9 +39,12 @@ from engine.scenarios.basis import (
     Payer,
     Unpriced,
     Window,
+    churned,
+    churned_words,
     daily_usage,
     days_text,
     history_of,
+    last_contract_end,
     month_figures,
     percentile_day,
     percentile_window,
@@ -363,6 +366,14 @@ def forecast(
     keys = wanted or sorted(
         set(usage) | set(on_file) | {c for c, t in terms.items() if t.contracts or t.billed_per_month}
     )
+    # A customer who has left (no contract in force or on file, no usage in the last 30 days) has no months ahead:
+    # its old heavy month against no revenue would read as a breach. Said in one line, or left out of a portfolio.
+    left = [k for k in keys if churned(usage.get(k, []), terms[k], basis, renewal=bool(on_file.get(k)))]
+    if wanted and left:
+        ended = last_contract_end(conn, basis, left[0])
+        raise NoHistory(f"{churned_words(name, usage.get(left[0], []), ended, basis)}; no month to forecast")
+    keys = [k for k in keys if k not in left]
+    usage = {k: days for k, days in usage.items() if k not in left}
     observed = _observed_growth(conn, basis, wanted)
     results = []
     payers: dict[str, list[Payer]] = {}
@@ -419,6 +430,12 @@ def forecast(
         "a new customer of a plan is forecast from the distribution across that plan's customers: like its P50 "
         "and like its P99 customer by the COGS of a typical 30 days, each in that typical month",
     ]
+    if left:
+        gone = ", ".join(names.get(k, k) for k in left[:5]) + (", …" if len(left) > 5 else "")
+        assumptions.append(
+            f"{len(left)} churned customer{'' if len(left) == 1 else 's'} left out ({gone}): no contract in force "
+            f"on {basis.end} or on file after it, and no usage in the last {WINDOW_DAYS} days"
+        )
     if changing := [c for c in results if c.contract_changes]:
         assumptions.append(
             f"{len(changing)} customer(s) have contracts that end or start within the forecast "

@@ -384,3 +384,37 @@ def test_a_period_to_dates_trend_is_compounded_over_the_days_between_its_windows
         "observed: requests a day +10.0% over the 14 days of the history against the 14 days of 2026-10 (2026-10-01 "
         "to 2026-10-14), +9.7% a month compounded (give a growth of 9.7% to project it)"
     ) in d["assumptions"]
+
+
+# ---------------------------------------------------------------- a customer who has left
+
+
+def test_a_churned_customer_is_said_in_one_line_and_left_out_of_the_portfolios_breaches(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from engine.scenarios.floor import NoHistory, price_floor
+    from tests.engine.scenarios.history import events
+
+    # `gone` paid a $500 flat fee to September 30th and has had no usage since (its last 30 days, October 2nd to
+    # 31st, are quiet); flat1 pays $300 a month and uses it all along. Forecast, gone's heavy month (its old usage)
+    # against no revenue read "Breach in a heavy month: 2026-11 (cost without revenue)", and its floor priced a
+    # month nobody will pay for.
+    load_book(runtime, tmp_path, events("gone", last=date(2026, 9, 30)) + events("flat1"), [
+        ["customer", "customer_name", "plan", "start", "end", "platform_fee_usd"],
+        ["gone", "Gone Co", "flat", "2026-01-01", "2026-09-30", "500"],
+        ["flat1", "Flat One", "flat", "2026-01-01", "", "300"],
+    ])  # fmt: skip
+    flat = Growth(rate=D(0))
+    churned = r"^Gone Co has churned: its last contract ended 2026-09-30, none is in force on 2026-10-31, and it has"
+    with runtime.connect() as conn:
+        with pytest.raises(NoHistory, match=churned + r" had no usage since 2026-09-30 \(31 days\); no month to"):
+            forecast(conn, "gone", HISTORY, growth=flat, months=2, thresholds=runtime.thresholds)
+        with pytest.raises(NoHistory, match=churned + r".*no month to price \(ask for a period .* e\.g\. 2026-09\)"):
+            price_floor(conn, "gone", HISTORY, thresholds=runtime.thresholds)
+        every = forecast(conn, None, HISTORY, growth=flat, months=2, thresholds=runtime.thresholds)
+        # Asked about a month it was a customer in, it has a floor.
+        assert price_floor(conn, "gone", month(2026, 9), thresholds=runtime.thresholds).floor_price
+    assert [c.key for c in every.customers] == ["flat1"]
+    assert [p["plan"] for p in forecast_to_dict(every)["plans"]] == ["flat"]
+    assert any(a.startswith("1 churned customer left out (Gone Co)") for a in every.assumptions)
+    assert "Gone Co" not in forecast_message(forecast_to_dict(every)).text
