@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from engine.money import HUNDRED, ONE, ZERO, ceil_to, round_to, usd_text
+from engine.money import CENT, HUNDRED, ONE, ZERO, ceil_to, round_to, usd_text
 from engine.periods import Period
 from engine.reports.figures import Thresholds, margin_pct
 from engine.reports.names import resolve_customer
@@ -266,7 +266,7 @@ def price_floor(
         floor = None
         notes.append(
             f"in the heavy month every unit falls within the included units, so the {own} price does not move "
-            f"revenue; what is paid whatever the usage must reach {usd_text(needed)} a month"
+            f"revenue; what is paid whatever the usage must reach {usd_text(ceil_to(needed, CENT))} a month"
         )
     else:
         floor = ceil_to(max(ZERO, (needed - fixed) / per_dollar), STEP[own])
@@ -419,7 +419,9 @@ def floor_to_dict(f: PriceFloor) -> dict[str, Any]:
         "p50_month_cogs_usd": cents(f.p50_cogs),
         "p99_month_billable": micros(f.p99_units),
         "p99_month_fixed_revenue_usd": cents(f.fixed_revenue),
-        "revenue_needed_per_month_usd": cents(f.revenue_needed),
+        # Up to the cent, as a floor per month is: the least revenue in whole cents that meets the target (half-up
+        # read $53.33 beside a floor of $53.34 a month, two figures for one floor).
+        "revenue_needed_per_month_usd": cents(ceil_to(f.revenue_needed, CENT)),
         "revenue_p50_month_current_usd": cents(f.revenue_p50_current),
         "revenue_p99_month_current_usd": cents(f.revenue_p99_current),
         "margin_p50_at_current_pct": pct(f.margin_p50_current),

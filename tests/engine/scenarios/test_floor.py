@@ -307,3 +307,12 @@ def test_the_basis_keeps_quiet_days_of_a_customer_that_used_the_product_before_i
         days = daily_usage(conn, Period(OCTOBER.start.replace(day=10), OCTOBER.end, ""))
     assert (len(days["c1"]), str(days["c1"][0].day)) == (22, "2026-10-10")
     assert (len(days["c2"]), str(days["c2"][0].day)) == (7, "2026-10-25")
+
+
+def test_the_revenue_a_floor_needs_is_rounded_up_as_the_floor_is(history: Runtime) -> None:
+    # 70% in flat1's $130 heavy month needs $130 ÷ 0.3 = $433.333…: the floor a month is $433.34, rounded up so it
+    # meets the target, and the revenue it needs the same $433.34 (rounded half-up it read $433.33 beside it).
+    d = floor_to_dict(floor_of(history, "flat1", target_pct=D(70)))
+    assert (d["floor_price_usd"], d["revenue_needed_per_month_usd"]) == ("433.34", 433.34)
+    body = json.dumps(floor_message(d).blocks)
+    assert "*Floor $433.34/month*" in body and "*Revenue it needs*\\n$433.34 a month" in body
