@@ -63,7 +63,21 @@ from engine.scenarios.levers import (
 from engine.store.models import NANO
 from engine.vocab import Plan, SubjectKind, Unit
 
-MONTH_DAYS = 30  # "per month" in a scenario means a 30-day month: period figures × 30 ÷ days in the period
+MONTH_DAYS = 30  # "per month" of a window of days is 30 days: period figures × 30 ÷ days in the period
+CALENDAR_MONTHS = {"month": 1, "quarter": 3}
+
+
+def per_month(amount: Decimal, period: Period) -> Decimal:
+    """A period's amount a month: a whole calendar month's as it is (a quarter's ÷ 3), so a $600 monthly fee in
+    October is $600 a month, not $580.65 (× 30 ÷ 31); a window of days (the last 30 days, a month to date) × 30 ÷
+    its days, a month of 30 days."""
+    months = CALENDAR_MONTHS.get(period.unit) if period.complete else None
+    return amount / months if months else amount * MONTH_DAYS / period.days
+
+
+def month_words(period: Period) -> str:
+    """What "a month" is in a what-if of `period` (the `month` key of its --json)."""
+    return "per calendar month" if period.complete and period.unit in CALENDAR_MONTHS else f"per {MONTH_DAYS} days"
 
 
 def revenue_after(
@@ -207,12 +221,12 @@ class Scenario:
 
     @property
     def saving_per_month(self) -> Decimal:
-        """COGS saved per 30-day month: (before − after) × 30 ÷ days in the period (negative: costs more)."""
-        return (self.before.cogs - self.after.cogs) * MONTH_DAYS / self.period.days
+        """COGS saved a month (`per_month`): before − after (negative: costs more)."""
+        return per_month(self.before.cogs - self.after.cogs, self.period)
 
     @property
     def profit_change_per_month(self) -> Decimal:
-        return (self.after.gross_profit - self.before.gross_profit) * MONTH_DAYS / self.period.days
+        return per_month(self.after.gross_profit - self.before.gross_profit, self.period)
 
 
 def whatif(
@@ -389,7 +403,7 @@ def whatif(
 def priced_from_zero_note(amount: Decimal, period: Period) -> str:
     """What a route of unpriced usage does to the comparison, in words: "before" counts that usage as $0 of COGS,
     "after" at the target's prices, so the saving is not like for like."""
-    monthly = amount * MONTH_DAYS / period.days
+    monthly = per_month(amount, period)
     return (
         f'route moves unpriced usage to a priced model: "after" adds {usd_text(amount)} of COGS '
         f'({usd_text(monthly)} a month) that "before" counted as $0 (no price), so the COGS saving is '
@@ -571,7 +585,18 @@ def _assumptions(
             out.append(f"{lever.describe()} on {where}, replacing the current terms (billed ones too)")
     if factor != 1 and plan is None:
         out.append("billed revenue (Stripe) cannot follow usage and is kept as billed")
-    out.append(f"saving per month = (COGS before − after) × {MONTH_DAYS} ÷ {period.days} days (a 30-day month)")
+    months = CALENDAR_MONTHS.get(period.unit) if period.complete else None
+    if months:
+        if months == 1:
+            out.append(f"saving per month = COGS before − after: {period.label} is a calendar month, taken as it is")
+        else:
+            out.append(
+                f"saving per month = (COGS before − after) ÷ {months}: {period.label} is {months} calendar months"
+            )
+    else:
+        out.append(
+            f"saving per month = (COGS before − after) × {MONTH_DAYS} ÷ {period.days} days (a {MONTH_DAYS}-day month)"
+        )
     return out
 
 
@@ -593,7 +618,7 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
         },
         "saving_per_month_usd": cents(s.saving_per_month),
         "gross_profit_change_per_month_usd": cents(s.profit_change_per_month),
-        "month": f"per {MONTH_DAYS} days",
+        "month": month_words(s.period),
         "cogs_by_type": {
             t: {"before": cents(s.cogs_before[t]), "after": cents(s.cogs_after[t])}
             for t in SCENARIO_COST_TYPES
@@ -603,7 +628,7 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
         **s.unpriced.as_dict(),
         # COGS in "after" that "before" counted as $0: unpriced usage a route priced (0 when none).
         "priced_from_zero_usd": cents(s.priced_from_zero),
-        "priced_from_zero_per_month_usd": cents(s.priced_from_zero * MONTH_DAYS / s.period.days),
+        "priced_from_zero_per_month_usd": cents(per_month(s.priced_from_zero, s.period)),
     }
     if s.kind is SubjectKind.CUSTOMER:
         out["terms"] = {"before": s.customers[0].terms_before, "after": s.customers[0].terms_after}
@@ -614,9 +639,9 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
                 "name": o.name,
                 "before": figures(o.before),
                 "after": figures(o.after),
-                "saving_per_month_usd": cents((o.before.cogs - o.after.cogs) * MONTH_DAYS / s.period.days),
+                "saving_per_month_usd": cents(per_month(o.before.cogs - o.after.cogs, s.period)),
                 "gross_profit_change_per_month_usd": cents(
-                    (o.after.gross_profit - o.before.gross_profit) * MONTH_DAYS / s.period.days
+                    per_month(o.after.gross_profit - o.before.gross_profit, s.period)
                 ),
             }
             for o in s.customers

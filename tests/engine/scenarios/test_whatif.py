@@ -57,8 +57,8 @@ def test_route_half_of_big_to_small_reprices_the_same_tokens_at_small_prices(boo
     # e2 100,000×1/M + 25,000×3/M = $0.175. Retrieval ($0.05) stays. 4.83 − 2.31 + 0.231 = 2.751.
     assert s.after.cogs == D("2.751")
     assert s.after.revenue == C1_REVENUE  # the customer still makes the same requests
-    # Saving per 30-day month: (4.83 − 2.751) × 30 ÷ 31 days.
-    assert s.saving_per_month == D("2.079") * 30 / 31
+    # Saving per month: October is a calendar month, its 4.83 − 2.751 as it is.
+    assert s.saving_per_month == D("2.079")
     assert s.cogs_after["retrieval"] == D("0.05")
 
 
@@ -122,7 +122,7 @@ def test_cache_estimate_is_the_share_of_requests_that_repeat_an_earlier_prompt(
     assert any("requests without a prompt_hash count as not repeated" in a for a in s.assumptions)
     expected = D(370) * 105 / 107 + 2 * D("0.001")
     assert abs(s.after.cogs - expected) < D("1e-20")  # 105/107 is not a finite decimal; the rest is exact
-    assert D("6.69") < s.saving_per_month < D("6.70")  # (370 − 363.08…) × 30/31, where it said $159.67
+    assert D("6.91") < s.saving_per_month < D("6.92")  # 370 − 363.08… in October, where it said $159.67
 
     d = run(runtime, "cache", subject="kd")
     # d2 repeats d1 (same ts, d1 first by event_id): 7 of 10 requests. The $5 without request counts keeps its cost.
@@ -253,11 +253,11 @@ def test_unknown_models_and_features_are_refused_with_what_exists(book: Runtime,
 def test_json_shape_has_before_after_saving_and_assumptions(book: Runtime) -> None:
     d = scenario_to_dict(run(book, "route big->small 50"))
     assert d["before"]["cogs_usd"] == 4.83 and d["after"]["cogs_usd"] == 2.75
-    assert d["saving_per_month_usd"] == 2.01  # 2.079 × 30 / 31 = 2.0119…
+    assert d["saving_per_month_usd"] == 2.08  # 2.079: October, a calendar month, as it is
     assert d["change"]["cogs_usd"] == -2.08
-    assert d["month"] == "per 30 days"
+    assert d["month"] == "per calendar month"
     assert d["terms"]["before"] == d["terms"]["after"]
-    assert any("30 ÷ 31 days" in a for a in d["assumptions"])
+    assert any("2026-10 is a calendar month, taken as it is" in a for a in d["assumptions"])
 
 
 # ---------------------------------------------------------------- invariants (hypothesis)
@@ -341,19 +341,19 @@ def test_routing_unpriced_usage_says_after_adds_what_before_counted_as_zero(unpr
     assert (s.before.unpriced_events, s.after.unpriced_events) == (1, 0)  # routed, so priced
     assert s.priced_from_zero == D("1.30")
     d = scenario_to_dict(s)
-    # −$1.26 a month of "saving" is all usage "before" counted as $0: said beside it, and in --json.
+    # −$1.30 a month of "saving" is all usage "before" counted as $0: said beside it, and in --json.
     assert (d["saving_per_month_usd"], d["priced_from_zero_usd"], d["priced_from_zero_per_month_usd"]) == (
-        -1.26,
+        -1.3,
         1.3,
-        1.26,
+        1.3,
     )
     assert d["after"]["unpriced_events"] == 0 and d["unpriced_events"] == 1
     answer = whatif_message(d)
     body = json.dumps(answer.blocks)
-    assert "After adds $1.30 of COGS ($1.26 a month) that before counted as $0" in body
+    assert "After adds $1.30 of COGS ($1.30 a month) that before counted as $0" in body
     assert "the margin before is too kind (after, the levers leave none unpriced)" in body
     assert "before and after are both too kind" not in body
-    assert "($1.26 a month of it counted as $0 before: unpriced usage)" in answer.text
+    assert "($1.30 a month of it counted as $0 before: unpriced usage)" in answer.text
     assert any('"after" adds $1.30 of COGS' in a for a in d["assumptions"])
     # Half of it routed: half an event's usage stays unpriced, so "after" is still too kind (counted up, as one).
     half = run(unpriced, "route mystery->small 50", subject="c1")
@@ -374,9 +374,9 @@ def test_a_customer_whose_usage_is_all_unpriced_is_in_the_portfolio_what_if(unpr
 
 def test_a_portfolio_price_lever_lists_the_biggest_gross_profit_changes(book: Runtime) -> None:
     d = scenario_to_dict(run(book, "price flat 7", subject=None))
-    # No lever moves COGS: no "savings" to list; each customer's gross profit moves with its revenue. Per 30 days:
-    # c3 $40 → $7, c1 $20 → $7, c2 $10 → $7 (× 30/31).
-    assert [c["gross_profit_change_per_month_usd"] for c in d["customers"]] == [-12.58, -2.9, -31.94]
+    # No lever moves COGS: no "savings" to list; each customer's gross profit moves with its revenue. In October:
+    # c3 $40 → $7, c1 $20 → $7, c2 $10 → $7.
+    assert [c["gross_profit_change_per_month_usd"] for c in d["customers"]] == [-13.0, -3.0, -33.0]
     body = json.dumps(whatif_message(d).blocks)
     assert "Biggest savings" not in body
     assert "Biggest gross-profit changes (3 customers in total)" in body
@@ -387,31 +387,31 @@ def test_a_portfolio_what_if_lists_the_customers_it_moves_most_either_way_titled
     book: Runtime,
 ) -> None:
     d = scenario_to_dict(run(book, "usage x2", subject=None))
-    # Every COGS doubles: c1 +$4.83, c2 +$1.30, c3 +$1.30 (× 30/31). Ranked by how far each moves, the biggest hit
+    # Every COGS doubles: c1 +$4.83, c2 +$1.30, c3 +$1.30 in October. Ranked by how far each moves, the biggest hit
     # first (it came last, "saving" the most negative, under a "Biggest savings" title), ties by key.
     assert [(c["customer"], c["saving_per_month_usd"]) for c in d["customers"]] == [
-        ("c1", -4.67),
-        ("c2", -1.26),
-        ("c3", -1.26),
+        ("c1", -4.83),
+        ("c2", -1.3),
+        ("c3", -1.3),
     ]
     body = json.dumps(whatif_message(d).blocks)
     assert "Biggest savings" not in body
     assert "Biggest cost increases (3 customers in total)" in body
-    assert "Cee One: 75.9% \\u2192 75.9%, COGS +$4.67 a month" in body  # metered: revenue doubles too
+    assert "Cee One: 75.9% \\u2192 75.9%, COGS +$4.83 a month" in body  # metered: revenue doubles too
     assert body.index("Cee One") < body.index("Cee Two") < body.index("Cee Three")
 
     # Route small to big, then cache 90%: c1 4.83 + 1.44 → 6.27 × 0.1 + 36 lookups = 0.663 (saves 4.167), c2 1.30 →
     # 0.13 + 9 lookups = 0.139 (saves 1.161), c3 1.30 + 11.70 → 1.30 + 45 lookups = 1.345 (costs 0.045 more).
     d = scenario_to_dict(run(book, "route small->big cache 90", subject=None))
     assert [(c["customer"], c["saving_per_month_usd"]) for c in d["customers"]] == [
-        ("c1", 4.03),
-        ("c2", 1.12),
-        ("c3", -0.04),
+        ("c1", 4.17),
+        ("c2", 1.16),
+        ("c3", -0.05),
     ]
     body = json.dumps(whatif_message(d).blocks)
     assert "Biggest savings" not in body
     assert "Biggest COGS changes (3 customers in total)" in body
-    assert "COGS saving +$4.03 a month" in body and "COGS saving -$0.04 a month" in body
+    assert "COGS saving +$4.17 a month" in body and "COGS saving -$0.05 a month" in body
 
     body = json.dumps(whatif_message(scenario_to_dict(run(book, "cache 50", subject=None))).blocks)
     assert "Biggest savings (3 customers in total)" in body
@@ -463,3 +463,23 @@ def test_a_new_price_bills_only_the_products_the_customers_contracts_cover(runti
     # A new price on a plan with a fee is charged once; a customer with no contract is priced on every product.
     assert run(runtime, "price flat 7").after.revenue == D("7.00")
     assert run(runtime, "price usage 0.50/request", subject="c2").after.revenue == D("5.00")
+
+
+def test_a_calendar_month_is_a_month_and_a_window_of_days_is_said_as_30_days(book: Runtime) -> None:
+    from engine.periods import Period, quarter
+
+    # Cee Two's $10 flat fee re-priced at $600 a month: October's change is $590, a month as it is (× 30/31 it read
+    # "+$570.97 a month" for a fee of $600 a month more).
+    d = scenario_to_dict(run(book, "price flat 600", subject="Cee Two"))
+    assert (d["gross_profit_change_per_month_usd"], d["month"]) == (590.0, "per calendar month")
+    assert ":moneybag: *Gross profit +$590.00 a month* (per calendar month)" in json.dumps(whatif_message(d).blocks)
+    # A quarter is three months: Q4's change ÷ 3.
+    levers, _ = parse_levers(["price", "flat", "600"])
+    with book.connect() as conn:
+        q = whatif(conn, "Cee Two", quarter(2026, 4), levers, prices=book.prices, thresholds=book.thresholds)
+        window = Period(OCTOBER.start, OCTOBER.end, "last 31 days")
+        w = whatif(conn, "Cee Two", window, levers, prices=book.prices, thresholds=book.thresholds)
+    assert q.profit_change_per_month == D(590)
+    assert any("(COGS before − after) ÷ 3: 2026-Q4 is 3 calendar months" in a for a in q.assumptions)
+    # A window of days is not a month: its change × 30 ÷ its days, said so.
+    assert (w.profit_change_per_month, scenario_to_dict(w)["month"]) == (D(590) * 30 / 31, "per 30 days")
