@@ -457,10 +457,11 @@ def floor_message(d: dict[str, Any]) -> Answer:
         fields(
             f"*Today's price*\n{_today(d)}",
             f"*Floor*\n{_price(d['floor_price_usd'], unit)}",
-            f"*Margin today*\ntypical month {_pct(d.get('margin_p50_at_current_pct'))} · heavy month "
-            f"{_pct(d['margin_p99_at_current_pct'])}",
-            f"*Margin at the floor*\ntypical month {_pct(d['margin_p50_at_floor_pct'])} · heavy month "
-            f"{_pct(d['margin_p99_at_floor_pct'])}",
+            # A line each: two "typical · heavy" pairs side by side read as one run of four figures.
+            f"*Margin today*\ntypical month {_pct(d.get('margin_p50_at_current_pct'))}\n"
+            f"heavy month {_pct(d['margin_p99_at_current_pct'])}",
+            f"*Margin at the floor*\ntypical month {_pct(d['margin_p50_at_floor_pct'])}\n"
+            f"heavy month {_pct(d['margin_p99_at_floor_pct'])}",
             f"*Heavy month COGS*\n{_money(d['p99_month_cogs_usd'])}",
             f"*Revenue it needs*\n{_money(d.get('revenue_needed_per_month_usd'))} a month",
         ),

@@ -75,11 +75,13 @@ def render(blocks: list[dict[str, Any]]) -> str:
 def _fields(cells: list[list[str]]) -> list[str]:
     """Two columns, as Slack lays fields out; each field's lines stacked."""
     out: list[str] = []
+    # The right column starts past the block's longest left line, so every row's right cell lines up and none runs
+    # into the left one ("… heavy month 67.9%  typical month 59.0%" read as one group).
+    width = max([COLUMN - 2, *(len(line) + 2 for left in cells[::2] for line in left)])
     for left, right in zip(cells[::2], [*cells[1::2], []], strict=False):
         out.append("")
         for i in range(max(len(left), len(right))):
             a = left[i] if i < len(left) else ""
             b = right[i] if i < len(right) else ""
-            # A long left cell keeps two spaces before the right one rather than running into it.
-            out.append(f"  {a.ljust(COLUMN - 2)}  {b}".rstrip())
+            out.append(f"  {a.ljust(width)}  {b}".rstrip())
     return out

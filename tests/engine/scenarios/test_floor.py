@@ -316,3 +316,30 @@ def test_the_revenue_a_floor_needs_is_rounded_up_as_the_floor_is(history: Runtim
     assert (d["floor_price_usd"], d["revenue_needed_per_month_usd"]) == ("433.34", 433.34)
     body = json.dumps(floor_message(d).blocks)
     assert "*Floor $433.34/month*" in body and "*Revenue it needs*\\n$433.34 a month" in body
+
+
+def test_the_floors_margin_columns_read_as_two_groups_in_a_terminal(history: Runtime) -> None:
+    from bot.render.terminal import render
+
+    # Each group's typical and heavy month on a line of their own, the floor's beside today's: side by side on one
+    # line they ran together ("typical month 90.0% · heavy month 56.7%  typical month 89.6% · heavy month 55.0%").
+    text = render(floor_message(floor_to_dict(floor_of(history, "flat1"))).blocks)
+    lines = text.splitlines()
+    at = lines.index("  Margin today                        Margin at the floor")
+    assert lines[at + 1 : at + 3] == [
+        "  typical month 90.0%                 typical month 89.6%",
+        "  heavy month 56.7%                   heavy month 55.0%",
+    ]
+    # A left cell wider than the column pushes the right column out for the whole group, so the right cells line up
+    # and stand apart (the forecast's windows: "2026-09-02 to 2026-10-01, COGS $30.00  2026-10-02 to …").
+    from bot.blocks.scenarios import forecast_message
+    from engine.scenarios.forecast import forecast
+    from engine.scenarios.forecast_json import forecast_to_dict
+    from engine.scenarios.growth import Growth
+
+    with history.connect() as conn:
+        f = forecast(conn, "flat1", HISTORY, growth=Growth(rate=D(0)), months=1, thresholds=history.thresholds)
+    lines = render(forecast_message(forecast_to_dict(f)).blocks).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  Typical 30 days (P50)"))
+    assert lines[at + 1] == "  2026-09-02 to 2026-10-01, COGS $30.00    2026-10-02 to 2026-10-31, COGS $130.00"
+    assert lines[at].index("Heavy 30 days (P99)") == lines[at + 1].index("2026-10-02")
