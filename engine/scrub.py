@@ -44,11 +44,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # API-key headers, as a header line, a JSON member or a Python dict repr: `x-api-key: …`, `"api-key": "…"`.
     # The value ends where a quote, a separator or a space does; a colon or full stop just before a space or the
     # end is the sentence's, not the secret's, and is kept ("password: hunter22: next" lost its colon). A value
-    # already masked (a URL's user named `password`) is left, so the host after it is not eaten.
+    # that is a mask alone (a URL's user named `password`) is left, so the host after it is not eaten; one that only
+    # starts with one (a remembered secret masked inside a longer value, "***-rotated") is masked whole.
     (
         re.compile(
             r"""(?ix)\b((?:x-)?api[-_]?key|x-goog-api-key|apikey|api[-_]?token|access[-_]?token|secret[-_]?key
-            |client[-_]?secret|password|passwd)(["']?\s*[:=]\s*["']?)(?!\*\*\*)
+            |client[-_]?secret|password|passwd)(["']?\s*[:=]\s*["']?)(?!\*\*\*(?:[@\s"',;&}]|$))
             [^\s"',;&}]+?(?=[:.]?(?:\s|$)|["',;&}])"""
         ),
         r"\1\2" + MASK,

@@ -60,6 +60,14 @@ def test_a_password_is_masked_and_nothing_after_it() -> None:
     # A colon inside the value, or last inside its quotes, is the secret's: masked whole.
     assert scrub("password=abc:def@ghi next") == f"password={MASK} next"
     assert scrub('{"password": "hunter22:"}') == f'{{"password": "{MASK}"}}'
+    # A value that only starts with what a mask looks like is a value, masked whole; "***hunter2" went out as written.
+    assert scrub("password=***hunter2 x") == f"password={MASK} x"
+
+
+def test_a_remembered_secret_inside_a_longer_key_value_leaves_none_of_the_value(settings: Settings) -> None:
+    Runtime(settings.model_copy(update={"stripe_api_key": SecretStr("opaque-stripe-credential-9")}))
+    # The secret is masked first; the rest of the value was then taken for the text after a mask and kept.
+    assert scrub("api_key=opaque-stripe-credential-9-rotated next") == f"api_key={MASK} next"
 
 
 def test_the_cli_never_prints_a_database_password_it_refuses(capsys: pytest.CaptureFixture[str],
