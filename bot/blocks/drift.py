@@ -9,17 +9,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.blocks.kit import context, esc_name, header, section
+from bot.blocks.kit import code, context, esc, esc_name, header, section
 from bot.render.fmt import money
 
 
 def drift_message(p: dict[str, Any]) -> dict[str, Any]:
-    provider = esc_name(p["provider"])
+    # The name as written in mrkdwn (esc_name) and in code (code); the header is plain text, where a literal token
+    # (see esc_name) would show as written: there it is only escaped.
+    name = p["provider"]
+    provider = esc_name(name)
     priced, billed, drift = Decimal(p["priced_usd"]), Decimal(p["billed_usd"]), Decimal(p["drift_usd"])
     days = f"{p['start']} to {p['end']}"
     if p["status"] == "no_usage":
         what = f"{provider} billed {money(billed)} for {days} and marginbot priced no usage of it"
-        why = f"its usage is not synced (`marginbot sync`) or not imported under provider `{provider}`"
+        why = f"its usage is not synced (`marginbot sync`) or not imported under provider {code(name)}"
     else:
         sign = "+" if drift > 0 else ""
         what = (
@@ -35,7 +38,7 @@ def drift_message(p: dict[str, Any]) -> dict[str, Any]:
         )
     text = f"Cost drift, {p['period']}: {what}"
     blocks = [
-        header(f":warning: Cost drift: {provider}, {p['period']}"),
+        header(f":warning: Cost drift: {esc(name)}, {p['period']}"),
         section(what),
         context(f"Likely: {why}. Details for {p['period']}: `marginbot reconcile` on the server. Posted once a month."),
     ]

@@ -58,8 +58,9 @@ def esc_name(value: object) -> str:
 
 def code(value: object) -> str:
     """User text as inline code (`acme`): escaped as `esc` does. Inside code only a backtick would format (it ends
-    the code), so a backtick closes the code, is shown literally, and the code opens again after it."""
-    return "`" + esc(value).replace("`", "`" + literal("`") + "`") + "`"
+    the code), so each backtick stands between two codes, shown literally; no code is left empty (an empty pair of
+    backticks shows as two backticks)."""
+    return literal("`").join(f"`{piece}`" if piece else "" for piece in esc(value).split("`"))
 
 
 def unesc(value: str) -> str:

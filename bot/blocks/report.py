@@ -77,11 +77,11 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
         )
     if weekly:
         blocks.append(context(f"*Weekly margin* {trend_line(weekly)}"))
-    lever = f":dart: *Biggest lever:* {esc(r.top_lever)}"
+    lever = f":dart: *Biggest lever:* {esc_name(r.top_lever)}"
     moves = r.moves[:MOVERS_SHOWN]
     if moves:
         label = "Biggest mover" if len(moves) == 1 else "Biggest movers"
-        lever += f"\n:arrow_up_down: *{label}:* " + "; ".join(esc(m.text) for m in moves)
+        lever += f"\n:arrow_up_down: *{label}:* " + "; ".join(esc_name(m.text) for m in moves)
     blocks.append(section(lever))
     if f.unpriced_events:
         blocks.append(

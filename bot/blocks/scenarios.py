@@ -217,7 +217,7 @@ def _unpriced(d: dict[str, Any], where: str, so: str) -> list[Block]:
     n = d.get("unpriced_events") or 0
     if not n:
         return []
-    models = esc(", ".join(d.get("unpriced_models") or []))
+    models = esc_name(", ".join(d.get("unpriced_models") or []))
     return [section(f":warning: *{plural(n, 'unpriced event')}* ({models}) {where}: COGS is understated, so {so}")]
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from bot.answer_types import Answer
-from bot.blocks.kit import context, esc, fields, fit, header, section, sections
+from bot.blocks.kit import context, esc, esc_name, fields, fit, header, section, sections
 from bot.render.fmt import money, percent, points
 from engine.money import CENT, TENTH, round_to
 from engine.reports.bridge import Bridge, BridgePart
@@ -96,7 +96,7 @@ def why_message(b: Bridge) -> Answer:
     blocks = [
         header(f"Why {b.name} moved · {b.period.title}"),
         context(
-            f"{esc(_subject(b))} · {b.previous.label} ({b.previous.start} to {b.previous.end}) → {b.period.label} "
+            f"{esc_name(_subject(b))} · {b.previous.label} ({b.previous.start} to {b.previous.end}) → {b.period.label} "
             f"({b.period.start} to {b.period.end}) · each part is a step of a fixed-order bridge; they add up to "
             "the change to the cent"
         ),
@@ -113,7 +113,7 @@ def why_message(b: Bridge) -> Answer:
         ),
     ]
     top = b.top()
-    blocks += sections("Biggest contributors", [esc(c.words) for c in top] or ["_nothing moved_"])
+    blocks += sections("Biggest contributors", [esc_name(c.words) for c in top] or ["_nothing moved_"])
     revenue_moved, cogs_moved = b.revenue[1] - b.revenue[0], b.cogs[1] - b.cogs[0]
     blocks += sections(_side_heading("Revenue", revenue_moved, _moved(rev_exact), +1), _part_lines(revenue_parts, b))
     blocks += sections(_side_heading("COGS", cogs_moved, _moved(cogs_exact), -1), _part_lines(cogs_parts, b))

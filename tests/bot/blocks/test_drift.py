@@ -31,3 +31,13 @@ def test_billed_usage_with_nothing_priced_says_usage_is_missing_and_names_are_es
     assert_valid_message(message["text"], message["blocks"])
     assert "<!channel>" not in all_text(message["blocks"]) and "&lt;!channel&gt;" in message["text"]
     assert "priced no usage of it" in message["text"]
+
+
+def test_a_provider_named_with_an_underscore_reads_as_written_in_the_header_and_the_hint() -> None:
+    # esc_name's literal tokens are read only in mrkdwn outside code: the plain-text header showed
+    # "Cost drift: vertex<!date^0^{_}|_>ai" and the hint `vertex<!date^0^{_}|_>ai`.
+    row = ProviderDrift("vertex_ai", date(2026, 10, 1), date(2026, 10, 31), Decimal(0), Decimal("50"))
+    message = drift_message(drift_payload(row, month(2026, 10)))
+    assert_valid_message(message["text"], message["blocks"])
+    assert message["blocks"][0]["text"]["text"] == ":warning: Cost drift: vertex_ai, 2026-10"
+    assert "not imported under provider `vertex_ai`" in all_text(message["blocks"])

@@ -11,8 +11,10 @@ from bot.answer import answer
 from bot.blocks.kit import ELLIPSIS, FORMATTING, LITERAL_RE, clip, code, esc, esc_name, literal, unbold, unesc
 from bot.render.terminal import mrkdwn, render
 from engine.ingest.contracts import import_contracts_file
+from engine.ingest.files import import_usage_file
 from engine.runtime import Runtime
 from tests.bot.blockkit import all_text, assert_valid_message
+from tests.bot.blockkit import mrkdwn as mrkdwn_texts
 
 NAME = "a*b & c*d"
 NAMES = [NAME, "Acme *Pro*", "_beta_ labs", "~tilde~ & co", "back`tick`s", "<!channel> & *co*"]
@@ -39,6 +41,10 @@ def test_code_keeps_a_backtick_in_a_key_from_ending_the_code() -> None:
     # Inside code only a backtick formats (it ends the code); `_` and `*` are shown as written there.
     assert code("ac`me_x") == "`ac`" + literal("`") + "`me_x`"
     assert mrkdwn(code("ac`me_x")) == "ac`me_x" and code("a&b") == "`a&amp;b`"
+    # A backtick at either end, or two together, leave no empty code, which Slack shows as two backticks.
+    assert code("acme`") == "`acme`" + literal("`") and code("`a") == literal("`") + "`a`"
+    assert code("a``b") == "`a`" + literal("`") * 2 + "`b`"
+    assert all(mrkdwn(code(key)) == key for key in ("acme`", "`a", "a``b", "`"))
 
 
 @pytest.mark.parametrize("text", [esc_name(NAME) * 3, esc("AT&T <x> " * 5), "see <@U123> and <https://x.y|docs> " * 3])
@@ -63,3 +69,25 @@ def test_a_customer_named_with_formatting_characters_is_bold_as_a_whole(runtime:
     assert f"*{esc_name(NAME)}*" in all_text(said.blocks)
     assert "*a*b" not in all_text(said.blocks)
     assert NAME in render(said.blocks)
+
+
+def test_a_why_and_a_lever_show_names_with_formatting_characters_as_written(runtime: Runtime, tmp_path: Path) -> None:
+    # The why's subject and contributors, and the report's lever and movers, went out with `esc` alone: "Acme *Pro*"
+    # bolded "Pro" there.
+    book = tmp_path / "contracts.csv"
+    book.write_text('customer,customer_name,plan,start,platform_fee_usd\nodd,"Acme *Pro*",flat,2026-01-01,1000\n')
+    import_contracts_file(runtime.engine, book)
+    usage = tmp_path / "usage.csv"
+    usage.write_text(
+        "event_id,ts,customer,product,feature,provider,model,cost_usd\n"
+        "e1,2026-09-10T12:00:00Z,odd,chat,ask_now,openai,my*model,10\n"
+        "e2,2026-10-10T12:00:00Z,odd,chat,ask_now,openai,my*model,30\n"
+    )
+    import_usage_file(runtime.engine, usage, prices=runtime.prices, timezone=runtime.settings.timezone)
+    for question in ("/margin why odd 2026-10", "/margin odd 2026-10"):
+        said = answer(runtime, question, now=runtime.now())
+        assert_valid_message(said.text, said.blocks)
+        shown = "\n".join(mrkdwn_texts(said.blocks))  # the header, plain text, shows its text as written
+        bare = re.sub(r"`[^`]*`", "", shown)  # inside code, `*` and `_` are shown as written
+        assert "Acme *Pro*" not in bare and "my*model" not in bare and "ask_now" not in bare, question
+        assert "my*model on ask_now" in mrkdwn(shown), question
