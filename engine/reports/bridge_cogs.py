@@ -278,13 +278,18 @@ def _rates_move(
     return False
 
 
+_Pair = tuple[CellKey, str]  # a cell and a service tier
+
+
 def _days_used(
     conn: Connection, period: Period, kind: str | None, key: str | None, models: set[tuple[str, str]]
-) -> dict[CellKey, dict[date, CellUse]]:
-    """Each cell's usage on each day of `period`, for the cells through these providers and models."""
+) -> dict[_Pair, dict[date, CellUse]]:
+    """Each cell's usage in each service tier on each day of `period`, for the cells through these providers and
+    models. Per tier, because a tier's rates are its own (a flex multiplier that changes on the 16th moves only
+    flex usage): its days are weighted by its own usage, not by the cell's in every tier."""
     query = text(
-        f"SELECT day, {_CELL}, {_MEASURES} FROM daily_rollup WHERE day BETWEEN :a AND :b "
-        f"AND provider IN :ps AND model IN :ms{_subject_sql(kind)} GROUP BY 1, 2, 3, 4, 5, 6"
+        f"SELECT day, {_CELL}, service_tier, {_MEASURES} FROM daily_rollup WHERE day BETWEEN :a AND :b "
+        f"AND provider IN :ps AND model IN :ms{_subject_sql(kind)} GROUP BY 1, 2, 3, 4, 5, 6, 7"
     ).bindparams(bindparam("ps", expanding=True), bindparam("ms", expanding=True))
     params = {
         "a": period.start,
@@ -293,11 +298,11 @@ def _days_used(
         "ps": sorted({p for p, _ in models}),
         "ms": sorted({m for _, m in models}),
     }
-    out: dict[CellKey, dict[date, CellUse]] = {}
+    out: dict[_Pair, dict[date, CellUse]] = {}
     for row in conn.execute(query, params):
         ck = CellKey(*row[1:6])
         if (ck.provider, ck.model) in models:
-            out.setdefault(ck, {}).setdefault(as_date(row[0]), CellUse()).add(row[6:])
+            out.setdefault((ck, row[6]), {}).setdefault(as_date(row[0]), CellUse()).add(row[7:])
     return out
 
 
@@ -318,14 +323,11 @@ def _shares(by_day: dict[date, CellUse], days: Iterable[date]) -> list[Fraction]
     return [Fraction(i, a) if a else by_requests for i, a in zip(units_in, units_all, strict=True)]
 
 
-_Pair = tuple[CellKey, str]  # a cell and a service tier
-
-
 def _previous_at_this_periods_rates(
     events: Iterable[Sequence[Any]],
     prices: PriceBook,
     same: _SameRates,
-    by_day: dict[CellKey, dict[date, CellUse]],
+    by_day: dict[_Pair, dict[date, CellUse]],
     wanted: Callable[[date, CellKey, str], bool],
 ) -> dict[_Pair, tuple[list[Fraction], list[int]]]:
     """Per cell and tier, nano-USD per cost type of last period's `events` (those `wanted(day, cell, tier)` keeps):
@@ -333,15 +335,16 @@ def _previous_at_this_periods_rates(
 
     At this period's rates: each event is priced on the first day of each group of this period's days with the same
     rates (`_SameRates`), at its own time of day, and the prices are weighted by the share of the cell's units of
-    each cost type this period used on each group's days (`_shares`). One group (no price changed during the
-    period) is the event priced once on any day of this period."""
+    each cost type in the event's tier this period used on each group's days (`_shares`). One group (no price
+    changed during the period) is the event priced once on any day of this period. Events of a tier the cell did not
+    use this period are left out: they met none of the tier's rates this period."""
     width = len(COST_TYPES)
     sums: dict[_Pair, tuple[list[list[int]], list[int]]] = {}
     for ts, day, cust, prod, feat, *usage in events:
         provider, model, tier = usage[0], usage[1], usage[-1]
         d, cell = as_date(day), CellKey(cust, prod, feat, usage[0], usage[1])
-        if cell not in by_day or not wanted(d, cell, tier):
-            continue  # a cell with no usage this period met no rates of this period
+        if (cell, tier) not in by_day or not wanted(d, cell, tier):
+            continue  # a cell with no usage in this tier this period met none of the tier's rates this period
         groups = same.groups(provider, model, tier)
         there, own_sums = sums.setdefault((cell, tier), ([[0] * width for _ in groups], [0] * width))
         epoch = int(_aware(ts).timestamp())
@@ -355,7 +358,7 @@ def _previous_at_this_periods_rates(
         groups = same.groups(cell.provider, cell.model, tier)
         weighted = [Fraction(0)] * width
         for (_, days), group_sums in zip(groups, there, strict=True):
-            share = _shares(by_day[cell], days) if len(groups) > 1 else [Fraction(1)] * width
+            share = _shares(by_day[(cell, tier)], days) if len(groups) > 1 else [Fraction(1)] * width
             weighted = [w + s * c for w, s, c in zip(weighted, share, group_sums, strict=True)]
         out[(cell, tier)] = (weighted, own_sums)
     return out

@@ -176,6 +176,54 @@ def test_a_rise_during_a_longer_period_is_price_alone_at_the_rates_this_periods_
     assert_adds_up(b)
 
 
+FLEX_RISE = """
+[[tiers]]
+provider = "acme"
+tier = "flex"
+multiplier = 0.5
+effective_from = 2026-01-01
+
+[[tiers]]
+provider = "acme"
+tier = "flex"
+multiplier = 0.8
+effective_from = 2026-10-16
+"""
+
+
+def test_a_tier_whose_rate_moved_mid_period_is_weighted_by_that_tiers_own_days(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # big at $0.016 a request standard, flex × 0.5 ($0.008), × 0.8 ($0.0128) from October 16th. September: 100
+    # standard and 100 flex requests a day, 30 × $2.40 = $72.00 for 6,000 requests. October: standard only on the
+    # 1st to the 15th (15 × $1.60), flex only on the 16th to the 31st (16 × $1.28): $44.48 for 3,100. Volume
+    # 72 × 3,100/6,000 − 72 = −34.80. Price: September's flex usage at the rate October's flex usage met, 0.8:
+    # 3,000 × $0.016 × 0.3 × 3,100/6,000 = +7.44; tokens per request 44.48 − (72 + 14.40) × 3,100/6,000 = −0.16.
+    # Weighting the flex group's days by the cell's usage in every tier put 15/31 of it at the old rate: price
+    # +3.84, tokens per request +3.44.
+    rows: list[dict[str, object]] = []
+    day = date(2026, 9, 1)
+    while day <= date(2026, 10, 31):
+        tiers = ("standard", "flex") if day.month == 9 else ("standard" if day.day <= 15 else "flex",)
+        rows += [{"event_id": f"{tier}{day}", "ts": f"{day}T12:00:00Z", "customer": "acme", "product": "agent",
+                  "feature": "agent-run", "provider": "acme", "model": "big", "requests": 100,
+                  "input_tokens": 100_000, "output_tokens": 20_000, "service_tier": tier} for tier in tiers]  # fmt: skip
+        day += timedelta(days=1)
+    contracts: list[dict[str, object]] = [{"customer": "acme", "customer_name": "Acme Corp", "plan": "flat",
+                                           "start": "2026-01-01", "platform_fee_usd": "100"}]  # fmt: skip
+    rt = load_rows(settings, tmp_path, usage=rows, contracts=contracts, price_file=PRICES + FLEX_RISE)
+    expected = {"volume": Decimal("-34.80"), "price": Decimal("7.44"), "tokens_per_request": Decimal("-0.16")}
+    b = why(rt)
+    assert b.cogs == (Decimal("72.00"), Decimal("44.48"))
+    assert moved(b) == expected
+    assert_adds_up(b)
+    # The same with the file edited since pricing: the booked rates' path weights the tier's days alike.
+    rt.settings.prices_file.write_text(PRICES.replace("0.01", "0.02") + FLEX_RISE)
+    b = why(Runtime(rt.settings, now_override=NOW))
+    assert b.notes == [STALE_NOTE] and moved(b) == expected
+    assert_adds_up(b)
+
+
 def test_a_rise_the_file_gained_since_pricing_is_no_price_step_until_a_reprice(
     settings: Settings, tmp_path: Path
 ) -> None:
