@@ -328,6 +328,18 @@ class Settings(BaseSettings):
         ),
     )
 
+    sync_cost_revisit_days: int = Field(
+        3,
+        ge=0,
+        le=31,
+        validation_alias=_env("MARGINBOT_SYNC_COST_REVISIT_DAYS"),
+        description=(
+            "How many of the last complete UTC days of OpenAI and Anthropic costs (Costs API, cost report) each sync "
+            "reads again, replacing what it stored for them: vendors revise a day's cost for a while after it ends. "
+            "0 reads a day's costs only with its usage."
+        ),
+    )
+
     _split = field_validator("allowed_users", "allowed_channels", "alert_channels", "digest_channels", mode="before")(
         _split_ids
     )

@@ -325,6 +325,12 @@ def write_batch(
             writer.flush()
             # What a provider billed can be revised: the latest figure replaces the earlier one (no rollup).
             costs = [{**r, "amount_usd": stored_cost(r["amount_usd"])} for r in batch.provider_costs.values()]
+            if batch.cost_days is not None:
+                # The days read whole are replaced whole: a line the vendor no longer lists for them goes too.
+                conn.execute(
+                    text("DELETE FROM provider_cost WHERE source = :s AND day >= :a AND day < :b"),
+                    {"s": source, "a": batch.cost_days[0], "b": batch.cost_days[1]},
+                )
             _upsert(conn, ProviderCost.__table__, costs)  # type: ignore[attr-defined]
             removed = _write_revenue(conn, batch)
             seat_notes = _apply_seats(conn, batch.seats, runtime.today(ctx.now))

@@ -12,7 +12,6 @@ Cost report amounts are decimal strings in cents: "123.78912" is $1.2378912.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,14 +19,13 @@ import httpx
 
 from config.settings import Settings
 from engine.ingest.sources.base import (
-    DAY,
     UNKNOWN_MODEL,
     Batch,
     Context,
     Window,
     add_provider_cost,
+    cost_range,
     count,
-    floor_to,
     merge_event,
     money,
     parse_rfc3339,
@@ -93,8 +91,7 @@ class AnthropicConnector(ProviderBuckets):
         for page in fetcher.pages("organizations/usage_report/messages", params, next_page_token()):
             for bucket in records(page, "data", "usage report page", NAME):
                 _usage_bucket(bucket, width, ctx, batch)
-        day_start = floor_to(window.start, DAY)
-        day_end = floor_to(window.end - timedelta(seconds=1), DAY) + DAY
+        day_start, day_end = cost_range(window, batch)
         params = [
             ("starting_at", rfc3339(day_start)),
             ("ending_at", rfc3339(day_end)),

@@ -56,6 +56,9 @@ class Window:
     # Provider buckets read at another width than the configured one (the rest of the bucket a width switch
     # found the cursor in, read at the width it was synced with); None is the configured width.
     width: str | None = None
+    # Provider costs are read from this day instead of the window's first (a sync re-reading the last days' costs,
+    # which vendors revise after the day ends); None is the window's own days.
+    costs_from: datetime | None = None
 
 
 @dataclass
@@ -66,6 +69,9 @@ class Batch:
     provider_costs: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → row
     revenue: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → revenue_actual row
     void_invoices: set[str] = field(default_factory=set)
+    # The UTC days [first, end) whose provider costs were read whole: the rows stored for them are replaced by the
+    # batch's, so a line the vendor no longer lists does not linger.
+    cost_days: tuple[date, date] | None = None
     seats: list[dict[str, Any]] = field(default_factory=list)  # {customer, product, seats, subscription}
     unmapped: Counter[str] = field(default_factory=Counter)
     read: int = 0  # vendor records read (bucket results, log rows, spans, invoice lines)
@@ -283,6 +289,14 @@ def stored_cost(amount: Decimal) -> Decimal:
     """A provider's billed amount as provider_cost keeps it (NUMERIC(24, 9)): half up to the nano-dollar, once (a
     vendor's 1e-999999 is 0, where PostgreSQL refused it as a sum past what it holds)."""
     return round_to(amount, NANO_STEP)
+
+
+def cost_range(window: Window, batch: Batch) -> tuple[datetime, datetime]:
+    """The whole UTC days a window's provider costs are read for (from `costs_from` when set), noted in the batch."""
+    day_start = floor_to(window.costs_from or window.start, DAY)
+    day_end = floor_to(window.end - timedelta(seconds=1), DAY) + DAY
+    batch.cost_days = (day_start.date(), day_end.date())
+    return day_start, day_end
 
 
 def add_provider_cost(

@@ -10,6 +10,7 @@ prices these events, and what OpenAI billed (Costs API, daily) goes to provider_
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from engine.ingest.sources.base import (
     Context,
     Window,
     add_provider_cost,
+    cost_range,
     count,
     floor_to,
     from_unix,
@@ -120,7 +122,24 @@ def provider_windows(
                 f"{rfc3339(synced_to)}",
             )
     # A transaction per day of hourly buckets, per month of daily ones: small to retry, big enough to be fast.
-    return gap + split(start, end, DAY if width == "1h" else timedelta(days=31), DAY)
+    windows = gap + split(start, end, DAY if width == "1h" else timedelta(days=31), DAY)
+    return revisit_costs(windows, ctx) if since is None else windows
+
+
+def revisit_costs(windows: list[Window], ctx: Context) -> list[Window]:
+    """`windows`, the first reading the costs of the last `sync_cost_revisit_days` complete UTC days again.
+
+    A vendor revises a day's cost for a while after the day ends (the Costs API showed $60 for a day two hours after
+    it, $100 a day later): read once with the day's usage, the first figure stayed, and reconcile called the rest
+    drift for ever. Usage is not read again: its buckets are read settled, and an event is stored once by its id."""
+    days = ctx.settings.sync_cost_revisit_days
+    if not windows or not days:
+        return windows
+    first = windows[0]
+    revisit = floor_to(ctx.now, DAY) - days * DAY
+    if floor_to(first.start, DAY) <= revisit:
+        return windows
+    return [replace(first, costs_from=revisit), *windows[1:]]
 
 
 def provider_cursor(
@@ -193,8 +212,7 @@ class OpenAIConnector(ProviderBuckets):
             for page in fetcher.pages(f"organization/usage/{kind}", params, next_page_token()):
                 for bucket in records(page, "data", f"usage/{kind} page", NAME):
                     _usage_bucket(bucket, kind, width, ctx, batch)
-        day_start = floor_to(window.start, DAY)
-        day_end = floor_to(window.end - timedelta(seconds=1), DAY) + DAY
+        day_start, day_end = cost_range(window, batch)
         params = [
             ("start_time", int(day_start.timestamp())),
             ("end_time", int(day_end.timestamp())),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from genai_prices import Usage as GenaiUsage
@@ -211,3 +211,38 @@ def test_a_cost_amount_written_as_a_json_number_with_more_digits_than_a_float_ho
     assert [row["amount_usd"] for row in batch.provider_costs.values()] == [Decimal("0.12345678949999999999")]
     # Stored to the nano, half up once from the digits as written (through a float: 0.123456790).
     assert [stored_cost(row["amount_usd"]) for row in batch.provider_costs.values()] == [Decimal("0.123456789")]
+
+
+def test_a_days_costs_are_read_again_at_the_next_sync_and_replace_what_was_stored(rt: Runtime, vendor: Vendor) -> None:
+    amounts = {"Claude Sonnet 4 Usage - Input Tokens": "6000", "Claude Sonnet 4 Usage - Output Tokens": "500"}
+
+    def cost_report(request):  # type: ignore[no-untyped-def]
+        start = datetime.fromisoformat(request.url.params["starting_at"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(request.url.params["ending_at"].replace("Z", "+00:00"))
+        result = fixture("anthropic_cost_report.json")["data"][0]["results"][0]
+        data = []
+        while start < end:
+            day = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+            lines = [{**result, "description": d, "amount": a} for d, a in amounts.items()]
+            data.append({"starting_at": day, "results": lines if day == "2026-11-14T00:00:00Z" else []})
+            start += timedelta(days=1)
+        return Reply(body={"data": data, "has_more": False, "next_page": None})
+
+    vendor.route(USAGE, lambda request: Reply(body={"data": [], "has_more": False, "next_page": None}))
+    vendor.route(COSTS, cost_report)
+    first = sync_source(
+        rt,
+        "anthropic",
+        since=date(2026, 11, 14),
+        now=datetime(2026, 11, 15, 2, 30, tzinfo=UTC),
+        transport=vendor.transport,
+    )
+    amounts.clear()
+    amounts["Claude Sonnet 4 Usage - Input Tokens"] = "10000"  # revised: $100, its output line gone
+
+    second = sync_source(rt, "anthropic", now=datetime(2026, 11, 16, 2, 30, tzinfo=UTC), transport=vendor.transport)
+
+    assert first.ok and second.ok, (first.error, second.error)
+    assert rows(rt, "SELECT CAST(day AS TEXT), line_item, amount_usd FROM provider_cost ORDER BY day") == [
+        ("2026-11-14", "Claude Sonnet 4 Usage - Input Tokens", 100)
+    ]

@@ -586,3 +586,60 @@ def test_a_line_item_listed_twice_is_summed_exactly_and_rounded_once() -> None:
     for _ in range(2):
         add_provider_cost(batch, "openai", "b", date(2026, 10, 1), "p", "input_tokens", Decimal("0.0000000005"))
     assert [stored_cost(row["amount_usd"]) for row in batch.provider_costs.values()] == [Decimal("0.000000001")]
+
+
+def test_a_days_costs_are_read_again_for_the_next_days_and_replace_what_was_stored(rt: Runtime, vendor: Vendor) -> None:
+    nov14 = int(datetime(2026, 11, 14, tzinfo=UTC).timestamp())
+    output = {**cost_result(5), "line_item": "output_tokens"}
+    costs: dict[int, list] = {nov14: [cost_result(60), output]}  # Nov 14 as the Costs API shows it early on Nov 15
+    serve(vendor, {}, costs=costs)
+    asked: list[tuple[str, str]] = []
+    route = vendor.routes[COSTS]
+
+    def costs_api(request: httpx.Request) -> Reply:
+        q = request.url.params
+        asked.append(tuple(str(datetime.fromtimestamp(int(q[k]), UTC).date()) for k in ("start_time", "end_time")))
+        return route(request)
+
+    vendor.route(COSTS, costs_api)
+    first = sync_source(
+        rt,
+        "openai",
+        since=date(2026, 11, 14),
+        now=datetime(2026, 11, 15, 2, 30, tzinfo=UTC),
+        transport=vendor.transport,
+    )
+    assert first.ok, first.error
+    # A day later the vendor has revised Nov 14 (its input cost final, its output line gone) and billed Nov 15.
+    costs[nov14] = [cost_result(100)]
+    costs[nov14 + DAY] = [cost_result(7)]
+    later = datetime(2026, 11, 16, 2, 30, tzinfo=UTC)
+
+    second = sync_source(rt, "openai", now=later, transport=vendor.transport)
+    again = sync_source(rt, "openai", now=later, transport=vendor.transport)  # nothing new settled: nothing read
+
+    assert second.ok and again.ok, (second.error, again.error)
+    # The last 3 complete days' costs are read with the new day's usage; the stored rows of those days are replaced.
+    assert asked == [("2026-11-14", "2026-11-15"), ("2026-11-13", "2026-11-16")]
+    assert rows(rt, "SELECT CAST(day AS TEXT), line_item, amount_usd FROM provider_cost ORDER BY day") == [
+        ("2026-11-14", "input_tokens", 100),
+        ("2026-11-15", "input_tokens", 7),
+    ]
+
+
+def test_costs_are_read_again_only_for_the_days_set(rt: Runtime, vendor: Vendor) -> None:
+    serve(vendor, {})
+    asked: list[str] = []
+    route = vendor.routes[COSTS]
+
+    def costs_api(request: httpx.Request) -> Reply:
+        asked.append(str(datetime.fromtimestamp(int(request.url.params["start_time"]), UTC).date()))
+        return route(request)
+
+    vendor.route(COSTS, costs_api)
+    none = Runtime(rt.settings.model_copy(update={"sync_cost_revisit_days": 0}), now_override=rt.now())
+    sync_source(none, "openai", since=date(2026, 11, 10), until=date(2026, 11, 10), transport=vendor.transport)
+
+    assert sync_source(none, "openai", transport=vendor.transport).ok  # from the cursor (Nov 11) to Nov 14
+
+    assert asked == ["2026-11-10", "2026-11-11"]
