@@ -1,7 +1,8 @@
 """How connectors talk HTTP: timeouts, retries with backoff on 429/5xx, clear errors, no leaked secrets.
 
 Every vendor call goes through `Fetcher.get_json`. It retries 429 and 5xx (and dropped connections) with
-exponential backoff, honouring `Retry-After`; it turns 401/403, other 4xx and malformed JSON into a
+exponential backoff, honouring `Retry-After` and Stripe's `Stripe-Should-Retry` (a source may give rate limits
+a budget of waiting of their own, `rate_limit_wait`); it turns 401/403, other 4xx and malformed JSON into a
 `SourceError` that names the source, the path and the cause. Secrets travel only in headers, which are never
 put in a message; vendor error bodies are scrubbed of the secrets (and of anything shaped like a key) before
 they are quoted, because some vendors echo part of the key back.
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 300.0  # seconds; a vendor asking for longer is treated as down
+MAX_BACKOFF = 60.0  # seconds: the longest of the growing waits on repeated 429s
 # Public keys are not secrets, but a vendor echoing `pk-…` next to a secret says which account it was: masked too.
 _PUBLIC_KEYISH = re.compile(r"\bpk[-_][A-Za-z0-9_\-]{6,}", re.IGNORECASE)
 
@@ -58,10 +60,14 @@ class Fetcher:
         timeout: float = 30.0,
         attempts: int = 3,
         backoff: float = 1.0,
+        rate_limit_wait: float = 0.0,
     ) -> None:
         self.source = source
         self.sleep = sleep
         self.attempts = max(1, attempts)
+        # Seconds one request may wait in all on 429s, backing off 1, 2, 4, … s (at most MAX_BACKOFF a wait), before
+        # giving up; 0 counts a 429 as one of the `attempts`, like a 5xx.
+        self.rate_limit_wait = rate_limit_wait
         self.backoff = backoff
         self._secrets = tuple(s for s in secrets if s)
         if auth is not None:
@@ -95,15 +101,20 @@ class Fetcher:
     def get_json(self, path: str, params: Params | None = None) -> Any:
         """GET `path` (relative to the base URL) and return the decoded JSON body."""
         path = path.lstrip("/")
-        for attempt in range(1, self.attempts + 1):
+        failed = 0  # failures other than rate limits, counted against `attempts`
+        limited = 0  # 429s, retried while the waits stay within `rate_limit_wait`
+        waited = 0.0
+        while True:
             try:
                 response = self._client.get(path, params=params)
             except httpx.TimeoutException:
                 cause = "timed out"
-                wait = self._delay(attempt, None)
+                failed += 1
+                wait = self._delay(failed, None)
             except httpx.TransportError as exc:
                 cause = f"connection failed ({type(exc).__name__})"
-                wait = self._delay(attempt, None)
+                failed += 1
+                wait = self._delay(failed, None)
             else:
                 status = response.status_code
                 if status < 300:
@@ -113,23 +124,35 @@ class Fetcher:
                         f"HTTP {status} from GET /{path}: the credentials were refused "
                         f"({'invalid or revoked key' if status == 401 else 'the key lacks the permission'})"
                     )
-                if status not in RETRY_STATUSES:
+                # Stripe says whether a request may succeed if retried (`Stripe-Should-Retry`), and sends no
+                # Retry-After: its word goes before the status.
+                should = response.headers.get("stripe-should-retry", "").strip().lower()
+                if should == "false" or (status not in RETRY_STATUSES and should != "true"):
                     raise self.fail(f"HTTP {status} from GET /{path}: {_vendor_message(response)}")
                 cause = f"HTTP {status}"
-                wait = self._delay(attempt, response.headers.get("retry-after"))
-            if attempt == self.attempts or wait is None:
-                raise self.fail(f"GET /{path} failed {attempt} time(s), last: {cause}; giving up")
+                if status == 429 and self.rate_limit_wait:
+                    limited += 1
+                    wait = self._delay(limited, response.headers.get("retry-after"), cap=MAX_BACKOFF)
+                    if wait is not None and waited + wait > self.rate_limit_wait:
+                        raise self.fail(
+                            f"GET /{path} was rate limited {limited} time(s) in {waited:.0f}s of waiting; giving up"
+                        )
+                else:
+                    failed += 1
+                    wait = self._delay(failed, response.headers.get("retry-after"))
+            if failed >= self.attempts or wait is None:
+                raise self.fail(f"GET /{path} failed {failed + limited} time(s), last: {cause}; giving up")
             log.warning("%s: GET /%s: %s, retrying in %.1fs", self.source, path, cause, wait)
+            waited += wait
             self.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _delay(self, attempt: int, retry_after: str | None) -> float | None:
+    def _delay(self, attempt: int, retry_after: str | None, *, cap: float = MAX_RETRY_AFTER) -> float | None:
         """Seconds to wait before the next attempt; None when the vendor asks for an unreasonable wait."""
         if retry_after:
             seconds = _retry_after_seconds(retry_after)
             if seconds is not None:
                 return None if seconds > MAX_RETRY_AFTER else seconds
-        return self.backoff * 2 ** (attempt - 1)
+        return min(cap, self.backoff * 2 ** (attempt - 1))
 
     def _decode(self, path: str, response: httpx.Response) -> Any:
         try:
@@ -183,6 +206,7 @@ def v1_fetcher(
     *,
     transport: httpx.BaseTransport | None,
     sleep: Callable[[float], None],
+    rate_limit_wait: float = 0.0,
 ) -> Fetcher:
     """A Fetcher on `<base>/v1` (the configured base may already end in /v1) that keeps `key` out of messages."""
     base = base_url.rstrip("/")
@@ -193,6 +217,7 @@ def v1_fetcher(
         secrets=(key,),
         transport=transport,
         sleep=sleep,
+        rate_limit_wait=rate_limit_wait,
     )
 
 

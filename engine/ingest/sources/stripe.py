@@ -43,6 +43,10 @@ REVISIT = timedelta(days=40)
 COUNTED = {"open", "paid"}
 REMOVED = {"void", "uncollectible"}
 SEAT_STATUSES = {"active", "past_due"}
+# A Stripe sync is one window (every invoice since the cursor less REVISIT, every subscription): three 429s on one page
+# lost every page read before it, and the next run read them all again. Stripe sends no Retry-After and asks for
+# exponential backoff, so a request backs off 1, 2, 4, … s, up to this many seconds in all, before the sync gives up.
+RATE_LIMIT_WAIT = 120.0
 _CENT = Decimal(100)
 # Credit note shares are kept to what revenue_actual.amount_usd holds exactly (NUMERIC, MONEY_PLACES decimals):
 # a cent is this many of those units.
@@ -62,7 +66,13 @@ class StripeConnector:
         assert settings.stripe_api_key is not None
         key = settings.stripe_api_key.get_secret_value()
         return v1_fetcher(
-            NAME, settings.stripe_base_url, key, {"Authorization": f"Bearer {key}"}, transport=transport, sleep=sleep
+            NAME,
+            settings.stripe_base_url,
+            key,
+            {"Authorization": f"Bearer {key}"},
+            transport=transport,
+            sleep=sleep,
+            rate_limit_wait=RATE_LIMIT_WAIT,
         )
 
     def windows(

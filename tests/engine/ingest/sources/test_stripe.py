@@ -17,7 +17,7 @@ from engine.periods import Period, month
 from engine.reports.margin import customer_report
 from engine.runtime import Runtime
 from engine.store.meta import StalePrices
-from tests.engine.ingest.conftest import Reply, Vendor, add_contract, fixture, rows, stripe_list
+from tests.engine.ingest.conftest import Reply, Sleeps, Vendor, add_contract, fixture, rows, stripe_list
 
 OCT = month(2026, 10)
 
@@ -690,3 +690,49 @@ def test_a_line_stored_by_its_old_id_alone_is_replaced_when_its_invoice_is_read_
     assert rows(rt, "SELECT id FROM revenue_actual ORDER BY id") == [("in_nov:sub_X",), ("in_oct:sub_X",)]
     with rt.connect() as conn:
         assert customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds).current.revenue == Decimal(1000)
+
+
+RATE_LIMITED = Reply(429, {"error": {"type": "rate_limit_error"}}, {"Stripe-Should-Retry": "true"})
+
+
+def test_a_rate_limited_stripe_page_is_retried_with_growing_waits_and_nothing_read_is_lost(
+    rt: Runtime, vendor: Vendor, sleeps: Sleeps
+) -> None:
+    oct1, nov1 = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    invoices = [paid_invoice(f"in_{i:03d}", f"il_{i:03d}", 10_000, oct1, nov1) for i in range(250)]
+    page = stripe_list(invoices)
+    calls: list[str | None] = []
+
+    def limited(request: httpx.Request) -> Reply:  # the third page is refused four times (Stripe sends no Retry-After)
+        after = request.url.params.get("starting_after")
+        calls.append(after)
+        return RATE_LIMITED if after == "in_199" and calls.count(after) <= 4 else page(request)
+
+    vendor.route("/v1/invoices", limited)
+    vendor.route("/v1/subscriptions", stripe_list([]))
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport, sleep=sleeps)
+
+    assert result.ok, result.error
+    assert sleeps == [1.0, 2.0, 4.0, 8.0]
+    assert rows(rt, "SELECT COUNT(*), SUM(amount_usd) FROM revenue_actual") == [(250, 25_000)]
+
+
+def test_stripe_rate_limits_are_waited_out_within_two_minutes_then_the_sync_stops(
+    rt: Runtime, vendor: Vendor, sleeps: Sleeps
+) -> None:
+    vendor.route("/v1/invoices", lambda request: RATE_LIMITED)
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport, sleep=sleeps)
+
+    assert result.error == "stripe: GET /invoices was rate limited 7 time(s) in 63s of waiting; giving up"
+    assert sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]  # the next, 60 s (the longest), would pass 120 s in all
+
+
+def test_a_stripe_error_it_says_not_to_retry_is_not_retried(rt: Runtime, vendor: Vendor, sleeps: Sleeps) -> None:
+    vendor.fail("/v1/invoices", Reply(500, {"error": {"message": "no"}}, {"Stripe-Should-Retry": "false"}))
+    vendor.route("/v1/invoices", stripe_list([]))
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport, sleep=sleeps)
+
+    assert result.error == "stripe: HTTP 500 from GET /invoices: no" and sleeps == []
