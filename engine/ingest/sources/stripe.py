@@ -108,7 +108,7 @@ class StripeConnector:
         seats: list[dict[str, Any]] = []
         for page in fetcher.pages("subscriptions", [("limit", 100)], starting_after()):
             for sub in records(page, "data", "subscriptions page", NAME):
-                seats += _subscription(sub, ctx)
+                seats += _subscription(sub, ctx, batch.notes)
         batch.seats += _seat_totals(seats)
         return batch
 
@@ -349,8 +349,14 @@ def _line_product(line: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _subscription(sub: Any, ctx: Context) -> list[dict[str, Any]]:
-    """A subscription's seats: per product, its licensed per-unit items' quantities added up."""
+def _subscription(sub: Any, ctx: Context, notes: list[str]) -> list[dict[str, Any]]:
+    """A subscription's seats: per product, its licensed items' quantities added up.
+
+    A licensed price's quantity is the number of seats whatever its billing scheme: per unit, or tiered (graduated
+    or volume, a seat costing less past the 10th). A tiered price has no one amount a seat, so the seat contract's
+    seat price is left as it is, and the sync's notes say that the seats are billed as its invoices say (the invoice
+    lines Stripe bills replace the contract's revenue on the days they cover). Skipped, a tiered price's 14 seats left
+    the contract at 10, and nothing said so."""
     if not isinstance(sub, Mapping) or not sub.get("id"):
         raise SourceError(NAME, "subscriptions: a subscription must be an object with an id")
     if sub.get("status") not in SEAT_STATUSES:
@@ -365,12 +371,24 @@ def _subscription(sub: Any, ctx: Context) -> list[dict[str, Any]]:
         # Licensed per-unit prices are seats; metered prices are usage, billed on the invoice.
         if not isinstance(recurring, Mapping) or recurring.get("usage_type") != "licensed":
             continue
-        if price.get("billing_scheme", "per_unit") != "per_unit":
+        scheme = price.get("billing_scheme") or "per_unit"
+        quantity = count(item.get("quantity"), f"subscription {sub['id']}: quantity", NAME)
+        if scheme not in ("per_unit", "tiered"):
+            notes.append(
+                f"subscription {sub['id']}: {quantity} seat(s) of price {price.get('id')} not applied: its billing "
+                f"scheme {shown(scheme)} is unknown to marginbot"
+            )
             continue
         product = ctx.mapping.stripe_product(str(price.get("product") or "")) or target.product
-        seats[product] = seats.get(product, 0) + count(
-            item.get("quantity"), f"subscription {sub['id']}: quantity", NAME
-        )
+        if scheme == "tiered":
+            mode = price.get("tiers_mode")
+            how = f" ({mode})" if isinstance(mode, str) and mode else ""
+            notes.append(
+                f"subscription {sub['id']}: price {price.get('id')} is tiered{how}: its {quantity} seat(s) are "
+                "counted; a tiered price has no one price a seat, so what they are billed is read from its invoices "
+                "and the seat contract's seat price is left as it is"
+            )
+        seats[product] = seats.get(product, 0) + quantity
     return [
         {
             "customer": target.customer,

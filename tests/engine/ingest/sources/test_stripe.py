@@ -736,3 +736,42 @@ def test_a_stripe_error_it_says_not_to_retry_is_not_retried(rt: Runtime, vendor:
     result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport, sleep=sleeps)
 
     assert result.error == "stripe: HTTP 500 from GET /invoices: no" and sleeps == []
+
+
+@pytest.mark.parametrize("mode", ["graduated", "volume"])
+def test_a_tiered_seat_price_sets_the_seats_and_says_its_price_comes_from_the_invoices(
+    rt: Runtime, vendor: Vendor, mode: str
+) -> None:
+    add_contract(rt, "acme", plan="seat", seats=10)
+    sub = seat_subscription("sub_tiered", 14)
+    price = sub["items"]["data"][0]["price"]  # type: ignore[index]
+    price.update(billing_scheme="tiered", tiers_mode=mode, unit_amount=None, unit_amount_decimal=None)
+    serve_stripe(vendor, [], [sub])
+
+    result = sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    assert result.seats == ["acme/assist: seats 10 → 14 from 2026-11-15 (Stripe sub_tiered)"]
+    assert rows(rt, "SELECT seats, seat_price_usd FROM contract ORDER BY start") == [(10, 50), (14, 50)]
+    assert result.notes == [
+        f"subscription sub_tiered: price price_1PgafmB7WZ01zgkW6dKueIc5 is tiered ({mode}): its 14 seat(s) are "
+        "counted; a tiered price has no one price a seat, so what they are billed is read from its invoices and the "
+        "seat contract's seat price is left as it is"
+    ]
+
+
+def test_seats_of_a_price_with_a_billing_scheme_marginbot_does_not_know_are_not_applied_and_said(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    add_contract(rt, "acme", plan="seat", seats=10)
+    sub = seat_subscription("sub_new", 14)
+    sub["items"]["data"][0]["price"]["billing_scheme"] = "per_bundle"  # type: ignore[index]
+    serve_stripe(vendor, [], [sub])
+
+    result = sync_source(rt, "stripe", since=date(2026, 11, 1), transport=vendor.transport)
+
+    assert result.seats == [] and rows(rt, "SELECT seats FROM contract") == [(10,)]
+    assert result.notes == [
+        "subscription sub_new: 14 seat(s) of price price_1PgafmB7WZ01zgkW6dKueIc5 not applied: its billing scheme "
+        "'per_bundle' is unknown to marginbot"
+    ]
