@@ -59,6 +59,9 @@ class Window:
     # Provider costs are read from this day instead of the window's first (a sync re-reading the last days' costs,
     # which vendors revise after the day ends); None is the window's own days.
     costs_from: datetime | None = None
+    # Whether the window also reads what the source holds now rather than by time (Stripe's subscriptions, whose
+    # seats are added up across all of them): read whole, once a sync, by its last window.
+    reads_state: bool = True
 
 
 @dataclass

@@ -14,6 +14,7 @@ their ids), so nothing is counted twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -24,6 +25,7 @@ import httpx
 from config.settings import Settings
 from engine.ingest.events import shown
 from engine.ingest.sources.base import (
+    DAY,
     FIRST_SYNC_DAYS,
     Batch,
     Context,
@@ -32,6 +34,7 @@ from engine.ingest.sources.base import (
     from_unix,
     leaves_a_gap,
     records,
+    split,
     stable_id,
 )
 from engine.ingest.sources.http import Fetcher, SourceError, starting_after, v1_fetcher
@@ -43,10 +46,14 @@ REVISIT = timedelta(days=40)
 COUNTED = {"open", "paid"}
 REMOVED = {"void", "uncollectible"}
 SEAT_STATUSES = {"active", "past_due"}
-# A Stripe sync is one window (every invoice since the cursor less REVISIT, every subscription): three 429s on one page
-# lost every page read before it, and the next run read them all again. Stripe sends no Retry-After and asks for
-# exponential backoff, so a request backs off 1, 2, 4, … s, up to this many seconds in all, before the sync gives up.
+# Three 429s on one page failed the window and lost every page of it read before. Stripe sends no Retry-After and asks
+# for exponential backoff, so a request backs off 1, 2, 4, … s, up to this many seconds in all, before it gives up.
 RATE_LIMIT_WAIT = 120.0
+# Invoices are read in windows of this many days of creation, each written in its own transaction: a sync that fails
+# keeps the invoices of the windows before (each invoice whole, its lines and credit notes together), where one
+# window for the whole range lost every invoice read when a late page failed. Subscriptions, which set seats as
+# their sum, are read whole by the last window.
+CHUNK = timedelta(days=10)
 _CENT = Decimal(100)
 # Credit note shares are kept to what revenue_actual.amount_usd holds exactly (NUMERIC, MONEY_PLACES decimals):
 # a cent is this many of those units.
@@ -85,7 +92,8 @@ class StripeConnector:
         else:
             start = ctx.now - timedelta(days=FIRST_SYNC_DAYS)
         end = min(until, ctx.now) if until is not None else ctx.now
-        return [Window(start, end)] if start < end else []
+        windows = [replace(w, reads_state=False) for w in split(start, end, CHUNK, DAY)]
+        return [*windows[:-1], replace(windows[-1], reads_state=True)] if windows else []
 
     def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
         if not cursor or cursor.get("created") is None:
@@ -105,6 +113,8 @@ class StripeConnector:
         for page in fetcher.pages("invoices", params, starting_after()):
             for invoice in records(page, "data", "invoices page", NAME):
                 _invoice(fetcher, invoice, ctx, batch)
+        if not window.reads_state:
+            return batch
         seats: list[dict[str, Any]] = []
         for page in fetcher.pages("subscriptions", [("limit", 100)], starting_after()):
             for sub in records(page, "data", "subscriptions page", NAME):

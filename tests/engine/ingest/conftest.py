@@ -198,18 +198,25 @@ def fixture_then_end(name: str, *, key: str = "data") -> Route:
 
 
 def stripe_list(objects: list[dict[str, Any]], *, page_size: int = 100) -> Route:
-    """Serve a Stripe list with `limit`, `starting_after` and `has_more`."""
+    """Serve a Stripe list with `limit`, `starting_after`, `has_more` and the `created[gte]`/`created[lt]` filters."""
 
     def handle(request: httpx.Request) -> Reply:
-        after = request.url.params.get("starting_after")
-        size = min(page_size, int(request.url.params.get("limit", "10")))
-        index = 0 if after is None else next(i for i, o in enumerate(objects) if o["id"] == after) + 1
-        page = objects[index : index + size]
+        q = request.url.params
+        after = q.get("starting_after")
+        size = min(page_size, int(q.get("limit", "10")))
+        listed = [
+            o
+            for o in objects
+            if ("created[gte]" not in q or o["created"] >= int(q["created[gte]"]))
+            and ("created[lt]" not in q or o["created"] < int(q["created[lt]"]))
+        ]
+        index = 0 if after is None else next(i for i, o in enumerate(listed) if o["id"] == after) + 1
+        page = listed[index : index + size]
         return Reply(
             body={
                 "object": "list",
                 "data": page,
-                "has_more": index + size < len(objects),
+                "has_more": index + size < len(listed),
                 "url": request.url.path,
             }
         )

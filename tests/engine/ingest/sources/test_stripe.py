@@ -70,7 +70,8 @@ def test_stripe_invoice_lines_replace_modelled_revenue_using_each_lines_period(r
 
 def test_stripe_void_invoice_removes_its_lines_on_the_next_sync(rt: Runtime, vendor: Vendor) -> None:
     oct1, nov1 = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
-    invoices = [paid_invoice("in_oct", "il_oct", 120_000, oct1, nov1)]
+    # Created within the 40 days the next sync reads again (Stripe lists invoices by their creation).
+    invoices = [dict(paid_invoice("in_oct", "il_oct", 120_000, oct1, nov1), created=int(nov1.timestamp()))]
     serve_stripe(vendor, invoices, [])
     sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport)
     invoices[0]["status"] = "void"
@@ -647,6 +648,7 @@ def test_stripe_lines_with_an_old_id_that_two_invoices_share_are_each_stored(rt:
         # On those versions a line also has `unique_id` (il_), the id later versions give it: that is its key.
         with_line(paid_invoice("in_dec", "sli_Y", 50_000, dec1, datetime(2027, 1, 1, tzinfo=UTC)), unique_id="il_Y"),
     ]
+    invoices[2]["created"] = int(datetime(2026, 11, 14, tzinfo=UTC).timestamp())  # billed ahead: not in the future
     serve_stripe(vendor, invoices, [])
 
     for _ in range(2):  # read again (the 40 days re-read), the same rows: nothing counted twice
@@ -775,3 +777,41 @@ def test_seats_of_a_price_with_a_billing_scheme_marginbot_does_not_know_are_not_
         "subscription sub_new: 14 seat(s) of price price_1PgafmB7WZ01zgkW6dKueIc5 not applied: its billing scheme "
         "'per_bundle' is unknown to marginbot"
     ]
+
+
+def test_a_stripe_sync_that_fails_keeps_the_invoices_of_the_windows_before_and_the_next_run_reads_the_rest(
+    rt: Runtime, vendor: Vendor, sleeps: Sleeps
+) -> None:
+    add_contract(rt, "acme", plan="seat", seats=10)
+    created = [datetime(2026, 10, d, tzinfo=UTC) for d in (1, 12)] + [datetime(2026, 11, 10, tzinfo=UTC)]
+    invoices = [
+        dict(paid_invoice(f"in_{i}", f"il_{i}", 10_000, at, at), created=int(at.timestamp()))
+        for i, at in enumerate(created)
+    ]
+    page = stripe_list(invoices)
+    limited = {"on": True}
+
+    def rate_limited_at_in_2(request: httpx.Request) -> Reply:  # the page listing in_2 is refused, past the budget
+        reply = page(request)
+        return RATE_LIMITED if limited["on"] and "in_2" in [i["id"] for i in reply.body["data"]] else reply
+
+    vendor.route("/v1/invoices", rate_limited_at_in_2)
+    vendor.route("/v1/subscriptions", stripe_list([seat_subscription("sub_seats", 14)]))
+
+    failed = sync_source(rt, "stripe", since=date(2026, 10, 1), transport=vendor.transport, sleep=sleeps)
+
+    # Invoices are read in windows of 10 days of creation, each written whole: the windows before the failure stay.
+    assert failed.error is not None and (failed.windows_done, failed.windows) == (4, 5)
+    assert rows(rt, "SELECT id FROM revenue_actual ORDER BY id") == [("il_0",), ("il_1",)]
+    assert rows(rt, "SELECT seats FROM contract") == [(10,)]  # subscriptions are read (whole) by the last window only
+    limited["on"] = False
+
+    resumed = sync_source(rt, "stripe", transport=vendor.transport)  # from the cursor (Nov 10) less 40 days
+
+    assert resumed.ok, resumed.error
+    assert rows(rt, "SELECT id, amount_usd FROM revenue_actual ORDER BY id") == [
+        ("il_0", 100),
+        ("il_1", 100),
+        ("il_2", 100),
+    ]
+    assert rows(rt, "SELECT seats FROM contract ORDER BY start") == [(10,), (14,)]
