@@ -65,6 +65,15 @@ def skipped_line(p: Portfolio) -> str:
     )
 
 
+def not_invoiced_line(p: Portfolio) -> str:
+    """Customers billed in arrears whose last days no invoice covers yet (engine.reports.invoicing)."""
+    shown = "\n".join(
+        f"• *{esc_name(p.customers_named(k))}*: {esc(n.text())}" for k, n in sorted(p.not_invoiced.items())[:5]
+    )
+    more = f"\n…and {len(p.not_invoiced) - 5} more" if len(p.not_invoiced) > 5 else ""
+    return f":hourglass_flowing_sand: *Not invoiced yet* (their COGS of those days has no revenue yet):\n{shown}{more}"
+
+
 def portfolio_text(p: Portfolio) -> str:
     t = p.total
     breach = len(by_status(active(p.customers), "breach"))
@@ -92,6 +101,8 @@ def portfolio_message(p: Portfolio, *, weekly: list[Week] | None = None) -> Answ
         blocks.append(section(unpriced_line(p)))
     if p.skipped_contracts:
         blocks.append(section(skipped_line(p)))
+    if p.not_invoiced:
+        blocks.append(section(not_invoiced_line(p)))
     blocks.append(divider())
     for status in ("breach", "watch", "no_revenue"):
         rows = by_status(customers, status)

@@ -75,6 +75,8 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
                 f"revenue against it.{meant}"
             )
         )
+    if r.not_invoiced is not None:
+        blocks.append(section(f":hourglass_flowing_sand: *Not invoiced yet:* {esc(r.not_invoiced.text())}"))
     if weekly:
         blocks.append(context(f"*Weekly margin* {trend_line(weekly)}"))
     lever = f":dart: *Biggest lever:* {esc_name(r.top_lever)}"

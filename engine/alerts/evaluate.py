@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
@@ -60,6 +60,7 @@ from engine.money import ZERO, decimal_text, round_to
 from engine.periods import Period, trailing
 from engine.reports.accounts import Account, accounts
 from engine.reports.figures import Figures, Thresholds
+from engine.reports.invoicing import NotInvoiced
 from engine.reports.margin import MarginReport, subject_report
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
 from engine.reports.revenue import RevenueLine, revenue_lines
@@ -121,6 +122,12 @@ class Observation:
     owners: tuple[str, ...] = ()  # Slack member IDs to mention
     trend: Trend | None = None
     moved_to: tuple[str, str] | None = None  # (id, name) of the customer whose usage this one's now is
+    # Billed in arrears (engine.reports.invoicing): the window's last days no invoice covers yet. The subject is judged
+    # on the days its invoices cover (`current` is those days' figures), and the alert says so.
+    not_invoiced: list[NotInvoiced] = field(default_factory=list)
+    # The level the whole window would have given (days not invoiced yet counted against no revenue), when judging
+    # the billed days alone made it better: a breach held, which the run's summary names.
+    whole_level: Level | None = None
 
 
 def earns(figures: Figures) -> bool:
@@ -191,6 +198,8 @@ class AlertEvent:
             "resent": self.resent,
             "held": list(self.held),
             "moved_to": {"customer": o.moved_to[0], "name": o.moved_to[1]} if o.moved_to else None,
+            # Judged on the billed days: the days no invoice covers yet are left out (engine.reports.invoicing).
+            "not_invoiced": [{"customer": n.customer, **n.as_dict()} for n in o.not_invoiced],
         }
         if not earns(o.current):
             # Judged as cost without revenue (`earns`): no margin is shown, as for no revenue at all, not -187,400%.
@@ -228,6 +237,9 @@ class AlertRun:
     elapsed_s: float = 0.0
     silenced: list[str] = field(default_factory=list)  # subjects whose reminder was held (acknowledged, snoozed)
     lagging: list[Lag] = field(default_factory=list)  # usage sources not synced to the window
+    # Subjects that would read as in breach (or cost without revenue) over the whole window, not over the days their
+    # invoices cover: the rest is billed in arrears, not invoiced yet, so no alert is raised (engine.reports.invoicing).
+    not_invoiced: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         counts: dict[AlertKind, int] = defaultdict(int)
@@ -247,6 +259,11 @@ class AlertRun:
             what = (
                 what + "; " if what else "nothing new; "
             ) + f"no recovery decided: usage not synced to the window's end from {late}"
+        if self.not_invoiced:
+            what = (what + "; " if what else "nothing new; ") + (
+                f"not alerted, as only days not invoiced yet put them under the line (billed in arrears): "
+                f"{', '.join(self.not_invoiced)}"
+            )
         p = self.period
         head = f"checked {self.subjects} customers and products over {p.label} ({p.start} to {p.end}): "
         head += what or "nothing new"
@@ -448,8 +465,8 @@ def evaluate(
         if state.is_open and (kind, key) not in held and kind in (SubjectKind.CUSTOMER, SubjectKind.PRODUCT)
     ]
     owned = accounts(conn, [row.key for row in book.customers + absent if row.kind is SubjectKind.CUSTOMER])
-    observations = [observe(row, t, owned.get(row.key)) for row in book.customers] + [
-        observe(row, t) for row in book.products
+    observations = [_billed_days(row, book, t, owned.get(row.key)) for row in book.customers] + [
+        _billed_days(row, book, t) for row in book.products
     ]
     moved = _moved(conn, [row.key for row in absent if row.kind is SubjectKind.CUSTOMER])
     for row in absent:
@@ -463,6 +480,7 @@ def evaluate(
         for o in observations
         if o.kind is SubjectKind.CUSTOMER
         and o.level is Level.OK
+        and not o.not_invoiced  # its days awaiting an invoice would read as a margin falling to nothing
         and not states.get((SubjectKind.CUSTOMER, o.key), State()).status.is_bad
     }
     trends = trends_against(conn, period, lines, contracts=book.terms)
@@ -479,6 +497,35 @@ def evaluate(
         )
         decisions.append((obs, prev, new, events))
     return period, book, decisions
+
+
+def _billed_days(row: PortfolioRow, book: Portfolio, t: Thresholds, account: Account | None = None) -> Observation:
+    """`observe`, with the days of customers billed in arrears that no invoice covers yet left out (their COGS, counted
+    against no revenue, is not a breach: the invoice has not come yet). A customer is judged on its billed days; a
+    product without those customers' COGS of those days."""
+    if row.kind is SubjectKind.CUSTOMER:
+        late = [book.not_invoiced[row.key]] if row.key in book.not_invoiced else []
+        cut = late[0].cogs if late else ZERO
+    else:
+        late = [n for n in book.not_invoiced.values() if row.key in n.cogs_by_product]
+        cut = sum((n.cogs_by_product[row.key] for n in late), ZERO)
+    whole = observe(row, t, account)
+    if not late:
+        return whole
+    now = row.current
+    billed = Figures(
+        revenue=now.revenue,
+        cogs=now.cogs - cut,
+        events=now.events,
+        unpriced_events=now.unpriced_events,
+        thresholds=now.thresholds,
+        revenue_exact=now.revenue_exact,
+    )
+    obs = observe(replace(row, current=billed), t, account)
+    obs.not_invoiced = late
+    if whole.level.is_bad and not obs.level.is_bad:
+        obs.whole_level = whole.level
+    return obs
 
 
 def _moved(conn: Connection, customers: list[str]) -> dict[str, tuple[str, str]]:
@@ -768,4 +815,16 @@ def check_alerts(
         elapsed_s=time.perf_counter() - started,
         silenced=silenced,
         lagging=lagging,
+        not_invoiced=[
+            f"{obs.kind} {obs.key} ("
+            + "; ".join(
+                n.text()
+                if obs.kind is SubjectKind.CUSTOMER
+                else f"{n.customer}'s {n.start} to {n.end} not invoiced yet"
+                for n in obs.not_invoiced
+            )
+            + ")"
+            for obs, _prev, _new, _k in decisions
+            if obs.whole_level is not None
+        ],
     )

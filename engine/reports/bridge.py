@@ -22,7 +22,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from engine.money import CENT, MICRO, NANO, TENTH, fraction_decimal, json_number, round_to
 from engine.periods import Period
@@ -46,6 +46,8 @@ from engine.reports.bridge_words import (
     key_pieces_usd,
     round_half_up,
 )
+from engine.reports.figures import Figures
+from engine.reports.invoicing import awaiting, not_invoiced
 from engine.reports.names import resolve_customer, resolve_product
 from engine.store.meta import get_meta
 from engine.vocab import SubjectKind
@@ -307,7 +309,30 @@ def margin_bridge(
     unpriced = sum(1 for c in cells.values() if _unpriced(c))
     if unpriced:
         notes.append("some usage has no price anywhere: it counts as $0 COGS in both periods until it is priced")
-    return assemble(kind=kind, key=key, name=name, period=period, revenue=revenue, cogs=cogs, notes=notes)
+    bridge = assemble(kind=kind, key=key, name=name, period=period, revenue=revenue, cogs=cogs, notes=notes)
+    bridge.notes += _not_invoiced_notes(conn, bridge, kind, key)
+    return bridge
+
+
+def _not_invoiced_notes(conn: Connection, b: Bridge, kind: SubjectKind, key: str | None) -> list[str]:
+    """Customers billed in arrears whose last days of the period no invoice covers yet (engine.reports.invoicing):
+    those days' COGS counts against no revenue, so a fall in billed revenue there is the invoice not come yet."""
+    if kind is SubjectKind.CUSTOMER and key is not None:
+        whole = Figures(revenue=b.revenue[1], cogs=b.cogs[1])
+        late = not_invoiced(conn, b.period, {key: whole}, [key])
+        return [f"not invoiced yet: {n.text()}" for n in late.values()]
+    notes = []
+    for customer, (through, start) in sorted(awaiting(conn, b.period).items()):
+        if kind is SubjectKind.PRODUCT:
+            sql = "SELECT 1 FROM daily_customer_product WHERE customer = :c AND product = :p AND day BETWEEN :a AND :b"
+            params = {"c": customer, "p": key, "a": start, "b": b.period.end}
+            if conn.execute(text(sql + " LIMIT 1"), params).first() is None:
+                continue
+        notes.append(
+            f"not invoiced yet: {customer}'s revenue is billed through {through}; {start} to {b.period.end} has no "
+            "invoice yet, so its COGS of those days has no revenue against it until the invoice comes"
+        )
+    return notes
 
 
 def _unpriced(cell: Cell) -> bool:

@@ -20,6 +20,7 @@ from engine.money import HUNDRED, ZERO, share_text, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Share, Thresholds, nearest_rank, percentile, run_rate
+from engine.reports.invoicing import NotInvoiced, not_invoiced
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
 from engine.reports.revenue import (
@@ -76,6 +77,9 @@ class MarginReport:
     # revenue billed by invoice so far with how many customers it is of, carried at its rate so far (`run_rate`).
     # None for a complete period, or a report built by hand (its revenue is then scaled as its COGS is).
     carried: Carried | None = None
+    # A customer billed by invoice whose last days of the period no invoice covers yet (billed in arrears), with no
+    # contract on them: their COGS counts against no revenue until the invoice comes (engine.reports.invoicing).
+    not_invoiced: NotInvoiced | None = None
 
     @property
     def projection(self) -> Projection | None:
@@ -296,12 +300,14 @@ def subject_report(
     revenue = _attribute_revenue(kind, key, lines, previous_lines)
 
     now_nano = costs.total_nano[0]
+    current = costs.figures(0, revenue.current, thresholds)
+    late = not_invoiced(conn, period, {key: current}, [key]) if kind is SubjectKind.CUSTOMER else {}
     return MarginReport(
         kind=kind,
         key=key,
         name=name,
         period=period,
-        current=costs.figures(0, revenue.current, thresholds),
+        current=current,
         previous=costs.figures(1, revenue.previous, thresholds),
         revenue_source=revenue.source,
         revenue=revenue.lines,
@@ -320,6 +326,7 @@ def subject_report(
         customers=_product_customers(conn, key, period, lines, thresholds) if kind is SubjectKind.PRODUCT else [],
         part_period_contracts=_part_period(conn, kind, key, period, revenue.lines),
         carried=None if period.complete else carried(conn, period, lines, customer=customers, product=product),
+        not_invoiced=late.get(key),
     )
 
 

@@ -15,6 +15,7 @@ from engine.money import ZERO, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Thresholds, margin_pct, pick, run_rate
+from engine.reports.invoicing import NotInvoiced, not_invoiced
 from engine.reports.revenue import (
     Carried,
     FixedCharges,
@@ -79,12 +80,22 @@ class Portfolio:
     # For a period to date, its revenue as the run rate carries it (engine.reports.revenue.carried); None for a
     # complete period, or a portfolio built by hand (its revenue is then scaled as its COGS is).
     carried: Carried | None = None
+    # Customers billed by invoice whose last days of the period no invoice covers yet (billed in arrears), by key
+    # (engine.reports.invoicing): their rows count those days' COGS against no revenue, and the answer says so.
+    not_invoiced: dict[str, NotInvoiced] = field(default_factory=dict)
 
     @property
     def projection(self) -> Projection | None:
         """For a period to date, the blended total over the whole period: fees and seats by contract dates, COGS and
         metered usage at the daily rate so far."""
         return run_rate(self.total, self.period, part_period_contracts=self.part_period_contracts, carried=self.carried)
+
+    def customers_named(self, key: str) -> str:
+        """A customer's name as its row has it ("Acme Corp (acme)"), else its key."""
+        for row in self.customers:
+            if row.key == key:
+                return f"{row.name} ({key})" if row.name != key else key
+        return key
 
     def spread(self) -> dict[str, Any]:
         """The P50 and P99 customer by COGS, and the P50 customer margin: how uneven the book is."""
@@ -334,11 +345,12 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         text("SELECT DISTINCT provider, model FROM daily_rollup WHERE day BETWEEN :a AND :b AND unpriced_events > 0"),
         {"a": period.start, "b": period.end},
     ).all()
+    customers = rows(SubjectKind.CUSTOMER, cust_now, cust_before, rev_now, rev_before)
     return Portfolio(
         period=period,
         total=_total(revenue_now, cust_now, thresholds),
         previous_total=_total(revenue_before, cust_before, thresholds),
-        customers=rows(SubjectKind.CUSTOMER, cust_now, cust_before, rev_now, rev_before),
+        customers=customers,
         products=rows(SubjectKind.PRODUCT, prod_now, prod_before, prod_rev_now, prod_rev_before),
         unpriced_models=sorted(f"{p or '?'}/{m or '?'}" for p, m in unpriced),
         revenue=revenue_now,
@@ -349,6 +361,7 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         previous_unallocated_revenue=prod_rev_before.get("", ZERO),
         part_period_contracts=_part_period(conn, period),
         carried=None if period.complete else carried(conn, period, revenue_now, totals=totals_now),
+        not_invoiced=not_invoiced(conn, period, {r.key: r.current for r in customers}),
     )
 
 

@@ -216,6 +216,8 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "bands": bands(r.current.thresholds, r.own_bands),
         "did_you_mean": r.similar,
         "top_customers": [{"customer": c.key, "name": c.name, **_money_figures(c.figures)} for c in r.customers[:10]],
+        # Billed in arrears: the period's last days no invoice covers yet (engine.reports.invoicing), else null.
+        "not_invoiced": r.not_invoiced.as_dict() if r.not_invoiced is not None else None,
     }
 
 
@@ -251,6 +253,8 @@ def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
         "unallocated_revenue_usd": cents(p.unallocated_revenue),
         "previous_unallocated_revenue_usd": cents(p.previous_unallocated_revenue),
         "projection": projection(p.projection),
+        # Billed in arrears: each customer's last days no invoice covers yet (engine.reports.invoicing).
+        "not_invoiced": [{"customer": k, **n.as_dict()} for k, n in sorted(p.not_invoiced.items())],
     }
 
 

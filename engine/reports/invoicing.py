@@ -1,0 +1,143 @@
+"""Days a customer billed by invoice has not been invoiced for yet.
+
+A customer billed in arrears (a metered Stripe price invoiced after each month) has its revenue only once the
+invoice comes: on the days after its last billed line, with no contract in force, the window counts the days'
+COGS against no revenue. The figures stay as they are (every day's COGS, the revenue billed), and the answers say
+which days are not invoiced yet and what the margin is over the days that are (`NotInvoiced`); the alerts judge
+such a customer on its billed days alone, so the days awaiting an invoice do not open a breach.
+
+A tail counts as "not invoiced yet" while it is no longer than its last billed line's service period plus
+`GRACE_DAYS` (the next invoice of the same length is due when that period ends, and takes a few days to be
+finalised and synced). Past that, the days are cost without revenue like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Connection, text
+
+from engine.money import TENTH, pct_text, usd, usd_text
+from engine.periods import Period
+from engine.reports.figures import Figures
+from engine.reports.revenue import contracts_in
+from engine.store.sql import COST_SUM
+from engine.timeutil import as_date
+
+GRACE_DAYS = 7
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotInvoiced:
+    """A billed customer's last days of a period that no invoice covers yet (and no contract)."""
+
+    customer: str
+    billed_through: date  # the last day its billed lines cover
+    start: date  # the first day of the period not invoiced yet
+    end: date  # the period's last day
+    cogs: Decimal  # the COGS of those days, counted against no revenue
+    cogs_by_product: dict[str, Decimal]  # that COGS by product (a product's alert is judged without it too)
+    billed: Figures  # the period's figures over the days its invoices cover: its revenue, the COGS of those days
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def text(self) -> str:
+        """The plain words: what is billed, what is not yet, and the margin over the billed days."""
+        days = f"{self.start} to {self.end}" if self.days > 1 else f"{self.start}"
+        out = (
+            f"revenue is billed through {self.billed_through}; {days} ({self.days} day{'s' * (self.days != 1)}) "
+            f"not invoiced yet, so COGS {usd_text(self.cogs)} of those days has no revenue against it until the "
+            "invoice comes"
+        )
+        b = self.billed
+        if b.revenue > 0 or b.cogs > 0:
+            margin = b.margin_pct
+            out += f"; over the billed days: revenue {usd_text(b.revenue)}, COGS {usd_text(b.cogs)}, gross margin " + (
+                pct_text(margin, TENTH) if margin is not None else "n/a"
+            )
+        return out
+
+    def as_dict(self) -> dict[str, object]:
+        b = self.billed
+        return {
+            "billed_through": self.billed_through.isoformat(),
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "days": self.days,
+            "cogs_usd": float(round(self.cogs, 2)),
+            "billed_days": {
+                "revenue_usd": float(round(b.revenue, 2)),
+                "cogs_usd": float(round(b.cogs, 2)),
+                "gross_margin_pct": float(round(b.margin_pct, 1)) if b.margin_pct is not None else None,
+                "status": b.status,
+            },
+            "text": self.text(),
+        }
+
+
+def awaiting(conn: Connection, period: Period, customers: list[str] | None = None) -> dict[str, tuple[date, date]]:
+    """For each customer billed by invoice whose last billed line ends before the period does, no longer ago than
+    that line's service period plus GRACE_DAYS, with no contract in force after it: (billed through, first day of
+    the period not invoiced yet)."""
+    sql = "SELECT customer, period_start, period_end FROM revenue_actual WHERE period_end >= :early"
+    early = period.start - timedelta(days=400)
+    last: dict[str, tuple[date, int]] = {}
+    for customer, start, end in conn.execute(text(sql), {"early": early}):
+        if customers is not None and customer not in customers:
+            continue
+        a, b = as_date(start), as_date(end)
+        length = (b - a).days + 1
+        seen = last.get(customer)
+        if seen is None or b > seen[0] or (b == seen[0] and length > seen[1]):
+            last[customer] = (b, length)
+    out: dict[str, tuple[date, date]] = {}
+    for customer, (through, length) in last.items():
+        if through >= period.end or (period.end - through).days > length + GRACE_DAYS:
+            continue
+        start = max(through + timedelta(days=1), period.start)
+        if contracts_in(conn, Period(start, period.end, "not invoiced"), [customer]):
+            continue  # its contract's revenue counts on those days
+        out[customer] = (through, start)
+    return out
+
+
+def not_invoiced(
+    conn: Connection, period: Period, figures: dict[str, Figures], customers: list[str] | None = None
+) -> dict[str, NotInvoiced]:
+    """`awaiting`, with each customer's COGS of the days not invoiced yet and its figures over the billed days.
+    `figures`: the customers' figures over the whole period (the report's or the portfolio row's)."""
+    out: dict[str, NotInvoiced] = {}
+    for customer, (through, start) in awaiting(conn, period, customers).items():
+        whole = figures.get(customer)
+        if whole is None:
+            continue
+        sql = (
+            f"SELECT product, SUM({COST_SUM}) FROM daily_customer_product WHERE customer = :c "
+            "AND day BETWEEN :a AND :b GROUP BY product"
+        )
+        nanos = {p: int(n or 0) for p, n in conn.execute(text(sql), {"c": customer, "a": start, "b": period.end})}
+        by_product = {p: usd(n) for p, n in nanos.items() if n}
+        cogs = usd(sum(nanos.values()))
+        if cogs <= 0:
+            continue  # nothing counted against the missing revenue: the figures read as they are
+        billed = Figures(
+            revenue=whole.revenue,
+            cogs=whole.cogs - cogs,
+            events=whole.events,
+            unpriced_events=whole.unpriced_events,
+            thresholds=whole.thresholds,
+        )
+        out[customer] = NotInvoiced(
+            customer=customer,
+            billed_through=through,
+            start=start,
+            end=period.end,
+            cogs=cogs,
+            cogs_by_product=by_product,
+            billed=billed,
+        )
+    return out

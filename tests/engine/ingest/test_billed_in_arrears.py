@@ -1,0 +1,130 @@
+"""A customer billed in arrears (a metered Stripe price invoiced after each month), with no contract: the days after
+its last invoice have their COGS and no revenue yet. The answers say so, and the alerts judge it on the days its
+invoices cover, so the days awaiting an invoice do not open a breach (engine.reports.invoicing)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from bot.blocks.report import margin_report
+from bot.render.tables import render_portfolio, render_report
+from engine.alerts.evaluate import check_alerts
+from engine.ingest.files import import_usage_file
+from engine.periods import month, trailing
+from engine.reports.bridge import margin_bridge
+from engine.reports.margin import customer_report
+from engine.reports.portfolio import portfolio
+from engine.reports.serialize import portfolio_to_dict, report_to_dict
+from engine.runtime import Runtime
+from engine.vocab import SubjectKind
+from tests.conftest import NOW
+from tests.engine.ingest.conftest import Vendor
+from tests.engine.ingest.stripe_invoices import invoice, line, sync_invoices
+
+TODAY = date(2026, 11, 15)  # NOW's day: the last 30 complete days are 2026-10-16 to 2026-11-14
+
+
+def _billed_in_arrears(rt: Runtime, vendor: Vendor, tmp_path: Path, *, through: date = date(2026, 11, 14)) -> None:
+    """$18,000 for September and $20,000 for October, invoiced after each month; $300 of usage a day."""
+    sync_invoices(
+        rt,
+        vendor,
+        [
+            invoice("in_sep", [line("il_sep", 1_800_000, date(2026, 9, 1), date(2026, 10, 1))], date(2026, 10, 1)),
+            invoice("in_oct", [line("il_oct", 2_000_000, date(2026, 10, 1), date(2026, 11, 1))], date(2026, 11, 1)),
+        ],
+        since=date(2026, 9, 20),
+    )
+    rows = ["event_id,ts,customer,product,provider,model,input_tokens,output_tokens,requests,cost_usd"]
+    day = date(2026, 9, 1)
+    while day <= through:
+        rows.append(f"e{day},{day}T10:00:00Z,acme,assist,openai,gpt-4o,1000,100,1000,300")
+        day += timedelta(days=1)
+    path = tmp_path / "usage.csv"
+    path.write_text("\n".join(rows) + "\n")
+    import_usage_file(rt.engine, path, prices=rt.prices, timezone="UTC")
+
+
+def test_the_days_not_invoiced_yet_are_said_in_the_margin_answer(rt: Runtime, vendor: Vendor, tmp_path: Path) -> None:
+    _billed_in_arrears(rt, vendor, tmp_path)
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", trailing(30, today=TODAY), thresholds=rt.thresholds)
+        october = customer_report(conn, "acme", month(2026, 10), thresholds=rt.thresholds)
+    # The figures stay what they are (every day's COGS, the revenue billed), and say which days have no invoice.
+    assert report.current.revenue.quantize(Decimal("0.01")) == Decimal("10322.58")
+    assert report.current.cogs == Decimal(9000)
+    late = report.not_invoiced
+    assert late is not None
+    assert (late.billed_through, late.start, late.end, late.days) == (
+        date(2026, 10, 31),
+        date(2026, 11, 1),
+        date(2026, 11, 14),
+        14,
+    )
+    assert late.cogs == Decimal(4200)
+    assert late.billed.cogs == Decimal(4800) and late.billed.status == "watch"  # 53.5%, October's rate
+    said = (
+        "revenue is billed through 2026-10-31; 2026-11-01 to 2026-11-14 (14 days) not invoiced yet, so COGS "
+        "$4,200.00 of those days has no revenue against it until the invoice comes; over the billed days: revenue "
+        "$10,322.58, COGS $4,800.00, gross margin 53.5%"
+    )
+    assert f"NOT INVOICED YET: {said}" in render_report(report)
+    assert said in str(margin_report(report).blocks)
+    out = report_to_dict(report)
+    assert out["not_invoiced"]["billed_through"] == "2026-10-31"
+    assert out["not_invoiced"]["billed_days"]["gross_margin_pct"] == 53.5
+    assert out["revenue_source"] == "stripe" and out["status"] == "breach"  # every key as it was
+    # A month its invoice covers has nothing to say.
+    assert october.not_invoiced is None and report_to_dict(october)["not_invoiced"] is None
+
+
+def test_the_portfolio_and_why_say_the_days_not_invoiced_yet(rt: Runtime, vendor: Vendor, tmp_path: Path) -> None:
+    _billed_in_arrears(rt, vendor, tmp_path)
+    period = trailing(30, today=TODAY)
+    with rt.connect() as conn:
+        book = portfolio(conn, period, thresholds=rt.thresholds)
+        why = margin_bridge(conn, SubjectKind.CUSTOMER, "acme", period, prices=rt.prices, timezone="UTC")
+    assert list(book.not_invoiced) == ["acme"]
+    assert "NOT INVOICED YET: acme: revenue is billed through 2026-10-31" in render_portfolio(book)
+    assert portfolio_to_dict(book)["not_invoiced"][0]["from"] == "2026-11-01"
+    assert any(n.startswith("not invoiced yet: revenue is billed through 2026-10-31") for n in why.notes)
+
+
+def test_days_awaiting_their_invoice_open_no_breach(rt: Runtime, vendor: Vendor, tmp_path: Path) -> None:
+    _billed_in_arrears(rt, vendor, tmp_path)
+    run = check_alerts(rt, as_of=NOW, dry_run=True)
+    # Over the whole window acme reads 12.8% (a breach); over its billed days 53.5%: no alert, and the run says why.
+    assert [e.kind for e in run.events] == []
+    assert "not alerted, as only days not invoiced yet put them under the line" in run.summary()
+    assert "customer acme (revenue is billed through 2026-10-31" in run.summary()
+
+
+def test_a_customer_under_the_line_on_its_billed_days_is_still_raised(
+    rt: Runtime, vendor: Vendor, tmp_path: Path
+) -> None:
+    # $900 a day of usage: the billed days read 10322.58 - 16 × 900 < 0, a breach whatever the invoice to come.
+    _billed_in_arrears(rt, vendor, tmp_path)
+    more = tmp_path / "more.csv"
+    rows = ["event_id,ts,customer,product,provider,model,input_tokens,output_tokens,requests,cost_usd"]
+    rows += [
+        f"x{d},{d}T11:00:00Z,acme,assist,openai,gpt-4o,1000,100,1000,600"
+        for d in (date(2026, 10, 16) + timedelta(days=i) for i in range(16))
+    ]
+    more.write_text("\n".join(rows) + "\n")
+    import_usage_file(rt.engine, more, prices=rt.prices, timezone="UTC")
+    run = check_alerts(rt, as_of=NOW, dry_run=True)
+    breach = [e for e in run.events if e.observation.key == "acme"]
+    assert [e.kind for e in breach] == ["breach"]
+    said = breach[0].as_dict()["not_invoiced"]
+    assert said[0]["billed_through"] == "2026-10-31"
+
+
+def test_an_invoice_long_overdue_is_cost_without_revenue_again(rt: Runtime, vendor: Vendor, tmp_path: Path) -> None:
+    # Usage through 2026-12-14 and no November invoice: past one service period (31 days) and a week's grace, the
+    # days are not "not invoiced yet" any more.
+    _billed_in_arrears(rt, vendor, tmp_path, through=date(2026, 12, 14))
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", trailing(30, today=date(2026, 12, 15)), thresholds=rt.thresholds)
+    assert report.not_invoiced is None
