@@ -101,6 +101,10 @@ def portfolio_message(p: Portfolio, *, weekly: list[Week] | None = None) -> Answ
         blocks.append(section(unpriced_line(p)))
     if p.skipped_contracts:
         blocks.append(section(skipped_line(p)))
+    if p.unconverted:
+        shown = "\n".join(f"• {esc(u.text())}" for u in p.unconverted[:5])
+        more = f"\n…and {len(p.unconverted) - 5} more" if len(p.unconverted) > 5 else ""
+        blocks.append(section(f":warning: *Invoices left out of revenue* (not in USD):\n{shown}{more}"))
     if p.not_invoiced:
         blocks.append(section(not_invoiced_line(p)))
     blocks.append(divider())

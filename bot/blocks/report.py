@@ -75,6 +75,10 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
                 f"revenue against it.{meant}"
             )
         )
+    if r.unconverted:
+        blocks.append(
+            section("\n".join(f":warning: *Left out of revenue:* {esc(u.text())}" for u in r.unconverted[:5]))
+        )
     if r.not_invoiced is not None:
         blocks.append(section(f":hourglass_flowing_sand: *Not invoiced yet:* {esc(r.not_invoiced.text())}"))
     if weekly:

@@ -36,7 +36,7 @@ from engine.progress import Progress
 from engine.runtime import Runtime
 from engine.store.bounds import SEATS_MAX
 from engine.store.meta import StaleRollups, bump_generation
-from engine.store.models import ImportRun, ProviderCost, RevenueActual
+from engine.store.models import ImportRun, ProviderCost, RevenueActual, RevenueUnconverted
 from engine.store.sql import PAST_A_BIGINT, sum_too_large
 from engine.timeutil import DayCutter, as_date
 from engine.vocab import Plan
@@ -395,6 +395,15 @@ def _write_revenue(conn: Connection, batch: Batch) -> int:
         removed += conn.execute(
             text("DELETE FROM revenue_actual WHERE source = 'stripe' AND invoice_id = :i"), {"i": invoice_id}
         ).rowcount
+    # Lines left out for their currency: those of an invoice read again replace what was stored for it, and a void
+    # one's go with it.
+    unconverted = [dict(r) for r in batch.unconverted.values()]
+    for invoice_id in sorted(batch.void_invoices | {r["invoice_id"] for r in unconverted}):
+        conn.execute(
+            text("DELETE FROM revenue_unconverted WHERE source = 'stripe' AND invoice_id = :i"), {"i": invoice_id}
+        )
+    if unconverted:
+        _upsert(conn, RevenueUnconverted.__table__, unconverted)  # type: ignore[attr-defined]
     rows = [dict(r) for r in batch.revenue.values()]
     if not rows:
         return removed

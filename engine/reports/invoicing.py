@@ -141,3 +141,78 @@ def not_invoiced(
             billed=billed,
         )
     return out
+
+
+# Stripe's currencies without a minor unit: an amount in them is in whole units (¥9,000 is 9000).
+ZERO_DECIMAL = frozenset(
+    ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unconverted:
+    """A billed line in a currency marginbot does not read (revenue_unconverted), left out of revenue."""
+
+    customer: str
+    invoice: str
+    line: str
+    product: str
+    start: date
+    end: date
+    currency: str  # upper case: "EUR"
+    amount: Decimal  # in that currency's units (cents divided)
+
+    def text(self) -> str:
+        days = f"{self.start} to {self.end}" if self.end != self.start else f"{self.start}"
+        amount = f"{self.amount:,.0f}" if self.currency.lower() in ZERO_DECIMAL else f"{self.amount:,.2f}"
+        return (
+            f"invoice {self.invoice} of {self.customer} ({self.currency} {amount}, line {self.line}, {days}) is left "
+            f"out of revenue until converted: marginbot reads USD invoices only, so {self.customer}'s revenue on those "
+            "days is its contract's, if any"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "customer": self.customer,
+            "invoice": self.invoice,
+            "line": self.line,
+            "product": self.product or None,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "currency": self.currency,
+            "amount": float(self.amount),
+            "text": self.text(),
+        }
+
+
+def unconverted(conn: Connection, period: Period, customers: list[str] | None = None) -> list[Unconverted]:
+    """Billed lines of `customers` (all when None) in another currency than USD whose service period overlaps
+    `period`: left out of its revenue, which the answers say."""
+    sql = (
+        "SELECT customer, invoice_id, id, product, period_start, period_end, currency, amount_minor "
+        "FROM revenue_unconverted WHERE period_start <= :b AND period_end >= :a"
+    )
+    params: dict[str, object] = {"a": period.start, "b": period.end}
+    if customers is not None and len(customers) == 1:
+        sql += " AND customer = :c"
+        params["c"] = customers[0]
+    out = []
+    for customer, invoice, line_id, product, start, end, currency, minor in conn.execute(text(sql), params):
+        if customers is not None and customer not in customers:
+            continue
+        cur = str(currency)
+        amount = Decimal(int(minor)) if cur in ZERO_DECIMAL else Decimal(int(minor)).scaleb(-2)
+        out.append(
+            Unconverted(
+                customer=customer,
+                invoice=invoice,
+                line=line_id,
+                product=product,
+                start=as_date(start),
+                end=as_date(end),
+                currency=cur.upper(),
+                amount=amount,
+            )
+        )
+    out.sort(key=lambda u: (u.customer, u.start, u.invoice, u.line))
+    return out

@@ -20,7 +20,7 @@ from engine.money import HUNDRED, ZERO, share_text, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Share, Thresholds, nearest_rank, percentile, run_rate
-from engine.reports.invoicing import NotInvoiced, not_invoiced
+from engine.reports.invoicing import NotInvoiced, Unconverted, not_invoiced, unconverted
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
 from engine.reports.revenue import (
@@ -80,6 +80,9 @@ class MarginReport:
     # A customer billed by invoice whose last days of the period no invoice covers yet (billed in arrears), with no
     # contract on them: their COGS counts against no revenue until the invoice comes (engine.reports.invoicing).
     not_invoiced: NotInvoiced | None = None
+    # Billed lines over the period in another currency than USD, left out of its revenue until converted (a customer's
+    # own; for a product, those billing it): the answer names them (engine.reports.invoicing.unconverted).
+    unconverted: list[Unconverted] = field(default_factory=list)
 
     @property
     def projection(self) -> Projection | None:
@@ -327,6 +330,11 @@ def subject_report(
         part_period_contracts=_part_period(conn, kind, key, period, revenue.lines),
         carried=None if period.complete else carried(conn, period, lines, customer=customers, product=product),
         not_invoiced=late.get(key),
+        unconverted=[
+            u
+            for u in unconverted(conn, period, customers)
+            if kind is SubjectKind.CUSTOMER or u.product == key or not u.product
+        ],
     )
 
 

@@ -15,7 +15,7 @@ from engine.money import ZERO, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Thresholds, margin_pct, pick, run_rate
-from engine.reports.invoicing import NotInvoiced, not_invoiced
+from engine.reports.invoicing import NotInvoiced, Unconverted, not_invoiced, unconverted
 from engine.reports.revenue import (
     Carried,
     FixedCharges,
@@ -83,6 +83,8 @@ class Portfolio:
     # Customers billed by invoice whose last days of the period no invoice covers yet (billed in arrears), by key
     # (engine.reports.invoicing): their rows count those days' COGS against no revenue, and the answer says so.
     not_invoiced: dict[str, NotInvoiced] = field(default_factory=dict)
+    # Billed lines in another currency than USD over the period, left out of revenue until converted.
+    unconverted: list[Unconverted] = field(default_factory=list)
 
     @property
     def projection(self) -> Projection | None:
@@ -362,6 +364,7 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         part_period_contracts=_part_period(conn, period),
         carried=None if period.complete else carried(conn, period, revenue_now, totals=totals_now),
         not_invoiced=not_invoiced(conn, period, {r.key: r.current for r in customers}),
+        unconverted=unconverted(conn, period),
     )
 
 

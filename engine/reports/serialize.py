@@ -218,6 +218,8 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "top_customers": [{"customer": c.key, "name": c.name, **_money_figures(c.figures)} for c in r.customers[:10]],
         # Billed in arrears: the period's last days no invoice covers yet (engine.reports.invoicing), else null.
         "not_invoiced": r.not_invoiced.as_dict() if r.not_invoiced is not None else None,
+        # Invoice lines in another currency than USD, left out of revenue until converted.
+        "unconverted_invoice_lines": [u.as_dict() for u in r.unconverted],
     }
 
 
@@ -255,6 +257,7 @@ def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
         "projection": projection(p.projection),
         # Billed in arrears: each customer's last days no invoice covers yet (engine.reports.invoicing).
         "not_invoiced": [{"customer": k, **n.as_dict()} for k, n in sorted(p.not_invoiced.items())],
+        "unconverted_invoice_lines": [u.as_dict() for u in p.unconverted],
     }
 
 

@@ -301,6 +301,24 @@ class RevenueActual(SQLModel, table=True):
     invoice_id: str = Field(default="", max_length=200)
 
 
+class RevenueUnconverted(SQLModel, table=True):
+    """Billed lines in a currency marginbot does not read (a Stripe invoice in EUR), kept in their own currency so
+    the answers over their days can say they were left out of revenue (engine.reports.invoicing.unconverted)."""
+
+    __tablename__ = "revenue_unconverted"
+    __table_args__ = (Index("ix_revenue_unconverted_customer", "customer", "period_start"),)
+
+    id: str = Field(primary_key=True, max_length=200)  # the line's id, as revenue_actual's
+    source: str = Field(default="stripe", max_length=50)
+    customer: str = Field(max_length=200)
+    product: str = Field(default="", max_length=200)
+    period_start: date
+    period_end: date  # inclusive
+    currency: str = Field(max_length=10)  # lower case, as Stripe sends it
+    amount_minor: int = Field(default=0, sa_type=BigInteger)  # in the currency's smallest unit (cents; yen)
+    invoice_id: str = Field(default="", max_length=200)
+
+
 class ProviderCost(SQLModel, table=True):
     """What a provider billed (OpenAI Costs API, Anthropic cost report), to reconcile priced usage against."""
 

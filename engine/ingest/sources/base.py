@@ -71,6 +71,8 @@ class Batch:
     events: list[dict[str, Any]] = field(default_factory=list)
     provider_costs: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → row
     revenue: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → revenue_actual row
+    # id → revenue_unconverted row: invoice lines in another currency than USD, left out of revenue and said so.
+    unconverted: dict[str, dict[str, Any]] = field(default_factory=dict)
     void_invoices: set[str] = field(default_factory=set)
     # The UTC days [first, end) whose provider costs were read whole: the rows stored for them are replaced by the
     # batch's, so a line the vendor no longer lists does not linger.

@@ -156,12 +156,6 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
             raise SourceError(NAME, f"invoice {invoice_id}: a line must be an object with an id")
         where = f"invoice {invoice_id} line {line['id']}"
         currency = str(line.get("currency") or invoice.get("currency") or "").lower()
-        if currency != "usd":
-            batch.notes.append(f"{where}: {currency.upper() or '?'} amounts are not supported; skipped")
-            skipped = True
-            continue
-        batch.read += 1
-        amount = _cents(line.get("amount"), f"{where}: amount") - _deductions(line, where, batch.notes)
         period = line.get("period")
         if not isinstance(period, Mapping):
             raise SourceError(NAME, f"{where}: `period` must be an object with start and end")
@@ -174,9 +168,28 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
         # first day too: a month of 32 days, the boundary day billed twice.)
         last = max(first, end.astimezone(tz).date() - timedelta(days=1)) if end > start else first
         product = ctx.mapping.stripe_product(_line_product(line))
+        key = _line_key(invoice_id, line)
+        if currency != "usd":
+            batch.notes.append(f"{where}: {currency.upper() or '?'} amounts are not supported; skipped")
+            skipped = True
+            # Kept in its own currency, so the answers over its days say it was left out (revenue_unconverted).
+            minor = line.get("amount")
+            batch.unconverted[key] = {
+                "id": key,
+                "source": NAME,
+                "customer": target.customer,
+                "product": product if product is not None else target.product,
+                "period_start": first,
+                "period_end": last,
+                "currency": currency or "?",
+                "amount_minor": minor if isinstance(minor, int) and not isinstance(minor, bool) else 0,
+                "invoice_id": invoice_id,
+            }
+            continue
+        batch.read += 1
+        amount = _cents(line.get("amount"), f"{where}: amount") - _deductions(line, where, batch.notes)
         if not target.mapped:
             batch.unmapped[target.feature] += 1
-        key = _line_key(invoice_id, line)
         pending[key] = (
             {
                 "id": key,
