@@ -161,7 +161,8 @@ def _daily_series(
     for cust in (set(revenue) | set(cost) | set(billed)) & customers:
         rev = revenue.get(cust) or [ZERO] * n
         if cust in covered:  # billed lines replace modelled revenue on the days they cover
-            rev = [b if cov else m for m, b, cov in zip(rev, billed[cust], covered[cust], strict=True)]
+            # (a one-off charge covers no day: it is added to its day's modelled revenue)
+            rev = [b if cov else m + b for m, b, cov in zip(rev, billed[cust], covered[cust], strict=True)]
         out[cust] = (rev, cost.get(cust) or [0] * n)
     return out
 
@@ -242,7 +243,9 @@ def _billed(
         lo, hi = (max(bill.start, a) - a).days, (min(bill.end, b) - a).days + 1
         series = billed.setdefault(bill.customer, [ZERO] * n)
         series[lo:hi] = [x + share for x in series[lo:hi]]
-        covered.setdefault(bill.customer, [False] * n)[lo:hi] = [True] * (hi - lo)
+        days = covered.setdefault(bill.customer, [False] * n)
+        if not bill.one_off:  # a one-off charge is added to its day, the contract's revenue counting too
+            days[lo:hi] = [True] * (hi - lo)
     return billed, covered
 
 

@@ -83,7 +83,8 @@ def awaiting(conn: Connection, period: Period, customers: list[str] | None = Non
     """For each customer billed by invoice whose last billed line ends before the period does, no longer ago than
     that line's service period plus GRACE_DAYS, with no contract in force after it: (billed through, first day of
     the period not invoiced yet)."""
-    sql = "SELECT customer, period_start, period_end FROM revenue_actual WHERE period_end >= :early"
+    # A one-off charge bills no service period: the invoice a customer awaits is of its service lines.
+    sql = "SELECT customer, period_start, period_end FROM revenue_actual WHERE period_end >= :early AND NOT one_off"
     early = period.start - timedelta(days=400)
     last: dict[str, tuple[date, int]] = {}
     for customer, start, end in conn.execute(text(sql), {"early": early}):

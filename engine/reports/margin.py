@@ -344,7 +344,7 @@ def _part_period(conn: Connection, kind: SubjectKind, key: str, period: Period, 
     invoice has none behind its revenue). 0 for a complete period."""
     if period.complete:
         return 0
-    billed = {line.customer for line in lines if line.source != "contract"}
+    billed = {line.customer for line in lines if line.source != "contract" and not line.one_off}
     if kind is SubjectKind.CUSTOMER:
         return 0 if key in billed else part_period_contracts(contracts_in(conn, period.whole(), [key]), period)
     paying = {line.customer for line in lines if line.source == "contract"}

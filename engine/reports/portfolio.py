@@ -27,6 +27,7 @@ from engine.reports.revenue import (
     invoices,
     part_period_contracts,
     period_revenue,
+    service_customers,
 )
 from engine.reports.usage import UsageTotals
 from engine.store.sql import COST_SUM, answer_sum_too_large, fetch_tuples
@@ -373,6 +374,6 @@ def _part_period(conn: Connection, period: Period) -> int:
     so): every customer's, but those billed by invoice in it. 0 for a complete period."""
     if period.complete:
         return 0
-    billed = {bill.customer for bill in invoices(conn, period, None)}
+    billed = service_customers(invoices(conn, period, None))
     contracts = contracts_in(conn, period.whole(), None)
     return part_period_contracts((c for c in contracts if c.customer not in billed), period)

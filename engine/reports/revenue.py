@@ -77,6 +77,8 @@ class RevenueLine:
     # Decimals are then taken as exact.
     parts: tuple[Exact, ...] = field(default=(), repr=False)
     product_parts: dict[str, tuple[Exact, ...]] = field(default_factory=dict, repr=False)
+    # Billed one-off charges (Stripe invoice items): revenue added to their days, never carried at a rate.
+    one_off: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -631,6 +633,7 @@ class PeriodRevenue:
 
     def __init__(self, charged: list[_Charged], billed: list[RevenueLine], uncovered: Sequence[_Charged] = ()) -> None:
         self._billed = billed
+        # A customer with one-off charges alone has its whole period in `uncovered` (uncovered_runs).
         billed_customers = {line.customer for line in billed}
         # Billed lines replace modelled ones, customer by customer, on the days they cover: `uncovered` is what a
         # billed customer's contracts earn on the days of the period no billed line covers.
@@ -646,6 +649,10 @@ class PeriodRevenue:
             modelled = [_charged_line(c, charge, describe_terms(c)) for c, charge, _, _ in self._charged]
             self._lines = modelled + self._billed
         return self._lines
+
+    def billed(self) -> list[RevenueLine]:
+        """The billed lines alone (invoice lines and one-off charges), none written up."""
+        return self._billed
 
     def lines_of(self, customers: Collection[str]) -> list[RevenueLine]:
         """The lines of `customers` alone, in the order `lines` has them: an alert run reports on a few customers and
@@ -759,7 +766,7 @@ def projected_revenue(
     whole = period.whole()
     wanted = list(customers) if customers is not None else None
     _, contracts, counter = _counted(conn, period, wanted, totals, contracts_in(conn, whole, wanted))
-    billed = {bill.customer for bill in invoices(conn, period, wanted)}
+    billed = service_customers(invoices(conn, period, wanted))
     through, by_months = period.end, whole.unit == "quarter"
     fixed = {} if fixed is None else fixed
     charged: list[_Charged] = []
@@ -837,12 +844,20 @@ def carried(
     PeriodRevenue), carried by the run rate at its daily rate.
     `totals`: the usage of the days so far, when the caller has read it."""
     projected, billed = projected_revenue(conn, period, customers=customer, totals=totals)
+    every = lines.billed() if isinstance(lines, PeriodRevenue) else lines
+    # One-off charges are added once, as billed (a $200 setup fee is not $200 every few days), with the contracts.
+    once = [x for x in every if x.one_off and (customer is None or x.customer in customer)]
     theirs = lines.lines_of(billed) if isinstance(lines, PeriodRevenue) else [x for x in lines if x.customer in billed]
+    theirs = [x for x in theirs if not x.one_off]
     if product is None:
-        return Carried(projected.total().dollars(), lines_sum(theirs).dollars(), len({x.customer for x in theirs}))
+        return Carried(
+            projected.total().dollars() + lines_sum(once).dollars(),
+            lines_sum(theirs).dollars(),
+            len({x.customer for x in theirs}),
+        )
     mine = [line for line in theirs if product in line.by_product]
     return Carried(
-        projected.by_product().get(product, ZERO),
+        projected.by_product().get(product, ZERO) + total_by_product(once).get(product, ZERO),
         total_by_product(mine).get(product, ZERO),
         len({x.customer for x in mine}),
     )
@@ -1050,23 +1065,34 @@ class Invoice(NamedTuple):
     start: date
     end: date
     amount: Decimal
+    # A one-off charge (a Stripe invoice item): added to its day, where a service period's line replaces the
+    # contract's revenue on the days it covers.
+    one_off: bool = False
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
 
+def service_customers(bills: Iterable[Invoice]) -> set[str]:
+    """The customers some of whose billed lines bill a service period: their revenue is billed on those days (a
+    customer with one-off charges alone is paid by its contracts, the charges added)."""
+    return {bill.customer for bill in bills if not bill.one_off}
+
+
 def invoices(conn: Connection, period: Period, customers: list[str] | None) -> list[Invoice]:
     """Billed lines of `customers` (all when None) whose service period overlaps `period`."""
     sql = (
-        "SELECT customer, product, source, period_start, period_end, amount_usd FROM revenue_actual "
+        "SELECT customer, product, source, period_start, period_end, amount_usd, one_off FROM revenue_actual "
         "WHERE period_start <= :b AND period_end >= :a"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
     wanted = set(customers) if customers is not None else None
     return [
-        Invoice(customer, product, source, as_date(start), as_date(end), Decimal(str(amount)))
-        for customer, product, source, start, end, amount in conn.execute(text(_scoped(sql, params, customers)), params)
+        Invoice(customer, product, source, as_date(start), as_date(end), Decimal(str(amount)), bool(one_off))
+        for customer, product, source, start, end, amount, one_off in conn.execute(
+            text(_scoped(sql, params, customers)), params
+        )
         if wanted is None or customer in wanted
     ]
 
@@ -1080,9 +1106,14 @@ def uncovered_runs(bills: list[Invoice], period: Period) -> dict[str, list[Perio
     """For each billed customer, the runs of days of `period` that none of its billed lines covers: a customer's
     first invoice from the 15th, or a service period that starts late on the day before in MARGINBOT_TIMEZONE (an
     invoice from 00:00 UTC on Oct 1 starts on Sep 30 in New York). Its contracts' revenue counts on those days; a
-    billed line replacing the whole period's would leave September with one day of October's invoice."""
+    billed line replacing the whole period's would leave September with one day of October's invoice. A one-off
+    charge covers no day: it is added to its day's revenue, the contract's counting there too (a customer with
+    one-off charges alone has the whole period uncovered)."""
     spans: dict[str, list[tuple[date, date]]] = defaultdict(list)
     for bill in bills:
+        if bill.one_off:
+            spans.setdefault(bill.customer, [])
+            continue
         spans[bill.customer].append((max(bill.start, period.start), min(bill.end, period.end)))
     out: dict[str, list[Period]] = {}
     for customer, covered in spans.items():
@@ -1103,21 +1134,23 @@ def prorated_lines(bills: list[Invoice], period: Period, counter: UnitCounter | 
     """`billed_lines` of invoices read already (`invoices`). With `counter`, a line naming no product is split
     across the customer's products by their requests on the days it bills in the period, as a contract for every
     product is (none on those days: it stays in no product's row); without it, callers read customers' totals."""
-    merged: dict[tuple[str, str, str], RevenueLine] = {}
-    split: dict[tuple[str, str, str], dict[str, list[Exact]]] = {}
-    covered: dict[tuple[str, str, str], list[tuple[date, date]]] = {}  # the days each line's invoices bill
+    merged: dict[tuple[str, str, str, bool], RevenueLine] = {}
+    split: dict[tuple[str, str, str, bool], dict[str, list[Exact]]] = {}
+    covered: dict[tuple[str, str, str, bool], list[tuple[date, date]]] = {}  # the days each line's invoices bill
     for bill in bills:
         a, b = max(bill.start, period.start), min(bill.end, period.end)
         days = (b - a).days + 1
-        key = (bill.customer, bill.product, bill.source)
+        key = (bill.customer, bill.product, bill.source, bill.one_off)
         line = merged.get(key)
         if line is None:
+            what = "one-off charges" if bill.one_off else "invoice lines, prorated by day"
             line = merged[key] = RevenueLine(
                 customer=bill.customer,
                 product=bill.product,
                 plan=BILLED,
                 source=bill.source,
-                terms=f"billed in {bill.source} (invoice lines, prorated by day)",
+                terms=f"billed in {bill.source} ({what})",
+                one_off=bill.one_off,
             )
         # amount × days ÷ the invoice's days, exactly: in ticks a Decimal when its days divide TICKS × days (a
         # month's invoice), else a Share (a 365-day one); a 28-digit share of it first could miss a half cent.

@@ -376,7 +376,8 @@ def terms_for(conn: Connection, basis: Period, customers: list[str] | None) -> d
     for c in contracts_in(conn, last, customers):
         out[c.customer].contracts.append(c)
     months = month_fraction(basis.start, basis.end)
-    bills = invoices(conn, basis, customers)
+    # A one-off charge (a setup fee) is no monthly rate: the forecast leaves it out.
+    bills = [bill for bill in invoices(conn, basis, customers) if not bill.one_off]
     covered = {
         customer: months - sum((month_fraction(r.start, r.end) for r in runs), Fraction(0))
         for customer, runs in uncovered_runs(bills, basis).items()

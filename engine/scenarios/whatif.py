@@ -44,6 +44,7 @@ from engine.reports.revenue import (
     invoices,
     lines_sum,
     revenue_lines,
+    service_customers,
 )
 from engine.reports.serialize import cents, figures, moved_cents, pct
 from engine.reports.usage import UnitCounter
@@ -128,7 +129,7 @@ def _covered(conn: Connection, period: Period, customers: list[str]) -> dict[str
     products the contracts in force on those days cover (None: every product); none for a customer billed by invoice
     in it, whose revenue the invoices are, whatever contracts it has (re-priced over the whole period, every
     product)."""
-    billed = {bill.customer for bill in invoices(conn, period, customers)}
+    billed = service_customers(invoices(conn, period, customers))
     days: dict[str, dict[date, set[str]]] = defaultdict(dict)
     for c in contracts_in(conn, period, customers):
         if c.customer in billed:

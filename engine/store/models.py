@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlmodel import Field, SQLModel
@@ -299,6 +300,9 @@ class RevenueActual(SQLModel, table=True):
     amount_usd: Decimal = Field(default=Decimal(0), sa_column=_money())
     currency: str = Field(default="usd", max_length=10)
     invoice_id: str = Field(default="", max_length=200)
+    # A one-off charge (a Stripe invoice item, its period starting where it ends): added to its day's revenue, where
+    # a service period's line replaces the contract's (engine.reports.revenue.uncovered_runs).
+    one_off: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class RevenueUnconverted(SQLModel, table=True):

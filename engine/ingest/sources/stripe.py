@@ -200,6 +200,8 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
                 "period_end": last,
                 "currency": currency,
                 "invoice_id": invoice_id,
+                # An invoice item's period starts where it ends: a one-off charge, no service period.
+                "one_off": end <= start,
             },
             amount,
         )
