@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
-from engine.money import TENTH, pct_text, usd, usd_text
+from engine.money import CENT, TENTH, json_number, pct_text, usd, usd_text
 from engine.periods import Period
 from engine.reports.figures import Figures
 from engine.reports.revenue import contracts_in
@@ -68,11 +68,12 @@ class NotInvoiced:
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
             "days": self.days,
-            "cogs_usd": float(round(self.cogs, 2)),
+            "cogs_usd": json_number(self.cogs, CENT),
             "billed_days": {
-                "revenue_usd": float(round(b.revenue, 2)),
-                "cogs_usd": float(round(b.cogs, 2)),
-                "gross_margin_pct": float(round(b.margin_pct, 1)) if b.margin_pct is not None else None,
+                # Half-up once, as every --json figure (round() on a Decimal is half-even: 0.125 read 0.12).
+                "revenue_usd": json_number(b.revenue, CENT),
+                "cogs_usd": json_number(b.cogs, CENT),
+                "gross_margin_pct": json_number(b.margin_pct, CENT),
                 "status": b.status,
             },
             "text": self.text(),
