@@ -330,7 +330,12 @@ def import_contracts_file(
             held.append(Held(customer=c.customer, product=c.product, start=c.start, end=c.end, line=row.line))
         held += [h for s in stored.values() for h in s.held if h.id not in replaced]
         contracted = _contract_customers(conn)
-        errors = _case_errors(rows, contracted) + _alias_errors(conn, rows, contracted) + _band_errors(given, stored)
+        errors = (
+            _case_errors(rows, contracted)
+            + _alias_errors(conn, rows, contracted)
+            + _name_errors(conn, rows, contracted)
+        )
+        errors += _band_errors(given, stored)
         overlap_errors, closings = check(held, supersede=supersede)
         errors += overlap_errors
         if errors:
@@ -479,6 +484,95 @@ def _alias_errors(conn: Connection, rows: list[ContractRow], contracted: set[str
                             f"customer {other!r} is {customer}'s stored alias {alias!r}{how}: a name must point to "
                             f"one customer (usage and /margin would take it for neither); import {customer} with "
                             f"aliases without {alias!r}, or give this customer another id",
+                        )
+                    )
+    return errors
+
+
+def _name_errors(conn: Connection, rows: list[ContractRow], contracted: set[str]) -> list[tuple[int, str]]:
+    """Each customer name that would be another contracted customer's id (in any case), name or alias after this
+    import, where the file declares one of the two: a name the file gives (a new customer's name is declared on its
+    first line), an alias it gives, or the id of a customer it contracts for the first time.
+
+    As with an alias (_alias_errors), usage and `/margin` take a label two customers are known by for neither: with
+    `acme-labs` named "Acme" beside `acme`, usage written "Acme" would stop reaching acme and become a customer of
+    its own, unannounced. A customer's name equal to its own id, or to one of its own aliases, is no clash; a clash
+    among stored customers the file does not touch is left."""
+    first: dict[str, int] = {}  # customer → its first line
+    names: dict[str, tuple[str, int]] = {}  # customer → the name this import stores for it, and its line
+    given: dict[str, tuple[str, int]] = {}  # customer → the aliases this import stores for it, and their line
+    for row in rows:  # as _upsert_customers: a customer's last non-blank name and aliases win
+        first.setdefault(row.contract.customer, row.line)
+        if row.name:
+            names[row.contract.customer] = (row.name, row.line)
+        if row.aliases:
+            given[row.contract.customer] = (row.aliases, row.line)
+    after = contracted | set(first)
+    known: dict[str, tuple[str, str]] = {}  # customer → its stored name and aliases
+    query = text("SELECT id, name, aliases FROM customer WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+    for chunk in _chunks(sorted(after)):
+        known.update({cid: (name or "", aliases or "") for cid, name, aliases in conn.execute(query, {"ids": chunk})})
+    new = {cid: line for cid, line in first.items() if cid not in contracted}
+    # Every label after the import: casefolded → (customer, "id" | "name" | "alias", as written, the line declaring it)
+    by_label: dict[str, list[tuple[str, str, str, int | None]]] = {}
+    for cid in sorted(after):
+        stored_name, stored_aliases = known.get(cid, ("", ""))
+        name, name_line = names.get(cid, (stored_name or cid, new.get(cid)))
+        alias_text, alias_line = given.get(cid, (stored_aliases, None))
+        labels = [("id", cid, new.get(cid))]
+        if label(name) != label(cid):  # a name that is its own id clashes only as the id does (_case_errors, aliases)
+            labels.append(("name", name, name_line))
+        for alias in dict.fromkeys(a.strip() for a in alias_text.split(";") if a.strip()):
+            labels.append(("alias", alias, alias_line))
+        for kind, written, line in labels:
+            by_label.setdefault(label(written), []).append((cid, kind, written, line))
+    must = "a name must point to one customer (usage and /margin would take it for neither)"
+    errors = []
+    for found in by_label.values():
+        for customer, kind, name, line in found:
+            if kind != "name":
+                continue
+            for other, other_kind, other_text, other_line in found:
+                if label(other) == label(customer) or (other_kind == "name" and other < customer):
+                    continue  # ids alike in case are refused as such (_case_errors); a shared name is said once
+                if line is None and other_line is None:
+                    continue
+                if other_kind == "id":
+                    how = "" if name == other else " in another case"
+                    if line is not None:
+                        why = f"name {name!r} of {customer} is the customer id {other!r}{how}: {must}; give {customer}"
+                        errors.append((line, f"{why} another customer_name"))
+                    else:
+                        errors.append(
+                            (
+                                other_line or 0,
+                                f"customer {other!r} is {customer}'s stored name {name!r}{how}: {must}; import "
+                                f"{customer} with another customer_name, or give this customer another id",
+                            )
+                        )
+                elif other_kind == "name":
+                    at = max(x for x in (line, other_line) if x is not None)
+                    errors.append(
+                        (
+                            at,
+                            f"name {name!r} of {customer} is also the name of {other}: {must}; give one of them "
+                            "another customer_name",
+                        )
+                    )
+                elif line is not None:
+                    errors.append(
+                        (
+                            line,
+                            f"name {name!r} of {customer} is an alias of {other}: {must}; give {customer} another "
+                            f"customer_name, or remove {other_text!r} from {other}'s aliases",
+                        )
+                    )
+                else:
+                    errors.append(
+                        (
+                            other_line or 0,
+                            f"alias {other_text!r} of {other} is the name of {customer}: {must}; remove it from "
+                            f"{other}'s aliases",
                         )
                     )
     return errors

@@ -48,7 +48,8 @@ class CustomerMap:
         """From (id, name, ';'-separated aliases). A label that fits two customers, whichever way each is known by
         it (one's id in another case and the other's alias, a name both share), maps to neither, as `/margin`
         refuses it (engine.reports.names.resolve_customer): the contracts import refuses an alias that is another
-        customer's id, and this keeps a clash stored before that check unresolved on both paths alike."""
+        customer's id and a name that is another customer's id, name or alias, and this keeps a clash stored before
+        those checks unresolved on both paths alike."""
         owners: dict[str, set[str]] = {}
         ids: set[str] = set()
         for cid, name, aliases in customers:

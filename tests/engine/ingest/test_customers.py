@@ -291,3 +291,69 @@ def test_a_clash_stored_before_the_check_names_neither_on_import_and_in_margin_a
     assert "1 customer(s) without a contract (their usage shows as NO REVENUE): ACME (did you mean" in (
         capsys.readouterr().out
     )
+
+
+def test_a_name_that_is_another_customers_id_is_refused_and_usage_so_written_still_reaches_that_customer(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    # acme-labs named "Acme" made usage written "Acme" (acme's id in another case) a customer of its own, unannounced.
+    before = stored(rt, "SELECT id, name, aliases FROM customer ORDER BY id")
+    lines = refusal(
+        rt,
+        tmp_path,
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\nacme-labs,Acme,,flat,2026-01-01,100\n",
+    )
+    assert lines == [
+        "  line 2: name 'Acme' of acme-labs is the customer id 'acme' in another case: a name must point to one "
+        "customer (usage and /margin would take it for neither); give acme-labs another customer_name"
+    ]
+    assert stored(rt, "SELECT id, name, aliases FROM customer ORDER BY id") == before
+    assert main(["import", "usage", str(usage(tmp_path, "Acme"))], runtime=rt) == 0
+    assert stored(rt, "SELECT DISTINCT customer FROM usage_event") == [("acme",)]
+    with rt.connect() as conn:
+        assert resolve_customer(conn, "Acme") == ("acme", "Acme Corp")
+
+
+def test_a_name_that_is_another_customers_name_or_alias_is_refused_naming_both(rt: Runtime, tmp_path: Path) -> None:
+    lines = refusal(
+        rt,
+        tmp_path,
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\n"
+        "globex,acme holdings,,flat,2026-01-01,100\n"
+        "hooli,Initech Inc,,flat,2026-01-01,100\n",
+    )
+    assert lines == [
+        "  line 2: name 'acme holdings' of globex is an alias of acme: a name must point to one customer (usage and "
+        "/margin would take it for neither); give globex another customer_name, or remove 'Acme Holdings' from "
+        "acme's aliases",
+        "  line 3: name 'Initech Inc' of hooli is also the name of initech: a name must point to one customer (usage "
+        "and /margin would take it for neither); give one of them another customer_name",
+    ]
+    assert stored(rt, "SELECT COUNT(*) FROM customer WHERE id IN ('globex', 'hooli')") == [(0,)]
+    # A stored name an alias given now would clash with, and a new id that is a stored name, are refused alike.
+    lines = refusal(
+        rt,
+        tmp_path,
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\n"
+        "globex,Globex,Straße GmbH,flat,2026-01-01,100\n"
+        "initech inc,,,flat,2026-01-01,100\n",
+    )
+    assert lines == [
+        "  line 2: alias 'Straße GmbH' of globex is the name of strasse: a name must point to one customer (usage and "
+        "/margin would take it for neither); remove it from globex's aliases",
+        "  line 3: customer 'initech inc' is initech's stored name 'Initech Inc' in another case: a name must point to "
+        "one customer (usage and /margin would take it for neither); import initech with another customer_name, or "
+        "give this customer another id",
+    ]
+
+
+def test_a_customer_known_by_its_own_id_its_name_and_aliases_in_any_case_imports(rt: Runtime, tmp_path: Path) -> None:
+    (tmp_path / "own.csv").write_text(
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\n"
+        "globex,globex,GLOBEX;Globex Corp;globex corp,flat,2026-01-01,100\n"
+        "hooli,HOOLI,Hooli,flat,2026-01-01,100\n"
+        "acme,Acme Corp,ACME Inc;Acme Holdings,flat,2026-01-01,2000\n"  # a re-import as it stands
+    )
+    assert import_contracts_file(rt.engine, tmp_path / "own.csv").created == 2
+    assert main(["import", "usage", str(usage(tmp_path, "GLOBEX", "Hooli", "acme corp"))], runtime=rt) == 0
+    assert stored(rt, "SELECT customer FROM usage_event ORDER BY event_id") == [("globex",), ("hooli",), ("acme",)]
