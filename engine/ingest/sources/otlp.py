@@ -9,8 +9,9 @@ reads and writes. Older instrumentations say `gen_ai.system` and
 accepted too). The customer, provider, model and service.name are one value each: an array is refused, naming
 the span and attribute. A token count, provider, model, customer or service.name that is not an OTLP AnyValue (a
 bare string, null, {}, a bytesValue) is refused too, where read as absent it lost the span (or its customer); the
-customer and service.name must also be a non-empty stringValue (or an intValue, read as its digits). Attributes
-marginbot does not read may take any shape. A file is one transaction.
+customer and service.name must also be a stringValue (or an intValue, read as its digits). An empty or blank
+stringValue there is absent (anonymous traffic sends `enduser.id=""`): the span goes to `unmapped`, counted in the
+summary, or to the default product. Attributes marginbot does not read may take any shape. A file is one transaction.
 """
 
 from __future__ import annotations
@@ -111,11 +112,18 @@ def text_attribute(attrs: Mapping[str, Any], keys: tuple[str, ...], where: str) 
     return None
 
 
+def _blank(value: Any) -> bool:
+    """An empty or blank stringValue: the customer attribute or `service.name` so sent is read as absent."""
+    return isinstance(value, str) and not value.strip()
+
+
 def name_attribute(attrs: Mapping[str, Any], key: str, where: str) -> str | None:
-    """The customer attribute or `service.name` as text, None when absent. Held to the rule the token counts are
-    held to: a value that is not an OTLP AnyValue (a bare string or number, null, {}, a bytesValue), an array, a
-    key-value list, a boolean, a number with a point or an empty string refuses the span, naming it and the attribute.
-    Read as absent, the span went to `unmapped` (or its product to the default) without a word; read with str(), a
+    """The customer attribute or `service.name` as text, None when absent or an empty (or blank) stringValue: an
+    anonymous request is commonly sent with `enduser.id=""`, and its span goes where a span without the attribute
+    goes (`unmapped`, counted in the import's summary; the default product). Held to the rule the token counts are
+    held to otherwise: a value that is not an OTLP AnyValue (a bare string or number, null, {}, a bytesValue), an
+    array, a key-value list, a boolean or a number with a point refuses the span, naming it and the attribute. Read
+    as absent, the span went to `unmapped` (or its product to the default) without a word; read with str(), a
     customer "True" or "1.5" was made up. An intValue reads as its digits: SDKs send an integer id so."""
     _refuse_unreadable(attrs, (key,), "stringValue", where)
     value = text_attribute(attrs, (key,), where)  # refuses an array or a key-value list
@@ -127,9 +135,7 @@ def name_attribute(attrs: Mapping[str, Any], key: str, where: str) -> str | None
         raise SourceError(
             NAME, f'{where}: attribute {key} must be a stringValue, got {got}: send it as {{"stringValue": "…"}}'
         )
-    if not value.strip():
-        raise SourceError(NAME, f"{where}: attribute {key} is an empty string: give it a value or leave it out")
-    return value
+    return None if _blank(value) else value
 
 
 def attributes(items: Any, where: str) -> dict[str, Any]:
@@ -271,7 +277,9 @@ def span_event(
     if not isinstance(span, Mapping):
         raise SourceError(NAME, f"{file}: a span must be an object")
     where = f"{file}: span {str(span.get('spanId', '?'))[:40]}"
-    attrs = {**resource, **attributes(span.get("attributes"), where)}
+    own = attributes(span.get("attributes"), where)
+    # A blank customer or service name on the span is absent, so the resource's (if it has one) still applies.
+    attrs = {**resource, **{k: v for k, v in own.items() if not (k in (customer_key, "service.name") and _blank(v))}}
     _refuse_unreadable(attrs, _TOKENS, "intValue", where)  # before the counts decide whether the span is GenAI
     if _first(attrs, _INPUT) is None and _first(attrs, _OUTPUT) is None:
         return None

@@ -179,8 +179,6 @@ def test_the_cli_refuses_a_mixed_file_in_one_line_and_imports_nothing(
         (None, 'must be an OTLP AnyValue object, got null: send it as {"stringValue": "…"}'),
         ({"bytesValue": "AAE="}, "must be an OTLP AnyValue object, got the object {'bytesValue': 'AAE='}: send it as "
          '{"stringValue": "…"}'),
-        ({"stringValue": ""}, "is an empty string: give it a value or leave it out"),
-        ({"stringValue": "  "}, "is an empty string: give it a value or leave it out"),
         ({"boolValue": True}, 'must be a stringValue, got the boolean true: send it as {"stringValue": "…"}'),
         ({"doubleValue": 1.5}, 'must be a stringValue, got the number 1.5: send it as {"stringValue": "…"}'),
         (ARRAY, "must be one value, got an array ['acme']: send it as a stringValue"),
@@ -191,8 +189,8 @@ def test_the_cli_refuses_a_mixed_file_in_one_line_and_imports_nothing(
 def test_a_customer_or_service_name_that_is_not_one_text_value_refuses_the_file(
     rt: Runtime, tmp_path: Path, key: str, value: object, problem: str
 ) -> None:
-    # Read as absent (a bare value, null, an empty string), the span went to `unmapped` or its product to the
-    # default without a word; read with str(), a boolValue made the customer "True".
+    # Read as absent (a bare value, null), the span went to `unmapped` or its product to the default without a
+    # word; read with str(), a boolValue made the customer "True". (An empty stringValue is absent: see below.)
     path = otlp_file(tmp_path, **{"enduser.id": {"stringValue": "acme"}})
     doc = json.loads(path.read_text())
     doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append({"key": key, "value": value})
@@ -206,3 +204,48 @@ def test_a_customer_sent_as_an_int_value_is_its_digits(rt: Runtime, tmp_path: Pa
     [result] = import_otlp_files(rt, [path])
     assert result.ok, result.error
     assert rows(rt, "SELECT customer, product FROM usage_event") == [("1042", "checkout-assistant")]
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_empty_customer_or_service_name_is_absent_and_the_summary_counts_the_spans(
+    rt: Runtime, tmp_path: Path, blank: str
+) -> None:
+    # Anonymous traffic is commonly sent with enduser.id="": it refused the whole file.
+    path = otlp_file(tmp_path, **{"enduser.id": {"stringValue": blank}})
+    doc = json.loads(path.read_text())
+    spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    spans.append(json.loads(json.dumps(spans[0])) | {"spanId": "00f067aa0ba902b8"})
+    spans[1]["attributes"] = [a for a in spans[1]["attributes"] if a["key"] != "enduser.id"]
+    spans[1]["attributes"] += [
+        {"key": "enduser.id", "value": {"stringValue": "acme"}},
+        {"key": "service.name", "value": {"stringValue": blank}},  # absent: the resource's applies
+    ]
+    path.write_text(json.dumps(doc))
+    [result] = import_otlp_files(rt, [path])
+    assert result.ok, result.error
+    # The first span goes where a span without the attribute goes (unmapped, counted), the second to acme.
+    assert rows(rt, "SELECT customer, product, feature FROM usage_event ORDER BY event_id") == [
+        ("unmapped", "checkout-assistant", "otlp customer=(none)"),
+        ("acme", "checkout-assistant", ""),
+    ]
+    assert result.unmapped == {"otlp customer=(none) (attribute enduser.id)": 1}
+    # A blank service.name on the resource too: the product is the mapping's default, as without one.
+    resource = doc["resourceSpans"][0]["resource"]["attributes"]
+    resource[:] = [a for a in resource if a["key"] != "service.name"] + [
+        {"key": "service.name", "value": {"stringValue": blank}}
+    ]
+    spans[1]["spanId"] = "00f067aa0ba902b9"
+    path.write_text(json.dumps(doc))
+    [result] = import_otlp_files(rt, [path])
+    assert result.ok, result.error
+    assert rows(rt, "SELECT customer, product FROM usage_event WHERE event_id LIKE '%b9'") == [("acme", "api")]
+
+
+def test_an_empty_customer_on_the_span_leaves_the_resources(rt: Runtime, tmp_path: Path) -> None:
+    path = otlp_file(tmp_path, **{"enduser.id": {"stringValue": ""}})
+    doc = json.loads(path.read_text())
+    doc["resourceSpans"][0]["resource"]["attributes"].append({"key": "enduser.id", "value": {"stringValue": "acme"}})
+    path.write_text(json.dumps(doc))
+    [result] = import_otlp_files(rt, [path])
+    assert result.ok, result.error
+    assert rows(rt, "SELECT customer FROM usage_event") == [("acme",)]
