@@ -310,10 +310,19 @@ def last_used(days: list[DayUsage]) -> date | None:
     return next((d.day for d in reversed(days) if d.cogs_nano or any(any(c) for c in d.counts.values())), None)
 
 
-def churned(days: list[DayUsage], payer: Payer, basis: Period, *, renewal: bool) -> bool:
-    """Whether a customer has left, as forecasts and floors judge it: no contract in force on the history's last day
-    and none on file that starts after it (`renewal`), no billed revenue, and no usage in the history's last 30
-    days. A forecast of one would only cost its old heavy month against no revenue: a breach it cannot have."""
+def churned(
+    conn: Connection, basis: Period, usage: dict[str, list[DayUsage]], terms: dict[str, Payer], keys: list[str]
+) -> list[str]:
+    """Those of `keys` who have left, as forecasts and floors both judge it: no contract in force on the history's
+    last day and none on file after it (a renewal that starts after the history, however far ahead), no billed
+    revenue, and no usage in the history's last 30 days. A forecast of one would only cost its old heavy month
+    against no revenue: a breach it cannot have. One query, whatever the number of customers."""
+    after = Period(basis.end + timedelta(days=1), date.max, "")
+    renewed = {c.customer for c in contracts_in(conn, after, keys)}
+    return [k for k in keys if _left(usage.get(k, []), terms[k], basis, renewal=k in renewed)]
+
+
+def _left(days: list[DayUsage], payer: Payer, basis: Period, *, renewal: bool) -> bool:
     if payer.contracts or payer.billed_per_month is not None or renewal:
         return False
     last = last_used(days)

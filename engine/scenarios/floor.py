@@ -23,7 +23,6 @@ case, never as the month the floor is solved on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +32,7 @@ from engine.money import CENT, HUNDRED, ONE, ZERO, ceil_to, round_to, usd_text
 from engine.periods import Period
 from engine.reports.figures import Thresholds, margin_pct
 from engine.reports.names import resolve_customer
-from engine.reports.revenue import Terms, contracts_in
+from engine.reports.revenue import Terms
 from engine.reports.serialize import cents, micros, pct
 from engine.scenarios.basis import (
     WINDOW_DAYS,
@@ -213,8 +212,7 @@ def price_floor(
     p50_day, p99_day = percentile_day(days, 0.5), percentile_day(days, 0.99)
     today = terms_for(conn, basis, [key])[key]
     # A customer who has left has no month ahead to price: its old heavy month would set a floor for nobody.
-    after = Period(basis.end + timedelta(days=1), date.max, "")
-    if churned(days, today, basis, renewal=bool(contracts_in(conn, after, [key]))):
+    if churned(conn, basis, {key: days}, {key: today}, [key]):
         ended = last_contract_end(conn, basis, key)
         example = f", e.g. {ended:%Y-%m}" if ended else ""
         raise NoHistory(

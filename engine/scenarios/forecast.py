@@ -366,9 +366,10 @@ def forecast(
     keys = wanted or sorted(
         set(usage) | set(on_file) | {c for c, t in terms.items() if t.contracts or t.billed_per_month}
     )
-    # A customer who has left (no contract in force or on file, no usage in the last 30 days) has no months ahead:
-    # its old heavy month against no revenue would read as a breach. Said in one line, or left out of a portfolio.
-    left = [k for k in keys if churned(usage.get(k, []), terms[k], basis, renewal=bool(on_file.get(k)))]
+    # A customer who has left (no contract in force or on file after the history, however far ahead, no usage in
+    # the last 30 days) has no months ahead: its old heavy month against no revenue would read as a breach. Said in
+    # one line, or left out of a portfolio; judged as the floor judges it.
+    left = churned(conn, basis, usage, terms, keys)
     if wanted and left:
         ended = last_contract_end(conn, basis, left[0])
         raise NoHistory(f"{churned_words(name, usage.get(left[0], []), ended, basis)}; no month to forecast")

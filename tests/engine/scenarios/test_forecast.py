@@ -418,3 +418,28 @@ def test_a_churned_customer_is_said_in_one_line_and_left_out_of_the_portfolios_b
     assert [p["plan"] for p in forecast_to_dict(every)["plans"]] == ["flat"]
     assert any(a.startswith("1 churned customer left out (Gone Co)") for a in every.assumptions)
     assert "Gone Co" not in forecast_message(forecast_to_dict(every)).text
+
+
+def test_a_renewal_on_file_past_the_horizon_is_not_churn_to_the_forecast_as_to_the_floor(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from engine.scenarios.floor import price_floor
+    from tests.engine.scenarios.history import events
+
+    # gone's contract ended 2026-09-30 and a renewal from 2027-06-01 is on file: the floor priced it while the
+    # forecast (looking inside its two months only) said it "has churned … none is in force", and the portfolio left
+    # it out as having "no contract … on file after" the history, which it has.
+    load_book(runtime, tmp_path, events("gone", last=date(2026, 9, 30)) + events("flat1"), [
+        ["customer", "customer_name", "plan", "start", "end", "platform_fee_usd"],
+        ["gone", "Gone Co", "flat", "2026-01-01", "2026-09-30", "500"],
+        ["gone", "Gone Co", "flat", "2027-06-01", "", "500"],
+        ["flat1", "Flat One", "flat", "2026-01-01", "", "300"],
+    ])  # fmt: skip
+    flat = Growth(rate=D(0))
+    with runtime.connect() as conn:
+        one = forecast(conn, "gone", HISTORY, growth=flat, months=2, thresholds=runtime.thresholds)
+        every = forecast(conn, None, HISTORY, growth=flat, months=2, thresholds=runtime.thresholds)
+        assert price_floor(conn, "gone", HISTORY, thresholds=runtime.thresholds).floor_price
+    assert [c.key for c in one.customers] == ["gone"]
+    assert sorted(c.key for c in every.customers) == ["flat1", "gone"]
+    assert not any("churned" in a for a in every.assumptions)
