@@ -68,17 +68,24 @@ MONTH_DAYS = 30  # "per month" of a window of days is 30 days: period figures ×
 CALENDAR_MONTHS = {"month": 1, "quarter": 3}
 
 
+def calendar_months(period: Period) -> int | None:
+    """How many calendar months `period` is when it is whole ones (a month 1, a quarter 3); None for a window of days
+    (the last 30 days, a month to date), whose month is 30 days. The one test `per_month`, `month_words` and the
+    assumptions share."""
+    return CALENDAR_MONTHS.get(period.unit) if period.complete else None
+
+
 def per_month(amount: Decimal, period: Period) -> Decimal:
     """A period's amount a month: a whole calendar month's as it is (a quarter's ÷ 3), so a $600 monthly fee in
     October is $600 a month, not $580.65 (× 30 ÷ 31); a window of days (the last 30 days, a month to date) × 30 ÷
     its days, a month of 30 days."""
-    months = CALENDAR_MONTHS.get(period.unit) if period.complete else None
+    months = calendar_months(period)
     return amount / months if months else amount * MONTH_DAYS / period.days
 
 
 def month_words(period: Period) -> str:
     """What "a month" is in a what-if of `period` (the `month` key of its --json)."""
-    return "per calendar month" if period.complete and period.unit in CALENDAR_MONTHS else f"per {MONTH_DAYS} days"
+    return "per calendar month" if calendar_months(period) else f"per {MONTH_DAYS} days"
 
 
 def revenue_after(
@@ -89,34 +96,38 @@ def revenue_after(
     factor: Decimal,
     plan: Price | None,
     before: dict[str, list[RevenueLine]],
-) -> dict[str, list[RevenueLine]]:
-    """Revenue lines per customer once usage is ×factor and (when given) the plan is replaced.
+) -> tuple[dict[str, list[RevenueLine]], Covered | None]:
+    """Revenue lines per customer once usage is ×factor and (when given) the plan is replaced, and (with a plan) the
+    days and products it bills (`_covered`), which the assumptions word.
 
     Both are the revenue module's own rule on scaled units: contract lines follow usage, billed lines (Stripe)
     cannot and are kept, unless a new plan replaces them. A new plan is in force on the days the customer's
-    contracts are (all of the period for a customer with none: billed, or not paying yet): a seat contract that
+    contracts are (all of the period for one billed by invoice, or with none: not paying yet): a seat contract that
     began on October 16th, re-priced, earns its new price for those 16 days, not for all 31 against 16 of the old.
     It bills the products those contracts cover (see `_plan_terms`): re-pricing a contract for chat at its own price
     changes nothing, whatever else the customer uses.
     """
     if plan is None and factor == 1:
-        return before
+        return before, None
     out: dict[str, list[RevenueLine]] = {}
     if plan is not None:
         counter = UnitCounter(conn, period, customers)
-        if plan.plan.is_metered and plan.unit is Unit.TASK:
-            counter.prefetch_tasks(set(customers), customers)  # the plan meters every product
         covered = _covered(conn, period, customers)
+        terms = {
+            cust: _plan_terms(plan, cust, covered.runs.get(cust) or [(None, period.start, period.end)])
+            for cust in customers
+        }
+        if plan.plan.is_metered and plan.unit is Unit.TASK:
+            # Tasks counted once across products only where the new terms meter every product (an every-product
+            # contract, or none; a fee plan over several products): a usage plan bills each covered product alone.
+            counter.prefetch_tasks(set(customers), [c for c in customers if any(not t.product for t in terms[c])])
         for cust in customers:
-            lines = (
-                contract_line(terms, period, counter, usage_factor=factor)
-                for terms in _plan_terms(plan, cust, covered.get(cust) or [(None, period.start, period.end)])
-            )
+            lines = (contract_line(t, period, counter, usage_factor=factor) for t in terms[cust])
             out[cust] = [line for line in lines if line is not None]
-        return out
+        return out, covered
     for line in revenue_lines(conn, period, customers=customers, usage_factor=factor):
         out.setdefault(line.customer, []).append(line)
-    return out
+    return out, None
 
 
 # Runs of days some contract of a customer's is in force, each with the products those contracts cover (None: every
@@ -124,7 +135,16 @@ def revenue_after(
 Coverage = list[tuple[frozenset[str] | None, date, date]]
 
 
-def _covered(conn: Connection, period: Period, customers: list[str]) -> dict[str, Coverage]:
+@dataclass(frozen=True)
+class Covered:
+    """What a new plan bills: `runs` per customer with a contract in force (see `_covered`); `billed`, the customers
+    billed by invoice in the period (re-priced over the whole period, every product, whatever contracts they have)."""
+
+    runs: dict[str, Coverage]
+    billed: frozenset[str]
+
+
+def _covered(conn: Connection, period: Period, customers: list[str]) -> Covered:
     """Per customer, the runs of days of `period` some contract of theirs is in force, in order, each with the
     products the contracts in force on those days cover (None: every product); none for a customer billed by invoice
     in it, whose revenue the invoices are, whatever contracts it has (re-priced over the whole period, every
@@ -148,7 +168,7 @@ def _covered(conn: Connection, period: Period, customers: list[str]) -> dict[str
             else:
                 runs.append((products, day, day))
         out[cust] = runs
-    return out
+    return Covered(runs=out, billed=frozenset(billed))
 
 
 def _plan_terms(plan: Price, customer: str, coverage: Coverage) -> list[Terms]:
@@ -169,10 +189,13 @@ def _plan_terms(plan: Price, customer: str, coverage: Coverage) -> list[Terms]:
     return [plan.contract(customer, a, b, product) for a, b in runs_of_days((a, b) for _, a, b in coverage)]
 
 
-def coverage_words(plan: Price, coverage: Coverage | None) -> str:
-    """Which products the new plan bills, in words, for the assumptions."""
+def coverage_words(plan: Price, coverage: Coverage | None, *, billed: bool = False) -> str:
+    """Which products the new plan bills, in words, for the assumptions (`billed`: the customer is billed by
+    invoice, whose revenue the invoices are, whatever contracts it has)."""
+    if billed:
+        return "every product, over the whole period (it is billed by invoice)"
     if not coverage:
-        return "every product, over the whole period (no contract in force: billed, or not paying yet)"
+        return "every product, over the whole period (no contract in force: not paying yet)"
     products = {p for products, _, _ in coverage for p in (products or {""})}
     if "" in products:
         return "every product, on the days its contracts are in force (one covers every product)"
@@ -305,7 +328,7 @@ def whatif(
                 notes.append("WARNING: unit_costs.cache_lookup is not set in the price file: lookups cost $0 here")
         else:
             plan = lever
-    after_lines = revenue_after(
+    after_lines, billing = revenue_after(
         conn,
         period,
         customers,
@@ -349,8 +372,10 @@ def whatif(
     from_zero = sum((o.priced_from_zero for o in outcomes), ZERO)
     if from_zero:
         notes.insert(0, priced_from_zero_note(from_zero, period))
-    coverage = _covered(conn, period, customers).get(customers[0]) if plan is not None and subject else None
-    assumptions = _assumptions(levers, period, factor, plan, prices, subject is not None, coverage) + notes
+    where = None
+    if plan is not None and subject is not None and billing is not None:
+        where = coverage_words(plan, billing.runs.get(customers[0]), billed=customers[0] in billing.billed)
+    assumptions = _assumptions(levers, period, factor, plan, prices, where) + notes
     if subject is not None:
         o = outcomes[0]
         return Scenario(
@@ -553,9 +578,9 @@ def _assumptions(
     factor: Decimal,
     plan: Price | None,
     prices: PriceBook,
-    one: bool,
-    coverage: Coverage | None,
+    coverage: str | None,
 ) -> list[str]:
+    """`coverage`: which products one customer's new plan bills, in words (`coverage_words`); None for several."""
     out = [f"before = {period.label} ({period.start} to {period.end}), as `marginbot margin` shows it"]
     for lever in levers:
         if isinstance(lever, Route):
@@ -577,16 +602,14 @@ def _assumptions(
                 "metered revenue follows, monthly fees do not"
             )
         else:
-            where = (
-                coverage_words(lever, coverage)
-                if one
-                else "each customer's products and days its contracts cover (every product and the whole period "
+            where = coverage or (
+                "each customer's products and days its contracts cover (every product and the whole period "
                 "for one with none, or billed)"
             )
             out.append(f"{lever.describe()} on {where}, replacing the current terms (billed ones too)")
     if factor != 1 and plan is None:
         out.append("billed revenue (Stripe) cannot follow usage and is kept as billed")
-    months = CALENDAR_MONTHS.get(period.unit) if period.complete else None
+    months = calendar_months(period)
     if months:
         if months == 1:
             out.append(f"saving per month = COGS before − after: {period.label} is a calendar month, taken as it is")

@@ -443,6 +443,13 @@ def test_a_new_price_is_in_force_on_the_days_the_customers_contracts_are(runtime
     store_invoice_line(runtime.engine, "in_1", "c2", "2026-10-01", "2026-10-31", 100)
     s = run(runtime, "price flat 7", subject="Cee Two")
     assert (s.before.revenue, s.after.revenue) == (D(100), D("7.00"))
+    # Its assumptions say so: they read "no contract in force: billed, or not paying yet" beside its contracts.
+    assert "fee on every product, over the whole period (it is billed by invoice), replacing" in (
+        " ".join(s.assumptions)
+    )
+    assert any(
+        "(no contract in force: not paying yet)" in a for a in run(runtime, "price flat 7", subject="c1").assumptions
+    )
 
 
 def test_a_new_price_bills_only_the_products_the_customers_contracts_cover(runtime: Runtime, tmp_path: Path) -> None:
