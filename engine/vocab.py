@@ -118,3 +118,10 @@ class PriceSource(Word):
     SOURCE_PRICED = "source-priced"  # the source sent cost_usd
     UNIT_COSTS = "unit-costs"  # no tokens to price: only the price file's [unit_costs] (retrieval, rerank, compute)
     UNPRICED = "unpriced"  # nothing prices it: flagged, never $0
+
+
+# The model of an event holding only the audio tokens of a vendor's usage record (the OpenAI Usage API reports a
+# bucket's audio tokens inside its totals): "gpt-realtime (audio)". The catalogue never resolves such a name, so the
+# event is unpriced (counted and named) unless a [[models]] override prices that name as spelled; the model's text
+# prices would be 4-8x too low.
+AUDIO_PART = " (audio)"

@@ -2,7 +2,11 @@
 
 Buckets are aggregates: one event per bucket × (project, API key, model, batch, service tier), `requests` =
 num_model_requests, the timestamp the bucket start. OpenAI's `input_tokens` already include cached and cache-write
-tokens, which is the CSV convention, so they pass through unchanged. Usage of the Batch API (`batch: true`) is
+tokens, which is the CSV convention, so they pass through unchanged. Its totals include audio tokens too, which
+are priced 4-8x the text ones: a bucket's audio tokens (`input_audio_tokens`, of them `input_cached_audio_tokens`,
+`output_audio_tokens`) are taken out of its event and stored as a second event of the model "<model> (audio)"
+(vocab.AUDIO_PART), which nothing in the catalogue prices: unpriced, so counted and named, never at text rates. Its
+requests stay with the text event. Usage of the Batch API (`batch: true`) is
 priced at batch prices, flex and priority usage at theirs (`service_tier`). No cost is attached: the price book
 prices these events, and what OpenAI billed (Costs API, daily) goes to provider_cost for `marginbot reconcile`.
 """
@@ -43,7 +47,7 @@ from engine.ingest.sources.base import (
     utc_day,
 )
 from engine.ingest.sources.http import Fetcher, SourceError, next_page_token, v1_fetcher
-from engine.vocab import ServiceTier
+from engine.vocab import AUDIO_PART, ServiceTier
 
 NAME = "openai"
 USAGE_KINDS = ("completions", "embeddings")
@@ -63,6 +67,14 @@ TIERS = {
 # How usage is grouped, kept in the cursor: events read under another grouping have other ids (a bucket's usage
 # split by tier, or not), so re-reading a range synced under the old grouping would count its usage twice.
 GROUPING = "tiers"
+# OpenAI's: by tier, and a bucket's audio tokens apart (an event of their own). A range synced before keeps its audio
+# inside the text events, which a re-read would not replace (a stored event stays): the audio would count twice.
+OPENAI_GROUPING = "tiers+audio"
+# What each grouping added, for the line refusing to re-read a range synced before it.
+_GROUPED = {
+    GROUPING: "usage was read by service tier (batch, flex, priority)",
+    OPENAI_GROUPING: "a bucket's audio tokens were read apart from its text tokens",
+}
 
 
 def bucket_width(settings: Settings) -> str:
@@ -111,15 +123,16 @@ def provider_windows(
                 f"range with {width} buckets would count it twice. Backfill only after "
                 f"{rfc3339(synced_to)} or keep the width",
             )
-    # A cursor from before usage was grouped by service tier has no `grouping`.
+    # A cursor from before usage was grouped by service tier has no `grouping`; one from before OpenAI's audio
+    # tokens were read apart says "tiers".
     if cursor and cursor.get("grouping") != grouping and cursor.get("until"):
         synced_to = parse_rfc3339(cursor["until"], "sync cursor", source)
         if start < synced_to:
+            change = _GROUPED[GROUPING if cursor.get("grouping") is None else grouping]
             raise SourceError(
                 source,
-                f"was synced up to {rfc3339(synced_to)} before usage was read by service tier (batch, flex, "
-                "priority); re-reading that range now would count its usage twice. Backfill only after "
-                f"{rfc3339(synced_to)}",
+                f"was synced up to {rfc3339(synced_to)} before {change}; re-reading that range now would count "
+                f"its usage twice. Backfill only after {rfc3339(synced_to)}",
             )
     # A transaction per day of hourly buckets, per month of daily ones: small to retry, big enough to be fast.
     windows = gap + split(start, end, DAY if width == "1h" else timedelta(days=31), DAY)
@@ -169,18 +182,20 @@ class ProviderBuckets:
 
     name: str
     reads_usage = True
+    grouping = GROUPING
 
     def windows(
         self, ctx: Context, cursor: Mapping[str, Any] | None, since: datetime | None, until: datetime | None
     ) -> list[Window]:
-        return provider_windows(ctx, cursor, since, until, bucket_width(ctx.settings), self.name)
+        return provider_windows(ctx, cursor, since, until, bucket_width(ctx.settings), self.name, self.grouping)
 
     def cursor_after(self, window: Window, cursor: Mapping[str, Any] | None, ctx: Context) -> dict[str, Any]:
-        return provider_cursor(window, cursor, window.width or bucket_width(ctx.settings))
+        return provider_cursor(window, cursor, window.width or bucket_width(ctx.settings), self.grouping)
 
 
 class OpenAIConnector(ProviderBuckets):
     name = NAME
+    grouping = OPENAI_GROUPING
 
     def missing(self, settings: Settings) -> str | None:
         return None if settings.openai_admin_key else "set OPENAI_ADMIN_KEY (an organization admin key)"
@@ -234,6 +249,22 @@ def _tokens(result: Mapping[str, Any], name: str, where: str) -> int:
     return count(value, f"{where}: {name}", NAME)
 
 
+def _audio(result: Mapping[str, Any], input_tokens: int, cached: int, output: int, where: str) -> tuple[int, int, int]:
+    """A result's audio input, cached audio input and audio output tokens, each a part of its total (0 if absent)."""
+    audio_in = _tokens(result, "input_audio_tokens", where)
+    audio_cached = _tokens(result, "input_cached_audio_tokens", where)
+    audio_out = _tokens(result, "output_audio_tokens", where)
+    for part, whole, part_name, whole_name in (
+        (audio_in, input_tokens, "input_audio_tokens", "input_tokens"),
+        (audio_cached, audio_in, "input_cached_audio_tokens", "input_audio_tokens"),
+        (audio_cached, cached, "input_cached_audio_tokens", "input_cached_tokens"),
+        (audio_out, output, "output_audio_tokens", "output_tokens"),
+    ):
+        if part > whole:
+            raise SourceError(NAME, f"{where}: {part_name} ({part}) exceed {whole_name} ({whole}), which include them")
+    return audio_in, audio_cached, audio_out
+
+
 def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch) -> None:
     if not isinstance(bucket, Mapping):
         raise SourceError(NAME, f"usage/{kind}: a bucket must be an object, got {bucket!r:.80}")
@@ -263,6 +294,8 @@ def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch
         if batch_api is not None and not isinstance(batch_api, bool):
             raise SourceError(NAME, f"{where}: batch must be true or false, got {shown(batch_api)}")
         tier = ServiceTier.BATCH if batch_api else tier_of(result.get("service_tier"), TIERS, NAME, batch.notes)
+        cached = _tokens(result, "input_cached_tokens", where)
+        audio_in, audio_cached, audio_out = _audio(result, input_tokens, cached, output, where)
         event = {
             "event_id": stable_id(NAME, kind, width, epoch, project, key, model, *extra),
             "ts": ts,
@@ -272,13 +305,28 @@ def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch
             "provider": "openai",
             "model": model or UNKNOWN_MODEL,
             "service_tier": tier,
-            "input_tokens": input_tokens,
-            "cached_input_tokens": _tokens(result, "input_cached_tokens", where),
+            "input_tokens": input_tokens - audio_in,
+            "cached_input_tokens": cached - audio_cached,
             "cache_write_tokens": _tokens(result, "input_cache_write_tokens", where),
-            "output_tokens": output,
+            "output_tokens": output - audio_out,
             "requests": requests,
         }
-        merge_event(events, event)
+        if event["input_tokens"] or event["output_tokens"] or requests:  # else all of it was audio
+            merge_event(events, event)
+        if audio_in or audio_out:
+            merge_event(
+                events,
+                event
+                | {
+                    "event_id": stable_id(NAME, kind, width, epoch, project, key, model, *extra, "audio"),
+                    "model": f"{model or UNKNOWN_MODEL}{AUDIO_PART}",
+                    "input_tokens": audio_in,
+                    "cached_input_tokens": audio_cached,
+                    "cache_write_tokens": 0,
+                    "output_tokens": audio_out,
+                    "requests": 0,  # the bucket's requests are counted once, on its text event
+                },
+            )
     batch.events.extend(events.values())
 
 

@@ -174,9 +174,17 @@ def openai_bucket_pages(buckets: dict[int, list[dict[str, Any]]], *, width: int 
     return handle
 
 
-def usage_result() -> dict[str, object]:
-    """The first result of OpenAI's grouped completions usage fixture."""
-    return fixture("openai_usage_completions_grouped.json")["data"][0]["results"][0]
+# The audio fields of an OpenAI completions result: a part of its totals, read into an event of their own
+# (engine.ingest.sources.openai); the tests of other things read text only.
+OPENAI_AUDIO_FIELDS = ("input_audio_tokens", "input_cached_audio_tokens", "output_audio_tokens")
+
+
+def usage_result(*, audio: bool = False) -> dict[str, object]:
+    """The first result of OpenAI's grouped completions usage fixture; without its audio tokens unless `audio`."""
+    result = fixture("openai_usage_completions_grouped.json")["data"][0]["results"][0]
+    if not audio:
+        result.update(dict.fromkeys(OPENAI_AUDIO_FIELDS, 0))
+    return result
 
 
 def cost_result(value: float) -> dict[str, object]:

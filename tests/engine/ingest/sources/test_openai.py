@@ -34,6 +34,7 @@ from tests.engine.ingest.conftest import (
     json_with_numbers,
     openai_bucket_pages,
     rows,
+    usage_result,
     with_numbers,
 )
 
@@ -45,9 +46,10 @@ EMBED = "/v1/organization/usage/embeddings"
 COSTS = "/v1/organization/costs"
 
 
-def grouped_result(**changes: object) -> dict[str, object]:
-    """The verbatim grouped completions result (proj_abc, key_abc, gpt-4o-mini) with changes."""
-    result = fixture("openai_usage_completions_grouped.json")["data"][0]["results"][0]
+def grouped_result(*, audio: bool = False, **changes: object) -> dict[str, object]:
+    """The verbatim grouped completions result (proj_abc, key_abc, gpt-4o-mini) with changes; its audio tokens (a
+    part of its totals, stored as an event of their own) set to 0 unless `audio`."""
+    result = usage_result(audio=audio)
     result.update(changes)
     return result
 
@@ -251,7 +253,7 @@ def test_500_three_times_fails_the_window_and_commits_nothing_of_it(
     # The first window (Oct 1-31) is kept, with its cursor; nothing of Nov 1-12 is.
     assert rows(rt, "SELECT CAST(day AS TEXT) FROM usage_event") == [("2026-10-01",)]
     assert rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'openai'") == [
-        ('{"grouping": "tiers", "until": "2026-11-01T00:00:00Z", "width": "1d"}',)
+        ('{"grouping": "tiers+audio", "until": "2026-11-01T00:00:00Z", "width": "1d"}',)
     ]
     with rt.connect() as conn:
         assert customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds).current.cogs == 0
@@ -346,7 +348,7 @@ def test_hourly_buckets_land_on_local_days(rt: Runtime, vendor: Vendor) -> None:
     assert result.windows == 1
     assert rows(local, "SELECT CAST(day AS TEXT), input_tokens FROM usage_event") == [("2026-10-01", 5000)]
     assert rows(local, "SELECT cursor FROM sync_cursor") == [
-        ('{"grouping": "tiers", "until": "2026-10-03T00:00:00Z", "width": "1h"}',)
+        ('{"grouping": "tiers+audio", "until": "2026-10-03T00:00:00Z", "width": "1h"}',)
     ]
 
 
@@ -368,10 +370,11 @@ def test_records_without_a_model_import_as_unknown_and_unpriced_and_the_window_k
     assert sorted(rows(rt, "SELECT model, input_tokens, requests, priced FROM usage_event")) == [
         ("gpt-4o-mini-2024-07-18", 5000, 5, True),
         ("unknown", 16, 2, False),
-        ("unknown", 1000, 5, False),
+        ("unknown", 950, 5, False),
+        ("unknown (audio)", 50, 0, False),  # the ungrouped record's audio tokens, an event of their own
     ]
-    assert result.unpriced_events == 2
-    assert "have no price (openai/unknown)" in result.summary()
+    assert result.unpriced_events == 3
+    assert "have no price (openai/unknown, openai/unknown (audio))" in result.summary()
     assert rows(rt, "SELECT COUNT(*) FROM provider_cost") == [(1,)]  # the window's billed cost is kept
 
 
@@ -443,6 +446,92 @@ def test_a_range_synced_before_usage_was_read_by_tier_is_not_read_again(rt: Runt
     assert resumed.ok, resumed.error
 
 
+def test_a_buckets_audio_tokens_are_an_unpriced_event_of_their_own_never_priced_at_text_rates(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    # gpt-4o-realtime-preview: $5/$20 per 1M text tokens, $40/$80 audio. 1M audio in and 1M audio out at its text
+    # rates read $25.00 where the catalogue says $120.00. Its name also matches "gpt-4o-realtime..." as a prefix.
+    realtime = grouped_result(
+        audio=True,
+        model="gpt-4o-realtime-preview",
+        input_tokens=1_000_000,
+        input_cached_tokens=0,
+        input_cache_write_tokens=0,
+        output_tokens=1_000_000,
+        input_audio_tokens=1_000_000,
+        input_cached_audio_tokens=0,
+        output_audio_tokens=1_000_000,
+        num_model_requests=100,
+    )
+    serve(vendor, {D1: [grouped_result(audio=True), realtime]})
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    mini = "gpt-4o-mini-2024-07-18"
+    assert events(rt) == [
+        # The verbatim result: 300 of its 5000 input tokens are audio (100 of the 1800 cached), 100 of its 1000
+        # output tokens; its requests stay with the text.
+        ("acme", "assist", "", "openai", mini, 4700, 1700, 200, 900, 5, None),
+        ("acme", "assist", "", "openai", f"{mini} (audio)", 300, 100, 0, 100, 0, None),
+        ("acme", "assist", "", "openai", "gpt-4o-realtime-preview", 0, 0, 0, 0, 100, None),
+        ("acme", "assist", "", "openai", "gpt-4o-realtime-preview (audio)", 1_000_000, 0, 0, 1_000_000, 0, None),
+    ]
+    assert rows(rt, "SELECT model, priced, " + COST_SUM + " FROM usage_event ORDER BY ts, event_id") == [
+        (mini, True, femto_cost(rt, mini, D1, 2800, 1700, 200, 900)),  # the text part, priced as before
+        (f"{mini} (audio)", False, 0),
+        ("gpt-4o-realtime-preview", True, 0),
+        ("gpt-4o-realtime-preview (audio)", False, 0),  # not $25.00: unpriced, counted and named
+    ]
+    assert result.unpriced_events == 2
+    assert f"have no price (openai/{mini} (audio), openai/gpt-4o-realtime-preview (audio))" in result.summary()
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", OCT, thresholds=rt.thresholds)
+    assert report.current.unpriced_events == 2
+    assert report.current.cogs == Decimal(femto_cost(rt, mini, D1, 2800, 1700, 200, 900)) / NANO
+    assert rows(rt, "SELECT SUM(input_tokens), SUM(output_tokens), SUM(requests) FROM daily_rollup") == [
+        (1_005_000, 1_001_000, 105)  # every token of the buckets, once
+    ]
+
+    before = totals(rt)
+    again = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert (again.imported, again.duplicates) == (0, 4)  # stable ids: a re-sync counts nothing twice
+    assert totals(rt) == before
+
+
+def test_audio_tokens_above_the_totals_they_are_part_of_fail_the_window_in_one_line(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    serve(vendor, {D1: [grouped_result(audio=True, output_audio_tokens=1001)]})
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.error is not None
+    assert "output_audio_tokens (1001) exceed output_tokens (1000), which include them" in result.error
+    assert "\n" not in result.error
+    assert events(rt) == []
+
+
+def test_a_range_synced_before_audio_was_read_apart_is_not_read_again(rt: Runtime, vendor: Vendor) -> None:
+    # Its events hold their audio tokens; a stored event stays, so a re-read would add the audio a second time.
+    serve(vendor, {D1: [grouped_result(audio=True)]})
+    with rt.engine.begin() as conn:
+        write_cursor(conn, "openai", {"grouping": "tiers", "until": "2026-10-05T00:00:00Z", "width": "1d"}, rt.now())
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 6), transport=vendor.transport)
+
+    assert result.error is not None
+    assert "before a bucket's audio tokens were read apart from its text tokens" in result.error
+    assert "Backfill only after 2026-10-05T00:00:00Z" in result.error
+    assert events(rt) == []
+    resumed = sync_source(rt, "openai", until=date(2026, 10, 6), transport=vendor.transport)  # from the cursor: fine
+    assert resumed.ok, resumed.error
+    assert rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'openai'") == [
+        ('{"grouping": "tiers+audio", "until": "2026-10-07T00:00:00Z", "width": "1d"}',)
+    ]
+
+
 def test_a_backfill_after_the_cursor_leaves_the_cursor_where_it_was(rt: Runtime, vendor: Vendor) -> None:
     nov = {d: int(datetime(2026, 11, d, tzinfo=UTC).timestamp()) for d in (1, 3, 12)}
     serve(vendor, {nov[3]: [grouped_result()], nov[12]: [grouped_result(model="gpt-4o")]})
@@ -498,7 +587,7 @@ def test_switching_from_hourly_to_daily_buckets_counts_the_cursors_day_once(rt: 
         "1d buckets start at 2026-11-16T00:00:00Z"
     ]
     assert rows(daily, "SELECT cursor FROM sync_cursor") == [
-        ('{"grouping": "tiers", "until": "2026-11-17T00:00:00Z", "width": "1d"}',)
+        ('{"grouping": "tiers+audio", "until": "2026-11-17T00:00:00Z", "width": "1d"}',)
     ]
 
 
