@@ -120,8 +120,11 @@ class PriceSource(Word):
     UNPRICED = "unpriced"  # nothing prices it: flagged, never $0
 
 
-# The model of an event holding only the audio tokens of a vendor's usage record (the OpenAI Usage API reports a
-# bucket's audio tokens inside its totals): "gpt-realtime (audio)". The catalogue never resolves such a name, so the
-# event is unpriced (counted and named) unless a [[models]] override prices that name as spelled; the model's text
-# prices would be 4-8x too low.
+# The model of an event holding only the audio, or image, tokens of a vendor's usage record (the OpenAI Usage API
+# reports a bucket's audio and image tokens inside its totals): "gpt-realtime (audio)", "chatgpt-image-latest (image)".
+# The catalogue never resolves such a name (MEDIA_PARTS), so the event is unpriced (counted and named) unless a
+# [[models]] override prices that name as spelled; the model's text prices would be several times too low (audio
+# 4-8x, chatgpt-image-latest's image output $32/M against $10/M of text).
 AUDIO_PART = " (audio)"
+IMAGE_PART = " (image)"
+MEDIA_PARTS = (AUDIO_PART, IMAGE_PART)

@@ -31,7 +31,7 @@ from genai_prices.types import (
 )
 
 from engine.pricing.pricefile import UNIT_MAX_USD
-from engine.vocab import AUDIO_PART, ServiceTier
+from engine.vocab import MEDIA_PARTS, ServiceTier
 
 PACKAGE_VERSION = version("genai-prices")
 
@@ -148,8 +148,8 @@ class Catalogue:
         except KeyError:
             pass
         found = None
-        # A model's audio part ("gpt-realtime (audio)") is not the model: its text prices would price audio.
-        for p, m in [] if model.endswith(AUDIO_PART) else _candidates(self.snapshot, provider, model):
+        # A model's audio or image part ("gpt-realtime (audio)") is not the model: its text prices would price them.
+        for p, m in [] if model.endswith(MEDIA_PARTS) else _candidates(self.snapshot, provider, model):
             try:
                 found = Resolved(*self.snapshot.find_provider_model(m, None, p or None, None))
                 break

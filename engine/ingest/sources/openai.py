@@ -2,13 +2,15 @@
 
 Buckets are aggregates: one event per bucket × (project, API key, model, batch, service tier), `requests` =
 num_model_requests, the timestamp the bucket start. OpenAI's `input_tokens` already include cached and cache-write
-tokens, which is the CSV convention, so they pass through unchanged. Its totals include audio tokens too, which
-are priced 4-8x the text ones: a bucket's audio tokens (`input_audio_tokens`, of them `input_cached_audio_tokens`,
-`output_audio_tokens`) are taken out of its event and stored as a second event of the model "<model> (audio)"
-(vocab.AUDIO_PART), which nothing in the catalogue prices: unpriced, so counted and named, never at text rates. Its
-requests stay with the text event. Usage of the Batch API (`batch: true`) is
-priced at batch prices, flex and priority usage at theirs (`service_tier`). No cost is attached: the price book
-prices these events, and what OpenAI billed (Costs API, daily) goes to provider_cost for `marginbot reconcile`.
+tokens, which is the CSV convention, so they pass through unchanged. Its totals include audio and image tokens
+too, which are priced several times the text ones: a bucket's audio tokens (`input_audio_tokens`, of them
+`input_cached_audio_tokens`, `output_audio_tokens`) are taken out of its event and stored as a second event of the
+model "<model> (audio)" (vocab.AUDIO_PART), its image tokens (`input_image_tokens`, of them
+`input_cached_image_tokens`, `output_image_tokens`) as a third, "<model> (image)" (vocab.IMAGE_PART); nothing in the
+catalogue prices either: unpriced, so counted and named, never at text rates. Its requests stay with the text event.
+Usage of the Batch API (`batch: true`) is priced at batch prices, flex and priority usage at theirs (`service_tier`).
+No cost is attached: the price book prices these events, and what OpenAI billed (Costs API, daily) goes to
+provider_cost for `marginbot reconcile`.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from engine.ingest.sources.base import (
     utc_day,
 )
 from engine.ingest.sources.http import Fetcher, SourceError, next_page_token, v1_fetcher
-from engine.vocab import AUDIO_PART, ServiceTier
+from engine.vocab import AUDIO_PART, IMAGE_PART, ServiceTier
 
 NAME = "openai"
 USAGE_KINDS = ("completions", "embeddings")
@@ -67,14 +69,18 @@ TIERS = {
 # How usage is grouped, kept in the cursor: events read under another grouping have other ids (a bucket's usage
 # split by tier, or not), so re-reading a range synced under the old grouping would count its usage twice.
 GROUPING = "tiers"
-# OpenAI's: by tier, and a bucket's audio tokens apart (an event of their own). A range synced before keeps its audio
-# inside the text events, which a re-read would not replace (a stored event stays): the audio would count twice.
-OPENAI_GROUPING = "tiers+audio"
+# OpenAI's: by tier, and a bucket's audio and image tokens apart (an event each). A range synced before keeps them
+# inside the text events, which a re-read would not replace (a stored event stays): they would count twice.
+OPENAI_GROUPING = "tiers+audio+image"
 # What each grouping added, for the line refusing to re-read a range synced before it.
 _GROUPED = {
     GROUPING: "usage was read by service tier (batch, flex, priority)",
-    OPENAI_GROUPING: "a bucket's audio tokens were read apart from its text tokens",
+    OPENAI_GROUPING: "a bucket's audio and image tokens were read apart from its text tokens",
 }
+# The media whose tokens a completions result counts inside its totals (input_<medium>_tokens, of them
+# input_cached_<medium>_tokens, and output_<medium>_tokens), each read into an event of its own: the medium, which
+# is also the last part of the event's stable id, and the suffix of its model.
+_MEDIA = (("audio", AUDIO_PART), ("image", IMAGE_PART))
 
 
 def bucket_width(settings: Settings) -> str:
@@ -249,20 +255,35 @@ def _tokens(result: Mapping[str, Any], name: str, where: str) -> int:
     return count(value, f"{where}: {name}", NAME)
 
 
-def _audio(result: Mapping[str, Any], input_tokens: int, cached: int, output: int, where: str) -> tuple[int, int, int]:
-    """A result's audio input, cached audio input and audio output tokens, each a part of its total (0 if absent)."""
-    audio_in = _tokens(result, "input_audio_tokens", where)
-    audio_cached = _tokens(result, "input_cached_audio_tokens", where)
-    audio_out = _tokens(result, "output_audio_tokens", where)
-    for part, whole, part_name, whole_name in (
-        (audio_in, input_tokens, "input_audio_tokens", "input_tokens"),
-        (audio_cached, audio_in, "input_cached_audio_tokens", "input_audio_tokens"),
-        (audio_cached, cached, "input_cached_audio_tokens", "input_cached_tokens"),
-        (audio_out, output, "output_audio_tokens", "output_tokens"),
+def _media(
+    result: Mapping[str, Any], input_tokens: int, cached: int, output: int, where: str
+) -> list[tuple[str, str, tuple[int, int, int]]]:
+    """A result's (medium, model suffix, (input, cached input, output tokens)) of each of _MEDIA (0 if absent), each
+    count a part of its total, as are their sums."""
+    media = []
+    for medium, suffix in _MEDIA:
+        names = (f"input_{medium}_tokens", f"input_cached_{medium}_tokens", f"output_{medium}_tokens")
+        part_in, part_cached, part_out = (_tokens(result, name, where) for name in names)
+        for part, whole, part_name, whole_name in (
+            (part_in, input_tokens, names[0], "input_tokens"),
+            (part_cached, part_in, names[1], names[0]),
+            (part_cached, cached, names[1], "input_cached_tokens"),
+            (part_out, output, names[2], "output_tokens"),
+        ):
+            if part > whole:
+                raise SourceError(
+                    NAME, f"{where}: {part_name} ({part}) exceed {whole_name} ({whole}), which include them"
+                )
+        media.append((medium, suffix, (part_in, part_cached, part_out)))
+    # Each within its total, together they can still exceed it: the text event would hold fewer than none.
+    for i, (whole, whole_name) in enumerate(
+        ((input_tokens, "input_tokens"), (cached, "input_cached_tokens"), (output, "output_tokens"))
     ):
-        if part > whole:
-            raise SourceError(NAME, f"{where}: {part_name} ({part}) exceed {whole_name} ({whole}), which include them")
-    return audio_in, audio_cached, audio_out
+        parts = sum(counts[i] for _, _, counts in media)
+        if parts > whole:
+            label = " + ".join(f"{whole_name.removesuffix('_tokens')}_{medium}_tokens" for medium, _, _ in media)
+            raise SourceError(NAME, f"{where}: {label} ({parts}) exceed {whole_name} ({whole}), which include them")
+    return media
 
 
 def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch) -> None:
@@ -295,7 +316,7 @@ def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch
             raise SourceError(NAME, f"{where}: batch must be true or false, got {shown(batch_api)}")
         tier = ServiceTier.BATCH if batch_api else tier_of(result.get("service_tier"), TIERS, NAME, batch.notes)
         cached = _tokens(result, "input_cached_tokens", where)
-        audio_in, audio_cached, audio_out = _audio(result, input_tokens, cached, output, where)
+        media = _media(result, input_tokens, cached, output, where)
         event = {
             "event_id": stable_id(NAME, kind, width, epoch, project, key, model, *extra),
             "ts": ts,
@@ -305,28 +326,29 @@ def _usage_bucket(bucket: Any, kind: str, width: str, ctx: Context, batch: Batch
             "provider": "openai",
             "model": model or UNKNOWN_MODEL,
             "service_tier": tier,
-            "input_tokens": input_tokens - audio_in,
-            "cached_input_tokens": cached - audio_cached,
+            "input_tokens": input_tokens - sum(counts[0] for _, _, counts in media),
+            "cached_input_tokens": cached - sum(counts[1] for _, _, counts in media),
             "cache_write_tokens": _tokens(result, "input_cache_write_tokens", where),
-            "output_tokens": output - audio_out,
+            "output_tokens": output - sum(counts[2] for _, _, counts in media),
             "requests": requests,
         }
-        if event["input_tokens"] or event["output_tokens"] or requests:  # else all of it was audio
+        if event["input_tokens"] or event["output_tokens"] or requests:  # else all of it was audio or image
             merge_event(events, event)
-        if audio_in or audio_out:
-            merge_event(
-                events,
-                event
-                | {
-                    "event_id": stable_id(NAME, kind, width, epoch, project, key, model, *extra, "audio"),
-                    "model": f"{model or UNKNOWN_MODEL}{AUDIO_PART}",
-                    "input_tokens": audio_in,
-                    "cached_input_tokens": audio_cached,
-                    "cache_write_tokens": 0,
-                    "output_tokens": audio_out,
-                    "requests": 0,  # the bucket's requests are counted once, on its text event
-                },
-            )
+        for medium, suffix, (part_in, part_cached, part_out) in media:
+            if part_in or part_out:
+                merge_event(
+                    events,
+                    event
+                    | {
+                        "event_id": stable_id(NAME, kind, width, epoch, project, key, model, *extra, medium),
+                        "model": f"{model or UNKNOWN_MODEL}{suffix}",
+                        "input_tokens": part_in,
+                        "cached_input_tokens": part_cached,
+                        "cache_write_tokens": 0,
+                        "output_tokens": part_out,
+                        "requests": 0,  # the bucket's requests are counted once, on its text event
+                    },
+                )
     batch.events.extend(events.values())
 
 

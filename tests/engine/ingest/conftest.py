@@ -174,16 +174,20 @@ def openai_bucket_pages(buckets: dict[int, list[dict[str, Any]]], *, width: int 
     return handle
 
 
-# The audio fields of an OpenAI completions result: a part of its totals, read into an event of their own
-# (engine.ingest.sources.openai); the tests of other things read text only.
+# The audio and image fields of an OpenAI completions result: a part of its totals, each medium read into an event
+# of its own (engine.ingest.sources.openai); the tests of other things read text only.
 OPENAI_AUDIO_FIELDS = ("input_audio_tokens", "input_cached_audio_tokens", "output_audio_tokens")
+OPENAI_IMAGE_FIELDS = ("input_image_tokens", "input_cached_image_tokens", "output_image_tokens")
 
 
-def usage_result(*, audio: bool = False) -> dict[str, object]:
-    """The first result of OpenAI's grouped completions usage fixture; without its audio tokens unless `audio`."""
+def usage_result(*, audio: bool = False, image: bool = False) -> dict[str, object]:
+    """The first result of OpenAI's grouped completions usage fixture; without its audio tokens unless `audio`, its
+    image tokens unless `image`."""
     result = fixture("openai_usage_completions_grouped.json")["data"][0]["results"][0]
     if not audio:
         result.update(dict.fromkeys(OPENAI_AUDIO_FIELDS, 0))
+    if not image:
+        result.update(dict.fromkeys(OPENAI_IMAGE_FIELDS, 0))
     return result
 
 

@@ -62,20 +62,24 @@ def test_unknown_model_is_flagged_unpriced_not_free() -> None:
     assert costs.total == 0
 
 
-def test_a_models_audio_part_is_unpriced_not_text_priced_unless_an_override_prices_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("medium", ["audio", "image"])
+def test_a_models_audio_or_image_part_is_unpriced_not_text_priced_unless_an_override_prices_it(
+    tmp_path: Path, medium: str
+) -> None:
     # "gpt-4o-realtime-preview (audio)" starts like the catalogue's gpt-4o-realtime entry ($5/$20 text, $40/$80
-    # audio): matched, its 1M + 1M audio tokens would cost $25.00 at text rates.
-    audio = "gpt-4o-realtime-preview (audio)"
+    # audio), and so does "gpt-4o-realtime-preview (image)": matched, 1M + 1M of its audio or image tokens would cost
+    # $25.00 at text rates.
+    part = f"gpt-4o-realtime-preview ({medium})"
     assert price(PriceBook(), "openai", "gpt-4o-realtime-preview", "2026-10-01T00:00:00", 10**6, 0, 0, 10**6).priced
-    costs = price(PriceBook(), "openai", audio, "2026-10-01T00:00:00", 1_000_000, 0, 0, 1_000_000)
+    costs = price(PriceBook(), "openai", part, "2026-10-01T00:00:00", 1_000_000, 0, 0, 1_000_000)
     assert (costs.priced, costs.total) == (False, 0)
-    assert PriceBook().missing(Usage(epoch("2026-10-01T00:00:00"), "openai", audio, 10, 0, 0, 10)) == ("the model",)
+    assert PriceBook().missing(Usage(epoch("2026-10-01T00:00:00"), "openai", part, 10, 0, 0, 10)) == ("the model",)
     path = tmp_path / "p.toml"
     path.write_text(
-        f'[[models]]\nprovider = "openai"\nmodel = "{audio}"\neffective_from = 2026-09-01\n'
+        f'[[models]]\nprovider = "openai"\nmodel = "{part}"\neffective_from = 2026-09-01\n'
         "input_per_mtok = 40\noutput_per_mtok = 80\n"
     )
-    costs = price(PriceBook.load(path), "openai", audio, "2026-10-01T00:00:00", 1_000_000, 0, 0, 1_000_000)
+    costs = price(PriceBook.load(path), "openai", part, "2026-10-01T00:00:00", 1_000_000, 0, 0, 1_000_000)
     assert (costs.priced, costs.total) == (True, 120_000_000_000)  # the override prices the name as spelled
 
 

@@ -46,10 +46,10 @@ EMBED = "/v1/organization/usage/embeddings"
 COSTS = "/v1/organization/costs"
 
 
-def grouped_result(*, audio: bool = False, **changes: object) -> dict[str, object]:
-    """The verbatim grouped completions result (proj_abc, key_abc, gpt-4o-mini) with changes; its audio tokens (a
-    part of its totals, stored as an event of their own) set to 0 unless `audio`."""
-    result = usage_result(audio=audio)
+def grouped_result(*, audio: bool = False, image: bool = False, **changes: object) -> dict[str, object]:
+    """The verbatim grouped completions result (proj_abc, key_abc, gpt-4o-mini) with changes; its audio tokens and
+    its image tokens (parts of its totals, each stored as an event of their own) set to 0 unless `audio`, `image`."""
+    result = usage_result(audio=audio, image=image)
     result.update(changes)
     return result
 
@@ -253,7 +253,7 @@ def test_500_three_times_fails_the_window_and_commits_nothing_of_it(
     # The first window (Oct 1-31) is kept, with its cursor; nothing of Nov 1-12 is.
     assert rows(rt, "SELECT CAST(day AS TEXT) FROM usage_event") == [("2026-10-01",)]
     assert rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'openai'") == [
-        ('{"grouping": "tiers+audio", "until": "2026-11-01T00:00:00Z", "width": "1d"}',)
+        ('{"grouping": "tiers+audio+image", "until": "2026-11-01T00:00:00Z", "width": "1d"}',)
     ]
     with rt.connect() as conn:
         assert customer_report(conn, "acme", month(2026, 11), thresholds=rt.thresholds).current.cogs == 0
@@ -348,7 +348,7 @@ def test_hourly_buckets_land_on_local_days(rt: Runtime, vendor: Vendor) -> None:
     assert result.windows == 1
     assert rows(local, "SELECT CAST(day AS TEXT), input_tokens FROM usage_event") == [("2026-10-01", 5000)]
     assert rows(local, "SELECT cursor FROM sync_cursor") == [
-        ('{"grouping": "tiers+audio", "until": "2026-10-03T00:00:00Z", "width": "1h"}',)
+        ('{"grouping": "tiers+audio+image", "until": "2026-10-03T00:00:00Z", "width": "1h"}',)
     ]
 
 
@@ -370,11 +370,12 @@ def test_records_without_a_model_import_as_unknown_and_unpriced_and_the_window_k
     assert sorted(rows(rt, "SELECT model, input_tokens, requests, priced FROM usage_event")) == [
         ("gpt-4o-mini-2024-07-18", 5000, 5, True),
         ("unknown", 16, 2, False),
-        ("unknown", 950, 5, False),
+        ("unknown", 900, 5, False),
         ("unknown (audio)", 50, 0, False),  # the ungrouped record's audio tokens, an event of their own
+        ("unknown (image)", 50, 0, False),  # its image tokens, another
     ]
-    assert result.unpriced_events == 3
-    assert "have no price (openai/unknown, openai/unknown (audio))" in result.summary()
+    assert result.unpriced_events == 4
+    assert "have no price (openai/unknown, openai/unknown (audio), openai/unknown (image))" in result.summary()
     assert rows(rt, "SELECT COUNT(*) FROM provider_cost") == [(1,)]  # the window's billed cost is kept
 
 
@@ -522,14 +523,103 @@ def test_a_range_synced_before_audio_was_read_apart_is_not_read_again(rt: Runtim
     result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 6), transport=vendor.transport)
 
     assert result.error is not None
-    assert "before a bucket's audio tokens were read apart from its text tokens" in result.error
+    assert "before a bucket's audio and image tokens were read apart from its text tokens" in result.error
     assert "Backfill only after 2026-10-05T00:00:00Z" in result.error
     assert events(rt) == []
     resumed = sync_source(rt, "openai", until=date(2026, 10, 6), transport=vendor.transport)  # from the cursor: fine
     assert resumed.ok, resumed.error
     assert rows(rt, "SELECT cursor FROM sync_cursor WHERE source = 'openai'") == [
-        ('{"grouping": "tiers+audio", "until": "2026-10-07T00:00:00Z", "width": "1d"}',)
+        ('{"grouping": "tiers+audio+image", "until": "2026-10-07T00:00:00Z", "width": "1d"}',)
     ]
+
+
+def test_a_buckets_image_tokens_are_an_unpriced_event_of_their_own_never_priced_at_text_rates(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    # chatgpt-image-latest: $5/$10 per 1M text tokens, $8/$32 image. 1M image in and 1M image out at its text rates
+    # read $15.00 where the catalogue says $40.00.
+    image = grouped_result(
+        image=True,
+        model="chatgpt-image-latest",
+        input_tokens=1_000_000,
+        input_cached_tokens=0,
+        input_cache_write_tokens=0,
+        output_tokens=1_000_000,
+        input_image_tokens=1_000_000,
+        input_cached_image_tokens=0,
+        output_image_tokens=1_000_000,
+        num_model_requests=100,
+    )
+    serve(vendor, {D1: [grouped_result(audio=True, image=True), image]})
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.ok, result.error
+    mini = "gpt-4o-mini-2024-07-18"
+    assert sorted(events(rt)) == [
+        ("acme", "assist", "", "openai", "chatgpt-image-latest", 0, 0, 0, 0, 100, None),
+        ("acme", "assist", "", "openai", "chatgpt-image-latest (image)", 1_000_000, 0, 0, 1_000_000, 0, None),
+        # The verbatim result: 300 of its 5000 input tokens are audio (100 of the 1800 cached) and 200 image (200
+        # cached), 100 of its 1000 output tokens audio and 100 image; its requests stay with the text.
+        ("acme", "assist", "", "openai", mini, 4500, 1500, 200, 800, 5, None),
+        ("acme", "assist", "", "openai", f"{mini} (audio)", 300, 100, 0, 100, 0, None),
+        ("acme", "assist", "", "openai", f"{mini} (image)", 200, 200, 0, 100, 0, None),
+    ]
+    assert sorted(rows(rt, "SELECT model, priced, " + COST_SUM + " FROM usage_event GROUP BY model, priced")) == [
+        ("chatgpt-image-latest", True, 0),
+        ("chatgpt-image-latest (image)", False, 0),  # not $15.00: unpriced, counted and named
+        (mini, True, femto_cost(rt, mini, D1, 2800, 1500, 200, 800)),  # the text part, priced as before
+        (f"{mini} (audio)", False, 0),
+        (f"{mini} (image)", False, 0),
+    ]
+    assert result.unpriced_events == 3
+    assert "openai/chatgpt-image-latest (image)" in result.summary()
+    assert f"openai/{mini} (image)" in result.summary()
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", OCT, thresholds=rt.thresholds)
+    assert report.current.unpriced_events == 3
+    assert report.current.cogs == Decimal(femto_cost(rt, mini, D1, 2800, 1500, 200, 800)) / NANO
+    assert rows(rt, "SELECT SUM(input_tokens), SUM(output_tokens), SUM(requests) FROM daily_rollup") == [
+        (1_005_000, 1_001_000, 105)  # every token of the buckets, once
+    ]
+
+    before = totals(rt)
+    again = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert (again.imported, again.duplicates) == (0, 5)  # stable ids: a re-sync counts nothing twice
+    assert totals(rt) == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"output_image_tokens": 1001}, "output_image_tokens (1001) exceed output_tokens (1000), which include them"),
+        (
+            {"input_cached_image_tokens": 201},
+            "input_cached_image_tokens (201) exceed input_image_tokens (200), which include them",
+        ),
+        (  # each within its total, together above it
+            {"output_audio_tokens": 600, "output_image_tokens": 500},
+            "output_audio_tokens + output_image_tokens (1100) exceed output_tokens (1000), which include them",
+        ),
+        (
+            {"input_cached_audio_tokens": 300, "input_cached_tokens": 400},
+            "input_cached_audio_tokens + input_cached_image_tokens (500) exceed input_cached_tokens (400), which "
+            "include them",
+        ),
+    ],
+)
+def test_image_tokens_above_the_totals_they_are_part_of_fail_the_window_in_one_line(
+    rt: Runtime, vendor: Vendor, changes: dict[str, int], message: str
+) -> None:
+    serve(vendor, {D1: [grouped_result(audio=True, image=True, **changes)]})
+
+    result = sync_source(rt, "openai", since=date(2026, 10, 1), until=date(2026, 10, 1), transport=vendor.transport)
+
+    assert result.error is not None
+    assert message in result.error
+    assert "\n" not in result.error
+    assert events(rt) == []
 
 
 def test_a_backfill_after_the_cursor_leaves_the_cursor_where_it_was(rt: Runtime, vendor: Vendor) -> None:
@@ -587,7 +677,7 @@ def test_switching_from_hourly_to_daily_buckets_counts_the_cursors_day_once(rt: 
         "1d buckets start at 2026-11-16T00:00:00Z"
     ]
     assert rows(daily, "SELECT cursor FROM sync_cursor") == [
-        ('{"grouping": "tiers+audio", "until": "2026-11-17T00:00:00Z", "width": "1d"}',)
+        ('{"grouping": "tiers+audio+image", "until": "2026-11-17T00:00:00Z", "width": "1d"}',)
     ]
 
 
