@@ -512,15 +512,7 @@ def _billed_days(row: PortfolioRow, book: Portfolio, t: Thresholds, account: Acc
     whole = observe(row, t, account)
     if not late:
         return whole
-    now = row.current
-    billed = Figures(
-        revenue=now.revenue,
-        cogs=now.cogs - cut,
-        events=now.events,
-        unpriced_events=now.unpriced_events,
-        thresholds=now.thresholds,
-        revenue_exact=now.revenue_exact,
-    )
+    billed = replace(row.current, cogs=row.current.cogs - cut)
     obs = observe(replace(row, current=billed), t, account)
     obs.not_invoiced = late
     if whole.level.is_bad and not obs.level.is_bad:

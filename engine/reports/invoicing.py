@@ -13,7 +13,7 @@ finalised and synced). Past that, the days are cost without revenue like any oth
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -126,13 +126,7 @@ def not_invoiced(
         cogs = usd(sum(nanos.values()))
         if cogs <= 0:
             continue  # nothing counted against the missing revenue: the figures read as they are
-        billed = Figures(
-            revenue=whole.revenue,
-            cogs=whole.cogs - cogs,
-            events=whole.events,
-            unpriced_events=whole.unpriced_events,
-            thresholds=whole.thresholds,
-        )
+        billed = replace(whole, cogs=whole.cogs - cogs)
         out[customer] = NotInvoiced(
             customer=customer,
             billed_through=through,
