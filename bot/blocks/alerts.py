@@ -187,14 +187,14 @@ def _cause(e: dict[str, Any]) -> str:
 
 def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
     """What one event says about its subject: the figures that matter for this kind of event, and the cause; and,
-    for a subject billed in arrears, that it was judged on the days its invoices cover."""
+    for a subject billed by invoice, the days no invoice covers yet and what its billed days alone read."""
     return _event_body(e, payload, as_of) + _not_invoiced(e)
 
 
 def _not_invoiced(e: dict[str, Any]) -> str:
-    """The days no invoice covers yet (engine.reports.invoicing): left out of the figures the alert was judged on."""
+    """The days no invoice covers yet (engine.reports.invoicing), counted in the figures the alert was judged on."""
     notes = e.get("not_invoiced") or []
-    return "".join(f"\n      judged on the billed days: {esc_name(n['customer'])}'s {esc(n['text'])}" for n in notes)
+    return "".join(f"\n      not invoiced yet: {esc_name(n['customer'])}'s {esc(n['text'])}" for n in notes)
 
 
 def _event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
@@ -127,7 +127,6 @@ class Observation:
     not_invoiced: list[NotInvoiced] = field(default_factory=list)
     # The level the whole window would have given (days not invoiced yet counted against no revenue), when judging
     # the billed days alone made it better: a breach held, which the run's summary names.
-    whole_level: Level | None = None
 
 
 def earns(figures: Figures) -> bool:
@@ -237,9 +236,6 @@ class AlertRun:
     elapsed_s: float = 0.0
     silenced: list[str] = field(default_factory=list)  # subjects whose reminder was held (acknowledged, snoozed)
     lagging: list[Lag] = field(default_factory=list)  # usage sources not synced to the window
-    # Subjects that would read as in breach (or cost without revenue) over the whole window, not over the days their
-    # invoices cover: the rest is billed in arrears, not invoiced yet, so no alert is raised (engine.reports.invoicing).
-    not_invoiced: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         counts: dict[AlertKind, int] = defaultdict(int)
@@ -259,11 +255,6 @@ class AlertRun:
             what = (
                 what + "; " if what else "nothing new; "
             ) + f"no recovery decided: usage not synced to the window's end from {late}"
-        if self.not_invoiced:
-            what = (what + "; " if what else "nothing new; ") + (
-                f"not alerted, as only days not invoiced yet put them under the line (billed in arrears): "
-                f"{', '.join(self.not_invoiced)}"
-            )
         p = self.period
         head = f"checked {self.subjects} customers and products over {p.label} ({p.start} to {p.end}): "
         head += what or "nothing new"
@@ -480,7 +471,6 @@ def evaluate(
         for o in observations
         if o.kind is SubjectKind.CUSTOMER
         and o.level is Level.OK
-        and not o.not_invoiced  # its days awaiting an invoice would read as a margin falling to nothing
         and not states.get((SubjectKind.CUSTOMER, o.key), State()).status.is_bad
     }
     trends = trends_against(conn, period, lines, contracts=book.terms)
@@ -500,23 +490,16 @@ def evaluate(
 
 
 def _billed_days(row: PortfolioRow, book: Portfolio, t: Thresholds, account: Account | None = None) -> Observation:
-    """`observe`, with the days of customers billed in arrears that no invoice covers yet left out (their COGS, counted
-    against no revenue, is not a breach: the invoice has not come yet). A customer is judged on its billed days; a
-    product without those customers' COGS of those days."""
+    """`observe`, with the days of customers billed by invoice that no invoice covers yet said beside it (their COGS
+    counts against no revenue until the invoice comes): a customer's own, a product's customers'. The subject is
+    judged on its figures as they are: nothing tells a customer awaiting an invoice billed in arrears from one whose
+    billing stopped (a cancelled subscription, an annual line run out), and an alert held back for the one would be
+    lost for the other; the alert says what the billed days alone read."""
+    obs = observe(row, t, account)
     if row.kind is SubjectKind.CUSTOMER:
-        late = [book.not_invoiced[row.key]] if row.key in book.not_invoiced else []
-        cut = late[0].cogs if late else ZERO
+        obs.not_invoiced = [book.not_invoiced[row.key]] if row.key in book.not_invoiced else []
     else:
-        late = [n for n in book.not_invoiced.values() if row.key in n.cogs_by_product]
-        cut = sum((n.cogs_by_product[row.key] for n in late), ZERO)
-    whole = observe(row, t, account)
-    if not late:
-        return whole
-    billed = replace(row.current, cogs=row.current.cogs - cut)
-    obs = observe(replace(row, current=billed), t, account)
-    obs.not_invoiced = late
-    if whole.level.is_bad and not obs.level.is_bad:
-        obs.whole_level = whole.level
+        obs.not_invoiced = [n for n in book.not_invoiced.values() if row.key in n.cogs_by_product]
     return obs
 
 
@@ -807,16 +790,4 @@ def check_alerts(
         elapsed_s=time.perf_counter() - started,
         silenced=silenced,
         lagging=lagging,
-        not_invoiced=[
-            f"{obs.kind} {obs.key} ("
-            + "; ".join(
-                n.text()
-                if obs.kind is SubjectKind.CUSTOMER
-                else f"{n.customer}'s {n.start} to {n.end} not invoiced yet"
-                for n in obs.not_invoiced
-            )
-            + ")"
-            for obs, _prev, _new, _k in decisions
-            if obs.whole_level is not None
-        ],
     )

@@ -92,13 +92,18 @@ def test_the_portfolio_and_why_say_the_days_not_invoiced_yet(rt: Runtime, vendor
     assert any(n.startswith("not invoiced yet: revenue is billed through 2026-10-31") for n in why.notes)
 
 
-def test_days_awaiting_their_invoice_open_no_breach(rt: Runtime, vendor: Vendor, tmp_path: Path) -> None:
+def test_days_awaiting_their_invoice_are_alerted_with_what_the_billed_days_read(
+    rt: Runtime, vendor: Vendor, tmp_path: Path
+) -> None:
     _billed_in_arrears(rt, vendor, tmp_path)
     run = check_alerts(rt, as_of=NOW, dry_run=True)
-    # Over the whole window acme reads 12.8% (a breach); over its billed days 53.5%: no alert, and the run says why.
-    assert [e.kind for e in run.events] == []
-    assert "not alerted, as only days not invoiced yet put them under the line" in run.summary()
-    assert "customer acme (revenue is billed through 2026-10-31" in run.summary()
+    # Over the whole window acme reads 12.8%, a breach: raised, as nothing tells an invoice to come from billing that
+    # stopped (holding it back lost the alert of a cancelled customer for a month and a week, an annual one's for a
+    # year); the alert says what the billed days alone read, 53.5%.
+    breach = [e for e in run.events if e.observation.key == "acme"]
+    assert [e.kind for e in breach] == ["breach"]
+    said = breach[0].as_dict()["not_invoiced"]
+    assert said[0]["billed_through"] == "2026-10-31" and said[0]["billed_days"]["gross_margin_pct"] == 53.5
 
 
 def test_a_customer_under_the_line_on_its_billed_days_is_still_raised(
