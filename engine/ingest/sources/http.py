@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 300.0  # seconds; a vendor asking for longer is treated as down
 MAX_BACKOFF = 60.0  # seconds: the longest of the growing waits on repeated 429s
+MAX_RATE_LIMITED = 30  # 429s on one request before giving up, whatever the waits (a back-off of 0 waits nothing)
 # Public keys are not secrets, but a vendor echoing `pk-…` next to a secret says which account it was: masked too.
 _PUBLIC_KEYISH = re.compile(r"\bpk[-_][A-Za-z0-9_\-]{6,}", re.IGNORECASE)
 
@@ -132,8 +133,12 @@ class Fetcher:
                 cause = f"HTTP {status}"
                 if status == 429 and self.rate_limit_wait:
                     limited += 1
-                    wait = self._delay(limited, response.headers.get("retry-after"), cap=MAX_BACKOFF)
-                    if wait is not None and waited + wait > self.rate_limit_wait:
+                    # Never less than the growing back-off: a "Retry-After: 0" (or a date gone by) from a proxy
+                    # kept the waits at nothing and the requests coming for ever.
+                    asked = self._delay(limited, response.headers.get("retry-after"), cap=MAX_BACKOFF)
+                    grown = min(MAX_BACKOFF, self.backoff * 2 ** (limited - 1))
+                    wait = None if asked is None else max(asked, grown)
+                    if limited >= MAX_RATE_LIMITED or (wait is not None and waited + wait > self.rate_limit_wait):
                         raise self.fail(
                             f"GET /{path} was rate limited {limited} time(s) in {waited:.0f}s of waiting; giving up"
                         )

@@ -731,6 +731,19 @@ def test_stripe_rate_limits_are_waited_out_within_two_minutes_then_the_sync_stop
     assert sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]  # the next, 60 s (the longest), would pass 120 s in all
 
 
+def test_a_rate_limit_asking_for_no_wait_still_backs_off_and_ends(rt: Runtime, vendor: Vendor, sleeps: Sleeps) -> None:
+    # A proxy in front of MARGINBOT_STRIPE_BASE_URL answering "Retry-After: 0" kept every wait at nothing, so the
+    # waiting budget never ran out and the requests never stopped.
+    vendor.route(
+        "/v1/invoices", lambda request: Reply(429, {"error": {"type": "rate_limit_error"}}, {"Retry-After": "0"})
+    )
+
+    result = sync_source(rt, "stripe", since=date(2026, 9, 1), transport=vendor.transport, sleep=sleeps)
+
+    assert result.error == "stripe: GET /invoices was rate limited 7 time(s) in 63s of waiting; giving up"
+    assert sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+
+
 def test_a_stripe_error_it_says_not_to_retry_is_not_retried(rt: Runtime, vendor: Vendor, sleeps: Sleeps) -> None:
     vendor.fail("/v1/invoices", Reply(500, {"error": {"message": "no"}}, {"Stripe-Should-Retry": "false"}))
     vendor.route("/v1/invoices", stripe_list([]))
