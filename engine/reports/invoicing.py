@@ -143,6 +143,13 @@ def not_invoiced(
 ZERO_DECIMAL = frozenset(
     ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
 )
+# Stripe's three-decimal currencies, whose amounts it sends in thousandths (KWD 9,000.000 is 9000000).
+THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+
+
+def minor_units(currency: str) -> int:
+    """How many decimals Stripe's integer amounts of `currency` hold."""
+    return 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,7 +167,7 @@ class Unconverted:
 
     def text(self) -> str:
         days = f"{self.start} to {self.end}" if self.end != self.start else f"{self.start}"
-        amount = f"{self.amount:,.0f}" if self.currency.lower() in ZERO_DECIMAL else f"{self.amount:,.2f}"
+        amount = f"{self.amount:,.{minor_units(self.currency.lower())}f}"
         return (
             f"invoice {self.invoice} of {self.customer} ({self.currency} {amount}, line {self.line}, {days}) is left "
             f"out of revenue until converted: marginbot reads USD invoices only, so {self.customer}'s revenue on those "
@@ -197,7 +204,7 @@ def unconverted(conn: Connection, period: Period, customers: list[str] | None = 
         if customers is not None and customer not in customers:
             continue
         cur = str(currency)
-        amount = Decimal(int(minor)) if cur in ZERO_DECIMAL else Decimal(int(minor)).scaleb(-2)
+        amount = Decimal(int(minor)).scaleb(-minor_units(cur))
         out.append(
             Unconverted(
                 customer=customer,

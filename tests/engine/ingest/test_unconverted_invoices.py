@@ -71,3 +71,19 @@ def test_a_void_euro_invoice_is_no_longer_named(rt: Runtime, vendor: Vendor) -> 
     void = invoice("in_eur", [], date(2026, 10, 1), currency="eur", status="void")
     sync_invoices(rt, vendor, [void], since=date(2026, 9, 20))
     assert rows(rt, "SELECT id FROM revenue_unconverted") == []
+
+
+def test_a_three_decimal_currency_is_read_in_thousandths(rt: Runtime, vendor: Vendor) -> None:
+    # Stripe sends KWD, BHD, JOD, OMR and TND in thousandths: KWD 9,000.000 is 9000000, which read "KWD 90,000.00".
+    add_contract(rt, "acme", fee="1000")
+    kwd = invoice(
+        "in_kwd",
+        [line("il_kwd", 9_000_000, date(2026, 10, 1), date(2026, 11, 1)) | {"currency": "kwd"}],
+        date(2026, 10, 1),
+        currency="kwd",
+    )
+    sync_invoices(rt, vendor, [kwd], since=date(2026, 9, 20))
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", OCTOBER, thresholds=rt.thresholds)
+    assert "invoice in_kwd of acme (KWD 9,000.000, line il_kwd" in render_report(report)
+    assert report_to_dict(report)["unconverted_invoice_lines"][0]["amount"] == 9000.0
