@@ -37,9 +37,9 @@ def test_a_setup_fee_adds_to_the_contract_revenue_of_its_day(rt: Runtime, vendor
         "billed in stripe (one-off charges)",
         "flat: $5,000.00/mo platform fee",
     ]
-    assert rows(rt, "SELECT id, period_start, period_end, one_off FROM revenue_actual") == [
-        ("il_setup", "2026-10-10", "2026-10-10", 1)
-    ]
+    stored = rows(rt, "SELECT id, period_start, period_end, one_off FROM revenue_actual")
+    # As both databases give them back: dates as text (SQLite) or dates, the flag as 1 or True.
+    assert [(i, str(a), str(b), bool(o)) for i, a, b, o in stored] == [("il_setup", "2026-10-10", "2026-10-10", True)]
 
 
 def test_a_service_period_line_still_replaces_the_contract_on_its_days(rt: Runtime, vendor: Vendor) -> None:

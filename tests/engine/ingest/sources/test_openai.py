@@ -565,7 +565,8 @@ def test_a_buckets_image_tokens_are_an_unpriced_event_of_their_own_never_priced_
         ("acme", "assist", "", "openai", f"{mini} (audio)", 300, 100, 0, 100, 0, None),
         ("acme", "assist", "", "openai", f"{mini} (image)", 200, 200, 0, 100, 0, None),
     ]
-    assert sorted(rows(rt, "SELECT model, priced, " + COST_SUM + " FROM usage_event GROUP BY model, priced")) == [
+    costs = f"SELECT model, priced, CAST(SUM({COST_SUM}) AS BIGINT) FROM usage_event GROUP BY model, priced"
+    assert sorted(rows(rt, costs)) == [
         ("chatgpt-image-latest", True, 0),
         ("chatgpt-image-latest (image)", False, 0),  # not $15.00: unpriced, counted and named
         (mini, True, femto_cost(rt, mini, D1, 2800, 1500, 200, 800)),  # the text part, priced as before
