@@ -283,11 +283,18 @@ def _write_contracts(
     min_fee: Decimal,
 ) -> None:
     plans = [Plan.FLAT, Plan.SEAT, Plan.USAGE, Plan.HYBRID]
+    # A customer's alias is its name's first word, where that points to it alone: past the first len(NAMES)
+    # customers, "Globex 34" would share "globex" with Globex and with the customer whose id it is, and a contracts
+    # import refuses a label that points to two customers.
+    taken = {cid for cid, _ in ids}
     with path.open("w", newline="") as handle:
         w = csv.writer(handle)
         w.writerow(CONTRACT_COLUMNS)
         for i, (cid, name) in enumerate(ids):
             alias = name.split()[0].lower()
+            if alias in taken and alias != cid:
+                alias = ""
+            taken.add(alias)
             for product in products_of[cid]:
                 monthly_cost = usd(cost_nano[(cid, product)])
                 requests, tokens, tasks = units[(cid, product)]

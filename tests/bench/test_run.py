@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -10,9 +11,13 @@ import bench.run
 from bench.ingest import main as ingest_main
 from bench.queries import main as queries_main
 from bench.run import TODAY, measure_answers
-from config.settings import Settings
+from config.settings import DEFAULT_PRICES_FILE, Settings
+from engine.demo import generate
+from engine.ingest.contracts import import_contracts_file
 from engine.periods import trailing
+from engine.pricing.book import PriceBook
 from engine.runtime import Runtime
+from engine.store.db import open_engine
 
 
 def test_the_answers_are_timed_in_rounds_of_one_call_each(
@@ -73,3 +78,12 @@ def test_a_count_under_one_is_refused_in_one_line(
         command([flag, "0"])
     assert stopped.value.code == 2
     assert f"argument {flag}: '0' is not a whole number of 1 or more" in capsys.readouterr().err
+
+
+def test_a_book_past_the_demos_sixty_names_imports_its_contracts(tmp_path: Path) -> None:
+    # The bench's 2,000 customers repeat the demo's 60 names ("Globex 34"): each took its name's first word as its
+    # alias, "globex", which is Globex's id, and the contracts import refuses a label pointing to two customers.
+    prices = PriceBook.load(DEFAULT_PRICES_FILE)
+    files = generate(tmp_path / "data", customers=130, days=3, today=TODAY, seed=3, events=500, prices=prices)
+    result = import_contracts_file(open_engine(f"sqlite:///{tmp_path / 'b.db'}"), files.contracts)  # refused: raises
+    assert len(result.customers) == 130
