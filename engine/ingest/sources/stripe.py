@@ -169,42 +169,32 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
         last = max(first, end.astimezone(tz).date() - timedelta(days=1)) if end > start else first
         product = ctx.mapping.stripe_product(_line_product(line))
         key = _line_key(invoice_id, line)
+        row = {
+            "id": key,
+            "source": NAME,
+            "customer": target.customer,
+            "product": product if product is not None else target.product,
+            "period_start": first,
+            "period_end": last,
+            "invoice_id": invoice_id,
+        }
         if currency != "usd":
             batch.notes.append(f"{where}: {currency.upper() or '?'} amounts are not supported; skipped")
             skipped = True
             # Kept in its own currency, so the answers over its days say it was left out (revenue_unconverted).
             minor = line.get("amount")
             batch.unconverted[key] = {
-                "id": key,
-                "source": NAME,
-                "customer": target.customer,
-                "product": product if product is not None else target.product,
-                "period_start": first,
-                "period_end": last,
+                **row,
                 "currency": currency or "?",
                 "amount_minor": minor if isinstance(minor, int) and not isinstance(minor, bool) else 0,
-                "invoice_id": invoice_id,
             }
             continue
         batch.read += 1
         amount = _cents(line.get("amount"), f"{where}: amount") - _deductions(line, where, batch.notes)
         if not target.mapped:
             batch.unmapped[target.feature] += 1
-        pending[key] = (
-            {
-                "id": key,
-                "source": NAME,
-                "customer": target.customer,
-                "product": product if product is not None else target.product,
-                "period_start": first,
-                "period_end": last,
-                "currency": currency,
-                "invoice_id": invoice_id,
-                # An invoice item's period starts where it ends: a one-off charge, no service period.
-                "one_off": end <= start,
-            },
-            amount,
-        )
+        # An invoice item's period starts where it ends: a one-off charge, no service period.
+        pending[key] = ({**row, "currency": currency, "one_off": end <= start}, amount)
     nets = [amount for _, amount in pending.values()]
     amounts = _after_credit_notes(invoice, invoice_id, nets, skipped, batch.notes)
     for (line_id, (row, _)), amount_usd in zip(pending.items(), amounts, strict=True):
