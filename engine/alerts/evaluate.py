@@ -456,8 +456,8 @@ def evaluate(
         if state.is_open and (kind, key) not in held and kind in (SubjectKind.CUSTOMER, SubjectKind.PRODUCT)
     ]
     owned = accounts(conn, [row.key for row in book.customers + absent if row.kind is SubjectKind.CUSTOMER])
-    observations = [_billed_days(row, book, t, owned.get(row.key)) for row in book.customers] + [
-        _billed_days(row, book, t) for row in book.products
+    observations = [_observed(row, book, t, owned.get(row.key)) for row in book.customers] + [
+        _observed(row, book, t) for row in book.products
     ]
     moved = _moved(conn, [row.key for row in absent if row.kind is SubjectKind.CUSTOMER])
     for row in absent:
@@ -489,7 +489,7 @@ def evaluate(
     return period, book, decisions
 
 
-def _billed_days(row: PortfolioRow, book: Portfolio, t: Thresholds, account: Account | None = None) -> Observation:
+def _observed(row: PortfolioRow, book: Portfolio, t: Thresholds, account: Account | None = None) -> Observation:
     """`observe`, with the days of customers billed by invoice that no invoice covers yet said beside it (their COGS
     counts against no revenue until the invoice comes): a customer's own, a product's customers'. The subject is
     judged on its figures as they are: nothing tells a customer awaiting an invoice billed in arrears from one whose
