@@ -20,7 +20,18 @@ def drift_message(p: dict[str, Any]) -> dict[str, Any]:
     provider = esc_name(name)
     priced, billed, drift = Decimal(p["priced_usd"]), Decimal(p["billed_usd"]), Decimal(p["drift_usd"])
     days = f"{p['start']} to {p['end']}"
-    if p["status"] == "no_usage":
+    # Payloads queued before the count was kept carry none: 0, as the row said then.
+    unpriced = int(p.get("unpriced_events") or 0)
+    no_price = (
+        f"{unpriced:,} {'event' if unpriced == 1 else 'events'} of its usage in these days "
+        f"{'has' if unpriced == 1 else 'have'} no price, so {'its' if unpriced == 1 else 'their'} cost is in the bill "
+        "and not in marginbot's figure: add the model's prices to the price file (`marginbot prices` names them), "
+        "then `marginbot reprice`"
+    )
+    if p["status"] == "unpriced":
+        what = f"{provider} billed {money(billed)} for {days} and marginbot could price none of its usage"
+        why = no_price
+    elif p["status"] == "no_usage":
         what = f"{provider} billed {money(billed)} for {days} and marginbot priced no usage of it"
         why = f"its usage is not synced (`marginbot sync`) or not imported under provider {code(name)}"
     else:
@@ -29,13 +40,18 @@ def drift_message(p: dict[str, Any]) -> dict[str, Any]:
             f"{provider}: marginbot priced {money(priced)} of usage for {days}; {provider} billed {money(billed)} "
             f"({sign}{money(drift)}, {sign}{p['drift_pct']}%, outside ±{p['threshold_pct']}%)"
         )
-        why = (
-            "COGS above the bill: usage counted twice (e.g. both a provider sync and a gateway), or a missing "
-            "discount or tier price"
-            if drift > 0
-            else "COGS below the bill: usage not imported, or a price too low (a missing tier, a stale catalogue "
-            "entry: `marginbot prices`)"
-        )
+        if drift > 0:
+            why = (
+                "COGS above the bill: usage counted twice (e.g. both a provider sync and a gateway), or a missing "
+                "discount or tier price"
+            )
+        elif unpriced:  # what marginbot knows is missing comes before what it can only guess at
+            why = f"COGS below the bill: {no_price}"
+        else:
+            why = (
+                "COGS below the bill: usage not imported, or a price too low (a missing tier, a stale catalogue "
+                "entry: `marginbot prices`)"
+            )
     text = f"Cost drift, {p['period']}: {what}"
     blocks = [
         header(f":warning: Cost drift: {esc(name)}, {p['period']}"),

@@ -121,6 +121,13 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
             f"{r.provider:<12} {days:<23} {money(r.priced_usd):>14} {money(r.billed_usd):>14} "
             f"{money(r.drift_usd):>14} {percent(drift_pct) if drift_pct is not None else '—':>8}  {r.status}"
         )
+    for r in rows:
+        if r.unpriced_events:
+            print(
+                f"{r.provider}: {r.unpriced_events:,} event(s) in these days have no price: their cost is in the bill "
+                "and not in priced; add the model's prices to the price file (`marginbot prices` names them), then "
+                "`marginbot reprice`"
+            )
     if any(r.status == "drift" for r in rows):
         print(
             "Drift over 5%: check the price book (discounts, overrides) and that no usage is imported twice "

@@ -31,8 +31,9 @@ from engine.vocab import CostType
 _UNBILLED = {CostType.RETRIEVAL, CostType.RERANK, CostType.COMPUTE}
 INFERENCE_COSTS = " + ".join(t.column for t in CostType if t not in _UNBILLED)
 DRIFT_OK_PCT = Decimal(5)
-# The statuses a drift alert is posted for: outside ±5%, or billed with nothing priced (−100%: usage missing).
-ALERTED = ("drift", "no_usage")
+# The statuses a drift alert is posted for: outside ±5%, or billed with nothing priced (−100%): usage missing
+# (`no_usage`), or stored with no price for any of it (`unpriced`: a model the price book does not know).
+ALERTED = ("drift", "no_usage", "unpriced")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class ProviderDrift:
     end: date  # inclusive: the month's last day, or the provider's last billed day in it
     priced_usd: Decimal
     billed_usd: Decimal
+    # Events of the provider over the same days that have no price (counted, never priced at $0): their cost is in
+    # the bill and not in `priced_usd`, so a drift below the bill may be theirs.
+    unpriced_events: int = 0
 
     @property
     def drift_usd(self) -> Decimal:
@@ -60,7 +64,7 @@ class ProviderDrift:
         if pct is None:
             return "no_bill" if self.priced_usd else "ok"
         if self.billed_usd and self.priced_usd == 0:
-            return "no_usage"
+            return "unpriced" if self.unpriced_events else "no_usage"
         return "ok" if abs(pct) <= DRIFT_OK_PCT else "drift"
 
     def as_dict(self) -> dict[str, Any]:
@@ -74,6 +78,7 @@ class ProviderDrift:
             "drift_usd": float(round_to(self.drift_usd, CENT)),
             "drift_pct": None if pct is None else float(round_to(pct, CENT)),
             "status": self.status,
+            "unpriced_events": self.unpriced_events,
         }
 
 
@@ -94,17 +99,19 @@ def reconcile(conn: Connection, period: Period, timezone: str = "UTC") -> list[P
         billed[provider] = (usd(int(amount or 0)) if sqlite else Decimal(str(amount or 0)), as_date(last))
     providers = set(billed)
     priced_totals: dict[str, Decimal] = {}
+    unpriced: dict[str, int] = {}
     for provider in sorted(
         {p for (p,) in conn.execute(text("SELECT DISTINCT provider FROM provider_cost"))} | providers
     ):
         end = billed[provider][1] if provider in billed else period.end
         priced_totals[provider] = usd(_priced_nano(conn, provider, period.start, end, timezone))
+        unpriced[provider] = _unpriced_events(conn, provider, period.start, end, timezone)
     rows = []
     for provider in sorted(priced_totals):
         amount, last = billed.get(provider, (ZERO, period.end))
         if provider not in billed and not priced_totals[provider]:
             continue
-        rows.append(ProviderDrift(provider, period.start, last, priced_totals[provider], amount))
+        rows.append(ProviderDrift(provider, period.start, last, priced_totals[provider], amount, unpriced[provider]))
     return rows
 
 
@@ -128,6 +135,24 @@ def _priced_nano(conn: Connection, provider: str, first: date, last: date, timez
     return int(conn.execute(_EVENTS_PRICED, {"p": provider, "since": since, "until": until}).scalar_one())
 
 
+_EVENTS_UNPRICED = text(
+    "SELECT COUNT(*) FROM usage_event WHERE provider = :p AND ts >= :since AND ts < :until AND NOT priced"
+).bindparams(bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime()))
+
+
+def _unpriced_events(conn: Connection, provider: str, first: date, last: date, timezone: str) -> int:
+    """How many of `provider`'s events over the UTC days `first` to `last` have no price (as `_priced_nano` cuts)."""
+    if timezone in ("UTC", "Etc/UTC"):
+        sql = text(
+            "SELECT COALESCE(SUM(unpriced_events), 0) FROM daily_rollup "
+            "WHERE provider = :p AND day BETWEEN :a AND :b AND unpriced_events > 0"
+        )
+        return int(conn.execute(sql, {"p": provider, "a": first, "b": last}).scalar_one())
+    since = datetime.combine(first, time(0), UTC)
+    until = datetime.combine(last + timedelta(days=1), time(0), UTC)
+    return int(conn.execute(_EVENTS_UNPRICED, {"p": provider, "since": since, "until": until}).scalar_one())
+
+
 def drift_payload(row: ProviderDrift, period: Period) -> dict[str, Any]:
     """The outbox payload of one provider's drift alert (money as exact decimal text, rounded half up once)."""
     pct = row.drift_pct
@@ -143,6 +168,7 @@ def drift_payload(row: ProviderDrift, period: Period) -> dict[str, Any]:
         "drift_pct": decimal_text(pct, TENTH) if pct is not None else None,
         "status": row.status,
         "threshold_pct": str(DRIFT_OK_PCT),
+        "unpriced_events": row.unpriced_events,
     }
 
 

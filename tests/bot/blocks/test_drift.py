@@ -41,3 +41,23 @@ def test_a_provider_named_with_an_underscore_reads_as_written_in_the_header_and_
     assert_valid_message(message["text"], message["blocks"])
     assert message["blocks"][0]["text"]["text"] == ":warning: Cost drift: vertex_ai, 2026-10"
     assert "not imported under provider `vertex_ai`" in all_text(message["blocks"])
+
+
+def test_billed_usage_stored_with_no_price_says_so_and_where_to_add_it() -> None:
+    # It said "its usage is not synced or not imported" of usage stored under a model the price book lacks.
+    row = ProviderDrift("openai", date(2026, 10, 1), date(2026, 10, 31), Decimal(0), Decimal("50"), 1)
+    message = drift_message(drift_payload(row, month(2026, 10)))
+    assert_valid_message(message["text"], message["blocks"])
+    shown = all_text(message["blocks"])
+    assert "marginbot could price none of its usage" in message["text"]
+    assert "1 event of its usage in these days has no price" in shown and "not synced" not in shown
+
+
+def test_a_drift_below_the_bill_names_the_unpriced_events_first() -> None:
+    row = ProviderDrift("openai", date(2026, 10, 1), date(2026, 10, 31), Decimal("40"), Decimal("50"), 1234)
+    shown = all_text(drift_message(drift_payload(row, month(2026, 10)))["blocks"])
+    assert "Likely: COGS below the bill: 1,234 events of its usage in these days have no price" in shown
+    # A payload queued before the count was kept reads as before.
+    payload = drift_payload(row, month(2026, 10))
+    del payload["unpriced_events"]
+    assert "usage not imported, or a price too low" in all_text(drift_message(payload)["blocks"])

@@ -50,6 +50,7 @@ def test_reconcile_compares_priced_usage_with_the_provider_bill(
                 "drift_usd": float((priced - billed).quantize(Decimal("0.01"))),
                 "drift_pct": float(((priced - billed) / billed * 100).quantize(Decimal("0.01"))),
                 "status": "drift",
+                "unpriced_events": 0,
             }
         ],
         "notices": [],  # what every report carries: prices changed since the last reprice
@@ -180,3 +181,67 @@ def test_a_drift_on_costs_priced_with_another_price_file_is_said_and_not_alerted
     ]
     with alerting.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM outbox")).scalar() == 0
+
+
+def _billed_unknown_model(runtime: Runtime, tmp_path: Path, rows: str, timezone: str = "UTC") -> Runtime:
+    """October usage imported for OpenAI (`rows` after the header), and $5 billed by OpenAI on Oct 1 and Oct 31."""
+    from engine.ingest.files import import_usage_file
+    from engine.store.models import ProviderCost
+
+    rt = Runtime(runtime.settings.model_copy(update={"timezone": timezone}), now_override=runtime.now())
+    usage = tmp_path / "usage.csv"
+    usage.write_text("event_id,ts,customer,product,provider,model,input_tokens,output_tokens\n" + rows)
+    import_usage_file(rt.engine, usage, prices=rt.prices, timezone=timezone)
+    with rt.engine.begin() as conn:
+        for day in (date(2026, 10, 1), date(2026, 10, 31)):
+            bill = ProviderCost(id=f"bill-{day}", source="openai", provider="openai", day=day, amount_usd=Decimal(5))
+            conn.execute(ProviderCost.__table__.insert().values(**bill.model_dump()))  # type: ignore[attr-defined]
+    return rt
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Asia/Tokyo"])
+def test_billed_usage_that_has_no_price_is_named_unpriced_not_missing(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str], timezone: str
+) -> None:
+    # Two events of a model no price file or catalogue knows: they are stored, so "not synced or not imported" (what
+    # no_usage says) sent the reader looking for usage that is there. (The Tokyo book counts from the events' UTC
+    # times, as it prices.)
+    rt = _billed_unknown_model(
+        runtime,
+        tmp_path,
+        "a,2026-10-10T12:00:00Z,acme,chat,openai,acme-secret-model,1000,100\n"
+        "b,2026-10-11T12:00:00Z,acme,chat,openai,acme-secret-model,2000,200\n",
+        timezone,
+    )
+    alerting = Runtime(rt.settings.model_copy(update={"alert_channels": ["C1"]}), now_override=rt.now())
+
+    assert main(["reconcile", "--period", "2026-10", "--json"], runtime=alerting) == 0
+    (openai,) = json.loads(capsys.readouterr().out)["providers"]
+    assert (openai["status"], openai["unpriced_events"], openai["priced_usd"]) == ("unpriced", 2, 0.0)
+    with alerting.connect() as conn:
+        (payload,) = [json.loads(p) for (p,) in conn.execute(text("SELECT payload FROM outbox"))]
+    assert (payload["status"], payload["unpriced_events"]) == ("unpriced", 2)
+
+    assert main(["reconcile", "--period", "2026-10"], runtime=rt) == 0
+    out = capsys.readouterr().out
+    assert "openai: 2 event(s) in these days have no price" in out
+
+
+def test_a_drift_below_the_bill_counts_the_events_with_no_price(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One priced event (a million gpt-4o input tokens, a few dollars) and one unpriced, against $10 billed.
+    rt = _billed_unknown_model(
+        runtime,
+        tmp_path,
+        "a,2026-10-10T12:00:00Z,acme,chat,openai,gpt-4o,1000000,0\n"
+        "b,2026-10-11T12:00:00Z,acme,chat,openai,acme-secret-model,2000,200\n",
+    )
+    with rt.connect() as conn:
+        (row,) = reconcile(conn, month(2026, 10))
+        priced = conn.execute(text("SELECT cost_uncached_input FROM usage_event WHERE event_id = 'a'")).scalar_one()
+    assert Decimal(0) < usd(priced) < Decimal(9)
+    assert (row.status, row.priced_usd, row.unpriced_events) == ("drift", usd(priced), 1)
+    assert row.as_dict()["unpriced_events"] == 1
+    assert main(["reconcile", "--period", "2026-10"], runtime=rt) == 0
+    assert "openai: 1 event(s) in these days have no price" in capsys.readouterr().out
