@@ -28,6 +28,20 @@ def drift_message(p: dict[str, Any]) -> dict[str, Any]:
         "and not in marginbot's figure: add the model's prices to the price file (`marginbot prices` names them), "
         "then `marginbot reprice`"
     )
+    if p["status"] == "ok":  # a reply in the thread of the month's drift alert: it no longer holds
+        sign = "+" if drift > 0 else ""
+        what = (
+            f"{provider}: marginbot now prices {money(priced)} of usage for {days}; {provider} billed "
+            f"{money(billed)} ({sign}{money(drift)}, {sign}{p['drift_pct']}%, within ±{p['threshold_pct']}%)"
+        )
+        return {
+            "text": f"Cost drift resolved, {p['period']}: {what}",
+            "blocks": [
+                header(f":white_check_mark: Cost drift resolved: {esc(name)}, {p['period']}"),
+                section(what),
+                context("The drift alert above no longer holds. Details: `marginbot reconcile` on the server."),
+            ],
+        }
     if p["status"] == "unpriced":
         what = f"{provider} billed {money(billed)} for {days} and marginbot could price none of its usage"
         why = no_price

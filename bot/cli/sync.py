@@ -72,7 +72,7 @@ def cmd_sync(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.render.fmt import money, percent
-    from engine.ingest.reconcile import queue_drift_alerts, reconcile
+    from engine.ingest.reconcile import queue_drift_alerts, queue_drift_resolved, reconcile
     from engine.periods import PeriodError, parse_period
     from engine.store.meta import STALE_PRICES
 
@@ -93,6 +93,8 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
         # stored costs were priced with another price file: the drift may be the change, and the month's one alert,
         # once posted, is never posted again with the repriced figures.
         alerted = queue_drift_alerts(conn, rows, period, channels, rt.now()) if channels and not stale else []
+        # A drift alerted before and now within ±5% is said so in its thread (same guard: figures on stale prices).
+        resolved = queue_drift_resolved(conn, rows, period, channels, rt.now()) if channels and not stale else []
     held = stale and bool(channels) and any(r.status == "drift" for r in rows)
     if args.json:
         print(
@@ -135,6 +137,8 @@ def cmd_reconcile(args: argparse.Namespace, rt: Runtime) -> int:
         )
     if alerted:
         print(f"Drift alert queued for {', '.join(alerted)} to {len(channels)} alert channel(s).")
+    if resolved:
+        print(f"Back within ±5%: a note queued in the thread of the drift alert for {', '.join(resolved)}.")
     if held:
         print("Drift alert not queued: the stored costs were priced with another price file; run `marginbot reprice`, "
               "then reconcile again.")  # fmt: skip

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, bindparam, text
 from engine.money import CENT, TENTH, ZERO, decimal_text, round_to, usd
 from engine.periods import Period
 from engine.store.models import UTCDateTime
-from engine.store.outbox import enqueue
+from engine.store.outbox import enqueue, is_queued
 from engine.timeutil import as_date
 from engine.vocab import CostType
 
@@ -186,7 +186,7 @@ def queue_drift_alerts(
         queued = [
             enqueue(
                 conn,
-                dedupe_key=f"drift:{row.provider}:{period.label}:{channel}",
+                dedupe_key=_alert_key(row.provider, period, channel),
                 channel=channel,
                 kind="drift",
                 payload=payload,
@@ -197,3 +197,36 @@ def queue_drift_alerts(
         if any(queued):
             alerted.append(row.provider)
     return alerted
+
+
+def _alert_key(provider: str, period: Period, channel: str) -> str:
+    return f"drift:{provider}:{period.label}:{channel}"
+
+
+def queue_drift_resolved(
+    conn: Connection, rows: Sequence[ProviderDrift], period: Period, channels: Sequence[str], now: datetime
+) -> list[str]:
+    """Queue, in the thread of a provider's drift alert for `period`, one message saying it is back within ±5%: a
+    provider's cost report revised after the alert (costs the provider had not finished counting, a credit) or usage
+    imported since. Without it the alert stood in the channel as if still true. Once per provider, month and
+    channel; returns the providers newly told. Runs in the caller's transaction."""
+    resolved: list[str] = []
+    for row in rows:
+        if row.status != "ok" or row.drift_pct is None:  # within ±5% of a bill (not nothing against nothing)
+            continue
+        told = [
+            enqueue(
+                conn,
+                dedupe_key=f"drift-ok:{row.provider}:{period.label}:{channel}",
+                channel=channel,
+                kind="drift",
+                payload=drift_payload(row, period),
+                now=now,
+                reply_to=_alert_key(row.provider, period, channel),
+            )
+            for channel in channels
+            if is_queued(conn, _alert_key(row.provider, period, channel))
+        ]
+        if any(told):
+            resolved.append(row.provider)
+    return resolved

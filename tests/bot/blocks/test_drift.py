@@ -61,3 +61,14 @@ def test_a_drift_below_the_bill_names_the_unpriced_events_first() -> None:
     payload = drift_payload(row, month(2026, 10))
     del payload["unpriced_events"]
     assert "usage not imported, or a price too low" in all_text(drift_message(payload)["blocks"])
+
+
+def test_a_drift_back_within_five_percent_reads_as_resolved() -> None:
+    row = ProviderDrift("openai", date(2026, 10, 1), date(2026, 10, 31), Decimal("101"), Decimal("100"))
+    message = drift_message(drift_payload(row, month(2026, 10)))
+    assert_valid_message(message["text"], message["blocks"])
+    assert message["text"] == (
+        "Cost drift resolved, 2026-10: openai: marginbot now prices $101.00 of usage for 2026-10-01 to 2026-10-31; "
+        "openai billed $100.00 (+$1.00, +1.0%, within ±5%)"
+    )
+    assert message["blocks"][0]["text"]["text"] == ":white_check_mark: Cost drift resolved: openai, 2026-10"

@@ -245,3 +245,50 @@ def test_a_drift_below_the_bill_counts_the_events_with_no_price(
     assert row.as_dict()["unpriced_events"] == 1
     assert main(["reconcile", "--period", "2026-10"], runtime=rt) == 0
     assert "openai: 1 event(s) in these days have no price" in capsys.readouterr().out
+
+
+def test_a_drift_alerted_then_back_within_five_percent_is_said_once_in_the_alerts_thread(
+    rt: Runtime, vendor: Vendor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The provider's cost report was revised after the alert (a day it had not finished counting): the alert stood
+    # in the channel as if the drift were still there.
+    from slack_sdk import WebClient
+
+    from bot.jobs.delivery import deliver
+    from engine.store.models import ProviderCost
+    from tests.fakes.slack_api import SlackStandIn
+
+    _drifting(rt, vendor)
+    alerting = Runtime(rt.settings.model_copy(update={"alert_channels": ["C1"]}), now_override=rt.now())
+    assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0
+    capsys.readouterr()
+    with alerting.connect() as conn:
+        (row,) = reconcile(conn, month(2026, 10))
+    with alerting.engine.begin() as conn:  # the bill revised to 1% under what marginbot priced
+        bill = ProviderCost.__table__  # type: ignore[attr-defined]
+        conn.execute(bill.update().values(amount_usd=(row.priced_usd * Decimal("0.99")).quantize(Decimal("1E-9"))))
+
+    assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0
+    assert "Back within ±5%: a note queued in the thread of the drift alert for openai." in capsys.readouterr().out
+    assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0  # said once
+    assert "Back within" not in capsys.readouterr().out
+
+    with SlackStandIn() as slack:
+        report = deliver(alerting, WebClient(token="xoxb-test", base_url=slack.api_url, timeout=5))
+        alert, note = slack.calls_to("chat.postMessage")
+    assert len(report.sent) == 2
+    assert alert.text.startswith("Cost drift, 2026-10: openai: marginbot priced $")
+    assert note.text.startswith("Cost drift resolved, 2026-10: openai: marginbot now prices $")
+    assert "within ±5%" in note.text
+    with alerting.connect() as conn:
+        root = conn.execute(text("SELECT slack_ts FROM outbox WHERE dedupe_key = 'drift:openai:2026-10:C1'")).scalar()
+    assert root and note.body["thread_ts"] == root
+
+
+def test_a_month_never_alerted_gets_no_resolved_note(rt: Runtime, vendor: Vendor) -> None:
+    from engine.ingest.reconcile import ProviderDrift, queue_drift_resolved
+
+    ok = ProviderDrift("openai", date(2026, 10, 1), date(2026, 10, 31), Decimal("104.99"), Decimal("100"))
+    with rt.engine.begin() as conn:
+        assert queue_drift_resolved(conn, [ok], month(2026, 10), ["C1"], rt.now()) == []
+        assert conn.execute(text("SELECT COUNT(*) FROM outbox")).scalar() == 0
