@@ -107,6 +107,12 @@ def portfolio_message(p: Portfolio, *, weekly: list[Week] | None = None) -> Answ
         blocks.append(section(f":warning: *Invoices left out of revenue* (not in USD):\n{shown}{more}"))
     if p.not_invoiced:
         blocks.append(section(not_invoiced_line(p)))
+    if p.written_off:
+        shown = "\n".join(f"• {esc(w.text())}" for w in p.written_off[:5])
+        more = f"\n…and {len(p.written_off) - 5} more" if len(p.written_off) > 5 else ""
+        blocks.append(
+            section(f":money_with_wings: *Invoices marked uncollectible* (in revenue as earned):\n{shown}{more}")
+        )
     blocks.append(divider())
     for status in ("breach", "watch", "no_revenue"):
         rows = by_status(customers, status)

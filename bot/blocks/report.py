@@ -81,6 +81,10 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
         )
     if r.not_invoiced is not None:
         blocks.append(section(f":hourglass_flowing_sand: *Not invoiced yet:* {esc(r.not_invoiced.text())}"))
+    if r.written_off:
+        blocks.append(
+            section("\n".join(f":money_with_wings: *Uncollectible:* {esc(w.text())}" for w in r.written_off[:5]))
+        )
     if weekly:
         blocks.append(context(f"*Weekly margin* {trend_line(weekly)}"))
     lever = f":dart: *Biggest lever:* {esc_name(r.top_lever)}"

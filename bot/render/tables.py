@@ -98,6 +98,7 @@ def render_report(r: MarginReport) -> str:
     if r.not_invoiced is not None:
         lines.append(f"  NOT INVOICED YET: {r.not_invoiced.text()}")
     lines += [f"  WARNING: {u.text()}" for u in r.unconverted]
+    lines += [f"  UNCOLLECTIBLE: {w.text()}" for w in r.written_off]
     lines.append(f"  Biggest lever: {r.top_lever}")
     moves = r.moves
     if moves:
@@ -229,6 +230,7 @@ def render_portfolio(
         lines.append(f"  WARNING: unpriced usage of {', '.join(p.unpriced_models)}: COGS is understated")
     lines += [f"  WARNING: {c}; revenue is understated" for c in p.skipped_contracts]
     lines += [f"  WARNING: {u.text()}" for u in p.unconverted]
+    lines += [f"  UNCOLLECTIBLE: {w.text()}" for w in p.written_off]
     lines += [f"  NOT INVOICED YET: {p.customers_named(k)}: {n.text()}" for k, n in sorted(p.not_invoiced.items())]
     headers = ["name", "revenue", "COGS", "margin", "vs previous", "status", "unpriced"]
     hidden = len(p.customers) - limit if limit is not None and len(p.customers) > limit else 0

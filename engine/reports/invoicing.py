@@ -219,3 +219,67 @@ def unconverted(conn: Connection, period: Period, customers: list[str] | None = 
         )
     out.sort(key=lambda u: (u.customer, u.start, u.invoice, u.line))
     return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class WrittenOff:
+    """An invoice marked uncollectible in Stripe, its lines over a period: revenue as earned all the same (a write-off
+    is a bad-debt expense, not a reversal of revenue), which the answers say, since it will not be collected."""
+
+    customer: str
+    invoice: str
+    products: tuple[str, ...]  # the products its lines name ('' for none)
+    start: date
+    end: date
+    amount: Decimal  # its lines' revenue, USD, as billed (not prorated to the period)
+
+    def text(self) -> str:
+        days = f"{self.start} to {self.end}" if self.end != self.start else f"{self.start}"
+        return (
+            f"invoice {self.invoice} of {self.customer} ({usd_text(self.amount)} for {days}) is marked uncollectible "
+            "in Stripe: its revenue stays in the figures as earned; the write-off is a bad-debt expense, outside "
+            "gross margin"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "customer": self.customer,
+            "invoice": self.invoice,
+            "products": [p or None for p in self.products],
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "amount_usd": float(self.amount),
+            "text": self.text(),
+        }
+
+
+def written_off(conn: Connection, period: Period, customers: list[str] | None = None) -> list[WrittenOff]:
+    """Invoices of `customers` (all when None) marked uncollectible whose lines' service overlaps `period`: one
+    each, its lines over the period added up."""
+    sql = (
+        "SELECT customer, invoice_id, product, period_start, period_end, amount_usd FROM revenue_actual "
+        "WHERE uncollectible AND period_start <= :b AND period_end >= :a"
+    )
+    params: dict[str, object] = {"a": period.start, "b": period.end}
+    if customers is not None and len(customers) == 1:
+        sql += " AND customer = :c"
+        params["c"] = customers[0]
+    invoices: dict[tuple[str, str], list[tuple[str, date, date, Decimal]]] = {}
+    for customer, invoice, product, start, end, amount in conn.execute(text(sql), params):
+        if customers is None or customer in customers:
+            invoices.setdefault((customer, invoice), []).append(
+                (product, as_date(start), as_date(end), Decimal(str(amount)))
+            )
+    out = [
+        WrittenOff(
+            customer=customer,
+            invoice=invoice,
+            products=tuple(sorted({line[0] for line in lines})),
+            start=min(line[1] for line in lines),
+            end=max(line[2] for line in lines),
+            amount=sum((line[3] for line in lines), Decimal(0)),
+        )
+        for (customer, invoice), lines in invoices.items()
+    ]
+    out.sort(key=lambda w: (w.customer, w.start, w.invoice))
+    return out

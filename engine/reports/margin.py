@@ -20,7 +20,7 @@ from engine.money import HUNDRED, ZERO, share_text, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Share, Thresholds, nearest_rank, percentile, run_rate
-from engine.reports.invoicing import NotInvoiced, Unconverted, not_invoiced, unconverted
+from engine.reports.invoicing import NotInvoiced, Unconverted, WrittenOff, not_invoiced, unconverted, written_off
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
 from engine.reports.revenue import (
@@ -83,6 +83,9 @@ class MarginReport:
     # Billed lines over the period in another currency than USD, left out of its revenue until converted (a customer's
     # own; for a product, those billing it): the answer names them (engine.reports.invoicing.unconverted).
     unconverted: list[Unconverted] = field(default_factory=list)
+    # Invoices over the period marked uncollectible in Stripe (a customer's own; for a product, those naming it or no
+    # product): in revenue as earned, which the answer says (engine.reports.invoicing.written_off).
+    written_off: list[WrittenOff] = field(default_factory=list)
 
     @property
     def projection(self) -> Projection | None:
@@ -334,6 +337,11 @@ def subject_report(
             u
             for u in unconverted(conn, period, customers)
             if kind is SubjectKind.CUSTOMER or u.product == key or not u.product
+        ],
+        written_off=[
+            w
+            for w in written_off(conn, period, customers)
+            if kind is SubjectKind.CUSTOMER or key in w.products or "" in w.products
         ],
     )
 

@@ -299,6 +299,7 @@ def _notes(book: Portfolio, notices: Sequence[str]) -> Sheet:
     if unallocated := _unallocated_note(book):
         notes.append(unallocated)
     notes += [f"{u.text()[0].upper()}{u.text()[1:]}." for u in book.unconverted]
+    notes += [f"{w.text()[0].upper()}{w.text()[1:]}." for w in book.written_off]
     notes += [f"{book.customers_named(k)}: {n.text()}." for k, n in sorted(book.not_invoiced.items())]
     return Sheet(name="notes", columns=["note"], rows=[[n] for n in notes or [NO_NOTES]])
 

@@ -15,7 +15,7 @@ from engine.money import ZERO, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Thresholds, margin_pct, pick, run_rate
-from engine.reports.invoicing import NotInvoiced, Unconverted, not_invoiced, unconverted
+from engine.reports.invoicing import NotInvoiced, Unconverted, WrittenOff, not_invoiced, unconverted, written_off
 from engine.reports.revenue import (
     Carried,
     FixedCharges,
@@ -86,6 +86,8 @@ class Portfolio:
     not_invoiced: dict[str, NotInvoiced] = field(default_factory=dict)
     # Billed lines in another currency than USD over the period, left out of revenue until converted.
     unconverted: list[Unconverted] = field(default_factory=list)
+    # Invoices over the period marked uncollectible in Stripe: in revenue as earned, which the answer says.
+    written_off: list[WrittenOff] = field(default_factory=list)
 
     @property
     def projection(self) -> Projection | None:
@@ -366,6 +368,7 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         carried=None if period.complete else carried(conn, period, revenue_now, totals=totals_now),
         not_invoiced=not_invoiced(conn, period, {r.key: r.current for r in customers}),
         unconverted=unconverted(conn, period),
+        written_off=written_off(conn, period),
     )
 
 

@@ -220,6 +220,7 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "not_invoiced": r.not_invoiced.as_dict() if r.not_invoiced is not None else None,
         # Invoice lines in another currency than USD, left out of revenue until converted.
         "unconverted_invoice_lines": [u.as_dict() for u in r.unconverted],
+        "uncollectible_invoices": [w.as_dict() for w in r.written_off],
     }
 
 
@@ -258,6 +259,7 @@ def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
         # Billed in arrears: each customer's last days no invoice covers yet (engine.reports.invoicing).
         "not_invoiced": [{"customer": k, **n.as_dict()} for k, n in sorted(p.not_invoiced.items())],
         "unconverted_invoice_lines": [u.as_dict() for u in p.unconverted],
+        "uncollectible_invoices": [w.as_dict() for w in p.written_off],
     }
 
 

@@ -303,6 +303,9 @@ class RevenueActual(SQLModel, table=True):
     # A one-off charge (a Stripe invoice item, its period starting where it ends): added to its day's revenue, where
     # a service period's line replaces the contract's (engine.reports.revenue.uncovered_runs).
     one_off: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # On an invoice marked uncollectible in Stripe: revenue as earned all the same (a write-off is a bad-debt expense,
+    # not a reversal of revenue), which the answers over its days say (engine.reports.invoicing.written_off).
+    uncollectible: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class RevenueUnconverted(SQLModel, table=True):

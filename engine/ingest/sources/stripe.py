@@ -5,8 +5,9 @@ subscription invoices). Amounts are integers in cents; a line's revenue is its a
 billing credits applied before tax and the tax a tax-inclusive price includes: before tax. The credit notes issued
 on an invoice (its pre- and post-payment credit note amounts, tax included) are then taken off its lines: their
 share before tax, split across the lines that charge in proportion to their amounts (see `_after_credit_notes`). Only
-finalized invoices count (open, paid); a draft may still change, and a voided or uncollectible invoice's lines are
-removed. Invoices are re-read for REVISIT days after creation, because they get paid, credited, voided and
+finalized invoices count (open, paid, uncollectible); a draft may still change, and a voided invoice's lines are
+removed. An uncollectible invoice's lines stay as revenue, marked: the write-off is a bad-debt expense, not a reversal
+of what was earned. Invoices are re-read for REVISIT days after creation, because they get paid, credited, voided and
 finalized after they are created; a re-read invoice's lines replace the ones stored for it (see `_line_key` for
 their ids), so nothing is counted twice.
 """
@@ -43,8 +44,10 @@ from engine.store.bounds import MONEY_PLACES
 
 NAME = "stripe"
 REVISIT = timedelta(days=40)
-COUNTED = {"open", "paid"}
-REMOVED = {"void", "uncollectible"}
+# An invoice marked uncollectible was finalized and its service given: its revenue stays (marked), as accrual
+# accounting keeps it; the write-off is a bad-debt expense outside gross margin. A void one was never owed.
+COUNTED = {"open", "paid", "uncollectible"}
+REMOVED = {"void"}
 SEAT_STATUSES = {"active", "past_due"}
 # Three 429s on one page failed the window and lost every page of it read before. Stripe sends no Retry-After and asks
 # for exponential backoff, so a request backs off 1, 2, 4, … s, up to this many seconds in all, before it gives up.
@@ -194,7 +197,10 @@ def _invoice(fetcher: Fetcher, invoice: Any, ctx: Context, batch: Batch) -> None
         if not target.mapped:
             batch.unmapped[target.feature] += 1
         # An invoice item's period starts where it ends: a one-off charge, no service period.
-        pending[key] = ({**row, "currency": currency, "one_off": end <= start}, amount)
+        pending[key] = (
+            {**row, "currency": currency, "one_off": end <= start, "uncollectible": status == "uncollectible"},
+            amount,
+        )
     nets = [amount for _, amount in pending.values()]
     amounts = _after_credit_notes(invoice, invoice_id, nets, skipped, batch.notes)
     for (line_id, (row, _)), amount_usd in zip(pending.items(), amounts, strict=True):
