@@ -122,9 +122,10 @@ class PriceSource(Word):
 
 # The model of an event holding only the audio, or image, tokens of a vendor's usage record (the OpenAI Usage API
 # reports a bucket's audio and image tokens inside its totals): "gpt-realtime (audio)", "chatgpt-image-latest (image)".
-# The catalogue never resolves such a name (MEDIA_PARTS), so the event is unpriced (counted and named) unless a
-# [[models]] override prices that name as spelled; the model's text prices would be several times too low (audio
-# 4-8x, chatgpt-image-latest's image output $32/M against $10/M of text).
+# The catalogue never resolves such a name (MEDIA_PARTS): the model's text prices would be several times too low
+# (audio 4-8x, chatgpt-image-latest's image output $32/M against $10/M of text). The price book prices it at the
+# model's own prices for that medium (engine.pricing.book._media_rates), or a [[models]] override of the name as
+# spelled; with neither the event is unpriced (counted and named).
 AUDIO_PART = " (audio)"
 IMAGE_PART = " (image)"
 MEDIA_PARTS = (AUDIO_PART, IMAGE_PART)

@@ -42,7 +42,7 @@ from engine.pricing.pricefile import (
     usd_to_femto,
 )
 from engine.store.meta import price_fingerprint
-from engine.vocab import PriceSource, ServiceTier
+from engine.vocab import AUDIO_PART, IMAGE_PART, MEDIA_PARTS, PriceSource, ServiceTier
 
 FEMTO_PER_NANO = 10**6
 _HALF = FEMTO_PER_NANO // 2
@@ -65,6 +65,7 @@ __all__ = [
     "TierMultiplier",
     "UnitCosts",
     "Usage",
+    "media_part",
     "per_k_to_femto",
     "per_mtok_to_femto",
     "usd_to_femto",
@@ -224,6 +225,41 @@ def _rates_from_catalogue(price: ModelPrice) -> Rates | None:
     )
 
 
+# The catalogue's keys for a medium's input, cached input and output tokens, by the part an event of them is named by.
+_MEDIA_KEYS = {
+    AUDIO_PART: ("input_audio_mtok", "cache_audio_read_mtok", "output_audio_mtok"),
+    IMAGE_PART: ("input_image_mtok", "cache_image_read_mtok", "output_image_mtok"),
+}
+
+
+def media_part(model: str) -> str | None:
+    """The medium an event's model names ("gpt-realtime (audio)": AUDIO_PART), or None for a model's text."""
+    for part in MEDIA_PARTS:
+        if model.endswith(part) and len(model) > len(part):
+            return part
+    return None
+
+
+def _media_rates(price: ModelPrice, part: str) -> Rates | None:
+    """The rates of a model's audio or image tokens (an event named "<model> (audio)"), from the catalogue's own
+    prices for that medium: none when it has no input price for it (a model whose audio the catalogue does not price,
+    gpt-4o-audio-preview's, stays unpriced: its text prices are several times too low). As for text, what has no
+    price of its own is priced as its parent: cached tokens at the medium's input price (the dearer reading), and no
+    output price leaves output tokens unpriced. OpenAI counts no cache writes of a medium apart (they stay on the
+    text event), nor requests or web searches: the text event carries those."""
+    input_key, cached_key, output_key = _MEDIA_KEYS[part]
+    base_input = _catalogue_price(getattr(price, input_key, None), None)
+    if base_input is None:
+        return None
+    return Rates(
+        input=base_input,
+        cached_input=_catalogue_price(getattr(price, cached_key, None), base_input) or 0,
+        cache_write=base_input,
+        cache_write_1h=base_input,
+        output=_catalogue_price(getattr(price, output_key, None), None),
+    )
+
+
 def _times(rates: Rates, factor: Decimal, *, tokens_only: bool) -> dict[str, Any]:
     """Rates' prices × factor (token prices only, or every price)."""
     scaled: dict[str, Any] = {
@@ -356,6 +392,12 @@ class PriceBook:
         catalogue = self.catalogue
         resolved = catalogue.resolve(provider, model)
         identity = resolved.key if resolved is not None else (catalogue.provider_id(provider), model)
+        # A model's audio or image tokens ("gpt-realtime (audio)") are priced from the model's own prices for that
+        # medium (`_media_rates`), unless an override prices the name as spelled. The catalogue never resolves such
+        # a name itself: the model's text prices would price them.
+        media = media_part(model) if resolved is None else None
+        if media is not None:
+            resolved = catalogue.resolve(provider, model[: -len(media)])
         self._time_of_day.setdefault((provider, model), resolved is not None and time_of_day(resolved.info))
         model_id = resolved.info.id if resolved is not None else ""
         for override, override_id in zip(self.overrides, self._identities(), strict=True):
@@ -368,7 +410,7 @@ class PriceBook:
         if resolved is None:
             return None
         tier_price = catalogue.prices(resolved, at, tier)
-        rates = _rates_from_catalogue(tier_price.price)
+        rates = _rates_from_catalogue(tier_price.price) if media is None else _media_rates(tier_price.price, media)
         if rates is None:
             return None
         rates = replace(rates, tier=tier, model_id=model_id, effective_from=last_change(resolved.info, day, tier))
@@ -378,7 +420,8 @@ class PriceBook:
                 rates = replace(rates, tier_priced=False)
             else:
                 rates = replace(rates, multiplier=multiplier, **_times(rates, multiplier, tokens_only=True))
-        discount = self._discount(identity, day)
+        # A discount on the model covers its audio and image tokens: it is on the model's bill.
+        discount = self._discount(identity if media is None else resolved.key, day)
         if discount:
             factor = (HUNDRED - discount) / HUNDRED
             rates = replace(rates, discount=discount, **_times(rates, factor, tokens_only=False))

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, text
 
 from engine.money import CENT, json_number, usd
 from engine.periods import Period
-from engine.pricing.book import FEMTO_PER_USD, Price, PriceBook, Rates
+from engine.pricing.book import FEMTO_PER_USD, Price, PriceBook, Rates, media_part
 from engine.timeutil import as_date
 from engine.vocab import CostType, PriceSource
 
@@ -167,6 +167,10 @@ def _priced_model(prices: PriceBook, key: tuple[str, str, str], u: _Used) -> Pri
     provider, model, tier = key
     rates = prices.rates(provider, model, _noon(u.last_day), tier)
     resolved = prices.catalogue.resolve(provider, model)
+    # A model's audio or image tokens are priced from the model's entry, at its prices for that medium.
+    medium = media_part(model) if resolved is None else None
+    if medium is not None:
+        resolved = prices.catalogue.resolve(provider, model[: -len(medium)])
     by_source = {s: n for s, n in u.by_book.items() if n}
     if u.sourced:
         by_source[PriceSource.SOURCE_PRICED] = u.sourced
@@ -211,7 +215,7 @@ def _priced_model(prices: PriceBook, key: tuple[str, str, str], u: _Used) -> Pri
         unpriced_events=u.unpriced,
         cogs_nano=u.sourced + u.units + u.orphaned + sum(u.by_book.values()),
         source=source,
-        catalogue_entry=f"{resolved.provider.id}/{resolved.info.id}" if resolved is not None else "",
+        catalogue_entry=_entry(resolved, medium),
         first_day=u.first_day,
         last_day=u.last_day,
         rates=rates,
@@ -220,6 +224,14 @@ def _priced_model(prices: PriceBook, key: tuple[str, str, str], u: _Used) -> Pri
         notes=tuple(notes),
         cogs_by_source={s: by_source[s] for s in sorted(by_source, key=lambda s: (-by_source[s], _ORDER.index(s)))},
     )
+
+
+def _entry(resolved: Any, medium: str | None) -> str:
+    """The catalogue entry a model's prices come from ("openai/gpt-realtime", "openai/gpt-realtime (audio prices)")."""
+    if resolved is None:
+        return ""
+    entry = f"{resolved.provider.id}/{resolved.info.id}"
+    return f"{entry} ({medium.strip(' ()')} prices)" if medium else entry
 
 
 def _source(u: _Used, by_source: dict[PriceSource, int], rates: Rates | None) -> PriceSource:

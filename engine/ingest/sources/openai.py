@@ -6,8 +6,9 @@ tokens, which is the CSV convention, so they pass through unchanged. Its totals 
 too, which are priced several times the text ones: a bucket's audio tokens (`input_audio_tokens`, of them
 `input_cached_audio_tokens`, `output_audio_tokens`) are taken out of its event and stored as a second event of the
 model "<model> (audio)" (vocab.AUDIO_PART), its image tokens (`input_image_tokens`, of them
-`input_cached_image_tokens`, `output_image_tokens`) as a third, "<model> (image)" (vocab.IMAGE_PART); nothing in the
-catalogue prices either: unpriced, so counted and named, never at text rates. Its requests stay with the text event.
+`input_cached_image_tokens`, `output_image_tokens`) as a third, "<model> (image)" (vocab.IMAGE_PART), each priced
+at the model's own prices for its medium, never at text rates (unpriced, counted and named, where the catalogue has
+none: engine.pricing.book). Its requests stay with the text event.
 Usage of the Batch API (`batch: true`) is priced at batch prices, flex and priority usage at theirs (`service_tier`).
 No cost is attached: the price book prices these events, and what OpenAI billed (Costs API, daily) goes to
 provider_cost for `marginbot reconcile`.

@@ -185,3 +185,21 @@ def test_a_directory_where_the_catalogue_file_goes_prices_from_the_bundled_data(
     data.write_text(json.dumps(DATA))
     assert main(["prices", "update", "--from", str(data)], runtime=fresh) == 1
     assert capsys.readouterr().err == f"marginbot: {target} is a directory: name a file\n"
+
+
+def test_a_models_audio_is_listed_as_priced_from_its_catalogue_entrys_audio_prices(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    usage = tmp_path / "usage.csv"
+    usage.write_text(
+        "event_id,ts,customer,product,provider,model,input_tokens,output_tokens,requests\n"
+        "a,2026-10-05T10:00:00Z,acme,voice,openai,gpt-4o-realtime-preview (audio),1000000,1000000,0\n"
+    )
+    assert main(["import", "usage", str(usage)], runtime=runtime) == 0
+    (audio,) = listing(runtime, capsys)["models"]
+    assert (audio["model"], audio["source"], audio["unpriced_events"]) == (
+        "gpt-4o-realtime-preview (audio)",
+        "catalogue",
+        0,
+    )
+    assert audio["catalogue_entry"] == "openai/gpt-4o-realtime-preview (audio prices)"

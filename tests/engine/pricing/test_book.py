@@ -62,15 +62,43 @@ def test_unknown_model_is_flagged_unpriced_not_free() -> None:
     assert costs.total == 0
 
 
-@pytest.mark.parametrize("medium", ["audio", "image"])
-def test_a_models_audio_or_image_part_is_unpriced_not_text_priced_unless_an_override_prices_it(
-    tmp_path: Path, medium: str
+def test_a_models_audio_is_priced_at_its_audio_prices_not_its_text_ones() -> None:
+    # gpt-4o-realtime-preview: $5/$20 text, $40/$80 audio, $2.50 cached audio. 1M + 1M of its audio tokens were
+    # unpriced (its text prices would have said $25.00); the catalogue's audio prices say $120.00.
+    part = "gpt-4o-realtime-preview (audio)"
+    costs = price(PriceBook(), "openai", part, "2026-10-01T00:00:00", 1_000_000, 0, 0, 1_000_000)
+    assert (costs.priced, costs.total) == (True, 120_000_000_000)
+    # Half of the input cached: 0.5M at $40 + 0.5M at $2.50, and the output at $80.
+    costs = price(PriceBook(), "openai", part, "2026-10-01T00:00:00", 1_000_000, 500_000, 0, 1_000_000)
+    assert costs.total == 20_000_000_000 + 1_250_000_000 + 80_000_000_000
+    assert PriceBook().rates("openai", part, datetime(2026, 10, 1, tzinfo=UTC)).model_id == "gpt-4o-realtime-preview"
+
+
+def test_a_models_image_tokens_are_priced_at_its_image_prices() -> None:
+    # chatgpt-image-latest: $5/$10 text, $8 image input, $2 cached image input, $32 image output.
+    costs = price(PriceBook(), "openai", "chatgpt-image-latest (image)", "2026-10-01T00:00:00", 10**6, 0, 0, 10**6)
+    assert (costs.priced, costs.total) == (True, 40_000_000_000)
+
+
+def test_a_discount_on_the_provider_covers_its_models_audio(prices_file: Path) -> None:
+    # The price file's 10% off OpenAI from June 1st: on its bill, so on the audio tokens it bills too.
+    book = PriceBook.load(prices_file)
+    part = "gpt-4o-realtime-preview (audio)"
+    assert price(book, "openai", part, "2026-05-31T00:00:00", 10**6, 0, 0, 0).total == 40_000_000_000
+    assert price(book, "openai", part, "2026-06-01T00:00:00", 10**6, 0, 0, 0).total == 36_000_000_000
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        "gpt-4o-realtime-preview (image)",  # the catalogue prices its audio, not images
+        "gpt-4o-audio-preview (audio)",  # the catalogue has its text prices only ($2.50/$10; OpenAI bills $40/$80)
+        "nope-1 (audio)",  # no such model
+    ],
+)
+def test_a_media_part_the_catalogue_does_not_price_is_unpriced_not_text_priced_unless_an_override_prices_it(
+    tmp_path: Path, part: str
 ) -> None:
-    # "gpt-4o-realtime-preview (audio)" starts like the catalogue's gpt-4o-realtime entry ($5/$20 text, $40/$80
-    # audio), and so does "gpt-4o-realtime-preview (image)": matched, 1M + 1M of its audio or image tokens would cost
-    # $25.00 at text rates.
-    part = f"gpt-4o-realtime-preview ({medium})"
-    assert price(PriceBook(), "openai", "gpt-4o-realtime-preview", "2026-10-01T00:00:00", 10**6, 0, 0, 10**6).priced
     costs = price(PriceBook(), "openai", part, "2026-10-01T00:00:00", 1_000_000, 0, 0, 1_000_000)
     assert (costs.priced, costs.total) == (False, 0)
     assert PriceBook().missing(Usage(epoch("2026-10-01T00:00:00"), "openai", part, 10, 0, 0, 10)) == ("the model",)
@@ -81,6 +109,17 @@ def test_a_models_audio_or_image_part_is_unpriced_not_text_priced_unless_an_over
     )
     costs = price(PriceBook.load(path), "openai", part, "2026-10-01T00:00:00", 1_000_000, 0, 0, 1_000_000)
     assert (costs.priced, costs.total) == (True, 120_000_000_000)  # the override prices the name as spelled
+
+
+def test_an_override_of_a_media_part_wins_over_the_catalogues_media_prices(tmp_path: Path) -> None:
+    part = "gpt-4o-realtime-preview (audio)"
+    path = tmp_path / "p.toml"
+    path.write_text(
+        f'[[models]]\nprovider = "openai"\nmodel = "{part}"\neffective_from = 2026-09-01\n'
+        "input_per_mtok = 30\noutput_per_mtok = 60\n"
+    )
+    costs = price(PriceBook.load(path), "openai", part, "2026-10-01T00:00:00", 1_000_000, 0, 0, 1_000_000)
+    assert costs.total == 90_000_000_000
 
 
 @pytest.mark.parametrize(

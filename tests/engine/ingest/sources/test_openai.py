@@ -447,11 +447,12 @@ def test_a_range_synced_before_usage_was_read_by_tier_is_not_read_again(rt: Runt
     assert resumed.ok, resumed.error
 
 
-def test_a_buckets_audio_tokens_are_an_unpriced_event_of_their_own_never_priced_at_text_rates(
+def test_a_buckets_audio_tokens_are_an_event_of_their_own_priced_at_audio_rates_never_text_ones(
     rt: Runtime, vendor: Vendor
 ) -> None:
     # gpt-4o-realtime-preview: $5/$20 per 1M text tokens, $40/$80 audio. 1M audio in and 1M audio out at its text
-    # rates read $25.00 where the catalogue says $120.00. Its name also matches "gpt-4o-realtime..." as a prefix.
+    # rates read $25.00 where the catalogue says $120.00 ($108.00 after the price file's 10% off OpenAI). Its name
+    # also matches "gpt-4o-realtime..." as a prefix. gpt-4o-mini's audio has no price in the catalogue: unpriced.
     realtime = grouped_result(
         audio=True,
         model="gpt-4o-realtime-preview",
@@ -482,14 +483,15 @@ def test_a_buckets_audio_tokens_are_an_unpriced_event_of_their_own_never_priced_
         (mini, True, femto_cost(rt, mini, D1, 2800, 1700, 200, 900)),  # the text part, priced as before
         (f"{mini} (audio)", False, 0),
         ("gpt-4o-realtime-preview", True, 0),
-        ("gpt-4o-realtime-preview (audio)", False, 0),  # not $25.00: unpriced, counted and named
+        ("gpt-4o-realtime-preview (audio)", True, 108_000_000_000),  # not $25.00 (text rates), nor unpriced
     ]
-    assert result.unpriced_events == 2
-    assert f"have no price (openai/{mini} (audio), openai/gpt-4o-realtime-preview (audio))" in result.summary()
+    assert result.unpriced_events == 1
+    assert f"have no price (openai/{mini} (audio))" in result.summary()
     with rt.connect() as conn:
         report = customer_report(conn, "acme", OCT, thresholds=rt.thresholds)
-    assert report.current.unpriced_events == 2
-    assert report.current.cogs == Decimal(femto_cost(rt, mini, D1, 2800, 1700, 200, 900)) / NANO
+    assert report.current.unpriced_events == 1
+    text_cost = femto_cost(rt, mini, D1, 2800, 1700, 200, 900)
+    assert report.current.cogs == Decimal(text_cost + 108_000_000_000) / NANO
     assert rows(rt, "SELECT SUM(input_tokens), SUM(output_tokens), SUM(requests) FROM daily_rollup") == [
         (1_005_000, 1_001_000, 105)  # every token of the buckets, once
     ]
@@ -533,11 +535,11 @@ def test_a_range_synced_before_audio_was_read_apart_is_not_read_again(rt: Runtim
     ]
 
 
-def test_a_buckets_image_tokens_are_an_unpriced_event_of_their_own_never_priced_at_text_rates(
+def test_a_buckets_image_tokens_are_an_event_of_their_own_priced_at_image_rates_never_text_ones(
     rt: Runtime, vendor: Vendor
 ) -> None:
     # chatgpt-image-latest: $5/$10 per 1M text tokens, $8/$32 image. 1M image in and 1M image out at its text rates
-    # read $15.00 where the catalogue says $40.00.
+    # read $15.00 where the catalogue says $40.00 ($36.00 after the price file's 10% off OpenAI).
     image = grouped_result(
         image=True,
         model="chatgpt-image-latest",
@@ -568,18 +570,19 @@ def test_a_buckets_image_tokens_are_an_unpriced_event_of_their_own_never_priced_
     costs = f"SELECT model, priced, CAST(SUM({COST_SUM}) AS BIGINT) FROM usage_event GROUP BY model, priced"
     assert sorted(rows(rt, costs)) == [
         ("chatgpt-image-latest", True, 0),
-        ("chatgpt-image-latest (image)", False, 0),  # not $15.00: unpriced, counted and named
+        ("chatgpt-image-latest (image)", True, 36_000_000_000),  # not $15.00 (text rates), nor unpriced
         (mini, True, femto_cost(rt, mini, D1, 2800, 1500, 200, 800)),  # the text part, priced as before
-        (f"{mini} (audio)", False, 0),
+        (f"{mini} (audio)", False, 0),  # gpt-4o-mini's audio and images: no price in the catalogue
         (f"{mini} (image)", False, 0),
     ]
-    assert result.unpriced_events == 3
-    assert "openai/chatgpt-image-latest (image)" in result.summary()
+    assert result.unpriced_events == 2
+    assert "openai/chatgpt-image-latest (image)" not in result.summary()
     assert f"openai/{mini} (image)" in result.summary()
     with rt.connect() as conn:
         report = customer_report(conn, "acme", OCT, thresholds=rt.thresholds)
-    assert report.current.unpriced_events == 3
-    assert report.current.cogs == Decimal(femto_cost(rt, mini, D1, 2800, 1500, 200, 800)) / NANO
+    assert report.current.unpriced_events == 2
+    text_cost = femto_cost(rt, mini, D1, 2800, 1500, 200, 800)
+    assert report.current.cogs == Decimal(text_cost + 36_000_000_000) / NANO
     assert rows(rt, "SELECT SUM(input_tokens), SUM(output_tokens), SUM(requests) FROM daily_rollup") == [
         (1_005_000, 1_001_000, 105)  # every token of the buckets, once
     ]
