@@ -23,6 +23,7 @@ from engine.alerts.lag import Lag, lag_payload, short_of
 from engine.money import TENTH, ZERO, decimal_text, usd
 from engine.periods import Period, iso_week, month_to_date
 from engine.reports.figures import Figures, Thresholds, margin_change, margin_pct
+from engine.reports.invoicing import NotInvoiced
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.portfolio import Portfolio, PortfolioRow, portfolio
 from engine.reports.revenue import period_revenue
@@ -261,11 +262,41 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
             {"provider": m.provider, "model": m.model or "(no model)", "events": m.unpriced_events} for m in unpriced
         ],
         "skipped_contracts": d.book.skipped_contracts,
+        # The week's figures count these: a customer billed in arrears, its COGS of the days no invoice covers yet
+        # against no revenue, and invoice lines in another currency left out of revenue (as `portfolio` says them).
+        **_invoicing(d.book),
         "lagging_sources": lag_payload(d.lagging),
         "trend": [
             {"week": p.label, **payload_figures(revenue_usd=p.revenue, cogs_usd=p.cogs, margin_pct=p.margin_pct)}
             for p in d.trend
         ],
+    }
+
+
+def _not_invoiced(book: Portfolio, key: str, n: NotInvoiced) -> dict[str, Any]:
+    """A customer's days not invoiced yet (engine.reports.invoicing), money as the digest's payload keeps it."""
+    return {
+        "customer": key,
+        "name": book.customers_named(key),
+        "billed_through": n.billed_through.isoformat(),
+        "from": n.start.isoformat(),
+        "to": n.end.isoformat(),
+        "days": n.days,
+        **payload_figures(
+            cogs_usd=n.cogs,
+            billed_revenue_usd=n.billed.revenue,
+            billed_cogs_usd=n.billed.cogs,
+            billed_margin_pct=n.billed.margin_pct,
+        ),
+        "text": n.text(),
+    }
+
+
+def _invoicing(book: Portfolio) -> dict[str, Any]:
+    """What a period's figures count that no invoice settles yet: `not_invoiced` and `unconverted_invoice_lines`."""
+    return {
+        "not_invoiced": [_not_invoiced(book, k, n) for k, n in sorted(book.not_invoiced.items())],
+        "unconverted_invoice_lines": [u.as_dict() for u in book.unconverted],
     }
 
 
@@ -276,6 +307,7 @@ def _month(m: Portfolio | None) -> dict[str, Any] | None:
         return None
     out: dict[str, Any] = {"period": m.period.as_dict(), "title": m.period.title}
     out.update(figures_text(m.total, m.previous_total, change=True))
+    out.update(_invoicing(m))
     p = m.projection
     out["projection"] = (
         None

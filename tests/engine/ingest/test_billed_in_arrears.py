@@ -8,8 +8,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from bot.blocks.digest import digest_message, digest_plain
 from bot.blocks.report import margin_report
 from bot.render.tables import render_portfolio, render_report
+from engine.alerts.digest import digest_to_dict, weekly_digest
 from engine.alerts.evaluate import check_alerts
 from engine.ingest.files import import_usage_file
 from engine.periods import month, trailing
@@ -133,3 +135,36 @@ def test_an_invoice_long_overdue_is_cost_without_revenue_again(rt: Runtime, vend
     with rt.connect() as conn:
         report = customer_report(conn, "acme", trailing(30, today=date(2026, 12, 15)), thresholds=rt.thresholds)
     assert report.not_invoiced is None
+
+
+def test_the_digest_says_the_days_not_invoiced_yet_of_the_week_and_the_month(
+    rt: Runtime, vendor: Vendor, tmp_path: Path
+) -> None:
+    # On Sunday Nov 15 the digest covers 2026-W45 (Nov 2-8) and the month to date (Nov 1-14): acme's COGS of both
+    # counts against no revenue, the week's $2,100.00 and the month's $4,200.00, which the digest said nothing of.
+    _billed_in_arrears(rt, vendor, tmp_path)
+    with rt.connect() as conn:
+        d = weekly_digest(conn, today=TODAY, thresholds=rt.thresholds)
+    p = digest_to_dict(d, rt.thresholds)
+    [week] = p["not_invoiced"]
+    assert (week["customer"], week["billed_through"], week["from"], week["to"], week["days"]) == (
+        "acme",
+        "2026-10-31",
+        "2026-11-02",
+        "2026-11-08",
+        7,
+    )
+    assert (week["cogs_usd"], week["billed_margin_pct"]) == ("2100.00", None)  # no billed day in the week
+    [month] = p["month_to_date"]["not_invoiced"]
+    assert (month["from"], month["to"], month["cogs_usd"]) == ("2026-11-01", "2026-11-14", "4200.00")
+    assert p["unconverted_invoice_lines"] == [] and p["month_to_date"]["unconverted_invoice_lines"] == []
+    said = (
+        "*:hourglass_flowing_sand: Not invoiced yet* (billed in arrears: the figures above count these days' COGS "
+        "against no revenue until the invoice comes)\n• *acme*: billed through 2026-10-31; the week's 2026-11-02 to "
+        "2026-11-08 (7 days) COGS $2,100.00; the month to date's 2026-11-01 to 2026-11-14 (14 days) COGS $4,200.00"
+    )
+    assert said in [b["text"]["text"] for b in digest_message(p)["blocks"] if b["type"] == "section" and "text" in b]
+    assert "Not invoiced yet (billed in arrears" in digest_plain(p)
+    # A digest queued before these keys existed reads as it did.
+    old = {k: v for k, v in p.items() if k not in ("not_invoiced", "unconverted_invoice_lines", "month_to_date")}
+    assert "Not invoiced yet" not in str(digest_message(old | {"month_to_date": None})["blocks"])

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from bot.blocks.digest import digest_message
 from bot.blocks.portfolio import portfolio_message
 from bot.blocks.report import margin_report
 from bot.render.tables import render_portfolio, render_report
+from engine.alerts.digest import digest_to_dict, weekly_digest
 from engine.periods import month
 from engine.reports.margin import customer_report
 from engine.reports.pack import board_pack
@@ -87,3 +89,17 @@ def test_a_three_decimal_currency_is_read_in_thousandths(rt: Runtime, vendor: Ve
         report = customer_report(conn, "acme", OCTOBER, thresholds=rt.thresholds)
     assert "invoice in_kwd of acme (KWD 9,000.000, line il_kwd" in render_report(report)
     assert report_to_dict(report)["unconverted_invoice_lines"][0]["amount"] == 9000.0
+
+
+def test_the_digest_names_a_euro_invoice_over_its_week_once(rt: Runtime, vendor: Vendor) -> None:
+    # On Tuesday Nov 3 the digest covers 2026-W44 (Oct 26 to Nov 1) and the month to date (Nov 1-2): the week's
+    # revenue leaves the euro line out, and the digest said nothing of it.
+    _eur_invoice(rt, vendor)
+    with rt.connect() as conn:
+        d = weekly_digest(conn, today=date(2026, 11, 3), thresholds=rt.thresholds)
+    p = digest_to_dict(d, rt.thresholds)
+    assert [u["line"] for u in p["unconverted_invoice_lines"]] == ["il_eur"]
+    assert p["month_to_date"]["unconverted_invoice_lines"] == []
+    said = [b["text"]["text"] for b in digest_message(p)["blocks"] if b["type"] == "section" and "text" in b]
+    assert f"*:warning: Invoices left out of revenue* (not in USD, so not in the figures above)\n• {SAID}" in said
+    assert str(said).count("line il_eur") == 1
