@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
-from engine.money import CENT, TENTH, json_number, pct_text, usd, usd_text
+from engine.money import CENT, TENTH, ZERO, json_number, pct_text, usd, usd_text
 from engine.periods import Period
 from engine.reports.figures import Figures
 from engine.reports.revenue import contracts_in
@@ -137,6 +137,111 @@ def not_invoiced(
             billed=billed,
         )
     return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerDays:
+    """One customer's days not invoiced yet, with the COGS they put on one product."""
+
+    customer: str
+    billed_through: date
+    start: date
+    end: date
+    cogs: Decimal  # of the product, on those days
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def text(self) -> str:
+        days = f"{self.start} to {self.end}" if self.days > 1 else f"{self.start}"
+        return (
+            f"{self.customer} is billed through {self.billed_through}, {days} ({self.days} "
+            f"day{'s' * (self.days != 1)}, COGS {usd_text(self.cogs)}) not invoiced yet"
+        )
+
+
+# Customers a product's note names in its words; its --json lists every one.
+NAMED = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductNotInvoiced:
+    """A product's COGS on the days its customers billed in arrears have no invoice for yet (`awaiting`): counted
+    against no revenue until their invoices come, so the product's revenue is short by those days."""
+
+    product: str
+    customers: list[CustomerDays]  # most COGS first
+    billed: Figures  # the product's figures without that COGS: over the days its customers' invoices cover
+
+    @property
+    def cogs(self) -> Decimal:
+        return sum((c.cogs for c in self.customers), ZERO)
+
+    def text(self) -> str:
+        """Which customers, which days, and the product's margin without them."""
+        named = "; ".join(c.text() for c in self.customers[:NAMED])
+        if len(self.customers) > NAMED:
+            more = len(self.customers) - NAMED
+            named += f"; and {more} more customer{'s' * (more != 1)}"
+        out = (
+            f"{named}, so COGS {usd_text(self.cogs)} of {self.product} on those days has no revenue against it until "
+            f"the invoice{'s' * (len(self.customers) != 1)} come{'s' * (len(self.customers) == 1)}"
+        )
+        b = self.billed
+        if b.revenue > 0 or b.cogs > 0:
+            margin = b.margin_pct
+            out += f"; without those days: revenue {usd_text(b.revenue)}, COGS {usd_text(b.cogs)}, gross margin " + (
+                pct_text(margin, TENTH) if margin is not None else "n/a"
+            )
+        return out
+
+    def as_dict(self) -> dict[str, object]:
+        b = self.billed
+        return {
+            "customers": [
+                {
+                    "customer": c.customer,
+                    "billed_through": c.billed_through.isoformat(),
+                    "from": c.start.isoformat(),
+                    "to": c.end.isoformat(),
+                    "days": c.days,
+                    "cogs_usd": json_number(c.cogs, CENT),
+                }
+                for c in self.customers
+            ],
+            "cogs_usd": json_number(self.cogs, CENT),
+            "billed_days": {
+                "revenue_usd": json_number(b.revenue, CENT),
+                "cogs_usd": json_number(b.cogs, CENT),
+                "gross_margin_pct": json_number(b.margin_pct, CENT),
+                "status": b.status,
+            },
+            "text": self.text(),
+        }
+
+
+def product_not_invoiced(conn: Connection, period: Period, product: str, whole: Figures) -> ProductNotInvoiced | None:
+    """The customers of `product` awaiting an invoice for the period's last days (`awaiting`) that used it on those
+    days, with that COGS; `whole`: the product's figures over the period. None when there are none."""
+    sql = (
+        f"SELECT SUM({COST_SUM}) FROM daily_customer_product WHERE customer = :c AND product = :p "
+        "AND day BETWEEN :a AND :b"
+    )
+    days = []
+    for customer, (through, start) in sorted(awaiting(conn, period).items()):
+        nanos = conn.execute(text(sql), {"c": customer, "p": product, "a": start, "b": period.end}).scalar()
+        if nanos:
+            days.append(
+                CustomerDays(
+                    customer=customer, billed_through=through, start=start, end=period.end, cogs=usd(int(nanos))
+                )
+            )
+    if not days:
+        return None
+    days.sort(key=lambda c: (-c.cogs, c.customer))
+    cogs = sum((c.cogs for c in days), ZERO)
+    return ProductNotInvoiced(product=product, customers=days, billed=replace(whole, cogs=whole.cogs - cogs))
 
 
 # Stripe's currencies without a minor unit: an amount in them is in whole units (¥9,000 is 9000).
@@ -282,4 +387,20 @@ def written_off(conn: Connection, period: Period, customers: list[str] | None = 
         for (customer, invoice), lines in invoices.items()
     ]
     out.sort(key=lambda w: (w.customer, w.start, w.invoice))
+    return out
+
+
+def touching(conn: Connection, lines: list[Unconverted], product: str, period: Period) -> list[Unconverted]:
+    """Of `lines`, those whose revenue would be `product`'s: billing it, or billing no product for a customer that
+    used it on the line's days in `period` (such a line's revenue is split across products by their usage)."""
+    sql = "SELECT 1 FROM daily_customer_product WHERE customer = :c AND product = :p AND day BETWEEN :a AND :b LIMIT 1"
+    out = []
+    for u in lines:
+        if u.product:
+            if u.product == product:
+                out.append(u)
+            continue
+        a, b = max(u.start, period.start), min(u.end, period.end)
+        if conn.execute(text(sql), {"c": u.customer, "p": product, "a": a, "b": b}).first() is not None:
+            out.append(u)
     return out

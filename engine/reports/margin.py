@@ -20,7 +20,17 @@ from engine.money import HUNDRED, ZERO, share_text, usd
 from engine.periods import Period
 from engine.reports.accounts import accounts
 from engine.reports.figures import Figures, Projection, Share, Thresholds, nearest_rank, percentile, run_rate
-from engine.reports.invoicing import NotInvoiced, Unconverted, WrittenOff, not_invoiced, unconverted, written_off
+from engine.reports.invoicing import (
+    NotInvoiced,
+    ProductNotInvoiced,
+    Unconverted,
+    WrittenOff,
+    not_invoiced,
+    product_not_invoiced,
+    touching,
+    unconverted,
+    written_off,
+)
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
 from engine.reports.revenue import (
@@ -78,10 +88,12 @@ class MarginReport:
     # None for a complete period, or a report built by hand (its revenue is then scaled as its COGS is).
     carried: Carried | None = None
     # A customer billed by invoice whose last days of the period no invoice covers yet (billed in arrears), with no
-    # contract on them: their COGS counts against no revenue until the invoice comes (engine.reports.invoicing).
-    not_invoiced: NotInvoiced | None = None
+    # contract on them: their COGS counts against no revenue until the invoice comes (engine.reports.invoicing). For a
+    # product, the customers of it so awaiting an invoice, with the COGS those days put on it.
+    not_invoiced: NotInvoiced | ProductNotInvoiced | None = None
     # Billed lines over the period in another currency than USD, left out of its revenue until converted (a customer's
-    # own; for a product, those billing it): the answer names them (engine.reports.invoicing.unconverted).
+    # own; for a product, those billing it, or billing no product for a customer that used it on their days): the
+    # answer names them (engine.reports.invoicing.unconverted).
     unconverted: list[Unconverted] = field(default_factory=list)
     # Invoices over the period marked uncollectible in Stripe (a customer's own; for a product, those naming it or no
     # product): in revenue as earned, which the answer says (engine.reports.invoicing.written_off).
@@ -307,7 +319,13 @@ def subject_report(
 
     now_nano = costs.total_nano[0]
     current = costs.figures(0, revenue.current, thresholds)
-    late = not_invoiced(conn, period, {key: current}, [key]) if kind is SubjectKind.CUSTOMER else {}
+    late: NotInvoiced | ProductNotInvoiced | None
+    if kind is SubjectKind.CUSTOMER:
+        late = not_invoiced(conn, period, {key: current}, [key]).get(key)
+        left_out = unconverted(conn, period, customers)
+    else:
+        late = product_not_invoiced(conn, period, key, current)
+        left_out = touching(conn, unconverted(conn, period), key, period)
     return MarginReport(
         kind=kind,
         key=key,
@@ -332,12 +350,8 @@ def subject_report(
         customers=_product_customers(conn, key, period, lines, thresholds) if kind is SubjectKind.PRODUCT else [],
         part_period_contracts=_part_period(conn, kind, key, period, revenue.lines),
         carried=None if period.complete else carried(conn, period, lines, customer=customers, product=product),
-        not_invoiced=late.get(key),
-        unconverted=[
-            u
-            for u in unconverted(conn, period, customers)
-            if kind is SubjectKind.CUSTOMER or u.product == key or not u.product
-        ],
+        not_invoiced=late,
+        unconverted=left_out,
         written_off=[
             w
             for w in written_off(conn, period, customers)

@@ -16,7 +16,7 @@ from engine.alerts.evaluate import check_alerts
 from engine.ingest.files import import_usage_file
 from engine.periods import month, trailing
 from engine.reports.bridge import margin_bridge
-from engine.reports.margin import customer_report
+from engine.reports.margin import customer_report, product_report
 from engine.reports.portfolio import portfolio
 from engine.reports.serialize import portfolio_to_dict, report_to_dict
 from engine.runtime import Runtime
@@ -168,3 +168,46 @@ def test_the_digest_says_the_days_not_invoiced_yet_of_the_week_and_the_month(
     # A digest queued before these keys existed reads as it did.
     old = {k: v for k, v in p.items() if k not in ("not_invoiced", "unconverted_invoice_lines", "month_to_date")}
     assert "Not invoiced yet" not in str(digest_message(old | {"month_to_date": None})["blocks"])
+
+
+def test_a_products_margin_answer_names_its_customers_days_not_invoiced_yet(
+    rt: Runtime, vendor: Vendor, tmp_path: Path
+) -> None:
+    # assist's revenue over the last 30 days is acme's October invoice; acme's November COGS on assist has none yet.
+    # The product's answer said nothing of it where `why` and the alerts did.
+    _billed_in_arrears(rt, vendor, tmp_path)
+    search = tmp_path / "search.csv"  # acme's one use of search is on a billed day
+    search.write_text(
+        "event_id,ts,customer,product,provider,model,input_tokens,output_tokens,requests,cost_usd\n"
+        "s1,2026-10-20T10:00:00Z,acme,search,openai,gpt-4o,1000,100,1,10\n"
+    )
+    import_usage_file(rt.engine, search, prices=rt.prices, timezone="UTC")
+    period = trailing(30, today=TODAY)
+    with rt.connect() as conn:
+        report = product_report(conn, "assist", period, thresholds=rt.thresholds)
+        october = product_report(conn, "assist", month(2026, 10), thresholds=rt.thresholds)
+    assert (report.current.revenue.quantize(Decimal("0.01")), report.current.cogs) == (Decimal("10322.58"), 9000)
+    late = report.not_invoiced
+    assert late is not None
+    said = (
+        "acme is billed through 2026-10-31, 2026-11-01 to 2026-11-14 (14 days, COGS $4,200.00) not invoiced yet, so "
+        "COGS $4,200.00 of assist on those days has no revenue against it until the invoice comes; without those "
+        "days: revenue $10,322.58, COGS $4,800.00, gross margin 53.5%"
+    )
+    assert late.text() == said
+    assert f"NOT INVOICED YET: {said}" in render_report(report)
+    assert said in str(margin_report(report).blocks)
+    out = report_to_dict(report)["not_invoiced"]
+    assert out["customers"] == [
+        {"customer": "acme", "billed_through": "2026-10-31", "from": "2026-11-01", "to": "2026-11-14", "days": 14,
+         "cogs_usd": 4200.0}
+    ]  # fmt: skip
+    assert (out["cogs_usd"], out["billed_days"]["gross_margin_pct"], out["billed_days"]["status"]) == (
+        4200.0,
+        53.5,
+        "watch",
+    )
+    # A month its customers' invoices cover has nothing to say, nor a product they did not use on those days.
+    assert october.not_invoiced is None and report_to_dict(october)["not_invoiced"] is None
+    with rt.connect() as conn:
+        assert product_report(conn, "search", period, thresholds=rt.thresholds).not_invoiced is None

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from bot.blocks.digest import digest_message
 from bot.blocks.portfolio import portfolio_message
 from bot.blocks.report import margin_report
 from bot.render.tables import render_portfolio, render_report
 from engine.alerts.digest import digest_to_dict, weekly_digest
+from engine.ingest.files import import_usage_file
 from engine.periods import month
-from engine.reports.margin import customer_report
+from engine.reports.invoicing import unconverted
+from engine.reports.margin import customer_report, product_report
 from engine.reports.pack import board_pack
 from engine.reports.portfolio import portfolio
 from engine.reports.serialize import portfolio_to_dict, report_to_dict
@@ -103,3 +106,34 @@ def test_the_digest_names_a_euro_invoice_over_its_week_once(rt: Runtime, vendor:
     said = [b["text"]["text"] for b in digest_message(p)["blocks"] if b["type"] == "section" and "text" in b]
     assert f"*:warning: Invoices left out of revenue* (not in USD, so not in the figures above)\n• {SAID}" in said
     assert str(said).count("line il_eur") == 1
+
+
+def test_a_products_answer_names_the_lines_whose_revenue_would_be_its_own(
+    rt: Runtime, vendor: Vendor, tmp_path: Path
+) -> None:
+    # A euro line naming no product is split across the products acme used on its days: assist's answer names it,
+    # and agent's, which only globex used, no longer does (it named every customer's line naming no product).
+    add_contract(rt, "acme", fee="1000")
+    add_contract(rt, "globex", fee="1000")
+    eur = invoice(
+        "in_eur",
+        [line("il_eur", 900_000, date(2026, 10, 1), date(2026, 11, 1), product=None) | {"currency": "eur"}],
+        date(2026, 10, 1),
+        currency="eur",
+    )
+    sync_invoices(rt, vendor, [eur], since=date(2026, 9, 20))
+    usage = tmp_path / "usage.csv"
+    usage.write_text(
+        "event_id,ts,customer,product,provider,model,input_tokens,output_tokens,requests,cost_usd\n"
+        "e1,2026-10-05T10:00:00Z,acme,assist,openai,gpt-4o,1000,100,1,30\n"
+        "e2,2026-10-05T10:00:00Z,globex,agent,openai,gpt-4o,1000,100,1,30\n"
+        "e3,2026-09-05T10:00:00Z,acme,agent,openai,gpt-4o,1000,100,1,30\n"
+    )
+    import_usage_file(rt.engine, usage, prices=rt.prices, timezone="UTC")
+    with rt.connect() as conn:
+        assert [u.product for u in unconverted(conn, OCTOBER)] == [""]
+        assist = product_report(conn, "assist", OCTOBER, thresholds=rt.thresholds)
+        agent = product_report(conn, "agent", OCTOBER, thresholds=rt.thresholds)
+    assert [u.line for u in assist.unconverted] == ["il_eur"]
+    assert agent.unconverted == []  # acme used agent in September only
+    assert "il_eur" not in render_report(agent)
