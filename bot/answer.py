@@ -168,7 +168,9 @@ def home(runtime: Runtime, *, now: datetime | None = None) -> dict[str, Any]:
             mtd = month_to_date(today)
             current = cached_portfolio(runtime, conn, mtd) if mtd is not None else None
             notes = runtime.notices(conn)
-            breached = [r for r in result.customers if r.current.status == "breach" and r.current.revenue]
+            breached = [
+                r for r in result.customers if r.current.status == "breach" and r.current.revenue and r.current.material
+            ]
             weeks, each = runtime.reports.get(
                 conn,
                 ("weekly_by_customer", period, tuple(r.key for r in breached)),

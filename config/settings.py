@@ -90,6 +90,17 @@ class Settings(BaseSettings):
             "target of `marginbot floor`."
         ),
     )
+    materiality_usd: Decimal = Field(
+        Decimal(1),
+        ge=0,
+        validation_alias=_env("MARGINBOT_MATERIALITY_USD"),
+        description=(
+            "A customer or product whose revenue and COGS over the period are both under this many dollars (and "
+            "whose usage all has a price) is immaterial: shown with its figures and labelled so, but never a "
+            "headline, not counted among those in breach or on watch, and it opens no alert (one already open goes "
+            "on as before). 0 makes every subject material."
+        ),
+    )
     mover_min_usd: Decimal = Field(
         Decimal(1),
         ge=0,

@@ -119,7 +119,11 @@ class Runtime:
     def thresholds(self) -> Thresholds:
         from engine.reports.figures import Thresholds
 
-        return Thresholds(breach_pct=self.settings.breach_pct, healthy_pct=self.settings.healthy_pct)
+        return Thresholds(
+            breach_pct=self.settings.breach_pct,
+            healthy_pct=self.settings.healthy_pct,
+            material_usd=self.settings.materiality_usd,
+        )
 
     @property
     def movers(self) -> MoverRule:

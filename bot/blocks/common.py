@@ -59,7 +59,10 @@ def marker(status: str) -> str:
 
 
 def status_line(f: Figures, *, own: bool = False) -> str:
-    return f"{marker(f.status)}  gross margin *{percent(f.margin_pct)}*, {band(f.status, f.thresholds, own=own)}"
+    line = f"{marker(f.status)}  gross margin *{percent(f.margin_pct)}*, {band(f.status, f.thresholds, own=own)}"
+    if not f.material:  # engine.reports.figures.Figures.material
+        line += f" · _immaterial: revenue and COGS each under {money(f.thresholds.material_usd)}_"
+    return line
 
 
 def own_bands_text(t: Thresholds) -> str:
@@ -118,6 +121,8 @@ def row_line(row: PortfolioRow, rank: int | None = None) -> str:
     unpriced = f" · :warning: {f.unpriced_events:,} unpriced" if f.unpriced_events else ""
     contract = f" · no contract for {code(row.key)}" if row.no_contract else ""
     own = f" · {own_bands_text(f.thresholds)}" if row.own_bands else ""
+    if not f.material:  # shown, never news (engine.reports.figures.Figures.material)
+        own += f" · _immaterial (revenue and COGS under {money(f.thresholds.material_usd)})_"
     return (
         f"{prefix}{STATUS_EMOJI[f.status]} *{row_name(row)}* {percent(f.margin_pct)} "
         f"({margin_change(f, row.previous)}) · revenue {money(f.revenue)} · COGS {money(f.cogs)}{unpriced}{contract}"

@@ -4,6 +4,7 @@ Every figure is read exact where the payload keeps it (`figure`), so each is rou
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from bot.blocks.alerts import amount, figure
@@ -103,6 +104,13 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
         bands = f"{p['breach_pct']}% to {p['healthy_pct']}%{_or_own(p['watch'])}"
         attention.append(f"*:large_yellow_circle: Watch ({bands})*\n" + _subjects(p["watch"]))
     blocks += [section(text) for text in attention] or [section(":large_green_circle: Nobody in breach or watch.")]
+    if small := p.get("immaterial"):  # absent from digests queued before it existed
+        names = ", ".join(f"{esc_name(r['name'])} ({r['kind']})" for r in small[:MAX_LISTED])
+        more = f" and {len(small) - MAX_LISTED} more" if len(small) > MAX_LISTED else ""
+        floor = money(Decimal(p["materiality_usd"]))
+        blocks.append(
+            context(f"_Immaterial (revenue and COGS each under {floor} this week; in no list above):_ {names}{more}")
+        )
     if p["movers"]:
         blocks.append(
             section("*Biggest movers (COGS against the week before)*\n" + _subjects(p["movers"], with_change=True))

@@ -36,7 +36,27 @@ def capped(rows: list[PortfolioRow], limit: int = LIST_MAX, kind: str = "custome
 
 
 def by_status(rows: list[PortfolioRow], status: str) -> list[PortfolioRow]:
-    return [r for r in rows if r.current.status == status]
+    """The material rows in `status`: an immaterial one (Figures.material) is no one's breach or watch."""
+    return [r for r in rows if r.current.status == status and r.current.material]
+
+
+def immaterial_line(rows: list[PortfolioRow], kind: str = "customer") -> str | None:
+    """The active rows too small to count (revenue and COGS both under the materiality floor), named and shown, so
+    that no figure is hidden, but in none of the counts and lists above."""
+    small = [r for r in rows if not r.current.material]
+    if not small:
+        return None
+    floor = money(small[0].current.thresholds.material_usd)
+    shown = ", ".join(
+        f"{esc_name(r.name)} {percent(r.current.margin_pct)} (revenue {money(r.current.revenue)}, COGS "
+        f"{money(r.current.cogs)})"
+        for r in small[:5]
+    )
+    more = f" and {len(small) - 5} more" if len(small) > 5 else ""
+    return (
+        f"_{len(small)} immaterial {kind}{'s' * (len(small) != 1)} (revenue and COGS each under {floor} in the "
+        f"period; in no count or list above):_ {shown}{more}"
+    )
 
 
 def spread_line(p: Portfolio) -> str | None:
@@ -118,8 +138,10 @@ def portfolio_message(p: Portfolio, *, weekly: list[Week] | None = None) -> Answ
         rows = by_status(customers, status)
         if rows:
             blocks += sections(f"Customers: {STATUS_LABEL[status].lower()} ({len(rows)})", capped(rows))
-    if not any(r.current.status in ("breach", "watch", "no_revenue") for r in customers):
+    if not any(by_status(customers, status) for status in ("breach", "watch", "no_revenue")):
         blocks.append(section("*Customers:* none in breach or watch"))
+    if line := immaterial_line(customers):
+        blocks.append(context(line))
     products = active(p.products)
     if products:
         blocks += sections(f"Products ({len(products)})", capped(products, kind="product"))
@@ -138,7 +160,7 @@ def ranking_message(p: Portfolio, kind: str, n: int) -> Answer:
     if kind == "top":
         ranked = sorted(
             (r for r in rows if r.current.margin_pct is not None),
-            key=lambda r: (-(r.current.margin_pct or 0), r.key),
+            key=lambda r: (not r.current.material, -(r.current.margin_pct or 0), r.key),
         )
         title = f"Top {n} {_customers(n)} by gross margin"
     else:

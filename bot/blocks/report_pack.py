@@ -9,7 +9,7 @@ from bot.blocks.common import period_context
 from bot.blocks.kit import context, esc, fields, fit, header, section
 from bot.render.fmt import money, percent
 from bot.render.workbook import TITLES
-from engine.reports.pack import BoardPack
+from engine.reports.pack import BoardPack, counted
 
 
 def pack_filename(pack: BoardPack) -> str:
@@ -25,7 +25,7 @@ def report_pack_message(pack: BoardPack, *, asked: str | None = None, shared: bo
     `asked`: the period as the asker typed it (None: the default), quoted in the hint to share it; none once
     `shared`, the answer being in the channel already."""
     d, p = pack.summary, pack.period
-    breach = sum(1 for r in d["customers"] if r["status"] == "breach")
+    breach = counted(d, "breach")
     notes = pack.own_notes()
     counts = {s.name: len(s.rows) for s in pack.sheets} | {"notes": len(notes) + len(pack.notices)}
     sheets = ", ".join(f"{TITLES.get(s.name, s.name)} ({counts[s.name] or 'none'})" for s in pack.sheets)

@@ -88,10 +88,20 @@ def whatif_text(d: dict[str, Any]) -> str:
         if _cogs_unmoved(d)
         else f"COGS saving {_signed_money(d['saving_per_month_usd'])} a month{unlike}"
     )
+    if d.get("material") is False:  # a what-if queued or cached before the key existed is material
+        return (
+            f"What if, {d['name']} ({_title(d['period'])}): {_immaterial(d)} (gross margin "
+            f"{_pct(b['gross_margin_pct'])} → {_pct(a['gross_margin_pct'])}, {moved})"
+        )
     return (
         f"What if, {d['name']} ({_title(d['period'])}): gross margin {_pct(b['gross_margin_pct'])} → "
         f"{_pct(a['gross_margin_pct'])} ({STATUS_LABEL[b['status']]} → {STATUS_LABEL[a['status']]}), {moved}"
     )
+
+
+def _immaterial(d: dict[str, Any]) -> str:
+    """What leads a what-if on a subject too small to count (engine.reports.figures.Figures.material)."""
+    return f"immaterial, revenue and COGS each under {_money(d['materiality_usd'])} before and after"
 
 
 def _priced_from_zero(d: dict[str, Any]) -> list[Block]:
@@ -137,7 +147,13 @@ def whatif_message(d: dict[str, Any]) -> Answer:
             _status(b["status"]),
             _status(a["status"]),
         ),
-        section(
+        context(
+            f"_{_immaterial(d)[0].upper()}{_immaterial(d)[1:]}: nothing here is worth a headline_ · "
+            f"COGS saving {_signed_money(d['saving_per_month_usd'])} a month ({esc(d['month'])}) · "
+            f"gross profit {_signed_money(d['gross_profit_change_per_month_usd'])} a month"
+        )
+        if d.get("material") is False
+        else section(
             f":moneybag: *Gross profit {_signed_money(d['gross_profit_change_per_month_usd'])} a month* "
             f"({esc(d['month'])}) · margin {_pts(d['change']['gross_margin_pts'])} · COGS unchanged"
             if _cogs_unmoved(d)

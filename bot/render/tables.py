@@ -83,7 +83,8 @@ def render_report(r: MarginReport) -> str:
         f"  COGS          {money(f.cogs):>14}   (previous {money(p.cogs)}, {delta_pct(f.cogs, p.cogs)})",
         f"  Gross profit  {money(f.gross_profit_cents):>14}   (previous {money(p.gross_profit_cents)})",
         f"  Gross margin  {percent(f.margin_pct):>14}   {STATUS_LABEL[f.status]}"
-        f" (previous {percent(p.margin_pct)}, {points(margin_change(f, p))})",
+        + ("" if f.material else f" (immaterial: revenue and COGS each under {money(f.thresholds.material_usd)})")
+        + f" (previous {percent(p.margin_pct)}, {points(margin_change(f, p))})",
     ]
     if r.own_bands:
         t = f.thresholds
@@ -194,7 +195,8 @@ def _rows(rows: list[PortfolioRow], limit: int | None = None) -> list[list[str]]
             points(margin_change(r.current, r.previous)),
             STATUS_LABEL[r.current.status]
             + (" (no contract)" if r.no_contract else "")
-            + (f" (own bands {_bands(r.current)})" if r.own_bands else ""),
+            + (f" (own bands {_bands(r.current)})" if r.own_bands else "")
+            + ("" if r.current.material else " (immaterial)"),
             str(r.current.unpriced_events or ""),
         ]
         for r in rows[:limit]
@@ -216,7 +218,9 @@ def render_portfolio(
         f"  {compared(p.period)}",
         "",
         f"  Revenue {money(t.revenue)}   COGS {money(t.cogs)}   Gross profit {money(t.gross_profit_cents)}   "
-        f"Gross margin {percent(t.margin_pct)} {STATUS_LABEL[t.status]} "
+        f"Gross margin {percent(t.margin_pct)} {STATUS_LABEL[t.status]}"
+        + ("" if t.material else f" (immaterial: revenue and COGS each under {money(t.thresholds.material_usd)})")
+        + " "
         f"(previous {percent(p.previous_total.margin_pct)})",
     ]
     if line := projection_line(p.projection):
@@ -242,6 +246,10 @@ def render_portfolio(
         lines.append(f"  and {hidden} more: {rest}")
     lines += ["", f"Products ({len(p.products)})"]
     lines += _table(headers, _rows(p.products), right={1, 2, 3, 4, 6})
+    small = [r for r in p.customers + p.products if (r.current.revenue or r.current.cogs) and not r.current.material]
+    if small:
+        floor = money(small[0].current.thresholds.material_usd)
+        lines += ["", f"  (immaterial): revenue and COGS each under {floor} in the period, listed last and in no count"]
     if unallocated := unallocated_text(p):
         lines += ["", f"  {unallocated}"]
     return "\n".join(lines)

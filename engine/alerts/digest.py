@@ -96,11 +96,22 @@ class Digest:
         return self.book.previous_total
 
     def in_status(self, status: Status) -> list[PortfolioRow]:
-        """Customers and products in `status` (no revenue counts only where there is cost)."""
+        """Material customers and products in `status` (no revenue counts only where there is cost): an immaterial
+        one (Figures.material) is listed apart, `immaterial`."""
         return [
             r
             for r in self.book.customers + self.book.products
-            if r.current.status is status and (status is not Status.NO_REVENUE or r.current.cogs > 0)
+            if r.current.status is status
+            and (status is not Status.NO_REVENUE or r.current.cogs > 0)
+            and r.current.material
+        ]
+
+    def immaterial(self) -> list[PortfolioRow]:
+        """Customers and products with revenue or COGS this week, both under the materiality floor."""
+        return [
+            r
+            for r in self.book.customers + self.book.products
+            if (r.current.revenue or r.current.cogs) and not r.current.material
         ]
 
     def movers(self, n: int = MOVERS) -> list[tuple[PortfolioRow, Move]]:
@@ -237,6 +248,9 @@ def digest_to_dict(d: Digest, thresholds: Thresholds) -> dict[str, Any]:
         "breach": [_row(r) for r in d.in_status(Status.BREACH)],
         "no_revenue": [_row(r) for r in d.in_status(Status.NO_REVENUE)],
         "watch": [_row(r) for r in d.in_status(Status.WATCH)],
+        # Too small to be news (revenue and COGS both under materiality_usd): named apart, in none of the lists above.
+        "immaterial": [_row(r) for r in d.immaterial()],
+        "materiality_usd": str(thresholds.material_usd),
         "movers": [
             {
                 **_row(

@@ -122,6 +122,8 @@ class Observation:
     owners: tuple[str, ...] = ()  # Slack member IDs to mention
     trend: Trend | None = None
     moved_to: tuple[str, str] | None = None  # (id, name) of the customer whose usage this one's now is
+    # Revenue and COGS both under the materiality floor, all its usage priced (Figures.material): it opens no episode.
+    immaterial: bool = False
     # Billed in arrears (engine.reports.invoicing): the window's last days no invoice covers yet. The subject is judged
     # on the days its invoices cover (`current` is those days' figures), and the alert says so.
     not_invoiced: list[NotInvoiced] = field(default_factory=list)
@@ -289,6 +291,7 @@ def observe(row: PortfolioRow, t: Thresholds, account: Account | None = None) ->
         thresholds=t,
         own_bands=own,
         owners=account.owners if account is not None else (),
+        immaterial=not now.material,
     )
 
 
@@ -311,6 +314,10 @@ def decide(
     new = prev.copy()
     events: list[AlertKind] = []
     level = obs.level
+    if obs.immaterial and level.is_bad and not prev.status.is_bad:
+        # A sub-cent customer under its line is no news: it opens no episode (nothing to say, the state as it was).
+        # An episode already open goes on as any other (reminded, recovered, closed when quiet): none is lost.
+        level = Level.IDLE
     margin = obs.current.judged_margin_pct
     held: list[str] = []
     recovering = prev.status.is_bad and level in (Level.OK, Level.WATCH)
@@ -466,12 +473,14 @@ def evaluate(
         observations.append(obs)
     # Trends only for customers above their line and not held in a breach: the only ones a trend changes. A trend
     # is fitted against the customer's own line.
+    # An immaterial customer's trend is no news either, unless it is the trend already announced (a watch open).
     lines = {
         o.key: o.thresholds.breach_pct
         for o in observations
         if o.kind is SubjectKind.CUSTOMER
         and o.level is Level.OK
         and not states.get((SubjectKind.CUSTOMER, o.key), State()).status.is_bad
+        and (not o.immaterial or states.get((SubjectKind.CUSTOMER, o.key), State()).status is Level.WATCH)
     }
     trends = trends_against(conn, period, lines, contracts=book.terms)
     decisions: list[Decision] = []

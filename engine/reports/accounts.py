@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Connection, text
@@ -48,7 +48,7 @@ class Account:
                 breach = healthy
             else:
                 healthy = breach
-        return Thresholds(breach_pct=breach, healthy_pct=healthy)
+        return replace(default, breach_pct=breach, healthy_pct=healthy)
 
     @property
     def has_own_bands(self) -> bool:

@@ -16,10 +16,17 @@ from engine.vocab import Status
 T = TypeVar("T")
 
 
+# A subject whose revenue and COGS over a period are both under this many dollars (and whose usage is all priced) is
+# immaterial: a customer costing $0.00013 with revenue under a cent has a margin, and a status, but no headline,
+# breach count or alert is about it (MARGINBOT_MATERIALITY_USD).
+MATERIALITY_USD = Decimal(1)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Thresholds:
     breach_pct: Decimal = Decimal(40)
     healthy_pct: Decimal = Decimal(55)
+    material_usd: Decimal = MATERIALITY_USD  # see MATERIALITY_USD; 0: every subject is material
 
 
 def margin_pct(revenue: Decimal, cogs: Decimal) -> Decimal | None:
@@ -108,6 +115,14 @@ class Figures:
     @property
     def status(self) -> Status:
         return status_of(self.revenue, self.cogs, self.thresholds)
+
+    @property
+    def material(self) -> bool:
+        """Whether the figures can make news: revenue or COGS at least `thresholds.material_usd`, or usage with no
+        price (its COGS is understated, so a small figure proves nothing). An immaterial subject keeps its margin and
+        status, labelled so, but heads no list, counts in no breach count and opens no alert."""
+        floor = self.thresholds.material_usd
+        return self.unpriced_events > 0 or self.revenue >= floor or self.cogs >= floor
 
     @property
     def gross_profit(self) -> Decimal:

@@ -79,10 +79,17 @@ def _subject_sheet(name: str, key: str, rows: list[dict[str, Any]], t: Threshold
     out: list[list[Cell]] = []
     for r in rows:
         out.append(
-            [r[key], r["name"], _band(r["status"], t), *(r[c] for c in FIGURES), r["previous"]["revenue_usd"],
+            [r[key], r["name"], _band(r["status"], t) + ("" if r.get("material", True) else " (immaterial)"),
+             *(r[c] for c in FIGURES), r["previous"]["revenue_usd"],
              r["previous"]["cogs_usd"], r["previous"]["gross_margin_pct"], r["change"]["gross_margin_pts"]]
         )  # fmt: skip
     return Sheet(name=name, columns=columns, rows=out)
+
+
+def counted(d: dict[str, Any], status: str) -> int:
+    """The customers of `portfolio_to_dict` in `status` that count: an immaterial one (`material` false: revenue
+    and COGS both under MARGINBOT_MATERIALITY_USD) is no one's breach."""
+    return sum(1 for r in d["customers"] if r["status"] == status and r.get("material", True))
 
 
 def _summary_sheet(d: dict[str, Any], t: Thresholds) -> Sheet:
@@ -105,8 +112,8 @@ def _summary_sheet(d: dict[str, Any], t: Thresholds) -> Sheet:
         ["change_margin_pts", d["change"]["gross_margin_pts"]],
         ["breach_pct", float(t.breach_pct)],
         ["healthy_pct", float(t.healthy_pct)],
-        ["customers_in_breach", sum(1 for r in d["customers"] if r["status"] == "breach")],
-        ["customers_on_watch", sum(1 for r in d["customers"] if r["status"] == "watch")],
+        ["customers_in_breach", counted(d, "breach")],
+        ["customers_on_watch", counted(d, "watch")],
     ]
     return Sheet(name="summary", columns=["figure", "value"], rows=rows)
 
@@ -282,6 +289,25 @@ def _unallocated_note(book: Portfolio) -> str | None:
     return f"{usd_text(now)} of revenue is in no product's row (previous {usd_text(before)}): {why}; {where}."
 
 
+def _immaterial_note(book: Portfolio) -> str | None:
+    """The subjects too small to count (Figures.material), said once: their rows are in the sheets as they are."""
+    small = [
+        r for r in book.customers + book.products if (r.current.revenue or r.current.cogs) and not r.current.material
+    ]
+    if not small:
+        return None
+    customers = sum(1 for r in small if r.kind is SubjectKind.CUSTOMER)
+    who = " and ".join(
+        f"{n} {kind}{'s' * (n != 1)}" for n, kind in ((customers, "customer"), (len(small) - customers, "product")) if n
+    )
+    floor = usd_text(book.total.thresholds.material_usd)
+    return (
+        f"{who} {'is' if len(small) == 1 else 'are'} immaterial (revenue and COGS each under {floor} in the period, "
+        'MARGINBOT_MATERIALITY_USD): their rows are listed last with "(immaterial)" beside their band, and '
+        "customers_in_breach and customers_on_watch do not count them."
+    )
+
+
 def _notes(book: Portfolio, notices: Sequence[str]) -> Sheet:
     """What could make a figure of the pack misread, one row each; one row saying there is none otherwise."""
     notes: list[str] = []
@@ -301,6 +327,8 @@ def _notes(book: Portfolio, notices: Sequence[str]) -> Sheet:
     notes += [f"{u.text()[0].upper()}{u.text()[1:]}." for u in book.unconverted]
     notes += [f"{w.text()[0].upper()}{w.text()[1:]}." for w in book.written_off]
     notes += [f"{book.customers_named(k)}: {n.text()}." for k, n in sorted(book.not_invoiced.items())]
+    if immaterial := _immaterial_note(book):
+        notes.append(immaterial)
     return Sheet(name="notes", columns=["note"], rows=[[n] for n in notes or [NO_NOTES]])
 
 

@@ -318,9 +318,10 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
         keys = (now.keys() | rnow.keys() | before.keys() | rbefore.keys()) - {""}
         own = banded if customer else {}
         # Worst first: cost with no revenue to pay for it, then by margin, then what had neither this period (a
-        # customer who churned before it is not news), each by key. The key is unique, so the tuples never compare
-        # their rows.
-        ranked: list[tuple[int, Decimal, str, PortfolioRow]] = []
+        # customer who churned before it is not news), each by key; the immaterial ones (Figures.material: a
+        # sub-cent customer) after all of those, in the same order, so none heads a list. The key is unique, so the
+        # tuples never compare their rows.
+        ranked: list[tuple[bool, int, Decimal, str, PortfolioRow]] = []
         for k in keys:
             bands = own.get(k, thresholds)
             revenue = rnow.get(k, ZERO)
@@ -342,9 +343,9 @@ def _portfolio(conn: Connection, period: Period, thresholds: Thresholds) -> Port
             )
             margin = margin_pct(revenue, cogs)  # what row.current.margin_pct works out
             rank = 1 if margin is not None else 0 if cogs else 2
-            ranked.append((rank, margin or ZERO, k, row))
+            ranked.append((not current.material, rank, margin or ZERO, k, row))
         ranked.sort()
-        return [r[3] for r in ranked]
+        return [r[4] for r in ranked]
 
     unpriced = conn.execute(
         text("SELECT DISTINCT provider, model FROM daily_rollup WHERE day BETWEEN :a AND :b AND unpriced_events > 0"),

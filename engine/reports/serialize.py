@@ -184,6 +184,8 @@ def report_to_dict(r: MarginReport) -> dict[str, Any]:
         "period": r.period.as_dict(),
         **completeness(r.period),
         **figures(r.current),
+        # False: revenue and COGS both under MARGINBOT_MATERIALITY_USD (Figures.material): shown, never news.
+        "material": r.current.material,
         "revenue_source": r.revenue_source,
         "revenue_lines": [_plain(line.as_dict()) for line in r.revenue],
         "unpriced_models": r.unpriced_models,
@@ -230,6 +232,8 @@ def row_to_dict(row: PortfolioRow) -> dict[str, Any]:
         row.kind: row.key,
         "name": row.name,
         **figures(row.current),
+        # False: revenue and COGS both under MARGINBOT_MATERIALITY_USD (Figures.material): in no breach count.
+        "material": row.current.material,
         "previous": figures(row.previous),
         "change": change(row.current, row.previous),
     }
@@ -249,6 +253,7 @@ def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
         "change": change(p.total, p.previous_total),
         "unpriced_models": p.unpriced_models,
         "skipped_contracts": p.skipped_contracts,
+        "materiality_usd": cents(p.total.thresholds.material_usd),
         "spread": _plain(p.spread()),
         "customers": [row_to_dict(r) for r in p.customers],
         "products": [row_to_dict(r) for r in p.products],

@@ -642,6 +642,9 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
         },
         "saving_per_month_usd": cents(s.saving_per_month),
         "gross_profit_change_per_month_usd": cents(s.profit_change_per_month),
+        # False: revenue and COGS under materiality_usd both before and after (Figures.material): no saving headlines.
+        "material": s.before.material or s.after.material,
+        "materiality_usd": cents(s.before.thresholds.material_usd),
         "month": month_words(s.period),
         "cogs_by_type": {
             t: {"before": cents(s.cogs_before[t]), "after": cents(s.cogs_after[t])}
