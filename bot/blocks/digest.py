@@ -144,7 +144,9 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
             )
         )
     # Absent from digests queued before they existed.
-    blocks += [section(clip(text, MAX_SECTION_TEXT)) for text in (_not_invoiced(p), _unconverted(p)) if text]
+    blocks += [
+        section(clip(text, MAX_SECTION_TEXT)) for text in (_not_invoiced(p), _unconverted(p), _uncollectible(p)) if text
+    ]
     if lagging := p.get("lagging_sources"):  # absent from digests queued before it existed
         blocks.append(section(clip(_lagging(lagging), MAX_SECTION_TEXT)))
     blocks.append(context(_trend(p) + " · chart below"))
@@ -195,6 +197,20 @@ def _unconverted(p: dict[str, Any]) -> str | None:
     if len(shown) > MAX_LISTED:
         shown[MAX_LISTED:] = [f"…and {len(shown) - MAX_LISTED} more"]
     return "*:warning: Invoices left out of revenue* (not in USD, so not in the figures above)\n" + "\n".join(shown)
+
+
+def _uncollectible(p: dict[str, Any]) -> str | None:
+    """Invoices over the week or the month to date marked uncollectible in Stripe: in the figures as earned."""
+    lines: dict[tuple[str, str], str] = {}
+    month = p.get("month_to_date") or {}
+    for w in (p.get("uncollectible_invoices") or []) + (month.get("uncollectible_invoices") or []):
+        lines.setdefault((w["customer"], w["invoice"]), f"• {esc(w['text'])}")
+    if not lines:
+        return None
+    shown = list(lines.values())
+    if len(shown) > MAX_LISTED:
+        shown[MAX_LISTED:] = [f"…and {len(shown) - MAX_LISTED} more"]
+    return "*:money_with_wings: Invoices marked uncollectible* (in the figures above as earned)\n" + "\n".join(shown)
 
 
 def _lagging(sources: list[dict[str, str | None]]) -> str:

@@ -307,10 +307,12 @@ def _not_invoiced(book: Portfolio, key: str, n: NotInvoiced) -> dict[str, Any]:
 
 
 def _invoicing(book: Portfolio) -> dict[str, Any]:
-    """What a period's figures count that no invoice settles yet: `not_invoiced` and `unconverted_invoice_lines`."""
+    """What a period's figures count that no invoice settles yet: `not_invoiced`, `unconverted_invoice_lines` and
+    `uncollectible_invoices` (revenue in the figures as earned that will not be collected)."""
     return {
         "not_invoiced": [_not_invoiced(book, k, n) for k, n in sorted(book.not_invoiced.items())],
         "unconverted_invoice_lines": [u.as_dict() for u in book.unconverted],
+        "uncollectible_invoices": [w.as_dict() for w in book.written_off],
     }
 
 

@@ -11,9 +11,11 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from bot.blocks.digest import digest_message
 from bot.blocks.portfolio import portfolio_message
 from bot.blocks.report import margin_report
 from bot.render.tables import render_portfolio, render_report
+from engine.alerts.digest import digest_to_dict, weekly_digest
 from engine.ingest.files import import_usage_file
 from engine.periods import month
 from engine.reports.margin import customer_report, product_report
@@ -100,3 +102,17 @@ def test_a_void_invoice_is_still_removed(rt: Runtime, vendor: Vendor) -> None:
     with rt.connect() as conn:
         report = customer_report(conn, "acme", SEPTEMBER, thresholds=rt.thresholds)
     assert report.current.revenue == Decimal(0) and report.written_off == []
+
+
+def test_the_digest_names_an_uncollectible_invoice_over_its_week_once(rt: Runtime, vendor: Vendor) -> None:
+    # On Tuesday Oct 6 the digest covers 2026-W40 (Sep 28 to Oct 4) and the month to date (Oct 1-5): the week's
+    # revenue counts September's last days of the invoice, which will not be collected.
+    sync_invoices(rt, vendor, [_september("uncollectible")], since=date(2026, 8, 25))
+    with rt.connect() as conn:
+        d = weekly_digest(conn, today=date(2026, 10, 6), thresholds=rt.thresholds)
+    p = digest_to_dict(d, rt.thresholds)
+    assert [w["invoice"] for w in p["uncollectible_invoices"]] == ["in_sep"]
+    assert p["month_to_date"]["uncollectible_invoices"] == []
+    said = [b["text"]["text"] for b in digest_message(p)["blocks"] if b["type"] == "section" and "text" in b]
+    assert any(s.startswith("*:money_with_wings: Invoices marked uncollectible* (in the figures above") for s in said)
+    assert str(said).count("invoice in_sep of acme") == 1
