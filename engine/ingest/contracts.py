@@ -2,11 +2,12 @@
 
 A file is refused whole, with every bad line and why, when a row is bad (engine.ingest.contract_rows) or has not
 the header's number of fields, when two rows of one customer disagree on its owner or bands, when a customer id
-is another's (of the file or stored) in another case, when an alias is another customer's id, or when a contract
-would overlap another of the same customer and product (engine.ingest.overlaps). Otherwise it is written in one
-transaction: a contract with the same customer, product and start as a stored one replaces it; with `supersede`,
-overlapped contracts are ended the day before the later one starts; the owner and bands a file gives apply to all
-of that customer's contracts.
+is another's (of the file or stored) in another case, when a name or an alias it gives is another customer's id,
+name or alias, or when a contract would overlap another of the same customer and product (engine.ingest.overlaps).
+Otherwise it is written in one transaction: a contract with the same customer, product and start as a stored one
+replaces it; with `supersede`, overlapped contracts are ended the day before the later one starts; the owner and
+bands a file gives apply to all of that customer's contracts. A label two customers already shared before, which
+the file does not give, is not refused but warned of.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlmodel import SQLModel
 
 from engine.ingest.contract_rows import ContractRow, parse_contract
-from engine.ingest.customers import CustomerMap, label
+from engine.ingest.customers import Clash, CustomerMap, clashes, contracted_rows, label
 from engine.ingest.overlaps import Gap, Held, check, gaps
 from engine.ingest.rollups import rebuild_customers
 from engine.ingest.writer import PG_WRITER_LOCK
@@ -86,6 +87,9 @@ class ContractImport:
     # or a contract said whose it is, moved to that customer (`_claim_usage`).
     moved: list[tuple[str, str, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # owners and bands changed, bands that cross the global ones
+    # Labels two contracted customers are known by that the file did not give (a refusal says those it gives): stored
+    # before the import refused them, they are said on every import until a file ends them, as nothing else says so.
+    clashes: list[Clash] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [
@@ -96,6 +100,7 @@ class ContractImport:
         lines += [f"  {s}" for s in self.superseded]
         lines += [f"  WARNING: {g.describe()}" for g in self.gaps]
         lines += [f"  {n}" for n in self.notes]
+        lines += [f"  WARNING: {c.describe()}" for c in self.clashes]
         lines += [
             f"  moved {n} event(s) stored under {shown(was)} to {now}, whose name or alias it is now: counted as its "
             "usage from here on"
@@ -115,6 +120,10 @@ class ContractImport:
             "uncovered": [g.as_dict() | {"warning": g.describe()} for g in self.gaps],
             "moved": [{"was": was, "customer": now, "events": n} for was, now, n in self.moved],
             "notes": self.notes,
+            "clashes": [
+                {"name": c.written, "customers": [cid for cid, _, _ in c.owners], "warning": c.describe()}
+                for c in self.clashes
+            ],
         }
 
 
@@ -361,6 +370,7 @@ def import_contracts_file(
             conn.execute(table.insert(), inserts)
         _upsert_customers(conn, rows)
         result.moved = _claim_usage(conn)
+        result.clashes = clashes(contracted_rows(conn))
         bump_generation(conn)
     result.customers = customers
     if thresholds is not None:
@@ -445,7 +455,8 @@ def _alias_errors(conn: Connection, rows: list[ContractRow], contracted: set[str
     Usage maps a label by every way a customer is known, and `/margin` resolves it so too: a label that is one
     customer's id and another's alias names neither (engine.ingest.customers.CustomerMap,
     engine.reports.names.resolve_customer), so such an alias would only ever send usage written that way to no
-    customer. A clash among stored customers the file does not touch is left, as the overlap rule leaves theirs."""
+    customer. A clash among stored customers that the file does not give is not its doing: the import warns of it
+    (engine.ingest.customers.clashes) and goes on, as the overlap rule leaves stored contracts' overlaps."""
     file_ids: dict[str, int] = {}  # customer → its first line
     given: dict[str, tuple[str, int]] = {}  # customer → the aliases this import stores for it, and their line
     for row in rows:  # as _upsert_customers: a customer's last non-blank aliases win; blank keeps what is stored
@@ -486,6 +497,42 @@ def _alias_errors(conn: Connection, rows: list[ContractRow], contracted: set[str
                             f"aliases without {alias!r}, or give this customer another id",
                         )
                     )
+    return errors + _shared_alias_errors(aliases)
+
+
+def _shared_alias_errors(aliases: dict[str, tuple[str, int | None]]) -> list[tuple[int, str]]:
+    """Each alias two customers would both have after this import, where the file gives it to one of them (once, at
+    the later line, when it gives it to both): usage written so reached neither and `/margin` refused it, with no
+    word at import. `aliases`: customer → its ';'-separated aliases after the import, and the line giving them (None:
+    stored). Ids alike but for case are refused as such (_case_errors), so those two are not compared here."""
+    # casefolded alias → customer → (the alias as that customer writes it, its line)
+    by_label: dict[str, dict[str, tuple[str, int | None]]] = {}
+    for customer, (text_, line) in aliases.items():
+        for alias in (a.strip() for a in text_.split(";")):
+            if alias:
+                by_label.setdefault(label(alias), {}).setdefault(customer, (alias, line))
+    must = "a name must point to one customer (usage and /margin would take it for neither)"
+    errors = []
+    for owners in by_label.values():
+        ranked = sorted(owners.items())
+        for i, (one, (one_alias, one_line)) in enumerate(ranked):
+            for two, (two_alias, two_line) in ranked[i + 1 :]:
+                if label(one) == label(two) or (one_line is None and two_line is None):
+                    continue  # a clash stored before this check is warned of after the import (ContractImport.clashes)
+                # Said where the file gives it: at the later line when it gives it to both.
+                (mine, alias, at), (other, other_alias, other_line) = sorted(
+                    ((one, one_alias, one_line), (two, two_alias, two_line)),
+                    key=lambda owner: -1 if owner[2] is None else owner[2],
+                    reverse=True,
+                )
+                assert at is not None
+                if other_line is not None:
+                    why = f"alias {alias!r} of {mine} is also an alias of {other} (line {other_line})"
+                    fix = f"remove it from {mine}'s aliases or {other_alias!r} from {other}'s"
+                else:
+                    why = f"alias {alias!r} of {mine} is also a stored alias of {other}"
+                    fix = f"remove it from {mine}'s aliases, or import {other} with aliases without {other_alias!r}"
+                errors.append((at, f"{why}: {must}; {fix}"))
     return errors
 
 
@@ -497,7 +544,7 @@ def _name_errors(conn: Connection, rows: list[ContractRow], contracted: set[str]
     As with an alias (_alias_errors), usage and `/margin` take a label two customers are known by for neither: with
     `acme-labs` named "Acme" beside `acme`, usage written "Acme" would stop reaching acme and become a customer of
     its own, unannounced. A customer's name equal to its own id, or to one of its own aliases, is no clash; a clash
-    among stored customers the file does not touch is left."""
+    among stored customers that the file does not give is warned of after the import (_alias_errors says why)."""
     first: dict[str, int] = {}  # customer → its first line
     names: dict[str, tuple[str, int]] = {}  # customer → the name this import stores for it, and its line
     given: dict[str, tuple[str, int]] = {}  # customer → the aliases this import stores for it, and their line

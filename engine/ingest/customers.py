@@ -29,6 +29,14 @@ def label(name: str) -> str:
     return name.strip().casefold()
 
 
+def contracted_rows(conn: Connection) -> list[tuple[str, str, str]]:
+    """(id, name, ';'-separated aliases) of each customer with a contract: those usage is mapped to."""
+    rows = conn.execute(
+        text("SELECT id, name, aliases FROM customer WHERE id IN (SELECT DISTINCT customer FROM contract)")
+    ).all()
+    return [(cid, name or "", aliases or "") for cid, name, aliases in rows]
+
+
 @dataclass(frozen=True)
 class CustomerMap:
     """`{casefolded name, alias or id: customer id}` over the customers with a contract, plus their exact ids."""
@@ -38,10 +46,7 @@ class CustomerMap:
 
     @classmethod
     def load(cls, conn: Connection) -> CustomerMap:
-        rows = conn.execute(
-            text("SELECT id, name, aliases FROM customer WHERE id IN (SELECT DISTINCT customer FROM contract)")
-        ).all()
-        return cls.build((cid, name or "", aliases or "") for cid, name, aliases in rows)
+        return cls.build(contracted_rows(conn))
 
     @classmethod
     def build(cls, customers: Iterable[tuple[str, str, str]]) -> CustomerMap:
@@ -76,6 +81,54 @@ class CustomerMap:
             if target is not None:
                 out[customer] = target
         return out
+
+
+@dataclass(frozen=True)
+class Clash:
+    """A label two customers or more are known by: usage written so reaches none of them and `/margin` refuses it."""
+
+    written: str  # as the first of them (by id) writes it
+    owners: tuple[tuple[str, str, str], ...]  # (customer id, "id" | "name" | "alias", as it writes it), by id
+
+    def describe(self) -> str:
+        """One line: who holds the label, how, and what to import to end it."""
+        who = " and ".join(f"{cid}'s {how}" for cid, how, _ in self.owners)
+        fixes = [
+            f"{cid} with {'another customer_name' if how == 'name' else f'aliases without {written!r}'}"
+            for cid, how, written in self.owners
+            if how != "id"
+        ]
+        ids = sum(1 for _, how, _ in self.owners if how == "id")
+        if ids or len(fixes) == 1:  # an id stays: every other holder must let go of it
+            fix = "import " + " and ".join(fixes) if fixes else "ask /margin by the exact id"
+        elif len(fixes) == 2:
+            fix = "import " + " or ".join(fixes)
+        else:
+            fix = "import all but one of " + "; ".join(fixes)
+        # An id typed exactly is that customer's, on both paths; any other spelling of it is no one's.
+        so = "written so (but for an id exactly)" if ids else "written so"
+        none = "neither" if len(self.owners) == 2 else "none of them"
+        return (
+            f"{self.written!r} is {who}, stored before imports refused such a clash: usage {so} reaches {none} "
+            f"and /margin refuses it; {fix}"
+        )
+
+
+def clashes(customers: Iterable[tuple[str, str, str]]) -> list[Clash]:
+    """From (id, name, ';'-separated aliases): each label two customers or more are known by, as CustomerMap.build
+    compares them (one customer known twice by it is one owner, by the first of its id, name and aliases)."""
+    owners: dict[str, dict[str, tuple[str, str]]] = {}  # label → customer → (how, as written)
+    for cid, name, aliases in sorted(customers):
+        for how, text_ in (("id", cid), ("name", name), *(("alias", a) for a in aliases.split(";"))):
+            if key := label(text_):
+                owners.setdefault(key, {}).setdefault(cid, (how, text_.strip()))
+    out = []
+    for found in owners.values():
+        if len(found) > 1:
+            # Said as a name or an alias writes it where one does: the id is the spelling that still works.
+            spelled = [text_ for how, text_ in found.values() if how != "id"] or [t for _, t in found.values()]
+            out.append(Clash(written=spelled[0], owners=tuple((cid, how, t) for cid, (how, t) in found.items())))
+    return sorted(out, key=lambda c: (label(c.written), c.owners))
 
 
 class RowMapper:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from bot.cli.main import main
 from engine.ingest.contracts import ContractFileError, import_contracts_file
-from engine.ingest.customers import CustomerMap
+from engine.ingest.customers import CustomerMap, clashes
 from engine.ingest.files import import_usage_file
 from engine.ingest.sources.otlp import import_otlp_files
 from engine.ingest.writer import PG_WRITER_LOCK
@@ -357,3 +357,97 @@ def test_a_customer_known_by_its_own_id_its_name_and_aliases_in_any_case_imports
     assert import_contracts_file(rt.engine, tmp_path / "own.csv").created == 2
     assert main(["import", "usage", str(usage(tmp_path, "GLOBEX", "Hooli", "acme corp"))], runtime=rt) == 0
     assert stored(rt, "SELECT customer FROM usage_event ORDER BY event_id") == [("globex",), ("hooli",), ("acme",)]
+
+
+def test_an_alias_two_customers_share_is_refused_naming_both_and_usage_so_written_still_reaches_its_owner(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    # globex given acme's alias "ACME Inc" was imported; usage written "ACME Inc" (acme's until then) then reached
+    # neither, and `/margin ACME Inc` refused it, with no word at import.
+    before = stored(rt, "SELECT id, name, aliases FROM customer ORDER BY id")
+    lines = refusal(
+        rt,
+        tmp_path,
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\n"
+        "globex,Globex,Globex Corp;acme inc,flat,2026-01-01,100\n"
+        "hooli,Hooli,Hooli Inc;Shared,flat,2026-01-01,100\n"
+        "umbrella,Umbrella,SHARED,flat,2026-01-01,100\n",
+    )
+    must = "a name must point to one customer (usage and /margin would take it for neither)"
+    assert lines == [
+        f"  line 2: alias 'acme inc' of globex is also a stored alias of acme: {must}; remove it from globex's "
+        "aliases, or import acme with aliases without 'ACME Inc'",
+        f"  line 4: alias 'SHARED' of umbrella is also an alias of hooli (line 3): {must}; remove it from umbrella's "
+        "aliases or 'Shared' from hooli's",
+    ]
+    assert stored(rt, "SELECT id, name, aliases FROM customer ORDER BY id") == before
+    assert main(["import", "usage", str(usage(tmp_path, "ACME Inc"))], runtime=rt) == 0
+    assert stored(rt, "SELECT DISTINCT customer FROM usage_event") == [("acme",)]
+    with rt.connect() as conn:
+        assert resolve_customer(conn, "acme inc") == ("acme", "Acme Corp")
+    # The fix the first line names, the other way round: acme lets go of it in the same file, and globex takes it.
+    (tmp_path / "fixed.csv").write_text(
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\n"
+        "acme,Acme Corp,Acme Holdings,flat,2026-01-01,2000\n"
+        "globex,Globex,Globex Corp;acme inc,flat,2026-01-01,100\n"
+    )
+    assert import_contracts_file(rt.engine, tmp_path / "fixed.csv").clashes == []
+
+
+def test_a_clash_stored_before_the_checks_is_warned_of_on_every_import_until_a_file_ends_it(
+    rt: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Stored as an import before the checks could: an alias two customers share, and one that is another's name.
+    with rt.engine.begin() as conn:
+        conn.execute(text("UPDATE customer SET aliases = 'acme holdings;Straße GmbH' WHERE id = 'initech'"))
+    # A file that gives neither label is not refused for them (it did not cause them), but says each.
+    (tmp_path / "other.csv").write_text(
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\nglobex,Globex,,flat,2026-01-01,100\n"
+    )
+    assert main(["import", "contracts", str(tmp_path / "other.csv")], runtime=rt) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1:] == [
+        "  WARNING: 'Acme Holdings' is acme's alias and initech's alias, stored before imports refused such a clash: "
+        "usage written so reaches neither and /margin refuses it; import acme with aliases without 'Acme Holdings' or "
+        "initech with aliases without 'acme holdings'",
+        "  WARNING: 'Straße GmbH' is initech's alias and strasse's name, stored before imports refused such a clash: "
+        "usage written so reaches neither and /margin refuses it; import initech with aliases without 'Straße GmbH' "
+        "or strasse with another customer_name",
+    ]
+    assert stored(rt, "SELECT COUNT(*) FROM contract WHERE customer = 'globex'") == [(1,)]
+    assert main(["import", "contracts", "--json", str(tmp_path / "other.csv")], runtime=rt) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert [(c["name"], c["customers"]) for c in said["clashes"]] == [
+        ("Acme Holdings", ["acme", "initech"]),
+        ("Straße GmbH", ["initech", "strasse"]),
+    ]
+    assert said["clashes"][0]["warning"] == out.splitlines()[1].removeprefix("  WARNING: ")
+    # Re-importing initech with aliases without them ends both, and the warnings with them.
+    (tmp_path / "fix.csv").write_text(
+        "customer,customer_name,aliases,plan,start,platform_fee_usd\ninitech,Initech Inc,Initech,flat,2026-01-01,1000\n"
+    )
+    assert main(["import", "contracts", str(tmp_path / "fix.csv")], runtime=rt) == 0
+    assert "WARNING" not in capsys.readouterr().out
+
+
+def test_a_stored_clash_with_an_id_asks_every_other_holder_to_let_go_and_three_holders_all_but_one() -> None:
+    found = clashes(
+        [
+            ("acme", "Acme Corp", ""),
+            ("initech", "Initech Inc", "ACME"),
+            ("globex", "Globex", "Shared;acme corp"),
+            ("hooli", "Hooli", "shared"),
+            ("umbrella", "SHARED", ""),
+            ("strasse", "Straße GmbH", "straße gmbh"),  # one customer known twice by a label is no clash
+        ]
+    )
+    assert [c.describe() for c in found] == [
+        "'ACME' is acme's id and initech's alias, stored before imports refused such a clash: usage written so (but "
+        "for an id exactly) reaches neither and /margin refuses it; import initech with aliases without 'ACME'",
+        "'Acme Corp' is acme's name and globex's alias, stored before imports refused such a clash: usage written so "
+        "reaches neither and /margin refuses it; import acme with another customer_name or globex with aliases "
+        "without 'acme corp'",
+        "'Shared' is globex's alias and hooli's alias and umbrella's name, stored before imports refused such a "
+        "clash: usage written so reaches none of them and /margin refuses it; import all but one of globex with "
+        "aliases without 'Shared'; hooli with aliases without 'shared'; umbrella with another customer_name",
+    ]
