@@ -28,6 +28,7 @@ from bot.blocks.kit import (
     context,
     esc,
     esc_name,
+    esc_text,
     header,
     section,
     unbold,
@@ -104,7 +105,7 @@ def parse_ref(value: str) -> tuple[str, str] | None:
 
 def mention(member: str) -> str:
     """`<@U123>` for a real member ID (it notifies them); anything else is shown as escaped text."""
-    return f"<@{member}>" if _MEMBER.match(member) else esc(member)
+    return f"<@{member}>" if _MEMBER.match(member) else esc_name(member)
 
 
 def _d(value: str | None) -> Decimal | None:
@@ -182,7 +183,7 @@ def _figures(e: dict[str, Any], payload: dict[str, Any]) -> str:
 
 def _cause(e: dict[str, Any]) -> str:
     parts = [p for p in (e.get("driver"), e.get("lever")) if p]
-    return f"\n      biggest cost driver: {esc('; '.join(parts))}" if parts else ""
+    return f"\n      biggest cost driver: {esc_text('; '.join(parts))}" if parts else ""
 
 
 def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
@@ -194,7 +195,9 @@ def event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
 def _not_invoiced(e: dict[str, Any]) -> str:
     """The days no invoice covers yet (engine.reports.invoicing), counted in the figures the alert was judged on."""
     notes = e.get("not_invoiced") or []
-    return "".join(f"\n      not invoiced yet: {esc_name(n['customer'])}'s {esc(n['text'])}" for n in notes)
+    return "".join(
+        f"\n      not invoiced yet: {esc_name(n['customer'])}'s {esc_text(n['text'], [n['customer']])}" for n in notes
+    )
 
 
 def _event_body(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
@@ -279,7 +282,7 @@ def _held(e: dict[str, Any], payload: dict[str, Any]) -> str:
 
 def _lagging(payload: dict[str, Any]) -> str:
     """The usage sources a run found short of its window's end, as the digest says them (engine.alerts.lag)."""
-    return esc(lagging_text(payload.get("lagging_sources") or []))
+    return esc_text(lagging_text(payload.get("lagging_sources") or []))
 
 
 def event_line(e: dict[str, Any], payload: dict[str, Any], as_of: date) -> str:
@@ -305,7 +308,7 @@ def subject_text(group: list[dict[str, Any]], payload: dict[str, Any], as_of: da
         lines.append(f"{TITLES.get(e['kind'], e['kind'])}: {event_body(e, payload, as_of)}")
         if e.get("resent"):
             lines.append(f"_first announced {_day(e.get('since'), payload)}; that post did not reach this channel_")
-    return clip("\n".join(lines), MAX_SECTION_TEXT)
+    return clip("\n".join(lines), MAX_SECTION_TEXT, mrkdwn=True)
 
 
 def buttons(kind: str, key: str, *, acting: bool = True) -> Block:
@@ -411,7 +414,7 @@ def _head(payload: dict[str, Any]) -> list[Block]:
     return [
         header(f"{title}{_part(payload)}: {_headline(events)}"),
         context(
-            f"{esc(period['label'])} ({period['start']} to {period['end']}) · "
+            f"{esc_text(period['label'])} ({period['start']} to {period['end']}) · "
             f"breach under {payload['breach_pct']}% · recovery at {payload['recover_pct']}% or more"
             + (" · customers with their own line say so" if any(e.get("own_bands") for e in events) else "")
             + (
@@ -453,7 +456,9 @@ def alert_text(payload: dict[str, Any], limit: int = MAX_TEXT) -> str:
         if names:
             parts.append(f"{TITLES[kind].split(' ', 1)[1]}: {', '.join(names)}")
     title = "Update" if payload.get("thread") else "Margin alerts"
-    return esc(clip(f"{title}{_part(payload)}. " + "; ".join(parts), limit))
+    # Escaped before it is clipped: a clip never cuts an entity or a name's literal character in half, and the text
+    # stays within `limit` once escaped.
+    return clip(esc_text(f"{title}{_part(payload)}. " + "; ".join(parts), [e["name"] for e in events]), limit)
 
 
 def block_text(blocks: list[Block]) -> int:
@@ -525,11 +530,11 @@ def alert_fallback(payload: dict[str, Any]) -> list[str]:
     as_of = _local_date(payload["as_of"], payload)
     period = payload["period"]
     title = "Update" if payload.get("thread") else "Margin alerts"
-    head = f"{title}{_part(payload)}, {esc(period['label'])} ({period['start']} to {period['end']})"
+    head = f"{title}{_part(payload)}, {esc_text(period['label'])} ({period['start']} to {period['end']})"
     chunks: list[str] = []
     current = head
     for group in _groups(payload["events"]):
-        text = clip(subject_text(group, payload, as_of), FALLBACK_CHUNK - len(head) - 2)
+        text = clip(subject_text(group, payload, as_of), FALLBACK_CHUNK - len(head) - 2, mrkdwn=True)
         if len(current) + 2 + len(text) > FALLBACK_CHUNK:
             chunks.append(current)
             current = head + " (continued)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.blocks.kit import code, esc, esc_name
+from bot.blocks.kit import code, esc_name, esc_text
 from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, delta_pct, money, percent, points
 from engine.periods import Period, short_day
 from engine.reports.figures import Figures, Projection, Thresholds
@@ -26,9 +26,9 @@ def projection_text(p: Projection | None) -> str | None:
         return None
     f = p.figures
     return (
-        f":crystal_ball: *Run rate, not actuals:* all of {esc(p.label)} ({p.full_days} days) would be revenue "
+        f":crystal_ball: *Run rate, not actuals:* all of {esc_text(p.label)} ({p.full_days} days) would be revenue "
         f"{money(f.revenue)} · COGS {money(f.cogs)} · gross profit {money(f.gross_profit_cents)} · "
-        f"gross margin {percent(f.margin_pct)} ({p.basis})" + (f"\n:warning: {esc(p.caveat)}" if p.caveat else "")
+        f"gross margin {percent(f.margin_pct)} ({p.basis})" + (f"\n:warning: {esc_text(p.caveat)}" if p.caveat else "")
     )
 
 

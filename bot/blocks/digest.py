@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.blocks.alerts import amount, figure
 from bot.blocks.common import against_same_days
-from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc, esc_name, fields, header, section, unbold, unesc
+from bot.blocks.kit import MAX_SECTION_TEXT, clip, context, esc_name, esc_text, fields, header, section, unbold, unesc
 from bot.render.fmt import delta_pct, money, percent, plural, points
 from engine.alerts.lag import lagging_text
 from engine.reports.movers import Move
@@ -26,7 +26,7 @@ def _subjects(rows: list[dict[str, Any]], *, with_change: bool = False) -> str:
             if r.get("change_pts") is not None:
                 margin += f" ({points(figure(r, 'change_pts'))})"
             lines.append(
-                f"• *{esc_name(r['name'])}* ({r['kind']}) COGS {esc(r['cogs_change'])} to "
+                f"• *{esc_name(r['name'])}* ({r['kind']}) COGS {esc_text(r['cogs_change'])} to "
                 f"{money(figure(r, 'cogs_usd'))} · "
                 f"{margin} · revenue {money(figure(r, 'revenue_usd'))}"
             )
@@ -129,6 +129,7 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
                     f"price ({names}); COGS is understated until they are added to the price file and "
                     "`marginbot reprice` runs.",
                     MAX_SECTION_TEXT,
+                    mrkdwn=True,
                 )
             )
         )
@@ -138,8 +139,9 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
                 clip(
                     f"*:warning: {len(p['skipped_contracts'])} contract(s) left out*: a stored value cannot be read, "
                     "so revenue is understated until they are re-imported: "
-                    + "; ".join(esc(c) for c in p["skipped_contracts"]),
+                    + "; ".join(esc_text(c) for c in p["skipped_contracts"]),
                     MAX_SECTION_TEXT,
+                    mrkdwn=True,
                 )
             )
         )
@@ -148,9 +150,9 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
         section(clip(text, MAX_SECTION_TEXT)) for text in (_not_invoiced(p), _unconverted(p), _uncollectible(p)) if text
     ]
     if lagging := p.get("lagging_sources"):  # absent from digests queued before it existed
-        blocks.append(section(clip(_lagging(lagging), MAX_SECTION_TEXT)))
+        blocks.append(section(clip(_lagging(lagging), MAX_SECTION_TEXT, mrkdwn=True)))
     blocks.append(context(_trend(p) + " · chart below"))
-    blocks += [context(f":warning: {esc(n)}") for n in p.get("notices") or []]
+    blocks += [context(f":warning: {esc_text(n)}") for n in p.get("notices") or []]
     return {"text": digest_text(p), "blocks": blocks}
 
 
@@ -190,7 +192,7 @@ def _unconverted(p: dict[str, Any]) -> str | None:
     lines: dict[tuple[str, str], str] = {}
     month = p.get("month_to_date") or {}
     for u in (p.get("unconverted_invoice_lines") or []) + (month.get("unconverted_invoice_lines") or []):
-        lines.setdefault((u["invoice"], u["line"]), f"• {esc(u['text'])}")
+        lines.setdefault((u["invoice"], u["line"]), f"• {esc_text(u['text'])}")
     if not lines:
         return None
     shown = list(lines.values())
@@ -204,7 +206,7 @@ def _uncollectible(p: dict[str, Any]) -> str | None:
     lines: dict[tuple[str, str], str] = {}
     month = p.get("month_to_date") or {}
     for w in (p.get("uncollectible_invoices") or []) + (month.get("uncollectible_invoices") or []):
-        lines.setdefault((w["customer"], w["invoice"]), f"• {esc(w['text'])}")
+        lines.setdefault((w["customer"], w["invoice"]), f"• {esc_text(w['text'])}")
     if not lines:
         return None
     shown = list(lines.values())
@@ -215,7 +217,7 @@ def _uncollectible(p: dict[str, Any]) -> str | None:
 
 def _lagging(sources: list[dict[str, str | None]]) -> str:
     """Sources the week's figures are missing usage from: synced only to a moment before the week ended, or never."""
-    named = esc(lagging_text(sources))
+    named = esc_text(lagging_text(sources))
     return (
         f"*:warning: Usage not synced to the week's end*: {named}. COGS they have not read is missing from these "
         "figures, so the margins read too high until the sync catches up (`marginbot sync`)."
@@ -228,14 +230,14 @@ def _month_to_date(m: dict[str, Any] | None) -> str | None:
         return None
     against = against_same_days(figure(m, "margin_change_pts"), figure(m, "previous_margin_pct"))
     line = (
-        f"*{esc(m['title'])}:* gross margin {percent(figure(m, 'margin_pct'))} ({against}) · "
+        f"*{esc_text(m['title'])}:* gross margin {percent(figure(m, 'margin_pct'))} ({against}) · "
         f"revenue {money(figure(m, 'revenue_usd'))} · COGS {money(figure(m, 'cogs_usd'))}"
     )
     p = m.get("projection")
     if p:
         # A digest queued before the run rate carried contracts over their own days has no basis to say: "at this
         # pace" was all it carried.
-        basis = f" ({esc(p['basis'])})" if p.get("basis") else ""
+        basis = f" ({esc_text(p['basis'])})" if p.get("basis") else ""
         pace = "" if basis else " at this pace"
         line += (
             f"\n:crystal_ball: Run rate, not actuals: all {p['full_days']} days{pace} would be revenue "
@@ -243,7 +245,7 @@ def _month_to_date(m: dict[str, Any] | None) -> str | None:
             f"margin {percent(figure(p, 'margin_pct'))}{basis}"
         )
         if p.get("caveat"):  # a digest queued before the run rate said so has none
-            line += f"\n:warning: {esc(p['caveat'])}"
+            line += f"\n:warning: {esc_text(p['caveat'])}"
     return line
 
 

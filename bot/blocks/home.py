@@ -16,7 +16,19 @@ from bot.blocks.common import (
     row_line,
     trend_arrow,
 )
-from bot.blocks.kit import MAX_VIEW_BLOCKS, Block, code, context, divider, esc, esc_name, fields, fit, header, section
+from bot.blocks.kit import (
+    MAX_VIEW_BLOCKS,
+    Block,
+    code,
+    context,
+    divider,
+    esc_name,
+    esc_text,
+    fields,
+    fit,
+    header,
+    section,
+)
 from bot.blocks.portfolio import active, by_status, more_line, skipped_line, spread_line, unpriced_line
 from bot.render.fmt import STATUS_EMOJI, money, percent
 from engine.alerts.threads import Shown
@@ -42,7 +54,7 @@ def _imported(last: LastImport | None) -> str:
         return "no data imported yet: `marginbot import usage FILE` or a connector sync brings it in"
     return (
         f"data last imported {last.finished_at:%Y-%m-%d %H:%M} {last.finished_at.tzname() or ''} "
-        f"({esc(last.source)}, {last.rows:,} rows)"
+        f"({esc_text(last.source)}, {last.rows:,} rows)"
     ).replace("  ", " ")
 
 
@@ -110,7 +122,7 @@ def home_view(
         blocks.append(section(unpriced_line(p)))
     if p.skipped_contracts:  # revenue is understated: the same warning `/margin portfolio` gives
         blocks.append(section(skipped_line(p)))
-    blocks += [section(f":warning: {esc(n)}") for n in notices or []]
+    blocks += [section(f":warning: {esc_text(n)}") for n in notices or []]
     if trend:  # the weekly trend section (bot/blocks/home_trend.py)
         blocks += [divider(), *trend]
     blocks.append(divider())
@@ -177,4 +189,4 @@ def home_no_access_view(user_id: str) -> dict[str, Any]:
 
 
 def home_error_view(line: str) -> dict[str, Any]:
-    return {"type": "home", "blocks": [header("marginbot"), section(f":warning: {esc(line)}")]}
+    return {"type": "home", "blocks": [header("marginbot"), section(f":warning: {esc_text(line)}")]}

@@ -8,6 +8,7 @@ context elements.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 Block = dict[str, Any]
@@ -56,6 +57,56 @@ def esc_name(value: object) -> str:
     return "".join(literal(c) if c in FORMATTING else c for c in esc(value))
 
 
+# A code span in a sentence the engine words: commands and settings it quotes (`marginbot reprice`, `[[tiers]]`).
+_CODE_SPAN = re.compile(r"`[^`\n]+`")
+
+
+def esc_text(value: object, names: Iterable[str] = ()) -> str:
+    """A sentence the engine words (an assumption, a note, an error) for mrkdwn, shown as written: escaped as `esc`
+    does, and each formatting character outside its code spans literal, as `esc_name` makes a name's.
+
+    The engine knows nothing of Slack: its sentences are plain text, read as written on a terminal too, but for the
+    commands and settings it quotes in backticks; never bold, italic or struck. So every `*`, `_` and `~` in one is a
+    name's or a setting's (`unit_costs.cache_lookup`), whichever name it is (one a builder never sees, a model, the
+    words an error quotes back), and "Acme *Pro*'s usage" no longer bolds "Pro". A backtick cannot be told from the
+    engine's own quoting without knowing the name: `names`, those the builder has (the subject's, its products'), are
+    shown as written wherever they occur, a backtick in one included."""
+    text = str(value)
+    pieces: list[tuple[str, bool]] = [(text, False)]  # (piece, is a known name)
+    for name in sorted({n for n in names if "`" in n}, key=len, reverse=True):  # the longer of two overlapping first
+        pieces = [part for piece, known in pieces for part in ([(piece, True)] if known else _split(piece, name))]
+    out = []
+    for piece, known in pieces:
+        if known:
+            out.append(esc_name(piece))
+            continue
+        at = 0
+        for m in _CODE_SPAN.finditer(piece):
+            out += [_as_written(piece[at : m.start()]), esc(m.group())]
+            at = m.end()
+        out.append(_as_written(piece[at:]))
+    return "".join(out)
+
+
+# An underscore between two letters or digits (DATABASE_URL, unit_costs.cache_lookup) opens and closes nothing in
+# Slack: it is kept as written, where a literal would make a sentence of settings several times longer.
+_MARKER = re.compile(r"[*~`]|_(?!(?<=[^\W_]_)[^\W_])")
+
+
+def _as_written(text: str) -> str:
+    """Text outside code, escaped, each formatting character Slack could read as a marker literal."""
+    return _MARKER.sub(lambda m: literal(m.group()), esc(text))
+
+
+def _split(text: str, name: str) -> list[tuple[str, bool]]:
+    """`text` around each occurrence of `name`, the occurrences marked."""
+    parts = text.split(name)
+    out = [(parts[0], False)]
+    for part in parts[1:]:
+        out += [(name, True), (part, False)]
+    return [(piece, known) for piece, known in out if piece]
+
+
 def code(value: object) -> str:
     """User text as inline code (`acme`): escaped as `esc` does. Inside code only a backtick would format (it ends
     the code), so each backtick stands between two codes, shown literally; no code is left empty (an empty pair of
@@ -90,12 +141,25 @@ def unbold(text: str) -> str:
     return release(hold(text).replace("*", ""))
 
 
-def clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int, *, mrkdwn: bool = False) -> str:
     """`text` within `limit` characters, an ellipsis last where it was cut: never inside an entity (`&amp;` cut to
-    `&am…` showed as written) or a `<…>` token (a link, a mention, a literal character), but before it."""
+    `&am…` showed as written) or a `<…>` token (a link, a mention, a literal character), but before it. `mrkdwn`:
+    the text carries our markers, and a bold span or a code the cut leaves open is closed after the ellipsis
+    ("*Acme Corp…*"), where its `*` was left unmatched and shown as written, or its backtick made what followed it
+    code (plain text, or raw text escaped later, has no markers to close)."""
     if len(text) <= limit:
         return text
-    cut = limit - 1
+    closing = ""
+    while True:  # a closing marker takes room from the text, which may close another: at most two rounds
+        cut = _cut(text, max(0, limit - 1 - len(closing)))
+        now = _open_spans(text[:cut]) if mrkdwn else ""
+        if len(now) <= len(closing):
+            return text[:cut] + ELLIPSIS + now
+        closing = now
+
+
+def _cut(text: str, cut: int) -> int:
+    """Where to cut `text` at or before `cut`: before an entity or a `<…>` token open there."""
     for m in _TOKEN.finditer(text, max(0, cut - MAX_TOKEN)):
         if m.start() >= cut:
             break
@@ -105,7 +169,26 @@ def clip(text: str, limit: int) -> str:
     for m in _ENTITY.finditer(text, max(0, cut - 4), cut + 4):
         if m.start() < cut < m.end():
             cut = m.start()
-    return text[:cut] + ELLIPSIS
+    return cut
+
+
+def _open_spans(text: str) -> str:
+    """The markers that close what `text` leaves open: a code (or a code block) and a bold span. A name's own
+    formatting characters are tokens (`esc_name`), taken out first, so every marker left is ours."""
+    bare = _TOKEN.sub("", text)
+    block = code = bold = False
+    i = 0
+    while i < len(bare):
+        if bare.startswith("```", i) and not code:
+            block, i = not block, i + 3
+            continue
+        if not block:
+            if bare[i] == "`":
+                code = not code
+            elif bare[i] == "*" and not code:
+                bold = not bold
+        i += 1
+    return ("```" if block else "`" if code else "") + ("*" if bold else "")
 
 
 def header(text: str) -> Block:
@@ -116,20 +199,22 @@ def header(text: str) -> Block:
 
 
 def section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT, mrkdwn=True)}}
 
 
 def fields(*items: str) -> Block:
     return {
         "type": "section",
-        "fields": [{"type": "mrkdwn", "text": clip(item, MAX_FIELD_TEXT)} for item in items[:MAX_FIELDS]],
+        "fields": [{"type": "mrkdwn", "text": clip(item, MAX_FIELD_TEXT, mrkdwn=True)} for item in items[:MAX_FIELDS]],
     }
 
 
 def context(*items: str) -> Block:
     return {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": clip(item, MAX_FIELD_TEXT)} for item in items[:MAX_CONTEXT_ELEMENTS]],
+        "elements": [
+            {"type": "mrkdwn", "text": clip(item, MAX_FIELD_TEXT, mrkdwn=True)} for item in items[:MAX_CONTEXT_ELEMENTS]
+        ],
     }
 
 
@@ -142,7 +227,7 @@ def sections(title: str, lines: list[str]) -> list[Block]:
     out: list[Block] = []
     chunk = f"*{title}*" if title else ""
     for line in lines:
-        line = clip(line, MAX_SECTION_TEXT - 10)
+        line = clip(line, MAX_SECTION_TEXT - 10, mrkdwn=True)
         candidate = f"{chunk}\n{line}" if chunk else line
         if len(candidate) > MAX_SECTION_TEXT:
             out.append(section(chunk))

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from bot.answer_types import Answer
-from bot.blocks.kit import MAX_MESSAGE_BLOCKS, clip, code, context, esc, esc_name, header, section
+from bot.blocks.kit import MAX_MESSAGE_BLOCKS, clip, code, context, esc, esc_name, esc_text, header, section
 from bot.command import PERIOD_HELP, QUOTE_HELP, SHARE_HELP
 from engine.scrub import scrub
 
@@ -31,10 +31,10 @@ def help_message(problem: str | None, forms: Sequence[HelpLine]) -> Answer:
     lines = [f"`{f.usage}`  {f.summary}, e.g. `{f.example}`" for f in forms]
     blocks = [header("Ask marginbot")]
     if problem:
-        blocks.append(section(f":warning: {esc(problem)}"))
+        blocks.append(section(f":warning: {esc_text(problem)}"))
     blocks += [section("\n".join(lines)), context(PERIOD_HELP, SHARE_HELP, QUOTE_HELP)]
     text = (f"{problem}. " if problem else "") + "Forms: " + "; ".join(f.usage for f in forms)
-    return Answer(esc(text), blocks)
+    return Answer(esc_text(text), blocks)
 
 
 def refusal_message(user_id: str) -> Answer:
@@ -65,9 +65,10 @@ def action_refusal(user_id: str, what: str) -> Answer:
 
 
 def already_acknowledged(user_id: str) -> Answer:
-    who = f"<@{user_id}>" if user_id.isalnum() else esc(user_id)
+    who = f"<@{user_id}>" if user_id.isalnum() else esc_name(user_id)
     return Answer(
-        esc(f"Already acknowledged by {user_id}"), [section(f":white_check_mark: Already acknowledged by {who}")]
+        esc_text(f"Already acknowledged by {user_id}", [user_id]),
+        [section(f":white_check_mark: Already acknowledged by {who}")],
     )
 
 
@@ -79,13 +80,13 @@ def done_not_shown_yet(done: str) -> Answer:
         f"{done}. The alert message could not be updated just now, so it may still show its buttons for a while "
         "(until Slack takes the update, or the alert's next one): no need to click again."
     )
-    return Answer(esc(text), [section(f":white_check_mark: {esc(text)}")])
+    return Answer(esc_text(text), [section(f":white_check_mark: {esc_text(text)}")])
 
 
 def error_message(line: str) -> Answer:
     """One friendly line (scrubbed of anything shaped like a credential); the traceback is in the log."""
     line = scrub(line)
-    return Answer(esc(line), [section(f":warning: {esc(line)}")])
+    return Answer(esc_text(line), [section(f":warning: {esc_text(line)}")])
 
 
 def unknown_subject_message(kind: str, ref: str, suggestions: list[str]) -> Answer:
@@ -98,7 +99,9 @@ def unknown_subject_message(kind: str, ref: str, suggestions: list[str]) -> Answ
         if kind == "customer"
         else ("`/margin portfolio` lists every product")
     )
-    return Answer(esc(text), [section(f":mag: No {kind} “{esc_name(shown)}”{bold}"), context(where)])
+    return Answer(
+        esc_text(text, [shown, *suggestions]), [section(f":mag: No {kind} “{esc_name(shown)}”{bold}"), context(where)]
+    )
 
 
 def ambiguous_subject_message(kind: str, ref: str, fits: str, listed: list[tuple[str, str]], total: int) -> Answer:
@@ -110,7 +113,10 @@ def ambiguous_subject_message(kind: str, ref: str, fits: str, listed: list[tuple
     said = f"is {fits} of {total} {kind}s"
     text = f"“{shown}” {said}: {', '.join(f'{c} ({n})' for c, n in names)}{more}; ask by id"
     bold = ", ".join(f"*{esc_name(c)}* ({esc_name(n)})" for c, n in names)
-    return Answer(esc(text), [section(f":mag: “{esc_name(shown)}” {said}: {bold}{more}; ask by id")])
+    return Answer(
+        esc_text(text, [shown, *(n for pair in names for n in pair)]),
+        [section(f":mag: “{esc_name(shown)}” {said}: {bold}{more}; ask by id")],
+    )
 
 
 def _either(names: list[str]) -> str:
@@ -121,7 +127,7 @@ def with_notices(answer: Answer, notices: list[str]) -> Answer:
     """`answer` with one line per notice at its end (and in its notification text), within Slack's limits."""
     if not notices:
         return answer
-    lines = [context(f":warning: {esc(n)}") for n in notices]
+    lines = [context(f":warning: {esc_text(n)}") for n in notices]
     blocks = answer.blocks[: MAX_MESSAGE_BLOCKS - len(lines)] + lines
     # replace(): the answer keeps everything else it carries (a board pack's workbook is in its files).
-    return replace(answer, text=answer.text + "".join(f" ({esc(n)})" for n in notices), blocks=blocks)
+    return replace(answer, text=answer.text + "".join(f" ({esc_text(n)})" for n in notices), blocks=blocks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.answer_types import Answer
 from bot.blocks.common import figure_fields, period_context, projection_text, row_line, row_name, status_line
-from bot.blocks.kit import context, divider, esc, esc_name, fields, fit, header, section, sections
+from bot.blocks.kit import context, divider, esc_name, esc_text, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_LABEL, money, percent, plural
 from bot.render.spark import trend_line
 from bot.render.tables import unallocated_text
@@ -77,7 +77,7 @@ def unpriced_line(p: Portfolio) -> str:
 
 def skipped_line(p: Portfolio) -> str:
     """Stored contracts left out of revenue because a value in them cannot be read (see engine.reports.revenue)."""
-    shown = "\n".join(f"• {esc(c)}" for c in p.skipped_contracts[:5])
+    shown = "\n".join(f"• {esc_text(c)}" for c in p.skipped_contracts[:5])
     more = f"\n…and {len(p.skipped_contracts) - 5} more" if len(p.skipped_contracts) > 5 else ""
     return (
         f":warning: *{len(p.skipped_contracts)} contract(s) left out:* revenue is understated until they are "
@@ -88,7 +88,8 @@ def skipped_line(p: Portfolio) -> str:
 def not_invoiced_line(p: Portfolio) -> str:
     """Customers billed in arrears whose last days no invoice covers yet (engine.reports.invoicing)."""
     shown = "\n".join(
-        f"• *{esc_name(p.customers_named(k))}*: {esc(n.text())}" for k, n in sorted(p.not_invoiced.items())[:5]
+        f"• *{esc_name(p.customers_named(k))}*: {esc_text(n.text(), [p.customers_named(k)])}"
+        for k, n in sorted(p.not_invoiced.items())[:5]
     )
     more = f"\n…and {len(p.not_invoiced) - 5} more" if len(p.not_invoiced) > 5 else ""
     return f":hourglass_flowing_sand: *Not invoiced yet* (their COGS of those days has no revenue yet):\n{shown}{more}"
@@ -122,13 +123,13 @@ def portfolio_message(p: Portfolio, *, weekly: list[Week] | None = None) -> Answ
     if p.skipped_contracts:
         blocks.append(section(skipped_line(p)))
     if p.unconverted:
-        shown = "\n".join(f"• {esc(u.text())}" for u in p.unconverted[:5])
+        shown = "\n".join(f"• {esc_text(u.text())}" for u in p.unconverted[:5])
         more = f"\n…and {len(p.unconverted) - 5} more" if len(p.unconverted) > 5 else ""
         blocks.append(section(f":warning: *Invoices left out of revenue* (not in USD):\n{shown}{more}"))
     if p.not_invoiced:
         blocks.append(section(not_invoiced_line(p)))
     if p.written_off:
-        shown = "\n".join(f"• {esc(w.text())}" for w in p.written_off[:5])
+        shown = "\n".join(f"• {esc_text(w.text())}" for w in p.written_off[:5])
         more = f"\n…and {len(p.written_off) - 5} more" if len(p.written_off) > 5 else ""
         blocks.append(
             section(f":money_with_wings: *Invoices marked uncollectible* (in revenue as earned):\n{shown}{more}")
@@ -147,7 +148,7 @@ def portfolio_message(p: Portfolio, *, weekly: list[Week] | None = None) -> Answ
         blocks += sections(f"Products ({len(products)})", capped(products, kind="product"))
     if unallocated := unallocated_text(p):
         blocks.append(context(unallocated))
-    return Answer(esc(portfolio_text(p)), fit(blocks))
+    return Answer(esc_text(portfolio_text(p)), fit(blocks))
 
 
 def _customers(n: int) -> str:
@@ -186,7 +187,7 @@ def ranking_message(p: Portfolio, kind: str, n: int) -> Answer:
         ),
         *sections("", lines),
     ]
-    return Answer(esc(text), fit(blocks))
+    return Answer(esc_text(text), fit(blocks))
 
 
 __all__ = ["portfolio_message", "ranking_message", "row_name"]

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from bot.answer_types import Answer
 from bot.blocks.common import figure_fields, period_context, projection_text, status_line
-from bot.blocks.kit import code, context, divider, esc, esc_name, fields, fit, header, section, sections
+from bot.blocks.kit import code, context, divider, esc_name, esc_text, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, money, percent, plural, small_money, times
 from bot.render.spark import trend_line
 from bot.render.tables import COST_TYPE_LABEL, MOVERS_SHOWN, change_text
@@ -38,7 +38,7 @@ def _ranked(shares: list[Share], *, with_provider: bool = False) -> list[str]:
 
 
 def _revenue_line(r: MarginReport, line: RevenueLine) -> str:
-    terms = f"{esc(line.terms)} ({esc_name(line.product or 'all products')}, {plural(line.active_days, 'day')})"
+    terms = f"{esc_text(line.terms)} ({esc_name(line.product or 'all products')}, {plural(line.active_days, 'day')})"
     return f"{terms} {money(line.total)}"
 
 
@@ -61,7 +61,7 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
     ident = f"{r.kind} {code(r.key)}"
     blocks = [
         header(report_title(r)),
-        context(f"{ident} · {period_context(r.period)} · revenue from {esc(r.revenue_source)}"),
+        context(f"{ident} · {period_context(r.period)} · revenue from {esc_text(r.revenue_source)}"),
         section(status_line(f, own=r.own_bands)),
         fields(*figure_fields(f, p)),
     ]
@@ -77,13 +77,24 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
         )
     if r.unconverted:
         blocks.append(
-            section("\n".join(f":warning: *Left out of revenue:* {esc(u.text())}" for u in r.unconverted[:5]))
+            section(
+                "\n".join(
+                    f":warning: *Left out of revenue:* {esc_text(u.text(), (r.name, r.key))}" for u in r.unconverted[:5]
+                )
+            )
         )
     if r.not_invoiced is not None:
-        blocks.append(section(f":hourglass_flowing_sand: *Not invoiced yet:* {esc(r.not_invoiced.text())}"))
+        blocks.append(
+            section(f":hourglass_flowing_sand: *Not invoiced yet:* {esc_text(r.not_invoiced.text(), (r.name, r.key))}")
+        )
     if r.written_off:
         blocks.append(
-            section("\n".join(f":money_with_wings: *Uncollectible:* {esc(w.text())}" for w in r.written_off[:5]))
+            section(
+                "\n".join(
+                    f":money_with_wings: *Uncollectible:* {esc_text(w.text(), (r.name, r.key))}"
+                    for w in r.written_off[:5]
+                )
+            )
         )
     if weekly:
         blocks.append(context(f"*Weekly margin* {trend_line(weekly)}"))
@@ -137,4 +148,4 @@ def margin_report(r: MarginReport, *, weekly: list[Week] | None = None) -> Answe
         blocks += sections("Top customers by COGS", lines)
     elif r.revenue:
         blocks += sections("Revenue", [_revenue_line(r, line) for line in r.revenue])
-    return Answer(esc(report_text(r)), fit(blocks))
+    return Answer(esc_text(report_text(r), (r.name, r.key)), fit(blocks))

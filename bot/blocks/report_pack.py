@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from bot.answer_types import Answer
 from bot.blocks.common import period_context
-from bot.blocks.kit import context, esc, fields, fit, header, section
+from bot.blocks.kit import context, esc, esc_text, fields, fit, header, section
 from bot.render.fmt import money, percent
 from bot.render.workbook import TITLES
 from engine.reports.pack import BoardPack, counted
@@ -43,11 +43,11 @@ def report_pack_message(pack: BoardPack, *, asked: str | None = None, shared: bo
             f"*Gross margin*\n{percent(_dec(d['gross_margin_pct']))}",
             f"*Customers in breach*\n{breach}",
         ),
-        section(f":bar_chart: `{esc(pack_filename(pack))}`, one sheet each: {esc(sheets)}"),
+        section(f":bar_chart: `{esc(pack_filename(pack))}`, one sheet each: {esc_text(sheets)}"),
         # What could make a figure misread, as the workbook's first sheet says it (the notices follow the answer).
-        *(context(f":warning: {esc(n)}") for n in notes),
+        *(context(f":warning: {esc_text(n)}") for n in notes),
     ]
     if not shared:  # the period as typed: a label ("last 30 days") is no command
         words = " ".join(w for w in ("/margin report", asked or "", "share") if w)
         blocks.append(context(f"`{esc(words)}` posts it in this channel for everyone here"))
-    return Answer(esc(text), fit(blocks))
+    return Answer(esc_text(text), fit(blocks))

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.answer_types import Answer
-from bot.blocks.kit import Block, code, context, divider, esc, esc_name, fields, fit, header, section, sections
+from bot.blocks.kit import Block, code, context, divider, esc_name, esc_text, fields, fit, header, section, sections
 from bot.render.fmt import STATUS_EMOJI, STATUS_LABEL, exact, money, percent, plural, points
 from bot.render.tables import COST_TYPE_LABEL
 from engine.money import unit_price_text
@@ -134,7 +134,7 @@ def whatif_message(d: dict[str, Any]) -> Answer:
             else "the margin before is too kind (after, the levers leave none unpriced)",
         ),
         *_priced_from_zero(d),
-        section("*Levers*\n" + "\n".join(f"• {esc(lever)}" for lever in d["levers"])),
+        section("*Levers*\n" + "\n".join(f"• {esc_text(lever, _names(d))}" for lever in d["levers"])),
         fields(
             "*Before*",
             "*After*",
@@ -149,16 +149,16 @@ def whatif_message(d: dict[str, Any]) -> Answer:
         ),
         context(
             f"_{_immaterial(d)[0].upper()}{_immaterial(d)[1:]}: nothing here is worth a headline_ · "
-            f"COGS saving {_signed_money(d['saving_per_month_usd'])} a month ({esc(d['month'])}) · "
+            f"COGS saving {_signed_money(d['saving_per_month_usd'])} a month ({esc_text(d['month'])}) · "
             f"gross profit {_signed_money(d['gross_profit_change_per_month_usd'])} a month"
         )
         if d.get("material") is False
         else section(
             f":moneybag: *Gross profit {_signed_money(d['gross_profit_change_per_month_usd'])} a month* "
-            f"({esc(d['month'])}) · margin {_pts(d['change']['gross_margin_pts'])} · COGS unchanged"
+            f"({esc_text(d['month'])}) · margin {_pts(d['change']['gross_margin_pts'])} · COGS unchanged"
             if _cogs_unmoved(d)
             else f":moneybag: *COGS saving {_signed_money(d['saving_per_month_usd'])} a month* "
-            f"({esc(d['month'])}) · "
+            f"({esc_text(d['month'])}) · "
             f"gross profit {_signed_money(d['gross_profit_change_per_month_usd'])} a month · "
             f"margin {_pts(d['change']['gross_margin_pts'])}"
         ),
@@ -175,16 +175,16 @@ def whatif_message(d: dict[str, Any]) -> Answer:
         blocks.append(
             section(
                 "*Revenue terms*\nbefore: "
-                + esc("; ".join(terms["before"]) or "none")
+                + esc_text("; ".join(terms["before"]) or "none", _names(d))
                 + "\nafter: "
-                + esc("; ".join(terms["after"]) or "none")
+                + esc_text("; ".join(terms["after"]) or "none", _names(d))
             )
         )
     if d["kind"] == "portfolio":
         blocks += _movers(d["customers"])
     blocks.append(divider())
-    blocks += _assumptions(d["assumptions"])
-    return Answer(esc(whatif_text(d)), fit(blocks))
+    blocks += _assumptions(d["assumptions"], _names(d))
+    return Answer(esc_text(whatif_text(d), _names(d)), fit(blocks))
 
 
 def _movers(customers: list[dict[str, Any]]) -> list[Block]:
@@ -223,8 +223,13 @@ def _movers(customers: list[dict[str, Any]]) -> list[Block]:
     return sections(f"Biggest gross-profit changes ({len(customers)} customers in total)", lines)
 
 
-def _assumptions(items: list[str]) -> list[Block]:
-    return sections("Assumptions", [f"• {esc(x)}" for x in items])
+def _assumptions(items: list[str], names: list[str]) -> list[Block]:
+    return sections("Assumptions", [f"• {esc_text(x, names)}" for x in items])
+
+
+def _names(d: dict[str, Any]) -> list[str]:
+    """The names an answer's engine sentences may hold (its subject's name and key): see esc_text."""
+    return [str(d[k]) for k in ("name", "customer", "product") if d.get(k)]
 
 
 def _unpriced(d: dict[str, Any], where: str, so: str) -> list[Block]:
@@ -329,10 +334,10 @@ def forecast_message(d: dict[str, Any]) -> Answer:
     and the stress case beside them."""
     blocks = [
         header(f"Forecast · {d['name']} · {plural(d['months'], 'month')}"),
-        context(f"history {d['basis']['start']} to {d['basis']['end']} · {esc(d['growth'])}"),
+        context(f"history {d['basis']['start']} to {d['basis']['end']} · {esc_text(d['growth'], _names(d))}"),
     ]
     if d.get("history_note"):
-        blocks.append(section(f":warning: {esc(d['history_note'])}"))
+        blocks.append(section(f":warning: {esc_text(d['history_note'], _names(d))}"))
     blocks += _unpriced(d, "in the history", "every month forecast is too kind and a breach may come sooner")
     # No usage in the history: the windows are one empty day, not 30 days that happened.
     used = d.get("history_days") != 0
@@ -345,11 +350,12 @@ def forecast_message(d: dict[str, Any]) -> Answer:
                 f"*Heavy 30 days (P99)*\n{_window(d.get('p99_window')) if used else NO_WINDOW}",
             ),
             section(_month_table(d["forecast"])),
-            context("Terms: " + esc("; ".join(d["terms"]) or "none") + " · `!` breach, `~` watch"),
+            context("Terms: " + esc_text("; ".join(d["terms"]) or "none", _names(d)) + " · `!` breach, `~` watch"),
         ]
         if changes := d.get("contract_changes"):
             blocks += sections(
-                "Contracts that end or start within the forecast", [f"• {esc(c['note'])}" for c in changes]
+                "Contracts that end or start within the forecast",
+                [f"• {esc_text(c['note'], _names(d))}" for c in changes],
             )
         if line := _stress_line(d, d["forecast"], d.get("breach_month_stress")):
             blocks.append(section(line))
@@ -391,8 +397,8 @@ def forecast_message(d: dict[str, Any]) -> Answer:
                 )
             )
     blocks.append(divider())
-    blocks += _assumptions(d["assumptions"])
-    return Answer(esc(forecast_text(d)), fit(blocks))
+    blocks += _assumptions(d["assumptions"], _names(d))
+    return Answer(esc_text(forecast_text(d), _names(d)), fit(blocks))
 
 
 # ---------------------------------------------------------------- price floor
@@ -466,7 +472,7 @@ def floor_message(d: dict[str, Any]) -> Answer:
         header(f"Price floor · {d['name']}"),
         context(
             f"customer {code(d['customer'])} · history {d['basis']['start']} to {d['basis']['end']} · "
-            + esc("; ".join(d["terms"]) or "no terms")
+            + esc_text("; ".join(d["terms"]) or "no terms", _names(d))
         ),
         *_unpriced(d, "in the history", "the floor is too low and today's margins too kind"),
         section(_floor_line(d, when) + (" (a usage plan they are not on today)" if d["hypothetical"] else "")),
@@ -483,9 +489,9 @@ def floor_message(d: dict[str, Any]) -> Answer:
         ),
     ]
     if d.get("note"):
-        blocks.append(section(f":information_source: {esc(d['note'])}"))
+        blocks.append(section(f":information_source: {esc_text(d['note'], _names(d))}"))
     if d.get("history_note"):
-        blocks.append(section(f":warning: {esc(d['history_note'])}"))
+        blocks.append(section(f":warning: {esc_text(d['history_note'], _names(d))}"))
     stress = d.get("stress")
     if stress:
         blocks.append(
@@ -496,5 +502,5 @@ def floor_message(d: dict[str, Any]) -> Answer:
             )
         )
     blocks.append(divider())
-    blocks += _assumptions(d["assumptions"])
-    return Answer(esc(floor_text(d)), fit(blocks))
+    blocks += _assumptions(d["assumptions"], _names(d))
+    return Answer(esc_text(floor_text(d), _names(d)), fit(blocks))

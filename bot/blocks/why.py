@@ -6,11 +6,16 @@ from decimal import Decimal
 from fractions import Fraction
 
 from bot.answer_types import Answer
-from bot.blocks.kit import context, esc, esc_name, fields, fit, header, section, sections
+from bot.blocks.kit import context, esc_name, esc_text, fields, fit, header, section, sections
 from bot.render.fmt import money, percent, points
 from engine.money import CENT, TENTH, round_to
 from engine.reports.bridge import Bridge, BridgePart
 from engine.reports.bridge_words import signed_usd
+
+
+def _names(b: Bridge) -> list[str]:
+    """The names the bridge's sentences may hold (its subject's name and key): see esc_text."""
+    return [n for n in (b.name, b.key) if n]
 
 
 def _subject(b: Bridge) -> str:
@@ -119,8 +124,8 @@ def why_message(b: Bridge) -> Answer:
     blocks += sections(_side_heading("COGS", cogs_moved, _moved(cogs_exact), -1), _part_lines(cogs_parts, b))
     # The engine's notes, as --json has them: why a part has no points, a price file changed since the import.
     for note in b.notes:
-        blocks.append(context(f":warning: {esc(note)}"))
+        blocks.append(context(f":warning: {esc_text(note, _names(b))}"))
     blocks.append(
         context("The board pack (`/margin report PERIOD`) lists the rows behind each part; docs/why.md has the method.")
     )
-    return Answer(esc(why_text(b)), fit(blocks))
+    return Answer(esc_text(why_text(b), _names(b)), fit(blocks))

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.answer import SORRY, answer_command
 from bot.blocks.interactive import LEVER_INPUTS, WhatIfForm, notice_modal, whatif_modal
-from bot.blocks.kit import clip, esc
+from bot.blocks.kit import clip, esc_text
 from bot.blocks.messages import error_message, refusal_message
 from bot.command import Command
 from bot.handlers.scenarios import WHATIF_HOW
@@ -159,7 +159,7 @@ def run_whatif(services: Services, client: WebClient, view_id: str, form: WhatIf
         # What the checks before Run could not see (no usage of that model in the period, say): one line above the
         # fields, never the whole `/margin` help; the fields' hints say how to write the levers.
         why = (outcome.problem or SORRY).removesuffix(f"; {WHATIF_HOW}")
-        view = whatif_modal(form, note=f":warning: {esc(scrub(why))}")
+        view = whatif_modal(form, note=f":warning: {esc_text(scrub(why))}")
     try:
         client.views_update(view_id=view_id, view=view)
     except (SlackApiError, SlackClientError, OSError) as exc:
