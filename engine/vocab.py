@@ -45,6 +45,19 @@ class Unit(Word):
     TOKENS_1K = "1k_tokens"  # input + output tokens, in thousands
 
 
+class SplitBasis(Word):
+    """What revenue for every product of a customer (a seat or flat contract naming no product, an invoice line
+    naming none) is split across its products by, over the days it covers (engine.reports.usage.UnitCounter.split).
+
+    Requests when every product with usage on those days has its requests counted; otherwise cost to serve. Some
+    sources count no requests (Anthropic's usage report gives tokens alone; OTLP spans and CSV rows may omit them):
+    split by requests, a product used only through them would get none of the revenue, however much it cost, and
+    show COGS with no revenue beside another product's absurd margin."""
+
+    REQUESTS = "requests"
+    COGS = "cogs"  # each product's COGS on those days: the shared revenue then earns every product the same margin
+
+
 class Status(Word):
     """Where a margin sits against the bands (MARGINBOT_BREACH_PCT, MARGINBOT_HEALTHY_PCT)."""
 

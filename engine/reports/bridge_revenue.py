@@ -42,7 +42,7 @@ from engine.reports.revenue import (
     total_by_product,
 )
 from engine.reports.usage import UnitCounter
-from engine.vocab import Plan, Unit
+from engine.vocab import Plan, SplitBasis, Unit
 
 REVENUE_STEPS = ("volume", "seats", "billed", "contract")
 
@@ -100,6 +100,10 @@ class KeyPieces:
     share_before: Decimal | None = None
     share_after: Decimal | None = None
     split_unit: Unit | None = None  # what the share follows: the metered unit, else requests
+    # What a seat or flat contract's share followed in each period (RevenueLine.split_by): requests, or COGS where
+    # some product's requests were not counted; () where that period split nothing. Said instead of split_unit.
+    split_before: tuple[SplitBasis, ...] = ()
+    split_after: tuple[SplitBasis, ...] = ()
     # The days each of terms_before's (terms_after's) contracts was in force, in the same order, and the period's
     # first and last day ([] and None for a customer billed through invoice lines).
     spans_before: list[tuple[date, date]] = field(default_factory=list)
@@ -244,6 +248,7 @@ def revenue_bridge(
             kp.share_before = was / total_before if total_before else None
             kp.share_after = now / total_after if total_after else None
             kp.split_unit = next((t.split_unit for t, _, _ in before.lines + after.lines), None)
+            kp.split_before, kp.split_after = _split_by(before), _split_by(after)
         keys.append(kp)
 
     r0, r4 = official(official_before), official(official_after)
@@ -251,6 +256,12 @@ def revenue_bridge(
     r2 = r1 + steps["seats"]
     r3 = r2 + steps["billed"]
     return RevenueBridge(states=[r0, r1, r2, r3, r4], keys=keys)
+
+
+def _split_by(side: _Side) -> tuple[SplitBasis, ...]:
+    """What a side's lines were split across products by, each basis once (two contracts in one period may each
+    have been split by another)."""
+    return tuple(dict.fromkeys(basis for _, _, line in side.lines for basis in line.split_by))
 
 
 def _span(terms: Terms, period: Period) -> tuple[date, date]:

@@ -19,7 +19,7 @@ from engine.money import CENT, NANO, TENTH, usd_text
 from engine.reports.bridge_cogs import NON_TOKEN_INDEX, Cell, CogsBridge
 from engine.reports.bridge_revenue import KeyPieces, RevenueBridge
 from engine.reports.revenue import month_fraction
-from engine.vocab import SubjectKind, Unit
+from engine.vocab import SplitBasis, SubjectKind, Unit
 
 Side = Literal["revenue", "cogs"]
 REVENUE_PART = {"volume": "metered_volume", "seats": "seats", "billed": "billed", "contract": "contract_changes"}
@@ -128,6 +128,9 @@ def _key_detail(part: str, kp: KeyPieces) -> str:
         # A product's part of a contract for every product moves with its share of the traffic: a flat fee's share
         # read "metered units (0 → 0)".
         by = _UNIT_WORDS.get(kp.split_unit, "requests") if kp.split_unit else "requests"
+        if kp.split_before or kp.split_after:  # a seat or flat fee: by requests, or COGS where requests are unknown
+            words = [" and ".join(_SPLIT_WORDS[b] for b in bases) for bases in (kp.split_before, kp.split_after)]
+            by = " → ".join(dict.fromkeys(w for w in words if w))  # "requests → COGS" where the basis changed
         share = f"the product's share of it, by {by}: {_share(kp.share_before)} → {_share(kp.share_after)}"
         return f"{metered}; {share}" if kp.units_before or kp.units_after else share
     if kp.terms_before and kp.terms_before == kp.terms_after:
@@ -190,6 +193,7 @@ def _days_text(spans: list[tuple[date, date]]) -> str:
 
 
 _UNIT_WORDS = {Unit.REQUEST: "requests", Unit.TASK: "tasks", Unit.TOKENS_1K: "1k tokens"}
+_SPLIT_WORDS = {SplitBasis.REQUESTS: "requests", SplitBasis.COGS: "COGS"}
 
 
 def _share(value: Decimal | None) -> str:

@@ -43,7 +43,7 @@ from engine.reports.usage import UnitCounter, UsageTotals
 from engine.store.bounds import MONEY_MAX, SEATS_MAX
 from engine.store.sql import fetch_tuples, where_equal
 from engine.timeutil import as_date
-from engine.vocab import Plan, Unit
+from engine.vocab import Plan, SplitBasis, Unit
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,10 @@ class RevenueLine:
     unit: Unit | None = None
     active_days: int = 0
     by_product: dict[str, Decimal] = field(default_factory=dict)  # the split used for product margins
+    # What a line for every product was split across products by (SplitBasis), each basis its parts used once, in
+    # their order: a billed line's invoices are each split over their own days. Empty: not split that way (it names
+    # a product, or meters a unit and follows it).
+    split_by: tuple[SplitBasis, ...] = ()
     terms: str = ""
     # The exact amounts, in ticks (engine.money.TICKS), that `total` and each of `by_product` are: totals of many
     # lines add these (`total_by_customer`), not the 28-digit Decimals. Empty on a line made by hand, whose own
@@ -95,6 +99,7 @@ class RevenueLine:
             "included_units": self.included_units,
             "unit": self.unit,
             "active_days": self.active_days,
+            "split_by": list(self.split_by),
         }
 
 
@@ -161,7 +166,8 @@ class Terms:
 
     @property
     def split_unit(self) -> Unit:
-        """The unit revenue follows across products: the metered one, else requests (seat and flat plans)."""
+        """The unit revenue follows across products: the metered one, else requests (seat and flat plans, which
+        follow COGS instead where some product's requests are not counted: `UnitCounter.split`)."""
         return self.unit if self.is_metered and self.unit is not None else Unit.REQUEST
 
     def seat_charge(self, months: Months) -> Decimal:
@@ -355,13 +361,16 @@ class _Charge(NamedTuple):
     """What one contract earns over the days of a period it is in force, before it is written up as a line."""
 
     days: int
-    per_product: dict[str, Decimal]  # the units per product (empty when none were needed)
+    # The weights the charge is split across products by (empty when none were needed): a metered contract's units
+    # per product, a seat or flat contract for every product its requests or COGS per product (`split`).
+    per_product: dict[str, Decimal]
     units: Decimal  # metered units (zero for seat and flat plans)
     fixed: _Fixed
     ticks: Decimal  # the total, exactly, in ticks: what totals add (the line's Decimals are worked out from it)
     # A hybrid plan's usage charge over days of several months, in ticks: each month's units against that month's
     # allowance (`_hybrid_by_month`); None when one span's arithmetic gave it (the charge less the fixed part).
     by_month: Decimal | None = None
+    split: SplitBasis | None = None  # what per_product weighs, for a seat or flat contract for every product
 
 
 # A contract, its charge, and its customer and product again: the totals per customer and per product read these
@@ -371,7 +380,14 @@ class _Charge(NamedTuple):
 _Charged = tuple[Terms, _Charge, str, str]
 
 
-def _charged(c: Terms, days: int, fixed: _Fixed, per_product: dict[str, Decimal], units: Decimal) -> _Charge:
+def _charged(
+    c: Terms,
+    days: int,
+    fixed: _Fixed,
+    per_product: dict[str, Decimal],
+    units: Decimal,
+    split: SplitBasis | None = None,
+) -> _Charge:
     """The revenue rule on contract `c` (Terms.charge, its fixed parts already worked out) over `days` days, for
     the `units` it metered (zero unless it is metered). In ticks, exactly: the usage charge (Terms.usage_charge)
     of a hybrid plan is on the units over those included, worked out over the months' denominator as
@@ -385,7 +401,7 @@ def _charged(c: Terms, days: int, fixed: _Fixed, per_product: dict[str, Decimal]
         else:
             ticks = _add(ticks, _mul(_mul(units, c.unit_price_usd), TICKS_D))
     # _make: a NamedTuple from its values without its own __new__ in Python (one per contract and period).
-    return _Charge._make((days, per_product, units, fixed, ticks, None))
+    return _Charge._make((days, per_product, units, fixed, ticks, None, split))
 
 
 def _hybrid_by_month(
@@ -405,7 +421,7 @@ def _hybrid_by_month(
         over = _sub(_mul(used, month.denominator), month.included_n)
         if over > 0:
             usage = _add(usage, _mul(_mul(over, c.unit_price_usd), month.per))
-    return _Charge._make((days, per_product, units, fixed, _add(fixed.ticks, usage), usage))
+    return _Charge._make((days, per_product, units, fixed, _add(fixed.ticks, usage), usage, None))
 
 
 def _written(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
@@ -440,8 +456,8 @@ def compute_line(c: Terms, active_days: int, months: Months, units: Decimal) -> 
 
 
 def _pieces(ticks: Decimal, weights: dict[str, Decimal], fallback: str) -> list[tuple[str, Exact]]:
-    """`ticks` split across products by their units (`weights`), exactly: all of it on the one product with any,
-    a Share for each of several, all on `fallback` when none has any."""
+    """`ticks` split across products by their `weights` (units, requests or COGS), exactly: all of it on the one
+    product with any, a Share for each of several, all on `fallback` when none has any."""
     used = [(p, w) for p, w in weights.items() if w]
     whole = ZERO
     for _, w in used:
@@ -500,11 +516,15 @@ def _charges(
                 continue
             days, months = (b - a).days + 1, month_fraction(a, b)
         units = ZERO
-        # Units matter to a metered contract and to one split across products; a seat or flat contract for one
-        # product needs none, so none are looked up.
-        per_product = (
-            counter.by_product(c.customer, c.product, c.split_unit, a, b) if is_metered or not c.product else {}
-        )
+        # Units matter to a metered contract; a seat or flat contract for every product is split by requests or
+        # COGS (`UnitCounter.split`); one for one product needs none, so none are looked up.
+        split: SplitBasis | None = None
+        if is_metered:
+            per_product = counter.by_product(c.customer, c.product, c.split_unit, a, b)
+        elif c.product:
+            per_product = {}
+        else:
+            split, per_product = counter.split(c.customer, a, b)
         if is_metered:
             units = counter.units(c.customer, c.product, c.split_unit, a, b, per_product)
             if scaled:
@@ -520,7 +540,8 @@ def _charges(
                 charge = _hybrid_by_month(c, days, _fixed_of(c, months, fixed), per_product, units, by_month)
                 charged.append((c, charge, c.customer, c.product))
                 continue
-        charged.append((c, _charged(c, days, _fixed_of(c, months, fixed), per_product, units), c.customer, c.product))
+        charge = _charged(c, days, _fixed_of(c, months, fixed), per_product, units, split)
+        charged.append((c, charge, c.customer, c.product))
     return charged
 
 
@@ -558,6 +579,12 @@ def _counted(
     tasks = [c for c in contracts if c.unit is task and c.is_metered]
     counter.prefetch_tasks({c.customer for c in tasks}, {c.customer for c in tasks if not c.product})
     return wanted, contracts, counter
+
+
+def _shared(contracts: Iterable[Terms]) -> set[str]:
+    """The customers with a seat or flat contract for every product: theirs is split across products
+    (`UnitCounter.split`)."""
+    return {c.customer for c in contracts if not c.product and not c.is_metered}
 
 
 def revenue_by_customer(
@@ -713,7 +740,10 @@ def _charged_line(c: Terms, charge: _Charge, terms: str) -> RevenueLine:
     if c.product:
         line.by_product, line.product_parts = {c.product: line.total}, {c.product: line.parts}
         return line
-    # Seat and flat plans meter nothing; their split across products follows requests.
+    # Seat and flat plans meter nothing; their split across products follows requests, or COGS where some product's
+    # requests are not counted (`UnitCounter.split`).
+    if charge.split is not None and any(charge.per_product.values()):
+        line.split_by = (charge.split,)
     for product, piece in _pieces(charge.ticks, charge.per_product, ""):
         line.by_product[product] = piece.dollars() if isinstance(piece, Share) else line.total
         line.product_parts[product] = (piece,)
@@ -734,6 +764,7 @@ def period_revenue(
     `revenue_by_customer`."""
     wanted, contracts, counter = _counted(conn, period, customers, totals, contracts)
     bills = invoices(conn, period, wanted)
+    counter.prefetch_costs(_shared(contracts) | {bill.customer for bill in bills if not bill.product})
     charged = _charges(contracts, period, counter, usage_factor, fixed)
     uncovered: list[_Charged] = []
     for customer, runs in uncovered_runs(bills, period).items():
@@ -766,6 +797,7 @@ def projected_revenue(
     whole = period.whole()
     wanted = list(customers) if customers is not None else None
     _, contracts, counter = _counted(conn, period, wanted, totals, contracts_in(conn, whole, wanted))
+    counter.prefetch_costs(_shared(contracts))
     billed = service_customers(invoices(conn, period, wanted))
     through, by_months = period.end, whole.unit == "quarter"
     fixed = {} if fixed is None else fixed
@@ -786,9 +818,21 @@ def projected_revenue(
         ahead = max((b - through).days, 0) if own_days else days  # its days in force still to come
         per_product: dict[str, Decimal] = {}  # the split's weights, in proportion (× the days so far)
         units, rate = Fraction(0), Fraction(0)
-        if c.is_metered or not c.product:
+        split: SplitBasis | None = None
+        if c.is_metered:
             everyday = counter.by_product(c.customer, c.product, c.split_unit, period.start, through)
             own = counter.by_product(c.customer, c.product, c.split_unit, a, min(b, through)) if own_days else {}
+        elif not c.product:
+            # Both spans weighed alike: by requests only where neither has a product whose requests are unknown.
+            split, everyday = counter.split(c.customer, period.start, through)
+            own = {}
+            if own_days:
+                own_split, own = counter.split(c.customer, a, min(b, through))
+                if own_split is not split:
+                    split = SplitBasis.COGS
+                    everyday = counter.split(c.customer, period.start, through, split)[1]
+                    own = counter.split(c.customer, a, min(b, through), split)[1]
+        if c.is_metered or not c.product:
             per_product = {p: own.get(p, ZERO) * period.days + v * ahead for p, v in everyday.items()}
             if c.is_metered:
                 so_far = counter.units(c.customer, c.product, c.split_unit, a, min(b, through), own) if own_days else 0
@@ -816,7 +860,7 @@ def projected_revenue(
         else:
             ticks = month_fixed.ticks
         by_month = None if usage is None else fraction_decimal(usage)
-        charge = _Charge._make((days, per_product, fraction_decimal(units), month_fixed, ticks, by_month))
+        charge = _Charge._make((days, per_product, fraction_decimal(units), month_fixed, ticks, by_month, split))
         charged.append((c, charge, c.customer, c.product))
     return PeriodRevenue(charged, [], []), billed
 
@@ -1132,8 +1176,10 @@ def uncovered_runs(bills: list[Invoice], period: Period) -> dict[str, list[Perio
 
 def prorated_lines(bills: list[Invoice], period: Period, counter: UnitCounter | None = None) -> list[RevenueLine]:
     """`billed_lines` of invoices read already (`invoices`). With `counter`, a line naming no product is split
-    across the customer's products by their requests on the days it bills in the period, as a contract for every
-    product is (none on those days: it stays in no product's row); without it, callers read customers' totals."""
+    across the customer's products as a seat or flat contract for every product is, each invoice over the days it
+    bills in the period: by their requests, or their COGS where some product's requests are not counted
+    (`UnitCounter.split`; no usage on those days: it stays in no product's row); without it, callers read
+    customers' totals."""
     merged: dict[tuple[str, str, str, bool], RevenueLine] = {}
     split: dict[tuple[str, str, str, bool], dict[str, list[Exact]]] = {}
     covered: dict[tuple[str, str, str, bool], list[tuple[date, date]]] = {}  # the days each line's invoices bill
@@ -1161,7 +1207,9 @@ def prorated_lines(bills: list[Invoice], period: Period, counter: UnitCounter | 
         covered.setdefault(key, []).append((a, b))
         if counter is not None and not bill.product:
             pieces = split.setdefault(key, {})
-            weights = counter.by_product(bill.customer, "", Unit.REQUEST, a, b)
+            basis, weights = counter.split(bill.customer, a, b)
+            if basis not in line.split_by and any(weights.values()):
+                line.split_by += (basis,)
             for product, piece in _split_part(part, weights):
                 pieces.setdefault(product, []).append(piece)
     for key, line in merged.items():

@@ -594,3 +594,31 @@ def test_a_products_share_of_a_flat_fee_for_every_product_is_said_as_its_share(
     assert_adds_up(b)
     # The customer's own bridge has no share to speak of: the whole fee is its, both months.
     assert not [p for p in why(rt).top() if p.side == "revenue"]
+
+
+def test_a_products_share_of_a_flat_fee_says_it_followed_cogs_once_its_requests_were_not_counted(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # A $3,000 flat fee for every product. September: chat 1,000 requests, search 1,000: by requests, chat $1,500.
+    # October: chat moved to a source that counts no requests (Anthropic's usage report), 3,000,000 input tokens on
+    # small ($3.00) beside search's 1,000 requests and 1,000,000 ($1.00): by COGS, chat 3/4, $2,250. (By requests
+    # chat's share fell to nothing, and its $3.00 of COGS had no revenue.)
+    event = {"provider": "acme", "model": "small", "feature": "f", "customer": "acme"}
+    days = {"s": "2026-09-10T12:00:00Z", "o": "2026-10-10T12:00:00Z"}
+    sent = [("s1", "chat", 1000, 3_000_000), ("s2", "search", 1000, 1_000_000)]
+    sent += [("o1", "chat", 0, 3_000_000), ("o2", "search", 1000, 1_000_000)]
+    rt = load_rows(
+        settings,
+        tmp_path,
+        usage=[
+            {**event, "event_id": i, "ts": days[i[0]], "product": p, "requests": n, "input_tokens": tokens}
+            for i, p, n, tokens in sent
+        ],
+        contracts=[{"customer": "acme", "plan": "flat", "start": "2026-01-01", "platform_fee_usd": "3000"}],
+    )
+    b = why(rt, SubjectKind.PRODUCT, "chat")
+    assert b.revenue == (Decimal("1500.00"), Decimal("2250.00"))
+    assert b.top()[0].words == (
+        "+$750.00 revenue · acme (all products): the product's share of it, by requests → COGS: 50% → 75%"
+    )
+    assert_adds_up(b)
