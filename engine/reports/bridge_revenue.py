@@ -7,7 +7,9 @@ one revenue rule (`Terms` in engine/reports/revenue.py), through fully computed 
     R1  volume:   last period's terms, each metered line's units scaled by how the units its terms count moved
     R2  seats:    … with this period's average seat count, at last period's seat price
     R3  billed:   customers billed through invoice lines (Stripe) take their whole change here: an invoice has no
-                  terms to take apart
+                  terms to take apart. One-off charges (a setup fee) are billed too, but replace no contract's days:
+                  a customer with those alone has its contracts taken apart as anyone's, and the charges here as a
+                  piece of their own
     R4  contract changes: this period's revenue, as reported (new, ended and changed terms, days in force)
 
 A key with contracts in only one of the periods is new or ended: its whole revenue moves in the contract step.
@@ -28,10 +30,10 @@ from sqlalchemy import Connection
 from engine.money import ZERO, fraction_decimal
 from engine.periods import Period
 from engine.reports.revenue import (
+    BILLED,
     RevenueLine,
     Terms,
     active_span,
-    billed_lines,
     contract_line,
     contracts_in,
     describe_terms,
@@ -113,6 +115,9 @@ class KeyPieces:
     # The terms differ in nothing but their seat counts, which the seats step took: what the contract step holds is
     # the days in force (the same days are a larger share of a shorter month).
     seats_only: bool = False
+    # The one-off charges (RevenueLine.one_off) of a customer billed by no service period: its billed piece beside
+    # its contracts' own.
+    one_off: bool = False
 
 
 @dataclass(kw_only=True)
@@ -188,10 +193,14 @@ def revenue_bridge(
     terms = contracts_in(conn, Period(prev.start, period.end, "both"), customers)
     sides_before, count_before = _by_key(conn, prev, terms, customers)
     sides_after, count_after = _by_key(conn, period, terms, customers)
-    billed = {line.customer for per in (prev, period) for line in billed_lines(conn, per, customers)}
-
     official_before = revenue_lines(conn, prev, customers=customers, contracts=terms)
     official_after = revenue_lines(conn, period, customers=customers, contracts=terms)
+    # Billed by a service period in either period (engine.reports.revenue.service_customers): their invoices replace
+    # their contracts on the days they bill. A customer with one-off charges alone is paid by its contracts, the
+    # charges added: its contract changes are contract changes, and a $200 setup fee is not $1,200 of billed revenue.
+    every = official_before + official_after
+    billed = {line.customer for line in every if line.plan == BILLED and not line.one_off}
+    once = sorted({line.customer for line in every if line.one_off} - billed)
 
     def official(lines: list[RevenueLine]) -> Decimal:
         if product is not None:
@@ -206,6 +215,15 @@ def revenue_bridge(
         if was or now:
             pieces = {**dict.fromkeys(REVENUE_STEPS, ZERO), "billed": now - was}
             keys.append(_pieces(cust, "", pieces, was, now, None, None))
+            steps["billed"] += now - was
+    for cust in once:
+        was = _billed_share([x for x in official_before if x.one_off], cust, product)
+        now = _billed_share([x for x in official_after if x.one_off], cust, product)
+        if was or now:
+            pieces = {**dict.fromkeys(REVENUE_STEPS, ZERO), "billed": now - was}
+            kp = _pieces(cust, "", pieces, was, now, None, None)
+            kp.one_off, kp.terms_before, kp.terms_after = True, ["one-off charges"], ["one-off charges"]
+            keys.append(kp)
             steps["billed"] += now - was
     for key in sorted(set(sides_before) | set(sides_after)):
         cust, prod = key

@@ -116,7 +116,8 @@ def _token_cost(use: Any) -> int:
 
 def _key_detail(part: str, kp: KeyPieces) -> str:
     if part == "billed":
-        return f"billed (invoice lines) {usd_text(kp.before)} → {usd_text(kp.after)}"
+        what = "one-off charges" if kp.one_off else "billed (invoice lines)"
+        return f"{what} {usd_text(kp.before)} → {usd_text(kp.after)}"
     if part == "seats":
         return f"seats {_num(kp.seats_before)} → {_num(kp.seats_after)}"
     if part == "metered_volume":

@@ -19,3 +19,15 @@ def store_invoice_line(
             ),
             {"id": line, "c": customer, "p": product, "a": start, "b": end, "amount": amount},
         )
+
+
+def store_one_off(engine: Engine, line: str, customer: str, day: str, amount: Decimal | int, product: str = "") -> None:
+    """A one-off charge (a Stripe invoice item, a setup fee) of `amount` dollars on `day`."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO revenue_actual (id, source, customer, product, period_start, period_end, amount_usd, "
+                "currency, invoice_id, one_off) VALUES (:id, 'stripe', :c, :p, :d, :d, :amount, 'usd', :id, :once)"
+            ),
+            {"id": line, "c": customer, "p": product, "d": day, "amount": amount, "once": True},
+        )

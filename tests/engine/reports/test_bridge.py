@@ -20,6 +20,7 @@ from engine.reports.names import UnknownSubject
 from engine.runtime import Runtime
 from engine.vocab import CostType, SubjectKind
 from tests.conftest import NOW
+from tests.engine.reports.billing import store_one_off
 from tests.engine.reports.bridge_books import (
     A_SEP,
     B_SEP,
@@ -622,3 +623,52 @@ def test_a_products_share_of_a_flat_fee_says_it_followed_cogs_once_its_requests_
         "+$750.00 revenue · acme (all products): the product's share of it, by requests → COGS: 50% → 75%"
     )
     assert_adds_up(b)
+
+
+def test_a_customer_with_one_off_charges_alone_has_its_contract_changes_read_as_contract_changes(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # $5,000 a month for every product to September, $6,000 from October, and a $200 setup fee on October 10th
+    # (a Stripe invoice item: it bills no service period, so the contracts still earn every day). Revenue
+    # $5,000.00 → $6,200.00: $1,000.00 of it the new terms, $200.00 the fee. Both read "billed revenue", $1,200.00,
+    # as if an invoice had replaced the contracts.
+    event = {"provider": "acme", "model": "small", "feature": "f", "customer": "acme", "product": "chat"}
+    rt = load_rows(
+        settings,
+        tmp_path,
+        usage=[
+            {**event, "event_id": i, "ts": ts, "requests": 1000, "input_tokens": 1_000_000}
+            for i, ts in (("s", "2026-09-10T12:00:00Z"), ("o", "2026-10-10T12:00:00Z"))
+        ],
+        contracts=[
+            {
+                "customer": "acme",
+                "plan": "flat",
+                "start": "2026-01-01",
+                "end": "2026-09-30",
+                "platform_fee_usd": "5000",
+            },
+            {"customer": "acme", "plan": "flat", "start": "2026-10-01", "platform_fee_usd": "6000"},
+        ],
+    )
+    store_one_off(rt.engine, "il_setup", "acme", "2026-10-10", 200)
+    b = why(rt)
+    assert b.revenue == (Decimal("5000.00"), Decimal("6200.00"))
+    assert moved(b) == {
+        "contract_changes": Decimal("1000.00"),
+        "billed": Decimal("200.00"),
+    }
+    assert [c.words for c in b.top() if c.side == "revenue"] == [
+        "+$1,000.00 revenue · acme (all products): terms: flat: $5,000.00/mo platform fee → flat: $6,000.00/mo "
+        "platform fee",
+        "+$200.00 revenue · acme (all products): one-off charges $0.00 → $200.00",
+    ]
+    assert_adds_up(b)
+    # Chat, the customer's one product, has all of both: the same parts.
+    chat = why(rt, SubjectKind.PRODUCT, "chat")
+    assert chat.revenue == b.revenue
+    assert moved(chat) == {
+        "contract_changes": Decimal("1000.00"),
+        "billed": Decimal("200.00"),
+    }
+    assert_adds_up(chat)
