@@ -10,6 +10,7 @@ string that keeps the decimals, text for people), so every edge rounds the same 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from fractions import Fraction
 from typing import NamedTuple
@@ -58,6 +59,30 @@ def fraction_decimal(value: Fraction) -> Decimal:
     """An exact fraction as a Decimal, divided once: exact when it ends within Decimal's 28 digits, else cut there
     (never at a half step: a fraction that is not a decimal is never exactly one)."""
     return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def fraction_sum(values: Iterable[Fraction | int]) -> Fraction:
+    """The exact sum of many fractions. Added one by one, each partial sum is reduced by a gcd of numbers as long as
+    the least common multiple of every denominator so far: the bridge's states over a portfolio's 11,862 cells,
+    each over its own request count, reach thousands of digits and took seconds. Here the numerators are added per
+    denominator as integers, the sums over distinct denominators are combined pairwise without reducing, and the
+    result is reduced once."""
+    whole = 0  # the integers, added apart: most of what is summed is whole nano-dollars
+    by_denominator: dict[int, int] = {}
+    for v in values:
+        if type(v) is int:
+            whole += v
+        else:
+            by_denominator[v.denominator] = by_denominator.get(v.denominator, 0) + v.numerator
+    if whole:
+        by_denominator[1] = by_denominator.get(1, 0) + whole
+    terms = [(n, d) for d, n in by_denominator.items() if n]
+    if not terms:
+        return Fraction(0)
+    while len(terms) > 1:
+        paired = [(a * d + c * b, b * d) for (a, b), (c, d) in zip(terms[::2], terms[1::2], strict=False)]
+        terms = paired + terms[len(paired) * 2 :]
+    return Fraction(*terms[0])
 
 
 # Revenue is added up in ticks, 1/TICKS of a dollar. A day is 1/28 to 1/31 of its month, so a span's share of a month

@@ -35,9 +35,12 @@ PIECE_PART = {
 
 def round_half_up(value: Fraction, step: Decimal) -> Decimal:
     """An exact fraction rounded half-up (away from zero on a tie, as engine.money rounds) to a multiple of step."""
-    units = value / Fraction(step)
-    whole = (abs(units.numerator) * 2 + units.denominator) // (2 * units.denominator)
-    return (whole if units >= 0 else -whole) * step
+    # value / step as numerator over denominator, unreduced: a Fraction's division reduces by a gcd, which for the
+    # bridge's states (thousands of digits over a portfolio) cost more than everything else done with them.
+    step_num, step_den = step.as_integer_ratio()
+    num, den = value.numerator * step_den, value.denominator * step_num
+    whole = (abs(num) * 2 + den) // (2 * den)
+    return (whole if num >= 0 else -whole) * step
 
 
 @dataclass(kw_only=True)
@@ -245,10 +248,12 @@ def contributors(kind: SubjectKind, revenue: RevenueBridge, cogs: CogsBridge, li
                 ranked.append((-abs(float(amount)), (kp.customer, kp.product, part), partial(_key_piece, kp, part)))
     products = len({c.key.product for c in cogs.cells})
     for cell in cogs.cells:
-        for step, piece, shown in zip(PIECE_PART, cell.pieces(), cell_pieces_usd(cell), strict=True):
+        for i, (step, piece) in enumerate(zip(PIECE_PART, cell.pieces(), strict=True)):
             if piece:
                 part = PIECE_PART[step]
-                build = partial(_cell_piece, kind, cell, part, shown, products)
+                # The pieces as shown are rounded for the few put into words only: for every cell of a portfolio
+                # they took longer than the ranking.
+                build = partial(_cell_piece, kind, cell, part, i, products)
                 ranked.append((-abs(float(piece)) / NANO, (*cell.key, part), build))
     return [build() for _, _, build in heapq.nsmallest(limit, ranked, key=lambda item: item[:2])]
 
@@ -267,8 +272,8 @@ def _key_piece(kp: KeyPieces, part: str) -> Contributor:
     )
 
 
-def _cell_piece(kind: SubjectKind, cell: Cell, part: str, amount: Decimal, products: int) -> Contributor:
-    k = cell.key
+def _cell_piece(kind: SubjectKind, cell: Cell, part: str, index: int, products: int) -> Contributor:
+    k, amount = cell.key, cell_pieces_usd(cell)[index]
     return Contributor(
         side="cogs",
         part=part,

@@ -6,10 +6,12 @@ import random
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.money import TICKS, TICKS_D, Exact, ExactSum, Share, fraction_decimal
+from engine.money import CENT, TENTH, TICKS, TICKS_D, Exact, ExactSum, Share, fraction_decimal, fraction_sum
+from engine.reports.bridge_words import round_half_up
 
 D = Decimal
 
@@ -51,3 +53,25 @@ def test_the_sum_is_the_exact_sums_decimal_in_any_order(parts: list[Exact], rng:
             total.add(part)
         assert total.dollars() == expected
         assert total.fraction() == _exact(parts)
+
+
+def test_fraction_sum_is_the_exact_sum_of_fractions_over_many_denominators() -> None:
+    values: list[Fraction | int] = [Fraction(n * 7 + 1, n) for n in range(1, 3_000)] + [5, -Fraction(1, 3), 0]
+    expected = Fraction(0)
+    for v in values:
+        expected += v
+    assert fraction_sum(values) == expected
+    assert fraction_sum([]) == 0 and fraction_sum([Fraction(1, 2), Fraction(-1, 2)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "step", "rounded"),
+    [
+        (Fraction(5, 1000), CENT, Decimal("0.01")),  # a half: up
+        (Fraction(-5, 1000), CENT, Decimal("-0.01")),  # away from zero
+        (Fraction(4999, 1_000_000), CENT, Decimal("0.00")),
+        (Fraction(1, 3) + Fraction(10**40, 7 * 10**40 + 1), TENTH, Decimal("0.5")),
+    ],
+)
+def test_round_half_up_rounds_an_exact_fraction_once(value: Fraction, step: Decimal, rounded: Decimal) -> None:
+    assert round_half_up(value, step) == rounded
