@@ -66,10 +66,15 @@ def drift_message(p: dict[str, Any]) -> dict[str, Any]:
                 "COGS below the bill: usage not imported, or a price too low (a missing tier, a stale catalogue "
                 "entry: `marginbot prices`)"
             )
-    text = f"Cost drift, {p['period']}: {what}"
+    # `again`: a reply in the alert's thread, after a "resolved" note there: the month drifts once more.
+    again = " again" if p.get("again") else ""
+    text = f"Cost drift{again}, {p['period']}: {what}"
     blocks = [
-        header(f":warning: Cost drift: {esc(name)}, {p['period']}"),
+        header(f":warning: Cost drift{again}: {esc(name)}, {p['period']}"),
         section(what),
-        context(f"Likely: {why}. Details for {p['period']}: `marginbot reconcile` on the server. Posted once a month."),
+        context(
+            f"Likely: {why}. Details for {p['period']}: `marginbot reconcile` on the server. "
+            + ("The note above that it was resolved no longer holds." if again else "Posted once a month.")
+        ),
     ]
     return {"text": text, "blocks": blocks}

@@ -12,6 +12,7 @@ counted twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -183,20 +184,39 @@ def queue_drift_alerts(
         if row.status not in ALERTED:
             continue
         payload = drift_payload(row, period)
-        queued = [
-            enqueue(
-                conn,
-                dedupe_key=_alert_key(row.provider, period, channel),
-                channel=channel,
-                kind="drift",
-                payload=payload,
-                now=now,
-            )
-            for channel in channels
-        ]
+        queued = []
+        for channel in channels:
+            key = _alert_key(row.provider, period, channel)
+            replies, last = _thread(conn, key)
+            if last == "ok":
+                # A "Cost drift resolved" note is the thread's last word, and the month drifts again: said in the
+                # thread, or the note would stand as if still true (the month's alert is posted once).
+                queued.append(
+                    enqueue(
+                        conn,
+                        dedupe_key=f"drift-again:{row.provider}:{period.label}:{channel}:{replies}",
+                        channel=channel,
+                        kind="drift",
+                        payload={**payload, "again": True},
+                        now=now,
+                        reply_to=key,
+                    )
+                )
+                continue
+            queued.append(enqueue(conn, dedupe_key=key, channel=channel, kind="drift", payload=payload, now=now))
         if any(queued):
             alerted.append(row.provider)
     return alerted
+
+
+def _thread(conn: Connection, alert_key: str) -> tuple[int, str | None]:
+    """How many drift replies the thread of the alert `alert_key` holds, and the status the last one said (None:
+    none)."""
+    payloads = conn.execute(
+        text("SELECT payload FROM outbox WHERE reply_to = :k AND kind = 'drift' ORDER BY id"), {"k": alert_key}
+    ).scalars()
+    said = [json.loads(p).get("status") for p in payloads]
+    return len(said), (said[-1] if said else None)
 
 
 def _alert_key(provider: str, period: Period, channel: str) -> str:
@@ -214,19 +234,26 @@ def queue_drift_resolved(
     for row in rows:
         if row.status != "ok" or row.drift_pct is None:  # within ±5% of a bill (not nothing against nothing)
             continue
-        told = [
-            enqueue(
-                conn,
-                dedupe_key=f"drift-ok:{row.provider}:{period.label}:{channel}",
-                channel=channel,
-                kind="drift",
-                payload=drift_payload(row, period),
-                now=now,
-                reply_to=_alert_key(row.provider, period, channel),
+        told = []
+        for channel in channels:
+            key = _alert_key(row.provider, period, channel)
+            if not is_queued(conn, key):
+                continue
+            replies, last = _thread(conn, key)
+            if last == "ok":
+                continue  # said already, and no drift since
+            told.append(
+                enqueue(
+                    conn,
+                    # The first note keeps the key it always had; one after a drift said again, its own.
+                    dedupe_key=f"drift-ok:{row.provider}:{period.label}:{channel}" + (f":{replies}" if replies else ""),
+                    channel=channel,
+                    kind="drift",
+                    payload=drift_payload(row, period),
+                    now=now,
+                    reply_to=key,
+                )
             )
-            for channel in channels
-            if is_queued(conn, _alert_key(row.provider, period, channel))
-        ]
         if any(told):
             resolved.append(row.provider)
     return resolved

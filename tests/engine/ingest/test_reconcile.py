@@ -292,3 +292,49 @@ def test_a_month_never_alerted_gets_no_resolved_note(rt: Runtime, vendor: Vendor
     with rt.engine.begin() as conn:
         assert queue_drift_resolved(conn, [ok], month(2026, 10), ["C1"], rt.now()) == []
         assert conn.execute(text("SELECT COUNT(*) FROM outbox")).scalar() == 0
+
+
+def test_a_month_that_drifts_again_after_its_resolved_note_is_said_so_in_the_thread(
+    rt: Runtime, vendor: Vendor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The alert, then "Cost drift resolved" in its thread, then the bill revised again (or usage imported twice):
+    # the month's alert is posted once, so the resolved note stood as the thread's last word while the drift was back.
+    from slack_sdk import WebClient
+
+    from bot.jobs.delivery import deliver
+    from engine.store.models import ProviderCost
+    from tests.fakes.slack_api import SlackStandIn
+
+    _drifting(rt, vendor)
+    alerting = Runtime(rt.settings.model_copy(update={"alert_channels": ["C1"]}), now_override=rt.now())
+    with alerting.connect() as conn:
+        (row,) = reconcile(conn, month(2026, 10))
+    bill = ProviderCost.__table__  # type: ignore[attr-defined]
+
+    def billed(factor: str) -> None:
+        with alerting.engine.begin() as conn:
+            conn.execute(bill.update().values(amount_usd=(row.priced_usd * Decimal(factor)).quantize(Decimal("1E-9"))))
+
+    assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0  # the alert
+    billed("0.99")
+    assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0  # resolved
+    billed("3")
+    capsys.readouterr()
+    assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0
+    assert "Drift alert queued for openai" in capsys.readouterr().out
+    assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0  # said once
+    assert "Drift alert queued" not in capsys.readouterr().out
+    billed("0.99")
+    assert main(["reconcile", "--period", "2026-10"], runtime=alerting) == 0
+    assert "Back within ±5%" in capsys.readouterr().out
+
+    with SlackStandIn() as slack:
+        deliver(alerting, WebClient(token="xoxb-test", base_url=slack.api_url, timeout=5))
+        posts = slack.calls_to("chat.postMessage")
+    assert [p.text.split(",")[0] for p in posts] == [
+        "Cost drift",
+        "Cost drift resolved",
+        "Cost drift again",
+        "Cost drift resolved",
+    ]
+    assert all(p.body.get("thread_ts") for p in posts[1:])
