@@ -122,7 +122,8 @@ class Figures:
         price (its COGS is understated, so a small figure proves nothing). An immaterial subject keeps its margin and
         status, labelled so, but heads no list, counts in no breach count and opens no alert."""
         floor = self.thresholds.material_usd
-        return self.unpriced_events > 0 or self.revenue >= floor or self.cogs >= floor
+        # Either way from zero: revenue of -$3,000 (a credit line, a refund) is "under $1" only as a signed number.
+        return self.unpriced_events > 0 or abs(self.revenue) >= floor or abs(self.cogs) >= floor
 
     @property
     def gross_profit(self) -> Decimal:

@@ -68,3 +68,15 @@ def test_the_digest_lists_a_sub_cent_customer_apart(runtime: Runtime, tmp_path: 
     assert [r["key"] for r in p["immaterial"]] == ["tiny", "tinyprod"]
     shown = str(digest_message(p)["blocks"])
     assert "_Immaterial (revenue and COGS each under $1.00 this week; in no list above):_ Tiny Co (customer), " in shown
+
+
+def test_a_customer_whose_revenue_is_a_large_credit_is_material_and_said_so() -> None:
+    # Revenue of -$3,000 (a Stripe line crediting unused time, the period's only line) is "under $1" only as a signed
+    # number: read as immaterial it was labelled "revenue and COGS each under $1.00", listed last, in no count, and
+    # its cost without revenue opened no alert.
+    obs = observation(Decimal(-3000), Decimal("0.40"))
+    obs.immaterial = not obs.current.material
+    assert not obs.immaterial and obs.level is Level.NO_REVENUE
+    args = {"remind_after": timedelta(days=7), "breach_pct": Decimal(40)}
+    assert decide(State(), obs, as_of=NOW, **args)[1] == [AlertKind.NO_REVENUE]
+    assert not Figures(revenue=Decimal("-0.50"), cogs=Decimal("0.45"), thresholds=Thresholds()).material
