@@ -147,7 +147,9 @@ def digest_message(p: dict[str, Any]) -> dict[str, Any]:
         )
     # Absent from digests queued before they existed.
     blocks += [
-        section(clip(text, MAX_SECTION_TEXT)) for text in (_not_invoiced(p), _unconverted(p), _uncollectible(p)) if text
+        section(clip(text, MAX_SECTION_TEXT, mrkdwn=True))
+        for text in (_not_invoiced(p), _unconverted(p), _uncollectible(p))
+        if text
     ]
     if lagging := p.get("lagging_sources"):  # absent from digests queued before it existed
         blocks.append(section(clip(_lagging(lagging), MAX_SECTION_TEXT, mrkdwn=True)))

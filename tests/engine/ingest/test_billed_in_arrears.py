@@ -211,3 +211,27 @@ def test_a_products_margin_answer_names_its_customers_days_not_invoiced_yet(
     assert october.not_invoiced is None and report_to_dict(october)["not_invoiced"] is None
     with rt.connect() as conn:
         assert product_report(conn, "search", period, thresholds=rt.thresholds).not_invoiced is None
+
+
+def test_a_digest_section_cut_to_slacks_limit_closes_the_bold_it_cuts_through(
+    rt: Runtime, vendor: Vendor, tmp_path: Path
+) -> None:
+    # Ten customers with long names awaiting their invoice: the section past 3,000 characters was cut by a plain clip
+    # inside a bolded name, its "*" left unmatched and shown as written ("• *Customer 9 Long Name…").
+    from bot.blocks.kit import _open_spans
+
+    _billed_in_arrears(rt, vendor, tmp_path)
+    with rt.connect() as conn:
+        d = weekly_digest(conn, today=TODAY, thresholds=rt.thresholds)
+    p = digest_to_dict(d, rt.thresholds)
+    [week] = p["not_invoiced"]
+    long = " Long Name Holdings International" * 8
+    p["not_invoiced"] = [{**week, "customer": f"c{i}", "name": f"Customer {i}{long}"[:200]} for i in range(10)]
+    p["not_invoiced"][0]["name"] = "A"  # the cut falls inside a name
+    p["month_to_date"]["not_invoiced"] = p["not_invoiced"]
+    [section] = [
+        b["text"]["text"]
+        for b in digest_message(p)["blocks"]
+        if "Not invoiced yet" in b.get("text", {}).get("text", "")
+    ]
+    assert section.endswith("…*") and _open_spans(section) == ""  # it was "…", the name's bold left open
