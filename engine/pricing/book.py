@@ -485,8 +485,16 @@ class PriceBook:
     def change_dates(self, provider: str, model: str, tier: str = ServiceTier.STANDARD) -> list[date]:
         """The catalogue's price-change dates for the model an id resolves to, in `tier` ([] when it does not
         resolve)."""
-        resolved = self.catalogue.resolve(provider.lower(), model.lower())
+        resolved = self._priced_from(provider.lower(), model.lower())
         return change_dates(resolved.info, _TIER.get(tier, ServiceTier.STANDARD)) if resolved is not None else []
+
+    def _priced_from(self, provider: str, model: str) -> Any:
+        """The catalogue entry whose prices price `model` (lowered), as `_resolve` finds it: a media part's
+        ("gpt-realtime (audio)") is its model's entry. None when none does."""
+        resolved = self.catalogue.resolve(provider, model)
+        if resolved is None and (media := media_part(model)) is not None:
+            resolved = self.catalogue.resolve(provider, model[: -len(media)])
+        return resolved
 
     def entries_starting(
         self, provider: str, model: str, tier: str, after: date, through: date
@@ -497,6 +505,9 @@ class PriceBook:
         "tier" (those two change catalogue prices only, a tier multiplier only a non-standard tier's)."""
         provider, model = provider.lower(), model.lower()
         identity = self.catalogue.identity(provider, model)
+        # A discount on a model covers its audio and image tokens (`_resolve`): matched on the model's identity.
+        base = self._priced_from(provider, model)
+        billed_as = base.key if base is not None else identity
         found: list[tuple[date, str, str]] = []
         for override, override_id in zip(self.overrides, self._identities(), strict=True):
             spelled = override.provider == provider and override.model == model
@@ -504,7 +515,7 @@ class PriceBook:
                 found.append((override.effective_from, "override", "[[models]] override"))
         for d in self.discounts:
             if d.model:
-                covers = self.catalogue.identity(d.provider, d.model) == identity
+                covers = self.catalogue.identity(d.provider, d.model) == billed_as
             else:
                 covers = self.catalogue.provider_id(d.provider) == identity[0]
             if covers and after < d.effective_from <= through:

@@ -203,3 +203,29 @@ def test_a_models_audio_is_listed_as_priced_from_its_catalogue_entrys_audio_pric
         0,
     )
     assert audio["catalogue_entry"] == "openai/gpt-4o-realtime-preview (audio prices)"
+
+
+def test_a_discount_starting_mid_period_is_said_on_a_models_audio_as_on_its_text(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The discount prices the audio tokens from Oct 15 (`PriceBook._resolve` matches it on the model), so the days
+    # before were priced without it: the text row said so and the audio row, showing "10% discount", did not.
+    prices = tmp_path / "prices.toml"
+    prices.write_text(
+        '[[discounts]]\nprovider = "openai"\nmodel = "gpt-4o-realtime-preview"\npercent = 10\n'
+        "effective_from = 2026-10-15\n"
+    )
+    rt = Runtime(runtime.settings.model_copy(update={"prices_file": prices}), now_override=runtime.now())
+    usage = tmp_path / "usage.csv"
+    usage.write_text(
+        "event_id,ts,customer,product,provider,model,input_tokens,output_tokens,requests\n"
+        "a,2026-10-05T10:00:00Z,acme,voice,openai,gpt-4o-realtime-preview (audio),1000000,1000000,0\n"
+        "b,2026-10-20T10:00:00Z,acme,voice,openai,gpt-4o-realtime-preview (audio),1000000,1000000,0\n"
+        "c,2026-10-05T10:00:00Z,acme,voice,openai,gpt-4o-realtime-preview,1000000,1000000,0\n"
+        "d,2026-10-20T10:00:00Z,acme,voice,openai,gpt-4o-realtime-preview,1000000,1000000,0\n"
+    )
+    assert main(["import", "usage", str(usage)], runtime=rt) == 0
+    rows = {m["model"]: m for m in listing(rt, capsys)["models"]}
+    said = "10% discount ([[discounts]]) in force from 2026-10-15: earlier days were priced without it"
+    assert said in rows["gpt-4o-realtime-preview"]["notes"]
+    assert said in rows["gpt-4o-realtime-preview (audio)"]["notes"]
