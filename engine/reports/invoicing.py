@@ -353,7 +353,7 @@ class WrittenOff:
             "products": [p or None for p in self.products],
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
-            "amount_usd": float(self.amount),
+            "amount_usd": json_number(self.amount, CENT),  # half-up once, as every --json figure
             "text": self.text(),
         }
 

@@ -116,3 +116,18 @@ def test_the_digest_names_an_uncollectible_invoice_over_its_week_once(rt: Runtim
     said = [b["text"]["text"] for b in digest_message(p)["blocks"] if b["type"] == "section" and "text" in b]
     assert any(s.startswith("*:money_with_wings: Invoices marked uncollectible* (in the figures above") for s in said)
     assert str(said).count("invoice in_sep of acme") == 1
+
+
+def test_an_uncollectible_invoices_amount_is_given_to_the_cent_in_json_as_its_text_says(
+    rt: Runtime, vendor: Vendor
+) -> None:
+    # A credit note of $1.00 tax included on $2.00 before $1.00 of tax takes $0.666667 off the line: its revenue is
+    # $1.333333, said "$1.33" in the text, and --json gave 1.333333 where every other figure is half-up to the cent.
+    inv = invoice("in_sep", [line("il_sep", 200, date(2026, 9, 1), date(2026, 10, 1))], date(2026, 9, 1))
+    inv.update(status="uncollectible", total=300, total_excluding_tax=200, pre_payment_credit_notes_amount=100)
+    sync_invoices(rt, vendor, [inv], since=date(2026, 8, 25))
+    with rt.connect() as conn:
+        report = customer_report(conn, "acme", SEPTEMBER, thresholds=rt.thresholds)
+    [written] = report_to_dict(report)["uncollectible_invoices"]
+    assert "($1.33 for 2026-09-01 to 2026-09-30)" in written["text"]
+    assert written["amount_usd"] == 1.33
