@@ -393,14 +393,30 @@ def written_off(conn: Connection, period: Period, customers: list[str] | None = 
 def touching(conn: Connection, lines: list[Unconverted], product: str, period: Period) -> list[Unconverted]:
     """Of `lines`, those whose revenue would be `product`'s: billing it, or billing no product for a customer that
     used it on the line's days in `period` (such a line's revenue is split across products by their usage)."""
-    sql = "SELECT 1 FROM daily_customer_product WHERE customer = :c AND product = :p AND day BETWEEN :a AND :b LIMIT 1"
     out = []
     for u in lines:
         if u.product:
             if u.product == product:
                 out.append(u)
             continue
-        a, b = max(u.start, period.start), min(u.end, period.end)
-        if conn.execute(text(sql), {"c": u.customer, "p": product, "a": a, "b": b}).first() is not None:
+        if used(conn, u.customer, product, max(u.start, period.start), min(u.end, period.end)):
             out.append(u)
     return out
+
+
+def used(conn: Connection, customer: str, product: str, first: date, last: date) -> bool:
+    """Whether `customer` used `product` on a day from `first` to `last`: a line of theirs billing no product is then
+    split onto it by usage (engine.reports.revenue), so it is part of that product's revenue."""
+    sql = "SELECT 1 FROM daily_customer_product WHERE customer = :c AND product = :p AND day BETWEEN :a AND :b LIMIT 1"
+    return conn.execute(text(sql), {"c": customer, "p": product, "a": first, "b": last}).first() is not None
+
+
+def written_off_touching(conn: Connection, found: list[WrittenOff], product: str, period: Period) -> list[WrittenOff]:
+    """Of `found`, the invoices whose revenue is `product`'s, as `touching` picks lines: a line billing it, or one
+    billing no product of a customer that used it on the invoice's days in `period`."""
+    return [
+        w
+        for w in found
+        if product in w.products
+        or ("" in w.products and used(conn, w.customer, product, max(w.start, period.start), min(w.end, period.end)))
+    ]

@@ -30,6 +30,7 @@ from engine.reports.invoicing import (
     touching,
     unconverted,
     written_off,
+    written_off_touching,
 )
 from engine.reports.movers import Move, MoverRule, rank_moves
 from engine.reports.names import resolve_customer, resolve_product, similar_customers
@@ -95,8 +96,9 @@ class MarginReport:
     # own; for a product, those billing it, or billing no product for a customer that used it on their days): the
     # answer names them (engine.reports.invoicing.unconverted).
     unconverted: list[Unconverted] = field(default_factory=list)
-    # Invoices over the period marked uncollectible in Stripe (a customer's own; for a product, those naming it or no
-    # product): in revenue as earned, which the answer says (engine.reports.invoicing.written_off).
+    # Invoices over the period marked uncollectible in Stripe (a customer's own; for a product, those naming it, or no
+    # product of a customer that used it on their days): in revenue as earned, which the answer says
+    # (engine.reports.invoicing.written_off, written_off_touching).
     written_off: list[WrittenOff] = field(default_factory=list)
 
     @property
@@ -352,11 +354,11 @@ def subject_report(
         carried=None if period.complete else carried(conn, period, lines, customer=customers, product=product),
         not_invoiced=late,
         unconverted=left_out,
-        written_off=[
-            w
-            for w in written_off(conn, period, customers)
-            if kind is SubjectKind.CUSTOMER or key in w.products or "" in w.products
-        ],
+        written_off=(
+            written_off(conn, period, customers)
+            if kind is SubjectKind.CUSTOMER
+            else written_off_touching(conn, written_off(conn, period, customers), key, period)
+        ),
     )
 
 

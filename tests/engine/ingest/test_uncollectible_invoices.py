@@ -131,3 +131,26 @@ def test_an_uncollectible_invoices_amount_is_given_to_the_cent_in_json_as_its_te
     [written] = report_to_dict(report)["uncollectible_invoices"]
     assert "($1.33 for 2026-09-01 to 2026-09-30)" in written["text"]
     assert written["amount_usd"] == 1.33
+
+
+def test_a_product_names_an_uncollectible_invoice_billing_no_product_only_where_its_customer_used_it(
+    rt: Runtime, vendor: Vendor, tmp_path: Path
+) -> None:
+    # acme's invoice names no product: its revenue is split onto the products acme used (assist), none onto search,
+    # which only globex used. search's answer said "its revenue stays in the figures as earned" of it all the same.
+    usage = tmp_path / "usage.csv"
+    usage.write_text(
+        "event_id,ts,customer,product,provider,model,input_tokens,output_tokens,requests,cost_usd\n"
+        "e1,2026-09-10T10:00:00Z,acme,assist,openai,gpt-4o,1000,100,10,300\n"
+        "e2,2026-09-10T10:00:00Z,globex,search,openai,gpt-4o,1000,100,10,300\n"
+    )
+    import_usage_file(rt.engine, usage, prices=rt.prices, timezone="UTC")
+    inv = invoice(
+        "in_sep", [line("il_sep", 500_000, date(2026, 9, 1), date(2026, 10, 1), product=None)], date(2026, 9, 1)
+    )
+    sync_invoices(rt, vendor, [{**inv, "status": "uncollectible"}], since=date(2026, 8, 25))
+    with rt.connect() as conn:
+        search = product_report(conn, "search", SEPTEMBER, thresholds=rt.thresholds)
+        assist = product_report(conn, "assist", SEPTEMBER, thresholds=rt.thresholds)
+    assert search.written_off == []
+    assert [w.invoice for w in assist.written_off] == ["in_sep"]
