@@ -29,6 +29,25 @@ from engine.timeutil import as_date
 GRACE_DAYS = 7
 
 
+def _without(b: Figures, label: str) -> str:
+    """The figures without the days not invoiced yet, in words ("; over the billed days: revenue …"), if any."""
+    if b.revenue <= 0 and b.cogs <= 0:
+        return ""
+    margin = b.margin_pct
+    shown = pct_text(margin, TENTH) if margin is not None else "n/a"
+    return f"; {label}: revenue {usd_text(b.revenue)}, COGS {usd_text(b.cogs)}, gross margin {shown}"
+
+
+def _billed_days(b: Figures) -> dict[str, object]:
+    # Half-up once, as every --json figure (round() on a Decimal is half-even: 0.125 read 0.12).
+    return {
+        "revenue_usd": json_number(b.revenue, CENT),
+        "cogs_usd": json_number(b.cogs, CENT),
+        "gross_margin_pct": json_number(b.margin_pct, CENT),
+        "status": b.status,
+    }
+
+
 @dataclass(frozen=True, kw_only=True)
 class NotInvoiced:
     """A billed customer's last days of a period that no invoice covers yet (and no contract)."""
@@ -53,29 +72,16 @@ class NotInvoiced:
             f"not invoiced yet, so COGS {usd_text(self.cogs)} of those days has no revenue against it until the "
             "invoice comes"
         )
-        b = self.billed
-        if b.revenue > 0 or b.cogs > 0:
-            margin = b.margin_pct
-            out += f"; over the billed days: revenue {usd_text(b.revenue)}, COGS {usd_text(b.cogs)}, gross margin " + (
-                pct_text(margin, TENTH) if margin is not None else "n/a"
-            )
-        return out
+        return out + _without(self.billed, "over the billed days")
 
     def as_dict(self) -> dict[str, object]:
-        b = self.billed
         return {
             "billed_through": self.billed_through.isoformat(),
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
             "days": self.days,
             "cogs_usd": json_number(self.cogs, CENT),
-            "billed_days": {
-                # Half-up once, as every --json figure (round() on a Decimal is half-even: 0.125 read 0.12).
-                "revenue_usd": json_number(b.revenue, CENT),
-                "cogs_usd": json_number(b.cogs, CENT),
-                "gross_margin_pct": json_number(b.margin_pct, CENT),
-                "status": b.status,
-            },
+            "billed_days": _billed_days(self.billed),
             "text": self.text(),
         }
 
@@ -188,16 +194,9 @@ class ProductNotInvoiced:
             f"{named}, so COGS {usd_text(self.cogs)} of {self.product} on those days has no revenue against it until "
             f"the invoice{'s' * (len(self.customers) != 1)} come{'s' * (len(self.customers) == 1)}"
         )
-        b = self.billed
-        if b.revenue > 0 or b.cogs > 0:
-            margin = b.margin_pct
-            out += f"; without those days: revenue {usd_text(b.revenue)}, COGS {usd_text(b.cogs)}, gross margin " + (
-                pct_text(margin, TENTH) if margin is not None else "n/a"
-            )
-        return out
+        return out + _without(self.billed, "without those days")
 
     def as_dict(self) -> dict[str, object]:
-        b = self.billed
         return {
             "customers": [
                 {
@@ -211,12 +210,7 @@ class ProductNotInvoiced:
                 for c in self.customers
             ],
             "cogs_usd": json_number(self.cogs, CENT),
-            "billed_days": {
-                "revenue_usd": json_number(b.revenue, CENT),
-                "cogs_usd": json_number(b.cogs, CENT),
-                "gross_margin_pct": json_number(b.margin_pct, CENT),
-                "status": b.status,
-            },
+            "billed_days": _billed_days(self.billed),
             "text": self.text(),
         }
 
