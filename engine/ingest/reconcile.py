@@ -228,8 +228,9 @@ def queue_drift_resolved(
 ) -> list[str]:
     """Queue, in the thread of a provider's drift alert for `period`, one message saying it is back within ±5%: a
     provider's cost report revised after the alert (costs the provider had not finished counting, a credit) or usage
-    imported since. Without it the alert stood in the channel as if still true. Once per provider, month and
-    channel; returns the providers newly told. Runs in the caller's transaction."""
+    imported since. Without it the alert stood in the channel as if still true. Once each time the month comes back
+    (a drift back since is said again in the thread: `queue_drift_alerts`); returns the providers newly told. Runs in
+    the caller's transaction."""
     resolved: list[str] = []
     for row in rows:
         if row.status != "ok" or row.drift_pct is None:  # within ±5% of a bill (not nothing against nothing)
