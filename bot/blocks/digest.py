@@ -181,40 +181,48 @@ def _not_invoiced(p: dict[str, Any]) -> str | None:
         lines.append(
             f"• *{esc_name(first['name'])}*: billed through {first['billed_through']}; {'; '.join(parts)}{alone}"
         )
-    if len(lines) > MAX_LISTED:
-        lines[MAX_LISTED:] = [f"…and {len(lines) - MAX_LISTED} more"]
     return (
         "*:hourglass_flowing_sand: Not invoiced yet* (billed in arrears: the figures above count these days' COGS "
-        "against no revenue until the invoice comes)\n" + "\n".join(lines)
+        "against no revenue until the invoice comes)\n" + "\n".join(_capped(lines))
     )
 
 
 def _unconverted(p: dict[str, Any]) -> str | None:
     """Invoice lines over the week or the month to date in another currency than USD, left out of their revenue."""
-    lines: dict[tuple[str, str], str] = {}
-    month = p.get("month_to_date") or {}
-    for u in (p.get("unconverted_invoice_lines") or []) + (month.get("unconverted_invoice_lines") or []):
-        lines.setdefault((u["invoice"], u["line"]), f"• {esc_text(u['text'])}")
-    if not lines:
-        return None
-    shown = list(lines.values())
-    if len(shown) > MAX_LISTED:
-        shown[MAX_LISTED:] = [f"…and {len(shown) - MAX_LISTED} more"]
-    return "*:warning: Invoices left out of revenue* (not in USD, so not in the figures above)\n" + "\n".join(shown)
+    return _named_once(
+        p,
+        "unconverted_invoice_lines",
+        ("invoice", "line"),
+        "*:warning: Invoices left out of revenue* (not in USD, so not in the figures above)",
+    )
 
 
 def _uncollectible(p: dict[str, Any]) -> str | None:
     """Invoices over the week or the month to date marked uncollectible in Stripe: in the figures as earned."""
-    lines: dict[tuple[str, str], str] = {}
-    month = p.get("month_to_date") or {}
-    for w in (p.get("uncollectible_invoices") or []) + (month.get("uncollectible_invoices") or []):
-        lines.setdefault((w["customer"], w["invoice"]), f"• {esc_text(w['text'])}")
+    return _named_once(
+        p,
+        "uncollectible_invoices",
+        ("customer", "invoice"),
+        "*:money_with_wings: Invoices marked uncollectible* (in the figures above as earned)",
+    )
+
+
+def _named_once(p: dict[str, Any], key: str, ident: tuple[str, ...], heading: str) -> str | None:
+    """The week's and the month to date's entries under `key` (each with its `text`), one a line under `heading`,
+    an entry both name (the same `ident` fields) once; None when there are none."""
+    lines: dict[tuple[str, ...], str] = {}
+    for entry in (p.get(key) or []) + ((p.get("month_to_date") or {}).get(key) or []):
+        lines.setdefault(tuple(entry[f] for f in ident), f"• {esc_text(entry['text'])}")
     if not lines:
         return None
-    shown = list(lines.values())
-    if len(shown) > MAX_LISTED:
-        shown[MAX_LISTED:] = [f"…and {len(shown) - MAX_LISTED} more"]
-    return "*:money_with_wings: Invoices marked uncollectible* (in the figures above as earned)\n" + "\n".join(shown)
+    return heading + "\n" + "\n".join(_capped(list(lines.values())))
+
+
+def _capped(lines: list[str]) -> list[str]:
+    """At most MAX_LISTED lines, the rest said as "…and N more"."""
+    if len(lines) <= MAX_LISTED:
+        return lines
+    return [*lines[:MAX_LISTED], f"…and {len(lines) - MAX_LISTED} more"]
 
 
 def _lagging(sources: list[dict[str, str | None]]) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, text
 from engine.money import CENT, TENTH, ZERO, json_number, pct_text, usd, usd_text
 from engine.periods import Period
 from engine.reports.figures import Figures
-from engine.reports.revenue import contracts_in
+from engine.reports.revenue import contracts_in, scoped
 from engine.store.sql import COST_SUM
 from engine.timeutil import as_date
 
@@ -295,9 +295,7 @@ def unconverted(conn: Connection, period: Period, customers: list[str] | None = 
         "FROM revenue_unconverted WHERE period_start <= :b AND period_end >= :a"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    if customers is not None and len(customers) == 1:
-        sql += " AND customer = :c"
-        params["c"] = customers[0]
+    sql = scoped(sql, params, customers)
     out = []
     for customer, invoice, line_id, product, start, end, currency, minor in conn.execute(text(sql), params):
         if customers is not None and customer not in customers:
@@ -360,9 +358,7 @@ def written_off(conn: Connection, period: Period, customers: list[str] | None = 
         "WHERE uncollectible AND period_start <= :b AND period_end >= :a"
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    if customers is not None and len(customers) == 1:
-        sql += " AND customer = :c"
-        params["c"] = customers[0]
+    sql = scoped(sql, params, customers)
     invoices: dict[tuple[str, str], list[tuple[str, date, date, Decimal]]] = {}
     for customer, invoice, product, start, end, amount in conn.execute(text(sql), params):
         if customers is None or customer in customers:

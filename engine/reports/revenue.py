@@ -987,7 +987,7 @@ def contracts_in(
         f'{unit_price} FROM contract WHERE start <= :b AND ("end" IS NULL OR "end" >= :a)'
     )
     params: dict[str, object] = {"a": period.start, "b": period.end}
-    sql = _scoped(sql, params, customers)
+    sql = scoped(sql, params, customers)
     out: list[Terms] = []
     wanted = set(customers) if customers is not None else None
     # Plain tuples: a Row for each of thousands of contracts costs more than the query.
@@ -1135,7 +1135,7 @@ def invoices(conn: Connection, period: Period, customers: list[str] | None) -> l
     return [
         Invoice(customer, product, source, as_date(start), as_date(end), Decimal(str(amount)), bool(one_off))
         for customer, product, source, start, end, amount, one_off in conn.execute(
-            text(_scoped(sql, params, customers)), params
+            text(scoped(sql, params, customers)), params
         )
         if wanted is None or customer in wanted
     ]
@@ -1246,7 +1246,7 @@ def _exact_dollars(parts: Iterable[Exact]) -> Decimal:
     return exact.dollars()
 
 
-def _scoped(sql: str, params: dict[str, object], customers: list[str] | None) -> str:
+def scoped(sql: str, params: dict[str, object], customers: list[str] | None) -> str:
     """`sql` narrowed to the one customer asked about; several are filtered by the caller (an IN list of
     thousands is slower than reading the period)."""
     return where_equal(sql, params, customer=customers[0] if customers is not None and len(customers) == 1 else None)
